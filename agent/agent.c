@@ -1,0 +1,271 @@
+/*
+ * agent.c - rs-agent's link to rsd: Hello, heartbeats, the replay of
+ * unacknowledged events, and the dispatch of rsd's orders.
+ *
+ * Every event is sent with a sequence number and kept until rsd
+ * acknowledges it (BeatAck/Welcome carry the ack); after a reconnect
+ * the agent sends a Hello (its full current view) and then replays what
+ * rsd has not seen, so nothing that happened while rsd was away is lost.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "agent.h"
+#include "clock.h"
+#include "log.h"
+#include "wire.h"
+
+/* Encodes and sends m; returns the encoded buffer in *keep if asked. */
+static int agent_send(agent *ag, rs_msg *m, uint8_t **keep, size_t *keeplen)
+{
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	m->seq = ++ag->seq;
+	r = wire_encode(m, &buf, &len);
+	if (r < 0) {
+		log_warnx("cannot encode %s: %s", rs_msg_type_to_string(m->type),
+			  strerror(-r));
+		return r;
+	}
+	r = net_send(ag->link, NULL, buf, len);
+	if (keep) {
+		*keep = buf;
+		*keeplen = len;
+	} else {
+		free(buf);
+	}
+	return r;
+}
+
+/* Drops replay entries rsd has acknowledged (seq <= ack). */
+static void replay_ack(agent *ag, uint64_t ack)
+{
+	while (ag->replay_len) {
+		replay_ent *e = &ag->replay[ag->replay_head];
+		if (e->seq > ack)
+			break;
+		free(e->buf);
+		e->buf = NULL;
+		ag->replay_head = (ag->replay_head + 1) % AGENT_REPLAY_MAX;
+		ag->replay_len--;
+	}
+}
+
+static void replay_push(agent *ag, uint64_t seq, uint8_t *buf, size_t len)
+{
+	replay_ent *e;
+
+	if (ag->replay_len == AGENT_REPLAY_MAX)
+		replay_ack(ag, ag->replay[ag->replay_head].seq); /* drop oldest */
+	e = &ag->replay[(ag->replay_head + ag->replay_len) % AGENT_REPLAY_MAX];
+	e->seq = seq;
+	e->buf = buf;
+	e->len = len;
+	ag->replay_len++;
+}
+
+static void replay_resend(agent *ag)
+{
+	for (size_t i = 0; i < ag->replay_len; i++) {
+		replay_ent *e = &ag->replay[(ag->replay_head + i) % AGENT_REPLAY_MAX];
+		net_send(ag->link, NULL, e->buf, e->len);
+	}
+}
+
+void agent_report(agent *ag, inst *in, rs_event_kind kind, const char *detail)
+{
+	rs_msg m;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	rs_msg_init(&m, RS_MSG_EVENT);
+	m.u.event.kind = kind;
+	svc_fill_info(in, &m.u.event.info);
+	m.u.event.detail = detail ? strdup(detail) : NULL;
+	m.u.event.backoff_ms = kind == RS_EK_BACKOFF ? in->backoff_ms : 0;
+	log_info("%s/%llu %s pid %d: %s", in->spec.label,
+		 (unsigned long long)in->id, rs_event_kind_to_string(kind),
+		 (int)in->pid, detail ? detail : "");
+	agent_send(ag, &m, &buf, &len);
+	if (buf)
+		replay_push(ag, m.seq, buf, len);
+	rs_msg_clear(&m);
+}
+
+static void agent_hello(agent *ag)
+{
+	rs_msg m;
+	size_t n = 0;
+
+	rs_msg_init(&m, RS_MSG_HELLO);
+	rs_strlcpy(m.u.hello.node, ag->node, sizeof m.u.hello.node);
+	rs_strlcpy(m.u.hello.boot_id, ag->boot_id, sizeof m.u.hello.boot_id);
+	rs_strlcpy(m.u.hello.agent_version, RS_VERSION, sizeof m.u.hello.agent_version);
+	for (inst *in = ag->insts; in; in = in->next)
+		n++;
+	if (n) {
+		m.u.hello.instances = calloc(n, sizeof(rs_iinfo));
+		if (!m.u.hello.instances)
+			n = 0;
+	}
+	m.u.hello.ninstances = n;
+	n = 0;
+	for (inst *in = ag->insts; in && n < m.u.hello.ninstances; in = in->next)
+		svc_fill_info(in, &m.u.hello.instances[n++]);
+	agent_send(ag, &m, NULL, NULL);
+	ag->hello_seq = m.seq;
+	rs_msg_clear(&m);
+}
+
+static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	agent *ag = w->data;
+	uint64_t now = clock_mono_ms();
+	rs_msg m;
+
+	/* no word from rsd for 3 beats: it restarted or the link broke */
+	if (ag->welcomed && now - ag->rsd_seen_ms > 3ull * ag->beat_ms) {
+		log_warnx("no answer from rsd for %llu ms, saying hello again",
+			  (unsigned long long)(now - ag->rsd_seen_ms));
+		ag->welcomed = false;
+	}
+	if (!ag->welcomed) {
+		/* knock every 100 ms until rsd answers, then beat */
+		agent_hello(ag);
+		w->repeat = 0.1;
+		ev_timer_again(loop, w);
+		return;
+	}
+	rs_msg_init(&m, RS_MSG_BEAT);
+	m.u.beat.time_ms = clock_wall_ms();
+	for (inst *in = ag->insts; in; in = in->next)
+		m.u.beat.running += in->pid > 0;
+	agent_send(ag, &m, NULL, NULL);
+	rs_msg_clear(&m);
+}
+
+static void agent_on_msg(agent *ag, rs_msg *m)
+{
+	ag->rsd_seen_ms = clock_mono_ms();
+	switch (m->type) {
+	case RS_MSG_WELCOME:
+		if (!ag->welcomed)
+			log_info("welcomed by rsd (ack %llu)", (unsigned long long)m->ack);
+		ag->welcomed = true;
+		ag->beat_t.repeat = ag->beat_ms / 1000.0;
+		ev_timer_again(ag->loop, &ag->beat_t);
+		replay_ack(ag, m->ack);
+		replay_resend(ag);
+		break;
+	case RS_MSG_REHELLO:
+		ag->welcomed = false;
+		agent_hello(ag);
+		break;
+	case RS_MSG_BEAT_ACK:
+		replay_ack(ag, m->ack);
+		break;
+	case RS_MSG_START:
+		if (!ag->exiting)
+			svc_start(ag, &m->u.start);
+		break;
+	case RS_MSG_STOP:
+		if (svc_stop(ag, m->u.stop.instance_id, m->u.stop.forget) == -ENOENT) {
+			/* unknown here: tell rsd it is down so its op completes */
+			inst tmp;
+			memset(&tmp, 0, sizeof tmp);
+			tmp.id = m->u.stop.instance_id;
+			tmp.rp.state = RS_IS_DOWN;
+			tmp.ag = ag;
+			agent_report(ag, &tmp, RS_EK_DOWN, "not running here");
+		}
+		break;
+	default:
+		log_warnx("unexpected %s from rsd, ignoring", rs_msg_type_to_string(m->type));
+		break;
+	}
+}
+
+static void link_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,
+		    size_t len, void *arg)
+{
+	agent *ag = arg;
+	rs_msg m;
+	int r = wire_decode(buf, len, &m);
+
+	if (r < 0) {
+		log_warnx("bad message from rsd (%s, %zu bytes), ignoring",
+			  wire_err_to_string(-r), len);
+		return;
+	}
+	agent_on_msg(ag, &m);
+	rs_msg_clear(&m);
+}
+
+static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	agent *ag = w->data;
+
+	svc_child_exited(ag, w->rpid, w->rstatus);
+}
+
+void agent_maybe_exit(agent *ag)
+{
+	if (ag->exiting && !ag->insts)
+		ev_break(ag->loop, EVBREAK_ALL);
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	agent *ag = w->data;
+
+	if (ag->exiting)
+		return;
+	log_info("signal %d: stopping every service, then exiting", w->signum);
+	ag->exiting = true;
+	svc_stop_all(ag);
+	agent_maybe_exit(ag);
+}
+
+int agent_init(agent *ag, struct ev_loop *loop)
+{
+	int r;
+
+	ag->loop = loop;
+	r = net_dealer_new(loop, ag->rsd_ep, ag->node, link_cb, ag, &ag->link);
+	if (r < 0)
+		return r;
+	ev_child_init(&ag->child_w, child_cb, 0, 0);
+	ag->child_w.data = ag;
+	ev_child_start(loop, &ag->child_w);
+	ev_signal_init(&ag->sigterm_w, signal_cb, SIGTERM);
+	ev_signal_init(&ag->sigint_w, signal_cb, SIGINT);
+	ag->sigterm_w.data = ag->sigint_w.data = ag;
+	ev_signal_start(loop, &ag->sigterm_w);
+	ev_signal_start(loop, &ag->sigint_w);
+	ev_timer_init(&ag->beat_t, beat_cb, 0.1, 0.1);
+	ag->beat_t.data = ag;
+	ev_timer_start(loop, &ag->beat_t);
+	agent_hello(ag);
+	return 0;
+}
+
+void agent_fini(agent *ag)
+{
+	inst *in, *next;
+
+	for (in = ag->insts; in; in = next) {
+		next = in->next;
+		svc_free(in);
+	}
+	ag->insts = NULL;
+	replay_ack(ag, UINT64_MAX);
+	ev_timer_stop(ag->loop, &ag->beat_t);
+	ev_child_stop(ag->loop, &ag->child_w);
+	ev_signal_stop(ag->loop, &ag->sigterm_w);
+	ev_signal_stop(ag->loop, &ag->sigint_w);
+	net_destroy(&ag->link);
+}

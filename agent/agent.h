@@ -1,0 +1,104 @@
+/*
+ * agent.h - rs-agent: supervises the services of one node.
+ *
+ * Owns: its instances (processes, notify sockets, timers, log files), the
+ * link to rsd. Must not: decide placement or touch the store.
+ * The fast path is local: SIGCHLD -> rproc_step -> posix_spawn, then a
+ * report to rsd; nothing waits on rsd.
+ */
+#ifndef RS_AGENT_H
+#define RS_AGENT_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "model.h"
+#include "msg.h"
+#include "net.h"
+#include "rproc.h"
+
+#define AGENT_REPLAY_MAX 1024   /* unacknowledged events kept for rsd */
+
+typedef struct agent agent;
+
+typedef struct inst {
+	struct inst   *next;
+	agent         *ag;
+	uint64_t       id;
+	uint64_t       generation;
+	rs_spec        spec;
+	rproc          rp;
+	pid_t          pid;          /* 0 when no process */
+	pid_t          last_pid;     /* the previous process, for reports */
+	uint64_t       started_wall;
+	uint64_t       ready_wall;
+	uint64_t       start_ticks;
+	char           status[RS_STATUS_MAX];
+	bool           notify_spoke; /* sent something besides WATCHDOG=1 */
+	bool           forget;       /* drop from the table once down */
+	int            notify_fd;
+	ev_io          notify_io;
+	char           notify_path[108];
+	ev_timer       ready_t;      /* ready timeout */
+	ev_timer       settle_t;     /* settle: ready without sd_notify */
+	ev_timer       wdog_t;       /* 2 x period without WATCHDOG=1 */
+	ev_timer       stop_t;       /* stop timeout -> SIGKILL */
+	ev_timer       backoff_t;
+	uint32_t       backoff_ms;   /* current backoff delay */
+} inst;
+
+typedef struct replay_ent {
+	uint64_t seq;
+	uint8_t *buf;
+	size_t   len;
+} replay_ent;
+
+struct agent {
+	struct ev_loop *loop;
+	char            node[RS_NODE_MAX];
+	char            boot_id[64];
+	const char     *state_dir;
+	const char     *rsd_ep;
+	net_sock       *link;
+	inst           *insts;
+	ev_child        child_w;
+	ev_timer        beat_t;
+	ev_signal       sigterm_w, sigint_w;
+	uint32_t        beat_ms;
+	uint64_t        seq;          /* last envelope seq sent */
+	uint64_t        hello_seq;    /* seq of the last Hello sent */
+	uint64_t        rsd_seen_ms;  /* mono time of rsd's last message */
+	bool            welcomed;
+	bool            exiting;
+	replay_ent      replay[AGENT_REPLAY_MAX];
+	size_t          replay_head, replay_len;
+};
+
+/* agent.c */
+int agent_init(agent *ag, struct ev_loop *loop);
+void agent_fini(agent *ag);
+/* Reports an instance event to rsd (queued for replay until acked). */
+void agent_report(agent *ag, inst *in, rs_event_kind kind,
+		  const char *detail);
+/* Called when the last instance is gone during shutdown. */
+void agent_maybe_exit(agent *ag);
+
+/* svc.c */
+inst *svc_find(agent *ag, uint64_t id);
+inst *svc_find_pid(agent *ag, pid_t pid);
+/* Creates (or re-specs) instance id from a Start and starts it. */
+int svc_start(agent *ag, const rs_start *st);
+/* Stops instance id; forget drops it once dead. */
+int svc_stop(agent *ag, uint64_t id, bool forget);
+void svc_stop_all(agent *ag);
+void svc_child_exited(agent *ag, pid_t pid, int wstatus);
+void svc_fill_info(const inst *in, rs_iinfo *out);
+void svc_free(inst *in);
+
+/* notify.c */
+/* Creates the instance's notify socket under the state dir. */
+int notify_open(inst *in);
+void notify_close(inst *in);
+
+#endif

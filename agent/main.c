@@ -1,0 +1,105 @@
+/*
+ * rs-agent - supervises the services of one node for rsd.
+ *
+ *   rs-agent --node NAME --rsd EP --state-dir DIR [--beat-ms N] [-v]
+ */
+#include <errno.h>
+#include <ev.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: rs-agent --node NAME [--rsd EP] [--state-dir DIR] [--beat-ms N] [-v]\n"
+"  --node NAME       this node's name (default: the host name)\n"
+"  --rsd EP          rsd's agent endpoint (default tcp://127.0.0.1:7701)\n"
+"  --state-dir DIR   notify sockets and logs (default /var/lib/rs-agent)\n"
+"  --beat-ms N       heartbeat interval to rsd (default 1000)\n"
+"  -v                debug logging\n");
+}
+
+/* Makes dir/sub (mode 0700) if missing. */
+static int mkdir_sub(const char *dir, const char *sub)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s%s%s", dir, sub ? "/" : "", sub ? sub : "");
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void read_boot_id(char *out, size_t n)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	out[0] = '\0';
+	if (f) {
+		if (fgets(out, (int)n, f))
+			out[strcspn(out, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'n' },
+		{ "rsd", required_argument, NULL, 'r' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "beat-ms", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static agent ag;
+	struct ev_loop *loop;
+	int c, r, verbose = 0;
+
+	ag.rsd_ep = "tcp://127.0.0.1:7701";
+	ag.state_dir = "/var/lib/rs-agent";
+	ag.beat_ms = 1000;
+	gethostname(ag.node, sizeof ag.node - 1);
+	while ((c = getopt_long(argc, argv, "n:r:d:b:hv", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': rs_strlcpy(ag.node, optarg, sizeof ag.node); break;
+		case 'r': ag.rsd_ep = optarg; break;
+		case 'd': ag.state_dir = optarg; break;
+		case 'b': ag.beat_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'v': verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	log_init("rs-agent", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (!rs_label_valid(ag.node))
+		fatalx("node name '%s' is invalid: use 1-63 of [A-Za-z0-9._-]", ag.node);
+	if (ag.beat_ms < 10 || ag.beat_ms > 60000)
+		fatalx("--beat-ms must be between 10 and 60000");
+	if ((r = mkdir_sub(ag.state_dir, NULL)) < 0 ||
+	    (r = mkdir_sub(ag.state_dir, "run")) < 0 ||
+	    (r = mkdir_sub(ag.state_dir, "logs")) < 0)
+		fatalx("cannot create state dir %s: %s", ag.state_dir, strerror(-r));
+	read_boot_id(ag.boot_id, sizeof ag.boot_id);
+	signal(SIGPIPE, SIG_IGN);
+	loop = ev_default_loop(EVFLAG_AUTO);
+	if (!loop)
+		fatalx("cannot initialise libev");
+	r = agent_init(&ag, loop);
+	if (r < 0)
+		fatalx("cannot connect to rsd at %s: %s", ag.rsd_ep, strerror(-r));
+	log_info("node %s, rsd %s, state dir %s", ag.node, ag.rsd_ep, ag.state_dir);
+	ev_run(loop, 0);
+	agent_fini(&ag);
+	net_shutdown();
+	log_info("exited");
+	return 0;
+}

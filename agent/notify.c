@@ -1,0 +1,174 @@
+/*
+ * notify.c - the sd_notify protocol: one AF_UNIX datagram socket per
+ * instance at STATE_DIR/run/ID.notify, given to the service as
+ * NOTIFY_SOCKET. Messages are newline-separated KEY=VALUE lines.
+ *
+ * Credentials (SO_PASSCRED / SCM_CREDENTIALS) decide who is believed: the
+ * sender must be in the instance's session (the main pid made it with
+ * setsid, so the session id is the main pid). A sender that has already
+ * exited (e.g. `systemd-notify --ready` racing its own exit) is believed
+ * if its uid is the agent's own or root, since the socket sits in a
+ * directory only the agent's user can reach. Passed fds are closed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "log.h"
+
+#define NOTIFY_MSG_MAX 4096
+
+void svc_notify(inst *in, const char *key, const char *val);
+
+/* The session id of pid from /proc, or -1 if it is gone. */
+static pid_t proc_session(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	pid_t sid = -1;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* comm may hold spaces and ')': skip to the last ')' */
+	p = strrchr(buf, ')');
+	if (p && sscanf(p + 1, " %*c %*d %*d %d", &sid) != 1)
+		sid = -1;
+	return sid;
+}
+
+/* Whether a message with these credentials comes from the instance. */
+static bool notify_believe(const inst *in, const struct ucred *uc)
+{
+	pid_t sid;
+
+	if (!uc || in->pid <= 0)
+		return false;
+	if (uc->pid == in->pid)
+		return true;
+	sid = proc_session(uc->pid);
+	if (sid >= 0)
+		return sid == in->pid;
+	return uc->uid == 0 || uc->uid == getuid();
+}
+
+static void notify_close_fds(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fds = (int *)CMSG_DATA(c);
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+	}
+}
+
+static void notify_parse(inst *in, char *msg)
+{
+	char *save = NULL;
+
+	for (char *line = strtok_r(msg, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		svc_notify(in, line, eq + 1);
+		/* svc_notify may stop/restart it but never frees it here */
+	}
+}
+
+static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	inst *in = w->data;
+	char buf[NOTIFY_MSG_MAX + 1];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct ucred)) +
+			 CMSG_SPACE(sizeof(int) * 16)];
+	} ctl;
+
+	for (int i = 0; i < 64; i++) {
+		struct iovec iov = { buf, NOTIFY_MSG_MAX };
+		struct msghdr mh = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf,
+		};
+		struct ucred *uc = NULL;
+		ssize_t n = recvmsg(in->notify_fd, &mh,
+				    MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+
+		if (n < 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET &&
+			    c->cmsg_type == SCM_CREDENTIALS &&
+			    c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
+				uc = (struct ucred *)CMSG_DATA(c);
+		notify_close_fds(&mh);
+		if (n > NOTIFY_MSG_MAX || (mh.msg_flags & MSG_CTRUNC)) {
+			log_warnx("%s: oversized notify message, ignoring",
+				  in->spec.label);
+			continue;
+		}
+		if (!notify_believe(in, uc)) {
+			log_warnx("%s: notify message from pid %d outside the service, ignoring",
+				  in->spec.label, uc ? (int)uc->pid : -1);
+			continue;
+		}
+		buf[n] = '\0';
+		notify_parse(in, buf);
+	}
+}
+
+int notify_open(inst *in)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, one = 1, r;
+
+	r = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/run/%llu.notify",
+		     in->ag->state_dir, (unsigned long long)in->id);
+	if (r < 0 || (size_t)r >= sizeof sa.sun_path)
+		return -ENAMETOOLONG;
+	memcpy(in->notify_path, sa.sun_path, sizeof in->notify_path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(sa.sun_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	in->notify_fd = fd;
+	ev_io_init(&in->notify_io, notify_cb, fd, EV_READ);
+	in->notify_io.data = in;
+	ev_io_start(in->ag->loop, &in->notify_io);
+	return 0;
+}
+
+void notify_close(inst *in)
+{
+	if (in->notify_fd < 0)
+		return;
+	ev_io_stop(in->ag->loop, &in->notify_io);
+	close(in->notify_fd);
+	unlink(in->notify_path);
+	in->notify_fd = -1;
+}

@@ -1,0 +1,439 @@
+/*
+ * svc.c - the agent's instances: spawn, reap, signal, timers, and the
+ * glue that carries out what rproc_step decides.
+ *
+ * Each service runs in its own session and process group (setsid), with
+ * stdin on /dev/null and stdout/stderr appended to
+ * STATE_DIR/logs/LABEL.ID.log. Processes are started with posix_spawn
+ * (vfork semantics: the cheapest way to start a process, and exec errors
+ * come back as a return value).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "clock.h"
+#include "log.h"
+
+extern char **environ;
+
+static void svc_apply(inst *in, rproc_event ev);
+
+inst *svc_find(agent *ag, uint64_t id)
+{
+	for (inst *in = ag->insts; in; in = in->next)
+		if (in->id == id)
+			return in;
+	return NULL;
+}
+
+inst *svc_find_pid(agent *ag, pid_t pid)
+{
+	for (inst *in = ag->insts; in; in = in->next)
+		if (in->pid == pid)
+			return in;
+	return NULL;
+}
+
+void svc_fill_info(const inst *in, rs_iinfo *out)
+{
+	memset(out, 0, sizeof *out);
+	out->id = in->id;
+	rs_strlcpy(out->label, in->spec.label, sizeof out->label);
+	out->generation = in->generation;
+	out->pid = in->pid;
+	out->state = in->rp.state;
+	out->restarts = in->rp.restarts;
+	out->last_exit = in->rp.exit;
+	rs_strlcpy(out->status, in->status, sizeof out->status);
+	out->started_ms = in->started_wall;
+	out->ready_ms = in->ready_wall;
+	out->start_ticks = in->start_ticks;
+}
+
+/* Signals the instance's whole process group. */
+static void svc_signal(inst *in, int sig)
+{
+	if (in->pid <= 0)
+		return;
+	if (kill(-in->pid, sig) < 0 && errno == ESRCH)
+		kill(in->pid, sig);
+}
+
+static void svc_disarm(inst *in)
+{
+	struct ev_loop *loop = in->ag->loop;
+
+	ev_timer_stop(loop, &in->ready_t);
+	ev_timer_stop(loop, &in->settle_t);
+	ev_timer_stop(loop, &in->wdog_t);
+	ev_timer_stop(loop, &in->stop_t);
+	ev_timer_stop(loop, &in->backoff_t);
+}
+
+static bool env_has_key(char **env, size_t n, const char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(env[i], kv, klen) == 0 && env[i][klen] == '=')
+			return true;
+	return false;
+}
+
+static bool env_is_ours(const char *kv)
+{
+	static const char *const keys[] = {
+		"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
+		"LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", "RS_LABEL=",
+		"RS_INSTANCE=", "RS_NODE=",
+	};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (strncmp(kv, keys[i], strlen(keys[i])) == 0)
+			return true;
+	return false;
+}
+
+/* The environment of a new process: rs's variables, the spec's, then the
+ * agent's own minus what either overrides. Caller frees with env_free. */
+static char **svc_env(inst *in)
+{
+	size_t n = 0, cap, inherited = 0;
+	char **env;
+
+	while (environ[inherited])
+		inherited++;
+	cap = inherited + in->spec.envc + 8;
+	env = calloc(cap, sizeof *env);
+	if (!env)
+		return NULL;
+#define ADD(...) do { if (asprintf(&env[n], __VA_ARGS__) < 0) goto fail; n++; } while (0)
+	ADD("NOTIFY_SOCKET=%s", in->notify_path);
+	ADD("RS_LABEL=%s", in->spec.label);
+	ADD("RS_INSTANCE=%llu", (unsigned long long)in->id);
+	ADD("RS_NODE=%s", in->ag->node);
+	if (in->spec.period_ms)
+		ADD("WATCHDOG_USEC=%llu", (unsigned long long)in->spec.period_ms * 1000ull);
+	for (size_t i = 0; i < in->spec.envc; i++)
+		ADD("%s", in->spec.env[i]);
+	for (size_t i = 0; i < inherited; i++)
+		if (!env_is_ours(environ[i]) &&
+		    !env_has_key(in->spec.env, in->spec.envc, environ[i]))
+			ADD("%s", environ[i]);
+#undef ADD
+	return env;
+fail:
+	for (size_t i = 0; i < n; i++)
+		free(env[i]);
+	free(env);
+	return NULL;
+}
+
+static void env_free(char **env)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* Starts the process. Returns 0 or a negative errno (exec failure too). */
+static int svc_spawn(inst *in)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dfl;
+	char logpath[PATH_MAX];
+	char **env;
+	pid_t pid;
+	int r;
+
+	snprintf(logpath, sizeof logpath, "%s/logs/%s.%llu.log",
+		 in->ag->state_dir, in->spec.label, (unsigned long long)in->id);
+	env = svc_env(in);
+	if (!env)
+		return -ENOMEM;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, logpath,
+					 O_WRONLY | O_CREAT | O_APPEND, 0640);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	posix_spawn_file_actions_addchdir_np(&fa, in->spec.cwd ? in->spec.cwd : "/");
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	sigaddset(&dfl, SIGHUP);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &dfl);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
+				 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	r = posix_spawnp(&pid, in->spec.argv[0], &fa, &attr, in->spec.argv, env);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	env_free(env);
+	if (r != 0)
+		return -r;
+	in->pid = pid;
+	in->started_wall = clock_wall_ms();
+	in->ready_wall = 0;
+	in->notify_spoke = false;
+	in->status[0] = '\0';
+	return 0;
+}
+
+static void svc_arm_ready(inst *in)
+{
+	struct ev_loop *loop = in->ag->loop;
+
+	ev_timer_set(&in->ready_t, in->spec.ready_timeout_ms / 1000.0, 0.);
+	ev_timer_start(loop, &in->ready_t);
+	if (in->spec.notify != RS_NT_NOTIFY) {
+		ev_timer_set(&in->settle_t, in->spec.settle_ms / 1000.0, 0.);
+		ev_timer_start(loop, &in->settle_t);
+	}
+}
+
+/* Carries out what rproc_step decided and reports the move to rsd. */
+static void svc_apply(inst *in, rproc_event ev)
+{
+	agent *ag = in->ag;
+	rs_istate from = in->rp.state;
+	char detail[256] = "";
+	rproc_fx fx;
+
+	if (rproc_step(&in->rp, ev, clock_mono_ms(), &fx) < 0) {
+		log_debug("%s/%llu: %s ignored in state %s", in->spec.label,
+			  (unsigned long long)in->id, rproc_event_to_string(ev),
+			  rs_istate_to_string(from));
+		return;
+	}
+	if (fx.fx & RP_FX_DISARM)
+		svc_disarm(in);
+	if (fx.fx & RP_FX_KILL)
+		svc_signal(in, SIGKILL);
+	if (fx.fx & RP_FX_STOP_SIGNAL) {
+		svc_signal(in, in->spec.stop_signal);
+		svc_signal(in, SIGCONT);
+		ev_timer_set(&in->stop_t, in->spec.stop_timeout_ms / 1000.0, 0.);
+		ev_timer_start(ag->loop, &in->stop_t);
+	}
+	if (ev == RP_EV_WATCHDOG_MISS)
+		agent_report(ag, in, RS_EK_WATCHDOG, "no WATCHDOG=1 for 2 x period, killed");
+	if (fx.fx & RP_FX_SPAWN) {
+		int r = svc_spawn(in);
+		if (r < 0) {
+			snprintf(detail, sizeof detail, "cannot execute %s: %s",
+				 in->spec.argv[0], strerror(-r));
+			log_warnx("%s: %s", in->spec.label, detail);
+			in->rp.exit.time_ms = clock_wall_ms();
+			rproc_step(&in->rp, RP_EV_SPAWN_FAILED, clock_mono_ms(), &fx);
+			svc_disarm(in);
+			agent_report(ag, in, RS_EK_FAILED, detail);
+			return;
+		}
+		svc_arm_ready(in);
+	}
+	if (ev == RP_EV_EXIT && in->rp.state != RS_IS_DOWN) {
+		const rs_exit *x = &in->rp.exit;
+		snprintf(detail, sizeof detail, "pid %d %s (code %d, signal %d)%s",
+			 (int)in->last_pid, rs_exit_reason_to_string(x->reason),
+			 (int)x->code, (int)x->signal,
+			 fx.fx & RP_FX_RESTARTED ? ", restarting" : "");
+		agent_report(ag, in, RS_EK_EXITED, detail);
+	}
+	if (fx.fx & RP_FX_ARM_BACKOFF) {
+		in->backoff_ms = fx.delay_ms;
+		ev_timer_set(&in->backoff_t, fx.delay_ms / 1000.0, 0.);
+		ev_timer_start(ag->loop, &in->backoff_t);
+		snprintf(detail, sizeof detail, "restart in %u ms", fx.delay_ms);
+		agent_report(ag, in, RS_EK_BACKOFF, detail);
+	}
+	if (fx.fx & RP_FX_SPAWN) {
+		snprintf(detail, sizeof detail, "pid %d", (int)in->pid);
+		agent_report(ag, in, RS_EK_STARTED, detail);
+	}
+	if (fx.fx & RP_FX_ARM_WDOG && in->spec.period_ms) {
+		double t = 2.0 * in->spec.period_ms / 1000.0;
+		ev_timer_set(&in->wdog_t, t, t);
+		ev_timer_start(ag->loop, &in->wdog_t);
+	}
+	if (from != RS_IS_RUNNING && in->rp.state == RS_IS_RUNNING) {
+		in->ready_wall = clock_wall_ms();
+		agent_report(ag, in, RS_EK_READY, in->notify_spoke ? "READY=1" : "settled");
+	}
+	if (from != in->rp.state && in->rp.state == RS_IS_DOWN)
+		agent_report(ag, in, RS_EK_DOWN, "stopped");
+	if (from != in->rp.state && in->rp.state == RS_IS_FAILED) {
+		snprintf(detail, sizeof detail, "%s (code %d, signal %d)%s",
+			 rs_exit_reason_to_string(in->rp.exit.reason),
+			 (int)in->rp.exit.code, (int)in->rp.exit.signal,
+			 in->rp.ever_ready ? "" : " before it was ready");
+		agent_report(ag, in, RS_EK_FAILED, detail);
+	}
+	if ((in->rp.state == RS_IS_DOWN || in->rp.state == RS_IS_FAILED) &&
+	    in->pid == 0 && (in->forget || ag->exiting)) {
+		inst **pp = &ag->insts;
+		while (*pp != in)
+			pp = &(*pp)->next;
+		*pp = in->next;
+		svc_free(in);
+		agent_maybe_exit(ag);
+	}
+}
+
+static void ready_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	svc_apply(w->data, RP_EV_READY_TIMEOUT);
+}
+
+static void settle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	inst *in = w->data;
+
+	if (in->spec.notify == RS_NT_SIMPLE || !in->notify_spoke)
+		svc_apply(in, RP_EV_READY);
+}
+
+static void wdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	svc_apply(w->data, RP_EV_WATCHDOG_MISS);
+}
+
+static void stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	svc_apply(w->data, RP_EV_STOP_TIMEOUT);
+}
+
+static void backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	svc_apply(w->data, RP_EV_BACKOFF_DONE);
+}
+
+/* Called by notify.c for each believed message line. */
+void svc_notify(inst *in, const char *key, const char *val);
+void svc_notify(inst *in, const char *key, const char *val)
+{
+	if (strcmp(key, "WATCHDOG") == 0) {
+		if (strcmp(val, "1") == 0) {
+			if (ev_is_active(&in->wdog_t))
+				ev_timer_again(in->ag->loop, &in->wdog_t);
+		} else if (strcmp(val, "trigger") == 0) {
+			svc_apply(in, RP_EV_WATCHDOG_MISS);
+		}
+		return;
+	}
+	in->notify_spoke = true;
+	if (strcmp(key, "READY") == 0 && strcmp(val, "1") == 0) {
+		svc_apply(in, RP_EV_READY);
+	} else if (strcmp(key, "STATUS") == 0) {
+		rs_strlcpy(in->status, val, sizeof in->status);
+		agent_report(in->ag, in, RS_EK_STATUS, in->status);
+	}
+}
+
+int svc_start(agent *ag, const rs_start *st)
+{
+	inst *in = svc_find(ag, st->instance_id);
+	int r;
+
+	if (in) {
+		if (in->rp.state == RS_IS_STARTING || in->rp.state == RS_IS_RUNNING ||
+		    in->rp.state == RS_IS_STOPPING || in->rp.state == RS_IS_BACKOFF) {
+			/* already live: say so again (rsd may have missed it) */
+			agent_report(ag, in, in->rp.state == RS_IS_RUNNING ?
+				     RS_EK_READY : RS_EK_STARTED, "already running");
+			return 0;
+		}
+		rs_spec_clear(&in->spec);
+	} else {
+		in = calloc(1, sizeof *in);
+		if (!in)
+			return -ENOMEM;
+		in->ag = ag;
+		in->id = st->instance_id;
+		in->notify_fd = -1;
+		ev_init(&in->ready_t, ready_cb);
+		ev_init(&in->settle_t, settle_cb);
+		ev_init(&in->wdog_t, wdog_cb);
+		ev_init(&in->stop_t, stop_cb);
+		ev_init(&in->backoff_t, backoff_cb);
+		in->ready_t.data = in->settle_t.data = in->wdog_t.data = in;
+		in->stop_t.data = in->backoff_t.data = in;
+		rs_spec_init(&in->spec);
+		in->next = ag->insts;
+		ag->insts = in;
+	}
+	in->generation = st->generation;
+	in->forget = false;
+	r = rs_spec_copy(&in->spec, &st->spec);
+	if (r == 0 && in->notify_fd < 0)
+		r = notify_open(in);
+	if (r < 0) {
+		snprintf(in->status, sizeof in->status, "cannot set up: %s", strerror(-r));
+		rproc_init(&in->rp, st->spec.policy, &st->spec.backoff);
+		in->rp.state = RS_IS_FAILED;
+		agent_report(ag, in, RS_EK_FAILED, in->status);
+		return r;
+	}
+	rproc_init(&in->rp, in->spec.policy, &in->spec.backoff);
+	svc_apply(in, RP_EV_START);
+	return 0;
+}
+
+int svc_stop(agent *ag, uint64_t id, bool forget)
+{
+	inst *in = svc_find(ag, id);
+
+	if (!in)
+		return -ENOENT;
+	in->forget = forget;
+	svc_apply(in, RP_EV_STOP);
+	return 0;
+}
+
+void svc_stop_all(agent *ag)
+{
+	inst *in = ag->insts, *next;
+
+	for (; in; in = next) {
+		next = in->next;   /* svc_apply may free in */
+		in->forget = true;
+		svc_apply(in, RP_EV_STOP);
+	}
+}
+
+void svc_child_exited(agent *ag, pid_t pid, int wstatus)
+{
+	inst *in = svc_find_pid(ag, pid);
+
+	if (!in) {
+		log_debug("reaped pid %d that is no instance of ours", (int)pid);
+		return;
+	}
+	/* Whatever the main process left in its group goes with it. The group
+	 * id cannot be reused while a member lives, so this hits only them. */
+	kill(-pid, SIGKILL);
+	in->last_pid = pid;
+	in->pid = 0;
+	rproc_classify(wstatus, &in->rp.exit);
+	in->rp.exit.time_ms = clock_wall_ms();
+	svc_apply(in, RP_EV_EXIT);
+}
+
+void svc_free(inst *in)
+{
+	if (!in)
+		return;
+	svc_disarm(in);
+	notify_close(in);
+	rs_spec_clear(&in->spec);
+	free(in);
+}

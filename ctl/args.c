@@ -1,0 +1,660 @@
+/*
+ * args.c - rsctl's command line grammar (docs/cli.md).
+ *
+ * Global options may come before or after the verb. Options that take a
+ * value accept "--opt VALUE" and "--opt=VALUE" ("-s EP", "-sEP" for short
+ * ones). For up, everything after "--" is the command.
+ */
+#include "args.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "codes.h"
+
+typedef struct opt_def opt_def;
+
+/* Applies an option's value to the request. Returns 0, or -1 after
+ * printing why val is wrong. */
+typedef int (*opt_fn)(rs_request *r, const opt_def *d, const char *val);
+
+struct opt_def {
+	const char *name;       /* "--node", "-n" */
+	bool        value;      /* takes a value */
+	opt_fn      fn;
+	size_t      off;        /* rs_request field for the generic setters */
+};
+
+enum label_use { LABEL_NONE, LABEL_OPTIONAL, LABEL_REQUIRED };
+
+typedef struct verb_def {
+	const char     *name;
+	rs_verb         verb;
+	enum label_use  label;
+	bool            command;  /* takes "-- COMMAND ARGS..." */
+	const opt_def  *opts;     /* ends with a NULL name; NULL = none */
+	const char     *help;
+} verb_def;
+
+/* What args_parse() carries between its steps. */
+typedef struct args_state {
+	ctl_cmd        *c;
+	const verb_def *v;          /* NULL before the verb */
+	const char     *label;      /* borrowed from argv */
+	int64_t         timeout_ms; /* -1: the verb's default */
+} args_state;
+
+/* Matching results of one argument against an option. */
+enum { OPT_NO = 0, OPT_YES = 1, OPT_ERR = -1 };
+
+/* ---- messages --------------------------------------------------------- */
+
+static const char usage_text[] =
+"usage: rsctl [-s EP] [--json] [--timeout S] VERB [ARGS...]\n"
+"\n"
+"Asks rsd, the cluster reincarnation server, to start, stop or report on\n"
+"services.\n"
+"\n"
+"Verbs:\n"
+"  up LABEL [OPTIONS] -- COMMAND [ARGS...]\n"
+"                     start a service and wait until it is ready\n"
+"  down LABEL         stop a service and keep it down\n"
+"  lookup LABEL       show where a service runs\n"
+"  status [LABEL]     list services and their instances\n"
+"  nodes              list nodes and their heartbeats\n"
+"  events [LABEL] [-n N]\n"
+"                     show the latest events (default 50)\n"
+"  ping               check that rsd answers\n"
+"  help [VERB]        show this help, or a verb's\n"
+"\n"
+"Global options (before or after the verb):\n"
+"  -s EP          rsd's control endpoint (default: $RS_CONTROL, else\n"
+"                 " CTL_DEFAULT_ENDPOINT ")\n"
+"  --json         print the reply's JSON payload instead of text\n"
+"  --timeout S    how long rsd may work on the request, in seconds\n"
+"                 (default: up: ready timeout + 5, down: 10, others: 5)\n"
+"  -h, --help     show this help; 'rsctl VERB --help' shows a verb's\n"
+"  --version      print rsctl's version\n"
+"\n"
+"Exit codes: 0 ok, 1 failed, 2 usage, 3 unknown label, 4 busy, 5 timeout,\n"
+"6 unreachable, 7 exists, 8 no node, 9 invalid, 10 internal.\n";
+
+static const char up_help[] =
+"usage: rsctl up LABEL [OPTIONS] -- COMMAND [ARGS...]\n"
+"\n"
+"Starts service LABEL running COMMAND and waits until it is ready.\n"
+"S is a number of seconds; decimals are allowed (0.5).\n"
+"\n"
+"Options:\n"
+"  --node N             run it on node N (default: any node)\n"
+"  --period S           heartbeat period: it must send WATCHDOG=1 at least\n"
+"                       this often (default: 0, no heartbeat)\n"
+"  --ready-timeout S    time it has to become ready (default: 10)\n"
+"  --no-block           return once the start is under way\n"
+"  --env K=V            set an environment variable (repeatable)\n"
+"  --cwd DIR            working directory (default: the agent's state dir)\n"
+"  --restart POLICY     always, on-failure or never (default: always)\n"
+"  --backoff-initial S  delay of the 2nd restart in a row (default: 2)\n"
+"  --backoff-factor N   delay multiplier per further restart (default: 2)\n"
+"  --backoff-max S      longest restart delay (default: 30)\n"
+"  --backoff-reset S    healthy run time that resets the delay (default: 60)\n"
+"  --no-backoff         always restart at once\n"
+"  --stop-signal SIG    stop signal: TERM, SIGTERM or a number\n"
+"                       (default: TERM)\n"
+"  --stop-timeout S     time from the stop signal to SIGKILL (default: 2)\n"
+"  --notify TYPE        readiness: auto (READY=1, or settled if it never\n"
+"                       uses $NOTIFY_SOCKET), notify (READY=1 required) or\n"
+"                       simple (settled) (default: auto)\n"
+"  --settle S           time alive after which it counts as settled\n"
+"                       (default: 1)\n"
+"\n"
+"Default --timeout: the ready timeout + 5 s.\n";
+
+static const char down_help[] =
+"usage: rsctl down LABEL\n"
+"\n"
+"Stops service LABEL (stop signal, then SIGKILL after its stop timeout)\n"
+"and keeps it down. Default --timeout: 10 s.\n";
+
+static const char lookup_help[] =
+"usage: rsctl lookup LABEL\n"
+"\n"
+"Shows the node, pid and state of service LABEL's instance.\n";
+
+static const char status_help[] =
+"usage: rsctl status [LABEL]\n"
+"\n"
+"Lists every service, or only LABEL, one line per instance.\n";
+
+static const char nodes_help[] =
+"usage: rsctl nodes\n"
+"\n"
+"Lists the nodes rsd knows, their state and heartbeat age.\n";
+
+static const char events_help[] =
+"usage: rsctl events [LABEL] [-n N]\n"
+"\n"
+"Shows the latest events, of every service or only LABEL.\n"
+"\n"
+"Options:\n"
+"  -n, --limit N   how many events (default: 50)\n";
+
+static const char ping_help[] =
+"usage: rsctl ping\n"
+"\n"
+"Checks that rsd answers.\n";
+
+/* Prints a pointer to the verb's help (or the global one) to stderr.
+ * Returns RS_E_USAGE. */
+static int usage_hint(const verb_def *v)
+{
+	fprintf(stderr, "Try 'rsctl %s%s--help'.\n", v ? v->name : "",
+		v ? " " : "");
+	return RS_E_USAGE;
+}
+
+/* Prints "rsctl: " + the formatted reason to stderr, then usage_hint().
+ * Returns RS_E_USAGE. */
+__attribute__((format(printf, 2, 3)))
+static int usage_error(const verb_def *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("rsctl: ", stderr);
+	if (v)
+		fprintf(stderr, "%s: ", v->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return usage_hint(v);
+}
+
+/* Prints "rsctl: OPTION: " + the formatted reason to stderr. Returns -1. */
+__attribute__((format(printf, 2, 3)))
+static int opt_error(const opt_def *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "rsctl: %s: ", d->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -1;
+}
+
+/* ---- values ----------------------------------------------------------- */
+
+/* Parses a decimal number of seconds ("2", "0.5", ".25") into ms, rounded
+ * to the nearest ms. Returns 0, or -EINVAL (also when over UINT32_MAX ms). */
+static int parse_seconds(const char *s, uint32_t *ms)
+{
+	double d;
+	char *end;
+
+	if (!*s || strspn(s, "0123456789.") != strlen(s) ||
+	    strspn(s, ".") == strlen(s))
+		return -EINVAL;
+	errno = 0;
+	d = strtod(s, &end);
+	if (*end || errno || d * 1000.0 + 0.5 >= 4294967296.0)
+		return -EINVAL;
+	*ms = (uint32_t)(d * 1000.0 + 0.5);
+	return 0;
+}
+
+/* Parses a decimal integer in [min, UINT32_MAX]. Returns 0 or -EINVAL. */
+static int parse_uint(const char *s, uint32_t min, uint32_t *v)
+{
+	unsigned long long n;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (*end || errno || n < min || n > UINT32_MAX)
+		return -EINVAL;
+	*v = (uint32_t)n;
+	return 0;
+}
+
+/* Parses "TERM", "SIGTERM" (any case) or a number into a signal number.
+ * Returns 0 or -EINVAL. */
+static int parse_signal(const char *s, int32_t *sig)
+{
+	uint32_t n;
+
+	if (isdigit((unsigned char)*s)) {
+		if (parse_uint(s, 1, &n) < 0 || n >= NSIG)
+			return -EINVAL;
+		*sig = (int32_t)n;
+		return 0;
+	}
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (int i = 1; i < NSIG; i++) {
+		const char *name = sigabbrev_np(i);
+
+		if (name && strcasecmp(name, s) == 0) {
+			*sig = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* ---- option setters --------------------------------------------------- */
+
+/* The uint32_t / bool request field an opt_def's offset names. */
+#define FIELD(r, d, type) ((type *)(void *)((char *)(r) + (d)->off))
+
+static int set_seconds(rs_request *r, const opt_def *d, const char *val)
+{
+	if (parse_seconds(val, FIELD(r, d, uint32_t)) < 0)
+		return opt_error(d, "'%s' is not a number of seconds", val);
+	return 0;
+}
+
+static int set_count(rs_request *r, const opt_def *d, const char *val)
+{
+	if (parse_uint(val, 1, FIELD(r, d, uint32_t)) < 0)
+		return opt_error(d, "'%s' is not a whole number >= 1", val);
+	return 0;
+}
+
+static int set_true(rs_request *r, const opt_def *d, const char *val)
+{
+	*FIELD(r, d, bool) = true;
+	return 0;
+}
+
+static int set_node(rs_request *r, const opt_def *d, const char *val)
+{
+	if (rs_strlcpy(r->spec.node, val, sizeof r->spec.node) < 0)
+		return opt_error(d, "node name is longer than %d characters",
+				 RS_NODE_MAX - 1);
+	return 0;
+}
+
+static int set_env(rs_request *r, const opt_def *d, const char *val)
+{
+	int e = rs_spec_add_env(&r->spec, val);
+
+	if (e == -E2BIG)
+		return opt_error(d, "more than %d entries, or one over %d bytes",
+				 RS_ARGV_MAX, RS_ARG_MAX - 1);
+	if (e < 0)
+		return opt_error(d, "%s", strerror(-e));
+	return 0;
+}
+
+static int set_cwd(rs_request *r, const opt_def *d, const char *val)
+{
+	if (!*val || strlen(val) >= RS_ARG_MAX)
+		return opt_error(d, "the directory must be 1 to %d bytes",
+				 RS_ARG_MAX - 1);
+	free(r->spec.cwd);
+	r->spec.cwd = strdup(val);
+	if (!r->spec.cwd)
+		return opt_error(d, "%s", strerror(ENOMEM));
+	return 0;
+}
+
+static int set_restart(rs_request *r, const opt_def *d, const char *val)
+{
+	int p = rs_policy_from_string(val);
+
+	if (p < 0)
+		return opt_error(d, "'%s' is not always, on-failure or never",
+				 val);
+	r->spec.policy = (rs_policy)p;
+	return 0;
+}
+
+static int set_notify(rs_request *r, const opt_def *d, const char *val)
+{
+	int n = rs_notify_type_from_string(val);
+
+	if (n < 0)
+		return opt_error(d, "'%s' is not auto, notify or simple", val);
+	r->spec.notify = (rs_notify_type)n;
+	return 0;
+}
+
+static int set_signal(rs_request *r, const opt_def *d, const char *val)
+{
+	if (parse_signal(val, &r->spec.stop_signal) < 0)
+		return opt_error(d, "'%s' is not a signal (TERM, SIGTERM, 15)",
+				 val);
+	return 0;
+}
+
+#define SPEC(field) offsetof(rs_request, spec.field)
+
+static const opt_def up_opts[] = {
+	{ "--node",            true,  set_node,    0 },
+	{ "--period",          true,  set_seconds, SPEC(period_ms) },
+	{ "--ready-timeout",   true,  set_seconds, SPEC(ready_timeout_ms) },
+	{ "--no-block",        false, set_true,    offsetof(rs_request, no_block) },
+	{ "--env",             true,  set_env,     0 },
+	{ "--cwd",             true,  set_cwd,     0 },
+	{ "--restart",         true,  set_restart, 0 },
+	{ "--backoff-initial", true,  set_seconds, SPEC(backoff.initial_ms) },
+	{ "--backoff-factor",  true,  set_count,   SPEC(backoff.factor) },
+	{ "--backoff-max",     true,  set_seconds, SPEC(backoff.max_ms) },
+	{ "--backoff-reset",   true,  set_seconds, SPEC(backoff.reset_ms) },
+	{ "--no-backoff",      false, set_true,    SPEC(backoff.disabled) },
+	{ "--stop-signal",     true,  set_signal,  0 },
+	{ "--stop-timeout",    true,  set_seconds, SPEC(stop_timeout_ms) },
+	{ "--notify",          true,  set_notify,  0 },
+	{ "--settle",          true,  set_seconds, SPEC(settle_ms) },
+	{ NULL, false, NULL, 0 },
+};
+
+static const opt_def events_opts[] = {
+	{ "-n",      true, set_count, offsetof(rs_request, limit) },
+	{ "--limit", true, set_count, offsetof(rs_request, limit) },
+	{ NULL, false, NULL, 0 },
+};
+
+static const verb_def verbs[] = {
+	{ "up",     RS_V_UP,     LABEL_REQUIRED, true,  up_opts,     up_help },
+	{ "down",   RS_V_DOWN,   LABEL_REQUIRED, false, NULL,        down_help },
+	{ "lookup", RS_V_LOOKUP, LABEL_REQUIRED, false, NULL,        lookup_help },
+	{ "status", RS_V_STATUS, LABEL_OPTIONAL, false, NULL,        status_help },
+	{ "nodes",  RS_V_NODES,  LABEL_NONE,     false, NULL,        nodes_help },
+	{ "events", RS_V_EVENTS, LABEL_OPTIONAL, false, events_opts, events_help },
+	{ "ping",   RS_V_PING,   LABEL_NONE,     false, NULL,        ping_help },
+};
+
+/* The verb called name, or NULL. */
+static const verb_def *verb_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+		if (strcmp(verbs[i].name, name) == 0)
+			return &verbs[i];
+	return NULL;
+}
+
+/* ---- matching --------------------------------------------------------- */
+
+/* Matches argv[*i] against option name. A value comes from "=VALUE", the
+ * rest of a short option ("-n5") or the next argument (*i advanced).
+ * Returns OPT_NO, OPT_YES with *val set (NULL for flags), or OPT_ERR after
+ * printing that the value is missing. */
+static int opt_match(const char *name, bool value, int argc, char **argv,
+		     int *i, const char **val)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(name);
+
+	*val = NULL;
+	if (strncmp(a, name, n) != 0)
+		return OPT_NO;
+	if (a[n] == '\0' && !value)
+		return OPT_YES;
+	if (a[n] == '\0') {
+		if (*i + 1 >= argc) {
+			fprintf(stderr, "rsctl: option %s needs a value\n",
+				name);
+			return OPT_ERR;
+		}
+		*val = argv[++*i];
+		return OPT_YES;
+	}
+	if (!value || (a[n] != '=' && n != 2))
+		return OPT_NO;
+	*val = a + n + (a[n] == '=');
+	return OPT_YES;
+}
+
+/* Handles a global option at argv[*i]. Returns OPT_NO, OPT_YES or OPT_ERR
+ * (reason printed). */
+static int global_opt(args_state *s, int argc, char **argv, int *i)
+{
+	const char *val;
+	uint32_t ms;
+	int m;
+
+	if (opt_match("--json", false, argc, argv, i, &val) == OPT_YES) {
+		s->c->json = true;
+		return OPT_YES;
+	}
+	m = opt_match("-s", true, argc, argv, i, &val);
+	if (m == OPT_YES && !*val) {
+		fputs("rsctl: -s: the endpoint is empty\n", stderr);
+		return OPT_ERR;
+	}
+	if (m == OPT_YES)
+		s->c->endpoint = val;
+	if (m != OPT_NO)
+		return m;
+	m = opt_match("--timeout", true, argc, argv, i, &val);
+	if (m != OPT_YES)
+		return m;
+	if (parse_seconds(val, &ms) < 0 || ms == 0) {
+		fprintf(stderr, "rsctl: --timeout: '%s' is not a number of "
+			"seconds > 0\n", val);
+		return OPT_ERR;
+	}
+	s->timeout_ms = ms;
+	return OPT_YES;
+}
+
+/* Handles an option of the verb at argv[*i]. Returns OPT_NO, OPT_YES or
+ * OPT_ERR (reason printed). */
+static int verb_opt(args_state *s, int argc, char **argv, int *i)
+{
+	rs_request *r = &s->c->req.u.request;
+	const opt_def *d;
+	const char *val;
+	int m;
+
+	for (d = s->v->opts; d && d->name; d++) {
+		m = opt_match(d->name, d->value, argc, argv, i, &val);
+		if (m == OPT_YES)
+			return d->fn(r, d, val) < 0 ? OPT_ERR : OPT_YES;
+		if (m == OPT_ERR)
+			return OPT_ERR;
+	}
+	return OPT_NO;
+}
+
+static bool is_help(const char *a)
+{
+	return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0;
+}
+
+/* ---- steps ------------------------------------------------------------ */
+
+/* Takes the verb's LABEL argument. Returns ARGS_RUN or RS_E_USAGE. */
+static int take_positional(args_state *s, const char *a)
+{
+	if (s->v->label != LABEL_NONE && !s->label) {
+		s->label = a;
+		return ARGS_RUN;
+	}
+	if (s->v->command)
+		return usage_error(s->v, "unexpected argument '%s' (the command "
+				   "goes after --)", a);
+	return usage_error(s->v, "unexpected argument '%s'", a);
+}
+
+/* Appends argv[i..] to the spec's command. Returns ARGS_RUN or
+ * RS_E_USAGE. */
+static int take_command(args_state *s, int argc, char **argv, int i)
+{
+	rs_spec *spec = &s->c->req.u.request.spec;
+	int e;
+
+	for (; i < argc; i++) {
+		e = rs_spec_add_arg(spec, argv[i]);
+		if (e == -E2BIG)
+			return usage_error(s->v, "the command has more than %d "
+					   "arguments or one over %d bytes",
+					   RS_ARGV_MAX, RS_ARG_MAX - 1);
+		if (e < 0)
+			return usage_error(s->v, "%s", strerror(-e));
+	}
+	return ARGS_RUN;
+}
+
+/* Parses the verb's arguments argv[i..]. Returns ARGS_RUN, ARGS_DONE
+ * (help printed) or RS_E_USAGE. */
+static int verb_args(args_state *s, int argc, char **argv, int i)
+{
+	bool opts_done = false;
+	int m;
+
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (opts_done || a[0] != '-' || a[1] == '\0') {
+			if (take_positional(s, a) != ARGS_RUN)
+				return RS_E_USAGE;
+			continue;
+		}
+		if (strcmp(a, "--") == 0 && s->v->command)
+			return take_command(s, argc, argv, i + 1);
+		if (strcmp(a, "--") == 0) {
+			opts_done = true;
+			continue;
+		}
+		if (is_help(a)) {
+			fputs(s->v->help, stdout);
+			return ARGS_DONE;
+		}
+		m = verb_opt(s, argc, argv, &i);
+		if (m == OPT_NO)
+			m = global_opt(s, argc, argv, &i);
+		if (m == OPT_NO)
+			return usage_error(s->v, "unknown option '%s'", a);
+		if (m == OPT_ERR)
+			return usage_hint(s->v);
+	}
+	return ARGS_RUN;
+}
+
+/* Parses the global options before the verb, from argv[*i]; leaves *i at
+ * the verb. Returns ARGS_RUN, ARGS_DONE (help or version printed) or
+ * RS_E_USAGE. */
+static int global_args(args_state *s, int argc, char **argv, int *i)
+{
+	int m;
+
+	for (; *i < argc && argv[*i][0] == '-'; ++*i) {
+		if (is_help(argv[*i])) {
+			fputs(usage_text, stdout);
+			return ARGS_DONE;
+		}
+		if (strcmp(argv[*i], "--version") == 0) {
+			printf("rsctl %s\n", RS_VERSION);
+			return ARGS_DONE;
+		}
+		m = global_opt(s, argc, argv, i);
+		if (m == OPT_NO)
+			return usage_error(NULL, "unknown option '%s'", argv[*i]);
+		if (m == OPT_ERR)
+			return usage_hint(NULL);
+	}
+	return ARGS_RUN;
+}
+
+/* Handles "rsctl help [VERB]". Returns ARGS_DONE or RS_E_USAGE. */
+static int help_verb(int argc, char **argv, int i)
+{
+	const verb_def *v = i < argc ? verb_find(argv[i]) : NULL;
+
+	if (i < argc && !v)
+		return usage_error(NULL, "unknown verb '%s'", argv[i]);
+	fputs(v ? v->help : usage_text, stdout);
+	return ARGS_DONE;
+}
+
+/* The request timeout the verb gets without --timeout. */
+static uint32_t default_timeout(const rs_request *r)
+{
+	switch (r->verb) {
+	case RS_V_UP:
+		if (r->spec.ready_timeout_ms > UINT32_MAX - CTL_UP_SLACK_MS)
+			return UINT32_MAX;
+		return r->spec.ready_timeout_ms + CTL_UP_SLACK_MS;
+	case RS_V_DOWN:
+		return CTL_DOWN_TIMEOUT_MS;
+	default:
+		return CTL_TIMEOUT_MS;
+	}
+}
+
+/* Checks what the arguments left and completes the request. Returns
+ * ARGS_RUN or RS_E_USAGE. */
+static int finish(args_state *s)
+{
+	rs_request *r = &s->c->req.u.request;
+	char err[256];
+
+	if (s->v->label == LABEL_REQUIRED && !s->label)
+		return usage_error(s->v, "missing LABEL");
+	if (s->label && !rs_label_valid(s->label))
+		return usage_error(s->v, "label '%s' is invalid: use 1-63 of "
+				   "[A-Za-z0-9._-], not starting with '.' or "
+				   "'-'", s->label);
+	r->verb = s->v->verb;
+	rs_strlcpy(r->label, s->label, sizeof r->label);
+	if (r->verb == RS_V_EVENTS && r->limit == 0)
+		r->limit = CTL_EVENTS_LIMIT;
+	if (r->verb == RS_V_UP) {
+		rs_strlcpy(r->spec.label, s->label, sizeof r->spec.label);
+		if (rs_spec_validate(&r->spec, err, sizeof err) < 0)
+			return usage_error(s->v, "%s", err);
+	}
+	r->timeout_ms = s->timeout_ms >= 0 ? (uint32_t)s->timeout_ms :
+			default_timeout(r);
+	return ARGS_RUN;
+}
+
+/* RS_CONTROL if set and not empty, else the built-in endpoint. */
+static const char *default_endpoint(void)
+{
+	const char *ep = getenv(CTL_ENDPOINT_ENV);
+
+	return ep && *ep ? ep : CTL_DEFAULT_ENDPOINT;
+}
+
+int args_parse(int argc, char **argv, ctl_cmd *c)
+{
+	args_state s = { .c = c, .timeout_ms = -1 };
+	int i = 1, r;
+
+	memset(c, 0, sizeof *c);
+	rs_msg_init(&c->req, RS_MSG_REQUEST);
+	c->endpoint = default_endpoint();
+	r = global_args(&s, argc, argv, &i);
+	if (r != ARGS_RUN)
+		return r;
+	if (i >= argc)
+		return usage_error(NULL, "no verb given");
+	if (strcmp(argv[i], "help") == 0)
+		return help_verb(argc, argv, i + 1);
+	s.v = verb_find(argv[i]);
+	if (!s.v)
+		return usage_error(NULL, "unknown verb '%s'", argv[i]);
+	r = verb_args(&s, argc, argv, i + 1);
+	return r != ARGS_RUN ? r : finish(&s);
+}
+
+void ctl_cmd_clear(ctl_cmd *c)
+{
+	rs_msg_clear(&c->req);
+	c->endpoint = NULL;
+	c->json = false;
+}

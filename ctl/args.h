@@ -1,0 +1,43 @@
+/*
+ * args.h - rsctl's command line: global options, verbs, their options and
+ * usage texts, turned into one ready-to-send request.
+ *
+ * Owns: the CLI grammar (docs/cli.md) and local validation of the request.
+ * Must not: talk to rsd or print anything but usage, help and usage errors.
+ */
+#ifndef RS_CTL_ARGS_H
+#define RS_CTL_ARGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+#define CTL_DEFAULT_ENDPOINT "tcp://127.0.0.1:7700"
+#define CTL_ENDPOINT_ENV     "RS_CONTROL"
+#define CTL_TIMEOUT_MS       5000   /* default request timeout */
+#define CTL_UP_SLACK_MS      5000   /* up: ready timeout + this */
+#define CTL_DOWN_TIMEOUT_MS  10000  /* down: the stop timeout is rsd's */
+#define CTL_EVENTS_LIMIT     50
+#define CTL_REPLY_SLACK_MS   2000   /* rsctl waits timeout + this */
+
+/* One parsed command line. */
+typedef struct ctl_cmd {
+	const char *endpoint;   /* borrowed from argv or the environment */
+	bool        json;
+	rs_msg      req;        /* RS_MSG_REQUEST, owned; timeout_ms resolved */
+} ctl_cmd;
+
+enum {
+	ARGS_RUN = 0,           /* send c->req */
+	ARGS_DONE = -1,         /* help or version printed: exit 0 */
+};
+
+/* Parses argv into c (initialised here; clear it with ctl_cmd_clear() in
+ * every case). Returns ARGS_RUN, ARGS_DONE after printing help to stdout,
+ * or RS_E_USAGE after printing the reason to stderr. */
+int args_parse(int argc, char **argv, ctl_cmd *c);
+/* Frees what c owns. Accepts a cleared or zeroed cmd. */
+void ctl_cmd_clear(ctl_cmd *c);
+
+#endif

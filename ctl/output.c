@@ -1,0 +1,525 @@
+/*
+ * output.c - rsctl's table builder and the renderings of reply payloads.
+ * Payload keys that are missing or of the wrong type print as "-".
+ */
+#include "output.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TABLE_GAP 2	/* spaces between columns */
+
+struct table {
+	size_t  ncols;
+	size_t  ncells;		/* stored cells, headers included */
+	size_t  cap;
+	char  **cells;		/* row-major; row 0 holds the headers */
+	bool    failed;		/* a cell could not be stored */
+};
+
+/* ---- table ------------------------------------------------------------ */
+
+/* Returns a copy of s ("-" for NULL or "") with control characters replaced
+ * by '?', or NULL when out of memory. */
+static char *cell_dup(const char *s)
+{
+	char *d;
+
+	if (!s || !*s)
+		s = "-";
+	d = strdup(s);
+	for (char *p = d; p && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return d;
+}
+
+/* Display width of a UTF-8 string: its code points (no wide glyphs). */
+static size_t text_width(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+table *table_new(const char *const *headers, size_t ncols)
+{
+	table *t = calloc(1, sizeof *t);
+
+	if (!t)
+		return NULL;
+	t->ncols = ncols ? ncols : 1;
+	for (size_t i = 0; i < ncols; i++)
+		table_cell(t, headers[i]);
+	if (t->failed)
+		table_destroy(&t);
+	return t;
+}
+
+void table_cell(table *t, const char *s)
+{
+	char **nc, *d;
+
+	if (t->failed)
+		return;
+	if (t->ncells == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 16;
+
+		nc = realloc(t->cells, cap * sizeof *nc);
+		if (!nc) {
+			t->failed = true;
+			return;
+		}
+		t->cells = nc;
+		t->cap = cap;
+	}
+	d = cell_dup(s);
+	if (!d) {
+		t->failed = true;
+		return;
+	}
+	t->cells[t->ncells++] = d;
+}
+
+void table_cellf(table *t, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	table_cell(t, buf);
+}
+
+/* Prints one row of up to ncols cells starting at cell index first. */
+static void table_print_row(const table *t, const size_t *width, size_t first,
+			    FILE *out)
+{
+	size_t n = t->ncells - first;
+
+	if (n > t->ncols)
+		n = t->ncols;
+	for (size_t c = 0; c < n; c++) {
+		const char *s = t->cells[first + c];
+
+		fputs(s, out);
+		if (c + 1 < n)
+			fprintf(out, "%*s", (int)(width[c] - text_width(s) +
+						  TABLE_GAP), "");
+	}
+	fputc('\n', out);
+}
+
+int table_print(const table *t, FILE *out)
+{
+	size_t *width;
+
+	if (t->failed)
+		return -ENOMEM;
+	width = calloc(t->ncols, sizeof *width);
+	if (!width)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->ncells; i++) {
+		size_t w = text_width(t->cells[i]);
+
+		if (w > width[i % t->ncols])
+			width[i % t->ncols] = w;
+	}
+	for (size_t i = 0; i < t->ncells; i += t->ncols)
+		table_print_row(t, width, i, out);
+	free(width);
+	return 0;
+}
+
+void table_destroy(table **tp)
+{
+	table *t = tp ? *tp : NULL;
+
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->ncells; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t);
+	*tp = NULL;
+}
+
+/* ---- formatting ------------------------------------------------------- */
+
+char *output_duration(uint64_t ms, int precise, char *buf, size_t len)
+{
+	uint64_t s = ms / 1000;
+
+	if (precise && ms < 1000)
+		snprintf(buf, len, "%" PRIu64 "ms", ms);
+	else if (precise && ms < 10000)
+		snprintf(buf, len, "%" PRIu64 ".%" PRIu64 "s", s,
+			 ms % 1000 / 100);
+	else if (s < 60)
+		snprintf(buf, len, "%" PRIu64 "s", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", s / 60,
+			 s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", s / 3600,
+			 s % 3600 / 60);
+	else
+		snprintf(buf, len, "%" PRIu64 "d", s / 86400);
+	return buf;
+}
+
+char *output_time(uint64_t ms, char *buf, size_t len)
+{
+	time_t sec = (time_t)(ms / 1000);
+	char day[32];
+	struct tm tm;
+
+	if (!gmtime_r(&sec, &tm) ||
+	    !strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm))
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%s.%03uZ", day, (unsigned)(ms % 1000));
+	return buf;
+}
+
+/* ---- payload access --------------------------------------------------- */
+
+/* o[key] as a string, or NULL when absent or not a string. */
+static const char *jstr(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* Stores o[key] (an integer, or a real truncated) in *v. Returns 0, or
+ * -ENOENT when absent or not a number (*v untouched). */
+static int jint(const json_t *o, const char *key, int64_t *v)
+{
+	json_t *j = json_object_get(o, key);
+
+	if (json_is_integer(j))
+		*v = (int64_t)json_integer_value(j);
+	else if (json_is_real(j))
+		*v = (int64_t)json_real_value(j);
+	else
+		return -ENOENT;
+	return 0;
+}
+
+/* Appends o[key] as a string cell ("-" when absent). */
+static void cell_str(table *t, const json_t *o, const char *key)
+{
+	table_cell(t, jstr(o, key));
+}
+
+/* Appends o[key] as a number cell; "-" when absent or below min. */
+static void cell_int(table *t, const json_t *o, const char *key, int64_t min)
+{
+	int64_t v;
+
+	if (jint(o, key, &v) == 0 && v >= min)
+		table_cellf(t, "%" PRId64, v);
+	else
+		table_cell(t, NULL);
+}
+
+/* Appends the age now - o[key] (a wall-clock ms time) as a duration cell. */
+static void cell_age(table *t, const json_t *o, const char *key,
+		     uint64_t now_ms, int precise)
+{
+	char buf[32];
+	int64_t at;
+
+	if (jint(o, key, &at) != 0 || at <= 0) {
+		table_cell(t, NULL);
+		return;
+	}
+	table_cell(t, output_duration(now_ms > (uint64_t)at ?
+				      now_ms - (uint64_t)at : 0,
+				      precise, buf, sizeof buf));
+}
+
+/* Prints s on out like a table cell: "-" for NULL/"", no control chars. */
+static void put_field(FILE *out, const char *s)
+{
+	if (!s || !*s)
+		s = "-";
+	for (; *s; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
+}
+
+/* Prints the table and frees it; returns what table_print() returned. */
+static int table_flush(table **tp, FILE *out)
+{
+	int r = table_print(*tp, out);
+
+	table_destroy(tp);
+	return r;
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+static const char *const status_cols[] = {
+	"LABEL", "STATE", "NODE", "PID", "RESTARTS", "UPTIME", "LAST-EXIT",
+	"STATUS",
+};
+
+/* Writes an instance's last_exit object as "exited 1", "signaled KILL",
+ * "no-heartbeat" or "-". Returns buf. */
+static char *fmt_last_exit(const json_t *e, char *buf, size_t len)
+{
+	const char *reason = jstr(e, "reason"), *name;
+	int64_t v = 0;
+
+	if (!reason || !*reason || strcmp(reason, "none") == 0) {
+		snprintf(buf, len, "-");
+	} else if (strcmp(reason, "exited") == 0) {
+		jint(e, "code", &v);
+		snprintf(buf, len, "exited %" PRId64, v);
+	} else if (strcmp(reason, "signaled") == 0) {
+		jint(e, "signal", &v);
+		name = v > 0 && v < 1024 ? sigabbrev_np((int)v) : NULL;
+		if (name)
+			snprintf(buf, len, "signaled %s", name);
+		else
+			snprintf(buf, len, "signaled %" PRId64, v);
+	} else {
+		snprintf(buf, len, "%s", reason);
+	}
+	return buf;
+}
+
+/* True for instance states in which a process is alive, i.e. has uptime. */
+static bool state_has_uptime(const char *state)
+{
+	return state && (strcmp(state, "starting") == 0 ||
+			 strcmp(state, "running") == 0 ||
+			 strcmp(state, "stopping") == 0);
+}
+
+/* Appends one status row for instance inst of service svc. */
+static void status_instance_row(table *t, const json_t *svc,
+				const json_t *inst, uint64_t now_ms)
+{
+	const char *state = jstr(inst, "state");
+	char buf[64];
+
+	cell_str(t, svc, "label");
+	table_cell(t, state);
+	cell_str(t, inst, "node");
+	cell_int(t, inst, "pid", 1);
+	cell_int(t, inst, "restarts", 0);
+	if (state_has_uptime(state))
+		cell_age(t, inst, "started_ms", now_ms, 0);
+	else
+		table_cell(t, NULL);
+	table_cell(t, fmt_last_exit(json_object_get(inst, "last_exit"), buf,
+				    sizeof buf));
+	cell_str(t, inst, "status");
+}
+
+/* Appends the rows of one service: one per instance, or one with '-'. */
+static void status_service_rows(table *t, const json_t *svc, uint64_t now_ms)
+{
+	const json_t *insts = json_object_get(svc, "instances"), *inst;
+	const char *state = jstr(svc, "state");
+	size_t i;
+
+	json_array_foreach(insts, i, inst)
+		status_instance_row(t, svc, inst, now_ms);
+	if (json_array_size(insts) > 0)
+		return;
+	cell_str(t, svc, "label");
+	table_cell(t, state ? state : jstr(svc, "desired"));
+	for (i = 2; i < sizeof status_cols / sizeof *status_cols; i++)
+		table_cell(t, NULL);
+}
+
+/* Renders {"services":[...]}. */
+static int render_status(const json_t *root, uint64_t now_ms, FILE *out)
+{
+	const json_t *svcs = json_object_get(root, "services"), *svc;
+	table *t;
+	size_t i;
+
+	if (!json_is_array(svcs))
+		return -ENOENT;
+	t = table_new(status_cols, sizeof status_cols / sizeof *status_cols);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(svcs, i, svc)
+		status_service_rows(t, svc, now_ms);
+	return table_flush(&t, out);
+}
+
+/* ---- nodes ------------------------------------------------------------ */
+
+static const char *const node_cols[] = {
+	"NODE", "STATE", "INSTANCES", "HEARTBEAT-AGE", "VERSION",
+};
+
+/* Appends one node row; the age comes from heartbeat_age_ms, else from
+ * last_seen_ms. */
+static void node_row(table *t, const json_t *node, uint64_t now_ms)
+{
+	char buf[32];
+	int64_t age;
+
+	cell_str(t, node, "name");
+	cell_str(t, node, "state");
+	cell_int(t, node, "instances", 0);
+	if (jint(node, "heartbeat_age_ms", &age) == 0 && age >= 0)
+		table_cell(t, output_duration((uint64_t)age, 1, buf,
+					      sizeof buf));
+	else
+		cell_age(t, node, "last_seen_ms", now_ms, 1);
+	cell_str(t, node, "agent_version");
+}
+
+/* Renders {"nodes":[...]}. */
+static int render_nodes(const json_t *root, uint64_t now_ms, FILE *out)
+{
+	const json_t *nodes = json_object_get(root, "nodes"), *node;
+	table *t;
+	size_t i;
+
+	if (!json_is_array(nodes))
+		return -ENOENT;
+	t = table_new(node_cols, sizeof node_cols / sizeof *node_cols);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(nodes, i, node)
+		node_row(t, node, now_ms);
+	return table_flush(&t, out);
+}
+
+/* ---- lookup ----------------------------------------------------------- */
+
+/* Renders {"label","node","pid","state"} as "web node n1 pid 123 (running)". */
+static int render_lookup(const json_t *root, uint64_t now_ms, FILE *out)
+{
+	int64_t pid;
+
+	if (!jstr(root, "label"))
+		return -ENOENT;
+	put_field(out, jstr(root, "label"));
+	fputs(" node ", out);
+	put_field(out, jstr(root, "node"));
+	if (jint(root, "pid", &pid) == 0 && pid > 0)
+		fprintf(out, " pid %" PRId64 " (", pid);
+	else
+		fputs(" pid - (", out);
+	put_field(out, jstr(root, "state"));
+	fputs(")\n", out);
+	return 0;
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+static const char *const event_cols[] = {
+	"TIME", "LABEL", "INSTANCE", "NODE", "KIND", "DETAIL",
+};
+
+/* Appends one event row. */
+static void event_row(table *t, const json_t *ev)
+{
+	char buf[48];
+	int64_t at;
+
+	if (jint(ev, "time_ms", &at) == 0 && at > 0)
+		table_cell(t, output_time((uint64_t)at, buf, sizeof buf));
+	else
+		table_cell(t, NULL);
+	cell_str(t, ev, "label");
+	cell_int(t, ev, "instance", 1);
+	cell_str(t, ev, "node");
+	cell_str(t, ev, "kind");
+	cell_str(t, ev, "detail");
+}
+
+/* Renders {"events":[...]}. */
+static int render_events(const json_t *root, uint64_t now_ms, FILE *out)
+{
+	const json_t *evs = json_object_get(root, "events"), *ev;
+	table *t;
+	size_t i;
+
+	if (!json_is_array(evs))
+		return -ENOENT;
+	t = table_new(event_cols, sizeof event_cols / sizeof *event_cols);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(evs, i, ev)
+		event_row(t, ev);
+	return table_flush(&t, out);
+}
+
+/* ---- entry points ----------------------------------------------------- */
+
+typedef int (*render_fn)(const json_t *root, uint64_t now_ms, FILE *out);
+
+static const render_fn renderers[RS_V__NR] = {
+	[RS_V_STATUS] = render_status,
+	[RS_V_NODES]  = render_nodes,
+	[RS_V_LOOKUP] = render_lookup,
+	[RS_V_EVENTS] = render_events,
+};
+
+int output_human(rs_verb verb, const char *json, uint64_t now_ms, FILE *out)
+{
+	render_fn fn = (unsigned)verb < RS_V__NR ? renderers[verb] : NULL;
+	json_t *root;
+	int r;
+
+	if (!fn || !json || !*json)
+		return -ENOENT;
+	root = json_loads(json, 0, NULL);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return -ENOENT;
+	}
+	r = fn(root, now_ms, out);
+	json_decref(root);
+	return r;
+}
+
+int output_json(const char *json, FILE *out)
+{
+	json_t *root = json ? json_loads(json, JSON_DECODE_ANY, NULL) : NULL;
+	size_t len;
+
+	if (!root)
+		return -EINVAL;
+	json_decref(root);
+	len = strlen(json);
+	while (len > 0 && strchr(" \t\r\n", json[len - 1]))
+		len--;
+	fwrite(json, 1, len, out);
+	fputc('\n', out);
+	return 0;
+}
+
+int output_json_message(int code, const char *message, FILE *out)
+{
+	json_t *o = json_pack("{s:i, s:s}", "code", code, "message",
+			      message ? message : "");
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	r = json_dumpf(o, out, JSON_COMPACT);
+	json_decref(o);
+	if (r < 0)
+		return -ENOMEM;
+	fputc('\n', out);
+	return 0;
+}

@@ -1,0 +1,56 @@
+/*
+ * output.h - what rsctl prints: a small table builder, time formatting and
+ * the human and --json renderings of reply payloads.
+ *
+ * Owns: the only use of jansson in rsctl; the layout of human output.
+ * Must not: talk to rsd, exit, or print to stderr (callers report errors).
+ */
+#ifndef RS_CTL_OUTPUT_H
+#define RS_CTL_OUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "msg.h"
+
+typedef struct table table;
+
+/* Creates a table with ncols columns titled by headers[0..ncols-1] (copied).
+ * Returns NULL when out of memory. Free with table_destroy(). */
+table *table_new(const char *const *headers, size_t ncols);
+/* Appends one cell (copied) to the current row; a full row starts the next.
+ * NULL or "" prints as "-"; control characters print as '?'. */
+void table_cell(table *t, const char *s);
+/* table_cell() with printf formatting. */
+void table_cellf(table *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Prints the header and every row, columns padded to their widest cell and
+ * separated by two spaces. Returns 0, or -ENOMEM if any earlier cell could
+ * not be stored (nothing is printed then). */
+int table_print(const table *t, FILE *out);
+/* Frees t and NULLs *tp. Accepts NULL and *tp == NULL. */
+void table_destroy(table **tp);
+
+/* Writes a duration as "450ms", "5s", "3m12s", "2h03m" or "4d". With
+ * precise, durations under 10 s keep one decimal ("2.5s") and under 1 s
+ * show milliseconds; without, they are whole seconds. Returns buf. */
+char *output_duration(uint64_t ms, int precise, char *buf, size_t len);
+/* Writes a wall-clock time in ms as ISO 8601 UTC with milliseconds,
+ * "2024-05-01T12:00:00.123Z". Returns buf. */
+char *output_time(uint64_t ms, char *buf, size_t len);
+
+/* Renders a reply's JSON payload for humans on out according to the verb
+ * it answers (status, nodes, lookup, events); now_ms is the wall clock used
+ * for ages. Returns 0 when printed, -ENOENT when the verb has no rendering
+ * or the payload is absent or not of the expected shape (nothing printed),
+ * -ENOMEM. */
+int output_human(rs_verb verb, const char *json, uint64_t now_ms, FILE *out);
+/* Prints json, which must be one valid JSON document, as received plus a
+ * newline. Returns 0, or -EINVAL (nothing printed) if it is not valid. */
+int output_json(const char *json, FILE *out);
+/* Prints {"code":code,"message":message} as one line: the --json output
+ * when a reply carries no payload. Returns 0 or -ENOMEM. */
+int output_json_message(int code, const char *message, FILE *out);
+
+#endif

@@ -1,0 +1,82 @@
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *log_prog = "rs";
+static int log_level = LOG_LVL_INFO;
+
+void log_init(const char *prog, int level)
+{
+	log_prog = prog;
+	log_level = level;
+}
+
+static void log_emit(int lvl, const char *name, const char *err,
+		     const char *fmt, va_list ap)
+{
+	char line[2048], ts[32];
+	struct timespec now;
+	struct tm tm;
+	int n;
+
+	if (lvl < log_level)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(line, sizeof line, "%s.%03ldZ %s %s: ", ts,
+		     now.tv_nsec / 1000000, name, log_prog);
+	if (n < 0 || (size_t)n >= sizeof line)
+		return;
+	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	/* one write per line so concurrent writers do not interleave */
+	fprintf(stderr, err ? "%s: %s\n" : "%s\n", line, err);
+}
+
+#define LOG_FN(fn, lvl, name)                        \
+	void fn(const char *fmt, ...)                \
+	{                                            \
+		va_list ap;                          \
+		va_start(ap, fmt);                   \
+		log_emit(lvl, name, NULL, fmt, ap);  \
+		va_end(ap);                          \
+	}
+LOG_FN(log_debug, LOG_LVL_DEBUG, "debug")
+LOG_FN(log_info, LOG_LVL_INFO, "info")
+LOG_FN(log_warnx, LOG_LVL_WARN, "warn")
+
+void log_warn(const char *fmt, ...)
+{
+	const char *err = strerror(errno);
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_WARN, "warn", err, fmt, ap);
+	va_end(ap);
+}
+
+void fatal(const char *fmt, ...)
+{
+	const char *err = strerror(errno);
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_ERROR, "fatal", err, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_ERROR, "fatal", NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,207 @@
+#include "model.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const istate_names[RS_IS__NR] = {
+	"unknown", "pending", "starting", "running", "stopping",
+	"exited", "backoff", "down", "failed", "lost",
+};
+static const char *const reason_names[RS_ER__NR] = {
+	"", "exited", "signaled", "no-heartbeat", "ready-timeout",
+	"exec-failed", "stopped",
+};
+static const char *const policy_names[RS_RP__NR] = {
+	"always", "on-failure", "never",
+};
+static const char *const notify_names[RS_NT__NR] = {
+	"auto", "notify", "simple",
+};
+static const char *const nstate_names[RS_NS__NR] = {
+	"unknown", "up", "lost",
+};
+static const char *const desired_names[RS_WANT__NR] = {
+	"down", "up",
+};
+
+static const char *name_of(const char *const *names, int n, int v)
+{
+	return v >= 0 && v < n ? names[v] : "invalid";
+}
+
+static int name_find(const char *const *names, int n, const char *s)
+{
+	for (int i = 0; s && i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return -EINVAL;
+}
+
+#define ENUM_STRINGS(type, prefix, names, nr)                          \
+	const char *prefix##_to_string(type v)                         \
+	{                                                              \
+		return name_of(names, nr, (int)v);                     \
+	}                                                              \
+	int prefix##_from_string(const char *s)                        \
+	{                                                              \
+		return name_find(names, nr, s);                        \
+	}
+ENUM_STRINGS(rs_istate, rs_istate, istate_names, RS_IS__NR)
+ENUM_STRINGS(rs_exit_reason, rs_exit_reason, reason_names, RS_ER__NR)
+ENUM_STRINGS(rs_policy, rs_policy, policy_names, RS_RP__NR)
+ENUM_STRINGS(rs_notify_type, rs_notify_type, notify_names, RS_NT__NR)
+ENUM_STRINGS(rs_node_state, rs_node_state, nstate_names, RS_NS__NR)
+ENUM_STRINGS(rs_desired, rs_desired, desired_names, RS_WANT__NR)
+
+int rs_strlcpy(char *dst, const char *src, size_t n)
+{
+	size_t len = src ? strlen(src) : 0;
+
+	if (n == 0)
+		return -E2BIG;
+	if (len >= n) {
+		memcpy(dst, src, n - 1);
+		dst[n - 1] = '\0';
+		return -E2BIG;
+	}
+	if (len)
+		memcpy(dst, src, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+void rs_spec_init(rs_spec *s)
+{
+	memset(s, 0, sizeof *s);
+	s->ready_timeout_ms = RS_DEF_READY_TIMEOUT_MS;
+	s->stop_timeout_ms = RS_DEF_STOP_TIMEOUT_MS;
+	s->stop_signal = SIGTERM;
+	s->policy = RS_RP_ALWAYS;
+	s->backoff.initial_ms = RS_DEF_BACKOFF_INITIAL;
+	s->backoff.factor = RS_DEF_BACKOFF_FACTOR;
+	s->backoff.max_ms = RS_DEF_BACKOFF_MAX;
+	s->backoff.reset_ms = RS_DEF_BACKOFF_RESET;
+	s->notify = RS_NT_AUTO;
+	s->settle_ms = RS_DEF_SETTLE_MS;
+}
+
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void rs_spec_clear(rs_spec *s)
+{
+	strv_free(s->argv, s->argc);
+	strv_free(s->env, s->envc);
+	free(s->cwd);
+	rs_spec_init(s);
+}
+
+static int strv_add(char ***v, size_t *n, const char *str)
+{
+	char **nv, *dup;
+
+	if (*n >= RS_ARGV_MAX || strlen(str) >= RS_ARG_MAX)
+		return -E2BIG;
+	dup = strdup(str);
+	if (!dup)
+		return -ENOMEM;
+	nv = realloc(*v, (*n + 2) * sizeof *nv);
+	if (!nv) {
+		free(dup);
+		return -ENOMEM;
+	}
+	nv[(*n)++] = dup;
+	nv[*n] = NULL;
+	*v = nv;
+	return 0;
+}
+
+int rs_spec_add_arg(rs_spec *s, const char *arg)
+{
+	return strv_add(&s->argv, &s->argc, arg);
+}
+
+int rs_spec_add_env(rs_spec *s, const char *kv)
+{
+	return strv_add(&s->env, &s->envc, kv);
+}
+
+int rs_spec_copy(rs_spec *dst, const rs_spec *src)
+{
+	int r = 0;
+
+	*dst = *src;
+	dst->argv = NULL;
+	dst->argc = 0;
+	dst->env = NULL;
+	dst->envc = 0;
+	dst->cwd = NULL;
+	for (size_t i = 0; r == 0 && i < src->argc; i++)
+		r = rs_spec_add_arg(dst, src->argv[i]);
+	for (size_t i = 0; r == 0 && i < src->envc; i++)
+		r = rs_spec_add_env(dst, src->env[i]);
+	if (r == 0 && src->cwd && !(dst->cwd = strdup(src->cwd)))
+		r = -ENOMEM;
+	if (r < 0)
+		rs_spec_clear(dst);
+	return r;
+}
+
+bool rs_label_valid(const char *label)
+{
+	size_t n = 0;
+
+	for (const char *p = label; *p; p++, n++) {
+		char c = *p;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      c == '.'))
+			return false;
+	}
+	return n > 0 && n < RS_LABEL_MAX && label[0] != '.' && label[0] != '-';
+}
+
+int rs_spec_validate(const rs_spec *s, char *err, size_t errlen)
+{
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
+	if (!rs_label_valid(s->label))
+		BAD("label '%s' is invalid: use 1-63 of [A-Za-z0-9._-], not starting with '.' or '-'",
+		    s->label);
+	if (s->argc == 0 || !s->argv || !s->argv[0] || !s->argv[0][0])
+		BAD("no command given for '%s'", s->label);
+	size_t bytes = s->cwd ? strlen(s->cwd) : 0;
+	for (size_t i = 0; i < s->argc; i++)
+		bytes += strlen(s->argv[i]) + 1;
+	for (size_t i = 0; i < s->envc; i++) {
+		if (!strchr(s->env[i], '=') || s->env[i][0] == '=')
+			BAD("environment entry '%s' is not KEY=VALUE", s->env[i]);
+		bytes += strlen(s->env[i]) + 1;
+	}
+	if (bytes > RS_SPEC_BYTES_MAX)
+		BAD("command, environment and cwd take %zu bytes, more than the %u allowed",
+		    bytes, RS_SPEC_BYTES_MAX);
+	if (s->stop_signal <= 0 || s->stop_signal >= NSIG)
+		BAD("stop signal %d is not a valid signal", (int)s->stop_signal);
+	if ((unsigned)s->policy >= RS_RP__NR)
+		BAD("restart policy %d is invalid", (int)s->policy);
+	if ((unsigned)s->notify >= RS_NT__NR)
+		BAD("notify type %d is invalid", (int)s->notify);
+	if (s->ready_timeout_ms == 0)
+		BAD("ready timeout must be > 0");
+	if (s->backoff.factor == 0)
+		BAD("backoff factor must be >= 1");
+	if (s->backoff.max_ms < s->backoff.initial_ms)
+		BAD("backoff cap %u ms is below its initial %u ms",
+		    s->backoff.max_ms, s->backoff.initial_ms);
+	if (s->node[0] && !rs_label_valid(s->node))
+		BAD("node name '%s' is invalid", s->node);
+	return 0;
+#undef BAD
+}

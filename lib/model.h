@@ -1,0 +1,187 @@
+/*
+ * model.h - the plain data of the rproc table, shared by every module.
+ *
+ * Owns: the C types for services (spec), instances, nodes, events and
+ * operations, their enums with _NR sentinels and to_string/from_string.
+ * Must not: include protobuf-c, ZeroMQ, SQLite or libev headers.
+ * Times: *_ms fields are milliseconds; wall clock unless named mono.
+ */
+#ifndef RS_MODEL_H
+#define RS_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RS_LABEL_MAX   64    /* incl. NUL; labels are [A-Za-z0-9._-]{1,63} */
+#define RS_NODE_MAX    64
+#define RS_STATUS_MAX  256
+#define RS_DETAIL_MAX  512
+#define RS_ARGV_MAX    256   /* max argv / env entries */
+#define RS_ARG_MAX     4096  /* max length of one argv/env string */
+#define RS_FRAME_MAX   (1u << 20) /* largest accepted wire frame */
+#define RS_SPEC_BYTES_MAX (256u << 10) /* argv + env + cwd of one spec */
+
+/* Defaults (documented in docs/reference.md). */
+#define RS_DEF_READY_TIMEOUT_MS 10000
+#define RS_DEF_STOP_TIMEOUT_MS  2000
+#define RS_DEF_SETTLE_MS        1000
+#define RS_DEF_BACKOFF_INITIAL  2000
+#define RS_DEF_BACKOFF_FACTOR   2
+#define RS_DEF_BACKOFF_MAX      30000
+#define RS_DEF_BACKOFF_RESET    60000
+
+typedef enum rs_istate {
+	RS_IS_UNKNOWN = 0,
+	RS_IS_PENDING,
+	RS_IS_STARTING,
+	RS_IS_RUNNING,
+	RS_IS_STOPPING,
+	RS_IS_EXITED,
+	RS_IS_BACKOFF,
+	RS_IS_DOWN,
+	RS_IS_FAILED,
+	RS_IS_LOST,
+	RS_IS__NR
+} rs_istate;
+
+typedef enum rs_exit_reason {
+	RS_ER_NONE = 0,
+	RS_ER_EXITED,
+	RS_ER_SIGNALED,
+	RS_ER_NO_HEARTBEAT,
+	RS_ER_READY_TIMEOUT,
+	RS_ER_EXEC_FAILED,
+	RS_ER_STOPPED,
+	RS_ER__NR
+} rs_exit_reason;
+
+typedef enum rs_policy {
+	RS_RP_ALWAYS = 0,
+	RS_RP_ON_FAILURE,
+	RS_RP_NEVER,
+	RS_RP__NR
+} rs_policy;
+
+typedef enum rs_notify_type {
+	RS_NT_AUTO = 0,
+	RS_NT_NOTIFY,
+	RS_NT_SIMPLE,
+	RS_NT__NR
+} rs_notify_type;
+
+typedef enum rs_node_state {
+	RS_NS_UNKNOWN = 0,
+	RS_NS_UP,
+	RS_NS_LOST,
+	RS_NS__NR
+} rs_node_state;
+
+typedef enum rs_desired {
+	RS_WANT_DOWN = 0,
+	RS_WANT_UP,
+	RS_WANT__NR
+} rs_desired;
+
+typedef struct rs_backoff {
+	uint32_t initial_ms;   /* delay of the 2nd restart in a row */
+	uint32_t factor;       /* multiplier per further restart */
+	uint32_t max_ms;       /* cap */
+	uint32_t reset_ms;     /* healthy run time that resets the sequence */
+	bool     disabled;     /* restart at once, always (MINIX -b) */
+} rs_backoff;
+
+/* A service's specification. argv/env/cwd are owned (heap) and freed by
+ * rs_spec_clear(); label and node are inline. */
+typedef struct rs_spec {
+	char           label[RS_LABEL_MAX];
+	char         **argv;     /* argc entries, NULL-terminated */
+	size_t         argc;
+	char         **env;      /* envc entries "K=V", NULL-terminated */
+	size_t         envc;
+	char          *cwd;      /* NULL = agent's state dir */
+	uint32_t       period_ms;
+	uint32_t       ready_timeout_ms;
+	uint32_t       stop_timeout_ms;
+	int32_t        stop_signal;
+	rs_policy      policy;
+	rs_backoff     backoff;
+	rs_notify_type notify;
+	uint32_t       settle_ms;
+	char           node[RS_NODE_MAX];  /* requested node; "" = any */
+} rs_spec;
+
+typedef struct rs_exit {
+	int32_t        code;
+	int32_t        signal;
+	rs_exit_reason reason;
+	uint64_t       time_ms;
+} rs_exit;
+
+/* What an agent knows of one instance (the protocol's InstanceInfo). */
+typedef struct rs_iinfo {
+	uint64_t  id;
+	char      label[RS_LABEL_MAX];
+	uint64_t  generation;
+	int32_t   pid;
+	rs_istate state;
+	uint32_t  restarts;
+	rs_exit   last_exit;
+	char      status[RS_STATUS_MAX];
+	uint64_t  started_ms;
+	uint64_t  ready_ms;
+	uint64_t  start_ticks;
+} rs_iinfo;
+
+typedef struct rs_event {
+	uint64_t seq;            /* assigned by the store */
+	uint64_t time_ms;
+	char     label[RS_LABEL_MAX];
+	uint64_t instance;
+	char     node[RS_NODE_MAX];
+	char     kind[32];
+	char     detail[RS_DETAIL_MAX];
+} rs_event;
+
+typedef struct rs_op {
+	uint64_t id;             /* assigned by the store */
+	char     kind[16];       /* "up", "down", ... */
+	char     label[RS_LABEL_MAX];
+	char     state[16];      /* "running", "done", "failed" */
+	uint64_t started_ms;
+	uint64_t finished_ms;
+	char     caller[64];
+	char     detail[RS_DETAIL_MAX];
+} rs_op;
+
+const char *rs_istate_to_string(rs_istate s);
+int rs_istate_from_string(const char *s);            /* -EINVAL if unknown */
+const char *rs_exit_reason_to_string(rs_exit_reason r);
+int rs_exit_reason_from_string(const char *s);
+const char *rs_policy_to_string(rs_policy p);
+int rs_policy_from_string(const char *s);
+const char *rs_notify_type_to_string(rs_notify_type t);
+int rs_notify_type_from_string(const char *s);
+const char *rs_node_state_to_string(rs_node_state s);
+int rs_node_state_from_string(const char *s);
+const char *rs_desired_to_string(rs_desired d);
+int rs_desired_from_string(const char *s);
+
+/* Sets every field to its default; argv/env empty. */
+void rs_spec_init(rs_spec *s);
+/* Frees owned members and re-initialises. Accepts an initialised spec. */
+void rs_spec_clear(rs_spec *s);
+/* Deep copy into an uninitialised dst. Returns 0 or -ENOMEM. */
+int rs_spec_copy(rs_spec *dst, const rs_spec *src);
+/* Appends one argv / env string (copied). 0, -E2BIG, -ENOMEM. */
+int rs_spec_add_arg(rs_spec *s, const char *arg);
+int rs_spec_add_env(rs_spec *s, const char *kv);
+/* Checks label syntax, argv non-empty, limits, enums. On error writes a
+ * human message naming the field into err and returns -EINVAL. */
+int rs_spec_validate(const rs_spec *s, char *err, size_t errlen);
+bool rs_label_valid(const char *label);
+
+/* Copies src into dst[n] always NUL-terminated; returns -E2BIG if cut. */
+int rs_strlcpy(char *dst, const char *src, size_t n);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * msg.h - protocol messages as plain C data (see proto/rs.proto).
+ *
+ * Owns: rs_msg and its bodies. lib/wire.c converts them to and from bytes;
+ * nothing else touches protobuf-c. Must not: include any library header.
+ * Ownership: an rs_msg owns what its body points to; rs_msg_clear() frees it.
+ */
+#ifndef RS_MSG_H
+#define RS_MSG_H
+
+#include "model.h"
+
+#define RS_PROTO_VERSION 1
+
+typedef enum rs_msg_type {
+	RS_MSG_NONE = 0,
+	RS_MSG_HELLO,
+	RS_MSG_BEAT,
+	RS_MSG_EVENT,
+	RS_MSG_WELCOME,
+	RS_MSG_REHELLO,
+	RS_MSG_START,
+	RS_MSG_STOP,
+	RS_MSG_BEAT_ACK,
+	RS_MSG_REQUEST,
+	RS_MSG_REPLY,
+	RS_MSG__NR
+} rs_msg_type;
+
+typedef enum rs_event_kind {
+	RS_EK_NONE = 0,
+	RS_EK_STARTED,
+	RS_EK_READY,
+	RS_EK_STATUS,
+	RS_EK_EXITED,
+	RS_EK_BACKOFF,
+	RS_EK_DOWN,
+	RS_EK_FAILED,
+	RS_EK_WATCHDOG,
+	RS_EK__NR
+} rs_event_kind;
+
+typedef enum rs_verb {
+	RS_V_NONE = 0,
+	RS_V_UP,
+	RS_V_DOWN,
+	RS_V_STATUS,
+	RS_V_NODES,
+	RS_V_LOOKUP,
+	RS_V_EVENTS,
+	RS_V_PING,
+	RS_V__NR
+} rs_verb;
+
+#define RS_HELLO_LABELS_MAX 64
+#define RS_HELLO_INST_MAX   8192   /* bounds what one Hello can make us allocate */
+
+typedef struct rs_hello {
+	char      node[RS_NODE_MAX];
+	char      boot_id[64];
+	char      agent_version[32];
+	uint32_t  capacity;
+	char    **labels;        /* nlabels strings + NULL, owned */
+	size_t    nlabels;
+	rs_iinfo *instances;     /* ninstances, owned */
+	size_t    ninstances;
+} rs_hello;
+
+typedef struct rs_beat {
+	uint64_t time_ms;
+	uint32_t running;
+} rs_beat;
+
+typedef struct rs_ievent {
+	rs_event_kind kind;
+	rs_iinfo      info;
+	char         *detail;    /* owned, may be NULL */
+	uint32_t      backoff_ms;
+} rs_ievent;
+
+typedef struct rs_welcome {
+	uint32_t beat_ms;
+	uint32_t ttl_ms;
+} rs_welcome;
+
+typedef struct rs_start {
+	uint64_t instance_id;
+	uint64_t generation;
+	rs_spec  spec;           /* owned */
+} rs_start;
+
+typedef struct rs_stop {
+	uint64_t instance_id;
+	bool     forget;
+} rs_stop;
+
+typedef struct rs_beat_ack {
+	uint64_t time_ms;
+} rs_beat_ack;
+
+typedef struct rs_request {
+	uint64_t id;
+	rs_verb  verb;
+	char     label[RS_LABEL_MAX];
+	rs_spec  spec;           /* owned; meaningful for up */
+	bool     no_block;
+	uint32_t timeout_ms;
+	uint32_t limit;
+} rs_request;
+
+typedef struct rs_reply {
+	uint64_t id;
+	int32_t  code;
+	char    *message;        /* owned, may be NULL */
+	char    *json;           /* owned, may be NULL */
+} rs_reply;
+
+typedef struct rs_msg {
+	rs_msg_type type;
+	uint32_t    version;
+	uint64_t    seq;
+	uint64_t    ack;
+	union {
+		rs_hello    hello;
+		rs_beat     beat;
+		rs_ievent   event;
+		rs_welcome  welcome;
+		rs_start    start;
+		rs_stop     stop;
+		rs_beat_ack beat_ack;
+		rs_request  request;
+		rs_reply    reply;
+	} u;
+} rs_msg;
+
+/* Zeroes m and sets its type; bodies with a spec get rs_spec_init(). */
+void rs_msg_init(rs_msg *m, rs_msg_type type);
+/* Frees everything m owns and zeroes it. Accepts a zeroed msg. */
+void rs_msg_clear(rs_msg *m);
+
+const char *rs_msg_type_to_string(rs_msg_type t);
+const char *rs_event_kind_to_string(rs_event_kind k);
+const char *rs_verb_to_string(rs_verb v);
+int rs_verb_from_string(const char *s);
+
+#endif

@@ -1,0 +1,659 @@
+/*
+ * wire.c - rs_msg <-> protobuf Envelope bytes (see wire.h, proto/rs.proto).
+ *
+ * The only user of protobuf-c in rs. Encoding builds a tree of Rs__* structs
+ * on the stack that borrows the rs_msg's strings, then packs it. Decoding
+ * unpacks with protobuf-c, checks every field against the limits of model.h
+ * and msg.h, and copies it into an rs_msg; no Rs__* pointer escapes.
+ *
+ * Absent sub-messages: an absent ServiceSpec or Backoff decodes to the
+ * rs_spec_init() defaults, an absent InstanceInfo or ExitInfo to zeroes.
+ * Heap strings (cwd, detail, message, json): NULL encodes as "" and ""
+ * decodes as NULL.
+ */
+#include "wire.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rs.pb-c.h"
+
+/* protobuf-c reports allocation failure and bad input alike (NULL), so an
+ * allocation failure while decoding is reported as garbage too. */
+#define WIRE_E_NOMEM WIRE_E_GARBAGE
+
+/* ------------------------------------------------------------------ */
+/* encode                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Storage for one Envelope tree; only infos/pinfos/exits are heap. */
+struct enc {
+	Rs__Envelope env;
+	union {
+		Rs__Hello         hello;
+		Rs__NodeBeat      beat;
+		Rs__InstanceEvent event;
+		Rs__Welcome       welcome;
+		Rs__Rehello       rehello;
+		Rs__Start         start;
+		Rs__Stop          stop;
+		Rs__BeatAck       beat_ack;
+		Rs__Request       request;
+		Rs__Reply         reply;
+	} b;
+	Rs__ServiceSpec    spec;
+	Rs__Backoff        backoff;
+	Rs__InstanceInfo   info;
+	Rs__ExitInfo       exit;
+	Rs__InstanceInfo  *infos;    /* hello: ninstances entries */
+	Rs__InstanceInfo **pinfos;
+	Rs__ExitInfo      *exits;
+};
+
+/* A protobuf-c string field borrowing s; NULL becomes "". */
+static char *pb_str(const char *s)
+{
+	return (char *)(s ? s : "");
+}
+
+/* True if the inline buffer buf[n] holds a NUL-terminated string. */
+static bool str_fits(const char *buf, size_t n)
+{
+	return memchr(buf, '\0', n) != NULL;
+}
+
+/* True if the inline label buf[n] is "" or a valid label. */
+static bool label_ok(const char *buf, size_t n)
+{
+	return str_fits(buf, n) && (!buf[0] || rs_label_valid(buf));
+}
+
+/* True if v[n] is a sendable argv/env vector. */
+static bool strv_ok(char *const *v, size_t n)
+{
+	if (n > RS_ARGV_MAX || (n && !v))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!v[i] || strnlen(v[i], RS_ARG_MAX) >= RS_ARG_MAX)
+			return false;
+	return true;
+}
+
+/* Fills ps/pb from s, borrowing its strings. 0 or -EINVAL. */
+static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
+{
+	if (!label_ok(s->label, sizeof s->label) ||
+	    !str_fits(s->node, sizeof s->node) ||
+	    (unsigned)s->policy >= RS_RP__NR ||
+	    (unsigned)s->notify >= RS_NT__NR ||
+	    !strv_ok(s->argv, s->argc) || !strv_ok(s->env, s->envc) ||
+	    (s->cwd && strnlen(s->cwd, RS_ARG_MAX) >= RS_ARG_MAX))
+		return -EINVAL;
+
+	rs__backoff__init(pb);
+	pb->initial_ms = s->backoff.initial_ms;
+	pb->factor = s->backoff.factor;
+	pb->max_ms = s->backoff.max_ms;
+	pb->reset_ms = s->backoff.reset_ms;
+	pb->disabled = s->backoff.disabled;
+
+	rs__service_spec__init(ps);
+	ps->label = pb_str(s->label);
+	ps->n_argv = s->argc;
+	ps->argv = s->argc ? s->argv : NULL;
+	ps->n_env = s->envc;
+	ps->env = s->envc ? s->env : NULL;
+	ps->cwd = pb_str(s->cwd);
+	ps->period_ms = s->period_ms;
+	ps->ready_timeout_ms = s->ready_timeout_ms;
+	ps->stop_timeout_ms = s->stop_timeout_ms;
+	ps->stop_signal = s->stop_signal;
+	ps->policy = (Rs__RestartPolicy)s->policy;
+	ps->backoff = pb;
+	ps->notify = (Rs__NotifyType)s->notify;
+	ps->settle_ms = s->settle_ms;
+	ps->node = pb_str(s->node);
+	return 0;
+}
+
+/* Fills pi/pe from in, borrowing its strings; last_exit is only sent when
+ * it is not all zero. 0 or -EINVAL. */
+static int enc_iinfo(const rs_iinfo *in, Rs__InstanceInfo *pi,
+		     Rs__ExitInfo *pe)
+{
+	const rs_exit *x = &in->last_exit;
+
+	if (!label_ok(in->label, sizeof in->label) ||
+	    !str_fits(in->status, sizeof in->status) ||
+	    (unsigned)in->state >= RS_IS__NR ||
+	    (unsigned)x->reason >= RS_ER__NR)
+		return -EINVAL;
+
+	rs__exit_info__init(pe);
+	pe->code = x->code;
+	pe->signal = x->signal;
+	pe->reason = (Rs__ExitReason)x->reason;
+	pe->time_ms = x->time_ms;
+
+	rs__instance_info__init(pi);
+	pi->id = in->id;
+	pi->label = pb_str(in->label);
+	pi->generation = in->generation;
+	pi->pid = in->pid;
+	pi->state = (Rs__InstanceState)in->state;
+	pi->restarts = in->restarts;
+	if (x->code || x->signal || x->reason || x->time_ms)
+		pi->last_exit = pe;
+	pi->status_text = pb_str(in->status);
+	pi->started_ms = in->started_ms;
+	pi->ready_ms = in->ready_ms;
+	pi->start_ticks = in->start_ticks;
+	return 0;
+}
+
+/* Fills e->b.hello from h; allocates the instance arrays in e.
+ * 0, -EINVAL or -ENOMEM. */
+static int enc_hello(struct enc *e, const rs_hello *h)
+{
+	Rs__Hello *ph = &e->b.hello;
+	int r;
+
+	if (!str_fits(h->node, sizeof h->node) ||
+	    !str_fits(h->boot_id, sizeof h->boot_id) ||
+	    !str_fits(h->agent_version, sizeof h->agent_version) ||
+	    h->nlabels > RS_HELLO_LABELS_MAX || (h->nlabels && !h->labels) ||
+	    h->ninstances > RS_HELLO_INST_MAX ||
+	    (h->ninstances && !h->instances))
+		return -EINVAL;
+	for (size_t i = 0; i < h->nlabels; i++)
+		if (!h->labels[i] || !rs_label_valid(h->labels[i]))
+			return -EINVAL;
+
+	rs__hello__init(ph);
+	ph->node = pb_str(h->node);
+	ph->boot_id = pb_str(h->boot_id);
+	ph->agent_version = pb_str(h->agent_version);
+	ph->capacity = h->capacity;
+	ph->n_labels = h->nlabels;
+	ph->labels = h->nlabels ? h->labels : NULL;
+	if (!h->ninstances)
+		return 0;
+
+	e->infos = calloc(h->ninstances, sizeof *e->infos);
+	e->pinfos = calloc(h->ninstances, sizeof *e->pinfos);
+	e->exits = calloc(h->ninstances, sizeof *e->exits);
+	if (!e->infos || !e->pinfos || !e->exits)
+		return -ENOMEM;
+	for (size_t i = 0; i < h->ninstances; i++) {
+		r = enc_iinfo(&h->instances[i], &e->infos[i], &e->exits[i]);
+		if (r < 0)
+			return r;
+		e->pinfos[i] = &e->infos[i];
+	}
+	ph->n_instances = h->ninstances;
+	ph->instances = e->pinfos;
+	return 0;
+}
+
+/* Fills e->env's body from m. 0, -EINVAL or -ENOMEM. */
+static int enc_body(struct enc *e, const rs_msg *m)
+{
+	Rs__Envelope *env = &e->env;
+	int r;
+
+	switch (m->type) {
+	case RS_MSG_HELLO:
+		r = enc_hello(e, &m->u.hello);
+		if (r < 0)
+			return r;
+		env->body_case = RS__ENVELOPE__BODY_HELLO;
+		env->hello = &e->b.hello;
+		return 0;
+	case RS_MSG_BEAT:
+		rs__node_beat__init(&e->b.beat);
+		e->b.beat.time_ms = m->u.beat.time_ms;
+		e->b.beat.running = m->u.beat.running;
+		env->body_case = RS__ENVELOPE__BODY_BEAT;
+		env->beat = &e->b.beat;
+		return 0;
+	case RS_MSG_EVENT:
+		if ((unsigned)m->u.event.kind >= RS_EK__NR)
+			return -EINVAL;
+		r = enc_iinfo(&m->u.event.info, &e->info, &e->exit);
+		if (r < 0)
+			return r;
+		rs__instance_event__init(&e->b.event);
+		e->b.event.kind = (Rs__EventKind)m->u.event.kind;
+		e->b.event.info = &e->info;
+		e->b.event.detail = pb_str(m->u.event.detail);
+		e->b.event.backoff_ms = m->u.event.backoff_ms;
+		env->body_case = RS__ENVELOPE__BODY_EVENT;
+		env->event = &e->b.event;
+		return 0;
+	case RS_MSG_WELCOME:
+		rs__welcome__init(&e->b.welcome);
+		e->b.welcome.beat_ms = m->u.welcome.beat_ms;
+		e->b.welcome.ttl_ms = m->u.welcome.ttl_ms;
+		env->body_case = RS__ENVELOPE__BODY_WELCOME;
+		env->welcome = &e->b.welcome;
+		return 0;
+	case RS_MSG_REHELLO:
+		rs__rehello__init(&e->b.rehello);
+		env->body_case = RS__ENVELOPE__BODY_REHELLO;
+		env->rehello = &e->b.rehello;
+		return 0;
+	case RS_MSG_START:
+		r = enc_spec(&m->u.start.spec, &e->spec, &e->backoff);
+		if (r < 0)
+			return r;
+		rs__start__init(&e->b.start);
+		e->b.start.instance_id = m->u.start.instance_id;
+		e->b.start.generation = m->u.start.generation;
+		e->b.start.spec = &e->spec;
+		env->body_case = RS__ENVELOPE__BODY_START;
+		env->start = &e->b.start;
+		return 0;
+	case RS_MSG_STOP:
+		rs__stop__init(&e->b.stop);
+		e->b.stop.instance_id = m->u.stop.instance_id;
+		e->b.stop.forget = m->u.stop.forget;
+		env->body_case = RS__ENVELOPE__BODY_STOP;
+		env->stop = &e->b.stop;
+		return 0;
+	case RS_MSG_BEAT_ACK:
+		rs__beat_ack__init(&e->b.beat_ack);
+		e->b.beat_ack.time_ms = m->u.beat_ack.time_ms;
+		env->body_case = RS__ENVELOPE__BODY_BEAT_ACK;
+		env->beat_ack = &e->b.beat_ack;
+		return 0;
+	case RS_MSG_REQUEST:
+		if ((unsigned)m->u.request.verb >= RS_V__NR ||
+		    !label_ok(m->u.request.label, sizeof m->u.request.label))
+			return -EINVAL;
+		r = enc_spec(&m->u.request.spec, &e->spec, &e->backoff);
+		if (r < 0)
+			return r;
+		rs__request__init(&e->b.request);
+		e->b.request.id = m->u.request.id;
+		e->b.request.verb = (Rs__Verb)m->u.request.verb;
+		e->b.request.label = pb_str(m->u.request.label);
+		e->b.request.spec = &e->spec;
+		e->b.request.no_block = m->u.request.no_block;
+		e->b.request.timeout_ms = m->u.request.timeout_ms;
+		e->b.request.limit = m->u.request.limit;
+		env->body_case = RS__ENVELOPE__BODY_REQUEST;
+		env->request = &e->b.request;
+		return 0;
+	case RS_MSG_REPLY:
+		rs__reply__init(&e->b.reply);
+		e->b.reply.id = m->u.reply.id;
+		e->b.reply.code = m->u.reply.code;
+		e->b.reply.message = pb_str(m->u.reply.message);
+		e->b.reply.json = pb_str(m->u.reply.json);
+		env->body_case = RS__ENVELOPE__BODY_REPLY;
+		env->reply = &e->b.reply;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+int wire_encode(const rs_msg *m, uint8_t **out, size_t *len)
+{
+	struct enc e;
+	uint8_t *buf = NULL;
+	size_t size;
+	int r;
+
+	if (!m || !out || !len)
+		return -EINVAL;
+	*out = NULL;
+	*len = 0;
+	memset(&e, 0, sizeof e);
+	rs__envelope__init(&e.env);
+	e.env.version = RS_PROTO_VERSION;
+	e.env.seq = m->seq;
+	e.env.ack = m->ack;
+	r = enc_body(&e, m);
+	if (r < 0)
+		goto out;
+
+	size = rs__envelope__get_packed_size(&e.env);
+	if (size > RS_FRAME_MAX) {
+		r = -E2BIG;
+		goto out;
+	}
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (rs__envelope__pack(&e.env, buf) != size) {
+		free(buf);
+		r = -EINVAL;
+		goto out;
+	}
+	*out = buf;
+	*len = size;
+out:
+	free(e.infos);
+	free(e.pinfos);
+	free(e.exits);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* decode                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Copies src into the inline buffer dst[n]. 0 or -WIRE_E_FIELD. */
+static int dec_str(char *dst, size_t n, const char *src)
+{
+	return rs_strlcpy(dst, src ? src : "", n) < 0 ? -WIRE_E_FIELD : 0;
+}
+
+/* Copies a label that may be "" into dst. 0 or -WIRE_E_FIELD. */
+static int dec_label(char *dst, const char *src)
+{
+	if (dec_str(dst, RS_LABEL_MAX, src) < 0)
+		return -WIRE_E_FIELD;
+	return dst[0] && !rs_label_valid(dst) ? -WIRE_E_FIELD : 0;
+}
+
+/* Duplicates src into *dst, "" as NULL; at most max-1 chars (0: no limit).
+ * 0, -WIRE_E_FIELD or -WIRE_E_NOMEM. */
+static int dec_dup(char **dst, const char *src, size_t max)
+{
+	*dst = NULL;
+	if (!src || !src[0])
+		return 0;
+	if (max && strnlen(src, max) >= max)
+		return -WIRE_E_FIELD;
+	*dst = strdup(src);
+	return *dst ? 0 : -WIRE_E_NOMEM;
+}
+
+/* Appends v[n] to s with add (rs_spec_add_arg/_env). 0 or -wire_err. */
+static int dec_strv(rs_spec *s, char *const *v, size_t n,
+		    int (*add)(rs_spec *, const char *))
+{
+	int r;
+
+	if (n > RS_ARGV_MAX)
+		return -WIRE_E_FIELD;
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i] || strnlen(v[i], RS_ARG_MAX) >= RS_ARG_MAX)
+			return -WIRE_E_FIELD;
+		r = add(s, v[i]);
+		if (r == -ENOMEM)
+			return -WIRE_E_NOMEM;
+		if (r < 0)
+			return -WIRE_E_FIELD;
+	}
+	return 0;
+}
+
+/* Fills the initialised spec s from ps (NULL keeps the defaults); s owns
+ * what it got even on failure. 0 or -wire_err. */
+static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
+{
+	const Rs__Backoff *pb;
+	int r;
+
+	if (!ps)
+		return 0;
+	if ((unsigned)ps->policy >= RS_RP__NR ||
+	    (unsigned)ps->notify >= RS_NT__NR)
+		return -WIRE_E_ENUM;
+	r = dec_label(s->label, ps->label);
+	if (r == 0)
+		r = dec_str(s->node, sizeof s->node, ps->node);
+	if (r == 0)
+		r = dec_strv(s, ps->argv, ps->n_argv, rs_spec_add_arg);
+	if (r == 0)
+		r = dec_strv(s, ps->env, ps->n_env, rs_spec_add_env);
+	if (r == 0)
+		r = dec_dup(&s->cwd, ps->cwd, RS_ARG_MAX);
+	if (r < 0)
+		return r;
+	s->period_ms = ps->period_ms;
+	s->ready_timeout_ms = ps->ready_timeout_ms;
+	s->stop_timeout_ms = ps->stop_timeout_ms;
+	s->stop_signal = ps->stop_signal;
+	s->policy = (rs_policy)ps->policy;
+	s->notify = (rs_notify_type)ps->notify;
+	s->settle_ms = ps->settle_ms;
+	pb = ps->backoff;
+	if (pb) {
+		s->backoff.initial_ms = pb->initial_ms;
+		s->backoff.factor = pb->factor;
+		s->backoff.max_ms = pb->max_ms;
+		s->backoff.reset_ms = pb->reset_ms;
+		s->backoff.disabled = pb->disabled != 0;
+	}
+	return 0;
+}
+
+/* Fills the zeroed o from pi (NULL keeps zeroes). 0 or -wire_err. */
+static int dec_iinfo(rs_iinfo *o, const Rs__InstanceInfo *pi)
+{
+	const Rs__ExitInfo *pe;
+	int r;
+
+	if (!pi)
+		return 0;
+	pe = pi->last_exit;
+	if ((unsigned)pi->state >= RS_IS__NR ||
+	    (pe && (unsigned)pe->reason >= RS_ER__NR))
+		return -WIRE_E_ENUM;
+	r = dec_label(o->label, pi->label);
+	if (r == 0)
+		r = dec_str(o->status, sizeof o->status, pi->status_text);
+	if (r < 0)
+		return r;
+	o->id = pi->id;
+	o->generation = pi->generation;
+	o->pid = pi->pid;
+	o->state = (rs_istate)pi->state;
+	o->restarts = pi->restarts;
+	if (pe) {
+		o->last_exit.code = pe->code;
+		o->last_exit.signal = pe->signal;
+		o->last_exit.reason = (rs_exit_reason)pe->reason;
+		o->last_exit.time_ms = pe->time_ms;
+	}
+	o->started_ms = pi->started_ms;
+	o->ready_ms = pi->ready_ms;
+	o->start_ticks = pi->start_ticks;
+	return 0;
+}
+
+/* Fills the zeroed h from ph; h owns what it got even on failure.
+ * 0 or -wire_err. */
+static int dec_hello(rs_hello *h, const Rs__Hello *ph)
+{
+	int r;
+
+	if (ph->n_labels > RS_HELLO_LABELS_MAX ||
+	    ph->n_instances > RS_HELLO_INST_MAX)
+		return -WIRE_E_FIELD;
+	r = dec_str(h->node, sizeof h->node, ph->node);
+	if (r == 0)
+		r = dec_str(h->boot_id, sizeof h->boot_id, ph->boot_id);
+	if (r == 0)
+		r = dec_str(h->agent_version, sizeof h->agent_version,
+			    ph->agent_version);
+	if (r < 0)
+		return r;
+	h->capacity = ph->capacity;
+
+	if (ph->n_labels) {
+		h->labels = calloc(ph->n_labels + 1, sizeof *h->labels);
+		if (!h->labels)
+			return -WIRE_E_NOMEM;
+	}
+	for (size_t i = 0; i < ph->n_labels; i++) {
+		const char *l = ph->labels[i];
+
+		if (!l || !rs_label_valid(l))
+			return -WIRE_E_FIELD;
+		h->labels[i] = strdup(l);
+		if (!h->labels[i])
+			return -WIRE_E_NOMEM;
+		h->nlabels++;
+	}
+
+	if (ph->n_instances) {
+		h->instances = calloc(ph->n_instances, sizeof *h->instances);
+		if (!h->instances)
+			return -WIRE_E_NOMEM;
+		h->ninstances = ph->n_instances;
+	}
+	for (size_t i = 0; i < ph->n_instances; i++) {
+		r = dec_iinfo(&h->instances[i], ph->instances[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Fills m (initialised for its type) from env's body. 0 or -wire_err. */
+static int dec_body(rs_msg *m, const Rs__Envelope *env)
+{
+	int r;
+
+	switch (m->type) {
+	case RS_MSG_HELLO:
+		return dec_hello(&m->u.hello, env->hello);
+	case RS_MSG_BEAT:
+		m->u.beat.time_ms = env->beat->time_ms;
+		m->u.beat.running = env->beat->running;
+		return 0;
+	case RS_MSG_EVENT:
+		if ((unsigned)env->event->kind >= RS_EK__NR)
+			return -WIRE_E_ENUM;
+		m->u.event.kind = (rs_event_kind)env->event->kind;
+		m->u.event.backoff_ms = env->event->backoff_ms;
+		r = dec_iinfo(&m->u.event.info, env->event->info);
+		if (r < 0)
+			return r;
+		return dec_dup(&m->u.event.detail, env->event->detail, 0);
+	case RS_MSG_WELCOME:
+		m->u.welcome.beat_ms = env->welcome->beat_ms;
+		m->u.welcome.ttl_ms = env->welcome->ttl_ms;
+		return 0;
+	case RS_MSG_REHELLO:
+		return 0;
+	case RS_MSG_START:
+		m->u.start.instance_id = env->start->instance_id;
+		m->u.start.generation = env->start->generation;
+		return dec_spec(&m->u.start.spec, env->start->spec);
+	case RS_MSG_STOP:
+		m->u.stop.instance_id = env->stop->instance_id;
+		m->u.stop.forget = env->stop->forget != 0;
+		return 0;
+	case RS_MSG_BEAT_ACK:
+		m->u.beat_ack.time_ms = env->beat_ack->time_ms;
+		return 0;
+	case RS_MSG_REQUEST:
+		if ((unsigned)env->request->verb >= RS_V__NR)
+			return -WIRE_E_ENUM;
+		m->u.request.id = env->request->id;
+		m->u.request.verb = (rs_verb)env->request->verb;
+		m->u.request.no_block = env->request->no_block != 0;
+		m->u.request.timeout_ms = env->request->timeout_ms;
+		m->u.request.limit = env->request->limit;
+		r = dec_label(m->u.request.label, env->request->label);
+		if (r < 0)
+			return r;
+		return dec_spec(&m->u.request.spec, env->request->spec);
+	case RS_MSG_REPLY:
+		m->u.reply.id = env->reply->id;
+		m->u.reply.code = env->reply->code;
+		r = dec_dup(&m->u.reply.message, env->reply->message, 0);
+		if (r < 0)
+			return r;
+		return dec_dup(&m->u.reply.json, env->reply->json, 0);
+	default:
+		return -WIRE_E_TYPE;
+	}
+}
+
+/* The rs_msg_type of env's body, RS_MSG_NONE if unset/unknown/missing. */
+static rs_msg_type body_type(const Rs__Envelope *env)
+{
+	switch (env->body_case) {
+	case RS__ENVELOPE__BODY_HELLO:
+		return env->hello ? RS_MSG_HELLO : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_BEAT:
+		return env->beat ? RS_MSG_BEAT : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_EVENT:
+		return env->event ? RS_MSG_EVENT : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_WELCOME:
+		return env->welcome ? RS_MSG_WELCOME : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_REHELLO:
+		return env->rehello ? RS_MSG_REHELLO : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_START:
+		return env->start ? RS_MSG_START : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_STOP:
+		return env->stop ? RS_MSG_STOP : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_BEAT_ACK:
+		return env->beat_ack ? RS_MSG_BEAT_ACK : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_REQUEST:
+		return env->request ? RS_MSG_REQUEST : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_REPLY:
+		return env->reply ? RS_MSG_REPLY : RS_MSG_NONE;
+	default:
+		return RS_MSG_NONE;
+	}
+}
+
+int wire_decode(const uint8_t *buf, size_t len, rs_msg *m)
+{
+	static const uint8_t empty[1];
+	Rs__Envelope *env;
+	rs_msg_type type;
+	int r;
+
+	memset(m, 0, sizeof *m);
+	if (len > RS_FRAME_MAX)
+		return -WIRE_E_OVERSIZE;
+	if (!buf) {
+		if (len)
+			return -WIRE_E_GARBAGE;
+		buf = empty;
+	}
+	env = rs__envelope__unpack(NULL, len, buf);
+	if (!env)
+		return -WIRE_E_GARBAGE;
+
+	if (env->version != RS_PROTO_VERSION) {
+		r = -WIRE_E_VERSION;
+		goto out;
+	}
+	type = body_type(env);
+	if (type == RS_MSG_NONE) {
+		r = -WIRE_E_TYPE;
+		goto out;
+	}
+	rs_msg_init(m, type);
+	m->version = env->version;
+	m->seq = env->seq;
+	m->ack = env->ack;
+	r = dec_body(m, env);
+out:
+	if (r < 0)
+		rs_msg_clear(m);
+	rs__envelope__free_unpacked(env, NULL);
+	return r;
+}
+
+const char *wire_err_to_string(wire_err e)
+{
+	static const char *const names[WIRE_E__NR] = {
+		"ok", "oversize", "garbage", "version", "type", "enum", "field",
+	};
+
+	return (unsigned)e < WIRE_E__NR ? names[e] : "unknown";
+}

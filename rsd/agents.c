@@ -1,0 +1,282 @@
+/*
+ * agents.c - rsd's side of the agent protocol: Hello and reconciliation,
+ * heartbeats, instance events, node loss.
+ *
+ * Nothing an agent sends is trusted: undecodable frames are counted and
+ * dropped, messages of a type agents never send are ignored, and the node
+ * name is the ZeroMQ routing id (so one agent cannot speak for another).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "rsd.h"
+#include "wire.h"
+
+/* The node a message comes from: the routing id, which must equal the
+ * name it claims in its Hello. */
+static rsd_node *node_of_peer(rsd *d, const net_peer *peer)
+{
+	char name[RS_NODE_MAX];
+
+	if (peer->len == 0 || peer->len >= sizeof name)
+		return NULL;
+	memcpy(name, peer->id, peer->len);
+	name[peer->len] = '\0';
+	return rsd_node_find(d, name);
+}
+
+static void node_persist(rsd *d, rsd_node *n)
+{
+	if (store_node_put(d->st, &n->n) < 0)
+		log_warnx("cannot store node %s: %s", n->n.name, store_errmsg(d->st));
+}
+
+static void inst_persist(rsd *d, rsd_inst *in)
+{
+	if (store_instance_put(d->st, &in->si) < 0)
+		log_warnx("cannot store instance %llu: %s",
+			  (unsigned long long)in->si.info.id, store_errmsg(d->st));
+}
+
+/* Copies what the agent says of an instance into the table. */
+static void inst_update(rsd_inst *in, const rs_iinfo *info)
+{
+	in->si.info.pid = info->pid;
+	in->si.info.state = info->state;
+	in->si.info.restarts = info->restarts;
+	in->si.info.last_exit = info->last_exit;
+	rs_strlcpy(in->si.info.status, info->status, sizeof in->si.info.status);
+	in->si.info.started_ms = info->started_ms;
+	in->si.info.ready_ms = info->ready_ms;
+	in->si.info.start_ticks = info->start_ticks;
+}
+
+static void send_simple(rsd *d, rsd_node *n, rs_msg_type type)
+{
+	rs_msg m;
+
+	rs_msg_init(&m, type);
+	if (type == RS_MSG_WELCOME) {
+		m.u.welcome.beat_ms = RSD_BEAT_MS;
+		m.u.welcome.ttl_ms = d->ttl_ms;
+	}
+	rsd_send_agent(d, n, &m);
+	rs_msg_clear(&m);
+}
+
+static void send_rehello(rsd *d, const net_peer *peer)
+{
+	rs_msg m;
+	uint8_t *buf;
+	size_t len;
+
+	rs_msg_init(&m, RS_MSG_REHELLO);
+	if (wire_encode(&m, &buf, &len) == 0) {
+		net_send(d->agents, peer, buf, len);
+		free(buf);
+	}
+	rs_msg_clear(&m);
+}
+
+/* Makes the agent's view and ours agree: adopt what it runs that we want,
+ * stop what we do not want, start what it lacks. */
+static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
+{
+	for (size_t i = 0; i < h->ninstances; i++) {
+		const rs_iinfo *info = &h->instances[i];
+		rsd_inst *in = rsd_inst_find(d, info->id);
+		rsd_svc *s = rsd_svc_find(d, info->label);
+		bool wanted = in && s && s->s.desired == RS_WANT_UP &&
+			      strcmp(in->si.node, n->n.name) == 0;
+
+		if (!in) {
+			rsd_inst tmp;
+			memset(&tmp, 0, sizeof tmp);
+			tmp.si.info = *info;
+			rs_strlcpy(tmp.si.node, n->n.name, sizeof tmp.si.node);
+			if (rsd_istate_live(info->state)) {
+				rsd_event(d, info->label, info->id, n->n.name, "stray",
+					  "node runs instance %llu (pid %d) unknown to rsd, stopping it",
+					  (unsigned long long)info->id, (int)info->pid);
+				rsd_send_stop(d, &tmp, true);
+			}
+			continue;
+		}
+		inst_update(in, info);
+		inst_persist(d, in);
+		if (!wanted && rsd_istate_live(info->state) && !rsd_pending_for(d, info->label)) {
+			rsd_event(d, info->label, info->id, n->n.name, "reconcile",
+				  "instance %llu is not wanted, stopping it",
+				  (unsigned long long)info->id);
+			rsd_send_stop(d, in, false);
+		}
+	}
+	for (rsd_inst *in = d->insts; in; in = in->next) {
+		rsd_svc *s = rsd_svc_find(d, in->si.info.label);
+		bool reported = false;
+
+		if (strcmp(in->si.node, n->n.name) != 0)
+			continue;
+		for (size_t i = 0; i < h->ninstances && !reported; i++)
+			reported = h->instances[i].id == in->si.info.id;
+		if (reported)
+			continue;
+		if (s && s->s.desired == RS_WANT_UP &&
+		    in->si.info.state != RS_IS_FAILED && in->si.info.state != RS_IS_DOWN) {
+			rsd_event(d, in->si.info.label, in->si.info.id, n->n.name,
+				  "reconcile", "node does not run instance %llu, starting it",
+				  (unsigned long long)in->si.info.id);
+			in->si.info.state = RS_IS_PENDING;
+			in->si.info.pid = 0;
+			inst_persist(d, in);
+			rsd_send_start(d, in);
+		} else if (rsd_istate_live(in->si.info.state)) {
+			in->si.info.state = RS_IS_DOWN;
+			in->si.info.pid = 0;
+			inst_persist(d, in);
+		}
+	}
+}
+
+static void on_hello(rsd *d, const net_peer *peer, const rs_msg *m)
+{
+	const rs_hello *h = &m->u.hello;
+	rsd_node *n = rsd_node_find(d, h->node);
+
+	if (peer->len != strlen(h->node) || memcmp(peer->id, h->node, peer->len) != 0) {
+		log_warnx("hello from peer claiming node '%s' under another identity, ignoring",
+			  h->node);
+		d->rejected++;
+		return;
+	}
+	if (!n) {
+		n = calloc(1, sizeof *n);
+		if (!n)
+			return;
+		rs_strlcpy(n->n.name, h->node, sizeof n->n.name);
+		n->next = d->nodes;
+		d->nodes = n;
+	}
+	n->peer = *peer;
+	n->connected = true;
+	n->beat_mono = clock_mono_ms();
+	n->hello_seq = m->seq;
+	if (m->seq <= n->acked_seq)
+		n->acked_seq = 0;   /* a new agent process: its seq restarted */
+	rs_strlcpy(n->n.boot_id, h->boot_id, sizeof n->n.boot_id);
+	rs_strlcpy(n->n.agent_version, h->agent_version, sizeof n->n.agent_version);
+	n->n.capacity = h->capacity;
+	n->n.last_seen_ms = clock_wall_ms();
+	if (store_begin(d->st) < 0)
+		log_warnx("cannot begin: %s", store_errmsg(d->st));
+	if (n->n.state != RS_NS_UP)
+		rsd_event(d, NULL, 0, n->n.name, "node-up", "agent %s with %zu instances",
+			  h->agent_version, h->ninstances);
+	n->n.state = RS_NS_UP;
+	node_persist(d, n);
+	reconcile(d, n, h);
+	if (store_commit(d->st) < 0)
+		log_warnx("cannot commit hello of %s: %s", n->n.name, store_errmsg(d->st));
+	/* Welcome carries the last event we processed: the agent replays the
+	 * rest, which we record as history (seq < hello_seq) */
+	send_simple(d, n, RS_MSG_WELCOME);
+	log_info("node %s said hello (%zu instances)", n->n.name, h->ninstances);
+	rsd_pending_check(d);
+}
+
+static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
+{
+	const rs_ievent *e = &m->u.event;
+	rsd_inst *in = rsd_inst_find(d, e->info.id);
+	bool history = m->seq < n->hello_seq;   /* replayed, state is older */
+
+	if (m->seq <= n->acked_seq && n->acked_seq)
+		return;   /* already seen */
+	n->acked_seq = m->seq;
+	if (store_begin(d->st) < 0)
+		log_warnx("cannot begin: %s", store_errmsg(d->st));
+	rsd_event(d, e->info.label, e->info.id, n->n.name,
+		  rs_event_kind_to_string(e->kind), "%s", e->detail ? e->detail : "");
+	if (in && !history && strcmp(in->si.node, n->n.name) == 0) {
+		inst_update(in, &e->info);
+		if (e->detail)
+			rs_strlcpy(in->detail, e->detail, sizeof in->detail);
+		inst_persist(d, in);
+	}
+	if (store_commit(d->st) < 0)
+		log_warnx("cannot commit event: %s", store_errmsg(d->st));
+	rsd_pending_check(d);
+}
+
+void rsd_node_lost(rsd *d, rsd_node *n)
+{
+	log_warnx("node %s lost: no heartbeat for %u ms", n->n.name, d->ttl_ms);
+	if (store_begin(d->st) < 0)
+		log_warnx("cannot begin: %s", store_errmsg(d->st));
+	n->n.state = RS_NS_LOST;
+	n->connected = false;
+	node_persist(d, n);
+	rsd_event(d, NULL, 0, n->n.name, "node-lost", "no heartbeat for %u ms", d->ttl_ms);
+	for (rsd_inst *in = d->insts; in; in = in->next) {
+		if (strcmp(in->si.node, n->n.name) != 0 ||
+		    !rsd_istate_live(in->si.info.state))
+			continue;
+		in->si.info.state = RS_IS_LOST;
+		inst_persist(d, in);
+		rsd_event(d, in->si.info.label, in->si.info.id, n->n.name, "lost",
+			  "node %s lost", n->n.name);
+	}
+	if (store_commit(d->st) < 0)
+		log_warnx("cannot commit node loss: %s", store_errmsg(d->st));
+	rsd_pending_check(d);
+}
+
+void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
+		     size_t len, void *arg)
+{
+	rsd *d = arg;
+	rsd_node *n;
+	rs_msg m;
+	int r = wire_decode(buf, len, &m);
+
+	if (r < 0) {
+		d->rejected++;
+		log_warnx("bad message from an agent (%s, %zu bytes), dropped",
+			  wire_err_to_string(-r), len);
+		return;
+	}
+	if (m.type == RS_MSG_HELLO) {
+		on_hello(d, peer, &m);
+		goto out;
+	}
+	n = node_of_peer(d, peer);
+	if (!n || !n->connected) {
+		send_rehello(d, peer);   /* we do not know it (yet): ask who it is */
+		goto out;
+	}
+	n->beat_mono = clock_mono_ms();
+	if (n->n.state != RS_NS_UP) {
+		send_rehello(d, peer);
+		goto out;
+	}
+	switch (m.type) {
+	case RS_MSG_BEAT:
+		n->n.last_seen_ms = clock_wall_ms();
+		send_simple(d, n, RS_MSG_BEAT_ACK);
+		break;
+	case RS_MSG_EVENT:
+		on_event(d, n, &m);
+		break;
+	default:
+		d->rejected++;
+		log_warnx("node %s sent a %s, which agents do not send; dropped",
+			  n->n.name, rs_msg_type_to_string(m.type));
+		break;
+	}
+out:
+	rs_msg_clear(&m);
+}

@@ -1,0 +1,484 @@
+/*
+ * control.c - rsctl requests: up, down, status, nodes, lookup, events.
+ *
+ * Each request is decoded, checked, committed to the store, and only then
+ * acted on (messages to agents). up and down reply when the instance is
+ * ready / dead (rsd_pending), unless --no-block. One operation per service
+ * at a time: a second one gets RS_E_BUSY naming the one in progress.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "codes.h"
+#include "log.h"
+#include "rsd.h"
+#include "wire.h"
+
+void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,
+	       const char *json, const char *message)
+{
+	rs_msg m;
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	rs_msg_init(&m, RS_MSG_REPLY);
+	m.u.reply.id = id;
+	m.u.reply.code = code;
+	m.u.reply.message = message ? strdup(message) : NULL;
+	m.u.reply.json = json ? strdup(json) : NULL;
+	r = wire_encode(&m, &buf, &len);
+	rs_msg_clear(&m);
+	if (r < 0) {
+		log_warnx("cannot encode reply: %s", strerror(-r));
+		return;
+	}
+	r = net_send(d->control, peer, buf, len);
+	if (r < 0)
+		log_debug("reply not delivered (client gone?): %s", strerror(-r));
+	free(buf);
+}
+
+/* Replies with a jansson object (stolen) as payload. */
+static void reply_json(rsd *d, const net_peer *peer, uint64_t id, json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+
+	rsd_reply(d, peer, id, s ? 0 : RS_E_INTERNAL, s, s ? NULL : "out of memory");
+	free(s);
+	json_decref(o);
+}
+
+static void reply_err(rsd *d, const net_peer *peer, uint64_t id, int code,
+		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void reply_err(rsd *d, const net_peer *peer, uint64_t id, int code,
+		      const char *fmt, ...)
+{
+	char msg[RS_DETAIL_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	rsd_reply(d, peer, id, code, NULL, msg);
+}
+
+static int node_instances(rsd *d, const char *node)
+{
+	int n = 0;
+
+	for (rsd_inst *in = d->insts; in; in = in->next)
+		n += strcmp(in->si.node, node) == 0 && rsd_istate_live(in->si.info.state);
+	return n;
+}
+
+/* The node for a new instance: the one asked for, else the connected node
+ * with the fewest live instances (ties: by name). */
+static rsd_node *place(rsd *d, const char *want)
+{
+	rsd_node *best = NULL;
+	int best_n = 0;
+
+	if (want[0]) {
+		rsd_node *n = rsd_node_find(d, want);
+		return n && n->connected && n->n.state == RS_NS_UP ? n : NULL;
+	}
+	for (rsd_node *n = d->nodes; n; n = n->next) {
+		int c;
+		if (!n->connected || n->n.state != RS_NS_UP)
+			continue;
+		c = node_instances(d, n->n.name);
+		if (!best || c < best_n ||
+		    (c == best_n && strcmp(n->n.name, best->n.name) < 0)) {
+			best = n;
+			best_n = c;
+		}
+	}
+	return best;
+}
+
+static rsd_pending *pending_new(rsd *d, const net_peer *peer, const rs_request *rq,
+				uint32_t default_ms)
+{
+	rsd_pending *p = calloc(1, sizeof *p);
+
+	if (!p)
+		return NULL;
+	p->peer = *peer;
+	p->req_id = rq->id;
+	p->verb = rq->verb;
+	rs_strlcpy(p->label, rq->label, sizeof p->label);
+	p->deadline_mono = clock_mono_ms() + (rq->timeout_ms ? rq->timeout_ms : default_ms);
+	p->reply = !rq->no_block;
+	rs_strlcpy(p->op.kind, rs_verb_to_string(rq->verb), sizeof p->op.kind);
+	rs_strlcpy(p->op.label, rq->label, sizeof p->op.label);
+	rs_strlcpy(p->op.state, "running", sizeof p->op.state);
+	rs_strlcpy(p->op.caller, "rsctl", sizeof p->op.caller);
+	p->op.started_ms = clock_wall_ms();
+	return p;
+}
+
+static bool busy(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	rsd_pending *p = rsd_pending_for(d, rq->label);
+
+	if (!p)
+		return false;
+	reply_err(d, peer, rq->id, RS_E_BUSY,
+		  "%s is busy: a '%s' operation is in progress (since %llu ms)",
+		  rq->label, p->op.kind,
+		  (unsigned long long)(clock_wall_ms() - p->op.started_ms));
+	return true;
+}
+
+static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	char err[RS_DETAIL_MAX];
+	rsd_svc *s = rsd_svc_find(d, rq->label);
+	rsd_node *n;
+	rsd_inst *in = NULL;
+	rsd_pending *p = NULL;
+	bool fresh = !s;
+
+	if (strcmp(rq->spec.label, rq->label) != 0 ||
+	    rs_spec_validate(&rq->spec, err, sizeof err) < 0) {
+		reply_err(d, peer, rq->id, RS_E_INVAL, "%s", err);
+		return;
+	}
+	if (busy(d, peer, rq))
+		return;
+	if (s && s->s.desired == RS_WANT_UP) {
+		reply_err(d, peer, rq->id, RS_E_EXISTS,
+			  "%s is already up (use down first, or update)", rq->label);
+		return;
+	}
+	n = place(d, rq->spec.node);
+	if (!n) {
+		if (rq->spec.node[0])
+			reply_err(d, peer, rq->id, RS_E_NONODE,
+				  "node %s is not connected", rq->spec.node);
+		else
+			reply_err(d, peer, rq->id, RS_E_NONODE, "no node is connected");
+		return;
+	}
+	p = pending_new(d, peer, rq, rq->spec.ready_timeout_ms + 5000);
+	in = calloc(1, sizeof *in);
+	if (!s)
+		s = calloc(1, sizeof *s);
+	if (!p || !in || !s)
+		goto nomem;
+	if (fresh) {
+		s->s.created_ms = clock_wall_ms();
+		rs_spec_init(&s->s.spec);
+	}
+	rs_spec_clear(&s->s.spec);
+	if (rs_spec_copy(&s->s.spec, &rq->spec) < 0)
+		goto nomem;
+	s->s.desired = RS_WANT_UP;
+	s->s.generation++;
+	s->s.updated_ms = clock_wall_ms();
+	in->si.info.id = d->next_inst_id;
+	rs_strlcpy(in->si.info.label, rq->label, sizeof in->si.info.label);
+	in->si.info.generation = s->s.generation;
+	in->si.info.state = RS_IS_PENDING;
+	rs_strlcpy(in->si.node, n->n.name, sizeof in->si.node);
+
+	/* commit the decision, then act on it */
+	if (store_begin(d->st) < 0)
+		goto store_fail;
+	if (store_service_put(d->st, &s->s) < 0 ||
+	    store_instance_put(d->st, &in->si) < 0 ||
+	    store_op_add(d->st, &p->op) < 0)
+		goto store_abort;
+	/* older, dead instances of this label are history now */
+	for (rsd_inst *old = d->insts; old; old = old->next)
+		if (strcmp(old->si.info.label, rq->label) == 0 &&
+		    !rsd_istate_live(old->si.info.state) &&
+		    store_instance_del(d->st, old->si.info.id) < 0)
+			goto store_abort;
+	rsd_event(d, rq->label, in->si.info.id, n->n.name, "up", "%s", rq->spec.argv[0]);
+	if (store_commit(d->st) < 0)
+		goto store_abort;
+	for (rsd_inst **pp = &d->insts; *pp;) {
+		rsd_inst *old = *pp;
+		if (strcmp(old->si.info.label, rq->label) == 0 &&
+		    !rsd_istate_live(old->si.info.state)) {
+			*pp = old->next;
+			free(old);
+		} else {
+			pp = &old->next;
+		}
+	}
+	d->next_inst_id++;
+	if (fresh) {
+		s->next = d->svcs;
+		d->svcs = s;
+	}
+	in->next = d->insts;
+	d->insts = in;
+	p->inst_id = in->si.info.id;
+	p->next = d->pending;
+	d->pending = p;
+	rsd_send_start(d, in);
+	if (rq->no_block) {
+		char json[256];
+		snprintf(json, sizeof json,
+			 "{\"label\":\"%s\",\"instance\":%llu,\"node\":\"%s\",\"state\":\"pending\"}",
+			 rq->label, (unsigned long long)in->si.info.id, n->n.name);
+		rsd_reply(d, peer, rq->id, RS_OK, json, "starting");
+	}
+	return;
+store_abort:
+	store_rollback(d->st);
+store_fail:
+	reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store %s: %s",
+		  rq->label, store_errmsg(d->st));
+	if (fresh)
+		rs_spec_clear(&s->s.spec);
+	else
+		s->s.desired = RS_WANT_DOWN;
+	s->s.generation -= !fresh;
+	goto out_free;
+nomem:
+	reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+	if (fresh && s)
+		rs_spec_clear(&s->s.spec);
+out_free:
+	free(p);
+	free(in);
+	if (fresh)
+		free(s);
+}
+
+static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	rsd_svc *s = rsd_svc_find(d, rq->label);
+	rsd_pending *p;
+
+	if (!s) {
+		reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
+		return;
+	}
+	if (busy(d, peer, rq))
+		return;
+	p = pending_new(d, peer, rq, s->s.spec.stop_timeout_ms + 5000);
+	if (!p) {
+		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		return;
+	}
+	s->s.desired = RS_WANT_DOWN;
+	s->s.updated_ms = clock_wall_ms();
+	if (store_begin(d->st) < 0 || store_service_put(d->st, &s->s) < 0 ||
+	    store_op_add(d->st, &p->op) < 0) {
+		reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store %s: %s",
+			  rq->label, store_errmsg(d->st));
+		store_rollback(d->st);
+		s->s.desired = RS_WANT_UP;
+		free(p);
+		return;
+	}
+	rsd_event(d, rq->label, 0, NULL, "down", "requested");
+	if (store_commit(d->st) < 0)
+		log_warnx("commit of down %s failed: %s", rq->label, store_errmsg(d->st));
+	p->next = d->pending;
+	d->pending = p;
+	for (rsd_inst *in = d->insts; in; in = in->next) {
+		if (strcmp(in->si.info.label, rq->label) != 0 ||
+		    !rsd_istate_live(in->si.info.state))
+			continue;
+		if (rsd_send_stop(d, in, false) == -ENOTCONN)
+			log_warnx("down %s: node %s not connected; it will be stopped when it returns",
+				  rq->label, in->si.node);
+	}
+	if (rq->no_block)
+		rsd_reply(d, peer, rq->id, RS_OK, NULL, "stopping");
+	rsd_pending_check(d);
+}
+
+static json_t *inst_json(const rsd_inst *in)
+{
+	const rs_iinfo *i = &in->si.info;
+
+	return json_pack("{s:I, s:s, s:i, s:s, s:i, s:s, s:I, s:I, s:I, s:{s:i, s:i, s:s, s:I}}",
+			 "id", (json_int_t)i->id, "node", in->si.node, "pid", (int)i->pid,
+			 "state", rs_istate_to_string(i->state), "restarts", (int)i->restarts,
+			 "status", i->status, "generation", (json_int_t)i->generation,
+			 "started_ms", (json_int_t)i->started_ms,
+			 "ready_ms", (json_int_t)i->ready_ms,
+			 "last_exit", "code", (int)i->last_exit.code,
+			 "signal", (int)i->last_exit.signal,
+			 "reason", rs_exit_reason_to_string(i->last_exit.reason),
+			 "time_ms", (json_int_t)i->last_exit.time_ms);
+}
+
+/* A service's state, from its instances: the most alive one wins. */
+static const char *svc_state(rsd *d, const rsd_svc *s)
+{
+	static const rs_istate order[] = {
+		RS_IS_RUNNING, RS_IS_STARTING, RS_IS_BACKOFF, RS_IS_STOPPING,
+		RS_IS_EXITED, RS_IS_PENDING, RS_IS_LOST, RS_IS_FAILED, RS_IS_DOWN,
+	};
+	for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
+		for (rsd_inst *in = d->insts; in; in = in->next)
+			if (strcmp(in->si.info.label, s->s.spec.label) == 0 &&
+			    in->si.info.state == order[k])
+				return rs_istate_to_string(order[k]);
+	return "down";
+}
+
+static json_t *svc_json(rsd *d, const rsd_svc *s)
+{
+	json_t *insts = json_array(), *argv = json_array();
+
+	for (size_t i = 0; i < s->s.spec.argc; i++)
+		json_array_append_new(argv, json_string(s->s.spec.argv[i]));
+	for (rsd_inst *in = d->insts; in; in = in->next)
+		if (strcmp(in->si.info.label, s->s.spec.label) == 0)
+			json_array_append_new(insts, inst_json(in));
+	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:o}",
+			 "label", s->s.spec.label, "state", svc_state(d, s),
+			 "desired", rs_desired_to_string(s->s.desired),
+			 "command", argv,
+			 "restart_policy", rs_policy_to_string(s->s.spec.policy),
+			 "period_ms", (json_int_t)s->s.spec.period_ms,
+			 "generation", (json_int_t)s->s.generation,
+			 "instances", insts);
+}
+
+static void do_status(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	json_t *arr = json_array();
+
+	if (rq->label[0]) {
+		rsd_svc *s = rsd_svc_find(d, rq->label);
+		if (!s) {
+			json_decref(arr);
+			reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
+			return;
+		}
+		json_array_append_new(arr, svc_json(d, s));
+	} else {
+		/* label order, like the store */
+		const rsd_svc *last = NULL;
+		for (;;) {
+			const rsd_svc *next = NULL;
+			for (rsd_svc *s = d->svcs; s; s = s->next)
+				if ((!last || strcmp(s->s.spec.label, last->s.spec.label) > 0) &&
+				    (!next || strcmp(s->s.spec.label, next->s.spec.label) < 0))
+					next = s;
+			if (!next)
+				break;
+			json_array_append_new(arr, svc_json(d, next));
+			last = next;
+		}
+	}
+	reply_json(d, peer, rq->id, json_pack("{s:o}", "services", arr));
+}
+
+static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	json_t *arr = json_array();
+	uint64_t now = clock_mono_ms(), wall = clock_wall_ms();
+
+	for (rsd_node *n = d->nodes; n; n = n->next) {
+		uint64_t age = n->connected ? now - n->beat_mono :
+			       (wall > n->n.last_seen_ms ? wall - n->n.last_seen_ms : 0);
+		json_array_append_new(arr, json_pack(
+			"{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b}",
+			"name", n->n.name, "state", rs_node_state_to_string(n->n.state),
+			"boot_id", n->n.boot_id, "agent_version", n->n.agent_version,
+			"instances", node_instances(d, n->n.name),
+			"last_seen_ms", (json_int_t)n->n.last_seen_ms,
+			"heartbeat_age_ms", (json_int_t)age, "connected", n->connected));
+	}
+	reply_json(d, peer, rq->id, json_pack("{s:o}", "nodes", arr));
+}
+
+static void do_lookup(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	rsd_inst *best = NULL;
+
+	if (!rsd_svc_find(d, rq->label)) {
+		reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
+		return;
+	}
+	for (rsd_inst *in = d->insts; in; in = in->next)
+		if (strcmp(in->si.info.label, rq->label) == 0 &&
+		    (in->si.info.state == RS_IS_RUNNING ||
+		     (!best && in->si.info.state == RS_IS_STARTING)))
+			best = in;
+	if (!best) {
+		reply_err(d, peer, rq->id, RS_E_FAILED, "%s has no active instance", rq->label);
+		return;
+	}
+	reply_json(d, peer, rq->id, json_pack("{s:s, s:I, s:s, s:i, s:s}",
+		"label", rq->label, "instance", (json_int_t)best->si.info.id,
+		"node", best->si.node, "pid", (int)best->si.info.pid,
+		"state", rs_istate_to_string(best->si.info.state)));
+}
+
+static int event_json(const rs_event *ev, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:I, s:I, s:s, s:I, s:s, s:s, s:s}",
+		"seq", (json_int_t)ev->seq, "time_ms", (json_int_t)ev->time_ms,
+		"label", ev->label, "instance", (json_int_t)ev->instance,
+		"node", ev->node, "kind", ev->kind, "detail", ev->detail));
+	return 0;
+}
+
+static void do_events(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	json_t *arr = json_array();
+	int r;
+
+	r = store_event_each(d->st, rq->label[0] ? rq->label : NULL, 0,
+			     rq->limit ? rq->limit : 50, event_json, arr);
+	if (r < 0) {
+		json_decref(arr);
+		reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read events: %s",
+			  store_errmsg(d->st));
+		return;
+	}
+	reply_json(d, peer, rq->id, json_pack("{s:o}", "events", arr));
+}
+
+void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
+		      size_t len, void *arg)
+{
+	rsd *d = arg;
+	rs_msg m;
+	int r = wire_decode(buf, len, &m);
+	const rs_request *rq = &m.u.request;
+
+	if (r < 0) {
+		d->rejected++;
+		log_warnx("bad control request (%s, %zu bytes), rejected",
+			  wire_err_to_string(-r), len);
+		rsd_reply(d, peer, 0, RS_E_INVAL, NULL, "malformed request");
+		return;
+	}
+	if (m.type != RS_MSG_REQUEST) {
+		d->rejected++;
+		rsd_reply(d, peer, 0, RS_E_INVAL, NULL, "expected a request");
+		goto out;
+	}
+	log_debug("request %s %s", rs_verb_to_string(rq->verb), rq->label);
+	switch (rq->verb) {
+	case RS_V_UP: do_up(d, peer, rq); break;
+	case RS_V_DOWN: do_down(d, peer, rq); break;
+	case RS_V_STATUS: do_status(d, peer, rq); break;
+	case RS_V_NODES: do_nodes(d, peer, rq); break;
+	case RS_V_LOOKUP: do_lookup(d, peer, rq); break;
+	case RS_V_EVENTS: do_events(d, peer, rq); break;
+	case RS_V_PING: rsd_reply(d, peer, rq->id, RS_OK, "{}", "pong"); break;
+	default:
+		reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
+		break;
+	}
+out:
+	rs_msg_clear(&m);
+}

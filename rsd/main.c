@@ -1,0 +1,117 @@
+/*
+ * rsd - the rs control daemon.
+ *
+ *   rsd [--db FILE] [--agents EP] [--control EP] [--metrics HOST:PORT]
+ *       [--node-ttl SECONDS] [--ready-fd N] [-v]
+ */
+#include <errno.h>
+#include <ev.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "rsd.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: rsd [--db FILE] [--agents EP] [--control EP] [--node-ttl S] [--ready-fd N] [-v]\n"
+"  --db FILE        the rproc table (SQLite; default /var/lib/rsd/rs.db)\n"
+"  --agents EP      endpoint agents connect to (default tcp://*:7701)\n"
+"  --control EP     endpoint rsctl connects to (default tcp://127.0.0.1:7700)\n"
+"  --metrics H:P    Prometheus endpoint (not built yet: accepted and ignored)\n"
+"  --node-ttl S     a node is lost after S seconds without a heartbeat (default 5)\n"
+"  --ready-fd N     write \"control=EP agents=EP\\n\" to fd N once serving\n"
+"  -v               debug logging\n");
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	log_info("signal %d: exiting (services keep running on their nodes)", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "agents", required_argument, NULL, 'a' },
+		{ "control", required_argument, NULL, 'c' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "node-ttl", required_argument, NULL, 't' },
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *db = "/var/lib/rsd/rs.db", *agents_ep = "tcp://*:7701";
+	const char *control_ep = "tcp://127.0.0.1:7700", *metrics = NULL;
+	static rsd d;
+	int c, r, ready_fd = -1, verbose = 0;
+	double ttl = RSD_DEF_TTL_MS / 1000.0;
+	char *end;
+
+	while ((c = getopt_long(argc, argv, "d:a:c:m:t:r:hv", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 'a': agents_ep = optarg; break;
+		case 'c': control_ep = optarg; break;
+		case 'm': metrics = optarg; break;
+		case 't':
+			ttl = strtod(optarg, &end);
+			if (*end || ttl < 0.1 || ttl > 3600) {
+				fprintf(stderr, "rsd: --node-ttl wants seconds in 0.1..3600\n");
+				return 2;
+			}
+			break;
+		case 'r': ready_fd = atoi(optarg); break;
+		case 'v': verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	log_init("rsd", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (metrics)
+		log_warnx("--metrics %s: the metrics endpoint is not built yet, ignoring", metrics);
+	signal(SIGPIPE, SIG_IGN);
+	d.ttl_ms = (uint32_t)(ttl * 1000);
+	d.loop = ev_default_loop(EVFLAG_AUTO);
+	if (!d.loop)
+		fatalx("cannot initialise libev");
+	r = store_open(db, &d.st);
+	if (r < 0)
+		fatalx("cannot open the store %s: %s", db, strerror(-r));
+	r = rsd_load(&d);
+	if (r < 0)
+		fatalx("cannot load the store %s: %s (%s)", db, strerror(-r),
+		       store_errmsg(d.st));
+	r = net_router_new(d.loop, agents_ep, 1, rsd_agents_recv, &d, &d.agents);
+	if (r < 0)
+		fatalx("cannot bind agent endpoint %s: %s", agents_ep, strerror(-r));
+	r = net_router_new(d.loop, control_ep, 0, rsd_control_recv, &d, &d.control);
+	if (r < 0)
+		fatalx("cannot bind control endpoint %s: %s", control_ep, strerror(-r));
+	rsd_start_period(&d);
+	ev_signal_init(&d.sigterm_w, signal_cb, SIGTERM);
+	ev_signal_init(&d.sigint_w, signal_cb, SIGINT);
+	ev_signal_start(d.loop, &d.sigterm_w);
+	ev_signal_start(d.loop, &d.sigint_w);
+	log_info("serving: control %s, agents %s, db %s, node ttl %u ms",
+		 net_endpoint(d.control), net_endpoint(d.agents), db, d.ttl_ms);
+	if (ready_fd >= 0) {
+		dprintf(ready_fd, "control=%s agents=%s\n", net_endpoint(d.control),
+			net_endpoint(d.agents));
+		close(ready_fd);
+	}
+	ev_run(d.loop, 0);
+	ev_timer_stop(d.loop, &d.period_t);
+	net_destroy(&d.agents);
+	net_destroy(&d.control);
+	net_shutdown();
+	rsd_free(&d);
+	store_close(&d.st);
+	return 0;
+}

@@ -1,0 +1,344 @@
+/*
+ * rsd.c - the in-memory rproc table, loaded from the store at boot, the
+ * periodic check, and the pending-request bookkeeping.
+ */
+#include "rsd.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "codes.h"
+#include "log.h"
+#include "wire.h"
+
+bool rsd_istate_live(rs_istate s)
+{
+	return s == RS_IS_PENDING || s == RS_IS_STARTING || s == RS_IS_RUNNING ||
+	       s == RS_IS_STOPPING || s == RS_IS_BACKOFF || s == RS_IS_EXITED;
+}
+
+rsd_svc *rsd_svc_find(rsd *d, const char *label)
+{
+	for (rsd_svc *s = d->svcs; s; s = s->next)
+		if (strcmp(s->s.spec.label, label) == 0)
+			return s;
+	return NULL;
+}
+
+rsd_node *rsd_node_find(rsd *d, const char *name)
+{
+	for (rsd_node *n = d->nodes; n; n = n->next)
+		if (strcmp(n->n.name, name) == 0)
+			return n;
+	return NULL;
+}
+
+rsd_inst *rsd_inst_find(rsd *d, uint64_t id)
+{
+	for (rsd_inst *i = d->insts; i; i = i->next)
+		if (i->si.info.id == id)
+			return i;
+	return NULL;
+}
+
+rsd_pending *rsd_pending_for(rsd *d, const char *label)
+{
+	for (rsd_pending *p = d->pending; p; p = p->next)
+		if (strcmp(p->label, label) == 0)
+			return p;
+	return NULL;
+}
+
+void rsd_event(rsd *d, const char *label, uint64_t inst, const char *node,
+	       const char *kind, const char *fmt, ...)
+{
+	rs_event ev;
+	va_list ap;
+	int r;
+
+	memset(&ev, 0, sizeof ev);
+	ev.time_ms = clock_wall_ms();
+	rs_strlcpy(ev.label, label ? label : "", sizeof ev.label);
+	ev.instance = inst;
+	rs_strlcpy(ev.node, node ? node : "", sizeof ev.node);
+	rs_strlcpy(ev.kind, kind, sizeof ev.kind);
+	va_start(ap, fmt);
+	vsnprintf(ev.detail, sizeof ev.detail, fmt, ap);
+	va_end(ap);
+	r = store_event_add(d->st, &ev);
+	if (r < 0)
+		log_warnx("cannot record event %s %s: %s, ignoring", kind,
+			  ev.label, store_errmsg(d->st));
+}
+
+int rsd_send_agent(rsd *d, rsd_node *n, rs_msg *m)
+{
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	if (!n || !n->connected)
+		return -ENOTCONN;
+	m->ack = n->acked_seq;
+	r = wire_encode(m, &buf, &len);
+	if (r < 0)
+		return r;
+	r = net_send(d->agents, &n->peer, buf, len);
+	free(buf);
+	if (r < 0)
+		log_warnx("cannot send %s to node %s: %s",
+			  rs_msg_type_to_string(m->type), n->n.name, strerror(-r));
+	return r;
+}
+
+int rsd_send_start(rsd *d, rsd_inst *in)
+{
+	rsd_svc *s = rsd_svc_find(d, in->si.info.label);
+	rs_msg m;
+	int r;
+
+	if (!s)
+		return -ENOENT;
+	rs_msg_init(&m, RS_MSG_START);
+	m.u.start.instance_id = in->si.info.id;
+	m.u.start.generation = in->si.info.generation;
+	r = rs_spec_copy(&m.u.start.spec, &s->s.spec);
+	if (r == 0)
+		r = rsd_send_agent(d, rsd_node_find(d, in->si.node), &m);
+	rs_msg_clear(&m);
+	return r;
+}
+
+int rsd_send_stop(rsd *d, rsd_inst *in, bool forget)
+{
+	rs_msg m;
+	int r;
+
+	rs_msg_init(&m, RS_MSG_STOP);
+	m.u.stop.instance_id = in->si.info.id;
+	m.u.stop.forget = forget;
+	r = rsd_send_agent(d, rsd_node_find(d, in->si.node), &m);
+	rs_msg_clear(&m);
+	return r;
+}
+
+void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
+		      const char *fmt, ...)
+{
+	rsd_pending **pp = &d->pending;
+	char msg[RS_DETAIL_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	while (*pp && *pp != p)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = p->next;
+	rs_strlcpy(p->op.state, code == RS_OK ? "done" : "failed", sizeof p->op.state);
+	rs_strlcpy(p->op.detail, msg, sizeof p->op.detail);
+	p->op.finished_ms = clock_wall_ms();
+	if (p->op.id && store_op_update(d->st, &p->op) < 0)
+		log_warnx("cannot close operation %llu: %s",
+			  (unsigned long long)p->op.id, store_errmsg(d->st));
+	if (p->reply)
+		rsd_reply(d, &p->peer, p->req_id, code, json, msg);
+	log_info("%s %s: %s", rs_verb_to_string(p->verb), p->label, msg);
+	free(p);
+}
+
+/* Whether an up is finished: its instance is ready, or gave up. */
+static void pending_check_up(rsd *d, rsd_pending *p)
+{
+	rsd_inst *in = rsd_inst_find(d, p->inst_id);
+	char json[512];
+
+	if (!in) {
+		rsd_pending_done(d, p, RS_E_FAILED, NULL, "%s: instance vanished", p->label);
+		return;
+	}
+	switch (in->si.info.state) {
+	case RS_IS_RUNNING:
+		snprintf(json, sizeof json,
+			 "{\"label\":\"%s\",\"instance\":%llu,\"node\":\"%s\",\"pid\":%d,\"state\":\"running\"}",
+			 p->label, (unsigned long long)in->si.info.id, in->si.node,
+			 (int)in->si.info.pid);
+		rsd_pending_done(d, p, RS_OK, json, "%s is running on node %s (pid %d)",
+				 p->label, in->si.node, (int)in->si.info.pid);
+		break;
+	case RS_IS_FAILED:
+	case RS_IS_DOWN:
+		rsd_pending_done(d, p, RS_E_FAILED, NULL,
+				 "%s failed to start on node %s: %s", p->label,
+				 in->si.node, in->detail[0] ? in->detail :
+				 rs_exit_reason_to_string(in->si.info.last_exit.reason));
+		break;
+	case RS_IS_LOST:
+		rsd_pending_done(d, p, RS_E_FAILED, NULL, "%s: node %s was lost",
+				 p->label, in->si.node);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Whether a down is finished: no instance of the label is alive. */
+static void pending_check_down(rsd *d, rsd_pending *p)
+{
+	for (rsd_inst *in = d->insts; in; in = in->next)
+		if (strcmp(in->si.info.label, p->label) == 0 &&
+		    rsd_istate_live(in->si.info.state))
+			return;
+	rsd_pending_done(d, p, RS_OK, "{\"state\":\"down\"}", "%s is down", p->label);
+}
+
+void rsd_pending_check(rsd *d)
+{
+	rsd_pending *p = d->pending, *next;
+	uint64_t now = clock_mono_ms();
+
+	for (; p; p = next) {
+		next = p->next;
+		if (p->verb == RS_V_UP)
+			pending_check_up(d, p);
+		else if (p->verb == RS_V_DOWN)
+			pending_check_down(d, p);
+	}
+	for (p = d->pending; p; p = next) {
+		next = p->next;
+		if (now >= p->deadline_mono)
+			rsd_pending_done(d, p, RS_E_TIMEOUT, NULL,
+					 "%s: %s timed out", p->label,
+					 rs_verb_to_string(p->verb));
+	}
+}
+
+/* MINIX's do_period: node liveness, request deadlines. */
+static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	rsd *d = w->data;
+	uint64_t now = clock_mono_ms();
+
+	for (rsd_node *n = d->nodes; n; n = n->next)
+		if (n->n.state == RS_NS_UP && now - n->beat_mono > d->ttl_ms)
+			rsd_node_lost(d, n);
+	rsd_pending_check(d);
+}
+
+void rsd_start_period(rsd *d)
+{
+	ev_timer_init(&d->period_t, period_cb, RSD_PERIOD_S, RSD_PERIOD_S);
+	d->period_t.data = d;
+	ev_timer_start(d->loop, &d->period_t);
+}
+
+static int load_svc(const store_service *s, void *arg)
+{
+	rsd *d = arg;
+	rsd_svc *x = calloc(1, sizeof *x);
+
+	if (!x)
+		return -ENOMEM;
+	x->s = *s;
+	if (rs_spec_copy(&x->s.spec, &s->spec) < 0) {
+		free(x);
+		return -ENOMEM;
+	}
+	x->next = d->svcs;
+	d->svcs = x;
+	return 0;
+}
+
+static int load_inst(const store_instance *si, void *arg)
+{
+	rsd *d = arg;
+	rsd_inst *x = calloc(1, sizeof *x);
+
+	if (!x)
+		return -ENOMEM;
+	x->si = *si;
+	x->next = d->insts;
+	d->insts = x;
+	return 0;
+}
+
+static int load_node(const store_node *n, void *arg)
+{
+	rsd *d = arg;
+	rsd_node *x = calloc(1, sizeof *x);
+
+	if (!x)
+		return -ENOMEM;
+	x->n = *n;
+	/* alive until proven otherwise: give it a TTL to say hello again */
+	x->beat_mono = clock_mono_ms();
+	x->next = d->nodes;
+	d->nodes = x;
+	return 0;
+}
+
+/* Operations a previous rsd left open cannot be answered any more (their
+ * callers are gone): close them as failed, saying why. */
+static int close_op(const rs_op *op, void *arg)
+{
+	rsd *d = arg;
+	rs_op o = *op;
+
+	rs_strlcpy(o.state, "failed", sizeof o.state);
+	rs_strlcpy(o.detail, "rsd restarted while it ran; the service's desired state stands",
+		   sizeof o.detail);
+	o.finished_ms = clock_wall_ms();
+	return store_op_update(d->st, &o);
+}
+
+int rsd_load(rsd *d)
+{
+	int r;
+
+	r = store_service_each(d->st, load_svc, d);
+	if (r == 0)
+		r = store_instance_each(d->st, load_inst, d);
+	if (r == 0)
+		r = store_node_each(d->st, load_node, d);
+	if (r == 0)
+		r = store_instance_max_id(d->st, &d->next_inst_id);
+	if (r == 0 && (r = store_begin(d->st)) == 0) {
+		r = store_op_each_open(d->st, close_op, d);
+		if (r == 0)
+			r = store_commit(d->st);
+		else
+			store_rollback(d->st);
+	}
+	d->next_inst_id++;
+	return r;
+}
+
+void rsd_free(rsd *d)
+{
+	while (d->svcs) {
+		rsd_svc *s = d->svcs;
+		d->svcs = s->next;
+		rs_spec_clear(&s->s.spec);
+		free(s);
+	}
+	while (d->insts) {
+		rsd_inst *i = d->insts;
+		d->insts = i->next;
+		free(i);
+	}
+	while (d->nodes) {
+		rsd_node *n = d->nodes;
+		d->nodes = n->next;
+		free(n);
+	}
+	while (d->pending) {
+		rsd_pending *p = d->pending;
+		d->pending = p->next;
+		free(p);
+	}
+}

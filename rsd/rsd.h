@@ -1,0 +1,107 @@
+/*
+ * rsd.h - the control daemon's in-memory rproc table and its glue.
+ *
+ * Owns: the mirror of the store (services, instances, nodes), the pending
+ * operations (a blocked rsctl waiting for ready/dead), the periodic check.
+ * Every control decision is committed to the store before it is sent to an
+ * agent. Must not: fork services (agents do that).
+ */
+#ifndef RS_RSD_H
+#define RS_RSD_H
+
+#include <ev.h>
+#include <stdbool.h>
+
+#include "msg.h"
+#include "net.h"
+#include "store.h"
+
+#define RSD_DEF_TTL_MS   5000   /* node lost after this long without a beat */
+#define RSD_BEAT_MS      1000   /* what agents are told to beat at */
+#define RSD_PERIOD_S     1.0    /* the periodic check (MINIX do_period) */
+
+typedef struct rsd_node {
+	struct rsd_node *next;
+	store_node       n;
+	net_peer         peer;
+	bool             connected;   /* said Hello to this rsd process */
+	uint64_t         beat_mono;   /* last message, monotonic ms */
+	uint64_t         acked_seq;   /* last agent seq processed */
+	uint64_t         hello_seq;   /* seq of its last Hello */
+} rsd_node;
+
+typedef struct rsd_inst {
+	struct rsd_inst *next;
+	store_instance   si;
+	char             detail[RS_DETAIL_MAX]; /* last agent event detail */
+} rsd_inst;
+
+typedef struct rsd_svc {
+	struct rsd_svc *next;
+	store_service   s;
+} rsd_svc;
+
+/* A request whose reply waits for something (ready, dead). */
+typedef struct rsd_pending {
+	struct rsd_pending *next;
+	net_peer  peer;
+	uint64_t  req_id;
+	rs_verb   verb;
+	char      label[RS_LABEL_MAX];
+	uint64_t  inst_id;        /* for up: the instance we wait on */
+	uint64_t  deadline_mono;
+	rs_op     op;             /* the store's operation row */
+	bool      reply;          /* false for --no-block (op only) */
+} rsd_pending;
+
+typedef struct rsd {
+	struct ev_loop *loop;
+	store          *st;
+	net_sock       *agents;
+	net_sock       *control;
+	rsd_svc        *svcs;
+	rsd_inst       *insts;
+	rsd_node       *nodes;
+	rsd_pending    *pending;
+	ev_timer        period_t;
+	ev_signal       sigterm_w, sigint_w;
+	uint32_t        ttl_ms;
+	uint64_t        next_inst_id;
+	uint64_t        rejected;     /* malformed messages dropped */
+} rsd;
+
+/* rsd.c */
+int rsd_load(rsd *d);
+void rsd_free(rsd *d);
+void rsd_start_period(rsd *d);
+rsd_svc *rsd_svc_find(rsd *d, const char *label);
+rsd_node *rsd_node_find(rsd *d, const char *name);
+rsd_inst *rsd_inst_find(rsd *d, uint64_t id);
+rsd_pending *rsd_pending_for(rsd *d, const char *label);
+/* Appends an event row (inside the caller's transaction, if any). */
+void rsd_event(rsd *d, const char *label, uint64_t inst, const char *node,
+	       const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+/* Sends msg to a node's agent; -ENOTCONN if it is not connected. */
+int rsd_send_agent(rsd *d, rsd_node *n, rs_msg *m);
+int rsd_send_start(rsd *d, rsd_inst *in);
+int rsd_send_stop(rsd *d, rsd_inst *in, bool forget);
+/* Finishes a pending request: reply (if wanted), close its op, free it. */
+void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
+		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Re-checks pending requests against the table (after any change). */
+void rsd_pending_check(rsd *d);
+bool rsd_istate_live(rs_istate s);
+
+/* agents.c */
+void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
+		     size_t len, void *arg);
+void rsd_node_lost(rsd *d, rsd_node *n);
+
+/* control.c */
+void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
+		      size_t len, void *arg);
+void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,
+	       const char *json, const char *message);
+
+#endif

@@ -1,0 +1,1170 @@
+/*
+ * store.c - the rproc table in one SQLite file.
+ *
+ * The only file of the project that includes sqlite3.h. Every statement is
+ * prepared once in store_open() (SQLITE_PREPARE_PERSISTENT), reset and its
+ * bindings cleared after each use, and finalized in store_close().
+ *
+ * Durability: the file runs in WAL mode with synchronous=NORMAL. A commit
+ * is appended to the WAL with write(2) before COMMIT returns, so it
+ * survives a crash of the process (rsd kill -9, OOM killer) at any point;
+ * an uncommitted transaction is simply never seen again. Only the WAL is
+ * not fsync()ed on every commit, so a power loss or kernel crash may lose
+ * the last few commits, but the database is never corrupted: WAL frames
+ * are checksummed and a torn tail is ignored on recovery. That is the
+ * right trade for a supervisor, which re-learns live state from its agents.
+ *
+ * Encodings: enums are stored as their to_string names (readable with the
+ * sqlite3 shell, stable across enum reordering); argv and env are BLOBs in
+ * which every string is followed by one NUL byte, so an empty list is a
+ * zero-length blob and an empty string is a lone NUL. Unsigned 64-bit
+ * values are stored bit for bit in SQLite's signed INTEGER.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+/*
+ * Migrations: migrations[v] takes a file from user_version v-1 to v. Each
+ * step runs in its own transaction together with "PRAGMA user_version = v".
+ * Never edit a released step; append a new one and bump
+ * STORE_SCHEMA_VERSION in store.h.
+ *
+ * There are no foreign keys on purpose: instances and events outlive the
+ * service or node rows they name (history, agents reporting before the
+ * node row is written), and the rsd core owns those invariants.
+ * foreign_keys=ON is still set so any future step can rely on it.
+ */
+static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
+	[0] = NULL,
+	[1] =
+	"CREATE TABLE node ("
+	"  name          TEXT PRIMARY KEY NOT NULL,"
+	"  address       TEXT NOT NULL DEFAULT '',"
+	"  boot_id       TEXT NOT NULL DEFAULT '',"
+	"  agent_version TEXT NOT NULL DEFAULT '',"
+	"  labels        TEXT NOT NULL DEFAULT '',"
+	"  capacity      INTEGER NOT NULL DEFAULT 0,"
+	"  state         TEXT NOT NULL DEFAULT 'unknown',"
+	"  last_seen_ms  INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE service ("
+	"  label              TEXT PRIMARY KEY NOT NULL,"
+	"  argv               BLOB NOT NULL,"
+	"  env                BLOB NOT NULL,"
+	"  cwd                TEXT,"
+	"  period_ms          INTEGER NOT NULL,"
+	"  ready_timeout_ms   INTEGER NOT NULL,"
+	"  stop_timeout_ms    INTEGER NOT NULL,"
+	"  stop_signal        INTEGER NOT NULL,"
+	"  policy             TEXT NOT NULL,"
+	"  backoff_initial_ms INTEGER NOT NULL,"
+	"  backoff_factor     INTEGER NOT NULL,"
+	"  backoff_max_ms     INTEGER NOT NULL,"
+	"  backoff_reset_ms   INTEGER NOT NULL,"
+	"  backoff_disabled   INTEGER NOT NULL,"
+	"  notify             TEXT NOT NULL,"
+	"  settle_ms          INTEGER NOT NULL,"
+	"  node               TEXT NOT NULL DEFAULT '',"
+	"  desired            TEXT NOT NULL,"
+	"  generation         INTEGER NOT NULL,"
+	"  created_ms         INTEGER NOT NULL,"
+	"  updated_ms         INTEGER NOT NULL"
+	");"
+	"CREATE TABLE instance ("
+	"  id           INTEGER PRIMARY KEY,"
+	"  label        TEXT NOT NULL,"
+	"  node         TEXT NOT NULL DEFAULT '',"
+	"  generation   INTEGER NOT NULL,"
+	"  pid          INTEGER NOT NULL,"
+	"  state        TEXT NOT NULL,"
+	"  restarts     INTEGER NOT NULL,"
+	"  exit_code    INTEGER NOT NULL,"
+	"  exit_signal  INTEGER NOT NULL,"
+	"  exit_reason  TEXT NOT NULL,"
+	"  exit_time_ms INTEGER NOT NULL,"
+	"  status       TEXT NOT NULL DEFAULT '',"
+	"  started_ms   INTEGER NOT NULL,"
+	"  ready_ms     INTEGER NOT NULL,"
+	"  start_ticks  INTEGER NOT NULL"
+	");"
+	"CREATE INDEX instance_label ON instance (label);"
+	/* High-water mark of instance ids, so a deleted id is never reused. */
+	"CREATE TABLE meta ("
+	"  key   TEXT PRIMARY KEY NOT NULL,"
+	"  value INTEGER NOT NULL"
+	");"
+	"INSERT INTO meta (key, value) VALUES ('instance_max_id', 0);"
+	"CREATE TRIGGER instance_max_id AFTER INSERT ON instance BEGIN"
+	"  UPDATE meta SET value = max(value, NEW.id)"
+	"    WHERE key = 'instance_max_id';"
+	"END;"
+	"CREATE TABLE event ("
+	"  seq      INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  time_ms  INTEGER NOT NULL,"
+	"  label    TEXT NOT NULL DEFAULT '',"
+	"  instance INTEGER NOT NULL DEFAULT 0,"
+	"  node     TEXT NOT NULL DEFAULT '',"
+	"  kind     TEXT NOT NULL DEFAULT '',"
+	"  detail   TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE INDEX event_label_seq ON event (label, seq);"
+	"CREATE TABLE operation ("
+	"  id          INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  kind        TEXT NOT NULL DEFAULT '',"
+	"  label       TEXT NOT NULL DEFAULT '',"
+	"  state       TEXT NOT NULL DEFAULT '',"
+	"  started_ms  INTEGER NOT NULL DEFAULT 0,"
+	"  finished_ms INTEGER NOT NULL DEFAULT 0,"
+	"  caller      TEXT NOT NULL DEFAULT '',"
+	"  detail      TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE INDEX operation_state ON operation (state);",
+};
+
+enum {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SVC_PUT,
+	ST_SVC_DEL,
+	ST_SVC_GET,
+	ST_SVC_EACH,
+	ST_NODE_PUT,
+	ST_NODE_EACH,
+	ST_INST_PUT,
+	ST_INST_DEL,
+	ST_INST_EACH,
+	ST_INST_MAX,
+	ST_EV_ADD,
+	ST_EV_EACH,
+	ST_EV_EACH_LABEL,
+	ST_OP_ADD,
+	ST_OP_UPDATE,
+	ST_OP_OPEN,
+	ST__NR
+};
+
+#define SVC_COLS \
+	"label, argv, env, cwd, period_ms, ready_timeout_ms, stop_timeout_ms," \
+	" stop_signal, policy, backoff_initial_ms, backoff_factor," \
+	" backoff_max_ms, backoff_reset_ms, backoff_disabled, notify," \
+	" settle_ms, node, desired, generation, created_ms, updated_ms"
+#define NODE_COLS \
+	"name, address, boot_id, agent_version, labels, capacity, state," \
+	" last_seen_ms"
+#define INST_COLS \
+	"id, label, node, generation, pid, state, restarts, exit_code," \
+	" exit_signal, exit_reason, exit_time_ms, status, started_ms," \
+	" ready_ms, start_ticks"
+#define EV_COLS "seq, time_ms, label, instance, node, kind, detail"
+#define OP_COLS \
+	"id, kind, label, state, started_ms, finished_ms, caller, detail"
+#define EV_LIMITED(where) \
+	"SELECT " EV_COLS " FROM (SELECT " EV_COLS " FROM event WHERE " where \
+	" ORDER BY seq DESC LIMIT ?2) ORDER BY seq ASC"
+
+static const char *const stmt_sql[ST__NR] = {
+	[ST_BEGIN]    = "BEGIN IMMEDIATE",
+	[ST_COMMIT]   = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SVC_PUT]  = "INSERT OR REPLACE INTO service (" SVC_COLS ") VALUES"
+			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+			" ?, ?, ?, ?, ?)",
+	[ST_SVC_DEL]  = "DELETE FROM service WHERE label = ?",
+	[ST_SVC_GET]  = "SELECT " SVC_COLS " FROM service WHERE label = ?",
+	[ST_SVC_EACH] = "SELECT " SVC_COLS " FROM service ORDER BY label",
+	[ST_NODE_PUT] = "INSERT OR REPLACE INTO node (" NODE_COLS ") VALUES"
+			" (?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_NODE_EACH] = "SELECT " NODE_COLS " FROM node ORDER BY name",
+	[ST_INST_PUT] = "INSERT OR REPLACE INTO instance (" INST_COLS ") VALUES"
+			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_INST_DEL] = "DELETE FROM instance WHERE id = ?",
+	[ST_INST_EACH] = "SELECT " INST_COLS " FROM instance ORDER BY id",
+	[ST_INST_MAX] = "SELECT max(coalesce((SELECT value FROM meta"
+			" WHERE key = 'instance_max_id'), 0),"
+			" coalesce((SELECT max(id) FROM instance), 0))",
+	[ST_EV_ADD]   = "INSERT INTO event (time_ms, label, instance, node,"
+			" kind, detail) VALUES (?, ?, ?, ?, ?, ?)",
+	/* ?1 after_seq, ?2 limit (-1 = all), ?3 label */
+	[ST_EV_EACH]  = EV_LIMITED("seq > ?1"),
+	[ST_EV_EACH_LABEL] = EV_LIMITED("label = ?3 AND seq > ?1"),
+	[ST_OP_ADD]   = "INSERT INTO operation (kind, label, state, started_ms,"
+			" finished_ms, caller, detail)"
+			" VALUES (?, ?, ?, ?, ?, ?, ?)",
+	[ST_OP_UPDATE] = "UPDATE operation SET state = ?, finished_ms = ?,"
+			 " detail = ? WHERE id = ?",
+	[ST_OP_OPEN]  = "SELECT " OP_COLS " FROM operation"
+			" WHERE state = 'running' ORDER BY id",
+};
+
+struct store {
+	sqlite3      *db;
+	sqlite3_stmt *st[ST__NR];
+};
+
+/* Binds consecutive parameters; the first failure sticks in rc. */
+struct binder {
+	sqlite3_stmt *st;
+	int           i;
+	int           rc;
+};
+
+/* Reads consecutive columns of the current row. */
+struct reader {
+	sqlite3_stmt *st;
+	int           i;
+};
+
+/* Maps an SQLite result code (primary or extended) to a negative errno. */
+static int map_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOTFOUND:
+		return -ENOENT;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EBADMSG;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+/* Resets st and drops its bindings (which may point at caller memory). */
+static void finish(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Returns statement id, or NULL if it is mid-walk (re-entered from a
+ * callback), which the caller reports as -EBUSY. */
+static sqlite3_stmt *stmt(store *s, int id)
+{
+	sqlite3_stmt *st = s->st[id];
+
+	return sqlite3_stmt_busy(st) ? NULL : st;
+}
+
+/* Steps a statement that returns no rows, then finishes it. Returns 0 or a
+ * negative errno; bind_rc is a pending bind failure to report instead. */
+static int step_done(sqlite3_stmt *st, int bind_rc)
+{
+	int rc = bind_rc;
+
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+			rc = SQLITE_OK;
+	}
+	finish(st);
+	return map_rc(rc);
+}
+
+/* Steps a walk statement: 1 for a row, 0 at the end, negative errno. */
+static int step_row(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	rc = map_rc(rc);
+	return rc ? rc : -EIO;
+}
+
+static void b_i64(struct binder *b, int64_t v)
+{
+	int i = b->i++;
+
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_bind_int64(b->st, i, v);
+}
+
+static void b_u64(struct binder *b, uint64_t v)
+{
+	b_i64(b, (int64_t)v);
+}
+
+/* Binds the string in buf[size] (need not be NUL-terminated); static. */
+static void b_textn(struct binder *b, const char *buf, size_t size)
+{
+	int i = b->i++;
+	int len = (int)strnlen(buf, size);
+
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_bind_text(b->st, i, buf, len, SQLITE_STATIC);
+}
+
+/* Binds a NUL-terminated string, or SQL NULL for NULL; static. */
+static void b_text(struct binder *b, const char *str)
+{
+	int i = b->i++;
+
+	if (b->rc != SQLITE_OK)
+		return;
+	if (str)
+		b->rc = sqlite3_bind_text(b->st, i, str, -1, SQLITE_STATIC);
+	else
+		b->rc = sqlite3_bind_null(b->st, i);
+}
+
+/* Binds n bytes at p (n may be 0: an empty, non-NULL blob); static. */
+static void b_blob(struct binder *b, const void *p, size_t n)
+{
+	int i = b->i++;
+
+	if (b->rc != SQLITE_OK)
+		return;
+	if (n > INT_MAX)
+		b->rc = SQLITE_TOOBIG;
+	else if (n == 0)
+		b->rc = sqlite3_bind_zeroblob(b->st, i, 0);
+	else
+		b->rc = sqlite3_bind_blob(b->st, i, p, (int)n, SQLITE_STATIC);
+}
+
+static int64_t c_i64(struct reader *r)
+{
+	return sqlite3_column_int64(r->st, r->i++);
+}
+
+static uint64_t c_u64(struct reader *r)
+{
+	return (uint64_t)c_i64(r);
+}
+
+static uint32_t c_u32(struct reader *r)
+{
+	return (uint32_t)c_i64(r);
+}
+
+static int32_t c_i32(struct reader *r)
+{
+	int64_t v = c_i64(r);
+
+	return v < INT32_MIN || v > INT32_MAX ? 0 : (int32_t)v;
+}
+
+/* Returns the column as text, or NULL for SQL NULL. */
+static const char *c_str(struct reader *r)
+{
+	return (const char *)sqlite3_column_text(r->st, r->i++);
+}
+
+/* Copies the column into dst[n], truncating; NULL reads as "". */
+static void c_text(struct reader *r, char *dst, size_t n)
+{
+	rs_strlcpy(dst, c_str(r), n);
+}
+
+/* Maps a from_string result to the enum, unknown names to the 0 value. */
+static int enum_or_zero(int v)
+{
+	return v < 0 ? 0 : v;
+}
+
+/* Encodes v[n] as a malloc'ed blob of NUL-terminated strings; *len gets
+ * its size. Returns 0 or -ENOMEM. *out is NULL when len is 0. */
+static int strv_encode(char *const *v, size_t n, char **out, size_t *len)
+{
+	size_t total = 0, off = 0;
+	char *buf;
+
+	*out = NULL;
+	*len = 0;
+	for (size_t i = 0; i < n; i++)
+		total += strlen(v[i]) + 1;
+	if (total == 0)
+		return 0;
+	buf = malloc(total);
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(v[i]) + 1;
+
+		memcpy(buf + off, v[i], l);
+		off += l;
+	}
+	*out = buf;
+	*len = total;
+	return 0;
+}
+
+/* Decodes a blob of NUL-terminated strings (a missing final NUL is
+ * tolerated) with add(). Returns 0, -ENOMEM or -EBADMSG if over limits. */
+static int strv_decode(rs_spec *spec, const char *p, size_t len,
+		       int (*add)(rs_spec *, const char *))
+{
+	char *tmp = NULL;
+	size_t off = 0;
+	int r = 0;
+
+	while (r == 0 && off < len) {
+		const char *nul = memchr(p + off, '\0', len - off);
+		size_t l = nul ? (size_t)(nul - (p + off)) : len - off;
+
+		free(tmp);
+		tmp = malloc(l + 1);
+		if (!tmp) {
+			r = -ENOMEM;
+			break;
+		}
+		memcpy(tmp, p + off, l);
+		tmp[l] = '\0';
+		r = add(spec, tmp);
+		if (r == -E2BIG)
+			r = -EBADMSG;
+		off += l + 1;
+	}
+	free(tmp);
+	return r;
+}
+
+/* Decodes the next column (a strv blob) into sp with add(). Calls
+ * column_blob before column_bytes, as SQLite requires. */
+static int c_strv(struct reader *r, rs_spec *sp,
+		  int (*add)(rs_spec *, const char *))
+{
+	const char *p = sqlite3_column_blob(r->st, r->i);
+	size_t len = (size_t)sqlite3_column_bytes(r->st, r->i);
+
+	r->i++;
+	return strv_decode(sp, p, len, add);
+}
+
+/* Reads one service row (SVC_COLS) into out, whose spec must be cleared
+ * by the caller on success. Returns 0 or a negative errno. */
+static int read_service(sqlite3_stmt *st, store_service *out)
+{
+	struct reader c = { st, 0 };
+	rs_spec *sp = &out->spec;
+	const char *cwd;
+	int r;
+
+	memset(out, 0, sizeof *out);
+	rs_spec_init(sp);
+	c_text(&c, sp->label, sizeof sp->label);
+	r = c_strv(&c, sp, rs_spec_add_arg);
+	if (r < 0)
+		goto fail;
+	r = c_strv(&c, sp, rs_spec_add_env);
+	if (r < 0)
+		goto fail;
+	cwd = c_str(&c);
+	if (cwd && !(sp->cwd = strdup(cwd))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	sp->period_ms = c_u32(&c);
+	sp->ready_timeout_ms = c_u32(&c);
+	sp->stop_timeout_ms = c_u32(&c);
+	sp->stop_signal = c_i32(&c);
+	sp->policy = enum_or_zero(rs_policy_from_string(c_str(&c)));
+	sp->backoff.initial_ms = c_u32(&c);
+	sp->backoff.factor = c_u32(&c);
+	sp->backoff.max_ms = c_u32(&c);
+	sp->backoff.reset_ms = c_u32(&c);
+	sp->backoff.disabled = c_i64(&c) != 0;
+	sp->notify = enum_or_zero(rs_notify_type_from_string(c_str(&c)));
+	sp->settle_ms = c_u32(&c);
+	c_text(&c, sp->node, sizeof sp->node);
+	out->desired = enum_or_zero(rs_desired_from_string(c_str(&c)));
+	out->generation = c_u64(&c);
+	out->created_ms = c_u64(&c);
+	out->updated_ms = c_u64(&c);
+	return 0;
+fail:
+	rs_spec_clear(sp);
+	return r;
+}
+
+/* Reads one node row (NODE_COLS). */
+static void read_node(sqlite3_stmt *st, store_node *n)
+{
+	struct reader c = { st, 0 };
+
+	memset(n, 0, sizeof *n);
+	c_text(&c, n->name, sizeof n->name);
+	c_text(&c, n->address, sizeof n->address);
+	c_text(&c, n->boot_id, sizeof n->boot_id);
+	c_text(&c, n->agent_version, sizeof n->agent_version);
+	c_text(&c, n->labels, sizeof n->labels);
+	n->capacity = c_u32(&c);
+	n->state = enum_or_zero(rs_node_state_from_string(c_str(&c)));
+	n->last_seen_ms = c_u64(&c);
+}
+
+/* Reads one instance row (INST_COLS). */
+static void read_instance(sqlite3_stmt *st, store_instance *in)
+{
+	struct reader c = { st, 0 };
+	rs_iinfo *i = &in->info;
+
+	memset(in, 0, sizeof *in);
+	i->id = c_u64(&c);
+	c_text(&c, i->label, sizeof i->label);
+	c_text(&c, in->node, sizeof in->node);
+	i->generation = c_u64(&c);
+	i->pid = c_i32(&c);
+	i->state = enum_or_zero(rs_istate_from_string(c_str(&c)));
+	i->restarts = c_u32(&c);
+	i->last_exit.code = c_i32(&c);
+	i->last_exit.signal = c_i32(&c);
+	i->last_exit.reason =
+		enum_or_zero(rs_exit_reason_from_string(c_str(&c)));
+	i->last_exit.time_ms = c_u64(&c);
+	c_text(&c, i->status, sizeof i->status);
+	i->started_ms = c_u64(&c);
+	i->ready_ms = c_u64(&c);
+	i->start_ticks = c_u64(&c);
+}
+
+/* Reads one event row (EV_COLS). */
+static void read_event(sqlite3_stmt *st, rs_event *ev)
+{
+	struct reader c = { st, 0 };
+
+	memset(ev, 0, sizeof *ev);
+	ev->seq = c_u64(&c);
+	ev->time_ms = c_u64(&c);
+	c_text(&c, ev->label, sizeof ev->label);
+	ev->instance = c_u64(&c);
+	c_text(&c, ev->node, sizeof ev->node);
+	c_text(&c, ev->kind, sizeof ev->kind);
+	c_text(&c, ev->detail, sizeof ev->detail);
+}
+
+/* Reads one operation row (OP_COLS). */
+static void read_op(sqlite3_stmt *st, rs_op *op)
+{
+	struct reader c = { st, 0 };
+
+	memset(op, 0, sizeof *op);
+	op->id = c_u64(&c);
+	c_text(&c, op->kind, sizeof op->kind);
+	c_text(&c, op->label, sizeof op->label);
+	c_text(&c, op->state, sizeof op->state);
+	op->started_ms = c_u64(&c);
+	op->finished_ms = c_u64(&c);
+	c_text(&c, op->caller, sizeof op->caller);
+	c_text(&c, op->detail, sizeof op->detail);
+}
+
+/* Runs one SQL string that returns at most one integer (a PRAGMA) and
+ * stores it in *out if out is non-NULL. Returns 0 or a negative errno. */
+static int pragma_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (out)
+			*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_OK;
+	}
+out:
+	sqlite3_finalize(st);
+	return map_rc(rc);
+}
+
+/* Switches db to WAL and checks that it took. Returns 0 or -errno. */
+static int enable_wal(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st,
+				NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *mode = (const char *)sqlite3_column_text(st, 0);
+
+		rc = mode && strcmp(mode, "wal") == 0 ? SQLITE_OK
+						      : SQLITE_CANTOPEN;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_CANTOPEN;
+	}
+out:
+	r = map_rc(rc);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Applies migration steps after the file's user_version, each in its own
+ * IMMEDIATE transaction that re-reads the version (another process may
+ * have migrated meanwhile). Returns 0, -EPROTO or a negative errno. */
+static int migrate(sqlite3 *db)
+{
+	char sql[64];
+	int64_t v;
+	int r;
+
+	for (;;) {
+		r = map_rc(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL,
+					NULL));
+		if (r < 0)
+			return r;
+		r = pragma_int(db, "PRAGMA user_version", &v);
+		if (r < 0)
+			goto rollback;
+		if (v > STORE_SCHEMA_VERSION || v < 0) {
+			r = -EPROTO;
+			goto rollback;
+		}
+		if (v == STORE_SCHEMA_VERSION)
+			break;
+		r = map_rc(sqlite3_exec(db, migrations[v + 1], NULL, NULL,
+					NULL));
+		if (r < 0)
+			goto rollback;
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %d",
+			 (int)v + 1);
+		r = map_rc(sqlite3_exec(db, sql, NULL, NULL, NULL));
+		if (r < 0)
+			goto rollback;
+		r = map_rc(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
+		if (r < 0)
+			goto rollback;
+	}
+	return map_rc(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
+rollback:
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+/* Creates the parent directories of path (mode 0700) if missing. */
+static int make_parents(const char *path)
+{
+	char dir[PATH_MAX];
+	int r = 0;
+
+	if (rs_strlcpy(dir, path, sizeof dir) < 0)
+		return -ENAMETOOLONG;
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			r = -errno;
+		*p = '/';
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Creates the database file (and its directory) if missing and forces
+ * its mode to 0600; SQLite gives the -wal and -shm files the same mode. */
+static int create_file(const char *path)
+{
+	int fd, r = 0;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		r = make_parents(path);
+		if (r < 0)
+			return r;
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	}
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* Opens, configures, migrates and prepares the store at path. */
+int store_open(const char *path, store **out)
+{
+	store *s;
+	int64_t v = 0;
+	int r;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!path || !*path)
+		return -EINVAL;
+	r = create_file(path);
+	if (r < 0)
+		return r;
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	r = map_rc(sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL));
+	if (r < 0)
+		goto fail;
+	sqlite3_extended_result_codes(s->db, 1);
+	r = map_rc(sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS));
+	if (r < 0)
+		goto fail;
+	/* Check the version before changing anything in a foreign file. */
+	r = pragma_int(s->db, "PRAGMA user_version", &v);
+	if (r < 0)
+		goto fail;
+	if (v > STORE_SCHEMA_VERSION || v < 0) {
+		r = -EPROTO;
+		goto fail;
+	}
+	r = enable_wal(s->db);
+	if (r < 0)
+		goto fail;
+	/* See the top of this file for why NORMAL is enough under WAL. */
+	r = pragma_int(s->db, "PRAGMA synchronous = NORMAL", NULL);
+	if (r < 0)
+		goto fail;
+	r = pragma_int(s->db, "PRAGMA foreign_keys = ON", NULL);
+	if (r < 0)
+		goto fail;
+	r = migrate(s->db);
+	if (r < 0)
+		goto fail;
+	for (int i = 0; i < ST__NR; i++) {
+		r = map_rc(sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
+					      SQLITE_PREPARE_PERSISTENT,
+					      &s->st[i], NULL));
+		if (r < 0)
+			goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	store_close(&s);
+	return r;
+}
+
+/* Finalizes every statement and closes the file; an open transaction is
+ * rolled back. Accepts NULL and *s == NULL. */
+void store_close(store **s)
+{
+	if (!s || !*s)
+		return;
+	for (int i = 0; i < ST__NR; i++)
+		sqlite3_finalize((*s)->st[i]);
+	sqlite3_close((*s)->db);
+	free(*s);
+	*s = NULL;
+}
+
+/* SQLite's message for the last failed call on s. */
+const char *store_errmsg(store *s)
+{
+	return s ? sqlite3_errmsg(s->db) : "no store";
+}
+
+/* Starts a write transaction, taking the write lock now. */
+int store_begin(store *s)
+{
+	sqlite3_stmt *st = stmt(s, ST_BEGIN);
+
+	return st ? step_done(st, SQLITE_OK) : -EBUSY;
+}
+
+/* Commits; on failure the transaction is rolled back, so the caller never
+ * holds a half-open one. */
+int store_commit(store *s)
+{
+	sqlite3_stmt *st = stmt(s, ST_COMMIT);
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	r = step_done(st, SQLITE_OK);
+	if (r < 0)
+		store_rollback(s);
+	return r;
+}
+
+/* Rolls back the open transaction; a no-op if there is none. */
+void store_rollback(store *s)
+{
+	sqlite3_stmt *st;
+
+	if (!s || sqlite3_get_autocommit(s->db))
+		return;
+	st = stmt(s, ST_ROLLBACK);
+	if (st)
+		step_done(st, SQLITE_OK);
+}
+
+/* Inserts or replaces the service row keyed by svc->spec.label. */
+int store_service_put(store *s, const store_service *svc)
+{
+	sqlite3_stmt *st = stmt(s, ST_SVC_PUT);
+	const rs_spec *sp = &svc->spec;
+	struct binder b = { st, 1, SQLITE_OK };
+	char *argv = NULL, *env = NULL;
+	size_t argv_len, env_len;
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	r = strv_encode(sp->argv, sp->argv ? sp->argc : 0, &argv, &argv_len);
+	if (r < 0)
+		goto out;
+	r = strv_encode(sp->env, sp->env ? sp->envc : 0, &env, &env_len);
+	if (r < 0)
+		goto out;
+	b_textn(&b, sp->label, sizeof sp->label);
+	b_blob(&b, argv, argv_len);
+	b_blob(&b, env, env_len);
+	b_text(&b, sp->cwd);
+	b_i64(&b, sp->period_ms);
+	b_i64(&b, sp->ready_timeout_ms);
+	b_i64(&b, sp->stop_timeout_ms);
+	b_i64(&b, sp->stop_signal);
+	b_text(&b, rs_policy_to_string(sp->policy));
+	b_i64(&b, sp->backoff.initial_ms);
+	b_i64(&b, sp->backoff.factor);
+	b_i64(&b, sp->backoff.max_ms);
+	b_i64(&b, sp->backoff.reset_ms);
+	b_i64(&b, sp->backoff.disabled ? 1 : 0);
+	b_text(&b, rs_notify_type_to_string(sp->notify));
+	b_i64(&b, sp->settle_ms);
+	b_textn(&b, sp->node, sizeof sp->node);
+	b_text(&b, rs_desired_to_string(svc->desired));
+	b_u64(&b, svc->generation);
+	b_u64(&b, svc->created_ms);
+	b_u64(&b, svc->updated_ms);
+	r = step_done(st, b.rc);
+out:
+	free(argv);
+	free(env);
+	return r;
+}
+
+/* Deletes the service row; -ENOENT if there was none. */
+int store_service_del(store *s, const char *label)
+{
+	sqlite3_stmt *st = stmt(s, ST_SVC_DEL);
+	struct binder b = { st, 1, SQLITE_OK };
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	b_text(&b, label);
+	r = step_done(st, b.rc);
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		r = -ENOENT;
+	return r;
+}
+
+/* Fills *out from the row keyed by label; -ENOENT if none. On success the
+ * caller owns out->spec and must rs_spec_clear() it. */
+int store_service_get(store *s, const char *label, store_service *out)
+{
+	sqlite3_stmt *st = stmt(s, ST_SVC_GET);
+	struct binder b = { st, 1, SQLITE_OK };
+	int r;
+
+	memset(out, 0, sizeof *out);
+	rs_spec_init(&out->spec);       /* rs_spec_clear() is always safe */
+	if (!st)
+		return -EBUSY;
+	b_text(&b, label);
+	if (b.rc != SQLITE_OK) {
+		r = map_rc(b.rc);
+		goto out;
+	}
+	r = step_row(st);
+	if (r == 0)
+		r = -ENOENT;
+	if (r < 0)
+		goto out;
+	r = read_service(st, out);
+out:
+	finish(st);
+	return r;
+}
+
+/* Calls fn for each service in label order; stops on non-zero. */
+int store_service_each(store *s, store_service_fn fn, void *arg)
+{
+	sqlite3_stmt *st = stmt(s, ST_SVC_EACH);
+	store_service svc;
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	while ((r = step_row(st)) > 0) {
+		r = read_service(st, &svc);
+		if (r < 0)
+			break;
+		r = fn(&svc, arg);
+		rs_spec_clear(&svc.spec);
+		if (r)
+			break;
+	}
+	finish(st);
+	return r;
+}
+
+/* Inserts or replaces the node row keyed by n->name. */
+int store_node_put(store *s, const store_node *n)
+{
+	sqlite3_stmt *st = stmt(s, ST_NODE_PUT);
+	struct binder b = { st, 1, SQLITE_OK };
+
+	if (!st)
+		return -EBUSY;
+	b_textn(&b, n->name, sizeof n->name);
+	b_textn(&b, n->address, sizeof n->address);
+	b_textn(&b, n->boot_id, sizeof n->boot_id);
+	b_textn(&b, n->agent_version, sizeof n->agent_version);
+	b_textn(&b, n->labels, sizeof n->labels);
+	b_i64(&b, n->capacity);
+	b_text(&b, rs_node_state_to_string(n->state));
+	b_u64(&b, n->last_seen_ms);
+	return step_done(st, b.rc);
+}
+
+/* Calls fn for each node in name order; stops on non-zero. */
+int store_node_each(store *s, store_node_fn fn, void *arg)
+{
+	sqlite3_stmt *st = stmt(s, ST_NODE_EACH);
+	store_node n;
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	while ((r = step_row(st)) > 0) {
+		read_node(st, &n);
+		r = fn(&n, arg);
+		if (r)
+			break;
+	}
+	finish(st);
+	return r;
+}
+
+/* Inserts or replaces the instance row keyed by in->info.id. */
+int store_instance_put(store *s, const store_instance *in)
+{
+	sqlite3_stmt *st = stmt(s, ST_INST_PUT);
+	struct binder b = { st, 1, SQLITE_OK };
+	const rs_iinfo *i = &in->info;
+
+	if (!st)
+		return -EBUSY;
+	b_u64(&b, i->id);
+	b_textn(&b, i->label, sizeof i->label);
+	b_textn(&b, in->node, sizeof in->node);
+	b_u64(&b, i->generation);
+	b_i64(&b, i->pid);
+	b_text(&b, rs_istate_to_string(i->state));
+	b_i64(&b, i->restarts);
+	b_i64(&b, i->last_exit.code);
+	b_i64(&b, i->last_exit.signal);
+	b_text(&b, rs_exit_reason_to_string(i->last_exit.reason));
+	b_u64(&b, i->last_exit.time_ms);
+	b_textn(&b, i->status, sizeof i->status);
+	b_u64(&b, i->started_ms);
+	b_u64(&b, i->ready_ms);
+	b_u64(&b, i->start_ticks);
+	return step_done(st, b.rc);
+}
+
+/* Deletes the instance row; -ENOENT if there was none. */
+int store_instance_del(store *s, uint64_t id)
+{
+	sqlite3_stmt *st = stmt(s, ST_INST_DEL);
+	struct binder b = { st, 1, SQLITE_OK };
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	b_u64(&b, id);
+	r = step_done(st, b.rc);
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		r = -ENOENT;
+	return r;
+}
+
+/* Calls fn for each instance in id order; stops on non-zero. */
+int store_instance_each(store *s, store_instance_fn fn, void *arg)
+{
+	sqlite3_stmt *st = stmt(s, ST_INST_EACH);
+	store_instance in;
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	while ((r = step_row(st)) > 0) {
+		read_instance(st, &in);
+		r = fn(&in, arg);
+		if (r)
+			break;
+	}
+	finish(st);
+	return r;
+}
+
+/* Sets *out to the largest instance id ever stored (kept by a trigger, so
+ * deleting the newest instance does not lower it), 0 if none. */
+int store_instance_max_id(store *s, uint64_t *out)
+{
+	sqlite3_stmt *st = stmt(s, ST_INST_MAX);
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	r = step_row(st);
+	if (r > 0) {
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+		r = 0;
+	} else if (r == 0) {
+		*out = 0;
+	}
+	finish(st);
+	return r;
+}
+
+/* Appends ev and sets ev->seq to its new sequence number. */
+int store_event_add(store *s, rs_event *ev)
+{
+	sqlite3_stmt *st = stmt(s, ST_EV_ADD);
+	struct binder b = { st, 1, SQLITE_OK };
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	b_u64(&b, ev->time_ms);
+	b_textn(&b, ev->label, sizeof ev->label);
+	b_u64(&b, ev->instance);
+	b_textn(&b, ev->node, sizeof ev->node);
+	b_textn(&b, ev->kind, sizeof ev->kind);
+	b_textn(&b, ev->detail, sizeof ev->detail);
+	r = step_done(st, b.rc);
+	if (r == 0)
+		ev->seq = (uint64_t)sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+/* Calls fn for the newest `limit` events (all if 0) with seq > after_seq
+ * and the given label (any if NULL), oldest first; stops on non-zero. */
+int store_event_each(store *s, const char *label, uint64_t after_seq,
+		     uint32_t limit, store_event_fn fn, void *arg)
+{
+	sqlite3_stmt *st = stmt(s, label ? ST_EV_EACH_LABEL : ST_EV_EACH);
+	rs_event ev;
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	if (after_seq > INT64_MAX)
+		return 0;       /* no row can have a larger seq */
+	r = sqlite3_bind_int64(st, 1, (int64_t)after_seq);
+	if (r == SQLITE_OK)
+		r = sqlite3_bind_int64(st, 2, limit ? (int64_t)limit : -1);
+	if (r == SQLITE_OK && label)
+		r = sqlite3_bind_text(st, 3, label, -1, SQLITE_STATIC);
+	if (r != SQLITE_OK) {
+		r = map_rc(r);
+		goto out;
+	}
+	while ((r = step_row(st)) > 0) {
+		read_event(st, &ev);
+		r = fn(&ev, arg);
+		if (r)
+			break;
+	}
+out:
+	finish(st);
+	return r;
+}
+
+/* Inserts op and sets op->id to its new id. */
+int store_op_add(store *s, rs_op *op)
+{
+	sqlite3_stmt *st = stmt(s, ST_OP_ADD);
+	struct binder b = { st, 1, SQLITE_OK };
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	b_textn(&b, op->kind, sizeof op->kind);
+	b_textn(&b, op->label, sizeof op->label);
+	b_textn(&b, op->state, sizeof op->state);
+	b_u64(&b, op->started_ms);
+	b_u64(&b, op->finished_ms);
+	b_textn(&b, op->caller, sizeof op->caller);
+	b_textn(&b, op->detail, sizeof op->detail);
+	r = step_done(st, b.rc);
+	if (r == 0)
+		op->id = (uint64_t)sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+/* Rewrites state, finished_ms and detail of operation op->id; -ENOENT if
+ * there is no such operation. */
+int store_op_update(store *s, const rs_op *op)
+{
+	sqlite3_stmt *st = stmt(s, ST_OP_UPDATE);
+	struct binder b = { st, 1, SQLITE_OK };
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	b_textn(&b, op->state, sizeof op->state);
+	b_u64(&b, op->finished_ms);
+	b_textn(&b, op->detail, sizeof op->detail);
+	b_u64(&b, op->id);
+	r = step_done(st, b.rc);
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		r = -ENOENT;
+	return r;
+}
+
+/* Calls fn for each operation in state "running", oldest first; stops on
+ * non-zero. */
+int store_op_each_open(store *s, store_op_fn fn, void *arg)
+{
+	sqlite3_stmt *st = stmt(s, ST_OP_OPEN);
+	rs_op op;
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	while ((r = step_row(st)) > 0) {
+		read_op(st, &op);
+		r = fn(&op, arg);
+		if (r)
+			break;
+	}
+	finish(st);
+	return r;
+}

@@ -1,0 +1,101 @@
+/*
+ * store.h - the rproc table in one SQLite file.
+ *
+ * Owns: the schema (node, service, instance, event, operation), migrations
+ * keyed by PRAGMA user_version, WAL mode, prepared statements, transactions.
+ * The only module that includes sqlite3.h.
+ * Must not: know about sockets, processes or the protocol.
+ * Errors: 0 success, negative errno on failure: -ENOSPC disk full,
+ * -EBUSY locked (or a walk re-entered), -ENOENT row missing (get, del,
+ * op_update), -EBADMSG not a database / corrupt, -EPROTO schema newer than
+ * this build, -ENOMEM, -EINVAL bad argument, -EIO any other SQLite error;
+ * store_errmsg() gives SQLite's last message. A failed commit rolls back.
+ * Ids and seqs stay below 2^63 (stored as SQLite integers). Borrowed
+ * pointers passed to callbacks are
+ * valid only during the call.
+ */
+#ifndef RS_STORE_H
+#define RS_STORE_H
+
+#include "model.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+typedef struct store store;
+
+typedef struct store_service {
+	rs_spec    spec;         /* owned by the struct when returned */
+	rs_desired desired;
+	uint64_t   generation;
+	uint64_t   created_ms;
+	uint64_t   updated_ms;
+} store_service;
+
+typedef struct store_node {
+	char          name[RS_NODE_MAX];
+	char          address[128];
+	char          boot_id[64];
+	char          agent_version[32];
+	char          labels[256];      /* comma separated */
+	uint32_t      capacity;
+	rs_node_state state;
+	uint64_t      last_seen_ms;
+} store_node;
+
+typedef struct store_instance {
+	rs_iinfo info;
+	char     node[RS_NODE_MAX];
+} store_instance;
+
+/* Opens (creating if needed) the database at path, applies migrations up to
+ * STORE_SCHEMA_VERSION, enables WAL and foreign keys. A file with a newer
+ * user_version than this build knows is refused with -EPROTO. */
+int store_open(const char *path, store **out);
+/* Closes and NULLs *s. Accepts NULL. */
+void store_close(store **s);
+const char *store_errmsg(store *s);
+
+/* One write transaction (BEGIN IMMEDIATE). Nesting is not supported. */
+int store_begin(store *s);
+int store_commit(store *s);
+void store_rollback(store *s);
+
+/* Services: put inserts or replaces by label. */
+int store_service_put(store *s, const store_service *svc);
+int store_service_del(store *s, const char *label);
+/* Fills *out (caller calls rs_spec_clear(&out->spec), also after an
+ * error: out->spec is always initialised); -ENOENT if none. */
+int store_service_get(store *s, const char *label, store_service *out);
+typedef int (*store_service_fn)(const store_service *svc, void *arg);
+/* Calls fn for each service in label order; a non-zero return stops the
+ * walk and is returned. */
+int store_service_each(store *s, store_service_fn fn, void *arg);
+
+int store_node_put(store *s, const store_node *n);
+typedef int (*store_node_fn)(const store_node *n, void *arg);
+int store_node_each(store *s, store_node_fn fn, void *arg);
+
+/* Instances: put inserts or replaces by id (ids are chosen by the caller). */
+int store_instance_put(store *s, const store_instance *in);
+int store_instance_del(store *s, uint64_t id);
+typedef int (*store_instance_fn)(const store_instance *in, void *arg);
+int store_instance_each(store *s, store_instance_fn fn, void *arg);
+/* Largest instance id ever stored (0 if none), so ids are never reused. */
+int store_instance_max_id(store *s, uint64_t *out);
+
+/* Events: appends ev, sets ev->seq. */
+int store_event_add(store *s, rs_event *ev);
+typedef int (*store_event_fn)(const rs_event *ev, void *arg);
+/* The newest `limit` events (all if 0), oldest first; label NULL = all;
+ * only events with seq > after_seq. */
+int store_event_each(store *s, const char *label, uint64_t after_seq,
+		     uint32_t limit, store_event_fn fn, void *arg);
+
+/* Operations: add sets op->id; update rewrites state/finished/detail. */
+int store_op_add(store *s, rs_op *op);
+int store_op_update(store *s, const rs_op *op);
+typedef int (*store_op_fn)(const rs_op *op, void *arg);
+/* Operations whose state is "running", oldest first. */
+int store_op_each_open(store *s, store_op_fn fn, void *arg);
+
+#endif

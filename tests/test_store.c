@@ -1,0 +1,1141 @@
+/*
+ * test_store.c - the SQLite store on real temporary files.
+ *
+ * Every test gets a fresh directory under /tmp (removed by its .fini). The
+ * sqlite3 API is used directly only to inspect or damage files from the
+ * outside (user_version, bad rows); everything else goes through store.h.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+static char tmpdir[64];
+static char dbpath[128];
+static char mntdir[64];        /* tmpfs mount point of the ENOSPC test */
+static bool mounted;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+		    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rm_tree(const char *dir)
+{
+	if (dir[0])
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void setup(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/rs-test-store-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+	snprintf(dbpath, sizeof dbpath, "%s/rs.db", tmpdir);
+}
+
+static void teardown(void)
+{
+	if (mounted) {
+		umount2(mntdir, MNT_DETACH);
+		mounted = false;
+	}
+	if (mntdir[0])
+		rmdir(mntdir);
+	rm_tree(tmpdir);
+}
+
+TestSuite(store, .init = setup, .fini = teardown, .timeout = 20);
+
+/* Opens the store at dbpath or fails the test. */
+static store *open_ok(void)
+{
+	store *s = NULL;
+	int r = store_open(dbpath, &s);
+
+	cr_assert_eq(r, 0, "store_open: %s", strerror(-r));
+	cr_assert_not_null(s);
+	return s;
+}
+
+/* Runs sql on path with the raw sqlite3 API; returns the first column of
+ * the first row as an integer (0 if no row). */
+static long long raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	long long v = 0;
+	int rc;
+
+	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
+		     SQLITE_OK);
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	cr_assert_eq(rc, SQLITE_OK, "%s: prepare failed", sql);
+	return v;
+}
+
+/* Runs sql statements on path with the raw sqlite3 API. */
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *err = NULL;
+	int rc;
+
+	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+				     SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+	rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+	sqlite3_close(db);
+	if (rc != SQLITE_OK) {
+		char msg[256];
+
+		rs_strlcpy(msg, err ? err : "?", sizeof msg);
+		sqlite3_free(err);
+		cr_assert_fail("%s: %s", sql, msg);
+	}
+}
+
+/* ---- services ---------------------------------------------------------- */
+
+static void make_service(store_service *svc, const char *label)
+{
+	memset(svc, 0, sizeof *svc);
+	rs_spec_init(&svc->spec);
+	rs_strlcpy(svc->spec.label, label, sizeof svc->spec.label);
+	cr_assert_eq(rs_spec_add_arg(&svc->spec, "/usr/bin/env"), 0);
+	svc->desired = RS_WANT_UP;
+	svc->generation = 1;
+	svc->created_ms = 1000;
+	svc->updated_ms = 1000;
+}
+
+/* A service with every field set away from its default. */
+static void make_full_service(store_service *svc)
+{
+	rs_spec *sp = &svc->spec;
+
+	make_service(svc, "web.front-1");
+	cr_assert_eq(rs_spec_add_arg(sp, "--name=two words"), 0);
+	cr_assert_eq(rs_spec_add_arg(sp, ""), 0);
+	cr_assert_eq(rs_spec_add_arg(sp, "h\xc3\xa9llo w\xc3\xb6rld"
+				     " \xe2\x9c\x93 \xf0\x9f\x9a\x80"), 0);
+	cr_assert_eq(rs_spec_add_arg(sp, "a=b=c"), 0);
+	cr_assert_eq(rs_spec_add_env(sp, "PATH=/bin:/usr/bin"), 0);
+	cr_assert_eq(rs_spec_add_env(sp, "GREETING=hello there = yes"), 0);
+	cr_assert_eq(rs_spec_add_env(sp, "UTF=\xe6\x97\xa5\xe6\x9c\xac"), 0);
+	cr_assert_eq(rs_spec_add_env(sp, "EMPTY="), 0);
+	sp->cwd = strdup("/srv/web front");
+	cr_assert_not_null(sp->cwd);
+	sp->period_ms = 1234;
+	sp->ready_timeout_ms = 4321;
+	sp->stop_timeout_ms = 777;
+	sp->stop_signal = SIGINT;
+	sp->policy = RS_RP_ON_FAILURE;
+	sp->backoff.initial_ms = 11;
+	sp->backoff.factor = 3;
+	sp->backoff.max_ms = 99999;
+	sp->backoff.reset_ms = 4242;
+	sp->backoff.disabled = true;
+	sp->notify = RS_NT_NOTIFY;
+	sp->settle_ms = 55;
+	rs_strlcpy(sp->node, "node-7", sizeof sp->node);
+	svc->desired = RS_WANT_UP;
+	svc->generation = 0x123456789abcULL;
+	svc->created_ms = 1700000000000ULL;
+	svc->updated_ms = UINT64_MAX;   /* stored bit for bit */
+}
+
+static void assert_strv_eq(char **a, size_t an, char **b, size_t bn)
+{
+	cr_assert_eq(an, bn);
+	for (size_t i = 0; i < an; i++)
+		cr_assert_str_eq(a[i], b[i], "entry %zu", i);
+	if (an)
+		cr_assert_null(a[an]);
+}
+
+static void assert_service_eq(const store_service *a, const store_service *b)
+{
+	const rs_spec *x = &a->spec, *y = &b->spec;
+
+	cr_assert_str_eq(x->label, y->label);
+	assert_strv_eq(x->argv, x->argc, y->argv, y->argc);
+	assert_strv_eq(x->env, x->envc, y->env, y->envc);
+	if (y->cwd)
+		cr_assert_str_eq(x->cwd, y->cwd);
+	else
+		cr_assert_null(x->cwd);
+	cr_assert_eq(x->period_ms, y->period_ms);
+	cr_assert_eq(x->ready_timeout_ms, y->ready_timeout_ms);
+	cr_assert_eq(x->stop_timeout_ms, y->stop_timeout_ms);
+	cr_assert_eq(x->stop_signal, y->stop_signal);
+	cr_assert_eq(x->policy, y->policy);
+	cr_assert_eq(x->backoff.initial_ms, y->backoff.initial_ms);
+	cr_assert_eq(x->backoff.factor, y->backoff.factor);
+	cr_assert_eq(x->backoff.max_ms, y->backoff.max_ms);
+	cr_assert_eq(x->backoff.reset_ms, y->backoff.reset_ms);
+	cr_assert_eq(x->backoff.disabled, y->backoff.disabled);
+	cr_assert_eq(x->notify, y->notify);
+	cr_assert_eq(x->settle_ms, y->settle_ms);
+	cr_assert_str_eq(x->node, y->node);
+	cr_assert_eq(a->desired, b->desired);
+	cr_assert_eq(a->generation, b->generation);
+	cr_assert_eq(a->created_ms, b->created_ms);
+	cr_assert_eq(a->updated_ms, b->updated_ms);
+}
+
+struct svc_list {
+	int  n;
+	char labels[8][RS_LABEL_MAX];
+	int  stop_after;        /* return 7 after this many; 0 = never */
+	store *s;               /* for re-entrancy checks */
+	int  nested_rc;
+	int  nested_inst;
+};
+
+static int collect_svc(const store_service *svc, void *arg)
+{
+	struct svc_list *l = arg;
+
+	if (l->n < 8)
+		rs_strlcpy(l->labels[l->n], svc->spec.label, RS_LABEL_MAX);
+	l->n++;
+	return l->stop_after && l->n >= l->stop_after ? 7 : 0;
+}
+
+Test(store, open_creates_schema)
+{
+	store *s = open_ok();
+	struct stat st;
+
+	store_close(&s);
+	cr_assert_null(s);
+	store_close(&s);        /* accepts NULL */
+	store_close(NULL);
+
+	cr_assert_eq(stat(dbpath, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"),
+		     STORE_SCHEMA_VERSION);
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
+			     " WHERE type = 'table' AND name IN ('node',"
+			     " 'service', 'instance', 'event', 'operation')"),
+		     5);
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
+			     " WHERE type = 'index' AND tbl_name IN"
+			     " ('event', 'operation')"), 2);
+
+	/* Reopening an up-to-date file applies nothing and works. */
+	s = open_ok();
+	store_close(&s);
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"),
+		     STORE_SCHEMA_VERSION);
+}
+
+Test(store, open_sets_wal_and_mode_0600)
+{
+	store *s;
+	int fd = open(dbpath, O_CREAT | O_WRONLY, 0644);
+	struct stat st;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	cr_assert_geq(fd, 0);
+	fchmod(fd, 0644);
+	close(fd);
+	s = open_ok();
+	cr_assert_eq(stat(dbpath, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+	store_close(&s);
+
+	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q,
+					NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+	cr_assert_str_eq((const char *)sqlite3_column_text(q, 0), "wal");
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+Test(store, open_creates_missing_directory)
+{
+	store *s = NULL;
+
+	snprintf(dbpath, sizeof dbpath, "%s/a/b/rs.db", tmpdir);
+	cr_assert_eq(store_open(dbpath, &s), 0);
+	store_close(&s);
+	cr_assert_eq(access(dbpath, R_OK | W_OK), 0);
+}
+
+Test(store, open_bad_arguments)
+{
+	store *s = (store *)&s;
+
+	cr_assert_eq(store_open(NULL, &s), -EINVAL);
+	cr_assert_null(s);
+	cr_assert_eq(store_open("", &s), -EINVAL);
+	cr_assert_eq(store_open(dbpath, NULL), -EINVAL);
+	cr_assert_not_null(store_errmsg(NULL));
+}
+
+Test(store, service_roundtrip_every_field)
+{
+	store *s = open_ok();
+	store_service in, out;
+
+	make_full_service(&in);
+	cr_assert_eq(store_service_put(s, &in), 0);
+	cr_assert_eq(store_service_get(s, in.spec.label, &out), 0);
+	assert_service_eq(&out, &in);
+	rs_spec_clear(&out.spec);
+
+	/* The same after close + reopen. */
+	store_close(&s);
+	s = open_ok();
+	cr_assert_eq(store_service_get(s, in.spec.label, &out), 0);
+	assert_service_eq(&out, &in);
+	rs_spec_clear(&out.spec);
+	rs_spec_clear(&in.spec);
+	store_close(&s);
+}
+
+Test(store, service_defaults_and_empty_lists)
+{
+	store *s = open_ok();
+	store_service in, out;
+
+	memset(&in, 0, sizeof in);
+	rs_spec_init(&in.spec);
+	rs_strlcpy(in.spec.label, "bare", sizeof in.spec.label);
+	cr_assert_eq(store_service_put(s, &in), 0);
+	cr_assert_eq(store_service_get(s, "bare", &out), 0);
+	assert_service_eq(&out, &in);
+	cr_assert_eq(out.spec.argc, 0);
+	cr_assert_eq(out.spec.envc, 0);
+	cr_assert_null(out.spec.cwd);
+	rs_spec_clear(&out.spec);
+	store_close(&s);
+}
+
+Test(store, service_replace_delete_and_order)
+{
+	store *s = open_ok();
+	store_service a, got;
+	struct svc_list l = { 0 };
+	const char *labels[] = { "zeta", "alpha", "mid", "Beta" };
+
+	for (size_t i = 0; i < 4; i++) {
+		make_service(&a, labels[i]);
+		cr_assert_eq(store_service_put(s, &a), 0);
+		rs_spec_clear(&a.spec);
+	}
+	cr_assert_eq(store_service_each(s, collect_svc, &l), 0);
+	cr_assert_eq(l.n, 4);
+	/* label order: byte-wise (BINARY collation) */
+	cr_assert_str_eq(l.labels[0], "Beta");
+	cr_assert_str_eq(l.labels[1], "alpha");
+	cr_assert_str_eq(l.labels[2], "mid");
+	cr_assert_str_eq(l.labels[3], "zeta");
+
+	/* Replace by label: one row, new content. */
+	make_service(&a, "mid");
+	cr_assert_eq(rs_spec_add_arg(&a.spec, "--new"), 0);
+	a.desired = RS_WANT_DOWN;
+	a.generation = 2;
+	cr_assert_eq(store_service_put(s, &a), 0);
+	cr_assert_eq(store_service_get(s, "mid", &got), 0);
+	assert_service_eq(&got, &a);
+	rs_spec_clear(&got.spec);
+	rs_spec_clear(&a.spec);
+	memset(&l, 0, sizeof l);
+	cr_assert_eq(store_service_each(s, collect_svc, &l), 0);
+	cr_assert_eq(l.n, 4);
+
+	/* A non-zero callback return stops the walk and is returned. */
+	memset(&l, 0, sizeof l);
+	l.stop_after = 2;
+	cr_assert_eq(store_service_each(s, collect_svc, &l), 7);
+	cr_assert_eq(l.n, 2);
+
+	/* Delete. */
+	cr_assert_eq(store_service_del(s, "mid"), 0);
+	cr_assert_eq(store_service_get(s, "mid", &got), -ENOENT);
+	rs_spec_clear(&got.spec);       /* safe even on failure */
+	cr_assert_eq(store_service_del(s, "mid"), -ENOENT);
+	memset(&l, 0, sizeof l);
+	cr_assert_eq(store_service_each(s, collect_svc, &l), 0);
+	cr_assert_eq(l.n, 3);
+	store_close(&s);
+}
+
+static int nested_walk(const store_instance *in, void *arg)
+{
+	struct svc_list *l = arg;
+
+	(void)in;
+	l->nested_inst++;
+	return 0;
+}
+
+static int reenter_svc(const store_service *svc, void *arg)
+{
+	struct svc_list *l = arg;
+
+	(void)svc;
+	l->n++;
+	l->nested_rc = store_service_each(l->s, collect_svc, l);
+	cr_assert_eq(store_instance_each(l->s, nested_walk, l), 0);
+	return 0;
+}
+
+Test(store, walk_reentry)
+{
+	store *s = open_ok();
+	store_service a;
+	store_instance in = { 0 };
+	struct svc_list l = { 0 };
+
+	make_service(&a, "one");
+	cr_assert_eq(store_service_put(s, &a), 0);
+	rs_spec_clear(&a.spec);
+	in.info.id = 1;
+	cr_assert_eq(store_instance_put(s, &in), 0);
+	l.s = s;
+	cr_assert_eq(store_service_each(s, reenter_svc, &l), 0);
+	cr_assert_eq(l.n, 1);
+	cr_assert_eq(l.nested_rc, -EBUSY);
+	cr_assert_eq(l.nested_inst, 1);
+	/* And the statement is usable again afterwards. */
+	memset(&l, 0, sizeof l);
+	cr_assert_eq(store_service_each(s, collect_svc, &l), 0);
+	cr_assert_eq(l.n, 1);
+	store_close(&s);
+}
+
+/* ---- instances and nodes ------------------------------------------------ */
+
+static void make_instance(store_instance *in, uint64_t id, const char *label)
+{
+	memset(in, 0, sizeof *in);
+	in->info.id = id;
+	rs_strlcpy(in->info.label, label, sizeof in->info.label);
+	rs_strlcpy(in->node, "n1", sizeof in->node);
+	in->info.generation = id * 10;
+	in->info.pid = (int32_t)(1000 + id);
+	in->info.state = RS_IS_RUNNING;
+	in->info.restarts = 3;
+	in->info.last_exit.code = -1;
+	in->info.last_exit.signal = SIGKILL;
+	in->info.last_exit.reason = RS_ER_READY_TIMEOUT;
+	in->info.last_exit.time_ms = 123456789012ULL;
+	snprintf(in->info.status, sizeof in->info.status,
+		 "ready: %llu conns \xe2\x9c\x93", (unsigned long long)id);
+	in->info.started_ms = 5;
+	in->info.ready_ms = 6;
+	in->info.start_ticks = 0xfedcba9876543210ULL;
+}
+
+static void assert_inst_eq(const store_instance *x, const store_instance *y)
+{
+	const rs_iinfo *a = &x->info, *b = &y->info;
+
+	cr_assert_eq(a->id, b->id);
+	cr_assert_str_eq(a->label, b->label);
+	cr_assert_str_eq(x->node, y->node);
+	cr_assert_eq(a->generation, b->generation);
+	cr_assert_eq(a->pid, b->pid);
+	cr_assert_eq(a->state, b->state);
+	cr_assert_eq(a->restarts, b->restarts);
+	cr_assert_eq(a->last_exit.code, b->last_exit.code);
+	cr_assert_eq(a->last_exit.signal, b->last_exit.signal);
+	cr_assert_eq(a->last_exit.reason, b->last_exit.reason);
+	cr_assert_eq(a->last_exit.time_ms, b->last_exit.time_ms);
+	cr_assert_str_eq(a->status, b->status);
+	cr_assert_eq(a->started_ms, b->started_ms);
+	cr_assert_eq(a->ready_ms, b->ready_ms);
+	cr_assert_eq(a->start_ticks, b->start_ticks);
+}
+
+struct inst_list {
+	int            n;
+	store_instance v[8];
+};
+
+static int collect_inst(const store_instance *in, void *arg)
+{
+	struct inst_list *l = arg;
+
+	if (l->n < 8)
+		l->v[l->n] = *in;
+	l->n++;
+	return 0;
+}
+
+Test(store, instances)
+{
+	store *s = open_ok();
+	store_instance a, b, c;
+	struct inst_list l = { 0 };
+	uint64_t max = 99;
+
+	cr_assert_eq(store_instance_max_id(s, &max), 0);
+	cr_assert_eq(max, 0);
+	make_instance(&a, 30, "web");
+	make_instance(&b, 10, "web");
+	make_instance(&c, 20, "db");
+	cr_assert_eq(store_instance_put(s, &a), 0);
+	cr_assert_eq(store_instance_put(s, &b), 0);
+	cr_assert_eq(store_instance_put(s, &c), 0);
+
+	cr_assert_eq(store_instance_each(s, collect_inst, &l), 0);
+	cr_assert_eq(l.n, 3);
+	cr_assert_eq(l.v[0].info.id, 10);
+	cr_assert_eq(l.v[1].info.id, 20);
+	cr_assert_eq(l.v[2].info.id, 30);
+	assert_inst_eq(&l.v[0], &b);
+	assert_inst_eq(&l.v[1], &c);
+	assert_inst_eq(&l.v[2], &a);
+
+	/* Replace by id. */
+	a.info.state = RS_IS_EXITED;
+	a.info.pid = 0;
+	a.info.last_exit.reason = RS_ER_NONE;
+	rs_strlcpy(a.node, "n2", sizeof a.node);
+	cr_assert_eq(store_instance_put(s, &a), 0);
+	memset(&l, 0, sizeof l);
+	cr_assert_eq(store_instance_each(s, collect_inst, &l), 0);
+	cr_assert_eq(l.n, 3);
+	cr_assert_eq(l.v[2].info.state, RS_IS_EXITED);
+	cr_assert_eq(l.v[2].info.last_exit.reason, RS_ER_NONE);
+	cr_assert_str_eq(l.v[2].node, "n2");
+
+	/* max_id never goes down, even when the newest row is deleted. */
+	cr_assert_eq(store_instance_max_id(s, &max), 0);
+	cr_assert_eq(max, 30);
+	cr_assert_eq(store_instance_del(s, 30), 0);
+	cr_assert_eq(store_instance_del(s, 30), -ENOENT);
+	cr_assert_eq(store_instance_max_id(s, &max), 0);
+	cr_assert_eq(max, 30);
+	memset(&l, 0, sizeof l);
+	cr_assert_eq(store_instance_each(s, collect_inst, &l), 0);
+	cr_assert_eq(l.n, 2);
+	store_close(&s);
+
+	s = open_ok();
+	cr_assert_eq(store_instance_max_id(s, &max), 0);
+	cr_assert_eq(max, 30);
+	store_close(&s);
+}
+
+struct node_list {
+	int        n;
+	store_node v[4];
+};
+
+static int collect_node(const store_node *n, void *arg)
+{
+	struct node_list *l = arg;
+
+	if (l->n < 4)
+		l->v[l->n] = *n;
+	l->n++;
+	return 0;
+}
+
+Test(store, nodes)
+{
+	store *s = open_ok();
+	store_node a = { 0 }, b = { 0 };
+	struct node_list l = { 0 };
+
+	rs_strlcpy(a.name, "west", sizeof a.name);
+	rs_strlcpy(a.address, "tcp://10.0.0.2:7000", sizeof a.address);
+	rs_strlcpy(a.boot_id, "8d1e0c1f-0000-4a4a-9999-abcdefabcdef",
+		   sizeof a.boot_id);
+	rs_strlcpy(a.agent_version, "0.1.0", sizeof a.agent_version);
+	rs_strlcpy(a.labels, "ssd,gpu,zone=a", sizeof a.labels);
+	a.capacity = 64;
+	a.state = RS_NS_UP;
+	a.last_seen_ms = 1700000000123ULL;
+	b = a;
+	rs_strlcpy(b.name, "east", sizeof b.name);
+	b.state = RS_NS_LOST;
+	cr_assert_eq(store_node_put(s, &a), 0);
+	cr_assert_eq(store_node_put(s, &b), 0);
+	cr_assert_eq(store_node_each(s, collect_node, &l), 0);
+	cr_assert_eq(l.n, 2);
+	cr_assert_str_eq(l.v[0].name, "east");
+	cr_assert_eq(l.v[0].state, RS_NS_LOST);
+	cr_assert_eq(memcmp(&l.v[1], &a, sizeof a), 0);
+
+	a.state = RS_NS_LOST;
+	a.capacity = 1;
+	cr_assert_eq(store_node_put(s, &a), 0);
+	memset(&l, 0, sizeof l);
+	cr_assert_eq(store_node_each(s, collect_node, &l), 0);
+	cr_assert_eq(l.n, 2);
+	cr_assert_eq(l.v[1].state, RS_NS_LOST);
+	cr_assert_eq(l.v[1].capacity, 1);
+	store_close(&s);
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+struct ev_list {
+	int      n;
+	uint64_t seq[16];
+	char     detail[16][8];
+	int      stop_after;
+};
+
+static int collect_ev(const rs_event *ev, void *arg)
+{
+	struct ev_list *l = arg;
+
+	if (l->n < 16) {
+		l->seq[l->n] = ev->seq;
+		rs_strlcpy(l->detail[l->n], ev->detail, 8);
+	}
+	l->n++;
+	return l->stop_after && l->n >= l->stop_after ? 5 : 0;
+}
+
+/* Walks events and checks the details seen, in order. */
+static void expect_events(store *s, const char *label, uint64_t after,
+			  uint32_t limit, const char *want)
+{
+	struct ev_list l = { 0 };
+	char got[128] = "";
+
+	cr_assert_eq(store_event_each(s, label, after, limit, collect_ev, &l),
+		     0);
+	for (int i = 0; i < l.n && i < 16; i++) {
+		if (i)
+			strcat(got, " ");
+		strcat(got, l.detail[i]);
+		if (i)
+			cr_assert_gt(l.seq[i], l.seq[i - 1]);
+	}
+	cr_assert_str_eq(got, want, "label %s after %llu limit %u",
+			 label ? label : "(all)", (unsigned long long)after,
+			 limit);
+}
+
+Test(store, events)
+{
+	store *s = open_ok();
+	uint64_t seq[10];
+	rs_event ev;
+	struct ev_list l = { 0 };
+
+	expect_events(s, NULL, 0, 0, "");
+	for (int i = 0; i < 10; i++) {
+		memset(&ev, 0, sizeof ev);
+		ev.time_ms = 1000 + (uint64_t)i;
+		rs_strlcpy(ev.label, i % 2 ? "b" : "a", sizeof ev.label);
+		ev.instance = (uint64_t)i;
+		rs_strlcpy(ev.node, "n1", sizeof ev.node);
+		rs_strlcpy(ev.kind, "state", sizeof ev.kind);
+		snprintf(ev.detail, sizeof ev.detail, "e%d", i);
+		cr_assert_eq(store_event_add(s, &ev), 0);
+		seq[i] = ev.seq;
+		if (i)
+			cr_assert_gt(seq[i], seq[i - 1]);
+	}
+	expect_events(s, NULL, 0, 0, "e0 e1 e2 e3 e4 e5 e6 e7 e8 e9");
+	expect_events(s, "a", 0, 0, "e0 e2 e4 e6 e8");
+	expect_events(s, "b", 0, 0, "e1 e3 e5 e7 e9");
+	expect_events(s, "nope", 0, 0, "");
+	expect_events(s, NULL, 0, 3, "e7 e8 e9");
+	expect_events(s, "b", 0, 2, "e7 e9");
+	expect_events(s, NULL, seq[7], 0, "e8 e9");
+	expect_events(s, NULL, seq[7], 1, "e9");
+	expect_events(s, "a", seq[3], 0, "e4 e6 e8");
+	expect_events(s, "a", seq[3], 1, "e8");
+	expect_events(s, NULL, seq[9], 0, "");
+	expect_events(s, NULL, UINT64_MAX, 0, "");
+	expect_events(s, NULL, 0, 100, "e0 e1 e2 e3 e4 e5 e6 e7 e8 e9");
+
+	l.stop_after = 2;
+	cr_assert_eq(store_event_each(s, NULL, 0, 0, collect_ev, &l), 5);
+	cr_assert_eq(l.n, 2);
+	store_close(&s);
+}
+
+static int check_full_event(const rs_event *ev, void *arg)
+{
+	const rs_event *want = arg;
+
+	cr_assert_eq(ev->seq, want->seq);
+	cr_assert_eq(ev->time_ms, want->time_ms);
+	cr_assert_str_eq(ev->label, want->label);
+	cr_assert_eq(ev->instance, want->instance);
+	cr_assert_str_eq(ev->node, want->node);
+	cr_assert_str_eq(ev->kind, want->kind);
+	cr_assert_str_eq(ev->detail, want->detail);
+	return 1;
+}
+
+Test(store, event_all_fields_at_max_length)
+{
+	store *s = open_ok();
+	rs_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.time_ms = UINT64_MAX - 1;
+	memset(ev.label, 'L', sizeof ev.label - 1);
+	ev.instance = 42;
+	memset(ev.node, 'N', sizeof ev.node - 1);
+	memset(ev.kind, 'K', sizeof ev.kind - 1);
+	memset(ev.detail, 'D', sizeof ev.detail - 1);
+	cr_assert_eq(store_event_add(s, &ev), 0);
+	cr_assert_eq(store_event_each(s, NULL, 0, 0, check_full_event, &ev), 1);
+	cr_assert_eq(store_event_each(s, ev.label, 0, 0, check_full_event,
+				      &ev), 1);
+	store_close(&s);
+}
+
+/* ---- operations --------------------------------------------------------- */
+
+struct op_list {
+	int   n;
+	rs_op v[8];
+};
+
+static int collect_op(const rs_op *op, void *arg)
+{
+	struct op_list *l = arg;
+
+	if (l->n < 8)
+		l->v[l->n] = *op;
+	l->n++;
+	return 0;
+}
+
+static void make_op(rs_op *op, const char *kind, const char *label)
+{
+	memset(op, 0, sizeof *op);
+	rs_strlcpy(op->kind, kind, sizeof op->kind);
+	rs_strlcpy(op->label, label, sizeof op->label);
+	rs_strlcpy(op->state, "running", sizeof op->state);
+	op->started_ms = 100;
+	rs_strlcpy(op->caller, "uid=1000 pid=42", sizeof op->caller);
+	rs_strlcpy(op->detail, "starting 3 instances", sizeof op->detail);
+}
+
+Test(store, operations)
+{
+	store *s = open_ok();
+	rs_op a, b, c;
+	struct op_list l = { 0 };
+
+	make_op(&a, "up", "web");
+	make_op(&b, "down", "db");
+	make_op(&c, "up", "cache");
+	cr_assert_eq(store_op_add(s, &a), 0);
+	cr_assert_eq(store_op_add(s, &b), 0);
+	cr_assert_eq(store_op_add(s, &c), 0);
+	cr_assert_gt(a.id, 0);
+	cr_assert_gt(b.id, a.id);
+	cr_assert_gt(c.id, b.id);
+
+	cr_assert_eq(store_op_each_open(s, collect_op, &l), 0);
+	cr_assert_eq(l.n, 3);
+	cr_assert_eq(memcmp(&l.v[0], &a, sizeof a), 0);
+	cr_assert_eq(l.v[1].id, b.id);
+	cr_assert_eq(l.v[2].id, c.id);
+
+	rs_strlcpy(b.state, "done", sizeof b.state);
+	b.finished_ms = 200;
+	rs_strlcpy(b.detail, "stopped 1", sizeof b.detail);
+	cr_assert_eq(store_op_update(s, &b), 0);
+	rs_strlcpy(a.state, "failed", sizeof a.state);
+	cr_assert_eq(store_op_update(s, &a), 0);
+	memset(&l, 0, sizeof l);
+	cr_assert_eq(store_op_each_open(s, collect_op, &l), 0);
+	cr_assert_eq(l.n, 1);
+	cr_assert_eq(l.v[0].id, c.id);
+
+	/* Update touches only state/finished/detail. */
+	b.id = 999;
+	cr_assert_eq(store_op_update(s, &b), -ENOENT);
+	rs_strlcpy(b.state, "running", sizeof b.state);
+	b.id = a.id;
+	rs_strlcpy(b.kind, "zzz", sizeof b.kind);
+	cr_assert_eq(store_op_update(s, &b), 0);
+	memset(&l, 0, sizeof l);
+	cr_assert_eq(store_op_each_open(s, collect_op, &l), 0);
+	cr_assert_eq(l.n, 2);
+	cr_assert_eq(l.v[0].id, a.id);
+	cr_assert_str_eq(l.v[0].kind, "up");
+	cr_assert_str_eq(l.v[0].label, "web");
+	cr_assert_eq(l.v[0].finished_ms, 200);
+	cr_assert_str_eq(l.v[0].detail, "stopped 1");
+	store_close(&s);
+}
+
+/* ---- transactions and durability ---------------------------------------- */
+
+static int count_svc(store *s)
+{
+	struct svc_list l = { 0 };
+
+	cr_assert_eq(store_service_each(s, collect_svc, &l), 0);
+	return l.n;
+}
+
+static int count_ev(store *s)
+{
+	struct ev_list l = { 0 };
+
+	cr_assert_eq(store_event_each(s, NULL, 0, 0, collect_ev, &l), 0);
+	return l.n;
+}
+
+static void put_svc(store *s, const char *label)
+{
+	store_service a;
+
+	make_service(&a, label);
+	cr_assert_eq(store_service_put(s, &a), 0);
+	rs_spec_clear(&a.spec);
+}
+
+static void add_ev(store *s, const char *detail)
+{
+	rs_event ev = { 0 };
+
+	rs_strlcpy(ev.kind, "test", sizeof ev.kind);
+	rs_strlcpy(ev.detail, detail, sizeof ev.detail);
+	cr_assert_eq(store_event_add(s, &ev), 0);
+}
+
+Test(store, transaction_rollback_and_commit)
+{
+	store *s = open_ok();
+	store_instance in;
+	rs_op op;
+	struct op_list ol = { 0 };
+	uint64_t max = 0;
+
+	store_rollback(s);      /* no transaction: a no-op */
+	cr_assert_eq(store_begin(s), 0);
+	cr_assert_lt(store_begin(s), 0, "nesting is refused");
+	put_svc(s, "gone");
+	add_ev(s, "gone");
+	make_instance(&in, 5, "gone");
+	cr_assert_eq(store_instance_put(s, &in), 0);
+	make_op(&op, "up", "gone");
+	cr_assert_eq(store_op_add(s, &op), 0);
+	cr_assert_eq(count_svc(s), 1, "visible inside the transaction");
+	store_rollback(s);
+
+	cr_assert_eq(count_svc(s), 0);
+	cr_assert_eq(count_ev(s), 0);
+	cr_assert_eq(store_instance_max_id(s, &max), 0);
+	cr_assert_eq(max, 0);
+	cr_assert_eq(store_op_each_open(s, collect_op, &ol), 0);
+	cr_assert_eq(ol.n, 0);
+
+	cr_assert_eq(store_begin(s), 0);
+	put_svc(s, "kept");
+	add_ev(s, "kept");
+	cr_assert_eq(store_commit(s), 0);
+	cr_assert_lt(store_commit(s), 0, "no transaction to commit");
+	store_close(&s);
+
+	s = open_ok();
+	cr_assert_eq(count_svc(s), 1);
+	cr_assert_eq(count_ev(s), 1);
+	store_close(&s);
+}
+
+Test(store, close_with_open_transaction_rolls_back)
+{
+	store *s = open_ok();
+
+	put_svc(s, "before");
+	cr_assert_eq(store_begin(s), 0);
+	put_svc(s, "during");
+	store_close(&s);
+	s = open_ok();
+	cr_assert_eq(count_svc(s), 1);
+	store_close(&s);
+}
+
+/* Child side of the crash tests: one committed row, one uncommitted
+ * transaction, then dies without closing (by _exit or SIGKILL). */
+static void crash_child(bool sigkill)
+{
+	store *s = NULL;
+
+	if (store_open(dbpath, &s) < 0)
+		_exit(2);
+	if (store_begin(s) < 0)
+		_exit(3);
+	put_svc(s, "committed");
+	add_ev(s, "committed");
+	if (store_commit(s) < 0)
+		_exit(4);
+	if (store_begin(s) < 0)
+		_exit(5);
+	put_svc(s, "uncommitted");
+	add_ev(s, "uncommitted");
+	if (sigkill)
+		kill(getpid(), SIGKILL);
+	_exit(0);
+}
+
+static void crash_case(bool sigkill)
+{
+	store *s;
+	store_service got;
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		crash_child(sigkill);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	if (sigkill)
+		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+			  "status %#x", status);
+	else
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			  "status %#x", status);
+
+	s = open_ok();
+	cr_assert_eq(store_service_get(s, "committed", &got), 0);
+	rs_spec_clear(&got.spec);
+	cr_assert_eq(store_service_get(s, "uncommitted", &got), -ENOENT);
+	cr_assert_eq(count_svc(s), 1);
+	cr_assert_eq(count_ev(s), 1);
+	/* And the file is writable again: the dead writer's lock is gone. */
+	put_svc(s, "after");
+	cr_assert_eq(count_svc(s), 2);
+	store_close(&s);
+}
+
+Test(store, crash_exit_without_close)
+{
+	crash_case(false);
+}
+
+Test(store, crash_sigkill_mid_transaction)
+{
+	crash_case(true);
+}
+
+Test(store, data_survives_reopen)
+{
+	store *s = open_ok();
+	store_instance in;
+	store_node n = { 0 };
+	struct node_list nl = { 0 };
+	struct inst_list il = { 0 };
+
+	put_svc(s, "svc");
+	make_instance(&in, 7, "svc");
+	cr_assert_eq(store_instance_put(s, &in), 0);
+	rs_strlcpy(n.name, "n1", sizeof n.name);
+	cr_assert_eq(store_node_put(s, &n), 0);
+	add_ev(s, "hello");
+	store_close(&s);
+
+	s = open_ok();
+	cr_assert_eq(count_svc(s), 1);
+	cr_assert_eq(count_ev(s), 1);
+	cr_assert_eq(store_instance_each(s, collect_inst, &il), 0);
+	cr_assert_eq(il.n, 1);
+	assert_inst_eq(&il.v[0], &in);
+	cr_assert_eq(store_node_each(s, collect_node, &nl), 0);
+	cr_assert_eq(nl.n, 1);
+	store_close(&s);
+}
+
+/* ---- hostile files ------------------------------------------------------ */
+
+Test(store, newer_schema_refused)
+{
+	store *s = (store *)&s;
+
+	raw_exec(dbpath, "CREATE TABLE future (x); PRAGMA user_version = 99;");
+	cr_assert_eq(store_open(dbpath, &s), -EPROTO);
+	cr_assert_null(s);
+	/* The file was left alone. */
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 99);
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"), 1);
+}
+
+Test(store, junk_file_refused)
+{
+	store *s = (store *)&s;
+	char junk[8192];
+	FILE *f;
+	int r;
+
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = (char)(i * 7 + 3);
+	memcpy(junk, "this is not a database, honest", 30);
+	f = fopen(dbpath, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(junk, 1, sizeof junk, f), sizeof junk);
+	fclose(f);
+
+	r = store_open(dbpath, &s);
+	cr_assert_lt(r, 0);
+	cr_assert_eq(r, -EBADMSG, "got %d (%s)", r, strerror(-r));
+	cr_assert_null(s);
+}
+
+Test(store, unknown_values_read_back_safely)
+{
+	store *s = open_ok();
+	store_service got;
+	store_instance in;
+	store_node n = { 0 };
+	struct inst_list il = { 0 };
+	struct node_list nl = { 0 };
+	struct ev_list el = { 0 };
+
+	put_svc(s, "svc");
+	make_instance(&in, 1, "svc");
+	cr_assert_eq(store_instance_put(s, &in), 0);
+	rs_strlcpy(n.name, "n1", sizeof n.name);
+	n.state = RS_NS_UP;
+	cr_assert_eq(store_node_put(s, &n), 0);
+	add_ev(s, "x");
+	store_close(&s);
+
+	/* Damage the rows from outside: unknown names, over-long strings,
+	 * out-of-range numbers, an argv blob without its final NUL. */
+	raw_exec(dbpath,
+		 "UPDATE service SET policy = 'sometimes', notify = 'yelling',"
+		 " desired = 'maybe', node = printf('%.200c', 'n'),"
+		 " argv = X'2F62696E2F7368002D63', stop_signal = 1e12,"
+		 " cwd = NULL;"
+		 "UPDATE instance SET state = 'zombie', exit_reason = 'cosmic',"
+		 " status = printf('%.1000c', 's'), pid = 'abc';"
+		 "UPDATE node SET state = '', name = 'n1';"
+		 "UPDATE event SET detail = printf('%.5000c', 'd'),"
+		 " kind = printf('%.100c', 'k'), label = X'00';");
+
+	s = open_ok();
+	cr_assert_eq(store_service_get(s, "svc", &got), 0);
+	cr_assert_eq(got.spec.policy, 0);
+	cr_assert_eq(got.spec.notify, 0);
+	cr_assert_eq(got.desired, 0);
+	cr_assert_eq(strlen(got.spec.node), RS_NODE_MAX - 1);
+	cr_assert_eq(got.spec.argc, 2);
+	cr_assert_str_eq(got.spec.argv[0], "/bin/sh");
+	cr_assert_str_eq(got.spec.argv[1], "-c");
+	cr_assert_eq(got.spec.stop_signal, 0);
+	rs_spec_clear(&got.spec);
+
+	cr_assert_eq(store_instance_each(s, collect_inst, &il), 0);
+	cr_assert_eq(il.n, 1);
+	cr_assert_eq(il.v[0].info.state, 0);
+	cr_assert_eq(il.v[0].info.last_exit.reason, 0);
+	cr_assert_eq(strlen(il.v[0].info.status), RS_STATUS_MAX - 1);
+	cr_assert_eq(il.v[0].info.pid, 0);
+	cr_assert_eq(store_node_each(s, collect_node, &nl), 0);
+	cr_assert_eq(nl.v[0].state, 0);
+	cr_assert_eq(store_event_each(s, NULL, 0, 0, collect_ev, &el), 0);
+	cr_assert_eq(el.n, 1);
+	store_close(&s);
+}
+
+/* ---- full disk ---------------------------------------------------------- */
+
+/* 64k is too small even for the schema: the db (~15 pages of 4k), its WAL
+ * copy during the first migration and the 32k -shm must all fit. */
+#define TINY_FS_SIZE "size=256k"
+
+Test(store, full_disk_enospc)
+{
+	store *s, *s2;
+	store_service got;
+	rs_event ev = { 0 };
+	char chunk[4096];
+	int fd, r = 0;
+	char filler[128];
+
+	snprintf(mntdir, sizeof mntdir, "/tmp/rs-test-mnt-XXXXXX");
+	cr_assert_not_null(mkdtemp(mntdir));
+	if (mount("tmpfs", mntdir, "tmpfs", MS_NOSUID | MS_NODEV,
+		  TINY_FS_SIZE ",mode=0700") < 0) {
+		cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
+		return;
+	}
+	mounted = true;
+	snprintf(dbpath, sizeof dbpath, "%s/rs.db", mntdir);
+	snprintf(filler, sizeof filler, "%s/filler", mntdir);
+
+	s = open_ok();
+	put_svc(s, "precious");
+	add_ev(s, "precious");
+
+	/* Take every free byte. */
+	memset(chunk, 'f', sizeof chunk);
+	fd = open(filler, O_CREAT | O_WRONLY, 0600);
+	cr_assert_geq(fd, 0);
+	for (;;) {
+		ssize_t n = write(fd, chunk, sizeof chunk);
+
+		if (n <= 0)
+			break;
+	}
+	close(fd);
+
+	/* A new store cannot even be created now, and says so cleanly. */
+	snprintf(dbpath, sizeof dbpath, "%s/other.db", mntdir);
+	s2 = (store *)&s2;
+	r = store_open(dbpath, &s2);
+	cr_assert_lt(r, 0);
+	cr_assert_null(s2);
+	snprintf(dbpath, sizeof dbpath, "%s/rs.db", mntdir);
+	r = 0;
+
+	memset(ev.detail, 'D', sizeof ev.detail - 1);
+	rs_strlcpy(ev.kind, "fill", sizeof ev.kind);
+	for (int i = 0; i < 10000 && r == 0; i++)
+		r = store_event_add(s, &ev);
+	cr_assert_lt(r, 0, "the store never filled up");
+	cr_assert_eq(r, -ENOSPC, "got %d (%s): %s", r, strerror(-r),
+		     store_errmsg(s));
+	cr_assert_not_null(strstr(store_errmsg(s), "full"), "errmsg: %s",
+			   store_errmsg(s));
+	/* Reads still work on the live handle. */
+	cr_assert_eq(store_service_get(s, "precious", &got), 0);
+	rs_spec_clear(&got.spec);
+	store_close(&s);
+
+	/* Free the space, reopen: the earlier data is intact. */
+	cr_assert_eq(unlink(filler), 0);
+	s = open_ok();
+	cr_assert_eq(store_service_get(s, "precious", &got), 0);
+	rs_spec_clear(&got.spec);
+	cr_assert_geq(count_ev(s), 1);
+	put_svc(s, "after");
+	store_close(&s);
+}

@@ -1,0 +1,977 @@
+/*
+ * test_wire.c - wire_encode/wire_decode: round trips of every message,
+ * truncation, junk, hand-assembled protobuf with bad enums, versions,
+ * oversized strings and vectors. Does not include rs.pb-c.h: bad frames are
+ * built here byte by byte.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire.h"
+
+/* ---------- a tiny protobuf writer ---------- */
+
+struct pb {
+	uint8_t *p;
+	size_t   n, cap;
+};
+
+static void pb_raw(struct pb *b, const void *data, size_t len)
+{
+	if (b->n + len > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+
+		while (cap < b->n + len)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		cr_assert_not_null(b->p);
+		b->cap = cap;
+	}
+	if (len)
+		memcpy(b->p + b->n, data, len);
+	b->n += len;
+}
+
+static void pb_uvarint(struct pb *b, uint64_t v)
+{
+	uint8_t c;
+
+	do {
+		c = v & 0x7f;
+		v >>= 7;
+		if (v)
+			c |= 0x80;
+		pb_raw(b, &c, 1);
+	} while (v);
+}
+
+/* Field with wire type 0 (int32 negatives are sign-extended to 64 bits). */
+static void pb_varint(struct pb *b, unsigned field, int64_t v)
+{
+	pb_uvarint(b, (uint64_t)field << 3);
+	pb_uvarint(b, (uint64_t)v);
+}
+
+static void pb_bytes(struct pb *b, unsigned field, const void *d, size_t len)
+{
+	pb_uvarint(b, (uint64_t)field << 3 | 2);
+	pb_uvarint(b, len);
+	pb_raw(b, d, len);
+}
+
+static void pb_str(struct pb *b, unsigned field, const char *s)
+{
+	pb_bytes(b, field, s, strlen(s));
+}
+
+/* Appends sub as a length-delimited field and frees it. */
+static void pb_sub(struct pb *b, unsigned field, struct pb *sub)
+{
+	pb_bytes(b, field, sub->p, sub->n);
+	free(sub->p);
+	memset(sub, 0, sizeof *sub);
+}
+
+static void pb_free(struct pb *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+/* Envelope field numbers */
+enum { F_VERSION = 1, F_SEQ = 2, F_ACK = 3, F_HELLO = 10, F_BEAT = 11,
+       F_EVENT = 12, F_START = 15, F_REQUEST = 20 };
+
+/* Wraps body in an Envelope with the given version (0: field omitted). */
+static struct pb envelope(uint32_t version, unsigned field, struct pb *body)
+{
+	struct pb env = { 0 };
+
+	if (version)
+		pb_varint(&env, F_VERSION, version);
+	if (field)
+		pb_sub(&env, field, body);
+	return env;
+}
+
+/* Decodes b, frees it, and returns wire_decode's result; m cleared. */
+static int decode_pb(struct pb *b)
+{
+	rs_msg m;
+	int r = wire_decode(b->p, b->n, &m);
+
+	pb_free(b);
+	rs_msg_clear(&m);
+	return r;
+}
+
+static bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *c = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (c[i])
+			return false;
+	return true;
+}
+
+/* ---------- sample messages ---------- */
+
+static void fill_iinfo(rs_iinfo *i, unsigned k)
+{
+	memset(i, 0, sizeof *i);
+	i->id = 1000 + k;
+	snprintf(i->label, sizeof i->label, "svc-%u.x_y", k);
+	i->generation = 7 + k;
+	i->pid = 4242 + (int)k;
+	i->state = RS_IS_LOST;
+	i->restarts = 3 + k;
+	i->last_exit.code = -3;
+	i->last_exit.signal = SIGKILL;
+	i->last_exit.reason = RS_ER_STOPPED;
+	i->last_exit.time_ms = 1700000000123ull + k;
+	snprintf(i->status, sizeof i->status, "serving %u clients", k);
+	i->started_ms = 1700000000000ull;
+	i->ready_ms = 1700000000500ull;
+	i->start_ticks = 0x123456789abcull;
+}
+
+static void fill_spec(rs_spec *s)
+{
+	rs_spec_init(s);
+	strcpy(s->label, "web.front-1");
+	cr_assert_eq(rs_spec_add_arg(s, "/usr/bin/env"), 0);
+	cr_assert_eq(rs_spec_add_arg(s, "sh"), 0);
+	cr_assert_eq(rs_spec_add_arg(s, "-c"), 0);
+	cr_assert_eq(rs_spec_add_arg(s, ""), 0);
+	cr_assert_eq(rs_spec_add_env(s, "A=1"), 0);
+	cr_assert_eq(rs_spec_add_env(s, "PATH=/bin:/usr/bin"), 0);
+	s->cwd = strdup("/var/lib/rs");
+	s->period_ms = 1500;
+	s->ready_timeout_ms = 12345;
+	s->stop_timeout_ms = 777;
+	s->stop_signal = SIGINT;
+	s->policy = RS_RP_NEVER;
+	s->backoff.initial_ms = 11;
+	s->backoff.factor = 3;
+	s->backoff.max_ms = 99999;
+	s->backoff.reset_ms = 4444;
+	s->backoff.disabled = true;
+	s->notify = RS_NT_SIMPLE;
+	s->settle_ms = 321;
+	strcpy(s->node, "node-7");
+}
+
+static void fill_hello(rs_msg *m, size_t ninst)
+{
+	rs_hello *h = &m->u.hello;
+
+	rs_msg_init(m, RS_MSG_HELLO);
+	strcpy(h->node, "node-a");
+	strcpy(h->boot_id, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+	strcpy(h->agent_version, "0.1.0");
+	h->capacity = 17;
+	h->nlabels = 3;
+	h->labels = calloc(3, sizeof *h->labels);
+	h->labels[0] = strdup("alpha");
+	h->labels[1] = strdup("beta.2");
+	h->labels[2] = strdup("Gamma_3");
+	h->ninstances = ninst;
+	h->instances = calloc(ninst ? ninst : 1, sizeof *h->instances);
+	for (size_t i = 0; i < ninst; i++)
+		fill_iinfo(&h->instances[i], (unsigned)i);
+}
+
+static void fill_start(rs_msg *m)
+{
+	rs_msg_init(m, RS_MSG_START);
+	rs_spec_clear(&m->u.start.spec);
+	fill_spec(&m->u.start.spec);
+	m->u.start.instance_id = 0xfffffffffffffff0ull;
+	m->u.start.generation = 99;
+}
+
+/* ---------- comparisons ---------- */
+
+static void cmp_str_or_null(const char *a, const char *b)
+{
+	if (!a || !b)
+		cr_assert_eq(a, b, "%p vs %p", (void *)a, (void *)b);
+	else
+		cr_assert_str_eq(a, b);
+}
+
+static void cmp_iinfo(const rs_iinfo *a, const rs_iinfo *b)
+{
+	cr_assert_eq(a->id, b->id);
+	cr_assert_str_eq(a->label, b->label);
+	cr_assert_eq(a->generation, b->generation);
+	cr_assert_eq(a->pid, b->pid);
+	cr_assert_eq(a->state, b->state);
+	cr_assert_eq(a->restarts, b->restarts);
+	cr_assert_eq(a->last_exit.code, b->last_exit.code);
+	cr_assert_eq(a->last_exit.signal, b->last_exit.signal);
+	cr_assert_eq(a->last_exit.reason, b->last_exit.reason);
+	cr_assert_eq(a->last_exit.time_ms, b->last_exit.time_ms);
+	cr_assert_str_eq(a->status, b->status);
+	cr_assert_eq(a->started_ms, b->started_ms);
+	cr_assert_eq(a->ready_ms, b->ready_ms);
+	cr_assert_eq(a->start_ticks, b->start_ticks);
+}
+
+static void cmp_spec(const rs_spec *a, const rs_spec *b)
+{
+	cr_assert_str_eq(a->label, b->label);
+	cr_assert_eq(a->argc, b->argc);
+	for (size_t i = 0; i < a->argc; i++)
+		cr_assert_str_eq(a->argv[i], b->argv[i]);
+	if (b->argc)
+		cr_assert_null(b->argv[b->argc]);
+	cr_assert_eq(a->envc, b->envc);
+	for (size_t i = 0; i < a->envc; i++)
+		cr_assert_str_eq(a->env[i], b->env[i]);
+	cmp_str_or_null(a->cwd, b->cwd);
+	cr_assert_eq(a->period_ms, b->period_ms);
+	cr_assert_eq(a->ready_timeout_ms, b->ready_timeout_ms);
+	cr_assert_eq(a->stop_timeout_ms, b->stop_timeout_ms);
+	cr_assert_eq(a->stop_signal, b->stop_signal);
+	cr_assert_eq(a->policy, b->policy);
+	cr_assert_eq(a->backoff.initial_ms, b->backoff.initial_ms);
+	cr_assert_eq(a->backoff.factor, b->backoff.factor);
+	cr_assert_eq(a->backoff.max_ms, b->backoff.max_ms);
+	cr_assert_eq(a->backoff.reset_ms, b->backoff.reset_ms);
+	cr_assert_eq(a->backoff.disabled, b->backoff.disabled);
+	cr_assert_eq(a->notify, b->notify);
+	cr_assert_eq(a->settle_ms, b->settle_ms);
+	cr_assert_str_eq(a->node, b->node);
+}
+
+/* Field-by-field comparison of two messages of the same type. */
+static void cmp_msg(const rs_msg *a, const rs_msg *b)
+{
+	cr_assert_eq(a->type, b->type);
+	cr_assert_eq(b->version, RS_PROTO_VERSION);
+	cr_assert_eq(a->seq, b->seq);
+	cr_assert_eq(a->ack, b->ack);
+	switch (a->type) {
+	case RS_MSG_HELLO:
+		cr_assert_str_eq(a->u.hello.node, b->u.hello.node);
+		cr_assert_str_eq(a->u.hello.boot_id, b->u.hello.boot_id);
+		cr_assert_str_eq(a->u.hello.agent_version,
+				 b->u.hello.agent_version);
+		cr_assert_eq(a->u.hello.capacity, b->u.hello.capacity);
+		cr_assert_eq(a->u.hello.nlabels, b->u.hello.nlabels);
+		for (size_t i = 0; i < a->u.hello.nlabels; i++)
+			cr_assert_str_eq(a->u.hello.labels[i],
+					 b->u.hello.labels[i]);
+		cr_assert_eq(a->u.hello.ninstances, b->u.hello.ninstances);
+		for (size_t i = 0; i < a->u.hello.ninstances; i++)
+			cmp_iinfo(&a->u.hello.instances[i],
+				  &b->u.hello.instances[i]);
+		break;
+	case RS_MSG_BEAT:
+		cr_assert_eq(a->u.beat.time_ms, b->u.beat.time_ms);
+		cr_assert_eq(a->u.beat.running, b->u.beat.running);
+		break;
+	case RS_MSG_EVENT:
+		cr_assert_eq(a->u.event.kind, b->u.event.kind);
+		cmp_iinfo(&a->u.event.info, &b->u.event.info);
+		cmp_str_or_null(a->u.event.detail, b->u.event.detail);
+		cr_assert_eq(a->u.event.backoff_ms, b->u.event.backoff_ms);
+		break;
+	case RS_MSG_WELCOME:
+		cr_assert_eq(a->u.welcome.beat_ms, b->u.welcome.beat_ms);
+		cr_assert_eq(a->u.welcome.ttl_ms, b->u.welcome.ttl_ms);
+		break;
+	case RS_MSG_REHELLO:
+		break;
+	case RS_MSG_START:
+		cr_assert_eq(a->u.start.instance_id, b->u.start.instance_id);
+		cr_assert_eq(a->u.start.generation, b->u.start.generation);
+		cmp_spec(&a->u.start.spec, &b->u.start.spec);
+		break;
+	case RS_MSG_STOP:
+		cr_assert_eq(a->u.stop.instance_id, b->u.stop.instance_id);
+		cr_assert_eq(a->u.stop.forget, b->u.stop.forget);
+		break;
+	case RS_MSG_BEAT_ACK:
+		cr_assert_eq(a->u.beat_ack.time_ms, b->u.beat_ack.time_ms);
+		break;
+	case RS_MSG_REQUEST:
+		cr_assert_eq(a->u.request.id, b->u.request.id);
+		cr_assert_eq(a->u.request.verb, b->u.request.verb);
+		cr_assert_str_eq(a->u.request.label, b->u.request.label);
+		cmp_spec(&a->u.request.spec, &b->u.request.spec);
+		cr_assert_eq(a->u.request.no_block, b->u.request.no_block);
+		cr_assert_eq(a->u.request.timeout_ms, b->u.request.timeout_ms);
+		cr_assert_eq(a->u.request.limit, b->u.request.limit);
+		break;
+	case RS_MSG_REPLY:
+		cr_assert_eq(a->u.reply.id, b->u.reply.id);
+		cr_assert_eq(a->u.reply.code, b->u.reply.code);
+		cmp_str_or_null(a->u.reply.message, b->u.reply.message);
+		cmp_str_or_null(a->u.reply.json, b->u.reply.json);
+		break;
+	default:
+		cr_assert_fail("unexpected type %d", (int)a->type);
+	}
+}
+
+/* Encodes m, decodes the bytes, compares, and clears m. */
+static void roundtrip(rs_msg *m)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	rs_msg d;
+	int r;
+
+	m->seq = 0x0102030405060708ull;
+	m->ack = 0xfedcba9876543210ull;
+	r = wire_encode(m, &buf, &len);
+	cr_assert_eq(r, 0, "encode %s: %d", rs_msg_type_to_string(m->type), r);
+	cr_assert_not_null(buf);
+	cr_assert_gt(len, 0);
+	cr_assert_leq(len, RS_FRAME_MAX);
+	r = wire_decode(buf, len, &d);
+	cr_assert_eq(r, 0, "decode %s: %d", rs_msg_type_to_string(m->type), r);
+	cmp_msg(m, &d);
+	rs_msg_clear(&d);
+	rs_msg_clear(m);
+	free(buf);
+}
+
+/* ---------- round trips ---------- */
+
+Test(wire, roundtrip_hello, .timeout = 10)
+{
+	rs_msg m;
+
+	fill_hello(&m, 5);
+	m.u.hello.instances[4].last_exit = (rs_exit){ 0 };  /* omitted */
+	roundtrip(&m);
+	fill_hello(&m, 0);
+	roundtrip(&m);
+}
+
+Test(wire, roundtrip_beat, .timeout = 10)
+{
+	rs_msg m;
+
+	rs_msg_init(&m, RS_MSG_BEAT);
+	m.u.beat.time_ms = 1700000000999ull;
+	m.u.beat.running = 42;
+	roundtrip(&m);
+}
+
+Test(wire, roundtrip_event, .timeout = 10)
+{
+	rs_msg m;
+
+	rs_msg_init(&m, RS_MSG_EVENT);
+	m.u.event.kind = RS_EK_WATCHDOG;
+	fill_iinfo(&m.u.event.info, 9);
+	m.u.event.detail = strdup("no WATCHDOG=1 for 3000 ms");
+	m.u.event.backoff_ms = 8000;
+	roundtrip(&m);
+
+	rs_msg_init(&m, RS_MSG_EVENT);      /* NULL detail stays NULL */
+	m.u.event.kind = RS_EK_STARTED;
+	roundtrip(&m);
+}
+
+Test(wire, roundtrip_welcome_rehello, .timeout = 10)
+{
+	rs_msg m;
+
+	rs_msg_init(&m, RS_MSG_WELCOME);
+	m.u.welcome.beat_ms = 500;
+	m.u.welcome.ttl_ms = 0xffffffffu;
+	roundtrip(&m);
+	rs_msg_init(&m, RS_MSG_REHELLO);
+	roundtrip(&m);
+}
+
+Test(wire, roundtrip_start, .timeout = 10)
+{
+	rs_msg m;
+
+	fill_start(&m);
+	roundtrip(&m);
+
+	/* zero argv is fine at decode time; validation is the caller's */
+	rs_msg_init(&m, RS_MSG_START);
+	m.u.start.instance_id = 1;
+	roundtrip(&m);
+}
+
+Test(wire, roundtrip_stop_beat_ack, .timeout = 10)
+{
+	rs_msg m;
+
+	rs_msg_init(&m, RS_MSG_STOP);
+	m.u.stop.instance_id = 77;
+	m.u.stop.forget = true;
+	roundtrip(&m);
+	rs_msg_init(&m, RS_MSG_BEAT_ACK);
+	m.u.beat_ack.time_ms = 123456789;
+	roundtrip(&m);
+}
+
+Test(wire, roundtrip_request, .timeout = 10)
+{
+	rs_msg m;
+
+	rs_msg_init(&m, RS_MSG_REQUEST);
+	m.u.request.id = 31337;
+	m.u.request.verb = RS_V_UP;
+	strcpy(m.u.request.label, "web.front-1");
+	rs_spec_clear(&m.u.request.spec);
+	fill_spec(&m.u.request.spec);
+	m.u.request.no_block = true;
+	m.u.request.timeout_ms = 60000;
+	m.u.request.limit = 100;
+	roundtrip(&m);
+
+	rs_msg_init(&m, RS_MSG_REQUEST);    /* status of everything */
+	m.u.request.verb = RS_V_STATUS;
+	roundtrip(&m);
+
+	rs_msg_init(&m, RS_MSG_REQUEST);    /* spec as a zeroed struct */
+	m.u.request.verb = RS_V_PING;
+	memset(&m.u.request.spec, 0, sizeof m.u.request.spec);
+	roundtrip(&m);
+}
+
+Test(wire, roundtrip_reply, .timeout = 10)
+{
+	rs_msg m;
+
+	rs_msg_init(&m, RS_MSG_REPLY);
+	m.u.reply.id = 5;
+	m.u.reply.code = -7;
+	m.u.reply.message = strdup("label 'x' not found");
+	m.u.reply.json = strdup("{\"a\":[1,2,3],\"s\":\"\xc3\xa9\"}");
+	roundtrip(&m);
+
+	rs_msg_init(&m, RS_MSG_REPLY);
+	roundtrip(&m);
+}
+
+Test(wire, roundtrip_limits, .timeout = 10)
+{
+	rs_msg m;
+	char big[RS_ARG_MAX];
+
+	/* longest strings that still fit */
+	fill_hello(&m, 1);
+	memset(m.u.hello.node, 'n', RS_NODE_MAX - 1);
+	m.u.hello.node[RS_NODE_MAX - 1] = '\0';
+	memset(m.u.hello.boot_id, 'b', sizeof m.u.hello.boot_id - 1);
+	memset(m.u.hello.agent_version, 'v', sizeof m.u.hello.agent_version - 1);
+	memset(m.u.hello.instances[0].label, 'l', RS_LABEL_MAX - 1);
+	m.u.hello.instances[0].label[RS_LABEL_MAX - 1] = '\0';
+	memset(m.u.hello.instances[0].status, 's', RS_STATUS_MAX - 1);
+	m.u.hello.instances[0].status[RS_STATUS_MAX - 1] = '\0';
+	roundtrip(&m);
+
+	fill_start(&m);
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	while (m.u.start.spec.argc < RS_ARGV_MAX)
+		cr_assert_eq(rs_spec_add_arg(&m.u.start.spec, "x"), 0);
+	cr_assert_eq(rs_spec_add_env(&m.u.start.spec, big), 0);
+	roundtrip(&m);
+}
+
+/* An absent ServiceSpec / Backoff decodes to rs_spec_init defaults. */
+Test(wire, missing_submessages_default, .timeout = 10)
+{
+	struct pb body = { 0 }, env, spec = { 0 };
+	rs_spec def;
+	rs_msg m;
+
+	rs_spec_init(&def);
+	pb_varint(&body, 1, 5);                     /* Start.instance_id */
+	env = envelope(RS_PROTO_VERSION, F_START, &body);
+	cr_assert_eq(wire_decode(env.p, env.n, &m), 0);
+	cr_assert_eq(m.type, RS_MSG_START);
+	cr_assert_eq(m.u.start.instance_id, 5);
+	cmp_spec(&def, &m.u.start.spec);
+	rs_msg_clear(&m);
+	pb_free(&env);
+
+	pb_str(&spec, 1, "svc");                    /* spec without backoff */
+	pb_str(&spec, 2, "/bin/true");
+	pb_sub(&body, 4, &spec);                    /* Request.spec */
+	env = envelope(RS_PROTO_VERSION, F_REQUEST, &body);
+	cr_assert_eq(wire_decode(env.p, env.n, &m), 0);
+	cr_assert_eq(m.type, RS_MSG_REQUEST);
+	cr_assert_str_eq(m.u.request.spec.label, "svc");
+	cr_assert_eq(m.u.request.spec.argc, 1);
+	cr_assert_eq(m.u.request.spec.ready_timeout_ms, 0);  /* present: 0 */
+	cr_assert_eq(m.u.request.spec.backoff.initial_ms, RS_DEF_BACKOFF_INITIAL);
+	cr_assert_eq(m.u.request.spec.backoff.factor, RS_DEF_BACKOFF_FACTOR);
+	cr_assert_null(m.u.request.spec.cwd);
+	rs_msg_clear(&m);
+	pb_free(&env);
+
+	pb_varint(&body, 1, RS_EK_READY);           /* event without info */
+	env = envelope(RS_PROTO_VERSION, F_EVENT, &body);
+	cr_assert_eq(wire_decode(env.p, env.n, &m), 0);
+	cr_assert_eq(m.u.event.kind, RS_EK_READY);
+	cr_assert(all_zero(&m.u.event.info, sizeof m.u.event.info));
+	cr_assert_null(m.u.event.detail);
+	rs_msg_clear(&m);
+	pb_free(&env);
+}
+
+/* ---------- truncation ---------- */
+
+/* Decodes every proper prefix of m's encoding: each must fail with m zeroed
+ * or succeed with m of m's type. Returns how many decoded. */
+static size_t truncations(rs_msg *m)
+{
+	uint8_t *buf = NULL, *cut;
+	size_t len = 0, ok = 0;
+	rs_msg d;
+	int r;
+
+	cr_assert_eq(wire_encode(m, &buf, &len), 0);
+	for (size_t n = 0; n < len; n++) {
+		/* an exact-size copy so ASan sees any over-read */
+		cut = malloc(n ? n : 1);
+		memcpy(cut, buf, n);
+		r = wire_decode(cut, n, &d);
+		if (r == 0) {
+			ok++;
+			cr_assert(d.type > RS_MSG_NONE && d.type < RS_MSG__NR);
+			rs_msg_clear(&d);
+		} else {
+			cr_assert(r < 0 && r > -WIRE_E__NR, "r=%d", r);
+			cr_assert(all_zero(&d, sizeof d));
+		}
+		free(cut);
+	}
+	r = wire_decode(buf, len, &d);
+	cr_assert_eq(r, 0);
+	rs_msg_clear(&d);
+	free(buf);
+	rs_msg_clear(m);
+	return ok;
+}
+
+Test(wire, truncated_hello, .timeout = 10)
+{
+	rs_msg m;
+
+	fill_hello(&m, 4);
+	truncations(&m);
+}
+
+Test(wire, truncated_start, .timeout = 10)
+{
+	rs_msg m;
+
+	fill_start(&m);
+	truncations(&m);
+}
+
+/* ---------- junk ---------- */
+
+/* A fixed xorshift so failures reproduce. */
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+Test(wire, junk_random, .timeout = 10)
+{
+	uint8_t *buf;
+	rs_msg m;
+	int r;
+
+	for (int it = 0; it < 10000; it++) {
+		size_t n = rnd() % 300;
+
+		buf = malloc(n ? n : 1);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (uint8_t)rnd();
+		/* half the time, start like a real envelope */
+		if (n >= 4 && (it & 1)) {
+			buf[0] = 0x08;
+			buf[1] = RS_PROTO_VERSION;
+			buf[2] = (uint8_t)(((10 + rnd() % 12) << 3) | 2);
+			buf[3] = (uint8_t)((n - 4) & 0x7f);
+		}
+		r = wire_decode(buf, n, &m);
+		if (r == 0)
+			cr_assert(m.type > RS_MSG_NONE && m.type < RS_MSG__NR);
+		else
+			cr_assert(r < 0 && r > -WIRE_E__NR && all_zero(&m, sizeof m));
+		rs_msg_clear(&m);
+		free(buf);
+	}
+}
+
+Test(wire, junk_ff, .timeout = 10)
+{
+	static const size_t lens[] = { 1, 2, 3, 9, 10, 11, 64, 1000 };
+	uint8_t *buf;
+	rs_msg m;
+	int r;
+
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		buf = malloc(lens[i]);
+		memset(buf, 0xff, lens[i]);
+		r = wire_decode(buf, lens[i], &m);
+		cr_assert(r < 0, "len %zu decoded", lens[i]);
+		cr_assert(all_zero(&m, sizeof m));
+		free(buf);
+	}
+}
+
+Test(wire, oversize, .timeout = 10)
+{
+	uint8_t *buf = calloc(1, RS_FRAME_MAX + 1);
+	rs_msg m;
+
+	cr_assert_eq(wire_decode(buf, RS_FRAME_MAX + 1, &m), -WIRE_E_OVERSIZE);
+	cr_assert(all_zero(&m, sizeof m));
+	free(buf);
+}
+
+/* ---------- envelope ---------- */
+
+Test(wire, version, .timeout = 10)
+{
+	struct pb body = { 0 }, env;
+
+	pb_varint(&body, 1, 12345);                 /* NodeBeat.time_ms */
+	env = envelope(RS_PROTO_VERSION + 1, F_BEAT, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_VERSION);
+
+	pb_varint(&body, 1, 12345);
+	env = envelope(0, F_BEAT, &body);            /* version absent = 0 */
+	cr_assert_eq(decode_pb(&env), -WIRE_E_VERSION);
+
+	pb_varint(&body, 1, 12345);
+	env = envelope(RS_PROTO_VERSION, F_BEAT, &body);
+	cr_assert_eq(decode_pb(&env), 0);
+}
+
+Test(wire, empty_and_no_body, .timeout = 10)
+{
+	struct pb env = { 0 }, body = { 0 };
+	uint8_t b = 0;
+	rs_msg m;
+
+	cr_assert_eq(wire_decode(&b, 0, &m), -WIRE_E_VERSION);
+	cr_assert(all_zero(&m, sizeof m));
+	cr_assert_eq(wire_decode(NULL, 0, &m), -WIRE_E_VERSION);
+	cr_assert_eq(wire_decode(NULL, 5, &m), -WIRE_E_GARBAGE);
+
+	env = envelope(RS_PROTO_VERSION, 0, NULL);   /* version, no body */
+	pb_varint(&env, F_SEQ, 4);
+	pb_varint(&env, F_ACK, 3);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_TYPE);
+
+	pb_varint(&body, 1, 1);                      /* unknown body field */
+	env = envelope(RS_PROTO_VERSION, 30, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_TYPE);
+
+	pb_varint(&env, F_VERSION, RS_PROTO_VERSION); /* bad wire type */
+	pb_uvarint(&env, F_HELLO << 3 | 7);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_GARBAGE);
+}
+
+/* ---------- bad enums ---------- */
+
+Test(wire, bad_enum_request_verb, .timeout = 10)
+{
+	struct pb body = { 0 }, env;
+
+	pb_varint(&body, 1, 1);
+	pb_varint(&body, 2, 99);                     /* Request.verb */
+	env = envelope(RS_PROTO_VERSION, F_REQUEST, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_ENUM);
+
+	pb_varint(&body, 2, RS_V__NR);
+	env = envelope(RS_PROTO_VERSION, F_REQUEST, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_ENUM);
+
+	pb_varint(&body, 2, -1);
+	env = envelope(RS_PROTO_VERSION, F_REQUEST, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_ENUM);
+
+	pb_varint(&body, 2, RS_V__NR - 1);
+	env = envelope(RS_PROTO_VERSION, F_REQUEST, &body);
+	cr_assert_eq(decode_pb(&env), 0);
+}
+
+Test(wire, bad_enum_nested, .timeout = 10)
+{
+	struct pb body = { 0 }, env, info = { 0 }, ex = { 0 }, spec = { 0 };
+
+	pb_varint(&body, 1, RS_EK__NR);              /* InstanceEvent.kind */
+	env = envelope(RS_PROTO_VERSION, F_EVENT, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_ENUM);
+
+	pb_varint(&info, 5, RS_IS__NR);              /* InstanceInfo.state */
+	pb_sub(&body, 2, &info);
+	env = envelope(RS_PROTO_VERSION, F_EVENT, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_ENUM);
+
+	pb_varint(&ex, 3, RS_ER__NR);                /* ExitInfo.reason */
+	pb_sub(&info, 7, &ex);
+	pb_sub(&body, 6, &info);                     /* Hello.instances */
+	env = envelope(RS_PROTO_VERSION, F_HELLO, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_ENUM);
+
+	pb_varint(&spec, 9, RS_RP__NR);              /* ServiceSpec.policy */
+	pb_sub(&body, 3, &spec);
+	env = envelope(RS_PROTO_VERSION, F_START, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_ENUM);
+
+	pb_varint(&spec, 11, RS_NT__NR);             /* ServiceSpec.notify */
+	pb_sub(&body, 4, &spec);
+	env = envelope(RS_PROTO_VERSION, F_REQUEST, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_ENUM);
+}
+
+/* ---------- field limits ---------- */
+
+static char *repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+/* A Request with just a label. */
+static int decode_request_label(const char *label)
+{
+	struct pb body = { 0 }, env;
+
+	pb_str(&body, 3, label);
+	env = envelope(RS_PROTO_VERSION, F_REQUEST, &body);
+	return decode_pb(&env);
+}
+
+Test(wire, labels, .timeout = 10)
+{
+	char *s = repeat('a', RS_LABEL_MAX);
+
+	cr_assert_eq(decode_request_label(s), -WIRE_E_FIELD);
+	s[RS_LABEL_MAX - 1] = '\0';
+	cr_assert_eq(decode_request_label(s), 0);
+	free(s);
+	cr_assert_eq(decode_request_label(""), 0);
+	cr_assert_eq(decode_request_label("bad label"), -WIRE_E_FIELD);
+	cr_assert_eq(decode_request_label("-x"), -WIRE_E_FIELD);
+	cr_assert_eq(decode_request_label("a/b"), -WIRE_E_FIELD);
+}
+
+/* A Hello with one string field set. */
+static int decode_hello_str(unsigned field, const char *v)
+{
+	struct pb body = { 0 }, env;
+
+	pb_str(&body, field, v);
+	env = envelope(RS_PROTO_VERSION, F_HELLO, &body);
+	return decode_pb(&env);
+}
+
+Test(wire, hello_limits, .timeout = 10)
+{
+	struct pb body = { 0 }, env, info = { 0 };
+	char *s;
+
+	s = repeat('n', RS_NODE_MAX);
+	cr_assert_eq(decode_hello_str(1, s), -WIRE_E_FIELD);
+	free(s);
+	s = repeat('b', 64);
+	cr_assert_eq(decode_hello_str(2, s), -WIRE_E_FIELD);
+	s[63] = '\0';
+	cr_assert_eq(decode_hello_str(2, s), 0);
+	free(s);
+	s = repeat('v', 32);
+	cr_assert_eq(decode_hello_str(3, s), -WIRE_E_FIELD);
+	free(s);
+	cr_assert_eq(decode_hello_str(5, "ok.label"), 0);
+	cr_assert_eq(decode_hello_str(5, "not ok"), -WIRE_E_FIELD);
+	cr_assert_eq(decode_hello_str(5, ""), -WIRE_E_FIELD);
+
+	for (int i = 0; i <= RS_HELLO_LABELS_MAX; i++)
+		pb_str(&body, 5, "l");
+	env = envelope(RS_PROTO_VERSION, F_HELLO, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_FIELD);
+
+	s = repeat('s', RS_STATUS_MAX);              /* status_text */
+	pb_str(&info, 8, s);
+	free(s);
+	pb_sub(&body, 6, &info);
+	env = envelope(RS_PROTO_VERSION, F_HELLO, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_FIELD);
+
+	s = repeat('l', RS_LABEL_MAX);               /* InstanceInfo.label */
+	pb_str(&info, 2, s);
+	free(s);
+	pb_sub(&body, 6, &info);
+	env = envelope(RS_PROTO_VERSION, F_HELLO, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_FIELD);
+}
+
+Test(wire, hello_too_many_instances, .timeout = 10)
+{
+	struct pb body = { 0 }, env;
+
+	for (int i = 0; i < RS_HELLO_INST_MAX; i++)
+		pb_bytes(&body, 6, NULL, 0);
+	env = envelope(RS_PROTO_VERSION, F_HELLO, &body);
+	cr_assert_eq(decode_pb(&env), 0);
+
+	for (int i = 0; i <= RS_HELLO_INST_MAX; i++)
+		pb_bytes(&body, 6, NULL, 0);
+	env = envelope(RS_PROTO_VERSION, F_HELLO, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_FIELD);
+}
+
+/* A Start whose spec has n copies of arg in field (2 argv, 3 env). */
+static int decode_start_strv(unsigned field, size_t n, const char *arg)
+{
+	struct pb body = { 0 }, env, spec = { 0 };
+
+	pb_str(&spec, 1, "svc");
+	for (size_t i = 0; i < n; i++)
+		pb_str(&spec, field, arg);
+	pb_sub(&body, 3, &spec);
+	env = envelope(RS_PROTO_VERSION, F_START, &body);
+	return decode_pb(&env);
+}
+
+Test(wire, argv_env_limits, .timeout = 10)
+{
+	struct pb body = { 0 }, env, spec = { 0 };
+	char *s;
+
+	cr_assert_eq(decode_start_strv(2, RS_ARGV_MAX, "x"), 0);
+	cr_assert_eq(decode_start_strv(2, RS_ARGV_MAX + 1, "x"), -WIRE_E_FIELD);
+	cr_assert_eq(decode_start_strv(3, RS_ARGV_MAX, "K=V"), 0);
+	cr_assert_eq(decode_start_strv(3, RS_ARGV_MAX + 1, "K=V"), -WIRE_E_FIELD);
+	s = repeat('a', RS_ARG_MAX - 1);
+	cr_assert_eq(decode_start_strv(2, 1, s), 0);
+	free(s);
+	s = repeat('a', RS_ARG_MAX);
+	cr_assert_eq(decode_start_strv(2, 1, s), -WIRE_E_FIELD);
+	cr_assert_eq(decode_start_strv(3, 1, s), -WIRE_E_FIELD);
+	pb_str(&spec, 4, s);                         /* cwd */
+	pb_sub(&body, 3, &spec);
+	env = envelope(RS_PROTO_VERSION, F_START, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_FIELD);
+	free(s);
+
+	s = repeat('n', RS_NODE_MAX);                /* spec node */
+	pb_str(&spec, 13, s);
+	pb_sub(&body, 3, &spec);
+	env = envelope(RS_PROTO_VERSION, F_START, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_FIELD);
+	free(s);
+
+	pb_str(&spec, 1, "bad/label");               /* spec label */
+	pb_sub(&body, 3, &spec);
+	env = envelope(RS_PROTO_VERSION, F_START, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_FIELD);
+}
+
+/* ---------- encode errors ---------- */
+
+Test(wire, encode_too_big, .timeout = 10)
+{
+	uint8_t *buf = (uint8_t *)"x";
+	size_t len = 1;
+	rs_msg m;
+
+	rs_msg_init(&m, RS_MSG_REPLY);
+	m.u.reply.json = repeat('j', RS_FRAME_MAX);
+	cr_assert_eq(wire_encode(&m, &buf, &len), -E2BIG);
+	cr_assert_null(buf);
+	cr_assert_eq(len, 0);
+	rs_msg_clear(&m);
+
+	/* the largest json that fits: envelope overhead is small */
+	rs_msg_init(&m, RS_MSG_REPLY);
+	m.u.reply.json = repeat('j', RS_FRAME_MAX - 16);
+	cr_assert_eq(wire_encode(&m, &buf, &len), 0);
+	cr_assert_leq(len, RS_FRAME_MAX);
+	free(buf);
+	rs_msg_clear(&m);
+}
+
+Test(wire, encode_invalid, .timeout = 10)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	rs_msg m;
+
+	rs_msg_init(&m, RS_MSG_NONE);
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	m.type = RS_MSG__NR;
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+
+	rs_msg_init(&m, RS_MSG_REQUEST);
+	m.u.request.verb = RS_V__NR;
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	m.u.request.verb = RS_V_UP;
+	strcpy(m.u.request.label, "no spaces");
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	memset(m.u.request.label, 'a', sizeof m.u.request.label);
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	m.u.request.label[0] = '\0';
+	m.u.request.spec.policy = RS_RP__NR;
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	rs_msg_clear(&m);
+
+	fill_start(&m);
+	m.u.start.spec.argc = RS_ARGV_MAX + 1;        /* lie about argc */
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	m.u.start.spec.argc = 4;
+	rs_msg_clear(&m);
+
+	fill_hello(&m, 2);
+	m.u.hello.instances[1].state = RS_IS__NR;
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	m.u.hello.instances[1].state = RS_IS_RUNNING;
+	m.u.hello.labels[1][0] = ' ';
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	rs_msg_clear(&m);
+
+	rs_msg_init(&m, RS_MSG_EVENT);
+	m.u.event.kind = RS_EK__NR;
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	cr_assert_null(buf);
+	rs_msg_clear(&m);
+}
+
+Test(wire, err_strings, .timeout = 10)
+{
+	cr_assert_str_eq(wire_err_to_string(WIRE_OK), "ok");
+	cr_assert_str_eq(wire_err_to_string(WIRE_E_OVERSIZE), "oversize");
+	cr_assert_str_eq(wire_err_to_string(WIRE_E_GARBAGE), "garbage");
+	cr_assert_str_eq(wire_err_to_string(WIRE_E_VERSION), "version");
+	cr_assert_str_eq(wire_err_to_string(WIRE_E_TYPE), "type");
+	cr_assert_str_eq(wire_err_to_string(WIRE_E_ENUM), "enum");
+	cr_assert_str_eq(wire_err_to_string(WIRE_E_FIELD), "field");
+	cr_assert_str_eq(wire_err_to_string(WIRE_E__NR), "unknown");
+}
