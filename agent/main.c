@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +48,18 @@ static void read_boot_id(char *out, size_t n)
 		if (fgets(out, (int)n, f))
 			out[strcspn(out, "\n")] = '\0';
 		fclose(f);
+	}
+}
+
+/* One notify socket per instance: allow as many fds as the hard limit. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the open-file limit, ignoring");
 	}
 }
 
@@ -89,6 +102,7 @@ int main(int argc, char **argv)
 	    (r = mkdir_sub(ag.state_dir, "logs")) < 0)
 		fatalx("cannot create state dir %s: %s", ag.state_dir, strerror(-r));
 	read_boot_id(ag.boot_id, sizeof ag.boot_id);
+	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	loop = ev_default_loop(EVFLAG_AUTO);
 	if (!loop)

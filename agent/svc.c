@@ -339,6 +339,22 @@ void svc_notify(inst *in, const char *key, const char *val)
 	}
 }
 
+/* Frees the dead (down/failed, no process) instances of label: a new
+ * instance replaces them. */
+static void svc_drop_dead(agent *ag, const char *label)
+{
+	for (inst **pp = &ag->insts; *pp;) {
+		inst *in = *pp;
+		if (in->pid == 0 && strcmp(in->spec.label, label) == 0 &&
+		    (in->rp.state == RS_IS_DOWN || in->rp.state == RS_IS_FAILED)) {
+			*pp = in->next;
+			svc_free(in);
+		} else {
+			pp = &in->next;
+		}
+	}
+}
+
 int svc_start(agent *ag, const rs_start *st)
 {
 	inst *in = svc_find(ag, st->instance_id);
@@ -354,6 +370,7 @@ int svc_start(agent *ag, const rs_start *st)
 		}
 		rs_spec_clear(&in->spec);
 	} else {
+		svc_drop_dead(ag, st->spec.label);
 		in = calloc(1, sizeof *in);
 		if (!in)
 			return -ENOMEM;

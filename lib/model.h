@@ -22,7 +22,7 @@
 #define RS_FRAME_MAX   (1u << 20) /* largest accepted wire frame */
 #define RS_SPEC_BYTES_MAX (256u << 10) /* argv + env + cwd of one spec */
 
-/* Defaults (documented in docs/reference.md). */
+/* Defaults (documented in docs/design.md, "Defaults"). */
 #define RS_DEF_READY_TIMEOUT_MS 10000
 #define RS_DEF_STOP_TIMEOUT_MS  2000
 #define RS_DEF_SETTLE_MS        1000

@@ -290,7 +290,7 @@ static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 		if (strcmp(in->si.info.label, rq->label) != 0 ||
 		    !rsd_istate_live(in->si.info.state))
 			continue;
-		if (rsd_send_stop(d, in, false) == -ENOTCONN)
+		if (rsd_send_stop(d, in, true) == -ENOTCONN)
 			log_warnx("down %s: node %s not connected; it will be stopped when it returns",
 				  rq->label, in->si.node);
 	}
