@@ -201,6 +201,28 @@ static void svc_arm_ready(inst *in)
 	}
 }
 
+/* "pid 12 exited with code 3", "pid 12 killed by signal 9 (KILL)", ... */
+static void exit_describe(const inst *in, char *buf, size_t n)
+{
+	const rs_exit *x = &in->rp.exit;
+	const char *sig = x->signal ? sigabbrev_np(x->signal) : NULL;
+
+	switch (x->reason) {
+	case RS_ER_EXITED:
+		snprintf(buf, n, "pid %d exited with code %d", (int)in->last_pid,
+			 (int)x->code);
+		break;
+	case RS_ER_SIGNALED:
+		snprintf(buf, n, "pid %d killed by signal %d (%s)", (int)in->last_pid,
+			 (int)x->signal, sig ? sig : "?");
+		break;
+	default:
+		snprintf(buf, n, "pid %d killed: %s", (int)in->last_pid,
+			 rs_exit_reason_to_string(x->reason));
+		break;
+	}
+}
+
 /* Carries out what rproc_step decided and reports the move to rsd. */
 static void svc_apply(inst *in, rproc_event ev)
 {
@@ -242,11 +264,9 @@ static void svc_apply(inst *in, rproc_event ev)
 		svc_arm_ready(in);
 	}
 	if (ev == RP_EV_EXIT && in->rp.state != RS_IS_DOWN) {
-		const rs_exit *x = &in->rp.exit;
-		snprintf(detail, sizeof detail, "pid %d %s (code %d, signal %d)%s",
-			 (int)in->last_pid, rs_exit_reason_to_string(x->reason),
-			 (int)x->code, (int)x->signal,
-			 fx.fx & RP_FX_RESTARTED ? ", restarting" : "");
+		exit_describe(in, detail, sizeof detail);
+		if (fx.fx & RP_FX_RESTARTED)
+			strncat(detail, ", restarting", sizeof detail - strlen(detail) - 1);
 		agent_report(ag, in, RS_EK_EXITED, detail);
 	}
 	if (fx.fx & RP_FX_ARM_BACKOFF) {
@@ -272,10 +292,9 @@ static void svc_apply(inst *in, rproc_event ev)
 	if (from != in->rp.state && in->rp.state == RS_IS_DOWN)
 		agent_report(ag, in, RS_EK_DOWN, "stopped");
 	if (from != in->rp.state && in->rp.state == RS_IS_FAILED) {
-		snprintf(detail, sizeof detail, "%s (code %d, signal %d)%s",
-			 rs_exit_reason_to_string(in->rp.exit.reason),
-			 (int)in->rp.exit.code, (int)in->rp.exit.signal,
-			 in->rp.ever_ready ? "" : " before it was ready");
+		exit_describe(in, detail, sizeof detail);
+		if (!in->rp.ever_ready)
+			strncat(detail, " before it was ready", sizeof detail - strlen(detail) - 1);
 		agent_report(ag, in, RS_EK_FAILED, detail);
 	}
 	if ((in->rp.state == RS_IS_DOWN || in->rp.state == RS_IS_FAILED) &&

@@ -14,7 +14,8 @@ mkdir -p .rs-local
 CONTROL=${RS_CONTROL:-tcp://127.0.0.1:7700}
 AGENTS=${RS_AGENTS:-tcp://127.0.0.1:7701}
 # daemons get their own session and no tie to this terminal's pipes
-setsid build/rsd/rsd --db .rs-local/rs.db --control "$CONTROL" --agents "$AGENTS" \
+METRICS=${RS_METRICS:-127.0.0.1:9100}
+setsid build/rsd/rsd --db .rs-local/rs.db --control "$CONTROL" --agents "$AGENTS" --metrics "$METRICS" \
     </dev/null >>.rs-local/rsd.log 2>&1 &
 echo $! >.rs-local/pids
 for n in n1 n2 n3; do
@@ -36,7 +37,8 @@ $RSCTL nodes
 $RSCTL status
 cat <<EOT
 
-rs is running: rsd on $CONTROL, agents n1 n2 n3 (logs in .rs-local/).
+rs is running: rsd on $CONTROL, agents n1 n2 n3 (logs in .rs-local/),
+metrics on http://$METRICS/metrics.
   export PATH=$TOP/build/ctl:\$PATH
   rsctl status                      # what runs where
   kill -9 \$(rsctl --json lookup hello | sed 's/.*"pid":\([0-9]*\).*/\1/')

@@ -150,7 +150,7 @@ static void on_hello(rsd *d, const net_peer *peer, const rs_msg *m)
 	if (peer->len != strlen(h->node) || memcmp(peer->id, h->node, peer->len) != 0) {
 		log_warnx("hello from peer claiming node '%s' under another identity, ignoring",
 			  h->node);
-		d->rejected++;
+		d->rejected_identity++;
 		return;
 	}
 	if (!n) {
@@ -201,6 +201,12 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 		log_warnx("cannot begin: %s", store_errmsg(d->st));
 	rsd_event(d, e->info.label, e->info.id, n->n.name,
 		  rs_event_kind_to_string(e->kind), "%s", e->detail ? e->detail : "");
+	/* a restart is counted by the first event that shows a higher count */
+	if (in && !history && e->info.restarts > in->si.info.restarts)
+		rsd_count(d, "restart", e->info.label, n->n.name,
+			  rs_exit_reason_to_string(e->info.last_exit.reason));
+	if (e->kind == RS_EK_WATCHDOG)
+		rsd_count(d, "watchdog", e->info.label, n->n.name, "");
 	if (in && !history && strcmp(in->si.node, n->n.name) == 0) {
 		inst_update(in, &e->info);
 		if (e->detail)
@@ -244,7 +250,7 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	int r = wire_decode(buf, len, &m);
 
 	if (r < 0) {
-		d->rejected++;
+		d->rejected[-r < WIRE_E__NR ? -r : WIRE_E_GARBAGE]++;
 		log_warnx("bad message from an agent (%s, %zu bytes), dropped",
 			  wire_err_to_string(-r), len);
 		return;
@@ -272,7 +278,7 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		on_event(d, n, &m);
 		break;
 	default:
-		d->rejected++;
+		d->rejected_unexpected++;
 		log_warnx("node %s sent a %s, which agents do not send; dropped",
 			  n->n.name, rs_msg_type_to_string(m.type));
 		break;

@@ -31,6 +31,8 @@ void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,
 	m.u.reply.code = code;
 	m.u.reply.message = message ? strdup(message) : NULL;
 	m.u.reply.json = json ? strdup(json) : NULL;
+	if ((unsigned)code < RS_E__NR)
+		d->ctl_requests[d->cur_verb][code]++;
 	r = wire_encode(&m, &buf, &len);
 	rs_msg_clear(&m);
 	if (r < 0) {
@@ -384,9 +386,16 @@ static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 	json_t *arr = json_array();
 	uint64_t now = clock_mono_ms(), wall = clock_wall_ms();
 
-	for (rsd_node *n = d->nodes; n; n = n->next) {
-		uint64_t age = n->connected ? now - n->beat_mono :
-			       (wall > n->n.last_seen_ms ? wall - n->n.last_seen_ms : 0);
+	for (const rsd_node *n = NULL, *last = NULL;; last = n, n = NULL) {
+		uint64_t age;
+		for (const rsd_node *x = d->nodes; x; x = x->next)   /* by name */
+			if ((!last || strcmp(x->n.name, last->n.name) > 0) &&
+			    (!n || strcmp(x->n.name, n->n.name) < 0))
+				n = x;
+		if (!n)
+			break;
+		age = n->connected ? now - n->beat_mono :
+		      (wall > n->n.last_seen_ms ? wall - n->n.last_seen_ms : 0);
 		json_array_append_new(arr, json_pack(
 			"{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b}",
 			"name", n->n.name, "state", rs_node_state_to_string(n->n.state),
@@ -454,19 +463,21 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	int r = wire_decode(buf, len, &m);
 	const rs_request *rq = &m.u.request;
 
+	d->cur_verb = RS_V_NONE;
 	if (r < 0) {
-		d->rejected++;
+		d->rejected[-r < WIRE_E__NR ? -r : WIRE_E_GARBAGE]++;
 		log_warnx("bad control request (%s, %zu bytes), rejected",
 			  wire_err_to_string(-r), len);
 		rsd_reply(d, peer, 0, RS_E_INVAL, NULL, "malformed request");
 		return;
 	}
 	if (m.type != RS_MSG_REQUEST) {
-		d->rejected++;
+		d->rejected_unexpected++;
 		rsd_reply(d, peer, 0, RS_E_INVAL, NULL, "expected a request");
 		goto out;
 	}
 	log_debug("request %s %s", rs_verb_to_string(rq->verb), rq->label);
+	d->cur_verb = (unsigned)rq->verb < RS_V__NR ? rq->verb : RS_V_NONE;
 	switch (rq->verb) {
 	case RS_V_UP: do_up(d, peer, rq); break;
 	case RS_V_DOWN: do_down(d, peer, rq); break;

@@ -23,7 +23,7 @@ static void usage(FILE *f)
 "  --db FILE        the rproc table (SQLite; default /var/lib/rsd/rs.db)\n"
 "  --agents EP      endpoint agents connect to (default tcp://*:7701)\n"
 "  --control EP     endpoint rsctl connects to (default tcp://127.0.0.1:7700)\n"
-"  --metrics H:P    Prometheus endpoint (not built yet: accepted and ignored)\n"
+"  --metrics H:P    serve Prometheus /metrics and /healthz on HOST:PORT (port 0: any)\n"
 "  --node-ttl S     a node is lost after S seconds without a heartbeat (default 5)\n"
 "  --ready-fd N     write \"control=EP agents=EP\\n\" to fd N once serving\n"
 "  -v               debug logging\n");
@@ -74,8 +74,6 @@ int main(int argc, char **argv)
 		}
 	}
 	log_init("rsd", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-	if (metrics)
-		log_warnx("--metrics %s: the metrics endpoint is not built yet, ignoring", metrics);
 	signal(SIGPIPE, SIG_IGN);
 	d.ttl_ms = (uint32_t)(ttl * 1000);
 	d.loop = ev_default_loop(EVFLAG_AUTO);
@@ -94,20 +92,25 @@ int main(int argc, char **argv)
 	r = net_router_new(d.loop, control_ep, 0, rsd_control_recv, &d, &d.control);
 	if (r < 0)
 		fatalx("cannot bind control endpoint %s: %s", control_ep, strerror(-r));
+	if (metrics && (r = rsd_metrics_start(&d, metrics)) < 0)
+		fatalx("cannot serve metrics on %s: %s", metrics, strerror(-r));
 	rsd_start_period(&d);
 	ev_signal_init(&d.sigterm_w, signal_cb, SIGTERM);
 	ev_signal_init(&d.sigint_w, signal_cb, SIGINT);
 	ev_signal_start(d.loop, &d.sigterm_w);
 	ev_signal_start(d.loop, &d.sigint_w);
-	log_info("serving: control %s, agents %s, db %s, node ttl %u ms",
-		 net_endpoint(d.control), net_endpoint(d.agents), db, d.ttl_ms);
+	log_info("serving: control %s, agents %s, metrics %s, db %s, node ttl %u ms",
+		 net_endpoint(d.control), net_endpoint(d.agents),
+		 d.mhd ? d.metrics_ep : "off", db, d.ttl_ms);
 	if (ready_fd >= 0) {
-		dprintf(ready_fd, "control=%s agents=%s\n", net_endpoint(d.control),
-			net_endpoint(d.agents));
+		dprintf(ready_fd, "control=%s agents=%s%s%s\n", net_endpoint(d.control),
+			net_endpoint(d.agents), d.mhd ? " metrics=" : "",
+			d.mhd ? d.metrics_ep : "");
 		close(ready_fd);
 	}
 	ev_run(d.loop, 0);
 	ev_timer_stop(d.loop, &d.period_t);
+	rsd_metrics_stop(&d);
 	net_destroy(&d.agents);
 	net_destroy(&d.control);
 	net_shutdown();

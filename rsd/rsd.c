@@ -146,8 +146,10 @@ void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
 	if (p->op.id && store_op_update(d->st, &p->op) < 0)
 		log_warnx("cannot close operation %llu: %s",
 			  (unsigned long long)p->op.id, store_errmsg(d->st));
-	if (p->reply)
+	if (p->reply) {
+		d->cur_verb = p->verb;
 		rsd_reply(d, &p->peer, p->req_id, code, json, msg);
+	}
 	log_info("%s %s: %s", rs_verb_to_string(p->verb), p->label, msg);
 	free(p);
 }
@@ -335,6 +337,11 @@ void rsd_free(rsd *d)
 		rsd_node *n = d->nodes;
 		d->nodes = n->next;
 		free(n);
+	}
+	while (d->counters) {
+		rsd_counter *c = d->counters;
+		d->counters = c->next;
+		free(c);
 	}
 	while (d->pending) {
 		rsd_pending *p = d->pending;

@@ -12,9 +12,13 @@
 #include <ev.h>
 #include <stdbool.h>
 
+#include "codes.h"
 #include "msg.h"
 #include "net.h"
 #include "store.h"
+#include "wire.h"
+
+struct MHD_Daemon;
 
 #define RSD_DEF_TTL_MS   5000   /* node lost after this long without a beat */
 #define RSD_BEAT_MS      1000   /* what agents are told to beat at */
@@ -54,6 +58,16 @@ typedef struct rsd_pending {
 	bool      reply;          /* false for --no-block (op only) */
 } rsd_pending;
 
+/* A counter keyed by kind ("restart", "watchdog"), label, node, reason. */
+typedef struct rsd_counter {
+	struct rsd_counter *next;
+	char     kind[16];
+	char     label[RS_LABEL_MAX];
+	char     node[RS_NODE_MAX];
+	char     reason[24];
+	uint64_t n;
+} rsd_counter;
+
 typedef struct rsd {
 	struct ev_loop *loop;
 	store          *st;
@@ -67,7 +81,17 @@ typedef struct rsd {
 	ev_signal       sigterm_w, sigint_w;
 	uint32_t        ttl_ms;
 	uint64_t        next_inst_id;
-	uint64_t        rejected;     /* malformed messages dropped */
+	/* metrics */
+	struct MHD_Daemon *mhd;
+	ev_io           mhd_io;
+	ev_timer        mhd_t;
+	char            metrics_ep[128];
+	rsd_counter    *counters;
+	uint64_t        rejected[WIRE_E__NR];  /* undecodable, by reason */
+	uint64_t        rejected_identity;     /* hello under another name */
+	uint64_t        rejected_unexpected;   /* a type the peer must not send */
+	uint64_t        ctl_requests[RS_V__NR][RS_E__NR];
+	rs_verb         cur_verb;              /* verb being answered */
 } rsd;
 
 /* rsd.c */
@@ -97,6 +121,13 @@ bool rsd_istate_live(rs_istate s);
 void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		     size_t len, void *arg);
 void rsd_node_lost(rsd *d, rsd_node *n);
+
+/* metrics.c */
+/* Serves /metrics and /healthz on HOST:PORT from d's loop. */
+int rsd_metrics_start(rsd *d, const char *hostport);
+void rsd_metrics_stop(rsd *d);
+void rsd_count(rsd *d, const char *kind, const char *label, const char *node,
+	       const char *reason);
 
 /* control.c */
 void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,

@@ -1,0 +1,51 @@
+/* Unit tests of the Prometheus text builder (lib/prom.c). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "prom.h"
+
+Test(prom, family_and_samples, .timeout = 10)
+{
+	prom_buf b = { 0 };
+
+	prom_family(&b, "rs_x", "counter", "Help with \\ and\nnewline.");
+	prom_sample(&b, "rs_x", 3, NULL);
+	prom_sample(&b, "rs_x", 1.5, "label", "a\"b\\c\nd", "node", "n1", NULL);
+	cr_assert_str_eq(b.s,
+		"# HELP rs_x Help with \\\\ and\\nnewline.\n"
+		"# TYPE rs_x counter\n"
+		"rs_x 3\n"
+		"rs_x{label=\"a\\\"b\\\\c\\nd\",node=\"n1\"} 1.5\n");
+	prom_free(&b);
+}
+
+Test(prom, special_values, .timeout = 10)
+{
+	prom_buf b = { 0 };
+
+	prom_sample(&b, "a", NAN, NULL);
+	prom_sample(&b, "b", INFINITY, NULL);
+	prom_sample(&b, "c", -INFINITY, NULL);
+	prom_sample(&b, "d", 1795585640.25, NULL);
+	prom_sample(&b, "e", 0, "k", NULL, NULL);
+	cr_assert_str_eq(b.s, "a NaN\nb +Inf\nc -Inf\nd 1795585640.25\ne{k=\"\"} 0\n");
+	prom_free(&b);
+}
+
+Test(prom, grows_and_process_metrics, .timeout = 10)
+{
+	prom_buf b = { 0 };
+
+	for (int i = 0; i < 2000; i++)
+		prom_sample(&b, "rs_many", i, "i", "x", NULL);
+	cr_assert_eq(b.oom, 0);
+	cr_assert(strstr(b.s, "rs_many{i=\"x\"} 1999\n"));
+	prom_process(&b);
+	cr_assert(strstr(b.s, "# TYPE process_cpu_seconds_total counter\n"));
+	cr_assert(strstr(b.s, "\nprocess_resident_memory_bytes "));
+	cr_assert(strstr(b.s, "\nprocess_open_fds "));
+	cr_assert(strstr(b.s, "\nprocess_start_time_seconds 1"));
+	prom_free(&b);
+	cr_assert_null(b.s);
+}
