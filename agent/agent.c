@@ -173,7 +173,8 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 			svc_start(ag, &m->u.start);
 		break;
 	case RS_MSG_STOP:
-		if (svc_stop(ag, m->u.stop.instance_id, m->u.stop.forget) == -ENOENT) {
+		if (svc_stop(ag, m->u.stop.instance_id, m->u.stop.forget,
+			     m->u.stop.restart && !ag->exiting) == -ENOENT) {
 			/* unknown here: tell rsd it is down so its op completes */
 			inst tmp;
 			memset(&tmp, 0, sizeof tmp);

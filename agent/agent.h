@@ -37,6 +37,7 @@ typedef struct inst {
 	char           status[RS_STATUS_MAX];
 	bool           notify_spoke; /* sent something besides WATCHDOG=1 */
 	bool           forget;       /* drop from the table once down */
+	bool           refresh;      /* start again once down (refresh) */
 	int            notify_fd;
 	ev_io          notify_io;
 	char           notify_path[108];
@@ -89,8 +90,9 @@ inst *svc_find(agent *ag, uint64_t id);
 inst *svc_find_pid(agent *ag, pid_t pid);
 /* Creates (or re-specs) instance id from a Start and starts it. */
 int svc_start(agent *ag, const rs_start *st);
-/* Stops instance id; forget drops it once dead. */
-int svc_stop(agent *ag, uint64_t id, bool forget);
+/* Stops instance id; forget drops it once dead, restart starts it again
+ * (a refresh: a deliberate restart, not counted as a failure). */
+int svc_stop(agent *ag, uint64_t id, bool forget, bool restart);
 void svc_stop_all(agent *ag);
 void svc_child_exited(agent *ag, pid_t pid, int wstatus);
 void svc_fill_info(const inst *in, rs_iinfo *out);

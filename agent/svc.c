@@ -289,8 +289,14 @@ static void svc_apply(inst *in, rproc_event ev)
 		in->ready_wall = clock_wall_ms();
 		agent_report(ag, in, RS_EK_READY, in->notify_spoke ? "READY=1" : "settled");
 	}
-	if (from != in->rp.state && in->rp.state == RS_IS_DOWN)
-		agent_report(ag, in, RS_EK_DOWN, "stopped");
+	if (from != in->rp.state && in->rp.state == RS_IS_DOWN) {
+		agent_report(ag, in, RS_EK_DOWN, in->refresh ? "stopped for refresh" : "stopped");
+		if (in->refresh && !ag->exiting) {
+			in->refresh = false;
+			svc_apply(in, RP_EV_START);
+			return;
+		}
+	}
 	if (from != in->rp.state && in->rp.state == RS_IS_FAILED) {
 		exit_describe(in, detail, sizeof detail);
 		if (!in->rp.ever_ready)
@@ -424,13 +430,14 @@ int svc_start(agent *ag, const rs_start *st)
 	return 0;
 }
 
-int svc_stop(agent *ag, uint64_t id, bool forget)
+int svc_stop(agent *ag, uint64_t id, bool forget, bool restart)
 {
 	inst *in = svc_find(ag, id);
 
 	if (!in)
 		return -ENOENT;
-	in->forget = forget;
+	in->forget = forget && !restart;
+	in->refresh = restart;
 	svc_apply(in, RP_EV_STOP);
 	return 0;
 }
@@ -442,6 +449,7 @@ void svc_stop_all(agent *ag)
 	for (; in; in = next) {
 		next = in->next;   /* svc_apply may free in */
 		in->forget = true;
+		in->refresh = false;
 		svc_apply(in, RP_EV_STOP);
 	}
 }

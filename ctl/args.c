@@ -66,6 +66,9 @@ static const char usage_text[] =
 "  up LABEL [OPTIONS] -- COMMAND [ARGS...]\n"
 "                     start a service and wait until it is ready\n"
 "  down LABEL         stop a service and keep it down\n"
+"  refresh LABEL      restart a running service deliberately\n"
+"  restart LABEL      start a terminated service again\n"
+"  shutdown           stop every service, restart nothing\n"
 "  lookup LABEL       show where a service runs\n"
 "  status [LABEL]     list services and their instances\n"
 "  nodes              list nodes and their heartbeats\n"
@@ -79,7 +82,8 @@ static const char usage_text[] =
 "                 " CTL_DEFAULT_ENDPOINT ")\n"
 "  --json         print the reply's JSON payload instead of text\n"
 "  --timeout S    how long rsd may work on the request, in seconds\n"
-"                 (default: up: ready timeout + 5, down: 10, others: 5)\n"
+"                 (default: up: ready timeout + 5, down: 10, refresh,\n"
+"                 restart, shutdown: 30, others: 5)\n"
 "  -h, --help     show this help; 'rsctl VERB --help' shows a verb's\n"
 "  --version      print rsctl's version\n"
 "\n"
@@ -99,7 +103,7 @@ static const char up_help[] =
 "  --ready-timeout S    time it has to become ready (default: 10)\n"
 "  --no-block           return once the start is under way\n"
 "  --env K=V            set an environment variable (repeatable)\n"
-"  --cwd DIR            working directory (default: the agent's state dir)\n"
+"  --cwd DIR            working directory (default: /)\n"
 "  --restart POLICY     always, on-failure or never (default: always)\n"
 "  --backoff-initial S  delay of the 2nd restart in a row (default: 2)\n"
 "  --backoff-factor N   delay multiplier per further restart (default: 2)\n"
@@ -145,6 +149,26 @@ static const char events_help[] =
 "\n"
 "Options:\n"
 "  -n, --limit N   how many events (default: 50)\n";
+
+static const char refresh_help[] =
+"usage: rsctl refresh LABEL [--no-block]\n"
+"\n"
+"Deliberately restarts the running service LABEL: stops it (stop signal,\n"
+"SIGKILL after its stop timeout) and starts it fresh; waits until the new\n"
+"process is ready. Not counted as a failure. Default --timeout: 30 s.\n";
+
+static const char restart_help[] =
+"usage: rsctl restart LABEL [--no-block]\n"
+"\n"
+"Starts the terminated (down or failed) service LABEL again, on the node it\n"
+"ran on, and waits until it is ready. Refused while it runs (use refresh).\n"
+"This is what recovery scripts call. Default --timeout: 30 s.\n";
+
+static const char shutdown_help[] =
+"usage: rsctl shutdown [--no-block]\n"
+"\n"
+"Stops every service on every node and restarts nothing; rsd keeps running\n"
+"and answering. Bring services back with up or restart. Default --timeout: 30 s.\n";
 
 static const char ping_help[] =
 "usage: rsctl ping\n"
@@ -360,6 +384,11 @@ static const opt_def up_opts[] = {
 	{ NULL, false, NULL, 0 },
 };
 
+static const opt_def block_opts[] = {
+	{ "--no-block", false, set_true, offsetof(rs_request, no_block) },
+	{ NULL, false, NULL, 0 },
+};
+
 static const opt_def events_opts[] = {
 	{ "-n",      true, set_count, offsetof(rs_request, limit) },
 	{ "--limit", true, set_count, offsetof(rs_request, limit) },
@@ -374,6 +403,9 @@ static const verb_def verbs[] = {
 	{ "nodes",  RS_V_NODES,  LABEL_NONE,     false, NULL,        nodes_help },
 	{ "events", RS_V_EVENTS, LABEL_OPTIONAL, false, events_opts, events_help },
 	{ "ping",   RS_V_PING,   LABEL_NONE,     false, NULL,        ping_help },
+	{ "refresh",  RS_V_REFRESH,  LABEL_REQUIRED, false, block_opts, refresh_help },
+	{ "restart",  RS_V_RESTART,  LABEL_REQUIRED, false, block_opts, restart_help },
+	{ "shutdown", RS_V_SHUTDOWN, LABEL_NONE,     false, block_opts, shutdown_help },
 };
 
 /* The verb called name, or NULL. */
@@ -590,6 +622,10 @@ static uint32_t default_timeout(const rs_request *r)
 		return r->spec.ready_timeout_ms + CTL_UP_SLACK_MS;
 	case RS_V_DOWN:
 		return CTL_DOWN_TIMEOUT_MS;
+	case RS_V_REFRESH:
+	case RS_V_RESTART:
+	case RS_V_SHUTDOWN:
+		return CTL_LONG_TIMEOUT_MS;
 	default:
 		return CTL_TIMEOUT_MS;
 	}

@@ -49,6 +49,9 @@ typedef enum rs_verb {
 	RS_V_LOOKUP,
 	RS_V_EVENTS,
 	RS_V_PING,
+	RS_V_REFRESH,
+	RS_V_RESTART,
+	RS_V_SHUTDOWN,
 	RS_V__NR
 } rs_verb;
 
@@ -92,6 +95,7 @@ typedef struct rs_start {
 typedef struct rs_stop {
 	uint64_t instance_id;
 	bool     forget;
+	bool     restart;        /* refresh: start it again once dead */
 } rs_stop;
 
 typedef struct rs_beat_ack {

@@ -258,6 +258,7 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		rs__stop__init(&e->b.stop);
 		e->b.stop.instance_id = m->u.stop.instance_id;
 		e->b.stop.forget = m->u.stop.forget;
+		e->b.stop.restart = m->u.stop.restart;
 		env->body_case = RS__ENVELOPE__BODY_STOP;
 		env->stop = &e->b.stop;
 		return 0;
@@ -552,6 +553,7 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 	case RS_MSG_STOP:
 		m->u.stop.instance_id = env->stop->instance_id;
 		m->u.stop.forget = env->stop->forget != 0;
+		m->u.stop.restart = env->stop->restart != 0;
 		return 0;
 	case RS_MSG_BEAT_ACK:
 		m->u.beat_ack.time_ms = env->beat_ack->time_ms;

@@ -102,7 +102,7 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 				rsd_event(d, info->label, info->id, n->n.name, "stray",
 					  "node runs instance %llu (pid %d) unknown to rsd, stopping it",
 					  (unsigned long long)info->id, (int)info->pid);
-				rsd_send_stop(d, &tmp, true);
+				rsd_send_stop(d, &tmp, true, false);
 			}
 			continue;
 		}
@@ -112,7 +112,7 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 			rsd_event(d, info->label, info->id, n->n.name, "reconcile",
 				  "instance %llu is not wanted, stopping it",
 				  (unsigned long long)info->id);
-			rsd_send_stop(d, in, false);
+			rsd_send_stop(d, in, false, false);
 		}
 	}
 	for (rsd_inst *in = d->insts; in; in = in->next) {

@@ -292,13 +292,198 @@ static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 		if (strcmp(in->si.info.label, rq->label) != 0 ||
 		    !rsd_istate_live(in->si.info.state))
 			continue;
-		if (rsd_send_stop(d, in, true) == -ENOTCONN)
+		if (rsd_send_stop(d, in, true, false) == -ENOTCONN)
 			log_warnx("down %s: node %s not connected; it will be stopped when it returns",
 				  rq->label, in->si.node);
 	}
 	if (rq->no_block)
 		rsd_reply(d, peer, rq->id, RS_OK, NULL, "stopping");
 	rsd_pending_check(d);
+}
+
+/* The instance of label that an operation acts on: the live one (running
+ * first), or else the newest. */
+static rsd_inst *svc_instance(rsd *d, const char *label)
+{
+	rsd_inst *best = NULL;
+
+	for (rsd_inst *in = d->insts; in; in = in->next) {
+		if (strcmp(in->si.info.label, label) != 0)
+			continue;
+		if (!best || in->si.info.state == RS_IS_RUNNING ||
+		    (rsd_istate_live(in->si.info.state) &&
+		     !rsd_istate_live(best->si.info.state)) ||
+		    (!rsd_istate_live(best->si.info.state) &&
+		     in->si.info.id > best->si.info.id))
+			best = in;
+	}
+	return best;
+}
+
+/* Stores the service row, the operation and an event in one transaction,
+ * then queues p. On failure replies and frees p. */
+static int pending_commit(rsd *d, const net_peer *peer, const rs_request *rq,
+			  rsd_svc *s, rsd_pending *p, const char *what)
+{
+	if (store_begin(d->st) < 0)
+		goto fail;
+	if ((s && store_service_put(d->st, &s->s) < 0) ||
+	    store_op_add(d->st, &p->op) < 0) {
+		store_rollback(d->st);
+		goto fail;
+	}
+	rsd_event(d, rq->label[0] ? rq->label : NULL, p->inst_id, NULL,
+		  rs_verb_to_string(rq->verb), "%s", what);
+	if (store_commit(d->st) < 0)
+		goto fail;
+	p->next = d->pending;
+	d->pending = p;
+	return 0;
+fail:
+	reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store the %s: %s",
+		  rs_verb_to_string(rq->verb), store_errmsg(d->st));
+	free(p);
+	return -EIO;
+}
+
+/* refresh: a deliberate restart of the running instance; replies when the
+ * new process is ready. */
+static void do_refresh(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	rsd_svc *s = rsd_svc_find(d, rq->label);
+	rsd_inst *in;
+	rsd_pending *p;
+
+	if (!s) {
+		reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
+		return;
+	}
+	if (busy(d, peer, rq))
+		return;
+	in = svc_instance(d, rq->label);
+	if (s->s.desired != RS_WANT_UP || !in ||
+	    (in->si.info.state != RS_IS_RUNNING && in->si.info.state != RS_IS_STARTING &&
+	     in->si.info.state != RS_IS_BACKOFF)) {
+		reply_err(d, peer, rq->id, RS_E_FAILED,
+			  "%s is not running (%s); use restart for a terminated service",
+			  rq->label, in ? rs_istate_to_string(in->si.info.state) : "no instance");
+		return;
+	}
+	p = pending_new(d, peer, rq, s->s.spec.stop_timeout_ms +
+			s->s.spec.ready_timeout_ms + 5000);
+	if (!p) {
+		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		return;
+	}
+	p->inst_id = in->si.info.id;
+	p->old_pid = in->si.info.pid;
+	if (pending_commit(d, peer, rq, NULL, p, "deliberate restart") < 0)
+		return;
+	if (rsd_send_stop(d, in, false, true) < 0)
+		rsd_pending_done(d, p, RS_E_NONODE, NULL, "node %s is not connected",
+				 in->si.node);
+	else if (rq->no_block)
+		rsd_reply(d, peer, rq->id, RS_OK, NULL, "refreshing");
+}
+
+/* restart: start a terminated service again (what recovery scripts call);
+ * refused while it runs. */
+static void do_restart(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	rsd_svc *s = rsd_svc_find(d, rq->label);
+	rsd_inst *in;
+	rsd_pending *p;
+
+	if (!s) {
+		reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
+		return;
+	}
+	if (busy(d, peer, rq))
+		return;
+	in = svc_instance(d, rq->label);
+	if (in && rsd_istate_live(in->si.info.state)) {
+		reply_err(d, peer, rq->id, RS_E_EXISTS,
+			  "%s is %s, not terminated; use refresh to restart a running service",
+			  rq->label, rs_istate_to_string(in->si.info.state));
+		return;
+	}
+	if (!in) {
+		reply_err(d, peer, rq->id, RS_E_FAILED,
+			  "%s has no instance to restart; use up", rq->label);
+		return;
+	}
+	if (!rsd_node_find(d, in->si.node) || !rsd_node_find(d, in->si.node)->connected) {
+		reply_err(d, peer, rq->id, RS_E_NONODE, "node %s is not connected",
+			  in->si.node);
+		return;
+	}
+	p = pending_new(d, peer, rq, s->s.spec.ready_timeout_ms + 5000);
+	if (!p) {
+		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		return;
+	}
+	p->inst_id = in->si.info.id;
+	s->s.desired = RS_WANT_UP;
+	s->s.updated_ms = clock_wall_ms();
+	if (pending_commit(d, peer, rq, s, p, "restart of a terminated service") < 0)
+		return;
+	in->si.info.state = RS_IS_PENDING;
+	rsd_send_start(d, in);
+	if (rq->no_block)
+		rsd_reply(d, peer, rq->id, RS_OK, NULL, "restarting");
+}
+
+/* shutdown: every service down on every node, nothing restarted; rsd stays. */
+static void do_shutdown(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	rsd_pending *p;
+	uint32_t wait_ms = 0;
+
+	for (rsd_pending *q = d->pending; q; q = q->next)
+		if (q->reply || q->verb == RS_V_SHUTDOWN) {
+			reply_err(d, peer, rq->id, RS_E_BUSY,
+				  "busy: a '%s' of %s is in progress", q->op.kind,
+				  q->label[0] ? q->label : "everything");
+			return;
+		}
+	for (rsd_svc *s = d->svcs; s; s = s->next)
+		if (s->s.spec.stop_timeout_ms > wait_ms)
+			wait_ms = s->s.spec.stop_timeout_ms;
+	p = pending_new(d, peer, rq, wait_ms + 5000);
+	if (!p) {
+		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		return;
+	}
+	if (store_begin(d->st) < 0)
+		goto fail;
+	for (rsd_svc *s = d->svcs; s; s = s->next) {
+		store_service down = s->s;   /* shallow: put only reads it */
+		down.desired = RS_WANT_DOWN;
+		if (store_service_put(d->st, &down) < 0)
+			goto fail_rollback;
+	}
+	if (store_op_add(d->st, &p->op) < 0)
+		goto fail_rollback;
+	rsd_event(d, NULL, 0, NULL, "shutdown", "every service is going down");
+	if (store_commit(d->st) < 0)
+		goto fail;
+	for (rsd_svc *s = d->svcs; s; s = s->next)
+		s->s.desired = RS_WANT_DOWN;
+	p->next = d->pending;
+	d->pending = p;
+	for (rsd_inst *in = d->insts; in; in = in->next)
+		if (rsd_istate_live(in->si.info.state))
+			rsd_send_stop(d, in, true, false);
+	if (rq->no_block)
+		rsd_reply(d, peer, rq->id, RS_OK, NULL, "shutting down");
+	rsd_pending_check(d);
+	return;
+fail_rollback:
+	store_rollback(d->st);
+fail:
+	reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store the shutdown: %s",
+		  store_errmsg(d->st));
+	free(p);
 }
 
 static json_t *inst_json(const rsd_inst *in)
@@ -486,6 +671,9 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	case RS_V_LOOKUP: do_lookup(d, peer, rq); break;
 	case RS_V_EVENTS: do_events(d, peer, rq); break;
 	case RS_V_PING: rsd_reply(d, peer, rq->id, RS_OK, "{}", "pong"); break;
+	case RS_V_REFRESH: do_refresh(d, peer, rq); break;
+	case RS_V_RESTART: do_restart(d, peer, rq); break;
+	case RS_V_SHUTDOWN: do_shutdown(d, peer, rq); break;
 	default:
 		reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
 		break;

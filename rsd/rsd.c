@@ -113,7 +113,7 @@ int rsd_send_start(rsd *d, rsd_inst *in)
 	return r;
 }
 
-int rsd_send_stop(rsd *d, rsd_inst *in, bool forget)
+int rsd_send_stop(rsd *d, rsd_inst *in, bool forget, bool restart)
 {
 	rs_msg m;
 	int r;
@@ -121,6 +121,7 @@ int rsd_send_stop(rsd *d, rsd_inst *in, bool forget)
 	rs_msg_init(&m, RS_MSG_STOP);
 	m.u.stop.instance_id = in->si.info.id;
 	m.u.stop.forget = forget;
+	m.u.stop.restart = restart;
 	r = rsd_send_agent(d, rsd_node_find(d, in->si.node), &m);
 	rs_msg_clear(&m);
 	return r;
@@ -164,6 +165,10 @@ static void pending_check_up(rsd *d, rsd_pending *p)
 		rsd_pending_done(d, p, RS_E_FAILED, NULL, "%s: instance vanished", p->label);
 		return;
 	}
+	if (p->verb == RS_V_REFRESH &&
+	    ((in->si.info.pid == p->old_pid && in->si.info.state == RS_IS_RUNNING) ||
+	     in->si.info.state == RS_IS_DOWN))
+		return;   /* the old process is not replaced yet */
 	switch (in->si.info.state) {
 	case RS_IS_RUNNING:
 		snprintf(json, sizeof json,
@@ -189,14 +194,19 @@ static void pending_check_up(rsd *d, rsd_pending *p)
 	}
 }
 
-/* Whether a down is finished: no instance of the label is alive. */
+/* Whether a down (or, with label "", a shutdown) is finished: no instance
+ * of the label is alive. */
 static void pending_check_down(rsd *d, rsd_pending *p)
 {
 	for (rsd_inst *in = d->insts; in; in = in->next)
-		if (strcmp(in->si.info.label, p->label) == 0 &&
+		if ((!p->label[0] || strcmp(in->si.info.label, p->label) == 0) &&
 		    rsd_istate_live(in->si.info.state))
 			return;
-	rsd_pending_done(d, p, RS_OK, "{\"state\":\"down\"}", "%s is down", p->label);
+	if (p->label[0])
+		rsd_pending_done(d, p, RS_OK, "{\"state\":\"down\"}", "%s is down", p->label);
+	else
+		rsd_pending_done(d, p, RS_OK, "{\"state\":\"down\"}",
+				 "every service is down");
 }
 
 void rsd_pending_check(rsd *d)
@@ -206,9 +216,10 @@ void rsd_pending_check(rsd *d)
 
 	for (; p; p = next) {
 		next = p->next;
-		if (p->verb == RS_V_UP)
+		if (p->verb == RS_V_UP || p->verb == RS_V_REFRESH ||
+		    p->verb == RS_V_RESTART)
 			pending_check_up(d, p);
-		else if (p->verb == RS_V_DOWN)
+		else if (p->verb == RS_V_DOWN || p->verb == RS_V_SHUTDOWN)
 			pending_check_down(d, p);
 	}
 	for (p = d->pending; p; p = next) {

@@ -52,7 +52,8 @@ typedef struct rsd_pending {
 	uint64_t  req_id;
 	rs_verb   verb;
 	char      label[RS_LABEL_MAX];
-	uint64_t  inst_id;        /* for up: the instance we wait on */
+	uint64_t  inst_id;        /* up/refresh/restart: the instance we wait on */
+	int32_t   old_pid;        /* refresh: the pid that must be replaced */
 	uint64_t  deadline_mono;
 	rs_op     op;             /* the store's operation row */
 	bool      reply;          /* false for --no-block (op only) */
@@ -109,7 +110,8 @@ void rsd_event(rsd *d, const char *label, uint64_t inst, const char *node,
 /* Sends msg to a node's agent; -ENOTCONN if it is not connected. */
 int rsd_send_agent(rsd *d, rsd_node *n, rs_msg *m);
 int rsd_send_start(rsd *d, rsd_inst *in);
-int rsd_send_stop(rsd *d, rsd_inst *in, bool forget);
+/* Stop; forget: the agent drops it once dead; restart: starts it again. */
+int rsd_send_stop(rsd *d, rsd_inst *in, bool forget, bool restart);
 /* Finishes a pending request: reply (if wanted), close its op, free it. */
 void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
 		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
