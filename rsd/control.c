@@ -137,6 +137,19 @@ static bool busy(rsd *d, const net_peer *peer, const rs_request *rq)
 	return true;
 }
 
+/* The service an operation on rq->label acts on, or NULL after replying
+ * "unknown" or "busy". */
+static rsd_svc *svc_for_op(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	rsd_svc *s = rsd_svc_find(d, rq->label);
+
+	if (!s) {
+		reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
+		return NULL;
+	}
+	return busy(d, peer, rq) ? NULL : s;
+}
+
 static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	char err[RS_DETAIL_MAX];
@@ -258,14 +271,10 @@ out_free:
 
 static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 {
-	rsd_svc *s = rsd_svc_find(d, rq->label);
+	rsd_svc *s = svc_for_op(d, peer, rq);
 	rsd_pending *p;
 
-	if (!s) {
-		reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
-		return;
-	}
-	if (busy(d, peer, rq))
+	if (!s)
 		return;
 	p = pending_new(d, peer, rq, s->s.spec.stop_timeout_ms + 5000);
 	if (!p) {
@@ -350,15 +359,11 @@ fail:
  * new process is ready. */
 static void do_refresh(rsd *d, const net_peer *peer, const rs_request *rq)
 {
-	rsd_svc *s = rsd_svc_find(d, rq->label);
+	rsd_svc *s = svc_for_op(d, peer, rq);
 	rsd_inst *in;
 	rsd_pending *p;
 
-	if (!s) {
-		reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
-		return;
-	}
-	if (busy(d, peer, rq))
+	if (!s)
 		return;
 	in = svc_instance(d, rq->label);
 	if (s->s.desired != RS_WANT_UP || !in ||
@@ -390,15 +395,11 @@ static void do_refresh(rsd *d, const net_peer *peer, const rs_request *rq)
  * refused while it runs. */
 static void do_restart(rsd *d, const net_peer *peer, const rs_request *rq)
 {
-	rsd_svc *s = rsd_svc_find(d, rq->label);
+	rsd_svc *s = svc_for_op(d, peer, rq);
 	rsd_inst *in;
 	rsd_pending *p;
 
-	if (!s) {
-		reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
-		return;
-	}
-	if (busy(d, peer, rq))
+	if (!s)
 		return;
 	in = svc_instance(d, rq->label);
 	if (in && rsd_istate_live(in->si.info.state)) {
