@@ -380,11 +380,40 @@ static void svc_drop_dead(agent *ag, const char *label)
 	}
 }
 
+/* edit: takes a new spec for a live instance without restarting it; the
+ * command, env and cwd are used at its next spawn. */
+static int svc_respec(inst *in, const rs_start *st)
+{
+	rs_spec spec;
+	uint32_t old_period = in->spec.period_ms;
+
+	if (rs_spec_copy(&spec, &st->spec) < 0)
+		return -ENOMEM;
+	rs_spec_clear(&in->spec);
+	in->spec = spec;
+	in->generation = st->generation;
+	in->rp.policy = spec.policy;
+	in->rp.backoff = spec.backoff;
+	if (in->rp.state == RS_IS_RUNNING && spec.period_ms != old_period) {
+		ev_timer_stop(in->ag->loop, &in->wdog_t);
+		if (spec.period_ms) {
+			double t = 2.0 * spec.period_ms / 1000.0;
+			ev_timer_set(&in->wdog_t, t, t);
+			ev_timer_start(in->ag->loop, &in->wdog_t);
+		}
+	}
+	log_info("%s/%llu: new settings (generation %llu)", spec.label,
+		 (unsigned long long)in->id, (unsigned long long)in->generation);
+	return 0;
+}
+
 int svc_start(agent *ag, const rs_start *st)
 {
 	inst *in = svc_find(ag, st->instance_id);
 	int r;
 
+	if (st->respec)
+		return in ? svc_respec(in, st) : -ENOENT;
 	if (in) {
 		if (in->rp.state == RS_IS_STARTING || in->rp.state == RS_IS_RUNNING ||
 		    in->rp.state == RS_IS_STOPPING || in->rp.state == RS_IS_BACKOFF) {

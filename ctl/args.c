@@ -30,6 +30,7 @@ struct opt_def {
 	bool        value;      /* takes a value */
 	opt_fn      fn;
 	size_t      off;        /* rs_request field for the generic setters */
+	uint32_t    edit;       /* RS_EDIT_* bit this option sets (edit) */
 };
 
 enum label_use { LABEL_NONE, LABEL_OPTIONAL, LABEL_REQUIRED };
@@ -69,6 +70,8 @@ static const char usage_text[] =
 "  refresh LABEL      restart a running service deliberately\n"
 "  restart LABEL      start a terminated service again\n"
 "  shutdown           stop every service, restart nothing\n"
+"  edit LABEL [OPTIONS] [-- COMMAND ARGS...]\n"
+"                     change a service's settings\n"
 "  lookup LABEL       show where a service runs\n"
 "  status [LABEL]     list services and their instances\n"
 "  nodes              list nodes and their heartbeats\n"
@@ -169,6 +172,18 @@ static const char shutdown_help[] =
 "\n"
 "Stops every service on every node and restarts nothing; rsd keeps running\n"
 "and answering. Bring services back with up or restart. Default --timeout: 30 s.\n";
+
+static const char edit_help[] =
+"usage: rsctl edit LABEL [OPTIONS] [-- COMMAND [ARGS...]]\n"
+"\n"
+"Changes service LABEL's settings and stores them (MINIX RS_EDIT). The\n"
+"command, --env and --cwd take effect at the next (re)start (rsctl\n"
+"refresh applies them now); every other setting at once, without a\n"
+"restart. --env K=V sets K and keeps the other variables.\n"
+"\n"
+"Options: as for up (--period, --ready-timeout, --env, --cwd,\n"
+"--restart/--restart-policy, --backoff-*, --no-backoff, --stop-signal,\n"
+"--stop-timeout, --notify, --settle), without --node and --no-block.\n";
 
 static const char ping_help[] =
 "usage: rsctl ping\n"
@@ -365,34 +380,54 @@ static int set_signal(rs_request *r, const opt_def *d, const char *val)
 #define SPEC(field) offsetof(rs_request, spec.field)
 
 static const opt_def up_opts[] = {
-	{ "--node",            true,  set_node,    0 },
-	{ "--period",          true,  set_seconds, SPEC(period_ms) },
-	{ "--ready-timeout",   true,  set_seconds, SPEC(ready_timeout_ms) },
-	{ "--no-block",        false, set_true,    offsetof(rs_request, no_block) },
-	{ "--env",             true,  set_env,     0 },
-	{ "--cwd",             true,  set_cwd,     0 },
-	{ "--restart",         true,  set_restart, 0 },
-	{ "--backoff-initial", true,  set_seconds, SPEC(backoff.initial_ms) },
-	{ "--backoff-factor",  true,  set_count,   SPEC(backoff.factor) },
-	{ "--backoff-max",     true,  set_seconds, SPEC(backoff.max_ms) },
-	{ "--backoff-reset",   true,  set_seconds, SPEC(backoff.reset_ms) },
-	{ "--no-backoff",      false, set_true,    SPEC(backoff.disabled) },
-	{ "--stop-signal",     true,  set_signal,  0 },
-	{ "--stop-timeout",    true,  set_seconds, SPEC(stop_timeout_ms) },
-	{ "--notify",          true,  set_notify,  0 },
-	{ "--settle",          true,  set_seconds, SPEC(settle_ms) },
-	{ NULL, false, NULL, 0 },
+	{ "--node",            true,  set_node,    0, RS_EDIT_NODE },
+	{ "--period",          true,  set_seconds, SPEC(period_ms), RS_EDIT_PERIOD },
+	{ "--ready-timeout",   true,  set_seconds, SPEC(ready_timeout_ms), RS_EDIT_READY_TIMEOUT },
+	{ "--no-block",        false, set_true,    offsetof(rs_request, no_block), 0 },
+	{ "--env",             true,  set_env,     0, RS_EDIT_ENV },
+	{ "--cwd",             true,  set_cwd,     0, RS_EDIT_CWD },
+	{ "--restart",         true,  set_restart, 0, RS_EDIT_POLICY },
+	{ "--backoff-initial", true,  set_seconds, SPEC(backoff.initial_ms), RS_EDIT_BO_INITIAL },
+	{ "--backoff-factor",  true,  set_count,   SPEC(backoff.factor), RS_EDIT_BO_FACTOR },
+	{ "--backoff-max",     true,  set_seconds, SPEC(backoff.max_ms), RS_EDIT_BO_MAX },
+	{ "--backoff-reset",   true,  set_seconds, SPEC(backoff.reset_ms), RS_EDIT_BO_RESET },
+	{ "--no-backoff",      false, set_true,    SPEC(backoff.disabled), RS_EDIT_BO_DISABLED },
+	{ "--stop-signal",     true,  set_signal,  0, RS_EDIT_STOP_SIGNAL },
+	{ "--stop-timeout",    true,  set_seconds, SPEC(stop_timeout_ms), RS_EDIT_STOP_TIMEOUT },
+	{ "--notify",          true,  set_notify,  0, RS_EDIT_NOTIFY },
+	{ "--settle",          true,  set_seconds, SPEC(settle_ms), RS_EDIT_SETTLE },
+	{ NULL, false, NULL, 0, 0 },
+};
+
+/* edit takes up's options, but not --node or --no-block */
+static const opt_def edit_opts[] = {
+	{ "--period",          true,  set_seconds, SPEC(period_ms), RS_EDIT_PERIOD },
+	{ "--ready-timeout",   true,  set_seconds, SPEC(ready_timeout_ms), RS_EDIT_READY_TIMEOUT },
+	{ "--env",             true,  set_env,     0, RS_EDIT_ENV },
+	{ "--cwd",             true,  set_cwd,     0, RS_EDIT_CWD },
+	{ "--restart",         true,  set_restart, 0, RS_EDIT_POLICY },
+	{ "--restart-policy",  true,  set_restart, 0, RS_EDIT_POLICY },
+	{ "--backoff-initial", true,  set_seconds, SPEC(backoff.initial_ms), RS_EDIT_BO_INITIAL },
+	{ "--backoff-factor",  true,  set_count,   SPEC(backoff.factor), RS_EDIT_BO_FACTOR },
+	{ "--backoff-max",     true,  set_seconds, SPEC(backoff.max_ms), RS_EDIT_BO_MAX },
+	{ "--backoff-reset",   true,  set_seconds, SPEC(backoff.reset_ms), RS_EDIT_BO_RESET },
+	{ "--no-backoff",      false, set_true,    SPEC(backoff.disabled), RS_EDIT_BO_DISABLED },
+	{ "--stop-signal",     true,  set_signal,  0, RS_EDIT_STOP_SIGNAL },
+	{ "--stop-timeout",    true,  set_seconds, SPEC(stop_timeout_ms), RS_EDIT_STOP_TIMEOUT },
+	{ "--notify",          true,  set_notify,  0, RS_EDIT_NOTIFY },
+	{ "--settle",          true,  set_seconds, SPEC(settle_ms), RS_EDIT_SETTLE },
+	{ NULL, false, NULL, 0, 0 },
 };
 
 static const opt_def block_opts[] = {
-	{ "--no-block", false, set_true, offsetof(rs_request, no_block) },
-	{ NULL, false, NULL, 0 },
+	{ "--no-block", false, set_true, offsetof(rs_request, no_block), 0 },
+	{ NULL, false, NULL, 0, 0 },
 };
 
 static const opt_def events_opts[] = {
-	{ "-n",      true, set_count, offsetof(rs_request, limit) },
-	{ "--limit", true, set_count, offsetof(rs_request, limit) },
-	{ NULL, false, NULL, 0 },
+	{ "-n",      true, set_count, offsetof(rs_request, limit), 0 },
+	{ "--limit", true, set_count, offsetof(rs_request, limit), 0 },
+	{ NULL, false, NULL, 0, 0 },
 };
 
 static const verb_def verbs[] = {
@@ -406,6 +441,7 @@ static const verb_def verbs[] = {
 	{ "refresh",  RS_V_REFRESH,  LABEL_REQUIRED, false, block_opts, refresh_help },
 	{ "restart",  RS_V_RESTART,  LABEL_REQUIRED, false, block_opts, restart_help },
 	{ "shutdown", RS_V_SHUTDOWN, LABEL_NONE,     false, block_opts, shutdown_help },
+	{ "edit",     RS_V_EDIT,     LABEL_REQUIRED, true,  edit_opts,  edit_help },
 };
 
 /* The verb called name, or NULL. */
@@ -493,8 +529,10 @@ static int verb_opt(args_state *s, int argc, char **argv, int *i)
 
 	for (d = s->v->opts; d && d->name; d++) {
 		m = opt_match(d->name, d->value, argc, argv, i, &val);
-		if (m == OPT_YES)
+		if (m == OPT_YES) {
+			r->edit_mask |= d->edit;
 			return d->fn(r, d, val) < 0 ? OPT_ERR : OPT_YES;
+		}
 		if (m == OPT_ERR)
 			return OPT_ERR;
 	}
@@ -528,6 +566,8 @@ static int take_command(args_state *s, int argc, char **argv, int i)
 	rs_spec *spec = &s->c->req.u.request.spec;
 	int e;
 
+	if (i < argc)
+		s->c->req.u.request.edit_mask |= RS_EDIT_ARGS;
 	for (; i < argc; i++) {
 		e = rs_spec_add_arg(spec, argv[i]);
 		if (e == -E2BIG)
@@ -648,6 +688,10 @@ static int finish(args_state *s)
 	rs_strlcpy(r->label, s->label, sizeof r->label);
 	if (r->verb == RS_V_EVENTS && r->limit == 0)
 		r->limit = CTL_EVENTS_LIMIT;
+	if (r->verb == RS_V_EDIT && r->edit_mask == 0)
+		return usage_error(s->v, "nothing to change: give an option or -- COMMAND");
+	if (r->verb == RS_V_EDIT)
+		rs_strlcpy(r->spec.label, s->label, sizeof r->spec.label);
 	if (r->verb == RS_V_UP) {
 		rs_strlcpy(r->spec.label, s->label, sizeof r->spec.label);
 		if (rs_spec_validate(&r->spec, err, sizeof err) < 0)

@@ -52,6 +52,7 @@ typedef enum rs_verb {
 	RS_V_REFRESH,
 	RS_V_RESTART,
 	RS_V_SHUTDOWN,
+	RS_V_EDIT,
 	RS_V__NR
 } rs_verb;
 
@@ -90,6 +91,7 @@ typedef struct rs_start {
 	uint64_t instance_id;
 	uint64_t generation;
 	rs_spec  spec;           /* owned */
+	bool     respec;         /* edit: new spec for a live instance */
 } rs_start;
 
 typedef struct rs_stop {
@@ -110,7 +112,31 @@ typedef struct rs_request {
 	bool     no_block;
 	uint32_t timeout_ms;
 	uint32_t limit;
+	uint32_t edit_mask;      /* RS_EDIT_* bits: spec fields to change */
 } rs_request;
+
+/* Spec fields an edit request changes (rs_request.edit_mask). */
+enum {
+	RS_EDIT_PERIOD        = 1u << 0,
+	RS_EDIT_READY_TIMEOUT = 1u << 1,
+	RS_EDIT_ENV           = 1u << 2,   /* merge: set these K=V */
+	RS_EDIT_CWD           = 1u << 3,
+	RS_EDIT_POLICY        = 1u << 4,
+	RS_EDIT_BO_INITIAL    = 1u << 5,
+	RS_EDIT_BO_FACTOR     = 1u << 6,
+	RS_EDIT_BO_MAX        = 1u << 7,
+	RS_EDIT_BO_RESET      = 1u << 8,
+	RS_EDIT_BO_DISABLED   = 1u << 9,
+	RS_EDIT_STOP_SIGNAL   = 1u << 10,
+	RS_EDIT_STOP_TIMEOUT  = 1u << 11,
+	RS_EDIT_NOTIFY        = 1u << 12,
+	RS_EDIT_SETTLE        = 1u << 13,
+	RS_EDIT_ARGS          = 1u << 14,  /* replace the command */
+	RS_EDIT_NODE          = 1u << 15,  /* refused: placement is not edited */
+	RS_EDIT__ALL          = (1u << 16) - 1,
+	/* what needs a new process to take effect */
+	RS_EDIT_NEXT_START    = RS_EDIT_ENV | RS_EDIT_CWD | RS_EDIT_ARGS,
+};
 
 typedef struct rs_reply {
 	uint64_t id;

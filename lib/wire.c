@@ -250,6 +250,7 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		rs__start__init(&e->b.start);
 		e->b.start.instance_id = m->u.start.instance_id;
 		e->b.start.generation = m->u.start.generation;
+		e->b.start.respec = m->u.start.respec;
 		e->b.start.spec = &e->spec;
 		env->body_case = RS__ENVELOPE__BODY_START;
 		env->start = &e->b.start;
@@ -283,6 +284,7 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.no_block = m->u.request.no_block;
 		e->b.request.timeout_ms = m->u.request.timeout_ms;
 		e->b.request.limit = m->u.request.limit;
+		e->b.request.edit_mask = m->u.request.edit_mask;
 		env->body_case = RS__ENVELOPE__BODY_REQUEST;
 		env->request = &e->b.request;
 		return 0;
@@ -549,6 +551,7 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 	case RS_MSG_START:
 		m->u.start.instance_id = env->start->instance_id;
 		m->u.start.generation = env->start->generation;
+		m->u.start.respec = env->start->respec != 0;
 		return dec_spec(&m->u.start.spec, env->start->spec);
 	case RS_MSG_STOP:
 		m->u.stop.instance_id = env->stop->instance_id;
@@ -566,6 +569,7 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.request.no_block = env->request->no_block != 0;
 		m->u.request.timeout_ms = env->request->timeout_ms;
 		m->u.request.limit = env->request->limit;
+		m->u.request.edit_mask = env->request->edit_mask;
 		r = dec_label(m->u.request.label, env->request->label);
 		if (r < 0)
 			return r;

@@ -487,6 +487,118 @@ fail:
 	free(p);
 }
 
+/* Sets KEY=VALUE in spec's env, replacing an entry with the same key. */
+static int env_set(rs_spec *spec, const char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+
+	for (size_t i = 0; i < spec->envc; i++)
+		if (strncmp(spec->env[i], kv, klen) == 0 && spec->env[i][klen] == '=') {
+			char *dup = strdup(kv);
+			if (!dup)
+				return -ENOMEM;
+			free(spec->env[i]);
+			spec->env[i] = dup;
+			return 0;
+		}
+	return rs_spec_add_env(spec, kv);
+}
+
+/* Copies the fields named by mask from src into dst. */
+static int spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
+{
+	int r = 0;
+
+#define TAKE(bit, field) do { if (mask & (bit)) dst->field = src->field; } while (0)
+	TAKE(RS_EDIT_PERIOD, period_ms);
+	TAKE(RS_EDIT_READY_TIMEOUT, ready_timeout_ms);
+	TAKE(RS_EDIT_POLICY, policy);
+	TAKE(RS_EDIT_BO_INITIAL, backoff.initial_ms);
+	TAKE(RS_EDIT_BO_FACTOR, backoff.factor);
+	TAKE(RS_EDIT_BO_MAX, backoff.max_ms);
+	TAKE(RS_EDIT_BO_RESET, backoff.reset_ms);
+	TAKE(RS_EDIT_BO_DISABLED, backoff.disabled);
+	TAKE(RS_EDIT_STOP_SIGNAL, stop_signal);
+	TAKE(RS_EDIT_STOP_TIMEOUT, stop_timeout_ms);
+	TAKE(RS_EDIT_NOTIFY, notify);
+	TAKE(RS_EDIT_SETTLE, settle_ms);
+#undef TAKE
+	for (size_t i = 0; r == 0 && (mask & RS_EDIT_ENV) && i < src->envc; i++)
+		r = env_set(dst, src->env[i]);
+	if (r == 0 && (mask & RS_EDIT_CWD)) {
+		free(dst->cwd);
+		dst->cwd = src->cwd ? strdup(src->cwd) : NULL;
+		if (src->cwd && !dst->cwd)
+			r = -ENOMEM;
+	}
+	if (r == 0 && (mask & RS_EDIT_ARGS)) {
+		for (size_t i = 0; i < dst->argc; i++)
+			free(dst->argv[i]);
+		free(dst->argv);
+		dst->argv = NULL;
+		dst->argc = 0;
+		for (size_t i = 0; r == 0 && i < src->argc; i++)
+			r = rs_spec_add_arg(dst, src->argv[i]);
+	}
+	return r;
+}
+
+/* edit: change a service's stored settings; live instances get the new
+ * spec at once (what needs a new process waits for the next start). */
+static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	rsd_svc *s = svc_for_op(d, peer, rq);
+	store_service next;
+	char err[RS_DETAIL_MAX];
+	int r;
+
+	if (!s)
+		return;
+	if (rq->edit_mask & RS_EDIT_NODE || rq->edit_mask & ~(uint32_t)RS_EDIT__ALL) {
+		reply_err(d, peer, rq->id, RS_E_INVAL,
+			  "edit cannot move %s to another node; use down and up", rq->label);
+		return;
+	}
+	next = s->s;
+	if (rs_spec_copy(&next.spec, &s->s.spec) < 0 ||
+	    spec_merge(&next.spec, &rq->spec, rq->edit_mask) < 0) {
+		rs_spec_clear(&next.spec);
+		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		return;
+	}
+	if (rs_spec_validate(&next.spec, err, sizeof err) < 0) {
+		rs_spec_clear(&next.spec);
+		reply_err(d, peer, rq->id, RS_E_INVAL, "%s", err);
+		return;
+	}
+	next.updated_ms = clock_wall_ms();
+	r = store_begin(d->st);
+	if (r == 0 && (r = store_service_put(d->st, &next)) < 0)
+		store_rollback(d->st);
+	if (r == 0) {
+		rsd_event(d, rq->label, 0, NULL, "edit", "settings changed (mask 0x%x)%s",
+			  rq->edit_mask, rq->edit_mask & RS_EDIT_NEXT_START ?
+			  "; command/env/cwd apply at the next start" : "");
+		r = store_commit(d->st);
+	}
+	if (r < 0) {
+		rs_spec_clear(&next.spec);
+		reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store %s: %s",
+			  rq->label, store_errmsg(d->st));
+		return;
+	}
+	rs_spec_clear(&s->s.spec);
+	s->s = next;
+	for (rsd_inst *in = d->insts; in; in = in->next)
+		if (strcmp(in->si.info.label, rq->label) == 0 &&
+		    rsd_istate_live(in->si.info.state))
+			rsd_send_respec(d, in);
+	rsd_reply(d, peer, rq->id, RS_OK, NULL,
+		  rq->edit_mask & RS_EDIT_NEXT_START ?
+		  "edited; the command, environment and cwd apply at the next start (rsctl refresh)" :
+		  "edited; in effect now");
+}
+
 static json_t *inst_json(const rsd_inst *in)
 {
 	const rs_iinfo *i = &in->si.info;
@@ -675,6 +787,7 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	case RS_V_REFRESH: do_refresh(d, peer, rq); break;
 	case RS_V_RESTART: do_restart(d, peer, rq); break;
 	case RS_V_SHUTDOWN: do_shutdown(d, peer, rq); break;
+	case RS_V_EDIT: do_edit(d, peer, rq); break;
 	default:
 		reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
 		break;

@@ -87,7 +87,7 @@ static void metrics_text(rsd *d, prom_buf *b)
 		if ((unsigned)n->n.state < RS_NS__NR)
 			nodes[n->n.state]++;
 	prom_family(b, "rs_nodes", "gauge", "Nodes by state.");
-	for (int s = RS_NS_UP; s < RS_NS__NR; s++)
+	for (int s = RS_NS_UNKNOWN; s < RS_NS__NR; s++)
 		prom_sample(b, "rs_nodes", (double)nodes[s], "state",
 			    rs_node_state_to_string(s), NULL);
 	prom_family(b, "rs_node_heartbeat_age_seconds", "gauge",

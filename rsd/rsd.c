@@ -95,7 +95,8 @@ int rsd_send_agent(rsd *d, rsd_node *n, rs_msg *m)
 	return r;
 }
 
-int rsd_send_start(rsd *d, rsd_inst *in)
+/* Start (respec false) or a new spec for a live instance (respec true). */
+static int send_spec(rsd *d, rsd_inst *in, bool respec)
 {
 	rsd_svc *s = rsd_svc_find(d, in->si.info.label);
 	rs_msg m;
@@ -106,11 +107,23 @@ int rsd_send_start(rsd *d, rsd_inst *in)
 	rs_msg_init(&m, RS_MSG_START);
 	m.u.start.instance_id = in->si.info.id;
 	m.u.start.generation = in->si.info.generation;
+	m.u.start.respec = respec;
+	rs_spec_clear(&m.u.start.spec);
 	r = rs_spec_copy(&m.u.start.spec, &s->s.spec);
 	if (r == 0)
 		r = rsd_send_agent(d, rsd_node_find(d, in->si.node), &m);
 	rs_msg_clear(&m);
 	return r;
+}
+
+int rsd_send_start(rsd *d, rsd_inst *in)
+{
+	return send_spec(d, in, false);
+}
+
+int rsd_send_respec(rsd *d, rsd_inst *in)
+{
+	return send_spec(d, in, true);
 }
 
 int rsd_send_stop(rsd *d, rsd_inst *in, bool forget, bool restart)
@@ -238,7 +251,8 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t now = clock_mono_ms();
 
 	for (rsd_node *n = d->nodes; n; n = n->next)
-		if (n->n.state == RS_NS_UP && now - n->beat_mono > d->ttl_ms)
+		if ((n->n.state == RS_NS_UP || n->n.state == RS_NS_UNKNOWN) &&
+		    now - n->beat_mono > d->ttl_ms)
 			rsd_node_lost(d, n);
 	rsd_pending_check(d);
 }
@@ -288,8 +302,11 @@ static int load_node(const store_node *n, void *arg)
 	if (!x)
 		return -ENOMEM;
 	x->n = *n;
-	/* alive until proven otherwise: give it a TTL to say hello again */
+	/* not lost yet, not up either until it says hello to this rsd: it has
+	 * a TTL to do so */
 	x->beat_mono = clock_mono_ms();
+	if (x->n.state == RS_NS_UP)
+		x->n.state = RS_NS_UNKNOWN;
 	x->next = d->nodes;
 	d->nodes = x;
 	return 0;

@@ -110,6 +110,8 @@ void rsd_event(rsd *d, const char *label, uint64_t inst, const char *node,
 /* Sends msg to a node's agent; -ENOTCONN if it is not connected. */
 int rsd_send_agent(rsd *d, rsd_node *n, rs_msg *m);
 int rsd_send_start(rsd *d, rsd_inst *in);
+/* The service's current spec for a live instance, applied without restart. */
+int rsd_send_respec(rsd *d, rsd_inst *in);
 /* Stop; forget: the agent drops it once dead; restart: starts it again. */
 int rsd_send_stop(rsd *d, rsd_inst *in, bool forget, bool restart);
 /* Finishes a pending request: reply (if wanted), close its op, free it. */

@@ -1,0 +1,141 @@
+/*
+ * harness.h - the integration-test harness: a temporary cluster of one rsd
+ * and N rs-agents on 127.0.0.1, rsctl runs with captured output, JSON
+ * helpers, waits on conditions, and a teardown that kills by pid every
+ * process it started or saw.
+ *
+ * One cluster per process (Criterion runs each test in its own process):
+ * the state is global. Everything the harness hands out (h_res, json_t)
+ * is owned by the harness and freed at h_teardown(), so a failed
+ * assertion leaks nothing.
+ *
+ * Binaries come from $RS_BIN_DIR: rsd/rsd, agent/rs-agent, ctl/rsctl,
+ * tests/notifysvc.
+ */
+#ifndef RS_TESTS_HARNESS_H
+#define RS_TESTS_HARNESS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define H_MAX_AGENTS 8
+#define H_MAX_PIDS   256
+#define H_PATH_MAX   512
+
+/* Default time limits, milliseconds. */
+#define H_RSCTL_TIMEOUT_MS 25000   /* rsctl is killed after this */
+#define H_START_TIMEOUT_MS 10000   /* rsd's ready line, nodes up */
+
+/* Options of h_setup_opts(). */
+typedef struct h_opts {
+	int         agents;      /* number of agents n1..nN (0..H_MAX_AGENTS) */
+	const char *node_ttl;    /* rsd --node-ttl value, NULL = default */
+	int         alarm_s;     /* emergency kill-all after this, 0 = off */
+} h_opts;
+
+/* One rsctl run. */
+typedef struct h_res {
+	int   code;        /* exit code; -1 if killed by a signal/timeout */
+	int   sig;         /* the signal that killed it, 0 if it exited */
+	bool  timed_out;   /* the harness killed it */
+	long  elapsed_ms;
+	char *out;         /* stdout, NUL-terminated, never NULL */
+	char *err;         /* stderr, NUL-terminated, never NULL */
+	struct h_res *next_;
+} h_res;
+
+/* What `status LABEL --json` says about one instance. */
+typedef struct h_inst {
+	bool     found;            /* the service and an instance exist */
+	char     svc_state[32];    /* the service's state */
+	char     desired[16];
+	int      ninstances;
+	uint64_t id;
+	char     node[64];
+	pid_t    pid;
+	char     state[32];
+	int      restarts;
+	char     status[256];
+	int      exit_code;
+	int      exit_signal;
+	char     reason[32];
+} h_inst;
+
+/* ---- the cluster ------------------------------------------------------ */
+
+/* Makes the temp dir, starts rsd and n agents and waits until every agent
+ * is "up" in `rsctl nodes`. Fails the test (cr_assert) on error. */
+void h_setup(int agents);
+void h_setup_opts(const h_opts *o);
+/* Kills (SIGKILL, by pid) every process started or seen, reaps the
+ * children, dumps the logs if the test did not reach h_pass(), removes the
+ * temp dir. Safe to call when h_setup failed half-way. */
+void h_teardown(void);
+/* Marks the test as passed (call it last in each test): teardown then does
+ * not dump the daemons' logs. */
+void h_pass(void);
+/* Prints the last `lines` lines of every daemon log to stderr. */
+void h_dump_logs(int lines);
+
+const char *h_tmpdir(void);
+const char *h_control_ep(void);
+const char *h_agents_ep(void);
+pid_t h_rsd_pid(void);
+pid_t h_agent_pid(int i);           /* i = 1..N, like the node name */
+/* Path of the test helper / a file in the temp dir (static buffer per
+ * call site is not needed: the result is interned in the harness). */
+const char *h_notifysvc(void);
+const char *h_path(const char *name);
+
+/* Starts rsd again on the same endpoints and db (after it died or was
+ * killed with h_kill_rsd). */
+void h_restart_rsd(void);
+/* Sends sig to rsd and reaps it (waits up to 5 s). */
+void h_kill_rsd(int sig);
+/* Sends sig to agent i and reaps it (waits up to 10 s). */
+void h_kill_agent(int i, int sig);
+
+/* ---- rsctl ------------------------------------------------------------ */
+
+/* Runs `rsctl -s CONTROL ARGS... (NULL-terminated)` with the default time
+ * limit; never returns NULL. */
+const h_res *h_rsctl(const char *arg, ...);
+const h_res *h_rsctl_t(int timeout_ms, const char *arg, ...);
+const h_res *h_rsctl_v(int timeout_ms, const char *const *argv);
+/* Runs any program (argv[0] a path) the same way. */
+const h_res *h_run(int timeout_ms, const char *const *argv);
+
+/* Parses r->out as JSON; NULL if it is not JSON. Owned by the harness. */
+json_t *h_json(const h_res *r);
+
+/* ---- queries ---------------------------------------------------------- */
+
+/* `status LABEL --json`: the live instance (starting/running/stopping) with
+ * the highest id, else the instance with the highest id. Records every
+ * pid it sees for teardown. Returns inst->found. */
+bool h_status_instance(const char *label, h_inst *inst);
+/* `nodes --json`: the node's state into state (size n); false if absent. */
+bool h_node_state(const char *node, char *state, size_t n);
+/* Whether every agent n1..nN is "up". */
+bool h_nodes_all_up(void);
+
+/* ---- processes -------------------------------------------------------- */
+
+/* Alive and not a zombie. */
+bool h_pid_alive(pid_t pid);
+/* Adds pid to the set teardown kills (also its process group if it leads
+ * one). Ignores pid <= 1 and duplicates. */
+void h_track_pid(pid_t pid);
+/* Reads a pid file; 0 if absent or garbled. */
+pid_t h_read_pidfile(const char *path);
+
+/* ---- waiting ---------------------------------------------------------- */
+
+/* Polls fn(arg) every 20 ms until it returns true (→ true) or timeout_ms
+ * passed (→ false). */
+bool h_wait_until(bool (*fn)(void *), void *arg, int timeout_ms);
+int64_t h_now_ms(void);   /* monotonic */
+
+#endif

@@ -1,0 +1,299 @@
+/*
+ * notifysvc - a test service that speaks the sd_notify protocol by hand.
+ *
+ *   notifysvc [--ready] [--ready-delay MS] [--status TEXT] [--watchdog MS]
+ *             [--watchdog-stop-after MS] [--ignore-term] [--exit-after MS CODE]
+ *             [--pidfile PATH] [--spawn-child] [--child-ignore-term]
+ *
+ * Messages go to $NOTIFY_SOCKET (AF_UNIX SOCK_DGRAM; a leading '@' means the
+ * abstract namespace). Without NOTIFY_SOCKET the notify options are no-ops.
+ *
+ *   --ready                  send READY=1 (after --ready-delay MS, default 0)
+ *   --status TEXT            send STATUS=TEXT at start
+ *   --watchdog MS            send WATCHDOG=1 every MS ms
+ *   --watchdog-stop-after MS stop the watchdog pings MS ms after start, but
+ *                            keep running
+ *   --ignore-term            ignore SIGTERM (a child spawned later inherits it)
+ *   --exit-after MS CODE     exit with CODE after MS ms
+ *   --pidfile PATH           write getpid() to PATH (and the child's to
+ *                            PATH.child with --spawn-child)
+ *   --spawn-child            fork a child, in the same process group, that
+ *                            sleeps forever
+ *   --child-ignore-term      the child ignores SIGTERM (the parent does not,
+ *                            unless --ignore-term)
+ *
+ * Otherwise it pauses forever. Exit codes: 2 = usage error.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+struct opts {
+	bool        ready;
+	long        ready_delay_ms;
+	const char *status;
+	long        watchdog_ms;        /* 0 = off */
+	long        watchdog_stop_ms;   /* -1 = never */
+	bool        ignore_term;
+	long        exit_after_ms;      /* -1 = never */
+	int         exit_code;
+	const char *pidfile;
+	bool        spawn_child;
+	bool        child_ignore_term;
+};
+
+static void usage(void)
+{
+	fputs("usage: notifysvc [--ready] [--ready-delay MS] [--status TEXT] "
+	      "[--watchdog MS] [--watchdog-stop-after MS] [--ignore-term] "
+	      "[--exit-after MS CODE] [--pidfile PATH] [--spawn-child] "
+	      "[--child-ignore-term]\n", stderr);
+	exit(2);
+}
+
+static long parse_num(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	if (!s)
+		usage();
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "notifysvc: bad number '%s'\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sends one datagram to $NOTIFY_SOCKET. Returns 0, or -1 (reason on
+ * stderr); no socket set is not an error. */
+static int notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	socklen_t len;
+	size_t plen;
+	ssize_t n;
+	int fd;
+
+	if (!path || !*path)
+		return 0;
+	plen = strlen(path);
+	if (plen >= sizeof sa.sun_path) {
+		fprintf(stderr, "notifysvc: NOTIFY_SOCKET too long\n");
+		return -1;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, plen);
+	if (path[0] == '@') {
+		sa.sun_path[0] = '\0';
+		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+	} else {
+		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + 1);
+	}
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		perror("notifysvc: socket");
+		return -1;
+	}
+	do
+		n = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+			   (const struct sockaddr *)&sa, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		fprintf(stderr, "notifysvc: sendto %s: %s\n", path,
+			strerror(errno));
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+/* Writes "PID\n" to path atomically (tmp file + rename). */
+static void write_pidfile(const char *path, pid_t pid)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >=
+	    (int)sizeof tmp) {
+		fprintf(stderr, "notifysvc: pidfile path too long\n");
+		exit(2);
+	}
+	f = fopen(tmp, "we");
+	if (!f) {
+		fprintf(stderr, "notifysvc: %s: %s\n", tmp, strerror(errno));
+		exit(1);
+	}
+	fprintf(f, "%d\n", (int)pid);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		fprintf(stderr, "notifysvc: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+}
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);	/* EINTR: the caller recomputes its deadlines */
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->watchdog_stop_ms = -1;
+	o->exit_after_ms = -1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--ready"))
+			o->ready = true;
+		else if (!strcmp(a, "--ready-delay"))
+			o->ready_delay_ms = parse_num(argv[++i < argc ? i : argc], 0, LONG_MAX / 2);
+		else if (!strcmp(a, "--status")) {
+			if (++i >= argc)
+				usage();
+			o->status = argv[i];
+		} else if (!strcmp(a, "--watchdog"))
+			o->watchdog_ms = parse_num(argv[++i < argc ? i : argc], 1, LONG_MAX / 2);
+		else if (!strcmp(a, "--watchdog-stop-after"))
+			o->watchdog_stop_ms = parse_num(argv[++i < argc ? i : argc], 0, LONG_MAX / 2);
+		else if (!strcmp(a, "--ignore-term"))
+			o->ignore_term = true;
+		else if (!strcmp(a, "--exit-after")) {
+			if (i + 2 >= argc)
+				usage();
+			o->exit_after_ms = parse_num(argv[++i], 0, LONG_MAX / 2);
+			o->exit_code = (int)parse_num(argv[++i], 0, 255);
+		} else if (!strcmp(a, "--pidfile")) {
+			if (++i >= argc)
+				usage();
+			o->pidfile = argv[i];
+		} else if (!strcmp(a, "--spawn-child"))
+			o->spawn_child = true;
+		else if (!strcmp(a, "--child-ignore-term"))
+			o->child_ignore_term = true;
+		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			usage();
+		else {
+			fprintf(stderr, "notifysvc: unknown option '%s'\n", a);
+			usage();
+		}
+	}
+}
+
+static pid_t spawn_child(const struct opts *o)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		perror("notifysvc: fork");
+		exit(1);
+	}
+	if (pid == 0) {
+		if (o->child_ignore_term)
+			signal(SIGTERM, SIG_IGN);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	int64_t start, next_wd, ready_at;
+	bool ready_sent = false;
+	char buf[1024];
+
+	parse(argc, argv, &o);
+	setvbuf(stderr, NULL, _IONBF, 0);
+	if (o.ignore_term)
+		signal(SIGTERM, SIG_IGN);
+	start = now_ms();
+	if (o.spawn_child) {
+		pid_t child = spawn_child(&o);
+
+		if (o.pidfile) {
+			char cpath[PATH_MAX];
+
+			if (snprintf(cpath, sizeof cpath, "%s.child", o.pidfile) >=
+			    (int)sizeof cpath)
+				usage();
+			write_pidfile(cpath, child);
+		}
+	}
+	if (o.pidfile)
+		write_pidfile(o.pidfile, getpid());
+	if (o.status) {
+		snprintf(buf, sizeof buf, "STATUS=%s", o.status);
+		notify(buf);
+	}
+	ready_at = start + o.ready_delay_ms;
+	next_wd = o.watchdog_ms > 0 ? start : -1;
+
+	for (;;) {
+		int64_t now = now_ms(), wake = -1;
+
+		if (o.ready && !ready_sent && now >= ready_at) {
+			notify("READY=1");
+			ready_sent = true;
+		}
+		if (next_wd >= 0 && o.watchdog_stop_ms >= 0 &&
+		    now - start >= o.watchdog_stop_ms)
+			next_wd = -1;
+		if (next_wd >= 0 && now >= next_wd) {
+			notify("WATCHDOG=1");
+			while (next_wd <= now)
+				next_wd += o.watchdog_ms;
+		}
+		if (o.exit_after_ms >= 0 && now - start >= o.exit_after_ms)
+			exit(o.exit_code);
+
+		/* the earliest pending deadline */
+		if (o.ready && !ready_sent)
+			wake = ready_at;
+		if (next_wd >= 0 && (wake < 0 || next_wd < wake))
+			wake = next_wd;
+		if (next_wd >= 0 && o.watchdog_stop_ms >= 0 &&
+		    start + o.watchdog_stop_ms < wake)
+			wake = start + o.watchdog_stop_ms;
+		if (o.exit_after_ms >= 0 &&
+		    (wake < 0 || start + o.exit_after_ms < wake))
+			wake = start + o.exit_after_ms;
+		if (wake < 0)
+			pause();
+		else
+			sleep_ms(wake - now_ms());
+	}
+}

@@ -1,0 +1,545 @@
+/*
+ * test_integration.c - end-to-end tests: a real rsd, real rs-agents and
+ * rsctl on 127.0.0.1 (tests/harness.c), with tests/helpers/notifysvc as the
+ * supervised service.
+ *
+ * Each test starts its own cluster in .init and kills everything by pid in
+ * .fini. Waits are on conditions (polled every 20 ms), never bare sleeps,
+ * except where a test checks that something does NOT happen for a while.
+ * Set RS_IT_KEEP=1 to keep the temp dirs (logs, db) for a look.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codes.h"
+#include "harness.h"
+
+#define T_TIMEOUT 60	/* seconds, per test */
+
+static void setup1(void)
+{
+	h_setup(1);
+}
+
+static void setup_ttl2(void)
+{
+	h_opts o = { .agents = 2, .node_ttl = "2", .alarm_s = 50 };
+
+	h_setup_opts(&o);
+}
+
+static void teardown(void)
+{
+	h_teardown();
+}
+
+/* Fails with the whole rsctl run when it did not exit with `code`. */
+#define assert_code(r, want, what)                                            \
+	cr_assert_eq((r)->code, (want),                                       \
+		     "%s: rsctl exited %d (signal %d%s, %ld ms), want %d\n"   \
+		     "stdout: %s\nstderr: %s", (what), (r)->code, (r)->sig,   \
+		     (r)->timed_out ? ", timed out" : "", (r)->elapsed_ms,    \
+		     (want), (r)->out, (r)->err)
+
+#define assert_ok(r, what) assert_code(r, 0, what)
+
+/* Starts LABEL running notifysvc --ready [ARGS...] with `up` and returns
+ * its instance (asserting it is running with a live pid). Extra rsctl up
+ * options go before "--" through up_opts (NULL-terminated, may be NULL). */
+static h_inst up_notifysvc(const char *label, const char *const *up_opts,
+			   const char *const *svc_args)
+{
+	const char *argv[64];
+	const h_res *r;
+	h_inst in;
+	int n = 0;
+
+	argv[n++] = "up";
+	argv[n++] = label;
+	for (int i = 0; up_opts && up_opts[i]; i++)
+		argv[n++] = up_opts[i];
+	argv[n++] = "--";
+	argv[n++] = h_notifysvc();
+	argv[n++] = "--ready";
+	for (int i = 0; svc_args && svc_args[i]; i++)
+		argv[n++] = svc_args[i];
+	argv[n] = NULL;
+	r = h_rsctl_v(H_RSCTL_TIMEOUT_MS, argv);
+	assert_ok(r, "up");
+	cr_assert(h_status_instance(label, &in), "status %s lists no instance "
+		  "right after a successful up", label);
+	cr_assert_str_eq(in.state, "running", "state of %s after up: '%s'",
+			 label, in.state);
+	cr_assert(in.pid > 0 && h_pid_alive(in.pid),
+		  "pid %d of %s is not alive after up", (int)in.pid, label);
+	return in;
+}
+
+/* ---- conditions ------------------------------------------------------- */
+
+struct wstatus {
+	const char *label;
+	pid_t       old_pid;
+	h_inst      in;
+};
+
+/* A new process (pid != old_pid) runs and is alive. */
+static bool restarted_fn(void *arg)
+{
+	struct wstatus *w = arg;
+
+	if (!h_status_instance(w->label, &w->in))
+		return false;
+	return w->in.pid > 0 && w->in.pid != w->old_pid &&
+	       !strcmp(w->in.state, "running") && h_pid_alive(w->in.pid);
+}
+
+static bool watchdog_fn(void *arg)
+{
+	struct wstatus *w = arg;
+
+	if (!h_status_instance(w->label, &w->in))
+		return false;
+	return w->in.restarts >= 1 && !strcmp(w->in.reason, "no-heartbeat");
+}
+
+static bool status_text_fn(void *arg)
+{
+	struct wstatus *w = arg;
+
+	return h_status_instance(w->label, &w->in) &&
+	       !strcmp(w->in.status, "hello");
+}
+
+static bool pid_dead_fn(void *arg)
+{
+	return !h_pid_alive(*(pid_t *)arg);
+}
+
+static bool pidfile_fn(void *arg)
+{
+	return h_read_pidfile(arg) > 0;
+}
+
+struct wnode {
+	const char *node;
+	const char *want;
+	char        state[32];
+};
+
+static bool node_state_fn(void *arg)
+{
+	struct wnode *w = arg;
+
+	return h_node_state(w->node, w->state, sizeof w->state) &&
+	       !strcmp(w->state, w->want);
+}
+
+struct wsame {
+	const char *label;
+	pid_t       pid;
+	h_inst      in;
+};
+
+/* rsd lists the service with the same pid, running. */
+static bool same_pid_fn(void *arg)
+{
+	struct wsame *w = arg;
+
+	return h_status_instance(w->label, &w->in) && w->in.pid == w->pid &&
+	       !strcmp(w->in.state, "running");
+}
+
+struct wevents {
+	const char *label;
+	char        kinds[512];
+	bool        bad_label;
+};
+
+/* `events LABEL --json` holds an event whose kind mentions exit/restart. */
+static bool crash_event_fn(void *arg)
+{
+	struct wevents *w = arg;
+	const h_res *r = h_rsctl_t(15000, "events", w->label, "--json", NULL);
+	json_t *j = h_json(r), *e;
+	size_t i;
+	bool found = false;
+
+	w->kinds[0] = '\0';
+	if (r->code != 0 || !j)
+		return false;
+	json_array_foreach(json_object_get(j, "events"), i, e) {
+		const char *k = json_string_value(json_object_get(e, "kind"));
+		const char *l = json_string_value(json_object_get(e, "label"));
+		size_t len = strlen(w->kinds);
+
+		if (!l || strcmp(l, w->label))
+			w->bad_label = true;
+		if (!k)
+			continue;
+		snprintf(w->kinds + len, sizeof w->kinds - len, "%s%s",
+			 len ? "," : "", k);
+		if (strstr(k, "exit") || strstr(k, "restart"))
+			found = true;
+	}
+	return found;
+}
+
+/* o[key] as a string, "" when absent. */
+static const char *jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static void read_comm(pid_t pid, char *buf, size_t n)
+{
+	char path[64];
+	ssize_t k;
+	int fd;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	k = read(fd, buf, n - 1);
+	close(fd);
+	buf[k > 0 ? k : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* ---- (a) up -> ready -------------------------------------------------- */
+
+Test(integration, up_ready, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *pidfile = h_path("a.pid");
+	const char *svc[] = { "--status", "hello", "--pidfile", pidfile, NULL };
+	h_inst in = up_notifysvc("svc-a", NULL, svc);
+	struct wstatus w = { .label = "svc-a" };
+	const h_res *r;
+	json_t *j;
+
+	cr_assert_eq(in.pid, h_read_pidfile(pidfile),
+		     "status pid %d is not the service's own pid %d",
+		     (int)in.pid, (int)h_read_pidfile(pidfile));
+	cr_assert_str_eq(in.node, "n1");
+	cr_assert_eq(in.restarts, 0);
+
+	r = h_rsctl("lookup", "svc-a", "--json", NULL);
+	assert_ok(r, "lookup svc-a");
+	j = h_json(r);
+	cr_assert(j, "lookup --json printed no JSON: %s", r->out);
+	cr_assert_str_eq(jstr(j, "label"),
+			 "svc-a", "lookup: %s", r->out);
+	cr_assert_eq(json_integer_value(json_object_get(j, "pid")), in.pid,
+		     "lookup pid differs from status pid %d: %s", (int)in.pid,
+		     r->out);
+	cr_assert_str_eq(jstr(j, "node"),
+			 "n1", "lookup: %s", r->out);
+	cr_assert_str_eq(jstr(j, "state"),
+			 "running", "lookup: %s", r->out);
+
+	cr_assert(h_wait_until(status_text_fn, &w, 5000),
+		  "STATUS=hello never showed in status (status '%s')",
+		  w.in.status);
+	h_pass();
+}
+
+/* ---- (b) a plain program becomes running after the settle time -------- */
+
+Test(integration, up_plain_settles, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r = h_rsctl("up", "svc-b", "--", "sleep", "1000", NULL);
+	h_inst in;
+	char comm[32];
+
+	assert_ok(r, "up sleep 1000");
+	cr_assert_geq(r->elapsed_ms, 900, "up of a plain program returned "
+		      "after %ld ms, before the 1 s settle time", r->elapsed_ms);
+	cr_assert(h_status_instance("svc-b", &in), "no instance of svc-b");
+	cr_assert_str_eq(in.state, "running");
+	cr_assert(h_pid_alive(in.pid), "pid %d not alive", (int)in.pid);
+	read_comm(in.pid, comm, sizeof comm);
+	cr_assert_str_eq(comm, "sleep", "pid %d is '%s', not sleep",
+			 (int)in.pid, comm);
+	h_pass();
+}
+
+/* ---- (c) commands that cannot start ----------------------------------- */
+
+Test(integration, up_bad_command_fails, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+	h_inst in;
+
+	r = h_rsctl("up", "svc-c", "--", "/nonexistent/rs-it-no-such-cmd", NULL);
+	cr_assert(!r->timed_out, "up of a missing command hung");
+	cr_assert_neq(r->code, 0, "up of a missing command exited 0: %s", r->out);
+	cr_expect_eq(r->code, RS_E_FAILED, "up of a missing command: exit %d, "
+		     "want %d (failed); stderr: %s", r->code, RS_E_FAILED, r->err);
+	cr_assert(r->err[0], "up of a missing command: nothing on stderr");
+	cr_expect_lt(r->elapsed_ms, 9000, "exec failure took %ld ms to report",
+		     r->elapsed_ms);
+	if (h_status_instance("svc-c", &in)) {
+		cr_expect_str_eq(in.state, "failed", "svc-c state");
+		cr_expect_str_eq(in.reason, "exec-failed", "svc-c last_exit.reason");
+	}
+
+	r = h_rsctl("up", "svc-c2", "--", "/bin/false", NULL);
+	cr_assert(!r->timed_out, "up of /bin/false hung");
+	cr_assert_neq(r->code, 0, "up of /bin/false exited 0: %s", r->out);
+	cr_expect_eq(r->code, RS_E_FAILED, "up of /bin/false: exit %d; "
+		     "stderr: %s", r->code, r->err);
+	cr_assert(r->err[0], "up of /bin/false: nothing on stderr");
+	cr_expect_lt(r->elapsed_ms, 9000, "the failure took %ld ms to report",
+		     r->elapsed_ms);
+	if (h_status_instance("svc-c2", &in)) {
+		cr_expect_str_eq(in.state, "failed", "svc-c2 state");
+		cr_expect_str_eq(in.reason, "exited", "svc-c2 last_exit.reason");
+		cr_expect_eq(in.exit_code, 1, "svc-c2 last_exit.code");
+		cr_expect(!h_pid_alive(in.pid) || in.pid == 0);
+	}
+	h_pass();
+}
+
+/* ---- (d) kill -9 of the service -> restarted -------------------------- */
+
+Test(integration, crash_restarts, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst in = up_notifysvc("svc-d", NULL, NULL);
+	struct wstatus w = { .label = "svc-d", .old_pid = in.pid };
+
+	cr_assert_eq(kill(in.pid, SIGKILL), 0);
+	cr_assert(h_wait_until(restarted_fn, &w, 10000),
+		  "svc-d not restarted within 10 s: pid %d state '%s' "
+		  "restarts %d reason '%s'", (int)w.in.pid, w.in.state,
+		  w.in.restarts, w.in.reason);
+	cr_assert(!h_pid_alive(in.pid), "old pid %d still alive", (int)in.pid);
+	cr_assert_eq(w.in.restarts, 1, "restarts %d, want 1", w.in.restarts);
+	cr_assert_eq(w.in.exit_signal, SIGKILL, "last_exit.signal %d, want 9",
+		     w.in.exit_signal);
+	cr_assert_str_eq(w.in.reason, "signaled");
+	h_pass();
+}
+
+/* ---- (e) stop timeout and process-group kill -------------------------- */
+
+Test(integration, down_stop_timeout_kills_group, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *pidfile = h_path("e.pid");
+	const char *childfile = h_path("e.pid.child");
+	const char *upo[] = { "--stop-timeout", "1", NULL };
+	const char *svc[] = { "--ignore-term", "--spawn-child", "--pidfile",
+			      pidfile, NULL };
+	h_inst in = up_notifysvc("svc-e", upo, svc);
+	pid_t child;
+	const h_res *r;
+
+	cr_assert(h_wait_until(pidfile_fn, (void *)childfile, 5000),
+		  "no child pid file");
+	child = h_read_pidfile(childfile);
+	h_track_pid(child);
+	cr_assert(h_pid_alive(child), "the service's child %d is not alive",
+		  (int)child);
+
+	r = h_rsctl("down", "svc-e", NULL);
+	assert_ok(r, "down svc-e");
+	cr_assert_geq(r->elapsed_ms, 900, "down of a TERM-ignoring service "
+		      "with --stop-timeout 1 took only %ld ms", r->elapsed_ms);
+	cr_assert_lt(r->elapsed_ms, 8000, "down took %ld ms", r->elapsed_ms);
+	cr_assert(!h_pid_alive(in.pid), "pid %d alive after down returned",
+		  (int)in.pid);
+	cr_assert(h_wait_until(pid_dead_fn, &child, 1000),
+		  "the child %d in the service's group survived down",
+		  (int)child);
+	h_pass();
+}
+
+/* The main process obeys SIGTERM at once but its child ignores it: after
+ * down nothing of the group may be left. */
+Test(integration, down_kills_leftover_group, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *pidfile = h_path("e2.pid");
+	const char *childfile = h_path("e2.pid.child");
+	const char *svc[] = { "--spawn-child", "--child-ignore-term",
+			      "--pidfile", pidfile, NULL };
+	h_inst in = up_notifysvc("svc-e2", NULL, svc);
+	pid_t child;
+	const h_res *r;
+
+	cr_assert(h_wait_until(pidfile_fn, (void *)childfile, 5000),
+		  "no child pid file");
+	child = h_read_pidfile(childfile);
+	h_track_pid(child);
+	cr_assert(h_pid_alive(child));
+
+	r = h_rsctl("down", "svc-e2", NULL);
+	assert_ok(r, "down svc-e2");
+	cr_assert(!h_pid_alive(in.pid), "pid %d alive after down", (int)in.pid);
+	cr_assert(h_wait_until(pid_dead_fn, &child, 3000),
+		  "the TERM-ignoring child %d of the group survived down "
+		  "(main exited on TERM at once)", (int)child);
+	h_pass();
+}
+
+/* ---- (f) watchdog ----------------------------------------------------- */
+
+Test(integration, watchdog_miss_restarts, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *upo[] = { "--period", "0.3", NULL };
+	const char *svc[] = { "--watchdog", "100", "--watchdog-stop-after",
+			      "800", NULL };
+	h_inst in = up_notifysvc("svc-f", upo, svc);
+	struct wstatus w = { .label = "svc-f", .old_pid = in.pid };
+
+	cr_assert(h_wait_until(watchdog_fn, &w, 15000),
+		  "no restart for a missed watchdog within 15 s: pid %d "
+		  "state '%s' restarts %d reason '%s' signal %d",
+		  (int)w.in.pid, w.in.state, w.in.restarts, w.in.reason,
+		  w.in.exit_signal);
+	cr_assert(h_wait_until(pid_dead_fn, &in.pid, 2000),
+		  "the silent process %d is still alive", (int)in.pid);
+	h_pass();
+}
+
+/* ---- (g) down keeps it down ------------------------------------------- */
+
+Test(integration, down_stays_down, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst in = up_notifysvc("svc-g", NULL, NULL), now;
+	const h_res *r = h_rsctl("down", "svc-g", NULL);
+	int64_t end;
+
+	assert_ok(r, "down svc-g");
+	cr_assert(!h_pid_alive(in.pid), "pid %d alive after down", (int)in.pid);
+	h_status_instance("svc-g", &now);
+	cr_assert_str_eq(now.desired, "down", "desired after down");
+	if (now.found) {
+		cr_assert_str_eq(now.state, "down", "instance state after down");
+		cr_assert(now.pid == 0 || !h_pid_alive(now.pid),
+			  "live pid %d after down", (int)now.pid);
+	} else {
+		cr_assert_str_eq(now.svc_state, "down", "service state after down");
+	}
+	/* It must not come back: watch it for 1.5 s. */
+	end = h_now_ms() + 1500;
+	while (h_now_ms() < end) {
+		h_status_instance("svc-g", &now);
+		cr_assert(!now.found || (strcmp(now.state, "running") &&
+					 strcmp(now.state, "starting")),
+			  "svc-g came back after down: state '%s' pid %d",
+			  now.state, (int)now.pid);
+		cr_assert(now.pid == 0 || !h_pid_alive(now.pid),
+			  "svc-g has a live pid %d after down", (int)now.pid);
+		cr_assert(!h_pid_alive(in.pid), "old pid %d alive again?",
+			  (int)in.pid);
+	}
+	h_pass();
+}
+
+/* ---- (h) kill -9 of rsd: state survives, agents come back ------------- */
+
+Test(integration, rsd_crash_recovers, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst in = up_notifysvc("svc-h", NULL, NULL);
+	struct wsame w = { .label = "svc-h", .pid = in.pid };
+	struct wnode wn = { .node = "n1", .want = "up" };
+	const h_res *r;
+
+	h_kill_rsd(SIGKILL);
+	cr_assert(h_pid_alive(in.pid), "the service died with rsd");
+	h_restart_rsd();
+	cr_assert(h_wait_until(same_pid_fn, &w, 10000),
+		  "after the rsd restart svc-h is not running with pid %d: "
+		  "found %d pid %d state '%s'", (int)in.pid, w.in.found,
+		  (int)w.in.pid, w.in.state);
+	cr_assert_eq(w.in.restarts, in.restarts, "restarts changed %d -> %d",
+		     in.restarts, w.in.restarts);
+	cr_assert(h_pid_alive(in.pid));
+	cr_assert(h_wait_until(node_state_fn, &wn, 10000),
+		  "n1 not up after the rsd restart (state '%s')", wn.state);
+	/* the agent really talks to the new rsd: it can start a service */
+	r = h_rsctl("up", "svc-h2", "--", h_notifysvc(), "--ready", NULL);
+	assert_ok(r, "up svc-h2 after the rsd restart");
+	cr_assert(h_wait_until(same_pid_fn, &w, 1000), "svc-h changed");
+	h_pass();
+}
+
+/* ---- (i) agent killed -> node lost within the TTL --------------------- */
+
+Test(integration, agent_kill_node_lost, .init = setup_ttl2, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *upo[] = { "--node", "n1", NULL };
+	h_inst in = up_notifysvc("svc-i", upo, NULL);
+	struct wnode wn = { .node = "n1", .want = "lost" };
+	char st[32];
+	int64_t t0;
+
+	cr_assert_str_eq(in.node, "n1");
+	h_kill_agent(1, SIGKILL);
+	t0 = h_now_ms();
+	cr_assert(h_wait_until(node_state_fn, &wn, 6000),
+		  "n1 not lost 6 s after its agent was killed (TTL 2 s); "
+		  "state '%s'", wn.state);
+	cr_assert_geq(h_now_ms() - t0, 1000, "n1 lost after only %lld ms",
+		      (long long)(h_now_ms() - t0));
+	cr_assert(h_node_state("n2", st, sizeof st), "n2 is gone from nodes");
+	cr_assert_str_eq(st, "up", "n2 must stay up");
+	/* the service is orphaned, not killed: teardown kills it by pid */
+	cr_assert(h_pid_alive(in.pid), "the orphan %d died with its agent",
+		  (int)in.pid);
+	h_pass();
+}
+
+/* ---- (j) unknown label ------------------------------------------------ */
+
+Test(integration, unknown_label, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	static const char *const verbs[] = { "status", "down", "lookup" };
+
+	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++) {
+		const h_res *r = h_rsctl(verbs[i], "nosuch", NULL);
+
+		assert_code(r, RS_E_NOENT, verbs[i]);
+		cr_assert(strstr(r->err, "nosuch"), "%s nosuch: stderr does not "
+			  "name the label: '%s'", verbs[i], r->err);
+	}
+	h_pass();
+}
+
+/* ---- (k) events after a crash ----------------------------------------- */
+
+Test(integration, events_after_crash, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst in = up_notifysvc("svc-k", NULL, NULL);
+	struct wstatus w = { .label = "svc-k", .old_pid = in.pid };
+	struct wevents we = { .label = "svc-k" };
+
+	cr_assert_eq(kill(in.pid, SIGKILL), 0);
+	cr_assert(h_wait_until(restarted_fn, &w, 10000), "svc-k not restarted");
+	cr_assert(h_wait_until(crash_event_fn, &we, 5000),
+		  "events svc-k --json has no exit/restart event; kinds: %s",
+		  we.kinds);
+	cr_assert(!we.bad_label, "events svc-k listed another label");
+	h_pass();
+}
