@@ -1,0 +1,231 @@
+/*
+ * test_ops.c - end-to-end tests of the MINIX RS requests beyond up/down:
+ * refresh, restart, shutdown, edit, one operation per service at a time,
+ * and rsd's answer to malformed control messages. Real rsd, rs-agent and
+ * rsctl (tests/harness.c); waits are on conditions.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codes.h"
+#include "harness.h"
+#include "msg.h"
+#include "net.h"
+#include "wire.h"
+
+#define T_TIMEOUT 60
+
+static void setup1(void) { h_setup(1); }
+static void teardown(void) { h_teardown(); }
+
+#define assert_code(r, want, what)                                            \
+	cr_assert_eq((r)->code, (want),                                       \
+		     "%s: rsctl exited %d (%ld ms), want %d\nstdout: %s\n"    \
+		     "stderr: %s", (what), (r)->code, (r)->elapsed_ms,        \
+		     (want), (r)->out, (r)->err)
+
+/* up LABEL -- notifysvc --ready ARGS..., asserting it runs; returns it. */
+static h_inst up_svc(const char *label, const char *extra)
+{
+	const h_res *r;
+	h_inst in;
+
+	if (extra)
+		r = h_rsctl("up", label, "--", h_notifysvc(), "--ready", extra, NULL);
+	else
+		r = h_rsctl("up", label, "--", h_notifysvc(), "--ready", NULL);
+	assert_code(r, 0, "up");
+	cr_assert(h_status_instance(label, &in) && in.pid > 0 && h_pid_alive(in.pid));
+	return in;
+}
+
+struct w { const char *label; const char *state; h_inst in; };
+
+static bool state_fn(void *arg)
+{
+	struct w *w = arg;
+
+	return h_status_instance(w->label, &w->in) && !strcmp(w->in.state, w->state);
+}
+
+Test(ops, refresh_replaces_the_process, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst a = up_svc("web", NULL), b;
+	const h_res *r = h_rsctl("refresh", "web", NULL);
+
+	assert_code(r, 0, "refresh");
+	cr_assert(h_status_instance("web", &b));
+	cr_assert_str_eq(b.state, "running");
+	cr_assert_neq(b.pid, a.pid, "refresh kept pid %d", (int)a.pid);
+	cr_assert(h_pid_alive(b.pid));
+	cr_assert(!h_pid_alive(a.pid), "old pid %d still alive", (int)a.pid);
+	cr_assert_eq(b.restarts, 0, "a refresh is not a failure restart");
+	cr_assert_str_eq(b.reason, "stopped");
+	h_pass();
+}
+
+Test(ops, refresh_of_a_stopped_service_is_refused, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	up_svc("web", NULL);
+	assert_code(h_rsctl("down", "web", NULL), 0, "down");
+	const h_res *r = h_rsctl("refresh", "web", NULL);
+	assert_code(r, RS_E_FAILED, "refresh of a down service");
+	cr_assert(strstr(r->err, "restart"), "no hint to use restart: %s", r->err);
+	assert_code(h_rsctl("refresh", "nosuch", NULL), RS_E_NOENT, "refresh nosuch");
+	h_pass();
+}
+
+Test(ops, restart_terminated_only, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst a = up_svc("web", NULL), b;
+	const h_res *r = h_rsctl("restart", "web", NULL);
+
+	assert_code(r, RS_E_EXISTS, "restart of a running service");
+	cr_assert(strstr(r->err, "refresh"), "no hint to use refresh: %s", r->err);
+	cr_assert(h_status_instance("web", &b) && b.pid == a.pid,
+		  "a refused restart touched the service");
+	assert_code(h_rsctl("down", "web", NULL), 0, "down");
+	assert_code(h_rsctl("restart", "web", NULL), 0, "restart of a down service");
+	cr_assert(h_status_instance("web", &b));
+	cr_assert_str_eq(b.state, "running");
+	cr_assert(b.pid > 0 && b.pid != a.pid && h_pid_alive(b.pid));
+	h_pass();
+}
+
+Test(ops, shutdown_then_status, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst a = up_svc("a", NULL), b = up_svc("b", NULL), x;
+	const h_res *r = h_rsctl("shutdown", NULL);
+
+	assert_code(r, 0, "shutdown");
+	cr_assert(!h_pid_alive(a.pid) && !h_pid_alive(b.pid));
+	r = h_rsctl("--json", "status", NULL);
+	assert_code(r, 0, "status after shutdown");
+	cr_assert(h_status_instance("a", &x));
+	cr_assert_str_eq(x.desired, "down");
+	cr_assert(!strcmp(x.state, "down") || !strcmp(x.state, "failed"),
+		  "a is %s after shutdown", x.state);
+	/* nothing comes back by itself: it is down, and stays down while we
+	 * ask a few times (a restart would show a new live pid at once) */
+	for (int i = 0; i < 5; i++) {
+		cr_assert(h_status_instance("b", &x));
+		cr_assert(x.pid == 0 || !h_pid_alive(x.pid), "b came back: pid %d", (int)x.pid);
+	}
+	assert_code(h_rsctl("ping", NULL), 0, "rsd still answers");
+	h_pass();
+}
+
+Test(ops, second_operation_is_busy, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+	struct w w = { .label = "slow", .state = "running" };
+
+	/* ready only after 3 s: the up stays in progress meanwhile */
+	r = h_rsctl("up", "slow", "--no-block", "--", h_notifysvc(), "--ready",
+		    "--ready-delay", "3000", NULL);
+	assert_code(r, 0, "up --no-block");
+	r = h_rsctl("down", "slow", NULL);
+	assert_code(r, RS_E_BUSY, "down while the up runs");
+	cr_assert(strstr(r->err, "up"), "the refusal does not name the operation: %s", r->err);
+	r = h_rsctl("refresh", "slow", NULL);
+	assert_code(r, RS_E_BUSY, "refresh while the up runs");
+	cr_assert(h_wait_until(state_fn, &w, 15000), "slow never became running");
+	assert_code(h_rsctl("down", "slow", NULL), 0, "down once the up is done");
+	h_pass();
+}
+
+Test(ops, edit_persists_across_rsd_restart, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst a = up_svc("web", NULL), b;
+	const h_res *r;
+	json_t *j, *svc;
+
+	r = h_rsctl("edit", "web", "--period", "2.5", "--restart-policy",
+		    "on-failure", "--env", "COLOR=blue", NULL);
+	assert_code(r, 0, "edit");
+	cr_assert(h_status_instance("web", &b) && b.pid == a.pid,
+		  "edit restarted the service");
+	assert_code(h_rsctl("edit", "web", NULL), RS_E_USAGE, "edit without changes");
+	assert_code(h_rsctl("edit", "web", "--stop-signal", "0", NULL), RS_E_USAGE,
+		    "edit to an invalid signal");
+	assert_code(h_rsctl("edit", "nosuch", "--period", "1", NULL), RS_E_NOENT,
+		    "edit nosuch");
+
+	h_kill_rsd(SIGKILL);
+	h_restart_rsd();
+	r = h_rsctl("--json", "status", "web", NULL);
+	assert_code(r, 0, "status after rsd restart");
+	j = h_json(r);
+	cr_assert_not_null(j);
+	svc = json_array_get(json_object_get(j, "services"), 0);
+	cr_assert_eq(json_integer_value(json_object_get(svc, "period_ms")), 2500);
+	cr_assert_str_eq(json_string_value(json_object_get(svc, "restart_policy")),
+			 "on-failure");
+	cr_assert(h_status_instance("web", &b) && b.pid == a.pid,
+		  "rsd restart restarted the service");
+	h_pass();
+}
+
+/* Sends raw bytes to rsd's control endpoint; returns the reply's code, or
+ * a negative errno. */
+static int raw_call(const void *buf, size_t len)
+{
+	uint8_t *rep = NULL;
+	size_t replen = 0;
+	rs_msg m;
+	int r = net_call(h_control_ep(), buf, len, 5000, &rep, &replen);
+
+	if (r < 0)
+		return r;
+	r = wire_decode(rep, replen, &m);
+	free(rep);
+	if (r < 0)
+		return -1000 + r;
+	r = m.type == RS_MSG_REPLY ? m.u.reply.code : -2000;
+	rs_msg_clear(&m);
+	return r;
+}
+
+Test(ops, malformed_control_messages_rejected, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	h_inst a = up_svc("web", NULL), b;
+	uint8_t junk[512];
+	rs_msg m;
+	uint8_t *buf;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = (uint8_t)(i * 131 + 7);
+	cr_assert_eq(raw_call(junk, sizeof junk), RS_E_INVAL);
+	cr_assert_eq(raw_call("", 0), RS_E_INVAL);
+	/* a well-formed message of a type clients must not send */
+	rs_msg_init(&m, RS_MSG_BEAT);
+	cr_assert_eq(wire_encode(&m, &buf, &len), 0);
+	rs_msg_clear(&m);
+	cr_assert_eq(raw_call(buf, len), RS_E_INVAL);
+	free(buf);
+	/* an up whose spec is invalid (no command) */
+	rs_msg_init(&m, RS_MSG_REQUEST);
+	m.u.request.verb = RS_V_UP;
+	strcpy(m.u.request.label, "x");
+	strcpy(m.u.request.spec.label, "x");
+	cr_assert_eq(wire_encode(&m, &buf, &len), 0);
+	rs_msg_clear(&m);
+	cr_assert_eq(raw_call(buf, len), RS_E_INVAL);
+	free(buf);
+	/* rsd is alive and the service untouched */
+	cr_assert_eq(h_rsctl("ping", NULL)->code, 0);
+	cr_assert(h_status_instance("web", &b) && b.pid == a.pid);
+	net_shutdown();
+	h_pass();
+}
