@@ -12,6 +12,6 @@ ctest --test-dir "$BUILD" --output-on-failure --timeout 900
 if command -v clang >/dev/null 2>&1; then
     CC=clang cmake -S . -B "$BUILD-fuzz" -DRS_FUZZ=ON >/dev/null
     cmake --build "$BUILD-fuzz" -j"$(nproc)" --target fuzz_wire
-    sh tests/fuzz/run.sh "$BUILD-fuzz" "${FUZZ_SECONDS:-30}"
+    bash tests/fuzz/run.sh "$BUILD-fuzz" "${FUZZ_SECONDS:-30}"
 fi
 echo "all tests passed"

@@ -16,6 +16,7 @@ void log_init(const char *prog, int level)
 	log_level = level;
 }
 
+__attribute__((format(printf, 4, 0)))
 static void log_emit(int lvl, const char *name, const char *err,
 		     const char *fmt, va_list ap)
 {

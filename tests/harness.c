@@ -843,24 +843,42 @@ void h_setup_opts(const h_opts *o)
 	}
 }
 
-void h_kill_rsd(int sig)
+int h_kill_rsd(int sig)
 {
+	int st = 0;
+
 	cr_assert(H.rsd > 0, "rsd is not running");
 	kill(H.rsd, sig);
-	cr_assert(reap(H.rsd, 5000, NULL), "rsd (pid %d) did not die on signal %d",
-		  (int)H.rsd, sig);
+	if (!reap(H.rsd, 5000, &st)) {
+		h_dump_logs(30);
+		cr_assert_fail("rsd (pid %d) did not die on signal %d",
+			       (int)H.rsd, sig);
+	}
 	H.rsd = 0;
+	return st;
 }
 
-void h_kill_agent(int i, int sig)
+int h_kill_agent(int i, int sig)
 {
+	int st = 0;
+
 	cr_assert(i >= 1 && i <= H.nagents && H.agents[i] > 0,
 		  "agent n%d is not running", i);
 	kill(H.agents[i], sig);
-	cr_assert(reap(H.agents[i], 10000, NULL),
-		  "agent n%d (pid %d) did not die on signal %d", i,
-		  (int)H.agents[i], sig);
+	if (!reap(H.agents[i], 10000, &st)) {
+		h_dump_logs(30);
+		cr_assert_fail("agent n%d (pid %d) did not die on signal %d",
+			       i, (int)H.agents[i], sig);
+	}
 	H.agents[i] = 0;
+	return st;
+}
+
+void h_restart_agent(int i)
+{
+	cr_assert(i >= 1 && i <= H.nagents, "no agent n%d", i);
+	cr_assert(H.agents[i] == 0, "agent n%d is still running", i);
+	start_agent(i);
 }
 
 void h_restart_rsd(void)

@@ -92,10 +92,14 @@ const char *h_path(const char *name);
 /* Starts rsd again on the same endpoints and db (after it died or was
  * killed with h_kill_rsd). */
 void h_restart_rsd(void);
-/* Sends sig to rsd and reaps it (waits up to 5 s). */
-void h_kill_rsd(int sig);
-/* Sends sig to agent i and reaps it (waits up to 10 s). */
-void h_kill_agent(int i, int sig);
+/* Sends sig to rsd and reaps it (waits up to 5 s; fails the test if it
+ * does not die). Returns its wait status. */
+int h_kill_rsd(int sig);
+/* Sends sig to agent i and reaps it (waits up to 10 s). Returns its wait
+ * status. */
+int h_kill_agent(int i, int sig);
+/* Starts agent i (after h_kill_agent) again, same node name and state dir. */
+void h_restart_agent(int i);
 
 /* ---- rsctl ------------------------------------------------------------ */
 

@@ -127,6 +127,21 @@ static bool pidfile_fn(void *arg)
 	return h_read_pidfile(arg) > 0;
 }
 
+struct wpidfile {
+	const char *path;
+	pid_t       old;
+	pid_t       now;
+};
+
+/* The pid file names a live process other than old. */
+static bool pidfile_changed_fn(void *arg)
+{
+	struct wpidfile *w = arg;
+
+	w->now = h_read_pidfile(w->path);
+	return w->now > 0 && w->now != w->old && h_pid_alive(w->now);
+}
+
 struct wnode {
 	const char *node;
 	const char *want;
@@ -197,6 +212,12 @@ static const char *jstr(const json_t *o, const char *key)
 	const char *s = json_string_value(json_object_get(o, key));
 
 	return s ? s : "";
+}
+
+static bool live_state_str(const char *s)
+{
+	return !strcmp(s, "starting") || !strcmp(s, "running") ||
+	       !strcmp(s, "stopping");
 }
 
 static void read_comm(pid_t pid, char *buf, size_t n)
@@ -541,5 +562,435 @@ Test(integration, events_after_crash, .init = setup1, .fini = teardown,
 		  "events svc-k --json has no exit/restart event; kinds: %s",
 		  we.kinds);
 	cr_assert(!we.bad_label, "events svc-k listed another label");
+	h_pass();
+}
+
+/* ---- more: exit codes of common mistakes ------------------------------ */
+
+Test(integration, up_twice_exists, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst in = up_notifysvc("svc-l", NULL, NULL), now;
+	const h_res *r = h_rsctl("up", "svc-l", "--", h_notifysvc(), "--ready",
+				 NULL);
+
+	assert_code(r, RS_E_EXISTS, "second up of svc-l");
+	cr_assert(h_status_instance("svc-l", &now));
+	cr_assert_eq(now.pid, in.pid, "a second up replaced the process");
+	cr_assert(h_pid_alive(in.pid));
+	h_pass();
+}
+
+Test(integration, up_json_is_lookup, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r = h_rsctl("--json", "up", "svc-uj", "--", h_notifysvc(),
+				 "--ready", NULL);
+	json_t *j;
+	h_inst in;
+
+	assert_ok(r, "up --json");
+	j = h_json(r);
+	cr_assert(json_is_object(j), "up --json printed no JSON object: %s",
+		  r->out);
+	cr_assert(h_status_instance("svc-uj", &in));
+	if (json_object_get(j, "pid")) {	/* the lookup object */
+		cr_assert_str_eq(jstr(j, "label"), "svc-uj", "%s", r->out);
+		cr_assert_eq(json_integer_value(json_object_get(j, "pid")),
+			     in.pid, "up --json pid vs status: %s", r->out);
+	} else {				/* {"code":0,"message":...} */
+		cr_assert_eq(json_integer_value(json_object_get(j, "code")), 0,
+			     "%s", r->out);
+	}
+	h_pass();
+}
+
+Test(integration, rsd_unreachable_exit6, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+
+	h_kill_rsd(SIGKILL);
+	r = h_rsctl("--timeout", "0.5", "status", NULL);
+	assert_code(r, RS_E_UNREACHABLE, "status with rsd dead");
+	cr_assert(strstr(r->err, "did not answer"), "stderr: %s", r->err);
+	cr_assert_lt(r->elapsed_ms, 5000, "gave up after %ld ms (timeout 0.5 s "
+		     "+ 2 s slack)", r->elapsed_ms);
+	h_pass();
+}
+
+/* ---- more: backoff on the second crash in a row ----------------------- */
+
+Test(integration, second_crash_backs_off, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst in = up_notifysvc("svc-n", NULL, NULL);
+	struct wstatus w = { .label = "svc-n", .old_pid = in.pid };
+	pid_t pid2;
+	int64_t t0, took;
+
+	cr_assert_eq(kill(in.pid, SIGKILL), 0);
+	cr_assert(h_wait_until(restarted_fn, &w, 10000), "1st restart missing");
+	pid2 = w.in.pid;
+	w.old_pid = pid2;
+	t0 = h_now_ms();
+	cr_assert_eq(kill(pid2, SIGKILL), 0);
+	cr_assert(h_wait_until(restarted_fn, &w, 10000),
+		  "2nd restart missing: state '%s' restarts %d", w.in.state,
+		  w.in.restarts);
+	took = h_now_ms() - t0;
+	cr_assert_eq(w.in.restarts, 2, "restarts %d, want 2", w.in.restarts);
+	cr_assert_geq(took, 1500, "the 2nd restart in a row came after %lld ms, "
+		      "not after the 2 s backoff", (long long)took);
+	h_pass();
+}
+
+/* ---- more: SIGTERM of an agent stops its services --------------------- */
+
+Test(integration, agent_sigterm_stops_services, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *upo[] = { "--stop-timeout", "1", NULL };
+	const char *svc[] = { "--ignore-term", NULL };
+	h_inst a = up_notifysvc("svc-o1", NULL, NULL);
+	h_inst b = up_notifysvc("svc-o2", upo, svc);
+	int64_t t0 = h_now_ms();
+	int st = h_kill_agent(1, SIGTERM);
+
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "rs-agent on SIGTERM: wait status 0x%x, want exit 0", st);
+	cr_assert(!h_pid_alive(a.pid), "svc-o1 (%d) survived the agent's SIGTERM",
+		  (int)a.pid);
+	cr_assert(!h_pid_alive(b.pid), "TERM-ignoring svc-o2 (%d) survived "
+		  "the agent's SIGTERM", (int)b.pid);
+	cr_assert_geq(h_now_ms() - t0, 900, "the agent did not wait the stop "
+		      "timeout of svc-o2");
+	h_pass();
+}
+
+/* ---- more: SIGTERM of rsd: clean exit, services keep running ---------- */
+
+Test(integration, rsd_sigterm_clean, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst in = up_notifysvc("svc-p", NULL, NULL);
+	struct wsame w = { .label = "svc-p", .pid = in.pid };
+	int st = h_kill_rsd(SIGTERM);
+
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "rsd on SIGTERM: wait status 0x%x, want exit 0", st);
+	cr_assert(h_pid_alive(in.pid), "svc-p died with rsd");
+	h_restart_rsd();
+	cr_assert(h_wait_until(same_pid_fn, &w, 10000),
+		  "svc-p not running with pid %d after the rsd restart "
+		  "(pid %d state '%s')", (int)in.pid, (int)w.in.pid,
+		  w.in.state);
+	h_pass();
+}
+
+/* ---- more: a crash while rsd is down is replayed ---------------------- */
+
+Test(integration, crash_while_rsd_down_replayed, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *pidfile = h_path("q.pid");
+	const char *svc[] = { "--pidfile", pidfile, NULL };
+	h_inst in = up_notifysvc("svc-q", NULL, svc);
+	struct wstatus w = { .label = "svc-q", .old_pid = in.pid };
+	struct wnode wn = { .node = "n1", .want = "up" };
+	struct wpidfile pf;
+	pid_t newpid;
+
+	h_kill_rsd(SIGKILL);
+	cr_assert_eq(kill(in.pid, SIGKILL), 0);
+	/* the agent restarts it on its own: the pid file changes */
+	pf.path = pidfile;
+	pf.old = in.pid;
+	cr_assert(h_wait_until(pidfile_changed_fn, &pf, 10000),
+		  "the agent did not restart svc-q while rsd was down");
+	newpid = pf.now;
+	h_track_pid(newpid);
+	h_restart_rsd();
+	cr_assert(h_wait_until(node_state_fn, &wn, 10000), "n1 not up again");
+	cr_assert(h_wait_until(restarted_fn, &w, 10000),
+		  "rsd does not show the restart done while it was down: "
+		  "pid %d state '%s' restarts %d", (int)w.in.pid, w.in.state,
+		  w.in.restarts);
+	cr_assert_eq(w.in.pid, newpid, "status pid %d, real pid %d",
+		     (int)w.in.pid, (int)newpid);
+	cr_assert_eq(w.in.restarts, 1, "restarts %d, want 1", w.in.restarts);
+	cr_assert_str_eq(w.in.reason, "signaled");
+	h_pass();
+}
+
+/* ---- more: a lost node comes back when its agent returns -------------- */
+
+Test(integration, lost_node_comes_back, .init = setup_ttl2, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	struct wnode wn = { .node = "n2", .want = "lost" };
+
+	h_kill_agent(2, SIGKILL);
+	cr_assert(h_wait_until(node_state_fn, &wn, 6000), "n2 not lost: '%s'",
+		  wn.state);
+	h_restart_agent(2);
+	wn.want = "up";
+	cr_assert(h_wait_until(node_state_fn, &wn, 6000),
+		  "n2 not up again after its agent restarted: '%s'", wn.state);
+	cr_assert(h_nodes_all_up());
+	h_pass();
+}
+
+/* ---- more: ready timeout ---------------------------------------------- */
+
+struct wreason {
+	const char *label;
+	const char *reason;
+	h_inst      in;
+};
+
+static bool reason_fn(void *arg)
+{
+	struct wreason *w = arg;
+
+	return h_status_instance(w->label, &w->in) &&
+	       !strcmp(w->in.reason, w->reason);
+}
+
+Test(integration, ready_timeout_fails_up, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *pidfile = h_path("rt.pid");
+	const h_res *r = h_rsctl("up", "svc-rt", "--ready-timeout", "1",
+				 "--notify", "notify", "--", h_notifysvc(),
+				 "--pidfile", pidfile, NULL);
+	struct wreason w = { .label = "svc-rt", .reason = "ready-timeout" };
+	pid_t pid = h_read_pidfile(pidfile);
+
+	h_track_pid(pid);
+	cr_assert(!r->timed_out, "up hung");
+	cr_assert_neq(r->code, 0, "up of a never-ready service exited 0");
+	/* docs/cli.md: 5 = "rsd gave up waiting (e.g. not ready in time)";
+	 * design.md: a start that never got ready has failed (1). Either. */
+	cr_assert(r->code == RS_E_TIMEOUT || r->code == RS_E_FAILED,
+		  "exit %d, want %d (timeout) or %d (failed); stderr: %s",
+		  r->code, RS_E_TIMEOUT, RS_E_FAILED, r->err);
+	cr_assert(r->err[0], "nothing on stderr");
+	cr_assert_geq(r->elapsed_ms, 900, "failed after %ld ms, before the "
+		      "1 s ready timeout", r->elapsed_ms);
+	cr_assert_lt(r->elapsed_ms, 8000, "took %ld ms", r->elapsed_ms);
+	cr_assert_gt(pid, 0, "the service never ran (no pid file)");
+	cr_assert(h_wait_until(pid_dead_fn, &pid, 3000),
+		  "the never-ready process %d is still alive", (int)pid);
+	cr_assert(h_wait_until(reason_fn, &w, 3000),
+		  "last_exit.reason '%s', want ready-timeout (state '%s')",
+		  w.in.reason, w.in.state);
+	h_pass();
+}
+
+/* ---- more: restart policy never --------------------------------------- */
+
+static bool not_live_fn(void *arg)
+{
+	struct wstatus *w = arg;
+
+	return h_status_instance(w->label, &w->in) && !live_state_str(w->in.state);
+}
+
+Test(integration, policy_never_no_restart, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *upo[] = { "--restart", "never", NULL };
+	h_inst in = up_notifysvc("svc-nv", upo, NULL), now;
+	struct wstatus w = { .label = "svc-nv", .old_pid = in.pid };
+
+	cr_assert_eq(kill(in.pid, SIGKILL), 0);
+	cr_assert(h_wait_until(not_live_fn, &w, 5000),
+		  "svc-nv still '%s' after its crash", w.in.state);
+	cr_expect(!strcmp(w.in.state, "failed") || !strcmp(w.in.state, "down"),
+		  "state '%s', want failed or down", w.in.state);
+	cr_assert_str_eq(w.in.reason, "signaled");
+	cr_assert_eq(w.in.restarts, 0, "restarts %d", w.in.restarts);
+	/* and it stays that way */
+	for (int64_t end = h_now_ms() + 1500; h_now_ms() < end; ) {
+		cr_assert(h_status_instance("svc-nv", &now));
+		cr_assert(!live_state_str(now.state) &&
+			  (now.pid == 0 || !h_pid_alive(now.pid)),
+			  "restarted despite --restart never: '%s' pid %d",
+			  now.state, (int)now.pid);
+	}
+	h_pass();
+}
+
+/* ---- more: refresh, restart, shutdown --------------------------------- */
+
+Test(integration, refresh_replaces_process, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst in = up_notifysvc("svc-rf", NULL, NULL), now;
+	const h_res *r = h_rsctl("refresh", "svc-rf", NULL);
+
+	assert_ok(r, "refresh");
+	cr_assert(h_status_instance("svc-rf", &now));
+	cr_assert_str_eq(now.state, "running");
+	cr_assert_neq(now.pid, in.pid, "refresh kept pid %d", (int)in.pid);
+	cr_assert(h_pid_alive(now.pid));
+	cr_assert(!h_pid_alive(in.pid), "old pid %d alive after refresh",
+		  (int)in.pid);
+	cr_assert_eq(now.restarts, in.restarts, "refresh counted as a restart "
+		     "(%d -> %d)", in.restarts, now.restarts);
+	h_pass();
+}
+
+Test(integration, restart_after_down, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst in = up_notifysvc("svc-rs", NULL, NULL), now;
+	const h_res *r;
+
+	r = h_rsctl("restart", "svc-rs", NULL);
+	assert_code(r, RS_E_EXISTS, "restart of a live service");
+	cr_assert(h_pid_alive(in.pid));
+	assert_ok(h_rsctl("down", "svc-rs", NULL), "down");
+	r = h_rsctl("restart", "svc-rs", NULL);
+	assert_ok(r, "restart after down");
+	cr_assert(h_status_instance("svc-rs", &now));
+	cr_assert_str_eq(now.state, "running");
+	cr_assert_str_eq(now.desired, "up");
+	cr_assert_neq(now.pid, in.pid);
+	cr_assert(h_pid_alive(now.pid));
+	h_pass();
+}
+
+Test(integration, shutdown_stops_all, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst a = up_notifysvc("svc-s1", NULL, NULL);
+	h_inst b = up_notifysvc("svc-s2", NULL, NULL), now;
+	const h_res *r = h_rsctl("shutdown", NULL);
+
+	assert_ok(r, "shutdown");
+	cr_assert(!h_pid_alive(a.pid) && !h_pid_alive(b.pid),
+		  "a service survived shutdown (%d %d)", h_pid_alive(a.pid),
+		  h_pid_alive(b.pid));
+	assert_ok(h_rsctl("status", NULL), "status after shutdown");
+	for (int64_t end = h_now_ms() + 1500; h_now_ms() < end; ) {
+		cr_assert(h_status_instance("svc-s1", &now) || now.svc_state[0]);
+		cr_assert(now.pid == 0 || !h_pid_alive(now.pid),
+			  "svc-s1 came back after shutdown (pid %d)",
+			  (int)now.pid);
+	}
+	h_pass();
+}
+
+/* ---- more: placement -------------------------------------------------- */
+
+Test(integration, placement_on_node, .init = setup_ttl2, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *upo[] = { "--node", "n2", NULL };
+	h_inst in = up_notifysvc("svc-pl", upo, NULL);
+	const h_res *r;
+
+	cr_assert_str_eq(in.node, "n2");
+	r = h_rsctl("up", "svc-pl9", "--node", "n9", "--", h_notifysvc(),
+		    "--ready", NULL);
+	assert_code(r, RS_E_NONODE, "up on an unknown node");
+	h_pass();
+}
+
+/* ---- more: the service's environment ---------------------------------- */
+
+/* Whether /proc/PID/environ holds the entry `kv` (or, when kv ends with
+ * '=', an entry starting with it). */
+static bool env_has(pid_t pid, const char *kv)
+{
+	char path[64], env[32768];
+	size_t kl = strlen(kv);
+	bool prefix = kl && kv[kl - 1] == '=';
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, env, sizeof env - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	env[n] = '\0';
+	for (ssize_t off = 0; off < n; off += (ssize_t)strlen(env + off) + 1)
+		if (prefix ? !strncmp(env + off, kv, kl) : !strcmp(env + off, kv))
+			return true;
+	return false;
+}
+
+Test(integration, service_environment, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *upo[] = { "--period", "0.5", "--env", "FOO=bar", NULL };
+	const char *svc[] = { "--watchdog", "100", NULL };
+	h_inst in = up_notifysvc("svc-env", upo, svc);
+
+	cr_assert(env_has(in.pid, "RS_LABEL=svc-env"), "RS_LABEL missing");
+	cr_assert(env_has(in.pid, "RS_NODE=n1"), "RS_NODE missing");
+	cr_assert(env_has(in.pid, "RS_INSTANCE="), "RS_INSTANCE missing");
+	cr_assert(env_has(in.pid, "NOTIFY_SOCKET="), "NOTIFY_SOCKET missing");
+	cr_assert(env_has(in.pid, "WATCHDOG_USEC=500000"),
+		  "WATCHDOG_USEC=500000 missing for --period 0.5");
+	cr_assert(env_has(in.pid, "FOO=bar"), "--env FOO=bar missing");
+	h_pass();
+}
+
+/* ---- more: WATCHDOG=trigger ------------------------------------------- */
+
+Test(integration, watchdog_trigger, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *upo[] = { "--period", "10", NULL };
+	const char *svc[] = { "--watchdog", "200", "--send-after", "300",
+			      "WATCHDOG=trigger", NULL };
+	h_inst in = up_notifysvc("svc-wt", upo, svc);
+	struct wstatus w = { .label = "svc-wt", .old_pid = in.pid };
+
+	/* well before the 2 x 10 s miss */
+	cr_assert(h_wait_until(watchdog_fn, &w, 5000),
+		  "WATCHDOG=trigger did not restart the service: pid %d "
+		  "state '%s' restarts %d reason '%s'", (int)w.in.pid,
+		  w.in.state, w.in.restarts, w.in.reason);
+	cr_assert(h_wait_until(pid_dead_fn, &in.pid, 2000));
+	h_pass();
+}
+
+/* ---- more: the event log's shape -------------------------------------- */
+
+Test(integration, events_shape, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst in = up_notifysvc("svc-ev", NULL, NULL);
+	const h_res *r = h_rsctl("events", "svc-ev", "--json", NULL);
+	json_t *j = h_json(r), *e;
+	long long last = -1;
+	bool started = false, ready = false;
+	size_t i;
+
+	(void)in;
+	assert_ok(r, "events");
+	cr_assert(json_is_array(json_object_get(j, "events")), "%s", r->out);
+	json_array_foreach(json_object_get(j, "events"), i, e) {
+		long long seq = json_integer_value(json_object_get(e, "seq"));
+
+		cr_assert_str_eq(jstr(e, "label"), "svc-ev", "%s", r->out);
+		cr_assert_gt(json_integer_value(json_object_get(e, "time_ms")), 0,
+			     "%s", r->out);
+		cr_assert_neq(seq, last, "duplicate seq %lld: %s", seq, r->out);
+		last = seq;
+		if (!strcmp(jstr(e, "kind"), "started"))
+			started = true;
+		if (!strcmp(jstr(e, "kind"), "ready"))
+			ready = true;
+	}
+	cr_assert(started && ready, "no started/ready event: %s", r->out);
 	h_pass();
 }

@@ -4,6 +4,7 @@
  *   notifysvc [--ready] [--ready-delay MS] [--status TEXT] [--watchdog MS]
  *             [--watchdog-stop-after MS] [--ignore-term] [--exit-after MS CODE]
  *             [--pidfile PATH] [--spawn-child] [--child-ignore-term]
+ *             [--send-after MS TEXT]
  *
  * Messages go to $NOTIFY_SOCKET (AF_UNIX SOCK_DGRAM; a leading '@' means the
  * abstract namespace). Without NOTIFY_SOCKET the notify options are no-ops.
@@ -21,6 +22,8 @@
  *                            sleeps forever
  *   --child-ignore-term      the child ignores SIGTERM (the parent does not,
  *                            unless --ignore-term)
+ *   --send-after MS TEXT     send TEXT as is (e.g. WATCHDOG=trigger) once,
+ *                            MS ms after start
  *
  * Otherwise it pauses forever. Exit codes: 2 = usage error.
  */
@@ -56,6 +59,8 @@ struct opts {
 	const char *pidfile;
 	bool        spawn_child;
 	bool        child_ignore_term;
+	long        send_after_ms;      /* -1 = never */
+	const char *send_text;
 };
 
 static void usage(void)
@@ -63,7 +68,7 @@ static void usage(void)
 	fputs("usage: notifysvc [--ready] [--ready-delay MS] [--status TEXT] "
 	      "[--watchdog MS] [--watchdog-stop-after MS] [--ignore-term] "
 	      "[--exit-after MS CODE] [--pidfile PATH] [--spawn-child] "
-	      "[--child-ignore-term]\n", stderr);
+	      "[--child-ignore-term] [--send-after MS TEXT]\n", stderr);
 	exit(2);
 }
 
@@ -173,6 +178,7 @@ static void parse(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof *o);
 	o->watchdog_stop_ms = -1;
 	o->exit_after_ms = -1;
+	o->send_after_ms = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -203,6 +209,12 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->spawn_child = true;
 		else if (!strcmp(a, "--child-ignore-term"))
 			o->child_ignore_term = true;
+		else if (!strcmp(a, "--send-after")) {
+			if (i + 2 >= argc)
+				usage();
+			o->send_after_ms = parse_num(argv[++i], 0, LONG_MAX / 2);
+			o->send_text = argv[++i];
+		}
 		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			usage();
 		else {
@@ -233,7 +245,7 @@ int main(int argc, char **argv)
 {
 	struct opts o;
 	int64_t start, next_wd, ready_at;
-	bool ready_sent = false;
+	bool ready_sent = false, text_sent = false;
 	char buf[1024];
 
 	parse(argc, argv, &o);
@@ -277,6 +289,11 @@ int main(int argc, char **argv)
 			while (next_wd <= now)
 				next_wd += o.watchdog_ms;
 		}
+		if (o.send_after_ms >= 0 && !text_sent &&
+		    now - start >= o.send_after_ms) {
+			notify(o.send_text);
+			text_sent = true;
+		}
 		if (o.exit_after_ms >= 0 && now - start >= o.exit_after_ms)
 			exit(o.exit_code);
 
@@ -288,6 +305,9 @@ int main(int argc, char **argv)
 		if (next_wd >= 0 && o.watchdog_stop_ms >= 0 &&
 		    start + o.watchdog_stop_ms < wake)
 			wake = start + o.watchdog_stop_ms;
+		if (o.send_after_ms >= 0 && !text_sent &&
+		    (wake < 0 || start + o.send_after_ms < wake))
+			wake = start + o.send_after_ms;
 		if (o.exit_after_ms >= 0 &&
 		    (wake < 0 || start + o.exit_after_ms < wake))
 			wake = start + o.exit_after_ms;

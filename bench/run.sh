@@ -1,0 +1,37 @@
+#!/bin/sh
+# Runs the rs benchmarks with sane defaults and prints everything:
+#   bench/restart.py  crash -> restart latency vs the fork/exec floor (kill + crash modes)
+#   bench/memory.py   rs-agent PSS/RSS/USS with 1, 100, 1000 services
+# Environment: RS_BUILD (build dir, default build-bench), ROUNDS (100),
+# NS ("1 100 1000"), OUT (where the raw JSON goes, default a new /tmp dir).
+# Builds rs into $RS_BUILD first if its binaries are missing.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+RS_BUILD=${RS_BUILD:-$root/build-bench}
+export RS_BUILD
+ROUNDS=${ROUNDS:-100}
+NS=${NS:-1 100 1000}
+OUT=${OUT:-$(mktemp -d /tmp/rs-bench-out.XXXXXX)}
+mkdir -p "$OUT"
+
+if [ ! -x "$RS_BUILD/agent/rs-agent" ] || [ ! -x "$RS_BUILD/rsd/rsd" ] || [ ! -x "$RS_BUILD/ctl/rsctl" ]; then
+    echo "== building rs into $RS_BUILD"
+    cmake -S "$root" -B "$RS_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DRS_SANITIZE=OFF -DRS_TESTS=OFF >/dev/null
+    cmake --build "$RS_BUILD" -j"$(nproc)" >/dev/null
+fi
+
+echo "== machine: nproc $(nproc), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+rc=0
+echo "== restart latency ($ROUNDS rounds per mode)"
+# shellcheck disable=SC2086
+python3 "$here/restart.py" --rounds "$ROUNDS" --mode both --json "$OUT/restart.json" || rc=1
+echo
+echo "== rs-agent memory (N = $NS)"
+# shellcheck disable=SC2086
+python3 "$here/memory.py" --n $NS --json "$OUT/memory.json" || rc=1
+echo
+echo "raw samples in $OUT"
+[ $rc -eq 0 ] || echo "SOME BENCHMARK FAILED (see above)"
+exit $rc
