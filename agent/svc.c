@@ -394,6 +394,7 @@ static int svc_respec(inst *in, const rs_start *st)
 	in->generation = st->generation;
 	in->rp.policy = spec.policy;
 	in->rp.backoff = spec.backoff;
+	in->rp.hold = spec.script != NULL;
 	if (in->rp.state == RS_IS_RUNNING && spec.period_ms != old_period) {
 		ev_timer_stop(in->ag->loop, &in->wdog_t);
 		if (spec.period_ms) {
@@ -410,6 +411,7 @@ static int svc_respec(inst *in, const rs_start *st)
 int svc_start(agent *ag, const rs_start *st)
 {
 	inst *in = svc_find(ag, st->instance_id);
+	rproc prev = { .state = RS_IS_UNKNOWN };
 	int r;
 
 	if (st->respec)
@@ -454,7 +456,15 @@ int svc_start(agent *ag, const rs_start *st)
 		agent_report(ag, in, RS_EK_FAILED, in->status);
 		return r;
 	}
+	prev = in->rp;
 	rproc_init(&in->rp, in->spec.policy, &in->spec.backoff);
+	in->rp.hold = in->spec.script != NULL;
+	if (prev.state == RS_IS_EXITED) {
+		/* a recovery script's restart: the same incarnation line */
+		in->rp.state = RS_IS_EXITED;
+		in->rp.restarts = prev.restarts;
+		in->rp.exit = prev.exit;
+	}
 	svc_apply(in, RP_EV_START);
 	return 0;
 }

@@ -154,6 +154,36 @@ def smaps_rollup(pid):
     return out
 
 
+# Mappings that every process on any host shares (glibc): counted at their
+# measured PSS in pss_solo(); everything else at its full RSS.
+_EVERYONES = ("libc.so", "libm.so", "ld-linux", "[vdso]", "[vvar]")
+
+
+def pss_solo(pid):
+    """Pessimistic PSS in KiB: the PSS the process would have if no other
+    process mapped any of its files except glibc (e.g. an agent host where
+    rs-agent is the only user of libzmq, libstdc++, ...): every mapping at
+    its Rss, glibc at its measured Pss. Also returns the Rss per file."""
+    per = {}
+    total = 0
+    name = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            p = line.split()
+            if not p:
+                continue
+            if not p[0].endswith(":"):          # a mapping header
+                name = os.path.basename(p[5]) if len(p) > 5 else "[anon]"
+                continue
+            if p[0] == "Rss:":
+                per[name] = per.get(name, 0) + int(p[1])
+                if not name.startswith(_EVERYONES):
+                    total += int(p[1])
+            elif p[0] == "Pss:" and name.startswith(_EVERYONES):
+                total += int(p[1])
+    return total, per
+
+
 def status_field(pid, key):
     with open(f"/proc/{pid}/status") as f:
         for line in f:

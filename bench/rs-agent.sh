@@ -32,7 +32,11 @@
 # BENCH_RS_AGENT = path of rs-agent in a build dir; rsd and rsctl are taken
 # from ../rsd/rsd and ../ctl/rsctl next to it (or from PATH / RS_RSD, RS_CTL).
 set -eu
-. "$(dirname "$0")/lib.sh"
+# lib.sh of the harness: next to this file when copied into adapters/, else
+# through BENCH_HOME (run_all.sh also takes a path to an adapter kept elsewhere).
+# shellcheck source=/dev/null
+if [ -f "$(dirname "$0")/lib.sh" ]; then . "$(dirname "$0")/lib.sh"
+else . "${BENCH_HOME:?BENCH_HOME not set}/adapters/lib.sh"; fi
 SUP=${BENCH_RS_AGENT:-rs-agent}
 case $SUP in */*) ;; *) SUP=$(command -v "$SUP" 2>/dev/null || echo "$SUP") ;; esac
 bindir=$(dirname "$SUP")
@@ -115,6 +119,6 @@ stop)
             sleep 0.01; i=$((i + 1))
         done
     fi
-    [ -n "$rpid" ] && kill -TERM "$rpid" 2>/dev/null || : ;;
+    if [ -n "$rpid" ]; then kill -TERM "$rpid" 2>/dev/null || :; fi ;;
 *) die "unknown action '$action'" ;;
 esac

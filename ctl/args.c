@@ -121,14 +121,19 @@ static const char up_help[] =
 "                       simple (settled) (default: auto)\n"
 "  --settle S           time alive after which it counts as settled\n"
 "                       (default: 1)\n"
+"  --script PATH        recovery script: instead of a restart, rsd runs\n"
+"                       PATH LABEL REASON INCARNATION, which decides with\n"
+"                       rsctl restart or rsctl down\n"
+"  --critical           a core service: its permanent failure is a critical\n"
+"                       event, and down needs --force\n"
 "\n"
 "Default --timeout: the ready timeout + 5 s.\n";
 
 static const char down_help[] =
-"usage: rsctl down LABEL\n"
+"usage: rsctl down LABEL [--force]\n"
 "\n"
 "Stops service LABEL (stop signal, then SIGKILL after its stop timeout)\n"
-"and keeps it down. Default --timeout: 10 s.\n";
+"and keeps it down. A critical service needs --force. Default --timeout: 10 s.\n";
 
 static const char lookup_help[] =
 "usage: rsctl lookup LABEL\n"
@@ -348,6 +353,19 @@ static int set_cwd(rs_request *r, const opt_def *d, const char *val)
 	return 0;
 }
 
+/* --script PATH: absolute path; "" (edit) removes the script. */
+static int set_script(rs_request *r, const opt_def *d, const char *val)
+{
+	if ((*val && *val != '/') || strlen(val) >= RS_ARG_MAX)
+		return opt_error(d, "the script must be an absolute path "
+				 "(or \"\" to remove it)");
+	free(r->spec.script);
+	r->spec.script = strdup(val);
+	if (!r->spec.script)
+		return opt_error(d, "%s", strerror(ENOMEM));
+	return 0;
+}
+
 static int set_restart(rs_request *r, const opt_def *d, const char *val)
 {
 	int p = rs_policy_from_string(val);
@@ -396,6 +414,13 @@ static const opt_def up_opts[] = {
 	{ "--stop-timeout",    true,  set_seconds, SPEC(stop_timeout_ms), RS_EDIT_STOP_TIMEOUT },
 	{ "--notify",          true,  set_notify,  0, RS_EDIT_NOTIFY },
 	{ "--settle",          true,  set_seconds, SPEC(settle_ms), RS_EDIT_SETTLE },
+	{ "--script",          true,  set_script,  0, RS_EDIT_SCRIPT },
+	{ "--critical",        false, set_true,    SPEC(critical), RS_EDIT_CRITICAL },
+	{ NULL, false, NULL, 0, 0 },
+};
+
+static const opt_def down_opts[] = {
+	{ "--force", false, set_true, offsetof(rs_request, force), 0 },
 	{ NULL, false, NULL, 0, 0 },
 };
 
@@ -416,6 +441,8 @@ static const opt_def edit_opts[] = {
 	{ "--stop-timeout",    true,  set_seconds, SPEC(stop_timeout_ms), RS_EDIT_STOP_TIMEOUT },
 	{ "--notify",          true,  set_notify,  0, RS_EDIT_NOTIFY },
 	{ "--settle",          true,  set_seconds, SPEC(settle_ms), RS_EDIT_SETTLE },
+	{ "--script",          true,  set_script,  0, RS_EDIT_SCRIPT },
+	{ "--critical",        false, set_true,    SPEC(critical), RS_EDIT_CRITICAL },
 	{ NULL, false, NULL, 0, 0 },
 };
 
@@ -432,7 +459,7 @@ static const opt_def events_opts[] = {
 
 static const verb_def verbs[] = {
 	{ "up",     RS_V_UP,     LABEL_REQUIRED, true,  up_opts,     up_help },
-	{ "down",   RS_V_DOWN,   LABEL_REQUIRED, false, NULL,        down_help },
+	{ "down",   RS_V_DOWN,   LABEL_REQUIRED, false, down_opts,   down_help },
 	{ "lookup", RS_V_LOOKUP, LABEL_REQUIRED, false, NULL,        lookup_help },
 	{ "status", RS_V_STATUS, LABEL_OPTIONAL, false, NULL,        status_help },
 	{ "nodes",  RS_V_NODES,  LABEL_NONE,     false, NULL,        nodes_help },

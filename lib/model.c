@@ -100,6 +100,7 @@ void rs_spec_clear(rs_spec *s)
 	strv_free(s->argv, s->argc);
 	strv_free(s->env, s->envc);
 	free(s->cwd);
+	free(s->script);
 	rs_spec_init(s);
 }
 
@@ -143,11 +144,14 @@ int rs_spec_copy(rs_spec *dst, const rs_spec *src)
 	dst->env = NULL;
 	dst->envc = 0;
 	dst->cwd = NULL;
+	dst->script = NULL;
 	for (size_t i = 0; r == 0 && i < src->argc; i++)
 		r = rs_spec_add_arg(dst, src->argv[i]);
 	for (size_t i = 0; r == 0 && i < src->envc; i++)
 		r = rs_spec_add_env(dst, src->env[i]);
 	if (r == 0 && src->cwd && !(dst->cwd = strdup(src->cwd)))
+		r = -ENOMEM;
+	if (r == 0 && src->script && !(dst->script = strdup(src->script)))
 		r = -ENOMEM;
 	if (r < 0)
 		rs_spec_clear(dst);
@@ -200,6 +204,8 @@ int rs_spec_validate(const rs_spec *s, char *err, size_t errlen)
 	if (s->backoff.max_ms < s->backoff.initial_ms)
 		BAD("backoff cap %u ms is below its initial %u ms",
 		    s->backoff.max_ms, s->backoff.initial_ms);
+	if (s->script && (s->script[0] != '/' || strlen(s->script) >= RS_ARG_MAX))
+		BAD("recovery script '%s' must be an absolute path", s->script);
 	if (s->node[0] && !rs_label_valid(s->node))
 		BAD("node name '%s' is invalid", s->node);
 	return 0;

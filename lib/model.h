@@ -99,7 +99,7 @@ typedef struct rs_spec {
 	size_t         argc;
 	char         **env;      /* envc entries "K=V", NULL-terminated */
 	size_t         envc;
-	char          *cwd;      /* NULL = agent's state dir */
+	char          *cwd;      /* NULL = "/" */
 	uint32_t       period_ms;
 	uint32_t       ready_timeout_ms;
 	uint32_t       stop_timeout_ms;
@@ -109,6 +109,8 @@ typedef struct rs_spec {
 	rs_notify_type notify;
 	uint32_t       settle_ms;
 	char           node[RS_NODE_MAX];  /* requested node; "" = any */
+	char          *script;   /* recovery script (absolute path) or NULL */
+	bool           critical; /* a core service (MINIX): see docs */
 } rs_spec;
 
 typedef struct rs_exit {

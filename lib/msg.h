@@ -110,6 +110,7 @@ typedef struct rs_request {
 	char     label[RS_LABEL_MAX];
 	rs_spec  spec;           /* owned; meaningful for up */
 	bool     no_block;
+	bool     force;          /* down of a critical service */
 	uint32_t timeout_ms;
 	uint32_t limit;
 	uint32_t edit_mask;      /* RS_EDIT_* bits: spec fields to change */
@@ -133,7 +134,9 @@ enum {
 	RS_EDIT_SETTLE        = 1u << 13,
 	RS_EDIT_ARGS          = 1u << 14,  /* replace the command */
 	RS_EDIT_NODE          = 1u << 15,  /* refused: placement is not edited */
-	RS_EDIT__ALL          = (1u << 16) - 1,
+	RS_EDIT_SCRIPT        = 1u << 16,  /* "" removes it */
+	RS_EDIT_CRITICAL      = 1u << 17,
+	RS_EDIT__ALL          = (1u << 18) - 1,
 	/* what needs a new process to take effect */
 	RS_EDIT_NEXT_START    = RS_EDIT_ENV | RS_EDIT_CWD | RS_EDIT_ARGS,
 };

@@ -20,6 +20,7 @@ static const unsigned accepts[RS_IS__NR] = {
 			   1u << RP_EV_STOP_TIMEOUT,
 	[RS_IS_BACKOFF]  = 1u << RP_EV_BACKOFF_DONE | 1u << RP_EV_STOP |
 			   1u << RP_EV_START,
+	[RS_IS_EXITED]   = 1u << RP_EV_START | 1u << RP_EV_STOP,
 	[RS_IS_DOWN]     = 1u << RP_EV_START | 1u << RP_EV_STOP,
 	[RS_IS_FAILED]   = 1u << RP_EV_START | 1u << RP_EV_STOP,
 };
@@ -28,11 +29,12 @@ static const unsigned accepts[RS_IS__NR] = {
 static const unsigned next[RS_IS__NR] = {
 	[RS_IS_PENDING]  = S(STARTING) | S(DOWN) | S(FAILED),
 	[RS_IS_STARTING] = S(STARTING) | S(RUNNING) | S(STOPPING) |
-			   S(BACKOFF) | S(DOWN) | S(FAILED),
+			   S(BACKOFF) | S(EXITED) | S(DOWN) | S(FAILED),
 	[RS_IS_RUNNING]  = S(RUNNING) | S(STARTING) | S(STOPPING) |
-			   S(BACKOFF) | S(DOWN) | S(FAILED),
+			   S(BACKOFF) | S(EXITED) | S(DOWN) | S(FAILED),
 	[RS_IS_STOPPING] = S(STOPPING) | S(STARTING) | S(BACKOFF) |
-			   S(DOWN) | S(FAILED),
+			   S(EXITED) | S(DOWN) | S(FAILED),
+	[RS_IS_EXITED]   = S(STARTING) | S(DOWN) | S(FAILED),
 	[RS_IS_BACKOFF]  = S(STARTING) | S(DOWN) | S(FAILED),
 	[RS_IS_DOWN]     = S(STARTING) | S(DOWN) | S(FAILED),
 	[RS_IS_FAILED]   = S(STARTING) | S(DOWN) | S(FAILED),
@@ -104,6 +106,8 @@ static rs_istate rproc_after_death(rproc *rp, uint64_t now, rproc_fx *fx)
 	rp->exit.reason = fx->reason;
 	if (!rp->ever_ready)
 		return clean ? RS_IS_DOWN : RS_IS_FAILED;  /* failed init */
+	if (rp->hold)
+		return RS_IS_EXITED;   /* the recovery script decides */
 	if (rp->policy == RS_RP_NEVER ||
 	    (rp->policy == RS_RP_ON_FAILURE && clean))
 		return clean ? RS_IS_DOWN : RS_IS_FAILED;
@@ -128,6 +132,10 @@ int rproc_step(rproc *rp, rproc_event ev, uint64_t now, rproc_fx *fx)
 		return -EINVAL;
 	switch (ev) {
 	case RP_EV_START:
+		if (rp->state == RS_IS_EXITED) {
+			rp->restarts++;   /* a script's restart is a restart */
+			fx->fx |= RP_FX_RESTARTED;
+		}
 		rp->stop_requested = false;
 		rp->ever_ready = false;
 		rp->streak = 0;

@@ -10,6 +10,8 @@
  *  PENDING -START-> STARTING -READY-> RUNNING -STOP-> STOPPING -EXIT-> DOWN
  *  STARTING/RUNNING -EXIT/kill-> BACKOFF or STARTING (restart) or FAILED/DOWN
  *  BACKOFF -BACKOFF_DONE-> STARTING
+ *  with hold (recovery script): death after ready -> EXITED, which waits
+ *  for START (rsctl restart) or STOP (rsctl down)
  */
 #ifndef RS_RPROC_H
 #define RS_RPROC_H
@@ -50,6 +52,8 @@ typedef struct rproc {
 	uint64_t   started_ms;     /* now() at the current spawn */
 	bool       ever_ready;     /* READY seen since the last START */
 	bool       stop_requested;
+	bool       hold;           /* a recovery script decides: no restart,
+				    * wait in EXITED for START or STOP */
 	rs_exit_reason kill_reason;/* why we killed it (no-heartbeat, ...) */
 	rs_exit    exit;           /* filled by the caller before RP_EV_EXIT */
 } rproc;

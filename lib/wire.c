@@ -88,7 +88,8 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	    (unsigned)s->policy >= RS_RP__NR ||
 	    (unsigned)s->notify >= RS_NT__NR ||
 	    !strv_ok(s->argv, s->argc) || !strv_ok(s->env, s->envc) ||
-	    (s->cwd && strnlen(s->cwd, RS_ARG_MAX) >= RS_ARG_MAX))
+	    (s->cwd && strnlen(s->cwd, RS_ARG_MAX) >= RS_ARG_MAX) ||
+	    (s->script && strnlen(s->script, RS_ARG_MAX) >= RS_ARG_MAX))
 		return -EINVAL;
 
 	rs__backoff__init(pb);
@@ -114,6 +115,8 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	ps->notify = (Rs__NotifyType)s->notify;
 	ps->settle_ms = s->settle_ms;
 	ps->node = pb_str(s->node);
+	ps->script = pb_str(s->script);
+	ps->critical = s->critical;
 	return 0;
 }
 
@@ -285,6 +288,7 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.timeout_ms = m->u.request.timeout_ms;
 		e->b.request.limit = m->u.request.limit;
 		e->b.request.edit_mask = m->u.request.edit_mask;
+		e->b.request.force = m->u.request.force;
 		env->body_case = RS__ENVELOPE__BODY_REQUEST;
 		env->request = &e->b.request;
 		return 0;
@@ -418,8 +422,11 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 		r = dec_strv(s, ps->env, ps->n_env, rs_spec_add_env);
 	if (r == 0)
 		r = dec_dup(&s->cwd, ps->cwd, RS_ARG_MAX);
+	if (r == 0)
+		r = dec_dup(&s->script, ps->script, RS_ARG_MAX);
 	if (r < 0)
 		return r;
+	s->critical = ps->critical != 0;
 	s->period_ms = ps->period_ms;
 	s->ready_timeout_ms = ps->ready_timeout_ms;
 	s->stop_timeout_ms = ps->stop_timeout_ms;
@@ -570,6 +577,7 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.request.timeout_ms = env->request->timeout_ms;
 		m->u.request.limit = env->request->limit;
 		m->u.request.edit_mask = env->request->edit_mask;
+		m->u.request.force = env->request->force != 0;
 		r = dec_label(m->u.request.label, env->request->label);
 		if (r < 0)
 			return r;

@@ -125,8 +125,13 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 			reported = h->instances[i].id == in->si.info.id;
 		if (reported)
 			continue;
+		/* wanted and not finished by its own policy: a live or lost
+		 * instance, or one the agent stopped when it shut down */
 		if (s && s->s.desired == RS_WANT_UP &&
-		    in->si.info.state != RS_IS_FAILED && in->si.info.state != RS_IS_DOWN) {
+		    (rsd_istate_live(in->si.info.state) ||
+		     in->si.info.state == RS_IS_LOST ||
+		     (in->si.info.state == RS_IS_DOWN &&
+		      in->si.info.last_exit.reason == RS_ER_STOPPED))) {
 			rsd_event(d, in->si.info.label, in->si.info.id, n->n.name,
 				  "reconcile", "node does not run instance %llu, starting it",
 				  (unsigned long long)in->si.info.id);
@@ -134,7 +139,9 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 			in->si.info.pid = 0;
 			inst_persist(d, in);
 			rsd_send_start(d, in);
-		} else if (rsd_istate_live(in->si.info.state)) {
+		} else if (rsd_istate_live(in->si.info.state) ||
+			   in->si.info.state == RS_IS_LOST ||
+			   in->si.info.state == RS_IS_EXITED) {
 			in->si.info.state = RS_IS_DOWN;
 			in->si.info.pid = 0;
 			inst_persist(d, in);
@@ -188,6 +195,39 @@ static void on_hello(rsd *d, const net_peer *peer, const rs_msg *m)
 	rsd_pending_check(d);
 }
 
+/* What rsd does when an instance stopped for good or waits for a script:
+ * run the recovery script, raise a critical failure. */
+static void after_death(rsd *d, rsd_inst *in, rs_event_kind kind)
+{
+	rsd_svc *s = rsd_svc_find(d, in->si.info.label);
+	const rs_iinfo *i = &in->si.info;
+	int r;
+
+	if (!s || s->s.desired != RS_WANT_UP || rsd_pending_for(d, i->label))
+		return;
+	if (kind == RS_EK_EXITED && i->state == RS_IS_EXITED && s->s.spec.script) {
+		r = rsd_script_run(d, s->s.spec.script, i->label, i->id,
+				   i->last_exit.reason, i->restarts + 1);
+		if (r < 0)
+			rsd_event(d, i->label, i->id, in->si.node, "script-failed",
+				  "cannot run %s: %s", s->s.spec.script, strerror(-r));
+		else
+			rsd_event(d, i->label, i->id, in->si.node, "script",
+				  "%s %s %s %u", s->s.spec.script, i->label,
+				  i->last_exit.reason == RS_ER_NO_HEARTBEAT ? "no-heartbeat" :
+				  i->last_exit.reason == RS_ER_EXITED ? "terminated" : "restart",
+				  i->restarts + 1);
+	}
+	if (kind == RS_EK_FAILED && i->state == RS_IS_FAILED && s->s.spec.critical) {
+		d->critical_failures++;
+		rsd_count(d, "critical", i->label, "", "");
+		log_warnx("CRITICAL: service %s failed for good on node %s", i->label,
+			  in->si.node);
+		rsd_event(d, i->label, i->id, in->si.node, "critical",
+			  "critical service failed: %s", in->detail);
+	}
+}
+
 static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 {
 	const rs_ievent *e = &m->u.event;
@@ -215,6 +255,8 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 	}
 	if (store_commit(d->st) < 0)
 		log_warnx("cannot commit event: %s", store_errmsg(d->st));
+	if (in && !history)
+		after_death(d, in, e->kind);
 	rsd_pending_check(d);
 }
 

@@ -276,6 +276,11 @@ static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 
 	if (!s)
 		return;
+	if (s->s.spec.critical && !rq->force) {
+		reply_err(d, peer, rq->id, RS_E_INVAL,
+			  "%s is a critical service: use down --force to stop it", rq->label);
+		return;
+	}
 	p = pending_new(d, peer, rq, s->s.spec.stop_timeout_ms + 5000);
 	if (!p) {
 		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
@@ -299,7 +304,8 @@ static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 	d->pending = p;
 	for (rsd_inst *in = d->insts; in; in = in->next) {
 		if (strcmp(in->si.info.label, rq->label) != 0 ||
-		    !rsd_istate_live(in->si.info.state))
+		    (!rsd_istate_live(in->si.info.state) &&
+		     in->si.info.state != RS_IS_EXITED))
 			continue;
 		if (rsd_send_stop(d, in, true, false) == -ENOTCONN)
 			log_warnx("down %s: node %s not connected; it will be stopped when it returns",
@@ -522,7 +528,14 @@ static int spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
 	TAKE(RS_EDIT_STOP_TIMEOUT, stop_timeout_ms);
 	TAKE(RS_EDIT_NOTIFY, notify);
 	TAKE(RS_EDIT_SETTLE, settle_ms);
+	TAKE(RS_EDIT_CRITICAL, critical);
 #undef TAKE
+	if (mask & RS_EDIT_SCRIPT) {
+		free(dst->script);
+		dst->script = src->script && *src->script ? strdup(src->script) : NULL;
+		if (src->script && *src->script && !dst->script)
+			return -ENOMEM;
+	}
 	for (size_t i = 0; r == 0 && (mask & RS_EDIT_ENV) && i < src->envc; i++)
 		r = env_set(dst, src->env[i]);
 	if (r == 0 && (mask & RS_EDIT_CWD)) {
@@ -639,13 +652,14 @@ static json_t *svc_json(rsd *d, const rsd_svc *s)
 	for (rsd_inst *in = d->insts; in; in = in->next)
 		if (strcmp(in->si.info.label, s->s.spec.label) == 0)
 			json_array_append_new(insts, inst_json(in));
-	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:b, s:s?, s:o}",
 			 "label", s->s.spec.label, "state", svc_state(d, s),
 			 "desired", rs_desired_to_string(s->s.desired),
 			 "command", argv,
 			 "restart_policy", rs_policy_to_string(s->s.spec.policy),
 			 "period_ms", (json_int_t)s->s.spec.period_ms,
 			 "generation", (json_int_t)s->s.generation,
+			 "critical", s->s.spec.critical, "script", s->s.spec.script,
 			 "instances", insts);
 }
 

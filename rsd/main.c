@@ -111,6 +111,7 @@ int main(int argc, char **argv)
 	ev_run(d.loop, 0);
 	ev_timer_stop(d.loop, &d.period_t);
 	rsd_metrics_stop(&d);
+	rsd_scripts_kill(&d);
 	net_destroy(&d.agents);
 	net_destroy(&d.control);
 	net_shutdown();

@@ -36,6 +36,12 @@ static void count_kinds(rsd *d, prom_buf *b)
 			prom_sample(b, "rs_instance_restarts_total", (double)c->n,
 				    "label", c->label, "node", c->node,
 				    "reason", c->reason, NULL);
+	prom_family(b, "rs_critical_failures_total", "counter",
+		    "Permanent failures of critical services, by label.");
+	for (rsd_counter *c = d->counters; c; c = c->next)
+		if (strcmp(c->kind, "critical") == 0)
+			prom_sample(b, "rs_critical_failures_total", (double)c->n,
+				    "label", c->label, NULL);
 	prom_family(b, "rs_watchdog_misses_total", "counter",
 		    "Instances killed for a missing WATCHDOG=1, by label.");
 	for (rsd_counter *c = d->counters; c; c = c->next)

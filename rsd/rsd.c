@@ -18,7 +18,7 @@
 bool rsd_istate_live(rs_istate s)
 {
 	return s == RS_IS_PENDING || s == RS_IS_STARTING || s == RS_IS_RUNNING ||
-	       s == RS_IS_STOPPING || s == RS_IS_BACKOFF || s == RS_IS_EXITED;
+	       s == RS_IS_STOPPING || s == RS_IS_BACKOFF;
 }
 
 rsd_svc *rsd_svc_find(rsd *d, const char *label)

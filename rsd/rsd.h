@@ -23,6 +23,9 @@ struct MHD_Daemon;
 #define RSD_DEF_TTL_MS   5000   /* node lost after this long without a beat */
 #define RSD_BEAT_MS      1000   /* what agents are told to beat at */
 #define RSD_PERIOD_S     1.0    /* the periodic check (MINIX do_period) */
+#define RSD_SCRIPT_TIMEOUT_S 30 /* a recovery script is killed after this */
+
+struct rsd_script;
 
 typedef struct rsd_node {
 	struct rsd_node *next;
@@ -78,6 +81,7 @@ typedef struct rsd {
 	rsd_inst       *insts;
 	rsd_node       *nodes;
 	rsd_pending    *pending;
+	struct rsd_script *scripts;   /* recovery scripts running */
 	ev_timer        period_t;
 	ev_signal       sigterm_w, sigint_w;
 	uint32_t        ttl_ms;
@@ -92,6 +96,7 @@ typedef struct rsd {
 	uint64_t        rejected_identity;     /* hello under another name */
 	uint64_t        rejected_unexpected;   /* a type the peer must not send */
 	uint64_t        ctl_requests[RS_V__NR][RS_E__NR];
+	uint64_t        critical_failures;
 	rs_verb         cur_verb;              /* verb being answered */
 } rsd;
 
@@ -132,6 +137,12 @@ int rsd_metrics_start(rsd *d, const char *hostport);
 void rsd_metrics_stop(rsd *d);
 void rsd_count(rsd *d, const char *kind, const char *label, const char *node,
 	       const char *reason);
+
+/* script.c */
+/* Runs `script label reason incarnation` for a dead instance. */
+int rsd_script_run(rsd *d, const char *script, const char *label,
+		   uint64_t inst, rs_exit_reason reason, uint32_t incarnation);
+void rsd_scripts_kill(rsd *d);
 
 /* control.c */
 void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,

@@ -131,6 +131,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	"  detail      TEXT NOT NULL DEFAULT ''"
 	");"
 	"CREATE INDEX operation_state ON operation (state);",
+	/* 2: recovery scripts and critical services (issue: MINIX requests) */
+	[2] =
+	"ALTER TABLE service ADD COLUMN script TEXT;"
+	"ALTER TABLE service ADD COLUMN critical INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum {
@@ -160,7 +164,8 @@ enum {
 	"label, argv, env, cwd, period_ms, ready_timeout_ms, stop_timeout_ms," \
 	" stop_signal, policy, backoff_initial_ms, backoff_factor," \
 	" backoff_max_ms, backoff_reset_ms, backoff_disabled, notify," \
-	" settle_ms, node, desired, generation, created_ms, updated_ms"
+	" settle_ms, node, desired, generation, created_ms, updated_ms," \
+	" script, critical"
 #define NODE_COLS \
 	"name, address, boot_id, agent_version, labels, capacity, state," \
 	" last_seen_ms"
@@ -181,7 +186,7 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_SVC_PUT]  = "INSERT OR REPLACE INTO service (" SVC_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-			" ?, ?, ?, ?, ?)",
+			" ?, ?, ?, ?, ?, ?, ?)",
 	[ST_SVC_DEL]  = "DELETE FROM service WHERE label = ?",
 	[ST_SVC_GET]  = "SELECT " SVC_COLS " FROM service WHERE label = ?",
 	[ST_SVC_EACH] = "SELECT " SVC_COLS " FROM service ORDER BY label",
@@ -496,6 +501,12 @@ static int read_service(sqlite3_stmt *st, store_service *out)
 	out->generation = c_u64(&c);
 	out->created_ms = c_u64(&c);
 	out->updated_ms = c_u64(&c);
+	cwd = c_str(&c);
+	if (cwd && *cwd && !(sp->script = strdup(cwd))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	sp->critical = c_i64(&c) != 0;
 	return 0;
 fail:
 	rs_spec_clear(sp);
@@ -860,6 +871,8 @@ int store_service_put(store *s, const store_service *svc)
 	b_u64(&b, svc->generation);
 	b_u64(&b, svc->created_ms);
 	b_u64(&b, svc->updated_ms);
+	b_text(&b, sp->script);
+	b_i64(&b, sp->critical ? 1 : 0);
 	r = step_done(st, b.rc);
 out:
 	free(argv);

@@ -29,6 +29,7 @@
 
 #define H_MAX_ARGS   64
 #define H_EXTRA_STRS 128
+#define H_MAX_JOBS   16
 
 struct h_str {
 	struct h_str *next;
@@ -53,6 +54,14 @@ static struct {
 	pid_t         pids[H_MAX_PIDS];              /* services seen */
 	int           npids;
 	h_res        *results;
+	struct h_job {
+		pid_t   pid;
+		bool    done;
+		int64_t start;
+		char    out[H_PATH_MAX + 32];
+		char    err[H_PATH_MAX + 32];
+	}             jobs[H_MAX_JOBS];
+	int           njobs;
 	json_t       *jpool;
 	struct h_str *strs;
 	volatile sig_atomic_t aborting;            /* the alarm fired */
@@ -449,6 +458,90 @@ const h_res *h_rsctl_t(int timeout_ms, const char *arg, ...)
 	return r;
 }
 
+/* Reads a whole file into a NUL-terminated heap string ("" on error). */
+static char *slurp(const char *path)
+{
+	struct buf b = { 0 };
+	char chunk[4096];
+	size_t k;
+	FILE *f = fopen(path, "re");
+
+	buf_add(&b, "", 0);
+	if (!f)
+		return b.p;
+	while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_add(&b, chunk, k);
+	fclose(f);
+	return b.p;
+}
+
+h_job *h_rsctl_start(const char *arg, ...)
+{
+	const char *argv[H_MAX_ARGS + 4];
+	struct h_job *j;
+	int n = 0, in, out, err;
+	pid_t pid, parent = getpid();
+	va_list ap;
+
+	cr_assert(H.njobs < H_MAX_JOBS, "too many rsctl jobs");
+	j = &H.jobs[H.njobs];
+	snprintf(j->out, sizeof j->out, "%s/job-%d.out", H.dir, H.njobs);
+	snprintf(j->err, sizeof j->err, "%s/job-%d.err", H.dir, H.njobs);
+	argv[n++] = H.ctl_bin;
+	argv[n++] = "-s";
+	argv[n++] = H.control_ep;
+	va_start(ap, arg);
+	for (const char *a = arg; a; a = va_arg(ap, const char *)) {
+		cr_assert(n < H_MAX_ARGS + 3, "too many rsctl arguments");
+		argv[n++] = a;
+	}
+	va_end(ap);
+	argv[n] = NULL;
+	in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	out = open(j->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	err = open(j->err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	cr_assert(in >= 0 && out >= 0 && err >= 0, "cannot open job files");
+	fflush(NULL);
+	j->start = h_now_ms();
+	pid = fork();
+	cr_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		child_setup(parent, in, out, err, -1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(in);
+	close(out);
+	close(err);
+	j->pid = pid;
+	H.njobs++;
+	return j;
+}
+
+const h_res *h_job_wait(h_job *j, int timeout_ms)
+{
+	h_res *r = res_new();
+	int st = 0;
+
+	cr_assert(j && j->pid > 0 && !j->done, "not a running job");
+	if (H.aborting || !reap(j->pid, timeout_ms, &st)) {
+		kill(j->pid, SIGKILL);
+		reap(j->pid, 5000, &st);
+		r->timed_out = true;
+	}
+	j->done = true;
+	r->elapsed_ms = (long)(h_now_ms() - j->start);
+	if (WIFEXITED(st) && !r->timed_out) {
+		r->code = WEXITSTATUS(st);
+	} else {
+		r->code = -1;
+		r->sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	}
+	r->out = slurp(j->out);
+	r->err = slurp(j->err);
+	return r;
+}
+
 json_t *h_json(const h_res *r)
 {
 	json_error_t e;
@@ -747,9 +840,11 @@ static void start_rsd(const char *control, const char *agents)
 	ok = read_ready_line(p[0], H_START_TIMEOUT_MS, line, sizeof line);
 	close(p[0]);
 	if (!ok) {
-		h_dump_logs(30);
+		pid_t rsd = H.rsd;
+
+		h_teardown();	/* .fini does not run when .init fails */
 		cr_assert_fail("rsd (pid %d) gave no ready line within %d ms "
-			       "(got '%s')", (int)H.rsd, H_START_TIMEOUT_MS, line);
+			       "(got '%s')", (int)rsd, H_START_TIMEOUT_MS, line);
 	}
 	cr_assert(ready_field(line, "control", H.control_ep, sizeof H.control_ep) &&
 		  ready_field(line, "agents", H.agents_ep, sizeof H.agents_ep),
@@ -795,6 +890,9 @@ static void alarm_handler(int sig)
 			kill(H.agents[i], SIGKILL);
 	if (H.rsd > 0)
 		kill(H.rsd, SIGKILL);
+	for (int i = 0; i < H.njobs; i++)
+		if (!H.jobs[i].done && H.jobs[i].pid > 0)
+			kill(H.jobs[i].pid, SIGKILL);
 }
 
 void h_setup(int agents)
@@ -835,11 +933,13 @@ void h_setup_opts(const h_opts *o)
 	}
 	if (o->agents > 0 && !h_wait_until(nodes_up_fn, NULL, H_START_TIMEOUT_MS)) {
 		const h_res *r = h_rsctl_t(15000, "nodes", NULL);
+		char msg[2048];
 
-		h_dump_logs(30);
-		cr_assert_fail("the agents are not all up after %d ms; rsctl nodes "
-			       "(exit %d):\n%s%s", H_START_TIMEOUT_MS, r->code,
-			       r->out, r->err);
+		snprintf(msg, sizeof msg, "the agents are not all up after %d ms; "
+			 "rsctl nodes (exit %d):\n%s%s", H_START_TIMEOUT_MS,
+			 r->code, r->out, r->err);
+		h_teardown();	/* .fini does not run when .init fails */
+		cr_assert_fail("%s", msg);
 	}
 }
 
@@ -1042,6 +1142,11 @@ void h_teardown(void)
 		reap(H.rsd, 5000, NULL);
 		H.rsd = 0;
 	}
+	for (int i = 0; i < H.njobs; i++)
+		if (!H.jobs[i].done && H.jobs[i].pid > 0) {
+			kill(H.jobs[i].pid, SIGKILL);
+			reap(H.jobs[i].pid, 5000, NULL);
+		}
 	/* any other child of ours (a stray rsctl) */
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;

@@ -111,6 +111,14 @@ const h_res *h_rsctl_v(int timeout_ms, const char *const *argv);
 /* Runs any program (argv[0] a path) the same way. */
 const h_res *h_run(int timeout_ms, const char *const *argv);
 
+/* rsctl in the background (output to files in the temp dir), for
+ * requests that block while the test does something else. At most 16 per
+ * test; teardown kills the ones still running. */
+typedef struct h_job h_job;
+h_job *h_rsctl_start(const char *arg, ...);
+/* Waits up to timeout_ms for the job (then kills it: timed_out). */
+const h_res *h_job_wait(h_job *j, int timeout_ms);
+
 /* Parses r->out as JSON; NULL if it is not JSON. Owned by the harness. */
 json_t *h_json(const h_res *r);
 

@@ -7,14 +7,24 @@
  * .fini. Waits are on conditions (polled every 20 ms), never bare sleeps,
  * except where a test checks that something does NOT happen for a while.
  * Set RS_IT_KEEP=1 to keep the temp dirs (logs, db) for a look.
+ *
+ * The brief's cases: (a) up_ready, (b) up_plain_settles, (c)
+ * up_bad_command_fails, (d) crash_restarts, (e)
+ * down_stop_timeout_kills_group + down_kills_leftover_group, (f)
+ * watchdog_miss_restarts, (g) down_stays_down, (h) rsd_crash_recovers,
+ * (i) agent_kill_node_lost, (j) unknown_label, (k) events_after_crash.
+ * The rest check further documented behaviour (docs/cli.md, design.md).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "codes.h"
@@ -82,6 +92,8 @@ static h_inst up_notifysvc(const char *label, const char *const *up_opts,
 }
 
 /* ---- conditions ------------------------------------------------------- */
+
+static bool not_live_fn(void *arg);
 
 struct wstatus {
 	const char *label;
@@ -992,5 +1004,329 @@ Test(integration, events_shape, .init = setup1, .fini = teardown,
 			ready = true;
 	}
 	cr_assert(started && ready, "no started/ready event: %s", r->out);
+	h_pass();
+}
+
+/* ---- more: a lost node's agent returns -------------------------------- */
+
+/* Desired up: rsd starts the instance the returning agent lacks. (The
+ * process left by the killed agent is an orphan: teardown kills it.) */
+Test(integration, lost_node_back_restarts_service, .init = setup_ttl2,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *upo[] = { "--node", "n1", NULL };
+	h_inst in = up_notifysvc("svc-lb", upo, NULL);
+	struct wnode wn = { .node = "n1", .want = "lost" };
+	struct wstatus w = { .label = "svc-lb", .old_pid = in.pid };
+
+	h_kill_agent(1, SIGKILL);
+	cr_assert(h_wait_until(node_state_fn, &wn, 6000), "n1 not lost");
+	h_restart_agent(1);
+	wn.want = "up";
+	cr_assert(h_wait_until(node_state_fn, &wn, 6000), "n1 not up again");
+	cr_assert(h_wait_until(restarted_fn, &w, 10000),
+		  "svc-lb not started again on the returning n1: pid %d "
+		  "state '%s' node '%s'", (int)w.in.pid, w.in.state,
+		  w.in.node);
+	cr_assert_str_eq(w.in.node, "n1");
+	h_pass();
+}
+
+struct wdown {
+	const char *label;
+	h_inst      in;
+};
+
+static bool settled_down_fn(void *arg)
+{
+	struct wdown *w = arg;
+
+	if (!h_status_instance(w->label, &w->in))
+		return !strcmp(w->in.svc_state, "down");
+	return !strcmp(w->in.state, "down");
+}
+
+/* Desired down (set while the node was lost): once the agent is back and
+ * says it runs nothing, the instance must not stay "lost" forever. */
+Test(integration, lost_node_back_down_reconciled, .init = setup_ttl2,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *upo[] = { "--node", "n1", NULL };
+	h_inst in = up_notifysvc("svc-ld", upo, NULL);
+	struct wnode wn = { .node = "n1", .want = "lost" };
+	struct wdown w = { .label = "svc-ld" };
+	const h_res *r;
+
+	h_kill_agent(1, SIGKILL);
+	cr_assert(h_wait_until(node_state_fn, &wn, 6000), "n1 not lost");
+	r = h_rsctl("down", "svc-ld", NULL);
+	cr_assert(!r->timed_out, "down on a lost node hung");
+	h_restart_agent(1);
+	wn.want = "up";
+	cr_assert(h_wait_until(node_state_fn, &wn, 6000), "n1 not up again");
+	cr_assert(h_wait_until(settled_down_fn, &w, 5000),
+		  "after `down` (exit %d: %s%s) on lost n1 and the agent's "
+		  "return with no instances, svc-ld shows state '%s' pid %d "
+		  "(desired '%s'), want down", r->code, r->out, r->err,
+		  w.in.state, (int)w.in.pid, w.in.desired);
+	(void)in;
+	h_pass();
+}
+
+/* An agent stopped with SIGTERM (upgrade, reboot) stops its services; when
+ * it comes back rsd still wants them up (desired "up") and must start
+ * them again (design.md: "instances rsd wants but the agent lacks are
+ * started"). */
+Test(integration, agent_restart_restores_services, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	h_inst in = up_notifysvc("svc-ar", NULL, NULL);
+	struct wstatus w = { .label = "svc-ar", .old_pid = in.pid };
+	struct wnode wn = { .node = "n1", .want = "up" };
+
+	h_kill_agent(1, SIGTERM);
+	cr_assert(!h_pid_alive(in.pid), "the agent's SIGTERM left pid %d",
+		  (int)in.pid);
+	h_restart_agent(1);
+	cr_assert(h_wait_until(node_state_fn, &wn, 6000), "n1 not up again");
+	cr_assert(h_wait_until(restarted_fn, &w, 10000),
+		  "svc-ar (desired '%s') not started again after its agent "
+		  "came back: service state '%s', instance state '%s', "
+		  "pid %d, reason '%s'", w.in.desired, w.in.svc_state,
+		  w.in.state, (int)w.in.pid, w.in.reason);
+	h_pass();
+}
+
+/* ---- more: sd_notify credentials -------------------------------------- */
+
+/* Copies the value of NAME from /proc/PID/environ into out; false if
+ * absent. */
+static bool env_get(pid_t pid, const char *name, char *out, size_t n)
+{
+	char path[64], env[32768];
+	size_t nl = strlen(name);
+	ssize_t k;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	k = read(fd, env, sizeof env - 1);
+	close(fd);
+	if (k <= 0)
+		return false;
+	env[k] = '\0';
+	for (ssize_t off = 0; off < k; off += (ssize_t)strlen(env + off) + 1)
+		if (!strncmp(env + off, name, nl) && env[off + (ssize_t)nl] == '=') {
+			snprintf(out, n, "%s", env + off + nl + 1);
+			return true;
+		}
+	return false;
+}
+
+/* Sends msg to the sd_notify socket at path (a leading '@' = abstract). */
+static int notify_send(const char *path, const char *msg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t pl = strlen(path);
+	socklen_t len;
+	ssize_t k;
+	int fd;
+
+	if (pl >= sizeof sa.sun_path)
+		return -1;
+	memcpy(sa.sun_path, path, pl);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + pl +
+			  (path[0] == '@' ? 0 : 1));
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	k = sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa, len);
+	close(fd);
+	return k < 0 ? -1 : 0;
+}
+
+/* READY=1 from a live process outside the service's session (this test)
+ * must not make a --notify notify service ready. */
+Test(integration, notify_from_outsider_ignored, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *pidfile = h_path("x.pid");
+	const h_res *r = h_rsctl("up", "svc-x", "--no-block", "--notify",
+				 "notify", "--ready-timeout", "30", "--",
+				 h_notifysvc(), "--pidfile", pidfile, NULL);
+	char sock[256];
+	pid_t pid;
+	h_inst in;
+
+	assert_ok(r, "up --no-block");
+	cr_assert(h_wait_until(pidfile_fn, (void *)pidfile, 5000), "no pid file");
+	pid = h_read_pidfile(pidfile);
+	h_track_pid(pid);
+	cr_assert(env_get(pid, "NOTIFY_SOCKET", sock, sizeof sock),
+		  "the service has no NOTIFY_SOCKET");
+	cr_assert(h_status_instance("svc-x", &in));
+	cr_assert_str_eq(in.state, "starting");
+	cr_assert_eq(notify_send(sock, "READY=1\nSTATUS=forged"), 0,
+		     "cannot send to %s: %s", sock, strerror(errno));
+	/* checking that nothing happens for 1 s */
+	for (int64_t end = h_now_ms() + 1000; h_now_ms() < end; ) {
+		cr_assert(h_status_instance("svc-x", &in));
+		cr_assert_str_eq(in.state, "starting", "a forged READY=1 from "
+				 "pid %d (outside the service's session) was "
+				 "believed", (int)getpid());
+		cr_assert_str_neq(in.status, "forged", "forged STATUS= believed");
+	}
+	h_pass();
+}
+
+/* ---- more: blocking requests in flight -------------------------------- */
+
+static bool starting_fn(void *arg)
+{
+	struct wstatus *w = arg;
+
+	return h_status_instance(w->label, &w->in) &&
+	       !strcmp(w->in.state, "starting");
+}
+
+/* While a blocking `up` waits for READY=1, other requests on the label are
+ * refused with 4 (busy); the up then completes. */
+Test(integration, busy_while_up_in_flight, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_job *j = h_rsctl_start("up", "svc-bz", "--notify", "notify", "--",
+				 h_notifysvc(), "--ready", "--ready-delay",
+				 "2500", NULL);
+	struct wstatus w = { .label = "svc-bz" };
+	const h_res *r;
+
+	cr_assert(h_wait_until(starting_fn, &w, 5000), "svc-bz never starting");
+	r = h_rsctl("down", "svc-bz", NULL);
+	assert_code(r, RS_E_BUSY, "down while up is in flight");
+	r = h_job_wait(j, 20000);
+	assert_ok(r, "the blocking up");
+	cr_assert_geq(r->elapsed_ms, 2000, "up returned after %ld ms, before "
+		      "READY=1 at 2.5 s", r->elapsed_ms);
+	cr_assert(h_status_instance("svc-bz", &w.in));
+	cr_assert_str_eq(w.in.state, "running");
+	h_pass();
+}
+
+/* rsd killed while an `up` waits: the restarted rsd closes the stale
+ * operation, so the service is not stuck busy, and the readiness reached
+ * while rsd was down is known. */
+Test(integration, rsd_killed_during_up, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_job *j = h_rsctl_start("--timeout", "3", "up", "svc-kd", "--notify",
+				 "notify", "--", h_notifysvc(), "--ready",
+				 "--ready-delay", "1500", NULL);
+	struct wstatus w = { .label = "svc-kd" };
+	struct wnode wn = { .node = "n1", .want = "up" };
+	const h_res *r;
+	pid_t pid;
+
+	cr_assert(h_wait_until(starting_fn, &w, 5000), "svc-kd never starting");
+	pid = w.in.pid;
+	h_kill_rsd(SIGKILL);
+	r = h_job_wait(j, 15000);
+	cr_assert_neq(r->code, 0, "up succeeded without rsd");
+	h_restart_rsd();
+	cr_assert(h_wait_until(node_state_fn, &wn, 10000), "n1 not up again");
+	w.old_pid = 0;
+	cr_assert(h_wait_until(restarted_fn, &w, 10000),
+		  "svc-kd not running after the rsd restart: state '%s' pid %d",
+		  w.in.state, (int)w.in.pid);
+	cr_assert_eq(w.in.pid, pid, "pid changed %d -> %d", (int)pid,
+		     (int)w.in.pid);
+	r = h_rsctl("down", "svc-kd", NULL);
+	assert_ok(r, "down after the rsd restart (stale operation?)");
+	cr_assert(!h_pid_alive(pid));
+	h_pass();
+}
+
+/* ---- more: spec options reach the agent ------------------------------- */
+
+Test(integration, stop_signal_option, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *upo[] = { "--stop-signal", "INT", "--stop-timeout", "5",
+			      NULL };
+	const char *svc[] = { "--ignore-term", NULL };
+	h_inst in = up_notifysvc("svc-ss", upo, svc), now;
+	const h_res *r = h_rsctl("down", "svc-ss", NULL);
+
+	assert_ok(r, "down");
+	cr_assert_lt(r->elapsed_ms, 3000, "down took %ld ms: SIGINT not sent "
+		     "(the service ignores only TERM)", r->elapsed_ms);
+	cr_assert(!h_pid_alive(in.pid));
+	cr_assert(h_status_instance("svc-ss", &now));
+	cr_expect_eq(now.exit_signal, SIGINT, "last_exit.signal %d, want 2",
+		     now.exit_signal);
+	h_pass();
+}
+
+Test(integration, no_backoff_restarts_at_once, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *upo[] = { "--no-backoff", NULL };
+	h_inst in = up_notifysvc("svc-nb", upo, NULL);
+	struct wstatus w = { .label = "svc-nb", .old_pid = in.pid };
+	int64_t t0;
+
+	for (int k = 1; k <= 3; k++) {
+		t0 = h_now_ms();
+		cr_assert_eq(kill(w.old_pid, SIGKILL), 0);
+		cr_assert(h_wait_until(restarted_fn, &w, 10000),
+			  "restart %d missing", k);
+		cr_assert_lt(h_now_ms() - t0, 1500, "restart %d took %lld ms "
+			     "with --no-backoff", k,
+			     (long long)(h_now_ms() - t0));
+		cr_assert_eq(w.in.restarts, k);
+		w.old_pid = w.in.pid;
+	}
+	h_pass();
+}
+
+Test(integration, on_failure_policy, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *upo[] = { "--restart", "on-failure", NULL };
+	const char *ok0[] = { "--exit-after", "300", "0", NULL };
+	const char *bad3[] = { "--exit-after", "300", "3", NULL };
+	struct wstatus w0, w3;
+	h_inst a = up_notifysvc("svc-of0", upo, ok0);
+	h_inst b = up_notifysvc("svc-of3", upo, bad3);
+
+	w0 = (struct wstatus){ .label = "svc-of0", .old_pid = a.pid };
+	w3 = (struct wstatus){ .label = "svc-of3", .old_pid = b.pid };
+	cr_assert(h_wait_until(restarted_fn, &w3, 10000),
+		  "exit 3 under on-failure not restarted: '%s'", w3.in.state);
+	cr_assert_eq(w3.in.exit_code, 3);
+	cr_assert_str_eq(w3.in.reason, "exited");
+	cr_assert(h_wait_until(not_live_fn, &w0, 5000),
+		  "exit 0 under on-failure: still '%s'", w0.in.state);
+	cr_assert_str_eq(w0.in.reason, "exited");
+	cr_assert_eq(w0.in.exit_code, 0);
+	cr_assert_eq(w0.in.restarts, 0, "exit 0 restarted under on-failure");
+	h_pass();
+}
+
+Test(integration, up_true_exits_at_once, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r = h_rsctl("up", "svc-tr", "--", "/bin/true", NULL);
+	h_inst in;
+
+	cr_assert(!r->timed_out);
+	cr_assert_neq(r->code, 0, "up of /bin/true (exits before it is "
+		      "ready) exited 0: %s", r->out);
+	cr_assert(r->err[0], "nothing on stderr");
+	if (h_status_instance("svc-tr", &in))
+		cr_expect(!live_state_str(in.state), "state '%s'", in.state);
 	h_pass();
 }

@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,5 +228,131 @@ Test(ops, malformed_control_messages_rejected, .init = setup1,
 	cr_assert_eq(h_rsctl("ping", NULL)->code, 0);
 	cr_assert(h_status_instance("web", &b) && b.pid == a.pid);
 	net_shutdown();
+	h_pass();
+}
+
+/* Writes an executable recovery script into the temp dir that runs
+ * `rsctl -s EP VERB LABEL` and records its arguments; returns its path. */
+static const char *write_script(const char *name, const char *verb)
+{
+	const char *path = h_path(name);
+	char bin[600];
+	FILE *f = fopen(path, "w");
+
+	/* rsctl sits next to the test helper: BIN/tests/notifysvc */
+	snprintf(bin, sizeof bin, "%s", h_notifysvc());
+	*strrchr(bin, '/') = '\0';
+	*strrchr(bin, '/') = '\0';
+	cr_assert_not_null(f);
+	fprintf(f, "#!/bin/sh\necho \"args: $1 $2 $3\"\necho \"$1 $2 $3\" > %s.args\n"
+		"exec %s/ctl/rsctl -s \"$RS_CONTROL\" %s \"$1\"\n",
+		path, bin, verb);
+	fclose(f);
+	chmod(path, 0755);
+	return path;
+}
+
+struct wscript { const char *args_path; char args[128]; };
+
+static bool args_fn(void *arg)
+{
+	struct wscript *w = arg;
+	FILE *f = fopen(w->args_path, "r");
+
+	if (!f)
+		return false;
+	w->args[0] = '\0';
+	if (!fgets(w->args, sizeof w->args, f))
+		w->args[0] = '\0';
+	fclose(f);
+	return w->args[0] != '\0';
+}
+
+Test(ops, script_that_restarts, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *script = write_script("restart.sh", "restart");
+	char args_path[600];
+	struct wscript ws = { args_path, "" };
+	struct w w = { .label = "web", .state = "running" };
+	const h_res *r;
+	h_inst a, b;
+
+	snprintf(args_path, sizeof args_path, "%s.args", script);
+	r = h_rsctl("up", "web", "--script", script, "--", h_notifysvc(), "--ready", NULL);
+	assert_code(r, 0, "up --script");
+	cr_assert(h_status_instance("web", &a) && a.pid > 0);
+	kill(a.pid, SIGKILL);
+	cr_assert(h_wait_until(args_fn, &ws, 15000), "the script never ran");
+	cr_assert_str_eq(ws.args, "web restart 1\n");
+	/* the script's rsctl restart brings it back, with a new pid */
+	for (int i = 0; i < 750; i++) {
+		if (h_wait_until(state_fn, &w, 20) && w.in.pid != a.pid)
+			break;
+	}
+	cr_assert(h_status_instance("web", &b));
+	cr_assert_str_eq(b.state, "running");
+	cr_assert(b.pid != a.pid && h_pid_alive(b.pid));
+	cr_assert_eq(b.restarts, 1);
+	h_pass();
+}
+
+static bool down_fn(void *arg)
+{
+	h_inst in;
+
+	return h_status_instance(arg, &in) && !strcmp(in.desired, "down") &&
+	       (in.pid == 0 || !h_pid_alive(in.pid));
+}
+
+Test(ops, script_that_downs, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *script = write_script("down.sh", "down");
+	char args_path[600];
+	struct wscript ws = { args_path, "" };
+	const h_res *r;
+	h_inst a, b;
+
+	snprintf(args_path, sizeof args_path, "%s.args", script);
+	r = h_rsctl("up", "web", "--period", "0.3", "--script", script, "--",
+		    h_notifysvc(), "--ready", "--watchdog", "100",
+		    "--watchdog-stop-after", "500", NULL);
+	assert_code(r, 0, "up --script --period");
+	cr_assert(h_status_instance("web", &a) && a.pid > 0);
+	cr_assert(h_wait_until(args_fn, &ws, 15000), "the script never ran");
+	cr_assert_str_eq(ws.args, "web no-heartbeat 1\n");
+	cr_assert(h_wait_until(down_fn, (void *)"web", 15000), "the script's down did not happen");
+	cr_assert(h_status_instance("web", &b));
+	cr_assert(!h_pid_alive(a.pid));
+	h_pass();
+}
+
+Test(ops, critical_needs_force, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+	h_inst a;
+	json_t *j, *e;
+	size_t i;
+	bool critical = false;
+
+	r = h_rsctl("up", "core", "--critical", "--restart", "never", "--",
+		    h_notifysvc(), "--ready", NULL);
+	assert_code(r, 0, "up --critical");
+	r = h_rsctl("down", "core", NULL);
+	assert_code(r, RS_E_INVAL, "down of a critical service");
+	cr_assert(strstr(r->err, "--force"), "%s", r->err);
+	cr_assert(h_status_instance("core", &a) && h_pid_alive(a.pid));
+	kill(a.pid, SIGKILL);   /* policy never: it fails for good */
+	for (int k = 0; k < 500 && !critical; k++) {
+		r = h_rsctl("--json", "events", "core", NULL);
+		j = h_json(r);
+		json_array_foreach(json_object_get(j, "events"), i, e)
+			if (!strcmp(json_string_value(json_object_get(e, "kind")), "critical"))
+				critical = true;
+	}
+	cr_assert(critical, "no critical event after the failure");
+	assert_code(h_rsctl("down", "core", "--force", NULL), 0, "down --force");
 	h_pass();
 }

@@ -204,7 +204,7 @@ static void check_pair(rs_istate s, rproc_event ev, const struct variant *v,
 		  what, rs_istate_to_string(s),
 		  rs_istate_to_string(rp.state));
 	cr_expect(rp.state >= RS_IS_PENDING && rp.state <= RS_IS_FAILED &&
-		  rp.state != RS_IS_EXITED, "%s: lands in %s", what,
+		  (rp.state != RS_IS_EXITED || rp.hold), "%s: lands in %s", what,
 		  rs_istate_to_string(rp.state));
 	/* effects are consistent with the new state */
 	cr_expect_eq(!!(fx.fx & RP_FX_SPAWN), rp.state == RS_IS_STARTING,
@@ -292,17 +292,16 @@ Test(rproc, accepts_table_contents, .timeout = 10)
 	cr_expect_not(rproc_accepts(RS_IS_STARTING, RP_EV_WATCHDOG_MISS));
 	cr_expect_not(rproc_accepts(RS_IS_DOWN, RP_EV_EXIT));
 	cr_expect_not(rproc_accepts(RS_IS_BACKOFF, RP_EV_EXIT));
-	/* every live state can be stopped */
+	/* every managed state can be stopped (EXITED: a script's 'down') */
 	for (int s = RS_IS_PENDING; s <= RS_IS_FAILED; s++)
-		if (s != RS_IS_EXITED)
-			cr_expect(rproc_accepts((rs_istate)s, RP_EV_STOP),
-				  "%s", rs_istate_to_string((rs_istate)s));
+		cr_expect(rproc_accepts((rs_istate)s, RP_EV_STOP),
+			  "%s", rs_istate_to_string((rs_istate)s));
 }
 
 Test(rproc, unmanaged_states_accept_nothing, .timeout = 10)
 {
 	static const rs_istate dead[] = {
-		RS_IS_UNKNOWN, RS_IS_EXITED, RS_IS_LOST, RS_IS__NR,
+		RS_IS_UNKNOWN, RS_IS_LOST, RS_IS__NR,
 		(rs_istate)(RS_IS__NR + 5),
 	};
 
@@ -350,10 +349,12 @@ Test(rproc, unknown_event_refused_everywhere, .timeout = 10)
 Test(rproc, allowed_table_sanity, .timeout = 10)
 {
 	for (int s = 0; s < RS_IS__NR; s++) {
-		/* nothing ever goes (back) to UNKNOWN, PENDING, EXITED, LOST */
+		/* nothing ever goes (back) to UNKNOWN, PENDING, LOST; EXITED
+		 * only from a state with a process (script hold) */
 		cr_expect_not(rproc_allowed((rs_istate)s, RS_IS_UNKNOWN));
 		cr_expect_not(rproc_allowed((rs_istate)s, RS_IS_PENDING));
-		cr_expect_not(rproc_allowed((rs_istate)s, RS_IS_EXITED));
+		if (s != RS_IS_STARTING && s != RS_IS_RUNNING && s != RS_IS_STOPPING)
+			cr_expect_not(rproc_allowed((rs_istate)s, RS_IS_EXITED));
 		cr_expect_not(rproc_allowed((rs_istate)s, RS_IS_LOST));
 		cr_expect_not(rproc_allowed((rs_istate)s, RS_IS__NR));
 		cr_expect_not(rproc_allowed(RS_IS__NR, (rs_istate)s));
@@ -1085,4 +1086,36 @@ Test(rproc, spawn_failed_is_failed, .timeout = 10)
 	fx = step_ok(&rp, RP_EV_SPAWN_FAILED, 101);
 	expect_state(&rp, RS_IS_FAILED);
 	cr_expect_eq(fx.reason, RS_ER_EXEC_FAILED);
+}
+
+/* With a recovery script (hold), a death after ready waits in EXITED for
+ * the script's decision: START (rsctl restart) or STOP (rsctl down). */
+Test(rproc, script_hold_waits_in_exited, .timeout = 10)
+{
+	rs_backoff b = def_backoff();
+	rproc rp;
+	rproc_fx fx;
+
+	rproc_init(&rp, RS_RP_ALWAYS, &b);
+	rp.hold = true;
+	cr_assert_eq(rproc_step(&rp, RP_EV_START, 0, &fx), 0);
+	cr_assert_eq(rproc_step(&rp, RP_EV_READY, 10, &fx), 0);
+	rp.exit.reason = RS_ER_SIGNALED;
+	rp.exit.signal = 9;
+	cr_assert_eq(rproc_step(&rp, RP_EV_EXIT, 100, &fx), 0);
+	cr_assert_eq(rp.state, RS_IS_EXITED);
+	cr_assert_eq(fx.fx & (RP_FX_SPAWN | RP_FX_ARM_BACKOFF), 0, "restarted on its own");
+	cr_assert_eq(fx.reason, RS_ER_SIGNALED);
+	cr_assert_eq(rproc_step(&rp, RP_EV_BACKOFF_DONE, 200, &fx), -EINVAL);
+	cr_assert_eq(rproc_step(&rp, RP_EV_START, 300, &fx), 0);
+	cr_assert_eq(rp.state, RS_IS_STARTING);
+	cr_assert(fx.fx & RP_FX_SPAWN);
+	cr_assert_eq(rproc_step(&rp, RP_EV_READY, 310, &fx), 0);
+	cr_assert_eq(rproc_step(&rp, RP_EV_WATCHDOG_MISS, 400, &fx), 0);
+	cr_assert_eq(rproc_step(&rp, RP_EV_EXIT, 410, &fx), 0);
+	cr_assert_eq(rp.state, RS_IS_EXITED);
+	cr_assert_eq(fx.reason, RS_ER_NO_HEARTBEAT);
+	cr_assert_eq(rproc_step(&rp, RP_EV_STOP, 500, &fx), 0);
+	cr_assert_eq(rp.state, RS_IS_DOWN);
+	cr_assert_eq(fx.fx & RP_FX_SPAWN, 0);
 }

@@ -158,6 +158,9 @@ static void make_full_service(store_service *svc)
 	sp->notify = RS_NT_NOTIFY;
 	sp->settle_ms = 55;
 	rs_strlcpy(sp->node, "node-7", sizeof sp->node);
+	sp->script = strdup("/etc/rs/recover web.sh");
+	cr_assert_not_null(sp->script);
+	sp->critical = true;
 	svc->desired = RS_WANT_UP;
 	svc->generation = 0x123456789abcULL;
 	svc->created_ms = 1700000000000ULL;
@@ -197,6 +200,11 @@ static void assert_service_eq(const store_service *a, const store_service *b)
 	cr_assert_eq(x->notify, y->notify);
 	cr_assert_eq(x->settle_ms, y->settle_ms);
 	cr_assert_str_eq(x->node, y->node);
+	if (y->script)
+		cr_assert_str_eq(x->script, y->script);
+	else
+		cr_assert_null(x->script);
+	cr_assert_eq(x->critical, y->critical);
 	cr_assert_eq(a->desired, b->desired);
 	cr_assert_eq(a->generation, b->generation);
 	cr_assert_eq(a->created_ms, b->created_ms);
@@ -1137,5 +1145,32 @@ Test(store, full_disk_enospc)
 	rs_spec_clear(&got.spec);
 	cr_assert_geq(count_ev(s), 1);
 	put_svc(s, "after");
+	store_close(&s);
+}
+
+/* A version-1 file (before scripts and critical) is migrated to the
+ * current schema on open and keeps its rows; new columns get defaults. */
+Test(store, migrates_version_1)
+{
+	store *s = open_ok();
+	store_service svc, got;
+
+	make_service(&svc, "old");
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	rs_spec_clear(&svc.spec);
+	store_close(&s);
+	/* turn it back into a version-1 file, as an older rsd left it */
+	raw_exec(dbpath, "ALTER TABLE service DROP COLUMN script;"
+		 "ALTER TABLE service DROP COLUMN critical;"
+		 "PRAGMA user_version = 1;");
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 1);
+	s = open_ok();
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_assert_eq(store_service_get(s, "old", &got), 0);
+	cr_assert_null(got.spec.script);
+	cr_assert_eq(got.spec.critical, false);
+	cr_assert_eq(got.spec.argc, 1);
+	cr_assert_str_eq(got.spec.argv[0], "/usr/bin/env");
+	rs_spec_clear(&got.spec);
 	store_close(&s);
 }
