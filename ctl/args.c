@@ -70,6 +70,8 @@ static const char usage_text[] =
 "  refresh LABEL      restart a running service deliberately\n"
 "  restart LABEL      start a terminated service again\n"
 "  shutdown           stop every service, restart nothing\n"
+"  clone LABEL        keep a warm standby instance\n"
+"  unclone LABEL      drop the standby\n"
 "  edit LABEL [OPTIONS] [-- COMMAND ARGS...]\n"
 "                     change a service's settings\n"
 "  lookup LABEL       show where a service runs\n"
@@ -189,6 +191,20 @@ static const char edit_help[] =
 "Options: as for up (--period, --ready-timeout, --env, --cwd,\n"
 "--restart/--restart-policy, --backoff-*, --no-backoff, --stop-signal,\n"
 "--stop-timeout, --notify, --settle), without --node and --no-block.\n";
+
+static const char clone_help[] =
+"usage: rsctl clone LABEL [--node N] [--no-block]\n"
+"\n"
+"Keeps a warm standby of service LABEL: a second instance, started and\n"
+"ready but not active (on another node when there is one). When the active\n"
+"instance dies, the standby becomes active at once (lookup names it) and\n"
+"the old one, restarted, becomes the new standby. Waits until the standby\n"
+"is ready. Default --timeout: 30 s.\n";
+
+static const char unclone_help[] =
+"usage: rsctl unclone LABEL\n"
+"\n"
+"Stops and forgets service LABEL's standby instance.\n";
 
 static const char ping_help[] =
 "usage: rsctl ping\n"
@@ -419,6 +435,12 @@ static const opt_def up_opts[] = {
 	{ NULL, false, NULL, 0, 0 },
 };
 
+static const opt_def clone_opts[] = {
+	{ "--node",     true,  set_node, 0, 0 },
+	{ "--no-block", false, set_true, offsetof(rs_request, no_block), 0 },
+	{ NULL, false, NULL, 0, 0 },
+};
+
 static const opt_def down_opts[] = {
 	{ "--force", false, set_true, offsetof(rs_request, force), 0 },
 	{ NULL, false, NULL, 0, 0 },
@@ -469,6 +491,8 @@ static const verb_def verbs[] = {
 	{ "restart",  RS_V_RESTART,  LABEL_REQUIRED, false, block_opts, restart_help },
 	{ "shutdown", RS_V_SHUTDOWN, LABEL_NONE,     false, block_opts, shutdown_help },
 	{ "edit",     RS_V_EDIT,     LABEL_REQUIRED, true,  edit_opts,  edit_help },
+	{ "clone",    RS_V_CLONE,    LABEL_REQUIRED, false, clone_opts, clone_help },
+	{ "unclone",  RS_V_UNCLONE,  LABEL_REQUIRED, false, NULL,       unclone_help },
 };
 
 /* The verb called name, or NULL. */
@@ -692,6 +716,7 @@ static uint32_t default_timeout(const rs_request *r)
 	case RS_V_REFRESH:
 	case RS_V_RESTART:
 	case RS_V_SHUTDOWN:
+	case RS_V_CLONE:
 		return CTL_LONG_TIMEOUT_MS;
 	default:
 		return CTL_TIMEOUT_MS;

@@ -311,10 +311,13 @@ static void status_instance_row(table *t, const json_t *svc,
 				const json_t *inst, uint64_t now_ms)
 {
 	const char *state = jstr(inst, "state");
-	char buf[64];
+	char buf[64], st[48];
 
 	cell_str(t, svc, "label");
-	table_cell(t, state);
+	/* a clone's warm standby is marked, the active one is not */
+	snprintf(st, sizeof st, "%s%s", state,
+		 strcmp(jstr(inst, "role"), "standby") == 0 ? " (standby)" : "");
+	table_cell(t, st);
 	cell_str(t, inst, "node");
 	cell_int(t, inst, "pid", 1);
 	cell_int(t, inst, "restarts", 0);

@@ -53,6 +53,8 @@ typedef enum rs_verb {
 	RS_V_RESTART,
 	RS_V_SHUTDOWN,
 	RS_V_EDIT,
+	RS_V_CLONE,
+	RS_V_UNCLONE,
 	RS_V__NR
 } rs_verb;
 

@@ -252,6 +252,9 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 		if (e->detail)
 			rs_strlcpy(in->detail, e->detail, sizeof in->detail);
 		inst_persist(d, in);
+		if (e->kind == RS_EK_EXITED || e->kind == RS_EK_FAILED ||
+		    e->kind == RS_EK_WATCHDOG)
+			rsd_switch_over(d, in);
 	}
 	if (store_commit(d->st) < 0)
 		log_warnx("cannot commit event: %s", store_errmsg(d->st));
@@ -277,6 +280,7 @@ void rsd_node_lost(rsd *d, rsd_node *n)
 		inst_persist(d, in);
 		rsd_event(d, in->si.info.label, in->si.info.id, n->n.name, "lost",
 			  "node %s lost", n->n.name);
+		rsd_switch_over(d, in);
 	}
 	if (store_commit(d->st) < 0)
 		log_warnx("cannot commit node loss: %s", store_errmsg(d->st));

@@ -80,7 +80,7 @@ static int node_instances(rsd *d, const char *node)
 
 /* The node for a new instance: the one asked for, else the connected node
  * with the fewest live instances (ties: by name). */
-static rsd_node *place(rsd *d, const char *want)
+static rsd_node *place_but(rsd *d, const char *want, const char *avoid)
 {
 	rsd_node *best = NULL;
 	int best_n = 0;
@@ -94,6 +94,8 @@ static rsd_node *place(rsd *d, const char *want)
 		if (!n->connected || n->n.state != RS_NS_UP)
 			continue;
 		c = node_instances(d, n->n.name);
+		if (avoid && strcmp(n->n.name, avoid) == 0)
+			c += 1 << 20;   /* only if there is no other node */
 		if (!best || c < best_n ||
 		    (c == best_n && strcmp(n->n.name, best->n.name) < 0)) {
 			best = n;
@@ -101,6 +103,11 @@ static rsd_node *place(rsd *d, const char *want)
 		}
 	}
 	return best;
+}
+
+static rsd_node *place(rsd *d, const char *want)
+{
+	return place_but(d, want, NULL);
 }
 
 static rsd_pending *pending_new(rsd *d, const net_peer *peer, const rs_request *rq,
@@ -325,7 +332,10 @@ static rsd_inst *svc_instance(rsd *d, const char *label)
 	for (rsd_inst *in = d->insts; in; in = in->next) {
 		if (strcmp(in->si.info.label, label) != 0)
 			continue;
-		if (!best || in->si.info.state == RS_IS_RUNNING ||
+		if (in->si.standby && best && !best->si.standby)
+			continue;
+		if (!best || (best->si.standby && !in->si.standby) ||
+		    in->si.info.state == RS_IS_RUNNING ||
 		    (rsd_istate_live(in->si.info.state) &&
 		     !rsd_istate_live(best->si.info.state)) ||
 		    (!rsd_istate_live(best->si.info.state) &&
@@ -612,12 +622,106 @@ static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 		  "edited; in effect now");
 }
 
+/* clone: start a warm standby instance of a running service. */
+static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	rsd_svc *s = svc_for_op(d, peer, rq);
+	rsd_inst *act, *sb;
+	rsd_node *n;
+	rsd_pending *p;
+
+	if (!s)
+		return;
+	act = svc_instance(d, rq->label);
+	if (s->s.desired != RS_WANT_UP || !act || act->si.standby ||
+	    !rsd_istate_live(act->si.info.state)) {
+		reply_err(d, peer, rq->id, RS_E_FAILED, "%s is not running; up it first",
+			  rq->label);
+		return;
+	}
+	for (rsd_inst *in = d->insts; in; in = in->next)
+		if (in->si.standby && !strcmp(in->si.info.label, rq->label)) {
+			reply_err(d, peer, rq->id, RS_E_EXISTS,
+				  "%s already has a standby (instance %llu on %s)",
+				  rq->label, (unsigned long long)in->si.info.id, in->si.node);
+			return;
+		}
+	n = place_but(d, rq->spec.node, rq->spec.node[0] ? NULL : act->si.node);
+	if (!n) {
+		reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node for a standby of %s",
+			  rq->label);
+		return;
+	}
+	p = pending_new(d, peer, rq, s->s.spec.ready_timeout_ms + 5000);
+	sb = calloc(1, sizeof *sb);
+	if (!p || !sb) {
+		free(p);
+		free(sb);
+		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		return;
+	}
+	sb->si.info.id = d->next_inst_id;
+	rs_strlcpy(sb->si.info.label, rq->label, sizeof sb->si.info.label);
+	sb->si.info.generation = s->s.generation;
+	sb->si.info.state = RS_IS_PENDING;
+	sb->si.standby = true;
+	rs_strlcpy(sb->si.node, n->n.name, sizeof sb->si.node);
+	p->inst_id = sb->si.info.id;
+	if (store_begin(d->st) < 0 || store_instance_put(d->st, &sb->si) < 0) {
+		store_rollback(d->st);
+		free(sb);
+		free(p);
+		reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store the standby: %s",
+			  store_errmsg(d->st));
+		return;
+	}
+	store_commit(d->st);
+	d->next_inst_id++;
+	sb->next = d->insts;
+	d->insts = sb;
+	if (pending_commit(d, peer, rq, NULL, p, "warm standby") < 0)
+		return;
+	rsd_send_start(d, sb);
+	if (rq->no_block)
+		rsd_reply(d, peer, rq->id, RS_OK, NULL, "starting a standby");
+}
+
+/* unclone: stop and forget the standby. */
+static void do_unclone(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	rsd_svc *s = svc_for_op(d, peer, rq);
+
+	if (!s)
+		return;
+	for (rsd_inst **pp = &d->insts; *pp; pp = &(*pp)->next) {
+		rsd_inst *in = *pp;
+		if (!in->si.standby || strcmp(in->si.info.label, rq->label) != 0)
+			continue;
+		if (store_begin(d->st) < 0 || store_instance_del(d->st, in->si.info.id) < 0) {
+			store_rollback(d->st);
+			reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store: %s",
+				  store_errmsg(d->st));
+			return;
+		}
+		rsd_event(d, rq->label, in->si.info.id, in->si.node, "unclone",
+			  "standby stopped");
+		store_commit(d->st);
+		rsd_send_stop(d, in, true, false);
+		*pp = in->next;
+		free(in);
+		rsd_reply(d, peer, rq->id, RS_OK, NULL, "standby stopped");
+		return;
+	}
+	reply_err(d, peer, rq->id, RS_E_FAILED, "%s has no standby", rq->label);
+}
+
 static json_t *inst_json(const rsd_inst *in)
 {
 	const rs_iinfo *i = &in->si.info;
 
-	return json_pack("{s:I, s:s, s:i, s:s, s:i, s:s, s:I, s:I, s:I, s:{s:i, s:i, s:s, s:I}}",
+	return json_pack("{s:I, s:s, s:i, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:{s:i, s:i, s:s, s:I}}",
 			 "id", (json_int_t)i->id, "node", in->si.node, "pid", (int)i->pid,
+			 "role", in->si.standby ? "standby" : "active",
 			 "state", rs_istate_to_string(i->state), "restarts", (int)i->restarts,
 			 "status", i->status, "generation", (json_int_t)i->generation,
 			 "started_ms", (json_int_t)i->started_ms,
@@ -728,7 +832,7 @@ static void do_lookup(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;
 	}
 	for (rsd_inst *in = d->insts; in; in = in->next)
-		if (strcmp(in->si.info.label, rq->label) == 0 &&
+		if (strcmp(in->si.info.label, rq->label) == 0 && !in->si.standby &&
 		    (in->si.info.state == RS_IS_RUNNING ||
 		     (!best && in->si.info.state == RS_IS_STARTING)))
 			best = in;
@@ -802,6 +906,8 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	case RS_V_RESTART: do_restart(d, peer, rq); break;
 	case RS_V_SHUTDOWN: do_shutdown(d, peer, rq); break;
 	case RS_V_EDIT: do_edit(d, peer, rq); break;
+	case RS_V_CLONE: do_clone(d, peer, rq); break;
+	case RS_V_UNCLONE: do_unclone(d, peer, rq); break;
 	default:
 		reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
 		break;

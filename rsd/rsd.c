@@ -21,6 +21,34 @@ bool rsd_istate_live(rs_istate s)
 	       s == RS_IS_STOPPING || s == RS_IS_BACKOFF;
 }
 
+void rsd_switch_over(rsd *d, rsd_inst *in)
+{
+	rsd_svc *s = rsd_svc_find(d, in->si.info.label);
+
+	if (in->si.standby || in->si.info.state == RS_IS_RUNNING || !s ||
+	    s->s.desired != RS_WANT_UP)
+		return;
+	for (rsd_inst *sb = d->insts; sb; sb = sb->next) {
+		if (!sb->si.standby || sb->si.info.state != RS_IS_RUNNING ||
+		    strcmp(sb->si.info.label, in->si.info.label) != 0)
+			continue;
+		sb->si.standby = false;
+		in->si.standby = true;
+		if (store_instance_put(d->st, &sb->si) < 0 ||
+		    store_instance_put(d->st, &in->si) < 0)
+			log_warnx("cannot store the switch-over of %s: %s",
+				  in->si.info.label, store_errmsg(d->st));
+		rsd_event(d, in->si.info.label, sb->si.info.id, sb->si.node,
+			  "switch-over", "standby %llu (pid %d on %s) is active; %llu (%s) becomes the standby",
+			  (unsigned long long)sb->si.info.id, (int)sb->si.info.pid,
+			  sb->si.node, (unsigned long long)in->si.info.id,
+			  rs_istate_to_string(in->si.info.state));
+		log_info("%s: switched over to standby %llu on %s", in->si.info.label,
+			 (unsigned long long)sb->si.info.id, sb->si.node);
+		return;
+	}
+}
+
 rsd_svc *rsd_svc_find(rsd *d, const char *label)
 {
 	for (rsd_svc *s = d->svcs; s; s = s->next)
@@ -188,7 +216,8 @@ static void pending_check_up(rsd *d, rsd_pending *p)
 			 "{\"label\":\"%s\",\"instance\":%llu,\"node\":\"%s\",\"pid\":%d,\"state\":\"running\"}",
 			 p->label, (unsigned long long)in->si.info.id, in->si.node,
 			 (int)in->si.info.pid);
-		rsd_pending_done(d, p, RS_OK, json, "%s is running on node %s (pid %d)",
+		rsd_pending_done(d, p, RS_OK, json, "%s%s is running on node %s (pid %d)",
+				 p->verb == RS_V_CLONE ? "the standby of " : "",
 				 p->label, in->si.node, (int)in->si.info.pid);
 		break;
 	case RS_IS_FAILED:
@@ -230,7 +259,7 @@ void rsd_pending_check(rsd *d)
 	for (; p; p = next) {
 		next = p->next;
 		if (p->verb == RS_V_UP || p->verb == RS_V_REFRESH ||
-		    p->verb == RS_V_RESTART)
+		    p->verb == RS_V_RESTART || p->verb == RS_V_CLONE)
 			pending_check_up(d, p);
 		else if (p->verb == RS_V_DOWN || p->verb == RS_V_SHUTDOWN)
 			pending_check_down(d, p);

@@ -125,6 +125,9 @@ void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
 /* Re-checks pending requests against the table (after any change). */
 void rsd_pending_check(rsd *d);
 bool rsd_istate_live(rs_istate s);
+/* If in is the active instance of a clone and no longer serves, makes the
+ * running standby active (and in the standby). Inside a transaction. */
+void rsd_switch_over(rsd *d, rsd_inst *in);
 
 /* agents.c */
 void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,

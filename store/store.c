@@ -135,6 +135,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	[2] =
 	"ALTER TABLE service ADD COLUMN script TEXT;"
 	"ALTER TABLE service ADD COLUMN critical INTEGER NOT NULL DEFAULT 0;",
+	/* 3: warm standby instances (clone) */
+	[3] =
+	"ALTER TABLE instance ADD COLUMN standby INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum {
@@ -172,7 +175,7 @@ enum {
 #define INST_COLS \
 	"id, label, node, generation, pid, state, restarts, exit_code," \
 	" exit_signal, exit_reason, exit_time_ms, status, started_ms," \
-	" ready_ms, start_ticks"
+	" ready_ms, start_ticks, standby"
 #define EV_COLS "seq, time_ms, label, instance, node, kind, detail"
 #define OP_COLS \
 	"id, kind, label, state, started_ms, finished_ms, caller, detail"
@@ -194,7 +197,7 @@ static const char *const stmt_sql[ST__NR] = {
 			" (?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_NODE_EACH] = "SELECT " NODE_COLS " FROM node ORDER BY name",
 	[ST_INST_PUT] = "INSERT OR REPLACE INTO instance (" INST_COLS ") VALUES"
-			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_INST_DEL] = "DELETE FROM instance WHERE id = ?",
 	[ST_INST_EACH] = "SELECT " INST_COLS " FROM instance ORDER BY id",
 	[ST_INST_MAX] = "SELECT max(coalesce((SELECT value FROM meta"
@@ -552,6 +555,7 @@ static void read_instance(sqlite3_stmt *st, store_instance *in)
 	i->started_ms = c_u64(&c);
 	i->ready_ms = c_u64(&c);
 	i->start_ticks = c_u64(&c);
+	in->standby = c_i64(&c) != 0;
 }
 
 /* Reads one event row (EV_COLS). */
@@ -1008,6 +1012,7 @@ int store_instance_put(store *s, const store_instance *in)
 	b_u64(&b, i->started_ms);
 	b_u64(&b, i->ready_ms);
 	b_u64(&b, i->start_ticks);
+	b_i64(&b, in->standby ? 1 : 0);
 	return step_done(st, b.rc);
 }
 

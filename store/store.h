@@ -19,7 +19,7 @@
 
 #include "model.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 typedef struct store store;
 
@@ -45,6 +45,7 @@ typedef struct store_node {
 typedef struct store_instance {
 	rs_iinfo info;
 	char     node[RS_NODE_MAX];
+	bool     standby;        /* a clone's warm standby, not the active one */
 } store_instance;
 
 /* Opens (creating if needed) the database at path, applies migrations up to

@@ -356,3 +356,75 @@ Test(ops, critical_needs_force, .init = setup1, .fini = teardown,
 	assert_code(h_rsctl("down", "core", "--force", NULL), 0, "down --force");
 	h_pass();
 }
+
+static void setup2(void) { h_setup(2); }
+
+struct wlookup { pid_t want; };
+
+/* lookup names the pid we expect. */
+static bool lookup_fn(void *arg)
+{
+	struct wlookup *w = arg;
+	const h_res *r = h_rsctl("--json", "lookup", "web", NULL);
+	json_t *j = h_json(r);
+
+	return r->code == 0 && j &&
+	       json_integer_value(json_object_get(j, "pid")) == w->want;
+}
+
+static bool two_running_fn(void *arg)
+{
+	const h_res *r = h_rsctl("--json", "status", "web", NULL);
+	json_t *j = h_json(r), *svc, *in;
+	size_t i;
+	int running = 0, standby = 0;
+
+	if (r->code || !j)
+		return false;
+	svc = json_array_get(json_object_get(j, "services"), 0);
+	json_array_foreach(json_object_get(svc, "instances"), i, in) {
+		running += !strcmp(json_string_value(json_object_get(in, "state")), "running");
+		standby += !strcmp(json_string_value(json_object_get(in, "role")), "standby");
+		h_track_pid((pid_t)json_integer_value(json_object_get(in, "pid")));
+	}
+	return running == 2 && standby == 1;
+}
+
+Test(ops, clone_switch_over, .init = setup2, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+	json_t *j;
+	pid_t active, standby;
+	struct wlookup w;
+	int64_t t0, dt;
+
+	r = h_rsctl("up", "web", "--node", "n1", "--", h_notifysvc(), "--ready", NULL);
+	assert_code(r, 0, "up");
+	r = h_rsctl("--json", "clone", "web", NULL);
+	assert_code(r, 0, "clone");
+	j = h_json(r);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "node")), "n2",
+			 "the standby should go to the other node");
+	standby = (pid_t)json_integer_value(json_object_get(j, "pid"));
+	h_track_pid(standby);
+	cr_assert(h_pid_alive(standby));
+	assert_code(h_rsctl("clone", "web", NULL), RS_E_EXISTS, "second clone");
+	j = h_json(h_rsctl("--json", "lookup", "web", NULL));
+	active = (pid_t)json_integer_value(json_object_get(j, "pid"));
+	cr_assert_neq(active, standby);
+
+	/* kill the active: the standby takes over */
+	t0 = h_now_ms();
+	kill(active, SIGKILL);
+	w.want = standby;
+	cr_assert(h_wait_until(lookup_fn, &w, 10000), "lookup never named the standby");
+	dt = h_now_ms() - t0;
+	fprintf(stderr, "clone switch-over: lookup names the standby %lld ms after SIGKILL "
+		"(includes rsctl polls every 20 ms)\n", (long long)dt);
+	/* and a new standby is made: the old instance, restarted */
+	cr_assert(h_wait_until(two_running_fn, NULL, 15000), "no new standby");
+	assert_code(h_rsctl("unclone", "web", NULL), 0, "unclone");
+	assert_code(h_rsctl("unclone", "web", NULL), RS_E_FAILED, "unclone without a standby");
+	h_pass();
+}
