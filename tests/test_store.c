@@ -1148,8 +1148,9 @@ Test(store, full_disk_enospc)
 	store_close(&s);
 }
 
-/* A version-1 file (before scripts and critical) is migrated to the
- * current schema on open and keeps its rows; new columns get defaults. */
+/* A version-1 file (before scripts, critical and standby) is migrated to
+ * the current schema on open and keeps its rows; new columns get
+ * defaults. */
 Test(store, migrates_version_1)
 {
 	store *s = open_ok();
@@ -1162,6 +1163,7 @@ Test(store, migrates_version_1)
 	/* turn it back into a version-1 file, as an older rsd left it */
 	raw_exec(dbpath, "ALTER TABLE service DROP COLUMN script;"
 		 "ALTER TABLE service DROP COLUMN critical;"
+		 "ALTER TABLE instance DROP COLUMN standby;"
 		 "PRAGMA user_version = 1;");
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 1);
 	s = open_ok();
