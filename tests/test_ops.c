@@ -428,3 +428,74 @@ Test(ops, clone_switch_over, .init = setup2, .fini = teardown,
 	assert_code(h_rsctl("unclone", "web", NULL), RS_E_FAILED, "unclone without a standby");
 	h_pass();
 }
+
+Test(ops, ready_timeout_is_a_failed_init, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+	h_inst in;
+	int64_t t0 = h_now_ms();
+
+	/* speaks sd_notify (STATUS=) but never READY=1 */
+	r = h_rsctl("up", "slow", "--notify", "notify", "--ready-timeout", "1", "--",
+		    h_notifysvc(), "--status", "loading", NULL);
+	assert_code(r, RS_E_FAILED, "up of a service that never gets ready");
+	cr_assert(strstr(r->err, "ready-timeout"), "%s", r->err);
+	cr_assert_geq(h_now_ms() - t0, 1000);
+	cr_assert(h_status_instance("slow", &in));
+	cr_assert_str_eq(in.state, "failed");
+	cr_assert_str_eq(in.reason, "ready-timeout");
+	cr_assert(in.pid == 0 || !h_pid_alive(in.pid));
+	h_pass();
+}
+
+struct wpol { const char *label; const char *state; int restarts; h_inst in; };
+
+static bool pol_fn(void *arg)
+{
+	struct wpol *w = arg;
+
+	/* in backoff, any later crash of the streak is as good */
+	return h_status_instance(w->label, &w->in) && !strcmp(w->in.state, w->state) &&
+	       (w->in.restarts == w->restarts ||
+		(!strcmp(w->state, "backoff") && w->in.restarts >= w->restarts));
+}
+
+Test(ops, restart_policies, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+	struct wpol w;
+
+	/* never: a crash after ready is final */
+	r = h_rsctl("up", "never", "--restart", "never", "--", h_notifysvc(),
+		    "--ready", "--exit-after", "300", "3", NULL);
+	assert_code(r, 0, "up never");
+	w = (struct wpol){ "never", "failed", 0, { 0 } };
+	cr_assert(h_wait_until(pol_fn, &w, 10000), "never: state %s restarts %d",
+		  w.in.state, w.in.restarts);
+	cr_assert_eq(w.in.exit_code, 3);
+	/* on-failure: exit 0 is done, not restarted */
+	r = h_rsctl("up", "onf0", "--restart", "on-failure", "--", h_notifysvc(),
+		    "--ready", "--exit-after", "300", "0", NULL);
+	assert_code(r, 0, "up on-failure 0");
+	w = (struct wpol){ "onf0", "down", 0, { 0 } };
+	cr_assert(h_wait_until(pol_fn, &w, 10000), "on-failure/0: state %s restarts %d",
+		  w.in.state, w.in.restarts);
+	/* on-failure: exit 1 is restarted (at once: first of a streak) */
+	r = h_rsctl("up", "onf1", "--restart", "on-failure", "--", h_notifysvc(),
+		    "--ready", "--exit-after", "300", "1", NULL);
+	assert_code(r, 0, "up on-failure 1");
+	w = (struct wpol){ "onf1", "running", 1, { 0 } };
+	cr_assert(h_wait_until(pol_fn, &w, 10000), "on-failure/1: state %s restarts %d",
+		  w.in.state, w.in.restarts);
+	/* always: exit 0 is restarted too; the 2nd crash in a row backs off */
+	r = h_rsctl("up", "alw", "--backoff-initial", "0.5", "--", h_notifysvc(),
+		    "--ready", "--exit-after", "200", "0", NULL);
+	assert_code(r, 0, "up always");
+	w = (struct wpol){ "alw", "backoff", 2, { 0 } };
+	cr_assert(h_wait_until(pol_fn, &w, 10000), "always: state %s restarts %d",
+		  w.in.state, w.in.restarts);
+	assert_code(h_rsctl("down", "alw", NULL), 0, "down during backoff");
+	h_pass();
+}
