@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,5 +498,33 @@ Test(ops, restart_policies, .init = setup1, .fini = teardown,
 	cr_assert(h_wait_until(pol_fn, &w, 10000), "always: state %s restarts %d",
 		  w.in.state, w.in.restarts);
 	assert_code(h_rsctl("down", "alw", NULL), 0, "down during backoff");
+	h_pass();
+}
+
+static bool status_hi_fn(void *arg)
+{
+	h_inst in;
+
+	return h_status_instance("sdn", &in) && !strcmp(in.status, "hi from systemd-notify");
+}
+
+/* A service that already speaks sd_notify through systemd's own tool works
+ * unchanged: READY=1 (required here, so settling cannot fake it), STATUS=. */
+Test(ops, systemd_notify_works_unchanged, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+	h_inst in;
+
+	if (access("/usr/bin/systemd-notify", X_OK) != 0)
+		cr_skip_test("systemd-notify is not installed");
+	r = h_rsctl("up", "sdn", "--notify", "notify", "--ready-timeout", "10", "--",
+		    "/bin/sh", "-c",
+		    "sleep 0.2; systemd-notify --ready --status='hi from systemd-notify'; "
+		    "exec sleep 1000", NULL);
+	assert_code(r, 0, "up of a systemd-notify service");
+	cr_assert(h_status_instance("sdn", &in));
+	cr_assert_str_eq(in.state, "running");
+	cr_assert(h_wait_until(status_hi_fn, NULL, 5000), "STATUS= not shown");
 	h_pass();
 }
