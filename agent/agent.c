@@ -15,6 +15,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "wire.h"
 
 /* Encodes and sends m; returns the encoded buffer in *keep if asked. */
@@ -127,6 +128,8 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t now = clock_mono_ms();
 	rs_msg m;
 
+	if (ag->sd_watchdog_ms)
+		sdnotify_send("WATCHDOG=1");
 	/* no word from rsd for 3 beats: it restarted or the link broke */
 	if (ag->welcomed && now - ag->rsd_seen_ms > 3ull * ag->beat_ms) {
 		log_warnx("no answer from rsd for %llu ms, saying hello again",
@@ -153,8 +156,10 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 	ag->rsd_seen_ms = clock_mono_ms();
 	switch (m->type) {
 	case RS_MSG_WELCOME:
-		if (!ag->welcomed)
+		if (!ag->welcomed) {
 			log_info("welcomed by rsd (ack %llu)", (unsigned long long)m->ack);
+			sdnotify_send("STATUS=connected to rsd");
+		}
 		ag->welcomed = true;
 		ag->beat_t.repeat = ag->beat_ms / 1000.0;
 		ev_timer_again(ag->loop, &ag->beat_t);

@@ -67,6 +67,7 @@ struct agent {
 	ev_timer        beat_t;
 	ev_signal       sigterm_w, sigint_w;
 	uint32_t        beat_ms;
+	uint64_t        sd_watchdog_ms;   /* systemd's WATCHDOG_USEC, ms */
 	uint64_t        seq;          /* last envelope seq sent */
 	uint64_t        hello_seq;    /* seq of the last Hello sent */
 	uint64_t        rsd_seen_ms;  /* mono time of rsd's last message */

@@ -16,6 +16,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "sdnotify.h"
 
 static void usage(FILE *f)
 {
@@ -111,7 +112,13 @@ int main(int argc, char **argv)
 	if (r < 0)
 		fatalx("cannot connect to rsd at %s: %s", ag.rsd_ep, strerror(-r));
 	log_info("node %s, rsd %s, state dir %s", ag.node, ag.rsd_ep, ag.state_dir);
+	ag.sd_watchdog_ms = sdnotify_watchdog_ms();
+	if (ag.sd_watchdog_ms && ag.sd_watchdog_ms < 2ull * ag.beat_ms)
+		log_warnx("WatchdogSec is shorter than two heartbeats (--beat-ms %u)", ag.beat_ms);
+	/* ready: services run and restart locally whether or not rsd answers */
+	sdnotify_send("READY=1\nSTATUS=supervising, waiting for rsd");
 	ev_run(loop, 0);
+	sdnotify_send("STOPPING=1");
 	agent_fini(&ag);
 	net_shutdown();
 	log_info("exited");

@@ -290,7 +290,16 @@ static void svc_apply(inst *in, rproc_event ev)
 		agent_report(ag, in, RS_EK_READY, in->notify_spoke ? "READY=1" : "settled");
 	}
 	if (from != in->rp.state && in->rp.state == RS_IS_DOWN) {
-		agent_report(ag, in, RS_EK_DOWN, in->refresh ? "stopped for refresh" : "stopped");
+		if (in->rp.stop_requested) {
+			snprintf(detail, sizeof detail, "%s",
+				 in->refresh ? "stopped for refresh" : "stopped");
+		} else {
+			exit_describe(in, detail, sizeof detail);
+			if (!in->rp.ever_ready)
+				strncat(detail, " before it was ready",
+					sizeof detail - strlen(detail) - 1);
+		}
+		agent_report(ag, in, RS_EK_DOWN, detail);
 		if (in->refresh && !ag->exiting) {
 			in->refresh = false;
 			svc_apply(in, RP_EV_START);
@@ -414,6 +423,14 @@ int svc_start(agent *ag, const rs_start *st)
 	rproc prev = { .state = RS_IS_UNKNOWN };
 	int r;
 
+	char err[256];
+
+	/* rsd validated it, but the agent trusts nothing from the network */
+	if (rs_spec_validate(&st->spec, err, sizeof err) < 0) {
+		log_warnx("start of instance %llu refused: %s",
+			  (unsigned long long)st->instance_id, err);
+		return -EINVAL;
+	}
 	if (st->respec)
 		return in ? svc_respec(in, st) : -ENOENT;
 	if (in) {

@@ -174,9 +174,18 @@ static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
 	if (busy(d, peer, rq))
 		return;
 	if (s && s->s.desired == RS_WANT_UP) {
-		reply_err(d, peer, rq->id, RS_E_EXISTS,
-			  "%s is already up (use down first, or update)", rq->label);
-		return;
+		for (rsd_inst *x = d->insts; x; x = x->next)
+			if (!strcmp(x->si.info.label, rq->label) &&
+			    (rsd_istate_live(x->si.info.state) ||
+			     x->si.info.state == RS_IS_LOST ||
+			     x->si.info.state == RS_IS_EXITED)) {
+				reply_err(d, peer, rq->id, RS_E_EXISTS,
+					  "%s is already up (%s on %s; use down first, or edit and refresh)",
+					  rq->label, rs_istate_to_string(x->si.info.state),
+					  x->si.node);
+				return;
+			}
+		/* wanted up but nothing runs (its start failed): up again */
 	}
 	n = place(d, rq->spec.node);
 	if (!n) {

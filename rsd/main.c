@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "rsd.h"
+#include "sdnotify.h"
 
 static void usage(FILE *f)
 {
@@ -108,7 +109,17 @@ int main(int argc, char **argv)
 			d.mhd ? d.metrics_ep : "");
 		close(ready_fd);
 	}
+	d.sd_watchdog_ms = sdnotify_watchdog_ms();
+	if (d.sd_watchdog_ms && d.sd_watchdog_ms < 2000)
+		log_warnx("WatchdogSec below 2 s is shorter than rsd's 1 s period allows");
+	{
+		char st[400];
+		snprintf(st, sizeof st, "READY=1\nSTATUS=serving control %s, agents %s",
+			 net_endpoint(d.control), net_endpoint(d.agents));
+		sdnotify_send(st);
+	}
 	ev_run(d.loop, 0);
+	sdnotify_send("STOPPING=1");
 	ev_timer_stop(d.loop, &d.period_t);
 	rsd_metrics_stop(&d);
 	rsd_scripts_kill(&d);

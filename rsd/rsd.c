@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "codes.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "wire.h"
 
 bool rsd_istate_live(rs_istate s)
@@ -284,6 +285,9 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    now - n->beat_mono > d->ttl_ms)
 			rsd_node_lost(d, n);
 	rsd_pending_check(d);
+	/* our own supervisor's watchdog: the loop turned, we are alive */
+	if (d->sd_watchdog_ms)
+		sdnotify_send("WATCHDOG=1");
 }
 
 void rsd_start_period(rsd *d)

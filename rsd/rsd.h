@@ -97,6 +97,7 @@ typedef struct rsd {
 	uint64_t        rejected_unexpected;   /* a type the peer must not send */
 	uint64_t        ctl_requests[RS_V__NR][RS_E__NR];
 	uint64_t        critical_failures;
+	uint64_t        sd_watchdog_ms;    /* systemd's WATCHDOG_USEC, ms */
 	rs_verb         cur_verb;              /* verb being answered */
 } rsd;
 

@@ -528,3 +528,35 @@ Test(ops, systemd_notify_works_unchanged, .init = setup1, .fini = teardown,
 	cr_assert(h_wait_until(status_hi_fn, NULL, 5000), "STATUS= not shown");
 	h_pass();
 }
+
+static bool inner_status_fn(void *arg)
+{
+	h_inst in;
+
+	return h_status_instance("inner", &in) && strstr(in.status, "serving control");
+}
+
+/* rs's own daemons speak sd_notify to their supervisor (systemd
+ * Type=notify, or rs itself): an rsd supervised by an rs-agent becomes
+ * ready by READY=1 and reports its STATUS=. */
+Test(ops, rsd_is_an_sd_notify_service, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	char rsd[600], db[600];
+	const h_res *r;
+	h_inst in;
+
+	snprintf(rsd, sizeof rsd, "%s", h_notifysvc());
+	*strrchr(rsd, '/') = '\0';
+	*strrchr(rsd, '/') = '\0';
+	strcat(rsd, "/rsd/rsd");
+	snprintf(db, sizeof db, "%s", h_path("inner.db"));
+	r = h_rsctl("up", "inner", "--notify", "notify", "--", rsd, "--db", db,
+		    "--control", "tcp://127.0.0.1:*", "--agents", "tcp://127.0.0.1:*", NULL);
+	assert_code(r, 0, "up of an rsd under rs");
+	cr_assert(h_status_instance("inner", &in));
+	cr_assert_str_eq(in.state, "running");
+	cr_assert(h_wait_until(inner_status_fn, NULL, 5000), "no STATUS= from the inner rsd");
+	assert_code(h_rsctl("down", "inner", NULL), 0, "down of the inner rsd");
+	h_pass();
+}
