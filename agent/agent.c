@@ -173,6 +173,9 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 	case RS_MSG_BEAT_ACK:
 		replay_ack(ag, m->ack);
 		break;
+	case RS_MSG_LOGS_GET:
+		logs_get(ag, m);
+		break;
 	case RS_MSG_START:
 		if (!ag->exiting)
 			svc_start(ag, &m->u.start);
@@ -209,6 +212,11 @@ static void link_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	}
 	agent_on_msg(ag, &m);
 	rs_msg_clear(&m);
+}
+
+static void rotate_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	logs_rotate_all(w->data);
 }
 
 static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
@@ -252,6 +260,9 @@ int agent_init(agent *ag, struct ev_loop *loop)
 	ag->sigterm_w.data = ag->sigint_w.data = ag;
 	ev_signal_start(loop, &ag->sigterm_w);
 	ev_signal_start(loop, &ag->sigint_w);
+	ev_timer_init(&ag->rotate_t, rotate_cb, 1., 1.);
+	ag->rotate_t.data = ag;
+	ev_timer_start(loop, &ag->rotate_t);
 	ev_timer_init(&ag->beat_t, beat_cb, 0.1, 0.1);
 	ag->beat_t.data = ag;
 	ev_timer_start(loop, &ag->beat_t);
@@ -270,6 +281,7 @@ void agent_fini(agent *ag)
 	ag->insts = NULL;
 	replay_ack(ag, UINT64_MAX);
 	ev_timer_stop(ag->loop, &ag->beat_t);
+	ev_timer_stop(ag->loop, &ag->rotate_t);
 	ev_child_stop(ag->loop, &ag->child_w);
 	ev_signal_stop(ag->loop, &ag->sigterm_w);
 	ev_signal_stop(ag->loop, &ag->sigint_w);

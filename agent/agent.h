@@ -68,6 +68,8 @@ struct agent {
 	ev_signal       sigterm_w, sigint_w;
 	uint32_t        beat_ms;
 	uint64_t        sd_watchdog_ms;   /* systemd's WATCHDOG_USEC, ms */
+	uint64_t        log_max;          /* rotate a log above this size */
+	ev_timer        rotate_t;
 	uint64_t        seq;          /* last envelope seq sent */
 	uint64_t        hello_seq;    /* seq of the last Hello sent */
 	uint64_t        rsd_seen_ms;  /* mono time of rsd's last message */
@@ -98,6 +100,12 @@ void svc_stop_all(agent *ag);
 void svc_child_exited(agent *ag, pid_t pid, int wstatus);
 void svc_fill_info(const inst *in, rs_iinfo *out);
 void svc_free(inst *in);
+
+/* logs.c */
+/* Answers rsd's LogsGet with a LogsData. */
+void logs_get(agent *ag, const rs_msg *req);
+/* Rotates every instance log over ag->log_max (copy to .1, truncate). */
+void logs_rotate_all(agent *ag);
 
 /* notify.c */
 /* Creates the instance's notify socket under the state dir. */

@@ -26,6 +26,8 @@ static void usage(FILE *f)
 "  --rsd EP          rsd's agent endpoint (default tcp://127.0.0.1:7701)\n"
 "  --state-dir DIR   notify sockets and logs (default /var/lib/rs-agent)\n"
 "  --beat-ms N       heartbeat interval to rsd (default 1000)\n"
+"  --log-max BYTES   rotate an instance's log above this size (default 8 MiB;\n"
+"                    one rotated copy LABEL.ID.log.1 is kept)\n"
 "  -v                debug logging\n");
 }
 
@@ -71,6 +73,7 @@ int main(int argc, char **argv)
 		{ "rsd", required_argument, NULL, 'r' },
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "beat-ms", required_argument, NULL, 'b' },
+		{ "log-max", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -81,13 +84,15 @@ int main(int argc, char **argv)
 	ag.rsd_ep = "tcp://127.0.0.1:7701";
 	ag.state_dir = "/var/lib/rs-agent";
 	ag.beat_ms = 1000;
+	ag.log_max = 8u << 20;
 	gethostname(ag.node, sizeof ag.node - 1);
-	while ((c = getopt_long(argc, argv, "n:r:d:b:hv", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:r:d:b:l:hv", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': rs_strlcpy(ag.node, optarg, sizeof ag.node); break;
 		case 'r': ag.rsd_ep = optarg; break;
 		case 'd': ag.state_dir = optarg; break;
 		case 'b': ag.beat_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'l': ag.log_max = strtoull(optarg, NULL, 10); break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -98,6 +103,8 @@ int main(int argc, char **argv)
 		fatalx("node name '%s' is invalid: use 1-63 of [A-Za-z0-9._-]", ag.node);
 	if (ag.beat_ms < 10 || ag.beat_ms > 60000)
 		fatalx("--beat-ms must be between 10 and 60000");
+	if (ag.log_max < 4096)
+		fatalx("--log-max must be at least 4096 bytes");
 	if ((r = mkdir_sub(ag.state_dir, NULL)) < 0 ||
 	    (r = mkdir_sub(ag.state_dir, "run")) < 0 ||
 	    (r = mkdir_sub(ag.state_dir, "logs")) < 0)

@@ -70,6 +70,8 @@ static const char usage_text[] =
 "  refresh LABEL      restart a running service deliberately\n"
 "  restart LABEL      start a terminated service again\n"
 "  shutdown           stop every service, restart nothing\n"
+"  logs LABEL [-n N] [-f]\n"
+"                     show a service's output (stdout and stderr)\n"
 "  clone LABEL        keep a warm standby instance\n"
 "  unclone LABEL      drop the standby\n"
 "  edit LABEL [OPTIONS] [-- COMMAND ARGS...]\n"
@@ -153,12 +155,13 @@ static const char nodes_help[] =
 "Lists the nodes rsd knows, their state and heartbeat age.\n";
 
 static const char events_help[] =
-"usage: rsctl events [LABEL] [-n N]\n"
+"usage: rsctl events [LABEL] [-n N] [-f]\n"
 "\n"
 "Shows the latest events, of every service or only LABEL.\n"
 "\n"
 "Options:\n"
-"  -n, --limit N   how many events (default: 50)\n";
+"  -n, --limit N   how many events (default: 50)\n"
+"  -f, --follow    keep printing new events as they happen\n";
 
 static const char refresh_help[] =
 "usage: rsctl refresh LABEL [--no-block]\n"
@@ -205,6 +208,13 @@ static const char unclone_help[] =
 "usage: rsctl unclone LABEL\n"
 "\n"
 "Stops and forgets service LABEL's standby instance.\n";
+
+static const char logs_help[] =
+"usage: rsctl logs LABEL [--instance ID] [-n LINES] [-f]\n"
+"\n"
+"Shows the last lines (default 50) of what service LABEL's active instance\n"
+"(or instance ID, also a crashed one) wrote to stdout and stderr, fetched\n"
+"from its agent through rsd. -f keeps printing new output as it comes.\n";
 
 static const char ping_help[] =
 "usage: rsctl ping\n"
@@ -328,6 +338,19 @@ static int set_count(rs_request *r, const opt_def *d, const char *val)
 {
 	if (parse_uint(val, 1, FIELD(r, d, uint32_t)) < 0)
 		return opt_error(d, "'%s' is not a whole number >= 1", val);
+	return 0;
+}
+
+static int set_u64(rs_request *r, const opt_def *d, const char *val)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(val, &end, 10);
+	if (!isdigit((unsigned char)*val) || *end || errno || v == 0)
+		return opt_error(d, "'%s' is not an instance id", val);
+	*(uint64_t *)(void *)((char *)r + d->off) = v;
 	return 0;
 }
 
@@ -473,6 +496,13 @@ static const opt_def block_opts[] = {
 	{ NULL, false, NULL, 0, 0 },
 };
 
+static const opt_def logs_opts[] = {
+	{ "-n",         true, set_count, offsetof(rs_request, limit), 0 },
+	{ "--lines",    true, set_count, offsetof(rs_request, limit), 0 },
+	{ "--instance", true, set_u64,   offsetof(rs_request, instance), 0 },
+	{ NULL, false, NULL, 0, 0 },
+};
+
 static const opt_def events_opts[] = {
 	{ "-n",      true, set_count, offsetof(rs_request, limit), 0 },
 	{ "--limit", true, set_count, offsetof(rs_request, limit), 0 },
@@ -493,6 +523,7 @@ static const verb_def verbs[] = {
 	{ "edit",     RS_V_EDIT,     LABEL_REQUIRED, true,  edit_opts,  edit_help },
 	{ "clone",    RS_V_CLONE,    LABEL_REQUIRED, false, clone_opts, clone_help },
 	{ "unclone",  RS_V_UNCLONE,  LABEL_REQUIRED, false, NULL,       unclone_help },
+	{ "logs",     RS_V_LOGS,     LABEL_REQUIRED, false, logs_opts,  logs_help },
 };
 
 /* The verb called name, or NULL. */
@@ -656,6 +687,11 @@ static int verb_args(args_state *s, int argc, char **argv, int i)
 			fputs(s->v->help, stdout);
 			return ARGS_DONE;
 		}
+		if ((s->v->verb == RS_V_LOGS || s->v->verb == RS_V_EVENTS) &&
+		    (!strcmp(a, "-f") || !strcmp(a, "--follow"))) {
+			s->c->follow = true;
+			continue;
+		}
 		m = verb_opt(s, argc, argv, &i);
 		if (m == OPT_NO)
 			m = global_opt(s, argc, argv, &i);
@@ -738,7 +774,7 @@ static int finish(args_state *s)
 				   "'-'", s->label);
 	r->verb = s->v->verb;
 	rs_strlcpy(r->label, s->label, sizeof r->label);
-	if (r->verb == RS_V_EVENTS && r->limit == 0)
+	if ((r->verb == RS_V_EVENTS || r->verb == RS_V_LOGS) && r->limit == 0)
 		r->limit = CTL_EVENTS_LIMIT;
 	if (r->verb == RS_V_EDIT && r->edit_mask == 0)
 		return usage_error(s->v, "nothing to change: give an option or -- COMMAND");

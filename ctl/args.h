@@ -27,6 +27,7 @@ typedef struct ctl_cmd {
 	const char *endpoint;   /* borrowed from argv or the environment */
 	bool        json;
 	rs_msg      req;        /* RS_MSG_REQUEST, owned; timeout_ms resolved */
+	bool        follow;     /* logs/events -f: keep asking for more */
 } ctl_cmd;
 
 enum {

@@ -21,6 +21,8 @@
 #include "output.h"
 #include "wire.h"
 
+#include <jansson.h>
+
 /* A random, non-zero request id; falls back to time and pid. */
 static uint64_t request_id(void)
 {
@@ -158,8 +160,82 @@ static int print_failure(const ctl_cmd *c, const rs_reply *rep)
 	return exit_code(rep->code);
 }
 
+static int run_once(ctl_cmd *c);
+
+/* For -f: where the next request starts, from the reply just printed:
+ * logs: "next"; events: the last "seq". */
+static void follow_advance(ctl_cmd *c, const rs_reply *rep)
+{
+	rs_request *rq = &c->req.u.request;
+	json_t *root = rep->json ? json_loads(rep->json, 0, NULL) : NULL;
+	json_t *evs, *ev;
+	size_t i;
+
+	if (rq->verb == RS_V_LOGS) {
+		json_int_t next = json_integer_value(json_object_get(root, "next"));
+		if (next > 0)
+			rq->after = (uint64_t)next;
+		if (json_integer_value(json_object_get(root, "instance")) > 0)
+			rq->instance = (uint64_t)json_integer_value(json_object_get(root, "instance"));
+	} else {
+		evs = json_object_get(root, "events");
+		json_array_foreach(evs, i, ev) {
+			json_int_t seq = json_integer_value(json_object_get(ev, "seq"));
+			if (seq > 0 && (uint64_t)seq > rq->after)
+				rq->after = (uint64_t)seq;
+		}
+		rq->limit = 0;   /* everything after */
+	}
+	json_decref(root);
+}
+
+/* Whether a reply carries something to print in follow mode. */
+static bool has_news(const rs_reply *rep)
+{
+	json_t *root = rep->json ? json_loads(rep->json, 0, NULL) : NULL;
+	json_t *x = json_object_get(root, "events");
+	bool news = x ? json_array_size(x) > 0 :
+		    json_string_length(json_object_get(root, "data")) > 0;
+
+	json_decref(root);
+	return news;
+}
+
 /* Runs the parsed command. Returns the exit code. */
 static int run(ctl_cmd *c)
+{
+	if (c->follow) {
+		struct timespec ts = { 0, 250 * 1000 * 1000 };
+		bool first = true;
+
+		for (;;) {
+			rs_msg rep;
+			int r;
+
+			c->req.u.request.id = request_id();
+			r = exchange(c, &rep);
+			if (r == 0)
+				r = check_reply(c, &rep);
+			if (r == 0 && rep.u.reply.code != RS_OK)
+				r = print_failure(c, &rep.u.reply);
+			else if (r == 0 && (first || has_news(&rep.u.reply)))
+				r = c->json ? print_json(&rep.u.reply) :
+				    print_human(c->req.u.request.verb, &rep.u.reply);
+			if (r == 0)
+				follow_advance(c, &rep.u.reply);
+			rs_msg_clear(&rep);
+			if (r != 0)
+				return r;
+			fflush(stdout);
+			first = false;
+			nanosleep(&ts, NULL);   /* polling rsd, not waiting in a test */
+		}
+	}
+	return run_once(c);
+}
+
+/* Runs the parsed command once. Returns the exit code. */
+static int run_once(ctl_cmd *c)
 {
 	rs_msg rep;
 	int r;

@@ -470,7 +470,18 @@ static int render_events(const json_t *root, uint64_t now_ms, FILE *out)
 
 typedef int (*render_fn)(const json_t *root, uint64_t now_ms, FILE *out);
 
+/* Renders {"data": "..."}: the output as it was written. */
+static int render_logs(const json_t *root, uint64_t now_ms, FILE *out)
+{
+	const json_t *data = json_object_get(root, "data");
+
+	if (json_is_string(data))
+		fwrite(json_string_value(data), 1, json_string_length(data), out);
+	return 0;
+}
+
 static const render_fn renderers[RS_V__NR] = {
+	[RS_V_LOGS]   = render_logs,
 	[RS_V_STATUS] = render_status,
 	[RS_V_NODES]  = render_nodes,
 	[RS_V_LOOKUP] = render_lookup,

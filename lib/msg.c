@@ -37,6 +37,9 @@ void rs_msg_clear(rs_msg *m)
 		free(m->u.reply.message);
 		free(m->u.reply.json);
 		break;
+	case RS_MSG_LOGS_DATA:
+		free(m->u.logs_data.data);
+		break;
 	default:
 		break;
 	}
@@ -45,7 +48,8 @@ void rs_msg_clear(rs_msg *m)
 
 static const char *const type_names[RS_MSG__NR] = {
 	"none", "hello", "beat", "event", "welcome", "rehello",
-	"start", "stop", "beat-ack", "request", "reply",
+	"start", "stop", "beat-ack", "request", "reply", "logs-get",
+	"logs-data",
 };
 static const char *const kind_names[RS_EK__NR] = {
 	"none", "started", "ready", "status", "exited", "backoff",
@@ -53,7 +57,7 @@ static const char *const kind_names[RS_EK__NR] = {
 };
 static const char *const verb_names[RS_V__NR] = {
 	"none", "up", "down", "status", "nodes", "lookup", "events", "ping",
-	"refresh", "restart", "shutdown", "edit", "clone", "unclone",
+	"refresh", "restart", "shutdown", "edit", "clone", "unclone", "logs",
 };
 
 const char *rs_msg_type_to_string(rs_msg_type t)

@@ -24,6 +24,8 @@ typedef enum rs_msg_type {
 	RS_MSG_BEAT_ACK,
 	RS_MSG_REQUEST,
 	RS_MSG_REPLY,
+	RS_MSG_LOGS_GET,
+	RS_MSG_LOGS_DATA,
 	RS_MSG__NR
 } rs_msg_type;
 
@@ -55,6 +57,7 @@ typedef enum rs_verb {
 	RS_V_EDIT,
 	RS_V_CLONE,
 	RS_V_UNCLONE,
+	RS_V_LOGS,
 	RS_V__NR
 } rs_verb;
 
@@ -116,7 +119,27 @@ typedef struct rs_request {
 	uint32_t timeout_ms;
 	uint32_t limit;
 	uint32_t edit_mask;      /* RS_EDIT_* bits: spec fields to change */
+	uint64_t instance;       /* logs: instance id, 0 = the active one */
+	uint64_t after;          /* events: after seq; logs: offset + 1 */
 } rs_request;
+
+#define RS_LOGS_MAX (64u << 10)  /* most output bytes in one LogsData */
+
+typedef struct rs_logs_get {
+	uint64_t req_id;
+	uint64_t instance_id;
+	char     label[RS_LABEL_MAX];
+	uint32_t lines;
+	uint64_t after;
+} rs_logs_get;
+
+typedef struct rs_logs_data {
+	uint64_t req_id;
+	bool     found;
+	uint8_t *data;           /* owned, len bytes (not NUL-terminated) */
+	size_t   len;
+	uint64_t next;
+} rs_logs_data;
 
 /* Spec fields an edit request changes (rs_request.edit_mask). */
 enum {
@@ -165,6 +188,8 @@ typedef struct rs_msg {
 		rs_beat_ack beat_ack;
 		rs_request  request;
 		rs_reply    reply;
+		rs_logs_get logs_get;
+		rs_logs_data logs_data;
 	} u;
 } rs_msg;
 

@@ -41,6 +41,8 @@ struct enc {
 		Rs__BeatAck       beat_ack;
 		Rs__Request       request;
 		Rs__Reply         reply;
+		Rs__LogsGet       logs_get;
+		Rs__LogsData      logs_data;
 	} b;
 	Rs__ServiceSpec    spec;
 	Rs__Backoff        backoff;
@@ -289,6 +291,8 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.limit = m->u.request.limit;
 		e->b.request.edit_mask = m->u.request.edit_mask;
 		e->b.request.force = m->u.request.force;
+		e->b.request.instance = m->u.request.instance;
+		e->b.request.after = m->u.request.after;
 		env->body_case = RS__ENVELOPE__BODY_REQUEST;
 		env->request = &e->b.request;
 		return 0;
@@ -300,6 +304,30 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.reply.json = pb_str(m->u.reply.json);
 		env->body_case = RS__ENVELOPE__BODY_REPLY;
 		env->reply = &e->b.reply;
+		return 0;
+	case RS_MSG_LOGS_GET:
+		if (!label_ok(m->u.logs_get.label, sizeof m->u.logs_get.label))
+			return -EINVAL;
+		rs__logs_get__init(&e->b.logs_get);
+		e->b.logs_get.req_id = m->u.logs_get.req_id;
+		e->b.logs_get.instance_id = m->u.logs_get.instance_id;
+		e->b.logs_get.label = pb_str(m->u.logs_get.label);
+		e->b.logs_get.lines = m->u.logs_get.lines;
+		e->b.logs_get.after = m->u.logs_get.after;
+		env->body_case = RS__ENVELOPE__BODY_LOGS_GET;
+		env->logs_get = &e->b.logs_get;
+		return 0;
+	case RS_MSG_LOGS_DATA:
+		if (m->u.logs_data.len > RS_LOGS_MAX)
+			return -EINVAL;
+		rs__logs_data__init(&e->b.logs_data);
+		e->b.logs_data.req_id = m->u.logs_data.req_id;
+		e->b.logs_data.found = m->u.logs_data.found;
+		e->b.logs_data.data.data = m->u.logs_data.data;
+		e->b.logs_data.data.len = m->u.logs_data.len;
+		e->b.logs_data.next = m->u.logs_data.next;
+		env->body_case = RS__ENVELOPE__BODY_LOGS_DATA;
+		env->logs_data = &e->b.logs_data;
 		return 0;
 	default:
 		return -EINVAL;
@@ -578,6 +606,8 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.request.limit = env->request->limit;
 		m->u.request.edit_mask = env->request->edit_mask;
 		m->u.request.force = env->request->force != 0;
+		m->u.request.instance = env->request->instance;
+		m->u.request.after = env->request->after;
 		r = dec_label(m->u.request.label, env->request->label);
 		if (r < 0)
 			return r;
@@ -589,6 +619,26 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		if (r < 0)
 			return r;
 		return dec_dup(&m->u.reply.json, env->reply->json, 0);
+	case RS_MSG_LOGS_GET:
+		m->u.logs_get.req_id = env->logs_get->req_id;
+		m->u.logs_get.instance_id = env->logs_get->instance_id;
+		m->u.logs_get.lines = env->logs_get->lines;
+		m->u.logs_get.after = env->logs_get->after;
+		return dec_label(m->u.logs_get.label, env->logs_get->label);
+	case RS_MSG_LOGS_DATA:
+		if (env->logs_data->data.len > RS_LOGS_MAX)
+			return -WIRE_E_FIELD;
+		m->u.logs_data.req_id = env->logs_data->req_id;
+		m->u.logs_data.found = env->logs_data->found != 0;
+		m->u.logs_data.next = env->logs_data->next;
+		m->u.logs_data.len = env->logs_data->data.len;
+		m->u.logs_data.data = malloc(m->u.logs_data.len ? m->u.logs_data.len : 1);
+		if (!m->u.logs_data.data)
+			return -WIRE_E_GARBAGE;
+		if (m->u.logs_data.len)
+			memcpy(m->u.logs_data.data, env->logs_data->data.data,
+			       m->u.logs_data.len);
+		return 0;
 	default:
 		return -WIRE_E_TYPE;
 	}
@@ -618,6 +668,10 @@ static rs_msg_type body_type(const Rs__Envelope *env)
 		return env->request ? RS_MSG_REQUEST : RS_MSG_NONE;
 	case RS__ENVELOPE__BODY_REPLY:
 		return env->reply ? RS_MSG_REPLY : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_LOGS_GET:
+		return env->logs_get ? RS_MSG_LOGS_GET : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_LOGS_DATA:
+		return env->logs_data ? RS_MSG_LOGS_DATA : RS_MSG_NONE;
 	default:
 		return RS_MSG_NONE;
 	}

@@ -323,6 +323,9 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	case RS_MSG_EVENT:
 		on_event(d, n, &m);
 		break;
+	case RS_MSG_LOGS_DATA:
+		rsd_logs_data(d, n, &m.u.logs_data);
+		break;
 	default:
 		d->rejected_unexpected++;
 		log_warnx("node %s sent a %s, which agents do not send; dropped",

@@ -724,6 +724,106 @@ static void do_unclone(rsd *d, const net_peer *peer, const rs_request *rq)
 	reply_err(d, peer, rq->id, RS_E_FAILED, "%s has no standby", rq->label);
 }
 
+/* logs: ask the instance's agent for its output; the reply follows when
+ * the agent answers (rsd_logs_data) or the request times out. */
+static void do_logs(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	rsd_inst *in = rq->instance ? rsd_inst_find(d, rq->instance) :
+		       svc_instance(d, rq->label);
+	rsd_node *n;
+	rsd_logreq *lr;
+	rs_msg m;
+
+	if (!rsd_svc_find(d, rq->label)) {
+		reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
+		return;
+	}
+	if (!in || strcmp(in->si.info.label, rq->label) != 0) {
+		reply_err(d, peer, rq->id, RS_E_NOENT, "%s has no instance %llu",
+			  rq->label, (unsigned long long)rq->instance);
+		return;
+	}
+	n = rsd_node_find(d, in->si.node);
+	if (!n || !n->connected) {
+		reply_err(d, peer, rq->id, RS_E_NONODE, "node %s is not connected",
+			  in->si.node);
+		return;
+	}
+	lr = calloc(1, sizeof *lr);
+	if (!lr) {
+		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		return;
+	}
+	lr->peer = *peer;
+	lr->req_id = rq->id;
+	lr->id = ++d->logreq_seq;
+	lr->inst = in->si.info.id;
+	rs_strlcpy(lr->node, in->si.node, sizeof lr->node);
+	lr->deadline_mono = clock_mono_ms() + (rq->timeout_ms ? rq->timeout_ms : 5000);
+	rs_msg_init(&m, RS_MSG_LOGS_GET);
+	m.u.logs_get.req_id = lr->id;
+	m.u.logs_get.instance_id = in->si.info.id;
+	rs_strlcpy(m.u.logs_get.label, rq->label, sizeof m.u.logs_get.label);
+	m.u.logs_get.lines = rq->limit ? rq->limit : 50;
+	m.u.logs_get.after = rq->after;
+	if (rsd_send_agent(d, n, &m) < 0) {
+		free(lr);
+		reply_err(d, peer, rq->id, RS_E_NONODE, "cannot reach node %s", n->n.name);
+	} else {
+		lr->next = d->logreqs;
+		d->logreqs = lr;
+	}
+	rs_msg_clear(&m);
+}
+
+void rsd_logs_data(rsd *d, rsd_node *n, const rs_logs_data *ld)
+{
+	rsd_logreq **pp = &d->logreqs, *lr;
+	json_t *o, *data;
+
+	while (*pp && (*pp)->id != ld->req_id)
+		pp = &(*pp)->next;
+	lr = *pp;
+	if (!lr || strcmp(lr->node, n->n.name) != 0)
+		return;   /* timed out already, or not this node's to answer */
+	*pp = lr->next;
+	d->cur_verb = RS_V_LOGS;
+	if (!ld->found) {
+		rsd_reply(d, &lr->peer, lr->req_id, RS_E_NOENT, NULL,
+			  "no output captured for this instance on its node");
+		free(lr);
+		return;
+	}
+	data = json_stringn((const char *)ld->data, ld->len);
+	if (!data) {   /* not UTF-8: show the bytes that are not ASCII as '?' */
+		char *copy = malloc(ld->len + 1);
+		for (size_t i = 0; copy && i < ld->len; i++)
+			copy[i] = ld->data[i] < 0x80 && ld->data[i] ? (char)ld->data[i] : '?';
+		data = copy ? json_stringn(copy, ld->len) : NULL;
+		free(copy);
+	}
+	o = json_pack("{s:I, s:s, s:o*, s:I}", "instance", (json_int_t)lr->inst,
+		      "node", lr->node, "data", data, "next", (json_int_t)ld->next);
+	reply_json(d, &lr->peer, lr->req_id, o);
+	free(lr);
+}
+
+void rsd_logs_expire(rsd *d, uint64_t now)
+{
+	for (rsd_logreq **pp = &d->logreqs; *pp;) {
+		rsd_logreq *lr = *pp;
+		if (now < lr->deadline_mono) {
+			pp = &lr->next;
+			continue;
+		}
+		*pp = lr->next;
+		d->cur_verb = RS_V_LOGS;
+		rsd_reply(d, &lr->peer, lr->req_id, RS_E_TIMEOUT, NULL,
+			  "node did not send the output in time");
+		free(lr);
+	}
+}
+
 static json_t *inst_json(const rsd_inst *in)
 {
 	const rs_iinfo *i = &in->si.info;
@@ -869,8 +969,9 @@ static void do_events(rsd *d, const net_peer *peer, const rs_request *rq)
 	json_t *arr = json_array();
 	int r;
 
-	r = store_event_each(d->st, rq->label[0] ? rq->label : NULL, 0,
-			     rq->limit ? rq->limit : 50, event_json, arr);
+	r = store_event_each(d->st, rq->label[0] ? rq->label : NULL, rq->after,
+			     rq->after && !rq->limit ? 0 : (rq->limit ? rq->limit : 50),
+			     event_json, arr);
 	if (r < 0) {
 		json_decref(arr);
 		reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read events: %s",
@@ -917,6 +1018,7 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	case RS_V_EDIT: do_edit(d, peer, rq); break;
 	case RS_V_CLONE: do_clone(d, peer, rq); break;
 	case RS_V_UNCLONE: do_unclone(d, peer, rq); break;
+	case RS_V_LOGS: do_logs(d, peer, rq); break;
 	default:
 		reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
 		break;

@@ -285,6 +285,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    now - n->beat_mono > d->ttl_ms)
 			rsd_node_lost(d, n);
 	rsd_pending_check(d);
+	rsd_logs_expire(d, now);
 	/* our own supervisor's watchdog: the loop turned, we are alive */
 	if (d->sd_watchdog_ms)
 		sdnotify_send("WATCHDOG=1");
@@ -398,6 +399,11 @@ void rsd_free(rsd *d)
 		rsd_node *n = d->nodes;
 		d->nodes = n->next;
 		free(n);
+	}
+	while (d->logreqs) {
+		rsd_logreq *lr = d->logreqs;
+		d->logreqs = lr->next;
+		free(lr);
 	}
 	while (d->counters) {
 		rsd_counter *c = d->counters;

@@ -72,6 +72,17 @@ typedef struct rsd_counter {
 	uint64_t n;
 } rsd_counter;
 
+/* A logs request waiting for its agent's LogsData. */
+typedef struct rsd_logreq {
+	struct rsd_logreq *next;
+	uint64_t id;              /* our LogsGet req_id */
+	net_peer peer;            /* the rsctl to answer */
+	uint64_t req_id;          /* its request id */
+	uint64_t inst;
+	char     node[RS_NODE_MAX];
+	uint64_t deadline_mono;
+} rsd_logreq;
+
 typedef struct rsd {
 	struct ev_loop *loop;
 	store          *st;
@@ -82,6 +93,8 @@ typedef struct rsd {
 	rsd_node       *nodes;
 	rsd_pending    *pending;
 	struct rsd_script *scripts;   /* recovery scripts running */
+	rsd_logreq     *logreqs;
+	uint64_t        logreq_seq;
 	ev_timer        period_t;
 	ev_signal       sigterm_w, sigint_w;
 	uint32_t        ttl_ms;
@@ -153,5 +166,9 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		      size_t len, void *arg);
 void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,
 	       const char *json, const char *message);
+/* An agent's answer to a logs request. */
+void rsd_logs_data(rsd *d, rsd_node *n, const rs_logs_data *ld);
+/* Answers logs requests past their deadline with a timeout. */
+void rsd_logs_expire(rsd *d, uint64_t now_mono);
 
 #endif

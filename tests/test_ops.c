@@ -560,3 +560,120 @@ Test(ops, rsd_is_an_sd_notify_service, .init = setup1, .fini = teardown,
 	assert_code(h_rsctl("down", "inner", NULL), 0, "down of the inner rsd");
 	h_pass();
 }
+
+/* ---- logs ------------------------------------------------------------- */
+
+static bool has_line_fn(void *arg)
+{
+	const char **want = arg;
+	const h_res *r = h_rsctl("logs", want[0], "-n", "20", NULL);
+
+	return r->code == 0 && strstr(r->out, want[1]);
+}
+
+Test(ops, logs_of_running_and_crashed, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *w1[] = { "talk", "hello 3" };
+	const h_res *r;
+	h_inst a;
+
+	r = h_rsctl("up", "talk", "--restart", "never", "--", "/bin/sh", "-c",
+		    "for i in 1 2 3; do echo \"hello $i\"; done; echo oops >&2; "
+		    "exec sleep 1000", NULL);
+	assert_code(r, 0, "up");
+	cr_assert(h_wait_until(has_line_fn, w1, 10000), "no output in logs");
+	r = h_rsctl("logs", "talk", "-n", "2", NULL);
+	assert_code(r, 0, "logs -n 2");
+	cr_assert_str_eq(r->out, "hello 3\noops\n", "tail of 2 lines: '%s'", r->out);
+	/* crashed (policy never: failed) - its last lines are still there */
+	cr_assert(h_status_instance("talk", &a));
+	kill(a.pid, SIGKILL);
+	for (int i = 0; i < 500; i++) {
+		h_inst x;
+		if (h_status_instance("talk", &x) && !strcmp(x.state, "failed"))
+			break;
+	}
+	r = h_rsctl("logs", "talk", "-n", "1", NULL);
+	assert_code(r, 0, "logs of a crashed instance");
+	cr_assert_str_eq(r->out, "oops\n");
+	assert_code(h_rsctl("logs", "nosuch", NULL), RS_E_NOENT, "logs nosuch");
+	assert_code(h_rsctl("logs", "talk", "--instance", "999", NULL), RS_E_NOENT,
+		    "logs of an unknown instance");
+	h_pass();
+}
+
+Test(ops, logs_follow_shows_new_lines, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *w[] = { "tick", "tick 1" };
+	char marker[600];
+	const h_res *r;
+	h_job *j;
+
+	snprintf(marker, sizeof marker, "%s", h_path("go"));
+	{
+		char script[1400];
+		snprintf(script, sizeof script,
+			 "echo 'tick 1'; while [ ! -e %s ]; do sleep 0.05; done; "
+			 "echo 'written later'; exec sleep 1000", marker);
+		r = h_rsctl("up", "tick", "--", "/bin/sh", "-c", script, NULL);
+	}
+	assert_code(r, 0, "up");
+	cr_assert(h_wait_until(has_line_fn, w, 10000));
+	j = h_rsctl_start("logs", "tick", "-n", "5", "-f", NULL);
+	/* the follower is running: now the service writes a new line */
+	FILE *f = fopen(marker, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	w[1] = "written later";
+	cr_assert(h_wait_until(has_line_fn, w, 10000), "the service never wrote it");
+	r = h_job_wait(j, 3000);   /* -f never ends by itself: killed */
+	cr_assert(r->timed_out);
+	cr_assert(strstr(r->out, "tick 1\n"), "follow output: '%s'", r->out);
+	cr_assert(strstr(r->out, "written later\n"), "follow missed the new line: '%s'", r->out);
+	h_pass();
+}
+
+struct wrot { const char *dir; long main_size; long old_size; };
+
+/* the instance log was rotated: LOG.1 holds the burst, LOG is small again */
+static bool rotated_fn(void *arg)
+{
+	struct wrot *w = arg;
+	char path[700];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/logs/big.1.log.1", w->dir);
+	if (stat(path, &st) < 0)
+		return false;
+	w->old_size = (long)st.st_size;
+	snprintf(path, sizeof path, "%s/logs/big.1.log", w->dir);
+	if (stat(path, &st) < 0)
+		return false;
+	w->main_size = (long)st.st_size;
+	return w->main_size < (8l << 20);
+}
+
+Test(ops, log_rotation_keeps_the_bound, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	char dir[600];
+	struct wrot w = { dir, 0, 0 };
+	const h_res *r;
+	h_inst a, b;
+
+	snprintf(dir, sizeof dir, "%s/n1", h_tmpdir());
+	/* 10 MB in one burst, over the default 8 MiB bound */
+	r = h_rsctl("up", "big", "--", "/bin/sh", "-c",
+		    "head -c 10000000 /dev/zero | tr '\\000' x; echo; echo after; "
+		    "exec sleep 1000", NULL);
+	assert_code(r, 0, "up");
+	cr_assert(h_status_instance("big", &a));
+	cr_assert(h_wait_until(rotated_fn, &w, 20000), "not rotated: main %ld old %ld",
+		  w.main_size, w.old_size);
+	cr_assert_geq(w.old_size, 8l << 20);
+	cr_assert(h_status_instance("big", &b) && b.pid == a.pid,
+		  "rotation disturbed the service");
+	h_pass();
+}
