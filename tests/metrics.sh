@@ -1,0 +1,96 @@
+#!/bin/bash
+# metrics.sh BUILD_DIR - the metrics endpoint end to end, with real binaries
+# and the real Prometheus tools (Debian package prometheus):
+#  - promtool check metrics accepts rsd's live /metrics output;
+#  - promtool accepts deploy/prometheus/{prometheus.yml,rules.yml};
+#  - a crash moves rs_instance_restarts_total, read back through a real
+#    Prometheus server's HTTP query API;
+#  - bad requests (wrong path, wrong method, huge headers, a client that
+#    connects and says nothing) get errors and leave supervision alone.
+# Every process it starts is killed by pid on exit; every wait has a deadline.
+set -euo pipefail
+BUILD=$(cd "$1" && pwd)
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+TMP=$(mktemp -d /tmp/rs-metrics.XXXXXX)
+PIDS=()
+cleanup() {
+    local rc=$?
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    if [ -f "$TMP/svc.pid" ]; then kill -9 "$(cat "$TMP/svc.pid")" 2>/dev/null || true; fi
+    if [ $rc -ne 0 ]; then
+        echo "--- FAILED; logs:"; tail -n 20 "$TMP"/*.log 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+    exit $rc
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds
+wait_for() {
+    local deadline=$((SECONDS + $1)); shift
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.1
+    done
+}
+command -v promtool >/dev/null || fail "promtool missing (apt-get install prometheus)"
+
+"$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:* --agents tcp://127.0.0.1:* \
+    --metrics 127.0.0.1:0 --ready-fd 3 3>"$TMP/ready" 2>"$TMP/rsd.log" &
+PIDS+=($!); disown $!
+wait_for 10 grep -q metrics= "$TMP/ready" || fail "rsd did not get ready"
+CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready")
+AGENTS=$(sed 's/.*agents=\([^ ]*\).*/\1/' "$TMP/ready")
+METRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/ready" | tr -d '\n')
+"$BUILD/agent/rs-agent" --node m1 --rsd "$AGENTS" --state-dir "$TMP/m1" 2>"$TMP/agent.log" &
+PIDS+=($!); disown $!
+RSCTL=("$BUILD/ctl/rsctl" -s "$CONTROL")
+wait_for 10 bash -c "'${RSCTL[0]}' -s '$CONTROL' --json nodes | grep -q '\"state\":\"up\"'" \
+    || fail "agent did not register"
+
+# a real Prometheus scraping rsd every second
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -e "s/127.0.0.1:9100/$METRICS/" -e 's/scrape_interval: 5s/scrape_interval: 1s/' \
+    "$TOP/deploy/prometheus/prometheus.yml" >"$TMP/prometheus.yml"
+cp "$TOP/deploy/prometheus/rules.yml" "$TMP/rules.yml"
+promtool check config "$TMP/prometheus.yml" >/dev/null || fail "promtool check config"
+promtool check rules "$TOP/deploy/prometheus/rules.yml" >/dev/null || fail "promtool check rules"
+prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/tsdb" \
+    --web.listen-address="127.0.0.1:$PORT" 2>"$TMP/prometheus.log" &
+PIDS+=($!); disown $!
+
+"${RSCTL[@]}" up crashy --settle 0.2 -- sh -c 'echo $$ > '"$TMP"'/svc.pid; exec sleep 1000' \
+    || fail "up"
+curl -sf "http://$METRICS/metrics" >"$TMP/m1.txt" || fail "GET /metrics"
+promtool check metrics <"$TMP/m1.txt" || fail "promtool check metrics (before the crash)"
+grep -q '^rs_instance_up{label="crashy",node="m1",instance="1"} 1$' "$TMP/m1.txt" \
+    || fail "rs_instance_up of crashy is not 1"
+
+kill -9 "$(cat "$TMP/svc.pid")"
+wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_instance_restarts_total{label=\"crashy\",node=\"m1\",reason=\"signaled\"} 1'" \
+    || fail "rs_instance_restarts_total did not count the crash"
+curl -sf "http://$METRICS/metrics" | promtool check metrics || fail "promtool check metrics (after the crash)"
+
+# read it back through Prometheus's query API
+q="http://127.0.0.1:$PORT/api/v1/query?query=rs_instance_restarts_total%7Blabel%3D%22crashy%22%7D"
+wait_for 30 bash -c "curl -sf '$q' | grep -q '\"value\":\[[0-9.]*,\"1\"\]'" \
+    || fail "Prometheus never saw restarts_total = 1: $(curl -s "$q")"
+echo "Prometheus query: $(curl -s "$q")"
+
+# bad requests: errors, and supervision carries on
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$METRICS/nope")" = 404 ] || fail "wrong path not 404"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$METRICS/metrics")" = 405 ] || fail "POST not 405"
+big=$(head -c 40000 /dev/zero | tr '\0' a)
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $big" "http://$METRICS/metrics" || true)
+case $code in 2*) fail "a 40 kB header was accepted ($code)";; esac
+exec 7<>"/dev/tcp/${METRICS%:*}/${METRICS##*:}"   # a client that says nothing
+start=$(date +%s%N)
+"${RSCTL[@]}" status crashy >/dev/null || fail "status while a client stalls the endpoint"
+curl -sf "http://$METRICS/healthz" | grep -q ok || fail "healthz while a client stalls"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+exec 7>&-
+echo "status + healthz answered in $ms ms with a silent client connected"
+kill -9 "$(cat "$TMP/svc.pid")"
+wait_for 10 bash -c "'${RSCTL[0]}' -s '$CONTROL' --json status crashy | grep -q '\"restarts\":2'" \
+    || fail "supervision stopped after the bad requests"
+echo "metrics.sh: all checks passed"
