@@ -93,6 +93,21 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 		bool wanted = in && s && s->s.desired == RS_WANT_UP &&
 			      strcmp(in->si.node, n->n.name) == 0;
 
+		if (in && strcmp(in->si.node, n->n.name) != 0) {
+			/* rescheduled elsewhere while this node was away: the
+			 * copy here is a duplicate */
+			rsd_inst tmp;
+			memset(&tmp, 0, sizeof tmp);
+			tmp.si.info = *info;
+			rs_strlcpy(tmp.si.node, n->n.name, sizeof tmp.si.node);
+			if (rsd_istate_live(info->state)) {
+				rsd_event(d, info->label, info->id, n->n.name, "duplicate",
+					  "instance %llu runs on %s now; stopping the copy here (pid %d)",
+					  (unsigned long long)info->id, in->si.node, (int)info->pid);
+				rsd_send_stop(d, &tmp, true, false);
+			}
+			continue;
+		}
 		if (!in) {
 			rsd_inst tmp;
 			memset(&tmp, 0, sizeof tmp);
@@ -284,7 +299,47 @@ void rsd_node_lost(rsd *d, rsd_node *n)
 	}
 	if (store_commit(d->st) < 0)
 		log_warnx("cannot commit node loss: %s", store_errmsg(d->st));
+	rsd_reschedule_lost(d);
 	rsd_pending_check(d);
+}
+
+void rsd_reschedule_lost(rsd *d)
+{
+	bool began = false;
+
+	for (rsd_inst *in = d->insts; in; in = in->next) {
+		rsd_svc *s = rsd_svc_find(d, in->si.info.label);
+		rsd_node *to;
+		char from[RS_NODE_MAX];
+
+		if (in->si.info.state != RS_IS_LOST || !s ||
+		    s->s.desired != RS_WANT_UP || s->s.spec.node[0])
+			continue;   /* pinned services wait for their node */
+		to = rsd_place(d, "", in->si.node);
+		if (!to || strcmp(to->n.name, in->si.node) == 0)
+			continue;   /* nowhere else to go (yet): retried each period */
+		if (!began && store_begin(d->st) == 0)
+			began = true;
+		rs_strlcpy(from, in->si.node, sizeof from);
+		rs_strlcpy(in->si.node, to->n.name, sizeof in->si.node);
+		in->si.info.state = RS_IS_PENDING;
+		in->si.info.pid = 0;
+		in->si.info.generation = s->s.generation;
+		inst_persist(d, in);
+		rsd_event(d, in->si.info.label, in->si.info.id, to->n.name, "rescheduled",
+			  "from lost node %s to %s", from, to->n.name);
+		log_info("%s/%llu: rescheduled from lost node %s to %s", in->si.info.label,
+			 (unsigned long long)in->si.info.id, from, to->n.name);
+		in->moved = true;
+	}
+	if (began && store_commit(d->st) < 0)
+		log_warnx("cannot commit rescheduling: %s", store_errmsg(d->st));
+	/* committed: now act on it */
+	for (rsd_inst *in = d->insts; in; in = in->next)
+		if (in->moved) {
+			in->moved = false;
+			rsd_send_start(d, in);
+		}
 }
 
 void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,

@@ -69,45 +69,14 @@ static void reply_err(rsd *d, const net_peer *peer, uint64_t id, int code,
 	rsd_reply(d, peer, id, code, NULL, msg);
 }
 
-static int node_instances(rsd *d, const char *node)
-{
-	int n = 0;
-
-	for (rsd_inst *in = d->insts; in; in = in->next)
-		n += strcmp(in->si.node, node) == 0 && rsd_istate_live(in->si.info.state);
-	return n;
-}
-
-/* The node for a new instance: the one asked for, else the connected node
- * with the fewest live instances (ties: by name). */
 static rsd_node *place_but(rsd *d, const char *want, const char *avoid)
 {
-	rsd_node *best = NULL;
-	int best_n = 0;
-
-	if (want[0]) {
-		rsd_node *n = rsd_node_find(d, want);
-		return n && n->connected && n->n.state == RS_NS_UP ? n : NULL;
-	}
-	for (rsd_node *n = d->nodes; n; n = n->next) {
-		int c;
-		if (!n->connected || n->n.state != RS_NS_UP)
-			continue;
-		c = node_instances(d, n->n.name);
-		if (avoid && strcmp(n->n.name, avoid) == 0)
-			c += 1 << 20;   /* only if there is no other node */
-		if (!best || c < best_n ||
-		    (c == best_n && strcmp(n->n.name, best->n.name) < 0)) {
-			best = n;
-			best_n = c;
-		}
-	}
-	return best;
+	return rsd_place(d, want, avoid);
 }
 
 static rsd_node *place(rsd *d, const char *want)
 {
-	return place_but(d, want, NULL);
+	return rsd_place(d, want, NULL);
 }
 
 static rsd_pending *pending_new(rsd *d, const net_peer *peer, const rs_request *rq,
@@ -925,7 +894,7 @@ static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 			"{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b}",
 			"name", n->n.name, "state", rs_node_state_to_string(n->n.state),
 			"boot_id", n->n.boot_id, "agent_version", n->n.agent_version,
-			"instances", node_instances(d, n->n.name),
+			"instances", rsd_node_instances(d, n->n.name),
 			"last_seen_ms", (json_int_t)n->n.last_seen_ms,
 			"heartbeat_age_ms", (json_int_t)age, "connected", n->connected));
 	}

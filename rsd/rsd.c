@@ -50,6 +50,42 @@ void rsd_switch_over(rsd *d, rsd_inst *in)
 	}
 }
 
+int rsd_node_instances(rsd *d, const char *node)
+{
+	int n = 0;
+
+	for (rsd_inst *in = d->insts; in; in = in->next)
+		n += strcmp(in->si.node, node) == 0 && rsd_istate_live(in->si.info.state);
+	return n;
+}
+
+/* The node for a new instance: the one asked for, else the connected node
+ * with the fewest live instances (ties: by name). */
+rsd_node *rsd_place(rsd *d, const char *want, const char *avoid)
+{
+	rsd_node *best = NULL;
+	int best_n = 0;
+
+	if (want[0]) {
+		rsd_node *n = rsd_node_find(d, want);
+		return n && n->connected && n->n.state == RS_NS_UP ? n : NULL;
+	}
+	for (rsd_node *n = d->nodes; n; n = n->next) {
+		int c;
+		if (!n->connected || n->n.state != RS_NS_UP)
+			continue;
+		c = rsd_node_instances(d, n->n.name);
+		if (avoid && strcmp(n->n.name, avoid) == 0)
+			c += 1 << 20;   /* only if there is no other node */
+		if (!best || c < best_n ||
+		    (c == best_n && strcmp(n->n.name, best->n.name) < 0)) {
+			best = n;
+			best_n = c;
+		}
+	}
+	return best;
+}
+
 rsd_svc *rsd_svc_find(rsd *d, const char *label)
 {
 	for (rsd_svc *s = d->svcs; s; s = s->next)
@@ -284,6 +320,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		if ((n->n.state == RS_NS_UP || n->n.state == RS_NS_UNKNOWN) &&
 		    now - n->beat_mono > d->ttl_ms)
 			rsd_node_lost(d, n);
+	rsd_reschedule_lost(d);
 	rsd_pending_check(d);
 	rsd_logs_expire(d, now);
 	/* our own supervisor's watchdog: the loop turned, we are alive */

@@ -41,6 +41,7 @@ typedef struct rsd_inst {
 	struct rsd_inst *next;
 	store_instance   si;
 	char             detail[RS_DETAIL_MAX]; /* last agent event detail */
+	bool             moved;      /* rescheduled, Start not sent yet */
 } rsd_inst;
 
 typedef struct rsd_svc {
@@ -139,6 +140,13 @@ void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
 /* Re-checks pending requests against the table (after any change). */
 void rsd_pending_check(rsd *d);
 bool rsd_istate_live(rs_istate s);
+/* Live instances placed on node. */
+int rsd_node_instances(rsd *d, const char *node);
+/* The node for an instance: `want` if given (and up), else the connected
+ * node with the fewest live instances, `avoid` only if there is no other. */
+rsd_node *rsd_place(rsd *d, const char *want, const char *avoid);
+/* Moves lost instances of wanted services to another node (node loss). */
+void rsd_reschedule_lost(rsd *d);
 /* If in is the active instance of a clone and no longer serves, makes the
  * running standby active (and in the standby). Inside a transaction. */
 void rsd_switch_over(rsd *d, rsd_inst *in);

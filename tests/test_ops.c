@@ -677,3 +677,66 @@ Test(ops, log_rotation_keeps_the_bound, .init = setup1, .fini = teardown,
 		  "rotation disturbed the service");
 	h_pass();
 }
+
+/* ---- node loss -------------------------------------------------------- */
+
+static void setup2_ttl2(void)
+{
+	h_opts o = { .agents = 2, .node_ttl = "2", .alarm_s = 50 };
+
+	h_setup_opts(&o);
+}
+
+struct wmove { const char *node; h_inst in; };
+
+static bool moved_fn(void *arg)
+{
+	struct wmove *w = arg;
+
+	return h_status_instance("web", &w->in) && !strcmp(w->in.node, w->node) &&
+	       !strcmp(w->in.state, "running") && h_pid_alive(w->in.pid);
+}
+
+struct wdead { pid_t pid; };
+
+static bool dead_fn(void *arg)
+{
+	return !h_pid_alive(((struct wdead *)arg)->pid);
+}
+
+/* A node that stops heartbeating (its agent frozen with SIGSTOP: the
+ * service there keeps running, as in a partition) is lost after the TTL;
+ * its instance is rescheduled on the other node; when the node comes back
+ * the copy it still runs is stopped, so the instance runs exactly once. */
+Test(ops, node_loss_reschedules_then_no_duplicate, .init = setup2_ttl2,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	struct wmove w = { .node = "n2" };
+	struct wdead dw;
+	const h_res *r;
+	h_inst a;
+	int64_t t0, dt;
+
+	r = h_rsctl("up", "web", "--", h_notifysvc(), "--ready", NULL);
+	assert_code(r, 0, "up");
+	cr_assert(h_status_instance("web", &a));
+	cr_assert_str_eq(a.node, "n1", "placement: the first of two empty nodes");
+	cr_assert_eq(kill(h_agent_pid(1), SIGSTOP), 0);
+	t0 = h_now_ms();
+	cr_assert(h_wait_until(moved_fn, &w, 20000), "not rescheduled to n2: %s on %s",
+		  w.in.state, w.in.node);
+	dt = h_now_ms() - t0;
+	fprintf(stderr, "node loss (TTL 2 s): detected and rescheduled, running on n2 "
+		"%lld ms after the agent froze\n", (long long)dt);
+	cr_assert_eq(w.in.id, a.id, "the instance moved, it was not duplicated");
+	cr_assert(h_pid_alive(a.pid), "the partitioned copy should still run meanwhile");
+	cr_assert_eq(kill(h_agent_pid(1), SIGCONT), 0);
+	dw.pid = a.pid;
+	cr_assert(h_wait_until(dead_fn, &dw, 15000),
+		  "the duplicate on n1 (pid %d) was not stopped", (int)a.pid);
+	cr_assert(h_status_instance("web", &a));
+	cr_assert_str_eq(a.node, "n2");
+	cr_assert_str_eq(a.state, "running");
+	cr_assert(h_pid_alive(a.pid));
+	h_pass();
+}
