@@ -1,0 +1,33 @@
+# bash completion for rsctl
+_rsctl()
+{
+    local cur prev verbs
+    cur=${COMP_WORDS[COMP_CWORD]}
+    prev=${COMP_WORDS[COMP_CWORD-1]}
+    verbs="up down refresh restart shutdown edit clone unclone status lookup nodes events logs ping help"
+    local i verb=""
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case " $verbs " in *" ${COMP_WORDS[i]} "*) verb=${COMP_WORDS[i]}; break;; esac
+    done
+    if [ -z "$verb" ]; then
+        COMPREPLY=($(compgen -W "$verbs -s --json --timeout --help --version" -- "$cur"))
+        return
+    fi
+    case $prev in
+        --restart|--restart-policy) COMPREPLY=($(compgen -W "always on-failure never" -- "$cur")); return;;
+        --notify) COMPREPLY=($(compgen -W "auto notify simple" -- "$cur")); return;;
+        --script|--cwd) COMPREPLY=($(compgen -f -- "$cur")); return;;
+    esac
+    case $verb in
+        up|edit) COMPREPLY=($(compgen -W "--node --period --ready-timeout --no-block --env --cwd --restart --backoff-initial --backoff-factor --backoff-max --backoff-reset --no-backoff --stop-signal --stop-timeout --notify --settle --script --critical --" -- "$cur"));;
+        down) COMPREPLY=($(compgen -W "--force" -- "$cur"));;
+        logs) COMPREPLY=($(compgen -W "--instance -n -f" -- "$cur"));;
+        events) COMPREPLY=($(compgen -W "-n -f" -- "$cur"));;
+        *) COMPREPLY=();;
+    esac
+    # labels from rsd, when it answers quickly
+    if [[ $cur != -* ]] && [ "$verb" != up ]; then
+        COMPREPLY+=($(compgen -W "$(rsctl --timeout 1 --json status 2>/dev/null | grep -o '"label":"[^"]*"' | cut -d'"' -f4)" -- "$cur"))
+    fi
+}
+complete -F _rsctl rsctl

@@ -1,0 +1,35 @@
+#!/bin/bash
+# package.sh BUILD_DIR - cpack -G DEB builds the rsd, rs-agent and rsctl
+# packages with the right files and Debian dependencies, and they install
+# into a fresh root with dpkg --root; the installed rsctl runs.
+set -euo pipefail
+BUILD=$(cd "$1" && pwd)
+TMP=$(mktemp -d /tmp/rs-pkg.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+command -v dpkg-deb >/dev/null || { echo "SKIP: no dpkg-deb"; exit 77; }
+(cd "$TMP" && cpack -G DEB --config "$BUILD/CPackConfig.cmake" -B "$TMP/out" >/dev/null) \
+    || fail "cpack -G DEB"
+for p in rsd rs-agent rsctl; do
+    ls "$TMP"/out/${p}_*_*.deb >/dev/null 2>&1 || fail "no $p package"
+done
+contents() { dpkg-deb --contents "$TMP"/out/$1_*.deb | awk '{print $6}'; }
+contents rsd | grep -qx './usr/sbin/rsd' || fail "rsd binary missing"
+contents rsd | grep -qx './usr/lib/systemd/system/rsd.service' || fail "rsd unit missing"
+contents rsd | grep -qx './usr/share/man/man8/rsd.8' || fail "rsd(8) missing"
+contents rs-agent | grep -qx './usr/sbin/rs-agent' || fail "rs-agent binary missing"
+contents rs-agent | grep -qx './usr/lib/systemd/system/rs-agent.service' || fail "rs-agent unit missing"
+contents rsctl | grep -qx './usr/bin/rsctl' || fail "rsctl binary missing"
+contents rsctl | grep -qx './usr/share/bash-completion/completions/rsctl' || fail "completion missing"
+dpkg-deb --field "$TMP"/out/rsd_*.deb Depends | grep -q libzmq5 || fail "rsd does not depend on libzmq5"
+dpkg-deb --field "$TMP"/out/rsd_*.deb Depends | grep -q libmicrohttpd12 || fail "rsd does not depend on libmicrohttpd12"
+# install all three into an empty root
+ROOT="$TMP/root"
+mkdir -p "$ROOT/var/lib/dpkg/info" "$ROOT/var/lib/dpkg/updates"
+touch "$ROOT/var/lib/dpkg/status"
+dpkg --root="$ROOT" --force-depends --force-script-chrootless --log=/dev/null \
+    -i "$TMP"/out/*.deb >/dev/null 2>&1 || fail "dpkg --root -i"
+dpkg --root="$ROOT" -l | grep -qE '^ii +rsd ' || fail "rsd not installed"
+[ -x "$ROOT/usr/sbin/rs-agent" ] || fail "rs-agent not installed"
+"$ROOT/usr/bin/rsctl" --version | grep -q "0\." || fail "installed rsctl does not run"
+echo "package.sh: 3 packages built, checked and installed into $ROOT"
