@@ -28,6 +28,7 @@ static void usage(FILE *f)
 "  --beat-ms N       heartbeat interval to rsd (default 1000)\n"
 "  --log-max BYTES   rotate an instance's log above this size (default 8 MiB;\n"
 "                    one rotated copy LABEL.ID.log.1 is kept)\n"
+"  --log-format F    text (default) or json: one JSON object per line\n"
 "  -v                debug logging\n");
 }
 
@@ -74,6 +75,7 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "beat-ms", required_argument, NULL, 'b' },
 		{ "log-max", required_argument, NULL, 'l' },
+		{ "log-format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -94,6 +96,13 @@ int main(int argc, char **argv)
 		case 'b': ag.beat_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'l': ag.log_max = strtoull(optarg, NULL, 10); break;
 		case 'v': verbose = 1; break;
+		case 'F':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+				fprintf(stderr, "--log-format wants text or json\n");
+				return 2;
+			}
+			log_set_json(strcmp(optarg, "json") == 0);
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

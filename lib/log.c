@@ -9,6 +9,32 @@
 
 static const char *log_prog = "rs";
 static int log_level = LOG_LVL_INFO;
+static int log_json;
+
+void log_set_json(int on)
+{
+	log_json = on;
+}
+
+/* Appends s to out as a JSON string body (no quotes), escaped. */
+static size_t json_escape(char *out, size_t n, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s && o + 7 < n; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < 0x20) {
+			o += (size_t)snprintf(out + o, n - o, "\\u%04x", c);
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
 
 void log_init(const char *prog, int level)
 {
@@ -35,6 +61,16 @@ static void log_emit(int lvl, const char *name, const char *err,
 	if (n < 0 || (size_t)n >= sizeof line)
 		return;
 	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	if (log_json) {
+		char msg[4200], e[300];
+		json_escape(msg, sizeof msg, line + n);
+		json_escape(e, sizeof e, err ? err : "");
+		fprintf(stderr, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"prog\":\"%s\","
+			"\"msg\":\"%s\"%s%s%s}\n", ts, now.tv_nsec / 1000000, name,
+			log_prog, msg, err ? ",\"error\":\"" : "", err ? e : "",
+			err ? "\"" : "");
+		return;
+	}
 	/* one write per line so concurrent writers do not interleave */
 	fprintf(stderr, err ? "%s: %s\n" : "%s\n", line, err);
 }

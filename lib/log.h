@@ -11,6 +11,9 @@
 enum { LOG_LVL_DEBUG = 0, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR };
 
 void log_init(const char *prog, int level);
+/* One JSON object per line ({"time","level","prog","msg"[,"error"]})
+ * instead of text; for log collectors (--log-format json). */
+void log_set_json(int on);
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* log_warn appends ": strerror(errno)"; log_warnx does not. */

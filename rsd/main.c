@@ -27,6 +27,7 @@ static void usage(FILE *f)
 "  --metrics H:P    serve Prometheus /metrics and /healthz on HOST:PORT (port 0: any)\n"
 "  --node-ttl S     a node is lost after S seconds without a heartbeat (default 5)\n"
 "  --ready-fd N     write \"control=EP agents=EP\\n\" to fd N once serving\n"
+"  --log-format F   text (default) or json: one JSON object per line\n"
 "  -v               debug logging\n");
 }
 
@@ -45,6 +46,7 @@ int main(int argc, char **argv)
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "node-ttl", required_argument, NULL, 't' },
 		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "log-format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -70,6 +72,13 @@ int main(int argc, char **argv)
 			break;
 		case 'r': ready_fd = atoi(optarg); break;
 		case 'v': verbose = 1; break;
+		case 'F':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+				fprintf(stderr, "--log-format wants text or json\n");
+				return 2;
+			}
+			log_set_json(strcmp(optarg, "json") == 0);
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
