@@ -1,0 +1,45 @@
+/*
+ * manifest.h - cluster manifests (what MINIX's boot-image tables were):
+ * YAML files declaring services, parsed with libyaml and checked before
+ * anything is applied. See docs/manifest.md for the format.
+ *
+ * Owns: parsing, validation with "FILE:LINE: KEY: what is wrong" errors,
+ * and the dependency order. Must not: know about rsd or the network
+ * (unknown nodes are checked by rsd, which knows the nodes).
+ */
+#ifndef RS_MANIFEST_H
+#define RS_MANIFEST_H
+
+#include "model.h"
+
+typedef struct mf_service {
+	rs_spec   spec;          /* label, command, env, policy, ... (owned) */
+	uint32_t  replicas;      /* default 1 */
+	char    **nodes;         /* placement.nodes: allowed nodes (owned) */
+	size_t    nnodes;
+	char    **deps;          /* depends_on labels (owned) */
+	size_t    ndeps;
+	int       line;          /* where the entry starts (1-based) */
+} mf_service;
+
+typedef struct manifest {
+	mf_service *svcs;
+	size_t      n;
+} manifest;
+
+/* Parses text (len bytes; name is used in errors) into an uninitialised
+ * m. On error returns -EINVAL, fills err with "NAME:LINE: KEY: reason",
+ * and leaves m empty (nothing to free). Checks types, unknown keys,
+ * required keys, duplicate labels, unknown dependencies and cycles. */
+int manifest_parse(const char *name, const char *text, size_t len,
+		   manifest *m, char *err, size_t errlen);
+/* Reads and parses the file at path (errors name the path). */
+int manifest_load(const char *path, manifest *m, char *err, size_t errlen);
+void manifest_free(manifest *m);
+/* Fills order[0..n) with indexes of m->svcs so that every service comes
+ * after what it depends on (ties: file order). m must be valid. */
+void manifest_order(const manifest *m, size_t *order);
+/* Index of label in m, or -1. */
+int manifest_find(const manifest *m, const char *label);
+
+#endif

@@ -1,0 +1,179 @@
+/* Unit tests of lib/manifest.c: a full manifest, the dependency order, and
+ * a table of broken files with the error each must give (file:line: key). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "manifest.h"
+
+static const char good[] =
+	"services:\n"
+	"  - label: web\n"                       /* line 2 */
+	"    command: [python3, -m, http.server, '8080']\n"
+	"    env: {MODE: fast, EMPTY: ''}\n"
+	"    cwd: /srv\n"
+	"    replicas: 2\n"
+	"    placement: {nodes: [n1, n2]}\n"
+	"    restart: on-failure\n"
+	"    backoff: {initial: 0.5, factor: 3, max: 20, reset: 30, disabled: false}\n"
+	"    period: 5\n"
+	"    ready_timeout: 7.5\n"
+	"    stop_signal: INT\n"
+	"    stop_timeout: 3\n"
+	"    notify: notify\n"
+	"    settle: 0.2\n"
+	"    depends_on: [db]\n"
+	"    critical: true\n"
+	"    script: /usr/local/bin/recover\n"
+	"  - label: db\n"                        /* line 19 */
+	"    command: postgres\n"
+	"    node: n3\n";
+
+Test(manifest, full_entry, .timeout = 10)
+{
+	manifest m;
+	char err[512] = "";
+	const mf_service *w, *d;
+	size_t order[2];
+
+	cr_assert_eq(manifest_parse("good.yaml", good, strlen(good), &m, err, sizeof err), 0,
+		     "%s", err);
+	cr_assert_eq(m.n, 2);
+	w = &m.svcs[0];
+	d = &m.svcs[1];
+	cr_assert_str_eq(w->spec.label, "web");
+	cr_assert_eq(w->line, 2);
+	cr_assert_eq(d->line, 19);
+	cr_assert_eq(w->spec.argc, 4);
+	cr_assert_str_eq(w->spec.argv[3], "8080");
+	cr_assert_eq(w->spec.envc, 2);
+	cr_assert_str_eq(w->spec.env[0], "MODE=fast");
+	cr_assert_str_eq(w->spec.env[1], "EMPTY=");
+	cr_assert_str_eq(w->spec.cwd, "/srv");
+	cr_assert_eq(w->replicas, 2);
+	cr_assert_eq(w->nnodes, 2);
+	cr_assert_str_eq(w->nodes[1], "n2");
+	cr_assert_eq(w->spec.policy, RS_RP_ON_FAILURE);
+	cr_assert_eq(w->spec.backoff.initial_ms, 500);
+	cr_assert_eq(w->spec.backoff.factor, 3);
+	cr_assert_eq(w->spec.backoff.max_ms, 20000);
+	cr_assert_eq(w->spec.backoff.reset_ms, 30000);
+	cr_assert_eq(w->spec.period_ms, 5000);
+	cr_assert_eq(w->spec.ready_timeout_ms, 7500);
+	cr_assert_eq(w->spec.stop_signal, SIGINT);
+	cr_assert_eq(w->spec.stop_timeout_ms, 3000);
+	cr_assert_eq(w->spec.notify, RS_NT_NOTIFY);
+	cr_assert_eq(w->spec.settle_ms, 200);
+	cr_assert_eq(w->ndeps, 1);
+	cr_assert_str_eq(w->deps[0], "db");
+	cr_assert(w->spec.critical);
+	cr_assert_str_eq(w->spec.script, "/usr/local/bin/recover");
+	cr_assert_eq(d->spec.argc, 1);
+	cr_assert_str_eq(d->spec.node, "n3");
+	cr_assert_eq(d->replicas, 1);
+	cr_assert_eq(d->spec.policy, RS_RP_ALWAYS);
+	manifest_order(&m, order);
+	cr_assert_eq(order[0], 1, "db must come before web");
+	cr_assert_eq(order[1], 0);
+	manifest_free(&m);
+}
+
+Test(manifest, order_chain_and_ties, .timeout = 10)
+{
+	static const char y[] =
+		"services:\n"
+		"  - {label: c, command: [x], depends_on: [b]}\n"
+		"  - {label: a, command: [x]}\n"
+		"  - {label: b, command: [x], depends_on: [a]}\n"
+		"  - {label: d, command: [x]}\n";
+	manifest m;
+	char err[512];
+	size_t o[4];
+
+	cr_assert_eq(manifest_parse("o.yaml", y, strlen(y), &m, err, sizeof err), 0, "%s", err);
+	manifest_order(&m, o);
+	cr_assert_str_eq(m.svcs[o[0]].spec.label, "a");
+	cr_assert_str_eq(m.svcs[o[1]].spec.label, "b");
+	cr_assert_str_eq(m.svcs[o[2]].spec.label, "c");
+	cr_assert_str_eq(m.svcs[o[3]].spec.label, "d");
+	manifest_free(&m);
+}
+
+struct bad { const char *name; const char *yaml; const char *want; };
+
+static const struct bad bads[] = {
+	{ "empty", "", "empty.yaml:1: the file is empty" },
+	{ "not-yaml", "services: [\n  - a\n", "YAML error" },
+	{ "top-list", "- a\n", "expected a mapping with a 'services' list" },
+	{ "top-key", "services: []\nservers: []\n", "top-key.yaml:2: servers: unknown key" },
+	{ "no-list", "services: 3\n", "services: expected a list of services" },
+	{ "no-label", "services:\n  - command: [x]\n", "no-label.yaml:2: services[0]: missing key 'label'" },
+	{ "no-command", "services:\n  - label: a\n", "no-command.yaml:2: services[0] (a): missing key 'command'" },
+	{ "unknown-key", "services:\n  - label: a\n    command: [x]\n    colour: red\n",
+	  "unknown-key.yaml:4: services[0].colour: unknown key" },
+	{ "bad-type", "services:\n  - label: a\n    command: [x]\n    replicas: many\n",
+	  "bad-type.yaml:4: services[0].replicas: expected a whole number >= 1, got 'many'" },
+	{ "zero-replicas", "services:\n  - label: a\n    command: [x]\n    replicas: 0\n",
+	  "services[0].replicas: expected a whole number >= 1" },
+	{ "neg-period", "services:\n  - label: a\n    command: [x]\n    period: -1\n",
+	  "services[0].period: expected a number of seconds, got '-1'" },
+	{ "bad-policy", "services:\n  - label: a\n    command: [x]\n    restart: sometimes\n",
+	  "services[0].restart: 'sometimes' is not one of always, on-failure, never" },
+	{ "bad-signal", "services:\n  - label: a\n    command: [x]\n    stop_signal: NOPE\n",
+	  "services[0].stop_signal: 'NOPE' is not a signal" },
+	{ "bad-label", "services:\n  - label: 'a b'\n    command: [x]\n",
+	  "services[0].label: 'a b' is not a valid label" },
+	{ "command-map", "services:\n  - label: a\n    command: {x: 1}\n",
+	  "services[0].command: expected a list of strings" },
+	{ "env-list", "services:\n  - label: a\n    command: [x]\n    env: [A=1]\n",
+	  "services[0].env: expected a mapping" },
+	{ "backoff-key", "services:\n  - label: a\n    command: [x]\n    backoff: {start: 1}\n",
+	  "services[0].backoff.start: unknown key (known: initial, factor, max, reset, disabled)" },
+	{ "rel-script", "services:\n  - label: a\n    command: [x]\n    script: fix.sh\n",
+	  "services[0].script: must be an absolute path" },
+	{ "user", "services:\n  - label: a\n    command: [x]\n    user: www\n",
+	  "services[0].user: running services as another user is not supported yet" },
+	{ "dup", "services:\n  - {label: a, command: [x]}\n  - {label: a, command: [y]}\n",
+	  "dup.yaml:3: services[1] (a): duplicate label 'a' (first at line 2)" },
+	{ "unknown-dep", "services:\n  - {label: a, command: [x], depends_on: [zz]}\n",
+	  "services[0] (a).depends_on: unknown service 'zz'" },
+	{ "self-dep", "services:\n  - {label: a, command: [x], depends_on: [a]}\n",
+	  "a service cannot depend on itself" },
+	{ "cycle", "services:\n  - {label: a, command: [x], depends_on: [b]}\n"
+		   "  - {label: b, command: [x], depends_on: [c]}\n"
+		   "  - {label: c, command: [x], depends_on: [a]}\n",
+	  "dependency cycle: a -> b -> c -> a" },
+	{ "node-and-nodes", "services:\n  - label: a\n    command: [x]\n    node: n1\n"
+			   "    placement: {nodes: [n2]}\n",
+	  "give either node or placement.nodes, not both" },
+	{ "bad-backoff", "services:\n  - label: a\n    command: [x]\n    backoff: {initial: 10, max: 5}\n",
+	  "backoff cap 5000 ms is below its initial 10000 ms" },
+};
+
+Test(manifest, broken_files_give_clear_errors, .timeout = 10)
+{
+	for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+		manifest m;
+		char err[512] = "", name[64];
+
+		snprintf(name, sizeof name, "%s.yaml", bads[i].name);
+		cr_expect_eq(manifest_parse(name, bads[i].yaml, strlen(bads[i].yaml), &m, err,
+					    sizeof err), -EINVAL, "%s: accepted", name);
+		cr_expect_eq(m.n, 0, "%s: something was kept", name);
+		cr_expect(strstr(err, bads[i].want) != NULL,
+			  "%s:\n  got:  %s\n  want: %s", name, err, bads[i].want);
+		cr_expect(strncmp(err, name, strlen(name)) == 0, "%s: the error does not name "
+			  "the file: %s", name, err);
+	}
+}
+
+Test(manifest, load_missing_file, .timeout = 10)
+{
+	manifest m;
+	char err[512];
+
+	cr_assert_lt(manifest_load("/nonexistent/x.yaml", &m, err, sizeof err), 0);
+	cr_assert(strstr(err, "/nonexistent/x.yaml: No such file"), "%s", err);
+}
