@@ -88,6 +88,7 @@ void agent_report(agent *ag, inst *in, rs_event_kind kind, const char *detail)
 	svc_fill_info(in, &m.u.event.info);
 	m.u.event.detail = detail ? strdup(detail) : NULL;
 	m.u.event.backoff_ms = kind == RS_EK_BACKOFF ? in->backoff_ms : 0;
+	m.u.event.latency_us = kind == RS_EK_STARTED ? in->latency_us : 0;
 	log_info("%s/%llu %s pid %d: %s", in->spec.label,
 		 (unsigned long long)in->id, rs_event_kind_to_string(kind),
 		 (int)in->pid, detail ? detail : "");

@@ -47,6 +47,8 @@ typedef struct inst {
 	ev_timer       stop_t;       /* stop timeout -> SIGKILL */
 	ev_timer       backoff_t;
 	uint32_t       backoff_ms;   /* current backoff delay */
+	uint64_t       exit_ns;      /* mono ns when the last death was seen */
+	uint32_t       latency_us;   /* exit seen -> new pid, for the report */
 } inst;
 
 typedef struct replay_ent {

@@ -262,6 +262,11 @@ static void svc_apply(inst *in, rproc_event ev)
 			return;
 		}
 		svc_arm_ready(in);
+		if (in->exit_ns) {
+			uint64_t us = (clock_mono_ns() - in->exit_ns) / 1000;
+			in->latency_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+			in->exit_ns = 0;
+		}
 	}
 	if (ev == RP_EV_EXIT && in->rp.state != RS_IS_DOWN) {
 		exit_describe(in, detail, sizeof detail);
@@ -279,6 +284,7 @@ static void svc_apply(inst *in, rproc_event ev)
 	if (fx.fx & RP_FX_SPAWN) {
 		snprintf(detail, sizeof detail, "pid %d", (int)in->pid);
 		agent_report(ag, in, RS_EK_STARTED, detail);
+		in->latency_us = 0;
 	}
 	if (fx.fx & RP_FX_ARM_WDOG && in->spec.period_ms) {
 		double t = 2.0 * in->spec.period_ms / 1000.0;
@@ -520,6 +526,7 @@ void svc_child_exited(agent *ag, pid_t pid, int wstatus)
 	}
 	/* Whatever the main process left in its group goes with it. The group
 	 * id cannot be reused while a member lives, so this hits only them. */
+	in->exit_ns = clock_mono_ns();
 	kill(-pid, SIGKILL);
 	in->last_pid = pid;
 	in->pid = 0;

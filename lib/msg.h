@@ -85,6 +85,7 @@ typedef struct rs_ievent {
 	rs_iinfo      info;
 	char         *detail;    /* owned, may be NULL */
 	uint32_t      backoff_ms;
+	uint32_t      latency_us;  /* STARTED after a death: exit -> new pid */
 } rs_ievent;
 
 typedef struct rs_welcome {

@@ -162,6 +162,50 @@ void prom_process(prom_buf *b)
 	}
 }
 
+const double prom_latency_bounds[] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+	0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+const int prom_latency_nbounds = 16;
+
+void prom_hist_init(prom_hist *h, const double *bounds, int nbounds)
+{
+	memset(h, 0, sizeof *h);
+	h->bounds = bounds;
+	h->nbounds = nbounds > PROM_HIST_MAX ? PROM_HIST_MAX : nbounds;
+}
+
+void prom_hist_observe(prom_hist *h, double v)
+{
+	int i = 0;
+
+	while (i < h->nbounds && v > h->bounds[i])
+		i++;
+	h->counts[i]++;
+	h->count++;
+	h->sum += v;
+}
+
+void prom_hist_write(prom_buf *b, const char *name, const char *help,
+		     const prom_hist *h)
+{
+	char n[128], le[32];
+	uint64_t cum = 0;
+
+	prom_family(b, name, "histogram", help);
+	snprintf(n, sizeof n, "%s_bucket", name);
+	for (int i = 0; i < h->nbounds; i++) {
+		cum += h->counts[i];
+		snprintf(le, sizeof le, "%g", h->bounds[i]);
+		prom_sample(b, n, (double)cum, "le", le, NULL);
+	}
+	prom_sample(b, n, (double)h->count, "le", "+Inf", NULL);
+	snprintf(n, sizeof n, "%s_sum", name);
+	prom_sample(b, n, h->sum, NULL);
+	snprintf(n, sizeof n, "%s_count", name);
+	prom_sample(b, n, (double)h->count, NULL);
+}
+
 void prom_free(prom_buf *b)
 {
 	free(b->s);

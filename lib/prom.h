@@ -9,6 +9,7 @@
 #define RS_PROM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct prom_buf {
 	char  *s;
@@ -28,5 +29,25 @@ void prom_sample(prom_buf *b, const char *name, double value, ...)
  * process_open_fds, process_max_fds (from /proc/self). */
 void prom_process(prom_buf *b);
 void prom_free(prom_buf *b);
+
+/* A histogram with fixed upper bounds (seconds), cumulative on output. */
+#define PROM_HIST_MAX 16
+typedef struct prom_hist {
+	const double *bounds;     /* ascending, nbounds entries (+Inf implied) */
+	int           nbounds;
+	uint64_t      counts[PROM_HIST_MAX + 1];
+	uint64_t      count;
+	double        sum;
+} prom_hist;
+
+/* Bounds for latencies: 100 us .. 10 s. */
+extern const double prom_latency_bounds[];
+extern const int prom_latency_nbounds;
+
+void prom_hist_init(prom_hist *h, const double *bounds, int nbounds);
+void prom_hist_observe(prom_hist *h, double v);
+/* Writes the family (HELP/TYPE histogram) with its _bucket/_sum/_count. */
+void prom_hist_write(prom_buf *b, const char *name, const char *help,
+		     const prom_hist *h);
 
 #endif

@@ -233,6 +233,7 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.event.info = &e->info;
 		e->b.event.detail = pb_str(m->u.event.detail);
 		e->b.event.backoff_ms = m->u.event.backoff_ms;
+		e->b.event.latency_us = m->u.event.latency_us;
 		env->body_case = RS__ENVELOPE__BODY_EVENT;
 		env->event = &e->b.event;
 		return 0;
@@ -573,6 +574,7 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 			return -WIRE_E_ENUM;
 		m->u.event.kind = (rs_event_kind)env->event->kind;
 		m->u.event.backoff_ms = env->event->backoff_ms;
+		m->u.event.latency_us = env->event->latency_us;
 		r = dec_iinfo(&m->u.event.info, env->event->info);
 		if (r < 0)
 			return r;

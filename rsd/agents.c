@@ -201,7 +201,7 @@ static void on_hello(rsd *d, const net_peer *peer, const rs_msg *m)
 	n->n.state = RS_NS_UP;
 	node_persist(d, n);
 	reconcile(d, n, h);
-	if (store_commit(d->st) < 0)
+	if (rsd_commit(d) < 0)
 		log_warnx("cannot commit hello of %s: %s", n->n.name, store_errmsg(d->st));
 	/* Welcome carries the last event we processed: the agent replays the
 	 * rest, which we record as history (seq < hello_seq) */
@@ -256,6 +256,16 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 		log_warnx("cannot begin: %s", store_errmsg(d->st));
 	rsd_event(d, e->info.label, e->info.id, n->n.name,
 		  rs_event_kind_to_string(e->kind), "%s", e->detail ? e->detail : "");
+	if (!history && e->kind == RS_EK_STARTED && e->latency_us)
+		prom_hist_observe(&d->h_restart, e->latency_us / 1e6);
+	if (!history && e->kind == RS_EK_READY && e->info.ready_ms >= e->info.started_ms &&
+	    e->info.started_ms)
+		prom_hist_observe(&d->h_ready, (double)(e->info.ready_ms - e->info.started_ms) / 1e3);
+	if (!history && (e->kind == RS_EK_BACKOFF || e->kind == RS_EK_READY)) {
+		rsd_svc *bs = rsd_svc_find(d, e->info.label);
+		if (bs)
+			bs->backoff_ms = e->kind == RS_EK_BACKOFF ? e->backoff_ms : 0;
+	}
 	/* a restart is counted by the first event that shows a higher count */
 	if (in && !history && e->info.restarts > in->si.info.restarts)
 		rsd_count(d, "restart", e->info.label, n->n.name,
@@ -271,7 +281,7 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 		    e->kind == RS_EK_WATCHDOG)
 			rsd_switch_over(d, in);
 	}
-	if (store_commit(d->st) < 0)
+	if (rsd_commit(d) < 0)
 		log_warnx("cannot commit event: %s", store_errmsg(d->st));
 	if (in && !history)
 		after_death(d, in, e->kind);
@@ -297,7 +307,7 @@ void rsd_node_lost(rsd *d, rsd_node *n)
 			  "node %s lost", n->n.name);
 		rsd_switch_over(d, in);
 	}
-	if (store_commit(d->st) < 0)
+	if (rsd_commit(d) < 0)
 		log_warnx("cannot commit node loss: %s", store_errmsg(d->st));
 	rsd_reschedule_lost(d);
 	rsd_pending_check(d);
@@ -332,7 +342,7 @@ void rsd_reschedule_lost(rsd *d)
 			 (unsigned long long)in->si.info.id, from, to->n.name);
 		in->moved = true;
 	}
-	if (began && store_commit(d->st) < 0)
+	if (began && rsd_commit(d) < 0)
 		log_warnx("cannot commit rescheduling: %s", store_errmsg(d->st));
 	/* committed: now act on it */
 	for (rsd_inst *in = d->insts; in; in = in->next)

@@ -201,7 +201,7 @@ static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
 		    store_instance_del(d->st, old->si.info.id) < 0)
 			goto store_abort;
 	rsd_event(d, rq->label, in->si.info.id, n->n.name, "up", "%s", rq->spec.argv[0]);
-	if (store_commit(d->st) < 0)
+	if (rsd_commit(d) < 0)
 		goto store_abort;
 	for (rsd_inst **pp = &d->insts; *pp;) {
 		rsd_inst *old = *pp;
@@ -283,7 +283,7 @@ static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;
 	}
 	rsd_event(d, rq->label, 0, NULL, "down", "requested");
-	if (store_commit(d->st) < 0)
+	if (rsd_commit(d) < 0)
 		log_warnx("commit of down %s failed: %s", rq->label, store_errmsg(d->st));
 	p->next = d->pending;
 	d->pending = p;
@@ -337,7 +337,7 @@ static int pending_commit(rsd *d, const net_peer *peer, const rs_request *rq,
 	}
 	rsd_event(d, rq->label[0] ? rq->label : NULL, p->inst_id, NULL,
 		  rs_verb_to_string(rq->verb), "%s", what);
-	if (store_commit(d->st) < 0)
+	if (rsd_commit(d) < 0)
 		goto fail;
 	p->next = d->pending;
 	d->pending = p;
@@ -460,7 +460,7 @@ static void do_shutdown(rsd *d, const net_peer *peer, const rs_request *rq)
 	if (store_op_add(d->st, &p->op) < 0)
 		goto fail_rollback;
 	rsd_event(d, NULL, 0, NULL, "shutdown", "every service is going down");
-	if (store_commit(d->st) < 0)
+	if (rsd_commit(d) < 0)
 		goto fail;
 	for (rsd_svc *s = d->svcs; s; s = s->next)
 		s->s.desired = RS_WANT_DOWN;
@@ -580,7 +580,7 @@ static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 		rsd_event(d, rq->label, 0, NULL, "edit", "settings changed (mask 0x%x)%s",
 			  rq->edit_mask, rq->edit_mask & RS_EDIT_NEXT_START ?
 			  "; command/env/cwd apply at the next start" : "");
-		r = store_commit(d->st);
+		r = rsd_commit(d);
 	}
 	if (r < 0) {
 		rs_spec_clear(&next.spec);
@@ -653,7 +653,7 @@ static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 			  store_errmsg(d->st));
 		return;
 	}
-	store_commit(d->st);
+	rsd_commit(d);
 	d->next_inst_id++;
 	sb->next = d->insts;
 	d->insts = sb;
@@ -683,7 +683,7 @@ static void do_unclone(rsd *d, const net_peer *peer, const rs_request *rq)
 		}
 		rsd_event(d, rq->label, in->si.info.id, in->si.node, "unclone",
 			  "standby stopped");
-		store_commit(d->st);
+		rsd_commit(d);
 		rsd_send_stop(d, in, true, false);
 		*pp = in->next;
 		free(in);

@@ -86,6 +86,9 @@ int main(int argc, char **argv)
 	log_init("rsd", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	signal(SIGPIPE, SIG_IGN);
 	d.ttl_ms = (uint32_t)(ttl * 1000);
+	prom_hist_init(&d.h_ready, prom_latency_bounds, prom_latency_nbounds);
+	prom_hist_init(&d.h_restart, prom_latency_bounds, prom_latency_nbounds);
+	prom_hist_init(&d.h_commit, prom_latency_bounds, prom_latency_nbounds);
 	d.loop = ev_default_loop(EVFLAG_AUTO);
 	if (!d.loop)
 		fatalx("cannot initialise libev");

@@ -102,6 +102,27 @@ static void metrics_text(rsd *d, prom_buf *b)
 		prom_sample(b, "rs_node_heartbeat_age_seconds",
 			    (double)(now - n->beat_mono) / 1000.0, "node", n->n.name, NULL);
 
+	prom_family(b, "rs_backoff_seconds", "gauge",
+		    "The restart delay a service is waiting out now (0 when it runs).");
+	for (rsd_svc *s = d->svcs; s; s = s->next)
+		prom_sample(b, "rs_backoff_seconds", s->backoff_ms / 1000.0,
+			    "label", s->s.spec.label, NULL);
+	prom_hist_write(b, "rs_instance_ready_seconds",
+			"Time from a process start to its readiness (READY=1 or settled).",
+			&d->h_ready);
+	prom_hist_write(b, "rs_restart_latency_seconds",
+			"Time from a death seen by the agent to the new process (incl. backoff).",
+			&d->h_restart);
+	prom_hist_write(b, "rs_store_commit_seconds",
+			"Duration of rsd's SQLite commits.", &d->h_commit);
+	{
+		bool booted = true;
+		for (rsd_node *n = d->nodes; n; n = n->next)
+			booted &= n->n.state != RS_NS_UNKNOWN;
+		prom_family(b, "rs_boot_complete", "gauge",
+			    "1 once every node known from the store has reported (or been lost).");
+		prom_sample(b, "rs_boot_complete", booted, NULL);
+	}
 	prom_family(b, "rs_ctl_requests_total", "counter",
 		    "Control requests answered, by verb and result code.");
 	for (int v = 0; v < RS_V__NR; v++)

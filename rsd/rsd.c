@@ -16,6 +16,15 @@
 #include "sdnotify.h"
 #include "wire.h"
 
+int rsd_commit(rsd *d)
+{
+	uint64_t t0 = clock_mono_ns();
+	int r = store_commit(d->st);
+
+	prom_hist_observe(&d->h_commit, (double)(clock_mono_ns() - t0) / 1e9);
+	return r;
+}
+
 bool rsd_istate_live(rs_istate s)
 {
 	return s == RS_IS_PENDING || s == RS_IS_STARTING || s == RS_IS_RUNNING ||
@@ -411,7 +420,7 @@ int rsd_load(rsd *d)
 	if (r == 0 && (r = store_begin(d->st)) == 0) {
 		r = store_op_each_open(d->st, close_op, d);
 		if (r == 0)
-			r = store_commit(d->st);
+			r = rsd_commit(d);
 		else
 			store_rollback(d->st);
 	}

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "codes.h"
+#include "prom.h"
 #include "msg.h"
 #include "net.h"
 #include "store.h"
@@ -47,6 +48,7 @@ typedef struct rsd_inst {
 typedef struct rsd_svc {
 	struct rsd_svc *next;
 	store_service   s;
+	uint32_t        backoff_ms;   /* current restart delay (metrics) */
 } rsd_svc;
 
 /* A request whose reply waits for something (ready, dead). */
@@ -112,10 +114,15 @@ typedef struct rsd {
 	uint64_t        ctl_requests[RS_V__NR][RS_E__NR];
 	uint64_t        critical_failures;
 	uint64_t        sd_watchdog_ms;    /* systemd's WATCHDOG_USEC, ms */
+	prom_hist       h_ready;           /* start -> READY, seconds */
+	prom_hist       h_restart;         /* exit seen -> new pid, seconds */
+	prom_hist       h_commit;          /* store commit, seconds */
 	rs_verb         cur_verb;              /* verb being answered */
 } rsd;
 
 /* rsd.c */
+/* store_commit, timed for rs_store_commit_seconds. */
+int rsd_commit(rsd *d);
 int rsd_load(rsd *d);
 void rsd_free(rsd *d);
 void rsd_start_period(rsd *d);

@@ -70,6 +70,15 @@ kill -9 "$(cat "$TMP/svc.pid")"
 wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_instance_restarts_total{label=\"crashy\",node=\"m1\",reason=\"signaled\"} 1'" \
     || fail "rs_instance_restarts_total did not count the crash"
 curl -sf "http://$METRICS/metrics" | promtool check metrics || fail "promtool check metrics (after the crash)"
+curl -sf "http://$METRICS/metrics" >"$TMP/m2.txt"
+grep -q '^rs_restart_latency_seconds_count 1$' "$TMP/m2.txt" || fail "restart latency histogram did not count the restart"
+grep -q '^rs_restart_latency_seconds_bucket{le="+Inf"} 1$' "$TMP/m2.txt" || fail "restart latency +Inf bucket"
+wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -qE '^rs_instance_ready_seconds_count [2-9]'" \
+    || fail "ready histogram should count 2 starts (the up, the restart)"
+grep -qE '^rs_store_commit_seconds_count [1-9]' "$TMP/m2.txt" || fail "no store commit timed"
+grep -q '^rs_boot_complete 1$' "$TMP/m2.txt" || fail "rs_boot_complete is not 1"
+grep -q '^rs_backoff_seconds{label="crashy"} 0$' "$TMP/m2.txt" || fail "rs_backoff_seconds of a running service is not 0"
+grep -q '^process_cpu_seconds_total ' "$TMP/m2.txt" || fail "no process metrics"
 
 # read it back through Prometheus's query API
 q="http://127.0.0.1:$PORT/api/v1/query?query=rs_instance_restarts_total%7Blabel%3D%22crashy%22%7D"

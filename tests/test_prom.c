@@ -49,3 +49,27 @@ Test(prom, grows_and_process_metrics, .timeout = 10)
 	prom_free(&b);
 	cr_assert_null(b.s);
 }
+
+Test(prom, histogram_cumulative, .timeout = 10)
+{
+	static const double bounds[] = { 0.001, 0.01, 0.1 };
+	prom_buf b = { 0 };
+	prom_hist h;
+
+	prom_hist_init(&h, bounds, 3);
+	/* binary fractions, so the sum prints exactly */
+	prom_hist_observe(&h, 0.000244140625);
+	prom_hist_observe(&h, 0.0009765625);
+	prom_hist_observe(&h, 0.03125);
+	prom_hist_observe(&h, 4);
+	prom_hist_write(&b, "rs_x_seconds", "X.", &h);
+	cr_assert_str_eq(b.s,
+		"# HELP rs_x_seconds X.\n# TYPE rs_x_seconds histogram\n"
+		"rs_x_seconds_bucket{le=\"0.001\"} 2\n"
+		"rs_x_seconds_bucket{le=\"0.01\"} 2\n"
+		"rs_x_seconds_bucket{le=\"0.1\"} 3\n"
+		"rs_x_seconds_bucket{le=\"+Inf\"} 4\n"
+		"rs_x_seconds_sum 4.032470703125\n"
+		"rs_x_seconds_count 4\n");
+	prom_free(&b);
+}
