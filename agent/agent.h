@@ -49,6 +49,8 @@ typedef struct inst {
 	uint32_t       backoff_ms;   /* current backoff delay */
 	uint64_t       exit_ns;      /* mono ns when the last death was seen */
 	uint32_t       latency_us;   /* exit seen -> new pid, for the report */
+	int64_t        death_log_end;/* log size when it died: its last lines
+				      * end there, whatever the next one writes */
 } inst;
 
 typedef struct replay_ent {
@@ -106,6 +108,11 @@ void svc_free(inst *in);
 /* logs.c */
 /* Answers rsd's LogsGet with a LogsData. */
 void logs_get(agent *ag, const rs_msg *req);
+/* The size of the instance's log now, or -1. */
+int64_t logs_size(agent *ag, const inst *in);
+/* The last (up to 3) lines the instance wrote before death_log_end (or
+ * the end), on one line, into out. */
+void logs_tail_text(agent *ag, const inst *in, char *out, size_t n);
 /* Rotates every instance log over ag->log_max (copy to .1, truncate). */
 void logs_rotate_all(agent *ag);
 

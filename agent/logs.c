@@ -71,6 +71,59 @@ static void logs_read(agent *ag, const rs_logs_get *g, rs_logs_data *d)
 	}
 }
 
+void logs_tail_text(agent *ag, const inst *in, char *out, size_t n)
+{
+	char path[4096], buf[512];
+	struct stat st;
+	ssize_t r;
+	size_t start = 0, lines = 0;
+	int fd;
+
+	out[0] = '\0';
+	log_path(ag, in->spec.label, in->id, path, sizeof path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || st.st_size == 0) {
+		close(fd);
+		return;
+	}
+	if (in->death_log_end >= 0 && in->death_log_end < st.st_size)
+		st.st_size = in->death_log_end;   /* not the new process's lines */
+	r = pread(fd, buf, sizeof buf - 1, st.st_size > (off_t)sizeof buf - 1 ?
+		  st.st_size - (off_t)(sizeof buf - 1) : 0);
+	close(fd);
+	if (r <= 0)
+		return;
+	buf[r] = '\0';
+	while (r > 0 && buf[r - 1] == '\n')
+		buf[--r] = '\0';
+	for (ssize_t i = r - 1; i >= 0; i--)
+		if (buf[i] == '\n' && ++lines == 3) {
+			start = (size_t)i + 1;
+			break;
+		}
+	/* one line in the event: newlines shown as " | " */
+	for (size_t i = start, o = 0; buf[i] && o + 4 < n; i++) {
+		if (buf[i] == '\n') {
+			memcpy(out + o, " | ", 3);
+			o += 3;
+		} else {
+			out[o++] = (unsigned char)buf[i] < 0x20 ? ' ' : buf[i];
+		}
+		out[o] = '\0';
+	}
+}
+
+int64_t logs_size(agent *ag, const inst *in)
+{
+	char path[4096];
+	struct stat st;
+
+	log_path(ag, in->spec.label, in->id, path, sizeof path);
+	return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
 void logs_get(agent *ag, const rs_msg *req)
 {
 	rs_msg m;

@@ -269,9 +269,16 @@ static void svc_apply(inst *in, rproc_event ev)
 		}
 	}
 	if (ev == RP_EV_EXIT && in->rp.state != RS_IS_DOWN) {
+		char tail[200];
 		exit_describe(in, detail, sizeof detail);
 		if (fx.fx & RP_FX_RESTARTED)
 			strncat(detail, ", restarting", sizeof detail - strlen(detail) - 1);
+		/* the crash event carries what it said last */
+		logs_tail_text(ag, in, tail, sizeof tail);
+		if (tail[0]) {
+			strncat(detail, "; last output: ", sizeof detail - strlen(detail) - 1);
+			strncat(detail, tail, sizeof detail - strlen(detail) - 1);
+		}
 		agent_report(ag, in, RS_EK_EXITED, detail);
 	}
 	if (fx.fx & RP_FX_ARM_BACKOFF) {
@@ -527,6 +534,7 @@ void svc_child_exited(agent *ag, pid_t pid, int wstatus)
 	/* Whatever the main process left in its group goes with it. The group
 	 * id cannot be reused while a member lives, so this hits only them. */
 	in->exit_ns = clock_mono_ns();
+	in->death_log_end = logs_size(ag, in);   /* one stat(): cheap */
 	kill(-pid, SIGKILL);
 	in->last_pid = pid;
 	in->pid = 0;

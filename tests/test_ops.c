@@ -740,3 +740,26 @@ Test(ops, node_loss_reschedules_then_no_duplicate, .init = setup2_ttl2,
 	cr_assert(h_pid_alive(a.pid));
 	h_pass();
 }
+
+static bool crash_tail_fn(void *arg)
+{
+	const h_res *r = h_rsctl("--json", "events", "sayer", NULL);
+
+	return r->code == 0 && strstr(r->out, "last output: one | two | three about to crash");
+}
+
+/* The crash event carries the last lines the instance wrote. */
+Test(ops, crash_event_carries_last_lines, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *script = "echo zero; echo one; echo two; echo 'three about to crash' >&2; "
+			     "[ -e %s ] && exec sleep 1000; touch %s; sleep 0.3; exit 7";
+	char cmd[2000], flag[600];
+
+	snprintf(flag, sizeof flag, "%s", h_path("crashed-once"));
+	snprintf(cmd, sizeof cmd, script, flag, flag);
+	assert_code(h_rsctl("up", "sayer", "--settle", "0.1", "--", "/bin/sh", "-c", cmd, NULL),
+		    0, "up");
+	cr_assert(h_wait_until(crash_tail_fn, NULL, 10000), "no exited event with the last lines");
+	h_pass();
+}
