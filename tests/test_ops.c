@@ -752,12 +752,12 @@ static bool crash_tail_fn(void *arg)
 Test(ops, crash_event_carries_last_lines, .init = setup1, .fini = teardown,
      .timeout = T_TIMEOUT)
 {
-	const char *script = "echo zero; echo one; echo two; echo 'three about to crash' >&2; "
-			     "[ -e %s ] && exec sleep 1000; touch %s; sleep 0.3; exit 7";
 	char cmd[2000], flag[600];
 
 	snprintf(flag, sizeof flag, "%s", h_path("crashed-once"));
-	snprintf(cmd, sizeof cmd, script, flag, flag);
+	snprintf(cmd, sizeof cmd, "echo zero; echo one; echo two; "
+		 "echo 'three about to crash' >&2; [ -e %s ] && exec sleep 1000; "
+		 "touch %s; sleep 0.3; exit 7", flag, flag);
 	assert_code(h_rsctl("up", "sayer", "--settle", "0.1", "--", "/bin/sh", "-c", cmd, NULL),
 		    0, "up");
 	cr_assert(h_wait_until(crash_tail_fn, NULL, 10000), "no exited event with the last lines");
