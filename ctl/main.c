@@ -160,7 +160,7 @@ static int print_failure(const ctl_cmd *c, const rs_reply *rep)
 	return exit_code(rep->code);
 }
 
-static int run_once(ctl_cmd *c);
+static int run_once(ctl_cmd *c, bool show_empty);
 
 /* For -f: where the next request starts, from the reply just printed:
  * logs: "next"; events: the last "seq". */
@@ -209,21 +209,8 @@ static int run(ctl_cmd *c)
 		bool first = true;
 
 		for (;;) {
-			rs_msg rep;
-			int r;
+			int r = run_once(c, first);
 
-			c->req.u.request.id = request_id();
-			r = exchange(c, &rep);
-			if (r == 0)
-				r = check_reply(c, &rep);
-			if (r == 0 && rep.u.reply.code != RS_OK)
-				r = print_failure(c, &rep.u.reply);
-			else if (r == 0 && (first || has_news(&rep.u.reply)))
-				r = c->json ? print_json(&rep.u.reply) :
-				    print_human(c->req.u.request.verb, &rep.u.reply);
-			if (r == 0)
-				follow_advance(c, &rep.u.reply);
-			rs_msg_clear(&rep);
 			if (r != 0)
 				return r;
 			fflush(stdout);
@@ -231,11 +218,13 @@ static int run(ctl_cmd *c)
 			nanosleep(&ts, NULL);   /* polling rsd, not waiting in a test */
 		}
 	}
-	return run_once(c);
+	return run_once(c, true);
 }
 
-/* Runs the parsed command once. Returns the exit code. */
-static int run_once(ctl_cmd *c)
+/* Sends the request once and prints the reply (in follow mode, only when
+ * it has news or show_empty; then advances the follow position). Returns
+ * the exit code. */
+static int run_once(ctl_cmd *c, bool show_empty)
 {
 	rs_msg rep;
 	int r;
@@ -246,10 +235,11 @@ static int run_once(ctl_cmd *c)
 		r = check_reply(c, &rep);
 	if (r == 0 && rep.u.reply.code != RS_OK)
 		r = print_failure(c, &rep.u.reply);
-	else if (r == 0 && c->json)
-		r = print_json(&rep.u.reply);
-	else if (r == 0)
-		r = print_human(c->req.u.request.verb, &rep.u.reply);
+	else if (r == 0 && (show_empty || has_news(&rep.u.reply)))
+		r = c->json ? print_json(&rep.u.reply) :
+		    print_human(c->req.u.request.verb, &rep.u.reply);
+	if (r == 0 && c->follow)
+		follow_advance(c, &rep.u.reply);
 	rs_msg_clear(&rep);
 	return r;
 }

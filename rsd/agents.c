@@ -82,6 +82,18 @@ static void send_rehello(rsd *d, const net_peer *peer)
 	rs_msg_clear(&m);
 }
 
+/* Tells node n to stop and forget what it runs as info (not in our table,
+ * or not placed there). */
+static void stop_copy(rsd *d, rsd_node *n, const rs_iinfo *info)
+{
+	rsd_inst tmp;
+
+	memset(&tmp, 0, sizeof tmp);
+	tmp.si.info = *info;
+	rs_strlcpy(tmp.si.node, n->n.name, sizeof tmp.si.node);
+	rsd_send_stop(d, &tmp, true, false);
+}
+
 /* Makes the agent's view and ours agree: adopt what it runs that we want,
  * stop what we do not want, start what it lacks. */
 static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
@@ -96,28 +108,20 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 		if (in && strcmp(in->si.node, n->n.name) != 0) {
 			/* rescheduled elsewhere while this node was away: the
 			 * copy here is a duplicate */
-			rsd_inst tmp;
-			memset(&tmp, 0, sizeof tmp);
-			tmp.si.info = *info;
-			rs_strlcpy(tmp.si.node, n->n.name, sizeof tmp.si.node);
 			if (rsd_istate_live(info->state)) {
 				rsd_event(d, info->label, info->id, n->n.name, "duplicate",
 					  "instance %llu runs on %s now; stopping the copy here (pid %d)",
 					  (unsigned long long)info->id, in->si.node, (int)info->pid);
-				rsd_send_stop(d, &tmp, true, false);
+				stop_copy(d, n, info);
 			}
 			continue;
 		}
 		if (!in) {
-			rsd_inst tmp;
-			memset(&tmp, 0, sizeof tmp);
-			tmp.si.info = *info;
-			rs_strlcpy(tmp.si.node, n->n.name, sizeof tmp.si.node);
 			if (rsd_istate_live(info->state)) {
 				rsd_event(d, info->label, info->id, n->n.name, "stray",
 					  "node runs instance %llu (pid %d) unknown to rsd, stopping it",
 					  (unsigned long long)info->id, (int)info->pid);
-				rsd_send_stop(d, &tmp, true, false);
+				stop_copy(d, n, info);
 			}
 			continue;
 		}
