@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "codes.h"
+#include "manifest.h"
 
 typedef struct opt_def opt_def;
 
@@ -33,7 +34,7 @@ struct opt_def {
 	uint32_t    edit;       /* RS_EDIT_* bit this option sets (edit) */
 };
 
-enum label_use { LABEL_NONE, LABEL_OPTIONAL, LABEL_REQUIRED };
+enum label_use { LABEL_NONE, LABEL_OPTIONAL, LABEL_REQUIRED, LABEL_FILE };
 
 typedef struct verb_def {
 	const char     *name;
@@ -70,6 +71,7 @@ static const char usage_text[] =
 "  refresh LABEL      restart a running service deliberately\n"
 "  restart LABEL      start a terminated service again\n"
 "  shutdown           stop every service, restart nothing\n"
+"  apply FILE         converge the cluster to a manifest (diff FILE: dry run)\n"
 "  logs LABEL [-n N] [-f]\n"
 "                     show a service's output (stdout and stderr)\n"
 "  clone LABEL        keep a warm standby instance\n"
@@ -215,6 +217,20 @@ static const char logs_help[] =
 "Shows the last lines (default 50) of what service LABEL's active instance\n"
 "(or instance ID, also a crashed one) wrote to stdout and stderr, fetched\n"
 "from its agent through rsd. -f keeps printing new output as it comes.\n";
+
+static const char apply_help[] =
+"usage: rsctl apply FILE [--no-block]\n"
+"\n"
+"Converges the cluster to the manifest FILE (docs/manifest.md): checks it\n"
+"first (a wrong file changes nothing; errors name file, line and key), then\n"
+"adds, changes and removes services, starting new ones in dependency order\n"
+"(each after what it depends_on is ready), and says what it changed.\n"
+"Default --timeout: 120 s.\n";
+
+static const char diff_help[] =
+"usage: rsctl diff FILE\n"
+"\n"
+"Shows what rsctl apply FILE would add, change and remove; changes nothing.\n";
 
 static const char ping_help[] =
 "usage: rsctl ping\n"
@@ -524,6 +540,8 @@ static const verb_def verbs[] = {
 	{ "clone",    RS_V_CLONE,    LABEL_REQUIRED, false, clone_opts, clone_help },
 	{ "unclone",  RS_V_UNCLONE,  LABEL_REQUIRED, false, NULL,       unclone_help },
 	{ "logs",     RS_V_LOGS,     LABEL_REQUIRED, false, logs_opts,  logs_help },
+	{ "apply",    RS_V_APPLY,    LABEL_FILE,     false, block_opts, apply_help },
+	{ "diff",     RS_V_APPLY,    LABEL_FILE,     false, NULL,       diff_help },
 };
 
 /* The verb called name, or NULL. */
@@ -631,7 +649,7 @@ static bool is_help(const char *a)
 /* Takes the verb's LABEL argument. Returns ARGS_RUN or RS_E_USAGE. */
 static int take_positional(args_state *s, const char *a)
 {
-	if (s->v->label != LABEL_NONE && !s->label) {
+	if (s->v->label != LABEL_NONE && !s->label) {   /* LABEL or FILE */
 		s->label = a;
 		return ARGS_RUN;
 	}
@@ -759,6 +777,52 @@ static uint32_t default_timeout(const rs_request *r)
 	}
 }
 
+/* apply / diff FILE: parses and checks the manifest here, so that a bad
+ * file changes nothing, and sends its services. Returns ARGS_RUN,
+ * RS_E_USAGE or RS_E_INVAL (the file is wrong: file:line: key: reason). */
+static int finish_apply(args_state *s)
+{
+	rs_request *r = &s->c->req.u.request;
+	char err[768];
+	manifest m;
+
+	if (!s->label)
+		return usage_error(s->v, "missing FILE");
+	if (manifest_load(s->label, &m, err, sizeof err) < 0) {
+		fprintf(stderr, "rsctl: %s\n", err);
+		return RS_E_INVAL;
+	}
+	r->verb = RS_V_APPLY;
+	r->dry_run = !strcmp(s->v->name, "diff");
+	r->specs = calloc(m.n ? m.n : 1, sizeof *r->specs);
+	if (!r->specs) {
+		manifest_free(&m);
+		return usage_error(s->v, "out of memory");
+	}
+	for (size_t i = 0; i < m.n; i++) {
+		const mf_service *ms = &m.svcs[i];
+		if (ms->replicas > 1 || ms->nnodes > 1) {
+			fprintf(stderr, "rsctl: %s:%d: services[%zu] (%s): replicas > 1 and "
+				"placement over several nodes are not supported yet\n",
+				s->label, ms->line, i, ms->spec.label);
+			manifest_free(&m);
+			return RS_E_INVAL;
+		}
+		if (rs_spec_copy(&r->specs[i], &ms->spec) < 0) {
+			manifest_free(&m);
+			return usage_error(s->v, "out of memory");
+		}
+		r->nspecs = i + 1;
+		for (size_t d = 0; d < ms->ndeps; d++)
+			rs_spec_add_dep(&r->specs[i], ms->deps[d]);
+		if (ms->nnodes == 1)
+			rs_strlcpy(r->specs[i].node, ms->nodes[0], sizeof r->specs[i].node);
+	}
+	manifest_free(&m);
+	r->timeout_ms = s->timeout_ms >= 0 ? (uint32_t)s->timeout_ms : CTL_APPLY_TIMEOUT_MS;
+	return ARGS_RUN;
+}
+
 /* Checks what the arguments left and completes the request. Returns
  * ARGS_RUN or RS_E_USAGE. */
 static int finish(args_state *s)
@@ -766,6 +830,8 @@ static int finish(args_state *s)
 	rs_request *r = &s->c->req.u.request;
 	char err[256];
 
+	if (s->v->label == LABEL_FILE)
+		return finish_apply(s);
 	if (s->v->label == LABEL_REQUIRED && !s->label)
 		return usage_error(s->v, "missing LABEL");
 	if (s->label && !rs_label_valid(s->label))

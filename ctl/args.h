@@ -19,6 +19,7 @@
 #define CTL_UP_SLACK_MS      5000   /* up: ready timeout + this */
 #define CTL_DOWN_TIMEOUT_MS  10000  /* down: the stop timeout is rsd's */
 #define CTL_LONG_TIMEOUT_MS  30000  /* refresh, restart, shutdown */
+#define CTL_APPLY_TIMEOUT_MS 120000 /* apply: every service ready in order */
 #define CTL_EVENTS_LIMIT     50
 #define CTL_REPLY_SLACK_MS   2000   /* rsctl waits timeout + this */
 

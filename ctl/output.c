@@ -470,6 +470,22 @@ static int render_events(const json_t *root, uint64_t now_ms, FILE *out)
 
 typedef int (*render_fn)(const json_t *root, uint64_t now_ms, FILE *out);
 
+/* Renders {"added":[..],"changed":[..],"removed":[..],"unchanged":[..]}. */
+static int render_apply(const json_t *root, uint64_t now_ms, FILE *out)
+{
+	static const struct { const char *key, *mark; } parts[] = {
+		{ "added", "+" }, { "changed", "~" }, { "removed", "-" },
+		{ "unchanged", "=" },
+	};
+	const json_t *l;
+	size_t i;
+
+	for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++)
+		json_array_foreach(json_object_get(root, parts[p].key), i, l)
+			fprintf(out, "%s %s\n", parts[p].mark, json_string_value(l));
+	return -ENOENT;   /* and the summary message */
+}
+
 /* Renders {"data": "..."}: the output as it was written. */
 static int render_logs(const json_t *root, uint64_t now_ms, FILE *out)
 {
@@ -482,6 +498,7 @@ static int render_logs(const json_t *root, uint64_t now_ms, FILE *out)
 
 static const render_fn renderers[RS_V__NR] = {
 	[RS_V_LOGS]   = render_logs,
+	[RS_V_APPLY]  = render_apply,
 	[RS_V_STATUS] = render_status,
 	[RS_V_NODES]  = render_nodes,
 	[RS_V_LOOKUP] = render_lookup,

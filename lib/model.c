@@ -99,6 +99,7 @@ void rs_spec_clear(rs_spec *s)
 {
 	strv_free(s->argv, s->argc);
 	strv_free(s->env, s->envc);
+	strv_free(s->deps, s->ndeps);
 	free(s->cwd);
 	free(s->script);
 	rs_spec_init(s);
@@ -134,6 +135,11 @@ int rs_spec_add_env(rs_spec *s, const char *kv)
 	return strv_add(&s->env, &s->envc, kv);
 }
 
+int rs_spec_add_dep(rs_spec *s, const char *label)
+{
+	return strv_add(&s->deps, &s->ndeps, label);
+}
+
 int rs_spec_copy(rs_spec *dst, const rs_spec *src)
 {
 	int r = 0;
@@ -145,6 +151,10 @@ int rs_spec_copy(rs_spec *dst, const rs_spec *src)
 	dst->envc = 0;
 	dst->cwd = NULL;
 	dst->script = NULL;
+	dst->deps = NULL;
+	dst->ndeps = 0;
+	for (size_t i = 0; r == 0 && i < src->ndeps; i++)
+		r = rs_spec_add_dep(dst, src->deps[i]);
 	for (size_t i = 0; r == 0 && i < src->argc; i++)
 		r = rs_spec_add_arg(dst, src->argv[i]);
 	for (size_t i = 0; r == 0 && i < src->envc; i++)

@@ -111,6 +111,8 @@ typedef struct rs_spec {
 	char           node[RS_NODE_MAX];  /* requested node; "" = any */
 	char          *script;   /* recovery script (absolute path) or NULL */
 	bool           critical; /* a core service (MINIX): see docs */
+	char         **deps;     /* depends_on labels (apply), NULL-terminated */
+	size_t         ndeps;
 } rs_spec;
 
 typedef struct rs_exit {
@@ -178,6 +180,7 @@ int rs_spec_copy(rs_spec *dst, const rs_spec *src);
 /* Appends one argv / env string (copied). 0, -E2BIG, -ENOMEM. */
 int rs_spec_add_arg(rs_spec *s, const char *arg);
 int rs_spec_add_env(rs_spec *s, const char *kv);
+int rs_spec_add_dep(rs_spec *s, const char *label);
 /* Checks label syntax, argv non-empty, limits, enums. On error writes a
  * human message naming the field into err and returns -EINVAL. */
 int rs_spec_validate(const rs_spec *s, char *err, size_t errlen);

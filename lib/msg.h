@@ -58,6 +58,7 @@ typedef enum rs_verb {
 	RS_V_CLONE,
 	RS_V_UNCLONE,
 	RS_V_LOGS,
+	RS_V_APPLY,
 	RS_V__NR
 } rs_verb;
 
@@ -122,7 +123,12 @@ typedef struct rs_request {
 	uint32_t edit_mask;      /* RS_EDIT_* bits: spec fields to change */
 	uint64_t instance;       /* logs: instance id, 0 = the active one */
 	uint64_t after;          /* events: after seq; logs: offset + 1 */
+	rs_spec *specs;          /* apply: nspecs specs, owned */
+	size_t   nspecs;
+	bool     dry_run;        /* apply: only say what would change */
 } rs_request;
+
+#define RS_APPLY_MAX 1024        /* services in one apply */
 
 #define RS_LOGS_MAX (64u << 10)  /* most output bytes in one LogsData */
 

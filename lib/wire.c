@@ -48,6 +48,9 @@ struct enc {
 	Rs__Backoff        backoff;
 	Rs__InstanceInfo   info;
 	Rs__ExitInfo       exit;
+	Rs__ServiceSpec   *specs;    /* request: nspecs entries */
+	Rs__ServiceSpec  **pspecs;
+	Rs__Backoff       *backoffs;
 	Rs__InstanceInfo  *infos;    /* hello: ninstances entries */
 	Rs__InstanceInfo **pinfos;
 	Rs__ExitInfo      *exits;
@@ -91,7 +94,8 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	    (unsigned)s->notify >= RS_NT__NR ||
 	    !strv_ok(s->argv, s->argc) || !strv_ok(s->env, s->envc) ||
 	    (s->cwd && strnlen(s->cwd, RS_ARG_MAX) >= RS_ARG_MAX) ||
-	    (s->script && strnlen(s->script, RS_ARG_MAX) >= RS_ARG_MAX))
+	    (s->script && strnlen(s->script, RS_ARG_MAX) >= RS_ARG_MAX) ||
+	    !strv_ok(s->deps, s->ndeps))
 		return -EINVAL;
 
 	rs__backoff__init(pb);
@@ -119,6 +123,8 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	ps->node = pb_str(s->node);
 	ps->script = pb_str(s->script);
 	ps->critical = s->critical;
+	ps->n_depends_on = s->ndeps;
+	ps->depends_on = s->ndeps ? s->deps : NULL;
 	return 0;
 }
 
@@ -294,6 +300,26 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.force = m->u.request.force;
 		e->b.request.instance = m->u.request.instance;
 		e->b.request.after = m->u.request.after;
+		e->b.request.dry_run = m->u.request.dry_run;
+		if (m->u.request.nspecs > RS_APPLY_MAX)
+			return -EINVAL;
+		if (m->u.request.nspecs) {
+			size_t n = m->u.request.nspecs;
+			e->specs = calloc(n, sizeof *e->specs);
+			e->pspecs = calloc(n, sizeof *e->pspecs);
+			e->backoffs = calloc(n, sizeof *e->backoffs);
+			if (!e->specs || !e->pspecs || !e->backoffs)
+				return -ENOMEM;
+			for (size_t i = 0; i < n; i++) {
+				r = enc_spec(&m->u.request.specs[i], &e->specs[i],
+					     &e->backoffs[i]);
+				if (r < 0)
+					return r;
+				e->pspecs[i] = &e->specs[i];
+			}
+			e->b.request.n_specs = n;
+			e->b.request.specs = e->pspecs;
+		}
 		env->body_case = RS__ENVELOPE__BODY_REQUEST;
 		env->request = &e->b.request;
 		return 0;
@@ -373,6 +399,9 @@ int wire_encode(const rs_msg *m, uint8_t **out, size_t *len)
 	*out = buf;
 	*len = size;
 out:
+	free(e.specs);
+	free(e.pspecs);
+	free(e.backoffs);
 	free(e.infos);
 	free(e.pinfos);
 	free(e.exits);
@@ -453,6 +482,8 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 		r = dec_dup(&s->cwd, ps->cwd, RS_ARG_MAX);
 	if (r == 0)
 		r = dec_dup(&s->script, ps->script, RS_ARG_MAX);
+	if (r == 0)
+		r = dec_strv(s, ps->depends_on, ps->n_depends_on, rs_spec_add_dep);
 	if (r < 0)
 		return r;
 	s->critical = ps->critical != 0;
@@ -610,6 +641,23 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.request.force = env->request->force != 0;
 		m->u.request.instance = env->request->instance;
 		m->u.request.after = env->request->after;
+		m->u.request.dry_run = env->request->dry_run != 0;
+		if (env->request->n_specs > RS_APPLY_MAX)
+			return -WIRE_E_FIELD;
+		if (env->request->n_specs) {
+			m->u.request.specs = calloc(env->request->n_specs, sizeof(rs_spec));
+			if (!m->u.request.specs)
+				return -WIRE_E_NOMEM;
+			for (size_t i = 0; i < env->request->n_specs; i++) {
+				rs_spec_init(&m->u.request.specs[i]);
+				m->u.request.nspecs = i + 1;
+				if (!env->request->specs[i])
+					return -WIRE_E_FIELD;
+				r = dec_spec(&m->u.request.specs[i], env->request->specs[i]);
+				if (r < 0)
+					return r;
+			}
+		}
 		r = dec_label(m->u.request.label, env->request->label);
 		if (r < 0)
 			return r;

@@ -988,6 +988,7 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	case RS_V_CLONE: do_clone(d, peer, rq); break;
 	case RS_V_UNCLONE: do_unclone(d, peer, rq); break;
 	case RS_V_LOGS: do_logs(d, peer, rq); break;
+	case RS_V_APPLY: rsd_apply(d, peer, rq); break;
 	default:
 		reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
 		break;

@@ -239,7 +239,7 @@ void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
 		rsd_reply(d, &p->peer, p->req_id, code, json, msg);
 	}
 	log_info("%s %s: %s", rs_verb_to_string(p->verb), p->label, msg);
-	free(p);
+	rsd_pending_free(p);
 }
 
 /* Whether an up is finished: its instance is ready, or gave up. */
@@ -309,6 +309,8 @@ void rsd_pending_check(rsd *d)
 			pending_check_up(d, p);
 		else if (p->verb == RS_V_DOWN || p->verb == RS_V_SHUTDOWN)
 			pending_check_down(d, p);
+		else if (p->verb == RS_V_APPLY)
+			rsd_apply_check(d, p);
 	}
 	for (p = d->pending; p; p = next) {
 		next = p->next;
@@ -459,6 +461,6 @@ void rsd_free(rsd *d)
 	while (d->pending) {
 		rsd_pending *p = d->pending;
 		d->pending = p->next;
-		free(p);
+		rsd_pending_free(p);
 	}
 }

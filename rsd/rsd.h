@@ -63,6 +63,9 @@ typedef struct rsd_pending {
 	uint64_t  deadline_mono;
 	rs_op     op;             /* the store's operation row */
 	bool      reply;          /* false for --no-block (op only) */
+	char    **apply;          /* apply: labels still to start, in order */
+	size_t    napply;
+	char     *apply_json;     /* apply: the plan, for the final reply */
 } rsd_pending;
 
 /* A counter keyed by kind ("restart", "watchdog"), label, node, reason. */
@@ -175,6 +178,12 @@ void rsd_count(rsd *d, const char *kind, const char *label, const char *node,
 int rsd_script_run(rsd *d, const char *script, const char *label,
 		   uint64_t inst, rs_exit_reason reason, uint32_t incarnation);
 void rsd_scripts_kill(rsd *d);
+
+/* apply.c */
+void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq);
+/* Starts what an apply may start now; finishes it when all run. */
+void rsd_apply_check(rsd *d, rsd_pending *p);
+void rsd_pending_free(rsd_pending *p);
 
 /* control.c */
 void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,

@@ -763,3 +763,100 @@ Test(ops, crash_event_carries_last_lines, .init = setup1, .fini = teardown,
 	cr_assert(h_wait_until(crash_tail_fn, NULL, 10000), "no exited event with the last lines");
 	h_pass();
 }
+
+/* ---- manifests -------------------------------------------------------- */
+
+static const char *write_file(const char *name, const char *text)
+{
+	const char *path = h_path(name);
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* seq of the first event of `kind` for label, 0 if none */
+static long long event_seq(const char *label, const char *kind)
+{
+	json_t *j = h_json(h_rsctl("--json", "events", label, "-n", "200", NULL)), *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "events"), i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "kind")), kind))
+			return json_integer_value(json_object_get(e, "seq"));
+	return 0;
+}
+
+Test(ops, apply_converges_in_dependency_order, .init = setup2, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	char yaml[2000];
+	const char *path;
+	const h_res *r;
+	json_t *j;
+	h_inst in;
+
+	snprintf(yaml, sizeof yaml,
+		 "services:\n"
+		 "  - label: web\n"
+		 "    command: [%s, --ready, --ready-delay, '100']\n"
+		 "    depends_on: [db]\n"
+		 "  - label: db\n"
+		 "    command: [%s, --ready, --ready-delay, '400']\n"
+		 "    node: n2\n", h_notifysvc(), h_notifysvc());
+	path = write_file("site.yaml", yaml);
+	assert_code(h_rsctl("up", "old", "--", h_notifysvc(), "--ready", NULL), 0, "up old");
+
+	r = h_rsctl("--json", "diff", path, NULL);
+	assert_code(r, 0, "diff");
+	j = h_json(r);
+	cr_assert_eq(json_array_size(json_object_get(j, "added")), 2);
+	cr_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "removed"), 0)), "old");
+	cr_assert(!h_status_instance("web", &in), "diff changed something");
+
+	r = h_rsctl("apply", path, NULL);
+	assert_code(r, 0, "apply");
+	cr_assert(h_status_instance("web", &in) && !strcmp(in.state, "running"));
+	cr_assert(h_status_instance("db", &in) && !strcmp(in.state, "running"));
+	cr_assert_str_eq(in.node, "n2");
+	cr_assert(h_status_instance("old", &in) && !strcmp(in.desired, "down"));
+	/* boot order: web was started only after db was ready */
+	cr_assert_gt(event_seq("web", "up"), event_seq("db", "ready"),
+		     "web started before db was ready");
+	/* applying again changes nothing */
+	r = h_rsctl("--json", "diff", path, NULL);
+	j = h_json(r);
+	cr_assert_eq(json_array_size(json_object_get(j, "added")), 0);
+	cr_assert_eq(json_array_size(json_object_get(j, "changed")), 0);
+	cr_assert_eq(json_array_size(json_object_get(j, "removed")), 0);
+	h_pass();
+}
+
+Test(ops, apply_bad_manifests_change_nothing, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	static const struct { const char *yaml, *want; } bad[] = {
+		{ "services:\n  - label: a\n    command: [x]\n    colour: red\n",
+		  ":4: services[0].colour: unknown key" },
+		{ "services:\n  - {label: a, command: [x], depends_on: [b]}\n"
+		  "  - {label: b, command: [x], depends_on: [a]}\n", "dependency cycle" },
+		{ "services:\n  - {label: a, command: [x]}\n  - {label: a, command: [y]}\n",
+		  "duplicate label 'a'" },
+		{ "services:\n  - {label: a, command: [x], node: n9}\n", "unknown node 'n9'" },
+	};
+	h_inst in;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char name[32];
+		const h_res *r;
+
+		snprintf(name, sizeof name, "bad%zu.yaml", i);
+		r = h_rsctl("apply", write_file(name, bad[i].yaml), NULL);
+		assert_code(r, RS_E_INVAL, name);
+		cr_assert(strstr(r->err, bad[i].want), "%s: %s", name, r->err);
+	}
+	cr_assert(!h_status_instance("a", &in), "a bad apply created a service");
+	h_pass();
+}

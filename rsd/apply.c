@@ -1,0 +1,416 @@
+/*
+ * apply.c - converge the cluster to a manifest (rsctl apply / diff).
+ *
+ * The client parsed and checked the file; rsd checks what only it knows
+ * (nodes, operations in progress), computes the plan (added, changed,
+ * removed, unchanged), commits every desired state in one transaction with
+ * an operation row, and only then acts: removed services are stopped,
+ * changed ones take their new spec (a refresh when the command, env or cwd
+ * changed), and added ones are started in dependency order, each once what
+ * it depends on runs. The reply comes when all of them run.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "rsd.h"
+
+static bool strv_eq(char **a, size_t an, char **b, size_t bn)
+{
+	if (an != bn)
+		return false;
+	for (size_t i = 0; i < an; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* Whether a change needs a new process (command, env, cwd). */
+static bool spec_needs_restart(const rs_spec *a, const rs_spec *b)
+{
+	return !strv_eq(a->argv, a->argc, b->argv, b->argc) ||
+	       !strv_eq(a->env, a->envc, b->env, b->envc) || !str_eq(a->cwd, b->cwd);
+}
+
+static bool spec_eq(const rs_spec *a, const rs_spec *b)
+{
+	return !spec_needs_restart(a, b) && a->period_ms == b->period_ms &&
+	       a->ready_timeout_ms == b->ready_timeout_ms &&
+	       a->stop_timeout_ms == b->stop_timeout_ms &&
+	       a->stop_signal == b->stop_signal && a->policy == b->policy &&
+	       !memcmp(&a->backoff, &b->backoff, sizeof a->backoff) &&
+	       a->notify == b->notify && a->settle_ms == b->settle_ms &&
+	       !strcmp(a->node, b->node) && str_eq(a->script, b->script) &&
+	       a->critical == b->critical;
+}
+
+static const rs_spec *find_spec(const rs_request *rq, const char *label)
+{
+	for (size_t i = 0; i < rq->nspecs; i++)
+		if (!strcmp(rq->specs[i].label, label))
+			return &rq->specs[i];
+	return NULL;
+}
+
+void rsd_pending_free(rsd_pending *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->napply; i++)
+		free(p->apply[i]);
+	free(p->apply);
+	free(p->apply_json);
+	free(p);
+}
+
+static bool svc_running(rsd *d, const char *label)
+{
+	for (rsd_inst *in = d->insts; in; in = in->next)
+		if (!strcmp(in->si.info.label, label) && !in->si.standby &&
+		    in->si.info.state == RS_IS_RUNNING)
+			return true;
+	return false;
+}
+
+/* Whether label has an instance that runs or will (live, lost, exited). */
+static bool svc_live(rsd *d, const char *label)
+{
+	for (rsd_inst *in = d->insts; in; in = in->next)
+		if (!strcmp(in->si.info.label, label) && !in->si.standby &&
+		    (rsd_istate_live(in->si.info.state) || in->si.info.state == RS_IS_LOST ||
+		     in->si.info.state == RS_IS_EXITED))
+			return true;
+	return false;
+}
+
+/* Drops label's dead instances (a new one replaces them). */
+static void drop_dead(rsd *d, const char *label)
+{
+	for (rsd_inst **pp = &d->insts; *pp;) {
+		rsd_inst *in = *pp;
+		if (!strcmp(in->si.info.label, label) &&
+		    (in->si.info.state == RS_IS_DOWN || in->si.info.state == RS_IS_FAILED)) {
+			if (store_instance_del(d->st, in->si.info.id) < 0)
+				log_warnx("cannot drop instance %llu: %s",
+					  (unsigned long long)in->si.info.id, store_errmsg(d->st));
+			*pp = in->next;
+			free(in);
+		} else {
+			pp = &in->next;
+		}
+	}
+}
+
+static rsd_inst *svc_inst(rsd *d, const char *label)
+{
+	for (rsd_inst *in = d->insts; in; in = in->next)
+		if (!strcmp(in->si.info.label, label) && !in->si.standby)
+			return in;
+	return NULL;
+}
+
+/* Creates, stores and starts the instance of service s. */
+static int start_one(rsd *d, rsd_svc *s)
+{
+	rsd_node *n = rsd_place(d, s->s.spec.node, NULL);
+	rsd_inst *in;
+
+	if (!n)
+		return -ENODEV;
+	in = calloc(1, sizeof *in);
+	if (!in)
+		return -ENOMEM;
+	in->si.info.id = d->next_inst_id++;
+	rs_strlcpy(in->si.info.label, s->s.spec.label, sizeof in->si.info.label);
+	in->si.info.generation = s->s.generation;
+	in->si.info.state = RS_IS_PENDING;
+	rs_strlcpy(in->si.node, n->n.name, sizeof in->si.node);
+	if (store_begin(d->st) < 0 || store_instance_put(d->st, &in->si) < 0) {
+		store_rollback(d->st);
+		free(in);
+		return -EIO;
+	}
+	rsd_event(d, s->s.spec.label, in->si.info.id, n->n.name, "up", "apply");
+	if (rsd_commit(d) < 0) {
+		free(in);
+		return -EIO;
+	}
+	in->next = d->insts;
+	d->insts = in;
+	rsd_send_start(d, in);
+	return 0;
+}
+
+void rsd_apply_check(rsd *d, rsd_pending *p)
+{
+	bool all_running = true;
+
+	for (size_t i = 0; i < p->napply; i++) {
+		const char *label = p->apply[i];
+		rsd_svc *s = rsd_svc_find(d, label);
+		rsd_inst *in = svc_inst(d, label);
+		bool deps_ok = true;
+
+		if (!s) {
+			rsd_pending_done(d, p, RS_E_FAILED, p->apply_json,
+					 "apply: %s vanished", label);
+			return;
+		}
+		if (in && (in->si.info.state == RS_IS_FAILED ||
+			   in->si.info.state == RS_IS_DOWN)) {
+			rsd_pending_done(d, p, RS_E_FAILED, p->apply_json,
+					 "apply: %s failed to start on %s: %s", label,
+					 in->si.node, in->detail);
+			return;
+		}
+		if (in) {
+			all_running &= in->si.info.state == RS_IS_RUNNING;
+			continue;
+		}
+		all_running = false;
+		for (size_t k = 0; k < s->s.spec.ndeps; k++)
+			deps_ok &= svc_running(d, s->s.spec.deps[k]);
+		if (!deps_ok)
+			continue;   /* its dependencies are not ready yet */
+		int r = start_one(d, s);
+		if (r < 0) {
+			rsd_pending_done(d, p, r == -ENODEV ? RS_E_NONODE : RS_E_INTERNAL,
+					 p->apply_json, "apply: cannot start %s: %s", label,
+					 r == -ENODEV ? "no node to place it on" : strerror(-r));
+			return;
+		}
+	}
+	if (all_running)
+		rsd_pending_done(d, p, RS_OK, p->apply_json, "applied: every service runs");
+}
+
+/* The reply's plan as JSON (the caller frees). */
+static char *plan_json(rsd *d, const rs_request *rq, char **added, size_t na,
+		       char **changed, size_t nc)
+{
+	json_t *o = json_object(), *a = json_array(), *c = json_array(),
+	       *r = json_array(), *u = json_array();
+	char *s;
+
+	for (size_t i = 0; i < na; i++)
+		json_array_append_new(a, json_string(added[i]));
+	for (size_t i = 0; i < nc; i++)
+		json_array_append_new(c, json_string(changed[i]));
+	for (rsd_svc *sv = d->svcs; sv; sv = sv->next) {
+		bool listed = false;
+		if (!find_spec(rq, sv->s.spec.label)) {
+			if (sv->s.desired == RS_WANT_UP)
+				json_array_append_new(r, json_string(sv->s.spec.label));
+			continue;
+		}
+		for (size_t i = 0; i < na && !listed; i++)
+			listed = !strcmp(added[i], sv->s.spec.label);
+		for (size_t i = 0; i < nc && !listed; i++)
+			listed = !strcmp(changed[i], sv->s.spec.label);
+		if (!listed)
+			json_array_append_new(u, json_string(sv->s.spec.label));
+	}
+	json_object_set_new(o, "added", a);
+	json_object_set_new(o, "changed", c);
+	json_object_set_new(o, "removed", r);
+	json_object_set_new(o, "unchanged", u);
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	char **added = NULL, **changed = NULL, err[RS_DETAIL_MAX];
+	size_t na = 0, nc = 0, nr = 0, i;
+	size_t order_n = 0;
+	char *json = NULL;
+	rsd_pending *p = NULL;
+	int code = RS_E_INTERNAL;
+
+	/* what only rsd can check */
+	for (i = 0; i < rq->nspecs; i++) {
+		const rs_spec *sp = &rq->specs[i];
+		if (rs_spec_validate(sp, err, sizeof err) < 0) {
+			rsd_reply(d, peer, rq->id, RS_E_INVAL, NULL, err);
+			return;
+		}
+		if (sp->node[0] && !rsd_node_find(d, sp->node)) {
+			snprintf(err, sizeof err, "%s: unknown node '%s'", sp->label, sp->node);
+			rsd_reply(d, peer, rq->id, RS_E_INVAL, NULL, err);
+			return;
+		}
+		if (rsd_pending_for(d, sp->label)) {
+			snprintf(err, sizeof err, "%s is busy: a '%s' operation is in progress",
+				 sp->label, rsd_pending_for(d, sp->label)->op.kind);
+			rsd_reply(d, peer, rq->id, RS_E_BUSY, NULL, err);
+			return;
+		}
+	}
+	for (rsd_pending *q = d->pending; q; q = q->next)
+		if (q->verb == RS_V_APPLY || q->verb == RS_V_SHUTDOWN) {
+			rsd_reply(d, peer, rq->id, RS_E_BUSY, NULL,
+				  "busy: another apply or a shutdown is in progress");
+			return;
+		}
+	added = calloc(rq->nspecs + 1, sizeof *added);
+	changed = calloc(rq->nspecs + 1, sizeof *changed);
+	if (!added || !changed)
+		goto fail;
+	for (i = 0; i < rq->nspecs; i++) {
+		rsd_svc *s = rsd_svc_find(d, rq->specs[i].label);
+		if (!s || s->s.desired != RS_WANT_UP || !svc_live(d, rq->specs[i].label))
+			added[na++] = rq->specs[i].label;
+		else if (!spec_eq(&s->s.spec, &rq->specs[i]))
+			changed[nc++] = rq->specs[i].label;
+	}
+	json = plan_json(d, rq, added, na, changed, nc);
+	if (!json)
+		goto fail;
+	for (rsd_svc *s = d->svcs; s; s = s->next)
+		nr += !find_spec(rq, s->s.spec.label) && s->s.desired == RS_WANT_UP;
+	if (rq->dry_run) {
+		snprintf(err, sizeof err, "would add %zu, change %zu, remove %zu", na, nc, nr);
+		rsd_reply(d, peer, rq->id, RS_OK, json, err);
+		goto out;
+	}
+	p = calloc(1, sizeof *p);
+	if (!p || !(p->apply = calloc(na + 1, sizeof *p->apply)))
+		goto fail;
+	p->peer = *peer;
+	p->req_id = rq->id;
+	p->verb = RS_V_APPLY;
+	p->reply = !rq->no_block;
+	p->deadline_mono = clock_mono_ms() + (rq->timeout_ms ? rq->timeout_ms : 120000);
+	rs_strlcpy(p->op.kind, "apply", sizeof p->op.kind);
+	rs_strlcpy(p->op.state, "running", sizeof p->op.state);
+	rs_strlcpy(p->op.caller, "rsctl", sizeof p->op.caller);
+	p->op.started_ms = clock_wall_ms();
+	snprintf(p->op.detail, sizeof p->op.detail, "add %zu, change %zu, remove %zu",
+		 na, nc, nr);
+
+	/* 1. commit every desired state at once */
+	if (store_begin(d->st) < 0)
+		goto fail;
+	for (i = 0; i < rq->nspecs; i++) {
+		rsd_svc *s = rsd_svc_find(d, rq->specs[i].label);
+		store_service next = { .desired = RS_WANT_UP };
+		if (s)
+			next = s->s;
+		next.desired = RS_WANT_UP;
+		next.spec = rq->specs[i];            /* borrowed for the put */
+		next.generation++;
+		next.updated_ms = clock_wall_ms();
+		if (!s)
+			next.created_ms = next.updated_ms;
+		if (store_service_put(d->st, &next) < 0)
+			goto rollback;
+	}
+	for (rsd_svc *s = d->svcs; s; s = s->next)
+		if (!find_spec(rq, s->s.spec.label) && s->s.desired == RS_WANT_UP) {
+			store_service down = s->s;
+			down.desired = RS_WANT_DOWN;
+			if (store_service_put(d->st, &down) < 0)
+				goto rollback;
+		}
+	if (store_op_add(d->st, &p->op) < 0)
+		goto rollback;
+	rsd_event(d, NULL, 0, NULL, "apply", "%s", p->op.detail);
+	if (rsd_commit(d) < 0)
+		goto fail;
+
+	/* 2. the table follows the store */
+	for (rsd_svc *s = d->svcs; s; s = s->next)
+		if (!find_spec(rq, s->s.spec.label) && s->s.desired == RS_WANT_UP) {
+			s->s.desired = RS_WANT_DOWN;
+			for (rsd_inst *in = d->insts; in; in = in->next)
+				if (!strcmp(in->si.info.label, s->s.spec.label) &&
+				    rsd_istate_live(in->si.info.state))
+					rsd_send_stop(d, in, true, false);
+		}
+	for (i = 0; i < rq->nspecs; i++) {
+		const rs_spec *sp = &rq->specs[i];
+		rsd_svc *s = rsd_svc_find(d, sp->label);
+		bool restart = s && spec_needs_restart(&s->s.spec, sp);
+		if (!s) {
+			s = calloc(1, sizeof *s);
+			if (!s)
+				goto fail_after_commit;
+			rs_spec_init(&s->s.spec);
+			s->s.created_ms = clock_wall_ms();
+			s->next = d->svcs;
+			d->svcs = s;
+		}
+		rs_spec_clear(&s->s.spec);
+		if (rs_spec_copy(&s->s.spec, sp) < 0)
+			goto fail_after_commit;
+		s->s.desired = RS_WANT_UP;
+		s->s.generation++;
+		s->s.updated_ms = clock_wall_ms();
+		for (rsd_inst *in = d->insts; in; in = in->next)
+			if (!strcmp(in->si.info.label, sp->label) &&
+			    rsd_istate_live(in->si.info.state)) {
+				rsd_send_respec(d, in);
+				if (restart)
+					rsd_send_stop(d, in, false, true);   /* refresh */
+			}
+	}
+	for (i = 0; i < na; i++)
+		drop_dead(d, added[i]);
+	/* 3. added services start in dependency order */
+	for (size_t round = 0; round < na && order_n < na; round++)
+		for (i = 0; i < na; i++) {
+			const rs_spec *sp = find_spec(rq, added[i]);
+			bool placed = false, deps_placed = true;
+			for (size_t k = 0; k < order_n && !placed; k++)
+				placed = !strcmp(p->apply[k], added[i]);
+			for (size_t k = 0; !placed && k < sp->ndeps; k++) {
+				bool in_apply = false, done = false;
+				for (size_t j = 0; j < na; j++)
+					in_apply |= !strcmp(added[j], sp->deps[k]);
+				for (size_t j = 0; j < order_n; j++)
+					done |= !strcmp(p->apply[j], sp->deps[k]);
+				deps_placed &= !in_apply || done;
+			}
+			if (!placed && deps_placed && !(p->apply[order_n] = strdup(added[i])))
+				goto fail_after_commit;
+			if (!placed && deps_placed)
+				order_n++;
+		}
+	p->napply = order_n;
+	p->apply_json = json;
+	json = NULL;
+	p->next = d->pending;
+	d->pending = p;
+	if (rq->no_block) {
+		snprintf(err, sizeof err, "applying: add %zu, change %zu, remove %zu", na, nc, nr);
+		rsd_reply(d, peer, rq->id, RS_OK, p->apply_json, err);
+	}
+	rsd_apply_check(d, p);
+	goto out_keep;
+
+rollback:
+	store_rollback(d->st);
+fail:
+	rsd_reply(d, peer, rq->id, code, NULL, "apply failed: cannot store the plan");
+	rsd_pending_free(p);
+	goto out;
+fail_after_commit:
+	rsd_reply(d, peer, rq->id, RS_E_INTERNAL, NULL,
+		  "apply: out of memory after the plan was stored; it will converge at the next apply");
+	rsd_pending_free(p);
+out:
+	free(json);
+out_keep:
+	free(added);
+	free(changed);
+}
