@@ -16,17 +16,14 @@ BUILD=$(cd "$1" && pwd)
 command -v ip >/dev/null || { echo "SKIP: no iproute2"; exit 77; }
 ID=$$
 SW=rs-sw-$ID; CT=rs-ct-$ID; HOSTS=(rs-h1-$ID rs-h2-$ID rs-h3-$ID)
+. "$(dirname "$0")/../deploy/netns-lib.sh"
 TMP=$(mktemp -d /tmp/rs-netns.XXXXXX)
 PIDS=()
-NSS=()
 cleanup() {
     local rc=$?
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     # services the agents started: every pid still in our namespaces
-    for ns in "${NSS[@]}"; do
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-    done
-    for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+    netns_destroy "${NETNS_MADE[@]}"
     if [ $rc -ne 0 ]; then echo "--- FAILED; logs:"; tail -n 15 "$TMP"/*.log 2>/dev/null || true; fi
     rm -rf "$TMP"
     exit $rc
@@ -41,24 +38,9 @@ wait_for() {
     done
 }
 
-mkns() { ip netns add "$1"; NSS+=("$1"); ip -n "$1" link set lo up; }
-mkns "$SW"
-ip -n "$SW" link add br0 type bridge
-ip -n "$SW" link set br0 up
-# host NAME INDEX: a namespace with 10.77.0.INDEX on a veth to the bridge
-host() {
-    mkns "$1"
-    ip link add "v$2-$ID" type veth peer name "p$2-$ID"
-    ip link set "v$2-$ID" netns "$1"
-    ip link set "p$2-$ID" netns "$SW"
-    ip -n "$1" link set "v$2-$ID" name eth0
-    ip -n "$1" addr add "10.77.0.$2/24" dev eth0
-    ip -n "$1" link set eth0 up
-    ip -n "$SW" link set "p$2-$ID" master br0
-    ip -n "$SW" link set "p$2-$ID" up
-}
-host "$CT" 1
-for i in 1 2 3; do host "${HOSTS[$((i - 1))]}" $((i + 1)); done
+netns_switch "$SW"
+netns_host "$SW" "$CT" 1
+for i in 1 2 3; do netns_host "$SW" "${HOSTS[$((i - 1))]}" $((i + 1)); done
 
 ip netns exec "$CT" "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:7700 \
     --agents tcp://10.77.0.1:7701 --node-ttl 2 2>"$TMP/rsd.log" &
