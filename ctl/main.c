@@ -250,6 +250,8 @@ int main(int argc, char **argv)
 	int r;
 
 	r = args_parse(argc, argv, &c);
+	/* colour only for a person: a terminal, and NO_COLOR unset */
+	output_set_colour(isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !c.json);
 	if (r == ARGS_RUN) {
 		r = run(&c);
 		net_shutdown();

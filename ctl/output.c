@@ -102,6 +102,32 @@ void table_cellf(table *t, const char *fmt, ...)
 }
 
 /* Prints one row of up to ncols cells starting at cell index first. */
+static bool use_colour;
+
+void output_set_colour(bool on)
+{
+	use_colour = on;
+}
+
+/* The ANSI colour of a state word (running green, failed/lost red,
+ * transitional yellow), or NULL. Widths are computed on the plain text. */
+static const char *state_colour(const char *s)
+{
+	static const struct { const char *word, *sgr; } map[] = {
+		{ "running", "32" }, { "up", "32" }, { "ready", "32" },
+		{ "failed", "31" }, { "lost", "31" }, { "critical", "1;31" },
+		{ "starting", "33" }, { "stopping", "33" }, { "backoff", "33" },
+		{ "exited", "33" }, { "unknown", "33" },
+	};
+
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+		size_t n = strlen(map[i].word);
+		if (!strncmp(s, map[i].word, n) && (s[n] == '\0' || s[n] == ' '))
+			return map[i].sgr;
+	}
+	return NULL;
+}
+
 static void table_print_row(const table *t, const size_t *width, size_t first,
 			    FILE *out)
 {
@@ -111,8 +137,12 @@ static void table_print_row(const table *t, const size_t *width, size_t first,
 		n = t->ncols;
 	for (size_t c = 0; c < n; c++) {
 		const char *s = t->cells[first + c];
+		const char *sgr = use_colour && first ? state_colour(s) : NULL;
 
-		fputs(s, out);
+		if (sgr)
+			fprintf(out, "\033[%sm%s\033[0m", sgr, s);
+		else
+			fputs(s, out);
 		if (c + 1 < n)
 			fprintf(out, "%*s", (int)(width[c] - text_width(s) +
 						  TABLE_GAP), "");

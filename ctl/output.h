@@ -45,6 +45,8 @@ char *output_time(uint64_t ms, char *buf, size_t len);
  * for ages. Returns 0 when printed, -ENOENT when the verb has no rendering
  * or the payload is absent or not of the expected shape (nothing printed),
  * -ENOMEM. */
+/* Colours state words in tables (rsctl: a TTY and no NO_COLOR). */
+void output_set_colour(bool on);
 int output_human(rs_verb verb, const char *json, uint64_t now_ms, FILE *out);
 /* Prints json, which must be one valid JSON document, as received plus a
  * newline. Returns 0, or -EINVAL (nothing printed) if it is not valid. */
