@@ -132,6 +132,7 @@ static const char up_help[] =
 "                       rsctl restart or rsctl down\n"
 "  --critical           a core service: its permanent failure is a critical\n"
 "                       event, and down needs --force\n"
+"  --replicas N         run N instances, spread over the nodes (default: 1)\n"
 "\n"
 "Default --timeout: the ready timeout + 5 s.\n";
 
@@ -471,6 +472,7 @@ static const opt_def up_opts[] = {
 	{ "--settle",          true,  set_seconds, SPEC(settle_ms), RS_EDIT_SETTLE },
 	{ "--script",          true,  set_script,  0, RS_EDIT_SCRIPT },
 	{ "--critical",        false, set_true,    SPEC(critical), RS_EDIT_CRITICAL },
+	{ "--replicas",        true,  set_count,   SPEC(replicas), 0 },
 	{ NULL, false, NULL, 0, 0 },
 };
 
@@ -801,9 +803,9 @@ static int finish_apply(args_state *s)
 	}
 	for (size_t i = 0; i < m.n; i++) {
 		const mf_service *ms = &m.svcs[i];
-		if (ms->replicas > 1 || ms->nnodes > 1) {
-			fprintf(stderr, "rsctl: %s:%d: services[%zu] (%s): replicas > 1 and "
-				"placement over several nodes are not supported yet\n",
+		if (ms->nnodes > 1) {
+			fprintf(stderr, "rsctl: %s:%d: services[%zu] (%s): placement over "
+				"several nodes is not supported yet\n",
 				s->label, ms->line, i, ms->spec.label);
 			manifest_free(&m);
 			return RS_E_INVAL;
@@ -817,6 +819,7 @@ static int finish_apply(args_state *s)
 			rs_spec_add_dep(&r->specs[i], ms->deps[d]);
 		if (ms->nnodes == 1)
 			rs_strlcpy(r->specs[i].node, ms->nodes[0], sizeof r->specs[i].node);
+		r->specs[i].replicas = ms->replicas;
 	}
 	manifest_free(&m);
 	r->timeout_ms = s->timeout_ms >= 0 ? (uint32_t)s->timeout_ms : CTL_APPLY_TIMEOUT_MS;

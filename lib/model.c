@@ -86,6 +86,7 @@ void rs_spec_init(rs_spec *s)
 	s->backoff.reset_ms = RS_DEF_BACKOFF_RESET;
 	s->notify = RS_NT_AUTO;
 	s->settle_ms = RS_DEF_SETTLE_MS;
+	s->replicas = 1;
 }
 
 static void strv_free(char **v, size_t n)
@@ -214,6 +215,11 @@ int rs_spec_validate(const rs_spec *s, char *err, size_t errlen)
 	if (s->backoff.max_ms < s->backoff.initial_ms)
 		BAD("backoff cap %u ms is below its initial %u ms",
 		    s->backoff.max_ms, s->backoff.initial_ms);
+	if (s->replicas < 1 || s->replicas > RS_REPLICAS_MAX)
+		BAD("replicas must be 1 to %d", RS_REPLICAS_MAX);
+	if (s->replicas > 1 && s->node[0])
+		BAD("%u replicas cannot all run on node %s: leave the node out to spread them",
+		    s->replicas, s->node);
 	if (s->script && (s->script[0] != '/' || strlen(s->script) >= RS_ARG_MAX))
 		BAD("recovery script '%s' must be an absolute path", s->script);
 	if (s->node[0] && !rs_label_valid(s->node))

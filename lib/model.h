@@ -30,6 +30,7 @@
 #define RS_DEF_BACKOFF_FACTOR   2
 #define RS_DEF_BACKOFF_MAX      30000
 #define RS_DEF_BACKOFF_RESET    60000
+#define RS_REPLICAS_MAX         64
 
 typedef enum rs_istate {
 	RS_IS_UNKNOWN = 0,
@@ -111,6 +112,7 @@ typedef struct rs_spec {
 	char           node[RS_NODE_MAX];  /* requested node; "" = any */
 	char          *script;   /* recovery script (absolute path) or NULL */
 	bool           critical; /* a core service (MINIX): see docs */
+	uint32_t       replicas; /* instances, spread over nodes (>= 1) */
 	char         **deps;     /* depends_on labels (apply), NULL-terminated */
 	size_t         ndeps;
 } rs_spec;

@@ -123,6 +123,7 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	ps->node = pb_str(s->node);
 	ps->script = pb_str(s->script);
 	ps->critical = s->critical;
+	ps->replicas = s->replicas;
 	ps->n_depends_on = s->ndeps;
 	ps->depends_on = s->ndeps ? s->deps : NULL;
 	return 0;
@@ -487,6 +488,7 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 	if (r < 0)
 		return r;
 	s->critical = ps->critical != 0;
+	s->replicas = ps->replicas ? ps->replicas : 1;
 	s->period_ms = ps->period_ms;
 	s->ready_timeout_ms = ps->ready_timeout_ms;
 	s->stop_timeout_ms = ps->stop_timeout_ms;

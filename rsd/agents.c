@@ -329,7 +329,7 @@ void rsd_reschedule_lost(rsd *d)
 		if (in->si.info.state != RS_IS_LOST || !s ||
 		    s->s.desired != RS_WANT_UP || s->s.spec.node[0])
 			continue;   /* pinned services wait for their node */
-		to = rsd_place(d, "", in->si.node);
+		to = rsd_place_label(d, "", in->si.node, in->si.info.label);
 		if (!to || strcmp(to->n.name, in->si.node) == 0)
 			continue;   /* nowhere else to go (yet): retried each period */
 		if (!began && store_begin(d->st) == 0)

@@ -50,7 +50,7 @@ static bool spec_eq(const rs_spec *a, const rs_spec *b)
 	       !memcmp(&a->backoff, &b->backoff, sizeof a->backoff) &&
 	       a->notify == b->notify && a->settle_ms == b->settle_ms &&
 	       !strcmp(a->node, b->node) && str_eq(a->script, b->script) &&
-	       a->critical == b->critical;
+	       a->critical == b->critical && a->replicas == b->replicas;
 }
 
 static const rs_spec *find_spec(const rs_request *rq, const char *label)
@@ -118,38 +118,6 @@ static rsd_inst *svc_inst(rsd *d, const char *label)
 	return NULL;
 }
 
-/* Creates, stores and starts the instance of service s. */
-static int start_one(rsd *d, rsd_svc *s)
-{
-	rsd_node *n = rsd_place(d, s->s.spec.node, NULL);
-	rsd_inst *in;
-
-	if (!n)
-		return -ENODEV;
-	in = calloc(1, sizeof *in);
-	if (!in)
-		return -ENOMEM;
-	in->si.info.id = d->next_inst_id++;
-	rs_strlcpy(in->si.info.label, s->s.spec.label, sizeof in->si.info.label);
-	in->si.info.generation = s->s.generation;
-	in->si.info.state = RS_IS_PENDING;
-	rs_strlcpy(in->si.node, n->n.name, sizeof in->si.node);
-	if (store_begin(d->st) < 0 || store_instance_put(d->st, &in->si) < 0) {
-		store_rollback(d->st);
-		free(in);
-		return -EIO;
-	}
-	rsd_event(d, s->s.spec.label, in->si.info.id, n->n.name, "up", "apply");
-	if (rsd_commit(d) < 0) {
-		free(in);
-		return -EIO;
-	}
-	in->next = d->insts;
-	d->insts = in;
-	rsd_send_start(d, in);
-	return 0;
-}
-
 void rsd_apply_check(rsd *d, rsd_pending *p)
 {
 	bool all_running = true;
@@ -173,7 +141,9 @@ void rsd_apply_check(rsd *d, rsd_pending *p)
 			return;
 		}
 		if (in) {
-			all_running &= in->si.info.state == RS_IS_RUNNING;
+			for (rsd_inst *x = d->insts; x; x = x->next)
+				if (!strcmp(x->si.info.label, label) && !x->si.standby)
+					all_running &= x->si.info.state == RS_IS_RUNNING;
 			continue;
 		}
 		all_running = false;
@@ -181,7 +151,9 @@ void rsd_apply_check(rsd *d, rsd_pending *p)
 			deps_ok &= svc_running(d, s->s.spec.deps[k]);
 		if (!deps_ok)
 			continue;   /* its dependencies are not ready yet */
-		int r = start_one(d, s);
+		int r = 0;
+		for (uint32_t k = 0; r == 0 && k < s->s.spec.replicas; k++)
+			r = rsd_start_instance(d, s);
 		if (r < 0) {
 			rsd_pending_done(d, p, r == -ENODEV ? RS_E_NONODE : RS_E_INTERNAL,
 					 p->apply_json, "apply: cannot start %s: %s", label,
@@ -356,13 +328,25 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 		s->s.desired = RS_WANT_UP;
 		s->s.generation++;
 		s->s.updated_ms = clock_wall_ms();
+		uint32_t live = 0;
 		for (rsd_inst *in = d->insts; in; in = in->next)
 			if (!strcmp(in->si.info.label, sp->label) &&
-			    rsd_istate_live(in->si.info.state)) {
+			    rsd_istate_live(in->si.info.state) && !in->si.standby) {
+				if (++live > sp->replicas) {   /* scale down */
+					rsd_send_stop(d, in, true, false);
+					continue;
+				}
 				rsd_send_respec(d, in);
 				if (restart)
 					rsd_send_stop(d, in, false, true);   /* refresh */
 			}
+		/* scale up a running service (added ones start in order below) */
+		for (bool added_now = false; !added_now && live < sp->replicas; live++) {
+			for (size_t k = 0; k < na; k++)
+				added_now |= !strcmp(added[k], sp->label);
+			if (!added_now && rsd_start_instance(d, s) < 0)
+				log_warnx("apply %s: no node for another replica", sp->label);
+		}
 	}
 	for (i = 0; i < na; i++)
 		drop_dead(d, added[i]);

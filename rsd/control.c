@@ -74,11 +74,6 @@ static rsd_node *place_but(rsd *d, const char *want, const char *avoid)
 	return rsd_place(d, want, avoid);
 }
 
-static rsd_node *place(rsd *d, const char *want)
-{
-	return rsd_place(d, want, NULL);
-}
-
 static rsd_pending *pending_new(rsd *d, const net_peer *peer, const rs_request *rq,
 				uint32_t default_ms)
 {
@@ -156,7 +151,7 @@ static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
 			}
 		/* wanted up but nothing runs (its start failed): up again */
 	}
-	n = place(d, rq->spec.node);
+	n = rsd_place_label(d, rq->spec.node, NULL, rq->label);
 	if (!n) {
 		if (rq->spec.node[0])
 			reply_err(d, peer, rq->id, RS_E_NONODE,
@@ -224,6 +219,9 @@ static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
 	p->next = d->pending;
 	d->pending = p;
 	rsd_send_start(d, in);
+	for (uint32_t k = 1; k < s->s.spec.replicas; k++)   /* spread the others */
+		if (rsd_start_instance(d, s) < 0)
+			log_warnx("up %s: replica %u has no node yet", rq->label, k + 1);
 	if (rq->no_block) {
 		char json[256];
 		snprintf(json, sizeof json,
@@ -611,6 +609,12 @@ static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 	if (!s)
 		return;
 	act = svc_instance(d, rq->label);
+	if (s->s.spec.replicas > 1) {
+		reply_err(d, peer, rq->id, RS_E_INVAL,
+			  "%s has %u replicas: it needs no standby", rq->label,
+			  s->s.spec.replicas);
+		return;
+	}
 	if (s->s.desired != RS_WANT_UP || !act || act->si.standby ||
 	    !rsd_istate_live(act->si.info.state)) {
 		reply_err(d, peer, rq->id, RS_E_FAILED, "%s is not running; up it first",

@@ -72,6 +72,23 @@ int rsd_node_instances(rsd *d, const char *node)
  * with the fewest live instances (ties: by name). */
 rsd_node *rsd_place(rsd *d, const char *want, const char *avoid)
 {
+	return rsd_place_label(d, want, avoid, NULL);
+}
+
+/* Live instances of label on node. */
+static int label_on_node(rsd *d, const char *label, const char *node)
+{
+	int n = 0;
+
+	for (rsd_inst *in = d->insts; in; in = in->next)
+		n += !strcmp(in->si.node, node) && !strcmp(in->si.info.label, label) &&
+		     rsd_istate_live(in->si.info.state);
+	return n;
+}
+
+rsd_node *rsd_place_label(rsd *d, const char *want, const char *avoid,
+			  const char *label)
+{
 	rsd_node *best = NULL;
 	int best_n = 0;
 
@@ -84,6 +101,8 @@ rsd_node *rsd_place(rsd *d, const char *want, const char *avoid)
 		if (!n->connected || n->n.state != RS_NS_UP)
 			continue;
 		c = rsd_node_instances(d, n->n.name);
+		if (label)   /* spread replicas first, then balance the load */
+			c += label_on_node(d, label, n->n.name) << 10;
 		if (avoid && strcmp(n->n.name, avoid) == 0)
 			c += 1 << 20;   /* only if there is no other node */
 		if (!best || c < best_n ||
@@ -93,6 +112,38 @@ rsd_node *rsd_place(rsd *d, const char *want, const char *avoid)
 		}
 	}
 	return best;
+}
+
+/* Creates, stores and starts the instance of service s. */
+int rsd_start_instance(rsd *d, rsd_svc *s)
+{
+	rsd_node *n = rsd_place_label(d, s->s.spec.node, NULL, s->s.spec.label);
+	rsd_inst *in;
+
+	if (!n)
+		return -ENODEV;
+	in = calloc(1, sizeof *in);
+	if (!in)
+		return -ENOMEM;
+	in->si.info.id = d->next_inst_id++;
+	rs_strlcpy(in->si.info.label, s->s.spec.label, sizeof in->si.info.label);
+	in->si.info.generation = s->s.generation;
+	in->si.info.state = RS_IS_PENDING;
+	rs_strlcpy(in->si.node, n->n.name, sizeof in->si.node);
+	if (store_begin(d->st) < 0 || store_instance_put(d->st, &in->si) < 0) {
+		store_rollback(d->st);
+		free(in);
+		return -EIO;
+	}
+	rsd_event(d, s->s.spec.label, in->si.info.id, n->n.name, "up", "replica");
+	if (rsd_commit(d) < 0) {
+		free(in);
+		return -EIO;
+	}
+	in->next = d->insts;
+	d->insts = in;
+	rsd_send_start(d, in);
+	return 0;
 }
 
 rsd_svc *rsd_svc_find(rsd *d, const char *label)
@@ -251,6 +302,27 @@ static void pending_check_up(rsd *d, rsd_pending *p)
 	if (!in) {
 		rsd_pending_done(d, p, RS_E_FAILED, NULL, "%s: instance vanished", p->label);
 		return;
+	}
+	if (p->verb == RS_V_UP) {
+		rsd_svc *s = rsd_svc_find(d, p->label);
+		uint32_t running = 0;
+		for (rsd_inst *x = d->insts; s && s->s.spec.replicas > 1 && x; x = x->next) {
+			if (strcmp(x->si.info.label, p->label) || x->si.standby)
+				continue;
+			if (x->si.info.state == RS_IS_FAILED || x->si.info.state == RS_IS_DOWN) {
+				rsd_pending_done(d, p, RS_E_FAILED, NULL,
+						 "%s: a replica failed to start on %s: %s",
+						 p->label, x->si.node, x->detail);
+				return;
+			}
+			running += x->si.info.state == RS_IS_RUNNING;
+		}
+		if (s && s->s.spec.replicas > 1) {
+			if (running >= s->s.spec.replicas)
+				rsd_pending_done(d, p, RS_OK, NULL, "%s: %u replicas are running",
+						 p->label, running);
+			return;
+		}
 	}
 	if (p->verb == RS_V_REFRESH &&
 	    ((in->si.info.pid == p->old_pid && in->si.info.state == RS_IS_RUNNING) ||

@@ -155,6 +155,12 @@ int rsd_node_instances(rsd *d, const char *node);
 /* The node for an instance: `want` if given (and up), else the connected
  * node with the fewest live instances, `avoid` only if there is no other. */
 rsd_node *rsd_place(rsd *d, const char *want, const char *avoid);
+/* The same, spreading the instances of label over nodes first. */
+rsd_node *rsd_place_label(rsd *d, const char *want, const char *avoid,
+			  const char *label);
+/* Creates, stores (own transaction) and starts one more instance of s on
+ * the best node for it. -ENODEV: no node. */
+int rsd_start_instance(rsd *d, rsd_svc *s);
 /* Moves lost instances of wanted services to another node (node loss). */
 void rsd_reschedule_lost(rsd *d);
 /* If in is the active instance of a clone and no longer serves, makes the

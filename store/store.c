@@ -138,6 +138,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	/* 3: warm standby instances (clone) */
 	[3] =
 	"ALTER TABLE instance ADD COLUMN standby INTEGER NOT NULL DEFAULT 0;",
+	/* 4: replicas */
+	[4] =
+	"ALTER TABLE service ADD COLUMN replicas INTEGER NOT NULL DEFAULT 1;",
 };
 
 enum {
@@ -168,7 +171,7 @@ enum {
 	" stop_signal, policy, backoff_initial_ms, backoff_factor," \
 	" backoff_max_ms, backoff_reset_ms, backoff_disabled, notify," \
 	" settle_ms, node, desired, generation, created_ms, updated_ms," \
-	" script, critical"
+	" script, critical, replicas"
 #define NODE_COLS \
 	"name, address, boot_id, agent_version, labels, capacity, state," \
 	" last_seen_ms"
@@ -189,7 +192,7 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_SVC_PUT]  = "INSERT OR REPLACE INTO service (" SVC_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-			" ?, ?, ?, ?, ?, ?, ?)",
+			" ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_SVC_DEL]  = "DELETE FROM service WHERE label = ?",
 	[ST_SVC_GET]  = "SELECT " SVC_COLS " FROM service WHERE label = ?",
 	[ST_SVC_EACH] = "SELECT " SVC_COLS " FROM service ORDER BY label",
@@ -510,6 +513,9 @@ static int read_service(sqlite3_stmt *st, store_service *out)
 		goto fail;
 	}
 	sp->critical = c_i64(&c) != 0;
+	sp->replicas = c_u32(&c);
+	if (sp->replicas < 1)
+		sp->replicas = 1;
 	return 0;
 fail:
 	rs_spec_clear(sp);
@@ -877,6 +883,7 @@ int store_service_put(store *s, const store_service *svc)
 	b_u64(&b, svc->updated_ms);
 	b_text(&b, sp->script);
 	b_i64(&b, sp->critical ? 1 : 0);
+	b_i64(&b, sp->replicas);
 	r = step_done(st, b.rc);
 out:
 	free(argv);

@@ -860,3 +860,60 @@ Test(ops, apply_bad_manifests_change_nothing, .init = setup1, .fini = teardown,
 	cr_assert(!h_status_instance("a", &in), "a bad apply created a service");
 	h_pass();
 }
+
+/* ---- replicas --------------------------------------------------------- */
+
+static void setup3(void) { h_setup(3); }
+
+/* Live (starting/running) instances of label and the set of their nodes. */
+static int live_replicas(const char *label, char *nodes, size_t n)
+{
+	json_t *j = h_json(h_rsctl("--json", "status", label, NULL)), *in;
+	json_t *svc = json_array_get(json_object_get(j, "services"), 0);
+	size_t i;
+	int live = 0;
+
+	nodes[0] = '\0';
+	json_array_foreach(json_object_get(svc, "instances"), i, in) {
+		const char *st = json_string_value(json_object_get(in, "state"));
+		if (!st || strcmp(st, "running"))
+			continue;
+		h_track_pid((pid_t)json_integer_value(json_object_get(in, "pid")));
+		live++;
+		strncat(nodes, json_string_value(json_object_get(in, "node")), n - strlen(nodes) - 1);
+		strncat(nodes, " ", n - strlen(nodes) - 1);
+	}
+	return live;
+}
+
+struct wrep { const char *label; int want; char nodes[128]; };
+
+static bool replicas_fn(void *arg)
+{
+	struct wrep *w = arg;
+
+	return live_replicas(w->label, w->nodes, sizeof w->nodes) == w->want;
+}
+
+Test(ops, replicas_spread_and_scale, .init = setup3, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	struct wrep w = { "web", 3, "" };
+	char yaml[1000];
+	const h_res *r;
+
+	r = h_rsctl("up", "web", "--replicas", "3", "--", h_notifysvc(), "--ready", NULL);
+	assert_code(r, 0, "up --replicas 3");
+	cr_assert(h_wait_until(replicas_fn, &w, 10000), "3 replicas not running: %s", w.nodes);
+	cr_assert(strstr(w.nodes, "n1") && strstr(w.nodes, "n2") && strstr(w.nodes, "n3"),
+		  "replicas not spread: %s", w.nodes);
+	assert_code(h_rsctl("clone", "web", NULL), RS_E_INVAL, "clone of a replicated service");
+	/* scale down to 2 with a manifest */
+	snprintf(yaml, sizeof yaml, "services:\n  - label: web\n    command: [%s, --ready]\n"
+		 "    replicas: 2\n", h_notifysvc());
+	r = h_rsctl("apply", write_file("scale.yaml", yaml), NULL);
+	assert_code(r, 0, "apply replicas: 2");
+	w.want = 2;
+	cr_assert(h_wait_until(replicas_fn, &w, 10000), "not scaled to 2: %s", w.nodes);
+	h_pass();
+}

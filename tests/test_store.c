@@ -161,6 +161,8 @@ static void make_full_service(store_service *svc)
 	sp->script = strdup("/etc/rs/recover web.sh");
 	cr_assert_not_null(sp->script);
 	sp->critical = true;
+	sp->replicas = 3;
+	rs_strlcpy(sp->node, "", sizeof sp->node);
 	svc->desired = RS_WANT_UP;
 	svc->generation = 0x123456789abcULL;
 	svc->created_ms = 1700000000000ULL;
@@ -205,6 +207,7 @@ static void assert_service_eq(const store_service *a, const store_service *b)
 	else
 		cr_assert_null(x->script);
 	cr_assert_eq(x->critical, y->critical);
+	cr_assert_eq(x->replicas, y->replicas);
 	cr_assert_eq(a->desired, b->desired);
 	cr_assert_eq(a->generation, b->generation);
 	cr_assert_eq(a->created_ms, b->created_ms);
@@ -1164,6 +1167,7 @@ Test(store, migrates_version_1)
 	raw_exec(dbpath, "ALTER TABLE service DROP COLUMN script;"
 		 "ALTER TABLE service DROP COLUMN critical;"
 		 "ALTER TABLE instance DROP COLUMN standby;"
+		 "ALTER TABLE service DROP COLUMN replicas;"
 		 "PRAGMA user_version = 1;");
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 1);
 	s = open_ok();
