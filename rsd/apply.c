@@ -61,6 +61,34 @@ static const rs_spec *find_spec(const rs_request *rq, const char *label)
 	return NULL;
 }
 
+void rsd_boot_check(rsd *d)
+{
+	static const net_peer nobody;   /* the boot apply answers no one */
+	uint64_t now = clock_mono_ms();
+	int up = 0, unknown = 0;
+
+	if (!d->boot || d->boot_running)
+		return;
+	for (rsd_node *n = d->nodes; n; n = n->next) {
+		up += n->connected && n->n.state == RS_NS_UP;
+		unknown += n->n.state == RS_NS_UNKNOWN;
+	}
+	/* MINIX boot step 2 needs somewhere to run: wait for the nodes we knew
+	 * (or their TTL), and for at least one node */
+	if (!up || (unknown && now - d->start_mono < d->ttl_ms))
+		return;
+	log_info("boot: applying the manifest on %d node(s)", up);
+	rsd_event(d, NULL, 0, NULL, "boot", "applying the manifest (%zu services) on %d node(s)",
+		  d->boot->u.request.nspecs, up);
+	d->boot_running = true;
+	rsd_apply(d, &nobody, &d->boot->u.request);
+	for (rsd_pending *p = d->pending; p; p = p->next)
+		if (p->boot)
+			return;
+	/* no pending: the apply failed at once (logged); try again next period */
+	d->boot_running = false;
+}
+
 void rsd_pending_free(rsd_pending *p)
 {
 	if (!p)
@@ -373,9 +401,10 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 	p->napply = order_n;
 	p->apply_json = json;
 	json = NULL;
+	p->boot = d->boot && rq == &d->boot->u.request;
 	p->next = d->pending;
 	d->pending = p;
-	if (rq->no_block) {
+	if (rq->no_block && !p->boot) {
 		snprintf(err, sizeof err, "applying: add %zu, change %zu, remove %zu", na, nc, nr);
 		rsd_reply(d, peer, rq->id, RS_OK, p->apply_json, err);
 	}

@@ -13,7 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
+#include "manifest.h"
 #include "rsd.h"
 #include "sdnotify.h"
 
@@ -27,8 +29,52 @@ static void usage(FILE *f)
 "  --metrics H:P    serve Prometheus /metrics and /healthz on HOST:PORT (port 0: any)\n"
 "  --node-ttl S     a node is lost after S seconds without a heartbeat (default 5)\n"
 "  --ready-fd N     write \"control=EP agents=EP\\n\" to fd N once serving\n"
+"  --manifest FILE  boot: apply FILE (docs/manifest.md) once the nodes report,\n"
+"                   starting services in dependency order\n"
 "  --log-format F   text (default) or json: one JSON object per line\n"
 "  -v               debug logging\n");
+}
+
+/* Reads the boot manifest into d->boot (an apply request). A wrong file is
+ * a clear error at start, before anything is touched. */
+static int load_boot(rsd *d, const char *path)
+{
+	char err[768];
+	manifest m;
+	rs_request *rq;
+
+	if (manifest_load(path, &m, err, sizeof err) < 0) {
+		log_warnx("cannot boot from %s", err);
+		return -EINVAL;
+	}
+	d->boot = calloc(1, sizeof *d->boot);
+	if (!d->boot)
+		fatalx("out of memory");
+	rs_msg_init(d->boot, RS_MSG_REQUEST);
+	rq = &d->boot->u.request;
+	rq->verb = RS_V_APPLY;
+	rq->no_block = true;
+	rq->timeout_ms = 600000;
+	rq->specs = calloc(m.n ? m.n : 1, sizeof *rq->specs);
+	for (size_t i = 0; rq->specs && i < m.n; i++) {
+		if (m.svcs[i].nnodes > 1) {
+			log_warnx("%s:%d: placement over several nodes is not supported yet",
+				  path, m.svcs[i].line);
+			manifest_free(&m);
+			return -EINVAL;
+		}
+		if (rs_spec_copy(&rq->specs[i], &m.svcs[i].spec) < 0)
+			fatalx("out of memory");
+		rq->nspecs = i + 1;
+		for (size_t k = 0; k < m.svcs[i].ndeps; k++)
+			rs_spec_add_dep(&rq->specs[i], m.svcs[i].deps[k]);
+		if (m.svcs[i].nnodes == 1)
+			rs_strlcpy(rq->specs[i].node, m.svcs[i].nodes[0], sizeof rq->specs[i].node);
+		rq->specs[i].replicas = m.svcs[i].replicas;
+	}
+	manifest_free(&m);
+	log_info("boot manifest %s: %zu services", path, rq->nspecs);
+	return 0;
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -46,12 +92,14 @@ int main(int argc, char **argv)
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "node-ttl", required_argument, NULL, 't' },
 		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "manifest", required_argument, NULL, 'M' },
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *db = "/var/lib/rsd/rs.db", *agents_ep = "tcp://*:7701";
 	const char *control_ep = "tcp://127.0.0.1:7700", *metrics = NULL;
+	const char *manifest_path = NULL;
 	static rsd d;
 	int c, r, ready_fd = -1, verbose = 0;
 	double ttl = RSD_DEF_TTL_MS / 1000.0;
@@ -71,6 +119,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'r': ready_fd = atoi(optarg); break;
+		case 'M': manifest_path = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'F':
 			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
@@ -86,6 +135,9 @@ int main(int argc, char **argv)
 	log_init("rsd", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	signal(SIGPIPE, SIG_IGN);
 	d.ttl_ms = (uint32_t)(ttl * 1000);
+	d.start_mono = clock_mono_ms();
+	if (manifest_path && load_boot(&d, manifest_path) < 0)
+		return 1;
 	prom_hist_init(&d.h_ready, prom_latency_bounds, prom_latency_nbounds);
 	prom_hist_init(&d.h_restart, prom_latency_bounds, prom_latency_nbounds);
 	prom_hist_init(&d.h_commit, prom_latency_bounds, prom_latency_nbounds);

@@ -116,11 +116,12 @@ static void metrics_text(rsd *d, prom_buf *b)
 	prom_hist_write(b, "rs_store_commit_seconds",
 			"Duration of rsd's SQLite commits.", &d->h_commit);
 	{
-		bool booted = true;
+		bool booted = d->booted || !d->boot;
 		for (rsd_node *n = d->nodes; n; n = n->next)
 			booted &= n->n.state != RS_NS_UNKNOWN;
 		prom_family(b, "rs_boot_complete", "gauge",
-			    "1 once every node known from the store has reported (or been lost).");
+			    "1 once the --manifest services all run and every node known "
+			    "from the store has reported (or been lost).");
 		prom_sample(b, "rs_boot_complete", booted, NULL);
 	}
 	prom_family(b, "rs_ctl_requests_total", "counter",

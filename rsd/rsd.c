@@ -285,9 +285,22 @@ void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
 	if (p->op.id && store_op_update(d->st, &p->op) < 0)
 		log_warnx("cannot close operation %llu: %s",
 			  (unsigned long long)p->op.id, store_errmsg(d->st));
-	if (p->reply) {
+	if (p->reply && !p->boot) {
 		d->cur_verb = p->verb;
 		rsd_reply(d, &p->peer, p->req_id, code, json, msg);
+	}
+	if (p->boot) {
+		d->boot_running = false;
+		if (code == RS_OK) {
+			d->booted = true;
+			rs_msg_clear(d->boot);
+			free(d->boot);
+			d->boot = NULL;
+			rsd_event(d, NULL, 0, NULL, "boot-complete", "every service of the manifest runs");
+			log_info("boot complete");
+		} else {
+			rsd_event(d, NULL, 0, NULL, "boot-failed", "%s; retrying", msg);
+		}
 	}
 	log_info("%s %s: %s", rs_verb_to_string(p->verb), p->label, msg);
 	rsd_pending_free(p);
@@ -404,6 +417,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    now - n->beat_mono > d->ttl_ms)
 			rsd_node_lost(d, n);
 	rsd_reschedule_lost(d);
+	rsd_boot_check(d);
 	rsd_pending_check(d);
 	rsd_logs_expire(d, now);
 	/* our own supervisor's watchdog: the loop turned, we are alive */
@@ -519,6 +533,11 @@ void rsd_free(rsd *d)
 		rsd_node *n = d->nodes;
 		d->nodes = n->next;
 		free(n);
+	}
+	if (d->boot) {
+		rs_msg_clear(d->boot);
+		free(d->boot);
+		d->boot = NULL;
 	}
 	while (d->logreqs) {
 		rsd_logreq *lr = d->logreqs;

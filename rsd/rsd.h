@@ -66,6 +66,7 @@ typedef struct rsd_pending {
 	char    **apply;          /* apply: labels still to start, in order */
 	size_t    napply;
 	char     *apply_json;     /* apply: the plan, for the final reply */
+	bool      boot;           /* the boot apply of rsd --manifest */
 } rsd_pending;
 
 /* A counter keyed by kind ("restart", "watchdog"), label, node, reason. */
@@ -117,6 +118,10 @@ typedef struct rsd {
 	uint64_t        ctl_requests[RS_V__NR][RS_E__NR];
 	uint64_t        critical_failures;
 	uint64_t        sd_watchdog_ms;    /* systemd's WATCHDOG_USEC, ms */
+	rs_msg         *boot;             /* --manifest: the apply still to run */
+	bool            boot_running;     /* its apply is in progress */
+	bool            booted;           /* boot complete (manifest applied) */
+	uint64_t        start_mono;
 	prom_hist       h_ready;           /* start -> READY, seconds */
 	prom_hist       h_restart;         /* exit seen -> new pid, seconds */
 	prom_hist       h_commit;          /* store commit, seconds */
@@ -187,6 +192,8 @@ void rsd_scripts_kill(rsd *d);
 
 /* apply.c */
 void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq);
+/* rsd --manifest: starts the boot apply once the nodes have reported. */
+void rsd_boot_check(rsd *d);
 /* Starts what an apply may start now; finishes it when all run. */
 void rsd_apply_check(rsd *d, rsd_pending *p);
 void rsd_pending_free(rsd_pending *p);
