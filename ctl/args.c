@@ -72,6 +72,7 @@ static const char usage_text[] =
 "  restart LABEL      start a terminated service again\n"
 "  shutdown           stop every service, restart nothing\n"
 "  apply FILE         converge the cluster to a manifest (diff FILE: dry run)\n"
+"  drain NODE         move a node's instances away (undrain NODE: undo)\n"
 "  logs LABEL [-n N] [-f]\n"
 "                     show a service's output (stdout and stderr)\n"
 "  clone LABEL        keep a warm standby instance\n"
@@ -232,6 +233,17 @@ static const char diff_help[] =
 "usage: rsctl diff FILE\n"
 "\n"
 "Shows what rsctl apply FILE would add, change and remove; changes nothing.\n";
+
+static const char drain_help[] =
+"usage: rsctl drain NODE\n"
+"\n"
+"Stops placing new instances on NODE and moves its instances to other\n"
+"nodes (pinned ones stay). rsctl undrain NODE undoes it.\n";
+
+static const char undrain_help[] =
+"usage: rsctl undrain NODE\n"
+"\n"
+"Lets rsd place instances on NODE again.\n";
 
 static const char ping_help[] =
 "usage: rsctl ping\n"
@@ -543,6 +555,8 @@ static const verb_def verbs[] = {
 	{ "unclone",  RS_V_UNCLONE,  LABEL_REQUIRED, false, NULL,       unclone_help },
 	{ "logs",     RS_V_LOGS,     LABEL_REQUIRED, false, logs_opts,  logs_help },
 	{ "apply",    RS_V_APPLY,    LABEL_FILE,     false, block_opts, apply_help },
+	{ "drain",    RS_V_DRAIN,    LABEL_REQUIRED, false, NULL,       drain_help },
+	{ "undrain",  RS_V_UNDRAIN,  LABEL_REQUIRED, false, NULL,       undrain_help },
 	{ "diff",     RS_V_APPLY,    LABEL_FILE,     false, NULL,       diff_help },
 };
 

@@ -408,7 +408,9 @@ static void node_row(table *t, const json_t *node, uint64_t now_ms)
 	int64_t age;
 
 	cell_str(t, node, "name");
-	cell_str(t, node, "state");
+	snprintf(buf, sizeof buf, "%s%s", jstr(node, "state"),
+		 json_is_true(json_object_get(node, "drained")) ? " (drained)" : "");
+	table_cell(t, buf);
 	cell_int(t, node, "instances", 0);
 	if (jint(node, "heartbeat_age_ms", &age) == 0 && age >= 0)
 		table_cell(t, output_duration((uint64_t)age, 1, buf,

@@ -61,7 +61,7 @@ static const char *const kind_names[RS_EK__NR] = {
 static const char *const verb_names[RS_V__NR] = {
 	"none", "up", "down", "status", "nodes", "lookup", "events", "ping",
 	"refresh", "restart", "shutdown", "edit", "clone", "unclone", "logs",
-	"apply",
+	"apply", "drain", "undrain",
 };
 
 const char *rs_msg_type_to_string(rs_msg_type t)

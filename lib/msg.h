@@ -59,6 +59,8 @@ typedef enum rs_verb {
 	RS_V_UNCLONE,
 	RS_V_LOGS,
 	RS_V_APPLY,
+	RS_V_DRAIN,
+	RS_V_UNDRAIN,
 	RS_V__NR
 } rs_verb;
 

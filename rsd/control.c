@@ -797,6 +797,70 @@ void rsd_logs_expire(rsd *d, uint64_t now)
 	}
 }
 
+/* drain NODE: place nothing new there and move its instances elsewhere
+ * (stop there, start on another node, same instance id); undrain: place
+ * again. Pinned services (--node) stay and are named in the reply. */
+static void do_drain(rsd *d, const net_peer *peer, const rs_request *rq, bool on)
+{
+	rsd_node *n = rsd_node_find(d, rq->label);
+	size_t moved = 0, pinned = 0, stuck = 0;
+	char msg[RS_DETAIL_MAX];
+
+	if (!n) {
+		reply_err(d, peer, rq->id, RS_E_NOENT, "unknown node '%s'", rq->label);
+		return;
+	}
+	n->n.drained = on;
+	if (store_begin(d->st) < 0 || store_node_put(d->st, &n->n) < 0) {
+		store_rollback(d->st);
+		n->n.drained = !on;
+		reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store: %s", store_errmsg(d->st));
+		return;
+	}
+	rsd_event(d, NULL, 0, n->n.name, on ? "drain" : "undrain", "%s",
+		  on ? "no new instances; moving its instances" : "placing again");
+	for (rsd_inst *in = d->insts; on && in; in = in->next) {
+		rsd_svc *s = rsd_svc_find(d, in->si.info.label);
+		rsd_node *to;
+		if (strcmp(in->si.node, n->n.name) || !rsd_istate_live(in->si.info.state) ||
+		    !s || s->s.desired != RS_WANT_UP)
+			continue;
+		if (s->s.spec.node[0]) {
+			pinned++;
+			continue;
+		}
+		to = rsd_place_label(d, "", n->n.name, in->si.info.label);
+		if (!to || to == n) {
+			stuck++;
+			continue;
+		}
+		rsd_send_stop(d, in, true, false);   /* the copy here goes */
+		rs_strlcpy(in->si.node, to->n.name, sizeof in->si.node);
+		in->si.info.state = RS_IS_PENDING;
+		in->si.info.pid = 0;
+		store_instance_put(d->st, &in->si);
+		rsd_event(d, in->si.info.label, in->si.info.id, to->n.name, "moved",
+			  "from drained node %s", n->n.name);
+		in->moved = true;
+		moved++;
+	}
+	if (rsd_commit(d) < 0) {
+		reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store: %s", store_errmsg(d->st));
+		return;
+	}
+	for (rsd_inst *in = d->insts; in; in = in->next)
+		if (in->moved) {
+			in->moved = false;
+			rsd_send_start(d, in);
+		}
+	if (on)
+		snprintf(msg, sizeof msg, "node %s drained: %zu instance(s) moved, %zu pinned "
+			 "stay, %zu without another node", n->n.name, moved, pinned, stuck);
+	else
+		snprintf(msg, sizeof msg, "node %s takes new instances again", n->n.name);
+	rsd_reply(d, peer, rq->id, RS_OK, NULL, msg);
+}
+
 static json_t *inst_json(const rsd_inst *in)
 {
 	const rs_iinfo *i = &in->si.info;
@@ -895,12 +959,13 @@ static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 		age = n->connected ? now - n->beat_mono :
 		      (wall > n->n.last_seen_ms ? wall - n->n.last_seen_ms : 0);
 		json_array_append_new(arr, json_pack(
-			"{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b}",
+			"{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:b}",
 			"name", n->n.name, "state", rs_node_state_to_string(n->n.state),
 			"boot_id", n->n.boot_id, "agent_version", n->n.agent_version,
 			"instances", rsd_node_instances(d, n->n.name),
 			"last_seen_ms", (json_int_t)n->n.last_seen_ms,
-			"heartbeat_age_ms", (json_int_t)age, "connected", n->connected));
+			"heartbeat_age_ms", (json_int_t)age, "connected", n->connected,
+			"drained", n->n.drained));
 	}
 	reply_json(d, peer, rq->id, json_pack("{s:o}", "nodes", arr));
 }
@@ -993,6 +1058,8 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	case RS_V_UNCLONE: do_unclone(d, peer, rq); break;
 	case RS_V_LOGS: do_logs(d, peer, rq); break;
 	case RS_V_APPLY: rsd_apply(d, peer, rq); break;
+	case RS_V_DRAIN: do_drain(d, peer, rq, true); break;
+	case RS_V_UNDRAIN: do_drain(d, peer, rq, false); break;
 	default:
 		reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
 		break;

@@ -98,7 +98,7 @@ rsd_node *rsd_place_label(rsd *d, const char *want, const char *avoid,
 	}
 	for (rsd_node *n = d->nodes; n; n = n->next) {
 		int c;
-		if (!n->connected || n->n.state != RS_NS_UP)
+		if (!n->connected || n->n.state != RS_NS_UP || n->n.drained)
 			continue;
 		c = rsd_node_instances(d, n->n.name);
 		if (label)   /* spread replicas first, then balance the load */

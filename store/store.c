@@ -141,6 +141,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	/* 4: replicas */
 	[4] =
 	"ALTER TABLE service ADD COLUMN replicas INTEGER NOT NULL DEFAULT 1;",
+	/* 5: drained nodes */
+	[5] =
+	"ALTER TABLE node ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum {
@@ -174,7 +177,7 @@ enum {
 	" script, critical, replicas"
 #define NODE_COLS \
 	"name, address, boot_id, agent_version, labels, capacity, state," \
-	" last_seen_ms"
+	" last_seen_ms, drained"
 #define INST_COLS \
 	"id, label, node, generation, pid, state, restarts, exit_code," \
 	" exit_signal, exit_reason, exit_time_ms, status, started_ms," \
@@ -197,7 +200,7 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_SVC_GET]  = "SELECT " SVC_COLS " FROM service WHERE label = ?",
 	[ST_SVC_EACH] = "SELECT " SVC_COLS " FROM service ORDER BY label",
 	[ST_NODE_PUT] = "INSERT OR REPLACE INTO node (" NODE_COLS ") VALUES"
-			" (?, ?, ?, ?, ?, ?, ?, ?)",
+			" (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_NODE_EACH] = "SELECT " NODE_COLS " FROM node ORDER BY name",
 	[ST_INST_PUT] = "INSERT OR REPLACE INTO instance (" INST_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -536,6 +539,7 @@ static void read_node(sqlite3_stmt *st, store_node *n)
 	n->capacity = c_u32(&c);
 	n->state = enum_or_zero(rs_node_state_from_string(c_str(&c)));
 	n->last_seen_ms = c_u64(&c);
+	n->drained = c_i64(&c) != 0;
 }
 
 /* Reads one instance row (INST_COLS). */
@@ -973,6 +977,7 @@ int store_node_put(store *s, const store_node *n)
 	b_i64(&b, n->capacity);
 	b_text(&b, rs_node_state_to_string(n->state));
 	b_u64(&b, n->last_seen_ms);
+	b_i64(&b, n->drained ? 1 : 0);
 	return step_done(st, b.rc);
 }
 

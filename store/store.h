@@ -19,7 +19,7 @@
 
 #include "model.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 typedef struct store store;
 
@@ -40,6 +40,7 @@ typedef struct store_node {
 	uint32_t      capacity;
 	rs_node_state state;
 	uint64_t      last_seen_ms;
+	bool          drained;          /* rsctl drain: no new instances here */
 } store_node;
 
 typedef struct store_instance {

@@ -917,3 +917,32 @@ Test(ops, replicas_spread_and_scale, .init = setup3, .fini = teardown,
 	cr_assert(h_wait_until(replicas_fn, &w, 10000), "not scaled to 2: %s", w.nodes);
 	h_pass();
 }
+
+Test(ops, drain_moves_instances_and_blocks_placement, .init = setup2, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	struct wmove w = { .node = "n2" };
+	const h_res *r;
+	h_inst a, b;
+	json_t *j;
+
+	r = h_rsctl("up", "web", "--", h_notifysvc(), "--ready", NULL);
+	assert_code(r, 0, "up");
+	cr_assert(h_status_instance("web", &a) && !strcmp(a.node, "n1"));
+	r = h_rsctl("drain", "n1", NULL);
+	assert_code(r, 0, "drain n1");
+	cr_assert(strstr(r->out, "1 instance(s) moved"), "%s", r->out);
+	cr_assert(h_wait_until(moved_fn, &w, 10000), "web did not move to n2");
+	cr_assert(!h_pid_alive(a.pid) || h_wait_until(dead_fn, &(struct wdead){ a.pid }, 10000),
+		  "the copy on the drained node still runs");
+	/* nothing new goes to n1 */
+	assert_code(h_rsctl("up", "api", "--", h_notifysvc(), "--ready", NULL), 0, "up api");
+	cr_assert(h_status_instance("api", &b) && !strcmp(b.node, "n2"),
+		  "placed on the drained node: %s", b.node);
+	j = h_json(h_rsctl("--json", "nodes", NULL));
+	cr_assert(json_is_true(json_object_get(json_array_get(json_object_get(j, "nodes"), 0),
+					       "drained")));
+	assert_code(h_rsctl("undrain", "n1", NULL), 0, "undrain");
+	assert_code(h_rsctl("drain", "nosuch", NULL), RS_E_NOENT, "drain of an unknown node");
+	h_pass();
+}

@@ -1168,6 +1168,7 @@ Test(store, migrates_version_1)
 		 "ALTER TABLE service DROP COLUMN critical;"
 		 "ALTER TABLE instance DROP COLUMN standby;"
 		 "ALTER TABLE service DROP COLUMN replicas;"
+		 "ALTER TABLE node DROP COLUMN drained;"
 		 "PRAGMA user_version = 1;");
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 1);
 	s = open_ok();
