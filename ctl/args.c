@@ -188,7 +188,7 @@ static const char shutdown_help[] =
 "and answering. Bring services back with up or restart. Default --timeout: 30 s.\n";
 
 static const char edit_help[] =
-"usage: rsctl edit LABEL [OPTIONS] [-- COMMAND [ARGS...]]\n"
+"usage: rsctl edit LABEL [OPTIONS] [-- COMMAND [ARGS...] | --args ARGS...]\n"
 "\n"
 "Changes service LABEL's settings and stores them (MINIX RS_EDIT). The\n"
 "command, --env and --cwd take effect at the next (re)start (rsctl\n"
@@ -197,7 +197,9 @@ static const char edit_help[] =
 "\n"
 "Options: as for up (--period, --ready-timeout, --env, --cwd,\n"
 "--restart/--restart-policy, --backoff-*, --no-backoff, --stop-signal,\n"
-"--stop-timeout, --notify, --settle), without --node and --no-block.\n";
+"--stop-timeout, --notify, --settle), without --node and --no-block.\n"
+"-- COMMAND ARGS replaces the command; --args ARGS... (last) replaces\n"
+"only the arguments and keeps the program.\n";
 
 static const char clone_help[] =
 "usage: rsctl clone LABEL [--node N] [--no-block]\n"
@@ -713,6 +715,14 @@ static int verb_args(args_state *s, int argc, char **argv, int i)
 		}
 		if (strcmp(a, "--") == 0 && s->v->command)
 			return take_command(s, argc, argv, i + 1);
+		if (strcmp(a, "--args") == 0 && s->v->verb == RS_V_EDIT) {
+			/* edit --args A B...: new arguments, same program */
+			s->c->req.u.request.edit_mask |= RS_EDIT_ARGS_TAIL;
+			if (take_command(s, argc, argv, i + 1) != ARGS_RUN)
+				return RS_E_USAGE;
+			s->c->req.u.request.edit_mask &= ~(uint32_t)RS_EDIT_ARGS;
+			return ARGS_RUN;
+		}
 		if (strcmp(a, "--") == 0) {
 			opts_done = true;
 			continue;

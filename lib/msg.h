@@ -170,9 +170,11 @@ enum {
 	RS_EDIT_NODE          = 1u << 15,  /* refused: placement is not edited */
 	RS_EDIT_SCRIPT        = 1u << 16,  /* "" removes it */
 	RS_EDIT_CRITICAL      = 1u << 17,
-	RS_EDIT__ALL          = (1u << 18) - 1,
+	RS_EDIT_ARGS_TAIL     = 1u << 18,  /* replace the arguments, keep the program */
+	RS_EDIT__ALL          = (1u << 19) - 1,
 	/* what needs a new process to take effect */
-	RS_EDIT_NEXT_START    = RS_EDIT_ENV | RS_EDIT_CWD | RS_EDIT_ARGS,
+	RS_EDIT_NEXT_START    = RS_EDIT_ENV | RS_EDIT_CWD | RS_EDIT_ARGS |
+				RS_EDIT_ARGS_TAIL,
 };
 
 typedef struct rs_reply {

@@ -530,6 +530,19 @@ static int spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
 		if (src->cwd && !dst->cwd)
 			r = -ENOMEM;
 	}
+	if (r == 0 && (mask & RS_EDIT_ARGS_TAIL) && dst->argc) {
+		/* keep argv[0], take the new arguments */
+		char *prog = dst->argv[0];
+		for (size_t i = 1; i < dst->argc; i++)
+			free(dst->argv[i]);
+		free(dst->argv);
+		dst->argv = NULL;
+		dst->argc = 0;
+		r = rs_spec_add_arg(dst, prog);
+		free(prog);
+		for (size_t i = 0; r == 0 && i < src->argc; i++)
+			r = rs_spec_add_arg(dst, src->argv[i]);
+	}
 	if (r == 0 && (mask & RS_EDIT_ARGS)) {
 		for (size_t i = 0; i < dst->argc; i++)
 			free(dst->argv[i]);

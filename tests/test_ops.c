@@ -946,3 +946,20 @@ Test(ops, drain_moves_instances_and_blocks_placement, .init = setup2, .fini = te
 	assert_code(h_rsctl("drain", "nosuch", NULL), RS_E_NOENT, "drain of an unknown node");
 	h_pass();
 }
+
+Test(ops, edit_args_keeps_the_program, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+	json_t *cmd;
+
+	assert_code(h_rsctl("up", "web", "--", h_notifysvc(), "--ready", NULL), 0, "up");
+	assert_code(h_rsctl("edit", "web", "--args", "--ready", "--status", "v2", NULL), 0,
+		    "edit --args");
+	r = h_rsctl("--json", "status", "web", NULL);
+	cmd = json_object_get(json_array_get(json_object_get(h_json(r), "services"), 0), "command");
+	cr_assert_eq(json_array_size(cmd), 4);
+	cr_assert_str_eq(json_string_value(json_array_get(cmd, 0)), h_notifysvc());
+	cr_assert_str_eq(json_string_value(json_array_get(cmd, 3)), "v2");
+	h_pass();
+}
