@@ -36,7 +36,7 @@ wait_for() {
 command -v promtool >/dev/null || fail "promtool missing (apt-get install prometheus)"
 
 "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:* --agents tcp://127.0.0.1:* \
-    --metrics 127.0.0.1:0 --ready-fd 3 3>"$TMP/ready" 2>"$TMP/rsd.log" &
+    --metrics 127.0.0.1:0 --node-ttl 2 --ready-fd 3 3>"$TMP/ready" 2>"$TMP/rsd.log" &
 PIDS+=($!); disown $!
 wait_for 10 grep -q metrics= "$TMP/ready" || fail "rsd did not get ready"
 CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready")
@@ -102,4 +102,18 @@ echo "status + healthz answered in $ms ms with a silent client connected"
 kill -9 "$(cat "$TMP/svc.pid")"
 wait_for 10 bash -c "'${RSCTL[0]}' -s '$CONTROL' --json status crashy | grep -q '\"restarts\":2'" \
     || fail "supervision stopped after the bad requests"
+
+# a metric per family that must move: watchdog misses, lost nodes
+"${RSCTL[@]}" up wd --period 0.3 -- "$BUILD/tests/notifysvc" --ready --watchdog 100 \
+    --watchdog-stop-after 600 >/dev/null || fail "up wd"
+wait_for 15 bash -c "curl -sf http://$METRICS/metrics | grep -qE '^rs_watchdog_misses_total\{label=\"wd\"\} [1-9]'" \
+    || fail "rs_watchdog_misses_total did not count the missed heartbeat"
+"${RSCTL[@]}" down wd >/dev/null
+"$BUILD/agent/rs-agent" --node m2 --rsd "$AGENTS" --state-dir "$TMP/m2" 2>"$TMP/agent2.log" &
+m2=$!; PIDS+=($m2); disown $m2
+wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_nodes{state=\"up\"} 2$'" \
+    || fail "rs_nodes{state=up} is not 2 with two agents"
+kill -9 $m2
+wait_for 15 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_nodes{state=\"lost\"} 1$'" \
+    || fail "rs_nodes{state=lost} did not go up when an agent died"
 echo "metrics.sh: all checks passed"
