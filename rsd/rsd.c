@@ -406,6 +406,33 @@ void rsd_pending_check(rsd *d)
 	}
 }
 
+/* The level-triggered half of reconciliation: a wanted service with fewer
+ * instances (in any state) than its replicas gets the missing ones, unless
+ * an operation is working on it. This resumes what a killed rsd left
+ * half-done (an apply whose services were committed but not yet started)
+ * and never restarts what failed (a failed instance still counts). */
+static void converge(rsd *d)
+{
+	for (rsd_pending *p = d->pending; p; p = p->next)
+		if (p->verb == RS_V_APPLY || p->verb == RS_V_SHUTDOWN)
+			return;
+	if (d->boot_running)
+		return;
+	for (rsd_svc *s = d->svcs; s; s = s->next) {
+		uint32_t have = 0;
+		if (s->s.desired != RS_WANT_UP || rsd_pending_for(d, s->s.spec.label))
+			continue;
+		for (rsd_inst *in = d->insts; in; in = in->next)
+			have += !in->si.standby && !strcmp(in->si.info.label, s->s.spec.label);
+		for (; have < s->s.spec.replicas; have++) {
+			if (rsd_start_instance(d, s) < 0)
+				break;   /* no node yet: next period */
+			log_info("%s: started a missing instance (%u of %u)", s->s.spec.label,
+				 have + 1, s->s.spec.replicas);
+		}
+	}
+}
+
 /* MINIX's do_period: node liveness, request deadlines. */
 static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -417,6 +444,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    now - n->beat_mono > d->ttl_ms)
 			rsd_node_lost(d, n);
 	rsd_reschedule_lost(d);
+	converge(d);
 	rsd_boot_check(d);
 	rsd_pending_check(d);
 	rsd_logs_expire(d, now);

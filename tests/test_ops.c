@@ -963,3 +963,35 @@ Test(ops, edit_args_keeps_the_program, .init = setup1, .fini = teardown,
 	cr_assert_str_eq(json_string_value(json_array_get(cmd, 3)), "v2");
 	h_pass();
 }
+
+/* rsd killed in the middle of an apply (db committed and starting slowly,
+ * web committed but waiting for db): after the restart the open operation
+ * is closed and what was committed is finished: every service runs once. */
+Test(ops, rsd_killed_during_apply_finishes_it, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	char yaml[2000];
+	struct wrep wdb = { "db", 1, "" }, wweb = { "web", 1, "" };
+	const h_res *r;
+	h_inst in;
+
+	snprintf(yaml, sizeof yaml,
+		 "services:\n"
+		 "  - label: web\n    command: [%s, --ready]\n    depends_on: [db]\n"
+		 "  - label: db\n    command: [%s, --ready, --ready-delay, '1500']\n",
+		 h_notifysvc(), h_notifysvc());
+	r = h_rsctl("apply", write_file("slow.yaml", yaml), "--no-block", NULL);
+	assert_code(r, 0, "apply --no-block");
+	cr_assert(!h_status_instance("web", &in) || in.ninstances == 0,
+		  "web started before db was ready");
+	h_kill_rsd(SIGKILL);
+	h_restart_rsd();
+	cr_assert(h_wait_until(replicas_fn, &wdb, 15000), "db not running after the restart");
+	cr_assert(h_wait_until(replicas_fn, &wweb, 15000), "web was never started after the restart");
+	/* exactly one of each */
+	cr_assert(h_status_instance("db", &in) && in.ninstances == 1, "db has %d instances",
+		  in.ninstances);
+	cr_assert(h_status_instance("web", &in) && in.ninstances == 1, "web has %d instances",
+		  in.ninstances);
+	h_pass();
+}
