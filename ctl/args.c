@@ -501,25 +501,10 @@ static const opt_def down_opts[] = {
 	{ NULL, false, NULL, 0, 0 },
 };
 
-/* edit takes up's options, but not --node or --no-block */
+/* edit takes up's options that change a stored setting (those with an
+ * RS_EDIT_* bit other than the node's), plus this alias. */
 static const opt_def edit_opts[] = {
-	{ "--period",          true,  set_seconds, SPEC(period_ms), RS_EDIT_PERIOD },
-	{ "--ready-timeout",   true,  set_seconds, SPEC(ready_timeout_ms), RS_EDIT_READY_TIMEOUT },
-	{ "--env",             true,  set_env,     0, RS_EDIT_ENV },
-	{ "--cwd",             true,  set_cwd,     0, RS_EDIT_CWD },
-	{ "--restart",         true,  set_restart, 0, RS_EDIT_POLICY },
 	{ "--restart-policy",  true,  set_restart, 0, RS_EDIT_POLICY },
-	{ "--backoff-initial", true,  set_seconds, SPEC(backoff.initial_ms), RS_EDIT_BO_INITIAL },
-	{ "--backoff-factor",  true,  set_count,   SPEC(backoff.factor), RS_EDIT_BO_FACTOR },
-	{ "--backoff-max",     true,  set_seconds, SPEC(backoff.max_ms), RS_EDIT_BO_MAX },
-	{ "--backoff-reset",   true,  set_seconds, SPEC(backoff.reset_ms), RS_EDIT_BO_RESET },
-	{ "--no-backoff",      false, set_true,    SPEC(backoff.disabled), RS_EDIT_BO_DISABLED },
-	{ "--stop-signal",     true,  set_signal,  0, RS_EDIT_STOP_SIGNAL },
-	{ "--stop-timeout",    true,  set_seconds, SPEC(stop_timeout_ms), RS_EDIT_STOP_TIMEOUT },
-	{ "--notify",          true,  set_notify,  0, RS_EDIT_NOTIFY },
-	{ "--settle",          true,  set_seconds, SPEC(settle_ms), RS_EDIT_SETTLE },
-	{ "--script",          true,  set_script,  0, RS_EDIT_SCRIPT },
-	{ "--critical",        false, set_true,    SPEC(critical), RS_EDIT_CRITICAL },
 	{ NULL, false, NULL, 0, 0 },
 };
 
@@ -638,14 +623,17 @@ static int global_opt(args_state *s, int argc, char **argv, int *i)
 
 /* Handles an option of the verb at argv[*i]. Returns OPT_NO, OPT_YES or
  * OPT_ERR (reason printed). */
-static int verb_opt(args_state *s, int argc, char **argv, int *i)
+/* Matches argv[*i] against table (only editable options if edit_only).
+ * Returns OPT_NO, OPT_YES or OPT_ERR. */
+static int table_opt(rs_request *r, const opt_def *table, bool edit_only,
+		     int argc, char **argv, int *i)
 {
-	rs_request *r = &s->c->req.u.request;
-	const opt_def *d;
 	const char *val;
 	int m;
 
-	for (d = s->v->opts; d && d->name; d++) {
+	for (const opt_def *d = table; d && d->name; d++) {
+		if (edit_only && (!d->edit || d->edit == RS_EDIT_NODE))
+			continue;
 		m = opt_match(d->name, d->value, argc, argv, i, &val);
 		if (m == OPT_YES) {
 			r->edit_mask |= d->edit;
@@ -655,6 +643,16 @@ static int verb_opt(args_state *s, int argc, char **argv, int *i)
 			return OPT_ERR;
 	}
 	return OPT_NO;
+}
+
+static int verb_opt(args_state *s, int argc, char **argv, int *i)
+{
+	rs_request *r = &s->c->req.u.request;
+	int m = OPT_NO;
+
+	if (s->v->verb == RS_V_EDIT)
+		m = table_opt(r, up_opts, true, argc, argv, i);
+	return m != OPT_NO ? m : table_opt(r, s->v->opts, false, argc, argv, i);
 }
 
 static bool is_help(const char *a)
