@@ -27,27 +27,32 @@
 #define METRICS_TIMEOUT_S    5
 #define METRICS_MEM_LIMIT    (16 * 1024)
 
+/* One counter family from d->counters of the given kind; by_node adds the
+ * node and reason labels. */
+static void counter_family(rsd *d, prom_buf *b, const char *kind,
+			   const char *name, const char *help, bool by_node)
+{
+	prom_family(b, name, "counter", help);
+	for (rsd_counter *c = d->counters; c; c = c->next) {
+		if (strcmp(c->kind, kind) != 0)
+			continue;
+		if (by_node)
+			prom_sample(b, name, (double)c->n, "label", c->label,
+				    "node", c->node, "reason", c->reason, NULL);
+		else
+			prom_sample(b, name, (double)c->n, "label", c->label, NULL);
+	}
+}
+
 static void count_kinds(rsd *d, prom_buf *b)
 {
-	prom_family(b, "rs_instance_restarts_total", "counter",
-		    "Restarts of instances seen by this rsd, by label, node and reason.");
-	for (rsd_counter *c = d->counters; c; c = c->next)
-		if (strcmp(c->kind, "restart") == 0)
-			prom_sample(b, "rs_instance_restarts_total", (double)c->n,
-				    "label", c->label, "node", c->node,
-				    "reason", c->reason, NULL);
-	prom_family(b, "rs_critical_failures_total", "counter",
-		    "Permanent failures of critical services, by label.");
-	for (rsd_counter *c = d->counters; c; c = c->next)
-		if (strcmp(c->kind, "critical") == 0)
-			prom_sample(b, "rs_critical_failures_total", (double)c->n,
-				    "label", c->label, NULL);
-	prom_family(b, "rs_watchdog_misses_total", "counter",
-		    "Instances killed for a missing WATCHDOG=1, by label.");
-	for (rsd_counter *c = d->counters; c; c = c->next)
-		if (strcmp(c->kind, "watchdog") == 0)
-			prom_sample(b, "rs_watchdog_misses_total", (double)c->n,
-				    "label", c->label, NULL);
+	counter_family(d, b, "restart", "rs_instance_restarts_total",
+		       "Restarts of instances seen by this rsd, by label, node and reason.",
+		       true);
+	counter_family(d, b, "critical", "rs_critical_failures_total",
+		       "Permanent failures of critical services, by label.", false);
+	counter_family(d, b, "watchdog", "rs_watchdog_misses_total",
+		       "Instances killed for a missing WATCHDOG=1, by label.", false);
 }
 
 /* Builds the whole exposition into b. */
