@@ -5,25 +5,17 @@
 # dependents start), then a boot-complete event and rs_boot_complete 1.
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
+. "$(dirname "$0")/lib.sh"
 TMP=$(mktemp -d /tmp/rs-boot.XXXXXX)
-PIDS=()
 cleanup() {
     local rc=$?
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    for f in "$TMP"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+    kill_started
+    for f in "$TMP"/*.pid; do [ -f "$f" ] && { kill -9 "$(cat "$f")" 2>/dev/null || true; }; done
     if [ $rc -ne 0 ]; then echo "--- FAILED; logs:"; tail -n 20 "$TMP"/*.log 2>/dev/null || true; fi
     rm -rf "$TMP"
     exit $rc
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-wait_for() {
-    local deadline=$((SECONDS + $1)); shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.1
-    done
-}
 SVC="$BUILD/tests/notifysvc"
 
 printf 'services:\n  - label: a\n    command: [x]\n    replicas: lots\n' >"$TMP/bad.yaml"
@@ -39,16 +31,14 @@ services:
   - label: db
     command: [$SVC, --ready, --ready-delay, "500", --pidfile, $TMP/db.pid]
 EOT
-"$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:* --agents tcp://127.0.0.1:* \
-    --metrics 127.0.0.1:0 --manifest "$TMP/site.yaml" --ready-fd 3 3>"$TMP/ready" 2>"$TMP/rsd.log" &
-PIDS+=($!); disown $!
+bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:* --agents tcp://127.0.0.1:* \
+    --metrics 127.0.0.1:0 --manifest "$TMP/site.yaml" --ready-fd 3 3>"$TMP/ready" 2>"$TMP/rsd.log"
 wait_for 10 grep -q metrics= "$TMP/ready" || fail "rsd did not get ready"
 CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready")
 AGENTS=$(sed 's/.*agents=\([^ ]*\).*/\1/' "$TMP/ready")
 METRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/ready" | tr -d '\n')
 curl -sf "http://$METRICS/metrics" | grep -q '^rs_boot_complete 0$' || fail "boot complete before any node"
-"$BUILD/agent/rs-agent" --node b1 --rsd "$AGENTS" --state-dir "$TMP/b1" 2>"$TMP/agent.log" &
-PIDS+=($!); disown $!
+bg "$BUILD/agent/rs-agent" --node b1 --rsd "$AGENTS" --state-dir "$TMP/b1" 2>"$TMP/agent.log"
 rsctl() { "$BUILD/ctl/rsctl" -s "$CONTROL" "$@"; }
 wait_for 20 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_boot_complete 1$'" \
     || fail "boot did not complete: $(rsctl events | tail -5)"

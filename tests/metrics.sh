@@ -10,12 +10,12 @@
 # Every process it starts is killed by pid on exit; every wait has a deadline.
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
+. "$(dirname "$0")/lib.sh"
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d /tmp/rs-metrics.XXXXXX)
-PIDS=()
 cleanup() {
     local rc=$?
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    kill_started
     if [ -f "$TMP/svc.pid" ]; then kill -9 "$(cat "$TMP/svc.pid")" 2>/dev/null || true; fi
     if [ $rc -ne 0 ]; then
         echo "--- FAILED; logs:"; tail -n 20 "$TMP"/*.log 2>/dev/null || true
@@ -24,26 +24,15 @@ cleanup() {
     exit $rc
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds
-wait_for() {
-    local deadline=$((SECONDS + $1)); shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.1
-    done
-}
 command -v promtool >/dev/null || fail "promtool missing (apt-get install prometheus)"
 
-"$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:* --agents tcp://127.0.0.1:* \
-    --metrics 127.0.0.1:0 --node-ttl 2 --ready-fd 3 3>"$TMP/ready" 2>"$TMP/rsd.log" &
-PIDS+=($!); disown $!
+bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:* --agents tcp://127.0.0.1:* \
+    --metrics 127.0.0.1:0 --node-ttl 2 --ready-fd 3 3>"$TMP/ready" 2>"$TMP/rsd.log"
 wait_for 10 grep -q metrics= "$TMP/ready" || fail "rsd did not get ready"
 CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready")
 AGENTS=$(sed 's/.*agents=\([^ ]*\).*/\1/' "$TMP/ready")
 METRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/ready" | tr -d '\n')
-"$BUILD/agent/rs-agent" --node m1 --rsd "$AGENTS" --state-dir "$TMP/m1" 2>"$TMP/agent.log" &
-PIDS+=($!); disown $!
+bg "$BUILD/agent/rs-agent" --node m1 --rsd "$AGENTS" --state-dir "$TMP/m1" 2>"$TMP/agent.log"
 RSCTL=("$BUILD/ctl/rsctl" -s "$CONTROL")
 wait_for 10 bash -c "'${RSCTL[0]}' -s '$CONTROL' --json nodes | grep -q '\"state\":\"up\"'" \
     || fail "agent did not register"
@@ -55,9 +44,8 @@ sed -e "s/127.0.0.1:9100/$METRICS/" -e 's/scrape_interval: 5s/scrape_interval: 1
 cp "$TOP/deploy/prometheus/rules.yml" "$TMP/rules.yml"
 promtool check config "$TMP/prometheus.yml" >/dev/null || fail "promtool check config"
 promtool check rules "$TOP/deploy/prometheus/rules.yml" >/dev/null || fail "promtool check rules"
-prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/tsdb" \
-    --web.listen-address="127.0.0.1:$PORT" 2>"$TMP/prometheus.log" &
-PIDS+=($!); disown $!
+bg prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/tsdb" \
+    --web.listen-address="127.0.0.1:$PORT" 2>"$TMP/prometheus.log"
 
 "${RSCTL[@]}" up crashy --settle 0.2 -- sh -c 'echo $$ > '"$TMP"'/svc.pid; exec sleep 1000' \
     || fail "up"
@@ -109,8 +97,8 @@ wait_for 10 bash -c "'${RSCTL[0]}' -s '$CONTROL' --json status crashy | grep -q 
 wait_for 15 bash -c "curl -sf http://$METRICS/metrics | grep -qE '^rs_watchdog_misses_total\{label=\"wd\"\} [1-9]'" \
     || fail "rs_watchdog_misses_total did not count the missed heartbeat"
 "${RSCTL[@]}" down wd >/dev/null
-"$BUILD/agent/rs-agent" --node m2 --rsd "$AGENTS" --state-dir "$TMP/m2" 2>"$TMP/agent2.log" &
-m2=$!; PIDS+=($m2); disown $m2
+bg "$BUILD/agent/rs-agent" --node m2 --rsd "$AGENTS" --state-dir "$TMP/m2" 2>"$TMP/agent2.log"
+m2=$BG_PID
 wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_nodes{state=\"up\"} 2$'" \
     || fail "rs_nodes{state=up} is not 2 with two agents"
 kill -9 $m2

@@ -12,16 +12,16 @@
 # Exit 77 (skipped) when not root or without ip netns.
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
+. "$(dirname "$0")/lib.sh"
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for ip netns"; exit 77; }
 command -v ip >/dev/null || { echo "SKIP: no iproute2"; exit 77; }
 ID=$$
 SW=rs-sw-$ID; CT=rs-ct-$ID; HOSTS=(rs-h1-$ID rs-h2-$ID rs-h3-$ID)
 . "$(dirname "$0")/../deploy/netns-lib.sh"
 TMP=$(mktemp -d /tmp/rs-netns.XXXXXX)
-PIDS=()
 cleanup() {
     local rc=$?
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    kill_started
     # services the agents started: every pid still in our namespaces
     netns_destroy "${NETNS_MADE[@]}"
     if [ $rc -ne 0 ]; then echo "--- FAILED; logs:"; tail -n 15 "$TMP"/*.log 2>/dev/null || true; fi
@@ -29,26 +29,16 @@ cleanup() {
     exit $rc
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-wait_for() {
-    local deadline=$((SECONDS + $1)); shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.1
-    done
-}
 
 netns_switch "$SW"
 netns_host "$SW" "$CT" 1
 for i in 1 2 3; do netns_host "$SW" "${HOSTS[$((i - 1))]}" $((i + 1)); done
 
-ip netns exec "$CT" "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:7700 \
-    --agents tcp://10.77.0.1:7701 --node-ttl 2 2>"$TMP/rsd.log" &
-PIDS+=($!); disown $!
+bg ip netns exec "$CT" "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:7700 \
+    --agents tcp://10.77.0.1:7701 --node-ttl 2 2>"$TMP/rsd.log"
 for i in 1 2 3; do
-    ip netns exec "${HOSTS[$((i - 1))]}" "$BUILD/agent/rs-agent" --node "h$i" \
-        --rsd tcp://10.77.0.1:7701 --state-dir "$TMP/h$i" 2>"$TMP/h$i.log" &
-    PIDS+=($!); disown $!
+    bg ip netns exec "${HOSTS[$((i - 1))]}" "$BUILD/agent/rs-agent" --node "h$i" \
+        --rsd tcp://10.77.0.1:7701 --state-dir "$TMP/h$i" 2>"$TMP/h$i.log"
 done
 rsctl() { ip netns exec "$CT" "$BUILD/ctl/rsctl" -s tcp://127.0.0.1:7700 "$@"; }
 up_count() { [ "$(rsctl --json nodes | grep -o '"state":"up"' | wc -l)" -eq "$1" ]; }
