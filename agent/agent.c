@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "clock.h"
@@ -107,6 +109,7 @@ static void agent_hello(agent *ag)
 	rs_strlcpy(m.u.hello.node, ag->node, sizeof m.u.hello.node);
 	rs_strlcpy(m.u.hello.boot_id, ag->boot_id, sizeof m.u.hello.boot_id);
 	rs_strlcpy(m.u.hello.agent_version, RS_VERSION, sizeof m.u.hello.agent_version);
+	m.u.hello.session = ag->session;
 	for (inst *in = ag->insts; in; in = in->next)
 		n++;
 	if (n) {
@@ -220,13 +223,6 @@ static void rotate_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	logs_rotate_all(w->data);
 }
 
-static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
-{
-	agent *ag = w->data;
-
-	svc_child_exited(ag, w->rpid, w->rstatus);
-}
-
 void agent_maybe_exit(agent *ag)
 {
 	if (ag->exiting && !ag->insts)
@@ -250,12 +246,18 @@ int agent_init(agent *ag, struct ev_loop *loop)
 	int r;
 
 	ag->loop = loop;
+	if (getrandom(&ag->session, sizeof ag->session, 0) != sizeof ag->session)
+		ag->session = clock_wall_ms() ^ ((uint64_t)getpid() << 40);
+	/* first what runs already (a previous engine's services), so the
+	 * first Hello tells rsd about them */
+	r = kc_attach(ag);
+	if (r < 0) {
+		log_warnx("cannot attach to the keeper: %s", strerror(-r));
+		return r;
+	}
 	r = net_dealer_new(loop, ag->rsd_ep, ag->node, link_cb, ag, &ag->link);
 	if (r < 0)
 		return r;
-	ev_child_init(&ag->child_w, child_cb, 0, 0);
-	ag->child_w.data = ag;
-	ev_child_start(loop, &ag->child_w);
 	ev_signal_init(&ag->sigterm_w, signal_cb, SIGTERM);
 	ev_signal_init(&ag->sigint_w, signal_cb, SIGINT);
 	ag->sigterm_w.data = ag->sigint_w.data = ag;
@@ -280,10 +282,10 @@ void agent_fini(agent *ag)
 		svc_free(in);
 	}
 	ag->insts = NULL;
+	kc_quit(ag);
 	replay_ack(ag, UINT64_MAX);
 	ev_timer_stop(ag->loop, &ag->beat_t);
 	ev_timer_stop(ag->loop, &ag->rotate_t);
-	ev_child_stop(ag->loop, &ag->child_w);
 	ev_signal_stop(ag->loop, &ag->sigterm_w);
 	ev_signal_stop(ag->loop, &ag->sigint_w);
 	net_destroy(&ag->link);

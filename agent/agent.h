@@ -19,6 +19,9 @@
 #include "rproc.h"
 
 #define AGENT_REPLAY_MAX 1024   /* unacknowledged events kept for rsd */
+#define AGENT_KQ_MAX     256    /* keeper messages waiting for the loop */
+
+struct kmsg;
 
 typedef struct agent agent;
 
@@ -67,13 +70,20 @@ struct agent {
 	const char     *rsd_ep;
 	net_sock       *link;
 	inst           *insts;
-	ev_child        child_w;
+	int             keeper_fd;    /* SOCK_SEQPACKET to the keeper */
+	pid_t           keeper_pid;
+	ev_io           keeper_io;
+	uint8_t        *kbuf;         /* KEEPER_MSG_MAX */
+	ev_idle         kq_idle;
+	struct kmsg    *kq;           /* AGENT_KQ_MAX */
+	size_t          kq_len;
 	ev_timer        beat_t;
 	ev_signal       sigterm_w, sigint_w;
 	uint32_t        beat_ms;
 	uint64_t        sd_watchdog_ms;   /* systemd's WATCHDOG_USEC, ms */
 	uint64_t        log_max;          /* rotate a log above this size */
 	ev_timer        rotate_t;
+	uint64_t        session;      /* random, tells rsd this process apart */
 	uint64_t        seq;          /* last envelope seq sent */
 	uint64_t        hello_seq;    /* seq of the last Hello sent */
 	uint64_t        rsd_seen_ms;  /* mono time of rsd's last message */
@@ -101,7 +111,13 @@ int svc_start(agent *ag, const rs_start *st);
  * (a refresh: a deliberate restart, not counted as a failure). */
 int svc_stop(agent *ag, uint64_t id, bool forget, bool restart);
 void svc_stop_all(agent *ag);
-void svc_child_exited(agent *ag, pid_t pid, int wstatus);
+/* The keeper saw instance id's process pid die at mono time ns. */
+void svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
+		      uint64_t ns);
+/* Rebuilds an instance a previous engine ran (from the keeper): live
+ * process pid (or a dead one whose exit follows), started at wall ms. */
+int svc_adopt(agent *ag, const rs_start *st, pid_t pid, uint64_t ticks,
+	      uint64_t started_wall, uint32_t restarts, int notify_fd);
 void svc_fill_info(const inst *in, rs_iinfo *out);
 void svc_free(inst *in);
 
@@ -117,8 +133,30 @@ void logs_tail_text(agent *ag, const inst *in, char *out, size_t n);
 void logs_rotate_all(agent *ag);
 
 /* notify.c */
-/* Creates the instance's notify socket under the state dir. */
-int notify_open(inst *in);
-void notify_close(inst *in);
+/* Creates the instance's notify socket under the state dir (or takes
+ * fd, the one the keeper kept) and hands a copy to the keeper. */
+int notify_open(inst *in, int fd);
+/* Closes it; unlinks the socket file only if unlink_path (a live service
+ * outliving this engine keeps it). */
+void notify_close(inst *in, bool unlink_path);
+
+/* kclient.c: the keeper link (keeper.h) */
+/* Connects to the state dir's keeper, starting one if there is none.
+ * Call before anything else opens fds or threads (it may fork). */
+int kc_start(agent *ag);
+/* Says hello and adopts what the keeper runs; then watches the link. */
+int kc_attach(agent *ag);
+int kc_spawn(agent *ag, uint64_t id, uint32_t restarts, char *const *argv,
+	     char *const *env, const char *cwd, const char *logpath,
+	     pid_t *pid, uint64_t *ticks);
+void kc_kill(agent *ag, uint64_t id, int sig);
+void kc_forget(agent *ag, uint64_t id);
+void kc_meta(agent *ag, const inst *in);
+int kc_fd_add(agent *ag, uint64_t id, int kind, const char *name, int fd);
+void kc_fd_del(agent *ag, uint64_t id, int kind, const char *name);
+/* Tells the keeper to exit (every service is down) and waits for it. */
+void kc_quit(agent *ag);
+/* Leaves the keeper and its services running (engine restart). */
+void kc_detach(agent *ag);
 
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "keeper.h"
 #include "log.h"
 #include "sdnotify.h"
 
@@ -84,6 +85,7 @@ int main(int argc, char **argv)
 	int c, r, verbose = 0;
 
 	ag.rsd_ep = "tcp://127.0.0.1:7701";
+	ag.keeper_fd = -1;
 	ag.state_dir = "/var/lib/rs-agent";
 	ag.beat_ms = 1000;
 	ag.log_max = 8u << 20;
@@ -120,13 +122,22 @@ int main(int argc, char **argv)
 		fatalx("cannot create state dir %s: %s", ag.state_dir, strerror(-r));
 	read_boot_id(ag.boot_id, sizeof ag.boot_id);
 	raise_nofile();
+	ag.kbuf = malloc(KEEPER_MSG_MAX);
+	ag.kq = calloc(AGENT_KQ_MAX, sizeof *ag.kq);
+	if (!ag.kbuf || !ag.kq)
+		fatalx("out of memory");
+	/* before libev and ZeroMQ open anything: this may fork the keeper */
+	if ((r = kc_start(&ag)) < 0)
+		fatalx("cannot reach or start the keeper in %s/run: %s",
+		       ag.state_dir, strerror(-r));
 	signal(SIGPIPE, SIG_IGN);
 	loop = ev_default_loop(EVFLAG_AUTO);
 	if (!loop)
 		fatalx("cannot initialise libev");
 	r = agent_init(&ag, loop);
 	if (r < 0)
-		fatalx("cannot connect to rsd at %s: %s", ag.rsd_ep, strerror(-r));
+		fatalx("cannot start (rsd at %s, keeper in %s/run): %s", ag.rsd_ep,
+		       ag.state_dir, strerror(-r));
 	log_info("node %s, rsd %s, state dir %s", ag.node, ag.rsd_ep, ag.state_dir);
 	ag.sd_watchdog_ms = sdnotify_watchdog_ms();
 	if (ag.sd_watchdog_ms && ag.sd_watchdog_ms < 2ull * ag.beat_ms)
@@ -137,6 +148,8 @@ int main(int argc, char **argv)
 	sdnotify_send("STOPPING=1");
 	agent_fini(&ag);
 	net_shutdown();
+	free(ag.kbuf);
+	free(ag.kq);
 	log_info("exited");
 	return 0;
 }

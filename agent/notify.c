@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "keeper.h"
 #include "log.h"
 
 #define NOTIFY_MSG_MAX 4096
@@ -136,25 +137,40 @@ static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-int notify_open(inst *in)
+int notify_open(inst *in, int fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, one = 1, r;
+	int one = 1, r, dup;
 
 	r = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/run/%llu.notify",
 		     in->ag->state_dir, (unsigned long long)in->id);
-	if (r < 0 || (size_t)r >= sizeof sa.sun_path)
+	if (r < 0 || (size_t)r >= sizeof sa.sun_path) {
+		if (fd >= 0)
+			close(fd);
 		return -ENAMETOOLONG;
+	}
 	memcpy(in->notify_path, sa.sun_path, sizeof in->notify_path);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(sa.sun_path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
+	if (fd < 0) {
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			return -errno;
+		unlink(sa.sun_path);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
+		/* the keeper holds a copy: messages sent while no engine runs
+		 * wait in the socket for the next one */
+		dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (dup < 0 || kc_fd_add(in->ag, in->id, KFD_NOTIFY, "notify", dup) < 0)
+			log_warnx("%s: the keeper does not hold the notify socket; "
+				  "it will not outlive this agent", in->spec.label);
+		if (dup >= 0)
+			close(dup);
+	} else {
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	}
 	in->notify_fd = fd;
 	ev_io_init(&in->notify_io, notify_cb, fd, EV_READ);
@@ -163,12 +179,13 @@ int notify_open(inst *in)
 	return 0;
 }
 
-void notify_close(inst *in)
+void notify_close(inst *in, bool unlink_path)
 {
 	if (in->notify_fd < 0)
 		return;
 	ev_io_stop(in->ag->loop, &in->notify_io);
 	close(in->notify_fd);
-	unlink(in->notify_path);
+	if (unlink_path)
+		unlink(in->notify_path);
 	in->notify_fd = -1;
 }

@@ -4,15 +4,13 @@
  *
  * Each service runs in its own session and process group (setsid), with
  * stdin on /dev/null and stdout/stderr appended to
- * STATE_DIR/logs/LABEL.ID.log. Processes are started with posix_spawn
- * (vfork semantics: the cheapest way to start a process, and exec errors
- * come back as a return value).
+ * STATE_DIR/logs/LABEL.ID.log. The keeper (keeper.c) forks, execs, reaps
+ * and signals; this file decides when, and builds what it runs.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,13 +57,13 @@ void svc_fill_info(const inst *in, rs_iinfo *out)
 	out->start_ticks = in->start_ticks;
 }
 
-/* Signals the instance's whole process group. */
+/* Signals the instance's whole process group (through the keeper, whose
+ * unreaped child it is: no pid reuse can misdirect it). */
 static void svc_signal(inst *in, int sig)
 {
 	if (in->pid <= 0)
 		return;
-	if (kill(-in->pid, sig) < 0 && errno == ESRCH)
-		kill(in->pid, sig);
+	kc_kill(in->ag, in->id, sig);
 }
 
 static void svc_disarm(inst *in)
@@ -147,12 +145,10 @@ static void env_free(char **env)
 /* Starts the process. Returns 0 or a negative errno (exec failure too). */
 static int svc_spawn(inst *in)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
 	char logpath[PATH_MAX];
 	char **env;
 	pid_t pid;
+	uint64_t ticks = 0;
 	int r;
 
 	snprintf(logpath, sizeof logpath, "%s/logs/%s.%llu.log",
@@ -160,28 +156,13 @@ static int svc_spawn(inst *in)
 	env = svc_env(in);
 	if (!env)
 		return -ENOMEM;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, logpath,
-					 O_WRONLY | O_CREAT | O_APPEND, 0640);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	posix_spawn_file_actions_addchdir_np(&fa, in->spec.cwd ? in->spec.cwd : "/");
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);
-	sigaddset(&dfl, SIGHUP);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
-				 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	r = posix_spawnp(&pid, in->spec.argv[0], &fa, &attr, in->spec.argv, env);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
+	r = kc_spawn(in->ag, in->id, in->rp.restarts, in->spec.argv, env,
+		     in->spec.cwd, logpath, &pid, &ticks);
 	env_free(env);
-	if (r != 0)
-		return -r;
+	if (r < 0)
+		return r;
 	in->pid = pid;
+	in->start_ticks = ticks;
 	in->started_wall = clock_wall_ms();
 	in->ready_wall = 0;
 	in->notify_spoke = false;
@@ -430,6 +411,29 @@ static int svc_respec(inst *in, const rs_start *st)
 	return 0;
 }
 
+/* A new, empty instance at the head of the table. */
+static inst *svc_new(agent *ag, uint64_t id)
+{
+	inst *in = calloc(1, sizeof *in);
+
+	if (!in)
+		return NULL;
+	in->ag = ag;
+	in->id = id;
+	in->notify_fd = -1;
+	ev_init(&in->ready_t, ready_cb);
+	ev_init(&in->settle_t, settle_cb);
+	ev_init(&in->wdog_t, wdog_cb);
+	ev_init(&in->stop_t, stop_cb);
+	ev_init(&in->backoff_t, backoff_cb);
+	in->ready_t.data = in->settle_t.data = in->wdog_t.data = in;
+	in->stop_t.data = in->backoff_t.data = in;
+	rs_spec_init(&in->spec);
+	in->next = ag->insts;
+	ag->insts = in;
+	return in;
+}
+
 int svc_start(agent *ag, const rs_start *st)
 {
 	inst *in = svc_find(ag, st->instance_id);
@@ -444,8 +448,14 @@ int svc_start(agent *ag, const rs_start *st)
 			  (unsigned long long)st->instance_id, err);
 		return -EINVAL;
 	}
-	if (st->respec)
-		return in ? svc_respec(in, st) : -ENOENT;
+	if (st->respec) {
+		if (!in)
+			return -ENOENT;
+		r = svc_respec(in, st);
+		if (r == 0)
+			kc_meta(ag, in);
+		return r;
+	}
 	if (in) {
 		if (in->rp.state == RS_IS_STARTING || in->rp.state == RS_IS_RUNNING ||
 		    in->rp.state == RS_IS_STOPPING || in->rp.state == RS_IS_BACKOFF) {
@@ -457,28 +467,15 @@ int svc_start(agent *ag, const rs_start *st)
 		rs_spec_clear(&in->spec);
 	} else {
 		svc_drop_dead(ag, st->spec.label);
-		in = calloc(1, sizeof *in);
+		in = svc_new(ag, st->instance_id);
 		if (!in)
 			return -ENOMEM;
-		in->ag = ag;
-		in->id = st->instance_id;
-		in->notify_fd = -1;
-		ev_init(&in->ready_t, ready_cb);
-		ev_init(&in->settle_t, settle_cb);
-		ev_init(&in->wdog_t, wdog_cb);
-		ev_init(&in->stop_t, stop_cb);
-		ev_init(&in->backoff_t, backoff_cb);
-		in->ready_t.data = in->settle_t.data = in->wdog_t.data = in;
-		in->stop_t.data = in->backoff_t.data = in;
-		rs_spec_init(&in->spec);
-		in->next = ag->insts;
-		ag->insts = in;
 	}
 	in->generation = st->generation;
 	in->forget = false;
 	r = rs_spec_copy(&in->spec, &st->spec);
 	if (r == 0 && in->notify_fd < 0)
-		r = notify_open(in);
+		r = notify_open(in, -1);
 	if (r < 0) {
 		snprintf(in->status, sizeof in->status, "cannot set up: %s", strerror(-r));
 		rproc_init(&in->rp, st->spec.policy, &st->spec.backoff);
@@ -486,6 +483,7 @@ int svc_start(agent *ag, const rs_start *st)
 		agent_report(ag, in, RS_EK_FAILED, in->status);
 		return r;
 	}
+	kc_meta(ag, in);
 	prev = in->rp;
 	rproc_init(&in->rp, in->spec.policy, &in->spec.backoff);
 	in->rp.hold = in->spec.script != NULL;
@@ -496,6 +494,51 @@ int svc_start(agent *ag, const rs_start *st)
 		in->rp.exit = prev.exit;
 	}
 	svc_apply(in, RP_EV_START);
+	return 0;
+}
+
+int svc_adopt(agent *ag, const rs_start *st, pid_t pid, uint64_t ticks,
+	      uint64_t started_wall, uint32_t restarts, int notify_fd)
+{
+	char err[256];
+	inst *in;
+	int r;
+
+	if (rs_spec_validate(&st->spec, err, sizeof err) < 0 || pid <= 0 ||
+	    svc_find(ag, st->instance_id))
+		return -EINVAL;
+	in = svc_new(ag, st->instance_id);
+	if (!in)
+		return -ENOMEM;
+	in->generation = st->generation;
+	r = rs_spec_copy(&in->spec, &st->spec);
+	if (r == 0)
+		r = notify_open(in, notify_fd);
+	notify_fd = -1;
+	if (r < 0) {
+		/* keep the record so the exit still finds it; no notify */
+		log_warnx("%s/%llu: adopted without a notify socket: %s",
+			  in->spec.label, (unsigned long long)in->id, strerror(-r));
+	}
+	/* it ran under the previous engine: take it as running (a service
+	 * that was still starting then is believed ready now) */
+	rproc_init(&in->rp, in->spec.policy, &in->spec.backoff);
+	in->rp.hold = in->spec.script != NULL;
+	in->rp.state = RS_IS_RUNNING;
+	in->rp.ever_ready = true;
+	in->rp.restarts = restarts;
+	in->rp.started_ms = clock_mono_ms();
+	in->pid = pid;
+	in->start_ticks = ticks;
+	in->started_wall = started_wall;
+	in->ready_wall = started_wall;
+	if (in->spec.period_ms) {
+		double t = 2.0 * in->spec.period_ms / 1000.0;
+		ev_timer_set(&in->wdog_t, t, t);
+		ev_timer_start(ag->loop, &in->wdog_t);
+	}
+	log_info("%s/%llu: adopted pid %d from the keeper", in->spec.label,
+		 (unsigned long long)in->id, (int)pid);
 	return 0;
 }
 
@@ -523,19 +566,19 @@ void svc_stop_all(agent *ag)
 	}
 }
 
-void svc_child_exited(agent *ag, pid_t pid, int wstatus)
+void svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
+		      uint64_t ns)
 {
-	inst *in = svc_find_pid(ag, pid);
+	inst *in = svc_find(ag, id);
 
-	if (!in) {
-		log_debug("reaped pid %d that is no instance of ours", (int)pid);
+	if (!in || in->pid != pid) {
+		log_debug("exit of pid %d (instance %llu) is no longer ours",
+			  (int)pid, (unsigned long long)id);
 		return;
 	}
-	/* Whatever the main process left in its group goes with it. The group
-	 * id cannot be reused while a member lives, so this hits only them. */
-	in->exit_ns = clock_mono_ns();
+	/* the keeper has killed what the main process left in its group */
+	in->exit_ns = ns;
 	in->death_log_end = logs_size(ag, in);   /* one stat(): cheap */
-	kill(-pid, SIGKILL);
 	in->last_pid = pid;
 	in->pid = 0;
 	rproc_classify(wstatus, &in->rp.exit);
@@ -548,7 +591,10 @@ void svc_free(inst *in)
 	if (!in)
 		return;
 	svc_disarm(in);
-	notify_close(in);
+	/* a live process outlives this engine: its notify socket stays */
+	notify_close(in, in->pid == 0);
+	if (in->pid == 0)
+		kc_forget(in->ag, in->id);
 	rs_spec_clear(&in->spec);
 	free(in);
 }

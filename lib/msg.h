@@ -72,6 +72,7 @@ typedef struct rs_hello {
 	char      boot_id[64];
 	char      agent_version[32];
 	uint32_t  capacity;
+	uint64_t  session;       /* random per agent process */
 	char    **labels;        /* nlabels strings + NULL, owned */
 	size_t    nlabels;
 	rs_iinfo *instances;     /* ninstances, owned */

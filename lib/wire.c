@@ -187,6 +187,7 @@ static int enc_hello(struct enc *e, const rs_hello *h)
 	ph->boot_id = pb_str(h->boot_id);
 	ph->agent_version = pb_str(h->agent_version);
 	ph->capacity = h->capacity;
+	ph->session = h->session;
 	ph->n_labels = h->nlabels;
 	ph->labels = h->nlabels ? h->labels : NULL;
 	if (!h->ninstances)
@@ -559,6 +560,7 @@ static int dec_hello(rs_hello *h, const Rs__Hello *ph)
 	if (r < 0)
 		return r;
 	h->capacity = ph->capacity;
+	h->session = ph->session;
 
 	if (ph->n_labels) {
 		h->labels = calloc(ph->n_labels + 1, sizeof *h->labels);

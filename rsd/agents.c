@@ -191,8 +191,12 @@ static void on_hello(rsd *d, const net_peer *peer, const rs_msg *m)
 	n->connected = true;
 	n->beat_mono = clock_mono_ms();
 	n->hello_seq = m->seq;
-	if (m->seq <= n->acked_seq)
-		n->acked_seq = 0;   /* a new agent process: its seq restarted */
+	if (h->session != n->session || m->seq <= n->acked_seq) {
+		/* a new agent process: its seq restarted, and what it sent
+		 * before this Hello may not have reached us */
+		n->acked_seq = 0;
+		n->session = h->session;
+	}
 	rs_strlcpy(n->n.boot_id, h->boot_id, sizeof n->n.boot_id);
 	rs_strlcpy(n->n.agent_version, h->agent_version, sizeof n->n.agent_version);
 	n->n.capacity = h->capacity;

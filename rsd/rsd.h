@@ -36,6 +36,7 @@ typedef struct rsd_node {
 	uint64_t         beat_mono;   /* last message, monotonic ms */
 	uint64_t         acked_seq;   /* last agent seq processed */
 	uint64_t         hello_seq;   /* seq of its last Hello */
+	uint64_t         session;     /* the agent process's Hello.session */
 } rsd_node;
 
 typedef struct rsd_inst {

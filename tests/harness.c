@@ -108,6 +108,26 @@ pid_t h_agent_pid(int i)
 	return i >= 1 && i <= H.nagents ? H.agents[i] : 0;
 }
 
+pid_t h_keeper_pid(int i)
+{
+	char path[H_PATH_MAX + 64];
+
+	snprintf(path, sizeof path, "%s/n%d/run/keeper.pid", H.dir, i);
+	return h_read_pidfile(path);
+}
+
+/* SIGKILLs every agent's keeper (its services die with it: they have
+ * PR_SET_PDEATHSIG). Async-signal-safe enough for the alarm handler:
+ * open/read/kill only. */
+static void kill_keepers(void)
+{
+	for (int i = 1; i <= H.nagents; i++) {
+		pid_t k = h_keeper_pid(i);
+		if (k > 1 && k != getpid())
+			kill(k, SIGKILL);
+	}
+}
+
 const char *h_path(const char *name)
 {
 	char buf[H_PATH_MAX * 2];
@@ -888,6 +908,7 @@ static void alarm_handler(int sig)
 	for (int i = 1; i <= H.nagents; i++)
 		if (H.agents[i] > 0)
 			kill(H.agents[i], SIGKILL);
+	kill_keepers();
 	if (H.rsd > 0)
 		kill(H.rsd, SIGKILL);
 	for (int i = 0; i < H.njobs; i++)
@@ -1132,6 +1153,7 @@ void h_teardown(void)
 			reap(H.agents[i], 5000, NULL);
 			H.agents[i] = 0;
 		}
+	kill_keepers();
 	/* 3. the services (and their groups) */
 	track_env_matches();
 	for (int i = 0; i < H.npids; i++)

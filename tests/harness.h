@@ -84,6 +84,8 @@ const char *h_control_ep(void);
 const char *h_agents_ep(void);
 pid_t h_rsd_pid(void);
 pid_t h_agent_pid(int i);           /* i = 1..N, like the node name */
+/* The pid of agent i's keeper (the parent of its services), or 0. */
+pid_t h_keeper_pid(int i);
 /* Path of the test helper / a file in the temp dir (static buffer per
  * call site is not needed: the result is interned in the harness). */
 const char *h_notifysvc(void);

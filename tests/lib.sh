@@ -24,8 +24,14 @@ bg() {
     disown "$BG_PID"
 }
 
-# kill_started: SIGKILL every pid in PIDS (by pid, never by name).
+# kill_started: SIGKILL every pid in PIDS (by pid, never by name), then
+# the keeper of every agent state dir under $TMP (run/keeper.pid): an
+# agent's services live in its keeper, which outlives a killed agent, and
+# die with the keeper (PR_SET_PDEATHSIG).
 kill_started() {
-    local p
+    local p f
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    for f in "${TMP:-/nonexistent}"/*/run/keeper.pid; do
+        [ -f "$f" ] && { kill -9 "$(cat "$f")" 2>/dev/null || true; }
+    done
 }

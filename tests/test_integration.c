@@ -536,8 +536,8 @@ Test(integration, agent_kill_node_lost, .init = setup_ttl2, .fini = teardown,
 		      (long long)(h_now_ms() - t0));
 	cr_assert(h_node_state("n2", st, sizeof st), "n2 is gone from nodes");
 	cr_assert_str_eq(st, "up", "n2 must stay up");
-	/* the service is orphaned, not killed: teardown kills it by pid */
-	cr_assert(h_pid_alive(in.pid), "the orphan %d died with its agent",
+	/* the service lives on in the agent's keeper */
+	cr_assert(h_pid_alive(in.pid), "pid %d died with its agent",
 		  (int)in.pid);
 	h_pass();
 }
@@ -1007,19 +1007,103 @@ Test(integration, events_shape, .init = setup1, .fini = teardown,
 	h_pass();
 }
 
-/* ---- more: a lost node's agent returns -------------------------------- */
+/* ---- agent kill -9: the keeper keeps the services ----------------------- */
 
-/* Desired up: rsd starts the instance the returning agent lacks. (The
- * process left by the killed agent is an orphan: teardown kills it.) */
-Test(integration, lost_node_back_restarts_service, .init = setup_ttl2,
+/* The events of label (JSON) hold one of kind whose detail has needle. */
+static bool has_event(const char *label, const char *kind, const char *needle)
+{
+	const h_res *r = h_rsctl_t(15000, "events", label, "--json", NULL);
+	json_t *j = h_json(r), *e;
+	size_t i;
+
+	if (r->code != 0 || !j)
+		return false;
+	json_array_foreach(json_object_get(j, "events"), i, e)
+		if (!strcmp(jstr(e, "kind"), kind) &&
+		    (!needle || strstr(jstr(e, "detail"), needle)))
+			return true;
+	return false;
+}
+
+/* An agent killed with SIGKILL and started again restarts no service: the
+ * keeper kept it, the new agent adopts it (same pid, no restart counted),
+ * and it is supervised again (a crash afterwards is restarted). */
+Test(integration, agent_kill9_readopts, .init = setup_ttl2, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *upo[] = { "--node", "n1", NULL };
+	h_inst in = up_notifysvc("svc-ka", upo, NULL);
+	struct wsame ws = { .label = "svc-ka", .pid = in.pid };
+	struct wstatus w = { .label = "svc-ka", .old_pid = in.pid };
+	pid_t keeper = h_keeper_pid(1);
+	pid_t agent = h_agent_pid(1);
+
+	cr_assert(keeper > 1 && keeper != agent,
+		  "no keeper pid file for n1 (keeper %d, agent %d)", (int)keeper,
+		  (int)agent);
+	h_kill_agent(1, SIGKILL);
+	cr_assert(h_pid_alive(in.pid), "pid %d died with its agent", (int)in.pid);
+	cr_assert(h_pid_alive(keeper), "the keeper died with its agent");
+	h_restart_agent(1);
+	cr_assert(h_wait_until(same_pid_fn, &ws, 8000),
+		  "after the agent's restart svc-ka shows pid %d state '%s', "
+		  "want the same pid %d running", (int)ws.in.pid, ws.in.state,
+		  (int)in.pid);
+	cr_assert_eq(ws.in.restarts, 0, "restarts %d after re-adoption",
+		     ws.in.restarts);
+	cr_assert_eq(h_keeper_pid(1), keeper, "a new keeper was started");
+	cr_assert(!has_event("svc-ka", "exited", NULL),
+		  "an exit was recorded though nothing died");
+	/* supervised again: the new agent restarts it after a crash */
+	cr_assert_eq(kill(in.pid, SIGKILL), 0);
+	cr_assert(h_wait_until(restarted_fn, &w, 8000),
+		  "svc-ka not restarted by the new agent: pid %d state '%s'",
+		  (int)w.in.pid, w.in.state);
+	h_pass();
+}
+
+/* A service that dies while its agent is dead: the keeper keeps the exit
+ * status, the next agent reports it (with the signal) and restarts it. */
+Test(integration, agent_kill9_exit_reported, .init = setup_ttl2,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *upo[] = { "--node", "n1", NULL };
+	h_inst in = up_notifysvc("svc-ke", upo, NULL);
+	struct wstatus w = { .label = "svc-ke", .old_pid = in.pid };
+	char needle[64];
+
+	h_kill_agent(1, SIGKILL);
+	cr_assert_eq(kill(in.pid, SIGKILL), 0);
+	cr_assert(h_wait_until(pid_dead_fn, &in.pid, 5000),
+		  "pid %d still alive after SIGKILL", (int)in.pid);
+	h_restart_agent(1);
+	cr_assert(h_wait_until(restarted_fn, &w, 8000),
+		  "svc-ke not restarted after the agent came back: pid %d "
+		  "state '%s'", (int)w.in.pid, w.in.state);
+	snprintf(needle, sizeof needle, "pid %d killed by signal 9", (int)in.pid);
+	cr_assert(has_event("svc-ke", "exited", needle),
+		  "no 'exited' event saying '%s' for the death while the agent "
+		  "was gone", needle);
+	h_pass();
+}
+
+/* The keeper itself killed (the whole agent gone, as in a host crash): its
+ * services die with it (PR_SET_PDEATHSIG) instead of running on
+ * untracked, and when the agent returns rsd starts what it lacks. */
+Test(integration, keeper_killed_services_restarted, .init = setup_ttl2,
      .fini = teardown, .timeout = T_TIMEOUT)
 {
 	const char *upo[] = { "--node", "n1", NULL };
 	h_inst in = up_notifysvc("svc-lb", upo, NULL);
 	struct wnode wn = { .node = "n1", .want = "lost" };
 	struct wstatus w = { .label = "svc-lb", .old_pid = in.pid };
+	pid_t keeper = h_keeper_pid(1);
 
+	cr_assert(keeper > 1);
 	h_kill_agent(1, SIGKILL);
+	cr_assert_eq(kill(keeper, SIGKILL), 0);
+	cr_assert(h_wait_until(pid_dead_fn, &in.pid, 5000),
+		  "pid %d outlived its keeper", (int)in.pid);
 	cr_assert(h_wait_until(node_state_fn, &wn, 6000), "n1 not lost");
 	h_restart_agent(1);
 	wn.want = "up";
@@ -1029,6 +1113,7 @@ Test(integration, lost_node_back_restarts_service, .init = setup_ttl2,
 		  "state '%s' node '%s'", (int)w.in.pid, w.in.state,
 		  w.in.node);
 	cr_assert_str_eq(w.in.node, "n1");
+	cr_assert_neq(h_keeper_pid(1), keeper, "no new keeper");
 	h_pass();
 }
 

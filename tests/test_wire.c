@@ -176,6 +176,7 @@ static void fill_hello(rs_msg *m, size_t ninst)
 	strcpy(h->boot_id, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
 	strcpy(h->agent_version, "0.1.0");
 	h->capacity = 17;
+	h->session = 0x123456789abcdef0ull;
 	h->nlabels = 3;
 	h->labels = calloc(3, sizeof *h->labels);
 	h->labels[0] = strdup("alpha");
@@ -265,6 +266,7 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 		cr_assert_str_eq(a->u.hello.agent_version,
 				 b->u.hello.agent_version);
 		cr_assert_eq(a->u.hello.capacity, b->u.hello.capacity);
+		cr_assert_eq(a->u.hello.session, b->u.hello.session);
 		cr_assert_eq(a->u.hello.nlabels, b->u.hello.nlabels);
 		for (size_t i = 0; i < a->u.hello.nlabels; i++)
 			cr_assert_str_eq(a->u.hello.labels[i],

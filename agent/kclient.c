@@ -1,0 +1,423 @@
+/*
+ * kclient.c - the engine's side of the keeper link (keeper.h): finding or
+ * starting the keeper, adopting what it runs, and the requests the engine
+ * makes of it (spawn, kill, fds, forget, quit).
+ *
+ * Spawn is synchronous: the keeper answers at once, and the engine needs
+ * the pid before it reports. An exit that arrives while the engine waits
+ * for that answer is queued and handled from an idle watcher, never in
+ * the middle of the caller's state change.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "clock.h"
+#include "keeper.h"
+#include "log.h"
+#include "wire.h"
+
+#define KC_REPLY_TIMEOUT_MS 5000
+#define KC_START_TIMEOUT_MS 5000
+
+static int kc_connect_once(const char *dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%s/run/keeper.sock",
+			     dir) >= sizeof sa.sun_path)
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int kc_start(agent *ag)
+{
+	uint64_t end = clock_mono_ms() + KC_START_TIMEOUT_MS;
+	int fd = kc_connect_once(ag->state_dir);
+	int p[2];
+	pid_t pid;
+
+	if (fd >= 0)
+		goto connected;
+	if (fd != -ENOENT && fd != -ECONNREFUSED)
+		return fd;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int e = -errno;
+		close(p[0]);
+		close(p[1]);
+		return e;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		keeper_main(ag->state_dir, p[1]);
+	}
+	close(p[1]);
+	{
+		/* "ok", "busy" (another keeper won the race) or EOF */
+		struct pollfd pf = { p[0], POLLIN, 0 };
+		char word[8] = "";
+		if (poll(&pf, 1, KC_START_TIMEOUT_MS) > 0 &&
+		    read(p[0], word, sizeof word - 1) < 0)
+			word[0] = '\0';
+		close(p[0]);
+	}
+	/* connect to whichever keeper listens now */
+	while ((fd = kc_connect_once(ag->state_dir)) < 0) {
+		if (clock_mono_ms() >= end)
+			return fd;
+		poll(NULL, 0, 20);
+	}
+connected:
+	ag->keeper_fd = fd;
+	return 0;
+}
+
+/* Waits up to the reply timeout for one message. 1, 0 on EOF, -errno. */
+static int kc_recv_wait(agent *ag, struct kmsg *h, const uint8_t **p, int *fd)
+{
+	uint64_t end = clock_mono_ms() + KC_REPLY_TIMEOUT_MS;
+
+	for (;;) {
+		int r = kmsg_recv(ag->keeper_fd, ag->kbuf, h, p, fd);
+		uint64_t now;
+		struct pollfd pf = { ag->keeper_fd, POLLIN, 0 };
+
+		if (r != -EAGAIN)
+			return r;
+		now = clock_mono_ms();
+		if (now >= end)
+			return -ETIMEDOUT;
+		if (poll(&pf, 1, (int)(end - now)) < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static void kc_send(agent *ag, struct kmsg *h, const void *payload, int fd)
+{
+	int r = kmsg_send(ag->keeper_fd, h, payload, fd);
+
+	if (r < 0)
+		log_warnx("cannot send to the keeper: %s", strerror(-r));
+}
+
+static void kc_simple(agent *ag, uint32_t type, uint64_t id, int64_t a)
+{
+	struct kmsg h = { .type = type, .id = id, .a = a };
+
+	kc_send(ag, &h, NULL, -1);
+}
+
+void kc_kill(agent *ag, uint64_t id, int sig)
+{
+	kc_simple(ag, K_KILL, id, sig);
+}
+
+void kc_forget(agent *ag, uint64_t id)
+{
+	kc_simple(ag, K_FORGET, id, 0);
+}
+
+int kc_fd_add(agent *ag, uint64_t id, int kind, const char *name, int fd)
+{
+	struct kmsg h = { .type = K_FD_ADD, .id = id, .a = kind,
+			  .len = (uint32_t)strlen(name) };
+
+	return kmsg_send(ag->keeper_fd, &h, name, fd);
+}
+
+void kc_fd_del(agent *ag, uint64_t id, int kind, const char *name)
+{
+	struct kmsg h = { .type = K_FD_DEL, .id = id, .a = kind,
+			  .len = (uint32_t)strlen(name) };
+
+	kc_send(ag, &h, name, -1);
+}
+
+/* Saves what a next engine needs to adopt the instance: its Start. */
+void kc_meta(agent *ag, const inst *in)
+{
+	struct kmsg h = { .type = K_META, .id = in->id };
+	rs_msg m;
+	uint8_t *buf;
+	size_t len;
+
+	rs_msg_init(&m, RS_MSG_START);
+	m.u.start.instance_id = in->id;
+	m.u.start.generation = in->generation;
+	if (rs_spec_copy(&m.u.start.spec, &in->spec) == 0 &&
+	    wire_encode(&m, &buf, &len) == 0) {
+		h.len = (uint32_t)len;
+		kc_send(ag, &h, buf, -1);
+		free(buf);
+	}
+	rs_msg_clear(&m);
+}
+
+/* Appends the strings of v (NULL-terminated), then an empty one. */
+static int put_strings(char **pp, char *end, char *const *v)
+{
+	for (; v && *v; v++) {
+		size_t n = strlen(*v) + 1;
+		if (n > (size_t)(end - *pp))
+			return -E2BIG;
+		memcpy(*pp, *v, n);
+		*pp += n;
+	}
+	if (*pp >= end)
+		return -E2BIG;
+	*(*pp)++ = '\0';
+	return 0;
+}
+
+static void kc_queue(agent *ag, const struct kmsg *h)
+{
+	if (ag->kq_len == AGENT_KQ_MAX) {
+		log_warnx("keeper queue full, dropping a message");
+		return;
+	}
+	ag->kq[ag->kq_len++] = *h;
+	ev_idle_start(ag->loop, &ag->kq_idle);
+}
+
+int kc_spawn(agent *ag, uint64_t id, uint32_t restarts, char *const *argv,
+	     char *const *env, const char *cwd, const char *logpath,
+	     pid_t *pid, uint64_t *ticks)
+{
+	struct kmsg h = { .type = K_SPAWN, .id = id, .d = restarts };
+	char *p = (char *)ag->kbuf, *end = p + KEEPER_MSG_MAX - sizeof h;
+	char *const cwdv[] = { (char *)(cwd ? cwd : "/"), (char *)logpath, NULL };
+	int r;
+
+	if ((r = put_strings(&p, end, argv)) < 0 ||
+	    (r = put_strings(&p, end, env)) < 0)
+		return r;
+	for (int i = 0; i < 2; i++) {
+		size_t n = strlen(cwdv[i]) + 1;
+		if (n > (size_t)(end - p))
+			return -E2BIG;
+		memcpy(p, cwdv[i], n);
+		p += n;
+	}
+	h.len = (uint32_t)(p - (char *)ag->kbuf);
+	r = kmsg_send(ag->keeper_fd, &h, ag->kbuf, -1);
+	if (r < 0)
+		return r;
+	for (;;) {
+		const uint8_t *pl;
+		struct kmsg rep;
+		int fd;
+
+		r = kc_recv_wait(ag, &rep, &pl, &fd);
+		if (r <= 0)
+			return r == 0 ? -EPIPE : r;
+		if (fd >= 0)
+			close(fd);
+		if (rep.type == K_SPAWNED && rep.id == id) {
+			if (rep.a < 0)
+				return (int)rep.a;
+			*pid = (pid_t)rep.a;
+			*ticks = (uint64_t)rep.b;
+			return 0;
+		}
+		kc_queue(ag, &rep);
+	}
+}
+
+static void kc_dispatch(agent *ag, const struct kmsg *h)
+{
+	switch (h->type) {
+	case K_EXITED:
+		svc_child_exited(ag, h->id, (pid_t)h->a, (int)h->b, (uint64_t)h->c);
+		kc_simple(ag, K_EXIT_ACK, h->id, h->a);
+		break;
+	default:
+		log_warnx("unexpected message type %u from the keeper", h->type);
+		break;
+	}
+}
+
+static void kq_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	agent *ag = w->data;
+	struct kmsg q[AGENT_KQ_MAX];
+	size_t n = ag->kq_len;
+
+	/* handling may queue more (a restart's spawn): take a copy first */
+	memcpy(q, ag->kq, n * sizeof *q);
+	ag->kq_len = 0;
+	ev_idle_stop(loop, w);
+	for (size_t i = 0; i < n; i++)
+		kc_dispatch(ag, &q[i]);
+}
+
+static void kc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	agent *ag = w->data;
+
+	for (int i = 0; i < 256; i++) {
+		const uint8_t *p;
+		struct kmsg h;
+		int fd, r = kmsg_recv(ag->keeper_fd, ag->kbuf, &h, &p, &fd);
+
+		if (r == -EAGAIN)
+			return;
+		if (r <= 0)
+			fatalx("the keeper is gone (%s): this node's services are "
+			       "no longer supervised; exiting so a new keeper starts",
+			       r == 0 ? "connection closed" : strerror(-r));
+		if (fd >= 0)
+			close(fd);
+		kc_dispatch(ag, &h);
+	}
+}
+
+/* Wall-clock ms of a process start given in clock ticks since boot. */
+static uint64_t ticks_to_wall_ms(uint64_t ticks)
+{
+	static unsigned long long btime;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (!btime) {
+		FILE *f = fopen("/proc/stat", "re");
+		char line[256];
+		while (f && fgets(line, sizeof line, f))
+			if (sscanf(line, "btime %llu", &btime) == 1)
+				break;
+		if (f)
+			fclose(f);
+	}
+	if (!btime || hz <= 0 || !ticks)
+		return clock_wall_ms();
+	return btime * 1000ull + ticks * 1000ull / (uint64_t)hz;
+}
+
+/* One K_INST: rebuild the instance the previous engine had. */
+static void kc_adopt_one(agent *ag, const struct kmsg *h, const uint8_t *p,
+			 int notify_fd)
+{
+	rs_msg m;
+	int r;
+
+	if (h->c == 0 || h->len == 0 || wire_decode(p, h->len, &m) < 0 ||
+	    m.type != RS_MSG_START) {
+		/* dead and reported, or nothing to rebuild it from */
+		if (h->len && h->c != 0)
+			log_warnx("instance %llu: keeper's record is unreadable, "
+				  "dropping it", (unsigned long long)h->id);
+		if (notify_fd >= 0)
+			close(notify_fd);
+		kc_forget(ag, h->id);
+		if (h->c == 1)
+			kc_kill(ag, h->id, SIGKILL);
+		return;
+	}
+	r = svc_adopt(ag, &m.u.start, (pid_t)h->a, (uint64_t)h->b,
+		      ticks_to_wall_ms((uint64_t)h->b), (uint32_t)h->d, notify_fd);
+	if (r < 0) {
+		log_warnx("instance %llu: cannot adopt: %s",
+			  (unsigned long long)h->id, strerror(-r));
+		if (notify_fd >= 0)
+			close(notify_fd);
+	}
+	rs_msg_clear(&m);
+}
+
+int kc_attach(agent *ag)
+{
+	struct kmsg h = { .type = K_HELLO, .a = getpid() };
+	size_t n = 0;
+	int r;
+
+	ev_idle_init(&ag->kq_idle, kq_idle_cb);
+	ag->kq_idle.data = ag;
+	r = kmsg_send(ag->keeper_fd, &h, NULL, -1);
+	if (r < 0)
+		return r;
+	for (;;) {
+		const uint8_t *p;
+		struct kmsg m;
+		int fd;
+
+		r = kc_recv_wait(ag, &m, &p, &fd);
+		if (r <= 0)
+			return r == 0 ? -EPIPE : r;
+		if (m.type == K_BUSY)
+			fatalx("another rs-agent (pid %lld) is attached to the keeper "
+			       "of %s; one agent per state dir", (long long)m.a,
+			       ag->state_dir);
+		if (m.type == K_HELLO_END) {
+			ag->keeper_pid = (pid_t)m.a;
+			break;
+		}
+		if (m.type != K_INST) {
+			if (fd >= 0)
+				close(fd);
+			kc_queue(ag, &m);
+			continue;
+		}
+		kc_adopt_one(ag, &m, p, fd);
+		n += m.c != 0;
+	}
+	log_info("keeper pid %d; adopted %zu running instance(s)",
+		 (int)ag->keeper_pid, n);
+	ev_io_init(&ag->keeper_io, kc_io_cb, ag->keeper_fd, EV_READ);
+	ag->keeper_io.data = ag;
+	ev_io_start(ag->loop, &ag->keeper_io);
+	return 0;
+}
+
+void kc_quit(agent *ag)
+{
+	struct pollfd pf = { ag->keeper_fd, POLLIN, 0 };
+	uint64_t end = clock_mono_ms() + KC_REPLY_TIMEOUT_MS;
+
+	if (ag->keeper_fd < 0)
+		return;
+	ev_io_stop(ag->loop, &ag->keeper_io);
+	ev_idle_stop(ag->loop, &ag->kq_idle);
+	kc_simple(ag, K_QUIT, 0, 0);
+	/* the keeper closes its end when it exits */
+	while (clock_mono_ms() < end) {
+		char c;
+		ssize_t n;
+
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		n = recv(ag->keeper_fd, &c, 1, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+	}
+	close(ag->keeper_fd);
+	ag->keeper_fd = -1;
+}
+
+void kc_detach(agent *ag)
+{
+	if (ag->keeper_fd < 0)
+		return;
+	ev_io_stop(ag->loop, &ag->keeper_io);
+	ev_idle_stop(ag->loop, &ag->kq_idle);
+	close(ag->keeper_fd);
+	ag->keeper_fd = -1;
+}

@@ -1,0 +1,798 @@
+/*
+ * keeper.c - the keeper process (see keeper.h): a poll loop over its
+ * listening socket, the one attached engine and a signalfd.
+ *
+ * Each instance is a record: the pid it runs (or ran last), the fds held
+ * for it, and the engine's opaque meta. Exits are queued until the engine
+ * acknowledges them, so a death while no engine is attached is reported
+ * to the next one. Nothing here trusts the engine's bytes: every message
+ * is length-checked and a malformed one drops the connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "keeper.h"
+#include "log.h"
+
+#define KEEPER_TERM_GRACE_MS 3000
+#define RS_KEEPER_ARGV 256    /* RS_ARGV_MAX */
+#define RS_KEEPER_ENV  2048   /* the spec's, rs's and the inherited ones */
+
+struct kfd {
+	int  fd;
+	int  kind;
+	char name[KEEPER_FDNAME_MAX];
+};
+
+struct krec {
+	struct krec *next;
+	uint64_t     id;
+	pid_t        pid;        /* live process, or the last one */
+	int          alive;
+	uint64_t     ticks;      /* /proc/PID/stat start time */
+	int64_t      restarts;   /* the engine's count at the last spawn */
+	uint8_t     *meta;
+	size_t       metalen;
+	struct kfd   fds[KEEPER_FDS_MAX];
+	int          nfds;
+};
+
+struct kexit {
+	uint64_t id;
+	pid_t    pid;
+	int      status;
+	uint64_t ns;
+};
+
+static struct {
+	const char   *dir;
+	int           lsock, conn, sigfd;
+	pid_t         engine;
+	struct krec  *recs;
+	struct kexit *exits;
+	size_t        nexits, capexits;
+	int           quit;
+	uint8_t      *buf;
+} K = { .lsock = -1, .conn = -1, .sigfd = -1 };
+
+int kmsg_send(int sock, const struct kmsg *h, const void *payload, int fd)
+{
+	struct iovec iov[2] = {
+		{ (void *)h, sizeof *h },
+		{ (void *)payload, h->len },
+	};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = h->len ? 2 : 1 };
+	ssize_t n;
+
+	if (sizeof *h + h->len > KEEPER_MSG_MAX)
+		return -EMSGSIZE;
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof ctl);
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof ctl.buf;
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	}
+	do
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == sizeof *h + h->len ? 0 : -EMSGSIZE;
+}
+
+int kmsg_recv(int sock, uint8_t *buf, struct kmsg *h, const uint8_t **payload,
+	      int *fd)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} ctl;
+	struct iovec iov = { buf, KEEPER_MSG_MAX };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf,
+	};
+	int bad = 0;
+	ssize_t n;
+
+	*fd = -1;
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (n == 0)
+		return 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfd; i++) {
+			int f;
+			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+			if (*fd < 0)
+				*fd = f;
+			else
+				close(f), bad = 1;   /* one fd per message */
+		}
+	}
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+		bad = 1;
+	if ((size_t)n < sizeof *h)
+		bad = 1;
+	if (!bad) {
+		memcpy(h, buf, sizeof *h);
+		if (h->len != (size_t)n - sizeof *h)
+			bad = 1;
+		*payload = buf + sizeof *h;
+	}
+	if (bad) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return -EBADMSG;
+	}
+	return 1;
+}
+
+static struct krec *rec_find(uint64_t id)
+{
+	for (struct krec *r = K.recs; r; r = r->next)
+		if (r->id == id)
+			return r;
+	return NULL;
+}
+
+static struct krec *rec_get(uint64_t id)
+{
+	struct krec *r = rec_find(id);
+
+	if (r)
+		return r;
+	r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	r->id = id;
+	r->next = K.recs;
+	K.recs = r;
+	return r;
+}
+
+static void rec_close_fds(struct krec *r, int kind, const char *name)
+{
+	int j = 0;
+
+	for (int i = 0; i < r->nfds; i++) {
+		struct kfd *f = &r->fds[i];
+		if ((kind == 0 || f->kind == kind) &&
+		    (!name || !name[0] || strcmp(f->name, name) == 0))
+			close(f->fd);
+		else
+			r->fds[j++] = *f;
+	}
+	r->nfds = j;
+}
+
+static void rec_free(struct krec *r)
+{
+	struct krec **pp = &K.recs;
+
+	while (*pp && *pp != r)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = r->next;
+	rec_close_fds(r, 0, NULL);
+	free(r->meta);
+	free(r);
+}
+
+static void to_engine(const struct kmsg *h, const void *payload, int fd)
+{
+	if (K.conn < 0)
+		return;
+	if (kmsg_send(K.conn, h, payload, fd) < 0) {
+		log_warn("cannot send to the engine (pid %d), detaching", (int)K.engine);
+		close(K.conn);
+		K.conn = -1;
+	}
+}
+
+/* The start time of pid in clock ticks since boot (field 22), or 0. */
+static uint64_t proc_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			 "%*u %*u %*d %*d %*d %*d %*d %*d %llu", &t) != 1)
+		return 0;
+	return t;
+}
+
+/* Splits a run of NUL-terminated strings ending with an empty one into a
+ * NULL-terminated vector pointing into p. Returns the count or -1. */
+static int split_strings(const char *p, const char *end, char **out,
+			 int max, const char **next)
+{
+	int n = 0;
+
+	while (p < end && *p) {
+		const char *z = memchr(p, '\0', (size_t)(end - p));
+		if (!z || n >= max)
+			return -1;
+		out[n++] = (char *)p;
+		p = z + 1;
+	}
+	if (p >= end)
+		return -1;
+	out[n] = NULL;
+	*next = p + 1;
+	return n;
+}
+
+/* In the child, after fork: becomes the service. Never returns. */
+static _Noreturn void child_exec(struct krec *r, char **argv, char **env,
+				 const char *cwd, const char *logpath, int errfd,
+				 pid_t keeper)
+{
+	int nl = 0, target = 3, e, fd;
+	int src[KEEPER_FDS_MAX];
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	setsid();
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != keeper)   /* the keeper died before the prctl */
+		_exit(127);
+	/* listening sockets first, stored fds after: moved clear of the
+	 * targets 3.. first, so no dup2 overwrites a source */
+	for (int kind = KFD_LISTEN; kind <= KFD_STORE; kind++)
+		for (int i = 0; i < r->nfds; i++)
+			if (r->fds[i].kind == kind) {
+				src[nl] = fcntl(r->fds[i].fd, F_DUPFD_CLOEXEC,
+						3 + KEEPER_FDS_MAX + 1);
+				if (src[nl] < 0)
+					goto fail;
+				nl++;
+			}
+	for (int i = 0; i < nl; i++, target++)
+		if (dup2(src[i], target) < 0)
+			goto fail;
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || dup2(fd, 0) < 0)
+		goto fail;
+	fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0 || dup2(fd, 1) < 0 || dup2(1, 2) < 0)
+		goto fail;
+	if (chdir(cwd[0] ? cwd : "/") < 0)
+		goto fail;
+	if (nl) {
+		/* LISTEN_PID is this pid: why the keeper forks, not spawns */
+		for (char **v = env; *v; v++)
+			if (strncmp(*v, "LISTEN_PID=", 11) == 0) {
+				static char pidvar[32];
+				snprintf(pidvar, sizeof pidvar, "LISTEN_PID=%d", (int)getpid());
+				*v = pidvar;
+			}
+	}
+	execvpe(argv[0], argv, env);
+fail:
+	e = errno;
+	if (write(errfd, &e, sizeof e) < 0) {
+		/* the keeper sees EOF and a status of 127 */
+	}
+	_exit(127);
+}
+
+/* Builds the LISTEN_* variables for r's passed fds into env (which has
+ * room for three more entries). */
+static void listen_env(struct krec *r, char **env, int n, char *names,
+		       size_t namesz, char *fdsvar, size_t fdsz)
+{
+	int cnt = 0;
+	size_t off = 0;
+
+	names[0] = '\0';
+	for (int kind = KFD_LISTEN; kind <= KFD_STORE; kind++)
+		for (int i = 0; i < r->nfds; i++)
+			if (r->fds[i].kind == kind) {
+				int w = snprintf(names + off, namesz - off, "%s%s",
+						 cnt ? ":" : "LISTEN_FDNAMES=",
+						 r->fds[i].name);
+				if (w > 0 && (size_t)w < namesz - off)
+					off += (size_t)w;
+				cnt++;
+			}
+	if (!cnt)
+		return;
+	snprintf(fdsvar, fdsz, "LISTEN_FDS=%d", cnt);
+	env[n++] = fdsvar;
+	env[n++] = names;
+	env[n++] = "LISTEN_PID=0";   /* the child writes its own */
+	env[n] = NULL;
+}
+
+static void do_spawn(const struct kmsg *h, const uint8_t *p)
+{
+	struct kmsg rep = { .type = K_SPAWNED, .id = h->id };
+	const char *end = (const char *)p + h->len, *q = (const char *)p;
+	char *argv[RS_KEEPER_ARGV + 1], *env[RS_KEEPER_ENV + 4], *cwd, *logpath;
+	char names[KEEPER_FDS_MAX * KEEPER_FDNAME_MAX + 32], fdsvar[32];
+	struct krec *r = rec_get(h->id);
+	int na, ne, pfd[2], e = 0;
+	pid_t pid;
+	ssize_t n;
+
+	if (!r) {
+		rep.a = -ENOMEM;
+		goto out;
+	}
+	if (r->alive) {
+		rep.a = -EBUSY;
+		goto out;
+	}
+	na = split_strings(q, end, argv, RS_KEEPER_ARGV, &q);
+	ne = na > 0 ? split_strings(q, end, env, RS_KEEPER_ENV, &q) : -1;
+	cwd = (char *)q;
+	if (na <= 0 || ne < 0 || q >= end || !memchr(q, '\0', (size_t)(end - q))) {
+		rep.a = -EINVAL;
+		goto out;
+	}
+	logpath = cwd + strlen(cwd) + 1;
+	if (logpath >= end || !memchr(logpath, '\0', (size_t)(end - logpath))) {
+		rep.a = -EINVAL;
+		goto out;
+	}
+	listen_env(r, env, ne, names, sizeof names, fdsvar, sizeof fdsvar);
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		rep.a = -errno;
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		rep.a = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		goto out;
+	}
+	if (pid == 0)
+		child_exec(r, argv, env, cwd, logpath, pfd[1], getppid());
+	close(pfd[1]);
+	do
+		n = read(pfd[0], &e, sizeof e);
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n == (ssize_t)sizeof e) {
+		/* exec failed: the child is gone; reap it here, it is no exit
+		 * of the service */
+		waitpid(pid, NULL, 0);
+		rep.a = -(e ? e : ENOEXEC);
+		goto out;
+	}
+	r->pid = pid;
+	r->alive = 1;
+	r->restarts = h->d;
+	r->ticks = proc_ticks(pid);
+	rep.a = pid;
+	rep.b = (int64_t)r->ticks;
+out:
+	to_engine(&rep, NULL, -1);
+}
+
+static void do_kill(const struct kmsg *h)
+{
+	struct krec *r = rec_find(h->id);
+	int sig = (int)h->a;
+
+	if (!r || !r->alive || sig < 0 || sig >= NSIG)
+		return;
+	/* the process is our unreaped child: its pid cannot have been
+	 * reused, so this reaches only its group */
+	if (kill(-r->pid, sig) < 0 && errno == ESRCH)
+		kill(r->pid, sig);
+}
+
+static void send_exit(const struct kexit *x)
+{
+	struct kmsg h = { .type = K_EXITED, .id = x->id, .a = x->pid,
+			  .b = x->status, .c = (int64_t)x->ns };
+
+	to_engine(&h, NULL, -1);
+}
+
+static void reap_all(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		uint64_t ns = clock_mono_ns();
+		struct krec *r;
+
+		for (r = K.recs; r; r = r->next)
+			if (r->alive && r->pid == pid)
+				break;
+		if (!r)
+			continue;   /* an orphan we inherited as subreaper */
+		/* what the main process left in its group goes with it */
+		kill(-pid, SIGKILL);
+		r->alive = 0;
+		if (K.nexits == K.capexits) {
+			size_t cap = K.capexits ? K.capexits * 2 : 16;
+			struct kexit *nx = realloc(K.exits, cap * sizeof *nx);
+			if (!nx) {
+				log_warnx("out of memory: the exit of pid %d is lost", (int)pid);
+				continue;
+			}
+			K.exits = nx;
+			K.capexits = cap;
+		}
+		K.exits[K.nexits] = (struct kexit){ r->id, pid, status, ns };
+		send_exit(&K.exits[K.nexits]);
+		K.nexits++;
+	}
+}
+
+static void do_exit_ack(const struct kmsg *h)
+{
+	for (size_t i = 0; i < K.nexits; i++)
+		if (K.exits[i].id == h->id && K.exits[i].pid == (pid_t)h->a) {
+			memmove(&K.exits[i], &K.exits[i + 1],
+				(K.nexits - i - 1) * sizeof *K.exits);
+			K.nexits--;
+			return;
+		}
+}
+
+static void do_hello(const struct kmsg *h)
+{
+	struct kmsg end = { .type = K_HELLO_END, .a = getpid() };
+
+	K.engine = (pid_t)h->a;
+	log_info("engine pid %d attached", (int)K.engine);
+	for (struct krec *r = K.recs; r; r = r->next) {
+		struct kmsg m = { .type = K_INST, .id = r->id, .a = r->pid,
+				  .b = (int64_t)r->ticks, .c = r->alive,
+				  .d = r->restarts, .len = (uint32_t)r->metalen };
+		int nfd = -1;
+
+		for (size_t i = 0; !r->alive && i < K.nexits; i++)
+			if (K.exits[i].id == r->id && K.exits[i].pid == r->pid)
+				m.c = 2;   /* dead, its K_EXITED follows */
+
+		for (int i = 0; i < r->nfds; i++)
+			if (r->fds[i].kind == KFD_NOTIFY)
+				nfd = r->fds[i].fd;
+		to_engine(&m, r->meta, nfd);
+	}
+	to_engine(&end, NULL, -1);
+	for (size_t i = 0; i < K.nexits; i++)
+		send_exit(&K.exits[i]);
+}
+
+static void do_fd(const struct kmsg *h, const uint8_t *p, int fd)
+{
+	struct krec *r = rec_get(h->id);
+	char name[KEEPER_FDNAME_MAX];
+	int kind = (int)h->a;
+
+	if (h->len >= sizeof name || memchr(p, '\0', h->len) ||
+	    kind < KFD_NOTIFY || kind > KFD_STORE || !r) {
+		log_warnx("bad fd message for instance %llu, ignoring",
+			  (unsigned long long)h->id);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	memcpy(name, p, h->len);
+	name[h->len] = '\0';
+	if (h->type == K_FD_DEL) {
+		rec_close_fds(r, kind, name);
+		return;
+	}
+	if (fd < 0)
+		return;
+	/* one notify socket; a named fd replaces one of the same name */
+	rec_close_fds(r, kind, kind == KFD_NOTIFY ? NULL : name);
+	if (r->nfds == KEEPER_FDS_MAX) {
+		log_warnx("instance %llu holds %d fds already, closing '%s'",
+			  (unsigned long long)h->id, KEEPER_FDS_MAX, name);
+		close(fd);
+		return;
+	}
+	r->fds[r->nfds].fd = fd;
+	r->fds[r->nfds].kind = kind;
+	memcpy(r->fds[r->nfds].name, name, sizeof name);
+	r->nfds++;
+}
+
+static void do_meta(const struct kmsg *h, const uint8_t *p)
+{
+	struct krec *r = rec_get(h->id);
+	uint8_t *m = h->len ? malloc(h->len) : NULL;
+
+	if (!r || (h->len && !m)) {
+		free(m);
+		return;
+	}
+	if (h->len)
+		memcpy(m, p, h->len);
+	free(r->meta);
+	r->meta = m;
+	r->metalen = h->len;
+}
+
+static void detach(const char *why)
+{
+	size_t live = 0;
+
+	for (struct krec *r = K.recs; r; r = r->next)
+		live += r->alive;
+	log_warnx("engine pid %d %s; keeping %zu services running", (int)K.engine,
+		  why, live);
+	close(K.conn);
+	K.conn = -1;
+	K.engine = 0;
+}
+
+static void engine_readable(void)
+{
+	for (;;) {
+		const uint8_t *p = NULL;
+		struct kmsg h;
+		int fd, r = kmsg_recv(K.conn, K.buf, &h, &p, &fd);
+
+		if (r == -EAGAIN)
+			return;
+		if (r == 0) {
+			detach("is gone");
+			return;
+		}
+		if (r < 0) {
+			detach("sent a malformed message");
+			return;
+		}
+		if (fd >= 0 && h.type != K_FD_ADD) {
+			close(fd);
+			fd = -1;
+		}
+		switch (h.type) {
+		case K_HELLO:     do_hello(&h); break;
+		case K_META:      do_meta(&h, p); break;
+		case K_SPAWN:     do_spawn(&h, p); break;
+		case K_KILL:      do_kill(&h); break;
+		case K_EXIT_ACK:  do_exit_ack(&h); break;
+		case K_FD_ADD:
+		case K_FD_DEL:    do_fd(&h, p, fd); break;
+		case K_FORGET: {
+			struct krec *rec = rec_find(h.id);
+			if (rec && !rec->alive)
+				rec_free(rec);
+			break;
+		}
+		case K_QUIT:
+			K.quit = 1;
+			return;
+		default:
+			log_warnx("unknown message type %u from the engine", h.type);
+			break;
+		}
+		if (K.conn < 0)
+			return;
+	}
+}
+
+static void accept_engine(void)
+{
+	int c = accept4(K.lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct ucred uc;
+	socklen_t ul = sizeof uc;
+
+	if (c < 0)
+		return;
+	/* only our own user (or root) may drive the keeper; the socket's
+	 * directory is 0700 too */
+	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0 ||
+	    (uc.uid != getuid() && uc.uid != 0)) {
+		log_warnx("refused a keeper connection from uid %d", (int)uc.uid);
+		close(c);
+		return;
+	}
+	if (K.conn >= 0) {
+		struct kmsg busy = { .type = K_BUSY, .a = K.engine };
+		kmsg_send(c, &busy, NULL, -1);
+		close(c);
+		return;
+	}
+	K.conn = c;
+}
+
+/* Stops every service: SIGTERM to each group, SIGKILL after a grace. */
+static void stop_all(void)
+{
+	uint64_t end = clock_mono_ms() + KEEPER_TERM_GRACE_MS;
+	int live;
+
+	for (struct krec *r = K.recs; r; r = r->next)
+		if (r->alive)
+			kill(-r->pid, SIGTERM);
+	for (;;) {
+		reap_all();
+		live = 0;
+		for (struct krec *r = K.recs; r; r = r->next)
+			live += r->alive;
+		if (!live || clock_mono_ms() >= end)
+			break;
+		poll(NULL, 0, 20);
+	}
+	for (struct krec *r = K.recs; r; r = r->next)
+		if (r->alive)
+			kill(-r->pid, SIGKILL);
+	reap_all();
+}
+
+static int listen_on(const char *dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%s/run/keeper.sock",
+			     dir) >= sizeof sa.sun_path)
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(sa.sun_path);   /* we hold the lock: any socket there is stale */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 4) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* Takes STATE_DIR/run/keeper.lock for the life of the process and writes
+ * keeper.pid. 0, or -EWOULDBLOCK when another keeper holds it. */
+static int take_lock(const char *dir)
+{
+	char path[PATH_MAX], pid[32];
+	int fd, n;
+
+	snprintf(path, sizeof path, "%s/run/keeper.lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	snprintf(path, sizeof path, "%s/run/keeper.pid", dir);
+	n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	{
+		int pf = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (pf >= 0) {
+			if (write(pf, pid, (size_t)n) != n)
+				log_warn("cannot write %s", path);
+			close(pf);
+		}
+	}
+	return 0;   /* fd stays open: the lock lives as long as we do */
+}
+
+_Noreturn void keeper_main(const char *state_dir, int ready_fd)
+{
+	sigset_t set;
+	int r;
+
+	log_init("rs-keeper", LOG_LVL_INFO);
+	K.dir = state_dir;
+	setsid();   /* outlives the engine and its terminal */
+	prctl(PR_SET_NAME, "rs-keeper");
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	K.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	K.buf = malloc(KEEPER_MSG_MAX);
+	if (K.sigfd < 0 || !K.buf)
+		_exit(1);
+	if ((r = take_lock(state_dir)) < 0) {
+		/* another keeper won the race: the engine connects to it */
+		if (write(ready_fd, r == -EWOULDBLOCK ? "busy" : "fail", 4) < 0) {
+			/* the engine sees EOF */
+		}
+		_exit(r == -EWOULDBLOCK ? 0 : 1);
+	}
+	K.lsock = listen_on(state_dir);
+	if (K.lsock < 0) {
+		log_warnx("cannot listen on %s/run/keeper.sock: %s", state_dir,
+			  strerror(-K.lsock));
+		_exit(1);
+	}
+	if (write(ready_fd, "ok", 2) < 0) {
+		/* the engine sees EOF and tries to connect anyway */
+	}
+	close(ready_fd);
+	log_info("pid %d, state dir %s", (int)getpid(), state_dir);
+	while (!K.quit) {
+		struct pollfd pf[3] = {
+			{ K.sigfd, POLLIN, 0 }, { K.lsock, POLLIN, 0 },
+			{ K.conn, POLLIN, 0 },
+		};
+		if (poll(pf, K.conn >= 0 ? 3 : 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pf[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(K.sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+					K.quit = 2;
+			reap_all();
+		}
+		if (K.conn >= 0 && pf[2].revents)
+			engine_readable();
+		if (pf[1].revents)
+			accept_engine();
+	}
+	if (K.quit == 2)
+		log_info("signalled: stopping every service");
+	stop_all();
+	while (K.recs)
+		rec_free(K.recs);
+	free(K.exits);
+	free(K.buf);
+	if (K.conn >= 0)
+		close(K.conn);
+	{
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/run/keeper.sock", state_dir);
+		unlink(path);
+		/* no stale pid for scripts that kill by it */
+		snprintf(path, sizeof path, "%s/run/keeper.pid", state_dir);
+		unlink(path);
+	}
+	log_info("exited");
+	exit(0);
+}

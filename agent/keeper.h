@@ -1,0 +1,75 @@
+/*
+ * keeper.h - the keeper: the small long-lived process of rs-agent that is
+ * the parent of every service of a state dir, and the engine's link to it.
+ *
+ * rs-agent runs as two processes (docs/design.md, "The agent is two
+ * processes"). The keeper forks/execs, reaps, signals, holds each
+ * instance's notify socket, listening sockets and stored fds, and keeps
+ * every exit status until the engine has acknowledged it. It speaks no
+ * ZeroMQ and parses no protobuf: fixed headers on a SOCK_SEQPACKET unix
+ * socket at STATE_DIR/run/keeper.sock, fds passed with SCM_RIGHTS. The
+ * engine (the rest of rs-agent) decides; killing or restarting it touches
+ * no service: the next engine asks the keeper what runs and adopts it.
+ *
+ * Services get PR_SET_PDEATHSIG=SIGKILL: if the keeper itself is killed,
+ * its services die with it instead of running on untracked (the next
+ * engine starts a new keeper and rsd restarts what is missing).
+ */
+#ifndef RS_KEEPER_H
+#define RS_KEEPER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define KEEPER_MSG_MAX   (1u << 20)  /* header + payload */
+#define KEEPER_FDS_MAX   64          /* fds held per instance */
+#define KEEPER_FDNAME_MAX 64         /* incl. NUL */
+
+/* Message types. E = engine, K = keeper. */
+enum kmsg_type {
+	K_HELLO = 1,  /* E->K  a = engine pid */
+	K_BUSY,       /* K->E  another engine is attached, a = its pid */
+	K_INST,       /* K->E  id, a = pid (live or last), b = start ticks,
+		       *       c = 1 alive, 2 dead with its K_EXITED to follow,
+		       *       0 dead and acknowledged; d = restarts;
+		       *       payload = meta;
+		       *       fd = its notify socket if any */
+	K_HELLO_END,  /* K->E  a = keeper pid; then the unacked K_EXITEDs */
+	K_META,       /* E->K  id; payload = opaque meta (the engine's spec) */
+	K_SPAWN,      /* E->K  id, d = restarts so far; payload = argv \0..\0 \0 env \0..\0 \0
+		       *       cwd \0 logpath \0 */
+	K_SPAWNED,    /* K->E  id, a = pid or -errno, b = start ticks */
+	K_KILL,       /* E->K  id, a = signal: to the live process's group */
+	K_EXITED,     /* K->E  id, a = pid, b = wait status, c = mono ns seen */
+	K_EXIT_ACK,   /* E->K  id, a = pid */
+	K_FD_ADD,     /* E->K  id, a = kind; payload = name; one fd */
+	K_FD_DEL,     /* E->K  id, a = kind; payload = name ("" = every one) */
+	K_FORGET,     /* E->K  id: drop the instance, close its fds */
+	K_QUIT,       /* E->K  exit (kills what still runs) */
+};
+
+/* What an fd held for an instance is. Listening sockets come first in
+ * LISTEN_FDS, stored fds after them; the notify socket is not passed. */
+enum kfd_kind { KFD_NOTIFY = 1, KFD_LISTEN, KFD_STORE };
+
+struct kmsg {
+	uint32_t type;
+	uint32_t len;     /* payload bytes after the header */
+	uint64_t id;      /* instance */
+	int64_t  a, b, c, d;
+};
+
+/* Runs the keeper of state_dir in this (freshly forked) process; tells
+ * ready_fd "ok" once it listens, then serves until K_QUIT or SIGTERM.
+ * Never returns. */
+_Noreturn void keeper_main(const char *state_dir, int ready_fd);
+
+/* Sends one message (+ at most one fd, -1 for none). 0 or -errno. */
+int kmsg_send(int sock, const struct kmsg *h, const void *payload, int fd);
+/* Receives one message into buf (KEEPER_MSG_MAX bytes): fills *h, points
+ * *payload into buf, *fd to a passed fd or -1. Returns 1, 0 on EOF,
+ * -EAGAIN when nothing waits (non-blocking), or -errno / -EBADMSG. */
+int kmsg_recv(int sock, uint8_t *buf, struct kmsg *h, const uint8_t **payload,
+	      int *fd);
+
+#endif
