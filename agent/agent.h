@@ -20,6 +20,7 @@
 
 #define AGENT_REPLAY_MAX 1024   /* unacknowledged events kept for rsd */
 #define AGENT_KQ_MAX     256    /* keeper messages waiting for the loop */
+#define RS_FDSTORE_MAX   16     /* fds a service may store (FDSTORE=1) */
 
 struct kmsg;
 
@@ -154,6 +155,9 @@ void kc_forget(agent *ag, uint64_t id);
 void kc_meta(agent *ag, const inst *in);
 int kc_fd_add(agent *ag, uint64_t id, int kind, const char *name, int fd);
 void kc_fd_del(agent *ag, uint64_t id, int kind, const char *name);
+/* Hands a service's FDSTORE=1 fd to the keeper; replace: drop what name
+ * held first. The keeper keeps at most RS_FDSTORE_MAX. */
+int kc_fd_store(agent *ag, uint64_t id, const char *name, int fd, bool replace);
 /* Tells the keeper to exit (every service is down) and waits for it. */
 void kc_quit(agent *ag);
 /* Leaves the keeper and its services running (engine restart). */

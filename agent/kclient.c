@@ -146,6 +146,15 @@ int kc_fd_add(agent *ag, uint64_t id, int kind, const char *name, int fd)
 	return kmsg_send(ag->keeper_fd, &h, name, fd);
 }
 
+int kc_fd_store(agent *ag, uint64_t id, const char *name, int fd, bool replace)
+{
+	struct kmsg h = { .type = K_FD_ADD, .id = id, .a = KFD_STORE,
+			  .b = replace, .c = RS_FDSTORE_MAX,
+			  .len = (uint32_t)strlen(name) };
+
+	return kmsg_send(ag->keeper_fd, &h, name, fd);
+}
+
 void kc_fd_del(agent *ag, uint64_t id, int kind, const char *name)
 {
 	struct kmsg h = { .type = K_FD_DEL, .id = id, .a = kind,

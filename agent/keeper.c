@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -29,6 +31,7 @@
 #include "log.h"
 
 #define KEEPER_TERM_GRACE_MS 3000
+#define KEEPER_CHILD_STACK   (256u << 10)
 #define RS_KEEPER_ARGV 256    /* RS_ARGV_MAX */
 #define RS_KEEPER_ENV  2048   /* the spec's, rs's and the inherited ones */
 
@@ -45,6 +48,7 @@ struct krec {
 	int          alive;
 	uint64_t     ticks;      /* /proc/PID/stat start time */
 	int64_t      restarts;   /* the engine's count at the last spawn */
+	unsigned     dropped;    /* fds refused over the limit */
 	uint8_t     *meta;
 	size_t       metalen;
 	struct kfd   fds[KEEPER_FDS_MAX];
@@ -266,12 +270,23 @@ static int split_strings(const char *p, const char *end, char **out,
 	return n;
 }
 
-/* In the child, after fork: becomes the service. Never returns. */
-static _Noreturn void child_exec(struct krec *r, char **argv, char **env,
-				 const char *cwd, const char *logpath, int errfd,
-				 pid_t keeper)
+struct child {
+	struct krec  *r;
+	char        **argv, **env;
+	const char   *cwd, *logpath;
+	pid_t         keeper;
+	volatile int  err;     /* set by the child when it cannot exec */
+};
+
+/* The new process, sharing the keeper's memory (CLONE_VM|CLONE_VFORK:
+ * the keeper waits until it execs or exits, as posix_spawn does, with no
+ * page tables copied). Becomes the service; never returns. */
+static int child_exec(void *arg)
 {
-	int nl = 0, target = 3, e, fd;
+	struct child *c = arg;
+	struct krec *r = c->r;
+	char **env = c->env;
+	int nl = 0, target = 3, fd;
 	int src[KEEPER_FDS_MAX];
 	sigset_t none;
 
@@ -281,7 +296,7 @@ static _Noreturn void child_exec(struct krec *r, char **argv, char **env,
 	signal(SIGHUP, SIG_DFL);
 	setsid();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != keeper)   /* the keeper died before the prctl */
+	if (getppid() != c->keeper)   /* the keeper died before the prctl */
 		_exit(127);
 	/* listening sockets first, stored fds after: moved clear of the
 	 * targets 3.. first, so no dup2 overwrites a source */
@@ -300,10 +315,10 @@ static _Noreturn void child_exec(struct krec *r, char **argv, char **env,
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || dup2(fd, 0) < 0)
 		goto fail;
-	fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	fd = open(c->logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0 || dup2(fd, 1) < 0 || dup2(1, 2) < 0)
 		goto fail;
-	if (chdir(cwd[0] ? cwd : "/") < 0)
+	if (chdir(c->cwd[0] ? c->cwd : "/") < 0)
 		goto fail;
 	if (nl) {
 		/* LISTEN_PID is this pid: why the keeper forks, not spawns */
@@ -314,13 +329,25 @@ static _Noreturn void child_exec(struct krec *r, char **argv, char **env,
 				*v = pidvar;
 			}
 	}
-	execvpe(argv[0], argv, env);
+	execvpe(c->argv[0], c->argv, env);
 fail:
-	e = errno;
-	if (write(errfd, &e, sizeof e) < 0) {
-		/* the keeper sees EOF and a status of 127 */
-	}
+	c->err = errno ? errno : ENOEXEC;
 	_exit(127);
+}
+
+/* The child's stack: used by one child at a time (the keeper is
+ * suspended until it execs). */
+static void *child_stack(void)
+{
+	static void *stack;
+
+	if (!stack) {
+		stack = mmap(NULL, KEEPER_CHILD_STACK, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (stack == MAP_FAILED)
+			stack = NULL;
+	}
+	return stack ? (char *)stack + KEEPER_CHILD_STACK : NULL;
 }
 
 /* Builds the LISTEN_* variables for r's passed fds into env (which has
@@ -358,9 +385,10 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 	char *argv[RS_KEEPER_ARGV + 1], *env[RS_KEEPER_ENV + 4], *cwd, *logpath;
 	char names[KEEPER_FDS_MAX * KEEPER_FDNAME_MAX + 32], fdsvar[32];
 	struct krec *r = rec_get(h->id);
-	int na, ne, pfd[2], e = 0;
+	struct child c;
+	void *stack = child_stack();
+	int na, ne;
 	pid_t pid;
-	ssize_t n;
 
 	if (!r) {
 		rep.a = -ENOMEM;
@@ -383,29 +411,22 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 		goto out;
 	}
 	listen_env(r, env, ne, names, sizeof names, fdsvar, sizeof fdsvar);
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		rep.a = -errno;
+	if (!stack) {
+		rep.a = -ENOMEM;
 		goto out;
 	}
-	pid = fork();
+	c = (struct child){ .r = r, .argv = argv, .env = env, .cwd = cwd,
+			    .logpath = logpath, .keeper = getpid() };
+	pid = clone(child_exec, stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
 	if (pid < 0) {
 		rep.a = -errno;
-		close(pfd[0]);
-		close(pfd[1]);
 		goto out;
 	}
-	if (pid == 0)
-		child_exec(r, argv, env, cwd, logpath, pfd[1], getppid());
-	close(pfd[1]);
-	do
-		n = read(pfd[0], &e, sizeof e);
-	while (n < 0 && errno == EINTR);
-	close(pfd[0]);
-	if (n == (ssize_t)sizeof e) {
+	if (c.err) {
 		/* exec failed: the child is gone; reap it here, it is no exit
 		 * of the service */
 		waitpid(pid, NULL, 0);
-		rep.a = -(e ? e : ENOEXEC);
+		rep.a = -c.err;
 		goto out;
 	}
 	r->pid = pid;
@@ -531,13 +552,22 @@ static void do_fd(const struct kmsg *h, const uint8_t *p, int fd)
 	}
 	if (fd < 0)
 		return;
-	/* one notify socket; a named fd replaces one of the same name */
-	rec_close_fds(r, kind, kind == KFD_NOTIFY ? NULL : name);
-	if (r->nfds == KEEPER_FDS_MAX) {
-		log_warnx("instance %llu holds %d fds already, closing '%s'",
-			  (unsigned long long)h->id, KEEPER_FDS_MAX, name);
-		close(fd);
-		return;
+	/* one notify socket; a named fd replaces those of the same name
+	 * (stored fds: only when asked, several may share a name) */
+	if (kind != KFD_STORE || h->b)
+		rec_close_fds(r, kind, kind == KFD_NOTIFY ? NULL : name);
+	{
+		int same = 0;
+		for (int i = 0; i < r->nfds; i++)
+			same += r->fds[i].kind == kind;
+		if (r->nfds == KEEPER_FDS_MAX || (h->c > 0 && same >= h->c)) {
+			r->dropped++;
+			log_warnx("instance %llu holds %d fds of this kind already, "
+				  "closing '%s' (%u dropped so far)",
+				  (unsigned long long)h->id, same, name, r->dropped);
+			close(fd);
+			return;
+		}
 	}
 	r->fds[r->nfds].fd = fd;
 	r->fds[r->nfds].kind = kind;

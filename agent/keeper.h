@@ -42,7 +42,10 @@ enum kmsg_type {
 	K_KILL,       /* E->K  id, a = signal: to the live process's group */
 	K_EXITED,     /* K->E  id, a = pid, b = wait status, c = mono ns seen */
 	K_EXIT_ACK,   /* E->K  id, a = pid */
-	K_FD_ADD,     /* E->K  id, a = kind; payload = name; one fd */
+	K_FD_ADD,     /* E->K  id, a = kind, b = 1: first drop what the name
+		       *       holds (always for notify/listen), c = most fds
+		       *       of this kind (0 = KEEPER_FDS_MAX); payload =
+		       *       name; one fd */
 	K_FD_DEL,     /* E->K  id, a = kind; payload = name ("" = every one) */
 	K_FORGET,     /* E->K  id: drop the instance, close its fds */
 	K_QUIT,       /* E->K  exit (kills what still runs) */

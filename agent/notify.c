@@ -8,7 +8,14 @@
  * setsid, so the session id is the main pid). A sender that has already
  * exited (e.g. `systemd-notify --ready` racing its own exit) is believed
  * if its uid is the agent's own or root, since the socket sits in a
- * directory only the agent's user can reach. Passed fds are closed.
+ * directory only the agent's user can reach.
+ *
+ * The fd store: a believed message with FDSTORE=1 hands its fds (SCM_RIGHTS)
+ * to the keeper under FDNAME (default "stored"; one name holds the fds of
+ * its latest message), which passes them to the next process of the
+ * instance with LISTEN_FDS/LISTEN_FDNAMES, after the --listen sockets.
+ * FDSTOREREMOVE=1 drops FDNAME's fds. At most RS_FDSTORE_MAX fds per
+ * instance; more are closed and counted. Every other passed fd is closed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,16 +74,93 @@ static bool notify_believe(const inst *in, const struct ucred *uc)
 	return uc->uid == 0 || uc->uid == getuid();
 }
 
-static void notify_close_fds(struct msghdr *mh)
+/* Takes the fds a message carries into fds[] (up to max; the rest are
+ * closed). Returns how many were taken. */
+static int notify_take_fds(struct msghdr *mh, int *fds, int max)
 {
+	int n = 0;
+
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
-		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int *fds = (int *)CMSG_DATA(c);
-		for (size_t i = 0; i < n; i++)
-			close(fds[i]);
+		size_t cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < cnt; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+			if (n < max)
+				fds[n++] = fd;
+			else
+				close(fd);
+		}
 	}
+	return n;
+}
+
+static void close_fds(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* The value of key in a message (KEY=VALUE lines), copied into out. */
+static bool msg_value(const char *msg, const char *key, char *out, size_t n)
+{
+	size_t kl = strlen(key);
+
+	for (const char *l = msg; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, key, kl) == 0 && l[kl] == '=') {
+			size_t len = strcspn(l + kl + 1, "\n");
+			if (len >= n)
+				return false;
+			memcpy(out, l + kl + 1, len);
+			out[len] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A store name goes into LISTEN_FDNAMES: no ':' and printable. */
+static bool fdname_valid(const char *s)
+{
+	if (!*s || strlen(s) >= KEEPER_FDNAME_MAX)
+		return false;
+	for (; *s; s++)
+		if (*s == ':' || *s <= ' ' || *s > '~')
+			return false;
+	return true;
+}
+
+/* FDSTORE=1 / FDSTOREREMOVE=1 of a believed message; consumes fds. */
+static void notify_fdstore(inst *in, const char *msg, int *fds, int nfds)
+{
+	char name[KEEPER_FDNAME_MAX] = "stored", v[8];
+
+	if (msg_value(msg, "FDNAME", name, sizeof name) && !fdname_valid(name)) {
+		log_warnx("%s: FDNAME '%s' is invalid, ignoring the message",
+			  in->spec.label, name);
+		close_fds(fds, nfds);
+		return;
+	}
+	if (msg_value(msg, "FDSTOREREMOVE", v, sizeof v) && !strcmp(v, "1")) {
+		kc_fd_del(in->ag, in->id, KFD_STORE, name);
+		log_info("%s/%llu: fd store: removed '%s'", in->spec.label,
+			 (unsigned long long)in->id, name);
+	}
+	if (!nfds)
+		return;
+	if (!msg_value(msg, "FDSTORE", v, sizeof v) || strcmp(v, "1")) {
+		close_fds(fds, nfds);
+		return;
+	}
+	for (int i = 0; i < nfds; i++) {
+		/* the first replaces what the name held, the rest join it */
+		if (kc_fd_store(in->ag, in->id, name, fds[i], i == 0) < 0)
+			log_warnx("%s: cannot hand an fd to the keeper", in->spec.label);
+		close(fds[i]);
+	}
+	log_info("%s/%llu: fd store: %d fd(s) as '%s'", in->spec.label,
+		 (unsigned long long)in->id, nfds, name);
 }
 
 static void notify_parse(inst *in, char *msg)
@@ -101,8 +185,9 @@ static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(struct ucred)) +
-			 CMSG_SPACE(sizeof(int) * 16)];
+			 CMSG_SPACE(sizeof(int) * RS_FDSTORE_MAX)];
 	} ctl;
+	int fds[RS_FDSTORE_MAX], nfds;
 
 	for (int i = 0; i < 64; i++) {
 		struct iovec iov = { buf, NOTIFY_MSG_MAX };
@@ -121,18 +206,21 @@ static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
 			    c->cmsg_type == SCM_CREDENTIALS &&
 			    c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
 				uc = (struct ucred *)CMSG_DATA(c);
-		notify_close_fds(&mh);
+		nfds = notify_take_fds(&mh, fds, RS_FDSTORE_MAX);
 		if (n > NOTIFY_MSG_MAX || (mh.msg_flags & MSG_CTRUNC)) {
 			log_warnx("%s: oversized notify message, ignoring",
 				  in->spec.label);
+			close_fds(fds, nfds);
 			continue;
 		}
 		if (!notify_believe(in, uc)) {
 			log_warnx("%s: notify message from pid %d outside the service, ignoring",
 				  in->spec.label, uc ? (int)uc->pid : -1);
+			close_fds(fds, nfds);
 			continue;
 		}
 		buf[n] = '\0';
+		notify_fdstore(in, buf, fds, nfds);
 		notify_parse(in, buf);
 	}
 }
