@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listen.h"
 #include "rs.pb-c.h"
 
 /* protobuf-c reports allocation failure and bad input alike (NULL), so an
@@ -85,6 +86,27 @@ static bool strv_ok(char *const *v, size_t n)
 	return true;
 }
 
+/* True if s parses as a "NAME=ADDR" listen spec. */
+static bool listen_spec_ok(const char *s)
+{
+	char err[1];
+	rs_listen l;
+
+	return s && strnlen(s, RS_LISTEN_STR_MAX) < RS_LISTEN_STR_MAX &&
+	       rs_listen_parse(s, &l, err, sizeof err) == 0;
+}
+
+/* True if v[n] is a sendable listen vector. */
+static bool listen_ok(char *const *v, size_t n)
+{
+	if (n > RS_LISTEN_MAX || (n && !v))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!listen_spec_ok(v[i]))
+			return false;
+	return true;
+}
+
 /* Fills ps/pb from s, borrowing its strings. 0 or -EINVAL. */
 static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 {
@@ -95,7 +117,7 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	    !strv_ok(s->argv, s->argc) || !strv_ok(s->env, s->envc) ||
 	    (s->cwd && strnlen(s->cwd, RS_ARG_MAX) >= RS_ARG_MAX) ||
 	    (s->script && strnlen(s->script, RS_ARG_MAX) >= RS_ARG_MAX) ||
-	    !strv_ok(s->deps, s->ndeps))
+	    !strv_ok(s->deps, s->ndeps) || !listen_ok(s->listen, s->nlisten))
 		return -EINVAL;
 
 	rs__backoff__init(pb);
@@ -126,6 +148,8 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	ps->replicas = s->replicas;
 	ps->n_depends_on = s->ndeps;
 	ps->depends_on = s->ndeps ? s->deps : NULL;
+	ps->n_listen = s->nlisten;
+	ps->listen = s->nlisten ? s->listen : NULL;
 	return 0;
 }
 
@@ -460,6 +484,12 @@ static int dec_strv(rs_spec *s, char *const *v, size_t n,
 	return 0;
 }
 
+/* rs_spec_add_listen() for a spec that parses; -EINVAL otherwise. */
+static int add_listen_checked(rs_spec *s, const char *spec)
+{
+	return listen_spec_ok(spec) ? rs_spec_add_listen(s, spec) : -EINVAL;
+}
+
 /* Fills the initialised spec s from ps (NULL keeps the defaults); s owns
  * what it got even on failure. 0 or -wire_err. */
 static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
@@ -485,6 +515,10 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 		r = dec_dup(&s->script, ps->script, RS_ARG_MAX);
 	if (r == 0)
 		r = dec_strv(s, ps->depends_on, ps->n_depends_on, rs_spec_add_dep);
+	if (r == 0 && ps->n_listen > RS_LISTEN_MAX)
+		r = -WIRE_E_FIELD;
+	if (r == 0)
+		r = dec_strv(s, ps->listen, ps->n_listen, add_listen_checked);
 	if (r < 0)
 		return r;
 	s->critical = ps->critical != 0;

@@ -165,6 +165,8 @@ static void fill_spec(rs_spec *s)
 	s->notify = RS_NT_SIMPLE;
 	s->settle_ms = 321;
 	strcpy(s->node, "node-7");
+	cr_assert_eq(rs_spec_add_listen(s, "web=tcp:0.0.0.0:8080"), 0);
+	cr_assert_eq(rs_spec_add_listen(s, "ctl=unix:/run/web.sock"), 0);
 }
 
 static void fill_hello(rs_msg *m, size_t ninst)
@@ -249,6 +251,11 @@ static void cmp_spec(const rs_spec *a, const rs_spec *b)
 	cr_assert_eq(a->notify, b->notify);
 	cr_assert_eq(a->settle_ms, b->settle_ms);
 	cr_assert_str_eq(a->node, b->node);
+	cr_assert_eq(a->nlisten, b->nlisten);
+	for (size_t i = 0; i < a->nlisten; i++)
+		cr_assert_str_eq(a->listen[i], b->listen[i]);
+	if (b->nlisten)
+		cr_assert_null(b->listen[b->nlisten]);
 }
 
 /* Field-by-field comparison of two messages of the same type. */
@@ -893,6 +900,28 @@ Test(wire, argv_env_limits, .timeout = 10)
 	pb_sub(&body, 3, &spec);
 	env = envelope(RS_PROTO_VERSION, F_START, &body);
 	cr_assert_eq(decode_pb(&env), -WIRE_E_FIELD);
+}
+
+Test(wire, listen_limits, .timeout = 10)
+{
+	rs_msg m;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	/* spec field 18: at most RS_LISTEN_MAX entries, each one that parses */
+	cr_assert_eq(decode_start_strv(18, 1, "web=tcp:127.0.0.1:80"), 0);
+	cr_assert_eq(decode_start_strv(18, 1, "web=tcp:127.0.0.1:99999"), -WIRE_E_FIELD);
+	cr_assert_eq(decode_start_strv(18, 1, "no-equals"), -WIRE_E_FIELD);
+	cr_assert_eq(decode_start_strv(18, RS_LISTEN_MAX, "web=tcp:127.0.0.1:80"), 0);
+	cr_assert_eq(decode_start_strv(18, RS_LISTEN_MAX + 1, "web=tcp:127.0.0.1:80"),
+		     -WIRE_E_FIELD);
+
+	/* the encoder refuses what the decoder would */
+	fill_start(&m);
+	cr_assert_eq(rs_spec_add_listen(&m.u.start.spec, "bad=tcp:1.2.3.4:0"), 0);
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	cr_assert_null(buf);
+	rs_msg_clear(&m);
 }
 
 /* ---------- encode errors ---------- */
