@@ -14,6 +14,7 @@
 #include "wire.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,27 @@ static bool strv_ok(char *const *v, size_t n)
 		if (!v[i] || strnlen(v[i], RS_ARG_MAX) >= RS_ARG_MAX)
 			return false;
 	return true;
+}
+
+/* True if v[n] holds at most max valid labels. */
+static bool labels_ok(char *const *v, size_t n, size_t max)
+{
+	if (n > max || (n && !v))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!v[i] || !rs_label_valid(v[i]))
+			return false;
+	return true;
+}
+
+/* True if the update settings are within msg.h's bounds. */
+static bool update_ok(uint32_t maxtime_ms, uint32_t min_healthy_ms,
+		      int32_t prepare_signal, uint32_t max_unavailable)
+{
+	return maxtime_ms <= RS_UPDATE_TIME_MAX_MS &&
+	       min_healthy_ms <= RS_UPDATE_TIME_MAX_MS &&
+	       prepare_signal >= 0 && prepare_signal < NSIG &&
+	       max_unavailable <= RS_REPLICAS_MAX;
 }
 
 /* True if s parses as a "NAME=ADDR" listen spec. */
@@ -198,13 +220,10 @@ static int enc_hello(struct enc *e, const rs_hello *h)
 	if (!str_fits(h->node, sizeof h->node) ||
 	    !str_fits(h->boot_id, sizeof h->boot_id) ||
 	    !str_fits(h->agent_version, sizeof h->agent_version) ||
-	    h->nlabels > RS_HELLO_LABELS_MAX || (h->nlabels && !h->labels) ||
+	    !labels_ok(h->labels, h->nlabels, RS_HELLO_LABELS_MAX) ||
 	    h->ninstances > RS_HELLO_INST_MAX ||
 	    (h->ninstances && !h->instances))
 		return -EINVAL;
-	for (size_t i = 0; i < h->nlabels; i++)
-		if (!h->labels[i] || !rs_label_valid(h->labels[i]))
-			return -EINVAL;
 
 	rs__hello__init(ph);
 	ph->node = pb_str(h->node);
@@ -308,7 +327,10 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		return 0;
 	case RS_MSG_REQUEST:
 		if ((unsigned)m->u.request.verb >= RS_V__NR ||
-		    !label_ok(m->u.request.label, sizeof m->u.request.label))
+		    !label_ok(m->u.request.label, sizeof m->u.request.label) ||
+		    !update_ok(m->u.request.maxtime_ms, m->u.request.min_healthy_ms,
+			       m->u.request.prepare_signal, m->u.request.max_unavailable) ||
+		    !labels_ok(m->u.request.batch, m->u.request.nbatch, RS_UPDATE_BATCH_MAX))
 			return -EINVAL;
 		r = enc_spec(&m->u.request.spec, &e->spec, &e->backoff);
 		if (r < 0)
@@ -326,6 +348,14 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.instance = m->u.request.instance;
 		e->b.request.after = m->u.request.after;
 		e->b.request.dry_run = m->u.request.dry_run;
+		e->b.request.maxtime_ms = m->u.request.maxtime_ms;
+		e->b.request.min_healthy_ms = m->u.request.min_healthy_ms;
+		e->b.request.prepare_signal = m->u.request.prepare_signal;
+		e->b.request.no_rollback = m->u.request.no_rollback;
+		e->b.request.max_unavailable = m->u.request.max_unavailable;
+		e->b.request.canary = m->u.request.canary;
+		e->b.request.n_batch = m->u.request.nbatch;
+		e->b.request.batch = m->u.request.nbatch ? m->u.request.batch : NULL;
 		if (m->u.request.nspecs > RS_APPLY_MAX)
 			return -EINVAL;
 		if (m->u.request.nspecs) {
@@ -575,14 +605,36 @@ static int dec_iinfo(rs_iinfo *o, const Rs__InstanceInfo *pi)
 	return 0;
 }
 
+/* Copies the n valid labels v[] (at most max) into a new NULL-terminated
+ * *out; *nout counts what *out owns, also on failure. 0 or -wire_err. */
+static int dec_labels(char ***out, size_t *nout, char *const *v, size_t n,
+		      size_t max)
+{
+	if (n > max)
+		return -WIRE_E_FIELD;
+	if (!n)
+		return 0;
+	*out = calloc(n + 1, sizeof **out);
+	if (!*out)
+		return -WIRE_E_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i] || !rs_label_valid(v[i]))
+			return -WIRE_E_FIELD;
+		(*out)[i] = strdup(v[i]);
+		if (!(*out)[i])
+			return -WIRE_E_NOMEM;
+		++*nout;
+	}
+	return 0;
+}
+
 /* Fills the zeroed h from ph; h owns what it got even on failure.
  * 0 or -wire_err. */
 static int dec_hello(rs_hello *h, const Rs__Hello *ph)
 {
 	int r;
 
-	if (ph->n_labels > RS_HELLO_LABELS_MAX ||
-	    ph->n_instances > RS_HELLO_INST_MAX)
+	if (ph->n_instances > RS_HELLO_INST_MAX)
 		return -WIRE_E_FIELD;
 	r = dec_str(h->node, sizeof h->node, ph->node);
 	if (r == 0)
@@ -593,22 +645,10 @@ static int dec_hello(rs_hello *h, const Rs__Hello *ph)
 	if (r < 0)
 		return r;
 	h->capacity = ph->capacity;
-
-	if (ph->n_labels) {
-		h->labels = calloc(ph->n_labels + 1, sizeof *h->labels);
-		if (!h->labels)
-			return -WIRE_E_NOMEM;
-	}
-	for (size_t i = 0; i < ph->n_labels; i++) {
-		const char *l = ph->labels[i];
-
-		if (!l || !rs_label_valid(l))
-			return -WIRE_E_FIELD;
-		h->labels[i] = strdup(l);
-		if (!h->labels[i])
-			return -WIRE_E_NOMEM;
-		h->nlabels++;
-	}
+	r = dec_labels(&h->labels, &h->nlabels, ph->labels, ph->n_labels,
+		       RS_HELLO_LABELS_MAX);
+	if (r < 0)
+		return r;
 
 	if (ph->n_instances) {
 		h->instances = calloc(ph->n_instances, sizeof *h->instances);
@@ -678,6 +718,20 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.request.instance = env->request->instance;
 		m->u.request.after = env->request->after;
 		m->u.request.dry_run = env->request->dry_run != 0;
+		if (!update_ok(env->request->maxtime_ms, env->request->min_healthy_ms,
+			       env->request->prepare_signal, env->request->max_unavailable))
+			return -WIRE_E_FIELD;
+		m->u.request.maxtime_ms = env->request->maxtime_ms;
+		m->u.request.min_healthy_ms = env->request->min_healthy_ms;
+		m->u.request.prepare_signal = env->request->prepare_signal;
+		m->u.request.no_rollback = env->request->no_rollback != 0;
+		m->u.request.max_unavailable = env->request->max_unavailable;
+		m->u.request.canary = env->request->canary != 0;
+		r = dec_labels(&m->u.request.batch, &m->u.request.nbatch,
+			       env->request->batch, env->request->n_batch,
+			       RS_UPDATE_BATCH_MAX);
+		if (r < 0)
+			return r;
 		if (env->request->n_specs > RS_APPLY_MAX)
 			return -WIRE_E_FIELD;
 		if (env->request->n_specs) {
