@@ -18,21 +18,19 @@ TestSuite(ctl_args, .timeout = 10);
 
 static char errtext[2048];
 
-/* Runs args_parse on "rsctl ARGS..." (NULL-terminated) into c, with its
- * stderr captured in errtext. Returns args_parse's result. */
-static int parse(ctl_cmd *c, ...)
+/* Runs args_parse on "rsctl ARGS..." (args NULL-terminated) into c, with
+ * its stderr captured in errtext. Returns args_parse's result. */
+static int parse_v(ctl_cmd *c, const char *const *args)
 {
 	char *argv[64] = { "rsctl" };
 	int argc = 1, saved, r;
 	FILE *tmp = tmpfile();
-	va_list ap;
 	size_t n;
 
 	cr_assert_not_null(tmp);
-	va_start(ap, c);
-	while ((argv[argc] = va_arg(ap, char *)) != NULL)
-		argc++;
-	va_end(ap);
+	for (; *args && argc < 63; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
 	fflush(stderr);
 	saved = dup(STDERR_FILENO);
 	cr_assert_geq(saved, 0);
@@ -46,6 +44,20 @@ static int parse(ctl_cmd *c, ...)
 	errtext[n] = '\0';
 	fclose(tmp);
 	return r;
+}
+
+static int parse(ctl_cmd *c, ...)
+{
+	const char *args[64];
+	int n = 0;
+	va_list ap;
+
+	va_start(ap, c);
+	while (n < 63 && (args[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	args[n] = NULL;
+	return parse_v(c, args);
 }
 
 /* Asserts that the command line is a usage error that says want. */
@@ -179,30 +191,41 @@ Test(ctl_args, update_batch)
 	ctl_cmd_clear(&c);
 }
 
+/* update command lines that are usage errors, and what rsctl says. */
+static const struct { const char *want; const char *args[8]; } update_bad[] = {
+	{ "update: missing LABEL", { "update" } },
+	{ "--prepare-signal: 'NOPE' is not a signal (USR1, SIGUSR1, 10)",
+	  { "update", "web", "--prepare-signal", "NOPE" } },
+	{ "--maxtime must be more than 0 and at most 3600 s",
+	  { "update", "web", "--maxtime", "0" } },
+	{ "--maxtime must be more than 0 and at most 3600 s",
+	  { "update", "web", "--maxtime", "3600.001" } },
+	{ "--min-healthy must be at most 3600 s", { "update", "web", "--min-healthy", "3601" } },
+	{ "--max-unavailable: '0' is not a whole number >= 1",
+	  { "update", "web", "--max-unavailable", "0" } },
+	{ "--max-unavailable must be 1 to 64", { "update", "web", "--max-unavailable", "65" } },
+	{ "--batch needs at least one LABEL", { "update", "web", "--batch" } },
+	{ "--batch needs at least one LABEL", { "update", "web", "--batch", "--canary" } },
+	{ "--batch: label 'a b' is invalid", { "update", "web", "--batch", "a b" } },
+	{ "--batch: 'api' is given twice", { "update", "web", "--batch", "api", "api" } },
+	{ "--batch: 'web' is the LABEL already", { "update", "web", "--batch", "web" } },
+	{ "--batch updates several services: it takes no new command or --args",
+	  { "update", "web", "--batch", "api", "--args", "x" } },
+	{ "--batch updates several services: it takes no new command or --args",
+	  { "update", "web", "--batch", "api", "--", "/bin/x" } },
+	{ "unknown option '--listen'", { "update", "web", "--listen", "a=unix:/x" } },
+	{ "unknown option '--node'", { "update", "web", "--node", "n1" } },
+};
+
 Test(ctl_args, update_usage_errors)
 {
-	assert_usage("update: missing LABEL", "update");
-	assert_usage("--prepare-signal: 'NOPE' is not a signal (USR1, SIGUSR1, 10)",
-		     "update", "web", "--prepare-signal", "NOPE");
-	assert_usage("--maxtime must be more than 0 and at most 3600 s",
-		     "update", "web", "--maxtime", "0");
-	assert_usage("--maxtime must be more than 0 and at most 3600 s",
-		     "update", "web", "--maxtime", "3600.001");
-	assert_usage("--min-healthy must be at most 3600 s",
-		     "update", "web", "--min-healthy", "3601");
-	assert_usage("--max-unavailable: '0' is not a whole number >= 1",
-		     "update", "web", "--max-unavailable", "0");
-	assert_usage("--max-unavailable must be 1 to 64",
-		     "update", "web", "--max-unavailable", "65");
-	assert_usage("--batch needs at least one LABEL", "update", "web", "--batch");
-	assert_usage("--batch needs at least one LABEL", "update", "web", "--batch", "--canary");
-	assert_usage("--batch: label 'a b' is invalid", "update", "web", "--batch", "a b");
-	assert_usage("--batch: 'api' is given twice", "update", "web", "--batch", "api", "api");
-	assert_usage("--batch: 'web' is the LABEL already", "update", "web", "--batch", "web");
-	assert_usage("--batch updates several services: it takes no new command or --args",
-		     "update", "web", "--batch", "api", "--args", "x");
-	assert_usage("--batch updates several services: it takes no new command or --args",
-		     "update", "web", "--batch", "api", "--", "/bin/x");
-	assert_usage("unknown option '--listen'", "update", "web", "--listen", "a=unix:/x");
-	assert_usage("unknown option '--node'", "update", "web", "--node", "n1");
+	for (size_t i = 0; i < sizeof update_bad / sizeof update_bad[0]; i++) {
+		ctl_cmd c;
+
+		cr_expect_eq(parse_v(&c, update_bad[i].args), RS_E_USAGE,
+			     "%s: accepted (stderr: %s)", update_bad[i].want, errtext);
+		cr_expect(strstr(errtext, update_bad[i].want), "got: %s\nwant: %s", errtext,
+			  update_bad[i].want);
+		ctl_cmd_clear(&c);
+	}
 }

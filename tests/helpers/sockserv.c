@@ -51,9 +51,9 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "helpers.h"
 
 #define FDS_MAX   64
 #define STATE_FD  "state"
@@ -96,22 +96,6 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static long parse_num(const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	if (!s)
-		usage();
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "sockserv: bad number '%s'\n", s);
-		exit(2);
-	}
-	return v;
-}
-
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){ .version = "v1", .exit_at_start = -1 };
@@ -123,7 +107,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		else if (!strcmp(a, "--listen-name") && i + 1 < argc)
 			o->listen_name = argv[++i];
 		else if (!strcmp(a, "--exit-at-start"))
-			o->exit_at_start = (int)parse_num(i + 1 < argc ? argv[++i] : NULL, 0, 255);
+			o->exit_at_start = (int)helper_num("sockserv", i + 1 < argc ? argv[++i] : NULL, 0, 255);
 		else if (!strcmp(a, "--no-ready"))
 			o->no_ready = true;
 		else if (!strcmp(a, "--prepare"))
@@ -139,66 +123,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		usage();
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sends msg to $NOTIFY_SOCKET, with fd (>= 0) as SCM_RIGHTS. Returns 0,
- * or -1 with the reason on stderr; no NOTIFY_SOCKET is not an error. */
 static int notify_fd(const char *msg, int fd)
 {
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = strlen(msg) };
-	struct msghdr mh = { .msg_name = &sa, .msg_iov = &iov, .msg_iovlen = 1 };
-	size_t plen;
-	ssize_t n;
-	int s;
-
-	if (!path || !*path)
-		return 0;
-	plen = strlen(path);
-	if (plen >= sizeof sa.sun_path || (path[0] != '/' && path[0] != '@')) {
-		fprintf(stderr, "sockserv: NOTIFY_SOCKET '%s' is not a socket path\n", path);
-		return -1;
-	}
-	memcpy(sa.sun_path, path, plen);
-	if (path[0] == '@')
-		sa.sun_path[0] = '\0';
-	mh.msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen +
-				     (path[0] == '/'));
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof ctl);
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof ctl.buf;
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	}
-	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0) {
-		fprintf(stderr, "sockserv: notify socket: %s\n", strerror(errno));
-		return -1;
-	}
-	do
-		n = sendmsg(s, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		fprintf(stderr, "sockserv: cannot notify %s: %s\n", path, strerror(errno));
-	close(s);
-	return n < 0 ? -1 : 0;
+	return helper_notify_fd("sockserv", msg, fd);
 }
 
 static int notify(const char *msg)
@@ -215,8 +142,8 @@ static void take_passed(struct passed *p)
 	char *copy = NULL, *save = NULL, *tok;
 
 	memset(p, 0, sizeof *p);
-	if (fds && pid && parse_num(pid, 1, INT32_MAX) == (long)getpid())
-		p->n = (int)parse_num(fds, 0, FDS_MAX);
+	if (fds && pid && helper_num("sockserv", pid, 1, INT32_MAX) == (long)getpid())
+		p->n = (int)helper_num("sockserv", fds, 0, FDS_MAX);
 	else if (fds)
 		p->foreign = true;
 	if (names && !(copy = strdup(names)))
@@ -388,7 +315,7 @@ int main(int argc, char **argv)
 	if (!o.no_ready)
 		notify("READY=1");
 	wd = watchdog_half_ms();
-	next_wd = now_ms() + wd;
+	next_wd = helper_now_ms() + wd;
 
 	pf[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 	pf[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
@@ -396,11 +323,11 @@ int main(int argc, char **argv)
 		int timeout = -1, n;
 
 		if (wd) {
-			int64_t left = next_wd - now_ms();
+			int64_t left = next_wd - helper_now_ms();
 
 			if (left <= 0) {
 				notify("WATCHDOG=1");
-				next_wd = now_ms() + wd;
+				next_wd = helper_now_ms() + wd;
 				left = wd;
 			}
 			timeout = left > INT32_MAX ? INT32_MAX : (int)left;
