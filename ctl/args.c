@@ -3,7 +3,7 @@
  *
  * Global options may come before or after the verb. Options that take a
  * value accept "--opt VALUE" and "--opt=VALUE" ("-s EP", "-sEP" for short
- * ones). For up, everything after "--" is the command.
+ * ones). For up, edit and update, everything after "--" is the command.
  */
 #include "args.h"
 
@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "codes.h"
+#include "listen.h"
 #include "manifest.h"
 
 typedef struct opt_def opt_def;
@@ -79,6 +80,8 @@ static const char usage_text[] =
 "  unclone LABEL      drop the standby\n"
 "  edit LABEL [OPTIONS] [-- COMMAND ARGS...]\n"
 "                     change a service's settings\n"
+"  update LABEL [OPTIONS] [-- COMMAND ARGS...]\n"
+"                     replace a running service's process without a gap\n"
 "  lookup LABEL       show where a service runs\n"
 "  status [LABEL]     list services and their instances\n"
 "  nodes              list nodes and their heartbeats\n"
@@ -98,7 +101,7 @@ static const char usage_text[] =
 "  --version      print rsctl's version\n"
 "\n"
 "Exit codes: 0 ok, 1 failed, 2 usage, 3 unknown label, 4 busy, 5 timeout,\n"
-"6 unreachable, 7 exists, 8 no node, 9 invalid, 10 internal.\n";
+"6 unreachable, 7 exists, 8 no node, 9 invalid, 10 internal, 11 rolled back.\n";
 
 static const char up_help[] =
 "usage: rsctl up LABEL [OPTIONS] -- COMMAND [ARGS...]\n"
@@ -134,6 +137,9 @@ static const char up_help[] =
 "  --critical           a core service: its permanent failure is a critical\n"
 "                       event, and down needs --force\n"
 "  --replicas N         run N instances, spread over the nodes (default: 1)\n"
+"  --listen NAME=ADDR   a listening socket rs opens and passes to it\n"
+"                       (LISTEN_FDS/LISTEN_FDNAMES; repeatable). ADDR is\n"
+"                       tcp:HOST:PORT, tcp6:[HOST]:PORT or unix:PATH\n"
 "\n"
 "Default --timeout: the ready timeout + 5 s.\n";
 
@@ -191,15 +197,52 @@ static const char edit_help[] =
 "usage: rsctl edit LABEL [OPTIONS] [-- COMMAND [ARGS...] | --args ARGS...]\n"
 "\n"
 "Changes service LABEL's settings and stores them (MINIX RS_EDIT). The\n"
-"command, --env and --cwd take effect at the next (re)start (rsctl\n"
-"refresh applies them now); every other setting at once, without a\n"
-"restart. --env K=V sets K and keeps the other variables.\n"
+"command, --env, --cwd and --listen take effect at the next (re)start\n"
+"(rsctl refresh applies them now); every other setting at once, without a\n"
+"restart. --env K=V sets K and keeps the other variables; --listen gives\n"
+"the whole new set of sockets.\n"
 "\n"
 "Options: as for up (--period, --ready-timeout, --env, --cwd,\n"
 "--restart/--restart-policy, --backoff-*, --no-backoff, --stop-signal,\n"
-"--stop-timeout, --notify, --settle), without --node and --no-block.\n"
+"--stop-timeout, --notify, --settle, --listen), without --node and\n"
+"--no-block.\n"
 "-- COMMAND ARGS replaces the command; --args ARGS... (last) replaces\n"
 "only the arguments and keeps the program.\n";
+
+static const char update_help[] =
+"usage: rsctl update LABEL [OPTIONS] [-- COMMAND [ARGS...] | --args ARGS...]\n"
+"\n"
+"Replaces the running service LABEL's process with a new one, without a\n"
+"gap (live update as a coordinated handover). The old instance gets\n"
+"--prepare-signal (if given) and must say X_RS_PREPARED=1 on $NOTIFY_SOCKET\n"
+"within --maxtime, else the update is abandoned (exit 11, nothing changed).\n"
+"The new instance then starts with the same listening sockets and the fds\n"
+"the old one stored (FDSTORE=1) while the old one still holds them. Once the\n"
+"new one is READY=1 and stays up --min-healthy, the update commits: the old\n"
+"one is stopped and the new spec stored (exit 0). Otherwise it rolls back:\n"
+"the new one is stopped and the old one, same pid, keeps serving (exit 11).\n"
+"S is a number of seconds; decimals are allowed (0.5).\n"
+"\n"
+"Options:\n"
+"  -- COMMAND ARGS      the new command (default: the same command)\n"
+"  --args ARGS...       new arguments, same program (last on the line)\n"
+"  --env K=V            set an environment variable (repeatable)\n"
+"  --maxtime S          time the old instance has to prepare (default: 2)\n"
+"  --min-healthy S      time the new one must stay up after READY=1\n"
+"                       (default: 1)\n"
+"  --prepare-signal SIG sent to the old instance to prepare: USR1, SIGUSR1\n"
+"                       or a number (default: none)\n"
+"  --no-rollback        if the new instance fails, do not go back: the old\n"
+"                       one is stopped anyway and the new spec kept, under\n"
+"                       its restart policy (exit 1)\n"
+"  --max-unavailable N  replicas handed over at the same time (default: 1)\n"
+"  --canary             hand over one instance first, the others only\n"
+"                       once it committed\n"
+"  --batch L1 L2...     then update services L1 L2... the same way, in this\n"
+"                       order, stopping at the first rollback (not with a\n"
+"                       new command or --args)\n"
+"\n"
+"Default --timeout: (30 s + maxtime + min-healthy) for each service.\n";
 
 static const char clone_help[] =
 "usage: rsctl clone LABEL [--node N] [--no-block]\n"
@@ -465,6 +508,33 @@ static int set_signal(rs_request *r, const opt_def *d, const char *val)
 	return 0;
 }
 
+static int set_prepare_signal(rs_request *r, const opt_def *d, const char *val)
+{
+	if (parse_signal(val, &r->prepare_signal) < 0)
+		return opt_error(d, "'%s' is not a signal (USR1, SIGUSR1, 10)",
+				 val);
+	return 0;
+}
+
+/* --listen NAME=ADDR: checked here, with the ones given before it. */
+static int set_listen(rs_request *r, const opt_def *d, const char *val)
+{
+	char err[640];
+	rs_listen l;
+	int e;
+
+	if (rs_listen_parse(val, &l, err, sizeof err) < 0)
+		return opt_error(d, "%s", err);
+	e = rs_spec_add_listen(&r->spec, val);
+	if (e == -E2BIG)
+		return opt_error(d, "more than %d listening sockets", RS_LISTEN_MAX);
+	if (e < 0)
+		return opt_error(d, "%s", strerror(-e));
+	if (rs_listen_validate_set(r->spec.listen, r->spec.nlisten, err, sizeof err) < 0)
+		return opt_error(d, "%s", err);
+	return 0;
+}
+
 #define SPEC(field) offsetof(rs_request, spec.field)
 
 static const opt_def up_opts[] = {
@@ -487,6 +557,22 @@ static const opt_def up_opts[] = {
 	{ "--script",          true,  set_script,  0, RS_EDIT_SCRIPT },
 	{ "--critical",        false, set_true,    SPEC(critical), RS_EDIT_CRITICAL },
 	{ "--replicas",        true,  set_count,   SPEC(replicas), 0 },
+	{ "--listen",          true,  set_listen,  0, RS_EDIT_LISTEN },
+	{ NULL, false, NULL, 0, 0 },
+};
+
+#define REQ(field) offsetof(rs_request, field)
+
+/* update: the new command comes after "--" or --args, --batch is taken
+ * by verb_args(). */
+static const opt_def update_opts[] = {
+	{ "--env",             true,  set_env,     0, RS_EDIT_ENV },
+	{ "--maxtime",         true,  set_seconds, REQ(maxtime_ms), 0 },
+	{ "--min-healthy",     true,  set_seconds, REQ(min_healthy_ms), 0 },
+	{ "--prepare-signal",  true,  set_prepare_signal, 0, 0 },
+	{ "--no-rollback",     false, set_true,    REQ(no_rollback), 0 },
+	{ "--max-unavailable", true,  set_count,   REQ(max_unavailable), 0 },
+	{ "--canary",          false, set_true,    REQ(canary), 0 },
 	{ NULL, false, NULL, 0, 0 },
 };
 
@@ -545,6 +631,7 @@ static const verb_def verbs[] = {
 	{ "drain",    RS_V_DRAIN,    LABEL_REQUIRED, false, NULL,       drain_help },
 	{ "undrain",  RS_V_UNDRAIN,  LABEL_REQUIRED, false, NULL,       undrain_help },
 	{ "diff",     RS_V_APPLY,    LABEL_FILE,     false, NULL,       diff_help },
+	{ "update",   RS_V_UPDATE,   LABEL_REQUIRED, true,  update_opts, update_help },
 };
 
 /* The verb called name, or NULL. */
@@ -696,6 +783,39 @@ static int take_command(args_state *s, int argc, char **argv, int i)
 	return ARGS_RUN;
 }
 
+/* update --batch L1 L2...: takes the labels after argv[*i] up to the next
+ * option; leaves *i at the last one. Returns ARGS_RUN or RS_E_USAGE. */
+static int take_batch(args_state *s, int argc, char **argv, int *i)
+{
+	rs_request *r = &s->c->req.u.request;
+	int first = *i + 1;
+
+	for (; *i + 1 < argc && argv[*i + 1][0] != '-'; ++*i) {
+		const char *l = argv[*i + 1];
+		char **nb;
+
+		if (!rs_label_valid(l))
+			return usage_error(s->v, "--batch: label '%s' is invalid", l);
+		for (size_t k = 0; k < r->nbatch; k++)
+			if (!strcmp(r->batch[k], l))
+				return usage_error(s->v, "--batch: '%s' is given twice", l);
+		if (r->nbatch >= RS_UPDATE_BATCH_MAX)
+			return usage_error(s->v, "--batch: more than %d labels",
+					   RS_UPDATE_BATCH_MAX);
+		nb = realloc(r->batch, (r->nbatch + 2) * sizeof *nb);
+		if (!nb)
+			return usage_error(s->v, "%s", strerror(ENOMEM));
+		r->batch = nb;
+		nb[r->nbatch] = strdup(l);
+		if (!nb[r->nbatch])
+			return usage_error(s->v, "%s", strerror(ENOMEM));
+		nb[++r->nbatch] = NULL;
+	}
+	if (*i + 1 == first)
+		return usage_error(s->v, "--batch needs at least one LABEL");
+	return ARGS_RUN;
+}
+
 /* Parses the verb's arguments argv[i..]. Returns ARGS_RUN, ARGS_DONE
  * (help printed) or RS_E_USAGE. */
 static int verb_args(args_state *s, int argc, char **argv, int i)
@@ -713,8 +833,9 @@ static int verb_args(args_state *s, int argc, char **argv, int i)
 		}
 		if (strcmp(a, "--") == 0 && s->v->command)
 			return take_command(s, argc, argv, i + 1);
-		if (strcmp(a, "--args") == 0 && s->v->verb == RS_V_EDIT) {
-			/* edit --args A B...: new arguments, same program */
+		if (strcmp(a, "--args") == 0 &&
+		    (s->v->verb == RS_V_EDIT || s->v->verb == RS_V_UPDATE)) {
+			/* --args A B...: new arguments, same program */
 			s->c->req.u.request.edit_mask |= RS_EDIT_ARGS_TAIL;
 			if (take_command(s, argc, argv, i + 1) != ARGS_RUN)
 				return RS_E_USAGE;
@@ -723,6 +844,11 @@ static int verb_args(args_state *s, int argc, char **argv, int i)
 		}
 		if (strcmp(a, "--") == 0) {
 			opts_done = true;
+			continue;
+		}
+		if (strcmp(a, "--batch") == 0 && s->v->verb == RS_V_UPDATE) {
+			if (take_batch(s, argc, argv, &i) != ARGS_RUN)
+				return RS_E_USAGE;
 			continue;
 		}
 		if (is_help(a)) {
@@ -781,10 +907,21 @@ static int help_verb(int argc, char **argv, int i)
 	return ARGS_DONE;
 }
 
+/* update: 30 s plus the prepare and health times, for each service. */
+static uint32_t update_timeout(const rs_request *r)
+{
+	uint64_t one = (uint64_t)CTL_LONG_TIMEOUT_MS + r->maxtime_ms + r->min_healthy_ms;
+	uint64_t all = one * (1 + r->nbatch);
+
+	return all > UINT32_MAX ? UINT32_MAX : (uint32_t)all;
+}
+
 /* The request timeout the verb gets without --timeout. */
 static uint32_t default_timeout(const rs_request *r)
 {
 	switch (r->verb) {
+	case RS_V_UPDATE:
+		return update_timeout(r);
 	case RS_V_UP:
 		if (r->spec.ready_timeout_ms > UINT32_MAX - CTL_UP_SLACK_MS)
 			return UINT32_MAX;
@@ -848,6 +985,30 @@ static int finish_apply(args_state *s)
 	return ARGS_RUN;
 }
 
+/* update: checks its settings and the label against the batch. Returns
+ * ARGS_RUN or RS_E_USAGE. */
+static int finish_update(args_state *s)
+{
+	rs_request *r = &s->c->req.u.request;
+
+	if (r->maxtime_ms == 0 || r->maxtime_ms > RS_UPDATE_TIME_MAX_MS)
+		return usage_error(s->v, "--maxtime must be more than 0 and at most %u s",
+				   RS_UPDATE_TIME_MAX_MS / 1000);
+	if (r->min_healthy_ms > RS_UPDATE_TIME_MAX_MS)
+		return usage_error(s->v, "--min-healthy must be at most %u s",
+				   RS_UPDATE_TIME_MAX_MS / 1000);
+	if (r->max_unavailable > RS_REPLICAS_MAX)
+		return usage_error(s->v, "--max-unavailable must be 1 to %d",
+				   RS_REPLICAS_MAX);
+	if (r->nbatch && (r->edit_mask & (RS_EDIT_ARGS | RS_EDIT_ARGS_TAIL)))
+		return usage_error(s->v, "--batch updates several services: it takes no "
+				   "new command or --args");
+	for (size_t k = 0; k < r->nbatch; k++)
+		if (!strcmp(r->batch[k], s->label))
+			return usage_error(s->v, "--batch: '%s' is the LABEL already", s->label);
+	return ARGS_RUN;
+}
+
 /* Checks what the arguments left and completes the request. Returns
  * ARGS_RUN or RS_E_USAGE. */
 static int finish(args_state *s)
@@ -869,8 +1030,10 @@ static int finish(args_state *s)
 		r->limit = CTL_EVENTS_LIMIT;
 	if (r->verb == RS_V_EDIT && r->edit_mask == 0)
 		return usage_error(s->v, "nothing to change: give an option or -- COMMAND");
-	if (r->verb == RS_V_EDIT)
+	if (r->verb == RS_V_EDIT || r->verb == RS_V_UPDATE)
 		rs_strlcpy(r->spec.label, s->label, sizeof r->spec.label);
+	if (r->verb == RS_V_UPDATE && finish_update(s) != ARGS_RUN)
+		return RS_E_USAGE;
 	if (r->verb == RS_V_UP) {
 		rs_strlcpy(r->spec.label, s->label, sizeof r->spec.label);
 		if (rs_spec_validate(&r->spec, err, sizeof err) < 0)
@@ -907,6 +1070,11 @@ int args_parse(int argc, char **argv, ctl_cmd *c)
 	s.v = verb_find(argv[i]);
 	if (!s.v)
 		return usage_error(NULL, "unknown verb '%s'", argv[i]);
+	if (s.v->verb == RS_V_UPDATE) {
+		c->req.u.request.maxtime_ms = RS_DEF_UPDATE_MAXTIME_MS;
+		c->req.u.request.min_healthy_ms = RS_DEF_UPDATE_MIN_HEALTHY_MS;
+		c->req.u.request.max_unavailable = RS_DEF_UPDATE_MAX_UNAVAILABLE;
+	}
 	r = verb_args(&s, argc, argv, i + 1);
 	return r != ARGS_RUN ? r : finish(&s);
 }

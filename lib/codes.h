@@ -18,6 +18,7 @@ enum rs_code {
 	RS_E_NONODE = 8,       /* no node to place it on / node not connected */
 	RS_E_INVAL = 9,        /* invalid request (bad spec, bad argument) */
 	RS_E_INTERNAL = 10,    /* rsd could not do it (store error, ...) */
+	RS_E_ROLLED_BACK = 11, /* update: the new instance failed, the old one kept on */
 	RS_E__NR
 };
 

@@ -186,6 +186,32 @@ static int env_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 	return r < 0 ? mf_err(c, v, "too many variables, or one too long") : 0;
 }
 
+/* listen: {NAME: ADDR}; each entry is checked with the ones before it, so
+ * an error names the line of the entry at fault. */
+static int listen_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
+{
+	rs_spec *s = arg;
+	const char *addr = scalar(v);
+	char *spec, err[512];
+	int r;
+
+	if (!addr)
+		return mf_err(c, v, "expected an address (tcp:HOST:PORT, tcp6:[HOST]:PORT "
+			      "or unix:PATH)");
+	if (asprintf(&spec, "%s=%s", key, addr) < 0)
+		return mf_err(c, v, "out of memory");
+	r = rs_spec_add_listen(s, spec);
+	free(spec);
+	if (r == -E2BIG)
+		return mf_err(c, v, "more than %d listening sockets, or one too long",
+			      RS_LISTEN_MAX);
+	if (r < 0)
+		return mf_err(c, v, "%s", strerror(-r));
+	if (rs_listen_validate_set(s->listen, s->nlisten, err, sizeof err) < 0)
+		return mf_err(c, v, "%s", err);
+	return 0;
+}
+
 static int backoff_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 {
 	rs_backoff *b = arg;
@@ -258,6 +284,8 @@ static int svc_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 	}
 	if (!strcmp(key, "env"))
 		return each_pair(c, v, env_pair, sp);
+	if (!strcmp(key, "listen"))
+		return each_pair(c, v, listen_pair, sp);
 	if (!strcmp(key, "cwd")) {
 		if ((r = get_str(c, v, &str)) < 0)
 			return r;

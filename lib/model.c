@@ -101,16 +101,20 @@ void rs_spec_clear(rs_spec *s)
 	strv_free(s->argv, s->argc);
 	strv_free(s->env, s->envc);
 	strv_free(s->deps, s->ndeps);
+	strv_free(s->listen, s->nlisten);
 	free(s->cwd);
 	free(s->script);
 	rs_spec_init(s);
 }
 
-static int strv_add(char ***v, size_t *n, const char *str)
+/* Appends a copy of str to v[n] unless that makes more than max entries
+ * or str is len bytes or longer. 0, -E2BIG or -ENOMEM. */
+static int strv_add_max(char ***v, size_t *n, const char *str, size_t max,
+			size_t len)
 {
 	char **nv, *dup;
 
-	if (*n >= RS_ARGV_MAX || strlen(str) >= RS_ARG_MAX)
+	if (*n >= max || strlen(str) >= len)
 		return -E2BIG;
 	dup = strdup(str);
 	if (!dup)
@@ -124,6 +128,11 @@ static int strv_add(char ***v, size_t *n, const char *str)
 	nv[*n] = NULL;
 	*v = nv;
 	return 0;
+}
+
+static int strv_add(char ***v, size_t *n, const char *str)
+{
+	return strv_add_max(v, n, str, RS_ARGV_MAX, RS_ARG_MAX);
 }
 
 int rs_spec_add_arg(rs_spec *s, const char *arg)
@@ -141,6 +150,30 @@ int rs_spec_add_dep(rs_spec *s, const char *label)
 	return strv_add(&s->deps, &s->ndeps, label);
 }
 
+int rs_spec_add_listen(rs_spec *s, const char *spec)
+{
+	return strv_add_max(&s->listen, &s->nlisten, spec, RS_LISTEN_MAX,
+			    RS_LISTEN_STR_MAX);
+}
+
+int rs_spec_set_listen(rs_spec *s, char *const *v, size_t n)
+{
+	char **nv = NULL;
+	size_t nn = 0;
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = strv_add_max(&nv, &nn, v[i], RS_LISTEN_MAX, RS_LISTEN_STR_MAX);
+	if (r < 0) {
+		strv_free(nv, nn);
+		return r;
+	}
+	strv_free(s->listen, s->nlisten);
+	s->listen = nv;
+	s->nlisten = nn;
+	return 0;
+}
+
 int rs_spec_copy(rs_spec *dst, const rs_spec *src)
 {
 	int r = 0;
@@ -154,12 +187,16 @@ int rs_spec_copy(rs_spec *dst, const rs_spec *src)
 	dst->script = NULL;
 	dst->deps = NULL;
 	dst->ndeps = 0;
+	dst->listen = NULL;
+	dst->nlisten = 0;
 	for (size_t i = 0; r == 0 && i < src->ndeps; i++)
 		r = rs_spec_add_dep(dst, src->deps[i]);
 	for (size_t i = 0; r == 0 && i < src->argc; i++)
 		r = rs_spec_add_arg(dst, src->argv[i]);
 	for (size_t i = 0; r == 0 && i < src->envc; i++)
 		r = rs_spec_add_env(dst, src->env[i]);
+	for (size_t i = 0; r == 0 && i < src->nlisten; i++)
+		r = rs_spec_add_listen(dst, src->listen[i]);
 	if (r == 0 && src->cwd && !(dst->cwd = strdup(src->cwd)))
 		r = -ENOMEM;
 	if (r == 0 && src->script && !(dst->script = strdup(src->script)))
@@ -224,6 +261,8 @@ int rs_spec_validate(const rs_spec *s, char *err, size_t errlen)
 		BAD("recovery script '%s' must be an absolute path", s->script);
 	if (s->node[0] && !rs_label_valid(s->node))
 		BAD("node name '%s' is invalid", s->node);
+	if (rs_listen_validate_set(s->listen, s->nlisten, err, errlen) < 0)
+		return -EINVAL;
 	return 0;
 #undef BAD
 }

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "listen.h"
+
 #define RS_LABEL_MAX   64    /* incl. NUL; labels are [A-Za-z0-9._-]{1,63} */
 #define RS_NODE_MAX    64
 #define RS_STATUS_MAX  256
@@ -92,8 +94,8 @@ typedef struct rs_backoff {
 	bool     disabled;     /* restart at once, always (MINIX -b) */
 } rs_backoff;
 
-/* A service's specification. argv/env/cwd are owned (heap) and freed by
- * rs_spec_clear(); label and node are inline. */
+/* A service's specification. argv/env/cwd/script/deps/listen are owned
+ * (heap) and freed by rs_spec_clear(); label and node are inline. */
 typedef struct rs_spec {
 	char           label[RS_LABEL_MAX];
 	char         **argv;     /* argc entries, NULL-terminated */
@@ -115,6 +117,8 @@ typedef struct rs_spec {
 	uint32_t       replicas; /* instances, spread over nodes (>= 1) */
 	char         **deps;     /* depends_on labels (apply), NULL-terminated */
 	size_t         ndeps;
+	char         **listen;   /* "NAME=ADDR" (lib/listen.h), NULL-terminated */
+	size_t         nlisten;  /* at most RS_LISTEN_MAX */
 } rs_spec;
 
 typedef struct rs_exit {
@@ -183,8 +187,15 @@ int rs_spec_copy(rs_spec *dst, const rs_spec *src);
 int rs_spec_add_arg(rs_spec *s, const char *arg);
 int rs_spec_add_env(rs_spec *s, const char *kv);
 int rs_spec_add_dep(rs_spec *s, const char *label);
-/* Checks label syntax, argv non-empty, limits, enums. On error writes a
- * human message naming the field into err and returns -EINVAL. */
+/* Appends one "NAME=ADDR" (not checked here; rs_spec_validate does).
+ * 0, -E2BIG (over RS_LISTEN_MAX entries or RS_LISTEN_STR_MAX), -ENOMEM. */
+int rs_spec_add_listen(rs_spec *s, const char *spec);
+/* Replaces s's listen list with a copy of v[n]. 0 or -E2BIG/-ENOMEM
+ * (s keeps its old list then). */
+int rs_spec_set_listen(rs_spec *s, char *const *v, size_t n);
+/* Checks label syntax, argv non-empty, limits, enums, listen specs. On
+ * error writes a human message naming the field into err and returns
+ * -EINVAL. */
 int rs_spec_validate(const rs_spec *s, char *err, size_t errlen);
 bool rs_label_valid(const char *label);
 

@@ -35,6 +35,9 @@ void rs_msg_clear(rs_msg *m)
 		for (size_t i = 0; i < m->u.request.nspecs; i++)
 			rs_spec_clear(&m->u.request.specs[i]);
 		free(m->u.request.specs);
+		for (size_t i = 0; i < m->u.request.nbatch; i++)
+			free(m->u.request.batch[i]);
+		free(m->u.request.batch);
 		break;
 	case RS_MSG_REPLY:
 		free(m->u.reply.message);
@@ -61,7 +64,7 @@ static const char *const kind_names[RS_EK__NR] = {
 static const char *const verb_names[RS_V__NR] = {
 	"none", "up", "down", "status", "nodes", "lookup", "events", "ping",
 	"refresh", "restart", "shutdown", "edit", "clone", "unclone", "logs",
-	"apply", "drain", "undrain",
+	"apply", "drain", "undrain", "update",
 };
 
 const char *rs_msg_type_to_string(rs_msg_type t)

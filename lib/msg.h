@@ -61,6 +61,7 @@ typedef enum rs_verb {
 	RS_V_APPLY,
 	RS_V_DRAIN,
 	RS_V_UNDRAIN,
+	RS_V_UPDATE,
 	RS_V__NR
 } rs_verb;
 
@@ -129,9 +130,26 @@ typedef struct rs_request {
 	rs_spec *specs;          /* apply: nspecs specs, owned */
 	size_t   nspecs;
 	bool     dry_run;        /* apply: only say what would change */
+	/* update (live update as a coordinated handover): spec + edit_mask
+	 * (RS_EDIT_ARGS / ARGS_TAIL / ENV) say what the new instance changes */
+	uint32_t maxtime_ms;     /* wait this long for X_RS_PREPARED=1 */
+	uint32_t min_healthy_ms; /* commit once READY=1 + this */
+	int32_t  prepare_signal; /* sent to the old instance; 0 = none */
+	bool     no_rollback;    /* keep a failed new instance's outcome */
+	uint32_t max_unavailable;/* replicas in handover at once, >= 1 */
+	bool     canary;         /* one instance first */
+	char   **batch;          /* more labels, in order; nbatch + NULL, owned */
+	size_t   nbatch;
 } rs_request;
 
 #define RS_APPLY_MAX 1024        /* services in one apply */
+
+/* update bounds (checked by wire.c both ways) and rsctl's defaults */
+#define RS_UPDATE_TIME_MAX_MS         3600000u  /* maxtime, min-healthy: 1 h */
+#define RS_UPDATE_BATCH_MAX           RS_APPLY_MAX
+#define RS_DEF_UPDATE_MAXTIME_MS      2000
+#define RS_DEF_UPDATE_MIN_HEALTHY_MS  1000
+#define RS_DEF_UPDATE_MAX_UNAVAILABLE 1
 
 #define RS_LOGS_MAX (64u << 10)  /* most output bytes in one LogsData */
 
@@ -172,10 +190,11 @@ enum {
 	RS_EDIT_SCRIPT        = 1u << 16,  /* "" removes it */
 	RS_EDIT_CRITICAL      = 1u << 17,
 	RS_EDIT_ARGS_TAIL     = 1u << 18,  /* replace the arguments, keep the program */
-	RS_EDIT__ALL          = (1u << 19) - 1,
+	RS_EDIT_LISTEN        = 1u << 19,  /* replace the whole listen list */
+	RS_EDIT__ALL          = (1u << 20) - 1,
 	/* what needs a new process to take effect */
 	RS_EDIT_NEXT_START    = RS_EDIT_ENV | RS_EDIT_CWD | RS_EDIT_ARGS |
-				RS_EDIT_ARGS_TAIL,
+				RS_EDIT_ARGS_TAIL | RS_EDIT_LISTEN,
 };
 
 typedef struct rs_reply {

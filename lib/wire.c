@@ -14,9 +14,11 @@
 #include "wire.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "listen.h"
 #include "rs.pb-c.h"
 
 /* protobuf-c reports allocation failure and bad input alike (NULL), so an
@@ -85,6 +87,48 @@ static bool strv_ok(char *const *v, size_t n)
 	return true;
 }
 
+/* True if v[n] holds at most max valid labels. */
+static bool labels_ok(char *const *v, size_t n, size_t max)
+{
+	if (n > max || (n && !v))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!v[i] || !rs_label_valid(v[i]))
+			return false;
+	return true;
+}
+
+/* True if the update settings are within msg.h's bounds. */
+static bool update_ok(uint32_t maxtime_ms, uint32_t min_healthy_ms,
+		      int32_t prepare_signal, uint32_t max_unavailable)
+{
+	return maxtime_ms <= RS_UPDATE_TIME_MAX_MS &&
+	       min_healthy_ms <= RS_UPDATE_TIME_MAX_MS &&
+	       prepare_signal >= 0 && prepare_signal < NSIG &&
+	       max_unavailable <= RS_REPLICAS_MAX;
+}
+
+/* True if s parses as a "NAME=ADDR" listen spec. */
+static bool listen_spec_ok(const char *s)
+{
+	char err[1];
+	rs_listen l;
+
+	return s && strnlen(s, RS_LISTEN_STR_MAX) < RS_LISTEN_STR_MAX &&
+	       rs_listen_parse(s, &l, err, sizeof err) == 0;
+}
+
+/* True if v[n] is a sendable listen vector. */
+static bool listen_ok(char *const *v, size_t n)
+{
+	if (n > RS_LISTEN_MAX || (n && !v))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!listen_spec_ok(v[i]))
+			return false;
+	return true;
+}
+
 /* Fills ps/pb from s, borrowing its strings. 0 or -EINVAL. */
 static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 {
@@ -95,7 +139,7 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	    !strv_ok(s->argv, s->argc) || !strv_ok(s->env, s->envc) ||
 	    (s->cwd && strnlen(s->cwd, RS_ARG_MAX) >= RS_ARG_MAX) ||
 	    (s->script && strnlen(s->script, RS_ARG_MAX) >= RS_ARG_MAX) ||
-	    !strv_ok(s->deps, s->ndeps))
+	    !strv_ok(s->deps, s->ndeps) || !listen_ok(s->listen, s->nlisten))
 		return -EINVAL;
 
 	rs__backoff__init(pb);
@@ -126,6 +170,8 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	ps->replicas = s->replicas;
 	ps->n_depends_on = s->ndeps;
 	ps->depends_on = s->ndeps ? s->deps : NULL;
+	ps->n_listen = s->nlisten;
+	ps->listen = s->nlisten ? s->listen : NULL;
 	return 0;
 }
 
@@ -174,13 +220,10 @@ static int enc_hello(struct enc *e, const rs_hello *h)
 	if (!str_fits(h->node, sizeof h->node) ||
 	    !str_fits(h->boot_id, sizeof h->boot_id) ||
 	    !str_fits(h->agent_version, sizeof h->agent_version) ||
-	    h->nlabels > RS_HELLO_LABELS_MAX || (h->nlabels && !h->labels) ||
+	    !labels_ok(h->labels, h->nlabels, RS_HELLO_LABELS_MAX) ||
 	    h->ninstances > RS_HELLO_INST_MAX ||
 	    (h->ninstances && !h->instances))
 		return -EINVAL;
-	for (size_t i = 0; i < h->nlabels; i++)
-		if (!h->labels[i] || !rs_label_valid(h->labels[i]))
-			return -EINVAL;
 
 	rs__hello__init(ph);
 	ph->node = pb_str(h->node);
@@ -285,7 +328,10 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		return 0;
 	case RS_MSG_REQUEST:
 		if ((unsigned)m->u.request.verb >= RS_V__NR ||
-		    !label_ok(m->u.request.label, sizeof m->u.request.label))
+		    !label_ok(m->u.request.label, sizeof m->u.request.label) ||
+		    !update_ok(m->u.request.maxtime_ms, m->u.request.min_healthy_ms,
+			       m->u.request.prepare_signal, m->u.request.max_unavailable) ||
+		    !labels_ok(m->u.request.batch, m->u.request.nbatch, RS_UPDATE_BATCH_MAX))
 			return -EINVAL;
 		r = enc_spec(&m->u.request.spec, &e->spec, &e->backoff);
 		if (r < 0)
@@ -303,6 +349,14 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.instance = m->u.request.instance;
 		e->b.request.after = m->u.request.after;
 		e->b.request.dry_run = m->u.request.dry_run;
+		e->b.request.maxtime_ms = m->u.request.maxtime_ms;
+		e->b.request.min_healthy_ms = m->u.request.min_healthy_ms;
+		e->b.request.prepare_signal = m->u.request.prepare_signal;
+		e->b.request.no_rollback = m->u.request.no_rollback;
+		e->b.request.max_unavailable = m->u.request.max_unavailable;
+		e->b.request.canary = m->u.request.canary;
+		e->b.request.n_batch = m->u.request.nbatch;
+		e->b.request.batch = m->u.request.nbatch ? m->u.request.batch : NULL;
 		if (m->u.request.nspecs > RS_APPLY_MAX)
 			return -EINVAL;
 		if (m->u.request.nspecs) {
@@ -461,6 +515,12 @@ static int dec_strv(rs_spec *s, char *const *v, size_t n,
 	return 0;
 }
 
+/* rs_spec_add_listen() for a spec that parses; -EINVAL otherwise. */
+static int add_listen_checked(rs_spec *s, const char *spec)
+{
+	return listen_spec_ok(spec) ? rs_spec_add_listen(s, spec) : -EINVAL;
+}
+
 /* Fills the initialised spec s from ps (NULL keeps the defaults); s owns
  * what it got even on failure. 0 or -wire_err. */
 static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
@@ -486,6 +546,10 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 		r = dec_dup(&s->script, ps->script, RS_ARG_MAX);
 	if (r == 0)
 		r = dec_strv(s, ps->depends_on, ps->n_depends_on, rs_spec_add_dep);
+	if (r == 0 && ps->n_listen > RS_LISTEN_MAX)
+		r = -WIRE_E_FIELD;
+	if (r == 0)
+		r = dec_strv(s, ps->listen, ps->n_listen, add_listen_checked);
 	if (r < 0)
 		return r;
 	s->critical = ps->critical != 0;
@@ -542,14 +606,36 @@ static int dec_iinfo(rs_iinfo *o, const Rs__InstanceInfo *pi)
 	return 0;
 }
 
+/* Copies the n valid labels v[] (at most max) into a new NULL-terminated
+ * *out; *nout counts what *out owns, also on failure. 0 or -wire_err. */
+static int dec_labels(char ***out, size_t *nout, char *const *v, size_t n,
+		      size_t max)
+{
+	if (n > max)
+		return -WIRE_E_FIELD;
+	if (!n)
+		return 0;
+	*out = calloc(n + 1, sizeof **out);
+	if (!*out)
+		return -WIRE_E_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i] || !rs_label_valid(v[i]))
+			return -WIRE_E_FIELD;
+		(*out)[i] = strdup(v[i]);
+		if (!(*out)[i])
+			return -WIRE_E_NOMEM;
+		++*nout;
+	}
+	return 0;
+}
+
 /* Fills the zeroed h from ph; h owns what it got even on failure.
  * 0 or -wire_err. */
 static int dec_hello(rs_hello *h, const Rs__Hello *ph)
 {
 	int r;
 
-	if (ph->n_labels > RS_HELLO_LABELS_MAX ||
-	    ph->n_instances > RS_HELLO_INST_MAX)
+	if (ph->n_instances > RS_HELLO_INST_MAX)
 		return -WIRE_E_FIELD;
 	r = dec_str(h->node, sizeof h->node, ph->node);
 	if (r == 0)
@@ -561,22 +647,10 @@ static int dec_hello(rs_hello *h, const Rs__Hello *ph)
 		return r;
 	h->capacity = ph->capacity;
 	h->session = ph->session;
-
-	if (ph->n_labels) {
-		h->labels = calloc(ph->n_labels + 1, sizeof *h->labels);
-		if (!h->labels)
-			return -WIRE_E_NOMEM;
-	}
-	for (size_t i = 0; i < ph->n_labels; i++) {
-		const char *l = ph->labels[i];
-
-		if (!l || !rs_label_valid(l))
-			return -WIRE_E_FIELD;
-		h->labels[i] = strdup(l);
-		if (!h->labels[i])
-			return -WIRE_E_NOMEM;
-		h->nlabels++;
-	}
+	r = dec_labels(&h->labels, &h->nlabels, ph->labels, ph->n_labels,
+		       RS_HELLO_LABELS_MAX);
+	if (r < 0)
+		return r;
 
 	if (ph->n_instances) {
 		h->instances = calloc(ph->n_instances, sizeof *h->instances);
@@ -646,6 +720,20 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.request.instance = env->request->instance;
 		m->u.request.after = env->request->after;
 		m->u.request.dry_run = env->request->dry_run != 0;
+		if (!update_ok(env->request->maxtime_ms, env->request->min_healthy_ms,
+			       env->request->prepare_signal, env->request->max_unavailable))
+			return -WIRE_E_FIELD;
+		m->u.request.maxtime_ms = env->request->maxtime_ms;
+		m->u.request.min_healthy_ms = env->request->min_healthy_ms;
+		m->u.request.prepare_signal = env->request->prepare_signal;
+		m->u.request.no_rollback = env->request->no_rollback != 0;
+		m->u.request.max_unavailable = env->request->max_unavailable;
+		m->u.request.canary = env->request->canary != 0;
+		r = dec_labels(&m->u.request.batch, &m->u.request.nbatch,
+			       env->request->batch, env->request->n_batch,
+			       RS_UPDATE_BATCH_MAX);
+		if (r < 0)
+			return r;
 		if (env->request->n_specs > RS_APPLY_MAX)
 			return -WIRE_E_FIELD;
 		if (env->request->n_specs) {

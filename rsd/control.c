@@ -530,6 +530,8 @@ static int spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
 		if (src->cwd && !dst->cwd)
 			r = -ENOMEM;
 	}
+	if (r == 0 && (mask & RS_EDIT_LISTEN))
+		r = rs_spec_set_listen(dst, src->listen, src->nlisten);
 	if (r == 0 && (mask & RS_EDIT_ARGS_TAIL) && dst->argc) {
 		/* keep argv[0], take the new arguments */
 		char *prog = dst->argv[0];

@@ -15,7 +15,7 @@
  * right trade for a supervisor, which re-learns live state from its agents.
  *
  * Encodings: enums are stored as their to_string names (readable with the
- * sqlite3 shell, stable across enum reordering); argv and env are BLOBs in
+ * sqlite3 shell, stable across enum reordering); argv, env and listen are BLOBs in
  * which every string is followed by one NUL byte, so an empty list is a
  * zero-length blob and an empty string is a lone NUL. Unsigned 64-bit
  * values are stored bit for bit in SQLite's signed INTEGER.
@@ -144,6 +144,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	/* 5: drained nodes */
 	[5] =
 	"ALTER TABLE node ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;",
+	/* 6: listening sockets ("NAME=ADDR" strings, encoded like argv) */
+	[6] =
+	"ALTER TABLE service ADD COLUMN listen BLOB NOT NULL DEFAULT x'';",
 };
 
 enum {
@@ -174,7 +177,7 @@ enum {
 	" stop_signal, policy, backoff_initial_ms, backoff_factor," \
 	" backoff_max_ms, backoff_reset_ms, backoff_disabled, notify," \
 	" settle_ms, node, desired, generation, created_ms, updated_ms," \
-	" script, critical, replicas"
+	" script, critical, replicas, listen"
 #define NODE_COLS \
 	"name, address, boot_id, agent_version, labels, capacity, state," \
 	" last_seen_ms, drained"
@@ -195,7 +198,7 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_SVC_PUT]  = "INSERT OR REPLACE INTO service (" SVC_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-			" ?, ?, ?, ?, ?, ?, ?, ?)",
+			" ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_SVC_DEL]  = "DELETE FROM service WHERE label = ?",
 	[ST_SVC_GET]  = "SELECT " SVC_COLS " FROM service WHERE label = ?",
 	[ST_SVC_EACH] = "SELECT " SVC_COLS " FROM service ORDER BY label",
@@ -519,6 +522,9 @@ static int read_service(sqlite3_stmt *st, store_service *out)
 	sp->replicas = c_u32(&c);
 	if (sp->replicas < 1)
 		sp->replicas = 1;
+	r = c_strv(&c, sp, rs_spec_add_listen);
+	if (r < 0)
+		goto fail;
 	return 0;
 fail:
 	rs_spec_clear(sp);
@@ -852,8 +858,8 @@ int store_service_put(store *s, const store_service *svc)
 	sqlite3_stmt *st = stmt(s, ST_SVC_PUT);
 	const rs_spec *sp = &svc->spec;
 	struct binder b = { st, 1, SQLITE_OK };
-	char *argv = NULL, *env = NULL;
-	size_t argv_len, env_len;
+	char *argv = NULL, *env = NULL, *listen = NULL;
+	size_t argv_len, env_len, listen_len;
 	int r;
 
 	if (!st)
@@ -862,6 +868,9 @@ int store_service_put(store *s, const store_service *svc)
 	if (r < 0)
 		goto out;
 	r = strv_encode(sp->env, sp->env ? sp->envc : 0, &env, &env_len);
+	if (r < 0)
+		goto out;
+	r = strv_encode(sp->listen, sp->listen ? sp->nlisten : 0, &listen, &listen_len);
 	if (r < 0)
 		goto out;
 	b_textn(&b, sp->label, sizeof sp->label);
@@ -888,10 +897,12 @@ int store_service_put(store *s, const store_service *svc)
 	b_text(&b, sp->script);
 	b_i64(&b, sp->critical ? 1 : 0);
 	b_i64(&b, sp->replicas);
+	b_blob(&b, listen, listen_len);
 	r = step_done(st, b.rc);
 out:
 	free(argv);
 	free(env);
+	free(listen);
 	return r;
 }
 

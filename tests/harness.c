@@ -44,6 +44,7 @@ static struct {
 	char          agent_bin[H_PATH_MAX];
 	char          ctl_bin[H_PATH_MAX];
 	char          svc_bin[H_PATH_MAX];
+	char          sockserv_bin[H_PATH_MAX];
 	char          db[H_PATH_MAX + 16];
 	char          control_ep[128];
 	char          agents_ep[128];
@@ -102,6 +103,7 @@ const char *h_control_ep(void) { return H.control_ep; }
 const char *h_agents_ep(void) { return H.agents_ep; }
 pid_t h_rsd_pid(void) { return H.rsd; }
 const char *h_notifysvc(void) { return H.svc_bin; }
+const char *h_sockserv(void) { return H.sockserv_bin; }
 
 pid_t h_agent_pid(int i)
 {
@@ -936,6 +938,7 @@ void h_setup_opts(const h_opts *o)
 	set_bin(H.agent_bin, bindir, "agent/rs-agent");
 	set_bin(H.ctl_bin, bindir, "ctl/rsctl");
 	set_bin(H.svc_bin, bindir, "tests/notifysvc");
+	set_bin(H.sockserv_bin, bindir, "tests/sockserv");
 	snprintf(H.dir, sizeof H.dir, "%s", "/tmp/rs-it-XXXXXX");
 	cr_assert(mkdtemp(H.dir), "mkdtemp: %s", strerror(errno));
 	snprintf(H.db, sizeof H.db, "%s/rs.db", H.dir);

@@ -89,6 +89,7 @@ pid_t h_keeper_pid(int i);
 /* Path of the test helper / a file in the temp dir (static buffer per
  * call site is not needed: the result is interned in the harness). */
 const char *h_notifysvc(void);
+const char *h_sockserv(void);           /* tests/helpers/sockserv.c */
 const char *h_path(const char *name);
 
 /* Starts rsd again on the same endpoints and db (after it died or was

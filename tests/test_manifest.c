@@ -27,7 +27,11 @@ static const char good[] =
 	"    depends_on: [db]\n"
 	"    critical: true\n"
 	"    script: /usr/local/bin/recover\n"
-	"  - label: db\n"                        /* line 19 */
+	"    listen:\n"
+	"      http: tcp:0.0.0.0:8080\n"
+	"      http6: tcp6:[::]:8080\n"
+	"      admin: unix:/run/web/admin.sock\n"
+	"  - label: db\n"                        /* line 23 */
 	"    command: postgres\n"
 	"    node: n3\n";
 
@@ -45,7 +49,7 @@ Test(manifest, full_entry, .timeout = 10)
 	d = &m.svcs[1];
 	cr_assert_str_eq(w->spec.label, "web");
 	cr_assert_eq(w->line, 2);
-	cr_assert_eq(d->line, 19);
+	cr_assert_eq(d->line, 23);
 	cr_assert_eq(w->spec.argc, 4);
 	cr_assert_str_eq(w->spec.argv[3], "8080");
 	cr_assert_eq(w->spec.envc, 2);
@@ -70,6 +74,11 @@ Test(manifest, full_entry, .timeout = 10)
 	cr_assert_str_eq(w->deps[0], "db");
 	cr_assert(w->spec.critical);
 	cr_assert_str_eq(w->spec.script, "/usr/local/bin/recover");
+	cr_assert_eq(w->spec.nlisten, 3);
+	cr_assert_str_eq(w->spec.listen[0], "http=tcp:0.0.0.0:8080");
+	cr_assert_str_eq(w->spec.listen[1], "http6=tcp6:[::]:8080");
+	cr_assert_str_eq(w->spec.listen[2], "admin=unix:/run/web/admin.sock");
+	cr_assert_eq(d->spec.nlisten, 0);
 	cr_assert_eq(d->spec.argc, 1);
 	cr_assert_str_eq(d->spec.node, "n3");
 	cr_assert_eq(d->replicas, 1);
@@ -150,6 +159,27 @@ static const struct bad bads[] = {
 	  "give either node or placement.nodes, not both" },
 	{ "bad-backoff", "services:\n  - label: a\n    command: [x]\n    backoff: {initial: 10, max: 5}\n",
 	  "backoff cap 5000 ms is below its initial 10000 ms" },
+	{ "listen-port", "services:\n  - label: a\n    command: [x]\n    listen:\n"
+			"      web: tcp:1.2.3.4:99999\n",
+	  "listen-port.yaml:5: services[0].listen.web: listen \"web=tcp:1.2.3.4:99999\": "
+	  "port must be 1..65535" },
+	{ "listen-list", "services:\n  - label: a\n    command: [x]\n    listen:\n"
+			"      - web=tcp:1.2.3.4:80\n",
+	  "listen-list.yaml:5: services[0].listen: expected a mapping (key: value)" },
+	{ "listen-name", "services:\n  - label: a\n    command: [x]\n"
+			"    listen: {'a:b': 'unix:/run/a'}\n",
+	  "services[0].listen.a:b: listen \"a:b=unix:/run/a\": ':' is not allowed in NAME" },
+	{ "listen-dup-addr", "services:\n  - label: a\n    command: [x]\n    listen:\n"
+			    "      one: unix:/run/a\n      two: unix:/run/a\n",
+	  "listen-dup-addr.yaml:6: services[0].listen.two: listen \"two=unix:/run/a\": "
+	  "unix:/run/a is already listed as 'one'" },
+	{ "listen-dup-name", "services:\n  - label: a\n    command: [x]\n    listen:\n"
+			    "      one: unix:/run/a\n      one: unix:/run/b\n",
+	  "listen-dup-name.yaml:6: services[0].listen.one: listen \"one=unix:/run/b\": "
+	  "NAME 'one' is given twice" },
+	{ "listen-value", "services:\n  - label: a\n    command: [x]\n    listen:\n"
+			 "      web: [tcp:1.2.3.4:80]\n",
+	  "services[0].listen.web: expected an address (tcp:HOST:PORT" },
 };
 
 Test(manifest, broken_files_give_clear_errors, .timeout = 10)

@@ -500,6 +500,91 @@ Test(model, arg_length_limit, .timeout = 10)
 	free(a);
 }
 
+/* ---------- listen ---------- */
+
+Test(model, listen_copy_clear_and_set, .timeout = 10)
+{
+	char *next[] = { "admin=unix:/run/web.sock" };
+	rs_spec src, dst;
+
+	good_spec(&src);
+	cr_assert_eq(rs_spec_add_listen(&src, "web=tcp:0.0.0.0:8080"), 0);
+	cr_assert_eq(rs_spec_add_listen(&src, "v6=tcp6:[::]:8080"), 0);
+	expect_good(&src, "two listen entries");
+	cr_assert_eq(rs_spec_copy(&dst, &src), 0);
+	cr_assert_eq(dst.nlisten, 2);
+	cr_expect_neq(dst.listen, src.listen);
+	cr_expect_neq(dst.listen[0], src.listen[0]);
+	cr_expect_null(dst.listen[2], "listen NULL-terminated");
+	src.listen[0][0] = 'X';
+	rs_spec_clear(&src);
+	cr_expect_null(src.listen);
+	cr_expect_eq(src.nlisten, 0);
+	cr_expect_str_eq(dst.listen[0], "web=tcp:0.0.0.0:8080");
+	cr_expect_str_eq(dst.listen[1], "v6=tcp6:[::]:8080");
+
+	/* set replaces the whole list; an empty set clears it */
+	cr_assert_eq(rs_spec_set_listen(&dst, next, 1), 0);
+	cr_assert_eq(dst.nlisten, 1);
+	cr_expect_str_eq(dst.listen[0], "admin=unix:/run/web.sock");
+	cr_expect_null(dst.listen[1]);
+	cr_assert_eq(rs_spec_set_listen(&dst, NULL, 0), 0);
+	cr_expect_eq(dst.nlisten, 0);
+	cr_expect_null(dst.listen);
+	rs_spec_clear(&dst);
+}
+
+Test(model, listen_limits, .timeout = 10)
+{
+	char *a = malloc(RS_LISTEN_STR_MAX + 1), *many[RS_LISTEN_MAX + 1];
+	char bufs[RS_LISTEN_MAX + 1][32];
+	rs_spec s;
+
+	cr_assert_not_null(a);
+	rs_spec_init(&s);
+	for (int i = 0; i <= RS_LISTEN_MAX; i++) {
+		snprintf(bufs[i], sizeof bufs[i], "s%d=tcp:127.0.0.1:%d", i, 2000 + i);
+		many[i] = bufs[i];
+	}
+	for (int i = 0; i < RS_LISTEN_MAX; i++)
+		cr_assert_eq(rs_spec_add_listen(&s, many[i]), 0, "entry %d", i);
+	cr_expect_eq(rs_spec_add_listen(&s, many[RS_LISTEN_MAX]), -E2BIG);
+	cr_expect_eq(s.nlisten, RS_LISTEN_MAX);
+	/* a set that does not fit leaves the old list alone */
+	cr_expect_eq(rs_spec_set_listen(&s, many, RS_LISTEN_MAX + 1), -E2BIG);
+	cr_expect_eq(s.nlisten, RS_LISTEN_MAX);
+	cr_expect_str_eq(s.listen[0], "s0=tcp:127.0.0.1:2000");
+	rs_spec_clear(&s);
+	fill(a, 'y', RS_LISTEN_STR_MAX);
+	cr_expect_eq(rs_spec_add_listen(&s, a), -E2BIG, "RS_LISTEN_STR_MAX chars");
+	cr_expect_eq(s.nlisten, 0);
+	rs_spec_clear(&s);
+	free(a);
+}
+
+Test(model, validate_bad_listen, .timeout = 10)
+{
+	rs_spec s;
+
+	good_spec(&s);
+	rs_spec_add_listen(&s, "web=tcp:1.2.3.4:99999");
+	expect_bad(&s, "listen \"web=tcp:1.2.3.4:99999\": port must be 1..65535",
+		   "bad port");
+	rs_spec_clear(&s);
+
+	good_spec(&s);
+	rs_spec_add_listen(&s, "web=tcp:1.2.3.4:80");
+	rs_spec_add_listen(&s, "web=unix:/run/web.sock");
+	expect_bad(&s, "NAME 'web' is given twice", "duplicate name");
+	rs_spec_clear(&s);
+
+	good_spec(&s);
+	rs_spec_add_listen(&s, "a=tcp:1.2.3.4:80");
+	rs_spec_add_listen(&s, "b=tcp:1.2.3.4:80");
+	expect_bad(&s, "tcp:1.2.3.4:80 is already listed as 'a'", "duplicate address");
+	rs_spec_clear(&s);
+}
+
 /* ---------- rs_strlcpy ---------- */
 
 Test(model, strlcpy, .timeout = 10)

@@ -162,6 +162,9 @@ static void make_full_service(store_service *svc)
 	cr_assert_not_null(sp->script);
 	sp->critical = true;
 	sp->replicas = 3;
+	cr_assert_eq(rs_spec_add_listen(sp, "http=tcp:0.0.0.0:8080"), 0);
+	cr_assert_eq(rs_spec_add_listen(sp, "v6=tcp6:[::1]:8080"), 0);
+	cr_assert_eq(rs_spec_add_listen(sp, "ctl=unix:/run/web front.sock"), 0);
 	rs_strlcpy(sp->node, "", sizeof sp->node);
 	svc->desired = RS_WANT_UP;
 	svc->generation = 0x123456789abcULL;
@@ -208,6 +211,7 @@ static void assert_service_eq(const store_service *a, const store_service *b)
 		cr_assert_null(x->script);
 	cr_assert_eq(x->critical, y->critical);
 	cr_assert_eq(x->replicas, y->replicas);
+	assert_strv_eq(x->listen, x->nlisten, y->listen, y->nlisten);
 	cr_assert_eq(a->desired, b->desired);
 	cr_assert_eq(a->generation, b->generation);
 	cr_assert_eq(a->created_ms, b->created_ms);
@@ -342,6 +346,7 @@ Test(store, service_defaults_and_empty_lists)
 	assert_service_eq(&out, &in);
 	cr_assert_eq(out.spec.argc, 0);
 	cr_assert_eq(out.spec.envc, 0);
+	cr_assert_eq(out.spec.nlisten, 0);
 	cr_assert_null(out.spec.cwd);
 	rs_spec_clear(&out.spec);
 	store_close(&s);
@@ -1151,9 +1156,9 @@ Test(store, full_disk_enospc)
 	store_close(&s);
 }
 
-/* A version-1 file (before scripts, critical and standby) is migrated to
- * the current schema on open and keeps its rows; new columns get
- * defaults. */
+/* A version-1 file (before scripts, critical, standby, replicas, drained
+ * nodes and listen) is migrated to the current schema on open and keeps
+ * its rows; new columns get defaults. */
 Test(store, migrates_version_1)
 {
 	store *s = open_ok();
@@ -1169,6 +1174,7 @@ Test(store, migrates_version_1)
 		 "ALTER TABLE instance DROP COLUMN standby;"
 		 "ALTER TABLE service DROP COLUMN replicas;"
 		 "ALTER TABLE node DROP COLUMN drained;"
+		 "ALTER TABLE service DROP COLUMN listen;"
 		 "PRAGMA user_version = 1;");
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 1);
 	s = open_ok();
@@ -1178,6 +1184,18 @@ Test(store, migrates_version_1)
 	cr_assert_eq(got.spec.critical, false);
 	cr_assert_eq(got.spec.argc, 1);
 	cr_assert_str_eq(got.spec.argv[0], "/usr/bin/env");
+	cr_assert_eq(got.spec.nlisten, 0);
+	cr_assert_null(got.spec.listen);
+	cr_assert_eq(got.spec.replicas, 1);
 	rs_spec_clear(&got.spec);
+
+	/* the migrated file takes the new columns */
+	make_service(&svc, "new");
+	cr_assert_eq(rs_spec_add_listen(&svc.spec, "http=tcp:127.0.0.1:8080"), 0);
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	cr_assert_eq(store_service_get(s, "new", &got), 0);
+	assert_service_eq(&got, &svc);
+	rs_spec_clear(&got.spec);
+	rs_spec_clear(&svc.spec);
 	store_close(&s);
 }

@@ -165,6 +165,8 @@ static void fill_spec(rs_spec *s)
 	s->notify = RS_NT_SIMPLE;
 	s->settle_ms = 321;
 	strcpy(s->node, "node-7");
+	cr_assert_eq(rs_spec_add_listen(s, "web=tcp:0.0.0.0:8080"), 0);
+	cr_assert_eq(rs_spec_add_listen(s, "ctl=unix:/run/web.sock"), 0);
 }
 
 static void fill_hello(rs_msg *m, size_t ninst)
@@ -250,6 +252,11 @@ static void cmp_spec(const rs_spec *a, const rs_spec *b)
 	cr_assert_eq(a->notify, b->notify);
 	cr_assert_eq(a->settle_ms, b->settle_ms);
 	cr_assert_str_eq(a->node, b->node);
+	cr_assert_eq(a->nlisten, b->nlisten);
+	for (size_t i = 0; i < a->nlisten; i++)
+		cr_assert_str_eq(a->listen[i], b->listen[i]);
+	if (b->nlisten)
+		cr_assert_null(b->listen[b->nlisten]);
 }
 
 /* Field-by-field comparison of two messages of the same type. */
@@ -312,6 +319,18 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 		cr_assert_eq(a->u.request.no_block, b->u.request.no_block);
 		cr_assert_eq(a->u.request.timeout_ms, b->u.request.timeout_ms);
 		cr_assert_eq(a->u.request.limit, b->u.request.limit);
+		cr_assert_eq(a->u.request.edit_mask, b->u.request.edit_mask);
+		cr_assert_eq(a->u.request.maxtime_ms, b->u.request.maxtime_ms);
+		cr_assert_eq(a->u.request.min_healthy_ms, b->u.request.min_healthy_ms);
+		cr_assert_eq(a->u.request.prepare_signal, b->u.request.prepare_signal);
+		cr_assert_eq(a->u.request.no_rollback, b->u.request.no_rollback);
+		cr_assert_eq(a->u.request.max_unavailable, b->u.request.max_unavailable);
+		cr_assert_eq(a->u.request.canary, b->u.request.canary);
+		cr_assert_eq(a->u.request.nbatch, b->u.request.nbatch);
+		for (size_t i = 0; i < a->u.request.nbatch; i++)
+			cr_assert_str_eq(a->u.request.batch[i], b->u.request.batch[i]);
+		if (b->u.request.nbatch)
+			cr_assert_null(b->u.request.batch[b->u.request.nbatch]);
 		break;
 	case RS_MSG_REPLY:
 		cr_assert_eq(a->u.reply.id, b->u.reply.id);
@@ -447,6 +466,108 @@ Test(wire, roundtrip_request, .timeout = 10)
 	m.u.request.verb = RS_V_PING;
 	memset(&m.u.request.spec, 0, sizeof m.u.request.spec);
 	roundtrip(&m);
+}
+
+/* An update request with every update field set. */
+static void fill_update(rs_msg *m)
+{
+	rs_request *rq = &m->u.request;
+
+	rs_msg_init(m, RS_MSG_REQUEST);
+	rq->id = 77;
+	rq->verb = RS_V_UPDATE;
+	strcpy(rq->label, "web");
+	strcpy(rq->spec.label, "web");
+	cr_assert_eq(rs_spec_add_arg(&rq->spec, "--port=8081"), 0);
+	cr_assert_eq(rs_spec_add_env(&rq->spec, "MODE=new"), 0);
+	rq->edit_mask = RS_EDIT_ARGS_TAIL | RS_EDIT_ENV;
+	rq->maxtime_ms = RS_UPDATE_TIME_MAX_MS;
+	rq->min_healthy_ms = 1500;
+	rq->prepare_signal = SIGUSR1;
+	rq->no_rollback = true;
+	rq->max_unavailable = RS_REPLICAS_MAX;
+	rq->canary = true;
+	rq->nbatch = 2;
+	rq->batch = calloc(3, sizeof *rq->batch);
+	cr_assert_not_null(rq->batch);
+	rq->batch[0] = strdup("api");
+	rq->batch[1] = strdup("worker.2");
+	rq->timeout_ms = 30000;
+}
+
+Test(wire, roundtrip_update, .timeout = 10)
+{
+	rs_msg m;
+
+	fill_update(&m);
+	roundtrip(&m);
+
+	rs_msg_init(&m, RS_MSG_REQUEST);    /* defaults: nothing set */
+	m.u.request.verb = RS_V_UPDATE;
+	strcpy(m.u.request.label, "web");
+	roundtrip(&m);
+}
+
+/* A Request for "web" with one extra varint field. */
+static int decode_request_field(unsigned field, int64_t v)
+{
+	struct pb body = { 0 }, env;
+
+	pb_varint(&body, 2, RS_V_UPDATE);
+	pb_str(&body, 3, "web");
+	pb_varint(&body, field, v);
+	env = envelope(RS_PROTO_VERSION, F_REQUEST, &body);
+	return decode_pb(&env);
+}
+
+/* A Request for "web" whose batch has n copies of label. */
+static int decode_request_batch(size_t n, const char *label)
+{
+	struct pb body = { 0 }, env;
+
+	pb_varint(&body, 2, RS_V_UPDATE);
+	pb_str(&body, 3, "web");
+	for (size_t i = 0; i < n; i++)
+		pb_str(&body, 20, label);
+	env = envelope(RS_PROTO_VERSION, F_REQUEST, &body);
+	return decode_pb(&env);
+}
+
+Test(wire, update_limits, .timeout = 10)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	rs_msg m;
+
+	cr_assert_eq(decode_request_field(14, RS_UPDATE_TIME_MAX_MS), 0);
+	cr_assert_eq(decode_request_field(14, RS_UPDATE_TIME_MAX_MS + 1), -WIRE_E_FIELD);
+	cr_assert_eq(decode_request_field(15, RS_UPDATE_TIME_MAX_MS), 0);
+	cr_assert_eq(decode_request_field(15, RS_UPDATE_TIME_MAX_MS + 1), -WIRE_E_FIELD);
+	cr_assert_eq(decode_request_field(16, NSIG - 1), 0);
+	cr_assert_eq(decode_request_field(16, NSIG), -WIRE_E_FIELD);
+	cr_assert_eq(decode_request_field(16, -1), -WIRE_E_FIELD);
+	cr_assert_eq(decode_request_field(18, RS_REPLICAS_MAX), 0);
+	cr_assert_eq(decode_request_field(18, RS_REPLICAS_MAX + 1), -WIRE_E_FIELD);
+	cr_assert_eq(decode_request_batch(RS_UPDATE_BATCH_MAX, "api"), 0);
+	cr_assert_eq(decode_request_batch(RS_UPDATE_BATCH_MAX + 1, "api"), -WIRE_E_FIELD);
+	cr_assert_eq(decode_request_batch(1, "not a label"), -WIRE_E_FIELD);
+	cr_assert_eq(decode_request_batch(1, ""), -WIRE_E_FIELD);
+
+	/* the encoder refuses the same */
+	fill_update(&m);
+	m.u.request.maxtime_ms = RS_UPDATE_TIME_MAX_MS + 1;
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	m.u.request.maxtime_ms = 0;
+	m.u.request.prepare_signal = NSIG;
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	m.u.request.prepare_signal = 0;
+	m.u.request.max_unavailable = RS_REPLICAS_MAX + 1;
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	m.u.request.max_unavailable = 1;
+	m.u.request.batch[1][0] = '-';
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	cr_assert_null(buf);
+	rs_msg_clear(&m);
 }
 
 Test(wire, roundtrip_reply, .timeout = 10)
@@ -895,6 +1016,28 @@ Test(wire, argv_env_limits, .timeout = 10)
 	pb_sub(&body, 3, &spec);
 	env = envelope(RS_PROTO_VERSION, F_START, &body);
 	cr_assert_eq(decode_pb(&env), -WIRE_E_FIELD);
+}
+
+Test(wire, listen_limits, .timeout = 10)
+{
+	rs_msg m;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	/* spec field 18: at most RS_LISTEN_MAX entries, each one that parses */
+	cr_assert_eq(decode_start_strv(18, 1, "web=tcp:127.0.0.1:80"), 0);
+	cr_assert_eq(decode_start_strv(18, 1, "web=tcp:127.0.0.1:99999"), -WIRE_E_FIELD);
+	cr_assert_eq(decode_start_strv(18, 1, "no-equals"), -WIRE_E_FIELD);
+	cr_assert_eq(decode_start_strv(18, RS_LISTEN_MAX, "web=tcp:127.0.0.1:80"), 0);
+	cr_assert_eq(decode_start_strv(18, RS_LISTEN_MAX + 1, "web=tcp:127.0.0.1:80"),
+		     -WIRE_E_FIELD);
+
+	/* the encoder refuses what the decoder would */
+	fill_start(&m);
+	cr_assert_eq(rs_spec_add_listen(&m.u.start.spec, "bad=tcp:1.2.3.4:0"), 0);
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	cr_assert_null(buf);
+	rs_msg_clear(&m);
 }
 
 /* ---------- encode errors ---------- */

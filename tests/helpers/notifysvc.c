@@ -47,6 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers.h"
+
 struct opts {
 	bool        ready;
 	long        ready_delay_ms;
@@ -72,71 +74,10 @@ static void usage(void)
 	exit(2);
 }
 
-static long parse_num(const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	if (!s)
-		usage();
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "notifysvc: bad number '%s'\n", s);
-		exit(2);
-	}
-	return v;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sends one datagram to $NOTIFY_SOCKET. Returns 0, or -1 (reason on
- * stderr); no socket set is not an error. */
+/* Sends one datagram to $NOTIFY_SOCKET (see helpers.h). */
 static int notify(const char *msg)
 {
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa;
-	socklen_t len;
-	size_t plen;
-	ssize_t n;
-	int fd;
-
-	if (!path || !*path)
-		return 0;
-	plen = strlen(path);
-	if (plen >= sizeof sa.sun_path) {
-		fprintf(stderr, "notifysvc: NOTIFY_SOCKET too long\n");
-		return -1;
-	}
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, path, plen);
-	if (path[0] == '@') {
-		sa.sun_path[0] = '\0';
-		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
-	} else {
-		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + 1);
-	}
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		perror("notifysvc: socket");
-		return -1;
-	}
-	do
-		n = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
-			   (const struct sockaddr *)&sa, len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		fprintf(stderr, "notifysvc: sendto %s: %s\n", path,
-			strerror(errno));
-	close(fd);
-	return n < 0 ? -1 : 0;
+	return helper_notify_fd("notifysvc", msg, -1);
 }
 
 /* Writes "PID\n" to path atomically (tmp file + rename). */
@@ -185,22 +126,22 @@ static void parse(int argc, char **argv, struct opts *o)
 		if (!strcmp(a, "--ready"))
 			o->ready = true;
 		else if (!strcmp(a, "--ready-delay"))
-			o->ready_delay_ms = parse_num(argv[++i < argc ? i : argc], 0, LONG_MAX / 2);
+			o->ready_delay_ms = helper_num("notifysvc", argv[++i < argc ? i : argc], 0, LONG_MAX / 2);
 		else if (!strcmp(a, "--status")) {
 			if (++i >= argc)
 				usage();
 			o->status = argv[i];
 		} else if (!strcmp(a, "--watchdog"))
-			o->watchdog_ms = parse_num(argv[++i < argc ? i : argc], 1, LONG_MAX / 2);
+			o->watchdog_ms = helper_num("notifysvc", argv[++i < argc ? i : argc], 1, LONG_MAX / 2);
 		else if (!strcmp(a, "--watchdog-stop-after"))
-			o->watchdog_stop_ms = parse_num(argv[++i < argc ? i : argc], 0, LONG_MAX / 2);
+			o->watchdog_stop_ms = helper_num("notifysvc", argv[++i < argc ? i : argc], 0, LONG_MAX / 2);
 		else if (!strcmp(a, "--ignore-term"))
 			o->ignore_term = true;
 		else if (!strcmp(a, "--exit-after")) {
 			if (i + 2 >= argc)
 				usage();
-			o->exit_after_ms = parse_num(argv[++i], 0, LONG_MAX / 2);
-			o->exit_code = (int)parse_num(argv[++i], 0, 255);
+			o->exit_after_ms = helper_num("notifysvc", argv[++i], 0, LONG_MAX / 2);
+			o->exit_code = (int)helper_num("notifysvc", argv[++i], 0, 255);
 		} else if (!strcmp(a, "--pidfile")) {
 			if (++i >= argc)
 				usage();
@@ -212,7 +153,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		else if (!strcmp(a, "--send-after")) {
 			if (i + 2 >= argc)
 				usage();
-			o->send_after_ms = parse_num(argv[++i], 0, LONG_MAX / 2);
+			o->send_after_ms = helper_num("notifysvc", argv[++i], 0, LONG_MAX / 2);
 			o->send_text = argv[++i];
 		}
 		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
@@ -252,7 +193,7 @@ int main(int argc, char **argv)
 	setvbuf(stderr, NULL, _IONBF, 0);
 	if (o.ignore_term)
 		signal(SIGTERM, SIG_IGN);
-	start = now_ms();
+	start = helper_now_ms();
 	if (o.spawn_child) {
 		pid_t child = spawn_child(&o);
 
@@ -275,7 +216,7 @@ int main(int argc, char **argv)
 	next_wd = o.watchdog_ms > 0 ? start : -1;
 
 	for (;;) {
-		int64_t now = now_ms(), wake = -1;
+		int64_t now = helper_now_ms(), wake = -1;
 
 		if (o.ready && !ready_sent && now >= ready_at) {
 			notify("READY=1");
@@ -314,6 +255,6 @@ int main(int argc, char **argv)
 		if (wake < 0)
 			pause();
 		else
-			sleep_ms(wake - now_ms());
+			sleep_ms(wake - helper_now_ms());
 	}
 }

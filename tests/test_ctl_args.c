@@ -1,0 +1,231 @@
+/*
+ * test_ctl_args.c - rsctl's command line (ctl/args.c) without rsd: what
+ * --listen and update put into the request, and the usage errors (exit 2,
+ * nothing sent) with the text rsctl prints for them.
+ */
+#include <criterion/criterion.h>
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "codes.h"
+
+TestSuite(ctl_args, .timeout = 10);
+
+static char errtext[2048];
+
+/* Runs args_parse on "rsctl ARGS..." (args NULL-terminated) into c, with
+ * its stderr captured in errtext. Returns args_parse's result. */
+static int parse_v(ctl_cmd *c, const char *const *args)
+{
+	char *argv[64] = { "rsctl" };
+	int argc = 1, saved, r;
+	FILE *tmp = tmpfile();
+	size_t n;
+
+	cr_assert_not_null(tmp);
+	for (; *args && argc < 63; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	cr_assert_geq(saved, 0);
+	dup2(fileno(tmp), STDERR_FILENO);
+	r = args_parse(argc, argv, c);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(tmp);
+	n = fread(errtext, 1, sizeof errtext - 1, tmp);
+	errtext[n] = '\0';
+	fclose(tmp);
+	return r;
+}
+
+static int parse(ctl_cmd *c, ...)
+{
+	const char *args[64];
+	int n = 0;
+	va_list ap;
+
+	va_start(ap, c);
+	while (n < 63 && (args[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	args[n] = NULL;
+	return parse_v(c, args);
+}
+
+/* Asserts that the command line is a usage error that says want. */
+#define assert_usage(want, ...) do {                                          \
+		ctl_cmd c_;                                                   \
+		cr_assert_eq(parse(&c_, __VA_ARGS__, NULL), RS_E_USAGE,       \
+			     "accepted (stderr: %s)", errtext);               \
+		cr_assert(strstr(errtext, want), "got: %s\nwant: %s", errtext, want); \
+		ctl_cmd_clear(&c_);                                           \
+	} while (0)
+
+Test(ctl_args, up_listen_goes_into_the_spec)
+{
+	ctl_cmd c;
+	const rs_request *r = &c.req.u.request;
+
+	cr_assert_eq(parse(&c, "up", "web", "--listen", "http=tcp:0.0.0.0:8080",
+			   "--listen=admin=unix:/run/web.sock", "--", "/bin/web", NULL),
+		     ARGS_RUN, "%s", errtext);
+	cr_assert_eq(r->verb, RS_V_UP);
+	cr_assert_eq(r->spec.nlisten, 2);
+	cr_assert_str_eq(r->spec.listen[0], "http=tcp:0.0.0.0:8080");
+	cr_assert_str_eq(r->spec.listen[1], "admin=unix:/run/web.sock");
+	ctl_cmd_clear(&c);
+}
+
+Test(ctl_args, bad_listen_is_a_usage_error)
+{
+	assert_usage("rsctl: --listen: listen \"web=tcp:1.2.3.4:99999\": port must be 1..65535",
+		     "up", "web", "--listen", "web=tcp:1.2.3.4:99999", "--", "/bin/web");
+	assert_usage("listen \"web\": expected NAME=ADDR",
+		     "up", "web", "--listen", "web", "--", "/bin/web");
+	assert_usage("listen \"b=tcp:1.2.3.4:80\": tcp:1.2.3.4:80 is already listed as 'a'",
+		     "up", "web", "--listen", "a=tcp:1.2.3.4:80", "--listen", "b=tcp:1.2.3.4:80",
+		     "--", "/bin/web");
+	assert_usage("listen \"a=unix:/y\": NAME 'a' is given twice",
+		     "edit", "web", "--listen", "a=unix:/x", "--listen", "a=unix:/y");
+	assert_usage("option --listen needs a value", "edit", "web", "--listen");
+}
+
+Test(ctl_args, edit_listen_sets_its_bit)
+{
+	ctl_cmd c;
+	const rs_request *r = &c.req.u.request;
+
+	cr_assert_eq(parse(&c, "edit", "web", "--listen", "v6=tcp6:[::1]:8080", NULL),
+		     ARGS_RUN, "%s", errtext);
+	cr_assert_eq(r->verb, RS_V_EDIT);
+	cr_assert_eq(r->edit_mask, RS_EDIT_LISTEN);
+	cr_assert(r->edit_mask & RS_EDIT_NEXT_START);
+	cr_assert_eq(r->spec.nlisten, 1);
+	cr_assert_str_eq(r->spec.listen[0], "v6=tcp6:[::1]:8080");
+	ctl_cmd_clear(&c);
+}
+
+Test(ctl_args, update_defaults)
+{
+	ctl_cmd c;
+	const rs_request *r = &c.req.u.request;
+
+	cr_assert_eq(parse(&c, "update", "web", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_eq(r->verb, RS_V_UPDATE);
+	cr_assert_str_eq(r->label, "web");
+	cr_assert_str_eq(r->spec.label, "web");
+	cr_assert_eq(r->edit_mask, 0, "the same spec: a new process only");
+	cr_assert_eq(r->spec.argc, 0);
+	cr_assert_eq(r->maxtime_ms, 2000);
+	cr_assert_eq(r->min_healthy_ms, 1000);
+	cr_assert_eq(r->max_unavailable, 1);
+	cr_assert_eq(r->prepare_signal, 0);
+	cr_assert_not(r->no_rollback);
+	cr_assert_not(r->canary);
+	cr_assert_eq(r->nbatch, 0);
+	cr_assert_eq(r->timeout_ms, 30000 + 2000 + 1000);
+	ctl_cmd_clear(&c);
+}
+
+Test(ctl_args, update_every_option)
+{
+	ctl_cmd c;
+	const rs_request *r = &c.req.u.request;
+
+	cr_assert_eq(parse(&c, "--json", "update", "web", "--env", "MODE=new",
+			   "--maxtime", "5", "--min-healthy=0", "--prepare-signal", "SIGUSR1",
+			   "--no-rollback", "--max-unavailable", "3", "--canary",
+			   "--timeout", "9", "--", "/bin/web2", "-v", NULL),
+		     ARGS_RUN, "%s", errtext);
+	cr_assert(c.json);
+	cr_assert_eq(r->edit_mask, RS_EDIT_ENV | RS_EDIT_ARGS);
+	cr_assert_eq(r->spec.envc, 1);
+	cr_assert_str_eq(r->spec.env[0], "MODE=new");
+	cr_assert_eq(r->spec.argc, 2);
+	cr_assert_str_eq(r->spec.argv[0], "/bin/web2");
+	cr_assert_eq(r->maxtime_ms, 5000);
+	cr_assert_eq(r->min_healthy_ms, 0);
+	cr_assert_eq(r->prepare_signal, SIGUSR1);
+	cr_assert(r->no_rollback);
+	cr_assert_eq(r->max_unavailable, 3);
+	cr_assert(r->canary);
+	cr_assert_eq(r->timeout_ms, 9000);
+	ctl_cmd_clear(&c);
+
+	cr_assert_eq(parse(&c, "update", "web", "--prepare-signal", "usr2", "--args",
+			   "--port", "81", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_eq(r->prepare_signal, SIGUSR2);
+	cr_assert_eq(r->edit_mask, RS_EDIT_ARGS_TAIL);
+	cr_assert_eq(r->spec.argc, 2);
+	cr_assert_str_eq(r->spec.argv[0], "--port");
+	ctl_cmd_clear(&c);
+
+	cr_assert_eq(parse(&c, "update", "web", "--prepare-signal", "10", NULL), ARGS_RUN,
+		     "%s", errtext);
+	cr_assert_eq(r->prepare_signal, 10);
+	ctl_cmd_clear(&c);
+}
+
+Test(ctl_args, update_batch)
+{
+	ctl_cmd c;
+	const rs_request *r = &c.req.u.request;
+
+	cr_assert_eq(parse(&c, "update", "web", "--batch", "api", "worker.2", "--canary",
+			   "--env", "A=1", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_eq(r->nbatch, 2);
+	cr_assert_str_eq(r->batch[0], "api");
+	cr_assert_str_eq(r->batch[1], "worker.2");
+	cr_assert_null(r->batch[2]);
+	cr_assert(r->canary);
+	cr_assert_eq(r->edit_mask, RS_EDIT_ENV);
+	cr_assert_eq(r->timeout_ms, 3 * (30000 + 2000 + 1000));
+	ctl_cmd_clear(&c);
+}
+
+/* update command lines that are usage errors, and what rsctl says. */
+static const struct { const char *want; const char *args[8]; } update_bad[] = {
+	{ "update: missing LABEL", { "update" } },
+	{ "--prepare-signal: 'NOPE' is not a signal (USR1, SIGUSR1, 10)",
+	  { "update", "web", "--prepare-signal", "NOPE" } },
+	{ "--maxtime must be more than 0 and at most 3600 s",
+	  { "update", "web", "--maxtime", "0" } },
+	{ "--maxtime must be more than 0 and at most 3600 s",
+	  { "update", "web", "--maxtime", "3600.001" } },
+	{ "--min-healthy must be at most 3600 s", { "update", "web", "--min-healthy", "3601" } },
+	{ "--max-unavailable: '0' is not a whole number >= 1",
+	  { "update", "web", "--max-unavailable", "0" } },
+	{ "--max-unavailable must be 1 to 64", { "update", "web", "--max-unavailable", "65" } },
+	{ "--batch needs at least one LABEL", { "update", "web", "--batch" } },
+	{ "--batch needs at least one LABEL", { "update", "web", "--batch", "--canary" } },
+	{ "--batch: label 'a b' is invalid", { "update", "web", "--batch", "a b" } },
+	{ "--batch: 'api' is given twice", { "update", "web", "--batch", "api", "api" } },
+	{ "--batch: 'web' is the LABEL already", { "update", "web", "--batch", "web" } },
+	{ "--batch updates several services: it takes no new command or --args",
+	  { "update", "web", "--batch", "api", "--args", "x" } },
+	{ "--batch updates several services: it takes no new command or --args",
+	  { "update", "web", "--batch", "api", "--", "/bin/x" } },
+	{ "unknown option '--listen'", { "update", "web", "--listen", "a=unix:/x" } },
+	{ "unknown option '--node'", { "update", "web", "--node", "n1" } },
+};
+
+Test(ctl_args, update_usage_errors)
+{
+	for (size_t i = 0; i < sizeof update_bad / sizeof update_bad[0]; i++) {
+		ctl_cmd c;
+
+		cr_expect_eq(parse_v(&c, update_bad[i].args), RS_E_USAGE,
+			     "%s: accepted (stderr: %s)", update_bad[i].want, errtext);
+		cr_expect(strstr(errtext, update_bad[i].want), "got: %s\nwant: %s", errtext,
+			  update_bad[i].want);
+		ctl_cmd_clear(&c);
+	}
+}
