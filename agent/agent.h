@@ -55,6 +55,8 @@ typedef struct inst {
 	uint32_t       latency_us;   /* exit seen -> new pid, for the report */
 	int64_t        death_log_end;/* log size when it died: its last lines
 				      * end there, whatever the next one writes */
+	char          *listen_held;  /* the listen set the keeper holds, as
+				      * "NAME=ADDR\n..." (NULL: none) */
 } inst;
 
 typedef struct replay_ent {
@@ -158,6 +160,8 @@ void kc_fd_del(agent *ag, uint64_t id, int kind, const char *name);
 /* Hands a service's FDSTORE=1 fd to the keeper; replace: drop what name
  * held first. The keeper keeps at most RS_FDSTORE_MAX. */
 int kc_fd_store(agent *ag, uint64_t id, const char *name, int fd, bool replace);
+/* Waits until the keeper has done everything sent before. */
+int kc_sync(agent *ag);
 /* Tells the keeper to exit (every service is down) and waits for it. */
 void kc_quit(agent *ag);
 /* Leaves the keeper and its services running (engine restart). */

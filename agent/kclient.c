@@ -253,6 +253,29 @@ int kc_spawn(agent *ag, uint64_t id, uint32_t restarts, char *const *argv,
 	}
 }
 
+int kc_sync(agent *ag)
+{
+	struct kmsg h = { .type = K_SYNC };
+	int r = kmsg_send(ag->keeper_fd, &h, NULL, -1);
+
+	while (r == 0) {
+		const uint8_t *pl;
+		struct kmsg rep;
+		int fd;
+
+		r = kc_recv_wait(ag, &rep, &pl, &fd);
+		if (r <= 0)
+			return r == 0 ? -EPIPE : r;
+		r = 0;
+		if (fd >= 0)
+			close(fd);
+		if (rep.type == K_SYNCED)
+			return 0;
+		kc_queue(ag, &rep);
+	}
+	return r;
+}
+
 static void kc_dispatch(agent *ag, const struct kmsg *h)
 {
 	switch (h->type) {

@@ -642,6 +642,11 @@ static void engine_readable(void)
 		case K_QUIT:
 			K.quit = 1;
 			return;
+		case K_SYNC: {
+			struct kmsg s = { .type = K_SYNCED, .id = h.id };
+			to_engine(&s, NULL, -1);
+			break;
+		}
 		default:
 			log_warnx("unknown message type %u from the engine", h.type);
 			break;

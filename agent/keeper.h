@@ -49,6 +49,9 @@ enum kmsg_type {
 	K_FD_DEL,     /* E->K  id, a = kind; payload = name ("" = every one) */
 	K_FORGET,     /* E->K  id: drop the instance, close its fds */
 	K_QUIT,       /* E->K  exit (kills what still runs) */
+	K_SYNC,       /* E->K  answered by K_SYNCED once every earlier
+		       *       message is done (e.g. sockets closed) */
+	K_SYNCED,     /* K->E */
 };
 
 /* What an fd held for an instance is. Listening sockets come first in

@@ -19,6 +19,8 @@
 
 #include "agent.h"
 #include "clock.h"
+#include "keeper.h"
+#include "listen.h"
 #include "log.h"
 
 extern char **environ;
@@ -411,6 +413,73 @@ static int svc_respec(inst *in, const rs_start *st)
 	return 0;
 }
 
+/* The listen set of a spec as one string ("" for none). */
+static char *listen_join(const rs_spec *s)
+{
+	size_t len = 1;
+	char *out;
+
+	for (size_t i = 0; i < s->nlisten; i++)
+		len += strlen(s->listen[i]) + 1;
+	out = calloc(1, len);
+	for (size_t i = 0; out && i < s->nlisten; i++) {
+		strcat(out, s->listen[i]);
+		strcat(out, "\n");
+	}
+	return out;
+}
+
+/* Makes the keeper hold the spec's listening sockets (opened here, so a
+ * bad address or a port in use fails the start before anything runs).
+ * Kept as they are while the set is unchanged: across crash restarts,
+ * refreshes and updates the sockets, and their backlogs, stay open. */
+static int svc_listen(inst *in, char *err, size_t n)
+{
+	int fds[RS_LISTEN_MAX], nfd = 0, r = 0;
+	rs_listen l[RS_LISTEN_MAX];
+	char *want = listen_join(&in->spec);
+
+	if (!want)
+		return -ENOMEM;
+	if (in->listen_held && strcmp(in->listen_held, want) == 0) {
+		free(want);
+		return 0;
+	}
+	if (in->listen_held) {
+		/* a new set: free the old addresses before binding again */
+		kc_fd_del(in->ag, in->id, KFD_LISTEN, "");
+		if ((r = kc_sync(in->ag)) < 0) {
+			snprintf(err, n, "the keeper does not answer: %s", strerror(-r));
+			goto out;
+		}
+		free(in->listen_held);
+		in->listen_held = NULL;
+	}
+	for (size_t i = 0; i < in->spec.nlisten && i < RS_LISTEN_MAX; i++) {
+		if ((r = rs_listen_parse(in->spec.listen[i], &l[i], err, n)) < 0)
+			goto out;
+		if ((r = rs_listen_open(&l[i], err, n)) < 0)
+			goto out;
+		fds[nfd++] = r;
+	}
+	for (int i = 0; i < nfd; i++)
+		if ((r = kc_fd_add(in->ag, in->id, KFD_LISTEN, l[i].name, fds[i])) < 0) {
+			snprintf(err, n, "cannot hand listen \"%s\" to the keeper: %s",
+				 l[i].name, strerror(-r));
+			goto out;
+		}
+	in->listen_held = want;
+	want = NULL;
+	r = 0;
+out:
+	for (int i = 0; i < nfd; i++)
+		close(fds[i]);
+	if (r < 0 && nfd)
+		kc_fd_del(in->ag, in->id, KFD_LISTEN, "");
+	free(want);
+	return r;
+}
+
 /* A new, empty instance at the head of the table. */
 static inst *svc_new(agent *ag, uint64_t id)
 {
@@ -476,8 +545,11 @@ int svc_start(agent *ag, const rs_start *st)
 	r = rs_spec_copy(&in->spec, &st->spec);
 	if (r == 0 && in->notify_fd < 0)
 		r = notify_open(in, -1);
-	if (r < 0) {
+	if (r < 0)
 		snprintf(in->status, sizeof in->status, "cannot set up: %s", strerror(-r));
+	else if ((r = svc_listen(in, err, sizeof err)) < 0)
+		rs_strlcpy(in->status, err, sizeof in->status);
+	if (r < 0) {
 		rproc_init(&in->rp, st->spec.policy, &st->spec.backoff);
 		in->rp.state = RS_IS_FAILED;
 		agent_report(ag, in, RS_EK_FAILED, in->status);
@@ -532,6 +604,7 @@ int svc_adopt(agent *ag, const rs_start *st, pid_t pid, uint64_t ticks,
 	in->start_ticks = ticks;
 	in->started_wall = started_wall;
 	in->ready_wall = started_wall;
+	in->listen_held = listen_join(&in->spec);   /* the keeper holds them */
 	if (in->spec.period_ms) {
 		double t = 2.0 * in->spec.period_ms / 1000.0;
 		ev_timer_set(&in->wdog_t, t, t);
@@ -596,5 +669,6 @@ void svc_free(inst *in)
 	if (in->pid == 0)
 		kc_forget(in->ag, in->id);
 	rs_spec_clear(&in->spec);
+	free(in->listen_held);
 	free(in);
 }
