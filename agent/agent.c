@@ -85,6 +85,14 @@ void agent_report(agent *ag, inst *in, rs_event_kind kind, const char *detail)
 	uint8_t *buf = NULL;
 	size_t len = 0;
 
+	if (in->primary) {
+		/* an update's new process: handover.c reports for it */
+		log_debug("%s/%llu (new version) %s pid %d: %s", in->spec.label,
+			  (unsigned long long)in->primary->id,
+			  rs_event_kind_to_string(kind), (int)in->pid,
+			  detail ? detail : "");
+		return;
+	}
 	rs_msg_init(&m, RS_MSG_EVENT);
 	m.u.event.kind = kind;
 	svc_fill_info(in, &m.u.event.info);
@@ -111,7 +119,7 @@ static void agent_hello(agent *ag)
 	rs_strlcpy(m.u.hello.agent_version, RS_VERSION, sizeof m.u.hello.agent_version);
 	m.u.hello.session = ag->session;
 	for (inst *in = ag->insts; in; in = in->next)
-		n++;
+		n += !in->primary;
 	if (n) {
 		m.u.hello.instances = calloc(n, sizeof(rs_iinfo));
 		if (!m.u.hello.instances)
@@ -120,7 +128,8 @@ static void agent_hello(agent *ag)
 	m.u.hello.ninstances = n;
 	n = 0;
 	for (inst *in = ag->insts; in && n < m.u.hello.ninstances; in = in->next)
-		svc_fill_info(in, &m.u.hello.instances[n++]);
+		if (!in->primary)
+			svc_fill_info(in, &m.u.hello.instances[n++]);
 	agent_send(ag, &m, NULL, NULL);
 	ag->hello_seq = m.seq;
 	rs_msg_clear(&m);

@@ -25,6 +25,12 @@
 struct kmsg;
 
 typedef struct agent agent;
+typedef struct handover handover;
+
+/* A live update's new process runs as a second instance whose id is the
+ * old one's with this bit: its own keeper record and notify socket, the
+ * old one's listening sockets and stored fds. */
+#define HO_ID_BIT (1ull << 63)
 
 typedef struct inst {
 	struct inst   *next;
@@ -57,6 +63,10 @@ typedef struct inst {
 				      * end there, whatever the next one writes */
 	char          *listen_held;  /* the listen set the keeper holds, as
 				      * "NAME=ADDR\n..." (NULL: none) */
+	handover      *ho;           /* a live update of this instance */
+	struct inst   *primary;      /* set on an update's new process: the
+				      * instance it may replace (not reported
+				      * to rsd on its own) */
 } inst;
 
 typedef struct replay_ent {
@@ -124,6 +134,22 @@ int svc_adopt(agent *ag, const rs_start *st, pid_t pid, uint64_t ticks,
 void svc_fill_info(const inst *in, rs_iinfo *out);
 void svc_free(inst *in);
 
+/* handover.c: live update (rsctl update) of one instance */
+/* Starts handing instance st->instance_id over to st->spec. */
+int ho_begin(agent *ag, const rs_start *st);
+/* X_RS_PREPARED=1 from the old instance. */
+void ho_prepared(inst *in);
+/* The new process (cand) moved from state `from`. */
+void ho_cand_moved(inst *cand, rs_istate from);
+/* The old instance's process died during its update. */
+void ho_primary_exited(inst *in);
+void ho_free(inst *in);
+/* The instance as rsd knows it: an update's new process is its old one's. */
+uint64_t svc_public_id(const inst *in);
+/* svc.c internals handover.c uses */
+inst *svc_new(agent *ag, uint64_t id);
+void svc_apply(inst *in, rproc_event ev);
+
 /* logs.c */
 /* Answers rsd's LogsGet with a LogsData. */
 void logs_get(agent *ag, const rs_msg *req);
@@ -149,10 +175,15 @@ void notify_close(inst *in, bool unlink_path);
 int kc_start(agent *ag);
 /* Says hello and adopts what the keeper runs; then watches the link. */
 int kc_attach(agent *ag);
-int kc_spawn(agent *ag, uint64_t id, uint32_t restarts, char *const *argv,
-	     char *const *env, const char *cwd, const char *logpath,
-	     pid_t *pid, uint64_t *ticks);
+/* fdsrc: the instance whose listening/stored fds the process gets (0:
+ * its own). */
+int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
+	     char *const *argv, char *const *env, const char *cwd,
+	     const char *logpath, pid_t *pid, uint64_t *ticks);
 void kc_kill(agent *ag, uint64_t id, int sig);
+void kc_kill_main(agent *ag, uint64_t id, int sig);
+/* Swaps two instances' processes and notify sockets in the keeper. */
+void kc_swap(agent *ag, uint64_t a, uint64_t b);
 void kc_forget(agent *ag, uint64_t id);
 void kc_meta(agent *ag, const inst *in);
 int kc_fd_add(agent *ag, uint64_t id, int kind, const char *name, int fd);

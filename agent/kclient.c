@@ -133,6 +133,18 @@ void kc_kill(agent *ag, uint64_t id, int sig)
 	kc_simple(ag, K_KILL, id, sig);
 }
 
+void kc_kill_main(agent *ag, uint64_t id, int sig)
+{
+	struct kmsg h = { .type = K_KILL, .id = id, .a = sig, .b = 1 };
+
+	kc_send(ag, &h, NULL, -1);
+}
+
+void kc_swap(agent *ag, uint64_t a, uint64_t b)
+{
+	kc_simple(ag, K_SWAP, a, (int64_t)b);
+}
+
 void kc_forget(agent *ag, uint64_t id)
 {
 	kc_simple(ag, K_FORGET, id, 0);
@@ -209,11 +221,12 @@ static void kc_queue(agent *ag, const struct kmsg *h)
 	ev_idle_start(ag->loop, &ag->kq_idle);
 }
 
-int kc_spawn(agent *ag, uint64_t id, uint32_t restarts, char *const *argv,
-	     char *const *env, const char *cwd, const char *logpath,
-	     pid_t *pid, uint64_t *ticks)
+int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
+	     char *const *argv, char *const *env, const char *cwd,
+	     const char *logpath, pid_t *pid, uint64_t *ticks)
 {
-	struct kmsg h = { .type = K_SPAWN, .id = id, .d = restarts };
+	struct kmsg h = { .type = K_SPAWN, .id = id, .c = (int64_t)fdsrc,
+			  .d = restarts };
 	char *p = (char *)ag->kbuf, *end = p + KEEPER_MSG_MAX - sizeof h;
 	char *const cwdv[] = { (char *)(cwd ? cwd : "/"), (char *)logpath, NULL };
 	int r;
@@ -351,10 +364,15 @@ static void kc_adopt_one(agent *ag, const struct kmsg *h, const uint8_t *p,
 	rs_msg m;
 	int r;
 
-	if (h->c == 0 || h->len == 0 || wire_decode(p, h->len, &m) < 0 ||
+	if (h->c == 0 || (h->id & HO_ID_BIT) || h->len == 0 ||
+	    wire_decode(p, h->len, &m) < 0 ||
 	    m.type != RS_MSG_START) {
 		/* dead and reported, or nothing to rebuild it from */
-		if (h->len && h->c != 0)
+		if (h->id & HO_ID_BIT)
+			log_warnx("instance %llu: an update was in progress; "
+				  "stopping the new process, the old one serves on",
+				  (unsigned long long)(h->id & ~HO_ID_BIT));
+		else if (h->len && h->c != 0)
 			log_warnx("instance %llu: keeper's record is unreadable, "
 				  "dropping it", (unsigned long long)h->id);
 		if (notify_fd >= 0)

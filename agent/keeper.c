@@ -380,6 +380,7 @@ static void listen_env(struct krec *r, char **env, int n, char *names,
 
 static void do_spawn(const struct kmsg *h, const uint8_t *p)
 {
+	struct krec *src = h->c ? rec_find((uint64_t)h->c) : NULL;
 	struct kmsg rep = { .type = K_SPAWNED, .id = h->id };
 	const char *end = (const char *)p + h->len, *q = (const char *)p;
 	char *argv[RS_KEEPER_ARGV + 1], *env[RS_KEEPER_ENV + 4], *cwd, *logpath;
@@ -410,12 +411,13 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 		rep.a = -EINVAL;
 		goto out;
 	}
-	listen_env(r, env, ne, names, sizeof names, fdsvar, sizeof fdsvar);
+	listen_env(src ? src : r, env, ne, names, sizeof names, fdsvar,
+		   sizeof fdsvar);
 	if (!stack) {
 		rep.a = -ENOMEM;
 		goto out;
 	}
-	c = (struct child){ .r = r, .argv = argv, .env = env, .cwd = cwd,
+	c = (struct child){ .r = src ? src : r, .argv = argv, .env = env, .cwd = cwd,
 			    .logpath = logpath, .keeper = getpid() };
 	pid = clone(child_exec, stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
 	if (pid < 0) {
@@ -446,10 +448,34 @@ static void do_kill(const struct kmsg *h)
 
 	if (!r || !r->alive || sig < 0 || sig >= NSIG)
 		return;
+	if (h->b) {
+		kill(r->pid, sig);
+		return;
+	}
 	/* the process is our unreaped child: its pid cannot have been
 	 * reused, so this reaches only its group */
 	if (kill(-r->pid, sig) < 0 && errno == ESRCH)
 		kill(r->pid, sig);
+}
+
+static void do_swap(const struct kmsg *h)
+{
+	struct krec *a = rec_find(h->id), *b = rec_find((uint64_t)h->a);
+	struct krec t;
+
+	if (!a || !b || a == b)
+		return;
+	t = *a;
+	a->pid = b->pid, a->alive = b->alive, a->ticks = b->ticks;
+	b->pid = t.pid, b->alive = t.alive, b->ticks = t.ticks;
+	for (int i = 0; i < a->nfds; i++)
+		if (a->fds[i].kind == KFD_NOTIFY)
+			for (int j = 0; j < b->nfds; j++)
+				if (b->fds[j].kind == KFD_NOTIFY) {
+					int fd = a->fds[i].fd;
+					a->fds[i].fd = b->fds[j].fd;
+					b->fds[j].fd = fd;
+				}
 }
 
 static void send_exit(const struct kexit *x)
@@ -630,6 +656,7 @@ static void engine_readable(void)
 		case K_META:      do_meta(&h, p); break;
 		case K_SPAWN:     do_spawn(&h, p); break;
 		case K_KILL:      do_kill(&h); break;
+		case K_SWAP:      do_swap(&h); break;
 		case K_EXIT_ACK:  do_exit_ack(&h); break;
 		case K_FD_ADD:
 		case K_FD_DEL:    do_fd(&h, p, fd); break;

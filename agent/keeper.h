@@ -36,10 +36,12 @@ enum kmsg_type {
 		       *       fd = its notify socket if any */
 	K_HELLO_END,  /* K->E  a = keeper pid; then the unacked K_EXITEDs */
 	K_META,       /* E->K  id; payload = opaque meta (the engine's spec) */
-	K_SPAWN,      /* E->K  id, d = restarts so far; payload = argv \0..\0 \0 env \0..\0 \0
+	K_SPAWN,      /* E->K  id, d = restarts so far, c = the instance whose
+		       *       listen/stored fds it gets (0 = its own); payload = argv \0..\0 \0 env \0..\0 \0
 		       *       cwd \0 logpath \0 */
 	K_SPAWNED,    /* K->E  id, a = pid or -errno, b = start ticks */
-	K_KILL,       /* E->K  id, a = signal: to the live process's group */
+	K_KILL,       /* E->K  id, a = signal: to the live process's group
+		       *       (b = 1: to the main process only) */
 	K_EXITED,     /* K->E  id, a = pid, b = wait status, c = mono ns seen */
 	K_EXIT_ACK,   /* E->K  id, a = pid */
 	K_FD_ADD,     /* E->K  id, a = kind, b = 1: first drop what the name
@@ -52,6 +54,8 @@ enum kmsg_type {
 	K_SYNC,       /* E->K  answered by K_SYNCED once every earlier
 		       *       message is done (e.g. sockets closed) */
 	K_SYNCED,     /* K->E */
+	K_SWAP,       /* E->K  id, a = other id: swap their processes and
+		       *       notify sockets (a live update's commit) */
 };
 
 /* What an fd held for an instance is. Listening sockets come first in

@@ -143,7 +143,7 @@ static void notify_fdstore(inst *in, const char *msg, int *fds, int nfds)
 		return;
 	}
 	if (msg_value(msg, "FDSTOREREMOVE", v, sizeof v) && !strcmp(v, "1")) {
-		kc_fd_del(in->ag, in->id, KFD_STORE, name);
+		kc_fd_del(in->ag, svc_public_id(in), KFD_STORE, name);
 		log_info("%s/%llu: fd store: removed '%s'", in->spec.label,
 			 (unsigned long long)in->id, name);
 	}
@@ -155,7 +155,7 @@ static void notify_fdstore(inst *in, const char *msg, int *fds, int nfds)
 	}
 	for (int i = 0; i < nfds; i++) {
 		/* the first replaces what the name held, the rest join it */
-		if (kc_fd_store(in->ag, in->id, name, fds[i], i == 0) < 0)
+		if (kc_fd_store(in->ag, svc_public_id(in), name, fds[i], i == 0) < 0)
 			log_warnx("%s: cannot hand an fd to the keeper", in->spec.label);
 		close(fds[i]);
 	}

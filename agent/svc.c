@@ -25,7 +25,10 @@
 
 extern char **environ;
 
-static void svc_apply(inst *in, rproc_event ev);
+uint64_t svc_public_id(const inst *in)
+{
+	return in->primary ? in->primary->id : in->id;
+}
 
 inst *svc_find(agent *ag, uint64_t id)
 {
@@ -118,7 +121,7 @@ static char **svc_env(inst *in)
 #define ADD(...) do { if (asprintf(&env[n], __VA_ARGS__) < 0) goto fail; n++; } while (0)
 	ADD("NOTIFY_SOCKET=%s", in->notify_path);
 	ADD("RS_LABEL=%s", in->spec.label);
-	ADD("RS_INSTANCE=%llu", (unsigned long long)in->id);
+	ADD("RS_INSTANCE=%llu", (unsigned long long)svc_public_id(in));
 	ADD("RS_NODE=%s", in->ag->node);
 	if (in->spec.period_ms)
 		ADD("WATCHDOG_USEC=%llu", (unsigned long long)in->spec.period_ms * 1000ull);
@@ -154,12 +157,14 @@ static int svc_spawn(inst *in)
 	int r;
 
 	snprintf(logpath, sizeof logpath, "%s/logs/%s.%llu.log",
-		 in->ag->state_dir, in->spec.label, (unsigned long long)in->id);
+		 in->ag->state_dir, in->spec.label,
+		 (unsigned long long)svc_public_id(in));
 	env = svc_env(in);
 	if (!env)
 		return -ENOMEM;
-	r = kc_spawn(in->ag, in->id, in->rp.restarts, in->spec.argv, env,
-		     in->spec.cwd, logpath, &pid, &ticks);
+	r = kc_spawn(in->ag, in->id, in->primary ? in->primary->id : 0,
+		     in->rp.restarts, in->spec.argv, env, in->spec.cwd, logpath,
+		     &pid, &ticks);
 	env_free(env);
 	if (r < 0)
 		return r;
@@ -207,7 +212,7 @@ static void exit_describe(const inst *in, char *buf, size_t n)
 }
 
 /* Carries out what rproc_step decided and reports the move to rsd. */
-static void svc_apply(inst *in, rproc_event ev)
+void svc_apply(inst *in, rproc_event ev)
 {
 	agent *ag = in->ag;
 	rs_istate from = in->rp.state;
@@ -308,6 +313,8 @@ static void svc_apply(inst *in, rproc_event ev)
 			strncat(detail, " before it was ready", sizeof detail - strlen(detail) - 1);
 		agent_report(ag, in, RS_EK_FAILED, detail);
 	}
+	if (in->primary && from != in->rp.state)
+		ho_cand_moved(in, from);   /* may set forget */
 	if ((in->rp.state == RS_IS_DOWN || in->rp.state == RS_IS_FAILED) &&
 	    in->pid == 0 && (in->forget || ag->exiting)) {
 		inst **pp = &ag->insts;
@@ -361,7 +368,9 @@ void svc_notify(inst *in, const char *key, const char *val)
 		return;
 	}
 	in->notify_spoke = true;
-	if (strcmp(key, "READY") == 0 && strcmp(val, "1") == 0) {
+	if (strcmp(key, "X_RS_PREPARED") == 0 && strcmp(val, "1") == 0) {
+		ho_prepared(in);
+	} else if (strcmp(key, "READY") == 0 && strcmp(val, "1") == 0) {
 		svc_apply(in, RP_EV_READY);
 	} else if (strcmp(key, "STATUS") == 0) {
 		rs_strlcpy(in->status, val, sizeof in->status);
@@ -481,7 +490,7 @@ out:
 }
 
 /* A new, empty instance at the head of the table. */
-static inst *svc_new(agent *ag, uint64_t id)
+inst *svc_new(agent *ag, uint64_t id)
 {
 	inst *in = calloc(1, sizeof *in);
 
@@ -517,6 +526,8 @@ int svc_start(agent *ag, const rs_start *st)
 			  (unsigned long long)st->instance_id, err);
 		return -EINVAL;
 	}
+	if (st->update)
+		return ho_begin(ag, st);
 	if (st->respec) {
 		if (!in)
 			return -ENOENT;
@@ -649,6 +660,8 @@ void svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
 			  (int)pid, (unsigned long long)id);
 		return;
 	}
+	if (in->ho)
+		ho_primary_exited(in);
 	/* the keeper has killed what the main process left in its group */
 	in->exit_ns = ns;
 	in->death_log_end = logs_size(ag, in);   /* one stat(): cheap */
@@ -664,6 +677,7 @@ void svc_free(inst *in)
 	if (!in)
 		return;
 	svc_disarm(in);
+	ho_free(in);
 	/* a live process outlives this engine: its notify socket stays */
 	notify_close(in, in->pid == 0);
 	if (in->pid == 0)

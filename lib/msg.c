@@ -59,7 +59,8 @@ static const char *const type_names[RS_MSG__NR] = {
 };
 static const char *const kind_names[RS_EK__NR] = {
 	"none", "started", "ready", "status", "exited", "backoff",
-	"down", "failed", "watchdog",
+	"down", "failed", "watchdog", "update-prepare", "update-start",
+	"update-commit", "update-rollback",
 };
 static const char *const verb_names[RS_V__NR] = {
 	"none", "up", "down", "status", "nodes", "lookup", "events", "ping",

@@ -39,6 +39,10 @@ typedef enum rs_event_kind {
 	RS_EK_DOWN,
 	RS_EK_FAILED,
 	RS_EK_WATCHDOG,
+	RS_EK_UPDATE_PREPARE,
+	RS_EK_UPDATE_START,
+	RS_EK_UPDATE_COMMIT,
+	RS_EK_UPDATE_ROLLBACK,
 	RS_EK__NR
 } rs_event_kind;
 
@@ -103,6 +107,10 @@ typedef struct rs_start {
 	uint64_t generation;
 	rs_spec  spec;           /* owned */
 	bool     respec;         /* edit: new spec for a live instance */
+	bool     update;         /* live update: hand over to spec */
+	uint32_t maxtime_ms;     /* update: prepare time limit */
+	uint32_t min_healthy_ms; /* update: new one up this long = commit */
+	int32_t  prepare_signal; /* update: to the old main process, 0 none */
 } rs_start;
 
 typedef struct rs_stop {

@@ -308,6 +308,14 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.start.instance_id = m->u.start.instance_id;
 		e->b.start.generation = m->u.start.generation;
 		e->b.start.respec = m->u.start.respec;
+		if (m->u.start.prepare_signal < 0 || m->u.start.prepare_signal >= NSIG ||
+		    m->u.start.maxtime_ms > RS_UPDATE_TIME_MAX_MS ||
+		    m->u.start.min_healthy_ms > RS_UPDATE_TIME_MAX_MS)
+			return -EINVAL;
+		e->b.start.update = m->u.start.update;
+		e->b.start.maxtime_ms = m->u.start.maxtime_ms;
+		e->b.start.min_healthy_ms = m->u.start.min_healthy_ms;
+		e->b.start.prepare_signal = m->u.start.prepare_signal;
 		e->b.start.spec = &e->spec;
 		env->body_case = RS__ENVELOPE__BODY_START;
 		env->start = &e->b.start;
@@ -698,6 +706,14 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.start.instance_id = env->start->instance_id;
 		m->u.start.generation = env->start->generation;
 		m->u.start.respec = env->start->respec != 0;
+		if (env->start->prepare_signal < 0 || env->start->prepare_signal >= NSIG ||
+		    env->start->maxtime_ms > RS_UPDATE_TIME_MAX_MS ||
+		    env->start->min_healthy_ms > RS_UPDATE_TIME_MAX_MS)
+			return -WIRE_E_FIELD;
+		m->u.start.update = env->start->update != 0;
+		m->u.start.maxtime_ms = env->start->maxtime_ms;
+		m->u.start.min_healthy_ms = env->start->min_healthy_ms;
+		m->u.start.prepare_signal = env->start->prepare_signal;
 		return dec_spec(&m->u.start.spec, env->start->spec);
 	case RS_MSG_STOP:
 		m->u.stop.instance_id = env->stop->instance_id;

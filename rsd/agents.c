@@ -47,6 +47,8 @@ static void inst_update(rsd_inst *in, const rs_iinfo *info)
 {
 	in->si.info.pid = info->pid;
 	in->si.info.state = info->state;
+	if (info->generation)
+		in->si.info.generation = info->generation;
 	in->si.info.restarts = info->restarts;
 	in->si.info.last_exit = info->last_exit;
 	rs_strlcpy(in->si.info.status, info->status, sizeof in->si.info.status);
@@ -127,6 +129,10 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 		}
 		inst_update(in, info);
 		inst_persist(d, in);
+		if (wanted && info->state == RS_IS_RUNNING &&
+		    info->generation > s->s.generation &&
+		    !rsd_pending_for(d, info->label))
+			rsd_update_hand_back(d, in);
 		if (!wanted && rsd_istate_live(info->state) && !rsd_pending_for(d, info->label)) {
 			rsd_event(d, info->label, info->id, n->n.name, "reconcile",
 				  "instance %llu is not wanted, stopping it",
@@ -291,6 +297,9 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 	}
 	if (rsd_commit(d) < 0)
 		log_warnx("cannot commit event: %s", store_errmsg(d->st));
+	if (in && !history && strcmp(in->si.node, n->n.name) == 0 &&
+	    (e->kind == RS_EK_UPDATE_COMMIT || e->kind == RS_EK_UPDATE_ROLLBACK))
+		rsd_update_event(d, in, e->kind, e->detail);
 	if (in && !history)
 		after_death(d, in, e->kind);
 	rsd_pending_check(d);

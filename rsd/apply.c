@@ -98,6 +98,7 @@ void rsd_pending_free(rsd_pending *p)
 		free(p->apply[i]);
 	free(p->apply);
 	free(p->apply_json);
+	rsd_update_free(p->upd);
 	free(p);
 }
 

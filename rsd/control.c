@@ -69,6 +69,8 @@ static void reply_err(rsd *d, const net_peer *peer, uint64_t id, int code,
 	rsd_reply(d, peer, id, code, NULL, msg);
 }
 
+static int spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask);
+
 static rsd_node *place_but(rsd *d, const char *want, const char *avoid)
 {
 	return rsd_place(d, want, avoid);
@@ -343,8 +345,31 @@ static int pending_commit(rsd *d, const net_peer *peer, const rs_request *rq,
 fail:
 	reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store the %s: %s",
 		  rs_verb_to_string(rq->verb), store_errmsg(d->st));
-	free(p);
+	rsd_pending_free(p);
 	return -EIO;
+}
+
+/* For update.c: the same steps as every operation here. */
+rsd_pending *rsd_op_new(rsd *d, const net_peer *peer, const rs_request *rq,
+			uint32_t default_ms)
+{
+	return pending_new(d, peer, rq, default_ms);
+}
+
+int rsd_op_commit(rsd *d, const net_peer *peer, const rs_request *rq,
+		  rsd_svc *s, rsd_pending *p, const char *what)
+{
+	return pending_commit(d, peer, rq, s, p, what);
+}
+
+rsd_svc *rsd_svc_for_op(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	return svc_for_op(d, peer, rq);
+}
+
+int rsd_spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
+{
+	return spec_merge(dst, src, mask);
 }
 
 /* refresh: a deliberate restart of the running instance; replies when the
@@ -1075,6 +1100,7 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	case RS_V_APPLY: rsd_apply(d, peer, rq); break;
 	case RS_V_DRAIN: do_drain(d, peer, rq, true); break;
 	case RS_V_UNDRAIN: do_drain(d, peer, rq, false); break;
+	case RS_V_UPDATE: rsd_update(d, peer, rq); break;
 	default:
 		reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
 		break;

@@ -279,7 +279,8 @@ void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = p->next;
-	rs_strlcpy(p->op.state, code == RS_OK ? "done" : "failed", sizeof p->op.state);
+	rs_strlcpy(p->op.state, code == RS_OK ? (p->verb == RS_V_UPDATE ? "committed" : "done") :
+		   code == RS_E_ROLLED_BACK ? "rolled-back" : "failed", sizeof p->op.state);
 	rs_strlcpy(p->op.detail, msg, sizeof p->op.detail);
 	p->op.finished_ms = clock_wall_ms();
 	if (p->op.id && store_op_update(d->st, &p->op) < 0)
@@ -515,9 +516,17 @@ static int close_op(const rs_op *op, void *arg)
 	rsd *d = arg;
 	rs_op o = *op;
 
-	rs_strlcpy(o.state, "failed", sizeof o.state);
-	rs_strlcpy(o.detail, "rsd restarted while it ran; the service's desired state stands",
-		   sizeof o.detail);
+	if (!strcmp(o.kind, "update")) {
+		/* the new spec was not stored: an instance that committed
+		 * anyway is handed back when its agent reports it */
+		rs_strlcpy(o.state, "rolled-back", sizeof o.state);
+		rs_strlcpy(o.detail, "rsd restarted during the update; every "
+			   "instance runs the stored spec again", sizeof o.detail);
+	} else {
+		rs_strlcpy(o.state, "failed", sizeof o.state);
+		rs_strlcpy(o.detail, "rsd restarted while it ran; the service's "
+			   "desired state stands", sizeof o.detail);
+	}
 	o.finished_ms = clock_wall_ms();
 	return store_op_update(d->st, &o);
 }

@@ -68,6 +68,7 @@ typedef struct rsd_pending {
 	size_t    napply;
 	char     *apply_json;     /* apply: the plan, for the final reply */
 	bool      boot;           /* the boot apply of rsd --manifest */
+	struct rsd_update *upd;   /* update: its instances and specs */
 } rsd_pending;
 
 /* A counter keyed by kind ("restart", "watchdog"), label, node, reason. */
@@ -190,6 +191,28 @@ void rsd_count(rsd *d, const char *kind, const char *label, const char *node,
 int rsd_script_run(rsd *d, const char *script, const char *label,
 		   uint64_t inst, rs_exit_reason reason, uint32_t incarnation);
 void rsd_scripts_kill(rsd *d);
+
+/* control.c, for the other operations */
+rsd_pending *rsd_op_new(rsd *d, const net_peer *peer, const rs_request *rq,
+			uint32_t default_ms);
+/* Stores s (if any), the op and an event, then queues p; on failure
+ * replies and frees p (-EIO). */
+int rsd_op_commit(rsd *d, const net_peer *peer, const rs_request *rq,
+		  rsd_svc *s, rsd_pending *p, const char *what);
+/* The service rq names, or NULL after replying unknown/busy. */
+rsd_svc *rsd_svc_for_op(rsd *d, const net_peer *peer, const rs_request *rq);
+/* Copies the fields mask (RS_EDIT_*) names from src into dst. */
+int rsd_spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask);
+
+/* update.c: rsctl update (live update across instances and services) */
+void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq);
+/* An update-* event of instance in from its agent. */
+void rsd_update_event(rsd *d, rsd_inst *in, rs_event_kind kind,
+		      const char *detail);
+void rsd_update_free(struct rsd_update *u);
+/* in runs a spec rsd never stored (an update that committed on its node
+ * while rsd was down): hand it back to the stored spec. */
+void rsd_update_hand_back(rsd *d, rsd_inst *in);
 
 /* apply.c */
 void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq);

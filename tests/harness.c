@@ -540,6 +540,19 @@ h_job *h_rsctl_start(const char *arg, ...)
 	return j;
 }
 
+bool h_job_running(h_job *j)
+{
+	siginfo_t si;
+
+	if (!j || j->pid <= 0 || j->done)
+		return false;
+	memset(&si, 0, sizeof si);
+	/* WNOWAIT: look, do not reap (h_job_wait does) */
+	if (waitid(P_PID, (id_t)j->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return false;
+	return si.si_pid == 0;
+}
+
 const h_res *h_job_wait(h_job *j, int timeout_ms)
 {
 	h_res *r = res_new();

@@ -119,6 +119,8 @@ const h_res *h_run(int timeout_ms, const char *const *argv);
  * test; teardown kills the ones still running. */
 typedef struct h_job h_job;
 h_job *h_rsctl_start(const char *arg, ...);
+/* Whether the job has not exited yet (does not reap it). */
+bool h_job_running(h_job *j);
 /* Waits up to timeout_ms for the job (then kills it: timed_out). */
 const h_res *h_job_wait(h_job *j, int timeout_ms);
 

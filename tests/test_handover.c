@@ -17,12 +17,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "codes.h"
 #include "harness.h"
 
 #define T_TIMEOUT 60
 
 static void setup1(void) { h_setup(1); }
+static void setup3(void) { h_setup(3); }
 static void teardown(void) { h_teardown(); }
 
 #define assert_code(r, want, what)                                            \
@@ -273,5 +276,262 @@ Test(handover, listen_survives_agent_kill9, .init = setup1, .fini = teardown,
 	cr_assert_eq(a.pid, w.in.pid);
 	cr_assert_eq(a.count, 2, "count %ld: the fd store was lost with the "
 		     "agent", a.count);
+	h_pass();
+}
+
+/* ---- rsctl update: coordinated handover --------------------------------- */
+
+static bool pid_gone_fn(void *arg)
+{
+	return !h_pid_alive(*(pid_t *)arg);
+}
+
+/* v1 -> v2 while a client connects in a loop: no connection refused,
+ * reset or left unanswered; the answers switch from v1 to v2; the old pid
+ * is gone after the commit; the new spec is the service's (a crash
+ * afterwards restarts v2); the operation is recorded as committed. */
+Test(handover, update_zero_downtime, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *path = h_path("up.sock");
+	struct wpid w = { .label = "upd" };
+	int failed = 0, v1 = 0, v2 = 0, r = 0;
+	char spec[600];
+	struct answer a;
+	const h_res *res;
+	h_job *job;
+	h_inst in;
+
+	snprintf(spec, sizeof spec, "web=unix:%s", path);
+	in = up_sock("upd", spec, "--counter", NULL);
+	job = h_rsctl_start("update", "upd", "--min-healthy", "0.5", "--",
+			    h_sockserv(), "--version", "v2", "--counter", NULL);
+	for (int last = 0; last < 2;) {
+		last += !h_job_running(job);   /* one more round after it ended */
+		r = ask(path, 0, &a);
+		if (r < 0) {
+			failed++;
+			break;
+		}
+		v1 += !strcmp(a.version, "v1");
+		v2 += !strcmp(a.version, "v2");
+	}
+	res = h_job_wait(job, 20000);
+	assert_code(res, 0, "update v1 -> v2");
+	cr_assert_eq(failed, 0, "a request failed during the update: %s",
+		     strerror(-r));
+	cr_assert_gt(v1, 0, "never answered by v1");
+	cr_assert_gt(v2, 0, "never answered by v2");
+	/* during the handover both may answer (the new one serves while the
+	 * old one still holds the socket); once the old pid is gone, only v2 */
+	cr_assert(h_wait_until(pid_gone_fn, &in.pid, 5000),
+		  "the old pid %d still runs after the commit", (int)in.pid);
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(ask(path, 0, &a), 0);
+		cr_assert_str_eq(a.version, "v2", "answered by %s after the commit",
+				 a.version);
+	}
+	/* the counter went on across the versions (FDSTORE'd memfd) */
+	cr_assert_eq(a.count, v1 + v2 + 5, "count %ld after %d answers",
+		     a.count, v1 + v2 + 5);
+	/* the new spec is the service's now */
+	w.old = a.pid;
+	cr_assert_eq(kill(a.pid, SIGKILL), 0);
+	cr_assert(h_wait_until(new_pid_running_fn, &w, 10000));
+	cr_assert_eq(ask(path, 0, &a), 0);
+	cr_assert_str_eq(a.version, "v2", "a crash after the commit restarted %s",
+			 a.version);
+	h_pass();
+}
+
+/* The new version exits at start: update fails with the reason (exit
+ * 11), v1 serves on with the same pid, and the spec is unchanged (a crash
+ * restarts v1). */
+Test(handover, update_failing_version_rolls_back, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *path = h_path("rb.sock");
+	struct wpid w = { .label = "upr" };
+	struct answer a;
+	const h_res *r;
+	char spec[600];
+	h_inst in;
+
+	snprintf(spec, sizeof spec, "web=unix:%s", path);
+	in = up_sock("upr", spec, NULL, NULL);
+	r = h_rsctl("update", "upr", "--", h_sockserv(), "--version", "v2",
+		    "--exit-at-start", "3", NULL);
+	assert_code(r, RS_E_ROLLED_BACK, "update to a version that exits");
+	cr_assert(strstr(r->err, "exited with code 3"),
+		  "the reason is not given: %s", r->err);
+	cr_assert_eq(ask(path, 0, &a), 0);
+	cr_assert_str_eq(a.version, "v1");
+	cr_assert_eq(a.pid, in.pid, "v1 changed pid: %d -> %d", (int)in.pid, a.pid);
+	w.old = in.pid;
+	cr_assert_eq(kill(in.pid, SIGKILL), 0);
+	cr_assert(h_wait_until(new_pid_running_fn, &w, 10000));
+	cr_assert_eq(ask(path, 0, &a), 0);
+	cr_assert_str_eq(a.version, "v1", "the failed update's spec was kept");
+	h_pass();
+}
+
+/* Prepare: a service that never says X_RS_PREPARED=1 is not updated: the
+ * update ends after maxtime, the old process untouched. */
+Test(handover, update_prepare_timeout, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *path = h_path("pt.sock");
+	struct answer a;
+	const h_res *r;
+	char spec[600];
+	h_inst in;
+
+	snprintf(spec, sizeof spec, "web=unix:%s", path);
+	in = up_sock("upp", spec, "--never-prepared", NULL);
+	r = h_rsctl("update", "upp", "--prepare-signal", "USR1", "--maxtime", "1",
+		    "--", h_sockserv(), "--version", "v2", NULL);
+	assert_code(r, RS_E_ROLLED_BACK, "update of a service that never prepares");
+	cr_assert(strstr(r->err, "not prepared"), "reason: %s", r->err);
+	cr_assert_geq(r->elapsed_ms, 1000, "gave up after %ld ms, maxtime 1 s",
+		      r->elapsed_ms);
+	cr_assert_eq(ask(path, 0, &a), 0);
+	cr_assert_str_eq(a.version, "v1");
+	cr_assert_eq(a.pid, in.pid);
+	h_pass();
+}
+
+/* Prepare answered: the old process stores its state (FDSTORE=1) then says
+ * X_RS_PREPARED=1; the new one continues from it. */
+Test(handover, update_prepare_hands_state_over, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *path = h_path("ps.sock");
+	struct answer a;
+	const h_res *r;
+	char spec[600];
+
+	snprintf(spec, sizeof spec, "web=unix:%s", path);
+	up_sock("ups", spec, "--counter", "--prepare");
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(ask(path, 0, &a), 0);
+	r = h_rsctl("update", "ups", "--prepare-signal", "SIGUSR1", "--", h_sockserv(),
+		    "--version", "v2", "--counter", "--prepare", NULL);
+	assert_code(r, 0, "update with prepare");
+	cr_assert_eq(ask(path, 0, &a), 0);
+	cr_assert_str_eq(a.version, "v2");
+	cr_assert_eq(a.count, 4, "count %ld: the state was not handed over", a.count);
+	h_pass();
+}
+
+/* ---- rolling updates over replicas on three nodes ----------------------- */
+
+struct pids3 {
+	pid_t pid[3];
+	int   n;
+};
+
+/* The running instances' pids of label (up to 3), in status order. */
+static void pids_of(const char *label, struct pids3 *out)
+{
+	const h_res *r = h_rsctl("status", label, "--json", NULL);
+	json_t *j = h_json(r), *svc, *in;
+	size_t i;
+
+	memset(out, 0, sizeof *out);
+	cr_assert(j, "status --json: %s", r->out);
+	svc = json_array_get(json_object_get(j, "services"), 0);
+	json_array_foreach(json_object_get(svc, "instances"), i, in)
+		if (out->n < 3)
+			out->pid[out->n++] = (pid_t)json_integer_value(json_object_get(in, "pid"));
+}
+
+static int count_changed(const struct pids3 *a, const struct pids3 *b)
+{
+	int n = 0;
+
+	for (int i = 0; i < a->n && i < b->n; i++)
+		n += a->pid[i] != b->pid[i];
+	return n;
+}
+
+/* The update's events, in order, never start a handover while another is
+ * in flight (one node at a time); returns the number of commits. */
+static int check_one_at_a_time(const char *label)
+{
+	const h_res *r = h_rsctl("events", label, "--json", "--limit", "200", NULL);
+	json_t *j = h_json(r), *e;
+	int flight = 0, commits = 0;
+	size_t i;
+
+	cr_assert(j, "events --json: %s", r->out);
+	json_array_foreach(json_object_get(j, "events"), i, e) {
+		const char *k = json_string_value(json_object_get(e, "kind"));
+		if (!k)
+			continue;
+		if (!strcmp(k, "update-start")) {
+			cr_assert_eq(flight, 0, "two handovers at once (event %zu)", i);
+			flight = 1;
+		} else if (!strcmp(k, "update-commit") || !strcmp(k, "update-rollback")) {
+			flight = 0;
+			commits += !strcmp(k, "update-commit");
+		}
+	}
+	return commits;
+}
+
+Test(handover, update_rolling_three_replicas, .init = setup3, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	struct pids3 before, after;
+	const h_res *r;
+
+	r = h_rsctl("up", "roll", "--replicas", "3", "--", h_notifysvc(), "--ready", NULL);
+	assert_code(r, 0, "up --replicas 3");
+	pids_of("roll", &before);
+	cr_assert_eq(before.n, 3);
+	r = h_rsctl("update", "roll", "--min-healthy", "0.2", "--args", "--ready",
+		    "--status", "v2", NULL);
+	assert_code(r, 0, "rolling update");
+	pids_of("roll", &after);
+	cr_assert_eq(count_changed(&before, &after), 3, "not every replica has "
+		     "a new process");
+	cr_assert_eq(check_one_at_a_time("roll"), 3);
+	h_pass();
+}
+
+/* The new version fails on the second replica: that one is rolled back
+ * by its agent, the first is handed back (reverse order), the third is
+ * never touched; the stored command is the old one. */
+Test(handover, update_rolling_failure_rolls_back_the_first, .init = setup3,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	struct pids3 before, after;
+	char script[1024];
+	const h_res *r;
+	json_t *j;
+
+	r = h_rsctl("up", "rollf", "--replicas", "3", "--", h_notifysvc(), "--ready", NULL);
+	assert_code(r, 0, "up --replicas 3");
+	pids_of("rollf", &before);
+	/* the first process of the new version leaves a mark; any later one
+	 * sees it and fails */
+	snprintf(script, sizeof script, "if [ -e %s ]; then exit 3; fi; touch %s; "
+		 "exec %s --ready --status v2", h_path("mark"), h_path("mark"),
+		 h_notifysvc());
+	r = h_rsctl("update", "rollf", "--min-healthy", "0.2", "--", "/bin/sh", "-c",
+		    script, NULL);
+	assert_code(r, RS_E_ROLLED_BACK, "update failing on the second replica");
+	cr_assert(strstr(r->err, "exited with code 3"), "reason: %s", r->err);
+	pids_of("rollf", &after);
+	/* the first one ran v2 and was handed back: a new pid; the others
+	 * kept theirs */
+	cr_assert_eq(count_changed(&before, &after), 1, "%d replicas changed "
+		     "pid, want only the one handed back", count_changed(&before, &after));
+	r = h_rsctl("status", "rollf", "--json", NULL);
+	j = h_json(r);
+	cr_assert(j);
+	cr_assert(!strstr(r->out, "/bin/sh"), "the failed spec was stored: %s", r->out);
+	cr_assert_eq(check_one_at_a_time("rollf"), 2, "want 2 commits (forward "
+		     "and back of the first replica)");
 	h_pass();
 }
