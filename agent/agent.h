@@ -31,6 +31,8 @@ typedef struct handover handover;
  * old one's with this bit: its own keeper record and notify socket, the
  * old one's listening sockets and stored fds. */
 #define HO_ID_BIT (1ull << 63)
+#define HO_ID_SEQ_SHIFT 40         /* bits 40-62: which handover */
+#define HO_ID_MASK ((1ull << HO_ID_SEQ_SHIFT) - 1)   /* rsd's instance id */
 
 typedef struct inst {
 	struct inst   *next;
@@ -97,6 +99,7 @@ struct agent {
 	uint64_t        log_max;          /* rotate a log above this size */
 	ev_timer        rotate_t;
 	uint64_t        session;      /* random, tells rsd this process apart */
+	uint64_t        ho_seq;       /* handovers started (candidate ids) */
 	uint64_t        seq;          /* last envelope seq sent */
 	uint64_t        hello_seq;    /* seq of the last Hello sent */
 	uint64_t        rsd_seen_ms;  /* mono time of rsd's last message */

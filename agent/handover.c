@@ -167,7 +167,11 @@ static void ho_start(inst *in)
 
 	ho->preparing = false;
 	ev_timer_stop(ag->loop, &ho->prep_t);
-	cand = svc_new(ag, in->id | HO_ID_BIT);
+	/* a fresh id each time: the previous handover's old process may
+	 * still be stopping under the last one */
+	ag->ho_seq = ag->ho_seq % ((1ull << (63 - HO_ID_SEQ_SHIFT)) - 1) + 1;
+	cand = svc_new(ag, HO_ID_BIT | (ag->ho_seq << HO_ID_SEQ_SHIFT) |
+		       (in->id & HO_ID_MASK));
 	if (!cand || rs_spec_copy(&cand->spec, &ho->next.spec) < 0) {
 		if (cand)
 			cand->forget = true, cand->rp.state = RS_IS_DOWN;

@@ -371,7 +371,7 @@ static void kc_adopt_one(agent *ag, const struct kmsg *h, const uint8_t *p,
 		if (h->id & HO_ID_BIT)
 			log_warnx("instance %llu: an update was in progress; "
 				  "stopping the new process, the old one serves on",
-				  (unsigned long long)(h->id & ~HO_ID_BIT));
+				  (unsigned long long)(h->id & HO_ID_MASK));
 		else if (h->len && h->c != 0)
 			log_warnx("instance %llu: keeper's record is unreadable, "
 				  "dropping it", (unsigned long long)h->id);

@@ -247,7 +247,8 @@ void svc_apply(inst *in, rproc_event ev)
 			rproc_step(&in->rp, RP_EV_SPAWN_FAILED, clock_mono_ms(), &fx);
 			svc_disarm(in);
 			agent_report(ag, in, RS_EK_FAILED, detail);
-			return;
+			rs_strlcpy(in->status, detail, sizeof in->status);
+			goto settled;
 		}
 		svc_arm_ready(in);
 		if (in->exit_ns) {
@@ -313,6 +314,7 @@ void svc_apply(inst *in, rproc_event ev)
 			strncat(detail, " before it was ready", sizeof detail - strlen(detail) - 1);
 		agent_report(ag, in, RS_EK_FAILED, detail);
 	}
+settled:
 	if (in->primary && from != in->rp.state)
 		ho_cand_moved(in, from);   /* may set forget */
 	if ((in->rp.state == RS_IS_DOWN || in->rp.state == RS_IS_FAILED) &&
@@ -521,6 +523,12 @@ int svc_start(agent *ag, const rs_start *st)
 	char err[256];
 
 	/* rsd validated it, but the agent trusts nothing from the network */
+	if (st->instance_id == 0 || st->instance_id > HO_ID_MASK) {
+		log_warnx("start of instance %llu refused: ids are 1..%llu",
+			  (unsigned long long)st->instance_id,
+			  (unsigned long long)HO_ID_MASK);
+		return -EINVAL;
+	}
 	if (rs_spec_validate(&st->spec, err, sizeof err) < 0) {
 		log_warnx("start of instance %llu refused: %s",
 			  (unsigned long long)st->instance_id, err);

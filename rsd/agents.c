@@ -203,6 +203,9 @@ static void on_hello(rsd *d, const net_peer *peer, const rs_msg *m)
 		n->acked_seq = 0;
 		n->session = h->session;
 	}
+	/* what it replays now (seq < this Hello's) is deduplicated apart
+	 * from what it sends after: new events can overtake the replay */
+	n->replay_seen = n->acked_seq;
 	rs_strlcpy(n->n.boot_id, h->boot_id, sizeof n->n.boot_id);
 	rs_strlcpy(n->n.agent_version, h->agent_version, sizeof n->n.agent_version);
 	n->n.capacity = h->capacity;
@@ -263,9 +266,15 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 	rsd_inst *in = rsd_inst_find(d, e->info.id);
 	bool history = m->seq < n->hello_seq;   /* replayed, state is older */
 
-	if (m->seq <= n->acked_seq && n->acked_seq)
-		return;   /* already seen */
-	n->acked_seq = m->seq;
+	if (history) {
+		if (m->seq <= n->replay_seen)
+			return;   /* already seen */
+		n->replay_seen = m->seq;
+	} else {
+		if (m->seq <= n->acked_seq && n->acked_seq)
+			return;   /* already seen */
+		n->acked_seq = m->seq;
+	}
 	if (store_begin(d->st) < 0)
 		log_warnx("cannot begin: %s", store_errmsg(d->st));
 	rsd_event(d, e->info.label, e->info.id, n->n.name,

@@ -37,6 +37,7 @@ typedef struct rsd_node {
 	uint64_t         acked_seq;   /* last agent seq processed */
 	uint64_t         hello_seq;   /* seq of its last Hello */
 	uint64_t         session;     /* the agent process's Hello.session */
+	uint64_t         replay_seen; /* last replayed (pre-Hello) seq taken */
 } rsd_node;
 
 typedef struct rsd_inst {

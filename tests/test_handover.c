@@ -21,6 +21,7 @@
 
 #include "codes.h"
 #include "harness.h"
+#include "store.h"
 
 #define T_TIMEOUT 60
 
@@ -533,5 +534,104 @@ Test(handover, update_rolling_failure_rolls_back_the_first, .init = setup3,
 	cr_assert(!strstr(r->out, "/bin/sh"), "the failed spec was stored: %s", r->out);
 	cr_assert_eq(check_one_at_a_time("rollf"), 2, "want 2 commits (forward "
 		     "and back of the first replica)");
+	h_pass();
+}
+
+/* ---- rsd kill -9 in the middle of an update ------------------------------ */
+
+static int count_open_update(const rs_op *op, void *arg)
+{
+	*(int *)arg += !strcmp(op->kind, "update");
+	return 0;
+}
+
+struct wserve {
+	const char *path;
+	const char *version;
+	pid_t       not_pid;    /* must not be this pid */
+	struct answer a;
+};
+
+/* Five answers in a row from the same pid of version, not not_pid. */
+static bool serves_only_fn(void *arg)
+{
+	struct wserve *w = arg;
+	int pid = 0;
+
+	for (int i = 0; i < 5; i++) {
+		if (ask(w->path, 0, &w->a) < 0 || strcmp(w->a.version, w->version) ||
+		    w->a.pid == w->not_pid || (pid && w->a.pid != pid))
+			return false;
+		pid = w->a.pid;
+	}
+	return true;
+}
+
+/* rsd dies while an instance is being handed over and comes back: the
+ * update never half-stays. The agent finishes the handover on its own;
+ * rsd, which never stored the new spec, marks the operation rolled back
+ * and hands the instance back: one version (v1) serves, the v2 process
+ * is gone, no update operation is left open. */
+Test(handover, update_rsd_kill9_settles, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *path = h_path("rk.sock");
+	struct wserve ws = { .path = path, .version = "v1" };
+	struct answer a;
+	pid_t v2pid = 0;
+	char spec[600];
+	int open = 0;
+	store *st;
+	h_job *job;
+	h_inst in;
+
+	snprintf(spec, sizeof spec, "web=unix:%s", path);
+	in = up_sock("upk", spec, NULL, NULL);
+	job = h_rsctl_start("update", "upk", "--min-healthy", "2", "--",
+			    h_sockserv(), "--version", "v2", NULL);
+	/* wait until the new process serves too (mid-handover) */
+	for (int64_t end = h_now_ms() + 10000; !v2pid && h_now_ms() < end;) {
+		cr_assert_eq(ask(path, 0, &a), 0);
+		if (!strcmp(a.version, "v2"))
+			v2pid = a.pid;
+	}
+	cr_assert(v2pid > 0, "v2 never answered");
+	h_kill_rsd(SIGKILL);
+	h_job_wait(job, 100);   /* its rsd is gone: end it */
+	h_restart_rsd();
+	ws.not_pid = v2pid;
+	cr_assert(h_wait_until(serves_only_fn, &ws, 20000),
+		  "after rsd's restart the service does not settle on v1 alone "
+		  "(last answer: %s pid %d)", ws.a.version, ws.a.pid);
+	cr_assert(h_wait_until(pid_gone_fn, &v2pid, 5000),
+		  "the v2 process %d still runs", (int)v2pid);
+	cr_assert_eq(store_open(h_path("rs.db"), &st), 0);
+	cr_assert_eq(store_op_each_open(st, count_open_update, &open), 0);
+	store_close(&st);
+	cr_assert_eq(open, 0, "%d update operation(s) left open", open);
+	(void)in;
+	h_pass();
+}
+
+/* Two updates back to back: the second starts while the first's old
+ * process may still be stopping; both commit, v3 serves. */
+Test(handover, update_twice_in_a_row, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *path = h_path("tw.sock");
+	struct answer a;
+	const h_res *r;
+	char spec[600];
+
+	snprintf(spec, sizeof spec, "web=unix:%s", path);
+	up_sock("uptw", spec, NULL, NULL);
+	r = h_rsctl("update", "uptw", "--min-healthy", "0", "--", h_sockserv(),
+		    "--version", "v2", NULL);
+	assert_code(r, 0, "first update");
+	r = h_rsctl("update", "uptw", "--min-healthy", "0", "--", h_sockserv(),
+		    "--version", "v3", NULL);
+	assert_code(r, 0, "second update, right after the first");
+	cr_assert_eq(ask(path, 0, &a), 0);
+	cr_assert_str_eq(a.version, "v3");
 	h_pass();
 }
