@@ -391,7 +391,17 @@ static int render_status(const json_t *root, uint64_t now_ms, FILE *out)
 		return -ENOMEM;
 	json_array_foreach(svcs, i, svc)
 		status_service_rows(t, svc, now_ms);
-	return table_flush(&t, out);
+	if (table_flush(&t, out) < 0)
+		return -EIO;
+	/* an operation in progress, under the table */
+	json_array_foreach(svcs, i, svc) {
+		const json_t *op = json_object_get(svc, "operation");
+		if (json_is_object(op))
+			fprintf(out, "%s: %s in progress%s%s\n", jstr(svc, "label"),
+				jstr(op, "kind"), *jstr(op, "progress") ? ": " : "",
+				jstr(op, "progress"));
+	}
+	return 0;
 }
 
 /* ---- nodes ------------------------------------------------------------ */

@@ -939,10 +939,21 @@ static json_t *svc_json(rsd *d, const rsd_svc *s)
 
 	for (size_t i = 0; i < s->s.spec.argc; i++)
 		json_array_append_new(argv, json_string(s->s.spec.argv[i]));
+	rsd_pending *p = rsd_pending_for(d, s->s.spec.label);
+	char progress[RS_DETAIL_MAX] = "";
+	json_t *op = json_null();
+
 	for (rsd_inst *in = d->insts; in; in = in->next)
 		if (strcmp(in->si.info.label, s->s.spec.label) == 0)
 			json_array_append_new(insts, inst_json(in));
-	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:b, s:s?, s:o}",
+	if (p) {
+		if (p->verb == RS_V_UPDATE)
+			rsd_update_progress(p, s->s.spec.label, progress, sizeof progress);
+		op = json_pack("{s:s, s:I, s:s}", "kind", p->op.kind,
+			       "started_ms", (json_int_t)p->op.started_ms,
+			       "progress", progress);
+	}
+	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:b, s:s?, s:o, s:o}",
 			 "label", s->s.spec.label, "state", svc_state(d, s),
 			 "desired", rs_desired_to_string(s->s.desired),
 			 "command", argv,
@@ -950,7 +961,7 @@ static json_t *svc_json(rsd *d, const rsd_svc *s)
 			 "period_ms", (json_int_t)s->s.spec.period_ms,
 			 "generation", (json_int_t)s->s.generation,
 			 "critical", s->s.spec.critical, "script", s->s.spec.script,
-			 "instances", insts);
+			 "instances", insts, "operation", op);
 }
 
 static void do_status(rsd *d, const net_peer *peer, const rs_request *rq)

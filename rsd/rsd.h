@@ -211,6 +211,9 @@ void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq);
 void rsd_update_event(rsd *d, rsd_inst *in, rs_event_kind kind,
 		      const char *detail);
 void rsd_update_free(struct rsd_update *u);
+/* "instance 2 (2 of 3) on n2: new process started" for status. */
+void rsd_update_progress(const rsd_pending *p, const char *label, char *out,
+			 size_t n);
 /* in runs a spec rsd never stored (an update that committed on its node
  * while rsd was down): hand it back to the stored spec. */
 void rsd_update_hand_back(rsd *d, rsd_inst *in);

@@ -38,6 +38,7 @@ struct upd_item {
 	int32_t  old_pid;
 	int32_t  new_pid;
 	int      state;
+	const char *step;        /* the last step its agent reported */
 };
 
 struct rsd_update {
@@ -211,6 +212,7 @@ static void pump(rsd *d, rsd_pending *p)
 			if (it->state != IT_TODO)
 				continue;
 			it->state = IT_FLIGHT;
+			it->step = NULL;
 			flight++;
 			r = send_item(d, u, it, false);
 			if (r < 0) {
@@ -234,6 +236,7 @@ static void pump(rsd *d, rsd_pending *p)
 			if (it->state != IT_DONE)
 				continue;
 			it->state = IT_BACK;
+			it->step = NULL;
 			if (send_item(d, u, it, true) == 0)
 				return;
 			it->state = IT_RESTORED;
@@ -258,6 +261,12 @@ void rsd_update_event(rsd *d, rsd_inst *in, rs_event_kind kind, const char *deta
 
 			if (it->inst != in->si.info.id)
 				continue;
+			if (kind == RS_EK_UPDATE_PREPARE || kind == RS_EK_UPDATE_START) {
+				it->step = kind == RS_EK_UPDATE_PREPARE ?
+					"preparing the old process" :
+					"new process started, waiting for ready + min-healthy";
+				return;
+			}
 			if (it->state == IT_FLIGHT && kind == RS_EK_UPDATE_COMMIT) {
 				it->state = IT_DONE;
 				it->new_pid = in->si.info.pid;
@@ -286,6 +295,34 @@ void rsd_update_event(rsd *d, rsd_inst *in, rs_event_kind kind, const char *deta
 		    !rsd_pending_for(d, in->si.info.label))
 			rsd_update_hand_back(d, in);
 	}
+}
+
+void rsd_update_progress(const rsd_pending *p, const char *label, char *out,
+			 size_t n)
+{
+	const struct rsd_update *u = p->upd;
+	size_t off = 0;
+
+	out[0] = '\0';
+	if (!u)
+		return;
+	for (size_t i = 0; i < u->n && off < n; i++) {
+		const struct upd_item *it = &u->items[i];
+		int w;
+
+		if (it->state != IT_FLIGHT && it->state != IT_BACK)
+			continue;
+		w = snprintf(out + off, n - off, "%sinstance %llu (%zu of %zu, %s)%s%s%s",
+			     off ? "; " : "", (unsigned long long)it->inst, i + 1, u->n,
+			     u->labels[it->svc], it->state == IT_BACK ? " handing back" : "",
+			     it->step ? ": " : "", it->step ? it->step : "");
+		if (w > 0)
+			off += (size_t)w;
+	}
+	if (!off)
+		snprintf(out, n, "%zu of %zu handed over%s", u->committed, u->n,
+			 u->failing ? ", rolling back" : "");
+	(void)label;
 }
 
 void rsd_update_hand_back(rsd *d, rsd_inst *in)

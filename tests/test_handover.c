@@ -167,7 +167,10 @@ Test(handover, listen_kill9_zero_refused, .init = setup1, .fini = teardown,
 	h_inst in;
 
 	snprintf(spec, sizeof spec, "web=unix:%s", path);
-	in = up_sock("sock-k", spec, NULL, NULL);
+	/* no backoff: three crashes in a row would wait 2 + 4 s */
+	assert_code(h_rsctl("up", "sock-k", "--no-backoff", "--listen", spec, "--",
+			    h_sockserv(), NULL), 0, "up --no-backoff --listen");
+	cr_assert(h_status_instance("sock-k", &in) && in.pid > 0);
 	for (int round = 0; round < 3; round++) {
 		pid_t old = in.pid;
 		int r;
@@ -376,25 +379,49 @@ Test(handover, update_failing_version_rolls_back, .init = setup1,
 	h_pass();
 }
 
+struct wprog {
+	const char *label, *needle;
+	char        out[1024];
+};
+
+/* `status LABEL` prints "LABEL: update in progress: ...needle...". */
+static bool status_shows_fn(void *arg)
+{
+	struct wprog *w = arg;
+	const h_res *r = h_rsctl("status", w->label, NULL);
+
+	snprintf(w->out, sizeof w->out, "%s", r->out);
+	return strstr(r->out, "update in progress") && strstr(r->out, w->needle);
+}
+
 /* Prepare: a service that never says X_RS_PREPARED=1 is not updated: the
  * update ends after maxtime, the old process untouched. */
 Test(handover, update_prepare_timeout, .init = setup1, .fini = teardown,
      .timeout = T_TIMEOUT)
 {
 	const char *path = h_path("pt.sock");
+	struct wprog prog = { .label = "upp", .needle = "preparing" };
 	struct answer a;
 	const h_res *r;
 	char spec[600];
+	h_job *job;
 	h_inst in;
 
 	snprintf(spec, sizeof spec, "web=unix:%s", path);
 	in = up_sock("upp", spec, "--never-prepared", NULL);
-	r = h_rsctl("update", "upp", "--prepare-signal", "USR1", "--maxtime", "1",
-		    "--", h_sockserv(), "--version", "v2", NULL);
+	job = h_rsctl_start("update", "upp", "--prepare-signal", "USR1", "--maxtime",
+			    "2", "--", h_sockserv(), "--version", "v2", NULL);
+	/* status shows the update and its step meanwhile */
+	cr_assert(h_wait_until(status_shows_fn, &prog, 1500),
+		  "status never showed the update preparing: '%s'", prog.out);
+	r = h_job_wait(job, 10000);
 	assert_code(r, RS_E_ROLLED_BACK, "update of a service that never prepares");
 	cr_assert(strstr(r->err, "not prepared"), "reason: %s", r->err);
-	cr_assert_geq(r->elapsed_ms, 1000, "gave up after %ld ms, maxtime 1 s",
+	cr_assert_geq(r->elapsed_ms, 2000, "gave up after %ld ms, maxtime 2 s",
 		      r->elapsed_ms);
+	/* and no more once it ended */
+	r = h_rsctl("status", "upp", NULL);
+	cr_assert(!strstr(r->out, "in progress"), "%s", r->out);
 	cr_assert_eq(ask(path, 0, &a), 0);
 	cr_assert_str_eq(a.version, "v1");
 	cr_assert_eq(a.pid, in.pid);
