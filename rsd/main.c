@@ -166,11 +166,11 @@ int main(int argc, char **argv)
 	ev_signal_start(d.loop, &d.sigint_w);
 	log_info("serving: control %s, agents %s, metrics %s, db %s, node ttl %u ms",
 		 net_endpoint(d.control), net_endpoint(d.agents),
-		 d.mhd ? d.metrics_ep : "off", db, d.ttl_ms);
+		 d.http ? d.metrics_ep : "off", db, d.ttl_ms);
 	if (ready_fd >= 0) {
 		dprintf(ready_fd, "control=%s agents=%s%s%s\n", net_endpoint(d.control),
-			net_endpoint(d.agents), d.mhd ? " metrics=" : "",
-			d.mhd ? d.metrics_ep : "");
+			net_endpoint(d.agents), d.http ? " metrics=" : "",
+			d.http ? d.metrics_ep : "");
 		close(ready_fd);
 	}
 	d.sd_watchdog_ms = sdnotify_watchdog_ms();

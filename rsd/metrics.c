@@ -1,31 +1,19 @@
 /*
- * metrics.c - rsd's Prometheus endpoint (GET /metrics, GET /healthz).
- *
- * libmicrohttpd runs without a thread of its own, on rsd's libev loop:
- * its epoll fd is one io watcher and MHD_get_timeout() one timer, so a
- * scrape is answered from the same thread that owns the table (no locks)
- * and a slow or hostile client costs only a socket. Connections are
- * limited in number, time (5 s) and memory (16 KiB of request headers:
- * more gets an error), so a scrape never blocks supervision.
+ * metrics.c - what rsd's Prometheus endpoint says (lib/httpd.c serves
+ * it on rsd's loop: GET /metrics, GET /healthz).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "codes.h"
+#include "httpd.h"
 #include "log.h"
 #include "prom.h"
 #include "rsd.h"
 #include "wire.h"
-
-#define METRICS_CONN_MAX     64
-#define METRICS_TIMEOUT_S    5
-#define METRICS_MEM_LIMIT    (16 * 1024)
 
 /* One counter family from d->counters of the given kind; by_node adds the
  * node and reason labels. */
@@ -151,151 +139,20 @@ static void metrics_text(rsd *d, prom_buf *b)
 	prom_process(b);
 }
 
-static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *c,
-				      const char *url, const char *method,
-				      const char *version, const char *upload,
-				      size_t *upload_size, void **con_cls)
+static void metrics_cb(void *arg, prom_buf *b)
 {
-	rsd *d = cls;
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-	unsigned status = MHD_HTTP_OK;
-	prom_buf b = { 0 };
-	const char *type = "text/plain; version=0.0.4; charset=utf-8";
-
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		status = MHD_HTTP_METHOD_NOT_ALLOWED;
-	} else if (strcmp(url, "/metrics") == 0) {
-		metrics_text(d, &b);
-		if (b.oom)
-			status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-	} else if (strcmp(url, "/healthz") != 0) {
-		status = MHD_HTTP_NOT_FOUND;
-	}
-	if (status != MHD_HTTP_OK) {
-		prom_free(&b);
-		b.s = strdup(status == MHD_HTTP_NOT_FOUND ? "not found\n" :
-			     status == MHD_HTTP_METHOD_NOT_ALLOWED ?
-			     "method not allowed\n" : "internal error\n");
-		b.len = b.s ? strlen(b.s) : 0;
-		type = "text/plain; charset=utf-8";
-	} else if (strcmp(url, "/healthz") == 0) {
-		b.s = strdup("ok\n");
-		b.len = b.s ? 3 : 0;
-	}
-	resp = MHD_create_response_from_buffer(b.len, b.s ? b.s : (char *)"",
-					       b.s ? MHD_RESPMEM_MUST_FREE :
-					       MHD_RESPMEM_PERSISTENT);
-	if (!resp) {
-		free(b.s);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, "Content-Type", type);
-	ret = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-/* Lets MHD do its work, then re-arms the timer it asks for. */
-static void metrics_run(rsd *d)
-{
-	MHD_UNSIGNED_LONG_LONG to;
-
-	MHD_run(d->mhd);
-	ev_timer_stop(d->loop, &d->mhd_t);
-	if (MHD_get_timeout(d->mhd, &to) == MHD_YES) {
-		ev_timer_set(&d->mhd_t, (double)to / 1000.0, 0.);
-		ev_timer_start(d->loop, &d->mhd_t);
-	}
-}
-
-static void mhd_io_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	metrics_run(w->data);
-}
-
-static void mhd_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	metrics_run(w->data);
-}
-
-/* Parses HOST:PORT ([v6]:PORT too) into a socket address. */
-static int parse_hostport(const char *hp, struct sockaddr_storage *ss)
-{
-	char host[256], *port;
-	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV | AI_PASSIVE,
-				  .ai_socktype = SOCK_STREAM }, *res;
-	int r;
-
-	if (rs_strlcpy(host, hp, sizeof host) < 0)
-		return -EINVAL;
-	port = strrchr(host, ':');
-	if (!port)
-		return -EINVAL;
-	*port++ = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
-	r = getaddrinfo(host[0] && strcmp(host, "*") ? host : NULL, port, &hints, &res);
-	if (r != 0)
-		return -EINVAL;
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	return 0;
+	metrics_text(arg, b);
 }
 
 int rsd_metrics_start(rsd *d, const char *hostport)
 {
-	struct sockaddr_storage ss;
-	const union MHD_DaemonInfo *info;
-	char addr[INET6_ADDRSTRLEN] = "?";
-	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-	int r;
-
-	r = parse_hostport(hostport, &ss);
-	if (r < 0)
-		return r;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, metrics_answer, d,
-				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_CONN_MAX,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_TIMEOUT_S,
-				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_MEM_LIMIT,
-				  MHD_OPTION_END);
-	if (!d->mhd)
-		return -EADDRINUSE;
-	info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	if (!info) {
-		MHD_stop_daemon(d->mhd);
-		d->mhd = NULL;
-		return -ENOTSUP;
-	}
-	ev_io_init(&d->mhd_io, mhd_io_cb, info->epoll_fd, EV_READ);
-	d->mhd_io.data = d;
-	ev_io_start(d->loop, &d->mhd_io);
-	ev_init(&d->mhd_t, mhd_timer_cb);
-	d->mhd_t.data = d;
-	info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof addr);
-	else
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof addr);
-	snprintf(d->metrics_ep, sizeof d->metrics_ep,
-		 ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr,
-		 info ? (unsigned)info->port : 0u);
-	return 0;
+	return httpd_start(d->loop, hostport, metrics_cb, d, &d->http,
+			   d->metrics_ep, sizeof d->metrics_ep);
 }
 
 void rsd_metrics_stop(rsd *d)
 {
-	if (!d->mhd)
-		return;
-	ev_io_stop(d->loop, &d->mhd_io);
-	ev_timer_stop(d->loop, &d->mhd_t);
-	MHD_stop_daemon(d->mhd);
-	d->mhd = NULL;
+	httpd_stop(&d->http);
 }
 
 void rsd_count(rsd *d, const char *kind, const char *label, const char *node,

@@ -110,9 +110,7 @@ typedef struct rsd {
 	uint32_t        ttl_ms;
 	uint64_t        next_inst_id;
 	/* metrics */
-	struct MHD_Daemon *mhd;
-	ev_io           mhd_io;
-	ev_timer        mhd_t;
+	struct httpd   *http;             /* --metrics (lib/httpd.c) */
 	char            metrics_ep[128];
 	rsd_counter    *counters;
 	uint64_t        rejected[WIRE_E__NR];  /* undecodable, by reason */

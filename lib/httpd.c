@@ -1,0 +1,189 @@
+/*
+ * httpd.c - GET /metrics and /healthz with libmicrohttpd on a libev loop
+ * (see httpd.h).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "httpd.h"
+#include "model.h"
+
+#define HTTPD_CONN_MAX     64
+#define HTTPD_TIMEOUT_S    5
+#define HTTPD_MEM_LIMIT    (16 * 1024)
+
+struct httpd {
+	struct ev_loop    *loop;
+	struct MHD_Daemon *mhd;
+	ev_io              io;
+	ev_timer           timer;
+	httpd_metrics_fn   fn;
+	void              *arg;
+};
+
+static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *c,
+				      const char *url, const char *method,
+				      const char *version, const char *upload,
+				      size_t *upload_size, void **con_cls)
+{
+	httpd *h = cls;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	unsigned status = MHD_HTTP_OK;
+	prom_buf b = { 0 };
+	const char *type = "text/plain; version=0.0.4; charset=utf-8";
+
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		status = MHD_HTTP_METHOD_NOT_ALLOWED;
+	} else if (strcmp(url, "/metrics") == 0) {
+		h->fn(h->arg, &b);
+		if (b.oom)
+			status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	} else if (strcmp(url, "/healthz") != 0) {
+		status = MHD_HTTP_NOT_FOUND;
+	}
+	if (status != MHD_HTTP_OK) {
+		prom_free(&b);
+		b.s = strdup(status == MHD_HTTP_NOT_FOUND ? "not found\n" :
+			     status == MHD_HTTP_METHOD_NOT_ALLOWED ?
+			     "method not allowed\n" : "internal error\n");
+		b.len = b.s ? strlen(b.s) : 0;
+		type = "text/plain; charset=utf-8";
+	} else if (strcmp(url, "/healthz") == 0) {
+		b.s = strdup("ok\n");
+		b.len = b.s ? 3 : 0;
+	}
+	resp = MHD_create_response_from_buffer(b.len, b.s ? b.s : (char *)"",
+					       b.s ? MHD_RESPMEM_MUST_FREE :
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(b.s);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", type);
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Lets MHD do its work, then re-arms the timer it asks for. */
+static void metrics_run(httpd *h)
+{
+	MHD_UNSIGNED_LONG_LONG to;
+
+	MHD_run(h->mhd);
+	ev_timer_stop(h->loop, &h->timer);
+	if (MHD_get_timeout(h->mhd, &to) == MHD_YES) {
+		ev_timer_set(&h->timer, (double)to / 1000.0, 0.);
+		ev_timer_start(h->loop, &h->timer);
+	}
+}
+
+static void mhd_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	metrics_run(w->data);
+}
+
+static void mhd_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	metrics_run(w->data);
+}
+
+/* Parses HOST:PORT ([v6]:PORT too) into a socket address. */
+static int parse_hostport(const char *hp, struct sockaddr_storage *ss)
+{
+	char host[256], *port;
+	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV | AI_PASSIVE,
+				  .ai_socktype = SOCK_STREAM }, *res;
+	int r;
+
+	if (rs_strlcpy(host, hp, sizeof host) < 0)
+		return -EINVAL;
+	port = strrchr(host, ':');
+	if (!port)
+		return -EINVAL;
+	*port++ = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	r = getaddrinfo(host[0] && strcmp(host, "*") ? host : NULL, port, &hints, &res);
+	if (r != 0)
+		return -EINVAL;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+int httpd_start(struct ev_loop *loop, const char *hostport,
+		httpd_metrics_fn fn, void *arg, httpd **out, char *ep,
+		size_t epn)
+{
+	struct sockaddr_storage ss;
+	httpd *h;
+	const union MHD_DaemonInfo *info;
+	char addr[INET6_ADDRSTRLEN] = "?";
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	int r;
+
+	r = parse_hostport(hostport, &ss);
+	if (r < 0)
+		return r;
+	h = calloc(1, sizeof *h);
+	if (!h)
+		return -ENOMEM;
+	h->loop = loop;
+	h->fn = fn;
+	h->arg = arg;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, metrics_answer, h,
+				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_CONN_MAX,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_TIMEOUT_S,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_MEM_LIMIT,
+				  MHD_OPTION_END);
+	if (!h->mhd) {
+		free(h);
+		return -EADDRINUSE;
+	}
+	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info) {
+		MHD_stop_daemon(h->mhd);
+		free(h);
+		return -ENOTSUP;
+	}
+	ev_io_init(&h->io, mhd_io_cb, info->epoll_fd, EV_READ);
+	h->io.data = h;
+	ev_io_start(loop, &h->io);
+	ev_init(&h->timer, mhd_timer_cb);
+	h->timer.data = h;
+	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof addr);
+	else
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof addr);
+	snprintf(ep, epn, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr,
+		 info ? (unsigned)info->port : 0u);
+	*out = h;
+	return 0;
+}
+
+void httpd_stop(httpd **hp)
+{
+	httpd *h = hp ? *hp : NULL;
+
+	if (!h)
+		return;
+	ev_io_stop(h->loop, &h->io);
+	ev_timer_stop(h->loop, &h->timer);
+	MHD_stop_daemon(h->mhd);
+	free(h);
+	*hp = NULL;
+}
+
