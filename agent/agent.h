@@ -16,6 +16,7 @@
 #include "model.h"
 #include "msg.h"
 #include "net.h"
+#include "prom.h"
 #include "rproc.h"
 
 #define AGENT_REPLAY_MAX 1024   /* unacknowledged events kept for rsd */
@@ -105,6 +106,9 @@ struct agent {
 	uint64_t        rsd_seen_ms;  /* mono time of rsd's last message */
 	bool            welcomed;
 	bool            exiting;
+	struct httpd   *http;         /* --metrics */
+	char            metrics_ep[128];
+	prom_hist       h_restart;    /* death seen -> new pid, seconds */
 	replay_ent      replay[AGENT_REPLAY_MAX];
 	size_t          replay_head, replay_len;
 };
@@ -152,6 +156,10 @@ uint64_t svc_public_id(const inst *in);
 /* svc.c internals handover.c uses */
 inst *svc_new(agent *ag, uint64_t id);
 void svc_apply(inst *in, rproc_event ev);
+
+/* metrics.c: --metrics HOST:PORT */
+int agent_metrics_start(agent *ag, const char *hostport);
+void agent_metrics_stop(agent *ag);
 
 /* logs.c */
 /* Answers rsd's LogsGet with a LogsData. */

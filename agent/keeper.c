@@ -787,6 +787,11 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 	int r;
 
 	log_init("rs-keeper", LOG_LVL_INFO);
+	/* hold nothing of the engine's (or its parent's) but stdio and the
+	 * pipe to the engine: the keeper may live for months */
+	if (ready_fd > 3)
+		close_range(3, (unsigned)ready_fd - 1, 0);
+	close_range((unsigned)ready_fd + 1, ~0u, 0);
 	K.dir = state_dir;
 	setsid();   /* outlives the engine and its terminal */
 	prctl(PR_SET_NAME, "rs-keeper");

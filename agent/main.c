@@ -30,6 +30,9 @@ static void usage(FILE *f)
 "  --log-max BYTES   rotate an instance's log above this size (default 8 MiB;\n"
 "                    one rotated copy LABEL.ID.log.1 is kept)\n"
 "  --log-format F    text (default) or json: one JSON object per line\n"
+"  --metrics H:P     serve Prometheus /metrics and /healthz on HOST:PORT\n"
+"  --ready-fd N      write \"metrics=H:P\" (or \"ready\") and a newline to fd N\n"
+"                    once serving (for scripts and tests)\n"
 "  -v                debug logging\n");
 }
 
@@ -77,12 +80,15 @@ int main(int argc, char **argv)
 		{ "beat-ms", required_argument, NULL, 'b' },
 		{ "log-max", required_argument, NULL, 'l' },
 		{ "log-format", required_argument, NULL, 'F' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "ready-fd", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static agent ag;
 	struct ev_loop *loop;
-	int c, r, verbose = 0;
+	const char *metrics = NULL;
+	int c, r, verbose = 0, ready_fd = -1;
 
 	ag.rsd_ep = "tcp://127.0.0.1:7701";
 	ag.keeper_fd = -1;
@@ -98,6 +104,8 @@ int main(int argc, char **argv)
 		case 'b': ag.beat_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'l': ag.log_max = strtoull(optarg, NULL, 10); break;
 		case 'v': verbose = 1; break;
+		case 'm': metrics = optarg; break;
+		case 'R': ready_fd = atoi(optarg); break;
 		case 'F':
 			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
 				fprintf(stderr, "--log-format wants text or json\n");
@@ -138,7 +146,17 @@ int main(int argc, char **argv)
 	if (r < 0)
 		fatalx("cannot start (rsd at %s, keeper in %s/run): %s", ag.rsd_ep,
 		       ag.state_dir, strerror(-r));
-	log_info("node %s, rsd %s, state dir %s", ag.node, ag.rsd_ep, ag.state_dir);
+	prom_hist_init(&ag.h_restart, prom_latency_bounds, prom_latency_nbounds);
+	if (metrics && (r = agent_metrics_start(&ag, metrics)) < 0)
+		fatalx("cannot serve metrics on %s: %s", metrics,
+		       r == -EINVAL ? "want HOST:PORT" : strerror(-r));
+	log_info("node %s, rsd %s, state dir %s, metrics %s", ag.node, ag.rsd_ep,
+		 ag.state_dir, metrics ? ag.metrics_ep : "off");
+	if (ready_fd >= 0) {
+		dprintf(ready_fd, "%s%s\n", metrics ? "metrics=" : "ready",
+			metrics ? ag.metrics_ep : "");
+		close(ready_fd);
+	}
 	ag.sd_watchdog_ms = sdnotify_watchdog_ms();
 	if (ag.sd_watchdog_ms && ag.sd_watchdog_ms < 2ull * ag.beat_ms)
 		log_warnx("WatchdogSec is shorter than two heartbeats (--beat-ms %u)", ag.beat_ms);
@@ -146,6 +164,7 @@ int main(int argc, char **argv)
 	sdnotify_send("READY=1\nSTATUS=supervising, waiting for rsd");
 	ev_run(loop, 0);
 	sdnotify_send("STOPPING=1");
+	agent_metrics_stop(&ag);
 	agent_fini(&ag);
 	net_shutdown();
 	free(ag.kbuf);

@@ -255,6 +255,7 @@ void svc_apply(inst *in, rproc_event ev)
 			uint64_t us = (clock_mono_ns() - in->exit_ns) / 1000;
 			in->latency_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 			in->exit_ns = 0;
+			prom_hist_observe(&ag->h_restart, (double)us / 1e6);
 		}
 	}
 	if (ev == RP_EV_EXIT && in->rp.state != RS_IS_DOWN) {

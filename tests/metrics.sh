@@ -32,7 +32,10 @@ wait_for 10 grep -q metrics= "$TMP/ready" || fail "rsd did not get ready"
 CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready")
 AGENTS=$(sed 's/.*agents=\([^ ]*\).*/\1/' "$TMP/ready")
 METRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/ready" | tr -d '\n')
-bg "$BUILD/agent/rs-agent" --node m1 --rsd "$AGENTS" --state-dir "$TMP/m1" 2>"$TMP/agent.log"
+bg "$BUILD/agent/rs-agent" --node m1 --rsd "$AGENTS" --state-dir "$TMP/m1" \
+    --metrics 127.0.0.1:0 --ready-fd 3 3>"$TMP/agent-ready" 2>"$TMP/agent.log"
+wait_for 10 grep -q metrics= "$TMP/agent-ready" || fail "rs-agent did not serve metrics"
+AMETRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/agent-ready" | tr -d '\n')
 RSCTL=("$BUILD/ctl/rsctl" -s "$CONTROL")
 wait_for 10 bash -c "'${RSCTL[0]}' -s '$CONTROL' --json nodes | grep -q '\"state\":\"up\"'" \
     || fail "agent did not register"
@@ -67,6 +70,20 @@ grep -qE '^rs_store_commit_seconds_count [1-9]' "$TMP/m2.txt" || fail "no store 
 grep -q '^rs_boot_complete 1$' "$TMP/m2.txt" || fail "rs_boot_complete is not 1"
 grep -q '^rs_backoff_seconds{label="crashy"} 0$' "$TMP/m2.txt" || fail "rs_backoff_seconds of a running service is not 0"
 grep -q '^process_cpu_seconds_total ' "$TMP/m2.txt" || fail "no process metrics"
+
+# the agent's own endpoint: the node's view, valid exposition, the crash
+curl -sf "http://$AMETRICS/metrics" >"$TMP/a1.txt" || fail "GET agent /metrics"
+promtool check metrics <"$TMP/a1.txt" || fail "promtool check metrics (agent)"
+grep -q '^rs_agent_instance_restarts{label="crashy",instance="1"} 1$' "$TMP/a1.txt" \
+    || fail "the agent does not count the restart: $(grep restarts "$TMP/a1.txt")"
+grep -q '^rs_agent_restart_latency_seconds_count 1$' "$TMP/a1.txt" \
+    || fail "the agent's restart latency histogram did not count the restart"
+grep -q '^rs_agent_instances{node="m1",state="running"} 1$' "$TMP/a1.txt" \
+    || fail "rs_agent_instances running is not 1"
+grep -q '^rs_agent_rsd_connected 1$' "$TMP/a1.txt" || fail "rs_agent_rsd_connected is not 1"
+curl -s -o /dev/null -w '%{http_code}' "http://$AMETRICS/nope" | grep -qx 404 \
+    || fail "agent: a wrong path is not 404"
+curl -sf "http://$AMETRICS/healthz" | grep -qx ok || fail "agent /healthz"
 
 # read it back through Prometheus's query API
 q="http://127.0.0.1:$PORT/api/v1/query?query=rs_instance_restarts_total%7Blabel%3D%22crashy%22%7D"
