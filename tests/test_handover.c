@@ -662,3 +662,84 @@ Test(handover, update_twice_in_a_row, .init = setup1, .fini = teardown,
 	cr_assert_str_eq(a.version, "v3");
 	h_pass();
 }
+
+/* The most handovers in flight at once over the events of label, and
+ * whether the first one ran alone (a canary). */
+static int max_in_flight(const char *label, bool *first_alone)
+{
+	const h_res *r = h_rsctl("events", label, "--json", "--limit", "200", NULL);
+	json_t *j = h_json(r), *e;
+	int flight = 0, most = 0, ended = 0;
+	size_t i;
+
+	cr_assert(j, "events --json: %s", r->out);
+	*first_alone = true;
+	json_array_foreach(json_object_get(j, "events"), i, e) {
+		const char *k = json_string_value(json_object_get(e, "kind"));
+		if (!k)
+			continue;
+		if (!strcmp(k, "update-start")) {
+			flight++;
+			if (flight > 1 && ended == 0)
+				*first_alone = false;
+			if (flight > most)
+				most = flight;
+		} else if (!strcmp(k, "update-commit") || !strcmp(k, "update-rollback")) {
+			flight--;
+			ended++;
+		}
+	}
+	return most;
+}
+
+/* --canary --max-unavailable 2 over three replicas: one first, alone,
+ * then the other two together. */
+Test(handover, update_canary_then_two_at_a_time, .init = setup3,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	struct pids3 before, after;
+	bool first_alone;
+	const h_res *r;
+
+	r = h_rsctl("up", "can", "--replicas", "3", "--", h_notifysvc(), "--ready", NULL);
+	assert_code(r, 0, "up --replicas 3");
+	pids_of("can", &before);
+	r = h_rsctl("update", "can", "--canary", "--max-unavailable", "2",
+		    "--min-healthy", "0.5", "--args", "--ready", "--status", "v2", NULL);
+	assert_code(r, 0, "canary update");
+	pids_of("can", &after);
+	cr_assert_eq(count_changed(&before, &after), 3);
+	cr_assert_eq(max_in_flight("can", &first_alone), 2,
+		     "want two handovers at once after the canary");
+	cr_assert(first_alone, "the canary did not run alone");
+	h_pass();
+}
+
+/* --batch: a and b are updated together or not at all. b's new process
+ * fails (the --env given to the batch makes it exit), so a, already
+ * handed over, is handed back: exit 11, b untouched. */
+Test(handover, update_batch_all_or_nothing, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	char script[1024];
+	h_inst a0, b0, a1, b1;
+	const h_res *r;
+
+	assert_code(h_rsctl("up", "ba", "--", h_notifysvc(), "--ready", NULL), 0, "up ba");
+	snprintf(script, sizeof script, "if [ \"$FAIL\" = 1 ]; then exit 3; fi; "
+		 "exec %s --ready", h_notifysvc());
+	assert_code(h_rsctl("up", "bb", "--", "/bin/sh", "-c", script, NULL), 0, "up bb");
+	cr_assert(h_status_instance("ba", &a0) && h_status_instance("bb", &b0));
+	r = h_rsctl("update", "ba", "--batch", "bb", "--env", "FAIL=1",
+		    "--min-healthy", "0.2", NULL);
+	assert_code(r, RS_E_ROLLED_BACK, "batch update failing on its second service");
+	cr_assert(strstr(r->err, "bb") && strstr(r->err, "exited with code 3"),
+		  "reason: %s", r->err);
+	cr_assert(h_status_instance("ba", &a1) && h_status_instance("bb", &b1));
+	cr_assert_neq(a1.pid, a0.pid, "ba was not handed back (same pid)");
+	cr_assert_str_eq(a1.state, "running");
+	cr_assert_eq(b1.pid, b0.pid, "bb changed pid though its update failed");
+	cr_assert_eq(check_one_at_a_time("ba"), 2, "ba: want a commit forward "
+		     "and one back");
+	h_pass();
+}
