@@ -4,6 +4,7 @@
 # into a fresh root with dpkg --root; the installed rsctl runs.
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
+BUILD_SRC=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d /tmp/rs-pkg.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -21,6 +22,14 @@ contents rs-agent | grep -qx './usr/sbin/rs-agent' || fail "rs-agent binary miss
 contents rs-agent | grep -qx './usr/lib/systemd/system/rs-agent.service' || fail "rs-agent unit missing"
 contents rsctl | grep -qx './usr/bin/rsctl' || fail "rsctl binary missing"
 contents rsctl | grep -qx './usr/share/bash-completion/completions/rsctl' || fail "completion missing"
+contents rsctl | grep -qx './usr/share/man/man1/rsctl.1' || fail "rsctl(1) missing"
+contents rsctl | grep -qx './usr/share/man/man5/rs-manifest.5' || fail "rs-manifest(5) missing"
+contents rs-agent | grep -qx './usr/share/man/man8/rs-agent.8' || fail "rs-agent(8) missing"
+# every man page renders without a groff warning
+for m in "$BUILD_SRC"/deploy/man/*.[0-9]; do
+    w=$(groff -man -ww -z "$m" 2>&1) || fail "groff $m"
+    [ -z "$w" ] || fail "groff warns on $(basename "$m"): $w"
+done
 dpkg-deb --field "$TMP"/out/rsd_*.deb Depends | grep -q libzmq5 || fail "rsd does not depend on libzmq5"
 dpkg-deb --field "$TMP"/out/rsd_*.deb Depends | grep -q libmicrohttpd12 || fail "rsd does not depend on libmicrohttpd12"
 # install all three into an empty root
