@@ -1031,7 +1031,7 @@ static int lines_with(const char *out, const char *a, const char *b)
 Test(ops, progress_lines_on_a_terminal_only, .init = setup3, .fini = teardown,
      .timeout = T_TIMEOUT)
 {
-	char args[1024];
+	char args[1024], yaml[1024];
 	const h_res *r;
 	h_inst in;
 
@@ -1072,5 +1072,17 @@ Test(ops, progress_lines_on_a_terminal_only, .init = setup3, .fini = teardown,
 		     r->out);
 	cr_assert(strstr(r->out, "shutdown: 0 started, 6 stopped in "), "no summary:\n%s",
 		  r->out);
+
+	/* apply: its lines, its +/- list and a summary by service */
+	snprintf(yaml, sizeof yaml, "services:\n  - label: db\n    command: [%s, --ready]\n"
+		 "    replicas: 2\n", h_notifysvc());
+	snprintf(args, sizeof args, "apply %s", write_file("progress.yaml", yaml));
+	r = rsctl_on_tty("LC_ALL=C", args);
+	h_status_instance("db", &in);
+	assert_code(r, 0, "apply on a terminal");
+	cr_assert_eq(lines_with(r->out, "  db#", "-> running"), 2, "%s", r->out);
+	cr_assert(strstr(r->out, "+ db\r\n"), "the plan is gone:\n%s", r->out);
+	cr_assert(strstr(r->out, "apply: 1 started, 0 changed, 0 stopped, 0 unchanged in "),
+		  "no summary:\n%s", r->out);
 	h_pass();
 }
