@@ -7,9 +7,11 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,8 +63,9 @@ static int unreachable(const ctl_cmd *c, int err)
 }
 
 /* Sends c->req and decodes the answer into *rep (uninitialised; cleared
- * on failure). Returns 0, or an exit code after printing the reason. */
-static int exchange(const ctl_cmd *c, rs_msg *rep)
+ * on failure). Returns 0, or an exit code after printing the reason
+ * (quiet: without printing it). */
+static int exchange(const ctl_cmd *c, rs_msg *rep, bool quiet)
 {
 	uint8_t *out = NULL, *in = NULL;
 	size_t outlen = 0, inlen = 0;
@@ -70,6 +73,8 @@ static int exchange(const ctl_cmd *c, rs_msg *rep)
 
 	memset(rep, 0, sizeof *rep);
 	r = wire_encode(&c->req, &out, &outlen);
+	if (r < 0 && quiet)
+		return RS_E_USAGE;
 	if (r < 0) {
 		fprintf(stderr, "rsctl: cannot encode the request: %s\n",
 			r == -E2BIG ? "it is too large" : strerror(-r));
@@ -78,9 +83,11 @@ static int exchange(const ctl_cmd *c, rs_msg *rep)
 	r = net_call(c->endpoint, out, outlen, reply_wait_ms(c), &in, &inlen);
 	free(out);
 	if (r < 0)
-		return unreachable(c, r);
+		return quiet ? RS_E_UNREACHABLE : unreachable(c, r);
 	r = wire_decode(in, inlen, rep);
 	free(in);
+	if (r < 0 && quiet)
+		return RS_E_INTERNAL;
 	if (r < 0) {
 		fprintf(stderr, "rsctl: rsd at %s sent a bad reply (%s)\n",
 			c->endpoint, wire_err_to_string((wire_err)-r));
@@ -160,6 +167,162 @@ static int print_failure(const ctl_cmd *c, const rs_reply *rep)
 	return exit_code(rep->code);
 }
 
+/* ---- progress lines for long operations (a person at a terminal) ------ */
+
+#define CTL_PROGRESS_POLL_MS   250    /* status polls while waiting */
+#define CTL_PROGRESS_STATUS_MS 1000   /* the timeout of one status poll */
+
+static bool ctl_tty;   /* stdout is a terminal */
+
+/* Beside the request, a thread asks rsd for `status` every 250 ms over its
+ * own connection (rsd answers status at once, whatever else the same
+ * client waits for) and prints what changed. */
+typedef struct ctl_progress {
+	const ctl_cmd  *c;
+	progress       *pg;
+	uint64_t        t0_ms;        /* monotonic, before the request */
+	pthread_t       thread;
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	bool            stop;         /* under mu */
+} ctl_progress;
+
+/* Whether the request is a long operation worth progress lines, and
+ * rsctl prints for a person (a TTY, not --json). */
+static bool wants_progress(const ctl_cmd *c)
+{
+	static const bool long_verbs[RS_V__NR] = {
+		[RS_V_UP] = true, [RS_V_APPLY] = true, [RS_V_SHUTDOWN] = true,
+		[RS_V_DRAIN] = true,
+	};
+	const rs_request *rq = &c->req.u.request;
+
+	if (!ctl_tty || c->json || c->follow || rq->no_block ||
+	    (unsigned)rq->verb >= RS_V__NR || !long_verbs[rq->verb])
+		return false;
+	if (rq->verb == RS_V_UP)
+		return rq->spec.replicas > 1;
+	return rq->verb != RS_V_APPLY || !rq->dry_run;
+}
+
+/* The status payload now (malloc'ed), or NULL; prints nothing. */
+static char *status_now(const char *endpoint)
+{
+	ctl_cmd sc = { .endpoint = endpoint };
+	char *json = NULL;
+	rs_msg rep;
+
+	rs_msg_init(&sc.req, RS_MSG_REQUEST);
+	sc.req.u.request.verb = RS_V_STATUS;
+	sc.req.u.request.timeout_ms = CTL_PROGRESS_STATUS_MS;
+	sc.req.u.request.id = request_id();
+	if (exchange(&sc, &rep, true) == 0) {
+		if (rep.type == RS_MSG_REPLY && rep.u.reply.code == RS_OK &&
+		    rep.u.reply.id == sc.req.u.request.id && rep.u.reply.json)
+			json = strdup(rep.u.reply.json);
+		rs_msg_clear(&rep);
+	}
+	rs_msg_clear(&sc.req);
+	return json;
+}
+
+/* One status poll: prints the lines of what changed. */
+static void progress_poll(ctl_progress *cp)
+{
+	char *json = status_now(cp->c->endpoint);
+
+	if (json && progress_update(cp->pg, json, stdout) > 0)
+		fflush(stdout);
+	free(json);
+}
+
+static void *progress_thread(void *arg)
+{
+	ctl_progress *cp = arg;
+
+	pthread_mutex_lock(&cp->mu);
+	while (!cp->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += CTL_PROGRESS_POLL_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		while (!cp->stop && pthread_cond_timedwait(&cp->cv, &cp->mu, &ts) != ETIMEDOUT)
+			;
+		if (cp->stop)
+			break;
+		pthread_mutex_unlock(&cp->mu);
+		progress_poll(cp);
+		pthread_mutex_lock(&cp->mu);
+	}
+	pthread_mutex_unlock(&cp->mu);
+	return NULL;
+}
+
+/* Whether the locale draws UTF-8 (for the arrow). */
+static bool locale_utf8(void)
+{
+	static const char *const vars[] = { "LC_ALL", "LC_CTYPE", "LANG" };
+
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+		const char *v = getenv(vars[i]);
+		if (v && *v)
+			return strcasestr(v, "utf-8") || strcasestr(v, "utf8");
+	}
+	return false;
+}
+
+/* Takes the status before the request and starts the poller. Returns 0, or
+ * <0 (no progress: rsd did not answer, no memory, no thread). */
+static int progress_begin(ctl_progress *cp, const ctl_cmd *c)
+{
+	char *json = status_now(c->endpoint);
+	pthread_condattr_t ca;
+
+	memset(cp, 0, sizeof *cp);
+	cp->c = c;
+	cp->t0_ms = clock_mono_ms();
+	cp->pg = json ? progress_new(json, locale_utf8()) : NULL;
+	free(json);
+	if (!cp->pg)
+		return -ENOMEM;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&cp->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&cp->mu, NULL);
+	if (pthread_create(&cp->thread, NULL, progress_thread, cp) != 0) {
+		pthread_cond_destroy(&cp->cv);
+		pthread_mutex_destroy(&cp->mu);
+		progress_destroy(&cp->pg);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* Stops the poller once the reply is in; after a success keeps polling
+ * (every 250 ms, up to the request's timeout) until nothing is pending,
+ * starting or stopping: apply and drain answer before the instances
+ * they move have settled. */
+static void progress_end(ctl_progress *cp, bool ok)
+{
+	uint64_t deadline = cp->t0_ms + cp->c->req.u.request.timeout_ms;
+	struct timespec ts = { 0, CTL_PROGRESS_POLL_MS * 1000000L };
+
+	pthread_mutex_lock(&cp->mu);
+	cp->stop = true;
+	pthread_cond_signal(&cp->cv);
+	pthread_mutex_unlock(&cp->mu);
+	pthread_join(cp->thread, NULL);
+	pthread_cond_destroy(&cp->cv);
+	pthread_mutex_destroy(&cp->mu);
+	progress_poll(cp);
+	while (ok && !progress_settled(cp->pg) && clock_mono_ms() < deadline) {
+		nanosleep(&ts, NULL);   /* polling rsd for a person, not a test */
+		progress_poll(cp);
+	}
+}
+
 static int run_once(ctl_cmd *c, bool show_empty);
 
 /* For -f: where the next request starts, from the reply just printed:
@@ -226,13 +389,18 @@ static int run(ctl_cmd *c)
  * the exit code. */
 static int run_once(ctl_cmd *c, bool show_empty)
 {
+	ctl_progress cp;
+	bool pg;
 	rs_msg rep;
 	int r;
 
 	c->req.u.request.id = request_id();
-	r = exchange(c, &rep);
+	pg = wants_progress(c) && progress_begin(&cp, c) == 0;
+	r = exchange(c, &rep, false);
 	if (r == 0)
 		r = check_reply(c, &rep);
+	if (pg)
+		progress_end(&cp, r == 0 && rep.u.reply.code == RS_OK);
 	if (r == 0 && rep.u.reply.code != RS_OK)
 		r = print_failure(c, &rep.u.reply);
 	else if (r == 0 && (show_empty || has_news(&rep.u.reply)))
@@ -240,6 +408,11 @@ static int run_once(ctl_cmd *c, bool show_empty)
 		    print_human(c->req.u.request.verb, &rep.u.reply);
 	if (r == 0 && c->follow)
 		follow_advance(c, &rep.u.reply);
+	if (pg) {
+		progress_summary(cp.pg, &c->req.u.request, rep.u.reply.json,
+				 clock_mono_ms() - cp.t0_ms, stdout);
+		progress_destroy(&cp.pg);
+	}
 	rs_msg_clear(&rep);
 	return r;
 }
@@ -251,7 +424,8 @@ int main(int argc, char **argv)
 
 	r = args_parse(argc, argv, &c);
 	/* colour only for a person: a terminal, and NO_COLOR unset */
-	output_set_colour(isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !c.json);
+	ctl_tty = isatty(STDOUT_FILENO);
+	output_set_colour(ctl_tty && !getenv("NO_COLOR") && !c.json);
 	if (r == ARGS_RUN) {
 		r = run(&c);
 		net_shutdown();

@@ -596,3 +596,254 @@ int output_json_message(int code, const char *message, FILE *out)
 	fputc('\n', out);
 	return 0;
 }
+
+/* ---- progress of long operations -------------------------------------- */
+
+/* One instance as a status payload shows it. */
+typedef struct pg_inst {
+	char     label[RS_LABEL_MAX];
+	uint64_t id;
+	char     node[RS_NODE_MAX];
+	char     state[16];
+	int64_t  pid;
+	bool     standby;
+} pg_inst;
+
+typedef struct pg_snap {
+	pg_inst *v;
+	size_t   n;
+} pg_snap;
+
+struct progress {
+	pg_snap base;   /* before the operation */
+	pg_snap last;   /* the latest status */
+	const char *arrow;
+};
+
+static void pg_snap_free(pg_snap *s)
+{
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+/* Fills s (empty) from a status payload. 0, -EINVAL (bad shape), -ENOMEM. */
+static int pg_snap_parse(const char *json, pg_snap *s)
+{
+	json_t *root = json ? json_loads(json, 0, NULL) : NULL;
+	json_t *svcs = json_object_get(root, "services"), *svc, *in;
+	size_t i, k, n = 0;
+	int r = 0;
+
+	if (!json_is_array(svcs)) {
+		json_decref(root);
+		return -EINVAL;
+	}
+	json_array_foreach(svcs, i, svc)
+		n += json_array_size(json_object_get(svc, "instances"));
+	s->v = calloc(n ? n : 1, sizeof *s->v);
+	if (!s->v)
+		r = -ENOMEM;
+	json_array_foreach(svcs, i, svc) {
+		json_array_foreach(json_object_get(svc, "instances"), k, in) {
+			pg_inst *p;
+			int64_t id = 0;
+			if (r < 0 || jint(in, "id", &id) != 0)
+				continue;
+			p = &s->v[s->n++];
+			snprintf(p->label, sizeof p->label, "%s", jstr(svc, "label") ? jstr(svc, "label") : "?");
+			p->id = (uint64_t)id;
+			snprintf(p->node, sizeof p->node, "%s", jstr(in, "node") ? jstr(in, "node") : "-");
+			snprintf(p->state, sizeof p->state, "%s", jstr(in, "state") ? jstr(in, "state") : "?");
+			if (jint(in, "pid", &p->pid) != 0)
+				p->pid = 0;
+			p->standby = jstr(in, "role") && !strcmp(jstr(in, "role"), "standby");
+		}
+	}
+	json_decref(root);
+	return r;
+}
+
+static const pg_inst *pg_find(const pg_snap *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].id == id)
+			return &s->v[i];
+	return NULL;
+}
+
+static bool pg_live(const char *state)
+{
+	static const char *const live[] = { "pending", "starting", "running",
+					    "stopping", "backoff" };
+
+	for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+		if (!strcmp(state, live[i]))
+			return true;
+	return false;
+}
+
+/* A state an instance only passes through on its way somewhere. */
+static bool pg_moving(const char *state)
+{
+	return !strcmp(state, "pending") || !strcmp(state, "starting") ||
+	       !strcmp(state, "stopping");
+}
+
+progress *progress_new(const char *status_json, bool utf8)
+{
+	progress *p = calloc(1, sizeof *p);
+
+	if (!p)
+		return NULL;
+	p->arrow = utf8 ? "\u2192" : "->";
+	if (pg_snap_parse(status_json, &p->base) < 0 ||
+	    pg_snap_parse(status_json, &p->last) < 0)
+		progress_destroy(&p);
+	return p;
+}
+
+void progress_destroy(progress **pp)
+{
+	progress *p = pp ? *pp : NULL;
+
+	if (!p)
+		return;
+	pg_snap_free(&p->base);
+	pg_snap_free(&p->last);
+	free(p);
+	*pp = NULL;
+}
+
+/* "  web#3 on n2: " */
+static void pg_head(FILE *out, const pg_inst *x)
+{
+	fputs("  ", out);
+	put_field(out, x->label);
+	fprintf(out, "#%" PRIu64 " on ", x->id);
+	put_field(out, x->node);
+	fputs(": ", out);
+}
+
+int progress_update(progress *p, const char *status_json, FILE *out)
+{
+	pg_snap now = { 0 };
+	int r = pg_snap_parse(status_json, &now), lines = 0;
+
+	if (r < 0) {
+		pg_snap_free(&now);
+		return r;
+	}
+	for (size_t i = 0; i < now.n; i++) {
+		const pg_inst *x = &now.v[i], *was = pg_find(&p->last, x->id);
+		if (was && !strcmp(was->state, x->state) && !strcmp(was->node, x->node))
+			continue;
+		pg_head(out, x);
+		if (!was)
+			fputs("new", out);
+		else
+			put_field(out, was->state);
+		if (was && strcmp(was->node, x->node)) {
+			fputs(" on ", out);
+			put_field(out, was->node);
+		}
+		fprintf(out, " %s ", p->arrow);
+		put_field(out, x->state);
+		fputc('\n', out);
+		lines++;
+	}
+	for (size_t i = 0; i < p->last.n; i++) {
+		const pg_inst *was = &p->last.v[i];
+		if (pg_find(&now, was->id))
+			continue;
+		pg_head(out, was);
+		put_field(out, was->state);
+		fprintf(out, " %s gone\n", p->arrow);
+		lines++;
+	}
+	pg_snap_free(&p->last);
+	p->last = now;
+	return lines;
+}
+
+bool progress_settled(const progress *p)
+{
+	for (size_t i = 0; i < p->last.n; i++)
+		if (pg_moving(p->last.v[i].state))
+			return false;
+	return true;
+}
+
+/* What changed from the first snapshot to the last, for the summary. */
+typedef struct pg_counts {
+	size_t started;   /* running now with another pid than before */
+	size_t stopped;   /* live before, not now (or gone) */
+	size_t moved;     /* on another node than before; moved_running of them run */
+	size_t moved_running;
+} pg_counts;
+
+static pg_counts pg_count(const progress *p, const char *from_node)
+{
+	pg_counts c = { 0 };
+
+	for (size_t i = 0; i < p->last.n; i++) {
+		const pg_inst *x = &p->last.v[i], *was = pg_find(&p->base, x->id);
+		bool running = !strcmp(x->state, "running");
+		c.started += running && (!was || was->pid != x->pid);
+		c.stopped += was && pg_live(was->state) && !pg_live(x->state);
+		if (was && strcmp(was->node, x->node) &&
+		    (!from_node || !strcmp(was->node, from_node))) {
+			c.moved++;
+			c.moved_running += running;
+		}
+	}
+	for (size_t i = 0; i < p->base.n; i++)
+		c.stopped += pg_live(p->base.v[i].state) && !pg_find(&p->last, p->base.v[i].id);
+	return c;
+}
+
+/* Running (not standby) instances of label in the last snapshot. */
+static size_t pg_running(const progress *p, const char *label)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->last.n; i++)
+		n += !strcmp(p->last.v[i].label, label) && !p->last.v[i].standby &&
+		     !strcmp(p->last.v[i].state, "running");
+	return n;
+}
+
+void progress_summary(const progress *p, const rs_request *rq,
+		      const char *reply_json, uint64_t elapsed_ms, FILE *out)
+{
+	pg_counts c = pg_count(p, rq->verb == RS_V_DRAIN ? rq->label : NULL);
+	json_t *root = reply_json ? json_loads(reply_json, 0, NULL) : NULL;
+
+	fputs(rs_verb_to_string(rq->verb), out);
+	switch (rq->verb) {
+	case RS_V_UP:
+		fputc(' ', out);
+		put_field(out, rq->label);
+		fprintf(out, ": %zu/%u running", pg_running(p, rq->label),
+			rq->spec.replicas);
+		break;
+	case RS_V_APPLY:
+		fprintf(out, ": %zu started, %zu changed, %zu stopped, %zu unchanged",
+			json_array_size(json_object_get(root, "added")),
+			json_array_size(json_object_get(root, "changed")),
+			json_array_size(json_object_get(root, "removed")),
+			json_array_size(json_object_get(root, "unchanged")));
+		break;
+	case RS_V_DRAIN:
+		fputc(' ', out);
+		put_field(out, rq->label);
+		fprintf(out, ": %zu moved, %zu/%zu running", c.moved,
+			c.moved_running, c.moved);
+		break;
+	default:
+		fprintf(out, ": %zu started, %zu stopped", c.started, c.stopped);
+		break;
+	}
+	fprintf(out, " in %.1f s\n", elapsed_ms / 1000.0);
+	json_decref(root);
+}

@@ -8,6 +8,7 @@
 #ifndef RS_CTL_OUTPUT_H
 #define RS_CTL_OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,5 +55,28 @@ int output_json(const char *json, FILE *out);
 /* Prints {"code":code,"message":message} as one line: the --json output
  * when a reply carries no payload. Returns 0 or -ENOMEM. */
 int output_json_message(int code, const char *message, FILE *out);
+
+/* Progress of a long operation (up of replicas, apply, shutdown, drain):
+ * status snapshots compared one after the other. */
+typedef struct progress progress;
+/* Starts from a status payload (the state before the operation); utf8:
+ * draw the arrow as U+2192, else "->". NULL on a bad payload or no memory.
+ * Free with progress_destroy(). */
+progress *progress_new(const char *status_json, bool utf8);
+/* Prints one line per instance that changed state or node since the last
+ * snapshot ("  web#3 on n2: starting -> running"; "new", "gone"), and
+ * keeps status_json as the last snapshot. Returns the number of lines, or
+ * -EINVAL / -ENOMEM (nothing printed, the last snapshot kept). */
+int progress_update(progress *p, const char *status_json, FILE *out);
+/* Whether no instance of the last snapshot is pending, starting or
+ * stopping. */
+bool progress_settled(const progress *p);
+/* Prints the summary line of rq, from the first and last snapshots and
+ * the reply's payload (apply: its lists), e.g. "up web: 3/3 running in
+ * 0.8 s". */
+void progress_summary(const progress *p, const rs_request *rq,
+		      const char *reply_json, uint64_t elapsed_ms, FILE *out);
+/* Frees p and NULLs *pp. Accepts NULL. */
+void progress_destroy(progress **pp);
 
 #endif

@@ -344,12 +344,14 @@ void rsd_reschedule_lost(rsd *d)
 	bool began = false;
 
 	for (rsd_inst *in = d->insts; in; in = in->next) {
-		rsd_svc *s = rsd_svc_find(d, in->si.info.label);
+		rsd_svc *s;
 		rsd_node *to;
 		char from[RS_NODE_MAX];
 
-		if (in->si.info.state != RS_IS_LOST || !s ||
-		    s->s.desired != RS_WANT_UP || s->s.spec.node[0])
+		if (in->si.info.state != RS_IS_LOST)
+			continue;   /* (each period: no lookup for the others) */
+		s = rsd_svc_find(d, in->si.info.label);
+		if (!s || s->s.desired != RS_WANT_UP || s->s.spec.node[0])
 			continue;   /* pinned services wait for their node */
 		to = rsd_place_label(d, "", in->si.node, in->si.info.label);
 		if (!to || strcmp(to->n.name, in->si.node) == 0)

@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "index.h"
 #include "rsd.h"
 
 static bool strv_eq(char **a, size_t an, char **b, size_t bn)
@@ -102,11 +103,11 @@ void rsd_pending_free(rsd_pending *p)
 	free(p);
 }
 
-static bool svc_running(rsd *d, const char *label)
+/* Whether a non-standby instance in l runs. */
+static bool svc_running(const rsd_label *l)
 {
-	for (rsd_inst *in = d->insts; in; in = in->next)
-		if (!strcmp(in->si.info.label, label) && !in->si.standby &&
-		    in->si.info.state == RS_IS_RUNNING)
+	for (size_t i = 0; l && i < l->ninsts; i++)
+		if (!l->insts[i]->si.standby && l->insts[i]->si.info.state == RS_IS_RUNNING)
 			return true;
 	return false;
 }
@@ -140,57 +141,68 @@ static void drop_dead(rsd *d, const char *label)
 	}
 }
 
-static rsd_inst *svc_inst(rsd *d, const char *label)
+/* The first non-standby instance in l, or NULL. */
+static rsd_inst *svc_inst(const rsd_label *l)
 {
-	for (rsd_inst *in = d->insts; in; in = in->next)
-		if (!strcmp(in->si.info.label, label) && !in->si.standby)
-			return in;
+	for (size_t i = 0; l && i < l->ninsts; i++)
+		if (!l->insts[i]->si.standby)
+			return l->insts[i];
 	return NULL;
 }
 
+/* Called after every change while an apply runs: one index per check, so
+ * a check is O(services + instances), not their product. */
 void rsd_apply_check(rsd *d, rsd_pending *p)
 {
 	bool all_running = true;
+	rsd_index ix;
 
+	if (rsd_index_build(&ix, d) < 0)
+		return;   /* out of memory: checked again at the next change */
 	for (size_t i = 0; i < p->napply; i++) {
 		const char *label = p->apply[i];
-		rsd_svc *s = rsd_svc_find(d, label);
-		rsd_inst *in = svc_inst(d, label);
+		const rsd_label *l = rsd_index_get(&ix, label);
+		rsd_svc *s = l ? l->svc : NULL;
+		rsd_inst *in = svc_inst(l);
 		bool deps_ok = true;
 
 		if (!s) {
+			rsd_index_free(&ix);
 			rsd_pending_done(d, p, RS_E_FAILED, p->apply_json,
 					 "apply: %s vanished", label);
 			return;
 		}
 		if (in && (in->si.info.state == RS_IS_FAILED ||
 			   in->si.info.state == RS_IS_DOWN)) {
+			rsd_index_free(&ix);
 			rsd_pending_done(d, p, RS_E_FAILED, p->apply_json,
 					 "apply: %s failed to start on %s: %s", label,
 					 in->si.node, in->detail);
 			return;
 		}
 		if (in) {
-			for (rsd_inst *x = d->insts; x; x = x->next)
-				if (!strcmp(x->si.info.label, label) && !x->si.standby)
-					all_running &= x->si.info.state == RS_IS_RUNNING;
+			for (size_t k = 0; k < l->ninsts; k++)
+				if (!l->insts[k]->si.standby)
+					all_running &= l->insts[k]->si.info.state == RS_IS_RUNNING;
 			continue;
 		}
 		all_running = false;
 		for (size_t k = 0; k < s->s.spec.ndeps; k++)
-			deps_ok &= svc_running(d, s->s.spec.deps[k]);
+			deps_ok &= svc_running(rsd_index_get(&ix, s->s.spec.deps[k]));
 		if (!deps_ok)
 			continue;   /* its dependencies are not ready yet */
 		int r = 0;
 		for (uint32_t k = 0; r == 0 && k < s->s.spec.replicas; k++)
 			r = rsd_start_instance(d, s);
 		if (r < 0) {
+			rsd_index_free(&ix);
 			rsd_pending_done(d, p, r == -ENODEV ? RS_E_NONODE : RS_E_INTERNAL,
 					 p->apply_json, "apply: cannot start %s: %s", label,
 					 r == -ENODEV ? "no node to place it on" : strerror(-r));
 			return;
 		}
 	}
+	rsd_index_free(&ix);
 	if (all_running)
 		rsd_pending_done(d, p, RS_OK, p->apply_json, "applied: every service runs");
 }

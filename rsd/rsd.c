@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "codes.h"
+#include "index.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "wire.h"
@@ -414,17 +415,24 @@ void rsd_pending_check(rsd *d)
  * and never restarts what failed (a failed instance still counts). */
 static void converge(rsd *d)
 {
+	rsd_index ix;
+
 	for (rsd_pending *p = d->pending; p; p = p->next)
 		if (p->verb == RS_V_APPLY || p->verb == RS_V_SHUTDOWN)
 			return;
 	if (d->boot_running)
 		return;
+	if (rsd_index_build(&ix, d) < 0) {
+		log_warnx("converge: out of memory, trying at the next period");
+		return;
+	}
 	for (rsd_svc *s = d->svcs; s; s = s->next) {
+		const rsd_label *l = rsd_index_get(&ix, s->s.spec.label);
 		uint32_t have = 0;
 		if (s->s.desired != RS_WANT_UP || rsd_pending_for(d, s->s.spec.label))
 			continue;
-		for (rsd_inst *in = d->insts; in; in = in->next)
-			have += !in->si.standby && !strcmp(in->si.info.label, s->s.spec.label);
+		for (size_t i = 0; l && i < l->ninsts; i++)
+			have += !l->insts[i]->si.standby;
 		for (; have < s->s.spec.replicas; have++) {
 			if (rsd_start_instance(d, s) < 0)
 				break;   /* no node yet: next period */
@@ -432,6 +440,7 @@ static void converge(rsd *d)
 				 have + 1, s->s.spec.replicas);
 		}
 	}
+	rsd_index_free(&ix);
 }
 
 /* MINIX's do_period: node liveness, request deadlines. */

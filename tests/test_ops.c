@@ -995,3 +995,94 @@ Test(ops, rsd_killed_during_apply_finishes_it, .init = setup1, .fini = teardown,
 		  in.ninstances);
 	h_pass();
 }
+
+/* rsctl ARGS (one shell command line) under a pseudo-terminal: script(1)
+ * runs it with its stdout a TTY and copies what it printed to ours. */
+static const h_res *rsctl_on_tty(const char *env, const char *args)
+{
+	char cmd[2048], bin[H_PATH_MAX];
+	const char *argv[] = { "/usr/bin/script", "-qfec", cmd, "/dev/null", NULL };
+	char *tests;
+
+	/* the build tree: h_notifysvc() is BUILD/tests/notifysvc */
+	snprintf(bin, sizeof bin, "%s", h_notifysvc());
+	tests = strstr(bin, "/tests/notifysvc");
+	cr_assert(tests, "unexpected helper path %s", bin);
+	*tests = '\0';
+	snprintf(cmd, sizeof cmd, "%s %s/ctl/rsctl -s %s %s", env, bin, h_control_ep(), args);
+	return h_run(H_RSCTL_TIMEOUT_MS, argv);
+}
+
+/* Lines of out that contain every one of a and b. */
+static int lines_with(const char *out, const char *a, const char *b)
+{
+	int n = 0;
+
+	for (const char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *end = strchr(l, '\n'), *x = strstr(l, a), *y = strstr(l, b);
+		n += x && y && (!end || (x < end && y < end));
+	}
+	return n;
+}
+
+/* A person at a terminal sees each instance of a long operation change
+ * state, then a summary; a pipe (scripts, tests) gets the output as
+ * before, without them. */
+Test(ops, progress_lines_on_a_terminal_only, .init = setup3, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	char args[1024], yaml[1024];
+	const h_res *r;
+	h_inst in;
+
+	/* ready after 800 ms: the polls in between see them starting */
+	snprintf(args, sizeof args, "up web --replicas 3 -- %s --ready --ready-delay 800",
+		 h_notifysvc());
+	r = rsctl_on_tty("LC_ALL=C.UTF-8", args);
+	h_status_instance("web", &in);   /* records the pids for teardown */
+	assert_code(r, 0, "up --replicas 3 on a terminal");
+	cr_assert_eq(lines_with(r->out, "  web#", ": new \u2192 "), 3,
+		     "want a line per new replica:\n%s", r->out);
+	cr_assert_eq(lines_with(r->out, "  web#", "starting \u2192 running"), 3,
+		     "want a line per replica from starting to running:\n%s", r->out);
+	cr_assert(strstr(r->out, "up web: 3/3 running in "), "no summary:\n%s", r->out);
+	cr_assert(strstr(r->out, "web: 3 replicas are running"),
+		  "the reply's message is gone:\n%s", r->out);
+
+	r = h_rsctl("up", "api", "--replicas", "3", "--", h_notifysvc(), "--ready", NULL);
+	h_status_instance("api", &in);
+	assert_code(r, 0, "up --replicas 3 into a pipe");
+	cr_assert(!strstr(r->out, "api#") && !strstr(r->out, "running in"),
+		  "progress lines in a pipe:\n%s", r->out);
+	cr_assert(strstr(r->out, "api: 3 replicas are running"), "%s", r->out);
+
+	/* drain answers at once; the lines follow the moves until they run */
+	r = rsctl_on_tty("LC_ALL=C", "drain n1");
+	assert_code(r, 0, "drain on a terminal");
+	cr_assert_eq(lines_with(r->out, "running on n1 -> ", ""), 2,
+		     "want a line per instance leaving n1:\n%s", r->out);
+	cr_assert(strstr(r->out, "drain n1: 2 moved, 2/2 running in "), "no summary:\n%s",
+		  r->out);
+	h_status_instance("web", &in);
+	h_status_instance("api", &in);
+
+	r = rsctl_on_tty("LC_ALL=C", "shutdown");
+	assert_code(r, 0, "shutdown on a terminal");
+	cr_assert_eq(lines_with(r->out, "#", "-> down"), 6, "want 6 lines to down:\n%s",
+		     r->out);
+	cr_assert(strstr(r->out, "shutdown: 0 started, 6 stopped in "), "no summary:\n%s",
+		  r->out);
+
+	/* apply: its lines, its +/- list and a summary by service */
+	snprintf(yaml, sizeof yaml, "services:\n  - label: db\n    command: [%s, --ready]\n"
+		 "    replicas: 2\n", h_notifysvc());
+	snprintf(args, sizeof args, "apply %s", write_file("progress.yaml", yaml));
+	r = rsctl_on_tty("LC_ALL=C", args);
+	h_status_instance("db", &in);
+	assert_code(r, 0, "apply on a terminal");
+	cr_assert_eq(lines_with(r->out, "  db#", "-> running"), 2, "%s", r->out);
+	cr_assert(strstr(r->out, "+ db\r\n"), "the plan is gone:\n%s", r->out);
+	cr_assert(strstr(r->out, "apply: 1 started, 0 changed, 0 stopped, 0 unchanged in "),
+		  "no summary:\n%s", r->out);
+	h_pass();
+}
