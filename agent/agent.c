@@ -118,6 +118,13 @@ static void agent_hello(agent *ag)
 	rs_strlcpy(m.u.hello.boot_id, ag->boot_id, sizeof m.u.hello.boot_id);
 	rs_strlcpy(m.u.hello.agent_version, RS_VERSION, sizeof m.u.hello.agent_version);
 	m.u.hello.session = ag->session;
+	m.u.hello.capacity = ag->capacity;
+	if (ag->nlabels) {
+		m.u.hello.labels = calloc(ag->nlabels + 1, sizeof *m.u.hello.labels);
+		for (size_t i = 0; m.u.hello.labels && i < ag->nlabels; i++)
+			if ((m.u.hello.labels[m.u.hello.nlabels] = strdup(ag->labels[i])))
+				m.u.hello.nlabels++;
+	}
 	for (inst *in = ag->insts; in; in = in->next)
 		n += !in->primary;
 	if (n) {

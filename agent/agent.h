@@ -82,6 +82,9 @@ struct agent {
 	struct ev_loop *loop;
 	char            node[RS_NODE_MAX];
 	char            boot_id[64];
+	char           *labels[RS_NODE_LABELS_MAX + 1];  /* --label, for placement */
+	size_t          nlabels;
+	uint32_t        capacity;     /* --capacity: most instances, 0 = any */
 	const char     *state_dir;
 	const char     *rsd_ep;
 	net_sock       *link;

@@ -32,6 +32,7 @@
 
 #define KEEPER_TERM_GRACE_MS 3000
 #define KEEPER_CHILD_STACK   (256u << 10)
+#define KEEPER_IDLE_EXIT_MS  60000
 #define RS_KEEPER_ARGV 256    /* RS_ARGV_MAX */
 #define RS_KEEPER_ENV  2048   /* the spec's, rs's and the inherited ones */
 
@@ -829,8 +830,21 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 			{ K.sigfd, POLLIN, 0 }, { K.lsock, POLLIN, 0 },
 			{ K.conn, POLLIN, 0 },
 		};
-		if (poll(pf, K.conn >= 0 ? 3 : 2, -1) < 0 && errno != EINTR)
+		int live = 0, n;
+
+		for (struct krec *k = K.recs; k; k = k->next)
+			live += k->alive;
+		/* no engine and nothing running: nothing to keep. Wait a while
+		 * for an engine (a restart), then go rather than linger */
+		n = poll(pf, K.conn >= 0 ? 3 : 2,
+			 K.conn < 0 && !live ? KEEPER_IDLE_EXIT_MS : -1);
+		if (n < 0 && errno != EINTR)
 			break;
+		if (n == 0) {
+			log_info("no engine and no service for %d s, exiting",
+				 KEEPER_IDLE_EXIT_MS / 1000);
+			break;
+		}
 		if (pf[0].revents) {
 			struct signalfd_siginfo si;
 			while (read(K.sigfd, &si, sizeof si) == (ssize_t)sizeof si)

@@ -30,6 +30,8 @@ static void usage(FILE *f)
 "  --log-max BYTES   rotate an instance's log above this size (default 8 MiB;\n"
 "                    one rotated copy LABEL.ID.log.1 is kept)\n"
 "  --log-format F    text (default) or json: one JSON object per line\n"
+"  --label NAME      a label of this node, for placement (repeatable)\n"
+"  --capacity N      run at most N instances here (default: no limit)\n"
 "  --metrics H:P     serve Prometheus /metrics and /healthz on HOST:PORT\n"
 "  --ready-fd N      write \"metrics=H:P\" (or \"ready\") and a newline to fd N\n"
 "                    once serving (for scripts and tests)\n"
@@ -81,6 +83,8 @@ int main(int argc, char **argv)
 		{ "log-max", required_argument, NULL, 'l' },
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "metrics", required_argument, NULL, 'm' },
+		{ "label", required_argument, NULL, 'L' },
+		{ "capacity", required_argument, NULL, 'C' },
 		{ "ready-fd", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -105,6 +109,21 @@ int main(int argc, char **argv)
 		case 'l': ag.log_max = strtoull(optarg, NULL, 10); break;
 		case 'v': verbose = 1; break;
 		case 'm': metrics = optarg; break;
+		case 'L':
+			if (!rs_label_valid(optarg))
+				fatalx("--label '%s' is invalid: use 1-63 of [A-Za-z0-9._-]", optarg);
+			if (ag.nlabels == RS_NODE_LABELS_MAX)
+				fatalx("at most %d --label", RS_NODE_LABELS_MAX);
+			ag.labels[ag.nlabels++] = optarg;
+			break;
+		case 'C': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || v > 100000)
+				fatalx("--capacity wants a number of instances (0 = no limit)");
+			ag.capacity = (uint32_t)v;
+			break;
+		}
 		case 'R': ready_fd = atoi(optarg); break;
 		case 'F':
 			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {

@@ -110,7 +110,9 @@ static const char up_help[] =
 "S is a number of seconds; decimals are allowed (0.5).\n"
 "\n"
 "Options:\n"
-"  --node N             run it on node N (default: any node)\n"
+"  --node N             run it on node N (default: any node); N1,N2,...:\n"
+"                       on any of these nodes\n"
+"  --node-label L       only on nodes whose agent has --label L (repeatable)\n"
 "  --period S           heartbeat period: it must send WATCHDOG=1 at least\n"
 "                       this often (default: 0, no heartbeat)\n"
 "  --ready-timeout S    time it has to become ready (default: 10)\n"
@@ -434,12 +436,44 @@ static int set_true(rs_request *r, const opt_def *d, const char *val)
 	return 0;
 }
 
+/* Adds "KIND=NAME" to the spec's placement, NAME checked. */
+static int add_placement(rs_request *r, const opt_def *d, const char *kind,
+			 const char *name)
+{
+	char buf[RS_LABEL_MAX + 8];
+
+	if (!rs_label_valid(name))
+		return opt_error(d, "'%s' is not a valid name: use 1-63 of [A-Za-z0-9._-]",
+				 name);
+	snprintf(buf, sizeof buf, "%s=%s", kind, name);
+	if (rs_spec_add_placement(&r->spec, buf) < 0)
+		return opt_error(d, "more than %d placement entries", RS_PLACEMENT_MAX);
+	return 0;
+}
+
+/* --node N (run there) or --node N1,N2,... (any of those nodes). */
 static int set_node(rs_request *r, const opt_def *d, const char *val)
 {
-	if (rs_strlcpy(r->spec.node, val, sizeof r->spec.node) < 0)
-		return opt_error(d, "node name is longer than %d characters",
-				 RS_NODE_MAX - 1);
-	return 0;
+	char list[RS_PLACEMENT_MAX * RS_NODE_MAX], *save = NULL;
+	int e = 0;
+
+	if (!strchr(val, ',')) {
+		if (rs_strlcpy(r->spec.node, val, sizeof r->spec.node) < 0)
+			return opt_error(d, "node name is longer than %d characters",
+					 RS_NODE_MAX - 1);
+		return 0;
+	}
+	if (rs_strlcpy(list, val, sizeof list) < 0)
+		return opt_error(d, "the node list is too long");
+	for (char *n = strtok_r(list, ",", &save); n && !e; n = strtok_r(NULL, ",", &save))
+		e = add_placement(r, d, "node", n);
+	return e;
+}
+
+/* --node-label L: only on nodes started with --label L (repeatable). */
+static int set_node_label(rs_request *r, const opt_def *d, const char *val)
+{
+	return add_placement(r, d, "label", val);
 }
 
 static int set_env(rs_request *r, const opt_def *d, const char *val)
@@ -558,6 +592,7 @@ static const opt_def up_opts[] = {
 	{ "--critical",        false, set_true,    SPEC(critical), RS_EDIT_CRITICAL },
 	{ "--replicas",        true,  set_count,   SPEC(replicas), 0 },
 	{ "--listen",          true,  set_listen,  0, RS_EDIT_LISTEN },
+	{ "--node-label",      true,  set_node_label, 0, RS_EDIT_NODE },
 	{ NULL, false, NULL, 0, 0 },
 };
 
@@ -961,24 +996,12 @@ static int finish_apply(args_state *s)
 		return usage_error(s->v, "out of memory");
 	}
 	for (size_t i = 0; i < m.n; i++) {
-		const mf_service *ms = &m.svcs[i];
-		if (ms->nnodes > 1) {
-			fprintf(stderr, "rsctl: %s:%d: services[%zu] (%s): placement over "
-				"several nodes is not supported yet\n",
-				s->label, ms->line, i, ms->spec.label);
-			manifest_free(&m);
-			return RS_E_INVAL;
-		}
-		if (rs_spec_copy(&r->specs[i], &ms->spec) < 0) {
+		rs_spec_clear(&r->specs[i]);
+		if (manifest_spec(&m.svcs[i], &r->specs[i]) < 0) {
 			manifest_free(&m);
 			return usage_error(s->v, "out of memory");
 		}
 		r->nspecs = i + 1;
-		for (size_t d = 0; d < ms->ndeps; d++)
-			rs_spec_add_dep(&r->specs[i], ms->deps[d]);
-		if (ms->nnodes == 1)
-			rs_strlcpy(r->specs[i].node, ms->nodes[0], sizeof r->specs[i].node);
-		r->specs[i].replicas = ms->replicas;
 	}
 	manifest_free(&m);
 	r->timeout_ms = s->timeout_ms >= 0 ? (uint32_t)s->timeout_ms : CTL_APPLY_TIMEOUT_MS;

@@ -193,7 +193,7 @@ static bool wants_progress(const ctl_cmd *c)
 {
 	static const bool long_verbs[RS_V__NR] = {
 		[RS_V_UP] = true, [RS_V_APPLY] = true, [RS_V_SHUTDOWN] = true,
-		[RS_V_DRAIN] = true,
+		[RS_V_DRAIN] = true, [RS_V_UPDATE] = true,
 	};
 	const rs_request *rq = &c->req.u.request;
 

@@ -407,7 +407,7 @@ static int render_status(const json_t *root, uint64_t now_ms, FILE *out)
 /* ---- nodes ------------------------------------------------------------ */
 
 static const char *const node_cols[] = {
-	"NODE", "STATE", "INSTANCES", "HEARTBEAT-AGE", "VERSION",
+	"NODE", "STATE", "INSTANCES", "HEARTBEAT-AGE", "VERSION", "LABELS",
 };
 
 /* Appends one node row; the age comes from heartbeat_age_ms, else from
@@ -428,6 +428,23 @@ static void node_row(table *t, const json_t *node, uint64_t now_ms)
 	else
 		cell_age(t, node, "last_seen_ms", now_ms, 1);
 	cell_str(t, node, "agent_version");
+	{
+		const json_t *labels = json_object_get(node, "labels"), *l;
+		char lab[256] = "";
+		size_t i, off = 0;
+		int64_t cap;
+
+		json_array_foreach(labels, i, l) {
+			int w = snprintf(lab + off, sizeof lab - off, "%s%s", off ? "," : "",
+					 json_string_value(l) ? json_string_value(l) : "");
+			if (w > 0 && (size_t)w < sizeof lab - off)
+				off += (size_t)w;
+		}
+		if (jint(node, "capacity", &cap) == 0 && cap > 0)
+			snprintf(lab + off, sizeof lab - off, "%scapacity=%lld", off ? " " : "",
+				 (long long)cap);
+		table_cell(t, lab[0] ? lab : "-");
+	}
 }
 
 /* Renders {"nodes":[...]}. */

@@ -110,6 +110,11 @@ static int get_strv(mf_ctx *c, const yaml_node_t *n,
 		r = add(arg, s);
 		if (r == -E2BIG)
 			return mf_err(c, e, "too many entries, or one too long");
+		if (r == -EDOM)
+			return mf_err(c, e, "'%s' is not a valid name: use 1-63 of "
+				      "[A-Za-z0-9._-]", s);
+		if (r == -EEXIST)
+			return mf_err(c, e, "'%s' is listed twice", s);
 		if (r < 0)
 			return mf_err(c, e, "%s", strerror(-r));
 	}
@@ -229,14 +234,58 @@ static int backoff_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *
 	return mf_err(c, v, "unknown key (known: initial, factor, max, reset, disabled)");
 }
 
+/* A node name or node label: [A-Za-z0-9._-], like labels. */
+static int add_name(void *arg, const char *s)
+{
+	struct strv *sv = arg;
+
+	if (!rs_label_valid(s))
+		return -EDOM;
+	if (*sv->n >= RS_PLACEMENT_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < *sv->n; i++)
+		if (!strcmp((*sv->v)[i], s))
+			return -EEXIST;
+	return strv_push(sv->v, sv->n, s);
+}
+
 static int placement_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 {
 	mf_service *s = arg;
-	struct strv sv = { &s->nodes, &s->nnodes };
+	struct strv nodes = { &s->nodes, &s->nnodes };
+	struct strv labels = { &s->labels, &s->nlabels };
 
 	if (!strcmp(key, "nodes"))
-		return get_strv(c, v, add_strv, &sv);
-	return mf_err(c, v, "unknown key (known: nodes)");
+		return get_strv(c, v, add_name, &nodes);
+	if (!strcmp(key, "labels"))
+		return get_strv(c, v, add_name, &labels);
+	return mf_err(c, v, "unknown key (known: nodes, labels)");
+}
+
+int manifest_spec(const mf_service *s, rs_spec *out)
+{
+	char buf[RS_LABEL_MAX + 8];
+	int r;
+
+	rs_spec_init(out);
+	r = rs_spec_copy(out, &s->spec);
+	for (size_t k = 0; r == 0 && k < s->ndeps; k++)
+		r = rs_spec_add_dep(out, s->deps[k]);
+	if (r == 0 && s->nnodes == 1)
+		rs_strlcpy(out->node, s->nodes[0], sizeof out->node);
+	for (size_t k = 0; r == 0 && s->nnodes > 1 && k < s->nnodes; k++) {
+		snprintf(buf, sizeof buf, "node=%s", s->nodes[k]);
+		r = rs_spec_add_placement(out, buf);
+	}
+	for (size_t k = 0; r == 0 && k < s->nlabels; k++) {
+		snprintf(buf, sizeof buf, "label=%s", s->labels[k]);
+		r = rs_spec_add_placement(out, buf);
+	}
+	if (r == 0)
+		out->replicas = s->replicas;
+	if (r < 0)
+		rs_spec_clear(out);
+	return r;
 }
 
 static int parse_signal(const char *s, int32_t *sig)
@@ -364,6 +413,9 @@ static void svc_free(mf_service *s)
 	for (size_t i = 0; i < s->nnodes; i++)
 		free(s->nodes[i]);
 	free(s->nodes);
+	for (size_t i = 0; i < s->nlabels; i++)
+		free(s->labels[i]);
+	free(s->labels);
 	for (size_t i = 0; i < s->ndeps; i++)
 		free(s->deps[i]);
 	free(s->deps);
@@ -425,8 +477,17 @@ static int check_all(mf_ctx *c, manifest *m, const yaml_node_t *const *nodes)
 		snprintf(c->path, sizeof c->path, "services[%zu] (%s)", i, s->spec.label);
 		if (!s->spec.argc)
 			return mf_err(c, nodes[i], "missing key 'command'");
-		if (rs_spec_validate(&s->spec, err, sizeof err) < 0)
-			return mf_err(c, nodes[i], "%s", err);
+		{
+			rs_spec full;
+			int bad;
+
+			if (manifest_spec(s, &full) < 0)
+				return mf_err(c, nodes[i], "out of memory");
+			bad = rs_spec_validate(&full, err, sizeof err) < 0;
+			rs_spec_clear(&full);
+			if (bad)
+				return mf_err(c, nodes[i], "%s", err);
+		}
 		if (s->spec.node[0] && s->nnodes)
 			return mf_err(c, nodes[i], "give either node or placement.nodes, not both");
 		for (size_t j = 0; j < i; j++)

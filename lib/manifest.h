@@ -17,6 +17,8 @@ typedef struct mf_service {
 	uint32_t  replicas;      /* default 1 */
 	char    **nodes;         /* placement.nodes: allowed nodes (owned) */
 	size_t    nnodes;
+	char    **labels;        /* placement.labels: required node labels */
+	size_t    nlabels;
 	char    **deps;          /* depends_on labels (owned) */
 	size_t    ndeps;
 	int       line;          /* where the entry starts (1-based) */
@@ -36,6 +38,10 @@ int manifest_parse(const char *name, const char *text, size_t len,
 /* Reads and parses the file at path (errors name the path). */
 int manifest_load(const char *path, manifest *m, char *err, size_t errlen);
 void manifest_free(manifest *m);
+/* The spec to send for s: its spec with depends_on, replicas and
+ * placement (one node: spec.node; several: "node=" entries; labels:
+ * "label=" entries). out is initialised here. 0 or -ENOMEM/-E2BIG. */
+int manifest_spec(const mf_service *s, rs_spec *out);
 /* Fills order[0..n) with indexes of m->svcs so that every service comes
  * after what it depends on (ties: file order). m must be valid. */
 void manifest_order(const manifest *m, size_t *order);

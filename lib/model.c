@@ -102,6 +102,7 @@ void rs_spec_clear(rs_spec *s)
 	strv_free(s->env, s->envc);
 	strv_free(s->deps, s->ndeps);
 	strv_free(s->listen, s->nlisten);
+	strv_free(s->placement, s->nplacement);
 	free(s->cwd);
 	free(s->script);
 	rs_spec_init(s);
@@ -156,6 +157,54 @@ int rs_spec_add_listen(rs_spec *s, const char *spec)
 			    RS_LISTEN_STR_MAX);
 }
 
+/* "node=NAME" / "label=NAME" with a valid NAME: the NAME, else NULL. */
+static const char *placement_name(const char *c, bool *is_node)
+{
+	const char *name = NULL;
+
+	if (!strncmp(c, "node=", 5))
+		name = c + 5, *is_node = true;
+	else if (!strncmp(c, "label=", 6))
+		name = c + 6, *is_node = false;
+	return name && rs_label_valid(name) ? name : NULL;
+}
+
+int rs_spec_add_placement(rs_spec *s, const char *c)
+{
+	bool is_node;
+
+	if (!c || !placement_name(c, &is_node))
+		return -EINVAL;
+	return strv_add_max(&s->placement, &s->nplacement, c, RS_PLACEMENT_MAX,
+			    RS_LABEL_MAX + 8);
+}
+
+bool rs_spec_allows(const rs_spec *s, const char *name, char *const *labels,
+		    size_t n)
+{
+	bool any_node = false, node_ok = false, is_node;
+
+	if (s->node[0] && strcmp(s->node, name) != 0)
+		return false;
+	for (size_t i = 0; i < s->nplacement; i++) {
+		const char *want = placement_name(s->placement[i], &is_node);
+		bool has = false;
+
+		if (!want)
+			return false;
+		if (is_node) {
+			any_node = true;
+			node_ok = node_ok || !strcmp(want, name);
+			continue;
+		}
+		for (size_t k = 0; k < n && !has; k++)
+			has = !strcmp(labels[k], want);
+		if (!has)
+			return false;
+	}
+	return !any_node || node_ok;
+}
+
 int rs_spec_set_listen(rs_spec *s, char *const *v, size_t n)
 {
 	char **nv = NULL;
@@ -189,6 +238,10 @@ int rs_spec_copy(rs_spec *dst, const rs_spec *src)
 	dst->ndeps = 0;
 	dst->listen = NULL;
 	dst->nlisten = 0;
+	dst->placement = NULL;
+	dst->nplacement = 0;
+	for (size_t i = 0; r == 0 && i < src->nplacement; i++)
+		r = rs_spec_add_placement(dst, src->placement[i]);
 	for (size_t i = 0; r == 0 && i < src->ndeps; i++)
 		r = rs_spec_add_dep(dst, src->deps[i]);
 	for (size_t i = 0; r == 0 && i < src->argc; i++)
@@ -263,6 +316,13 @@ int rs_spec_validate(const rs_spec *s, char *err, size_t errlen)
 		BAD("node name '%s' is invalid", s->node);
 	if (rs_listen_validate_set(s->listen, s->nlisten, err, errlen) < 0)
 		return -EINVAL;
+	for (size_t i = 0; i < s->nplacement; i++) {
+		bool is_node;
+		if (!placement_name(s->placement[i], &is_node))
+			BAD("placement '%s' is not node=NAME or label=NAME", s->placement[i]);
+		if (is_node && s->node[0])
+			BAD("give either a node or placement nodes, not both");
+	}
 	return 0;
 #undef BAD
 }

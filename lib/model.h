@@ -33,6 +33,8 @@
 #define RS_DEF_BACKOFF_MAX      30000
 #define RS_DEF_BACKOFF_RESET    60000
 #define RS_REPLICAS_MAX         64
+#define RS_PLACEMENT_MAX        32    /* placement entries of one spec */
+#define RS_NODE_LABELS_MAX      32    /* labels of one node */
 
 typedef enum rs_istate {
 	RS_IS_UNKNOWN = 0,
@@ -119,6 +121,8 @@ typedef struct rs_spec {
 	size_t         ndeps;
 	char         **listen;   /* "NAME=ADDR" (lib/listen.h), NULL-terminated */
 	size_t         nlisten;  /* at most RS_LISTEN_MAX */
+	char         **placement;/* "node=NAME" / "label=NAME", NULL-terminated */
+	size_t         nplacement;/* at most RS_PLACEMENT_MAX */
 } rs_spec;
 
 typedef struct rs_exit {
@@ -193,6 +197,14 @@ int rs_spec_add_listen(rs_spec *s, const char *spec);
 /* Replaces s's listen list with a copy of v[n]. 0 or -E2BIG/-ENOMEM
  * (s keeps its old list then). */
 int rs_spec_set_listen(rs_spec *s, char *const *v, size_t n);
+/* Adds a placement constraint, "node=NAME" (the instance may run on any
+ * node so named) or "label=NAME" (only on nodes with every such label).
+ * 0, -EINVAL (not one of those, or NAME invalid), -E2BIG, -ENOMEM. */
+int rs_spec_add_placement(rs_spec *s, const char *c);
+/* Whether a node named name with labels[n] is allowed by s (its node and
+ * placement). */
+bool rs_spec_allows(const rs_spec *s, const char *name, char *const *labels,
+		    size_t n);
 /* Checks label syntax, argv non-empty, limits, enums, listen specs. On
  * error writes a human message naming the field into err and returns
  * -EINVAL. */

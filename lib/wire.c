@@ -118,6 +118,19 @@ static bool listen_spec_ok(const char *s)
 	       rs_listen_parse(s, &l, err, sizeof err) == 0;
 }
 
+/* True if v[n] is a sendable placement vector. */
+static bool placement_ok(char *const *v, size_t n)
+{
+	rs_spec probe;
+	bool ok = n <= RS_PLACEMENT_MAX;
+
+	rs_spec_init(&probe);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = v && v[i] && rs_spec_add_placement(&probe, v[i]) == 0;
+	rs_spec_clear(&probe);
+	return ok;
+}
+
 /* True if v[n] is a sendable listen vector. */
 static bool listen_ok(char *const *v, size_t n)
 {
@@ -139,7 +152,8 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	    !strv_ok(s->argv, s->argc) || !strv_ok(s->env, s->envc) ||
 	    (s->cwd && strnlen(s->cwd, RS_ARG_MAX) >= RS_ARG_MAX) ||
 	    (s->script && strnlen(s->script, RS_ARG_MAX) >= RS_ARG_MAX) ||
-	    !strv_ok(s->deps, s->ndeps) || !listen_ok(s->listen, s->nlisten))
+	    !strv_ok(s->deps, s->ndeps) || !listen_ok(s->listen, s->nlisten) ||
+	    !placement_ok(s->placement, s->nplacement))
 		return -EINVAL;
 
 	rs__backoff__init(pb);
@@ -172,6 +186,8 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	ps->depends_on = s->ndeps ? s->deps : NULL;
 	ps->n_listen = s->nlisten;
 	ps->listen = s->nlisten ? s->listen : NULL;
+	ps->n_placement = s->nplacement;
+	ps->placement = s->nplacement ? s->placement : NULL;
 	return 0;
 }
 
@@ -558,6 +574,10 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 		r = -WIRE_E_FIELD;
 	if (r == 0)
 		r = dec_strv(s, ps->listen, ps->n_listen, add_listen_checked);
+	if (r == 0 && ps->n_placement > RS_PLACEMENT_MAX)
+		r = -WIRE_E_FIELD;
+	if (r == 0)
+		r = dec_strv(s, ps->placement, ps->n_placement, rs_spec_add_placement);
 	if (r < 0)
 		return r;
 	s->critical = ps->critical != 0;

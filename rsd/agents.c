@@ -209,6 +209,7 @@ static void on_hello(rsd *d, const net_peer *peer, const rs_msg *m)
 	rs_strlcpy(n->n.boot_id, h->boot_id, sizeof n->n.boot_id);
 	rs_strlcpy(n->n.agent_version, h->agent_version, sizeof n->n.agent_version);
 	n->n.capacity = h->capacity;
+	rsd_node_set_labels(n, h->labels, h->nlabels);
 	n->n.last_seen_ms = clock_wall_ms();
 	if (store_begin(d->st) < 0)
 		log_warnx("cannot begin: %s", store_errmsg(d->st));

@@ -52,7 +52,9 @@ static bool spec_eq(const rs_spec *a, const rs_spec *b)
 	       !memcmp(&a->backoff, &b->backoff, sizeof a->backoff) &&
 	       a->notify == b->notify && a->settle_ms == b->settle_ms &&
 	       !strcmp(a->node, b->node) && str_eq(a->script, b->script) &&
-	       a->critical == b->critical && a->replicas == b->replicas;
+	       a->critical == b->critical && a->replicas == b->replicas &&
+	       strv_eq(a->placement, a->nplacement, b->placement, b->nplacement) &&
+	       strv_eq(a->deps, a->ndeps, b->deps, b->ndeps);
 }
 
 static const rs_spec *find_spec(const rs_request *rq, const char *label)
@@ -263,6 +265,14 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 			rsd_reply(d, peer, rq->id, RS_E_INVAL, NULL, err);
 			return;
 		}
+		for (size_t k = 0; k < sp->nplacement; k++)
+			if (!strncmp(sp->placement[k], "node=", 5) &&
+			    !rsd_node_find(d, sp->placement[k] + 5)) {
+				snprintf(err, sizeof err, "%s: placement: unknown node '%s'",
+					 sp->label, sp->placement[k] + 5);
+				rsd_reply(d, peer, rq->id, RS_E_INVAL, NULL, err);
+				return;
+			}
 		if (rsd_pending_for(d, sp->label)) {
 			snprintf(err, sizeof err, "%s is busy: a '%s' operation is in progress",
 				 sp->label, rsd_pending_for(d, sp->label)->op.kind);

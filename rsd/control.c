@@ -72,11 +72,6 @@ static void reply_err(rsd *d, const net_peer *peer, uint64_t id, int code,
 
 static int spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask);
 
-static rsd_node *place_but(rsd *d, const char *want, const char *avoid)
-{
-	return rsd_place(d, want, avoid);
-}
-
 static rsd_pending *pending_new(rsd *d, const net_peer *peer, const rs_request *rq,
 				uint32_t default_ms)
 {
@@ -154,11 +149,15 @@ static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
 			}
 		/* wanted up but nothing runs (its start failed): up again */
 	}
-	n = rsd_place_label(d, rq->spec.node, NULL, rq->label);
+	n = rsd_place_spec(d, &rq->spec, rq->spec.node, NULL);
 	if (!n) {
 		if (rq->spec.node[0])
 			reply_err(d, peer, rq->id, RS_E_NONODE,
-				  "node %s is not connected", rq->spec.node);
+				  "node %s is not connected (or is full)", rq->spec.node);
+		else if (rq->spec.nplacement)
+			reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node "
+				  "matches the placement of %s (%s%s)", rq->label,
+				  rq->spec.placement[0], rq->spec.nplacement > 1 ? ", ..." : "");
 		else
 			reply_err(d, peer, rq->id, RS_E_NONODE, "no node is connected");
 		return;
@@ -669,7 +668,8 @@ static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 				  rq->label, (unsigned long long)in->si.info.id, in->si.node);
 			return;
 		}
-	n = place_but(d, rq->spec.node, rq->spec.node[0] ? NULL : act->si.node);
+	n = rsd_place_spec(d, &s->s.spec, rq->spec.node,
+			   rq->spec.node[0] ? NULL : act->si.node);
 	if (!n) {
 		reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node for a standby of %s",
 			  rq->label);
@@ -1009,16 +1009,21 @@ static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 				n = x;
 		if (!n)
 			break;
+		json_t *labels = json_array();
+
 		age = n->connected ? now - n->beat_mono :
 		      (wall > n->n.last_seen_ms ? wall - n->n.last_seen_ms : 0);
+		for (size_t i = 0; i < n->nlabels; i++)
+			json_array_append_new(labels, json_string(n->labels[i]));
 		json_array_append_new(arr, json_pack(
-			"{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:b}",
+			"{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:b, s:o, s:i}",
 			"name", n->n.name, "state", rs_node_state_to_string(n->n.state),
 			"boot_id", n->n.boot_id, "agent_version", n->n.agent_version,
 			"instances", rsd_node_instances(d, n->n.name),
 			"last_seen_ms", (json_int_t)n->n.last_seen_ms,
 			"heartbeat_age_ms", (json_int_t)age, "connected", n->connected,
-			"drained", n->n.drained));
+			"drained", n->n.drained, "labels", labels,
+			"capacity", (int)n->n.capacity));
 	}
 	reply_json(d, peer, rq->id, json_pack("{s:o}", "nodes", arr));
 }

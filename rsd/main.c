@@ -57,20 +57,10 @@ static int load_boot(rsd *d, const char *path)
 	rq->timeout_ms = 600000;
 	rq->specs = calloc(m.n ? m.n : 1, sizeof *rq->specs);
 	for (size_t i = 0; rq->specs && i < m.n; i++) {
-		if (m.svcs[i].nnodes > 1) {
-			log_warnx("%s:%d: placement over several nodes is not supported yet",
-				  path, m.svcs[i].line);
-			manifest_free(&m);
-			return -EINVAL;
-		}
-		if (rs_spec_copy(&rq->specs[i], &m.svcs[i].spec) < 0)
+		rs_spec_clear(&rq->specs[i]);
+		if (manifest_spec(&m.svcs[i], &rq->specs[i]) < 0)
 			fatalx("out of memory");
 		rq->nspecs = i + 1;
-		for (size_t k = 0; k < m.svcs[i].ndeps; k++)
-			rs_spec_add_dep(&rq->specs[i], m.svcs[i].deps[k]);
-		if (m.svcs[i].nnodes == 1)
-			rs_strlcpy(rq->specs[i].node, m.svcs[i].nodes[0], sizeof rq->specs[i].node);
-		rq->specs[i].replicas = m.svcs[i].replicas;
 	}
 	manifest_free(&m);
 	log_info("boot manifest %s: %zu services", path, rq->nspecs);

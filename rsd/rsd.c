@@ -60,6 +60,20 @@ void rsd_switch_over(rsd *d, rsd_inst *in)
 	}
 }
 
+void rsd_node_set_labels(rsd_node *n, char *const *labels, size_t nl)
+{
+	for (size_t i = 0; i < n->nlabels; i++)
+		free(n->labels[i]);
+	free(n->labels);
+	n->labels = NULL;
+	n->nlabels = 0;
+	if (!nl || !(n->labels = calloc(nl, sizeof *n->labels)))
+		return;
+	for (size_t i = 0; i < nl; i++)
+		if ((n->labels[n->nlabels] = strdup(labels[i])))
+			n->nlabels++;
+}
+
 int rsd_node_instances(rsd *d, const char *node)
 {
 	int n = 0;
@@ -73,7 +87,7 @@ int rsd_node_instances(rsd *d, const char *node)
  * with the fewest live instances (ties: by name). */
 rsd_node *rsd_place(rsd *d, const char *want, const char *avoid)
 {
-	return rsd_place_label(d, want, avoid, NULL);
+	return rsd_place_spec(d, NULL, want, avoid);
 }
 
 /* Live instances of label on node. */
@@ -87,19 +101,32 @@ static int label_on_node(rsd *d, const char *label, const char *node)
 	return n;
 }
 
-rsd_node *rsd_place_label(rsd *d, const char *want, const char *avoid,
-			  const char *label)
+/* Whether n may take one more instance of spec (NULL: any): its placement
+ * (node names, node labels) and the node's capacity. */
+static bool node_fits(rsd *d, rsd_node *n, const rs_spec *spec)
 {
+	if (spec && !rs_spec_allows(spec, n->n.name, n->labels, n->nlabels))
+		return false;
+	return !n->n.capacity ||
+	       rsd_node_instances(d, n->n.name) < (int)n->n.capacity;
+}
+
+rsd_node *rsd_place_spec(rsd *d, const rs_spec *spec, const char *want,
+			 const char *avoid)
+{
+	const char *label = spec ? spec->label : NULL;
 	rsd_node *best = NULL;
 	int best_n = 0;
 
-	if (want[0]) {
+	if (want && want[0]) {
 		rsd_node *n = rsd_node_find(d, want);
-		return n && n->connected && n->n.state == RS_NS_UP ? n : NULL;
+		return n && n->connected && n->n.state == RS_NS_UP &&
+		       node_fits(d, n, NULL) ? n : NULL;
 	}
 	for (rsd_node *n = d->nodes; n; n = n->next) {
 		int c;
-		if (!n->connected || n->n.state != RS_NS_UP || n->n.drained)
+		if (!n->connected || n->n.state != RS_NS_UP || n->n.drained ||
+		    !node_fits(d, n, spec))
 			continue;
 		c = rsd_node_instances(d, n->n.name);
 		if (label)   /* spread replicas first, then balance the load */
@@ -113,6 +140,20 @@ rsd_node *rsd_place_label(rsd *d, const char *want, const char *avoid,
 		}
 	}
 	return best;
+}
+
+rsd_node *rsd_place_label(rsd *d, const char *want, const char *avoid,
+			  const char *label)
+{
+	rsd_svc *s = label ? rsd_svc_find(d, label) : NULL;
+	rs_spec any;
+
+	if (s)
+		return rsd_place_spec(d, &s->s.spec, want, avoid);
+	rs_spec_init(&any);
+	if (label)
+		rs_strlcpy(any.label, label, sizeof any.label);
+	return rsd_place_spec(d, label ? &any : NULL, want, avoid);
 }
 
 /* Creates, stores and starts the instance of service s. */
@@ -578,6 +619,7 @@ void rsd_free(rsd *d)
 	while (d->nodes) {
 		rsd_node *n = d->nodes;
 		d->nodes = n->next;
+		rsd_node_set_labels(n, NULL, 0);
 		free(n);
 	}
 	if (d->boot) {

@@ -38,6 +38,8 @@ typedef struct rsd_node {
 	uint64_t         hello_seq;   /* seq of its last Hello */
 	uint64_t         session;     /* the agent process's Hello.session */
 	uint64_t         replay_seen; /* last replayed (pre-Hello) seq taken */
+	char           **labels;      /* from its Hello (placement.labels) */
+	size_t           nlabels;
 } rsd_node;
 
 typedef struct rsd_inst {
@@ -161,9 +163,16 @@ int rsd_node_instances(rsd *d, const char *node);
 /* The node for an instance: `want` if given (and up), else the connected
  * node with the fewest live instances, `avoid` only if there is no other. */
 rsd_node *rsd_place(rsd *d, const char *want, const char *avoid);
-/* The same, spreading the instances of label over nodes first. */
+/* The same, spreading the instances of label over nodes first, among the
+ * nodes its service's placement allows. */
 rsd_node *rsd_place_label(rsd *d, const char *want, const char *avoid,
 			  const char *label);
+/* The same for spec (its label, placement; NULL: any node). A node at its
+ * capacity (Hello.capacity instances, 0 = no limit) takes no more. */
+rsd_node *rsd_place_spec(rsd *d, const rs_spec *spec, const char *want,
+			 const char *avoid);
+/* Replaces a node's labels (copies). */
+void rsd_node_set_labels(rsd_node *n, char *const *labels, size_t nl);
 /* Creates, stores (own transaction) and starts one more instance of s on
  * the best node for it. -ENODEV: no node. */
 int rsd_start_instance(rsd *d, rsd_svc *s);

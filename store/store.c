@@ -147,6 +147,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	/* 6: listening sockets ("NAME=ADDR" strings, encoded like argv) */
 	[6] =
 	"ALTER TABLE service ADD COLUMN listen BLOB NOT NULL DEFAULT x'';",
+	/* 7: placement constraints and depends_on (encoded like argv) */
+	[7] =
+	"ALTER TABLE service ADD COLUMN placement BLOB NOT NULL DEFAULT x'';"
+	"ALTER TABLE service ADD COLUMN deps BLOB NOT NULL DEFAULT x'';",
 };
 
 enum {
@@ -177,7 +181,7 @@ enum {
 	" stop_signal, policy, backoff_initial_ms, backoff_factor," \
 	" backoff_max_ms, backoff_reset_ms, backoff_disabled, notify," \
 	" settle_ms, node, desired, generation, created_ms, updated_ms," \
-	" script, critical, replicas, listen"
+	" script, critical, replicas, listen, placement, deps"
 #define NODE_COLS \
 	"name, address, boot_id, agent_version, labels, capacity, state," \
 	" last_seen_ms, drained"
@@ -198,7 +202,7 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_SVC_PUT]  = "INSERT OR REPLACE INTO service (" SVC_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-			" ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_SVC_DEL]  = "DELETE FROM service WHERE label = ?",
 	[ST_SVC_GET]  = "SELECT " SVC_COLS " FROM service WHERE label = ?",
 	[ST_SVC_EACH] = "SELECT " SVC_COLS " FROM service ORDER BY label",
@@ -523,6 +527,10 @@ static int read_service(sqlite3_stmt *st, store_service *out)
 	if (sp->replicas < 1)
 		sp->replicas = 1;
 	r = c_strv(&c, sp, rs_spec_add_listen);
+	if (r == 0)
+		r = c_strv(&c, sp, rs_spec_add_placement);
+	if (r == 0)
+		r = c_strv(&c, sp, rs_spec_add_dep);
 	if (r < 0)
 		goto fail;
 	return 0;
@@ -858,8 +866,8 @@ int store_service_put(store *s, const store_service *svc)
 	sqlite3_stmt *st = stmt(s, ST_SVC_PUT);
 	const rs_spec *sp = &svc->spec;
 	struct binder b = { st, 1, SQLITE_OK };
-	char *argv = NULL, *env = NULL, *listen = NULL;
-	size_t argv_len, env_len, listen_len;
+	char *argv = NULL, *env = NULL, *listen = NULL, *place = NULL, *deps = NULL;
+	size_t argv_len, env_len, listen_len, place_len, deps_len;
 	int r;
 
 	if (!st)
@@ -871,6 +879,11 @@ int store_service_put(store *s, const store_service *svc)
 	if (r < 0)
 		goto out;
 	r = strv_encode(sp->listen, sp->listen ? sp->nlisten : 0, &listen, &listen_len);
+	if (r == 0)
+		r = strv_encode(sp->placement, sp->placement ? sp->nplacement : 0,
+				&place, &place_len);
+	if (r == 0)
+		r = strv_encode(sp->deps, sp->deps ? sp->ndeps : 0, &deps, &deps_len);
 	if (r < 0)
 		goto out;
 	b_textn(&b, sp->label, sizeof sp->label);
@@ -898,11 +911,15 @@ int store_service_put(store *s, const store_service *svc)
 	b_i64(&b, sp->critical ? 1 : 0);
 	b_i64(&b, sp->replicas);
 	b_blob(&b, listen, listen_len);
+	b_blob(&b, place, place_len);
+	b_blob(&b, deps, deps_len);
 	r = step_done(st, b.rc);
 out:
 	free(argv);
 	free(env);
 	free(listen);
+	free(place);
+	free(deps);
 	return r;
 }
 

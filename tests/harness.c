@@ -52,6 +52,8 @@ static struct {
 	pid_t         rsd;
 	int           nagents;
 	pid_t         agents[H_MAX_AGENTS + 1];      /* index 1..N */
+	const char   *agent_arg[H_MAX_AGENTS + 1];   /* h_opts.agent_arg */
+	pid_t         keepers[H_MAX_AGENTS + 1][4];  /* every keeper seen */
 	pid_t         pids[H_MAX_PIDS];              /* services seen */
 	int           npids;
 	h_res        *results;
@@ -118,15 +120,34 @@ pid_t h_keeper_pid(int i)
 	return h_read_pidfile(path);
 }
 
+/* Remembers agent i's current keeper, so that teardown kills it even if
+ * its pid file is gone by then. */
+static void note_keeper(int i)
+{
+	pid_t k = h_keeper_pid(i);
+
+	for (int j = 0; k > 1 && j < 4; j++) {
+		if (H.keepers[i][j] == k)
+			return;
+		if (H.keepers[i][j] == 0) {
+			H.keepers[i][j] = k;
+			return;
+		}
+	}
+}
+
 /* SIGKILLs every agent's keeper (its services die with it: they have
- * PR_SET_PDEATHSIG). Async-signal-safe enough for the alarm handler:
- * open/read/kill only. */
+ * PR_SET_PDEATHSIG): the one in its pid file and every one seen before.
+ * Async-signal-safe enough for the alarm handler: open/read/kill only. */
 static void kill_keepers(void)
 {
 	for (int i = 1; i <= H.nagents; i++) {
 		pid_t k = h_keeper_pid(i);
 		if (k > 1 && k != getpid())
 			kill(k, SIGKILL);
+		for (int j = 0; j < 4; j++)
+			if (H.keepers[i][j] > 1 && H.keepers[i][j] != getpid())
+				kill(H.keepers[i][j], SIGKILL);
 	}
 }
 
@@ -890,7 +911,7 @@ static void start_agent(int i)
 {
 	char node[16], sdir[H_PATH_MAX + 16], log[H_PATH_MAX + 32];
 	const char *argv[] = { H.agent_bin, "--node", node, "--rsd",
-			       H.agents_ep, "--state-dir", sdir, NULL };
+			       H.agents_ep, "--state-dir", sdir, H.agent_arg[i], NULL };
 
 	snprintf(node, sizeof node, "n%d", i);
 	snprintf(sdir, sizeof sdir, "%s/%s", H.dir, node);
@@ -966,6 +987,7 @@ void h_setup_opts(const h_opts *o)
 	start_rsd("tcp://127.0.0.1:*", "tcp://127.0.0.1:*");
 	for (int i = 1; i <= o->agents; i++) {
 		H.nagents = i;
+		H.agent_arg[i] = o->agent_arg[i];
 		start_agent(i);
 	}
 	if (o->agents > 0 && !h_wait_until(nodes_up_fn, NULL, H_START_TIMEOUT_MS)) {
@@ -978,6 +1000,8 @@ void h_setup_opts(const h_opts *o)
 		h_teardown();	/* .fini does not run when .init fails */
 		cr_assert_fail("%s", msg);
 	}
+	for (int i = 1; i <= o->agents; i++)
+		note_keeper(i);
 }
 
 int h_kill_rsd(int sig)
@@ -1001,6 +1025,7 @@ int h_kill_agent(int i, int sig)
 
 	cr_assert(i >= 1 && i <= H.nagents && H.agents[i] > 0,
 		  "agent n%d is not running", i);
+	note_keeper(i);
 	kill(H.agents[i], sig);
 	if (!reap(H.agents[i], 10000, &st)) {
 		h_dump_logs(30);
@@ -1160,7 +1185,10 @@ void h_teardown(void)
 	/* 1. learn every service pid rsd knows of, while it still answers */
 	if (H.rsd > 0 && h_pid_alive(H.rsd) && H.control_ep[0] && !H.aborting)
 		track_all_instances(5000);
-	/* 2. agents first, so nothing restarts what we kill next */
+	/* 2. agents first, so nothing restarts what we kill next (their
+	 * keepers after them) */
+	for (int i = 1; i <= H.nagents; i++)
+		note_keeper(i);
 	for (int i = 1; i <= H.nagents; i++)
 		if (H.agents[i] > 0)
 			kill(H.agents[i], SIGKILL);

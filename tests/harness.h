@@ -33,6 +33,8 @@ typedef struct h_opts {
 	int         agents;      /* number of agents n1..nN (0..H_MAX_AGENTS) */
 	const char *node_ttl;    /* rsd --node-ttl value, NULL = default */
 	int         alarm_s;     /* emergency kill-all after this, 0 = off */
+	/* one more argument for agent i (e.g. "--label=ssd"), NULL = none */
+	const char *agent_arg[H_MAX_AGENTS + 1];
 } h_opts;
 
 /* One rsctl run. */

@@ -15,7 +15,7 @@ static const char good[] =
 	"    env: {MODE: fast, EMPTY: ''}\n"
 	"    cwd: /srv\n"
 	"    replicas: 2\n"
-	"    placement: {nodes: [n1, n2]}\n"
+	"    placement: {nodes: [n1, n2], labels: [ssd]}\n"
 	"    restart: on-failure\n"
 	"    backoff: {initial: 0.5, factor: 3, max: 20, reset: 30, disabled: false}\n"
 	"    period: 5\n"
@@ -78,6 +78,30 @@ Test(manifest, full_entry, .timeout = 10)
 	cr_assert_str_eq(w->spec.listen[0], "http=tcp:0.0.0.0:8080");
 	cr_assert_str_eq(w->spec.listen[1], "http6=tcp6:[::]:8080");
 	cr_assert_str_eq(w->spec.listen[2], "admin=unix:/run/web/admin.sock");
+	cr_assert_eq(w->nlabels, 1);
+	cr_assert_str_eq(w->labels[0], "ssd");
+	{
+		/* what is sent: nodes and labels as placement, deps, replicas */
+		rs_spec s;
+		cr_assert_eq(manifest_spec(w, &s), 0);
+		cr_assert_eq(s.nplacement, 3);
+		cr_assert_str_eq(s.placement[0], "node=n1");
+		cr_assert_str_eq(s.placement[1], "node=n2");
+		cr_assert_str_eq(s.placement[2], "label=ssd");
+		cr_assert_str_eq(s.node, "");
+		cr_assert_eq(s.ndeps, 1);
+		cr_assert_eq(s.replicas, 2);
+		cr_assert(rs_spec_allows(&s, "n2", (char *[]){ "ssd", "x" }, 2));
+		cr_assert(!rs_spec_allows(&s, "n2", (char *[]){ "hdd" }, 1));
+		cr_assert(!rs_spec_allows(&s, "n3", (char *[]){ "ssd" }, 1));
+		rs_spec_clear(&s);
+		cr_assert_eq(manifest_spec(d, &s), 0);
+		cr_assert_str_eq(s.node, "n3");
+		cr_assert_eq(s.nplacement, 0);
+		cr_assert(rs_spec_allows(&s, "n3", NULL, 0));
+		cr_assert(!rs_spec_allows(&s, "n1", NULL, 0));
+		rs_spec_clear(&s);
+	}
 	cr_assert_eq(d->spec.nlisten, 0);
 	cr_assert_eq(d->spec.argc, 1);
 	cr_assert_str_eq(d->spec.node, "n3");
@@ -157,6 +181,18 @@ static const struct bad bads[] = {
 	{ "node-and-nodes", "services:\n  - label: a\n    command: [x]\n    node: n1\n"
 			   "    placement: {nodes: [n2]}\n",
 	  "give either node or placement.nodes, not both" },
+	{ "placement-key", "services:\n  - label: a\n    command: [x]\n"
+			  "    placement: {zone: a}\n",
+	  "services[0].placement.zone: unknown key (known: nodes, labels)" },
+	{ "placement-label", "services:\n  - label: a\n    command: [x]\n"
+			    "    placement:\n      labels: [ssd, 'fast disk']\n",
+	  "placement-label.yaml:5: services[0].placement.labels: 'fast disk' is not a valid name" },
+	{ "placement-twice", "services:\n  - label: a\n    command: [x]\n"
+			    "    placement: {nodes: [n1, n1]}\n",
+	  "services[0].placement.nodes: 'n1' is listed twice" },
+	{ "one-node-replicas", "services:\n  - label: a\n    command: [x]\n"
+			      "    replicas: 3\n    placement: {nodes: [n1]}\n",
+	  "3 replicas cannot all run on node n1" },
 	{ "bad-backoff", "services:\n  - label: a\n    command: [x]\n    backoff: {initial: 10, max: 5}\n",
 	  "backoff cap 5000 ms is below its initial 10000 ms" },
 	{ "listen-port", "services:\n  - label: a\n    command: [x]\n    listen:\n"

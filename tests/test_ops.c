@@ -1086,3 +1086,70 @@ Test(ops, progress_lines_on_a_terminal_only, .init = setup3, .fini = teardown,
 		  "no summary:\n%s", r->out);
 	h_pass();
 }
+
+/* ---- placement: node lists, node labels, capacity ------------------------ */
+
+static void setup_labels(void)
+{
+	h_opts o = { .agents = 3, .alarm_s = 50 };
+
+	o.agent_arg[1] = "--label=ssd";
+	o.agent_arg[2] = "--capacity=1";
+	o.agent_arg[3] = "--label=ssd";
+	h_setup_opts(&o);
+}
+
+/* The nodes of label's instances, sorted, joined by ',' into out. */
+static void nodes_of(const char *label, char *out, size_t n)
+{
+	const h_res *r = h_rsctl("status", label, "--json", NULL);
+	json_t *j = h_json(r), *in;
+	char names[8][64];
+	size_t i, k = 0;
+
+	out[0] = '\0';
+	cr_assert(j, "status --json: %s", r->out);
+	json_array_foreach(json_object_get(json_array_get(json_object_get(j, "services"), 0),
+					   "instances"), i, in)
+		if (k < 8)
+			snprintf(names[k++], sizeof names[0], "%s",
+				 json_string_value(json_object_get(in, "node")));
+	qsort(names, k, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+	for (i = 0; i < k; i++)
+		snprintf(out + strlen(out), n - strlen(out), "%s%s", i ? "," : "", names[i]);
+}
+
+Test(ops, placement_labels_nodes_capacity, .init = setup_labels, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+	char where[256];
+
+	/* labels and capacity are reported by nodes */
+	r = h_rsctl("nodes", "--json", NULL);
+	cr_assert(strstr(r->out, "\"labels\":[\"ssd\"]"), "%s", r->out);
+	cr_assert(strstr(r->out, "\"capacity\":1"), "%s", r->out);
+	/* only the ssd nodes, spread */
+	r = h_rsctl("up", "fast", "--replicas", "2", "--node-label", "ssd", "--",
+		    h_notifysvc(), "--ready", NULL);
+	assert_code(r, 0, "up --node-label ssd");
+	nodes_of("fast", where, sizeof where);
+	cr_assert_str_eq(where, "n1,n3", "ssd replicas on %s", where);
+	/* any of n1, n2: the emptier one */
+	r = h_rsctl("up", "pair", "--node", "n1,n2", "--", h_notifysvc(), "--ready", NULL);
+	assert_code(r, 0, "up --node n1,n2");
+	nodes_of("pair", where, sizeof where);
+	cr_assert_str_eq(where, "n2");
+	/* n2 is full (capacity 1) */
+	r = h_rsctl("up", "more", "--node", "n2", "--", h_notifysvc(), "--ready", NULL);
+	assert_code(r, RS_E_NONODE, "up on a full node");
+	cr_assert(strstr(r->err, "full"), "%s", r->err);
+	/* no node has the label */
+	r = h_rsctl("up", "gpu", "--node-label", "gpu", "--", h_notifysvc(), "--ready", NULL);
+	assert_code(r, RS_E_NONODE, "up with a label no node has");
+	cr_assert(strstr(r->err, "label=gpu"), "%s", r->err);
+	/* a bad label is refused before anything is sent */
+	r = h_rsctl("up", "bad", "--node-label", "a b", "--", h_notifysvc(), NULL);
+	assert_code(r, RS_E_USAGE, "up --node-label 'a b'");
+	h_pass();
+}
