@@ -668,8 +668,15 @@ static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 				  rq->label, (unsigned long long)in->si.info.id, in->si.node);
 			return;
 		}
-	n = rsd_place_spec(d, &s->s.spec, rq->spec.node,
-			   rq->spec.node[0] ? NULL : act->si.node);
+	{
+		/* the standby goes where the placement allows, but not where
+		 * the service is pinned: a shallow copy without the pin */
+		rs_spec where = s->s.spec;
+
+		where.node[0] = '\0';
+		n = rsd_place_spec(d, &where, rq->spec.node,
+				   rq->spec.node[0] ? NULL : act->si.node);
+	}
 	if (!n) {
 		reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node for a standby of %s",
 			  rq->label);

@@ -454,6 +454,23 @@ void rsd_pending_check(rsd *d)
  * an operation is working on it. This resumes what a killed rsd left
  * half-done (an apply whose services were committed but not yet started)
  * and never restarts what failed (a failed instance still counts). */
+/* Whether every dependency of s (depends_on, stored) has a running
+ * instance: MINIX's boot order, kept after an rsd restart too. */
+static bool deps_ready(rsd_index *ix, const rsd_svc *s)
+{
+	for (size_t k = 0; k < s->s.spec.ndeps; k++) {
+		const rsd_label *l = rsd_index_get(ix, s->s.spec.deps[k]);
+		bool up = false;
+
+		for (size_t i = 0; l && i < l->ninsts && !up; i++)
+			up = l->insts[i]->si.info.state == RS_IS_RUNNING;
+		if (!up && l && l->svc && l->svc->s.desired == RS_WANT_UP)
+			return false;   /* a dependency that is down on purpose
+					 * does not hold the others back */
+	}
+	return true;
+}
+
 static void converge(rsd *d)
 {
 	rsd_index ix;
@@ -474,6 +491,8 @@ static void converge(rsd *d)
 			continue;
 		for (size_t i = 0; l && i < l->ninsts; i++)
 			have += !l->insts[i]->si.standby;
+		if (have < s->s.spec.replicas && !deps_ready(&ix, s))
+			continue;   /* after what it depends on (next period) */
 		for (; have < s->s.spec.replicas; have++) {
 			if (rsd_start_instance(d, s) < 0)
 				break;   /* no node yet: next period */

@@ -978,7 +978,7 @@ Test(ops, rsd_killed_during_apply_finishes_it, .init = setup1, .fini = teardown,
 	snprintf(yaml, sizeof yaml,
 		 "services:\n"
 		 "  - label: web\n    command: [%s, --ready]\n    depends_on: [db]\n"
-		 "  - label: db\n    command: [%s, --ready, --ready-delay, '1500']\n",
+		 "  - label: db\n    command: [%s, --ready, --ready-delay, '4000']\n    notify: notify\n",
 		 h_notifysvc(), h_notifysvc());
 	r = h_rsctl("apply", write_file("slow.yaml", yaml), "--no-block", NULL);
 	assert_code(r, 0, "apply --no-block");
@@ -993,6 +993,10 @@ Test(ops, rsd_killed_during_apply_finishes_it, .init = setup1, .fini = teardown,
 		  in.ninstances);
 	cr_assert(h_status_instance("web", &in) && in.ninstances == 1, "web has %d instances",
 		  in.ninstances);
+	/* and still in dependency order: depends_on is stored, so the
+	 * restarted rsd started web only once db was ready */
+	cr_assert_gt(event_seq("web", "up"), event_seq("db", "ready"),
+		     "web started before db was ready, after rsd's restart");
 	h_pass();
 }
 
