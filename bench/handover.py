@@ -13,7 +13,8 @@ Scenarios (each --rounds rounds, all in one run, each with a fresh cluster):
                  rounds of --idle-ms; its gap is the noise floor (client,
                  scheduler, other load on the machine)
   update         rsctl up svc --listen web=tcp:127.0.0.1:PORT -- sockserv
-                 --version v1; per round rsctl update svc --min-healthy S
+                 --version v1; per round --idle-ms of nothing (the control
+                 under the same load), then rsctl update svc --min-healthy S
                  -- sockserv --version vK
   update-prep    the same with --prepare-signal USR1 and sockserv --counter
                  --prepare (the old process stores its counter memfd with
@@ -60,6 +61,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 from common import log  # noqa: E402
 from restart import machine, pct  # noqa: E402
+
+WALL_MINUS_MONO = time.time_ns() - time.monotonic_ns()
 
 SCENARIOS = ["idle", "update", "update-prep", "update-graceful", "kill-listen",
              "kill-nolisten"]
@@ -257,11 +260,13 @@ def round_stats(recs, lo, hi):
         if lo < r[0] <= hi and r[3] != "ok":
             fails[r[3]] = fails.get(r[3], 0) + 1
             details.append(failure(recs, i, lo))
-    w = [x[1] for x in waits(recs) if lo < x[0] <= hi]
+    w = [x for x in waits(recs) if lo < x[0] <= hi]
+    g = max(w, key=lambda x: x[1]) if w else None
     lat = [r[2] - r[0] for r in sel if r[3] == "ok"]
     return {"requests": len(sel), "failed": sum(fails.values()), "fails": fails,
             "failures": details,
-            "gap_ns": max(w) if w else None,
+            "gap_ns": g[1] if g else None, "gap_td_ns": g[0] if g else None,
+            "gap_by": g and f"{recs[g[2]][5]} {recs[g[2]][4]}",
             "max_latency_ns": max(lat) if lat else None}
 
 
@@ -330,6 +335,12 @@ def run_update(sc, prepare, graceful=False):
         old = sc.pid()
         if not old:
             raise RuntimeError(f"{sc.name}: round {k}: svc is not running")
+        # the control, under the same load: an idle window just before
+        ti = time.monotonic_ns()
+        te = ti + int(a.idle_ms * 1e6)
+        if not sc.client.wait(lambda r: r[0] > te, a.timeout + a.idle_ms / 1000):
+            raise RuntimeError(f"{sc.name}: round {k}: the client stopped")
+        idle_gap = round_stats(sc.client.snapshot(), ti, te)["gap_ns"]
         args = ["update", "svc", "--min-healthy", str(a.min_healthy)]
         if prepare:
             args += ["--prepare-signal", "USR1"]
@@ -340,6 +351,7 @@ def run_update(sc, prepare, graceful=False):
                            timeout=60)
         t1 = time.monotonic_ns()
         rnd = {"round": k, "old_pid": old, "rc": p.returncode, "t0_ns": t0, "t1_ns": t1,
+               "idle_gap_ns": idle_gap,
                "msg": (p.stdout + p.stderr).strip(), "rsctl_ns": t1 - t0}
         if p.returncode == 0:
             if not wait_pid_gone(old, a.timeout):
@@ -353,18 +365,29 @@ def run_update(sc, prepare, graceful=False):
         else:
             log(f"{sc.name}: round {k}: update exited {p.returncode}: {rnd['msg']}")
         hi = time.monotonic_ns()
+        rnd["t_end_ns"] = hi
         ev = events_after(sc.cl, last_seq)
         if ev:
             last_seq = max(e["seq"] for e in ev)
         tm = {}
         for e in ev:
             tm.setdefault(e["kind"], e["time_ms"])
+        # the events' wall-clock ms on the monotonic clock (ms precision)
+        rnd["events_mono_ns"] = {k: v * 1000000 - WALL_MINUS_MONO for k, v in tm.items()}
         if "update-prepare" in tm and "update-commit" in tm:
             rnd["prepare_commit_ms"] = tm["update-commit"] - tm["update-prepare"]
         if "update-start" in tm and "update-commit" in tm:
             rnd["start_commit_ms"] = tm["update-commit"] - tm["update-start"]
         rnd["events"] = [e["kind"] for e in ev]
-        rnd.update(round_stats(sc.client.snapshot(), lo, hi))
+        recs = sc.client.snapshot()
+        # failures: every request since the last round; the gap: only from
+        # the start of rsctl update to the end of the round, not the
+        # harness's own rsctl lookup/events calls between rounds
+        rnd.update(round_stats(recs, lo, hi))
+        rnd["round_max_wait_ns"] = rnd["gap_ns"]
+        inner = round_stats(recs, t0, hi)
+        rnd.update(gap_ns=inner["gap_ns"], gap_td_ns=inner["gap_td_ns"],
+                   gap_by=inner["gap_by"])
         sc.rounds.append(rnd)
         lo = hi
     recs = sc.totals(lo)
@@ -439,7 +462,7 @@ def run_kill(sc, listen):
             raise RuntimeError(f"{sc.name}: round {k}: lookup never named a new pid")
         hi = time.monotonic_ns()
         recs = sc.client.snapshot()
-        rnd = {"round": k, "old_pid": old, "new_pid": first[4],
+        rnd = {"round": k, "old_pid": old, "new_pid": first[4], "kill_ns": tk,
                "recovery_ns": first[2] - tk}
         rnd.update(round_stats(recs, lo, hi))
         # the gap: how long the request that bridged the outage waited,
@@ -486,6 +509,26 @@ def fmt_row(name, d):
     return f"  {name:<43} {d['median']:8.2f} {d['p90']:8.2f} {d['max']:8.2f}  (n={d['n']})"
 
 
+def gap_where(rounds):
+    """Sorts the update rounds by where their gap's answer came: within
+    -2..+15 ms of update-start (the new process starting), of update-commit
+    (the old one being stopped), of the round's rsctl start, or elsewhere.
+    Values: the gaps, ms."""
+    out = {"at rsctl start": [], "at update-start": [], "at commit/stop": [],
+           "elsewhere": []}
+    for x in rounds:
+        td, g = x.get("gap_td_ns"), x.get("gap_ns")
+        if td is None:
+            continue
+        ev = x.get("events_mono_ns", {})
+        near = [k for k, t in (("at update-start", ev.get("update-start")),
+                               ("at commit/stop", ev.get("update-commit")),
+                               ("at rsctl start", x.get("t0_ns"))) if t is not None
+                and -2e6 <= td - t <= 15e6]
+        out[near[0] if near else "elsewhere"].append(g / 1e6)
+    return out
+
+
 def report(result, a):
     m = result["machine"]
     print(f"# live update and socket handover  {m['date']}  nproc={m['nproc']}  "
@@ -516,18 +559,29 @@ def report(result, a):
         r["summary_ms"] = s = {}
         s["gap"] = dist([ms(x.get("gap_ns")) for x in rounds])
         print(fmt_row("gap (the request that waited out the kill)" if name.startswith("kill")
-                      else "gap (longest wait for an answer)", s["gap"]))
+                      else "gap (longest wait, rsctl update -> end)"
+                      if name.startswith("update") else "gap (longest wait for an answer)",
+                      s["gap"]))
         if r.get("latency_ms"):
             lat = r["latency_ms"]
             print(f"  {'latency of every answered request':<43} {lat['median']:8.2f} "
                   f"{lat['p90']:8.2f} {lat['max']:8.2f}  (p99 {lat['p99']:.2f})")
         if name.startswith("update"):
             s["rsctl_update"] = dist([ms(x["rsctl_ns"]) for x in rounds])
+            s["idle_before"] = dist([ms(x.get("idle_gap_ns")) for x in rounds])
+            print(fmt_row(f"control: longest wait, {a.idle_ms:g} ms idle before",
+                          s["idle_before"]))
+            s["round_max_wait"] = dist([ms(x.get("round_max_wait_ns")) for x in rounds])
+            print(fmt_row("longest wait, incl. harness between rounds", s["round_max_wait"]))
             s["prepare_commit"] = dist([x.get("prepare_commit_ms") for x in rounds])
             s["start_commit"] = dist([x.get("start_commit_ms") for x in rounds])
             print(fmt_row("update: rsctl update wall time", s["rsctl_update"]))
             print(fmt_row("update: update-prepare -> commit", s["prepare_commit"]))
             print(fmt_row("update: update-start -> commit", s["start_commit"]))
+            where = gap_where(rounds)
+            r["gap_where"] = where
+            print("  where the round's gap was (its answer, vs. the events): " + ", ".join(
+                f"{k} {len(v)} (median {pct(v, 0.5):.2f} ms)" for k, v in where.items() if v))
             bad = [x for x in rounds if x["rc"] != 0]
             print(f"  updates committed: {len(rounds) - len(bad)} of {len(rounds)}")
             for x in bad:
@@ -549,6 +603,13 @@ def report(result, a):
         per = [x["failed"] for x in rounds]
         if per and any(per):
             print(f"  failed per round: {per}")
+            if name == "kill-listen":   # without --listen they are expected
+                for x in rounds:
+                    for f in x.get("failures", []):
+                        print(f"    round {x['round']}: {f['outcome']} (connected: "
+                              f"{f['connected']}), asked {(f['ts_ns'] - x['kill_ns']) / 1e6:+.2f}"
+                              f" ms from the SIGKILL, took {f['took_ms']:.2f} ms; answered "
+                              f"before by {f['prev']}, after by {f['next']}")
             if name.startswith("update"):
                 for x in rounds:
                     for f in x.get("failures", []):
@@ -591,11 +652,11 @@ def report(result, a):
         fl = sc["kill-listen"].get("failed", 0)
         fn = sc["kill-nolisten"].get("failed", 0)
         print(f"failed requests during crash restarts: with --listen {fl}, without {fn}")
-    gi = sc.get("idle", {}).get("summary_ms", {}).get("gap")
-    for name in ("update", "update-prep", "update-graceful", "kill-listen", "kill-nolisten"):
-        g = sc.get(name, {}).get("summary_ms", {}).get("gap")
+    for name in ("update", "update-prep", "update-graceful"):
+        sm = sc.get(name, {}).get("summary_ms", {})
+        g, gi = sm.get("gap"), sm.get("idle_before")
         if gi and g:
-            print(f"gap of {name} / gap of the idle control (median): "
+            print(f"gap of {name} / its idle control just before each round (median): "
                   f"{g['median'] / gi['median']:.2f}")
 
 
