@@ -292,7 +292,7 @@ int main(int argc, char **argv)
 	uint64_t *counter = NULL;
 	int64_t wd = 0, next_wd = 0;
 	int lfd, memfd = -1, sfd = -1;
-	sigset_t usr1;
+	sigset_t usr1, waitmask;
 
 	parse_opts(argc, argv, &o);
 	if (o.exit_at_start >= 0)
@@ -312,6 +312,18 @@ int main(int argc, char **argv)
 		if (sfd < 0)
 			die("signalfd: %s", strerror(errno));
 	}
+	/* a graceful stop: SIGTERM/SIGINT end it only while it waits in ppoll,
+	 * never between accept and the answer (a live update stops the old
+	 * process while clients still reach it; so should any real server) */
+	{
+		sigset_t term;
+
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		sigaddset(&term, SIGINT);
+		sigprocmask(SIG_BLOCK, NULL, &waitmask);   /* USR1 stays blocked */
+		sigprocmask(SIG_BLOCK, &term, NULL);
+	}
 	if (!o.no_ready)
 		notify("READY=1");
 	wd = watchdog_half_ms();
@@ -320,7 +332,8 @@ int main(int argc, char **argv)
 	pf[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 	pf[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	for (;;) {
-		int timeout = -1, n;
+		struct timespec ts, *tsp = NULL;
+		int n;
 
 		if (wd) {
 			int64_t left = next_wd - helper_now_ms();
@@ -330,9 +343,11 @@ int main(int argc, char **argv)
 				next_wd = helper_now_ms() + wd;
 				left = wd;
 			}
-			timeout = left > INT32_MAX ? INT32_MAX : (int)left;
+			ts.tv_sec = left / 1000;
+			ts.tv_nsec = (long)(left % 1000) * 1000000L;
+			tsp = &ts;
 		}
-		n = poll(pf, sfd >= 0 ? 2 : 1, timeout);
+		n = ppoll(pf, sfd >= 0 ? 2 : 1, tsp, &waitmask);
 		if (n < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
 		if (n <= 0)
