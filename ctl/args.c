@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "codes.h"
 #include "listen.h"
@@ -167,12 +168,15 @@ static const char nodes_help[] =
 "Lists the nodes rsd knows, their state and heartbeat age.\n";
 
 static const char events_help[] =
-"usage: rsctl events [LABEL] [-n N] [-f]\n"
+"usage: rsctl events [LABEL] [-n N] [--since TIME] [-f]\n"
 "\n"
 "Shows the latest events, of every service or only LABEL.\n"
 "\n"
 "Options:\n"
-"  -n, --limit N   how many events (default: 50)\n"
+"  -n, --limit N   how many events (default: 50; with --since: all since\n"
+"                  then, at most 2000)\n"
+"  --since TIME    only events since TIME: a duration ago (90s, 10m, 2h, 1d)\n"
+"                  or a UTC time (2026-11-25T08:00:00Z, 2026-11-25 08:00)\n"
 "  -f, --follow    keep printing new events as they happen\n";
 
 static const char refresh_help[] =
@@ -470,6 +474,46 @@ static int set_node(rs_request *r, const opt_def *d, const char *val)
 	return e;
 }
 
+/* --since TIME: a duration ago (90s, 10m, 2h, 1d) or a UTC time
+ * (2026-11-25T08:00:00Z, 2026-11-25 08:00, 2026-11-25). */
+static int set_since(rs_request *r, const opt_def *d, const char *val)
+{
+	static const char *const fmts[] = {
+		"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
+		"%Y-%m-%d %H:%M", "%Y-%m-%d",
+	};
+	struct timespec now;
+	char *end;
+	double n = strtod(val, &end);
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (end != val && n >= 0 && end[0] && !end[1] && strchr("smhd", end[0])) {
+		double mult = end[0] == 's' ? 1 : end[0] == 'm' ? 60 :
+			      end[0] == 'h' ? 3600 : 86400;
+		double ago_ms = n * mult * 1000.0;
+		uint64_t now_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+
+		r->since_ms = ago_ms >= (double)now_ms ? 1 : now_ms - (uint64_t)ago_ms;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+		struct tm tm;
+		const char *rest;
+
+		memset(&tm, 0, sizeof tm);
+		rest = strptime(val, fmts[i], &tm);
+		if (rest && (!*rest || !strcmp(rest, "Z"))) {
+			time_t t = timegm(&tm);
+			if (t <= 0)
+				break;
+			r->since_ms = (uint64_t)t * 1000u;
+			return 0;
+		}
+	}
+	return opt_error(d, "'%s' is not a time: give a duration ago (90s, 10m, 2h, "
+			 "1d) or a UTC time (2026-11-25T08:00:00Z)", val);
+}
+
 /* --node-label L: only on nodes started with --label L (repeatable). */
 static int set_node_label(rs_request *r, const opt_def *d, const char *val)
 {
@@ -644,6 +688,7 @@ static const opt_def logs_opts[] = {
 static const opt_def events_opts[] = {
 	{ "-n",      true, set_count, offsetof(rs_request, limit), 0 },
 	{ "--limit", true, set_count, offsetof(rs_request, limit), 0 },
+	{ "--since", true, set_since, 0, 0 },
 	{ NULL, false, NULL, 0, 0 },
 };
 

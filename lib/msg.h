@@ -146,6 +146,7 @@ typedef struct rs_request {
 	bool     no_rollback;    /* keep a failed new instance's outcome */
 	uint32_t max_unavailable;/* replicas in handover at once, >= 1 */
 	bool     canary;         /* one instance first */
+	uint64_t since_ms;       /* events: at or after this wall-clock ms */
 	char   **batch;          /* more labels, in order; nbatch + NULL, owned */
 	size_t   nbatch;
 } rs_request;

@@ -379,6 +379,7 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.no_rollback = m->u.request.no_rollback;
 		e->b.request.max_unavailable = m->u.request.max_unavailable;
 		e->b.request.canary = m->u.request.canary;
+		e->b.request.since_ms = m->u.request.since_ms;
 		e->b.request.n_batch = m->u.request.nbatch;
 		e->b.request.batch = m->u.request.nbatch ? m->u.request.batch : NULL;
 		if (m->u.request.nspecs > RS_APPLY_MAX)
@@ -765,6 +766,7 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.request.no_rollback = env->request->no_rollback != 0;
 		m->u.request.max_unavailable = env->request->max_unavailable;
 		m->u.request.canary = env->request->canary != 0;
+		m->u.request.since_ms = env->request->since_ms;
 		r = dec_labels(&m->u.request.batch, &m->u.request.nbatch,
 			       env->request->batch, env->request->n_batch,
 			       RS_UPDATE_BATCH_MAX);

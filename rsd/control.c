@@ -1070,11 +1070,18 @@ static int event_json(const rs_event *ev, void *arg)
 static void do_events(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	json_t *arr = json_array();
-	int r;
+	uint64_t after = rq->after, before = 0;
+	int r = 0;
 
-	r = store_event_each(d->st, rq->label[0] ? rq->label : NULL, rq->after,
-			     rq->after && !rq->limit ? 0 : (rq->limit ? rq->limit : 50),
-			     event_json, arr);
+	if (rq->since_ms && (r = store_event_seq_before(d->st, rq->since_ms, &before)) == 0 &&
+	    before > after)
+		after = before;
+	/* since a time: every event since then (the limit still applies if
+	 * given); after a seq (-f): all of them */
+	if (r == 0)
+		r = store_event_each(d->st, rq->label[0] ? rq->label : NULL, after,
+				     rq->limit ? rq->limit : rq->since_ms ? RSD_EVENTS_SINCE_MAX :
+				     rq->after ? 0 : 50, event_json, arr);
 	if (r < 0) {
 		json_decref(arr);
 		reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read events: %s",

@@ -55,6 +55,10 @@ typedef struct rsd_svc {
 	uint32_t        backoff_ms;   /* current restart delay (metrics) */
 } rsd_svc;
 
+/* events --since without -n: at most this many (one reply stays well
+ * under the 1 MiB frame) */
+#define RSD_EVENTS_SINCE_MAX 2000
+
 /* A request whose reply waits for something (ready, dead). */
 typedef struct rsd_pending {
 	struct rsd_pending *next;

@@ -170,6 +170,7 @@ enum {
 	ST_EV_ADD,
 	ST_EV_EACH,
 	ST_EV_EACH_LABEL,
+	ST_EV_BEFORE,
 	ST_OP_ADD,
 	ST_OP_UPDATE,
 	ST_OP_OPEN,
@@ -221,6 +222,7 @@ static const char *const stmt_sql[ST__NR] = {
 	/* ?1 after_seq, ?2 limit (-1 = all), ?3 label */
 	[ST_EV_EACH]  = EV_LIMITED("seq > ?1"),
 	[ST_EV_EACH_LABEL] = EV_LIMITED("label = ?3 AND seq > ?1"),
+	[ST_EV_BEFORE] = "SELECT COALESCE(MAX(seq), 0) FROM event WHERE time_ms < ?",
 	[ST_OP_ADD]   = "INSERT INTO operation (kind, label, state, started_ms,"
 			" finished_ms, caller, detail)"
 			" VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -1159,6 +1161,30 @@ int store_event_each(store *s, const char *label, uint64_t after_seq,
 		r = fn(&ev, arg);
 		if (r)
 			break;
+	}
+out:
+	finish(st);
+	return r;
+}
+
+int store_event_seq_before(store *s, uint64_t time_ms, uint64_t *seq)
+{
+	sqlite3_stmt *st = stmt(s, ST_EV_BEFORE);
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	*seq = 0;
+	r = sqlite3_bind_int64(st, 1, time_ms > INT64_MAX ? INT64_MAX : (int64_t)time_ms);
+	if (r != SQLITE_OK) {
+		r = map_rc(r);
+		goto out;
+	}
+	r = step_row(st);
+	if (r > 0) {
+		sqlite3_int64 v = sqlite3_column_int64(st, 0);
+		*seq = v > 0 ? (uint64_t)v : 0;
+		r = 0;
 	}
 out:
 	finish(st);

@@ -93,6 +93,10 @@ typedef int (*store_event_fn)(const rs_event *ev, void *arg);
 int store_event_each(store *s, const char *label, uint64_t after_seq,
 		     uint32_t limit, store_event_fn fn, void *arg);
 
+/* The seq of the newest event older than time_ms (0 if none): events
+ * "since" a time are those after it. */
+int store_event_seq_before(store *s, uint64_t time_ms, uint64_t *seq);
+
 /* Operations: add sets op->id; update rewrites state/finished/detail. */
 int store_op_add(store *s, rs_op *op);
 int store_op_update(store *s, const rs_op *op);

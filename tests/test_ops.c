@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codes.h"
 #include "harness.h"
@@ -1155,5 +1156,54 @@ Test(ops, placement_labels_nodes_capacity, .init = setup_labels, .fini = teardow
 	/* a bad label is refused before anything is sent */
 	r = h_rsctl("up", "bad", "--node-label", "a b", "--", h_notifysvc(), NULL);
 	assert_code(r, RS_E_USAGE, "up --node-label 'a b'");
+	h_pass();
+}
+
+/* ---- events --since ------------------------------------------------------ */
+
+static bool wall_past_fn(void *arg)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec > *(int64_t *)arg;
+}
+
+Test(ops, events_since, .init = setup1, .fini = teardown, .timeout = T_TIMEOUT)
+{
+	struct timespec ts;
+	int64_t t0;
+	char iso[64];
+	struct tm tm;
+	const h_res *r;
+	json_t *j, *e;
+	size_t i;
+	bool saw_up = false;
+
+	/* a second boundary after the setup's events */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t0 = (int64_t)ts.tv_sec;
+	cr_assert(h_wait_until(wall_past_fn, &t0, 3000));
+	t0++;
+	gmtime_r(&(time_t){ (time_t)t0 }, &tm);
+	strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	assert_code(h_rsctl("up", "since", "--", h_notifysvc(), "--ready", NULL), 0, "up");
+	r = h_rsctl("events", "--since", iso, "--json", NULL);
+	assert_code(r, 0, "events --since");
+	j = h_json(r);
+	cr_assert(j, "%s", r->out);
+	json_array_foreach(json_object_get(j, "events"), i, e) {
+		cr_assert_geq(json_integer_value(json_object_get(e, "time_ms")), t0 * 1000,
+			      "an event before %s: %s", iso, r->out);
+		saw_up |= !strcmp(json_string_value(json_object_get(e, "kind")), "up");
+	}
+	cr_assert(saw_up, "the up after %s is missing: %s", iso, r->out);
+	/* an hour ago: the node's hello too */
+	r = h_rsctl("events", "--since", "1h", "--json", NULL);
+	assert_code(r, 0, "events --since 1h");
+	cr_assert(strstr(r->out, "node-up"), "%s", r->out);
+	r = h_rsctl("events", "--since", "yesterday", NULL);
+	assert_code(r, RS_E_USAGE, "events --since yesterday");
+	cr_assert(strstr(r->err, "not a time"), "%s", r->err);
 	h_pass();
 }

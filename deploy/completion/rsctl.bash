@@ -25,7 +25,7 @@ _rsctl()
         update) COMPREPLY=($(compgen -W "--args --env --maxtime --min-healthy --prepare-signal --no-rollback --max-unavailable --canary --batch --" -- "$cur"));;
         down) COMPREPLY=($(compgen -W "--force" -- "$cur"));;
         logs) COMPREPLY=($(compgen -W "--instance -n -f" -- "$cur"));;
-        events) COMPREPLY=($(compgen -W "-n -f" -- "$cur"));;
+        events) COMPREPLY=($(compgen -W "-n -f --since --json" -- "$cur"));;
         *) COMPREPLY=();;
     esac
     # labels from rsd, when it answers quickly
