@@ -743,3 +743,24 @@ Test(handover, update_batch_all_or_nothing, .init = setup1, .fini = teardown,
 		     "and one back");
 	h_pass();
 }
+
+/* --no-rollback: the failed new version is kept (its spec stored, the
+ * instance restarted with it under its policy); exit 1, not 11. */
+Test(handover, update_no_rollback_keeps_the_new_spec, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *path = h_path("nr.sock");
+	const h_res *r;
+	char spec[600];
+
+	snprintf(spec, sizeof spec, "web=unix:%s", path);
+	up_sock("upn", spec, NULL, NULL);
+	r = h_rsctl("update", "upn", "--no-rollback", "--", h_sockserv(), "--version",
+		    "v2", "--exit-at-start", "3", NULL);
+	assert_code(r, RS_E_FAILED, "update --no-rollback to a failing version");
+	cr_assert(strstr(r->err, "no-rollback"), "%s", r->err);
+	r = h_rsctl("status", "upn", "--json", NULL);
+	cr_assert(strstr(r->out, "--exit-at-start"), "the new spec was not kept: %s",
+		  r->out);
+	h_pass();
+}
