@@ -221,6 +221,25 @@ static void kc_queue(agent *ag, const struct kmsg *h)
 	ev_idle_start(ag->loop, &ag->kq_idle);
 }
 
+/* Waits for the keeper's answer of this type (and instance id) to a
+ * request just sent, into *out; what comes before it (an exit) is queued
+ * for the loop. 0, or -EPIPE / -ETIMEDOUT / -errno. */
+static int kc_await(agent *ag, uint32_t type, uint64_t id, struct kmsg *out)
+{
+	for (;;) {
+		const uint8_t *pl;
+		int fd, r = kc_recv_wait(ag, out, &pl, &fd);
+
+		if (r <= 0)
+			return r == 0 ? -EPIPE : r;
+		if (fd >= 0)
+			close(fd);
+		if (out->type == type && out->id == id)
+			return 0;
+		kc_queue(ag, out);
+	}
+}
+
 int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 	     char *const *argv, char *const *env, const char *cwd,
 	     const char *logpath, pid_t *pid, uint64_t *ticks)
@@ -243,27 +262,15 @@ int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 	}
 	h.len = (uint32_t)(p - (char *)ag->kbuf);
 	r = kmsg_send(ag->keeper_fd, &h, ag->kbuf, -1);
+	if (r == 0)
+		r = kc_await(ag, K_SPAWNED, id, &h);
 	if (r < 0)
 		return r;
-	for (;;) {
-		const uint8_t *pl;
-		struct kmsg rep;
-		int fd;
-
-		r = kc_recv_wait(ag, &rep, &pl, &fd);
-		if (r <= 0)
-			return r == 0 ? -EPIPE : r;
-		if (fd >= 0)
-			close(fd);
-		if (rep.type == K_SPAWNED && rep.id == id) {
-			if (rep.a < 0)
-				return (int)rep.a;
-			*pid = (pid_t)rep.a;
-			*ticks = (uint64_t)rep.b;
-			return 0;
-		}
-		kc_queue(ag, &rep);
-	}
+	if (h.a < 0)
+		return (int)h.a;
+	*pid = (pid_t)h.a;
+	*ticks = (uint64_t)h.b;
+	return 0;
 }
 
 int kc_sync(agent *ag)
@@ -271,22 +278,7 @@ int kc_sync(agent *ag)
 	struct kmsg h = { .type = K_SYNC };
 	int r = kmsg_send(ag->keeper_fd, &h, NULL, -1);
 
-	while (r == 0) {
-		const uint8_t *pl;
-		struct kmsg rep;
-		int fd;
-
-		r = kc_recv_wait(ag, &rep, &pl, &fd);
-		if (r <= 0)
-			return r == 0 ? -EPIPE : r;
-		r = 0;
-		if (fd >= 0)
-			close(fd);
-		if (rep.type == K_SYNCED)
-			return 0;
-		kc_queue(ag, &rep);
-	}
-	return r;
+	return r < 0 ? r : kc_await(ag, K_SYNCED, 0, &h);
 }
 
 static void kc_dispatch(agent *ag, const struct kmsg *h)

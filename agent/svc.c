@@ -476,7 +476,7 @@ static int svc_listen(inst *in, char *err, size_t n)
 	}
 	for (int i = 0; i < nfd; i++)
 		if ((r = kc_fd_add(in->ag, in->id, KFD_LISTEN, l[i].name, fds[i])) < 0) {
-			snprintf(err, n, "cannot hand listen \"%s\" to the keeper: %s",
+			snprintf(err, n, "cannot hand listen \"%.64s\" to the keeper: %s",
 				 l[i].name, strerror(-r));
 			goto out;
 		}

@@ -46,6 +46,8 @@ void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,
 	free(buf);
 }
 
+#define reply_err rsd_reply_err
+
 /* Replies with a jansson object (stolen) as payload. */
 static void reply_json(rsd *d, const net_peer *peer, uint64_t id, json_t *o)
 {
@@ -56,10 +58,8 @@ static void reply_json(rsd *d, const net_peer *peer, uint64_t id, json_t *o)
 	json_decref(o);
 }
 
-static void reply_err(rsd *d, const net_peer *peer, uint64_t id, int code,
-		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void reply_err(rsd *d, const net_peer *peer, uint64_t id, int code,
-		      const char *fmt, ...)
+void rsd_reply_err(rsd *d, const net_peer *peer, uint64_t id, int code,
+		   const char *fmt, ...)
 {
 	char msg[RS_DETAIL_MAX];
 	va_list ap;

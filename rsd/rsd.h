@@ -205,6 +205,9 @@ int rsd_script_run(rsd *d, const char *script, const char *label,
 void rsd_scripts_kill(rsd *d);
 
 /* control.c, for the other operations */
+/* Replies code with a formatted message and no payload. */
+void rsd_reply_err(rsd *d, const net_peer *peer, uint64_t id, int code,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 rsd_pending *rsd_op_new(rsd *d, const net_peer *peer, const rs_request *rq,
 			uint32_t default_ms);
 /* Stores s (if any), the op and an event, then queues p; on failure

@@ -68,19 +68,7 @@ void rsd_update_free(struct rsd_update *u)
 	free(u);
 }
 
-static void reply_err(rsd *d, const net_peer *peer, uint64_t id, int code,
-		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void reply_err(rsd *d, const net_peer *peer, uint64_t id, int code,
-		      const char *fmt, ...)
-{
-	char msg[RS_DETAIL_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	rsd_reply(d, peer, id, code, NULL, msg);
-}
+#define reply_err rsd_reply_err
 
 /* Sends one instance its handover: to the new spec, or back to the old. */
 static int send_item(rsd *d, struct rsd_update *u, struct upd_item *it, bool back)
