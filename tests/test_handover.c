@@ -254,6 +254,31 @@ Test(handover, fdstore_memfd_survives_kill9, .init = setup1, .fini = teardown,
 	h_pass();
 }
 
+/* FDSTOREREMOVE=1: the service drops what it stored; the next process
+ * gets nothing and counts from 1 again. */
+Test(handover, fdstore_remove, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *path = h_path("rm.sock");
+	struct wpid w = { .label = "sock-r" };
+	struct answer a;
+	char spec[600];
+	h_inst in;
+
+	snprintf(spec, sizeof spec, "web=unix:%s", path);
+	in = up_sock("sock-r", spec, "--counter", "--forget-state");
+	cr_assert_eq(ask(path, 0, &a), 0);
+	cr_assert_eq(ask(path, 0, &a), 0);
+	cr_assert_eq(a.count, 2);
+	w.old = in.pid;
+	cr_assert_eq(kill(in.pid, SIGKILL), 0);
+	cr_assert(h_wait_until(new_pid_running_fn, &w, 10000));
+	cr_assert_eq(ask(path, 0, &a), 0);
+	cr_assert_eq(a.count, 1, "count %ld: the removed state reached the next "
+		     "process", a.count);
+	h_pass();
+}
+
 /* The listening socket outlives the agent's engine too: kill -9 of
  * rs-agent, and the service (kept by the keeper) answers on; a new agent
  * adopts it and a crash after that still keeps the socket. */

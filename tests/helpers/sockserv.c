@@ -66,6 +66,7 @@ struct opts {
 	bool        prepare;
 	bool        never_prepared;
 	bool        counter;
+	bool        forget_state;  /* FDSTOREREMOVE=1 the state once mapped */
 };
 
 /* What LISTEN_FDS gave us. */
@@ -79,7 +80,7 @@ static void usage(void)
 {
 	fputs("usage: sockserv [--version STR] [--listen-name NAME] "
 	      "[--exit-at-start CODE] [--no-ready] [--prepare | --never-prepared] "
-	      "[--counter]\n", stderr);
+	      "[--counter [--forget-state]]\n", stderr);
 	exit(2);
 }
 
@@ -116,6 +117,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->never_prepared = true;
 		else if (!strcmp(a, "--counter"))
 			o->counter = true;
+		else if (!strcmp(a, "--forget-state"))
+			o->forget_state = true;
 		else
 			usage();
 	}
@@ -302,6 +305,9 @@ int main(int argc, char **argv)
 	lfd = serve_fd(&p, o.listen_name);
 	if (o.counter)
 		counter = counter_map(&p, &memfd);
+	/* the agent drops the stored state: the next process starts afresh */
+	if (o.counter && o.forget_state)
+		notify("FDSTOREREMOVE=1\nFDNAME=" STATE_FD);
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	if (o.never_prepared)
