@@ -191,9 +191,12 @@ int kc_start(agent *ag);
 int kc_attach(agent *ag);
 /* fdsrc: the instance whose listening/stored fds the process gets (0:
  * its own). */
+/* uid: run as this uid (with gid and groups[ngroups]); NULL: as the
+ * keeper. */
 int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 	     char *const *argv, char *const *env, const char *cwd,
-	     const char *logpath, pid_t *pid, uint64_t *ticks);
+	     const char *logpath, const uid_t *uid, gid_t gid,
+	     const gid_t *groups, int ngroups, pid_t *pid, uint64_t *ticks);
 void kc_kill(agent *ag, uint64_t id, int sig);
 void kc_kill_main(agent *ag, uint64_t id, int sig);
 /* Swaps two instances' processes and notify sockets in the keeper. */

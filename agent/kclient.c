@@ -242,18 +242,24 @@ static int kc_await(agent *ag, uint32_t type, uint64_t id, struct kmsg *out)
 
 int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 	     char *const *argv, char *const *env, const char *cwd,
-	     const char *logpath, pid_t *pid, uint64_t *ticks)
+	     const char *logpath, const uid_t *uid, gid_t gid,
+	     const gid_t *groups, int ngroups, pid_t *pid, uint64_t *ticks)
 {
 	struct kmsg h = { .type = K_SPAWN, .id = id, .c = (int64_t)fdsrc,
-			  .d = restarts };
+			  .d = restarts, .a = uid ? (int64_t)*uid + 1 : 0,
+			  .b = uid ? (int64_t)gid : 0 };
 	char *p = (char *)ag->kbuf, *end = p + KEEPER_MSG_MAX - sizeof h;
-	char *const cwdv[] = { (char *)(cwd ? cwd : "/"), (char *)logpath, NULL };
+	char glist[KEEPER_GROUPS_MAX * 12] = "";
+	char *const cwdv[] = { (char *)(cwd ? cwd : "/"), (char *)logpath, glist, NULL };
 	int r;
 
+	for (int i = 0; uid && i < ngroups && i < KEEPER_GROUPS_MAX; i++)
+		snprintf(glist + strlen(glist), sizeof glist - strlen(glist), "%s%u",
+			 i ? "," : "", (unsigned)groups[i]);
 	if ((r = put_strings(&p, end, argv)) < 0 ||
 	    (r = put_strings(&p, end, env)) < 0)
 		return r;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		size_t n = strlen(cwdv[i]) + 1;
 		if (n > (size_t)(end - p))
 			return -E2BIG;

@@ -13,10 +13,12 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <grp.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -276,6 +278,11 @@ struct child {
 	char        **argv, **env;
 	const char   *cwd, *logpath;
 	pid_t         keeper;
+	bool          as_user;   /* drop to uid/gid/groups before exec */
+	uid_t         uid;
+	gid_t         gid;
+	gid_t         groups[KEEPER_GROUPS_MAX];
+	int           ngroups;
 	volatile int  err;     /* set by the child when it cannot exec */
 };
 
@@ -318,6 +325,11 @@ static int child_exec(void *arg)
 		goto fail;
 	fd = open(c->logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0 || dup2(fd, 1) < 0 || dup2(1, 2) < 0)
+		goto fail;
+	/* the log is open (the keeper's dir); now become the service's user,
+	 * groups first, the uid last */
+	if (c->as_user && (setgroups((size_t)c->ngroups, c->groups) < 0 ||
+			   setgid(c->gid) < 0 || setuid(c->uid) < 0))
 		goto fail;
 	if (chdir(c->cwd[0] ? c->cwd : "/") < 0)
 		goto fail;
@@ -385,6 +397,7 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 	struct kmsg rep = { .type = K_SPAWNED, .id = h->id };
 	const char *end = (const char *)p + h->len, *q = (const char *)p;
 	char *argv[RS_KEEPER_ARGV + 1], *env[RS_KEEPER_ENV + 4], *cwd, *logpath;
+	char *groups;
 	char names[KEEPER_FDS_MAX * KEEPER_FDNAME_MAX + 32], fdsvar[32];
 	struct krec *r = rec_get(h->id);
 	struct child c;
@@ -412,6 +425,11 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 		rep.a = -EINVAL;
 		goto out;
 	}
+	groups = logpath + strlen(logpath) + 1;
+	if (groups >= end || !memchr(groups, '\0', (size_t)(end - groups))) {
+		rep.a = -EINVAL;
+		goto out;
+	}
 	listen_env(src ? src : r, env, ne, names, sizeof names, fdsvar,
 		   sizeof fdsvar);
 	if (!stack) {
@@ -420,6 +438,22 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 	}
 	c = (struct child){ .r = src ? src : r, .argv = argv, .env = env, .cwd = cwd,
 			    .logpath = logpath, .keeper = getpid() };
+	if (h->a > 0) {
+		char *g = groups, *e;
+
+		c.as_user = true;
+		c.uid = (uid_t)(h->a - 1);
+		c.gid = (gid_t)h->b;
+		while (*g && c.ngroups < KEEPER_GROUPS_MAX) {
+			unsigned long v = strtoul(g, &e, 10);
+			if (e == g || (*e && *e != ',')) {
+				rep.a = -EINVAL;
+				goto out;
+			}
+			c.groups[c.ngroups++] = (gid_t)v;
+			g = *e ? e + 1 : e;
+		}
+	}
 	pid = clone(child_exec, stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
 	if (pid < 0) {
 		rep.a = -errno;

@@ -24,6 +24,7 @@
 #define KEEPER_MSG_MAX   (1u << 20)  /* header + payload */
 #define KEEPER_FDS_MAX   64          /* fds held per instance */
 #define KEEPER_FDNAME_MAX 64         /* incl. NUL */
+#define KEEPER_GROUPS_MAX 64         /* supplementary groups of a service */
 
 /* Message types. E = engine, K = keeper. */
 enum kmsg_type {
@@ -37,8 +38,10 @@ enum kmsg_type {
 	K_HELLO_END,  /* K->E  a = keeper pid; then the unacked K_EXITEDs */
 	K_META,       /* E->K  id; payload = opaque meta (the engine's spec) */
 	K_SPAWN,      /* E->K  id, d = restarts so far, c = the instance whose
-		       *       listen/stored fds it gets (0 = its own); payload = argv \0..\0 \0 env \0..\0 \0
-		       *       cwd \0 logpath \0 */
+		       *       listen/stored fds it gets (0 = its own), a = uid + 1
+		       *       to run as (0: the keeper's), b = its gid; payload =
+		       *       argv \0..\0 \0 env \0..\0 \0 cwd \0 logpath \0
+		       *       groups ("1,2,3") \0 */
 	K_SPAWNED,    /* K->E  id, a = pid or -errno, b = start ticks */
 	K_KILL,       /* E->K  id, a = signal: to the live process's group
 		       *       (b = 1: to the main process only) */

@@ -147,6 +147,16 @@ int main(int argc, char **argv)
 	    (r = mkdir_sub(ag.state_dir, "run")) < 0 ||
 	    (r = mkdir_sub(ag.state_dir, "logs")) < 0)
 		fatalx("cannot create state dir %s: %s", ag.state_dir, strerror(-r));
+	/* a service run as another user (--user) must reach its notify
+	 * socket: the dirs on the way are searchable, not listable; the logs
+	 * stay private */
+	{
+		char run[4096];
+		snprintf(run, sizeof run, "%s/run", ag.state_dir);
+		if (chmod(ag.state_dir, 0711) < 0 || chmod(run, 0711) < 0)
+			log_warn("cannot make %s searchable; --user services cannot "
+				 "use sd_notify", run);
+	}
 	read_boot_id(ag.boot_id, sizeof ag.boot_id);
 	raise_nofile();
 	ag.kbuf = malloc(KEEPER_MSG_MAX);

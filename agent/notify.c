@@ -249,6 +249,10 @@ int notify_open(inst *in, int fd)
 			close(fd);
 			return r;
 		}
+		/* a service of another user may send to it; what it says is
+		 * believed only from its own session (SCM_CREDENTIALS) */
+		if (in->spec.user[0] && chmod(sa.sun_path, 0666) < 0)
+			log_warn("%s: cannot open up %s", in->spec.label, sa.sun_path);
 		/* the keeper holds a copy: messages sent while no engine runs
 		 * wait in the socket for the next one */
 		dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,14 +109,60 @@ static bool env_is_ours(const char *kv)
 
 /* The environment of a new process: rs's variables, the spec's, then the
  * agent's own minus what either overrides. Caller frees with env_free. */
-static char **svc_env(inst *in)
+/* The user a spec asks for, resolved (by the engine: the keeper's child
+ * must not call into NSS between clone and exec). */
+struct svc_user {
+	bool   set;
+	uid_t  uid;
+	gid_t  gid;
+	gid_t  groups[KEEPER_GROUPS_MAX];
+	int    ngroups;
+	char   name[RS_USER_MAX];
+	char   home[PATH_MAX];
+};
+
+/* Resolves spec's user into u. -ESRCH: no such user; -EPERM: the agent
+ * is not root and it is another user. */
+static int svc_user(const rs_spec *spec, struct svc_user *u)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096], *end;
+	unsigned long id;
+	int n;
+
+	memset(u, 0, sizeof *u);
+	if (!spec->user[0])
+		return 0;
+	id = strtoul(spec->user, &end, 10);
+	if (*end == '\0')
+		getpwuid_r((uid_t)id, &pw, buf, sizeof buf, &res);
+	else
+		getpwnam_r(spec->user, &pw, buf, sizeof buf, &res);
+	if (!res && *end != '\0')
+		return -ESRCH;
+	u->set = true;
+	u->uid = res ? pw.pw_uid : (uid_t)id;
+	u->gid = res ? pw.pw_gid : (gid_t)id;
+	rs_strlcpy(u->name, res ? pw.pw_name : spec->user, sizeof u->name);
+	rs_strlcpy(u->home, res && pw.pw_dir ? pw.pw_dir : "/", sizeof u->home);
+	n = KEEPER_GROUPS_MAX;
+	if (res && getgrouplist(pw.pw_name, pw.pw_gid, u->groups, &n) >= 0)
+		u->ngroups = n;
+	else
+		u->groups[0] = u->gid, u->ngroups = 1;
+	if (geteuid() != 0 && u->uid != geteuid())
+		return -EPERM;
+	return 0;
+}
+
+static char **svc_env(inst *in, const struct svc_user *u)
 {
 	size_t n = 0, cap, inherited = 0;
 	char **env;
 
 	while (environ[inherited])
 		inherited++;
-	cap = inherited + in->spec.envc + 8;
+	cap = inherited + in->spec.envc + 12;
 	env = calloc(cap, sizeof *env);
 	if (!env)
 		return NULL;
@@ -127,9 +175,18 @@ static char **svc_env(inst *in)
 		ADD("WATCHDOG_USEC=%llu", (unsigned long long)in->spec.period_ms * 1000ull);
 	for (size_t i = 0; i < in->spec.envc; i++)
 		ADD("%s", in->spec.env[i]);
+	/* another user: its own identity, unless the spec says otherwise */
+	if (u->set && !env_has_key(in->spec.env, in->spec.envc, "USER="))
+		ADD("USER=%s", u->name);
+	if (u->set && !env_has_key(in->spec.env, in->spec.envc, "LOGNAME="))
+		ADD("LOGNAME=%s", u->name);
+	if (u->set && !env_has_key(in->spec.env, in->spec.envc, "HOME="))
+		ADD("HOME=%s", u->home);
 	for (size_t i = 0; i < inherited; i++)
 		if (!env_is_ours(environ[i]) &&
-		    !env_has_key(in->spec.env, in->spec.envc, environ[i]))
+		    !env_has_key(in->spec.env, in->spec.envc, environ[i]) &&
+		    !(u->set && (env_has_key((char *[]){ "USER=", "LOGNAME=", "HOME=" }, 3,
+					     environ[i]))))
 			ADD("%s", environ[i]);
 #undef ADD
 	return env;
@@ -151,6 +208,7 @@ static void env_free(char **env)
 static int svc_spawn(inst *in)
 {
 	char logpath[PATH_MAX];
+	struct svc_user u;
 	char **env;
 	pid_t pid;
 	uint64_t ticks = 0;
@@ -159,12 +217,14 @@ static int svc_spawn(inst *in)
 	snprintf(logpath, sizeof logpath, "%s/logs/%s.%llu.log",
 		 in->ag->state_dir, in->spec.label,
 		 (unsigned long long)svc_public_id(in));
-	env = svc_env(in);
+	if ((r = svc_user(&in->spec, &u)) < 0)
+		return r;
+	env = svc_env(in, &u);
 	if (!env)
 		return -ENOMEM;
 	r = kc_spawn(in->ag, in->id, in->primary ? in->primary->id : 0,
 		     in->rp.restarts, in->spec.argv, env, in->spec.cwd, logpath,
-		     &pid, &ticks);
+		     u.set ? &u.uid : NULL, u.gid, u.groups, u.ngroups, &pid, &ticks);
 	env_free(env);
 	if (r < 0)
 		return r;
@@ -240,8 +300,15 @@ void svc_apply(inst *in, rproc_event ev)
 	if (fx.fx & RP_FX_SPAWN) {
 		int r = svc_spawn(in);
 		if (r < 0) {
-			snprintf(detail, sizeof detail, "cannot execute %s: %s",
-				 in->spec.argv[0], strerror(-r));
+			if (r == -ESRCH && in->spec.user[0])
+				snprintf(detail, sizeof detail, "cannot run %s as user '%s': "
+					 "no such user", in->spec.argv[0], in->spec.user);
+			else if (r == -EPERM && in->spec.user[0])
+				snprintf(detail, sizeof detail, "cannot run %s as user '%s': "
+					 "the agent is not root", in->spec.argv[0], in->spec.user);
+			else
+				snprintf(detail, sizeof detail, "cannot execute %s: %s",
+					 in->spec.argv[0], strerror(-r));
 			log_warnx("%s: %s", in->spec.label, detail);
 			in->rp.exit.time_ms = clock_wall_ms();
 			rproc_step(&in->rp, RP_EV_SPAWN_FAILED, clock_mono_ms(), &fx);

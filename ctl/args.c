@@ -120,6 +120,8 @@ static const char up_help[] =
 "  --no-block           return once the start is under way\n"
 "  --env K=V            set an environment variable (repeatable)\n"
 "  --cwd DIR            working directory (default: /)\n"
+"  --user NAME          run it as this user (name or uid; its groups too;\n"
+"                       default: the agent's user)\n"
 "  --restart POLICY     always, on-failure or never (default: always)\n"
 "  --backoff-initial S  delay of the 2nd restart in a row (default: 2)\n"
 "  --backoff-factor N   delay multiplier per further restart (default: 2)\n"
@@ -544,6 +546,15 @@ static int set_cwd(rs_request *r, const opt_def *d, const char *val)
 	return 0;
 }
 
+/* --user NAME|UID: run it as that user (the agent must be root). */
+static int set_user(rs_request *r, const opt_def *d, const char *val)
+{
+	if (!rs_user_valid(val))
+		return opt_error(d, "'%s' is not a user name or a uid", val);
+	rs_strlcpy(r->spec.user, val, sizeof r->spec.user);
+	return 0;
+}
+
 /* --script PATH: absolute path; "" (edit) removes the script. */
 static int set_script(rs_request *r, const opt_def *d, const char *val)
 {
@@ -622,6 +633,7 @@ static const opt_def up_opts[] = {
 	{ "--no-block",        false, set_true,    offsetof(rs_request, no_block), 0 },
 	{ "--env",             true,  set_env,     0, RS_EDIT_ENV },
 	{ "--cwd",             true,  set_cwd,     0, RS_EDIT_CWD },
+	{ "--user",            true,  set_user,    0, RS_EDIT_USER },
 	{ "--restart",         true,  set_restart, 0, RS_EDIT_POLICY },
 	{ "--backoff-initial", true,  set_seconds, SPEC(backoff.initial_ms), RS_EDIT_BO_INITIAL },
 	{ "--backoff-factor",  true,  set_count,   SPEC(backoff.factor), RS_EDIT_BO_FACTOR },

@@ -402,8 +402,14 @@ static int svc_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 		free(sp->script);
 		return (sp->script = strdup(str)) ? 0 : mf_err(c, v, "out of memory");
 	}
-	if (!strcmp(key, "user"))
-		return mf_err(c, v, "running services as another user is not supported yet");
+	if (!strcmp(key, "user")) {
+		if ((r = get_str(c, v, &str)) < 0)
+			return r;
+		if (!rs_user_valid(str))
+			return mf_err(c, v, "'%s' is not a user name or a uid", str);
+		rs_strlcpy(sp->user, str, sizeof sp->user);
+		return 0;
+	}
 	return mf_err(c, v, "unknown key");
 }
 

@@ -169,6 +169,30 @@ static const char *placement_name(const char *c, bool *is_node)
 	return name && rs_label_valid(name) ? name : NULL;
 }
 
+bool rs_user_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	bool digits = n > 0;
+
+	if (n == 0 || n >= RS_USER_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		digits = digits && s[i] >= '0' && s[i] <= '9';
+	if (digits)
+		return true;
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		char c = s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-' ||
+		    (c == '$' && i == n - 1))
+			continue;
+		return false;
+	}
+	return true;
+}
+
 int rs_spec_add_placement(rs_spec *s, const char *c)
 {
 	bool is_node;
@@ -314,6 +338,8 @@ int rs_spec_validate(const rs_spec *s, char *err, size_t errlen)
 		BAD("recovery script '%s' must be an absolute path", s->script);
 	if (s->node[0] && !rs_label_valid(s->node))
 		BAD("node name '%s' is invalid", s->node);
+	if (s->user[0] && !rs_user_valid(s->user))
+		BAD("user '%s' is not a user name or a uid", s->user);
 	if (rs_listen_validate_set(s->listen, s->nlisten, err, errlen) < 0)
 		return -EINVAL;
 	for (size_t i = 0; i < s->nplacement; i++) {

@@ -34,6 +34,7 @@
 #define RS_DEF_BACKOFF_RESET    60000
 #define RS_REPLICAS_MAX         64
 #define RS_PLACEMENT_MAX        32    /* placement entries of one spec */
+#define RS_USER_MAX             33    /* incl. NUL: a user name or a uid */
 #define RS_NODE_LABELS_MAX      32    /* labels of one node */
 
 typedef enum rs_istate {
@@ -114,6 +115,7 @@ typedef struct rs_spec {
 	rs_notify_type notify;
 	uint32_t       settle_ms;
 	char           node[RS_NODE_MAX];  /* requested node; "" = any */
+	char           user[RS_USER_MAX];  /* run as this user; "" = the agent's */
 	char          *script;   /* recovery script (absolute path) or NULL */
 	bool           critical; /* a core service (MINIX): see docs */
 	uint32_t       replicas; /* instances, spread over nodes (>= 1) */
@@ -201,6 +203,9 @@ int rs_spec_set_listen(rs_spec *s, char *const *v, size_t n);
  * node so named) or "label=NAME" (only on nodes with every such label).
  * 0, -EINVAL (not one of those, or NAME invalid), -E2BIG, -ENOMEM. */
 int rs_spec_add_placement(rs_spec *s, const char *c);
+/* Whether s is a user name ([A-Za-z_][A-Za-z0-9_.-]*, optionally ending
+ * in $, at most 32) or a numeric uid. */
+bool rs_user_valid(const char *s);
 /* Whether a node named name with labels[n] is allowed by s (its node and
  * placement). */
 bool rs_spec_allows(const rs_spec *s, const char *name, char *const *labels,

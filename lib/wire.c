@@ -147,6 +147,7 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 {
 	if (!label_ok(s->label, sizeof s->label) ||
 	    !str_fits(s->node, sizeof s->node) ||
+	    !str_fits(s->user, sizeof s->user) ||
 	    (unsigned)s->policy >= RS_RP__NR ||
 	    (unsigned)s->notify >= RS_NT__NR ||
 	    !strv_ok(s->argv, s->argc) || !strv_ok(s->env, s->envc) ||
@@ -179,6 +180,7 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	ps->notify = (Rs__NotifyType)s->notify;
 	ps->settle_ms = s->settle_ms;
 	ps->node = pb_str(s->node);
+	ps->user = pb_str(s->user);
 	ps->script = pb_str(s->script);
 	ps->critical = s->critical;
 	ps->replicas = s->replicas;
@@ -561,6 +563,8 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 	r = dec_label(s->label, ps->label);
 	if (r == 0)
 		r = dec_str(s->node, sizeof s->node, ps->node);
+	if (r == 0)
+		r = dec_str(s->user, sizeof s->user, ps->user);
 	if (r == 0)
 		r = dec_strv(s, ps->argv, ps->n_argv, rs_spec_add_arg);
 	if (r == 0)

@@ -541,6 +541,8 @@ static int spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
 	TAKE(RS_EDIT_SETTLE, settle_ms);
 	TAKE(RS_EDIT_CRITICAL, critical);
 #undef TAKE
+	if (mask & RS_EDIT_USER)
+		memcpy(dst->user, src->user, sizeof dst->user);
 	if (mask & RS_EDIT_SCRIPT) {
 		free(dst->script);
 		dst->script = src->script && *src->script ? strdup(src->script) : NULL;

@@ -150,7 +150,8 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	/* 7: placement constraints and depends_on (encoded like argv) */
 	[7] =
 	"ALTER TABLE service ADD COLUMN placement BLOB NOT NULL DEFAULT x'';"
-	"ALTER TABLE service ADD COLUMN deps BLOB NOT NULL DEFAULT x'';",
+	"ALTER TABLE service ADD COLUMN deps BLOB NOT NULL DEFAULT x'';"
+	"ALTER TABLE service ADD COLUMN user TEXT NOT NULL DEFAULT '';",
 };
 
 enum {
@@ -182,7 +183,7 @@ enum {
 	" stop_signal, policy, backoff_initial_ms, backoff_factor," \
 	" backoff_max_ms, backoff_reset_ms, backoff_disabled, notify," \
 	" settle_ms, node, desired, generation, created_ms, updated_ms," \
-	" script, critical, replicas, listen, placement, deps"
+	" script, critical, replicas, listen, placement, deps, user"
 #define NODE_COLS \
 	"name, address, boot_id, agent_version, labels, capacity, state," \
 	" last_seen_ms, drained"
@@ -203,7 +204,7 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_SVC_PUT]  = "INSERT OR REPLACE INTO service (" SVC_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-			" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_SVC_DEL]  = "DELETE FROM service WHERE label = ?",
 	[ST_SVC_GET]  = "SELECT " SVC_COLS " FROM service WHERE label = ?",
 	[ST_SVC_EACH] = "SELECT " SVC_COLS " FROM service ORDER BY label",
@@ -535,6 +536,8 @@ static int read_service(sqlite3_stmt *st, store_service *out)
 		r = c_strv(&c, sp, rs_spec_add_dep);
 	if (r < 0)
 		goto fail;
+	cwd = c_str(&c);
+	rs_strlcpy(sp->user, cwd ? cwd : "", sizeof sp->user);
 	return 0;
 fail:
 	rs_spec_clear(sp);
@@ -915,6 +918,7 @@ int store_service_put(store *s, const store_service *svc)
 	b_blob(&b, listen, listen_len);
 	b_blob(&b, place, place_len);
 	b_blob(&b, deps, deps_len);
+	b_textn(&b, sp->user, sizeof sp->user);
 	r = step_done(st, b.rc);
 out:
 	free(argv);

@@ -5,6 +5,7 @@
  * rsctl (tests/harness.c); waits are on conditions.
  */
 #include <criterion/criterion.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1205,5 +1206,54 @@ Test(ops, events_since, .init = setup1, .fini = teardown, .timeout = T_TIMEOUT)
 	r = h_rsctl("events", "--since", "yesterday", NULL);
 	assert_code(r, RS_E_USAGE, "events --since yesterday");
 	cr_assert(strstr(r->err, "not a time"), "%s", r->err);
+	h_pass();
+}
+
+/* ---- user: run as another user ------------------------------------------- */
+
+static uid_t proc_uid(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned long uid = (unsigned long)-1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "Uid: %lu", &uid) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (uid_t)uid;
+}
+
+Test(ops, user_runs_as_that_user, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	struct passwd *pw = getpwnam("nobody");
+	const h_res *r;
+	h_inst in;
+
+	cr_assert(pw, "no user nobody on this machine");
+	if (geteuid() != 0) {
+		cr_skip_test("the agent must be root to run a service as another user");
+		return;
+	}
+	/* the test's temp dir (the agent's state dir is in it) is 0700: let
+	 * nobody pass through it, as /var/lib does */
+	cr_assert_eq(chmod(h_tmpdir(), 0711), 0);
+	/* --notify notify: up succeeds only if READY=1 from the service (as
+	 * nobody) reached its notify socket */
+	r = h_rsctl("up", "asnobody", "--user", "nobody", "--notify", "notify", "--",
+		    h_notifysvc(), "--ready", NULL);
+	assert_code(r, 0, "up --user nobody");
+	cr_assert(h_status_instance("asnobody", &in) && in.pid > 0);
+	cr_assert_eq(proc_uid(in.pid), pw->pw_uid, "pid %d runs as uid %u, want %u",
+		     (int)in.pid, (unsigned)proc_uid(in.pid), (unsigned)pw->pw_uid);
+	r = h_rsctl("up", "asghost", "--user", "no-such-user-here", "--",
+		    h_notifysvc(), "--ready", NULL);
+	cr_assert_neq(r->code, 0, "up as an unknown user succeeded");
+	cr_assert(strstr(r->err, "no such user") || strstr(r->out, "no such user"),
+		  "%s%s", r->out, r->err);
 	h_pass();
 }

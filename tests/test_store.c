@@ -170,6 +170,7 @@ static void make_full_service(store_service *svc)
 	cr_assert_eq(rs_spec_add_placement(sp, "label=ssd"), 0);
 	cr_assert_eq(rs_spec_add_dep(sp, "db"), 0);
 	cr_assert_eq(rs_spec_add_dep(sp, "cache"), 0);
+	rs_strlcpy(sp->user, "www-data", sizeof sp->user);
 	rs_strlcpy(sp->node, "", sizeof sp->node);
 	svc->desired = RS_WANT_UP;
 	svc->generation = 0x123456789abcULL;
@@ -219,6 +220,7 @@ static void assert_service_eq(const store_service *a, const store_service *b)
 	assert_strv_eq(x->listen, x->nlisten, y->listen, y->nlisten);
 	assert_strv_eq(x->placement, x->nplacement, y->placement, y->nplacement);
 	assert_strv_eq(x->deps, x->ndeps, y->deps, y->ndeps);
+	cr_assert_str_eq(x->user, y->user);
 	cr_assert_eq(a->desired, b->desired);
 	cr_assert_eq(a->generation, b->generation);
 	cr_assert_eq(a->created_ms, b->created_ms);
@@ -1184,6 +1186,7 @@ Test(store, migrates_version_1)
 		 "ALTER TABLE service DROP COLUMN listen;"
 		 "ALTER TABLE service DROP COLUMN placement;"
 		 "ALTER TABLE service DROP COLUMN deps;"
+		 "ALTER TABLE service DROP COLUMN user;"
 		 "PRAGMA user_version = 1;");
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 1);
 	s = open_ok();
@@ -1197,6 +1200,7 @@ Test(store, migrates_version_1)
 	cr_assert_null(got.spec.listen);
 	cr_assert_eq(got.spec.nplacement, 0);
 	cr_assert_eq(got.spec.ndeps, 0);
+	cr_assert_str_eq(got.spec.user, "");
 	cr_assert_eq(got.spec.replicas, 1);
 	rs_spec_clear(&got.spec);
 
