@@ -14,7 +14,9 @@
 #    pids) by the restarted agent;
 #  - every process of a host killed (node loss): its instances run
 #    elsewhere (on a node their placement allows) within the TTL; the host
-#    back: no duplicates.
+#    back: no duplicates;
+#  - rsd kill -9 in the middle of an apply: after its restart the apply is
+#    finished, in dependency order, each service once.
 # Cleans up every namespace and process it made (processes by pid).
 # Exit 77 (skipped) when not root or without ip netns.
 set -euo pipefail
@@ -41,8 +43,12 @@ netns_switch "$SW"
 netns_host "$SW" "$CT" 1
 for i in 1 2 3; do netns_host "$SW" "${HOSTS[$((i - 1))]}" $((i + 1)); done
 
-bg ip netns exec "$CT" "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:7700 \
-    --agents tcp://10.77.0.1:7701 --node-ttl 2 2>"$TMP/rsd.log"
+start_rsd() {
+    bg ip netns exec "$CT" "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:7700 \
+        --agents tcp://10.77.0.1:7701 --node-ttl 2 2>>"$TMP/rsd.log"
+    RSD=$BG_PID
+}
+start_rsd
 LABEL=(x zone-a zone-a zone-b)   # h1, h2: zone-a; h3: zone-b
 AGENT=()
 start_agent() {
@@ -143,4 +149,25 @@ for ns in "${HOSTS[@]}"; do
 done
 [ "$webs" -eq 2 ] || fail "expected web running twice after h2 came back, found $webs"
 echo "h2 back: web runs exactly twice"
+
+# --- rsd kill -9 during an apply ---
+cat >>"$TMP/site.yaml" <<EOT
+  - label: slow
+    command: [$BUILD/tests/notifysvc, --ready, --ready-delay, "3000"]
+    notify: notify
+  - label: after
+    command: [sleep, "1002"]
+    settle: 0.2
+    depends_on: [slow]
+EOT
+rsctl apply "$TMP/site.yaml" --no-block >/dev/null || fail "apply --no-block"
+kill -9 "$RSD"
+rsd_gone() { ! kill -0 "$RSD" 2>/dev/null; }
+wait_for 5 rsd_gone || fail "rsd did not die"
+start_rsd
+running_once() { [ "$(where "$1" | wc -l)" -eq 1 ]; }
+wait_for 20 running_once slow || fail "slow not running once after rsd's restart: $(where slow)"
+wait_for 20 running_once after || fail "after not running once after rsd's restart: $(where after)"
+[ "$(seq_of after up)" -gt "$(seq_of slow ready)" ] || fail "after started before slow was ready"
+echo "rsd kill -9 during apply: finished after the restart, in dependency order, each once"
 echo "netns.sh: all checks passed"
