@@ -48,8 +48,32 @@ static int kc_connect_once(const char *dir)
 	return fd;
 }
 
+/* rs-keeper next to this program (build tree and install alike), or
+ * $RS_KEEPER. */
+static int keeper_path(char *out, size_t n)
+{
+	const char *env = getenv("RS_KEEPER");
+	ssize_t len;
+	char *slash;
+
+	if (env && *env) {
+		rs_strlcpy(out, env, n);
+		return access(out, X_OK) == 0 ? 0 : -errno;
+	}
+	len = readlink("/proc/self/exe", out, n - 1);
+	if (len <= 0)
+		return -errno;
+	out[len] = '\0';
+	slash = strrchr(out, '/');
+	if (!slash || (size_t)(slash - out) + sizeof "/rs-keeper" > n)
+		return -ENAMETOOLONG;
+	strcpy(slash, "/rs-keeper");
+	return access(out, X_OK) == 0 ? 0 : -errno;
+}
+
 int kc_start(agent *ag)
 {
+	char keeper[PATH_MAX];
 	uint64_t end = clock_mono_ms() + KC_START_TIMEOUT_MS;
 	int fd = kc_connect_once(ag->state_dir);
 	int p[2];
@@ -59,6 +83,11 @@ int kc_start(agent *ag)
 		goto connected;
 	if (fd != -ENOENT && fd != -ECONNREFUSED)
 		return fd;
+	if ((fd = keeper_path(keeper, sizeof keeper)) < 0) {
+		log_warnx("cannot find rs-keeper at %s (it is installed next to "
+			  "rs-agent; RS_KEEPER names another): %s", keeper, strerror(-fd));
+		return fd;
+	}
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	pid = fork();
@@ -69,8 +98,16 @@ int kc_start(agent *ag)
 		return e;
 	}
 	if (pid == 0) {
+		char fdarg[16];
+
 		close(p[0]);
-		keeper_main(ag->state_dir, p[1]);
+		/* the write end goes to the keeper: keep it across exec */
+		fcntl(p[1], F_SETFD, 0);
+		snprintf(fdarg, sizeof fdarg, "%d", p[1]);
+		execl(keeper, "rs-keeper", "--state-dir", ag->state_dir,
+		      "--ready-fd", fdarg, (char *)NULL);
+		dprintf(2, "rs-agent: cannot run %s: %s\n", keeper, strerror(errno));
+		_exit(127);
 	}
 	close(p[1]);
 	{
