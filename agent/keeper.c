@@ -35,6 +35,7 @@
 #define KEEPER_TERM_GRACE_MS 3000
 #define KEEPER_CHILD_STACK   (256u << 10)
 #define KEEPER_IDLE_EXIT_MS  60000
+#define KEEPER_OUT_MAX       (1u << 20)   /* queued messages for a slow engine */
 #define RS_KEEPER_ARGV 256    /* RS_ARGV_MAX */
 #define RS_KEEPER_ENV  2048   /* the spec's, rs's and the inherited ones */
 
@@ -54,8 +55,9 @@ struct krec {
 	unsigned     dropped;    /* fds refused over the limit */
 	uint8_t     *meta;
 	size_t       metalen;
-	struct kfd   fds[KEEPER_FDS_MAX];
-	int          nfds;
+	struct kfd  *fds;        /* nfds of cap (grown as needed, at most
+				  * KEEPER_FDS_MAX) */
+	int          nfds, capfds;
 };
 
 struct kexit {
@@ -74,6 +76,8 @@ static struct {
 	size_t        nexits, capexits;
 	int           quit;
 	uint8_t      *buf;
+	struct kout  *out;       /* to_engine's queue */
+	size_t        nout, capout;
 } K = { .lsock = -1, .conn = -1, .sigfd = -1 };
 
 static struct krec *rec_find(uint64_t id)
@@ -124,18 +128,97 @@ static void rec_free(struct krec *r)
 		*pp = r->next;
 	rec_close_fds(r, 0, NULL);
 	free(r->meta);
+	free(r->fds);
 	free(r);
+}
+
+static void detach(const char *why);
+
+/* Messages the engine's socket could not take yet, in order. The keeper
+ * never blocks on the engine: the engine may itself be blocked sending
+ * to us (a burst of stops), and each side waiting for the other would
+ * deadlock. */
+struct kout {
+	struct kmsg h;
+	uint8_t    *payload;
+	int         fd;
+};
+
+static void out_drop(void)
+{
+	for (size_t i = 0; i < K.nout; i++) {
+		free(K.out[i].payload);
+		if (K.out[i].fd >= 0)
+			close(K.out[i].fd);
+	}
+	K.nout = 0;
+}
+
+/* Sends what is queued; stops at the first EAGAIN. */
+static void out_flush(void)
+{
+	size_t done = 0;
+
+	while (done < K.nout && K.conn >= 0) {
+		struct kout *o = &K.out[done];
+		int r = kmsg_send(K.conn, &o->h, o->payload, o->fd);
+
+		if (r == -EAGAIN)
+			break;
+		if (r < 0) {
+			detach("cannot be written to");
+			return;
+		}
+		free(o->payload);
+		if (o->fd >= 0)
+			close(o->fd);
+		done++;
+	}
+	memmove(K.out, K.out + done, (K.nout - done) * sizeof *K.out);
+	K.nout -= done;
 }
 
 static void to_engine(const struct kmsg *h, const void *payload, int fd)
 {
+	struct kout *o;
+	int r;
+
 	if (K.conn < 0)
 		return;
-	if (kmsg_send(K.conn, h, payload, fd) < 0) {
-		log_warn("cannot send to the engine (pid %d), detaching", (int)K.engine);
-		close(K.conn);
-		K.conn = -1;
+	if (K.nout == 0) {
+		r = kmsg_send(K.conn, h, payload, fd);
+		if (r == 0)
+			return;
+		if (r != -EAGAIN) {
+			detach("cannot be written to");
+			return;
+		}
 	}
+	if (K.nout == K.capout) {
+		size_t cap = K.capout ? K.capout * 2 : 64;
+		struct kout *n = cap <= KEEPER_OUT_MAX ? realloc(K.out, cap * sizeof *n) : NULL;
+
+		if (!n) {
+			detach("does not read what it is sent");
+			return;
+		}
+		K.out = n;
+		K.capout = cap;
+	}
+	o = &K.out[K.nout];
+	o->h = *h;
+	o->payload = h->len ? malloc(h->len) : NULL;
+	o->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+	if ((h->len && !o->payload) || (fd >= 0 && o->fd < 0)) {
+		free(o->payload);
+		if (o->fd >= 0)
+			close(o->fd);
+		detach("cannot be queued for (out of memory)");
+		return;
+	}
+	if (h->len)
+		memcpy(o->payload, payload, h->len);
+	K.nout++;
 }
 
 /* The start time of pid in clock ticks since boot (field 22), or 0. */
@@ -540,6 +623,18 @@ static void do_fd(const struct kmsg *h, const uint8_t *p, int fd)
 			return;
 		}
 	}
+	if (r->nfds == r->capfds) {
+		int cap = r->capfds ? r->capfds * 2 : 2;
+		struct kfd *nf = realloc(r->fds, (size_t)cap * sizeof *nf);
+
+		if (!nf) {
+			log_warnx("out of memory: closing '%s'", name);
+			close(fd);
+			return;
+		}
+		r->fds = nf;
+		r->capfds = cap;
+	}
 	r->fds[r->nfds].fd = fd;
 	r->fds[r->nfds].kind = kind;
 	memcpy(r->fds[r->nfds].name, name, sizeof name);
@@ -573,6 +668,7 @@ static void detach(const char *why)
 	close(K.conn);
 	K.conn = -1;
 	K.engine = 0;
+	out_drop();   /* the exits stay in K.exits for the next engine */
 }
 
 static void engine_readable(void)
@@ -772,7 +868,7 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 	while (!K.quit) {
 		struct pollfd pf[3] = {
 			{ K.sigfd, POLLIN, 0 }, { K.lsock, POLLIN, 0 },
-			{ K.conn, POLLIN, 0 },
+			{ K.conn, (short)(POLLIN | (K.nout ? POLLOUT : 0)), 0 },
 		};
 		int live = 0, n;
 
@@ -796,7 +892,9 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 					K.quit = 2;
 			reap_all();
 		}
-		if (K.conn >= 0 && pf[2].revents)
+		if (K.conn >= 0 && (pf[2].revents & POLLOUT))
+			out_flush();
+		if (K.conn >= 0 && (pf[2].revents & ~POLLOUT))
 			engine_readable();
 		if (pf[1].revents)
 			accept_engine();
@@ -808,6 +906,8 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 		rec_free(K.recs);
 	free(K.exits);
 	free(K.buf);
+	out_drop();
+	free(K.out);
 	if (K.conn >= 0)
 		close(K.conn);
 	{

@@ -16,6 +16,7 @@
 
 #include "agent.h"
 #include "keeper.h"
+#include "httpd.h"
 #include "log.h"
 #include "sdnotify.h"
 
@@ -177,8 +178,7 @@ int main(int argc, char **argv)
 		       ag.state_dir, strerror(-r));
 	prom_hist_init(&ag.h_restart, prom_latency_bounds, prom_latency_nbounds);
 	if (metrics && (r = agent_metrics_start(&ag, metrics)) < 0)
-		fatalx("cannot serve metrics on %s: %s", metrics,
-		       r == -EINVAL ? "want HOST:PORT" : strerror(-r));
+		fatalx("cannot serve metrics on %s: %s", metrics, httpd_strerror(r));
 	log_info("node %s, rsd %s, state dir %s, metrics %s", ag.node, ag.rsd_ep,
 		 ag.state_dir, metrics ? ag.metrics_ep : "off");
 	if (ready_fd >= 0) {

@@ -1,8 +1,14 @@
 /*
  * httpd.c - GET /metrics and /healthz with libmicrohttpd on a libev loop
  * (see httpd.h).
+ *
+ * libmicrohttpd is loaded with dlopen() when an endpoint is started, not
+ * linked: Debian's build pulls in GnuTLS, p11-kit, nettle and more
+ * (about 1.2 MiB of PSS per process, measured with bench/memory.py),
+ * which an rs-agent without --metrics should not pay.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -16,6 +22,56 @@
 #define HTTPD_CONN_MAX     64
 #define HTTPD_TIMEOUT_S    5
 #define HTTPD_MEM_LIMIT    (16 * 1024)
+
+/* The functions used, from the library loaded at the first start. */
+static struct {
+	void *lib;
+	struct MHD_Daemon *(*start_daemon)(unsigned, uint16_t, MHD_AcceptPolicyCallback,
+					   void *, MHD_AccessHandlerCallback, void *, ...);
+	void (*stop_daemon)(struct MHD_Daemon *);
+	enum MHD_Result (*run)(struct MHD_Daemon *);
+	enum MHD_Result (*get_timeout)(struct MHD_Daemon *, MHD_UNSIGNED_LONG_LONG *);
+	const union MHD_DaemonInfo *(*get_daemon_info)(struct MHD_Daemon *,
+						       enum MHD_DaemonInfoType, ...);
+	struct MHD_Response *(*create_response_from_buffer)(size_t, void *,
+							    enum MHD_ResponseMemoryMode);
+	enum MHD_Result (*add_response_header)(struct MHD_Response *, const char *,
+					       const char *);
+	enum MHD_Result (*queue_response)(struct MHD_Connection *, unsigned int,
+					  struct MHD_Response *);
+	void (*destroy_response)(struct MHD_Response *);
+} M;
+
+/* Loads libmicrohttpd once. 0, or -ENOTSUP (with a message in err). */
+static int mhd_load(void)
+{
+	static const char *const names[] = { "libmicrohttpd.so.12", "libmicrohttpd.so" };
+	void *lib = NULL;
+
+	if (M.lib)
+		return 0;
+	for (size_t i = 0; !lib && i < sizeof names / sizeof names[0]; i++)
+		lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	if (!lib)
+		return -ENOTSUP;
+#define SYM(field, name) \
+	if (!(*(void **)&M.field = dlsym(lib, name))) goto bad
+	SYM(start_daemon, "MHD_start_daemon");
+	SYM(stop_daemon, "MHD_stop_daemon");
+	SYM(run, "MHD_run");
+	SYM(get_timeout, "MHD_get_timeout");
+	SYM(get_daemon_info, "MHD_get_daemon_info");
+	SYM(create_response_from_buffer, "MHD_create_response_from_buffer");
+	SYM(add_response_header, "MHD_add_response_header");
+	SYM(queue_response, "MHD_queue_response");
+	SYM(destroy_response, "MHD_destroy_response");
+#undef SYM
+	M.lib = lib;
+	return 0;
+bad:
+	dlclose(lib);
+	return -ENOTSUP;
+}
 
 struct httpd {
 	struct ev_loop    *loop;
@@ -58,16 +114,16 @@ static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *c,
 		b.s = strdup("ok\n");
 		b.len = b.s ? 3 : 0;
 	}
-	resp = MHD_create_response_from_buffer(b.len, b.s ? b.s : (char *)"",
+	resp = M.create_response_from_buffer(b.len, b.s ? b.s : (char *)"",
 					       b.s ? MHD_RESPMEM_MUST_FREE :
 					       MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
 		free(b.s);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, "Content-Type", type);
-	ret = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
+	M.add_response_header(resp, "Content-Type", type);
+	ret = M.queue_response(c, status, resp);
+	M.destroy_response(resp);
 	return ret;
 }
 
@@ -76,9 +132,9 @@ static void metrics_run(httpd *h)
 {
 	MHD_UNSIGNED_LONG_LONG to;
 
-	MHD_run(h->mhd);
+	M.run(h->mhd);
 	ev_timer_stop(h->loop, &h->timer);
-	if (MHD_get_timeout(h->mhd, &to) == MHD_YES) {
+	if (M.get_timeout(h->mhd, &to) == MHD_YES) {
 		ev_timer_set(&h->timer, (double)to / 1000.0, 0.);
 		ev_timer_start(h->loop, &h->timer);
 	}
@@ -134,6 +190,8 @@ int httpd_start(struct ev_loop *loop, const char *hostport,
 	r = parse_hostport(hostport, &ss);
 	if (r < 0)
 		return r;
+	if ((r = mhd_load()) < 0)
+		return r;   /* libmicrohttpd12 is not installed */
 	h = calloc(1, sizeof *h);
 	if (!h)
 		return -ENOMEM;
@@ -142,7 +200,7 @@ int httpd_start(struct ev_loop *loop, const char *hostport,
 	h->arg = arg;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, metrics_answer, h,
+	h->mhd = M.start_daemon(flags, 0, NULL, NULL, metrics_answer, h,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_CONN_MAX,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_TIMEOUT_S,
@@ -152,9 +210,9 @@ int httpd_start(struct ev_loop *loop, const char *hostport,
 		free(h);
 		return -EADDRINUSE;
 	}
-	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	info = M.get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info) {
-		MHD_stop_daemon(h->mhd);
+		M.stop_daemon(h->mhd);
 		free(h);
 		return -ENOTSUP;
 	}
@@ -163,7 +221,7 @@ int httpd_start(struct ev_loop *loop, const char *hostport,
 	ev_io_start(loop, &h->io);
 	ev_init(&h->timer, mhd_timer_cb);
 	h->timer.data = h;
-	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	info = M.get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	if (ss.ss_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof addr);
 	else
@@ -174,6 +232,16 @@ int httpd_start(struct ev_loop *loop, const char *hostport,
 	return 0;
 }
 
+const char *httpd_strerror(int r)
+{
+	switch (r) {
+	case -EINVAL: return "want HOST:PORT";
+	case -ENOTSUP: return "libmicrohttpd (Debian package libmicrohttpd12) cannot be loaded";
+	case -EADDRINUSE: return "cannot listen there (address in use or not available)";
+	default: return strerror(-r);
+	}
+}
+
 void httpd_stop(httpd **hp)
 {
 	httpd *h = hp ? *hp : NULL;
@@ -182,7 +250,7 @@ void httpd_stop(httpd **hp)
 		return;
 	ev_io_stop(h->loop, &h->io);
 	ev_timer_stop(h->loop, &h->timer);
-	MHD_stop_daemon(h->mhd);
+	M.stop_daemon(h->mhd);
 	free(h);
 	*hp = NULL;
 }

@@ -24,10 +24,13 @@ typedef void (*httpd_metrics_fn)(void *arg, prom_buf *b);
 
 /* Serves on HOST:PORT ("[v6]:PORT", "*:PORT"; port 0 = any) from loop.
  * Writes the bound "ADDR:PORT" into ep. 0, -EINVAL (bad HOST:PORT),
- * -EADDRINUSE (cannot listen) or -ENOMEM/-ENOTSUP. */
+ * -EADDRINUSE (cannot listen), -ENOTSUP (libmicrohttpd cannot be loaded)
+ * or -ENOMEM. */
 int httpd_start(struct ev_loop *loop, const char *hostport,
 		httpd_metrics_fn fn, void *arg, httpd **out, char *ep,
 		size_t epn);
+/* Why httpd_start failed, for a person. */
+const char *httpd_strerror(int r);
 /* Stops and frees *h, NULLs it. Accepts NULL. */
 void httpd_stop(httpd **h);
 

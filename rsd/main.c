@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "httpd.h"
 #include "log.h"
 #include "manifest.h"
 #include "rsd.h"
@@ -148,7 +149,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		fatalx("cannot bind control endpoint %s: %s", control_ep, strerror(-r));
 	if (metrics && (r = rsd_metrics_start(&d, metrics)) < 0)
-		fatalx("cannot serve metrics on %s: %s", metrics, strerror(-r));
+		fatalx("cannot serve metrics on %s: %s", metrics, httpd_strerror(r));
 	rsd_start_period(&d);
 	ev_signal_init(&d.sigterm_w, signal_cb, SIGTERM);
 	ev_signal_init(&d.sigint_w, signal_cb, SIGINT);

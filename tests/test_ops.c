@@ -1257,3 +1257,50 @@ Test(ops, user_runs_as_that_user, .init = setup1, .fini = teardown,
 		  "%s%s", r->out, r->err);
 	h_pass();
 }
+
+/* ---- many services: the engine/keeper link under a burst ------------------ */
+
+static bool pid_dead_fn(void *arg)
+{
+	return !h_pid_alive(*(pid_t *)arg);
+}
+
+/* An agent with 1,000 services stopped with SIGTERM sends its keeper 2,000
+ * signals at once while the keeper reports 1,000 exits: neither side may
+ * drop or block the other (the keeper once detached on a full socket and
+ * left the services behind). Every service must be gone and the agent
+ * exit 0. */
+Test(ops, agent_sigterm_stops_1000_services, .init = setup1, .fini = teardown,
+     .timeout = 120)
+{
+	enum { N = 1000 };
+	static char yaml[N * 96 + 64];
+	pid_t pids[N];
+	size_t off, n = 0, i;
+	const h_res *r;
+	json_t *j, *s;
+	int st;
+
+	off = (size_t)snprintf(yaml, sizeof yaml, "services:\n");
+	for (int k = 0; k < N; k++)
+		off += (size_t)snprintf(yaml + off, sizeof yaml - off,
+					"  - {label: m%04d, command: [sleep, '1000'], settle: 0.1}\n", k);
+	r = h_rsctl_t(100000, "apply", write_file("many.yaml", yaml), NULL);
+	assert_code(r, 0, "apply 1000 services");
+	r = h_rsctl("status", "--json", NULL);
+	j = h_json(r);
+	cr_assert(j, "%s", r->out);
+	json_array_foreach(json_object_get(j, "services"), i, s) {
+		json_t *in = json_array_get(json_object_get(s, "instances"), 0);
+		pid_t p = (pid_t)json_integer_value(json_object_get(in, "pid"));
+		if (p > 0 && n < N)
+			pids[n++] = p;
+	}
+	cr_assert_eq(n, N, "%zu of %d services have a pid", n, N);
+	st = h_kill_agent(1, SIGTERM);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the agent ended with status 0x%x", st);
+	for (i = 0; i < n; i++)
+		cr_assert(h_wait_until(pid_dead_fn, &pids[i], 5000),
+			  "service pid %d outlived its agent's SIGTERM", (int)pids[i]);
+	h_pass();
+}
