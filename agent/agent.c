@@ -264,6 +264,9 @@ int agent_init(agent *ag, struct ev_loop *loop)
 	ag->loop = loop;
 	if (getrandom(&ag->session, sizeof ag->session, 0) != sizeof ag->session)
 		ag->session = clock_wall_ms() ^ ((uint64_t)getpid() << 40);
+	/* handover ids (and their notify socket names) differ from those of
+	 * a previous engine whose update's sockets may still exist */
+	ag->ho_seq = ag->session & ((1ull << (63 - HO_ID_SEQ_SHIFT)) - 1);
 	/* first what runs already (a previous engine's services), so the
 	 * first Hello tells rsd about them */
 	r = kc_attach(ag);

@@ -20,7 +20,6 @@
 #include "rproc.h"
 
 #define AGENT_REPLAY_MAX 1024   /* unacknowledged events kept for rsd */
-#define AGENT_KQ_MAX     256    /* keeper messages waiting for the loop */
 #define RS_FDSTORE_MAX   16     /* fds a service may store (FDSTORE=1) */
 
 struct kmsg;
@@ -94,8 +93,8 @@ struct agent {
 	ev_io           keeper_io;
 	uint8_t        *kbuf;         /* KEEPER_MSG_MAX */
 	ev_idle         kq_idle;
-	struct kmsg    *kq;           /* AGENT_KQ_MAX */
-	size_t          kq_len;
+	struct kmsg    *kq;           /* grown as needed, never dropped */
+	size_t          kq_len, kq_cap;
 	ev_timer        beat_t;
 	ev_signal       sigterm_w, sigint_w;
 	uint32_t        beat_ms;
@@ -134,8 +133,9 @@ int svc_start(agent *ag, const rs_start *st);
  * (a refresh: a deliberate restart, not counted as a failure). */
 int svc_stop(agent *ag, uint64_t id, bool forget, bool restart);
 void svc_stop_all(agent *ag);
-/* The keeper saw instance id's process pid die at mono time ns. */
-void svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
+/* The keeper saw instance id's process pid die at mono time ns. false if
+ * no instance has that process (any more). */
+bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
 		      uint64_t ns);
 /* Rebuilds an instance a previous engine ran (from the keeper): live
  * process pid (or a dead one whose exit follows), started at wall ms. */
@@ -199,8 +199,9 @@ int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 	     const gid_t *groups, int ngroups, pid_t *pid, uint64_t *ticks);
 void kc_kill(agent *ag, uint64_t id, int sig);
 void kc_kill_main(agent *ag, uint64_t id, int sig);
-/* Swaps two instances' processes and notify sockets in the keeper. */
-void kc_swap(agent *ag, uint64_t a, uint64_t b);
+/* Swaps two instances' processes and notify sockets in the keeper, if
+ * they still run apid and bpid: 0, or -ESRCH when one has died. */
+int kc_swap(agent *ag, uint64_t a, pid_t apid, uint64_t b, pid_t bpid);
 void kc_forget(agent *ag, uint64_t id);
 void kc_meta(agent *ag, const inst *in);
 int kc_fd_add(agent *ag, uint64_t id, int kind, const char *name, int fd);

@@ -91,8 +91,12 @@ static void ho_commit(inst *in)
 	ev_io nio;
 	char npath[sizeof in->notify_path], status[RS_STATUS_MAX];
 
-	/* the keeper first: the instance's record gets the new process */
-	kc_swap(ag, in->id, cand->id);
+	/* the keeper first: the instance's record gets the new process, if
+	 * both processes are still alive there (an exit may be on its way) */
+	if (kc_swap(ag, in->id, in->pid, cand->id, cand->pid) < 0) {
+		ho_rollback(in, "a process died just as the update was to commit");
+		return;
+	}
 	/* then our two instances trade processes and notify sockets */
 #define SWAP(f) do { __typeof__(in->f) t_ = in->f; in->f = cand->f; cand->f = t_; } while (0)
 	SWAP(pid);
@@ -153,8 +157,13 @@ static void healthy_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	inst *in = w->data;
 
-	if (in->ho && in->ho->cand && in->ho->cand->rp.state == RS_IS_RUNNING)
+	if (in->ho && in->ho->cand && in->ho->cand->rp.state == RS_IS_RUNNING &&
+	    in->ho->cand->pid > 0 && in->rp.state == RS_IS_RUNNING && in->pid > 0)
 		ho_commit(in);
+	else if (in->ho)
+		ho_rollback(in, in->rp.state != RS_IS_RUNNING ?
+			    "the old instance is no longer running" :
+			    "the new process is no longer running");
 }
 
 /* Starts the new process (prepared, or no prepare asked). */

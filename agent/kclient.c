@@ -27,6 +27,8 @@
 #include "wire.h"
 
 #define KC_REPLY_TIMEOUT_MS 5000
+
+static int kc_await(agent *ag, uint32_t type, uint64_t id, struct kmsg *out);
 #define KC_START_TIMEOUT_MS 5000
 
 static int kc_connect_once(const char *dir)
@@ -177,9 +179,15 @@ void kc_kill_main(agent *ag, uint64_t id, int sig)
 	kc_send(ag, &h, NULL, -1);
 }
 
-void kc_swap(agent *ag, uint64_t a, uint64_t b)
+int kc_swap(agent *ag, uint64_t a, pid_t apid, uint64_t b, pid_t bpid)
 {
-	kc_simple(ag, K_SWAP, a, (int64_t)b);
+	struct kmsg h = { .type = K_SWAP, .id = a, .a = (int64_t)b, .b = apid,
+			  .c = bpid };
+	int r = kmsg_send(ag->keeper_fd, &h, NULL, -1);
+
+	if (r == 0)
+		r = kc_await(ag, K_SWAPPED, a, &h);
+	return r < 0 ? r : (int)h.a;
 }
 
 void kc_forget(agent *ag, uint64_t id)
@@ -250,9 +258,15 @@ static int put_strings(char **pp, char *end, char *const *v)
 
 static void kc_queue(agent *ag, const struct kmsg *h)
 {
-	if (ag->kq_len == AGENT_KQ_MAX) {
-		log_warnx("keeper queue full, dropping a message");
-		return;
+	if (ag->kq_len == ag->kq_cap) {
+		/* never drop: an exit lost here would never be restarted */
+		size_t cap = ag->kq_cap ? ag->kq_cap * 2 : 64;
+		struct kmsg *n = realloc(ag->kq, cap * sizeof *n);
+
+		if (!n)
+			fatalx("out of memory queueing the keeper's messages");
+		ag->kq = n;
+		ag->kq_cap = cap;
 	}
 	ag->kq[ag->kq_len++] = *h;
 	ev_idle_start(ag->loop, &ag->kq_idle);
@@ -328,8 +342,22 @@ static void kc_dispatch(agent *ag, const struct kmsg *h)
 {
 	switch (h->type) {
 	case K_EXITED:
-		svc_child_exited(ag, h->id, (pid_t)h->a, (int)h->b, (uint64_t)h->c);
+		if (!svc_child_exited(ag, h->id, (pid_t)h->a, (int)h->b, (uint64_t)h->c) &&
+		    !svc_find(ag, h->id))
+			kc_forget(ag, h->id);   /* no instance of ours: drop its record */
 		kc_simple(ag, K_EXIT_ACK, h->id, h->a);
+		break;
+	case K_SPAWNED:
+		/* an answer that came after kc_spawn gave up: that process runs
+		 * untracked, end it */
+		if (h->a > 0) {
+			inst *in = svc_find(ag, h->id);
+			if (!in || in->pid != (pid_t)h->a) {
+				log_warnx("instance %llu: late start of pid %lld, killing it",
+					  (unsigned long long)h->id, (long long)h->a);
+				kc_kill(ag, h->id, SIGKILL);
+			}
+		}
 		break;
 	default:
 		log_warnx("unexpected message type %u from the keeper", h->type);
@@ -340,15 +368,15 @@ static void kc_dispatch(agent *ag, const struct kmsg *h)
 static void kq_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
 	agent *ag = w->data;
-	struct kmsg q[AGENT_KQ_MAX];
-	size_t n = ag->kq_len;
-
-	/* handling may queue more (a restart's spawn): take a copy first */
-	memcpy(q, ag->kq, n * sizeof *q);
-	ag->kq_len = 0;
+	/* handling may queue more (a restart's spawn waits for its answer):
+	 * take one at a time from the front */
 	ev_idle_stop(loop, w);
-	for (size_t i = 0; i < n; i++)
-		kc_dispatch(ag, &q[i]);
+	while (ag->kq_len) {
+		struct kmsg m = ag->kq[0];
+
+		memmove(ag->kq, ag->kq + 1, --ag->kq_len * sizeof *ag->kq);
+		kc_dispatch(ag, &m);
+	}
 }
 
 static void kc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -412,9 +440,12 @@ static void kc_adopt_one(agent *ag, const struct kmsg *h, const uint8_t *p,
 				  "dropping it", (unsigned long long)h->id);
 		if (notify_fd >= 0)
 			close(notify_fd);
-		kc_forget(ag, h->id);
+		/* a live one is killed; its record goes when its exit is seen
+		 * (forget is refused while it lives) */
 		if (h->c == 1)
 			kc_kill(ag, h->id, SIGKILL);
+		else
+			kc_forget(ag, h->id);
 		return;
 	}
 	r = svc_adopt(ag, &m.u.start, (pid_t)h->a, (uint64_t)h->b,

@@ -166,12 +166,16 @@ static void out_flush(void)
 		if (r == -EAGAIN)
 			break;
 		if (r < 0) {
+			memmove(K.out, K.out + done, (K.nout - done) * sizeof *K.out);
+			K.nout -= done;
 			detach("cannot be written to");
 			return;
 		}
 		free(o->payload);
 		if (o->fd >= 0)
 			close(o->fd);
+		o->payload = NULL;   /* a detach below must not free it again */
+		o->fd = -1;
 		done++;
 	}
 	memmove(K.out, K.out + done, (K.nout - done) * sizeof *K.out);
@@ -323,6 +327,10 @@ static int child_exec(void *arg)
 	 * groups first, the uid last */
 	if (c->as_user && (setgroups((size_t)c->ngroups, c->groups) < 0 ||
 			   setgid(c->gid) < 0 || setuid(c->uid) < 0))
+		goto fail;
+	/* changing credentials clears the death signal: set it again */
+	if (c->as_user && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+			   getppid() != c->keeper))
 		goto fail;
 	if (chdir(c->cwd[0] ? c->cwd : "/") < 0)
 		goto fail;
@@ -489,10 +497,15 @@ static void do_kill(const struct kmsg *h)
 static void do_swap(const struct kmsg *h)
 {
 	struct krec *a = rec_find(h->id), *b = rec_find((uint64_t)h->a);
+	struct kmsg rep = { .type = K_SWAPPED, .id = h->id };
 	struct krec t;
 
-	if (!a || !b || a == b)
+	if (!a || !b || a == b || !a->alive || !b->alive ||
+	    a->pid != (pid_t)h->b || b->pid != (pid_t)h->c) {
+		rep.a = -ESRCH;
+		to_engine(&rep, NULL, -1);
 		return;
+	}
 	t = *a;
 	a->pid = b->pid, a->alive = b->alive, a->ticks = b->ticks;
 	b->pid = t.pid, b->alive = t.alive, b->ticks = t.ticks;
@@ -504,6 +517,7 @@ static void do_swap(const struct kmsg *h)
 					a->fds[i].fd = b->fds[j].fd;
 					b->fds[j].fd = fd;
 				}
+	to_engine(&rep, NULL, -1);
 }
 
 static void send_exit(const struct kexit *x)

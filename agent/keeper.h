@@ -23,7 +23,7 @@
 
 #define KEEPER_MSG_MAX   (1u << 20)  /* header + payload */
 #define KEEPER_FDS_MAX   64          /* fds held per instance */
-#define KEEPER_FDNAME_MAX 64         /* incl. NUL */
+#define KEEPER_FDNAME_MAX 65         /* incl. NUL: listen names are 1-64 */
 #define KEEPER_GROUPS_MAX 64         /* supplementary groups of a service */
 
 /* Message types. E = engine, K = keeper. */
@@ -57,8 +57,10 @@ enum kmsg_type {
 	K_SYNC,       /* E->K  answered by K_SYNCED once every earlier
 		       *       message is done (e.g. sockets closed) */
 	K_SYNCED,     /* K->E */
-	K_SWAP,       /* E->K  id, a = other id: swap their processes and
-		       *       notify sockets (a live update's commit) */
+	K_SWAP,       /* E->K  id, a = other id, b = id's pid, c = other's pid:
+		       *       swap their processes and notify sockets (a live
+		       *       update's commit), only if both still run those */
+	K_SWAPPED,    /* K->E  id, a = 0 or -ESRCH (one of them died) */
 };
 
 /* What an fd held for an instance is. Listening sockets come first in

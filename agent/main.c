@@ -161,8 +161,7 @@ int main(int argc, char **argv)
 	read_boot_id(ag.boot_id, sizeof ag.boot_id);
 	raise_nofile();
 	ag.kbuf = malloc(KEEPER_MSG_MAX);
-	ag.kq = calloc(AGENT_KQ_MAX, sizeof *ag.kq);
-	if (!ag.kbuf || !ag.kq)
+	if (!ag.kbuf)
 		fatalx("out of memory");
 	/* before libev and ZeroMQ open anything: this may fork the keeper */
 	if ((r = kc_start(&ag)) < 0)

@@ -237,6 +237,16 @@ int notify_open(inst *in, int fd)
 			close(fd);
 		return -ENAMETOOLONG;
 	}
+	if (fd >= 0) {
+		/* the socket the keeper kept: its own path (a live update's
+		 * commit hands an instance its new process's socket) */
+		struct sockaddr_un got = { 0 };
+		socklen_t len = sizeof got;
+
+		if (getsockname(fd, (struct sockaddr *)&got, &len) == 0 &&
+		    got.sun_family == AF_UNIX && got.sun_path[0])
+			memcpy(sa.sun_path, got.sun_path, sizeof sa.sun_path);
+	}
 	memcpy(in->notify_path, sa.sun_path, sizeof in->notify_path);
 	if (fd < 0) {
 		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -152,6 +152,9 @@ static int svc_user(const rs_spec *spec, struct svc_user *u)
 		u->groups[0] = u->gid, u->ngroups = 1;
 	if (geteuid() != 0 && u->uid != geteuid())
 		return -EPERM;
+	if (geteuid() != 0)
+		u->set = false;   /* it is us: nothing to change (setgroups
+				   * would need privileges we do not have) */
 	return 0;
 }
 
@@ -726,15 +729,20 @@ void svc_stop_all(agent *ag)
 	}
 }
 
-void svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
+bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
 		      uint64_t ns)
 {
 	inst *in = svc_find(ag, id);
 
-	if (!in || in->pid != pid) {
+	/* a live update may have moved the process to its paired instance
+	 * while this exit was on its way: the pid tells (an unreaped pid is
+	 * unique, and this one was reaped just now) */
+	if (!in || in->pid != pid)
+		in = svc_find_pid(ag, pid);
+	if (!in || pid <= 0) {
 		log_debug("exit of pid %d (instance %llu) is no longer ours",
 			  (int)pid, (unsigned long long)id);
-		return;
+		return false;
 	}
 	if (in->ho)
 		ho_primary_exited(in);
@@ -746,6 +754,7 @@ void svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
 	rproc_classify(wstatus, &in->rp.exit);
 	in->rp.exit.time_ms = clock_wall_ms();
 	svc_apply(in, RP_EV_EXIT);
+	return true;
 }
 
 void svc_free(inst *in)

@@ -307,7 +307,8 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 	}
 	if (rsd_commit(d) < 0)
 		log_warnx("cannot commit event: %s", store_errmsg(d->st));
-	if (in && !history && strcmp(in->si.node, n->n.name) == 0 &&
+	/* update outcomes count even when replayed (a link that blinked) */
+	if (in && strcmp(in->si.node, n->n.name) == 0 &&
 	    e->kind >= RS_EK_UPDATE_PREPARE && e->kind <= RS_EK_UPDATE_ROLLBACK)
 		rsd_update_event(d, in, e->kind, e->detail);
 	if (in && !history)

@@ -215,7 +215,7 @@ rsd_inst *rsd_inst_find(rsd *d, uint64_t id)
 rsd_pending *rsd_pending_for(rsd *d, const char *label)
 {
 	for (rsd_pending *p = d->pending; p; p = p->next)
-		if (strcmp(p->label, label) == 0)
+		if (strcmp(p->label, label) == 0 || rsd_update_has_label(p->upd, label))
 			return p;
 	return NULL;
 }
@@ -442,6 +442,9 @@ void rsd_pending_check(rsd *d)
 	}
 	for (p = d->pending; p; p = next) {
 		next = p->next;
+		if (now >= p->deadline_mono && p->verb == RS_V_UPDATE &&
+		    rsd_update_expired(d, p))
+			continue;
 		if (now >= p->deadline_mono)
 			rsd_pending_done(d, p, RS_E_TIMEOUT, NULL,
 					 "%s: %s timed out", p->label,

@@ -225,6 +225,11 @@ void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq);
 void rsd_update_event(rsd *d, rsd_inst *in, rs_event_kind kind,
 		      const char *detail);
 void rsd_update_free(struct rsd_update *u);
+/* Whether label is one of the update's services (its --batch too). */
+bool rsd_update_has_label(const struct rsd_update *u, const char *label);
+/* The update's deadline passed: fail what is in flight and hand back
+ * what committed (true), or nothing more to try (false: time it out). */
+bool rsd_update_expired(rsd *d, rsd_pending *p);
 /* "instance 2 (2 of 3) on n2: new process started" for status. */
 void rsd_update_progress(const rsd_pending *p, const char *label, char *out,
 			 size_t n);

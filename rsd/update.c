@@ -50,9 +50,18 @@ struct rsd_update {
 	uint32_t         maxtime_ms, min_healthy_ms, max_unavailable;
 	int32_t          prepare_signal;
 	bool             canary, no_rollback, failing;
-	size_t           committed;
+	size_t           committed, nfailed;
+	bool             extended;   /* the deadline passed once: rolling back */
 	char             reason[RS_DETAIL_MAX];
 };
+
+bool rsd_update_has_label(const struct rsd_update *u, const char *label)
+{
+	for (size_t i = 0; u && i < u->nlabels; i++)
+		if (u->labels[i] && !strcmp(u->labels[i], label))
+			return true;
+	return false;
+}
 
 void rsd_update_free(struct rsd_update *u)
 {
@@ -96,43 +105,58 @@ static int send_item(rsd *d, struct rsd_update *u, struct upd_item *it, bool bac
 	return r;
 }
 
+/* An item failed: the update stops and rolls back, or with --no-rollback
+ * goes on with the other instances (the failed ones restart with the new
+ * spec at the end). */
 static void fail_item(struct rsd_update *u, struct upd_item *it, const char *why)
 {
 	it->state = IT_FAILED;
-	if (!u->failing)
+	if (!u->nfailed++)
 		snprintf(u->reason, sizeof u->reason, "%s instance %llu: %s",
 			 u->labels[it->svc], (unsigned long long)it->inst, why);
-	u->failing = true;
+	if (!u->no_rollback)
+		u->failing = true;
 }
 
 /* Stores the new specs (one transaction): the update is committed. */
 static int store_specs(rsd *d, struct rsd_update *u)
 {
-	int r = store_begin(d->st);
+	store_service *next = calloc(u->nlabels, sizeof *next);
+	int r = next ? store_begin(d->st) : -ENOMEM;
+	size_t made = 0;
 
-	for (size_t i = 0; r == 0 && i < u->nlabels; i++) {
+	for (size_t i = 0; r == 0 && i < u->nlabels; i++, made++) {
 		rsd_svc *s = rsd_svc_find(d, u->labels[i]);
-		store_service next;
 
+		rs_spec_init(&next[i].spec);
 		if (!s)
 			continue;
-		next = s->s;
-		if ((r = rs_spec_copy(&next.spec, &u->specs[i])) < 0)
-			break;
-		next.generation = s->s.generation + 1;
-		next.updated_ms = clock_wall_ms();
-		if ((r = store_service_put(d->st, &next)) < 0) {
-			rs_spec_clear(&next.spec);
+		next[i] = s->s;
+		if ((r = rs_spec_copy(&next[i].spec, &u->specs[i])) < 0) {
+			rs_spec_init(&next[i].spec);
 			break;
 		}
-		rs_spec_clear(&s->s.spec);
-		s->s = next;
+		next[i].generation = s->s.generation + 1;
+		next[i].updated_ms = clock_wall_ms();
+		r = store_service_put(d->st, &next[i]);
 	}
-	if (r < 0) {
+	if (r == 0)
+		r = rsd_commit(d);
+	else if (next)
 		store_rollback(d->st);
-		return r;
+	/* the table takes the new specs only once the store has them */
+	for (size_t i = 0; i < made; i++) {
+		rsd_svc *s = rsd_svc_find(d, u->labels[i]);
+
+		if (r == 0 && s) {
+			rs_spec_clear(&s->s.spec);
+			s->s = next[i];
+		} else {
+			rs_spec_clear(&next[i].spec);
+		}
 	}
-	return rsd_commit(d);
+	free(next);
+	return r;
 }
 
 static void finish(rsd *d, rsd_pending *p)
@@ -141,7 +165,7 @@ static void finish(rsd *d, rsd_pending *p)
 	char pids[256] = "";
 	size_t off = 0;
 
-	if (!u->failing) {
+	if (!u->failing && !u->nfailed) {
 		for (size_t i = 0; i < u->n && off < sizeof pids; i++) {
 			int w = snprintf(pids + off, sizeof pids - off, "%s%d->%d",
 					 i ? ", " : "", (int)u->items[i].old_pid,
@@ -160,7 +184,7 @@ static void finish(rsd *d, rsd_pending *p)
 				 "handed over (pid %s)", p->label, u->n, pids);
 		return;
 	}
-	if (u->no_rollback) {
+	if (u->no_rollback && !u->failing) {
 		/* keep the new spec; what failed restarts with it */
 		if (store_specs(d, u) < 0)
 			log_warnx("update: cannot store the new spec: %s", store_errmsg(d->st));
@@ -235,6 +259,29 @@ static void pump(rsd *d, rsd_pending *p)
 		}
 	}
 	finish(d, p);
+}
+
+bool rsd_update_expired(rsd *d, rsd_pending *p)
+{
+	struct rsd_update *u = p->upd;
+
+	if (!u || u->extended)
+		return false;   /* it had its extra time: end as timed out */
+	/* an answer that never came (an agent restarted or lost mid-handover)
+	 * is a failure: give the hand-back of what committed its own time */
+	u->extended = true;
+	for (size_t i = 0; i < u->n; i++) {
+		struct upd_item *it = &u->items[i];
+
+		if (it->state == IT_FLIGHT)
+			fail_item(u, it, "no answer from its agent in time");
+		else if (it->state == IT_BACK)
+			it->state = IT_RESTORED;
+	}
+	u->failing = true;
+	p->deadline_mono = clock_mono_ms() + 60000;
+	pump(d, p);
+	return true;
 }
 
 void rsd_update_event(rsd *d, rsd_inst *in, rs_event_kind kind, const char *detail)
