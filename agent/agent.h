@@ -213,7 +213,5 @@ int kc_fd_store(agent *ag, uint64_t id, const char *name, int fd, bool replace);
 int kc_sync(agent *ag);
 /* Tells the keeper to exit (every service is down) and waits for it. */
 void kc_quit(agent *ag);
-/* Leaves the keeper and its services running (engine restart). */
-void kc_detach(agent *ag);
 
 #endif

@@ -527,13 +527,3 @@ void kc_quit(agent *ag)
 	close(ag->keeper_fd);
 	ag->keeper_fd = -1;
 }
-
-void kc_detach(agent *ag)
-{
-	if (ag->keeper_fd < 0)
-		return;
-	ev_io_stop(ag->loop, &ag->keeper_io);
-	ev_idle_stop(ag->loop, &ag->kq_idle);
-	close(ag->keeper_fd);
-	ag->keeper_fd = -1;
-}

@@ -46,8 +46,6 @@ void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,
 	free(buf);
 }
 
-#define reply_err rsd_reply_err
-
 /* Replies with a jansson object (stolen) as payload. */
 static void reply_json(rsd *d, const net_peer *peer, uint64_t id, json_t *o)
 {
@@ -70,9 +68,7 @@ void rsd_reply_err(rsd *d, const net_peer *peer, uint64_t id, int code,
 	rsd_reply(d, peer, id, code, NULL, msg);
 }
 
-static int spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask);
-
-static rsd_pending *pending_new(rsd *d, const net_peer *peer, const rs_request *rq,
+rsd_pending *rsd_op_new(rsd *d, const net_peer *peer, const rs_request *rq,
 				uint32_t default_ms)
 {
 	rsd_pending *p = calloc(1, sizeof *p);
@@ -99,7 +95,7 @@ static bool busy(rsd *d, const net_peer *peer, const rs_request *rq)
 
 	if (!p)
 		return false;
-	reply_err(d, peer, rq->id, RS_E_BUSY,
+	rsd_reply_err(d, peer, rq->id, RS_E_BUSY,
 		  "%s is busy: a '%s' operation is in progress (since %llu ms)",
 		  rq->label, p->op.kind,
 		  (unsigned long long)(clock_wall_ms() - p->op.started_ms));
@@ -108,12 +104,12 @@ static bool busy(rsd *d, const net_peer *peer, const rs_request *rq)
 
 /* The service an operation on rq->label acts on, or NULL after replying
  * "unknown" or "busy". */
-static rsd_svc *svc_for_op(rsd *d, const net_peer *peer, const rs_request *rq)
+rsd_svc *rsd_svc_for_op(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	rsd_svc *s = rsd_svc_find(d, rq->label);
 
 	if (!s) {
-		reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
+		rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
 		return NULL;
 	}
 	return busy(d, peer, rq) ? NULL : s;
@@ -130,7 +126,7 @@ static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
 
 	if (strcmp(rq->spec.label, rq->label) != 0 ||
 	    rs_spec_validate(&rq->spec, err, sizeof err) < 0) {
-		reply_err(d, peer, rq->id, RS_E_INVAL, "%s", err);
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "%s", err);
 		return;
 	}
 	if (busy(d, peer, rq))
@@ -141,7 +137,7 @@ static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
 			    (rsd_istate_live(x->si.info.state) ||
 			     x->si.info.state == RS_IS_LOST ||
 			     x->si.info.state == RS_IS_EXITED)) {
-				reply_err(d, peer, rq->id, RS_E_EXISTS,
+				rsd_reply_err(d, peer, rq->id, RS_E_EXISTS,
 					  "%s is already up (%s on %s; use down first, or edit and refresh)",
 					  rq->label, rs_istate_to_string(x->si.info.state),
 					  x->si.node);
@@ -152,17 +148,17 @@ static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
 	n = rsd_place_spec(d, &rq->spec, rq->spec.node, NULL);
 	if (!n) {
 		if (rq->spec.node[0])
-			reply_err(d, peer, rq->id, RS_E_NONODE,
+			rsd_reply_err(d, peer, rq->id, RS_E_NONODE,
 				  "node %s is not connected (or is full)", rq->spec.node);
 		else if (rq->spec.nplacement)
-			reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node "
+			rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node "
 				  "matches the placement of %s (%s%s)", rq->label,
 				  rq->spec.placement[0], rq->spec.nplacement > 1 ? ", ..." : "");
 		else
-			reply_err(d, peer, rq->id, RS_E_NONODE, "no node is connected");
+			rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "no node is connected");
 		return;
 	}
-	p = pending_new(d, peer, rq, rq->spec.ready_timeout_ms + 5000);
+	p = rsd_op_new(d, peer, rq, rq->spec.ready_timeout_ms + 5000);
 	in = calloc(1, sizeof *in);
 	if (!s)
 		s = calloc(1, sizeof *s);
@@ -235,7 +231,7 @@ static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
 store_abort:
 	store_rollback(d->st);
 store_fail:
-	reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store %s: %s",
+	rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store %s: %s",
 		  rq->label, store_errmsg(d->st));
 	if (fresh)
 		rs_spec_clear(&s->s.spec);
@@ -244,7 +240,7 @@ store_fail:
 	s->s.generation -= !fresh;
 	goto out_free;
 nomem:
-	reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+	rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 	if (fresh && s)
 		rs_spec_clear(&s->s.spec);
 out_free:
@@ -256,26 +252,26 @@ out_free:
 
 static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 {
-	rsd_svc *s = svc_for_op(d, peer, rq);
+	rsd_svc *s = rsd_svc_for_op(d, peer, rq);
 	rsd_pending *p;
 
 	if (!s)
 		return;
 	if (s->s.spec.critical && !rq->force) {
-		reply_err(d, peer, rq->id, RS_E_INVAL,
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL,
 			  "%s is a critical service: use down --force to stop it", rq->label);
 		return;
 	}
-	p = pending_new(d, peer, rq, s->s.spec.stop_timeout_ms + 5000);
+	p = rsd_op_new(d, peer, rq, s->s.spec.stop_timeout_ms + 5000);
 	if (!p) {
-		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 		return;
 	}
 	s->s.desired = RS_WANT_DOWN;
 	s->s.updated_ms = clock_wall_ms();
 	if (store_begin(d->st) < 0 || store_service_put(d->st, &s->s) < 0 ||
 	    store_op_add(d->st, &p->op) < 0) {
-		reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store %s: %s",
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store %s: %s",
 			  rq->label, store_errmsg(d->st));
 		store_rollback(d->st);
 		s->s.desired = RS_WANT_UP;
@@ -325,7 +321,7 @@ static rsd_inst *svc_instance(rsd *d, const char *label)
 
 /* Stores the service row, the operation and an event in one transaction,
  * then queues p. On failure replies and frees p. */
-static int pending_commit(rsd *d, const net_peer *peer, const rs_request *rq,
+int rsd_op_commit(rsd *d, const net_peer *peer, const rs_request *rq,
 			  rsd_svc *s, rsd_pending *p, const char *what)
 {
 	if (store_begin(d->st) < 0)
@@ -343,40 +339,17 @@ static int pending_commit(rsd *d, const net_peer *peer, const rs_request *rq,
 	d->pending = p;
 	return 0;
 fail:
-	reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store the %s: %s",
+	rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store the %s: %s",
 		  rs_verb_to_string(rq->verb), store_errmsg(d->st));
 	rsd_pending_free(p);
 	return -EIO;
-}
-
-/* For update.c: the same steps as every operation here. */
-rsd_pending *rsd_op_new(rsd *d, const net_peer *peer, const rs_request *rq,
-			uint32_t default_ms)
-{
-	return pending_new(d, peer, rq, default_ms);
-}
-
-int rsd_op_commit(rsd *d, const net_peer *peer, const rs_request *rq,
-		  rsd_svc *s, rsd_pending *p, const char *what)
-{
-	return pending_commit(d, peer, rq, s, p, what);
-}
-
-rsd_svc *rsd_svc_for_op(rsd *d, const net_peer *peer, const rs_request *rq)
-{
-	return svc_for_op(d, peer, rq);
-}
-
-int rsd_spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
-{
-	return spec_merge(dst, src, mask);
 }
 
 /* refresh: a deliberate restart of the running instance; replies when the
  * new process is ready. */
 static void do_refresh(rsd *d, const net_peer *peer, const rs_request *rq)
 {
-	rsd_svc *s = svc_for_op(d, peer, rq);
+	rsd_svc *s = rsd_svc_for_op(d, peer, rq);
 	rsd_inst *in;
 	rsd_pending *p;
 
@@ -386,20 +359,20 @@ static void do_refresh(rsd *d, const net_peer *peer, const rs_request *rq)
 	if (s->s.desired != RS_WANT_UP || !in ||
 	    (in->si.info.state != RS_IS_RUNNING && in->si.info.state != RS_IS_STARTING &&
 	     in->si.info.state != RS_IS_BACKOFF)) {
-		reply_err(d, peer, rq->id, RS_E_FAILED,
+		rsd_reply_err(d, peer, rq->id, RS_E_FAILED,
 			  "%s is not running (%s); use restart for a terminated service",
 			  rq->label, in ? rs_istate_to_string(in->si.info.state) : "no instance");
 		return;
 	}
-	p = pending_new(d, peer, rq, s->s.spec.stop_timeout_ms +
+	p = rsd_op_new(d, peer, rq, s->s.spec.stop_timeout_ms +
 			s->s.spec.ready_timeout_ms + 5000);
 	if (!p) {
-		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 		return;
 	}
 	p->inst_id = in->si.info.id;
 	p->old_pid = in->si.info.pid;
-	if (pending_commit(d, peer, rq, NULL, p, "deliberate restart") < 0)
+	if (rsd_op_commit(d, peer, rq, NULL, p, "deliberate restart") < 0)
 		return;
 	if (rsd_send_stop(d, in, false, true) < 0)
 		rsd_pending_done(d, p, RS_E_NONODE, NULL, "node %s is not connected",
@@ -412,7 +385,7 @@ static void do_refresh(rsd *d, const net_peer *peer, const rs_request *rq)
  * refused while it runs. */
 static void do_restart(rsd *d, const net_peer *peer, const rs_request *rq)
 {
-	rsd_svc *s = svc_for_op(d, peer, rq);
+	rsd_svc *s = rsd_svc_for_op(d, peer, rq);
 	rsd_inst *in;
 	rsd_pending *p;
 
@@ -420,30 +393,30 @@ static void do_restart(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;
 	in = svc_instance(d, rq->label);
 	if (in && rsd_istate_live(in->si.info.state)) {
-		reply_err(d, peer, rq->id, RS_E_EXISTS,
+		rsd_reply_err(d, peer, rq->id, RS_E_EXISTS,
 			  "%s is %s, not terminated; use refresh to restart a running service",
 			  rq->label, rs_istate_to_string(in->si.info.state));
 		return;
 	}
 	if (!in) {
-		reply_err(d, peer, rq->id, RS_E_FAILED,
+		rsd_reply_err(d, peer, rq->id, RS_E_FAILED,
 			  "%s has no instance to restart; use up", rq->label);
 		return;
 	}
 	if (!rsd_node_find(d, in->si.node) || !rsd_node_find(d, in->si.node)->connected) {
-		reply_err(d, peer, rq->id, RS_E_NONODE, "node %s is not connected",
+		rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "node %s is not connected",
 			  in->si.node);
 		return;
 	}
-	p = pending_new(d, peer, rq, s->s.spec.ready_timeout_ms + 5000);
+	p = rsd_op_new(d, peer, rq, s->s.spec.ready_timeout_ms + 5000);
 	if (!p) {
-		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 		return;
 	}
 	p->inst_id = in->si.info.id;
 	s->s.desired = RS_WANT_UP;
 	s->s.updated_ms = clock_wall_ms();
-	if (pending_commit(d, peer, rq, s, p, "restart of a terminated service") < 0)
+	if (rsd_op_commit(d, peer, rq, s, p, "restart of a terminated service") < 0)
 		return;
 	in->si.info.state = RS_IS_PENDING;
 	rsd_send_start(d, in);
@@ -459,7 +432,7 @@ static void do_shutdown(rsd *d, const net_peer *peer, const rs_request *rq)
 
 	for (rsd_pending *q = d->pending; q; q = q->next)
 		if (q->reply || q->verb == RS_V_SHUTDOWN) {
-			reply_err(d, peer, rq->id, RS_E_BUSY,
+			rsd_reply_err(d, peer, rq->id, RS_E_BUSY,
 				  "busy: a '%s' of %s is in progress", q->op.kind,
 				  q->label[0] ? q->label : "everything");
 			return;
@@ -467,9 +440,9 @@ static void do_shutdown(rsd *d, const net_peer *peer, const rs_request *rq)
 	for (rsd_svc *s = d->svcs; s; s = s->next)
 		if (s->s.spec.stop_timeout_ms > wait_ms)
 			wait_ms = s->s.spec.stop_timeout_ms;
-	p = pending_new(d, peer, rq, wait_ms + 5000);
+	p = rsd_op_new(d, peer, rq, wait_ms + 5000);
 	if (!p) {
-		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 		return;
 	}
 	if (store_begin(d->st) < 0)
@@ -499,7 +472,7 @@ static void do_shutdown(rsd *d, const net_peer *peer, const rs_request *rq)
 fail_rollback:
 	store_rollback(d->st);
 fail:
-	reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store the shutdown: %s",
+	rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store the shutdown: %s",
 		  store_errmsg(d->st));
 	free(p);
 }
@@ -522,7 +495,7 @@ static int env_set(rs_spec *spec, const char *kv)
 }
 
 /* Copies the fields named by mask from src into dst. */
-static int spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
+int rsd_spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
 {
 	int r = 0;
 
@@ -588,7 +561,7 @@ static int spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
  * spec at once (what needs a new process waits for the next start). */
 static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 {
-	rsd_svc *s = svc_for_op(d, peer, rq);
+	rsd_svc *s = rsd_svc_for_op(d, peer, rq);
 	store_service next;
 	char err[RS_DETAIL_MAX];
 	int r;
@@ -596,20 +569,20 @@ static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 	if (!s)
 		return;
 	if (rq->edit_mask & RS_EDIT_NODE || rq->edit_mask & ~(uint32_t)RS_EDIT__ALL) {
-		reply_err(d, peer, rq->id, RS_E_INVAL,
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL,
 			  "edit cannot move %s to another node; use down and up", rq->label);
 		return;
 	}
 	next = s->s;
 	if (rs_spec_copy(&next.spec, &s->s.spec) < 0 ||
-	    spec_merge(&next.spec, &rq->spec, rq->edit_mask) < 0) {
+	    rsd_spec_merge(&next.spec, &rq->spec, rq->edit_mask) < 0) {
 		rs_spec_clear(&next.spec);
-		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 		return;
 	}
 	if (rs_spec_validate(&next.spec, err, sizeof err) < 0) {
 		rs_spec_clear(&next.spec);
-		reply_err(d, peer, rq->id, RS_E_INVAL, "%s", err);
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "%s", err);
 		return;
 	}
 	next.updated_ms = clock_wall_ms();
@@ -624,7 +597,7 @@ static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 	}
 	if (r < 0) {
 		rs_spec_clear(&next.spec);
-		reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store %s: %s",
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store %s: %s",
 			  rq->label, store_errmsg(d->st));
 		return;
 	}
@@ -643,7 +616,7 @@ static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 /* clone: start a warm standby instance of a running service. */
 static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 {
-	rsd_svc *s = svc_for_op(d, peer, rq);
+	rsd_svc *s = rsd_svc_for_op(d, peer, rq);
 	rsd_inst *act, *sb;
 	rsd_node *n;
 	rsd_pending *p;
@@ -652,20 +625,20 @@ static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;
 	act = svc_instance(d, rq->label);
 	if (s->s.spec.replicas > 1) {
-		reply_err(d, peer, rq->id, RS_E_INVAL,
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL,
 			  "%s has %u replicas: it needs no standby", rq->label,
 			  s->s.spec.replicas);
 		return;
 	}
 	if (s->s.desired != RS_WANT_UP || !act || act->si.standby ||
 	    !rsd_istate_live(act->si.info.state)) {
-		reply_err(d, peer, rq->id, RS_E_FAILED, "%s is not running; up it first",
+		rsd_reply_err(d, peer, rq->id, RS_E_FAILED, "%s is not running; up it first",
 			  rq->label);
 		return;
 	}
 	for (rsd_inst *in = d->insts; in; in = in->next)
 		if (in->si.standby && !strcmp(in->si.info.label, rq->label)) {
-			reply_err(d, peer, rq->id, RS_E_EXISTS,
+			rsd_reply_err(d, peer, rq->id, RS_E_EXISTS,
 				  "%s already has a standby (instance %llu on %s)",
 				  rq->label, (unsigned long long)in->si.info.id, in->si.node);
 			return;
@@ -680,16 +653,16 @@ static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 				   rq->spec.node[0] ? NULL : act->si.node);
 	}
 	if (!n) {
-		reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node for a standby of %s",
+		rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node for a standby of %s",
 			  rq->label);
 		return;
 	}
-	p = pending_new(d, peer, rq, s->s.spec.ready_timeout_ms + 5000);
+	p = rsd_op_new(d, peer, rq, s->s.spec.ready_timeout_ms + 5000);
 	sb = calloc(1, sizeof *sb);
 	if (!p || !sb) {
 		free(p);
 		free(sb);
-		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 		return;
 	}
 	sb->si.info.id = d->next_inst_id;
@@ -703,7 +676,7 @@ static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 		store_rollback(d->st);
 		free(sb);
 		free(p);
-		reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store the standby: %s",
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store the standby: %s",
 			  store_errmsg(d->st));
 		return;
 	}
@@ -711,7 +684,7 @@ static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 	d->next_inst_id++;
 	sb->next = d->insts;
 	d->insts = sb;
-	if (pending_commit(d, peer, rq, NULL, p, "warm standby") < 0)
+	if (rsd_op_commit(d, peer, rq, NULL, p, "warm standby") < 0)
 		return;
 	rsd_send_start(d, sb);
 	if (rq->no_block)
@@ -721,7 +694,7 @@ static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 /* unclone: stop and forget the standby. */
 static void do_unclone(rsd *d, const net_peer *peer, const rs_request *rq)
 {
-	rsd_svc *s = svc_for_op(d, peer, rq);
+	rsd_svc *s = rsd_svc_for_op(d, peer, rq);
 
 	if (!s)
 		return;
@@ -731,7 +704,7 @@ static void do_unclone(rsd *d, const net_peer *peer, const rs_request *rq)
 			continue;
 		if (store_begin(d->st) < 0 || store_instance_del(d->st, in->si.info.id) < 0) {
 			store_rollback(d->st);
-			reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store: %s",
+			rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store: %s",
 				  store_errmsg(d->st));
 			return;
 		}
@@ -744,7 +717,7 @@ static void do_unclone(rsd *d, const net_peer *peer, const rs_request *rq)
 		rsd_reply(d, peer, rq->id, RS_OK, NULL, "standby stopped");
 		return;
 	}
-	reply_err(d, peer, rq->id, RS_E_FAILED, "%s has no standby", rq->label);
+	rsd_reply_err(d, peer, rq->id, RS_E_FAILED, "%s has no standby", rq->label);
 }
 
 /* logs: ask the instance's agent for its output; the reply follows when
@@ -758,23 +731,23 @@ static void do_logs(rsd *d, const net_peer *peer, const rs_request *rq)
 	rs_msg m;
 
 	if (!rsd_svc_find(d, rq->label)) {
-		reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
+		rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
 		return;
 	}
 	if (!in || strcmp(in->si.info.label, rq->label) != 0) {
-		reply_err(d, peer, rq->id, RS_E_NOENT, "%s has no instance %llu",
+		rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "%s has no instance %llu",
 			  rq->label, (unsigned long long)rq->instance);
 		return;
 	}
 	n = rsd_node_find(d, in->si.node);
 	if (!n || !n->connected) {
-		reply_err(d, peer, rq->id, RS_E_NONODE, "node %s is not connected",
+		rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "node %s is not connected",
 			  in->si.node);
 		return;
 	}
 	lr = calloc(1, sizeof *lr);
 	if (!lr) {
-		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 		return;
 	}
 	lr->peer = *peer;
@@ -791,7 +764,7 @@ static void do_logs(rsd *d, const net_peer *peer, const rs_request *rq)
 	m.u.logs_get.after = rq->after;
 	if (rsd_send_agent(d, n, &m) < 0) {
 		free(lr);
-		reply_err(d, peer, rq->id, RS_E_NONODE, "cannot reach node %s", n->n.name);
+		rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "cannot reach node %s", n->n.name);
 	} else {
 		lr->next = d->logreqs;
 		d->logreqs = lr;
@@ -857,14 +830,14 @@ static void do_drain(rsd *d, const net_peer *peer, const rs_request *rq, bool on
 	char msg[RS_DETAIL_MAX];
 
 	if (!n) {
-		reply_err(d, peer, rq->id, RS_E_NOENT, "unknown node '%s'", rq->label);
+		rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "unknown node '%s'", rq->label);
 		return;
 	}
 	n->n.drained = on;
 	if (store_begin(d->st) < 0 || store_node_put(d->st, &n->n) < 0) {
 		store_rollback(d->st);
 		n->n.drained = !on;
-		reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store: %s", store_errmsg(d->st));
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store: %s", store_errmsg(d->st));
 		return;
 	}
 	rsd_event(d, NULL, 0, n->n.name, on ? "drain" : "undrain", "%s",
@@ -895,7 +868,7 @@ static void do_drain(rsd *d, const net_peer *peer, const rs_request *rq, bool on
 		moved++;
 	}
 	if (rsd_commit(d) < 0) {
-		reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store: %s", store_errmsg(d->st));
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store: %s", store_errmsg(d->st));
 		return;
 	}
 	for (rsd_inst *in = d->insts; in; in = in->next)
@@ -983,14 +956,14 @@ static void do_status(rsd *d, const net_peer *peer, const rs_request *rq)
 	rsd_index ix;
 
 	if (rsd_index_build(&ix, d) < 0) {
-		reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 		return;
 	}
 	if (rq->label[0]) {
 		const rsd_label *l = rsd_index_get(&ix, rq->label);
 		if (!l || !l->svc) {
 			rsd_index_free(&ix);
-			reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
+			rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
 			return;
 		}
 		arr = json_array();
@@ -1042,7 +1015,7 @@ static void do_lookup(rsd *d, const net_peer *peer, const rs_request *rq)
 	rsd_inst *best = NULL;
 
 	if (!rsd_svc_find(d, rq->label)) {
-		reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
+		rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
 		return;
 	}
 	for (rsd_inst *in = d->insts; in; in = in->next)
@@ -1051,7 +1024,7 @@ static void do_lookup(rsd *d, const net_peer *peer, const rs_request *rq)
 		     (!best && in->si.info.state == RS_IS_STARTING)))
 			best = in;
 	if (!best) {
-		reply_err(d, peer, rq->id, RS_E_FAILED, "%s has no active instance", rq->label);
+		rsd_reply_err(d, peer, rq->id, RS_E_FAILED, "%s has no active instance", rq->label);
 		return;
 	}
 	reply_json(d, peer, rq->id, json_pack("{s:s, s:I, s:s, s:i, s:s}",
@@ -1086,7 +1059,7 @@ static void do_events(rsd *d, const net_peer *peer, const rs_request *rq)
 				     rq->after ? 0 : 50, event_json, arr);
 	if (r < 0) {
 		json_decref(arr);
-		reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read events: %s",
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read events: %s",
 			  store_errmsg(d->st));
 		return;
 	}
@@ -1136,7 +1109,7 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	case RS_V_UNDRAIN: do_drain(d, peer, rq, false); break;
 	case RS_V_UPDATE: rsd_update(d, peer, rq); break;
 	default:
-		reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
 		break;
 	}
 out:

@@ -83,13 +83,6 @@ int rsd_node_instances(rsd *d, const char *node)
 	return n;
 }
 
-/* The node for a new instance: the one asked for, else the connected node
- * with the fewest live instances (ties: by name). */
-rsd_node *rsd_place(rsd *d, const char *want, const char *avoid)
-{
-	return rsd_place_spec(d, NULL, want, avoid);
-}
-
 /* Live instances of label on node. */
 static int label_on_node(rsd *d, const char *label, const char *node)
 {

@@ -164,11 +164,10 @@ void rsd_pending_check(rsd *d);
 bool rsd_istate_live(rs_istate s);
 /* Live instances placed on node. */
 int rsd_node_instances(rsd *d, const char *node);
-/* The node for an instance: `want` if given (and up), else the connected
- * node with the fewest live instances, `avoid` only if there is no other. */
-rsd_node *rsd_place(rsd *d, const char *want, const char *avoid);
-/* The same, spreading the instances of label over nodes first, among the
- * nodes its service's placement allows. */
+/* The node for an instance of label: `want` if given (and up), else the
+ * connected node its service's placement allows with the fewest instances
+ * of label, then the fewest live instances; `avoid` only if there is no
+ * other. */
 rsd_node *rsd_place_label(rsd *d, const char *want, const char *avoid,
 			  const char *label);
 /* The same for spec (its label, placement; NULL: any node). A node at its

@@ -77,7 +77,6 @@ void rsd_update_free(struct rsd_update *u)
 	free(u);
 }
 
-#define reply_err rsd_reply_err
 
 /* Sends one instance its handover: to the new spec, or back to the old. */
 static int send_item(rsd *d, struct rsd_update *u, struct upd_item *it, bool back)
@@ -438,16 +437,16 @@ void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq)
 
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(u->labels[j], label)) {
-				reply_err(d, peer, rq->id, RS_E_INVAL,
+				rsd_reply_err(d, peer, rq->id, RS_E_INVAL,
 					  "%s is named twice in the update", label);
 				goto out;
 			}
 		if (!si) {
-			reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", label);
+			rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", label);
 			goto out;
 		}
 		if (busy) {
-			reply_err(d, peer, rq->id, RS_E_BUSY, "%s is busy: a '%s' "
+			rsd_reply_err(d, peer, rq->id, RS_E_BUSY, "%s is busy: a '%s' "
 				  "operation is in progress", label, busy->op.kind);
 			goto out;
 		}
@@ -458,11 +457,11 @@ void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq)
 				   i ? rq->edit_mask & RS_EDIT_ENV : rq->edit_mask) < 0)
 			goto nomem;
 		if (rs_spec_validate(&u->specs[i], err, sizeof err) < 0) {
-			reply_err(d, peer, rq->id, RS_E_INVAL, "%s: %s", label, err);
+			rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "%s: %s", label, err);
 			goto out;
 		}
 		if (si->s.desired != RS_WANT_UP) {
-			reply_err(d, peer, rq->id, RS_E_FAILED, "%s is down; update "
+			rsd_reply_err(d, peer, rq->id, RS_E_FAILED, "%s is down; update "
 				  "hands a running service over (use up)", label);
 			goto out;
 		}
@@ -470,7 +469,7 @@ void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq)
 		if (add_items(d, u, i) < 0)
 			goto nomem;
 		if (u->n == before) {
-			reply_err(d, peer, rq->id, RS_E_FAILED, "%s has no running "
+			rsd_reply_err(d, peer, rq->id, RS_E_FAILED, "%s has no running "
 				  "instance to update", label);
 			goto out;
 		}
@@ -491,7 +490,7 @@ void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq)
 	pump(d, p);
 	return;
 nomem:
-	reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+	rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 out:
 	rsd_update_free(u);
 }
