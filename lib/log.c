@@ -11,6 +11,14 @@ static const char *log_prog = "rs";
 static int log_level = LOG_LVL_INFO;
 static int log_json;
 
+int log_set_format(const char *name)
+{
+	if (strcmp(name, "json") && strcmp(name, "text"))
+		return -1;
+	log_set_json(strcmp(name, "json") == 0);
+	return 0;
+}
+
 void log_set_json(int on)
 {
 	log_json = on;

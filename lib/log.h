@@ -14,6 +14,8 @@ void log_init(const char *prog, int level);
 /* One JSON object per line ({"time","level","prog","msg"[,"error"]})
  * instead of text; for log collectors (--log-format json). */
 void log_set_json(int on);
+/* --log-format NAME: "text" or "json"; -1 (nothing changed) otherwise. */
+int log_set_format(const char *name);
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* log_warn appends ": strerror(errno)"; log_warnx does not. */

@@ -113,11 +113,10 @@ int main(int argc, char **argv)
 		case 'M': manifest_path = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'F':
-			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+			if (log_set_format(optarg) < 0) {
 				fprintf(stderr, "--log-format wants text or json\n");
 				return 2;
 			}
-			log_set_json(strcmp(optarg, "json") == 0);
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
