@@ -193,11 +193,16 @@ bool rs_user_valid(const char *s)
 	return true;
 }
 
-int rs_spec_add_placement(rs_spec *s, const char *c)
+bool rs_placement_valid(const char *c)
 {
 	bool is_node;
 
-	if (!c || !placement_name(c, &is_node))
+	return c && placement_name(c, &is_node);
+}
+
+int rs_spec_add_placement(rs_spec *s, const char *c)
+{
+	if (!rs_placement_valid(c))
 		return -EINVAL;
 	return strv_add_max(&s->placement, &s->nplacement, c, RS_PLACEMENT_MAX,
 			    RS_LABEL_MAX + 8);

@@ -203,6 +203,8 @@ int rs_spec_set_listen(rs_spec *s, char *const *v, size_t n);
  * node so named) or "label=NAME" (only on nodes with every such label).
  * 0, -EINVAL (not one of those, or NAME invalid), -E2BIG, -ENOMEM. */
 int rs_spec_add_placement(rs_spec *s, const char *c);
+/* Whether c is "node=NAME" or "label=NAME" with a valid NAME. */
+bool rs_placement_valid(const char *c);
 /* Whether s is a user name ([A-Za-z_][A-Za-z0-9_.-]*, optionally ending
  * in $, at most 32) or a numeric uid. */
 bool rs_user_valid(const char *s);

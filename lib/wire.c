@@ -121,13 +121,10 @@ static bool listen_spec_ok(const char *s)
 /* True if v[n] is a sendable placement vector. */
 static bool placement_ok(char *const *v, size_t n)
 {
-	rs_spec probe;
 	bool ok = n <= RS_PLACEMENT_MAX;
 
-	rs_spec_init(&probe);
 	for (size_t i = 0; ok && i < n; i++)
-		ok = v && v[i] && rs_spec_add_placement(&probe, v[i]) == 0;
-	rs_spec_clear(&probe);
+		ok = v && rs_placement_valid(v[i]);
 	return ok;
 }
 
