@@ -16,6 +16,7 @@
 
 #include "agent.h"
 #include "clock.h"
+#include "codes.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "wire.h"
@@ -190,6 +191,14 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 		ag->welcomed = false;
 		agent_hello(ag);
 		break;
+	case RS_MSG_ENROLLED:
+		/* rsd refuses this agent (e.g. another one runs as this node) */
+		if (m->u.enrolled.code != RS_OK && m->u.enrolled.message &&
+		    strcmp(ag->refused, m->u.enrolled.message) != 0) {
+			rs_strlcpy(ag->refused, m->u.enrolled.message, sizeof ag->refused);
+			log_warnx("rsd refuses this agent: %s", m->u.enrolled.message);
+		}
+		break;
 	case RS_MSG_BEAT_ACK:
 		replay_ack(ag, m->ack);
 		break;
@@ -274,9 +283,14 @@ int agent_init(agent *ag, struct ev_loop *loop)
 		log_warnx("cannot attach to the keeper: %s", strerror(-r));
 		return r;
 	}
-	r = net_dealer_new(loop, ag->rsd_ep, ag->node, link_cb, ag, &ag->link);
+	/* no routing id of our own: rsd knows the node by its key, and a
+	 * routing id could be claimed by another connection */
+	r = net_dealer_new(loop, ag->rsd_ep, NULL, ag->insecure ? NULL : &ag->curve,
+			   link_cb, ag, &ag->link);
 	if (r < 0)
 		return r;
+	if (!ag->insecure && net_monitor(ag->link, agent_link_event, ag) < 0)
+		log_warnx("cannot monitor the link's handshakes, ignoring");
 	ev_signal_init(&ag->sigterm_w, signal_cb, SIGTERM);
 	ev_signal_init(&ag->sigint_w, signal_cb, SIGINT);
 	ag->sigterm_w.data = ag->sigint_w.data = ag;

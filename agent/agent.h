@@ -102,6 +102,11 @@ struct agent {
 	uint64_t        log_max;          /* rotate a log above this size */
 	ev_timer        rotate_t;
 	uint64_t        session;      /* random, tells rsd this process apart */
+	/* trust (enroll.c) */
+	bool            insecure;     /* plaintext to an rsd --insecure */
+	const char     *token_file;   /* --token-file: enrol with it */
+	net_curve       curve;        /* this node's key, rsd's pinned key */
+	char            refused[256]; /* rsd's last refusal, logged once */
 	uint64_t        ho_seq;       /* handovers started (candidate ids) */
 	uint64_t        seq;          /* last envelope seq sent */
 	uint64_t        hello_seq;    /* seq of the last Hello sent */
@@ -213,5 +218,13 @@ int kc_fd_store(agent *ag, uint64_t id, const char *name, int fd, bool replace);
 int kc_sync(agent *ag);
 /* Tells the keeper to exit (every service is down) and waits for it. */
 void kc_quit(agent *ag);
+
+/* enroll.c */
+/* Loads the node's key from STATE/agent.key, or enrols with the token
+ * file first (blocking; retries while rsd cannot be reached). Fills
+ * ag->curve. Insecure: nothing. 0, or -errno after logging why. */
+int agent_keys(agent *ag);
+/* Logs the link's handshake failures (net_event_fn). */
+void agent_link_event(net_sock *s, net_event ev, uint32_t value, void *arg);
 
 #endif

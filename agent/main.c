@@ -23,10 +23,14 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: rs-agent --node NAME [--rsd EP] [--state-dir DIR] [--beat-ms N] [-v]\n"
+"usage: rs-agent --node NAME [--rsd EP] [--state-dir DIR] [--token-file FILE] [-v]\n"
 "  --node NAME       this node's name (default: the host name)\n"
 "  --rsd EP          rsd's agent endpoint (default tcp://127.0.0.1:7701)\n"
-"  --state-dir DIR   notify sockets and logs (default /var/lib/rs-agent)\n"
+"  --state-dir DIR   notify sockets, logs, this node's key agent.key\n"
+"                    (default /var/lib/rs-agent)\n"
+"  --token-file FILE enrol with rsd's join token on the first start (rsd's\n"
+"                    join.token); later starts use STATE_DIR/agent.key\n"
+"  --insecure        plaintext, no key (only with an rsd --insecure)\n"
 "  --beat-ms N       heartbeat interval to rsd (default 1000)\n"
 "  --log-max BYTES   rotate an instance's log above this size (default 8 MiB;\n"
 "                    one rotated copy LABEL.ID.log.1 is kept)\n"
@@ -87,6 +91,8 @@ int main(int argc, char **argv)
 		{ "label", required_argument, NULL, 'L' },
 		{ "capacity", required_argument, NULL, 'C' },
 		{ "ready-fd", required_argument, NULL, 'R' },
+		{ "token-file", required_argument, NULL, 'T' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -126,6 +132,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'R': ready_fd = atoi(optarg); break;
+		case 'T': ag.token_file = optarg; break;
+		case 'I': ag.insecure = true; break;
 		case 'F':
 			if (log_set_format(optarg) < 0) {
 				fprintf(stderr, "--log-format wants text or json\n");
@@ -167,6 +175,8 @@ int main(int argc, char **argv)
 		fatalx("cannot reach or start the keeper in %s/run: %s",
 		       ag.state_dir, strerror(-r));
 	signal(SIGPIPE, SIG_IGN);
+	if (agent_keys(&ag) < 0)
+		fatalx("no usable key for node %s (see above)", ag.node);
 	loop = ev_default_loop(EVFLAG_AUTO);
 	if (!loop)
 		fatalx("cannot initialise libev");

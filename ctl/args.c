@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "auth.h"
 #include "codes.h"
 #include "listen.h"
 #include "manifest.h"
@@ -61,7 +62,7 @@ enum { OPT_NO = 0, OPT_YES = 1, OPT_ERR = -1 };
 /* ---- messages --------------------------------------------------------- */
 
 static const char usage_text[] =
-"usage: rsctl [-s EP] [--json] [--timeout S] VERB [ARGS...]\n"
+"usage: rsctl [-s EP] [--cred FILE] [--json] [--timeout S] VERB [ARGS...]\n"
 "\n"
 "Asks rsd, the cluster reincarnation server, to start, stop or report on\n"
 "services.\n"
@@ -89,11 +90,20 @@ static const char usage_text[] =
 "  events [LABEL] [-n N]\n"
 "                     show the latest events (default 50)\n"
 "  ping               check that rsd answers\n"
+"  cred create NAME --role ROLE [--labels PATTERNS]\n"
+"                     print a new operator credential (admin)\n"
+"  cred list          list credentials, node keys and join tokens (admin)\n"
+"  cred revoke NAME [--node]\n"
+"                     refuse a credential (or a node's key) from now on\n"
+"  token rotate       a new join token; the old one is refused (admin)\n"
 "  help [VERB]        show this help, or a verb's\n"
 "\n"
 "Global options (before or after the verb):\n"
 "  -s EP          rsd's control endpoint (default: $RS_CONTROL, else\n"
 "                 " CTL_DEFAULT_ENDPOINT ")\n"
+"  --cred FILE    the credential to use (default: $RS_CRED, else\n"
+"                 ~/.config/rs/cred, else " CTL_CRED_SYSTEM ")\n"
+"  --insecure     no credential, plaintext (only with an rsd --insecure)\n"
 "  --json         print the reply's JSON payload instead of text\n"
 "  --timeout S    how long rsd may work on the request, in seconds\n"
 "                 (default: up: ready timeout + 5, down: 10, refresh,\n"
@@ -102,7 +112,9 @@ static const char usage_text[] =
 "  --version      print rsctl's version\n"
 "\n"
 "Exit codes: 0 ok, 1 failed, 2 usage, 3 unknown label, 4 busy, 5 timeout,\n"
-"6 unreachable, 7 exists, 8 no node, 9 invalid, 10 internal, 11 rolled back.\n";
+"6 unreachable, 7 exists, 8 no node, 9 invalid, 10 internal, 11 rolled back,\n"
+"12 forbidden (the credential's role does not allow it), 13 not\n"
+"authenticated (no credential, or rsd refused it).\n";
 
 static const char up_help[] =
 "usage: rsctl up LABEL [OPTIONS] -- COMMAND [ARGS...]\n"
@@ -298,6 +310,36 @@ static const char undrain_help[] =
 "\n"
 "Lets rsd place instances on NODE again.\n";
 
+static const char cred_create_help[] =
+"usage: rsctl cred create NAME --role ROLE [--labels PATTERNS]\n"
+"\n"
+"Makes a new operator credential and prints it on standard output, in the\n"
+"form --cred FILE reads (save it with mode 0600). Its key pair is made\n"
+"here; rsd stores only the public key. ROLE is viewer (status, nodes,\n"
+"lookup, events, logs), operator (also up, down, refresh, restart, edit,\n"
+"clone, update, apply, drain) or admin (everything, credentials too).\n"
+"--labels web*,db-? limits an operator to matching labels (then it may\n"
+"not apply or drain). Needs the admin role.\n";
+
+static const char cred_list_help[] =
+"usage: rsctl cred list\n"
+"\n"
+"Lists operator credentials, node keys and join tokens, revoked ones too.\n";
+
+static const char cred_revoke_help[] =
+"usage: rsctl cred revoke NAME [--node]\n"
+"\n"
+"Refuses credential NAME from now on, on its open connections too. With\n"
+"--node, NAME is a node: its agent's key is refused, and the node can\n"
+"enrol again with the join token (a reinstalled host).\n";
+
+static const char token_rotate_help[] =
+"usage: rsctl token rotate\n"
+"\n"
+"Makes a new join token (rsd writes it to join.token beside its database\n"
+"and prints it); the earlier token is refused from now on. Enrolled nodes\n"
+"keep their keys.\n";
+
 static const char ping_help[] =
 "usage: rsctl ping\n"
 "\n"
@@ -433,6 +475,22 @@ static int set_u64(rs_request *r, const opt_def *d, const char *val)
 	if (!isdigit((unsigned char)*val) || *end || errno || v == 0)
 		return opt_error(d, "'%s' is not an instance id", val);
 	*(uint64_t *)(void *)((char *)r + d->off) = v;
+	return 0;
+}
+
+static int set_role(rs_request *r, const opt_def *d, const char *val)
+{
+	if (rs_role_from_string(val) < 0)
+		return opt_error(d, "'%s' is not a role: viewer, operator or admin", val);
+	rs_strlcpy(r->role, val, sizeof r->role);
+	return 0;
+}
+
+static int set_patterns(rs_request *r, const opt_def *d, const char *val)
+{
+	if (!auth_patterns_valid(val))
+		return opt_error(d, "'%s' is not a list of label patterns (web*,db-?)", val);
+	rs_strlcpy(r->pattern, val, sizeof r->pattern);
 	return 0;
 }
 
@@ -697,6 +755,17 @@ static const opt_def logs_opts[] = {
 	{ NULL, false, NULL, 0, 0 },
 };
 
+static const opt_def cred_create_opts[] = {
+	{ "--role",   true, set_role,     0, 0 },
+	{ "--labels", true, set_patterns, 0, 0 },
+	{ NULL, false, NULL, 0, 0 },
+};
+
+static const opt_def cred_revoke_opts[] = {
+	{ "--node", false, set_true, offsetof(rs_request, node_key), 0 },
+	{ NULL, false, NULL, 0, 0 },
+};
+
 static const opt_def events_opts[] = {
 	{ "-n",      true, set_count, offsetof(rs_request, limit), 0 },
 	{ "--limit", true, set_count, offsetof(rs_request, limit), 0 },
@@ -724,6 +793,10 @@ static const verb_def verbs[] = {
 	{ "undrain",  RS_V_UNDRAIN,  LABEL_REQUIRED, false, NULL,       undrain_help },
 	{ "diff",     RS_V_APPLY,    LABEL_FILE,     false, NULL,       diff_help },
 	{ "update",   RS_V_UPDATE,   LABEL_REQUIRED, true,  update_opts, update_help },
+	{ "cred create",  RS_V_CRED_CREATE,  LABEL_REQUIRED, false, cred_create_opts, cred_create_help },
+	{ "cred list",    RS_V_CRED_LIST,    LABEL_NONE,     false, NULL,             cred_list_help },
+	{ "cred revoke",  RS_V_CRED_REVOKE,  LABEL_REQUIRED, false, cred_revoke_opts, cred_revoke_help },
+	{ "token rotate", RS_V_TOKEN_ROTATE, LABEL_NONE,     false, NULL,             token_rotate_help },
 };
 
 /* The verb called name, or NULL. */
@@ -788,6 +861,19 @@ static int global_opt(args_state *s, int argc, char **argv, int *i)
 		s->c->endpoint = val;
 	if (m != OPT_NO)
 		return m;
+	m = opt_match("--cred", true, argc, argv, i, &val);
+	if (m == OPT_YES && !*val) {
+		fputs("rsctl: --cred: the file name is empty\n", stderr);
+		return OPT_ERR;
+	}
+	if (m == OPT_YES)
+		s->c->cred_path = val;
+	if (m != OPT_NO)
+		return m;
+	if (opt_match("--insecure", false, argc, argv, i, &val) == OPT_YES) {
+		s->c->insecure = true;
+		return OPT_YES;
+	}
 	m = opt_match("--timeout", true, argc, argv, i, &val);
 	if (m != OPT_YES)
 		return m;
@@ -992,6 +1078,12 @@ static int global_args(args_state *s, int argc, char **argv, int *i)
 static int help_verb(int argc, char **argv, int i)
 {
 	const verb_def *v = i < argc ? verb_find(argv[i]) : NULL;
+	char two[64];
+
+	if (!v && i + 1 < argc) {
+		snprintf(two, sizeof two, "%s %s", argv[i], argv[i + 1]);
+		v = verb_find(two);
+	}
 
 	if (i < argc && !v)
 		return usage_error(NULL, "unknown verb '%s'", argv[i]);
@@ -1114,6 +1206,12 @@ static int finish(args_state *s)
 		rs_strlcpy(r->spec.label, s->label, sizeof r->spec.label);
 	if (r->verb == RS_V_UPDATE && finish_update(s) != ARGS_RUN)
 		return RS_E_USAGE;
+	if (r->verb == RS_V_CRED_CREATE && rs_role_from_string(r->role) < 0)
+		return usage_error(s->v, "--role must be viewer, operator or admin");
+	if (r->verb == RS_V_CRED_CREATE && r->pattern[0] &&
+	    strcmp(r->role, "operator") != 0)
+		return usage_error(s->v, "--labels limits an operator; viewers see "
+				   "and admins change every label");
 	if (r->verb == RS_V_UP) {
 		rs_strlcpy(r->spec.label, s->label, sizeof r->spec.label);
 		if (rs_spec_validate(&r->spec, err, sizeof err) < 0)
@@ -1147,6 +1245,16 @@ int args_parse(int argc, char **argv, ctl_cmd *c)
 		return usage_error(NULL, "no verb given");
 	if (strcmp(argv[i], "help") == 0)
 		return help_verb(argc, argv, i + 1);
+	if ((strcmp(argv[i], "cred") == 0 || strcmp(argv[i], "token") == 0) &&
+	    i + 1 < argc) {
+		char two[64];
+		snprintf(two, sizeof two, "%s %s", argv[i], argv[i + 1]);
+		if (verb_find(two))
+			i++;
+		s.v = verb_find(two);
+		if (!s.v)
+			return usage_error(NULL, "unknown verb '%s'", two);
+	} else
 	s.v = verb_find(argv[i]);
 	if (!s.v)
 		return usage_error(NULL, "unknown verb '%s'", argv[i]);
@@ -1164,4 +1272,5 @@ void ctl_cmd_clear(ctl_cmd *c)
 	rs_msg_clear(&c->req);
 	c->endpoint = NULL;
 	c->json = false;
+	memset(c->new_sec, 0, sizeof c->new_sec);
 }

@@ -12,9 +12,12 @@
 #include <stdint.h>
 
 #include "msg.h"
+#include "net.h"
 
 #define CTL_DEFAULT_ENDPOINT "tcp://127.0.0.1:7700"
 #define CTL_ENDPOINT_ENV     "RS_CONTROL"
+#define CTL_CRED_ENV         "RS_CRED"
+#define CTL_CRED_SYSTEM      "/var/lib/rsd/admin.cred"  /* a packaged rsd's */
 #define CTL_TIMEOUT_MS       5000   /* default request timeout */
 #define CTL_UP_SLACK_MS      5000   /* up: ready timeout + this */
 #define CTL_DOWN_TIMEOUT_MS  10000  /* down: the stop timeout is rsd's */
@@ -29,6 +32,11 @@ typedef struct ctl_cmd {
 	bool        json;
 	rs_msg      req;        /* RS_MSG_REQUEST, owned; timeout_ms resolved */
 	bool        follow;     /* logs/events -f: keep asking for more */
+	const char *cred_path;  /* --cred FILE (borrowed), NULL: $RS_CRED... */
+	bool        insecure;   /* --insecure: plaintext, no credential */
+	const net_curve *curve; /* the credential's keys; NULL: plaintext */
+	char        cred_name[64];
+	char        new_sec[NET_KEY_LEN + 1];  /* cred create: the new secret */
 } ctl_cmd;
 
 enum {

@@ -19,6 +19,7 @@
 #include "args.h"
 #include "clock.h"
 #include "codes.h"
+#include "cred.h"
 #include "net.h"
 #include "output.h"
 #include "wire.h"
@@ -49,6 +50,17 @@ static int unreachable(const ctl_cmd *c, int err)
 {
 	int ms = reply_wait_ms(c);
 
+	if (err == -EACCES && !c->curve) {
+		fprintf(stderr, "rsctl: rsd at %s wants a credential (it does not run "
+			"--insecure): drop --insecure and pass --cred FILE\n", c->endpoint);
+		return RS_E_AUTH;
+	}
+	if (err == -EACCES) {
+		fprintf(stderr, "rsctl: rsd at %s refused credential '%s' (unknown or "
+			"revoked), or is not the rsd whose key the credential pins\n",
+			c->endpoint, c->cred_name);
+		return RS_E_AUTH;
+	}
 	if (err == -ETIMEDOUT || err == -ECONNREFUSED)
 		fprintf(stderr, "rsctl: rsd at %s did not answer within %g s\n",
 			c->endpoint, ms / 1000.0);
@@ -80,10 +92,13 @@ static int exchange(const ctl_cmd *c, rs_msg *rep, bool quiet)
 			r == -E2BIG ? "it is too large" : strerror(-r));
 		return r == -ENOMEM ? RS_E_INTERNAL : RS_E_USAGE;
 	}
-	r = net_call(c->endpoint, out, outlen, reply_wait_ms(c), &in, &inlen);
+	r = net_call(c->endpoint, c->curve, out, outlen, reply_wait_ms(c), &in,
+		     &inlen);
 	free(out);
+	if (r < 0 && quiet)
+		return r == -EACCES ? RS_E_AUTH : RS_E_UNREACHABLE;
 	if (r < 0)
-		return quiet ? RS_E_UNREACHABLE : unreachable(c, r);
+		return unreachable(c, r);
 	r = wire_decode(in, inlen, rep);
 	free(in);
 	if (r < 0 && quiet)
@@ -132,6 +147,35 @@ static int print_json(const rs_reply *rep)
 		return RS_E_INTERNAL;
 	}
 	return RS_OK;
+}
+
+/* cred create: the new credential, in the form --cred FILE reads. */
+static int print_cred(const ctl_cmd *c, const rs_reply *rep)
+{
+	const rs_request *rq = &c->req.u.request;
+	json_t *root = rep->json ? json_loads(rep->json, 0, NULL) : NULL;
+	const char *server = json_string_value(json_object_get(root, "server_key"));
+	char text[2048];
+	rs_cred cr;
+	int r = RS_OK;
+
+	memset(&cr, 0, sizeof cr);
+	strcpy(cr.kind, "operator");
+	rs_strlcpy(cr.name, rq->label, sizeof cr.name);
+	rs_strlcpy(cr.role, rq->role, sizeof cr.role);
+	rs_strlcpy(cr.labels, rq->pattern, sizeof cr.labels);
+	rs_strlcpy(cr.server, server ? server : "", sizeof cr.server);
+	rs_strlcpy(cr.pub, rq->public_key, sizeof cr.pub);
+	rs_strlcpy(cr.sec, c->new_sec, sizeof cr.sec);
+	if (!server || !net_key_valid(server) || cred_format(&cr, text, sizeof text) < 0) {
+		fputs("rsctl: rsd's answer has no valid server key\n", stderr);
+		r = RS_E_INTERNAL;
+	} else {
+		fputs(text, stdout);
+	}
+	memset(&cr, 0, sizeof cr);
+	json_decref(root);
+	return r;
 }
 
 /* Human output of a reply with code 0: the payload's rendering for the
@@ -206,9 +250,9 @@ static bool wants_progress(const ctl_cmd *c)
 }
 
 /* The status payload now (malloc'ed), or NULL; prints nothing. */
-static char *status_now(const char *endpoint)
+static char *status_now(const ctl_cmd *c)
 {
-	ctl_cmd sc = { .endpoint = endpoint };
+	ctl_cmd sc = { .endpoint = c->endpoint, .curve = c->curve };
 	char *json = NULL;
 	rs_msg rep;
 
@@ -229,7 +273,7 @@ static char *status_now(const char *endpoint)
 /* One status poll: prints the lines of what changed. */
 static void progress_poll(ctl_progress *cp)
 {
-	char *json = status_now(cp->c->endpoint);
+	char *json = status_now(cp->c);
 
 	if (json && progress_update(cp->pg, json, stdout) > 0)
 		fflush(stdout);
@@ -276,7 +320,7 @@ static bool locale_utf8(void)
  * <0 (no progress: rsd did not answer, no memory, no thread). */
 static int progress_begin(ctl_progress *cp, const ctl_cmd *c)
 {
-	char *json = status_now(c->endpoint);
+	char *json = status_now(c);
 	pthread_condattr_t ca;
 
 	memset(cp, 0, sizeof *cp);
@@ -403,7 +447,14 @@ static int run_once(ctl_cmd *c, bool show_empty)
 		progress_end(&cp, r == 0 && rep.u.reply.code == RS_OK);
 	if (r == 0 && rep.u.reply.code != RS_OK)
 		r = print_failure(c, &rep.u.reply);
-	else if (r == 0 && (show_empty || has_news(&rep.u.reply)))
+	else if (r == 0 && c->req.u.request.verb == RS_V_CRED_CREATE)
+		r = print_cred(c, &rep.u.reply);
+	else if (r == 0 && c->req.u.request.verb == RS_V_TOKEN_ROTATE && !c->json) {
+		json_t *root = json_loads(rep.u.reply.json ? rep.u.reply.json : "", 0, NULL);
+		const char *tok = json_string_value(json_object_get(root, "token"));
+		fputs(tok ? tok : "", stdout);
+		json_decref(root);
+	} else if (r == 0 && (show_empty || has_news(&rep.u.reply)))
 		r = c->json ? print_json(&rep.u.reply) :
 		    print_human(c->req.u.request.verb, &rep.u.reply);
 	if (r == 0 && c->follow)
@@ -417,12 +468,77 @@ static int run_once(ctl_cmd *c, bool show_empty)
 	return r;
 }
 
+/* The credential file to use: --cred, $RS_CRED, ~/.config/rs/cred, or a
+ * packaged rsd's admin.cred if this user may read it. NULL: none. */
+static const char *cred_path(const ctl_cmd *c, char *buf, size_t n)
+{
+	const char *env = getenv(CTL_CRED_ENV), *home = getenv("HOME");
+
+	if (c->cred_path)
+		return c->cred_path;
+	if (env && *env)
+		return env;
+	if (home && *home) {
+		snprintf(buf, n, "%s/.config/rs/cred", home);
+		if (access(buf, F_OK) == 0)
+			return buf;
+	}
+	return access(CTL_CRED_SYSTEM, R_OK) == 0 ? CTL_CRED_SYSTEM : NULL;
+}
+
+/* Loads the credential into curve (c->curve points to it), or leaves it
+ * NULL with --insecure. Returns 0 or RS_E_AUTH after saying why. */
+static int load_cred(ctl_cmd *c, net_curve *curve)
+{
+	char buf[4096], err[600];
+	const char *ins = getenv("RS_INSECURE");
+	const char *path;
+	rs_cred cr;
+
+	if (ins && strcmp(ins, "1") == 0 && !c->cred_path)
+		c->insecure = true;
+	if (c->insecure)
+		return 0;
+	path = cred_path(c, buf, sizeof buf);
+	if (!path) {
+		fprintf(stderr, "rsctl: no credential: pass --cred FILE or set RS_CRED "
+			"(rsd writes admin.cred in the folder of its --db; deploy/up.sh's "
+			"is .rs-local/admin.cred); --insecure only for an rsd --insecure\n");
+		return RS_E_AUTH;
+	}
+	if (cred_read(path, &cr, err, sizeof err) < 0) {
+		fprintf(stderr, "rsctl: cannot use the credential: %s\n", err);
+		return RS_E_AUTH;
+	}
+	if (strcmp(cr.kind, "operator") != 0 || !cr.sec[0] || !cr.server[0]) {
+		fprintf(stderr, "rsctl: %s is not an operator credential (kind = "
+			"operator, server-key, secret-key)\n", path);
+		return RS_E_AUTH;
+	}
+	memset(curve, 0, sizeof *curve);
+	strcpy(curve->server, cr.server);
+	strcpy(curve->pub, cr.pub);
+	strcpy(curve->sec, cr.sec);
+	rs_strlcpy(c->cred_name, cr.name, sizeof c->cred_name);
+	memset(&cr, 0, sizeof cr);
+	c->curve = curve;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	static net_curve curve;
 	ctl_cmd c;
 	int r;
 
 	r = args_parse(argc, argv, &c);
+	if (r == ARGS_RUN)
+		r = load_cred(&c, &curve);
+	if (r == ARGS_RUN && c.req.u.request.verb == RS_V_CRED_CREATE &&
+	    net_keypair(c.req.u.request.public_key, c.new_sec) < 0) {
+		fputs("rsctl: cannot make a key pair\n", stderr);
+		r = RS_E_INTERNAL;
+	}
 	/* colour only for a person: a terminal, and NO_COLOR unset */
 	ctl_tty = isatty(STDOUT_FILENO);
 	output_set_colour(ctl_tty && !getenv("NO_COLOR") && !c.json);
@@ -433,6 +549,7 @@ int main(int argc, char **argv)
 		r = RS_OK;
 	}
 	ctl_cmd_clear(&c);
+	memset(&curve, 0, sizeof curve);
 	if (fflush(stdout) != 0 && r == RS_OK) {
 		perror("rsctl: stdout");
 		r = RS_E_FAILED;

@@ -488,7 +488,7 @@ static int render_lookup(const json_t *root, uint64_t now_ms, FILE *out)
 /* ---- events ----------------------------------------------------------- */
 
 static const char *const event_cols[] = {
-	"TIME", "LABEL", "INSTANCE", "NODE", "KIND", "DETAIL",
+	"TIME", "LABEL", "INSTANCE", "NODE", "KIND", "ACTOR", "DETAIL",
 };
 
 /* Appends one event row. */
@@ -505,6 +505,7 @@ static void event_row(table *t, const json_t *ev)
 	cell_int(t, ev, "instance", 1);
 	cell_str(t, ev, "node");
 	cell_str(t, ev, "kind");
+	cell_str(t, ev, "actor");
 	cell_str(t, ev, "detail");
 }
 
@@ -522,6 +523,46 @@ static int render_events(const json_t *root, uint64_t now_ms, FILE *out)
 		return -ENOMEM;
 	json_array_foreach(evs, i, ev)
 		event_row(t, ev);
+	return table_flush(&t, out);
+}
+
+/* ---- credentials ------------------------------------------------------ */
+
+static const char *const cred_cols[] = {
+	"KIND", "NAME", "ROLE", "LABELS", "KEY", "CREATED", "REVOKED", "BY",
+};
+
+/* Renders {"credentials":[...]}: the key shown by its first 8 characters. */
+static int render_creds(const json_t *root, uint64_t now_ms, FILE *out)
+{
+	const json_t *arr = json_object_get(root, "credentials"), *cr;
+	table *t;
+	size_t i;
+
+	if (!json_is_array(arr))
+		return -ENOENT;
+	t = table_new(cred_cols, sizeof cred_cols / sizeof *cred_cols);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(arr, i, cr) {
+		char key[16], buf[48];
+		const char *k = jstr(cr, "public_key");
+		int64_t at;
+
+		cell_str(t, cr, "kind");
+		cell_str(t, cr, "name");
+		cell_str(t, cr, "role");
+		cell_str(t, cr, "labels");
+		snprintf(key, sizeof key, "%.8s", k ? k : "");
+		table_cell(t, key);
+		for (int w = 0; w < 2; w++) {
+			if (jint(cr, w ? "revoked_ms" : "created_ms", &at) == 0 && at > 0)
+				table_cell(t, output_time((uint64_t)at, buf, sizeof buf));
+			else
+				table_cell(t, NULL);
+		}
+		cell_str(t, cr, "created_by");
+	}
 	return table_flush(&t, out);
 }
 
@@ -562,6 +603,7 @@ static const render_fn renderers[RS_V__NR] = {
 	[RS_V_NODES]  = render_nodes,
 	[RS_V_LOOKUP] = render_lookup,
 	[RS_V_EVENTS] = render_events,
+	[RS_V_CRED_LIST] = render_creds,
 };
 
 int output_human(rs_verb verb, const char *json, uint64_t now_ms, FILE *out)

@@ -18,6 +18,8 @@ STATE=$TOP/.rs-demo
 export NETNS_NET=10.78.0
 . deploy/netns-lib.sh
 CTL=rsdemo-ctl
+# rsctl uses the admin credential rsd makes beside its database
+export RS_CRED="$STATE/admin.cred"
 in_ctl() { ip netns exec "$CTL" "$@"; }
 [ "$(id -u)" -eq 0 ] || { echo "demo.sh: needs root (ip netns)" >&2; exit 1; }
 
@@ -33,9 +35,11 @@ up)
     for i in 1 2 3; do netns_host rsdemo-sw "rsdemo-h$i" $((i + 1)); done
     in_ctl setsid build/rsd/rsd --db "$STATE/rs.db" --control tcp://127.0.0.1:7700 \
         --agents tcp://10.78.0.1:7701 --metrics 127.0.0.1:9100 </dev/null >>"$STATE/rsd.log" 2>&1 &
+    for _ in $(seq 100); do [ -s "$STATE/join.token" ] && break; sleep 0.1; done
     for i in 1 2 3; do
         ip netns exec "rsdemo-h$i" setsid build/agent/rs-agent --node "h$i" \
-            --rsd tcp://10.78.0.1:7701 --state-dir "$STATE/h$i" </dev/null >>"$STATE/h$i.log" 2>&1 &
+            --rsd tcp://10.78.0.1:7701 --state-dir "$STATE/h$i" \
+            --token-file "$STATE/join.token" </dev/null >>"$STATE/h$i.log" 2>&1 &
     done
     sed -e 's/scrape_interval: 5s/scrape_interval: 2s/' deploy/prometheus/prometheus.yml >"$STATE/prometheus.yml"
     cp deploy/prometheus/rules.yml "$STATE/"

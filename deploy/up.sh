@@ -18,11 +18,20 @@ METRICS=${RS_METRICS:-127.0.0.1:9100}
 setsid build/rsd/rsd --db .rs-local/rs.db --control "$CONTROL" --agents "$AGENTS" --metrics "$METRICS" \
     </dev/null >>.rs-local/rsd.log 2>&1 &
 echo $! >.rs-local/pids
+# rsd makes its key pair, admin.cred and join.token beside its --db on its
+# first start (and keeps them): the agents enrol once with the token, rsctl
+# uses the admin credential
+i=0
+until [ -s .rs-local/join.token ] && [ -s .rs-local/admin.cred ]; do
+    i=$((i + 1)); [ $i -lt 100 ] || { echo "rsd made no keys; see .rs-local/rsd.log" >&2; exit 1; }
+    sleep 0.1
+done
 for n in n1 n2 n3; do
     setsid build/agent/rs-agent --node $n --rsd "$AGENTS" --state-dir "$TOP/.rs-local/$n" \
-        </dev/null >>.rs-local/$n.log 2>&1 &
+        --token-file "$TOP/.rs-local/join.token" </dev/null >>.rs-local/$n.log 2>&1 &
     echo $! >>.rs-local/pids
 done
+export RS_CRED="$TOP/.rs-local/admin.cred"
 RSCTL="build/ctl/rsctl -s $CONTROL"
 # wait (up to 10 s) until the three agents have registered
 i=0
@@ -38,8 +47,9 @@ $RSCTL status
 cat <<EOT
 
 rs is running: rsd on $CONTROL, agents n1 n2 n3 (logs in .rs-local/),
-metrics on http://$METRICS/metrics.
-  export PATH=$TOP/build/ctl:\$PATH
+metrics on http://$METRICS/metrics. Every connection is CURVE-encrypted
+and keyed: rsctl needs the admin credential rsd made.
+  export PATH=$TOP/build/ctl:\$PATH RS_CRED=$TOP/.rs-local/admin.cred
   rsctl status                      # what runs where
   kill -9 \$(rsctl --json lookup hello | sed 's/.*"pid":\([0-9]*\).*/\1/')
   rsctl status hello; rsctl events hello   # it came back, restarts=1

@@ -19,6 +19,8 @@ enum rs_code {
 	RS_E_INVAL = 9,        /* invalid request (bad spec, bad argument) */
 	RS_E_INTERNAL = 10,    /* rsd could not do it (store error, ...) */
 	RS_E_ROLLED_BACK = 11, /* update: the new instance failed, the old one kept on */
+	RS_E_FORBIDDEN = 12,   /* the credential's role does not allow it */
+	RS_E_AUTH = 13,        /* no usable credential, or rsd refused it / is not the rsd it pins */
 	RS_E__NR
 };
 

@@ -157,6 +157,7 @@ typedef struct rs_event {
 	char     node[RS_NODE_MAX];
 	char     kind[32];
 	char     detail[RS_DETAIL_MAX];
+	char     actor[80];      /* who asked ("operator:NAME"), "" = rsd itself */
 } rs_event;
 
 typedef struct rs_op {

@@ -39,6 +39,9 @@ void rs_msg_clear(rs_msg *m)
 			free(m->u.request.batch[i]);
 		free(m->u.request.batch);
 		break;
+	case RS_MSG_ENROLLED:
+		free(m->u.enrolled.message);
+		break;
 	case RS_MSG_REPLY:
 		free(m->u.reply.message);
 		free(m->u.reply.json);
@@ -55,7 +58,7 @@ void rs_msg_clear(rs_msg *m)
 static const char *const type_names[RS_MSG__NR] = {
 	"none", "hello", "beat", "event", "welcome", "rehello",
 	"start", "stop", "beat-ack", "request", "reply", "logs-get",
-	"logs-data",
+	"logs-data", "enroll", "enrolled",
 };
 static const char *const kind_names[RS_EK__NR] = {
 	"none", "started", "ready", "status", "exited", "backoff",
@@ -65,7 +68,8 @@ static const char *const kind_names[RS_EK__NR] = {
 static const char *const verb_names[RS_V__NR] = {
 	"none", "up", "down", "status", "nodes", "lookup", "events", "ping",
 	"refresh", "restart", "shutdown", "edit", "clone", "unclone", "logs",
-	"apply", "drain", "undrain", "update",
+	"apply", "drain", "undrain", "update", "cred-create", "cred-list",
+	"cred-revoke", "token-rotate",
 };
 
 const char *rs_msg_type_to_string(rs_msg_type t)

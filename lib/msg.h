@@ -26,6 +26,8 @@ typedef enum rs_msg_type {
 	RS_MSG_REPLY,
 	RS_MSG_LOGS_GET,
 	RS_MSG_LOGS_DATA,
+	RS_MSG_ENROLL,
+	RS_MSG_ENROLLED,
 	RS_MSG__NR
 } rs_msg_type;
 
@@ -66,6 +68,10 @@ typedef enum rs_verb {
 	RS_V_DRAIN,
 	RS_V_UNDRAIN,
 	RS_V_UPDATE,
+	RS_V_CRED_CREATE,
+	RS_V_CRED_LIST,
+	RS_V_CRED_REVOKE,
+	RS_V_TOKEN_ROTATE,
 	RS_V__NR
 } rs_verb;
 
@@ -149,7 +155,21 @@ typedef struct rs_request {
 	uint64_t since_ms;       /* events: at or after this wall-clock ms */
 	char   **batch;          /* more labels, in order; nbatch + NULL, owned */
 	size_t   nbatch;
+	char     role[16];       /* cred create */
+	char     pattern[128];   /* cred create: label patterns */
+	bool     node_key;       /* cred revoke: label is a node name */
+	char     public_key[48]; /* cred create: Z85 */
 } rs_request;
+
+typedef struct rs_enroll {
+	char node[RS_NODE_MAX];
+	char public_key[48];     /* Z85, 40 characters */
+} rs_enroll;
+
+typedef struct rs_enrolled {
+	int32_t code;
+	char   *message;         /* owned, may be NULL */
+} rs_enrolled;
 
 #define RS_APPLY_MAX 1024        /* services in one apply */
 
@@ -231,6 +251,8 @@ typedef struct rs_msg {
 		rs_reply    reply;
 		rs_logs_get logs_get;
 		rs_logs_data logs_data;
+		rs_enroll   enroll;
+		rs_enrolled enrolled;
 	} u;
 } rs_msg;
 

@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <ev.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #define NET_BATCH 256   /* messages handled per wake-up before yielding */
@@ -21,12 +23,26 @@ struct net_sock {
 	struct ev_loop *loop;
 	ev_io           io;
 	int             router;
+	int             zap;         /* the ZAP handler's REP socket */
 	net_recv_fn     fn;
 	void           *arg;
+	net_zap_fn      zap_fn;
+	void           *mon;         /* net_monitor's PAIR socket, or NULL */
+	ev_io           mon_io;
+	net_event_fn    mon_fn;
+	void           *mon_arg;
 	char            endpoint[256];
 };
 
 static void *net_ctx;
+
+static int64_t net_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* The process-wide context, made on first use. */
 static void *net_context(void)
@@ -65,6 +81,7 @@ static int net_recv_one(net_sock *s)
 	size_t len = sizeof more;
 
 	peer.len = 0;
+	peer.user[0] = '\0';
 	zmq_msg_init(&part);
 	for (;;) {
 		if (zmq_msg_recv(&part, s->zs, ZMQ_DONTWAIT) < 0) {
@@ -80,7 +97,11 @@ static int net_recv_one(net_sock *s)
 				peer.len = NET_PEER_MAX;
 			memcpy(peer.id, zmq_msg_data(&part), peer.len);
 		} else if (!more && !got_payload) {
+			const char *u = zmq_msg_gets(&part, "User-Id");
+
 			got_payload = 1;
+			if (u && strlen(u) < sizeof peer.user)
+				strcpy(peer.user, u);
 			s->fn(s, s->router ? &peer : NULL, zmq_msg_data(&part),
 			      zmq_msg_size(&part), s->arg);
 		}
@@ -91,6 +112,8 @@ static int net_recv_one(net_sock *s)
 	return 1;
 }
 
+static int net_zap_one(net_sock *s);
+
 static void net_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	net_sock *s = w->data;
@@ -98,7 +121,7 @@ static void net_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	for (int i = 0; i < NET_BATCH; i++) {
 		if (!net_has_input(s))
 			return;
-		if (!net_recv_one(s))
+		if (!(s->zap ? net_zap_one(s) : net_recv_one(s)))
 			return;
 	}
 	/* more pending: come back after other watchers had their turn */
@@ -140,6 +163,33 @@ static int net_sock_new(struct ev_loop *loop, int type, net_recv_fn fn,
 	return 0;
 }
 
+/* Makes s a CURVE server (secret key, ZAP domain) or client (pinned
+ * server key, own pair). Before bind/connect. */
+static int net_set_curve(net_sock *s, const net_curve *c, int server)
+{
+	int one = 1;
+
+	if (!c)
+		return 0;
+	if (server) {
+		if (!net_key_valid(c->sec))
+			return -EINVAL;
+		if (zmq_setsockopt(s->zs, ZMQ_CURVE_SERVER, &one, sizeof one) ||
+		    zmq_setsockopt(s->zs, ZMQ_CURVE_SECRETKEY, c->sec, NET_KEY_LEN) ||
+		    zmq_setsockopt(s->zs, ZMQ_ZAP_DOMAIN, c->domain, strlen(c->domain)))
+			return -errno;
+		return 0;
+	}
+	if (!net_key_valid(c->server) || !net_key_valid(c->pub) ||
+	    !net_key_valid(c->sec))
+		return -EINVAL;
+	if (zmq_setsockopt(s->zs, ZMQ_CURVE_SERVERKEY, c->server, NET_KEY_LEN) ||
+	    zmq_setsockopt(s->zs, ZMQ_CURVE_PUBLICKEY, c->pub, NET_KEY_LEN) ||
+	    zmq_setsockopt(s->zs, ZMQ_CURVE_SECRETKEY, c->sec, NET_KEY_LEN))
+		return -errno;
+	return 0;
+}
+
 static void net_fill_endpoint(net_sock *s, const char *fallback)
 {
 	size_t len = sizeof s->endpoint;
@@ -152,7 +202,8 @@ static void net_fill_endpoint(net_sock *s, const char *fallback)
 }
 
 int net_router_new(struct ev_loop *loop, const char *endpoint, int handover,
-		   net_recv_fn fn, void *arg, net_sock **out)
+		   const net_curve *curve, net_recv_fn fn, void *arg,
+		   net_sock **out)
 {
 	net_sock *s;
 	int r, one = 1;
@@ -160,6 +211,10 @@ int net_router_new(struct ev_loop *loop, const char *endpoint, int handover,
 	r = net_sock_new(loop, ZMQ_ROUTER, fn, arg, &s);
 	if (r < 0)
 		return r;
+	if ((r = net_set_curve(s, curve, 1)) < 0) {
+		net_destroy(&s);
+		return r;
+	}
 	/* unroutable sends fail with EHOSTUNREACH instead of vanishing */
 	zmq_setsockopt(s->zs, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
 	if (handover)
@@ -175,8 +230,8 @@ int net_router_new(struct ev_loop *loop, const char *endpoint, int handover,
 }
 
 int net_dealer_new(struct ev_loop *loop, const char *endpoint,
-		   const char *identity, net_recv_fn fn, void *arg,
-		   net_sock **out)
+		   const char *identity, const net_curve *curve,
+		   net_recv_fn fn, void *arg, net_sock **out)
 {
 	net_sock *s;
 	int r, ivl = 100, ivl_max = 1000, one = 1, hb = 1000, hb_to = 3000;
@@ -184,6 +239,10 @@ int net_dealer_new(struct ev_loop *loop, const char *endpoint,
 	r = net_sock_new(loop, ZMQ_DEALER, fn, arg, &s);
 	if (r < 0)
 		return r;
+	if ((r = net_set_curve(s, curve, 0)) < 0) {
+		net_destroy(&s);
+		return r;
+	}
 	if (identity && identity[0])
 		zmq_setsockopt(s->zs, ZMQ_ROUTING_ID, identity, strlen(identity));
 	zmq_setsockopt(s->zs, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
@@ -232,24 +291,171 @@ void net_destroy(net_sock **sp)
 		return;
 	if (s->loop)
 		ev_io_stop(s->loop, &s->io);
+	if (s->mon) {
+		ev_io_stop(s->loop, &s->mon_io);
+		zmq_socket_monitor(s->zs, NULL, 0);
+		zmq_close(s->mon);
+	}
 	zmq_close(s->zs);
 	free(s);
 	*sp = NULL;
 }
 
-int net_call(const char *endpoint, const void *req, size_t len,
-	     int timeout_ms, uint8_t **rep, size_t *replen)
+/* Opens a PAIR socket that receives s->zs's monitor events (handshake
+ * outcomes, disconnections). Returns it, or NULL. */
+static void *net_monitor_open(net_sock *s)
+{
+	static unsigned long seq;
+	char ep[64];
+	void *mon;
+	int linger = 0;
+
+	snprintf(ep, sizeof ep, "inproc://rs-monitor-%lu-%p", ++seq, (void *)s);
+	if (zmq_socket_monitor(s->zs, ep, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+			       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+			       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+			       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+			       ZMQ_EVENT_DISCONNECTED) != 0)
+		return NULL;
+	mon = zmq_socket(net_context(), ZMQ_PAIR);
+	if (!mon)
+		return NULL;
+	zmq_setsockopt(mon, ZMQ_LINGER, &linger, sizeof linger);
+	if (zmq_connect(mon, ep) != 0) {
+		zmq_close(mon);
+		return NULL;
+	}
+	return mon;
+}
+
+/* Reads one monitor event (two frames: 16-bit event + 32-bit value, then
+ * the endpoint). Returns 1 with the event and value set, 0 if none waits. */
+static int net_monitor_read(void *mon, net_event *ev, uint32_t *value)
+{
+	uint8_t head[6];
+	uint16_t e;
+	zmq_msg_t part;
+	int n, more;
+	size_t len = sizeof more;
+
+	zmq_msg_init(&part);
+	n = zmq_msg_recv(&part, mon, ZMQ_DONTWAIT);
+	if (n < 0) {
+		zmq_msg_close(&part);
+		return 0;
+	}
+	if (n == (int)sizeof head)
+		memcpy(head, zmq_msg_data(&part), sizeof head);
+	else
+		memset(head, 0, sizeof head);
+	/* drop the endpoint frame */
+	while (zmq_getsockopt(mon, ZMQ_RCVMORE, &more, &len) == 0 && more &&
+	       zmq_msg_recv(&part, mon, ZMQ_DONTWAIT) >= 0)
+		;
+	zmq_msg_close(&part);
+	memcpy(&e, head, sizeof e);
+	memcpy(value, head + 2, sizeof *value);
+	switch (e) {
+	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: *ev = NET_EV_HANDSHAKE_OK; break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: *ev = NET_EV_HANDSHAKE_AUTH; break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL: *ev = NET_EV_HANDSHAKE_PROTOCOL; break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: *ev = NET_EV_HANDSHAKE_OTHER; break;
+	case ZMQ_EVENT_DISCONNECTED: *ev = NET_EV_DISCONNECTED; break;
+	default: return net_monitor_read(mon, ev, value);
+	}
+	return 1;
+}
+
+static void net_mon_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	net_sock *s = w->data;
+	net_event ev;
+	uint32_t value;
+	int n = 0;
+
+	(void)loop;
+	(void)revents;
+	while (s->mon && n++ < NET_BATCH && net_monitor_read(s->mon, &ev, &value))
+		s->mon_fn(s, ev, value, s->mon_arg);
+}
+
+int net_monitor(net_sock *s, net_event_fn fn, void *arg)
+{
+	int fd;
+	size_t len = sizeof fd;
+
+	if (!s->loop || s->mon)
+		return -EINVAL;
+	s->mon = net_monitor_open(s);
+	if (!s->mon)
+		return errno ? -errno : -EIO;
+	s->mon_fn = fn;
+	s->mon_arg = arg;
+	zmq_getsockopt(s->mon, ZMQ_FD, &fd, &len);
+	ev_io_init(&s->mon_io, net_mon_cb, fd, EV_READ);
+	s->mon_io.data = s;
+	ev_io_start(s->loop, &s->mon_io);
+	ev_feed_event(s->loop, &s->mon_io, EV_READ);
+	return 0;
+}
+
+/* Waits for one reply on s, watching the handshake through mon: -EACCES
+ * as soon as it fails, or when the connection keeps dropping before it
+ * completes (a server that cannot read our HELLO: another key). */
+static int net_call_wait(net_sock *s, void *mon, int timeout_ms)
+{
+	zmq_pollitem_t pi[2];
+	int64_t deadline = timeout_ms < 0 ? -1 : net_now_ms() + timeout_ms;
+	int r, drops = 0, ok = 0;
+
+	for (;;) {
+		int64_t left = deadline < 0 ? -1 : deadline - net_now_ms();
+		net_event ev;
+		uint32_t value;
+
+		if (deadline >= 0 && left <= 0)
+			return -ETIMEDOUT;
+		pi[0] = (zmq_pollitem_t){ .socket = s->zs, .events = ZMQ_POLLIN };
+		pi[1] = (zmq_pollitem_t){ .socket = mon, .events = ZMQ_POLLIN };
+		r = zmq_poll(pi, mon ? 2 : 1, (long)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (pi[0].revents & ZMQ_POLLIN)
+			return 0;
+		while (mon && net_monitor_read(mon, &ev, &value)) {
+			if (ev == NET_EV_HANDSHAKE_OK)
+				ok = 1;
+			else if (ev == NET_EV_HANDSHAKE_AUTH ||
+				 ev == NET_EV_HANDSHAKE_PROTOCOL)
+				return -EACCES;
+			else if (ev == NET_EV_DISCONNECTED && !ok && ++drops >= 3)
+				return -EACCES;
+		}
+	}
+}
+
+int net_call(const char *endpoint, const net_curve *curve, const void *req,
+	     size_t len, int timeout_ms, uint8_t **rep, size_t *replen)
 {
 	net_sock *s;
-	zmq_pollitem_t pi;
+	void *mon = NULL;
 	zmq_msg_t msg;
-	int r;
+	int r, ivl = 100;
 
 	*rep = NULL;
 	*replen = 0;
 	r = net_sock_new(NULL, ZMQ_DEALER, NULL, NULL, &s);
 	if (r < 0)
 		return r;
+	zmq_setsockopt(s->zs, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+	if ((r = net_set_curve(s, curve, 0)) < 0)
+		goto out;
+	if (!(mon = net_monitor_open(s))) {
+		r = errno ? -errno : -EIO;
+		goto out;
+	}
 	if (zmq_connect(s->zs, endpoint) != 0) {
 		r = -errno;
 		goto out;
@@ -258,21 +464,8 @@ int net_call(const char *endpoint, const void *req, size_t len,
 		r = -errno;
 		goto out;
 	}
-	pi.socket = s->zs;
-	pi.fd = 0;
-	pi.events = ZMQ_POLLIN;
-	pi.revents = 0;
-	do
-		r = zmq_poll(&pi, 1, timeout_ms);
-	while (r < 0 && errno == EINTR);
-	if (r < 0) {
-		r = -errno;
+	if ((r = net_call_wait(s, mon, timeout_ms)) < 0)
 		goto out;
-	}
-	if (r == 0) {
-		r = -ETIMEDOUT;
-		goto out;
-	}
 	zmq_msg_init(&msg);
 	if (zmq_msg_recv(&msg, s->zs, ZMQ_DONTWAIT) < 0) {
 		r = -errno;
@@ -290,6 +483,140 @@ int net_call(const char *endpoint, const void *req, size_t len,
 	}
 	zmq_msg_close(&msg);
 out:
+	if (mon) {
+		zmq_socket_monitor(s->zs, NULL, 0);
+		zmq_close(mon);
+	}
 	net_destroy(&s);
 	return r;
+}
+
+/* ---- CURVE keys -------------------------------------------------------- */
+
+int net_curve_available(void)
+{
+	return zmq_has("curve");
+}
+
+int net_keypair(char pub[NET_KEY_LEN + 1], char sec[NET_KEY_LEN + 1])
+{
+	if (zmq_curve_keypair(pub, sec) != 0)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+int net_key_valid(const char *s)
+{
+	uint8_t bin[32];
+
+	return s && strlen(s) == NET_KEY_LEN && zmq_z85_decode(bin, s) != NULL;
+}
+
+int net_public_of(const char *sec, char pub[NET_KEY_LEN + 1])
+{
+	if (!net_key_valid(sec) || zmq_curve_public(pub, sec) != 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- the ZAP handler (RFC 27) ------------------------------------------ */
+
+#define ZAP_FRAMES 8
+
+/* Copies frame i of a ZAP request as a string (NUL-terminated, cut). */
+static void zap_str(zmq_msg_t *f, char *out, size_t n)
+{
+	size_t len = zmq_msg_size(f);
+
+	if (len >= n)
+		len = n - 1;
+	memcpy(out, zmq_msg_data(f), len);
+	out[len] = '\0';
+}
+
+/* Answers one ZAP request (RFC 27: version, request id, domain, address,
+ * identity, mechanism, credentials... -> version, request id, status
+ * code, status text, user id, metadata). A malformed request is refused. */
+static int net_zap_one(net_sock *s)
+{
+	zmq_msg_t f[ZAP_FRAMES];
+	int nf = 0, more = 1, code = 400;
+	size_t len = sizeof more;
+	char version[8], domain[64], address[128], mech[16], user[NET_USER_MAX];
+	char codes[4];
+	net_zap_req rq;
+
+	while (more && nf < ZAP_FRAMES) {
+		zmq_msg_init(&f[nf]);
+		if (zmq_msg_recv(&f[nf], s->zs, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&f[nf]);
+			if (nf == 0)
+				return 0;
+			break;
+		}
+		nf++;
+		if (zmq_getsockopt(s->zs, ZMQ_RCVMORE, &more, &len) != 0)
+			more = 0;
+	}
+	while (more) {   /* more frames than any mechanism sends: drain */
+		zmq_msg_t x;
+		zmq_msg_init(&x);
+		if (zmq_msg_recv(&x, s->zs, ZMQ_DONTWAIT) < 0 ||
+		    zmq_getsockopt(s->zs, ZMQ_RCVMORE, &more, &len) != 0)
+			more = 0;
+		zmq_msg_close(&x);
+	}
+	user[0] = '\0';
+	memset(&rq, 0, sizeof rq);
+	if (nf >= 6) {
+		zap_str(&f[0], version, sizeof version);
+		zap_str(&f[2], domain, sizeof domain);
+		zap_str(&f[3], address, sizeof address);
+		zap_str(&f[5], mech, sizeof mech);
+		rq.domain = domain;
+		rq.address = address;
+		rq.mechanism = mech;
+		if (strcmp(mech, "CURVE") == 0 && nf == 7 &&
+		    zmq_msg_size(&f[6]) == 32)
+			zmq_z85_encode(rq.key, zmq_msg_data(&f[6]), 32);
+		if (strcmp(version, "1.0") == 0)
+			code = s->zap_fn(&rq, user, sizeof user, s->arg);
+	}
+	if (code != 200)
+		user[0] = '\0';
+	snprintf(codes, sizeof codes, "%d", code == 200 ? 200 : 400);
+	zmq_send(s->zs, "1.0", 3, ZMQ_SNDMORE);
+	if (nf >= 2)
+		zmq_send(s->zs, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
+	else
+		zmq_send(s->zs, "", 0, ZMQ_SNDMORE);
+	zmq_send(s->zs, codes, 3, ZMQ_SNDMORE);
+	zmq_send(s->zs, code == 200 ? "OK" : "refused", code == 200 ? 2 : 7,
+		 ZMQ_SNDMORE);
+	zmq_send(s->zs, user, strlen(user), ZMQ_SNDMORE);
+	zmq_send(s->zs, "", 0, 0);
+	for (int i = 0; i < nf; i++)
+		zmq_msg_close(&f[i]);
+	return 1;
+}
+
+int net_zap_start(struct ev_loop *loop, net_zap_fn fn, void *arg,
+		  net_sock **out)
+{
+	net_sock *s;
+	int r;
+
+	r = net_sock_new(loop, ZMQ_REP, NULL, arg, &s);
+	if (r < 0)
+		return r;
+	s->zap = 1;
+	s->zap_fn = fn;
+	if (zmq_bind(s->zs, "inproc://zeromq.zap.01") != 0) {
+		r = -errno;
+		net_destroy(&s);
+		return r;
+	}
+	net_fill_endpoint(s, "inproc://zeromq.zap.01");
+	*out = s;
+	return 0;
 }

@@ -17,11 +17,26 @@ typedef struct net_sock net_sock;
 
 #define NET_PEER_MAX 255
 
-/* A ROUTER peer's routing id. */
+#define NET_KEY_LEN  40    /* a CURVE key as Z85 text (32 bytes) */
+#define NET_USER_MAX 128   /* the ZAP user id of an authenticated peer */
+
+/* A ROUTER peer's routing id, and who the ZAP handler said it is (the
+ * User-Id of its connection; "" on a plaintext socket). */
 typedef struct net_peer {
 	uint8_t id[NET_PEER_MAX];
 	size_t  len;
+	char    user[NET_USER_MAX];
 } net_peer;
+
+/* CURVE keys of one side of a connection, Z85 text. A server fills sec
+ * (its secret key) and domain (the ZAP domain its handler sees); a client
+ * fills all three keys: server is the server's public key it pins. */
+typedef struct net_curve {
+	char server[NET_KEY_LEN + 1];
+	char pub[NET_KEY_LEN + 1];
+	char sec[NET_KEY_LEN + 1];
+	char domain[32];
+} net_curve;
 
 /* Called for each received message. peer is NULL on a DEALER. The buffer
  * is borrowed for the call. Frames over the socket's max size are dropped
@@ -30,13 +45,17 @@ typedef void (*net_recv_fn)(net_sock *s, const net_peer *peer,
 			    const uint8_t *buf, size_t len, void *arg);
 
 /* ROUTER bound to endpoint (e.g. "tcp://127.0.0.1:*"). handover: a peer
- * reconnecting with the same routing id takes over its old pipe. */
+ * reconnecting with the same routing id takes over its old pipe. curve:
+ * NULL for plaintext, else a CURVE server whose peers a ZAP handler
+ * (net_zap_start, started before) admits. */
 int net_router_new(struct ev_loop *loop, const char *endpoint, int handover,
-		   net_recv_fn fn, void *arg, net_sock **out);
-/* DEALER connected to endpoint with routing id `identity` (NULL = random). */
-int net_dealer_new(struct ev_loop *loop, const char *endpoint,
-		   const char *identity, net_recv_fn fn, void *arg,
+		   const net_curve *curve, net_recv_fn fn, void *arg,
 		   net_sock **out);
+/* DEALER connected to endpoint with routing id `identity` (NULL = random);
+ * curve: NULL for plaintext, else a CURVE client. */
+int net_dealer_new(struct ev_loop *loop, const char *endpoint,
+		   const char *identity, const net_curve *curve,
+		   net_recv_fn fn, void *arg, net_sock **out);
 /* Sends one message (to peer on a ROUTER). Never blocks: -EAGAIN when the
  * peer's queue is full, -EHOSTUNREACH when the peer is gone. */
 int net_send(net_sock *s, const net_peer *peer, const void *buf, size_t len);
@@ -47,10 +66,57 @@ void net_destroy(net_sock **s);
 /* Terminates the shared context (call last, after every net_destroy). */
 void net_shutdown(void);
 
-/* Blocking request/reply for rsctl: connects a DEALER to endpoint, sends
- * req, waits up to timeout_ms (<0 = forever) for one reply. On success
- * *rep is malloc'ed (caller frees). -ETIMEDOUT, -ECONNREFUSED, -errno. */
-int net_call(const char *endpoint, const void *req, size_t len,
-	     int timeout_ms, uint8_t **rep, size_t *replen);
+/* Blocking request/reply for rsctl: connects a DEALER to endpoint (curve:
+ * NULL = plaintext), sends req, waits up to timeout_ms (<0 = forever) for
+ * one reply. On success *rep is malloc'ed (caller frees). -ETIMEDOUT,
+ * -ECONNREFUSED, -EACCES (the secure handshake failed: the server refused
+ * our key, or does not hold the key we pin, or speaks no CURVE), -errno. */
+int net_call(const char *endpoint, const net_curve *curve, const void *req,
+	     size_t len, int timeout_ms, uint8_t **rep, size_t *replen);
+
+/* ---- CURVE keys and the ZAP handler (RFC 26, RFC 27) ------------------ */
+
+/* Whether this libzmq can do CURVE (built with libsodium). */
+int net_curve_available(void);
+/* A new key pair, Z85 text. 0 or -errno. */
+int net_keypair(char pub[NET_KEY_LEN + 1], char sec[NET_KEY_LEN + 1]);
+/* The public key of a secret key. 0, or -EINVAL if sec is not Z85. */
+int net_public_of(const char *sec, char pub[NET_KEY_LEN + 1]);
+/* Whether s is a well-formed Z85 key (40 characters of the alphabet). */
+int net_key_valid(const char *s);
+
+/* One ZAP request: the socket's domain, the peer's address, the mechanism
+ * ("NULL", "PLAIN", "CURVE") and, for CURVE, its public key (Z85). */
+typedef struct net_zap_req {
+	const char *domain;
+	const char *address;
+	const char *mechanism;
+	char        key[NET_KEY_LEN + 1];
+} net_zap_req;
+
+/* Decides one ZAP request: returns 200 (admit; user gets the user id the
+ * messages of that connection carry in net_peer.user) or 400 (refuse). */
+typedef int (*net_zap_fn)(const net_zap_req *rq, char *user, size_t usersz,
+			  void *arg);
+
+/* Serves ZAP on the process's context from loop. Start it before any
+ * CURVE server socket, so that no handshake finds no handler. */
+int net_zap_start(struct ev_loop *loop, net_zap_fn fn, void *arg,
+		  net_sock **out);
+
+/* What a socket monitor reports (net_monitor). */
+typedef enum net_event {
+	NET_EV_HANDSHAKE_OK = 1,
+	NET_EV_HANDSHAKE_AUTH,      /* the ZAP handler refused (value: status) */
+	NET_EV_HANDSHAKE_PROTOCOL,  /* bad or mismatched security (value: code) */
+	NET_EV_HANDSHAKE_OTHER,     /* a system error during the handshake */
+	NET_EV_DISCONNECTED,
+} net_event;
+
+typedef void (*net_event_fn)(net_sock *s, net_event ev, uint32_t value,
+			     void *arg);
+/* Reports s's handshake outcomes and disconnections to fn (s must be on
+ * a loop). 0 or -errno. */
+int net_monitor(net_sock *s, net_event_fn fn, void *arg);
 
 #endif

@@ -45,6 +45,8 @@ struct enc {
 		Rs__Reply         reply;
 		Rs__LogsGet       logs_get;
 		Rs__LogsData      logs_data;
+		Rs__Enroll        enroll;
+		Rs__Enrolled      enrolled;
 	} b;
 	Rs__ServiceSpec    spec;
 	Rs__Backoff        backoff;
@@ -379,6 +381,10 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.max_unavailable = m->u.request.max_unavailable;
 		e->b.request.canary = m->u.request.canary;
 		e->b.request.since_ms = m->u.request.since_ms;
+		e->b.request.role = pb_str(m->u.request.role);
+		e->b.request.pattern = pb_str(m->u.request.pattern);
+		e->b.request.node_key = m->u.request.node_key;
+		e->b.request.public_key = pb_str(m->u.request.public_key);
 		e->b.request.n_batch = m->u.request.nbatch;
 		e->b.request.batch = m->u.request.nbatch ? m->u.request.batch : NULL;
 		if (m->u.request.nspecs > RS_APPLY_MAX)
@@ -435,6 +441,23 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.logs_data.next = m->u.logs_data.next;
 		env->body_case = RS__ENVELOPE__BODY_LOGS_DATA;
 		env->logs_data = &e->b.logs_data;
+		return 0;
+	case RS_MSG_ENROLL:
+		if (!memchr(m->u.enroll.node, '\0', sizeof m->u.enroll.node) ||
+		    !memchr(m->u.enroll.public_key, '\0', sizeof m->u.enroll.public_key))
+			return -EINVAL;
+		rs__enroll__init(&e->b.enroll);
+		e->b.enroll.node = pb_str(m->u.enroll.node);
+		e->b.enroll.public_key = pb_str(m->u.enroll.public_key);
+		env->body_case = RS__ENVELOPE__BODY_ENROLL;
+		env->enroll = &e->b.enroll;
+		return 0;
+	case RS_MSG_ENROLLED:
+		rs__enrolled__init(&e->b.enrolled);
+		e->b.enrolled.code = m->u.enrolled.code;
+		e->b.enrolled.message = pb_str(m->u.enrolled.message);
+		env->body_case = RS__ENVELOPE__BODY_ENROLLED;
+		env->enrolled = &e->b.enrolled;
 		return 0;
 	default:
 		return -EINVAL;
@@ -768,6 +791,19 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.request.max_unavailable = env->request->max_unavailable;
 		m->u.request.canary = env->request->canary != 0;
 		m->u.request.since_ms = env->request->since_ms;
+		m->u.request.node_key = env->request->node_key != 0;
+		r = dec_str(m->u.request.role, sizeof m->u.request.role,
+			    env->request->role);
+		if (r < 0)
+			return r;
+		r = dec_str(m->u.request.pattern, sizeof m->u.request.pattern,
+			    env->request->pattern);
+		if (r < 0)
+			return r;
+		r = dec_str(m->u.request.public_key, sizeof m->u.request.public_key,
+			    env->request->public_key);
+		if (r < 0)
+			return r;
 		r = dec_labels(&m->u.request.batch, &m->u.request.nbatch,
 			       env->request->batch, env->request->n_batch,
 			       RS_UPDATE_BATCH_MAX);
@@ -820,6 +856,16 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 			memcpy(m->u.logs_data.data, env->logs_data->data.data,
 			       m->u.logs_data.len);
 		return 0;
+	case RS_MSG_ENROLL:
+		r = dec_str(m->u.enroll.public_key, sizeof m->u.enroll.public_key,
+			    env->enroll->public_key);
+		if (r < 0)
+			return r;
+		return dec_str(m->u.enroll.node, sizeof m->u.enroll.node,
+			       env->enroll->node);
+	case RS_MSG_ENROLLED:
+		m->u.enrolled.code = env->enrolled->code;
+		return dec_dup(&m->u.enrolled.message, env->enrolled->message, 0);
 	default:
 		return -WIRE_E_TYPE;
 	}
@@ -853,6 +899,10 @@ static rs_msg_type body_type(const Rs__Envelope *env)
 		return env->logs_get ? RS_MSG_LOGS_GET : RS_MSG_NONE;
 	case RS__ENVELOPE__BODY_LOGS_DATA:
 		return env->logs_data ? RS_MSG_LOGS_DATA : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_ENROLL:
+		return env->enroll ? RS_MSG_ENROLL : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_ENROLLED:
+		return env->enrolled ? RS_MSG_ENROLLED : RS_MSG_NONE;
 	default:
 		return RS_MSG_NONE;
 	}

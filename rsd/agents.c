@@ -3,8 +3,11 @@
  * heartbeats, instance events, node loss.
  *
  * Nothing an agent sends is trusted: undecodable frames are counted and
- * dropped, messages of a type agents never send are ignored, and the node
- * name is the ZeroMQ routing id (so one agent cannot speak for another).
+ * dropped, messages of a type agents never send are ignored. A node is
+ * the key its connection authenticated with (auth.c): a Hello under
+ * another name is refused, and a node's messages count only from the
+ * connection its last accepted Hello came on (so one agent cannot speak
+ * for another, nor a second copy of an agent for the first).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,17 +19,24 @@
 #include "rsd.h"
 #include "wire.h"
 
-/* The node a message comes from: the routing id, which must equal the
- * name it claims in its Hello. */
-static rsd_node *node_of_peer(rsd *d, const net_peer *peer)
+static bool same_peer(const net_peer *a, const net_peer *b)
 {
-	char name[RS_NODE_MAX];
+	return a->len == b->len && memcmp(a->id, b->id, a->len) == 0;
+}
 
-	if (peer->len == 0 || peer->len >= sizeof name)
-		return NULL;
-	memcpy(name, peer->id, peer->len);
-	name[peer->len] = '\0';
-	return rsd_node_find(d, name);
+/* The node a message comes from: the node its key was enrolled as (any
+ * node, insecure), if this connection is the one its Hello came on. */
+static rsd_node *node_of_peer(rsd *d, const store_principal *who,
+			      const net_peer *peer)
+{
+	if (!d->insecure) {
+		rsd_node *n = rsd_node_find(d, who->name);
+		return n && same_peer(&n->peer, peer) ? n : NULL;
+	}
+	for (rsd_node *n = d->nodes; n; n = n->next)
+		if (n->connected && same_peer(&n->peer, peer))
+			return n;
+	return NULL;
 }
 
 static void node_persist(rsd *d, rsd_node *n)
@@ -174,15 +184,68 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 	}
 }
 
-static void on_hello(rsd *d, const net_peer *peer, const rs_msg *m)
+/* Whether a Hello for n from peer comes from a second agent while the
+ * first one still talks to us on another connection: refused then, so a
+ * node's services never run twice. A connection that went away (the old
+ * agent died) no longer routes, and one silent for two beats is let go. */
+static bool duplicate_agent(rsd *d, rsd_node *n, const net_peer *peer,
+			    const rs_hello *h)
+{
+	rs_msg m;
+	uint8_t *buf;
+	size_t len;
+	int r = -1;
+
+	if (!n->connected || same_peer(&n->peer, peer) || h->session == n->session ||
+	    clock_mono_ms() - n->beat_mono > 2 * RSD_BEAT_MS)
+		return false;
+	/* ask the first one to say Hello again: if that cannot be routed,
+	 * it is gone */
+	rs_msg_init(&m, RS_MSG_REHELLO);
+	if (wire_encode(&m, &buf, &len) == 0) {
+		r = net_send(d->agents, &n->peer, buf, len);
+		free(buf);
+	}
+	rs_msg_clear(&m);
+	return r == 0;
+}
+
+static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
+		     const rs_msg *m)
 {
 	const rs_hello *h = &m->u.hello;
 	rsd_node *n = rsd_node_find(d, h->node);
 
-	if (peer->len != strlen(h->node) || memcmp(peer->id, h->node, peer->len) != 0) {
-		log_warnx("hello from peer claiming node '%s' under another identity, ignoring",
-			  h->node);
+	if (!d->insecure && strcmp(h->node, who->name) != 0) {
+		log_warnx("hello for node '%s' from the key of node '%s', refused",
+			  h->node, who->name);
 		d->rejected_identity++;
+		rsd_auth_count(d, RSD_EP_AGENTS, RSD_AUTH_WRONG_NODE);
+		rsd_auth_refuse_agent(d, peer, RS_E_FORBIDDEN,
+				      "this key belongs to another node");
+		return;
+	}
+	if (!rs_label_valid(h->node)) {
+		d->rejected_identity++;
+		return;
+	}
+	if (n && duplicate_agent(d, n, peer, h)) {
+		if (n->dup_session != h->session) {
+			n->dup_session = h->session;
+			log_warnx("a second agent says hello as node %s while its agent "
+				  "is connected; refused", h->node);
+			if (store_begin(d->st) == 0) {
+				rsd_event(d, NULL, 0, h->node, "duplicate-node",
+					  "a second agent (session %llx) said hello as %s "
+					  "while its agent is connected; refused",
+					  (unsigned long long)h->session, h->node);
+				rsd_commit(d);
+			}
+		}
+		rsd_auth_count(d, RSD_EP_AGENTS, RSD_AUTH_WRONG_NODE);
+		rsd_auth_refuse_agent(d, peer, RS_E_EXISTS, "another agent is "
+				      "connected as this node; this one is refused "
+				      "and starts nothing");
 		return;
 	}
 	if (!n) {
@@ -388,19 +451,31 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	rsd *d = arg;
 	rsd_node *n;
 	rs_msg m;
-	int r = wire_decode(buf, len, &m);
+	int r;
+	const store_principal *who = rsd_auth_peer(d, RSD_EP_AGENTS, peer);
 
+	if (!who)
+		return;   /* not (or no longer) admitted: no answer */
+	r = wire_decode(buf, len, &m);
 	if (r < 0) {
 		d->rejected[-r < WIRE_E__NR ? -r : WIRE_E_GARBAGE]++;
 		log_warnx("bad message from an agent (%s, %zu bytes), dropped",
 			  wire_err_to_string(-r), len);
 		return;
 	}
-	if (m.type == RS_MSG_HELLO) {
-		on_hello(d, peer, &m);
+	if (strcmp(who->kind, "join") == 0) {
+		/* a join token's connection may only enrol */
+		if (m.type == RS_MSG_ENROLL)
+			rsd_enroll(d, peer, who, &m.u.enroll);
+		else
+			d->rejected_unexpected++;
 		goto out;
 	}
-	n = node_of_peer(d, peer);
+	if (m.type == RS_MSG_HELLO) {
+		on_hello(d, peer, who, &m);
+		goto out;
+	}
+	n = node_of_peer(d, who, peer);
 	if (!n || !n->connected) {
 		send_rehello(d, peer);   /* we do not know it (yet): ask who it is */
 		goto out;

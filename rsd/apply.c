@@ -318,7 +318,7 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 	p->deadline_mono = clock_mono_ms() + (rq->timeout_ms ? rq->timeout_ms : 120000);
 	rs_strlcpy(p->op.kind, "apply", sizeof p->op.kind);
 	rs_strlcpy(p->op.state, "running", sizeof p->op.state);
-	rs_strlcpy(p->op.caller, "rsctl", sizeof p->op.caller);
+	rs_strlcpy(p->op.caller, d->cur_actor[0] ? d->cur_actor : "rsctl", sizeof p->op.caller);
 	p->op.started_ms = clock_wall_ms();
 	snprintf(p->op.detail, sizeof p->op.detail, "add %zu, change %zu, remove %zu",
 		 na, nc, nr);

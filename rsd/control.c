@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "codes.h"
 #include "index.h"
+#include "auth.h"
 #include "log.h"
 #include "rsd.h"
 #include "wire.h"
@@ -84,7 +85,7 @@ rsd_pending *rsd_op_new(rsd *d, const net_peer *peer, const rs_request *rq,
 	rs_strlcpy(p->op.kind, rs_verb_to_string(rq->verb), sizeof p->op.kind);
 	rs_strlcpy(p->op.label, rq->label, sizeof p->op.label);
 	rs_strlcpy(p->op.state, "running", sizeof p->op.state);
-	rs_strlcpy(p->op.caller, "rsctl", sizeof p->op.caller);
+	rs_strlcpy(p->op.caller, d->cur_actor[0] ? d->cur_actor : "rsctl", sizeof p->op.caller);
 	p->op.started_ms = clock_wall_ms();
 	return p;
 }
@@ -1035,10 +1036,11 @@ static void do_lookup(rsd *d, const net_peer *peer, const rs_request *rq)
 
 static int event_json(const rs_event *ev, void *arg)
 {
-	json_array_append_new(arg, json_pack("{s:I, s:I, s:s, s:I, s:s, s:s, s:s}",
+	json_array_append_new(arg, json_pack("{s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:s}",
 		"seq", (json_int_t)ev->seq, "time_ms", (json_int_t)ev->time_ms,
 		"label", ev->label, "instance", (json_int_t)ev->instance,
-		"node", ev->node, "kind", ev->kind, "detail", ev->detail));
+		"node", ev->node, "kind", ev->kind, "detail", ev->detail,
+		"actor", ev->actor));
 	return 0;
 }
 
@@ -1071,10 +1073,15 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 {
 	rsd *d = arg;
 	rs_msg m;
-	int r = wire_decode(buf, len, &m);
+	int r, role;
 	const rs_request *rq = &m.u.request;
+	const store_principal *who = rsd_auth_peer(d, RSD_EP_CONTROL, peer);
+	char why[256];
 
 	d->cur_verb = RS_V_NONE;
+	if (!who)
+		return;   /* not (or no longer) admitted: no answer */
+	r = wire_decode(buf, len, &m);
 	if (r < 0) {
 		d->rejected[-r < WIRE_E__NR ? -r : WIRE_E_GARBAGE]++;
 		log_warnx("bad control request (%s, %zu bytes), rejected",
@@ -1087,8 +1094,19 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		rsd_reply(d, peer, 0, RS_E_INVAL, NULL, "expected a request");
 		goto out;
 	}
-	log_debug("request %s %s", rs_verb_to_string(rq->verb), rq->label);
+	log_debug("request %s %s from %s", rs_verb_to_string(rq->verb), rq->label,
+		  who->name);
 	d->cur_verb = (unsigned)rq->verb < RS_V__NR ? rq->verb : RS_V_NONE;
+	role = rs_role_from_string(who->role);
+	if (!auth_allowed(role < 0 ? RS_ROLE_NONE : (rs_role)role, who->labels, rq,
+			  why, sizeof why)) {
+		log_info("refused %s %s from %s: %s", rs_verb_to_string(rq->verb),
+			 rq->label, who->name, why);
+		rsd_reply_err(d, peer, rq->id, RS_E_FORBIDDEN, "forbidden: credential "
+			      "'%s': %s", who->name, why);
+		goto out;
+	}
+	snprintf(d->cur_actor, sizeof d->cur_actor, "%s:%s", who->kind, who->name);
 	switch (rq->verb) {
 	case RS_V_UP: do_up(d, peer, rq); break;
 	case RS_V_DOWN: do_down(d, peer, rq); break;
@@ -1108,10 +1126,15 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	case RS_V_DRAIN: do_drain(d, peer, rq, true); break;
 	case RS_V_UNDRAIN: do_drain(d, peer, rq, false); break;
 	case RS_V_UPDATE: rsd_update(d, peer, rq); break;
+	case RS_V_CRED_CREATE:
+	case RS_V_CRED_LIST:
+	case RS_V_CRED_REVOKE:
+	case RS_V_TOKEN_ROTATE: rsd_auth_request(d, peer, rq); break;
 	default:
 		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
 		break;
 	}
 out:
+	d->cur_actor[0] = '\0';
 	rs_msg_clear(&m);
 }

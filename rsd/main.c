@@ -2,12 +2,13 @@
  * rsd - the rs control daemon.
  *
  *   rsd [--db FILE] [--agents EP] [--control EP] [--metrics HOST:PORT]
- *       [--node-ttl SECONDS] [--ready-fd N] [-v]
+ *       [--node-ttl SECONDS] [--ready-fd N] [--insecure] [-v]
  */
 #include <errno.h>
 #include <ev.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: rsd [--db FILE] [--agents EP] [--control EP] [--node-ttl S] [--ready-fd N] [-v]\n"
 "  --db FILE        the rproc table (SQLite; default /var/lib/rsd/rs.db)\n"
-"  --agents EP      endpoint agents connect to (default tcp://*:7701)\n"
+"  --agents EP      endpoint agents connect to (default tcp://127.0.0.1:7701;\n"
+"                   tcp://ADDR:7701 or tcp://*:7701 for a cluster)\n"
 "  --control EP     endpoint rsctl connects to (default tcp://127.0.0.1:7700)\n"
 "  --metrics H:P    serve Prometheus /metrics and /healthz on HOST:PORT (port 0: any)\n"
 "  --node-ttl S     a node is lost after S seconds without a heartbeat (default 5)\n"
@@ -33,6 +35,7 @@ static void usage(FILE *f)
 "  --manifest FILE  boot: apply FILE (docs/manifest.md) once the nodes report,\n"
 "                   starting services in dependency order\n"
 "  --log-format F   text (default) or json: one JSON object per line\n"
+"  --insecure       plaintext, no keys, everyone admin: loopback endpoints only\n"
 "  -v               debug logging\n");
 }
 
@@ -68,6 +71,48 @@ static int load_boot(rsd *d, const char *path)
 	return 0;
 }
 
+/* Whether a ZeroMQ endpoint can only be reached from this host. */
+static bool endpoint_local(const char *ep)
+{
+	static const char *const ok[] = {
+		"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://", "inproc://",
+	};
+
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		if (strncmp(ep, ok[i], strlen(ok[i])) == 0)
+			return true;
+	return false;
+}
+
+/* Binds both endpoints: CURVE servers behind the ZAP handler, or, with
+ * --insecure, plaintext on loopback. */
+static void bind_endpoints(rsd *d, const char *agents_ep, const char *control_ep)
+{
+	net_curve ca, cc;
+	int r;
+
+	if (!d->insecure) {
+		r = net_zap_start(d->loop, rsd_zap, d, &d->zap);
+		if (r < 0)
+			fatalx("cannot start the ZAP handler: %s", strerror(-r));
+		rsd_auth_curve(d, RSD_EP_AGENTS, &ca);
+		rsd_auth_curve(d, RSD_EP_CONTROL, &cc);
+	}
+	r = net_router_new(d->loop, agents_ep, 1, d->insecure ? NULL : &ca,
+			   rsd_agents_recv, d, &d->agents);
+	if (r < 0)
+		fatalx("cannot bind agent endpoint %s: %s", agents_ep, strerror(-r));
+	r = net_router_new(d->loop, control_ep, 0, d->insecure ? NULL : &cc,
+			   rsd_control_recv, d, &d->control);
+	if (r < 0)
+		fatalx("cannot bind control endpoint %s: %s", control_ep, strerror(-r));
+	if (!d->insecure && (net_monitor(d->agents, rsd_auth_event, d) < 0 ||
+			     net_monitor(d->control, rsd_auth_event, d) < 0))
+		log_warnx("cannot monitor handshakes; failures go uncounted");
+	memset(&ca, 0, sizeof ca);
+	memset(&cc, 0, sizeof cc);
+}
+
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	log_info("signal %d: exiting (services keep running on their nodes)", w->signum);
@@ -85,14 +130,15 @@ int main(int argc, char **argv)
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "manifest", required_argument, NULL, 'M' },
 		{ "log-format", required_argument, NULL, 'F' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *db = "/var/lib/rsd/rs.db", *agents_ep = "tcp://*:7701";
+	const char *db = "/var/lib/rsd/rs.db", *agents_ep = "tcp://127.0.0.1:7701";
 	const char *control_ep = "tcp://127.0.0.1:7700", *metrics = NULL;
 	const char *manifest_path = NULL;
 	static rsd d;
-	int c, r, ready_fd = -1, verbose = 0;
+	int c, r, ready_fd = -1, verbose = 0, insecure = 0;
 	double ttl = RSD_DEF_TTL_MS / 1000.0;
 	char *end;
 
@@ -112,6 +158,7 @@ int main(int argc, char **argv)
 		case 'r': ready_fd = atoi(optarg); break;
 		case 'M': manifest_path = optarg; break;
 		case 'v': verbose = 1; break;
+		case 'I': insecure = 1; break;
 		case 'F':
 			if (log_set_format(optarg) < 0) {
 				fprintf(stderr, "--log-format wants text or json\n");
@@ -141,12 +188,17 @@ int main(int argc, char **argv)
 	if (r < 0)
 		fatalx("cannot load the store %s: %s (%s)", db, strerror(-r),
 		       store_errmsg(d.st));
-	r = net_router_new(d.loop, agents_ep, 1, rsd_agents_recv, &d, &d.agents);
+	if (insecure && (!endpoint_local(agents_ep) || !endpoint_local(control_ep)))
+		fatalx("--insecure serves only loopback endpoints (tcp://127.0.0.1:...); "
+		       "%s is not one: drop --insecure to use keys",
+		       endpoint_local(agents_ep) ? control_ep : agents_ep);
+	if (insecure)
+		log_warnx("INSECURE: --insecure given: no keys, no roles, anyone who "
+			  "reaches %s or %s is admin", control_ep, agents_ep);
+	r = rsd_auth_init(&d, db, insecure);
 	if (r < 0)
-		fatalx("cannot bind agent endpoint %s: %s", agents_ep, strerror(-r));
-	r = net_router_new(d.loop, control_ep, 0, rsd_control_recv, &d, &d.control);
-	if (r < 0)
-		fatalx("cannot bind control endpoint %s: %s", control_ep, strerror(-r));
+		fatalx("cannot set up keys next to %s: %s", db, strerror(-r));
+	bind_endpoints(&d, agents_ep, control_ep);
 	if (metrics && (r = rsd_metrics_start(&d, metrics)) < 0)
 		fatalx("cannot serve metrics on %s: %s", metrics, httpd_strerror(r));
 	rsd_start_period(&d);
@@ -154,9 +206,10 @@ int main(int argc, char **argv)
 	ev_signal_init(&d.sigint_w, signal_cb, SIGINT);
 	ev_signal_start(d.loop, &d.sigterm_w);
 	ev_signal_start(d.loop, &d.sigint_w);
-	log_info("serving: control %s, agents %s, metrics %s, db %s, node ttl %u ms",
+	log_info("serving: control %s, agents %s, metrics %s, db %s, node ttl %u ms, %s",
 		 net_endpoint(d.control), net_endpoint(d.agents),
-		 d.http ? d.metrics_ep : "off", db, d.ttl_ms);
+		 d.http ? d.metrics_ep : "off", db, d.ttl_ms,
+		 d.insecure ? "INSECURE (plaintext)" : "CURVE");
 	if (ready_fd >= 0) {
 		dprintf(ready_fd, "control=%s agents=%s%s%s\n", net_endpoint(d.control),
 			net_endpoint(d.agents), d.http ? " metrics=" : "",
@@ -179,7 +232,9 @@ int main(int argc, char **argv)
 	rsd_scripts_kill(&d);
 	net_destroy(&d.agents);
 	net_destroy(&d.control);
+	net_destroy(&d.zap);
 	net_shutdown();
+	rsd_auth_free(&d);
 	rsd_free(&d);
 	store_close(&d.st);
 	return 0;

@@ -136,6 +136,14 @@ static void metrics_text(rsd *d, prom_buf *b)
 		    "reason", "identity", NULL);
 	prom_sample(b, "rs_wire_rejected_total", (double)d->rejected_unexpected,
 		    "reason", "unexpected", NULL);
+	prom_family(b, "rs_auth_failures_total", "counter",
+		    "Peers and messages refused for want of a valid key, by endpoint and reason.");
+	for (int ep = 0; ep < RSD_EP__NR; ep++)
+		for (int r = 0; r < RSD_AUTH__NR; r++)
+			prom_sample(b, "rs_auth_failures_total",
+				    (double)d->auth_failures[ep][r], "endpoint",
+				    ep == RSD_EP_AGENTS ? "agents" : "control",
+				    "reason", rsd_auth_reason_to_string(r), NULL);
 	prom_process(b);
 }
 

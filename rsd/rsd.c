@@ -229,6 +229,7 @@ void rsd_event(rsd *d, const char *label, uint64_t inst, const char *node,
 	va_start(ap, fmt);
 	vsnprintf(ev.detail, sizeof ev.detail, fmt, ap);
 	va_end(ap);
+	rs_strlcpy(ev.actor, d->cur_actor, sizeof ev.actor);
 	r = store_event_add(d->st, &ev);
 	if (r < 0)
 		log_warnx("cannot record event %s %s: %s, ignoring", kind,

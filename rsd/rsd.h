@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "codes.h"
+#include "cred.h"
 #include "prom.h"
 #include "msg.h"
 #include "net.h"
@@ -38,6 +39,7 @@ typedef struct rsd_node {
 	uint64_t         hello_seq;   /* seq of its last Hello */
 	uint64_t         session;     /* the agent process's Hello.session */
 	uint64_t         replay_seen; /* last replayed (pre-Hello) seq taken */
+	uint64_t         dup_session; /* a refused second agent's session */
 	char           **labels;      /* from its Hello (placement.labels) */
 	size_t           nlabels;
 } rsd_node;
@@ -99,6 +101,23 @@ typedef struct rsd_logreq {
 	uint64_t deadline_mono;
 } rsd_logreq;
 
+#define RSD_PATH_MAX 4096
+
+/* The two endpoints, for the auth counters. */
+enum { RSD_EP_AGENTS, RSD_EP_CONTROL, RSD_EP__NR };
+
+/* Why a peer was refused (rs_auth_failures_total{reason}). */
+typedef enum rsd_auth_reason {
+	RSD_AUTH_UNKNOWN_KEY,
+	RSD_AUTH_REVOKED,
+	RSD_AUTH_NO_CURVE,        /* plaintext (or another mechanism) */
+	RSD_AUTH_HANDSHAKE,       /* a broken handshake */
+	RSD_AUTH_WRONG_ENDPOINT,  /* a node key on control, an operator on agents */
+	RSD_AUTH_WRONG_NODE,      /* a node key speaking for another node */
+	RSD_AUTH_ENROLL_REFUSED,
+	RSD_AUTH__NR
+} rsd_auth_reason;
+
 typedef struct rsd {
 	struct ev_loop *loop;
 	store          *st;
@@ -133,6 +152,15 @@ typedef struct rsd {
 	prom_hist       h_restart;         /* exit seen -> new pid, seconds */
 	prom_hist       h_commit;          /* store commit, seconds */
 	rs_verb         cur_verb;              /* verb being answered */
+	/* trust (auth.c) */
+	bool            insecure;          /* --insecure: plaintext, no checks */
+	char            auth_dir[RSD_PATH_MAX];  /* the db's folder: key files */
+	rs_cred         server;            /* rsd's own key pair */
+	net_sock       *zap;               /* the ZAP handler */
+	store_principal *principals;       /* the store's principal table */
+	size_t          nprincipals;
+	char            cur_actor[80];     /* who sent the request being handled */
+	uint64_t        auth_failures[RSD_EP__NR][RSD_AUTH__NR];
 } rsd;
 
 /* rsd.c */
@@ -235,6 +263,34 @@ void rsd_update_progress(const rsd_pending *p, const char *label, char *out,
 /* in runs a spec rsd never stored (an update that committed on its node
  * while rsd was down): hand it back to the stored spec. */
 void rsd_update_hand_back(rsd *d, rsd_inst *in);
+
+/* auth.c: keys, ZAP, credentials, enrolment */
+#define RSD_SCRIPT_CRED "rsd-script"   /* the operator recovery scripts act as */
+const char *rsd_auth_reason_to_string(rsd_auth_reason r);
+/* Loads the principal table; unless insecure, loads or makes rsd's key
+ * pair and, on the first start, admin.cred and join.token in the folder of
+ * db_path. 0 or -errno (logged). */
+int rsd_auth_init(rsd *d, const char *db_path, bool insecure);
+void rsd_auth_free(rsd *d);
+/* The CURVE server settings of an endpoint (RSD_EP_*). */
+void rsd_auth_curve(const rsd *d, int endpoint, net_curve *out);
+/* The ZAP handler (net_zap_fn). */
+int rsd_zap(const net_zap_req *rq, char *user, size_t usersz, void *arg);
+/* The valid principal a message comes from, or NULL (counted, logged):
+ * drop the message. Insecure: a stand-in admin. */
+const store_principal *rsd_auth_peer(rsd *d, int endpoint, const net_peer *peer);
+store_principal *rsd_principal_find(rsd *d, const char *kind, const char *name);
+/* Handshake failures from the endpoints' monitors (net_event_fn). */
+void rsd_auth_event(net_sock *s, net_event ev, uint32_t value, void *arg);
+void rsd_auth_count(rsd *d, int endpoint, rsd_auth_reason why);
+/* cred-create, cred-list, cred-revoke, token-rotate. */
+void rsd_auth_request(rsd *d, const net_peer *peer, const rs_request *rq);
+/* An Enroll from a join token's connection. */
+void rsd_enroll(rsd *d, const net_peer *peer, const store_principal *token,
+		const rs_enroll *e);
+/* Tells an agent why it is refused (an Enrolled with an error code). */
+void rsd_auth_refuse_agent(rsd *d, const net_peer *peer, int code,
+			   const char *msg);
 
 /* apply.c */
 void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq);

@@ -4,8 +4,10 @@
  *
  *	SCRIPT LABEL REASON INCARNATION
  *
- * on the control node, with RS_CONTROL set to rsd's control endpoint, so
- * the script decides with `rsctl restart LABEL` or `rsctl down LABEL`.
+ * on the control node, with RS_CONTROL set to rsd's control endpoint and
+ * RS_CRED to script.cred (an operator credential rsd made beside its
+ * database; RS_INSECURE=1 instead with --insecure), so the script decides
+ * with `rsctl restart LABEL` or `rsctl down LABEL`.
  * REASON is "restart" (killed by a signal, or not ready in time),
  * "no-heartbeat" (watchdog) or "terminated" (it exited). Each output line
  * becomes a "script-output" event; a script still running after
@@ -133,7 +135,7 @@ int rsd_script_run(rsd *d, const char *script, const char *label,
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	char inc[16], ctl[300];
+	char inc[16], ctl[300], cred[RSD_PATH_MAX + 32];
 	char *argv[5], **envp = NULL;
 	size_t n = 0, i;
 	int p[2], r;
@@ -149,7 +151,11 @@ int rsd_script_run(rsd *d, const char *script, const char *label,
 	argv[4] = NULL;
 	while (environ[n])
 		n++;
-	envp = calloc(n + 2, sizeof *envp);
+	if (d->insecure)
+		snprintf(cred, sizeof cred, "RS_INSECURE=1");
+	else
+		snprintf(cred, sizeof cred, "RS_CRED=%s/script.cred", d->auth_dir);
+	envp = calloc(n + 3, sizeof *envp);
 	sc = calloc(1, sizeof *sc);
 	if (!envp || !sc || pipe2(p, O_CLOEXEC) < 0) {
 		r = envp && sc ? -errno : -ENOMEM;
@@ -158,8 +164,9 @@ int rsd_script_run(rsd *d, const char *script, const char *label,
 		return r;
 	}
 	envp[0] = ctl;
+	envp[1] = cred;
 	for (i = 0; i < n; i++)
-		envp[i + 1] = environ[i];
+		envp[i + 2] = environ[i];
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

@@ -152,6 +152,22 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	"ALTER TABLE service ADD COLUMN placement BLOB NOT NULL DEFAULT x'';"
 	"ALTER TABLE service ADD COLUMN deps BLOB NOT NULL DEFAULT x'';"
 	"ALTER TABLE service ADD COLUMN user TEXT NOT NULL DEFAULT '';",
+	/* 8: trust: the keys rsd admits (operators, nodes, join tokens) and
+	 * who asked for each event */
+	[8] =
+	"CREATE TABLE principal ("
+	"  kind       TEXT NOT NULL,"
+	"  name       TEXT NOT NULL,"
+	"  role       TEXT NOT NULL DEFAULT '',"
+	"  labels     TEXT NOT NULL DEFAULT '',"
+	"  pubkey     TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_ms INTEGER NOT NULL DEFAULT 0,"
+	"  created_by TEXT NOT NULL DEFAULT '',"
+	"  PRIMARY KEY (kind, name)"
+	");"
+	"CREATE INDEX principal_pubkey ON principal (pubkey);"
+	"ALTER TABLE event ADD COLUMN actor TEXT NOT NULL DEFAULT '';",
 };
 
 enum {
@@ -175,6 +191,8 @@ enum {
 	ST_OP_ADD,
 	ST_OP_UPDATE,
 	ST_OP_OPEN,
+	ST_PR_PUT,
+	ST_PR_EACH,
 	ST__NR
 };
 
@@ -191,7 +209,9 @@ enum {
 	"id, label, node, generation, pid, state, restarts, exit_code," \
 	" exit_signal, exit_reason, exit_time_ms, status, started_ms," \
 	" ready_ms, start_ticks, standby"
-#define EV_COLS "seq, time_ms, label, instance, node, kind, detail"
+#define EV_COLS "seq, time_ms, label, instance, node, kind, detail, actor"
+#define PR_COLS \
+	"kind, name, role, labels, pubkey, created_ms, revoked_ms, created_by"
 #define OP_COLS \
 	"id, kind, label, state, started_ms, finished_ms, caller, detail"
 #define EV_LIMITED(where) \
@@ -219,7 +239,7 @@ static const char *const stmt_sql[ST__NR] = {
 			" WHERE key = 'instance_max_id'), 0),"
 			" coalesce((SELECT max(id) FROM instance), 0))",
 	[ST_EV_ADD]   = "INSERT INTO event (time_ms, label, instance, node,"
-			" kind, detail) VALUES (?, ?, ?, ?, ?, ?)",
+			" kind, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	/* ?1 after_seq, ?2 limit (-1 = all), ?3 label */
 	[ST_EV_EACH]  = EV_LIMITED("seq > ?1"),
 	[ST_EV_EACH_LABEL] = EV_LIMITED("label = ?3 AND seq > ?1"),
@@ -231,6 +251,9 @@ static const char *const stmt_sql[ST__NR] = {
 			 " detail = ? WHERE id = ?",
 	[ST_OP_OPEN]  = "SELECT " OP_COLS " FROM operation"
 			" WHERE state = 'running' ORDER BY id",
+	[ST_PR_PUT]   = "INSERT OR REPLACE INTO principal (" PR_COLS ") VALUES"
+			" (?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_PR_EACH]  = "SELECT " PR_COLS " FROM principal ORDER BY kind, name",
 };
 
 struct store {
@@ -600,6 +623,7 @@ static void read_event(sqlite3_stmt *st, rs_event *ev)
 	c_text(&c, ev->node, sizeof ev->node);
 	c_text(&c, ev->kind, sizeof ev->kind);
 	c_text(&c, ev->detail, sizeof ev->detail);
+	c_text(&c, ev->actor, sizeof ev->actor);
 }
 
 /* Reads one operation row (OP_COLS). */
@@ -1132,6 +1156,7 @@ int store_event_add(store *s, rs_event *ev)
 	b_textn(&b, ev->node, sizeof ev->node);
 	b_textn(&b, ev->kind, sizeof ev->kind);
 	b_textn(&b, ev->detail, sizeof ev->detail);
+	b_textn(&b, ev->actor, sizeof ev->actor);
 	r = step_done(st, b.rc);
 	if (r == 0)
 		ev->seq = (uint64_t)sqlite3_last_insert_rowid(s->db);
@@ -1250,6 +1275,54 @@ int store_op_each_open(store *s, store_op_fn fn, void *arg)
 	while ((r = step_row(st)) > 0) {
 		read_op(st, &op);
 		r = fn(&op, arg);
+		if (r)
+			break;
+	}
+	finish(st);
+	return r;
+}
+
+/* Inserts or replaces the principal keyed by (kind, name). */
+int store_principal_put(store *s, const store_principal *p)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_PUT);
+	struct binder b = { st, 1, SQLITE_OK };
+
+	if (!st)
+		return -EBUSY;
+	b_textn(&b, p->kind, sizeof p->kind);
+	b_textn(&b, p->name, sizeof p->name);
+	b_textn(&b, p->role, sizeof p->role);
+	b_textn(&b, p->labels, sizeof p->labels);
+	b_textn(&b, p->pubkey, sizeof p->pubkey);
+	b_u64(&b, p->created_ms);
+	b_u64(&b, p->revoked_ms);
+	b_textn(&b, p->created_by, sizeof p->created_by);
+	return step_done(st, b.rc);
+}
+
+/* Calls fn for each principal (revoked ones too); stops on non-zero. */
+int store_principal_each(store *s, store_principal_fn fn, void *arg)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_EACH);
+	store_principal p;
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	while ((r = step_row(st)) > 0) {
+		struct reader c = { st, 0 };
+
+		memset(&p, 0, sizeof p);
+		c_text(&c, p.kind, sizeof p.kind);
+		c_text(&c, p.name, sizeof p.name);
+		c_text(&c, p.role, sizeof p.role);
+		c_text(&c, p.labels, sizeof p.labels);
+		c_text(&c, p.pubkey, sizeof p.pubkey);
+		p.created_ms = c_u64(&c);
+		p.revoked_ms = c_u64(&c);
+		c_text(&c, p.created_by, sizeof p.created_by);
+		r = fn(&p, arg);
 		if (r)
 			break;
 	}

@@ -19,7 +19,7 @@
 
 #include "model.h"
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 typedef struct store store;
 
@@ -103,5 +103,21 @@ int store_op_update(store *s, const rs_op *op);
 typedef int (*store_op_fn)(const rs_op *op, void *arg);
 /* Operations whose state is "running", oldest first. */
 int store_op_each_open(store *s, store_op_fn fn, void *arg);
+
+/* A key rsd admits: an operator credential, a node's key, a join token. */
+typedef struct store_principal {
+	char     kind[16];        /* "operator", "node", "join" */
+	char     name[64];
+	char     role[16];        /* operators: viewer, operator, admin */
+	char     labels[128];     /* operators: label patterns, "" = all */
+	char     pubkey[48];      /* Z85 */
+	uint64_t created_ms;
+	uint64_t revoked_ms;      /* 0 = valid */
+	char     created_by[80];
+} store_principal;
+
+int store_principal_put(store *s, const store_principal *p);
+typedef int (*store_principal_fn)(const store_principal *p, void *arg);
+int store_principal_each(store *s, store_principal_fn fn, void *arg);
 
 #endif

@@ -36,9 +36,10 @@ bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:* --agents tcp:/
 wait_for 10 grep -q metrics= "$TMP/ready" || fail "rsd did not get ready"
 CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready")
 AGENTS=$(sed 's/.*agents=\([^ ]*\).*/\1/' "$TMP/ready")
+export RS_CRED="$TMP/admin.cred"   # rsd made it beside its --db
 METRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/ready" | tr -d '\n')
 curl -sf "http://$METRICS/metrics" | grep -q '^rs_boot_complete 0$' || fail "boot complete before any node"
-bg "$BUILD/agent/rs-agent" --node b1 --rsd "$AGENTS" --state-dir "$TMP/b1" 2>"$TMP/agent.log"
+bg "$BUILD/agent/rs-agent" --node b1 --rsd "$AGENTS" --state-dir "$TMP/b1" --token-file "$TMP/join.token" 2>"$TMP/agent.log"
 rsctl() { "$BUILD/ctl/rsctl" -s "$CONTROL" "$@"; }
 wait_for 20 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_boot_complete 1$'" \
     || fail "boot did not complete: $(rsctl events | tail -5)"

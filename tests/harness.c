@@ -27,6 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cred.h"
+#include "net.h"
+
 #define H_MAX_ARGS   64
 #define H_EXTRA_STRS 128
 #define H_MAX_JOBS   16
@@ -46,6 +49,7 @@ static struct {
 	char          svc_bin[H_PATH_MAX];
 	char          sockserv_bin[H_PATH_MAX];
 	char          db[H_PATH_MAX + 16];
+	bool          insecure;
 	char          control_ep[128];
 	char          agents_ep[128];
 	char          node_ttl[32];
@@ -452,14 +456,16 @@ const h_res *h_run(int timeout_ms, const char *const *argv)
 
 const h_res *h_rsctl_v(int timeout_ms, const char *const *args)
 {
-	const char *argv[H_MAX_ARGS + 4];
+	const char *argv[H_MAX_ARGS + 5];
 	int n = 0;
 
 	argv[n++] = H.ctl_bin;
 	argv[n++] = "-s";
 	argv[n++] = H.control_ep;
+	if (H.insecure)
+		argv[n++] = "--insecure";
 	for (int i = 0; args[i]; i++) {
-		cr_assert(n < H_MAX_ARGS + 3, "too many rsctl arguments");
+		cr_assert(n < H_MAX_ARGS + 4, "too many rsctl arguments");
 		argv[n++] = args[i];
 	}
 	argv[n] = NULL;
@@ -520,7 +526,7 @@ static char *slurp(const char *path)
 
 h_job *h_rsctl_start(const char *arg, ...)
 {
-	const char *argv[H_MAX_ARGS + 4];
+	const char *argv[H_MAX_ARGS + 5];
 	struct h_job *j;
 	int n = 0, in, out, err;
 	pid_t pid, parent = getpid();
@@ -533,6 +539,8 @@ h_job *h_rsctl_start(const char *arg, ...)
 	argv[n++] = H.ctl_bin;
 	argv[n++] = "-s";
 	argv[n++] = H.control_ep;
+	if (H.insecure)
+		argv[n++] = "--insecure";
 	va_start(ap, arg);
 	for (const char *a = arg; a; a = va_arg(ap, const char *)) {
 		cr_assert(n < H_MAX_ARGS + 3, "too many rsctl arguments");
@@ -890,6 +898,8 @@ static void start_rsd(const char *control, const char *agents)
 	}
 	argv[n++] = "--ready-fd";
 	argv[n++] = fdarg;
+	if (H.insecure)
+		argv[n++] = "--insecure";
 	argv[n] = NULL;
 	H.rsd = spawn_daemon(argv, log, p[1]);
 	close(p[1]);
@@ -905,15 +915,26 @@ static void start_rsd(const char *control, const char *agents)
 	cr_assert(ready_field(line, "control", H.control_ep, sizeof H.control_ep) &&
 		  ready_field(line, "agents", H.agents_ep, sizeof H.agents_ep),
 		  "rsd's ready line is malformed: '%s'", line);
+	/* every rsctl the test runs uses rsd's admin credential */
+	if (H.insecure)
+		unsetenv("RS_CRED");
+	else
+		setenv("RS_CRED", h_path("admin.cred"), 1);
 }
 
 static void start_agent(int i)
 {
 	char node[16], sdir[H_PATH_MAX + 16], log[H_PATH_MAX + 32];
+	char token[H_PATH_MAX + 16];
 	const char *argv[] = { H.agent_bin, "--node", node, "--rsd",
-			       H.agents_ep, "--state-dir", sdir, H.agent_arg[i], NULL };
+			       H.agents_ep, "--state-dir", sdir,
+			       H.insecure ? "--insecure" : "--token-file", token,
+			       H.agent_arg[i], NULL };
 
 	snprintf(node, sizeof node, "n%d", i);
+	snprintf(token, sizeof token, "%s/join.token", H.dir);
+	if (H.insecure)
+		argv[8] = H.agent_arg[i], argv[9] = NULL;
 	snprintf(sdir, sizeof sdir, "%s/%s", H.dir, node);
 	snprintf(log, sizeof log, "%s/agent-%s.log", H.dir, node);
 	H.agents[i] = spawn_daemon(argv, log, -1);
@@ -978,6 +999,7 @@ void h_setup_opts(const h_opts *o)
 	snprintf(H.db, sizeof H.db, "%s/rs.db", H.dir);
 	if (o->node_ttl)
 		snprintf(H.node_ttl, sizeof H.node_ttl, "%s", o->node_ttl);
+	H.insecure = o->insecure;
 	if (o->alarm_s > 0) {
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = alarm_handler;
@@ -1234,4 +1256,21 @@ void h_teardown(void)
 	}
 	json_decref(H.jpool);
 	memset(&H, 0, sizeof H);
+}
+
+const struct net_curve *h_curve(void)
+{
+	static net_curve c;
+	char err[512];
+	rs_cred cr;
+
+	if (H.insecure)
+		return NULL;
+	cr_assert(cred_read(h_path("admin.cred"), &cr, err, sizeof err) == 0,
+		  "admin.cred: %s", err);
+	memset(&c, 0, sizeof c);
+	strcpy(c.server, cr.server);
+	strcpy(c.pub, cr.pub);
+	strcpy(c.sec, cr.sec);
+	return &c;
 }

@@ -35,6 +35,7 @@ typedef struct h_opts {
 	int         alarm_s;     /* emergency kill-all after this, 0 = off */
 	/* one more argument for agent i (e.g. "--label=ssd"), NULL = none */
 	const char *agent_arg[H_MAX_AGENTS + 1];
+	bool        insecure;    /* rsd, agents and rsctl --insecure */
 } h_opts;
 
 /* One rsctl run. */
@@ -105,6 +106,12 @@ int h_kill_rsd(int sig);
 int h_kill_agent(int i, int sig);
 /* Starts agent i (after h_kill_agent) again, same node name and state dir. */
 void h_restart_agent(int i);
+
+/* rsd's keys: rsd.key, admin.cred and join.token are in h_tmpdir() (the
+ * folder of its --db); every rsctl gets RS_CRED=admin.cred, every agent
+ * --token-file join.token, unless the cluster is insecure. */
+/* The admin credential's keys for a direct net_call (NULL if insecure). */
+const struct net_curve *h_curve(void);
 
 /* ---- rsctl ------------------------------------------------------------ */
 

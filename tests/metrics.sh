@@ -31,14 +31,31 @@ bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:* --agents tcp:/
 wait_for 10 grep -q metrics= "$TMP/ready" || fail "rsd did not get ready"
 CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready")
 AGENTS=$(sed 's/.*agents=\([^ ]*\).*/\1/' "$TMP/ready")
+export RS_CRED="$TMP/admin.cred"   # rsd made it beside its --db
 METRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/ready" | tr -d '\n')
-bg "$BUILD/agent/rs-agent" --node m1 --rsd "$AGENTS" --state-dir "$TMP/m1" \
+bg "$BUILD/agent/rs-agent" --node m1 --rsd "$AGENTS" --state-dir "$TMP/m1" --token-file "$TMP/join.token" \
     --metrics 127.0.0.1:0 --ready-fd 3 3>"$TMP/agent-ready" 2>"$TMP/agent.log"
 wait_for 10 grep -q metrics= "$TMP/agent-ready" || fail "rs-agent did not serve metrics"
 AMETRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/agent-ready" | tr -d '\n')
 RSCTL=("$BUILD/ctl/rsctl" -s "$CONTROL")
 wait_for 10 bash -c "'${RSCTL[0]}' -s '$CONTROL' --json nodes | grep -q '\"state\":\"up\"'" \
     || fail "agent did not register"
+
+# refused peers are counted: plaintext, and a revoked credential
+rc=0; "${RSCTL[@]}" --insecure status >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 13 ] || fail "plaintext rsctl exited $rc, want 13"
+"${RSCTL[@]}" cred create tmp --role viewer >"$TMP/tmp.cred" || fail "cred create"
+chmod 600 "$TMP/tmp.cred"
+"${RSCTL[@]}" --cred "$TMP/tmp.cred" status >/dev/null || fail "viewer status"
+"${RSCTL[@]}" cred revoke tmp >/dev/null || fail "cred revoke"
+rc=0; "${RSCTL[@]}" --cred "$TMP/tmp.cred" status >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 13 ] || fail "revoked credential: rsctl exited $rc, want 13"
+curl -sf "http://$METRICS/metrics" >"$TMP/auth.txt" || fail "GET /metrics"
+grep -qE '^rs_auth_failures_total\{endpoint="control",reason="revoked"\} [1-9]' "$TMP/auth.txt" \
+    || fail "rs_auth_failures_total did not count the revoked key: $(grep rs_auth "$TMP/auth.txt")"
+[ "$(grep -E '^rs_auth_failures_total\{endpoint="control",reason="(no-curve|handshake)"\}' "$TMP/auth.txt" \
+     | awk '{s += $2} END {print s + 0}')" -ge 1 ] \
+    || fail "rs_auth_failures_total did not count the plaintext client: $(grep rs_auth "$TMP/auth.txt")"
 
 # a real Prometheus scraping rsd every second
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -114,7 +131,7 @@ wait_for 10 bash -c "'${RSCTL[0]}' -s '$CONTROL' --json status crashy | grep -q 
 wait_for 15 bash -c "curl -sf http://$METRICS/metrics | grep -qE '^rs_watchdog_misses_total\{label=\"wd\"\} [1-9]'" \
     || fail "rs_watchdog_misses_total did not count the missed heartbeat"
 "${RSCTL[@]}" down wd >/dev/null
-bg "$BUILD/agent/rs-agent" --node m2 --rsd "$AGENTS" --state-dir "$TMP/m2" 2>"$TMP/agent2.log"
+bg "$BUILD/agent/rs-agent" --node m2 --rsd "$AGENTS" --state-dir "$TMP/m2" --token-file "$TMP/join.token" 2>"$TMP/agent2.log"
 m2=$BG_PID
 wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_nodes{state=\"up\"} 2$'" \
     || fail "rs_nodes{state=up} is not 2 with two agents"

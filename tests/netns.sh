@@ -49,12 +49,15 @@ start_rsd() {
     RSD=$BG_PID
 }
 start_rsd
+# rsd makes its keys beside its --db: the agents enrol with its join token
+wait_for 10 test -s "$TMP/join.token" || fail "rsd made no join token"
+export RS_CRED="$TMP/admin.cred"
 LABEL=(x zone-a zone-a zone-b)   # h1, h2: zone-a; h3: zone-b
 AGENT=()
 start_agent() {
     bg ip netns exec "${HOSTS[$(($1 - 1))]}" "$BUILD/agent/rs-agent" --node "h$1" \
         --rsd tcp://10.77.0.1:7701 --state-dir "$TMP/h$1" --label "${LABEL[$1]}" \
-        2>>"$TMP/h$1.log"
+        --token-file "$TMP/join.token" 2>>"$TMP/h$1.log"
     AGENT[$1]=$BG_PID
 }
 for i in 1 2 3; do start_agent $i; done

@@ -71,9 +71,9 @@ Test(net, router_dealer_roundtrip, .timeout = 20)
 	client c = { .loop = loop };
 	net_sock *dealer = NULL;
 
-	cr_assert_eq(net_router_new(loop, "tcp://127.0.0.1:*", 1, echo_cb, &e, &e.router), 0);
+	cr_assert_eq(net_router_new(loop, "tcp://127.0.0.1:*", 1, NULL, echo_cb, &e, &e.router), 0);
 	cr_assert(strncmp(net_endpoint(e.router), "tcp://127.0.0.1:", 16) == 0);
-	cr_assert_eq(net_dealer_new(loop, net_endpoint(e.router), "n1", client_cb, &c, &dealer), 0);
+	cr_assert_eq(net_dealer_new(loop, net_endpoint(e.router), "n1", NULL, client_cb, &c, &dealer), 0);
 	/* ZMQ_IMMEDIATE: sends fail until connected; retry on the loop */
 	for (int i = 0; i < 500 && c.got == 0; i++) {
 		net_send(dealer, NULL, "hello", 5);
@@ -108,14 +108,14 @@ Test(net, call_roundtrip_and_timeout, .timeout = 20)
 	size_t len = 0;
 	int r;
 
-	cr_assert_eq(net_router_new(loop, "tcp://127.0.0.1:*", 0, echo_cb, &e, &e.router), 0);
+	cr_assert_eq(net_router_new(loop, "tcp://127.0.0.1:*", 0, NULL, echo_cb, &e, &e.router), 0);
 	/* nobody runs the loop: the call must time out, not hang */
-	r = net_call(net_endpoint(e.router), "ping", 4, 200, &rep, &len);
+	r = net_call(net_endpoint(e.router), NULL, "ping", 4, 200, &rep, &len);
 	cr_assert_eq(r, -ETIMEDOUT);
 	cr_assert_null(rep);
 	net_destroy(&e.router);
 	/* an endpoint zmq cannot parse is an error, not a crash */
-	r = net_call("bogus", "x", 1, 100, &rep, &len);
+	r = net_call("bogus", NULL, "x", 1, 100, &rep, &len);
 	cr_assert_lt(r, 0);
 	ev_loop_destroy(loop);
 	net_shutdown();
@@ -130,9 +130,9 @@ Test(net, oversized_frame_dropped_router_survives, .timeout = 20)
 	size_t n = (2u << 20);
 	uint8_t *buf = calloc(1, n);
 
-	cr_assert_eq(net_router_new(loop, "tcp://127.0.0.1:*", 0, echo_cb, &e, &e.router), 0);
-	cr_assert_eq(net_dealer_new(loop, net_endpoint(e.router), "big", client_cb, &c, &big), 0);
-	cr_assert_eq(net_dealer_new(loop, net_endpoint(e.router), "small", client_cb, &c, &small), 0);
+	cr_assert_eq(net_router_new(loop, "tcp://127.0.0.1:*", 0, NULL, echo_cb, &e, &e.router), 0);
+	cr_assert_eq(net_dealer_new(loop, net_endpoint(e.router), "big", NULL, client_cb, &c, &big), 0);
+	cr_assert_eq(net_dealer_new(loop, net_endpoint(e.router), "small", NULL, client_cb, &c, &small), 0);
 	for (int i = 0; i < 500 && c.got == 0; i++) {
 		net_send(big, NULL, buf, n);          /* over ZMQ_MAXMSGSIZE */
 		net_send(small, NULL, "ok", 2);

@@ -186,7 +186,7 @@ static int raw_call(const void *buf, size_t len)
 	uint8_t *rep = NULL;
 	size_t replen = 0;
 	rs_msg m;
-	int r = net_call(h_control_ep(), buf, len, 5000, &rep, &replen);
+	int r = net_call(h_control_ep(), h_curve(), buf, len, 5000, &rep, &replen);
 
 	if (r < 0)
 		return r;
@@ -552,7 +552,9 @@ Test(ops, rsd_is_an_sd_notify_service, .init = setup1, .fini = teardown,
 	*strrchr(rsd, '/') = '\0';
 	*strrchr(rsd, '/') = '\0';
 	strcat(rsd, "/rsd/rsd");
-	snprintf(db, sizeof db, "%s", h_path("inner.db"));
+	/* its own folder: rsd keeps its keys beside its database */
+	cr_assert(mkdir(h_path("inner"), 0700) == 0);
+	snprintf(db, sizeof db, "%s", h_path("inner/inner.db"));
 	r = h_rsctl("up", "inner", "--notify", "notify", "--", rsd, "--db", db,
 		    "--control", "tcp://127.0.0.1:*", "--agents", "tcp://127.0.0.1:*", NULL);
 	assert_code(r, 0, "up of an rsd under rs");

@@ -1187,6 +1187,8 @@ Test(store, migrates_version_1)
 		 "ALTER TABLE service DROP COLUMN placement;"
 		 "ALTER TABLE service DROP COLUMN deps;"
 		 "ALTER TABLE service DROP COLUMN user;"
+		 "DROP TABLE principal;"
+		 "ALTER TABLE event DROP COLUMN actor;"
 		 "PRAGMA user_version = 1;");
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 1);
 	s = open_ok();
@@ -1212,5 +1214,41 @@ Test(store, migrates_version_1)
 	assert_service_eq(&got, &svc);
 	rs_spec_clear(&got.spec);
 	rs_spec_clear(&svc.spec);
+	store_close(&s);
+}
+
+/* 7 -> 8: the principal table and the event actor. Events of a version-7
+ * file read back with no actor; principals are stored and revoked. */
+Test(store, migrates_version_7_principals)
+{
+	store *s = open_ok();
+	store_principal p;
+	rs_event ev;
+
+	store_close(&s);
+	raw_exec(dbpath, "DROP TABLE principal;"
+		 "ALTER TABLE event DROP COLUMN actor;"
+		 "INSERT INTO event (time_ms, label, kind) VALUES (1, 'old', 'up');"
+		 "PRAGMA user_version = 7;");
+	s = open_ok();
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	memset(&p, 0, sizeof p);
+	strcpy(p.kind, "operator");
+	strcpy(p.name, "alice");
+	strcpy(p.role, "viewer");
+	strcpy(p.pubkey, "k1");
+	cr_assert_eq(store_principal_put(s, &p), 0);
+	p.revoked_ms = 5;
+	cr_assert_eq(store_principal_put(s, &p), 0);   /* same key: replaced */
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM principal"), 1);
+	cr_assert_eq(raw_int(dbpath, "SELECT revoked_ms FROM principal"), 5);
+	memset(&ev, 0, sizeof ev);
+	strcpy(ev.label, "new");
+	strcpy(ev.kind, "up");
+	strcpy(ev.actor, "operator:alice");
+	cr_assert_eq(store_event_add(s, &ev), 0);
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM event WHERE actor = "
+			     "'operator:alice'"), 1);
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM event WHERE actor = ''"), 1);
 	store_close(&s);
 }

@@ -4,19 +4,20 @@ _rsctl()
     local cur prev verbs
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    verbs="up down refresh restart shutdown edit update clone unclone status lookup nodes events logs apply diff drain undrain ping help"
+    verbs="up down refresh restart shutdown edit update clone unclone status lookup nodes events logs apply diff drain undrain ping cred token help"
     local i verb=""
     for ((i = 1; i < COMP_CWORD; i++)); do
         case " $verbs " in *" ${COMP_WORDS[i]} "*) verb=${COMP_WORDS[i]}; break;; esac
     done
     if [ -z "$verb" ]; then
-        COMPREPLY=($(compgen -W "$verbs -s --json --timeout --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "$verbs -s --cred --insecure --json --timeout --help --version" -- "$cur"))
         return
     fi
     case $prev in
         --restart|--restart-policy) COMPREPLY=($(compgen -W "always on-failure never" -- "$cur")); return;;
         --notify) COMPREPLY=($(compgen -W "auto notify simple" -- "$cur")); return;;
-        --script|--cwd) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --role) COMPREPLY=($(compgen -W "viewer operator admin" -- "$cur")); return;;
+        --script|--cwd|--cred) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --stop-signal|--prepare-signal) COMPREPLY=($(compgen -W "TERM INT HUP QUIT USR1 USR2 KILL" -- "$cur")); return;;
         --listen|--maxtime|--min-healthy|--max-unavailable) COMPREPLY=(); return;;
     esac
@@ -24,6 +25,8 @@ _rsctl()
         up|edit) COMPREPLY=($(compgen -W "--node --period --ready-timeout --no-block --env --cwd --restart --backoff-initial --backoff-factor --backoff-max --backoff-reset --no-backoff --stop-signal --stop-timeout --notify --settle --script --critical --replicas --listen --node-label --user --" -- "$cur"));;
         update) COMPREPLY=($(compgen -W "--args --env --maxtime --min-healthy --prepare-signal --no-rollback --max-unavailable --canary --batch --" -- "$cur"));;
         down) COMPREPLY=($(compgen -W "--force" -- "$cur"));;
+        cred) COMPREPLY=($(compgen -W "create list revoke --role --labels --node" -- "$cur")); return;;
+        token) COMPREPLY=($(compgen -W "rotate" -- "$cur")); return;;
         logs) COMPREPLY=($(compgen -W "--instance -n -f" -- "$cur"));;
         events) COMPREPLY=($(compgen -W "-n -f --since --json" -- "$cur"));;
         *) COMPREPLY=();;

@@ -1,0 +1,339 @@
+/*
+ * test_auth.c - trust, with the real binaries and real keys: credentials
+ * and roles, unknown and revoked keys, node names bound to keys, a second
+ * agent for a node, and --insecure.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "codes.h"
+#include "cred.h"
+#include "harness.h"
+#include "net.h"
+
+#define T_TIMEOUT 90
+
+static void setup1(void) { h_setup(1); }
+static void teardown(void) { h_teardown(); }
+
+#define assert_code(r, want, what)                                            \
+	cr_assert_eq((r)->code, (want),                                       \
+		     "%s: exited %d (%ld ms), want %d\nstdout: %s\n"           \
+		     "stderr: %s", (what), (r)->code, (r)->elapsed_ms,        \
+		     (want), (r)->out, (r)->err)
+
+static const char *bin(const char *rel)
+{
+	static char buf[4][600];
+	static int k;
+	char *b = buf[k++ % 4];
+	const char *dir = getenv("RS_BIN_DIR");
+
+	snprintf(b, sizeof buf[0], "%s/%s", dir ? dir : ".", rel);
+	return b;
+}
+
+/* Writes text to a file in the temp dir with mode 0600; returns its path. */
+static const char *save(const char *name, const char *text)
+{
+	const char *path = h_path(name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+/* rsctl cred create NAME --role ROLE [--labels P], saved as NAME.cred. */
+static const char *new_cred(const char *name, const char *role, const char *labels)
+{
+	char file[80];
+	const h_res *r = labels ?
+		h_rsctl("cred", "create", name, "--role", role, "--labels", labels, NULL) :
+		h_rsctl("cred", "create", name, "--role", role, NULL);
+
+	assert_code(r, 0, "cred create");
+	cr_assert(strstr(r->out, "secret-key = "), "no credential printed: %s", r->out);
+	snprintf(file, sizeof file, "%s.cred", name);
+	return save(file, r->out);
+}
+
+/* rsctl with another credential. */
+static const h_res *as(const char *cred, const char *a1, const char *a2,
+		       const char *a3)
+{
+	const char *argv[] = { "--cred", cred, a1, a2, a3, NULL };
+
+	return h_rsctl_v(15000, argv);
+}
+
+static pid_t pid_of(const char *label)
+{
+	h_inst in;
+
+	cr_assert(h_status_instance(label, &in), "%s not found", label);
+	return in.pid;
+}
+
+static bool all_up_fn(void *arg)
+{
+	(void)arg;
+	return h_nodes_all_up();
+}
+
+/* The keys rsd made at its first start, 0600, beside its database; a
+ * restarted rsd keeps them. */
+Test(auth, keys_made_once_beside_the_db, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	static const char *const files[] = { "admin.cred", "join.token", "rsd.key" };
+	char before[3][1024];
+	struct stat st;
+
+	for (int i = 0; i < 3; i++) {
+		FILE *f = fopen(h_path(files[i]), "r");
+		cr_assert(f, "%s missing", files[i]);
+		cr_assert_eq(stat(h_path(files[i]), &st), 0);
+		cr_assert_eq(st.st_mode & 0777, 0600, "%s mode %o", files[i], st.st_mode & 0777);
+		memset(before[i], 0, sizeof before[i]);
+		cr_assert_gt(fread(before[i], 1, sizeof before[i] - 1, f), 0);
+		fclose(f);
+	}
+	h_kill_rsd(SIGKILL);
+	h_restart_rsd();
+	for (int i = 0; i < 3; i++) {
+		char now[1024] = "";
+		FILE *f = fopen(h_path(files[i]), "r");
+		cr_assert(f);
+		cr_assert_gt(fread(now, 1, sizeof now - 1, f), 0);
+		fclose(f);
+		cr_assert_str_eq(now, before[i], "%s changed across a restart", files[i]);
+	}
+	assert_code(h_rsctl("status", NULL), 0, "status after the restart");
+	cr_assert(h_wait_until(all_up_fn, NULL, 10000), "nodes not up after restart");
+	h_pass();
+}
+
+/* As user nobody, with no usable credential: every verb refused with the
+ * documented code, nothing changes. */
+Test(auth, nobody_without_credential, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	static const char *const verbs[][3] = {
+		{ "status", NULL }, { "nodes", NULL }, { "down", "keep" },
+		{ "shutdown", NULL }, { "cred", "list" },
+	};
+	const char *mark = h_path("pwned");
+	pid_t keep;
+	const h_res *r;
+
+	assert_code(h_rsctl("up", "keep", "--", "/bin/sleep", "1000", NULL), 0, "up");
+	keep = pid_of("keep");
+	chmod(h_tmpdir(), 0755);
+	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++) {
+		const char *argv[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+				       "--clear-groups", bin("ctl/rsctl"), "-s", h_control_ep(),
+				       verbs[i][0], verbs[i][1], NULL };
+		r = h_run(15000, argv);
+		assert_code(r, RS_E_AUTH, verbs[i][0]);
+	}
+	{
+		char cmd[700];
+		snprintf(cmd, sizeof cmd, "id > %s", mark);
+		const char *argv[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+				       "--clear-groups", bin("ctl/rsctl"), "-s", h_control_ep(),
+				       "up", "pwn", "--", "/bin/sh", "-c", cmd, NULL };
+		r = h_run(15000, argv);
+		assert_code(r, RS_E_AUTH, "up as nobody");
+	}
+	/* plaintext (no CURVE) is refused the same way */
+	{
+		const char *argv[] = { bin("ctl/rsctl"), "-s", h_control_ep(), "--insecure",
+				       "up", "pwn", "--", "/bin/true", NULL };
+		r = h_run(15000, argv);
+		assert_code(r, RS_E_AUTH, "plaintext up");
+	}
+	cr_assert(access(mark, F_OK) != 0, "the service ran");
+	assert_code(h_rsctl("status", "pwn", NULL), RS_E_NOENT, "pwn exists");
+	cr_assert_eq(pid_of("keep"), keep, "keep was touched");
+	h_pass();
+}
+
+/* A viewer reads; an operator limited to web* acts on web* only; every
+ * change records who asked. */
+Test(auth, roles_and_label_patterns, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *viewer = new_cred("vera", "viewer", NULL);
+	const char *webop = new_cred("wes", "operator", "web*");
+	const h_res *r;
+	pid_t db;
+
+	assert_code(h_rsctl("up", "db", "--", "/bin/sleep", "1000", NULL), 0, "up db");
+	db = pid_of("db");
+	assert_code(as(viewer, "status", NULL, NULL), 0, "viewer status");
+	r = as(viewer, "down", "db", NULL);
+	assert_code(r, RS_E_FORBIDDEN, "viewer down");
+	cr_assert(strstr(r->err, "viewer") && strstr(r->err, "down"), "%s", r->err);
+	{
+		const char *argv[] = { "--cred", webop, "up", "web1", "--", "/bin/sleep",
+				       "1000", NULL };
+		assert_code(h_rsctl_v(15000, argv), 0, "operator up web1");
+	}
+	r = as(webop, "down", "db", NULL);
+	assert_code(r, RS_E_FORBIDDEN, "web* operator down db");
+	assert_code(as(webop, "refresh", "db", NULL), RS_E_FORBIDDEN, "refresh db");
+	assert_code(as(webop, "cred", "list", NULL), RS_E_FORBIDDEN, "cred list");
+	assert_code(as(webop, "drain", "n1", NULL), RS_E_FORBIDDEN, "drain");
+	cr_assert_eq(pid_of("db"), db, "db was touched");
+	assert_code(as(webop, "down", "web1", NULL), 0, "operator down web1");
+	r = h_rsctl("events", "web1", "--json", NULL);
+	assert_code(r, 0, "events");
+	cr_assert(strstr(r->out, "\"actor\":\"operator:wes\""), "no actor: %s", r->out);
+	h_pass();
+}
+
+/* A key rsd does not know, and a revoked one (also on a connection that
+ * is open): no effect, rsd and the services unharmed. */
+Test(auth, unknown_and_revoked_keys, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	char err[256], text[2048];
+	rs_cred adm, fake;
+	const char *ops;
+	const h_res *r;
+	pid_t keep;
+
+	assert_code(h_rsctl("up", "keep", "--", "/bin/sleep", "1000", NULL), 0, "up");
+	keep = pid_of("keep");
+	cr_assert_eq(cred_read(h_path("admin.cred"), &adm, err, sizeof err), 0, "%s", err);
+	fake = adm;
+	strcpy(fake.name, "mallory");
+	cr_assert_eq(net_keypair(fake.pub, fake.sec), 0);
+	cr_assert_gt(cred_format(&fake, text, sizeof text), 0);
+	r = as(save("fake.cred", text), "down", "keep", NULL);
+	assert_code(r, RS_E_AUTH, "unknown key");
+	/* a credential that pins another rsd's key */
+	fake = adm;
+	cr_assert_eq(net_keypair(fake.server, text), 0);
+	cr_assert_gt(cred_format(&fake, text, sizeof text), 0);
+	assert_code(as(save("other.cred", text), "status", NULL, NULL), RS_E_AUTH,
+		    "another rsd's key");
+	ops = new_cred("otto", "operator", NULL);
+	assert_code(as(ops, "status", NULL, NULL), 0, "before revoke");
+	assert_code(h_rsctl("cred", "revoke", "otto", NULL), 0, "revoke");
+	assert_code(as(ops, "down", "keep", NULL), RS_E_AUTH, "after revoke");
+	r = h_rsctl("cred", "list", NULL);
+	assert_code(r, 0, "cred list");
+	cr_assert(strstr(r->out, "otto") && strstr(r->out, "n1"), "%s", r->out);
+	/* the last admin cannot lock everyone out */
+	assert_code(h_rsctl("cred", "revoke", "admin", NULL), RS_E_INVAL, "last admin");
+	cr_assert(h_pid_alive(h_rsd_pid()));
+	cr_assert_eq(pid_of("keep"), keep);
+	h_pass();
+}
+
+/* An agent with its own key claiming n1, and a second real agent for n1
+ * enrolling with the token: both refused; n1 keeps its service, once. */
+Test(auth, node_name_belongs_to_its_key, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	char err[256], dir[600], key[700], log[700];
+	rs_cred adm, fake;
+	pid_t keep, a;
+	int st;
+
+	assert_code(h_rsctl("up", "keep", "--", "/bin/sleep", "1000", NULL), 0, "up");
+	keep = pid_of("keep");
+	/* 1. a key of its own, written as if enrolled as n1 */
+	cr_assert_eq(cred_read(h_path("admin.cred"), &adm, err, sizeof err), 0, "%s", err);
+	memset(&fake, 0, sizeof fake);
+	strcpy(fake.kind, "node");
+	strcpy(fake.name, "n1");
+	strcpy(fake.server, adm.server);
+	cr_assert_eq(net_keypair(fake.pub, fake.sec), 0);
+	snprintf(dir, sizeof dir, "%s", h_path("fake1"));
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	snprintf(key, sizeof key, "%s/agent.key", dir);
+	cr_assert_eq(cred_write(key, &fake, 1), 0);
+	{
+		const char *argv[] = { bin("agent/rs-agent"), "--node", "n1", "--rsd",
+				       h_agents_ep(), "--state-dir", dir, NULL };
+		snprintf(log, sizeof log, "%s", h_path("fake1.log"));
+		a = fork();
+		if (a == 0) {
+			int fd = open(log, O_WRONLY | O_CREAT, 0600);
+			dup2(fd, 2);
+			execv(argv[0], (char *const *)argv);
+			_exit(127);
+		}
+		h_track_pid(a);
+	}
+	/* 2. a second real agent for n1, enrolling with the token */
+	{
+		char dir2[600];
+		snprintf(dir2, sizeof dir2, "%s", h_path("second"));
+		const char *argv[] = { bin("agent/rs-agent"), "--node", "n1", "--rsd",
+				       h_agents_ep(), "--state-dir", dir2, "--token-file",
+				       h_path("join.token"), NULL };
+		const h_res *r = h_run(20000, argv);
+		cr_assert_neq(r->code, 0, "a second agent for n1 enrolled");
+		cr_assert(strstr(r->err, "already enrolled"), "%s", r->err);
+		h_track_pid(h_read_pidfile(h_path("second/run/keeper.pid")));
+	}
+	{
+		const h_res *r = h_rsctl("events", "--json", "-n", "100", NULL);
+		cr_assert(strstr(r->out, "duplicate-node"), "no duplicate-node event: %s", r->out);
+	}
+	/* the real n1 keeps its service, and it runs once */
+	cr_assert_eq(pid_of("keep"), keep);
+	{
+		char state[32];
+		cr_assert(h_node_state("n1", state, sizeof state));
+		cr_assert_str_eq(state, "up");
+	}
+	cr_assert(h_pid_alive(a), "the fake agent should keep trying, refused");
+	kill(a, SIGKILL);
+	waitpid(a, &st, 0);
+	cr_assert_eq(pid_of("keep"), keep);
+	h_pass();
+}
+
+static void setup_insecure(void)
+{
+	h_opts o = { .agents = 1, .alarm_s = 60, .insecure = true };
+
+	h_setup_opts(&o);
+}
+
+/* --insecure: plaintext everywhere, on loopback only, with a warning. */
+Test(auth, insecure_loopback_only, .init = setup_insecure, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+	char db[600];
+
+	{
+		const char *argv[] = { "--insecure", "up", "x", "--", "/bin/sleep", "1000", NULL };
+		assert_code(h_rsctl_v(15000, argv), 0, "insecure up");
+	}
+	cr_assert(access(h_path("admin.cred"), F_OK) != 0, "--insecure made keys");
+	snprintf(db, sizeof db, "%s", h_path("other/rs.db"));
+	mkdir(h_path("other"), 0700);
+	{
+		const char *argv[] = { bin("rsd/rsd"), "--insecure", "--db", db, "--control",
+				       "tcp://127.0.0.1:*", "--agents", "tcp://0.0.0.0:*", NULL };
+		r = h_run(10000, argv);
+		cr_assert_neq(r->code, 0, "rsd --insecure on 0.0.0.0 started");
+		cr_assert(strstr(r->err, "loopback"), "%s", r->err);
+	}
+	h_pass();
+}
