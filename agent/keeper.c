@@ -30,14 +30,13 @@
 
 #include "clock.h"
 #include "keeper.h"
+#include "kproto.h"
 #include "log.h"
 
 #define KEEPER_TERM_GRACE_MS 3000
 #define KEEPER_CHILD_STACK   (256u << 10)
 #define KEEPER_IDLE_EXIT_MS  60000
 #define KEEPER_OUT_MAX       (1u << 20)   /* queued messages for a slow engine */
-#define RS_KEEPER_ARGV 256    /* RS_ARGV_MAX */
-#define RS_KEEPER_ENV  2048   /* the spec's, rs's and the inherited ones */
 
 struct kfd {
 	int  fd;
@@ -249,27 +248,6 @@ static uint64_t proc_ticks(pid_t pid)
 	return t;
 }
 
-/* Splits a run of NUL-terminated strings ending with an empty one into a
- * NULL-terminated vector pointing into p. Returns the count or -1. */
-static int split_strings(const char *p, const char *end, char **out,
-			 int max, const char **next)
-{
-	int n = 0;
-
-	while (p < end && *p) {
-		const char *z = memchr(p, '\0', (size_t)(end - p));
-		if (!z || n >= max)
-			return -1;
-		out[n++] = (char *)p;
-		p = z + 1;
-	}
-	if (p >= end)
-		return -1;
-	out[n] = NULL;
-	*next = p + 1;
-	return n;
-}
-
 struct child {
 	struct krec  *r;
 	char        **argv, **env;
@@ -392,19 +370,20 @@ static void listen_env(struct krec *r, char **env, int n, char *names,
 	env[n] = NULL;
 }
 
+/* K_SPAWN: starts the process its record describes, answers K_SPAWNED.
+ * A record that does not parse exactly starts nothing (-EINVAL). */
 static void do_spawn(const struct kmsg *h, const uint8_t *p)
 {
 	struct krec *src = h->c ? rec_find((uint64_t)h->c) : NULL;
 	struct kmsg rep = { .type = K_SPAWNED, .id = h->id };
-	const char *end = (const char *)p + h->len, *q = (const char *)p;
-	char *argv[RS_KEEPER_ARGV + 1], *env[RS_KEEPER_ENV + 4], *cwd, *logpath;
-	char *groups;
+	char *env[RS_KEEPER_ENV + 4];
 	char names[KEEPER_FDS_MAX * KEEPER_FDNAME_MAX + 32], fdsvar[32];
 	struct krec *r = rec_get(h->id);
+	struct kproto_spawn sp;
 	struct child c;
 	void *stack = child_stack();
-	int na, ne;
 	pid_t pid;
+	int e;
 
 	if (!r) {
 		rep.a = -ENOMEM;
@@ -414,50 +393,37 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 		rep.a = -EBUSY;
 		goto out;
 	}
-	na = split_strings(q, end, argv, RS_KEEPER_ARGV, &q);
-	ne = na > 0 ? split_strings(q, end, env, RS_KEEPER_ENV, &q) : -1;
-	cwd = (char *)q;
-	if (na <= 0 || ne < 0 || q >= end || !memchr(q, '\0', (size_t)(end - q))) {
-		rep.a = -EINVAL;
-		goto out;
-	}
-	logpath = cwd + strlen(cwd) + 1;
-	if (logpath >= end || !memchr(logpath, '\0', (size_t)(end - logpath))) {
-		rep.a = -EINVAL;
-		goto out;
-	}
-	groups = logpath + strlen(logpath) + 1;
-	if (groups >= end || !memchr(groups, '\0', (size_t)(end - groups))) {
-		rep.a = -EINVAL;
-		goto out;
-	}
-	listen_env(src ? src : r, env, ne, names, sizeof names, fdsvar,
-		   sizeof fdsvar);
 	if (!stack) {
 		rep.a = -ENOMEM;
 		goto out;
 	}
-	c = (struct child){ .r = src ? src : r, .argv = argv, .env = env, .cwd = cwd,
-			    .logpath = logpath, .keeper = getpid() };
+	if ((e = kproto_spawn_unpack(p, h->len, &sp)) < 0) {
+		if (e != -ENOMEM)
+			log_warnx("instance %llu: malformed spawn record (%s), "
+				  "starting nothing", (unsigned long long)h->id,
+				  strerror(-e));
+		rep.a = e == -ENOMEM ? e : -EINVAL;
+		goto out;
+	}
+	memcpy(env, sp.env, ((size_t)sp.envc + 1) * sizeof *env);
+	listen_env(src ? src : r, env, (int)sp.envc, names, sizeof names, fdsvar,
+		   sizeof fdsvar);
+	c = (struct child){ .r = src ? src : r, .argv = sp.argv, .env = env,
+			    .cwd = sp.cwd, .logpath = sp.logpath,
+			    .keeper = getpid() };
 	if (h->a > 0) {
-		char *g = groups, *e;
-
 		c.as_user = true;
 		c.uid = (uid_t)(h->a - 1);
 		c.gid = (gid_t)h->b;
-		while (*g && c.ngroups < KEEPER_GROUPS_MAX) {
-			unsigned long v = strtoul(g, &e, 10);
-			if (e == g || (*e && *e != ',')) {
-				rep.a = -EINVAL;
-				goto out;
-			}
-			c.groups[c.ngroups++] = (gid_t)v;
-			g = *e ? e + 1 : e;
-		}
+		c.ngroups = (int)sp.ngroups;
+		memcpy(c.groups, sp.groups, sp.ngroups * sizeof *sp.groups);
 	}
 	pid = clone(child_exec, stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+	e = pid < 0 ? -errno : 0;
+	/* the child has exec'd or exited: its strings are no longer used */
+	kproto_spawn_free(&sp);
 	if (pid < 0) {
-		rep.a = -errno;
+		rep.a = e;
 		goto out;
 	}
 	if (c.err) {
@@ -574,10 +540,14 @@ static void do_exit_ack(const struct kmsg *h)
 
 static void do_hello(const struct kmsg *h)
 {
-	struct kmsg end = { .type = K_HELLO_END, .a = getpid() };
+	struct kmsg end = { .type = K_HELLO_END, .a = getpid(), .b = KEEPER_PROTO };
 
 	K.engine = (pid_t)h->a;
 	log_info("engine pid %d attached", (int)K.engine);
+	if (h->b != KEEPER_PROTO)
+		log_warnx("engine pid %d speaks keeper protocol %lld, this keeper %d: "
+			  "its spawn requests will be refused", (int)K.engine,
+			  (long long)h->b, KEEPER_PROTO);
 	for (struct krec *r = K.recs; r; r = r->next) {
 		struct kmsg m = { .type = K_INST, .id = r->id, .a = r->pid,
 				  .b = (int64_t)r->ticks, .c = r->alive,
