@@ -808,6 +808,7 @@ static int take_lock(const char *dir)
 
 _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 {
+	char *abs_dir;
 	sigset_t set;
 	int r;
 
@@ -817,6 +818,18 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 	if (ready_fd > 3)
 		close_range(3, (unsigned)ready_fd - 1, 0);
 	close_range((unsigned)ready_fd + 1, ~0u, 0);
+	/* every path the keeper uses (its socket, lock, each log) is
+	 * absolute, and its cwd is /: it never creates or opens anything
+	 * relative to wherever rs-agent happened to be started */
+	abs_dir = realpath(state_dir, NULL);
+	if (!abs_dir || chdir("/") < 0) {
+		log_warn("cannot resolve state dir %s or enter /", state_dir);
+		if (write(ready_fd, "fail", 4) < 0) {
+			/* the engine sees EOF */
+		}
+		_exit(1);
+	}
+	state_dir = abs_dir;
 	K.dir = state_dir;
 	setsid();   /* outlives the engine and its terminal */
 	prctl(PR_SET_NAME, "rs-keeper");
@@ -903,5 +916,6 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 		unlink(path);
 	}
 	log_info("exited");
+	free(abs_dir);
 	exit(0);
 }

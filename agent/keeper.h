@@ -82,7 +82,8 @@ struct kmsg {
 	int64_t  a, b, c, d;
 };
 
-/* Runs the keeper of state_dir in this (freshly forked) process; tells
+/* Runs the keeper of state_dir in this (freshly forked) process, with /
+ * as its working directory (state_dir is made absolute first); tells
  * ready_fd "ok" once it listens, then serves until K_QUIT or SIGTERM.
  * Never returns. */
 _Noreturn void keeper_main(const char *state_dir, int ready_fd);
