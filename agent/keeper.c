@@ -74,6 +74,7 @@ static struct {
 	struct kexit *exits;
 	size_t        nexits, capexits;
 	int           quit;
+	int           cap_last;  /* /proc/sys/kernel/cap_last_cap, read once */
 	uint8_t      *buf;
 	struct kout  *out;       /* to_engine's queue */
 	size_t        nout, capout;
@@ -254,6 +255,9 @@ struct child {
 	const char   *cwd, *logpath;
 	pid_t         keeper;
 	bool          as_user;   /* drop to uid/gid/groups before exec */
+	bool          harden;    /* as_user: empty the capability bounding set,
+				  * then PR_SET_NO_NEW_PRIVS */
+	int           cap_last;  /* the highest capability the kernel knows */
 	uid_t         uid;
 	gid_t         gid;
 	gid_t         groups[KEEPER_GROUPS_MAX];
@@ -302,9 +306,17 @@ static int child_exec(void *arg)
 	if (fd < 0 || dup2(fd, 1) < 0 || dup2(1, 2) < 0)
 		goto fail;
 	/* the log is open (the keeper's dir); now become the service's user,
-	 * groups first, the uid last */
+	 * groups first, the uid last. Unless the spec keeps them, no
+	 * capability can come back through exec (the bounding set is empty,
+	 * which needs CAP_SETPCAP: before setuid) and no setuid/file-cap
+	 * program can raise privileges again (no_new_privs) */
+	for (int cap = 0; c->harden && cap <= c->cap_last; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			goto fail;
 	if (c->as_user && (setgroups((size_t)c->ngroups, c->groups) < 0 ||
 			   setgid(c->gid) < 0 || setuid(c->uid) < 0))
+		goto fail;
+	if (c->harden && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		goto fail;
 	/* changing credentials clears the death signal: set it again */
 	if (c->as_user && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
@@ -417,6 +429,8 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 		c.gid = (gid_t)h->b;
 		c.ngroups = (int)sp.ngroups;
 		memcpy(c.groups, sp.groups, sp.ngroups * sizeof *sp.groups);
+		c.harden = !(sp.flags & KSPAWN_KEEP_CAPS);
+		c.cap_last = K.cap_last;
 	}
 	pid = clone(child_exec, stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
 	e = pid < 0 ? -errno : 0;
@@ -777,6 +791,27 @@ static int listen_on(const char *dir)
 	return fd;
 }
 
+/* The highest capability number of this kernel, from
+ * /proc/sys/kernel/cap_last_cap; 63 (every bit of the 64-bit sets, the
+ * child skips what the kernel calls invalid) if it cannot be read. */
+static int read_cap_last(void)
+{
+	char buf[16];
+	ssize_t n;
+	long v;
+	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 63;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 63;
+	buf[n] = '\0';
+	v = strtol(buf, NULL, 10);
+	return v > 0 && v < 64 ? (int)v : 63;
+}
+
 /* Takes STATE_DIR/run/keeper.lock for the life of the process and writes
  * keeper.pid. 0, or -EWOULDBLOCK when another keeper holds it. */
 static int take_lock(const char *dir)
@@ -844,6 +879,7 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 	K.buf = malloc(KEEPER_MSG_MAX);
 	if (K.sigfd < 0 || !K.buf)
 		_exit(1);
+	K.cap_last = read_cap_last();
 	if ((r = take_lock(state_dir)) < 0) {
 		/* another keeper won the race: the engine connects to it */
 		if (write(ready_fd, r == -EWOULDBLOCK ? "busy" : "fail", 4) < 0) {

@@ -13,7 +13,11 @@
  *
  * Services get PR_SET_PDEATHSIG=SIGKILL: if the keeper itself is killed,
  * its services die with it instead of running on untracked (the next
- * engine starts a new keeper and rsd restarts what is missing).
+ * engine starts a new keeper and rsd restarts what is missing). One run
+ * as another user also gets an empty capability bounding set and
+ * PR_SET_NO_NEW_PRIVS, unless its spec says keep_caps.
+ *
+ * The keeper runs in / and uses absolute paths only.
  */
 #ifndef RS_KEEPER_H
 #define RS_KEEPER_H

@@ -230,7 +230,8 @@ static int svc_spawn(inst *in)
 	sp = (struct kproto_spawn){ .argv = in->spec.argv,
 				    .argc = (uint32_t)in->spec.argc, .env = env,
 				    .cwd = in->spec.cwd ? in->spec.cwd : "/",
-				    .logpath = logpath };
+				    .logpath = logpath,
+				    .flags = in->spec.keep_caps ? KSPAWN_KEEP_CAPS : 0 };
 	while (env[sp.envc])
 		sp.envc++;
 	if (u.set) {
