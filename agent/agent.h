@@ -23,6 +23,7 @@
 #define RS_FDSTORE_MAX   16     /* fds a service may store (FDSTORE=1) */
 
 struct kmsg;
+struct kproto_spawn;
 
 typedef struct agent agent;
 typedef struct handover handover;
@@ -90,6 +91,7 @@ struct agent {
 	inst           *insts;
 	int             keeper_fd;    /* SOCK_SEQPACKET to the keeper */
 	pid_t           keeper_pid;
+	int64_t         keeper_proto; /* its KEEPER_PROTO (0: older than 2) */
 	ev_io           keeper_io;
 	uint8_t        *kbuf;         /* KEEPER_MSG_MAX */
 	ev_idle         kq_idle;
@@ -194,14 +196,13 @@ void notify_close(inst *in, bool unlink_path);
 int kc_start(agent *ag);
 /* Says hello and adopts what the keeper runs; then watches the link. */
 int kc_attach(agent *ag);
-/* fdsrc: the instance whose listening/stored fds the process gets (0:
- * its own). */
-/* uid: run as this uid (with gid and groups[ngroups]); NULL: as the
- * keeper. */
+/* Starts the process sp describes (borrowed) as instance id and waits
+ * for its pid. fdsrc: the instance whose listening/stored fds it gets (0:
+ * its own). uid: run as this uid, gid and sp's groups; NULL: as the
+ * keeper. 0, -EPROTO (the keeper is of an older build) or -errno. */
 int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
-	     char *const *argv, char *const *env, const char *cwd,
-	     const char *logpath, const uid_t *uid, gid_t gid,
-	     const gid_t *groups, int ngroups, pid_t *pid, uint64_t *ticks);
+	     const struct kproto_spawn *sp, const uid_t *uid, gid_t gid,
+	     pid_t *pid, uint64_t *ticks);
 void kc_kill(agent *ag, uint64_t id, int sig);
 void kc_kill_main(agent *ag, uint64_t id, int sig);
 /* Swaps two instances' processes and notify sockets in the keeper, if

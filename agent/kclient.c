@@ -23,6 +23,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "keeper.h"
+#include "kproto.h"
 #include "log.h"
 #include "wire.h"
 
@@ -240,22 +241,6 @@ void kc_meta(agent *ag, const inst *in)
 	rs_msg_clear(&m);
 }
 
-/* Appends the strings of v (NULL-terminated), then an empty one. */
-static int put_strings(char **pp, char *end, char *const *v)
-{
-	for (; v && *v; v++) {
-		size_t n = strlen(*v) + 1;
-		if (n > (size_t)(end - *pp))
-			return -E2BIG;
-		memcpy(*pp, *v, n);
-		*pp += n;
-	}
-	if (*pp >= end)
-		return -E2BIG;
-	*(*pp)++ = '\0';
-	return 0;
-}
-
 static void kc_queue(agent *ag, const struct kmsg *h)
 {
 	if (ag->kq_len == ag->kq_cap) {
@@ -292,32 +277,21 @@ static int kc_await(agent *ag, uint32_t type, uint64_t id, struct kmsg *out)
 }
 
 int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
-	     char *const *argv, char *const *env, const char *cwd,
-	     const char *logpath, const uid_t *uid, gid_t gid,
-	     const gid_t *groups, int ngroups, pid_t *pid, uint64_t *ticks)
+	     const struct kproto_spawn *sp, const uid_t *uid, gid_t gid,
+	     pid_t *pid, uint64_t *ticks)
 {
 	struct kmsg h = { .type = K_SPAWN, .id = id, .c = (int64_t)fdsrc,
 			  .d = restarts, .a = uid ? (int64_t)*uid + 1 : 0,
 			  .b = uid ? (int64_t)gid : 0 };
-	char *p = (char *)ag->kbuf, *end = p + KEEPER_MSG_MAX - sizeof h;
-	char glist[KEEPER_GROUPS_MAX * 12] = "";
-	char *const cwdv[] = { (char *)(cwd ? cwd : "/"), (char *)logpath, glist, NULL };
+	size_t len;
 	int r;
 
-	for (int i = 0; uid && i < ngroups && i < KEEPER_GROUPS_MAX; i++)
-		snprintf(glist + strlen(glist), sizeof glist - strlen(glist), "%s%u",
-			 i ? "," : "", (unsigned)groups[i]);
-	if ((r = put_strings(&p, end, argv)) < 0 ||
-	    (r = put_strings(&p, end, env)) < 0)
+	if (ag->keeper_proto != KEEPER_PROTO)
+		return -EPROTO;   /* said once, at attach */
+	r = kproto_spawn_pack(sp, ag->kbuf, KEEPER_MSG_MAX - sizeof h, &len);
+	if (r < 0)
 		return r;
-	for (int i = 0; i < 3; i++) {
-		size_t n = strlen(cwdv[i]) + 1;
-		if (n > (size_t)(end - p))
-			return -E2BIG;
-		memcpy(p, cwdv[i], n);
-		p += n;
-	}
-	h.len = (uint32_t)(p - (char *)ag->kbuf);
+	h.len = (uint32_t)len;
 	r = kmsg_send(ag->keeper_fd, &h, ag->kbuf, -1);
 	if (r == 0)
 		r = kc_await(ag, K_SPAWNED, id, &h);
@@ -461,7 +435,7 @@ static void kc_adopt_one(agent *ag, const struct kmsg *h, const uint8_t *p,
 
 int kc_attach(agent *ag)
 {
-	struct kmsg h = { .type = K_HELLO, .a = getpid() };
+	struct kmsg h = { .type = K_HELLO, .a = getpid(), .b = KEEPER_PROTO };
 	size_t n = 0;
 	int r;
 
@@ -484,6 +458,7 @@ int kc_attach(agent *ag)
 			       ag->state_dir);
 		if (m.type == K_HELLO_END) {
 			ag->keeper_pid = (pid_t)m.a;
+			ag->keeper_proto = m.b;
 			break;
 		}
 		if (m.type != K_INST) {
@@ -497,6 +472,14 @@ int kc_attach(agent *ag)
 	}
 	log_info("keeper pid %d; adopted %zu running instance(s)",
 		 (int)ag->keeper_pid, n);
+	if (ag->keeper_proto != KEEPER_PROTO)
+		log_warnx("the keeper (pid %d) speaks keeper protocol %lld, this "
+			  "rs-agent %d: an rs-keeper of an older rs-agent still runs "
+			  "this node's services. They are adopted and watched, but "
+			  "nothing can be started or restarted until it is replaced: "
+			  "stop rs-agent cleanly (SIGTERM stops the services and the "
+			  "keeper) and start it again", (int)ag->keeper_pid,
+			  (long long)ag->keeper_proto, KEEPER_PROTO);
 	ev_io_init(&ag->keeper_io, kc_io_cb, ag->keeper_fd, EV_READ);
 	ag->keeper_io.data = ag;
 	ev_io_start(ag->loop, &ag->keeper_io);

@@ -30,14 +30,13 @@
 
 #include "clock.h"
 #include "keeper.h"
+#include "kproto.h"
 #include "log.h"
 
 #define KEEPER_TERM_GRACE_MS 3000
 #define KEEPER_CHILD_STACK   (256u << 10)
 #define KEEPER_IDLE_EXIT_MS  60000
 #define KEEPER_OUT_MAX       (1u << 20)   /* queued messages for a slow engine */
-#define RS_KEEPER_ARGV 256    /* RS_ARGV_MAX */
-#define RS_KEEPER_ENV  2048   /* the spec's, rs's and the inherited ones */
 
 struct kfd {
 	int  fd;
@@ -75,6 +74,7 @@ static struct {
 	struct kexit *exits;
 	size_t        nexits, capexits;
 	int           quit;
+	int           cap_last;  /* /proc/sys/kernel/cap_last_cap, read once */
 	uint8_t      *buf;
 	struct kout  *out;       /* to_engine's queue */
 	size_t        nout, capout;
@@ -249,33 +249,15 @@ static uint64_t proc_ticks(pid_t pid)
 	return t;
 }
 
-/* Splits a run of NUL-terminated strings ending with an empty one into a
- * NULL-terminated vector pointing into p. Returns the count or -1. */
-static int split_strings(const char *p, const char *end, char **out,
-			 int max, const char **next)
-{
-	int n = 0;
-
-	while (p < end && *p) {
-		const char *z = memchr(p, '\0', (size_t)(end - p));
-		if (!z || n >= max)
-			return -1;
-		out[n++] = (char *)p;
-		p = z + 1;
-	}
-	if (p >= end)
-		return -1;
-	out[n] = NULL;
-	*next = p + 1;
-	return n;
-}
-
 struct child {
 	struct krec  *r;
 	char        **argv, **env;
 	const char   *cwd, *logpath;
 	pid_t         keeper;
 	bool          as_user;   /* drop to uid/gid/groups before exec */
+	bool          harden;    /* as_user: empty the capability bounding set,
+				  * then PR_SET_NO_NEW_PRIVS */
+	int           cap_last;  /* the highest capability the kernel knows */
 	uid_t         uid;
 	gid_t         gid;
 	gid_t         groups[KEEPER_GROUPS_MAX];
@@ -324,9 +306,17 @@ static int child_exec(void *arg)
 	if (fd < 0 || dup2(fd, 1) < 0 || dup2(1, 2) < 0)
 		goto fail;
 	/* the log is open (the keeper's dir); now become the service's user,
-	 * groups first, the uid last */
+	 * groups first, the uid last. Unless the spec keeps them, no
+	 * capability can come back through exec (the bounding set is empty,
+	 * which needs CAP_SETPCAP: before setuid) and no setuid/file-cap
+	 * program can raise privileges again (no_new_privs) */
+	for (int cap = 0; c->harden && cap <= c->cap_last; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			goto fail;
 	if (c->as_user && (setgroups((size_t)c->ngroups, c->groups) < 0 ||
 			   setgid(c->gid) < 0 || setuid(c->uid) < 0))
+		goto fail;
+	if (c->harden && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		goto fail;
 	/* changing credentials clears the death signal: set it again */
 	if (c->as_user && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
@@ -392,19 +382,20 @@ static void listen_env(struct krec *r, char **env, int n, char *names,
 	env[n] = NULL;
 }
 
+/* K_SPAWN: starts the process its record describes, answers K_SPAWNED.
+ * A record that does not parse exactly starts nothing (-EINVAL). */
 static void do_spawn(const struct kmsg *h, const uint8_t *p)
 {
 	struct krec *src = h->c ? rec_find((uint64_t)h->c) : NULL;
 	struct kmsg rep = { .type = K_SPAWNED, .id = h->id };
-	const char *end = (const char *)p + h->len, *q = (const char *)p;
-	char *argv[RS_KEEPER_ARGV + 1], *env[RS_KEEPER_ENV + 4], *cwd, *logpath;
-	char *groups;
+	char *env[RS_KEEPER_ENV + 4];
 	char names[KEEPER_FDS_MAX * KEEPER_FDNAME_MAX + 32], fdsvar[32];
 	struct krec *r = rec_get(h->id);
+	struct kproto_spawn sp;
 	struct child c;
 	void *stack = child_stack();
-	int na, ne;
 	pid_t pid;
+	int e;
 
 	if (!r) {
 		rep.a = -ENOMEM;
@@ -414,50 +405,39 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 		rep.a = -EBUSY;
 		goto out;
 	}
-	na = split_strings(q, end, argv, RS_KEEPER_ARGV, &q);
-	ne = na > 0 ? split_strings(q, end, env, RS_KEEPER_ENV, &q) : -1;
-	cwd = (char *)q;
-	if (na <= 0 || ne < 0 || q >= end || !memchr(q, '\0', (size_t)(end - q))) {
-		rep.a = -EINVAL;
-		goto out;
-	}
-	logpath = cwd + strlen(cwd) + 1;
-	if (logpath >= end || !memchr(logpath, '\0', (size_t)(end - logpath))) {
-		rep.a = -EINVAL;
-		goto out;
-	}
-	groups = logpath + strlen(logpath) + 1;
-	if (groups >= end || !memchr(groups, '\0', (size_t)(end - groups))) {
-		rep.a = -EINVAL;
-		goto out;
-	}
-	listen_env(src ? src : r, env, ne, names, sizeof names, fdsvar,
-		   sizeof fdsvar);
 	if (!stack) {
 		rep.a = -ENOMEM;
 		goto out;
 	}
-	c = (struct child){ .r = src ? src : r, .argv = argv, .env = env, .cwd = cwd,
-			    .logpath = logpath, .keeper = getpid() };
+	if ((e = kproto_spawn_unpack(p, h->len, &sp)) < 0) {
+		if (e != -ENOMEM)
+			log_warnx("instance %llu: malformed spawn record (%s), "
+				  "starting nothing", (unsigned long long)h->id,
+				  strerror(-e));
+		rep.a = e == -ENOMEM ? e : -EINVAL;
+		goto out;
+	}
+	memcpy(env, sp.env, ((size_t)sp.envc + 1) * sizeof *env);
+	listen_env(src ? src : r, env, (int)sp.envc, names, sizeof names, fdsvar,
+		   sizeof fdsvar);
+	c = (struct child){ .r = src ? src : r, .argv = sp.argv, .env = env,
+			    .cwd = sp.cwd, .logpath = sp.logpath,
+			    .keeper = getpid() };
 	if (h->a > 0) {
-		char *g = groups, *e;
-
 		c.as_user = true;
 		c.uid = (uid_t)(h->a - 1);
 		c.gid = (gid_t)h->b;
-		while (*g && c.ngroups < KEEPER_GROUPS_MAX) {
-			unsigned long v = strtoul(g, &e, 10);
-			if (e == g || (*e && *e != ',')) {
-				rep.a = -EINVAL;
-				goto out;
-			}
-			c.groups[c.ngroups++] = (gid_t)v;
-			g = *e ? e + 1 : e;
-		}
+		c.ngroups = (int)sp.ngroups;
+		memcpy(c.groups, sp.groups, sp.ngroups * sizeof *sp.groups);
+		c.harden = !(sp.flags & KSPAWN_KEEP_CAPS);
+		c.cap_last = K.cap_last;
 	}
 	pid = clone(child_exec, stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+	e = pid < 0 ? -errno : 0;
+	/* the child has exec'd or exited: its strings are no longer used */
+	kproto_spawn_free(&sp);
 	if (pid < 0) {
-		rep.a = -errno;
+		rep.a = e;
 		goto out;
 	}
 	if (c.err) {
@@ -574,10 +554,14 @@ static void do_exit_ack(const struct kmsg *h)
 
 static void do_hello(const struct kmsg *h)
 {
-	struct kmsg end = { .type = K_HELLO_END, .a = getpid() };
+	struct kmsg end = { .type = K_HELLO_END, .a = getpid(), .b = KEEPER_PROTO };
 
 	K.engine = (pid_t)h->a;
 	log_info("engine pid %d attached", (int)K.engine);
+	if (h->b != KEEPER_PROTO)
+		log_warnx("engine pid %d speaks keeper protocol %lld, this keeper %d: "
+			  "its spawn requests will be refused", (int)K.engine,
+			  (long long)h->b, KEEPER_PROTO);
 	for (struct krec *r = K.recs; r; r = r->next) {
 		struct kmsg m = { .type = K_INST, .id = r->id, .a = r->pid,
 				  .b = (int64_t)r->ticks, .c = r->alive,
@@ -807,6 +791,27 @@ static int listen_on(const char *dir)
 	return fd;
 }
 
+/* The highest capability number of this kernel, from
+ * /proc/sys/kernel/cap_last_cap; 63 (every bit of the 64-bit sets, the
+ * child skips what the kernel calls invalid) if it cannot be read. */
+static int read_cap_last(void)
+{
+	char buf[16];
+	ssize_t n;
+	long v;
+	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 63;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 63;
+	buf[n] = '\0';
+	v = strtol(buf, NULL, 10);
+	return v > 0 && v < 64 ? (int)v : 63;
+}
+
 /* Takes STATE_DIR/run/keeper.lock for the life of the process and writes
  * keeper.pid. 0, or -EWOULDBLOCK when another keeper holds it. */
 static int take_lock(const char *dir)
@@ -838,6 +843,7 @@ static int take_lock(const char *dir)
 
 _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 {
+	char *abs_dir;
 	sigset_t set;
 	int r;
 
@@ -847,6 +853,18 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 	if (ready_fd > 3)
 		close_range(3, (unsigned)ready_fd - 1, 0);
 	close_range((unsigned)ready_fd + 1, ~0u, 0);
+	/* every path the keeper uses (its socket, lock, each log) is
+	 * absolute, and its cwd is /: it never creates or opens anything
+	 * relative to wherever rs-agent happened to be started */
+	abs_dir = realpath(state_dir, NULL);
+	if (!abs_dir || chdir("/") < 0) {
+		log_warn("cannot resolve state dir %s or enter /", state_dir);
+		if (write(ready_fd, "fail", 4) < 0) {
+			/* the engine sees EOF */
+		}
+		_exit(1);
+	}
+	state_dir = abs_dir;
 	K.dir = state_dir;
 	setsid();   /* outlives the engine and its terminal */
 	prctl(PR_SET_NAME, "rs-keeper");
@@ -861,6 +879,7 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 	K.buf = malloc(KEEPER_MSG_MAX);
 	if (K.sigfd < 0 || !K.buf)
 		_exit(1);
+	K.cap_last = read_cap_last();
 	if ((r = take_lock(state_dir)) < 0) {
 		/* another keeper won the race: the engine connects to it */
 		if (write(ready_fd, r == -EWOULDBLOCK ? "busy" : "fail", 4) < 0) {
@@ -933,5 +952,6 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 		unlink(path);
 	}
 	log_info("exited");
+	free(abs_dir);
 	exit(0);
 }

@@ -13,7 +13,11 @@
  *
  * Services get PR_SET_PDEATHSIG=SIGKILL: if the keeper itself is killed,
  * its services die with it instead of running on untracked (the next
- * engine starts a new keeper and rsd restarts what is missing).
+ * engine starts a new keeper and rsd restarts what is missing). One run
+ * as another user also gets an empty capability bounding set and
+ * PR_SET_NO_NEW_PRIVS, unless its spec says keep_caps.
+ *
+ * The keeper runs in / and uses absolute paths only.
  */
 #ifndef RS_KEEPER_H
 #define RS_KEEPER_H
@@ -25,23 +29,31 @@
 #define KEEPER_FDS_MAX   64          /* fds held per instance */
 #define KEEPER_FDNAME_MAX 65         /* incl. NUL: listen names are 1-64 */
 #define KEEPER_GROUPS_MAX 64         /* supplementary groups of a service */
+#define RS_KEEPER_ARGV   256         /* argv strings of a K_SPAWN (RS_ARGV_MAX) */
+#define RS_KEEPER_ENV    2048        /* env strings: the spec's, rs's, inherited */
+/* K_HELLO's b and K_HELLO_END's b: the protocol both ends speak. 2: the
+ * K_SPAWN record is counted strings (kproto.h); a keeper older than that
+ * answers 0. */
+#define KEEPER_PROTO     2
 
 /* Message types. E = engine, K = keeper. */
 enum kmsg_type {
-	K_HELLO = 1,  /* E->K  a = engine pid */
+	K_HELLO = 1,  /* E->K  a = engine pid, b = KEEPER_PROTO */
 	K_BUSY,       /* K->E  another engine is attached, a = its pid */
 	K_INST,       /* K->E  id, a = pid (live or last), b = start ticks,
 		       *       c = 1 alive, 2 dead with its K_EXITED to follow,
 		       *       0 dead and acknowledged; d = restarts;
 		       *       payload = meta;
 		       *       fd = its notify socket if any */
-	K_HELLO_END,  /* K->E  a = keeper pid; then the unacked K_EXITEDs */
+	K_HELLO_END,  /* K->E  a = keeper pid, b = KEEPER_PROTO; then the
+		       *       unacked K_EXITEDs */
 	K_META,       /* E->K  id; payload = opaque meta (the engine's spec) */
 	K_SPAWN,      /* E->K  id, d = restarts so far, c = the instance whose
 		       *       listen/stored fds it gets (0 = its own), a = uid + 1
 		       *       to run as (0: the keeper's), b = its gid; payload =
-		       *       argv \0..\0 \0 env \0..\0 \0 cwd \0 logpath \0
-		       *       groups ("1,2,3") \0 */
+		       *       the spawn record of kproto.h: counted argv, env,
+		       *       cwd, log path, groups and flags; one that does not
+		       *       parse exactly is answered -EINVAL */
 	K_SPAWNED,    /* K->E  id, a = pid or -errno, b = start ticks */
 	K_KILL,       /* E->K  id, a = signal: to the live process's group
 		       *       (b = 1: to the main process only) */
@@ -74,7 +86,8 @@ struct kmsg {
 	int64_t  a, b, c, d;
 };
 
-/* Runs the keeper of state_dir in this (freshly forked) process; tells
+/* Runs the keeper of state_dir in this (freshly forked) process, with /
+ * as its working directory (state_dir is made absolute first); tells
  * ready_fd "ok" once it listens, then serves until K_QUIT or SIGTERM.
  * Never returns. */
 _Noreturn void keeper_main(const char *state_dir, int ready_fd);

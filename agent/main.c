@@ -99,6 +99,7 @@ int main(int argc, char **argv)
 	static agent ag;
 	struct ev_loop *loop;
 	const char *metrics = NULL;
+	char *abs_dir;
 	int c, r, verbose = 0, ready_fd = -1;
 
 	ag.rsd_ep = "tcp://127.0.0.1:7701";
@@ -155,6 +156,11 @@ int main(int argc, char **argv)
 	    (r = mkdir_sub(ag.state_dir, "run")) < 0 ||
 	    (r = mkdir_sub(ag.state_dir, "logs")) < 0)
 		fatalx("cannot create state dir %s: %s", ag.state_dir, strerror(-r));
+	/* absolute from here on: the keeper runs in / and takes log paths
+	 * only if they are absolute */
+	if (!(abs_dir = realpath(ag.state_dir, NULL)))
+		fatal("cannot resolve state dir %s", ag.state_dir);
+	ag.state_dir = abs_dir;
 	/* a service run as another user (--user) must reach its notify
 	 * socket: the dirs on the way are searchable, not listable; the logs
 	 * stay private */
@@ -206,6 +212,7 @@ int main(int argc, char **argv)
 	net_shutdown();
 	free(ag.kbuf);
 	free(ag.kq);
+	free(abs_dir);
 	log_info("exited");
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * notify.c - the sd_notify protocol: one AF_UNIX datagram socket per
  * instance at STATE_DIR/run/ID.notify, given to the service as
- * NOTIFY_SOCKET. Messages are newline-separated KEY=VALUE lines.
+ * NOTIFY_SOCKET. Messages are newline-separated KEY=VALUE lines, split by
+ * notify_parse (notifymsg.c, pure); one holding a NUL byte is ignored.
  *
  * Credentials (SO_PASSCRED / SCM_CREDENTIALS) decide who is believed: the
  * sender must be in the instance's session (the main pid made it with
@@ -30,8 +31,7 @@
 #include "agent.h"
 #include "keeper.h"
 #include "log.h"
-
-#define NOTIFY_MSG_MAX 4096
+#include "notifymsg.h"
 
 void svc_notify(inst *in, const char *key, const char *val);
 
@@ -102,54 +102,31 @@ static void close_fds(int *fds, int n)
 		close(fds[i]);
 }
 
-/* The value of key in a message (KEY=VALUE lines), copied into out. */
-static bool msg_value(const char *msg, const char *key, char *out, size_t n)
-{
-	size_t kl = strlen(key);
-
-	for (const char *l = msg; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		if (strncmp(l, key, kl) == 0 && l[kl] == '=') {
-			size_t len = strcspn(l + kl + 1, "\n");
-			if (len >= n)
-				return false;
-			memcpy(out, l + kl + 1, len);
-			out[len] = '\0';
-			return true;
-		}
-	}
-	return false;
-}
-
-/* A store name goes into LISTEN_FDNAMES: no ':' and printable. */
-static bool fdname_valid(const char *s)
-{
-	if (!*s || strlen(s) >= KEEPER_FDNAME_MAX)
-		return false;
-	for (; *s; s++)
-		if (*s == ':' || *s <= ' ' || *s > '~')
-			return false;
-	return true;
-}
-
 /* FDSTORE=1 / FDSTOREREMOVE=1 of a believed message; consumes fds. */
-static void notify_fdstore(inst *in, const char *msg, int *fds, int nfds)
+static void notify_fdstore(inst *in, const struct notify_line *lines, int n,
+			   int *fds, int nfds)
 {
-	char name[KEEPER_FDNAME_MAX] = "stored", v[8];
+	const char *name = notify_value(lines, n, "FDNAME");
+	const char *v;
 
-	if (msg_value(msg, "FDNAME", name, sizeof name) && !fdname_valid(name)) {
-		log_warnx("%s: FDNAME '%s' is invalid, ignoring the message",
+	if (!name)
+		name = "stored";
+	else if (!notify_fdname_valid(name)) {
+		log_warnx("%s: FDNAME '%.64s' is invalid, ignoring the message",
 			  in->spec.label, name);
 		close_fds(fds, nfds);
 		return;
 	}
-	if (msg_value(msg, "FDSTOREREMOVE", v, sizeof v) && !strcmp(v, "1")) {
+	v = notify_value(lines, n, "FDSTOREREMOVE");
+	if (v && !strcmp(v, "1")) {
 		kc_fd_del(in->ag, svc_public_id(in), KFD_STORE, name);
 		log_info("%s/%llu: fd store: removed '%s'", in->spec.label,
 			 (unsigned long long)in->id, name);
 	}
 	if (!nfds)
 		return;
-	if (!msg_value(msg, "FDSTORE", v, sizeof v) || strcmp(v, "1")) {
+	v = notify_value(lines, n, "FDSTORE");
+	if (!v || strcmp(v, "1")) {
 		close_fds(fds, nfds);
 		return;
 	}
@@ -163,21 +140,6 @@ static void notify_fdstore(inst *in, const char *msg, int *fds, int nfds)
 		 (unsigned long long)in->id, nfds, name);
 }
 
-static void notify_parse(inst *in, char *msg)
-{
-	char *save = NULL;
-
-	for (char *line = strtok_r(msg, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *eq = strchr(line, '=');
-		if (!eq)
-			continue;
-		*eq = '\0';
-		svc_notify(in, line, eq + 1);
-		/* svc_notify may stop/restart it but never frees it here */
-	}
-}
-
 static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	inst *in = w->data;
@@ -187,7 +149,8 @@ static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
 		char buf[CMSG_SPACE(sizeof(struct ucred)) +
 			 CMSG_SPACE(sizeof(int) * RS_FDSTORE_MAX)];
 	} ctl;
-	int fds[RS_FDSTORE_MAX], nfds;
+	struct notify_line lines[NOTIFY_LINES_MAX];
+	int fds[RS_FDSTORE_MAX], nfds, nl;
 
 	for (int i = 0; i < 64; i++) {
 		struct iovec iov = { buf, NOTIFY_MSG_MAX };
@@ -219,9 +182,17 @@ static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
 			close_fds(fds, nfds);
 			continue;
 		}
-		buf[n] = '\0';
-		notify_fdstore(in, buf, fds, nfds);
-		notify_parse(in, buf);
+		nl = notify_parse(buf, (size_t)n, lines, NOTIFY_LINES_MAX);
+		if (nl < 0) {
+			log_warnx("%s: malformed notify message (%s), ignoring",
+				  in->spec.label, strerror(-nl));
+			close_fds(fds, nfds);
+			continue;
+		}
+		notify_fdstore(in, lines, nl, fds, nfds);
+		for (int j = 0; j < nl; j++)
+			svc_notify(in, lines[j].key, lines[j].val);
+		/* svc_notify may stop/restart it but never frees it here */
 	}
 }
 

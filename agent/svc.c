@@ -22,6 +22,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "keeper.h"
+#include "kproto.h"
 #include "listen.h"
 #include "log.h"
 
@@ -211,6 +212,7 @@ static void env_free(char **env)
 static int svc_spawn(inst *in)
 {
 	char logpath[PATH_MAX];
+	struct kproto_spawn sp;
 	struct svc_user u;
 	char **env;
 	pid_t pid;
@@ -225,9 +227,20 @@ static int svc_spawn(inst *in)
 	env = svc_env(in, &u);
 	if (!env)
 		return -ENOMEM;
+	sp = (struct kproto_spawn){ .argv = in->spec.argv,
+				    .argc = (uint32_t)in->spec.argc, .env = env,
+				    .cwd = in->spec.cwd ? in->spec.cwd : "/",
+				    .logpath = logpath,
+				    .flags = in->spec.keep_caps ? KSPAWN_KEEP_CAPS : 0 };
+	while (env[sp.envc])
+		sp.envc++;
+	if (u.set) {
+		sp.ngroups = (uint32_t)u.ngroups;
+		memcpy(sp.groups, u.groups, (size_t)u.ngroups * sizeof *u.groups);
+	}
 	r = kc_spawn(in->ag, in->id, in->primary ? in->primary->id : 0,
-		     in->rp.restarts, in->spec.argv, env, in->spec.cwd, logpath,
-		     u.set ? &u.uid : NULL, u.gid, u.groups, u.ngroups, &pid, &ticks);
+		     in->rp.restarts, &sp, u.set ? &u.uid : NULL, u.gid, &pid,
+		     &ticks);
 	env_free(env);
 	if (r < 0)
 		return r;

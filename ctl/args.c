@@ -133,7 +133,10 @@ static const char up_help[] =
 "  --env K=V            set an environment variable (repeatable)\n"
 "  --cwd DIR            working directory (default: /)\n"
 "  --user NAME          run it as this user (name or uid; its groups too;\n"
-"                       default: the agent's user)\n"
+"                       default: the agent's user), with no_new_privs and\n"
+"                       an empty capability bounding set\n"
+"  --keep-caps          with --user: keep the capability bounding set and\n"
+"                       leave no_new_privs off (setuid programs work)\n"
 "  --restart POLICY     always, on-failure or never (default: always)\n"
 "  --backoff-initial S  delay of the 2nd restart in a row (default: 2)\n"
 "  --backoff-factor N   delay multiplier per further restart (default: 2)\n"
@@ -217,15 +220,15 @@ static const char edit_help[] =
 "usage: rsctl edit LABEL [OPTIONS] [-- COMMAND [ARGS...] | --args ARGS...]\n"
 "\n"
 "Changes service LABEL's settings and stores them (MINIX RS_EDIT). The\n"
-"command, --env, --cwd and --listen take effect at the next (re)start\n"
-"(rsctl refresh applies them now); every other setting at once, without a\n"
-"restart. --env K=V sets K and keeps the other variables; --listen gives\n"
-"the whole new set of sockets.\n"
+"command, --env, --cwd, --listen, --user and --keep-caps/--no-keep-caps\n"
+"take effect at the next (re)start (rsctl refresh applies them now); every\n"
+"other setting at once, without a restart. --env K=V sets K and keeps the\n"
+"other variables; --listen gives the whole new set of sockets.\n"
 "\n"
 "Options: as for up (--period, --ready-timeout, --env, --cwd,\n"
 "--restart/--restart-policy, --backoff-*, --no-backoff, --stop-signal,\n"
-"--stop-timeout, --notify, --settle, --listen), without --node and\n"
-"--no-block.\n"
+"--stop-timeout, --notify, --settle, --listen, --user, --keep-caps),\n"
+"without --node and --no-block; --no-keep-caps undoes --keep-caps.\n"
 "-- COMMAND ARGS replaces the command; --args ARGS... (last) replaces\n"
 "only the arguments and keeps the program.\n";
 
@@ -500,6 +503,12 @@ static int set_true(rs_request *r, const opt_def *d, const char *val)
 	return 0;
 }
 
+static int set_false(rs_request *r, const opt_def *d, const char *val)
+{
+	*FIELD(r, d, bool) = false;
+	return 0;
+}
+
 /* Adds "KIND=NAME" to the spec's placement, NAME checked. */
 static int add_placement(rs_request *r, const opt_def *d, const char *kind,
 			 const char *name)
@@ -692,6 +701,7 @@ static const opt_def up_opts[] = {
 	{ "--env",             true,  set_env,     0, RS_EDIT_ENV },
 	{ "--cwd",             true,  set_cwd,     0, RS_EDIT_CWD },
 	{ "--user",            true,  set_user,    0, RS_EDIT_USER },
+	{ "--keep-caps",       false, set_true,    SPEC(keep_caps), RS_EDIT_KEEP_CAPS },
 	{ "--restart",         true,  set_restart, 0, RS_EDIT_POLICY },
 	{ "--backoff-initial", true,  set_seconds, SPEC(backoff.initial_ms), RS_EDIT_BO_INITIAL },
 	{ "--backoff-factor",  true,  set_count,   SPEC(backoff.factor), RS_EDIT_BO_FACTOR },
@@ -740,6 +750,7 @@ static const opt_def down_opts[] = {
  * RS_EDIT_* bit other than the node's), plus this alias. */
 static const opt_def edit_opts[] = {
 	{ "--restart-policy",  true,  set_restart, 0, RS_EDIT_POLICY },
+	{ "--no-keep-caps",    false, set_false,   SPEC(keep_caps), RS_EDIT_KEEP_CAPS },
 	{ NULL, false, NULL, 0, 0 },
 };
 

@@ -394,6 +394,8 @@ static int svc_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 	}
 	if (!strcmp(key, "critical"))
 		return get_bool(c, v, &sp->critical);
+	if (!strcmp(key, "keep_caps"))
+		return get_bool(c, v, &sp->keep_caps);
 	if (!strcmp(key, "script")) {
 		if ((r = get_str(c, v, &str)) < 0)
 			return r;

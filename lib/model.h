@@ -116,6 +116,8 @@ typedef struct rs_spec {
 	uint32_t       settle_ms;
 	char           node[RS_NODE_MAX];  /* requested node; "" = any */
 	char           user[RS_USER_MAX];  /* run as this user; "" = the agent's */
+	bool           keep_caps; /* with user: no PR_SET_NO_NEW_PRIVS, the
+				   * capability bounding set kept */
 	char          *script;   /* recovery script (absolute path) or NULL */
 	bool           critical; /* a core service (MINIX): see docs */
 	uint32_t       replicas; /* instances, spread over nodes (>= 1) */

@@ -221,10 +221,12 @@ enum {
 	RS_EDIT_ARGS_TAIL     = 1u << 18,  /* replace the arguments, keep the program */
 	RS_EDIT_LISTEN        = 1u << 19,  /* replace the whole listen list */
 	RS_EDIT_USER          = 1u << 20,
-	RS_EDIT__ALL          = (1u << 21) - 1,
+	RS_EDIT_KEEP_CAPS     = 1u << 21,
+	RS_EDIT__ALL          = (1u << 22) - 1,
 	/* what needs a new process to take effect */
 	RS_EDIT_NEXT_START    = RS_EDIT_ENV | RS_EDIT_CWD | RS_EDIT_ARGS |
-				RS_EDIT_ARGS_TAIL | RS_EDIT_LISTEN | RS_EDIT_USER,
+				RS_EDIT_ARGS_TAIL | RS_EDIT_LISTEN | RS_EDIT_USER |
+				RS_EDIT_KEEP_CAPS,
 };
 
 typedef struct rs_reply {

@@ -180,6 +180,7 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	ps->settle_ms = s->settle_ms;
 	ps->node = pb_str(s->node);
 	ps->user = pb_str(s->user);
+	ps->keep_caps = s->keep_caps;
 	ps->script = pb_str(s->script);
 	ps->critical = s->critical;
 	ps->replicas = s->replicas;
@@ -606,6 +607,7 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 	if (r < 0)
 		return r;
 	s->critical = ps->critical != 0;
+	s->keep_caps = ps->keep_caps != 0;
 	s->replicas = ps->replicas ? ps->replicas : 1;
 	s->period_ms = ps->period_ms;
 	s->ready_timeout_ms = ps->ready_timeout_ms;

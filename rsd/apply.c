@@ -35,13 +35,14 @@ static bool str_eq(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-/* Whether a change needs a new process (command, env, cwd, listen, user). */
+/* Whether a change needs a new process (command, env, cwd, listen, user,
+ * keep_caps). */
 static bool spec_needs_restart(const rs_spec *a, const rs_spec *b)
 {
 	return !strv_eq(a->argv, a->argc, b->argv, b->argc) ||
 	       !strv_eq(a->env, a->envc, b->env, b->envc) || !str_eq(a->cwd, b->cwd) ||
 	       !strv_eq(a->listen, a->nlisten, b->listen, b->nlisten) ||
-	       strcmp(a->user, b->user) != 0;
+	       strcmp(a->user, b->user) != 0 || a->keep_caps != b->keep_caps;
 }
 
 static bool spec_eq(const rs_spec *a, const rs_spec *b)

@@ -514,6 +514,7 @@ int rsd_spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
 	TAKE(RS_EDIT_NOTIFY, notify);
 	TAKE(RS_EDIT_SETTLE, settle_ms);
 	TAKE(RS_EDIT_CRITICAL, critical);
+	TAKE(RS_EDIT_KEEP_CAPS, keep_caps);
 #undef TAKE
 	if (mask & RS_EDIT_USER)
 		memcpy(dst->user, src->user, sizeof dst->user);

@@ -152,9 +152,12 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	"ALTER TABLE service ADD COLUMN placement BLOB NOT NULL DEFAULT x'';"
 	"ALTER TABLE service ADD COLUMN deps BLOB NOT NULL DEFAULT x'';"
 	"ALTER TABLE service ADD COLUMN user TEXT NOT NULL DEFAULT '';",
-	/* 8: trust: the keys rsd admits (operators, nodes, join tokens) and
-	 * who asked for each event */
+	/* 8: keep_caps (a --user service keeps its capability bounding set) */
 	[8] =
+	"ALTER TABLE service ADD COLUMN keep_caps INTEGER NOT NULL DEFAULT 0;",
+	/* 9: trust: the keys rsd admits (operators, nodes, join tokens) and
+	 * who asked for each event */
+	[9] =
 	"CREATE TABLE principal ("
 	"  kind       TEXT NOT NULL,"
 	"  name       TEXT NOT NULL,"
@@ -201,7 +204,7 @@ enum {
 	" stop_signal, policy, backoff_initial_ms, backoff_factor," \
 	" backoff_max_ms, backoff_reset_ms, backoff_disabled, notify," \
 	" settle_ms, node, desired, generation, created_ms, updated_ms," \
-	" script, critical, replicas, listen, placement, deps, user"
+	" script, critical, replicas, listen, placement, deps, user, keep_caps"
 #define NODE_COLS \
 	"name, address, boot_id, agent_version, labels, capacity, state," \
 	" last_seen_ms, drained"
@@ -224,7 +227,7 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_SVC_PUT]  = "INSERT OR REPLACE INTO service (" SVC_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-			" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_SVC_DEL]  = "DELETE FROM service WHERE label = ?",
 	[ST_SVC_GET]  = "SELECT " SVC_COLS " FROM service WHERE label = ?",
 	[ST_SVC_EACH] = "SELECT " SVC_COLS " FROM service ORDER BY label",
@@ -561,6 +564,7 @@ static int read_service(sqlite3_stmt *st, store_service *out)
 		goto fail;
 	cwd = c_str(&c);
 	rs_strlcpy(sp->user, cwd ? cwd : "", sizeof sp->user);
+	sp->keep_caps = c_i64(&c) != 0;
 	return 0;
 fail:
 	rs_spec_clear(sp);
@@ -943,6 +947,7 @@ int store_service_put(store *s, const store_service *svc)
 	b_blob(&b, place, place_len);
 	b_blob(&b, deps, deps_len);
 	b_textn(&b, sp->user, sizeof sp->user);
+	b_i64(&b, sp->keep_caps ? 1 : 0);
 	r = step_done(st, b.rc);
 out:
 	free(argv);

@@ -113,6 +113,33 @@ Test(ctl_args, edit_listen_sets_its_bit)
 	ctl_cmd_clear(&c);
 }
 
+Test(ctl_args, keep_caps)
+{
+	ctl_cmd c;
+	const rs_request *r = &c.req.u.request;
+
+	cr_assert_eq(parse(&c, "up", "web", "--user", "nobody", "--", "/bin/web", NULL),
+		     ARGS_RUN, "%s", errtext);
+	cr_assert_not(r->spec.keep_caps);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "up", "web", "--user", "nobody", "--keep-caps", "--",
+			   "/bin/web", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert(r->spec.keep_caps);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "edit", "web", "--keep-caps", NULL), ARGS_RUN, "%s",
+		     errtext);
+	cr_assert_eq(r->edit_mask, RS_EDIT_KEEP_CAPS);
+	cr_assert(r->edit_mask & RS_EDIT_NEXT_START);
+	cr_assert(r->spec.keep_caps);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "edit", "web", "--no-keep-caps", NULL), ARGS_RUN, "%s",
+		     errtext);
+	cr_assert_eq(r->edit_mask, RS_EDIT_KEEP_CAPS);
+	cr_assert_not(r->spec.keep_caps);
+	ctl_cmd_clear(&c);
+	assert_usage("--no-keep-caps", "up", "web", "--no-keep-caps", "--", "/bin/web");
+}
+
 Test(ctl_args, update_defaults)
 {
 	ctl_cmd c;

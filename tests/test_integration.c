@@ -16,6 +16,7 @@
  * The rest check further documented behaviour (docs/cli.md, design.md).
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -952,6 +953,79 @@ Test(integration, service_environment, .init = setup1, .fini = teardown,
 	cr_assert(env_has(in.pid, "WATCHDOG_USEC=500000"),
 		  "WATCHDOG_USEC=500000 missing for --period 0.5");
 	cr_assert(env_has(in.pid, "FOO=bar"), "--env FOO=bar missing");
+	h_pass();
+}
+
+/* ---- empty arguments reach the service as they are --------------------- */
+
+struct wfile {
+	const char *path;
+	const char *want;
+	char        got[256];
+};
+
+static bool file_is_fn(void *arg)
+{
+	struct wfile *w = arg;
+	FILE *f = fopen(w->path, "re");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(w->got, 1, sizeof w->got - 1, f);
+	fclose(f);
+	w->got[n] = '\0';
+	return !strcmp(w->got, w->want);
+}
+
+/* Fails if dir holds an entry named like an environment variable: what
+ * the keeper created when an empty argument shifted argv into env. */
+static void assert_no_env_named_file(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	cr_assert_not_null(d, "cannot list %s", dir);
+	while ((e = readdir(d)))
+		cr_assert_null(strchr(e->d_name, '='), "stray file %s/%s", dir,
+			       e->d_name);
+	closedir(d);
+}
+
+Test(integration, empty_arguments_kept, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	char env_out[H_PATH_MAX + 8], link[64], cwd[H_PATH_MAX];
+	struct wfile w = { .path = h_path("args.out"), .want = "[][a][]" };
+	const h_res *r;
+	pid_t keeper = h_keeper_pid(1);
+	h_inst in;
+	ssize_t n;
+
+	snprintf(env_out, sizeof env_out, "OUT=%s", w.path);
+	r = h_rsctl("up", "x", "--env", env_out, "--", "/bin/sh", "-c",
+		    "printf '[%s]' \"$@\" > \"$OUT\"; exec sleep 1000", "sh", "",
+		    "a", "", NULL);
+	assert_ok(r, "up with empty arguments");
+	cr_assert(h_status_instance("x", &in), "no instance of x");
+	cr_assert_str_eq(in.state, "running");
+	cr_assert(h_wait_until(file_is_fn, &w, 10000), "%s holds '%s', want '%s'",
+		  w.path, w.got, w.want);
+	/* the keeper runs in / and created nothing there or where the
+	 * agent runs */
+	cr_assert_gt(keeper, 0, "no keeper pid");
+	snprintf(link, sizeof link, "/proc/%d/cwd", (int)keeper);
+	n = readlink(link, cwd, sizeof cwd - 1);
+	cr_assert_gt(n, 0, "cannot read %s", link);
+	cwd[n] = '\0';
+	cr_assert_str_eq(cwd, "/", "the keeper runs in %s", cwd);
+	assert_no_env_named_file("/");
+	snprintf(link, sizeof link, "/proc/%d/cwd", (int)h_agent_pid(1));
+	n = readlink(link, cwd, sizeof cwd - 1);
+	cr_assert_gt(n, 0, "cannot read %s", link);
+	cwd[n] = '\0';
+	assert_no_env_named_file(cwd);
+	assert_no_env_named_file(h_tmpdir());
 	h_pass();
 }
 

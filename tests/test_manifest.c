@@ -28,11 +28,12 @@ static const char good[] =
 	"    critical: true\n"
 	"    script: /usr/local/bin/recover\n"
 	"    user: www-data\n"
+	"    keep_caps: true\n"
 	"    listen:\n"
 	"      http: tcp:0.0.0.0:8080\n"
 	"      http6: tcp6:[::]:8080\n"
 	"      admin: unix:/run/web/admin.sock\n"
-	"  - label: db\n"                        /* line 24 */
+	"  - label: db\n"                        /* line 25 */
 	"    command: postgres\n"
 	"    node: n3\n";
 
@@ -50,7 +51,7 @@ Test(manifest, full_entry, .timeout = 10)
 	d = &m.svcs[1];
 	cr_assert_str_eq(w->spec.label, "web");
 	cr_assert_eq(w->line, 2);
-	cr_assert_eq(d->line, 24);
+	cr_assert_eq(d->line, 25);
 	cr_assert_eq(w->spec.argc, 4);
 	cr_assert_str_eq(w->spec.argv[3], "8080");
 	cr_assert_eq(w->spec.envc, 2);
@@ -80,6 +81,8 @@ Test(manifest, full_entry, .timeout = 10)
 	cr_assert_str_eq(w->spec.listen[1], "http6=tcp6:[::]:8080");
 	cr_assert_str_eq(w->spec.listen[2], "admin=unix:/run/web/admin.sock");
 	cr_assert_str_eq(w->spec.user, "www-data");
+	cr_assert(w->spec.keep_caps);
+	cr_assert_not(d->spec.keep_caps);
 	cr_assert_eq(w->nlabels, 1);
 	cr_assert_str_eq(w->labels[0], "ssd");
 	{
@@ -170,6 +173,8 @@ static const struct bad bads[] = {
 	  "services[0].script: must be an absolute path" },
 	{ "user", "services:\n  - label: a\n    command: [x]\n    user: 'w w'\n",
 	  "services[0].user: 'w w' is not a user name or a uid" },
+	{ "keep-caps", "services:\n  - label: a\n    command: [x]\n    keep_caps: maybe\n",
+	  "services[0].keep_caps:" },
 	{ "dup", "services:\n  - {label: a, command: [x]}\n  - {label: a, command: [y]}\n",
 	  "dup.yaml:3: services[1] (a): duplicate label 'a' (first at line 2)" },
 	{ "unknown-dep", "services:\n  - {label: a, command: [x], depends_on: [zz]}\n",

@@ -1260,6 +1260,89 @@ Test(ops, user_runs_as_that_user, .init = setup1, .fini = teardown,
 	h_pass();
 }
 
+/* ---- user: no_new_privs and no capabilities unless keep_caps -------------- */
+
+struct wlogs {
+	const char *label;
+	const char *want[2];
+	const h_res *r;
+};
+
+/* `rsctl logs LABEL` shows every line of want. */
+static bool logs_show_fn(void *arg)
+{
+	struct wlogs *w = arg;
+
+	w->r = h_rsctl("logs", w->label, NULL);
+	for (size_t i = 0; i < 2; i++)
+		if (w->want[i] && !strstr(w->r->out, w->want[i]))
+			return false;
+	return true;
+}
+
+/* Starts LABEL as nobody (extra: one more up option or NULL); the service
+ * prints its own NoNewPrivs and CapBnd lines, then sleeps. Waits until
+ * its log shows want_nnp and want_bnd (either may be NULL); returns the
+ * log. */
+static const char *up_caps(const char *label, const char *extra, const char *want_nnp,
+		    const char *want_bnd)
+{
+	struct wlogs w = { label, { want_nnp, want_bnd }, NULL };
+	const char *argv[16];
+	const h_res *r;
+	h_inst in;
+	int n = 0;
+
+	argv[n++] = "up";
+	argv[n++] = label;
+	argv[n++] = "--user";
+	argv[n++] = "nobody";
+	if (extra)
+		argv[n++] = extra;
+	argv[n++] = "--";
+	argv[n++] = "/bin/sh";
+	argv[n++] = "-c";
+	argv[n++] = "grep -E '^(NoNewPrivs|CapBnd):' /proc/self/status; exec sleep 1000";
+	argv[n] = NULL;
+	r = h_rsctl_v(H_RSCTL_TIMEOUT_MS, argv);
+	assert_code(r, 0, "up --user nobody");
+	cr_assert(h_status_instance(label, &in) && in.pid > 0);
+	cr_assert(h_wait_until(logs_show_fn, &w, 10000),
+		  "%s: log shows '%s', want '%s' and '%s'", label,
+		  w.r ? w.r->out : "", want_nnp ? want_nnp : "",
+		  want_bnd ? want_bnd : "");
+	return w.r->out;
+}
+
+Test(ops, user_gets_no_new_privs_and_no_caps, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const char *log;
+	FILE *f;
+	char line[256];
+	bool own_caps = false;
+
+	if (geteuid() != 0) {
+		cr_skip_test("the agent must be root to run a service as another user");
+		return;
+	}
+	cr_assert(getpwnam("nobody"), "no user nobody on this machine");
+	cr_assert_eq(chmod(h_tmpdir(), 0711), 0);
+	up_caps("hardened", NULL, "NoNewPrivs:\t1", "CapBnd:\t0000000000000000");
+	/* --keep-caps: the bounding set stays (the agent's, as the test's) */
+	log = up_caps("keeps", "--keep-caps", "NoNewPrivs:\t0", "CapBnd:\t");
+	f = fopen("/proc/self/status", "re");
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "CapBnd:", 7))
+			own_caps = strcmp(line, "CapBnd:\t0000000000000000\n") != 0;
+	if (f)
+		fclose(f);
+	if (own_caps)
+		cr_assert_null(strstr(log, "CapBnd:\t0000000000000000"),
+			       "--keep-caps emptied the bounding set: %s", log);
+	h_pass();
+}
+
 /* ---- many services: the engine/keeper link under a burst ------------------ */
 
 static bool pid_dead_fn(void *arg)

@@ -171,6 +171,7 @@ static void make_full_service(store_service *svc)
 	cr_assert_eq(rs_spec_add_dep(sp, "db"), 0);
 	cr_assert_eq(rs_spec_add_dep(sp, "cache"), 0);
 	rs_strlcpy(sp->user, "www-data", sizeof sp->user);
+	sp->keep_caps = true;
 	rs_strlcpy(sp->node, "", sizeof sp->node);
 	svc->desired = RS_WANT_UP;
 	svc->generation = 0x123456789abcULL;
@@ -221,6 +222,7 @@ static void assert_service_eq(const store_service *a, const store_service *b)
 	assert_strv_eq(x->placement, x->nplacement, y->placement, y->nplacement);
 	assert_strv_eq(x->deps, x->ndeps, y->deps, y->ndeps);
 	cr_assert_str_eq(x->user, y->user);
+	cr_assert_eq(x->keep_caps, y->keep_caps);
 	cr_assert_eq(a->desired, b->desired);
 	cr_assert_eq(a->generation, b->generation);
 	cr_assert_eq(a->created_ms, b->created_ms);
@@ -1187,6 +1189,7 @@ Test(store, migrates_version_1)
 		 "ALTER TABLE service DROP COLUMN placement;"
 		 "ALTER TABLE service DROP COLUMN deps;"
 		 "ALTER TABLE service DROP COLUMN user;"
+		 "ALTER TABLE service DROP COLUMN keep_caps;"
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
 		 "PRAGMA user_version = 1;");
@@ -1203,6 +1206,7 @@ Test(store, migrates_version_1)
 	cr_assert_eq(got.spec.nplacement, 0);
 	cr_assert_eq(got.spec.ndeps, 0);
 	cr_assert_str_eq(got.spec.user, "");
+	cr_assert_eq(got.spec.keep_caps, false);
 	cr_assert_eq(got.spec.replicas, 1);
 	rs_spec_clear(&got.spec);
 
@@ -1217,9 +1221,9 @@ Test(store, migrates_version_1)
 	store_close(&s);
 }
 
-/* 7 -> 8: the principal table and the event actor. Events of a version-7
+/* 8 -> 9: the principal table and the event actor. Events of a version-8
  * file read back with no actor; principals are stored and revoked. */
-Test(store, migrates_version_7_principals)
+Test(store, migrates_version_8_principals)
 {
 	store *s = open_ok();
 	store_principal p;
@@ -1229,7 +1233,7 @@ Test(store, migrates_version_7_principals)
 	raw_exec(dbpath, "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
 		 "INSERT INTO event (time_ms, label, kind) VALUES (1, 'old', 'up');"
-		 "PRAGMA user_version = 7;");
+		 "PRAGMA user_version = 8;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	memset(&p, 0, sizeof p);
@@ -1250,5 +1254,41 @@ Test(store, migrates_version_7_principals)
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM event WHERE actor = "
 			     "'operator:alice'"), 1);
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM event WHERE actor = ''"), 1);
+	store_close(&s);
+}
+
+/* A version-7 file (before keep_caps) is migrated: its --user service
+ * keeps its user and gets keep_caps off, the hardened default. */
+Test(store, migrates_version_7)
+{
+	store *s = open_ok();
+	store_service svc, got;
+
+	make_service(&svc, "asuser");
+	rs_strlcpy(svc.spec.user, "nobody", sizeof svc.spec.user);
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	rs_spec_clear(&svc.spec);
+	store_close(&s);
+	raw_exec(dbpath, "ALTER TABLE service DROP COLUMN keep_caps;"
+		 "DROP TABLE principal;"
+		 "ALTER TABLE event DROP COLUMN actor;"
+		 "PRAGMA user_version = 7;");
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 7);
+	s = open_ok();
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_assert_eq(store_service_get(s, "asuser", &got), 0);
+	cr_assert_str_eq(got.spec.user, "nobody");
+	cr_assert_eq(got.spec.keep_caps, false);
+	rs_spec_clear(&got.spec);
+
+	make_service(&svc, "keeps");
+	rs_strlcpy(svc.spec.user, "nobody", sizeof svc.spec.user);
+	svc.spec.keep_caps = true;
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	cr_assert_eq(store_service_get(s, "keeps", &got), 0);
+	assert_service_eq(&got, &svc);
+	cr_assert_eq(got.spec.keep_caps, true);
+	rs_spec_clear(&got.spec);
+	rs_spec_clear(&svc.spec);
 	store_close(&s);
 }

@@ -165,6 +165,8 @@ static void fill_spec(rs_spec *s)
 	s->notify = RS_NT_SIMPLE;
 	s->settle_ms = 321;
 	strcpy(s->node, "node-7");
+	strcpy(s->user, "www-data");
+	s->keep_caps = true;
 	cr_assert_eq(rs_spec_add_listen(s, "web=tcp:0.0.0.0:8080"), 0);
 	cr_assert_eq(rs_spec_add_listen(s, "ctl=unix:/run/web.sock"), 0);
 }
@@ -252,6 +254,8 @@ static void cmp_spec(const rs_spec *a, const rs_spec *b)
 	cr_assert_eq(a->notify, b->notify);
 	cr_assert_eq(a->settle_ms, b->settle_ms);
 	cr_assert_str_eq(a->node, b->node);
+	cr_assert_str_eq(a->user, b->user);
+	cr_assert_eq(a->keep_caps, b->keep_caps);
 	cr_assert_eq(a->nlisten, b->nlisten);
 	for (size_t i = 0; i < a->nlisten; i++)
 		cr_assert_str_eq(a->listen[i], b->listen[i]);

@@ -1,0 +1,211 @@
+/*
+ * kproto.c - pack and unpack the keeper's K_SPAWN record (kproto.h).
+ *
+ * Unpacking walks the record twice with one function: first to check it
+ * and size what it holds, then to copy it into a single allocation, so
+ * nothing is allocated for a record that is refused and the two passes
+ * cannot disagree about the layout.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kproto.h"
+
+struct cur {
+	const uint8_t *p;
+	size_t         left;
+};
+
+static int get_u32(struct cur *c, uint32_t *v)
+{
+	if (c->left < sizeof *v)
+		return -EBADMSG;
+	memcpy(v, c->p, sizeof *v);
+	c->p += sizeof *v;
+	c->left -= sizeof *v;
+	return 0;
+}
+
+/* One counted string. Adds its size (with a NUL) to *need; when *arena is
+ * set, copies it there, NUL-terminated, as *out. *raw, *rawlen: its bytes
+ * in the record. */
+static int get_str(struct cur *c, char **arena, size_t *need, char **out,
+		   const uint8_t **raw, uint32_t *rawlen)
+{
+	uint32_t n;
+	int r = get_u32(c, &n);
+
+	if (r < 0)
+		return r;
+	if (n > c->left || memchr(c->p, '\0', n))
+		return -EBADMSG;
+	*need += (size_t)n + 1;
+	if (*arena) {
+		memcpy(*arena, c->p, n);
+		(*arena)[n] = '\0';
+		*out = *arena;
+		*arena += (size_t)n + 1;
+	}
+	if (raw) {
+		*raw = c->p;
+		*rawlen = n;
+	}
+	c->p += n;
+	c->left -= n;
+	return 0;
+}
+
+/* A vector of at most max counted strings into *v (when arena is set). */
+static int get_strv(struct cur *c, uint32_t min, uint32_t max, uint32_t *count,
+		    char **v, char **arena, size_t *need)
+{
+	int r = get_u32(c, count);
+
+	if (r < 0)
+		return r;
+	if (*count < min || *count > max)
+		return -EINVAL;
+	for (uint32_t i = 0; i < *count; i++) {
+		char *dummy;
+		if ((r = get_str(c, arena, need, v ? &v[i] : &dummy, NULL, NULL)) < 0)
+			return r;
+	}
+	if (v)
+		v[*count] = NULL;
+	return 0;
+}
+
+/* Checks the record; with arena set, also fills s (its vectors must have
+ * room). *need: the bytes the strings take. */
+static int walk(const uint8_t *p, size_t len, struct kproto_spawn *s,
+		char *arena, size_t *need)
+{
+	struct cur c = { p, len };
+	const uint8_t *lp = NULL;
+	uint32_t lplen = 0, v;
+	int r;
+
+	*need = 0;
+	if ((r = get_strv(&c, 1, RS_KEEPER_ARGV, &s->argc, arena ? s->argv : NULL,
+			  &arena, need)) < 0 ||
+	    (r = get_strv(&c, 0, RS_KEEPER_ENV, &s->envc, arena ? s->env : NULL,
+			  &arena, need)) < 0 ||
+	    (r = get_str(&c, &arena, need, &s->cwd, NULL, NULL)) < 0 ||
+	    (r = get_str(&c, &arena, need, &s->logpath, &lp, &lplen)) < 0 ||
+	    (r = get_u32(&c, &s->ngroups)) < 0)
+		return r;
+	if (lplen == 0 || lp[0] != '/')
+		return -EINVAL;
+	if (s->ngroups > KEEPER_GROUPS_MAX)
+		return -EINVAL;
+	for (uint32_t i = 0; i < s->ngroups; i++) {
+		if ((r = get_u32(&c, &v)) < 0)
+			return r;
+		s->groups[i] = (gid_t)v;
+	}
+	if ((r = get_u32(&c, &s->flags)) < 0)
+		return r;
+	if (s->flags & ~KSPAWN_FLAGS_ALL)
+		return -EINVAL;
+	return c.left ? -EBADMSG : 0;
+}
+
+int kproto_spawn_unpack(const uint8_t *p, size_t len, struct kproto_spawn *s)
+{
+	size_t need, vecs;
+	char *mem;
+	int r;
+
+	memset(s, 0, sizeof *s);
+	if ((r = walk(p, len, s, NULL, &need)) < 0) {
+		memset(s, 0, sizeof *s);
+		return r;
+	}
+	vecs = ((size_t)s->argc + 1 + s->envc + 1) * sizeof(char *);
+	mem = malloc(vecs + need);
+	if (!mem) {
+		memset(s, 0, sizeof *s);
+		return -ENOMEM;
+	}
+	s->mem = mem;
+	s->argv = (char **)(void *)mem;
+	s->env = s->argv + s->argc + 1;
+	/* the same bytes walked again: cannot fail now */
+	r = walk(p, len, s, mem + vecs, &need);
+	if (r < 0) {
+		kproto_spawn_free(s);
+		return r;
+	}
+	return 0;
+}
+
+void kproto_spawn_free(struct kproto_spawn *s)
+{
+	if (!s)
+		return;
+	free(s->mem);
+	memset(s, 0, sizeof *s);
+}
+
+static int put_u32(uint8_t **p, const uint8_t *end, uint32_t v)
+{
+	if ((size_t)(end - *p) < sizeof v)
+		return -E2BIG;
+	memcpy(*p, &v, sizeof v);
+	*p += sizeof v;
+	return 0;
+}
+
+static int put_str(uint8_t **p, const uint8_t *end, const char *str)
+{
+	size_t n;
+	int r;
+
+	if (!str)
+		return -EINVAL;
+	n = strlen(str);
+	if (n > UINT32_MAX)
+		return -E2BIG;
+	if ((r = put_u32(p, end, (uint32_t)n)) < 0)
+		return r;
+	if ((size_t)(end - *p) < n)
+		return -E2BIG;
+	memcpy(*p, str, n);
+	*p += n;
+	return 0;
+}
+
+int kproto_spawn_pack(const struct kproto_spawn *s, uint8_t *buf, size_t cap,
+		      size_t *len)
+{
+	uint8_t *p = buf;
+	const uint8_t *end = buf + cap;
+	int r = 0;
+
+	if (s->argc < 1 || s->argc > RS_KEEPER_ARGV || s->envc > RS_KEEPER_ENV ||
+	    s->ngroups > KEEPER_GROUPS_MAX || (s->flags & ~KSPAWN_FLAGS_ALL) ||
+	    !s->argv || (s->envc && !s->env) || !s->logpath || s->logpath[0] != '/')
+		return -EINVAL;
+	r = put_u32(&p, end, s->argc);
+	for (uint32_t i = 0; r == 0 && i < s->argc; i++)
+		r = put_str(&p, end, s->argv[i]);
+	if (r == 0)
+		r = put_u32(&p, end, s->envc);
+	for (uint32_t i = 0; r == 0 && i < s->envc; i++)
+		r = put_str(&p, end, s->env[i]);
+	if (r == 0)
+		r = put_str(&p, end, s->cwd ? s->cwd : "");
+	if (r == 0)
+		r = put_str(&p, end, s->logpath);
+	if (r == 0)
+		r = put_u32(&p, end, s->ngroups);
+	for (uint32_t i = 0; r == 0 && i < s->ngroups; i++)
+		r = put_u32(&p, end, (uint32_t)s->groups[i]);
+	if (r == 0)
+		r = put_u32(&p, end, s->flags);
+	if (r < 0)
+		return r;
+	*len = (size_t)(p - buf);
+	return 0;
+}

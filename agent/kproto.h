@@ -1,0 +1,63 @@
+/*
+ * kproto.h - the payloads of the keeper protocol (keeper.h) that carry
+ * more than one string: pure pack/unpack, libc only (the keeper links it).
+ *
+ * Owns: the byte layout of a K_SPAWN record. Must not: do I/O, log, or
+ * know the engine's types. Every string is counted, never terminated, so
+ * any byte string, the empty one included, is a valid argument; a record
+ * that does not parse exactly is refused whole.
+ *
+ * K_SPAWN record, integers u32 in host byte order (both ends are one
+ * build on one host):
+ *   argc, argc x (len, bytes)      argv: 1..RS_KEEPER_ARGV strings
+ *   envc, envc x (len, bytes)      env:  0..RS_KEEPER_ENV strings
+ *   len, bytes                     cwd ("" = /)
+ *   len, bytes                     log path (absolute)
+ *   ngroups, ngroups x gid         0..KEEPER_GROUPS_MAX groups
+ *   flags                          KSPAWN_* bits
+ * No string may hold a NUL byte; nothing may follow the flags.
+ */
+#ifndef RS_KPROTO_H
+#define RS_KPROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "keeper.h"
+
+/* K_SPAWN flags */
+#define KSPAWN_KEEP_CAPS 0x1u   /* as another user: keep the capability
+				 * bounding set and no_new_privs off */
+#define KSPAWN_FLAGS_ALL KSPAWN_KEEP_CAPS
+
+/* One process to start. Packing reads argc/envc strings of argv/env
+ * (NULL-terminated or not); unpacking NULL-terminates both. */
+struct kproto_spawn {
+	char     **argv;
+	uint32_t   argc;
+	char     **env;
+	uint32_t   envc;
+	char      *cwd;
+	char      *logpath;
+	gid_t      groups[KEEPER_GROUPS_MAX];
+	uint32_t   ngroups;
+	uint32_t   flags;
+	void      *mem;    /* unpack: the one block holding vectors and strings */
+};
+
+/* Writes the record of s into buf (cap bytes), its size into *len.
+ * 0, -EINVAL (a count the unpacker would refuse, a NULL string, unknown
+ * flags, a relative log path) or -E2BIG (does not fit in cap). */
+int kproto_spawn_pack(const struct kproto_spawn *s, uint8_t *buf, size_t cap,
+		      size_t *len);
+/* Parses the record p[len] into *s, whose strings and vectors are copied
+ * into one allocation the caller frees with kproto_spawn_free. 0, -EBADMSG
+ * (short, trailing bytes, a length past the end, an embedded NUL),
+ * -EINVAL (a count over its limit, no argv, unknown flags, a relative log
+ * path) or -ENOMEM. On failure *s holds nothing to free. */
+int kproto_spawn_unpack(const uint8_t *p, size_t len, struct kproto_spawn *s);
+/* Frees what kproto_spawn_unpack allocated; s may be NULL. */
+void kproto_spawn_free(struct kproto_spawn *s);
+
+#endif

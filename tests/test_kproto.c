@@ -1,0 +1,282 @@
+/*
+ * test_kproto.c - the keeper's K_SPAWN record (agent/kproto.c): round
+ * trips with empty strings, and refusal of every record that does not
+ * parse exactly (each truncation, a trailing byte, counts over the
+ * limits, lengths past the end, an embedded NUL, unknown flags, a
+ * relative log path).
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kproto.h"
+
+#define BUF_MAX (1u << 20)
+
+static char *test_argv[] = {
+	"/bin/sh", "-c", "printf '[%s]' \"$@\"", "sh", "", "a", "", NULL,
+};
+static char *test_env[] = { "", "A=1", "", "RS_LABEL=r", NULL };
+
+static struct kproto_spawn sample(void)
+{
+	struct kproto_spawn s = {
+		.argv = test_argv, .argc = 7, .env = test_env, .envc = 4,
+		.cwd = "", .logpath = "/var/lib/rs-agent/logs/r.1.log",
+		.groups = { 0, 65534, 4242 }, .ngroups = 3,
+		.flags = KSPAWN_KEEP_CAPS,
+	};
+	return s;
+}
+
+/* Packs the sample into a fresh buffer (caller frees). */
+static uint8_t *pack_sample(size_t *len)
+{
+	struct kproto_spawn s = sample();
+	uint8_t *buf = malloc(BUF_MAX);
+
+	cr_assert_not_null(buf);
+	cr_assert_eq(kproto_spawn_pack(&s, buf, BUF_MAX, len), 0);
+	return buf;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, sizeof v);
+}
+
+static void assert_strv(char **got, uint32_t n, char **want)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		cr_assert_not_null(want[i]);
+		cr_assert_str_eq(got[i], want[i], "string %u", i);
+	}
+	cr_assert_null(want[n]);
+	cr_assert_null(got[n]);
+}
+
+Test(kproto, round_trip_keeps_empty_strings, .timeout = 10)
+{
+	struct kproto_spawn s;
+	size_t len;
+	uint8_t *buf = pack_sample(&len);
+
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), 0);
+	cr_assert_eq(s.argc, 7);
+	assert_strv(s.argv, s.argc, test_argv);
+	cr_assert_eq(s.envc, 4);
+	assert_strv(s.env, s.envc, test_env);
+	cr_assert_str_eq(s.cwd, "");
+	cr_assert_str_eq(s.logpath, "/var/lib/rs-agent/logs/r.1.log");
+	cr_assert_eq(s.ngroups, 3);
+	cr_assert_eq(s.groups[0], 0);
+	cr_assert_eq(s.groups[1], 65534);
+	cr_assert_eq(s.groups[2], 4242);
+	cr_assert_eq(s.flags, KSPAWN_KEEP_CAPS);
+	kproto_spawn_free(&s);
+	cr_assert_null(s.mem);
+	kproto_spawn_free(NULL);
+	free(buf);
+}
+
+Test(kproto, round_trip_minimal, .timeout = 10)
+{
+	char *argv[] = { "", NULL };
+	struct kproto_spawn in = { .argv = argv, .argc = 1, .logpath = "/l" }, out;
+	uint8_t buf[64];
+	size_t len;
+
+	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
+	/* argc, one empty string, envc, cwd, log path, ngroups, flags */
+	cr_assert_eq(len, 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), 0);
+	cr_assert_eq(out.argc, 1);
+	cr_assert_str_eq(out.argv[0], "");
+	cr_assert_null(out.argv[1]);
+	cr_assert_eq(out.envc, 0);
+	cr_assert_null(out.env[0]);
+	cr_assert_str_eq(out.cwd, "");
+	cr_assert_str_eq(out.logpath, "/l");
+	cr_assert_eq(out.ngroups, 0);
+	cr_assert_eq(out.flags, 0);
+	kproto_spawn_free(&out);
+}
+
+Test(kproto, every_truncation_refused, .timeout = 30)
+{
+	struct kproto_spawn s;
+	size_t len;
+	uint8_t *buf = pack_sample(&len);
+
+	for (size_t n = 0; n < len; n++) {
+		/* a copy of exactly n bytes, so ASan sees any read past it */
+		uint8_t *cut = malloc(n ? n : 1);
+		int r;
+
+		cr_assert_not_null(cut);
+		memcpy(cut, buf, n);
+		r = kproto_spawn_unpack(cut, n, &s);
+		cr_assert(r == -EBADMSG || r == -EINVAL,
+			  "truncated to %zu of %zu bytes: %d", n, len, r);
+		cr_assert_null(s.mem);
+		cr_assert_null(s.argv);
+		free(cut);
+	}
+	free(buf);
+}
+
+Test(kproto, trailing_byte_refused, .timeout = 10)
+{
+	struct kproto_spawn s;
+	size_t len;
+	uint8_t *buf = pack_sample(&len);
+
+	buf[len] = 0;
+	cr_assert_eq(kproto_spawn_unpack(buf, len + 1, &s), -EBADMSG);
+	cr_assert_null(s.mem);
+	free(buf);
+}
+
+Test(kproto, over_limit_counts_refused, .timeout = 10)
+{
+	struct kproto_spawn s;
+	size_t len;
+	uint8_t *buf = pack_sample(&len);
+	char *big[RS_KEEPER_ENV + 2];
+	struct kproto_spawn in = sample();
+
+	/* argc: 0 and over the limit */
+	put32(buf, 0);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
+	put32(buf, RS_KEEPER_ARGV + 1);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
+	put32(buf, UINT32_MAX);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
+	free(buf);
+
+	/* the packer refuses the same */
+	for (size_t i = 0; i < RS_KEEPER_ENV + 1; i++)
+		big[i] = "x";
+	big[RS_KEEPER_ENV + 1] = NULL;
+	buf = malloc(BUF_MAX);
+	cr_assert_not_null(buf);
+	in.argv = big;
+	in.argc = RS_KEEPER_ARGV + 1;
+	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
+	in.argc = RS_KEEPER_ARGV;
+	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), 0);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), 0);
+	cr_assert_eq(s.argc, RS_KEEPER_ARGV);
+	kproto_spawn_free(&s);
+	in.argc = 1;
+	in.env = big;
+	in.envc = RS_KEEPER_ENV + 1;
+	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
+	in.envc = RS_KEEPER_ENV;
+	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), 0);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), 0);
+	cr_assert_eq(s.envc, RS_KEEPER_ENV);
+	kproto_spawn_free(&s);
+	/* envc over the limit in the record: argv is "x" (4 + 4 + 1) */
+	put32(buf + 4 + 4 + 1, RS_KEEPER_ENV + 1);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
+	in.envc = 0;
+	in.ngroups = KEEPER_GROUPS_MAX + 1;
+	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
+	in.ngroups = KEEPER_GROUPS_MAX;
+	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), 0);
+	/* ngroups is just before the groups and the flags */
+	put32(buf + len - 4 - 4 * KEEPER_GROUPS_MAX - 4, KEEPER_GROUPS_MAX + 1);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
+	free(buf);
+}
+
+Test(kproto, length_past_the_end_refused, .timeout = 10)
+{
+	struct kproto_spawn s;
+	size_t len;
+	uint8_t *buf = pack_sample(&len);
+
+	/* argv[0]'s length */
+	put32(buf + 4, (uint32_t)len);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EBADMSG);
+	put32(buf + 4, UINT32_MAX);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EBADMSG);
+	/* one byte longer: the record no longer lines up */
+	put32(buf + 4, 8);
+	cr_assert_lt(kproto_spawn_unpack(buf, len, &s), 0);
+	cr_assert_null(s.mem);
+	free(buf);
+}
+
+Test(kproto, embedded_nul_refused, .timeout = 10)
+{
+	struct kproto_spawn s;
+	size_t len;
+	uint8_t *buf = pack_sample(&len);
+
+	/* "/bin/sh" -> "/bi\0/sh" */
+	buf[4 + 4 + 3] = '\0';
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EBADMSG);
+	cr_assert_null(s.mem);
+	free(buf);
+}
+
+Test(kproto, flags_and_log_path_checked, .timeout = 10)
+{
+	struct kproto_spawn s, in = sample();
+	size_t len;
+	uint8_t *buf = pack_sample(&len);
+
+	put32(buf + len - 4, 0x80);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
+	in.flags = 0x80;
+	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
+	in.flags = 0;
+	in.logpath = "RS_LABEL=r";
+	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
+	in.logpath = "";
+	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
+	free(buf);
+
+	/* a relative log path in a record is refused too */
+	{
+		char *argv[] = { "x", NULL };
+		uint8_t rec[] = {
+			1, 0, 0, 0, 1, 0, 0, 0, 'x',   /* argv */
+			0, 0, 0, 0,                    /* env */
+			0, 0, 0, 0,                    /* cwd */
+			1, 0, 0, 0, 'l',               /* log path "l" */
+			0, 0, 0, 0, 0, 0, 0, 0,        /* groups, flags */
+		};
+		struct kproto_spawn ok = { .argv = argv, .argc = 1, .logpath = "/" };
+		uint8_t good[sizeof rec], first;
+		uint32_t one = 1;
+		size_t glen;
+
+		memcpy(&first, &one, 1);
+		if (first != 1)
+			cr_skip_test("the literal record is little-endian");
+		cr_assert_eq(kproto_spawn_unpack(rec, sizeof rec, &s), -EINVAL);
+		cr_assert_eq(kproto_spawn_pack(&ok, good, sizeof good, &glen), 0);
+		cr_assert_eq(glen, sizeof rec);
+		rec[21] = '/';
+		cr_assert_eq(memcmp(rec, good, sizeof rec), 0);
+		cr_assert_eq(kproto_spawn_unpack(rec, sizeof rec, &s), 0);
+		kproto_spawn_free(&s);
+	}
+}
+
+Test(kproto, pack_refuses_what_does_not_fit, .timeout = 10)
+{
+	struct kproto_spawn in = sample();
+	uint8_t buf[256];
+	size_t len, need;
+
+	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &need), 0);
+	for (size_t cap = 0; cap < need; cap++)
+		cr_assert_eq(kproto_spawn_pack(&in, buf, cap, &len), -E2BIG,
+			     "cap %zu", cap);
+}
