@@ -199,9 +199,10 @@ static bool duplicate_agent(rsd *d, rsd_node *n, const net_peer *peer,
 	if (!n->connected || same_peer(&n->peer, peer) || h->session == n->session ||
 	    clock_mono_ms() - n->beat_mono > 2 * RSD_BEAT_MS)
 		return false;
-	/* ask the first one to say Hello again: if that cannot be routed,
-	 * it is gone */
-	rs_msg_init(&m, RS_MSG_REHELLO);
+	/* probe the first one's connection with a no-op (a BeatAck of what
+	 * it has acknowledged already): if that cannot be routed, it is gone */
+	rs_msg_init(&m, RS_MSG_BEAT_ACK);
+	m.ack = n->acked_seq;
 	if (wire_encode(&m, &buf, &len) == 0) {
 		r = net_send(d->agents, &n->peer, buf, len);
 		free(buf);

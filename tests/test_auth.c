@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,23 @@
 #define T_TIMEOUT 90
 
 static void setup1(void) { h_setup(1); }
-static void teardown(void) { h_teardown(); }
+/* Every keeper under the temp dir (the tests' extra agents start some)
+ * is killed with the cluster. */
+static void teardown(void)
+{
+	glob_t g;
+
+	if (h_tmpdir() && h_tmpdir()[0]) {
+		char pat[700];
+		snprintf(pat, sizeof pat, "%s/*/run/keeper.pid", h_tmpdir());
+		if (glob(pat, 0, NULL, &g) == 0) {
+			for (size_t i = 0; i < g.gl_pathc; i++)
+				h_track_pid(h_read_pidfile(g.gl_pathv[i]));
+			globfree(&g);
+		}
+	}
+	h_teardown();
+}
 
 #define assert_code(r, want, what)                                            \
 	cr_assert_eq((r)->code, (want),                                       \
@@ -304,6 +321,166 @@ Test(auth, node_name_belongs_to_its_key, .init = setup1, .fini = teardown,
 	kill(a, SIGKILL);
 	waitpid(a, &st, 0);
 	cr_assert_eq(pid_of("keep"), keep);
+	h_pass();
+}
+
+/* Starts rs-agent NODE on state dir DIR (token: NULL or a token file),
+ * its stderr to DIR.log; the harness kills it at teardown. */
+static pid_t spawn_agent(const char *node, const char *dir, const char *token)
+{
+	char log[700];
+	pid_t a;
+
+	snprintf(log, sizeof log, "%s.log", dir);
+	a = fork();
+	cr_assert(a >= 0);
+	if (a == 0) {
+		const char *argv[] = { bin("agent/rs-agent"), "--node", node, "--rsd",
+				       h_agents_ep(), "--state-dir", dir,
+				       token ? "--token-file" : NULL, token, NULL };
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	h_track_pid(a);
+	return a;
+}
+
+static bool file_has(const char *path, const char *what)
+{
+	char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, what) != NULL;
+}
+
+struct has { const char *path, *what; };
+
+static bool has_fn(void *arg)
+{
+	struct has *h = arg;
+	return file_has(h->path, h->what);
+}
+
+/* A copy of n1's key on another state dir: a second agent as n1 while n1
+ * is connected. Refused (duplicate-node), it starts nothing; n1 keeps its
+ * service, once. */
+Test(auth, second_agent_with_the_same_key, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	char dir[600], cmd[1400];
+	struct has h;
+	pid_t keep, dup, keeper;
+	const h_res *r;
+	h_inst in;
+
+	assert_code(h_rsctl("up", "keep", "--", "/bin/sleep", "1000", NULL), 0, "up");
+	keep = pid_of("keep");
+	snprintf(dir, sizeof dir, "%s", h_path("dup"));
+	snprintf(cmd, sizeof cmd, "mkdir -m 700 %s && cp -p %s %s/agent.key", dir,
+		 h_path("n1/agent.key"), dir);
+	{
+		const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+		assert_code(h_run(5000, argv), 0, "copy the key");
+	}
+	dup = spawn_agent("n1", dir, NULL);
+	h.path = h_path("dup.log");
+	h.what = "another agent is connected as this node";
+	cr_assert(h_wait_until(has_fn, &h, 10000), "the second agent was not told");
+	r = h_rsctl("events", "--json", "-n", "200", NULL);
+	cr_assert(strstr(r->out, "duplicate-node"), "no duplicate-node event");
+	/* it started nothing: its keeper has no children; keep runs once */
+	keeper = h_read_pidfile(h_path("dup/run/keeper.pid"));
+	cr_assert_gt(keeper, 0);
+	snprintf(cmd, sizeof cmd, "/proc/%d/task/%d/children", (int)keeper, (int)keeper);
+	{
+		char kids[64] = "";
+		FILE *f = fopen(cmd, "r");
+		cr_assert(f);
+		cr_assert(!fgets(kids, sizeof kids, f) || kids[0] == '\0' ||
+			  kids[0] == '\n', "the second agent's keeper runs %s", kids);
+		fclose(f);
+	}
+	cr_assert(h_status_instance("keep", &in));
+	cr_assert_eq(in.ninstances, 1);
+	cr_assert_eq(in.pid, keep);
+	cr_assert(h_pid_alive(keep));
+	kill(dup, SIGKILL);
+	h_pass();
+}
+
+static bool n2_up_fn(void *arg)
+{
+	char state[32];
+
+	(void)arg;
+	return h_node_state("n2", state, sizeof state) && !strcmp(state, "up");
+}
+
+static bool n2_lost_fn(void *arg)
+{
+	char state[32];
+
+	(void)arg;
+	return h_node_state("n2", state, sizeof state) && !strcmp(state, "lost");
+}
+
+/* token rotate: the old token no longer enrols, the new one does; a
+ * revoked node key frees the name for a new enrolment. */
+Test(auth, token_rotate_and_node_revoke, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	char old[700], oldtok[2048] = "";
+	FILE *f;
+	pid_t a;
+	const h_res *r;
+
+	f = fopen(h_path("join.token"), "r");
+	cr_assert(f);
+	cr_assert_gt(fread(oldtok, 1, sizeof oldtok - 1, f), 0);
+	fclose(f);
+	snprintf(old, sizeof old, "%s", save("old.token", oldtok));
+	r = h_rsctl("token", "rotate", NULL);
+	assert_code(r, 0, "token rotate");
+	cr_assert(strstr(r->out, "kind = join"), "%s", r->out);
+	cr_assert(!file_has(h_path("join.token"), oldtok), "join.token not replaced");
+	{
+		const char *argv[] = { bin("agent/rs-agent"), "--node", "n2", "--rsd",
+				       h_agents_ep(), "--state-dir", h_path("n2old"),
+				       "--token-file", old, NULL };
+		r = h_run(20000, argv);
+		cr_assert_neq(r->code, 0, "the old token still enrols");
+		cr_assert(strstr(r->err, "refused the join token"), "%s", r->err);
+		h_track_pid(h_read_pidfile(h_path("n2old/run/keeper.pid")));
+	}
+	a = spawn_agent("n2", h_path("n2"), h_path("join.token"));
+	cr_assert(h_wait_until(n2_up_fn, NULL, 15000), "n2 did not enrol with the new token");
+	/* revoke n2's key: the name can be enrolled again with a new key */
+	assert_code(h_rsctl("cred", "revoke", "--node", "n2", NULL), 0, "revoke node");
+	/* its open connection is cut too: n2's beats no longer count, and
+	 * after the node TTL (5 s) it is lost */
+	cr_assert(h_wait_until(n2_lost_fn, NULL, 12000), "n2 stayed up after its key "
+		  "was revoked");
+	kill(a, SIGKILL);
+	waitpid(a, NULL, 0);
+	{
+		const char *argv[] = { "/bin/rm", "-f", h_path("n2/agent.key"), NULL };
+		assert_code(h_run(5000, argv), 0, "rm agent.key");
+	}
+	spawn_agent("n2", h_path("n2b"), h_path("join.token"));
+	{
+		struct has h = { h_path("n2b.log"), "enrolled: node n2" };
+		cr_assert(h_wait_until(has_fn, &h, 15000), "n2 did not enrol again");
+	}
+	r = h_rsctl("cred", "list", "--json", NULL);
+	assert_code(r, 0, "cred list");
 	h_pass();
 }
 
