@@ -17,6 +17,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "codes.h"
+#include "version.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "wire.h"
@@ -117,7 +118,7 @@ static void agent_hello(agent *ag)
 	rs_msg_init(&m, RS_MSG_HELLO);
 	rs_strlcpy(m.u.hello.node, ag->node, sizeof m.u.hello.node);
 	rs_strlcpy(m.u.hello.boot_id, ag->boot_id, sizeof m.u.hello.boot_id);
-	rs_strlcpy(m.u.hello.agent_version, RS_VERSION, sizeof m.u.hello.agent_version);
+	rs_strlcpy(m.u.hello.agent_version, rs_version(), sizeof m.u.hello.agent_version);
 	m.u.hello.session = ag->session;
 	m.u.hello.capacity = ag->capacity;
 	if (ag->nlabels) {
@@ -178,7 +179,8 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 	switch (m->type) {
 	case RS_MSG_WELCOME:
 		if (!ag->welcomed) {
-			log_info("welcomed by rsd (ack %llu)", (unsigned long long)m->ack);
+			log_info("welcomed by rsd %s (ack %llu)", m->sender_version,
+				 (unsigned long long)m->ack);
 			sdnotify_send("STATUS=connected to rsd");
 		}
 		ag->welcomed = true;

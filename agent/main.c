@@ -19,6 +19,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "sdnotify.h"
+#include "version.h"
 
 static void usage(FILE *f)
 {
@@ -31,6 +32,7 @@ static void usage(FILE *f)
 "  --token-file FILE enrol with rsd's join token on the first start (rsd's\n"
 "                    join.token); later starts use STATE_DIR/agent.key\n"
 "  --insecure        plaintext, no key (only with an rsd --insecure)\n"
+"  --version         print rs-agent's version\n"
 "  --beat-ms N       heartbeat interval to rsd (default 1000)\n"
 "  --log-max BYTES   rotate an instance's log above this size (default 8 MiB;\n"
 "                    one rotated copy LABEL.ID.log.1 is kept)\n"
@@ -93,6 +95,7 @@ int main(int argc, char **argv)
 		{ "ready-fd", required_argument, NULL, 'R' },
 		{ "token-file", required_argument, NULL, 'T' },
 		{ "insecure", no_argument, NULL, 'I' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -135,6 +138,7 @@ int main(int argc, char **argv)
 		case 'R': ready_fd = atoi(optarg); break;
 		case 'T': ag.token_file = optarg; break;
 		case 'I': ag.insecure = true; break;
+		case 'V': printf("rs-agent %s\n", rs_version()); return 0;
 		case 'F':
 			if (log_set_format(optarg) < 0) {
 				fprintf(stderr, "--log-format wants text or json\n");
@@ -193,7 +197,8 @@ int main(int argc, char **argv)
 	prom_hist_init(&ag.h_restart, prom_latency_bounds, prom_latency_nbounds);
 	if (metrics && (r = agent_metrics_start(&ag, metrics)) < 0)
 		fatalx("cannot serve metrics on %s: %s", metrics, httpd_strerror(r));
-	log_info("node %s, rsd %s, state dir %s, metrics %s", ag.node, ag.rsd_ep,
+	log_info("rs-agent %s: node %s, rsd %s, state dir %s, metrics %s", rs_version(),
+		 ag.node, ag.rsd_ep,
 		 ag.state_dir, metrics ? ag.metrics_ep : "off");
 	if (ready_fd >= 0) {
 		dprintf(ready_fd, "%s%s\n", metrics ? "metrics=" : "ready",

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "version.h"
 #include "codes.h"
 #include "listen.h"
 #include "manifest.h"
@@ -96,6 +97,7 @@ static const char usage_text[] =
 "  cred revoke NAME [--node]\n"
 "                     refuse a credential (or a node's key) from now on\n"
 "  token rotate       a new join token; the old one is refused (admin)\n"
+"  upgrade-plan       versions of rsd and the agents, and the skew policy\n"
 "  help [VERB]        show this help, or a verb's\n"
 "\n"
 "Global options (before or after the verb):\n"
@@ -114,7 +116,8 @@ static const char usage_text[] =
 "Exit codes: 0 ok, 1 failed, 2 usage, 3 unknown label, 4 busy, 5 timeout,\n"
 "6 unreachable, 7 exists, 8 no node, 9 invalid, 10 internal, 11 rolled back,\n"
 "12 forbidden (the credential's role does not allow it), 13 not\n"
-"authenticated (no credential, or rsd refused it).\n";
+"authenticated (no credential, or rsd refused it), 14 version outside\n"
+"the skew policy.\n";
 
 static const char up_help[] =
 "usage: rsctl up LABEL [OPTIONS] -- COMMAND [ARGS...]\n"
@@ -342,6 +345,14 @@ static const char token_rotate_help[] =
 "Makes a new join token (rsd writes it to join.token beside its database\n"
 "and prints it); the earlier token is refused from now on. Enrolled nodes\n"
 "keep their keys.\n";
+
+static const char upgrade_plan_help[] =
+"usage: rsctl upgrade-plan\n"
+"\n"
+"Shows rsd's version, each node's agent version, whether each is inside\n"
+"the skew policy (same major version as rsd, at most one minor version\n"
+"older or newer) and what may be upgraded next. Exits 0 inside the\n"
+"policy, 14 outside it.\n";
 
 static const char ping_help[] =
 "usage: rsctl ping\n"
@@ -808,6 +819,7 @@ static const verb_def verbs[] = {
 	{ "cred list",    RS_V_CRED_LIST,    LABEL_NONE,     false, NULL,             cred_list_help },
 	{ "cred revoke",  RS_V_CRED_REVOKE,  LABEL_REQUIRED, false, cred_revoke_opts, cred_revoke_help },
 	{ "token rotate", RS_V_TOKEN_ROTATE, LABEL_NONE,     false, NULL,             token_rotate_help },
+	{ "upgrade-plan", RS_V_UPGRADE_PLAN, LABEL_NONE,     false, NULL,             upgrade_plan_help },
 };
 
 /* The verb called name, or NULL. */
@@ -1073,7 +1085,7 @@ static int global_args(args_state *s, int argc, char **argv, int *i)
 			return ARGS_DONE;
 		}
 		if (strcmp(argv[*i], "--version") == 0) {
-			printf("rsctl %s\n", RS_VERSION);
+			printf("rsctl %s\n", rs_version());
 			return ARGS_DONE;
 		}
 		m = global_opt(s, argc, argv, i);

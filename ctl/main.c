@@ -457,6 +457,11 @@ static int run_once(ctl_cmd *c, bool show_empty)
 	} else if (r == 0 && (show_empty || has_news(&rep.u.reply)))
 		r = c->json ? print_json(&rep.u.reply) :
 		    print_human(c->req.u.request.verb, &rep.u.reply);
+	/* upgrade-plan: a script can test the verdict */
+	if (r == 0 && rep.u.reply.code == RS_OK &&
+	    c->req.u.request.verb == RS_V_UPGRADE_PLAN && rep.u.reply.json &&
+	    strstr(rep.u.reply.json, "\"inside_policy\":false"))
+		r = RS_E_VERSION;
 	if (r == 0 && c->follow)
 		follow_advance(c, &rep.u.reply);
 	if (pg) {

@@ -453,6 +453,7 @@ static int render_nodes(const json_t *root, uint64_t now_ms, FILE *out)
 	const json_t *nodes = json_object_get(root, "nodes"), *node;
 	table *t;
 	size_t i;
+	int r;
 
 	if (!json_is_array(nodes))
 		return -ENOENT;
@@ -461,7 +462,11 @@ static int render_nodes(const json_t *root, uint64_t now_ms, FILE *out)
 		return -ENOMEM;
 	json_array_foreach(nodes, i, node)
 		node_row(t, node, now_ms);
-	return table_flush(&t, out);
+	r = table_flush(&t, out);
+	if (r == 0 && jstr(root, "rsd_version"))
+		fprintf(out, "rsd %s (rsctl upgrade-plan: the version-skew policy)\n",
+			jstr(root, "rsd_version"));
+	return r;
 }
 
 /* ---- lookup ----------------------------------------------------------- */
@@ -566,6 +571,39 @@ static int render_creds(const json_t *root, uint64_t now_ms, FILE *out)
 	return table_flush(&t, out);
 }
 
+/* ---- upgrade-plan ----------------------------------------------------- */
+
+static const char *const plan_cols[] = { "NODE", "STATE", "VERSION", "SKEW", "ADVICE" };
+
+/* Renders the plan: rsd's version, a row per node, the verdict. */
+static int render_plan(const json_t *root, uint64_t now_ms, FILE *out)
+{
+	const json_t *nodes = json_object_get(root, "nodes"), *n;
+	table *t;
+	size_t i;
+	int r;
+
+	if (!json_is_array(nodes) || !jstr(root, "rsd_version"))
+		return -ENOENT;
+	fprintf(out, "rsd %s; policy: %s\n", jstr(root, "rsd_version"),
+		jstr(root, "policy") ? jstr(root, "policy") : "");
+	t = table_new(plan_cols, sizeof plan_cols / sizeof *plan_cols);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(nodes, i, n) {
+		cell_str(t, n, "name");
+		cell_str(t, n, "state");
+		cell_str(t, n, "version");
+		cell_str(t, n, "skew");
+		cell_str(t, n, "advice");
+	}
+	r = table_flush(&t, out);
+	fprintf(out, "%s; %s\n", json_is_true(json_object_get(root, "inside_policy")) ?
+		"inside the policy" : "OUTSIDE the policy",
+		jstr(root, "next") ? jstr(root, "next") : "");
+	return r;
+}
+
 /* ---- entry points ----------------------------------------------------- */
 
 typedef int (*render_fn)(const json_t *root, uint64_t now_ms, FILE *out);
@@ -604,6 +642,7 @@ static const render_fn renderers[RS_V__NR] = {
 	[RS_V_LOOKUP] = render_lookup,
 	[RS_V_EVENTS] = render_events,
 	[RS_V_CRED_LIST] = render_creds,
+	[RS_V_UPGRADE_PLAN] = render_plan,
 };
 
 int output_human(rs_verb verb, const char *json, uint64_t now_ms, FILE *out)

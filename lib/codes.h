@@ -21,6 +21,7 @@ enum rs_code {
 	RS_E_ROLLED_BACK = 11, /* update: the new instance failed, the old one kept on */
 	RS_E_FORBIDDEN = 12,   /* the credential's role does not allow it */
 	RS_E_AUTH = 13,        /* no usable credential, or rsd refused it / is not the rsd it pins */
+	RS_E_VERSION = 14,     /* the peer's version is outside the skew policy */
 	RS_E__NR
 };
 

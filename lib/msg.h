@@ -72,6 +72,7 @@ typedef enum rs_verb {
 	RS_V_CRED_LIST,
 	RS_V_CRED_REVOKE,
 	RS_V_TOKEN_ROTATE,
+	RS_V_UPGRADE_PLAN,
 	RS_V__NR
 } rs_verb;
 
@@ -241,6 +242,8 @@ typedef struct rs_msg {
 	uint32_t    version;
 	uint64_t    seq;
 	uint64_t    ack;
+	char        sender_version[24];  /* decoded: the peer's rs version */
+	uint64_t    features;            /* decoded: the peer's RS_FEAT_* */
 	union {
 		rs_hello    hello;
 		rs_beat     beat;

@@ -20,6 +20,7 @@
 
 #include "listen.h"
 #include "rs.pb-c.h"
+#include "version.h"
 
 /* protobuf-c reports allocation failure and bad input alike (NULL), so an
  * allocation failure while decoding is reported as garbage too. */
@@ -479,6 +480,8 @@ int wire_encode(const rs_msg *m, uint8_t **out, size_t *len)
 	memset(&e, 0, sizeof e);
 	rs__envelope__init(&e.env);
 	e.env.version = RS_PROTO_VERSION;
+	e.env.sender_version = (char *)rs_version();
+	e.env.features = RS_FEATURES;
 	e.env.seq = m->seq;
 	e.env.ack = m->ack;
 	r = enc_body(&e, m);
@@ -942,6 +945,12 @@ int wire_decode(const uint8_t *buf, size_t len, rs_msg *m)
 	m->version = env->version;
 	m->seq = env->seq;
 	m->ack = env->ack;
+	m->features = env->features;
+	if (rs_strlcpy(m->sender_version, env->sender_version ? env->sender_version : "",
+		       sizeof m->sender_version) < 0) {
+		r = -WIRE_E_FIELD;
+		goto out;
+	}
 	r = dec_body(m, env);
 out:
 	if (r < 0)

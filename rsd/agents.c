@@ -259,6 +259,7 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 	}
 	n->peer = *peer;
 	n->connected = true;
+	n->features = m->features;
 	n->beat_mono = clock_mono_ms();
 	n->hello_seq = m->seq;
 	if (h->session != n->session || m->seq <= n->acked_seq) {
@@ -454,6 +455,7 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	rs_msg m;
 	int r;
 	const store_principal *who = rsd_auth_peer(d, RSD_EP_AGENTS, peer);
+	char why[300];
 
 	if (!who)
 		return;   /* not (or no longer) admitted: no answer */
@@ -463,6 +465,23 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		log_warnx("bad message from an agent (%s, %zu bytes), dropped",
 			  wire_err_to_string(-r), len);
 		return;
+	}
+	if ((m.type == RS_MSG_HELLO || m.type == RS_MSG_ENROLL) &&
+	    !rsd_version_ok(d, RSD_EP_AGENTS, &m, why, sizeof why)) {
+		/* outside the skew policy: told why; an event per enrolment
+		 * and per agent process that says hello */
+		n = m.type == RS_MSG_HELLO ? rsd_node_find(d, m.u.hello.node) : NULL;
+		if ((m.type == RS_MSG_ENROLL ||
+		     (n && n->skew_session != m.u.hello.session)) &&
+		    store_begin(d->st) == 0) {
+			if (n)
+				n->skew_session = m.u.hello.session;
+			rsd_event(d, NULL, 0, n ? n->n.name : m.u.enroll.node,
+				  "version-refused", "%s", why);
+			rsd_commit(d);
+		}
+		rsd_auth_refuse_agent(d, peer, RS_E_VERSION, why);
+		goto out;
 	}
 	if (strcmp(who->kind, "join") == 0) {
 		/* a join token's connection may only enrol */

@@ -24,6 +24,7 @@
 #include "cred.h"
 #include "log.h"
 #include "rsd.h"
+#include "version.h"
 
 static const char *const reason_names[RSD_AUTH__NR] = {
 	"unknown-key", "revoked", "no-curve", "handshake", "wrong-endpoint",
@@ -597,4 +598,21 @@ void rsd_auth_free(rsd *d)
 	d->principals = NULL;
 	d->nprincipals = 0;
 	memset(&d->server, 0, sizeof d->server);
+}
+
+/* ---- the version-skew policy (lib/version.h) ------------------------- */
+
+bool rsd_version_ok(rsd *d, int endpoint, const rs_msg *m, char *why, size_t n)
+{
+	static char last[RSD_EP__NR][24];
+	const char *what = endpoint == RSD_EP_AGENTS ? "rs-agent" : "rsctl";
+
+	if (rs_skew_check(rs_version(), m->sender_version, what, why, n) == RS_SKEW_OK)
+		return true;
+	d->version_refused[endpoint]++;
+	if (strcmp(last[endpoint], m->sender_version) != 0) {
+		rs_strlcpy(last[endpoint], m->sender_version, sizeof last[endpoint]);
+		log_warnx("refused: %s", why);
+	}
+	return false;
 }

@@ -16,6 +16,7 @@
 #include "codes.h"
 #include "index.h"
 #include "auth.h"
+#include "version.h"
 #include "log.h"
 #include "rsd.h"
 #include "wire.h"
@@ -1000,16 +1001,79 @@ static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 		for (size_t i = 0; i < n->nlabels; i++)
 			json_array_append_new(labels, json_string(n->labels[i]));
 		json_array_append_new(arr, json_pack(
-			"{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:b, s:o, s:i}",
+			"{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:b, s:o, s:i, s:I}",
 			"name", n->n.name, "state", rs_node_state_to_string(n->n.state),
 			"boot_id", n->n.boot_id, "agent_version", n->n.agent_version,
 			"instances", rsd_node_instances(d, n->n.name),
 			"last_seen_ms", (json_int_t)n->n.last_seen_ms,
 			"heartbeat_age_ms", (json_int_t)age, "connected", n->connected,
 			"drained", n->n.drained, "labels", labels,
-			"capacity", (int)n->n.capacity));
+			"capacity", (int)n->n.capacity,
+			"features", (json_int_t)n->features));
 	}
-	reply_json(d, peer, rq->id, json_pack("{s:o}", "nodes", arr));
+	reply_json(d, peer, rq->id, json_pack("{s:o, s:s}", "nodes", arr,
+					      "rsd_version", rs_version()));
+}
+
+static int node_cmp(const void *a, const void *b)
+{
+	const rsd_node *x = *(rsd_node *const *)a, *y = *(rsd_node *const *)b;
+
+	return strcmp(x->n.name, y->n.name);
+}
+
+/* upgrade-plan: which node runs which version, whether the cluster is
+ * inside the skew policy, and what may be upgraded next. */
+static void do_upgrade_plan(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	static const char *const skew_names[] = { "ok", "too-old", "too-new", "unknown" };
+	json_t *arr = json_array();
+	rsd_node **v;
+	size_t nn = 0, k = 0;
+	bool inside = true, can_next = true;
+	rs_semver self = { 0, 0, 0 };
+	char next[200];
+
+	for (rsd_node *n = d->nodes; n; n = n->next)
+		nn++;
+	v = calloc(nn ? nn : 1, sizeof *v);
+	if (!v) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		return;
+	}
+	for (rsd_node *n = d->nodes; n; n = n->next)
+		v[k++] = n;
+	qsort(v, nn, sizeof *v, node_cmp);
+	rs_semver_parse(rs_version(), &self);
+	for (size_t i = 0; i < nn; i++) {
+		const rsd_node *n = v[i];
+		char why[300] = "";
+		rs_semver nv;
+		rs_skew sk = rs_skew_check(rs_version(), n->n.agent_version, "rs-agent",
+					   why, sizeof why);
+
+		if (sk != RS_SKEW_OK)
+			inside = false;
+		if (rs_semver_parse(n->n.agent_version, &nv) < 0 || nv.major != self.major ||
+		    nv.minor < self.minor)
+			can_next = false;
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}",
+			"name", n->n.name, "state", rs_node_state_to_string(n->n.state),
+			"version", n->n.agent_version, "skew", skew_names[sk],
+			"advice", why));
+	}
+	free(v);
+	if (can_next)
+		snprintf(next, sizeof next, "every agent runs %u.%u or newer: rsd may be "
+			 "upgraded to %u.%u", self.major, self.minor, self.major, self.minor + 1);
+	else
+		snprintf(next, sizeof next, "upgrade the agents older than rsd %u.%u "
+			 "before upgrading rsd", self.major, self.minor);
+	reply_json(d, peer, rq->id, json_pack("{s:s, s:s, s:b, s:s, s:o}",
+		"rsd_version", rs_version(),
+		"policy", "agents and rsctl: same major version as rsd, at most 1 minor "
+			  "version older or newer",
+		"inside_policy", inside, "next", next, "nodes", arr));
 }
 
 static void do_lookup(rsd *d, const net_peer *peer, const rs_request *rq)
@@ -1077,7 +1141,7 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	int r, role;
 	const rs_request *rq = &m.u.request;
 	const store_principal *who = rsd_auth_peer(d, RSD_EP_CONTROL, peer);
-	char why[256];
+	char why[300];
 
 	d->cur_verb = RS_V_NONE;
 	if (!who)
@@ -1097,6 +1161,10 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	}
 	log_debug("request %s %s from %s", rs_verb_to_string(rq->verb), rq->label,
 		  who->name);
+	if (!rsd_version_ok(d, RSD_EP_CONTROL, &m, why, sizeof why)) {
+		rsd_reply_err(d, peer, rq->id, RS_E_VERSION, "%s", why);
+		goto out;
+	}
 	d->cur_verb = (unsigned)rq->verb < RS_V__NR ? rq->verb : RS_V_NONE;
 	role = rs_role_from_string(who->role);
 	if (!auth_allowed(role < 0 ? RS_ROLE_NONE : (rs_role)role, who->labels, rq,
@@ -1131,6 +1199,7 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	case RS_V_CRED_LIST:
 	case RS_V_CRED_REVOKE:
 	case RS_V_TOKEN_ROTATE: rsd_auth_request(d, peer, rq); break;
+	case RS_V_UPGRADE_PLAN: do_upgrade_plan(d, peer, rq); break;
 	default:
 		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
 		break;

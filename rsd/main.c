@@ -20,6 +20,7 @@
 #include "manifest.h"
 #include "rsd.h"
 #include "sdnotify.h"
+#include "version.h"
 
 static void usage(FILE *f)
 {
@@ -36,6 +37,7 @@ static void usage(FILE *f)
 "                   starting services in dependency order\n"
 "  --log-format F   text (default) or json: one JSON object per line\n"
 "  --insecure       plaintext, no keys, everyone admin: loopback endpoints only\n"
+"  --version        print rsd's version\n"
 "  -v               debug logging\n");
 }
 
@@ -69,6 +71,24 @@ static int load_boot(rsd *d, const char *path)
 	manifest_free(&m);
 	log_info("boot manifest %s: %zu services", path, rq->nspecs);
 	return 0;
+}
+
+/* The store is newer than this rsd: say so, and how to get back, and
+ * exit. The file is untouched (store_open checks before changing it). */
+_Noreturn static void refuse_newer_store(const char *db)
+{
+	char bak[4096];
+	int64_t v = -1;
+
+	store_file_version(db, &v);
+	store_backup_path(db, STORE_SCHEMA_VERSION, bak, sizeof bak);
+	fatalx("the store %s has schema version %lld, newer than rsd %s knows (%d): "
+	       "a newer rsd migrated it. Run that rsd again, or, to go back to this "
+	       "one, stop rsd and copy %s (the file as it was before that migration; "
+	       "changes made since are lost) over %s, removing %s-wal and %s-shm. "
+	       "The file was not changed.", db, (long long)v, rs_version(),
+	       STORE_SCHEMA_VERSION, access(bak, F_OK) == 0 ? bak : "the backup taken "
+	       "before the upgrade", db, db, db);
 }
 
 /* Whether a ZeroMQ endpoint can only be reached from this host. */
@@ -131,6 +151,7 @@ int main(int argc, char **argv)
 		{ "manifest", required_argument, NULL, 'M' },
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "insecure", no_argument, NULL, 'I' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -159,6 +180,7 @@ int main(int argc, char **argv)
 		case 'M': manifest_path = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'I': insecure = 1; break;
+		case 'V': printf("rsd %s\n", rs_version()); return 0;
 		case 'F':
 			if (log_set_format(optarg) < 0) {
 				fprintf(stderr, "--log-format wants text or json\n");
@@ -182,6 +204,8 @@ int main(int argc, char **argv)
 	if (!d.loop)
 		fatalx("cannot initialise libev");
 	r = store_open(db, &d.st);
+	if (r == -EPROTO)
+		refuse_newer_store(db);
 	if (r < 0)
 		fatalx("cannot open the store %s: %s", db, strerror(-r));
 	r = rsd_load(&d);
@@ -206,8 +230,8 @@ int main(int argc, char **argv)
 	ev_signal_init(&d.sigint_w, signal_cb, SIGINT);
 	ev_signal_start(d.loop, &d.sigterm_w);
 	ev_signal_start(d.loop, &d.sigint_w);
-	log_info("serving: control %s, agents %s, metrics %s, db %s, node ttl %u ms, %s",
-		 net_endpoint(d.control), net_endpoint(d.agents),
+	log_info("rsd %s serving: control %s, agents %s, metrics %s, db %s, node ttl %u ms, %s",
+		 rs_version(), net_endpoint(d.control), net_endpoint(d.agents),
 		 d.http ? d.metrics_ep : "off", db, d.ttl_ms,
 		 d.insecure ? "INSECURE (plaintext)" : "CURVE");
 	if (ready_fd >= 0) {

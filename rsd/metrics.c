@@ -13,6 +13,7 @@
 #include "log.h"
 #include "prom.h"
 #include "rsd.h"
+#include "version.h"
 #include "wire.h"
 
 /* One counter family from d->counters of the given kind; by_node adds the
@@ -136,6 +137,14 @@ static void metrics_text(rsd *d, prom_buf *b)
 		    "reason", "identity", NULL);
 	prom_sample(b, "rs_wire_rejected_total", (double)d->rejected_unexpected,
 		    "reason", "unexpected", NULL);
+	prom_family(b, "rs_version_refused_total", "counter",
+		    "Peers refused for a version outside the skew policy, by peer.");
+	prom_sample(b, "rs_version_refused_total", (double)d->version_refused[RSD_EP_AGENTS],
+		    "peer", "rs-agent", NULL);
+	prom_sample(b, "rs_version_refused_total", (double)d->version_refused[RSD_EP_CONTROL],
+		    "peer", "rsctl", NULL);
+	prom_family(b, "rs_build_info", "gauge", "rsd's version (always 1).");
+	prom_sample(b, "rs_build_info", 1, "version", rs_version(), NULL);
 	prom_family(b, "rs_auth_failures_total", "counter",
 		    "Peers and messages refused for want of a valid key, by endpoint and reason.");
 	for (int ep = 0; ep < RSD_EP__NR; ep++)

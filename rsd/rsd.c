@@ -3,6 +3,7 @@
  * periodic check, and the pending-request bookkeeping.
  */
 #include "rsd.h"
+#include "version.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -96,6 +97,18 @@ static int label_on_node(rsd *d, const char *label, const char *node)
 
 /* Whether n may take one more instance of spec (NULL: any): its placement
  * (node names, node labels) and the node's capacity. */
+/* The features (RS_FEAT_*) an agent must announce to run spec: a feature
+ * a peer does not announce is not used with it (docs/upgrade.md). */
+static uint64_t spec_features(const rs_spec *spec)
+{
+	return spec && spec->keep_caps ? RS_FEAT_KEEPCAPS : 0;
+}
+
+static bool node_speaks(const rsd_node *n, const rs_spec *spec)
+{
+	return (n->features & spec_features(spec)) == spec_features(spec);
+}
+
 static bool node_fits(rsd *d, rsd_node *n, const rs_spec *spec)
 {
 	if (spec && !rs_spec_allows(spec, n->n.name, n->labels, n->nlabels))
@@ -114,12 +127,12 @@ rsd_node *rsd_place_spec(rsd *d, const rs_spec *spec, const char *want,
 	if (want && want[0]) {
 		rsd_node *n = rsd_node_find(d, want);
 		return n && n->connected && n->n.state == RS_NS_UP &&
-		       node_fits(d, n, NULL) ? n : NULL;
+		       node_fits(d, n, NULL) && node_speaks(n, spec) ? n : NULL;
 	}
 	for (rsd_node *n = d->nodes; n; n = n->next) {
 		int c;
 		if (!n->connected || n->n.state != RS_NS_UP || n->n.drained ||
-		    !node_fits(d, n, spec))
+		    !node_fits(d, n, spec) || !node_speaks(n, spec))
 			continue;
 		c = rsd_node_instances(d, n->n.name);
 		if (label)   /* spread replicas first, then balance the load */

@@ -40,6 +40,8 @@ typedef struct rsd_node {
 	uint64_t         session;     /* the agent process's Hello.session */
 	uint64_t         replay_seen; /* last replayed (pre-Hello) seq taken */
 	uint64_t         dup_session; /* a refused second agent's session */
+	uint64_t         skew_session;/* a refused out-of-policy agent's session */
+	uint64_t         features;    /* RS_FEAT_* its agent announces */
 	char           **labels;      /* from its Hello (placement.labels) */
 	size_t           nlabels;
 } rsd_node;
@@ -141,6 +143,7 @@ typedef struct rsd {
 	uint64_t        rejected[WIRE_E__NR];  /* undecodable, by reason */
 	uint64_t        rejected_identity;     /* hello under another name */
 	uint64_t        rejected_unexpected;   /* a type the peer must not send */
+	uint64_t        version_refused[RSD_EP__NR];  /* outside the skew policy */
 	uint64_t        ctl_requests[RS_V__NR][RS_E__NR];
 	uint64_t        critical_failures;
 	uint64_t        sd_watchdog_ms;    /* systemd's WATCHDOG_USEC, ms */
@@ -291,6 +294,11 @@ void rsd_enroll(rsd *d, const net_peer *peer, const store_principal *token,
 /* Tells an agent why it is refused (an Enrolled with an error code). */
 void rsd_auth_refuse_agent(rsd *d, const net_peer *peer, int code,
 			   const char *msg);
+
+/* Whether a peer's version (m->sender_version) is inside the skew
+ * policy; if not, counts it, logs it (once per what/version) and puts the
+ * message in why. */
+bool rsd_version_ok(rsd *d, int endpoint, const rs_msg *m, char *why, size_t n);
 
 /* apply.c */
 void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq);

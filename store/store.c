@@ -779,6 +779,49 @@ static int create_file(const char *path)
 	return r;
 }
 
+void store_backup_path(const char *path, int64_t version, char *out, size_t n)
+{
+	snprintf(out, n, "%s.v%lld.bak", path, (long long)version);
+}
+
+/* Copies the database (schema version v) to PATH.vV.bak with VACUUM INTO,
+ * unless an earlier start made it already. 0 or -errno. */
+static int backup_before_migration(sqlite3 *db, const char *path, int64_t v)
+{
+	char bak[4096];
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	store_backup_path(path, v, bak, sizeof bak);
+	if (access(bak, F_OK) == 0)
+		return 0;
+	r = map_rc(sqlite3_prepare_v2(db, "VACUUM INTO ?", -1, &st, NULL));
+	if (r == 0)
+		r = map_rc(sqlite3_bind_text(st, 1, bak, -1, SQLITE_STATIC));
+	if (r == 0) {
+		int rc = sqlite3_step(st);
+		r = rc == SQLITE_DONE ? 0 : map_rc(rc);
+	}
+	sqlite3_finalize(st);
+	if (r == 0 && chmod(bak, 0600) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(bak);
+	return r;
+}
+
+int store_file_version(const char *path, int64_t *v)
+{
+	sqlite3 *db = NULL;
+	int r;
+
+	r = map_rc(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL));
+	if (r == 0)
+		r = pragma_int(db, "PRAGMA user_version", v);
+	sqlite3_close(db);
+	return r;
+}
+
 /* Opens, configures, migrates and prepares the store at path. */
 int store_open(const char *path, store **out)
 {
@@ -811,6 +854,13 @@ int store_open(const char *path, store **out)
 	if (v > STORE_SCHEMA_VERSION || v < 0) {
 		r = -EPROTO;
 		goto fail;
+	}
+	/* a copy of the file as it was before the migration: the way back
+	 * if the new rsd has to be rolled back (it refuses a newer file) */
+	if (v > 0 && v < STORE_SCHEMA_VERSION) {
+		r = backup_before_migration(s->db, path, v);
+		if (r < 0)
+			goto fail;
 	}
 	r = enable_wal(s->db);
 	if (r < 0)

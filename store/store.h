@@ -51,8 +51,14 @@ typedef struct store_instance {
 
 /* Opens (creating if needed) the database at path, applies migrations up to
  * STORE_SCHEMA_VERSION, enables WAL and foreign keys. A file with a newer
- * user_version than this build knows is refused with -EPROTO. */
+ * user_version than this build knows is refused with -EPROTO, untouched.
+ * Before migrating a file of an older version V it copies it to
+ * store_backup_path(path, V) (once): the way back after a rollback. */
 int store_open(const char *path, store **out);
+/* The schema version (user_version) of the file at path, read-only. */
+int store_file_version(const char *path, int64_t *v);
+/* "PATH.vV.bak": where store_open keeps a version-V file before migrating. */
+void store_backup_path(const char *path, int64_t version, char *out, size_t n);
 /* Closes and NULLs *s. Accepts NULL. */
 void store_close(store **s);
 const char *store_errmsg(store *s);

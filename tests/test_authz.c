@@ -30,6 +30,7 @@ Test(authz, every_role_and_verb)
 {
 	static const rs_verb viewer[] = {
 		RS_V_STATUS, RS_V_NODES, RS_V_LOOKUP, RS_V_EVENTS, RS_V_PING, RS_V_LOGS,
+		RS_V_UPGRADE_PLAN,
 	};
 	static const rs_verb admin_only[] = {
 		RS_V_SHUTDOWN, RS_V_CRED_CREATE, RS_V_CRED_LIST, RS_V_CRED_REVOKE,

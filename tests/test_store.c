@@ -1012,6 +1012,40 @@ Test(store, newer_schema_refused)
 	/* The file was left alone. */
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 99);
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"), 1);
+	{
+		int64_t v = 0;
+		cr_assert_eq(store_file_version(dbpath, &v), 0);
+		cr_assert_eq(v, 99);
+	}
+}
+
+/* Before migrating an older file, the store keeps a copy of it as it was
+ * (PATH.vV.bak, mode 0600): the way back if the new rsd is rolled back.
+ * Made once; a current file makes none. */
+Test(store, backup_before_migration)
+{
+	store *s = open_ok();
+	store_service svc;
+	char bak[600];
+	struct stat st;
+
+	make_service(&svc, "kept");
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	rs_spec_clear(&svc.spec);
+	store_close(&s);
+	store_backup_path(dbpath, STORE_SCHEMA_VERSION, bak, sizeof bak);
+	cr_assert_neq(access(bak, F_OK), 0, "a current file was backed up");
+	raw_exec(dbpath, "DROP TABLE principal;"
+		 "ALTER TABLE event DROP COLUMN actor;"
+		 "PRAGMA user_version = 8;");
+	s = open_ok();
+	store_close(&s);
+	store_backup_path(dbpath, 8, bak, sizeof bak);
+	cr_assert_eq(stat(bak, &st), 0, "no backup %s", bak);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	cr_assert_eq(raw_int(bak, "PRAGMA user_version"), 8);
+	cr_assert_eq(raw_int(bak, "SELECT count(*) FROM service WHERE label = 'kept'"), 1);
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 }
 
 Test(store, junk_file_refused)

@@ -1,0 +1,186 @@
+#!/bin/bash
+# skew.sh BUILD_DIR - the version-skew policy with real binaries (docs/upgrade.md).
+#
+# Until a second release exists (RELEASES), "the previous release" is HEAD
+# built as another version (cmake -DRS_VERSION_OVERRIDE): 0.(M-1).99, one
+# minor version behind, inside the policy; 0.(M+2).0, two ahead, outside it.
+# Checked:
+#  - HEAD's rsd with the previous rs-agent and rsctl: up, crash -> restart,
+#    status, down; then the agent upgraded in place (kill -9, HEAD's binary
+#    on the same state dir): the service keeps its pid;
+#  - the previous rsd (on the same database) with HEAD's agent and rsctl;
+#  - a peer two minor versions away: refused with the documented message
+#    (agent log, rsctl exit 14), counted in rs_version_refused_total, and
+#    nothing else disturbed; upgrade-plan says who is outside;
+#  - rsd on a database of a newer schema: refuses, says how to restore, and
+#    leaves the file as it was.
+set -euo pipefail
+BUILD=$(cd "$1" && pwd)
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+TMP=$(mktemp -d /tmp/rs-skew.XXXXXX)
+cleanup() {
+    local rc=$?
+    kill_started
+    if [ $rc -ne 0 ]; then echo "--- FAILED; logs:"; tail -n 15 "$TMP"/*.log 2>/dev/null || true; fi
+    rm -rf "$TMP"
+    exit $rc
+}
+trap cleanup EXIT
+
+HEAD_V=$("$BUILD/rsd/rsd" --version | cut -d' ' -f2)
+MAJ=${HEAD_V%%.*}; REST=${HEAD_V#*.}; MIN=${REST%%.*}
+[ "$MIN" -ge 1 ] || fail "this test wants a minor version >= 1 (HEAD is $HEAD_V)"
+PREV_V="$MAJ.$((MIN - 1)).99"
+FAR_V="$MAJ.$((MIN + 2)).0"
+
+# build HEAD as another version: only the four programs, no tests
+build_as() {
+    local v=$1 dir="$BUILD/skew-$1"
+    cmake -S "$TOP" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRS_TESTS=OFF \
+        -DRS_SANITIZE=OFF -DRS_VERSION_OVERRIDE="$v" >/dev/null
+    cmake --build "$dir" -j"$(nproc)" --target rsd rs-agent rs-keeper rsctl >/dev/null
+    [ "$("$dir/rsd/rsd" --version)" = "rsd $v" ] || fail "build as $v: wrong version"
+}
+# the previous release from RELEASES, if one is one minor version behind
+# HEAD and its commit is in this clone: build that commit as it was
+prev_release() {
+    local v c
+    while read -r v c _; do
+        case $v in ''|\#*) continue;; esac
+        [ "${v%%.*}" = "$MAJ" ] || continue
+        local r=${v#*.}
+        [ "${r%%.*}" = "$((MIN - 1))" ] || continue
+        git -C "$TOP" cat-file -e "$c^{commit}" 2>/dev/null || continue
+        echo "$v $c"
+    done <"$TOP/RELEASES" | tail -1
+}
+build_release() {   # build_release VERSION COMMIT: that commit's tree, built
+    local dir="$BUILD/release-$1"
+    if [ ! -x "$dir/build/rsd/rsd" ]; then
+        rm -rf "$dir" && mkdir -p "$dir/src"
+        git -C "$TOP" archive "$2" | tar -x -C "$dir/src"
+        cmake -S "$dir/src" -B "$dir/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            -DRS_TESTS=OFF -DRS_SANITIZE=OFF >/dev/null
+        cmake --build "$dir/build" -j"$(nproc)" --target rsd rs-agent rs-keeper rsctl >/dev/null
+    fi
+    [ "$("$dir/build/rsd/rsd" --version)" = "rsd $1" ] || fail "release $1 ($2) builds as another version"
+}
+REL=$(prev_release)
+if [ -n "$REL" ]; then
+    PREV_V=${REL%% *}
+    build_release "$PREV_V" "${REL#* }"
+    PREV="$BUILD/release-$PREV_V/build"
+    echo "skew: the previous release is $PREV_V (${REL#* })"
+else
+    build_as "$PREV_V"
+    PREV="$BUILD/skew-$PREV_V"
+    echo "skew: no release one minor version behind $HEAD_V in RELEASES: HEAD built as $PREV_V"
+fi
+build_as "$FAR_V"
+FAR="$BUILD/skew-$FAR_V"
+
+start_rsd() {   # start_rsd BUILD: on $TMP/rs.db, the endpoints of the last run
+    bg "$1/rsd/rsd" --db "$TMP/rs.db" --control "${CONTROL:-tcp://127.0.0.1:*}" \
+        --agents "${AGENTS:-tcp://127.0.0.1:*}" --metrics 127.0.0.1:0 --node-ttl 30 \
+        --ready-fd 3 3>"$TMP/ready" 2>>"$TMP/rsd.log"
+    RSD=$BG_PID
+    wait_for 10 grep -q metrics= "$TMP/ready" || fail "rsd ($1) did not get ready"
+    CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready")
+    AGENTS=$(sed 's/.*agents=\([^ ]*\).*/\1/' "$TMP/ready")
+    METRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/ready" | tr -d '\n')
+    : >"$TMP/ready"
+}
+start_agent() {   # start_agent BUILD NODE
+    bg "$1/agent/rs-agent" --node "$2" --rsd "$AGENTS" --state-dir "$TMP/$2" \
+        --token-file "$TMP/join.token" 2>>"$TMP/$2.log"
+    AGENT=$BG_PID
+}
+ctl() { local b=$1; shift; "$b/ctl/rsctl" -s "$CONTROL" "$@"; }
+node_up() { ctl "$BUILD" --json nodes | grep -q "\"name\":\"$1\",\"state\":\"up\""; }
+pid_of() { ctl "$BUILD" --json lookup "$1" | sed 's/.*"pid":\([0-9]*\).*/\1/'; }
+export RS_CRED="$TMP/admin.cred"
+
+# --- HEAD's rsd, the previous agent and rsctl ---
+start_rsd "$BUILD"
+start_agent "$PREV" n1
+wait_for 15 node_up n1 || fail "the previous agent ($PREV_V) did not come up with rsd $HEAD_V"
+ctl "$PREV" nodes | grep -q "$PREV_V" || fail "rsctl nodes does not show n1's version"
+ctl "$PREV" up s1 --settle 0.2 -- sleep 1000 >/dev/null || fail "up with the previous rsctl"
+p1=$(pid_of s1)
+kill -9 "$p1"
+wait_for 10 bash -c "[ \"\$('$BUILD/ctl/rsctl' -s '$CONTROL' --json lookup s1 | sed 's/.*\"pid\":\([0-9]*\).*/\1/')\" != '$p1' ]" \
+    || fail "s1 was not restarted by the previous agent"
+wait_for 10 bash -c "'$PREV/ctl/rsctl' -s '$CONTROL' status s1 | grep -q running" \
+    || fail "status via the previous rsctl: $(ctl "$PREV" status s1)"
+ctl "$PREV" down s1 >/dev/null || fail "down via the previous rsctl"
+# the agent upgraded in place: same state dir, HEAD's binary; the service stays
+ctl "$BUILD" up s2 --settle 0.2 -- sleep 1000 >/dev/null || fail "up s2"
+p2=$(pid_of s2)
+kill -9 "$AGENT"
+start_agent "$BUILD" n1
+N1AGENT=$AGENT
+wait_for 15 bash -c "'$BUILD/ctl/rsctl' -s '$CONTROL' --json nodes | grep -q '\"agent_version\":\"$HEAD_V\"'" \
+    || fail "n1 does not run $HEAD_V after the upgrade"
+[ "$(pid_of s2)" = "$p2" ] || fail "s2 changed pid across the agent upgrade"
+ctl "$BUILD" upgrade-plan >"$TMP/plan" || fail "upgrade-plan says outside the policy: $(cat "$TMP/plan")"
+
+# --- a peer two minor versions away: refused, nothing else disturbed ---
+# a new host enrolling with a build two minor versions ahead
+start_agent "$FAR" n2
+wait_for 15 grep -q "too new for rsd $HEAD_V" "$TMP/n2.log" \
+    || fail "the $FAR_V agent was not told why: $(tail -3 "$TMP/n2.log")"
+grep -q "upgrade rsd first" "$TMP/n2.log" || fail "the refusal does not say what to upgrade first"
+node_up n2 && fail "the $FAR_V agent was admitted"
+# an enrolled host upgraded too far: its Hello is refused, its services
+# keep running in its keeper, the right binary brings it back
+kill -9 "$N1AGENT"
+start_agent "$FAR" n1
+FARAGENT=$AGENT
+wait_for 15 grep -q "rsd refuses this agent: rs-agent $FAR_V is too new" "$TMP/n1.log" \
+    || fail "the $FAR_V agent on n1 was not refused: $(tail -3 "$TMP/n1.log")"
+rc=0; ctl "$FAR" status >"$TMP/far.out" 2>&1 || rc=$?
+[ "$rc" -eq 14 ] || fail "rsctl $FAR_V exited $rc, want 14: $(cat "$TMP/far.out")"
+grep -q "rsctl $FAR_V is too new for rsd $HEAD_V" "$TMP/far.out" || fail "rsctl's message: $(cat "$TMP/far.out")"
+curl -sf "http://$METRICS/metrics" >"$TMP/metrics.txt" || fail "GET /metrics"
+grep -qE '^rs_version_refused_total\{peer="rs-agent"\} [1-9]' "$TMP/metrics.txt" \
+    || fail "rs_version_refused_total did not count the agent"
+grep -qE '^rs_version_refused_total\{peer="rsctl"\} [1-9]' "$TMP/metrics.txt" \
+    || fail "rs_version_refused_total did not count rsctl"
+ctl "$BUILD" events -n 100 >"$TMP/events.txt"
+[ "$(grep -c version-refused "$TMP/events.txt")" -ge 2 ] \
+    || fail "no version-refused events: $(ctl "$BUILD" events -n 10)"
+[ "$(pid_of s2)" = "$p2" ] && kill -0 "$p2" || fail "s2 disturbed by the refused peers"
+kill -9 "$FARAGENT"
+welcomed=$(grep -c "welcomed by rsd" "$TMP/n1.log" || true)
+start_agent "$BUILD" n1
+wait_for 15 bash -c "[ \$(grep -c 'welcomed by rsd' '$TMP/n1.log') -gt $welcomed ]" \
+    || fail "n1 with $HEAD_V again was not welcomed"
+[ "$(pid_of s2)" = "$p2" ] && kill -0 "$p2" || fail "s2 lost after the refused agent"
+
+# --- the previous rsd (same database) with HEAD's agent and rsctl ---
+kill -9 "$RSD"
+start_rsd "$PREV"
+wait_for 15 node_up n1 || fail "HEAD's agent did not come up with rsd $PREV_V"
+[ "$(pid_of s2)" = "$p2" ] || fail "s2 changed pid across the rsd change"
+ctl "$BUILD" up s3 --settle 0.2 -- sleep 1000 >/dev/null || fail "up via rsd $PREV_V"
+p3=$(pid_of s3)
+kill -9 "$p3"
+wait_for 10 bash -c "[ \"\$('$BUILD/ctl/rsctl' -s '$CONTROL' --json lookup s3 | sed 's/.*\"pid\":\([0-9]*\).*/\1/')\" != '$p3' ]" \
+    || fail "s3 was not restarted under rsd $PREV_V"
+ctl "$BUILD" down s3 >/dev/null || fail "down via rsd $PREV_V"
+kill -9 "$RSD"
+
+# --- a database of a newer schema: refused, untouched, with the way back ---
+cp "$TMP/rs.db" "$TMP/new.db"
+python3 - "$TMP/new.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1]); db.execute("PRAGMA user_version = 999"); db.commit(); db.close()
+PY
+sum=$(sha256sum "$TMP/new.db" | cut -d' ' -f1)
+if "$BUILD/rsd/rsd" --db "$TMP/new.db" --control tcp://127.0.0.1:* --agents tcp://127.0.0.1:* \
+    2>"$TMP/newer.log"; then fail "rsd started on a newer database"; fi
+grep -q "schema version 999, newer than rsd $HEAD_V" "$TMP/newer.log" || fail "message: $(cat "$TMP/newer.log")"
+grep -q "copy .* over" "$TMP/newer.log" || fail "no way back in the message: $(cat "$TMP/newer.log")"
+[ "$(sha256sum "$TMP/new.db" | cut -d' ' -f1)" = "$sum" ] || fail "rsd changed the newer database"
+echo "skew: rsd $HEAD_V with agents/rsctl $PREV_V both ways, $FAR_V refused, newer schema refused: ok"
