@@ -104,6 +104,7 @@ struct agent {
 	uint64_t        log_max;          /* rotate a log above this size */
 	ev_timer        rotate_t;
 	uint64_t        session;      /* random, tells rsd this process apart */
+	pid_t           keeper_busy_pid; /* the engine a busy keeper serves */
 	/* trust (enroll.c) */
 	bool            insecure;     /* plaintext to an rsd --insecure */
 	const char     *token_file;   /* --token-file: enrol with it */

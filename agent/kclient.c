@@ -31,6 +31,9 @@
 
 static int kc_await(agent *ag, uint32_t type, uint64_t id, struct kmsg *out);
 #define KC_START_TIMEOUT_MS 5000
+/* how long a new engine waits for the keeper to let go of the previous
+ * one (killed just before: its socket is not closed yet) */
+#define KC_BUSY_WAIT_MS 3000
 
 static int kc_connect_once(const char *dir)
 {
@@ -73,6 +76,8 @@ static int keeper_path(char *out, size_t n)
 	strcpy(slash, "/rs-keeper");
 	return access(out, X_OK) == 0 ? 0 : -errno;
 }
+
+static int kc_attach_once(agent *ag);
 
 int kc_start(agent *ag)
 {
@@ -433,7 +438,36 @@ static void kc_adopt_one(agent *ag, const struct kmsg *h, const uint8_t *p,
 	rs_msg_clear(&m);
 }
 
+/* kc_attach once; while the keeper is still attached to an engine that
+ * is going away (killed just now: the keeper has not seen its socket
+ * close yet), tries again on a new connection for up to
+ * KC_BUSY_WAIT_MS. An engine still there then is a second agent on this
+ * state dir: fatal. */
 int kc_attach(agent *ag)
+{
+	uint64_t end = clock_mono_ms() + KC_BUSY_WAIT_MS;
+	int r;
+
+	ag->keeper_busy_pid = 0;
+	while ((r = kc_attach_once(ag)) == -EBUSY || r == -EPIPE) {
+		if (clock_mono_ms() >= end)
+			break;
+		close(ag->keeper_fd);
+		ag->keeper_fd = -1;
+		poll(NULL, 0, 50);
+		while ((ag->keeper_fd = kc_connect_once(ag->state_dir)) < 0) {
+			if (clock_mono_ms() >= end)
+				return ag->keeper_fd;
+			poll(NULL, 0, 50);
+		}
+	}
+	if (r == -EBUSY)
+		fatalx("another rs-agent (pid %d) is attached to the keeper of %s; "
+		       "one agent per state dir", (int)ag->keeper_busy_pid, ag->state_dir);
+	return r;
+}
+
+static int kc_attach_once(agent *ag)
 {
 	struct kmsg h = { .type = K_HELLO, .a = getpid(), .b = KEEPER_PROTO };
 	size_t n = 0;
@@ -452,10 +486,10 @@ int kc_attach(agent *ag)
 		r = kc_recv_wait(ag, &m, &p, &fd);
 		if (r <= 0)
 			return r == 0 ? -EPIPE : r;
-		if (m.type == K_BUSY)
-			fatalx("another rs-agent (pid %lld) is attached to the keeper "
-			       "of %s; one agent per state dir", (long long)m.a,
-			       ag->state_dir);
+		if (m.type == K_BUSY) {
+			ag->keeper_busy_pid = (pid_t)m.a;
+			return -EBUSY;
+		}
 		if (m.type == K_HELLO_END) {
 			ag->keeper_pid = (pid_t)m.a;
 			ag->keeper_proto = m.b;
