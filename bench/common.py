@@ -230,15 +230,16 @@ def ctl_sec_args(insecure, cred):
 
 class Cluster:
     def __init__(self, tmp, build=None, node="n1", env=None, insecure=False,
-                 agent_args=()):
+                 rsd_args=(), agent_args=()):
         self.tmp = tmp
         self.bin = binaries(build)
         self.node = node
         self.env = env
         self.insecure = insecure
+        self.rsd_args = list(rsd_args)
         self.agent_args = list(agent_args)
         self.rsd = self.agent = None
-        self.control = self.agents_ep = None
+        self.control = self.agents_ep = self.metrics = None
         self.cred = self.token = None
         for k, v in self.bin.items():
             if not os.access(v, os.X_OK):
@@ -251,7 +252,8 @@ class Cluster:
         self.rsd = subprocess.Popen(
             [self.bin["rsd"], "--db", os.path.join(st, "rs.db"),
              "--agents", "tcp://127.0.0.1:*", "--control", "tcp://127.0.0.1:*",
-             "--ready-fd", str(w), *rsd_sec_args(self.insecure)],
+             "--ready-fd", str(w), *rsd_sec_args(self.insecure),
+             *self.rsd_args],
             pass_fds=(w,), stdin=subprocess.DEVNULL,
             stdout=open(os.path.join(st, "rsd.log"), "ab"), stderr=subprocess.STDOUT,
             env=self.env)
@@ -263,6 +265,7 @@ class Cluster:
         if "control" not in kv:
             raise RuntimeError("rsd did not get ready: " + self.read_log("rsd.log"))
         self.control, self.agents_ep = kv["control"], kv["agents"]
+        self.metrics = kv.get("metrics")    # HOST:PORT with --metrics
         if not self.insecure:
             self.cred, self.token = wait_keys(st)
         self.agent = subprocess.Popen(
