@@ -40,7 +40,7 @@ another build) hits both alike. The cluster not being measured is idle
                  should not move.
 
 Usage: bench/curve.py [--n 200] [--zn 1000] [--services 20] [--burst-k 200]
-                      [--bursts 10] [--restarts 50] [--only ping,status,...]
+                      [--bursts 20] [--restarts 50] [--only ping,status,...]
                       [--zmq-python PATH] [--json OUT] [--keep]
 Exit status: 0 if every sample came in time and nothing was left behind.
 """
@@ -150,8 +150,11 @@ def dist(xs):
             "max": max(xs)}
 
 
-def table(title, unit, samples, higher_better=False):
-    """Prints one figure for both modes and returns its summary."""
+def table(title, unit, samples, cpu=None):
+    """Prints one figure for both modes (and rsd's CPU per request, if
+    given) and returns its summary."""
+    if isinstance(samples, tuple):
+        samples, cpu = samples
     out = {m: dist(samples[m]) for m in MODES}
     print(f"\n## {title} ({unit})")
     print(f"{'mode':6} {'n':>5} {'min':>10} {'median':>10} {'p90':>10} {'max':>10}")
@@ -165,14 +168,30 @@ def table(title, unit, samples, higher_better=False):
         out["diff"] = out["curve"]["median"] - out["plain"]["median"]
         print(f"ratio curve/plain (median): {out['ratio']:.2f}   "
               f"difference: {out['diff']:+.3f} {unit}")
+    if cpu:
+        out["rsd_cpu_us"] = cpu
+        print(f"rsd CPU per request (all threads, us): curve {cpu['curve']:.0f}, "
+              f"plain {cpu['plain']:.0f}, ratio {cpu['curve'] / max(cpu['plain'], 1e-9):.2f}")
     return out
 
 
 # --- steps -------------------------------------------------------------------
 
+def rsd_cpu(cls):
+    return {m: cpu_ns(cls[m].rsd.pid) for m in MODES}
+
+
+def cpu_per(cls, c0, n):
+    """rsd CPU (us) per request since c0, per mode (its idle heartbeat
+    handling, ~1 ms/s, included)."""
+    c1 = rsd_cpu(cls)
+    return {m: (c1[m] - c0[m]) / 1e3 / n for m in MODES}
+
+
 def step_rsctl(cls, n, argv_tail, timeout):
     """Wall time (ms) of n rsctl runs per mode, alternating."""
     s = {m: [] for m in MODES}
+    c0 = rsd_cpu(cls)
     for i in range(n):
         for m in order(i):
             argv = [*cls[m].ctl_argv(), *argv_tail]
@@ -184,7 +203,7 @@ def step_rsctl(cls, n, argv_tail, timeout):
                 raise RuntimeError(f"{m}: {' '.join(argv_tail)}: rc {p.returncode}: "
                                    f"{p.stderr.decode().strip()}")
             s[m].append((t1 - t0) / 1e6)
-    return s
+    return s, cpu_per(cls, c0, n)
 
 
 def zmq_python(asked):
@@ -201,13 +220,15 @@ def step_zreq(py, cls, n, verb, label, mode, timeout):
             "--insecure", p.control, "--verb", verb, "--mode", mode, "--n", str(n)]
     if label:
         argv += ["--label", label]
+    c0 = rsd_cpu(cls)
     r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=timeout)
+    cpu = cpu_per(cls, c0, n + 20)      # zreq's 20 warm-up requests too
     if r.returncode != 0:
         raise RuntimeError(f"zreq {verb} {mode}: rc {r.returncode}: {r.stderr.strip()}")
     raw = json.loads(r.stdout)
     return {"curve": [x / 1e3 for x in raw["secure"]],
-            "plain": [x / 1e3 for x in raw["insecure"]]}
+            "plain": [x / 1e3 for x in raw["insecure"]]}, cpu
 
 
 def one_burst(cl, k, timeout):
@@ -227,8 +248,10 @@ def one_burst(cl, k, timeout):
         for fd in fds:
             os.close(fd)
     deadline = time.monotonic() + timeout
+    polls = 0
     while True:
         r, run = metrics(cl)
+        polls += 1
         if r - r0 >= k and run >= len(pids) + 1:   # + the "lat" service
             break
         if time.monotonic() > deadline:
@@ -240,17 +263,32 @@ def one_burst(cl, k, timeout):
     events = last_seq(cl) - seq0
     wall = (t1 - t0) / 1e9
     return {"wall_ms": wall * 1e3, "events": events, "events_per_s": events / wall,
+            "polls": polls,
             "rsd_us_per_event": (c1[0] - c0[0]) / 1e3 / max(1, events),
             "agent_us_per_event": (c1[1] - c0[1]) / 1e3 / max(1, events)}
 
 
+def poll_cost(cl, n=50):
+    """rsd CPU (us) per /metrics scrape, scraped n times back to back."""
+    c0 = cpu_ns(cl.rsd.pid)
+    for _ in range(n):
+        metrics(cl)
+    return (cpu_ns(cl.rsd.pid) - c0) / 1e3 / n
+
+
 def step_burst(cls, k, bursts, timeout, settle):
+    """Bursts alternating between modes; rsd's CPU per event also net of
+    the /metrics scrapes that watch for the burst's end."""
     rows = {m: [] for m in MODES}
+    scrape = {m: poll_cost(cls[m]) for m in MODES}
     for i in range(bursts):
         for m in order(i):
-            rows[m].append(one_burst(cls[m], k, timeout))
+            r = one_burst(cls[m], k, timeout)
+            r["rsd_net_us_per_event"] = r["rsd_us_per_event"] - \
+                scrape[m] * r["polls"] / max(1, r["events"])
+            rows[m].append(r)
             time.sleep(settle)
-    return rows
+    return rows, scrape
 
 
 def step_restart(cls, stamps, rounds, gap, timeout):
@@ -286,7 +324,7 @@ def main():
     ap.add_argument("--services", type=int, default=20,
                     help="services registered for ping/status/zreq")
     ap.add_argument("--burst-k", type=int, default=200, help="services killed per burst")
-    ap.add_argument("--bursts", type=int, default=10, help="bursts per mode")
+    ap.add_argument("--bursts", type=int, default=20, help="bursts per mode")
     ap.add_argument("--restarts", type=int, default=50, help="restart rounds per mode")
     ap.add_argument("--gap-ms", type=int, default=100)
     ap.add_argument("--only", default=",".join(STEPS))
@@ -363,17 +401,20 @@ def main():
             for m in MODES:
                 add_services(cls[m], svc, a.services, a.burst_k, a.timeout * 4)
             log(f"burst: {a.bursts} bursts of {a.burst_k} per mode ...")
-            rows = step_burst(cls, a.burst_k, a.bursts, a.timeout, 0.5)
-            out["bursts"] = rows
+            rows, scrape = step_burst(cls, a.burst_k, a.bursts, a.timeout, 0.5)
+            out["bursts"], out["scrape_us"] = rows, scrape
             print(f"\n# burst: SIGKILL {a.burst_k} services at once -> rsd has "
                   f"every restart and all running again")
             ev = {m: [r["events"] for r in rows[m]] for m in MODES}
             print("events rsd stored per burst (median): " +
                   ", ".join(f"{m} {pct(ev[m], 0.5):.0f}" for m in MODES))
+            print("rsd CPU per /metrics scrape (the burst's end is watched every "
+                  "10 ms): " + ", ".join(f"{m} {scrape[m]:.0f} us" for m in MODES))
             for key, title, unit in (
                     ("wall_ms", "burst wall time", "ms"),
                     ("events_per_s", "agent events stored by rsd per second", "1/s"),
                     ("rsd_us_per_event", "rsd CPU per event (all threads)", "us"),
+                    ("rsd_net_us_per_event", "rsd CPU per event, less the scrapes", "us"),
                     ("agent_us_per_event", "rs-agent engine CPU per event (all threads)",
                      "us")):
                 fig["burst_" + key] = table(title, unit,
