@@ -41,7 +41,9 @@ another build) hits both alike. The cluster not being measured is idle
 
 Usage: bench/curve.py [--n 200] [--zn 1000] [--services 20] [--burst-k 200]
                       [--bursts 20] [--restarts 50] [--only ping,status,...]
-                      [--zmq-python PATH] [--json OUT] [--keep]
+                      [--zmq-python PATH] [--aa] [--json OUT] [--keep]
+  --aa: an A/A control, both clusters with CURVE: the ratios it prints are
+        what noise alone gives (burst figures: +-8% on a shared 2-vCPU box).
 Exit status: 0 if every sample came in time and nothing was left behind.
 """
 import argparse
@@ -330,6 +332,9 @@ def main():
     ap.add_argument("--only", default=",".join(STEPS))
     ap.add_argument("--zmq-python", default=None,
                     help="python with pyzmq for zreq (default: this one, else /usr/bin/python3)")
+    ap.add_argument("--aa", action="store_true",
+                    help="control: both clusters with CURVE, so the ratios show "
+                         "the noise floor (zreq is skipped)")
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--tmp", default="/dev/shm")
     ap.add_argument("--json", default=None)
@@ -354,7 +359,7 @@ def main():
         for m in MODES:
             d = os.path.join(tmp, m)
             os.makedirs(d)
-            cls[m] = common.Cluster(d, env=env, insecure=(m == "plain"),
+            cls[m] = common.Cluster(d, env=env, insecure=(m == "plain" and not a.aa),
                                     rsd_args=["--metrics", "127.0.0.1:0"]).start()
             stamps[m] = Stamps(os.path.join(d, "stamp-lat"))
             cls[m].ctl("up", "lat", "--no-backoff", "--env", "BENCH_STAMP=" + stamps[m].path,
@@ -363,8 +368,12 @@ def main():
         load = open("/proc/loadavg").read().split()[:3]
         print(f"# CURVE cost  {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}  "
               f"nproc={os.cpu_count()}  kernel={platform.release()}  load={' '.join(load)}")
-        print("curve = default (CURVE + ZAP, --cred/--token-file); "
-              "plain = the same binaries with --insecure")
+        if a.aa:
+            print("A/A CONTROL (--aa): both clusters run CURVE; \"plain\" is a "
+                  "second CURVE cluster, the ratios are noise")
+        else:
+            print("curve = default (CURVE + ZAP, --cred/--token-file); "
+                  "plain = the same binaries with --insecure")
         fig = out["figures"] = {}
 
         if "ping" in only:
@@ -379,7 +388,9 @@ def main():
                 step_rsctl(cls, a.n, ["status", "b007"], a.timeout))
         if "zreq" in only:
             py = zmq_python(a.zmq_python)
-            if not py:
+            if a.aa:
+                print("\n## in-process round trips: skipped with --aa")
+            elif not py:
                 print("\n## in-process round trips: not measured (no python with "
                       "pyzmq: apt-get install python3-zmq, or --zmq-python)")
             else:
@@ -420,7 +431,7 @@ def main():
                 fig["burst_" + key] = table(title, unit,
                                             {m: [r[key] for r in rows[m]] for m in MODES})
         print()
-    except (RuntimeError, subprocess.TimeoutExpired) as e:
+    except (RuntimeError, subprocess.TimeoutExpired, subprocess.CalledProcessError) as e:
         log(f"curve.py: {e}")
         for m, cl in cls.items():
             log(f"--- {m} rsd.log\n{cl.read_log('rsd.log')}\n--- {m} agent.log\n"
