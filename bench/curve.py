@@ -216,10 +216,17 @@ def zmq_python(asked):
     return None
 
 
+def rs_version(cl):
+    """The version rsctl announces ("rsctl 0.2.0" -> "0.2.0")."""
+    p = subprocess.run([cl.bin["rsctl"], "--version"], capture_output=True, text=True)
+    return p.stdout.split()[-1] if p.returncode == 0 and p.stdout.split() else ""
+
+
 def step_zreq(py, cls, n, verb, label, mode, timeout):
     c, p = cls["curve"], cls["plain"]
     argv = [py, os.path.join(HERE, "zreq.py"), "--secure", c.control, c.cred,
-            "--insecure", p.control, "--verb", verb, "--mode", mode, "--n", str(n)]
+            "--insecure", p.control, "--verb", verb, "--mode", mode, "--n", str(n),
+            "--sender-version", rs_version(c)]
     if label:
         argv += ["--label", label]
     c0 = rsd_cpu(cls)

@@ -4,8 +4,11 @@ without CURVE, for bench/curve.py. Needs pyzmq (Debian: python3-zmq, which
 goes into /usr/bin/python3, not into a pyenv/venv python).
 
 Speaks rs's wire format by hand (proto/rs.proto: one Envelope per frame,
-version 1, body Request = field 20, Reply = field 21); only ping and status
-LABEL, nothing else is needed here.
+version 1, sender_version = field 4, body Request = field 20, Reply = field
+21); only ping and status LABEL, nothing else is needed here. rsd since
+0.2.0 refuses a request whose sender_version is outside its skew policy
+(code 14), so --sender-version must be the rs version under test (curve.py
+passes rsctl --version's); an older rsd skips the field.
 
   reuse    one DEALER per mode, connected (and for CURVE, handshaken) before
            the clock starts; a sample = send Request -> whole Reply received:
@@ -47,11 +50,14 @@ def field(num, wt, payload):
     return key + varint(len(payload)) + payload
 
 
-def request(rid, verb, label):
+def request(rid, verb, label, sender_version):
     rq = field(1, 0, rid) + field(2, 0, verb)
     if label:
         rq += field(3, 2, label.encode())
-    return field(1, 0, 1) + field(20, 2, rq)
+    env = field(1, 0, 1)
+    if sender_version:
+        env += field(4, 2, sender_version.encode())
+    return env + field(20, 2, rq)
 
 
 def fields(buf):
@@ -108,8 +114,9 @@ def read_cred(path):
 
 
 class Client:
-    def __init__(self, ctx, ep, cred, timeout_ms):
+    def __init__(self, ctx, ep, cred, timeout_ms, sender_version):
         self.ctx, self.ep, self.cred, self.timeout_ms = ctx, ep, cred, timeout_ms
+        self.sender_version = sender_version
         self.sock = None
         self.rid = 0
 
@@ -130,7 +137,7 @@ class Client:
     def call(self, verb, label):
         """One round trip on the open socket, in ns."""
         self.rid += 1
-        req = request(self.rid, verb, label)
+        req = request(self.rid, verb, label, self.sender_version)
         t0 = time.perf_counter_ns()
         self.sock.send(req)
         if not self.sock.poll(self.timeout_ms, zmq.POLLIN):
@@ -162,12 +169,15 @@ def main():
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--timeout", type=float, default=5.0, help="per reply, s")
+    ap.add_argument("--sender-version", default="",
+                    help="the rs version to announce (rsctl --version's)")
     a = ap.parse_args()
     verb = V_PING if a.verb == "ping" else V_STATUS
     ctx = zmq.Context()
     tmo = int(a.timeout * 1000)
-    cl = {"secure": Client(ctx, a.secure[0], read_cred(a.secure[1]), tmo),
-          "insecure": Client(ctx, a.insecure, None, tmo)}
+    sv = a.sender_version
+    cl = {"secure": Client(ctx, a.secure[0], read_cred(a.secure[1]), tmo, sv),
+          "insecure": Client(ctx, a.insecure, None, tmo, sv)}
     out = {k: [] for k in cl}
     rc = 0
     try:
