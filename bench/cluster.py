@@ -79,6 +79,7 @@ class Cluster:
         self.control = "tcp://127.0.0.1:*"
         self.agents_ep = "tcp://127.0.0.1:*"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
+        self.cred = self.token = None   # rsd writes them beside rs.db
 
     def start_rsd(self):
         """Starts rsd (on the endpoints of the previous one, if any) and
@@ -101,6 +102,7 @@ class Cluster:
         if "control" not in kv:
             raise RuntimeError("rsd did not get ready")
         self.control, self.agents_ep = kv["control"], kv["agents"]
+        self.cred, self.token = common.wait_keys(self.tmp)
         self.rsd_t0 = t0
         return ready
 
@@ -111,7 +113,8 @@ class Cluster:
             sd = os.path.join(self.tmp, n)
             os.makedirs(sd, exist_ok=True)
             self.agents[n] = subprocess.Popen(
-                [self.bin["agent"], "--node", n, "--rsd", self.agents_ep, "--state-dir", sd],
+                [self.bin["agent"], "--node", n, "--rsd", self.agents_ep, "--state-dir", sd,
+                 "--token-file", self.token],
                 stdin=subprocess.DEVNULL, env=self.env,
                 stdout=open(os.path.join(self.tmp, f"agent-{n}.log"), "ab"),
                 stderr=subprocess.STDOUT)
@@ -119,7 +122,7 @@ class Cluster:
         return self
 
     def ctl(self, *args, timeout=600):
-        p = subprocess.run([self.bin["rsctl"], "-s", self.control, *args],
+        p = subprocess.run([self.bin["rsctl"], "-s", self.control, "--cred", self.cred, *args],
                            stdin=subprocess.DEVNULL, capture_output=True, text=True,
                            timeout=timeout, env=self.env)
         return p.returncode, p.stdout, p.stderr

@@ -1,7 +1,11 @@
-"""Helpers shared by bench/restart.py and bench/memory.py (Python 3 stdlib only).
+"""Helpers shared by the bench scripts (Python 3 stdlib only).
 
 - builds bench/svc.c (static) and bench/minisup.c into a temp dir;
-- starts a one-node rs cluster (rsd + rs-agent) with its state in a temp dir;
+- starts a one-node rs cluster (rsd + rs-agent) with its state in a temp dir,
+  on the secure path by default: rsd writes its key, admin.cred and
+  join.token beside its --db at the first start, the agent enrols with
+  --token-file, rsctl uses --cred admin.cred. insecure=True runs the same
+  binaries with --insecure (plaintext, loopback only) for comparisons;
 - makes this process a child subreaper so every process started under it
   stays its descendant, and kills leftovers BY PID through a pidfd (never by
   name).
@@ -192,16 +196,51 @@ def status_field(pid, key):
     return None
 
 
+# --- keys -------------------------------------------------------------------
+
+def wait_keys(dbdir, timeout=5.0):
+    """Paths of admin.cred and join.token in rsd's --db folder, once both
+    exist (rsd writes them before its --ready-fd line; this only guards a
+    reader that did not wait for that line)."""
+    cred = os.path.join(dbdir, "admin.cred")
+    token = os.path.join(dbdir, "join.token")
+    deadline = time.monotonic() + timeout
+    while not (os.path.exists(cred) and os.path.exists(token)):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"rsd wrote no admin.cred/join.token in {dbdir}")
+        time.sleep(0.01)
+    return cred, token
+
+
+def rsd_sec_args(insecure):
+    return ["--insecure"] if insecure else []
+
+
+def agent_sec_args(insecure, token):
+    """rs-agent's trust options: enrol with the join token (ignored once
+    STATE_DIR/agent.key exists), or plaintext."""
+    return ["--insecure"] if insecure else ["--token-file", token]
+
+
+def ctl_sec_args(insecure, cred):
+    return ["--insecure"] if insecure else ["--cred", cred]
+
+
 # --- a one-node rs cluster ---------------------------------------------------
 
 class Cluster:
-    def __init__(self, tmp, build=None, node="n1", env=None):
+    def __init__(self, tmp, build=None, node="n1", env=None, insecure=False,
+                 rsd_args=(), agent_args=()):
         self.tmp = tmp
         self.bin = binaries(build)
         self.node = node
         self.env = env
+        self.insecure = insecure
+        self.rsd_args = list(rsd_args)
+        self.agent_args = list(agent_args)
         self.rsd = self.agent = None
-        self.control = self.agents_ep = None
+        self.control = self.agents_ep = self.metrics = None
+        self.cred = self.token = None
         for k, v in self.bin.items():
             if not os.access(v, os.X_OK):
                 raise SystemExit(f"{k} not found at {v} (build rs, or set RS_BUILD)")
@@ -213,7 +252,8 @@ class Cluster:
         self.rsd = subprocess.Popen(
             [self.bin["rsd"], "--db", os.path.join(st, "rs.db"),
              "--agents", "tcp://127.0.0.1:*", "--control", "tcp://127.0.0.1:*",
-             "--ready-fd", str(w)],
+             "--ready-fd", str(w), *rsd_sec_args(self.insecure),
+             *self.rsd_args],
             pass_fds=(w,), stdin=subprocess.DEVNULL,
             stdout=open(os.path.join(st, "rsd.log"), "ab"), stderr=subprocess.STDOUT,
             env=self.env)
@@ -225,9 +265,13 @@ class Cluster:
         if "control" not in kv:
             raise RuntimeError("rsd did not get ready: " + self.read_log("rsd.log"))
         self.control, self.agents_ep = kv["control"], kv["agents"]
+        self.metrics = kv.get("metrics")    # HOST:PORT with --metrics
+        if not self.insecure:
+            self.cred, self.token = wait_keys(st)
         self.agent = subprocess.Popen(
             [self.bin["agent"], "--node", self.node, "--rsd", self.agents_ep,
-             "--state-dir", os.path.join(st, "agent")],
+             "--state-dir", os.path.join(st, "agent"),
+             *agent_sec_args(self.insecure, self.token), *self.agent_args],
             stdin=subprocess.DEVNULL,
             stdout=open(os.path.join(st, "agent.log"), "ab"), stderr=subprocess.STDOUT,
             env=self.env)
@@ -250,8 +294,14 @@ class Cluster:
         except OSError:
             return "(no log)"
 
+    def ctl_argv(self):
+        """rsctl with this cluster's endpoint and credential (or --insecure):
+        the prefix of every rsctl command line."""
+        return [self.bin["rsctl"], "-s", self.control,
+                *ctl_sec_args(self.insecure, self.cred)]
+
     def ctl(self, *args, check=True, timeout=60):
-        p = subprocess.run([self.bin["rsctl"], "-s", self.control, *args],
+        p = subprocess.run([*self.ctl_argv(), *args],
                            stdin=subprocess.DEVNULL, capture_output=True,
                            text=True, timeout=timeout)
         if check and p.returncode != 0:

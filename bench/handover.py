@@ -345,7 +345,7 @@ def run_update(sc, prepare, graceful=False):
         if prepare:
             args += ["--prepare-signal", "USR1"]
         t0 = time.monotonic_ns()
-        p = subprocess.run([sc.cl.bin["rsctl"], "-s", sc.cl.control, *args, "--",
+        p = subprocess.run([*sc.cl.ctl_argv(), *args, "--",
                             *argv(ver)],
                            stdin=subprocess.DEVNULL, capture_output=True, text=True,
                            timeout=60)
@@ -477,7 +477,7 @@ def run_kill(sc, listen):
         # cannot bind while the old one listens, so rs rolls back
         old = sc.pid()
         t0 = time.monotonic_ns()
-        p = subprocess.run([sc.cl.bin["rsctl"], "-s", sc.cl.control, "update", "svc",
+        p = subprocess.run([*sc.cl.ctl_argv(), "update", "svc",
                             "--min-healthy", str(a.min_healthy), "--", t["tcpsvc"],
                             str(sc.port), "v2"],
                            stdin=subprocess.DEVNULL, capture_output=True, text=True,

@@ -8,12 +8,17 @@
 #   setup DIR N PROFILE  writes DIR/rs.conf (n, profile); starts nothing
 #   start DIR            rsd in the background (state under DIR, ports chosen
 #                        by the kernel, reported via --ready-fd), rs-agent in
-#                        the background, waits for node n1, then one
+#                        the background (enrolled with rsd's join.token),
+#                        waits for node n1, then one
 #                        `rsctl up svcNNN --no-block ...` per service, then
 #                        `wait`s on the agent (the foreground part); once the
 #                        agent is gone it stops rsd and exits.
 #   stop DIR ROOTPID     SIGTERM the agent (stops its services, exits), then
 #                        SIGTERM rsd.
+# Keys: rsd writes rsd.key, admin.cred and join.token into DIR/rs (the
+# folder of its --db) at its first start, before its ready line; the agent
+# enrols with --token-file DIR/rs/join.token (its key stays in
+# DIR/rs/agent/agent.key) and rsctl runs with --cred DIR/rs/admin.cred.
 # Only rs-agent supervises the services; rsd and rsctl are not in the restart
 # path (the agent restarts locally and reports afterwards). Note that the
 # harness's "supervisor side" memory sums rsd + rs-agent (+ this shell).
@@ -82,12 +87,18 @@ start)
         sleep 0.005
     done
     control=$(ep "$dir" control)
+    i=0
+    until [ -s "$dir/rs/join.token" ] && [ -s "$dir/rs/admin.cred" ]; do
+        i=$((i + 1)); [ $i -lt 1000 ] || die "rsd wrote no join.token/admin.cred"
+        sleep 0.005
+    done
+    cred=$dir/rs/admin.cred
     "$SUP" --node n1 --rsd "$(ep "$dir" agents)" --state-dir "$dir/rs/agent" \
-        </dev/null >"$dir/rs/agent.log" 2>&1 &
+        --token-file "$dir/rs/join.token" </dev/null >"$dir/rs/agent.log" 2>&1 &
     apid=$!
     echo $apid > "$dir/rs/agent.pid"
     i=0
-    until "$CTL" -s "$control" --json nodes 2>/dev/null | grep -q '"state":"up"'; do
+    until "$CTL" -s "$control" --cred "$cred" --json nodes 2>/dev/null | grep -q '"state":"up"'; do
         i=$((i + 1)); [ $i -lt 2000 ] || die "agent did not connect"
         kill -0 "$apid" 2>/dev/null || die "rs-agent exited: $(cat "$dir/rs/agent.log")"
         sleep 0.005
@@ -98,7 +109,7 @@ start)
     while [ "$i" -lt "$n" ]; do
         name=$(svc_name "$i")
         # shellcheck disable=SC2086
-        "$CTL" -s "$control" up "$name" --no-block $extra \
+        "$CTL" -s "$control" --cred "$cred" up "$name" --no-block $extra \
             --env "BENCH_STAMP=$BENCH_STAMP" --env "BENCH_CRASH_MS=$BENCH_CRASH_MS" \
             -- "$BENCH_SVC_BIN" --name "$name" --sd-notify >/dev/null
         i=$((i + 1))

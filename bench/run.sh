@@ -4,9 +4,13 @@
 #   bench/memory.py   rs-agent PSS/RSS/USS with 1, 100, 1000 services
 #   bench/handover.py live update and crash restart with/without --listen:
 #                     failed requests, update duration, gap in service
+#   bench/curve.py    what CURVE costs against the same binaries --insecure
+# Every script runs rs on the secure path (rsd's join.token for the agents,
+# its admin.cred for rsctl, all in the script's temp dir; see README.md).
 # Environment: RS_BUILD (build dir, default build-bench), ROUNDS (100),
-# NS ("1 100 1000"), HROUNDS (handover rounds per scenario, 20), OUT (where
-# the raw JSON goes, default a new /tmp dir).
+# NS ("1 100 1000"), HROUNDS (handover rounds per scenario, 20), CURVE
+# (curve.py's options, default none; "off" skips it), OUT (where the raw
+# JSON goes, default a new /tmp dir).
 # Builds rs into $RS_BUILD first if its binaries (or tests/sockserv, which
 # handover.py runs as the service) are missing.
 set -eu
@@ -17,6 +21,7 @@ export RS_BUILD
 ROUNDS=${ROUNDS:-100}
 NS=${NS:-1 100 1000}
 HROUNDS=${HROUNDS:-20}
+CURVE=${CURVE:-}
 OUT=${OUT:-$(mktemp -d /tmp/rs-bench-out.XXXXXX)}
 mkdir -p "$OUT"
 
@@ -42,6 +47,12 @@ echo
 echo "== live update and socket handover ($HROUNDS rounds per scenario)"
 python3 "$here/handover.py" --rounds "$HROUNDS" --json "$OUT/handover.json" || rc=1
 echo
+if [ "$CURVE" != off ]; then
+    echo "== CURVE cost (curve.py $CURVE)"
+    # shellcheck disable=SC2086
+    python3 "$here/curve.py" $CURVE --json "$OUT/curve.json" || rc=1
+    echo
+fi
 echo "raw samples in $OUT"
 [ $rc -eq 0 ] || echo "SOME BENCHMARK FAILED (see above)"
 exit $rc
