@@ -920,6 +920,27 @@ static const char *svc_state(const rsd_label *l)
 	return best < sizeof order / sizeof order[0] ? rs_istate_to_string(order[best]) : "down";
 }
 
+/* The service's environment for the caller: operators and admins see
+ * KEY=VALUE, viewers KEY=*** (values are where secrets go). */
+static json_t *env_json(const rsd *d, const rs_spec *spec)
+{
+	json_t *env = json_array();
+	bool mask = d->cur_role < RS_ROLE_OPERATOR;
+
+	for (size_t i = 0; i < spec->envc; i++) {
+		const char *eq = strchr(spec->env[i], '=');
+		if (mask && eq) {
+			char buf[RS_LABEL_MAX + 256];
+			snprintf(buf, sizeof buf, "%.*s=***", (int)(eq - spec->env[i]),
+				 spec->env[i]);
+			json_array_append_new(env, json_string(buf));
+		} else {
+			json_array_append_new(env, json_string(spec->env[i]));
+		}
+	}
+	return env;
+}
+
 /* A service and its instances l (from the index) as status JSON. */
 static json_t *svc_json(rsd *d, const rsd_svc *s, const rsd_label *l)
 {
@@ -940,10 +961,10 @@ static json_t *svc_json(rsd *d, const rsd_svc *s, const rsd_label *l)
 			       "started_ms", (json_int_t)p->op.started_ms,
 			       "progress", progress);
 	}
-	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:b, s:s?, s:o, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:I, s:I, s:b, s:s?, s:o, s:o}",
 			 "label", s->s.spec.label, "state", svc_state(l),
 			 "desired", rs_desired_to_string(s->s.desired),
-			 "command", argv,
+			 "command", argv, "env", env_json(d, &s->s.spec),
 			 "restart_policy", rs_policy_to_string(s->s.spec.policy),
 			 "period_ms", (json_int_t)s->s.spec.period_ms,
 			 "generation", (json_int_t)s->s.generation,
@@ -1176,6 +1197,7 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		goto out;
 	}
 	snprintf(d->cur_actor, sizeof d->cur_actor, "%s:%s", who->kind, who->name);
+	d->cur_role = role < 0 ? RS_ROLE_NONE : (rs_role)role;
 	switch (rq->verb) {
 	case RS_V_UP: do_up(d, peer, rq); break;
 	case RS_V_DOWN: do_down(d, peer, rq); break;
@@ -1206,5 +1228,6 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	}
 out:
 	d->cur_actor[0] = '\0';
+	d->cur_role = RS_ROLE_NONE;
 	rs_msg_clear(&m);
 }

@@ -163,6 +163,7 @@ typedef struct rsd {
 	store_principal *principals;       /* the store's principal table */
 	size_t          nprincipals;
 	char            cur_actor[80];     /* who sent the request being handled */
+	int             cur_role;          /* its rs_role (lib/auth.h) */
 	uint64_t        auth_failures[RSD_EP__NR][RSD_AUTH__NR];
 } rsd;
 

@@ -194,9 +194,17 @@ Test(auth, roles_and_label_patterns, .init = setup1, .fini = teardown,
 	const h_res *r;
 	pid_t db;
 
-	assert_code(h_rsctl("up", "db", "--", "/bin/sleep", "1000", NULL), 0, "up db");
+	assert_code(h_rsctl("up", "db", "--env", "SECRET=hunter2", "--", "/bin/sleep",
+			    "1000", NULL), 0, "up db");
 	db = pid_of("db");
 	assert_code(as(viewer, "status", NULL, NULL), 0, "viewer status");
+	/* secrets: viewers see the environment's keys, not its values */
+	r = as(viewer, "status", "db", "--json");
+	assert_code(r, 0, "viewer status --json");
+	cr_assert(strstr(r->out, "\"SECRET=***\"") && !strstr(r->out, "hunter2"),
+		  "viewer sees: %s", r->out);
+	r = h_rsctl("status", "db", "--json", NULL);
+	cr_assert(strstr(r->out, "\"SECRET=hunter2\""), "admin sees: %s", r->out);
 	r = as(viewer, "down", "db", NULL);
 	assert_code(r, RS_E_FORBIDDEN, "viewer down");
 	cr_assert(strstr(r->err, "viewer") && strstr(r->err, "down"), "%s", r->err);
