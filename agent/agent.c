@@ -144,6 +144,17 @@ static void agent_hello(agent *ag)
 	rs_msg_clear(&m);
 }
 
+void agent_link_up(agent *ag)
+{
+	/* a new connection to rsd: a restarted rsd (or one that lost our
+	 * connection) does not know us yet; say hello now rather than at
+	 * the next beat, and knock every 100 ms until welcomed */
+	ag->welcomed = false;
+	agent_hello(ag);
+	ag->beat_t.repeat = 0.1;
+	ev_timer_again(ag->loop, &ag->beat_t);
+}
+
 static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	agent *ag = w->data;
@@ -291,8 +302,8 @@ int agent_init(agent *ag, struct ev_loop *loop)
 			   link_cb, ag, &ag->link);
 	if (r < 0)
 		return r;
-	if (!ag->insecure && net_monitor(ag->link, agent_link_event, ag) < 0)
-		log_warnx("cannot monitor the link's handshakes, ignoring");
+	if (net_monitor(ag->link, agent_link_event, ag) < 0)
+		log_warnx("cannot monitor the link to rsd, ignoring");
 	ev_signal_init(&ag->sigterm_w, signal_cb, SIGTERM);
 	ev_signal_init(&ag->sigint_w, signal_cb, SIGINT);
 	ag->sigterm_w.data = ag->sigint_w.data = ag;

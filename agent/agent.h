@@ -221,12 +221,16 @@ int kc_sync(agent *ag);
 /* Tells the keeper to exit (every service is down) and waits for it. */
 void kc_quit(agent *ag);
 
+/* A (re)connection to rsd completed: say hello at once. */
+void agent_link_up(agent *ag);
+
 /* enroll.c */
 /* Loads the node's key from STATE/agent.key, or enrols with the token
  * file first (blocking; retries while rsd cannot be reached). Fills
  * ag->curve. Insecure: nothing. 0, or -errno after logging why. */
 int agent_keys(agent *ag);
-/* Logs the link's handshake failures (net_event_fn). */
+/* The link's events (net_event_fn): logs handshake failures; a completed
+ * handshake (a new connection) makes the agent say hello at once. */
 void agent_link_event(net_sock *s, net_event ev, uint32_t value, void *arg);
 
 #endif

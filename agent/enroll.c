@@ -77,7 +77,9 @@ static int enroll_once(agent *ag, const rs_cred *token, const rs_cred *c)
 	rs_msg_clear(&m);
 	if (r < 0)
 		return r;
-	r = net_call(ag->rsd_ep, &jc, out, outlen, ENROLL_WAIT_MS, &in, &inlen);
+	/* idempotent: the same key binds once */
+	r = net_call_ex(ag->rsd_ep, &jc, out, outlen, ENROLL_WAIT_MS, NET_CALL_RESEND,
+			&in, &inlen);
 	free(out);
 	memset(&jc, 0, sizeof jc);
 	if (r == -EACCES) {
@@ -208,4 +210,6 @@ void agent_link_event(net_sock *s, net_event ev, uint32_t value, void *arg)
 		ag->refused[0] = '\0';
 		log_info("secure link to rsd %s up again", ag->rsd_ep);
 	}
+	if (ev == NET_EV_HANDSHAKE_OK)
+		agent_link_up(ag);
 }

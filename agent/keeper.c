@@ -225,23 +225,32 @@ static void to_engine(const struct kmsg *h, const void *payload, int fd)
 	K.nout++;
 }
 
+/* Reads a small file (a /proc entry) into buf as a string. The length,
+ * or 0 if it cannot be read or is empty. */
+static size_t read_small(const char *path, char *buf, size_t n)
+{
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	r = read(fd, buf, n - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	return (size_t)r;
+}
+
 /* The start time of pid in clock ticks since boot (field 22), or 0. */
 static uint64_t proc_ticks(pid_t pid)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long t = 0;
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!read_small(path, buf, sizeof buf))
 		return 0;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	p = strrchr(buf, ')');
 	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
 			 "%*u %*u %*d %*d %*d %*d %*d %*d %llu", &t) != 1)
@@ -797,17 +806,10 @@ static int listen_on(const char *dir)
 static int read_cap_last(void)
 {
 	char buf[16];
-	ssize_t n;
 	long v;
-	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (!read_small("/proc/sys/kernel/cap_last_cap", buf, sizeof buf))
 		return 63;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 63;
-	buf[n] = '\0';
 	v = strtol(buf, NULL, 10);
 	return v > 0 && v < 64 ? (int)v : 63;
 }

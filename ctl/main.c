@@ -74,6 +74,19 @@ static int unreachable(const ctl_cmd *c, int err)
 	return RS_E_UNREACHABLE;
 }
 
+/* Verbs that change nothing: rsctl sends them again when rsd restarts
+ * while it waits, instead of failing after the timeout. */
+static bool read_only(rs_verb v)
+{
+	switch (v) {
+	case RS_V_STATUS: case RS_V_NODES: case RS_V_LOOKUP: case RS_V_EVENTS:
+	case RS_V_PING: case RS_V_LOGS: case RS_V_CRED_LIST: case RS_V_UPGRADE_PLAN:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Sends c->req and decodes the answer into *rep (uninitialised; cleared
  * on failure). Returns 0, or an exit code after printing the reason
  * (quiet: without printing it). */
@@ -92,8 +105,9 @@ static int exchange(const ctl_cmd *c, rs_msg *rep, bool quiet)
 			r == -E2BIG ? "it is too large" : strerror(-r));
 		return r == -ENOMEM ? RS_E_INTERNAL : RS_E_USAGE;
 	}
-	r = net_call(c->endpoint, c->curve, out, outlen, reply_wait_ms(c), &in,
-		     &inlen);
+	r = net_call_ex(c->endpoint, c->curve, out, outlen, reply_wait_ms(c),
+			read_only(c->req.u.request.verb) ? NET_CALL_RESEND : 0, &in,
+			&inlen);
 	free(out);
 	if (r < 0 && quiet)
 		return r == -EACCES ? RS_E_AUTH : RS_E_UNREACHABLE;

@@ -401,12 +401,15 @@ int net_monitor(net_sock *s, net_event_fn fn, void *arg)
 
 /* Waits for one reply on s, watching the handshake through mon: -EACCES
  * as soon as it fails, or when the connection keeps dropping before it
- * completes (a server that cannot read our HELLO: another key). */
-static int net_call_wait(net_sock *s, void *mon, int timeout_ms)
+ * completes (a server that cannot read our HELLO: another key). With
+ * NET_CALL_RESEND, a request whose connection dropped after its handshake
+ * (the server restarted) is sent again on the next connection. */
+static int net_call_wait(net_sock *s, void *mon, int timeout_ms, int flags,
+			 const void *req, size_t len)
 {
 	zmq_pollitem_t pi[2];
 	int64_t deadline = timeout_ms < 0 ? -1 : net_now_ms() + timeout_ms;
-	int r, drops = 0, ok = 0;
+	int r, drops = 0, ok = 0, lost = 0;
 
 	for (;;) {
 		int64_t left = deadline < 0 ? -1 : deadline - net_now_ms();
@@ -425,19 +428,34 @@ static int net_call_wait(net_sock *s, void *mon, int timeout_ms)
 		if (pi[0].revents & ZMQ_POLLIN)
 			return 0;
 		while (mon && net_monitor_read(mon, &ev, &value)) {
-			if (ev == NET_EV_HANDSHAKE_OK)
+			if (ev == NET_EV_HANDSHAKE_OK) {
+				if (lost && (flags & NET_CALL_RESEND) &&
+				    zmq_send(s->zs, req, len, ZMQ_DONTWAIT) < 0)
+					return -errno;
 				ok = 1;
-			else if (ev == NET_EV_HANDSHAKE_AUTH ||
-				 ev == NET_EV_HANDSHAKE_PROTOCOL)
+				lost = 0;
+			} else if (ev == NET_EV_HANDSHAKE_AUTH ||
+				   ev == NET_EV_HANDSHAKE_PROTOCOL) {
 				return -EACCES;
-			else if (ev == NET_EV_DISCONNECTED && !ok && ++drops >= 3)
+			} else if (ev == NET_EV_DISCONNECTED && ok) {
+				ok = 0;
+				lost = 1;
+			} else if (ev == NET_EV_DISCONNECTED && !lost && ++drops >= 3) {
 				return -EACCES;
+			}
 		}
 	}
 }
 
 int net_call(const char *endpoint, const net_curve *curve, const void *req,
 	     size_t len, int timeout_ms, uint8_t **rep, size_t *replen)
+{
+	return net_call_ex(endpoint, curve, req, len, timeout_ms, 0, rep, replen);
+}
+
+int net_call_ex(const char *endpoint, const net_curve *curve, const void *req,
+		size_t len, int timeout_ms, int flags, uint8_t **rep,
+		size_t *replen)
 {
 	net_sock *s;
 	void *mon = NULL;
@@ -464,7 +482,7 @@ int net_call(const char *endpoint, const net_curve *curve, const void *req,
 		r = -errno;
 		goto out;
 	}
-	if ((r = net_call_wait(s, mon, timeout_ms)) < 0)
+	if ((r = net_call_wait(s, mon, timeout_ms, flags, req, len)) < 0)
 		goto out;
 	zmq_msg_init(&msg);
 	if (zmq_msg_recv(&msg, s->zs, ZMQ_DONTWAIT) < 0) {

@@ -73,6 +73,13 @@ void net_shutdown(void);
  * our key, or does not hold the key we pin, or speaks no CURVE), -errno. */
 int net_call(const char *endpoint, const net_curve *curve, const void *req,
 	     size_t len, int timeout_ms, uint8_t **rep, size_t *replen);
+/* net_call with flags. NET_CALL_RESEND: the request is idempotent; if the
+ * connection drops after its handshake (the server restarted), send it
+ * again once connected again, within the same timeout. */
+#define NET_CALL_RESEND 1
+int net_call_ex(const char *endpoint, const net_curve *curve, const void *req,
+		size_t len, int timeout_ms, int flags, uint8_t **rep,
+		size_t *replen);
 
 /* ---- CURVE keys and the ZAP handler (RFC 26, RFC 27) ------------------ */
 

@@ -5,8 +5,9 @@
  * the credential and join-token requests.
  *
  * A connection is authenticated once, by its CURVE key, when it is made
- * (ZAP); the user id the handler gives it ("operator:NAME", "node:NAME",
- * "join:NAME") comes with every message, and every message is checked
+ * (ZAP); the user id the handler gives it ("operator:NAME:KEY",
+ * "node:NAME:KEY", "join:NAME:KEY") comes with every message, and every
+ * message is checked
  * again against the table, so a revoked key loses its open connections
  * too. Peers that fail get no answer; they are counted and logged.
  */
@@ -303,7 +304,9 @@ int rsd_zap(const net_zap_req *rq, char *user, size_t usersz, void *arg)
 			  p->name, rq->address);
 		return 400;
 	}
-	snprintf(user, usersz, "%s:%s", p->kind, p->name);
+	/* the key too: a credential revoked and made again under the same
+	 * name must not revive the old key's open connections */
+	snprintf(user, usersz, "%s:%s:%s", p->kind, p->name, p->pubkey);
 	return 200;
 }
 
@@ -312,22 +315,27 @@ const store_principal *rsd_auth_peer(rsd *d, int endpoint, const net_peer *peer)
 	static const store_principal insecure = {
 		.kind = "operator", .name = "insecure", .role = "admin",
 	};
-	char kind[16];
-	const char *colon;
+	char kind[16], name[RS_CRED_NAME_MAX];
+	const char *c1, *c2;
 	store_principal *p;
 
 	if (d->insecure)
 		return &insecure;
-	colon = strchr(peer->user, ':');
-	if (!colon || (size_t)(colon - peer->user) >= sizeof kind) {
+	/* "KIND:NAME:KEY", as rsd_zap named the connection */
+	c1 = strchr(peer->user, ':');
+	c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	if (!c2 || (size_t)(c1 - peer->user) >= sizeof kind ||
+	    (size_t)(c2 - c1 - 1) >= sizeof name) {
 		auth_fail(d, endpoint, RSD_AUTH_UNKNOWN_KEY, "a message without a user id");
 		return NULL;
 	}
-	memcpy(kind, peer->user, (size_t)(colon - peer->user));
-	kind[colon - peer->user] = '\0';
-	p = rsd_principal_find(d, kind, colon + 1);
-	if (!p || p->revoked_ms) {
-		auth_fail(d, endpoint, RSD_AUTH_REVOKED, "a message from %s", peer->user);
+	memcpy(kind, peer->user, (size_t)(c1 - peer->user));
+	kind[c1 - peer->user] = '\0';
+	memcpy(name, c1 + 1, (size_t)(c2 - c1 - 1));
+	name[c2 - c1 - 1] = '\0';
+	p = rsd_principal_find(d, kind, name);
+	if (!p || p->revoked_ms || strcmp(p->pubkey, c2 + 1) != 0) {
+		auth_fail(d, endpoint, RSD_AUTH_REVOKED, "a message from %s %s", kind, name);
 		return NULL;
 	}
 	return p;

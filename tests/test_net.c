@@ -3,8 +3,13 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <ev.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "net.h"
 
@@ -149,4 +154,102 @@ Test(net, oversized_frame_dropped_router_survives, .timeout = 20)
 	net_destroy(&e.router);
 	ev_loop_destroy(loop);
 	net_shutdown();
+}
+
+/* ---- a server that restarts while a request waits --------------------- */
+
+/* Child: serves endpoint ep (or an OS-picked port when ep is NULL, written
+ * to fd wfd). answer = 0: exits at the first request without answering,
+ * as a server killed in the middle; answer = 1: echoes until killed. */
+static void die_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,
+		   size_t len, void *arg)
+{
+	_exit(0);
+}
+
+_Noreturn static void serve(const char *ep, int answer, int wfd)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	echo e = { 0 };
+	int r;
+
+	/* the endpoint is busy until the first server is gone: retry (5 s) */
+	for (int i = 0; i < 250; i++) {
+		r = net_router_new(loop, ep ? ep : "tcp://127.0.0.1:*", 0, NULL,
+				   answer ? echo_cb : die_cb, &e, &e.router);
+		if (r != -EADDRINUSE)
+			break;
+		usleep(20000);
+	}
+	if (r < 0)
+		_exit(2);
+	if (wfd >= 0) {
+		dprintf(wfd, "%s\n", net_endpoint(e.router));
+		close(wfd);
+	}
+	ev_run(loop, 0);
+	_exit(0);
+}
+
+struct call { const char *ep; int flags, timeout_ms, r; uint8_t *rep; size_t len; };
+
+static void *call_thread(void *arg)
+{
+	struct call *c = arg;
+
+	c->r = net_call_ex(c->ep, NULL, "ping", 4, c->timeout_ms, c->flags, &c->rep,
+			   &c->len);
+	return NULL;
+}
+
+/* One request delivered to a server that dies without answering; a new
+ * server comes up on the same endpoint. With NET_CALL_RESEND the request
+ * is sent again and answered; without, it times out. */
+static void restart_case(int flags, int want)
+{
+	char ep[256] = "";
+	struct call c = { .ep = ep, .flags = flags, .timeout_ms = 3000 };
+	pthread_t th;
+	pid_t s1, s2;
+	int p[2], st;
+	FILE *f;
+
+	cr_assert_eq(pipe(p), 0);
+	s1 = fork();
+	cr_assert_geq(s1, 0);
+	if (s1 == 0) {
+		close(p[0]);
+		serve(NULL, 0, p[1]);
+	}
+	close(p[1]);
+	f = fdopen(p[0], "r");
+	cr_assert(f && fgets(ep, sizeof ep, f), "the first server gave no endpoint");
+	fclose(f);
+	ep[strcspn(ep, "\n")] = '\0';
+	/* forked before this process makes its ZeroMQ context: it binds the
+	 * endpoint as soon as the first server has let go of it */
+	s2 = fork();
+	cr_assert_geq(s2, 0);
+	if (s2 == 0)
+		serve(ep, 1, -1);
+	cr_assert_eq(pthread_create(&th, NULL, call_thread, &c), 0);
+	cr_assert_eq(waitpid(s1, &st, 0), s1);   /* it got the request, and died */
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "first server: 0x%x", st);
+	pthread_join(th, NULL);
+	kill(s2, SIGKILL);
+	waitpid(s2, NULL, 0);
+	cr_assert_eq(c.r, want, "net_call_ex: %d (%s), want %d", c.r, strerror(-c.r), want);
+	if (want == 0)
+		cr_assert(c.len == 7 && memcmp(c.rep, "re:ping", 7) == 0);
+	free(c.rep);
+}
+
+Test(net, call_resends_after_a_server_restart, .timeout = 20)
+{
+	restart_case(NET_CALL_RESEND, 0);
+}
+
+Test(net, call_without_resend_times_out_after_a_server_restart, .timeout = 20)
+{
+	restart_case(0, -ETIMEDOUT);
 }
