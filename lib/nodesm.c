@@ -1,0 +1,151 @@
+/*
+ * nodesm.c - node membership (nodesm.h).
+ */
+#include "nodesm.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define S(x) (1u << NM_##x)
+#define E(x) (1u << NM_EV_##x)
+
+/* accepts[state] = the events that state handles. */
+static const unsigned accepts[NM__NR] = {
+	[NM_UNKNOWN] = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE),
+	[NM_UP]      = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE),
+	[NM_SUSPECT] = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE),
+	[NM_LOST]    = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE),
+	[NM_FENCED]  = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE),
+};
+
+/* next[from] = the states a move from `from` may reach. A node never goes
+ * back to UNKNOWN, and only a Hello makes it UP. */
+static const unsigned next[NM__NR] = {
+	[NM_UNKNOWN] = S(UNKNOWN) | S(UP) | S(LOST) | S(FENCED),
+	[NM_UP]      = S(UP) | S(SUSPECT) | S(LOST) | S(FENCED),
+	[NM_SUSPECT] = S(SUSPECT) | S(UP) | S(LOST) | S(FENCED),
+	[NM_LOST]    = S(LOST) | S(UP) | S(FENCED),
+	[NM_FENCED]  = S(FENCED) | S(UP),
+};
+
+static const char *const state_names[NM__NR] = {
+	"unknown", "up", "suspect", "lost", "fenced",
+};
+static const char *const ev_names[NM_EV__NR] = {
+	"hello", "msg", "tick", "revoke",
+};
+
+const char *nodesm_state_to_string(nodesm_state s)
+{
+	return (unsigned)s < NM__NR ? state_names[s] : "invalid";
+}
+
+const char *nodesm_event_to_string(nodesm_event ev)
+{
+	return (unsigned)ev < NM_EV__NR ? ev_names[ev] : "invalid";
+}
+
+bool nodesm_allowed(nodesm_state from, nodesm_state to)
+{
+	if ((unsigned)from >= NM__NR || (unsigned)to >= NM__NR)
+		return false;
+	return next[from] & (1u << to);
+}
+
+bool nodesm_accepts(nodesm_state s, nodesm_event ev)
+{
+	if ((unsigned)s >= NM__NR || (unsigned)ev >= NM_EV__NR)
+		return false;
+	return accepts[s] & (1u << ev);
+}
+
+bool nodesm_cfg_valid(const nodesm_cfg *c)
+{
+	return c->suspect_ms > 0 && c->suspect_ms < c->ttl_ms &&
+	       c->ttl_ms <= c->lease_ms + c->margin_ms;
+}
+
+void nodesm_init(nodesm *n, uint64_t now)
+{
+	memset(n, 0, sizeof *n);
+	n->state = NM_UNKNOWN;
+	n->heard_ms = now;
+	n->since_ms = now;
+}
+
+/* Where silence of `quiet` ms takes a node in state s (a TICK). */
+static nodesm_state silent_state(nodesm_state s, const nodesm_cfg *c,
+				 uint64_t quiet)
+{
+	if (quiet >= c->lease_ms + c->margin_ms)
+		return NM_FENCED;
+	if (quiet >= c->ttl_ms)
+		return s == NM_FENCED ? NM_FENCED : NM_LOST;
+	if (quiet >= c->suspect_ms && s == NM_UP)
+		return NM_SUSPECT;
+	return s;
+}
+
+/* The effects of arriving in `to` from `from` by silence (or a revoke). */
+static unsigned silence_fx(nodesm_state from, nodesm_state to)
+{
+	unsigned fx = 0;
+
+	if (to == from)
+		return 0;
+	fx |= NM_FX_PERSIST | NM_FX_EVENT;
+	if ((to == NM_LOST || to == NM_FENCED) && from != NM_LOST)
+		fx |= NM_FX_MOVE;
+	if (to == NM_FENCED)
+		fx |= NM_FX_MOVE_FENCED;
+	return fx;
+}
+
+int nodesm_step(nodesm *n, const nodesm_cfg *c, nodesm_event ev,
+		uint64_t now, nodesm_fx *fx)
+{
+	nodesm_state to = n->state;
+	const nodesm orig = *n;
+
+	memset(fx, 0, sizeof *fx);
+	if (!nodesm_accepts(n->state, ev) || now < n->heard_ms)
+		return -EINVAL;
+	switch (ev) {
+	case NM_EV_HELLO:
+		n->heard_ms = now;
+		fx->fx |= NM_FX_RECONCILE | NM_FX_WELCOME;
+		if (n->state != NM_UP)
+			fx->fx |= NM_FX_PERSIST | NM_FX_EVENT;
+		to = NM_UP;
+		break;
+	case NM_EV_MSG:
+		n->heard_ms = now;
+		if (n->state == NM_SUSPECT) {
+			to = NM_UP;   /* it was only slow */
+			fx->fx |= NM_FX_PERSIST | NM_FX_EVENT;
+		} else if (n->state != NM_UP) {
+			fx->fx |= NM_FX_REHELLO;   /* say who you are first */
+		}
+		break;
+	case NM_EV_TICK:
+		to = silent_state(n->state, c, now - n->heard_ms);
+		fx->fx |= silence_fx(n->state, to);
+		break;
+	case NM_EV_REVOKE:
+		if (n->state != NM_LOST && n->state != NM_FENCED)
+			to = NM_LOST;
+		fx->fx |= silence_fx(n->state, to);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (!nodesm_allowed(orig.state, to)) {
+		*n = orig;
+		memset(fx, 0, sizeof *fx);
+		return -EINVAL;   /* the table and the code disagree: refuse */
+	}
+	if (to != orig.state)
+		n->since_ms = now;
+	n->state = to;
+	return 0;
+}

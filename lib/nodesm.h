@@ -1,0 +1,89 @@
+/*
+ * nodesm.h - node membership as rsd sees it, as a pure state machine.
+ *
+ * nodesm_step(n, event, now) moves one node and returns the effects rsd
+ * must carry out (after it has committed them): store the node, record an
+ * event, reconcile, welcome, ask for a Hello, move its instances. No I/O,
+ * no clock reads; the allowed moves are a table (nodesm_allowed) checked
+ * on every step, as in lib/rproc.c.
+ *
+ *   UNKNOWN (from the store, not yet heard by this rsd)
+ *      -HELLO-> UP -silent suspect_ms-> SUSPECT -silent ttl_ms-> LOST
+ *      -silent lease_ms + margin_ms-> FENCED
+ *   any -HELLO-> UP (reconcile: stop what moved away meanwhile)
+ *   UP/SUSPECT/UNKNOWN -REVOKE (its key)-> LOST
+ *
+ * LOST: instances that do not ask for fencing may run elsewhere (their
+ * copies on the silent node may still run: a partition). FENCED: the
+ * node's agent has surely stopped its fenced instances (it stops them
+ * after lease_ms without rsd), so those may run elsewhere too: at most
+ * one copy of a fenced instance serves at any instant.
+ */
+#ifndef RS_NODESM_H
+#define RS_NODESM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum nodesm_state {
+	NM_UNKNOWN = 0,
+	NM_UP,
+	NM_SUSPECT,
+	NM_LOST,
+	NM_FENCED,
+	NM__NR
+} nodesm_state;
+
+typedef enum nodesm_event {
+	NM_EV_HELLO = 0,   /* an accepted Hello from the node's agent */
+	NM_EV_MSG,         /* any other message from it (beat, event) */
+	NM_EV_TICK,        /* the periodic check */
+	NM_EV_REVOKE,      /* its key was revoked */
+	NM_EV__NR
+} nodesm_event;
+
+/* Effects, as bits. */
+enum {
+	NM_FX_PERSIST    = 1u << 0,  /* store the node's new state */
+	NM_FX_EVENT      = 1u << 1,  /* record a node-<state> event */
+	NM_FX_RECONCILE  = 1u << 2,  /* compare its Hello with the table */
+	NM_FX_WELCOME    = 1u << 3,  /* answer its Hello */
+	NM_FX_REHELLO    = 1u << 4,  /* ask it who it is (a message from a
+				      * node this rsd has not welcomed) */
+	NM_FX_MOVE       = 1u << 5,  /* its unfenced instances may move */
+	NM_FX_MOVE_FENCED = 1u << 6, /* its fenced instances may move */
+};
+
+/* Times, milliseconds. */
+typedef struct nodesm_cfg {
+	uint64_t suspect_ms;   /* silent this long: suspect (> 2 beats) */
+	uint64_t ttl_ms;       /* silent this long: lost */
+	uint64_t lease_ms;     /* the agent's lease: it stops fenced services
+				* after this long without rsd */
+	uint64_t margin_ms;    /* clock drift and delivery slack on top */
+} nodesm_cfg;
+
+typedef struct nodesm {
+	nodesm_state state;
+	uint64_t     heard_ms;   /* last message from it (monotonic) */
+	uint64_t     since_ms;   /* when it entered state */
+} nodesm;
+
+typedef struct nodesm_fx {
+	unsigned     fx;
+} nodesm_fx;
+
+/* A node known from the store, not heard yet, at now. */
+void nodesm_init(nodesm *n, uint64_t now_ms);
+/* Whether cfg is consistent: suspect < ttl <= lease + margin. */
+bool nodesm_cfg_valid(const nodesm_cfg *c);
+/* Applies ev at now. 0 and *fx, or -EINVAL (not accepted in this state,
+ * or now before the last message: n unchanged, fx empty). */
+int nodesm_step(nodesm *n, const nodesm_cfg *c, nodesm_event ev,
+		uint64_t now_ms, nodesm_fx *fx);
+bool nodesm_allowed(nodesm_state from, nodesm_state to);
+bool nodesm_accepts(nodesm_state s, nodesm_event ev);
+const char *nodesm_state_to_string(nodesm_state s);
+const char *nodesm_event_to_string(nodesm_event ev);
+
+#endif

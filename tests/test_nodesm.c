@@ -1,0 +1,181 @@
+/*
+ * test_nodesm.c - node membership (lib/nodesm.c): every state x event
+ * pair against a table of expected moves and effects, the allowed-move
+ * table, and a seeded random walk that checks the fencing rule.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nodesm.h"
+
+static const nodesm_cfg cfg = {
+	.suspect_ms = 2000, .ttl_ms = 5000, .lease_ms = 8000, .margin_ms = 2000,
+};
+
+#define P  NM_FX_PERSIST
+#define EV NM_FX_EVENT
+#define RC NM_FX_RECONCILE
+#define W  NM_FX_WELCOME
+#define RH NM_FX_REHELLO
+#define MV NM_FX_MOVE
+#define MF NM_FX_MOVE_FENCED
+
+/* From state `from`, last heard at 1000, event at 1000 + quiet. */
+static const struct {
+	nodesm_state from;
+	nodesm_event ev;
+	uint64_t     quiet;
+	nodesm_state to;
+	unsigned     fx;
+} cases[] = {
+	{ NM_UNKNOWN, NM_EV_HELLO,  0,     NM_UP,      P | EV | RC | W },
+	{ NM_UNKNOWN, NM_EV_MSG,    0,     NM_UNKNOWN, RH },
+	{ NM_UNKNOWN, NM_EV_TICK,   1000,  NM_UNKNOWN, 0 },
+	{ NM_UNKNOWN, NM_EV_TICK,   3000,  NM_UNKNOWN, 0 },
+	{ NM_UNKNOWN, NM_EV_TICK,   5000,  NM_LOST,    P | EV | MV },
+	{ NM_UNKNOWN, NM_EV_TICK,   10000, NM_FENCED,  P | EV | MV | MF },
+	{ NM_UNKNOWN, NM_EV_REVOKE, 0,     NM_LOST,    P | EV | MV },
+	{ NM_UP,      NM_EV_HELLO,  0,     NM_UP,      RC | W },
+	{ NM_UP,      NM_EV_MSG,    0,     NM_UP,      0 },
+	{ NM_UP,      NM_EV_TICK,   1999,  NM_UP,      0 },
+	{ NM_UP,      NM_EV_TICK,   2000,  NM_SUSPECT, P | EV },
+	{ NM_UP,      NM_EV_TICK,   5000,  NM_LOST,    P | EV | MV },
+	{ NM_UP,      NM_EV_TICK,   9999,  NM_LOST,    P | EV | MV },
+	{ NM_UP,      NM_EV_TICK,   10000, NM_FENCED,  P | EV | MV | MF },
+	{ NM_UP,      NM_EV_REVOKE, 0,     NM_LOST,    P | EV | MV },
+	{ NM_SUSPECT, NM_EV_HELLO,  0,     NM_UP,      P | EV | RC | W },
+	{ NM_SUSPECT, NM_EV_MSG,    0,     NM_UP,      P | EV },
+	{ NM_SUSPECT, NM_EV_TICK,   3000,  NM_SUSPECT, 0 },
+	{ NM_SUSPECT, NM_EV_TICK,   5000,  NM_LOST,    P | EV | MV },
+	{ NM_SUSPECT, NM_EV_TICK,   10000, NM_FENCED,  P | EV | MV | MF },
+	{ NM_SUSPECT, NM_EV_REVOKE, 0,     NM_LOST,    P | EV | MV },
+	{ NM_LOST,    NM_EV_HELLO,  0,     NM_UP,      P | EV | RC | W },
+	{ NM_LOST,    NM_EV_MSG,    0,     NM_LOST,    RH },
+	{ NM_LOST,    NM_EV_TICK,   6000,  NM_LOST,    0 },
+	{ NM_LOST,    NM_EV_TICK,   10000, NM_FENCED,  P | EV | MF },
+	{ NM_LOST,    NM_EV_REVOKE, 0,     NM_LOST,    0 },
+	{ NM_FENCED,  NM_EV_HELLO,  0,     NM_UP,      P | EV | RC | W },
+	{ NM_FENCED,  NM_EV_MSG,    0,     NM_FENCED,  RH },
+	{ NM_FENCED,  NM_EV_TICK,   20000, NM_FENCED,  0 },
+	{ NM_FENCED,  NM_EV_REVOKE, 0,     NM_FENCED,  0 },
+};
+
+Test(nodesm, every_state_and_event)
+{
+	bool seen[NM__NR][NM_EV__NR] = { { false } };
+
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		nodesm n = { .state = cases[i].from, .heard_ms = 1000, .since_ms = 500 };
+		nodesm_fx fx;
+		uint64_t now = 1000 + cases[i].quiet;
+
+		cr_assert_eq(nodesm_step(&n, &cfg, cases[i].ev, now, &fx), 0, "case %zu", i);
+		cr_assert_eq(n.state, cases[i].to, "case %zu: %s -%s-> %s, want %s", i,
+			     nodesm_state_to_string(cases[i].from),
+			     nodesm_event_to_string(cases[i].ev),
+			     nodesm_state_to_string(n.state),
+			     nodesm_state_to_string(cases[i].to));
+		cr_assert_eq(fx.fx, cases[i].fx, "case %zu: fx 0x%x, want 0x%x", i,
+			     fx.fx, cases[i].fx);
+		cr_assert_eq(n.since_ms, n.state != cases[i].from ? now : 500u, "case %zu", i);
+		if (cases[i].ev == NM_EV_HELLO || cases[i].ev == NM_EV_MSG)
+			cr_assert_eq(n.heard_ms, now);
+		else
+			cr_assert_eq(n.heard_ms, 1000u);
+		seen[cases[i].from][cases[i].ev] = true;
+	}
+	for (int s = 0; s < NM__NR; s++)
+		for (int e = 0; e < NM_EV__NR; e++)
+			cr_assert(seen[s][e] == nodesm_accepts(s, e),
+				  "%s x %s: accepted but not tested (or the reverse)",
+				  nodesm_state_to_string(s), nodesm_event_to_string(e));
+}
+
+/* The moves the table allows, exactly. */
+Test(nodesm, allowed_moves)
+{
+	static const char *const want[NM__NR] = {
+		/* to: unknown up suspect lost fenced */
+		[NM_UNKNOWN] = "11011",
+		[NM_UP]      = "01111",
+		[NM_SUSPECT] = "01111",
+		[NM_LOST]    = "01011",
+		[NM_FENCED]  = "01001",
+	};
+
+	for (int f = 0; f < NM__NR; f++)
+		for (int t = 0; t < NM__NR; t++)
+			cr_assert_eq(nodesm_allowed(f, t), want[f][t] == '1', "%s -> %s",
+				     nodesm_state_to_string(f), nodesm_state_to_string(t));
+	cr_assert(!nodesm_allowed(NM__NR, NM_UP));
+	cr_assert(!nodesm_allowed(NM_UP, NM__NR));
+	cr_assert(!nodesm_accepts(NM_UP, NM_EV__NR));
+	cr_assert_str_eq(nodesm_state_to_string(NM__NR), "invalid");
+	cr_assert_str_eq(nodesm_event_to_string(NM_EV__NR), "invalid");
+}
+
+Test(nodesm, refuses_time_going_back_and_bad_config)
+{
+	nodesm n;
+	nodesm_fx fx;
+	nodesm_cfg bad = cfg;
+
+	nodesm_init(&n, 5000);
+	cr_assert_eq(n.state, NM_UNKNOWN);
+	cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, 4999, &fx), -EINVAL);
+	cr_assert_eq(n.state, NM_UNKNOWN);
+	cr_assert_eq(fx.fx, 0);
+	cr_assert_eq(nodesm_step(&n, &cfg, (nodesm_event)99, 6000, &fx), -EINVAL);
+	cr_assert(nodesm_cfg_valid(&cfg));
+	bad.suspect_ms = bad.ttl_ms;
+	cr_assert(!nodesm_cfg_valid(&bad));
+	bad = cfg;
+	bad.lease_ms = 1000;   /* fenced before lost */
+	bad.margin_ms = 0;
+	cr_assert(!nodesm_cfg_valid(&bad));
+	bad = cfg;
+	bad.suspect_ms = 0;
+	cr_assert(!nodesm_cfg_valid(&bad));
+}
+
+/* A seeded random walk of messages, ticks, hellos and revokes: every move
+ * is in the table, and the fencing rule holds: fenced instances are only
+ * released (MOVE_FENCED) when the node has been silent for the lease plus
+ * the margin, and unfenced ones (MOVE) never before the TTL, unless the
+ * key was revoked. A failing seed is printed. */
+Test(nodesm, random_walk_keeps_the_fencing_rule)
+{
+	for (unsigned seed = 1; seed <= 200; seed++) {
+		nodesm n;
+		uint64_t now = 0;
+
+		srand(seed);
+		nodesm_init(&n, now);
+		for (int i = 0; i < 500; i++) {
+			nodesm_event ev = (nodesm_event)(rand() % 10 < 6 ? NM_EV_TICK :
+							 rand() % 10 < 8 ? NM_EV_MSG :
+							 rand() % 2 ? NM_EV_HELLO : NM_EV_REVOKE);
+			nodesm before = n;
+			nodesm_fx fx;
+			uint64_t quiet;
+
+			now += (uint64_t)(rand() % 3000);
+			quiet = now - n.heard_ms;
+			cr_assert_eq(nodesm_step(&n, &cfg, ev, now, &fx), 0, "seed %u step %d",
+				     seed, i);
+			cr_assert(nodesm_allowed(before.state, n.state), "seed %u", seed);
+			if (fx.fx & NM_FX_MOVE_FENCED)
+				cr_assert_geq(quiet, cfg.lease_ms + cfg.margin_ms,
+					      "seed %u step %d: fenced moved after %llu ms", seed,
+					      i, (unsigned long long)quiet);
+			if ((fx.fx & NM_FX_MOVE) && ev != NM_EV_REVOKE)
+				cr_assert_geq(quiet, cfg.ttl_ms, "seed %u step %d", seed, i);
+			if (n.state == NM_UP)
+				cr_assert(before.state == NM_UP || ev == NM_EV_HELLO ||
+					  (before.state == NM_SUSPECT && ev == NM_EV_MSG),
+					  "seed %u: up without a hello", seed);
+		}
+	}
+}
