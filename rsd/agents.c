@@ -39,17 +39,21 @@ static rsd_node *node_of_peer(rsd *d, const store_principal *who,
 	return NULL;
 }
 
+/* Writes a row inside the open transaction; a failure fails its commit. */
 static void node_persist(rsd *d, rsd_node *n)
 {
-	if (store_node_put(d->st, &n->n) < 0)
-		log_warnx("cannot store node %s: %s", n->n.name, store_errmsg(d->st));
+	int r = store_node_put(d->st, &n->n);
+
+	if (r < 0 && !d->tx_err)
+		d->tx_err = r;
 }
 
 static void inst_persist(rsd *d, rsd_inst *in)
 {
-	if (store_instance_put(d->st, &in->si) < 0)
-		log_warnx("cannot store instance %llu: %s",
-			  (unsigned long long)in->si.info.id, store_errmsg(d->st));
+	int r = store_instance_put(d->st, &in->si);
+
+	if (r < 0 && !d->tx_err)
+		d->tx_err = r;
 }
 
 /* Copies what the agent says of an instance into the table. */
@@ -170,6 +174,7 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 			rsd_event(d, in->si.info.label, in->si.info.id, n->n.name,
 				  "reconcile", "node does not run instance %llu, starting it",
 				  (unsigned long long)in->si.info.id);
+			rsd_tx_save(d, in);   /* a decision: undone if not recorded */
 			in->si.info.state = RS_IS_PENDING;
 			in->si.info.pid = 0;
 			inst_persist(d, in);
@@ -209,6 +214,33 @@ static bool duplicate_agent(rsd *d, rsd_node *n, const net_peer *peer,
 	}
 	rs_msg_clear(&m);
 	return r == 0;
+}
+
+/* Records a Hello in one transaction: the node up, what its agent runs
+ * (facts), reconciliation (its orders held until the commit). If that
+ * fails: the facts stay, the decisions are undone, no order goes out and
+ * the node is not up (no Welcome): the agent keeps saying Hello, and the
+ * first one that is recorded reconciles. */
+static int hello_record(rsd *d, rsd_node *n, const rs_hello *h)
+{
+	rs_node_state was = n->n.state;
+	int r = rsd_tx_begin(d);
+
+	if (r == 0) {
+		if (n->n.state != RS_NS_UP)
+			rsd_event(d, NULL, 0, n->n.name, "node-up",
+				  "agent %s with %zu instances", h->agent_version,
+				  h->ninstances);
+		n->n.state = RS_NS_UP;
+		node_persist(d, n);
+		reconcile(d, n, h);
+		r = rsd_tx_commit(d);
+	}
+	if (r < 0) {
+		n->n.state = was == RS_NS_UP ? RS_NS_UNKNOWN : was;
+		rsd_store_trouble(d, "a node's hello", r);
+	}
+	return r;
 }
 
 static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
@@ -276,16 +308,8 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 	n->n.capacity = h->capacity;
 	rsd_node_set_labels(n, h->labels, h->nlabels);
 	n->n.last_seen_ms = clock_wall_ms();
-	if (store_begin(d->st) < 0)
-		log_warnx("cannot begin: %s", store_errmsg(d->st));
-	if (n->n.state != RS_NS_UP)
-		rsd_event(d, NULL, 0, n->n.name, "node-up", "agent %s with %zu instances",
-			  h->agent_version, h->ninstances);
-	n->n.state = RS_NS_UP;
-	node_persist(d, n);
-	reconcile(d, n, h);
-	if (rsd_commit(d) < 0)
-		log_warnx("cannot commit hello of %s: %s", n->n.name, store_errmsg(d->st));
+	if (hello_record(d, n, h) < 0)
+		return;
 	/* Welcome carries the last event we processed: the agent replays the
 	 * rest, which we record as history (seq < hello_seq) */
 	send_simple(d, n, RS_MSG_WELCOME);
@@ -326,25 +350,10 @@ static void after_death(rsd *d, rsd_inst *in, rs_event_kind kind)
 	}
 }
 
-static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
+/* The metrics an event feeds (histograms, backoff, counters). */
+static void event_metrics(rsd *d, rsd_node *n, rsd_inst *in, const rs_ievent *e,
+			  bool history)
 {
-	const rs_ievent *e = &m->u.event;
-	rsd_inst *in = rsd_inst_find(d, e->info.id);
-	bool history = m->seq < n->hello_seq;   /* replayed, state is older */
-
-	if (history) {
-		if (m->seq <= n->replay_seen)
-			return;   /* already seen */
-		n->replay_seen = m->seq;
-	} else {
-		if (m->seq <= n->acked_seq && n->acked_seq)
-			return;   /* already seen */
-		n->acked_seq = m->seq;
-	}
-	if (store_begin(d->st) < 0)
-		log_warnx("cannot begin: %s", store_errmsg(d->st));
-	rsd_event(d, e->info.label, e->info.id, n->n.name,
-		  rs_event_kind_to_string(e->kind), "%s", e->detail ? e->detail : "");
 	if (!history && e->kind == RS_EK_STARTED && e->latency_us)
 		prom_hist_observe(&d->h_restart, e->latency_us / 1e6);
 	if (!history && e->kind == RS_EK_READY && e->info.ready_ms >= e->info.started_ms &&
@@ -361,17 +370,45 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 			  rs_exit_reason_to_string(e->info.last_exit.reason));
 	if (e->kind == RS_EK_WATCHDOG)
 		rsd_count(d, "watchdog", e->info.label, n->n.name, "");
+}
+
+static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
+{
+	const rs_ievent *e = &m->u.event;
+	rsd_inst *in = rsd_inst_find(d, e->info.id);
+	bool history = m->seq < n->hello_seq;   /* replayed, state is older */
+	int r;
+
+	if (history) {
+		if (m->seq <= n->replay_seen)
+			return;   /* already seen */
+		n->replay_seen = m->seq;
+	} else {
+		if (m->seq <= n->acked_seq && n->acked_seq)
+			return;   /* already seen */
+		n->acked_seq = m->seq;
+	}
+	/* what the agent reports is a fact: the table takes it even if the
+	 * store cannot; only the switch-over is a decision (undone if its
+	 * transaction fails) */
+	if ((r = rsd_tx_begin(d)) < 0)
+		rsd_store_trouble(d, "an agent's event", r);
+	else
+		rsd_event(d, e->info.label, e->info.id, n->n.name,
+			  rs_event_kind_to_string(e->kind), "%s", e->detail ? e->detail : "");
+	event_metrics(d, n, in, e, history);
 	if (in && !history && strcmp(in->si.node, n->n.name) == 0) {
 		inst_update(in, &e->info);
 		if (e->detail)
 			rs_strlcpy(in->detail, e->detail, sizeof in->detail);
-		inst_persist(d, in);
-		if (e->kind == RS_EK_EXITED || e->kind == RS_EK_FAILED ||
-		    e->kind == RS_EK_WATCHDOG)
+		if (r == 0)
+			inst_persist(d, in);
+		if (r == 0 && (e->kind == RS_EK_EXITED || e->kind == RS_EK_FAILED ||
+			       e->kind == RS_EK_WATCHDOG))
 			rsd_switch_over(d, in);
 	}
-	if (rsd_commit(d) < 0)
-		log_warnx("cannot commit event: %s", store_errmsg(d->st));
+	if (r == 0 && (r = rsd_tx_commit(d)) < 0)
+		rsd_store_trouble(d, "an agent's event", r);
 	/* update outcomes count even when replayed (a link that blinked) */
 	if (in && strcmp(in->si.node, n->n.name) == 0 &&
 	    e->kind >= RS_EK_UPDATE_PREPARE && e->kind <= RS_EK_UPDATE_ROLLBACK)
@@ -381,70 +418,99 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 	rsd_pending_check(d);
 }
 
+/* A node lost is a fact rsd observed: the table takes it even if the
+ * store cannot. The switch-overs are decisions, undone if their
+ * transaction fails; rescheduling is its own (rsd_reschedule_lost). */
 void rsd_node_lost(rsd *d, rsd_node *n)
 {
+	int r = rsd_tx_begin(d);
+
 	log_warnx("node %s lost: no heartbeat for %u ms", n->n.name, d->ttl_ms);
-	if (store_begin(d->st) < 0)
-		log_warnx("cannot begin: %s", store_errmsg(d->st));
+	if (r < 0)
+		rsd_store_trouble(d, "a node's loss", r);
 	n->n.state = RS_NS_LOST;
 	n->connected = false;
-	node_persist(d, n);
-	rsd_event(d, NULL, 0, n->n.name, "node-lost", "no heartbeat for %u ms", d->ttl_ms);
+	if (r == 0) {
+		node_persist(d, n);
+		rsd_event(d, NULL, 0, n->n.name, "node-lost", "no heartbeat for %u ms",
+			  d->ttl_ms);
+	}
 	for (rsd_inst *in = d->insts; in; in = in->next) {
 		if (strcmp(in->si.node, n->n.name) != 0 ||
 		    !rsd_istate_live(in->si.info.state))
 			continue;
 		in->si.info.state = RS_IS_LOST;
+		if (r < 0)
+			continue;
 		inst_persist(d, in);
 		rsd_event(d, in->si.info.label, in->si.info.id, n->n.name, "lost",
 			  "node %s lost", n->n.name);
 		rsd_switch_over(d, in);
 	}
-	if (rsd_commit(d) < 0)
-		log_warnx("cannot commit node loss: %s", store_errmsg(d->st));
+	if (r == 0 && (r = rsd_tx_commit(d)) < 0)
+		rsd_store_trouble(d, "a node's loss", r);
 	rsd_reschedule_lost(d);
 	rsd_pending_check(d);
 }
 
+/* Where a lost instance may go now: NULL if its service is not wanted, is
+ * pinned (it waits for its node), or there is no other node (yet). */
+static rsd_node *reschedule_target(rsd *d, rsd_inst *in)
+{
+	rsd_svc *s;
+	rsd_node *to;
+
+	if (in->si.info.state != RS_IS_LOST)
+		return NULL;   /* (each period: no lookup for the others) */
+	s = rsd_svc_find(d, in->si.info.label);
+	if (!s || s->s.desired != RS_WANT_UP || s->s.spec.node[0])
+		return NULL;
+	to = rsd_place_label(d, "", in->si.node, in->si.info.label);
+	return to && strcmp(to->n.name, in->si.node) != 0 ? to : NULL;
+}
+
+/* Inside the transaction: moves in to node to (saved; Start held). */
+static void reschedule_one(rsd *d, rsd_inst *in, rsd_node *to)
+{
+	rsd_svc *s = rsd_svc_find(d, in->si.info.label);
+	char from[RS_NODE_MAX];
+
+	rsd_tx_save(d, in);
+	rs_strlcpy(from, in->si.node, sizeof from);
+	rs_strlcpy(in->si.node, to->n.name, sizeof in->si.node);
+	in->si.info.state = RS_IS_PENDING;
+	in->si.info.pid = 0;
+	in->si.info.generation = s->s.generation;
+	inst_persist(d, in);
+	rsd_event(d, in->si.info.label, in->si.info.id, to->n.name, "rescheduled",
+		  "from lost node %s to %s", from, to->n.name);
+	rsd_send_start(d, in);
+	log_info("%s/%llu: rescheduling from lost node %s to %s", in->si.info.label,
+		 (unsigned long long)in->si.info.id, from, to->n.name);
+}
+
+/* One transaction for every move; nothing moves (and nothing starts)
+ * unless it commits: the lost instances stay lost and are tried again at
+ * the next period. */
 void rsd_reschedule_lost(rsd *d)
 {
 	bool began = false;
+	int r = 0;
 
 	for (rsd_inst *in = d->insts; in; in = in->next) {
-		rsd_svc *s;
-		rsd_node *to;
-		char from[RS_NODE_MAX];
+		rsd_node *to = reschedule_target(d, in);
 
-		if (in->si.info.state != RS_IS_LOST)
-			continue;   /* (each period: no lookup for the others) */
-		s = rsd_svc_find(d, in->si.info.label);
-		if (!s || s->s.desired != RS_WANT_UP || s->s.spec.node[0])
-			continue;   /* pinned services wait for their node */
-		to = rsd_place_label(d, "", in->si.node, in->si.info.label);
-		if (!to || strcmp(to->n.name, in->si.node) == 0)
-			continue;   /* nowhere else to go (yet): retried each period */
-		if (!began && store_begin(d->st) == 0)
-			began = true;
-		rs_strlcpy(from, in->si.node, sizeof from);
-		rs_strlcpy(in->si.node, to->n.name, sizeof in->si.node);
-		in->si.info.state = RS_IS_PENDING;
-		in->si.info.pid = 0;
-		in->si.info.generation = s->s.generation;
-		inst_persist(d, in);
-		rsd_event(d, in->si.info.label, in->si.info.id, to->n.name, "rescheduled",
-			  "from lost node %s to %s", from, to->n.name);
-		log_info("%s/%llu: rescheduled from lost node %s to %s", in->si.info.label,
-			 (unsigned long long)in->si.info.id, from, to->n.name);
-		in->moved = true;
+		if (!to)
+			continue;
+		if (!began && (r = rsd_tx_begin(d)) < 0)
+			break;
+		began = true;
+		reschedule_one(d, in, to);
 	}
-	if (began && rsd_commit(d) < 0)
-		log_warnx("cannot commit rescheduling: %s", store_errmsg(d->st));
-	/* committed: now act on it */
-	for (rsd_inst *in = d->insts; in; in = in->next)
-		if (in->moved) {
-			in->moved = false;
-			rsd_send_start(d, in);
-		}
+	if (began)
+		r = rsd_tx_commit(d);
+	if (r < 0)
+		rsd_store_trouble(d, "rescheduling", r);
 }
 
 void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,

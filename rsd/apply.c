@@ -127,16 +127,29 @@ static bool svc_live(rsd *d, const char *label)
 	return false;
 }
 
-/* Drops label's dead instances (a new one replaces them). */
+static bool is_dead(const rsd_inst *in)
+{
+	return in->si.info.state == RS_IS_DOWN || in->si.info.state == RS_IS_FAILED;
+}
+
+/* Inside the apply's transaction: deletes the rows of label's dead
+ * instances (a new one replaces them). */
+static int store_drop_dead(rsd *d, const char *label)
+{
+	int r = 0;
+
+	for (rsd_inst *in = d->insts; in && r == 0; in = in->next)
+		if (!strcmp(in->si.info.label, label) && is_dead(in))
+			r = store_instance_del(d->st, in->si.info.id);
+	return r;
+}
+
+/* After the commit: drops label's dead instances from the table. */
 static void drop_dead(rsd *d, const char *label)
 {
 	for (rsd_inst **pp = &d->insts; *pp;) {
 		rsd_inst *in = *pp;
-		if (!strcmp(in->si.info.label, label) &&
-		    (in->si.info.state == RS_IS_DOWN || in->si.info.state == RS_IS_FAILED)) {
-			if (store_instance_del(d->st, in->si.info.id) < 0)
-				log_warnx("cannot drop instance %llu: %s",
-					  (unsigned long long)in->si.info.id, store_errmsg(d->st));
+		if (!strcmp(in->si.info.label, label) && is_dead(in)) {
 			*pp = in->next;
 			free(in);
 		} else {
@@ -253,7 +266,7 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 	size_t order_n = 0;
 	char *json = NULL;
 	rsd_pending *p = NULL;
-	int code = RS_E_INTERNAL;
+	int r = 0;
 
 	/* what only rsd can check */
 	for (i = 0; i < rq->nspecs; i++) {
@@ -325,8 +338,8 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 		 na, nc, nr);
 
 	/* 1. commit every desired state at once */
-	if (store_begin(d->st) < 0)
-		goto fail;
+	if ((r = rsd_tx_begin(d)) < 0)
+		goto fail_store;
 	for (i = 0; i < rq->nspecs; i++) {
 		rsd_svc *s = rsd_svc_find(d, rq->specs[i].label);
 		store_service next = { .desired = RS_WANT_UP };
@@ -338,21 +351,24 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 		next.updated_ms = clock_wall_ms();
 		if (!s)
 			next.created_ms = next.updated_ms;
-		if (store_service_put(d->st, &next) < 0)
+		if ((r = store_service_put(d->st, &next)) < 0)
 			goto rollback;
 	}
+	for (i = 0; i < na; i++)
+		if ((r = store_drop_dead(d, added[i])) < 0)
+			goto rollback;
 	for (rsd_svc *s = d->svcs; s; s = s->next)
 		if (!find_spec(rq, s->s.spec.label) && s->s.desired == RS_WANT_UP) {
 			store_service down = s->s;
 			down.desired = RS_WANT_DOWN;
-			if (store_service_put(d->st, &down) < 0)
+			if ((r = store_service_put(d->st, &down)) < 0)
 				goto rollback;
 		}
-	if (store_op_add(d->st, &p->op) < 0)
+	if ((r = store_op_add(d->st, &p->op)) < 0)
 		goto rollback;
 	rsd_event(d, NULL, 0, NULL, "apply", "%s", p->op.detail);
-	if (rsd_commit(d) < 0)
-		goto fail;
+	if ((r = rsd_tx_commit(d)) < 0)
+		goto fail_store;
 
 	/* 2. the table follows the store */
 	for (rsd_svc *s = d->svcs; s; s = s->next)
@@ -438,9 +454,16 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 	goto out_keep;
 
 rollback:
-	store_rollback(d->st);
+	rsd_tx_abort(d);
+fail_store:
+	if (peer->len)
+		rsd_reply_unrecorded(d, peer, rq, r);
+	else
+		rsd_store_trouble(d, "the boot apply", r);
+	rsd_pending_free(p);
+	goto out;
 fail:
-	rsd_reply(d, peer, rq->id, code, NULL, "apply failed: cannot store the plan");
+	rsd_reply(d, peer, rq->id, RS_E_INTERNAL, NULL, "apply failed: out of memory");
 	rsd_pending_free(p);
 	goto out;
 fail_after_commit:

@@ -165,8 +165,9 @@ static int principal_new(rsd *d, const char *kind, const char *name,
 }
 
 /* A new join token: the old ones revoked, the new one stored, then
- * written to join.token. Own transaction. */
-static int token_new(rsd *d, rs_cred *c)
+ * written to join.token. Own transaction (with a token-rotate event if
+ * rotate). */
+static int token_new(rsd *d, rs_cred *c, bool rotate)
 {
 	char path[RSD_PATH_MAX + 32], name[32];
 	uint64_t now = clock_wall_ms();
@@ -189,6 +190,9 @@ static int token_new(rsd *d, rs_cred *c)
 	snprintf(name, sizeof name, "join-%d", n + 1);
 	if ((r = principal_new(d, "join", name, "", "", c)) < 0)
 		goto fail;
+	if (rotate)
+		rsd_event(d, NULL, 0, NULL, "token-rotate", "join token %s; the "
+			  "earlier ones are refused", c->name);
 	if ((r = rsd_commit(d)) < 0)
 		goto fail;
 	auth_reload(d);
@@ -262,7 +266,7 @@ int rsd_auth_init(rsd *d, const char *db_path, bool insecure)
 		    !d->principals[i].revoked_ms)
 			have_join = true;
 	if (!have_join) {
-		if ((r = token_new(d, &c)) < 0)
+		if ((r = token_new(d, &c, false)) < 0)
 			return r;
 		memset(&c, 0, sizeof c);
 		dir_file(d, "join.token", path, sizeof path);
@@ -481,17 +485,12 @@ static void token_rotate(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	char text[2048];
 	rs_cred c;
-	int r = token_new(d, &c);
+	int r = token_new(d, &c, true);
 
 	if (r < 0) {
-		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot make a token: %s",
-			      strerror(-r));
+		rsd_reply_unrecorded(d, peer, rq, r);
 		return;
 	}
-	store_begin(d->st);
-	rsd_event(d, NULL, 0, NULL, "token-rotate", "join token %s; the earlier ones "
-		  "are refused", c.name);
-	rsd_commit(d);
 	cred_format(&c, text, sizeof text);
 	reply_obj(d, peer, rq->id, json_pack("{s:s, s:s}", "name", c.name,
 					     "token", text), "rotated");

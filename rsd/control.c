@@ -70,6 +70,18 @@ void rsd_reply_err(rsd *d, const net_peer *peer, uint64_t id, int code,
 	rsd_reply(d, peer, id, code, NULL, msg);
 }
 
+void rsd_reply_unrecorded(rsd *d, const net_peer *peer, const rs_request *rq,
+			  int r)
+{
+	const char *verb = rs_verb_to_string(rq->verb);
+
+	log_warnx("cannot record '%s%s%s': %s; refused, nothing changed", verb,
+		  rq->label[0] ? " " : "", rq->label, rsd_store_why(d, r));
+	rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot record '%s%s%s': %s; "
+		      "nothing was changed", verb, rq->label[0] ? " " : "", rq->label,
+		      rsd_store_why(d, r));
+}
+
 rsd_pending *rsd_op_new(rsd *d, const net_peer *peer, const rs_request *rq,
 				uint32_t default_ms)
 {
@@ -117,90 +129,106 @@ rsd_svc *rsd_svc_for_op(rsd *d, const net_peer *peer, const rs_request *rq)
 	return busy(d, peer, rq) ? NULL : s;
 }
 
-static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
+/* Whether up may go ahead: a valid spec, no operation on the label, not
+ * up already. Replies if not. */
+static bool up_allowed(rsd *d, const net_peer *peer, const rs_request *rq,
+		       const rsd_svc *s)
 {
 	char err[RS_DETAIL_MAX];
-	rsd_svc *s = rsd_svc_find(d, rq->label);
-	rsd_node *n;
-	rsd_inst *in = NULL;
-	rsd_pending *p = NULL;
-	bool fresh = !s;
 
 	if (strcmp(rq->spec.label, rq->label) != 0 ||
 	    rs_spec_validate(&rq->spec, err, sizeof err) < 0) {
 		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "%s", err);
-		return;
+		return false;
 	}
 	if (busy(d, peer, rq))
-		return;
-	if (s && s->s.desired == RS_WANT_UP) {
-		for (rsd_inst *x = d->insts; x; x = x->next)
-			if (!strcmp(x->si.info.label, rq->label) &&
-			    (rsd_istate_live(x->si.info.state) ||
-			     x->si.info.state == RS_IS_LOST ||
-			     x->si.info.state == RS_IS_EXITED)) {
-				rsd_reply_err(d, peer, rq->id, RS_E_EXISTS,
-					  "%s is already up (%s on %s; use down first, or edit and refresh)",
-					  rq->label, rs_istate_to_string(x->si.info.state),
-					  x->si.node);
-				return;
-			}
-		/* wanted up but nothing runs (its start failed): up again */
-	}
-	n = rsd_place_spec(d, &rq->spec, rq->spec.node, NULL);
-	if (!n) {
-		if (rq->spec.node[0])
-			rsd_reply_err(d, peer, rq->id, RS_E_NONODE,
-				  "node %s is not connected (or is full)", rq->spec.node);
-		else if (rq->spec.nplacement)
-			rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node "
-				  "matches the placement of %s (%s%s)", rq->label,
-				  rq->spec.placement[0], rq->spec.nplacement > 1 ? ", ..." : "");
-		else
-			rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "no node is connected");
-		return;
-	}
-	p = rsd_op_new(d, peer, rq, rq->spec.ready_timeout_ms + 5000);
-	in = calloc(1, sizeof *in);
-	if (!s)
-		s = calloc(1, sizeof *s);
-	if (!p || !in || !s)
-		goto nomem;
-	if (fresh) {
-		s->s.created_ms = clock_wall_ms();
-		rs_spec_init(&s->s.spec);
-	}
-	rs_spec_clear(&s->s.spec);
-	if (rs_spec_copy(&s->s.spec, &rq->spec) < 0)
-		goto nomem;
-	s->s.desired = RS_WANT_UP;
-	s->s.generation++;
-	s->s.updated_ms = clock_wall_ms();
-	in->si.info.id = d->next_inst_id;
-	rs_strlcpy(in->si.info.label, rq->label, sizeof in->si.info.label);
-	in->si.info.generation = s->s.generation;
-	in->si.info.state = RS_IS_PENDING;
-	rs_strlcpy(in->si.node, n->n.name, sizeof in->si.node);
+		return false;
+	if (!s || s->s.desired != RS_WANT_UP)
+		return true;
+	for (rsd_inst *x = d->insts; x; x = x->next)
+		if (!strcmp(x->si.info.label, rq->label) &&
+		    (rsd_istate_live(x->si.info.state) ||
+		     x->si.info.state == RS_IS_LOST ||
+		     x->si.info.state == RS_IS_EXITED)) {
+			rsd_reply_err(d, peer, rq->id, RS_E_EXISTS,
+				  "%s is already up (%s on %s; use down first, or edit and refresh)",
+				  rq->label, rs_istate_to_string(x->si.info.state),
+				  x->si.node);
+			return false;
+		}
+	return true;   /* wanted up but nothing runs (its start failed): up again */
+}
 
-	/* commit the decision, then act on it */
-	if (store_begin(d->st) < 0)
-		goto store_fail;
-	if (store_service_put(d->st, &s->s) < 0 ||
-	    store_instance_put(d->st, &in->si) < 0 ||
-	    store_op_add(d->st, &p->op) < 0)
-		goto store_abort;
+/* The node up places the first instance on, or NULL after replying. */
+static rsd_node *up_node(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	rsd_node *n = rsd_place_spec(d, &rq->spec, rq->spec.node, NULL);
+
+	if (n)
+		return n;
+	if (rq->spec.node[0])
+		rsd_reply_err(d, peer, rq->id, RS_E_NONODE,
+			  "node %s is not connected (or is full)", rq->spec.node);
+	else if (rq->spec.nplacement)
+		rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node "
+			  "matches the placement of %s (%s%s)", rq->label,
+			  rq->spec.placement[0], rq->spec.nplacement > 1 ? ", ..." : "");
+	else
+		rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "no node is connected");
+	return NULL;
+}
+
+/* The service row up stores: s's (NULL: a new one) with rq's spec (owned
+ * by *next), wanted up, the next generation. */
+static int up_service(const rsd_svc *s, const rs_request *rq, store_service *next)
+{
+	uint64_t now = clock_wall_ms();
+
+	if (s) {
+		*next = s->s;
+	} else {
+		memset(next, 0, sizeof *next);
+		next->created_ms = now;
+	}
+	rs_spec_init(&next->spec);
+	next->desired = RS_WANT_UP;
+	next->generation++;
+	next->updated_ms = now;
+	return rs_spec_copy(&next->spec, &rq->spec);
+}
+
+/* Records an up in one transaction: the service row, the new instance,
+ * the operation, the label's dead instances dropped, an event. */
+static int up_record(rsd *d, const rs_request *rq, const store_service *next,
+		     const rsd_inst *in, rsd_pending *p)
+{
+	int r = rsd_tx_begin(d);
+
+	if (r < 0)
+		return r;
+	if ((r = store_service_put(d->st, next)) < 0 ||
+	    (r = store_instance_put(d->st, &in->si)) < 0 ||
+	    (r = store_op_add(d->st, &p->op)) < 0)
+		goto abort;
 	/* older, dead instances of this label are history now */
 	for (rsd_inst *old = d->insts; old; old = old->next)
 		if (strcmp(old->si.info.label, rq->label) == 0 &&
 		    !rsd_istate_live(old->si.info.state) &&
-		    store_instance_del(d->st, old->si.info.id) < 0)
-			goto store_abort;
-	rsd_event(d, rq->label, in->si.info.id, n->n.name, "up", "%s", rq->spec.argv[0]);
-	if (rsd_commit(d) < 0)
-		goto store_abort;
+		    (r = store_instance_del(d->st, old->si.info.id)) < 0)
+			goto abort;
+	rsd_event(d, rq->label, in->si.info.id, in->si.node, "up", "%s", rq->spec.argv[0]);
+	return rsd_tx_commit(d);
+abort:
+	rsd_tx_abort(d);
+	return r;
+}
+
+/* Drops label's instances that are not live from the table. */
+static void drop_not_live(rsd *d, const char *label)
+{
 	for (rsd_inst **pp = &d->insts; *pp;) {
 		rsd_inst *old = *pp;
-		if (strcmp(old->si.info.label, rq->label) == 0 &&
+		if (strcmp(old->si.info.label, label) == 0 &&
 		    !rsd_istate_live(old->si.info.state)) {
 			*pp = old->next;
 			free(old);
@@ -208,7 +236,19 @@ static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
 			pp = &old->next;
 		}
 	}
+}
+
+/* After up's commit: the table takes the service (next, s, its spec are
+ * taken), the instance and the operation; Start goes out, then the other
+ * replicas. */
+static void up_act(rsd *d, const net_peer *peer, const rs_request *rq, rsd_svc *s,
+		   bool fresh, store_service *next, rsd_inst *in, rsd_pending *p)
+{
+	drop_not_live(d, rq->label);
 	d->next_inst_id++;
+	if (!fresh)
+		rs_spec_clear(&s->s.spec);
+	s->s = *next;
 	if (fresh) {
 		s->next = d->svcs;
 		d->svcs = s;
@@ -226,35 +266,58 @@ static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
 		char json[256];
 		snprintf(json, sizeof json,
 			 "{\"label\":\"%s\",\"instance\":%llu,\"node\":\"%s\",\"state\":\"pending\"}",
-			 rq->label, (unsigned long long)in->si.info.id, n->n.name);
+			 rq->label, (unsigned long long)in->si.info.id, in->si.node);
 		rsd_reply(d, peer, rq->id, RS_OK, json, "starting");
 	}
-	return;
-store_abort:
-	store_rollback(d->st);
-store_fail:
-	rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store %s: %s",
-		  rq->label, store_errmsg(d->st));
+}
+
+/* up: decide (checks, node), record, then act. */
+static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	rsd_svc *s = rsd_svc_find(d, rq->label);
+	bool fresh = !s;
+	store_service next;
+	rsd_node *n;
+	rsd_inst *in;
+	rsd_pending *p;
+	int r;
+
+	if (!up_allowed(d, peer, rq, s) || !(n = up_node(d, peer, rq)))
+		return;
+	p = rsd_op_new(d, peer, rq, rq->spec.ready_timeout_ms + 5000);
+	in = calloc(1, sizeof *in);
 	if (fresh)
-		rs_spec_clear(&s->s.spec);
-	else
-		s->s.desired = RS_WANT_DOWN;
-	s->s.generation -= !fresh;
-	goto out_free;
-nomem:
-	rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
-	if (fresh && s)
-		rs_spec_clear(&s->s.spec);
-out_free:
+		s = calloc(1, sizeof *s);
+	r = up_service(fresh ? NULL : s, rq, &next);
+	if (!p || !in || !s || r < 0) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	in->si.info.id = d->next_inst_id;
+	rs_strlcpy(in->si.info.label, rq->label, sizeof in->si.info.label);
+	in->si.info.generation = next.generation;
+	in->si.info.state = RS_IS_PENDING;
+	rs_strlcpy(in->si.node, n->n.name, sizeof in->si.node);
+	if ((r = up_record(d, rq, &next, in, p)) < 0) {
+		rsd_reply_unrecorded(d, peer, rq, r);
+		goto fail;
+	}
+	up_act(d, peer, rq, s, fresh, &next, in, p);
+	return;
+fail:
+	rs_spec_clear(&next.spec);
 	free(p);
 	free(in);
 	if (fresh)
 		free(s);
 }
 
+/* down: record the service wanted down and the operation, then stop its
+ * instances; the reply comes when they are dead. */
 static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	rsd_svc *s = rsd_svc_for_op(d, peer, rq);
+	store_service next;
 	rsd_pending *p;
 
 	if (!s)
@@ -269,22 +332,13 @@ static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 		return;
 	}
-	s->s.desired = RS_WANT_DOWN;
-	s->s.updated_ms = clock_wall_ms();
-	if (store_begin(d->st) < 0 || store_service_put(d->st, &s->s) < 0 ||
-	    store_op_add(d->st, &p->op) < 0) {
-		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store %s: %s",
-			  rq->label, store_errmsg(d->st));
-		store_rollback(d->st);
-		s->s.desired = RS_WANT_UP;
-		free(p);
-		return;
-	}
-	rsd_event(d, rq->label, 0, NULL, "down", "requested");
-	if (rsd_commit(d) < 0)
-		log_warnx("commit of down %s failed: %s", rq->label, store_errmsg(d->st));
-	p->next = d->pending;
-	d->pending = p;
+	next = s->s;   /* shallow: the put only reads the spec */
+	next.desired = RS_WANT_DOWN;
+	next.updated_ms = clock_wall_ms();
+	if (rsd_op_commit(d, peer, rq, &next, NULL, p, "requested") < 0)
+		return;   /* replied, p freed, nothing changed */
+	s->s.desired = next.desired;
+	s->s.updated_ms = next.updated_ms;
 	for (rsd_inst *in = d->insts; in; in = in->next) {
 		if (strcmp(in->si.info.label, rq->label) != 0 ||
 		    (!rsd_istate_live(in->si.info.state) &&
@@ -321,28 +375,31 @@ static rsd_inst *svc_instance(rsd *d, const char *label)
 	return best;
 }
 
-/* Stores the service row, the operation and an event in one transaction,
- * then queues p. On failure replies and frees p. */
+/* Stores svc and si (if any), the operation and an event in one
+ * transaction, then queues p. On failure replies and frees p. */
 int rsd_op_commit(rsd *d, const net_peer *peer, const rs_request *rq,
-			  rsd_svc *s, rsd_pending *p, const char *what)
+		  const store_service *svc, const store_instance *si,
+		  rsd_pending *p, const char *what)
 {
-	if (store_begin(d->st) < 0)
+	int r = rsd_tx_begin(d);
+
+	if (r < 0)
 		goto fail;
-	if ((s && store_service_put(d->st, &s->s) < 0) ||
-	    store_op_add(d->st, &p->op) < 0) {
-		store_rollback(d->st);
+	if ((svc && (r = store_service_put(d->st, svc)) < 0) ||
+	    (si && (r = store_instance_put(d->st, si)) < 0) ||
+	    (r = store_op_add(d->st, &p->op)) < 0) {
+		rsd_tx_abort(d);
 		goto fail;
 	}
-	rsd_event(d, rq->label[0] ? rq->label : NULL, p->inst_id, NULL,
+	rsd_event(d, rq->label[0] ? rq->label : NULL, p->inst_id, si ? si->node : NULL,
 		  rs_verb_to_string(rq->verb), "%s", what);
-	if (rsd_commit(d) < 0)
+	if ((r = rsd_tx_commit(d)) < 0)
 		goto fail;
 	p->next = d->pending;
 	d->pending = p;
 	return 0;
 fail:
-	rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store the %s: %s",
-		  rs_verb_to_string(rq->verb), store_errmsg(d->st));
+	rsd_reply_unrecorded(d, peer, rq, r);
 	rsd_pending_free(p);
 	return -EIO;
 }
@@ -374,7 +431,7 @@ static void do_refresh(rsd *d, const net_peer *peer, const rs_request *rq)
 	}
 	p->inst_id = in->si.info.id;
 	p->old_pid = in->si.info.pid;
-	if (rsd_op_commit(d, peer, rq, NULL, p, "deliberate restart") < 0)
+	if (rsd_op_commit(d, peer, rq, NULL, NULL, p, "deliberate restart") < 0)
 		return;
 	if (rsd_send_stop(d, in, false, true) < 0)
 		rsd_pending_done(d, p, RS_E_NONODE, NULL, "node %s is not connected",
@@ -388,6 +445,7 @@ static void do_refresh(rsd *d, const net_peer *peer, const rs_request *rq)
 static void do_restart(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	rsd_svc *s = rsd_svc_for_op(d, peer, rq);
+	store_service next;
 	rsd_inst *in;
 	rsd_pending *p;
 
@@ -416,10 +474,14 @@ static void do_restart(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;
 	}
 	p->inst_id = in->si.info.id;
-	s->s.desired = RS_WANT_UP;
-	s->s.updated_ms = clock_wall_ms();
-	if (rsd_op_commit(d, peer, rq, s, p, "restart of a terminated service") < 0)
+	next = s->s;   /* shallow: the put only reads the spec */
+	next.desired = RS_WANT_UP;
+	next.updated_ms = clock_wall_ms();
+	if (rsd_op_commit(d, peer, rq, &next, NULL, p,
+			  "restart of a terminated service") < 0)
 		return;
+	s->s.desired = next.desired;
+	s->s.updated_ms = next.updated_ms;
 	in->si.info.state = RS_IS_PENDING;
 	rsd_send_start(d, in);
 	if (rq->no_block)
@@ -431,6 +493,7 @@ static void do_shutdown(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	rsd_pending *p;
 	uint32_t wait_ms = 0;
+	int r;
 
 	for (rsd_pending *q = d->pending; q; q = q->next)
 		if (q->reply || q->verb == RS_V_SHUTDOWN) {
@@ -447,18 +510,18 @@ static void do_shutdown(rsd *d, const net_peer *peer, const rs_request *rq)
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 		return;
 	}
-	if (store_begin(d->st) < 0)
+	if ((r = rsd_tx_begin(d)) < 0)
 		goto fail;
 	for (rsd_svc *s = d->svcs; s; s = s->next) {
 		store_service down = s->s;   /* shallow: put only reads it */
 		down.desired = RS_WANT_DOWN;
-		if (store_service_put(d->st, &down) < 0)
+		if ((r = store_service_put(d->st, &down)) < 0)
 			goto fail_rollback;
 	}
-	if (store_op_add(d->st, &p->op) < 0)
+	if ((r = store_op_add(d->st, &p->op)) < 0)
 		goto fail_rollback;
 	rsd_event(d, NULL, 0, NULL, "shutdown", "every service is going down");
-	if (rsd_commit(d) < 0)
+	if ((r = rsd_tx_commit(d)) < 0)
 		goto fail;
 	for (rsd_svc *s = d->svcs; s; s = s->next)
 		s->s.desired = RS_WANT_DOWN;
@@ -472,10 +535,9 @@ static void do_shutdown(rsd *d, const net_peer *peer, const rs_request *rq)
 	rsd_pending_check(d);
 	return;
 fail_rollback:
-	store_rollback(d->st);
+	rsd_tx_abort(d);
 fail:
-	rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store the shutdown: %s",
-		  store_errmsg(d->st));
+	rsd_reply_unrecorded(d, peer, rq, r);
 	free(p);
 }
 
@@ -589,19 +651,18 @@ static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;
 	}
 	next.updated_ms = clock_wall_ms();
-	r = store_begin(d->st);
+	r = rsd_tx_begin(d);
 	if (r == 0 && (r = store_service_put(d->st, &next)) < 0)
-		store_rollback(d->st);
+		rsd_tx_abort(d);
 	if (r == 0) {
 		rsd_event(d, rq->label, 0, NULL, "edit", "settings changed (mask 0x%x)%s",
 			  rq->edit_mask, rq->edit_mask & RS_EDIT_NEXT_START ?
 			  "; command/env/cwd apply at the next start" : "");
-		r = rsd_commit(d);
+		r = rsd_tx_commit(d);
 	}
 	if (r < 0) {
 		rs_spec_clear(&next.spec);
-		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store %s: %s",
-			  rq->label, store_errmsg(d->st));
+		rsd_reply_unrecorded(d, peer, rq, r);
 		return;
 	}
 	rs_spec_clear(&s->s.spec);
@@ -675,20 +736,13 @@ static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 	sb->si.standby = true;
 	rs_strlcpy(sb->si.node, n->n.name, sizeof sb->si.node);
 	p->inst_id = sb->si.info.id;
-	if (store_begin(d->st) < 0 || store_instance_put(d->st, &sb->si) < 0) {
-		store_rollback(d->st);
-		free(sb);
-		free(p);
-		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store the standby: %s",
-			  store_errmsg(d->st));
+	if (rsd_op_commit(d, peer, rq, NULL, &sb->si, p, "warm standby") < 0) {
+		free(sb);   /* replied, p freed, nothing changed */
 		return;
 	}
-	rsd_commit(d);
 	d->next_inst_id++;
 	sb->next = d->insts;
 	d->insts = sb;
-	if (rsd_op_commit(d, peer, rq, NULL, p, "warm standby") < 0)
-		return;
 	rsd_send_start(d, sb);
 	if (rq->no_block)
 		rsd_reply(d, peer, rq->id, RS_OK, NULL, "starting a standby");
@@ -703,17 +757,22 @@ static void do_unclone(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;
 	for (rsd_inst **pp = &d->insts; *pp; pp = &(*pp)->next) {
 		rsd_inst *in = *pp;
+		int r;
+
 		if (!in->si.standby || strcmp(in->si.info.label, rq->label) != 0)
 			continue;
-		if (store_begin(d->st) < 0 || store_instance_del(d->st, in->si.info.id) < 0) {
-			store_rollback(d->st);
-			rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store: %s",
-				  store_errmsg(d->st));
+		if ((r = rsd_tx_begin(d)) == 0 &&
+		    (r = store_instance_del(d->st, in->si.info.id)) < 0)
+			rsd_tx_abort(d);
+		if (r == 0) {
+			rsd_event(d, rq->label, in->si.info.id, in->si.node, "unclone",
+				  "standby stopped");
+			r = rsd_tx_commit(d);
+		}
+		if (r < 0) {
+			rsd_reply_unrecorded(d, peer, rq, r);
 			return;
 		}
-		rsd_event(d, rq->label, in->si.info.id, in->si.node, "unclone",
-			  "standby stopped");
-		rsd_commit(d);
 		rsd_send_stop(d, in, true, false);
 		*pp = in->next;
 		free(in);
@@ -823,65 +882,90 @@ void rsd_logs_expire(rsd *d, uint64_t now)
 	}
 }
 
+/* What a drain did, for its reply. */
+typedef struct drain_count {
+	size_t moved, pinned, stuck;
+} drain_count;
+
+/* Inside drain's transaction: moves n's instances of wanted, unpinned
+ * services to other nodes (same instance id). The table changes at once
+ * (saved: a failed commit puts them back); Stop to n and Start to the new
+ * node are held until the commit. */
+static int drain_moves(rsd *d, rsd_node *n, drain_count *c)
+{
+	int r;
+
+	for (rsd_inst *in = d->insts; in; in = in->next) {
+		rsd_svc *s = rsd_svc_find(d, in->si.info.label);
+		rsd_node *to;
+
+		if (strcmp(in->si.node, n->n.name) || !rsd_istate_live(in->si.info.state) ||
+		    !s || s->s.desired != RS_WANT_UP)
+			continue;
+		if (s->s.spec.node[0]) {
+			c->pinned++;
+			continue;
+		}
+		to = rsd_place_label(d, "", n->n.name, in->si.info.label);
+		if (!to || to == n) {
+			c->stuck++;
+			continue;
+		}
+		rsd_tx_save(d, in);
+		rsd_send_stop(d, in, true, false);   /* the copy here goes */
+		rs_strlcpy(in->si.node, to->n.name, sizeof in->si.node);
+		in->si.info.state = RS_IS_PENDING;
+		in->si.info.pid = 0;
+		if ((r = store_instance_put(d->st, &in->si)) < 0)
+			return r;
+		rsd_event(d, in->si.info.label, in->si.info.id, to->n.name, "moved",
+			  "from drained node %s", n->n.name);
+		rsd_send_start(d, in);
+		c->moved++;
+	}
+	return 0;
+}
+
 /* drain NODE: place nothing new there and move its instances elsewhere
  * (stop there, start on another node, same instance id); undrain: place
- * again. Pinned services (--node) stay and are named in the reply. */
+ * again. Pinned services (--node) stay and are named in the reply. All of
+ * it is one transaction; nothing moves unless it commits. */
 static void do_drain(rsd *d, const net_peer *peer, const rs_request *rq, bool on)
 {
 	rsd_node *n = rsd_node_find(d, rq->label);
-	size_t moved = 0, pinned = 0, stuck = 0;
+	drain_count c = { 0, 0, 0 };
+	bool was;
 	char msg[RS_DETAIL_MAX];
+	int r;
 
 	if (!n) {
 		rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "unknown node '%s'", rq->label);
 		return;
 	}
+	if ((r = rsd_tx_begin(d)) < 0) {
+		rsd_reply_unrecorded(d, peer, rq, r);
+		return;
+	}
+	was = n->n.drained;
 	n->n.drained = on;
-	if (store_begin(d->st) < 0 || store_node_put(d->st, &n->n) < 0) {
-		store_rollback(d->st);
-		n->n.drained = !on;
-		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store: %s", store_errmsg(d->st));
+	if ((r = store_node_put(d->st, &n->n)) == 0) {
+		rsd_event(d, NULL, 0, n->n.name, on ? "drain" : "undrain", "%s",
+			  on ? "no new instances; moving its instances" : "placing again");
+		if (on)
+			r = drain_moves(d, n, &c);
+	}
+	if (r < 0)
+		rsd_tx_abort(d);
+	else
+		r = rsd_tx_commit(d);
+	if (r < 0) {
+		n->n.drained = was;
+		rsd_reply_unrecorded(d, peer, rq, r);
 		return;
 	}
-	rsd_event(d, NULL, 0, n->n.name, on ? "drain" : "undrain", "%s",
-		  on ? "no new instances; moving its instances" : "placing again");
-	for (rsd_inst *in = d->insts; on && in; in = in->next) {
-		rsd_svc *s = rsd_svc_find(d, in->si.info.label);
-		rsd_node *to;
-		if (strcmp(in->si.node, n->n.name) || !rsd_istate_live(in->si.info.state) ||
-		    !s || s->s.desired != RS_WANT_UP)
-			continue;
-		if (s->s.spec.node[0]) {
-			pinned++;
-			continue;
-		}
-		to = rsd_place_label(d, "", n->n.name, in->si.info.label);
-		if (!to || to == n) {
-			stuck++;
-			continue;
-		}
-		rsd_send_stop(d, in, true, false);   /* the copy here goes */
-		rs_strlcpy(in->si.node, to->n.name, sizeof in->si.node);
-		in->si.info.state = RS_IS_PENDING;
-		in->si.info.pid = 0;
-		store_instance_put(d->st, &in->si);
-		rsd_event(d, in->si.info.label, in->si.info.id, to->n.name, "moved",
-			  "from drained node %s", n->n.name);
-		in->moved = true;
-		moved++;
-	}
-	if (rsd_commit(d) < 0) {
-		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store: %s", store_errmsg(d->st));
-		return;
-	}
-	for (rsd_inst *in = d->insts; in; in = in->next)
-		if (in->moved) {
-			in->moved = false;
-			rsd_send_start(d, in);
-		}
 	if (on)
 		snprintf(msg, sizeof msg, "node %s drained: %zu instance(s) moved, %zu pinned "
-			 "stay, %zu without another node", n->n.name, moved, pinned, stuck);
+			 "stay, %zu without another node", n->n.name, c.moved, c.pinned, c.stuck);
 	else
 		snprintf(msg, sizeof msg, "node %s takes new instances again", n->n.name);
 	rsd_reply(d, peer, rq->id, RS_OK, NULL, msg);

@@ -24,7 +24,134 @@ int rsd_commit(rsd *d)
 	int r = store_commit(d->st);
 
 	prom_hist_observe(&d->h_commit, (double)(clock_mono_ns() - t0) / 1e9);
+	if (r == 0 && d->store_failing) {
+		d->store_failing = false;
+		log_info("the store takes writes again");
+	}
 	return r;
+}
+
+/* An order held until its transaction commits: the encoded message and the
+ * node it goes to (encoded when it was decided, as it was decided). */
+struct rsd_order {
+	struct rsd_order *next;
+	char     node[RS_NODE_MAX];
+	uint8_t *buf;
+	size_t   len;
+};
+
+/* An instance as it was when its transaction began. */
+struct rsd_saved {
+	struct rsd_saved *next;
+	rsd_inst *in;
+	rsd_inst  was;           /* next is not restored */
+};
+
+/* Ends the transaction's bookkeeping: sends (or drops) the orders in the
+ * order they were held, restores (or forgets) the saved instances. */
+static void tx_end(rsd *d, bool committed)
+{
+	struct rsd_order *o, *rev = NULL;
+
+	while ((o = d->tx_orders)) {   /* held newest first: reverse */
+		d->tx_orders = o->next;
+		o->next = rev;
+		rev = o;
+	}
+	while ((o = rev)) {
+		rsd_node *n = rsd_node_find(d, o->node);
+		rev = o->next;
+		if (committed && n && n->connected &&
+		    net_send(d->agents, &n->peer, o->buf, o->len) < 0)
+			log_warnx("cannot send an order to node %s", n->n.name);
+		free(o->buf);
+		free(o);
+	}
+	while (d->tx_saved) {
+		struct rsd_saved *sv = d->tx_saved;
+		d->tx_saved = sv->next;
+		if (!committed) {
+			sv->was.next = sv->in->next;
+			*sv->in = sv->was;
+		}
+		free(sv);
+	}
+	d->tx_open = false;
+	d->tx_err = 0;
+}
+
+int rsd_tx_begin(rsd *d)
+{
+	int r;
+
+	if (d->tx_open) {   /* a programmer's error: one decision at a time */
+		log_warnx("a transaction is already open, refused");
+		return -EBUSY;
+	}
+	r = store_begin(d->st);
+	if (r < 0)
+		return r;
+	d->tx_open = true;
+	d->tx_err = 0;
+	return 0;
+}
+
+int rsd_tx_commit(rsd *d)
+{
+	int r = d->tx_err;
+
+	if (r == 0)
+		r = rsd_commit(d);   /* rolls back if it fails */
+	else
+		store_rollback(d->st);
+	tx_end(d, r == 0);
+	return r;
+}
+
+void rsd_tx_abort(rsd *d)
+{
+	store_rollback(d->st);
+	tx_end(d, false);
+}
+
+void rsd_tx_save(rsd *d, rsd_inst *in)
+{
+	struct rsd_saved *sv;
+
+	if (!d->tx_open)
+		return;
+	for (sv = d->tx_saved; sv; sv = sv->next)
+		if (sv->in == in)
+			return;
+	sv = calloc(1, sizeof *sv);
+	if (!sv) {
+		d->tx_err = -ENOMEM;
+		return;
+	}
+	sv->in = in;
+	sv->was = *in;
+	sv->next = d->tx_saved;
+	d->tx_saved = sv;
+}
+
+const char *rsd_store_why(rsd *d, int r)
+{
+	if (r == -ENOSPC)
+		return "database or disk full";
+	if (r == -ENOMEM)
+		return "out of memory";
+	if (r == -EBUSY)
+		return "database locked";
+	return store_errmsg(d->st);
+}
+
+void rsd_store_trouble(rsd *d, const char *what, int r)
+{
+	if (d->store_failing)
+		return;
+	d->store_failing = true;
+	log_warnx("cannot record %s: %s, ignoring (until the store takes writes "
+		  "again, further failures are not logged)", what, rsd_store_why(d, r));
 }
 
 bool rsd_istate_live(rs_istate s)
@@ -44,6 +171,8 @@ void rsd_switch_over(rsd *d, rsd_inst *in)
 		if (!sb->si.standby || sb->si.info.state != RS_IS_RUNNING ||
 		    strcmp(sb->si.info.label, in->si.info.label) != 0)
 			continue;
+		rsd_tx_save(d, sb);   /* a failed commit switches back */
+		rsd_tx_save(d, in);
 		sb->si.standby = false;
 		in->si.standby = true;
 		if (store_instance_put(d->st, &sb->si) < 0 ||
@@ -167,31 +296,35 @@ int rsd_start_instance(rsd *d, rsd_svc *s)
 {
 	rsd_node *n = rsd_place_label(d, s->s.spec.node, NULL, s->s.spec.label);
 	rsd_inst *in;
+	int r;
 
 	if (!n)
 		return -ENODEV;
 	in = calloc(1, sizeof *in);
 	if (!in)
 		return -ENOMEM;
-	in->si.info.id = d->next_inst_id++;
+	in->si.info.id = d->next_inst_id;
 	rs_strlcpy(in->si.info.label, s->s.spec.label, sizeof in->si.info.label);
 	in->si.info.generation = s->s.generation;
 	in->si.info.state = RS_IS_PENDING;
 	rs_strlcpy(in->si.node, n->n.name, sizeof in->si.node);
-	if (store_begin(d->st) < 0 || store_instance_put(d->st, &in->si) < 0) {
-		store_rollback(d->st);
-		free(in);
-		return -EIO;
+	if ((r = rsd_tx_begin(d)) < 0)
+		goto fail;
+	if ((r = store_instance_put(d->st, &in->si)) < 0) {
+		rsd_tx_abort(d);
+		goto fail;
 	}
 	rsd_event(d, s->s.spec.label, in->si.info.id, n->n.name, "up", "replica");
-	if (rsd_commit(d) < 0) {
-		free(in);
-		return -EIO;
-	}
+	if ((r = rsd_tx_commit(d)) < 0)
+		goto fail;
+	d->next_inst_id++;
 	in->next = d->insts;
 	d->insts = in;
 	rsd_send_start(d, in);
 	return 0;
+fail:
+	free(in);
+	return -EIO;
 }
 
 rsd_svc *rsd_svc_find(rsd *d, const char *label)
@@ -249,6 +382,24 @@ void rsd_event(rsd *d, const char *label, uint64_t inst, const char *node,
 			  ev.label, store_errmsg(d->st));
 }
 
+/* Holds an encoded order (buf is taken) until the transaction ends. */
+static int hold_order(rsd *d, rsd_node *n, uint8_t *buf, size_t len)
+{
+	struct rsd_order *o = calloc(1, sizeof *o);
+
+	if (!o) {
+		free(buf);
+		d->tx_err = -ENOMEM;
+		return -ENOMEM;
+	}
+	rs_strlcpy(o->node, n->n.name, sizeof o->node);
+	o->buf = buf;
+	o->len = len;
+	o->next = d->tx_orders;
+	d->tx_orders = o;
+	return 0;
+}
+
 int rsd_send_agent(rsd *d, rsd_node *n, rs_msg *m)
 {
 	uint8_t *buf;
@@ -261,6 +412,8 @@ int rsd_send_agent(rsd *d, rsd_node *n, rs_msg *m)
 	r = wire_encode(m, &buf, &len);
 	if (r < 0)
 		return r;
+	if (d->tx_open)
+		return hold_order(d, n, buf, len);
 	r = net_send(d->agents, &n->peer, buf, len);
 	free(buf);
 	if (r < 0)

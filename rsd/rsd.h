@@ -50,7 +50,6 @@ typedef struct rsd_inst {
 	struct rsd_inst *next;
 	store_instance   si;
 	char             detail[RS_DETAIL_MAX]; /* last agent event detail */
-	bool             moved;      /* rescheduled, Start not sent yet */
 } rsd_inst;
 
 typedef struct rsd_svc {
@@ -165,11 +164,36 @@ typedef struct rsd {
 	char            cur_actor[80];     /* who sent the request being handled */
 	int             cur_role;          /* its rs_role (lib/auth.h) */
 	uint64_t        auth_failures[RSD_EP__NR][RSD_AUTH__NR];
+	/* the open decision (rsd_tx_*): orders held until it commits, the
+	 * instances to restore if it does not */
+	bool            tx_open;
+	int             tx_err;            /* -ENOMEM while holding: abort */
+	struct rsd_order *tx_orders;
+	struct rsd_saved *tx_saved;
+	bool            store_failing;     /* a failure was logged, not yet a success */
 } rsd;
 
 /* rsd.c */
 /* store_commit, timed for rs_store_commit_seconds. */
 int rsd_commit(rsd *d);
+/* Commit, then act. rsd_tx_begin opens a decision's transaction; until it
+ * ends, orders to agents (rsd_send_agent and all rsd_send_*) are held, not
+ * sent, and instances passed to rsd_tx_save are kept as they were.
+ * rsd_tx_commit commits, then sends the held orders; if the commit (or
+ * holding an order) fails it rolls back, restores the saved instances and
+ * drops the orders: nothing changed anywhere. 0 or -errno. Not nested. */
+int rsd_tx_begin(rsd *d);
+int rsd_tx_commit(rsd *d);
+/* Rolls back, restores the saved instances, drops the held orders. */
+void rsd_tx_abort(rsd *d);
+/* Keeps in's row as it is now (once per transaction), to restore it if
+ * the transaction fails. in must not be freed before the transaction ends. */
+void rsd_tx_save(rsd *d, rsd_inst *in);
+/* Why the store refused (r from it): "database or disk full", ... */
+const char *rsd_store_why(rsd *d, int r);
+/* An agent's message or a periodic decision could not be recorded: logs
+ * it once (", ignoring") until the store takes a write again. */
+void rsd_store_trouble(rsd *d, const char *what, int r);
 int rsd_load(rsd *d);
 void rsd_free(rsd *d);
 void rsd_start_period(rsd *d);
@@ -214,7 +238,8 @@ int rsd_start_instance(rsd *d, rsd_svc *s);
 /* Moves lost instances of wanted services to another node (node loss). */
 void rsd_reschedule_lost(rsd *d);
 /* If in is the active instance of a clone and no longer serves, makes the
- * running standby active (and in the standby). Inside a transaction. */
+ * running standby active (and in the standby). Inside an rsd_tx_begin
+ * transaction: a failed commit switches back. */
 void rsd_switch_over(rsd *d, rsd_inst *in);
 
 /* agents.c */
@@ -236,15 +261,23 @@ int rsd_script_run(rsd *d, const char *script, const char *label,
 void rsd_scripts_kill(rsd *d);
 
 /* control.c, for the other operations */
+/* Answers rq, whose decision could not be recorded (r from the store),
+ * with RS_E_INTERNAL: "cannot record 'VERB LABEL': WHY; nothing was
+ * changed", and logs it. The caller changed nothing (or rsd_tx_commit
+ * undid it) and sent nothing. */
+void rsd_reply_unrecorded(rsd *d, const net_peer *peer, const rs_request *rq,
+			  int r);
 /* Replies code with a formatted message and no payload. */
 void rsd_reply_err(rsd *d, const net_peer *peer, uint64_t id, int code,
 		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 rsd_pending *rsd_op_new(rsd *d, const net_peer *peer, const rs_request *rq,
 			uint32_t default_ms);
-/* Stores s (if any), the op and an event, then queues p; on failure
- * replies and frees p (-EIO). */
+/* Stores svc and si (if given), the op and an event in one transaction,
+ * then queues p; on failure replies (rsd_reply_unrecorded) and frees p
+ * (-EIO). Orders sent after it returns 0 follow the commit. */
 int rsd_op_commit(rsd *d, const net_peer *peer, const rs_request *rq,
-		  rsd_svc *s, rsd_pending *p, const char *what);
+		  const store_service *svc, const store_instance *si,
+		  rsd_pending *p, const char *what);
 /* The service rq names, or NULL after replying unknown/busy. */
 rsd_svc *rsd_svc_for_op(rsd *d, const net_peer *peer, const rs_request *rq);
 /* Copies the fields mask (RS_EDIT_*) names from src into dst. */

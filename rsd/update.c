@@ -172,11 +172,13 @@ static void finish(rsd *d, rsd_pending *p)
 			if (w > 0)
 				off += (size_t)w;
 		}
-		if (store_specs(d, u) < 0) {
+		int r = store_specs(d, u);
+
+		if (r < 0) {
 			rsd_pending_done(d, p, RS_E_INTERNAL, NULL,
 					 "every instance runs the new version, but the "
-					 "new spec could not be stored: %s",
-					 store_errmsg(d->st));
+					 "new spec could not be recorded: %s",
+					 rsd_store_why(d, r));
 			return;
 		}
 		rsd_pending_done(d, p, RS_OK, NULL, "%s updated: %zu instance(s) "
@@ -185,8 +187,18 @@ static void finish(rsd *d, rsd_pending *p)
 	}
 	if (u->no_rollback && !u->failing) {
 		/* keep the new spec; what failed restarts with it */
-		if (store_specs(d, u) < 0)
-			log_warnx("update: cannot store the new spec: %s", store_errmsg(d->st));
+		int r = store_specs(d, u);
+
+		if (r < 0) {
+			/* the store keeps the old spec: the failed instances
+			 * are left as they are, and an instance that took the
+			 * new one is handed back when rsd next sees it */
+			rsd_pending_done(d, p, RS_E_INTERNAL, NULL, "the new version "
+					 "failed (%s), and --no-rollback cannot keep the new "
+					 "spec: cannot record it: %s", u->reason,
+					 rsd_store_why(d, r));
+			return;
+		}
 		for (size_t i = 0; i < u->n; i++) {
 			rsd_inst *in = rsd_inst_find(d, u->items[i].inst);
 			if (in && u->items[i].state == IT_FAILED) {
@@ -483,7 +495,7 @@ void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq)
 	p->upd = u;
 	snprintf(err, sizeof err, "live update of %zu instance(s)%s", u->n,
 		 u->nlabels > 1 ? " across a batch" : "");
-	if (rsd_op_commit(d, peer, rq, NULL, p, err) < 0)
+	if (rsd_op_commit(d, peer, rq, NULL, NULL, p, err) < 0)
 		return;   /* replied; p (and u) freed */
 	if (rq->no_block)
 		rsd_reply(d, peer, rq->id, RS_OK, NULL, "updating");

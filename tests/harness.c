@@ -49,6 +49,7 @@ static struct {
 	char          svc_bin[H_PATH_MAX];
 	char          sockserv_bin[H_PATH_MAX];
 	char          db[H_PATH_MAX + 16];
+	char          keydir[H_PATH_MAX];     /* the db's folder: rsd's key files */
 	bool          insecure;
 	char          control_ep[128];
 	char          agents_ep[128];
@@ -160,6 +161,15 @@ const char *h_path(const char *name)
 	char buf[H_PATH_MAX * 2];
 
 	snprintf(buf, sizeof buf, "%s/%s", H.dir, name);
+	return intern(buf);
+}
+
+/* A key file rsd keeps beside its db (admin.cred, join.token). */
+static const char *key_path(const char *name)
+{
+	char buf[H_PATH_MAX * 2];
+
+	snprintf(buf, sizeof buf, "%s/%s", H.keydir, name);
 	return intern(buf);
 }
 
@@ -919,7 +929,7 @@ static void start_rsd(const char *control, const char *agents)
 	if (H.insecure)
 		unsetenv("RS_CRED");
 	else
-		setenv("RS_CRED", h_path("admin.cred"), 1);
+		setenv("RS_CRED", key_path("admin.cred"), 1);
 }
 
 static void start_agent(int i)
@@ -932,7 +942,7 @@ static void start_agent(int i)
 			       H.agent_arg[i], NULL };
 
 	snprintf(node, sizeof node, "n%d", i);
-	snprintf(token, sizeof token, "%s/join.token", H.dir);
+	snprintf(token, sizeof token, "%s/join.token", H.keydir);
 	if (H.insecure)
 		argv[8] = H.agent_arg[i], argv[9] = NULL;
 	snprintf(sdir, sizeof sdir, "%s/%s", H.dir, node);
@@ -996,7 +1006,8 @@ void h_setup_opts(const h_opts *o)
 	set_bin(H.sockserv_bin, bindir, "tests/sockserv");
 	snprintf(H.dir, sizeof H.dir, "%s", "/tmp/rs-it-XXXXXX");
 	cr_assert(mkdtemp(H.dir), "mkdtemp: %s", strerror(errno));
-	snprintf(H.db, sizeof H.db, "%s/rs.db", H.dir);
+	snprintf(H.keydir, sizeof H.keydir, "%s", o->db_dir ? o->db_dir : H.dir);
+	snprintf(H.db, sizeof H.db, "%s/rs.db", H.keydir);
 	if (o->node_ttl)
 		snprintf(H.node_ttl, sizeof H.node_ttl, "%s", o->node_ttl);
 	H.insecure = o->insecure;
@@ -1266,7 +1277,7 @@ const struct net_curve *h_curve(void)
 
 	if (H.insecure)
 		return NULL;
-	cr_assert(cred_read(h_path("admin.cred"), &cr, err, sizeof err) == 0,
+	cr_assert(cred_read(key_path("admin.cred"), &cr, err, sizeof err) == 0,
 		  "admin.cred: %s", err);
 	memset(&c, 0, sizeof c);
 	strcpy(c.server, cr.server);

@@ -36,6 +36,11 @@ typedef struct h_opts {
 	/* one more argument for agent i (e.g. "--label=ssd"), NULL = none */
 	const char *agent_arg[H_MAX_AGENTS + 1];
 	bool        insecure;    /* rsd, agents and rsctl --insecure */
+	/* the folder of rsd's --db, where rsd also keeps its key files
+	 * (admin.cred, join.token): NULL = the test's temporary folder. The
+	 * test owns it (e.g. a tmpfs it mounts), the harness removes nothing
+	 * in it. */
+	const char *db_dir;
 } h_opts;
 
 /* One rsctl run. */
