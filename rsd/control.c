@@ -316,10 +316,16 @@ fail:
  * instances; the reply comes when they are dead. */
 static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 {
-	rsd_svc *s = rsd_svc_for_op(d, peer, rq);
+	/* down cancels a start still waiting for ready (as systemctl stop
+	 * does); any other operation in progress makes it busy */
+	rsd_pending *up = rsd_pending_for(d, rq->label);
+	rsd_svc *s;
 	store_service next;
 	rsd_pending *p;
 
+	if (up && up->verb != RS_V_UP)
+		up = NULL;
+	s = up ? rsd_svc_find(d, rq->label) : rsd_svc_for_op(d, peer, rq);
 	if (!s)
 		return;
 	if (s->s.spec.critical && !rq->force) {
@@ -339,6 +345,9 @@ static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;   /* replied, p freed, nothing changed */
 	s->s.desired = next.desired;
 	s->s.updated_ms = next.updated_ms;
+	if (up)   /* recorded: now answer the start it cancels */
+		rsd_pending_done(d, up, RS_E_FAILED, NULL, "%s: start cancelled by down "
+				 "(%s)", rq->label, d->cur_actor[0] ? d->cur_actor : "rsctl");
 	for (rsd_inst *in = d->insts; in; in = in->next) {
 		if (strcmp(in->si.info.label, rq->label) != 0 ||
 		    (!rsd_istate_live(in->si.info.state) &&

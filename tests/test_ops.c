@@ -1389,3 +1389,31 @@ Test(ops, agent_sigterm_stops_1000_services, .init = setup1, .fini = teardown,
 			  "service pid %d outlived its agent's SIGTERM", (int)pids[i]);
 	h_pass();
 }
+
+/* down during a slow up (a service that never says READY=1): the start is
+ * cancelled, as systemctl stop cancels a start; up answers 1 at once with
+ * the reason, the service is down. Other operations still make down
+ * busy (tests elsewhere). */
+Test(ops, down_cancels_a_pending_up, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	struct w w = { .label = "slow", .state = "starting" };
+	h_job *j;
+	const h_res *r;
+	h_inst in;
+
+	j = h_rsctl_start("up", "slow", "--notify", "notify", "--ready-timeout", "60",
+			  "--", h_notifysvc(), NULL);
+	cr_assert(h_wait_until(state_fn, &w, 15000), "slow never started");
+	cr_assert(h_job_running(j), "up returned before ready");
+	r = h_rsctl("down", "slow", NULL);
+	assert_code(r, 0, "down during up");
+	r = h_job_wait(j, 10000);
+	cr_assert(!r->timed_out, "up still waits after down");
+	assert_code(r, 1, "the cancelled up");
+	cr_assert(strstr(r->err, "cancelled by down"), "up said: %s", r->err);
+	cr_assert(h_status_instance("slow", &in));
+	cr_assert_str_eq(in.desired, "down");
+	cr_assert(in.pid == 0 || !h_pid_alive(in.pid), "slow still runs (pid %d)", (int)in.pid);
+	h_pass();
+}
