@@ -104,8 +104,12 @@ static rs_istate rproc_after_death(rproc *rp, uint64_t now, rproc_fx *fx)
 	fx->reason = rp->kill_reason != RS_ER_NONE ? rp->kill_reason
 						   : rp->exit.reason;
 	rp->exit.reason = fx->reason;
-	if (!rp->ever_ready)
-		return clean ? RS_IS_DOWN : RS_IS_FAILED;  /* failed init */
+	/* a failed init (died, or killed for the ready timeout, before the
+	 * first ready) is retried by the restart policy like any death, so a
+	 * boot-time race (its database not up yet) heals itself; a recovery
+	 * script only sees deaths after ready */
+	if (!rp->ever_ready && rp->hold)
+		return clean ? RS_IS_DOWN : RS_IS_FAILED;
 	if (rp->hold)
 		return RS_IS_EXITED;   /* the recovery script decides */
 	if (rp->policy == RS_RP_NEVER ||

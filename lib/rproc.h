@@ -10,8 +10,10 @@
  *  PENDING -START-> STARTING -READY-> RUNNING -STOP-> STOPPING -EXIT-> DOWN
  *  STARTING/RUNNING -EXIT/kill-> BACKOFF or STARTING (restart) or FAILED/DOWN
  *  BACKOFF -BACKOFF_DONE-> STARTING
+ *  a death before the first ready (or the ready timeout) follows the
+ *  restart policy too: a failed init is retried with the backoff
  *  with hold (recovery script): death after ready -> EXITED, which waits
- *  for START (rsctl restart) or STOP (rsctl down)
+ *  for START (rsctl restart) or STOP (rsctl down); before ready: FAILED
  */
 #ifndef RS_RPROC_H
 #define RS_RPROC_H

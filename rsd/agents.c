@@ -372,6 +372,25 @@ static void event_metrics(rsd *d, rsd_node *n, rsd_inst *in, const rs_ievent *e,
 		rsd_count(d, "watchdog", e->info.label, n->n.name, "");
 }
 
+/* A start that rsctl waits for (up, restart, clone) died before ready:
+ * its request fails at once with the reason, while the agent retries by
+ * the restart policy (a failed init is retried with the backoff). */
+static void note_start_failure(rsd *d, const rsd_inst *in, const char *detail)
+{
+	rsd_pending *p = rsd_pending_for(d, in->si.info.label);
+
+	if (!p || p->start_died || (p->verb != RS_V_UP && p->verb != RS_V_RESTART &&
+				    p->verb != RS_V_CLONE))
+		return;
+	if (p->verb != RS_V_UP && p->inst_id != in->si.info.id)
+		return;   /* restart, clone: only the instance it started */
+	p->start_died = true;
+	rs_strlcpy(p->died_detail, detail && *detail ? detail :
+		   rs_exit_reason_to_string(in->si.info.last_exit.reason),
+		   sizeof p->died_detail);
+	rs_strlcpy(p->died_node, in->si.node, sizeof p->died_node);
+}
+
 static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 {
 	const rs_ievent *e = &m->u.event;
@@ -401,6 +420,9 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 		inst_update(in, &e->info);
 		if (e->detail)
 			rs_strlcpy(in->detail, e->detail, sizeof in->detail);
+		if (e->kind == RS_EK_EXITED || e->kind == RS_EK_BACKOFF ||
+		    e->kind == RS_EK_FAILED)
+			note_start_failure(d, in, e->detail);
 		if (r == 0)
 			inst_persist(d, in);
 		if (r == 0 && (e->kind == RS_EK_EXITED || e->kind == RS_EK_FAILED ||

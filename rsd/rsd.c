@@ -519,6 +519,16 @@ static void pending_check_up(rsd *d, rsd_pending *p)
 		rsd_pending_done(d, p, RS_E_FAILED, NULL, "%s: instance vanished", p->label);
 		return;
 	}
+	if (p->start_died) {
+		/* the first failure is the answer; the agent goes on by policy */
+		bool retried = in->si.info.state == RS_IS_STARTING ||
+			       in->si.info.state == RS_IS_BACKOFF ||
+			       in->si.info.state == RS_IS_RUNNING;
+		rsd_pending_done(d, p, RS_E_FAILED, NULL, "%s failed to start on node %s: %s%s",
+				 p->label, p->died_node, p->died_detail, retried ?
+				 "; retried with the backoff (rsctl down stops it)" : "");
+		return;
+	}
 	if (p->verb == RS_V_UP) {
 		rsd_svc *s = rsd_svc_find(d, p->label);
 		uint32_t running = 0;

@@ -79,6 +79,9 @@ typedef struct rsd_pending {
 	char     *apply_json;     /* apply: the plan, for the final reply */
 	bool      boot;           /* the boot apply of rsd --manifest */
 	struct rsd_update *upd;   /* update: its instances and specs */
+	bool      start_died;     /* up/restart/clone: died before ready */
+	char      died_detail[RS_DETAIL_MAX];
+	char      died_node[RS_NODE_MAX];
 } rsd_pending;
 
 /* A counter keyed by kind ("restart", "watchdog"), label, node, reason. */

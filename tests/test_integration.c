@@ -338,12 +338,64 @@ Test(integration, up_bad_command_fails, .init = setup1, .fini = teardown,
 	cr_assert(r->err[0], "up of /bin/false: nothing on stderr");
 	cr_expect_lt(r->elapsed_ms, 9000, "the failure took %ld ms to report",
 		     r->elapsed_ms);
-	if (h_status_instance("svc-c2", &in)) {
-		cr_expect_str_eq(in.state, "failed", "svc-c2 state");
-		cr_expect_str_eq(in.reason, "exited", "svc-c2 last_exit.reason");
-		cr_expect_eq(in.exit_code, 1, "svc-c2 last_exit.code");
-		cr_expect(!h_pid_alive(in.pid) || in.pid == 0);
+	/* the first failure is the answer; the default policy (always)
+	 * retries a failed init with the backoff */
+	cr_assert(strstr(r->err, "retried with the backoff"), "up said: %s", r->err);
+	cr_assert(h_status_instance("svc-c2", &in));
+	cr_expect(!strcmp(in.state, "starting") || !strcmp(in.state, "backoff"),
+		  "svc-c2 is %s, want starting or backoff (retried)", in.state);
+	cr_expect_str_eq(in.reason, "exited", "svc-c2 last_exit.reason");
+	cr_expect_eq(in.exit_code, 1, "svc-c2 last_exit.code");
+	cr_expect_geq(in.restarts, 1, "svc-c2 restarts");
+
+	/* --restart never: a failed init is final */
+	r = h_rsctl("up", "svc-c3", "--restart", "never", "--", "/bin/false", NULL);
+	cr_expect_eq(r->code, RS_E_FAILED, "up --restart never of /bin/false: exit %d; "
+		     "stderr: %s", r->code, r->err);
+	cr_assert(!strstr(r->err, "retried"), "never retried: %s", r->err);
+	cr_assert(h_status_instance("svc-c3", &in));
+	cr_expect_str_eq(in.state, "failed", "svc-c3 state");
+	cr_expect_str_eq(in.reason, "exited", "svc-c3 last_exit.reason");
+	cr_expect_eq(in.exit_code, 1, "svc-c3 last_exit.code");
+	cr_expect_eq(in.restarts, 0, "svc-c3 restarts");
+	cr_expect(!h_pid_alive(in.pid) || in.pid == 0);
+	h_pass();
+}
+
+static bool running_fn(void *arg)
+{
+	h_inst in;
+
+	return h_status_instance(arg, &in) && !strcmp(in.state, "running");
+}
+
+/* A boot-time race: the service fails until what it needs exists (its
+ * database not up yet). up reports the first failure at once; the agent
+ * retries with the backoff, and once the dependency is there it runs,
+ * with no operator in between. */
+Test(integration, failed_init_is_retried_until_it_works, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *flag = h_path("db-is-up");
+	char cmd[700];
+	const h_res *r;
+	h_inst in;
+
+	snprintf(cmd, sizeof cmd, "[ -f %s ] || exit 1; exec sleep 1000", flag);
+	r = h_rsctl("up", "app", "--settle", "0.2", "--", "/bin/sh", "-c", cmd, NULL);
+	cr_expect_eq(r->code, RS_E_FAILED, "up while the dependency is missing: %d (%s)",
+		     r->code, r->err);
+	cr_assert(strstr(r->err, "retried with the backoff"), "%s", r->err);
+	{
+		FILE *f = fopen(flag, "w");
+		cr_assert(f);
+		fclose(f);
 	}
+	cr_assert(h_wait_until(running_fn, (void *)"app", 20000),
+		  "app was not retried into running");
+	cr_assert(h_status_instance("app", &in));
+	cr_assert(h_pid_alive(in.pid));
+	cr_expect_geq(in.restarts, 1);
 	h_pass();
 }
 

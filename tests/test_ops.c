@@ -445,7 +445,17 @@ Test(ops, ready_timeout_is_a_failed_init, .init = setup1, .fini = teardown,
 	assert_code(r, RS_E_FAILED, "up of a service that never gets ready");
 	cr_assert(strstr(r->err, "ready-timeout"), "%s", r->err);
 	cr_assert_geq(h_now_ms() - t0, 1000);
+	/* the default policy retries it with the backoff */
+	cr_assert(strstr(r->err, "retried with the backoff"), "%s", r->err);
 	cr_assert(h_status_instance("slow", &in));
+	cr_assert_str_eq(in.reason, "ready-timeout");
+	cr_assert(strcmp(in.state, "failed") != 0, "not retried: %s", in.state);
+	assert_code(h_rsctl("down", "slow", NULL), 0, "down of the retried service");
+	/* --restart never: the ready timeout is final */
+	r = h_rsctl("up", "slow2", "--restart", "never", "--notify", "notify",
+		    "--ready-timeout", "1", "--", h_notifysvc(), "--status", "loading", NULL);
+	assert_code(r, RS_E_FAILED, "up --restart never of a service never ready");
+	cr_assert(h_status_instance("slow2", &in));
 	cr_assert_str_eq(in.state, "failed");
 	cr_assert_str_eq(in.reason, "ready-timeout");
 	cr_assert(in.pid == 0 || !h_pid_alive(in.pid));

@@ -669,50 +669,73 @@ Test(rproc, watchdog_kill_clean_exit_still_failure, .timeout = 10)
 
 /* ---------- (d) ready timeout ---------- */
 
-Test(rproc, ready_timeout_fails_init, .timeout = 10)
+/* After a death before the first ready (outcome of EXIT at t = 100 + up):
+ * restarted at once (the first of a streak), or stopped for good. */
+static void expect_init_outcome(const rproc *rp, const rproc_fx *fx,
+				bool restart, rs_istate stop_state)
 {
-	rs_backoff b = def_backoff();
-	rproc rp;
-	rproc_fx fx;
-
-	rproc_init(&rp, RS_RP_ALWAYS, &b);
-	step_ok(&rp, RP_EV_START, 0);
-	fx = step_ok(&rp, RP_EV_READY_TIMEOUT, RS_DEF_READY_TIMEOUT_MS);
-	expect_state(&rp, RS_IS_STOPPING);
-	expect_fx(&fx, RP_FX_KILL, RP_FX_SPAWN | RP_FX_STOP_SIGNAL |
-		  RP_FX_RESTARTED);
-	cr_expect_eq(rp.kill_reason, RS_ER_READY_TIMEOUT);
-
-	die_signal(&rp, SIGKILL);
-	fx = step_ok(&rp, RP_EV_EXIT, RS_DEF_READY_TIMEOUT_MS + 5);
-	expect_state(&rp, RS_IS_FAILED);
-	cr_expect_eq(fx.reason, RS_ER_READY_TIMEOUT);
-	cr_expect_eq(rp.exit.reason, RS_ER_READY_TIMEOUT);
-	expect_fx(&fx, RP_FX_DISARM, RP_FX_SPAWN | RP_FX_RESTARTED |
-		  RP_FX_ARM_BACKOFF);
-	cr_expect_eq(rp.restarts, 0);
+	if (restart) {
+		expect_state(rp, RS_IS_STARTING);
+		expect_fx(fx, RP_FX_SPAWN | RP_FX_RESTARTED | RP_FX_ARM_READY,
+			  RP_FX_ARM_BACKOFF);
+		cr_expect_eq(rp->restarts, 1);
+		cr_expect_not(rp->ever_ready);
+	} else {
+		expect_state(rp, stop_state);
+		expect_fx(fx, RP_FX_DISARM, RP_FX_SPAWN | RP_FX_RESTARTED |
+			  RP_FX_ARM_BACKOFF);
+		cr_expect_eq(rp->restarts, 0);
+	}
 }
 
-/* Killed for the ready timeout but exits 0 (it handled the signal): still a
- * failed init, not a clean DOWN. */
-Test(rproc, ready_timeout_clean_exit_still_failed, .timeout = 10)
+/* The ready timeout kills it; its death then follows the restart policy:
+ * a failed init is retried (always, on-failure), or final (never). */
+Test(rproc, ready_timeout_retries_by_policy, .timeout = 10)
 {
-	rs_backoff b = def_backoff();
-	rproc rp;
-	rproc_fx fx;
+	for (int pol = 0; pol < RS_RP__NR; pol++) {
+		rs_backoff b = def_backoff();
+		rproc rp;
+		rproc_fx fx;
 
-	rproc_init(&rp, RS_RP_ALWAYS, &b);
-	step_ok(&rp, RP_EV_START, 0);
-	step_ok(&rp, RP_EV_READY_TIMEOUT, 10000);
-	die_code(&rp, 0);
-	fx = step_ok(&rp, RP_EV_EXIT, 10001);
-	expect_state(&rp, RS_IS_FAILED);
-	cr_expect_eq(fx.reason, RS_ER_READY_TIMEOUT);
+		rproc_init(&rp, (rs_policy)pol, &b);
+		step_ok(&rp, RP_EV_START, 0);
+		fx = step_ok(&rp, RP_EV_READY_TIMEOUT, RS_DEF_READY_TIMEOUT_MS);
+		expect_state(&rp, RS_IS_STOPPING);
+		expect_fx(&fx, RP_FX_KILL, RP_FX_SPAWN | RP_FX_STOP_SIGNAL |
+			  RP_FX_RESTARTED);
+		cr_expect_eq(rp.kill_reason, RS_ER_READY_TIMEOUT);
+		die_signal(&rp, SIGKILL);
+		fx = step_ok(&rp, RP_EV_EXIT, RS_DEF_READY_TIMEOUT_MS + 5);
+		cr_expect_eq(fx.reason, RS_ER_READY_TIMEOUT);
+		cr_expect_eq(rp.exit.reason, RS_ER_READY_TIMEOUT);
+		expect_init_outcome(&rp, &fx, pol != RS_RP_NEVER, RS_IS_FAILED);
+	}
+}
+
+/* Killed for the ready timeout but exits 0 (it handled the signal): still
+ * a failure, never a clean DOWN: on-failure retries it, never fails it. */
+Test(rproc, ready_timeout_clean_exit_is_a_failure, .timeout = 10)
+{
+	for (int pol = 0; pol < RS_RP__NR; pol++) {
+		rs_backoff b = def_backoff();
+		rproc rp;
+		rproc_fx fx;
+
+		rproc_init(&rp, (rs_policy)pol, &b);
+		step_ok(&rp, RP_EV_START, 0);
+		step_ok(&rp, RP_EV_READY_TIMEOUT, 10000);
+		die_code(&rp, 0);
+		fx = step_ok(&rp, RP_EV_EXIT, 10001);
+		cr_expect_eq(fx.reason, RS_ER_READY_TIMEOUT);
+		expect_init_outcome(&rp, &fx, pol != RS_RP_NEVER, RS_IS_FAILED);
+	}
 }
 
 /* ---------- (e) exit before ever ready ---------- */
 
-Test(rproc, crash_before_ready_is_failed, .timeout = 10)
+/* A crash before ready is retried by always and on-failure, at once and
+ * then with the backoff (a boot-time race heals); never leaves it failed. */
+Test(rproc, crash_before_ready_follows_policy, .timeout = 10)
 {
 	for (int pol = 0; pol < RS_RP__NR; pol++) {
 		rs_backoff b = def_backoff();
@@ -723,24 +746,37 @@ Test(rproc, crash_before_ready_is_failed, .timeout = 10)
 		step_ok(&rp, RP_EV_START, 0);
 		die_signal(&rp, SIGKILL);
 		fx = step_ok(&rp, RP_EV_EXIT, 100);
-		expect_state(&rp, RS_IS_FAILED);
 		cr_expect_eq(fx.reason, RS_ER_SIGNALED);
-		expect_fx(&fx, 0, RP_FX_SPAWN | RP_FX_RESTARTED |
-			  RP_FX_ARM_BACKOFF);
-		cr_expect_eq(rp.restarts, 0);
+		expect_init_outcome(&rp, &fx, pol != RS_RP_NEVER, RS_IS_FAILED);
 
 		rproc_init(&rp, (rs_policy)pol, &b);
 		step_ok(&rp, RP_EV_START, 0);
 		die_code(&rp, 3);
 		fx = step_ok(&rp, RP_EV_EXIT, 100);
-		expect_state(&rp, RS_IS_FAILED);
 		cr_expect_eq(fx.reason, RS_ER_EXITED);
 		cr_expect_eq(rp.exit.code, 3);
-		expect_fx(&fx, 0, RP_FX_SPAWN | RP_FX_RESTARTED);
+		expect_init_outcome(&rp, &fx, pol != RS_RP_NEVER, RS_IS_FAILED);
+		if (pol == RS_RP_NEVER)
+			continue;
+		/* the second failure in a row waits the backoff's first delay */
+		die_code(&rp, 3);
+		fx = step_ok(&rp, RP_EV_EXIT, 200);
+		expect_state(&rp, RS_IS_BACKOFF);
+		expect_fx(&fx, RP_FX_ARM_BACKOFF | RP_FX_RESTARTED, RP_FX_SPAWN);
+		cr_expect_eq(fx.delay_ms, b.initial_ms);
+		cr_expect_eq(rp.restarts, 2);
+		fx = step_ok(&rp, RP_EV_BACKOFF_DONE, 200 + b.initial_ms);
+		expect_state(&rp, RS_IS_STARTING);
+		/* and once it gets ready, it is an ordinary running service */
+		step_ok(&rp, RP_EV_READY, 300 + b.initial_ms);
+		expect_state(&rp, RS_IS_RUNNING);
+		cr_expect(rp.ever_ready);
 	}
 }
 
-Test(rproc, clean_exit_before_ready_is_down, .timeout = 10)
+/* A clean exit (0) before ready: down for never and on-failure, retried
+ * by always (it was meant to keep running). */
+Test(rproc, clean_exit_before_ready_follows_policy, .timeout = 10)
 {
 	for (int pol = 0; pol < RS_RP__NR; pol++) {
 		rs_backoff b = def_backoff();
@@ -751,12 +787,31 @@ Test(rproc, clean_exit_before_ready_is_down, .timeout = 10)
 		step_ok(&rp, RP_EV_START, 0);
 		die_code(&rp, 0);
 		fx = step_ok(&rp, RP_EV_EXIT, 100);
-		expect_state(&rp, RS_IS_DOWN);
 		cr_expect_eq(fx.reason, RS_ER_EXITED);
-		expect_fx(&fx, 0, RP_FX_SPAWN | RP_FX_RESTARTED |
-			  RP_FX_ARM_BACKOFF);
-		cr_expect_eq(rp.restarts, 0);
+		expect_init_outcome(&rp, &fx, pol == RS_RP_ALWAYS, RS_IS_DOWN);
 	}
+}
+
+/* With a recovery script (hold), a death before ready is a failed start:
+ * no restart and no EXITED wait for the script. */
+Test(rproc, hold_death_before_ready_is_failed, .timeout = 10)
+{
+	rs_backoff b = def_backoff();
+	rproc rp;
+	rproc_fx fx;
+
+	rproc_init(&rp, RS_RP_ALWAYS, &b);
+	rp.hold = true;
+	step_ok(&rp, RP_EV_START, 0);
+	die_code(&rp, 3);
+	fx = step_ok(&rp, RP_EV_EXIT, 100);
+	expect_init_outcome(&rp, &fx, false, RS_IS_FAILED);
+	rproc_init(&rp, RS_RP_ALWAYS, &b);
+	rp.hold = true;
+	step_ok(&rp, RP_EV_START, 0);
+	die_code(&rp, 0);
+	fx = step_ok(&rp, RP_EV_EXIT, 100);
+	expect_init_outcome(&rp, &fx, false, RS_IS_DOWN);
 }
 
 /* ---------- (f) stop ---------- */
