@@ -1405,7 +1405,8 @@ static bool starting_fn(void *arg)
 }
 
 /* While a blocking `up` waits for READY=1, other requests on the label are
- * refused with 4 (busy); the up then completes. */
+ * refused with 4 (busy); the up then completes. (down is the exception:
+ * it cancels the start, ops::down_cancels_a_pending_up.) */
 Test(integration, busy_while_up_in_flight, .init = setup1, .fini = teardown,
      .timeout = T_TIMEOUT)
 {
@@ -1416,8 +1417,10 @@ Test(integration, busy_while_up_in_flight, .init = setup1, .fini = teardown,
 	const h_res *r;
 
 	cr_assert(h_wait_until(starting_fn, &w, 5000), "svc-bz never starting");
-	r = h_rsctl("down", "svc-bz", NULL);
-	assert_code(r, RS_E_BUSY, "down while up is in flight");
+	r = h_rsctl("refresh", "svc-bz", NULL);
+	assert_code(r, RS_E_BUSY, "refresh while up is in flight");
+	r = h_rsctl("clone", "svc-bz", NULL);
+	assert_code(r, RS_E_BUSY, "clone while up is in flight");
 	r = h_job_wait(j, 20000);
 	assert_ok(r, "the blocking up");
 	cr_assert_geq(r->elapsed_ms, 2000, "up returned after %ld ms, before "

@@ -136,11 +136,12 @@ Test(ops, second_operation_is_busy, .init = setup1, .fini = teardown,
 	r = h_rsctl("up", "slow", "--no-block", "--", h_notifysvc(), "--ready",
 		    "--ready-delay", "3000", NULL);
 	assert_code(r, 0, "up --no-block");
-	r = h_rsctl("down", "slow", NULL);
-	assert_code(r, RS_E_BUSY, "down while the up runs");
-	cr_assert(strstr(r->err, "up"), "the refusal does not name the operation: %s", r->err);
+	/* (down cancels it instead: ops::down_cancels_a_pending_up) */
 	r = h_rsctl("refresh", "slow", NULL);
 	assert_code(r, RS_E_BUSY, "refresh while the up runs");
+	cr_assert(strstr(r->err, "up"), "the refusal does not name the operation: %s", r->err);
+	r = h_rsctl("edit", "slow", "--period", "5", NULL);
+	assert_code(r, RS_E_BUSY, "edit while the up runs");
 	cr_assert(h_wait_until(state_fn, &w, 15000), "slow never became running");
 	assert_code(h_rsctl("down", "slow", NULL), 0, "down once the up is done");
 	h_pass();
