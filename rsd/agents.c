@@ -379,10 +379,17 @@ static void note_start_failure(rsd *d, const rsd_inst *in, const char *detail)
 {
 	rsd_pending *p = rsd_pending_for(d, in->si.info.label);
 
+	/* an apply waits on its services by label */
+	for (rsd_pending *a = d->pending; a && !p; a = a->next)
+		for (size_t i = 0; a->verb == RS_V_APPLY && i < a->napply; i++)
+			if (!strcmp(a->apply[i], in->si.info.label))
+				p = a;
 	if (!p || p->start_died || (p->verb != RS_V_UP && p->verb != RS_V_RESTART &&
-				    p->verb != RS_V_CLONE))
+				    p->verb != RS_V_CLONE && p->verb != RS_V_APPLY))
 		return;
-	if (p->verb != RS_V_UP && p->inst_id != in->si.info.id)
+	if (p->verb == RS_V_APPLY)
+		rs_strlcpy(p->died_label, in->si.info.label, sizeof p->died_label);
+	if (p->verb != RS_V_UP && p->verb != RS_V_APPLY && p->inst_id != in->si.info.id)
 		return;   /* restart, clone: only the instance it started */
 	p->start_died = true;
 	rs_strlcpy(p->died_detail, detail && *detail ? detail :
@@ -417,11 +424,13 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 			  rs_event_kind_to_string(e->kind), "%s", e->detail ? e->detail : "");
 	event_metrics(d, n, in, e, history);
 	if (in && !history && strcmp(in->si.node, n->n.name) == 0) {
+		bool was_ready = in->si.info.state == RS_IS_RUNNING;
+
 		inst_update(in, &e->info);
 		if (e->detail)
 			rs_strlcpy(in->detail, e->detail, sizeof in->detail);
-		if (e->kind == RS_EK_EXITED || e->kind == RS_EK_BACKOFF ||
-		    e->kind == RS_EK_FAILED)
+		if (!was_ready && (e->kind == RS_EK_EXITED || e->kind == RS_EK_BACKOFF ||
+				   e->kind == RS_EK_FAILED))
 			note_start_failure(d, in, e->detail);
 		if (r == 0)
 			inst_persist(d, in);

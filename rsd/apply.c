@@ -174,6 +174,14 @@ void rsd_apply_check(rsd *d, rsd_pending *p)
 	bool all_running = true;
 	rsd_index ix;
 
+	if (p->start_died) {
+		/* the first failure of a service it starts is the answer; the
+		 * agent retries it by its restart policy */
+		rsd_pending_done(d, p, RS_E_FAILED, p->apply_json,
+				 "apply: %s failed to start on %s: %s; retried with the "
+				 "backoff", p->died_label, p->died_node, p->died_detail);
+		return;
+	}
 	if (rsd_index_build(&ix, d) < 0)
 		return;   /* out of memory: checked again at the next change */
 	for (size_t i = 0; i < p->napply; i++) {

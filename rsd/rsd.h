@@ -79,7 +79,8 @@ typedef struct rsd_pending {
 	char     *apply_json;     /* apply: the plan, for the final reply */
 	bool      boot;           /* the boot apply of rsd --manifest */
 	struct rsd_update *upd;   /* update: its instances and specs */
-	bool      start_died;     /* up/restart/clone: died before ready */
+	bool      start_died;     /* up/restart/clone/apply: died before ready */
+	char      died_label[RS_LABEL_MAX];  /* apply: which service */
 	char      died_detail[RS_DETAIL_MAX];
 	char      died_node[RS_NODE_MAX];
 } rsd_pending;

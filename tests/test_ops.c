@@ -1428,3 +1428,27 @@ Test(ops, down_cancels_a_pending_up, .init = setup1, .fini = teardown,
 	cr_assert(in.pid == 0 || !h_pid_alive(in.pid), "slow still runs (pid %d)", (int)in.pid);
 	h_pass();
 }
+
+/* apply answers the first failure of a service it starts (exit 1, which
+ * service, why) instead of waiting out its timeout while the agent
+ * retries it with the backoff. */
+Test(ops, apply_reports_a_failed_start_at_once, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	char yaml[1000];
+	const h_res *r;
+	int64_t t0;
+
+	snprintf(yaml, sizeof yaml, "services:\n"
+		 "  - label: good\n    command: [%s, --ready]\n"
+		 "  - label: bad\n    command: [/bin/false]\n    depends_on: [good]\n",
+		 h_notifysvc());
+	t0 = h_now_ms();
+	r = h_rsctl("apply", write_file("bad.yaml", yaml), NULL);
+	assert_code(r, RS_E_FAILED, "apply with a service that cannot start");
+	cr_assert(strstr(r->err, "bad failed to start") && strstr(r->err, "retried"),
+		  "apply said: %s", r->err);
+	cr_assert_lt(h_now_ms() - t0, 10000, "the failure took %lld ms",
+		     (long long)(h_now_ms() - t0));
+	h_pass();
+}
