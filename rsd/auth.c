@@ -365,16 +365,6 @@ void rsd_auth_count(rsd *d, int endpoint, rsd_auth_reason why)
 
 /* ---- requests --------------------------------------------------------- */
 
-static void reply_obj(rsd *d, const net_peer *peer, uint64_t id, json_t *o,
-		      const char *msg)
-{
-	char *s = json_dumps(o, JSON_COMPACT);
-
-	rsd_reply(d, peer, id, s ? RS_OK : RS_E_INTERNAL, s, s ? msg : "out of memory");
-	free(s);
-	json_decref(o);
-}
-
 static void cred_create(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	store_principal p, *old;
@@ -423,7 +413,7 @@ static void cred_create(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;
 	}
 	auth_reload(d);
-	reply_obj(d, peer, rq->id, json_pack("{s:s, s:s}", "server_key",
+	rsd_reply_json(d, peer, rq->id, json_pack("{s:s, s:s}", "server_key",
 					     d->server.pub, "role", p.role),
 		  "created");
 }
@@ -442,7 +432,7 @@ static void cred_list(rsd *d, const net_peer *peer, const rs_request *rq)
 			"revoked_ms", (json_int_t)p->revoked_ms,
 			"created_by", p->created_by));
 	}
-	reply_obj(d, peer, rq->id, json_pack("{s:o, s:s}", "credentials", arr,
+	rsd_reply_json(d, peer, rq->id, json_pack("{s:o, s:s}", "credentials", arr,
 					     "server_key", d->server.pub), NULL);
 }
 
@@ -492,7 +482,7 @@ static void token_rotate(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;
 	}
 	cred_format(&c, text, sizeof text);
-	reply_obj(d, peer, rq->id, json_pack("{s:s, s:s}", "name", c.name,
+	rsd_reply_json(d, peer, rq->id, json_pack("{s:s, s:s}", "name", c.name,
 					     "token", text), "rotated");
 }
 

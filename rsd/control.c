@@ -49,11 +49,12 @@ void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,
 }
 
 /* Replies with a jansson object (stolen) as payload. */
-static void reply_json(rsd *d, const net_peer *peer, uint64_t id, json_t *o)
+void rsd_reply_json(rsd *d, const net_peer *peer, uint64_t id, json_t *o,
+		    const char *msg)
 {
 	char *s = json_dumps(o, JSON_COMPACT);
 
-	rsd_reply(d, peer, id, s ? 0 : RS_E_INTERNAL, s, s ? NULL : "out of memory");
+	rsd_reply(d, peer, id, s ? RS_OK : RS_E_INTERNAL, s, s ? msg : "out of memory");
 	free(s);
 	json_decref(o);
 }
@@ -871,7 +872,7 @@ void rsd_logs_data(rsd *d, rsd_node *n, const rs_logs_data *ld)
 	}
 	o = json_pack("{s:I, s:s, s:o*, s:I}", "instance", (json_int_t)lr->inst,
 		      "node", lr->node, "data", data, "next", (json_int_t)ld->next);
-	reply_json(d, &lr->peer, lr->req_id, o);
+	rsd_reply_json(d, &lr->peer, lr->req_id, o, NULL);
 	free(lr);
 }
 
@@ -1092,7 +1093,7 @@ static void do_status(rsd *d, const net_peer *peer, const rs_request *rq)
 				rsd_index_get(&ix, ix.svcs[i]->s.spec.label)));
 	}
 	rsd_index_free(&ix);
-	reply_json(d, peer, rq->id, json_pack("{s:o}", "services", arr));
+	rsd_reply_json(d, peer, rq->id, json_pack("{s:o}", "services", arr), NULL);
 }
 
 static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
@@ -1125,8 +1126,8 @@ static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 			"capacity", (int)n->n.capacity,
 			"features", (json_int_t)n->features));
 	}
-	reply_json(d, peer, rq->id, json_pack("{s:o, s:s}", "nodes", arr,
-					      "rsd_version", rs_version()));
+	rsd_reply_json(d, peer, rq->id, json_pack("{s:o, s:s}", "nodes", arr,
+					      "rsd_version", rs_version()), NULL);
 }
 
 static int node_cmp(const void *a, const void *b)
@@ -1183,11 +1184,11 @@ static void do_upgrade_plan(rsd *d, const net_peer *peer, const rs_request *rq)
 	else
 		snprintf(next, sizeof next, "upgrade the agents older than rsd %u.%u "
 			 "before upgrading rsd", self.major, self.minor);
-	reply_json(d, peer, rq->id, json_pack("{s:s, s:s, s:b, s:s, s:o}",
+	rsd_reply_json(d, peer, rq->id, json_pack("{s:s, s:s, s:b, s:s, s:o}",
 		"rsd_version", rs_version(),
 		"policy", "agents and rsctl: same major version as rsd, at most 1 minor "
 			  "version older or newer",
-		"inside_policy", inside, "next", next, "nodes", arr));
+		"inside_policy", inside, "next", next, "nodes", arr), NULL);
 }
 
 static void do_lookup(rsd *d, const net_peer *peer, const rs_request *rq)
@@ -1207,10 +1208,10 @@ static void do_lookup(rsd *d, const net_peer *peer, const rs_request *rq)
 		rsd_reply_err(d, peer, rq->id, RS_E_FAILED, "%s has no active instance", rq->label);
 		return;
 	}
-	reply_json(d, peer, rq->id, json_pack("{s:s, s:I, s:s, s:i, s:s}",
+	rsd_reply_json(d, peer, rq->id, json_pack("{s:s, s:I, s:s, s:i, s:s}",
 		"label", rq->label, "instance", (json_int_t)best->si.info.id,
 		"node", best->si.node, "pid", (int)best->si.info.pid,
-		"state", rs_istate_to_string(best->si.info.state)));
+		"state", rs_istate_to_string(best->si.info.state)), NULL);
 }
 
 static int event_json(const rs_event *ev, void *arg)
@@ -1244,7 +1245,7 @@ static void do_events(rsd *d, const net_peer *peer, const rs_request *rq)
 			  store_errmsg(d->st));
 		return;
 	}
-	reply_json(d, peer, rq->id, json_pack("{s:o}", "events", arr));
+	rsd_reply_json(d, peer, rq->id, json_pack("{s:o}", "events", arr), NULL);
 }
 
 void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,

@@ -21,6 +21,7 @@
 #include "wire.h"
 
 struct MHD_Daemon;
+struct json_t;
 
 #define RSD_DEF_TTL_MS   5000   /* node lost after this long without a beat */
 #define RSD_BEAT_MS      1000   /* what agents are told to beat at */
@@ -351,6 +352,10 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		      size_t len, void *arg);
 void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,
 	       const char *json, const char *message);
+/* Replies 0 with o (consumed) as the JSON payload and msg (may be NULL);
+ * internal error if o cannot be serialised. */
+void rsd_reply_json(rsd *d, const net_peer *peer, uint64_t id, struct json_t *o,
+		    const char *msg);
 /* An agent's answer to a logs request. */
 void rsd_logs_data(rsd *d, rsd_node *n, const rs_logs_data *ld);
 /* Answers logs requests past their deadline with a timeout. */
