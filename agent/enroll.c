@@ -29,14 +29,6 @@ static void key_path(const agent *ag, const char *file, char *out, size_t n)
 	snprintf(out, n, "%s/%s", ag->state_dir, file);
 }
 
-static void use_key(agent *ag, const rs_cred *c)
-{
-	memset(&ag->curve, 0, sizeof ag->curve);
-	strcpy(ag->curve.server, c->server);
-	strcpy(ag->curve.pub, c->pub);
-	strcpy(ag->curve.sec, c->sec);
-}
-
 /* The key pair this enrolment offers: agent.key.new if an earlier try
  * left one for this node, else a new one written there. */
 static int pending_key(agent *ag, const rs_cred *token, rs_cred *c)
@@ -66,10 +58,7 @@ static int enroll_once(agent *ag, const rs_cred *token, const rs_cred *c)
 	size_t outlen, inlen;
 	int r;
 
-	memset(&jc, 0, sizeof jc);
-	strcpy(jc.server, token->server);
-	strcpy(jc.pub, token->pub);
-	strcpy(jc.sec, token->sec);
+	cred_curve(token, &jc);
 	rs_msg_init(&m, RS_MSG_ENROLL);
 	rs_strlcpy(m.u.enroll.node, ag->node, sizeof m.u.enroll.node);
 	rs_strlcpy(m.u.enroll.public_key, c->pub, sizeof m.u.enroll.public_key);
@@ -147,7 +136,7 @@ static int enroll(agent *ag)
 		return r;
 	}
 	log_info("enrolled: node %s, key %s", ag->node, done);
-	use_key(ag, &c);
+	cred_curve(&c, &ag->curve);
 	memset(&c, 0, sizeof c);
 	return 0;
 }
@@ -175,7 +164,7 @@ int agent_keys(agent *ag)
 				  ag->node);
 			return -EINVAL;
 		}
-		use_key(ag, &c);
+		cred_curve(&c, &ag->curve);
 		memset(&c, 0, sizeof c);
 		return 0;
 	}

@@ -534,10 +534,7 @@ static int load_cred(ctl_cmd *c, net_curve *curve)
 			"operator, server-key, secret-key)\n", path);
 		return RS_E_AUTH;
 	}
-	memset(curve, 0, sizeof *curve);
-	strcpy(curve->server, cr.server);
-	strcpy(curve->pub, cr.pub);
-	strcpy(curve->sec, cr.sec);
+	cred_curve(&cr, curve);
 	rs_strlcpy(c->cred_name, cr.name, sizeof c->cred_name);
 	memset(&cr, 0, sizeof cr);
 	c->curve = curve;

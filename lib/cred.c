@@ -28,6 +28,14 @@ int cred_name_valid(const char *name)
 	return 1;
 }
 
+void cred_curve(const rs_cred *c, net_curve *out)
+{
+	memset(out, 0, sizeof *out);
+	strcpy(out->server, c->server);
+	strcpy(out->pub, c->pub);
+	strcpy(out->sec, c->sec);
+}
+
 /* Copies value into out (size n) if it fits. */
 static int set_field(char *out, size_t n, const char *value)
 {

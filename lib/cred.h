@@ -46,6 +46,9 @@ int cred_format(const rs_cred *c, char *buf, size_t n);
 /* Writes c to path with mode 0600: a temporary file, fsync, rename.
  * excl: fail with -EEXIST if path exists. 0 or -errno. */
 int cred_write(const char *path, const rs_cred *c, int excl);
+/* The client side of a CURVE connection with c's keys: rsd's key it
+ * pins, its own pair. */
+void cred_curve(const rs_cred *c, net_curve *out);
 /* A name operators and nodes may have: 1-63 of [A-Za-z0-9._-]. */
 int cred_name_valid(const char *name);
 

@@ -1279,9 +1279,6 @@ const struct net_curve *h_curve(void)
 		return NULL;
 	cr_assert(cred_read(key_path("admin.cred"), &cr, err, sizeof err) == 0,
 		  "admin.cred: %s", err);
-	memset(&c, 0, sizeof c);
-	strcpy(c.server, cr.server);
-	strcpy(c.pub, cr.pub);
-	strcpy(c.sec, cr.sec);
+	cred_curve(&cr, &c);
 	return &c;
 }
