@@ -71,13 +71,29 @@ static int load_one(const store_principal *p, void *arg)
 	return 0;
 }
 
-/* Reloads the principal table from the store (after a commit). */
+/* Orders principals by kind, then name (rsd_principal_find's bsearch). */
+static int principal_cmp(const void *a, const void *b)
+{
+	const store_principal *x = a, *y = b;
+	int c = strcmp(x->kind, y->kind);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+/* Reloads the principal table from the store (after a commit), sorted:
+ * every message looks its sender up. */
 static int auth_reload(rsd *d)
 {
+	int r;
+
 	free(d->principals);
 	d->principals = NULL;
 	d->nprincipals = 0;
-	return store_principal_each(d->st, load_one, d);
+	r = store_principal_each(d->st, load_one, d);
+	if (d->nprincipals)
+		qsort(d->principals, d->nprincipals, sizeof *d->principals,
+		      principal_cmp);
+	return r;
 }
 
 static store_principal *find_key(rsd *d, const char *key)
@@ -90,11 +106,13 @@ static store_principal *find_key(rsd *d, const char *key)
 
 store_principal *rsd_principal_find(rsd *d, const char *kind, const char *name)
 {
-	for (size_t i = 0; i < d->nprincipals; i++)
-		if (strcmp(d->principals[i].kind, kind) == 0 &&
-		    strcmp(d->principals[i].name, name) == 0)
-			return &d->principals[i];
-	return NULL;
+	store_principal key;
+
+	if (!d->nprincipals || rs_strlcpy(key.kind, kind, sizeof key.kind) < 0 ||
+	    rs_strlcpy(key.name, name, sizeof key.name) < 0)
+		return NULL;
+	return bsearch(&key, d->principals, d->nprincipals, sizeof *d->principals,
+		       principal_cmp);
 }
 
 /* path = the db's folder + "/" + file. */
