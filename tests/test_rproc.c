@@ -669,6 +669,15 @@ Test(rproc, watchdog_kill_clean_exit_still_failure, .timeout = 10)
 
 /* ---------- (d) ready timeout ---------- */
 
+/* A new instance with policy pol (and the default backoff), started at 0. */
+static void started(rproc *rp, rs_policy pol)
+{
+	rs_backoff b = def_backoff();
+
+	rproc_init(rp, pol, &b);
+	step_ok(rp, RP_EV_START, 0);
+}
+
 /* After a death before the first ready (outcome of EXIT at t = 100 + up):
  * restarted at once (the first of a streak), or stopped for good. */
 static void expect_init_outcome(const rproc *rp, const rproc_fx *fx,
@@ -693,12 +702,10 @@ static void expect_init_outcome(const rproc *rp, const rproc_fx *fx,
 Test(rproc, ready_timeout_retries_by_policy, .timeout = 10)
 {
 	for (int pol = 0; pol < RS_RP__NR; pol++) {
-		rs_backoff b = def_backoff();
 		rproc rp;
 		rproc_fx fx;
 
-		rproc_init(&rp, (rs_policy)pol, &b);
-		step_ok(&rp, RP_EV_START, 0);
+		started(&rp, (rs_policy)pol);
 		fx = step_ok(&rp, RP_EV_READY_TIMEOUT, RS_DEF_READY_TIMEOUT_MS);
 		expect_state(&rp, RS_IS_STOPPING);
 		expect_fx(&fx, RP_FX_KILL, RP_FX_SPAWN | RP_FX_STOP_SIGNAL |
@@ -717,12 +724,10 @@ Test(rproc, ready_timeout_retries_by_policy, .timeout = 10)
 Test(rproc, ready_timeout_clean_exit_is_a_failure, .timeout = 10)
 {
 	for (int pol = 0; pol < RS_RP__NR; pol++) {
-		rs_backoff b = def_backoff();
 		rproc rp;
 		rproc_fx fx;
 
-		rproc_init(&rp, (rs_policy)pol, &b);
-		step_ok(&rp, RP_EV_START, 0);
+		started(&rp, (rs_policy)pol);
 		step_ok(&rp, RP_EV_READY_TIMEOUT, 10000);
 		die_code(&rp, 0);
 		fx = step_ok(&rp, RP_EV_EXIT, 10001);
@@ -742,15 +747,13 @@ Test(rproc, crash_before_ready_follows_policy, .timeout = 10)
 		rproc rp;
 		rproc_fx fx;
 
-		rproc_init(&rp, (rs_policy)pol, &b);
-		step_ok(&rp, RP_EV_START, 0);
+		started(&rp, (rs_policy)pol);
 		die_signal(&rp, SIGKILL);
 		fx = step_ok(&rp, RP_EV_EXIT, 100);
 		cr_expect_eq(fx.reason, RS_ER_SIGNALED);
 		expect_init_outcome(&rp, &fx, pol != RS_RP_NEVER, RS_IS_FAILED);
 
-		rproc_init(&rp, (rs_policy)pol, &b);
-		step_ok(&rp, RP_EV_START, 0);
+		started(&rp, (rs_policy)pol);
 		die_code(&rp, 3);
 		fx = step_ok(&rp, RP_EV_EXIT, 100);
 		cr_expect_eq(fx.reason, RS_ER_EXITED);
@@ -779,12 +782,10 @@ Test(rproc, crash_before_ready_follows_policy, .timeout = 10)
 Test(rproc, clean_exit_before_ready_follows_policy, .timeout = 10)
 {
 	for (int pol = 0; pol < RS_RP__NR; pol++) {
-		rs_backoff b = def_backoff();
 		rproc rp;
 		rproc_fx fx;
 
-		rproc_init(&rp, (rs_policy)pol, &b);
-		step_ok(&rp, RP_EV_START, 0);
+		started(&rp, (rs_policy)pol);
 		die_code(&rp, 0);
 		fx = step_ok(&rp, RP_EV_EXIT, 100);
 		cr_expect_eq(fx.reason, RS_ER_EXITED);
@@ -796,19 +797,16 @@ Test(rproc, clean_exit_before_ready_follows_policy, .timeout = 10)
  * no restart and no EXITED wait for the script. */
 Test(rproc, hold_death_before_ready_is_failed, .timeout = 10)
 {
-	rs_backoff b = def_backoff();
 	rproc rp;
 	rproc_fx fx;
 
-	rproc_init(&rp, RS_RP_ALWAYS, &b);
+	started(&rp, RS_RP_ALWAYS);
 	rp.hold = true;
-	step_ok(&rp, RP_EV_START, 0);
 	die_code(&rp, 3);
 	fx = step_ok(&rp, RP_EV_EXIT, 100);
 	expect_init_outcome(&rp, &fx, false, RS_IS_FAILED);
-	rproc_init(&rp, RS_RP_ALWAYS, &b);
+	started(&rp, RS_RP_ALWAYS);
 	rp.hold = true;
-	step_ok(&rp, RP_EV_START, 0);
 	die_code(&rp, 0);
 	fx = step_ok(&rp, RP_EV_EXIT, 100);
 	expect_init_outcome(&rp, &fx, false, RS_IS_DOWN);
