@@ -1096,19 +1096,47 @@ static void do_status(rsd *d, const net_peer *peer, const rs_request *rq)
 	rsd_reply_json(d, peer, rq->id, json_pack("{s:o}", "services", arr), NULL);
 }
 
+static int node_cmp(const void *a, const void *b)
+{
+	const rsd_node *x = *(rsd_node *const *)a, *y = *(rsd_node *const *)b;
+
+	return strcmp(x->n.name, y->n.name);
+}
+
+/* The nodes in name order (malloc'ed, *n of them; the caller frees), or
+ * NULL without memory. */
+static rsd_node **nodes_by_name(rsd *d, size_t *n)
+{
+	rsd_node **v;
+	size_t k = 0;
+
+	*n = 0;
+	for (rsd_node *x = d->nodes; x; x = x->next)
+		(*n)++;
+	v = calloc(*n ? *n : 1, sizeof *v);
+	if (!v)
+		return NULL;
+	for (rsd_node *x = d->nodes; x; x = x->next)
+		v[k++] = x;
+	qsort(v, *n, sizeof *v, node_cmp);
+	return v;
+}
+
 static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 {
-	json_t *arr = json_array();
+	json_t *arr;
 	uint64_t now = clock_mono_ms(), wall = clock_wall_ms();
+	size_t nn;
+	rsd_node **v = nodes_by_name(d, &nn);
 
-	for (const rsd_node *n = NULL, *last = NULL;; last = n, n = NULL) {
+	if (!v) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		return;
+	}
+	arr = json_array();
+	for (size_t k = 0; k < nn; k++) {
+		const rsd_node *n = v[k];
 		uint64_t age;
-		for (const rsd_node *x = d->nodes; x; x = x->next)   /* by name */
-			if ((!last || strcmp(x->n.name, last->n.name) > 0) &&
-			    (!n || strcmp(x->n.name, n->n.name) < 0))
-				n = x;
-		if (!n)
-			break;
 		json_t *labels = json_array();
 
 		age = n->connected ? now - n->beat_mono :
@@ -1126,39 +1154,29 @@ static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 			"capacity", (int)n->n.capacity,
 			"features", (json_int_t)n->features));
 	}
+	free(v);
 	rsd_reply_json(d, peer, rq->id, json_pack("{s:o, s:s}", "nodes", arr,
 					      "rsd_version", rs_version()), NULL);
 }
 
-static int node_cmp(const void *a, const void *b)
-{
-	const rsd_node *x = *(rsd_node *const *)a, *y = *(rsd_node *const *)b;
-
-	return strcmp(x->n.name, y->n.name);
-}
 
 /* upgrade-plan: which node runs which version, whether the cluster is
  * inside the skew policy, and what may be upgraded next. */
 static void do_upgrade_plan(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	static const char *const skew_names[] = { "ok", "too-old", "too-new", "unknown" };
-	json_t *arr = json_array();
-	rsd_node **v;
-	size_t nn = 0, k = 0;
+	json_t *arr;
+	size_t nn;
+	rsd_node **v = nodes_by_name(d, &nn);
 	bool inside = true, can_next = true;
 	rs_semver self = { 0, 0, 0 };
 	char next[200];
 
-	for (rsd_node *n = d->nodes; n; n = n->next)
-		nn++;
-	v = calloc(nn ? nn : 1, sizeof *v);
 	if (!v) {
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 		return;
 	}
-	for (rsd_node *n = d->nodes; n; n = n->next)
-		v[k++] = n;
-	qsort(v, nn, sizeof *v, node_cmp);
+	arr = json_array();
 	rs_semver_parse(rs_version(), &self);
 	for (size_t i = 0; i < nn; i++) {
 		const rsd_node *n = v[i];
