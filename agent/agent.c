@@ -30,6 +30,9 @@ static int agent_send(agent *ag, rs_msg *m, uint8_t **keep, size_t *keeplen)
 	int r;
 
 	m->seq = ++ag->seq;
+	/* every message acknowledges rsd's orders applied so far */
+	m->epoch = ag->oin.epoch;
+	m->order_ack = ag->oin.applied;
 	r = wire_encode(m, &buf, &len);
 	if (r < 0) {
 		log_warnx("cannot encode %s: %s", rs_msg_type_to_string(m->type),
@@ -184,14 +187,65 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	rs_msg_clear(&m);
 }
 
+/* Whether to carry out order m now (lib/orders.h): each once, in order,
+ * only from the epoch of the last Welcome. What is skipped is counted;
+ * rsd resends what is not acknowledged. */
+static bool order_take(agent *ag, const rs_msg *m)
+{
+	orders_verdict v;
+
+	for (size_t i = 0; i < ag->ndrop_orders && m->order; i++) {
+		if (ag->drop_orders[i] != m->order)
+			continue;
+		/* a test's fault injection: this copy is lost on the way */
+		ag->drop_orders[i] = ag->drop_orders[--ag->ndrop_orders];
+		log_info("order %llu dropped (RS_TEST_DROP_ORDERS)",
+			 (unsigned long long)m->order);
+		return false;
+	}
+	orders_in_base(&ag->oin, m->epoch, m->order_base);
+	v = orders_in_check(&ag->oin, m->epoch, m->order);
+	ag->orders[v]++;
+	if (v != ORD_APPLY && v != ORD_LEGACY) {
+		log_debug("order %llu of epoch %llu: %s (applied %llu of epoch %llu)",
+			  (unsigned long long)m->order, (unsigned long long)m->epoch,
+			  orders_verdict_to_string(v),
+			  (unsigned long long)ag->oin.applied,
+			  (unsigned long long)ag->oin.epoch);
+		return false;
+	}
+	/* applied before it is carried out: what it does cannot fail in a
+	 * way that a second copy would mend (a refused spec stays refused) */
+	orders_in_applied(&ag->oin, m->order);
+	return true;
+}
+
 static void agent_on_msg(agent *ag, rs_msg *m)
 {
 	ag->rsd_seen_ms = clock_mono_ms();
+	orders_in_heard(&ag->oin, m->epoch, ag->rsd_seen_ms);
 	switch (m->type) {
 	case RS_MSG_WELCOME:
+		if (m->u.welcome.session && m->u.welcome.session != ag->session) {
+			/* it answers another process of this node (a late copy) */
+			log_debug("a Welcome for session %llx, not ours; ignored",
+				  (unsigned long long)m->u.welcome.session);
+			break;
+		}
+		if (!orders_in_welcome(&ag->oin, m->epoch, m->u.welcome.order_base,
+				       ag->rsd_seen_ms)) {
+			log_warnx("a Welcome of rsd epoch %llu, older than epoch %llu that "
+				  "spoke %llu ms ago; ignored (a stale rsd?)",
+				  (unsigned long long)m->epoch,
+				  (unsigned long long)ag->oin.epoch,
+				  (unsigned long long)(ag->rsd_seen_ms - ag->oin.heard_ms));
+			break;
+		}
 		if (!ag->welcomed) {
-			log_info("welcomed by rsd %s (ack %llu)", m->sender_version,
-				 (unsigned long long)m->ack);
+			log_info("welcomed by rsd %s (ack %llu, epoch %llu, orders after %llu)",
+				 m->sender_version, (unsigned long long)m->ack,
+				 (unsigned long long)m->epoch,
+				 (unsigned long long)m->u.welcome.order_base);
 			sdnotify_send("STATUS=connected to rsd");
 		}
 		ag->welcomed = true;
@@ -219,10 +273,12 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 		logs_get(ag, m);
 		break;
 	case RS_MSG_START:
-		if (!ag->exiting)
+		if (order_take(ag, m) && !ag->exiting)
 			svc_start(ag, &m->u.start);
 		break;
 	case RS_MSG_STOP:
+		if (!order_take(ag, m))
+			break;
 		if (svc_stop(ag, m->u.stop.instance_id, m->u.stop.forget,
 			     m->u.stop.restart && !ag->exiting) == -ENOENT) {
 			/* unknown here: tell rsd it is down so its op completes */
@@ -284,6 +340,9 @@ int agent_init(agent *ag, struct ev_loop *loop)
 	int r;
 
 	ag->loop = loop;
+	/* an rsd whose epoch went back (its store restored, its clock set
+	 * back) is followed after the newer one has been silent this long */
+	ag->oin.grace_ms = 10000;
 	if (getrandom(&ag->session, sizeof ag->session, 0) != sizeof ag->session)
 		ag->session = clock_wall_ms() ^ ((uint64_t)getpid() << 40);
 	/* handover ids (and their notify socket names) differ from those of

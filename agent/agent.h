@@ -16,6 +16,7 @@
 #include "model.h"
 #include "msg.h"
 #include "net.h"
+#include "orders.h"
 #include "prom.h"
 #include "rproc.h"
 
@@ -115,6 +116,10 @@ struct agent {
 	uint64_t        hello_seq;    /* seq of the last Hello sent */
 	uint64_t        rsd_seen_ms;  /* mono time of rsd's last message */
 	bool            welcomed;
+	orders_in       oin;          /* rsd's orders applied (lib/orders.h) */
+	uint64_t        orders[ORD__NR]; /* orders seen, by verdict */
+	uint64_t        drop_orders[8]; /* RS_TEST_DROP_ORDERS: lose the first */
+	size_t          ndrop_orders;   /* copy of these order numbers */
 	bool            exiting;
 	struct httpd   *http;         /* --metrics */
 	char            metrics_ep[128];

@@ -195,6 +195,18 @@ int main(int argc, char **argv)
 		fatalx("cannot start (rsd at %s, keeper in %s/run): %s", ag.rsd_ep,
 		       ag.state_dir, strerror(-r));
 	prom_hist_init(&ag.h_restart, prom_latency_bounds, prom_latency_nbounds);
+	/* fault injection for the tests: "1,3" loses the first copy of
+	 * rsd's orders 1 and 3 */
+	for (const char *p = getenv("RS_TEST_DROP_ORDERS"); p && *p &&
+	     ag.ndrop_orders < sizeof ag.drop_orders / sizeof *ag.drop_orders;) {
+		char *end;
+		uint64_t v = strtoull(p, &end, 10);
+
+		if (end == p)
+			break;
+		ag.drop_orders[ag.ndrop_orders++] = v;
+		p = *end == ',' ? end + 1 : end;
+	}
 	if (metrics && (r = agent_metrics_start(&ag, metrics)) < 0)
 		fatalx("cannot serve metrics on %s: %s", metrics, httpd_strerror(r));
 	log_info("rs-agent %s: node %s, rsd %s, state dir %s, metrics %s", rs_version(),

@@ -53,6 +53,13 @@ static void metrics_text(void *arg, prom_buf *b)
 	prom_family(b, "rs_agent_unacked_events", "gauge",
 		    "Events kept for rsd until it acknowledges them (replayed on reconnect).");
 	prom_sample(b, "rs_agent_unacked_events", (double)ag->replay_len, NULL);
+	prom_family(b, "rs_agent_orders_total", "counter",
+		    "rsd's orders received, by what the agent did with them: apply, "
+		    "duplicate (applied before), gap (an earlier one missing), refused "
+		    "(another rsd epoch), legacy (an rsd that does not number them).");
+	for (int v = 0; v < ORD__NR; v++)
+		prom_sample(b, "rs_agent_orders_total", (double)ag->orders[v],
+			    "verdict", orders_verdict_to_string(v), NULL);
 	prom_family(b, "rs_agent_keeper_pid", "gauge",
 		    "The pid of this node's keeper (the parent of every service).");
 	prom_sample(b, "rs_agent_keeper_pid", ag->keeper_pid, NULL);

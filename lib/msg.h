@@ -107,6 +107,8 @@ typedef struct rs_ievent {
 typedef struct rs_welcome {
 	uint32_t beat_ms;
 	uint32_t ttl_ms;
+	uint64_t order_base;   /* orders: the next one is order_base + 1 */
+	uint64_t session;      /* the Hello.session it answers (0: rsd 0.2) */
 } rs_welcome;
 
 typedef struct rs_start {
@@ -244,6 +246,10 @@ typedef struct rs_msg {
 	uint64_t    ack;
 	char        sender_version[24];  /* decoded: the peer's rs version */
 	uint64_t    features;            /* decoded: the peer's RS_FEAT_* */
+	uint64_t    epoch;               /* orders (lib/orders.h) */
+	uint64_t    order;
+	uint64_t    order_ack;
+	uint64_t    order_base;
 	union {
 		rs_hello    hello;
 		rs_beat     beat;

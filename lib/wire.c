@@ -311,6 +311,8 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		rs__welcome__init(&e->b.welcome);
 		e->b.welcome.beat_ms = m->u.welcome.beat_ms;
 		e->b.welcome.ttl_ms = m->u.welcome.ttl_ms;
+		e->b.welcome.order_base = m->u.welcome.order_base;
+		e->b.welcome.session = m->u.welcome.session;
 		env->body_case = RS__ENVELOPE__BODY_WELCOME;
 		env->welcome = &e->b.welcome;
 		return 0;
@@ -484,6 +486,10 @@ int wire_encode(const rs_msg *m, uint8_t **out, size_t *len)
 	e.env.features = RS_FEATURES;
 	e.env.seq = m->seq;
 	e.env.ack = m->ack;
+	e.env.epoch = m->epoch;
+	e.env.order = m->order;
+	e.env.order_ack = m->order_ack;
+	e.env.order_base = m->order_base;
 	r = enc_body(&e, m);
 	if (r < 0)
 		goto out;
@@ -749,6 +755,8 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 	case RS_MSG_WELCOME:
 		m->u.welcome.beat_ms = env->welcome->beat_ms;
 		m->u.welcome.ttl_ms = env->welcome->ttl_ms;
+		m->u.welcome.order_base = env->welcome->order_base;
+		m->u.welcome.session = env->welcome->session;
 		return 0;
 	case RS_MSG_REHELLO:
 		return 0;
@@ -946,6 +954,10 @@ int wire_decode(const uint8_t *buf, size_t len, rs_msg *m)
 	m->seq = env->seq;
 	m->ack = env->ack;
 	m->features = env->features;
+	m->epoch = env->epoch;
+	m->order = env->order;
+	m->order_ack = env->order_ack;
+	m->order_base = env->order_base;
 	if (rs_strlcpy(m->sender_version, env->sender_version ? env->sender_version : "",
 		       sizeof m->sender_version) < 0) {
 		r = -WIRE_E_FIELD;

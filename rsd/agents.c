@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "log.h"
 #include "rsd.h"
+#include "version.h"
 #include "wire.h"
 
 static bool same_peer(const net_peer *a, const net_peer *b)
@@ -79,6 +80,8 @@ static void send_simple(rsd *d, rsd_node *n, rs_msg_type type)
 	if (type == RS_MSG_WELCOME) {
 		m.u.welcome.beat_ms = RSD_BEAT_MS;
 		m.u.welcome.ttl_ms = d->ttl_ms;
+		m.u.welcome.order_base = n->out.acked;
+		m.u.welcome.session = n->session;
 	}
 	rsd_send_agent(d, n, &m);
 	rs_msg_clear(&m);
@@ -217,13 +220,20 @@ static bool duplicate_agent(rsd *d, rsd_node *n, const net_peer *peer,
 }
 
 /* Records a Hello in one transaction: the node up, what its agent runs
- * (facts), reconciliation (its orders held until the commit). If that
- * fails: the facts stay, the decisions are undone, no order goes out and
- * the node is not up (no Welcome): the agent keeps saying Hello, and the
- * first one that is recorded reconciles. */
-static int hello_record(rsd *d, rsd_node *n, const rs_hello *h)
+ * (facts), the Welcome, reconciliation (its orders held until the commit,
+ * and sent after the Welcome). If that fails: the facts stay, the
+ * decisions are undone, no order goes out and the node is not up (no
+ * Welcome): the agent keeps saying Hello, and the first one that is
+ * recorded reconciles.
+ * Orders: the same agent process following this epoch keeps the orders
+ * it has not acknowledged (resent now, ahead of the new ones); any other
+ * voids them, since reconciliation decides again from what it runs. */
+static int hello_record(rsd *d, rsd_node *n, const rs_msg *m, bool same_agent)
 {
+	const rs_hello *h = &m->u.hello;
 	rs_node_state was = n->n.state;
+	bool keep = same_agent && (n->features & RS_FEAT_ORDERS) &&
+		    m->epoch == d->epoch && orders_out_ack(&n->out, m->order_ack) == 0;
 	int r = rsd_tx_begin(d);
 
 	if (r == 0) {
@@ -233,6 +243,14 @@ static int hello_record(rsd *d, rsd_node *n, const rs_hello *h)
 				  h->ninstances);
 		n->n.state = RS_NS_UP;
 		node_persist(d, n);
+		if (!keep)
+			orders_out_void(&n->out);
+		/* Welcome carries the last event we processed: the agent
+		 * replays the rest, which we record as history (seq <
+		 * hello_seq); and the orders' base */
+		send_simple(d, n, RS_MSG_WELCOME);
+		if (keep)
+			rsd_orders_resend(d, n);
 		reconcile(d, n, h);
 		r = rsd_tx_commit(d);
 	}
@@ -248,6 +266,7 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 {
 	const rs_hello *h = &m->u.hello;
 	rsd_node *n = rsd_node_find(d, h->node);
+	bool same_agent;
 
 	if (!d->insecure && strcmp(h->node, who->name) != 0) {
 		log_warnx("hello for node '%s' from the key of node '%s', refused",
@@ -289,6 +308,7 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 		n->next = d->nodes;
 		d->nodes = n;
 	}
+	same_agent = n->connected && h->session == n->session;
 	n->peer = *peer;
 	n->connected = true;
 	n->features = m->features;
@@ -308,11 +328,8 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 	n->n.capacity = h->capacity;
 	rsd_node_set_labels(n, h->labels, h->nlabels);
 	n->n.last_seen_ms = clock_wall_ms();
-	if (hello_record(d, n, h) < 0)
+	if (hello_record(d, n, m, same_agent) < 0)
 		return;
-	/* Welcome carries the last event we processed: the agent replays the
-	 * rest, which we record as history (seq < hello_seq) */
-	send_simple(d, n, RS_MSG_WELCOME);
 	log_info("node %s said hello (%zu instances)", n->n.name, h->ninstances);
 	rsd_pending_check(d);
 }
@@ -602,8 +619,24 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		send_rehello(d, peer);
 		goto out;
 	}
+	/* every message acknowledges the orders applied so far */
+	if ((n->features & RS_FEAT_ORDERS) && m.epoch == d->epoch &&
+	    orders_out_ack(&n->out, m.order_ack) < 0) {
+		if (d->orders_refused_acks++ % 100 == 0)
+			log_warnx("node %s acknowledges order %llu, which rsd never sent "
+				  "(last %llu); ignored", n->n.name,
+				  (unsigned long long)m.order_ack,
+				  (unsigned long long)n->out.last);
+	}
 	switch (m.type) {
 	case RS_MSG_BEAT:
+		if ((n->features & RS_FEAT_ORDERS) && m.epoch != d->epoch) {
+			/* it follows another epoch: our Welcome never reached
+			 * it. (Only a beat tells: replayed events keep the
+			 * envelope of their time.) */
+			send_rehello(d, peer);
+			break;
+		}
 		n->n.last_seen_ms = clock_wall_ms();
 		send_simple(d, n, RS_MSG_BEAT_ACK);
 		break;

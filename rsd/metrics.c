@@ -143,6 +143,21 @@ static void metrics_text(rsd *d, prom_buf *b)
 		    "peer", "rs-agent", NULL);
 	prom_sample(b, "rs_version_refused_total", (double)d->version_refused[RSD_EP_CONTROL],
 		    "peer", "rsctl", NULL);
+	{
+		size_t unacked = 0;
+
+		for (rsd_node *n = d->nodes; n; n = n->next)
+			unacked += orders_out_pending(&n->out);
+		prom_family(b, "rs_orders_unacknowledged", "gauge",
+			    "Orders (start, stop) sent to agents and not yet acknowledged.");
+		prom_sample(b, "rs_orders_unacknowledged", (double)unacked, NULL);
+	}
+	prom_family(b, "rs_orders_resent_total", "counter",
+		    "Orders sent again because their agent had not acknowledged them.");
+	prom_sample(b, "rs_orders_resent_total", (double)d->orders_resent, NULL);
+	prom_family(b, "rs_orders_bad_acks_total", "counter",
+		    "Acknowledgements of orders rsd never sent (a confused agent), ignored.");
+	prom_sample(b, "rs_orders_bad_acks_total", (double)d->orders_refused_acks, NULL);
 	prom_family(b, "rs_build_info", "gauge", "rsd's version (always 1).");
 	prom_sample(b, "rs_build_info", 1, "version", rs_version(), NULL);
 	prom_family(b, "rs_auth_failures_total", "counter",

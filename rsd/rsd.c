@@ -31,11 +31,13 @@ int rsd_commit(rsd *d)
 	return r;
 }
 
-/* An order held until its transaction commits: the encoded message and the
- * node it goes to (encoded when it was decided, as it was decided). */
+/* A message held until its transaction commits: the message itself (an
+ * order is numbered when it goes out, so a decision that is not recorded
+ * leaves no gap in the numbers), or bytes already encoded (a resend). */
 struct rsd_order {
 	struct rsd_order *next;
 	char     node[RS_NODE_MAX];
+	rs_msg   m;              /* m.type RS_MSG_NONE: buf instead */
 	uint8_t *buf;
 	size_t   len;
 };
@@ -46,6 +48,8 @@ struct rsd_saved {
 	rsd_inst *in;
 	rsd_inst  was;           /* next is not restored */
 };
+
+static int deliver(rsd *d, rsd_node *n, rs_msg *m);
 
 /* Ends the transaction's bookkeeping: sends (or drops) the orders in the
  * order they were held, restores (or forgets) the saved instances. */
@@ -61,9 +65,13 @@ static void tx_end(rsd *d, bool committed)
 	while ((o = rev)) {
 		rsd_node *n = rsd_node_find(d, o->node);
 		rev = o->next;
-		if (committed && n && n->connected &&
-		    net_send(d->agents, &n->peer, o->buf, o->len) < 0)
-			log_warnx("cannot send an order to node %s", n->n.name);
+		if (committed && n && n->connected) {
+			if (o->m.type != RS_MSG_NONE)
+				deliver(d, n, &o->m);
+			else if (net_send(d->agents, &n->peer, o->buf, o->len) < 0)
+				log_warnx("cannot send an order to node %s", n->n.name);
+		}
+		rs_msg_clear(&o->m);
 		free(o->buf);
 		free(o);
 	}
@@ -382,8 +390,8 @@ void rsd_event(rsd *d, const char *label, uint64_t inst, const char *node,
 			  ev.label, store_errmsg(d->st));
 }
 
-/* Holds an encoded order (buf is taken) until the transaction ends. */
-static int hold_order(rsd *d, rsd_node *n, uint8_t *buf, size_t len)
+/* Holds m (taken: left empty) or buf (taken) until the transaction ends. */
+static int hold_order(rsd *d, rsd_node *n, rs_msg *m, uint8_t *buf, size_t len)
 {
 	struct rsd_order *o = calloc(1, sizeof *o);
 
@@ -393,6 +401,10 @@ static int hold_order(rsd *d, rsd_node *n, uint8_t *buf, size_t len)
 		return -ENOMEM;
 	}
 	rs_strlcpy(o->node, n->n.name, sizeof o->node);
+	if (m) {
+		o->m = *m;
+		memset(m, 0, sizeof *m);
+	}
 	o->buf = buf;
 	o->len = len;
 	o->next = d->tx_orders;
@@ -400,26 +412,110 @@ static int hold_order(rsd *d, rsd_node *n, uint8_t *buf, size_t len)
 	return 0;
 }
 
-int rsd_send_agent(rsd *d, rsd_node *n, rs_msg *m)
+static bool is_order(const rsd_node *n, const rs_msg *m)
 {
+	return (m->type == RS_MSG_START || m->type == RS_MSG_STOP) &&
+	       (n->features & RS_FEAT_ORDERS);
+}
+
+/* Encodes and sends m to n now; an order is numbered and kept until n
+ * acknowledges it. An outbox that overflows (an agent that takes no
+ * orders) is voided and the agent asked for a Hello: reconciliation
+ * decides again from what it runs. */
+static int deliver(rsd *d, rsd_node *n, rs_msg *m)
+{
+	bool order = is_order(n, m);
 	uint8_t *buf;
 	size_t len;
 	int r;
 
-	if (!n || !n->connected)
-		return -ENOTCONN;
 	m->ack = n->acked_seq;
+	if (n->features & RS_FEAT_ORDERS)
+		m->epoch = d->epoch;
+	m->order = order ? orders_out_next(&n->out) : 0;
+	m->order_base = order ? n->out.acked : 0;
 	r = wire_encode(m, &buf, &len);
 	if (r < 0)
 		return r;
-	if (d->tx_open)
-		return hold_order(d, n, buf, len);
+	if (order && (r = orders_out_push(&n->out, m->order, buf, len,
+					  clock_mono_ms())) < 0) {
+		log_warnx("node %s: cannot keep order %llu (%s); asking it for a hello",
+			  n->n.name, (unsigned long long)m->order, strerror(-r));
+		orders_out_void(&n->out);
+		rs_msg_clear(m);
+		rs_msg_init(m, RS_MSG_REHELLO);
+		if (wire_encode(m, &buf, &len) == 0) {
+			net_send(d->agents, &n->peer, buf, len);
+			free(buf);
+		}
+		return r;
+	}
 	r = net_send(d->agents, &n->peer, buf, len);
-	free(buf);
+	if (!order)
+		free(buf);   /* (an order's bytes stay in the outbox) */
 	if (r < 0)
-		log_warnx("cannot send %s to node %s: %s",
-			  rs_msg_type_to_string(m->type), n->n.name, strerror(-r));
-	return r;
+		log_warnx("cannot send %s to node %s: %s%s",
+			  rs_msg_type_to_string(m->type), n->n.name, strerror(-r),
+			  order ? " (resent later)" : "");
+	return order ? 0 : r;
+}
+
+int rsd_send_agent(rsd *d, rsd_node *n, rs_msg *m)
+{
+	if (!n || !n->connected)
+		return -ENOTCONN;
+	if (d->tx_open)
+		return hold_order(d, n, m, NULL, 0);
+	return deliver(d, n, m);
+}
+
+struct resend_ctx {
+	rsd      *d;
+	rsd_node *n;
+};
+
+static void resend_one(const uint8_t *buf, size_t len, void *arg)
+{
+	struct resend_ctx *c = arg;
+	uint8_t *copy;
+
+	if (!c->d->tx_open) {
+		net_send(c->d->agents, &c->n->peer, buf, len);
+		return;
+	}
+	copy = malloc(len ? len : 1);
+	if (!copy) {
+		c->d->tx_err = -ENOMEM;
+		return;
+	}
+	memcpy(copy, buf, len);
+	hold_order(c->d, c->n, NULL, copy, len);
+}
+
+void rsd_orders_resend(rsd *d, rsd_node *n)
+{
+	struct resend_ctx c = { d, n };
+
+	if (n->connected)
+		d->orders_resent += orders_out_due(&n->out, clock_mono_ms(), 0,
+						   resend_one, &c);
+}
+
+void rsd_orders_due(rsd *d, uint64_t now_ms)
+{
+	for (rsd_node *n = d->nodes; n; n = n->next) {
+		struct resend_ctx c = { d, n };
+		size_t k;
+
+		if (!n->connected || !orders_out_pending(&n->out))
+			continue;
+		k = orders_out_due(&n->out, now_ms, RSD_ORDER_RESEND_MS, resend_one, &c);
+		if (k)
+			log_info("node %s: %zu orders not acknowledged in %u ms, resent "
+				 "(from %llu)", n->n.name, k, RSD_ORDER_RESEND_MS,
+				 (unsigned long long)(n->out.acked + 1));
+		d->orders_resent += k;
+	}
 }
 
 /* Start (respec false) or a new spec for a live instance (respec true). */
@@ -687,6 +783,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    now - n->beat_mono > d->ttl_ms)
 			rsd_node_lost(d, n);
 	rsd_reschedule_lost(d);
+	rsd_orders_due(d, now);
 	converge(d);
 	rsd_boot_check(d);
 	rsd_pending_check(d);
@@ -784,6 +881,13 @@ int rsd_load(rsd *d)
 		r = store_node_each(d->st, load_node, d);
 	if (r == 0)
 		r = store_instance_max_id(d->st, &d->next_inst_id);
+	if (r == 0 && (r = store_epoch_next(d->st, clock_wall_ms(), &d->epoch)) < 0) {
+		/* a full disk must not keep rsd down: the clock still grows */
+		log_warnx("cannot record rsd's epoch (%s); using the clock, ignoring",
+			  rsd_store_why(d, r));
+		d->epoch = clock_wall_ms();
+		r = 0;
+	}
 	if (r == 0 && (r = store_begin(d->st)) == 0) {
 		r = store_op_each_open(d->st, close_op, d);
 		if (r == 0)
@@ -812,6 +916,7 @@ void rsd_free(rsd *d)
 		rsd_node *n = d->nodes;
 		d->nodes = n->next;
 		rsd_node_set_labels(n, NULL, 0);
+		orders_out_free(&n->out);
 		free(n);
 	}
 	if (d->boot) {

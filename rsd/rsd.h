@@ -17,6 +17,7 @@
 #include "prom.h"
 #include "msg.h"
 #include "net.h"
+#include "orders.h"
 #include "store.h"
 #include "wire.h"
 
@@ -27,6 +28,7 @@ struct json_t;
 #define RSD_BEAT_MS      1000   /* what agents are told to beat at */
 #define RSD_PERIOD_S     1.0    /* the periodic check (MINIX do_period) */
 #define RSD_SCRIPT_TIMEOUT_S 30 /* a recovery script is killed after this */
+#define RSD_ORDER_RESEND_MS 1500 /* an order not acknowledged this long is resent */
 
 struct rsd_script;
 
@@ -45,6 +47,7 @@ typedef struct rsd_node {
 	uint64_t         features;    /* RS_FEAT_* its agent announces */
 	char           **labels;      /* from its Hello (placement.labels) */
 	size_t           nlabels;
+	orders_out       out;         /* orders not yet acknowledged (RS_FEAT_ORDERS) */
 } rsd_node;
 
 typedef struct rsd_inst {
@@ -140,6 +143,9 @@ typedef struct rsd {
 	ev_signal       sigterm_w, sigint_w;
 	uint32_t        ttl_ms;
 	uint64_t        next_inst_id;
+	uint64_t        epoch;            /* this rsd process's (lib/orders.h) */
+	uint64_t        orders_resent;    /* rs_orders_resent_total */
+	uint64_t        orders_refused_acks; /* acks beyond what was sent */
 	/* metrics */
 	struct httpd   *http;             /* --metrics (lib/httpd.c) */
 	char            metrics_ep[128];
@@ -210,8 +216,16 @@ rsd_pending *rsd_pending_for(rsd *d, const char *label);
 void rsd_event(rsd *d, const char *label, uint64_t inst, const char *node,
 	       const char *kind, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
-/* Sends msg to a node's agent; -ENOTCONN if it is not connected. */
+/* Sends m to a node's agent; -ENOTCONN if it is not connected. Start and
+ * Stop are orders: numbered and kept until acknowledged if the agent
+ * speaks RS_FEAT_ORDERS. Inside a transaction m is taken (left empty)
+ * and sent when it commits. */
 int rsd_send_agent(rsd *d, rsd_node *n, rs_msg *m);
+/* Orders of n not acknowledged: resent now (inside a transaction: held,
+ * ahead of any order decided after this call). */
+void rsd_orders_resend(rsd *d, rsd_node *n);
+/* Resends every node's orders unacknowledged for RSD_ORDER_RESEND_MS. */
+void rsd_orders_due(rsd *d, uint64_t now_ms);
 int rsd_send_start(rsd *d, rsd_inst *in);
 /* The service's current spec for a live instance, applied without restart. */
 int rsd_send_respec(rsd *d, rsd_inst *in);

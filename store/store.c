@@ -187,6 +187,7 @@ enum {
 	ST_INST_DEL,
 	ST_INST_EACH,
 	ST_INST_MAX,
+	ST_EPOCH_NEXT,
 	ST_EV_ADD,
 	ST_EV_EACH,
 	ST_EV_EACH_LABEL,
@@ -241,6 +242,11 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_INST_MAX] = "SELECT max(coalesce((SELECT value FROM meta"
 			" WHERE key = 'instance_max_id'), 0),"
 			" coalesce((SELECT max(id) FROM instance), 0))",
+	/* ?1: the floor (wall clock ms): the epoch grows even if the file
+	 * is restored from an older copy */
+	[ST_EPOCH_NEXT] = "INSERT INTO meta (key, value) VALUES ('epoch', ?1)"
+			  " ON CONFLICT(key) DO UPDATE SET value = max(value + 1, ?1)"
+			  " RETURNING value",
 	[ST_EV_ADD]   = "INSERT INTO event (time_ms, label, instance, node,"
 			" kind, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	/* ?1 after_seq, ?2 limit (-1 = all), ?3 label */
@@ -1191,6 +1197,26 @@ int store_instance_max_id(store *s, uint64_t *out)
 		r = 0;
 	} else if (r == 0) {
 		*out = 0;
+	}
+	finish(st);
+	return r;
+}
+
+int store_epoch_next(store *s, uint64_t floor, uint64_t *out)
+{
+	sqlite3_stmt *st = stmt(s, ST_EPOCH_NEXT);
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	r = sqlite3_bind_int64(st, 1, (int64_t)floor) == SQLITE_OK ? step_row(st) : -EINVAL;
+	if (r > 0)
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+	/* the statement (and, outside a transaction, its commit) ends at
+	 * the reset: a full disk shows there */
+	if (r >= 0) {
+		int rc = map_rc(sqlite3_reset(st));
+		r = rc < 0 ? rc : r > 0 ? 0 : -EIO;
 	}
 	finish(st);
 	return r;

@@ -90,6 +90,9 @@ typedef int (*store_instance_fn)(const store_instance *in, void *arg);
 int store_instance_each(store *s, store_instance_fn fn, void *arg);
 /* Largest instance id ever stored (0 if none), so ids are never reused. */
 int store_instance_max_id(store *s, uint64_t *out);
+/* rsd's epoch (lib/orders.h): stores and returns max(previous + 1, floor).
+ * Its own write (outside a transaction). */
+int store_epoch_next(store *s, uint64_t floor, uint64_t *out);
 
 /* Events: appends ev, sets ev->seq. */
 int store_event_add(store *s, rs_event *ev);

@@ -1544,3 +1544,45 @@ Test(integration, up_true_exits_at_once, .init = setup1, .fini = teardown,
 		cr_expect(!live_state_str(in.state), "state '%s'", in.state);
 	h_pass();
 }
+
+/* ---- orders: a lost order is resent and applied once ------------------ */
+
+static void setup_drop_orders(void)
+{
+	/* the agent loses the first copy of rsd's orders 1 and 2 */
+	setenv("RS_TEST_DROP_ORDERS", "1,2", 1);
+	h_setup(1);
+	unsetenv("RS_TEST_DROP_ORDERS");
+}
+
+static bool file_has(const char *path, const char *what)
+{
+	char buf[65536];
+	ssize_t k;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	k = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[k > 0 ? k : 0] = '\0';
+	return strstr(buf, what) != NULL;
+}
+
+Test(integration, lost_orders_are_resent, .init = setup_drop_orders,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *alog = h_path("agent-n1.log");
+	h_inst in = up_notifysvc("lo", NULL, NULL);   /* its Start lost once */
+	const h_res *r;
+
+	cr_assert(file_has(alog, "order 1 dropped"),
+		  "the agent never lost the Start: the test proves nothing");
+	cr_assert_eq(in.restarts, 0, "started more than once");
+	cr_assert_eq(in.ninstances, 1);
+	r = h_rsctl("down", "lo", NULL);             /* its Stop lost once */
+	assert_ok(r, "down lo");
+	cr_assert(file_has(alog, "order 2 dropped"), "the Stop was never lost");
+	cr_assert(!h_pid_alive(in.pid), "pid %d alive after down", (int)in.pid);
+	h_pass();
+}

@@ -270,6 +270,10 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 	cr_assert_eq(b->version, RS_PROTO_VERSION);
 	cr_assert_eq(a->seq, b->seq);
 	cr_assert_eq(a->ack, b->ack);
+	cr_assert_eq(a->epoch, b->epoch);
+	cr_assert_eq(a->order, b->order);
+	cr_assert_eq(a->order_ack, b->order_ack);
+	cr_assert_eq(a->order_base, b->order_base);
 	switch (a->type) {
 	case RS_MSG_HELLO:
 		cr_assert_str_eq(a->u.hello.node, b->u.hello.node);
@@ -300,6 +304,8 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 	case RS_MSG_WELCOME:
 		cr_assert_eq(a->u.welcome.beat_ms, b->u.welcome.beat_ms);
 		cr_assert_eq(a->u.welcome.ttl_ms, b->u.welcome.ttl_ms);
+		cr_assert_eq(a->u.welcome.order_base, b->u.welcome.order_base);
+		cr_assert_eq(a->u.welcome.session, b->u.welcome.session);
 		break;
 	case RS_MSG_REHELLO:
 		break;
@@ -416,6 +422,9 @@ Test(wire, roundtrip_welcome_rehello, .timeout = 10)
 	rs_msg_init(&m, RS_MSG_WELCOME);
 	m.u.welcome.beat_ms = 500;
 	m.u.welcome.ttl_ms = 0xffffffffu;
+	m.u.welcome.order_base = 41;
+	m.u.welcome.session = 0xfeedfacecafebeefull;
+	m.epoch = 1733389200000ull;
 	roundtrip(&m);
 	rs_msg_init(&m, RS_MSG_REHELLO);
 	roundtrip(&m);
@@ -426,6 +435,10 @@ Test(wire, roundtrip_start, .timeout = 10)
 	rs_msg m;
 
 	fill_start(&m);
+	m.epoch = 7;                /* an order: numbered in its epoch */
+	m.order = 42;
+	m.order_base = 40;
+	m.order_ack = UINT64_MAX;
 	roundtrip(&m);
 
 	/* zero argv is fine at decode time; validation is the caller's */
