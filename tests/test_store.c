@@ -1326,3 +1326,31 @@ Test(store, migrates_version_7)
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
 }
+
+/* rsd's epoch: grows with every start, never below the clock it is given,
+ * and keeps growing on a file restored from an older copy. */
+Test(store, epoch_grows)
+{
+	store *s = open_ok();
+	uint64_t e1 = 0, e2 = 0, e3 = 0;
+
+	cr_assert_eq(store_epoch_next(s, 1000, &e1), 0);
+	cr_assert_eq(e1, 1000, "the first epoch is the clock");
+	cr_assert_eq(store_epoch_next(s, 1000, &e2), 0);
+	cr_assert_eq(e2, 1001, "the same clock: one more");
+	cr_assert_eq(store_epoch_next(s, 500, &e3), 0);
+	cr_assert_eq(e3, 1002, "a clock set back: still one more");
+	store_close(&s);
+	s = open_ok();
+	cr_assert_eq(store_epoch_next(s, 0, &e3), 0);
+	cr_assert_eq(e3, 1003, "kept across a reopen");
+	store_close(&s);
+	/* restored from an older copy (the epoch row as it was): the clock
+	 * carries it past what agents saw */
+	cr_assert_eq(raw_int(dbpath, "UPDATE meta SET value = 10 WHERE key = 'epoch' "
+			     "RETURNING value"), 10);
+	s = open_ok();
+	cr_assert_eq(store_epoch_next(s, 5000, &e3), 0);
+	cr_assert_eq(e3, 5000);
+	store_close(&s);
+}
