@@ -615,6 +615,10 @@ void rsd_pending_check(rsd *d)
 		if (now >= p->deadline_mono && p->verb == RS_V_UPDATE &&
 		    rsd_update_expired(d, p))
 			continue;
+		if (now >= p->deadline_mono && p->verb == RS_V_APPLY) {
+			rsd_apply_expired(d, p);
+			continue;
+		}
 		if (now >= p->deadline_mono)
 			rsd_pending_done(d, p, RS_E_TIMEOUT, NULL,
 					 "%s: %s timed out", p->label,

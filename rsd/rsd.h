@@ -78,6 +78,9 @@ typedef struct rsd_pending {
 	char    **apply;          /* apply: labels still to start, in order */
 	size_t    napply;
 	char     *apply_json;     /* apply: the plan, for the final reply */
+	struct rsd_stop *stops;   /* apply: removed services, stopped once
+				   * what depends on them is down */
+	size_t    nstops;
 	bool      boot;           /* the boot apply of rsd --manifest */
 	struct rsd_update *upd;   /* update: its instances and specs */
 	bool      start_died;     /* up/restart/clone/apply: died before ready */
@@ -343,8 +346,13 @@ bool rsd_version_ok(rsd *d, int endpoint, const rs_msg *m, char *why, size_t n);
 void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq);
 /* rsd --manifest: starts the boot apply once the nodes have reported. */
 void rsd_boot_check(rsd *d);
-/* Starts what an apply may start now; finishes it when all run. */
+/* Starts what an apply may start now, stops what it may stop now
+ * (dependents first); finishes it when every start runs and every stop
+ * is down. */
 void rsd_apply_check(rsd *d, rsd_pending *p);
+/* The apply's deadline passed: answers RS_E_TIMEOUT naming what is still
+ * stopping and starting. */
+void rsd_apply_expired(rsd *d, rsd_pending *p);
 void rsd_pending_free(rsd_pending *p);
 
 /* control.c */
