@@ -315,6 +315,7 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 	send_simple(d, n, RS_MSG_WELCOME);
 	log_info("node %s said hello (%zu instances)", n->n.name, h->ninstances);
 	rsd_pending_check(d);
+	rsd_parked_run(d);
 }
 
 /* What rsd does when an instance stopped for good or waits for a script:

@@ -325,6 +325,28 @@ void rsd_apply_check(rsd *d, rsd_pending *p)
 				 "applied: every service runs");
 }
 
+int rsd_apply_resume(rsd *d, rsd_pending *p)
+{
+	size_t n = 0;
+
+	for (rsd_svc *s = d->svcs; s; s = s->next)
+		n++;
+	if (!(p->apply = calloc(n + 1, sizeof *p->apply)) ||
+	    !(p->stops = calloc(n + 1, sizeof *p->stops)))
+		return -ENOMEM;
+	for (rsd_svc *s = d->svcs; s; s = s->next) {
+		if (s->s.desired == RS_WANT_DOWN) {
+			rs_strlcpy(p->stops[p->nstops++].label, s->s.spec.label,
+				   sizeof p->stops[0].label);
+			continue;
+		}
+		if (!(p->apply[p->napply] = strdup(s->s.spec.label)))
+			return -ENOMEM;
+		p->napply++;
+	}
+	return 0;
+}
+
 /* The reply's plan as JSON (the caller frees). */
 static char *plan_json(rsd *d, const rs_request *rq, char **added, size_t na,
 		       char **changed, size_t nc)
@@ -429,6 +451,7 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 		goto fail;
 	p->peer = *peer;
 	p->req_id = rq->id;
+	p->op.req_id = rq->id;
 	p->verb = RS_V_APPLY;
 	p->reply = !rq->no_block;
 	p->deadline_mono = clock_mono_ms() + (rq->timeout_ms ? rq->timeout_ms : 120000);
