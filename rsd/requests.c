@@ -235,14 +235,20 @@ bool rsd_request_dup(rsd *d, const net_peer *peer, const rs_request *rq)
 		rsd_reply(d, peer, rq->id, o->code, o->json, o->message);
 		return true;
 	}
-	for (rsd_pending *p = d->pending; p; p = p->next)
-		if (p->req_id == rq->id && p->reply && !strcmp(p->op.caller, actor)) {
-			log_info("%s %s: request %llx of %s again: attached to the one "
-				 "in progress", rs_verb_to_string(rq->verb), p->label,
-				 (unsigned long long)rq->id, actor);
-			p->peer = *peer;
+	for (rsd_pending *p = d->pending; p; p = p->next) {
+		if (p->req_id != rq->id || strcmp(p->op.caller, actor) != 0)
+			continue;
+		if (!p->reply) {   /* --no-block: its answer was "under way" */
+			rsd_reply_err(d, peer, rq->id, RS_OK, "%s %s: in progress",
+				      p->op.kind, p->label);
 			return true;
 		}
+		log_info("%s %s: request %llx of %s again: attached to the one "
+			 "in progress", rs_verb_to_string(rq->verb), p->label,
+			 (unsigned long long)rq->id, actor);
+		p->peer = *peer;
+		return true;
+	}
 	for (rsd_parked *pk = d->parked; pk; pk = pk->next)
 		if (pk->m.u.request.id == rq->id && !strcmp(pk->actor, actor)) {
 			pk->peer = *peer;
