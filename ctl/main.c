@@ -22,6 +22,7 @@
 #include "cred.h"
 #include "net.h"
 #include "output.h"
+#include "version.h"
 #include "wire.h"
 
 #include <jansson.h>
@@ -87,13 +88,61 @@ static bool read_only(rs_verb v)
 	}
 }
 
+static int exchange(const ctl_cmd *c, rs_msg *rep, bool quiet);
+
+/* After rsd restarted while it worked on c's request (the connection
+ * dropped and came back): whether the request may be sent again. Only to
+ * an rsd that recognises a resent request (RS_FEAT_REQDEDUP, learnt from
+ * the envelope of a ping's reply); a 0.2.0 rsd would run it twice.
+ * Returns 0 (resend), or an exit code after saying why not (quiet: not). */
+static int may_resend(const ctl_cmd *c, int64_t deadline, bool quiet)
+{
+	ctl_cmd pc = { .endpoint = c->endpoint, .curve = c->curve };
+	int64_t left = deadline - (int64_t)clock_mono_ms() - CTL_REPLY_SLACK_MS;
+	uint64_t features = 0;
+	rs_msg rep;
+	char version[sizeof rep.sender_version];
+	int r;
+
+	rs_msg_init(&pc.req, RS_MSG_REQUEST);
+	pc.req.u.request.verb = RS_V_PING;
+	pc.req.u.request.timeout_ms = left > 1 ? (uint32_t)left : 1;
+	pc.req.u.request.id = request_id();
+	version[0] = '\0';
+	r = exchange(&pc, &rep, true);
+	if (r == 0) {
+		if (rep.type == RS_MSG_REPLY && rep.u.reply.id == pc.req.u.request.id) {
+			features = rep.features;
+			rs_strlcpy(version, rep.sender_version, sizeof version);
+		} else {
+			r = RS_E_INTERNAL;
+		}
+		rs_msg_clear(&rep);
+	}
+	rs_msg_clear(&pc.req);
+	if (r != 0)
+		return quiet ? RS_E_UNREACHABLE : unreachable(c, -ETIMEDOUT);
+	if (features & RS_FEAT_REQDEDUP)
+		return 0;
+	if (!quiet)
+		fprintf(stderr, "rsctl: rsd at %s restarted while it handled the request; "
+			"this rsd (%s) cannot recognise a request sent again, so rsctl "
+			"does not resend it: check the outcome with rsctl status\n",
+			c->endpoint, version[0] ? version : "0.2.0 or older");
+	return RS_E_UNREACHABLE;
+}
+
 /* Sends c->req and decodes the answer into *rep (uninitialised; cleared
- * on failure). Returns 0, or an exit code after printing the reason
- * (quiet: without printing it). */
+ * on failure). A read-only request is sent again as soon as rsd is back
+ * after a restart; one that changes something too, with the same id, if
+ * rsd deduplicates requests (may_resend). Returns 0, or an exit code
+ * after printing the reason (quiet: without printing it). */
 static int exchange(const ctl_cmd *c, rs_msg *rep, bool quiet)
 {
 	uint8_t *out = NULL, *in = NULL;
 	size_t outlen = 0, inlen = 0;
+	bool ro = read_only(c->req.u.request.verb);
+	int64_t deadline = (int64_t)clock_mono_ms() + reply_wait_ms(c);
 	int r;
 
 	memset(rep, 0, sizeof *rep);
@@ -105,9 +154,25 @@ static int exchange(const ctl_cmd *c, rs_msg *rep, bool quiet)
 			r == -E2BIG ? "it is too large" : strerror(-r));
 		return r == -ENOMEM ? RS_E_INTERNAL : RS_E_USAGE;
 	}
-	r = net_call_ex(c->endpoint, c->curve, out, outlen, reply_wait_ms(c),
-			read_only(c->req.u.request.verb) ? NET_CALL_RESEND : 0, &in,
-			&inlen);
+	for (;;) {
+		int64_t left = deadline - (int64_t)clock_mono_ms();
+
+		if (left <= 0) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		r = net_call_ex(c->endpoint, c->curve, out, outlen,
+				left > INT_MAX ? INT_MAX : (int)left,
+				ro ? NET_CALL_RESEND : NET_CALL_RECONNECT, &in, &inlen);
+		if (r != -ECONNRESET)
+			break;
+		if ((r = may_resend(c, deadline, quiet)) != 0) {
+			free(out);
+			return r;
+		}
+		if (!quiet)
+			fputs("rsctl: rsd restarted; resending the request\n", stderr);
+	}
 	free(out);
 	if (r < 0 && quiet)
 		return r == -EACCES ? RS_E_AUTH : RS_E_UNREACHABLE;

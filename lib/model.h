@@ -171,6 +171,9 @@ typedef struct rs_op {
 	uint64_t finished_ms;
 	char     caller[64];
 	char     detail[RS_DETAIL_MAX];
+	uint64_t req_id;         /* the rsctl request's id (0: none) */
+	bool     answered;       /* its caller got code (a finished outcome) */
+	int32_t  code;           /* the answer's exit code, if answered */
 } rs_op;
 
 const char *rs_istate_to_string(rs_istate s);

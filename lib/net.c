@@ -403,7 +403,9 @@ int net_monitor(net_sock *s, net_event_fn fn, void *arg)
  * as soon as it fails, or when the connection keeps dropping before it
  * completes (a server that cannot read our HELLO: another key). With
  * NET_CALL_RESEND, a request whose connection dropped after its handshake
- * (the server restarted) is sent again on the next connection. */
+ * (the server restarted) is sent again on the next connection; with
+ * NET_CALL_RECONNECT the next connection's handshake ends the wait
+ * (-ECONNRESET). */
 static int net_call_wait(net_sock *s, void *mon, int timeout_ms, int flags,
 			 const void *req, size_t len)
 {
@@ -429,6 +431,8 @@ static int net_call_wait(net_sock *s, void *mon, int timeout_ms, int flags,
 			return 0;
 		while (mon && net_monitor_read(mon, &ev, &value)) {
 			if (ev == NET_EV_HANDSHAKE_OK) {
+				if (lost && (flags & NET_CALL_RECONNECT))
+					return -ECONNRESET;
 				if (lost && (flags & NET_CALL_RESEND) &&
 				    zmq_send(s->zs, req, len, ZMQ_DONTWAIT) < 0)
 					return -errno;

@@ -77,6 +77,10 @@ int net_call(const char *endpoint, const net_curve *curve, const void *req,
  * connection drops after its handshake (the server restarted), send it
  * again once connected again, within the same timeout. */
 #define NET_CALL_RESEND 1
+/* NET_CALL_RECONNECT: if the connection drops after its handshake and a
+ * new one completes, return -ECONNRESET at once: the caller decides
+ * whether to send the request again (a request that changes something). */
+#define NET_CALL_RECONNECT 2
 int net_call_ex(const char *endpoint, const net_curve *curve, const void *req,
 		size_t len, int timeout_ms, int flags, uint8_t **rep,
 		size_t *replen);

@@ -332,6 +332,7 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 		return;
 	log_info("node %s said hello (%zu instances)", n->n.name, h->ninstances);
 	rsd_pending_check(d);
+	rsd_parked_run(d);
 }
 
 /* What rsd does when an instance stopped for good or waits for a script:

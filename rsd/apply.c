@@ -4,10 +4,12 @@
  * The client parsed and checked the file; rsd checks what only it knows
  * (nodes, operations in progress), computes the plan (added, changed,
  * removed, unchanged), commits every desired state in one transaction with
- * an operation row, and only then acts: removed services are stopped,
- * changed ones take their new spec (a refresh when the command, env or cwd
- * changed), and added ones are started in dependency order, each once what
- * it depends on runs. The reply comes when all of them run.
+ * an operation row, and only then acts: changed ones take their new spec
+ * (a refresh when the command, env or cwd changed), added ones are started
+ * in dependency order, each once what it depends on runs, and removed ones
+ * are stopped in reverse dependency order, each once every service wanted
+ * down that depends on it is down. The reply comes when every start runs
+ * and every stop is down.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -95,10 +97,17 @@ void rsd_boot_check(rsd *d)
 	d->boot_running = false;
 }
 
+/* A service an apply removes: stopped once its dependents are down. */
+struct rsd_stop {
+	char label[RS_LABEL_MAX];
+	bool sent;                /* its instances were told to stop */
+};
+
 void rsd_pending_free(rsd_pending *p)
 {
 	if (!p)
 		return;
+	free(p->stops);
 	for (size_t i = 0; i < p->napply; i++)
 		free(p->apply[i]);
 	free(p->apply);
@@ -167,11 +176,92 @@ static rsd_inst *svc_inst(const rsd_label *l)
 	return NULL;
 }
 
+/* Whether an instance of l (standbys too) still runs or will. */
+static bool label_live(const rsd_label *l)
+{
+	for (size_t i = 0; l && i < l->ninsts; i++)
+		if (rsd_istate_live(l->insts[i]->si.info.state))
+			return true;
+	return false;
+}
+
+/* Whether a service wanted down that depends on label still has a live
+ * instance: label must wait for it (reverse dependency order). */
+static bool dependents_live(rsd *d, rsd_index *ix, const char *label)
+{
+	for (rsd_svc *s = d->svcs; s; s = s->next) {
+		if (s->s.desired != RS_WANT_DOWN)
+			continue;   /* a kept service cannot name a removed one */
+		for (size_t k = 0; k < s->s.spec.ndeps; k++)
+			if (!strcmp(s->s.spec.deps[k], label) &&
+			    label_live(rsd_index_get(ix, s->s.spec.label)))
+				return true;
+	}
+	return false;
+}
+
+/* The apply's stops: sends Stop to each removed service whose dependents
+ * are down (its decision was committed with the apply). Returns how many
+ * removed services still have a live instance. */
+static size_t apply_stops(rsd *d, rsd_pending *p, rsd_index *ix)
+{
+	size_t live = 0;
+
+	for (size_t i = 0; i < p->nstops; i++) {
+		struct rsd_stop *st = &p->stops[i];
+		const rsd_label *l = rsd_index_get(ix, st->label);
+
+		if (!st->sent && !dependents_live(d, ix, st->label)) {
+			st->sent = true;
+			for (size_t k = 0; l && k < l->ninsts; k++) {
+				rsd_inst *in = l->insts[k];
+				if ((rsd_istate_live(in->si.info.state) ||
+				     in->si.info.state == RS_IS_EXITED) &&
+				    rsd_send_stop(d, in, true, false) == -ENOTCONN)
+					log_warnx("apply: node %s of %s is not connected; "
+						  "it is stopped when it returns",
+						  in->si.node, st->label);
+			}
+		}
+		live += label_live(l);
+	}
+	return live;
+}
+
+/* Appends label to buf (", " between), cut at the end of buf. */
+static void list_add(char *buf, size_t n, const char *label)
+{
+	size_t len = strlen(buf);
+
+	if (len + 1 < n)
+		snprintf(buf + len, n - len, "%s%s", len ? ", " : "", label);
+}
+
+void rsd_apply_expired(rsd *d, rsd_pending *p)
+{
+	char stopping[RS_DETAIL_MAX / 2] = "", starting[RS_DETAIL_MAX / 2] = "";
+	rsd_index ix;
+
+	if (rsd_index_build(&ix, d) == 0) {
+		for (size_t i = 0; i < p->nstops; i++)
+			if (label_live(rsd_index_get(&ix, p->stops[i].label)))
+				list_add(stopping, sizeof stopping, p->stops[i].label);
+		for (size_t i = 0; i < p->napply; i++)
+			if (!svc_running(rsd_index_get(&ix, p->apply[i])))
+				list_add(starting, sizeof starting, p->apply[i]);
+		rsd_index_free(&ix);
+	}
+	rsd_pending_done(d, p, RS_E_TIMEOUT, p->apply_json, "apply timed out; "
+			 "still stopping: %s; still starting: %s",
+			 stopping[0] ? stopping : "none", starting[0] ? starting : "none");
+}
+
 /* Called after every change while an apply runs: one index per check, so
  * a check is O(services + instances), not their product. */
 void rsd_apply_check(rsd *d, rsd_pending *p)
 {
 	bool all_running = true;
+	size_t stopping;
 	rsd_index ix;
 
 	if (p->start_died) {
@@ -184,6 +274,7 @@ void rsd_apply_check(rsd *d, rsd_pending *p)
 	}
 	if (rsd_index_build(&ix, d) < 0)
 		return;   /* out of memory: checked again at the next change */
+	stopping = apply_stops(d, p, &ix);
 	for (size_t i = 0; i < p->napply; i++) {
 		const char *label = p->apply[i];
 		const rsd_label *l = rsd_index_get(&ix, label);
@@ -228,8 +319,32 @@ void rsd_apply_check(rsd *d, rsd_pending *p)
 		}
 	}
 	rsd_index_free(&ix);
-	if (all_running)
-		rsd_pending_done(d, p, RS_OK, p->apply_json, "applied: every service runs");
+	if (all_running && !stopping)
+		rsd_pending_done(d, p, RS_OK, p->apply_json, p->nstops ?
+				 "applied: every service runs, every removed one is down" :
+				 "applied: every service runs");
+}
+
+int rsd_apply_resume(rsd *d, rsd_pending *p)
+{
+	size_t n = 0;
+
+	for (rsd_svc *s = d->svcs; s; s = s->next)
+		n++;
+	if (!(p->apply = calloc(n + 1, sizeof *p->apply)) ||
+	    !(p->stops = calloc(n + 1, sizeof *p->stops)))
+		return -ENOMEM;
+	for (rsd_svc *s = d->svcs; s; s = s->next) {
+		if (s->s.desired == RS_WANT_DOWN) {
+			rs_strlcpy(p->stops[p->nstops++].label, s->s.spec.label,
+				   sizeof p->stops[0].label);
+			continue;
+		}
+		if (!(p->apply[p->napply] = strdup(s->s.spec.label)))
+			return -ENOMEM;
+		p->napply++;
+	}
+	return 0;
 }
 
 /* The reply's plan as JSON (the caller frees). */
@@ -331,10 +446,12 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 		goto out;
 	}
 	p = calloc(1, sizeof *p);
-	if (!p || !(p->apply = calloc(na + 1, sizeof *p->apply)))
+	if (!p || !(p->apply = calloc(na + 1, sizeof *p->apply)) ||
+	    !(p->stops = calloc(nr + 1, sizeof *p->stops)))
 		goto fail;
 	p->peer = *peer;
 	p->req_id = rq->id;
+	p->op.req_id = rq->id;
 	p->verb = RS_V_APPLY;
 	p->reply = !rq->no_block;
 	p->deadline_mono = clock_mono_ms() + (rq->timeout_ms ? rq->timeout_ms : 120000);
@@ -378,14 +495,13 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 	if ((r = rsd_tx_commit(d)) < 0)
 		goto fail_store;
 
-	/* 2. the table follows the store */
+	/* 2. the table follows the store; removed services are stopped by
+	 * rsd_apply_check, dependents first */
 	for (rsd_svc *s = d->svcs; s; s = s->next)
 		if (!find_spec(rq, s->s.spec.label) && s->s.desired == RS_WANT_UP) {
 			s->s.desired = RS_WANT_DOWN;
-			for (rsd_inst *in = d->insts; in; in = in->next)
-				if (!strcmp(in->si.info.label, s->s.spec.label) &&
-				    rsd_istate_live(in->si.info.state))
-					rsd_send_stop(d, in, true, false);
+			rs_strlcpy(p->stops[p->nstops++].label, s->s.spec.label,
+				   sizeof p->stops[0].label);
 		}
 	for (i = 0; i < rq->nspecs; i++) {
 		const rs_spec *sp = &rq->specs[i];

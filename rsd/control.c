@@ -36,6 +36,10 @@ void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,
 	m.u.reply.json = json ? strdup(json) : NULL;
 	if ((unsigned)code < RS_E__NR)
 		d->ctl_requests[d->cur_verb][code]++;
+	if (d->cap_on && id == d->cap_id) {   /* the answer to the request handled */
+		rsd_outcome_add(d, d->cur_actor, id, code, json, message);
+		d->cap_on = false;
+	}
 	r = wire_encode(&m, &buf, &len);
 	rs_msg_clear(&m);
 	if (r < 0) {
@@ -92,6 +96,7 @@ rsd_pending *rsd_op_new(rsd *d, const net_peer *peer, const rs_request *rq,
 		return NULL;
 	p->peer = *peer;
 	p->req_id = rq->id;
+	p->op.req_id = rq->id;
 	p->verb = rq->verb;
 	rs_strlcpy(p->label, rq->label, sizeof p->label);
 	p->deadline_mono = clock_mono_ms() + (rq->timeout_ms ? rq->timeout_ms : default_ms);
@@ -1266,6 +1271,43 @@ static void do_events(rsd *d, const net_peer *peer, const rs_request *rq)
 	rsd_reply_json(d, peer, rq->id, json_pack("{s:o}", "events", arr), NULL);
 }
 
+void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	d->in_request = true;
+	d->cap_on = rq->id != 0 && !rsd_verb_read_only(rq->verb);
+	d->cap_id = rq->id;
+	switch (rq->verb) {
+	case RS_V_UP: do_up(d, peer, rq); break;
+	case RS_V_DOWN: do_down(d, peer, rq); break;
+	case RS_V_STATUS: do_status(d, peer, rq); break;
+	case RS_V_NODES: do_nodes(d, peer, rq); break;
+	case RS_V_LOOKUP: do_lookup(d, peer, rq); break;
+	case RS_V_EVENTS: do_events(d, peer, rq); break;
+	case RS_V_PING: rsd_reply(d, peer, rq->id, RS_OK, "{}", "pong"); break;
+	case RS_V_REFRESH: do_refresh(d, peer, rq); break;
+	case RS_V_RESTART: do_restart(d, peer, rq); break;
+	case RS_V_SHUTDOWN: do_shutdown(d, peer, rq); break;
+	case RS_V_EDIT: do_edit(d, peer, rq); break;
+	case RS_V_CLONE: do_clone(d, peer, rq); break;
+	case RS_V_UNCLONE: do_unclone(d, peer, rq); break;
+	case RS_V_LOGS: do_logs(d, peer, rq); break;
+	case RS_V_APPLY: rsd_apply(d, peer, rq); break;
+	case RS_V_DRAIN: do_drain(d, peer, rq, true); break;
+	case RS_V_UNDRAIN: do_drain(d, peer, rq, false); break;
+	case RS_V_UPDATE: rsd_update(d, peer, rq); break;
+	case RS_V_CRED_CREATE:
+	case RS_V_CRED_LIST:
+	case RS_V_CRED_REVOKE:
+	case RS_V_TOKEN_ROTATE: rsd_auth_request(d, peer, rq); break;
+	case RS_V_UPGRADE_PLAN: do_upgrade_plan(d, peer, rq); break;
+	default:
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
+		break;
+	}
+	d->cap_on = false;
+	d->in_request = false;
+}
+
 void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		      size_t len, void *arg)
 {
@@ -1310,34 +1352,14 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	}
 	snprintf(d->cur_actor, sizeof d->cur_actor, "%s:%s", who->kind, who->name);
 	d->cur_role = role < 0 ? RS_ROLE_NONE : (rs_role)role;
-	switch (rq->verb) {
-	case RS_V_UP: do_up(d, peer, rq); break;
-	case RS_V_DOWN: do_down(d, peer, rq); break;
-	case RS_V_STATUS: do_status(d, peer, rq); break;
-	case RS_V_NODES: do_nodes(d, peer, rq); break;
-	case RS_V_LOOKUP: do_lookup(d, peer, rq); break;
-	case RS_V_EVENTS: do_events(d, peer, rq); break;
-	case RS_V_PING: rsd_reply(d, peer, rq->id, RS_OK, "{}", "pong"); break;
-	case RS_V_REFRESH: do_refresh(d, peer, rq); break;
-	case RS_V_RESTART: do_restart(d, peer, rq); break;
-	case RS_V_SHUTDOWN: do_shutdown(d, peer, rq); break;
-	case RS_V_EDIT: do_edit(d, peer, rq); break;
-	case RS_V_CLONE: do_clone(d, peer, rq); break;
-	case RS_V_UNCLONE: do_unclone(d, peer, rq); break;
-	case RS_V_LOGS: do_logs(d, peer, rq); break;
-	case RS_V_APPLY: rsd_apply(d, peer, rq); break;
-	case RS_V_DRAIN: do_drain(d, peer, rq, true); break;
-	case RS_V_UNDRAIN: do_drain(d, peer, rq, false); break;
-	case RS_V_UPDATE: rsd_update(d, peer, rq); break;
-	case RS_V_CRED_CREATE:
-	case RS_V_CRED_LIST:
-	case RS_V_CRED_REVOKE:
-	case RS_V_TOKEN_ROTATE: rsd_auth_request(d, peer, rq); break;
-	case RS_V_UPGRADE_PLAN: do_upgrade_plan(d, peer, rq); break;
-	default:
-		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
-		break;
+	if (rsd_request_dup(d, peer, rq))
+		goto out;
+	if (rsd_request_park(d, peer, &m)) {
+		d->cur_actor[0] = '\0';
+		d->cur_role = RS_ROLE_NONE;
+		return;   /* m is the parked request's now */
 	}
+	rsd_control_handle(d, peer, rq);
 out:
 	d->cur_actor[0] = '\0';
 	d->cur_role = RS_ROLE_NONE;

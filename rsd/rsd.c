@@ -581,12 +581,15 @@ void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
 		   code == RS_E_ROLLED_BACK ? "rolled-back" : "failed", sizeof p->op.state);
 	rs_strlcpy(p->op.detail, msg, sizeof p->op.detail);
 	p->op.finished_ms = clock_wall_ms();
+	p->op.answered = true;
+	p->op.code = code;
 	if (p->op.id && store_op_update(d->st, &p->op) < 0)
 		log_warnx("cannot close operation %llu: %s",
 			  (unsigned long long)p->op.id, store_errmsg(d->st));
 	if (p->reply && !p->boot) {
 		d->cur_verb = p->verb;
 		rsd_reply(d, &p->peer, p->req_id, code, json, msg);
+		rsd_outcome_add(d, p->op.caller, p->req_id, code, json, msg);
 	}
 	if (p->boot) {
 		d->boot_running = false;
@@ -696,8 +699,12 @@ void rsd_pending_check(rsd *d)
 	rsd_pending *p = d->pending, *next;
 	uint64_t now = clock_mono_ms();
 
+	bool settling = rsd_nodes_settling(d);
+
 	for (; p; p = next) {
 		next = p->next;
+		if (p->resumed && settling)
+			continue;   /* what the store says may be stale: wait */
 		if (p->verb == RS_V_UP || p->verb == RS_V_REFRESH ||
 		    p->verb == RS_V_RESTART || p->verb == RS_V_CLONE)
 			pending_check_up(d, p);
@@ -711,6 +718,10 @@ void rsd_pending_check(rsd *d)
 		if (now >= p->deadline_mono && p->verb == RS_V_UPDATE &&
 		    rsd_update_expired(d, p))
 			continue;
+		if (now >= p->deadline_mono && p->verb == RS_V_APPLY) {
+			rsd_apply_expired(d, p);
+			continue;
+		}
 		if (now >= p->deadline_mono)
 			rsd_pending_done(d, p, RS_E_TIMEOUT, NULL,
 					 "%s: %s timed out", p->label,
@@ -787,6 +798,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	converge(d);
 	rsd_boot_check(d);
 	rsd_pending_check(d);
+	rsd_parked_run(d);
 	rsd_logs_expire(d, now);
 	/* our own supervisor's watchdog: the loop turned, we are alive */
 	if (d->sd_watchdog_ms)
@@ -848,8 +860,10 @@ static int load_node(const store_node *n, void *arg)
 	return 0;
 }
 
-/* Operations a previous rsd left open cannot be answered any more (their
- * callers are gone): close them as failed, saying why. */
+/* Operations a previous rsd left open: closed as failed, saying why, but
+ * not answered (code NULL): a caller that resends the request waits for
+ * its outcome again (requests.c). An update is rolled back: that is its
+ * answer. */
 static int close_op(const rs_op *op, void *arg)
 {
 	rsd *d = arg;
@@ -861,6 +875,8 @@ static int close_op(const rs_op *op, void *arg)
 		rs_strlcpy(o.state, "rolled-back", sizeof o.state);
 		rs_strlcpy(o.detail, "rsd restarted during the update; every "
 			   "instance runs the stored spec again", sizeof o.detail);
+		o.answered = true;   /* a resent update gets this answer */
+		o.code = RS_E_ROLLED_BACK;
 	} else {
 		rs_strlcpy(o.state, "failed", sizeof o.state);
 		rs_strlcpy(o.detail, "rsd restarted while it ran; the service's "
@@ -939,4 +955,5 @@ void rsd_free(rsd *d)
 		d->pending = p->next;
 		rsd_pending_free(p);
 	}
+	rsd_requests_free(d);
 }

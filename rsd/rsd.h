@@ -81,13 +81,39 @@ typedef struct rsd_pending {
 	char    **apply;          /* apply: labels still to start, in order */
 	size_t    napply;
 	char     *apply_json;     /* apply: the plan, for the final reply */
+	struct rsd_stop *stops;   /* apply: removed services, stopped once
+				   * what depends on them is down */
+	size_t    nstops;
 	bool      boot;           /* the boot apply of rsd --manifest */
 	struct rsd_update *upd;   /* update: its instances and specs */
 	bool      start_died;     /* up/restart/clone/apply: died before ready */
 	char      died_label[RS_LABEL_MAX];  /* apply: which service */
 	char      died_detail[RS_DETAIL_MAX];
 	char      died_node[RS_NODE_MAX];
+	bool      resumed;        /* accepted by an earlier rsd process: checked
+				   * once the nodes have reported */
 } rsd_pending;
+
+/* A request's answer, kept for its duplicates (requests.c). */
+#define RSD_OUTCOMES_MAX    1024
+#define RSD_OUTCOME_KEEP_MS (10 * 60 * 1000)
+typedef struct rsd_outcome {
+	char     actor[80];
+	uint64_t id;              /* 0: a free slot */
+	int32_t  code;
+	char    *message, *json;
+	uint64_t mono;            /* when it was answered */
+} rsd_outcome;
+
+/* A request that waits until the nodes rsd knew have reported. */
+typedef struct rsd_parked {
+	struct rsd_parked *next;
+	net_peer  peer;
+	rs_msg    m;              /* the decoded request (owned) */
+	char      actor[80];
+	int       role;
+	uint64_t  since_mono, deadline_mono;
+} rsd_parked;
 
 /* A counter keyed by kind ("restart", "watchdog"), label, node, reason. */
 typedef struct rsd_counter {
@@ -182,6 +208,13 @@ typedef struct rsd {
 	struct rsd_order *tx_orders;
 	struct rsd_saved *tx_saved;
 	bool            store_failing;     /* a failure was logged, not yet a success */
+	/* requests (requests.c) */
+	rsd_outcome    *outcomes;          /* RSD_OUTCOMES_MAX, a ring */
+	size_t          outcome_next;
+	rsd_parked     *parked;            /* first in, first out */
+	bool            in_request;        /* a handler runs */
+	bool            cap_on;            /* the reply to cap_id is an outcome */
+	uint64_t        cap_id;
 } rsd;
 
 /* rsd.c */
@@ -353,15 +386,48 @@ void rsd_auth_refuse_agent(rsd *d, const net_peer *peer, int code,
  * message in why. */
 bool rsd_version_ok(rsd *d, int endpoint, const rs_msg *m, char *why, size_t n);
 
+/* requests.c: duplicates of resent requests, requests waiting for nodes */
+/* Whether a node rsd loaded from its store has neither said hello to
+ * this process nor passed its TTL. */
+bool rsd_nodes_settling(rsd *d);
+/* Verbs that change nothing (never deduplicated, never parked behind
+ * others). */
+bool rsd_verb_read_only(rs_verb v);
+/* Remembers the answer to actor's request id (copies). */
+void rsd_outcome_add(rsd *d, const char *actor, uint64_t id, int code,
+		     const char *json, const char *message);
+/* If rq (from d->cur_actor) is a duplicate of a request rsd knows, answers
+ * it (or attaches peer to the one in progress, or resumes an operation an
+ * earlier rsd accepted) and returns true; false: a new request. */
+bool rsd_request_dup(rsd *d, const net_peer *peer, const rs_request *rq);
+/* Parks m (taken on true: the caller must not clear it) if it needs the
+ * nodes and they have not all reported, or others wait before it. */
+bool rsd_request_park(rsd *d, const net_peer *peer, rs_msg *m);
+/* Handles the parked requests once the nodes have reported, answers
+ * those past their deadline. Not from inside a handler. */
+void rsd_parked_run(rsd *d);
+void rsd_requests_free(rsd *d);
+
 /* apply.c */
+/* A resumed apply (requests.c): waits for every wanted service to run and
+ * every unwanted one to be down. 0 or -ENOMEM. */
+int rsd_apply_resume(rsd *d, rsd_pending *p);
 void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq);
 /* rsd --manifest: starts the boot apply once the nodes have reported. */
 void rsd_boot_check(rsd *d);
-/* Starts what an apply may start now; finishes it when all run. */
+/* Starts what an apply may start now, stops what it may stop now
+ * (dependents first); finishes it when every start runs and every stop
+ * is down. */
 void rsd_apply_check(rsd *d, rsd_pending *p);
+/* The apply's deadline passed: answers RS_E_TIMEOUT naming what is still
+ * stopping and starting. */
+void rsd_apply_expired(rsd *d, rsd_pending *p);
 void rsd_pending_free(rsd_pending *p);
 
 /* control.c */
+/* Handles one admitted request (d->cur_actor, cur_role set): its reply is
+ * remembered for duplicates. */
+void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq);
 void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		      size_t len, void *arg);
 void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,

@@ -171,6 +171,13 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	");"
 	"CREATE INDEX principal_pubkey ON principal (pubkey);"
 	"ALTER TABLE event ADD COLUMN actor TEXT NOT NULL DEFAULT '';",
+	/* 10: the request each operation answers (rsd deduplicates a resent
+	 * request by caller and id) and the code it was answered with (NULL:
+	 * not answered, e.g. closed by an rsd restart) */
+	[10] =
+	"ALTER TABLE operation ADD COLUMN req_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE operation ADD COLUMN code INTEGER;"
+	"CREATE INDEX operation_req ON operation (req_id);",
 };
 
 enum {
@@ -195,6 +202,7 @@ enum {
 	ST_OP_ADD,
 	ST_OP_UPDATE,
 	ST_OP_OPEN,
+	ST_OP_FIND_REQ,
 	ST_PR_PUT,
 	ST_PR_EACH,
 	ST__NR
@@ -217,7 +225,8 @@ enum {
 #define PR_COLS \
 	"kind, name, role, labels, pubkey, created_ms, revoked_ms, created_by"
 #define OP_COLS \
-	"id, kind, label, state, started_ms, finished_ms, caller, detail"
+	"id, kind, label, state, started_ms, finished_ms, caller, detail," \
+	" req_id, code"
 #define EV_LIMITED(where) \
 	"SELECT " EV_COLS " FROM (SELECT " EV_COLS " FROM event WHERE " where \
 	" ORDER BY seq DESC LIMIT ?2) ORDER BY seq ASC"
@@ -254,12 +263,14 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_EV_EACH_LABEL] = EV_LIMITED("label = ?3 AND seq > ?1"),
 	[ST_EV_BEFORE] = "SELECT COALESCE(MAX(seq), 0) FROM event WHERE time_ms < ?",
 	[ST_OP_ADD]   = "INSERT INTO operation (kind, label, state, started_ms,"
-			" finished_ms, caller, detail)"
-			" VALUES (?, ?, ?, ?, ?, ?, ?)",
+			" finished_ms, caller, detail, req_id, code)"
+			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_OP_UPDATE] = "UPDATE operation SET state = ?, finished_ms = ?,"
-			 " detail = ? WHERE id = ?",
+			 " detail = ?, code = ? WHERE id = ?",
 	[ST_OP_OPEN]  = "SELECT " OP_COLS " FROM operation"
 			" WHERE state = 'running' ORDER BY id",
+	[ST_OP_FIND_REQ] = "SELECT " OP_COLS " FROM operation"
+			   " WHERE req_id = ? AND caller = ? ORDER BY id DESC LIMIT 1",
 	[ST_PR_PUT]   = "INSERT OR REPLACE INTO principal (" PR_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_PR_EACH]  = "SELECT " PR_COLS " FROM principal ORDER BY kind, name",
@@ -650,6 +661,20 @@ static void read_op(sqlite3_stmt *st, rs_op *op)
 	op->finished_ms = c_u64(&c);
 	c_text(&c, op->caller, sizeof op->caller);
 	c_text(&c, op->detail, sizeof op->detail);
+	op->req_id = c_u64(&c);
+	op->answered = sqlite3_column_type(st, c.i) != SQLITE_NULL;
+	op->code = c_i32(&c);
+}
+
+/* Binds op's code, or NULL when it was not answered. */
+static void b_op_code(struct binder *b, const rs_op *op)
+{
+	int i = b->i++;
+
+	if (b->rc != SQLITE_OK)
+		return;
+	b->rc = op->answered ? sqlite3_bind_int(b->st, i, op->code) :
+		sqlite3_bind_null(b->st, i);
 }
 
 /* Runs one SQL string that returns at most one integer (a PRAGMA) and
@@ -1317,14 +1342,16 @@ int store_op_add(store *s, rs_op *op)
 	b_u64(&b, op->finished_ms);
 	b_textn(&b, op->caller, sizeof op->caller);
 	b_textn(&b, op->detail, sizeof op->detail);
+	b_u64(&b, op->req_id);
+	b_op_code(&b, op);
 	r = step_done(st, b.rc);
 	if (r == 0)
 		op->id = (uint64_t)sqlite3_last_insert_rowid(s->db);
 	return r;
 }
 
-/* Rewrites state, finished_ms and detail of operation op->id; -ENOENT if
- * there is no such operation. */
+/* Rewrites state, finished_ms, detail and code of operation op->id;
+ * -ENOENT if there is no such operation. */
 int store_op_update(store *s, const rs_op *op)
 {
 	sqlite3_stmt *st = stmt(s, ST_OP_UPDATE);
@@ -1336,6 +1363,7 @@ int store_op_update(store *s, const rs_op *op)
 	b_textn(&b, op->state, sizeof op->state);
 	b_u64(&b, op->finished_ms);
 	b_textn(&b, op->detail, sizeof op->detail);
+	b_op_code(&b, op);
 	b_u64(&b, op->id);
 	r = step_done(st, b.rc);
 	if (r == 0 && sqlite3_changes(s->db) == 0)
@@ -1358,6 +1386,35 @@ int store_op_each_open(store *s, store_op_fn fn, void *arg)
 		r = fn(&op, arg);
 		if (r)
 			break;
+	}
+	finish(st);
+	return r;
+}
+
+int store_op_find_req(store *s, const char *caller, uint64_t req_id, rs_op *out)
+{
+	sqlite3_stmt *st = stmt(s, ST_OP_FIND_REQ);
+	struct binder b = { st, 1, SQLITE_OK };
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	if (!req_id || !caller) {
+		finish(st);
+		return -EINVAL;
+	}
+	b_u64(&b, req_id);
+	b_text(&b, caller);
+	if (b.rc != SQLITE_OK) {
+		finish(st);
+		return map_rc(b.rc);
+	}
+	r = step_row(st);
+	if (r > 0) {
+		read_op(st, out);
+		r = 0;
+	} else if (r == 0) {
+		r = -ENOENT;
 	}
 	finish(st);
 	return r;

@@ -19,7 +19,7 @@
 
 #include "model.h"
 
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 10
 
 typedef struct store store;
 
@@ -106,12 +106,16 @@ int store_event_each(store *s, const char *label, uint64_t after_seq,
  * "since" a time are those after it. */
 int store_event_seq_before(store *s, uint64_t time_ms, uint64_t *seq);
 
-/* Operations: add sets op->id; update rewrites state/finished/detail. */
+/* Operations: add sets op->id; update rewrites state, finished, detail,
+ * answered and code. */
 int store_op_add(store *s, rs_op *op);
 int store_op_update(store *s, const rs_op *op);
 typedef int (*store_op_fn)(const rs_op *op, void *arg);
 /* Operations whose state is "running", oldest first. */
 int store_op_each_open(store *s, store_op_fn fn, void *arg);
+/* The newest operation of request req_id (non-zero) from caller into
+ * *out; -ENOENT if none. */
+int store_op_find_req(store *s, const char *caller, uint64_t req_id, rs_op *out);
 
 /* A key rsd admits: an operator credential, a node's key, a join token. */
 typedef struct store_principal {

@@ -9,6 +9,8 @@
 #    status, down; then the agent upgraded in place (kill -9, HEAD's binary
 #    on the same state dir): the service keeps its pid;
 #  - the previous rsd (on the same database) with HEAD's agent and rsctl;
+#    when HEAD's schema is newer, the previous rsd first refuses the file
+#    untouched, then runs on it with HEAD's migration steps undone;
 #  - a peer two minor versions away: refused with the documented message
 #    (agent log, rsctl exit 14), counted in rs_version_refused_total, and
 #    nothing else disturbed; upgrade-plan says who is outside;
@@ -100,6 +102,13 @@ ctl() { local b=$1; shift; "$b/ctl/rsctl" -s "$CONTROL" "$@"; }
 node_up() { ctl "$BUILD" --json nodes | grep -q "\"name\":\"$1\",\"state\":\"up\""; }
 pid_of() { ctl "$BUILD" --json lookup "$1" | sed 's/.*"pid":\([0-9]*\).*/\1/'; }
 export RS_CRED="$TMP/admin.cred"
+# HEAD's store migrations the previous release does not know, undone for
+# its leg below (store/store.c; empty when the schemas are the same)
+PREV_SCHEMA_DOWN=""
+if [ "$PREV_V" = 0.2.0 ]; then   # schema 9; HEAD adds 10 (request ids)
+    PREV_SCHEMA_DOWN="DROP INDEX operation_req; ALTER TABLE operation DROP COLUMN req_id;
+ALTER TABLE operation DROP COLUMN code; PRAGMA user_version = 9;"
+fi
 
 # --- HEAD's rsd, the previous agent and rsctl ---
 start_rsd "$BUILD"
@@ -160,6 +169,23 @@ wait_for 15 bash -c "[ \$(grep -c 'welcomed by rsd' '$TMP/n1.log') -gt $welcomed
 
 # --- the previous rsd (same database) with HEAD's agent and rsctl ---
 kill -9 "$RSD"
+if [ -n "$PREV_SCHEMA_DOWN" ]; then
+    # HEAD's schema is newer: the previous rsd refuses the file untouched,
+    # saying how to go back (docs/upgrade.md) ...
+    # (the bytes may change: SQLite folds the killed rsd's WAL in)
+    schema() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' "$TMP/rs.db"; }
+    was=$(schema)
+    if "$PREV/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:* --agents tcp://127.0.0.1:* \
+        2>"$TMP/older.log"; then fail "rsd $PREV_V started on a newer database"; fi
+    grep -q "newer than rsd $PREV_V" "$TMP/older.log" || fail "message: $(cat "$TMP/older.log")"
+    [ "$(schema)" = "$was" ] || fail "rsd $PREV_V changed the newer database's schema"
+    # ... and the way back keeps what it knew: the file without HEAD's
+    # migration steps (what the backup before them holds, with this run's rows)
+    python3 - "$TMP/rs.db" "$PREV_SCHEMA_DOWN" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1]); db.executescript(sys.argv[2]); db.commit(); db.close()
+PY
+fi
 start_rsd "$PREV"
 wait_for 15 node_up n1 || fail "HEAD's agent did not come up with rsd $PREV_V"
 [ "$(pid_of s2)" = "$p2" ] || fail "s2 changed pid across the rsd change"

@@ -1452,3 +1452,74 @@ Test(ops, apply_reports_a_failed_start_at_once, .init = setup1, .fini = teardown
 		     (long long)(h_now_ms() - t0));
 	h_pass();
 }
+
+/* The stop times a, b, c wrote to stops.log ("LABEL NANOSECONDS" lines);
+ * false until all three are there. */
+struct stops { long long t[3]; };
+
+static bool read_stops(struct stops *s)
+{
+	FILE *f = fopen(h_path("stops.log"), "r");
+	char label[16];
+	long long t;
+	int n = 0;
+
+	memset(s, 0, sizeof *s);
+	if (!f)
+		return false;
+	while (fscanf(f, "%15s %lld", label, &t) == 2)
+		if (label[0] >= 'a' && label[0] <= 'c' && !label[1] && !s->t[label[0] - 'a']) {
+			s->t[label[0] - 'a'] = t;
+			n++;
+		}
+	fclose(f);
+	return n == 3;
+}
+
+/* apply removing a <- b <- c (c depends on b, b on a), each taking 0.3 s
+ * to stop: apply answers only once all three are down, and stops them in
+ * reverse dependency order, each after its dependent was down. */
+Test(ops, apply_stops_in_reverse_dependency_order_and_waits, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	char yaml[4000], cmd[1000];
+	const h_res *r;
+	struct stops st;
+	h_inst in;
+	int64_t t0;
+
+	/* TERM: 0.3 s of cleanup, then the time of the stop, then exit */
+	snprintf(cmd, sizeof cmd, "trap 'sleep 0.3; echo $0 $(date +%%s%%N) >> %s; "
+		 "exit 0' TERM; sleep 1000 & wait", h_path("stops.log"));
+	snprintf(yaml, sizeof yaml,
+		 "services:\n"
+		 "  - {label: a, command: [sh, -c, \"%s\", a], settle: 0.2}\n"
+		 "  - {label: b, command: [sh, -c, \"%s\", b], settle: 0.2, depends_on: [a]}\n"
+		 "  - {label: c, command: [sh, -c, \"%s\", c], settle: 0.2, depends_on: [b]}\n",
+		 cmd, cmd, cmd);
+	r = h_rsctl("apply", write_file("abc.yaml", yaml), NULL);
+	assert_code(r, 0, "apply a <- b <- c");
+	t0 = h_now_ms();
+	r = h_rsctl("--json", "apply", write_file("none.yaml", "services: []\n"), NULL);
+	assert_code(r, 0, "apply services: []");
+	cr_assert_geq(h_now_ms() - t0, 900, "apply answered after %lld ms: before "
+		      "three stops of 0.3 s each", (long long)(h_now_ms() - t0));
+	cr_assert_eq(json_array_size(json_object_get(h_json(r), "removed")), 3,
+		     "the plan: %s", r->out);
+	/* answered only when every one is down */
+	cr_assert(read_stops(&st), "apply answered before every service stopped");
+	for (const char *l = "abc"; *l; l++) {
+		char label[2] = { *l, 0 };
+		cr_assert(h_status_instance(label, &in));
+		cr_assert(in.pid == 0 || !h_pid_alive(in.pid), "%s still runs (pid %d, %s)",
+			  label, (int)in.pid, in.state);
+		cr_assert(strcmp(in.state, "running") && strcmp(in.state, "stopping"),
+			  "%s is %s after apply", label, in.state);
+	}
+	/* c, then b once c was down, then a once b was down */
+	cr_assert_gt(st.t[1] - st.t[2], 250000000LL, "b stopped %lld ns after c",
+		     st.t[1] - st.t[2]);
+	cr_assert_gt(st.t[0] - st.t[1], 250000000LL, "a stopped %lld ns after b",
+		     st.t[0] - st.t[1]);
+	h_pass();
+}

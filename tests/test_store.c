@@ -268,7 +268,7 @@ Test(store, open_creates_schema)
 		     5);
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
 			     " WHERE type = 'index' AND tbl_name IN"
-			     " ('event', 'operation')"), 2);
+			     " ('event', 'operation')"), 3);
 
 	/* Reopening an up-to-date file applies nothing and works. */
 	s = open_ok();
@@ -743,6 +743,11 @@ Test(store, event_all_fields_at_max_length)
 
 /* ---- operations --------------------------------------------------------- */
 
+/* What a version-9 file lacks (migration 10): fakes an older file. */
+#define DROP_V10 "DROP INDEX operation_req;" \
+		 "ALTER TABLE operation DROP COLUMN req_id;" \
+		 "ALTER TABLE operation DROP COLUMN code;"
+
 struct op_list {
 	int   n;
 	rs_op v[8];
@@ -817,6 +822,70 @@ Test(store, operations)
 	cr_assert_str_eq(l.v[0].label, "web");
 	cr_assert_eq(l.v[0].finished_ms, 200);
 	cr_assert_str_eq(l.v[0].detail, "stopped 1");
+	store_close(&s);
+}
+
+/* An operation keeps the request it answers and its answer's code (NULL
+ * until answered): rsd finds a resent request by caller and id. */
+Test(store, operation_request_and_code)
+{
+	store *s = open_ok();
+	rs_op a, b, got;
+
+	make_op(&a, "up", "web");
+	a.req_id = 0xfedcba9876543210ull;     /* above 2^63: stored as is */
+	rs_strlcpy(a.caller, "operator:alice", sizeof a.caller);
+	cr_assert_eq(store_op_add(s, &a), 0);
+	make_op(&b, "down", "web");
+	b.req_id = a.req_id;
+	rs_strlcpy(b.caller, "operator:bob", sizeof b.caller);
+	cr_assert_eq(store_op_add(s, &b), 0);
+
+	cr_assert_eq(store_op_find_req(s, "operator:alice", a.req_id, &got), 0);
+	cr_assert_eq(got.id, a.id);
+	cr_assert_eq(got.req_id, a.req_id);
+	cr_assert(!got.answered, "a new operation is not answered");
+	cr_assert_eq(store_op_find_req(s, "operator:bob", a.req_id, &got), 0);
+	cr_assert_eq(got.id, b.id, "another caller's request with the same id");
+	cr_assert_eq(store_op_find_req(s, "operator:carol", a.req_id, &got), -ENOENT);
+	cr_assert_eq(store_op_find_req(s, "operator:alice", 1, &got), -ENOENT);
+	cr_assert_eq(store_op_find_req(s, "operator:alice", 0, &got), -EINVAL);
+
+	rs_strlcpy(a.state, "done", sizeof a.state);
+	a.answered = true;
+	a.code = 7;
+	cr_assert_eq(store_op_update(s, &a), 0);
+	cr_assert_eq(store_op_find_req(s, "operator:alice", a.req_id, &got), 0);
+	cr_assert(got.answered);
+	cr_assert_eq(got.code, 7);
+	cr_assert_str_eq(got.state, "done");
+	a.answered = false;   /* re-opened (rsd resumed it): NULL again */
+	cr_assert_eq(store_op_update(s, &a), 0);
+	cr_assert_eq(store_op_find_req(s, "operator:alice", a.req_id, &got), 0);
+	cr_assert(!got.answered);
+	store_close(&s);
+}
+
+/* 9 -> 10: operations of a version-9 file have no request (0) and no
+ * answer; new ones are found by their request. */
+Test(store, migrates_version_9_operations)
+{
+	store *s = open_ok();
+	rs_op op, got;
+
+	make_op(&op, "up", "old");
+	cr_assert_eq(store_op_add(s, &op), 0);
+	store_close(&s);
+	raw_exec(dbpath, DROP_V10 "PRAGMA user_version = 9;");
+	s = open_ok();
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM operation WHERE req_id = 0 "
+			     "AND code IS NULL"), 1);
+	make_op(&op, "down", "new");
+	op.req_id = 42;
+	cr_assert_eq(store_op_add(s, &op), 0);
+	cr_assert_eq(store_op_find_req(s, op.caller, 42, &got), 0);
+	cr_assert_str_eq(got.label, "new");
 	store_close(&s);
 }
 
@@ -1037,6 +1106,7 @@ Test(store, backup_before_migration)
 	cr_assert_neq(access(bak, F_OK), 0, "a current file was backed up");
 	raw_exec(dbpath, "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
+		 DROP_V10
 		 "PRAGMA user_version = 8;");
 	s = open_ok();
 	store_close(&s);
@@ -1226,6 +1296,7 @@ Test(store, migrates_version_1)
 		 "ALTER TABLE service DROP COLUMN keep_caps;"
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
+		 DROP_V10
 		 "PRAGMA user_version = 1;");
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 1);
 	s = open_ok();
@@ -1266,6 +1337,7 @@ Test(store, migrates_version_8_principals)
 	store_close(&s);
 	raw_exec(dbpath, "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
+		 DROP_V10
 		 "INSERT INTO event (time_ms, label, kind) VALUES (1, 'old', 'up');"
 		 "PRAGMA user_version = 8;");
 	s = open_ok();
@@ -1306,6 +1378,7 @@ Test(store, migrates_version_7)
 	raw_exec(dbpath, "ALTER TABLE service DROP COLUMN keep_caps;"
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
+		 DROP_V10
 		 "PRAGMA user_version = 7;");
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 7);
 	s = open_ok();
