@@ -129,10 +129,11 @@ int instsm_step(rs_istate *state, instsm_event ev, const instsm_in *in,
 			fx->fx |= IM_FX_STOP_OLD;
 		break;
 	case IM_EV_STOP:
-		/* the agent reports the way down; where no process can be
+		/* the agent reports the way down (and drops what it keeps of
+		 * a dead one); where nothing was placed or nothing can be
 		 * reached there is nothing to order (a lost node's copy is
 		 * stopped when its Hello shows it) */
-		if (instsm_live(from) || from == RS_IS_EXITED)
+		if (from != RS_IS_UNKNOWN && from != RS_IS_LOST)
 			fx->fx = IM_FX_STOP;
 		break;
 	case IM_EV_RESTART:

@@ -24,6 +24,9 @@
  *   live/LOST/stopped-by-its-agent -ABSENT (wanted)-> PENDING (started again)
  *   live/LOST/EXITED -ABSENT (not wanted)-> DOWN
  *   DOWN/FAILED/EXITED -PLACE-> PENDING
+ *
+ * rsd_inst_move (rsd/rsd.c) is the one writer of an instance's state in
+ * rsd; its callers carry out the effects, after their commit.
  */
 #ifndef RS_INSTSM_H
 #define RS_INSTSM_H

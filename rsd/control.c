@@ -286,6 +286,7 @@ static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
 	rsd_node *n;
 	rsd_inst *in;
 	rsd_pending *p;
+	instsm_fx fx;
 	int r;
 
 	if (!up_allowed(d, peer, rq, s) || !(n = up_node(d, peer, rq)))
@@ -302,8 +303,11 @@ static void do_up(rsd *d, const net_peer *peer, const rs_request *rq)
 	in->si.info.id = d->next_inst_id;
 	rs_strlcpy(in->si.info.label, rq->label, sizeof in->si.info.label);
 	in->si.info.generation = next.generation;
-	in->si.info.state = RS_IS_PENDING;
 	rs_strlcpy(in->si.node, n->n.name, sizeof in->si.node);
+	if ((r = rsd_inst_move(d, in, IM_EV_PLACE, NULL, &fx)) < 0) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot place %s", rq->label);
+		goto fail;
+	}
 	if ((r = up_record(d, rq, &next, in, p)) < 0) {
 		rsd_reply_unrecorded(d, peer, rq, r);
 		goto fail;
@@ -463,11 +467,12 @@ static void do_restart(rsd *d, const net_peer *peer, const rs_request *rq)
 	store_service next;
 	rsd_inst *in;
 	rsd_pending *p;
+	instsm_fx fx;
 
 	if (!s)
 		return;
 	in = svc_instance(d, rq->label);
-	if (in && rsd_istate_live(in->si.info.state)) {
+	if (in && !instsm_accepts(in->si.info.state, IM_EV_PLACE)) {
 		rsd_reply_err(d, peer, rq->id, RS_E_EXISTS,
 			  "%s is %s, not terminated; use refresh to restart a running service",
 			  rq->label, rs_istate_to_string(in->si.info.state));
@@ -497,8 +502,8 @@ static void do_restart(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;
 	s->s.desired = next.desired;
 	s->s.updated_ms = next.updated_ms;
-	in->si.info.state = RS_IS_PENDING;
-	rsd_send_start(d, in);
+	if (rsd_inst_move(d, in, IM_EV_PLACE, NULL, &fx) == 0 && (fx.fx & IM_FX_START))
+		rsd_send_start(d, in);
 	if (rq->no_block)
 		rsd_reply(d, peer, rq->id, RS_OK, NULL, "restarting");
 }
@@ -699,6 +704,7 @@ static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 	rsd_inst *act, *sb;
 	rsd_node *n;
 	rsd_pending *p;
+	instsm_fx fx;
 
 	if (!s)
 		return;
@@ -747,8 +753,8 @@ static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 	sb->si.info.id = d->next_inst_id;
 	rs_strlcpy(sb->si.info.label, rq->label, sizeof sb->si.info.label);
 	sb->si.info.generation = s->s.generation;
-	sb->si.info.state = RS_IS_PENDING;
 	sb->si.standby = true;
+	rsd_inst_move(d, sb, IM_EV_PLACE, NULL, &fx);   /* new: pending */
 	rs_strlcpy(sb->si.node, n->n.name, sizeof sb->si.node);
 	p->inst_id = sb->si.info.id;
 	if (rsd_op_commit(d, peer, rq, NULL, &sb->si, p, "warm standby") < 0) {
@@ -908,14 +914,17 @@ typedef struct drain_count {
  * node are held until the commit. */
 static int drain_moves(rsd *d, rsd_node *n, drain_count *c)
 {
+	instsm_fx fx;
 	int r;
 
 	for (rsd_inst *in = d->insts; in; in = in->next) {
 		rsd_svc *s = rsd_svc_find(d, in->si.info.label);
 		rsd_node *to;
 
-		if (strcmp(in->si.node, n->n.name) || !rsd_istate_live(in->si.info.state) ||
-		    !s || s->s.desired != RS_WANT_UP)
+		/* what runs there (one on its way down is not moved) */
+		if (strcmp(in->si.node, n->n.name) ||
+		    !instsm_accepts(in->si.info.state, IM_EV_MOVE) ||
+		    in->si.info.state == RS_IS_LOST || !s || s->s.desired != RS_WANT_UP)
 			continue;
 		if (s->s.spec.node[0]) {
 			c->pinned++;
@@ -926,16 +935,19 @@ static int drain_moves(rsd *d, rsd_node *n, drain_count *c)
 			c->stuck++;
 			continue;
 		}
-		rsd_tx_save(d, in);
-		rsd_send_stop(d, in, true, false);   /* the copy here goes */
+		if (rsd_inst_move(d, in, IM_EV_MOVE, NULL, &fx) < 0) {
+			c->stuck++;
+			continue;
+		}
+		if (fx.fx & IM_FX_STOP_OLD)
+			rsd_send_stop(d, in, true, false);   /* the copy here goes */
 		rs_strlcpy(in->si.node, to->n.name, sizeof in->si.node);
-		in->si.info.state = RS_IS_PENDING;
-		in->si.info.pid = 0;
 		if ((r = store_instance_put(d->st, &in->si)) < 0)
 			return r;
 		rsd_event(d, in->si.info.label, in->si.info.id, to->n.name, "moved",
 			  "from drained node %s", n->n.name);
-		rsd_send_start(d, in);
+		if (fx.fx & IM_FX_START)
+			rsd_send_start(d, in);
 		c->moved++;
 	}
 	return 0;

@@ -164,8 +164,7 @@ void rsd_store_trouble(rsd *d, const char *what, int r)
 
 bool rsd_istate_live(rs_istate s)
 {
-	return s == RS_IS_PENDING || s == RS_IS_STARTING || s == RS_IS_RUNNING ||
-	       s == RS_IS_STOPPING || s == RS_IS_BACKOFF;
+	return instsm_live(s);
 }
 
 void rsd_switch_over(rsd *d, rsd_inst *in)
@@ -299,11 +298,32 @@ rsd_node *rsd_place_label(rsd *d, const char *want, const char *avoid,
 	return rsd_place_spec(d, label ? &any : NULL, want, avoid);
 }
 
+int rsd_inst_move(rsd *d, rsd_inst *in, instsm_event ev, const instsm_in *x,
+		  instsm_fx *fx)
+{
+	instsm_in none = { .reported = RS_IS_UNKNOWN };
+	rs_istate s = in->si.info.state;
+	int r = instsm_step(&s, ev, x ? x : &none, fx);
+
+	if (r < 0) {
+		log_warnx("%s/%llu: %s refused in state %s (a bug), ignored",
+			  in->si.info.label, (unsigned long long)in->si.info.id,
+			  instsm_event_to_string(ev), rs_istate_to_string(in->si.info.state));
+		return r;
+	}
+	rsd_tx_save(d, in);
+	in->si.info.state = s;
+	if (fx->fx & IM_FX_CLEAR)
+		in->si.info.pid = 0;
+	return 0;
+}
+
 /* Creates, stores and starts the instance of service s. */
 int rsd_start_instance(rsd *d, rsd_svc *s)
 {
 	rsd_node *n = rsd_place_label(d, s->s.spec.node, NULL, s->s.spec.label);
 	rsd_inst *in;
+	instsm_fx fx;
 	int r;
 
 	if (!n)
@@ -314,11 +334,11 @@ int rsd_start_instance(rsd *d, rsd_svc *s)
 	in->si.info.id = d->next_inst_id;
 	rs_strlcpy(in->si.info.label, s->s.spec.label, sizeof in->si.info.label);
 	in->si.info.generation = s->s.generation;
-	in->si.info.state = RS_IS_PENDING;
 	rs_strlcpy(in->si.node, n->n.name, sizeof in->si.node);
 	if ((r = rsd_tx_begin(d)) < 0)
 		goto fail;
-	if ((r = store_instance_put(d->st, &in->si)) < 0) {
+	if ((r = rsd_inst_move(d, in, IM_EV_PLACE, NULL, &fx)) < 0 ||
+	    (r = store_instance_put(d->st, &in->si)) < 0) {
 		rsd_tx_abort(d);
 		goto fail;
 	}
@@ -328,7 +348,8 @@ int rsd_start_instance(rsd *d, rsd_svc *s)
 	d->next_inst_id++;
 	in->next = d->insts;
 	d->insts = in;
-	rsd_send_start(d, in);
+	if (fx.fx & IM_FX_START)
+		rsd_send_start(d, in);
 	return 0;
 fail:
 	free(in);

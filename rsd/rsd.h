@@ -17,6 +17,7 @@
 #include "prom.h"
 #include "msg.h"
 #include "net.h"
+#include "instsm.h"
 #include "orders.h"
 #include "store.h"
 #include "wire.h"
@@ -289,6 +290,14 @@ void rsd_node_set_labels(rsd_node *n, char *const *labels, size_t nl);
 int rsd_start_instance(rsd *d, rsd_svc *s);
 /* Moves lost instances of wanted services to another node (node loss). */
 void rsd_reschedule_lost(rsd *d);
+/* The one writer of an instance's state (lib/instsm.c): steps in by ev
+ * (x may be NULL: nothing wanted, no report), saves it first inside an
+ * open transaction (rsd_tx_save), sets the new state and, for
+ * IM_FX_CLEAR, pid 0. The caller carries out fx (its row, orders,
+ * events) after or inside its own transaction. -EINVAL: the table refuses
+ * the move; in unchanged, logged (a bug in the caller). */
+int rsd_inst_move(rsd *d, rsd_inst *in, instsm_event ev, const instsm_in *x,
+		  instsm_fx *fx);
 /* If in is the active instance of a clone and no longer serves, makes the
  * running standby active (and in the standby). Inside an rsd_tx_begin
  * transaction: a failed commit switches back. */

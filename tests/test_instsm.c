@@ -36,8 +36,8 @@ static const struct want table[RS_IS__NR][5] = {
 	[SP] = { { NONE, 0 }, { LO, LS },    { NONE, 0 },                { SAME, IM_FX_STOP }, { SAME, IM_FX_RESTART } },
 	[EX] = { { PE, GO },  { SAME, 0 },   { NONE, 0 },                { SAME, IM_FX_STOP }, { SAME, IM_FX_RESTART } },
 	[BO] = { { NONE, 0 }, { LO, LS },    { PE, MV | IM_FX_STOP_OLD }, { SAME, IM_FX_STOP }, { SAME, IM_FX_RESTART } },
-	[DN] = { { PE, GO },  { SAME, 0 },   { NONE, 0 },                { SAME, 0 },         { NONE, 0 } },
-	[FA] = { { PE, GO },  { SAME, 0 },   { NONE, 0 },                { SAME, 0 },         { NONE, 0 } },
+	[DN] = { { PE, GO },  { SAME, 0 },   { NONE, 0 },                { SAME, IM_FX_STOP }, { NONE, 0 } },
+	[FA] = { { PE, GO },  { SAME, 0 },   { NONE, 0 },                { SAME, IM_FX_STOP }, { NONE, 0 } },
 	[LO] = { { NONE, 0 }, { SAME, 0 },   { PE, MV },                 { SAME, 0 },         { NONE, 0 } },
 };
 
