@@ -107,6 +107,7 @@ typedef struct rs_ievent {
 typedef struct rs_welcome {
 	uint32_t beat_ms;
 	uint32_t ttl_ms;
+	uint32_t lease_ms;       /* 0: no lease (a 0.2.0 rsd): never fence */
 } rs_welcome;
 
 typedef struct rs_start {
@@ -223,7 +224,8 @@ enum {
 	RS_EDIT_LISTEN        = 1u << 19,  /* replace the whole listen list */
 	RS_EDIT_USER          = 1u << 20,
 	RS_EDIT_KEEP_CAPS     = 1u << 21,
-	RS_EDIT__ALL          = (1u << 22) - 1,
+	RS_EDIT_FENCE         = 1u << 22,
+	RS_EDIT__ALL          = (1u << 23) - 1,
 	/* what needs a new process to take effect */
 	RS_EDIT_NEXT_START    = RS_EDIT_ENV | RS_EDIT_CWD | RS_EDIT_ARGS |
 				RS_EDIT_ARGS_TAIL | RS_EDIT_LISTEN | RS_EDIT_USER |
