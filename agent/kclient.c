@@ -196,6 +196,15 @@ int kc_swap(agent *ag, uint64_t a, pid_t apid, uint64_t b, pid_t bpid)
 	return r < 0 ? r : (int)h.a;
 }
 
+void kc_lease(agent *ag, uint64_t deadline_ms, uint32_t lease_ms)
+{
+	struct kmsg h = { .type = K_LEASE, .a = (int64_t)deadline_ms, .b = lease_ms };
+
+	if (ag->keeper_proto != KEEPER_PROTO)
+		return;   /* an older keeper: it does not know the message */
+	kc_send(ag, &h, NULL, -1);
+}
+
 void kc_forget(agent *ag, uint64_t id)
 {
 	kc_simple(ag, K_FORGET, id, 0);
@@ -493,6 +502,12 @@ static int kc_attach_once(agent *ag)
 		if (m.type == K_HELLO_END) {
 			ag->keeper_pid = (pid_t)m.a;
 			ag->keeper_proto = m.b;
+			/* the lease a previous engine gave (protocol 3): ours
+			 * until rsd speaks to us */
+			if (m.b == KEEPER_PROTO && m.c > 0 && m.d > 0) {
+				ag->lease_at = (uint64_t)m.c;
+				ag->lease_ms = (uint32_t)m.d;
+			}
 			break;
 		}
 		if (m.type != K_INST) {
