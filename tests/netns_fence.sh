@@ -68,11 +68,14 @@ ip -n "${HOSTS[$((vi - 1))]}" link set eth0 down
 t_fence=; t_move=; polls=0
 # poll until w runs elsewhere, then 2 s more: never two copies
 while :; do
+    # the old copy's death first, then the count: a copy counted after
+    # the old one was seen dead is a new one
+    old_dead=0; kill -0 "$vpid" 2>/dev/null || old_dead=1
     c=$(copies); polls=$((polls + 1))
     ms=$(( ($(date +%s%N) - t0) / 1000000 ))
     [ "$c" -le 1 ] || fail "$c copies of w at $ms ms after the partition"
-    if [ -z "$t_fence" ] && ! kill -0 "$vpid" 2>/dev/null; then t_fence=$ms; fi
-    if [ -z "$t_move" ] && [ "$c" -eq 1 ] && ! kill -0 "$vpid" 2>/dev/null; then t_move=$ms; fi
+    if [ -z "$t_fence" ] && [ $old_dead -eq 1 ]; then t_fence=$ms; fi
+    if [ -z "$t_move" ] && [ "$c" -eq 1 ] && [ $old_dead -eq 1 ]; then t_move=$ms; fi
     if [ -n "$t_move" ] && [ "$ms" -gt $((t_move + 2000)) ]; then break; fi
     [ "$ms" -lt 20000 ] || fail "w did not move within 20 s (fence at ${t_fence:-never} ms)"
     sleep 0.05
