@@ -8,6 +8,7 @@
  * rsd has not seen, so nothing that happened while rsd was away is lost.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -220,10 +221,97 @@ static bool order_take(agent *ag, const rs_msg *m)
 	return true;
 }
 
+/* ---- the lease ------------------------------------------------------- */
+
+static void lease_arm(agent *ag, uint64_t now)
+{
+	ev_timer_stop(ag->loop, &ag->lease_t);
+	if (!ag->lease_at || ag->fenced)
+		return;
+	ev_timer_set(&ag->lease_t, ag->lease_at > now ? (double)(ag->lease_at - now) / 1e3 : 0.,
+		     0.);
+	ev_timer_start(ag->loop, &ag->lease_t);
+}
+
+static void lease_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	agent_lease_check(w->data);
+}
+
+void agent_lease_check(agent *ag)
+{
+	uint64_t now = clock_mono_ms();
+	inst *in, *next;
+
+	if (!ag->lease_at || ag->fenced || ag->exiting)
+		return;
+	if (now < ag->lease_at) {
+		lease_arm(ag, now);
+		return;
+	}
+	ag->fenced = true;
+	snprintf(ag->fence_why, sizeof ag->fence_why,
+		 "fenced: no word from rsd for %llu ms",
+		 (unsigned long long)(now - (ag->lease_at - ag->lease_ms)));
+	log_warnx("%s (lease %u ms): stopping the fence: stop services until rsd "
+		  "speaks again", ag->fence_why, ag->lease_ms);
+	for (in = ag->insts; in; in = next) {
+		next = in->next;   /* svc_apply may free in */
+		if (in->spec.fence != RS_FENCE_STOP || in->primary ||
+		    in->rp.state == RS_IS_DOWN || in->rp.state == RS_IS_FAILED)
+			continue;
+		/* a normal stop (stop signal, SIGKILL after the stop timeout)
+		 * that ends down, reason fenced; nothing restarts it here */
+		in->refresh = false;
+		in->rp.fenced = true;
+		svc_apply(in, RP_EV_STOP);
+	}
+}
+
+/* rsd answered (Welcome: lease_ms from it; BeatAck): the lease runs
+ * lease_ms from now. Only answers renew it: rsd sends them right after
+ * hearing this node, so the lease never outlasts what rsd counts from
+ * its last word from us (an order may be sent long after that). The
+ * keeper gets the same deadline, at most every lease/4 (so the keeper
+ * never fences later than this engine: they share one deadline). */
+static void lease_renew(agent *ag, uint32_t lease_ms)
+{
+	uint64_t now = clock_mono_ms(), at = now + lease_ms;
+
+	if (!lease_ms) {   /* a 0.2.0 rsd: no lease, never fence */
+		if (ag->lease_at)
+			kc_lease(ag, 0, 0);
+		ag->lease_at = 0;
+		ag->lease_ms = 0;
+		ag->fenced = false;
+		ev_timer_stop(ag->loop, &ag->lease_t);
+		return;
+	}
+	if (ag->fenced) {
+		/* a Hello with what was fenced: rsd's reconcile starts again
+		 * what it still places here (its answer may have crossed an
+		 * earlier Hello, or none was due: rsd was only slow) */
+		ag->fenced = false;
+		log_info("rsd speaks again: the fence is lifted, saying hello");
+		agent_hello(ag);
+	}
+	if (!ag->lease_at || ag->lease_ms != lease_ms || now >= ag->lease_at ||
+	    at >= ag->lease_at + lease_ms / 4) {
+		ag->lease_at = at;
+		ag->lease_ms = lease_ms;
+		kc_lease(ag, at, lease_ms);
+	}
+	lease_arm(ag, now);
+}
+
 static void agent_on_msg(agent *ag, rs_msg *m)
 {
 	ag->rsd_seen_ms = clock_mono_ms();
 	orders_in_heard(&ag->oin, m->epoch, ag->rsd_seen_ms);
+	/* the lease: renewed by the answers of the rsd this agent follows
+	 * (a Welcome below, once taken) */
+	if (m->type == RS_MSG_BEAT_ACK && ag->lease_ms && m->epoch == ag->oin.epoch)
+		lease_renew(ag, ag->lease_ms);
 	switch (m->type) {
 	case RS_MSG_WELCOME:
 		if (m->u.welcome.session && m->u.welcome.session != ag->session) {
@@ -241,6 +329,7 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 				  (unsigned long long)(ag->rsd_seen_ms - ag->oin.heard_ms));
 			break;
 		}
+		lease_renew(ag, m->u.welcome.lease_ms);
 		if (!ag->welcomed) {
 			log_info("welcomed by rsd %s (ack %llu, epoch %llu, orders after %llu)",
 				 m->sender_version, (unsigned long long)m->ack,
@@ -374,6 +463,11 @@ int agent_init(agent *ag, struct ev_loop *loop)
 	ev_timer_init(&ag->beat_t, beat_cb, 0.1, 0.1);
 	ag->beat_t.data = ag;
 	ev_timer_start(loop, &ag->beat_t);
+	/* a lease the keeper kept from the previous engine holds until rsd
+	 * speaks to this one */
+	ev_init(&ag->lease_t, lease_cb);
+	ag->lease_t.data = ag;
+	lease_arm(ag, clock_mono_ms());
 	agent_hello(ag);
 	return 0;
 }
@@ -390,6 +484,7 @@ void agent_fini(agent *ag)
 	kc_quit(ag);
 	replay_ack(ag, UINT64_MAX);
 	ev_timer_stop(ag->loop, &ag->beat_t);
+	ev_timer_stop(ag->loop, &ag->lease_t);
 	ev_timer_stop(ag->loop, &ag->rotate_t);
 	ev_signal_stop(ag->loop, &ag->sigterm_w);
 	ev_signal_stop(ag->loop, &ag->sigint_w);

@@ -115,6 +115,15 @@ struct agent {
 	uint64_t        seq;          /* last envelope seq sent */
 	uint64_t        hello_seq;    /* seq of the last Hello sent */
 	uint64_t        rsd_seen_ms;  /* mono time of rsd's last message */
+	/* the lease (fence: stop instances): rsd's Welcome gives its length;
+	 * each answer from rsd (Welcome, BeatAck) renews it */
+	uint32_t        lease_ms;     /* 0: none (a 0.2.0 rsd, or never heard) */
+	uint64_t        lease_at;     /* mono ms it ends (the keeper has the
+				       * same deadline), 0: none */
+	bool            fenced;       /* the lease ended: fenced instances are
+				       * stopped until rsd speaks again */
+	char            fence_why[96];/* "fenced: no word from rsd for N ms" */
+	ev_timer        lease_t;
 	bool            welcomed;
 	orders_in       oin;          /* rsd's orders applied (lib/orders.h) */
 	uint64_t        orders[ORD__NR]; /* orders seen, by verdict */
@@ -136,6 +145,10 @@ void agent_report(agent *ag, inst *in, rs_event_kind kind,
 		  const char *detail);
 /* Called when the last instance is gone during shutdown. */
 void agent_maybe_exit(agent *ag);
+/* If the lease has ended (rsd silent for lease_ms), stops every fence:
+ * stop instance (reason fenced) once; called by its timer and before an
+ * exit or a backoff is handled (after a freeze those may come first). */
+void agent_lease_check(agent *ag);
 
 /* svc.c */
 inst *svc_find(agent *ag, uint64_t id);
@@ -215,6 +228,8 @@ void kc_kill_main(agent *ag, uint64_t id, int sig);
  * they still run apid and bpid: 0, or -ESRCH when one has died. */
 int kc_swap(agent *ag, uint64_t a, pid_t apid, uint64_t b, pid_t bpid);
 void kc_forget(agent *ag, uint64_t id);
+/* Tells the keeper the lease deadline (mono ms) and length (K_LEASE). */
+void kc_lease(agent *ag, uint64_t deadline_ms, uint32_t lease_ms);
 void kc_meta(agent *ag, const inst *in);
 int kc_fd_add(agent *ag, uint64_t id, int kind, const char *name, int fd);
 void kc_fd_del(agent *ag, uint64_t id, int kind, const char *name);

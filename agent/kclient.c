@@ -196,6 +196,15 @@ int kc_swap(agent *ag, uint64_t a, pid_t apid, uint64_t b, pid_t bpid)
 	return r < 0 ? r : (int)h.a;
 }
 
+void kc_lease(agent *ag, uint64_t deadline_ms, uint32_t lease_ms)
+{
+	struct kmsg h = { .type = K_LEASE, .a = (int64_t)deadline_ms, .b = lease_ms };
+
+	if (ag->keeper_proto < 3)
+		return;   /* an older keeper: it does not know the message */
+	kc_send(ag, &h, NULL, -1);
+}
+
 void kc_forget(agent *ag, uint64_t id)
 {
 	kc_simple(ag, K_FORGET, id, 0);
@@ -291,9 +300,10 @@ int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 	size_t len;
 	int r;
 
-	if (ag->keeper_proto != KEEPER_PROTO)
+	if (ag->keeper_proto < KEEPER_PROTO_MIN || ag->keeper_proto > KEEPER_PROTO)
 		return -EPROTO;   /* said once, at attach */
-	r = kproto_spawn_pack(sp, ag->kbuf, KEEPER_MSG_MAX - sizeof h, &len);
+	r = kproto_spawn_pack_for(sp, (int)ag->keeper_proto, ag->kbuf,
+				  KEEPER_MSG_MAX - sizeof h, &len);
 	if (r < 0)
 		return r;
 	h.len = (uint32_t)len;
@@ -493,6 +503,12 @@ static int kc_attach_once(agent *ag)
 		if (m.type == K_HELLO_END) {
 			ag->keeper_pid = (pid_t)m.a;
 			ag->keeper_proto = m.b;
+			/* the lease a previous engine gave (protocol 3): ours
+			 * until rsd speaks to us */
+			if (m.b == KEEPER_PROTO && m.c > 0 && m.d > 0) {
+				ag->lease_at = (uint64_t)m.c;
+				ag->lease_ms = (uint32_t)m.d;
+			}
 			break;
 		}
 		if (m.type != K_INST) {
@@ -506,7 +522,7 @@ static int kc_attach_once(agent *ag)
 	}
 	log_info("keeper pid %d; adopted %zu running instance(s)",
 		 (int)ag->keeper_pid, n);
-	if (ag->keeper_proto != KEEPER_PROTO)
+	if (ag->keeper_proto < KEEPER_PROTO_MIN || ag->keeper_proto > KEEPER_PROTO)
 		log_warnx("the keeper (pid %d) speaks keeper protocol %lld, this "
 			  "rs-agent %d: an rs-keeper of an older rs-agent still runs "
 			  "this node's services. They are adopted and watched, but "
@@ -514,6 +530,13 @@ static int kc_attach_once(agent *ag)
 			  "stop rs-agent cleanly (SIGTERM stops the services and the "
 			  "keeper) and start it again", (int)ag->keeper_pid,
 			  (long long)ag->keeper_proto, KEEPER_PROTO);
+	else if (ag->keeper_proto < KEEPER_PROTO)
+		log_warnx("the keeper (pid %d) is an older rs-agent's (keeper protocol "
+			  "%lld): services start and restart as usual, but it cannot "
+			  "stop fence: stop services by itself if this agent dies; "
+			  "restart rs-agent cleanly (SIGTERM stops the services and the "
+			  "keeper) to replace it", (int)ag->keeper_pid,
+			  (long long)ag->keeper_proto);
 	ev_io_init(&ag->keeper_io, kc_io_cb, ag->keeper_fd, EV_READ);
 	ag->keeper_io.data = ag;
 	ev_io_start(ag->loop, &ag->keeper_io);

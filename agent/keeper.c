@@ -57,6 +57,12 @@ struct krec {
 	struct kfd  *fds;        /* nfds of cap (grown as needed, at most
 				  * KEEPER_FDS_MAX) */
 	int          nfds, capfds;
+	/* fence: stop (KSPAWN_FENCED): stopped at the engine's lease */
+	bool         fenced;
+	int          stop_sig;
+	uint64_t     stop_ms;
+	bool         fence_hit;  /* its process got the stop signal */
+	uint64_t     kill_at;    /* mono ms of the SIGKILL that follows, 0 none */
 };
 
 struct kexit {
@@ -78,6 +84,8 @@ static struct {
 	uint8_t      *buf;
 	struct kout  *out;       /* to_engine's queue */
 	size_t        nout, capout;
+	uint64_t      lease_at;  /* the engine's lease deadline (mono ms), 0 none */
+	uint64_t      lease_ms;
 } K = { .lsock = -1, .conn = -1, .sigfd = -1 };
 
 static struct krec *rec_find(uint64_t id)
@@ -403,6 +411,7 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 	struct kproto_spawn sp;
 	struct child c;
 	void *stack = child_stack();
+	uint32_t sp_flags, sp_stop_sig, sp_stop_ms;
 	pid_t pid;
 	int e;
 
@@ -443,6 +452,9 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 	}
 	pid = clone(child_exec, stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
 	e = pid < 0 ? -errno : 0;
+	sp_flags = sp.flags;
+	sp_stop_sig = sp.stop_signal;
+	sp_stop_ms = sp.stop_ms;
 	/* the child has exec'd or exited: its strings are no longer used */
 	kproto_spawn_free(&sp);
 	if (pid < 0) {
@@ -459,6 +471,11 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 	r->pid = pid;
 	r->alive = 1;
 	r->restarts = h->d;
+	r->fenced = (sp_flags & KSPAWN_FENCED) != 0;
+	r->stop_sig = (int)sp_stop_sig;
+	r->stop_ms = sp_stop_ms;
+	r->fence_hit = false;
+	r->kill_at = 0;
 	r->ticks = proc_ticks(pid);
 	rep.a = pid;
 	rep.b = (int64_t)r->ticks;
@@ -534,6 +551,7 @@ static void reap_all(void)
 		/* what the main process left in its group goes with it */
 		kill(-pid, SIGKILL);
 		r->alive = 0;
+		r->kill_at = 0;
 		if (K.nexits == K.capexits) {
 			size_t cap = K.capexits ? K.capexits * 2 : 16;
 			struct kexit *nx = realloc(K.exits, cap * sizeof *nx);
@@ -563,7 +581,8 @@ static void do_exit_ack(const struct kmsg *h)
 
 static void do_hello(const struct kmsg *h)
 {
-	struct kmsg end = { .type = K_HELLO_END, .a = getpid(), .b = KEEPER_PROTO };
+	struct kmsg end = { .type = K_HELLO_END, .a = getpid(), .b = KEEPER_PROTO,
+			    .c = (int64_t)K.lease_at, .d = (int64_t)K.lease_ms };
 
 	K.engine = (pid_t)h->a;
 	log_info("engine pid %d attached", (int)K.engine);
@@ -664,6 +683,61 @@ static void do_meta(const struct kmsg *h, const uint8_t *p)
 	r->metalen = h->len;
 }
 
+/* K_LEASE: the engine heard rsd; its fenced children live until a. */
+static void do_lease(const struct kmsg *h)
+{
+	if (h->a < 0 || h->b < 0) {
+		log_warnx("bad lease from the engine, ignoring");
+		return;
+	}
+	if (K.lease_at && clock_mono_ms() >= K.lease_at && (uint64_t)h->a > K.lease_at)
+		log_info("the engine hears rsd again: lease renewed");
+	K.lease_at = (uint64_t)h->a;
+	K.lease_ms = (uint64_t)h->b;
+}
+
+/* Enforces the lease at now: at the deadline each live fenced child's
+ * group gets its stop signal (once per process), SIGKILL after its stop
+ * timeout. Returns the ms until the next thing to do, or -1 (nothing). */
+static int fence_tick(uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (struct krec *r = K.recs; r; r = r->next) {
+		if (!r->alive || !r->fenced)
+			continue;
+		if (K.lease_at && now >= K.lease_at && !r->fence_hit) {
+			log_warnx("instance %llu: no lease from the engine since %llu ms "
+				  "(no word from rsd for %llu ms): stopping pid %d "
+				  "(signal %d, SIGKILL in %llu ms)",
+				  (unsigned long long)r->id,
+				  (unsigned long long)(now - K.lease_at),
+				  (unsigned long long)(now - K.lease_at + K.lease_ms),
+				  (int)r->pid, r->stop_sig, (unsigned long long)r->stop_ms);
+			r->fence_hit = true;
+			r->kill_at = now + r->stop_ms;
+			if (kill(-r->pid, r->stop_sig) < 0 && errno == ESRCH)
+				kill(r->pid, r->stop_sig);
+			kill(-r->pid, SIGCONT);
+		}
+		if (r->kill_at && now >= r->kill_at) {
+			log_warnx("instance %llu: pid %d outlived its stop timeout after "
+				  "the lease, SIGKILL", (unsigned long long)r->id,
+				  (int)r->pid);
+			kill(-r->pid, SIGKILL);
+			kill(r->pid, SIGKILL);
+			r->kill_at = 0;
+		}
+		if (r->kill_at && r->kill_at < next)
+			next = r->kill_at;
+		if (K.lease_at && !r->fence_hit && K.lease_at < next)
+			next = K.lease_at;
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
+}
+
 static void detach(const char *why)
 {
 	size_t live = 0;
@@ -705,6 +779,7 @@ static void engine_readable(void)
 		case K_SPAWN:     do_spawn(&h, p); break;
 		case K_KILL:      do_kill(&h); break;
 		case K_SWAP:      do_swap(&h); break;
+		case K_LEASE:     do_lease(&h); break;
 		case K_EXIT_ACK:  do_exit_ack(&h); break;
 		case K_FD_ADD:
 		case K_FD_DEL:    do_fd(&h, p, fd); break;
@@ -905,16 +980,18 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 			{ K.sigfd, POLLIN, 0 }, { K.lsock, POLLIN, 0 },
 			{ K.conn, (short)(POLLIN | (K.nout ? POLLOUT : 0)), 0 },
 		};
-		int live = 0, n;
+		int live = 0, n, fence_wait = fence_tick(clock_mono_ms());
 
 		for (struct krec *k = K.recs; k; k = k->next)
 			live += k->alive;
 		/* no engine and nothing running: nothing to keep. Wait a while
 		 * for an engine (a restart), then go rather than linger */
 		n = poll(pf, K.conn >= 0 ? 3 : 2,
-			 K.conn < 0 && !live ? KEEPER_IDLE_EXIT_MS : -1);
+			 K.conn < 0 && !live ? KEEPER_IDLE_EXIT_MS : fence_wait);
 		if (n < 0 && errno != EINTR)
 			break;
+		if (n == 0 && (live || K.conn >= 0))
+			continue;   /* a lease deadline or a SIGKILL is due */
 		if (n == 0) {
 			log_info("no engine and no service for %d s, exiting",
 				 KEEPER_IDLE_EXIT_MS / 1000);

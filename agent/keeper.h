@@ -33,8 +33,13 @@
 #define RS_KEEPER_ENV    2048        /* env strings: the spec's, rs's, inherited */
 /* K_HELLO's b and K_HELLO_END's b: the protocol both ends speak. 2: the
  * K_SPAWN record is counted strings (kproto.h); a keeper older than that
- * answers 0. */
-#define KEEPER_PROTO     2
+ * answers 0. 3: K_LEASE, and the K_SPAWN record ends with the fenced
+ * flag's stop signal and timeout. */
+#define KEEPER_PROTO     3
+#define KEEPER_PROTO_MIN 2   /* the oldest keeper an engine still drives: an
+			      * agent upgraded in place keeps its services;
+			      * only the keeper's own lease (K_LEASE, fenced
+			      * children) waits until the keeper is replaced */
 
 /* Message types. E = engine, K = keeper. */
 enum kmsg_type {
@@ -45,8 +50,10 @@ enum kmsg_type {
 		       *       0 dead and acknowledged; d = restarts;
 		       *       payload = meta;
 		       *       fd = its notify socket if any */
-	K_HELLO_END,  /* K->E  a = keeper pid, b = KEEPER_PROTO; then the
-		       *       unacked K_EXITEDs */
+	K_HELLO_END,  /* K->E  a = keeper pid, b = KEEPER_PROTO, c = the
+		       *       lease deadline it holds (mono ms, 0: none),
+		       *       d = that lease's length ms; then the unacked
+		       *       K_EXITEDs */
 	K_META,       /* E->K  id; payload = opaque meta (the engine's spec) */
 	K_SPAWN,      /* E->K  id, d = restarts so far, c = the instance whose
 		       *       listen/stored fds it gets (0 = its own), a = uid + 1
@@ -73,6 +80,12 @@ enum kmsg_type {
 		       *       swap their processes and notify sockets (a live
 		       *       update's commit), only if both still run those */
 	K_SWAPPED,    /* K->E  id, a = 0 or -ESRCH (one of them died) */
+	K_LEASE,      /* E->K  a = the engine's lease deadline, CLOCK_MONOTONIC
+		       *       ms (0: none), b = the lease ms: at the deadline
+		       *       the keeper sends each live fenced child's group
+		       *       its stop signal, SIGKILL after its stop timeout
+		       *       (a dead or frozen engine cannot leave them
+		       *       running) */
 };
 
 /* What an fd held for an instance is. Listening sockets come first in

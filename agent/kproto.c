@@ -108,6 +108,11 @@ static int walk(const uint8_t *p, size_t len, struct kproto_spawn *s,
 		return r;
 	if (s->flags & ~KSPAWN_FLAGS_ALL)
 		return -EINVAL;
+	if ((r = get_u32(&c, &s->stop_signal)) < 0 ||
+	    (r = get_u32(&c, &s->stop_ms)) < 0)
+		return r;
+	if (s->stop_signal < 1 || s->stop_signal > 64)
+		return -EINVAL;
 	return c.left ? -EBADMSG : 0;
 }
 
@@ -179,12 +184,21 @@ static int put_str(uint8_t **p, const uint8_t *end, const char *str)
 int kproto_spawn_pack(const struct kproto_spawn *s, uint8_t *buf, size_t cap,
 		      size_t *len)
 {
+	return kproto_spawn_pack_for(s, KEEPER_PROTO, buf, cap, len);
+}
+
+int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
+			  size_t cap, size_t *len)
+{
 	uint8_t *p = buf;
 	const uint8_t *end = buf + cap;
 	int r = 0;
 
+	if (proto < KEEPER_PROTO_MIN || proto > KEEPER_PROTO)
+		return -EINVAL;
 	if (s->argc < 1 || s->argc > RS_KEEPER_ARGV || s->envc > RS_KEEPER_ENV ||
 	    s->ngroups > KEEPER_GROUPS_MAX || (s->flags & ~KSPAWN_FLAGS_ALL) ||
+	    s->stop_signal < 1 || s->stop_signal > 64 ||
 	    !s->argv || (s->envc && !s->env) || !s->logpath || s->logpath[0] != '/')
 		return -EINVAL;
 	r = put_u32(&p, end, s->argc);
@@ -202,8 +216,12 @@ int kproto_spawn_pack(const struct kproto_spawn *s, uint8_t *buf, size_t cap,
 		r = put_u32(&p, end, s->ngroups);
 	for (uint32_t i = 0; r == 0 && i < s->ngroups; i++)
 		r = put_u32(&p, end, (uint32_t)s->groups[i]);
-	if (r == 0)
-		r = put_u32(&p, end, s->flags);
+	if (r == 0)   /* protocol 2 ends at the flags, and knows no fence */
+		r = put_u32(&p, end, proto >= 3 ? s->flags : s->flags & ~KSPAWN_FENCED);
+	if (r == 0 && proto >= 3)
+		r = put_u32(&p, end, s->stop_signal);
+	if (r == 0 && proto >= 3)
+		r = put_u32(&p, end, s->stop_ms);
 	if (r < 0)
 		return r;
 	*len = (size_t)(p - buf);

@@ -15,7 +15,9 @@
  *   len, bytes                     log path (absolute)
  *   ngroups, ngroups x gid         0..KEEPER_GROUPS_MAX groups
  *   flags                          KSPAWN_* bits
- * No string may hold a NUL byte; nothing may follow the flags.
+ *   stop signal, stop timeout ms   what the keeper does to a fenced child
+ *                                  at its lease (1..64, any)
+ * No string may hold a NUL byte; nothing may follow the stop timeout.
  */
 #ifndef RS_KPROTO_H
 #define RS_KPROTO_H
@@ -29,7 +31,9 @@
 /* K_SPAWN flags */
 #define KSPAWN_KEEP_CAPS 0x1u   /* as another user: keep the capability
 				 * bounding set and no_new_privs off */
-#define KSPAWN_FLAGS_ALL KSPAWN_KEEP_CAPS
+#define KSPAWN_FENCED    0x2u   /* fence: stop: the keeper stops it at the
+				 * engine's lease (K_LEASE) */
+#define KSPAWN_FLAGS_ALL (KSPAWN_KEEP_CAPS | KSPAWN_FENCED)
 
 /* One process to start. Packing reads argc/envc strings of argv/env
  * (NULL-terminated or not); unpacking NULL-terminates both. */
@@ -43,14 +47,21 @@ struct kproto_spawn {
 	gid_t      groups[KEEPER_GROUPS_MAX];
 	uint32_t   ngroups;
 	uint32_t   flags;
+	uint32_t   stop_signal;   /* fenced: sent at the lease, then SIGKILL */
+	uint32_t   stop_ms;       /* after this long */
 	void      *mem;    /* unpack: the one block holding vectors and strings */
 };
 
 /* Writes the record of s into buf (cap bytes), its size into *len.
  * 0, -EINVAL (a count the unpacker would refuse, a NULL string, unknown
- * flags, a relative log path) or -E2BIG (does not fit in cap). */
+ * flags, a stop signal out of 1..64, a relative log path) or -E2BIG (does not fit in cap). */
 int kproto_spawn_pack(const struct kproto_spawn *s, uint8_t *buf, size_t cap,
 		      size_t *len);
+/* The same for a keeper of protocol proto (KEEPER_PROTO_MIN..): for 2, no
+ * stop signal and timeout, and no KSPAWN_FENCED (a keeper 2 refuses an
+ * unknown flag; it cannot fence). -EINVAL for another protocol. */
+int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
+			  size_t cap, size_t *len);
 /* Parses the record p[len] into *s, whose strings and vectors are copied
  * into one allocation the caller frees with kproto_spawn_free. 0, -EBADMSG
  * (short, trailing bytes, a length past the end, an embedded NUL),

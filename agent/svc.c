@@ -231,7 +231,11 @@ static int svc_spawn(inst *in)
 				    .argc = (uint32_t)in->spec.argc, .env = env,
 				    .cwd = in->spec.cwd ? in->spec.cwd : "/",
 				    .logpath = logpath,
-				    .flags = in->spec.keep_caps ? KSPAWN_KEEP_CAPS : 0 };
+				    .flags = (in->spec.keep_caps ? KSPAWN_KEEP_CAPS : 0) |
+					     (in->spec.fence == RS_FENCE_STOP ?
+					      KSPAWN_FENCED : 0),
+				    .stop_signal = (uint32_t)in->spec.stop_signal,
+				    .stop_ms = in->spec.stop_timeout_ms };
 	while (env[sp.envc])
 		sp.envc++;
 	if (u.set) {
@@ -376,7 +380,9 @@ void svc_apply(inst *in, rproc_event ev)
 		agent_report(ag, in, RS_EK_READY, in->notify_spoke ? "READY=1" : "settled");
 	}
 	if (from != in->rp.state && in->rp.state == RS_IS_DOWN) {
-		if (in->rp.stop_requested) {
+		if (in->rp.exit.reason == RS_ER_FENCED) {
+			snprintf(detail, sizeof detail, "%s", ag->fence_why);
+		} else if (in->rp.stop_requested) {
 			snprintf(detail, sizeof detail, "%s",
 				 in->refresh ? "stopped for refresh" : "stopped");
 		} else {
@@ -437,7 +443,10 @@ static void stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	svc_apply(w->data, RP_EV_BACKOFF_DONE);
+	inst *in = w->data;
+
+	agent_lease_check(in->ag);   /* may have stopped it: then refused */
+	svc_apply(in, RP_EV_BACKOFF_DONE);
 }
 
 /* Called by notify.c for each believed message line. */
@@ -757,6 +766,9 @@ bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
 			  (int)pid, (unsigned long long)id);
 		return false;
 	}
+	/* after a freeze the keeper's exit can come before the lease timer:
+	 * a fenced instance must go down, not restart by policy */
+	agent_lease_check(ag);
 	if (in->ho)
 		ho_primary_exited(in);
 	/* the keeper has killed what the main process left in its group */

@@ -160,6 +160,10 @@ static const char up_help[] =
 "  --critical           a core service: its permanent failure is a critical\n"
 "                       event, and down needs --force\n"
 "  --replicas N         run N instances, spread over the nodes (default: 1)\n"
+"  --fence POLICY       none or stop: stop means its agent stops it after\n"
+"                       the lease (the node TTL) without a word from rsd,\n"
+"                       and rsd runs it elsewhere only once that surely\n"
+"                       happened: never two copies (default: none)\n"
 "  --listen NAME=ADDR   a listening socket rs opens and passes to it\n"
 "                       (LISTEN_FDS/LISTEN_FDNAMES; repeatable). ADDR is\n"
 "                       tcp:HOST:PORT, tcp6:[HOST]:PORT or unix:PATH\n"
@@ -230,7 +234,8 @@ static const char edit_help[] =
 "\n"
 "Options: as for up (--period, --ready-timeout, --env, --cwd,\n"
 "--restart/--restart-policy, --backoff-*, --no-backoff, --stop-signal,\n"
-"--stop-timeout, --notify, --settle, --listen, --user, --keep-caps),\n"
+"--stop-timeout, --notify, --settle, --listen, --user, --keep-caps,\n"
+"--fence),\n"
 "without --node and --no-block; --no-keep-caps undoes --keep-caps.\n"
 "-- COMMAND ARGS replaces the command; --args ARGS... (last) replaces\n"
 "only the arguments and keeps the program.\n";
@@ -667,6 +672,16 @@ static int set_notify(rs_request *r, const opt_def *d, const char *val)
 	return 0;
 }
 
+static int set_fence(rs_request *r, const opt_def *d, const char *val)
+{
+	int f = rs_fence_from_string(val);
+
+	if (f < 0)
+		return opt_error(d, "'%s' is not none or stop", val);
+	r->spec.fence = (rs_fence)f;
+	return 0;
+}
+
 static int set_signal(rs_request *r, const opt_def *d, const char *val)
 {
 	if (parse_signal(val, &r->spec.stop_signal) < 0)
@@ -727,6 +742,7 @@ static const opt_def up_opts[] = {
 	{ "--critical",        false, set_true,    SPEC(critical), RS_EDIT_CRITICAL },
 	{ "--replicas",        true,  set_count,   SPEC(replicas), 0 },
 	{ "--listen",          true,  set_listen,  0, RS_EDIT_LISTEN },
+	{ "--fence",           true,  set_fence,   0, RS_EDIT_FENCE },
 	{ "--node-label",      true,  set_node_label, 0, RS_EDIT_NODE },
 	{ NULL, false, NULL, 0, 0 },
 };

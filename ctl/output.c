@@ -116,8 +116,9 @@ static const char *state_colour(const char *s)
 	static const struct { const char *word, *sgr; } map[] = {
 		{ "running", "32" }, { "up", "32" }, { "ready", "32" },
 		{ "failed", "31" }, { "lost", "31" }, { "critical", "1;31" },
+		{ "fenced", "31" },
 		{ "starting", "33" }, { "stopping", "33" }, { "backoff", "33" },
-		{ "exited", "33" }, { "unknown", "33" },
+		{ "exited", "33" }, { "unknown", "33" }, { "suspect", "33" },
 	};
 
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {

@@ -388,6 +388,14 @@ static int svc_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 		sp->notify = (rs_notify_type)r;
 		return 0;
 	}
+	if (!strcmp(key, "fence")) {
+		if ((r = get_str(c, v, &str)) < 0)
+			return r;
+		if ((r = rs_fence_from_string(str)) < 0)
+			return mf_err(c, v, "'%s' is not one of none, stop", str);
+		sp->fence = (rs_fence)r;
+		return 0;
+	}
 	if (!strcmp(key, "depends_on")) {
 		struct strv sv = { &s->deps, &s->ndeps };
 		return get_strv(c, v, add_strv, &sv);

@@ -12,7 +12,7 @@ static const char *const istate_names[RS_IS__NR] = {
 };
 static const char *const reason_names[RS_ER__NR] = {
 	"", "exited", "signaled", "no-heartbeat", "ready-timeout",
-	"exec-failed", "stopped",
+	"exec-failed", "stopped", "fenced",
 };
 static const char *const policy_names[RS_RP__NR] = {
 	"always", "on-failure", "never",
@@ -21,7 +21,10 @@ static const char *const notify_names[RS_NT__NR] = {
 	"auto", "notify", "simple",
 };
 static const char *const nstate_names[RS_NS__NR] = {
-	"unknown", "up", "lost",
+	"unknown", "up", "lost", "suspect", "fenced",
+};
+static const char *const fence_names[RS_FENCE__NR] = {
+	"none", "stop",
 };
 static const char *const desired_names[RS_WANT__NR] = {
 	"down", "up",
@@ -54,6 +57,7 @@ ENUM_STRINGS(rs_exit_reason, rs_exit_reason, reason_names, RS_ER__NR)
 ENUM_STRINGS(rs_policy, rs_policy, policy_names, RS_RP__NR)
 ENUM_STRINGS(rs_notify_type, rs_notify_type, notify_names, RS_NT__NR)
 ENUM_STRINGS(rs_node_state, rs_node_state, nstate_names, RS_NS__NR)
+ENUM_STRINGS(rs_fence, rs_fence, fence_names, RS_FENCE__NR)
 ENUM_STRINGS(rs_desired, rs_desired, desired_names, RS_WANT__NR)
 
 int rs_strlcpy(char *dst, const char *src, size_t n)
@@ -327,6 +331,8 @@ int rs_spec_validate(const rs_spec *s, char *err, size_t errlen)
 		BAD("restart policy %d is invalid", (int)s->policy);
 	if ((unsigned)s->notify >= RS_NT__NR)
 		BAD("notify type %d is invalid", (int)s->notify);
+	if ((unsigned)s->fence >= RS_FENCE__NR)
+		BAD("fence %d is invalid (none or stop)", (int)s->fence);
 	if (s->ready_timeout_ms == 0)
 		BAD("ready timeout must be > 0");
 	if (s->backoff.factor == 0)

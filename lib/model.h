@@ -59,6 +59,7 @@ typedef enum rs_exit_reason {
 	RS_ER_READY_TIMEOUT,
 	RS_ER_EXEC_FAILED,
 	RS_ER_STOPPED,
+	RS_ER_FENCED,     /* stopped by the agent: no word from rsd for its lease */
 	RS_ER__NR
 } rs_exit_reason;
 
@@ -80,8 +81,18 @@ typedef enum rs_node_state {
 	RS_NS_UNKNOWN = 0,
 	RS_NS_UP,
 	RS_NS_LOST,
+	RS_NS_SUSPECT,    /* appended: the store keeps the names, and a 0.2.0 */
+	RS_NS_FENCED,     /* rsd reads a name it does not know as unknown */
 	RS_NS__NR
 } rs_node_state;
+
+/* What the agent does with an instance when rsd is silent for its lease. */
+typedef enum rs_fence {
+	RS_FENCE_NONE = 0,   /* keep it running (the default) */
+	RS_FENCE_STOP,       /* stop it; rsd may run it elsewhere only once the
+			      * lease and its stop timeout surely expired */
+	RS_FENCE__NR
+} rs_fence;
 
 typedef enum rs_desired {
 	RS_WANT_DOWN = 0,
@@ -118,6 +129,7 @@ typedef struct rs_spec {
 	char           user[RS_USER_MAX];  /* run as this user; "" = the agent's */
 	bool           keep_caps; /* with user: no PR_SET_NO_NEW_PRIVS, the
 				   * capability bounding set kept */
+	rs_fence       fence;    /* what a partition from rsd does to it */
 	char          *script;   /* recovery script (absolute path) or NULL */
 	bool           critical; /* a core service (MINIX): see docs */
 	uint32_t       replicas; /* instances, spread over nodes (>= 1) */
@@ -186,6 +198,8 @@ const char *rs_notify_type_to_string(rs_notify_type t);
 int rs_notify_type_from_string(const char *s);
 const char *rs_node_state_to_string(rs_node_state s);
 int rs_node_state_from_string(const char *s);
+const char *rs_fence_to_string(rs_fence f);
+int rs_fence_from_string(const char *s);
 const char *rs_desired_to_string(rs_desired d);
 int rs_desired_from_string(const char *s);
 

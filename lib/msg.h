@@ -109,6 +109,7 @@ typedef struct rs_welcome {
 	uint32_t ttl_ms;
 	uint64_t order_base;   /* orders: the next one is order_base + 1 */
 	uint64_t session;      /* the Hello.session it answers (0: rsd 0.2) */
+	uint32_t lease_ms;       /* 0: no lease (a 0.2.0 rsd): never fence */
 } rs_welcome;
 
 typedef struct rs_start {
@@ -225,7 +226,8 @@ enum {
 	RS_EDIT_LISTEN        = 1u << 19,  /* replace the whole listen list */
 	RS_EDIT_USER          = 1u << 20,
 	RS_EDIT_KEEP_CAPS     = 1u << 21,
-	RS_EDIT__ALL          = (1u << 22) - 1,
+	RS_EDIT_FENCE         = 1u << 22,
+	RS_EDIT__ALL          = (1u << 23) - 1,
 	/* what needs a new process to take effect */
 	RS_EDIT_NEXT_START    = RS_EDIT_ENV | RS_EDIT_CWD | RS_EDIT_ARGS |
 				RS_EDIT_ARGS_TAIL | RS_EDIT_LISTEN | RS_EDIT_USER |

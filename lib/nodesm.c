@@ -65,6 +65,15 @@ bool nodesm_cfg_valid(const nodesm_cfg *c)
 	       c->ttl_ms <= c->lease_ms + c->margin_ms;
 }
 
+bool nodesm_releases(const nodesm *n, const nodesm_cfg *c, bool fenced,
+		     uint64_t stop_ms, uint64_t now)
+{
+	if (!fenced)
+		return n->state == NM_LOST || n->state == NM_FENCED;
+	return n->state == NM_FENCED && now >= n->heard_ms &&
+	       now - n->heard_ms >= c->lease_ms + stop_ms + c->margin_ms;
+}
+
 void nodesm_init(nodesm *n, uint64_t now)
 {
 	memset(n, 0, sizeof *n);

@@ -81,6 +81,13 @@ bool nodesm_cfg_valid(const nodesm_cfg *c);
  * or now before the last message: n unchanged, fx empty). */
 int nodesm_step(nodesm *n, const nodesm_cfg *c, nodesm_event ev,
 		uint64_t now_ms, nodesm_fx *fx);
+/* Whether an instance placed on n may run elsewhere at now (pure): one
+ * without fencing once n is lost or fenced; a fenced one (fenced true)
+ * only once n is fenced and has been silent for lease_ms + stop_ms (its
+ * stop timeout: the agent's, then the keeper's SIGKILL) + margin_ms, so
+ * its copy there is surely dead. */
+bool nodesm_releases(const nodesm *n, const nodesm_cfg *c, bool fenced,
+		     uint64_t stop_ms, uint64_t now_ms);
 bool nodesm_allowed(nodesm_state from, nodesm_state to);
 bool nodesm_accepts(nodesm_state s, nodesm_event ev);
 const char *nodesm_state_to_string(nodesm_state s);

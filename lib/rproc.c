@@ -141,6 +141,7 @@ int rproc_step(rproc *rp, rproc_event ev, uint64_t now, rproc_fx *fx)
 			fx->fx |= RP_FX_RESTARTED;
 		}
 		rp->stop_requested = false;
+		rp->fenced = false;
 		rp->ever_ready = false;
 		rp->streak = 0;
 		fx->fx |= RP_FX_DISARM;
@@ -171,7 +172,8 @@ int rproc_step(rproc *rp, rproc_event ev, uint64_t now, rproc_fx *fx)
 	case RP_EV_EXIT:
 		fx->fx |= RP_FX_DISARM;
 		if (rp->stop_requested) {
-			fx->reason = rp->exit.reason = RS_ER_STOPPED;
+			fx->reason = rp->exit.reason = rp->fenced ? RS_ER_FENCED
+								  : RS_ER_STOPPED;
 			to = RS_IS_DOWN;
 		} else {
 			to = rproc_after_death(rp, now, fx);
@@ -184,6 +186,9 @@ int rproc_step(rproc *rp, rproc_event ev, uint64_t now, rproc_fx *fx)
 			to = RS_IS_STOPPING;
 		} else if (rp->state != RS_IS_STOPPING) {
 			fx->fx |= RP_FX_DISARM;
+			if (rp->fenced && rp->state != RS_IS_DOWN &&
+			    rp->state != RS_IS_FAILED)
+				fx->reason = rp->exit.reason = RS_ER_FENCED;
 			to = RS_IS_DOWN;
 		}
 		break;

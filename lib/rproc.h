@@ -57,6 +57,9 @@ typedef struct rproc {
 	bool       hold;           /* a recovery script decides: no restart,
 				    * wait in EXITED for START or STOP */
 	rs_exit_reason kill_reason;/* why we killed it (no-heartbeat, ...) */
+	bool       fenced;         /* set by the caller before STOP: the stop is
+				    * the lease's (no word from rsd), reported
+				    * as RS_ER_FENCED; cleared by START */
 	rs_exit    exit;           /* filled by the caller before RP_EV_EXIT */
 } rproc;
 

@@ -27,13 +27,13 @@ enum {
 	RS_FEAT_CURVE    = 1u << 0,  /* CURVE + ZAP, enrolment (0.2.0) */
 	RS_FEAT_KEEPCAPS = 1u << 1,  /* ServiceSpec.keep_caps (0.2.0) */
 	RS_FEAT_SKEW     = 1u << 2,  /* sender_version, features, this policy */
-	/* 1u << 3 is reserved (fencing) */
+	RS_FEAT_FENCE    = 1u << 3,  /* ServiceSpec.fence, Welcome.lease_ms (0.3.0) */
 	RS_FEAT_ORDERS   = 1u << 4,  /* numbered, acknowledged orders (0.3.0) */
 	RS_FEAT_REQDEDUP = 1u << 5,  /* rsd deduplicates a resent request by
 				      * actor and Request.id (0.3.0) */
 };
 #define RS_FEATURES (RS_FEAT_CURVE | RS_FEAT_KEEPCAPS | RS_FEAT_SKEW | \
-		     RS_FEAT_ORDERS | RS_FEAT_REQDEDUP)
+		     RS_FEAT_FENCE | RS_FEAT_ORDERS | RS_FEAT_REQDEDUP)
 
 typedef struct rs_semver {
 	uint32_t major, minor, patch;

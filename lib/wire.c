@@ -150,6 +150,7 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	    !str_fits(s->user, sizeof s->user) ||
 	    (unsigned)s->policy >= RS_RP__NR ||
 	    (unsigned)s->notify >= RS_NT__NR ||
+	    (unsigned)s->fence >= RS_FENCE__NR ||
 	    !strv_ok(s->argv, s->argc) || !strv_ok(s->env, s->envc) ||
 	    (s->cwd && strnlen(s->cwd, RS_ARG_MAX) >= RS_ARG_MAX) ||
 	    (s->script && strnlen(s->script, RS_ARG_MAX) >= RS_ARG_MAX) ||
@@ -182,6 +183,7 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	ps->node = pb_str(s->node);
 	ps->user = pb_str(s->user);
 	ps->keep_caps = s->keep_caps;
+	ps->fence = (Rs__FencePolicy)s->fence;
 	ps->script = pb_str(s->script);
 	ps->critical = s->critical;
 	ps->replicas = s->replicas;
@@ -313,6 +315,7 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.welcome.ttl_ms = m->u.welcome.ttl_ms;
 		e->b.welcome.order_base = m->u.welcome.order_base;
 		e->b.welcome.session = m->u.welcome.session;
+		e->b.welcome.lease_ms = m->u.welcome.lease_ms;
 		env->body_case = RS__ENVELOPE__BODY_WELCOME;
 		env->welcome = &e->b.welcome;
 		return 0;
@@ -588,7 +591,8 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 	if (!ps)
 		return 0;
 	if ((unsigned)ps->policy >= RS_RP__NR ||
-	    (unsigned)ps->notify >= RS_NT__NR)
+	    (unsigned)ps->notify >= RS_NT__NR ||
+	    (unsigned)ps->fence >= RS_FENCE__NR)
 		return -WIRE_E_ENUM;
 	r = dec_label(s->label, ps->label);
 	if (r == 0)
@@ -617,6 +621,7 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 		return r;
 	s->critical = ps->critical != 0;
 	s->keep_caps = ps->keep_caps != 0;
+	s->fence = (rs_fence)ps->fence;
 	s->replicas = ps->replicas ? ps->replicas : 1;
 	s->period_ms = ps->period_ms;
 	s->ready_timeout_ms = ps->ready_timeout_ms;
@@ -757,6 +762,7 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.welcome.ttl_ms = env->welcome->ttl_ms;
 		m->u.welcome.order_base = env->welcome->order_base;
 		m->u.welcome.session = env->welcome->session;
+		m->u.welcome.lease_ms = env->welcome->lease_ms;
 		return 0;
 	case RS_MSG_REHELLO:
 		return 0;

@@ -82,6 +82,7 @@ static void send_simple(rsd *d, rsd_node *n, rs_msg_type type)
 		m.u.welcome.ttl_ms = d->ttl_ms;
 		m.u.welcome.order_base = n->out.acked;
 		m.u.welcome.session = n->session;
+		m.u.welcome.lease_ms = (uint32_t)d->ncfg.lease_ms;
 	}
 	rsd_send_agent(d, n, &m);
 	rs_msg_clear(&m);
@@ -146,6 +147,21 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 		}
 		inst_update(in, info);
 		inst_persist(d, in);
+		if (wanted && info->state == RS_IS_DOWN &&
+		    info->last_exit.reason == RS_ER_FENCED &&
+		    !rsd_pending_for(d, info->label)) {
+			/* its agent stopped it when rsd fell silent, and it was
+			 * not moved meanwhile: it runs here again */
+			rsd_event(d, info->label, info->id, n->n.name, "reconcile",
+				  "instance %llu was fenced while rsd was away, starting it",
+				  (unsigned long long)info->id);
+			rsd_tx_save(d, in);
+			in->si.info.state = RS_IS_PENDING;
+			in->si.info.pid = 0;
+			inst_persist(d, in);
+			rsd_send_start(d, in);
+			continue;
+		}
 		if (wanted && info->state == RS_IS_RUNNING &&
 		    info->generation > s->s.generation &&
 		    !rsd_pending_for(d, info->label))
@@ -173,7 +189,8 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 		    (rsd_istate_live(in->si.info.state) ||
 		     in->si.info.state == RS_IS_LOST ||
 		     (in->si.info.state == RS_IS_DOWN &&
-		      in->si.info.last_exit.reason == RS_ER_STOPPED))) {
+		      (in->si.info.last_exit.reason == RS_ER_STOPPED ||
+		       in->si.info.last_exit.reason == RS_ER_FENCED)))) {
 			rsd_event(d, in->si.info.label, in->si.info.id, n->n.name,
 				  "reconcile", "node does not run instance %llu, starting it",
 				  (unsigned long long)in->si.info.id);
@@ -205,7 +222,7 @@ static bool duplicate_agent(rsd *d, rsd_node *n, const net_peer *peer,
 	int r = -1;
 
 	if (!n->connected || same_peer(&n->peer, peer) || h->session == n->session ||
-	    clock_mono_ms() - n->beat_mono > 2 * RSD_BEAT_MS)
+	    clock_mono_ms() - n->sm.heard_ms > 2 * RSD_BEAT_MS)
 		return false;
 	/* probe the first one's connection with a no-op (a BeatAck of what
 	 * it has acknowledged already): if that cannot be routed, it is gone */
@@ -219,43 +236,56 @@ static bool duplicate_agent(rsd *d, rsd_node *n, const net_peer *peer,
 	return r == 0;
 }
 
-/* Records a Hello in one transaction: the node up, what its agent runs
- * (facts), the Welcome, reconciliation (its orders held until the commit,
- * and sent after the Welcome). If that fails: the facts stay, the
- * decisions are undone, no order goes out and the node is not up (no
+/* Records a Hello in one transaction: the node up (nodesm), what its
+ * agent runs (facts), the Welcome, reconciliation (its orders held until
+ * the commit, and sent after the Welcome). If that fails: the facts stay,
+ * the decisions are undone, no order goes out and the node is not up (no
  * Welcome): the agent keeps saying Hello, and the first one that is
- * recorded reconciles.
+ * recorded reconciles. *fx: what nodesm decided.
  * Orders: the same agent process following this epoch keeps the orders
  * it has not acknowledged (resent now, ahead of the new ones); any other
  * voids them, since reconciliation decides again from what it runs. */
-static int hello_record(rsd *d, rsd_node *n, const rs_msg *m, bool same_agent)
+static int hello_record(rsd *d, rsd_node *n, const rs_msg *m, bool same_agent,
+			nodesm_fx *fx)
 {
 	const rs_hello *h = &m->u.hello;
-	rs_node_state was = n->n.state;
+	const nodesm was = n->sm;
 	bool keep = same_agent && (n->features & RS_FEAT_ORDERS) &&
 		    m->epoch == d->epoch && orders_out_ack(&n->out, m->order_ack) == 0;
 	int r = rsd_tx_begin(d);
 
+	memset(fx, 0, sizeof *fx);
+	if (r == 0 && (r = nodesm_step(&n->sm, &d->ncfg, NM_EV_HELLO, clock_mono_ms(),
+				       fx)) < 0)
+		rsd_tx_abort(d);
 	if (r == 0) {
-		if (n->n.state != RS_NS_UP)
+		n->n.state = rsd_node_state_of(n->sm.state);
+		if (fx->fx & NM_FX_EVENT)
 			rsd_event(d, NULL, 0, n->n.name, "node-up",
-				  "agent %s with %zu instances", h->agent_version,
-				  h->ninstances);
-		n->n.state = RS_NS_UP;
-		node_persist(d, n);
+				  "agent %s with %zu instances (was %s)", h->agent_version,
+				  h->ninstances, nodesm_state_to_string(was.state));
+		node_persist(d, n);   /* always: its version, labels, capacity */
 		if (!keep)
 			orders_out_void(&n->out);
 		/* Welcome carries the last event we processed: the agent
 		 * replays the rest, which we record as history (seq <
 		 * hello_seq); and the orders' base */
-		send_simple(d, n, RS_MSG_WELCOME);
+		if (fx->fx & NM_FX_WELCOME)
+			send_simple(d, n, RS_MSG_WELCOME);
 		if (keep)
 			rsd_orders_resend(d, n);
-		reconcile(d, n, h);
+		if (fx->fx & NM_FX_RECONCILE)
+			reconcile(d, n, h);
 		r = rsd_tx_commit(d);
 	}
 	if (r < 0) {
-		n->n.state = was == RS_NS_UP ? RS_NS_UNKNOWN : was;
+		/* not recorded: as if this rsd had not heard it yet (a Hello
+		 * must be recorded before the node counts as up) */
+		n->sm = was;
+		if (n->sm.state == NM_UP)
+			n->sm.state = NM_UNKNOWN;
+		n->n.state = rsd_node_state_of(n->sm.state);
+		memset(fx, 0, sizeof *fx);
 		rsd_store_trouble(d, "a node's hello", r);
 	}
 	return r;
@@ -267,6 +297,7 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 	const rs_hello *h = &m->u.hello;
 	rsd_node *n = rsd_node_find(d, h->node);
 	bool same_agent;
+	nodesm_fx fx;
 
 	if (!d->insecure && strcmp(h->node, who->name) != 0) {
 		log_warnx("hello for node '%s' from the key of node '%s', refused",
@@ -305,6 +336,7 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 		if (!n)
 			return;
 		rs_strlcpy(n->n.name, h->node, sizeof n->n.name);
+		nodesm_init(&n->sm, clock_mono_ms());
 		n->next = d->nodes;
 		d->nodes = n;
 	}
@@ -312,7 +344,6 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 	n->peer = *peer;
 	n->connected = true;
 	n->features = m->features;
-	n->beat_mono = clock_mono_ms();
 	n->hello_seq = m->seq;
 	if (h->session != n->session || m->seq <= n->acked_seq) {
 		/* a new agent process: its seq restarted, and what it sent
@@ -328,7 +359,7 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 	n->n.capacity = h->capacity;
 	rsd_node_set_labels(n, h->labels, h->nlabels);
 	n->n.last_seen_ms = clock_wall_ms();
-	if (hello_record(d, n, m, same_agent) < 0)
+	if (hello_record(d, n, m, same_agent, &fx) < 0)
 		return;
 	log_info("node %s said hello (%zu instances)", n->n.name, h->ninstances);
 	rsd_pending_check(d);
@@ -467,38 +498,120 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 	rsd_pending_check(d);
 }
 
-/* A node lost is a fact rsd observed: the table takes it even if the
- * store cannot. The switch-overs are decisions, undone if their
- * transaction fails; rescheduling is its own (rsd_reschedule_lost). */
-void rsd_node_lost(rsd *d, rsd_node *n)
+rs_node_state rsd_node_state_of(nodesm_state s)
 {
-	int r = rsd_tx_begin(d);
+	static const rs_node_state of[NM__NR] = {
+		[NM_UNKNOWN] = RS_NS_UNKNOWN, [NM_UP] = RS_NS_UP,
+		[NM_SUSPECT] = RS_NS_SUSPECT, [NM_LOST] = RS_NS_LOST,
+		[NM_FENCED] = RS_NS_FENCED,
+	};
 
-	log_warnx("node %s lost: no heartbeat for %u ms", n->n.name, d->ttl_ms);
-	if (r < 0)
-		rsd_store_trouble(d, "a node's loss", r);
-	n->n.state = RS_NS_LOST;
-	n->connected = false;
-	if (r == 0) {
-		node_persist(d, n);
-		rsd_event(d, NULL, 0, n->n.name, "node-lost", "no heartbeat for %u ms",
-			  d->ttl_ms);
-	}
+	return (unsigned)s < NM__NR ? of[s] : RS_NS_UNKNOWN;
+}
+
+void rsd_node_cfg(nodesm_cfg *c, uint32_t ttl_ms, uint32_t margin_ms)
+{
+	c->ttl_ms = ttl_ms;
+	c->suspect_ms = ttl_ms * 3ull / 4 ? ttl_ms * 3ull / 4 : 1;
+	c->lease_ms = ttl_ms;        /* what Welcome tells the agents */
+	c->margin_ms = margin_ms;
+}
+
+/* The node's live instances are lost: a fact rsd observed, which the
+ * table takes even if the store cannot (recorded false). The
+ * switch-overs are decisions, undone if their transaction fails. */
+static void node_instances_lost(rsd *d, rsd_node *n, bool recorded)
+{
 	for (rsd_inst *in = d->insts; in; in = in->next) {
 		if (strcmp(in->si.node, n->n.name) != 0 ||
 		    !rsd_istate_live(in->si.info.state))
 			continue;
 		in->si.info.state = RS_IS_LOST;
-		if (r < 0)
+		if (!recorded)
 			continue;
 		inst_persist(d, in);
 		rsd_event(d, in->si.info.label, in->si.info.id, n->n.name, "lost",
 			  "node %s lost", n->n.name);
 		rsd_switch_over(d, in);
 	}
+}
+
+/* The event row of a move nodesm decided, quiet ms after the last word. */
+static void node_state_event(rsd *d, rsd_node *n, uint64_t quiet)
+{
+	const char *kind = NULL;
+	char what[160];
+
+	switch (n->sm.state) {
+	case NM_SUSPECT:
+		kind = "node-suspect";
+		snprintf(what, sizeof what, "no heartbeat for %llu ms",
+			 (unsigned long long)quiet);
+		break;
+	case NM_LOST:
+		kind = "node-lost";
+		snprintf(what, sizeof what, "no heartbeat for %llu ms",
+			 (unsigned long long)quiet);
+		break;
+	case NM_FENCED:
+		kind = "node-fenced";
+		snprintf(what, sizeof what, "silent for %llu ms (lease %llu + margin %llu): "
+			 "its fence: stop instances are stopped there; each may run "
+			 "elsewhere after its stop timeout", (unsigned long long)quiet,
+			 (unsigned long long)d->ncfg.lease_ms,
+			 (unsigned long long)d->ncfg.margin_ms);
+		break;
+	case NM_UP:
+		kind = "node-up";
+		snprintf(what, sizeof what, "heard again after %llu ms",
+			 (unsigned long long)quiet);
+		break;
+	default:
+		return;
+	}
+	rsd_event(d, NULL, 0, n->n.name, kind, "%s", what);
+}
+
+void rsd_node_event(rsd *d, rsd_node *n, nodesm_event ev, const net_peer *peer)
+{
+	uint64_t now = clock_mono_ms();
+	uint64_t quiet = now >= n->sm.heard_ms ? now - n->sm.heard_ms : 0;
+	nodesm_state from = n->sm.state;
+	nodesm_fx fx;
+	int r;
+
+	if (nodesm_step(&n->sm, &d->ncfg, ev, now, &fx) < 0) {
+		log_warnx("node %s: %s refused in membership state %s", n->n.name,
+			  nodesm_event_to_string(ev), nodesm_state_to_string(from));
+		return;
+	}
+	n->n.state = rsd_node_state_of(n->sm.state);
+	if ((fx.fx & NM_FX_REHELLO) && peer)
+		send_rehello(d, peer);
+	if (!(fx.fx & (NM_FX_PERSIST | NM_FX_EVENT | NM_FX_MOVE | NM_FX_MOVE_FENCED)))
+		return;
+	if (n->sm.state == NM_LOST || n->sm.state == NM_FENCED)
+		n->connected = false;   /* its next message gets a Rehello */
+	if (from != n->sm.state)
+		(n->sm.state == NM_UP ? log_info : log_warnx)(
+			"node %s: %s -> %s (no word for %llu ms)", n->n.name,
+			nodesm_state_to_string(from), nodesm_state_to_string(n->sm.state),
+			(unsigned long long)quiet);
+	r = rsd_tx_begin(d);
+	if (r < 0)
+		rsd_store_trouble(d, "a node's membership", r);
+	if (r == 0 && (fx.fx & NM_FX_PERSIST))
+		node_persist(d, n);
+	if (r == 0 && (fx.fx & NM_FX_EVENT))
+		node_state_event(d, n, quiet);
+	if (fx.fx & NM_FX_MOVE)
+		node_instances_lost(d, n, r == 0);
 	if (r == 0 && (r = rsd_tx_commit(d)) < 0)
-		rsd_store_trouble(d, "a node's loss", r);
-	rsd_reschedule_lost(d);
+		rsd_store_trouble(d, "a node's membership", r);
+	/* moves are their own decision, after this one committed (or not:
+	 * the table holds the facts; rescheduling records its own) */
+	if (fx.fx & (NM_FX_MOVE | NM_FX_MOVE_FENCED))
+		rsd_reschedule_lost(d);
 	rsd_pending_check(d);
 }
 
@@ -507,12 +620,19 @@ void rsd_node_lost(rsd *d, rsd_node *n)
 static rsd_node *reschedule_target(rsd *d, rsd_inst *in)
 {
 	rsd_svc *s;
-	rsd_node *to;
+	rsd_node *to, *from;
 
 	if (in->si.info.state != RS_IS_LOST)
 		return NULL;   /* (each period: no lookup for the others) */
 	s = rsd_svc_find(d, in->si.info.label);
 	if (!s || s->s.desired != RS_WANT_UP || s->s.spec.node[0])
+		return NULL;
+	/* nodesm says when the copy on the silent node is surely gone (a
+	 * fenced one: lease + stop timeout + margin) */
+	from = rsd_node_find(d, in->si.node);
+	if (from && !nodesm_releases(&from->sm, &d->ncfg,
+				     s->s.spec.fence != RS_FENCE_NONE,
+				     s->s.spec.stop_timeout_ms, clock_mono_ms()))
 		return NULL;
 	to = rsd_place_label(d, "", in->si.node, in->si.info.label);
 	return to && strcmp(to->n.name, in->si.node) != 0 ? to : NULL;
@@ -615,11 +735,9 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		send_rehello(d, peer);   /* we do not know it (yet): ask who it is */
 		goto out;
 	}
-	n->beat_mono = clock_mono_ms();
-	if (n->n.state != RS_NS_UP) {
-		send_rehello(d, peer);
+	rsd_node_event(d, n, NM_EV_MSG, peer);   /* heard; a Rehello if not up */
+	if (n->sm.state != NM_UP)
 		goto out;
-	}
 	/* every message acknowledges the orders applied so far */
 	if ((n->features & RS_FEAT_ORDERS) && m.epoch == d->epoch &&
 	    orders_out_ack(&n->out, m.order_ack) < 0) {

@@ -598,6 +598,7 @@ int rsd_spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
 	TAKE(RS_EDIT_SETTLE, settle_ms);
 	TAKE(RS_EDIT_CRITICAL, critical);
 	TAKE(RS_EDIT_KEEP_CAPS, keep_caps);
+	TAKE(RS_EDIT_FENCE, fence);
 #undef TAKE
 	if (mask & RS_EDIT_USER)
 		memcpy(dst->user, src->user, sizeof dst->user);
@@ -668,6 +669,19 @@ static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 	if (rs_spec_validate(&next.spec, err, sizeof err) < 0) {
 		rs_spec_clear(&next.spec);
 		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "%s", err);
+		return;
+	}
+	for (rsd_inst *in = d->insts; in; in = in->next) {
+		rsd_node *n = rsd_node_find(d, in->si.node);
+
+		if (strcmp(in->si.info.label, rq->label) != 0 ||
+		    !rsd_istate_live(in->si.info.state) || !n || rsd_node_speaks(n, &next.spec))
+			continue;
+		rs_spec_clear(&next.spec);
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "the agent of node %s (%s) "
+			      "does not speak what the new settings need (fence?); "
+			      "upgrade it first, or move %s", n->n.name,
+			      n->n.agent_version, rq->label);
 		return;
 	}
 	next.updated_ms = clock_wall_ms();
@@ -1072,11 +1086,12 @@ static json_t *svc_json(rsd *d, const rsd_svc *s, const rsd_label *l)
 			       "started_ms", (json_int_t)p->op.started_ms,
 			       "progress", progress);
 	}
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:I, s:I, s:b, s:s?, s:o, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:I, s:I, s:b, s:s?, s:o, s:o}",
 			 "label", s->s.spec.label, "state", svc_state(l),
 			 "desired", rs_desired_to_string(s->s.desired),
 			 "command", argv, "env", env_json(d, &s->s.spec),
 			 "restart_policy", rs_policy_to_string(s->s.spec.policy),
+			 "fence", rs_fence_to_string(s->s.spec.fence),
 			 "period_ms", (json_int_t)s->s.spec.period_ms,
 			 "generation", (json_int_t)s->s.generation,
 			 "critical", s->s.spec.critical, "script", s->s.spec.script,
@@ -1156,7 +1171,7 @@ static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 		uint64_t age;
 		json_t *labels = json_array();
 
-		age = n->connected ? now - n->beat_mono :
+		age = n->connected ? now - n->sm.heard_ms :
 		      (wall > n->n.last_seen_ms ? wall - n->n.last_seen_ms : 0);
 		for (size_t i = 0; i < n->nlabels; i++)
 			json_array_append_new(labels, json_string(n->labels[i]));

@@ -31,7 +31,10 @@ static void usage(FILE *f)
 "                   tcp://ADDR:7701 or tcp://*:7701 for a cluster)\n"
 "  --control EP     endpoint rsctl connects to (default tcp://127.0.0.1:7700)\n"
 "  --metrics H:P    serve Prometheus /metrics and /healthz on HOST:PORT (port 0: any)\n"
-"  --node-ttl S     a node is lost after S seconds without a heartbeat (default 5)\n"
+"  --node-ttl S     a node is lost after S seconds without a heartbeat (default 5);\n"
+"                   also the agents' lease (fence: stop services)\n"
+"  --fence-margin S slack added before a fence: stop service moves: lease +\n"
+"                   its stop timeout + S (default 1)\n"
 "  --ready-fd N     write \"control=EP agents=EP\\n\" to fd N once serving\n"
 "  --manifest FILE  boot: apply FILE (docs/manifest.md) once the nodes report,\n"
 "                   starting services in dependency order\n"
@@ -147,6 +150,7 @@ int main(int argc, char **argv)
 		{ "control", required_argument, NULL, 'c' },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "node-ttl", required_argument, NULL, 't' },
+		{ "fence-margin", required_argument, NULL, 'g' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "manifest", required_argument, NULL, 'M' },
 		{ "log-format", required_argument, NULL, 'F' },
@@ -161,6 +165,7 @@ int main(int argc, char **argv)
 	static rsd d;
 	int c, r, ready_fd = -1, verbose = 0, insecure = 0;
 	double ttl = RSD_DEF_TTL_MS / 1000.0;
+	double margin = RSD_DEF_FENCE_MARGIN_MS / 1000.0;
 	char *end;
 
 	while ((c = getopt_long(argc, argv, "d:a:c:m:t:r:hv", opts, NULL)) != -1) {
@@ -173,6 +178,13 @@ int main(int argc, char **argv)
 			ttl = strtod(optarg, &end);
 			if (*end || ttl < 0.1 || ttl > 3600) {
 				fprintf(stderr, "rsd: --node-ttl wants seconds in 0.1..3600\n");
+				return 2;
+			}
+			break;
+		case 'g':
+			margin = strtod(optarg, &end);
+			if (*end || margin < 0 || margin > 3600) {
+				fprintf(stderr, "rsd: --fence-margin wants seconds in 0..3600\n");
 				return 2;
 			}
 			break;
@@ -194,6 +206,9 @@ int main(int argc, char **argv)
 	log_init("rsd", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	signal(SIGPIPE, SIG_IGN);
 	d.ttl_ms = (uint32_t)(ttl * 1000);
+	rsd_node_cfg(&d.ncfg, d.ttl_ms, (uint32_t)(margin * 1000));
+	if (!nodesm_cfg_valid(&d.ncfg))
+		fatalx("node membership times are inconsistent (ttl %u ms)", d.ttl_ms);
 	d.start_mono = clock_mono_ms();
 	if (manifest_path && load_boot(&d, manifest_path) < 0)
 		return 1;

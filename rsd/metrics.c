@@ -94,7 +94,7 @@ static void metrics_text(rsd *d, prom_buf *b)
 		    "Seconds since the node's agent was last heard from (this rsd process).");
 	for (rsd_node *n = d->nodes; n; n = n->next)
 		prom_sample(b, "rs_node_heartbeat_age_seconds",
-			    (double)(now - n->beat_mono) / 1000.0, "node", n->n.name, NULL);
+			    (double)(now - n->sm.heard_ms) / 1000.0, "node", n->n.name, NULL);
 
 	prom_family(b, "rs_backoff_seconds", "gauge",
 		    "The restart delay a service is waiting out now (0 when it runs).");

@@ -237,10 +237,16 @@ static int label_on_node(rsd *d, const char *label, const char *node)
  * a peer does not announce is not used with it (docs/upgrade.md). */
 static uint64_t spec_features(const rs_spec *spec)
 {
-	return spec && spec->keep_caps ? RS_FEAT_KEEPCAPS : 0;
+	uint64_t f = 0;
+
+	if (spec && spec->keep_caps)
+		f |= RS_FEAT_KEEPCAPS;
+	if (spec && spec->fence != RS_FENCE_NONE)
+		f |= RS_FEAT_FENCE;
+	return f;
 }
 
-static bool node_speaks(const rsd_node *n, const rs_spec *spec)
+bool rsd_node_speaks(const rsd_node *n, const rs_spec *spec)
 {
 	return (n->features & spec_features(spec)) == spec_features(spec);
 }
@@ -263,12 +269,12 @@ rsd_node *rsd_place_spec(rsd *d, const rs_spec *spec, const char *want,
 	if (want && want[0]) {
 		rsd_node *n = rsd_node_find(d, want);
 		return n && n->connected && n->n.state == RS_NS_UP &&
-		       node_fits(d, n, NULL) && node_speaks(n, spec) ? n : NULL;
+		       node_fits(d, n, NULL) && rsd_node_speaks(n, spec) ? n : NULL;
 	}
 	for (rsd_node *n = d->nodes; n; n = n->next) {
 		int c;
 		if (!n->connected || n->n.state != RS_NS_UP || n->n.drained ||
-		    !node_fits(d, n, spec) || !node_speaks(n, spec))
+		    !node_fits(d, n, spec) || !rsd_node_speaks(n, spec))
 			continue;
 		c = rsd_node_instances(d, n->n.name);
 		if (label)   /* spread replicas first, then balance the load */
@@ -804,17 +810,16 @@ static void converge(rsd *d)
 	rsd_index_free(&ix);
 }
 
-/* MINIX's do_period: node liveness, request deadlines. */
+/* MINIX's do_period: node membership ticks, moves, request deadlines. */
 static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	rsd *d = w->data;
 	uint64_t now = clock_mono_ms();
 
+	/* membership is nodesm's (lib/nodesm.c): rsd tells it the time */
 	for (rsd_node *n = d->nodes; n; n = n->next)
-		if ((n->n.state == RS_NS_UP || n->n.state == RS_NS_UNKNOWN) &&
-		    now - n->beat_mono > d->ttl_ms)
-			rsd_node_lost(d, n);
-	rsd_reschedule_lost(d);
+		rsd_node_event(d, n, NM_EV_TICK, NULL);
+	rsd_reschedule_lost(d);   /* a fenced instance's time may come now */
 	rsd_orders_due(d, now);
 	converge(d);
 	rsd_boot_check(d);
@@ -871,11 +876,15 @@ static int load_node(const store_node *n, void *arg)
 	if (!x)
 		return -ENOMEM;
 	x->n = *n;
-	/* not lost yet, not up either until it says hello to this rsd: it has
-	 * a TTL to do so */
-	x->beat_mono = clock_mono_ms();
-	if (x->n.state == RS_NS_UP)
-		x->n.state = RS_NS_UNKNOWN;
+	/* not up until it says hello to this rsd (it has a TTL to do so);
+	 * one lost or fenced stays so, its silence counted from now (when
+	 * the previous rsd last heard it is not known: the safe side) */
+	nodesm_init(&x->sm, clock_mono_ms());
+	if (x->n.state == RS_NS_LOST)
+		x->sm.state = NM_LOST;
+	else if (x->n.state == RS_NS_FENCED)
+		x->sm.state = NM_FENCED;
+	x->n.state = rsd_node_state_of(x->sm.state);
 	x->next = d->nodes;
 	d->nodes = x;
 	return 0;

@@ -14,6 +14,7 @@
 
 #include "codes.h"
 #include "cred.h"
+#include "nodesm.h"
 #include "prom.h"
 #include "msg.h"
 #include "net.h"
@@ -26,6 +27,8 @@ struct MHD_Daemon;
 struct json_t;
 
 #define RSD_DEF_TTL_MS   5000   /* node lost after this long without a beat */
+#define RSD_DEF_FENCE_MARGIN_MS 1000 /* delivery and scheduling slack on top
+				      * of a fenced instance's lease */
 #define RSD_BEAT_MS      1000   /* what agents are told to beat at */
 #define RSD_PERIOD_S     1.0    /* the periodic check (MINIX do_period) */
 #define RSD_SCRIPT_TIMEOUT_S 30 /* a recovery script is killed after this */
@@ -38,7 +41,8 @@ typedef struct rsd_node {
 	store_node       n;
 	net_peer         peer;
 	bool             connected;   /* said Hello to this rsd process */
-	uint64_t         beat_mono;   /* last message, monotonic ms */
+	nodesm           sm;          /* membership (lib/nodesm.h): its state,
+				       * when rsd last heard it (monotonic) */
 	uint64_t         acked_seq;   /* last agent seq processed */
 	uint64_t         hello_seq;   /* seq of its last Hello */
 	uint64_t         session;     /* the agent process's Hello.session */
@@ -169,6 +173,7 @@ typedef struct rsd {
 	ev_timer        period_t;
 	ev_signal       sigterm_w, sigint_w;
 	uint32_t        ttl_ms;
+	nodesm_cfg      ncfg;             /* node membership times (ttl, lease) */
 	uint64_t        next_inst_id;
 	uint64_t        epoch;            /* this rsd process's (lib/orders.h) */
 	uint64_t        orders_resent;    /* rs_orders_resent_total */
@@ -283,6 +288,8 @@ rsd_node *rsd_place_label(rsd *d, const char *want, const char *avoid,
  * capacity (Hello.capacity instances, 0 = no limit) takes no more. */
 rsd_node *rsd_place_spec(rsd *d, const rs_spec *spec, const char *want,
 			 const char *avoid);
+/* Whether n's agent announces every feature spec needs (RS_FEAT_*). */
+bool rsd_node_speaks(const rsd_node *n, const rs_spec *spec);
 /* Replaces a node's labels (copies). */
 void rsd_node_set_labels(rsd_node *n, char *const *labels, size_t nl);
 /* Creates, stores (own transaction) and starts one more instance of s on
@@ -306,7 +313,14 @@ void rsd_switch_over(rsd *d, rsd_inst *in);
 /* agents.c */
 void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		     size_t len, void *arg);
-void rsd_node_lost(rsd *d, rsd_node *n);
+/* Delivers ev (now) to n's membership machine and carries out what it
+ * decides, each decision after its transaction commits; peer: where a
+ * message came from (for a Rehello), or NULL. Hello is on_hello's. */
+void rsd_node_event(rsd *d, rsd_node *n, nodesm_event ev, const net_peer *peer);
+/* The store's name for a membership state. */
+rs_node_state rsd_node_state_of(nodesm_state s);
+/* The membership times for a node TTL and fence margin (ms). */
+void rsd_node_cfg(nodesm_cfg *c, uint32_t ttl_ms, uint32_t margin_ms);
 
 /* metrics.c */
 /* Serves /metrics and /healthz on HOST:PORT from d's loop. */

@@ -178,6 +178,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	"ALTER TABLE operation ADD COLUMN req_id INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE operation ADD COLUMN code INTEGER;"
 	"CREATE INDEX operation_req ON operation (req_id);",
+	/* 11: fence (what a partition from rsd does to a service), by name
+	 * like policy; a row of an older rsd is 'none', as it behaved */
+	[11] =
+	"ALTER TABLE service ADD COLUMN fence TEXT NOT NULL DEFAULT 'none';",
 };
 
 enum {
@@ -213,7 +217,8 @@ enum {
 	" stop_signal, policy, backoff_initial_ms, backoff_factor," \
 	" backoff_max_ms, backoff_reset_ms, backoff_disabled, notify," \
 	" settle_ms, node, desired, generation, created_ms, updated_ms," \
-	" script, critical, replicas, listen, placement, deps, user, keep_caps"
+	" script, critical, replicas, listen, placement, deps, user, keep_caps," \
+	" fence"
 #define NODE_COLS \
 	"name, address, boot_id, agent_version, labels, capacity, state," \
 	" last_seen_ms, drained"
@@ -237,7 +242,7 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_SVC_PUT]  = "INSERT OR REPLACE INTO service (" SVC_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-			" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_SVC_DEL]  = "DELETE FROM service WHERE label = ?",
 	[ST_SVC_GET]  = "SELECT " SVC_COLS " FROM service WHERE label = ?",
 	[ST_SVC_EACH] = "SELECT " SVC_COLS " FROM service ORDER BY label",
@@ -582,6 +587,7 @@ static int read_service(sqlite3_stmt *st, store_service *out)
 	cwd = c_str(&c);
 	rs_strlcpy(sp->user, cwd ? cwd : "", sizeof sp->user);
 	sp->keep_caps = c_i64(&c) != 0;
+	sp->fence = enum_or_zero(rs_fence_from_string(c_str(&c)));
 	return 0;
 fail:
 	rs_spec_clear(sp);
@@ -1029,6 +1035,7 @@ int store_service_put(store *s, const store_service *svc)
 	b_blob(&b, deps, deps_len);
 	b_textn(&b, sp->user, sizeof sp->user);
 	b_i64(&b, sp->keep_caps ? 1 : 0);
+	b_text(&b, rs_fence_to_string(sp->fence));
 	r = step_done(st, b.rc);
 out:
 	free(argv);

@@ -140,6 +140,29 @@ Test(ctl_args, keep_caps)
 	assert_usage("--no-keep-caps", "up", "web", "--no-keep-caps", "--", "/bin/web");
 }
 
+Test(ctl_args, fence)
+{
+	ctl_cmd c;
+	const rs_request *r = &c.req.u.request;
+
+	cr_assert_eq(parse(&c, "up", "web", "--", "/bin/web", NULL), ARGS_RUN, "%s",
+		     errtext);
+	cr_assert_eq(r->spec.fence, RS_FENCE_NONE);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "up", "web", "--fence", "stop", "--", "/bin/web", NULL),
+		     ARGS_RUN, "%s", errtext);
+	cr_assert_eq(r->spec.fence, RS_FENCE_STOP);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "edit", "web", "--fence", "none", NULL), ARGS_RUN, "%s",
+		     errtext);
+	cr_assert_eq(r->edit_mask, RS_EDIT_FENCE);
+	cr_assert_not(r->edit_mask & RS_EDIT_NEXT_START);
+	cr_assert_eq(r->spec.fence, RS_FENCE_NONE);
+	ctl_cmd_clear(&c);
+	assert_usage("rsctl: --fence: 'kill' is not none or stop", "up", "web", "--fence",
+		     "kill", "--", "/bin/web");
+}
+
 Test(ctl_args, update_defaults)
 {
 	ctl_cmd c;

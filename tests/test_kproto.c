@@ -2,8 +2,8 @@
  * test_kproto.c - the keeper's K_SPAWN record (agent/kproto.c): round
  * trips with empty strings, and refusal of every record that does not
  * parse exactly (each truncation, a trailing byte, counts over the
- * limits, lengths past the end, an embedded NUL, unknown flags, a
- * relative log path).
+ * limits, lengths past the end, an embedded NUL, unknown flags, a stop
+ * signal out of range, a relative log path).
  */
 #include <criterion/criterion.h>
 
@@ -26,7 +26,8 @@ static struct kproto_spawn sample(void)
 		.argv = test_argv, .argc = 7, .env = test_env, .envc = 4,
 		.cwd = "", .logpath = "/var/lib/rs-agent/logs/r.1.log",
 		.groups = { 0, 65534, 4242 }, .ngroups = 3,
-		.flags = KSPAWN_KEEP_CAPS,
+		.flags = KSPAWN_KEEP_CAPS | KSPAWN_FENCED,
+		.stop_signal = 15, .stop_ms = 2500,
 	};
 	return s;
 }
@@ -74,7 +75,9 @@ Test(kproto, round_trip_keeps_empty_strings, .timeout = 10)
 	cr_assert_eq(s.groups[0], 0);
 	cr_assert_eq(s.groups[1], 65534);
 	cr_assert_eq(s.groups[2], 4242);
-	cr_assert_eq(s.flags, KSPAWN_KEEP_CAPS);
+	cr_assert_eq(s.flags, KSPAWN_KEEP_CAPS | KSPAWN_FENCED);
+	cr_assert_eq(s.stop_signal, 15);
+	cr_assert_eq(s.stop_ms, 2500);
 	kproto_spawn_free(&s);
 	cr_assert_null(s.mem);
 	kproto_spawn_free(NULL);
@@ -84,13 +87,15 @@ Test(kproto, round_trip_keeps_empty_strings, .timeout = 10)
 Test(kproto, round_trip_minimal, .timeout = 10)
 {
 	char *argv[] = { "", NULL };
-	struct kproto_spawn in = { .argv = argv, .argc = 1, .logpath = "/l" }, out;
+	struct kproto_spawn in = { .argv = argv, .argc = 1, .logpath = "/l",
+				   .stop_signal = 9 }, out;
 	uint8_t buf[64];
 	size_t len;
 
 	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
-	/* argc, one empty string, envc, cwd, log path, ngroups, flags */
-	cr_assert_eq(len, 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4);
+	/* argc, one empty string, envc, cwd, log path, ngroups, flags, stop
+	 * signal, stop timeout */
+	cr_assert_eq(len, 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4 + 4);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), 0);
 	cr_assert_eq(out.argc, 1);
 	cr_assert_str_eq(out.argv[0], "");
@@ -187,8 +192,8 @@ Test(kproto, over_limit_counts_refused, .timeout = 10)
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
 	in.ngroups = KEEPER_GROUPS_MAX;
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), 0);
-	/* ngroups is just before the groups and the flags */
-	put32(buf + len - 4 - 4 * KEEPER_GROUPS_MAX - 4, KEEPER_GROUPS_MAX + 1);
+	/* ngroups is just before the groups, the flags and the stop fields */
+	put32(buf + len - 12 - 4 * KEEPER_GROUPS_MAX - 4, KEEPER_GROUPS_MAX + 1);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
 	free(buf);
 }
@@ -230,8 +235,19 @@ Test(kproto, flags_and_log_path_checked, .timeout = 10)
 	size_t len;
 	uint8_t *buf = pack_sample(&len);
 
-	put32(buf + len - 4, 0x80);
+	put32(buf + len - 12, 0x80);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
+	put32(buf + len - 12, 0);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), 0);
+	kproto_spawn_free(&s);
+	/* the stop signal of a fenced child: 1..64 */
+	put32(buf + len - 8, 0);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
+	put32(buf + len - 8, 65);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
+	in.stop_signal = 0;
+	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
+	in.stop_signal = 15;
 	in.flags = 0x80;
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
 	in.flags = 0;
@@ -250,8 +266,10 @@ Test(kproto, flags_and_log_path_checked, .timeout = 10)
 			0, 0, 0, 0,                    /* cwd */
 			1, 0, 0, 0, 'l',               /* log path "l" */
 			0, 0, 0, 0, 0, 0, 0, 0,        /* groups, flags */
+			15, 0, 0, 0, 0, 0, 0, 0,       /* stop signal, timeout */
 		};
-		struct kproto_spawn ok = { .argv = argv, .argc = 1, .logpath = "/" };
+		struct kproto_spawn ok = { .argv = argv, .argc = 1, .logpath = "/",
+					   .stop_signal = 15 };
 		uint8_t good[sizeof rec], first;
 		uint32_t one = 1;
 		size_t glen;
@@ -279,4 +297,29 @@ Test(kproto, pack_refuses_what_does_not_fit, .timeout = 10)
 	for (size_t cap = 0; cap < need; cap++)
 		cr_assert_eq(kproto_spawn_pack(&in, buf, cap, &len), -E2BIG,
 			     "cap %zu", cap);
+}
+
+/* An agent upgraded in place drives the previous keeper (protocol 2): its
+ * records end at the flags and carry no fence, so that keeper parses
+ * them; protocols outside KEEPER_PROTO_MIN..KEEPER_PROTO are refused. */
+Test(kproto, pack_for_an_older_keeper, .timeout = 10)
+{
+	char *argv[] = { "x", NULL };
+	struct kproto_spawn in = { .argv = argv, .argc = 1, .logpath = "/l",
+				   .flags = KSPAWN_FENCED | KSPAWN_KEEP_CAPS,
+				   .stop_signal = 15, .stop_ms = 100 };
+	uint8_t v2[64], v3[64];
+	size_t l2, l3;
+	uint32_t flags;
+
+	cr_assert_eq(kproto_spawn_pack_for(&in, 2, v2, sizeof v2, &l2), 0);
+	cr_assert_eq(kproto_spawn_pack_for(&in, KEEPER_PROTO, v3, sizeof v3, &l3), 0);
+	cr_assert_eq(l2 + 8, l3, "protocol 2 has no stop signal and timeout");
+	memcpy(&flags, v2 + l2 - 4, sizeof flags);
+	cr_assert_eq(flags, KSPAWN_KEEP_CAPS, "a keeper 2 refuses the fence flag");
+	cr_assert_eq(memcmp(v2, v3, l2 - 4), 0, "the same record up to the flags");
+	cr_assert_eq(kproto_spawn_pack_for(&in, KEEPER_PROTO_MIN - 1, v2, sizeof v2, &l2),
+		     -EINVAL);
+	cr_assert_eq(kproto_spawn_pack_for(&in, KEEPER_PROTO + 1, v2, sizeof v2, &l2),
+		     -EINVAL);
 }

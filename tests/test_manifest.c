@@ -29,11 +29,12 @@ static const char good[] =
 	"    script: /usr/local/bin/recover\n"
 	"    user: www-data\n"
 	"    keep_caps: true\n"
+	"    fence: stop\n"
 	"    listen:\n"
 	"      http: tcp:0.0.0.0:8080\n"
 	"      http6: tcp6:[::]:8080\n"
 	"      admin: unix:/run/web/admin.sock\n"
-	"  - label: db\n"                        /* line 25 */
+	"  - label: db\n"                        /* line 26 */
 	"    command: postgres\n"
 	"    node: n3\n";
 
@@ -51,7 +52,7 @@ Test(manifest, full_entry, .timeout = 10)
 	d = &m.svcs[1];
 	cr_assert_str_eq(w->spec.label, "web");
 	cr_assert_eq(w->line, 2);
-	cr_assert_eq(d->line, 25);
+	cr_assert_eq(d->line, 26);
 	cr_assert_eq(w->spec.argc, 4);
 	cr_assert_str_eq(w->spec.argv[3], "8080");
 	cr_assert_eq(w->spec.envc, 2);
@@ -83,6 +84,8 @@ Test(manifest, full_entry, .timeout = 10)
 	cr_assert_str_eq(w->spec.user, "www-data");
 	cr_assert(w->spec.keep_caps);
 	cr_assert_not(d->spec.keep_caps);
+	cr_assert_eq(w->spec.fence, RS_FENCE_STOP);
+	cr_assert_eq(d->spec.fence, RS_FENCE_NONE);
 	cr_assert_eq(w->nlabels, 1);
 	cr_assert_str_eq(w->labels[0], "ssd");
 	{
@@ -175,6 +178,8 @@ static const struct bad bads[] = {
 	  "services[0].user: 'w w' is not a user name or a uid" },
 	{ "keep-caps", "services:\n  - label: a\n    command: [x]\n    keep_caps: maybe\n",
 	  "services[0].keep_caps:" },
+	{ "bad-fence", "services:\n  - label: a\n    command: [x]\n    fence: kill\n",
+	  "bad-fence.yaml:4: services[0].fence: 'kill' is not one of none, stop" },
 	{ "dup", "services:\n  - {label: a, command: [x]}\n  - {label: a, command: [y]}\n",
 	  "dup.yaml:3: services[1] (a): duplicate label 'a' (first at line 2)" },
 	{ "unknown-dep", "services:\n  - {label: a, command: [x], depends_on: [zz]}\n",

@@ -79,6 +79,15 @@ Test(model, enum_notify_type, .timeout = 10)
 Test(model, enum_node_state, .timeout = 10)
 {
 	ROUND_TRIP(rs_node_state, rs_node_state, RS_NS__NR);
+	/* appended after lost: a 0.2.0 store reader keeps 0..2 as they were */
+	cr_expect_eq(RS_NS_LOST, 2);
+	cr_expect_str_eq(rs_node_state_to_string(RS_NS_SUSPECT), "suspect");
+	cr_expect_str_eq(rs_node_state_to_string(RS_NS_FENCED), "fenced");
+	ROUND_TRIP(rs_fence, rs_fence, RS_FENCE__NR);
+	cr_expect_str_eq(rs_fence_to_string(RS_FENCE_STOP), "stop");
+	cr_expect_eq(rs_fence_from_string("none"), RS_FENCE_NONE);
+	cr_expect_eq(rs_fence_from_string("kill"), -EINVAL);
+	cr_expect_str_eq(rs_exit_reason_to_string(RS_ER_FENCED), "fenced");
 	cr_expect_eq(rs_node_state_from_string(""), -EINVAL);
 	cr_expect_eq(rs_node_state_from_string("lost"), RS_NS_LOST);
 }

@@ -140,6 +140,30 @@ Test(nodesm, refuses_time_going_back_and_bad_config)
 	cr_assert(!nodesm_cfg_valid(&bad));
 }
 
+/* Which instances a node releases: unfenced ones once it is lost, fenced
+ * ones only after lease + their stop timeout + margin of silence. */
+Test(nodesm, releases_fenced_instances_only_after_lease_stop_and_margin)
+{
+	nodesm n = { .state = NM_UP, .heard_ms = 1000, .since_ms = 1000 };
+	const uint64_t stop = 3000, free_at = 1000 + 8000 + stop + 2000;
+
+	cr_assert_not(nodesm_releases(&n, &cfg, false, stop, 100000));
+	cr_assert_not(nodesm_releases(&n, &cfg, true, stop, 100000));
+	n.state = NM_SUSPECT;
+	cr_assert_not(nodesm_releases(&n, &cfg, false, stop, 100000));
+	n.state = NM_UNKNOWN;
+	cr_assert_not(nodesm_releases(&n, &cfg, false, stop, 100000));
+	n.state = NM_LOST;
+	cr_assert(nodesm_releases(&n, &cfg, false, stop, 6000));
+	cr_assert_not(nodesm_releases(&n, &cfg, true, stop, 100000));
+	n.state = NM_FENCED;
+	cr_assert(nodesm_releases(&n, &cfg, false, stop, 11000));
+	cr_assert_not(nodesm_releases(&n, &cfg, true, stop, free_at - 1));
+	cr_assert(nodesm_releases(&n, &cfg, true, stop, free_at));
+	cr_assert(nodesm_releases(&n, &cfg, true, 0, 1000 + 8000 + 2000));
+	cr_assert_not(nodesm_releases(&n, &cfg, true, stop, 500));   /* time went back */
+}
+
 /* A seeded random walk of messages, ticks, hellos and revokes: every move
  * is in the table, and the fencing rule holds: fenced instances are only
  * released (MOVE_FENCED) when the node has been silent for the lease plus

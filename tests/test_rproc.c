@@ -847,6 +847,44 @@ Test(rproc, stop_running, .timeout = 10)
 	cr_expect_eq(rp.restarts, 0);
 }
 
+static void into_backoff(rproc *rp);
+
+/* A stop for the lease (fenced set by the agent): a normal stop, stop
+ * signal then SIGKILL, that ends in DOWN with reason fenced; from backoff
+ * at once; START (rsd speaks again) clears it. */
+Test(rproc, fenced_stop_is_down_fenced, .timeout = 10)
+{
+	rs_backoff b = def_backoff();
+	rproc rp;
+	rproc_fx fx;
+
+	rproc_init(&rp, RS_RP_ALWAYS, &b);
+	start_ready(&rp, 0);
+	rp.fenced = true;
+	fx = step_ok(&rp, RP_EV_STOP, 1000);
+	expect_state(&rp, RS_IS_STOPPING);
+	expect_fx(&fx, RP_FX_STOP_SIGNAL | RP_FX_DISARM, RP_FX_KILL | RP_FX_SPAWN);
+	fx = step_ok(&rp, RP_EV_STOP_TIMEOUT, 3000);
+	cr_expect_eq(fx.fx, RP_FX_KILL);
+	die_signal(&rp, SIGKILL);
+	fx = step_ok(&rp, RP_EV_EXIT, 3010);
+	expect_state(&rp, RS_IS_DOWN);
+	cr_expect_eq(fx.reason, RS_ER_FENCED);
+	cr_expect_eq(rp.exit.reason, RS_ER_FENCED);
+	expect_fx(&fx, RP_FX_DISARM, RP_FX_SPAWN | RP_FX_RESTARTED);
+
+	fx = step_ok(&rp, RP_EV_START, 9000);
+	expect_state(&rp, RS_IS_STARTING);
+	cr_expect_not(rp.fenced);
+
+	into_backoff(&rp);
+	rp.fenced = true;
+	fx = step_ok(&rp, RP_EV_STOP, 300);
+	expect_state(&rp, RS_IS_DOWN);
+	cr_expect_eq(rp.exit.reason, RS_ER_FENCED);
+	expect_fx(&fx, RP_FX_DISARM, RP_FX_SPAWN | RP_FX_STOP_SIGNAL);
+}
+
 Test(rproc, stop_starting, .timeout = 10)
 {
 	rs_backoff b = def_backoff();

@@ -172,6 +172,7 @@ static void make_full_service(store_service *svc)
 	cr_assert_eq(rs_spec_add_dep(sp, "cache"), 0);
 	rs_strlcpy(sp->user, "www-data", sizeof sp->user);
 	sp->keep_caps = true;
+	sp->fence = RS_FENCE_STOP;
 	rs_strlcpy(sp->node, "", sizeof sp->node);
 	svc->desired = RS_WANT_UP;
 	svc->generation = 0x123456789abcULL;
@@ -223,6 +224,7 @@ static void assert_service_eq(const store_service *a, const store_service *b)
 	assert_strv_eq(x->deps, x->ndeps, y->deps, y->ndeps);
 	cr_assert_str_eq(x->user, y->user);
 	cr_assert_eq(x->keep_caps, y->keep_caps);
+	cr_assert_eq(x->fence, y->fence);
 	cr_assert_eq(a->desired, b->desired);
 	cr_assert_eq(a->generation, b->generation);
 	cr_assert_eq(a->created_ms, b->created_ms);
@@ -744,6 +746,7 @@ Test(store, event_all_fields_at_max_length)
 /* ---- operations --------------------------------------------------------- */
 
 /* What a version-9 file lacks (migration 10): fakes an older file. */
+#define DROP_V11 "ALTER TABLE service DROP COLUMN fence;"
 #define DROP_V10 "DROP INDEX operation_req;" \
 		 "ALTER TABLE operation DROP COLUMN req_id;" \
 		 "ALTER TABLE operation DROP COLUMN code;"
@@ -876,7 +879,7 @@ Test(store, migrates_version_9_operations)
 	make_op(&op, "up", "old");
 	cr_assert_eq(store_op_add(s, &op), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V10 "PRAGMA user_version = 9;");
+	raw_exec(dbpath, DROP_V11 DROP_V10 "PRAGMA user_version = 9;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM operation WHERE req_id = 0 "
@@ -1106,7 +1109,7 @@ Test(store, backup_before_migration)
 	cr_assert_neq(access(bak, F_OK), 0, "a current file was backed up");
 	raw_exec(dbpath, "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
-		 DROP_V10
+		 DROP_V11 DROP_V10
 		 "PRAGMA user_version = 8;");
 	s = open_ok();
 	store_close(&s);
@@ -1296,7 +1299,7 @@ Test(store, migrates_version_1)
 		 "ALTER TABLE service DROP COLUMN keep_caps;"
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
-		 DROP_V10
+		 DROP_V11 DROP_V10
 		 "PRAGMA user_version = 1;");
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 1);
 	s = open_ok();
@@ -1312,6 +1315,7 @@ Test(store, migrates_version_1)
 	cr_assert_eq(got.spec.ndeps, 0);
 	cr_assert_str_eq(got.spec.user, "");
 	cr_assert_eq(got.spec.keep_caps, false);
+	cr_assert_eq(got.spec.fence, RS_FENCE_NONE);
 	cr_assert_eq(got.spec.replicas, 1);
 	rs_spec_clear(&got.spec);
 
@@ -1339,6 +1343,7 @@ Test(store, migrates_version_8_principals)
 		 "ALTER TABLE event DROP COLUMN actor;"
 		 DROP_V10
 		 "INSERT INTO event (time_ms, label, kind) VALUES (1, 'old', 'up');"
+		 "ALTER TABLE service DROP COLUMN fence;"
 		 "PRAGMA user_version = 8;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
@@ -1378,7 +1383,7 @@ Test(store, migrates_version_7)
 	raw_exec(dbpath, "ALTER TABLE service DROP COLUMN keep_caps;"
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
-		 DROP_V10
+		 DROP_V11 DROP_V10
 		 "PRAGMA user_version = 7;");
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 7);
 	s = open_ok();
@@ -1425,5 +1430,42 @@ Test(store, epoch_grows)
 	s = open_ok();
 	cr_assert_eq(store_epoch_next(s, 5000, &e3), 0);
 	cr_assert_eq(e3, 5000);
+	store_close(&s);
+}
+
+/* 10 -> 11: fence. A version-10 file's services read back with fence none
+ * (how they behaved); node states suspect and fenced are stored by name,
+ * so an older reader finds a name it does not know (read as unknown). */
+Test(store, migrates_version_10_fence)
+{
+	store *s = open_ok();
+	store_service svc, got;
+	store_node n;
+
+	make_service(&svc, "old");
+	svc.spec.fence = RS_FENCE_NONE;
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	rs_spec_clear(&svc.spec);
+	store_close(&s);
+	raw_exec(dbpath, DROP_V11 "PRAGMA user_version = 10;");
+	s = open_ok();
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_assert_eq(store_service_get(s, "old", &got), 0);
+	cr_assert_eq(got.spec.fence, RS_FENCE_NONE);
+	rs_spec_clear(&got.spec);
+	make_service(&svc, "writer");
+	svc.spec.fence = RS_FENCE_STOP;
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	cr_assert_eq(store_service_get(s, "writer", &got), 0);
+	assert_service_eq(&got, &svc);
+	rs_spec_clear(&got.spec);
+	rs_spec_clear(&svc.spec);
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM service WHERE fence = 'stop'"), 1);
+
+	memset(&n, 0, sizeof n);
+	strcpy(n.name, "n1");
+	n.state = RS_NS_FENCED;
+	cr_assert_eq(store_node_put(s, &n), 0);
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM node WHERE state = 'fenced'"), 1);
 	store_close(&s);
 }

@@ -133,7 +133,7 @@ static void fill_iinfo(rs_iinfo *i, unsigned k)
 	i->restarts = 3 + k;
 	i->last_exit.code = -3;
 	i->last_exit.signal = SIGKILL;
-	i->last_exit.reason = RS_ER_STOPPED;
+	i->last_exit.reason = k % 2 ? RS_ER_FENCED : RS_ER_STOPPED;
 	i->last_exit.time_ms = 1700000000123ull + k;
 	snprintf(i->status, sizeof i->status, "serving %u clients", k);
 	i->started_ms = 1700000000000ull;
@@ -167,6 +167,7 @@ static void fill_spec(rs_spec *s)
 	strcpy(s->node, "node-7");
 	strcpy(s->user, "www-data");
 	s->keep_caps = true;
+	s->fence = RS_FENCE_STOP;
 	cr_assert_eq(rs_spec_add_listen(s, "web=tcp:0.0.0.0:8080"), 0);
 	cr_assert_eq(rs_spec_add_listen(s, "ctl=unix:/run/web.sock"), 0);
 }
@@ -256,6 +257,7 @@ static void cmp_spec(const rs_spec *a, const rs_spec *b)
 	cr_assert_str_eq(a->node, b->node);
 	cr_assert_str_eq(a->user, b->user);
 	cr_assert_eq(a->keep_caps, b->keep_caps);
+	cr_assert_eq(a->fence, b->fence);
 	cr_assert_eq(a->nlisten, b->nlisten);
 	for (size_t i = 0; i < a->nlisten; i++)
 		cr_assert_str_eq(a->listen[i], b->listen[i]);
@@ -306,6 +308,7 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 		cr_assert_eq(a->u.welcome.ttl_ms, b->u.welcome.ttl_ms);
 		cr_assert_eq(a->u.welcome.order_base, b->u.welcome.order_base);
 		cr_assert_eq(a->u.welcome.session, b->u.welcome.session);
+		cr_assert_eq(a->u.welcome.lease_ms, b->u.welcome.lease_ms);
 		break;
 	case RS_MSG_REHELLO:
 		break;
@@ -425,6 +428,7 @@ Test(wire, roundtrip_welcome_rehello, .timeout = 10)
 	m.u.welcome.order_base = 41;
 	m.u.welcome.session = 0xfeedfacecafebeefull;
 	m.epoch = 1733389200000ull;
+	m.u.welcome.lease_ms = 5000;
 	roundtrip(&m);
 	rs_msg_init(&m, RS_MSG_REHELLO);
 	roundtrip(&m);
@@ -883,6 +887,16 @@ Test(wire, bad_enum_nested, .timeout = 10)
 	cr_assert_eq(decode_pb(&env), -WIRE_E_ENUM);
 
 	pb_varint(&spec, 11, RS_NT__NR);             /* ServiceSpec.notify */
+	pb_sub(&body, 4, &spec);
+	env = envelope(RS_PROTO_VERSION, F_REQUEST, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_ENUM);
+}
+
+Test(wire, bad_fence_enum, .timeout = 10)
+{
+	struct pb body = { 0 }, env, spec = { 0 };
+
+	pb_varint(&spec, 22, RS_FENCE__NR);          /* ServiceSpec.fence */
 	pb_sub(&body, 4, &spec);
 	env = envelope(RS_PROTO_VERSION, F_REQUEST, &body);
 	cr_assert_eq(decode_pb(&env), -WIRE_E_ENUM);

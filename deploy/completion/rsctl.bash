@@ -22,7 +22,7 @@ _rsctl()
         --listen|--maxtime|--min-healthy|--max-unavailable) COMPREPLY=(); return;;
     esac
     case $verb in
-        up|edit) COMPREPLY=($(compgen -W "--node --period --ready-timeout --no-block --env --cwd --restart --backoff-initial --backoff-factor --backoff-max --backoff-reset --no-backoff --stop-signal --stop-timeout --notify --settle --script --critical --replicas --listen --node-label --user --keep-caps --" -- "$cur"));;
+        up|edit) COMPREPLY=($(compgen -W "--node --period --ready-timeout --no-block --env --cwd --restart --backoff-initial --backoff-factor --backoff-max --backoff-reset --no-backoff --stop-signal --stop-timeout --notify --settle --script --critical --replicas --listen --node-label --user --keep-caps --fence --" -- "$cur"));;
         update) COMPREPLY=($(compgen -W "--args --env --maxtime --min-healthy --prepare-signal --no-rollback --max-unavailable --canary --batch --" -- "$cur"));;
         down) COMPREPLY=($(compgen -W "--force" -- "$cur"));;
         cred) COMPREPLY=($(compgen -W "create list revoke --role --labels --node" -- "$cur")); return;;
