@@ -9,9 +9,9 @@
 #define S(x) (1u << RS_IS_##x)
 #define LIVE (S(PENDING) | S(STARTING) | S(RUNNING) | S(STOPPING) | S(BACKOFF))
 #define ALL  ((1u << RS_IS__NR) - 1)
-/* what an agent reports (PENDING and LOST are rsd's own) */
-#define REPORTED (S(STARTING) | S(RUNNING) | S(STOPPING) | S(EXITED) | \
-		  S(BACKOFF) | S(DOWN) | S(FAILED))
+/* what an agent reports (LOST is rsd's own; PENDING: not started yet) */
+#define REPORTED (S(PENDING) | S(STARTING) | S(RUNNING) | S(STOPPING) | \
+		  S(EXITED) | S(BACKOFF) | S(DOWN) | S(FAILED))
 
 /* The states each event is accepted in. */
 static const unsigned accepts[IM_EV__NR] = {
@@ -63,15 +63,14 @@ static void report(rs_istate from, const instsm_in *in, rs_istate *to,
 		   instsm_fx *fx)
 {
 	rs_istate r = in->reported;
-	bool dead = r == RS_IS_EXITED || r == RS_IS_BACKOFF || r == RS_IS_FAILED;
 
 	*to = r;
 	fx->fx |= IM_FX_PERSIST;
 	/* a clone's active one that stops serving */
-	if ((from == RS_IS_RUNNING && r != RS_IS_RUNNING) ||
-	    r == RS_IS_EXITED || r == RS_IS_FAILED)
+	if (in->death || (from == RS_IS_RUNNING && r != RS_IS_RUNNING))
 		fx->fx |= IM_FX_SWITCH;
-	if (dead && from != RS_IS_RUNNING)
+	/* a death before ready: its start failed */
+	if (in->death && from != RS_IS_RUNNING)
 		fx->fx |= IM_FX_DIED;
 }
 

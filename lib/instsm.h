@@ -63,6 +63,8 @@ enum {
 /* What a decision depends on besides the state. */
 typedef struct instsm_in {
 	rs_istate reported;        /* IM_EV_REPORT: what the agent says */
+	bool      death;           /* IM_EV_REPORT: of a death (an exit, a
+				    * backoff, a failure, a missed watchdog) */
 	bool      wanted;          /* its service is wanted up */
 	bool      stopped;         /* its last exit was a deliberate stop
 				    * (its agent shut down, or fenced it) */

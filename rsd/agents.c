@@ -57,11 +57,18 @@ static void inst_persist(rsd *d, rsd_inst *in)
 		d->tx_err = r;
 }
 
-/* Copies what the agent says of an instance into the table. */
-static void inst_update(rsd_inst *in, const rs_iinfo *info)
+/* Takes what the agent says of an instance: its state through the table
+ * (a fact: taken in any state), then its fields. death: the report is of
+ * a death (exit, backoff, failure, missed watchdog). Returns the effects
+ * (IM_FX_*), 0 if the report is refused (a state agents do not report). */
+static unsigned inst_report(rsd *d, rsd_inst *in, const rs_iinfo *info, bool death)
 {
+	instsm_in x = { .reported = info->state, .death = death };
+	instsm_fx fx;
+
+	if (rsd_inst_move(d, in, IM_EV_REPORT, &x, &fx) < 0)
+		return 0;
 	in->si.info.pid = info->pid;
-	in->si.info.state = info->state;
 	if (info->generation)
 		in->si.info.generation = info->generation;
 	in->si.info.restarts = info->restarts;
@@ -70,6 +77,7 @@ static void inst_update(rsd_inst *in, const rs_iinfo *info)
 	in->si.info.started_ms = info->started_ms;
 	in->si.info.ready_ms = info->ready_ms;
 	in->si.info.start_ticks = info->start_ticks;
+	return fx.fx;
 }
 
 static void send_simple(rsd *d, rsd_node *n, rs_msg_type type)
@@ -118,6 +126,10 @@ static void stop_copy(rsd *d, rsd_node *n, const rs_iinfo *info)
  * stop what we do not want, start what it lacks. */
 static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 {
+	instsm_in x = { .reported = RS_IS_UNKNOWN };
+	instsm_fx fx;
+	rsd_pending *p;
+
 	for (size_t i = 0; i < h->ninstances; i++) {
 		const rs_iinfo *info = &h->instances[i];
 		rsd_inst *in = rsd_inst_find(d, info->id);
@@ -145,28 +157,33 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 			}
 			continue;
 		}
-		inst_update(in, info);
-		inst_persist(d, in);
+		if (inst_report(d, in, info, false) & IM_FX_PERSIST)
+			inst_persist(d, in);
 		if (wanted && info->state == RS_IS_DOWN &&
 		    info->last_exit.reason == RS_ER_FENCED &&
-		    !rsd_pending_for(d, info->label)) {
+		    !rsd_pending_for(d, info->label) &&
+		    rsd_inst_move(d, in, IM_EV_PLACE, NULL, &fx) == 0) {
 			/* its agent stopped it when rsd fell silent, and it was
 			 * not moved meanwhile: it runs here again */
 			rsd_event(d, info->label, info->id, n->n.name, "reconcile",
 				  "instance %llu was fenced while rsd was away, starting it",
 				  (unsigned long long)info->id);
-			rsd_tx_save(d, in);
-			in->si.info.state = RS_IS_PENDING;
-			in->si.info.pid = 0;
 			inst_persist(d, in);
-			rsd_send_start(d, in);
+			if (fx.fx & IM_FX_START)
+				rsd_send_start(d, in);
 			continue;
 		}
 		if (wanted && info->state == RS_IS_RUNNING &&
 		    info->generation > s->s.generation &&
 		    !rsd_pending_for(d, info->label))
 			rsd_update_hand_back(d, in);
-		if (!wanted && rsd_istate_live(info->state) && !rsd_pending_for(d, info->label)) {
+		/* not wanted and running: stopped (unless an operation works
+		 * on it; a down that waits for it is what it is for) */
+		p = rsd_pending_for(d, info->label);
+		if (!wanted && rsd_istate_live(info->state) &&
+		    (!p || p->verb == RS_V_DOWN) &&
+		    rsd_inst_move(d, in, IM_EV_STOP, NULL, &fx) == 0 &&
+		    (fx.fx & IM_FX_STOP)) {
 			rsd_event(d, info->label, info->id, n->n.name, "reconcile",
 				  "instance %llu is not wanted, stopping it",
 				  (unsigned long long)info->id);
@@ -184,28 +201,21 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 		if (reported)
 			continue;
 		/* wanted and not finished by its own policy: a live or lost
-		 * instance, or one the agent stopped when it shut down */
-		if (s && s->s.desired == RS_WANT_UP &&
-		    (rsd_istate_live(in->si.info.state) ||
-		     in->si.info.state == RS_IS_LOST ||
-		     (in->si.info.state == RS_IS_DOWN &&
-		      (in->si.info.last_exit.reason == RS_ER_STOPPED ||
-		       in->si.info.last_exit.reason == RS_ER_FENCED)))) {
+		 * instance, or one its agent stopped when it shut down or was
+		 * fenced, starts again; what is not wanted is down */
+		x.wanted = s && s->s.desired == RS_WANT_UP;
+		x.stopped = in->si.info.last_exit.reason == RS_ER_STOPPED ||
+			    in->si.info.last_exit.reason == RS_ER_FENCED;
+		if (rsd_inst_move(d, in, IM_EV_ABSENT, &x, &fx) < 0)
+			continue;
+		if (fx.fx & IM_FX_EVENT)
 			rsd_event(d, in->si.info.label, in->si.info.id, n->n.name,
-				  "reconcile", "node does not run instance %llu, starting it",
+				  fx.event, "node does not run instance %llu, starting it",
 				  (unsigned long long)in->si.info.id);
-			rsd_tx_save(d, in);   /* a decision: undone if not recorded */
-			in->si.info.state = RS_IS_PENDING;
-			in->si.info.pid = 0;
+		if (fx.fx & IM_FX_PERSIST)
 			inst_persist(d, in);
+		if (fx.fx & IM_FX_START)
 			rsd_send_start(d, in);
-		} else if (rsd_istate_live(in->si.info.state) ||
-			   in->si.info.state == RS_IS_LOST ||
-			   in->si.info.state == RS_IS_EXITED) {
-			in->si.info.state = RS_IS_DOWN;
-			in->si.info.pid = 0;
-			inst_persist(d, in);
-		}
 	}
 }
 
@@ -473,18 +483,17 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 			  rs_event_kind_to_string(e->kind), "%s", e->detail ? e->detail : "");
 	event_metrics(d, n, in, e, history);
 	if (in && !history && strcmp(in->si.node, n->n.name) == 0) {
-		bool was_ready = in->si.info.state == RS_IS_RUNNING;
+		bool death = e->kind == RS_EK_EXITED || e->kind == RS_EK_BACKOFF ||
+			     e->kind == RS_EK_FAILED || e->kind == RS_EK_WATCHDOG;
+		unsigned fx = inst_report(d, in, &e->info, death);
 
-		inst_update(in, &e->info);
 		if (e->detail)
 			rs_strlcpy(in->detail, e->detail, sizeof in->detail);
-		if (!was_ready && (e->kind == RS_EK_EXITED || e->kind == RS_EK_BACKOFF ||
-				   e->kind == RS_EK_FAILED))
+		if ((fx & IM_FX_DIED) && e->kind != RS_EK_WATCHDOG)
 			note_start_failure(d, in, e->detail);
-		if (r == 0)
+		if (r == 0 && (fx & IM_FX_PERSIST))
 			inst_persist(d, in);
-		if (r == 0 && (e->kind == RS_EK_EXITED || e->kind == RS_EK_FAILED ||
-			       e->kind == RS_EK_WATCHDOG))
+		if (r == 0 && (fx & IM_FX_SWITCH))
 			rsd_switch_over(d, in);
 	}
 	if (r == 0 && (r = rsd_tx_commit(d)) < 0)
@@ -523,16 +532,19 @@ void rsd_node_cfg(nodesm_cfg *c, uint32_t ttl_ms, uint32_t margin_ms)
 static void node_instances_lost(rsd *d, rsd_node *n, bool recorded)
 {
 	for (rsd_inst *in = d->insts; in; in = in->next) {
+		instsm_fx fx;
+
 		if (strcmp(in->si.node, n->n.name) != 0 ||
-		    !rsd_istate_live(in->si.info.state))
+		    rsd_inst_move(d, in, IM_EV_NODE_LOST, NULL, &fx) < 0 || !fx.fx ||
+		    !recorded)
 			continue;
-		in->si.info.state = RS_IS_LOST;
-		if (!recorded)
-			continue;
-		inst_persist(d, in);
-		rsd_event(d, in->si.info.label, in->si.info.id, n->n.name, "lost",
-			  "node %s lost", n->n.name);
-		rsd_switch_over(d, in);
+		if (fx.fx & IM_FX_PERSIST)
+			inst_persist(d, in);
+		if (fx.fx & IM_FX_EVENT)
+			rsd_event(d, in->si.info.label, in->si.info.id, n->n.name, fx.event,
+				  "node %s lost", n->n.name);
+		if (fx.fx & IM_FX_SWITCH)
+			rsd_switch_over(d, in);
 	}
 }
 
@@ -643,17 +655,18 @@ static void reschedule_one(rsd *d, rsd_inst *in, rsd_node *to)
 {
 	rsd_svc *s = rsd_svc_find(d, in->si.info.label);
 	char from[RS_NODE_MAX];
+	instsm_fx fx;
 
-	rsd_tx_save(d, in);
+	if (rsd_inst_move(d, in, IM_EV_MOVE, NULL, &fx) < 0)
+		return;
 	rs_strlcpy(from, in->si.node, sizeof from);
 	rs_strlcpy(in->si.node, to->n.name, sizeof in->si.node);
-	in->si.info.state = RS_IS_PENDING;
-	in->si.info.pid = 0;
 	in->si.info.generation = s->s.generation;
 	inst_persist(d, in);
-	rsd_event(d, in->si.info.label, in->si.info.id, to->n.name, "rescheduled",
+	rsd_event(d, in->si.info.label, in->si.info.id, to->n.name, fx.event,
 		  "from lost node %s to %s", from, to->n.name);
-	rsd_send_start(d, in);
+	if (fx.fx & IM_FX_START)
+		rsd_send_start(d, in);
 	log_info("%s/%llu: rescheduling from lost node %s to %s", in->si.info.label,
 		 (unsigned long long)in->si.info.id, from, to->n.name);
 }

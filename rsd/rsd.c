@@ -317,7 +317,10 @@ int rsd_inst_move(rsd *d, rsd_inst *in, instsm_event ev, const instsm_in *x,
 			  instsm_event_to_string(ev), rs_istate_to_string(in->si.info.state));
 		return r;
 	}
-	rsd_tx_save(d, in);
+	/* a decision is undone if its transaction fails; what the agent
+	 * reports and a node's loss are facts, which the table keeps */
+	if (ev != IM_EV_REPORT && ev != IM_EV_NODE_LOST)
+		rsd_tx_save(d, in);
 	in->si.info.state = s;
 	if (fx->fx & IM_FX_CLEAR)
 		in->si.info.pid = 0;

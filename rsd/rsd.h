@@ -299,7 +299,8 @@ int rsd_start_instance(rsd *d, rsd_svc *s);
 void rsd_reschedule_lost(rsd *d);
 /* The one writer of an instance's state (lib/instsm.c): steps in by ev
  * (x may be NULL: nothing wanted, no report), saves it first inside an
- * open transaction (rsd_tx_save), sets the new state and, for
+ * open transaction (rsd_tx_save) unless ev is a fact (a report, a node's
+ * loss), sets the new state and, for
  * IM_FX_CLEAR, pid 0. The caller carries out fx (its row, orders,
  * events) after or inside its own transaction. -EINVAL: the table refuses
  * the move; in unchanged, logged (a bug in the caller). */

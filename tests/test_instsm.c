@@ -84,24 +84,26 @@ Test(instsm, every_state_and_decision, .timeout = 10)
 Test(instsm, every_report_from_every_state, .timeout = 10)
 {
 	for (int from = 0; from < RS_IS__NR; from++)
-		for (int r = 0; r < RS_IS__NR; r++) {
-			instsm_in in = { .reported = (rs_istate)r, .wanted = true };
-			bool agents = r != U && r != PE && r != LO;
-			bool dead = r == EX || r == BO || r == FA;
+		for (int r = 0; r < 2 * RS_IS__NR; r++) {
+			bool death = r >= RS_IS__NR;
+			instsm_in in = { .reported = (rs_istate)(r % RS_IS__NR),
+					 .wanted = true, .death = death };
+			bool agents = (int)in.reported != U && (int)in.reported != LO;
 			unsigned fx = P;
 			struct want w;
 
-			if ((from == RU && r != RU) || r == EX || r == FA)
+			if (death || (from == RU && (int)in.reported != RU))
 				fx |= IM_FX_SWITCH;
-			if (dead && from != RU)
+			if (death && from != RU)
 				fx |= IM_FX_DIED;
-			w.to = agents ? r : NONE;
+			w.to = agents ? (int)in.reported : NONE;
 			w.fx = agents ? fx : 0;
 			if (!agents) {
 				rs_istate s = (rs_istate)from;
 				instsm_fx f;
 				cr_assert_eq(instsm_step(&s, IM_EV_REPORT, &in, &f), -EINVAL,
-					     "a report of %s taken", rs_istate_to_string(r));
+					     "a report of %s taken",
+					     rs_istate_to_string(in.reported));
 				cr_assert_eq(s, (rs_istate)from);
 				continue;
 			}
@@ -170,6 +172,7 @@ Test(instsm, random_walk_keeps_invariants, .timeout = 30)
 			ev = (instsm_event)((x >> 33) % IM_EV__NR);
 			in.reported = (rs_istate)((x >> 40) % RS_IS__NR);
 			in.wanted = (x >> 50) & 1;
+			in.death = (x >> 52) & 1;
 			in.stopped = (x >> 51) & 1;
 			r = instsm_step(&s, ev, &in, &fx);
 			if (r < 0) {
