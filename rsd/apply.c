@@ -569,8 +569,7 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 	p->apply_json = json;
 	json = NULL;
 	p->boot = d->boot && rq == &d->boot->u.request;
-	p->next = d->pending;
-	d->pending = p;
+	rsd_pending_add(d, p);
 	if (rq->no_block && !p->boot) {
 		snprintf(err, sizeof err, "applying: add %zu, change %zu, remove %zu", na, nc, nr);
 		rsd_reply(d, peer, rq->id, RS_OK, p->apply_json, err);

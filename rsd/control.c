@@ -109,11 +109,13 @@ rsd_pending *rsd_op_new(rsd *d, const net_peer *peer, const rs_request *rq,
 	return p;
 }
 
+/* Whether an operation on rq's label refuses rq (lib/opsm: busy): replies
+ * exit 4 then. */
 static bool busy(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	rsd_pending *p = rsd_pending_for(d, rq->label);
 
-	if (!p)
+	if (!p || opsm_admit(p->verb, rq->verb) != OPSM_BUSY)
 		return false;
 	rsd_reply_err(d, peer, rq->id, RS_E_BUSY,
 		  "%s is busy: a '%s' operation is in progress (since %llu ms)",
@@ -262,8 +264,7 @@ static void up_act(rsd *d, const net_peer *peer, const rs_request *rq, rsd_svc *
 	in->next = d->insts;
 	d->insts = in;
 	p->inst_id = in->si.info.id;
-	p->next = d->pending;
-	d->pending = p;
+	rsd_pending_add(d, p);
 	rsd_send_start(d, in);
 	for (uint32_t k = 1; k < s->s.spec.replicas; k++)   /* spread the others */
 		if (rsd_start_instance(d, s) < 0)
@@ -327,13 +328,13 @@ fail:
 static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	/* down cancels a start still waiting for ready (as systemctl stop
-	 * does); any other operation in progress makes it busy */
+	 * does); any other operation in progress makes it busy (lib/opsm) */
 	rsd_pending *up = rsd_pending_for(d, rq->label);
 	rsd_svc *s;
 	store_service next;
 	rsd_pending *p;
 
-	if (up && up->verb != RS_V_UP)
+	if (up && opsm_admit(up->verb, rq->verb) != OPSM_CANCELS)
 		up = NULL;
 	s = up ? rsd_svc_find(d, rq->label) : rsd_svc_for_op(d, peer, rq);
 	if (!s)
@@ -355,9 +356,11 @@ static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;   /* replied, p freed, nothing changed */
 	s->s.desired = next.desired;
 	s->s.updated_ms = next.updated_ms;
-	if (up)   /* recorded: now answer the start it cancels */
+	if (up) {   /* recorded: now answer the start it cancels */
+		up->cancelled = true;
 		rsd_pending_done(d, up, RS_E_FAILED, NULL, "%s: start cancelled by down "
 				 "(%s)", rq->label, d->cur_actor[0] ? d->cur_actor : "rsctl");
+	}
 	for (rsd_inst *in = d->insts; in; in = in->next) {
 		if (strcmp(in->si.info.label, rq->label) != 0 ||
 		    (!rsd_istate_live(in->si.info.state) &&
@@ -414,8 +417,7 @@ int rsd_op_commit(rsd *d, const net_peer *peer, const rs_request *rq,
 		  rs_verb_to_string(rq->verb), "%s", what);
 	if ((r = rsd_tx_commit(d)) < 0)
 		goto fail;
-	p->next = d->pending;
-	d->pending = p;
+	rsd_pending_add(d, p);
 	return 0;
 fail:
 	rsd_reply_unrecorded(d, peer, rq, r);
@@ -545,8 +547,7 @@ static void do_shutdown(rsd *d, const net_peer *peer, const rs_request *rq)
 		goto fail;
 	for (rsd_svc *s = d->svcs; s; s = s->next)
 		s->s.desired = RS_WANT_DOWN;
-	p->next = d->pending;
-	d->pending = p;
+	rsd_pending_add(d, p);
 	for (rsd_inst *in = d->insts; in; in = in->next)
 		if (rsd_istate_live(in->si.info.state))
 			rsd_send_stop(d, in, true, false);

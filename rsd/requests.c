@@ -212,8 +212,7 @@ static void resume(rsd *d, const net_peer *peer, const rs_request *rq,
 	}
 	log_info("%s %s: request %llx of %s resumed (accepted before rsd restarted)",
 		 op->kind, op->label, (unsigned long long)rq->id, op->caller);
-	p->next = d->pending;
-	d->pending = p;
+	rsd_pending_add(d, p);
 	rsd_pending_check(d);
 }
 

@@ -593,9 +593,33 @@ int rsd_send_stop(rsd *d, rsd_inst *in, bool forget, bool restart)
 	return r;
 }
 
+void rsd_pending_add(rsd *d, rsd_pending *p)
+{
+	if (opsm_step(&p->st, OP_EV_RECORDED, p->verb == RS_V_UPDATE) < 0)
+		log_warnx("%s %s: operation queued twice (a bug), ignored",
+			  rs_verb_to_string(p->verb), p->label);
+	p->next = d->pending;
+	d->pending = p;
+}
+
+/* The event that ends p with code. */
+static opsm_event pending_outcome(const rsd_pending *p, int code)
+{
+	if (p->cancelled)
+		return OP_EV_CANCEL;
+	switch (code) {
+	case RS_OK:            return OP_EV_SUCCEED;
+	case RS_E_ROLLED_BACK: return OP_EV_ROLLBACK;
+	case RS_E_TIMEOUT:     return OP_EV_TIMEOUT;
+	default:               return OP_EV_FAIL;
+	}
+}
+
 void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
 		      const char *fmt, ...)
 {
+	bool update = p->verb == RS_V_UPDATE;
+	opsm_event ev = pending_outcome(p, code);
 	rsd_pending **pp = &d->pending;
 	char msg[RS_DETAIL_MAX];
 	va_list ap;
@@ -607,8 +631,13 @@ void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = p->next;
-	rs_strlcpy(p->op.state, code == RS_OK ? (p->verb == RS_V_UPDATE ? "committed" : "done") :
-		   code == RS_E_ROLLED_BACK ? "rolled-back" : "failed", sizeof p->op.state);
+	if (p->st == OP_NEW)   /* answered before it was queued */
+		opsm_step(&p->st, OP_EV_RECORDED, update);
+	if (opsm_step(&p->st, ev, update) < 0 && opsm_step(&p->st, OP_EV_FAIL, update) < 0)
+		log_warnx("%s %s: %s refused in operation state %s (a bug)",
+			  rs_verb_to_string(p->verb), p->label, opsm_event_to_string(ev),
+			  opsm_state_to_string(p->st, update));
+	rs_strlcpy(p->op.state, opsm_state_to_string(p->st, update), sizeof p->op.state);
 	rs_strlcpy(p->op.detail, msg, sizeof p->op.detail);
 	p->op.finished_ms = clock_wall_ms();
 	p->op.answered = true;
@@ -901,17 +930,19 @@ static int close_op(const rs_op *op, void *arg)
 {
 	rsd *d = arg;
 	rs_op o = *op;
+	bool update = !strcmp(o.kind, "update");
+	opsm_state st = OP_RUNNING;
 
-	if (!strcmp(o.kind, "update")) {
+	opsm_step(&st, OP_EV_RSD_RESTART, update);   /* failed, or rolled back */
+	rs_strlcpy(o.state, opsm_state_to_string(st, update), sizeof o.state);
+	if (update) {
 		/* the new spec was not stored: an instance that committed
 		 * anyway is handed back when its agent reports it */
-		rs_strlcpy(o.state, "rolled-back", sizeof o.state);
 		rs_strlcpy(o.detail, "rsd restarted during the update; every "
 			   "instance runs the stored spec again", sizeof o.detail);
 		o.answered = true;   /* a resent update gets this answer */
 		o.code = RS_E_ROLLED_BACK;
 	} else {
-		rs_strlcpy(o.state, "failed", sizeof o.state);
 		rs_strlcpy(o.detail, "rsd restarted while it ran; the service's "
 			   "desired state stands", sizeof o.detail);
 	}

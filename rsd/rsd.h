@@ -19,6 +19,7 @@
 #include "msg.h"
 #include "net.h"
 #include "instsm.h"
+#include "opsm.h"
 #include "orders.h"
 #include "store.h"
 #include "wire.h"
@@ -91,6 +92,8 @@ typedef struct rsd_pending {
 	size_t    nstops;
 	bool      boot;           /* the boot apply of rsd --manifest */
 	struct rsd_update *upd;   /* update: its instances and specs */
+	opsm_state st;            /* lib/opsm: new until recorded */
+	bool      cancelled;      /* rsd_pending_done: a down cancelled it */
 	bool      start_died;     /* up/restart/clone/apply: died before ready */
 	char      died_label[RS_LABEL_MAX];  /* apply: which service */
 	char      died_detail[RS_DETAIL_MAX];
@@ -270,7 +273,12 @@ int rsd_send_start(rsd *d, rsd_inst *in);
 int rsd_send_respec(rsd *d, rsd_inst *in);
 /* Stop; forget: the agent drops it once dead; restart: starts it again. */
 int rsd_send_stop(rsd *d, rsd_inst *in, bool forget, bool restart);
-/* Finishes a pending request: reply (if wanted), close its op, free it. */
+/* A recorded operation starts (lib/opsm: recorded -> running): queued,
+ * its caller waits. */
+void rsd_pending_add(rsd *d, rsd_pending *p);
+/* Finishes a pending request: reply (if wanted), close its op (its state
+ * from lib/opsm by code: 0 done, RS_E_ROLLED_BACK rolled back,
+ * RS_E_TIMEOUT timed out, p->cancelled cancelled, else failed), free it. */
 void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
 		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Re-checks pending requests against the table (after any change). */
