@@ -145,6 +145,7 @@ static void agent_hello(agent *ag)
 			svc_fill_info(in, &m.u.hello.instances[n++]);
 	agent_send(ag, &m, NULL, NULL);
 	ag->hello_seq = m.seq;
+	ag->said_ms = clock_mono_ms();
 	rs_msg_clear(&m);
 }
 
@@ -185,6 +186,7 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	for (inst *in = ag->insts; in; in = in->next)
 		m.u.beat.running += in->pid > 0;
 	agent_send(ag, &m, NULL, NULL);
+	ag->said_ms = now;
 	rs_msg_clear(&m);
 }
 
@@ -269,14 +271,14 @@ void agent_lease_check(agent *ag)
 }
 
 /* rsd answered (Welcome: lease_ms from it; BeatAck): the lease runs
- * lease_ms from now (lib/lease.h). Only answers renew it: rsd sends them
+ * lease_ms from our last Hello or beat (lib/lease.h). Only answers renew it: rsd sends them
  * right after hearing this node, so the lease never outlasts what rsd
  * counts from its last word from us (an order may be sent long after
  * that). The keeper gets the same deadline, at most every lease/4. */
 static void agent_lease_renew(agent *ag, uint32_t lease_ms)
 {
 	uint64_t now = clock_mono_ms();
-	unsigned fx = lease_renew(&ag->lease, lease_ms, now);
+	unsigned fx = lease_renew(&ag->lease, lease_ms, ag->said_ms, now);
 
 	if (fx & LEASE_FX_HELLO) {
 		log_info("rsd speaks again: the fence is lifted, saying hello");
@@ -345,8 +347,22 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 		logs_get(ag, m);
 		break;
 	case RS_MSG_START:
-		if (order_take(ag, m) && !ag->exiting)
-			svc_start(ag, &m->u.start);
+		if (!order_take(ag, m) || ag->exiting)
+			break;
+		/* an order that waited (a frozen agent, a slow link) may come
+		 * after the lease ended, when rsd may run the instance
+		 * elsewhere: no new fence: stop process then (rsd's reconcile
+		 * starts it again once it hears us, if it is still ours) */
+		agent_lease_check(ag);
+		if (!m->u.start.respec && m->u.start.spec.fence == RS_FENCE_STOP &&
+		    !lease_holds(&ag->lease, clock_mono_ms())) {
+			log_warnx("%s/%llu: start refused: the lease ended (%s)",
+				  m->u.start.spec.label,
+				  (unsigned long long)m->u.start.instance_id,
+				  ag->fence_why);
+			break;
+		}
+		svc_start(ag, &m->u.start);
 		break;
 	case RS_MSG_STOP:
 		if (!order_take(ag, m))

@@ -116,6 +116,8 @@ struct agent {
 	uint64_t        seq;          /* last envelope seq sent */
 	uint64_t        hello_seq;    /* seq of the last Hello sent */
 	uint64_t        rsd_seen_ms;  /* mono time of rsd's last message */
+	uint64_t        said_ms;      /* mono time of the last Hello or beat
+				       * sent: the lease runs from it */
 	/* the lease (fence: stop instances): rsd's Welcome gives its length;
 	 * each answer from rsd (Welcome, BeatAck) renews it */
 	lease           lease;        /* lib/lease.h: length, deadline (the

@@ -3,9 +3,9 @@
  */
 #include "lease.h"
 
-unsigned lease_renew(lease *l, uint32_t ms, uint64_t now)
+unsigned lease_renew(lease *l, uint32_t ms, uint64_t said, uint64_t now)
 {
-	uint64_t at = now + ms;
+	uint64_t at = (said < now ? said : now) + ms;
 	unsigned fx = 0;
 
 	if (!ms) {   /* a 0.2.0 rsd: no lease, never fence */
@@ -22,6 +22,13 @@ unsigned lease_renew(lease *l, uint32_t ms, uint64_t now)
 		l->fenced = false;
 		fx |= LEASE_FX_HELLO;
 	}
+	if (at <= now && l->at) {
+		/* a stale answer (it waited longer than the lease): it says
+		 * nothing of rsd now; what ended stays ended */
+		if (fx & LEASE_FX_HELLO)
+			l->fenced = true;
+		return 0;
+	}
 	if (!l->at || l->ms != ms || now >= l->at || at >= l->at + ms / 4) {
 		l->at = at;
 		l->ms = ms;
@@ -36,6 +43,13 @@ bool lease_expire(lease *l, uint64_t now)
 		return false;
 	l->fenced = true;
 	return true;
+}
+
+bool lease_holds(const lease *l, uint64_t now)
+{
+	if (!l->ms || !l->at)
+		return true;
+	return !l->fenced && now < l->at;
 }
 
 uint64_t lease_due(const lease *l)
