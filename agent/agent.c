@@ -145,6 +145,7 @@ static void agent_hello(agent *ag)
 			svc_fill_info(in, &m.u.hello.instances[n++]);
 	agent_send(ag, &m, NULL, NULL);
 	ag->hello_seq = m.seq;
+	ag->said_ms = clock_mono_ms();
 	rs_msg_clear(&m);
 }
 
@@ -185,6 +186,7 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	for (inst *in = ag->insts; in; in = in->next)
 		m.u.beat.running += in->pid > 0;
 	agent_send(ag, &m, NULL, NULL);
+	ag->said_ms = now;
 	rs_msg_clear(&m);
 }
 
@@ -225,11 +227,12 @@ static bool order_take(agent *ag, const rs_msg *m)
 
 static void lease_arm(agent *ag, uint64_t now)
 {
+	uint64_t at = lease_due(&ag->lease);
+
 	ev_timer_stop(ag->loop, &ag->lease_t);
-	if (!ag->lease_at || ag->fenced)
+	if (!at)
 		return;
-	ev_timer_set(&ag->lease_t, ag->lease_at > now ? (double)(ag->lease_at - now) / 1e3 : 0.,
-		     0.);
+	ev_timer_set(&ag->lease_t, at > now ? (double)(at - now) / 1e3 : 0., 0.);
 	ev_timer_start(ag->loop, &ag->lease_t);
 }
 
@@ -243,18 +246,17 @@ void agent_lease_check(agent *ag)
 	uint64_t now = clock_mono_ms();
 	inst *in, *next;
 
-	if (!ag->lease_at || ag->fenced || ag->exiting)
+	if (!lease_due(&ag->lease) || ag->exiting)
 		return;
-	if (now < ag->lease_at) {
+	if (!lease_expire(&ag->lease, now)) {
 		lease_arm(ag, now);
 		return;
 	}
-	ag->fenced = true;
 	snprintf(ag->fence_why, sizeof ag->fence_why,
 		 "fenced: no word from rsd for %llu ms",
-		 (unsigned long long)(now - (ag->lease_at - ag->lease_ms)));
+		 (unsigned long long)(now - (ag->lease.at - ag->lease.ms)));
 	log_warnx("%s (lease %u ms): stopping the fence: stop services until rsd "
-		  "speaks again", ag->fence_why, ag->lease_ms);
+		  "speaks again", ag->fence_why, ag->lease.ms);
 	for (in = ag->insts; in; in = next) {
 		next = in->next;   /* svc_apply may free in */
 		if (in->spec.fence != RS_FENCE_STOP || in->primary ||
@@ -269,38 +271,21 @@ void agent_lease_check(agent *ag)
 }
 
 /* rsd answered (Welcome: lease_ms from it; BeatAck): the lease runs
- * lease_ms from now. Only answers renew it: rsd sends them right after
- * hearing this node, so the lease never outlasts what rsd counts from
- * its last word from us (an order may be sent long after that). The
- * keeper gets the same deadline, at most every lease/4 (so the keeper
- * never fences later than this engine: they share one deadline). */
-static void lease_renew(agent *ag, uint32_t lease_ms)
+ * lease_ms from our last Hello or beat (lib/lease.h). Only answers renew it: rsd sends them
+ * right after hearing this node, so the lease never outlasts what rsd
+ * counts from its last word from us (an order may be sent long after
+ * that). The keeper gets the same deadline, at most every lease/4. */
+static void agent_lease_renew(agent *ag, uint32_t lease_ms)
 {
-	uint64_t now = clock_mono_ms(), at = now + lease_ms;
+	uint64_t now = clock_mono_ms();
+	unsigned fx = lease_renew(&ag->lease, lease_ms, ag->said_ms, now);
 
-	if (!lease_ms) {   /* a 0.2.0 rsd: no lease, never fence */
-		if (ag->lease_at)
-			kc_lease(ag, 0, 0);
-		ag->lease_at = 0;
-		ag->lease_ms = 0;
-		ag->fenced = false;
-		ev_timer_stop(ag->loop, &ag->lease_t);
-		return;
-	}
-	if (ag->fenced) {
-		/* a Hello with what was fenced: rsd's reconcile starts again
-		 * what it still places here (its answer may have crossed an
-		 * earlier Hello, or none was due: rsd was only slow) */
-		ag->fenced = false;
+	if (fx & LEASE_FX_HELLO) {
 		log_info("rsd speaks again: the fence is lifted, saying hello");
 		agent_hello(ag);
 	}
-	if (!ag->lease_at || ag->lease_ms != lease_ms || now >= ag->lease_at ||
-	    at >= ag->lease_at + lease_ms / 4) {
-		ag->lease_at = at;
-		ag->lease_ms = lease_ms;
-		kc_lease(ag, at, lease_ms);
-	}
+	if (fx & LEASE_FX_KEEPER)
+		kc_lease(ag, ag->lease.at, ag->lease.ms);
 	lease_arm(ag, now);
 }
 
@@ -310,8 +295,8 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 	orders_in_heard(&ag->oin, m->epoch, ag->rsd_seen_ms);
 	/* the lease: renewed by the answers of the rsd this agent follows
 	 * (a Welcome below, once taken) */
-	if (m->type == RS_MSG_BEAT_ACK && ag->lease_ms && m->epoch == ag->oin.epoch)
-		lease_renew(ag, ag->lease_ms);
+	if (m->type == RS_MSG_BEAT_ACK && ag->lease.ms && m->epoch == ag->oin.epoch)
+		agent_lease_renew(ag, ag->lease.ms);
 	switch (m->type) {
 	case RS_MSG_WELCOME:
 		if (m->u.welcome.session && m->u.welcome.session != ag->session) {
@@ -329,7 +314,7 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 				  (unsigned long long)(ag->rsd_seen_ms - ag->oin.heard_ms));
 			break;
 		}
-		lease_renew(ag, m->u.welcome.lease_ms);
+		agent_lease_renew(ag, m->u.welcome.lease_ms);
 		if (!ag->welcomed) {
 			log_info("welcomed by rsd %s (ack %llu, epoch %llu, orders after %llu)",
 				 m->sender_version, (unsigned long long)m->ack,
@@ -362,8 +347,22 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 		logs_get(ag, m);
 		break;
 	case RS_MSG_START:
-		if (order_take(ag, m) && !ag->exiting)
-			svc_start(ag, &m->u.start);
+		if (!order_take(ag, m) || ag->exiting)
+			break;
+		/* an order that waited (a frozen agent, a slow link) may come
+		 * after the lease ended, when rsd may run the instance
+		 * elsewhere: no new fence: stop process then (rsd's reconcile
+		 * starts it again once it hears us, if it is still ours) */
+		agent_lease_check(ag);
+		if (!m->u.start.respec && m->u.start.spec.fence == RS_FENCE_STOP &&
+		    !lease_holds(&ag->lease, clock_mono_ms())) {
+			log_warnx("%s/%llu: start refused: the lease ended (%s)",
+				  m->u.start.spec.label,
+				  (unsigned long long)m->u.start.instance_id,
+				  ag->fence_why);
+			break;
+		}
+		svc_start(ag, &m->u.start);
 		break;
 	case RS_MSG_STOP:
 		if (!order_take(ag, m))

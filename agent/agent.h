@@ -16,6 +16,7 @@
 #include "model.h"
 #include "msg.h"
 #include "net.h"
+#include "lease.h"
 #include "orders.h"
 #include "prom.h"
 #include "rproc.h"
@@ -115,13 +116,12 @@ struct agent {
 	uint64_t        seq;          /* last envelope seq sent */
 	uint64_t        hello_seq;    /* seq of the last Hello sent */
 	uint64_t        rsd_seen_ms;  /* mono time of rsd's last message */
+	uint64_t        said_ms;      /* mono time of the last Hello or beat
+				       * sent: the lease runs from it */
 	/* the lease (fence: stop instances): rsd's Welcome gives its length;
 	 * each answer from rsd (Welcome, BeatAck) renews it */
-	uint32_t        lease_ms;     /* 0: none (a 0.2.0 rsd, or never heard) */
-	uint64_t        lease_at;     /* mono ms it ends (the keeper has the
-				       * same deadline), 0: none */
-	bool            fenced;       /* the lease ended: fenced instances are
-				       * stopped until rsd speaks again */
+	lease           lease;        /* lib/lease.h: length, deadline (the
+				       * keeper has the same), fenced */
 	char            fence_why[96];/* "fenced: no word from rsd for N ms" */
 	ev_timer        lease_t;
 	bool            welcomed;

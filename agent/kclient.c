@@ -506,8 +506,8 @@ static int kc_attach_once(agent *ag)
 			/* the lease a previous engine gave (protocol 3): ours
 			 * until rsd speaks to us */
 			if (m.b == KEEPER_PROTO && m.c > 0 && m.d > 0) {
-				ag->lease_at = (uint64_t)m.c;
-				ag->lease_ms = (uint32_t)m.d;
+				ag->lease.at = (uint64_t)m.c;
+				ag->lease.ms = (uint32_t)m.d;
 			}
 			break;
 		}
