@@ -187,6 +187,9 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		m.u.beat.running += in->pid > 0;
 	agent_send(ag, &m, NULL, NULL);
 	ag->said_ms = now;
+	ag->beats[ag->nbeats % 8].wall = m.u.beat.time_ms;
+	ag->beats[ag->nbeats % 8].mono = now;
+	ag->nbeats++;
 	rs_msg_clear(&m);
 }
 
@@ -275,10 +278,10 @@ void agent_lease_check(agent *ag)
  * right after hearing this node, so the lease never outlasts what rsd
  * counts from its last word from us (an order may be sent long after
  * that). The keeper gets the same deadline, at most every lease/4. */
-static void agent_lease_renew(agent *ag, uint32_t lease_ms)
+static void agent_lease_renew(agent *ag, uint32_t lease_ms, uint64_t said_ms)
 {
 	uint64_t now = clock_mono_ms();
-	unsigned fx = lease_renew(&ag->lease, lease_ms, ag->said_ms, now);
+	unsigned fx = lease_renew(&ag->lease, lease_ms, said_ms, now);
 
 	if (fx & LEASE_FX_HELLO) {
 		log_info("rsd speaks again: the fence is lifted, saying hello");
@@ -295,8 +298,20 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 	orders_in_heard(&ag->oin, m->epoch, ag->rsd_seen_ms);
 	/* the lease: renewed by the answers of the rsd this agent follows
 	 * (a Welcome below, once taken) */
-	if (m->type == RS_MSG_BEAT_ACK && ag->lease.ms && m->epoch == ag->oin.epoch)
-		agent_lease_renew(ag, ag->lease.ms);
+	if (m->type == RS_MSG_BEAT_ACK && ag->lease.ms && m->epoch == ag->oin.epoch) {
+		/* rsd 0.3 echoes the beat it answers: the lease runs from when
+		 * that beat left (an answer that waited in our socket while a
+		 * newer beat went out renews only from the old one); an echo
+		 * of a beat no longer kept renews nothing; no echo (an older
+		 * rsd): from the last word */
+		uint64_t said = m->u.beat_ack.time_ms ? 0 : ag->said_ms;
+
+		for (unsigned i = 0; i < 8 && i < ag->nbeats && !said; i++)
+			if (ag->beats[i].wall == m->u.beat_ack.time_ms)
+				said = ag->beats[i].mono;
+		if (said)
+			agent_lease_renew(ag, ag->lease.ms, said);
+	}
 	switch (m->type) {
 	case RS_MSG_WELCOME:
 		if (m->u.welcome.session && m->u.welcome.session != ag->session) {
@@ -314,7 +329,7 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 				  (unsigned long long)(ag->rsd_seen_ms - ag->oin.heard_ms));
 			break;
 		}
-		agent_lease_renew(ag, m->u.welcome.lease_ms);
+		agent_lease_renew(ag, m->u.welcome.lease_ms, ag->said_ms);
 		if (!ag->welcomed) {
 			log_info("welcomed by rsd %s (ack %llu, epoch %llu, orders after %llu)",
 				 m->sender_version, (unsigned long long)m->ack,

@@ -118,6 +118,12 @@ struct agent {
 	uint64_t        rsd_seen_ms;  /* mono time of rsd's last message */
 	uint64_t        said_ms;      /* mono time of the last Hello or beat
 				       * sent: the lease runs from it */
+	/* the last beats sent (their time_ms, and when they left): a BeatAck
+	 * that echoes one renews the lease from when that beat left */
+	struct {
+		uint64_t wall, mono;
+	} beats[8];
+	unsigned        nbeats;
 	/* the lease (fence: stop instances): rsd's Welcome gives its length;
 	 * each answer from rsd (Welcome, BeatAck) renews it */
 	lease           lease;        /* lib/lease.h: length, deadline (the

@@ -770,7 +770,15 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 			break;
 		}
 		n->n.last_seen_ms = clock_wall_ms();
-		send_simple(d, n, RS_MSG_BEAT_ACK);
+		{	/* the answer names the beat it answers: the agent's
+			 * lease runs from when that beat left (lib/lease.h) */
+			rs_msg ack;
+
+			rs_msg_init(&ack, RS_MSG_BEAT_ACK);
+			ack.u.beat_ack.time_ms = m.u.beat.time_ms;
+			rsd_send_agent(d, n, &ack);
+			rs_msg_clear(&ack);
+		}
 		break;
 	case RS_MSG_EVENT:
 		on_event(d, n, &m);

@@ -981,12 +981,13 @@ static void agent_lease_check(sim *s, int k)
 	}
 }
 
-/* The lease runs from the word the answer answers. agent/agent.c takes
- * its last Hello or beat (said_ms): after a freeze it says a word before
- * it reads the answers that waited in its socket, and a stale answer
- * then renews the lease (RS_SIM_AS_IS=1; found as seed 85590028). The simulation
- * has rsd echo the word's time (BeatAck.time_ms exists for that; a
- * Welcome would need a field) and the agent anchor on it. */
+/* The lease runs from the word the answer answers. Anchored on the
+ * agent's last Hello or beat (said_ms), after a freeze the agent says a
+ * word before it reads the answers that waited in its socket, and a
+ * stale answer then renewed the lease (RS_SIM_AS_IS=1; found as seed
+ * 85590028). Fixed the way this models it: rsd echoes the beat's time in
+ * BeatAck.time_ms and agent/agent.c renews from when that beat left (a
+ * Welcome, which answers a Hello, has no such field yet). */
 static void agent_lease_renew(sim *s, int k, uint32_t ms, uint64_t echo)
 {
 	agent *a = &s->ag[k];
