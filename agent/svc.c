@@ -638,8 +638,19 @@ int svc_start(agent *ag, const rs_start *st)
 		return r;
 	}
 	if (in) {
+		if (in->rp.state == RS_IS_STOPPING && !ag->exiting) {
+			/* rsd wants it again while it stops (it moved the
+			 * instance back here while this copy was being
+			 * stopped): start it again once it is down, as a
+			 * refresh, rather than let the stop end it for good
+			 * (found by tests/test_sim.c) */
+			in->refresh = true;
+			in->forget = false;
+			agent_report(ag, in, RS_EK_STARTED, "stopping; starts again once down");
+			return 0;
+		}
 		if (in->rp.state == RS_IS_STARTING || in->rp.state == RS_IS_RUNNING ||
-		    in->rp.state == RS_IS_STOPPING || in->rp.state == RS_IS_BACKOFF) {
+		    in->rp.state == RS_IS_BACKOFF) {
 			/* already live: say so again (rsd may have missed it) */
 			agent_report(ag, in, in->rp.state == RS_IS_RUNNING ?
 				     RS_EK_READY : RS_EK_STARTED, "already running");

@@ -14,6 +14,20 @@ uint64_t orders_out_next(orders_out *o)
 int orders_out_push(orders_out *o, uint64_t seq, uint8_t *buf, size_t len,
 		    uint64_t now_ms)
 {
+	return orders_out_push_key(o, seq, 0, buf, len, now_ms);
+}
+
+bool orders_out_has(const orders_out *o, uint64_t key)
+{
+	for (size_t i = 0; i < o->n; i++)
+		if (o->ring[(o->head + i) % ORDERS_MAX].key == key)
+			return true;
+	return false;
+}
+
+int orders_out_push_key(orders_out *o, uint64_t seq, uint64_t key, uint8_t *buf,
+			size_t len, uint64_t now_ms)
+{
 	orders_item *it;
 
 	if (seq != o->last + 1) {
@@ -30,6 +44,7 @@ int orders_out_push(orders_out *o, uint64_t seq, uint8_t *buf, size_t len,
 	}
 	it = &o->ring[(o->head + o->n) % ORDERS_MAX];
 	it->seq = seq;
+	it->key = key;
 	it->sent_ms = now_ms;
 	it->buf = buf;
 	it->len = len;

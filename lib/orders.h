@@ -38,6 +38,7 @@
 
 typedef struct orders_item {
 	uint64_t seq;
+	uint64_t key;         /* what it is about (rsd: the instance id) */
 	uint64_t sent_ms;     /* last (re)sent */
 	uint8_t *buf;         /* owned: the encoded message */
 	size_t   len;
@@ -60,6 +61,12 @@ uint64_t orders_out_next(orders_out *o);
  * number given. */
 int orders_out_push(orders_out *o, uint64_t seq, uint8_t *buf, size_t len,
 		    uint64_t now_ms);
+/* The same, with a key saying what the order is about. */
+int orders_out_push_key(orders_out *o, uint64_t seq, uint64_t key, uint8_t *buf,
+			size_t len, uint64_t now_ms);
+/* Whether an unacknowledged order about key is kept (its effect is not
+ * known yet: a Hello taken before it says nothing of it). */
+bool orders_out_has(const orders_out *o, uint64_t key);
 /* The agent applied every order up to ack. -EINVAL (nothing changed) if
  * ack is beyond the last number given: a confused or hostile peer. */
 int orders_out_ack(orders_out *o, uint64_t ack);

@@ -467,8 +467,10 @@ static int deliver(rsd *d, rsd_node *n, rs_msg *m)
 	r = wire_encode(m, &buf, &len);
 	if (r < 0)
 		return r;
-	if (order && (r = orders_out_push(&n->out, m->order, buf, len,
-					  clock_mono_ms())) < 0) {
+	if (order && (r = orders_out_push_key(&n->out, m->order,
+					      m->type == RS_MSG_START ? m->u.start.instance_id :
+					      m->u.stop.instance_id, buf, len,
+					      clock_mono_ms())) < 0) {
 		log_warnx("node %s: cannot keep order %llu (%s); asking it for a hello",
 			  n->n.name, (unsigned long long)m->order, strerror(-r));
 		orders_out_void(&n->out);

@@ -552,7 +552,8 @@ static void reconcile(sim *s, int k, const msg *m)
 		 * anyway (down, when not wanted), then a new up places it
 		 * elsewhere while the old Start still starts it here: two
 		 * copies of a fence: stop instance (RS_SIM_AS_IS=1; found as seed
-		 * 85590052). The simulation waits for the order instead. */
+		 * 85590052). Fixed as modelled: reconcile skips an instance
+		 * the kept outbox has an order about (orders_out_has). */
 		if (!s->as_is && order_pending(s, k, i, -1))
 			continue;
 		x.wanted = inst_wanted(s, i);
@@ -697,9 +698,10 @@ static void rsd_recv(sim *s, const msg *m)
 			s->rq[p].died = true;
 		/* a fenced instance that went down after its fence was lifted
 		 * (the agent's Hello showed it still stopping): rsd/agents.c
-		 * starts a fenced instance again only from a Hello, so it stays
-		 * down, wanted up, for ever (RS_SIM_AS_IS=1; found as seed 85590022).
-		 * The simulation takes the event as the Hello would be taken. */
+		 * started a fenced instance again only from a Hello, so it
+		 * stayed down, wanted up, for ever (RS_SIM_AS_IS=1; found as
+		 * seed 85590022). Fixed as modelled: rsd/agents.c fenced_back
+		 * takes the event as the Hello would be taken. */
 		if (!s->as_is && m->state == RS_IS_DOWN && m->why == RS_ER_FENCED &&
 		    inst_wanted(s, m->inst) && p < 0 &&
 		    inst_move(s, m->inst, IM_EV_PLACE, NULL, &pfx) == 0) {
@@ -1008,11 +1010,12 @@ static void agent_start(sim *s, int k, int i)
 	rproc prev = in->rp;
 
 	if (in->present && in->rp.state == RS_IS_STOPPING && !s->as_is) {
-		/* agent/svc.c says "already running" and lets the stop end
+		/* agent/svc.c said "already running" and let the stop end
 		 * it: a Start that moved the instance back here while its
-		 * duplicate was being stopped is lost, and the instance stays
-		 * down, wanted (RS_SIM_AS_IS=1; found as seed 85591238). The
-		 * simulation starts it again once it is down, as a refresh. */
+		 * duplicate was being stopped was lost, and the instance
+		 * stayed down, wanted (RS_SIM_AS_IS=1; found as seed
+		 * 85591238). Fixed as modelled here: svc_start starts it
+		 * again once it is down, as a refresh. */
 		in->refresh = true;
 		in->forget = false;
 		report(s, k, i, false);
