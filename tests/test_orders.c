@@ -545,3 +545,21 @@ Test(sim, orders_once_in_order_despite_faults, .timeout = 120)
 			  (unsigned long long)seed, why, (unsigned long long)seed);
 	}
 }
+
+/* rsd asks whether an order about an instance is still on its way. */
+Test(outbox, keys, .timeout = 10)
+{
+	orders_out o = { 0 };
+
+	cr_assert(!orders_out_has(&o, 7), "an empty outbox");
+	cr_assert_eq(orders_out_push_key(&o, 1, 7, bytes(1), 8, 0), 0);
+	cr_assert_eq(orders_out_push_key(&o, 2, 9, bytes(2), 8, 0), 0);
+	cr_assert(orders_out_has(&o, 7) && orders_out_has(&o, 9));
+	cr_assert(!orders_out_has(&o, 8));
+	orders_out_ack(&o, 1);
+	cr_assert(!orders_out_has(&o, 7), "acknowledged: its effect is known");
+	cr_assert(orders_out_has(&o, 9));
+	orders_out_void(&o);
+	cr_assert(!orders_out_has(&o, 9), "voided");
+	orders_out_free(&o);
+}
