@@ -2,6 +2,10 @@
  * rs-agent - supervises the services of one node for rsd.
  *
  *   rs-agent --node NAME --rsd EP --state-dir DIR [--beat-ms N] [-v]
+ *
+ * Exits 0 after a clean stop, 1 on an error, 2 on a usage error, 3
+ * (RS_AGENT_EXIT_OTHER_KEEPER) when the node has a keeper of another
+ * state dir.
  */
 #include <errno.h>
 #include <ev.h>
@@ -156,6 +160,12 @@ int main(int argc, char **argv)
 		fatalx("--beat-ms must be between 10 and 60000");
 	if (ag.log_max < 4096)
 		fatalx("--log-max must be at least 4096 bytes");
+	/* one keeper per node: refused before anything is made (a state dir
+	 * that is not the running keeper's is created by nobody) */
+	if ((r = kc_node_check(&ag, true)) == -EEXIST)
+		exit(RS_AGENT_EXIT_OTHER_KEEPER);
+	if (r < 0)
+		fatalx("cannot ask for node %s's keeper: %s", ag.node, strerror(-r));
 	if ((r = mkdir_sub(ag.state_dir, NULL)) < 0 ||
 	    (r = mkdir_sub(ag.state_dir, "run")) < 0 ||
 	    (r = mkdir_sub(ag.state_dir, "logs")) < 0)
@@ -181,7 +191,9 @@ int main(int argc, char **argv)
 	if (!ag.kbuf)
 		fatalx("out of memory");
 	/* before libev and ZeroMQ open anything: this may fork the keeper */
-	if ((r = kc_start(&ag)) < 0)
+	if ((r = kc_start(&ag)) == -EEXIST)
+		exit(RS_AGENT_EXIT_OTHER_KEEPER);
+	if (r < 0)
 		fatalx("cannot reach or start the keeper in %s/run: %s",
 		       ag.state_dir, strerror(-r));
 	signal(SIGPIPE, SIG_IGN);
