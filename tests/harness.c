@@ -1076,6 +1076,26 @@ void h_restart_agent(int i)
 	start_agent(i);
 }
 
+const h_res *h_run_agent_dir(int i, const char *dir, int timeout_ms)
+{
+	char node[16], token[H_PATH_MAX + 16], pidfile[H_PATH_MAX + 32];
+	const char *argv[] = { H.agent_bin, "--node", node, "--rsd",
+			       H.agents_ep, "--state-dir", dir,
+			       H.insecure ? "--insecure" : "--token-file", token,
+			       H.agent_arg[i], NULL };
+	const h_res *r;
+
+	cr_assert(i >= 1 && i <= H.nagents, "no agent n%d", i);
+	snprintf(node, sizeof node, "n%d", i);
+	snprintf(token, sizeof token, "%s/join.token", H.keydir);
+	if (H.insecure)
+		argv[8] = H.agent_arg[i], argv[9] = NULL;
+	r = h_run(timeout_ms, argv);
+	snprintf(pidfile, sizeof pidfile, "%s/run/keeper.pid", dir);
+	h_track_pid(h_read_pidfile(pidfile));
+	return r;
+}
+
 void h_restart_rsd(void)
 {
 	char control[128], agents[128];
