@@ -83,7 +83,13 @@ static int kc_node_ident(const char *node, struct kc_ident *id)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, len) < 0) {
+	/* EAGAIN: its backlog is full for now (it answers and closes at
+	 * once, so not for long) */
+	for (uint64_t end = clock_mono_ms() + KC_IDENT_TIMEOUT_MS;
+	     (r = connect(fd, (struct sockaddr *)&sa, len)) < 0 && errno == EAGAIN &&
+	     clock_mono_ms() < end;)
+		poll(NULL, 0, 20);
+	if (r < 0) {
 		/* nobody bound, or bound but not listening yet: that one
 		 * will find our keeper's bind fail, or ours finds its name */
 		r = errno == ECONNREFUSED || errno == ENOENT ? 0 : -errno;

@@ -46,7 +46,9 @@ static void usage(FILE *f)
 "  --metrics H:P     serve Prometheus /metrics and /healthz on HOST:PORT\n"
 "  --ready-fd N      write \"metrics=H:P\" (or \"ready\") and a newline to fd N\n"
 "                    once serving (for scripts and tests)\n"
-"  -v                debug logging\n");
+"  -v                debug logging\n"
+"exit status: 0 stopped cleanly, 1 error, 2 usage, 3 this node already has a\n"
+"  keeper of another state dir (see rs-agent(8))\n");
 }
 
 /* Makes dir/sub (mode 0700) if missing. */

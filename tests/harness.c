@@ -1006,6 +1006,9 @@ void h_setup_opts(const h_opts *o)
 	set_bin(H.sockserv_bin, bindir, "tests/sockserv");
 	snprintf(H.dir, sizeof H.dir, "%s", "/tmp/rs-it-XXXXXX");
 	cr_assert(mkdtemp(H.dir), "mkdtemp: %s", strerror(errno));
+	/* one keeper per node and host (docs/design.md): every cluster here
+	 * names its nodes n1..nN, so each is a host of its own */
+	h_as_host(NULL);
 	snprintf(H.keydir, sizeof H.keydir, "%s", o->db_dir ? o->db_dir : H.dir);
 	snprintf(H.db, sizeof H.db, "%s/rs.db", H.keydir);
 	if (o->node_ttl)
@@ -1074,6 +1077,16 @@ void h_restart_agent(int i)
 	cr_assert(i >= 1 && i <= H.nagents, "no agent n%d", i);
 	cr_assert(H.agents[i] == 0, "agent n%d is still running", i);
 	start_agent(i);
+}
+
+void h_as_host(const char *tag)
+{
+	char host[H_PATH_MAX + 64];
+	const char *base = strrchr(H.dir, '/');
+
+	snprintf(host, sizeof host, "%s%s%s", base ? base + 1 : H.dir,
+		 tag ? "-" : "", tag ? tag : "");
+	setenv("RS_TEST_HOST", host, 1);
 }
 
 const h_res *h_run_agent_dir(int i, const char *dir, int timeout_ms)

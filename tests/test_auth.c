@@ -300,7 +300,7 @@ Test(auth, node_name_belongs_to_its_key, .init = setup1, .fini = teardown,
 			/* as on another host: on this one n1's keeper would
 			 * refuse it before rsd sees it (integration/
 			 * agent_other_state_dir_refused) */
-			setenv("RS_TEST_HOST", "fake", 1);
+			h_as_host("fake");
 			execv(argv[0], (char *const *)argv);
 			_exit(127);
 		}
@@ -315,9 +315,9 @@ Test(auth, node_name_belongs_to_its_key, .init = setup1, .fini = teardown,
 				       h_path("join.token"), NULL };
 		const h_res *r;
 
-		setenv("RS_TEST_HOST", "second", 1);   /* another host */
+		h_as_host("second");   /* another host */
 		r = h_run(20000, argv);
-		unsetenv("RS_TEST_HOST");
+		h_as_host(NULL);
 		cr_assert_neq(r->code, 0, "a second agent for n1 enrolled");
 		cr_assert(strstr(r->err, "already enrolled"), "%s", r->err);
 		h_track_pid(h_read_pidfile(h_path("second/run/keeper.pid")));
@@ -407,9 +407,9 @@ Test(auth, second_agent_with_the_same_key, .init = setup1, .fini = teardown,
 		assert_code(h_run(5000, argv), 0, "copy the key");
 	}
 	/* on another host: on this one n1's keeper would refuse it first */
-	setenv("RS_TEST_HOST", "dup", 1);
+	h_as_host("dup");
 	dup = spawn_agent("n1", dir, NULL);
-	unsetenv("RS_TEST_HOST");
+	h_as_host(NULL);
 	h.path = h_path("dup.log");
 	h.what = "another agent is connected as this node";
 	cr_assert(h_wait_until(has_fn, &h, 10000), "the second agent was not told");
