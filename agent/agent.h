@@ -216,8 +216,19 @@ int notify_open(inst *in, int fd);
 void notify_close(inst *in, bool unlink_path);
 
 /* kclient.c: the keeper link (keeper.h) */
-/* Connects to the state dir's keeper, starting one if there is none.
- * Call before anything else opens fds or threads (it may fork). */
+/* rs-agent's exit status when its node has a keeper of another state
+ * dir (docs/design.md, "One keeper per node"). */
+#define RS_AGENT_EXIT_OTHER_KEEPER 3
+/* Whether this node's keeper (found by its host-wide name) is the one of
+ * ag->state_dir: 0 if so or if the node has none (or a 0.2.0 one, which
+ * is not named); -EEXIST after logging who holds it otherwise; -errno.
+ * retire: one of another state dir that keeps nothing (no engine, no
+ * service, no unreported exit) is told to exit first, and 0 follows. */
+int kc_node_check(const agent *ag, bool retire);
+/* Connects to the state dir's keeper, starting one if there is none:
+ * -EEXIST (logged) when a keeper of another state dir took the node's
+ * name first. Call before anything else opens fds or threads (it may
+ * fork). */
 int kc_start(agent *ag);
 /* Says hello and adopts what the keeper runs; then watches the link. */
 int kc_attach(agent *ag);

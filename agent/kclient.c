@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +35,8 @@ static int kc_await(agent *ag, uint32_t type, uint64_t id, struct kmsg *out);
 /* how long a new engine waits for the keeper to let go of the previous
  * one (killed just before: its socket is not closed yet) */
 #define KC_BUSY_WAIT_MS 3000
+/* how long the keeper holding the node's name has to say who it is */
+#define KC_IDENT_TIMEOUT_MS 2000
 
 static int kc_connect_once(const char *dir)
 {
@@ -52,6 +55,206 @@ static int kc_connect_once(const char *dir)
 		return e;
 	}
 	return fd;
+}
+
+/* Who holds a node's keeper name: its pid and uid (SO_PEERCRED); what
+ * its K_IDENT said, if it sent one: state dir ("" if not), what it keeps
+ * and its engine (-1 each if not). */
+struct kc_ident {
+	pid_t   pid;
+	uid_t   uid;
+	int64_t kept, engine;
+	char    dir[PATH_MAX];
+};
+
+/* Asks whoever holds node's keeper name (keeper.h) who it is, into *id.
+ * 0: nobody does; 1: somebody does; or -errno. */
+static int kc_node_ident(const char *node, struct kc_ident *id)
+{
+	struct sockaddr_un sa;
+	struct ucred uc;
+	socklen_t len, ul = sizeof uc;
+	struct pollfd pf = { -1, POLLIN, 0 };
+	uint8_t *buf = NULL;
+	int fd, r = keeper_node_addr(node, &sa, &len);
+
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* EAGAIN: its backlog is full for now (it answers and closes at
+	 * once, so not for long) */
+	for (uint64_t end = clock_mono_ms() + KC_IDENT_TIMEOUT_MS;
+	     (r = connect(fd, (struct sockaddr *)&sa, len)) < 0 && errno == EAGAIN &&
+	     clock_mono_ms() < end;)
+		poll(NULL, 0, 20);
+	if (r < 0) {
+		/* nobody bound, or bound but not listening yet: that one
+		 * will find our keeper's bind fail, or ours finds its name */
+		r = errno == ECONNREFUSED || errno == ENOENT ? 0 : -errno;
+		goto out;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0) {
+		r = -errno;
+		goto out;
+	}
+	id->pid = uc.pid;
+	id->uid = uc.uid;
+	id->kept = id->engine = -1;
+	id->dir[0] = '\0';
+	r = 1;
+	buf = malloc(KEEPER_MSG_MAX);
+	pf.fd = fd;
+	if (buf && poll(&pf, 1, KC_IDENT_TIMEOUT_MS) > 0) {
+		const uint8_t *p;
+		struct kmsg h;
+		int rfd;
+
+		/* trusted only as far as it is a well-formed absolute path */
+		if (kmsg_recv(fd, buf, &h, &p, &rfd) == 1 && h.type == K_IDENT &&
+		    h.len > 1 && h.len < sizeof id->dir && p[0] == '/' &&
+		    !memchr(p, '\0', h.len)) {
+			memcpy(id->dir, p, h.len);
+			id->dir[h.len] = '\0';
+			id->kept = h.c >= 0 ? h.c : -1;
+			id->engine = h.d;
+		}
+		if (rfd >= 0)
+			close(rfd);
+	}
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+/* Whether two paths name one directory (a and b resolved already). */
+static bool same_dir(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (!strcmp(a, b))
+		return true;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* Ends the keeper of dir if it keeps nothing: attached as its engine
+ * (so no other engine can start anything meanwhile), it is told to quit
+ * only if its hello lists no live service and no unreported exit. 0 once
+ * it has exited, -EBUSY if it keeps something or serves an engine, or
+ * -errno. buf: KEEPER_MSG_MAX bytes. */
+static int kc_retire(const char *dir, uint8_t *buf)
+{
+	struct kmsg h = { .type = K_HELLO, .a = getpid(), .b = KEEPER_PROTO };
+	uint64_t end = clock_mono_ms() + KC_IDENT_TIMEOUT_MS;
+	int fd = kc_connect_once(dir), r, kept = 0;
+
+	if (fd < 0)
+		return fd;
+	if ((r = kmsg_send(fd, &h, NULL, -1)) < 0)
+		goto out;
+	for (;;) {
+		struct pollfd pf = { fd, POLLIN, 0 };
+		const uint8_t *p;
+		uint64_t now = clock_mono_ms();
+		int rfd;
+
+		if (now >= end) {
+			r = -ETIMEDOUT;
+			goto out;
+		}
+		if (poll(&pf, 1, (int)(end - now)) < 0 && errno != EINTR) {
+			r = -errno;
+			goto out;
+		}
+		r = kmsg_recv(fd, buf, &h, &p, &rfd);
+		if (r == -EAGAIN)
+			continue;
+		if (r <= 0) {
+			r = r == 0 ? -EPIPE : r;
+			goto out;
+		}
+		if (rfd >= 0)
+			close(rfd);
+		if (h.type == K_BUSY) {
+			r = -EBUSY;
+			goto out;
+		}
+		if (h.type == K_INST && h.c != 0)
+			kept++;
+		if (h.type == K_HELLO_END)
+			break;
+	}
+	if (kept) {
+		r = -EBUSY;   /* closing detaches us; it keeps what it has */
+		goto out;
+	}
+	h = (struct kmsg){ .type = K_QUIT };
+	if ((r = kmsg_send(fd, &h, NULL, -1)) < 0)
+		goto out;
+	/* it closes its end as it exits */
+	r = -ETIMEDOUT;
+	while (clock_mono_ms() < end) {
+		struct pollfd pf = { fd, POLLIN, 0 };
+		char c;
+		ssize_t n;
+
+		if (poll(&pf, 1, 50) <= 0)
+			continue;
+		n = recv(fd, &c, 1, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			r = 0;
+			break;
+		}
+	}
+out:
+	close(fd);
+	return r;
+}
+
+int kc_node_check(const agent *ag, bool retire)
+{
+	struct kc_ident id;
+	char *mine;
+	int r, tries = 0;
+
+again:
+	if ((r = kc_node_ident(ag->node, &id)) <= 0)
+		return r;
+	/* a state dir that does not exist yet is surely not the keeper's */
+	mine = realpath(ag->state_dir, NULL);
+	if (id.dir[0] && mine && same_dir(id.dir, mine)) {
+		free(mine);
+		return 0;
+	}
+	free(mine);
+	/* one that keeps nothing (an agent failed to start on that dir)
+	 * blocks nobody: it is told to go, and this agent starts its own */
+	if (retire && id.dir[0] && id.kept == 0 && id.engine == 0 && tries++ < 3) {
+		uint8_t *buf = malloc(KEEPER_MSG_MAX);
+
+		r = buf ? kc_retire(id.dir, buf) : -ENOMEM;
+		free(buf);
+		if (r == 0) {
+			log_info("node %s's keeper of state dir %s (pid %d) kept "
+				 "nothing and has exited", ag->node, id.dir, (int)id.pid);
+			goto again;
+		}
+		log_debug("cannot retire the keeper of %s: %s", id.dir, strerror(-r));
+		if (r == -EBUSY)
+			goto again;   /* something started meanwhile: say what */
+	}
+	if (id.dir[0])
+		log_warnx("node %s already has a keeper (pid %d, state dir %s): start "
+			  "rs-agent with --state-dir %s, or stop that keeper first",
+			  ag->node, (int)id.pid, id.dir, id.dir);
+	else
+		log_warnx("node %s's keeper name is held by pid %d (uid %d), which "
+			  "does not say its state dir: stop that process first",
+			  ag->node, (int)id.pid, (int)id.uid);
+	return -EEXIST;
 }
 
 /* rs-keeper next to this program (build tree and install alike), or
@@ -81,7 +284,7 @@ static int kc_attach_once(agent *ag);
 
 int kc_start(agent *ag)
 {
-	char keeper[PATH_MAX];
+	char keeper[PATH_MAX], word[8] = "";
 	uint64_t end = clock_mono_ms() + KC_START_TIMEOUT_MS;
 	int fd = kc_connect_once(ag->state_dir);
 	int p[2];
@@ -113,19 +316,27 @@ int kc_start(agent *ag)
 		fcntl(p[1], F_SETFD, 0);
 		snprintf(fdarg, sizeof fdarg, "%d", p[1]);
 		execl(keeper, "rs-keeper", "--state-dir", ag->state_dir,
-		      "--ready-fd", fdarg, (char *)NULL);
+		      "--node", ag->node, "--ready-fd", fdarg, (char *)NULL);
 		dprintf(2, "rs-agent: cannot run %s: %s\n", keeper, strerror(errno));
 		_exit(127);
 	}
 	close(p[1]);
 	{
-		/* "ok", "busy" (another keeper won the race) or EOF */
+		/* "ok", "busy" (another keeper of this state dir won the
+		 * race), "node" (another keeper of this node did) or EOF */
 		struct pollfd pf = { p[0], POLLIN, 0 };
-		char word[8] = "";
 		if (poll(&pf, 1, KC_START_TIMEOUT_MS) > 0 &&
 		    read(p[0], word, sizeof word - 1) < 0)
 			word[0] = '\0';
 		close(p[0]);
+	}
+	if (!strcmp(word, "node")) {
+		/* it exited: say who won. Not retired even if it keeps
+		 * nothing yet: it is another agent's, starting now */
+		if (kc_node_check(ag, false) != -EEXIST)
+			log_warnx("another keeper of node %s held its name a moment "
+				  "ago: start rs-agent again", ag->node);
+		return -EEXIST;
 	}
 	/* connect to whichever keeper listens now */
 	while ((fd = kc_connect_once(ag->state_dir)) < 0) {

@@ -75,6 +75,7 @@ struct kexit {
 static struct {
 	const char   *dir;
 	int           lsock, conn, sigfd;
+	int           nsock;     /* the node's name (keeper_node_addr), -1 none */
 	pid_t         engine;
 	struct krec  *recs;
 	struct kexit *exits;
@@ -86,7 +87,7 @@ static struct {
 	size_t        nout, capout;
 	uint64_t      lease_at;  /* the engine's lease deadline (mono ms), 0 none */
 	uint64_t      lease_ms;
-} K = { .lsock = -1, .conn = -1, .sigfd = -1 };
+} K = { .lsock = -1, .conn = -1, .sigfd = -1, .nsock = -1 };
 
 static struct krec *rec_find(uint64_t id)
 {
@@ -806,18 +807,25 @@ static void engine_readable(void)
 	}
 }
 
+/* Whether a peer may talk to the keeper: our own user or root. */
+static bool peer_allowed(int c, struct ucred *uc)
+{
+	socklen_t ul = sizeof *uc;
+
+	return getsockopt(c, SOL_SOCKET, SO_PEERCRED, uc, &ul) == 0 &&
+	       (uc->uid == getuid() || uc->uid == 0);
+}
+
 static void accept_engine(void)
 {
 	int c = accept4(K.lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	struct ucred uc;
-	socklen_t ul = sizeof uc;
+	struct ucred uc = { .uid = (uid_t)-1 };
 
 	if (c < 0)
 		return;
 	/* only our own user (or root) may drive the keeper; the socket's
 	 * directory is 0700 too */
-	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0 ||
-	    (uc.uid != getuid() && uc.uid != 0)) {
+	if (!peer_allowed(c, &uc)) {
 		log_warnx("refused a keeper connection from uid %d", (int)uc.uid);
 		close(c);
 		return;
@@ -829,6 +837,29 @@ static void accept_engine(void)
 		return;
 	}
 	K.conn = c;
+}
+
+/* Someone asks the node's name who keeps the node: one K_IDENT, then
+ * the connection is closed. Never blocks: a fresh connection's buffer
+ * takes one small message. */
+static void accept_ident(void)
+{
+	int c = accept4(K.nsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct kmsg h = { .type = K_IDENT, .a = getpid(), .b = KEEPER_PROTO,
+			  .c = (int64_t)K.nexits,
+			  .d = K.conn < 0 ? 0 : K.engine > 0 ? K.engine : -1,
+			  .len = (uint32_t)strlen(K.dir) };
+	struct ucred uc = { .uid = (uid_t)-1 };
+
+	if (c < 0)
+		return;
+	for (struct krec *r = K.recs; r; r = r->next)
+		h.c += r->alive;
+	if (!peer_allowed(c, &uc))
+		log_warnx("refused a node-name query from uid %d", (int)uc.uid);
+	else if (kmsg_send(c, &h, K.dir, -1) < 0)
+		log_warnx("cannot answer a node-name query, ignoring");
+	close(c);
 }
 
 /* Stops every service: SIGTERM to each group, SIGKILL after a grace. */
@@ -871,6 +902,27 @@ static int listen_on(const char *dir)
 		int e = -errno;
 		close(fd);
 		return e;
+	}
+	return fd;
+}
+
+/* Binds and listens on node's name (keeper_node_addr): the fd, or
+ * -EADDRINUSE when another keeper of node holds it, or -errno. */
+static int node_listen(const char *node)
+{
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd, r = keeper_node_addr(node, &sa, &len);
+
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0 || listen(fd, 4) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
 	}
 	return fd;
 }
@@ -918,7 +970,7 @@ static int take_lock(const char *dir)
 	return 0;   /* fd stays open: the lock lives as long as we do */
 }
 
-_Noreturn void keeper_main(const char *state_dir, int ready_fd)
+_Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd)
 {
 	char *abs_dir;
 	sigset_t set;
@@ -964,6 +1016,22 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 		}
 		_exit(r == -EWOULDBLOCK ? 0 : 1);
 	}
+	/* one keeper per node on this host, whatever its state dir: the
+	 * name first, so that losing it leaves nothing behind but the lock
+	 * (dropped as we exit) and our pid file */
+	if (node && (K.nsock = node_listen(node)) < 0) {
+		char path[PATH_MAX];
+
+		if (K.nsock != -EADDRINUSE)
+			log_warnx("cannot bind node %s's keeper name: %s", node,
+				  strerror(-K.nsock));
+		snprintf(path, sizeof path, "%s/run/keeper.pid", state_dir);
+		unlink(path);
+		if (write(ready_fd, K.nsock == -EADDRINUSE ? "node" : "fail", 4) < 0) {
+			/* the engine sees EOF */
+		}
+		_exit(K.nsock == -EADDRINUSE ? 0 : 1);
+	}
 	K.lsock = listen_on(state_dir);
 	if (K.lsock < 0) {
 		log_warnx("cannot listen on %s/run/keeper.sock: %s", state_dir,
@@ -974,11 +1042,14 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 		/* the engine sees EOF and tries to connect anyway */
 	}
 	close(ready_fd);
-	log_info("pid %d, state dir %s", (int)getpid(), state_dir);
+	log_info("pid %d, state dir %s, node %s", (int)getpid(), state_dir,
+		 node ? node : "(not named)");
 	while (!K.quit) {
-		struct pollfd pf[3] = {
+		/* a negative fd (no engine, no node name) is not polled */
+		struct pollfd pf[4] = {
 			{ K.sigfd, POLLIN, 0 }, { K.lsock, POLLIN, 0 },
 			{ K.conn, (short)(POLLIN | (K.nout ? POLLOUT : 0)), 0 },
+			{ K.nsock, POLLIN, 0 },
 		};
 		int live = 0, n, fence_wait = fence_tick(clock_mono_ms());
 
@@ -986,7 +1057,7 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 			live += k->alive;
 		/* no engine and nothing running: nothing to keep. Wait a while
 		 * for an engine (a restart), then go rather than linger */
-		n = poll(pf, K.conn >= 0 ? 3 : 2,
+		n = poll(pf, 4,
 			 K.conn < 0 && !live ? KEEPER_IDLE_EXIT_MS : fence_wait);
 		if (n < 0 && errno != EINTR)
 			break;
@@ -1010,10 +1081,16 @@ _Noreturn void keeper_main(const char *state_dir, int ready_fd)
 			engine_readable();
 		if (pf[1].revents)
 			accept_engine();
+		if (pf[3].revents)
+			accept_ident();
 	}
 	if (K.quit == 2)
 		log_info("signalled: stopping every service");
 	stop_all();
+	/* nothing of the node runs any more: its name is free for a next
+	 * keeper, before the engine sees us go */
+	if (K.nsock >= 0)
+		close(K.nsock);
 	while (K.recs)
 		rec_free(K.recs);
 	free(K.exits);

@@ -17,13 +17,22 @@
  * as another user also gets an empty capability bounding set and
  * PR_SET_NO_NEW_PRIVS, unless its spec says keep_caps.
  *
+ * One keeper per node and host: the keeper of node N also binds the
+ * abstract unix socket keeper_node_addr(N) names, and answers whoever
+ * connects there (its own user or root) with one K_IDENT: its pid and its
+ * state dir. An engine starting for N finds it there, whatever its own
+ * --state-dir, and starts no second keeper for N (docs/design.md, "One
+ * keeper per node"). The kernel drops the name when the keeper dies.
+ *
  * The keeper runs in / and uses absolute paths only.
  */
 #ifndef RS_KEEPER_H
 #define RS_KEEPER_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #define KEEPER_MSG_MAX   (1u << 20)  /* header + payload */
 #define KEEPER_FDS_MAX   64          /* fds held per instance */
@@ -86,6 +95,12 @@ enum kmsg_type {
 		       *       its stop signal, SIGKILL after its stop timeout
 		       *       (a dead or frozen engine cannot leave them
 		       *       running) */
+	K_IDENT,      /* K->anyone on the node's name (then closed): a =
+		       *       keeper pid, b = KEEPER_PROTO, c = what it keeps
+		       *       (live services + exits not yet acknowledged),
+		       *       d = the attached engine's pid (0: none, -1:
+		       *       connected, no K_HELLO yet);
+		       *       payload = its absolute state dir, no NUL */
 };
 
 /* What an fd held for an instance is. Listening sockets come first in
@@ -102,8 +117,17 @@ struct kmsg {
 /* Runs the keeper of state_dir in this (freshly forked) process, with /
  * as its working directory (state_dir is made absolute first); tells
  * ready_fd "ok" once it listens, then serves until K_QUIT or SIGTERM.
+ * node (NULL: none, as a 0.2.0 keeper) is the node it keeps: it binds
+ * that node's name first, and tells ready_fd "node" and exits when
+ * another keeper holds it ("busy": another keeper has state_dir).
  * Never returns. */
-_Noreturn void keeper_main(const char *state_dir, int ready_fd);
+_Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd);
+
+/* Fills *sa and *len with the abstract unix address of node's keeper:
+ * "\0rs-keeper/node/NODE", or "\0rs-keeper/HOST/node/NODE" when the
+ * environment has RS_TEST_HOST=HOST (tests that play two hosts on one).
+ * 0, or -ENAMETOOLONG / -EINVAL (an empty name). */
+int keeper_node_addr(const char *node, struct sockaddr_un *sa, socklen_t *len);
 
 /* Sends one message (+ at most one fd, -1 for none). 0 or -errno. */
 int kmsg_send(int sock, const struct kmsg *h, const void *payload, int fd);

@@ -4,6 +4,9 @@
  * most one fd. Shared by the keeper and the engine.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -100,3 +103,27 @@ int kmsg_recv(int sock, uint8_t *buf, struct kmsg *h, const uint8_t **payload,
 	return 1;
 }
 
+
+int keeper_node_addr(const char *node, struct sockaddr_un *sa, socklen_t *len)
+{
+	const char *host = getenv("RS_TEST_HOST");
+	int n;
+
+	if (!node || !*node)
+		return -EINVAL;
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	/* sun_path[0] stays NUL: an abstract name, no file, gone with the
+	 * last fd of the socket (the keeper's) */
+	if (host && *host)
+		n = snprintf(sa->sun_path + 1, sizeof sa->sun_path - 1,
+			     "rs-keeper/%s/node/%s", host, node);
+	else
+		n = snprintf(sa->sun_path + 1, sizeof sa->sun_path - 1,
+			     "rs-keeper/node/%s", node);
+	if (n < 0 || (size_t)n >= sizeof sa->sun_path - 1)
+		return -ENAMETOOLONG;
+	/* the name is exactly these bytes: no trailing NULs */
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+	return 0;
+}

@@ -2,6 +2,10 @@
  * rs-agent - supervises the services of one node for rsd.
  *
  *   rs-agent --node NAME --rsd EP --state-dir DIR [--beat-ms N] [-v]
+ *
+ * Exits 0 after a clean stop, 1 on an error, 2 on a usage error, 3
+ * (RS_AGENT_EXIT_OTHER_KEEPER) when the node has a keeper of another
+ * state dir.
  */
 #include <errno.h>
 #include <ev.h>
@@ -42,7 +46,9 @@ static void usage(FILE *f)
 "  --metrics H:P     serve Prometheus /metrics and /healthz on HOST:PORT\n"
 "  --ready-fd N      write \"metrics=H:P\" (or \"ready\") and a newline to fd N\n"
 "                    once serving (for scripts and tests)\n"
-"  -v                debug logging\n");
+"  -v                debug logging\n"
+"exit status: 0 stopped cleanly, 1 error, 2 usage, 3 this node already has a\n"
+"  keeper of another state dir (see rs-agent(8))\n");
 }
 
 /* Makes dir/sub (mode 0700) if missing. */
@@ -156,6 +162,12 @@ int main(int argc, char **argv)
 		fatalx("--beat-ms must be between 10 and 60000");
 	if (ag.log_max < 4096)
 		fatalx("--log-max must be at least 4096 bytes");
+	/* one keeper per node: refused before anything is made (a state dir
+	 * that is not the running keeper's is created by nobody) */
+	if ((r = kc_node_check(&ag, true)) == -EEXIST)
+		exit(RS_AGENT_EXIT_OTHER_KEEPER);
+	if (r < 0)
+		fatalx("cannot ask for node %s's keeper: %s", ag.node, strerror(-r));
 	if ((r = mkdir_sub(ag.state_dir, NULL)) < 0 ||
 	    (r = mkdir_sub(ag.state_dir, "run")) < 0 ||
 	    (r = mkdir_sub(ag.state_dir, "logs")) < 0)
@@ -181,7 +193,9 @@ int main(int argc, char **argv)
 	if (!ag.kbuf)
 		fatalx("out of memory");
 	/* before libev and ZeroMQ open anything: this may fork the keeper */
-	if ((r = kc_start(&ag)) < 0)
+	if ((r = kc_start(&ag)) == -EEXIST)
+		exit(RS_AGENT_EXIT_OTHER_KEEPER);
+	if (r < 0)
 		fatalx("cannot reach or start the keeper in %s/run: %s",
 		       ag.state_dir, strerror(-r));
 	signal(SIGPIPE, SIG_IGN);

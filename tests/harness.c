@@ -1006,6 +1006,9 @@ void h_setup_opts(const h_opts *o)
 	set_bin(H.sockserv_bin, bindir, "tests/sockserv");
 	snprintf(H.dir, sizeof H.dir, "%s", "/tmp/rs-it-XXXXXX");
 	cr_assert(mkdtemp(H.dir), "mkdtemp: %s", strerror(errno));
+	/* one keeper per node and host (docs/design.md): every cluster here
+	 * names its nodes n1..nN, so each is a host of its own */
+	h_as_host(NULL);
 	snprintf(H.keydir, sizeof H.keydir, "%s", o->db_dir ? o->db_dir : H.dir);
 	snprintf(H.db, sizeof H.db, "%s/rs.db", H.keydir);
 	if (o->node_ttl)
@@ -1074,6 +1077,36 @@ void h_restart_agent(int i)
 	cr_assert(i >= 1 && i <= H.nagents, "no agent n%d", i);
 	cr_assert(H.agents[i] == 0, "agent n%d is still running", i);
 	start_agent(i);
+}
+
+void h_as_host(const char *tag)
+{
+	char host[H_PATH_MAX + 64];
+	const char *base = strrchr(H.dir, '/');
+
+	snprintf(host, sizeof host, "%s%s%s", base ? base + 1 : H.dir,
+		 tag ? "-" : "", tag ? tag : "");
+	setenv("RS_TEST_HOST", host, 1);
+}
+
+const h_res *h_run_agent_dir(int i, const char *dir, int timeout_ms)
+{
+	char node[16], token[H_PATH_MAX + 16], pidfile[H_PATH_MAX + 32];
+	const char *argv[] = { H.agent_bin, "--node", node, "--rsd",
+			       H.agents_ep, "--state-dir", dir,
+			       H.insecure ? "--insecure" : "--token-file", token,
+			       H.agent_arg[i], NULL };
+	const h_res *r;
+
+	cr_assert(i >= 1 && i <= H.nagents, "no agent n%d", i);
+	snprintf(node, sizeof node, "n%d", i);
+	snprintf(token, sizeof token, "%s/join.token", H.keydir);
+	if (H.insecure)
+		argv[8] = H.agent_arg[i], argv[9] = NULL;
+	r = h_run(timeout_ms, argv);
+	snprintf(pidfile, sizeof pidfile, "%s/run/keeper.pid", dir);
+	h_track_pid(h_read_pidfile(pidfile));
+	return r;
 }
 
 void h_restart_rsd(void)

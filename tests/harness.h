@@ -111,6 +111,17 @@ int h_kill_rsd(int sig);
 int h_kill_agent(int i, int sig);
 /* Starts agent i (after h_kill_agent) again, same node name and state dir. */
 void h_restart_agent(int i);
+/* Agents started from now on (by the harness or a test's fork) act as
+ * if on host `tag` of this cluster (RS_TEST_HOST: keeper names differ,
+ * docs/design.md "One keeper per node"); NULL: the cluster's own host,
+ * where h_setup starts them. Each cluster is a host of its own, so
+ * clusters of tests running side by side never meet. */
+void h_as_host(const char *tag);
+/* Runs rs-agent as node n<i> (same rsd and token file as agent i) on
+ * state dir dir instead of its own, and waits up to timeout_ms for it to
+ * exit (then kills it: timed_out): for an agent that must refuse to
+ * start. Teardown kills a keeper it left in dir. */
+const h_res *h_run_agent_dir(int i, const char *dir, int timeout_ms);
 
 /* rsd's keys: rsd.key, admin.cred and join.token are in h_tmpdir() (the
  * folder of its --db); every rsctl gets RS_CRED=admin.cred, every agent

@@ -297,6 +297,10 @@ Test(auth, node_name_belongs_to_its_key, .init = setup1, .fini = teardown,
 		if (a == 0) {
 			int fd = open(log, O_WRONLY | O_CREAT, 0600);
 			dup2(fd, 2);
+			/* as on another host: on this one n1's keeper would
+			 * refuse it before rsd sees it (integration/
+			 * agent_other_state_dir_refused) */
+			h_as_host("fake");
 			execv(argv[0], (char *const *)argv);
 			_exit(127);
 		}
@@ -309,7 +313,11 @@ Test(auth, node_name_belongs_to_its_key, .init = setup1, .fini = teardown,
 		const char *argv[] = { bin("agent/rs-agent"), "--node", "n1", "--rsd",
 				       h_agents_ep(), "--state-dir", dir2, "--token-file",
 				       h_path("join.token"), NULL };
-		const h_res *r = h_run(20000, argv);
+		const h_res *r;
+
+		h_as_host("second");   /* another host */
+		r = h_run(20000, argv);
+		h_as_host(NULL);
 		cr_assert_neq(r->code, 0, "a second agent for n1 enrolled");
 		cr_assert(strstr(r->err, "already enrolled"), "%s", r->err);
 		h_track_pid(h_read_pidfile(h_path("second/run/keeper.pid")));
@@ -398,7 +406,10 @@ Test(auth, second_agent_with_the_same_key, .init = setup1, .fini = teardown,
 		const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
 		assert_code(h_run(5000, argv), 0, "copy the key");
 	}
+	/* on another host: on this one n1's keeper would refuse it first */
+	h_as_host("dup");
 	dup = spawn_agent("n1", dir, NULL);
+	h_as_host(NULL);
 	h.path = h_path("dup.log");
 	h.what = "another agent is connected as this node";
 	cr_assert(h_wait_until(has_fn, &h, 10000), "the second agent was not told");

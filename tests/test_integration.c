@@ -18,6 +18,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -1305,6 +1307,133 @@ Test(integration, agent_restart_restores_services, .init = setup1,
 		  "came back: service state '%s', instance state '%s', "
 		  "pid %d, reason '%s'", w.in.desired, w.in.svc_state,
 		  w.in.state, (int)w.in.pid, w.in.reason);
+	h_pass();
+}
+
+static bool env_get(pid_t pid, const char *name, char *out, size_t n);
+
+/* How many live processes of this test's cluster serve label: its
+ * RS_LABEL and a NOTIFY_SOCKET under the test's temp dir (another test
+ * binary running at the same time has its own). */
+static int count_copies(const char *label)
+{
+	char kv[128], sock[H_PATH_MAX];
+	size_t tl = strlen(h_tmpdir());
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+	int n = 0;
+
+	cr_assert(d, "opendir /proc: %s", strerror(errno));
+	snprintf(kv, sizeof kv, "RS_LABEL=%s", label);
+	while ((e = readdir(d))) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+
+		if (pid > 1 && h_pid_alive(pid) && env_has(pid, kv) &&
+		    env_get(pid, "NOTIFY_SOCKET", sock, sizeof sock) &&
+		    !strncmp(sock, h_tmpdir(), tl) && sock[tl] == '/')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static bool no_copy_fn(void *arg)
+{
+	return count_copies(arg) == 0;
+}
+
+/* Issue 16: rs-agent restarted for n1 with another --state-dir while
+ * n1's keeper (of the first one) still runs its service. The agent
+ * refuses with exit 3, naming that keeper's pid and state dir, and makes
+ * no second keeper and no second copy. Its key goes along, as an operator
+ * moving the state dir would take it: without the keeper check rsd would
+ * take it for n1 and start the service a second time beside the kept
+ * one. The restart on the right state dir adopts the service as before,
+ * and a down then leaves no process of it. */
+Test(integration, agent_other_state_dir_refused, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	h_inst in = up_notifysvc("svc-od", NULL, NULL);
+	struct wsame ws = { .label = "svc-od", .pid = in.pid };
+	pid_t keeper = h_keeper_pid(1);
+	char other[H_PATH_MAX], first[PATH_MAX], want[3 * PATH_MAX],
+	     cmd[3 * PATH_MAX];
+	const h_res *r;
+
+	cr_assert(keeper > 1, "no keeper pid file for n1");
+	cr_assert(realpath(h_path("n1"), first), "realpath n1: %s", strerror(errno));
+	h_kill_agent(1, SIGKILL);
+	cr_assert(h_pid_alive(in.pid) && h_pid_alive(keeper),
+		  "the service or its keeper died with the agent");
+	snprintf(other, sizeof other, "%s", h_path("n1-other"));
+	snprintf(cmd, sizeof cmd, "mkdir -m 700 %s && cp -p %s/agent.key %s/",
+		 other, first, other);
+	{
+		const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+		assert_ok(h_run(5000, argv), "copy n1's key");
+	}
+	r = h_run_agent_dir(1, other, 10000);
+	cr_assert_eq(r->code, 3, "rs-agent n1 on another state dir exited %d "
+		     "(signal %d%s), want 3; stderr:\n%s", r->code, r->sig,
+		     r->timed_out ? ", still running: killed" : "", r->err);
+	snprintf(want, sizeof want, "node n1 already has a keeper (pid %d, state "
+		 "dir %s): start rs-agent with --state-dir %s", (int)keeper, first,
+		 first);
+	cr_assert(strstr(r->err, want), "stderr lacks '%s':\n%s", want, r->err);
+	snprintf(cmd, sizeof cmd, "%s/run/keeper.pid", other);
+	cr_assert_eq(h_read_pidfile(cmd), 0, "a second keeper was started for n1");
+	cr_assert_eq(count_copies("svc-od"), 1, "svc-od runs %d times",
+		     count_copies("svc-od"));
+	cr_assert(h_pid_alive(in.pid), "the kept copy (pid %d) died", (int)in.pid);
+	/* the right state dir: adopted as before, same keeper, same pid */
+	h_restart_agent(1);
+	cr_assert(h_wait_until(same_pid_fn, &ws, 8000),
+		  "after the agent's restart svc-od shows pid %d state '%s', "
+		  "want the same pid %d running", (int)ws.in.pid, ws.in.state,
+		  (int)in.pid);
+	cr_assert_eq(ws.in.restarts, 0, "restarts %d after re-adoption",
+		     ws.in.restarts);
+	cr_assert_eq(ws.in.ninstances, 1, "%d instances", ws.in.ninstances);
+	cr_assert_eq(h_keeper_pid(1), keeper, "a new keeper was started");
+	cr_assert_eq(count_copies("svc-od"), 1, "svc-od runs %d times",
+		     count_copies("svc-od"));
+	assert_ok(h_rsctl("down", "svc-od", NULL), "down");
+	cr_assert(h_wait_until(no_copy_fn, "svc-od", 5000),
+		  "%d process(es) of svc-od left after down", count_copies("svc-od"));
+	h_pass();
+}
+
+/* The other side of agent_other_state_dir_refused: a keeper that keeps
+ * nothing (its agent killed, no service, no exit to report) blocks no
+ * agent of its node. One started on another state dir tells it to exit,
+ * starts its own keeper and serves as n1 (it is killed after a while:
+ * running is what it should do). */
+Test(integration, agent_other_state_dir_retires_idle_keeper, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	pid_t keeper = h_keeper_pid(1);
+	char other[H_PATH_MAX], cmd[3 * H_PATH_MAX];
+	const h_res *r;
+
+	cr_assert(keeper > 1, "no keeper pid file for n1");
+	h_kill_agent(1, SIGKILL);
+	cr_assert(h_pid_alive(keeper), "the keeper died with its agent");
+	snprintf(other, sizeof other, "%s", h_path("n1-other"));
+	snprintf(cmd, sizeof cmd, "mkdir -m 700 %s && cp -p %s/n1/agent.key %s/",
+		 other, h_tmpdir(), other);
+	{
+		const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+		assert_ok(h_run(5000, argv), "copy n1's key");
+	}
+	r = h_run_agent_dir(1, other, 4000);
+	cr_assert(r->timed_out, "rs-agent n1 on another state dir exited %d "
+		  "instead of serving; stderr:\n%s", r->code, r->err);
+	cr_assert(strstr(r->err, "kept nothing and has exited"),
+		  "the idle keeper was not retired; stderr:\n%s", r->err);
+	cr_assert(strstr(r->err, "welcomed by rsd"), "not welcomed; stderr:\n%s",
+		  r->err);
+	cr_assert(h_wait_until(pid_dead_fn, &keeper, 3000),
+		  "the idle keeper (pid %d) still runs", (int)keeper);
 	h_pass();
 }
 
