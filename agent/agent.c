@@ -145,6 +145,9 @@ static void agent_hello(agent *ag)
 			svc_fill_info(in, &m.u.hello.instances[n++]);
 	agent_send(ag, &m, NULL, NULL);
 	ag->hello_seq = m.seq;
+	ag->hellos[ag->nhellos % AGENT_HELLOS_KEPT].seq = m.seq;
+	ag->hellos[ag->nhellos % AGENT_HELLOS_KEPT].mono = clock_mono_ms();
+	ag->nhellos++;
 	ag->said_ms = clock_mono_ms();
 	rs_msg_clear(&m);
 }
@@ -329,7 +332,18 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 				  (unsigned long long)(ag->rsd_seen_ms - ag->oin.heard_ms));
 			break;
 		}
-		agent_lease_renew(ag, m->u.welcome.lease_ms, ag->said_ms);
+		{	/* from when the Hello it answers left (rsd 0.3 names
+			 * it); one no longer kept renews nothing; an older
+			 * rsd names none: from the last word */
+			uint64_t said = m->u.welcome.hello_seq ? 0 : ag->said_ms;
+
+			for (unsigned i = 0; i < AGENT_HELLOS_KEPT && i < ag->nhellos &&
+			     !said; i++)
+				if (ag->hellos[i].seq == m->u.welcome.hello_seq)
+					said = ag->hellos[i].mono;
+			if (said)
+				agent_lease_renew(ag, m->u.welcome.lease_ms, said);
+		}
 		if (!ag->welcomed) {
 			log_info("welcomed by rsd %s (ack %llu, epoch %llu, orders after %llu)",
 				 m->sender_version, (unsigned long long)m->ack,

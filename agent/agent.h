@@ -124,6 +124,13 @@ struct agent {
 		uint64_t wall, mono;
 	} beats[8];
 	unsigned        nbeats;
+	/* the same for the last Hellos (their seq): a Welcome names one (an
+	 * agent knocks every 100 ms: 32 cover a slow rsd's 3 s) */
+#define AGENT_HELLOS_KEPT 32
+	struct {
+		uint64_t seq, mono;
+	} hellos[AGENT_HELLOS_KEPT];
+	unsigned        nhellos;
 	/* the lease (fence: stop instances): rsd's Welcome gives its length;
 	 * each answer from rsd (Welcome, BeatAck) renews it */
 	lease           lease;        /* lib/lease.h: length, deadline (the

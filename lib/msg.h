@@ -109,6 +109,7 @@ typedef struct rs_welcome {
 	uint32_t ttl_ms;
 	uint64_t order_base;   /* orders: the next one is order_base + 1 */
 	uint64_t session;      /* the Hello.session it answers (0: rsd 0.2) */
+	uint64_t hello_seq;    /* the seq of the Hello it answers */
 	uint32_t lease_ms;       /* 0: no lease (a 0.2.0 rsd): never fence */
 } rs_welcome;
 

@@ -315,6 +315,7 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.welcome.ttl_ms = m->u.welcome.ttl_ms;
 		e->b.welcome.order_base = m->u.welcome.order_base;
 		e->b.welcome.session = m->u.welcome.session;
+		e->b.welcome.hello_seq = m->u.welcome.hello_seq;
 		e->b.welcome.lease_ms = m->u.welcome.lease_ms;
 		env->body_case = RS__ENVELOPE__BODY_WELCOME;
 		env->welcome = &e->b.welcome;
@@ -762,6 +763,7 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.welcome.ttl_ms = env->welcome->ttl_ms;
 		m->u.welcome.order_base = env->welcome->order_base;
 		m->u.welcome.session = env->welcome->session;
+		m->u.welcome.hello_seq = env->welcome->hello_seq;
 		m->u.welcome.lease_ms = env->welcome->lease_ms;
 		return 0;
 	case RS_MSG_REHELLO:

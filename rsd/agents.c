@@ -90,6 +90,7 @@ static void send_simple(rsd *d, rsd_node *n, rs_msg_type type)
 		m.u.welcome.ttl_ms = d->ttl_ms;
 		m.u.welcome.order_base = n->out.acked;
 		m.u.welcome.session = n->session;
+		m.u.welcome.hello_seq = n->hello_seq;
 		m.u.welcome.lease_ms = (uint32_t)d->ncfg.lease_ms;
 	}
 	rsd_send_agent(d, n, &m);

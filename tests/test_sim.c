@@ -989,7 +989,8 @@ static void agent_lease_check(sim *s, int k)
  * stale answer then renewed the lease (RS_SIM_AS_IS=1; found as seed
  * 85590028). Fixed the way this models it: rsd echoes the beat's time in
  * BeatAck.time_ms and agent/agent.c renews from when that beat left (a
- * Welcome, which answers a Hello, has no such field yet). */
+ * Welcome, which answers a Hello, names it by Welcome.hello_seq, and the
+ * agent renews from when that Hello left). */
 static void agent_lease_renew(sim *s, int k, uint32_t ms, uint64_t echo)
 {
 	agent *a = &s->ag[k];

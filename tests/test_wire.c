@@ -308,6 +308,7 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 		cr_assert_eq(a->u.welcome.ttl_ms, b->u.welcome.ttl_ms);
 		cr_assert_eq(a->u.welcome.order_base, b->u.welcome.order_base);
 		cr_assert_eq(a->u.welcome.session, b->u.welcome.session);
+		cr_assert_eq(a->u.welcome.hello_seq, b->u.welcome.hello_seq);
 		cr_assert_eq(a->u.welcome.lease_ms, b->u.welcome.lease_ms);
 		break;
 	case RS_MSG_REHELLO:
@@ -427,6 +428,7 @@ Test(wire, roundtrip_welcome_rehello, .timeout = 10)
 	m.u.welcome.ttl_ms = 0xffffffffu;
 	m.u.welcome.order_base = 41;
 	m.u.welcome.session = 0xfeedfacecafebeefull;
+	m.u.welcome.hello_seq = 77;
 	m.epoch = 1733389200000ull;
 	m.u.welcome.lease_ms = 5000;
 	roundtrip(&m);
