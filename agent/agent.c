@@ -214,6 +214,16 @@ static bool order_take(agent *ag, const rs_msg *m)
 	}
 	orders_in_base(&ag->oin, m->epoch, m->order_base);
 	v = orders_in_check(&ag->oin, m->epoch, m->order);
+	for (size_t i = 0; i < ag->nforget_orders && v == ORD_APPLY; i++) {
+		if (ag->forget_orders[i] != m->order)
+			continue;
+		/* a test's fault injection: taken (acknowledged), never done */
+		ag->forget_orders[i] = ag->forget_orders[--ag->nforget_orders];
+		orders_in_applied(&ag->oin, m->order);
+		log_info("order %llu forgotten (RS_TEST_FORGET_ORDERS)",
+			 (unsigned long long)m->order);
+		return false;
+	}
 	ag->orders[v]++;
 	if (v != ORD_APPLY && v != ORD_LEGACY) {
 		log_debug("order %llu of epoch %llu: %s (applied %llu of epoch %llu)",

@@ -142,6 +142,8 @@ struct agent {
 	uint64_t        orders[ORD__NR]; /* orders seen, by verdict */
 	uint64_t        drop_orders[8]; /* RS_TEST_DROP_ORDERS: lose the first */
 	size_t          ndrop_orders;   /* copy of these order numbers */
+	uint64_t        forget_orders[8]; /* RS_TEST_FORGET_ORDERS: take these */
+	size_t          nforget_orders;   /* and do nothing (a lost action) */
 	bool            exiting;
 	struct httpd   *http;         /* --metrics */
 	char            metrics_ep[128];

@@ -86,6 +86,20 @@ static void raise_nofile(void)
 	}
 }
 
+/* Parses "1,3" into at most 8 order numbers (a test hook). */
+static void test_orders(const char *p, uint64_t *out, size_t *n)
+{
+	while (p && *p && *n < 8) {
+		char *end;
+		uint64_t v = strtoull(p, &end, 10);
+
+		if (end == p)
+			break;
+		out[(*n)++] = v;
+		p = *end == ',' ? end + 1 : end;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -209,18 +223,11 @@ int main(int argc, char **argv)
 		fatalx("cannot start (rsd at %s, keeper in %s/run): %s", ag.rsd_ep,
 		       ag.state_dir, strerror(-r));
 	prom_hist_init(&ag.h_restart, prom_latency_bounds, prom_latency_nbounds);
-	/* fault injection for the tests: "1,3" loses the first copy of
-	 * rsd's orders 1 and 3 */
-	for (const char *p = getenv("RS_TEST_DROP_ORDERS"); p && *p &&
-	     ag.ndrop_orders < sizeof ag.drop_orders / sizeof *ag.drop_orders;) {
-		char *end;
-		uint64_t v = strtoull(p, &end, 10);
-
-		if (end == p)
-			break;
-		ag.drop_orders[ag.ndrop_orders++] = v;
-		p = *end == ',' ? end + 1 : end;
-	}
+	/* fault injection for the tests: RS_TEST_DROP_ORDERS="1,3" loses
+	 * the first copy of rsd's orders 1 and 3; RS_TEST_FORGET_ORDERS
+	 * takes them (acknowledged) and does nothing */
+	test_orders(getenv("RS_TEST_DROP_ORDERS"), ag.drop_orders, &ag.ndrop_orders);
+	test_orders(getenv("RS_TEST_FORGET_ORDERS"), ag.forget_orders, &ag.nforget_orders);
 	if (metrics && (r = agent_metrics_start(&ag, metrics)) < 0)
 		fatalx("cannot serve metrics on %s: %s", metrics, httpd_strerror(r));
 	log_info("rs-agent %s: node %s, rsd %s, state dir %s, metrics %s", rs_version(),

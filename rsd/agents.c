@@ -111,6 +111,12 @@ static void send_rehello(rsd *d, const net_peer *peer)
 	rs_msg_clear(&m);
 }
 
+void rsd_ask_hello(rsd *d, rsd_node *n)
+{
+	if (n->connected)
+		send_rehello(d, &n->peer);
+}
+
 /* Tells node n to stop and forget what it runs as info (not in our table,
  * or not placed there). */
 static void stop_copy(rsd *d, rsd_node *n, const rs_iinfo *info)

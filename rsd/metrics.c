@@ -155,6 +155,10 @@ static void metrics_text(rsd *d, prom_buf *b)
 	prom_family(b, "rs_orders_resent_total", "counter",
 		    "Orders sent again because their agent had not acknowledged them.");
 	prom_sample(b, "rs_orders_resent_total", (double)d->orders_resent, NULL);
+	prom_family(b, "rs_reconcile_asks_total", "counter",
+		    "Hellos rsd asked for because a node said nothing of an instance "
+		    "placed there (desired against observed, each period).");
+	prom_sample(b, "rs_reconcile_asks_total", (double)d->watch_rehellos, NULL);
 	prom_family(b, "rs_orders_bad_acks_total", "counter",
 		    "Acknowledgements of orders rsd never sent (a confused agent), ignored.");
 	prom_sample(b, "rs_orders_bad_acks_total", (double)d->orders_refused_acks, NULL);

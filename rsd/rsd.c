@@ -304,6 +304,23 @@ rsd_node *rsd_place_label(rsd *d, const char *want, const char *avoid,
 	return rsd_place_spec(d, label ? &any : NULL, want, avoid);
 }
 
+/* Watches instance id: its node must speak of it within RSD_WATCH_MS. */
+static void watch_add(rsd *d, uint64_t id)
+{
+	if (d->nwatch == d->watch_cap) {
+		size_t cap = d->watch_cap ? d->watch_cap * 2 : 64;
+		struct rsd_watch *w = realloc(d->watch, cap * sizeof *w);
+
+		if (!w)
+			return;   /* unwatched: its node's next Hello still tells */
+		d->watch = w;
+		d->watch_cap = cap;
+	}
+	d->watch[d->nwatch].inst = id;
+	d->watch[d->nwatch].due_mono = clock_mono_ms() + RSD_WATCH_MS;
+	d->nwatch++;
+}
+
 int rsd_inst_move(rsd *d, rsd_inst *in, instsm_event ev, const instsm_in *x,
 		  instsm_fx *fx)
 {
@@ -324,7 +341,38 @@ int rsd_inst_move(rsd *d, rsd_inst *in, instsm_event ev, const instsm_in *x,
 	in->si.info.state = s;
 	if (fx->fx & IM_FX_CLEAR)
 		in->si.info.pid = 0;
+	if (fx->fx & IM_FX_START)
+		watch_add(d, in->si.info.id);
 	return 0;
+}
+
+void rsd_watch_check(rsd *d, uint64_t now_ms)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < d->nwatch; i++) {
+		struct rsd_watch w = d->watch[i];
+		rsd_inst *in;
+		rsd_node *n;
+
+		if (w.due_mono > now_ms) {
+			d->watch[keep++] = w;
+			continue;
+		}
+		in = rsd_inst_find(d, w.inst);
+		if (!in || in->si.info.state != RS_IS_PENDING)
+			continue;   /* its node spoke of it, or it is gone */
+		n = rsd_node_find(d, in->si.node);
+		if (!n || !n->connected || n->sm.state != NM_UP ||
+		    orders_out_has(&n->out, in->si.info.id))
+			continue;   /* its Hello, or the order's resend, will tell */
+		log_warnx("%s/%llu: node %s has said nothing of it for %u ms; "
+			  "asking it what it runs", in->si.info.label,
+			  (unsigned long long)in->si.info.id, n->n.name, RSD_WATCH_MS);
+		d->watch_rehellos++;
+		rsd_ask_hello(d, n);
+	}
+	d->nwatch = keep;
 }
 
 /* Creates, stores and starts the instance of service s. */
@@ -855,6 +903,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		rsd_node_event(d, n, NM_EV_TICK, NULL);
 	rsd_reschedule_lost(d);   /* a fenced instance's time may come now */
 	rsd_orders_due(d, now);
+	rsd_watch_check(d, now);
 	converge(d);
 	rsd_boot_check(d);
 	rsd_pending_check(d);
@@ -1022,4 +1071,7 @@ void rsd_free(rsd *d)
 		rsd_pending_free(p);
 	}
 	rsd_requests_free(d);
+	free(d->watch);
+	d->watch = NULL;
+	d->nwatch = d->watch_cap = 0;
 }

@@ -34,6 +34,8 @@ struct json_t;
 #define RSD_PERIOD_S     1.0    /* the periodic check (MINIX do_period) */
 #define RSD_SCRIPT_TIMEOUT_S 30 /* a recovery script is killed after this */
 #define RSD_ORDER_RESEND_MS 1500 /* an order not acknowledged this long is resent */
+#define RSD_WATCH_MS     5000   /* a placed instance its node says nothing of
+				 * this long: rsd asks the node what it runs */
 
 struct rsd_script;
 
@@ -179,6 +181,11 @@ typedef struct rsd {
 	nodesm_cfg      ncfg;             /* node membership times (ttl, lease) */
 	uint64_t        next_inst_id;
 	uint64_t        epoch;            /* this rsd process's (lib/orders.h) */
+	/* instances placed (pending) and when their node must have said
+	 * something of them: the period checks only these */
+	struct rsd_watch { uint64_t inst, due_mono; } *watch;
+	size_t          nwatch, watch_cap;
+	uint64_t        watch_rehellos;   /* rs_reconcile_asks_total */
 	uint64_t        orders_resent;    /* rs_orders_resent_total */
 	uint64_t        orders_refused_acks; /* acks beyond what was sent */
 	/* metrics */
@@ -268,6 +275,12 @@ int rsd_send_agent(rsd *d, rsd_node *n, rs_msg *m);
 void rsd_orders_resend(rsd *d, rsd_node *n);
 /* Resends every node's orders unacknowledged for RSD_ORDER_RESEND_MS. */
 void rsd_orders_due(rsd *d, uint64_t now_ms);
+/* Desired against observed, incrementally: an instance placed (pending)
+ * whose node has said nothing of it for RSD_WATCH_MS, with no order
+ * about it on its way, makes rsd ask that node for a Hello (its
+ * reconciliation starts what is missing). Only placed instances are
+ * watched. */
+void rsd_watch_check(rsd *d, uint64_t now_ms);
 int rsd_send_start(rsd *d, rsd_inst *in);
 /* The service's current spec for a live instance, applied without restart. */
 int rsd_send_respec(rsd *d, rsd_inst *in);
@@ -320,6 +333,8 @@ int rsd_inst_move(rsd *d, rsd_inst *in, instsm_event ev, const instsm_in *x,
 void rsd_switch_over(rsd *d, rsd_inst *in);
 
 /* agents.c */
+/* Asks node n's agent for a Hello (Rehello). */
+void rsd_ask_hello(rsd *d, rsd_node *n);
 void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		     size_t len, void *arg);
 /* Delivers ev (now) to n's membership machine and carries out what it

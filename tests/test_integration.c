@@ -1715,3 +1715,32 @@ Test(integration, lost_orders_are_resent, .init = setup_drop_orders,
 	cr_assert(!h_pid_alive(in.pid), "pid %d alive after down", (int)in.pid);
 	h_pass();
 }
+
+/* ---- desired against observed: an order taken and never carried out -- */
+
+static void setup_forget_orders(void)
+{
+	/* the agent takes (acknowledges) rsd's order 1 and does nothing */
+	setenv("RS_TEST_FORGET_ORDERS", "1", 1);
+	h_setup(1);
+	unsetenv("RS_TEST_FORGET_ORDERS");
+}
+
+Test(integration, forgotten_start_is_noticed, .init = setup_forget_orders,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *alog = h_path("agent-n1.log");
+	int64_t t0 = h_now_ms();
+	h_inst in = up_notifysvc("fg", NULL, NULL);   /* its Start is forgotten */
+	int64_t took = h_now_ms() - t0;
+
+	cr_assert(file_has(alog, "order 1 forgotten"),
+		  "the agent carried the Start out: the test proves nothing");
+	cr_assert(file_has(h_path("rsd.log"), "has said nothing of it"),
+		  "rsd never noticed that n1 runs nothing of fg");
+	cr_assert_eq(in.ninstances, 1);
+	cr_assert_eq(in.restarts, 0);
+	cr_log_info("a Start taken and never carried out: fg running after %lld ms",
+		    (long long)took);
+	h_pass();
+}
