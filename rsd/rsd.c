@@ -790,17 +790,34 @@ static void pending_check_up(rsd *d, rsd_pending *p)
 
 /* Whether a down (or, with label "", a shutdown) is finished: no instance
  * of the label is alive. */
+/* Down is answered when no instance rsd can reach is live. One on a lost
+ * node cannot be reached: it is stopped when its node reports again (its
+ * Hello: not wanted), a fence: stop one at the latest at its lease; the
+ * answer says so rather than pretend. */
 static void pending_check_down(rsd *d, rsd_pending *p)
 {
-	for (rsd_inst *in = d->insts; in; in = in->next)
-		if ((!p->label[0] || strcmp(in->si.info.label, p->label) == 0) &&
-		    rsd_istate_live(in->si.info.state))
+	const char *lost_node = NULL;
+	unsigned lost = 0;
+	char json[160], what[RS_DETAIL_MAX / 2] = "";
+
+	for (rsd_inst *in = d->insts; in; in = in->next) {
+		if (p->label[0] && strcmp(in->si.info.label, p->label) != 0)
+			continue;
+		if (rsd_istate_live(in->si.info.state))
 			return;
+		if (in->si.info.state == RS_IS_LOST && !lost++)
+			lost_node = in->si.node;
+	}
+	snprintf(json, sizeof json, "{\"state\":\"down\",\"unreachable\":%u}", lost);
+	if (lost)
+		snprintf(what, sizeof what, " (%u instance%s on lost node%s %s%s: stopped "
+			 "when %s again)", lost, lost > 1 ? "s" : "", lost > 1 ? "s" : "",
+			 lost_node, lost > 1 ? ", ..." : "",
+			 lost > 1 ? "they report" : "it reports");
 	if (p->label[0])
-		rsd_pending_done(d, p, RS_OK, "{\"state\":\"down\"}", "%s is down", p->label);
+		rsd_pending_done(d, p, RS_OK, json, "%s is down%s", p->label, what);
 	else
-		rsd_pending_done(d, p, RS_OK, "{\"state\":\"down\"}",
-				 "every service is down");
+		rsd_pending_done(d, p, RS_OK, json, "every service is down%s", what);
 }
 
 void rsd_pending_check(rsd *d)

@@ -1274,6 +1274,11 @@ Test(integration, lost_node_back_down_reconciled, .init = setup_ttl2,
 	cr_assert(h_wait_until(node_state_fn, &wn, 6000), "n1 not lost");
 	r = h_rsctl("down", "svc-ld", NULL);
 	cr_assert(!r->timed_out, "down on a lost node hung");
+	/* the answer does not pretend: the copy there is out of reach */
+	cr_assert_eq(r->code, 0, "down: %s", r->err);
+	cr_assert(strstr(r->out, "lost node n1") || strstr(r->err, "lost node n1"),
+		  "down does not say the copy on lost n1 is out of reach: %s%s",
+		  r->out, r->err);
 	h_restart_agent(1);
 	wn.want = "up";
 	cr_assert(h_wait_until(node_state_fn, &wn, 6000), "n1 not up again");
