@@ -142,7 +142,8 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 		rsd_inst *in = rsd_inst_find(d, info->id);
 		rsd_svc *s = rsd_svc_find(d, info->label);
 		bool wanted = in && s && s->s.desired == RS_WANT_UP &&
-			      strcmp(in->si.node, n->n.name) == 0;
+			      strcmp(in->si.node, n->n.name) == 0 &&
+			      !rsd_inst_superseded(d, in);
 
 		if (in && strcmp(in->si.node, n->n.name) != 0) {
 			/* rescheduled elsewhere while this node was away: the
@@ -214,7 +215,9 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 		/* wanted and not finished by its own policy: a live or lost
 		 * instance, or one its agent stopped when it shut down or was
 		 * fenced, starts again; what is not wanted is down */
-		x.wanted = s && s->s.desired == RS_WANT_UP;
+		/* (one a down stopped and a later up replaced is not: found
+		 * by tests/test_sim.c, seed 85590076) */
+		x.wanted = s && s->s.desired == RS_WANT_UP && !rsd_inst_superseded(d, in);
 		x.stopped = in->si.info.last_exit.reason == RS_ER_STOPPED ||
 			    in->si.info.last_exit.reason == RS_ER_FENCED;
 		if (rsd_inst_move(d, in, IM_EV_ABSENT, &x, &fx) < 0)
@@ -481,6 +484,7 @@ static void fenced_back(rsd *d, rsd_node *n, rsd_inst *in)
 	if (in->si.info.state != RS_IS_DOWN ||
 	    in->si.info.last_exit.reason != RS_ER_FENCED || !s ||
 	    s->s.desired != RS_WANT_UP || rsd_pending_for(d, in->si.info.label) ||
+	    rsd_inst_superseded(d, in) ||
 	    n->sm.state != NM_UP || rsd_inst_move(d, in, IM_EV_PLACE, NULL, &fx) < 0)
 		return;
 	rsd_event(d, in->si.info.label, in->si.info.id, n->n.name, "reconcile",
@@ -638,8 +642,12 @@ void rsd_node_event(rsd *d, rsd_node *n, nodesm_event ev, const net_peer *peer)
 		send_rehello(d, peer);
 	if (!(fx.fx & (NM_FX_PERSIST | NM_FX_EVENT | NM_FX_MOVE | NM_FX_MOVE_FENCED)))
 		return;
-	if (n->sm.state == NM_LOST || n->sm.state == NM_FENCED)
+	if (n->sm.state == NM_LOST || n->sm.state == NM_FENCED) {
 		n->connected = false;   /* its next message gets a Rehello */
+		/* its Hello (a new connection) voids them anyway; a down of
+		 * its instances must not wait for their acknowledgement */
+		orders_out_void(&n->out);
+	}
 	if (from != n->sm.state)
 		(n->sm.state == NM_UP ? log_info : log_warnx)(
 			"node %s: %s -> %s (no word for %llu ms)", n->n.name,
@@ -673,7 +681,8 @@ static rsd_node *reschedule_target(rsd *d, rsd_inst *in)
 	if (in->si.info.state != RS_IS_LOST)
 		return NULL;   /* (each period: no lookup for the others) */
 	s = rsd_svc_find(d, in->si.info.label);
-	if (!s || s->s.desired != RS_WANT_UP || s->s.spec.node[0])
+	if (!s || s->s.desired != RS_WANT_UP || s->s.spec.node[0] ||
+	    rsd_inst_superseded(d, in))
 		return NULL;
 	/* nodesm says when the copy on the silent node is surely gone (a
 	 * fenced one: lease + stop timeout + margin) */

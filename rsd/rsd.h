@@ -297,6 +297,10 @@ void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
 /* Re-checks pending requests against the table (after any change). */
 void rsd_pending_check(rsd *d);
 bool rsd_istate_live(rs_istate s);
+/* Whether in is no longer one its service wants even if the service is
+ * wanted up: as many newer instances (not standbys) as its replicas were
+ * made since (an up after a down that had not finished stopping it). */
+bool rsd_inst_superseded(rsd *d, const rsd_inst *in);
 /* Live instances placed on node. */
 int rsd_node_instances(rsd *d, const char *node);
 /* The node for an instance of label: `want` if given (and up), else the

@@ -488,12 +488,13 @@ static bool order_pending(sim *s, int k, int i, int kind)
 	return false;
 }
 
-/* Whether instance i is wanted: its service is wanted up. rsd/agents.c
- * asks only that, so an instance a down stopped (reason stopped, as an
- * agent's shutdown) is started again by a Hello that does not list it
- * once a later up made the service's new instance: two instances of a
- * one-replica service (RS_SIM_AS_IS=1; found as seed 85590021). The simulation
- * also asks that no later instance of the service superseded it. */
+/* Whether instance i is wanted: its service is wanted up and no later
+ * instance of the service superseded it (rsd_inst_superseded). Asking
+ * only the first, an instance a down was still stopping when a later up
+ * made the service's new instance (the up drops only instances that are
+ * not live) was started again by a Hello that does not list it: two
+ * instances of a one-replica service (RS_SIM_AS_IS=1; found as seeds
+ * 85590021 and, with up dropping dead instances as rsd does, 85590076). */
 static bool inst_wanted(const sim *s, int i)
 {
 	if (!s->ri[i].exists || !s->rs[s->ri[i].svc].up)
@@ -759,6 +760,15 @@ static void req_commit(sim *s, int r)
 			answer(s, r, RS_FAIL);
 			return;
 		}
+		/* as do_up (up_record): the service's older instances that
+		 * are not live are history (a lost one of a service wanted
+		 * down too: its node's Hello then finds a stray and stops it) */
+		for (int j = 0; j < s->ninst; j++)
+			if (s->ri[j].exists && s->ri[j].svc == q->svc &&
+			    !instsm_live(s->ri[j].state)) {
+				s->ri[j].exists = false;
+				s->st_ri[j].exists = false;
+			}
 		i = s->ninst++;
 		s->ri[i] = (rinst){ .exists = true, .svc = q->svc, .node = k };
 		s->rs[q->svc] = (rsvc){ .exists = true, .up = true };
@@ -800,10 +810,10 @@ static void req_check(sim *s, int r)
 				continue;
 			if (instsm_live(s->ri[i].state))
 				return;
-			/* rsd/rsd.c pending_check_down looks at the table only:
-			 * a Hello that reports it down while a Start still waits
-			 * in the outbox answers the down, then the Start runs it
-			 * (RS_SIM_AS_IS=1; found as seed 85590052) */
+			/* as rsd/rsd.c pending_check_down: a Hello that reports
+			 * it down while a Start still waits in the outbox must
+			 * not answer the down (the Start runs it after; found as
+			 * seed 85590052, RS_SIM_AS_IS=1 shows it) */
 			for (int k = 0; k < NODES && !s->as_is; k++)
 				if (order_pending(s, k, i, M_START))
 					return;
