@@ -642,8 +642,10 @@ static void rsd_node_event(sim *s, int k, nodesm_event ev)
 	if (from != n->sm.state)
 		trace(s, "rsd: node %d %s -> %s", k, nodesm_state_to_string(from),
 		      nodesm_state_to_string(n->sm.state));
-	if (n->sm.state == NM_LOST || n->sm.state == NM_FENCED)
+	if (n->sm.state == NM_LOST || n->sm.state == NM_FENCED) {
 		n->connected = false;
+		orders_out_void(&n->out);   /* as rsd_node_event */
+	}
 	if (fx.fx & NM_FX_MOVE)
 		for (int i = 0; i < s->ninst; i++) {
 			instsm_fx ifx;
