@@ -362,11 +362,16 @@ static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 				 "(%s)", rq->label, d->cur_actor[0] ? d->cur_actor : "rsctl");
 	}
 	for (rsd_inst *in = d->insts; in; in = in->next) {
+		instsm_fx fx;
+
+		/* the table says what to order: a stop of what may run, and
+		 * of what its agent keeps dead (it forgets it) */
 		if (strcmp(in->si.info.label, rq->label) != 0 ||
-		    (!rsd_istate_live(in->si.info.state) &&
-		     in->si.info.state != RS_IS_EXITED))
+		    rsd_inst_move(d, in, IM_EV_STOP, NULL, &fx) < 0 ||
+		    !(fx.fx & IM_FX_STOP))
 			continue;
-		if (rsd_send_stop(d, in, true, false) == -ENOTCONN)
+		if (rsd_send_stop(d, in, true, false) == -ENOTCONN &&
+		    rsd_istate_live(in->si.info.state))
 			log_warnx("down %s: node %s not connected; it will be stopped when it returns",
 				  rq->label, in->si.node);
 	}
