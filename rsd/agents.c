@@ -589,11 +589,15 @@ static void node_instances_lost(rsd *d, rsd_node *n, bool recorded)
 }
 
 /* The event row of a move nodesm decided, quiet ms after the last word. */
-static void node_state_event(rsd *d, rsd_node *n, uint64_t quiet)
+static void node_state_event(rsd *d, rsd_node *n, uint64_t quiet, nodesm_event ev)
 {
 	const char *kind = NULL;
 	char what[160];
 
+	if (ev == NM_EV_REVOKE) {
+		rsd_event(d, NULL, 0, n->n.name, "node-lost", "its key was revoked");
+		return;
+	}
 	switch (n->sm.state) {
 	case NM_SUSPECT:
 		kind = "node-suspect";
@@ -659,7 +663,7 @@ void rsd_node_event(rsd *d, rsd_node *n, nodesm_event ev, const net_peer *peer)
 	if (r == 0 && (fx.fx & NM_FX_PERSIST))
 		node_persist(d, n);
 	if (r == 0 && (fx.fx & NM_FX_EVENT))
-		node_state_event(d, n, quiet);
+		node_state_event(d, n, quiet, ev);
 	if (fx.fx & NM_FX_MOVE)
 		node_instances_lost(d, n, r == 0);
 	if (r == 0 && (r = rsd_tx_commit(d)) < 0)

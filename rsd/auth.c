@@ -486,6 +486,14 @@ static void cred_revoke(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;
 	}
 	auth_reload(d);
+	if (rq->node_key) {
+		/* its agent is cut off now: the node is lost at once (its
+		 * instances move), not after its TTL */
+		rsd_node *n = rsd_node_find(d, rq->label);
+
+		if (n)
+			rsd_node_event(d, n, NM_EV_REVOKE, NULL);
+	}
 	rsd_reply(d, peer, rq->id, RS_OK, NULL, "revoked");
 }
 
