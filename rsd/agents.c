@@ -210,7 +210,7 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 		 * kept outbox is resent after the Welcome): the Hello, taken
 		 * before that order, says nothing of what it will do (found by
 		 * tests/test_sim.c) */
-		if (reported || orders_out_has(&n->out, in->si.info.id))
+		if (reported || rsd_order_pending(n, in->si.info.id, false))
 			continue;
 		/* wanted and not finished by its own policy: a live or lost
 		 * instance, or one its agent stopped when it shut down or was

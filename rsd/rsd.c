@@ -377,7 +377,7 @@ void rsd_watch_check(rsd *d, uint64_t now_ms)
 			continue;   /* its node spoke of it, or it is gone */
 		n = rsd_node_find(d, in->si.node);
 		if (!n || !n->connected || n->sm.state != NM_UP ||
-		    orders_out_has(&n->out, in->si.info.id))
+		    rsd_order_pending(n, in->si.info.id, false))
 			continue;   /* its Hello, or the order's resend, will tell */
 		log_warnx("%s/%llu: node %s has said nothing of it for %u ms; "
 			  "asking it what it runs", in->si.info.label,
@@ -503,6 +503,16 @@ static int hold_order(rsd *d, rsd_node *n, rs_msg *m, uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* An outbox key: the instance, and whether the order is a Start (ids
+ * are below 2^40: HO_ID_MASK) */
+#define ORDER_KEY_START (1ull << 63)
+
+bool rsd_order_pending(const rsd_node *n, uint64_t id, bool start_only)
+{
+	return orders_out_has(&n->out, id | ORDER_KEY_START) ||
+	       (!start_only && orders_out_has(&n->out, id));
+}
+
 static bool is_order(const rsd_node *n, const rs_msg *m)
 {
 	return (m->type == RS_MSG_START || m->type == RS_MSG_STOP) &&
@@ -529,7 +539,8 @@ static int deliver(rsd *d, rsd_node *n, rs_msg *m)
 	if (r < 0)
 		return r;
 	if (order && (r = orders_out_push_key(&n->out, m->order,
-					      m->type == RS_MSG_START ? m->u.start.instance_id :
+					      m->type == RS_MSG_START ?
+					      m->u.start.instance_id | ORDER_KEY_START :
 					      m->u.stop.instance_id, buf, len,
 					      clock_mono_ms())) < 0) {
 		log_warnx("node %s: cannot keep order %llu (%s); asking it for a hello",
@@ -802,11 +813,10 @@ static void pending_check_up(rsd *d, rsd_pending *p)
 }
 
 /* Whether a down (or, with label "", a shutdown) is finished: no instance
- * of the label is alive. */
-/* Down is answered when no instance rsd can reach is live. One on a lost
- * node cannot be reached: it is stopped when its node reports again (its
- * Hello: not wanted), a fence: stop one at the latest at its lease; the
- * answer says so rather than pretend. */
+ * of the label rsd can reach is alive, and no Start of one is on its way.
+ * One on a lost node cannot be reached: it is stopped when its node
+ * reports again (its Hello: not wanted), a fence: stop one at the latest
+ * at its lease; the answer says so rather than pretend. */
 static void pending_check_down(rsd *d, rsd_pending *p)
 {
 	const char *lost_node = NULL;
@@ -823,7 +833,7 @@ static void pending_check_down(rsd *d, rsd_pending *p)
 		/* a Start still on its way would run it after the answer
 		 * (the table says down from a Hello taken before that Start
 		 * arrives: found by tests/test_sim.c, seed 85590052) */
-		if ((n = rsd_node_find(d, in->si.node)) && orders_out_has(&n->out, in->si.info.id))
+		if ((n = rsd_node_find(d, in->si.node)) && rsd_order_pending(n, in->si.info.id, true))
 			return;
 		if (in->si.info.state == RS_IS_LOST && !lost++)
 			lost_node = in->si.node;

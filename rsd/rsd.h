@@ -273,6 +273,9 @@ int rsd_send_agent(rsd *d, rsd_node *n, rs_msg *m);
 /* Orders of n not acknowledged: resent now (inside a transaction: held,
  * ahead of any order decided after this call). */
 void rsd_orders_resend(rsd *d, rsd_node *n);
+/* Whether an order about instance id (a Start only, if start_only) is
+ * still on its way to n (kept, not acknowledged). */
+bool rsd_order_pending(const rsd_node *n, uint64_t id, bool start_only);
 /* Resends every node's orders unacknowledged for RSD_ORDER_RESEND_MS. */
 void rsd_orders_due(rsd *d, uint64_t now_ms);
 /* Desired against observed, incrementally: an instance placed (pending)
