@@ -20,9 +20,34 @@ int orders_out_push(orders_out *o, uint64_t seq, uint8_t *buf, size_t len,
 bool orders_out_has(const orders_out *o, uint64_t key)
 {
 	for (size_t i = 0; i < o->n; i++)
-		if (o->ring[(o->head + i) % ORDERS_MAX].key == key)
+		if (o->ring[(o->head + i) % o->cap].key == key)
 			return true;
 	return false;
+}
+
+/* Doubles the ring (16 at first), the kept orders first, in order. */
+static int grow(orders_out *o)
+{
+	size_t cap = o->cap ? o->cap * 2 : 16;
+	orders_item *r;
+
+	if (cap > ORDERS_MAX)
+		cap = ORDERS_MAX;
+	r = calloc(cap, sizeof *r);
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->n; i++)
+		r[i] = o->ring[(o->head + i) % o->cap];
+	free(o->ring);
+	o->ring = r;
+	o->cap = cap;
+	o->head = 0;
+	return 0;
+}
+
+const orders_item *orders_out_at(const orders_out *o, size_t i)
+{
+	return i < o->n ? &o->ring[(o->head + i) % o->cap] : NULL;
 }
 
 int orders_out_push_key(orders_out *o, uint64_t seq, uint64_t key, uint8_t *buf,
@@ -34,15 +59,15 @@ int orders_out_push_key(orders_out *o, uint64_t seq, uint64_t key, uint8_t *buf,
 		free(buf);
 		return -EINVAL;
 	}
-	if (!o->ring && !(o->ring = calloc(ORDERS_MAX, sizeof *o->ring))) {
-		free(buf);
-		return -ENOMEM;
-	}
 	if (o->n == ORDERS_MAX) {
 		free(buf);
 		return -ENOBUFS;
 	}
-	it = &o->ring[(o->head + o->n) % ORDERS_MAX];
+	if (o->n == o->cap && grow(o) < 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	it = &o->ring[(o->head + o->n) % o->cap];
 	it->seq = seq;
 	it->key = key;
 	it->sent_ms = now_ms;
@@ -62,8 +87,13 @@ int orders_out_ack(orders_out *o, uint64_t ack)
 	while (o->n && o->ring[o->head].seq <= o->acked) {
 		free(o->ring[o->head].buf);
 		o->ring[o->head].buf = NULL;
-		o->head = (o->head + 1) % ORDERS_MAX;
+		o->head = (o->head + 1) % o->cap;
 		o->n--;
+	}
+	if (!o->n && o->cap > 64) {   /* a burst is over: give it back */
+		free(o->ring);
+		o->ring = NULL;
+		o->cap = o->head = 0;
 	}
 	return 0;
 }
@@ -75,7 +105,7 @@ size_t orders_out_due(orders_out *o, uint64_t now_ms, uint64_t resend_ms,
 	if (!o->n || now_ms - o->ring[o->head].sent_ms < resend_ms)
 		return 0;
 	for (size_t i = 0; i < o->n; i++) {
-		orders_item *it = &o->ring[(o->head + i) % ORDERS_MAX];
+		orders_item *it = &o->ring[(o->head + i) % o->cap];
 
 		send(it->buf, it->len, arg);
 		it->sent_ms = now_ms;
@@ -100,6 +130,7 @@ void orders_out_free(orders_out *o)
 	free(o->ring);
 	o->ring = NULL;
 	o->head = 0;
+	o->cap = 0;
 }
 
 bool orders_in_welcome(orders_in *in, uint64_t epoch, uint64_t base,

@@ -48,8 +48,10 @@ typedef struct orders_item {
 typedef struct orders_out {
 	uint64_t     last;    /* the last number given */
 	uint64_t     acked;   /* every order up to this one is applied or void */
-	orders_item *ring;    /* ORDERS_MAX entries, allocated on first push */
-	size_t       head, n;
+	orders_item *ring;    /* cap entries: grown by doubling from 16 up to
+			       * ORDERS_MAX as orders wait (a quiet node costs
+			       * nothing, a busy one what it holds) */
+	size_t       head, n, cap;
 	uint64_t     resent;  /* orders sent again (a counter) */
 } orders_out;
 
@@ -80,6 +82,8 @@ size_t orders_out_due(orders_out *o, uint64_t now_ms, uint64_t resend_ms,
 void orders_out_void(orders_out *o);
 /* Unacknowledged orders kept. */
 size_t orders_out_pending(const orders_out *o);
+/* The i-th kept order, oldest first (i < orders_out_pending). */
+const orders_item *orders_out_at(const orders_out *o, size_t i);
 /* Frees the ring; o is then empty (numbers kept). */
 void orders_out_free(orders_out *o);
 

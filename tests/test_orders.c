@@ -82,6 +82,30 @@ Test(outbox, resends_all_oldest_first_when_due, .timeout = 10)
 	orders_out_free(&o);
 }
 
+Test(outbox, grows_and_gives_back, .timeout = 10)
+{
+	orders_out o = { 0 };
+
+	cr_assert_eq(o.cap, 0, "a quiet node holds nothing");
+	for (uint64_t i = 1; i <= 100; i++)
+		cr_assert_eq(orders_out_push(&o, i, bytes(i), 8, 0), 0);
+	cr_assert_eq(o.cap, 128);
+	orders_out_ack(&o, 50);
+	for (uint64_t i = 101; i <= 170; i++)   /* wraps, then grows again */
+		cr_assert_eq(orders_out_push(&o, i, bytes(i), 8, 0), 0);
+	cr_assert_eq(orders_out_pending(&o), 120);
+	for (size_t i = 0; i < 120; i++) {
+		uint64_t v;
+
+		memcpy(&v, orders_out_at(&o, i)->buf, 8);
+		cr_assert_eq(v, 51 + i, "kept in order across the growth");
+	}
+	cr_assert_null(orders_out_at(&o, 120));
+	orders_out_ack(&o, 170);
+	cr_assert_eq(o.cap, 0, "emptied after a burst: given back");
+	orders_out_free(&o);
+}
+
 Test(outbox, bounded, .timeout = 10)
 {
 	orders_out o = { 0 };
@@ -297,7 +321,7 @@ static void rsd_void(sim *s, int k)
 	for (size_t i = 0; i < o->n; i++) {
 		struct wire_order w;
 
-		memcpy(&w, o->ring[(o->head + i) % ORDERS_MAX].buf, sizeof w);
+		memcpy(&w, orders_out_at(o, i)->buf, sizeof w);
 		s->p_void[w.payload] = true;
 	}
 	orders_out_void(o);

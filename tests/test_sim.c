@@ -481,7 +481,7 @@ static bool order_pending(sim *s, int k, int i, int kind)
 	for (size_t j = 0; j < o->n; j++) {
 		struct word w;
 
-		memcpy(&w, o->ring[(o->head + j) % ORDERS_MAX].buf, sizeof w);
+		memcpy(&w, orders_out_at(o, j)->buf, sizeof w);
 		if (w.inst == i && (kind < 0 || w.kind == kind))
 			return true;
 	}
