@@ -361,8 +361,7 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 			return;
 		rs_strlcpy(n->n.name, h->node, sizeof n->n.name);
 		nodesm_init(&n->sm, clock_mono_ms());
-		n->next = d->nodes;
-		d->nodes = n;
+		rsd_node_link(d, n);
 	}
 	same_agent = n->connected && h->session == n->session;
 	n->peer = *peer;

@@ -160,7 +160,7 @@ static void drop_dead(rsd *d, const char *label)
 	for (rsd_inst **pp = &d->insts; *pp;) {
 		rsd_inst *in = *pp;
 		if (!strcmp(in->si.info.label, label) && is_dead(in)) {
-			*pp = in->next;
+			rsd_inst_unlink(d, pp);
 			free(in);
 		} else {
 			pp = &in->next;
@@ -514,8 +514,8 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 				goto fail_after_commit;
 			rs_spec_init(&s->s.spec);
 			s->s.created_ms = clock_wall_ms();
-			s->next = d->svcs;
-			d->svcs = s;
+			rs_strlcpy(s->s.spec.label, sp->label, sizeof s->s.spec.label);
+			rsd_svc_link(d, s);
 		}
 		rs_spec_clear(&s->s.spec);
 		if (rs_spec_copy(&s->s.spec, sp) < 0)

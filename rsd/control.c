@@ -238,7 +238,7 @@ static void drop_not_live(rsd *d, const char *label)
 		rsd_inst *old = *pp;
 		if (strcmp(old->si.info.label, label) == 0 &&
 		    !rsd_istate_live(old->si.info.state)) {
-			*pp = old->next;
+			rsd_inst_unlink(d, pp);
 			free(old);
 		} else {
 			pp = &old->next;
@@ -257,12 +257,9 @@ static void up_act(rsd *d, const net_peer *peer, const rs_request *rq, rsd_svc *
 	if (!fresh)
 		rs_spec_clear(&s->s.spec);
 	s->s = *next;
-	if (fresh) {
-		s->next = d->svcs;
-		d->svcs = s;
-	}
-	in->next = d->insts;
-	d->insts = in;
+	if (fresh)
+		rsd_svc_link(d, s);
+	rsd_inst_link(d, in);
 	p->inst_id = in->si.info.id;
 	rsd_pending_add(d, p);
 	rsd_send_start(d, in);
@@ -782,8 +779,7 @@ static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;
 	}
 	d->next_inst_id++;
-	sb->next = d->insts;
-	d->insts = sb;
+	rsd_inst_link(d, sb);
 	rsd_send_start(d, sb);
 	if (rq->no_block)
 		rsd_reply(d, peer, rq->id, RS_OK, NULL, "starting a standby");
@@ -815,7 +811,7 @@ static void do_unclone(rsd *d, const net_peer *peer, const rs_request *rq)
 			return;
 		}
 		rsd_send_stop(d, in, true, false);
-		*pp = in->next;
+		rsd_inst_unlink(d, pp);
 		free(in);
 		rsd_reply(d, peer, rq->id, RS_OK, NULL, "standby stopped");
 		return;

@@ -6,6 +6,7 @@
 #include "version.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,8 @@ static void tx_end(rsd *d, bool committed)
 		struct rsd_saved *sv = d->tx_saved;
 		d->tx_saved = sv->next;
 		if (!committed) {
-			sv->was.next = sv->in->next;
+			sv->was.next = sv->in->next;   /* its place in the */
+			sv->was.hnext = sv->in->hnext; /* list and the table */
 			*sv->in = sv->was;
 		}
 		free(sv);
@@ -416,8 +418,7 @@ int rsd_start_instance(rsd *d, rsd_svc *s)
 	if ((r = rsd_tx_commit(d)) < 0)
 		goto fail;
 	d->next_inst_id++;
-	in->next = d->insts;
-	d->insts = in;
+	rsd_inst_link(d, in);
 	if (fx.fx & IM_FX_START)
 		rsd_send_start(d, in);
 	return 0;
@@ -426,8 +427,66 @@ fail:
 	return -EIO;
 }
 
+static uint64_t hash_svc(const void *e)
+{
+	return rsd_tab_hash_str(((const rsd_svc *)e)->s.spec.label);
+}
+
+static uint64_t hash_inst(const void *e)
+{
+	return rsd_tab_hash_u64(((const rsd_inst *)e)->si.info.id);
+}
+
+static uint64_t hash_node(const void *e)
+{
+	return rsd_tab_hash_str(((const rsd_node *)e)->n.name);
+}
+
+void rsd_tables_init(rsd *d)
+{
+	rsd_tab_init(&d->tsvcs, offsetof(rsd_svc, hnext), hash_svc);
+	rsd_tab_init(&d->tinsts, offsetof(rsd_inst, hnext), hash_inst);
+	rsd_tab_init(&d->tnodes, offsetof(rsd_node, hnext), hash_node);
+}
+
+void rsd_svc_link(rsd *d, rsd_svc *s)
+{
+	s->next = d->svcs;
+	d->svcs = s;
+	rsd_tab_add(&d->tsvcs, s);
+}
+
+void rsd_inst_link(rsd *d, rsd_inst *in)
+{
+	in->next = d->insts;
+	d->insts = in;
+	rsd_tab_add(&d->tinsts, in);
+}
+
+void rsd_inst_unlink(rsd *d, rsd_inst **pp)
+{
+	rsd_inst *in = *pp;
+
+	*pp = in->next;
+	rsd_tab_del(&d->tinsts, in);
+}
+
+void rsd_node_link(rsd *d, rsd_node *n)
+{
+	n->next = d->nodes;
+	d->nodes = n;
+	rsd_tab_add(&d->tnodes, n);
+}
+
 rsd_svc *rsd_svc_find(rsd *d, const char *label)
 {
+	if (!d->tsvcs.broken) {
+		for (rsd_svc *s = rsd_tab_chain(&d->tsvcs, rsd_tab_hash_str(label)); s;
+		     s = s->hnext)
+			if (strcmp(s->s.spec.label, label) == 0)
+				return s;
+		return NULL;
+	}
 	for (rsd_svc *s = d->svcs; s; s = s->next)
 		if (strcmp(s->s.spec.label, label) == 0)
 			return s;
@@ -436,6 +495,13 @@ rsd_svc *rsd_svc_find(rsd *d, const char *label)
 
 rsd_node *rsd_node_find(rsd *d, const char *name)
 {
+	if (!d->tnodes.broken) {
+		for (rsd_node *n = rsd_tab_chain(&d->tnodes, rsd_tab_hash_str(name)); n;
+		     n = n->hnext)
+			if (strcmp(n->n.name, name) == 0)
+				return n;
+		return NULL;
+	}
 	for (rsd_node *n = d->nodes; n; n = n->next)
 		if (strcmp(n->n.name, name) == 0)
 			return n;
@@ -444,6 +510,13 @@ rsd_node *rsd_node_find(rsd *d, const char *name)
 
 rsd_inst *rsd_inst_find(rsd *d, uint64_t id)
 {
+	if (!d->tinsts.broken) {
+		for (rsd_inst *i = rsd_tab_chain(&d->tinsts, rsd_tab_hash_u64(id)); i;
+		     i = i->hnext)
+			if (i->si.info.id == id)
+				return i;
+		return NULL;
+	}
 	for (rsd_inst *i = d->insts; i; i = i->next)
 		if (i->si.info.id == id)
 			return i;
@@ -980,8 +1053,7 @@ static int load_svc(const store_service *s, void *arg)
 		free(x);
 		return -ENOMEM;
 	}
-	x->next = d->svcs;
-	d->svcs = x;
+	rsd_svc_link(d, x);
 	return 0;
 }
 
@@ -993,8 +1065,7 @@ static int load_inst(const store_instance *si, void *arg)
 	if (!x)
 		return -ENOMEM;
 	x->si = *si;
-	x->next = d->insts;
-	d->insts = x;
+	rsd_inst_link(d, x);
 	return 0;
 }
 
@@ -1015,8 +1086,7 @@ static int load_node(const store_node *n, void *arg)
 	else if (x->n.state == RS_NS_FENCED)
 		x->sm.state = NM_FENCED;
 	x->n.state = rsd_node_state_of(x->sm.state);
-	x->next = d->nodes;
-	d->nodes = x;
+	rsd_node_link(d, x);
 	return 0;
 }
 
@@ -1051,6 +1121,8 @@ static int close_op(const rs_op *op, void *arg)
 int rsd_load(rsd *d)
 {
 	int r;
+
+	rsd_tables_init(d);
 
 	r = store_service_each(d->st, load_svc, d);
 	if (r == 0)
@@ -1118,6 +1190,9 @@ void rsd_free(rsd *d)
 		rsd_pending_free(p);
 	}
 	rsd_requests_free(d);
+	rsd_tab_free(&d->tsvcs);
+	rsd_tab_free(&d->tinsts);
+	rsd_tab_free(&d->tnodes);
 	free(d->watch);
 	d->watch = NULL;
 	d->nwatch = d->watch_cap = 0;

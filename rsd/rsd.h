@@ -22,6 +22,7 @@
 #include "opsm.h"
 #include "orders.h"
 #include "store.h"
+#include "table.h"
 #include "wire.h"
 
 struct MHD_Daemon;
@@ -41,6 +42,7 @@ struct rsd_script;
 
 typedef struct rsd_node {
 	struct rsd_node *next;
+	struct rsd_node *hnext;       /* its chain in d->tnodes */
 	store_node       n;
 	net_peer         peer;
 	bool             connected;   /* said Hello to this rsd process */
@@ -60,12 +62,14 @@ typedef struct rsd_node {
 
 typedef struct rsd_inst {
 	struct rsd_inst *next;
+	struct rsd_inst *hnext;       /* its chain in d->tinsts */
 	store_instance   si;
 	char             detail[RS_DETAIL_MAX]; /* last agent event detail */
 } rsd_inst;
 
 typedef struct rsd_svc {
 	struct rsd_svc *next;
+	struct rsd_svc *hnext;        /* its chain in d->tsvcs */
 	store_service   s;
 	uint32_t        backoff_ms;   /* current restart delay (metrics) */
 } rsd_svc;
@@ -171,6 +175,9 @@ typedef struct rsd {
 	rsd_svc        *svcs;
 	rsd_inst       *insts;
 	rsd_node       *nodes;
+	/* lookups by label, id, name, in step with the lists (table.h):
+	 * link and unlink only through rsd_*_link / rsd_*_unlink */
+	rsd_tab         tsvcs, tinsts, tnodes;
 	rsd_pending    *pending;
 	struct rsd_script *scripts;   /* recovery scripts running */
 	rsd_logreq     *logreqs;
@@ -257,6 +264,14 @@ void rsd_store_trouble(rsd *d, const char *what, int r);
 int rsd_load(rsd *d);
 void rsd_free(rsd *d);
 void rsd_start_period(rsd *d);
+/* Sets up the lookup tables (before anything is linked). */
+void rsd_tables_init(rsd *d);
+/* Links x at the head of its list and into its lookup table; unlink
+ * takes it out of both (pp: where the list points at it). */
+void rsd_svc_link(rsd *d, rsd_svc *s);
+void rsd_inst_link(rsd *d, rsd_inst *in);
+void rsd_inst_unlink(rsd *d, rsd_inst **pp);
+void rsd_node_link(rsd *d, rsd_node *n);
 rsd_svc *rsd_svc_find(rsd *d, const char *label);
 rsd_node *rsd_node_find(rsd *d, const char *name);
 rsd_inst *rsd_inst_find(rsd *d, uint64_t id);
