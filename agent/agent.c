@@ -114,6 +114,26 @@ void agent_report(agent *ag, inst *in, rs_event_kind kind, const char *detail)
 	rs_msg_clear(&m);
 }
 
+static void said_add(said_ring *r, uint64_t key, uint64_t mono)
+{
+	r->w[r->n % AGENT_SAID_KEPT].key = key;
+	r->w[r->n % AGENT_SAID_KEPT].mono = mono;
+	r->n++;
+}
+
+/* When the word an answer names (key) left: 0 if no longer kept (the
+ * answer renews nothing); an answer that names none (an rsd 0.2): the
+ * last word said. */
+static uint64_t said_at(const agent *ag, const said_ring *r, uint64_t key)
+{
+	if (!key)
+		return ag->said_ms;
+	for (unsigned i = 0; i < AGENT_SAID_KEPT && i < r->n; i++)
+		if (r->w[i].key == key)
+			return r->w[i].mono;
+	return 0;
+}
+
 static void agent_hello(agent *ag)
 {
 	rs_msg m;
@@ -145,9 +165,7 @@ static void agent_hello(agent *ag)
 			svc_fill_info(in, &m.u.hello.instances[n++]);
 	agent_send(ag, &m, NULL, NULL);
 	ag->hello_seq = m.seq;
-	ag->hellos[ag->nhellos % AGENT_HELLOS_KEPT].seq = m.seq;
-	ag->hellos[ag->nhellos % AGENT_HELLOS_KEPT].mono = clock_mono_ms();
-	ag->nhellos++;
+	said_add(&ag->hellos, m.seq, clock_mono_ms());
 	ag->said_ms = clock_mono_ms();
 	rs_msg_clear(&m);
 }
@@ -190,38 +208,38 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		m.u.beat.running += in->pid > 0;
 	agent_send(ag, &m, NULL, NULL);
 	ag->said_ms = now;
-	ag->beats[ag->nbeats % 8].wall = m.u.beat.time_ms;
-	ag->beats[ag->nbeats % 8].mono = now;
-	ag->nbeats++;
+	said_add(&ag->beats, m.u.beat.time_ms, now);
 	rs_msg_clear(&m);
 }
 
 /* Whether to carry out order m now (lib/orders.h): each once, in order,
  * only from the epoch of the last Welcome. What is skipped is counted;
  * rsd resends what is not acknowledged. */
+/* A test's fault injection: whether order n is in list (then taken out
+ * of it: it hits the first copy only). */
+static bool test_hook(uint64_t *list, size_t *len, uint64_t n, const char *what)
+{
+	for (size_t i = 0; i < *len && n; i++)
+		if (list[i] == n) {
+			list[i] = list[--*len];
+			log_info("order %llu %s", (unsigned long long)n, what);
+			return true;
+		}
+	return false;
+}
+
 static bool order_take(agent *ag, const rs_msg *m)
 {
 	orders_verdict v;
 
-	for (size_t i = 0; i < ag->ndrop_orders && m->order; i++) {
-		if (ag->drop_orders[i] != m->order)
-			continue;
-		/* a test's fault injection: this copy is lost on the way */
-		ag->drop_orders[i] = ag->drop_orders[--ag->ndrop_orders];
-		log_info("order %llu dropped (RS_TEST_DROP_ORDERS)",
-			 (unsigned long long)m->order);
-		return false;
-	}
+	if (test_hook(ag->drop_orders, &ag->ndrop_orders, m->order,
+		      "dropped (RS_TEST_DROP_ORDERS)"))
+		return false;   /* this copy is lost on the way */
 	orders_in_base(&ag->oin, m->epoch, m->order_base);
 	v = orders_in_check(&ag->oin, m->epoch, m->order);
-	for (size_t i = 0; i < ag->nforget_orders && v == ORD_APPLY; i++) {
-		if (ag->forget_orders[i] != m->order)
-			continue;
-		/* a test's fault injection: taken (acknowledged), never done */
-		ag->forget_orders[i] = ag->forget_orders[--ag->nforget_orders];
-		orders_in_applied(&ag->oin, m->order);
-		log_info("order %llu forgotten (RS_TEST_FORGET_ORDERS)",
-			 (unsigned long long)m->order);
+	if (v == ORD_APPLY && test_hook(ag->forget_orders, &ag->nforget_orders, m->order,
+					"forgotten (RS_TEST_FORGET_ORDERS)")) {
+		orders_in_applied(&ag->oin, m->order);   /* taken, never done */
 		return false;
 	}
 	ag->orders[v]++;
@@ -312,16 +330,11 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 	/* the lease: renewed by the answers of the rsd this agent follows
 	 * (a Welcome below, once taken) */
 	if (m->type == RS_MSG_BEAT_ACK && ag->lease.ms && m->epoch == ag->oin.epoch) {
-		/* rsd 0.3 echoes the beat it answers: the lease runs from when
-		 * that beat left (an answer that waited in our socket while a
-		 * newer beat went out renews only from the old one); an echo
-		 * of a beat no longer kept renews nothing; no echo (an older
-		 * rsd): from the last word */
-		uint64_t said = m->u.beat_ack.time_ms ? 0 : ag->said_ms;
+		/* rsd 0.3 echoes the beat it answers (an answer that waited
+		 * in our socket while a newer beat went out renews only from
+		 * the old one) */
+		uint64_t said = said_at(ag, &ag->beats, m->u.beat_ack.time_ms);
 
-		for (unsigned i = 0; i < 8 && i < ag->nbeats && !said; i++)
-			if (ag->beats[i].wall == m->u.beat_ack.time_ms)
-				said = ag->beats[i].mono;
 		if (said)
 			agent_lease_renew(ag, ag->lease.ms, said);
 	}
@@ -342,15 +355,9 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 				  (unsigned long long)(ag->rsd_seen_ms - ag->oin.heard_ms));
 			break;
 		}
-		{	/* from when the Hello it answers left (rsd 0.3 names
-			 * it); one no longer kept renews nothing; an older
-			 * rsd names none: from the last word */
-			uint64_t said = m->u.welcome.hello_seq ? 0 : ag->said_ms;
+		{	/* from when the Hello it answers left (rsd 0.3 names it) */
+			uint64_t said = said_at(ag, &ag->hellos, m->u.welcome.hello_seq);
 
-			for (unsigned i = 0; i < AGENT_HELLOS_KEPT && i < ag->nhellos &&
-			     !said; i++)
-				if (ag->hellos[i].seq == m->u.welcome.hello_seq)
-					said = ag->hellos[i].mono;
 			if (said)
 				agent_lease_renew(ag, m->u.welcome.lease_ms, said);
 		}

@@ -28,6 +28,17 @@ struct kmsg;
 struct kproto_spawn;
 
 typedef struct agent agent;
+
+/* The last words of one kind the agent said (beats by their time_ms,
+ * Hellos by their seq) and when each left: an answer naming one renews
+ * the lease from then. 32 Hellos cover a slow rsd's 3 s of knocks. */
+#define AGENT_SAID_KEPT 32
+typedef struct said_ring {
+	struct {
+		uint64_t key, mono;
+	} w[AGENT_SAID_KEPT];
+	unsigned n;
+} said_ring;
 typedef struct handover handover;
 
 /* A live update's new process runs as a second instance whose id is the
@@ -118,19 +129,8 @@ struct agent {
 	uint64_t        rsd_seen_ms;  /* mono time of rsd's last message */
 	uint64_t        said_ms;      /* mono time of the last Hello or beat
 				       * sent: the lease runs from it */
-	/* the last beats sent (their time_ms, and when they left): a BeatAck
-	 * that echoes one renews the lease from when that beat left */
-	struct {
-		uint64_t wall, mono;
-	} beats[8];
-	unsigned        nbeats;
-	/* the same for the last Hellos (their seq): a Welcome names one (an
-	 * agent knocks every 100 ms: 32 cover a slow rsd's 3 s) */
-#define AGENT_HELLOS_KEPT 32
-	struct {
-		uint64_t seq, mono;
-	} hellos[AGENT_HELLOS_KEPT];
-	unsigned        nhellos;
+	said_ring       beats;        /* a BeatAck echoes a beat's time_ms */
+	said_ring       hellos;       /* a Welcome names a Hello's seq */
 	/* the lease (fence: stop instances): rsd's Welcome gives its length;
 	 * each answer from rsd (Welcome, BeatAck) renews it */
 	lease           lease;        /* lib/lease.h: length, deadline (the
