@@ -129,6 +129,32 @@ static void stop_copy(rsd *d, rsd_node *n, const rs_iinfo *info)
 	rsd_send_stop(d, &tmp, true, false);
 }
 
+/* An instance its agent fenced while rsd was away, now down on node n
+ * (up), still placed there and wanted: it runs there again. From the
+ * Hello that shows it so, or from the event of its end when the Hello
+ * still showed it stopping (found by tests/test_sim.c: it stayed down,
+ * wanted, for ever). Inside the caller's transaction; whether it did. */
+static bool fenced_back(rsd *d, rsd_node *n, rsd_inst *in)
+{
+	rsd_svc *s = rsd_svc_find(d, in->si.info.label);
+	instsm_fx fx;
+
+	if (in->si.info.state != RS_IS_DOWN ||
+	    in->si.info.last_exit.reason != RS_ER_FENCED || !s ||
+	    s->s.desired != RS_WANT_UP || rsd_pending_for(d, in->si.info.label) ||
+	    rsd_inst_superseded(d, in) ||
+	    strcmp(in->si.node, n->n.name) != 0 || n->sm.state != NM_UP ||
+	    rsd_inst_move(d, in, IM_EV_PLACE, NULL, &fx) < 0)
+		return false;
+	rsd_event(d, in->si.info.label, in->si.info.id, n->n.name, "reconcile",
+		  "instance %llu was fenced while rsd was away, starting it",
+		  (unsigned long long)in->si.info.id);
+	inst_persist(d, in);
+	if (fx.fx & IM_FX_START)
+		rsd_send_start(d, in);
+	return true;
+}
+
 /* Makes the agent's view and ours agree: adopt what it runs that we want,
  * stop what we do not want, start what it lacks. */
 static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
@@ -167,20 +193,8 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 		}
 		if (inst_report(d, in, info, false) & IM_FX_PERSIST)
 			inst_persist(d, in);
-		if (wanted && info->state == RS_IS_DOWN &&
-		    info->last_exit.reason == RS_ER_FENCED &&
-		    !rsd_pending_for(d, info->label) &&
-		    rsd_inst_move(d, in, IM_EV_PLACE, NULL, &fx) == 0) {
-			/* its agent stopped it when rsd fell silent, and it was
-			 * not moved meanwhile: it runs here again */
-			rsd_event(d, info->label, info->id, n->n.name, "reconcile",
-				  "instance %llu was fenced while rsd was away, starting it",
-				  (unsigned long long)info->id);
-			inst_persist(d, in);
-			if (fx.fx & IM_FX_START)
-				rsd_send_start(d, in);
+		if (fenced_back(d, n, in))
 			continue;
-		}
 		if (wanted && info->state == RS_IS_RUNNING &&
 		    info->generation > s->s.generation &&
 		    !rsd_pending_for(d, info->label))
@@ -470,30 +484,6 @@ static void note_start_failure(rsd *d, const rsd_inst *in, const char *detail)
 	rs_strlcpy(p->died_node, in->si.node, sizeof p->died_node);
 }
 
-/* An instance its agent fenced and that went down after the fence was
- * lifted (its Hello still showed it stopping): it runs there again, as
- * reconcile does for one a Hello shows down and fenced (found by
- * tests/test_sim.c: it stayed down, wanted, for ever). Inside the
- * event's transaction. */
-static void fenced_back(rsd *d, rsd_node *n, rsd_inst *in)
-{
-	rsd_svc *s = rsd_svc_find(d, in->si.info.label);
-	instsm_fx fx;
-
-	if (in->si.info.state != RS_IS_DOWN ||
-	    in->si.info.last_exit.reason != RS_ER_FENCED || !s ||
-	    s->s.desired != RS_WANT_UP || rsd_pending_for(d, in->si.info.label) ||
-	    rsd_inst_superseded(d, in) ||
-	    n->sm.state != NM_UP || rsd_inst_move(d, in, IM_EV_PLACE, NULL, &fx) < 0)
-		return;
-	rsd_event(d, in->si.info.label, in->si.info.id, n->n.name, "reconcile",
-		  "instance %llu was fenced while rsd was away, starting it",
-		  (unsigned long long)in->si.info.id);
-	inst_persist(d, in);
-	if (fx.fx & IM_FX_START)
-		rsd_send_start(d, in);
-}
-
 static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 {
 	const rs_ievent *e = &m->u.event;
@@ -599,12 +589,8 @@ static void node_state_event(rsd *d, rsd_node *n, uint64_t quiet, nodesm_event e
 	}
 	switch (n->sm.state) {
 	case NM_SUSPECT:
-		kind = "node-suspect";
-		snprintf(what, sizeof what, "no heartbeat for %llu ms",
-			 (unsigned long long)quiet);
-		break;
 	case NM_LOST:
-		kind = "node-lost";
+		kind = n->sm.state == NM_SUSPECT ? "node-suspect" : "node-lost";
 		snprintf(what, sizeof what, "no heartbeat for %llu ms",
 			 (unsigned long long)quiet);
 		break;

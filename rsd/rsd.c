@@ -246,8 +246,6 @@ static int label_on_node(rsd *d, const char *label, const char *node)
 	return n;
 }
 
-/* Whether n may take one more instance of spec (NULL: any): its placement
- * (node names, node labels) and the node's capacity. */
 /* The features (RS_FEAT_*) an agent must announce to run spec: a feature
  * a peer does not announce is not used with it (docs/upgrade.md). */
 static uint64_t spec_features(const rs_spec *spec)
@@ -266,6 +264,8 @@ bool rsd_node_speaks(const rsd_node *n, const rs_spec *spec)
 	return (n->features & spec_features(spec)) == spec_features(spec);
 }
 
+/* Whether n may take one more instance of spec (NULL: any): its placement
+ * (node names, node labels) and the node's capacity. */
 static bool node_fits(rsd *d, rsd_node *n, const rs_spec *spec)
 {
 	if (spec && !rs_spec_allows(spec, n->n.name, n->labels, n->nlabels))
@@ -619,12 +619,7 @@ static int deliver(rsd *d, rsd_node *n, rs_msg *m)
 		log_warnx("node %s: cannot keep order %llu (%s); asking it for a hello",
 			  n->n.name, (unsigned long long)m->order, strerror(-r));
 		orders_out_void(&n->out);
-		rs_msg_clear(m);
-		rs_msg_init(m, RS_MSG_REHELLO);
-		if (wire_encode(m, &buf, &len) == 0) {
-			net_send(d->agents, &n->peer, buf, len);
-			free(buf);
-		}
+		rsd_ask_hello(d, n);
 		return r;
 	}
 	r = net_send(d->agents, &n->peer, buf, len);
