@@ -76,13 +76,10 @@ static int kc_node_ident(const char *node, struct kc_ident *id)
 	socklen_t len, ul = sizeof uc;
 	struct pollfd pf = { -1, POLLIN, 0 };
 	uint8_t *buf = NULL;
-	int fd, r = keeper_node_addr(node, &sa, &len);
+	int r, fd = keeper_node_socket(node, &sa, &len);
 
-	if (r < 0)
-		return r;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* EAGAIN: its backlog is full for now (it answers and closes at
 	 * once, so not for long) */
 	for (uint64_t end = clock_mono_ms() + KC_IDENT_TIMEOUT_MS;

@@ -912,13 +912,10 @@ static int node_listen(const char *node)
 {
 	struct sockaddr_un sa;
 	socklen_t len;
-	int fd, r = keeper_node_addr(node, &sa, &len);
+	int r, fd = keeper_node_socket(node, &sa, &len);
 
-	if (r < 0)
-		return r;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (bind(fd, (struct sockaddr *)&sa, len) < 0 || listen(fd, 4) < 0) {
 		r = -errno;
 		close(fd);

@@ -128,6 +128,9 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
  * environment has RS_TEST_HOST=HOST (tests that play two hosts on one).
  * 0, or -ENAMETOOLONG / -EINVAL (an empty name). */
 int keeper_node_addr(const char *node, struct sockaddr_un *sa, socklen_t *len);
+/* The same, and a fresh non-blocking SEQPACKET socket to bind or connect
+ * it with: the fd, or -errno. */
+int keeper_node_socket(const char *node, struct sockaddr_un *sa, socklen_t *len);
 
 /* Sends one message (+ at most one fd, -1 for none). 0 or -errno. */
 int kmsg_send(int sock, const struct kmsg *h, const void *payload, int fd);

@@ -127,3 +127,13 @@ int keeper_node_addr(const char *node, struct sockaddr_un *sa, socklen_t *len)
 	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
 	return 0;
 }
+
+int keeper_node_socket(const char *node, struct sockaddr_un *sa, socklen_t *len)
+{
+	int fd, r = keeper_node_addr(node, sa, len);
+
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	return fd < 0 ? -errno : fd;
+}
