@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "orders.h"
+#include "sim_net.h"
 
 static uint8_t *bytes(uint64_t v)
 {
@@ -450,17 +451,12 @@ static bool deliver(sim *s, const sim_msg *m)
 
 static bool sim_step(sim *s)
 {
-	/* deliver what is due, earliest first, ties in the order queued
-	 * (without faults the network is FIFO, as a TCP connection is) */
+	/* deliver what is due (sim_net.h) */
 	for (;;) {
-		size_t best = s->nnet;
+		size_t best = sim_net_due(s->net, s->nnet, sizeof *s->net,
+					  offsetof(sim_msg, at), offsetof(sim_msg, id), s->now);
 		sim_msg m;
 
-		for (size_t i = 0; i < s->nnet; i++)
-			if (s->net[i].at <= s->now &&
-			    (best == s->nnet || s->net[i].at < s->net[best].at ||
-			     (s->net[i].at == s->net[best].at && s->net[i].id < s->net[best].id)))
-				best = i;
 		if (best == s->nnet)
 			break;
 		m = s->net[best];

@@ -69,6 +69,7 @@
 #include "nodesm.h"
 #include "orders.h"
 #include "rproc.h"
+#include "sim_net.h"
 
 #define NODES    3
 #define SVCS     4          /* 0, 1: fence: stop; 2, 3: fence: none */
@@ -1333,16 +1334,12 @@ static void invariants(sim *s)
 
 static void step(sim *s)
 {
-	/* deliver what is due, earliest first, ties in the order queued */
+	/* deliver what is due (sim_net.h) */
 	for (;;) {
-		size_t best = s->nnet;
+		size_t best = sim_net_due(s->net, s->nnet, sizeof *s->net,
+					  offsetof(msg, at), offsetof(msg, id), s->now);
 		msg m;
 
-		for (size_t i = 0; i < s->nnet; i++)
-			if (s->net[i].at <= s->now &&
-			    (best == s->nnet || s->net[i].at < s->net[best].at ||
-			     (s->net[i].at == s->net[best].at && s->net[i].id < s->net[best].id)))
-				best = i;
 		if (best == s->nnet)
 			break;
 		m = s->net[best];
