@@ -157,11 +157,19 @@ static bool fenced_back(rsd *d, rsd_node *n, rsd_inst *in)
 
 /* Makes the agent's view and ours agree: adopt what it runs that we want,
  * stop what we do not want, start what it lacks. */
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 {
 	instsm_in x = { .reported = RS_IS_UNKNOWN };
 	instsm_fx fx;
 	rsd_pending *p;
+	uint64_t *ids;
 
 	for (size_t i = 0; i < h->ninstances; i++) {
 		const rs_iinfo *info = &h->instances[i];
@@ -212,13 +220,21 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 			rsd_send_stop(d, in, false, false);
 		}
 	}
-	for (rsd_inst *in = d->insts; in; in = in->next) {
+	/* what is placed here and not in the Hello: the node's own
+	 * instances only, its Hello's ids sorted (or walked, without memory) */
+	ids = h->ninstances ? malloc(h->ninstances * sizeof *ids) : NULL;
+	for (size_t i = 0; ids && i < h->ninstances; i++)
+		ids[i] = h->instances[i].id;
+	if (ids)
+		qsort(ids, h->ninstances, sizeof *ids, cmp_u64);
+	for (rsd_inst *in = rsd_node_insts(d, n->n.name); in; in = rsd_node_insts_next(d, in)) {
 		rsd_svc *s = rsd_svc_find(d, in->si.info.label);
 		bool reported = false;
 
-		if (strcmp(in->si.node, n->n.name) != 0)
-			continue;
-		for (size_t i = 0; i < h->ninstances && !reported; i++)
+		if (ids)
+			reported = bsearch(&in->si.info.id, ids, h->ninstances,
+					   sizeof *ids, cmp_u64) != NULL;
+		for (size_t i = 0; !ids && i < h->ninstances && !reported; i++)
 			reported = h->instances[i].id == in->si.info.id;
 		/* an order about it is still on its way (the same agent: the
 		 * kept outbox is resent after the Welcome): the Hello, taken
@@ -245,6 +261,7 @@ static void reconcile(rsd *d, rsd_node *n, const rs_hello *h)
 		if (fx.fx & IM_FX_START)
 			rsd_send_start(d, in);
 	}
+	free(ids);
 }
 
 /* Whether a Hello for n from peer comes from a second agent while the
@@ -560,11 +577,10 @@ void rsd_node_cfg(nodesm_cfg *c, uint32_t ttl_ms, uint32_t margin_ms)
  * switch-overs are decisions, undone if their transaction fails. */
 static void node_instances_lost(rsd *d, rsd_node *n, bool recorded)
 {
-	for (rsd_inst *in = d->insts; in; in = in->next) {
+	for (rsd_inst *in = rsd_node_insts(d, n->n.name); in; in = rsd_node_insts_next(d, in)) {
 		instsm_fx fx;
 
-		if (strcmp(in->si.node, n->n.name) != 0 ||
-		    rsd_inst_move(d, in, IM_EV_NODE_LOST, NULL, &fx) < 0 || !fx.fx ||
+		if (rsd_inst_move(d, in, IM_EV_NODE_LOST, NULL, &fx) < 0 || !fx.fx ||
 		    !recorded)
 			continue;
 		if (fx.fx & IM_FX_PERSIST)
@@ -694,7 +710,7 @@ static void reschedule_one(rsd *d, rsd_inst *in, rsd_node *to)
 	if (rsd_inst_move(d, in, IM_EV_MOVE, NULL, &fx) < 0)
 		return;
 	rs_strlcpy(from, in->si.node, sizeof from);
-	rs_strlcpy(in->si.node, to->n.name, sizeof in->si.node);
+	rsd_inst_set_node(d, in, to->n.name);
 	in->si.info.generation = s->s.generation;
 	inst_persist(d, in);
 	rsd_event(d, in->si.info.label, in->si.info.id, to->n.name, fx.event,

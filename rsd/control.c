@@ -957,7 +957,7 @@ static int drain_moves(rsd *d, rsd_node *n, drain_count *c)
 		}
 		if (fx.fx & IM_FX_STOP_OLD)
 			rsd_send_stop(d, in, true, false);   /* the copy here goes */
-		rs_strlcpy(in->si.node, to->n.name, sizeof in->si.node);
+		rsd_inst_set_node(d, in, to->n.name);
 		if ((r = store_instance_put(d->st, &in->si)) < 0)
 			return r;
 		rsd_event(d, in->si.info.label, in->si.info.id, to->n.name, "moved",

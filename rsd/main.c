@@ -168,6 +168,8 @@ int main(int argc, char **argv)
 	double margin = RSD_DEF_FENCE_MARGIN_MS / 1000.0;
 	char *end;
 
+	/* tests: the lookups checked against the list every period */
+	d.check_tables = getenv("RS_CHECK_TABLES") && *getenv("RS_CHECK_TABLES") == '1';
 	while ((c = getopt_long(argc, argv, "d:a:c:m:t:r:hv", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': db = optarg; break;

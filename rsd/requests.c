@@ -316,10 +316,11 @@ static void unknown_nodes(rsd *d, char *out, size_t n)
 void rsd_parked_run(rsd *d)
 {
 	uint64_t now = clock_mono_ms();
-	bool settling = rsd_nodes_settling(d);
+	bool settling;
 
-	if (d->in_request)
+	if (d->in_request || !d->parked)
 		return;   /* from inside a handler: at the next turn */
+	settling = rsd_nodes_settling(d);
 	while (d->parked) {
 		rsd_parked *pk = d->parked;
 		rs_request *rq = &pk->m.u.request;

@@ -51,6 +51,27 @@ struct rsd_saved {
 };
 
 static int deliver(rsd *d, rsd_node *n, rs_msg *m);
+static void inst_account(rsd *d, rsd_inst *in, int dir);
+
+/* Puts in back as it was (was: a copy from before the transaction),
+ * keeping its places in the list and the tables. */
+static void inst_restore(rsd *d, rsd_inst *in, rsd_inst *was)
+{
+	bool renode = in->linked && strcmp(was->si.node, in->si.node) != 0;
+
+	inst_account(d, in, -1);
+	if (renode)
+		rsd_tab_del(&d->tbynode, in);
+	was->next = in->next;
+	was->hnext = in->hnext;
+	was->nnext = in->nnext;
+	was->lnext = in->lnext;
+	was->linked = in->linked;
+	*in = *was;
+	if (renode)
+		rsd_tab_add(&d->tbynode, in);
+	inst_account(d, in, 1);
+}
 
 /* Ends the transaction's bookkeeping: sends (or drops) the orders in the
  * order they were held, restores (or forgets) the saved instances. */
@@ -79,11 +100,8 @@ static void tx_end(rsd *d, bool committed)
 	while (d->tx_saved) {
 		struct rsd_saved *sv = d->tx_saved;
 		d->tx_saved = sv->next;
-		if (!committed) {
-			sv->was.next = sv->in->next;   /* its place in the */
-			sv->was.hnext = sv->in->hnext; /* list and the table */
-			*sv->in = sv->was;
-		}
+		if (!committed)
+			inst_restore(d, sv->in, &sv->was);
 		free(sv);
 	}
 	d->tx_open = false;
@@ -176,9 +194,9 @@ void rsd_switch_over(rsd *d, rsd_inst *in)
 	if (in->si.standby || in->si.info.state == RS_IS_RUNNING || !s ||
 	    s->s.desired != RS_WANT_UP)
 		return;
-	for (rsd_inst *sb = d->insts; sb; sb = sb->next) {
-		if (!sb->si.standby || sb->si.info.state != RS_IS_RUNNING ||
-		    strcmp(sb->si.info.label, in->si.info.label) != 0)
+	for (rsd_inst *sb = rsd_label_insts(d, in->si.info.label); sb;
+	     sb = rsd_label_insts_next(d, sb)) {
+		if (!sb->si.standby || sb->si.info.state != RS_IS_RUNNING)
 			continue;
 		rsd_tx_save(d, sb);   /* a failed commit switches back */
 		rsd_tx_save(d, in);
@@ -220,30 +238,42 @@ bool rsd_inst_superseded(rsd *d, const rsd_inst *in)
 
 	if (in->si.standby)
 		return false;
-	for (rsd_inst *x = d->insts; x && newer < want; x = x->next)
-		newer += x->si.info.id > in->si.info.id && !x->si.standby &&
-			 !strcmp(x->si.info.label, in->si.info.label);
+	for (rsd_inst *x = rsd_label_insts(d, in->si.info.label); x && newer < want;
+	     x = rsd_label_insts_next(d, x))
+		newer += x->si.info.id > in->si.info.id && !x->si.standby;
 	return newer >= want;
 }
 
 int rsd_node_instances(rsd *d, const char *node)
 {
+	rsd_node *nd = rsd_node_find(d, node);
 	int n = 0;
 
-	for (rsd_inst *in = d->insts; in; in = in->next)
-		n += strcmp(in->si.node, node) == 0 && rsd_istate_live(in->si.info.state);
+	if (nd)
+		return (int)nd->live;
+	for (rsd_inst *in = rsd_node_insts(d, node); in; in = rsd_node_insts_next(d, in))
+		n += rsd_istate_live(in->si.info.state);
 	return n;
 }
 
-/* Live instances of label on node. */
-static int label_on_node(rsd *d, const char *label, const char *node)
+/* Marks every node with how many live instances of label it has (mark_n,
+ * valid while mark is the mark returned). */
+static uint64_t mark_label(rsd *d, const char *label)
 {
-	int n = 0;
+	uint64_t gen = ++d->mark_gen;
 
-	for (rsd_inst *in = d->insts; in; in = in->next)
-		n += !strcmp(in->si.node, node) && !strcmp(in->si.info.label, label) &&
-		     rsd_istate_live(in->si.info.state);
-	return n;
+	for (rsd_inst *in = rsd_label_insts(d, label); in; in = rsd_label_insts_next(d, in)) {
+		rsd_node *n;
+
+		if (!rsd_istate_live(in->si.info.state) || !(n = rsd_node_find(d, in->si.node)))
+			continue;
+		if (n->mark != gen) {
+			n->mark = gen;
+			n->mark_n = 0;
+		}
+		n->mark_n++;
+	}
+	return gen;
 }
 
 /* The features (RS_FEAT_*) an agent must announce to run spec: a feature
@@ -279,6 +309,7 @@ rsd_node *rsd_place_spec(rsd *d, const rs_spec *spec, const char *want,
 {
 	const char *label = spec ? spec->label : NULL;
 	rsd_node *best = NULL;
+	uint64_t mark;
 	int best_n = 0;
 
 	if (want && want[0]) {
@@ -286,21 +317,25 @@ rsd_node *rsd_place_spec(rsd *d, const rs_spec *spec, const char *want,
 		return n && n->connected && n->n.state == RS_NS_UP &&
 		       node_fits(d, n, NULL) && rsd_node_speaks(n, spec) ? n : NULL;
 	}
+	/* O(nodes) with the kept counts: the cheap tests first, the
+	 * placement rules only for a node that would win */
+	mark = label ? mark_label(d, label) : 0;
 	for (rsd_node *n = d->nodes; n; n = n->next) {
 		int c;
-		if (!n->connected || n->n.state != RS_NS_UP || n->n.drained ||
-		    !node_fits(d, n, spec) || !rsd_node_speaks(n, spec))
+		if (!n->connected || n->n.state != RS_NS_UP || n->n.drained)
 			continue;
-		c = rsd_node_instances(d, n->n.name);
-		if (label)   /* spread replicas first, then balance the load */
-			c += label_on_node(d, label, n->n.name) << 10;
+		c = (int)n->live;
+		if (label && n->mark == mark)   /* spread replicas first, */
+			c += (int)n->mark_n << 10;  /* then balance the load */
 		if (avoid && strcmp(n->n.name, avoid) == 0)
 			c += 1 << 20;   /* only if there is no other node */
-		if (!best || c < best_n ||
-		    (c == best_n && strcmp(n->n.name, best->n.name) < 0)) {
-			best = n;
-			best_n = c;
-		}
+		if (best && (c > best_n ||
+			     (c == best_n && strcmp(n->n.name, best->n.name) >= 0)))
+			continue;
+		if (!node_fits(d, n, spec) || !rsd_node_speaks(n, spec))
+			continue;
+		best = n;
+		best_n = c;
 	}
 	return best;
 }
@@ -353,7 +388,9 @@ int rsd_inst_move(rsd *d, rsd_inst *in, instsm_event ev, const instsm_in *x,
 	 * reports and a node's loss are facts, which the table keeps */
 	if (ev != IM_EV_REPORT && ev != IM_EV_NODE_LOST)
 		rsd_tx_save(d, in);
+	inst_account(d, in, -1);
 	in->si.info.state = s;
+	inst_account(d, in, 1);
 	if (fx->fx & IM_FX_CLEAR)
 		in->si.info.pid = 0;
 	if (fx->fx & IM_FX_START)
@@ -442,11 +479,143 @@ static uint64_t hash_node(const void *e)
 	return rsd_tab_hash_str(((const rsd_node *)e)->n.name);
 }
 
+static uint64_t hash_inst_node(const void *e)
+{
+	return rsd_tab_hash_str(((const rsd_inst *)e)->si.node);
+}
+
+static uint64_t hash_inst_label(const void *e)
+{
+	return rsd_tab_hash_str(((const rsd_inst *)e)->si.info.label);
+}
+
+static bool inst_on(const void *e, const void *node)
+{
+	return strcmp(((const rsd_inst *)e)->si.node, node) == 0;
+}
+
+static bool inst_of(const void *e, const void *label)
+{
+	return strcmp(((const rsd_inst *)e)->si.info.label, label) == 0;
+}
+
 void rsd_tables_init(rsd *d)
 {
 	rsd_tab_init(&d->tsvcs, offsetof(rsd_svc, hnext), hash_svc);
 	rsd_tab_init(&d->tinsts, offsetof(rsd_inst, hnext), hash_inst);
 	rsd_tab_init(&d->tnodes, offsetof(rsd_node, hnext), hash_node);
+	rsd_tab_init(&d->tbynode, offsetof(rsd_inst, nnext), hash_inst_node);
+	rsd_tab_init(&d->tbylabel, offsetof(rsd_inst, lnext), hash_inst_label);
+}
+
+/* Adds (dir 1) or takes away (-1) a linked live instance's share of its
+ * node's count. */
+static void inst_account(rsd *d, rsd_inst *in, int dir)
+{
+	rsd_node *n;
+
+	if (!in->linked || !rsd_istate_live(in->si.info.state) ||
+	    !(n = rsd_node_find(d, in->si.node)))
+		return;
+	if (dir > 0)
+		n->live++;
+	else if (n->live)
+		n->live--;
+}
+
+/* A walk that found nothing in a broken table's chain may miss what was
+ * added after it broke: the list, then. */
+static rsd_inst *walk_list(const rsd_inst *from, rsd_tab_eq eq, const void *key)
+{
+	for (; from && !eq(from, key); from = from->next)
+		;
+	return (rsd_inst *)from;
+}
+
+rsd_inst *rsd_node_insts(rsd *d, const char *node)
+{
+	if (d->tbynode.broken)
+		return walk_list(d->insts, inst_on, node);
+	return rsd_tab_first(&d->tbynode, rsd_tab_hash_str(node), inst_on, node);
+}
+
+rsd_inst *rsd_node_insts_next(rsd *d, const rsd_inst *in)
+{
+	if (d->tbynode.broken)
+		return walk_list(in->next, inst_on, in->si.node);
+	return rsd_tab_more(&d->tbynode, in, inst_on, in->si.node);
+}
+
+rsd_inst *rsd_label_insts(rsd *d, const char *label)
+{
+	if (d->tbylabel.broken)
+		return walk_list(d->insts, inst_of, label);
+	return rsd_tab_first(&d->tbylabel, rsd_tab_hash_str(label), inst_of, label);
+}
+
+rsd_inst *rsd_label_insts_next(rsd *d, const rsd_inst *in)
+{
+	if (d->tbylabel.broken)
+		return walk_list(in->next, inst_of, in->si.info.label);
+	return rsd_tab_more(&d->tbylabel, in, inst_of, in->si.info.label);
+}
+
+int rsd_tables_check(rsd *d, char *why, size_t len)
+{
+	size_t ninsts = 0, seen;
+
+	for (rsd_inst *in = d->insts; in; in = in->next, ninsts++) {
+		if (!in->linked || rsd_inst_find(d, in->si.info.id) != in) {
+			snprintf(why, len, "instance %llu not found by its id",
+				 (unsigned long long)in->si.info.id);
+			return -EINVAL;
+		}
+		seen = 0;
+		for (rsd_inst *x = rsd_node_insts(d, in->si.node); x && !seen;
+		     x = rsd_node_insts_next(d, x))
+			seen += x == in;
+		for (rsd_inst *x = rsd_label_insts(d, in->si.info.label); x && seen == 1;
+		     x = rsd_label_insts_next(d, x))
+			seen += x == in;
+		if (seen != 2) {
+			snprintf(why, len, "instance %llu not found on node %s or under "
+				 "label %s", (unsigned long long)in->si.info.id,
+				 in->si.node, in->si.info.label);
+			return -EINVAL;
+		}
+	}
+	if ((!d->tbynode.broken && d->tbynode.n != ninsts) ||
+	    (!d->tbylabel.broken && d->tbylabel.n != ninsts)) {
+		snprintf(why, len, "%zu instances listed, %zu by node, %zu by label",
+			 ninsts, d->tbynode.n, d->tbylabel.n);
+		return -EINVAL;
+	}
+	for (rsd_node *n = d->nodes; n; n = n->next) {
+		uint32_t live = 0;
+
+		for (rsd_inst *in = d->insts; in; in = in->next)
+			live += !strcmp(in->si.node, n->n.name) &&
+				rsd_istate_live(in->si.info.state);
+		if (live != n->live) {
+			snprintf(why, len, "node %s counts %u live instances, has %u",
+				 n->n.name, n->live, live);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+void rsd_inst_set_node(rsd *d, rsd_inst *in, const char *node)
+{
+	if (!in->linked) {
+		rs_strlcpy(in->si.node, node, sizeof in->si.node);
+		return;
+	}
+	inst_account(d, in, -1);
+	rsd_tab_del(&d->tbynode, in);
+	rs_strlcpy(in->si.node, node, sizeof in->si.node);
+	rsd_tab_add(&d->tbynode, in);
+	inst_account(d, in, 1);
 }
 
 void rsd_svc_link(rsd *d, rsd_svc *s)
@@ -461,14 +630,22 @@ void rsd_inst_link(rsd *d, rsd_inst *in)
 	in->next = d->insts;
 	d->insts = in;
 	rsd_tab_add(&d->tinsts, in);
+	rsd_tab_add(&d->tbynode, in);
+	rsd_tab_add(&d->tbylabel, in);
+	in->linked = true;
+	inst_account(d, in, 1);
 }
 
 void rsd_inst_unlink(rsd *d, rsd_inst **pp)
 {
 	rsd_inst *in = *pp;
 
+	inst_account(d, in, -1);
 	*pp = in->next;
 	rsd_tab_del(&d->tinsts, in);
+	rsd_tab_del(&d->tbynode, in);
+	rsd_tab_del(&d->tbylabel, in);
+	in->linked = false;
 }
 
 void rsd_node_link(rsd *d, rsd_node *n)
@@ -476,6 +653,11 @@ void rsd_node_link(rsd *d, rsd_node *n)
 	n->next = d->nodes;
 	d->nodes = n;
 	rsd_tab_add(&d->tnodes, n);
+	/* what was placed on it before it was known (rsd_load: instances
+	 * first) counts now */
+	n->live = 0;
+	for (rsd_inst *in = rsd_node_insts(d, n->n.name); in; in = rsd_node_insts_next(d, in))
+		n->live += rsd_istate_live(in->si.info.state);
 }
 
 rsd_svc *rsd_svc_find(rsd *d, const char *label)
@@ -832,8 +1014,9 @@ static void pending_check_up(rsd *d, rsd_pending *p)
 	if (p->verb == RS_V_UP) {
 		rsd_svc *s = rsd_svc_find(d, p->label);
 		uint32_t running = 0;
-		for (rsd_inst *x = d->insts; s && s->s.spec.replicas > 1 && x; x = x->next) {
-			if (strcmp(x->si.info.label, p->label) || x->si.standby)
+		for (rsd_inst *x = s && s->s.spec.replicas > 1 ? rsd_label_insts(d, p->label) : NULL;
+		     x; x = rsd_label_insts_next(d, x)) {
+			if (x->si.standby)
 				continue;
 			if (x->si.info.state == RS_IS_FAILED || x->si.info.state == RS_IS_DOWN) {
 				rsd_pending_done(d, p, RS_E_FAILED, NULL,
@@ -891,11 +1074,10 @@ static void pending_check_down(rsd *d, rsd_pending *p)
 	unsigned lost = 0;
 	char json[160], what[RS_DETAIL_MAX / 2] = "";
 
-	for (rsd_inst *in = d->insts; in; in = in->next) {
+	for (rsd_inst *in = p->label[0] ? rsd_label_insts(d, p->label) : d->insts; in;
+	     in = p->label[0] ? rsd_label_insts_next(d, in) : in->next) {
 		rsd_node *n;
 
-		if (p->label[0] && strcmp(in->si.info.label, p->label) != 0)
-			continue;
 		if (rsd_istate_live(in->si.info.state))
 			return;
 		/* a Start still on its way would run it after the answer
@@ -922,11 +1104,12 @@ void rsd_pending_check(rsd *d)
 {
 	rsd_pending *p = d->pending, *next;
 	uint64_t now = clock_mono_ms();
-
-	bool settling = rsd_nodes_settling(d);
+	int settling = -1;   /* asked once, only if a resumed one waits */
 
 	for (; p; p = next) {
 		next = p->next;
+		if (p->resumed && settling < 0)
+			settling = rsd_nodes_settling(d);
 		if (p->resumed && settling)
 			continue;   /* what the store says may be stale: wait */
 		if (p->verb == RS_V_UP || p->verb == RS_V_REFRESH ||
@@ -1024,6 +1207,14 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	rsd_pending_check(d);
 	rsd_parked_run(d);
 	rsd_logs_expire(d, now);
+	if (d->check_tables) {
+		char why[256];
+
+		if (rsd_tables_check(d, why, sizeof why) < 0) {
+			log_warnx("RS_CHECK_TABLES: %s", why);
+			abort();   /* a test's check: the table is wrong */
+		}
+	}
 	/* our own supervisor's watchdog: the loop turned, we are alive */
 	if (d->sd_watchdog_ms)
 		sdnotify_send("WATCHDOG=1");
@@ -1188,6 +1379,8 @@ void rsd_free(rsd *d)
 	rsd_tab_free(&d->tsvcs);
 	rsd_tab_free(&d->tinsts);
 	rsd_tab_free(&d->tnodes);
+	rsd_tab_free(&d->tbynode);
+	rsd_tab_free(&d->tbylabel);
 	free(d->watch);
 	d->watch = NULL;
 	d->nwatch = d->watch_cap = 0;

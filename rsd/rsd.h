@@ -58,11 +58,19 @@ typedef struct rsd_node {
 	char           **labels;      /* from its Hello (placement.labels) */
 	size_t           nlabels;
 	orders_out       out;         /* orders not yet acknowledged (RS_FEAT_ORDERS) */
+	uint32_t         live;        /* live instances placed here, kept by
+				       * rsd_inst_move, rsd_inst_set_node and
+				       * the links (placement reads it) */
+	uint64_t         mark;        /* placement's scratch: mark_n instances */
+	uint32_t         mark_n;      /* of the label placed, if mark is current */
 } rsd_node;
 
 typedef struct rsd_inst {
 	struct rsd_inst *next;
 	struct rsd_inst *hnext;       /* its chain in d->tinsts */
+	struct rsd_inst *nnext;       /* its chain in d->tbynode */
+	struct rsd_inst *lnext;       /* its chain in d->tbylabel */
+	bool             linked;      /* in the list and the tables */
 	store_instance   si;
 	char             detail[RS_DETAIL_MAX]; /* last agent event detail */
 } rsd_inst;
@@ -178,6 +186,11 @@ typedef struct rsd {
 	/* lookups by label, id, name, in step with the lists (table.h):
 	 * link and unlink only through rsd_*_link / rsd_*_unlink */
 	rsd_tab         tsvcs, tinsts, tnodes;
+	/* instances by node and by label (several under one key): walk
+	 * them with rsd_node_insts / rsd_label_insts */
+	rsd_tab         tbynode, tbylabel;
+	uint64_t        mark_gen;         /* placement's (rsd_node.mark) */
+	bool            check_tables;     /* RS_CHECK_TABLES: each period */
 	rsd_pending    *pending;
 	struct rsd_script *scripts;   /* recovery scripts running */
 	rsd_logreq     *logreqs;
@@ -275,6 +288,25 @@ void rsd_node_link(rsd *d, rsd_node *n);
 rsd_svc *rsd_svc_find(rsd *d, const char *label);
 rsd_node *rsd_node_find(rsd *d, const char *name);
 rsd_inst *rsd_inst_find(rsd *d, uint64_t id);
+/* The instances placed on node, and those of label, in no particular
+ * order: the first, then the next with the same node (label) as in.
+ * Costs what is walked, not the whole table. Moving the instance walked
+ * to another node (rsd_inst_set_node) ends its node's walk: take the
+ * next one first. */
+rsd_inst *rsd_node_insts(rsd *d, const char *node);
+rsd_inst *rsd_node_insts_next(rsd *d, const rsd_inst *in);
+rsd_inst *rsd_label_insts(rsd *d, const char *label);
+rsd_inst *rsd_label_insts_next(rsd *d, const rsd_inst *in);
+/* Places in on node: its row's node, the by-node table and the nodes'
+ * live counts. (A new instance not yet linked may be set directly.)
+ * Inside a transaction, save in first (rsd_tx_save) if the move must be
+ * undone with it. */
+void rsd_inst_set_node(rsd *d, rsd_inst *in, const char *node);
+/* Whether the lookups agree with the list: every instance found by its
+ * id, node and label, the tables' sizes, each node's live count. 0, or
+ * -EINVAL with why. O(nodes x instances): for tests (RS_CHECK_TABLES=1
+ * makes every period check it and abort on a mismatch). */
+int rsd_tables_check(rsd *d, char *why, size_t len);
 rsd_pending *rsd_pending_for(rsd *d, const char *label);
 /* Appends an event row (inside the caller's transaction, if any). */
 void rsd_event(rsd *d, const char *label, uint64_t inst, const char *node,
@@ -319,7 +351,7 @@ bool rsd_istate_live(rs_istate s);
  * wanted up: as many newer instances (not standbys) as its replicas were
  * made since (an up after a down that had not finished stopping it). */
 bool rsd_inst_superseded(rsd *d, const rsd_inst *in);
-/* Live instances placed on node. */
+/* Live instances placed on node (its kept count if rsd knows the node). */
 int rsd_node_instances(rsd *d, const char *node);
 /* The node for an instance of label: `want` if given (and up), else the
  * connected node its service's placement allows with the fewest instances

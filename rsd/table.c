@@ -93,6 +93,20 @@ void *rsd_tab_next(const rsd_tab *t, const void *e)
 	return *(void *const *)((const char *)e + t->next_off);
 }
 
+void *rsd_tab_more(const rsd_tab *t, const void *e, rsd_tab_eq eq, const void *key)
+{
+	for (e = rsd_tab_next(t, e); e && !eq(e, key); e = rsd_tab_next(t, e))
+		;
+	return (void *)e;
+}
+
+void *rsd_tab_first(const rsd_tab *t, uint64_t h, rsd_tab_eq eq, const void *key)
+{
+	void *e = rsd_tab_chain(t, h);
+
+	return !e || eq(e, key) ? e : rsd_tab_more(t, e, eq, key);
+}
+
 void rsd_tab_free(rsd_tab *t)
 {
 	free(t->b);

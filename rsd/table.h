@@ -4,6 +4,9 @@
  * into a list is added, every one unlinked is removed (issue 12: the
  * linear finds were most of rsd's time at 500 nodes).
  *
+ * A table may also hold several elements under one key (instances by
+ * node, by label): rsd_tab_first / rsd_tab_more walk them.
+ *
  * Intrusive: each element carries the chain pointer at next_off. Owns
  * only the bucket array. Without it (out of memory) the caller's finds
  * fall back to walking the list: slower, never wrong.
@@ -32,6 +35,13 @@ void rsd_tab_del(rsd_tab *t, void *e);
  * rsd_tab_next), or NULL; callers check t->broken first. */
 void *rsd_tab_chain(const rsd_tab *t, uint64_t h);
 void *rsd_tab_next(const rsd_tab *t, const void *e);
+/* Several elements under one key (a table hashed on a field they may
+ * share): the first element eq() to key in the chain of hash h, and the
+ * next one after e. To change the field an element is hashed on, delete
+ * it, change it, add it again. */
+typedef bool (*rsd_tab_eq)(const void *elem, const void *key);
+void *rsd_tab_first(const rsd_tab *t, uint64_t h, rsd_tab_eq eq, const void *key);
+void *rsd_tab_more(const rsd_tab *t, const void *e, rsd_tab_eq eq, const void *key);
 void rsd_tab_free(rsd_tab *t);
 /* FNV-1a of a string; a 64-bit mix of a number. */
 uint64_t rsd_tab_hash_str(const char *s);

@@ -997,6 +997,9 @@ void h_setup_opts(const h_opts *o)
 
 	memset(&H, 0, sizeof H);
 	H.active = true;
+	/* every rsd checks its lookups against its lists each period and
+	 * aborts on a mismatch (rsd/rsd.c rsd_tables_check) */
+	setenv("RS_CHECK_TABLES", "1", 1);
 	cr_assert(o->agents >= 0 && o->agents <= H_MAX_AGENTS);
 	find_bindir(bindir, sizeof bindir);
 	set_bin(H.rsd_bin, bindir, "rsd/rsd");
