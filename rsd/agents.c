@@ -64,6 +64,7 @@ static void inst_persist(rsd *d, rsd_inst *in)
 static unsigned inst_report(rsd *d, rsd_inst *in, const rs_iinfo *info, bool death)
 {
 	instsm_in x = { .reported = info->state, .death = death };
+	const store_instance was = in->si;
 	instsm_fx fx;
 
 	if (rsd_inst_move(d, in, IM_EV_REPORT, &x, &fx) < 0)
@@ -77,6 +78,11 @@ static unsigned inst_report(rsd *d, rsd_inst *in, const rs_iinfo *info, bool dea
 	in->si.info.started_ms = info->started_ms;
 	in->si.info.ready_ms = info->ready_ms;
 	in->si.info.start_ticks = info->start_ticks;
+	/* a row as it is already stored is not written again (an rsd
+	 * restarted under thousands of nodes: each Hello tells mostly what
+	 * the store has), unless a write failed since (the store may lag) */
+	if (!d->store_failing && memcmp(&was, &in->si, sizeof was) == 0)
+		fx.fx &= ~IM_FX_PERSIST;
 	return fx.fx;
 }
 
