@@ -26,6 +26,7 @@ struct net_sock {
 	int             zap;         /* the ZAP handler's REP socket */
 	net_recv_fn     fn;
 	void           *arg;
+	net_batch_fn    batch_fn;    /* after each wake-up's messages */
 	net_zap_fn      zap_fn;
 	void           *mon;         /* net_monitor's PAIR socket, or NULL */
 	ev_io           mon_io;
@@ -117,15 +118,25 @@ static int net_zap_one(net_sock *s);
 static void net_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	net_sock *s = w->data;
+	int i, got = 0;
 
-	for (int i = 0; i < NET_BATCH; i++) {
+	for (i = 0; i < NET_BATCH; i++) {
 		if (!net_has_input(s))
-			return;
+			break;
 		if (!(s->zap ? net_zap_one(s) : net_recv_one(s)))
-			return;
+			break;
+		got++;
 	}
+	if (got && s->batch_fn)
+		s->batch_fn(s, s->arg);
 	/* more pending: come back after other watchers had their turn */
-	ev_feed_event(loop, &s->io, EV_READ);
+	if (i == NET_BATCH)
+		ev_feed_event(loop, &s->io, EV_READ);
+}
+
+void net_sock_on_batch_end(net_sock *s, net_batch_fn fn)
+{
+	s->batch_fn = fn;
 }
 
 static int net_sock_new(struct ev_loop *loop, int type, net_recv_fn fn,

@@ -56,6 +56,12 @@ int net_router_new(struct ev_loop *loop, const char *endpoint, int handover,
 int net_dealer_new(struct ev_loop *loop, const char *endpoint,
 		   const char *identity, const net_curve *curve,
 		   net_recv_fn fn, void *arg, net_sock **out);
+/* Called when a wake-up's messages have all been handed to the socket's
+ * net_recv_fn (at most a batch: more come at the next turn of the loop),
+ * before the loop does anything else: where a receiver groups the work of
+ * many messages (one store commit for them). */
+typedef void (*net_batch_fn)(net_sock *s, void *arg);
+void net_sock_on_batch_end(net_sock *s, net_batch_fn fn);
 /* Sends one message (to peer on a ROUTER). Never blocks: -EAGAIN when the
  * peer's queue is full, -EHOSTUNREACH when the peer is gone. */
 int net_send(net_sock *s, const net_peer *peer, const void *buf, size_t len);

@@ -512,6 +512,7 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 	const rs_ievent *e = &m->u.event;
 	rsd_inst *in = rsd_inst_find(d, e->info.id);
 	bool history = m->seq < n->hello_seq;   /* replayed, state is older */
+	bool upd, dies;
 	int r;
 
 	if (history) {
@@ -525,8 +526,9 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 	}
 	/* what the agent reports is a fact: the table takes it even if the
 	 * store cannot; only the switch-over is a decision (undone if its
-	 * transaction fails) */
-	if ((r = rsd_tx_begin(d)) < 0)
+	 * transaction fails). The transaction is the wake-up's (group
+	 * commit): committed when its messages are handled, or below */
+	if ((r = rsd_tx_batch(d)) < 0)
 		rsd_store_trouble(d, "an agent's event", r);
 	else
 		rsd_event(d, e->info.label, e->info.id, n->n.name,
@@ -548,13 +550,20 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 		if (r == 0)
 			fenced_back(d, n, in);
 	}
-	if (r == 0 && (r = rsd_tx_commit(d)) < 0)
-		rsd_store_trouble(d, "an agent's event", r);
 	/* update outcomes count even when replayed (a link that blinked) */
-	if (in && strcmp(in->si.node, n->n.name) == 0 &&
-	    e->kind >= RS_EK_UPDATE_PREPARE && e->kind <= RS_EK_UPDATE_ROLLBACK)
+	upd = in && strcmp(in->si.node, n->n.name) == 0 &&
+	      e->kind >= RS_EK_UPDATE_PREPARE && e->kind <= RS_EK_UPDATE_ROLLBACK;
+	dies = in && !history && (e->kind == RS_EK_EXITED || e->kind == RS_EK_FAILED);
+	if (!upd && !dies) {
+		d->batch_check = true;   /* after the batch's commit */
+		return;
+	}
+	/* what follows decides (an update's next step) or acts (a recovery
+	 * script): on what is committed */
+	rsd_batch_flush(d);
+	if (upd)
 		rsd_update_event(d, in, e->kind, e->detail);
-	if (in && !history)
+	if (dies)
 		after_death(d, in, e->kind);
 	rsd_pending_check(d);
 }
@@ -751,6 +760,12 @@ void rsd_reschedule_lost(rsd *d)
 		rsd_store_trouble(d, "rescheduling", r);
 }
 
+void rsd_agents_batch_end(net_sock *s, void *arg)
+{
+	(void)s;
+	rsd_batch_flush(arg);
+}
+
 void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		     size_t len, void *arg)
 {
@@ -770,6 +785,10 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 			  wire_err_to_string(-r), len);
 		return;
 	}
+	/* only events share the wake-up's transaction: the rest find the
+	 * store as every event before them left it */
+	if (m.type != RS_MSG_EVENT && m.type != RS_MSG_BEAT)
+		rsd_batch_flush(d);
 	if ((m.type == RS_MSG_HELLO || m.type == RS_MSG_ENROLL) &&
 	    !rsd_version_ok(d, RSD_EP_AGENTS, &m, why, sizeof why)) {
 		/* outside the skew policy: told why; an event per enrolment

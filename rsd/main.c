@@ -125,6 +125,7 @@ static void bind_endpoints(rsd *d, const char *agents_ep, const char *control_ep
 			   rsd_agents_recv, d, &d->agents);
 	if (r < 0)
 		fatalx("cannot bind agent endpoint %s: %s", agents_ep, strerror(-r));
+	net_sock_on_batch_end(d->agents, rsd_agents_batch_end);
 	r = net_router_new(d->loop, control_ep, 0, d->insecure ? NULL : &cc,
 			   rsd_control_recv, d, &d->control);
 	if (r < 0)

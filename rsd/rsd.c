@@ -112,6 +112,8 @@ int rsd_tx_begin(rsd *d)
 {
 	int r;
 
+	if (d->tx_open && d->tx_batch)
+		rsd_batch_flush(d);   /* the events before this decision */
 	if (d->tx_open) {   /* a programmer's error: one decision at a time */
 		log_warnx("a transaction is already open, refused");
 		return -EBUSY;
@@ -140,6 +142,33 @@ void rsd_tx_abort(rsd *d)
 {
 	store_rollback(d->st);
 	tx_end(d, false);
+	d->tx_batch = false;
+}
+
+int rsd_tx_batch(rsd *d)
+{
+	int r;
+
+	if (d->tx_open)
+		return d->tx_batch ? 0 : -EBUSY;
+	if ((r = rsd_tx_begin(d)) == 0)
+		d->tx_batch = true;
+	return r;
+}
+
+void rsd_batch_flush(rsd *d)
+{
+	int r;
+
+	if (d->tx_open && d->tx_batch) {
+		d->tx_batch = false;
+		if ((r = rsd_tx_commit(d)) < 0)
+			rsd_store_trouble(d, "agents' events", r);
+	}
+	if (d->batch_check) {
+		d->batch_check = false;
+		rsd_pending_check(d);
+	}
 }
 
 void rsd_tx_save(rsd *d, rsd_inst *in)

@@ -240,6 +240,9 @@ typedef struct rsd {
 	/* the open decision (rsd_tx_*): orders held until it commits, the
 	 * instances to restore if it does not */
 	bool            tx_open;
+	bool            tx_batch;          /* the open one is agents' events'
+					    * (group commit: rsd_batch_flush) */
+	bool            batch_check;       /* pending requests to check after it */
 	int             tx_err;            /* -ENOMEM while holding: abort */
 	struct rsd_order *tx_orders;
 	struct rsd_saved *tx_saved;
@@ -266,6 +269,16 @@ int rsd_tx_begin(rsd *d);
 int rsd_tx_commit(rsd *d);
 /* Rolls back, restores the saved instances, drops the held orders. */
 void rsd_tx_abort(rsd *d);
+/* Group commit: agents' events of one wake-up share one transaction
+ * (rsd_tx_batch), committed by rsd_batch_flush when the wake-up's
+ * messages are handled, or earlier by anything that needs the store
+ * otherwise (rsd_tx_begin flushes it first). Until then their orders
+ * (and answers) are held like any transaction's. rsd_tx_batch: 0 with
+ * the batch's transaction open (opened if needed), or -errno. */
+int rsd_tx_batch(rsd *d);
+/* Commits the batch's transaction if one is open (its held messages
+ * go out), then checks the pending requests if an event asked to. */
+void rsd_batch_flush(rsd *d);
 /* Keeps in's row as it is now (once per transaction), to restore it if
  * the transaction fails. in must not be freed before the transaction ends. */
 void rsd_tx_save(rsd *d, rsd_inst *in);
@@ -387,6 +400,8 @@ int rsd_inst_move(rsd *d, rsd_inst *in, instsm_event ev, const instsm_in *x,
 void rsd_switch_over(rsd *d, rsd_inst *in);
 
 /* agents.c */
+/* The agents socket's wake-up is over: its batch is committed. */
+void rsd_agents_batch_end(net_sock *s, void *arg);
 /* Asks node n's agent for a Hello (Rehello). */
 void rsd_ask_hello(rsd *d, rsd_node *n);
 void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
