@@ -222,6 +222,8 @@ void agent_link_up(agent *ag)
 	ag->welcomed = false;
 	knock_reset(&ag->kn);
 	agent_hello(ag);
+	for (unsigned i = 0; i < ag->test_knocks; i++)
+		agent_hello(ag);
 	knock_arm(ag);
 }
 

@@ -155,6 +155,7 @@ struct agent {
 	size_t          ndrop_orders;   /* copy of these order numbers */
 	uint64_t        forget_orders[8]; /* RS_TEST_FORGET_ORDERS: take these */
 	size_t          nforget_orders;   /* and do nothing (a lost action) */
+	unsigned        test_knocks;      /* RS_TEST_KNOCKS: Hellos again */
 	bool            exiting;
 	struct httpd   *http;         /* --metrics */
 	char            metrics_ep[128];
