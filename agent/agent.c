@@ -23,8 +23,10 @@
 #include "sdnotify.h"
 #include "wire.h"
 
-/* Encodes and sends m; returns the encoded buffer in *keep if asked. */
-static int agent_send(agent *ag, rs_msg *m, uint8_t **keep, size_t *keeplen)
+/* Encodes and sends m (only encodes it if hold); returns the encoded
+ * buffer in *keep if asked. */
+static int agent_send_ex(agent *ag, rs_msg *m, bool hold, uint8_t **keep,
+			 size_t *keeplen)
 {
 	uint8_t *buf;
 	size_t len;
@@ -40,7 +42,7 @@ static int agent_send(agent *ag, rs_msg *m, uint8_t **keep, size_t *keeplen)
 			  strerror(-r));
 		return r;
 	}
-	r = net_send(ag->link, NULL, buf, len);
+	r = hold ? -EAGAIN : net_send(ag->link, NULL, buf, len);
 	if (keep) {
 		*keep = buf;
 		*keeplen = len;
@@ -49,6 +51,13 @@ static int agent_send(agent *ag, rs_msg *m, uint8_t **keep, size_t *keeplen)
 	}
 	return r;
 }
+
+static int agent_send(agent *ag, rs_msg *m, uint8_t **keep, size_t *keeplen)
+{
+	return agent_send_ex(ag, m, false, keep, keeplen);
+}
+
+static void knock_again(agent *ag);
 
 /* Drops replay entries rsd has acknowledged (seq <= ack). */
 static void replay_ack(agent *ag, uint64_t ack)
@@ -77,11 +86,20 @@ static void replay_push(agent *ag, uint64_t seq, uint8_t *buf, size_t len)
 	ag->replay_len++;
 }
 
+/* Sends what rsd has not acknowledged, oldest first. One that cannot be
+ * sent (the link is full or gone) holds it and every later event in the
+ * ring, in order, until the next Welcome: sending a later one would let
+ * rsd's acknowledgement pass over the gap and lose it. */
 static void replay_resend(agent *ag)
 {
+	ag->held = false;
 	for (size_t i = 0; i < ag->replay_len; i++) {
 		replay_ent *e = &ag->replay[(ag->replay_head + i) % AGENT_REPLAY_MAX];
-		net_send(ag->link, NULL, e->buf, e->len);
+		if (net_send(ag->link, NULL, e->buf, e->len) < 0) {
+			ag->held = true;
+			knock_again(ag);
+			return;
+		}
 	}
 }
 
@@ -108,7 +126,12 @@ void agent_report(agent *ag, inst *in, rs_event_kind kind, const char *detail)
 	log_info("%s/%llu %s pid %d: %s", in->spec.label,
 		 (unsigned long long)in->id, rs_event_kind_to_string(kind),
 		 (int)in->pid, detail ? detail : "");
-	agent_send(ag, &m, &buf, &len);
+	if (agent_send_ex(ag, &m, ag->held, &buf, &len) < 0 && buf && !ag->held) {
+		log_warnx("cannot send an event to rsd; events wait for the next "
+			  "Welcome");
+		ag->held = true;
+		knock_again(ag);
+	}
 	if (buf)
 		replay_push(ag, m.seq, buf, len);
 	rs_msg_clear(&m);
@@ -170,15 +193,67 @@ static void agent_hello(agent *ag)
 	rs_msg_clear(&m);
 }
 
+/* The beat timer fires at the next knock (lib/backoff.h), not at the
+ * next beat. */
+static void knock_arm(agent *ag)
+{
+	ag->beat_t.repeat = knock_next_ms(&ag->kn) / 1000.0;
+	ev_timer_again(ag->loop, &ag->beat_t);
+}
+
+/* Not welcomed any more (an event or a replay could not be sent): say
+ * Hello at the next knock, the schedule going on from where it was (a
+ * full link is not helped by knocking faster). */
+static void knock_again(agent *ag)
+{
+	if (!ag->welcomed)
+		return;
+	ag->welcomed = false;
+	knock_arm(ag);
+}
+
 void agent_link_up(agent *ag)
 {
 	/* a new connection to rsd: a restarted rsd (or one that lost our
 	 * connection) does not know us yet; say hello now rather than at
-	 * the next beat, and knock every 100 ms until welcomed */
+	 * the next beat, then knock with backoff until welcomed */
+	ag->link_alive = true;
+	ag->rsd_slow = false;
 	ag->welcomed = false;
+	knock_reset(&ag->kn);
 	agent_hello(ag);
-	ag->beat_t.repeat = 0.1;
-	ev_timer_again(ag->loop, &ag->beat_t);
+	for (unsigned i = 0; i < ag->test_knocks; i++)
+		agent_hello(ag);
+	knock_arm(ag);
+}
+
+void agent_link_down(agent *ag)
+{
+	if (ag->link_alive)
+		log_info("the connection to rsd %s dropped; reconnecting", ag->rsd_ep);
+	ag->link_alive = false;
+}
+
+/* No word from rsd for 3 beats. On a live connection (the monitor saw
+ * its handshake and no disconnect since) rsd is busy, not gone: a
+ * restarted rsd or a broken link drops the connection, and an rsd that
+ * forgot us answers our next beat with a Rehello; so beat on (the lease
+ * runs from the last answer and fences as before). Without that
+ * knowledge: knock. */
+static void rsd_silent(agent *ag, uint64_t now)
+{
+	if (ag->monitored && ag->link_alive) {
+		if (!ag->rsd_slow)
+			log_warnx("no answer from rsd for %llu ms on a live connection: "
+				  "rsd is busy; beating on",
+				  (unsigned long long)(now - ag->rsd_seen_ms));
+		ag->rsd_slow = true;
+		return;
+	}
+	log_warnx("no answer from rsd for %llu ms, saying hello again",
+		  (unsigned long long)(now - ag->rsd_seen_ms));
+	ag->welcomed = false;
+	knock_reset(&ag->kn);
 }
 
 static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -189,17 +264,12 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (ag->sd_watchdog_ms)
 		sdnotify_send("WATCHDOG=1");
-	/* no word from rsd for 3 beats: it restarted or the link broke */
-	if (ag->welcomed && now - ag->rsd_seen_ms > 3ull * ag->beat_ms) {
-		log_warnx("no answer from rsd for %llu ms, saying hello again",
-			  (unsigned long long)(now - ag->rsd_seen_ms));
-		ag->welcomed = false;
-	}
+	if (ag->welcomed && now - ag->rsd_seen_ms > 3ull * ag->beat_ms)
+		rsd_silent(ag, now);
 	if (!ag->welcomed) {
-		/* knock every 100 ms until rsd answers, then beat */
+		/* one Hello per knock until rsd answers, then beat */
 		agent_hello(ag);
-		w->repeat = 0.1;
-		ev_timer_again(loop, w);
+		knock_arm(ag);
 		return;
 	}
 	rs_msg_init(&m, RS_MSG_BEAT);
@@ -316,6 +386,9 @@ static void agent_lease_renew(agent *ag, uint32_t lease_ms, uint64_t said_ms)
 
 	if (fx & LEASE_FX_HELLO) {
 		log_info("rsd speaks again: the fence is lifted, saying hello");
+		/* a seq skipped: rsd reconciles a Hello that follows a gap,
+		 * never coalesces it (what was fenced must start again) */
+		ag->seq++;
 		agent_hello(ag);
 	}
 	if (fx & LEASE_FX_KEEPER)
@@ -325,6 +398,11 @@ static void agent_lease_renew(agent *ag, uint32_t lease_ms, uint64_t said_ms)
 
 static void agent_on_msg(agent *ag, rs_msg *m)
 {
+	if (ag->rsd_slow) {
+		log_info("rsd answers again after %llu ms",
+			 (unsigned long long)(clock_mono_ms() - ag->rsd_seen_ms));
+		ag->rsd_slow = false;
+	}
 	ag->rsd_seen_ms = clock_mono_ms();
 	orders_in_heard(&ag->oin, m->epoch, ag->rsd_seen_ms);
 	/* the lease: renewed by the answers of the rsd this agent follows
@@ -369,14 +447,23 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 			sdnotify_send("STATUS=connected to rsd");
 		}
 		ag->welcomed = true;
+		knock_reset(&ag->kn);
 		ag->beat_t.repeat = ag->beat_ms / 1000.0;
 		ev_timer_again(ag->loop, &ag->beat_t);
 		replay_ack(ag, m->ack);
 		replay_resend(ag);
 		break;
 	case RS_MSG_REHELLO:
+		/* rsd answers each word of a node it does not know with one:
+		 * a Hello now if we thought we were welcomed, else the next
+		 * knock says it (not one Hello per Rehello: a burst of events
+		 * would make a burst of Hellos) */
+		if (!ag->welcomed)
+			break;
 		ag->welcomed = false;
+		knock_reset(&ag->kn);
 		agent_hello(ag);
+		knock_arm(ag);
 		break;
 	case RS_MSG_ENROLLED:
 		/* rsd refuses this agent (e.g. another one runs as this node) */
@@ -495,8 +582,11 @@ int agent_init(agent *ag, struct ev_loop *loop)
 			   link_cb, ag, &ag->link);
 	if (r < 0)
 		return r;
-	if (net_monitor(ag->link, agent_link_event, ag) < 0)
-		log_warnx("cannot monitor the link to rsd, ignoring");
+	knock_init(&ag->kn, KNOCK_BASE_MS, KNOCK_CAP_MS, ag->session);
+	ag->monitored = net_monitor(ag->link, agent_link_event, ag) == 0;
+	if (!ag->monitored)
+		log_warnx("cannot monitor the link to rsd (a silent rsd counts as "
+			  "gone), ignoring");
 	ev_signal_init(&ag->sigterm_w, signal_cb, SIGTERM);
 	ev_signal_init(&ag->sigint_w, signal_cb, SIGINT);
 	ag->sigterm_w.data = ag->sigint_w.data = ag;
@@ -505,7 +595,11 @@ int agent_init(agent *ag, struct ev_loop *loop)
 	ev_timer_init(&ag->rotate_t, rotate_cb, 1., 1.);
 	ag->rotate_t.data = ag;
 	ev_timer_start(loop, &ag->rotate_t);
-	ev_timer_init(&ag->beat_t, beat_cb, 0.1, 0.1);
+	{	/* the first Hello goes below; the beat timer knocks next */
+		double d = knock_next_ms(&ag->kn) / 1000.0;
+
+		ev_timer_init(&ag->beat_t, beat_cb, d, d);
+	}
 	ag->beat_t.data = ag;
 	ev_timer_start(loop, &ag->beat_t);
 	/* a lease the keeper kept from the previous engine holds until rsd

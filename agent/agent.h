@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "backoff.h"
 #include "model.h"
 #include "msg.h"
 #include "net.h"
@@ -138,12 +139,23 @@ struct agent {
 	char            fence_why[96];/* "fenced: no word from rsd for N ms" */
 	ev_timer        lease_t;
 	bool            welcomed;
+	/* the knocks (Hellos until welcomed: lib/backoff.h) and what the
+	 * link's monitor says (docs/design.md, "A busy rsd is not a lost
+	 * one") */
+	knock           kn;
+	bool            monitored;    /* net_monitor reports the link */
+	bool            link_alive;   /* a handshake completed, no disconnect since */
+	bool            rsd_slow;     /* silent on a live link (logged once) */
+	bool            held;         /* an event could not be sent: events
+				       * wait in the replay ring until the next
+				       * Welcome resends them in order */
 	orders_in       oin;          /* rsd's orders applied (lib/orders.h) */
 	uint64_t        orders[ORD__NR]; /* orders seen, by verdict */
 	uint64_t        drop_orders[8]; /* RS_TEST_DROP_ORDERS: lose the first */
 	size_t          ndrop_orders;   /* copy of these order numbers */
 	uint64_t        forget_orders[8]; /* RS_TEST_FORGET_ORDERS: take these */
 	size_t          nforget_orders;   /* and do nothing (a lost action) */
+	unsigned        test_knocks;      /* RS_TEST_KNOCKS: Hellos again */
 	bool            exiting;
 	struct httpd   *http;         /* --metrics */
 	char            metrics_ep[128];
@@ -269,6 +281,8 @@ void kc_quit(agent *ag);
 
 /* A (re)connection to rsd completed: say hello at once. */
 void agent_link_up(agent *ag);
+/* The connection to rsd dropped (a ZMTP heartbeat timeout, a reset). */
+void agent_link_down(agent *ag);
 
 /* enroll.c */
 /* Loads the node's key from STATE/agent.key, or enrols with the token

@@ -201,4 +201,6 @@ void agent_link_event(net_sock *s, net_event ev, uint32_t value, void *arg)
 	}
 	if (ev == NET_EV_HANDSHAKE_OK)
 		agent_link_up(ag);
+	else if (ev == NET_EV_DISCONNECTED)
+		agent_link_down(ag);
 }

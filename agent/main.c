@@ -228,6 +228,10 @@ int main(int argc, char **argv)
 	 * takes them (acknowledged) and does nothing */
 	test_orders(getenv("RS_TEST_DROP_ORDERS"), ag.drop_orders, &ag.ndrop_orders);
 	test_orders(getenv("RS_TEST_FORGET_ORDERS"), ag.forget_orders, &ag.nforget_orders);
+	/* RS_TEST_KNOCKS=N: N more Hellos right after each connection's
+	 * first, as knocks that crossed a busy rsd's Welcome */
+	if (getenv("RS_TEST_KNOCKS"))
+		ag.test_knocks = (unsigned)strtoul(getenv("RS_TEST_KNOCKS"), NULL, 10) % 100;
 	if (metrics && (r = agent_metrics_start(&ag, metrics)) < 0)
 		fatalx("cannot serve metrics on %s: %s", metrics, httpd_strerror(r));
 	log_info("rs-agent %s: node %s, rsd %s, state dir %s, metrics %s", rs_version(),

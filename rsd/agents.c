@@ -119,6 +119,7 @@ static void send_rehello(rsd *d, const net_peer *peer)
 
 void rsd_ask_hello(rsd *d, rsd_node *n)
 {
+	n->hello_fresh = false;   /* the Hello it answers is reconciled */
 	if (n->connected)
 		send_rehello(d, &n->peer);
 }
@@ -352,6 +353,101 @@ static int hello_record(rsd *d, rsd_node *n, const rs_msg *m, bool same_agent,
 	return r;
 }
 
+/* ---- coalescing Hellos ------------------------------------------------
+ *
+ * An agent that waits for rsd's answer knocks again (agent/agent.c); a
+ * busy rsd then finds several Hellos of one agent queued. The first is
+ * reconciled; a later one is answered with a Welcome alone (its seq, so
+ * the agent's lease renews from it; the orders' base) when it cannot
+ * tell rsd anything new: the same agent process (session) on the same
+ * connection (routing id: ZeroMQ gives each connection its own, and one
+ * connection delivers in order), the node up since, and every message
+ * the agent sent in between taken (the agent numbers every message: no
+ * gap from that Hello's seq to this one's), so every change it saw came
+ * as an event rsd took (its replay included: those stay history, as for
+ * any Hello). Not coalesced: a Hello rsd asked for (rsd_ask_hello: it
+ * voided orders or misses an instance), one after a gap (the agent
+ * skips a seq number before a Hello that must be reconciled: its fence
+ * was lifted), one after a store failure (a decision an event led to
+ * may have been undone), one that follows another epoch than that
+ * Hello's and ours, acknowledges orders rsd never sent, changes the
+ * node's facts (version, boot, labels, capacity), or comes from an agent
+ * without RS_FEAT_ORDERS (its outbox is voided by every Hello). */
+
+/* Every message the node's agent sent on its connection, taken while up
+ * (seq: its envelope's); a gap means one was not taken. */
+static void hello_note_seq(rsd_node *n, uint64_t seq)
+{
+	if (seq < n->seq_next)
+		return;   /* a replay of older words */
+	if (seq != n->seq_next)
+		n->hello_fresh = false;
+	n->seq_next = seq + 1;
+}
+
+/* Hello m was reconciled and committed: the next may be coalesced. */
+static void hello_fresh(rsd *d, rsd_node *n, const rs_msg *m)
+{
+	n->hello_fresh = (n->features & RS_FEAT_ORDERS) && n->sm.state == NM_UP;
+	n->seq_next = m->seq + 1;
+	n->fresh_troubles = d->store_troubles;
+	n->fresh_epoch = m->epoch;
+}
+
+static bool hello_same_facts(const rsd_node *n, const rs_hello *h)
+{
+	if (strcmp(n->n.boot_id, h->boot_id) != 0 ||
+	    strcmp(n->n.agent_version, h->agent_version) != 0 ||
+	    n->n.capacity != h->capacity || n->nlabels != h->nlabels)
+		return false;
+	for (size_t i = 0; i < h->nlabels; i++)
+		if (!n->labels[i] || !h->labels[i] || strcmp(n->labels[i], h->labels[i]))
+			return false;
+	return true;
+}
+
+/* Whether Hello m from peer may be answered without reconciling (see
+ * above). Acknowledges the orders m acknowledges (the full path would). */
+static bool hello_coalesce(rsd *d, rsd_node *n, const net_peer *peer,
+			   const rs_msg *m)
+{
+	const rs_hello *h = &m->u.hello;
+
+	if (!n->hello_fresh || !n->connected || n->sm.state != NM_UP ||
+	    !same_peer(&n->peer, peer) || h->session != n->session ||
+	    m->seq != n->seq_next || !(n->features & RS_FEAT_ORDERS) ||
+	    m->features != n->features || d->store_failing ||
+	    d->store_troubles != n->fresh_troubles || !hello_same_facts(n, h))
+		return false;
+	/* still the epoch it followed then (it has not had our Welcome yet:
+	 * the orders sent since are ones it will take after that Welcome,
+	 * which reaches it first), or ours, with orders we sent */
+	if (m->epoch != d->epoch)
+		return m->epoch == n->fresh_epoch;
+	return orders_out_ack(&n->out, m->order_ack) == 0;
+}
+
+/* Answers a coalesced Hello: heard (nodesm: up stays up, nothing to
+ * persist), its seq is the node's last Hello (what it replays below it
+ * is history, as after any Hello), a Welcome naming it. No store
+ * transaction, no reconciliation. */
+static void hello_again(rsd *d, rsd_node *n, const rs_msg *m)
+{
+	nodesm_fx fx;
+
+	if (nodesm_step(&n->sm, &d->ncfg, NM_EV_HELLO, clock_mono_ms(), &fx) < 0)
+		return;
+	n->hello_seq = m->seq;
+	n->seq_next = m->seq + 1;
+	n->replay_seen = n->acked_seq;
+	n->n.last_seen_ms = clock_wall_ms();
+	if (fx.fx & NM_FX_WELCOME)
+		send_simple(d, n, RS_MSG_WELCOME);
+	d->hellos_coalesced++;
+	log_debug("node %s said hello again (seq %llu): welcomed, nothing to reconcile",
+		  n->n.name, (unsigned long long)m->seq);
+}
+
 static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 		     const rs_msg *m)
 {
@@ -392,6 +488,10 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 				      "and starts nothing");
 		return;
 	}
+	if (n && hello_coalesce(d, n, peer, m)) {
+		hello_again(d, n, m);
+		return;
+	}
 	if (!n) {
 		n = calloc(1, sizeof *n);
 		if (!n)
@@ -421,6 +521,7 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 	n->n.last_seen_ms = clock_wall_ms();
 	if (hello_record(d, n, m, same_agent, &fx) < 0)
 		return;
+	hello_fresh(d, n, m);
 	log_info("node %s said hello (%zu instances)", n->n.name, h->ninstances);
 	rsd_pending_check(d);
 	rsd_parked_run(d);
@@ -826,6 +927,7 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	rsd_node_event(d, n, NM_EV_MSG, peer);   /* heard; a Rehello if not up */
 	if (n->sm.state != NM_UP)
 		goto out;
+	hello_note_seq(n, m.seq);
 	/* every message acknowledges the orders applied so far */
 	if ((n->features & RS_FEAT_ORDERS) && m.epoch == d->epoch &&
 	    orders_out_ack(&n->out, m.order_ack) < 0) {

@@ -121,8 +121,8 @@ static void bind_endpoints(rsd *d, const char *agents_ep, const char *control_ep
 		rsd_auth_curve(d, RSD_EP_AGENTS, &ca);
 		rsd_auth_curve(d, RSD_EP_CONTROL, &cc);
 	}
-	r = net_router_new(d->loop, agents_ep, 1, d->insecure ? NULL : &ca,
-			   rsd_agents_recv, d, &d->agents);
+	r = net_router_new_hwm(d->loop, agents_ep, 1, RSD_AGENT_RCVHWM,
+			       d->insecure ? NULL : &ca, rsd_agents_recv, d, &d->agents);
 	if (r < 0)
 		fatalx("cannot bind agent endpoint %s: %s", agents_ep, strerror(-r));
 	net_sock_on_batch_end(d->agents, rsd_agents_batch_end);

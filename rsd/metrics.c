@@ -159,6 +159,12 @@ static void metrics_text(rsd *d, prom_buf *b)
 		    "Hellos rsd asked for because a node said nothing of an instance "
 		    "placed there (desired against observed, each period).");
 	prom_sample(b, "rs_reconcile_asks_total", (double)d->watch_rehellos, NULL);
+	prom_family(b, "rs_agent_hellos_coalesced_total", "counter",
+		    "Hellos answered with a Welcome alone: the same agent process "
+		    "again on the same connection, nothing missed since its last "
+		    "reconciled Hello.");
+	prom_sample(b, "rs_agent_hellos_coalesced_total", (double)d->hellos_coalesced,
+		    NULL);
 	prom_family(b, "rs_orders_bad_acks_total", "counter",
 		    "Acknowledgements of orders rsd never sent (a confused agent), ignored.");
 	prom_sample(b, "rs_orders_bad_acks_total", (double)d->orders_refused_acks, NULL);

@@ -204,6 +204,7 @@ const char *rsd_store_why(rsd *d, int r)
 
 void rsd_store_trouble(rsd *d, const char *what, int r)
 {
+	d->store_troubles++;
 	if (d->store_failing)
 		return;
 	d->store_failing = true;

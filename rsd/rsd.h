@@ -35,6 +35,10 @@ struct json_t;
 #define RSD_PERIOD_S     1.0    /* the periodic check (MINIX do_period) */
 #define RSD_SCRIPT_TIMEOUT_S 30 /* a recovery script is killed after this */
 #define RSD_ORDER_RESEND_MS 1500 /* an order not acknowledged this long is resent */
+/* Messages queued per agent connection before ZeroMQ stops reading it
+ * (docs/design.md, "A busy rsd is not a lost one"): an agent sends ~1 a
+ * second, a burst of events or knocks waits in the agent instead. */
+#define RSD_AGENT_RCVHWM 64
 #define RSD_WATCH_MS     5000   /* a placed instance its node says nothing of
 				 * this long: rsd asks the node what it runs */
 
@@ -63,6 +67,13 @@ typedef struct rsd_node {
 				       * the links (placement reads it) */
 	uint64_t         mark;        /* placement's scratch: mark_n instances */
 	uint32_t         mark_n;      /* of the label placed, if mark is current */
+	/* coalescing Hellos (agents.c): its last Hello was reconciled on this
+	 * connection, every message it sent since was taken (seq_next, no
+	 * gap), rsd asked for no Hello and the store failed nothing since */
+	bool             hello_fresh;
+	uint64_t         seq_next;    /* the agent seq expected next */
+	uint64_t         fresh_troubles; /* d->store_troubles at that Hello */
+	uint64_t         fresh_epoch; /* the epoch that Hello's agent followed */
 } rsd_node;
 
 typedef struct rsd_inst {
@@ -208,6 +219,7 @@ typedef struct rsd {
 	uint64_t        watch_rehellos;   /* rs_reconcile_asks_total */
 	uint64_t        orders_resent;    /* rs_orders_resent_total */
 	uint64_t        orders_refused_acks; /* acks beyond what was sent */
+	uint64_t        hellos_coalesced; /* rs_agent_hellos_coalesced_total */
 	/* metrics */
 	struct httpd   *http;             /* --metrics (lib/httpd.c) */
 	char            metrics_ep[128];
@@ -247,6 +259,7 @@ typedef struct rsd {
 	struct rsd_order *tx_orders;
 	struct rsd_saved *tx_saved;
 	bool            store_failing;     /* a failure was logged, not yet a success */
+	uint64_t        store_troubles;    /* rsd_store_trouble calls, ever */
 	/* requests (requests.c) */
 	rsd_outcome    *outcomes;          /* RSD_OUTCOMES_MAX, a ring */
 	size_t          outcome_next;

@@ -246,3 +246,151 @@ Test(backoff, next_streak_saturates, .timeout = 10)
 	cr_expect_eq(backoff_next_streak(&b, UINT32_MAX, UINT64_MAX),
 		     UINT32_MAX);
 }
+
+/* ---------- knock_next_ms: the agent's Hellos until welcomed ---------- */
+
+Test(knock, every_delay_within_base_and_three_times_the_last_and_the_cap, .timeout = 10)
+{
+	for (uint64_t seed = 0; seed < 1000; seed++) {
+		knock k;
+		uint32_t prev = KNOCK_BASE_MS;
+
+		knock_init(&k, KNOCK_BASE_MS, KNOCK_CAP_MS, seed);
+		for (int i = 0; i < 40; i++) {
+			uint32_t d = knock_next_ms(&k);
+			uint32_t hi = prev * 3 < KNOCK_CAP_MS ? prev * 3 : KNOCK_CAP_MS;
+
+			cr_assert(d >= KNOCK_BASE_MS && d <= hi,
+				  "seed %llu step %d: %u not in [%u, %u]",
+				  (unsigned long long)seed, i, d, KNOCK_BASE_MS, hi);
+			prev = d;
+		}
+	}
+}
+
+Test(knock, jitter_spreads_the_first_knock_over_its_whole_range, .timeout = 10)
+{
+	uint32_t lo = UINT32_MAX, hi = 0;
+	unsigned low_half = 0;
+
+	/* 5,000 agents with their own seeds: their first knocks after a
+	 * Hello are not one instant but spread over [100, 300] ms */
+	for (uint64_t seed = 1; seed <= 5000; seed++) {
+		knock k;
+		uint32_t d;
+
+		knock_init(&k, KNOCK_BASE_MS, KNOCK_CAP_MS, seed * 0x9e3779b9ull);
+		d = knock_next_ms(&k);
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+		low_half += d < 200;
+	}
+	cr_expect(lo <= 105, "the earliest first knock is %u ms", lo);
+	cr_expect(hi >= 295, "the latest first knock is %u ms", hi);
+	cr_expect(low_half > 2000 && low_half < 3000,
+		  "%u of 5000 first knocks under 200 ms: not uniform", low_half);
+}
+
+Test(knock, reaches_the_cap_and_never_passes_it, .timeout = 10)
+{
+	knock k;
+	uint32_t most = 0;
+
+	knock_init(&k, KNOCK_BASE_MS, KNOCK_CAP_MS, 42);
+	for (int i = 0; i < 10000; i++) {
+		uint32_t d = knock_next_ms(&k);
+
+		cr_assert_leq(d, KNOCK_CAP_MS);
+		most = d > most ? d : most;
+	}
+	cr_expect_geq(most, KNOCK_CAP_MS * 9 / 10, "never came near the cap: %u", most);
+}
+
+Test(knock, a_seed_is_a_schedule, .timeout = 10)
+{
+	knock a, b, c;
+	bool differ = false;
+
+	knock_init(&a, KNOCK_BASE_MS, KNOCK_CAP_MS, 7);
+	knock_init(&b, KNOCK_BASE_MS, KNOCK_CAP_MS, 7);
+	knock_init(&c, KNOCK_BASE_MS, KNOCK_CAP_MS, 8);
+	for (int i = 0; i < 50; i++) {
+		uint32_t x = knock_next_ms(&a);
+
+		cr_assert_eq(x, knock_next_ms(&b), "step %d", i);
+		differ |= x != knock_next_ms(&c);
+	}
+	cr_expect(differ, "seeds 7 and 8 gave the same 50 delays");
+}
+
+Test(knock, reset_starts_from_base_again, .timeout = 10)
+{
+	knock k;
+
+	knock_init(&k, KNOCK_BASE_MS, KNOCK_CAP_MS, 3);
+	for (int i = 0; i < 30; i++)
+		knock_next_ms(&k);
+	for (int round = 0; round < 100; round++) {
+		knock_reset(&k);
+		cr_assert_leq(knock_next_ms(&k), 3 * KNOCK_BASE_MS, "round %d", round);
+		for (int i = 0; i < 10; i++)
+			knock_next_ms(&k);
+	}
+}
+
+Test(knock, odd_settings, .timeout = 10)
+{
+	knock k;
+
+	knock_init(&k, 0, 0, 1);            /* base 0 is 1, cap below base is base */
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(knock_next_ms(&k), 1);
+	knock_init(&k, 500, 200, 1);        /* cap below base: constant base */
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(knock_next_ms(&k), 500);
+	knock_init(&k, UINT32_MAX / 2, UINT32_MAX, 1);   /* no overflow */
+	for (int i = 0; i < 100; i++)
+		cr_assert_geq(knock_next_ms(&k), UINT32_MAX / 2);
+}
+
+/* 5,000 agents lose rsd at the same instant and rsd welcomes none of
+ * them for 10 s (the worst case): how many Hellos does rsd receive?
+ * With the old fixed 100 ms knock, 500,000 (50,000 a second); the
+ * schedule must cut that at least fivefold overall and to at most 1.5
+ * Hellos per agent and second once at the cap (measured: ~74,000, and
+ * ~6,000 a second from the fourth second), and still give every agent a
+ * knock in every cap-long window (so that a Welcome comes at most a cap
+ * after rsd can answer). */
+Test(knock, five_thousand_agents_knock_far_less, .timeout = 30)
+{
+	const unsigned agents = 5000;
+	const uint64_t horizon = 10000;
+	uint64_t hellos = 0, per_s[10] = { 0 };
+
+	for (unsigned a = 0; a < agents; a++) {
+		knock k;
+		uint64_t t = 0, last = 0;
+
+		knock_init(&k, KNOCK_BASE_MS, KNOCK_CAP_MS, 0x5eed0000ull + a);
+		while (t < horizon) {
+			hellos++;
+			per_s[t / 1000]++;
+			last = t;
+			t += knock_next_ms(&k);
+			cr_assert_leq(t - last, KNOCK_CAP_MS);
+		}
+	}
+	cr_log_info("5,000 agents unwelcomed for 10 s: %llu Hellos (fixed 100 ms: "
+		    "500,000); per second: %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+		    (unsigned long long)hellos, (unsigned long long)per_s[0],
+		    (unsigned long long)per_s[1], (unsigned long long)per_s[2],
+		    (unsigned long long)per_s[3], (unsigned long long)per_s[4],
+		    (unsigned long long)per_s[5], (unsigned long long)per_s[6],
+		    (unsigned long long)per_s[7], (unsigned long long)per_s[8],
+		    (unsigned long long)per_s[9]);
+	cr_expect_leq(hellos, agents * horizon / 100 / 5, "%llu Hellos",
+		      (unsigned long long)hellos);
+	for (int i = 3; i < 10; i++)
+		cr_expect_leq(per_s[i], agents * 3 / 2, "second %d: %llu Hellos", i,
+			      (unsigned long long)per_s[i]);
+}

@@ -64,6 +64,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "instsm.h"
 #include "lease.h"
 #include "nodesm.h"
@@ -80,7 +81,8 @@
 /* Times, ms: rs's defaults scaled by 1/10 (a beat 100 ms, TTL 500 ms). */
 #define TICK      10
 #define BEAT      100
-#define KNOCK     20        /* an unwelcomed agent says Hello this often */
+#define KNOCK     10        /* an unwelcomed agent's knocks: from this */
+#define KNOCK_CAP 200       /* up to this (lib/backoff.h knock_*, scaled) */
 #define PERIOD    100       /* rsd's periodic check */
 #define TTL       500
 #define MARGIN    150
@@ -106,6 +108,7 @@ typedef struct msg {
 	bool     to_agent;
 	uint64_t at, id;
 	uint64_t epoch, seq, order, base, ack, session;
+	uint64_t conn;             /* the agent's connection it went on */
 	uint32_t lease_ms;
 	uint64_t said;             /* a Hello or beat: when the agent sent it;
 				    * a Welcome or BeatAck: echoes it */
@@ -152,6 +155,8 @@ typedef struct agent {
 	uint64_t  keeper_at;       /* the keeper's deadline */
 	uint32_t  keeper_ms;
 	bool      welcomed;
+	knock     kn;              /* its knocks until welcomed */
+	uint64_t  conn;            /* its connection (a new one per blink) */
 	uint64_t  rsd_seen, next_beat, next_knock, blink_at;
 	uint64_t  said;            /* the last Hello or beat sent */
 	ainst     in[INSTS];
@@ -166,6 +171,10 @@ typedef struct rnode {
 	orders_out out;
 	uint64_t   session, acked_seq, hello_seq;
 	bool       connected;
+	/* coalescing Hellos (rsd/agents.c hello_coalesce) */
+	uint64_t   conn;           /* the connection of its last Hello */
+	bool       fresh;
+	uint64_t   seq_next, fresh_troubles, fresh_epoch;
 } rnode;
 
 typedef struct rinst {
@@ -211,6 +220,9 @@ typedef struct sim {
 	int        st_ninst;
 	rsvc       st_rs[SVCS];
 	uint64_t   disk_full_until;
+	uint64_t   troubles;       /* commits the store refused (rsd_store_trouble) */
+	uint64_t   coalesced;      /* Hellos answered without reconciling */
+	uint64_t   hellos;         /* Hellos rsd took (coalesced or not) */
 	/* agents */
 	agent      ag[NODES];
 	/* the network */
@@ -349,8 +361,10 @@ static bool disk_full(sim *s)
  * recorded); false if the disk refuses it. */
 static bool store_put(sim *s, int i)
 {
-	if (disk_full(s))
+	if (disk_full(s)) {
+		s->troubles++;
 		return false;
+	}
 	s->st_ri[i] = s->ri[i];
 	s->st_rs[s->ri[i].svc] = s->rs[s->ri[i].svc];
 	if (i >= s->st_ninst)
@@ -401,6 +415,7 @@ static void rsd_order(sim *s, int k, int kind, int inst, bool forget)
 	memcpy(buf, &w, sizeof w);
 	if (orders_out_push(&n->out, w.order, buf, sizeof w, s->now) < 0) {
 		orders_out_void(&n->out);
+		n->fresh = false;   /* rsd_ask_hello */
 		return;
 	}
 	trace(s, "rsd orders %s of %d to node %d (n %llu)", kind_names[kind], inst, k,
@@ -569,6 +584,23 @@ static void reconcile(sim *s, int k, const msg *m)
 	}
 }
 
+/* rsd/agents.c hello_coalesce: the same agent process on the same
+ * connection, up since its last reconciled Hello, every message since
+ * taken (no seq gap), no store trouble since, the epoch it followed then
+ * or ours with a valid acknowledgement. */
+static bool rsd_coalesce(sim *s, const msg *m)
+{
+	rnode *n = &s->rn[m->node];
+
+	if (!n->fresh || !n->connected || n->sm.state != NM_UP || m->conn != n->conn ||
+	    m->session != n->session || m->seq != n->seq_next || disk_full(s) ||
+	    s->troubles != n->fresh_troubles)
+		return false;
+	if (m->epoch != s->epoch)
+		return m->epoch == n->fresh_epoch;
+	return orders_out_ack(&n->out, m->ack) == 0;
+}
+
 static void rsd_hello(sim *s, const msg *m)
 {
 	rnode *n = &s->rn[m->node];
@@ -577,6 +609,20 @@ static void rsd_hello(sim *s, const msg *m)
 	nodesm_fx fx;
 	bool keep;
 
+	if (rsd_coalesce(s, m)) {
+		/* a Welcome naming it, nothing reconciled */
+		cr_assert_eq(nodesm_step(&n->sm, &s->cfg, NM_EV_HELLO, s->now, &fx), 0);
+		n->hello_seq = m->seq;
+		n->seq_next = m->seq + 1;
+		s->coalesced++;
+		trace(s, "rsd: hello of node %d coalesced", m->node);
+		rsd_send(s, m->node, (msg){ .kind = M_WELCOME, .base = n->out.acked,
+					    .said = m->said, .session = m->session,
+					    .lease_ms = (uint32_t)s->cfg.lease_ms });
+		return;
+	}
+	n->fresh = false;
+	n->conn = m->conn;
 	n->connected = true;
 	if (m->session != n->session || m->seq <= n->acked_seq) {
 		n->acked_seq = 0;
@@ -589,6 +635,7 @@ static void rsd_hello(sim *s, const msg *m)
 		if (n->sm.state == NM_UP)
 			n->sm.state = NM_UNKNOWN;
 		trace(s, "rsd: hello of node %d not recorded (disk full)", m->node);
+		s->troubles++;
 		return;
 	}
 	keep = same && m->epoch == s->epoch && orders_out_ack(&n->out, m->ack) == 0;
@@ -600,6 +647,10 @@ static void rsd_hello(sim *s, const msg *m)
 	if (keep)
 		rsd_resend(s, m->node, 0);
 	reconcile(s, m->node, m);
+	n->fresh = n->sm.state == NM_UP;
+	n->seq_next = m->seq + 1;
+	n->fresh_troubles = s->troubles;
+	n->fresh_epoch = m->epoch;
 }
 
 static void rsd_reschedule(sim *s)
@@ -665,6 +716,7 @@ static void rsd_recv(sim *s, const msg *m)
 	rnode *n = &s->rn[m->node];
 
 	if (m->kind == M_HELLO) {
+		s->hellos++;
 		rsd_hello(s, m);
 		return;
 	}
@@ -675,6 +727,12 @@ static void rsd_recv(sim *s, const msg *m)
 	rsd_node_event(s, m->node, NM_EV_MSG);
 	if (n->sm.state != NM_UP)
 		return;
+	/* rsd/agents.c hello_note_seq (a word of another connection than
+	 * its Hello's: rsd asks it to say hello; here it counts as a gap) */
+	if (m->conn != n->conn || m->seq > n->seq_next)
+		n->fresh = false;
+	if (m->seq >= n->seq_next)
+		n->seq_next = m->seq + 1;
 	if (m->epoch == s->epoch && orders_out_ack(&n->out, m->ack) < 0)
 		fail(s, "node %d acknowledges order %llu, never sent", m->node,
 		     (unsigned long long)m->ack);
@@ -902,6 +960,7 @@ static void agent_send(sim *s, int k, msg m)
 	m.epoch = a->oin.epoch;
 	m.ack = a->oin.applied;
 	m.session = a->session;
+	m.conn = a->conn;
 	m.said = s->now;
 	net_put(s, m);
 }
@@ -1009,8 +1068,10 @@ static void agent_lease_renew(sim *s, int k, uint32_t ms, uint64_t echo)
 	agent *a = &s->ag[k];
 	unsigned fx = lease_renew(&a->l, ms, s->as_is ? a->said : echo, s->now);
 
-	if (fx & LEASE_FX_HELLO)
+	if (fx & LEASE_FX_HELLO) {
+		a->seq++;   /* a gap: rsd reconciles this Hello */
 		agent_hello(s, k);
+	}
 	if (fx & LEASE_FX_KEEPER) {
 		a->keeper_at = a->l.at;
 		a->keeper_ms = a->l.ms;
@@ -1094,11 +1155,17 @@ static void agent_recv(sim *s, int k, const msg *m)
 			break;
 		agent_lease_renew(s, k, m->lease_ms, m->said);
 		a->welcomed = true;
+		knock_reset(&a->kn);
 		a->next_beat = s->now + BEAT;
 		break;
 	case M_REHELLO:
+		/* agent/agent.c: a Hello now if welcomed, else the next knock */
+		if (!a->welcomed)
+			break;
 		a->welcomed = false;
+		knock_reset(&a->kn);
 		agent_hello(s, k);
+		a->next_knock = s->now + knock_next_ms(&a->kn);
 		break;
 	case M_START:
 		if (!order_take(s, k, m))
@@ -1152,16 +1219,28 @@ static void agent_tick(sim *s, int k)
 		}
 	}
 	if (a->blink_at && s->now >= a->blink_at) {
+		/* a new connection (agent_link_up) */
 		a->blink_at = 0;
+		a->conn++;
 		a->welcomed = false;
+		knock_reset(&a->kn);
 		agent_hello(s, k);
-		a->next_knock = s->now + KNOCK;
+		a->next_knock = s->now + knock_next_ms(&a->kn);
 	}
-	if (a->welcomed && s->now - a->rsd_seen > 3 * BEAT)
+	/* silent for 3 beats: busy on a live link (beat on), gone on a dead
+	 * one (a blink pending: the monitor saw it drop) */
+	if (a->welcomed && s->now - a->rsd_seen > 3 * BEAT && a->blink_at) {
 		a->welcomed = false;
+		knock_reset(&a->kn);
+		a->next_knock = s->now;
+	}
+	/* a fault: a Hello again while welcomed, as a knock that crossed its
+	 * Welcome (rsd coalesces it if nothing was missed) */
+	if (a->welcomed && s->faults && chance(s, 5))
+		agent_hello(s, k);
 	if (!a->welcomed && s->now >= a->next_knock) {
 		agent_hello(s, k);
-		a->next_knock = s->now + KNOCK;
+		a->next_knock = s->now + knock_next_ms(&a->kn);
 	} else if (a->welcomed && s->now >= a->next_beat) {
 		agent_send(s, k, (msg){ .kind = M_BEAT });
 		a->said = s->now;
@@ -1190,6 +1269,8 @@ static void agent_resume(sim *s, int k)
 	a->l = (lease){ .at = a->keeper_at, .ms = a->keeper_ms };
 	a->welcomed = false;
 	a->next_knock = s->now;
+	a->conn++;   /* a new process: a new connection */
+	knock_init(&a->kn, KNOCK, KNOCK_CAP, a->session);
 	for (int i = 0; i < INSTS; i++) {
 		ainst *in = &a->in[i];
 
@@ -1423,6 +1504,9 @@ static void final_check(sim *s)
 			fail(s, "request %zu never ended", r);
 }
 
+/* Hellos rsd coalesced, and all it took, over the schedules run. */
+static uint64_t sim_coalesced, sim_hellos;
+
 static bool sim_run(uint64_t seed, bool trace_on, char *why, size_t n)
 {
 	sim *s = calloc(1, sizeof *s);
@@ -1462,6 +1546,8 @@ static bool sim_run(uint64_t seed, bool trace_on, char *why, size_t n)
 		step(s);
 	final_check(s);
 	ok = !s->failed;
+	sim_coalesced += s->coalesced;
+	sim_hellos += s->hellos;
 	snprintf(why, n, "%s", s->why);
 	for (int k = 0; k < NODES; k++)
 		orders_out_free(&s->rn[k].out);
@@ -1490,4 +1576,11 @@ Test(sim, cluster_keeps_its_promises_despite_faults, .timeout = 300)
 			  "seed %llu: %s (replay: RS_SIM_SEED=%llu)",
 			  (unsigned long long)seed, why, (unsigned long long)seed);
 	}
+	/* the schedules exercised coalescing (a knock that crossed its
+	 * Welcome, a Hello re-said while welcomed) */
+	cr_log_info("%lu schedules: rsd took %llu Hellos, coalesced %llu", count,
+		    (unsigned long long)sim_hellos, (unsigned long long)sim_coalesced);
+	cr_expect(count < 100 || sim_coalesced > count,
+		  "only %llu Hellos coalesced in %lu schedules",
+		  (unsigned long long)sim_coalesced, count);
 }
