@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "version.h"
 #include "codes.h"
 #include "listen.h"
@@ -567,18 +568,12 @@ static int set_since(rs_request *r, const opt_def *d, const char *val)
 		"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
 		"%Y-%m-%d %H:%M", "%Y-%m-%d",
 	};
-	struct timespec now;
-	char *end;
-	double n = strtod(val, &end);
+	uint64_t ago_ms;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (end != val && n >= 0 && end[0] && !end[1] && strchr("smhd", end[0])) {
-		double mult = end[0] == 's' ? 1 : end[0] == 'm' ? 60 :
-			      end[0] == 'h' ? 3600 : 86400;
-		double ago_ms = n * mult * 1000.0;
-		uint64_t now_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+	if (clock_parse_duration(val, &ago_ms) == 0) {
+		uint64_t now_ms = clock_wall_ms();
 
-		r->since_ms = ago_ms >= (double)now_ms ? 1 : now_ms - (uint64_t)ago_ms;
+		r->since_ms = ago_ms >= now_ms ? 1 : now_ms - ago_ms;
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {

@@ -2,8 +2,10 @@
  * rsd - the rs control daemon.
  *
  *   rsd [--db FILE] [--agents EP] [--control EP] [--metrics HOST:PORT]
- *       [--node-ttl SECONDS] [--ready-fd N] [--insecure] [-v]
+ *       [--node-ttl SECONDS] [--events-keep N] [--events-max-age DURATION]
+ *       [--ready-fd N] [--insecure] [-v]
  */
+#include <ctype.h>
 #include <errno.h>
 #include <ev.h>
 #include <getopt.h>
@@ -13,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <inttypes.h>
 
 #include "clock.h"
 #include "httpd.h"
@@ -35,6 +39,9 @@ static void usage(FILE *f)
 "                   also the agents' lease (fence: stop services)\n"
 "  --fence-margin S slack added before a fence: stop service moves: lease +\n"
 "                   its stop timeout + S (default 1)\n"
+"  --events-keep N  keep at most the newest N events (default 100000; 0: no limit)\n"
+"  --events-max-age D  drop events older than D: 90s, 10m, 2h, 7d (default 7d;\n"
+"                   0: no limit)\n"
 "  --ready-fd N     write \"control=EP agents=EP\\n\" to fd N once serving\n"
 "  --manifest FILE  boot: apply FILE (docs/manifest.md) once the nodes report,\n"
 "                   starting services in dependency order\n"
@@ -152,6 +159,8 @@ int main(int argc, char **argv)
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "node-ttl", required_argument, NULL, 't' },
 		{ "fence-margin", required_argument, NULL, 'g' },
+		{ "events-keep", required_argument, NULL, 'k' },
+		{ "events-max-age", required_argument, NULL, 'A' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "manifest", required_argument, NULL, 'M' },
 		{ "log-format", required_argument, NULL, 'F' },
@@ -167,6 +176,8 @@ int main(int argc, char **argv)
 	int c, r, ready_fd = -1, verbose = 0, insecure = 0;
 	double ttl = RSD_DEF_TTL_MS / 1000.0;
 	double margin = RSD_DEF_FENCE_MARGIN_MS / 1000.0;
+	uint64_t events_keep = RSD_DEF_EVENTS_KEEP;
+	uint64_t events_age_ms = RSD_DEF_EVENTS_MAX_AGE_MS;
 	char *end;
 
 	/* tests: the lookups checked against the list every period */
@@ -191,6 +202,21 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'k':
+			errno = 0;
+			events_keep = strtoull(optarg, &end, 10);
+			if (!isdigit((unsigned char)*optarg) || *end || errno) {
+				fprintf(stderr, "rsd: --events-keep wants a count (0: no limit)\n");
+				return 2;
+			}
+			break;
+		case 'A':
+			if (clock_parse_duration(optarg, &events_age_ms) < 0) {
+				fprintf(stderr, "rsd: --events-max-age wants a duration: "
+					"90s, 10m, 2h, 7d (0: no limit)\n");
+				return 2;
+			}
+			break;
 		case 'r': ready_fd = atoi(optarg); break;
 		case 'M': manifest_path = optarg; break;
 		case 'v': verbose = 1; break;
@@ -209,6 +235,8 @@ int main(int argc, char **argv)
 	log_init("rsd", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	signal(SIGPIPE, SIG_IGN);
 	d.ttl_ms = (uint32_t)(ttl * 1000);
+	d.events_keep = events_keep;
+	d.events_max_age_ms = events_age_ms;
 	rsd_node_cfg(&d.ncfg, d.ttl_ms, (uint32_t)(margin * 1000));
 	if (!nodesm_cfg_valid(&d.ncfg))
 		fatalx("node membership times are inconsistent (ttl %u ms)", d.ttl_ms);
@@ -252,6 +280,9 @@ int main(int argc, char **argv)
 		 rs_version(), net_endpoint(d.control), net_endpoint(d.agents),
 		 d.http ? d.metrics_ep : "off", db, d.ttl_ms,
 		 d.insecure ? "INSECURE (plaintext)" : "CURVE");
+	log_info("events kept: the newest %" PRIu64 "%s, for %" PRIu64 " s%s",
+		 d.events_keep, d.events_keep ? "" : " (no limit)",
+		 d.events_max_age_ms / 1000, d.events_max_age_ms ? "" : " (no limit)");
 	if (ready_fd >= 0) {
 		dprintf(ready_fd, "control=%s agents=%s%s%s\n", net_endpoint(d.control),
 			net_endpoint(d.agents), d.http ? " metrics=" : "",

@@ -168,6 +168,18 @@ static void metrics_text(rsd *d, prom_buf *b)
 	prom_family(b, "rs_orders_bad_acks_total", "counter",
 		    "Acknowledgements of orders rsd never sent (a confused agent), ignored.");
 	prom_sample(b, "rs_orders_bad_acks_total", (double)d->orders_refused_acks, NULL);
+	prom_family(b, "rs_events_pruned_total", "counter",
+		    "Events deleted by the retention (rsd --events-keep, --events-max-age).");
+	prom_sample(b, "rs_events_pruned_total", (double)d->events_pruned, NULL);
+	{
+		uint64_t first = 0, last = 0;
+
+		/* two rowid lookups, not a count(*): the table has no holes */
+		if (store_event_span(d->st, &first, &last) == 0) {
+			prom_family(b, "rs_events", "gauge", "Events in the store.");
+			prom_sample(b, "rs_events", last ? (double)(last - first + 1) : 0, NULL);
+		}
+	}
 	prom_family(b, "rs_build_info", "gauge", "rsd's version (always 1).");
 	prom_sample(b, "rs_build_info", 1, "version", rs_version(), NULL);
 	prom_family(b, "rs_auth_failures_total", "counter",

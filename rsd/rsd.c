@@ -1220,6 +1220,39 @@ static void converge(rsd *d)
 	rsd_index_free(&ix);
 }
 
+/* Retention: the oldest events past --events-keep or --events-max-age,
+ * in chunks, each its own short write (no handler's transaction is open
+ * between events of the loop), until a chunk comes back short, the
+ * period's cap is reached or its time budget is spent. */
+static void events_prune(rsd *d)
+{
+	uint64_t now, before = 0, n = 0, total = 0, t0 = clock_mono_ns();
+	int r;
+
+	if ((!d->events_keep && !d->events_max_age_ms) || d->tx_open)
+		return;
+	now = clock_wall_ms();
+	if (d->events_max_age_ms && now > d->events_max_age_ms)
+		before = now - d->events_max_age_ms;
+	do {
+		r = store_event_prune(d->st, d->events_keep, before,
+				      RSD_EVENTS_PRUNE_CHUNK, &n);
+		total += n;
+	} while (r == 0 && n == RSD_EVENTS_PRUNE_CHUNK && total < RSD_EVENTS_PRUNE_MAX &&
+		 clock_mono_ns() - t0 < RSD_EVENTS_PRUNE_BUDGET_NS);
+	d->events_pruned += total;
+	if (r < 0) {
+		if (!d->prune_failing)
+			log_warnx("cannot prune old events: %s, trying every period",
+				  store_errmsg(d->st));
+		d->prune_failing = true;
+		return;
+	}
+	if (d->prune_failing)
+		log_info("pruning old events again");
+	d->prune_failing = false;
+}
+
 /* MINIX's do_period: node membership ticks, moves, request deadlines. */
 static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -1245,6 +1278,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			abort();   /* a test's check: the table is wrong */
 		}
 	}
+	events_prune(d);
 	/* our own supervisor's watchdog: the loop turned, we are alive */
 	if (d->sd_watchdog_ms)
 		sdnotify_send("WATCHDOG=1");

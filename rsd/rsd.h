@@ -33,6 +33,14 @@ struct json_t;
 				      * of a fenced instance's lease */
 #define RSD_BEAT_MS      1000   /* what agents are told to beat at */
 #define RSD_PERIOD_S     1.0    /* the periodic check (MINIX do_period) */
+/* event retention: rsd --events-keep and --events-max-age (0: no limit).
+ * A period deletes chunks of the oldest events until its time budget is
+ * spent or its cap reached (docs/design.md, "Event retention"). */
+#define RSD_DEF_EVENTS_KEEP       100000
+#define RSD_DEF_EVENTS_MAX_AGE_MS (7ull * 24 * 3600 * 1000)
+#define RSD_EVENTS_PRUNE_CHUNK    100    /* one short write transaction */
+#define RSD_EVENTS_PRUNE_MAX      5000   /* at most this many a period */
+#define RSD_EVENTS_PRUNE_BUDGET_NS (3 * 1000000ull) /* no new chunk after */
 #define RSD_SCRIPT_TIMEOUT_S 30 /* a recovery script is killed after this */
 #define RSD_ORDER_RESEND_MS 1500 /* an order not acknowledged this long is resent */
 /* Messages queued per agent connection before ZeroMQ stops reading it
@@ -220,6 +228,11 @@ typedef struct rsd {
 	uint64_t        orders_resent;    /* rs_orders_resent_total */
 	uint64_t        orders_refused_acks; /* acks beyond what was sent */
 	uint64_t        hellos_coalesced; /* rs_agent_hellos_coalesced_total */
+	/* event retention (--events-keep, --events-max-age; 0: no limit) */
+	uint64_t        events_keep;
+	uint64_t        events_max_age_ms;
+	uint64_t        events_pruned;     /* rs_events_pruned_total */
+	bool            prune_failing;     /* a failure was logged, not yet a success */
 	/* metrics */
 	struct httpd   *http;             /* --metrics (lib/httpd.c) */
 	char            metrics_ep[128];

@@ -203,6 +203,9 @@ enum {
 	ST_EV_EACH,
 	ST_EV_EACH_LABEL,
 	ST_EV_BEFORE,
+	ST_EV_SPAN,
+	ST_EV_FIRST_KEPT,
+	ST_EV_PRUNE,
 	ST_OP_ADD,
 	ST_OP_UPDATE,
 	ST_OP_OPEN,
@@ -267,6 +270,15 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_EV_EACH]  = EV_LIMITED("seq > ?1"),
 	[ST_EV_EACH_LABEL] = EV_LIMITED("label = ?3 AND seq > ?1"),
 	[ST_EV_BEFORE] = "SELECT COALESCE(MAX(seq), 0) FROM event WHERE time_ms < ?",
+	/* two subqueries: min() and max() each walk one end of the rowid
+	 * b-tree; together in one SELECT they would scan the table */
+	[ST_EV_SPAN]  = "SELECT (SELECT min(seq) FROM event),"
+			" (SELECT max(seq) FROM event)",
+	/* ?1..?2: a range of seqs of at most a batch (a rowid range, no
+	 * index needed); ?3: the age limit */
+	[ST_EV_FIRST_KEPT] = "SELECT min(seq) FROM event"
+			     " WHERE seq BETWEEN ?1 AND ?2 AND time_ms >= ?3",
+	[ST_EV_PRUNE] = "DELETE FROM event WHERE seq <= ?",
 	[ST_OP_ADD]   = "INSERT INTO operation (kind, label, state, started_ms,"
 			" finished_ms, caller, detail, req_id, code)"
 			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1330,6 +1342,95 @@ int store_event_seq_before(store *s, uint64_t time_ms, uint64_t *seq)
 	}
 out:
 	finish(st);
+	return r;
+}
+
+int store_event_span(store *s, uint64_t *first, uint64_t *last)
+{
+	sqlite3_stmt *st = stmt(s, ST_EV_SPAN);
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	*first = *last = 0;
+	r = step_row(st);
+	if (r > 0) {
+		*first = (uint64_t)sqlite3_column_int64(st, 0);
+		*last = (uint64_t)sqlite3_column_int64(st, 1);
+		r = 0;
+	}
+	finish(st);
+	return r;
+}
+
+/* The seq before the first event in [lo, hi] stamped at or after
+ * before_ms: the last of the old prefix of that range (hi if all of it is
+ * old, lo - 1 if none). */
+static int old_prefix_end(store *s, uint64_t lo, uint64_t hi,
+			  uint64_t before_ms, uint64_t *end)
+{
+	sqlite3_stmt *st = stmt(s, ST_EV_FIRST_KEPT);
+	struct binder b = { st, 1, SQLITE_OK };
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	b_u64(&b, lo);
+	b_u64(&b, hi);
+	b_i64(&b, before_ms > INT64_MAX ? INT64_MAX : (int64_t)before_ms);
+	if (b.rc != SQLITE_OK) {
+		finish(st);
+		return map_rc(b.rc);
+	}
+	r = step_row(st);
+	if (r > 0) {
+		*end = sqlite3_column_type(st, 0) == SQLITE_NULL ? hi :
+			(uint64_t)sqlite3_column_int64(st, 0) - 1;
+		r = 0;
+	}
+	finish(st);
+	return r;
+}
+
+/*
+ * Seqs are the rowid and only this function deletes events, always a
+ * prefix, so the table is the range [first, last] with no holes (a rolled
+ * back insert rolls its AUTOINCREMENT back too): every step below is a
+ * rowid lookup or a range of at most `batch` rows.
+ */
+int store_event_prune(store *s, uint64_t keep, uint64_t before_ms,
+		      uint32_t batch, uint64_t *deleted)
+{
+	uint64_t first, last, cut = 0, age_end = 0;
+	sqlite3_stmt *st;
+	int r;
+
+	*deleted = 0;
+	if (!batch)
+		return -EINVAL;
+	r = store_event_span(s, &first, &last);
+	if (r < 0 || !last || (!keep && !before_ms))
+		return r;
+	if (keep && last - first + 1 > keep)
+		cut = last - keep;
+	if (before_ms) {
+		r = old_prefix_end(s, first, first + batch - 1, before_ms, &age_end);
+		if (r < 0)
+			return r;
+		if (age_end > cut)
+			cut = age_end;
+	}
+	if (cut > first + batch - 1)
+		cut = first + batch - 1;
+	if (cut < first)
+		return 0;
+	st = stmt(s, ST_EV_PRUNE);
+	if (!st)
+		return -EBUSY;
+	r = sqlite3_bind_int64(st, 1, (int64_t)cut);
+	r = step_done(st, r);
+	if (r == 0)
+		*deleted = (uint64_t)sqlite3_changes(s->db);
 	return r;
 }
 

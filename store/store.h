@@ -106,6 +106,19 @@ int store_event_each(store *s, const char *label, uint64_t after_seq,
  * "since" a time are those after it. */
 int store_event_seq_before(store *s, uint64_t time_ms, uint64_t *seq);
 
+/* The seqs of the oldest and the newest event (0 and 0 if none): with
+ * store_event_prune the only deletion, last - first + 1 rows. Cheap (two
+ * rowid lookups), for a gauge. */
+int store_event_span(store *s, uint64_t *first, uint64_t *last);
+
+/* Retention: deletes the oldest events, at most `batch` (> 0), while more
+ * than `keep` remain (0: no count limit) and while the oldest was stamped
+ * before before_ms (0: no age limit); *deleted gets how many. Cost is
+ * bounded by batch, not by the table's size. Outside a transaction it is
+ * its own short write transaction. */
+int store_event_prune(store *s, uint64_t keep, uint64_t before_ms,
+		      uint32_t batch, uint64_t *deleted);
+
 /* Operations: add sets op->id; update rewrites state, finished, detail,
  * answered and code. */
 int store_op_add(store *s, rs_op *op);

@@ -54,6 +54,7 @@ static struct {
 	char          control_ep[128];
 	char          agents_ep[128];
 	char          node_ttl[32];
+	const char   *rsd_arg[4];                    /* h_opts.rsd_arg */
 	pid_t         rsd;
 	int           nagents;
 	pid_t         agents[H_MAX_AGENTS + 1];      /* index 1..N */
@@ -887,7 +888,7 @@ static bool ready_field(const char *line, const char *key, char *out, size_t n)
  * H.control_ep / H.agents_ep. */
 static void start_rsd(const char *control, const char *agents)
 {
-	const char *argv[16];
+	const char *argv[24];
 	char fdarg[16], line[1024], log[H_PATH_MAX + 16];
 	int p[2], n = 0;
 	bool ok;
@@ -910,6 +911,8 @@ static void start_rsd(const char *control, const char *agents)
 	argv[n++] = fdarg;
 	if (H.insecure)
 		argv[n++] = "--insecure";
+	for (int i = 0; i < 4 && H.rsd_arg[i]; i++)
+		argv[n++] = H.rsd_arg[i];
 	argv[n] = NULL;
 	H.rsd = spawn_daemon(argv, log, p[1]);
 	close(p[1]);
@@ -1017,6 +1020,7 @@ void h_setup_opts(const h_opts *o)
 	if (o->node_ttl)
 		snprintf(H.node_ttl, sizeof H.node_ttl, "%s", o->node_ttl);
 	H.insecure = o->insecure;
+	memcpy(H.rsd_arg, o->rsd_arg, sizeof H.rsd_arg);
 	if (o->alarm_s > 0) {
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = alarm_handler;

@@ -41,6 +41,8 @@ typedef struct h_opts {
 	 * test owns it (e.g. a tmpfs it mounts), the harness removes nothing
 	 * in it. */
 	const char *db_dir;
+	/* more arguments for rsd (e.g. "--events-keep=50"), NULL = none */
+	const char *rsd_arg[4];
 } h_opts;
 
 /* One rsctl run. */

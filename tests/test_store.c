@@ -746,6 +746,156 @@ Test(store, event_all_fields_at_max_length)
 /* ---- operations --------------------------------------------------------- */
 
 /* What a version-9 file lacks (migration 10): fakes an older file. */
+/* Adds n events stamped t0, t0 + 1, ... (ms) in one transaction. */
+static void add_events(store *s, int n, uint64_t t0)
+{
+	rs_event ev;
+
+	cr_assert_eq(store_begin(s), 0);
+	for (int i = 0; i < n; i++) {
+		memset(&ev, 0, sizeof ev);
+		ev.time_ms = t0 + (uint64_t)i;
+		rs_strlcpy(ev.kind, "state", sizeof ev.kind);
+		snprintf(ev.detail, sizeof ev.detail, "t%llu",
+			 (unsigned long long)ev.time_ms);
+		cr_assert_eq(store_event_add(s, &ev), 0);
+	}
+	cr_assert_eq(store_commit(s), 0);
+}
+
+/* The span, and that it is the row count (no holes). */
+static void expect_span(store *s, uint64_t first, uint64_t last)
+{
+	uint64_t f, l;
+
+	cr_assert_eq(store_event_span(s, &f, &l), 0);
+	cr_assert_eq(f, first, "first %llu, want %llu", (unsigned long long)f,
+		     (unsigned long long)first);
+	cr_assert_eq(l, last, "last %llu, want %llu", (unsigned long long)l,
+		     (unsigned long long)last);
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM event"),
+		     last ? (long long)(last - first + 1) : 0);
+}
+
+Test(store, event_prune_by_count_in_batches)
+{
+	store *s = open_ok();
+	uint64_t del;
+
+	cr_assert_eq(store_event_prune(s, 10, 0, 100, &del), 0);
+	cr_assert_eq(del, 0);
+	expect_span(s, 0, 0);
+	cr_assert_eq(store_event_prune(s, 10, 0, 0, &del), -EINVAL);
+	add_events(s, 1000, 5000);
+	expect_span(s, 1, 1000);
+	/* no limit at all: nothing goes */
+	cr_assert_eq(store_event_prune(s, 0, 0, 100, &del), 0);
+	cr_assert_eq(del, 0);
+	/* 990 too many: one batch at a time, oldest first */
+	cr_assert_eq(store_event_prune(s, 10, 0, 400, &del), 0);
+	cr_assert_eq(del, 400);
+	expect_span(s, 401, 1000);
+	cr_assert_eq(store_event_prune(s, 10, 0, 400, &del), 0);
+	cr_assert_eq(del, 400);
+	cr_assert_eq(store_event_prune(s, 10, 0, 400, &del), 0);
+	cr_assert_eq(del, 190);
+	expect_span(s, 991, 1000);
+	expect_events(s, NULL, 0, 2, "t5998 t5999");
+	cr_assert_eq(store_event_prune(s, 10, 0, 400, &del), 0);
+	cr_assert_eq(del, 0);
+	/* seqs go on after the pruned ones (AUTOINCREMENT) */
+	add_events(s, 5, 9000);
+	expect_span(s, 991, 1005);
+	cr_assert_eq(store_event_prune(s, 10, 0, 3, &del), 0);
+	cr_assert_eq(del, 3);
+	cr_assert_eq(store_event_prune(s, 10, 0, 3, &del), 0);
+	cr_assert_eq(del, 2);
+	expect_span(s, 996, 1005);
+	store_close(&s);
+	/* across a reopen too */
+	s = open_ok();
+	add_events(s, 1, 9100);
+	expect_span(s, 996, 1006);
+	store_close(&s);
+}
+
+Test(store, event_prune_by_age_in_batches)
+{
+	store *s = open_ok();
+	uint64_t del;
+
+	add_events(s, 100, 1000);      /* seqs 1..100 at 1000..1099 ms */
+	/* older than 1000: none */
+	cr_assert_eq(store_event_prune(s, 0, 1000, 50, &del), 0);
+	cr_assert_eq(del, 0);
+	/* older than 1070: 70 rows, at most 30 a call */
+	cr_assert_eq(store_event_prune(s, 0, 1070, 30, &del), 0);
+	cr_assert_eq(del, 30);
+	cr_assert_eq(store_event_prune(s, 0, 1070, 30, &del), 0);
+	cr_assert_eq(del, 30);
+	cr_assert_eq(store_event_prune(s, 0, 1070, 30, &del), 0);
+	cr_assert_eq(del, 10);
+	expect_span(s, 71, 100);
+	expect_events(s, NULL, 0, 1, "t1099");
+	cr_assert_eq(store_event_prune(s, 0, 1070, 30, &del), 0);
+	cr_assert_eq(del, 0);
+	/* both limits: the stricter one wins, still at most a batch */
+	cr_assert_eq(store_event_prune(s, 25, 1072, 30, &del), 0);
+	cr_assert_eq(del, 5);          /* the count: 30 rows, keep 25 */
+	cr_assert_eq(store_event_prune(s, 20, 1090, 30, &del), 0);
+	cr_assert_eq(del, 15);         /* the age: 76..90 are older than 1090 */
+	expect_span(s, 91, 100);
+	/* everything old: the table may empty, seqs still go on */
+	cr_assert_eq(store_event_prune(s, 0, 5000, 30, &del), 0);
+	cr_assert_eq(del, 10);
+	expect_span(s, 0, 0);
+	add_events(s, 1, 6000);
+	expect_span(s, 101, 101);
+	store_close(&s);
+}
+
+Test(store, event_prune_age_stops_at_a_newer_stamp)
+{
+	store *s = open_ok();
+	uint64_t del;
+
+	/* a clock that jumped: 1..10 old, 11 from the future, 12..20 old
+	 * again. Age prunes the old prefix only (the count limit still
+	 * bounds the rest); the seq order is the table's order. */
+	add_events(s, 10, 1000);
+	add_events(s, 1, 900000);
+	add_events(s, 9, 2000);
+	cr_assert_eq(store_event_prune(s, 0, 5000, 100, &del), 0);
+	cr_assert_eq(del, 10);
+	cr_assert_eq(store_event_prune(s, 0, 5000, 100, &del), 0);
+	cr_assert_eq(del, 0);
+	expect_span(s, 11, 20);
+	cr_assert_eq(store_event_prune(s, 5, 5000, 100, &del), 0);
+	cr_assert_eq(del, 5);
+	expect_span(s, 16, 20);
+	store_close(&s);
+}
+
+Test(store, event_prune_a_large_table_one_batch_at_a_time, .timeout = 60)
+{
+	store *s = open_ok();
+	uint64_t del, total = 0;
+	int calls = 0;
+
+	add_events(s, 200000, 1);
+	expect_span(s, 1, 200000);
+	do {
+		cr_assert_eq(store_event_prune(s, 1000, 0, 5000, &del), 0);
+		cr_assert_leq(del, 5000);
+		total += del;
+		calls++;
+	} while (del);
+	cr_assert_eq(total, 199000);
+	cr_assert_eq(calls, 41);       /* 39 full batches, 4,000, then none */
+	expect_span(s, 199001, 200000);
+	store_close(&s);
+}
+
 #define DROP_V11 "ALTER TABLE service DROP COLUMN fence;"
 #define DROP_V10 "DROP INDEX operation_req;" \
 		 "ALTER TABLE operation DROP COLUMN req_id;" \
