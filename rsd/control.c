@@ -1251,11 +1251,18 @@ static void do_lookup(rsd *d, const net_peer *peer, const rs_request *rq)
 		rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
 		return;
 	}
-	for (rsd_inst *in = d->insts; in; in = in->next)
-		if (strcmp(in->si.info.label, rq->label) == 0 && !in->si.standby &&
-		    (in->si.info.state == RS_IS_RUNNING ||
-		     (!best && in->si.info.state == RS_IS_STARTING)))
+	/* the oldest running instance, else the newest starting one */
+	for (rsd_inst *in = rsd_label_insts(d, rq->label); in; in = rsd_label_insts_next(d, in)) {
+		bool run = in->si.info.state == RS_IS_RUNNING;
+
+		if (in->si.standby || (!run && in->si.info.state != RS_IS_STARTING))
+			continue;
+		if (!best || (run && (best->si.info.state != RS_IS_RUNNING ||
+				      in->si.info.id < best->si.info.id)) ||
+		    (!run && best->si.info.state != RS_IS_RUNNING &&
+		     in->si.info.id > best->si.info.id))
 			best = in;
+	}
 	if (!best) {
 		rsd_reply_err(d, peer, rq->id, RS_E_FAILED, "%s has no active instance", rq->label);
 		return;
