@@ -87,8 +87,9 @@ static const char usage_text[] =
 "  update LABEL [OPTIONS] [-- COMMAND ARGS...]\n"
 "                     replace a running service's process without a gap\n"
 "  lookup LABEL       show where a service runs\n"
-"  status [LABEL]     list services and their instances\n"
-"  nodes              list nodes and their heartbeats\n"
+"  status [LABEL...] [--node N] [--state S]\n"
+"                     list services and their instances\n"
+"  nodes [--state S]  list nodes and their heartbeats\n"
 "  events [LABEL] [-n N]\n"
 "                     show the latest events (default 50)\n"
 "  ping               check that rsd answers\n"
@@ -183,14 +184,27 @@ static const char lookup_help[] =
 "Shows the node, pid and state of service LABEL's instance.\n";
 
 static const char status_help[] =
-"usage: rsctl status [LABEL]\n"
+"usage: rsctl status [LABEL...] [--node N] [--state STATE] [--page-size N]\n"
 "\n"
-"Lists every service, or only LABEL, one line per instance.\n";
+"Lists every service, or only the LABELs, in label order, one line per\n"
+"instance. rsd answers page by page; rsctl prints them as one table (or\n"
+"one JSON document).\n"
+"\n"
+"Options:\n"
+"  --node N        only instances on node N\n"
+"  --state STATE   only instances in STATE: pending starting running\n"
+"                  stopping exited backoff down failed lost (down also\n"
+"                  lists the services without instances)\n"
+"  --page-size N   rows rsd sends at a time (default: " CTL_PAGE_SIZE_STR ")\n";
 
 static const char nodes_help[] =
-"usage: rsctl nodes\n"
+"usage: rsctl nodes [--state STATE] [--page-size N]\n"
 "\n"
-"Lists the nodes rsd knows, their state and heartbeat age.\n";
+"Lists the nodes rsd knows, in name order, their state and heartbeat age.\n"
+"\n"
+"Options:\n"
+"  --state STATE   only nodes in STATE: unknown up suspect lost fenced\n"
+"  --page-size N   rows rsd sends at a time (default: " CTL_PAGE_SIZE_STR ")\n";
 
 static const char events_help[] =
 "usage: rsctl events [LABEL] [-n N] [--since TIME] [-f]\n"
@@ -693,6 +707,37 @@ static int set_prepare_signal(rs_request *r, const opt_def *d, const char *val)
 	return 0;
 }
 
+/* status --node N: the instances on node N. */
+static int set_node_filter(rs_request *r, const opt_def *d, const char *val)
+{
+	if (!rs_label_valid(val))
+		return opt_error(d, "'%s' is not a node name: use 1-63 of [A-Za-z0-9._-]",
+				 val);
+	rs_strlcpy(r->node, val, sizeof r->node);
+	return 0;
+}
+
+/* status --state: an instance state as status prints it. */
+static int set_istate(rs_request *r, const opt_def *d, const char *val)
+{
+	if (rs_istate_from_string(val) < 0 || !strcmp(val, "unknown"))
+		return opt_error(d, "'%s' is not an instance state: pending, starting, "
+				 "running, stopping, exited, backoff, down, failed or lost",
+				 val);
+	rs_strlcpy(r->state, val, sizeof r->state);
+	return 0;
+}
+
+/* nodes --state: a node state as nodes prints it. */
+static int set_nstate(rs_request *r, const opt_def *d, const char *val)
+{
+	if (rs_node_state_from_string(val) < 0)
+		return opt_error(d, "'%s' is not a node state: unknown, up, suspect, "
+				 "lost or fenced", val);
+	rs_strlcpy(r->state, val, sizeof r->state);
+	return 0;
+}
+
 /* --listen NAME=ADDR: checked here, with the ones given before it. */
 static int set_listen(rs_request *r, const opt_def *d, const char *val)
 {
@@ -806,12 +851,25 @@ static const opt_def events_opts[] = {
 	{ NULL, false, NULL, 0, 0 },
 };
 
+static const opt_def status_opts[] = {
+	{ "--node",      true, set_node_filter, 0, 0 },
+	{ "--state",     true, set_istate,      0, 0 },
+	{ "--page-size", true, set_count,       offsetof(rs_request, page_size), 0 },
+	{ NULL, false, NULL, 0, 0 },
+};
+
+static const opt_def nodes_opts[] = {
+	{ "--state",     true, set_nstate,      0, 0 },
+	{ "--page-size", true, set_count,       offsetof(rs_request, page_size), 0 },
+	{ NULL, false, NULL, 0, 0 },
+};
+
 static const verb_def verbs[] = {
 	{ "up",     RS_V_UP,     LABEL_REQUIRED, true,  up_opts,     up_help },
 	{ "down",   RS_V_DOWN,   LABEL_REQUIRED, false, down_opts,   down_help },
 	{ "lookup", RS_V_LOOKUP, LABEL_REQUIRED, false, NULL,        lookup_help },
-	{ "status", RS_V_STATUS, LABEL_OPTIONAL, false, NULL,        status_help },
-	{ "nodes",  RS_V_NODES,  LABEL_NONE,     false, NULL,        nodes_help },
+	{ "status", RS_V_STATUS, LABEL_OPTIONAL, false, status_opts, status_help },
+	{ "nodes",  RS_V_NODES,  LABEL_NONE,     false, nodes_opts,  nodes_help },
 	{ "events", RS_V_EVENTS, LABEL_OPTIONAL, false, events_opts, events_help },
 	{ "ping",   RS_V_PING,   LABEL_NONE,     false, NULL,        ping_help },
 	{ "refresh",  RS_V_REFRESH,  LABEL_REQUIRED, false, block_opts, refresh_help },
@@ -961,13 +1019,43 @@ static bool is_help(const char *a)
 
 /* ---- steps ------------------------------------------------------------ */
 
-/* Takes the verb's LABEL argument. Returns ARGS_RUN or RS_E_USAGE. */
+/* Adds label l to the request's batch (update --batch, status LABEL...);
+ * what names it in errors. Returns ARGS_RUN or RS_E_USAGE. */
+static int add_batch(args_state *s, const char *what, const char *l)
+{
+	rs_request *r = &s->c->req.u.request;
+	char **nb;
+
+	if (!rs_label_valid(l))
+		return usage_error(s->v, "%slabel '%s' is invalid", what, l);
+	for (size_t k = 0; k < r->nbatch; k++)
+		if (!strcmp(r->batch[k], l))
+			return usage_error(s->v, "%s'%s' is given twice", what, l);
+	if (r->nbatch >= RS_UPDATE_BATCH_MAX)
+		return usage_error(s->v, "%smore than %d labels", what,
+				   RS_UPDATE_BATCH_MAX);
+	nb = realloc(r->batch, (r->nbatch + 2) * sizeof *nb);
+	if (!nb)
+		return usage_error(s->v, "%s", strerror(ENOMEM));
+	r->batch = nb;
+	nb[r->nbatch] = strdup(l);
+	if (!nb[r->nbatch])
+		return usage_error(s->v, "%s", strerror(ENOMEM));
+	nb[++r->nbatch] = NULL;
+	return ARGS_RUN;
+}
+
+/* Takes the verb's LABEL argument (status: LABEL...). Returns ARGS_RUN or
+ * RS_E_USAGE. */
 static int take_positional(args_state *s, const char *a)
 {
 	if (s->v->label != LABEL_NONE && !s->label) {   /* LABEL or FILE */
 		s->label = a;
 		return ARGS_RUN;
 	}
+	if (s->v->verb == RS_V_STATUS)
+		return strcmp(a, s->label) ? add_batch(s, "", a) :
+		       usage_error(s->v, "'%s' is given twice", a);
 	if (s->v->command)
 		return usage_error(s->v, "unexpected argument '%s' (the command "
 				   "goes after --)", a);
@@ -999,30 +1087,11 @@ static int take_command(args_state *s, int argc, char **argv, int i)
  * option; leaves *i at the last one. Returns ARGS_RUN or RS_E_USAGE. */
 static int take_batch(args_state *s, int argc, char **argv, int *i)
 {
-	rs_request *r = &s->c->req.u.request;
 	int first = *i + 1;
 
-	for (; *i + 1 < argc && argv[*i + 1][0] != '-'; ++*i) {
-		const char *l = argv[*i + 1];
-		char **nb;
-
-		if (!rs_label_valid(l))
-			return usage_error(s->v, "--batch: label '%s' is invalid", l);
-		for (size_t k = 0; k < r->nbatch; k++)
-			if (!strcmp(r->batch[k], l))
-				return usage_error(s->v, "--batch: '%s' is given twice", l);
-		if (r->nbatch >= RS_UPDATE_BATCH_MAX)
-			return usage_error(s->v, "--batch: more than %d labels",
-					   RS_UPDATE_BATCH_MAX);
-		nb = realloc(r->batch, (r->nbatch + 2) * sizeof *nb);
-		if (!nb)
-			return usage_error(s->v, "%s", strerror(ENOMEM));
-		r->batch = nb;
-		nb[r->nbatch] = strdup(l);
-		if (!nb[r->nbatch])
-			return usage_error(s->v, "%s", strerror(ENOMEM));
-		nb[++r->nbatch] = NULL;
-	}
+	for (; *i + 1 < argc && argv[*i + 1][0] != '-'; ++*i)
+		if (add_batch(s, "--batch: ", argv[*i + 1]) != ARGS_RUN)
+			return RS_E_USAGE;
 	if (*i + 1 == first)
 		return usage_error(s->v, "--batch needs at least one LABEL");
 	return ARGS_RUN;
@@ -1234,6 +1303,8 @@ static int finish(args_state *s)
 	rs_strlcpy(r->label, s->label, sizeof r->label);
 	if ((r->verb == RS_V_EVENTS || r->verb == RS_V_LOGS) && r->limit == 0)
 		r->limit = CTL_EVENTS_LIMIT;
+	if ((r->verb == RS_V_STATUS || r->verb == RS_V_NODES) && r->page_size == 0)
+		r->page_size = CTL_PAGE_SIZE;
 	if (r->verb == RS_V_EDIT && r->edit_mask == 0)
 		return usage_error(s->v, "nothing to change: give an option or -- COMMAND");
 	if (r->verb == RS_V_EDIT || r->verb == RS_V_UPDATE)

@@ -24,6 +24,8 @@
 #define CTL_LONG_TIMEOUT_MS  30000  /* refresh, restart, shutdown */
 #define CTL_APPLY_TIMEOUT_MS 120000 /* apply: every service ready in order */
 #define CTL_EVENTS_LIMIT     50
+#define CTL_PAGE_SIZE        1000   /* status, nodes: rows per page */
+#define CTL_PAGE_SIZE_STR    "1000"
 #define CTL_REPLY_SLACK_MS   2000   /* rsctl waits timeout + this */
 
 /* One parsed command line. */

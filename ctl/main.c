@@ -487,6 +487,99 @@ static bool has_news(const rs_reply *rep)
 	return news;
 }
 
+/* ---- status and nodes, page by page ----------------------------------- */
+
+/* One page of status or nodes: sends c's request (page_after set) into
+ * *rep. Returns 0 with a reply of code 0, else the exit code after
+ * printing why (rep cleared). */
+static int page_fetch(ctl_cmd *c, rs_msg *rep)
+{
+	int r;
+
+	c->req.u.request.id = request_id();
+	r = exchange(c, rep, false);
+	if (r == 0)
+		r = check_reply(c, rep);
+	if (r == 0 && rep->u.reply.code != RS_OK)
+		r = print_failure(c, &rep->u.reply);
+	if (r != 0)
+		rs_msg_clear(rep);
+	return r;
+}
+
+/* Whether c asks for what an rsd without RS_FEAT_PAGED cannot answer. */
+static int unpaged_refuses(const ctl_cmd *c, const rs_msg *rep)
+{
+	if (c->req.u.request.nbatch == 0)
+		return 0;
+	fprintf(stderr, "rsctl: rsd at %s (%s) lists one LABEL at a time: upgrade "
+		"rsd, or ask for each LABEL\n", c->endpoint,
+		rep->sender_version[0] ? rep->sender_version : "0.2");
+	return RS_E_FAILED;
+}
+
+/* status, nodes: asks for page after page (Reply.next_page) and prints
+ * them as one table or one JSON document; an answer of one page prints
+ * exactly as rsd sent it. An rsd without RS_FEAT_PAGED ignores the page
+ * and filter fields and answers everything at once: rsctl filters then.
+ * Returns the exit code. */
+static int run_paged(ctl_cmd *c)
+{
+	rs_request *rq = &c->req.u.request;
+	output_pager *pg = NULL;
+	rs_msg rep;
+	bool paged;
+	int r;
+
+	rq->page_after[0] = '\0';
+	if ((r = page_fetch(c, &rep)) != 0)
+		return r;
+	paged = (rep.features & RS_FEAT_PAGED) != 0;
+	if (!paged && (r = unpaged_refuses(c, &rep)) != 0)
+		goto out;
+	/* one page, or everything unfiltered: as sent */
+	if (paged ? !rep.u.reply.next_page[0] : !rq->node[0] && !rq->state[0]) {
+		r = c->json ? print_json(&rep.u.reply) :
+		    print_human(rq->verb, &rep.u.reply);
+		goto out;
+	}
+	if (!(pg = output_pager_new(rq->verb, c->json, stdout))) {
+		r = RS_E_INTERNAL;
+		fputs("rsctl: out of memory\n", stderr);
+		goto out;
+	}
+	if (!paged)
+		output_pager_filter(pg, rq->node, rq->state);
+	for (;;) {
+		int e = output_pager_add(pg, rep.u.reply.json, clock_wall_ms());
+
+		if (e < 0) {
+			fprintf(stderr, "rsctl: %s\n", e == -EINVAL ? "rsd sent a page "
+				"that is not what the verb answers" : strerror(-e));
+			r = RS_E_INTERNAL;
+			goto out;
+		}
+		if (!paged || !rep.u.reply.next_page[0])
+			break;
+		rs_strlcpy(rq->page_after, rep.u.reply.next_page, sizeof rq->page_after);
+		rs_msg_clear(&rep);
+		if ((r = page_fetch(c, &rep)) != 0) {
+			/* --json: the document stays unfinished, the exit
+			 * code says so */
+			output_pager_destroy(&pg);
+			return r;
+		}
+	}
+	if (output_pager_end(pg) < 0) {
+		fputs("rsctl: out of memory\n", stderr);
+		r = RS_E_INTERNAL;
+	}
+out:
+	output_pager_destroy(&pg);
+	rs_msg_clear(&rep);
+	return r;
+}
+
 /* Runs the parsed command. Returns the exit code. */
 static int run(ctl_cmd *c)
 {
@@ -504,6 +597,8 @@ static int run(ctl_cmd *c)
 			nanosleep(&ts, NULL);   /* polling rsd, not waiting in a test */
 		}
 	}
+	if (c->req.u.request.verb == RS_V_STATUS || c->req.u.request.verb == RS_V_NODES)
+		return run_paged(c);
 	return run_once(c, true);
 }
 

@@ -470,6 +470,179 @@ static int render_nodes(const json_t *root, uint64_t now_ms, FILE *out)
 	return r;
 }
 
+/* ---- paged status and nodes ------------------------------------------ */
+
+struct output_pager {
+	rs_verb     verb;
+	const char *key;        /* "services" or "nodes" */
+	bool        json;
+	FILE       *out;
+	char        node[RS_NODE_MAX];         /* filters applied here */
+	char        state[RS_STATE_NAME_MAX];
+	size_t      pages, items;
+	json_t     *rest;       /* the first page's other members (rsd_version) */
+	table      *t;          /* table mode: every page's rows */
+	char       *notes;      /* table mode: "web: update in progress" lines */
+	size_t      notes_len;
+	FILE       *notes_f;
+};
+
+output_pager *output_pager_new(rs_verb verb, bool json, FILE *out)
+{
+	output_pager *p = calloc(1, sizeof *p);
+
+	if (!p)
+		return NULL;
+	p->verb = verb;
+	p->key = verb == RS_V_STATUS ? "services" : "nodes";
+	p->json = json;
+	p->out = out;
+	if (!json) {
+		p->t = verb == RS_V_STATUS ?
+		       table_new(status_cols, sizeof status_cols / sizeof *status_cols) :
+		       table_new(node_cols, sizeof node_cols / sizeof *node_cols);
+		p->notes_f = open_memstream(&p->notes, &p->notes_len);
+		if (!p->t || !p->notes_f)
+			output_pager_destroy(&p);
+	}
+	return p;
+}
+
+void output_pager_filter(output_pager *p, const char *node, const char *state)
+{
+	snprintf(p->node, sizeof p->node, "%s", node ? node : "");
+	snprintf(p->state, sizeof p->state, "%s", state ? state : "");
+}
+
+/* Whether the filter keeps status item svc, after dropping the instances
+ * it does not keep (the rule rsd applies: a service without instances is
+ * one "down" row without a node). */
+static bool pager_keeps_svc(const output_pager *p, json_t *svc)
+{
+	json_t *insts = json_object_get(svc, "instances");
+	bool had = json_array_size(insts) > 0;
+
+	for (size_t i = json_array_size(insts); i-- > 0;) {
+		const json_t *in = json_array_get(insts, i);
+		if ((p->node[0] && strcmp(jstr(in, "node") ? jstr(in, "node") : "", p->node)) ||
+		    (p->state[0] && strcmp(jstr(in, "state") ? jstr(in, "state") : "", p->state)))
+			json_array_remove(insts, i);
+	}
+	if (had)
+		return json_array_size(insts) > 0;
+	return !p->node[0] && (!p->state[0] || !strcmp(p->state, "down"));
+}
+
+static bool pager_keeps(const output_pager *p, json_t *item)
+{
+	if (!p->node[0] && !p->state[0])
+		return true;
+	if (p->verb == RS_V_STATUS)
+		return pager_keeps_svc(p, item);
+	return !p->state[0] || !strcmp(jstr(item, "state") ? jstr(item, "state") : "",
+				       p->state);
+}
+
+/* Emits one kept item: --json streams it, else its rows join the table. */
+static int pager_item(output_pager *p, json_t *item, uint64_t now_ms)
+{
+	const json_t *op;
+
+	if (p->json) {
+		if (p->items && fputc(',', p->out) == EOF)
+			return -EIO;
+		if (json_dumpf(item, p->out, JSON_COMPACT) < 0)
+			return -ENOMEM;
+	} else if (p->verb == RS_V_STATUS) {
+		status_service_rows(p->t, item, now_ms);
+		op = json_object_get(item, "operation");
+		if (json_is_object(op))
+			fprintf(p->notes_f, "%s: %s in progress%s%s\n", jstr(item, "label"),
+				jstr(op, "kind"), *jstr(op, "progress") ? ": " : "",
+				jstr(op, "progress"));
+	} else {
+		node_row(p->t, item, now_ms);
+	}
+	p->items++;
+	return 0;
+}
+
+int output_pager_add(output_pager *p, const char *page_json, uint64_t now_ms)
+{
+	json_t *root = page_json ? json_loads(page_json, 0, NULL) : NULL;
+	json_t *arr = json_object_get(root, p->key), *item;
+	size_t i;
+	int r = 0;
+
+	if (!json_is_array(arr)) {
+		json_decref(root);
+		return -EINVAL;
+	}
+	if (!p->pages++) {
+		p->rest = json_deep_copy(root);
+		json_object_del(p->rest, p->key);
+		if (p->json && fprintf(p->out, "{\"%s\":[", p->key) < 0)
+			r = -EIO;
+	}
+	json_array_foreach(arr, i, item)
+		if (r == 0 && pager_keeps(p, item))
+			r = pager_item(p, item, now_ms);
+	json_decref(root);
+	return r;
+}
+
+int output_pager_end(output_pager *p)
+{
+	const char *k;
+	json_t *v;
+	int r = 0;
+
+	if (p->json) {
+		if (!p->pages)
+			fprintf(p->out, "{\"%s\":[", p->key);
+		fputc(']', p->out);
+		json_object_foreach(p->rest, k, v) {
+			char *js = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			json_t *ks = json_string(k);
+			char *kjs = ks ? json_dumps(ks, JSON_ENCODE_ANY) : NULL;
+
+			if (js && kjs)
+				fprintf(p->out, ",%s:%s", kjs, js);
+			else
+				r = -ENOMEM;
+			free(js);
+			free(kjs);
+			json_decref(ks);
+		}
+		fputs("}\n", p->out);
+		return r;
+	}
+	fflush(p->notes_f);
+	if (table_print(p->t, p->out) < 0)
+		return -ENOMEM;
+	if (p->notes_len)
+		fwrite(p->notes, 1, p->notes_len, p->out);
+	if (p->verb == RS_V_NODES && jstr(p->rest, "rsd_version"))
+		fprintf(p->out, "rsd %s (rsctl upgrade-plan: the version-skew policy)\n",
+			jstr(p->rest, "rsd_version"));
+	return 0;
+}
+
+void output_pager_destroy(output_pager **pp)
+{
+	output_pager *p = pp ? *pp : NULL;
+
+	if (!p)
+		return;
+	table_destroy(&p->t);
+	if (p->notes_f)
+		fclose(p->notes_f);
+	free(p->notes);
+	json_decref(p->rest);
+	free(p);
+	*pp = NULL;
+}
+
 /* ---- lookup ----------------------------------------------------------- */
 
 /* Renders {"label","node","pid","state"} as "web node n1 pid 123 (running)". */

@@ -56,6 +56,26 @@ int output_json(const char *json, FILE *out);
  * when a reply carries no payload. Returns 0 or -ENOMEM. */
 int output_json_message(int code, const char *message, FILE *out);
 
+/* A status or nodes answer that comes in pages (rsd answers one page per
+ * request): --json streams {"KEY":[items...],OTHER MEMBERS} page by page
+ * (for one page, what rsd sent); the table is printed at the end, as wide
+ * as its widest cell. */
+typedef struct output_pager output_pager;
+/* verb: RS_V_STATUS or RS_V_NODES. NULL without memory. Free with
+ * output_pager_destroy(). */
+output_pager *output_pager_new(rs_verb verb, bool json, FILE *out);
+/* Applies --node / --state here ("" or NULL: none): for an rsd that does
+ * not filter (no RS_FEAT_PAGED), with rsd's rules. */
+void output_pager_filter(output_pager *p, const char *node, const char *state);
+/* Takes one page's payload. Returns 0, -EINVAL (not of the verb's shape:
+ * nothing taken), -ENOMEM, -EIO. */
+int output_pager_add(output_pager *p, const char *page_json, uint64_t now_ms);
+/* Prints what is left: --json closes the document, else the table and
+ * the lines under it. Returns 0 or -ENOMEM. */
+int output_pager_end(output_pager *p);
+/* Frees p and NULLs *pp. Accepts NULL. */
+void output_pager_destroy(output_pager **pp);
+
 /* Progress of a long operation (up of replicas, apply, shutdown, drain):
  * status snapshots compared one after the other. */
 typedef struct progress progress;

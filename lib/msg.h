@@ -78,6 +78,8 @@ typedef enum rs_verb {
 
 #define RS_HELLO_LABELS_MAX 64
 #define RS_HELLO_INST_MAX   8192   /* bounds what one Hello can make us allocate */
+#define RS_STATE_NAME_MAX   16     /* a state name filter, incl. NUL */
+#define RS_CURSOR_MAX       128    /* a page cursor, incl. NUL */
 
 typedef struct rs_hello {
 	char      node[RS_NODE_MAX];
@@ -164,6 +166,12 @@ typedef struct rs_request {
 	char     pattern[128];   /* cred create: label patterns */
 	bool     node_key;       /* cred revoke: label is a node name */
 	char     public_key[48]; /* cred create: Z85 */
+	/* status, nodes (RS_FEAT_PAGED) */
+	char     node[RS_NODE_MAX];       /* status: only instances on it */
+	char     state[RS_STATE_NAME_MAX]; /* status: instance state; nodes:
+					   * node state ("": any) */
+	char     page_after[RS_CURSOR_MAX]; /* Reply.next_page of the last page */
+	uint32_t page_size;      /* rows per page; 0: everything in one reply */
 } rs_request;
 
 typedef struct rs_enroll {
@@ -240,6 +248,8 @@ typedef struct rs_reply {
 	int32_t  code;
 	char    *message;        /* owned, may be NULL */
 	char    *json;           /* owned, may be NULL */
+	char     next_page[RS_CURSOR_MAX]; /* paged: the next page's
+					    * page_after; "": the last page */
 } rs_reply;
 
 typedef struct rs_msg {

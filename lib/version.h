@@ -31,9 +31,13 @@ enum {
 	RS_FEAT_ORDERS   = 1u << 4,  /* numbered, acknowledged orders (0.3.0) */
 	RS_FEAT_REQDEDUP = 1u << 5,  /* rsd deduplicates a resent request by
 				      * actor and Request.id (0.3.0) */
+	RS_FEAT_PAGED    = 1u << 6,  /* status/nodes: Request.node, state,
+				      * page_after, page_size, Reply.next_page
+				      * (0.3.0) */
 };
 #define RS_FEATURES (RS_FEAT_CURVE | RS_FEAT_KEEPCAPS | RS_FEAT_SKEW | \
-		     RS_FEAT_FENCE | RS_FEAT_ORDERS | RS_FEAT_REQDEDUP)
+		     RS_FEAT_FENCE | RS_FEAT_ORDERS | RS_FEAT_REQDEDUP | \
+		     RS_FEAT_PAGED)
 
 typedef struct rs_semver {
 	uint32_t major, minor, patch;

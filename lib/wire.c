@@ -364,7 +364,10 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		    !label_ok(m->u.request.label, sizeof m->u.request.label) ||
 		    !update_ok(m->u.request.maxtime_ms, m->u.request.min_healthy_ms,
 			       m->u.request.prepare_signal, m->u.request.max_unavailable) ||
-		    !labels_ok(m->u.request.batch, m->u.request.nbatch, RS_UPDATE_BATCH_MAX))
+		    !labels_ok(m->u.request.batch, m->u.request.nbatch, RS_UPDATE_BATCH_MAX) ||
+		    !label_ok(m->u.request.node, sizeof m->u.request.node) ||
+		    !str_fits(m->u.request.state, sizeof m->u.request.state) ||
+		    !str_fits(m->u.request.page_after, sizeof m->u.request.page_after))
 			return -EINVAL;
 		r = enc_spec(&m->u.request.spec, &e->spec, &e->backoff);
 		if (r < 0)
@@ -393,6 +396,10 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.pattern = pb_str(m->u.request.pattern);
 		e->b.request.node_key = m->u.request.node_key;
 		e->b.request.public_key = pb_str(m->u.request.public_key);
+		e->b.request.node = pb_str(m->u.request.node);
+		e->b.request.state = pb_str(m->u.request.state);
+		e->b.request.page_after = pb_str(m->u.request.page_after);
+		e->b.request.page_size = m->u.request.page_size;
 		e->b.request.n_batch = m->u.request.nbatch;
 		e->b.request.batch = m->u.request.nbatch ? m->u.request.batch : NULL;
 		if (m->u.request.nspecs > RS_APPLY_MAX)
@@ -422,7 +429,10 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.reply.id = m->u.reply.id;
 		e->b.reply.code = m->u.reply.code;
 		e->b.reply.message = pb_str(m->u.reply.message);
+		if (!str_fits(m->u.reply.next_page, sizeof m->u.reply.next_page))
+			return -EINVAL;
 		e->b.reply.json = pb_str(m->u.reply.json);
+		e->b.reply.next_page = pb_str(m->u.reply.next_page);
 		env->body_case = RS__ENVELOPE__BODY_REPLY;
 		env->reply = &e->b.reply;
 		return 0;
@@ -825,6 +835,13 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 			    env->request->public_key);
 		if (r < 0)
 			return r;
+		m->u.request.page_size = env->request->page_size;
+		if ((r = dec_label(m->u.request.node, env->request->node)) < 0 ||
+		    (r = dec_str(m->u.request.state, sizeof m->u.request.state,
+				 env->request->state)) < 0 ||
+		    (r = dec_str(m->u.request.page_after, sizeof m->u.request.page_after,
+				 env->request->page_after)) < 0)
+			return r;
 		r = dec_labels(&m->u.request.batch, &m->u.request.nbatch,
 			       env->request->batch, env->request->n_batch,
 			       RS_UPDATE_BATCH_MAX);
@@ -854,6 +871,10 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.reply.id = env->reply->id;
 		m->u.reply.code = env->reply->code;
 		r = dec_dup(&m->u.reply.message, env->reply->message, 0);
+		if (r < 0)
+			return r;
+		r = dec_str(m->u.reply.next_page, sizeof m->u.reply.next_page,
+			    env->reply->next_page);
 		if (r < 0)
 			return r;
 		return dec_dup(&m->u.reply.json, env->reply->json, 0);

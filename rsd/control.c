@@ -21,8 +21,9 @@
 #include "rsd.h"
 #include "wire.h"
 
-void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,
-	       const char *json, const char *message)
+/* Sends a Reply; next: Reply.next_page (NULL: none). */
+static void reply_send(rsd *d, const net_peer *peer, uint64_t id, int code,
+		       const char *json, const char *message, const char *next)
 {
 	rs_msg m;
 	uint8_t *buf;
@@ -34,6 +35,7 @@ void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,
 	m.u.reply.code = code;
 	m.u.reply.message = message ? strdup(message) : NULL;
 	m.u.reply.json = json ? strdup(json) : NULL;
+	rs_strlcpy(m.u.reply.next_page, next ? next : "", sizeof m.u.reply.next_page);
 	if ((unsigned)code < RS_E__NR)
 		d->ctl_requests[d->cur_verb][code]++;
 	if (d->cap_on && id == d->cap_id) {   /* the answer to the request handled */
@@ -50,6 +52,19 @@ void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,
 	if (r < 0)
 		log_debug("reply not delivered (client gone?): %s", strerror(-r));
 	free(buf);
+}
+
+void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,
+	       const char *json, const char *message)
+{
+	reply_send(d, peer, id, code, json, message, NULL);
+}
+
+/* One page of a status or nodes answer: json and the next page's cursor. */
+static void rsd_reply_page(rsd *d, const net_peer *peer, uint64_t id,
+			   const char *json, const char *next)
+{
+	reply_send(d, peer, id, RS_OK, json, NULL, next);
 }
 
 /* Replies with a jansson object (stolen) as payload. */
@@ -1068,8 +1083,136 @@ static json_t *env_json(const rsd *d, const rs_spec *spec)
 	return env;
 }
 
-/* A service and its instances l (from the index) as status JSON. */
-static json_t *svc_json(rsd *d, const rsd_svc *s, const rsd_label *l)
+/* ---- status and nodes, one page at a time (RS_FEAT_PAGED) ------------ */
+
+/* A page is cut after page_size rows (an instance, or a service without
+ * one), or once its JSON passes RSD_PAGE_BYTES (at least one service or
+ * node always goes in: 64 replicas are far below the frame). A request
+ * without page_size (rsctl 0.2) gets everything, unless that passes
+ * RSD_UNPAGED_MAX: then an error instead of a frame nobody can read. */
+#define RSD_PAGE_ROWS_MAX (10 * 1000)
+#define RSD_PAGE_BYTES    (256u << 10)
+#define RSD_UNPAGED_MAX   (RS_FRAME_MAX - (64u << 10))
+
+/* What a status or nodes request keeps: node "" and state -1 keep all. */
+typedef struct row_filter {
+	const char *node;
+	int         state;   /* rs_istate (status) or rs_node_state (nodes) */
+} row_filter;
+
+/* The JSON array of one page, built item by item. */
+typedef struct page_buf {
+	char   *s;           /* "[item,item" so far; NULL before the first */
+	size_t  len, cap;
+	size_t  rows;
+	size_t  limit_rows;  /* SIZE_MAX when not paged */
+	size_t  limit_bytes;
+	bool    failed;      /* out of memory */
+} page_buf;
+
+static void page_init(page_buf *pb, const rs_request *rq)
+{
+	memset(pb, 0, sizeof *pb);
+	pb->limit_rows = !rq->page_size ? SIZE_MAX :
+			 rq->page_size > RSD_PAGE_ROWS_MAX ? RSD_PAGE_ROWS_MAX :
+			 rq->page_size;
+	pb->limit_bytes = rq->page_size ? RSD_PAGE_BYTES : RSD_UNPAGED_MAX;
+}
+
+/* Whether the page takes nothing more. */
+static bool page_full(const page_buf *pb)
+{
+	return pb->failed || pb->rows >= pb->limit_rows ||
+	       pb->len >= pb->limit_bytes;
+}
+
+/* Appends item (stolen) as rows rows. */
+static void page_add(page_buf *pb, json_t *item, size_t rows)
+{
+	char *js = item ? json_dumps(item, JSON_COMPACT) : NULL;
+	size_t n = js ? strlen(js) : 0;
+
+	json_decref(item);
+	if (!js || pb->failed) {
+		pb->failed = true;
+		free(js);
+		return;
+	}
+	if (pb->len + n + 2 > pb->cap) {
+		size_t cap = pb->cap ? pb->cap : 4096;
+		char *ns;
+
+		while (cap < pb->len + n + 2)
+			cap *= 2;
+		if (!(ns = realloc(pb->s, cap))) {
+			pb->failed = true;
+			free(js);
+			return;
+		}
+		pb->s = ns;
+		pb->cap = cap;
+	}
+	pb->s[pb->len] = pb->len ? ',' : '[';
+	pb->len++;
+	memcpy(pb->s + pb->len, js, n + 1);
+	pb->len += n;
+	pb->rows += rows;
+	free(js);
+}
+
+/* Replies {"KEY":[the page's items]TAIL}; tail is "" or ",\"k\":..."
+ * (already JSON). more: items are left after the page, whose cursor is
+ * last (Reply.next_page), or an error when rq is not paged. Frees the
+ * page. */
+static void page_reply(rsd *d, const net_peer *peer, const rs_request *rq,
+		       page_buf *pb, const char *key, const char *tail,
+		       bool more, const char *last)
+{
+	size_t n = pb->len + strlen(key) + strlen(tail) + 16;
+	char *js = pb->failed ? NULL : malloc(n);
+
+	if (!js) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+	} else if (!rq->page_size && more) {
+		rsd_reply_err(d, peer, rq->id, RS_E_FAILED, "the %s answer is larger than "
+			      "one reply (%u KiB): use rsctl 0.3.0 or newer, which asks "
+			      "for it page by page, or ask for less (%s)", rs_verb_to_string(rq->verb),
+			      RSD_UNPAGED_MAX >> 10, rq->verb == RS_V_STATUS ?
+			      "status LABEL" : "a filter");
+	} else {
+		snprintf(js, n, "{\"%s\":%s%.*s]%s}", key, pb->len ? "" : "[",
+			 (int)pb->len, pb->s ? pb->s : "", tail);
+		rsd_reply_page(d, peer, rq->id, js, more ? last : "");
+	}
+	free(js);
+	free(pb->s);
+	memset(pb, 0, sizeof *pb);
+}
+
+/* Whether instance in passes f. */
+static bool inst_kept(const rsd_inst *in, const row_filter *f)
+{
+	return (!f->node[0] || strcmp(in->si.node, f->node) == 0) &&
+	       (f->state < 0 || (int)in->si.info.state == f->state);
+}
+
+/* The rows of l's service that f keeps: its kept instances, or 1 for a
+ * service without instances ("down", no node) if f allows that. */
+static size_t svc_rows(const rsd_label *l, const row_filter *f)
+{
+	size_t n = 0;
+
+	if (!l || !l->ninsts)
+		return !f->node[0] && (f->state < 0 || f->state == RS_IS_DOWN);
+	for (size_t i = 0; i < l->ninsts; i++)
+		n += inst_kept(l->insts[i], f);
+	return n;
+}
+
+/* A service and its instances l (from the index) that f keeps as status
+ * JSON. */
+static json_t *svc_json(rsd *d, const rsd_svc *s, const rsd_label *l,
+			const row_filter *f)
 {
 	json_t *insts = json_array(), *argv = json_array();
 
@@ -1080,7 +1223,8 @@ static json_t *svc_json(rsd *d, const rsd_svc *s, const rsd_label *l)
 	json_t *op = json_null();
 
 	for (size_t i = 0; l && i < l->ninsts; i++)
-		json_array_append_new(insts, inst_json(l->insts[i]));
+		if (inst_kept(l->insts[i], f))
+			json_array_append_new(insts, inst_json(l->insts[i]));
 	if (p) {
 		if (p->verb == RS_V_UPDATE)
 			rsd_update_progress(p, s->s.spec.label, progress, sizeof progress);
@@ -1100,34 +1244,135 @@ static json_t *svc_json(rsd *d, const rsd_svc *s, const rsd_label *l)
 			 "instances", insts, "operation", op);
 }
 
-/* status [LABEL]: services in label order with their instances, through
- * one index (O(S log S + I), not O(S * I), for rsctl's polls). */
+/* Parses rq's filters into f with parse (a state's from_string). Returns 0,
+ * or -EINVAL after replying that the state is unknown (one of names). */
+static int filter_parse(rsd *d, const net_peer *peer, const rs_request *rq,
+			int (*parse)(const char *), const char *what,
+			const char *names, row_filter *f)
+{
+	f->node = rq->node;
+	f->state = rq->state[0] ? parse(rq->state) : -1;
+	if (rq->state[0] && f->state < 0) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "unknown %s state '%s': "
+			      "one of %s", what, rq->state, names);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int svc_cmp(const void *a, const void *b)
+{
+	const rsd_svc *x = *(rsd_svc *const *)a, *y = *(rsd_svc *const *)b;
+
+	return strcmp(x->s.spec.label, y->s.spec.label);
+}
+
+/* The services status LABEL [LABEL...] names (rq->label, rq->batch), in
+ * label order, into *out (malloc'ed, *n of them). Returns 0, -ENOMEM, or
+ * -ENOENT after replying which label is unknown. */
+static int status_named(rsd *d, const net_peer *peer, const rs_request *rq,
+			const rsd_index *ix, rsd_svc ***out, size_t *n)
+{
+	rsd_svc **v = calloc(rq->nbatch + 1, sizeof *v);
+
+	*n = 0;
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i <= rq->nbatch; i++) {
+		const char *label = i ? rq->batch[i - 1] : rq->label;
+		const rsd_label *l = rsd_index_get(ix, label);
+
+		if (!l || !l->svc) {
+			free(v);
+			rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", label);
+			return -ENOENT;
+		}
+		v[(*n)++] = l->svc;
+	}
+	qsort(v, *n, sizeof *v, svc_cmp);
+	*out = v;
+	return 0;
+}
+
+/* The first of v[0..n-1] (sorted by key) whose key is after cursor. */
+static size_t page_start(void *const *v, size_t n, const char *(*key)(const void *),
+			 const char *cursor)
+{
+	size_t lo = 0, hi = n;
+
+	if (!cursor[0])
+		return 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(key(v[mid]), cursor) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static const char *svc_key(const void *p)
+{
+	return ((const rsd_svc *)p)->s.spec.label;
+}
+
+static const char *node_key(const void *p)
+{
+	return ((const rsd_node *)p)->n.name;
+}
+
+#define ISTATE_NAMES "pending starting running stopping exited backoff down " \
+		     "failed lost"
+#define NSTATE_NAMES "unknown up suspect lost fenced"
+
+/* status [LABEL...] [node, state filters]: services in label order with
+ * their instances, through one index (O(S log S + I) per page), one page
+ * after rq->page_after. Reply.next_page is the page's last label while
+ * more may follow. */
 static void do_status(rsd *d, const net_peer *peer, const rs_request *rq)
 {
-	json_t *arr;
+	rsd_svc **named = NULL, **v;
+	size_t n, i;
+	row_filter f;
+	page_buf pb;
 	rsd_index ix;
 
+	if (filter_parse(d, peer, rq, rs_istate_from_string, "instance",
+			 ISTATE_NAMES, &f) < 0)
+		return;
 	if (rsd_index_build(&ix, d) < 0) {
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 		return;
 	}
 	if (rq->label[0]) {
-		const rsd_label *l = rsd_index_get(&ix, rq->label);
-		if (!l || !l->svc) {
+		int r = status_named(d, peer, rq, &ix, &named, &n);
+		if (r < 0) {
+			if (r == -ENOMEM)
+				rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 			rsd_index_free(&ix);
-			rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
 			return;
 		}
-		arr = json_array();
-		json_array_append_new(arr, svc_json(d, l->svc, l));
+		v = named;
 	} else {
-		arr = json_array();
-		for (size_t i = 0; i < ix.nsvcs; i++)
-			json_array_append_new(arr, svc_json(d, ix.svcs[i],
-				rsd_index_get(&ix, ix.svcs[i]->s.spec.label)));
+		v = ix.svcs;
+		n = ix.nsvcs;
 	}
+	page_init(&pb, rq);
+	for (i = page_start((void *const *)v, n, svc_key, rq->page_after);
+	     i < n && !page_full(&pb); i++) {
+		const rsd_label *l = rsd_index_get(&ix, v[i]->s.spec.label);
+		size_t rows = svc_rows(l, &f);
+
+		/* a named service is listed even when the filter keeps none
+		 * of its instances (as status LABEL always listed it) */
+		if (rows || (named && !f.node[0] && f.state < 0))
+			page_add(&pb, svc_json(d, v[i], l, &f), rows ? rows : 1);
+	}
+	page_reply(d, peer, rq, &pb, "services", "", i < n,
+		   i ? v[i - 1]->s.spec.label : "");
+	free(named);
 	rsd_index_free(&ix);
-	rsd_reply_json(d, peer, rq->id, json_pack("{s:o}", "services", arr), NULL);
 }
 
 static int node_cmp(const void *a, const void *b)
@@ -1156,43 +1401,95 @@ static rsd_node **nodes_by_name(rsd *d, size_t *n)
 	return v;
 }
 
+/* Counts the live instances of each of sel[0..n-1] (sorted by name) into
+ * count[], in one pass over the instances: O(I log n), not O(I * n). */
+static void nodes_count(rsd *d, rsd_node *const *sel, size_t n, int *count)
+{
+	memset(count, 0, n * sizeof *count);
+	if (!n)
+		return;
+	for (rsd_inst *in = d->insts; in; in = in->next) {
+		const char *name = in->si.node;
+		size_t lo = 0, hi = n;
+
+		if (!rsd_istate_live(in->si.info.state) ||
+		    strcmp(name, sel[0]->n.name) < 0 ||
+		    strcmp(name, sel[n - 1]->n.name) > 0)
+			continue;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = strcmp(name, sel[mid]->n.name);
+			if (c == 0) {
+				count[mid]++;
+				break;
+			}
+			if (c < 0)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+	}
+}
+
+static json_t *node_json(const rsd_node *n, int instances, uint64_t now,
+			 uint64_t wall)
+{
+	json_t *labels = json_array();
+	uint64_t age = n->connected ? now - n->sm.heard_ms :
+		       (wall > n->n.last_seen_ms ? wall - n->n.last_seen_ms : 0);
+
+	for (size_t i = 0; i < n->nlabels; i++)
+		json_array_append_new(labels, json_string(n->labels[i]));
+	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:b, s:o, s:i, s:I}",
+			 "name", n->n.name, "state", rs_node_state_to_string(n->n.state),
+			 "boot_id", n->n.boot_id, "agent_version", n->n.agent_version,
+			 "instances", instances,
+			 "last_seen_ms", (json_int_t)n->n.last_seen_ms,
+			 "heartbeat_age_ms", (json_int_t)age, "connected", n->connected,
+			 "drained", n->n.drained, "labels", labels,
+			 "capacity", (int)n->n.capacity,
+			 "features", (json_int_t)n->features);
+}
+
+/* nodes [state filter]: the nodes in name order, one page after
+ * rq->page_after; the page's instance counts in one pass. */
 static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 {
-	json_t *arr;
 	uint64_t now = clock_mono_ms(), wall = clock_wall_ms();
-	size_t nn;
-	rsd_node **v = nodes_by_name(d, &nn);
+	size_t nn, nsel = 0, i, k;
+	rsd_node **v, **sel = NULL;
+	int *count = NULL;
+	char tail[64];
+	row_filter f;
+	page_buf pb;
 
-	if (!v) {
+	if (filter_parse(d, peer, rq, rs_node_state_from_string, "node",
+			 NSTATE_NAMES, &f) < 0)
+		return;
+	if (!(v = nodes_by_name(d, &nn)) ||
+	    !(sel = calloc(nn ? nn : 1, sizeof *sel)) ||
+	    !(count = calloc(nn ? nn : 1, sizeof *count))) {
+		free(v);
+		free(sel);
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
 		return;
 	}
-	arr = json_array();
-	for (size_t k = 0; k < nn; k++) {
-		const rsd_node *n = v[k];
-		uint64_t age;
-		json_t *labels = json_array();
-
-		age = n->connected ? now - n->sm.heard_ms :
-		      (wall > n->n.last_seen_ms ? wall - n->n.last_seen_ms : 0);
-		for (size_t i = 0; i < n->nlabels; i++)
-			json_array_append_new(labels, json_string(n->labels[i]));
-		json_array_append_new(arr, json_pack(
-			"{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:b, s:o, s:i, s:I}",
-			"name", n->n.name, "state", rs_node_state_to_string(n->n.state),
-			"boot_id", n->n.boot_id, "agent_version", n->n.agent_version,
-			"instances", rsd_node_instances(d, n->n.name),
-			"last_seen_ms", (json_int_t)n->n.last_seen_ms,
-			"heartbeat_age_ms", (json_int_t)age, "connected", n->connected,
-			"drained", n->n.drained, "labels", labels,
-			"capacity", (int)n->n.capacity,
-			"features", (json_int_t)n->features));
-	}
+	page_init(&pb, rq);
+	/* the candidates of this page: the rows limit, before the bytes */
+	for (i = page_start((void *const *)v, nn, node_key, rq->page_after);
+	     i < nn && nsel < pb.limit_rows; i++)
+		if (f.state < 0 || (int)v[i]->n.state == f.state)
+			sel[nsel++] = v[i];
+	nodes_count(d, sel, nsel, count);
+	for (k = 0; k < nsel && !page_full(&pb); k++)
+		page_add(&pb, node_json(sel[k], count[k], now, wall), 1);
+	snprintf(tail, sizeof tail, ",\"rsd_version\":\"%s\"", rs_version());
+	page_reply(d, peer, rq, &pb, "nodes", tail, k > 0 && (k < nsel || i < nn),
+		   k ? sel[k - 1]->n.name : "");
+	free(count);
+	free(sel);
 	free(v);
-	rsd_reply_json(d, peer, rq->id, json_pack("{s:o, s:s}", "nodes", arr,
-					      "rsd_version", rs_version()), NULL);
 }
-
 
 /* upgrade-plan: which node runs which version, whether the cluster is
  * inside the skew policy, and what may be upgraded next. */

@@ -279,3 +279,54 @@ Test(ctl_args, update_usage_errors)
 		ctl_cmd_clear(&c);
 	}
 }
+
+Test(ctl_args, status_filters_and_pages)
+{
+	ctl_cmd c;
+	const rs_request *r = &c.req.u.request;
+
+	cr_assert_eq(parse(&c, "status", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_eq(r->verb, RS_V_STATUS);
+	cr_assert_eq(r->page_size, CTL_PAGE_SIZE, "rsctl always asks for pages");
+	cr_assert_str_empty(r->node);
+	cr_assert_str_empty(r->state);
+	cr_assert_str_empty(r->label);
+	ctl_cmd_clear(&c);
+
+	cr_assert_eq(parse(&c, "status", "web", "db", "--node", "n7", "--state=backoff",
+			   "--page-size", "7", "api", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_str_eq(r->label, "web");
+	cr_assert_eq(r->nbatch, 2);
+	cr_assert_str_eq(r->batch[0], "db");
+	cr_assert_str_eq(r->batch[1], "api");
+	cr_assert_null(r->batch[2]);
+	cr_assert_str_eq(r->node, "n7");
+	cr_assert_str_eq(r->state, "backoff");
+	cr_assert_eq(r->page_size, 7);
+	cr_assert_str_empty(r->spec.node, "--node of status is a filter, not placement");
+	ctl_cmd_clear(&c);
+
+	cr_assert_eq(parse(&c, "--json", "nodes", "--state", "suspect", NULL), ARGS_RUN,
+		     "%s", errtext);
+	cr_assert_eq(r->verb, RS_V_NODES);
+	cr_assert_str_eq(r->state, "suspect");
+	cr_assert_eq(r->page_size, CTL_PAGE_SIZE);
+	cr_assert(c.json);
+	ctl_cmd_clear(&c);
+}
+
+Test(ctl_args, status_filter_usage_errors)
+{
+	assert_usage("'sleeping' is not an instance state", "status", "--state", "sleeping");
+	assert_usage("'unknown' is not an instance state", "status", "--state", "unknown");
+	assert_usage("'running' is not a node state", "nodes", "--state", "running");
+	assert_usage("'up' is not an instance state", "status", "--state", "up");
+	assert_usage("'a b' is not a node name", "status", "--node", "a b");
+	assert_usage("option --node needs a value", "status", "--node");
+	assert_usage("'0' is not a whole number >= 1", "status", "--page-size", "0");
+	assert_usage("'x' is not a whole number >= 1", "nodes", "--page-size", "x");
+	assert_usage("'web' is given twice", "status", "web", "db", "web");
+	assert_usage("label '.x' is invalid", "status", "web", ".x");
+	assert_usage("unknown option '--node'", "nodes", "--node", "n1");
+	assert_usage("unexpected argument 'n1'", "nodes", "n1");
+}
