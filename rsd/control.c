@@ -1271,7 +1271,7 @@ static int svc_cmp(const void *a, const void *b)
  * label order, into *out (malloc'ed, *n of them). Returns 0, -ENOMEM, or
  * -ENOENT after replying which label is unknown. */
 static int status_named(rsd *d, const net_peer *peer, const rs_request *rq,
-			const rsd_index *ix, rsd_svc ***out, size_t *n)
+			rsd_svc ***out, size_t *n)
 {
 	rsd_svc **v = calloc(rq->nbatch + 1, sizeof *v);
 
@@ -1280,14 +1280,14 @@ static int status_named(rsd *d, const net_peer *peer, const rs_request *rq,
 		return -ENOMEM;
 	for (size_t i = 0; i <= rq->nbatch; i++) {
 		const char *label = i ? rq->batch[i - 1] : rq->label;
-		const rsd_label *l = rsd_index_get(ix, label);
+		rsd_svc *sv = rsd_svc_find(d, label);
 
-		if (!l || !l->svc) {
+		if (!sv) {
 			free(v);
 			rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", label);
 			return -ENOENT;
 		}
-		v[(*n)++] = l->svc;
+		v[(*n)++] = sv;
 	}
 	qsort(v, *n, sizeof *v, svc_cmp);
 	*out = v;
@@ -1330,49 +1330,85 @@ static const char *node_key(const void *p)
  * their instances, through one index (O(S log S + I) per page), one page
  * after rq->page_after. Reply.next_page is the page's last label while
  * more may follow. */
+static int inst_newer(const void *a, const void *b)
+{
+	uint64_t x = (*(rsd_inst *const *)a)->si.info.id;
+	uint64_t y = (*(rsd_inst *const *)b)->si.info.id;
+
+	return x > y ? -1 : x < y;
+}
+
+/* s and its instances, newest first (as the list holds them), into l:
+ * l->insts points into *buf (grown as needed; the caller frees it).
+ * O(the label's instances). -ENOMEM. */
+static int label_of(rsd *d, rsd_svc *s, rsd_label *l, rsd_inst ***buf, size_t *cap)
+{
+	size_t k = 0;
+
+	for (rsd_inst *in = rsd_label_insts(d, s->s.spec.label); in;
+	     in = rsd_label_insts_next(d, in)) {
+		if (k == *cap) {
+			size_t c = *cap ? *cap * 2 : 64;
+			rsd_inst **b = realloc(*buf, c * sizeof *b);
+
+			if (!b)
+				return -ENOMEM;
+			*buf = b;
+			*cap = c;
+		}
+		(*buf)[k++] = in;
+	}
+	qsort(*buf, k, sizeof **buf, inst_newer);
+	*l = (rsd_label){ .label = s->s.spec.label, .svc = s, .insts = *buf, .ninsts = k };
+	return 0;
+}
+
 static void do_status(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	rsd_svc **named = NULL, **v;
-	size_t n, i;
+	rsd_inst **buf = NULL;
+	size_t n, i, cap = 0;
 	row_filter f;
 	page_buf pb;
-	rsd_index ix;
+	rsd_label l;
 
 	if (filter_parse(d, peer, rq, rs_istate_from_string, "instance",
 			 ISTATE_NAMES, &f) < 0)
 		return;
-	if (rsd_index_build(&ix, d) < 0) {
-		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
-		return;
-	}
 	if (rq->label[0]) {
-		int r = status_named(d, peer, rq, &ix, &named, &n);
+		int r = status_named(d, peer, rq, &named, &n);
 		if (r < 0) {
 			if (r == -ENOMEM)
 				rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
-			rsd_index_free(&ix);
 			return;
 		}
 		v = named;
-	} else {
-		v = ix.svcs;
-		n = ix.nsvcs;
+	} else if (!(v = rsd_svcs_sorted(d, &n))) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		return;
 	}
+	/* a page costs its services and their instances: the services are
+	 * sorted once (until one is added), each one's instances found by
+	 * label */
 	page_init(&pb, rq);
 	for (i = page_start((void *const *)v, n, svc_key, rq->page_after);
 	     i < n && !page_full(&pb); i++) {
-		const rsd_label *l = rsd_index_get(&ix, v[i]->s.spec.label);
-		size_t rows = svc_rows(l, &f);
+		size_t rows;
 
+		if (label_of(d, v[i], &l, &buf, &cap) < 0) {
+			pb.failed = true;
+			break;
+		}
+		rows = svc_rows(&l, &f);
 		/* a named service is listed even when the filter keeps none
 		 * of its instances (as status LABEL always listed it) */
 		if (rows || (named && !f.node[0] && f.state < 0))
-			page_add(&pb, svc_json(d, v[i], l, &f), rows ? rows : 1);
+			page_add(&pb, svc_json(d, v[i], &l, &f), rows ? rows : 1);
 	}
 	page_reply(d, peer, rq, &pb, "services", "", i < n,
 		   i ? v[i - 1]->s.spec.label : "");
 	free(named);
-	rsd_index_free(&ix);
+	free(buf);
 }
 
 static int node_cmp(const void *a, const void *b)
@@ -1401,36 +1437,6 @@ static rsd_node **nodes_by_name(rsd *d, size_t *n)
 	return v;
 }
 
-/* Counts the live instances of each of sel[0..n-1] (sorted by name) into
- * count[], in one pass over the instances: O(I log n), not O(I * n). */
-static void nodes_count(rsd *d, rsd_node *const *sel, size_t n, int *count)
-{
-	memset(count, 0, n * sizeof *count);
-	if (!n)
-		return;
-	for (rsd_inst *in = d->insts; in; in = in->next) {
-		const char *name = in->si.node;
-		size_t lo = 0, hi = n;
-
-		if (!rsd_istate_live(in->si.info.state) ||
-		    strcmp(name, sel[0]->n.name) < 0 ||
-		    strcmp(name, sel[n - 1]->n.name) > 0)
-			continue;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			int c = strcmp(name, sel[mid]->n.name);
-			if (c == 0) {
-				count[mid]++;
-				break;
-			}
-			if (c < 0)
-				hi = mid;
-			else
-				lo = mid + 1;
-		}
-	}
-}
-
 static json_t *node_json(const rsd_node *n, int instances, uint64_t now,
 			 uint64_t wall)
 {
@@ -1452,13 +1458,12 @@ static json_t *node_json(const rsd_node *n, int instances, uint64_t now,
 }
 
 /* nodes [state filter]: the nodes in name order, one page after
- * rq->page_after; the page's instance counts in one pass. */
+ * rq->page_after, with their kept instance counts. */
 static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	uint64_t now = clock_mono_ms(), wall = clock_wall_ms();
 	size_t nn, nsel = 0, i, k;
 	rsd_node **v, **sel = NULL;
-	int *count = NULL;
 	char tail[64];
 	row_filter f;
 	page_buf pb;
@@ -1467,8 +1472,7 @@ static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 			 NSTATE_NAMES, &f) < 0)
 		return;
 	if (!(v = nodes_by_name(d, &nn)) ||
-	    !(sel = calloc(nn ? nn : 1, sizeof *sel)) ||
-	    !(count = calloc(nn ? nn : 1, sizeof *count))) {
+	    !(sel = calloc(nn ? nn : 1, sizeof *sel))) {
 		free(v);
 		free(sel);
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
@@ -1480,13 +1484,12 @@ static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 	     i < nn && nsel < pb.limit_rows; i++)
 		if (f.state < 0 || (int)v[i]->n.state == f.state)
 			sel[nsel++] = v[i];
-	nodes_count(d, sel, nsel, count);
+	/* its live instances: each node's kept count */
 	for (k = 0; k < nsel && !page_full(&pb); k++)
-		page_add(&pb, node_json(sel[k], count[k], now, wall), 1);
+		page_add(&pb, node_json(sel[k], (int)sel[k]->live, now, wall), 1);
 	snprintf(tail, sizeof tail, ",\"rsd_version\":\"%s\"", rs_version());
 	page_reply(d, peer, rq, &pb, "nodes", tail, k > 0 && (k < nsel || i < nn),
 		   k ? sel[k - 1]->n.name : "");
-	free(count);
 	free(sel);
 	free(v);
 }

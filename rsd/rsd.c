@@ -653,6 +653,37 @@ void rsd_svc_link(rsd *d, rsd_svc *s)
 	s->next = d->svcs;
 	d->svcs = s;
 	rsd_tab_add(&d->tsvcs, s);
+	d->svcs_gen++;   /* (an unlink, when there is one, must bump it too) */
+}
+
+static int svc_by_label(const void *a, const void *b)
+{
+	return strcmp((*(rsd_svc *const *)a)->s.spec.label,
+		      (*(rsd_svc *const *)b)->s.spec.label);
+}
+
+rsd_svc **rsd_svcs_sorted(rsd *d, size_t *n)
+{
+	size_t k = 0;
+	rsd_svc **v;
+
+	if (d->svc_sorted && d->svc_sorted_gen == d->svcs_gen) {
+		*n = d->nsvc_sorted;
+		return d->svc_sorted;
+	}
+	for (rsd_svc *s = d->svcs; s; s = s->next)
+		k++;
+	v = realloc(d->svc_sorted, (k ? k : 1) * sizeof *v);
+	if (!v)
+		return NULL;
+	k = 0;
+	for (rsd_svc *s = d->svcs; s; s = s->next)
+		v[k++] = s;
+	qsort(v, k, sizeof *v, svc_by_label);
+	d->svc_sorted = v;
+	d->nsvc_sorted = *n = k;
+	d->svc_sorted_gen = d->svcs_gen;
+	return v;
 }
 
 void rsd_inst_link(rsd *d, rsd_inst *in)
@@ -1441,6 +1472,8 @@ void rsd_free(rsd *d)
 	}
 	rsd_requests_free(d);
 	rsd_tab_free(&d->tsvcs);
+	free(d->svc_sorted);
+	d->svc_sorted = NULL;
 	rsd_tab_free(&d->tinsts);
 	rsd_tab_free(&d->tnodes);
 	rsd_tab_free(&d->tbynode);

@@ -209,6 +209,10 @@ typedef struct rsd {
 	 * them with rsd_node_insts / rsd_label_insts */
 	rsd_tab         tbynode, tbylabel;
 	uint64_t        mark_gen;         /* placement's (rsd_node.mark) */
+	uint64_t        svcs_gen;         /* bumped by every service linked */
+	struct rsd_svc **svc_sorted;      /* rsd_svcs_sorted's, as of */
+	size_t          nsvc_sorted;      /* svc_sorted_gen */
+	uint64_t        svc_sorted_gen;
 	bool            check_tables;     /* RS_CHECK_TABLES: each period */
 	rsd_pending    *pending;
 	struct rsd_script *scripts;   /* recovery scripts running */
@@ -325,6 +329,10 @@ void rsd_inst_link(rsd *d, rsd_inst *in);
 void rsd_inst_unlink(rsd *d, rsd_inst **pp);
 void rsd_node_link(rsd *d, rsd_node *n);
 rsd_svc *rsd_svc_find(rsd *d, const char *label);
+/* Every service in label order (*n of them), kept until a service is
+ * linked (status pages: sorted once, not once per page). NULL without
+ * memory. Borrowed: valid until the next service is linked. */
+rsd_svc **rsd_svcs_sorted(rsd *d, size_t *n);
 rsd_node *rsd_node_find(rsd *d, const char *name);
 rsd_inst *rsd_inst_find(rsd *d, uint64_t id);
 /* The instances placed on node, and those of label, in no particular
