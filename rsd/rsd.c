@@ -14,7 +14,6 @@
 
 #include "clock.h"
 #include "codes.h"
-#include "index.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "wire.h"
@@ -1204,42 +1203,43 @@ void rsd_pending_check(rsd *d)
  * and never restarts what failed (a failed instance still counts). */
 /* Whether every dependency of s (depends_on, stored) has a running
  * instance: MINIX's boot order, kept after an rsd restart too. */
-static bool deps_ready(rsd_index *ix, const rsd_svc *s)
+static bool deps_ready(rsd *d, const rsd_svc *s)
 {
 	for (size_t k = 0; k < s->s.spec.ndeps; k++) {
-		const rsd_label *l = rsd_index_get(ix, s->s.spec.deps[k]);
+		const char *dep = s->s.spec.deps[k];
+		const rsd_svc *ds = rsd_svc_find(d, dep);
 		bool up = false;
 
-		for (size_t i = 0; l && i < l->ninsts && !up; i++)
-			up = l->insts[i]->si.info.state == RS_IS_RUNNING;
-		if (!up && l && l->svc && l->svc->s.desired == RS_WANT_UP)
+		for (rsd_inst *in = rsd_label_insts(d, dep); in && !up;
+		     in = rsd_label_insts_next(d, in))
+			up = in->si.info.state == RS_IS_RUNNING;
+		if (!up && ds && ds->s.desired == RS_WANT_UP)
 			return false;   /* a dependency that is down on purpose
 					 * does not hold the others back */
 	}
 	return true;
 }
 
+/* Each wanted service's instances by label: O(services + instances) a
+ * period, nothing allocated. */
 static void converge(rsd *d)
 {
-	rsd_index ix;
-
 	for (rsd_pending *p = d->pending; p; p = p->next)
 		if (p->verb == RS_V_APPLY || p->verb == RS_V_SHUTDOWN)
 			return;
 	if (d->boot_running)
 		return;
-	if (rsd_index_build(&ix, d) < 0) {
-		log_warnx("converge: out of memory, trying at the next period");
-		return;
-	}
 	for (rsd_svc *s = d->svcs; s; s = s->next) {
-		const rsd_label *l = rsd_index_get(&ix, s->s.spec.label);
 		uint32_t have = 0;
-		if (s->s.desired != RS_WANT_UP || rsd_pending_for(d, s->s.spec.label))
+
+		if (s->s.desired != RS_WANT_UP)
 			continue;
-		for (size_t i = 0; l && i < l->ninsts; i++)
-			have += !l->insts[i]->si.standby;
-		if (have < s->s.spec.replicas && !deps_ready(&ix, s))
+		for (rsd_inst *in = rsd_label_insts(d, s->s.spec.label);
+		     in && have < s->s.spec.replicas; in = rsd_label_insts_next(d, in))
+			have += !in->si.standby;
+		if (have >= s->s.spec.replicas || rsd_pending_for(d, s->s.spec.label))
+			continue;
+		if (!deps_ready(d, s))
 			continue;   /* after what it depends on (next period) */
 		for (; have < s->s.spec.replicas; have++) {
 			if (rsd_start_instance(d, s) < 0)
@@ -1248,7 +1248,6 @@ static void converge(rsd *d)
 				 have + 1, s->s.spec.replicas);
 		}
 	}
-	rsd_index_free(&ix);
 }
 
 /* Retention: the oldest events past --events-keep or --events-max-age,
