@@ -854,6 +854,17 @@ static uint64_t unacked(const lg *g)
 	return n;
 }
 
+/* Instances running on nodes that are not silent. */
+static uint64_t running_live(const lg *g)
+{
+	uint64_t n = g->running;
+
+	for (unsigned i = 0; g->silent && i < g->nagents; i++)
+		for (size_t j = 0; g->agents[i].silent && j < g->agents[i].ninsts; j++)
+			n -= g->agents[i].insts[j].state == RS_IS_RUNNING;
+	return n;
+}
+
 static void burst_check(lg *g, uint64_t now);
 
 /* One JSON line: counters, and the period's latencies if periodic. */
@@ -865,7 +876,8 @@ static void report(lg *g, bool periodic)
 	burst_check(g, now);
 	printf("{\"type\":\"report\",\"mono_ms\":%llu,\"t_s\":%.3f,\"agents\":%u,"
 	       "\"started\":%u,\"handshaken\":%u,\"welcomed\":%u,\"silent\":%u,"
-	       "\"refused\":%u,\"instances\":%llu,\"running\":%llu,\"starts\":%llu,"
+	       "\"refused\":%u,\"instances\":%llu,\"running\":%llu,\"running_live\":%llu,"
+	       "\"starts\":%llu,"
 	       "\"stops\":%llu,\"events\":%llu,\"unacked\":%llu,\"sent\":%llu,"
 	       "\"recv\":%llu,\"send_err\":%llu,\"bad\":%llu,\"hellos\":%llu,"
 	       "\"rehellos\":%llu,\"beats\":%llu,\"orders\":{\"apply\":%llu,\"dup\":%llu,"
@@ -873,7 +885,8 @@ static void report(lg *g, bool periodic)
 	       (unsigned long long)now, g->t0 ? (now - g->t0) / 1e3 : 0.,
 	       g->nagents, g->started, g->handshaken, g->welcomed,
 	       g->silent, g->refused, (unsigned long long)g->ninst,
-	       (unsigned long long)g->running, (unsigned long long)g->starts,
+	       (unsigned long long)g->running, (unsigned long long)running_live(g),
+	       (unsigned long long)g->starts,
 	       (unsigned long long)g->stops, (unsigned long long)g->events,
 	       (unsigned long long)unacked(g), (unsigned long long)g->sent,
 	       (unsigned long long)g->recv, (unsigned long long)g->send_err,
