@@ -186,10 +186,12 @@ static void lat_print(FILE *f, const char *name, lg_lat *l)
 
 static void set_welcomed(lg_agent *a, bool on)
 {
-	if (a->welcomed != on)
+	bool was = a->welcomed;
+
+	if (was != on)
 		a->lg->welcomed += on ? 1 : -1;
 	a->welcomed = on;
-	if (on && a->lg->welcomed == a->lg->nagents) {
+	if (on && !was && a->lg->welcomed == a->lg->nagents) {
 		a->lg->all_welcomed_ms = clock_mono_ms();
 		printf("{\"type\":\"all_welcomed\",\"mono_ms\":%llu,\"t_s\":%.3f}\n",
 		       (unsigned long long)a->lg->all_welcomed_ms,

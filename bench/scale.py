@@ -630,7 +630,7 @@ class Run:
     def go(self):
         want = self.a.only.split(",")
         steps = [("cold", self.cold), ("steady", self.steady), ("restart", self.restart)]
-        steps += [(f"loss", lambda k=k: self.loss(k)) for k in self.loss_sizes()]
+        steps += [("loss", lambda k=k: self.loss(k)) for k in self.loss_sizes()]
         steps += [("burst", self.burst)]
         try:
             self.setup()
