@@ -37,7 +37,7 @@ phase prints "did not finish in X s" and what was reached, and the next
 phase runs if rsd still lives. --json OUT keeps every number. Every process
 is started under this one (a child subreaper) and stopped by pid.
 
-Usage: bench/scale.py [--agents 100 [1000 5000]] [--per-agent 30]
+Usage: bench/scale.py [--agents 100 [1000 5000]] [--per-agent 30] [--apply-step 100]
                       [--only setup,cold,steady,restart,loss,burst]
                       [--steady-s 30] [--burst-e 50] [--timeout 120]
                       [--json OUT] [--keep]
@@ -431,17 +431,32 @@ class Run:
         self.probe.start()
 
     def create_services(self):
+        """The services, --apply-step more per `rsctl apply` (the manifest
+        grows: each apply adds, none removes), each step waited for; above
+        1024 services (one apply's most) `rsctl up --replicas`."""
         path = os.path.join(self.tmp, "scale.yaml")
         first = self.labels[:APPLY_MAX]
-        with open(path, "w") as f:
-            f.write("services:\n")
-            for lb in first:
-                f.write(f"  - label: {lb}\n    command: [/bin/sleep, '3600']\n"
-                        f"    replicas: {self.per}\n")
-        p = subprocess.run([*self.rsd.ctl_argv(), "apply", path, "--no-block"],
-                           capture_output=True, text=True, timeout=self.timeout)
-        if p.returncode != 0:
-            raise RuntimeError(f"apply: rc {p.returncode}: {p.stderr.strip()[-500:]}")
+        step = self.a.apply_step or len(first)
+        self.out["apply_steps"] = steps = []
+        for k in range(step, len(first) + step, step):
+            k = min(k, len(first))
+            with open(path, "w") as f:
+                f.write("services:\n")
+                for lb in first[:k]:
+                    f.write(f"  - label: {lb}\n    command: [/bin/sleep, '3600']\n"
+                            f"    replicas: {self.per}\n")
+            t0 = time.monotonic()
+            p = subprocess.run([*self.rsd.ctl_argv(), "apply", path, "--no-block"],
+                               capture_output=True, text=True, timeout=self.timeout)
+            if p.returncode != 0:
+                raise RuntimeError(f"apply: rc {p.returncode}: {p.stderr.strip()[-500:]}")
+            t1 = time.monotonic()
+            self.wait(lambda: (self.lg.report() or {}).get("running") == k * self.per,
+                      self.timeout, f"{k} services running", self.lg_reached)
+            steps.append({"services": k, "apply_s": t1 - t0,
+                          "running_s": time.monotonic() - t0})
+            log(f"[{self.n}] {k} services: apply answered {t1 - t0:.2f} s, running "
+                f"{steps[-1]['running_s']:.2f} s")
         rest = self.labels[APPLY_MAX:]
         procs = []
         for lb in rest:   # above one apply's 1024 services
@@ -678,6 +693,8 @@ def main():
     ap.add_argument("--only", default="setup,cold,steady,restart,loss,burst")
     ap.add_argument("--steady-s", type=float, default=30)
     ap.add_argument("--burst-e", type=int, default=50, help="events per agent")
+    ap.add_argument("--apply-step", type=int, default=100,
+                    help="services added per apply in the setup (0: all at once)")
     ap.add_argument("--timeout", type=float, default=120,
                     help="per phase, s (plus N/50 s)")
     ap.add_argument("--build", default=None, help="build dir (default $RS_BUILD)")
