@@ -6,9 +6,10 @@ Per N in --agents (default 100; the issue asks 100 1000 5000):
 
 setup    rsd --node-ttl 5; rs-loadgen --enroll-only (every node enrolled
          with the join token, keys kept in the temp dir), then rs-loadgen
-         with N nodes; services `s00000...` with 30 replicas each, N
-         services (one `rsctl apply` up to 1024 services, `rsctl up
-         --replicas` for the rest): N x 30 instances, 30 per node.
+         with N nodes; N services `s00000...` with 30 replicas each
+         (`rsctl apply` of a manifest grown by --apply-step services each
+         time, up to 1024 services; `rsctl up --replicas` for the rest):
+         N x 30 instances, 30 per node.
 cold     the whole cluster again: rs-loadgen stopped, rsd SIGKILLed and
          started on the same db, a new rs-loadgen (new agent processes,
          nothing running) whose first Hellos are spread over 1 s. Time from
