@@ -45,12 +45,30 @@ static int64_t net_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int net_io_threads, net_max_sockets;   /* 0: libzmq's defaults */
+
 /* The process-wide context, made on first use. */
 static void *net_context(void)
 {
-	if (!net_ctx)
+	if (!net_ctx) {
 		net_ctx = zmq_ctx_new();
+		if (net_ctx && net_io_threads > 0)
+			zmq_ctx_set(net_ctx, ZMQ_IO_THREADS, net_io_threads);
+		if (net_ctx && net_max_sockets > 0)
+			zmq_ctx_set(net_ctx, ZMQ_MAX_SOCKETS, net_max_sockets);
+	}
 	return net_ctx;
+}
+
+int net_configure(int io_threads, int max_sockets)
+{
+	if (net_ctx)
+		return -EBUSY;
+	if (io_threads < 0 || max_sockets < 0)
+		return -EINVAL;
+	net_io_threads = io_threads;
+	net_max_sockets = max_sockets;
+	return 0;
 }
 
 void net_shutdown(void)

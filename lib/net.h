@@ -78,6 +78,11 @@ const char *net_endpoint(const net_sock *s);
 void net_destroy(net_sock **s);
 /* Terminates the shared context (call last, after every net_destroy). */
 void net_shutdown(void);
+/* Sizes the shared context before its first use: ZeroMQ I/O threads and
+ * the most sockets it may hold (0: libzmq's defaults, 1 thread and 1023
+ * sockets). For a process with thousands of sockets (bench/loadgen.c).
+ * 0, -EBUSY (the context exists already), -EINVAL. */
+int net_configure(int io_threads, int max_sockets);
 
 /* Blocking request/reply for rsctl: connects a DEALER to endpoint (curve:
  * NULL = plaintext), sends req, waits up to timeout_ms (<0 = forever) for

@@ -1,0 +1,753 @@
+#!/usr/bin/env python3
+"""rsd at scale (issue 12): one real rsd, N simulated agents (rs-loadgen,
+bench/loadgen.c) x 30 instances each.
+
+Per N in --agents (default 100; the issue asks 100 1000 5000):
+
+setup    rsd --node-ttl 5; rs-loadgen --enroll-only (every node enrolled
+         with the join token, keys kept in the temp dir), then rs-loadgen
+         with N nodes; N services `s00000...` with 30 replicas each
+         (`rsctl apply` of a manifest grown by --apply-step services each
+         time, up to 1024 services; `rsctl up --replicas` for the rest):
+         N x 30 instances, 30 per node.
+cold     the whole cluster again: rs-loadgen stopped, rsd SIGKILLed and
+         started on the same db, a new rs-loadgen (new agent processes,
+         nothing running) whose first Hellos are spread over 1 s. Time from
+         its start to every node welcomed, to N x 30 instances running and
+         acknowledged (the agents' view), to rsd's `status` agreeing.
+steady   --steady-s of the idle cluster: rsd's CPU (% of one core, every
+         thread's schedstat), its RSS, node flaps (suspect/lost in its log),
+         the agents' beat -> BeatAck round trip.
+restart  rsd SIGKILL + start on the same db: time to its ready line, to
+         every node welcomed again, to every instance running with the pid
+         it had (no new Start, and rsd's `status` shows the old pids); rsd's
+         peak RSS (VmHWM) doing it.
+loss     for K in (1, min(100, N/10)): K agents go silent (they stop
+         beating and reading, as a SIGSTOPped agent); time to rsd's
+         node-lost (its log) and until their instances run elsewhere. Then
+         they wake, rsd stops the copies, the cluster settles.
+burst    each agent sends --burst-e status events as fast as it can: agent
+         messages rsd handled per second (counted until rsd acknowledged
+         all, at BeatAck pace: +-1 s) and rsd's CPU per message.
+control  during all of the above, an in-process client (pyzmq) sends
+         `status LABEL` and `lookup LABEL` in turn every 20 ms: round trip
+         p50/p99 per phase, and how many got no answer within 2 s.
+
+Every phase has a timeout (--timeout, scaled up with N): when it passes the
+phase prints "did not finish in X s" and what was reached, and the next
+phase runs if rsd still lives. --json OUT keeps every number. Every process
+is started under this one (a child subreaper) and stopped by pid.
+
+Usage: bench/scale.py [--agents 100 [1000 5000]] [--per-agent 30] [--apply-step 100]
+                      [--only setup,cold,steady,restart,loss,burst]
+                      [--steady-s 30] [--burst-e 50] [--timeout 120]
+                      [--json OUT] [--keep]
+"""
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from datetime import datetime
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+from common import log  # noqa: E402
+
+try:
+    import zmq
+    import zreq
+except ImportError:
+    # Debian's python3-zmq goes into /usr/bin/python3 (curve.py does the
+    # same); without it the rsd view comes from rsctl (slower)
+    if sys.executable != "/usr/bin/python3" and os.access("/usr/bin/python3", os.X_OK) \
+            and subprocess.run(["/usr/bin/python3", "-c", "import zmq"],
+                               capture_output=True).returncode == 0:
+        os.execv("/usr/bin/python3", ["/usr/bin/python3", *sys.argv])
+    zmq = None
+
+V_STATUS, V_NODES, V_LOOKUP = 3, 4, 5
+POLL_S = 0.05
+APPLY_MAX = 1024
+
+
+def now_ms():
+    return time.monotonic() * 1000   # the loadgen's clock (CLOCK_MONOTONIC)
+
+
+def cpu_ms(pid):
+    ns = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for t in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+                ns += int(f.read().split()[0])
+        except (OSError, ValueError):
+            pass
+    return ns / 1e6
+
+
+def status_kib(pid, key):
+    try:
+        return int(common.status_field(pid, key))
+    except (OSError, TypeError, ValueError):
+        return None
+
+
+def pct(xs, p):
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
+
+
+class PhaseTimeout(Exception):
+    pass
+
+
+class Ctl:
+    """Requests to rsd's control endpoint in this process (pyzmq, zreq.py's
+    encoding), or through rsctl when pyzmq is missing."""
+
+    def __init__(self, rsd, timeout_s=2.0):
+        self.rsd = rsd
+        self.timeout_ms = int(timeout_s * 1000)
+        self.sock = None
+        self.rid = random.randrange(1 << 30)
+        if zmq:
+            self.ctx = zmq.Context.instance()
+            self.cred = zreq.read_cred(rsd.cred)
+
+    def _open(self):
+        s = self.ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        s.curve_serverkey = self.cred["server-key"].encode()
+        s.curve_publickey = self.cred["public-key"].encode()
+        s.curve_secretkey = self.cred["secret-key"].encode()
+        s.connect(self.rsd.control)
+        self.sock = s
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close(0)
+            self.sock = None
+
+    def call(self, verb, label=""):
+        """(code, payload or None, seconds); code None: no answer in time."""
+        t0 = time.perf_counter()
+        if not zmq:
+            name = {V_STATUS: "status", V_NODES: "nodes", V_LOOKUP: "lookup"}[verb]
+            try:
+                p = subprocess.run([*self.rsd.ctl_argv(), "--json", name,
+                                    *([label] if label else [])],
+                                   capture_output=True, text=True,
+                                   timeout=self.timeout_ms / 1000)
+            except subprocess.TimeoutExpired:
+                return None, None, time.perf_counter() - t0
+            js = json.loads(p.stdout) if p.returncode == 0 and p.stdout.strip() else None
+            return p.returncode, js, time.perf_counter() - t0
+        if self.sock is None:
+            self._open()
+        self.rid += 1
+        self.sock.send(zreq.request(self.rid, verb, label, self.rsd.version))
+        end = time.monotonic() + self.timeout_ms / 1000
+        while True:
+            left = int((end - time.monotonic()) * 1000)
+            if left <= 0 or not self.sock.poll(left, zmq.POLLIN):
+                self.close()   # a late answer must not be taken for the next
+                return None, None, time.perf_counter() - t0
+            body = dict(zreq.fields(self.sock.recv())).get(21)
+            if body is None:
+                continue
+            rep = dict(zreq.fields(body))
+            if rep.get(1, 0) != self.rid:
+                continue
+            dt = time.perf_counter() - t0
+            js = rep.get(4)
+            return rep.get(2, 0), json.loads(js) if js else None, dt
+
+
+class Rsd:
+    def __init__(self, tmp, build, ttl):
+        self.tmp, self.ttl = tmp, ttl
+        self.bin = common.binaries(build)
+        self.db = os.path.join(tmp, "rs.db")
+        self.logpath = os.path.join(tmp, "rsd.log")
+        self.control = self.agents = "tcp://127.0.0.1:*"
+        self.p = None
+        self.version = subprocess.run([self.bin["rsctl"], "--version"], capture_output=True,
+                                      text=True).stdout.split()[-1]
+
+    def start(self):
+        """Starts rsd (on the previous endpoints, if any); seconds to ready."""
+        r, w = os.pipe()
+        t0 = time.monotonic()
+        self.p = subprocess.Popen(
+            [self.bin["rsd"], "--db", self.db, "--agents", self.agents,
+             "--control", self.control, "--ready-fd", str(w), "--node-ttl", str(self.ttl)],
+            pass_fds=(w,), stdin=subprocess.DEVNULL,
+            stdout=open(self.logpath, "ab"), stderr=subprocess.STDOUT)
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            line = f.readline()
+        self.t0 = t0
+        kv = dict(x.split("=", 1) for x in line.decode().split())
+        if "control" not in kv:
+            raise RuntimeError("rsd did not get ready")
+        self.control, self.agents = kv["control"], kv["agents"]
+        self.cred, self.token = common.wait_keys(self.tmp)
+        return time.monotonic() - t0
+
+    def alive(self):
+        return self.p is not None and self.p.poll() is None
+
+    def kill9(self):
+        common.kill_pid(self.p.pid, signal.SIGKILL)
+        self.p.wait(10)
+
+    def ctl_argv(self):
+        return [self.bin["rsctl"], "-s", self.control, "--cred", self.cred]
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.logpath)
+        except OSError:
+            return 0
+
+    def log_since(self, off):
+        with open(self.logpath, errors="replace") as f:
+            f.seek(off)
+            return f.read()
+
+
+class LoadGen:
+    """rs-loadgen under this process: commands on its stdin, JSON lines
+    from its stdout read by a thread."""
+
+    def __init__(self, path, rsd, keys, n, spread_ms=0, enroll_only=False):
+        args = [path, "--rsd", rsd.agents, "--token", rsd.token, "--keys", keys,
+                "--agents", str(n), "--hello-spread-ms", str(spread_ms)]
+        if enroll_only:
+            args.append("--enroll-only")
+        self.errpath = os.path.join(os.path.dirname(keys), "loadgen.log")
+        self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=open(self.errpath, "ab"), text=True, bufsize=1)
+        self.lock = threading.Condition()
+        self.lines = []        # every typed line but reports
+        self.last = None       # the latest report
+        self.reports = []      # every periodic report
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            try:
+                j = json.loads(line)
+            except ValueError:
+                continue
+            with self.lock:
+                if j.get("type") == "report":
+                    self.last = j
+                    if "sent_per_s" in j:
+                        self.reports.append(j)
+                else:
+                    self.lines.append(j)
+                self.lock.notify_all()
+        with self.lock:
+            self.lock.notify_all()
+
+    def cmd(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+    def wait_line(self, typ, after_ms=0, timeout=30):
+        after_ms = int(after_ms) - 1   # the loadgen prints whole ms
+        end = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                for j in self.lines:
+                    if j.get("type") == typ and j.get("mono_ms", 0) >= after_ms:
+                        return j
+                left = end - time.monotonic()
+                if left <= 0 or self.p.poll() is not None:
+                    return None
+                self.lock.wait(left)
+
+    def report(self, timeout=10):
+        t = now_ms()
+        self.cmd("report")
+        end = time.monotonic() + timeout
+        with self.lock:
+            while not (self.last and self.last["mono_ms"] >= t - 1):
+                left = end - time.monotonic()
+                if left <= 0 or self.p.poll() is not None:
+                    return self.last
+                self.lock.wait(left)
+            return self.last
+
+    def stop(self):
+        common.stop_proc(self.p, timeout=30)
+
+
+class Probe(threading.Thread):
+    """Control round trips (status LABEL, lookup LABEL in turn) every
+    20 ms, tagged with the phase that runs."""
+
+    def __init__(self, rsd, labels):
+        super().__init__(daemon=True)
+        self.rsd, self.labels = rsd, labels
+        self.phase = None
+        self.samples = {}      # phase -> {"status": [s], "lookup": [s], "timeouts": n}
+        self.stop_ev = threading.Event()
+
+    def run(self):
+        ctl = Ctl(self.rsd)
+        i = 0
+        while not self.stop_ev.is_set():
+            ph = self.phase
+            if ph is None or not self.labels:
+                time.sleep(0.02)
+                continue
+            verb = (V_STATUS, V_LOOKUP)[i % 2]
+            i += 1
+            code, _, dt = ctl.call(verb, random.choice(self.labels))
+            d = self.samples.setdefault(ph, {"status": [], "lookup": [], "timeouts": 0,
+                                             "errors": 0})
+            if code is None:
+                d["timeouts"] += 1
+            elif code != 0:
+                d["errors"] += 1
+            else:
+                d["status" if verb == V_STATUS else "lookup"].append(dt)
+            time.sleep(0.02)
+        ctl.close()
+
+
+class Run:
+    def __init__(self, a, n, tmp):
+        self.a, self.n, self.tmp = a, n, tmp
+        self.per = a.per_agent
+        self.want = n * a.per_agent
+        self.rsd = Rsd(tmp, a.build, 5)
+        self.keys = os.path.join(tmp, "keys")
+        self.lg = None
+        self.labels = [f"s{i:05d}" for i in range(n)]
+        self.out = {"agents": n, "instances": self.want}
+        self.timeout = a.timeout + n / 50.0
+        self.ctl = None
+        self.probe = None
+
+    # --- helpers -------------------------------------------------------
+    def say(self, msg):
+        print(f"  [{self.n}] {msg}", flush=True)
+
+    def wait(self, cond, timeout, what, reached):
+        """Polls cond() until true; PhaseTimeout with reached() otherwise."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if cond():
+                return time.monotonic()
+            if not self.rsd.alive():
+                raise PhaseTimeout(f"rsd died waiting for {what}; reached {reached()}")
+            time.sleep(POLL_S)
+        raise PhaseTimeout(f"did not finish in {timeout:.0f} s ({what}); reached {reached()}")
+
+    def lg_reached(self):
+        r = self.lg.last or {}
+        return (f"welcomed {r.get('welcomed')}/{self.n}, running {r.get('running')}/"
+                f"{self.want}, unacked events {r.get('unacked')}")
+
+    def lg_settled(self, starts=None):
+        r = self.lg.report()
+        return (r is not None and r["welcomed"] == self.n and r["running"] == self.want
+                and r["running_live"] == self.want and r["unacked"] == 0
+                and (starts is None or r["starts"] == starts))
+
+    def scan(self, labels=None):
+        """{id: (label, node, state, pid)} from rsd, `status LABEL` per
+        service; None if one got no answer."""
+        out = {}
+        for lb in labels or self.labels:
+            code, js, _ = self.ctl.call(V_STATUS, lb)
+            if code is None or js is None:
+                return None
+            for s in js.get("services", []):
+                for i in s.get("instances", []):
+                    out[i["id"]] = (s["label"], i.get("node"), i.get("state"), i.get("pid", 0))
+        return out
+
+    def scan_running(self, before=None):
+        ins = self.scan()
+        if ins is None or len(ins) != self.want:
+            return False
+        if not all(st == "running" and pid > 0 for _, _, st, pid in ins.values()):
+            return False
+        return before is None or all(ins[i][3] == before[i][3] for i in before)
+
+    def start_lg(self, spread_ms=0):
+        self.lg = LoadGen(self.a.loadgen, self.rsd, self.keys, self.n, spread_ms)
+        st = self.lg.wait_line("start", timeout=self.timeout)
+        if st is None:
+            raise PhaseTimeout("rs-loadgen did not start its agents")
+        return st["mono_ms"]
+
+    def phase(self, name):
+        if self.probe:
+            self.probe.phase = name
+        log(f"[{self.n}] {name}")
+
+    # --- phases --------------------------------------------------------
+    def setup(self):
+        self.phase("setup")
+        self.rsd.start()
+        self.ctl = Ctl(self.rsd, timeout_s=30)
+        t0 = time.monotonic()
+        en = LoadGen(self.a.loadgen, self.rsd, self.keys, self.n, enroll_only=True)
+        if en.p.wait(self.timeout) != 0:
+            raise RuntimeError("enrolment failed: see loadgen.log")
+        self.out["enroll_s"] = time.monotonic() - t0
+        self.say(f"enrolled {self.n} nodes in {self.out['enroll_s']:.2f} s")
+        self.start_lg()
+        self.wait(lambda: (self.lg.report() or {}).get("welcomed") == self.n,
+                  self.timeout, "nodes welcomed", self.lg_reached)
+        t0 = time.monotonic()
+        self.create_services()
+        self.wait(self.lg_settled, self.timeout, "instances running", self.lg_reached)
+        self.out["setup_s"] = time.monotonic() - t0
+        self.say(f"{len(self.labels)} services x {self.per} replicas: {self.want} instances "
+                 f"running after {self.out['setup_s']:.1f} s")
+        self.probe = Probe(self.rsd, self.labels)
+        self.probe.start()
+
+    def create_services(self):
+        """The services, --apply-step more per `rsctl apply` (the manifest
+        grows: each apply adds, none removes), each step waited for; above
+        1024 services (one apply's most) `rsctl up --replicas`."""
+        path = os.path.join(self.tmp, "scale.yaml")
+        first = self.labels[:APPLY_MAX]
+        step = self.a.apply_step or len(first)
+        self.out["apply_steps"] = steps = []
+        for k in range(step, len(first) + step, step):
+            k = min(k, len(first))
+            with open(path, "w") as f:
+                f.write("services:\n")
+                for lb in first[:k]:
+                    f.write(f"  - label: {lb}\n    command: [/bin/sleep, '3600']\n"
+                            f"    replicas: {self.per}\n")
+            t0 = time.monotonic()
+            p = subprocess.run([*self.rsd.ctl_argv(), "apply", path, "--no-block"],
+                               capture_output=True, text=True, timeout=self.timeout)
+            if p.returncode != 0:
+                raise RuntimeError(f"apply: rc {p.returncode}: {p.stderr.strip()[-500:]}")
+            t1 = time.monotonic()
+            self.wait(lambda: (self.lg.report() or {}).get("running") == k * self.per,
+                      self.timeout, f"{k} services running", self.lg_reached)
+            steps.append({"services": k, "apply_s": t1 - t0,
+                          "running_s": time.monotonic() - t0})
+            log(f"[{self.n}] {k} services: apply answered {t1 - t0:.2f} s, running "
+                f"{steps[-1]['running_s']:.2f} s")
+        rest = self.labels[APPLY_MAX:]
+        procs = []
+        for lb in rest:   # above one apply's 1024 services
+            while len(procs) >= 4:
+                procs = [q for q in procs if q.poll() is None]
+                time.sleep(0.005)
+            procs.append(subprocess.Popen(
+                [*self.rsd.ctl_argv(), "up", lb, "--replicas", str(self.per), "--no-block",
+                 "--", "/bin/sleep", "3600"], stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL))
+        for q in procs:
+            q.wait()
+
+    def cold(self):
+        self.phase("cold")
+        self.lg.stop()
+        self.rsd.kill9()
+        self.rsd.start()
+        t0 = self.start_lg(spread_ms=1000)
+        w = self.lg.wait_line("all_welcomed", t0, self.timeout)
+        if w is None:
+            raise PhaseTimeout(f"did not finish in {self.timeout:.0f} s (nodes welcomed); "
+                               f"reached {self.lg_reached()}")
+        res = {"welcomed_s": (w["mono_ms"] - t0) / 1e3}
+        t_run = self.wait(self.lg_settled, self.timeout, "instances running",
+                          self.lg_reached)
+        res["running_s"] = t_run - t0 / 1e3
+        t_rsd = self.wait(self.scan_running, self.timeout, "rsd's status agrees",
+                          lambda: "rsd's status does not show every instance running")
+        res["rsd_agrees_s"] = t_rsd - t0 / 1e3
+        self.out["cold"] = res
+        self.say(f"cold: every node welcomed {res['welcomed_s']:.2f} s, every instance "
+                 f"running {res['running_s']:.2f} s, rsd's status agrees "
+                 f"{res['rsd_agrees_s']:.2f} s after the agents started")
+
+    def steady(self):
+        self.phase("steady")
+        pid = self.rsd.p.pid
+        off = self.rsd.log_size()
+        nrep = len(self.lg.reports)
+        c0, t0 = cpu_ms(pid), time.monotonic()
+        rss = []
+        end = t0 + self.a.steady_s
+        while time.monotonic() < end and self.rsd.alive():
+            rss.append(status_kib(pid, "VmRSS"))
+            time.sleep(1)
+        c1, t1 = cpu_ms(pid), time.monotonic()
+        text = self.rsd.log_since(off)
+        reps = self.lg.reports[nrep:]
+        rtt50 = [r["beat_rtt_ms"]["p50"] for r in reps if r["beat_rtt_ms"]["n"]]
+        rtt99 = [r["beat_rtt_ms"]["p99"] for r in reps if r["beat_rtt_ms"]["n"]]
+        res = {"seconds": t1 - t0, "cpu_pct": (c1 - c0) / (t1 - t0) / 10,
+               "rss_mib_median": statistics.median([x for x in rss if x]) / 1024,
+               "rss_mib_max": max(x for x in rss if x) / 1024,
+               "flaps_suspect": len(re.findall(r" -> suspect", text)),
+               "flaps_lost": len(re.findall(r" -> lost", text)),
+               "beat_rtt_ms_p50": statistics.median(rtt50) if rtt50 else None,
+               "beat_rtt_ms_p99": max(rtt99) if rtt99 else None,
+               "agent_msgs_per_s": statistics.median([r["sent_per_s"] for r in reps])
+               if reps else None}
+        self.out["steady"] = res
+        self.say(f"steady {res['seconds']:.0f} s: rsd CPU {res['cpu_pct']:.1f} % of a core, "
+                 f"RSS {res['rss_mib_median']:.1f} MiB (max {res['rss_mib_max']:.1f}), "
+                 f"flaps: {res['flaps_suspect']} suspect, {res['flaps_lost']} lost; beat "
+                 f"round trip p50 {res['beat_rtt_ms_p50']} ms, worst p99 "
+                 f"{res['beat_rtt_ms_p99']} ms")
+
+    def restart(self):
+        self.phase("restart")
+        before = self.scan()
+        if before is None or len(before) != self.want:
+            raise PhaseTimeout("no full picture of the instances before the kill")
+        starts = self.lg.report()["starts"]
+        self.rsd.kill9()
+        ready = self.rsd.start()
+        t0 = self.rsd.t0
+        res = {"ready_s": ready}
+        w = self.lg.wait_line("all_welcomed", t0 * 1000, self.timeout)
+        if w is None:
+            raise PhaseTimeout(f"did not finish in {self.timeout:.0f} s (nodes welcomed); "
+                               f"reached {self.lg_reached()}")
+        res["welcomed_s"] = w["mono_ms"] / 1e3 - t0
+        t = self.wait(lambda: self.lg_settled(starts), self.timeout,
+                      "instances acknowledged, no new start", self.lg_reached)
+        res["agents_settled_s"] = t - t0
+        t = self.wait(lambda: self.scan_running(before), self.timeout,
+                      "rsd's status shows the old pids",
+                      lambda: "rsd's status does not show every old pid running")
+        res["running_same_pid_s"] = t - t0
+        res["new_starts"] = self.lg.report()["starts"] - starts
+        res["rsd_peak_rss_mib"] = (status_kib(self.rsd.p.pid, "VmHWM") or 0) / 1024
+        self.out["restart"] = res
+        self.say(f"rsd kill -9 + restart: ready {res['ready_s']:.2f} s, every node welcomed "
+                 f"{res['welcomed_s']:.2f} s, every instance running with its old pid "
+                 f"{res['running_same_pid_s']:.2f} s ({res['new_starts']} new starts), "
+                 f"rsd peak RSS {res['rsd_peak_rss_mib']:.1f} MiB")
+
+    def loss(self, k):
+        self.phase(f"loss{k}")
+        before = self.scan()
+        if before is None:
+            raise PhaseTimeout("no picture of the instances before the loss")
+        off = self.rsd.log_size()
+        wall0 = time.time()
+        t0 = now_ms()
+        self.lg.cmd(f"silent {k}")
+        line = self.lg.wait_line("silenced", t0)
+        names = set(line["nodes"])
+        ids = [i for i, v in before.items() if v[1] in names]
+        labels = sorted({before[i][0] for i in ids})
+        res = {"silenced": len(names), "instances": len(ids)}
+
+        def moved():
+            if (self.lg.report() or {}).get("running_live") != self.want:
+                return False
+            now = self.scan(labels)
+            return now is not None and all(
+                i in now and now[i][1] not in names and now[i][2] == "running" for i in ids)
+        try:
+            t = self.wait(moved, self.timeout, "instances running elsewhere",
+                          lambda: f"running on live nodes {self.lg.last.get('running_live')}"
+                                  f"/{self.want}")
+            res["moved_s"] = (t * 1000 - t0) / 1e3
+            lost = {}   # a late period may take a node from suspect to fenced
+            for m in re.finditer(r"^(\S+) \S+ rsd: node (\S+): \S+ -> (lost|fenced)",
+                                 self.rsd.log_since(off), re.M):
+                if m.group(2) in names and m.group(2) not in lost:
+                    ts = datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
+                    lost[m.group(2)] = ts.timestamp() - wall0
+            res["lost_s"] = max(lost.values()) if len(lost) == len(names) else None
+            res["lost_first_s"] = min(lost.values()) if lost else None
+            self.say(f"loss of {len(names)} nodes ({len(ids)} instances): first lost "
+                     f"{fmt_s(res['lost_first_s'])}, all lost {fmt_s(res['lost_s'])}, "
+                     f"their instances running elsewhere {res['moved_s']:.2f} s (TTL 5 s)")
+        finally:
+            self.out[f"loss_{k}"] = res
+            self.lg.cmd("wake all")
+            self.wait(self.lg_settled, self.timeout, "settled after the wake",
+                      self.lg_reached)
+
+    def burst(self):
+        self.phase("burst")
+        e = self.a.burst_e
+        pid = self.rsd.p.pid
+        c0 = cpu_ms(pid)
+        t0 = now_ms()
+        self.lg.cmd(f"burst {e}")
+        b = self.lg.wait_line("burst", t0)
+
+        def done():
+            r = self.lg.report() or {}
+            return r.get("burst", {}).get("acked_s", -1) >= 0
+        self.wait(done, self.timeout, "burst acknowledged",
+                  lambda: f"{self.lg.last.get('burst')}")
+        c1 = cpu_ms(pid)
+        bu = self.lg.last["burst"]
+        res = {"agents": b["agents"], "events": bu["events"], "sent_s": bu["sent_s"],
+               "acked_s": bu["acked_s"], "per_s": bu["events"] / max(bu["acked_s"], 1e-3),
+               "rsd_cpu_us_per_msg": (c1 - c0) * 1000 / max(bu["events"], 1)}
+        self.out["burst"] = res
+        self.say(f"burst: {res['events']} events from {res['agents']} agents, sent in "
+                 f"{res['sent_s']:.2f} s, all acknowledged {res['acked_s']:.2f} s: "
+                 f"{res['per_s']:.0f} agent messages/s handled, rsd CPU "
+                 f"{res['rsd_cpu_us_per_msg']:.0f} us per message")
+
+    def control_summary(self):
+        if not self.probe:
+            return
+        self.probe.stop_ev.set()
+        self.probe.join(5)
+        res = {}
+        for ph, d in self.probe.samples.items():
+            r = {"timeouts": d["timeouts"], "errors": d["errors"]}
+            for v in ("status", "lookup"):
+                xs = d[v]
+                r[v] = {"n": len(xs), "p50_ms": pct(xs, 50) * 1e3 if xs else None,
+                        "p99_ms": pct(xs, 99) * 1e3 if xs else None}
+            res[ph] = r
+            self.say(f"control during {ph}: status p50 {fmt_ms(r['status']['p50_ms'])} "
+                     f"p99 {fmt_ms(r['status']['p99_ms'])}, lookup p50 "
+                     f"{fmt_ms(r['lookup']['p50_ms'])} p99 {fmt_ms(r['lookup']['p99_ms'])} "
+                     f"({r['status']['n'] + r['lookup']['n']} answered, {r['timeouts']} "
+                     f"without an answer in 2 s)")
+        self.out["control"] = res
+
+    def go(self):
+        want = self.a.only.split(",")
+        steps = [("cold", self.cold), ("steady", self.steady), ("restart", self.restart)]
+        steps += [("loss", lambda k=k: self.loss(k)) for k in self.loss_sizes()]
+        steps += [("burst", self.burst)]
+        try:
+            self.setup()
+        except (PhaseTimeout, RuntimeError) as e:
+            self.say(f"setup: {e}")
+            self.out["setup_failed"] = str(e)
+            return
+        for name, fn in steps:
+            if name not in want:
+                continue
+            if not self.rsd.alive():
+                self.say(f"{name}: skipped, rsd is gone")
+                continue
+            try:
+                fn()
+            except PhaseTimeout as e:
+                self.say(f"{name}: {e}")
+                self.out.setdefault("failed", {})[name] = str(e)
+        self.control_summary()
+
+    def loss_sizes(self):
+        return sorted({1, max(1, min(100, self.n // 10))})
+
+    def stop(self):
+        if self.ctl:
+            self.ctl.close()
+        if self.lg:
+            self.lg.stop()
+        if self.rsd.p:
+            common.stop_proc(self.rsd.p)
+
+
+def fmt_s(x):
+    return "-" if x is None else f"{x:.2f} s"
+
+
+def fmt_ms(x):
+    return "-" if x is None else f"{x:.2f} ms"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--agents", type=int, nargs="+", default=[100])
+    ap.add_argument("--per-agent", type=int, default=30)
+    ap.add_argument("--only", default="setup,cold,steady,restart,loss,burst")
+    ap.add_argument("--steady-s", type=float, default=30)
+    ap.add_argument("--burst-e", type=int, default=50, help="events per agent")
+    ap.add_argument("--apply-step", type=int, default=100,
+                    help="services added per apply in the setup (0: all at once)")
+    ap.add_argument("--timeout", type=float, default=120,
+                    help="per phase, s (plus N/50 s)")
+    ap.add_argument("--build", default=None, help="build dir (default $RS_BUILD)")
+    ap.add_argument("--json")
+    ap.add_argument("--tmp", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+    a.build = a.build or common.BUILD
+    a.loadgen = os.path.join(a.build, "bench", "rs-loadgen")
+    if not os.access(a.loadgen, os.X_OK):
+        raise SystemExit(f"{a.loadgen} not found: build with -DRS_BENCH=ON")
+    if not zmq:
+        log("pyzmq missing: rsd's view through rsctl (slower, and control latency "
+            "includes a process start)")
+    common.set_subreaper()
+    tmp = tempfile.mkdtemp(prefix="rs-bench-scale-", dir=a.tmp)
+    out = {"machine": {"nproc": os.cpu_count(),
+                       "load": open("/proc/loadavg").read().split()[:3]}, "runs": []}
+    print(f"machine: nproc {os.cpu_count()}, load {' '.join(out['machine']['load'])}")
+    rc = 0
+    try:
+        for n in a.agents:
+            d = os.path.join(tmp, f"n{n}")
+            os.makedirs(d)
+            run = Run(a, n, d)
+            print(f"N = {n} agents x {a.per_agent} instances:", flush=True)
+            try:
+                run.go()
+            except Exception as e:  # report, clean up, go on
+                log(f"FAILED: {e!r}")
+                traceback.print_exc()
+                run.out["error"] = repr(e)
+                rc = 1
+            finally:
+                run.stop()
+                common.kill_leftovers(5)
+            out["runs"].append(run.out)
+            if not a.keep:
+                shutil.rmtree(d, ignore_errors=True)
+    finally:
+        left = common.kill_leftovers(5)
+        if left:
+            log(f"killed {len(left)} leftover processes")
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(out, f, indent=1)
+        if a.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

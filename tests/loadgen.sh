@@ -1,0 +1,85 @@
+#!/bin/bash
+# loadgen.sh BUILD_DIR [AGENTS] - a few hundred simulated agents (bench/
+# rs-loadgen) against one rsd (issue 12): every node enrols and is
+# welcomed, 3 instances each run, and after rsd's kill -9 + restart on the
+# same db every node is up again and every instance runs with its old pid
+# (no new start). Waits on conditions, each with a deadline.
+set -euo pipefail
+BUILD=$(cd "$1" && pwd)
+N=${2:-200}
+. "$(dirname "$0")/lib.sh"
+TMP=$(mktemp -d /tmp/rs-loadgen.XXXXXX)
+cleanup() {
+    local rc=$?
+    exec 5>&- || true
+    kill_started || true   # (its last test fails when no agent ran: set -e)
+    if [ $rc -ne 0 ]; then echo "--- FAILED; logs:"; tail -n 20 "$TMP"/*.log 2>/dev/null || true; fi
+    [ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
+    exit $rc
+}
+trap cleanup EXIT
+LG="$BUILD/bench/rs-loadgen"
+[ -x "$LG" ] || fail "$LG not built (RS_BENCH or RS_TESTS)"
+
+start_rsd() {   # start_rsd ENDPOINT-OF-AGENTS ENDPOINT-OF-CONTROL
+    rm -f "$TMP/ready"
+    bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --agents "$1" --control "$2" --node-ttl 5 \
+        --ready-fd 3 3>"$TMP/ready" 2>>"$TMP/rsd.log"
+    RSD=$BG_PID
+    wait_for 30 grep -q control= "$TMP/ready" || fail "rsd did not get ready"
+    CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready" | tr -d '\n')
+    AGENTS=$(sed 's/.*agents=\([^ ]*\).*/\1/' "$TMP/ready" | tr -d '\n')
+}
+rsctl() { "$BUILD/ctl/rsctl" -s "$CONTROL" --cred "$TMP/admin.cred" "$@"; }
+welcomed_times() { grep -c '"type":"all_welcomed"' "$TMP/lg.out" || true; }
+# pids FILE: "id pid" of every running instance, from status --json
+pids() {
+    rsctl --json status | python3 -c 'import json,sys
+for s in json.load(sys.stdin)["services"]:
+    for i in s.get("instances", []):
+        if i.get("state") == "running":
+            print(i["id"], i["pid"])' | sort >"$1"
+}
+all_back() {
+    pids "$TMP/after" && cmp -s "$TMP/before" "$TMP/after"
+}
+nodes_up() {
+    [ "$(rsctl --json nodes | python3 -c 'import json,sys
+print(sum(n["state"] == "up" for n in json.load(sys.stdin)["nodes"]))')" = "$N" ]
+}
+
+start_rsd tcp://127.0.0.1:* tcp://127.0.0.1:*
+mkfifo "$TMP/ctl"
+exec 5<>"$TMP/ctl"   # read-write: opening it blocks nobody; commands go here
+# not through bg: a background command of a function gets /dev/null as stdin
+"$LG" --rsd "$AGENTS" --token "$TMP/join.token" --keys "$TMP/keys" --agents "$N" \
+    --hello-spread-ms 1000 --report-ms 0 <"$TMP/ctl" >"$TMP/lg.out" 2>"$TMP/lg.log" &
+PIDS+=("$!")
+disown "$!"
+wait_for 60 bash -c "[ \"\$(grep -c all_welcomed '$TMP/lg.out')\" -ge 1 ]" \
+    || fail "not every node was welcomed: $(tail -2 "$TMP/lg.out")"
+
+{
+    echo "services:"
+    for i in $(seq 1 "$N"); do
+        printf '  - label: s%04d\n    command: [/bin/sleep, "3600"]\n    replicas: 3\n' "$i"
+    done
+} >"$TMP/m.yaml"
+rsctl apply "$TMP/m.yaml" --timeout 60 >/dev/null || fail "apply did not converge"
+pids "$TMP/before"
+[ "$(wc -l <"$TMP/before")" = $((N * 3)) ] || fail "$(wc -l <"$TMP/before") of $((N * 3)) running"
+wait_for 30 nodes_up || fail "not every node up"
+
+kill -9 "$RSD"
+wait_for 10 bash -c "! kill -0 $RSD" || fail "rsd did not die"
+start_rsd "$AGENTS" "$CONTROL"
+wait_for 60 bash -c "[ \"\$(grep -c all_welcomed '$TMP/lg.out')\" -ge 2 ]" \
+    || fail "not every node welcomed again: $(tail -2 "$TMP/lg.out")"
+wait_for 60 nodes_up || fail "not every node up again"
+wait_for 60 all_back || fail "not every instance running with its old pid: \
+$(diff "$TMP/before" "$TMP/after" | head -5)"
+echo report >&5
+wait_for 10 grep -q '"type":"report"' "$TMP/lg.out" || fail "no report"
+grep '"type":"report"' "$TMP/lg.out" | tail -1 | grep -q "\"starts\":$((N * 3))," \
+    || fail "new starts after the restart: $(grep '"type":"report"' "$TMP/lg.out" | tail -1)"
+echo "loadgen.sh: $N simulated agents welcomed, $((N * 3)) instances; after rsd kill -9 every node up again, every instance with its old pid"
