@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "clock.h"
 #include "codes.h"
 #include "cred.h"
@@ -48,7 +49,7 @@
 #define LG_REPLAY_MAX   1024   /* unacknowledged events kept (as the agent) */
 #define LG_BEATS_KEPT   4      /* beats whose BeatAck gives a round trip */
 #define LG_ENROLL_MS    5000   /* an enrolment unanswered this long is resent */
-#define LG_KNOCK_S      0.1    /* agent.c: knock every 100 ms until welcomed */
+#define LG_KNOCK_S      (KNOCK_BASE_MS / 1000.0)  /* the first knock */
 #define LG_LINE_MAX     65536
 
 typedef struct lg lg;
@@ -84,6 +85,7 @@ typedef struct lg_agent {
 	uint64_t   rsd_seen_ms;
 	uint64_t   knock_since;  /* mono ms of the first unanswered Hello, 0 */
 	bool       started, welcomed, silent, handshaken, refused;
+	knock      kn;           /* agent.c's knock schedule (lib/backoff.h) */
 	orders_in  oin;
 	struct {
 		uint64_t time_ms, mono_ns;
@@ -182,6 +184,13 @@ static void lat_print(FILE *f, const char *name, lg_lat *l)
 		l->n, l->v[l->n / 2] / 1e3, l->v[(l->n * 99) / 100] / 1e3,
 		l->v[l->n - 1] / 1e3);
 	l->n = 0;
+}
+
+/* The beat timer fires at the next knock, as agent.c's knock_arm. */
+static void knock_arm(lg_agent *a)
+{
+	a->beat_t.repeat = knock_next_ms(&a->kn) / 1000.0;
+	ev_timer_again(a->lg->loop, &a->beat_t);
 }
 
 static void set_welcomed(lg_agent *a, bool on)
@@ -342,14 +351,17 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (a->silent)
 		return;
-	if (a->welcomed && now - a->rsd_seen_ms > 3ull * a->beat_ms)
+	/* agent.c's rsd_silent: no answer for 3 beats on a live
+	 * connection is a busy rsd, not a gone one: beat on; without the
+	 * connection, knock */
+	if (a->welcomed && now - a->rsd_seen_ms > 3ull * a->beat_ms && !a->handshaken) {
 		set_welcomed(a, false);
+		knock_reset(&a->kn);
+	}
 	if (!a->welcomed) {
-		/* TODO(issue 12): agent.c knocks every 100 ms; mirror its
-		 * backoff with jitter once it lands in lib/ */
+		/* one Hello per knock (lib/backoff.h) until rsd answers */
 		lg_hello(a);
-		w->repeat = LG_KNOCK_S;
-		ev_timer_again(loop, w);
+		knock_arm(a);
 		return;
 	}
 	rs_msg_init(&m, RS_MSG_BEAT);
@@ -484,6 +496,7 @@ static void on_welcome(lg_agent *a, const rs_msg *m)
 		a->knock_since = 0;
 	}
 	set_welcomed(a, true);
+	knock_reset(&a->kn);
 	a->beat_ms = w->beat_ms ? w->beat_ms : 1000;
 	a->beat_t.repeat = a->beat_ms / 1000.0;
 	ev_timer_again(a->lg->loop, &a->beat_t);
@@ -527,9 +540,15 @@ static void link_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		on_beat_ack(a, &m);
 		break;
 	case RS_MSG_REHELLO:
+		/* agent.c: a Hello now if it thought it was welcomed, else
+		 * the next knock says it */
 		a->lg->rehellos++;
+		if (!a->welcomed)
+			break;
 		set_welcomed(a, false);
+		knock_reset(&a->kn);
 		lg_hello(a);
+		knock_arm(a);
 		break;
 	case RS_MSG_START:
 		if (order_take(a, &m))
@@ -566,9 +585,9 @@ static void link_event(net_sock *s, net_event ev, uint32_t value, void *arg)
 			return;
 		/* agent_link_up: hello now, knock until welcomed */
 		set_welcomed(a, false);
+		knock_reset(&a->kn);
 		lg_hello(a);
-		a->beat_t.repeat = LG_KNOCK_S;
-		ev_timer_again(a->lg->loop, &a->beat_t);
+		knock_arm(a);
 	} else if (ev == NET_EV_DISCONNECTED) {
 		if (a->handshaken)
 			a->lg->handshaken--;
@@ -941,9 +960,9 @@ static void silence(lg *g, lg_agent *a, bool on)
 	} else if (a->started) {
 		/* as an agent after SIGCONT: no word for long, so Hello and
 		 * knock until welcomed */
+		knock_reset(&a->kn);
 		lg_hello(a);
-		a->beat_t.repeat = LG_KNOCK_S;
-		ev_timer_again(g->loop, &a->beat_t);
+		knock_arm(a);
 	}
 }
 
@@ -1235,6 +1254,7 @@ int main(int argc, char **argv)
 			fatalx("%s is no node name", a->name);
 		if (getrandom(&a->session, sizeof a->session, 0) != sizeof a->session)
 			a->session = clock_wall_ms() ^ ((uint64_t)i << 40);
+		knock_init(&a->kn, KNOCK_BASE_MS, KNOCK_CAP_MS, a->session);
 	}
 	ev_idle_init(&g.burst_idle, burst_idle_cb);
 	g.burst_idle.data = &g;
