@@ -44,9 +44,13 @@ struct json_t;
 #define RSD_SCRIPT_TIMEOUT_S 30 /* a recovery script is killed after this */
 #define RSD_ORDER_RESEND_MS 1500 /* an order not acknowledged this long is resent */
 /* Messages queued per agent connection before ZeroMQ stops reading it
- * (docs/design.md, "A busy rsd is not a lost one"): an agent sends ~1 a
- * second, a burst of events or knocks waits in the agent instead. */
-#define RSD_AGENT_RCVHWM 64
+ * (docs/design.md, "A busy rsd is not a lost one"). High on purpose:
+ * libzmq 4.3.4 aborts the process when a connection whose input it
+ * stopped at this mark breaks (stream_engine_base.cpp:331, `!_io_error`;
+ * the bench's 1,000 agents hit it at 64), so rsd never lets it stop in
+ * practice and keeps its queues short by reading fast and by the agents'
+ * backoff instead. */
+#define RSD_AGENT_RCVHWM 100000
 #define RSD_WATCH_MS     5000   /* a placed instance its node says nothing of
 				 * this long: rsd asks the node what it runs */
 
