@@ -800,7 +800,7 @@ static rsd_node *reschedule_target(rsd *d, rsd_inst *in)
 	rsd_node *to, *from;
 
 	if (in->si.info.state != RS_IS_LOST)
-		return NULL;   /* (each period: no lookup for the others) */
+		return NULL;
 	s = rsd_svc_find(d, in->si.info.label);
 	if (!s || s->s.desired != RS_WANT_UP || s->s.spec.node[0] ||
 	    rsd_inst_superseded(d, in))
@@ -842,19 +842,44 @@ static void reschedule_one(rsd *d, rsd_inst *in, rsd_node *to)
  * the next period. */
 void rsd_reschedule_lost(rsd *d)
 {
+	rsd_inst **lost = NULL;
+	size_t n = 0, cap = 0;
 	bool began = false;
 	int r = 0;
 
-	for (rsd_inst *in = d->insts; in; in = in->next) {
-		rsd_node *to = reschedule_target(d, in);
+	/* lost instances are on nodes that are not up (a node's Hello
+	 * reconciles every instance placed there): those nodes' instances
+	 * only, gathered first (a move takes one off its node's walk) */
+	for (rsd_node *nd = d->nodes; nd; nd = nd->next) {
+		if (nd->sm.state == NM_UP)
+			continue;
+		for (rsd_inst *in = rsd_node_insts(d, nd->n.name); in;
+		     in = rsd_node_insts_next(d, in)) {
+			if (in->si.info.state != RS_IS_LOST)
+				continue;
+			if (n == cap) {
+				size_t c = cap ? cap * 2 : 64;
+				rsd_inst **v = realloc(lost, c * sizeof *v);
+
+				if (!v)
+					break;   /* the rest at the next period */
+				lost = v;
+				cap = c;
+			}
+			lost[n++] = in;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		rsd_node *to = reschedule_target(d, lost[i]);
 
 		if (!to)
 			continue;
 		if (!began && (r = rsd_tx_begin(d)) < 0)
 			break;
 		began = true;
-		reschedule_one(d, in, to);
+		reschedule_one(d, lost[i], to);
 	}
+	free(lost);
 	if (began)
 		r = rsd_tx_commit(d);
 	if (r < 0)

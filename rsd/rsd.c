@@ -622,9 +622,17 @@ int rsd_tables_check(rsd *d, char *why, size_t len)
 	for (rsd_node *n = d->nodes; n; n = n->next) {
 		uint32_t live = 0;
 
-		for (rsd_inst *in = d->insts; in; in = in->next)
-			live += !strcmp(in->si.node, n->n.name) &&
-				rsd_istate_live(in->si.info.state);
+		for (rsd_inst *in = d->insts; in; in = in->next) {
+			if (strcmp(in->si.node, n->n.name) != 0)
+				continue;
+			live += rsd_istate_live(in->si.info.state);
+			/* rsd_reschedule_lost looks for them on nodes not up */
+			if (in->si.info.state == RS_IS_LOST && n->sm.state == NM_UP) {
+				snprintf(why, len, "instance %llu lost on node %s, which is up",
+					 (unsigned long long)in->si.info.id, n->n.name);
+				return -EINVAL;
+			}
+		}
 		if (live != n->live) {
 			snprintf(why, len, "node %s counts %u live instances, has %u",
 				 n->n.name, n->live, live);

@@ -354,7 +354,8 @@ rsd_inst *rsd_label_insts_next(rsd *d, const rsd_inst *in);
  * undone with it. */
 void rsd_inst_set_node(rsd *d, rsd_inst *in, const char *node);
 /* Whether the lookups agree with the list: every instance found by its
- * id, node and label, the tables' sizes, each node's live count. 0, or
+ * id, node and label, the tables' sizes, each node's live count, no lost
+ * instance on a node that is up. 0, or
  * -EINVAL with why. O(nodes x instances): for tests (RS_CHECK_TABLES=1
  * makes every period check it and abort on a mismatch). */
 int rsd_tables_check(rsd *d, char *why, size_t len);
