@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #define NET_BATCH 256   /* messages handled per wake-up before yielding */
+#define NET_BATCH_MS 20  /* or this long (checked every 16 messages) */
 
 struct net_sock {
 	void           *zs;
@@ -127,6 +128,7 @@ static int net_zap_one(net_sock *s);
 static void net_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	net_sock *s = w->data;
+	int64_t t0 = net_now_ms();
 	int i, got = 0;
 
 	s->recheck = 0;   /* what is sent from here on is looked after again */
@@ -137,6 +139,11 @@ static void net_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (!(s->zap ? net_zap_one(s) : net_recv_one(s)))
 			break;
 		got++;
+		/* heavy messages (a Hello storm): the others' turn sooner */
+		if ((got & 15) == 0 && net_now_ms() - t0 >= NET_BATCH_MS) {
+			i = NET_BATCH;
+			break;
+		}
 	}
 	if (got && s->batch_fn)
 		s->batch_fn(s, s->arg);

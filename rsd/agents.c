@@ -307,6 +307,47 @@ static bool duplicate_agent(rsd *d, rsd_node *n, const net_peer *peer,
  * Orders: the same agent process following this epoch keeps the orders
  * it has not acknowledged (resent now, ahead of the new ones); any other
  * voids them, since reconciliation decides again from what it runs. */
+/* A Hello is recorded in the wake-up's transaction (group commit, as
+ * events): if that commit fails, rsd_batch_flush puts the node back as
+ * it was before (hello_unrecorded). */
+static void hello_unrecorded(rsd *d, rsd_node *n, const nodesm *was)
+{
+	/* not recorded: as if this rsd had not heard it yet (a Hello must
+	 * be recorded before the node counts as up) */
+	n->sm = *was;
+	if (n->sm.state == NM_UP)
+		n->sm.state = NM_UNKNOWN;
+	n->n.state = rsd_node_state_of(n->sm.state);
+	n->hello_fresh = false;
+	(void)d;
+}
+
+void rsd_batch_hellos_end(rsd *d, bool committed)
+{
+	/* newest first: a node that said Hello twice ends as before both */
+	for (size_t i = d->nbatch_hellos; !committed && i-- > 0;)
+		hello_unrecorded(d, d->batch_hellos[i].n, &d->batch_hellos[i].was);
+	d->nbatch_hellos = 0;
+}
+
+/* Keeps what n was before a Hello of this batch; false without memory. */
+static bool hello_remember(rsd *d, rsd_node *n, const nodesm *was)
+{
+	if (d->nbatch_hellos == d->batch_hellos_cap) {
+		size_t cap = d->batch_hellos_cap ? d->batch_hellos_cap * 2 : 64;
+		struct rsd_batch_hello *v = realloc(d->batch_hellos, cap * sizeof *v);
+
+		if (!v)
+			return false;
+		d->batch_hellos = v;
+		d->batch_hellos_cap = cap;
+	}
+	d->batch_hellos[d->nbatch_hellos].n = n;
+	d->batch_hellos[d->nbatch_hellos].was = *was;
+	d->nbatch_hellos++;
+	return true;
+}
+
 static int hello_record(rsd *d, rsd_node *n, const rs_msg *m, bool same_agent,
 			nodesm_fx *fx)
 {
@@ -314,12 +355,14 @@ static int hello_record(rsd *d, rsd_node *n, const rs_msg *m, bool same_agent,
 	const nodesm was = n->sm;
 	bool keep = same_agent && (n->features & RS_FEAT_ORDERS) &&
 		    m->epoch == d->epoch && orders_out_ack(&n->out, m->order_ack) == 0;
-	int r = rsd_tx_begin(d);
+	int r = rsd_tx_batch(d);
 
 	memset(fx, 0, sizeof *fx);
+	if (r == 0 && !hello_remember(d, n, &was))
+		r = -ENOMEM;
 	if (r == 0 && (r = nodesm_step(&n->sm, &d->ncfg, NM_EV_HELLO, clock_mono_ms(),
 				       fx)) < 0)
-		rsd_tx_abort(d);
+		d->nbatch_hellos--;   /* nothing changed */
 	if (r == 0) {
 		n->n.state = rsd_node_state_of(n->sm.state);
 		if (fx->fx & NM_FX_EVENT)
@@ -338,15 +381,11 @@ static int hello_record(rsd *d, rsd_node *n, const rs_msg *m, bool same_agent,
 			rsd_orders_resend(d, n);
 		if (fx->fx & NM_FX_RECONCILE)
 			reconcile(d, n, h);
-		r = rsd_tx_commit(d);
+		/* committed with the batch (rsd_batch_flush), its orders and
+		 * Welcome held until then */
 	}
 	if (r < 0) {
-		/* not recorded: as if this rsd had not heard it yet (a Hello
-		 * must be recorded before the node counts as up) */
-		n->sm = was;
-		if (n->sm.state == NM_UP)
-			n->sm.state = NM_UNKNOWN;
-		n->n.state = rsd_node_state_of(n->sm.state);
+		hello_unrecorded(d, n, &was);
 		memset(fx, 0, sizeof *fx);
 		rsd_store_trouble(d, "a node's hello", r);
 	}
@@ -474,6 +513,7 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 			n->dup_session = h->session;
 			log_warnx("a second agent says hello as node %s while its agent "
 				  "is connected; refused", h->node);
+			rsd_batch_flush(d);
 			if (store_begin(d->st) == 0) {
 				rsd_event(d, NULL, 0, h->node, "duplicate-node",
 					  "a second agent (session %llx) said hello as %s "
@@ -521,10 +561,10 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 	n->n.last_seen_ms = clock_wall_ms();
 	if (hello_record(d, n, m, same_agent, &fx) < 0)
 		return;
+	/* (a failed batch commit counts a store trouble: not fresh then) */
 	hello_fresh(d, n, m);
 	log_info("node %s said hello (%zu instances)", n->n.name, h->ninstances);
-	rsd_pending_check(d);
-	rsd_parked_run(d);
+	d->batch_check = true;   /* pending and parked requests, after the commit */
 }
 
 /* What rsd does when an instance stopped for good or waits for a script:
@@ -911,15 +951,16 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 			  wire_err_to_string(-r), len);
 		return;
 	}
-	/* only events share the wake-up's transaction: the rest find the
-	 * store as every event before them left it */
-	if (m.type != RS_MSG_EVENT && m.type != RS_MSG_BEAT)
+	/* only Hellos and events share the wake-up's transaction: the rest
+	 * find the store as every one before them left it */
+	if (m.type != RS_MSG_EVENT && m.type != RS_MSG_BEAT && m.type != RS_MSG_HELLO)
 		rsd_batch_flush(d);
 	if ((m.type == RS_MSG_HELLO || m.type == RS_MSG_ENROLL) &&
 	    !rsd_version_ok(d, RSD_EP_AGENTS, &m, why, sizeof why)) {
 		/* outside the skew policy: told why; an event per enrolment
 		 * and per agent process that says hello */
 		n = m.type == RS_MSG_HELLO ? rsd_node_find(d, m.u.hello.node) : NULL;
+		rsd_batch_flush(d);
 		if ((m.type == RS_MSG_ENROLL ||
 		     (n && n->skew_session != m.u.hello.session)) &&
 		    store_begin(d->st) == 0) {

@@ -141,6 +141,8 @@ void rsd_tx_abort(rsd *d)
 {
 	store_rollback(d->st);
 	tx_end(d, false);
+	if (d->tx_batch)
+		rsd_batch_hellos_end(d, false);
 	d->tx_batch = false;
 }
 
@@ -161,12 +163,15 @@ void rsd_batch_flush(rsd *d)
 
 	if (d->tx_open && d->tx_batch) {
 		d->tx_batch = false;
-		if ((r = rsd_tx_commit(d)) < 0)
-			rsd_store_trouble(d, "agents' events", r);
+		r = rsd_tx_commit(d);
+		rsd_batch_hellos_end(d, r == 0);
+		if (r < 0)
+			rsd_store_trouble(d, "agents' hellos and events", r);
 	}
 	if (d->batch_check) {
 		d->batch_check = false;
 		rsd_pending_check(d);
+		rsd_parked_run(d);
 	}
 }
 
@@ -1479,6 +1484,8 @@ void rsd_free(rsd *d)
 	}
 	rsd_requests_free(d);
 	rsd_tab_free(&d->tsvcs);
+	free(d->batch_hellos);
+	d->batch_hellos = NULL;
 	free(d->svc_sorted);
 	d->svc_sorted = NULL;
 	rsd_tab_free(&d->tinsts);

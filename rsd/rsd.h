@@ -276,6 +276,10 @@ typedef struct rsd {
 	bool            tx_batch;          /* the open one is agents' events'
 					    * (group commit: rsd_batch_flush) */
 	bool            batch_check;       /* pending requests to check after it */
+	/* the batch's Hellos: each node as it was before, put back if the
+	 * batch does not commit (agents.c) */
+	struct rsd_batch_hello { struct rsd_node *n; nodesm was; } *batch_hellos;
+	size_t          nbatch_hellos, batch_hellos_cap;
 	int             tx_err;            /* -ENOMEM while holding: abort */
 	struct rsd_order *tx_orders;
 	struct rsd_saved *tx_saved;
@@ -303,7 +307,7 @@ int rsd_tx_begin(rsd *d);
 int rsd_tx_commit(rsd *d);
 /* Rolls back, restores the saved instances, drops the held orders. */
 void rsd_tx_abort(rsd *d);
-/* Group commit: agents' events of one wake-up share one transaction
+/* Group commit: agents' Hellos and events of one wake-up share one transaction
  * (rsd_tx_batch), committed by rsd_batch_flush when the wake-up's
  * messages are handled, or earlier by anything that needs the store
  * otherwise (rsd_tx_begin flushes it first). Until then their orders
@@ -441,6 +445,9 @@ void rsd_switch_over(rsd *d, rsd_inst *in);
 /* agents.c */
 /* The agents socket's wake-up is over: its batch is committed. */
 void rsd_agents_batch_end(net_sock *s, void *arg);
+/* The batch's transaction ended (committed or not): its Hellos' nodes
+ * stay up, or are put back as they were. */
+void rsd_batch_hellos_end(rsd *d, bool committed);
 /* Asks node n's agent for a Hello (Rehello). */
 void rsd_ask_hello(rsd *d, rsd_node *n);
 void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,

@@ -165,3 +165,75 @@ Test(durable, full_disk_refuses_down_drain_clone_and_changes_nothing,
 	assert_unchanged(&a, "the rsd restart");
 	h_pass();
 }
+
+/* The state rsctl nodes shows for node name. */
+static void node_state(const char *name, char *out, size_t len)
+{
+	const h_res *r = h_rsctl("--json", "nodes", NULL);
+	json_t *j = r->code == 0 ? h_json(r) : NULL, *n;
+	size_t i;
+
+	cr_assert_not_null(j, "rsctl nodes: exit %d: %s", r->code, r->err);
+	json_array_foreach(json_object_get(j, "nodes"), i, n)
+		if (!strcmp(json_string_value(json_object_get(n, "name")), name)) {
+			snprintf(out, len, "%s",
+				 json_string_value(json_object_get(n, "state")));
+			return;
+		}
+	cr_assert_fail("no node %s", name);
+}
+
+static bool all_up(void *arg)
+{
+	(void)arg;
+	return h_nodes_all_up();
+}
+
+static bool node_not_up(void *arg)
+{
+	char st[16];
+
+	node_state(arg, st, sizeof st);
+	return strcmp(st, "up") != 0;
+}
+
+/* A Hello shares its wake-up's transaction with the other Hellos and
+ * events (group commit): when that commit fails, the node is not up (no
+ * Welcome, nothing placed there) and its agent keeps knocking; once the
+ * store takes writes again, a knock is recorded and its instance adopted
+ * with the same pid. */
+Test(durable, full_disk_hello_is_not_recorded_until_it_can_be,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	h_opts o = { .agents = 1, .alarm_s = T_TIMEOUT - 10 };
+	h_inst a;
+	const h_res *r;
+	struct same s = { &a };
+
+	if (!mount_db_fs())
+		cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
+	o.db_dir = mnt;
+	h_setup_opts(&o);
+	r = h_rsctl("up", "a", "--", h_notifysvc(), "--ready", NULL);
+	cr_assert_eq(r->code, 0, "up: exit %d: %s", r->code, r->err);
+	cr_assert(h_status_instance("a", &a) && a.pid > 0 && h_pid_alive(a.pid));
+
+	fill_db_fs();
+	/* a new agent process: its Hello must be recorded to count */
+	h_kill_agent(1, SIGKILL);
+	h_restart_agent(1);
+	cr_assert(h_wait_until(node_not_up, (void *)a.node, 15000),
+		  "node %s is up although its Hello could not be recorded", a.node);
+	/* it knocks (100 ms .. 2 s) and stays out while nothing is recorded */
+	cr_assert_not(h_wait_until(all_up, NULL, 3000),
+		      "node %s came up on a full disk", a.node);
+	cr_assert(h_pid_alive(a.pid), "a (pid %d) died while rsd could not record",
+		  (int)a.pid);
+
+	cr_assert_eq(unlink(filler), 0, "unlink %s: %s", filler, strerror(errno));
+	cr_assert(h_wait_until(back_as_before, &s, 15000),
+		  "with space again node %s is not back with a (pid %d) as before",
+		  a.node, (int)a.pid);
+	assert_unchanged(&a, "the Hello recorded at last");
+	h_pass();
+}
