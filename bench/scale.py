@@ -144,8 +144,10 @@ class Ctl:
             self.sock.close(0)
             self.sock = None
 
-    def call(self, verb, label=""):
-        """(code, payload or None, seconds); code None: no answer in time."""
+    def call(self, verb, label="", page_size=0, page_after=""):
+        """(code, payload or None, seconds); code None: no answer in time.
+        With page_size: one page after page_after (self.next_page: the
+        cursor of the next one, "" after the last)."""
         t0 = time.perf_counter()
         if not zmq:
             name = {V_STATUS: "status", V_NODES: "nodes", V_LOOKUP: "lookup"}[verb]
@@ -161,7 +163,8 @@ class Ctl:
         if self.sock is None:
             self._open()
         self.rid += 1
-        self.sock.send(zreq.request(self.rid, verb, label, self.rsd.version))
+        self.sock.send(zreq.request(self.rid, verb, label, self.rsd.version,
+                                    page_size, page_after))
         end = time.monotonic() + self.timeout_ms / 1000
         while True:
             left = int((end - time.monotonic()) * 1000)
@@ -175,6 +178,7 @@ class Ctl:
             if rep.get(1, 0) != self.rid:
                 continue
             dt = time.perf_counter() - t0
+            self.next_page = rep.get(5, b"").decode()
             js = rep.get(4)
             return rep.get(2, 0), json.loads(js) if js else None, dt
 
@@ -376,16 +380,31 @@ class Run:
                 and (starts is None or r["starts"] == starts))
 
     def scan(self, labels=None):
-        """{id: (label, node, state, pid)} from rsd, `status LABEL` per
-        service; None if one got no answer."""
+        """{id: (label, node, state, pid)} from rsd: `status LABEL` per
+        service named, else the whole status page by page (1,000 rows
+        each); None if one got no answer."""
         out = {}
+
+        def take(js):
+            for s in js.get("services", []):
+                for i in s.get("instances", []):
+                    out[i["id"]] = (s["label"], i.get("node"), i.get("state"), i.get("pid", 0))
+
+        if labels is None and zmq:
+            after = ""
+            while True:
+                code, js, _ = self.ctl.call(V_STATUS, "", 1000, after)
+                if code is None or js is None:
+                    return None
+                take(js)
+                after = self.ctl.next_page
+                if not after:
+                    return out
         for lb in labels or self.labels:
             code, js, _ = self.ctl.call(V_STATUS, lb)
             if code is None or js is None:
                 return None
-            for s in js.get("services", []):
-                for i in s.get("instances", []):
-                    out[i["id"]] = (s["label"], i.get("node"), i.get("state"), i.get("pid", 0))
+            take(js)
         return out
 
     def scan_running(self, before=None):

@@ -50,10 +50,14 @@ def field(num, wt, payload):
     return key + varint(len(payload)) + payload
 
 
-def request(rid, verb, label, sender_version):
+def request(rid, verb, label, sender_version, page_size=0, page_after=""):
     rq = field(1, 0, rid) + field(2, 0, verb)
     if label:
         rq += field(3, 2, label.encode())
+    if page_after:
+        rq += field(28, 2, page_after.encode())
+    if page_size:
+        rq += field(29, 0, page_size)
     env = field(1, 0, 1)
     if sender_version:
         env += field(4, 2, sender_version.encode())
