@@ -129,8 +129,8 @@ static bool svc_running(const rsd_label *l)
 /* Whether label has an instance that runs or will (live, lost, exited). */
 static bool svc_live(rsd *d, const char *label)
 {
-	for (rsd_inst *in = d->insts; in; in = in->next)
-		if (!strcmp(in->si.info.label, label) && !in->si.standby &&
+	for (rsd_inst *in = rsd_label_insts(d, label); in; in = rsd_label_insts_next(d, in))
+		if (!in->si.standby &&
 		    (rsd_istate_live(in->si.info.state) || in->si.info.state == RS_IS_LOST ||
 		     in->si.info.state == RS_IS_EXITED))
 			return true;
@@ -148,8 +148,9 @@ static int store_drop_dead(rsd *d, const char *label)
 {
 	int r = 0;
 
-	for (rsd_inst *in = d->insts; in && r == 0; in = in->next)
-		if (!strcmp(in->si.info.label, label) && is_dead(in))
+	for (rsd_inst *in = rsd_label_insts(d, label); in && r == 0;
+	     in = rsd_label_insts_next(d, in))
+		if (is_dead(in))
 			r = store_instance_del(d->st, in->si.info.id);
 	return r;
 }
@@ -157,6 +158,12 @@ static int store_drop_dead(rsd *d, const char *label)
 /* After the commit: drops label's dead instances from the table. */
 static void drop_dead(rsd *d, const char *label)
 {
+	rsd_inst *x = rsd_label_insts(d, label);
+
+	while (x && !is_dead(x))
+		x = rsd_label_insts_next(d, x);
+	if (!x)
+		return;   /* none (a new service): no walk of the list */
 	for (rsd_inst **pp = &d->insts; *pp;) {
 		rsd_inst *in = *pp;
 		if (!strcmp(in->si.info.label, label) && is_dead(in)) {
@@ -188,14 +195,14 @@ static bool label_live(const rsd_label *l)
 
 /* Whether a service wanted down that depends on label still has a live
  * instance: label must wait for it (reverse dependency order). */
-static bool dependents_live(rsd *d, rsd_index *ix, const char *label)
+static bool dependents_live(rsd *d, rsd_label_buf *b, const char *label)
 {
 	for (rsd_svc *s = d->svcs; s; s = s->next) {
 		if (s->s.desired != RS_WANT_DOWN)
 			continue;   /* a kept service cannot name a removed one */
 		for (size_t k = 0; k < s->s.spec.ndeps; k++)
 			if (!strcmp(s->s.spec.deps[k], label) &&
-			    label_live(rsd_index_get(ix, s->s.spec.label)))
+			    label_live(rsd_label_view(d, s->s.spec.label, b)))
 				return true;
 	}
 	return false;
@@ -204,15 +211,16 @@ static bool dependents_live(rsd *d, rsd_index *ix, const char *label)
 /* The apply's stops: sends Stop to each removed service whose dependents
  * are down (its decision was committed with the apply). Returns how many
  * removed services still have a live instance. */
-static size_t apply_stops(rsd *d, rsd_pending *p, rsd_index *ix)
+static size_t apply_stops(rsd *d, rsd_pending *p, rsd_label_buf *b1,
+			  rsd_label_buf *b2)
 {
 	size_t live = 0;
 
 	for (size_t i = 0; i < p->nstops; i++) {
 		struct rsd_stop *st = &p->stops[i];
-		const rsd_label *l = rsd_index_get(ix, st->label);
+		const rsd_label *l = rsd_label_view(d, st->label, b1);
 
-		if (!st->sent && !dependents_live(d, ix, st->label)) {
+		if (!st->sent && !dependents_live(d, b2, st->label)) {
 			st->sent = true;
 			for (size_t k = 0; l && k < l->ninsts; k++) {
 				rsd_inst *in = l->insts[k];
@@ -241,29 +249,28 @@ static void list_add(char *buf, size_t n, const char *label)
 void rsd_apply_expired(rsd *d, rsd_pending *p)
 {
 	char stopping[RS_DETAIL_MAX / 2] = "", starting[RS_DETAIL_MAX / 2] = "";
-	rsd_index ix;
+	rsd_label_buf b = { 0 };
 
-	if (rsd_index_build(&ix, d) == 0) {
-		for (size_t i = 0; i < p->nstops; i++)
-			if (label_live(rsd_index_get(&ix, p->stops[i].label)))
-				list_add(stopping, sizeof stopping, p->stops[i].label);
-		for (size_t i = 0; i < p->napply; i++)
-			if (!svc_running(rsd_index_get(&ix, p->apply[i])))
-				list_add(starting, sizeof starting, p->apply[i]);
-		rsd_index_free(&ix);
-	}
+	for (size_t i = 0; i < p->nstops; i++)
+		if (label_live(rsd_label_view(d, p->stops[i].label, &b)))
+			list_add(stopping, sizeof stopping, p->stops[i].label);
+	for (size_t i = 0; i < p->napply; i++)
+		if (!svc_running(rsd_label_view(d, p->apply[i], &b)))
+			list_add(starting, sizeof starting, p->apply[i]);
+	rsd_label_buf_free(&b);
 	rsd_pending_done(d, p, RS_E_TIMEOUT, p->apply_json, "apply timed out; "
 			 "still stopping: %s; still starting: %s",
 			 stopping[0] ? stopping : "none", starting[0] ? starting : "none");
 }
 
-/* Called after every change while an apply runs: one index per check, so
- * a check is O(services + instances), not their product. */
+/* Called after every change while an apply runs: each of its labels
+ * found by label, so a check costs the apply's services and their
+ * instances, not the whole table. */
 void rsd_apply_check(rsd *d, rsd_pending *p)
 {
 	bool all_running = true;
 	size_t stopping;
-	rsd_index ix;
+	rsd_label_buf b1 = { 0 }, b2 = { 0 };
 
 	if (p->start_died) {
 		/* the first failure of a service it starts is the answer; the
@@ -273,25 +280,25 @@ void rsd_apply_check(rsd *d, rsd_pending *p)
 				 "backoff", p->died_label, p->died_node, p->died_detail);
 		return;
 	}
-	if (rsd_index_build(&ix, d) < 0)
-		return;   /* out of memory: checked again at the next change */
-	stopping = apply_stops(d, p, &ix);
+	stopping = apply_stops(d, p, &b1, &b2);
 	for (size_t i = 0; i < p->napply; i++) {
 		const char *label = p->apply[i];
-		const rsd_label *l = rsd_index_get(&ix, label);
+		const rsd_label *l = rsd_label_view(d, label, &b1);
 		rsd_svc *s = l ? l->svc : NULL;
 		rsd_inst *in = svc_inst(l);
 		bool deps_ok = true;
 
 		if (!s) {
-			rsd_index_free(&ix);
+			rsd_label_buf_free(&b1);
+			rsd_label_buf_free(&b2);
 			rsd_pending_done(d, p, RS_E_FAILED, p->apply_json,
 					 "apply: %s vanished", label);
 			return;
 		}
 		if (in && (in->si.info.state == RS_IS_FAILED ||
 			   in->si.info.state == RS_IS_DOWN)) {
-			rsd_index_free(&ix);
+			rsd_label_buf_free(&b1);
+			rsd_label_buf_free(&b2);
 			rsd_pending_done(d, p, RS_E_FAILED, p->apply_json,
 					 "apply: %s failed to start on %s: %s", label,
 					 in->si.node, in->detail);
@@ -305,21 +312,23 @@ void rsd_apply_check(rsd *d, rsd_pending *p)
 		}
 		all_running = false;
 		for (size_t k = 0; k < s->s.spec.ndeps; k++)
-			deps_ok &= svc_running(rsd_index_get(&ix, s->s.spec.deps[k]));
+			deps_ok &= svc_running(rsd_label_view(d, s->s.spec.deps[k], &b2));
 		if (!deps_ok)
 			continue;   /* its dependencies are not ready yet */
 		int r = 0;
 		for (uint32_t k = 0; r == 0 && k < s->s.spec.replicas; k++)
 			r = rsd_start_instance(d, s);
 		if (r < 0) {
-			rsd_index_free(&ix);
+			rsd_label_buf_free(&b1);
+			rsd_label_buf_free(&b2);
 			rsd_pending_done(d, p, r == -ENODEV ? RS_E_NONODE : RS_E_INTERNAL,
 					 p->apply_json, "apply: cannot start %s: %s", label,
 					 r == -ENODEV ? "no node to place it on" : strerror(-r));
 			return;
 		}
 	}
-	rsd_index_free(&ix);
+	rsd_label_buf_free(&b1);
+	rsd_label_buf_free(&b2);
 	if (all_running && !stopping)
 		rsd_pending_done(d, p, RS_OK, p->apply_json, p->nstops ?
 				 "applied: every service runs, every removed one is down" :

@@ -1330,47 +1330,14 @@ static const char *node_key(const void *p)
  * their instances, through one index (O(S log S + I) per page), one page
  * after rq->page_after. Reply.next_page is the page's last label while
  * more may follow. */
-static int inst_newer(const void *a, const void *b)
-{
-	uint64_t x = (*(rsd_inst *const *)a)->si.info.id;
-	uint64_t y = (*(rsd_inst *const *)b)->si.info.id;
-
-	return x > y ? -1 : x < y;
-}
-
-/* s and its instances, newest first (as the list holds them), into l:
- * l->insts points into *buf (grown as needed; the caller frees it).
- * O(the label's instances). -ENOMEM. */
-static int label_of(rsd *d, rsd_svc *s, rsd_label *l, rsd_inst ***buf, size_t *cap)
-{
-	size_t k = 0;
-
-	for (rsd_inst *in = rsd_label_insts(d, s->s.spec.label); in;
-	     in = rsd_label_insts_next(d, in)) {
-		if (k == *cap) {
-			size_t c = *cap ? *cap * 2 : 64;
-			rsd_inst **b = realloc(*buf, c * sizeof *b);
-
-			if (!b)
-				return -ENOMEM;
-			*buf = b;
-			*cap = c;
-		}
-		(*buf)[k++] = in;
-	}
-	qsort(*buf, k, sizeof **buf, inst_newer);
-	*l = (rsd_label){ .label = s->s.spec.label, .svc = s, .insts = *buf, .ninsts = k };
-	return 0;
-}
-
 static void do_status(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	rsd_svc **named = NULL, **v;
-	rsd_inst **buf = NULL;
-	size_t n, i, cap = 0;
+	rsd_label_buf buf = { 0 };
+	const rsd_label *l;
+	size_t n, i;
 	row_filter f;
 	page_buf pb;
-	rsd_label l;
 
 	if (filter_parse(d, peer, rq, rs_istate_from_string, "instance",
 			 ISTATE_NAMES, &f) < 0)
@@ -1395,20 +1362,20 @@ static void do_status(rsd *d, const net_peer *peer, const rs_request *rq)
 	     i < n && !page_full(&pb); i++) {
 		size_t rows;
 
-		if (label_of(d, v[i], &l, &buf, &cap) < 0) {
-			pb.failed = true;
+		if (!(l = rsd_label_view(d, v[i]->s.spec.label, &buf))) {
+			pb.failed = true;   /* out of memory (it has a service) */
 			break;
 		}
-		rows = svc_rows(&l, &f);
+		rows = svc_rows(l, &f);
 		/* a named service is listed even when the filter keeps none
 		 * of its instances (as status LABEL always listed it) */
 		if (rows || (named && !f.node[0] && f.state < 0))
-			page_add(&pb, svc_json(d, v[i], &l, &f), rows ? rows : 1);
+			page_add(&pb, svc_json(d, v[i], l, &f), rows ? rows : 1);
 	}
 	page_reply(d, peer, rq, &pb, "services", "", i < n,
 		   i ? v[i - 1]->s.spec.label : "");
 	free(named);
-	free(buf);
+	rsd_label_buf_free(&buf);
 }
 
 static int node_cmp(const void *a, const void *b)

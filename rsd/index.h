@@ -37,4 +37,20 @@ const rsd_label *rsd_index_get(const rsd_index *ix, const char *label);
 /* Frees what ix owns (not the table). Accepts an empty or failed index. */
 void rsd_index_free(rsd_index *ix);
 
+/* One label's entry without an index: its service and its instances
+ * newest first (as the list holds them, the index's order), found by
+ * label (rsd_label_insts), O(the label's instances). l->insts points
+ * into buf, valid until buf is used again; a check that looks at two
+ * labels at once uses two bufs. */
+typedef struct rsd_label_buf {
+	rsd_inst **v;
+	size_t     cap;
+	rsd_label  l;
+} rsd_label_buf;
+
+/* The entry of label in buf->l (NULL as rsd_index_get: neither a service
+ * nor an instance has it), or NULL without memory. (rsd.c) */
+const rsd_label *rsd_label_view(rsd *d, const char *label, rsd_label_buf *buf);
+void rsd_label_buf_free(rsd_label_buf *buf);
+
 #endif

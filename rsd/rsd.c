@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "codes.h"
+#include "index.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "wire.h"
@@ -776,6 +777,45 @@ rsd_inst *rsd_inst_find(rsd *d, uint64_t id)
 		if (i->si.info.id == id)
 			return i;
 	return NULL;
+}
+
+static int inst_newer(const void *a, const void *b)
+{
+	uint64_t x = (*(rsd_inst *const *)a)->si.info.id;
+	uint64_t y = (*(rsd_inst *const *)b)->si.info.id;
+
+	return x > y ? -1 : x < y;
+}
+
+const rsd_label *rsd_label_view(rsd *d, const char *label, rsd_label_buf *buf)
+{
+	rsd_svc *s = rsd_svc_find(d, label);
+	size_t k = 0;
+
+	for (rsd_inst *in = rsd_label_insts(d, label); in; in = rsd_label_insts_next(d, in)) {
+		if (k == buf->cap) {
+			size_t c = buf->cap ? buf->cap * 2 : 64;
+			rsd_inst **v = realloc(buf->v, c * sizeof *v);
+
+			if (!v)
+				return NULL;
+			buf->v = v;
+			buf->cap = c;
+		}
+		buf->v[k++] = in;
+	}
+	if (!s && !k)
+		return NULL;
+	qsort(buf->v, k, sizeof *buf->v, inst_newer);
+	buf->l = (rsd_label){ .label = s ? s->s.spec.label : label, .svc = s,
+			      .insts = buf->v, .ninsts = k };
+	return &buf->l;
+}
+
+void rsd_label_buf_free(rsd_label_buf *buf)
+{
+	free(buf->v);
+	memset(buf, 0, sizeof *buf);
 }
 
 rsd_pending *rsd_pending_for(rsd *d, const char *label)
