@@ -806,7 +806,8 @@ const rsd_label *rsd_label_view(rsd *d, const char *label, rsd_label_buf *buf)
 	}
 	if (!s && !k)
 		return NULL;
-	qsort(buf->v, k, sizeof *buf->v, inst_newer);
+	if (k > 1)   /* (none: buf->v may still be NULL) */
+		qsort(buf->v, k, sizeof *buf->v, inst_newer);
 	buf->l = (rsd_label){ .label = s ? s->s.spec.label : label, .svc = s,
 			      .insts = buf->v, .ninsts = k };
 	return &buf->l;
