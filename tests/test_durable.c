@@ -123,13 +123,12 @@ static bool back_as_before(void *arg)
 	       !strcmp(now.desired, "up") && now.ninstances == 1;
 }
 
-Test(durable, full_disk_refuses_down_drain_clone_and_changes_nothing,
-     .fini = teardown, .timeout = T_TIMEOUT)
+/* A cluster of `agents` nodes whose db is on a small tmpfs, running one
+ * instance of a (*a); skips the test where no tmpfs can be mounted. */
+static void setup_a_on_small_fs(int agents, h_inst *a)
 {
-	h_opts o = { .agents = 2, .alarm_s = T_TIMEOUT - 10 };
-	h_inst a;
+	h_opts o = { .agents = agents, .alarm_s = T_TIMEOUT - 10 };
 	const h_res *r;
-	struct same s = { &a };
 
 	if (!mount_db_fs())
 		cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
@@ -137,7 +136,18 @@ Test(durable, full_disk_refuses_down_drain_clone_and_changes_nothing,
 	h_setup_opts(&o);
 	r = h_rsctl("up", "a", "--", h_notifysvc(), "--ready", NULL);
 	cr_assert_eq(r->code, 0, "up: exit %d: %s", r->code, r->err);
-	cr_assert(h_status_instance("a", &a) && a.pid > 0 && h_pid_alive(a.pid));
+	cr_assert(h_status_instance("a", a) && a->pid > 0 &&
+		  h_pid_alive(a->pid));
+}
+
+Test(durable, full_disk_refuses_down_drain_clone_and_changes_nothing,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	h_inst a;
+	const h_res *r;
+	struct same s = { &a };
+
+	setup_a_on_small_fs(2, &a);
 
 	fill_db_fs();
 
@@ -205,18 +215,10 @@ static bool node_not_up(void *arg)
 Test(durable, full_disk_hello_is_not_recorded_until_it_can_be,
      .fini = teardown, .timeout = T_TIMEOUT)
 {
-	h_opts o = { .agents = 1, .alarm_s = T_TIMEOUT - 10 };
 	h_inst a;
-	const h_res *r;
 	struct same s = { &a };
 
-	if (!mount_db_fs())
-		cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
-	o.db_dir = mnt;
-	h_setup_opts(&o);
-	r = h_rsctl("up", "a", "--", h_notifysvc(), "--ready", NULL);
-	cr_assert_eq(r->code, 0, "up: exit %d: %s", r->code, r->err);
-	cr_assert(h_status_instance("a", &a) && a.pid > 0 && h_pid_alive(a.pid));
+	setup_a_on_small_fs(1, &a);
 
 	fill_db_fs();
 	/* a new agent process: its Hello must be recorded to count */
