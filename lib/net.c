@@ -17,7 +17,7 @@
 #include <zmq.h>
 
 #define NET_BATCH 256   /* messages handled per wake-up before yielding */
-#define NET_BATCH_MS 20  /* or this long (checked every 16 messages) */
+#define NET_BATCH_MS 10  /* or this long (checked every 16 messages) */
 
 struct net_sock {
 	void           *zs;
@@ -155,6 +155,16 @@ static void net_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 void net_sock_on_batch_end(net_sock *s, net_batch_fn fn)
 {
 	s->batch_fn = fn;
+}
+
+void net_sock_set_priority(net_sock *s, int pri)
+{
+	if (!s->loop)
+		return;
+	ev_io_stop(s->loop, &s->io);   /* libev: only an idle watcher's */
+	ev_set_priority(&s->io, pri);
+	ev_io_start(s->loop, &s->io);
+	ev_feed_event(s->loop, &s->io, EV_READ);   /* what came meanwhile */
 }
 
 static int net_sock_new(struct ev_loop *loop, int type, net_recv_fn fn,

@@ -69,6 +69,9 @@ int net_dealer_new(struct ev_loop *loop, const char *endpoint,
  * many messages (one store commit for them). */
 typedef void (*net_batch_fn)(net_sock *s, void *arg);
 void net_sock_on_batch_end(net_sock *s, net_batch_fn fn);
+/* The socket's turn among the loop's ready watchers (libev's priority,
+ * EV_MINPRI..EV_MAXPRI, 0 by default): a higher one is served first. */
+void net_sock_set_priority(net_sock *s, int pri);
 /* Sends one message (to peer on a ROUTER). Never blocks: -EAGAIN when the
  * peer's queue is full, -EHOSTUNREACH when the peer is gone. */
 int net_send(net_sock *s, const net_peer *peer, const void *buf, size_t len);

@@ -137,6 +137,9 @@ static void bind_endpoints(rsd *d, const char *agents_ep, const char *control_ep
 			   rsd_control_recv, d, &d->control);
 	if (r < 0)
 		fatalx("cannot bind control endpoint %s: %s", control_ep, strerror(-r));
+	/* an operator's request before the next batch of agents' messages
+	 * (a wake-up of those is at most 256 messages or 10 ms) */
+	net_sock_set_priority(d->control, 1);
 	if (!d->insecure && (net_monitor(d->agents, rsd_auth_event, d) < 0 ||
 			     net_monitor(d->control, rsd_auth_event, d) < 0))
 		log_warnx("cannot monitor handshakes; failures go uncounted");
