@@ -38,7 +38,8 @@ phase prints "did not finish in X s" and what was reached, and the next
 phase runs if rsd still lives. --json OUT keeps every number. Every process
 is started under this one (a child subreaper) and stopped by pid.
 
-Usage: bench/scale.py [--agents 100 [1000 5000]] [--per-agent 30] [--apply-step 100]
+Usage: bench/scale.py [--agents 100 [1000 5000]] [--per-agent 30] [--per-proc 2500]
+                      [--apply-step 100]
                       [--only setup,cold,steady,restart,loss,burst]
                       [--steady-s 30] [--burst-e 50] [--timeout 120]
                       [--json OUT] [--keep]
@@ -240,9 +241,10 @@ class LoadGen:
     """rs-loadgen under this process: commands on its stdin, JSON lines
     from its stdout read by a thread."""
 
-    def __init__(self, path, rsd, keys, n, spread_ms=0, enroll_only=False):
+    def __init__(self, path, rsd, keys, n, spread_ms=0, enroll_only=False, first=1):
         args = [path, "--rsd", rsd.agents, "--token", rsd.token, "--keys", keys,
-                "--agents", str(n), "--hello-spread-ms", str(spread_ms)]
+                "--agents", str(n), "--hello-spread-ms", str(spread_ms),
+                "--first", str(first)]
         if enroll_only:
             args.append("--enroll-only")
         self.errpath = os.path.join(os.path.dirname(keys), "loadgen.log")
@@ -303,6 +305,96 @@ class LoadGen:
 
     def stop(self):
         common.stop_proc(self.p, timeout=30)
+
+
+def merge_reports(reps):
+    """One report of several rs-loadgen processes: counts summed, times
+    the latest, a burst done when every process's is."""
+    reps = [r for r in reps if r]
+    if not reps:
+        return None
+    out = {}
+    for k, v in reps[0].items():
+        if k == "burst":
+            bs = [r.get("burst") or {} for r in reps]
+            out[k] = {"agents": sum(b.get("agents", 0) for b in bs),
+                      "events": sum(b.get("events", 0) for b in bs),
+                      "sent_s": max(b.get("sent_s", -1) for b in bs),
+                      "acked_s": -1 if any(b.get("acked_s", -1) < 0 for b in bs)
+                      else max(b["acked_s"] for b in bs)}
+        elif k in ("mono_ms", "t_s"):
+            out[k] = min(r.get(k, 0) for r in reps)
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
+            out[k] = v
+        else:
+            out[k] = sum(r.get(k, 0) for r in reps)
+    return out
+
+
+class LoadGens:
+    """N simulated agents as several rs-loadgen processes (each holds at
+    most --per-proc: every agent takes 4 fds, and one process's fd limit
+    may be 20,000), driven as one LoadGen: commands split or repeated,
+    lines and reports merged."""
+
+    def __init__(self, path, rsd, keys, n, spread_ms=0, enroll_only=False, per_proc=2500):
+        k = max(1, -(-n // per_proc))
+        sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
+        self.n, self.sizes, self.gens, first = n, sizes, [], 1
+        for sz in sizes:
+            self.gens.append(LoadGen(path, rsd, keys, sz, spread_ms, enroll_only, first))
+            first += sz
+
+    def wait(self, timeout):
+        """0 when every process exited 0 (an enrolment), else non-zero."""
+        return max(abs(g.p.wait(timeout)) for g in self.gens)
+
+    @property
+    def last(self):
+        return merge_reports([g.last for g in self.gens])
+
+    def marks(self):
+        return [len(g.reports) for g in self.gens]
+
+    def reports_since(self, marks):
+        """Each process's periodic reports since marks, one list each."""
+        return [g.reports[m:] for g, m in zip(self.gens, marks)]
+
+    def cmd(self, line):
+        w = line.split()
+        if w[0] == "silent" and len(w) == 2 and w[1].isdigit():
+            k = int(w[1])   # spread over the processes as their agents
+            ks = [k * sz // self.n for sz in self.sizes]
+            for i in range(k - sum(ks)):
+                ks[i % len(ks)] += 1
+            for g, ki in zip(self.gens, ks):
+                g.cmd(f"silent {ki}")
+            return
+        for g in self.gens:
+            g.cmd(line)
+
+    def wait_line(self, typ, after_ms=0, timeout=30):
+        end = time.monotonic() + timeout
+        got = []
+        for g in self.gens:
+            j = g.wait_line(typ, after_ms, max(0.0, end - time.monotonic()))
+            if j is None:
+                return None
+            got.append(j)
+        out = dict(got[0])
+        out["mono_ms"] = max(j.get("mono_ms", 0) for j in got)
+        if "nodes" in out:
+            out["nodes"] = [x for j in got for x in j.get("nodes", [])]
+        if typ == "burst":
+            out["agents"] = sum(j.get("agents", 0) for j in got)
+        return out
+
+    def report(self, timeout=10):
+        return merge_reports([g.report(timeout) for g in self.gens])
+
+    def stop(self):
+        for g in self.gens:
+            g.stop()
 
 
 class Probe(threading.Thread):
@@ -416,7 +508,8 @@ class Run:
         return before is None or all(ins[i][3] == before[i][3] for i in before)
 
     def start_lg(self, spread_ms=0):
-        self.lg = LoadGen(self.a.loadgen, self.rsd, self.keys, self.n, spread_ms)
+        self.lg = LoadGens(self.a.loadgen, self.rsd, self.keys, self.n, spread_ms,
+                           per_proc=self.a.per_proc)
         st = self.lg.wait_line("start", timeout=self.timeout)
         if st is None:
             raise PhaseTimeout("rs-loadgen did not start its agents")
@@ -433,8 +526,9 @@ class Run:
         self.rsd.start()
         self.ctl = Ctl(self.rsd, timeout_s=30)
         t0 = time.monotonic()
-        en = LoadGen(self.a.loadgen, self.rsd, self.keys, self.n, enroll_only=True)
-        if en.p.wait(self.timeout) != 0:
+        en = LoadGens(self.a.loadgen, self.rsd, self.keys, self.n, enroll_only=True,
+                      per_proc=self.a.per_proc)
+        if en.wait(self.timeout) != 0:
             raise RuntimeError("enrolment failed: see loadgen.log")
         self.out["enroll_s"] = time.monotonic() - t0
         self.say(f"enrolled {self.n} nodes in {self.out['enroll_s']:.2f} s")
@@ -516,7 +610,7 @@ class Run:
         self.phase("steady")
         pid = self.rsd.p.pid
         off = self.rsd.log_size()
-        nrep = len(self.lg.reports)
+        marks = self.lg.marks()
         c0, t0 = cpu_ms(pid), time.monotonic()
         rss = []
         end = t0 + self.a.steady_s
@@ -525,7 +619,8 @@ class Run:
             time.sleep(1)
         c1, t1 = cpu_ms(pid), time.monotonic()
         text = self.rsd.log_since(off)
-        reps = self.lg.reports[nrep:]
+        per = self.lg.reports_since(marks)   # each rs-loadgen's own
+        reps = [r for rs in per for r in rs]
         rtt50 = [r["beat_rtt_ms"]["p50"] for r in reps if r["beat_rtt_ms"]["n"]]
         rtt99 = [r["beat_rtt_ms"]["p99"] for r in reps if r["beat_rtt_ms"]["n"]]
         res = {"seconds": t1 - t0, "cpu_pct": (c1 - c0) / (t1 - t0) / 10,
@@ -535,8 +630,8 @@ class Run:
                "flaps_lost": len(re.findall(r" -> lost", text)),
                "beat_rtt_ms_p50": statistics.median(rtt50) if rtt50 else None,
                "beat_rtt_ms_p99": max(rtt99) if rtt99 else None,
-               "agent_msgs_per_s": statistics.median([r["sent_per_s"] for r in reps])
-               if reps else None}
+               "agent_msgs_per_s": sum(statistics.median([r["sent_per_s"] for r in rs])
+                                       for rs in per if rs) if reps else None}
         self.out["steady"] = res
         self.say(f"steady {res['seconds']:.0f} s: rsd CPU {res['cpu_pct']:.1f} % of a core, "
                  f"RSS {res['rss_mib_median']:.1f} MiB (max {res['rss_mib_max']:.1f}), "
@@ -710,6 +805,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--agents", type=int, nargs="+", default=[100])
     ap.add_argument("--per-agent", type=int, default=30)
+    ap.add_argument("--per-proc", type=int, default=2500,
+                    help="simulated agents per rs-loadgen process (4 fds each)")
     ap.add_argument("--only", default="setup,cold,steady,restart,loss,burst")
     ap.add_argument("--steady-s", type=float, default=30)
     ap.add_argument("--burst-e", type=int, default=50, help="events per agent")
