@@ -65,6 +65,13 @@ bool nodesm_cfg_valid(const nodesm_cfg *c)
 	       c->ttl_ms <= c->lease_ms + c->margin_ms;
 }
 
+bool nodesm_mass_loss(size_t known, size_t up)
+{
+	size_t down = known >= up ? known - up : 0;
+
+	return known >= NODESM_MASS_MIN && down * 100 >= known * NODESM_MASS_PCT;
+}
+
 bool nodesm_releases(const nodesm *n, const nodesm_cfg *c, bool fenced,
 		     uint64_t stop_ms, uint64_t now)
 {

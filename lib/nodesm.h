@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 
 typedef enum nodesm_state {
 	NM_UNKNOWN = 0,
@@ -88,6 +89,17 @@ int nodesm_step(nodesm *n, const nodesm_cfg *c, nodesm_event ev,
  * its copy there is surely dead. */
 bool nodesm_releases(const nodesm *n, const nodesm_cfg *c, bool fenced,
 		     uint64_t stop_ms, uint64_t now_ms);
+/* Whether moving instances off lost nodes should wait because too many
+ * nodes are not up at once: in a cluster of at least NODESM_MASS_MIN
+ * nodes, NODESM_MASS_PCT % or more of them not up is rsd's own trouble
+ * (a restart whose Hellos it has not all handled yet) or a partition,
+ * not that many machines dying; moving their instances would pile them
+ * on the few nodes left (issue 12: 5,000 nodes after an rsd restart).
+ * known: the nodes rsd counts; up: those up. As Kubernetes stops
+ * evicting in a zone that is mostly unready. */
+#define NODESM_MASS_MIN 10
+#define NODESM_MASS_PCT 55
+bool nodesm_mass_loss(size_t known, size_t up);
 bool nodesm_allowed(nodesm_state from, nodesm_state to);
 bool nodesm_accepts(nodesm_state s, nodesm_event ev);
 const char *nodesm_state_to_string(nodesm_state s);

@@ -883,10 +883,24 @@ static void reschedule_one(rsd *d, rsd_inst *in, rsd_node *to)
 void rsd_reschedule_lost(rsd *d)
 {
 	rsd_inst **lost = NULL;
-	size_t n = 0, cap = 0;
-	bool began = false;
+	size_t n = 0, cap = 0, known = 0, up = 0;
+	bool began = false, paused;
 	int r = 0;
 
+	/* most of a big cluster not up at once (rsd restarted under it, a
+	 * partition): wait, rather than pile every lost instance on the few
+	 * nodes left (lib/nodesm.h nodesm_mass_loss) */
+	for (rsd_node *nd = d->nodes; nd; nd = nd->next, known++)
+		up += nd->sm.state == NM_UP;
+	paused = nodesm_mass_loss(known, up);
+	if (paused != d->resched_paused)
+		(paused ? log_warnx : log_info)("%zu of %zu nodes are not up: moving instances "
+						"off lost nodes %s", known - up, known,
+						paused ? "waits until most are back" :
+						"goes on");
+	d->resched_paused = paused;
+	if (paused)
+		return;
 	/* lost instances are on nodes that are not up (a node's Hello
 	 * reconciles every instance placed there): those nodes' instances
 	 * only, gathered first (a move takes one off its node's walk) */

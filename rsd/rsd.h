@@ -218,6 +218,7 @@ typedef struct rsd {
 	size_t          nsvc_sorted;      /* svc_sorted_gen */
 	uint64_t        svc_sorted_gen;
 	bool            check_tables;     /* RS_CHECK_TABLES: each period */
+	bool            resched_paused;   /* most nodes not up (nodesm_mass_loss) */
 	rsd_pending    *pending;
 	struct rsd_script *scripts;   /* recovery scripts running */
 	rsd_logreq     *logreqs;

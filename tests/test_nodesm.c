@@ -203,3 +203,20 @@ Test(nodesm, random_walk_keeps_the_fencing_rule)
 		}
 	}
 }
+
+Test(nodesm, mass_loss_pauses_rescheduling_only_in_a_big_cluster)
+{
+	/* small clusters always move what was lost */
+	cr_assert_not(nodesm_mass_loss(3, 0));
+	cr_assert_not(nodesm_mass_loss(NODESM_MASS_MIN - 1, 0));
+	/* from NODESM_MASS_MIN nodes: 55 % or more not up waits */
+	cr_assert_not(nodesm_mass_loss(10, 10));
+	cr_assert_not(nodesm_mass_loss(10, 5), "45 %% up: 5 of 10 down is 50 %%");
+	cr_assert(nodesm_mass_loss(10, 4), "6 of 10 down");
+	cr_assert_not(nodesm_mass_loss(5000, 4900), "100 of 5,000 lost: moved");
+	cr_assert(nodesm_mass_loss(5000, 2250), "2,750 of 5,000 not up (55 %%)");
+	cr_assert_not(nodesm_mass_loss(5000, 2251));
+	cr_assert(nodesm_mass_loss(5000, 0), "an rsd restarted under 5,000 nodes");
+	cr_assert_not(nodesm_mass_loss(0, 0));
+	cr_assert_not(nodesm_mass_loss(10, 12), "more up than known: no underflow");
+}
