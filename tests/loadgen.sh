@@ -3,7 +3,9 @@
 # rs-loadgen) against one rsd (issue 12): every node enrols and is
 # welcomed, 3 instances each run, and after rsd's kill -9 + restart on the
 # same db every node is up again and every instance runs with its old pid
-# (no new start). Waits on conditions, each with a deadline.
+# (no new start); then 60 % of the nodes fall silent at once: rsd moves
+# nothing (nodesm_mass_loss) and every instance is back where it was when
+# they speak again. Waits on conditions, each with a deadline.
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 N=${2:-200}
@@ -82,4 +84,27 @@ echo report >&5
 wait_for 10 grep -q '"type":"report"' "$TMP/lg.out" || fail "no report"
 grep '"type":"report"' "$TMP/lg.out" | tail -1 | grep -q "\"starts\":$((N * 3))," \
     || fail "new starts after the restart: $(grep '"type":"report"' "$TMP/lg.out" | tail -1)"
-echo "loadgen.sh: $N simulated agents welcomed, $((N * 3)) instances; after rsd kill -9 every node up again, every instance with its old pid"
+
+# most of the cluster silent at once (a partition): rsd waits instead of
+# piling the silent nodes' instances on the few left (nodesm_mass_loss),
+# and when they speak again every instance is where it was, same pid
+K=$((N * 6 / 10))
+lost_nodes() {
+    [ "$(rsctl --json nodes | python3 -c 'import json,sys
+print(sum(n["state"] in ("lost", "fenced") for n in json.load(sys.stdin)["nodes"]))')" = "$K" ]
+}
+off=$(wc -c <"$TMP/rsd.log")
+echo "silent $K" >&5
+wait_for 30 lost_nodes || fail "not $K nodes lost"
+wait_for 10 bash -c "tail -c +$off '$TMP/rsd.log' | grep -q 'moving instances off lost nodes waits'" \
+    || fail "rsd did not pause the moves with $K of $N nodes lost"
+if tail -c +"$off" "$TMP/rsd.log" | grep -q 'rescheduling from lost node'; then
+    fail "instances moved while most nodes were lost: $(tail -c +"$off" "$TMP/rsd.log" | grep -c 'rescheduling from lost node')"
+fi
+echo "wake all" >&5
+wait_for 60 nodes_up || fail "not every node up after the wake"
+wait_for 10 bash -c "tail -c +$off '$TMP/rsd.log' | grep -q 'moving instances off lost nodes goes on'" \
+    || fail "rsd did not say the moves go on"
+wait_for 60 all_back || fail "after the partition not every instance runs where it was: \
+$(diff "$TMP/before" "$TMP/after" | head -5)"
+echo "loadgen.sh: $N simulated agents welcomed, $((N * 3)) instances; after rsd kill -9 every node up again, every instance with its old pid; $K of $N nodes silent: nothing moved, all back"
