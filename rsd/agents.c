@@ -827,8 +827,8 @@ void rsd_node_event(rsd *d, rsd_node *n, nodesm_event ev, const net_peer *peer)
 		rsd_store_trouble(d, "a node's membership", r);
 	/* moves are their own decision, after this one committed (or not:
 	 * the table holds the facts; rescheduling records its own) */
-	if (fx.fx & (NM_FX_MOVE | NM_FX_MOVE_FENCED))
-		rsd_reschedule_lost(d);
+	if ((fx.fx & (NM_FX_MOVE | NM_FX_MOVE_FENCED)) && !d->in_tick)
+		rsd_reschedule_lost(d);   /* (a period: once, after every node's tick) */
 	rsd_pending_check(d);
 }
 

@@ -219,6 +219,7 @@ typedef struct rsd {
 	uint64_t        svc_sorted_gen;
 	bool            check_tables;     /* RS_CHECK_TABLES: each period */
 	bool            resched_paused;   /* most nodes not up (nodesm_mass_loss) */
+	bool            in_tick;          /* the period ticks every node */
 	rsd_pending    *pending;
 	struct rsd_script *scripts;   /* recovery scripts running */
 	rsd_logreq     *logreqs;
