@@ -310,7 +310,7 @@ static bool duplicate_agent(rsd *d, rsd_node *n, const net_peer *peer,
 /* A Hello is recorded in the wake-up's transaction (group commit, as
  * events): if that commit fails, rsd_batch_flush puts the node back as
  * it was before (hello_unrecorded). */
-static void hello_unrecorded(rsd *d, rsd_node *n, const nodesm *was)
+static void hello_unrecorded(rsd_node *n, const nodesm *was)
 {
 	/* not recorded: as if this rsd had not heard it yet (a Hello must
 	 * be recorded before the node counts as up) */
@@ -319,14 +319,13 @@ static void hello_unrecorded(rsd *d, rsd_node *n, const nodesm *was)
 		n->sm.state = NM_UNKNOWN;
 	n->n.state = rsd_node_state_of(n->sm.state);
 	n->hello_fresh = false;
-	(void)d;
 }
 
 void rsd_batch_hellos_end(rsd *d, bool committed)
 {
 	/* newest first: a node that said Hello twice ends as before both */
 	for (size_t i = d->nbatch_hellos; !committed && i-- > 0;)
-		hello_unrecorded(d, d->batch_hellos[i].n, &d->batch_hellos[i].was);
+		hello_unrecorded(d->batch_hellos[i].n, &d->batch_hellos[i].was);
 	d->nbatch_hellos = 0;
 }
 
@@ -385,7 +384,7 @@ static int hello_record(rsd *d, rsd_node *n, const rs_msg *m, bool same_agent,
 		 * Welcome held until then */
 	}
 	if (r < 0) {
-		hello_unrecorded(d, n, &was);
+		hello_unrecorded(n, &was);
 		memset(fx, 0, sizeof *fx);
 		rsd_store_trouble(d, "a node's hello", r);
 	}
@@ -825,10 +824,9 @@ void rsd_node_event(rsd *d, rsd_node *n, nodesm_event ev, const net_peer *peer)
 		node_instances_lost(d, n, r == 0);
 	if (r == 0 && (r = rsd_tx_commit(d)) < 0)
 		rsd_store_trouble(d, "a node's membership", r);
-	/* moves are their own decision, after this one committed (or not:
-	 * the table holds the facts; rescheduling records its own) */
-	if ((fx.fx & (NM_FX_MOVE | NM_FX_MOVE_FENCED)) && !d->in_tick)
-		rsd_reschedule_lost(d);   /* (a period: once, after every node's tick) */
+	/* moves (NM_FX_MOVE*) are their own decision, the caller's to make
+	 * after this one committed (or not: the table holds the facts;
+	 * rescheduling records its own): rsd_reschedule_lost */
 	rsd_pending_check(d);
 }
 

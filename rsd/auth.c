@@ -491,8 +491,10 @@ static void cred_revoke(rsd *d, const net_peer *peer, const rs_request *rq)
 		 * instances move), not after its TTL */
 		rsd_node *n = rsd_node_find(d, rq->label);
 
-		if (n)
+		if (n) {
 			rsd_node_event(d, n, NM_EV_REVOKE, NULL);
+			rsd_reschedule_lost(d);
+		}
 	}
 	rsd_reply(d, peer, rq->id, RS_OK, NULL, "revoked");
 }

@@ -1347,10 +1347,8 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	/* every node's membership first, then the moves once: the mass-loss
 	 * guard counts the nodes not up after all of them ticked, not
 	 * halfway (tests/loadgen.sh found moves under ASan's slower ticks) */
-	d->in_tick = true;
 	for (rsd_node *n = d->nodes; n; n = n->next)
 		rsd_node_event(d, n, NM_EV_TICK, NULL);
-	d->in_tick = false;
 	rsd_reschedule_lost(d);   /* lost now, or a fenced instance's time */
 	rsd_orders_due(d, now);
 	rsd_watch_check(d, now);

@@ -219,7 +219,6 @@ typedef struct rsd {
 	uint64_t        svc_sorted_gen;
 	bool            check_tables;     /* RS_CHECK_TABLES: each period */
 	bool            resched_paused;   /* most nodes not up (nodesm_mass_loss) */
-	bool            in_tick;          /* the period ticks every node */
 	rsd_pending    *pending;
 	struct rsd_script *scripts;   /* recovery scripts running */
 	rsd_logreq     *logreqs;
@@ -456,7 +455,9 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		     size_t len, void *arg);
 /* Delivers ev (now) to n's membership machine and carries out what it
  * decides, each decision after its transaction commits; peer: where a
- * message came from (for a Rehello), or NULL. Hello is on_hello's. */
+ * message came from (for a Rehello), or NULL. Hello is on_hello's. The
+ * moves off a node lost (a tick, a revoke) are the caller's, after:
+ * rsd_reschedule_lost (the period calls it once every node ticked). */
 void rsd_node_event(rsd *d, rsd_node *n, nodesm_event ev, const net_peer *peer);
 /* The store's name for a membership state. */
 rs_node_state rsd_node_state_of(nodesm_state s);
