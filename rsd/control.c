@@ -1260,13 +1260,6 @@ static int filter_parse(rsd *d, const net_peer *peer, const rs_request *rq,
 	return 0;
 }
 
-static int svc_cmp(const void *a, const void *b)
-{
-	const rsd_svc *x = *(rsd_svc *const *)a, *y = *(rsd_svc *const *)b;
-
-	return strcmp(x->s.spec.label, y->s.spec.label);
-}
-
 /* The services status LABEL [LABEL...] names (rq->label, rq->batch), in
  * label order, into *out (malloc'ed, *n of them). Returns 0, -ENOMEM, or
  * -ENOENT after replying which label is unknown. */
@@ -1289,7 +1282,7 @@ static int status_named(rsd *d, const net_peer *peer, const rs_request *rq,
 		}
 		v[(*n)++] = sv;
 	}
-	qsort(v, *n, sizeof *v, svc_cmp);
+	qsort(v, *n, sizeof *v, rsd_svc_label_cmp);
 	*out = v;
 	return 0;
 }

@@ -30,7 +30,7 @@ static rsd_label *slot_of(const rsd_index *ix, const char *label)
 	return &ix->slot[i];
 }
 
-static int by_label(const void *a, const void *b)
+int rsd_svc_label_cmp(const void *a, const void *b)
 {
 	const rsd_svc *x = *(rsd_svc *const *)a, *y = *(rsd_svc *const *)b;
 
@@ -62,7 +62,7 @@ int rsd_index_build(rsd_index *ix, rsd *d)
 		l->svc = s;
 		ix->svcs[ix->nsvcs++] = s;
 	}
-	qsort(ix->svcs, ix->nsvcs, sizeof *ix->svcs, by_label);
+	qsort(ix->svcs, ix->nsvcs, sizeof *ix->svcs, rsd_svc_label_cmp);
 	for (rsd_inst *in = d->insts; in; in = in->next) {
 		rsd_label *l = slot_of(ix, in->si.info.label);
 		l->label = in->si.info.label;

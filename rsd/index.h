@@ -29,6 +29,9 @@ typedef struct rsd_index {
 	size_t      nsvcs;
 } rsd_index;
 
+/* qsort's order of rsd_svc pointers by label (every list of services
+ * rsd sorts: the index, status pages, status LABEL...). */
+int rsd_svc_label_cmp(const void *a, const void *b);
 /* Builds ix (uninitialised) from d's services and instances. Returns 0 or
  * -ENOMEM (ix then empty; rsd_index_free() is still safe). */
 int rsd_index_build(rsd_index *ix, rsd *d);

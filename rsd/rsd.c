@@ -669,12 +669,6 @@ void rsd_svc_link(rsd *d, rsd_svc *s)
 	d->svcs_gen++;   /* (an unlink, when there is one, must bump it too) */
 }
 
-static int svc_by_label(const void *a, const void *b)
-{
-	return strcmp((*(rsd_svc *const *)a)->s.spec.label,
-		      (*(rsd_svc *const *)b)->s.spec.label);
-}
-
 rsd_svc **rsd_svcs_sorted(rsd *d, size_t *n)
 {
 	size_t k = 0;
@@ -692,7 +686,7 @@ rsd_svc **rsd_svcs_sorted(rsd *d, size_t *n)
 	k = 0;
 	for (rsd_svc *s = d->svcs; s; s = s->next)
 		v[k++] = s;
-	qsort(v, k, sizeof *v, svc_by_label);
+	qsort(v, k, sizeof *v, rsd_svc_label_cmp);
 	d->svc_sorted = v;
 	d->nsvc_sorted = *n = k;
 	d->svc_sorted_gen = d->svcs_gen;
