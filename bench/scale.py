@@ -58,6 +58,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.request
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -112,6 +113,20 @@ def pct(xs, p):
         return None
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
+
+
+def hist_delta(a, b):
+    """Between two Rsd.hist snapshots: {"n", "mean_ms", "p99_le_ms" (the
+    bucket bound at or under which 99 % fell), "max_le_ms"}, or None."""
+    if not a or not b or b["count"] <= a["count"]:
+        return None
+    n = b["count"] - a["count"]
+    les = sorted(b["le"])
+    d = [(le, b["le"][le] - a["le"].get(le, 0)) for le in les]
+    p99 = next((le for le, c in d if c >= 0.99 * n), les[-1])
+    top = next((le for le, c in d if c >= n), les[-1])
+    return {"n": n, "mean_ms": (b["sum"] - a["sum"]) / n * 1000,
+            "p99_le_ms": p99 * 1000, "max_le_ms": top * 1000}
 
 
 class PhaseTimeout(Exception):
@@ -201,7 +216,8 @@ class Rsd:
         t0 = time.monotonic()
         self.p = subprocess.Popen(
             [self.bin["rsd"], "--db", self.db, "--agents", self.agents,
-             "--control", self.control, "--ready-fd", str(w), "--node-ttl", str(self.ttl)],
+             "--control", self.control, "--ready-fd", str(w), "--node-ttl", str(self.ttl),
+             "--metrics", "127.0.0.1:0"],
             pass_fds=(w,), stdin=subprocess.DEVNULL,
             stdout=open(self.logpath, "ab"), stderr=subprocess.STDOUT)
         os.close(w)
@@ -212,11 +228,33 @@ class Rsd:
         if "control" not in kv:
             raise RuntimeError("rsd did not get ready")
         self.control, self.agents = kv["control"], kv["agents"]
+        self.metrics = kv.get("metrics")
         self.cred, self.token = common.wait_keys(self.tmp)
         return time.monotonic() - t0
 
     def alive(self):
         return self.p is not None and self.p.poll() is None
+
+    def hist(self, name):
+        """rsd's histogram name from /metrics: {"sum", "count", "le": {bound:
+        cumulative count}}, or None."""
+        if not self.metrics:
+            return None
+        try:
+            with urllib.request.urlopen(f"http://{self.metrics}/metrics", timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            return None
+        h = {"sum": 0.0, "count": 0, "le": {}}
+        for line in text.splitlines():
+            if line.startswith(name + "_sum "):
+                h["sum"] = float(line.split()[1])
+            elif line.startswith(name + "_count "):
+                h["count"] = int(float(line.split()[1]))
+            elif line.startswith(name + "_bucket{le=\""):
+                le = line.split('"')[1]
+                h["le"][float("inf") if le == "+Inf" else float(le)] = int(float(line.split()[1]))
+        return h
 
     def kill9(self):
         common.kill_pid(self.p.pid, signal.SIGKILL)
@@ -397,20 +435,41 @@ class LoadGens:
             g.stop()
 
 
-class Probe(threading.Thread):
+class Probe:
     """Control round trips (status LABEL, lookup LABEL in turn) every
-    20 ms, tagged with the phase that runs."""
+    20 ms, tagged with the phase that runs. In its own process: in this
+    one, the GIL (handed over every 5 ms) and the threads reading the
+    load generators would be measured with rsd."""
 
     def __init__(self, rsd, labels):
-        super().__init__(daemon=True)
+        import multiprocessing
+        mp = multiprocessing.get_context("fork")
         self.rsd, self.labels = rsd, labels
-        self.phase = None
+        self._phase = mp.Array("c", 64)
+        self.stop_ev = mp.Event()
+        self._conn, child = mp.Pipe()
         self.samples = {}      # phase -> {"status": [s], "lookup": [s], "timeouts": n}
-        self.stop_ev = threading.Event()
+        self.proc = mp.Process(target=self._run, args=(child,), daemon=True)
 
-    def run(self):
-        ctl = Ctl(self.rsd)
-        i = 0
+    @property
+    def phase(self):
+        return self._phase.value.decode() or None
+
+    @phase.setter
+    def phase(self, name):
+        self._phase.value = (name or "").encode()[:63]
+
+    def start(self):
+        self.proc.start()
+
+    def join(self, timeout):
+        if self._conn.poll(timeout):
+            self.samples = self._conn.recv()
+        self.proc.join(timeout)
+
+    def _run(self, conn):
+        ctl = Ctl(self.rsd)   # pyzmq makes this process its own context
+        samples, i = {}, 0
         while not self.stop_ev.is_set():
             ph = self.phase
             if ph is None or not self.labels:
@@ -419,8 +478,8 @@ class Probe(threading.Thread):
             verb = (V_STATUS, V_LOOKUP)[i % 2]
             i += 1
             code, _, dt = ctl.call(verb, random.choice(self.labels))
-            d = self.samples.setdefault(ph, {"status": [], "lookup": [], "timeouts": 0,
-                                             "errors": 0})
+            d = samples.setdefault(ph, {"status": [], "lookup": [], "timeouts": 0,
+                                        "errors": 0})
             if code is None:
                 d["timeouts"] += 1
             elif code != 0:
@@ -429,6 +488,7 @@ class Probe(threading.Thread):
                 d["status" if verb == V_STATUS else "lookup"].append(dt)
             time.sleep(0.02)
         ctl.close()
+        conn.send(samples)
 
 
 class Run:
@@ -560,8 +620,14 @@ class Run:
                     f.write(f"  - label: {lb}\n    command: [/bin/sleep, '3600']\n"
                             f"    replicas: {self.per}\n")
             t0 = time.monotonic()
-            p = subprocess.run([*self.rsd.ctl_argv(), "apply", path, "--no-block"],
-                               capture_output=True, text=True, timeout=self.timeout)
+            while True:
+                p = subprocess.run([*self.rsd.ctl_argv(), "apply", path, "--no-block"],
+                                   capture_output=True, text=True, timeout=self.timeout)
+                # the previous apply ends at rsd's next period, which
+                # may come after the agents already run its instances
+                if "busy" not in p.stderr or time.monotonic() - t0 > self.timeout:
+                    break
+                time.sleep(0.05)
             if p.returncode != 0:
                 raise RuntimeError(f"apply: rc {p.returncode}: {p.stderr.strip()[-500:]}")
             t1 = time.monotonic()
@@ -611,6 +677,7 @@ class Run:
         pid = self.rsd.p.pid
         off = self.rsd.log_size()
         marks = self.lg.marks()
+        h0 = self.rsd.hist("rs_period_seconds")
         c0, t0 = cpu_ms(pid), time.monotonic()
         rss = []
         end = t0 + self.a.steady_s
@@ -618,6 +685,7 @@ class Run:
             rss.append(status_kib(pid, "VmRSS"))
             time.sleep(1)
         c1, t1 = cpu_ms(pid), time.monotonic()
+        period = hist_delta(h0, self.rsd.hist("rs_period_seconds"))
         text = self.rsd.log_since(off)
         per = self.lg.reports_since(marks)   # each rs-loadgen's own
         reps = [r for rs in per for r in rs]
@@ -630,6 +698,7 @@ class Run:
                "flaps_lost": len(re.findall(r" -> lost", text)),
                "beat_rtt_ms_p50": statistics.median(rtt50) if rtt50 else None,
                "beat_rtt_ms_p99": max(rtt99) if rtt99 else None,
+               "period_ms": period,
                "agent_msgs_per_s": sum(statistics.median([r["sent_per_s"] for r in rs])
                                        for rs in per if rs) if reps else None}
         self.out["steady"] = res
@@ -638,6 +707,10 @@ class Run:
                  f"flaps: {res['flaps_suspect']} suspect, {res['flaps_lost']} lost; beat "
                  f"round trip p50 {res['beat_rtt_ms_p50']} ms, worst p99 "
                  f"{res['beat_rtt_ms_p99']} ms")
+        if period:
+            self.say(f"steady: rsd's period {period['mean_ms']:.2f} ms mean, 99 % under "
+                     f"{period['p99_le_ms']:g} ms, all under {period['max_le_ms']:g} ms "
+                     f"({period['n']} periods)")
 
     def restart(self):
         self.phase("restart")

@@ -17,12 +17,14 @@
 #include <zmq.h>
 
 #define NET_BATCH 256   /* messages handled per wake-up before yielding */
-#define NET_BATCH_MS 10  /* or this long (checked every 16 messages) */
+#define NET_BATCH_MS 2   /* or this long (checked every 4 messages): the
+			  * longest a control request waits behind agents */
 
 struct net_sock {
 	void           *zs;
 	struct ev_loop *loop;
 	ev_io           io;
+	ev_idle         more;        /* a batch cut short goes on from here */
 	int             router;
 	int             zap;         /* the ZAP handler's REP socket */
 	net_recv_fn     fn;
@@ -140,16 +142,27 @@ static void net_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			break;
 		got++;
 		/* heavy messages (a Hello storm): the others' turn sooner */
-		if ((got & 15) == 0 && net_now_ms() - t0 >= NET_BATCH_MS) {
+		if ((got & 3) == 0 && net_now_ms() - t0 >= NET_BATCH_MS) {
 			i = NET_BATCH;
 			break;
 		}
 	}
 	if (got && s->batch_fn)
 		s->batch_fn(s, s->arg);
-	/* more pending: come back after other watchers had their turn */
+	/* more pending: come back once the loop has polled again and the
+	 * other ready watchers had their turn (libev runs a watcher fed
+	 * now in this same pass, before it looks at the control socket) */
 	if (i == NET_BATCH)
-		ev_feed_event(loop, &s->io, EV_READ);
+		ev_idle_start(loop, &s->more);
+}
+
+static void net_more_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	net_sock *s = w->data;
+
+	(void)revents;
+	ev_idle_stop(loop, w);
+	net_io_cb(loop, &s->io, EV_READ);
 }
 
 void net_sock_on_batch_end(net_sock *s, net_batch_fn fn)
@@ -162,7 +175,9 @@ void net_sock_set_priority(net_sock *s, int pri)
 	if (!s->loop)
 		return;
 	ev_io_stop(s->loop, &s->io);   /* libev: only an idle watcher's */
+	ev_idle_stop(s->loop, &s->more);
 	ev_set_priority(&s->io, pri);
+	ev_set_priority(&s->more, pri);
 	ev_io_start(s->loop, &s->io);
 	ev_feed_event(s->loop, &s->io, EV_READ);   /* what came meanwhile */
 }
@@ -196,6 +211,8 @@ static int net_sock_new(struct ev_loop *loop, int type, net_recv_fn fn,
 		zmq_getsockopt(s->zs, ZMQ_FD, &fd, &len);
 		ev_io_init(&s->io, net_io_cb, fd, EV_READ);
 		s->io.data = s;
+		ev_idle_init(&s->more, net_more_cb);
+		s->more.data = s;
 		ev_io_start(loop, &s->io);
 	}
 	*out = s;
@@ -343,8 +360,10 @@ void net_destroy(net_sock **sp)
 
 	if (!s)
 		return;
-	if (s->loop)
+	if (s->loop) {
 		ev_io_stop(s->loop, &s->io);
+		ev_idle_stop(s->loop, &s->more);
+	}
 	if (s->mon) {
 		ev_io_stop(s->loop, &s->mon_io);
 		zmq_socket_monitor(s->zs, NULL, 0);

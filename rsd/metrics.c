@@ -109,6 +109,9 @@ static void metrics_text(rsd *d, prom_buf *b)
 			&d->h_restart);
 	prom_hist_write(b, "rs_store_commit_seconds",
 			"Duration of rsd's SQLite commits.", &d->h_commit);
+	prom_hist_write(b, "rs_period_seconds",
+			"Duration of rsd's periodic check (node ticks, moves, converge).",
+			&d->h_period);
 	{
 		bool booted = d->booted || !d->boot;
 		for (rsd_node *n = d->nodes; n; n = n->next)

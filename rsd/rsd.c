@@ -71,6 +71,7 @@ static void inst_restore(rsd *d, rsd_inst *in, rsd_inst *was)
 	if (renode)
 		rsd_tab_add(&d->tbynode, in);
 	inst_account(d, in, 1);
+	rsd_converge_due(d, in->si.info.label);   /* a standby again, say */
 }
 
 /* Ends the transaction's bookkeeping: sends (or drops) the orders in the
@@ -237,6 +238,7 @@ void rsd_switch_over(rsd *d, rsd_inst *in)
 		rsd_tx_save(d, in);
 		sb->si.standby = false;
 		in->si.standby = true;
+		rsd_converge_due(d, in->si.info.label);
 		if (store_instance_put(d->st, &sb->si) < 0 ||
 		    store_instance_put(d->st, &in->si) < 0)
 			log_warnx("cannot store the switch-over of %s: %s",
@@ -595,6 +597,14 @@ rsd_inst *rsd_label_insts_next(rsd *d, const rsd_inst *in)
 	return rsd_tab_more(&d->tbylabel, in, inst_of, in->si.info.label);
 }
 
+/* Whether converge may pass s by: its last look found every replica and
+ * nothing it counted changed since. */
+static bool converged(const rsd_svc *s)
+{
+	return s->conv_ok && s->conv_desired == s->s.desired &&
+	       s->conv_replicas == s->s.spec.replicas;
+}
+
 int rsd_tables_check(rsd *d, char *why, size_t len)
 {
 	size_t ninsts = 0, seen;
@@ -624,6 +634,20 @@ int rsd_tables_check(rsd *d, char *why, size_t len)
 		snprintf(why, len, "%zu instances listed, %zu by node, %zu by label",
 			 ninsts, d->tbynode.n, d->tbylabel.n);
 		return -EINVAL;
+	}
+	for (rsd_svc *s = d->svcs; s; s = s->next) {
+		uint32_t have = 0;
+
+		if (s->s.desired != RS_WANT_UP || !converged(s))
+			continue;
+		for (rsd_inst *in = d->insts; in; in = in->next)
+			have += !in->si.standby && !strcmp(in->si.info.label, s->s.spec.label);
+		if (have < s->s.spec.replicas) {
+			snprintf(why, len, "service %s has %u of %u instances, and converge "
+				 "would not look at it", s->s.spec.label, have,
+				 s->s.spec.replicas);
+			return -EINVAL;
+		}
 	}
 	for (rsd_node *n = d->nodes; n; n = n->next) {
 		uint32_t live = 0;
@@ -714,6 +738,15 @@ void rsd_inst_unlink(rsd *d, rsd_inst **pp)
 	rsd_tab_del(&d->tbynode, in);
 	rsd_tab_del(&d->tbylabel, in);
 	in->linked = false;
+	rsd_converge_due(d, in->si.info.label);
+}
+
+void rsd_converge_due(rsd *d, const char *label)
+{
+	rsd_svc *s = rsd_svc_find(d, label);
+
+	if (s)
+		s->conv_ok = false;
 }
 
 void rsd_node_link(rsd *d, rsd_node *n)
@@ -1268,8 +1301,9 @@ static bool deps_ready(rsd *d, const rsd_svc *s)
 	return true;
 }
 
-/* Each wanted service's instances by label: O(services + instances) a
- * period, nothing allocated. */
+/* Each wanted service that may miss an instance (converged() says which
+ * may not), its instances by label: O(services) a period when nothing
+ * changed, nothing allocated. */
 static void converge(rsd *d)
 {
 	for (rsd_pending *p = d->pending; p; p = p->next)
@@ -1280,12 +1314,15 @@ static void converge(rsd *d)
 	for (rsd_svc *s = d->svcs; s; s = s->next) {
 		uint32_t have = 0;
 
-		if (s->s.desired != RS_WANT_UP)
+		if (s->s.desired != RS_WANT_UP || converged(s))
 			continue;
 		for (rsd_inst *in = rsd_label_insts(d, s->s.spec.label);
 		     in && have < s->s.spec.replicas; in = rsd_label_insts_next(d, in))
 			have += !in->si.standby;
-		if (have >= s->s.spec.replicas || rsd_pending_for(d, s->s.spec.label))
+		s->conv_ok = have >= s->s.spec.replicas;
+		s->conv_desired = s->s.desired;
+		s->conv_replicas = s->s.spec.replicas;
+		if (s->conv_ok || rsd_pending_for(d, s->s.spec.label))
 			continue;
 		if (!deps_ready(d, s))
 			continue;   /* after what it depends on (next period) */
@@ -1335,7 +1372,7 @@ static void events_prune(rsd *d)
 static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	rsd *d = w->data;
-	uint64_t now = clock_mono_ms();
+	uint64_t now = clock_mono_ms(), t0 = clock_mono_ns();
 
 	/* membership is nodesm's (lib/nodesm.c): rsd tells it the time */
 	/* every node's membership first, then the moves once: the mass-loss
@@ -1360,6 +1397,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 	}
 	events_prune(d);
+	prom_hist_observe(&d->h_period, (double)(clock_mono_ns() - t0) / 1e9);
 	/* our own supervisor's watchdog: the loop turned, we are alive */
 	if (d->sd_watchdog_ms)
 		sdnotify_send("WATCHDOG=1");

@@ -103,6 +103,12 @@ typedef struct rsd_svc {
 	struct rsd_svc *hnext;        /* its chain in d->tsvcs */
 	store_service   s;
 	uint32_t        backoff_ms;   /* current restart delay (metrics) */
+	/* converge's last look found every replica, with this desired
+	 * state and count; an instance unlinked or made a standby clears
+	 * it (rsd_converge_due): a period looks only at what changed */
+	bool            conv_ok;
+	rs_desired      conv_desired;
+	uint32_t        conv_replicas;
 } rsd_svc;
 
 /* events --since without -n: at most this many (one reply stays well
@@ -260,6 +266,7 @@ typedef struct rsd {
 	prom_hist       h_ready;           /* start -> READY, seconds */
 	prom_hist       h_restart;         /* exit seen -> new pid, seconds */
 	prom_hist       h_commit;          /* store commit, seconds */
+	prom_hist       h_period;          /* one period's work, seconds */
 	rs_verb         cur_verb;              /* verb being answered */
 	/* trust (auth.c) */
 	bool            insecure;          /* --insecure: plaintext, no checks */
@@ -334,6 +341,9 @@ void rsd_tables_init(rsd *d);
 /* Links x at the head of its list and into its lookup table; unlink
  * takes it out of both (pp: where the list points at it). */
 void rsd_svc_link(rsd *d, rsd_svc *s);
+/* The next period's converge looks at label's service again (one of its
+ * instances went away or became a standby). */
+void rsd_converge_due(rsd *d, const char *label);
 void rsd_inst_link(rsd *d, rsd_inst *in);
 void rsd_inst_unlink(rsd *d, rsd_inst **pp);
 void rsd_node_link(rsd *d, rsd_node *n);
