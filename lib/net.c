@@ -31,6 +31,8 @@ struct net_sock {
 	void           *arg;
 	net_batch_fn    batch_fn;    /* after each wake-up's messages */
 	int             recheck;     /* a send fed one more net_io_cb */
+	int             behind;      /* the last wake-up left messages unread */
+	int64_t         drained_ms;  /* when the last wake-up that read all began */
 	net_zap_fn      zap_fn;
 	void           *mon;         /* net_monitor's PAIR socket, or NULL */
 	ev_io           mon_io;
@@ -147,6 +149,9 @@ static void net_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			break;
 		}
 	}
+	s->behind = i == NET_BATCH;
+	if (!s->behind)
+		s->drained_ms = t0;
 	if (got && s->batch_fn)
 		s->batch_fn(s, s->arg);
 	/* more pending: come back once the loop has polled again and the
@@ -182,6 +187,21 @@ void net_sock_set_priority(net_sock *s, int pri)
 	ev_feed_event(s->loop, &s->io, EV_READ);   /* what came meanwhile */
 }
 
+int64_t net_sock_heard_until(net_sock *s, int64_t now_ms)
+{
+	int ev = 0;
+	size_t len = sizeof ev;
+
+	if (!s->behind && (zmq_getsockopt(s->zs, ZMQ_EVENTS, &ev, &len) != 0 ||
+			   !(ev & ZMQ_POLLIN)))
+		return now_ms;
+	/* asking ZMQ_EVENTS may take the edge of ZMQ_FD that says input
+	 * waits: read it on the loop's next turn */
+	if (s->loop && !s->behind)
+		ev_feed_event(s->loop, &s->io, EV_READ);
+	return s->drained_ms < now_ms ? s->drained_ms : now_ms;
+}
+
 static int net_sock_new(struct ev_loop *loop, int type, net_recv_fn fn,
 			void *arg, net_sock **out)
 {
@@ -204,6 +224,7 @@ static int net_sock_new(struct ev_loop *loop, int type, net_recv_fn fn,
 	zmq_setsockopt(s->zs, ZMQ_SNDHWM, &hwm, sizeof hwm);
 	zmq_setsockopt(s->zs, ZMQ_RCVHWM, &hwm, sizeof hwm);
 	s->loop = loop;
+	s->drained_ms = net_now_ms();   /* nothing was sent to it before */
 	s->fn = fn;
 	s->arg = arg;
 	s->router = type == ZMQ_ROUTER;

@@ -72,6 +72,12 @@ void net_sock_on_batch_end(net_sock *s, net_batch_fn fn);
 /* The socket's turn among the loop's ready watchers (libev's priority,
  * EV_MINPRI..EV_MAXPRI, 0 by default): a higher one is served first. */
 void net_sock_set_priority(net_sock *s, int pri);
+/* The time (CLOCK_MONOTONIC ms) up to which everything sent to s has
+ * been read: now_ms while the loop keeps up (the last wake-up read until
+ * nothing was left, and nothing waits now), else when the last wake-up
+ * that read everything began. Silence measured past it may be our own
+ * backlog, not the peer's. */
+int64_t net_sock_heard_until(net_sock *s, int64_t now_ms);
 /* Sends one message (to peer on a ROUTER). Never blocks: -EAGAIN when the
  * peer's queue is full, -EHOSTUNREACH when the peer is gone. */
 int net_send(net_sock *s, const net_peer *peer, const void *buf, size_t len);

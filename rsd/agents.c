@@ -784,9 +784,23 @@ static void node_state_event(rsd *d, rsd_node *n, uint64_t quiet, nodesm_event e
 	rsd_event(d, NULL, 0, n->n.name, kind, "%s", what);
 }
 
+static void node_event_at(rsd *d, rsd_node *n, nodesm_event ev,
+			  const net_peer *peer, uint64_t now);
+
 void rsd_node_event(rsd *d, rsd_node *n, nodesm_event ev, const net_peer *peer)
 {
-	uint64_t now = clock_mono_ms();
+	node_event_at(d, n, ev, peer, clock_mono_ms());
+}
+
+void rsd_node_tick(rsd *d, rsd_node *n, uint64_t until)
+{
+	if (until >= n->sm.heard_ms)
+		node_event_at(d, n, NM_EV_TICK, NULL, until);
+}
+
+static void node_event_at(rsd *d, rsd_node *n, nodesm_event ev,
+			  const net_peer *peer, uint64_t now)
+{
 	uint64_t quiet = now >= n->sm.heard_ms ? now - n->sm.heard_ms : 0;
 	nodesm_state from = n->sm.state;
 	nodesm_fx fx;

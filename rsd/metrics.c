@@ -162,6 +162,10 @@ static void metrics_text(rsd *d, prom_buf *b)
 		    "Hellos rsd asked for because a node said nothing of an instance "
 		    "placed there (desired against observed, each period).");
 	prom_sample(b, "rs_reconcile_asks_total", (double)d->watch_rehellos, NULL);
+	prom_family(b, "rs_agents_backlog_seconds", "gauge",
+		    "How far behind its agents' messages rsd was at its last period "
+		    "(0: it had read everything); no node is counted silent for it.");
+	prom_sample(b, "rs_agents_backlog_seconds", d->agents_lag_ms / 1000.0, NULL);
 	prom_family(b, "rs_agent_hellos_coalesced_total", "counter",
 		    "Hellos answered with a Welcome alone: the same agent process "
 		    "again on the same connection, nothing missed since its last "

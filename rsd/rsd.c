@@ -1378,8 +1378,34 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	/* every node's membership first, then the moves once: the mass-loss
 	 * guard counts the nodes not up after all of them ticked, not
 	 * halfway (tests/loadgen.sh found moves under ASan's slower ticks) */
+	uint64_t until = d->agents ? (uint64_t)net_sock_heard_until(d->agents, (int64_t)now) : now;
+
+	/* a node's silence counts up to what rsd has read: behind a backlog
+	 * (a Hello storm), the beats that wait in it are no node's fault;
+	 * after a stall of rsd itself (SIGSTOP, no CPU) its ZeroMQ thread
+	 * may not even have queued them yet: up to the last period then */
+	if (d->period_last_ms && now - d->period_last_ms >= RSD_STALL_MS) {
+		log_warnx("rsd did not run for %llu ms: no node is counted silent for "
+			  "that time", (unsigned long long)(now - d->period_last_ms));
+		/* for a period of running again (libev runs a late timer
+		 * again at once: that one must not count the stall either) */
+		d->stall_from_ms = d->period_last_ms;
+		d->stall_hold_ms = now + (uint64_t)(RSD_PERIOD_S * 1000);
+	}
+	if (now < d->stall_hold_ms && until > d->stall_from_ms)
+		until = d->stall_from_ms;
+	d->period_last_ms = now;
+	d->agents_lag_ms = now - until;
+	if (d->agents_lag_ms >= RSD_BEHIND_LOG_MS && !d->agents_behind) {
+		log_warnx("rsd is %llu ms behind its agents' messages: no node is "
+			  "counted silent for that time", (unsigned long long)d->agents_lag_ms);
+		d->agents_behind = true;
+	} else if (until == now && d->agents_behind) {
+		log_info("rsd has read its agents' messages up to now again");
+		d->agents_behind = false;
+	}
 	for (rsd_node *n = d->nodes; n; n = n->next)
-		rsd_node_event(d, n, NM_EV_TICK, NULL);
+		rsd_node_tick(d, n, until);
 	rsd_reschedule_lost(d);   /* lost now, or a fenced instance's time */
 	rsd_orders_due(d, now);
 	rsd_watch_check(d, now);

@@ -53,6 +53,10 @@ struct json_t;
 #define RSD_AGENT_RCVHWM 100000
 #define RSD_WATCH_MS     5000   /* a placed instance its node says nothing of
 				 * this long: rsd asks the node what it runs */
+#define RSD_STALL_MS     2500   /* periods this far apart: rsd itself did not
+				 * run (stopped, starved), its agents did */
+#define RSD_BEHIND_LOG_MS 1000  /* rsd this far behind its agents' messages
+				  * says so (once, then once caught up) */
 
 struct rsd_script;
 
@@ -240,6 +244,11 @@ typedef struct rsd {
 	struct rsd_watch { uint64_t inst, due_mono; } *watch;
 	size_t          nwatch, watch_cap;
 	uint64_t        watch_rehellos;   /* rs_reconcile_asks_total */
+	uint64_t        agents_lag_ms;    /* rs_agents_backlog_seconds (period) */
+	uint64_t        period_last_ms;   /* when the last period ran */
+	uint64_t        stall_from_ms;    /* after a stall: silence counts up to */
+	uint64_t        stall_hold_ms;    /* ... this, until this time */
+	bool            agents_behind;    /* said so in the log */
 	uint64_t        orders_resent;    /* rs_orders_resent_total */
 	uint64_t        orders_refused_acks; /* acks beyond what was sent */
 	uint64_t        hellos_coalesced; /* rs_agent_hellos_coalesced_total */
@@ -469,6 +478,10 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
  * moves off a node lost (a tick, a revoke) are the caller's, after:
  * rsd_reschedule_lost (the period calls it once every node ticked). */
 void rsd_node_event(rsd *d, rsd_node *n, nodesm_event ev, const net_peer *peer);
+/* The period's tick of n, at until: the time up to which rsd has read
+ * every agent message (net_sock_heard_until): a node whose beat waits in
+ * rsd's own backlog is not silent. Nothing if n was heard after until. */
+void rsd_node_tick(rsd *d, rsd_node *n, uint64_t until);
 /* The store's name for a membership state. */
 rs_node_state rsd_node_state_of(nodesm_state s);
 /* The membership times for a node TTL and fence margin (ms). */

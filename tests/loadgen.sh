@@ -3,7 +3,8 @@
 # rs-loadgen) against one rsd (issue 12): every node enrols and is
 # welcomed, 3 instances each run, and after rsd's kill -9 + restart on the
 # same db every node is up again and every instance runs with its old pid
-# (no new start); then 80 % of the nodes fall silent at once: rsd moves
+# (no new start); rsd SIGSTOPped past the TTL blames no node; then 80 %
+# of the nodes fall silent at once: rsd moves
 # nothing (nodesm_mass_loss) and every instance is back where it was when
 # they speak again. Waits on conditions, each with a deadline.
 set -euo pipefail
@@ -85,6 +86,24 @@ wait_for 10 grep -q '"type":"report"' "$TMP/lg.out" || fail "no report"
 grep '"type":"report"' "$TMP/lg.out" | tail -1 | grep -q "\"starts\":$((N * 3))," \
     || fail "new starts after the restart: $(grep '"type":"report"' "$TMP/lg.out" | tail -1)"
 
+# rsd itself stopped past the node TTL (SIGSTOP: a stalled or starved
+# rsd): the agents went on beating, their beats wait in rsd's queue; when
+# it runs again no node is counted silent for rsd's own pause
+off=$(wc -c <"$TMP/rsd.log")
+kill -STOP "$RSD"
+sleep 7   # the stop's length is the scenario (TTL 5 s), not a wait
+kill -CONT "$RSD"
+wait_for 30 bash -c "tail -c +$off '$TMP/rsd.log' | grep -q 'rsd did not run for'" \
+    || fail "rsd did not notice its own stall"
+wait_for 30 bash -c "tail -c +$off '$TMP/rsd.log' | grep -q 'messages up to now again'" \
+    || fail "rsd did not catch up with its agents' messages"
+wait_for 30 nodes_up || fail "not every node up after rsd's stall"
+if tail -c +"$off" "$TMP/rsd.log" | grep -Eq -- '-> (suspect|lost|fenced)'; then
+    fail "nodes blamed for rsd's stall: $(tail -c +"$off" "$TMP/rsd.log" | grep -Ec -- '-> (suspect|lost|fenced)')"
+fi
+wait_for 60 all_back || fail "after rsd's stall not every instance runs where it was: \
+$(diff "$TMP/before" "$TMP/after" | head -5)"
+
 # most of the cluster silent at once (a partition): rsd waits instead of
 # piling the silent nodes' instances on the few left (nodesm_mass_loss),
 # and when they speak again every instance is where it was, same pid
@@ -107,4 +126,4 @@ wait_for 10 bash -c "tail -c +$off '$TMP/rsd.log' | grep -q 'moving instances of
     || fail "rsd did not say the moves go on"
 wait_for 60 all_back || fail "after the partition not every instance runs where it was: \
 $(diff "$TMP/before" "$TMP/after" | head -5)"
-echo "loadgen.sh: $N simulated agents welcomed, $((N * 3)) instances; after rsd kill -9 every node up again, every instance with its old pid; $K of $N nodes silent: nothing moved, all back"
+echo "loadgen.sh: $N simulated agents welcomed, $((N * 3)) instances; after rsd kill -9 every node up again, every instance with its old pid; rsd stopped 7 s: no node blamed; $K of $N nodes silent: nothing moved, all back"

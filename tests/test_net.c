@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -101,6 +102,86 @@ Test(net, router_dealer_roundtrip, .timeout = 20)
 	net_destroy(&e.router);
 	cr_assert_null(e.router);
 	net_destroy(&e.router);   /* accepts NULL */
+	ev_loop_destroy(loop);
+	net_shutdown();
+}
+
+/* Router side that takes its time: 300 us a message, no answer. */
+static void slow_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,
+		    size_t len, void *arg)
+{
+	int *got = arg;
+
+	(void)s, (void)peer, (void)buf, (void)len;
+	(*got)++;
+	usleep(300);
+}
+
+static void quiet_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,
+		     size_t len, void *arg)
+{
+	(void)s, (void)peer, (void)buf, (void)len, (void)arg;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* heard_until is now while the loop keeps up, and stays at the start of
+ * the last wake-up that read everything while messages wait unread
+ * (queued, or left by a batch cut short), until they are read. */
+Test(net, heard_until_stops_while_messages_wait, .timeout = 30)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	net_sock *router = NULL, *dealer = NULL;
+	int got = 0, want;
+	int64_t t, before;
+
+	cr_assert_eq(net_router_new(loop, "tcp://127.0.0.1:*", 0, NULL, slow_cb, &got, &router), 0);
+	cr_assert_eq(net_dealer_new(loop, net_endpoint(router), "n1", NULL, quiet_cb, NULL,
+				    &dealer), 0);
+	for (int i = 0; i < 500 && !got; i++) {   /* until connected */
+		net_send(dealer, NULL, "x", 1);
+		ev_sleep(0.01);
+		ev_run(loop, EVRUN_NOWAIT);
+	}
+	cr_assert_gt(got, 0);
+	for (int i = 0; i < 50; i++) {   /* every copy read */
+		ev_sleep(0.01);
+		ev_run(loop, EVRUN_NOWAIT);
+	}
+	t = mono_ms();
+	cr_assert_geq(net_sock_heard_until(router, t), t, "an idle socket is heard up to now");
+
+	before = mono_ms();
+	want = got + 200;
+	for (int i = 0; i < 200; i++)
+		cr_assert_eq(net_send(dealer, NULL, "y", 1), 0);
+	/* queued, none read yet: heard up to the last full read only */
+	for (int i = 0; i < 500; i++) {
+		ev_sleep(0.01);
+		t = mono_ms();
+		if (net_sock_heard_until(router, t) < t)
+			break;
+	}
+	cr_assert_leq(net_sock_heard_until(router, t), before, "messages wait: not heard up to now");
+	/* one turn of the loop reads a 2 ms batch (300 us each), not all */
+	ev_run(loop, EVRUN_ONCE);
+	cr_assert_lt(got, want, "one batch read everything");
+	t = mono_ms();
+	cr_assert_leq(net_sock_heard_until(router, t), before, "a batch cut short: not heard up to now");
+	for (int i = 0; i < 2000 && got < want; i++)
+		ev_run(loop, EVRUN_NOWAIT);
+	cr_assert_eq(got, want);
+	ev_run(loop, EVRUN_NOWAIT);
+	t = mono_ms();
+	cr_assert_geq(net_sock_heard_until(router, t), t, "all read: heard up to now");
+	net_destroy(&dealer);
+	net_destroy(&router);
 	ev_loop_destroy(loop);
 	net_shutdown();
 }
