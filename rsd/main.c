@@ -258,6 +258,11 @@ int main(int argc, char **argv)
 		refuse_newer_store(db);
 	if (r < 0)
 		fatalx("cannot open the store %s: %s", db, strerror(-r));
+	/* checkpoints (and their fsync) in a thread: a commit never waits
+	 * for one on the loop */
+	if ((r = store_checkpoint_start(d.st, db)) < 0)
+		log_warnx("checkpoints stay in rsd's loop: cannot start the "
+			  "checkpointer: %s", strerror(-r));
 	r = rsd_load(&d);
 	if (r < 0)
 		fatalx("cannot load the store %s: %s (%s)", db, strerror(-r),

@@ -109,6 +109,20 @@ static void metrics_text(rsd *d, prom_buf *b)
 			&d->h_restart);
 	prom_hist_write(b, "rs_store_commit_seconds",
 			"Duration of rsd's SQLite commits.", &d->h_commit);
+	{
+		store_ckpt_stats c;
+
+		store_checkpoint_stats(d->st, &c);
+		prom_family(b, "rs_store_checkpoints_total", "counter",
+			    "WAL checkpoints run by rsd's checkpointer thread.");
+		prom_sample(b, "rs_store_checkpoints_total", (double)c.runs, NULL);
+		prom_family(b, "rs_store_checkpoint_failures_total", "counter",
+			    "Checkpoints that failed (a full disk): the WAL grows until one works.");
+		prom_sample(b, "rs_store_checkpoint_failures_total", (double)c.failures, NULL);
+		prom_family(b, "rs_store_checkpoint_seconds_total", "counter",
+			    "Time the checkpointer spent copying the WAL into the file.");
+		prom_sample(b, "rs_store_checkpoint_seconds_total", c.seconds, NULL);
+	}
 	prom_hist_write(b, "rs_period_seconds",
 			"Duration of rsd's periodic check (node ticks, moves, converge).",
 			&d->h_period);

@@ -1423,6 +1423,16 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 	}
 	events_prune(d);
+	{
+		store_ckpt_stats cs;
+
+		store_checkpoint_stats(d->st, &cs);
+		if (cs.failures > d->ckpt_failures)
+			log_warnx("the store's checkpoints fail (%llu so far): its WAL "
+				  "grows until one works (a full disk?)",
+				  (unsigned long long)cs.failures);
+		d->ckpt_failures = cs.failures;
+	}
 	prom_hist_observe(&d->h_period, (double)(clock_mono_ns() - t0) / 1e9);
 	/* our own supervisor's watchdog: the loop turned, we are alive */
 	if (d->sd_watchdog_ms)

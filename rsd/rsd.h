@@ -246,6 +246,7 @@ typedef struct rsd {
 	uint64_t        watch_rehellos;   /* rs_reconcile_asks_total */
 	uint64_t        agents_lag_ms;    /* rs_agents_backlog_seconds (period) */
 	uint64_t        period_last_ms;   /* when the last period ran */
+	uint64_t        ckpt_failures;    /* the checkpointer's, as last logged */
 	uint64_t        stall_from_ms;    /* after a stall: silence counts up to */
 	uint64_t        stall_hold_ms;    /* ... this, until this time */
 	bool            agents_behind;    /* said so in the log */

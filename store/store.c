@@ -13,6 +13,9 @@
  * the last few commits, but the database is never corrupted: WAL frames
  * are checksummed and a torn tail is ignored on recovery. That is the
  * right trade for a supervisor, which re-learns live state from its agents.
+ * Checkpoints (the WAL copied back, with the fsync) may run in a thread
+ * of their own (store_checkpoint_start): its own connection, woken by the
+ * WAL hook.
  *
  * Encodings: enums are stored as their to_string names (readable with the
  * sqlite3 shell, stable across enum reordering); argv, env and listen are BLOBs in
@@ -23,18 +26,25 @@
 #include "store.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_CACHE_KIB 65536   /* SQLite's page cache, at most (64 MiB) */
+#define STORE_CKPT_PAGES 1000   /* WAL frames that wake the checkpointer */
+#define STORE_CKPT_BOUND 8000   /* ... past which the committer checkpoints
+				 * (and the next write starts the WAL over):
+				 * a WAL of ~32 MiB at most, plus one batch */
 #define STORE_STR_(x) #x
 #define STORE_STR(x) STORE_STR_(x)
 
@@ -296,9 +306,24 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_PR_EACH]  = "SELECT " PR_COLS " FROM principal ORDER BY kind, name",
 };
 
+/* The checkpointer (store_checkpoint_start): its own connection and
+ * thread, woken by the main connection's WAL hook. */
+struct store_ckpt {
+	sqlite3         *db;
+	pthread_t        thread;
+	pthread_mutex_t  mu;
+	pthread_cond_t   cv;
+	pthread_mutex_t  run_mu;   /* held by whoever checkpoints */
+	bool             due, stop;
+	uint64_t         runs, failures, ns;   /* under mu */
+	uint64_t         own_runs, own_ns;     /* the committer's (the bound) */
+	char             path[PATH_MAX];
+};
+
 struct store {
 	sqlite3      *db;
 	sqlite3_stmt *st[ST__NR];
+	struct store_ckpt *ckpt;   /* NULL: SQLite's own auto-checkpoint */
 };
 
 /* Binds consecutive parameters; the first failure sticks in rc. */
@@ -947,12 +972,176 @@ fail:
 	return r;
 }
 
+/* ---- checkpoints off the caller's thread ------------------------------ */
+
+static uint64_t ckpt_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The main connection's commit hook: wakes the checkpointer once the WAL
+ * has STORE_CKPT_PAGES frames (SQLite's own auto-checkpoint threshold);
+ * past STORE_CKPT_BOUND checkpoints here, as SQLite's own hook would. */
+static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store_ckpt *c = arg;
+
+	if (frames >= STORE_CKPT_BOUND) {
+		/* after the thread's checkpoint, if one runs (SQLite would
+		 * answer SQLITE_BUSY, and the WAL would grow on) */
+		uint64_t t0 = ckpt_now_ns();
+		int rc;
+
+		pthread_mutex_lock(&c->run_mu);
+		rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_unlock(&c->run_mu);
+
+		pthread_mutex_lock(&c->mu);
+		c->own_runs++;
+		c->own_ns += ckpt_now_ns() - t0;
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			c->failures++;
+		pthread_mutex_unlock(&c->mu);
+		return SQLITE_OK;
+	}
+	if (frames >= STORE_CKPT_PAGES) {
+		pthread_mutex_lock(&c->mu);
+		if (!c->due) {
+			c->due = true;
+			pthread_cond_signal(&c->cv);
+		}
+		pthread_mutex_unlock(&c->mu);
+	}
+	return SQLITE_OK;
+}
+
+/* Copies the WAL's frames into the file, PASSIVE: never waits for the
+ * writer or a reader, copies what it can; the writer starts the WAL over
+ * once all of it was copied. A failure (a full disk) is counted and
+ * tried again at the next wake-up; the WAL grows meanwhile. */
+static void *ckpt_main(void *arg)
+{
+	struct store_ckpt *c = arg;
+
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->due && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->stop)
+			break;
+		c->due = false;
+		pthread_mutex_unlock(&c->mu);
+
+		pthread_mutex_lock(&c->run_mu);
+		uint64_t t0 = ckpt_now_ns();
+		int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+						   NULL, NULL);
+		uint64_t dt = ckpt_now_ns() - t0;
+		pthread_mutex_unlock(&c->run_mu);
+
+		pthread_mutex_lock(&c->mu);
+		c->runs++;
+		c->ns += dt;
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			c->failures++;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+static void ckpt_free(struct store_ckpt *c)
+{
+	if (!c)
+		return;
+	sqlite3_close(c->db);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->run_mu);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+int store_checkpoint_start(store *s, const char *path)
+{
+	struct store_ckpt *c;
+	int r;
+
+	if (s->ckpt)
+		return 0;
+	if (strlen(path) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	strcpy(c->path, path);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->run_mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	r = map_rc(sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
+				   SQLITE_OPEN_FULLMUTEX, NULL));
+	if (r == 0)
+		r = map_rc(sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS));
+	/* a connection that never read the file does not know it is in WAL
+	 * mode: its checkpoints would do nothing (and say SQLITE_OK) */
+	if (r == 0)
+		r = enable_wal(c->db);
+	if (r == 0 && (r = pthread_create(&c->thread, NULL, ckpt_main, c)) > 0)
+		r = -r;
+	if (r < 0) {
+		ckpt_free(c);
+		return r;
+	}
+	/* from now on the checkpointer copies the WAL back; the committing
+	 * connection only when a burst outruns it (STORE_CKPT_BOUND frames):
+	 * its PASSIVE checkpoint then finds most frames already copied, and
+	 * it is the one that lets the next write start the WAL over (a
+	 * checkpoint that never catches up with a busy writer never does) */
+	sqlite3_wal_hook(s->db, ckpt_wal_hook, c);   /* (SQLite's own hook goes) */
+	s->ckpt = c;
+	return 0;
+}
+
+void store_checkpoint_stats(store *s, store_ckpt_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!s->ckpt)
+		return;
+	pthread_mutex_lock(&s->ckpt->mu);
+	out->runs = s->ckpt->runs;
+	out->failures = s->ckpt->failures;
+	out->seconds = (double)s->ckpt->ns / 1e9;
+	out->own_runs = s->ckpt->own_runs;
+	out->own_seconds = (double)s->ckpt->own_ns / 1e9;
+	pthread_mutex_unlock(&s->ckpt->mu);
+}
+
+/* Stops and joins the checkpointer; the main connection checkpoints by
+ * itself again (and at its close). */
+static void ckpt_stop(store *s)
+{
+	struct store_ckpt *c = s->ckpt;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->stop = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	sqlite3_wal_autocheckpoint(s->db, STORE_CKPT_PAGES);   /* (its hook again) */
+	ckpt_free(c);
+	s->ckpt = NULL;
+}
+
 /* Finalizes every statement and closes the file; an open transaction is
  * rolled back. Accepts NULL and *s == NULL. */
 void store_close(store **s)
 {
 	if (!s || !*s)
 		return;
+	ckpt_stop(*s);
 	for (int i = 0; i < ST__NR; i++)
 		sqlite3_finalize((*s)->st[i]);
 	sqlite3_close((*s)->db);

@@ -59,6 +59,26 @@ int store_open(const char *path, store **out);
 int store_file_version(const char *path, int64_t *v);
 /* "PATH.vV.bak": where store_open keeps a version-V file before migrating. */
 void store_backup_path(const char *path, int64_t version, char *out, size_t n);
+/* Moves the WAL checkpoints (copying committed pages back into the file,
+ * with its fsync) off the caller's thread: a second connection to path
+ * in a thread of its own, woken when the WAL passes 1,000 frames; the
+ * caller's commits then only append to the WAL, unless a burst outruns
+ * the thread to 8,000 frames: then the commit checkpoints what is left,
+ * which lets the next write start the WAL over (a WAL is only started
+ * over by a writer that finds all of it copied, which a busy writer
+ * never does while another thread copies). store_close stops it.
+ * Returns 0 or a negative errno (then SQLite checkpoints in the caller's
+ * commits, as before). */
+int store_checkpoint_start(store *s, const char *path);
+typedef struct store_ckpt_stats {
+	uint64_t runs;       /* checkpoints run */
+	uint64_t failures;   /* of them, failed (not merely cut short) */
+	double   seconds;    /* their time, summed */
+	uint64_t own_runs;   /* checkpoints the committing connection ran: a
+			      * burst outran the thread (8,000 frames) */
+	double   own_seconds;
+} store_ckpt_stats;
+void store_checkpoint_stats(store *s, store_ckpt_stats *out);
 /* Closes and NULLs *s. Accepts NULL. */
 void store_close(store **s);
 const char *store_errmsg(store *s);

@@ -1619,3 +1619,102 @@ Test(store, migrates_version_10_fence)
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM node WHERE state = 'fenced'"), 1);
 	store_close(&s);
 }
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* The WAL header's checkpoint sequence number: it grows each time a
+ * writer starts the WAL over (SQLite's file format, "WAL File Format"). */
+static uint32_t wal_seq(const char *wal)
+{
+	unsigned char h[16] = { 0 };
+	int fd = open(wal, O_RDONLY);
+
+	if (fd >= 0) {
+		cr_assert_eq(pread(fd, h, sizeof h, 0), (ssize_t)sizeof h);
+		close(fd);
+	}
+	return (uint32_t)h[12] << 24 | (uint32_t)h[13] << 16 | (uint32_t)h[14] << 8 | h[15];
+}
+
+static void commit_event(store *s, int i)
+{
+	rs_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.time_ms = 1000 + (uint64_t)i;
+	rs_strlcpy(ev.kind, "state", sizeof ev.kind);
+	snprintf(ev.detail, sizeof ev.detail, "commit %d", i);
+	cr_assert_eq(store_begin(s), 0);
+	cr_assert_eq(store_event_add(s, &ev), 0);
+	cr_assert_eq(store_commit(s), 0);
+}
+
+/* The thread copies the WAL back by itself: a WAL past 1,000 frames (but
+ * far from the committer's own bound) is copied, and a later write starts
+ * it over, with no checkpoint by the committing connection. */
+Test(store, checkpointer_copies_the_wal_back)
+{
+	char wal[160];
+	store *s = NULL;
+	store_ckpt_stats cs;
+	uint32_t seq0;
+	int i;
+
+	snprintf(wal, sizeof wal, "%s-wal", dbpath);
+	cr_assert_eq(store_open(dbpath, &s), 0);
+	cr_assert_eq(store_checkpoint_start(s, dbpath), 0);
+	cr_assert_eq(store_checkpoint_start(s, dbpath), 0, "a second start is a no-op");
+	for (i = 0; i < 1500; i++)   /* ~3 frames a commit */
+		commit_event(s, i);
+	seq0 = wal_seq(wal);
+	for (int k = 0; k < 1000 && wal_seq(wal) == seq0; k++, i++) {
+		usleep(10 * 1000);
+		commit_event(s, i);   /* starts the WAL over once it was copied */
+	}
+	cr_assert_neq(wal_seq(wal), seq0, "the WAL was never started over");
+	store_checkpoint_stats(s, &cs);
+	cr_assert_geq(cs.runs, 1);
+	cr_assert_eq(cs.own_runs, 0, "the committer checkpointed %llu times",
+		     (unsigned long long)cs.own_runs);
+	cr_assert_eq(cs.failures, 0);
+	store_close(&s);
+}
+
+/* A writer that never pauses: the thread never catches up, so the
+ * committer checkpoints past its bound (8,000 frames) and the WAL stays
+ * bounded (20,000 commits without any checkpoint: ~250 MB). */
+Test(store, checkpointer_keeps_the_wal_bounded)
+{
+	char wal[160];
+	store *s = NULL;
+	store_ckpt_stats cs;
+	off_t most = 0;
+
+	snprintf(wal, sizeof wal, "%s-wal", dbpath);
+	cr_assert_eq(store_open(dbpath, &s), 0);
+	cr_assert_eq(store_checkpoint_start(s, dbpath), 0);
+	for (int i = 0; i < 20000; i++) {
+		commit_event(s, i);
+		if (file_size(wal) > most)
+			most = file_size(wal);
+	}
+	store_checkpoint_stats(s, &cs);
+	cr_assert_geq(cs.runs, 1, "the checkpointer never ran");
+	cr_assert_eq(cs.failures, 0);
+	cr_assert_lt(most, 40 << 20, "the WAL grew to %lld bytes", (long long)most);
+	store_close(&s);
+	cr_assert_null(s);
+	/* everything committed is there, read by a new connection */
+	cr_assert_eq(store_open(dbpath, &s), 0);
+	{
+		uint64_t first = 0, last = 0;
+		cr_assert_eq(store_event_span(s, &first, &last), 0);
+		cr_assert_eq(last - first + 1, 20000);
+	}
+	store_close(&s);
+}
