@@ -7,6 +7,7 @@ Per N in --agents (default 100; the issue asks 100 1000 5000):
 setup    rsd --node-ttl 5; rs-loadgen --enroll-only (every node enrolled
          with the join token, keys kept in the temp dir), then rs-loadgen
          with N nodes; N services `s00000...` with 30 replicas each
+         (N x 30 / R services of R with --replicas R, at most 64)
          (`rsctl apply` of a manifest grown by --apply-step services each
          time, up to 1024 services; `rsctl up --replicas` for the rest):
          N x 30 instances, 30 per node.
@@ -38,7 +39,8 @@ phase prints "did not finish in X s" and what was reached, and the next
 phase runs if rsd still lives. --json OUT keeps every number. Every process
 is started under this one (a child subreaper) and stopped by pid.
 
-Usage: bench/scale.py [--agents 100 [1000 5000]] [--per-agent 30] [--per-proc 2500]
+Usage: bench/scale.py [--agents 100 [1000 5000]] [--per-agent 30] [--replicas R]
+                      [--per-proc 2500]
                       [--apply-step 100]
                       [--only setup,cold,steady,restart,loss,burst]
                       [--steady-s 30] [--burst-e 50] [--timeout 120]
@@ -494,12 +496,19 @@ class Probe:
 class Run:
     def __init__(self, a, n, tmp):
         self.a, self.n, self.tmp = a, n, tmp
-        self.per = a.per_agent
+        # services of --replicas each (default: one per agent, per-agent
+        # replicas): the instances are spread evenly over the nodes
+        # either way; fewer, larger services make a 5,000-agent setup
+        # take minutes, not a quarter of an hour of `rsctl up`s
+        self.per = a.replicas or a.per_agent
         self.want = n * a.per_agent
+        if self.per > 64 or self.want % self.per:
+            raise SystemExit(f"--replicas {self.per}: at most 64, and dividing "
+                             f"{self.want} instances")
         self.rsd = Rsd(tmp, a.build, 5)
         self.keys = os.path.join(tmp, "keys")
         self.lg = None
-        self.labels = [f"s{i:05d}" for i in range(n)]
+        self.labels = [f"s{i:05d}" for i in range(self.want // self.per)]
         self.out = {"agents": n, "instances": self.want}
         self.timeout = a.timeout + n / 50.0
         self.ctl = None
@@ -878,6 +887,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--agents", type=int, nargs="+", default=[100])
     ap.add_argument("--per-agent", type=int, default=30)
+    ap.add_argument("--replicas", type=int, default=0,
+                    help="replicas per service (default --per-agent: one service per agent)")
     ap.add_argument("--per-proc", type=int, default=2500,
                     help="simulated agents per rs-loadgen process (4 fds each)")
     ap.add_argument("--only", default="setup,cold,steady,restart,loss,burst")
