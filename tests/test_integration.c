@@ -1089,7 +1089,9 @@ Test(integration, watchdog_trigger, .init = setup1, .fini = teardown,
      .timeout = T_TIMEOUT)
 {
 	const char *upo[] = { "--period", "10", NULL };
-	const char *svc[] = { "--watchdog", "200", "--send-after", "300",
+	/* 1.5 s: up_notifysvc's status must find it alive first, also
+	 * under ASan on a loaded machine (300 ms was not, once) */
+	const char *svc[] = { "--watchdog", "200", "--send-after", "1500",
 			      "WATCHDOG=trigger", NULL };
 	h_inst in = up_notifysvc("svc-wt", upo, svc);
 	struct wstatus w = { .label = "svc-wt", .old_pid = in.pid };
@@ -1644,8 +1646,10 @@ Test(integration, on_failure_policy, .init = setup1, .fini = teardown,
      .timeout = T_TIMEOUT)
 {
 	const char *upo[] = { "--restart", "on-failure", NULL };
-	const char *ok0[] = { "--exit-after", "300", "0", NULL };
-	const char *bad3[] = { "--exit-after", "300", "3", NULL };
+	/* alive for up_notifysvc's check, also under ASan on a loaded
+	 * machine (300 ms was not, once) */
+	const char *ok0[] = { "--exit-after", "1500", "0", NULL };
+	const char *bad3[] = { "--exit-after", "1500", "3", NULL };
 	struct wstatus w0, w3;
 	h_inst a = up_notifysvc("svc-of0", upo, ok0);
 	h_inst b = up_notifysvc("svc-of3", upo, bad3);
