@@ -282,16 +282,18 @@ int net_router_new(struct ev_loop *loop, const char *endpoint, int handover,
 		   const net_curve *curve, net_recv_fn fn, void *arg,
 		   net_sock **out)
 {
-	return net_router_new_hwm(loop, endpoint, handover, 0, curve, fn, arg, out);
+	return net_router_new_ex(loop, endpoint, handover, 0, -1, curve, fn, arg, out);
 }
 
-int net_router_new_hwm(struct ev_loop *loop, const char *endpoint, int handover,
-		       int rcvhwm, const net_curve *curve, net_recv_fn fn,
-		       void *arg, net_sock **out)
+int net_router_new_ex(struct ev_loop *loop, const char *endpoint, int handover,
+		      int rcvhwm, int io_thread, const net_curve *curve,
+		      net_recv_fn fn, void *arg, net_sock **out)
 {
 	net_sock *s;
 	int r, one = 1;
 
+	if (io_thread >= 64)
+		return -EINVAL;
 	r = net_sock_new(loop, ZMQ_ROUTER, fn, arg, &s);
 	if (r < 0)
 		return r;
@@ -299,6 +301,10 @@ int net_router_new_hwm(struct ev_loop *loop, const char *endpoint, int handover,
 	 * options as they were at bind */
 	if (rcvhwm > 0)
 		zmq_setsockopt(s->zs, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
+	if (io_thread >= 0) {
+		uint64_t mask = 1ull << io_thread;
+		zmq_setsockopt(s->zs, ZMQ_AFFINITY, &mask, sizeof mask);
+	}
 	if ((r = net_set_curve(s, curve, 1)) < 0) {
 		net_destroy(&s);
 		return r;

@@ -52,12 +52,15 @@ int net_router_new(struct ev_loop *loop, const char *endpoint, int handover,
 		   const net_curve *curve, net_recv_fn fn, void *arg,
 		   net_sock **out);
 /* The same with rcvhwm messages at most queued per peer (ZMQ_RCVHWM: a
- * ROUTER's is per connection) instead of 100,000: past it ZeroMQ stops
- * reading that connection, so the peer's own queue (and then its sends,
- * -EAGAIN) waits instead of this process's memory growing. */
-int net_router_new_hwm(struct ev_loop *loop, const char *endpoint, int handover,
-		       int rcvhwm, const net_curve *curve, net_recv_fn fn,
-		       void *arg, net_sock **out);
+ * ROUTER's is per connection; 0: 100,000): past it ZeroMQ stops reading
+ * that connection, so the peer's own queue (and then its sends, -EAGAIN)
+ * waits instead of this process's memory growing. io_thread >= 0: its
+ * connections are served by that ZeroMQ I/O thread only (ZMQ_AFFINITY;
+ * net_configure sets how many there are), so another socket's traffic
+ * (thousands of handshakes) never queues in front of its own; -1: any. */
+int net_router_new_ex(struct ev_loop *loop, const char *endpoint, int handover,
+		      int rcvhwm, int io_thread, const net_curve *curve,
+		      net_recv_fn fn, void *arg, net_sock **out);
 /* DEALER connected to endpoint with routing id `identity` (NULL = random);
  * curve: NULL for plaintext, else a CURVE client. */
 int net_dealer_new(struct ev_loop *loop, const char *endpoint,

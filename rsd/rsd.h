@@ -51,6 +51,8 @@ struct json_t;
  * practice and keeps its queues short by reading fast and by the agents'
  * backoff instead. */
 #define RSD_AGENT_RCVHWM 100000
+#define RSD_IO_AGENTS    0      /* ZeroMQ I/O thread of the agents' socket */
+#define RSD_IO_CONTROL   1      /* ... and of the control socket's */
 #define RSD_WATCH_MS     5000   /* a placed instance its node says nothing of
 				 * this long: rsd asks the node what it runs */
 #define RSD_STALL_MS     2500   /* periods this far apart: rsd itself did not
