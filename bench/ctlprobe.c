@@ -6,7 +6,8 @@
  * Owns: one DEALER to rsd's control endpoint (CURVE with the keys of
  * --cred, as rsctl), the samples per phase, the control lines on stdin
  * and the JSON reports on stdout. Must not: send anything but read-only
- * requests, or read anything of rsd but its replies.
+ * requests, or read anything of rsd but its replies and its threads'
+ * scheduler statistics.
  *
  * The requests are rsctl's (ctl/args.c): lib/msg.h's Request encoded by
  * lib/wire.c, a fresh id each, status with rsctl's page size; the reply is
@@ -20,17 +21,30 @@
  * While rsd is away (no connection) a request waits for the next
  * handshake with its clock running, as a client would.
  *
- *   rs-ctlprobe --control EP --cred FILE --labels FILE
- *               [--interval-ms 20] [--timeout-ms 2000] [--insecure]
+ * On a shared machine the tail is mostly threads waiting for a CPU. Each
+ * sample therefore also notes how long this process's threads and rsd's
+ * (--rsd-pid, `rsd PID`) were runnable without one meanwhile
+ * (/proc/PID/task/TID/schedstat, read outside the timed span); the
+ * report gives the percentiles of the round trips less that too. It is an
+ * estimate: a wait unrelated to the request (rsd queued behind another
+ * process while it served an agent) is taken out as well.
+ *
+ *   rs-ctlprobe --control EP (--cred FILE | --insecure) --labels FILE
+ *               [--interval-ms 20] [--timeout-ms 2000] [--rsd-pid PID]
+ *               [--slow-ms MS]
  *
  * Control lines (stdin): `phase NAME` (samples from now on are NAME's),
- * `phase` (pause), `report` (one JSON line on stdout), `quit` (also EOF,
- * SIGTERM, SIGINT). Exit status: 0; 1 when it cannot start (credential,
- * labels, socket); 2 on a bad command line.
+ * `phase` (pause), `rsd PID` (rsd's threads from now on; `rsd`: none),
+ * `report` (one JSON line on stdout), `quit` (also EOF, SIGTERM,
+ * SIGINT). Exit status: 0; 1 when it cannot start (credential, labels,
+ * socket); 2 on a bad command line.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -51,11 +65,22 @@
 #define CP_NAME_MAX    64
 #define CP_LINE_MAX    4096
 #define CP_RETRY_S     0.002   /* a request not yet sent: tried again */
+#define CP_TASKS_MAX   32      /* threads of a process (main + ZeroMQ's) */
+#define CP_WAITED_NS   1000000 /* a sample that waited this long for CPUs */
 
-typedef struct cp_lat {        /* round trips in ns, unsorted */
-	uint64_t *v;
+typedef struct cp_lat {        /* unsorted, ns */
+	uint64_t *rtt;             /* round trips */
+	uint64_t *less;            /* each less the run-queue waits in it */
 	size_t    n, cap;
+	uint64_t  waited;          /* samples that waited CP_WAITED_NS+ */
 } cp_lat;
+
+/* The threads of one process, by their /proc schedstat files. */
+typedef struct cp_tasks {
+	int      fd[CP_TASKS_MAX];
+	size_t   n;
+	unsigned gen;              /* bumped by each tasks_open */
+} cp_tasks;
 
 typedef struct cp_phase {
 	char     name[CP_NAME_MAX];
@@ -72,6 +97,7 @@ typedef struct cp {
 	size_t          nlabels;
 	double          interval_s;
 	unsigned        timeout_ms;
+	unsigned        slow_ms;    /* 0, or log samples at least this long */
 
 	net_sock       *sock;
 	cp_phase        phases[CP_PHASES_MAX];
@@ -86,6 +112,9 @@ typedef struct cp {
 	uint8_t        *buf;        /* its encoding, until sent */
 	size_t          len;
 	uint64_t        t0_ns;
+	cp_tasks        self, rsd;  /* whose run-queue waits are taken out */
+	uint64_t        w0_self, w0_rsd;   /* tasks_delay() just before t0 */
+	unsigned        gen0_rsd;   /* rsd.gen then */
 	unsigned        turn;       /* even: status, odd: lookup */
 	uint64_t        rng;
 
@@ -101,18 +130,25 @@ typedef struct cp {
 
 /* ---- numbers ----------------------------------------------------------- */
 
-static void lat_add(cp_lat *l, uint64_t ns)
+/* One sample: its round trip and how long the threads of this process
+ * and of rsd were runnable without a CPU meanwhile (wait). */
+static void lat_add(cp_lat *l, uint64_t rtt, uint64_t wait)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 1024;
-		uint64_t *v = realloc(l->v, cap * sizeof *v);
+		uint64_t *a = realloc(l->rtt, cap * sizeof *a);
+		uint64_t *b = a ? realloc(l->less, cap * sizeof *b) : NULL;
 
-		if (!v)
+		if (!a || !b)
 			fatalx("out of memory");
-		l->v = v;
+		l->rtt = a;
+		l->less = b;
 		l->cap = cap;
 	}
-	l->v[l->n++] = ns;
+	l->rtt[l->n] = rtt;
+	l->less[l->n++] = rtt - (wait < rtt ? wait : rtt);
+	if (wait >= CP_WAITED_NS)
+		l->waited++;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -122,28 +158,34 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The sample at percentile p as scale.py's pct() picks it: sorted[min(n-1,
- * n*p/100)]. l must be sorted and not empty. */
-static double lat_pct_ms(const cp_lat *l, unsigned p)
+/* The sample at percentile p of v (n > 0, sorted) as scale.py's pct()
+ * picks it: v[min(n-1, n*p/100)], in ms. */
+static double pct_ms(const uint64_t *v, size_t n, unsigned p)
 {
-	size_t i = l->n * p / 100;
+	size_t i = n * p / 100;
 
-	return l->v[i < l->n ? i : l->n - 1] / 1e6;
+	return v[i < n ? i : n - 1] / 1e6;
 }
 
-/* Prints "NAME":{"n","p50_ms","p99_ms","max_ms"} (nulls when empty);
- * sorts l, keeps its samples. */
+/* Prints "NAME":{"n","p50_ms","p99_ms","max_ms","less_wait_p50_ms",
+ * "less_wait_p99_ms","waited"} (nulls when empty); sorts l's arrays
+ * (each on its own), keeps its samples. */
 static void lat_print(FILE *f, const char *name, cp_lat *l)
 {
 	if (!l->n) {
 		fprintf(f, "\"%s\":{\"n\":0,\"p50_ms\":null,\"p99_ms\":null,"
-			"\"max_ms\":null}", name);
+			"\"max_ms\":null,\"less_wait_p50_ms\":null,"
+			"\"less_wait_p99_ms\":null,\"waited\":0}", name);
 		return;
 	}
-	qsort(l->v, l->n, sizeof *l->v, cmp_u64);
+	qsort(l->rtt, l->n, sizeof *l->rtt, cmp_u64);
+	qsort(l->less, l->n, sizeof *l->less, cmp_u64);
 	fprintf(f, "\"%s\":{\"n\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
-		"\"max_ms\":%.3f}", name, l->n, lat_pct_ms(l, 50),
-		lat_pct_ms(l, 99), l->v[l->n - 1] / 1e6);
+		"\"max_ms\":%.3f,\"less_wait_p50_ms\":%.3f,"
+		"\"less_wait_p99_ms\":%.3f,\"waited\":%" PRIu64 "}", name, l->n,
+		pct_ms(l->rtt, l->n, 50), pct_ms(l->rtt, l->n, 99),
+		l->rtt[l->n - 1] / 1e6, pct_ms(l->less, l->n, 50),
+		pct_ms(l->less, l->n, 99), l->waited);
 }
 
 /* Prints s as a JSON string (phase names are the caller's words). */
@@ -189,6 +231,74 @@ static void report(cp *p)
 	}
 	puts("}}");
 	fflush(stdout);
+}
+
+static void tasks_close(cp_tasks *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		close(t->fd[i]);
+	t->n = 0;
+}
+
+/* Opens the schedstat of each thread of process pid ("self", or a
+ * number), instead of those t had. For this process, call it once its
+ * socket exists (ZeroMQ's threads come with the first one). 0, or -1
+ * when /proc shows no thread of it. */
+static int tasks_open(cp_tasks *t, const char *pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int fd;
+
+	tasks_close(t);
+	t->gen++;
+	snprintf(path, sizeof path, "/proc/%.16s/task", pid);
+	d = opendir(path);
+	while (d && (e = readdir(d)) && t->n < CP_TASKS_MAX) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/%.16s/task/%.16s/schedstat", pid,
+			 e->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+			t->fd[t->n++] = fd;
+	}
+	if (d)
+		closedir(d);
+	return t->n ? 0 : -1;
+}
+
+/* How long t's threads have waited on a run queue so far, all together
+ * (schedstat's second field, ns; a thread gone counts no more). */
+static uint64_t tasks_delay(const cp_tasks *t)
+{
+	uint64_t sum = 0;
+	char buf[128];
+
+	for (size_t i = 0; i < t->n; i++) {
+		ssize_t n = pread(t->fd[i], buf, sizeof buf - 1, 0);
+		unsigned long long run, wait;
+
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (sscanf(buf, "%llu %llu", &run, &wait) == 2)
+			sum += wait;
+	}
+	return sum;
+}
+
+/* What the threads of both processes waited for a CPU since req_start:
+ * rsd's only if its threads are still those (no `rsd PID` between). */
+static uint64_t req_waited(const cp *p)
+{
+	uint64_t self = tasks_delay(&p->self), rsd = 0;
+
+	if (p->rsd.gen == p->gen0_rsd) {
+		rsd = tasks_delay(&p->rsd);
+		rsd = rsd > p->w0_rsd ? rsd - p->w0_rsd : 0;
+	}
+	return (self > p->w0_self ? self - p->w0_self : 0) + rsd;
 }
 
 /* xorshift64*: which label next (no need for more). */
@@ -289,6 +399,9 @@ static void req_start(cp *p)
 	ev_now_update(p->loop);   /* the deadline from now, not the wake-up */
 	ev_timer_set(&p->dead_t, p->timeout_ms / 1e3, 0);
 	ev_timer_start(p->loop, &p->dead_t);
+	p->w0_self = tasks_delay(&p->self);
+	p->w0_rsd = tasks_delay(&p->rsd);
+	p->gen0_rsd = p->rsd.gen;
 	p->t0_ns = clock_mono_ns();
 	req_send(p);
 }
@@ -297,7 +410,7 @@ static void sock_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		      size_t len, void *arg)
 {
 	cp *p = arg;
-	uint64_t t1 = clock_mono_ns();
+	uint64_t t1 = clock_mono_ns(), wait;
 	rs_msg m;
 
 	if (wire_decode(buf, len, &m) < 0) {
@@ -309,11 +422,19 @@ static void sock_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		rs_msg_clear(&m);
 		return;
 	}
+	wait = req_waited(p);
 	if (m.u.reply.code != 0)
 		p->ph->errors++;
 	else
 		lat_add(p->verb == RS_V_STATUS ? &p->ph->status : &p->ph->lookup,
-			t1 - p->t0_ns);
+			t1 - p->t0_ns, wait);
+	if (p->slow_ms && t1 - p->t0_ns >= p->slow_ms * 1000000ull)
+		fprintf(stderr, "slow %s sent %llu.%09llu took %.3f ms, this "
+			"process and rsd waited for a CPU %.3f ms of it\n",
+			rs_verb_to_string(p->verb),
+			(unsigned long long)(p->t0_ns / 1000000000u),
+			(unsigned long long)(p->t0_ns % 1000000000u),
+			(t1 - p->t0_ns) / 1e6, wait / 1e6);
 	rs_msg_clear(&m);
 	req_done(p);
 }
@@ -382,6 +503,21 @@ static cp_phase *phase_get(cp *p, const char *name)
 	return &p->phases[p->nphases++];
 }
 
+/* Takes rsd's run-queue waits out of the samples from now on: those of
+ * pid's threads, or none (NULL). 0, or -1 when pid is no live process. */
+static int rsd_watch(cp *p, const char *pid)
+{
+	if (!pid) {
+		tasks_close(&p->rsd);
+		p->rsd.gen++;
+		return 0;
+	}
+	if (!*pid || pid[strspn(pid, "0123456789")] != '\0' ||
+	    tasks_open(&p->rsd, pid) < 0)
+		return -1;
+	return 0;
+}
+
 static void command(cp *p, char *line)
 {
 	char *arg = line + strcspn(line, " \t");
@@ -395,6 +531,9 @@ static void command(cp *p, char *line)
 		if (*arg && !p->cur)
 			printf("{\"type\":\"error\",\"what\":\"more than %d phases\"}\n",
 			       CP_PHASES_MAX);
+	} else if (strcmp(line, "rsd") == 0) {
+		if (rsd_watch(p, *arg ? arg : NULL) < 0)
+			printf("{\"type\":\"error\",\"what\":\"no such pid\"}\n");
 	} else if (strcmp(line, "report") == 0) {
 		report(p);
 	} else if (strcmp(line, "quit") == 0) {
@@ -478,14 +617,18 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: rs-ctlprobe --control EP (--cred FILE | --insecure) --labels FILE\n"
-"                   [--interval-ms 20] [--timeout-ms 2000]\n"
+"                   [--interval-ms 20] [--timeout-ms 2000] [--rsd-pid PID]\n"
+"                   [--slow-ms MS]\n"
 "  --control EP       rsd's control endpoint\n"
 "  --cred FILE        an operator credential (rsd's admin.cred)\n"
 "  --insecure         plaintext (an rsd run --insecure)\n"
 "  --labels FILE      the services to ask about, one label a line\n"
 "  --interval-ms MS   from an answer to the next request (default 20)\n"
 "  --timeout-ms MS    a request unanswered this long is a timeout (default 2000)\n"
-"control lines on stdin: phase NAME | phase | report | quit\n");
+"  --rsd-pid PID      take the run-queue waits of rsd's threads out too\n"
+"  --slow-ms MS       a line on stderr for each answer that took MS or more:\n"
+"                     its verb, send time (CLOCK_MONOTONIC s), round trip, waits\n"
+"control lines on stdin: phase NAME | phase | rsd PID | rsd | report | quit\n");
 }
 
 static unsigned parse_uint(const char *opt, const char *s, unsigned min,
@@ -511,11 +654,13 @@ int main(int argc, char **argv)
 		{ "labels", required_argument, NULL, 'l' },
 		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "slow-ms", required_argument, NULL, 's' },
+		{ "rsd-pid", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static cp p;
-	const char *cred_path = NULL, *labels_path = NULL;
+	const char *cred_path = NULL, *labels_path = NULL, *rsd_pid = NULL;
 	unsigned interval_ms = 20;
 	char err[256];
 	int c;
@@ -529,6 +674,8 @@ int main(int argc, char **argv)
 		case 'l': labels_path = optarg; break;
 		case 'i': interval_ms = parse_uint("--interval-ms", optarg, 0, 3600000); break;
 		case 't': p.timeout_ms = parse_uint("--timeout-ms", optarg, 1, 3600000); break;
+		case 'p': rsd_pid = optarg; break;
+		case 's': p.slow_ms = parse_uint("--slow-ms", optarg, 0, 3600000); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -563,6 +710,11 @@ int main(int argc, char **argv)
 	/* connect now: the handshake is over before the first phase */
 	if (sock_open(&p) < 0)
 		return 1;
+	if (tasks_open(&p.self, "self") < 0)
+		log_warnx("no /proc/self/task/*/schedstat: less_wait_* do not "
+			  "take this process's waits out, ignoring");
+	if (rsd_pid && rsd_watch(&p, rsd_pid) < 0)
+		log_warnx("--rsd-pid %s: no such process, ignoring", rsd_pid);
 	ev_timer_init(&p.tick_t, tick_cb, p.interval_s, 0);
 	ev_timer_init(&p.dead_t, dead_cb, 0, 0);
 	ev_timer_init(&p.retry_t, retry_cb, CP_RETRY_S, CP_RETRY_S);
@@ -580,9 +732,13 @@ int main(int argc, char **argv)
 	net_shutdown();
 	free(p.buf);
 	for (size_t i = 0; i < p.nphases; i++) {
-		free(p.phases[i].status.v);
-		free(p.phases[i].lookup.v);
+		free(p.phases[i].status.rtt);
+		free(p.phases[i].status.less);
+		free(p.phases[i].lookup.rtt);
+		free(p.phases[i].lookup.less);
 	}
+	tasks_close(&p.self);
+	tasks_close(&p.rsd);
 	for (size_t i = 0; i < p.nlabels; i++)
 		free(p.labels[i]);
 	free(p.labels);
