@@ -460,7 +460,9 @@ class CProbe:
     requests, interval and timeout, timed in C on one kept connection, so
     that the client's own floor (Python's was ~1 ms p50, ~5 ms p99 against
     an idle rsd) stays under rsd's. Phases go to it as `phase NAME` lines;
-    finish() asks its report."""
+    finish() asks its report. It is told rsd's pid (rsd_started) so that
+    it can also give each round trip less the time its own threads and
+    rsd's waited for a CPU during it (less_wait_p50_ms/p99_ms)."""
     client = "rs-ctlprobe"
 
     def __init__(self, path, rsd, labels, tmp):
@@ -493,9 +495,14 @@ class CProbe:
     def start(self):
         self.p = subprocess.Popen(
             [self.path, "--control", self.rsd.control, "--cred", self.rsd.cred,
-             "--labels", self.labels_path, "--interval-ms", "20", "--timeout-ms", "2000"],
+             "--labels", self.labels_path, "--interval-ms", "20", "--timeout-ms", "2000",
+             "--rsd-pid", str(self.rsd.p.pid)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=open(self.errpath, "ab"), text=True, bufsize=1)
+
+    def rsd_started(self):
+        """rsd runs as a new process: its threads' waits from now on."""
+        self._cmd(f"rsd {self.rsd.p.pid}")
 
     def finish(self, timeout):
         """Stops it; its summarize()-shaped report ({} if none came)."""
@@ -554,6 +561,9 @@ class Probe:
         if self._conn.poll(timeout):
             self.samples = self._conn.recv()
         self.proc.join(timeout)
+
+    def rsd_started(self):
+        pass
 
     def finish(self, timeout):
         """Stops it; summarize() of its samples."""
@@ -752,6 +762,8 @@ class Run:
         self.lg.stop()
         self.rsd.kill9()
         self.rsd.start()
+        if self.probe:
+            self.probe.rsd_started()
         t0 = self.start_lg(spread_ms=1000)
         w = self.lg.wait_line("all_welcomed", t0, self.timeout)
         if w is None:
@@ -817,6 +829,8 @@ class Run:
         starts = self.lg.report()["starts"]
         self.rsd.kill9()
         ready = self.rsd.start()
+        if self.probe:
+            self.probe.rsd_started()
         t0 = self.rsd.t0
         res = {"ready_s": ready}
         w = self.lg.wait_line("all_welcomed", t0 * 1000, self.timeout)
@@ -919,6 +933,14 @@ class Run:
                      f"{fmt_ms(r['lookup']['p50_ms'])} p99 {fmt_ms(r['lookup']['p99_ms'])} "
                      f"({r['status']['n'] + r['lookup']['n']} answered, {r['timeouts']} "
                      f"without an answer in 2 s)")
+            if "less_wait_p99_ms" in r["status"]:
+                self.say(f"control during {ph}, less the probe's and rsd's waits for a "
+                         f"CPU: status p50 {fmt_ms(r['status']['less_wait_p50_ms'])} p99 "
+                         f"{fmt_ms(r['status']['less_wait_p99_ms'])}, lookup p50 "
+                         f"{fmt_ms(r['lookup']['less_wait_p50_ms'])} p99 "
+                         f"{fmt_ms(r['lookup']['less_wait_p99_ms'])} "
+                         f"({r['status']['waited'] + r['lookup']['waited']} waited 1 ms "
+                         f"or more)")
         self.out["control"] = res
 
     def go(self):
