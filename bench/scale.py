@@ -34,9 +34,10 @@ control  during all of the above, a client sends `status LABEL` and
          connection: round trip p50/p99 per phase, and how many got no
          answer within 2 s. The client is rs-ctlprobe (bench/ctlprobe.c,
          built with -DRS_BENCH=ON) when the build has it, else (or with
-         RS_CTLPROBE=0) a Python process (pyzmq, zreq.py's encoding),
-         whose own floor is ~1 ms p50, ~5 ms p99. --json says which
-         ("control_client").
+         RS_CTLPROBE=0) a Python process (pyzmq, zreq.py's encoding).
+         --json says which ("control_client"). rs-ctlprobe also gives the
+         round trips less its own and rsd's waits for a CPU (a second
+         line): on a shared machine those waits are most of the tail.
 
 Every phase has a timeout (--timeout, scaled up with N): when it passes the
 phase prints "did not finish in X s" and what was reached, and the next
@@ -457,12 +458,12 @@ def summarize(samples):
 
 class CProbe:
     """Probe's job done by rs-ctlprobe (bench/ctlprobe.c): the same
-    requests, interval and timeout, timed in C on one kept connection, so
-    that the client's own floor (Python's was ~1 ms p50, ~5 ms p99 against
-    an idle rsd) stays under rsd's. Phases go to it as `phase NAME` lines;
-    finish() asks its report. It is told rsd's pid (rsd_started) so that
-    it can also give each round trip less the time its own threads and
-    rsd's waited for a CPU during it (less_wait_p50_ms/p99_ms)."""
+    requests, interval and timeout, timed in C on one kept connection
+    (no interpreter or GIL between the clock and the socket). Phases go
+    to it as `phase NAME` lines; finish() asks its report. It is told
+    rsd's pid (rsd_started) so that it can also give each round trip less
+    the time its own threads and rsd's waited for a CPU during it
+    (less_wait_p50_ms/p99_ms)."""
     client = "rs-ctlprobe"
 
     def __init__(self, path, rsd, labels, tmp):
