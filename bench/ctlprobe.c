@@ -413,6 +413,8 @@ static void sock_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	uint64_t t1 = clock_mono_ns(), wait;
 	rs_msg m;
 
+	(void)s;
+	(void)peer;
 	if (wire_decode(buf, len, &m) < 0) {
 		p->bad++;
 		return;
@@ -443,6 +445,8 @@ static void sock_event(net_sock *s, net_event ev, uint32_t value, void *arg)
 {
 	cp *p = arg;
 
+	(void)s;
+	(void)value;
 	if (ev == NET_EV_HANDSHAKE_OK && p->busy && !p->sent) {
 		req_send(p);
 	} else if (ev == NET_EV_HANDSHAKE_AUTH || ev == NET_EV_HANDSHAKE_PROTOCOL) {
@@ -456,6 +460,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	cp *p = w->data;
 
+	(void)revents;
 	if (p->busy)
 		return;
 	if (!p->cur) {   /* paused: look again in an interval */
@@ -472,6 +477,8 @@ static void dead_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	cp *p = w->data;
 
+	(void)loop;
+	(void)revents;
 	p->ph->timeouts++;
 	net_destroy(&p->sock);
 	p->reopens++;
@@ -483,6 +490,7 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	cp *p = w->data;
 
+	(void)revents;
 	if (p->busy && !p->sent)
 		req_send(p);
 	else
@@ -549,6 +557,7 @@ static void ctl_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t n = read(w->fd, p->line + p->linelen, sizeof p->line - 1 - p->linelen);
 	char *nl;
 
+	(void)revents;
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {   /* the driver is gone */
@@ -569,6 +578,8 @@ static void ctl_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
+	(void)w;
+	(void)revents;
 	ev_break(loop, EVBREAK_ALL);
 }
 
