@@ -30,9 +30,15 @@ loss     for K in (1, min(100, N/10)): K agents go silent (they stop
 burst    each agent sends --burst-e status events as fast as it can: agent
          messages rsd handled per second (counted until rsd acknowledged
          all, at BeatAck pace: +-1 s) and rsd's CPU per message.
-control  during all of the above, an in-process client (pyzmq) sends
-         `status LABEL` and `lookup LABEL` in turn every 20 ms: round trip
-         p50/p99 per phase, and how many got no answer within 2 s.
+control  during all of the above, a client sends `status LABEL` and
+         `lookup LABEL` in turn, 20 ms after each answer, on one kept
+         connection: round trip p50/p99 per phase, and how many got no
+         answer within 2 s. The client is rs-ctlprobe (bench/ctlprobe.c,
+         built with -DRS_BENCH=ON) when the build has it, else (or with
+         RS_CTLPROBE=0) a Python process (pyzmq, zreq.py's encoding).
+         --json says which ("control_client"). rs-ctlprobe also gives the
+         round trips less its own and rsd's waits for a CPU (a second
+         line): on a shared machine those waits are most of the tail.
 
 Every phase has a timeout (--timeout, scaled up with N): when it passes the
 phase prints "did not finish in X s" and what was reached, and the next
@@ -437,11 +443,101 @@ class LoadGens:
             g.stop()
 
 
+def summarize(samples):
+    """{phase: {"status": {"n", "p50_ms", "p99_ms", "max_ms"}, "lookup":
+    {...}, "timeouts", "errors"}} of Probe's samples (seconds)."""
+    res = {}
+    for ph, d in samples.items():
+        r = {"timeouts": d["timeouts"], "errors": d["errors"]}
+        for v in ("status", "lookup"):
+            xs = d[v]
+            r[v] = {"n": len(xs), "p50_ms": pct(xs, 50) * 1e3 if xs else None,
+                    "p99_ms": pct(xs, 99) * 1e3 if xs else None,
+                    "max_ms": max(xs) * 1e3 if xs else None}
+        res[ph] = r
+    return res
+
+
+class CProbe:
+    """Probe's job done by rs-ctlprobe (bench/ctlprobe.c): the same
+    requests, interval and timeout, timed in C on one kept connection
+    (no interpreter or GIL between the clock and the socket). Phases go
+    to it as `phase NAME` lines; finish() asks its report. It is told
+    rsd's pid (rsd_started) so that it can also give each round trip less
+    the time its own threads and rsd's waited for a CPU during it
+    (less_wait_p50_ms/p99_ms)."""
+    client = "rs-ctlprobe"
+
+    def __init__(self, path, rsd, labels, tmp):
+        self.path, self.rsd = path, rsd
+        self.labels_path = os.path.join(tmp, "probe-labels")
+        with open(self.labels_path, "w") as f:
+            f.write("".join(lb + "\n" for lb in labels))
+        self.errpath = os.path.join(tmp, "ctlprobe.log")
+        self.p = None
+        self._phase = None
+
+    @property
+    def phase(self):
+        return self._phase
+
+    @phase.setter
+    def phase(self, name):
+        self._phase = name or None
+        self._cmd(f"phase {name}" if name else "phase")
+
+    def _cmd(self, line):
+        if self.p is None or self.p.poll() is not None:
+            return
+        try:
+            self.p.stdin.write(line + "\n")
+            self.p.stdin.flush()
+        except OSError:
+            pass
+
+    def start(self):
+        self.p = subprocess.Popen(
+            [self.path, "--control", self.rsd.control, "--cred", self.rsd.cred,
+             "--labels", self.labels_path, "--interval-ms", "20", "--timeout-ms", "2000",
+             "--rsd-pid", str(self.rsd.p.pid)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=open(self.errpath, "ab"), text=True, bufsize=1)
+
+    def rsd_started(self):
+        """rsd runs as a new process: its threads' waits from now on."""
+        self._cmd(f"rsd {self.rsd.p.pid}")
+
+    def finish(self, timeout):
+        """Stops it; its summarize()-shaped report ({} if none came)."""
+        if self.p is None:
+            return {}
+        try:
+            out, _ = self.p.communicate("report\nquit\n", timeout=timeout)
+        except (subprocess.TimeoutExpired, OSError):
+            common.stop_proc(self.p)
+            return {}
+        for line in reversed(out.splitlines()):
+            try:
+                j = json.loads(line)
+            except ValueError:
+                continue
+            if j.get("type") == "report":
+                return j["phases"]
+        return {}
+
+    def close(self):
+        """Stops it if finish() did not (a run cut short)."""
+        if self.p is not None and self.p.poll() is None:
+            common.stop_proc(self.p)
+
+
 class Probe:
     """Control round trips (status LABEL, lookup LABEL in turn) every
     20 ms, tagged with the phase that runs. In its own process: in this
     one, the GIL (handed over every 5 ms) and the threads reading the
-    load generators would be measured with rsd."""
+    load generators would be measured with rsd. CProbe when the build
+    has rs-ctlprobe, unless RS_CTLPROBE=0."""
+    client = "python"
 
     def __init__(self, rsd, labels):
         import multiprocessing
@@ -468,6 +564,15 @@ class Probe:
         if self._conn.poll(timeout):
             self.samples = self._conn.recv()
         self.proc.join(timeout)
+
+    def rsd_started(self):
+        pass
+
+    def finish(self, timeout):
+        """Stops it; summarize() of its samples."""
+        self.stop_ev.set()
+        self.join(timeout)
+        return summarize(self.samples)
 
     def _run(self, conn):
         ctl = Ctl(self.rsd)   # pyzmq makes this process its own context
@@ -610,7 +715,10 @@ class Run:
         self.out["setup_s"] = time.monotonic() - t0
         self.say(f"{len(self.labels)} services x {self.per} replicas: {self.want} instances "
                  f"running after {self.out['setup_s']:.1f} s")
-        self.probe = Probe(self.rsd, self.labels)
+        if self.a.ctlprobe:
+            self.probe = CProbe(self.a.ctlprobe, self.rsd, self.labels, self.tmp)
+        else:
+            self.probe = Probe(self.rsd, self.labels)
         self.probe.start()
 
     def create_services(self):
@@ -664,6 +772,8 @@ class Run:
         self.lg.stop()
         self.rsd.kill9()
         self.rsd.start()
+        if self.probe:
+            self.probe.rsd_started()
         t0 = self.start_lg(spread_ms=1000)
         w = self.lg.wait_line("all_welcomed", t0, self.timeout)
         if w is None:
@@ -729,6 +839,8 @@ class Run:
         starts = self.lg.report()["starts"]
         self.rsd.kill9()
         ready = self.rsd.start()
+        if self.probe:
+            self.probe.rsd_started()
         t0 = self.rsd.t0
         res = {"ready_s": ready}
         w = self.lg.wait_line("all_welcomed", t0 * 1000, self.timeout)
@@ -822,21 +934,23 @@ class Run:
     def control_summary(self):
         if not self.probe:
             return
-        self.probe.stop_ev.set()
-        self.probe.join(5)
-        res = {}
-        for ph, d in self.probe.samples.items():
-            r = {"timeouts": d["timeouts"], "errors": d["errors"]}
-            for v in ("status", "lookup"):
-                xs = d[v]
-                r[v] = {"n": len(xs), "p50_ms": pct(xs, 50) * 1e3 if xs else None,
-                        "p99_ms": pct(xs, 99) * 1e3 if xs else None}
-            res[ph] = r
+        res = self.probe.finish(5)
+        self.out["control_client"] = self.probe.client
+        self.say(f"control round trips measured by {self.probe.client}")
+        for ph, r in res.items():
             self.say(f"control during {ph}: status p50 {fmt_ms(r['status']['p50_ms'])} "
                      f"p99 {fmt_ms(r['status']['p99_ms'])}, lookup p50 "
                      f"{fmt_ms(r['lookup']['p50_ms'])} p99 {fmt_ms(r['lookup']['p99_ms'])} "
                      f"({r['status']['n'] + r['lookup']['n']} answered, {r['timeouts']} "
                      f"without an answer in 2 s)")
+            if "less_wait_p99_ms" in r["status"]:
+                self.say(f"control during {ph}, less the probe's and rsd's waits for a "
+                         f"CPU: status p50 {fmt_ms(r['status']['less_wait_p50_ms'])} p99 "
+                         f"{fmt_ms(r['status']['less_wait_p99_ms'])}, lookup p50 "
+                         f"{fmt_ms(r['lookup']['less_wait_p50_ms'])} p99 "
+                         f"{fmt_ms(r['lookup']['less_wait_p99_ms'])} "
+                         f"({r['status']['waited'] + r['lookup']['waited']} waited 1 ms "
+                         f"or more)")
         self.out["control"] = res
 
     def go(self):
@@ -869,6 +983,8 @@ class Run:
     def stop(self):
         if self.ctl:
             self.ctl.close()
+        if isinstance(self.probe, CProbe):
+            self.probe.close()
         if self.lg:
             self.lg.stop()
         if self.rsd.p:
@@ -907,6 +1023,12 @@ def main():
     a.loadgen = os.path.join(a.build, "bench", "rs-loadgen")
     if not os.access(a.loadgen, os.X_OK):
         raise SystemExit(f"{a.loadgen} not found: build with -DRS_BENCH=ON")
+    # the control probe: rs-ctlprobe when built (RS_CTLPROBE=0: the Python
+    # one, e.g. to compare the two); the Python one needs pyzmq
+    a.ctlprobe = os.path.join(a.build, "bench", "rs-ctlprobe")
+    if os.environ.get("RS_CTLPROBE") == "0" or not os.access(a.ctlprobe, os.X_OK):
+        a.ctlprobe = None
+    log(f"control probe: {a.ctlprobe or 'python (pyzmq)'}")
     if not zmq:
         log("pyzmq missing: rsd's view through rsctl (slower, and control latency "
             "includes a process start)")

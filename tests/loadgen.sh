@@ -6,7 +6,9 @@
 # (no new start); rsd SIGSTOPped past the TTL blames no node; then 80 %
 # of the nodes fall silent at once: rsd moves
 # nothing (nodesm_mass_loss) and every instance is back where it was when
-# they speak again. Waits on conditions, each with a deadline.
+# they speak again. rs-ctlprobe (scale.py's control client) gets answers
+# before the kill -9 and, on a new connection, after it. Waits on
+# conditions, each with a deadline.
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 N=${2:-200}
@@ -15,6 +17,7 @@ TMP=$(mktemp -d /tmp/rs-loadgen.XXXXXX)
 cleanup() {
     local rc=$?
     exec 5>&- || true
+    exec 6>&- || true
     kill_started || true   # (its last test fails when no agent ran: set -e)
     if [ $rc -ne 0 ]; then echo "--- FAILED; logs:"; tail -n 20 "$TMP"/*.log 2>/dev/null || true; fi
     [ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
@@ -73,12 +76,40 @@ pids "$TMP/before"
 [ "$(wc -l <"$TMP/before")" = $((N * 3)) ] || fail "$(wc -l <"$TMP/before") of $((N * 3)) running"
 wait_for 30 nodes_up || fail "not every node up"
 
+CP="$BUILD/bench/rs-ctlprobe"
+[ -x "$CP" ] || fail "$CP not built (RS_BENCH or RS_TESTS)"
+seq -f 's%04g' 1 "$N" >"$TMP/labels"
+mkfifo "$TMP/cp"
+exec 6<>"$TMP/cp"
+"$CP" --control "$CONTROL" --cred "$TMP/admin.cred" --labels "$TMP/labels" \
+    --rsd-pid "$RSD" --interval-ms 5 --timeout-ms 1000 <"$TMP/cp" >"$TMP/cp.out" 2>"$TMP/cp.log" &
+PIDS+=("$!")
+disown "$!"
+# probe_answered PHASE MIN: rs-ctlprobe's latest report has MIN status and
+# MIN lookup answers or more in PHASE, and no error (asks a report each time)
+probe_answered() {
+    echo report >&6
+    tail -n 1 "$TMP/cp.out" | python3 -c 'import json,sys
+ph = json.loads(sys.stdin.read())["phases"].get(sys.argv[1])
+ok = ph and ph["errors"] == 0 and all(
+    ph[v]["n"] >= int(sys.argv[2]) and ph[v]["p99_ms"] > 0 for v in ("status", "lookup"))
+sys.exit(0 if ok else 1)' "$1" "$2"
+}
+echo "phase before" >&6
+wait_for 20 probe_answered before 10 || fail "rs-ctlprobe: no answers: $(tail -c 600 "$TMP/cp.out")"
+echo "phase restart" >&6
+
 kill -9 "$RSD"
 wait_for 10 bash -c "! kill -0 $RSD" || fail "rsd did not die"
 start_rsd "$AGENTS" "$CONTROL"
+echo "rsd $RSD" >&6
 wait_for 60 bash -c "[ \"\$(grep -c all_welcomed '$TMP/lg.out')\" -ge 2 ]" \
     || fail "not every node welcomed again: $(tail -2 "$TMP/lg.out")"
 wait_for 60 nodes_up || fail "not every node up again"
+echo "phase after" >&6
+wait_for 20 probe_answered after 10 \
+    || fail "rs-ctlprobe: no answers after rsd's restart: $(tail -c 600 "$TMP/cp.out")"
+echo quit >&6
 wait_for 60 all_back || fail "not every instance running with its old pid: \
 $(diff "$TMP/before" "$TMP/after" | head -5)"
 echo report >&5
@@ -126,4 +157,4 @@ wait_for 10 bash -c "tail -c +$off '$TMP/rsd.log' | grep -q 'moving instances of
     || fail "rsd did not say the moves go on"
 wait_for 60 all_back || fail "after the partition not every instance runs where it was: \
 $(diff "$TMP/before" "$TMP/after" | head -5)"
-echo "loadgen.sh: $N simulated agents welcomed, $((N * 3)) instances; after rsd kill -9 every node up again, every instance with its old pid; rsd stopped 7 s: no node blamed; $K of $N nodes silent: nothing moved, all back"
+echo "loadgen.sh: $N simulated agents welcomed, $((N * 3)) instances; after rsd kill -9 every node up again, every instance with its old pid, rs-ctlprobe answered again; rsd stopped 7 s: no node blamed; $K of $N nodes silent: nothing moved, all back"
