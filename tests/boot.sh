@@ -38,7 +38,10 @@ CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready")
 AGENTS=$(sed 's/.*agents=\([^ ]*\).*/\1/' "$TMP/ready")
 export RS_CRED="$TMP/admin.cred"   # rsd made it beside its --db
 METRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/ready" | tr -d '\n')
-curl -sf "http://$METRICS/metrics" | grep -q '^rs_boot_complete 0$' || fail "boot complete before any node"
+# (a file, not a pipe: grep -q's early exit fails curl with SIGPIPE,
+# and pipefail makes that the pipeline's status)
+curl -sf "http://$METRICS/metrics" -o "$TMP/metrics" || fail "no metrics"
+grep -q '^rs_boot_complete 0$' "$TMP/metrics" || fail "boot complete before any node"
 bg "$BUILD/agent/rs-agent" --node b1 --rsd "$AGENTS" --state-dir "$TMP/b1" --token-file "$TMP/join.token" 2>"$TMP/agent.log"
 rsctl() { "$BUILD/ctl/rsctl" -s "$CONTROL" "$@"; }
 wait_for 20 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_boot_complete 1$'" \
