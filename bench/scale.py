@@ -29,7 +29,9 @@ loss     for K in (1, min(100, N/10)): K agents go silent (they stop
          they wake, rsd stops the copies, the cluster settles.
 burst    each agent sends --burst-e status events as fast as it can: agent
          messages rsd handled per second (counted until rsd acknowledged
-         all, at BeatAck pace: +-1 s) and rsd's CPU per message.
+         all, at BeatAck pace: +-1 s) and the CPU per message of rsd (its
+         main thread and ZeroMQ's I/O thread apart: each has a core at
+         most) and of rs-loadgen (on the same cores here).
 control  during all of the above, a client sends `status LABEL` and
          `lookup LABEL` in turn, 20 ms after each answer, on one kept
          connection: round trip p50/p99 per phase, and how many got no
@@ -107,6 +109,25 @@ def cpu_ms(pid):
         except (OSError, ValueError):
             pass
     return ns / 1e6
+
+
+def thread_cpu_ms(pid):
+    """CPU ms of each thread of pid by thread name (ZeroMQ's I/O threads
+    are ZMQbg/IO/N, the main thread has the program's name)."""
+    out = {}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for t in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{t}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+                out[name] = out.get(name, 0) + int(f.read().split()[0]) / 1e6
+        except (OSError, ValueError):
+            pass
+    return out
 
 
 def status_kib(pid, key):
@@ -910,7 +931,10 @@ class Run:
         self.phase("burst")
         e = self.a.burst_e
         pid = self.rsd.p.pid
+        lgs = [g.p.pid for g in self.lg.gens]
         c0 = cpu_ms(pid)
+        th0 = thread_cpu_ms(pid)
+        lc0 = sum(cpu_ms(p) for p in lgs)
         t0 = now_ms()
         self.lg.cmd(f"burst {e}")
         b = self.lg.wait_line("burst", t0)
@@ -921,15 +945,26 @@ class Run:
         self.wait(done, self.timeout, "burst acknowledged",
                   lambda: f"{self.lg.last.get('burst')}")
         c1 = cpu_ms(pid)
+        th1 = thread_cpu_ms(pid)
+        lc1 = sum(cpu_ms(p) for p in lgs)
         bu = self.lg.last["burst"]
+        ev = max(bu["events"], 1)
+        # rsd's main thread and ZeroMQ's I/O thread each: their own core
+        # at most, so the busier one bounds what rsd can take
+        main = (th1.get("rsd", 0) - th0.get("rsd", 0)) * 1000 / ev
+        io = sum(v - th0.get(k, 0) for k, v in th1.items() if k.startswith("ZMQbg/IO")) * 1000 / ev
         res = {"agents": b["agents"], "events": bu["events"], "sent_s": bu["sent_s"],
                "acked_s": bu["acked_s"], "per_s": bu["events"] / max(bu["acked_s"], 1e-3),
-               "rsd_cpu_us_per_msg": (c1 - c0) * 1000 / max(bu["events"], 1)}
+               "rsd_cpu_us_per_msg": (c1 - c0) * 1000 / ev,
+               "rsd_main_us_per_msg": main, "rsd_io_us_per_msg": io,
+               "loadgen_cpu_us_per_msg": (lc1 - lc0) * 1000 / ev}
         self.out["burst"] = res
         self.say(f"burst: {res['events']} events from {res['agents']} agents, sent in "
                  f"{res['sent_s']:.2f} s, all acknowledged {res['acked_s']:.2f} s: "
                  f"{res['per_s']:.0f} agent messages/s handled, rsd CPU "
-                 f"{res['rsd_cpu_us_per_msg']:.0f} us per message")
+                 f"{res['rsd_cpu_us_per_msg']:.0f} us per message (main thread "
+                 f"{main:.1f}, ZeroMQ I/O {io:.1f}), rs-loadgen "
+                 f"{res['loadgen_cpu_us_per_msg']:.0f} us")
 
     def control_summary(self):
         if not self.probe:
