@@ -32,6 +32,14 @@ burst    each agent sends --burst-e status events as fast as it can: agent
          all, at BeatAck pace: +-1 s) and the CPU per message of rsd (its
          main thread and ZeroMQ's I/O thread apart: each has a core at
          most) and of rs-loadgen (on the same cores here).
+drain    rsd's capacity without rs-loadgen on its cores: rsd is stopped
+         (SIGSTOP) while each agent queues --burst-e status events (at
+         most 2 s: the beats wait behind the backlog; rsd does not count a
+         node silent while its beat waits unread), then let go;
+         messages/s = the events / the time rsd stays busy with them (its
+         CPU, sampled every 10 ms, back under a third of a core for 50 ms).
+         A backlog is read in big gulps (many messages per TCP read), as
+         from agents on other hosts sending faster than rsd reads.
 control  during all of the above, a client sends `status LABEL` and
          `lookup LABEL` in turn, 20 ms after each answer, on one kept
          connection: round trip p50/p99 per phase, and how many got no
@@ -50,7 +58,7 @@ is started under this one (a child subreaper) and stopped by pid.
 Usage: bench/scale.py [--agents 100 [1000 5000]] [--per-agent 30] [--replicas R]
                       [--per-proc 2500]
                       [--apply-step 100]
-                      [--only setup,cold,steady,restart,loss,burst]
+                      [--only setup,cold,steady,restart,loss,burst,drain]
                       [--steady-s 30] [--burst-e 50] [--timeout 120]
                       [--json OUT] [--keep]
 """
@@ -966,6 +974,69 @@ class Run:
                  f"{main:.1f}, ZeroMQ I/O {io:.1f}), rs-loadgen "
                  f"{res['loadgen_cpu_us_per_msg']:.0f} us")
 
+    def drain(self):
+        self.phase("drain")
+        e = self.a.burst_e
+        pid = self.rsd.p.pid
+        t0 = now_ms()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            self.lg.cmd(f"burst {e}")
+            b = self.lg.wait_line("burst", t0)
+            end = time.monotonic() + 2
+            sent = {}
+            while time.monotonic() < end:
+                sent = (self.lg.report() or {}).get("burst", {})
+                if sent.get("sent_s", -1) >= 0:
+                    break
+                time.sleep(0.02)
+        finally:
+            c0, tc = cpu_ms(pid), time.monotonic()
+            os.kill(pid, signal.SIGCONT)
+        # busy until it has been quiet (under a third of a core over each
+        # last 50 ms) for 300 ms on end: the quiet's start ends the drain
+        # (a dip while others take the cores does not end it early)
+        win, quiet, t_end = [(tc, c0)], None, None
+        while time.monotonic() - tc < 60 and self.rsd.alive():
+            time.sleep(0.01)
+            win.append((time.monotonic(), cpu_ms(pid)))
+            while len(win) > 2 and win[-1][0] - win[1][0] >= 0.05:
+                win.pop(0)
+            (ta, ca), (tb, cb) = win[0], win[-1]
+            if tb - ta < 0.05:
+                continue
+            if (cb - ca) / ((tb - ta) * 1000) >= 1 / 3:
+                quiet = None
+            elif quiet is None:
+                quiet = (ta, ca)
+            elif tb - quiet[0] >= 0.3:
+                t_end, last = quiet
+                break
+        if t_end is None:
+            raise PhaseTimeout("rsd did not go idle within 60 s after SIGCONT")
+        n = sent.get("events", 0)
+        res = {"agents": b["agents"], "events": n,
+               "all_sent_while_stopped": sent.get("sent_s", -1) >= 0,
+               "stopped_s": tc - t0 / 1000, "busy_s": t_end - tc,
+               "per_s": n / max(t_end - tc, 1e-3),
+               "rsd_cpu_us_per_msg": (last - c0) * 1000 / max(n, 1)}
+        self.out["drain"] = res
+
+        def done():
+            r = self.lg.report() or {}
+            return r.get("burst", {}).get("acked_s", -1) >= 0
+        self.wait(done, self.timeout, "drain acknowledged",
+                  lambda: f"{self.lg.last.get('burst')}")
+        # a check on the end: the agents' acknowledgements (at BeatAck
+        # pace) come after it, within about a second
+        res["acked_after_cont_s"] = self.lg.last["burst"]["acked_s"] - res["stopped_s"]
+        self.say(f"drain: {n} events from {res['agents']} agents queued while rsd was stopped"
+                 f"{'' if res['all_sent_while_stopped'] else ' (not all: 2 s)'} "
+                 f"{res['stopped_s']:.2f} s, worked off in {res['busy_s']:.2f} s (all "
+                 f"acknowledged {res['acked_after_cont_s']:.2f} s after): "
+                 f"{res['per_s']:.0f} agent messages/s, rsd CPU "
+                 f"{res['rsd_cpu_us_per_msg']:.1f} us per message")
+
     def control_summary(self):
         if not self.probe:
             return
@@ -992,7 +1063,7 @@ class Run:
         want = self.a.only.split(",")
         steps = [("cold", self.cold), ("steady", self.steady), ("restart", self.restart)]
         steps += [("loss", lambda k=k: self.loss(k)) for k in self.loss_sizes()]
-        steps += [("burst", self.burst)]
+        steps += [("burst", self.burst), ("drain", self.drain)]
         try:
             self.setup()
         except (PhaseTimeout, RuntimeError) as e:
@@ -1042,7 +1113,7 @@ def main():
                     help="replicas per service (default --per-agent: one service per agent)")
     ap.add_argument("--per-proc", type=int, default=2500,
                     help="simulated agents per rs-loadgen process (4 fds each)")
-    ap.add_argument("--only", default="setup,cold,steady,restart,loss,burst")
+    ap.add_argument("--only", default="setup,cold,steady,restart,loss,burst,drain")
     ap.add_argument("--steady-s", type=float, default=30)
     ap.add_argument("--burst-e", type=int, default=50, help="events per agent")
     ap.add_argument("--apply-step", type=int, default=100,
