@@ -1374,10 +1374,6 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	rsd *d = w->data;
 	uint64_t now = clock_mono_ms(), t0 = clock_mono_ns();
 
-	/* membership is nodesm's (lib/nodesm.c): rsd tells it the time */
-	/* every node's membership first, then the moves once: the mass-loss
-	 * guard counts the nodes not up after all of them ticked, not
-	 * halfway (tests/loadgen.sh found moves under ASan's slower ticks) */
 	uint64_t until = d->agents ? (uint64_t)net_sock_heard_until(d->agents, (int64_t)now) : now;
 
 	/* a node's silence counts up to what rsd has read: behind a backlog
@@ -1404,6 +1400,10 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		log_info("rsd has read its agents' messages up to now again");
 		d->agents_behind = false;
 	}
+	/* membership is nodesm's (lib/nodesm.c): rsd tells it the time */
+	/* every node's membership first, then the moves once: the mass-loss
+	 * guard counts the nodes not up after all of them ticked, not
+	 * halfway (tests/loadgen.sh found moves under ASan's slower ticks) */
 	for (rsd_node *n = d->nodes; n; n = n->next)
 		rsd_node_tick(d, n, until);
 	rsd_reschedule_lost(d);   /* lost now, or a fenced instance's time */
