@@ -100,6 +100,8 @@ typedef struct rsd_inst {
 	struct rsd_inst *nnext;       /* its chain in d->tbynode */
 	struct rsd_inst *lnext;       /* its chain in d->tbylabel */
 	bool             linked;      /* in the list and the tables */
+	uint64_t         saved_tx;    /* the transaction (d->tx_seq) that saved
+				       * it: rsd_tx_save once, not a walk */
 	store_instance   si;
 	char             detail[RS_DETAIL_MAX]; /* last agent event detail */
 } rsd_inst;
@@ -249,6 +251,8 @@ typedef struct rsd {
 	uint64_t        agents_lag_ms;    /* rs_agents_backlog_seconds (period) */
 	uint64_t        period_last_ms;   /* when the last period ran */
 	uint64_t        ckpt_failures;    /* the checkpointer's, as last logged */
+	uint64_t        nodes_returned_ms; /* the last Hello of a node this rsd
+					    * had not heard (nodesm RETURNS) */
 	uint64_t        stall_from_ms;    /* after a stall: silence counts up to */
 	uint64_t        stall_hold_ms;    /* ... this, until this time */
 	bool            agents_behind;    /* said so in the log */
@@ -293,6 +297,7 @@ typedef struct rsd {
 	/* the open decision (rsd_tx_*): orders held until it commits, the
 	 * instances to restore if it does not */
 	bool            tx_open;
+	uint64_t        tx_seq;           /* transactions begun */
 	bool            tx_batch;          /* the open one is agents' events'
 					    * (group commit: rsd_batch_flush) */
 	bool            batch_check;       /* pending requests to check after it */
