@@ -11,7 +11,7 @@
 
 /* accepts[state] = the events that state handles. */
 static const unsigned accepts[NM__NR] = {
-	[NM_UNKNOWN] = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE),
+	[NM_UNKNOWN] = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE) | E(RETURNS),
 	[NM_UP]      = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE),
 	[NM_SUSPECT] = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE),
 	[NM_LOST]    = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE),
@@ -32,7 +32,7 @@ static const char *const state_names[NM__NR] = {
 	"unknown", "up", "suspect", "lost", "fenced",
 };
 static const char *const ev_names[NM_EV__NR] = {
-	"hello", "msg", "tick", "revoke",
+	"hello", "msg", "tick", "revoke", "returns",
 };
 
 const char *nodesm_state_to_string(nodesm_state s)
@@ -143,9 +143,23 @@ int nodesm_step(nodesm *n, const nodesm_cfg *c, nodesm_event ev,
 			fx->fx |= NM_FX_REHELLO;   /* say who you are first */
 		}
 		break;
-	case NM_EV_TICK:
-		to = silent_state(n->state, c, now - n->heard_ms);
+	case NM_EV_TICK: {
+		/* a node not heard since rsd started: silent since the wave
+		 * of Hellos it is probably part of last brought one back */
+		uint64_t from = n->heard_ms;
+
+		if (n->state == NM_UNKNOWN && n->wave_ms > from)
+			from = n->wave_ms < now ? n->wave_ms : now;
+		to = silent_state(n->state, c, now - from);
 		fx->fx |= silence_fx(n->state, to);
+		break;
+	}
+	case NM_EV_RETURNS:
+		/* only within startup_ms of rsd's start (since_ms: an
+		 * UNKNOWN node never moved): a cluster that never stops
+		 * trickling back must not hide a dead node for ever */
+		if (now - n->since_ms <= c->startup_ms && now > n->wave_ms)
+			n->wave_ms = now;
 		break;
 	case NM_EV_REVOKE:
 		if (n->state != NM_LOST && n->state != NM_FENCED)

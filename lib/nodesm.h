@@ -12,6 +12,10 @@
  *      -silent lease_ms + margin_ms-> FENCED
  *   any -HELLO-> UP (reconcile: stop what moved away meanwhile)
  *   UP/SUSPECT/UNKNOWN -REVOKE (its key)-> LOST
+ *   UNKNOWN -RETURNS (another node not heard since rsd started said
+ *      Hello)-> UNKNOWN, its silence counted from then (a wave of Hellos
+ *      after rsd restarted is still coming in: this node is probably in
+ *      it), for at most startup_ms after rsd started
  *
  * LOST: instances that do not ask for fencing may run elsewhere (their
  * copies on the silent node may still run: a partition). FENCED: the
@@ -40,6 +44,7 @@ typedef enum nodesm_event {
 	NM_EV_MSG,         /* any other message from it (beat, event) */
 	NM_EV_TICK,        /* the periodic check */
 	NM_EV_REVOKE,      /* its key was revoked */
+	NM_EV_RETURNS,     /* another node this rsd had not heard came back */
 	NM_EV__NR
 } nodesm_event;
 
@@ -62,19 +67,26 @@ typedef struct nodesm_cfg {
 	uint64_t lease_ms;     /* the agent's lease: it stops fenced services
 				* after this long without rsd */
 	uint64_t margin_ms;    /* clock drift and delivery slack on top */
+	uint64_t startup_ms;   /* RETURNS counts only this long after rsd
+				* started: the longest a wave of Hellos may
+				* hold back the loss of a node never heard */
 } nodesm_cfg;
 
 typedef struct nodesm {
 	nodesm_state state;
 	uint64_t     heard_ms;   /* last message from it (monotonic) */
 	uint64_t     since_ms;   /* when it entered state */
+	uint64_t     wave_ms;    /* UNKNOWN: the last RETURNS; its silence
+				  * counts from the later of this and
+				  * heard_ms */
 } nodesm;
 
 typedef struct nodesm_fx {
 	unsigned     fx;
 } nodesm_fx;
 
-/* A node known from the store, not heard yet, at now. */
+/* A node known from the store, not heard yet, at now (rsd's start: the
+ * node's since_ms, which RETURNS measures startup_ms from). */
 void nodesm_init(nodesm *n, uint64_t now_ms);
 /* Whether cfg is consistent: suspect < ttl <= lease + margin. */
 bool nodesm_cfg_valid(const nodesm_cfg *c);

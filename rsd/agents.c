@@ -364,6 +364,8 @@ static int hello_record(rsd *d, rsd_node *n, const rs_msg *m, bool same_agent,
 		d->nbatch_hellos--;   /* nothing changed */
 	if (r == 0) {
 		n->n.state = rsd_node_state_of(n->sm.state);
+		if (was.state == NM_UNKNOWN)   /* the wave after a restart */
+			d->nodes_returned_ms = n->sm.heard_ms;
 		if (fx->fx & NM_FX_EVENT)
 			rsd_event(d, NULL, 0, n->n.name, "node-up",
 				  "agent %s with %zu instances (was %s)", h->agent_version,
@@ -725,6 +727,10 @@ void rsd_node_cfg(nodesm_cfg *c, uint32_t ttl_ms, uint32_t margin_ms)
 	c->suspect_ms = ttl_ms * 3ull / 4 ? ttl_ms * 3ull / 4 : 1;
 	c->lease_ms = ttl_ms;        /* what Welcome tells the agents */
 	c->margin_ms = margin_ms;
+	/* a wave of Hellos after a restart may hold back the loss of the
+	 * nodes not heard yet for this long (a minute at the default TTL;
+	 * 5,000 nodes came back at ~1,000/s here) */
+	c->startup_ms = 12ull * ttl_ms;
 }
 
 /* The node's live instances are lost: a fact rsd observed, which the
@@ -794,6 +800,14 @@ void rsd_node_event(rsd *d, rsd_node *n, nodesm_event ev, const net_peer *peer)
 
 void rsd_node_tick(rsd *d, rsd_node *n, uint64_t until)
 {
+	nodesm_fx fx;
+
+	/* nodes not heard since this rsd started come back one after the
+	 * other (5,000 took seconds here): while they do, the ones not
+	 * back yet are probably in the same wave (lib/nodesm.h RETURNS) */
+	if (n->sm.state == NM_UNKNOWN && d->nodes_returned_ms >= n->sm.heard_ms &&
+	    d->nodes_returned_ms > n->sm.wave_ms)
+		(void)nodesm_step(&n->sm, &d->ncfg, NM_EV_RETURNS, d->nodes_returned_ms, &fx);
 	if (until >= n->sm.heard_ms)
 		node_event_at(d, n, NM_EV_TICK, NULL, until);
 }

@@ -12,6 +12,7 @@
 
 static const nodesm_cfg cfg = {
 	.suspect_ms = 2000, .ttl_ms = 5000, .lease_ms = 8000, .margin_ms = 2000,
+	.startup_ms = 30000,
 };
 
 #define P  NM_FX_PERSIST
@@ -37,6 +38,7 @@ static const struct {
 	{ NM_UNKNOWN, NM_EV_TICK,   5000,  NM_LOST,    P | EV | MV },
 	{ NM_UNKNOWN, NM_EV_TICK,   10000, NM_FENCED,  P | EV | MV | MF },
 	{ NM_UNKNOWN, NM_EV_REVOKE, 0,     NM_LOST,    P | EV | MV },
+	{ NM_UNKNOWN, NM_EV_RETURNS, 500,  NM_UNKNOWN, 0 },
 	{ NM_UP,      NM_EV_HELLO,  0,     NM_UP,      RC | W },
 	{ NM_UP,      NM_EV_MSG,    0,     NM_UP,      0 },
 	{ NM_UP,      NM_EV_TICK,   1999,  NM_UP,      0 },
@@ -91,6 +93,63 @@ Test(nodesm, every_state_and_event)
 			cr_assert(seen[s][e] == nodesm_accepts(s, e),
 				  "%s x %s: accepted but not tested (or the reverse)",
 				  nodesm_state_to_string(s), nodesm_event_to_string(e));
+}
+
+/* After rsd restarted: while other nodes it had not heard come back, a
+ * node not heard yet is counted silent from the last of them, at most
+ * startup_ms after rsd started; a node heard meanwhile is not moved. */
+Test(nodesm, a_wave_of_returns_holds_back_the_loss_of_unknown_nodes)
+{
+	nodesm n, m;
+	nodesm_fx fx;
+
+	nodesm_init(&n, 1000);   /* rsd started at 1000 */
+	cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_RETURNS, 4000, &fx), 0);
+	cr_assert_eq(fx.fx, 0u);
+	cr_assert_eq(n.heard_ms, 1000u, "a return of another is not this one heard");
+	cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, 8999, &fx), 0);
+	cr_assert_eq(n.state, NM_UNKNOWN, "4999 ms after the last return");
+	cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, 9000, &fx), 0);
+	cr_assert_eq(n.state, NM_LOST);
+	cr_assert_eq(fx.fx, (unsigned)(P | EV | MV));
+	/* a return older than the last one counted changes nothing */
+	nodesm_init(&n, 1000);
+	cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_RETURNS, 4000, &fx), 0);
+	cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_RETURNS, 3000, &fx), 0);
+	cr_assert_eq(n.wave_ms, 4000u);
+	/* a TICK behind the wave (rsd's backlog rule) is silence 0 */
+	cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, 3500, &fx), 0);
+	cr_assert_eq(n.state, NM_UNKNOWN);
+	/* the wave ends at startup_ms after rsd's start: returns after
+	 * that do not count, the loss comes ttl after the last that did */
+	nodesm_init(&n, 1000);
+	for (uint64_t t = 2000; t <= 60000; t += 1000) {
+		cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_RETURNS, t, &fx), 0);
+		cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, t, &fx), 0);
+		if (n.state != NM_UNKNOWN)
+			break;
+	}
+	cr_assert_eq(n.state, NM_LOST);
+	cr_assert_eq(n.since_ms, 1000u + 30000 + 5000, "lost at %llu",
+		     (unsigned long long)n.since_ms);
+	/* the hold ends with a Hello; an UP node ignores nothing: it refuses */
+	nodesm_init(&m, 1000);
+	cr_assert_eq(nodesm_step(&m, &cfg, NM_EV_RETURNS, 4000, &fx), 0);
+	cr_assert_eq(nodesm_step(&m, &cfg, NM_EV_HELLO, 4500, &fx), 0);
+	cr_assert_eq(m.state, NM_UP);
+	cr_assert_eq(nodesm_step(&m, &cfg, NM_EV_RETURNS, 5000, &fx), -EINVAL);
+	cr_assert_eq(nodesm_step(&m, &cfg, NM_EV_TICK, 4500 + 5000, &fx), 0);
+	cr_assert_eq(m.state, NM_LOST, "an up node's silence counts from its Hello");
+	/* a startup_ms of 0: no hold at all */
+	{
+		nodesm_cfg c0 = cfg;
+
+		c0.startup_ms = 0;
+		nodesm_init(&n, 1000);
+		cr_assert_eq(nodesm_step(&n, &c0, NM_EV_RETURNS, 4000, &fx), 0);
+		cr_assert_eq(nodesm_step(&n, &c0, NM_EV_TICK, 6000, &fx), 0);
+		cr_assert_eq(n.state, NM_LOST);
+	}
 }
 
 /* The moves the table allows, exactly. */
@@ -164,7 +223,8 @@ Test(nodesm, releases_fenced_instances_only_after_lease_stop_and_margin)
 	cr_assert_not(nodesm_releases(&n, &cfg, true, stop, 500));   /* time went back */
 }
 
-/* A seeded random walk of messages, ticks, hellos and revokes: every move
+/* A seeded random walk of messages, ticks, hellos, revokes and (while
+ * unknown) others' returns: every move
  * is in the table, and the fencing rule holds: fenced instances are only
  * released (MOVE_FENCED) when the node has been silent for the lease plus
  * the margin, and unfenced ones (MOVE) never before the TTL, unless the
@@ -185,6 +245,8 @@ Test(nodesm, random_walk_keeps_the_fencing_rule)
 			nodesm_fx fx;
 			uint64_t quiet;
 
+			if (n.state == NM_UNKNOWN && rand() % 4 == 0)
+				ev = NM_EV_RETURNS;   /* only delays a loss */
 			now += (uint64_t)(rand() % 3000);
 			quiet = now - n.heard_ms;
 			cr_assert_eq(nodesm_step(&n, &cfg, ev, now, &fx), 0, "seed %u step %d",
