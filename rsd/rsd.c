@@ -169,7 +169,8 @@ void rsd_batch_flush(rsd *d)
 		r = rsd_tx_commit(d);
 		rsd_batch_hellos_end(d, r == 0);
 		if (r < 0)
-			rsd_store_trouble(d, "agents' hellos and events", r);
+			rsd_store_trouble(d, "agents' hellos and events, nodes' "
+					  "membership", r);
 	}
 	if (d->batch_check) {
 		d->batch_check = false;
@@ -1407,6 +1408,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	 * halfway (tests/loadgen.sh found moves under ASan's slower ticks) */
 	for (rsd_node *n = d->nodes; n; n = n->next)
 		rsd_node_tick(d, n, until);
+	rsd_batch_flush(d);       /* every node's move in one commit */
 	rsd_reschedule_lost(d);   /* lost now, or a fenced instance's time */
 	rsd_orders_due(d, now);
 	rsd_watch_check(d, now);

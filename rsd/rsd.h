@@ -488,7 +488,9 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 void rsd_node_event(rsd *d, rsd_node *n, nodesm_event ev, const net_peer *peer);
 /* The period's tick of n, at until: the time up to which rsd has read
  * every agent message (net_sock_heard_until): a node whose beat waits in
- * rsd's own backlog is not silent. Nothing if n was heard after until. */
+ * rsd's own backlog is not silent. Nothing if n was heard after until.
+ * What it records joins the open batch (rsd_tx_batch): the caller
+ * commits it (rsd_batch_flush) and checks the pending requests. */
 void rsd_node_tick(rsd *d, rsd_node *n, uint64_t until);
 /* The store's name for a membership state. */
 rs_node_state rsd_node_state_of(nodesm_state s);
