@@ -278,9 +278,16 @@ static void up_act(rsd *d, const net_peer *peer, const rs_request *rq, rsd_svc *
 	p->inst_id = in->si.info.id;
 	rsd_pending_add(d, p);
 	rsd_send_start(d, in);
-	for (uint32_t k = 1; k < s->s.spec.replicas; k++)   /* spread the others */
-		if (rsd_start_instance(d, s) < 0)
-			log_warnx("up %s: replica %u has no node yet", rq->label, k + 1);
+	if (s->s.spec.replicas > 1) {   /* spread the others */
+		uint32_t n;
+
+		int r = rsd_start_instances(d, s, s->s.spec.replicas - 1, &n);
+
+		if (r < 0)
+			log_warnx("up %s: replicas %u to %u %s", rq->label, n + 2,
+				  s->s.spec.replicas, r == -ENODEV ? "have no node yet" :
+				  "were not recorded: the period's converge tries again");
+	}
 	if (rq->no_block) {
 		char json[256];
 		snprintf(json, sizeof json,

@@ -454,6 +454,9 @@ void rsd_node_set_labels(rsd_node *n, char *const *labels, size_t nl);
 /* Creates, stores (own transaction) and starts one more instance of s on
  * the best node for it. -ENODEV: no node. */
 int rsd_start_instance(rsd *d, rsd_svc *s);
+/* want of them in one transaction: 0 (all), -ENODEV (no node for the
+ * rest; the ones placed run), -EIO (none); *started (or NULL): how many. */
+int rsd_start_instances(rsd *d, rsd_svc *s, uint32_t want, uint32_t *started);
 /* Moves lost instances of wanted services to another node (node loss). */
 void rsd_reschedule_lost(rsd *d);
 /* The one writer of an instance's state (lib/instsm.c): steps in by ev

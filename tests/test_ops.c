@@ -846,6 +846,27 @@ Test(ops, apply_converges_in_dependency_order, .init = setup2, .fini = teardown,
 	cr_assert_eq(json_array_size(json_object_get(j, "added")), 0);
 	cr_assert_eq(json_array_size(json_object_get(j, "changed")), 0);
 	cr_assert_eq(json_array_size(json_object_get(j, "removed")), 0);
+	/* ... and doing it leaves every service as it was: the same
+	 * generation (no new spec sent to the agents), the same process */
+	{
+		json_t *before = h_json(h_rsctl("--json", "status", "db", NULL));
+		json_int_t gen = json_integer_value(json_object_get(
+			json_array_get(json_object_get(before, "services"), 0), "generation"));
+		pid_t pid;
+
+		cr_assert(h_status_instance("db", &in) && in.pid > 0);
+		pid = in.pid;
+		cr_assert_gt(gen, 0);
+		r = h_rsctl("--json", "apply", path, NULL);
+		assert_code(r, 0, "apply again");
+		j = h_json(r);
+		cr_assert_eq(json_array_size(json_object_get(j, "unchanged")), 2, "%s", r->out);
+		j = h_json(h_rsctl("--json", "status", "db", NULL));
+		cr_assert_eq(json_integer_value(json_object_get(
+			json_array_get(json_object_get(j, "services"), 0), "generation")), gen,
+			"an unchanged service got a new generation");
+		cr_assert(h_status_instance("db", &in) && in.pid == pid, "pid %d, was %d", (int)in.pid, (int)pid);
+	}
 	h_pass();
 }
 
