@@ -18,7 +18,9 @@ cold     the whole cluster again: rs-loadgen stopped, rsd SIGKILLed and
          acknowledged (the agents' view), to rsd's `status` agreeing.
 steady   --steady-s of the idle cluster: rsd's CPU (% of one core, every
          thread's schedstat), its RSS, node flaps (suspect/lost in its log),
-         the agents' beat -> BeatAck round trip.
+         the agents' beat -> BeatAck round trip; then what an operator
+         types, timed whole (process start, every page, the text):
+         `rsctl status`, `rsctl nodes`, `status --node`, `--state`.
 restart  rsd SIGKILL + start on the same db: time to its ready line, to
          every node welcomed again, to every instance running with the pid
          it had (no new Start, and rsd's `status` shows the old pids); rsd's
@@ -859,6 +861,35 @@ class Run:
             self.say(f"steady: rsd's period {period['mean_ms']:.2f} ms mean, 99 % under "
                      f"{period['p99_le_ms']:g} ms, all under {period['max_le_ms']:g} ms "
                      f"({period['n']} periods)")
+        self.views()
+
+    def views(self):
+        """What an operator types, timed whole (rsctl's process start, every
+        page, the text written to a pipe): `rsctl status` of everything,
+        `rsctl nodes`, and the filters that answer most questions."""
+        node = f"lg{self.n // 2:05d}"
+        cmds = {"status": ["status"], "nodes": ["nodes"],
+                "status_node": ["status", "--node", node],
+                "status_state": ["status", "--state", "failed"],
+                "nodes_state": ["nodes", "--state", "lost"]}
+        res = {}
+        for name, args in cmds.items():
+            ts, lines = [], 0
+            for _ in range(3):
+                t = time.monotonic()
+                p = subprocess.run(self.rsd.ctl_argv() + args, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, timeout=60)
+                ts.append(time.monotonic() - t)
+                if p.returncode not in (0, 1):
+                    ts = None
+                    break
+                lines = p.stdout.count(b"\n")
+            res[name] = {"s_median": statistics.median(ts) if ts else None, "lines": lines}
+        self.out["steady"]["views"] = res
+        self.say("steady: rsctl, whole command, median of 3: " +
+                 ", ".join(f"{' '.join(cmds[k])} {v['s_median'] * 1e3:.0f} ms ({v['lines']} lines)"
+                           if v["s_median"] is not None else f"{' '.join(cmds[k])} failed"
+                           for k, v in res.items()))
 
     def restart(self):
         self.phase("restart")
