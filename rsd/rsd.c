@@ -295,6 +295,62 @@ int rsd_node_instances(rsd *d, const char *node)
 	return n;
 }
 
+/* ---- nodes by load (d->nheap) ---------------------------------------- */
+
+static bool node_less(const rsd_node *a, const rsd_node *b)
+{
+	return a->live != b->live ? a->live < b->live : strcmp(a->n.name, b->n.name) < 0;
+}
+
+static void heap_set(rsd *d, size_t i, rsd_node *n)
+{
+	d->nheap[i] = n;
+	n->heap_i = i;
+}
+
+static void heap_fix(rsd *d, rsd_node *n)
+{
+	size_t i = n->heap_i;
+
+	if (i >= d->nheap_n || d->nheap[i] != n)
+		return;   /* not in it (out of memory when it was linked) */
+	while (i > 0 && node_less(n, d->nheap[(i - 1) / 2])) {
+		heap_set(d, i, d->nheap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= d->nheap_n)
+			break;
+		if (c + 1 < d->nheap_n && node_less(d->nheap[c + 1], d->nheap[c]))
+			c++;
+		if (!node_less(d->nheap[c], n))
+			break;
+		heap_set(d, i, d->nheap[c]);
+		i = c;
+	}
+	heap_set(d, i, n);
+}
+
+static void heap_add(rsd *d, rsd_node *n)
+{
+	if (d->nheap_n == d->nheap_cap) {
+		size_t cap = d->nheap_cap ? d->nheap_cap * 2 : 64;
+		rsd_node **v = realloc(d->nheap, cap * sizeof *v);
+
+		if (!v) {
+			n->heap_i = SIZE_MAX;   /* placement falls back to the walk */
+			d->nheap_broken = true;
+			return;
+		}
+		d->nheap = v;
+		d->nheap_cap = cap;
+	}
+	heap_set(d, d->nheap_n++, n);
+	heap_fix(d, n);
+}
+
 /* Marks every node with how many live instances of label it has (mark_n,
  * valid while mark is the mark returned). */
 static uint64_t mark_label(rsd *d, const char *label)
@@ -343,40 +399,144 @@ static bool node_fits(rsd *d, rsd_node *n, const rs_spec *spec)
 	       rsd_node_instances(d, n->n.name) < (int)n->n.capacity;
 }
 
+static int place_cost(const rsd_node *n, const char *label, const char *avoid,
+		      uint64_t mark)
+{
+	int c = (int)n->live;
+
+	if (label && n->mark == mark)
+		c += (int)n->mark_n << 10;
+	if (avoid && strcmp(n->n.name, avoid) == 0)
+		c += 1 << 20;
+	return c;
+}
+
+/* The placement's least (cost, name), node by node. */
+static rsd_node *place_walk(rsd *d, const rs_spec *spec, const char *avoid,
+			    uint64_t mark)
+{
+	const char *label = spec ? spec->label : NULL;
+	rsd_node *best = NULL;
+	int best_c = 0;
+
+	for (rsd_node *n = d->nodes; n; n = n->next) {
+		int c;
+
+		if (!n->connected || n->n.state != RS_NS_UP || n->n.drained)
+			continue;
+		c = place_cost(n, label, avoid, mark);
+		if (best && (c > best_c || (c == best_c && strcmp(n->n.name, best->n.name) >= 0)))
+			continue;
+		if (!node_fits(d, n, spec) || !rsd_node_speaks(n, spec))
+			continue;
+		best = n;
+		best_c = c;
+	}
+	return best;
+}
+
+/* The placement's least (cost, name) by a best-first walk of d->nheap:
+ * a node's cost is never below its load, so once the next node's (load,
+ * name) is past the best (cost, name) found, nothing after it can win.
+ * Usually the first few nodes decide. The walk's own queue is a heap of
+ * d->nheap's indexes; when it outgrows PLACE_Q (most nodes busy with
+ * this label, down or refused), placement walks every node instead. */
+#define PLACE_Q 512
+
+static bool idx_less(const rsd *d, size_t a, size_t b)
+{
+	return node_less(d->nheap[a], d->nheap[b]);
+}
+
+static rsd_node *place_by_load(rsd *d, const rs_spec *spec, const char *avoid,
+			       uint64_t mark)
+{
+	const char *label = spec ? spec->label : NULL;
+	size_t q[PLACE_Q], nq = 0;
+	rsd_node *best = NULL;
+	int best_c = 0;
+
+	if (d->nheap_n)
+		q[nq++] = 0;
+	while (nq) {
+		size_t top = q[0], i = 0;
+		rsd_node *n = d->nheap[top];
+		int c;
+
+		/* pop the least index of the queue */
+		q[0] = q[--nq];
+		for (;;) {
+			size_t k = 2 * i + 1;
+
+			if (k >= nq)
+				break;
+			if (k + 1 < nq && idx_less(d, q[k + 1], q[k]))
+				k++;
+			if (!idx_less(d, q[k], q[i]))
+				break;
+			size_t t = q[i];
+			q[i] = q[k];
+			q[k] = t;
+			i = k;
+		}
+		if (best && ((int)n->live > best_c ||
+			     ((int)n->live == best_c && strcmp(n->n.name, best->n.name) >= 0)))
+			break;   /* no node from here on can win */
+		/* its children in d->nheap next */
+		for (size_t ch = 2 * top + 1; ch <= 2 * top + 2 && ch < d->nheap_n; ch++) {
+			if (nq == PLACE_Q)
+				goto walk;
+			q[nq] = ch;
+			for (size_t j = nq++; j > 0 && idx_less(d, q[j], q[(j - 1) / 2]); j = (j - 1) / 2) {
+				size_t t = q[j];
+				q[j] = q[(j - 1) / 2];
+				q[(j - 1) / 2] = t;
+			}
+		}
+		if (!n->connected || n->n.state != RS_NS_UP || n->n.drained)
+			continue;
+		c = place_cost(n, label, avoid, mark);
+		if (best && (c > best_c || (c == best_c && strcmp(n->n.name, best->n.name) >= 0)))
+			continue;
+		if (!node_fits(d, n, spec) || !rsd_node_speaks(n, spec))
+			continue;
+		best = n;
+		best_c = c;
+	}
+	return best;
+walk:
+	return place_walk(d, spec, avoid, mark);
+}
+
 rsd_node *rsd_place_spec(rsd *d, const rs_spec *spec, const char *want,
 			 const char *avoid)
 {
 	const char *label = spec ? spec->label : NULL;
-	rsd_node *best = NULL;
 	uint64_t mark;
-	int best_n = 0;
 
 	if (want && want[0]) {
 		rsd_node *n = rsd_node_find(d, want);
 		return n && n->connected && n->n.state == RS_NS_UP &&
 		       node_fits(d, n, NULL) && rsd_node_speaks(n, spec) ? n : NULL;
 	}
-	/* O(nodes) with the kept counts: the cheap tests first, the
-	 * placement rules only for a node that would win */
+	/* the least (cost, name): cost is the load, plus 1,024 for each
+	 * replica of the label there (spread replicas first, then balance
+	 * the load), plus 2^20 on the node to avoid (only if there is no
+	 * other); the cheap tests first, the rules only for a node that
+	 * would win */
 	mark = label ? mark_label(d, label) : 0;
-	for (rsd_node *n = d->nodes; n; n = n->next) {
-		int c;
-		if (!n->connected || n->n.state != RS_NS_UP || n->n.drained)
-			continue;
-		c = (int)n->live;
-		if (label && n->mark == mark)   /* spread replicas first, */
-			c += (int)n->mark_n << 10;  /* then balance the load */
-		if (avoid && strcmp(n->n.name, avoid) == 0)
-			c += 1 << 20;   /* only if there is no other node */
-		if (best && (c > best_n ||
-			     (c == best_n && strcmp(n->n.name, best->n.name) >= 0)))
-			continue;
-		if (!node_fits(d, n, spec) || !rsd_node_speaks(n, spec))
-			continue;
-		best = n;
-		best_n = c;
+	if (d->nheap_broken)
+		return place_walk(d, spec, avoid, mark);
+	rsd_node *n = place_by_load(d, spec, avoid, mark);
+	if (d->check_tables && n != place_walk(d, spec, avoid, mark)) {
+		/* RS_CHECK_TABLES (the integration tests): both ways agree */
+		log_warnx("RS_CHECK_TABLES: placement of %s: %s by load, %s by the walk",
+			  label ? label : "-", n ? n->n.name : "none",
+			  place_walk(d, spec, avoid, mark) ?
+			  place_walk(d, spec, avoid, mark)->n.name : "none");
+		abort();
 	}
-	return best;
+	return n;
 }
 
 rsd_node *rsd_place_label(rsd *d, const char *want, const char *avoid,
@@ -598,6 +758,7 @@ static void inst_account(rsd *d, rsd_inst *in, int dir)
 		n->live++;
 	else if (n->live)
 		n->live--;
+	heap_fix(d, n);
 }
 
 /* A walk that found nothing in a broken table's chain may miss what was
@@ -709,6 +870,13 @@ int rsd_tables_check(rsd *d, char *why, size_t len)
 			return -EINVAL;
 		}
 	}
+	for (size_t i = 0; !d->nheap_broken && i < d->nheap_n; i++)
+		if (d->nheap[i]->heap_i != i ||
+		    (i > 0 && node_less(d->nheap[i], d->nheap[(i - 1) / 2]))) {
+			snprintf(why, len, "the nodes' load heap is out of order at %zu (%s)",
+				 i, d->nheap[i]->n.name);
+			return -EINVAL;
+		}
 	return 0;
 }
 
@@ -799,6 +967,7 @@ void rsd_node_link(rsd *d, rsd_node *n)
 	n->live = 0;
 	for (rsd_inst *in = rsd_node_insts(d, n->n.name); in; in = rsd_node_insts_next(d, in))
 		n->live += rsd_istate_live(in->si.info.state);
+	heap_add(d, n);
 }
 
 rsd_svc *rsd_svc_find(rsd *d, const char *label)
@@ -1647,6 +1816,9 @@ void rsd_free(rsd *d)
 	d->svc_sorted = NULL;
 	rsd_tab_free(&d->tinsts);
 	rsd_tab_free(&d->tnodes);
+	free(d->nheap);
+	d->nheap = NULL;
+	d->nheap_n = d->nheap_cap = 0;
 	rsd_tab_free(&d->tbynode);
 	rsd_tab_free(&d->tbylabel);
 	free(d->watch);
