@@ -36,6 +36,7 @@ struct net_sock {
 	net_zap_fn      zap_fn;
 	void           *mon;         /* net_monitor's PAIR socket, or NULL */
 	ev_io           mon_io;
+	ev_idle         mon_more;    /* events left after a batch: go on here */
 	net_event_fn    mon_fn;
 	void           *mon_arg;
 	char            endpoint[256];
@@ -393,6 +394,7 @@ void net_destroy(net_sock **sp)
 	}
 	if (s->mon) {
 		ev_io_stop(s->loop, &s->mon_io);
+		ev_idle_stop(s->loop, &s->mon_more);
 		zmq_socket_monitor(s->zs, NULL, 0);
 		zmq_close(s->mon);
 	}
@@ -408,7 +410,7 @@ static void *net_monitor_open(net_sock *s)
 	static unsigned long seq;
 	char ep[64];
 	void *mon;
-	int linger = 0;
+	int linger = 0, hwm = 100000;
 
 	snprintf(ep, sizeof ep, "inproc://rs-monitor-%lu-%p", ++seq, (void *)s);
 	if (zmq_socket_monitor(s->zs, ep, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
@@ -421,6 +423,9 @@ static void *net_monitor_open(net_sock *s)
 	if (!mon)
 		return NULL;
 	zmq_setsockopt(mon, ZMQ_LINGER, &linger, sizeof linger);
+	/* room for a reconnection storm's events while the loop is busy:
+	 * past it, the socket's I/O thread blocks on its monitor send */
+	zmq_setsockopt(mon, ZMQ_RCVHWM, &hwm, sizeof hwm);
 	if (zmq_connect(mon, ep) != 0) {
 		zmq_close(mon);
 		return NULL;
@@ -473,10 +478,35 @@ static void net_mon_cb(struct ev_loop *loop, ev_io *w, int revents)
 	uint32_t value;
 	int n = 0;
 
-	(void)loop;
 	(void)revents;
-	while (s->mon && n++ < NET_BATCH && net_monitor_read(s->mon, &ev, &value))
+	ev_idle_stop(loop, &s->mon_more);
+	while (s->mon && n < NET_BATCH && net_monitor_read(s->mon, &ev, &value)) {
+		n++;
 		s->mon_fn(s, ev, value, s->mon_arg);
+	}
+	/* events left: ZMQ_FD will not say so again (it says that the
+	 * queue changed, not that it holds something), so go on once the
+	 * loop has polled. Left behind, the queue fills and ZeroMQ's I/O
+	 * thread, whose monitor send blocks, stops: no accept, no message
+	 * on the socket again (rsd at 5,000 reconnecting agents) */
+	if (n == NET_BATCH)
+		ev_idle_start(loop, &s->mon_more);
+}
+
+static void net_mon_more_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	net_sock *s = w->data;
+
+	net_mon_cb(loop, &s->mon_io, revents);
+}
+
+void net_sock_poke(net_sock *s)
+{
+	if (!s->loop)
+		return;
+	ev_feed_event(s->loop, &s->io, EV_READ);
+	if (s->mon)
+		ev_feed_event(s->loop, &s->mon_io, EV_READ);
 }
 
 int net_monitor(net_sock *s, net_event_fn fn, void *arg)
@@ -494,6 +524,8 @@ int net_monitor(net_sock *s, net_event_fn fn, void *arg)
 	zmq_getsockopt(s->mon, ZMQ_FD, &fd, &len);
 	ev_io_init(&s->mon_io, net_mon_cb, fd, EV_READ);
 	s->mon_io.data = s;
+	ev_idle_init(&s->mon_more, net_mon_more_cb);
+	s->mon_more.data = s;
 	ev_io_start(s->loop, &s->mon_io);
 	ev_feed_event(s->loop, &s->mon_io, EV_READ);
 	return 0;

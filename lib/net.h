@@ -75,6 +75,10 @@ void net_sock_on_batch_end(net_sock *s, net_batch_fn fn);
 /* The socket's turn among the loop's ready watchers (libev's priority,
  * EV_MINPRI..EV_MAXPRI, 0 by default): a higher one is served first. */
 void net_sock_set_priority(net_sock *s, int pri);
+/* Reads s (and its monitor) on the loop's next turn whether or not
+ * ZMQ_FD said something waits: a safety net against a missed edge,
+ * which would leave s unread for good (rsd's period pokes its sockets). */
+void net_sock_poke(net_sock *s);
 /* The time (CLOCK_MONOTONIC ms) up to which everything sent to s has
  * been read: now_ms while the loop keeps up (the last wake-up read until
  * nothing was left, and nothing waits now), else when the last wake-up

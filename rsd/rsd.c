@@ -1613,6 +1613,15 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		log_info("rsd has read its agents' messages up to now again");
 		d->agents_behind = false;
 	}
+	/* a ZeroMQ socket whose ZMQ_FD edge was missed is never read
+	 * again (and a monitor left full stops the socket's I/O thread):
+	 * read each on the next turn anyway, a receive that finds nothing */
+	if (d->agents)
+		net_sock_poke(d->agents);
+	if (d->control)
+		net_sock_poke(d->control);
+	if (d->zap)
+		net_sock_poke(d->zap);
 	/* membership is nodesm's (lib/nodesm.c): rsd tells it the time */
 	/* every node's membership first, then the moves once: the mass-loss
 	 * guard counts the nodes not up after all of them ticked, not

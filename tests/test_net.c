@@ -12,6 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <sys/resource.h>
+#include <zmq.h>
+
 #include "net.h"
 
 typedef struct echo {
@@ -181,6 +185,76 @@ Test(net, heard_until_stops_while_messages_wait, .timeout = 30)
 	t = mono_ms();
 	cr_assert_geq(net_sock_heard_until(router, t), t, "all read: heard up to now");
 	net_destroy(&dealer);
+	net_destroy(&router);
+	ev_loop_destroy(loop);
+	net_shutdown();
+}
+
+static int open_fds(void)
+{
+	int fds = 0;
+	DIR *dir = opendir("/proc/self/fd");
+
+	if (!dir)
+		return 0;
+	while (readdir(dir))
+		fds++;
+	closedir(dir);
+	return fds;
+}
+
+static void count_event(net_sock *s, net_event ev, uint32_t value, void *arg)
+{
+	(void)s;
+	(void)value;
+	if (ev == NET_EV_HANDSHAKE_OK)
+		(*(int *)arg)++;
+}
+
+/* More monitor events than one wake-up reads (NET_BATCH), queued while
+ * the loop did not run: every one is still delivered. ZMQ_FD says the
+ * queue changed, not that it holds something, so a wake-up that left
+ * events behind was never followed by another; the queue filled and the
+ * socket's I/O thread blocked in its monitor send for good (rsd with
+ * 5,000 agents reconnecting after a stall: no accept, no message). */
+Test(net, monitor_events_past_one_batch_all_arrive, .timeout = 30)
+{
+	enum { CONNS = 300 };   /* > NET_BATCH (256) */
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	net_sock *router = NULL;
+	void *ctx = zmq_ctx_new(), *dealer[CONNS];
+	int ok = 0, linger = 0;
+	struct rlimit rl;
+
+	/* a dealer is two fds (its mailbox, its connection), the
+	 * router's end one more */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4 * CONNS) {
+		rl.rlim_cur = rl.rlim_max < 4 * CONNS ? rl.rlim_max : 4 * CONNS;
+		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	cr_assert_eq(net_router_new(loop, "tcp://127.0.0.1:*", 0, NULL, quiet_cb, NULL,
+				    &router), 0);
+	cr_assert_eq(net_monitor(router, count_event, &ok), 0);
+	ev_run(loop, EVRUN_NOWAIT);
+	/* each a connection and a handshake: a monitor event at the
+	 * router apiece, all queued while the router's loop does not run */
+	for (int i = 0; i < CONNS; i++) {
+		dealer[i] = zmq_socket(ctx, ZMQ_DEALER);
+		cr_assert_not_null(dealer[i], "dealer %d: %s", i, zmq_strerror(errno));
+		zmq_setsockopt(dealer[i], ZMQ_LINGER, &linger, sizeof linger);
+		cr_assert_eq(zmq_connect(dealer[i], net_endpoint(router)), 0, "connect %d", i);
+	}
+	for (int i = 0; i < 500 && open_fds() < 3 * CONNS; i++)
+		ev_sleep(0.01);   /* the router accepted them all */
+	ev_sleep(0.5);        /* and handshook */
+	for (int i = 0; i < 1000 && ok < CONNS; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		ev_sleep(0.002);
+	}
+	cr_assert_eq(ok, CONNS, "%d of %d handshakes reported", ok, CONNS);
+	for (int i = 0; i < CONNS; i++)
+		zmq_close(dealer[i]);
+	zmq_ctx_term(ctx);
 	net_destroy(&router);
 	ev_loop_destroy(loop);
 	net_shutdown();
