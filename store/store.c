@@ -195,6 +195,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	 * like policy; a row of an older rsd is 'none', as it behaved */
 	[11] =
 	"ALTER TABLE service ADD COLUMN fence TEXT NOT NULL DEFAULT 'none';",
+	/* 12: a label's events are found by a scan of the table, which the
+	 * retention bounds (ST_EV_EACH_LABEL): the index cost every event a
+	 * page write in its label's part of it */
+	[12] =
+	"DROP INDEX event_label_seq;",
 };
 
 enum {
@@ -281,6 +286,8 @@ static const char *const stmt_sql[ST__NR] = {
 			" kind, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	/* ?1 after_seq, ?2 limit (-1 = all), ?3 label */
 	[ST_EV_EACH]  = EV_LIMITED("seq > ?1"),
+	/* no index since schema 12: the rowids newest first, until the
+	 * limit is met (all the rows after ?1 for a quiet label) */
 	[ST_EV_EACH_LABEL] = EV_LIMITED("label = ?3 AND seq > ?1"),
 	[ST_EV_BEFORE] = "SELECT COALESCE(MAX(seq), 0) FROM event WHERE time_ms < ?",
 	/* two subqueries: min() and max() each walk one end of the rowid
