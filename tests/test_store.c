@@ -791,6 +791,34 @@ Test(store, events_by_label_rollback)
 	store_close(&s);
 }
 
+/* A label's walk inside a transaction sees the transaction's own
+ * events, queued or inserted; a rolled-back one's are gone after it. */
+Test(store, events_by_label_inside_a_transaction)
+{
+	store *s = open_ok();
+
+	add_lev(s, "a", "a1");
+	cr_assert_eq(store_begin(s), 0);
+	add_lev(s, "a", "a2");
+	add_lev(s, "b", "b1");
+	expect_events(s, "a", 0, 0, "a1 a2");
+	cr_assert_eq(store_commit(s), 0);
+	cr_assert_eq(store_begin(s), 0);
+	add_lev(s, "a", "gone");
+	expect_events(s, "a", 0, 1, "gone");
+	store_rollback(s);
+	expect_events(s, "a", 0, 0, "a1 a2");
+	expect_events(s, "b", 0, 0, "b1");
+	add_lev(s, "b", "b2");
+	cr_assert_eq(store_begin(s), 0);
+	add_lev(s, "a", "a3");
+	expect_events(s, "a", 0, 1, "a3");
+	cr_assert_eq(store_commit(s), 0);
+	expect_events(s, "b", 0, 0, "b1 b2");
+	expect_events(s, "a", 0, 0, "a1 a2 a3");
+	store_close(&s);
+}
+
 /* Many labels, many events each, then a prune: each label's walk gives
  * its newest `limit` rows still kept, in order, before and after a
  * reopen; a label whose events are all pruned gives none. */
@@ -866,6 +894,69 @@ static void expect_span(store *s, uint64_t first, uint64_t last)
 		     (unsigned long long)last);
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM event"),
 		     last ? (long long)(last - first + 1) : 0);
+}
+
+/* Inside a transaction events are inserted 16 a statement: each gets its
+ * seq at once, the same as AUTOINCREMENT would give, in order with the
+ * events outside transactions; a read inside the transaction sees them
+ * all; a rollback drops those not inserted yet too; after a prune of
+ * every row the seqs go on (AUTOINCREMENT's). */
+Test(store, events_queued_in_a_transaction)
+{
+	store *s = open_ok();
+	char d[16], want[512] = "";
+	uint64_t seq[40], first, last, del;
+	struct ev_list l = { 0 };
+
+	seq[0] = add_lev(s, "a", "0");   /* autocommit */
+	cr_assert_eq(store_begin(s), 0);
+	for (int i = 1; i < 40; i++) {
+		snprintf(d, sizeof d, "%d", i);
+		seq[i] = add_lev(s, i % 3 ? "a" : "b", d);
+		cr_assert_eq(seq[i], seq[i - 1] + 1);
+	}
+	/* read inside: every one, with the seq it was given */
+	cr_assert_eq(store_event_span(s, &first, &last), 0);
+	cr_assert_eq(first, seq[0]);
+	cr_assert_eq(last, seq[39]);
+	cr_assert_eq(store_event_each(s, NULL, seq[30], 0, collect_ev, &l), 0);
+	cr_assert_eq(l.n, 9);
+	for (int i = 0; i < 9; i++)
+		cr_assert_eq(l.seq[i], seq[31 + i]);
+	add_lev(s, "b", "40");
+	cr_assert_eq(store_commit(s), 0);
+	for (int i = 3; i < 40; i += 3) {
+		snprintf(d, sizeof d, "%s%d", *want ? " " : "", i);
+		strcat(want, d);
+	}
+	strcat(want, " 40");
+	expect_events(s, "b", 0, 0, want);
+	expect_events(s, "a", 0, 2, "37 38");
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM event"), 41);
+	cr_assert_eq(raw_int(dbpath, "SELECT max(seq) FROM event"), (long long)seq[39] + 1);
+
+	/* rolled back, queued or inserted: gone, their seqs given again */
+	cr_assert_eq(store_begin(s), 0);
+	for (int i = 0; i < 20; i++)
+		add_lev(s, "c", "x");
+	store_rollback(s);
+	cr_assert_eq(add_lev(s, "a", "41"), seq[39] + 2);
+	cr_assert_eq(store_begin(s), 0);
+	cr_assert_eq(add_lev(s, "a", "42"), seq[39] + 3);
+	store_rollback(s);
+	expect_events(s, "c", 0, 0, "");
+	expect_events(s, "a", 0, 1, "41");
+
+	/* every row pruned: the next seq still follows the last */
+	do
+		cr_assert_eq(store_event_prune(s, 0, UINT64_MAX / 2, 1000, &del), 0);
+	while (del);
+	expect_span(s, 0, 0);
+	cr_assert_eq(store_begin(s), 0);
+	cr_assert_eq(add_lev(s, "a", "43"), seq[39] + 3);
+	cr_assert_eq(store_commit(s), 0);
+	expect_events(s, "a", 0, 0, "43");
+	store_close(&s);
 }
 
 Test(store, event_prune_by_count_in_batches)
