@@ -195,6 +195,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	 * like policy; a row of an older rsd is 'none', as it behaved */
 	[11] =
 	"ALTER TABLE service ADD COLUMN fence TEXT NOT NULL DEFAULT 'none';",
+	/* 12: a label's events are found by a scan of the table, which the
+	 * retention bounds (ST_EV_EACH_LABEL): the index cost every event a
+	 * page write in its label's part of it */
+	[12] =
+	"DROP INDEX event_label_seq;",
 };
 
 enum {
@@ -213,6 +218,12 @@ enum {
 	ST_INST_MAX,
 	ST_EPOCH_NEXT,
 	ST_EV_ADD,
+	ST_EV_ADD_1,             /* 1, 2, 4, 8, 16 rows: in this order */
+	ST_EV_ADD_2,
+	ST_EV_ADD_4,
+	ST_EV_ADD_8,
+	ST_EV_ADD_16,
+	ST_EV_NEXT,
 	ST_EV_EACH,
 	ST_EV_EACH_LABEL,
 	ST_EV_BEFORE,
@@ -248,6 +259,13 @@ enum {
 #define OP_COLS \
 	"id, kind, label, state, started_ms, finished_ms, caller, detail," \
 	" req_id, code"
+#define EV_ROW1 "(?, ?, ?, ?, ?, ?, ?, ?)"
+#define EV_ROW2 EV_ROW1 ", " EV_ROW1
+#define EV_ROW4 EV_ROW2 ", " EV_ROW2
+#define EV_ROW8 EV_ROW4 ", " EV_ROW4
+#define EV_ROW16 EV_ROW8 ", " EV_ROW8
+#define EV_BATCH 16   /* rows of ST_EV_ADD_16 */
+#define EV_ADD(rows) "INSERT INTO event (" EV_COLS ") VALUES " rows
 #define EV_LIMITED(where) \
 	"SELECT " EV_COLS " FROM (SELECT " EV_COLS " FROM event WHERE " where \
 	" ORDER BY seq DESC LIMIT ?2) ORDER BY seq ASC"
@@ -279,8 +297,20 @@ static const char *const stmt_sql[ST__NR] = {
 			  " RETURNING value",
 	[ST_EV_ADD]   = "INSERT INTO event (time_ms, label, instance, node,"
 			" kind, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	/* a transaction's events, their seqs given by the store */
+	[ST_EV_ADD_1] = EV_ADD(EV_ROW1),
+	[ST_EV_ADD_2] = EV_ADD(EV_ROW2),
+	[ST_EV_ADD_4] = EV_ADD(EV_ROW4),
+	[ST_EV_ADD_8] = EV_ADD(EV_ROW8),
+	[ST_EV_ADD_16] = EV_ADD(EV_ROW16),
+	/* what AUTOINCREMENT would give the next one */
+	[ST_EV_NEXT] = "SELECT max(coalesce((SELECT seq FROM sqlite_sequence"
+		       " WHERE name = 'event'), 0),"
+		       " coalesce((SELECT max(seq) FROM event), 0)) + 1",
 	/* ?1 after_seq, ?2 limit (-1 = all), ?3 label */
 	[ST_EV_EACH]  = EV_LIMITED("seq > ?1"),
+	/* no index since schema 12: the rowids newest first, until the
+	 * limit is met (all the rows after ?1 for a quiet label) */
 	[ST_EV_EACH_LABEL] = EV_LIMITED("label = ?3 AND seq > ?1"),
 	[ST_EV_BEFORE] = "SELECT COALESCE(MAX(seq), 0) FROM event WHERE time_ms < ?",
 	/* two subqueries: min() and max() each walk one end of the rowid
@@ -324,7 +354,14 @@ struct store {
 	sqlite3      *db;
 	sqlite3_stmt *st[ST__NR];
 	struct store_ckpt *ckpt;   /* NULL: SQLite's own auto-checkpoint */
+	rs_event      evq[EV_BATCH];   /* the transaction's events not inserted yet */
+	size_t        nevq;
+	uint64_t      ev_next;         /* the next event's seq; 0: read it */
+	bool          ev_tx;           /* seqs given in the open transaction */
 };
+
+static void ev_settle(store *s);
+static int ev_flush(store *s);
 
 /* Binds consecutive parameters; the first failure sticks in rc. */
 struct binder {
@@ -1160,6 +1197,8 @@ int store_begin(store *s)
 {
 	sqlite3_stmt *st = stmt(s, ST_BEGIN);
 
+	if (st)
+		ev_settle(s);
 	return st ? step_done(st, SQLITE_OK) : -EBUSY;
 }
 
@@ -1172,9 +1211,13 @@ int store_commit(store *s)
 
 	if (!st)
 		return -EBUSY;
-	r = step_done(st, SQLITE_OK);
+	r = ev_flush(s);
+	if (r == 0)
+		r = step_done(st, SQLITE_OK);
 	if (r < 0)
 		store_rollback(s);
+	else
+		s->ev_tx = false;   /* the seqs given are the file's */
 	return r;
 }
 
@@ -1183,7 +1226,13 @@ void store_rollback(store *s)
 {
 	sqlite3_stmt *st;
 
-	if (!s || sqlite3_get_autocommit(s->db))
+	if (!s)
+		return;
+	/* (also when SQLite ended it already) */
+	s->nevq = 0;
+	s->ev_next = 0;
+	s->ev_tx = false;
+	if (sqlite3_get_autocommit(s->db))
 		return;
 	st = stmt(s, ST_ROLLBACK);
 	if (st)
@@ -1464,15 +1513,119 @@ int store_epoch_next(store *s, uint64_t floor, uint64_t *out)
 	return r;
 }
 
-/* Appends ev and sets ev->seq to its new sequence number. */
-int store_event_add(store *s, rs_event *ev)
+/* ---- a transaction's events, up to 16 rows a statement ------------------
+ *
+ * Each INSERT into event also reads and writes AUTOINCREMENT's row of
+ * sqlite_sequence and runs its statement's setup; 16 rows a statement do
+ * that once (SQLite alone: 1.1 instead of 1.8 µs a row; through this API
+ * in transactions of 256 events: 1.4 instead of 3.2 µs). So inside a
+ * transaction store_event_add gives the event its seq (what
+ * AUTOINCREMENT would: ST_EV_NEXT once, then counted) and queues it; the
+ * queue is inserted when it holds 16, before anything reads events and
+ * before the commit (what is left by statements of 8, 4, 2 and 1 rows);
+ * a rollback drops it, and so does a transaction SQLite ended by itself
+ * (seen at the next call). Outside a transaction an event is inserted at
+ * once, as it always was (it is committed when store_event_add returns).
+ */
+
+/* The transaction that gave seqs ended without store_commit or
+ * store_rollback (SQLite rolled it back after an error: a full disk,
+ * say): its queue goes, and the next seq is read again. */
+static void ev_settle(store *s)
 {
-	sqlite3_stmt *st = stmt(s, ST_EV_ADD);
-	struct binder b = { st, 1, SQLITE_OK };
+	if ((s->nevq || s->ev_tx) && sqlite3_get_autocommit(s->db)) {
+		s->nevq = 0;
+		s->ev_next = 0;
+		s->ev_tx = false;
+	}
+}
+
+static void b_event(struct binder *b, const rs_event *ev)
+{
+	b_u64(b, ev->seq);
+	b_u64(b, ev->time_ms);
+	b_textn(b, ev->label, sizeof ev->label);
+	b_u64(b, ev->instance);
+	b_textn(b, ev->node, sizeof ev->node);
+	b_textn(b, ev->kind, sizeof ev->kind);
+	b_textn(b, ev->detail, sizeof ev->detail);
+	b_textn(b, ev->actor, sizeof ev->actor);
+}
+
+/* Inserts the queued events into the open transaction: 16 at once, or
+ * what is left by the binary digits of its count (13: 8, 4, 1). A queue
+ * that cannot be inserted is lost, as a failed commit's events are. */
+static int ev_flush(store *s)
+{
+	size_t n, i = 0;
+	int r = 0;
+
+	ev_settle(s);
+	n = s->nevq;
+	s->nevq = 0;
+	for (int bit = 4; bit >= 0 && r == 0; bit--) {
+		size_t k = (size_t)1 << bit;
+		sqlite3_stmt *st;
+		struct binder b;
+
+		if (!(n & k))
+			continue;
+		st = stmt(s, ST_EV_ADD_1 + bit);
+		if (!st) {
+			r = -EBUSY;
+			break;
+		}
+		b = (struct binder){ st, 1, SQLITE_OK };
+		for (size_t j = 0; j < k; j++)
+			b_event(&b, &s->evq[i + j]);
+		r = step_done(st, b.rc);
+		i += k;
+	}
+	if (r < 0)
+		s->ev_next = 0;   /* read again */
+	return r;
+}
+
+/* Reads the seq AUTOINCREMENT would give the next event. */
+static int ev_next_read(store *s)
+{
+	sqlite3_stmt *st = stmt(s, ST_EV_NEXT);
 	int r;
 
 	if (!st)
 		return -EBUSY;
+	r = step_row(st);
+	if (r > 0) {
+		s->ev_next = (uint64_t)sqlite3_column_int64(st, 0);
+		r = 0;
+	} else if (r == 0) {
+		r = -EIO;
+	}
+	finish(st);
+	return r;
+}
+
+/* Appends ev and sets ev->seq to its new sequence number; inside a
+ * transaction the row may be inserted later (above). */
+int store_event_add(store *s, rs_event *ev)
+{
+	sqlite3_stmt *st;
+	struct binder b;
+	int r;
+
+	ev_settle(s);
+	if (!sqlite3_get_autocommit(s->db)) {
+		if (!s->ev_next && (r = ev_next_read(s)) < 0)
+			return r;
+		ev->seq = s->ev_next++;
+		s->ev_tx = true;
+		s->evq[s->nevq++] = *ev;
+		return s->nevq == EV_BATCH ? ev_flush(s) : 0;
+	}
+	st = stmt(s, ST_EV_ADD);
+	if (!st)
+		return -EBUSY;
+	b = (struct binder){ st, 1, SQLITE_OK };
 	b_u64(&b, ev->time_ms);
 	b_textn(&b, ev->label, sizeof ev->label);
 	b_u64(&b, ev->instance);
@@ -1481,8 +1634,10 @@ int store_event_add(store *s, rs_event *ev)
 	b_textn(&b, ev->detail, sizeof ev->detail);
 	b_textn(&b, ev->actor, sizeof ev->actor);
 	r = step_done(st, b.rc);
-	if (r == 0)
+	if (r == 0) {
 		ev->seq = (uint64_t)sqlite3_last_insert_rowid(s->db);
+		s->ev_next = ev->seq + 1;
+	}
 	return r;
 }
 
@@ -1497,6 +1652,8 @@ int store_event_each(store *s, const char *label, uint64_t after_seq,
 
 	if (!st)
 		return -EBUSY;
+	if ((r = ev_flush(s)) < 0)
+		return r;
 	if (after_seq > INT64_MAX)
 		return 0;       /* no row can have a larger seq */
 	r = sqlite3_bind_int64(st, 1, (int64_t)after_seq);
@@ -1527,6 +1684,8 @@ int store_event_seq_before(store *s, uint64_t time_ms, uint64_t *seq)
 	if (!st)
 		return -EBUSY;
 	*seq = 0;
+	if ((r = ev_flush(s)) < 0)
+		return r;
 	r = sqlite3_bind_int64(st, 1, time_ms > INT64_MAX ? INT64_MAX : (int64_t)time_ms);
 	if (r != SQLITE_OK) {
 		r = map_rc(r);
@@ -1551,6 +1710,8 @@ int store_event_span(store *s, uint64_t *first, uint64_t *last)
 	if (!st)
 		return -EBUSY;
 	*first = *last = 0;
+	if ((r = ev_flush(s)) < 0)
+		return r;
 	r = step_row(st);
 	if (r > 0) {
 		*first = (uint64_t)sqlite3_column_int64(st, 0);
@@ -1606,7 +1767,7 @@ int store_event_prune(store *s, uint64_t keep, uint64_t before_ms,
 	*deleted = 0;
 	if (!batch)
 		return -EINVAL;
-	r = store_event_span(s, &first, &last);
+	r = store_event_span(s, &first, &last);   /* (inserts the queue) */
 	if (r < 0 || !last || (!keep && !before_ms))
 		return r;
 	if (keep && last - first + 1 > keep)

@@ -19,7 +19,7 @@
 
 #include "model.h"
 
-#define STORE_SCHEMA_VERSION 11
+#define STORE_SCHEMA_VERSION 12
 
 typedef struct store store;
 
@@ -114,7 +114,9 @@ int store_instance_max_id(store *s, uint64_t *out);
  * Its own write (outside a transaction). */
 int store_epoch_next(store *s, uint64_t floor, uint64_t *out);
 
-/* Events: appends ev, sets ev->seq. */
+/* Events: appends ev, sets ev->seq. Inside a transaction the row may be
+ * inserted only when events are read or at the commit (16 rows a
+ * statement), whose failure then says so. */
 int store_event_add(store *s, rs_event *ev);
 typedef int (*store_event_fn)(const rs_event *ev, void *arg);
 /* The newest `limit` events (all if 0), oldest first; label NULL = all;

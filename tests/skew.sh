@@ -105,8 +105,9 @@ export RS_CRED="$TMP/admin.cred"
 # HEAD's store migrations the previous release does not know, undone for
 # its leg below (store/store.c; empty when the schemas are the same)
 PREV_SCHEMA_DOWN=""
-if [ "$PREV_V" = 0.2.0 ]; then   # schema 9; HEAD adds 10 (request ids), 11 (fence)
-    PREV_SCHEMA_DOWN="ALTER TABLE service DROP COLUMN fence;
+if [ "$PREV_V" = 0.2.0 ]; then   # schema 9; HEAD adds 10 (request ids), 11 (fence), 12 (no (label, seq) index of events)
+    PREV_SCHEMA_DOWN="CREATE INDEX event_label_seq ON event (label, seq);
+ALTER TABLE service DROP COLUMN fence;
 DROP INDEX operation_req; ALTER TABLE operation DROP COLUMN req_id;
 ALTER TABLE operation DROP COLUMN code; PRAGMA user_version = 9;"
 fi

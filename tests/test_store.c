@@ -268,9 +268,10 @@ Test(store, open_creates_schema)
 			     " WHERE type = 'table' AND name IN ('node',"
 			     " 'service', 'instance', 'event', 'operation')"),
 		     5);
+	/* (no (label, seq) index of events since schema 12) */
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
 			     " WHERE type = 'index' AND tbl_name IN"
-			     " ('event', 'operation')"), 3);
+			     " ('event', 'operation')"), 2);
 
 	/* Reopening an up-to-date file applies nothing and works. */
 	s = open_ok();
@@ -743,6 +744,124 @@ Test(store, event_all_fields_at_max_length)
 	store_close(&s);
 }
 
+/* Adds an event of label with detail (the open transaction's, if any). */
+static uint64_t add_lev(store *s, const char *label, const char *detail)
+{
+	rs_event ev = { 0 };
+
+	rs_strlcpy(ev.label, label, sizeof ev.label);
+	rs_strlcpy(ev.kind, "status", sizeof ev.kind);
+	rs_strlcpy(ev.detail, detail, sizeof ev.detail);
+	cr_assert_eq(store_event_add(s, &ev), 0);
+	return ev.seq;
+}
+
+/* A label's walk (a scan since schema 12): what a rolled-back
+ * transaction added is not there, even when its seqs are taken again by
+ * another label; the same after a reopen. */
+Test(store, events_by_label_rollback)
+{
+	store *s = open_ok();
+	uint64_t a1, b1, again;
+
+	cr_assert_eq(store_begin(s), 0);
+	a1 = add_lev(s, "a", "a1");
+	b1 = add_lev(s, "b", "b1");
+	cr_assert_eq(store_commit(s), 0);
+	cr_assert_eq(store_begin(s), 0);
+	add_lev(s, "a", "a2");
+	add_lev(s, "c", "c1");
+	add_lev(s, "a", "a3");
+	store_rollback(s);
+	again = add_lev(s, "b", "b2");   /* autocommit */
+	cr_assert_eq(again, b1 + 1, "the rolled-back seqs are taken again");
+	for (int pass = 0; pass < 2; pass++) {
+		expect_events(s, "a", 0, 0, "a1");
+		expect_events(s, "a", 0, 1, "a1");
+		expect_events(s, "b", 0, 0, "b1 b2");
+		expect_events(s, "b", a1, 1, "b2");
+		expect_events(s, "c", 0, 0, "");
+		expect_events(s, NULL, 0, 0, "a1 b1 b2");
+		store_close(&s);
+		s = open_ok();
+	}
+	/* the labels go on after the reopen */
+	add_lev(s, "a", "a4");
+	expect_events(s, "a", 0, 0, "a1 a4");
+	store_close(&s);
+}
+
+/* A label's walk inside a transaction sees the transaction's own
+ * events, queued or inserted; a rolled-back one's are gone after it. */
+Test(store, events_by_label_inside_a_transaction)
+{
+	store *s = open_ok();
+
+	add_lev(s, "a", "a1");
+	cr_assert_eq(store_begin(s), 0);
+	add_lev(s, "a", "a2");
+	add_lev(s, "b", "b1");
+	expect_events(s, "a", 0, 0, "a1 a2");
+	cr_assert_eq(store_commit(s), 0);
+	cr_assert_eq(store_begin(s), 0);
+	add_lev(s, "a", "gone");
+	expect_events(s, "a", 0, 1, "gone");
+	store_rollback(s);
+	expect_events(s, "a", 0, 0, "a1 a2");
+	expect_events(s, "b", 0, 0, "b1");
+	add_lev(s, "b", "b2");
+	cr_assert_eq(store_begin(s), 0);
+	add_lev(s, "a", "a3");
+	expect_events(s, "a", 0, 1, "a3");
+	cr_assert_eq(store_commit(s), 0);
+	expect_events(s, "b", 0, 0, "b1 b2");
+	expect_events(s, "a", 0, 0, "a1 a2 a3");
+	store_close(&s);
+}
+
+/* Many labels, many events each, then a prune: each label's walk gives
+ * its newest `limit` rows still kept, in order, before and after a
+ * reopen; a label whose events are all pruned gives none. */
+Test(store, events_by_label_many_and_pruned)
+{
+	store *s = open_ok();
+	char label[16], detail[16];
+	uint64_t del, seq0 = 0;
+
+	cr_assert_eq(store_begin(s), 0);
+	snprintf(detail, sizeof detail, "old");
+	seq0 = add_lev(s, "gone", detail);
+	for (int i = 0; i < 40; i++)
+		for (int k = 0; k < 300; k++) {
+			snprintf(label, sizeof label, "s%03d", k);
+			snprintf(detail, sizeof detail, "%d", i);
+			add_lev(s, label, detail);
+		}
+	cr_assert_eq(store_commit(s), 0);
+	expect_events(s, "gone", 0, 0, "old");
+	expect_events(s, "s007", 0, 3, "37 38 39");
+	/* keep the newest 300 x 10 (the last 10 of every label) */
+	do
+		cr_assert_eq(store_event_prune(s, 300 * 10, 0, 1000, &del), 0);
+	while (del);
+	for (int pass = 0; pass < 2; pass++) {
+		expect_events(s, "gone", 0, 0, "");
+		expect_events(s, "s000", 0, 2, "38 39");
+		expect_events(s, "s299", 0, 12, "30 31 32 33 34 35 36 37 38 39");
+		expect_events(s, "s150", seq0 + 300 * 37, 0, "37 38 39");
+		store_close(&s);
+		s = open_ok();
+	}
+	/* inside a transaction the walk sees the prune */
+	cr_assert_eq(store_begin(s), 0);
+	cr_assert_eq(store_event_prune(s, 300 * 2, 0, 5000, &del), 0);
+	cr_assert_eq(del, 300 * 8);
+	expect_events(s, "s042", 0, 5, "38 39");
+	cr_assert_eq(store_commit(s), 0);
+	expect_events(s, "s042", 0, 0, "38 39");
+	store_close(&s);
+}
+
 /* ---- operations --------------------------------------------------------- */
 
 /* What a version-9 file lacks (migration 10): fakes an older file. */
@@ -775,6 +894,69 @@ static void expect_span(store *s, uint64_t first, uint64_t last)
 		     (unsigned long long)last);
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM event"),
 		     last ? (long long)(last - first + 1) : 0);
+}
+
+/* Inside a transaction events are inserted 16 a statement: each gets its
+ * seq at once, the same as AUTOINCREMENT would give, in order with the
+ * events outside transactions; a read inside the transaction sees them
+ * all; a rollback drops those not inserted yet too; after a prune of
+ * every row the seqs go on (AUTOINCREMENT's). */
+Test(store, events_queued_in_a_transaction)
+{
+	store *s = open_ok();
+	char d[16], want[512] = "";
+	uint64_t seq[40], first, last, del;
+	struct ev_list l = { 0 };
+
+	seq[0] = add_lev(s, "a", "0");   /* autocommit */
+	cr_assert_eq(store_begin(s), 0);
+	for (int i = 1; i < 40; i++) {
+		snprintf(d, sizeof d, "%d", i);
+		seq[i] = add_lev(s, i % 3 ? "a" : "b", d);
+		cr_assert_eq(seq[i], seq[i - 1] + 1);
+	}
+	/* read inside: every one, with the seq it was given */
+	cr_assert_eq(store_event_span(s, &first, &last), 0);
+	cr_assert_eq(first, seq[0]);
+	cr_assert_eq(last, seq[39]);
+	cr_assert_eq(store_event_each(s, NULL, seq[30], 0, collect_ev, &l), 0);
+	cr_assert_eq(l.n, 9);
+	for (int i = 0; i < 9; i++)
+		cr_assert_eq(l.seq[i], seq[31 + i]);
+	add_lev(s, "b", "40");
+	cr_assert_eq(store_commit(s), 0);
+	for (int i = 3; i < 40; i += 3) {
+		snprintf(d, sizeof d, "%s%d", *want ? " " : "", i);
+		strcat(want, d);
+	}
+	strcat(want, " 40");
+	expect_events(s, "b", 0, 0, want);
+	expect_events(s, "a", 0, 2, "37 38");
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM event"), 41);
+	cr_assert_eq(raw_int(dbpath, "SELECT max(seq) FROM event"), (long long)seq[39] + 1);
+
+	/* rolled back, queued or inserted: gone, their seqs given again */
+	cr_assert_eq(store_begin(s), 0);
+	for (int i = 0; i < 20; i++)
+		add_lev(s, "c", "x");
+	store_rollback(s);
+	cr_assert_eq(add_lev(s, "a", "41"), seq[39] + 2);
+	cr_assert_eq(store_begin(s), 0);
+	cr_assert_eq(add_lev(s, "a", "42"), seq[39] + 3);
+	store_rollback(s);
+	expect_events(s, "c", 0, 0, "");
+	expect_events(s, "a", 0, 1, "41");
+
+	/* every row pruned: the next seq still follows the last */
+	do
+		cr_assert_eq(store_event_prune(s, 0, UINT64_MAX / 2, 1000, &del), 0);
+	while (del);
+	expect_span(s, 0, 0);
+	cr_assert_eq(store_begin(s), 0);
+	cr_assert_eq(add_lev(s, "a", "43"), seq[39] + 3);
+	cr_assert_eq(store_commit(s), 0);
+	expect_events(s, "a", 0, 0, "43");
+	store_close(&s);
 }
 
 Test(store, event_prune_by_count_in_batches)
@@ -896,6 +1078,7 @@ Test(store, event_prune_a_large_table_one_batch_at_a_time, .timeout = 60)
 	store_close(&s);
 }
 
+#define DROP_V12 "CREATE INDEX event_label_seq ON event (label, seq);"
 #define DROP_V11 "ALTER TABLE service DROP COLUMN fence;"
 #define DROP_V10 "DROP INDEX operation_req;" \
 		 "ALTER TABLE operation DROP COLUMN req_id;" \
@@ -1029,7 +1212,7 @@ Test(store, migrates_version_9_operations)
 	make_op(&op, "up", "old");
 	cr_assert_eq(store_op_add(s, &op), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V11 DROP_V10 "PRAGMA user_version = 9;");
+	raw_exec(dbpath, DROP_V12 DROP_V11 DROP_V10 "PRAGMA user_version = 9;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM operation WHERE req_id = 0 "
@@ -1259,7 +1442,7 @@ Test(store, backup_before_migration)
 	cr_assert_neq(access(bak, F_OK), 0, "a current file was backed up");
 	raw_exec(dbpath, "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
-		 DROP_V11 DROP_V10
+		 DROP_V12 DROP_V11 DROP_V10
 		 "PRAGMA user_version = 8;");
 	s = open_ok();
 	store_close(&s);
@@ -1355,6 +1538,52 @@ Test(store, unknown_values_read_back_safely)
  * copy during the first migration and the 32k -shm must all fit. */
 #define TINY_FS_SIZE "size=256k"
 
+/* A commit that fails (a full disk) leaves none of its events to a
+ * label's walk: their seqs go to the next events, of other labels. */
+Test(store, events_by_label_commit_fails)
+{
+	char chunk[4096], filler[128], detail[200];
+	store *s;
+	int fd, r;
+
+	snprintf(mntdir, sizeof mntdir, "/tmp/rs-test-mnt-XXXXXX");
+	cr_assert_not_null(mkdtemp(mntdir));
+	if (mount("tmpfs", mntdir, "tmpfs", MS_NOSUID | MS_NODEV,
+		  TINY_FS_SIZE ",mode=0700") < 0) {
+		cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
+		return;
+	}
+	mounted = true;
+	snprintf(dbpath, sizeof dbpath, "%s/rs.db", mntdir);
+	snprintf(filler, sizeof filler, "%s/filler", mntdir);
+	s = open_ok();
+	add_lev(s, "a", "a1");
+	cr_assert_eq(store_begin(s), 0);
+	memset(detail, 'x', sizeof detail - 1);
+	detail[sizeof detail - 1] = '\0';
+	for (int i = 0; i < 300; i++)
+		add_lev(s, i % 2 ? "a" : "c", detail);
+	memset(chunk, 'f', sizeof chunk);
+	fd = open(filler, O_CREAT | O_WRONLY, 0600);
+	cr_assert_geq(fd, 0);
+	while (write(fd, chunk, sizeof chunk) > 0)
+		;
+	close(fd);
+	r = store_commit(s);
+	cr_assert_eq(r, -ENOSPC, "got %d: %s", r, store_errmsg(s));
+	cr_assert_eq(unlink(filler), 0);
+	add_lev(s, "b", "b1");
+	for (int pass = 0; pass < 2; pass++) {
+		expect_events(s, "a", 0, 1, "a1");
+		expect_events(s, "c", 0, 0, "");
+		expect_events(s, "b", 0, 0, "b1");
+		expect_events(s, NULL, 0, 0, "a1 b1");
+		store_close(&s);
+		s = open_ok();
+	}
+	store_close(&s);
+}
+
 Test(store, full_disk_enospc)
 {
 	store *s, *s2;
@@ -1449,7 +1678,7 @@ Test(store, migrates_version_1)
 		 "ALTER TABLE service DROP COLUMN keep_caps;"
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
-		 DROP_V11 DROP_V10
+		 DROP_V12 DROP_V11 DROP_V10
 		 "PRAGMA user_version = 1;");
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 1);
 	s = open_ok();
@@ -1491,7 +1720,7 @@ Test(store, migrates_version_8_principals)
 	store_close(&s);
 	raw_exec(dbpath, "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
-		 DROP_V10
+		 DROP_V12 DROP_V10
 		 "INSERT INTO event (time_ms, label, kind) VALUES (1, 'old', 'up');"
 		 "ALTER TABLE service DROP COLUMN fence;"
 		 "PRAGMA user_version = 8;");
@@ -1533,7 +1762,7 @@ Test(store, migrates_version_7)
 	raw_exec(dbpath, "ALTER TABLE service DROP COLUMN keep_caps;"
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
-		 DROP_V11 DROP_V10
+		 DROP_V12 DROP_V11 DROP_V10
 		 "PRAGMA user_version = 7;");
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), 7);
 	s = open_ok();
@@ -1597,7 +1826,7 @@ Test(store, migrates_version_10_fence)
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V11 "PRAGMA user_version = 10;");
+	raw_exec(dbpath, DROP_V12 DROP_V11 "PRAGMA user_version = 10;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(store_service_get(s, "old", &got), 0);
@@ -1716,5 +1945,29 @@ Test(store, checkpointer_keeps_the_wal_bounded)
 		cr_assert_eq(store_event_span(s, &first, &last), 0);
 		cr_assert_eq(last - first + 1, 20000);
 	}
+	store_close(&s);
+}
+
+/* 11 -> 12: the (label, seq) index of events leaves the file; a
+ * version-11 file's events are still found by label. */
+Test(store, migrates_version_11_event_index)
+{
+	store *s = open_ok();
+
+	add_lev(s, "a", "a1");
+	add_lev(s, "b", "b1");
+	add_lev(s, "a", "a2");
+	store_close(&s);
+	raw_exec(dbpath, DROP_V12 "PRAGMA user_version = 11;");
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
+			     " WHERE name = 'event_label_seq'"), 1);
+	s = open_ok();
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
+			     " WHERE name = 'event_label_seq'"), 0);
+	expect_events(s, "a", 0, 0, "a1 a2");
+	expect_events(s, "b", 0, 0, "b1");
+	add_lev(s, "b", "b2");
+	expect_events(s, "b", 0, 1, "b2");
 	store_close(&s);
 }
