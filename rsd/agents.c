@@ -915,7 +915,7 @@ static void reschedule_one(rsd *d, rsd_inst *in, rsd_node *to)
 void rsd_reschedule_lost(rsd *d)
 {
 	rsd_inst **lost = NULL;
-	size_t n = 0, cap = 0, known = 0, up = 0;
+	size_t n = 0, cap = 0, known = 0, up = 0, moved = 0, most, i;
 	bool began = false, paused;
 	int r = 0;
 
@@ -955,7 +955,10 @@ void rsd_reschedule_lost(rsd *d)
 			lost[n++] = in;
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
+	/* at most max_moves a period: the rest wait a period (a node that
+	 * comes back meanwhile keeps them), the loop never stands still */
+	most = d->max_moves ? d->max_moves : RSD_DEF_MAX_MOVES;
+	for (i = 0; i < n && moved < most; i++) {
 		rsd_node *to = reschedule_target(d, lost[i]);
 
 		if (!to)
@@ -964,7 +967,11 @@ void rsd_reschedule_lost(rsd *d)
 			break;
 		began = true;
 		reschedule_one(d, lost[i], to);
+		moved++;
 	}
+	if (moved == most && i < n)
+		log_warnx("moved %zu instances off lost nodes this period (--max-moves); "
+			  "up to %zu more wait for the next", moved, n - i);
 	free(lost);
 	if (began)
 		r = rsd_tx_commit(d);

@@ -3,6 +3,7 @@
  *
  *   rsd [--db FILE] [--agents EP] [--control EP] [--metrics HOST:PORT]
  *       [--node-ttl SECONDS] [--events-keep N] [--events-max-age DURATION]
+ *       [--max-moves N]
  *       [--ready-fd N] [--insecure] [-v]
  */
 #include <ctype.h>
@@ -42,6 +43,8 @@ static void usage(FILE *f)
 "  --events-keep N  keep at most the newest N events (default 100000; 0: no limit)\n"
 "  --events-max-age D  drop events older than D: 90s, 10m, 2h, 7d (default 7d;\n"
 "                   0: no limit)\n"
+"  --max-moves N    move at most N instances off lost nodes a second (default\n"
+"                   1000): the rest in the next periods, never a long stall\n"
 "  --ready-fd N     write \"control=EP agents=EP\\n\" to fd N once serving\n"
 "  --manifest FILE  boot: apply FILE (docs/manifest.md) once the nodes report,\n"
 "                   starting services in dependency order\n"
@@ -170,6 +173,7 @@ int main(int argc, char **argv)
 		{ "fence-margin", required_argument, NULL, 'g' },
 		{ "events-keep", required_argument, NULL, 'k' },
 		{ "events-max-age", required_argument, NULL, 'A' },
+		{ "max-moves", required_argument, NULL, 'X' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "manifest", required_argument, NULL, 'M' },
 		{ "log-format", required_argument, NULL, 'F' },
@@ -187,6 +191,7 @@ int main(int argc, char **argv)
 	double margin = RSD_DEF_FENCE_MARGIN_MS / 1000.0;
 	uint64_t events_keep = RSD_DEF_EVENTS_KEEP;
 	uint64_t events_age_ms = RSD_DEF_EVENTS_MAX_AGE_MS;
+	uint64_t max_moves = RSD_DEF_MAX_MOVES;
 	char *end;
 
 	/* tests: the lookups checked against the list every period */
@@ -226,6 +231,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'X':
+			errno = 0;
+			max_moves = strtoull(optarg, &end, 10);
+			if (!isdigit((unsigned char)*optarg) || *end || errno || !max_moves ||
+			    max_moves > 1000000) {
+				fprintf(stderr, "rsd: --max-moves wants a count in 1..1000000\n");
+				return 2;
+			}
+			break;
 		case 'r': ready_fd = atoi(optarg); break;
 		case 'M': manifest_path = optarg; break;
 		case 'v': verbose = 1; break;
@@ -244,6 +258,7 @@ int main(int argc, char **argv)
 	log_init("rsd", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	signal(SIGPIPE, SIG_IGN);
 	d.ttl_ms = (uint32_t)(ttl * 1000);
+	d.max_moves = (uint32_t)max_moves;
 	d.events_keep = events_keep;
 	d.events_max_age_ms = events_age_ms;
 	rsd_node_cfg(&d.ncfg, d.ttl_ms, (uint32_t)(margin * 1000));

@@ -55,6 +55,9 @@ struct json_t;
 #define RSD_IO_CONTROL   1      /* ... and of the control socket's */
 #define RSD_WATCH_MS     5000   /* a placed instance its node says nothing of
 				 * this long: rsd asks the node what it runs */
+/* instances moved off lost nodes in one period at most (--max-moves):
+ * 50,000 at once stood rsd's loop still for 21 s at 5,000 nodes */
+#define RSD_DEF_MAX_MOVES 1000
 #define RSD_STALL_MS     2500   /* periods this far apart: rsd itself did not
 				 * run (stopped, starved), its agents did */
 #define RSD_BEHIND_LOG_MS 1000  /* rsd this far behind its agents' messages
@@ -248,6 +251,7 @@ typedef struct rsd {
 	ev_timer        period_t;
 	ev_signal       sigterm_w, sigint_w;
 	uint32_t        ttl_ms;
+	uint32_t        max_moves;        /* off lost nodes, a period (--max-moves) */
 	nodesm_cfg      ncfg;             /* node membership times (ttl, lease) */
 	uint64_t        next_inst_id;
 	uint64_t        epoch;            /* this rsd process's (lib/orders.h) */

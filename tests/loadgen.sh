@@ -6,7 +6,8 @@
 # (no new start); rsd SIGSTOPped past the TTL blames no node; then 80 %
 # of the nodes fall silent at once: rsd moves
 # nothing (nodesm_mass_loss) and every instance is back where it was when
-# they speak again. rs-ctlprobe (scale.py's control client) gets answers
+# they speak again; then 15 % fall silent: their instances move, at most
+# --max-moves a period. rs-ctlprobe (scale.py's control client) gets answers
 # before the kill -9 and, on a new connection, after it. Waits on
 # conditions, each with a deadline.
 set -euo pipefail
@@ -25,12 +26,13 @@ cleanup() {
 }
 trap cleanup EXIT
 LG="$BUILD/bench/rs-loadgen"
+MOVES=40   # rsd --max-moves: instances moved off lost nodes a period
 [ -x "$LG" ] || fail "$LG not built (RS_BENCH or RS_TESTS)"
 
 start_rsd() {   # start_rsd ENDPOINT-OF-AGENTS ENDPOINT-OF-CONTROL
     rm -f "$TMP/ready"
     bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --agents "$1" --control "$2" --node-ttl 5 \
-        --ready-fd 3 3>"$TMP/ready" 2>>"$TMP/rsd.log"
+        --max-moves "$MOVES" --ready-fd 3 3>"$TMP/ready" 2>>"$TMP/rsd.log"
     RSD=$BG_PID
     wait_for 30 grep -q control= "$TMP/ready" || fail "rsd did not get ready"
     CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready" | tr -d '\n')
@@ -157,4 +159,18 @@ wait_for 10 bash -c "tail -c +$off '$TMP/rsd.log' | grep -q 'moving instances of
     || fail "rsd did not say the moves go on"
 wait_for 60 all_back || fail "after the partition not every instance runs where it was: \
 $(diff "$TMP/before" "$TMP/after" | head -5)"
-echo "loadgen.sh: $N simulated agents welcomed, $((N * 3)) instances; after rsd kill -9 every node up again, every instance with its old pid, rs-ctlprobe answered again; rsd stopped 7 s: no node blamed; $K of $N nodes silent: nothing moved, all back"
+
+# fewer nodes lost (under the guard): their instances move, at most
+# --max-moves a period, the rest in the periods after
+L=$((N * 15 / 100))
+moved() {
+    [ "$(tail -c +"$off" "$TMP/rsd.log" | grep -c 'rescheduling from lost node')" -ge $((L * 3)) ]
+}
+off=$(wc -c <"$TMP/rsd.log")
+echo "silent $L" >&5
+wait_for 60 moved || fail "not all $((L * 3)) instances of $L lost nodes moved: \
+$(tail -c +"$off" "$TMP/rsd.log" | grep -c 'rescheduling from lost node')"
+tail -c +"$off" "$TMP/rsd.log" | grep -q "moved $MOVES instances off lost nodes this period" \
+    || fail "$((L * 3)) instances moved, never $MOVES and the rest later (--max-moves $MOVES)"
+echo "wake all" >&5
+echo "loadgen.sh: $N simulated agents welcomed, $((N * 3)) instances; after rsd kill -9 every node up again, every instance with its old pid, rs-ctlprobe answered again; rsd stopped 7 s: no node blamed; $K of $N nodes silent: nothing moved, all back; $L silent: their $((L * 3)) instances moved, $MOVES a period"
