@@ -411,27 +411,34 @@ static int place_cost(const rsd_node *n, const char *label, const char *avoid,
 	return c;
 }
 
+/* Makes n the best so far (*best, its cost *best_c) if it may take
+ * spec and costs less (ties: the lesser name); the cheap tests first, the
+ * placement rules only for a node that would win. */
+static void place_consider(rsd *d, rsd_node *n, const rs_spec *spec, const char *avoid,
+			   uint64_t mark, rsd_node **best, int *best_c)
+{
+	int c;
+
+	if (!n->connected || n->n.state != RS_NS_UP || n->n.drained)
+		return;
+	c = place_cost(n, spec ? spec->label : NULL, avoid, mark);
+	if (*best && (c > *best_c || (c == *best_c && strcmp(n->n.name, (*best)->n.name) >= 0)))
+		return;
+	if (!node_fits(d, n, spec) || !rsd_node_speaks(n, spec))
+		return;
+	*best = n;
+	*best_c = c;
+}
+
 /* The placement's least (cost, name), node by node. */
 static rsd_node *place_walk(rsd *d, const rs_spec *spec, const char *avoid,
 			    uint64_t mark)
 {
-	const char *label = spec ? spec->label : NULL;
 	rsd_node *best = NULL;
 	int best_c = 0;
 
-	for (rsd_node *n = d->nodes; n; n = n->next) {
-		int c;
-
-		if (!n->connected || n->n.state != RS_NS_UP || n->n.drained)
-			continue;
-		c = place_cost(n, label, avoid, mark);
-		if (best && (c > best_c || (c == best_c && strcmp(n->n.name, best->n.name) >= 0)))
-			continue;
-		if (!node_fits(d, n, spec) || !rsd_node_speaks(n, spec))
-			continue;
-		best = n;
-		best_c = c;
-	}
+	for (rsd_node *n = d->nodes; n; n = n->next)
+		place_consider(d, n, spec, avoid, mark, &best, &best_c);
 	return best;
 }
 
@@ -451,7 +458,6 @@ static bool idx_less(const rsd *d, size_t a, size_t b)
 static rsd_node *place_by_load(rsd *d, const rs_spec *spec, const char *avoid,
 			       uint64_t mark)
 {
-	const char *label = spec ? spec->label : NULL;
 	size_t q[PLACE_Q], nq = 0;
 	rsd_node *best = NULL;
 	int best_c = 0;
@@ -461,7 +467,6 @@ static rsd_node *place_by_load(rsd *d, const rs_spec *spec, const char *avoid,
 	while (nq) {
 		size_t top = q[0], i = 0;
 		rsd_node *n = d->nheap[top];
-		int c;
 
 		/* pop the least index of the queue */
 		q[0] = q[--nq];
@@ -493,15 +498,7 @@ static rsd_node *place_by_load(rsd *d, const rs_spec *spec, const char *avoid,
 				q[(j - 1) / 2] = t;
 			}
 		}
-		if (!n->connected || n->n.state != RS_NS_UP || n->n.drained)
-			continue;
-		c = place_cost(n, label, avoid, mark);
-		if (best && (c > best_c || (c == best_c && strcmp(n->n.name, best->n.name) >= 0)))
-			continue;
-		if (!node_fits(d, n, spec) || !rsd_node_speaks(n, spec))
-			continue;
-		best = n;
-		best_c = c;
+		place_consider(d, n, spec, avoid, mark, &best, &best_c);
 	}
 	return best;
 walk:

@@ -1538,24 +1538,46 @@ Test(store, unknown_values_read_back_safely)
  * copy during the first migration and the 32k -shm must all fit. */
 #define TINY_FS_SIZE "size=256k"
 
+/* A tmpfs of TINY_FS_SIZE at mntdir, the db in it, filler the file that
+ * will take its free bytes. false: no mount here (not root): skip. */
+static bool tiny_fs(char *filler, size_t n)
+{
+	snprintf(mntdir, sizeof mntdir, "/tmp/rs-test-mnt-XXXXXX");
+	cr_assert_not_null(mkdtemp(mntdir));
+	if (mount("tmpfs", mntdir, "tmpfs", MS_NOSUID | MS_NODEV,
+		  TINY_FS_SIZE ",mode=0700") < 0)
+		return false;
+	mounted = true;
+	snprintf(dbpath, sizeof dbpath, "%s/rs.db", mntdir);
+	snprintf(filler, n, "%s/filler", mntdir);
+	return true;
+}
+
+/* Takes every free byte of the tiny fs. */
+static void fill_disk(const char *filler)
+{
+	char chunk[4096];
+	int fd = open(filler, O_CREAT | O_WRONLY, 0600);
+
+	cr_assert_geq(fd, 0);
+	memset(chunk, 'f', sizeof chunk);
+	while (write(fd, chunk, sizeof chunk) > 0)
+		;
+	close(fd);
+}
+
 /* A commit that fails (a full disk) leaves none of its events to a
  * label's walk: their seqs go to the next events, of other labels. */
 Test(store, events_by_label_commit_fails)
 {
-	char chunk[4096], filler[128], detail[200];
+	char filler[128], detail[200];
 	store *s;
-	int fd, r;
+	int r;
 
-	snprintf(mntdir, sizeof mntdir, "/tmp/rs-test-mnt-XXXXXX");
-	cr_assert_not_null(mkdtemp(mntdir));
-	if (mount("tmpfs", mntdir, "tmpfs", MS_NOSUID | MS_NODEV,
-		  TINY_FS_SIZE ",mode=0700") < 0) {
+	if (!tiny_fs(filler, sizeof filler)) {
 		cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
 		return;
 	}
-	mounted = true;
-	snprintf(dbpath, sizeof dbpath, "%s/rs.db", mntdir);
-	snprintf(filler, sizeof filler, "%s/filler", mntdir);
 	s = open_ok();
 	add_lev(s, "a", "a1");
 	cr_assert_eq(store_begin(s), 0);
@@ -1563,12 +1585,7 @@ Test(store, events_by_label_commit_fails)
 	detail[sizeof detail - 1] = '\0';
 	for (int i = 0; i < 300; i++)
 		add_lev(s, i % 2 ? "a" : "c", detail);
-	memset(chunk, 'f', sizeof chunk);
-	fd = open(filler, O_CREAT | O_WRONLY, 0600);
-	cr_assert_geq(fd, 0);
-	while (write(fd, chunk, sizeof chunk) > 0)
-		;
-	close(fd);
+	fill_disk(filler);
 	r = store_commit(s);
 	cr_assert_eq(r, -ENOSPC, "got %d: %s", r, store_errmsg(s));
 	cr_assert_eq(unlink(filler), 0);
@@ -1589,36 +1606,19 @@ Test(store, full_disk_enospc)
 	store *s, *s2;
 	store_service got;
 	rs_event ev = { 0 };
-	char chunk[4096];
-	int fd, r = 0;
+	int r = 0;
 	char filler[128];
 
-	snprintf(mntdir, sizeof mntdir, "/tmp/rs-test-mnt-XXXXXX");
-	cr_assert_not_null(mkdtemp(mntdir));
-	if (mount("tmpfs", mntdir, "tmpfs", MS_NOSUID | MS_NODEV,
-		  TINY_FS_SIZE ",mode=0700") < 0) {
+	if (!tiny_fs(filler, sizeof filler)) {
 		cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
 		return;
 	}
-	mounted = true;
-	snprintf(dbpath, sizeof dbpath, "%s/rs.db", mntdir);
-	snprintf(filler, sizeof filler, "%s/filler", mntdir);
 
 	s = open_ok();
 	put_svc(s, "precious");
 	add_ev(s, "precious");
 
-	/* Take every free byte. */
-	memset(chunk, 'f', sizeof chunk);
-	fd = open(filler, O_CREAT | O_WRONLY, 0600);
-	cr_assert_geq(fd, 0);
-	for (;;) {
-		ssize_t n = write(fd, chunk, sizeof chunk);
-
-		if (n <= 0)
-			break;
-	}
-	close(fd);
+	fill_disk(filler);   /* every free byte */
 
 	/* A new store cannot even be created now, and says so cleanly. */
 	snprintf(dbpath, sizeof dbpath, "%s/other.db", mntdir);
