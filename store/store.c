@@ -24,6 +24,7 @@
  * values are stored bit for bit in SQLite's signed INTEGER.
  */
 #include "store.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -347,7 +348,6 @@ struct store_ckpt {
 	bool             due, stop;
 	uint64_t         runs, failures, ns;   /* under mu */
 	uint64_t         own_runs, own_ns;     /* the committer's (the bound) */
-	char             path[PATH_MAX];
 };
 
 struct store {
@@ -1011,14 +1011,6 @@ fail:
 
 /* ---- checkpoints off the caller's thread ------------------------------ */
 
-static uint64_t ckpt_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The main connection's commit hook: wakes the checkpointer once the WAL
  * has STORE_CKPT_PAGES frames (SQLite's own auto-checkpoint threshold);
  * past STORE_CKPT_BOUND checkpoints here, as SQLite's own hook would. */
@@ -1029,7 +1021,7 @@ static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	if (frames >= STORE_CKPT_BOUND) {
 		/* after the thread's checkpoint, if one runs (SQLite would
 		 * answer SQLITE_BUSY, and the WAL would grow on) */
-		uint64_t t0 = ckpt_now_ns();
+		uint64_t t0 = clock_mono_ns();
 		int rc;
 
 		pthread_mutex_lock(&c->run_mu);
@@ -1038,7 +1030,7 @@ static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 
 		pthread_mutex_lock(&c->mu);
 		c->own_runs++;
-		c->own_ns += ckpt_now_ns() - t0;
+		c->own_ns += clock_mono_ns() - t0;
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 			c->failures++;
 		pthread_mutex_unlock(&c->mu);
@@ -1073,10 +1065,10 @@ static void *ckpt_main(void *arg)
 		pthread_mutex_unlock(&c->mu);
 
 		pthread_mutex_lock(&c->run_mu);
-		uint64_t t0 = ckpt_now_ns();
+		uint64_t t0 = clock_mono_ns();
 		int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
 						   NULL, NULL);
-		uint64_t dt = ckpt_now_ns() - t0;
+		uint64_t dt = clock_mono_ns() - t0;
 		pthread_mutex_unlock(&c->run_mu);
 
 		pthread_mutex_lock(&c->mu);
@@ -1107,12 +1099,9 @@ int store_checkpoint_start(store *s, const char *path)
 
 	if (s->ckpt)
 		return 0;
-	if (strlen(path) >= PATH_MAX)
-		return -ENAMETOOLONG;
 	c = calloc(1, sizeof *c);
 	if (!c)
 		return -ENOMEM;
-	strcpy(c->path, path);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->run_mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
