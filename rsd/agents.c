@@ -729,7 +729,7 @@ void rsd_node_cfg(nodesm_cfg *c, uint32_t ttl_ms, uint32_t margin_ms)
 	c->margin_ms = margin_ms;
 	/* a wave of Hellos after a restart may hold back the loss of the
 	 * nodes not heard yet for this long (a minute at the default TTL;
-	 * 5,000 nodes came back at ~1,000/s here) */
+	 * 5,000 simulated nodes on 2 cores came back over 45 s) */
 	c->startup_ms = 12ull * ttl_ms;
 }
 
