@@ -72,6 +72,13 @@ bool nodesm_mass_loss(size_t known, size_t up)
 	return known >= NODESM_MASS_MIN && down * 100 >= known * NODESM_MASS_PCT;
 }
 
+uint64_t nodesm_startup_ms(uint64_t ttl_ms, size_t nodes)
+{
+	uint64_t by_ttl = 12 * ttl_ms, by_nodes = (uint64_t)nodes * NODESM_RETURN_MS;
+
+	return by_nodes > by_ttl ? by_nodes : by_ttl;
+}
+
 bool nodesm_releases(const nodesm *n, const nodesm_cfg *c, bool fenced,
 		     uint64_t stop_ms, uint64_t now)
 {

@@ -112,6 +112,11 @@ bool nodesm_releases(const nodesm *n, const nodesm_cfg *c, bool fenced,
 #define NODESM_MASS_MIN 10
 #define NODESM_MASS_PCT 55
 bool nodesm_mass_loss(size_t known, size_t up);
+/* startup_ms for a cluster of nodes known at rsd's start: 12 TTLs, or
+ * NODESM_RETURN_MS for each node if longer (a wave of 5,000 nodes took
+ * 45 s on 2 cores: at a minute, the bound came close). */
+#define NODESM_RETURN_MS 20
+uint64_t nodesm_startup_ms(uint64_t ttl_ms, size_t nodes);
 bool nodesm_allowed(nodesm_state from, nodesm_state to);
 bool nodesm_accepts(nodesm_state s, nodesm_event ev);
 const char *nodesm_state_to_string(nodesm_state s);

@@ -728,9 +728,9 @@ void rsd_node_cfg(nodesm_cfg *c, uint32_t ttl_ms, uint32_t margin_ms)
 	c->lease_ms = ttl_ms;        /* what Welcome tells the agents */
 	c->margin_ms = margin_ms;
 	/* a wave of Hellos after a restart may hold back the loss of the
-	 * nodes not heard yet for this long (a minute at the default TTL;
-	 * 5,000 simulated nodes on 2 cores came back over 45 s) */
-	c->startup_ms = 12ull * ttl_ms;
+	 * nodes not heard yet for this long; rsd_load sets it again once it
+	 * knows how many nodes there are (nodesm_startup_ms) */
+	c->startup_ms = nodesm_startup_ms(ttl_ms, 0);
 }
 
 /* The node's live instances are lost: a fact rsd observed, which the

@@ -1754,6 +1754,18 @@ int rsd_load(rsd *d)
 		r = store_instance_each(d->st, load_inst, d);
 	if (r == 0)
 		r = store_node_each(d->st, load_node, d);
+	if (r == 0) {
+		size_t known = 0;
+
+		for (rsd_node *n = d->nodes; n; n = n->next)
+			known++;
+		/* the wave of their Hellos takes longer the more they are */
+		d->ncfg.startup_ms = nodesm_startup_ms(d->ttl_ms, known);
+		if (known)
+			log_info("%zu nodes known: while they come back, one not heard yet is "
+				 "lost only once none came back for the TTL (for at most %llu s)",
+				 known, (unsigned long long)(d->ncfg.startup_ms / 1000));
+	}
 	if (r == 0)
 		r = store_instance_max_id(d->st, &d->next_inst_id);
 	if (r == 0 && (r = store_epoch_next(d->st, clock_wall_ms(), &d->epoch)) < 0) {

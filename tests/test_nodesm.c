@@ -266,6 +266,17 @@ Test(nodesm, random_walk_keeps_the_fencing_rule)
 	}
 }
 
+/* The wave's bound: 12 TTLs, longer for a big cluster. */
+Test(nodesm, startup_bound_grows_with_the_cluster)
+{
+	cr_assert_eq(nodesm_startup_ms(5000, 0), 60000u);
+	cr_assert_eq(nodesm_startup_ms(5000, 100), 60000u, "a small cluster: 12 TTLs");
+	cr_assert_eq(nodesm_startup_ms(5000, 5000), 5000u * NODESM_RETURN_MS);
+	cr_assert_gt(nodesm_startup_ms(5000, 5000), 45000u * 2,
+		     "twice the 45 s a 5,000-node wave took on 2 cores");
+	cr_assert_eq(nodesm_startup_ms(100, 10), 1200u);
+}
+
 Test(nodesm, mass_loss_pauses_rescheduling_only_in_a_big_cluster)
 {
 	/* small clusters always move what was lost */
