@@ -79,6 +79,15 @@ uint64_t nodesm_startup_ms(uint64_t ttl_ms, size_t nodes)
 	return by_nodes > by_ttl ? by_nodes : by_ttl;
 }
 
+void nodesm_tell_return(nodesm *n, const nodesm_cfg *c, uint64_t returned_ms)
+{
+	nodesm_fx fx;
+
+	if (n->state == NM_UNKNOWN && returned_ms >= n->heard_ms &&
+	    returned_ms > n->wave_ms)
+		(void)nodesm_step(n, c, NM_EV_RETURNS, returned_ms, &fx);
+}
+
 bool nodesm_releases(const nodesm *n, const nodesm_cfg *c, bool fenced,
 		     uint64_t stop_ms, uint64_t now)
 {

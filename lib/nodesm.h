@@ -117,6 +117,11 @@ bool nodesm_mass_loss(size_t known, size_t up);
  * 45 s on 2 cores: at a minute, the bound came close). */
 #define NODESM_RETURN_MS 20
 uint64_t nodesm_startup_ms(uint64_t ttl_ms, size_t nodes);
+/* Tells n, before its TICK, of the last return of a node not heard
+ * since rsd started (returned_ms, 0: none yet): a RETURNS step when n is
+ * UNKNOWN and the return is news to it (not before its own last word,
+ * not one it was told). rsd's period and the simulation both use it. */
+void nodesm_tell_return(nodesm *n, const nodesm_cfg *c, uint64_t returned_ms);
 bool nodesm_allowed(nodesm_state from, nodesm_state to);
 bool nodesm_accepts(nodesm_state s, nodesm_event ev);
 const char *nodesm_state_to_string(nodesm_state s);

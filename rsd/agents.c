@@ -800,14 +800,10 @@ void rsd_node_event(rsd *d, rsd_node *n, nodesm_event ev, const net_peer *peer)
 
 void rsd_node_tick(rsd *d, rsd_node *n, uint64_t until)
 {
-	nodesm_fx fx;
-
 	/* nodes not heard since this rsd started come back one after the
 	 * other (5,000 took seconds here): while they do, the ones not
 	 * back yet are probably in the same wave (lib/nodesm.h RETURNS) */
-	if (n->sm.state == NM_UNKNOWN && d->nodes_returned_ms >= n->sm.heard_ms &&
-	    d->nodes_returned_ms > n->sm.wave_ms)
-		(void)nodesm_step(&n->sm, &d->ncfg, NM_EV_RETURNS, d->nodes_returned_ms, &fx);
+	nodesm_tell_return(&n->sm, &d->ncfg, d->nodes_returned_ms);
 	if (until >= n->sm.heard_ms)
 		node_event_at(d, n, NM_EV_TICK, NULL, until, true);
 }

@@ -280,7 +280,6 @@ static void up_act(rsd *d, const net_peer *peer, const rs_request *rq, rsd_svc *
 	rsd_send_start(d, in);
 	if (s->s.spec.replicas > 1) {   /* spread the others */
 		uint32_t n;
-
 		int r = rsd_start_instances(d, s, s->s.spec.replicas - 1, &n);
 
 		if (r < 0)

@@ -140,6 +140,18 @@ Test(nodesm, a_wave_of_returns_holds_back_the_loss_of_unknown_nodes)
 	cr_assert_eq(nodesm_step(&m, &cfg, NM_EV_RETURNS, 5000, &fx), -EINVAL);
 	cr_assert_eq(nodesm_step(&m, &cfg, NM_EV_TICK, 4500 + 5000, &fx), 0);
 	cr_assert_eq(m.state, NM_LOST, "an up node's silence counts from its Hello");
+	/* as rsd's period tells it: only news, only to an unknown node */
+	nodesm_init(&n, 1000);
+	cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_MSG, 2000, &fx), 0);
+	nodesm_tell_return(&n, &cfg, 1500);
+	cr_assert_eq(n.wave_ms, 0u, "a return before its own last word");
+	nodesm_tell_return(&n, &cfg, 0);
+	cr_assert_eq(n.wave_ms, 0u, "no return yet");
+	nodesm_tell_return(&n, &cfg, 2500);
+	cr_assert_eq(n.wave_ms, 2500u);
+	nodesm_tell_return(&m, &cfg, 9000);
+	cr_assert_eq(m.state, NM_LOST);
+	cr_assert_eq(m.wave_ms, 4000u, "told to a node that is not unknown");
 	/* a startup_ms of 0: no hold at all */
 	{
 		nodesm_cfg c0 = cfg;

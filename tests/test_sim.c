@@ -926,22 +926,11 @@ static void rsd_start(sim *s)
 			s->rq[r].resumed = true;
 }
 
-/* As rsd/agents.c rsd_node_tick, before a node's TICK: the wave of
- * Hellos after a restart (the last one at returned) holds back the loss
- * of a node not heard yet. */
-static void wave_tell(nodesm *sm, const nodesm_cfg *c, uint64_t returned)
-{
-	nodesm_fx fx;
-
-	if (sm->state == NM_UNKNOWN && returned >= sm->heard_ms && returned > sm->wave_ms)
-		cr_assert_eq(nodesm_step(sm, c, NM_EV_RETURNS, returned, &fx), 0);
-}
-
 static void rsd_tick(sim *s)
 {
 	if (s->now % PERIOD == 0) {
 		for (int k = 0; k < NODES; k++) {
-			wave_tell(&s->rn[k].sm, &s->cfg, s->returned);
+			nodesm_tell_return(&s->rn[k].sm, &s->cfg, s->returned);   /* as rsd_node_tick */
 			rsd_node_event(s, k, NM_EV_TICK);
 		}
 		rsd_reschedule(s);
@@ -1608,10 +1597,10 @@ Test(sim, cluster_keeps_its_promises_despite_faults, .timeout = 300)
  * rsd restarted under a big cluster (issue 12): the nodes' Hellos come
  * back one after the other at the pace rsd and the handshakes allow, over
  * several TTLs. Seeded schedules of WAVE_NODES nodes on the fake clock,
- * rsd's period and membership as rsd_tick has them (nodesm and the wave
- * rule through wave_tell); some nodes are dead and never return; some
- * schedules pause the wave for longer than the TTL, some trickle on past
- * startup_ms.
+ * rsd's period and membership as rsd_tick has them (nodesm, and the wave
+ * rule through nodesm_tell_return as rsd's period calls it); some nodes
+ * are dead and never return; some schedules pause the wave for longer
+ * than the TTL, some trickle on past startup_ms.
  *
  * Promised: a node is lost only when no node came back for a TTL (or the
  * wave ran past startup_ms + TTL): while the wave goes on nobody is; a
@@ -1675,7 +1664,7 @@ static bool wave_run(uint64_t seed, char *why, size_t n)
 				snprintf(why, n, "node %d: beat refused", k);
 				return false;
 			}
-			wave_tell(&sm[k], &c, returned);
+			nodesm_tell_return(&sm[k], &c, returned);
 			if (nodesm_step(&sm[k], &c, NM_EV_TICK, t, &fx) < 0) {
 				snprintf(why, n, "node %d: tick refused", k);
 				return false;
