@@ -291,7 +291,7 @@ int net_router_new_ex(struct ev_loop *loop, const char *endpoint, int handover,
 		      net_recv_fn fn, void *arg, net_sock **out)
 {
 	net_sock *s;
-	int r, one = 1;
+	int r, one = 1, backlog = NET_BACKLOG;
 
 	if (io_thread >= 64)
 		return -EINVAL;
@@ -310,6 +310,11 @@ int net_router_new_ex(struct ev_loop *loop, const char *endpoint, int handover,
 		net_destroy(&s);
 		return r;
 	}
+	/* a wave of connections (every agent after an rsd restart) waits in
+	 * the listen queue while the I/O thread handshakes: ZeroMQ's 100
+	 * overflows, and the kernel drops the SYNs past it, whose clients
+	 * retry after 1, 3, 7, 15, 31 s (the kernel caps it at somaxconn) */
+	zmq_setsockopt(s->zs, ZMQ_BACKLOG, &backlog, sizeof backlog);
 	/* unroutable sends fail with EHOSTUNREACH instead of vanishing */
 	zmq_setsockopt(s->zs, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
 	if (handover)

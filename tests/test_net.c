@@ -260,6 +260,57 @@ Test(net, monitor_events_past_one_batch_all_arrive, .timeout = 30)
 	net_shutdown();
 }
 
+/* The listen queue a router asks for, as the kernel reports it (ss's
+ * Send-Q of a listening socket is its backlog). */
+static long listen_backlog(const char *endpoint)
+{
+	const char *colon = strrchr(endpoint, ':');
+	char cmd[128], line[256];
+	long q = -1, recvq;
+	FILE *p;
+
+	cr_assert_not_null(colon);
+	snprintf(cmd, sizeof cmd, "ss -ltnH 'sport = :%s' 2>/dev/null", colon + 1);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	if (fgets(line, sizeof line, p))
+		cr_assert_eq(sscanf(line, "%*s %ld %ld", &recvq, &q), 2, "ss said: %s", line);
+	pclose(p);
+	return q;
+}
+
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* After an rsd restart every agent connects at once while the I/O
+ * thread is busy with CURVE handshakes: a queue of ZeroMQ's default 100
+ * overflowed and the SYNs past it were retried seconds later. */
+Test(net, router_listens_with_a_backlog_for_a_wave, .timeout = 20)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	net_sock *router = NULL;
+	long max = read_long("/proc/sys/net/core/somaxconn");
+	long want = max > 0 && max < NET_BACKLOG ? max : NET_BACKLOG;
+
+	cr_assert_eq(net_router_new(loop, "tcp://127.0.0.1:*", 0, NULL, quiet_cb, NULL,
+				    &router), 0);
+	cr_assert_eq(listen_backlog(net_endpoint(router)), want,
+		     "the listen queue of %s", net_endpoint(router));
+	net_destroy(&router);
+	ev_loop_destroy(loop);
+	net_shutdown();
+}
+
 Test(net, call_roundtrip_and_timeout, .timeout = 20)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
