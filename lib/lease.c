@@ -56,3 +56,8 @@ uint64_t lease_due(const lease *l)
 {
 	return l->at && !l->fenced ? l->at : 0;
 }
+
+bool lease_answer_beat(uint32_t lease_ms, uint32_t beat_ms, bool skipped, bool news)
+{
+	return news || skipped || !beat_ms || lease_ms < 4ull * beat_ms;
+}

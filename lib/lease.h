@@ -59,4 +59,15 @@ bool lease_holds(const lease *l, uint64_t now_ms);
  * or fenced already). */
 uint64_t lease_due(const lease *l);
 
+/* rsd's side: whether to answer a beat (with a BeatAck). Each answer
+ * renews the lease from the beat it answers, so with a lease of 4 beats
+ * or more every other beat is enough: the lease never has less than
+ * lease - 2 beats left when renewed, an agent hears rsd at least every 2
+ * beats (agent/agent.c calls rsd slow after 3), and rsd sends its agents
+ * half as much (at 5,000 agents each message is syscalls on both of
+ * ZeroMQ's threads). skipped: the node's last beat went unanswered;
+ * news: rsd took events the agent has not seen acknowledged (the ack
+ * rides the answer, and the agent holds them until then). */
+bool lease_answer_beat(uint32_t lease_ms, uint32_t beat_ms, bool skipped, bool news);
+
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "lease.h"
 #include "log.h"
 #include "rsd.h"
 #include "version.h"
@@ -1062,6 +1063,12 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 			break;
 		}
 		n->n.last_seen_ms = clock_wall_ms();
+		/* every other beat when the lease allows (lib/lease.h) */
+		n->beat_skipped = !lease_answer_beat(d->ncfg.lease_ms, RSD_BEAT_MS,
+						     n->beat_skipped,
+						     n->acked_seq != n->told_seq);
+		if (n->beat_skipped)
+			break;
 		{	/* the answer names the beat it answers: the agent's
 			 * lease runs from when that beat left (lib/lease.h) */
 			rs_msg ack;

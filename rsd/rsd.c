@@ -1133,6 +1133,7 @@ static int deliver(rsd *d, rsd_node *n, rs_msg *m)
 	int r;
 
 	m->ack = n->acked_seq;
+	n->told_seq = m->ack;
 	if (n->features & RS_FEAT_ORDERS)
 		m->epoch = d->epoch;
 	m->order = order ? orders_out_next(&n->out) : 0;

@@ -52,6 +52,11 @@ struct json_t;
  * backoff instead. */
 #define RSD_AGENT_RCVHWM 100000
 #define RSD_IO_AGENTS    0      /* ZeroMQ I/O thread of the agents' socket */
+#define RSD_AGENT_GAP_MS 4      /* the agents' socket is read at most this
+				 * often while busy (net_sock_set_gap): at
+				 * 5,000 agents a beat a wake-up cost each
+				 * message a turn of the loop and a signal
+				 * each way between ZeroMQ's threads */
 #define RSD_IO_CONTROL   1      /* ... and of the control socket's */
 #define RSD_WATCH_MS     5000   /* a placed instance its node says nothing of
 				 * this long: rsd asks the node what it runs */
@@ -74,6 +79,9 @@ typedef struct rsd_node {
 	nodesm           sm;          /* membership (lib/nodesm.h): its state,
 				       * when rsd last heard it (monotonic) */
 	uint64_t         acked_seq;   /* last agent seq processed */
+	uint64_t         told_seq;    /* the acked_seq last sent to it */
+	bool             beat_skipped;/* its last beat went unanswered
+				       * (lease_answer_beat) */
 	uint64_t         hello_seq;   /* seq of its last Hello */
 	uint64_t         session;     /* the agent process's Hello.session */
 	uint64_t         replay_seen; /* last replayed (pre-Hello) seq taken */

@@ -90,3 +90,52 @@ Test(lease, runs_from_the_word_rsd_answered, .timeout = 10)
 		     "an answer to a word said after the thaw does");
 	cr_assert(!l.fenced && l.at == 3510);
 }
+
+/* rsd's answer to a beat: every combination of its inputs. */
+Test(lease, beat_answered_every_other_when_the_lease_allows, .timeout = 10)
+{
+	for (int skipped = 0; skipped < 2; skipped++)
+		for (int news = 0; news < 2; news++) {
+			/* a lease under 4 beats: every beat */
+			cr_assert(lease_answer_beat(3999, 1000, skipped, news));
+			cr_assert(lease_answer_beat(0, 1000, skipped, news), "no lease");
+			cr_assert(lease_answer_beat(5000, 0, skipped, news), "no beat length");
+			/* 4 beats or more: a skip, then an answer; events always */
+			cr_assert_eq(lease_answer_beat(4000, 1000, skipped, news),
+				     skipped || news, "skipped %d news %d", skipped, news);
+			cr_assert_eq(lease_answer_beat(5000, 1000, skipped, news),
+				     skipped || news);
+		}
+}
+
+/* An agent beating every second on a 5 s lease, rsd answering as
+ * lease_answer_beat says, each answer 0-300 ms late: half the beats are
+ * answered, never two skipped in a row, and the lease never ends. */
+Test(lease, every_other_answer_keeps_the_lease, .timeout = 10)
+{
+	lease l = { 0 };
+	bool skipped = false;
+	unsigned answered = 0, beats = 1000;
+	uint64_t last_answer = 0;
+
+	lease_renew(&l, 5000, 0, 0);
+	for (unsigned b = 1; b <= beats; b++) {
+		uint64_t said = b * 1000ull, back = said + (b * 7919u) % 300;
+
+		cr_assert_not(lease_expire(&l, said), "lease ended at beat %u", b);
+		if (!lease_answer_beat(5000, 1000, skipped, false)) {
+			skipped = true;
+			continue;
+		}
+		skipped = false;
+		answered++;
+		cr_assert_leq(back - last_answer, 2300, "silent %llu ms before beat %u's answer",
+			      (unsigned long long)(back - last_answer), b);
+		last_answer = back;
+		cr_assert_not(lease_expire(&l, back), "lease ended before beat %u's answer", b);
+		lease_renew(&l, 5000, said, back);
+		cr_assert_geq(l.at, back + 2000, "%llu ms of lease left after an answer",
+			      (unsigned long long)(l.at - back));
+	}
+	cr_assert_eq(answered, beats / 2);
+}

@@ -171,6 +171,7 @@ typedef struct rnode {
 	orders_out out;
 	uint64_t   session, acked_seq, hello_seq;
 	bool       connected;
+	bool       beat_skipped;   /* rsd/agents.c: every other beat answered */
 	/* coalescing Hellos (rsd/agents.c hello_coalesce) */
 	uint64_t   conn;           /* the connection of its last Hello */
 	bool       fresh;
@@ -743,7 +744,8 @@ static void rsd_recv(sim *s, const msg *m)
 	if (m->kind == M_BEAT) {
 		if (m->epoch != s->epoch)
 			rsd_send(s, m->node, (msg){ .kind = M_REHELLO });
-		else
+		else if (!(n->beat_skipped = !lease_answer_beat(TTL, BEAT, n->beat_skipped,
+								 false)))
 			rsd_send(s, m->node, (msg){ .kind = M_BEATACK, .said = m->said });
 		return;
 	}
