@@ -25,6 +25,8 @@ struct net_sock {
 	struct ev_loop *loop;
 	ev_io           io;
 	ev_idle         more;        /* a batch cut short goes on from here */
+	ev_timer        gap;         /* net_sock_set_gap: the next read */
+	double          gap_s;
 	int             router;
 	int             zap;         /* the ZAP handler's REP socket */
 	net_recv_fn     fn;
@@ -136,6 +138,8 @@ static void net_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int64_t t0 = net_now_ms();
 	int i, got = 0;
 
+	if (ev_is_active(&s->gap))
+		return;   /* a send's recheck in the gap: the gap's read looks */
 	s->recheck = 0;   /* what is sent from here on is looked after again */
 
 	/* a receive that finds nothing (EAGAIN) ends the batch: asking
@@ -160,6 +164,27 @@ static void net_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	 * now in this same pass, before it looks at the control socket) */
 	if (i == NET_BATCH)
 		ev_idle_start(loop, &s->more);
+	else if (got && s->gap_s > 0) {
+		/* what comes meanwhile waits for the gap's end (the io
+		 * watcher would wake the loop for each message) */
+		ev_io_stop(loop, &s->io);
+		ev_timer_set(&s->gap, s->gap_s, 0.);
+		ev_timer_start(loop, &s->gap);
+	}
+}
+
+static void net_gap_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	net_sock *s = w->data;
+
+	(void)revents;
+	ev_io_start(loop, &s->io);
+	net_io_cb(loop, &s->io, EV_READ);
+}
+
+void net_sock_set_gap(net_sock *s, double seconds)
+{
+	s->gap_s = seconds > 0 ? seconds : 0;
 }
 
 static void net_more_cb(struct ev_loop *loop, ev_idle *w, int revents)
@@ -235,6 +260,8 @@ static int net_sock_new(struct ev_loop *loop, int type, net_recv_fn fn,
 		s->io.data = s;
 		ev_idle_init(&s->more, net_more_cb);
 		s->more.data = s;
+		ev_init(&s->gap, net_gap_cb);
+		s->gap.data = s;
 		ev_io_start(loop, &s->io);
 	}
 	*out = s;
@@ -396,6 +423,7 @@ void net_destroy(net_sock **sp)
 	if (s->loop) {
 		ev_io_stop(s->loop, &s->io);
 		ev_idle_stop(s->loop, &s->more);
+		ev_timer_stop(s->loop, &s->gap);
 	}
 	if (s->mon) {
 		ev_io_stop(s->loop, &s->mon_io);

@@ -76,6 +76,14 @@ void net_sock_on_batch_end(net_sock *s, net_batch_fn fn);
 /* The socket's turn among the loop's ready watchers (libev's priority,
  * EV_MINPRI..EV_MAXPRI, 0 by default): a higher one is served first. */
 void net_sock_set_priority(net_sock *s, int pri);
+/* After a wake-up that read messages, the next read waits this long
+ * (0, the default: reads as messages come). For a socket that thousands
+ * of peers talk to a message at a time: each wake-up costs both ZeroMQ
+ * threads a signal and rsd's loop a turn, so a gap of a few ms reads
+ * tens of messages for the cost of one (and groups their commit).
+ * Latency grows by at most the gap; a batch cut short (NET_BATCH) goes
+ * on at once. */
+void net_sock_set_gap(net_sock *s, double seconds);
 /* Reads s (and its monitor) on the loop's next turn whether or not
  * ZMQ_FD said something waits: a safety net against a missed edge,
  * which would leave s unread for good (rsd's period pokes its sockets). */

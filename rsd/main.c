@@ -142,6 +142,7 @@ static void bind_endpoints(rsd *d, const char *agents_ep, const char *control_ep
 	if (r < 0)
 		fatalx("cannot bind agent endpoint %s: %s", agents_ep, strerror(-r));
 	net_sock_on_batch_end(d->agents, rsd_agents_batch_end);
+	net_sock_set_gap(d->agents, RSD_AGENT_GAP_MS / 1000.);
 	r = net_router_new_ex(d->loop, control_ep, 0, 0, RSD_IO_CONTROL,
 			      d->insecure ? NULL : &cc, rsd_control_recv, d, &d->control);
 	if (r < 0)

@@ -260,6 +260,86 @@ Test(net, monitor_events_past_one_batch_all_arrive, .timeout = 30)
 	net_shutdown();
 }
 
+typedef struct gapped {
+	int      got, batches;
+	int64_t  batch_ms[8];
+	int      batch_got[8];
+	net_sock *router;
+} gapped;
+
+static void gapped_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,
+		      size_t len, void *arg)
+{
+	gapped *g = arg;
+
+	(void)buf; (void)len;
+	g->got++;
+	/* an answer's send in the gap must not end the gap */
+	cr_assert_eq(net_send(s, peer, "ok", 2), 0);
+}
+
+static void gapped_batch(net_sock *s, void *arg)
+{
+	gapped *g = arg;
+
+	(void)s;
+	if (g->batches < 8) {
+		g->batch_ms[g->batches] = mono_ms();
+		g->batch_got[g->batches] = g->got;
+	}
+	g->batches++;
+}
+
+/* net_sock_set_gap: what comes in the gap after a read is read at its
+ * end, all of it in one wake-up; once quiet, a message is read at once. */
+Test(net, gap_reads_what_came_meanwhile_in_one_batch, .timeout = 20)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	gapped g = { 0 };
+	client c = { .loop = loop };
+	net_sock *dealer = NULL;
+	int64_t t;
+
+	cr_assert_eq(net_router_new(loop, "tcp://127.0.0.1:*", 0, NULL, gapped_cb, &g,
+				    &g.router), 0);
+	net_sock_on_batch_end(g.router, gapped_batch);
+	net_sock_set_gap(g.router, 1.0);
+	cr_assert_eq(net_dealer_new(loop, net_endpoint(g.router), "n1", NULL, client_cb,
+				    &c, &dealer), 0);
+	while (net_send(dealer, NULL, "first", 5) != 0) {   /* ZMQ_IMMEDIATE */
+		ev_run(loop, EVRUN_NOWAIT);
+		ev_sleep(0.01);
+	}
+	while (g.got < 1)
+		run_for(loop);
+	cr_assert_eq(g.batches, 1);
+	/* 20 more at once, in the gap */
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(net_send(dealer, NULL, "more", 4), 0);
+	while (g.got < 21)
+		run_for(loop);
+	cr_assert_eq(g.batches, 2, "the 20 in %d wake-ups", g.batches - 1);
+	cr_assert_eq(g.batch_got[1], 21);
+	cr_assert_geq(g.batch_ms[1] - g.batch_ms[0], 990, "read %lld ms after the first",
+		      (long long)(g.batch_ms[1] - g.batch_ms[0]));
+	/* quiet past the gap: the next one is read as it comes */
+	while (c.got < 21)
+		run_for(loop);
+	ev_sleep(1.05);
+	ev_run(loop, EVRUN_NOWAIT);
+	t = mono_ms();
+	cr_assert_eq(net_send(dealer, NULL, "late", 4), 0);
+	while (g.got < 22)
+		run_for(loop);
+	cr_assert_eq(g.batches, 3);
+	cr_assert_lt(g.batch_ms[2] - t, 900, "held %lld ms for a gap that ended",
+		     (long long)(g.batch_ms[2] - t));
+	net_destroy(&dealer);
+	net_destroy(&g.router);
+	ev_loop_destroy(loop);
+	net_shutdown();
+}
+
 /* The listen queue a router asks for, as the kernel reports it (ss's
  * Send-Q of a listening socket is its backlog). */
 static long listen_backlog(const char *endpoint)
