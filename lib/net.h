@@ -20,6 +20,7 @@ typedef struct net_sock net_sock;
 #define NET_KEY_LEN  40    /* a CURVE key as Z85 text (32 bytes) */
 #define NET_USER_MAX 128   /* the ZAP user id of an authenticated peer */
 #define NET_BACKLOG  4096  /* a router's listen queue (the kernel caps it at somaxconn) */
+#define NET_DEAD_MS  3000  /* a dealer's peer is gone: what it sent unacknowledged this long */
 
 /* A ROUTER peer's routing id, and who the ZAP handler said it is (the
  * User-Id of its connection; "" on a plaintext socket). */

@@ -84,6 +84,12 @@ rsctl --json lookup w | grep -q "\"node\":\"$victim\"" && fail "w still placed o
 [ "$t_move" -ge 3000 ] || fail "w ran elsewhere after only $t_move ms (lease 2 + stop 0.5 + margin 1)"
 echo "partition of $victim: fenced copy gone after $t_fence ms, w running elsewhere after $t_move ms (TTL/lease 2 s, stop 0.5 s, margin 1 s); never two copies in $polls polls"
 
+# the victim's agent noticed its connection is dead (no TCP reset crosses
+# a downed link: lib/net.c's NET_DEAD_MS without acknowledgement)
+dropped() { grep -q "the connection to rsd .* dropped" "$TMP/h$vi.log"; }
+wait_for 10 dropped || fail "$victim's agent still thinks its connection to rsd is alive"
+echo "partition of $victim: its agent dropped the dead connection after $(( ($(date +%s%N) - t0) / 1000000 )) ms at most"
+
 hellos=$(grep -c "node h$vi said hello" "$TMP/rsd.log" || true)
 ip -n "${HOSTS[$((vi - 1))]}" link set eth0 up
 wait_for 15 up_count 3 || fail "$victim did not come back up"
