@@ -239,8 +239,8 @@ class Ctl:
 
 
 class Rsd:
-    def __init__(self, tmp, build, ttl):
-        self.tmp, self.ttl = tmp, ttl
+    def __init__(self, tmp, build, ttl, extra=()):
+        self.tmp, self.ttl, self.extra = tmp, ttl, list(extra)
         self.bin = common.binaries(build)
         self.db = os.path.join(tmp, "rs.db")
         self.logpath = os.path.join(tmp, "rsd.log")
@@ -256,7 +256,7 @@ class Rsd:
         self.p = subprocess.Popen(
             [self.bin["rsd"], "--db", self.db, "--agents", self.agents,
              "--control", self.control, "--ready-fd", str(w), "--node-ttl", str(self.ttl),
-             "--metrics", "127.0.0.1:0"],
+             "--metrics", "127.0.0.1:0"] + self.extra,
             pass_fds=(w,), stdin=subprocess.DEVNULL,
             stdout=open(self.logpath, "ab"), stderr=subprocess.STDOUT)
         os.close(w)
@@ -641,7 +641,7 @@ class Run:
         if self.per > 64 or self.want % self.per:
             raise SystemExit(f"--replicas {self.per}: at most 64, and dividing "
                              f"{self.want} instances")
-        self.rsd = Rsd(tmp, a.build, 5)
+        self.rsd = Rsd(tmp, a.build, 5, a.rsd_arg)
         self.keys = os.path.join(tmp, "keys")
         self.lg = None
         self.labels = [f"s{i:05d}" for i in range(self.want // self.per)]
@@ -1153,6 +1153,8 @@ def main():
                     help="per phase, s (plus N/50 s)")
     ap.add_argument("--build", default=None, help="build dir (default $RS_BUILD)")
     ap.add_argument("--json")
+    ap.add_argument("--rsd-arg", action="append", default=[],
+                    help="one more argument for rsd (repeat it: --rsd-arg=--max-moves --rsd-arg=3000)")
     ap.add_argument("--tmp", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
