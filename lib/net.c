@@ -209,6 +209,8 @@ void net_sock_set_priority(net_sock *s, int pri)
 	ev_idle_stop(s->loop, &s->more);
 	ev_set_priority(&s->io, pri);
 	ev_set_priority(&s->more, pri);
+	if (ev_is_active(&s->gap))
+		return;   /* the gap's end starts it again and reads */
 	ev_io_start(s->loop, &s->io);
 	ev_feed_event(s->loop, &s->io, EV_READ);   /* what came meanwhile */
 }

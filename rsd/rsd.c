@@ -1133,7 +1133,6 @@ static int deliver(rsd *d, rsd_node *n, rs_msg *m)
 	int r;
 
 	m->ack = n->acked_seq;
-	n->told_seq = m->ack;
 	if (n->features & RS_FEAT_ORDERS)
 		m->epoch = d->epoch;
 	m->order = order ? orders_out_next(&n->out) : 0;
@@ -1153,6 +1152,8 @@ static int deliver(rsd *d, rsd_node *n, rs_msg *m)
 		return r;
 	}
 	r = net_send(d->agents, &n->peer, buf, len);
+	if (r == 0)
+		n->told_seq = m->ack;   /* the agent may let those events go */
 	if (!order)
 		free(buf);   /* (an order's bytes stay in the outbox) */
 	if (r < 0)
