@@ -172,6 +172,7 @@ typedef struct rs_request {
 					   * node state ("": any) */
 	char     page_after[RS_CURSOR_MAX]; /* Reply.next_page of the last page */
 	uint32_t page_size;      /* rows per page; 0: everything in one reply */
+	bool     rows;           /* status: the page as rs_reply.rows (RS_FEAT_ROWS) */
 } rs_request;
 
 typedef struct rs_enroll {
@@ -243,6 +244,28 @@ enum {
 				RS_EDIT_KEEP_CAPS,
 };
 
+#define RS_ROW_WORD_MAX 32          /* a row's state, exit reason, op kind, incl. NUL */
+#define RS_ROWS_MAX     16384       /* rows in one reply (a page of 10,000
+				     * and a service's replicas) */
+
+/* One line of rsctl's status table (RS_FEAT_ROWS; proto StatusRow). */
+typedef struct rs_status_row {
+	char     label[RS_LABEL_MAX];
+	uint64_t instance;                    /* 0: the service's own row */
+	char     state[RS_ROW_WORD_MAX];      /* "running", "down", ... */
+	bool     standby;
+	char     node[RS_NODE_MAX];
+	int32_t  pid;
+	uint32_t restarts;
+	uint64_t started_ms;
+	char     exit_reason[RS_ROW_WORD_MAX]; /* "": none */
+	int32_t  exit_code;
+	int32_t  exit_signal;
+	char     status[RS_STATUS_MAX];
+	char     op_kind[RS_ROW_WORD_MAX];    /* "": no operation in progress */
+	char    *op_progress;                 /* owned, may be NULL */
+} rs_status_row;
+
 typedef struct rs_reply {
 	uint64_t id;
 	int32_t  code;
@@ -250,6 +273,8 @@ typedef struct rs_reply {
 	char    *json;           /* owned, may be NULL */
 	char     next_page[RS_CURSOR_MAX]; /* paged: the next page's
 					    * page_after; "": the last page */
+	rs_status_row *rows;     /* status with rs_request.rows: nrows, owned */
+	size_t   nrows;
 } rs_reply;
 
 typedef struct rs_msg {

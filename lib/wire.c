@@ -59,6 +59,8 @@ struct enc {
 	Rs__InstanceInfo  *infos;    /* hello: ninstances entries */
 	Rs__InstanceInfo **pinfos;
 	Rs__ExitInfo      *exits;
+	Rs__StatusRow     *rows;     /* reply: nrows entries */
+	Rs__StatusRow    **prows;
 };
 
 /* A protobuf-c string field borrowing s; NULL becomes "". */
@@ -273,6 +275,104 @@ static int enc_hello(struct enc *e, const rs_hello *h)
 	return 0;
 }
 
+/* Whether row r is sendable: every string in its buffer, a label. */
+static bool row_ok(const rs_status_row *r)
+{
+	return r->label[0] && label_ok(r->label, sizeof r->label) &&
+	       str_fits(r->state, sizeof r->state) &&
+	       str_fits(r->node, sizeof r->node) &&
+	       str_fits(r->exit_reason, sizeof r->exit_reason) &&
+	       str_fits(r->status, sizeof r->status) &&
+	       str_fits(r->op_kind, sizeof r->op_kind) &&
+	       (!r->op_progress || strnlen(r->op_progress, RS_DETAIL_MAX) < RS_DETAIL_MAX);
+}
+
+/* Fills e->b.reply's rows from rp, borrowing their strings; allocates the
+ * arrays in e. 0, -EINVAL or -ENOMEM. */
+static int enc_rows(struct enc *e, const rs_reply *rp)
+{
+	size_t n = rp->nrows;
+
+	if (!n)
+		return 0;
+	if (n > RS_ROWS_MAX || !rp->rows)
+		return -EINVAL;
+	e->rows = calloc(n, sizeof *e->rows);
+	e->prows = calloc(n, sizeof *e->prows);
+	if (!e->rows || !e->prows)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const rs_status_row *r = &rp->rows[i];
+		Rs__StatusRow *pr = &e->rows[i];
+
+		if (!row_ok(r))
+			return -EINVAL;
+		rs__status_row__init(pr);
+		pr->label = (char *)r->label;
+		pr->instance = r->instance;
+		pr->state = (char *)r->state;
+		pr->standby = r->standby;
+		pr->node = (char *)r->node;
+		pr->pid = r->pid;
+		pr->restarts = r->restarts;
+		pr->started_ms = r->started_ms;
+		pr->exit_reason = (char *)r->exit_reason;
+		pr->exit_code = r->exit_code;
+		pr->exit_signal = r->exit_signal;
+		pr->status_text = (char *)r->status;
+		pr->op_kind = (char *)r->op_kind;
+		pr->op_progress = pb_str(r->op_progress);
+		e->prows[i] = pr;
+	}
+	e->b.reply.n_rows = n;
+	e->b.reply.rows = e->prows;
+	return 0;
+}
+
+/* Bytes of a varint. */
+static size_t varint_size(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Bytes of a string field (one-byte tag) that is not "". */
+static size_t str_field_size(const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	return len ? 1 + varint_size(len) + len : 0;
+}
+
+/* Bytes of an int32 field: a negative one is sign-extended to 10 bytes. */
+static size_t i32_field_size(int32_t v)
+{
+	return v ? 1 + (v < 0 ? 10 : varint_size((uint64_t)v)) : 0;
+}
+
+static size_t u64_field_size(uint64_t v)
+{
+	return v ? 1 + varint_size(v) : 0;
+}
+
+size_t wire_status_row_size(const rs_status_row *r)
+{
+	size_t body = str_field_size(r->label) + u64_field_size(r->instance) +
+		      str_field_size(r->state) + (r->standby ? 2 : 0) +
+		      str_field_size(r->node) + i32_field_size(r->pid) +
+		      u64_field_size(r->restarts) + u64_field_size(r->started_ms) +
+		      str_field_size(r->exit_reason) + i32_field_size(r->exit_code) +
+		      i32_field_size(r->exit_signal) + str_field_size(r->status) +
+		      str_field_size(r->op_kind) + str_field_size(r->op_progress);
+
+	return 1 + varint_size(body) + body;   /* Reply.rows: tag, length */
+}
+
 /* Fills e->env's body from m. 0, -EINVAL or -ENOMEM. */
 static int enc_body(struct enc *e, const rs_msg *m)
 {
@@ -400,6 +500,7 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.state = pb_str(m->u.request.state);
 		e->b.request.page_after = pb_str(m->u.request.page_after);
 		e->b.request.page_size = m->u.request.page_size;
+		e->b.request.rows = m->u.request.rows;
 		e->b.request.n_batch = m->u.request.nbatch;
 		e->b.request.batch = m->u.request.nbatch ? m->u.request.batch : NULL;
 		if (m->u.request.nspecs > RS_APPLY_MAX)
@@ -433,6 +534,8 @@ static int enc_body(struct enc *e, const rs_msg *m)
 			return -EINVAL;
 		e->b.reply.json = pb_str(m->u.reply.json);
 		e->b.reply.next_page = pb_str(m->u.reply.next_page);
+		if ((r = enc_rows(e, &m->u.reply)) < 0)
+			return r;
 		env->body_case = RS__ENVELOPE__BODY_REPLY;
 		env->reply = &e->b.reply;
 		return 0;
@@ -532,6 +635,8 @@ out:
 	free(e.infos);
 	free(e.pinfos);
 	free(e.exits);
+	free(e.rows);
+	free(e.prows);
 	return r;
 }
 
@@ -746,6 +851,50 @@ static int dec_hello(rs_hello *h, const Rs__Hello *ph)
 	return 0;
 }
 
+/* Copies pr's rows into rp (an array it owns). 0 or -wire_err. */
+static int dec_rows(rs_reply *rp, const Rs__Reply *pr)
+{
+	int r = 0;
+
+	if (!pr->n_rows)
+		return 0;
+	if (pr->n_rows > RS_ROWS_MAX)
+		return -WIRE_E_FIELD;
+	rp->rows = calloc(pr->n_rows, sizeof *rp->rows);
+	if (!rp->rows)
+		return -WIRE_E_NOMEM;
+	rp->nrows = pr->n_rows;
+	for (size_t i = 0; r == 0 && i < pr->n_rows; i++) {
+		const Rs__StatusRow *x = pr->rows[i];
+		rs_status_row *y = &rp->rows[i];
+
+		if (!x)
+			return -WIRE_E_FIELD;
+		y->instance = x->instance;
+		y->standby = x->standby != 0;
+		y->pid = x->pid;
+		y->restarts = x->restarts;
+		y->started_ms = x->started_ms;
+		y->exit_code = x->exit_code;
+		y->exit_signal = x->exit_signal;
+		if ((r = dec_label(y->label, x->label)) == 0 && !y->label[0])
+			r = -WIRE_E_FIELD;
+		if (r == 0)
+			r = dec_str(y->state, sizeof y->state, x->state);
+		if (r == 0)
+			r = dec_str(y->node, sizeof y->node, x->node);
+		if (r == 0)
+			r = dec_str(y->exit_reason, sizeof y->exit_reason, x->exit_reason);
+		if (r == 0)
+			r = dec_str(y->status, sizeof y->status, x->status_text);
+		if (r == 0)
+			r = dec_str(y->op_kind, sizeof y->op_kind, x->op_kind);
+		if (r == 0)
+			r = dec_dup(&y->op_progress, x->op_progress, RS_DETAIL_MAX);
+	}
+	return r;
+}
+
 /* Fills m (initialised for its type) from env's body. 0 or -wire_err. */
 static int dec_body(rs_msg *m, const Rs__Envelope *env)
 {
@@ -836,6 +985,7 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		if (r < 0)
 			return r;
 		m->u.request.page_size = env->request->page_size;
+		m->u.request.rows = env->request->rows != 0;
 		if ((r = dec_label(m->u.request.node, env->request->node)) < 0 ||
 		    (r = dec_str(m->u.request.state, sizeof m->u.request.state,
 				 env->request->state)) < 0 ||
@@ -875,6 +1025,9 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 			return r;
 		r = dec_str(m->u.reply.next_page, sizeof m->u.reply.next_page,
 			    env->reply->next_page);
+		if (r < 0)
+			return r;
+		r = dec_rows(&m->u.reply, env->reply);
 		if (r < 0)
 			return r;
 		return dec_dup(&m->u.reply.json, env->reply->json, 0);
