@@ -304,25 +304,23 @@ static const char *const status_cols[] = {
 	"STATUS",
 };
 
-/* Writes an instance's last_exit object as "exited 1", "signaled KILL",
- * "no-heartbeat" or "-". Returns buf. */
-static char *fmt_last_exit(const json_t *e, char *buf, size_t len)
+/* Writes a last exit as "exited 1", "signaled KILL", "no-heartbeat" or
+ * "-". Returns buf. */
+static char *fmt_exit(const char *reason, int64_t code, int64_t sig, char *buf,
+		      size_t len)
 {
-	const char *reason = jstr(e, "reason"), *name;
-	int64_t v = 0;
+	const char *name;
 
 	if (!reason || !*reason || strcmp(reason, "none") == 0) {
 		snprintf(buf, len, "-");
 	} else if (strcmp(reason, "exited") == 0) {
-		jint(e, "code", &v);
-		snprintf(buf, len, "exited %" PRId64, v);
+		snprintf(buf, len, "exited %" PRId64, code);
 	} else if (strcmp(reason, "signaled") == 0) {
-		jint(e, "signal", &v);
-		name = v > 0 && v < 1024 ? sigabbrev_np((int)v) : NULL;
+		name = sig > 0 && sig < 1024 ? sigabbrev_np((int)sig) : NULL;
 		if (name)
 			snprintf(buf, len, "signaled %s", name);
 		else
-			snprintf(buf, len, "signaled %" PRId64, v);
+			snprintf(buf, len, "signaled %" PRId64, sig);
 	} else {
 		snprintf(buf, len, "%s", reason);
 	}
@@ -337,45 +335,96 @@ static bool state_has_uptime(const char *state)
 			 strcmp(state, "stopping") == 0);
 }
 
-/* Appends one status row for instance inst of service svc. */
-static void status_instance_row(table *t, const json_t *svc,
-				const json_t *inst, uint64_t now_ms)
+/* Appends the cells of status row r: an instance's (inst), or the
+ * service's own, which shows only its label and state. The JSON answer
+ * and the rows answer print through here alike. */
+static void status_row_cells(table *t, const rs_status_row *r, bool inst,
+			     uint64_t now_ms)
 {
-	const char *state = jstr(inst, "state");
-	char buf[64], st[48];
+	char buf[64];
 
-	cell_str(t, svc, "label");
+	table_cell(t, r->label);
+	if (!inst) {
+		table_cell(t, r->state);
+		for (size_t i = 2; i < sizeof status_cols / sizeof *status_cols; i++)
+			table_cell(t, NULL);
+		return;
+	}
 	/* a clone's warm standby is marked, the active one is not */
-	snprintf(st, sizeof st, "%s%s", state,
-		 strcmp(jstr(inst, "role"), "standby") == 0 ? " (standby)" : "");
-	table_cell(t, st);
-	cell_str(t, inst, "node");
-	cell_int(t, inst, "pid", 1);
-	cell_int(t, inst, "restarts", 0);
-	if (state_has_uptime(state))
-		cell_age(t, inst, "started_ms", now_ms, 0);
+	snprintf(buf, sizeof buf, "%s%s", r->state, r->standby ? " (standby)" : "");
+	table_cell(t, buf);
+	table_cell(t, r->node);
+	if (r->pid >= 1)
+		table_cellf(t, "%" PRId32, r->pid);
 	else
 		table_cell(t, NULL);
-	table_cell(t, fmt_last_exit(json_object_get(inst, "last_exit"), buf,
-				    sizeof buf));
-	cell_str(t, inst, "status");
+	table_cellf(t, "%" PRIu32, r->restarts);
+	if (state_has_uptime(r->state) && r->started_ms > 0)
+		table_cell(t, output_duration(now_ms > r->started_ms ?
+					      now_ms - r->started_ms : 0, 0,
+					      buf, sizeof buf));
+	else
+		table_cell(t, NULL);
+	table_cell(t, fmt_exit(r->exit_reason, r->exit_code, r->exit_signal, buf,
+			       sizeof buf));
+	table_cell(t, r->status);
 }
 
-/* Appends the rows of one service: one per instance, or one with '-'. */
+/* The line under the table for a service's operation in progress. */
+static void status_op_note(FILE *out, const char *label, const char *kind,
+			   const char *done)
+{
+	fprintf(out, "%s: %s in progress%s%s\n", label, kind,
+		done && *done ? ": " : "", done ? done : "");
+}
+
+/* Copies o[key] (a string) into dst[n]; "" when absent. */
+static void jcopy(char *dst, size_t n, const json_t *o, const char *key)
+{
+	snprintf(dst, n, "%s", jstr(o, key) ? jstr(o, key) : "");
+}
+
+/* Appends the rows of one status JSON item: one per instance, or the
+ * service's own ("state", else "desired"). */
 static void status_service_rows(table *t, const json_t *svc, uint64_t now_ms)
 {
-	const json_t *insts = json_object_get(svc, "instances"), *inst;
-	const char *state = jstr(svc, "state");
+	const json_t *insts = json_object_get(svc, "instances"), *inst, *e;
+	rs_status_row r;
+	int64_t v;
 	size_t i;
 
-	json_array_foreach(insts, i, inst)
-		status_instance_row(t, svc, inst, now_ms);
+	memset(&r, 0, sizeof r);
+	jcopy(r.label, sizeof r.label, svc, "label");
+	json_array_foreach(insts, i, inst) {
+		jcopy(r.state, sizeof r.state, inst, "state");
+		r.standby = jstr(inst, "role") && strcmp(jstr(inst, "role"), "standby") == 0;
+		jcopy(r.node, sizeof r.node, inst, "node");
+		r.pid = jint(inst, "pid", &v) == 0 && v >= 1 && v <= INT32_MAX ? (int32_t)v : 0;
+		r.restarts = jint(inst, "restarts", &v) == 0 && v >= 0 && v <= UINT32_MAX ?
+			     (uint32_t)v : 0;
+		r.started_ms = jint(inst, "started_ms", &v) == 0 && v > 0 ? (uint64_t)v : 0;
+		e = json_object_get(inst, "last_exit");
+		jcopy(r.exit_reason, sizeof r.exit_reason, e, "reason");
+		r.exit_code = jint(e, "code", &v) == 0 ? (int32_t)v : 0;
+		r.exit_signal = jint(e, "signal", &v) == 0 ? (int32_t)v : 0;
+		jcopy(r.status, sizeof r.status, inst, "status");
+		status_row_cells(t, &r, true, now_ms);
+	}
 	if (json_array_size(insts) > 0)
 		return;
-	cell_str(t, svc, "label");
-	table_cell(t, state ? state : jstr(svc, "desired"));
-	for (i = 2; i < sizeof status_cols / sizeof *status_cols; i++)
-		table_cell(t, NULL);
+	snprintf(r.state, sizeof r.state, "%s", jstr(svc, "state") ? jstr(svc, "state") :
+		 jstr(svc, "desired") ? jstr(svc, "desired") : "");
+	status_row_cells(t, &r, false, now_ms);
+}
+
+/* The line under the table for item svc's operation, if it has one. */
+static void status_item_note(FILE *out, const json_t *svc)
+{
+	const json_t *op = json_object_get(svc, "operation");
+
+	if (json_is_object(op))
+		status_op_note(out, jstr(svc, "label"), jstr(op, "kind"),
+			       jstr(op, "progress"));
 }
 
 /* Renders {"services":[...]}. */
@@ -395,13 +444,8 @@ static int render_status(const json_t *root, uint64_t now_ms, FILE *out)
 	if (table_flush(&t, out) < 0)
 		return -EIO;
 	/* an operation in progress, under the table */
-	json_array_foreach(svcs, i, svc) {
-		const json_t *op = json_object_get(svc, "operation");
-		if (json_is_object(op))
-			fprintf(out, "%s: %s in progress%s%s\n", jstr(svc, "label"),
-				jstr(op, "kind"), *jstr(op, "progress") ? ": " : "",
-				jstr(op, "progress"));
-	}
+	json_array_foreach(svcs, i, svc)
+		status_item_note(out, svc);
 	return 0;
 }
 
@@ -546,8 +590,6 @@ static bool pager_keeps(const output_pager *p, json_t *item)
 /* Emits one kept item: --json streams it, else its rows join the table. */
 static int pager_item(output_pager *p, json_t *item, uint64_t now_ms)
 {
-	const json_t *op;
-
 	if (p->json) {
 		if (p->items && fputc(',', p->out) == EOF)
 			return -EIO;
@@ -555,11 +597,7 @@ static int pager_item(output_pager *p, json_t *item, uint64_t now_ms)
 			return -ENOMEM;
 	} else if (p->verb == RS_V_STATUS) {
 		status_service_rows(p->t, item, now_ms);
-		op = json_object_get(item, "operation");
-		if (json_is_object(op))
-			fprintf(p->notes_f, "%s: %s in progress%s%s\n", jstr(item, "label"),
-				jstr(op, "kind"), *jstr(op, "progress") ? ": " : "",
-				jstr(op, "progress"));
+		status_item_note(p->notes_f, item);
 	} else {
 		node_row(p->t, item, now_ms);
 	}
@@ -589,6 +627,23 @@ int output_pager_add(output_pager *p, const char *page_json, uint64_t now_ms)
 			r = pager_item(p, item, now_ms);
 	json_decref(root);
 	return r;
+}
+
+int output_pager_add_rows(output_pager *p, const rs_status_row *rows,
+			  size_t n, uint64_t now_ms)
+{
+	if (p->verb != RS_V_STATUS || p->json)
+		return -EINVAL;
+	p->pages++;
+	for (size_t i = 0; i < n; i++) {
+		const rs_status_row *r = &rows[i];
+
+		status_row_cells(p->t, r, r->instance != 0, now_ms);
+		if (r->op_kind[0])
+			status_op_note(p->notes_f, r->label, r->op_kind, r->op_progress);
+	}
+	p->items += n;
+	return 0;
 }
 
 int output_pager_end(output_pager *p)
