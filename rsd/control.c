@@ -1273,13 +1273,18 @@ static json_t *svc_json(rsd *d, const rsd_svc *s, const rsd_label *l,
 			 "instances", insts, "operation", op);
 }
 
-/* The next row of pb (zeroed), or NULL after marking pb failed. */
-static rs_status_row *row_new(page_buf *pb)
+/* The next row of pb (zeroed), or NULL after marking pb failed. The
+ * first takes room for the rows svcs services may have (the page's most
+ * at most) at once: growing a few MiB by doubling copied them twice. */
+static rs_status_row *row_new(page_buf *pb, size_t svcs)
 {
 	if (pb->failed)
 		return NULL;
 	if (pb->rows == pb->rowv_cap) {
-		size_t cap = pb->rowv_cap ? 2 * pb->rowv_cap : 256;
+		size_t most = pb->limit_rows + RS_REPLICAS_MAX;
+		size_t cap = pb->rowv_cap ? 2 * pb->rowv_cap :
+			     svcs < most / RS_REPLICAS_MAX ? (svcs + 1) * RS_REPLICAS_MAX :
+			     most;
 		rs_status_row *v = realloc(pb->rowv, cap * sizeof *v);
 
 		if (!v) {
@@ -1315,9 +1320,10 @@ static void inst_row(rs_status_row *r, const rsd_inst *in)
 
 /* Appends the rows of service s (instances l) that f keeps, as svc_json
  * lists them: one per kept instance, else the service's own row; its
- * operation in progress on the first. */
+ * operation in progress on the first. svcs: the services left to list
+ * (s and those after it). */
 static void page_add_rows(rsd *d, page_buf *pb, const rsd_svc *s,
-			  const rsd_label *l, const row_filter *f)
+			  const rsd_label *l, const row_filter *f, size_t svcs)
 {
 	const char *label = s->s.spec.label;
 	rsd_pending *p = rsd_pending_for(d, label);
@@ -1325,9 +1331,9 @@ static void page_add_rows(rsd *d, page_buf *pb, const rsd_svc *s,
 	rs_status_row *r;
 
 	for (size_t i = 0; l && i < l->ninsts; i++)
-		if (inst_kept(l->insts[i], f) && (r = row_new(pb)))
+		if (inst_kept(l->insts[i], f) && (r = row_new(pb, svcs)))
 			inst_row(r, l->insts[i]);
-	if (pb->rows == first && (r = row_new(pb)))
+	if (pb->rows == first && (r = row_new(pb, svcs)))
 		rs_strlcpy(r->state, svc_state(l), sizeof r->state);
 	if (pb->failed)
 		return;
@@ -1428,6 +1434,7 @@ static const char *node_key(const void *p)
  * more may follow. */
 static void do_status(rsd *d, const net_peer *peer, const rs_request *rq)
 {
+	uint64_t t0 = clock_mono_ns();
 	rsd_svc **named = NULL, **v;
 	rsd_label_buf buf = { 0 };
 	const rsd_label *l;
@@ -1468,7 +1475,7 @@ static void do_status(rsd *d, const net_peer *peer, const rs_request *rq)
 		if (!rows && !(named && !f.node[0] && f.state < 0))
 			continue;
 		if (pb.as_rows)
-			page_add_rows(d, &pb, v[i], l, &f);
+			page_add_rows(d, &pb, v[i], l, &f, n - i);
 		else
 			page_add(&pb, svc_json(d, v[i], l, &f), rows ? rows : 1);
 	}
@@ -1476,6 +1483,7 @@ static void do_status(rsd *d, const net_peer *peer, const rs_request *rq)
 		   i ? v[i - 1]->s.spec.label : "");
 	free(named);
 	rsd_label_buf_free(&buf);
+	prom_hist_observe(&d->h_page, (double)(clock_mono_ns() - t0) / 1e9);
 }
 
 static int node_cmp(const void *a, const void *b)
@@ -1528,7 +1536,7 @@ static json_t *node_json(const rsd_node *n, int instances, uint64_t now,
  * rq->page_after, with their kept instance counts. */
 static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 {
-	uint64_t now = clock_mono_ms(), wall = clock_wall_ms();
+	uint64_t t0 = clock_mono_ns(), now = clock_mono_ms(), wall = clock_wall_ms();
 	size_t nn, nsel = 0, i, k;
 	rsd_node **v, **sel = NULL;
 	char tail[64];
@@ -1559,6 +1567,7 @@ static void do_nodes(rsd *d, const net_peer *peer, const rs_request *rq)
 		   k ? sel[k - 1]->n.name : "");
 	free(sel);
 	free(v);
+	prom_hist_observe(&d->h_page, (double)(clock_mono_ns() - t0) / 1e9);
 }
 
 /* upgrade-plan: which node runs which version, whether the cluster is
