@@ -16,29 +16,17 @@
 #define TABLE_GAP 2	/* spaces between columns */
 
 struct table {
-	size_t  ncols;
-	size_t  ncells;		/* stored cells, headers included */
-	size_t  cap;
-	char  **cells;		/* row-major; row 0 holds the headers */
-	bool    failed;		/* a cell could not be stored */
+	size_t    ncols;
+	size_t    ncells;	/* stored cells, headers included */
+	size_t    cap;
+	uint32_t *off;		/* row-major, into text; row 0: the headers */
+	char     *text;		/* every cell, each NUL-terminated */
+	size_t    len, text_cap;
+	size_t   *width;	/* each column's widest cell so far */
+	bool      failed;	/* a cell could not be stored */
 };
 
 /* ---- table ------------------------------------------------------------ */
-
-/* Returns a copy of s ("-" for NULL or "") with control characters replaced
- * by '?', or NULL when out of memory. */
-static char *cell_dup(const char *s)
-{
-	char *d;
-
-	if (!s || !*s)
-		s = "-";
-	d = strdup(s);
-	for (char *p = d; p && *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	return d;
-}
 
 /* Display width of a UTF-8 string: its code points (no wide glyphs). */
 static size_t text_width(const char *s)
@@ -58,6 +46,9 @@ table *table_new(const char *const *headers, size_t ncols)
 	if (!t)
 		return NULL;
 	t->ncols = ncols ? ncols : 1;
+	t->width = calloc(t->ncols, sizeof *t->width);
+	if (!t->width)
+		t->failed = true;
 	for (size_t i = 0; i < ncols; i++)
 		table_cell(t, headers[i]);
 	if (t->failed)
@@ -65,29 +56,70 @@ table *table_new(const char *const *headers, size_t ncols)
 	return t;
 }
 
+/* Makes room for n more bytes of text and one more cell. */
+static bool table_room(table *t, size_t n)
+{
+	if (t->ncells == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 64;
+		uint32_t *no = realloc(t->off, cap * sizeof *no);
+
+		if (!no)
+			return false;
+		t->off = no;
+		t->cap = cap;
+	}
+	if (t->len + n > t->text_cap) {
+		size_t cap = t->text_cap ? t->text_cap : 4096;
+		char *nt;
+
+		while (cap < t->len + n)
+			cap *= 2;
+		if (cap > UINT32_MAX || !(nt = realloc(t->text, cap)))
+			return false;
+		t->text = nt;
+		t->text_cap = cap;
+	}
+	return true;
+}
+
 void table_cell(table *t, const char *s)
 {
-	char **nc, *d;
+	size_t n, col;
+	char *d;
 
 	if (t->failed)
 		return;
-	if (t->ncells == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 16;
-
-		nc = realloc(t->cells, cap * sizeof *nc);
-		if (!nc) {
-			t->failed = true;
-			return;
-		}
-		t->cells = nc;
-		t->cap = cap;
-	}
-	d = cell_dup(s);
-	if (!d) {
+	if (!s || !*s)
+		s = "-";
+	n = strlen(s) + 1;
+	if (!table_room(t, n)) {
 		t->failed = true;
 		return;
 	}
-	t->cells[t->ncells++] = d;
+	d = t->text + t->len;
+	for (size_t i = 0; i < n - 1; i++)
+		d[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	d[n - 1] = '\0';
+	col = t->ncells % t->ncols;
+	n = text_width(d);
+	if (n > t->width[col])
+		t->width[col] = n;
+	t->off[t->ncells++] = (uint32_t)t->len;
+	t->len += strlen(d) + 1;
+}
+
+/* Appends v as a decimal cell (what table_cellf would, without printf:
+ * a status table has two a row). */
+static void table_cell_u64(table *t, uint64_t v)
+{
+	char buf[24], *p = buf + sizeof buf - 1;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	table_cell(t, p);
 }
 
 void table_cellf(table *t, const char *fmt, ...)
@@ -101,7 +133,6 @@ void table_cellf(table *t, const char *fmt, ...)
 	table_cell(t, buf);
 }
 
-/* Prints one row of up to ncols cells starting at cell index first. */
 static bool use_colour;
 
 void output_set_colour(bool on)
@@ -129,15 +160,25 @@ static const char *state_colour(const char *s)
 	return NULL;
 }
 
-static void table_print_row(const table *t, const size_t *width, size_t first,
-			    FILE *out)
+/* Writes n spaces. */
+static void put_spaces(FILE *out, size_t n)
+{
+	static const char sp[] = "                                ";
+
+	for (; n > sizeof sp - 1; n -= sizeof sp - 1)
+		fwrite(sp, 1, sizeof sp - 1, out);
+	fwrite(sp, 1, n, out);
+}
+
+/* Prints one row of up to ncols cells starting at cell index first. */
+static void table_print_row(const table *t, size_t first, FILE *out)
 {
 	size_t n = t->ncells - first;
 
 	if (n > t->ncols)
 		n = t->ncols;
 	for (size_t c = 0; c < n; c++) {
-		const char *s = t->cells[first + c];
+		const char *s = t->text + t->off[first + c];
 		const char *sgr = use_colour && first ? state_colour(s) : NULL;
 
 		if (sgr)
@@ -145,30 +186,17 @@ static void table_print_row(const table *t, const size_t *width, size_t first,
 		else
 			fputs(s, out);
 		if (c + 1 < n)
-			fprintf(out, "%*s", (int)(width[c] - text_width(s) +
-						  TABLE_GAP), "");
+			put_spaces(out, t->width[c] - text_width(s) + TABLE_GAP);
 	}
 	fputc('\n', out);
 }
 
 int table_print(const table *t, FILE *out)
 {
-	size_t *width;
-
 	if (t->failed)
 		return -ENOMEM;
-	width = calloc(t->ncols, sizeof *width);
-	if (!width)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->ncells; i++) {
-		size_t w = text_width(t->cells[i]);
-
-		if (w > width[i % t->ncols])
-			width[i % t->ncols] = w;
-	}
 	for (size_t i = 0; i < t->ncells; i += t->ncols)
-		table_print_row(t, width, i, out);
-	free(width);
+		table_print_row(t, i, out);
 	return 0;
 }
 
@@ -178,9 +206,9 @@ void table_destroy(table **tp)
 
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->ncells; i++)
-		free(t->cells[i]);
-	free(t->cells);
+	free(t->off);
+	free(t->text);
+	free(t->width);
 	free(t);
 	*tp = NULL;
 }
@@ -355,10 +383,10 @@ static void status_row_cells(table *t, const rs_status_row *r, bool inst,
 	table_cell(t, buf);
 	table_cell(t, r->node);
 	if (r->pid >= 1)
-		table_cellf(t, "%" PRId32, r->pid);
+		table_cell_u64(t, (uint64_t)r->pid);
 	else
 		table_cell(t, NULL);
-	table_cellf(t, "%" PRIu32, r->restarts);
+	table_cell_u64(t, r->restarts);
 	if (state_has_uptime(r->state) && r->started_ms > 0)
 		table_cell(t, output_duration(now_ms > r->started_ms ?
 					      now_ms - r->started_ms : 0, 0,
