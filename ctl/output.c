@@ -379,7 +379,8 @@ static void status_row_cells(table *t, const rs_status_row *r, bool inst,
 		return;
 	}
 	/* a clone's warm standby is marked, the active one is not */
-	snprintf(buf, sizeof buf, "%s%s", r->state, r->standby ? " (standby)" : "");
+	snprintf(buf, sizeof buf, "%s%s", r->state ? r->state : "",
+		 r->standby ? " (standby)" : "");
 	table_cell(t, buf);
 	table_cell(t, r->node);
 	if (r->pid >= 1)
@@ -406,12 +407,6 @@ static void status_op_note(FILE *out, const char *label, const char *kind,
 		done && *done ? ": " : "", done ? done : "");
 }
 
-/* Copies o[key] (a string) into dst[n]; "" when absent. */
-static void jcopy(char *dst, size_t n, const json_t *o, const char *key)
-{
-	snprintf(dst, n, "%s", jstr(o, key) ? jstr(o, key) : "");
-}
-
 /* Appends the rows of one status JSON item: one per instance, or the
  * service's own ("state", else "desired"). */
 static void status_service_rows(table *t, const json_t *svc, uint64_t now_ms)
@@ -422,26 +417,25 @@ static void status_service_rows(table *t, const json_t *svc, uint64_t now_ms)
 	size_t i;
 
 	memset(&r, 0, sizeof r);
-	jcopy(r.label, sizeof r.label, svc, "label");
+	r.label = jstr(svc, "label");
 	json_array_foreach(insts, i, inst) {
-		jcopy(r.state, sizeof r.state, inst, "state");
+		r.state = jstr(inst, "state");
 		r.standby = jstr(inst, "role") && strcmp(jstr(inst, "role"), "standby") == 0;
-		jcopy(r.node, sizeof r.node, inst, "node");
+		r.node = jstr(inst, "node");
 		r.pid = jint(inst, "pid", &v) == 0 && v >= 1 && v <= INT32_MAX ? (int32_t)v : 0;
 		r.restarts = jint(inst, "restarts", &v) == 0 && v >= 0 && v <= UINT32_MAX ?
 			     (uint32_t)v : 0;
 		r.started_ms = jint(inst, "started_ms", &v) == 0 && v > 0 ? (uint64_t)v : 0;
 		e = json_object_get(inst, "last_exit");
-		jcopy(r.exit_reason, sizeof r.exit_reason, e, "reason");
+		r.exit_reason = jstr(e, "reason");
 		r.exit_code = jint(e, "code", &v) == 0 ? (int32_t)v : 0;
 		r.exit_signal = jint(e, "signal", &v) == 0 ? (int32_t)v : 0;
-		jcopy(r.status, sizeof r.status, inst, "status");
+		r.status = jstr(inst, "status");
 		status_row_cells(t, &r, true, now_ms);
 	}
 	if (json_array_size(insts) > 0)
 		return;
-	snprintf(r.state, sizeof r.state, "%s", jstr(svc, "state") ? jstr(svc, "state") :
-		 jstr(svc, "desired") ? jstr(svc, "desired") : "");
+	r.state = jstr(svc, "state") ? jstr(svc, "state") : jstr(svc, "desired");
 	status_row_cells(t, &r, false, now_ms);
 }
 
@@ -667,7 +661,7 @@ int output_pager_add_rows(output_pager *p, const rs_status_row *rows,
 		const rs_status_row *r = &rows[i];
 
 		status_row_cells(p->t, r, r->instance != 0, now_ms);
-		if (r->op_kind[0])
+		if (r->op_kind && r->op_kind[0])
 			status_op_note(p->notes_f, r->label, r->op_kind, r->op_progress);
 	}
 	p->items += n;

@@ -248,22 +248,27 @@ enum {
 #define RS_ROWS_MAX     16384       /* rows in one reply (a page of 10,000
 				     * and a service's replicas) */
 
-/* One line of rsctl's status table (RS_FEAT_ROWS; proto StatusRow). */
+/* One line of rsctl's status table (RS_FEAT_ROWS; proto StatusRow). Its
+ * strings are borrowed: in a decoded reply from rs_reply.rows_text (none
+ * is NULL), in one to send from whatever the sender keeps until
+ * wire_encode returns (NULL sends ""). Lengths as model.h's: a label, a
+ * node name, a status text, RS_ROW_WORD_MAX for the words, RS_DETAIL_MAX
+ * for op_progress. */
 typedef struct rs_status_row {
-	char     label[RS_LABEL_MAX];
-	uint64_t instance;                    /* 0: the service's own row */
-	char     state[RS_ROW_WORD_MAX];      /* "running", "down", ... */
-	bool     standby;
-	char     node[RS_NODE_MAX];
-	int32_t  pid;
-	uint32_t restarts;
-	uint64_t started_ms;
-	char     exit_reason[RS_ROW_WORD_MAX]; /* "": none */
-	int32_t  exit_code;
-	int32_t  exit_signal;
-	char     status[RS_STATUS_MAX];
-	char     op_kind[RS_ROW_WORD_MAX];    /* "": no operation in progress */
-	char    *op_progress;                 /* owned, may be NULL */
+	const char *label;
+	uint64_t    instance;        /* 0: the service's own row */
+	const char *state;           /* "running", "down", ... */
+	bool        standby;
+	const char *node;
+	int32_t     pid;
+	uint32_t    restarts;
+	uint64_t    started_ms;
+	const char *exit_reason;     /* "": none */
+	int32_t     exit_code;
+	int32_t     exit_signal;
+	const char *status;
+	const char *op_kind;         /* "": no operation in progress */
+	const char *op_progress;
 } rs_status_row;
 
 typedef struct rs_reply {
@@ -275,6 +280,7 @@ typedef struct rs_reply {
 					    * page_after; "": the last page */
 	rs_status_row *rows;     /* status with rs_request.rows: nrows, owned */
 	size_t   nrows;
+	char    *rows_text;      /* decoded: every row's strings, owned */
 } rs_reply;
 
 typedef struct rs_msg {

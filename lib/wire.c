@@ -275,16 +275,22 @@ static int enc_hello(struct enc *e, const rs_hello *h)
 	return 0;
 }
 
-/* Whether row r is sendable: every string in its buffer, a label. */
+/* Whether s is NULL or shorter than max. */
+static bool row_str_ok(const char *s, size_t max)
+{
+	return !s || strnlen(s, max) < max;
+}
+
+/* Whether row r is sendable: a label, every string within its limit. */
 static bool row_ok(const rs_status_row *r)
 {
-	return r->label[0] && label_ok(r->label, sizeof r->label) &&
-	       str_fits(r->state, sizeof r->state) &&
-	       str_fits(r->node, sizeof r->node) &&
-	       str_fits(r->exit_reason, sizeof r->exit_reason) &&
-	       str_fits(r->status, sizeof r->status) &&
-	       str_fits(r->op_kind, sizeof r->op_kind) &&
-	       (!r->op_progress || strnlen(r->op_progress, RS_DETAIL_MAX) < RS_DETAIL_MAX);
+	return r->label && rs_label_valid(r->label) &&
+	       row_str_ok(r->state, RS_ROW_WORD_MAX) &&
+	       row_str_ok(r->node, RS_NODE_MAX) &&
+	       row_str_ok(r->exit_reason, RS_ROW_WORD_MAX) &&
+	       row_str_ok(r->status, RS_STATUS_MAX) &&
+	       row_str_ok(r->op_kind, RS_ROW_WORD_MAX) &&
+	       row_str_ok(r->op_progress, RS_DETAIL_MAX);
 }
 
 /* Fills e->b.reply's rows from rp, borrowing their strings; allocates the
@@ -308,19 +314,19 @@ static int enc_rows(struct enc *e, const rs_reply *rp)
 		if (!row_ok(r))
 			return -EINVAL;
 		rs__status_row__init(pr);
-		pr->label = (char *)r->label;
+		pr->label = pb_str(r->label);
 		pr->instance = r->instance;
-		pr->state = (char *)r->state;
+		pr->state = pb_str(r->state);
 		pr->standby = r->standby;
-		pr->node = (char *)r->node;
+		pr->node = pb_str(r->node);
 		pr->pid = r->pid;
 		pr->restarts = r->restarts;
 		pr->started_ms = r->started_ms;
-		pr->exit_reason = (char *)r->exit_reason;
+		pr->exit_reason = pb_str(r->exit_reason);
 		pr->exit_code = r->exit_code;
 		pr->exit_signal = r->exit_signal;
-		pr->status_text = (char *)r->status;
-		pr->op_kind = (char *)r->op_kind;
+		pr->status_text = pb_str(r->status);
+		pr->op_kind = pb_str(r->op_kind);
 		pr->op_progress = pb_str(r->op_progress);
 		e->prows[i] = pr;
 	}
@@ -851,25 +857,64 @@ static int dec_hello(rs_hello *h, const Rs__Hello *ph)
 	return 0;
 }
 
-/* Copies pr's rows into rp (an array it owns). 0 or -wire_err. */
+/* The bytes src takes in rows_text (with its NUL) if shorter than max,
+ * else 0. */
+static size_t row_str_len(const char *src, size_t max)
+{
+	size_t n = strnlen(src ? src : "", max);
+
+	return n < max ? n + 1 : 0;
+}
+
+/* Copies src into *text (advanced) for *dst. */
+static void row_str_put(const char **dst, const char *src, char **text)
+{
+	size_t n = strlen(src ? src : "") + 1;
+
+	memcpy(*text, src ? src : "", n);
+	*dst = *text;
+	*text += n;
+}
+
+/* Copies pr's rows into rp: one array of rows and one block of their
+ * strings (rows_text), both owned. 0 or -wire_err. */
 static int dec_rows(rs_reply *rp, const Rs__Reply *pr)
 {
-	int r = 0;
+	static const size_t max[] = { RS_LABEL_MAX, RS_ROW_WORD_MAX, RS_NODE_MAX,
+		RS_ROW_WORD_MAX, RS_STATUS_MAX, RS_ROW_WORD_MAX, RS_DETAIL_MAX };
+	size_t total = 0;
+	char *text;
 
 	if (!pr->n_rows)
 		return 0;
 	if (pr->n_rows > RS_ROWS_MAX)
 		return -WIRE_E_FIELD;
-	rp->rows = calloc(pr->n_rows, sizeof *rp->rows);
-	if (!rp->rows)
+	for (size_t i = 0; i < pr->n_rows; i++) {
+		const Rs__StatusRow *x = pr->rows[i];
+		const char *s[] = { x ? x->label : NULL, x ? x->state : NULL,
+				    x ? x->node : NULL, x ? x->exit_reason : NULL,
+				    x ? x->status_text : NULL, x ? x->op_kind : NULL,
+				    x ? x->op_progress : NULL };
+
+		if (!x || !x->label || !rs_label_valid(x->label))
+			return -WIRE_E_FIELD;
+		for (size_t k = 0; k < sizeof s / sizeof s[0]; k++) {
+			size_t n = row_str_len(s[k], max[k]);
+
+			if (!n)
+				return -WIRE_E_FIELD;
+			total += n;
+		}
+	}
+	rp->rows = malloc(pr->n_rows * sizeof *rp->rows);
+	rp->rows_text = text = malloc(total);
+	if (!rp->rows || !text)
 		return -WIRE_E_NOMEM;
 	rp->nrows = pr->n_rows;
-	for (size_t i = 0; r == 0 && i < pr->n_rows; i++) {
+	for (size_t i = 0; i < pr->n_rows; i++) {
 		const Rs__StatusRow *x = pr->rows[i];
 		rs_status_row *y = &rp->rows[i];
 
-		if (!x)
-			return -WIRE_E_FIELD;
 		y->instance = x->instance;
 		y->standby = x->standby != 0;
 		y->pid = x->pid;
@@ -877,22 +922,15 @@ static int dec_rows(rs_reply *rp, const Rs__Reply *pr)
 		y->started_ms = x->started_ms;
 		y->exit_code = x->exit_code;
 		y->exit_signal = x->exit_signal;
-		if ((r = dec_label(y->label, x->label)) == 0 && !y->label[0])
-			r = -WIRE_E_FIELD;
-		if (r == 0)
-			r = dec_str(y->state, sizeof y->state, x->state);
-		if (r == 0)
-			r = dec_str(y->node, sizeof y->node, x->node);
-		if (r == 0)
-			r = dec_str(y->exit_reason, sizeof y->exit_reason, x->exit_reason);
-		if (r == 0)
-			r = dec_str(y->status, sizeof y->status, x->status_text);
-		if (r == 0)
-			r = dec_str(y->op_kind, sizeof y->op_kind, x->op_kind);
-		if (r == 0)
-			r = dec_dup(&y->op_progress, x->op_progress, RS_DETAIL_MAX);
+		row_str_put(&y->label, x->label, &text);
+		row_str_put(&y->state, x->state, &text);
+		row_str_put(&y->node, x->node, &text);
+		row_str_put(&y->exit_reason, x->exit_reason, &text);
+		row_str_put(&y->status, x->status_text, &text);
+		row_str_put(&y->op_kind, x->op_kind, &text);
+		row_str_put(&y->op_progress, x->op_progress, &text);
 	}
-	return r;
+	return 0;
 }
 
 /* Fills m (initialised for its type) from env's body. 0 or -wire_err. */

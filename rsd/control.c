@@ -22,7 +22,7 @@
 #include "wire.h"
 
 /* Sends a Reply; next: Reply.next_page (NULL: none); rows[nrows]: status
- * rows (taken: freed here). */
+ * rows (borrowed, with their strings). */
 static void reply_send(rsd *d, const net_peer *peer, uint64_t id, int code,
 		       const char *json, const char *message, const char *next,
 		       rs_status_row *rows, size_t nrows)
@@ -47,6 +47,8 @@ static void reply_send(rsd *d, const net_peer *peer, uint64_t id, int code,
 		d->cap_on = false;
 	}
 	r = wire_encode(&m, &buf, &len);
+	m.u.reply.rows = NULL;   /* the caller's */
+	m.u.reply.nrows = 0;
 	rs_msg_clear(&m);
 	if (r < 0) {
 		log_warnx("cannot encode reply: %s", strerror(-r));
@@ -64,8 +66,8 @@ void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,
 	reply_send(d, peer, id, code, json, message, NULL, NULL, 0);
 }
 
-/* One page of a status or nodes answer: json, or rows[nrows] (taken), and
- * the next page's cursor. */
+/* One page of a status or nodes answer: json, or rows[nrows] (borrowed),
+ * and the next page's cursor. */
 static void rsd_reply_page(rsd *d, const net_peer *peer, uint64_t id,
 			   const char *json, rs_status_row *rows, size_t nrows,
 			   const char *next)
@@ -1102,10 +1104,12 @@ static json_t *env_json(const rsd *d, const rs_spec *spec)
  * node always goes in: 64 replicas are far below the frame). A request
  * without page_size (rsctl 0.2) gets everything, unless that passes
  * RSD_UNPAGED_MAX: then an error instead of a frame nobody can read.
- * status as rows (Request.rows, RS_FEAT_ROWS): a row costs ~0.2 us to
- * build and ~60 bytes, so a page of the most rows, RSD_PAGE_ROWS_MAX, is
- * ~2 ms of rsd's loop and ~600 KiB (cut at RSD_UNPAGED_MAX, and never
- * more than RSD_PAGE_ROWS_MAX + a service's replicas <= RS_ROWS_MAX). */
+ * status as rows (Request.rows, RS_FEAT_ROWS): a row costs ~0.6 us to
+ * build, encode and send and ~45 bytes, so rsctl's page of 5,000 rows
+ * holds rsd's loop ~3 ms (rs_ctl_page_seconds) and the most rows,
+ * RSD_PAGE_ROWS_MAX, ~6 ms and ~450 KiB (cut at RSD_UNPAGED_MAX, and
+ * never more than RSD_PAGE_ROWS_MAX + a service's replicas <=
+ * RS_ROWS_MAX). */
 #define RSD_PAGE_ROWS_MAX (10 * 1000)
 #define RSD_PAGE_BYTES    (256u << 10)
 #define RSD_UNPAGED_MAX   (RS_FRAME_MAX - (64u << 10))
@@ -1125,7 +1129,8 @@ typedef struct page_buf {
 	size_t  limit_bytes;
 	bool    failed;      /* out of memory */
 	bool    as_rows;     /* status with Request.rows: rowv, not s */
-	rs_status_row *rowv; /* rows rows so far */
+	rs_status_row *rowv; /* rows rows so far: their strings are the
+			      * table's, but op_progress (malloc'ed) */
 	size_t  rowv_cap;
 } page_buf;
 
@@ -1203,8 +1208,6 @@ static void page_reply(rsd *d, const net_peer *peer, const rs_request *rq,
 	} else if (pb->as_rows) {
 		rsd_reply_page(d, peer, rq->id, NULL, pb->rowv, pb->rows,
 			       more ? last : "");
-		pb->rowv = NULL;
-		pb->rows = 0;
 	} else {
 		snprintf(js, n, "{\"%s\":%s%.*s]%s}", key, pb->len ? "" : "[",
 			 (int)pb->len, pb->s ? pb->s : "", tail);
@@ -1213,7 +1216,7 @@ static void page_reply(rsd *d, const net_peer *peer, const rs_request *rq,
 	free(js);
 	free(pb->s);
 	for (size_t i = 0; pb->rowv && i < pb->rows; i++)
-		free(pb->rowv[i].op_progress);
+		free((char *)pb->rowv[i].op_progress);   /* page_add_rows' */
 	free(pb->rowv);
 	memset(pb, 0, sizeof *pb);
 }
@@ -1298,24 +1301,23 @@ static rs_status_row *row_new(page_buf *pb, size_t svcs)
 	return &pb->rowv[pb->rows++];
 }
 
-/* Fills row r from instance in. */
+/* Fills row r from instance in (borrowing its strings). */
 static void inst_row(rs_status_row *r, const rsd_inst *in)
 {
 	const rs_iinfo *i = &in->si.info;
 
 	r->instance = i->id;
-	rs_strlcpy(r->state, rs_istate_to_string(i->state), sizeof r->state);
+	r->state = rs_istate_to_string(i->state);
 	r->standby = in->si.standby;
-	rs_strlcpy(r->node, in->si.node, sizeof r->node);
+	r->node = in->si.node;
 	r->pid = i->pid;
 	r->restarts = i->restarts;
 	r->started_ms = i->started_ms;
-	if (i->last_exit.reason != RS_ER_NONE)
-		rs_strlcpy(r->exit_reason, rs_exit_reason_to_string(i->last_exit.reason),
-			   sizeof r->exit_reason);
+	r->exit_reason = i->last_exit.reason != RS_ER_NONE ?
+			 rs_exit_reason_to_string(i->last_exit.reason) : "";
 	r->exit_code = i->last_exit.code;
 	r->exit_signal = i->last_exit.signal;
-	rs_strlcpy(r->status, i->status, sizeof r->status);
+	r->status = i->status;
 }
 
 /* Appends the rows of service s (instances l) that f keeps, as svc_json
@@ -1334,7 +1336,7 @@ static void page_add_rows(rsd *d, page_buf *pb, const rsd_svc *s,
 		if (inst_kept(l->insts[i], f) && (r = row_new(pb, svcs)))
 			inst_row(r, l->insts[i]);
 	if (pb->rows == first && (r = row_new(pb, svcs)))
-		rs_strlcpy(r->state, svc_state(l), sizeof r->state);
+		r->state = svc_state(l);
 	if (pb->failed)
 		return;
 	if (p) {
@@ -1343,12 +1345,12 @@ static void page_add_rows(rsd *d, page_buf *pb, const rsd_svc *s,
 		r = &pb->rowv[first];
 		if (p->verb == RS_V_UPDATE)
 			rsd_update_progress(p, label, progress, sizeof progress);
-		rs_strlcpy(r->op_kind, p->op.kind, sizeof r->op_kind);
+		r->op_kind = p->op.kind;
 		if (progress[0] && !(r->op_progress = strdup(progress)))
 			pb->failed = true;
 	}
 	for (size_t i = first; i < pb->rows; i++) {
-		rs_strlcpy(pb->rowv[i].label, label, sizeof pb->rowv[i].label);
+		pb->rowv[i].label = label;
 		pb->len += wire_status_row_size(&pb->rowv[i]);
 	}
 }

@@ -266,22 +266,25 @@ static void cmp_spec(const rs_spec *a, const rs_spec *b)
 }
 
 /* Field-by-field comparison of two messages of the same type. */
+/* A row sent (a NULL string goes as "") and the row decoded (no NULL). */
 static void cmp_row(const rs_status_row *a, const rs_status_row *b)
 {
-	cr_assert_str_eq(a->label, b->label);
+#define S0(s) ((s) ? (s) : "")
+	cr_assert_str_eq(S0(a->label), b->label);
 	cr_assert_eq(a->instance, b->instance);
-	cr_assert_str_eq(a->state, b->state);
+	cr_assert_str_eq(S0(a->state), b->state);
 	cr_assert_eq(a->standby, b->standby);
-	cr_assert_str_eq(a->node, b->node);
+	cr_assert_str_eq(S0(a->node), b->node);
 	cr_assert_eq(a->pid, b->pid);
 	cr_assert_eq(a->restarts, b->restarts);
 	cr_assert_eq(a->started_ms, b->started_ms);
-	cr_assert_str_eq(a->exit_reason, b->exit_reason);
+	cr_assert_str_eq(S0(a->exit_reason), b->exit_reason);
 	cr_assert_eq(a->exit_code, b->exit_code);
 	cr_assert_eq(a->exit_signal, b->exit_signal);
-	cr_assert_str_eq(a->status, b->status);
-	cr_assert_str_eq(a->op_kind, b->op_kind);
-	cmp_str_or_null(a->op_progress, b->op_progress);
+	cr_assert_str_eq(S0(a->status), b->status);
+	cr_assert_str_eq(S0(a->op_kind), b->op_kind);
+	cr_assert_str_eq(S0(a->op_progress), b->op_progress);
+#undef S0
 }
 
 static void cmp_msg(const rs_msg *a, const rs_msg *b)
@@ -676,8 +679,11 @@ Test(wire, roundtrip_paged, .timeout = 10)
 	cr_assert_null(buf);
 }
 
-/* Three rows of status (RS_FEAT_ROWS): every field, a service's own row,
- * extremes; the request's rows flag. */
+/* Rows of status (RS_FEAT_ROWS) with every field, a service's own row
+ * (NULL strings), extremes. Their strings live in text (n <= 512). */
+static char row_text[512][4][64];
+static char long_status[RS_STATUS_MAX], long_word[RS_ROW_WORD_MAX];
+
 static void fill_rows(rs_reply *rp, size_t n)
 {
 	rp->rows = calloc(n, sizeof *rp->rows);
@@ -685,24 +691,29 @@ static void fill_rows(rs_reply *rp, size_t n)
 	rp->nrows = n;
 	for (size_t i = 0; i < n; i++) {
 		rs_status_row *r = &rp->rows[i];
+		char (*t)[64] = row_text[i % 512];
 
-		snprintf(r->label, sizeof r->label, "svc-%zu", i / 3);
+		snprintf(t[0], sizeof t[0], "svc-%zu", i / 3);
+		r->label = t[0];
 		r->instance = i % 3 ? 1000 + i : 0;
-		strcpy(r->state, i % 3 ? "running" : "down");
+		r->state = i % 3 ? "running" : "down";
 		r->standby = i % 2;
-		strcpy(r->node, i % 3 ? "n-17.eu" : "");
+		r->node = i % 3 ? "n-17.eu" : NULL;
 		r->pid = (int32_t)(i % 3 ? 4242 + i : 0);
 		r->restarts = (uint32_t)i;
 		r->started_ms = 1733400000123ull + i;
-		strcpy(r->exit_reason, i % 4 ? "signaled" : "");
+		r->exit_reason = i % 4 ? "signaled" : "";
 		r->exit_code = i % 5 ? -1 : 0;
 		r->exit_signal = i % 4 ? 9 : 0;
-		snprintf(r->status, sizeof r->status, "serving %zu \xc3\xa9", i);
+		snprintf(t[1], sizeof t[1], "serving %zu \xc3\xa9", i);
+		r->status = t[1];
 		if (i % 3 == 0) {
-			strcpy(r->op_kind, "update");
-			r->op_progress = strdup("2/3 handed over");
+			r->op_kind = "update";
+			r->op_progress = "2/3 handed over";
 		}
 	}
+	memset(long_status, 'x', sizeof long_status - 1);
+	memset(long_word, 's', sizeof long_word - 1);
 }
 
 Test(wire, roundtrip_rows, .timeout = 10)
@@ -724,8 +735,8 @@ Test(wire, roundtrip_rows, .timeout = 10)
 	m.u.reply.rows[4].pid = INT32_MIN;
 	m.u.reply.rows[5].started_ms = UINT64_MAX;
 	m.u.reply.rows[6].restarts = UINT32_MAX;
-	memset(m.u.reply.rows[7].status, 'x', sizeof m.u.reply.rows[7].status - 1);
-	memset(m.u.reply.rows[8].state, 's', sizeof m.u.reply.rows[8].state - 1);
+	m.u.reply.rows[7].status = long_status;
+	m.u.reply.rows[8].state = long_word;
 	roundtrip(&m);
 
 	/* wire_status_row_size: what each row adds to the frame */
@@ -737,7 +748,7 @@ Test(wire, roundtrip_rows, .timeout = 10)
 	fill_rows(&m.u.reply, 300);
 	m.u.reply.rows[7].exit_code = INT32_MIN;
 	m.u.reply.rows[8].standby = true;
-	memset(m.u.reply.rows[9].status, 'y', sizeof m.u.reply.rows[9].status - 1);
+	m.u.reply.rows[9].status = long_status;
 	for (size_t i = 0; i < m.u.reply.nrows; i++)
 		want += wire_status_row_size(&m.u.reply.rows[i]);
 	cr_assert_eq(wire_encode(&m, &buf, &len), 0);
@@ -747,16 +758,18 @@ Test(wire, roundtrip_rows, .timeout = 10)
 	free(buf);
 	rs_msg_clear(&m);
 
-	/* not sent: a row without a label, a word without its NUL, more than
+	/* not sent: a row without a label, a word too long, more than
 	 * RS_ROWS_MAX rows */
 	rs_msg_init(&m, RS_MSG_REPLY);
 	fill_rows(&m.u.reply, 2);
-	m.u.reply.rows[1].label[0] = '\0';
+	m.u.reply.rows[1].label = "";
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	m.u.reply.rows[1].label = NULL;
 	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
 	rs_msg_clear(&m);
 	rs_msg_init(&m, RS_MSG_REPLY);
 	fill_rows(&m.u.reply, 2);
-	memset(m.u.reply.rows[0].exit_reason, 'r', sizeof m.u.reply.rows[0].exit_reason);
+	m.u.reply.rows[0].exit_reason = long_status;
 	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
 	rs_msg_clear(&m);
 	rs_msg_init(&m, RS_MSG_REPLY);
@@ -797,7 +810,8 @@ Test(wire, rows_rejected, .timeout = 10)
 	cr_assert_eq(m.u.reply.nrows, 2);
 	cr_assert_str_eq(m.u.reply.rows[1].label, "web");
 	cr_assert_str_eq(m.u.reply.rows[1].state, "running");
-	cr_assert_null(m.u.reply.rows[1].op_progress);
+	cr_assert_str_eq(m.u.reply.rows[1].op_progress, "", "absent strings are \"\"");
+	cr_assert_str_eq(m.u.reply.rows[1].node, "");
 	cr_assert_null(m.u.reply.json);
 	rs_msg_clear(&m);
 
