@@ -894,9 +894,9 @@ class Run:
                            for k, v in res.items()))
         pg = res["status"]["pages"]
         if pg:   # rs_ctl_page_seconds: how long one page holds rsd's loop
-            self.say(f"steady: rsd per page of `rsctl status` (rs_ctl_page_seconds): "
-                     f"{pg['n'] / 3:.0f} pages a command, {pg['mean_ms']:.2f} ms mean, "
-                     f"all under {pg['max_le_ms']:g} ms")
+            self.say(f"steady: rsd per page while `rsctl status` ran 3 times "
+                     f"(rs_ctl_page_seconds, the control probe's too): {pg['n']} pages, "
+                     f"{pg['mean_ms']:.2f} ms mean, all under {pg['max_le_ms']:g} ms")
 
     def restart(self):
         self.phase("restart")
