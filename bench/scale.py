@@ -875,6 +875,7 @@ class Run:
         res = {}
         for name, args in cmds.items():
             ts, lines = [], 0
+            h0 = self.rsd.hist("rs_ctl_page_seconds")
             for _ in range(3):
                 t = time.monotonic()
                 p = subprocess.run(self.rsd.ctl_argv() + args, stdout=subprocess.PIPE,
@@ -884,12 +885,18 @@ class Run:
                     ts = None
                     break
                 lines = p.stdout.count(b"\n")
-            res[name] = {"s_median": statistics.median(ts) if ts else None, "lines": lines}
+            res[name] = {"s_median": statistics.median(ts) if ts else None, "lines": lines,
+                         "pages": hist_delta(h0, self.rsd.hist("rs_ctl_page_seconds"))}
         self.out["steady"]["views"] = res
         self.say("steady: rsctl, whole command, median of 3: " +
                  ", ".join(f"{' '.join(cmds[k])} {v['s_median'] * 1e3:.0f} ms ({v['lines']} lines)"
                            if v["s_median"] is not None else f"{' '.join(cmds[k])} failed"
                            for k, v in res.items()))
+        pg = res["status"]["pages"]
+        if pg:   # rs_ctl_page_seconds: how long one page holds rsd's loop
+            self.say(f"steady: rsd per page while `rsctl status` ran 3 times "
+                     f"(rs_ctl_page_seconds, the control probe's too): {pg['n']} pages, "
+                     f"{pg['mean_ms']:.2f} ms mean, all under {pg['max_le_ms']:g} ms")
 
     def restart(self):
         self.phase("restart")

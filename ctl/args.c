@@ -195,7 +195,8 @@ static const char status_help[] =
 "  --state STATE   only instances in STATE: pending starting running\n"
 "                  stopping exited backoff down failed lost (down also\n"
 "                  lists the services without instances)\n"
-"  --page-size N   rows rsd sends at a time (default: " CTL_PAGE_SIZE_STR ")\n";
+"  --page-size N   rows rsd sends at a time (default: " CTL_ROWS_PAGE_SIZE_STR ",\n"
+"                  with --json " CTL_PAGE_SIZE_STR ")\n";
 
 static const char nodes_help[] =
 "usage: rsctl nodes [--state STATE] [--page-size N]\n"
@@ -1303,8 +1304,11 @@ static int finish(args_state *s)
 	rs_strlcpy(r->label, s->label, sizeof r->label);
 	if ((r->verb == RS_V_EVENTS || r->verb == RS_V_LOGS) && r->limit == 0)
 		r->limit = CTL_EVENTS_LIMIT;
+	/* the status table from rows (RS_FEAT_ROWS): cheap enough for
+	 * bigger pages */
+	r->rows = r->verb == RS_V_STATUS && !s->c->json;
 	if ((r->verb == RS_V_STATUS || r->verb == RS_V_NODES) && r->page_size == 0)
-		r->page_size = CTL_PAGE_SIZE;
+		r->page_size = r->rows ? CTL_ROWS_PAGE_SIZE : CTL_PAGE_SIZE;
 	if (r->verb == RS_V_EDIT && r->edit_mask == 0)
 		return usage_error(s->v, "nothing to change: give an option or -- COMMAND");
 	if (r->verb == RS_V_EDIT || r->verb == RS_V_UPDATE)

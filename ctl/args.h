@@ -26,6 +26,9 @@
 #define CTL_EVENTS_LIMIT     50
 #define CTL_PAGE_SIZE        1000   /* status, nodes: rows per page */
 #define CTL_PAGE_SIZE_STR    "1000"
+#define CTL_ROWS_PAGE_SIZE   5000   /* the status table (rows): rows per page,
+				     * ~3 ms of rsd's loop each */
+#define CTL_ROWS_PAGE_SIZE_STR "5000"
 #define CTL_REPLY_SLACK_MS   2000   /* rsctl waits timeout + this */
 
 /* One parsed command line. */

@@ -88,7 +88,7 @@ static bool read_only(rs_verb v)
 	}
 }
 
-static int exchange(const ctl_cmd *c, rs_msg *rep, bool quiet);
+static int exchange(const ctl_cmd *c, net_client *nc, rs_msg *rep, bool quiet);
 
 /* After rsd restarted while it worked on c's request (the connection
  * dropped and came back): whether the request may be sent again. Only to
@@ -109,7 +109,7 @@ static int may_resend(const ctl_cmd *c, int64_t deadline, bool quiet)
 	pc.req.u.request.timeout_ms = left > 1 ? (uint32_t)left : 1;
 	pc.req.u.request.id = request_id();
 	version[0] = '\0';
-	r = exchange(&pc, &rep, true);
+	r = exchange(&pc, NULL, &rep, true);
 	if (r == 0) {
 		if (rep.type == RS_MSG_REPLY && rep.u.reply.id == pc.req.u.request.id) {
 			features = rep.features;
@@ -132,17 +132,45 @@ static int may_resend(const ctl_cmd *c, int64_t deadline, bool quiet)
 	return RS_E_UNREACHABLE;
 }
 
+/* What a call on a kept connection waits for: the reply to id (or to no
+ * request: rsd's "malformed request"), decoded once. */
+typedef struct reply_wait {
+	uint64_t id;
+	rs_msg   rep;
+	bool     have;       /* rep holds the reply */
+} reply_wait;
+
+/* net_match_fn: whether buf answers the request waited for. A reply that
+ * does not decode is taken (exchange reports it); a reply to another
+ * request (a late copy of an earlier page's) is not. */
+static int reply_for(const uint8_t *buf, size_t len, void *arg)
+{
+	reply_wait *w = arg;
+
+	if (wire_decode(buf, len, &w->rep) < 0)
+		return 1;
+	if (w->rep.type == RS_MSG_REPLY && w->rep.u.reply.id != w->id &&
+	    w->rep.u.reply.id != 0) {
+		rs_msg_clear(&w->rep);
+		return 0;
+	}
+	w->have = true;
+	return 1;
+}
+
 /* Sends c->req and decodes the answer into *rep (uninitialised; cleared
- * on failure). A read-only request is sent again as soon as rsd is back
- * after a restart; one that changes something too, with the same id, if
- * rsd deduplicates requests (may_resend). Returns 0, or an exit code
- * after printing the reason (quiet: without printing it). */
-static int exchange(const ctl_cmd *c, rs_msg *rep, bool quiet)
+ * on failure), on nc's connection (NULL: one of its own). A read-only
+ * request is sent again as soon as rsd is back after a restart; one that
+ * changes something too, with the same id, if rsd deduplicates requests
+ * (may_resend). Returns 0, or an exit code after printing the reason
+ * (quiet: without printing it). */
+static int exchange(const ctl_cmd *c, net_client *nc, rs_msg *rep, bool quiet)
 {
 	uint8_t *out = NULL, *in = NULL;
 	size_t outlen = 0, inlen = 0;
 	bool ro = read_only(c->req.u.request.verb);
 	int64_t deadline = (int64_t)clock_mono_ms() + reply_wait_ms(c);
+	reply_wait w = { .id = c->req.u.request.id };
 	int r;
 
 	memset(rep, 0, sizeof *rep);
@@ -161,9 +189,18 @@ static int exchange(const ctl_cmd *c, rs_msg *rep, bool quiet)
 			r = -ETIMEDOUT;
 			break;
 		}
-		r = net_call_ex(c->endpoint, c->curve, out, outlen,
-				left > INT_MAX ? INT_MAX : (int)left,
-				ro ? NET_CALL_RESEND : NET_CALL_RECONNECT, &in, &inlen);
+		if (nc)
+			r = net_client_call(nc, out, outlen, left > INT_MAX ? INT_MAX :
+					    (int)left, ro ? NET_CALL_RESEND : NET_CALL_RECONNECT,
+					    reply_for, &w, &in, &inlen);
+		else
+			r = net_call_ex(c->endpoint, c->curve, out, outlen,
+					left > INT_MAX ? INT_MAX : (int)left,
+					ro ? NET_CALL_RESEND : NET_CALL_RECONNECT, &in, &inlen);
+		if (r < 0 && w.have) {
+			rs_msg_clear(&w.rep);
+			w.have = false;
+		}
 		if (r != -ECONNRESET)
 			break;
 		if ((r = may_resend(c, deadline, quiet)) != 0) {
@@ -178,6 +215,11 @@ static int exchange(const ctl_cmd *c, rs_msg *rep, bool quiet)
 		return r == -EACCES ? RS_E_AUTH : RS_E_UNREACHABLE;
 	if (r < 0)
 		return unreachable(c, r);
+	if (w.have) {
+		*rep = w.rep;
+		free(in);
+		return 0;
+	}
 	r = wire_decode(in, inlen, rep);
 	free(in);
 	if (r < 0 && quiet)
@@ -339,7 +381,7 @@ static char *status_now(const ctl_cmd *c)
 	sc.req.u.request.verb = RS_V_STATUS;
 	sc.req.u.request.timeout_ms = CTL_PROGRESS_STATUS_MS;
 	sc.req.u.request.id = request_id();
-	if (exchange(&sc, &rep, true) == 0) {
+	if (exchange(&sc, NULL, &rep, true) == 0) {
 		if (rep.type == RS_MSG_REPLY && rep.u.reply.code == RS_OK &&
 		    rep.u.reply.id == sc.req.u.request.id && rep.u.reply.json)
 			json = strdup(rep.u.reply.json);
@@ -489,15 +531,15 @@ static bool has_news(const rs_reply *rep)
 
 /* ---- status and nodes, page by page ----------------------------------- */
 
-/* One page of status or nodes: sends c's request (page_after set) into
- * *rep. Returns 0 with a reply of code 0, else the exit code after
- * printing why (rep cleared). */
-static int page_fetch(ctl_cmd *c, rs_msg *rep)
+/* One page of status or nodes: sends c's request (page_after set) on
+ * nc's connection into *rep. Returns 0 with a reply of code 0, else the
+ * exit code after printing why (rep cleared). */
+static int page_fetch(ctl_cmd *c, net_client *nc, rs_msg *rep)
 {
 	int r;
 
 	c->req.u.request.id = request_id();
-	r = exchange(c, rep, false);
+	r = exchange(c, nc, rep, false);
 	if (r == 0)
 		r = check_reply(c, rep);
 	if (r == 0 && rep->u.reply.code != RS_OK)
@@ -518,27 +560,41 @@ static int unpaged_refuses(const ctl_cmd *c, const rs_msg *rep)
 	return RS_E_FAILED;
 }
 
-/* status, nodes: asks for page after page (Reply.next_page) and prints
- * them as one table or one JSON document; an answer of one page prints
- * exactly as rsd sent it. An rsd without RS_FEAT_PAGED ignores the page
- * and filter fields and answers everything at once: rsctl filters then.
- * Returns the exit code. */
+/* Whether rep is a page of status rows: rsctl asked for them and rsd
+ * answered so (an rsd without RS_FEAT_ROWS answers JSON). */
+static bool page_is_rows(const rs_request *rq, const rs_msg *rep)
+{
+	return rq->rows && (rep->features & RS_FEAT_ROWS) && !rep->u.reply.json;
+}
+
+/* status, nodes: asks for page after page (Reply.next_page), all on one
+ * connection, and prints them as one table or one JSON document; an
+ * answer of one JSON page prints exactly as rsd sent it. Each page is
+ * rows or JSON, whichever rsd sent. An rsd without RS_FEAT_PAGED ignores
+ * the page and filter fields and answers everything at once: rsctl
+ * filters then. Returns the exit code. */
 static int run_paged(ctl_cmd *c)
 {
 	rs_request *rq = &c->req.u.request;
 	output_pager *pg = NULL;
+	net_client *nc = NULL;
 	rs_msg rep;
 	bool paged;
 	int r;
 
 	rq->page_after[0] = '\0';
-	if ((r = page_fetch(c, &rep)) != 0)
+	if ((r = net_client_new(c->endpoint, c->curve, &nc)) < 0)
+		return unreachable(c, r);
+	if ((r = page_fetch(c, nc, &rep)) != 0) {
+		net_client_destroy(&nc);
 		return r;
+	}
 	paged = (rep.features & RS_FEAT_PAGED) != 0;
 	if (!paged && (r = unpaged_refuses(c, &rep)) != 0)
 		goto out;
 	/* one page, or everything unfiltered: as sent */
-	if (paged ? !rep.u.reply.next_page[0] : !rq->node[0] && !rq->state[0]) {
+	if (!page_is_rows(rq, &rep) &&
+	    (paged ? !rep.u.reply.next_page[0] : !rq->node[0] && !rq->state[0])) {
 		r = c->json ? print_json(&rep.u.reply) :
 		    print_human(rq->verb, &rep.u.reply);
 		goto out;
@@ -551,7 +607,10 @@ static int run_paged(ctl_cmd *c)
 	if (!paged)
 		output_pager_filter(pg, rq->node, rq->state);
 	for (;;) {
-		int e = output_pager_add(pg, rep.u.reply.json, clock_wall_ms());
+		int e = page_is_rows(rq, &rep) ?
+			output_pager_add_rows(pg, rep.u.reply.rows, rep.u.reply.nrows,
+					      clock_wall_ms()) :
+			output_pager_add(pg, rep.u.reply.json, clock_wall_ms());
 
 		if (e < 0) {
 			fprintf(stderr, "rsctl: %s\n", e == -EINVAL ? "rsd sent a page "
@@ -563,10 +622,11 @@ static int run_paged(ctl_cmd *c)
 			break;
 		rs_strlcpy(rq->page_after, rep.u.reply.next_page, sizeof rq->page_after);
 		rs_msg_clear(&rep);
-		if ((r = page_fetch(c, &rep)) != 0) {
+		if ((r = page_fetch(c, nc, &rep)) != 0) {
 			/* --json: the document stays unfinished, the exit
 			 * code says so */
 			output_pager_destroy(&pg);
+			net_client_destroy(&nc);
 			return r;
 		}
 	}
@@ -576,6 +636,7 @@ static int run_paged(ctl_cmd *c)
 	}
 out:
 	output_pager_destroy(&pg);
+	net_client_destroy(&nc);
 	rs_msg_clear(&rep);
 	return r;
 }
@@ -614,7 +675,7 @@ static int run_once(ctl_cmd *c, bool show_empty)
 
 	c->req.u.request.id = request_id();
 	pg = wants_progress(c) && progress_begin(&cp, c) == 0;
-	r = exchange(c, &rep, false);
+	r = exchange(c, NULL, &rep, false);
 	if (r == 0)
 		r = check_reply(c, &rep);
 	if (pg)

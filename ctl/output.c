@@ -16,29 +16,17 @@
 #define TABLE_GAP 2	/* spaces between columns */
 
 struct table {
-	size_t  ncols;
-	size_t  ncells;		/* stored cells, headers included */
-	size_t  cap;
-	char  **cells;		/* row-major; row 0 holds the headers */
-	bool    failed;		/* a cell could not be stored */
+	size_t    ncols;
+	size_t    ncells;	/* stored cells, headers included */
+	size_t    cap;
+	uint32_t *off;		/* row-major, into text; row 0: the headers */
+	char     *text;		/* every cell, each NUL-terminated */
+	size_t    len, text_cap;
+	size_t   *width;	/* each column's widest cell so far */
+	bool      failed;	/* a cell could not be stored */
 };
 
 /* ---- table ------------------------------------------------------------ */
-
-/* Returns a copy of s ("-" for NULL or "") with control characters replaced
- * by '?', or NULL when out of memory. */
-static char *cell_dup(const char *s)
-{
-	char *d;
-
-	if (!s || !*s)
-		s = "-";
-	d = strdup(s);
-	for (char *p = d; p && *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	return d;
-}
 
 /* Display width of a UTF-8 string: its code points (no wide glyphs). */
 static size_t text_width(const char *s)
@@ -58,6 +46,9 @@ table *table_new(const char *const *headers, size_t ncols)
 	if (!t)
 		return NULL;
 	t->ncols = ncols ? ncols : 1;
+	t->width = calloc(t->ncols, sizeof *t->width);
+	if (!t->width)
+		t->failed = true;
 	for (size_t i = 0; i < ncols; i++)
 		table_cell(t, headers[i]);
 	if (t->failed)
@@ -65,29 +56,70 @@ table *table_new(const char *const *headers, size_t ncols)
 	return t;
 }
 
+/* Makes room for n more bytes of text and one more cell. */
+static bool table_room(table *t, size_t n)
+{
+	if (t->ncells == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 64;
+		uint32_t *no = realloc(t->off, cap * sizeof *no);
+
+		if (!no)
+			return false;
+		t->off = no;
+		t->cap = cap;
+	}
+	if (t->len + n > t->text_cap) {
+		size_t cap = t->text_cap ? t->text_cap : 4096;
+		char *nt;
+
+		while (cap < t->len + n)
+			cap *= 2;
+		if (cap > UINT32_MAX || !(nt = realloc(t->text, cap)))
+			return false;
+		t->text = nt;
+		t->text_cap = cap;
+	}
+	return true;
+}
+
 void table_cell(table *t, const char *s)
 {
-	char **nc, *d;
+	size_t n, col;
+	char *d;
 
 	if (t->failed)
 		return;
-	if (t->ncells == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 16;
-
-		nc = realloc(t->cells, cap * sizeof *nc);
-		if (!nc) {
-			t->failed = true;
-			return;
-		}
-		t->cells = nc;
-		t->cap = cap;
-	}
-	d = cell_dup(s);
-	if (!d) {
+	if (!s || !*s)
+		s = "-";
+	n = strlen(s) + 1;
+	if (!table_room(t, n)) {
 		t->failed = true;
 		return;
 	}
-	t->cells[t->ncells++] = d;
+	d = t->text + t->len;
+	for (size_t i = 0; i < n - 1; i++)
+		d[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	d[n - 1] = '\0';
+	col = t->ncells % t->ncols;
+	n = text_width(d);
+	if (n > t->width[col])
+		t->width[col] = n;
+	t->off[t->ncells++] = (uint32_t)t->len;
+	t->len += strlen(d) + 1;
+}
+
+/* Appends v as a decimal cell (what table_cellf would, without printf:
+ * a status table has two a row). */
+static void table_cell_u64(table *t, uint64_t v)
+{
+	char buf[24], *p = buf + sizeof buf - 1;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	table_cell(t, p);
 }
 
 void table_cellf(table *t, const char *fmt, ...)
@@ -101,7 +133,6 @@ void table_cellf(table *t, const char *fmt, ...)
 	table_cell(t, buf);
 }
 
-/* Prints one row of up to ncols cells starting at cell index first. */
 static bool use_colour;
 
 void output_set_colour(bool on)
@@ -129,15 +160,25 @@ static const char *state_colour(const char *s)
 	return NULL;
 }
 
-static void table_print_row(const table *t, const size_t *width, size_t first,
-			    FILE *out)
+/* Writes n spaces. */
+static void put_spaces(FILE *out, size_t n)
+{
+	static const char sp[] = "                                ";
+
+	for (; n > sizeof sp - 1; n -= sizeof sp - 1)
+		fwrite(sp, 1, sizeof sp - 1, out);
+	fwrite(sp, 1, n, out);
+}
+
+/* Prints one row of up to ncols cells starting at cell index first. */
+static void table_print_row(const table *t, size_t first, FILE *out)
 {
 	size_t n = t->ncells - first;
 
 	if (n > t->ncols)
 		n = t->ncols;
 	for (size_t c = 0; c < n; c++) {
-		const char *s = t->cells[first + c];
+		const char *s = t->text + t->off[first + c];
 		const char *sgr = use_colour && first ? state_colour(s) : NULL;
 
 		if (sgr)
@@ -145,30 +186,17 @@ static void table_print_row(const table *t, const size_t *width, size_t first,
 		else
 			fputs(s, out);
 		if (c + 1 < n)
-			fprintf(out, "%*s", (int)(width[c] - text_width(s) +
-						  TABLE_GAP), "");
+			put_spaces(out, t->width[c] - text_width(s) + TABLE_GAP);
 	}
 	fputc('\n', out);
 }
 
 int table_print(const table *t, FILE *out)
 {
-	size_t *width;
-
 	if (t->failed)
 		return -ENOMEM;
-	width = calloc(t->ncols, sizeof *width);
-	if (!width)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->ncells; i++) {
-		size_t w = text_width(t->cells[i]);
-
-		if (w > width[i % t->ncols])
-			width[i % t->ncols] = w;
-	}
 	for (size_t i = 0; i < t->ncells; i += t->ncols)
-		table_print_row(t, width, i, out);
-	free(width);
+		table_print_row(t, i, out);
 	return 0;
 }
 
@@ -178,9 +206,9 @@ void table_destroy(table **tp)
 
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->ncells; i++)
-		free(t->cells[i]);
-	free(t->cells);
+	free(t->off);
+	free(t->text);
+	free(t->width);
 	free(t);
 	*tp = NULL;
 }
@@ -304,25 +332,23 @@ static const char *const status_cols[] = {
 	"STATUS",
 };
 
-/* Writes an instance's last_exit object as "exited 1", "signaled KILL",
- * "no-heartbeat" or "-". Returns buf. */
-static char *fmt_last_exit(const json_t *e, char *buf, size_t len)
+/* Writes a last exit as "exited 1", "signaled KILL", "no-heartbeat" or
+ * "-". Returns buf. */
+static char *fmt_exit(const char *reason, int64_t code, int64_t sig, char *buf,
+		      size_t len)
 {
-	const char *reason = jstr(e, "reason"), *name;
-	int64_t v = 0;
+	const char *name;
 
 	if (!reason || !*reason || strcmp(reason, "none") == 0) {
 		snprintf(buf, len, "-");
 	} else if (strcmp(reason, "exited") == 0) {
-		jint(e, "code", &v);
-		snprintf(buf, len, "exited %" PRId64, v);
+		snprintf(buf, len, "exited %" PRId64, code);
 	} else if (strcmp(reason, "signaled") == 0) {
-		jint(e, "signal", &v);
-		name = v > 0 && v < 1024 ? sigabbrev_np((int)v) : NULL;
+		name = sig > 0 && sig < 1024 ? sigabbrev_np((int)sig) : NULL;
 		if (name)
 			snprintf(buf, len, "signaled %s", name);
 		else
-			snprintf(buf, len, "signaled %" PRId64, v);
+			snprintf(buf, len, "signaled %" PRId64, sig);
 	} else {
 		snprintf(buf, len, "%s", reason);
 	}
@@ -337,45 +363,90 @@ static bool state_has_uptime(const char *state)
 			 strcmp(state, "stopping") == 0);
 }
 
-/* Appends one status row for instance inst of service svc. */
-static void status_instance_row(table *t, const json_t *svc,
-				const json_t *inst, uint64_t now_ms)
+/* Appends the cells of status row r: an instance's (inst), or the
+ * service's own, which shows only its label and state. The JSON answer
+ * and the rows answer print through here alike. */
+static void status_row_cells(table *t, const rs_status_row *r, bool inst,
+			     uint64_t now_ms)
 {
-	const char *state = jstr(inst, "state");
-	char buf[64], st[48];
+	char buf[64];
 
-	cell_str(t, svc, "label");
+	table_cell(t, r->label);
+	if (!inst) {
+		table_cell(t, r->state);
+		for (size_t i = 2; i < sizeof status_cols / sizeof *status_cols; i++)
+			table_cell(t, NULL);
+		return;
+	}
 	/* a clone's warm standby is marked, the active one is not */
-	snprintf(st, sizeof st, "%s%s", state,
-		 strcmp(jstr(inst, "role"), "standby") == 0 ? " (standby)" : "");
-	table_cell(t, st);
-	cell_str(t, inst, "node");
-	cell_int(t, inst, "pid", 1);
-	cell_int(t, inst, "restarts", 0);
-	if (state_has_uptime(state))
-		cell_age(t, inst, "started_ms", now_ms, 0);
+	snprintf(buf, sizeof buf, "%s%s", r->state ? r->state : "",
+		 r->standby ? " (standby)" : "");
+	table_cell(t, buf);
+	table_cell(t, r->node);
+	if (r->pid >= 1)
+		table_cell_u64(t, (uint64_t)r->pid);
 	else
 		table_cell(t, NULL);
-	table_cell(t, fmt_last_exit(json_object_get(inst, "last_exit"), buf,
-				    sizeof buf));
-	cell_str(t, inst, "status");
+	table_cell_u64(t, r->restarts);
+	if (state_has_uptime(r->state) && r->started_ms > 0)
+		table_cell(t, output_duration(now_ms > r->started_ms ?
+					      now_ms - r->started_ms : 0, 0,
+					      buf, sizeof buf));
+	else
+		table_cell(t, NULL);
+	table_cell(t, fmt_exit(r->exit_reason, r->exit_code, r->exit_signal, buf,
+			       sizeof buf));
+	table_cell(t, r->status);
 }
 
-/* Appends the rows of one service: one per instance, or one with '-'. */
+/* The line under the table for a service's operation in progress. */
+static void status_op_note(FILE *out, const char *label, const char *kind,
+			   const char *done)
+{
+	fprintf(out, "%s: %s in progress%s%s\n", label, kind,
+		done && *done ? ": " : "", done ? done : "");
+}
+
+/* Appends the rows of one status JSON item: one per instance, or the
+ * service's own ("state", else "desired"). */
 static void status_service_rows(table *t, const json_t *svc, uint64_t now_ms)
 {
-	const json_t *insts = json_object_get(svc, "instances"), *inst;
-	const char *state = jstr(svc, "state");
+	const json_t *insts = json_object_get(svc, "instances"), *inst, *e;
+	rs_status_row r;
+	int64_t v;
 	size_t i;
 
-	json_array_foreach(insts, i, inst)
-		status_instance_row(t, svc, inst, now_ms);
+	memset(&r, 0, sizeof r);
+	r.label = jstr(svc, "label");
+	json_array_foreach(insts, i, inst) {
+		r.state = jstr(inst, "state");
+		r.standby = jstr(inst, "role") && strcmp(jstr(inst, "role"), "standby") == 0;
+		r.node = jstr(inst, "node");
+		r.pid = jint(inst, "pid", &v) == 0 && v >= 1 && v <= INT32_MAX ? (int32_t)v : 0;
+		r.restarts = jint(inst, "restarts", &v) == 0 && v >= 0 && v <= UINT32_MAX ?
+			     (uint32_t)v : 0;
+		r.started_ms = jint(inst, "started_ms", &v) == 0 && v > 0 ? (uint64_t)v : 0;
+		e = json_object_get(inst, "last_exit");
+		r.exit_reason = jstr(e, "reason");
+		r.exit_code = jint(e, "code", &v) == 0 ? (int32_t)v : 0;
+		r.exit_signal = jint(e, "signal", &v) == 0 ? (int32_t)v : 0;
+		r.status = jstr(inst, "status");
+		status_row_cells(t, &r, true, now_ms);
+	}
 	if (json_array_size(insts) > 0)
 		return;
-	cell_str(t, svc, "label");
-	table_cell(t, state ? state : jstr(svc, "desired"));
-	for (i = 2; i < sizeof status_cols / sizeof *status_cols; i++)
-		table_cell(t, NULL);
+	r.state = jstr(svc, "state") ? jstr(svc, "state") : jstr(svc, "desired");
+	status_row_cells(t, &r, false, now_ms);
+}
+
+/* The line under the table for item svc's operation, if it has one. */
+static void status_item_note(FILE *out, const json_t *svc)
+{
+	const json_t *op = json_object_get(svc, "operation");
+
+	if (json_is_object(op))
+		status_op_note(out, jstr(svc, "label"), jstr(op, "kind"),
+			       jstr(op, "progress"));
 }
 
 /* Renders {"services":[...]}. */
@@ -395,13 +466,8 @@ static int render_status(const json_t *root, uint64_t now_ms, FILE *out)
 	if (table_flush(&t, out) < 0)
 		return -EIO;
 	/* an operation in progress, under the table */
-	json_array_foreach(svcs, i, svc) {
-		const json_t *op = json_object_get(svc, "operation");
-		if (json_is_object(op))
-			fprintf(out, "%s: %s in progress%s%s\n", jstr(svc, "label"),
-				jstr(op, "kind"), *jstr(op, "progress") ? ": " : "",
-				jstr(op, "progress"));
-	}
+	json_array_foreach(svcs, i, svc)
+		status_item_note(out, svc);
 	return 0;
 }
 
@@ -546,8 +612,6 @@ static bool pager_keeps(const output_pager *p, json_t *item)
 /* Emits one kept item: --json streams it, else its rows join the table. */
 static int pager_item(output_pager *p, json_t *item, uint64_t now_ms)
 {
-	const json_t *op;
-
 	if (p->json) {
 		if (p->items && fputc(',', p->out) == EOF)
 			return -EIO;
@@ -555,11 +619,7 @@ static int pager_item(output_pager *p, json_t *item, uint64_t now_ms)
 			return -ENOMEM;
 	} else if (p->verb == RS_V_STATUS) {
 		status_service_rows(p->t, item, now_ms);
-		op = json_object_get(item, "operation");
-		if (json_is_object(op))
-			fprintf(p->notes_f, "%s: %s in progress%s%s\n", jstr(item, "label"),
-				jstr(op, "kind"), *jstr(op, "progress") ? ": " : "",
-				jstr(op, "progress"));
+		status_item_note(p->notes_f, item);
 	} else {
 		node_row(p->t, item, now_ms);
 	}
@@ -589,6 +649,23 @@ int output_pager_add(output_pager *p, const char *page_json, uint64_t now_ms)
 			r = pager_item(p, item, now_ms);
 	json_decref(root);
 	return r;
+}
+
+int output_pager_add_rows(output_pager *p, const rs_status_row *rows,
+			  size_t n, uint64_t now_ms)
+{
+	if (p->verb != RS_V_STATUS || p->json)
+		return -EINVAL;
+	p->pages++;
+	for (size_t i = 0; i < n; i++) {
+		const rs_status_row *r = &rows[i];
+
+		status_row_cells(p->t, r, r->instance != 0, now_ms);
+		if (r->op_kind && r->op_kind[0])
+			status_op_note(p->notes_f, r->label, r->op_kind, r->op_progress);
+	}
+	p->items += n;
+	return 0;
 }
 
 int output_pager_end(output_pager *p)

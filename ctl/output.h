@@ -70,6 +70,11 @@ void output_pager_filter(output_pager *p, const char *node, const char *state);
 /* Takes one page's payload. Returns 0, -EINVAL (not of the verb's shape:
  * nothing taken), -ENOMEM, -EIO. */
 int output_pager_add(output_pager *p, const char *page_json, uint64_t now_ms);
+/* Takes one page of status rows (rsd's answer to Request.rows, already
+ * filtered; not with --json); they print as the same service's JSON item
+ * would. Returns 0 or -EINVAL (not a status table: nothing taken). */
+int output_pager_add_rows(output_pager *p, const rs_status_row *rows,
+			  size_t n, uint64_t now_ms);
 /* Prints what is left: --json closes the document, else the table and
  * the lines under it. Returns 0 or -ENOMEM. */
 int output_pager_end(output_pager *p);

@@ -45,6 +45,8 @@ void rs_msg_clear(rs_msg *m)
 	case RS_MSG_REPLY:
 		free(m->u.reply.message);
 		free(m->u.reply.json);
+		free(m->u.reply.rows);
+		free(m->u.reply.rows_text);
 		break;
 	case RS_MSG_LOGS_DATA:
 		free(m->u.logs_data.data);

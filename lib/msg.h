@@ -172,6 +172,7 @@ typedef struct rs_request {
 					   * node state ("": any) */
 	char     page_after[RS_CURSOR_MAX]; /* Reply.next_page of the last page */
 	uint32_t page_size;      /* rows per page; 0: everything in one reply */
+	bool     rows;           /* status: the page as rs_reply.rows (RS_FEAT_ROWS) */
 } rs_request;
 
 typedef struct rs_enroll {
@@ -243,6 +244,33 @@ enum {
 				RS_EDIT_KEEP_CAPS,
 };
 
+#define RS_ROW_WORD_MAX 32          /* a row's state, exit reason, op kind, incl. NUL */
+#define RS_ROWS_MAX     16384       /* rows in one reply (a page of 10,000
+				     * and a service's replicas) */
+
+/* One line of rsctl's status table (RS_FEAT_ROWS; proto StatusRow). Its
+ * strings are borrowed: in a decoded reply from rs_reply.rows_text (none
+ * is NULL), in one to send from whatever the sender keeps until
+ * wire_encode returns (NULL sends ""). Lengths as model.h's: a label, a
+ * node name, a status text, RS_ROW_WORD_MAX for the words, RS_DETAIL_MAX
+ * for op_progress. */
+typedef struct rs_status_row {
+	const char *label;
+	uint64_t    instance;        /* 0: the service's own row */
+	const char *state;           /* "running", "down", ... */
+	bool        standby;
+	const char *node;
+	int32_t     pid;
+	uint32_t    restarts;
+	uint64_t    started_ms;
+	const char *exit_reason;     /* "": none */
+	int32_t     exit_code;
+	int32_t     exit_signal;
+	const char *status;
+	const char *op_kind;         /* "": no operation in progress */
+	const char *op_progress;
+} rs_status_row;
+
 typedef struct rs_reply {
 	uint64_t id;
 	int32_t  code;
@@ -250,6 +278,9 @@ typedef struct rs_reply {
 	char    *json;           /* owned, may be NULL */
 	char     next_page[RS_CURSOR_MAX]; /* paged: the next page's
 					    * page_after; "": the last page */
+	rs_status_row *rows;     /* status with rs_request.rows: nrows, owned */
+	size_t   nrows;
+	char    *rows_text;      /* decoded: every row's strings, owned */
 } rs_reply;
 
 typedef struct rs_msg {

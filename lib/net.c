@@ -571,19 +571,91 @@ int net_monitor(net_sock *s, net_event_fn fn, void *arg)
 	return 0;
 }
 
-/* Waits for one reply on s, watching the handshake through mon: -EACCES
- * as soon as it fails, or when the connection keeps dropping before it
- * completes (a server that cannot read our HELLO: another key). With
- * NET_CALL_RESEND, a request whose connection dropped after its handshake
- * (the server restarted) is sent again on the next connection; with
- * NET_CALL_RECONNECT the next connection's handshake ends the wait
- * (-ECONNRESET). */
-static int net_call_wait(net_sock *s, void *mon, int timeout_ms, int flags,
-			 const void *req, size_t len)
+/* ---- blocking calls (rsctl) ------------------------------------------ */
+
+struct net_client {
+	net_sock *s;          /* a DEALER, not on a loop */
+	void     *mon;        /* its monitor's PAIR socket */
+	int       up;         /* a handshake completed, no drop seen since */
+	unsigned  handshakes;
+};
+
+/* Reads the monitor events that wait, before a call sends: they tell
+ * whether the connection is up (a drop since the last call: the request
+ * waits in the pipe for the next connection, nothing to resend).
+ * Returns 0, or -EACCES when a new handshake failed. */
+static int net_client_catch_up(net_client *c)
+{
+	net_event ev;
+	uint32_t value;
+
+	while (net_monitor_read(c->mon, &ev, &value)) {
+		if (ev == NET_EV_HANDSHAKE_OK) {
+			c->up = 1;
+			c->handshakes++;
+		} else if (ev == NET_EV_HANDSHAKE_AUTH || ev == NET_EV_HANDSHAKE_PROTOCOL) {
+			return -EACCES;
+		} else if (ev == NET_EV_DISCONNECTED) {
+			c->up = 0;
+		}
+	}
+	return 0;
+}
+
+/* Drops the replies that came after their call gave up. */
+static void net_client_drop_late(net_client *c)
+{
+	zmq_msg_t msg;
+
+	zmq_msg_init(&msg);
+	while (zmq_msg_recv(&msg, c->s->zs, ZMQ_DONTWAIT) >= 0)
+		;
+	zmq_msg_close(&msg);
+}
+
+/* Takes the message that waits on c into *rep (malloc'ed). Returns 1, 0
+ * when match refuses it (dropped), or -errno. */
+static int net_client_take(net_client *c, net_match_fn match, void *arg,
+			   uint8_t **rep, size_t *replen)
+{
+	zmq_msg_t msg;
+	size_t n;
+	int r = 1;
+
+	zmq_msg_init(&msg);
+	if (zmq_msg_recv(&msg, c->s->zs, ZMQ_DONTWAIT) < 0) {
+		r = errno == EAGAIN ? 0 : -errno;
+		zmq_msg_close(&msg);
+		return r;
+	}
+	n = zmq_msg_size(&msg);
+	if (match && !match(zmq_msg_data(&msg), n, arg)) {
+		r = 0;
+	} else if (!(*rep = malloc(n ? n : 1))) {
+		r = -ENOMEM;
+	} else {
+		memcpy(*rep, zmq_msg_data(&msg), n);
+		*replen = n;
+	}
+	zmq_msg_close(&msg);
+	return r;
+}
+
+/* Waits for the reply to req on c, watching the handshake through its
+ * monitor: -EACCES as soon as it fails, or when the connection keeps
+ * dropping before it completes (a server that cannot read our HELLO:
+ * another key). With NET_CALL_RESEND, a request whose connection dropped
+ * after its handshake (the server restarted) is sent again on the next
+ * connection; with NET_CALL_RECONNECT the next connection's handshake
+ * ends the wait (-ECONNRESET). A connection already up before the call
+ * counts as its handshake. */
+static int net_call_wait(net_client *c, int timeout_ms, int flags,
+			 const void *req, size_t len, net_match_fn match,
+			 void *arg, uint8_t **rep, size_t *replen)
 {
 	zmq_pollitem_t pi[2];
 	int64_t deadline = timeout_ms < 0 ? -1 : net_now_ms() + timeout_ms;
-	int r, drops = 0, ok = 0, lost = 0;
+	int r, drops = 0, lost = 0;
 
 	for (;;) {
 		int64_t left = deadline < 0 ? -1 : deadline - net_now_ms();
@@ -592,35 +664,105 @@ static int net_call_wait(net_sock *s, void *mon, int timeout_ms, int flags,
 
 		if (deadline >= 0 && left <= 0)
 			return -ETIMEDOUT;
-		pi[0] = (zmq_pollitem_t){ .socket = s->zs, .events = ZMQ_POLLIN };
-		pi[1] = (zmq_pollitem_t){ .socket = mon, .events = ZMQ_POLLIN };
-		r = zmq_poll(pi, mon ? 2 : 1, (long)left);
+		pi[0] = (zmq_pollitem_t){ .socket = c->s->zs, .events = ZMQ_POLLIN };
+		pi[1] = (zmq_pollitem_t){ .socket = c->mon, .events = ZMQ_POLLIN };
+		r = zmq_poll(pi, 2, (long)left);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
 			return -errno;
-		if (pi[0].revents & ZMQ_POLLIN)
-			return 0;
-		while (mon && net_monitor_read(mon, &ev, &value)) {
+		/* a reply that match refuses is dropped: poll again */
+		if ((pi[0].revents & ZMQ_POLLIN) &&
+		    (r = net_client_take(c, match, arg, rep, replen)) != 0)
+			return r < 0 ? r : 0;
+		while (net_monitor_read(c->mon, &ev, &value)) {
 			if (ev == NET_EV_HANDSHAKE_OK) {
+				c->handshakes++;
 				if (lost && (flags & NET_CALL_RECONNECT))
 					return -ECONNRESET;
 				if (lost && (flags & NET_CALL_RESEND) &&
-				    zmq_send(s->zs, req, len, ZMQ_DONTWAIT) < 0)
+				    zmq_send(c->s->zs, req, len, ZMQ_DONTWAIT) < 0)
 					return -errno;
-				ok = 1;
+				c->up = 1;
 				lost = 0;
 			} else if (ev == NET_EV_HANDSHAKE_AUTH ||
 				   ev == NET_EV_HANDSHAKE_PROTOCOL) {
 				return -EACCES;
-			} else if (ev == NET_EV_DISCONNECTED && ok) {
-				ok = 0;
+			} else if (ev == NET_EV_DISCONNECTED && c->up) {
+				c->up = 0;
 				lost = 1;
 			} else if (ev == NET_EV_DISCONNECTED && !lost && ++drops >= 3) {
 				return -EACCES;
 			}
 		}
 	}
+}
+
+int net_client_new(const char *endpoint, const net_curve *curve,
+		   net_client **out)
+{
+	net_client *c = calloc(1, sizeof *c);
+	int r, ivl = 100;
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	if ((r = net_sock_new(NULL, ZMQ_DEALER, NULL, NULL, &c->s)) < 0) {
+		free(c);
+		return r;
+	}
+	zmq_setsockopt(c->s->zs, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+	if ((r = net_set_curve(c->s, curve, 0)) < 0)
+		goto fail;
+	if (!(c->mon = net_monitor_open(c->s))) {
+		r = errno ? -errno : -EIO;
+		goto fail;
+	}
+	if (zmq_connect(c->s->zs, endpoint) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	net_client_destroy(&c);
+	return r;
+}
+
+int net_client_call(net_client *c, const void *req, size_t len, int timeout_ms,
+		    int flags, net_match_fn match, void *arg, uint8_t **rep,
+		    size_t *replen)
+{
+	int r;
+
+	*rep = NULL;
+	*replen = 0;
+	net_client_drop_late(c);
+	if ((r = net_client_catch_up(c)) < 0)
+		return r;
+	if (zmq_send(c->s->zs, req, len, 0) < 0)
+		return -errno;
+	return net_call_wait(c, timeout_ms, flags, req, len, match, arg, rep, replen);
+}
+
+unsigned net_client_handshakes(const net_client *c)
+{
+	return c->handshakes;
+}
+
+void net_client_destroy(net_client **cp)
+{
+	net_client *c = cp ? *cp : NULL;
+
+	if (!c)
+		return;
+	if (c->mon) {
+		zmq_socket_monitor(c->s->zs, NULL, 0);
+		zmq_close(c->mon);
+	}
+	net_destroy(&c->s);
+	free(c);
+	*cp = NULL;
 }
 
 int net_call(const char *endpoint, const net_curve *curve, const void *req,
@@ -633,55 +775,15 @@ int net_call_ex(const char *endpoint, const net_curve *curve, const void *req,
 		size_t len, int timeout_ms, int flags, uint8_t **rep,
 		size_t *replen)
 {
-	net_sock *s;
-	void *mon = NULL;
-	zmq_msg_t msg;
-	int r, ivl = 100;
+	net_client *c;
+	int r;
 
 	*rep = NULL;
 	*replen = 0;
-	r = net_sock_new(NULL, ZMQ_DEALER, NULL, NULL, &s);
-	if (r < 0)
+	if ((r = net_client_new(endpoint, curve, &c)) < 0)
 		return r;
-	zmq_setsockopt(s->zs, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-	if ((r = net_set_curve(s, curve, 0)) < 0)
-		goto out;
-	if (!(mon = net_monitor_open(s))) {
-		r = errno ? -errno : -EIO;
-		goto out;
-	}
-	if (zmq_connect(s->zs, endpoint) != 0) {
-		r = -errno;
-		goto out;
-	}
-	if (zmq_send(s->zs, req, len, 0) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if ((r = net_call_wait(s, mon, timeout_ms, flags, req, len)) < 0)
-		goto out;
-	zmq_msg_init(&msg);
-	if (zmq_msg_recv(&msg, s->zs, ZMQ_DONTWAIT) < 0) {
-		r = -errno;
-		zmq_msg_close(&msg);
-		goto out;
-	}
-	*replen = zmq_msg_size(&msg);
-	*rep = malloc(*replen ? *replen : 1);
-	if (!*rep) {
-		r = -ENOMEM;
-		*replen = 0;
-	} else {
-		memcpy(*rep, zmq_msg_data(&msg), *replen);
-		r = 0;
-	}
-	zmq_msg_close(&msg);
-out:
-	if (mon) {
-		zmq_socket_monitor(s->zs, NULL, 0);
-		zmq_close(mon);
-	}
-	net_destroy(&s);
+	r = net_client_call(c, req, len, timeout_ms, flags, NULL, NULL, rep, replen);
+	net_client_destroy(&c);
 	return r;
 }
 

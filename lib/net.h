@@ -129,6 +129,31 @@ int net_call_ex(const char *endpoint, const net_curve *curve, const void *req,
 		size_t len, int timeout_ms, int flags, uint8_t **rep,
 		size_t *replen);
 
+/* Blocking calls one after the other on one connection (one handshake for
+ * all of them: rsctl's pages). net_call_ex is a client for one call. */
+typedef struct net_client net_client;
+/* Connects a DEALER to endpoint (curve: NULL = plaintext); the handshake
+ * runs while the first call waits. 0 or -errno; *out is the caller's
+ * (net_client_destroy). */
+int net_client_new(const char *endpoint, const net_curve *curve,
+		   net_client **out);
+/* Whether rep is the reply a call waits for (e.g. it names the request's
+ * id). One that is not, a late answer to an earlier call, is dropped. */
+typedef int (*net_match_fn)(const uint8_t *rep, size_t len, void *arg);
+/* One call on c, as net_call_ex (flags, errors, *rep malloc'ed): the
+ * connection may drop and come back between calls or during one; flags
+ * decide, per call, what happens to a request whose connection dropped
+ * after it was sent. match: NULL takes the first reply. A reply that came
+ * after its call gave up is dropped. */
+int net_client_call(net_client *c, const void *req, size_t len, int timeout_ms,
+		    int flags, net_match_fn match, void *arg, uint8_t **rep,
+		    size_t *replen);
+/* The handshakes c's connection has completed so far (1 while it never
+ * dropped). */
+unsigned net_client_handshakes(const net_client *c);
+/* Closes c and NULLs *cp. Accepts NULL and *cp == NULL. */
+void net_client_destroy(net_client **cp);
+
 /* ---- CURVE keys and the ZAP handler (RFC 26, RFC 27) ------------------ */
 
 /* Whether this libzmq can do CURVE (built with libsodium). */

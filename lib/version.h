@@ -34,10 +34,11 @@ enum {
 	RS_FEAT_PAGED    = 1u << 6,  /* status/nodes: Request.node, state,
 				      * page_after, page_size, Reply.next_page
 				      * (0.3.0) */
+	RS_FEAT_ROWS     = 1u << 7,  /* status: Request.rows, Reply.rows (0.3.0) */
 };
 #define RS_FEATURES (RS_FEAT_CURVE | RS_FEAT_KEEPCAPS | RS_FEAT_SKEW | \
 		     RS_FEAT_FENCE | RS_FEAT_ORDERS | RS_FEAT_REQDEDUP | \
-		     RS_FEAT_PAGED)
+		     RS_FEAT_PAGED | RS_FEAT_ROWS)
 
 typedef struct rs_semver {
 	uint32_t major, minor, patch;

@@ -59,6 +59,8 @@ struct enc {
 	Rs__InstanceInfo  *infos;    /* hello: ninstances entries */
 	Rs__InstanceInfo **pinfos;
 	Rs__ExitInfo      *exits;
+	Rs__StatusRow     *rows;     /* reply: nrows entries */
+	Rs__StatusRow    **prows;
 };
 
 /* A protobuf-c string field borrowing s; NULL becomes "". */
@@ -273,6 +275,110 @@ static int enc_hello(struct enc *e, const rs_hello *h)
 	return 0;
 }
 
+/* Whether s is NULL or shorter than max. */
+static bool row_str_ok(const char *s, size_t max)
+{
+	return !s || strnlen(s, max) < max;
+}
+
+/* Whether row r is sendable: a label, every string within its limit. */
+static bool row_ok(const rs_status_row *r)
+{
+	return r->label && rs_label_valid(r->label) &&
+	       row_str_ok(r->state, RS_ROW_WORD_MAX) &&
+	       row_str_ok(r->node, RS_NODE_MAX) &&
+	       row_str_ok(r->exit_reason, RS_ROW_WORD_MAX) &&
+	       row_str_ok(r->status, RS_STATUS_MAX) &&
+	       row_str_ok(r->op_kind, RS_ROW_WORD_MAX) &&
+	       row_str_ok(r->op_progress, RS_DETAIL_MAX);
+}
+
+/* Fills e->b.reply's rows from rp, borrowing their strings; allocates the
+ * arrays in e. 0, -EINVAL or -ENOMEM. */
+static int enc_rows(struct enc *e, const rs_reply *rp)
+{
+	size_t n = rp->nrows;
+
+	if (!n)
+		return 0;
+	if (n > RS_ROWS_MAX || !rp->rows)
+		return -EINVAL;
+	e->rows = calloc(n, sizeof *e->rows);
+	e->prows = calloc(n, sizeof *e->prows);
+	if (!e->rows || !e->prows)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const rs_status_row *r = &rp->rows[i];
+		Rs__StatusRow *pr = &e->rows[i];
+
+		if (!row_ok(r))
+			return -EINVAL;
+		rs__status_row__init(pr);
+		pr->label = pb_str(r->label);
+		pr->instance = r->instance;
+		pr->state = pb_str(r->state);
+		pr->standby = r->standby;
+		pr->node = pb_str(r->node);
+		pr->pid = r->pid;
+		pr->restarts = r->restarts;
+		pr->started_ms = r->started_ms;
+		pr->exit_reason = pb_str(r->exit_reason);
+		pr->exit_code = r->exit_code;
+		pr->exit_signal = r->exit_signal;
+		pr->status_text = pb_str(r->status);
+		pr->op_kind = pb_str(r->op_kind);
+		pr->op_progress = pb_str(r->op_progress);
+		e->prows[i] = pr;
+	}
+	e->b.reply.n_rows = n;
+	e->b.reply.rows = e->prows;
+	return 0;
+}
+
+/* Bytes of a varint. */
+static size_t varint_size(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Bytes of a string field (one-byte tag) that is not "". */
+static size_t str_field_size(const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	return len ? 1 + varint_size(len) + len : 0;
+}
+
+/* Bytes of an int32 field: a negative one is sign-extended to 10 bytes. */
+static size_t i32_field_size(int32_t v)
+{
+	return v ? 1 + (v < 0 ? 10 : varint_size((uint64_t)v)) : 0;
+}
+
+static size_t u64_field_size(uint64_t v)
+{
+	return v ? 1 + varint_size(v) : 0;
+}
+
+size_t wire_status_row_size(const rs_status_row *r)
+{
+	size_t body = str_field_size(r->label) + u64_field_size(r->instance) +
+		      str_field_size(r->state) + (r->standby ? 2 : 0) +
+		      str_field_size(r->node) + i32_field_size(r->pid) +
+		      u64_field_size(r->restarts) + u64_field_size(r->started_ms) +
+		      str_field_size(r->exit_reason) + i32_field_size(r->exit_code) +
+		      i32_field_size(r->exit_signal) + str_field_size(r->status) +
+		      str_field_size(r->op_kind) + str_field_size(r->op_progress);
+
+	return 1 + varint_size(body) + body;   /* Reply.rows: tag, length */
+}
+
 /* Fills e->env's body from m. 0, -EINVAL or -ENOMEM. */
 static int enc_body(struct enc *e, const rs_msg *m)
 {
@@ -400,6 +506,7 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.state = pb_str(m->u.request.state);
 		e->b.request.page_after = pb_str(m->u.request.page_after);
 		e->b.request.page_size = m->u.request.page_size;
+		e->b.request.rows = m->u.request.rows;
 		e->b.request.n_batch = m->u.request.nbatch;
 		e->b.request.batch = m->u.request.nbatch ? m->u.request.batch : NULL;
 		if (m->u.request.nspecs > RS_APPLY_MAX)
@@ -433,6 +540,8 @@ static int enc_body(struct enc *e, const rs_msg *m)
 			return -EINVAL;
 		e->b.reply.json = pb_str(m->u.reply.json);
 		e->b.reply.next_page = pb_str(m->u.reply.next_page);
+		if ((r = enc_rows(e, &m->u.reply)) < 0)
+			return r;
 		env->body_case = RS__ENVELOPE__BODY_REPLY;
 		env->reply = &e->b.reply;
 		return 0;
@@ -532,6 +641,8 @@ out:
 	free(e.infos);
 	free(e.pinfos);
 	free(e.exits);
+	free(e.rows);
+	free(e.prows);
 	return r;
 }
 
@@ -746,6 +857,82 @@ static int dec_hello(rs_hello *h, const Rs__Hello *ph)
 	return 0;
 }
 
+/* The bytes src takes in rows_text (with its NUL) if shorter than max,
+ * else 0. */
+static size_t row_str_len(const char *src, size_t max)
+{
+	size_t n = strnlen(src ? src : "", max);
+
+	return n < max ? n + 1 : 0;
+}
+
+/* Copies src into *text (advanced) for *dst. */
+static void row_str_put(const char **dst, const char *src, char **text)
+{
+	size_t n = strlen(src ? src : "") + 1;
+
+	memcpy(*text, src ? src : "", n);
+	*dst = *text;
+	*text += n;
+}
+
+/* Copies pr's rows into rp: one array of rows and one block of their
+ * strings (rows_text), both owned. 0 or -wire_err. */
+static int dec_rows(rs_reply *rp, const Rs__Reply *pr)
+{
+	static const size_t max[] = { RS_LABEL_MAX, RS_ROW_WORD_MAX, RS_NODE_MAX,
+		RS_ROW_WORD_MAX, RS_STATUS_MAX, RS_ROW_WORD_MAX, RS_DETAIL_MAX };
+	size_t total = 0;
+	char *text;
+
+	if (!pr->n_rows)
+		return 0;
+	if (pr->n_rows > RS_ROWS_MAX)
+		return -WIRE_E_FIELD;
+	for (size_t i = 0; i < pr->n_rows; i++) {
+		const Rs__StatusRow *x = pr->rows[i];
+		const char *s[] = { x ? x->label : NULL, x ? x->state : NULL,
+				    x ? x->node : NULL, x ? x->exit_reason : NULL,
+				    x ? x->status_text : NULL, x ? x->op_kind : NULL,
+				    x ? x->op_progress : NULL };
+
+		if (!x || !x->label || !rs_label_valid(x->label))
+			return -WIRE_E_FIELD;
+		for (size_t k = 0; k < sizeof s / sizeof s[0]; k++) {
+			size_t n = row_str_len(s[k], max[k]);
+
+			if (!n)
+				return -WIRE_E_FIELD;
+			total += n;
+		}
+	}
+	rp->rows = malloc(pr->n_rows * sizeof *rp->rows);
+	rp->rows_text = text = malloc(total);
+	if (!rp->rows || !text)
+		return -WIRE_E_NOMEM;
+	rp->nrows = pr->n_rows;
+	for (size_t i = 0; i < pr->n_rows; i++) {
+		const Rs__StatusRow *x = pr->rows[i];
+		rs_status_row *y = &rp->rows[i];
+
+		y->instance = x->instance;
+		y->standby = x->standby != 0;
+		y->pid = x->pid;
+		y->restarts = x->restarts;
+		y->started_ms = x->started_ms;
+		y->exit_code = x->exit_code;
+		y->exit_signal = x->exit_signal;
+		row_str_put(&y->label, x->label, &text);
+		row_str_put(&y->state, x->state, &text);
+		row_str_put(&y->node, x->node, &text);
+		row_str_put(&y->exit_reason, x->exit_reason, &text);
+		row_str_put(&y->status, x->status_text, &text);
+		row_str_put(&y->op_kind, x->op_kind, &text);
+		row_str_put(&y->op_progress, x->op_progress, &text);
+	}
+	return 0;
+}
+
 /* Fills m (initialised for its type) from env's body. 0 or -wire_err. */
 static int dec_body(rs_msg *m, const Rs__Envelope *env)
 {
@@ -836,6 +1023,7 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		if (r < 0)
 			return r;
 		m->u.request.page_size = env->request->page_size;
+		m->u.request.rows = env->request->rows != 0;
 		if ((r = dec_label(m->u.request.node, env->request->node)) < 0 ||
 		    (r = dec_str(m->u.request.state, sizeof m->u.request.state,
 				 env->request->state)) < 0 ||
@@ -875,6 +1063,9 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 			return r;
 		r = dec_str(m->u.reply.next_page, sizeof m->u.reply.next_page,
 			    env->reply->next_page);
+		if (r < 0)
+			return r;
+		r = dec_rows(&m->u.reply, env->reply);
 		if (r < 0)
 			return r;
 		return dec_dup(&m->u.reply.json, env->reply->json, 0);

@@ -30,6 +30,11 @@ int wire_encode(const rs_msg *m, uint8_t **out, size_t *len);
  * zeroed, and never reads past len. */
 int wire_decode(const uint8_t *buf, size_t len, rs_msg *m);
 
+/* The bytes row r adds to an encoded Reply (Reply.rows; the reply's own
+ * length prefix grows by at most 4 more in all): what rsd counts to keep a
+ * page of rows within one frame. */
+size_t wire_status_row_size(const rs_status_row *r);
+
 const char *wire_err_to_string(wire_err e);  /* "oversize", "garbage", ... */
 
 #endif

@@ -272,6 +272,7 @@ int main(int argc, char **argv)
 	prom_hist_init(&d.h_restart, prom_latency_bounds, prom_latency_nbounds);
 	prom_hist_init(&d.h_commit, prom_latency_bounds, prom_latency_nbounds);
 	prom_hist_init(&d.h_period, prom_latency_bounds, prom_latency_nbounds);
+	prom_hist_init(&d.h_page, prom_latency_bounds, prom_latency_nbounds);
 	d.loop = ev_default_loop(EVFLAG_AUTO);
 	if (!d.loop)
 		fatalx("cannot initialise libev");

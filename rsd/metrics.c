@@ -126,6 +126,9 @@ static void metrics_text(rsd *d, prom_buf *b)
 	prom_hist_write(b, "rs_period_seconds",
 			"Duration of rsd's periodic check (node ticks, moves, converge).",
 			&d->h_period);
+	prom_hist_write(b, "rs_ctl_page_seconds",
+			"Time rsd's loop spends on one page of status or nodes (built, encoded, sent).",
+			&d->h_page);
 	{
 		bool booted = d->booted || !d->boot;
 		for (rsd_node *n = d->nodes; n; n = n->next)

@@ -303,6 +303,7 @@ typedef struct rsd {
 	prom_hist       h_restart;         /* exit seen -> new pid, seconds */
 	prom_hist       h_commit;          /* store commit, seconds */
 	prom_hist       h_period;          /* one period's work, seconds */
+	prom_hist       h_page;            /* one status or nodes page, seconds */
 	rs_verb         cur_verb;              /* verb being answered */
 	/* trust (auth.c) */
 	bool            insecure;          /* --insecure: plaintext, no checks */

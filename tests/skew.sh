@@ -8,6 +8,9 @@
 #  - HEAD's rsd with the previous rs-agent and rsctl: up, crash -> restart,
 #    status, down; then the agent upgraded in place (kill -9, HEAD's binary
 #    on the same state dir): the service keeps its pid;
+#  - status from both rsctls against each rsd: the same --json bytes and
+#    the same table (HEAD's rsctl asks for rows, RS_FEAT_ROWS; an rsd
+#    without them answers JSON);
 #  - the previous rsd (on the same database) with HEAD's agent and rsctl;
 #    when HEAD's schema is newer, the previous rsd first refuses the file
 #    untouched, then runs on it with HEAD's migration steps undone;
@@ -99,6 +102,31 @@ start_agent() {   # start_agent BUILD NODE
     AGENT=$BG_PID
 }
 ctl() { local b=$1; shift; "$b/ctl/rsctl" -s "$CONTROL" "$@"; }
+# a status table without its UPTIME column (two runs are seconds apart;
+# the columns before it are as wide in both)
+sans_uptime() { python3 -c '
+import sys
+t = sys.stdin.read().splitlines()
+a, b = t[0].index("UPTIME"), t[0].index("LAST-EXIT")
+print("\n".join(l[:a] + l[b:] for l in t))'; }
+# status of everything from both rsctls: the same JSON, byte for byte
+# (neither asks for rows with --json), and the same table (HEAD's from
+# rows when rsd has RS_FEAT_ROWS, else from JSON; the previous one's from
+# JSON). $1: a service the table must show running.
+same_status() {
+    ctl "$PREV" --json status >"$TMP/json.prev" || fail "--json status via rsctl $PREV_V"
+    ctl "$BUILD" --json status >"$TMP/json.head" || fail "--json status via rsctl $HEAD_V"
+    cmp -s "$TMP/json.prev" "$TMP/json.head" \
+        || fail "--json status differs: $(cat "$TMP/json.prev") vs $(cat "$TMP/json.head")"
+    ctl "$PREV" status >"$TMP/table.prev" || fail "status via rsctl $PREV_V"
+    ctl "$BUILD" status >"$TMP/table.head" || fail "status via rsctl $HEAD_V"
+    [ "$(sans_uptime <"$TMP/table.prev")" = "$(sans_uptime <"$TMP/table.head")" ] \
+        || fail "the status tables differ:
+$(cat "$TMP/table.prev")
+---
+$(cat "$TMP/table.head")"
+    grep -q "^$1 *running " "$TMP/table.head" || fail "status does not show $1 running: $(cat "$TMP/table.head")"
+}
 node_up() { ctl "$BUILD" --json nodes | grep -q "\"name\":\"$1\",\"state\":\"up\""; }
 pid_of() { ctl "$BUILD" --json lookup "$1" | sed 's/.*"pid":\([0-9]*\).*/\1/'; }
 export RS_CRED="$TMP/admin.cred"
@@ -128,6 +156,7 @@ ctl "$PREV" down s1 >/dev/null || fail "down via the previous rsctl"
 # the agent upgraded in place: same state dir, HEAD's binary; the service stays
 ctl "$BUILD" up s2 --settle 0.2 -- sleep 1000 >/dev/null || fail "up s2"
 p2=$(pid_of s2)
+same_status s2   # HEAD's rsd: rows for HEAD's table, JSON for the rest
 kill -9 "$AGENT"
 start_agent "$BUILD" n1
 N1AGENT=$AGENT
@@ -197,6 +226,7 @@ kill -9 "$p3"
 wait_for 10 bash -c "[ \"\$('$BUILD/ctl/rsctl' -s '$CONTROL' --json lookup s3 | sed 's/.*\"pid\":\([0-9]*\).*/\1/')\" != '$p3' ]" \
     || fail "s3 was not restarted under rsd $PREV_V"
 ctl "$BUILD" down s3 >/dev/null || fail "down via rsd $PREV_V"
+same_status s2   # the previous rsd: JSON only, HEAD's rsctl prints it alike
 kill -9 "$RSD"
 
 # --- a database of a newer schema: refused, untouched, with the way back ---

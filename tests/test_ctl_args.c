@@ -287,7 +287,8 @@ Test(ctl_args, status_filters_and_pages)
 
 	cr_assert_eq(parse(&c, "status", NULL), ARGS_RUN, "%s", errtext);
 	cr_assert_eq(r->verb, RS_V_STATUS);
-	cr_assert_eq(r->page_size, CTL_PAGE_SIZE, "rsctl always asks for pages");
+	cr_assert_eq(r->page_size, CTL_ROWS_PAGE_SIZE, "rsctl always asks for pages");
+	cr_assert(r->rows, "the table asks for rows");
 	cr_assert_str_empty(r->node);
 	cr_assert_str_empty(r->state);
 	cr_assert_str_empty(r->label);
@@ -303,7 +304,17 @@ Test(ctl_args, status_filters_and_pages)
 	cr_assert_str_eq(r->node, "n7");
 	cr_assert_str_eq(r->state, "backoff");
 	cr_assert_eq(r->page_size, 7);
+	cr_assert(r->rows);
 	cr_assert_str_empty(r->spec.node, "--node of status is a filter, not placement");
+	ctl_cmd_clear(&c);
+
+	/* --json (before or after the verb): JSON pages, of the JSON size */
+	cr_assert_eq(parse(&c, "--json", "status", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_not(r->rows);
+	cr_assert_eq(r->page_size, CTL_PAGE_SIZE);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "status", "--json", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_not(r->rows);
 	ctl_cmd_clear(&c);
 
 	cr_assert_eq(parse(&c, "--json", "nodes", "--state", "suspect", NULL), ARGS_RUN,
@@ -311,7 +322,12 @@ Test(ctl_args, status_filters_and_pages)
 	cr_assert_eq(r->verb, RS_V_NODES);
 	cr_assert_str_eq(r->state, "suspect");
 	cr_assert_eq(r->page_size, CTL_PAGE_SIZE);
+	cr_assert_not(r->rows, "nodes come as JSON");
 	cr_assert(c.json);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "nodes", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_not(r->rows);
+	cr_assert_eq(r->page_size, CTL_PAGE_SIZE);
 	ctl_cmd_clear(&c);
 }
 

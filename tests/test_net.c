@@ -539,3 +539,344 @@ Test(net, call_without_resend_times_out_after_a_server_restart, .timeout = 20)
 {
 	restart_case(0, -ETIMEDOUT);
 }
+
+/* ---- one connection for many calls (net_client) ------------------------ */
+
+/* A CURVE server on a loop of its own thread: a ZAP handler that admits
+ * every key and counts (one ZAP request a handshake), a router that
+ * answers "re:" + the message (twice for one starting with '2') and
+ * keeps the routing ids it saw (one per connection), and its monitor. */
+typedef struct srv {
+	struct ev_loop *loop;
+	ev_async        stop;
+	pthread_t       th;
+	net_sock       *zap, *router;
+	net_curve       keys;
+	char            pub[NET_KEY_LEN + 1];
+	int             refuse;        /* ZAP: 400 to every key */
+	int             zaps, handshakes, got;
+	net_peer        peers[16];
+	int             npeers;
+} srv;
+
+static int srv_zap(const net_zap_req *rq, char *user, size_t usersz, void *arg)
+{
+	srv *s = arg;
+
+	(void)rq;
+	s->zaps++;
+	snprintf(user, usersz, "op");
+	return s->refuse ? 400 : 200;
+}
+
+static void srv_recv(net_sock *ns, const net_peer *peer, const uint8_t *buf,
+		     size_t len, void *arg)
+{
+	srv *s = arg;
+	char out[64];
+	size_t n = len < 32 ? len : 32;
+	int known = 0;
+
+	s->got++;
+	for (int i = 0; i < s->npeers; i++)
+		known |= s->peers[i].len == peer->len &&
+			 memcmp(s->peers[i].id, peer->id, peer->len) == 0;
+	if (!known && s->npeers < 16)
+		s->peers[s->npeers++] = *peer;
+	memcpy(out, "re:", 3);
+	memcpy(out + 3, buf, n);
+	net_send(ns, peer, out, n + 3);
+	if (n && buf[0] == '2')
+		net_send(ns, peer, out, n + 3);
+}
+
+static void srv_event(net_sock *ns, net_event ev, uint32_t value, void *arg)
+{
+	srv *s = arg;
+
+	(void)ns, (void)value;
+	s->handshakes += ev == NET_EV_HANDSHAKE_OK;
+}
+
+static void srv_stop_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)w, (void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void *srv_thread(void *arg)
+{
+	srv *s = arg;
+
+	ev_run(s->loop, 0);
+	return NULL;
+}
+
+/* Makes everything in this thread (the context, the sockets), then hands
+ * the loop to the server's thread. */
+static void srv_start(srv *s, int refuse)
+{
+	memset(s, 0, sizeof *s);
+	s->refuse = refuse;
+	cr_assert_eq(net_keypair(s->pub, s->keys.sec), 0);
+	snprintf(s->keys.domain, sizeof s->keys.domain, "test");
+	s->loop = ev_loop_new(EVFLAG_AUTO);
+	cr_assert_eq(net_zap_start(s->loop, srv_zap, s, &s->zap), 0);
+	cr_assert_eq(net_router_new(s->loop, "tcp://127.0.0.1:*", 0, &s->keys,
+				    srv_recv, s, &s->router), 0);
+	cr_assert_eq(net_monitor(s->router, srv_event, s), 0);
+	ev_async_init(&s->stop, srv_stop_cb);
+	ev_async_start(s->loop, &s->stop);
+	cr_assert_eq(pthread_create(&s->th, NULL, srv_thread, s), 0);
+}
+
+/* Stops the server's thread; its counters are this thread's again. */
+static void srv_stop(srv *s)
+{
+	ev_async_send(s->loop, &s->stop);
+	pthread_join(s->th, NULL);
+	net_destroy(&s->router);
+	net_destroy(&s->zap);
+	ev_loop_destroy(s->loop);
+}
+
+/* A client's keys for s. */
+static net_curve client_keys(const srv *s)
+{
+	net_curve k;
+
+	memset(&k, 0, sizeof k);
+	snprintf(k.server, sizeof k.server, "%s", s->pub);
+	cr_assert_eq(net_keypair(k.pub, k.sec), 0);
+	return k;
+}
+
+/* match: the reply is "re:" + the request (arg). */
+static int is_answer_to(const uint8_t *rep, size_t len, void *arg)
+{
+	const char *req = arg;
+
+	return len == 3 + strlen(req) && memcmp(rep, "re:", 3) == 0 &&
+	       memcmp(rep + 3, req, len - 3) == 0;
+}
+
+Test(net, client_calls_share_one_handshake, .timeout = 30)
+{
+	net_curve k;
+	net_client *c = NULL;
+	uint8_t *rep = NULL;
+	size_t len = 0;
+	char req[32];
+	srv s;
+
+	cr_assert(net_curve_available(), "this libzmq has no CURVE");
+	srv_start(&s, 0);
+	k = client_keys(&s);
+	cr_assert_eq(net_client_new(net_endpoint(s.router), &k, &c), 0);
+	for (int i = 0; i < 50; i++) {
+		snprintf(req, sizeof req, "page %d", i);
+		cr_assert_eq(net_client_call(c, req, strlen(req), 5000,
+					     i % 2 ? NET_CALL_RESEND : NET_CALL_RECONNECT,
+					     NULL, NULL, &rep, &len), 0, "call %d", i);
+		cr_assert(is_answer_to(rep, len, req), "call %d: %.*s", i, (int)len, rep);
+		free(rep);
+	}
+	cr_assert_eq(net_client_handshakes(c), 1);
+
+	/* a late second answer is not taken for the next call's */
+	cr_assert_eq(net_client_call(c, "2x", 2, 5000, 0, is_answer_to, "2x", &rep,
+				     &len), 0);
+	free(rep);
+	for (int i = 0; i < 5; i++) {
+		snprintf(req, sizeof req, "after %d", i);
+		cr_assert_eq(net_client_call(c, req, strlen(req), 5000, 0, is_answer_to,
+					     req, &rep, &len), 0);
+		cr_assert(is_answer_to(rep, len, req));
+		free(rep);
+	}
+
+	/* the same number of net_call_ex: a handshake each */
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(net_call_ex(net_endpoint(s.router), &k, "one", 3, 5000,
+					 NET_CALL_RESEND, &rep, &len), 0);
+		cr_assert(is_answer_to(rep, len, "one"));
+		free(rep);
+	}
+	net_client_destroy(&c);
+	cr_assert_null(c);
+	net_client_destroy(&c);   /* accepts NULL */
+	srv_stop(&s);
+	cr_assert_eq(s.got, 50 + 6 + 3);
+	cr_assert_eq(s.zaps, 1 + 3, "%d ZAP requests (handshakes) for 1 client "
+		     "and 3 net_call_ex", s.zaps);
+	cr_assert_eq(s.handshakes, 1 + 3);
+	cr_assert_eq(s.npeers, 1 + 3, "%d connections", s.npeers);
+	net_shutdown();
+}
+
+/* The server refuses the client's key: -EACCES at once, not after the
+ * timeout. */
+Test(net, client_refused_key_is_eacces, .timeout = 30)
+{
+	net_curve k;
+	net_client *c = NULL;
+	uint8_t *rep = NULL;
+	size_t len = 0;
+	int64_t t0;
+	srv s;
+
+	srv_start(&s, 1);
+	k = client_keys(&s);
+	cr_assert_eq(net_client_new(net_endpoint(s.router), &k, &c), 0);
+	t0 = mono_ms();
+	cr_assert_eq(net_client_call(c, "x", 1, 10000, NET_CALL_RESEND, NULL, NULL,
+				     &rep, &len), -EACCES);
+	cr_assert_lt(mono_ms() - t0, 5000);
+	cr_assert_null(rep);
+	net_client_destroy(&c);
+	srv_stop(&s);
+	cr_assert_eq(s.got, 0);
+	cr_assert_geq(s.zaps, 1);
+	net_shutdown();
+}
+
+/* Router side for the client's restart cases: answers the first request,
+ * dies at the second without answering (a server killed mid-call). */
+static void once_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,
+		    size_t len, void *arg)
+{
+	static int n;
+
+	if (n++)
+		_exit(0);
+	echo_cb(s, peer, buf, len, arg);
+}
+
+/* A server (first) that answers, or answers once then dies at the next
+ * request (once), and a second that takes its endpoint once it is gone.
+ * Forks both before this process makes its ZeroMQ context. */
+static void two_servers(int once, pid_t *s1, pid_t *s2, char *ep, size_t n)
+{
+	int p[2];
+	FILE *f;
+
+	cr_assert_eq(pipe(p), 0);
+	*s1 = fork();
+	cr_assert_geq(*s1, 0);
+	if (*s1 == 0) {
+		struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+		echo e = { 0 };
+
+		close(p[0]);
+		if (net_router_new(loop, "tcp://127.0.0.1:*", 0, NULL,
+				   once ? once_cb : echo_cb, &e, &e.router) < 0)
+			_exit(2);
+		dprintf(p[1], "%s\n", net_endpoint(e.router));
+		close(p[1]);
+		ev_run(loop, 0);
+		_exit(0);
+	}
+	close(p[1]);
+	f = fdopen(p[0], "r");
+	cr_assert(f && fgets(ep, (int)n, f), "the first server gave no endpoint");
+	fclose(f);
+	ep[strcspn(ep, "\n")] = '\0';
+	*s2 = fork();
+	cr_assert_geq(*s2, 0);
+	if (*s2 == 0)
+		serve(ep, 1, -1);
+}
+
+struct ccall { net_client *c; int flags, r; uint8_t *rep; size_t len; };
+
+static void *ccall_thread(void *arg)
+{
+	struct ccall *x = arg;
+
+	x->r = net_client_call(x->c, "ping", 4, 3000, x->flags, NULL, NULL,
+			       &x->rep, &x->len);
+	return NULL;
+}
+
+/* A client whose first call was answered; the server dies at the second
+ * and another comes up on its endpoint: the flags of that call decide,
+ * as for net_call_ex. */
+static void client_restart_case(int flags, int want)
+{
+	char ep[256] = "";
+	struct ccall x = { .flags = flags };
+	uint8_t *rep = NULL;
+	size_t len = 0;
+	pthread_t th;
+	pid_t s1, s2;
+	int st;
+
+	two_servers(1, &s1, &s2, ep, sizeof ep);
+	cr_assert_eq(net_client_new(ep, NULL, &x.c), 0);
+	cr_assert_eq(net_client_call(x.c, "ping", 4, 5000, flags, NULL, NULL, &rep,
+				     &len), 0);
+	cr_assert(is_answer_to(rep, len, "ping"));
+	free(rep);
+	cr_assert_eq(pthread_create(&th, NULL, ccall_thread, &x), 0);
+	cr_assert_eq(waitpid(s1, &st, 0), s1);   /* it got the request, and died */
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "first server: 0x%x", st);
+	pthread_join(th, NULL);
+	kill(s2, SIGKILL);
+	waitpid(s2, NULL, 0);
+	cr_assert_eq(x.r, want, "net_client_call: %d (%s), want %d", x.r,
+		     strerror(-x.r), want);
+	if (want == 0) {
+		cr_assert(is_answer_to(x.rep, x.len, "ping"));
+		cr_assert_eq(net_client_handshakes(x.c), 2);
+	}
+	free(x.rep);
+	net_client_destroy(&x.c);
+	net_shutdown();
+}
+
+Test(net, client_call_resends_after_a_server_restart, .timeout = 20)
+{
+	client_restart_case(NET_CALL_RESEND, 0);
+}
+
+Test(net, client_call_reconnect_says_so_after_a_server_restart, .timeout = 20)
+{
+	client_restart_case(NET_CALL_RECONNECT, -ECONNRESET);
+}
+
+Test(net, client_call_without_resend_times_out_after_a_server_restart, .timeout = 20)
+{
+	client_restart_case(0, -ETIMEDOUT);
+}
+
+/* The server restarts between two calls: the second call's request waits
+ * for the new connection and is answered (once: a late copy is dropped). */
+Test(net, client_survives_a_restart_between_calls, .timeout = 20)
+{
+	char ep[256] = "";
+	net_client *c = NULL;
+	uint8_t *rep = NULL;
+	size_t len = 0;
+	pid_t s1, s2;
+
+	two_servers(0, &s1, &s2, ep, sizeof ep);
+	cr_assert_eq(net_client_new(ep, NULL, &c), 0);
+	cr_assert_eq(net_client_call(c, "one", 3, 5000, NET_CALL_RESEND, NULL, NULL,
+				     &rep, &len), 0);
+	cr_assert(is_answer_to(rep, len, "one"));
+	free(rep);
+	kill(s1, SIGKILL);
+	waitpid(s1, NULL, 0);
+	cr_assert_eq(net_client_call(c, "two", 3, 5000, NET_CALL_RESEND, is_answer_to,
+				     "two", &rep, &len), 0);
+	cr_assert(is_answer_to(rep, len, "two"));
+	free(rep);
+	cr_assert_eq(net_client_call(c, "three", 5, 5000, NET_CALL_RESEND, is_answer_to,
+				     "three", &rep, &len), 0);
+	free(rep);
+	cr_assert_eq(net_client_handshakes(c), 2);
+	kill(s2, SIGKILL);
+	waitpid(s2, NULL, 0);
+	net_client_destroy(&c);
+	net_shutdown();
+}

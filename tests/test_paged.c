@@ -3,9 +3,13 @@
  * issue 12): real rsd, rs-agents and rsctl (tests/harness.c), pages of a
  * few rows over ~50 instances, the --node and --state filters, the
  * instance counts of nodes, and the answer an unpaged (0.2) request gets
- * when everything does not fit in one frame. Waits are on conditions.
+ * when everything does not fit in one frame; status as rows
+ * (RS_FEAT_ROWS): the same rows as the JSON answer, page for page, and
+ * the same table from rsctl whichever rsd sends. Waits are on conditions.
  */
 #include <criterion/criterion.h>
+#include <ev.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +19,7 @@
 #include "harness.h"
 #include "msg.h"
 #include "net.h"
+#include "version.h"
 #include "wire.h"
 
 #define T_TIMEOUT 90
@@ -333,6 +338,401 @@ Test(paged, unpaged_answer_too_large_is_refused, .init = setup1,
 	j = ctl_json("status", NULL);
 	cr_assert_eq(json_array_size(json_object_get(j, "services")), NSVC);
 	census_of(j);
+	net_shutdown();
+	h_pass();
+}
+
+/* ---- status as rows (RS_FEAT_ROWS) ------------------------------------ */
+
+/* One status request straight to rsd: rows or JSON, one page after
+ * `after`, LABELs labels (NULL-terminated, may be NULL). */
+static int call_status(bool rows, const char *after, uint32_t page_size,
+		       const char *node, const char *state,
+		       const char *const *labels, rs_msg *rep)
+{
+	rs_msg m;
+	uint8_t *buf, *in = NULL;
+	size_t len, inlen = 0, n = 0;
+	int r;
+
+	rs_msg_init(&m, RS_MSG_REQUEST);
+	m.u.request.id = 2;
+	m.u.request.verb = RS_V_STATUS;
+	m.u.request.rows = rows;
+	m.u.request.page_size = page_size;
+	snprintf(m.u.request.page_after, sizeof m.u.request.page_after, "%s", after);
+	snprintf(m.u.request.node, sizeof m.u.request.node, "%s", node);
+	snprintf(m.u.request.state, sizeof m.u.request.state, "%s", state);
+	if (labels && labels[0]) {
+		snprintf(m.u.request.label, sizeof m.u.request.label, "%s", labels[0]);
+		while (labels[n + 1])
+			n++;
+		m.u.request.batch = calloc(n + 1, sizeof *m.u.request.batch);
+		cr_assert_not_null(m.u.request.batch);
+		for (size_t i = 0; i < n; i++)
+			m.u.request.batch[i] = strdup(labels[i + 1]);
+		m.u.request.nbatch = n;
+	}
+	cr_assert_eq(wire_encode(&m, &buf, &len), 0);
+	rs_msg_clear(&m);
+	r = net_call(h_control_ep(), h_curve(), buf, len, 5000, &in, &inlen);
+	free(buf);
+	cr_assert_eq(r, 0, "status: %s", strerror(-r));
+	r = wire_decode(in, inlen, rep);
+	free(in);
+	cr_assert_eq(r, 0, "rsd's reply does not decode: %d", r);
+	cr_assert_eq(rep->type, RS_MSG_REPLY);
+	cr_assert(rep->features & RS_FEAT_ROWS, "rsd does not announce RS_FEAT_ROWS");
+	return rep->u.reply.code;
+}
+
+/* The rows a JSON status item stands for, as rsd's rows say them (their
+ * strings borrowed from svc). */
+static size_t rows_of_item(const json_t *svc, rs_status_row *out, size_t max)
+{
+	const json_t *insts = json_object_get(svc, "instances"), *in;
+	const json_t *op = json_object_get(svc, "operation");
+	size_t n = 0, i;
+
+#define JS(o, k) json_string_value(json_object_get((o), (k)))
+	json_array_foreach(insts, i, in) {
+		const json_t *e = json_object_get(in, "last_exit");
+		const char *reason = JS(e, "reason");
+		rs_status_row *r = &out[n++];
+
+		cr_assert_leq(n, max);
+		memset(r, 0, sizeof *r);
+		r->instance = (uint64_t)json_integer_value(json_object_get(in, "id"));
+		r->state = JS(in, "state");
+		r->standby = !strcmp(JS(in, "role"), "standby");
+		r->node = JS(in, "node");
+		r->pid = (int32_t)json_integer_value(json_object_get(in, "pid"));
+		r->restarts = (uint32_t)json_integer_value(json_object_get(in, "restarts"));
+		r->started_ms = (uint64_t)json_integer_value(json_object_get(in, "started_ms"));
+		r->exit_reason = reason && strcmp(reason, "none") ? reason : "";
+		r->exit_code = (int32_t)json_integer_value(json_object_get(e, "code"));
+		r->exit_signal = (int32_t)json_integer_value(json_object_get(e, "signal"));
+		r->status = JS(in, "status");
+	}
+	if (!n) {
+		cr_assert_lt(n, max);
+		memset(&out[0], 0, sizeof out[0]);
+		out[0].state = JS(svc, "state");
+		n = 1;
+	}
+	for (i = 0; i < n; i++)
+		out[i].label = JS(svc, "label");
+	if (json_is_object(op)) {
+		out[0].op_kind = JS(op, "kind");
+		out[0].op_progress = JS(op, "progress");
+	}
+#undef JS
+	return n;
+}
+
+static void assert_row_eq(const rs_status_row *a, const rs_status_row *b,
+			  const char *what, size_t k)
+{
+#define S0(s) ((s) ? (s) : "")
+#define ROW_STR(f) cr_assert_str_eq(S0(a->f), b->f, "%s, row %zu (%s): " #f " '%s' " \
+				    "from JSON, '%s' in rows", what, k, a->label,    \
+				    S0(a->f), b->f)
+#define ROW_NUM(f) cr_assert_eq(a->f, b->f, "%s, row %zu (%s): " #f " %lld from " \
+				"JSON, %lld in rows", what, k, a->label,          \
+				(long long)a->f, (long long)b->f)
+	ROW_STR(label);
+	ROW_NUM(instance);
+	ROW_STR(state);
+	ROW_NUM(standby);
+	ROW_STR(node);
+	ROW_NUM(pid);
+	ROW_NUM(restarts);
+	ROW_NUM(started_ms);
+	ROW_STR(exit_reason);
+	ROW_NUM(exit_code);
+	ROW_NUM(exit_signal);
+	ROW_STR(status);
+	ROW_STR(op_kind);
+	ROW_STR(op_progress);
+#undef ROW_STR
+#undef ROW_NUM
+#undef S0
+}
+
+/* Pages through status both ways with the same filters: every page has
+ * the same rows in the same order and the same cursor. Returns the rows
+ * and counts the pages and the services' own rows. */
+static size_t rows_vs_json(const char *what, uint32_t page_size, const char *node,
+			   const char *state, const char *const *labels,
+			   size_t *pages, size_t *own)
+{
+	static rs_status_row want[4096];
+	char after[RS_CURSOR_MAX] = "";
+	size_t total = 0;
+
+	*pages = *own = 0;
+	do {
+		rs_msg js, rw;
+		json_t *j, *item;
+		size_t n = 0, i;
+
+		cr_assert_eq(call_status(false, after, page_size, node, state, labels, &js),
+			     RS_OK, "%s: %s", what, js.u.reply.message);
+		cr_assert_eq(call_status(true, after, page_size, node, state, labels, &rw),
+			     RS_OK, "%s (rows): %s", what, rw.u.reply.message);
+		cr_assert_null(rw.u.reply.json, "%s: rows come without JSON", what);
+		j = json_loads(js.u.reply.json, 0, NULL);
+		cr_assert_not_null(j);
+		json_array_foreach(json_object_get(j, "services"), i, item)
+			n += rows_of_item(item, want + n, sizeof want / sizeof want[0] - n);
+		cr_assert_eq(rw.u.reply.nrows, n, "%s, page after '%s': %zu rows, JSON "
+			     "has %zu", what, after, rw.u.reply.nrows, n);
+		for (i = 0; i < n; i++) {
+			assert_row_eq(&want[i], &rw.u.reply.rows[i], what, total + i);
+			*own += rw.u.reply.rows[i].instance == 0;
+		}
+		json_decref(j);
+		cr_assert_str_eq(rw.u.reply.next_page, js.u.reply.next_page,
+				 "%s: the pages end at other labels", what);
+		cr_assert(!js.u.reply.next_page[0] || strcmp(js.u.reply.next_page, after) > 0);
+		snprintf(after, sizeof after, "%s", js.u.reply.next_page);
+		total += n;
+		rs_msg_clear(&js);
+		rs_msg_clear(&rw);
+		cr_assert_lt(++*pages, 100, "paging does not end");
+	} while (after[0]);
+	return total;
+}
+
+/* An rsd that does not know Request.rows (0.2.0, 0.3.0 before rows): a
+ * plaintext proxy in front of the real rsd that clears the field, so
+ * rsd answers JSON. Runs on a loop of its own thread. */
+typedef struct proxy {
+	struct ev_loop *loop;
+	ev_async        stop;
+	pthread_t       th;
+	net_sock       *router;
+	int             rows_asked, errors;
+} proxy;
+
+static void proxy_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
+		       size_t len, void *arg)
+{
+	proxy *px = arg;
+	uint8_t *out = NULL, *rep = NULL;
+	size_t outlen = 0, replen = 0;
+	rs_msg m;
+
+	if (wire_decode(buf, len, &m) < 0) {
+		px->errors++;
+		return;
+	}
+	if (m.type == RS_MSG_REQUEST) {
+		px->rows_asked += m.u.request.rows;
+		m.u.request.rows = false;
+	}
+	if (wire_encode(&m, &out, &outlen) < 0 ||
+	    net_call(h_control_ep(), h_curve(), out, outlen, 10000, &rep, &replen) < 0 ||
+	    net_send(s, peer, rep, replen) < 0)
+		px->errors++;
+	rs_msg_clear(&m);
+	free(out);
+	free(rep);
+}
+
+static void proxy_stop_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)w, (void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void *proxy_thread(void *arg)
+{
+	ev_run(((proxy *)arg)->loop, 0);
+	return NULL;
+}
+
+static void proxy_start(proxy *px)
+{
+	memset(px, 0, sizeof *px);
+	px->loop = ev_loop_new(EVFLAG_AUTO);
+	cr_assert_eq(net_router_new(px->loop, "tcp://127.0.0.1:*", 0, NULL, proxy_recv,
+				    px, &px->router), 0);
+	ev_async_init(&px->stop, proxy_stop_cb);
+	ev_async_start(px->loop, &px->stop);
+	cr_assert_eq(pthread_create(&px->th, NULL, proxy_thread, px), 0);
+}
+
+static void proxy_stop(proxy *px)
+{
+	ev_async_send(px->loop, &px->stop);
+	pthread_join(px->th, NULL);
+	net_destroy(&px->router);
+	ev_loop_destroy(px->loop);
+}
+
+/* The table without its UPTIME column (the two runs are seconds apart):
+ * the columns before it are as wide in both; malloc'ed. */
+static char *without_uptime(const char *table)
+{
+	const char *nl = strchr(table, '\n'), *u = strstr(table, "UPTIME");
+	const char *x = strstr(table, "LAST-EXIT");
+	size_t a, b, off = 0;
+	char *out = calloc(1, strlen(table) + 1);
+
+	cr_assert(nl && u && x && u < nl && x < nl, "no table header: %s", table);
+	cr_assert_not_null(out);
+	a = (size_t)(u - table);
+	b = (size_t)(x - table);
+	for (const char *line = table; *line;) {
+		size_t len = strcspn(line, "\n");
+
+		if (len > b && line[0] != ' ') {
+			memcpy(out + off, line, a);
+			memcpy(out + off + a, line + b, len - b);
+			off += a + len - b;
+		} else {   /* the lines under the table */
+			memcpy(out + off, line, len);
+			off += len;
+		}
+		out[off++] = '\n';
+		line += len + (line[len] == '\n');
+	}
+	return out;
+}
+
+/* `rsctl status ARGS` against rsd (rows) and against the proxy (JSON):
+ * the same table. Returns its lines. */
+static size_t same_table(proxy *px, const char *a1, ...)
+{
+	const char *direct[16], *via[20] = { "-s", net_endpoint(px->router), "--insecure" };
+	const h_res *r1, *r2;
+	char *t1, *t2;
+	size_t n = 0, lines = 0;
+	int asked = px->rows_asked;
+	va_list ap;
+
+	va_start(ap, a1);
+	for (const char *a = a1; a && n < 15; a = va_arg(ap, const char *))
+		direct[n++] = a;
+	va_end(ap);
+	direct[n] = NULL;
+	for (size_t i = 0; i <= n; i++)
+		via[3 + i] = direct[i];
+	r1 = h_rsctl_v(20000, direct);
+	assert_code(r1, 0, "status (rows)");
+	r2 = h_rsctl_v(20000, via);
+	assert_code(r2, 0, "status (JSON, via the proxy)");
+	cr_assert_gt(px->rows_asked, asked, "rsctl did not ask for rows");
+	t1 = without_uptime(r1->out);
+	t2 = without_uptime(r2->out);
+	cr_assert_str_eq(t1, t2, "rsctl %s %s...: the table from rows differs from "
+			 "the one from JSON:\n%s\n---\n%s", a1, n > 1 ? direct[1] : "",
+			 r1->out, r2->out);
+	for (const char *p = r1->out; *p; p++)
+		lines += *p == '\n';
+	free(t1);
+	free(t2);
+	return lines;
+}
+
+static bool running_fn(void *arg)
+{
+	json_t *j = h_json(h_rsctl("--json", "status", "--state", "running", NULL));
+	size_t n = 0, i;
+	const json_t *s;
+
+	json_array_foreach(json_object_get(j, "services"), i, s)
+		n += json_array_size(json_object_get(s, "instances"));
+	return n == *(size_t *)arg;
+}
+
+/* The cluster of make_cluster, and: gate (waits for READY=1 that never
+ * comes: starting, with a status text), w0 and w1 that depend on it (no
+ * instance), solo with a warm standby, and opsvc whose up is in
+ * progress. */
+static void make_rows_cluster(void)
+{
+	char yaml[4096];
+	size_t off = 0, want = (NSVC - 1) * NREP + 2;
+	const h_res *r;
+
+	off += (size_t)snprintf(yaml + off, sizeof yaml - off, "services:\n");
+	for (int i = 0; i < NSVC; i++)
+		off += (size_t)snprintf(yaml + off, sizeof yaml - off,
+					"  - label: s%02d\n    command: [%s, --ready]\n"
+					"    replicas: %d\n", i, h_notifysvc(), NREP);
+	off += (size_t)snprintf(yaml + off, sizeof yaml - off,
+				"  - label: gate\n    command: [%s, --status, not yet]\n"
+				"    notify: notify\n    ready_timeout: 600\n"
+				"  - label: w0\n    command: [%s, --ready]\n"
+				"    depends_on: [gate]\n"
+				"  - label: w1\n    command: [%s, --ready]\n"
+				"    depends_on: [gate]\n"
+				"  - label: solo\n    command: [%s, --ready]\n",
+				h_notifysvc(), h_notifysvc(), h_notifysvc(), h_notifysvc());
+	cr_assert_lt(off, sizeof yaml);
+	/* the apply waits for gate to its timeout: it goes on in rsd */
+	r = h_rsctl_t(60000, "--timeout", "300", "apply", "--no-block",
+		      write_file("rows.yaml", yaml), NULL);
+	assert_code(r, 0, "apply of 12 x 4 replicas, gate, w0, w1");
+	want = NSVC * NREP + 1;
+	cr_assert(h_wait_until(running_fn, &want, 30000), "not every replica runs");
+	assert_code(h_rsctl("down", DOWNED, NULL), 0, "down " DOWNED);
+	cr_assert(h_wait_until(settled_fn, NULL, 10000), DOWNED "'s instances are not down");
+	r = h_rsctl_t(30000, "clone", "solo", NULL);
+	assert_code(r, 0, "clone solo");
+	r = h_rsctl("up", "opsvc", "--no-block", "--notify", "notify", "--ready-timeout",
+		    "600", "--", h_notifysvc(), "--status", "warming up", NULL);
+	assert_code(r, 0, "up opsvc --no-block");
+	want = (NSVC - 1) * NREP + 2;   /* solo and its standby */
+	cr_assert(h_wait_until(running_fn, &want, 10000), "the standby does not run");
+}
+
+Test(paged, rows_are_the_json_rows, .init = setup2, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	static const char *const named[] = { "w1", "s07", "gate", "s02", "opsvc", NULL };
+	size_t pages, own, n, all, lines;
+	proxy px;
+
+	make_rows_cluster();
+	/* everything, in pages of 5 rows and in one page */
+	all = rows_vs_json("status", 5, "", "", NULL, &pages, &own);
+	cr_assert_eq(all, NSVC * NREP + 1 + 2 + 2 + 1, "%zu rows", all);
+	cr_assert_geq(pages, 6, "%zu pages", pages);
+	cr_assert_eq(own, 2, "w0 and w1 have a row of their own");
+	cr_assert_eq(rows_vs_json("status, one page", 10000, "", "", NULL, &pages, &own), all);
+	cr_assert_eq(pages, 1);
+	/* filters, LABELs, both */
+	n = rows_vs_json("--node n1", 3, "n1", "", NULL, &pages, &own);
+	cr_assert(n > 0 && n < all && own == 0, "--node n1: %zu rows", n);
+	n = rows_vs_json("--state down", 2, "", "down", NULL, &pages, &own);
+	cr_assert_eq(n, NREP + 2, "--state down: %zu rows", n);
+	cr_assert_eq(own, 2);
+	n = rows_vs_json("--state starting", 1, "", "starting", NULL, &pages, &own);
+	cr_assert_eq(n, 2, "--state starting: gate and opsvc, %zu rows", n);
+	n = rows_vs_json("LABELs", 2, "", "", named, &pages, &own);
+	cr_assert_eq(n, 1 + NREP + 1 + NREP + 1, "LABELs: %zu rows", n);
+	cr_assert_geq(pages, 3);
+	cr_assert_eq(own, 1, "w1 has a row of its own");
+	/* with a filter, a named service that keeps none is left out */
+	n = rows_vs_json("LABELs --node n2 --state running", 1, "n2", "running", named,
+			 &pages, &own);
+	cr_assert(n > 0 && n <= 2 * NREP && own == 0, "%zu rows, %zu own", n, own);
+
+	/* rsctl: the same table from rows as from JSON (an rsd without rows) */
+	proxy_start(&px);
+	lines = same_table(&px, "status", "--page-size", "5", NULL);
+	cr_assert_eq(lines, 1 + all + 1, "%zu lines: the table and opsvc's up", lines);
+	same_table(&px, "status", NULL);
+	same_table(&px, "status", "--node", "n2", "--page-size", "4", NULL);
+	same_table(&px, "status", "--state", "down", "--page-size", "1", NULL);
+	same_table(&px, "status", "w1", "s07", "gate", "s02", "opsvc", "--page-size", "2",
+		   NULL);
+	same_table(&px, "status", "w1", "s07", "--node", "n2", NULL);
+	proxy_stop(&px);
+	cr_assert_eq(px.errors, 0);
 	net_shutdown();
 	h_pass();
 }

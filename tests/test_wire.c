@@ -266,6 +266,27 @@ static void cmp_spec(const rs_spec *a, const rs_spec *b)
 }
 
 /* Field-by-field comparison of two messages of the same type. */
+/* A row sent (a NULL string goes as "") and the row decoded (no NULL). */
+static void cmp_row(const rs_status_row *a, const rs_status_row *b)
+{
+#define S0(s) ((s) ? (s) : "")
+	cr_assert_str_eq(S0(a->label), b->label);
+	cr_assert_eq(a->instance, b->instance);
+	cr_assert_str_eq(S0(a->state), b->state);
+	cr_assert_eq(a->standby, b->standby);
+	cr_assert_str_eq(S0(a->node), b->node);
+	cr_assert_eq(a->pid, b->pid);
+	cr_assert_eq(a->restarts, b->restarts);
+	cr_assert_eq(a->started_ms, b->started_ms);
+	cr_assert_str_eq(S0(a->exit_reason), b->exit_reason);
+	cr_assert_eq(a->exit_code, b->exit_code);
+	cr_assert_eq(a->exit_signal, b->exit_signal);
+	cr_assert_str_eq(S0(a->status), b->status);
+	cr_assert_str_eq(S0(a->op_kind), b->op_kind);
+	cr_assert_str_eq(S0(a->op_progress), b->op_progress);
+#undef S0
+}
+
 static void cmp_msg(const rs_msg *a, const rs_msg *b)
 {
 	cr_assert_eq(a->type, b->type);
@@ -349,6 +370,7 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 		cr_assert_str_eq(a->u.request.state, b->u.request.state);
 		cr_assert_str_eq(a->u.request.page_after, b->u.request.page_after);
 		cr_assert_eq(a->u.request.page_size, b->u.request.page_size);
+		cr_assert_eq(a->u.request.rows, b->u.request.rows);
 		break;
 	case RS_MSG_REPLY:
 		cr_assert_eq(a->u.reply.id, b->u.reply.id);
@@ -356,6 +378,9 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 		cmp_str_or_null(a->u.reply.message, b->u.reply.message);
 		cmp_str_or_null(a->u.reply.json, b->u.reply.json);
 		cr_assert_str_eq(a->u.reply.next_page, b->u.reply.next_page);
+		cr_assert_eq(a->u.reply.nrows, b->u.reply.nrows);
+		for (size_t i = 0; i < a->u.reply.nrows; i++)
+			cmp_row(&a->u.reply.rows[i], &b->u.reply.rows[i]);
 		break;
 	default:
 		cr_assert_fail("unexpected type %d", (int)a->type);
@@ -652,6 +677,161 @@ Test(wire, roundtrip_paged, .timeout = 10)
 	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
 	rs_msg_clear(&m);
 	cr_assert_null(buf);
+}
+
+/* Rows of status (RS_FEAT_ROWS) with every field, a service's own row
+ * (NULL strings), extremes. Their strings live in text (n <= 512). */
+static char row_text[512][4][64];
+static char long_status[RS_STATUS_MAX], long_word[RS_ROW_WORD_MAX];
+
+static void fill_rows(rs_reply *rp, size_t n)
+{
+	rp->rows = calloc(n, sizeof *rp->rows);
+	cr_assert_not_null(rp->rows);
+	rp->nrows = n;
+	for (size_t i = 0; i < n; i++) {
+		rs_status_row *r = &rp->rows[i];
+		char (*t)[64] = row_text[i % 512];
+
+		snprintf(t[0], sizeof t[0], "svc-%zu", i / 3);
+		r->label = t[0];
+		r->instance = i % 3 ? 1000 + i : 0;
+		r->state = i % 3 ? "running" : "down";
+		r->standby = i % 2;
+		r->node = i % 3 ? "n-17.eu" : NULL;
+		r->pid = (int32_t)(i % 3 ? 4242 + i : 0);
+		r->restarts = (uint32_t)i;
+		r->started_ms = 1733400000123ull + i;
+		r->exit_reason = i % 4 ? "signaled" : "";
+		r->exit_code = i % 5 ? -1 : 0;
+		r->exit_signal = i % 4 ? 9 : 0;
+		snprintf(t[1], sizeof t[1], "serving %zu \xc3\xa9", i);
+		r->status = t[1];
+		if (i % 3 == 0) {
+			r->op_kind = "update";
+			r->op_progress = "2/3 handed over";
+		}
+	}
+	memset(long_status, 'x', sizeof long_status - 1);
+	memset(long_word, 's', sizeof long_word - 1);
+}
+
+Test(wire, roundtrip_rows, .timeout = 10)
+{
+	rs_msg m;
+	uint8_t *buf = NULL;
+	size_t len = 0, want;
+
+	rs_msg_init(&m, RS_MSG_REQUEST);
+	m.u.request.verb = RS_V_STATUS;
+	m.u.request.page_size = 10000;
+	m.u.request.rows = true;
+	roundtrip(&m);
+
+	rs_msg_init(&m, RS_MSG_REPLY);
+	m.u.reply.id = 3;
+	strcpy(m.u.reply.next_page, "svc-2");
+	fill_rows(&m.u.reply, 9);
+	m.u.reply.rows[4].pid = INT32_MIN;
+	m.u.reply.rows[5].started_ms = UINT64_MAX;
+	m.u.reply.rows[6].restarts = UINT32_MAX;
+	m.u.reply.rows[7].status = long_status;
+	m.u.reply.rows[8].state = long_word;
+	roundtrip(&m);
+
+	/* wire_status_row_size: what each row adds to the frame */
+	rs_msg_init(&m, RS_MSG_REPLY);
+	m.u.reply.id = 3;
+	cr_assert_eq(wire_encode(&m, &buf, &len), 0);
+	free(buf);
+	want = len;
+	fill_rows(&m.u.reply, 300);
+	m.u.reply.rows[7].exit_code = INT32_MIN;
+	m.u.reply.rows[8].standby = true;
+	m.u.reply.rows[9].status = long_status;
+	for (size_t i = 0; i < m.u.reply.nrows; i++)
+		want += wire_status_row_size(&m.u.reply.rows[i]);
+	cr_assert_eq(wire_encode(&m, &buf, &len), 0);
+	/* + the reply's length prefix growing from 1 to 3 bytes */
+	cr_assert(len >= want && len <= want + 4, "encoded %zu bytes, rows "
+		  "counted %zu", len, want);
+	free(buf);
+	rs_msg_clear(&m);
+
+	/* not sent: a row without a label, a word too long, more than
+	 * RS_ROWS_MAX rows */
+	rs_msg_init(&m, RS_MSG_REPLY);
+	fill_rows(&m.u.reply, 2);
+	m.u.reply.rows[1].label = "";
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	m.u.reply.rows[1].label = NULL;
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	rs_msg_clear(&m);
+	rs_msg_init(&m, RS_MSG_REPLY);
+	fill_rows(&m.u.reply, 2);
+	m.u.reply.rows[0].exit_reason = long_status;
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	rs_msg_clear(&m);
+	rs_msg_init(&m, RS_MSG_REPLY);
+	fill_rows(&m.u.reply, RS_ROWS_MAX + 1);
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	rs_msg_clear(&m);
+	cr_assert_null(buf);
+}
+
+/* A Reply frame of n rows (field 6), each label + state (+ reason). */
+static struct pb rows_frame(size_t n, const char *label, const char *state,
+			    const char *reason)
+{
+	struct pb reply = { 0 }, row = { 0 };
+
+	pb_varint(&reply, 1, 3);
+	for (size_t i = 0; i < n; i++) {
+		pb_str(&row, 1, label);
+		pb_str(&row, 3, state);
+		if (reason)
+			pb_str(&row, 9, reason);
+		pb_sub(&reply, 6, &row);
+	}
+	return envelope(RS_PROTO_VERSION, 21, &reply);
+}
+
+/* Rows from a peer: too many, a bad or missing label, an over-long word
+ * reject the whole reply. */
+Test(wire, rows_rejected, .timeout = 10)
+{
+	char longword[RS_ROW_WORD_MAX + 1];
+	struct pb b = rows_frame(2, "web", "running", NULL);
+	rs_msg m;
+
+	cr_assert_eq(wire_decode(b.p, b.n, &m), 0);
+	pb_free(&b);
+	cr_assert_eq(m.type, RS_MSG_REPLY);
+	cr_assert_eq(m.u.reply.nrows, 2);
+	cr_assert_str_eq(m.u.reply.rows[1].label, "web");
+	cr_assert_str_eq(m.u.reply.rows[1].state, "running");
+	cr_assert_str_eq(m.u.reply.rows[1].op_progress, "", "absent strings are \"\"");
+	cr_assert_str_eq(m.u.reply.rows[1].node, "");
+	cr_assert_null(m.u.reply.json);
+	rs_msg_clear(&m);
+
+	b = rows_frame(RS_ROWS_MAX, "w", "up", NULL);
+	cr_assert_eq(decode_pb(&b), 0);
+	b = rows_frame(RS_ROWS_MAX + 1, "w", "up", NULL);
+	cr_assert_eq(decode_pb(&b), -WIRE_E_FIELD);
+	b = rows_frame(2, "bad label", "running", NULL);
+	cr_assert_eq(decode_pb(&b), -WIRE_E_FIELD);
+	b = rows_frame(2, "", "running", NULL);
+	cr_assert_eq(decode_pb(&b), -WIRE_E_FIELD);
+	memset(longword, 'w', sizeof longword - 1);
+	longword[sizeof longword - 1] = '\0';
+	b = rows_frame(2, "web", longword, NULL);
+	cr_assert_eq(decode_pb(&b), -WIRE_E_FIELD);
+	b = rows_frame(2, "web", "running", longword);
+	cr_assert_eq(decode_pb(&b), -WIRE_E_FIELD);
+	longword[sizeof longword - 2] = '\0';   /* 31 bytes: fits */
+	b = rows_frame(2, "web", longword, longword);
+	cr_assert_eq(decode_pb(&b), 0);
 }
 
 Test(wire, roundtrip_limits, .timeout = 10)
