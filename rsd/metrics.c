@@ -123,6 +123,12 @@ static void metrics_text(rsd *d, prom_buf *b)
 			    "Time the checkpointer spent copying the WAL into the file.");
 		prom_sample(b, "rs_store_checkpoint_seconds_total", c.seconds, NULL);
 	}
+	prom_family(b, "rs_malloc_trims_total", "counter",
+		    "Times rsd gave its heap's free pages back to the system (malloc_trim, each minute).");
+	prom_sample(b, "rs_malloc_trims_total", (double)d->trims, NULL);
+	prom_family(b, "rs_malloc_trim_seconds_total", "counter",
+		    "Time rsd's loop spent in malloc_trim.");
+	prom_sample(b, "rs_malloc_trim_seconds_total", (double)d->trim_ns / 1e9, NULL);
 	prom_hist_write(b, "rs_period_seconds",
 			"Duration of rsd's periodic check (node ticks, moves, converge).",
 			&d->h_period);

@@ -6,6 +6,7 @@
 #include "version.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1645,6 +1646,16 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 	}
 	events_prune(d);
+	if (!d->trim_last_ms || now - d->trim_last_ms >= RSD_TRIM_MS) {
+		/* glibc keeps the free pages inside its heap (a Hello wave's,
+		 * a big apply's) for ever; this gives them back */
+		uint64_t t = clock_mono_ns();
+
+		malloc_trim(0);
+		d->trim_last_ms = now;
+		d->trims++;
+		d->trim_ns += clock_mono_ns() - t;
+	}
 	{
 		store_ckpt_stats cs;
 

@@ -87,6 +87,7 @@ grep -qE '^rs_store_commit_seconds_count [1-9]' "$TMP/m2.txt" || fail "no store 
 grep -q '^rs_boot_complete 1$' "$TMP/m2.txt" || fail "rs_boot_complete is not 1"
 grep -q '^rs_backoff_seconds{label="crashy"} 0$' "$TMP/m2.txt" || fail "rs_backoff_seconds of a running service is not 0"
 grep -q '^process_cpu_seconds_total ' "$TMP/m2.txt" || fail "no process metrics"
+grep -qE '^rs_malloc_trims_total [1-9]' "$TMP/m2.txt" || fail "rsd's first period did not trim its heap"
 
 # the agent's own endpoint: the node's view, valid exposition, the crash
 curl -sf "http://$AMETRICS/metrics" >"$TMP/a1.txt" || fail "GET agent /metrics"
