@@ -157,18 +157,27 @@ static bool settled_fn(void *arg)
 	return down == NREP;
 }
 
+/* The manifest's s00..s(NSVC-1), NREP replicas each, into yaml; its
+ * length. */
+static size_t yaml_services(char *yaml, size_t size)
+{
+	size_t off = (size_t)snprintf(yaml, size, "services:\n");
+
+	for (int i = 0; i < NSVC && off < size; i++)
+		off += (size_t)snprintf(yaml + off, size - off,
+					"  - label: s%02d\n    command: [%s, --ready]\n"
+					"    replicas: %d\n", i, h_notifysvc(), NREP);
+	return off;
+}
+
 /* s00..s11 with 4 replicas each over n1 and n2, s05 then taken down. */
 static void make_cluster(void)
 {
 	char yaml[4096];
-	size_t off = 0;
+	size_t off;
 	const h_res *r;
 
-	off += (size_t)snprintf(yaml + off, sizeof yaml - off, "services:\n");
-	for (int i = 0; i < NSVC; i++)
-		off += (size_t)snprintf(yaml + off, sizeof yaml - off,
-					"  - label: s%02d\n    command: [%s, --ready]\n"
-					"    replicas: %d\n", i, h_notifysvc(), NREP);
+	off = yaml_services(yaml, sizeof yaml);
 	cr_assert_lt(off, sizeof yaml);
 	r = h_rsctl_t(60000, "--timeout", "50", "apply", write_file("many.yaml", yaml),
 		      NULL);
@@ -657,11 +666,7 @@ static void make_rows_cluster(void)
 	size_t off = 0, want = (NSVC - 1) * NREP + 2;
 	const h_res *r;
 
-	off += (size_t)snprintf(yaml + off, sizeof yaml - off, "services:\n");
-	for (int i = 0; i < NSVC; i++)
-		off += (size_t)snprintf(yaml + off, sizeof yaml - off,
-					"  - label: s%02d\n    command: [%s, --ready]\n"
-					"    replicas: %d\n", i, h_notifysvc(), NREP);
+	off = yaml_services(yaml, sizeof yaml);
 	off += (size_t)snprintf(yaml + off, sizeof yaml - off,
 				"  - label: gate\n    command: [%s, --status, not yet]\n"
 				"    notify: notify\n    ready_timeout: 600\n"
