@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "codes.h"
+#include "cred.h"
 #include "harness.h"
 #include "msg.h"
 #include "net.h"
@@ -561,11 +562,21 @@ static void *proxy_thread(void *arg)
 	return NULL;
 }
 
+/* The proxy speaks CURVE with rsd's own key pair (rsd.key), so rsctl
+ * reaches it on the authenticated path, with the admin credential that
+ * pins rsd's key. */
 static void proxy_start(proxy *px)
 {
+	char path[512], err[512];
+	net_curve server = { .domain = "control" };
+	rs_cred key;
+
 	memset(px, 0, sizeof *px);
+	snprintf(path, sizeof path, "%s/rsd.key", h_tmpdir());
+	cr_assert_eq(cred_read(path, &key, err, sizeof err), 0, "rsd.key: %s", err);
+	memcpy(server.sec, key.sec, sizeof server.sec);
 	px->loop = ev_loop_new(EVFLAG_AUTO);
-	cr_assert_eq(net_router_new(px->loop, "tcp://127.0.0.1:*", 0, NULL, proxy_recv,
+	cr_assert_eq(net_router_new(px->loop, "tcp://127.0.0.1:*", 0, &server, proxy_recv,
 				    px, &px->router), 0);
 	ev_async_init(&px->stop, proxy_stop_cb);
 	ev_async_start(px->loop, &px->stop);
@@ -614,7 +625,7 @@ static char *without_uptime(const char *table)
  * the same table. Returns its lines. */
 static size_t same_table(proxy *px, const char *a1, ...)
 {
-	const char *direct[16], *via[20] = { "-s", net_endpoint(px->router), "--insecure" };
+	const char *direct[16], *via[20] = { "-s", net_endpoint(px->router) };
 	const h_res *r1, *r2;
 	char *t1, *t2;
 	size_t n = 0, lines = 0;
@@ -627,7 +638,7 @@ static size_t same_table(proxy *px, const char *a1, ...)
 	va_end(ap);
 	direct[n] = NULL;
 	for (size_t i = 0; i <= n; i++)
-		via[3 + i] = direct[i];
+		via[2 + i] = direct[i];
 	r1 = h_rsctl_v(20000, direct);
 	assert_code(r1, 0, "status (rows)");
 	r2 = h_rsctl_v(20000, via);
