@@ -580,6 +580,34 @@ struct net_client {
 	unsigned  handshakes;
 };
 
+/* What monitor event ev says of c's connection: a handshake (up), a
+ * refusal (-EACCES), a drop. lost (may be NULL): a connection that was
+ * up dropped, set here and cleared by the next handshake, which then
+ * returns 1 (the caller resends or gives up). drops (may be NULL):
+ * connections that dropped before a handshake, -EACCES at 3 (a server
+ * that cannot read our HELLO: another key). Otherwise 0. */
+static int net_client_event(net_client *c, net_event ev, int *lost, int *drops)
+{
+	if (ev == NET_EV_HANDSHAKE_OK) {
+		c->handshakes++;
+		c->up = 1;
+		if (lost && *lost) {
+			*lost = 0;
+			return 1;
+		}
+	} else if (ev == NET_EV_HANDSHAKE_AUTH || ev == NET_EV_HANDSHAKE_PROTOCOL) {
+		return -EACCES;
+	} else if (ev == NET_EV_DISCONNECTED && c->up) {
+		c->up = 0;
+		if (lost)
+			*lost = 1;
+	} else if (ev == NET_EV_DISCONNECTED && drops && !(lost && *lost) &&
+		   ++*drops >= 3) {
+		return -EACCES;
+	}
+	return 0;
+}
+
 /* Reads the monitor events that wait, before a call sends: they tell
  * whether the connection is up (a drop since the last call: the request
  * waits in the pipe for the next connection, nothing to resend).
@@ -588,17 +616,11 @@ static int net_client_catch_up(net_client *c)
 {
 	net_event ev;
 	uint32_t value;
+	int r;
 
-	while (net_monitor_read(c->mon, &ev, &value)) {
-		if (ev == NET_EV_HANDSHAKE_OK) {
-			c->up = 1;
-			c->handshakes++;
-		} else if (ev == NET_EV_HANDSHAKE_AUTH || ev == NET_EV_HANDSHAKE_PROTOCOL) {
-			return -EACCES;
-		} else if (ev == NET_EV_DISCONNECTED) {
-			c->up = 0;
-		}
-	}
+	while (net_monitor_read(c->mon, &ev, &value))
+		if ((r = net_client_event(c, ev, NULL, NULL)) < 0)
+			return r;
 	return 0;
 }
 
@@ -676,24 +698,14 @@ static int net_call_wait(net_client *c, int timeout_ms, int flags,
 		    (r = net_client_take(c, match, arg, rep, replen)) != 0)
 			return r < 0 ? r : 0;
 		while (net_monitor_read(c->mon, &ev, &value)) {
-			if (ev == NET_EV_HANDSHAKE_OK) {
-				c->handshakes++;
-				if (lost && (flags & NET_CALL_RECONNECT))
-					return -ECONNRESET;
-				if (lost && (flags & NET_CALL_RESEND) &&
-				    zmq_send(c->s->zs, req, len, ZMQ_DONTWAIT) < 0)
-					return -errno;
-				c->up = 1;
-				lost = 0;
-			} else if (ev == NET_EV_HANDSHAKE_AUTH ||
-				   ev == NET_EV_HANDSHAKE_PROTOCOL) {
-				return -EACCES;
-			} else if (ev == NET_EV_DISCONNECTED && c->up) {
-				c->up = 0;
-				lost = 1;
-			} else if (ev == NET_EV_DISCONNECTED && !lost && ++drops >= 3) {
-				return -EACCES;
-			}
+			r = net_client_event(c, ev, &lost, &drops);
+			if (r < 0)
+				return r;
+			if (r == 1 && (flags & NET_CALL_RECONNECT))
+				return -ECONNRESET;
+			if (r == 1 && (flags & NET_CALL_RESEND) &&
+			    zmq_send(c->s->zs, req, len, ZMQ_DONTWAIT) < 0)
+				return -errno;
 		}
 	}
 }
