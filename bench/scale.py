@@ -258,6 +258,7 @@ class Rsd:
              "--control", self.control, "--ready-fd", str(w), "--node-ttl", str(self.ttl),
              "--metrics", "127.0.0.1:0"] + self.extra,
             pass_fds=(w,), stdin=subprocess.DEVNULL,
+            preexec_fn=(lambda: os.sched_setaffinity(0, RSD_CPUS)) if RSD_CPUS else None,
             stdout=open(self.logpath, "ab"), stderr=subprocess.STDOUT)
         os.close(w)
         with os.fdopen(r, "rb") as f:
@@ -964,9 +965,17 @@ class Run:
                     lost[m.group(2)] = ts.timestamp() - wall0
             res["lost_s"] = max(lost.values()) if len(lost) == len(names) else None
             res["lost_first_s"] = min(lost.values()) if lost else None
+            # rsd's periods that moved them: how many, and each one's time
+            res["move_periods"] = [
+                {"moved": int(m.group(1)), "ms": float(m.group(2))}
+                for m in re.finditer(r"moved (\d+) instances off lost nodes in ([\d.]+) ms",
+                                     self.rsd.log_since(off))]
             self.say(f"loss of {len(names)} nodes ({len(ids)} instances): first lost "
                      f"{fmt_s(res['lost_first_s'])}, all lost {fmt_s(res['lost_s'])}, "
-                     f"their instances running elsewhere {res['moved_s']:.2f} s (TTL 5 s)")
+                     f"their instances running elsewhere {res['moved_s']:.2f} s (TTL 5 s); "
+                     "periods that moved them: " +
+                     (", ".join(f"{p['moved']} in {p['ms']:.0f} ms" for p in res["move_periods"])
+                      or "none logged"))
         finally:
             self.out[f"loss_{k}"] = res
             self.lg.cmd("wake all")
@@ -1139,6 +1148,9 @@ def fmt_s(x):
     return "-" if x is None else f"{x:.2f} s"
 
 
+RSD_CPUS = None   # --rsd-cpus
+
+
 def fmt_ms(x):
     return "-" if x is None else f"{x:.2f} ms"
 
@@ -1162,10 +1174,20 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--rsd-arg", action="append", default=[],
                     help="one more argument for rsd (repeat it: --rsd-arg=--max-moves --rsd-arg=3000)")
+    ap.add_argument("--rsd-cpus", default=None,
+                    help="CPUs for rsd, e.g. 0 (the benchmark, rs-loadgen and the "
+                         "clients get the others): rsd on a core of its own")
     ap.add_argument("--tmp", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     a.build = a.build or common.BUILD
+    if a.rsd_cpus:
+        global RSD_CPUS
+        RSD_CPUS = {int(c) for c in a.rsd_cpus.split(",")}
+        rest = set(range(os.cpu_count())) - RSD_CPUS
+        if not rest or not RSD_CPUS <= set(range(os.cpu_count())):
+            raise SystemExit(f"--rsd-cpus {a.rsd_cpus}: leave a CPU for the rest")
+        os.sched_setaffinity(0, rest)   # inherited by every other child
     a.loadgen = os.path.join(a.build, "bench", "rs-loadgen")
     if not os.access(a.loadgen, os.X_OK):
         raise SystemExit(f"{a.loadgen} not found: build with -DRS_BENCH=ON")
@@ -1182,7 +1204,10 @@ def main():
     tmp = tempfile.mkdtemp(prefix="rs-bench-scale-", dir=a.tmp)
     out = {"machine": {"nproc": os.cpu_count(),
                        "load": open("/proc/loadavg").read().split()[:3]}, "runs": []}
-    print(f"machine: nproc {os.cpu_count()}, load {' '.join(out['machine']['load'])}")
+    if RSD_CPUS:
+        out["machine"]["rsd_cpus"] = sorted(RSD_CPUS)
+    print(f"machine: nproc {os.cpu_count()}, load {' '.join(out['machine']['load'])}"
+          + (f", rsd on CPU {a.rsd_cpus}, the rest on the others" if RSD_CPUS else ""))
     rc = 0
     try:
         for n in a.agents:

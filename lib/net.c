@@ -8,12 +8,18 @@
  */
 #include "net.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define NET_BATCH 256   /* messages handled per wake-up before yielding */
@@ -312,17 +318,101 @@ int net_router_new(struct ev_loop *loop, const char *endpoint, int handover,
 		   const net_curve *curve, net_recv_fn fn, void *arg,
 		   net_sock **out)
 {
-	return net_router_new_ex(loop, endpoint, handover, 0, -1, curve, fn, arg, out);
+	return net_router_new_ex(loop, endpoint, handover, 0, -1, 1, curve, fn, arg, out);
+}
+
+/* "tcp://HOST:PORT" with HOST an IPv4 literal or "*" and PORT a number or
+ * "*" (0): its address. -EINVAL for anything else (a host or interface
+ * name, IPv6, ipc://): ZeroMQ resolves those in its own bind. */
+static int net_tcp4_addr(const char *ep, struct sockaddr_in *sa)
+{
+	const char *h, *colon;
+	char host[INET_ADDRSTRLEN], *end;
+	unsigned long port = 0;
+	size_t hl;
+
+	if (strncmp(ep, "tcp://", 6) != 0)
+		return -EINVAL;
+	h = ep + 6;
+	colon = strrchr(h, ':');
+	if (!colon || (hl = (size_t)(colon - h)) == 0 || hl >= sizeof host)
+		return -EINVAL;
+	if (strcmp(colon + 1, "*") != 0) {
+		errno = 0;
+		port = strtoul(colon + 1, &end, 10);
+		if (!isdigit((unsigned char)colon[1]) || *end || errno || port > 65535)
+			return -EINVAL;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	memset(sa, 0, sizeof *sa);
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	if (strcmp(host, "*") == 0)
+		sa->sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+/* Binds s on one listening socket of its own that `accepts` ZeroMQ
+ * listeners share (ZMQ_USE_FD, each with its own descriptor of it): a
+ * ZeroMQ listener accepts one connection per turn of its I/O thread, and
+ * a turn of a busy thread (thousands of connections, their handshakes)
+ * is milliseconds long; n listeners accept n a turn. Still one socket,
+ * bound as ZeroMQ binds (SO_REUSEADDR, no SO_REUSEPORT): a second
+ * process on the port fails, as before. Non-blocking: the listeners that
+ * find the queue already emptied by the others get EAGAIN, which ZeroMQ
+ * ignores. */
+static int net_bind_shared(net_sock *s, const struct sockaddr_in *sa, int accepts,
+			   int backlog)
+{
+	struct sockaddr_in got;
+	socklen_t gl = sizeof got;
+	char ip[INET_ADDRSTRLEN], ep[64];
+	int fd, one = 1, none = -1, r = 0;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, (const struct sockaddr *)sa, sizeof *sa) < 0 ||
+	    listen(fd, backlog) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&got, &gl) < 0 ||
+	    !inet_ntop(AF_INET, &got.sin_addr, ip, sizeof ip)) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	snprintf(ep, sizeof ep, "tcp://%s:%u", ip, (unsigned)ntohs(got.sin_port));
+	/* the copies first, the socket itself last: on a failure, what
+	 * ZeroMQ took is closed with s, the rest here */
+	for (int i = 1; i <= accepts; i++) {
+		int use = i < accepts ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : fd;
+
+		if (use < 0 ||
+		    zmq_setsockopt(s->zs, ZMQ_USE_FD, &use, sizeof use) != 0 ||
+		    zmq_bind(s->zs, ep) != 0) {
+			r = -errno;
+			if (use >= 0 && use != fd)
+				close(use);
+			close(fd);
+			break;
+		}
+	}
+	zmq_setsockopt(s->zs, ZMQ_USE_FD, &none, sizeof none);
+	return r;
 }
 
 int net_router_new_ex(struct ev_loop *loop, const char *endpoint, int handover,
-		      int rcvhwm, int io_thread, const net_curve *curve,
+		      int rcvhwm, int io_thread, int accepts, const net_curve *curve,
 		      net_recv_fn fn, void *arg, net_sock **out)
 {
 	net_sock *s;
+	struct sockaddr_in sa;
 	int r, one = 1, backlog = NET_BACKLOG;
 
-	if (io_thread >= 64)
+	if (io_thread >= 64 || accepts < 1 || accepts > NET_ACCEPTS_MAX)
 		return -EINVAL;
 	r = net_sock_new(loop, ZMQ_ROUTER, fn, arg, &s);
 	if (r < 0)
@@ -348,8 +438,11 @@ int net_router_new_ex(struct ev_loop *loop, const char *endpoint, int handover,
 	zmq_setsockopt(s->zs, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
 	if (handover)
 		zmq_setsockopt(s->zs, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
-	if (zmq_bind(s->zs, endpoint) != 0) {
-		r = -errno;
+	if (accepts > 1 && net_tcp4_addr(endpoint, &sa) == 0)
+		r = net_bind_shared(s, &sa, accepts, backlog);
+	else
+		r = zmq_bind(s->zs, endpoint) != 0 ? -errno : 0;
+	if (r < 0) {
 		net_destroy(&s);
 		return r;
 	}

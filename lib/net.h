@@ -20,6 +20,7 @@ typedef struct net_sock net_sock;
 #define NET_KEY_LEN  40    /* a CURVE key as Z85 text (32 bytes) */
 #define NET_USER_MAX 128   /* the ZAP user id of an authenticated peer */
 #define NET_BACKLOG  4096  /* a router's listen queue (the kernel caps it at somaxconn) */
+#define NET_ACCEPTS_MAX 64 /* net_router_new_ex: listeners on one socket at most */
 #define NET_DEAD_MS  3000  /* a dealer's peer is gone: what it sent unacknowledged this long */
 
 /* A ROUTER peer's routing id, and who the ZAP handler said it is (the
@@ -59,9 +60,15 @@ int net_router_new(struct ev_loop *loop, const char *endpoint, int handover,
  * waits instead of this process's memory growing. io_thread >= 0: its
  * connections are served by that ZeroMQ I/O thread only (ZMQ_AFFINITY;
  * net_configure sets how many there are), so another socket's traffic
- * (thousands of handshakes) never queues in front of its own; -1: any. */
+ * (thousands of handshakes) never queues in front of its own; -1: any.
+ * accepts (1..NET_ACCEPTS_MAX): connections accepted per turn of that
+ * thread at most (ZeroMQ's listener takes one a turn; a wave of thousands
+ * of reconnecting peers waits in the listen queue behind the turns). For
+ * an IPv4 address or "*" as the host, one listening socket that many
+ * listeners share; an endpoint ZeroMQ resolves itself (an interface
+ * name, IPv6) takes one a turn. */
 int net_router_new_ex(struct ev_loop *loop, const char *endpoint, int handover,
-		      int rcvhwm, int io_thread, const net_curve *curve,
+		      int rcvhwm, int io_thread, int accepts, const net_curve *curve,
 		      net_recv_fn fn, void *arg, net_sock **out);
 /* DEALER connected to endpoint with routing id `identity` (NULL = random);
  * curve: NULL for plaintext, else a CURVE client. */

@@ -915,6 +915,7 @@ void rsd_reschedule_lost(rsd *d)
 	size_t n = 0, cap = 0, known = 0, up = 0, moved = 0, most, i;
 	bool began = false, paused;
 	int r = 0;
+	uint64_t t0 = clock_mono_ns();
 
 	/* most of a big cluster not up at once (rsd restarted under it, a
 	 * partition): wait, rather than pile every lost instance on the few
@@ -974,6 +975,9 @@ void rsd_reschedule_lost(rsd *d)
 		r = rsd_tx_commit(d);
 	if (r < 0)
 		rsd_store_trouble(d, "rescheduling", r);
+	else if (moved)   /* what a period of moves costs (--max-moves) */
+		log_info("moved %zu instances off lost nodes in %.1f ms", moved,
+			 (double)(clock_mono_ns() - t0) / 1e6);
 }
 
 void rsd_agents_batch_end(net_sock *s, void *arg)

@@ -44,7 +44,7 @@ static void usage(FILE *f)
 "  --events-max-age D  drop events older than D: 90s, 10m, 2h, 7d (default 7d;\n"
 "                   0: no limit)\n"
 "  --max-moves N    move at most N instances off lost nodes a second (default\n"
-"                   1000): the rest in the next periods, never a long stall\n"
+"                   5000): the rest in the next periods, never a long stall\n"
 "  --ready-fd N     write \"control=EP agents=EP\\n\" to fd N once serving\n"
 "  --manifest FILE  boot: apply FILE (docs/manifest.md) once the nodes report,\n"
 "                   starting services in dependency order\n"
@@ -138,12 +138,13 @@ static void bind_endpoints(rsd *d, const char *agents_ep, const char *control_ep
 		rsd_auth_curve(d, RSD_EP_CONTROL, &cc);
 	}
 	r = net_router_new_ex(d->loop, agents_ep, 1, RSD_AGENT_RCVHWM, RSD_IO_AGENTS,
+			      RSD_AGENT_ACCEPTS,
 			      d->insecure ? NULL : &ca, rsd_agents_recv, d, &d->agents);
 	if (r < 0)
 		fatalx("cannot bind agent endpoint %s: %s", agents_ep, strerror(-r));
 	net_sock_on_batch_end(d->agents, rsd_agents_batch_end);
 	net_sock_set_gap(d->agents, RSD_AGENT_GAP_MS / 1000.);
-	r = net_router_new_ex(d->loop, control_ep, 0, 0, RSD_IO_CONTROL,
+	r = net_router_new_ex(d->loop, control_ep, 0, 0, RSD_IO_CONTROL, 1,
 			      d->insecure ? NULL : &cc, rsd_control_recv, d, &d->control);
 	if (r < 0)
 		fatalx("cannot bind control endpoint %s: %s", control_ep, strerror(-r));

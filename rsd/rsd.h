@@ -61,12 +61,18 @@ struct json_t;
 				 * 5,000 agents a beat a wake-up cost each
 				 * message a turn of the loop and a signal
 				 * each way between ZeroMQ's threads */
+#define RSD_AGENT_ACCEPTS 16    /* connections the agents' socket accepts a
+				 * turn of its I/O thread (net_router_new_ex):
+				 * one a turn drained a wave of 5,000
+				 * reconnecting agents at 150-180 a second */
 #define RSD_IO_CONTROL   1      /* ... and of the control socket's */
 #define RSD_WATCH_MS     5000   /* a placed instance its node says nothing of
 				 * this long: rsd asks the node what it runs */
 /* instances moved off lost nodes in one period at most (--max-moves):
- * 50,000 at once stood rsd's loop still for 21 s at 5,000 nodes */
-#define RSD_DEF_MAX_MOVES 1000
+ * 50,000 at once stood rsd's loop still for 21 s at 5,000 nodes (before
+ * the placement index); a period of 1,000 moves now takes ~47 ms there,
+ * so 5,000 (~250 ms) moves 100 lost nodes' 3,000 instances in one */
+#define RSD_DEF_MAX_MOVES 5000
 #define RSD_STALL_MS     2500   /* periods this far apart: rsd itself did not
 				 * run (stopped, starved), its agents did */
 #define RSD_BEHIND_LOG_MS 1000  /* rsd this far behind its agents' messages

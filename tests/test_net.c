@@ -391,6 +391,135 @@ Test(net, router_listens_with_a_backlog_for_a_wave, .timeout = 20)
 	net_shutdown();
 }
 
+/* The inode of the socket listening on 127.0.0.1:port (/proc/net/tcp),
+ * 0 if none. */
+static unsigned long listener_inode(unsigned port)
+{
+	FILE *f = fopen("/proc/net/tcp", "r");
+	char line[512];
+	unsigned long ino = 0;
+
+	cr_assert_not_null(f);
+	while (!ino && fgets(line, sizeof line, f)) {
+		unsigned addr, lport, st;
+		unsigned long i;
+
+		if (sscanf(line, " %*d: %x:%x %*x:%*x %x %*x:%*x %*x:%*x %*x %*d %*d %lu",
+			   &addr, &lport, &st, &i) == 4 &&
+		    lport == port && st == 0x0A && addr == 0x0100007F)
+			ino = i;
+	}
+	fclose(f);
+	return ino;
+}
+
+/* How many of this process's descriptors are the socket of inode ino. */
+static int fds_of(unsigned long ino)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *de;
+	char want[64], path[300], got[64];
+	int n = 0;
+
+	cr_assert_not_null(dir);
+	snprintf(want, sizeof want, "socket:[%lu]", ino);
+	while ((de = readdir(dir))) {
+		ssize_t k;
+
+		snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
+		k = readlink(path, got, sizeof got - 1);
+		if (k > 0) {
+			got[k] = '\0';
+			n += strcmp(got, want) == 0;
+		}
+	}
+	closedir(dir);
+	return n;
+}
+
+static void replied_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,
+		       size_t len, void *arg)
+{
+	(void)s, (void)peer, (void)buf, (void)len;
+	(*(int *)arg)++;
+}
+
+/* A wave of connections (every agent after an rsd restart) waited behind
+ * ZeroMQ's one accept a turn of a busy I/O thread: a router may have
+ * several listeners share one listening socket. Still one socket (its
+ * backlog, and the port stays exclusive), every peer served, and no
+ * descriptor left once it is closed. */
+Test(net, router_shares_one_listening_socket_among_listeners, .timeout = 30)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	echo e = { 0 };
+	net_sock *other = NULL, *d[64] = { 0 };
+	int got[64] = { 0 }, all = 0;
+	long max = read_long("/proc/sys/net/core/somaxconn");
+	unsigned long ino;
+	unsigned port;
+	const char *colon;
+
+	cr_assert_eq(net_router_new_ex(loop, "tcp://127.0.0.1:*", 0, 0, -1, 0, NULL,
+				       echo_cb, &e, &e.router), -EINVAL);
+	cr_assert_eq(net_router_new_ex(loop, "tcp://127.0.0.1:*", 0, 0, -1,
+				       NET_ACCEPTS_MAX + 1, NULL, echo_cb, &e, &e.router),
+		     -EINVAL);
+	cr_assert_null(e.router);
+	cr_assert_eq(net_router_new_ex(loop, "tcp://127.0.0.1:*", 1, 0, -1, 8, NULL,
+				       echo_cb, &e, &e.router), 0);
+	colon = strrchr(net_endpoint(e.router), ':');
+	cr_assert(colon && sscanf(colon + 1, "%u", &port) == 1 && port > 0,
+		  "endpoint %s", net_endpoint(e.router));
+	cr_assert_eq(listen_backlog(net_endpoint(e.router)),
+		     max > 0 && max < NET_BACKLOG ? max : NET_BACKLOG);
+	ino = listener_inode(port);
+	cr_assert_neq(ino, 0ul, "nothing listens on %u", port);
+	cr_assert_eq(fds_of(ino), 8, "one descriptor a listener");
+	/* the port is still this router's alone */
+	cr_assert_eq(net_router_new_ex(loop, net_endpoint(e.router), 0, 0, -1, 8, NULL,
+				       echo_cb, &e, &other), -EADDRINUSE);
+	cr_assert_eq(net_router_new(loop, net_endpoint(e.router), 0, NULL, echo_cb, &e,
+				    &other), -EADDRINUSE);
+	for (int i = 0; i < 64; i++) {
+		char id[16];
+
+		snprintf(id, sizeof id, "d%02d", i);
+		cr_assert_eq(net_dealer_new(loop, net_endpoint(e.router), id, NULL, replied_cb,
+					    &got[i], &d[i]), 0);
+	}
+	/* every one of them is accepted and answered */
+	for (int t = 0; t < 1000 && all < 64; t++) {
+		all = 0;
+		for (int i = 0; i < 64; i++) {
+			if (!got[i])
+				net_send(d[i], NULL, "hi", 2);   /* -EAGAIN until connected */
+			all += got[i] > 0;
+		}
+		ev_run(loop, EVRUN_NOWAIT);
+		ev_sleep(0.01);
+	}
+	cr_assert_eq(all, 64, "%d of 64 dealers answered", all);
+	for (int i = 0; i < 64; i++)
+		net_destroy(&d[i]);
+	net_destroy(&e.router);
+	/* ZeroMQ closes its listeners on its own thread: wait for it */
+	for (int t = 0; t < 200 && fds_of(ino) > 0; t++)
+		ev_sleep(0.01);
+	cr_assert_eq(fds_of(ino), 0, "a listener's descriptor outlived the router");
+	/* an endpoint ZeroMQ resolves itself (an interface): one listener */
+	cr_assert_eq(net_router_new_ex(loop, "tcp://lo:*", 0, 0, -1, 8, NULL,
+				       echo_cb, &e, &e.router), 0);
+	colon = strrchr(net_endpoint(e.router), ':');
+	cr_assert(colon && sscanf(colon + 1, "%u", &port) == 1 && port > 0);
+	ino = listener_inode(port);
+	cr_assert_neq(ino, 0ul);
+	cr_assert_eq(fds_of(ino), 1);
+	net_destroy(&e.router);
+	ev_loop_destroy(loop);
+	net_shutdown();
+}
+
 Test(net, call_roundtrip_and_timeout, .timeout = 20)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
