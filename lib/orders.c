@@ -84,6 +84,8 @@ int orders_out_ack(orders_out *o, uint64_t ack)
 		return -EINVAL;
 	if (ack > o->acked)
 		o->acked = ack;
+	if (o->n && o->ring[o->head].seq <= o->acked)
+		o->tries = 0;   /* it goes on: the next resend waits resend_ms */
 	while (o->n && o->ring[o->head].seq <= o->acked) {
 		free(o->ring[o->head].buf);
 		o->ring[o->head].buf = NULL;
@@ -102,14 +104,23 @@ size_t orders_out_due(orders_out *o, uint64_t now_ms, uint64_t resend_ms,
 		      void (*send)(const uint8_t *buf, size_t len, void *arg),
 		      void *arg)
 {
-	if (!o->n || now_ms - o->ring[o->head].sent_ms < resend_ms)
+	uint64_t wait, sent;
+
+	if (!o->n)
+		return 0;
+	wait = resend_ms << (o->tries < ORDERS_BACKOFF_MAX ? o->tries : ORDERS_BACKOFF_MAX);
+	sent = o->ring[o->head].sent_ms;
+	if (now_ms < sent || now_ms - sent < wait)
 		return 0;
 	for (size_t i = 0; i < o->n; i++) {
 		orders_item *it = &o->ring[(o->head + i) % o->cap];
 
 		send(it->buf, it->len, arg);
-		it->sent_ms = now_ms;
+		if (now_ms > it->sent_ms)
+			it->sent_ms = now_ms;
 	}
+	if (resend_ms && o->tries < ORDERS_BACKOFF_MAX)
+		o->tries++;
 	o->resent += o->n;
 	return o->n;
 }

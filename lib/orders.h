@@ -35,6 +35,9 @@
 #include <stdint.h>
 
 #define ORDERS_MAX 4096   /* unacknowledged orders kept per node */
+#define ORDERS_BACKOFF_MAX 2   /* resends back off to resend_ms x 4: an agent
+				* (or an rsd) too busy to answer in time is
+				* not sent everything again each time */
 
 typedef struct orders_item {
 	uint64_t seq;
@@ -53,6 +56,9 @@ typedef struct orders_out {
 			       * nothing, a busy one what it holds) */
 	size_t       head, n, cap;
 	uint64_t     resent;  /* orders sent again (a counter) */
+	uint32_t     tries;   /* resends since the agent last acknowledged
+			       * one: the next waits resend_ms << tries
+			       * (ORDERS_BACKOFF_MAX at most) */
 } orders_out;
 
 /* The number of the next order (orders_out_push must follow with it). */
@@ -73,8 +79,11 @@ bool orders_out_has(const orders_out *o, uint64_t key);
  * ack is beyond the last number given: a confused or hostile peer. */
 int orders_out_ack(orders_out *o, uint64_t ack);
 /* Calls send(buf, len, arg) for every kept order, oldest first, if the
- * oldest was last sent resend_ms ago or more (go-back-N). Returns how
- * many were sent. */
+ * oldest was last sent resend_ms << tries ago or more (go-back-N; now_ms
+ * before that send: not due). Each such resend makes the next wait twice
+ * as long, up to ORDERS_BACKOFF_MAX doublings, until an acknowledgement
+ * takes an order off; resend_ms 0 (resend now: the agent said Hello
+ * again) neither waits nor counts. Returns how many were sent. */
 size_t orders_out_due(orders_out *o, uint64_t now_ms, uint64_t resend_ms,
 		      void (*send)(const uint8_t *buf, size_t len, void *arg),
 		      void *arg);

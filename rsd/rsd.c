@@ -1206,21 +1206,33 @@ void rsd_orders_resend(rsd *d, rsd_node *n)
 						   resend_one, &c);
 }
 
-void rsd_orders_due(rsd *d, uint64_t now_ms)
+void rsd_orders_due(rsd *d, uint64_t heard_ms)
 {
+	size_t orders = 0, nodes = 0;
+	const rsd_node *first = NULL;
+
 	for (rsd_node *n = d->nodes; n; n = n->next) {
 		struct resend_ctx c = { d, n };
 		size_t k;
 
 		if (!n->connected || !orders_out_pending(&n->out))
 			continue;
-		k = orders_out_due(&n->out, now_ms, RSD_ORDER_RESEND_MS, resend_one, &c);
-		if (k)
-			log_info("node %s: %zu orders not acknowledged in %u ms, resent "
-				 "(from %llu)", n->n.name, k, RSD_ORDER_RESEND_MS,
-				 (unsigned long long)(n->out.acked + 1));
-		d->orders_resent += k;
+		k = orders_out_due(&n->out, heard_ms, RSD_ORDER_RESEND_MS, resend_one, &c);
+		if (!k)
+			continue;
+		if (!first)
+			first = n;
+		orders += k;
+		nodes++;
 	}
+	d->orders_resent += orders;
+	/* one line a period, not one a node: a wave of thousands */
+	if (nodes == 1)
+		log_info("node %s: %zu orders not acknowledged in time, resent (from %llu)",
+			 first->n.name, orders, (unsigned long long)(first->out.acked + 1));
+	else if (nodes)
+		log_info("%zu orders to %zu nodes (%s first) not acknowledged in time, "
+			 "resent", orders, nodes, first->n.name);
 }
 
 /* Start (respec false) or a new spec for a live instance (respec true). */
@@ -1674,7 +1686,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		rsd_node_tick(d, n, until);
 	rsd_batch_flush(d);       /* every node's move in one commit */
 	rsd_reschedule_lost(d);   /* lost now, or a fenced instance's time */
-	rsd_orders_due(d, now);
+	rsd_orders_due(d, until);
 	rsd_watch_check(d, now);
 	converge(d);
 	rsd_boot_check(d);

@@ -442,8 +442,11 @@ void rsd_orders_resend(rsd *d, rsd_node *n);
 /* Whether an order about instance id (a Start only, if start_only) is
  * still on its way to n (kept, not acknowledged). */
 bool rsd_order_pending(const rsd_node *n, uint64_t id, bool start_only);
-/* Resends every node's orders unacknowledged for RSD_ORDER_RESEND_MS. */
-void rsd_orders_due(rsd *d, uint64_t now_ms);
+/* Resends every node's orders unacknowledged for RSD_ORDER_RESEND_MS
+ * (backing off, lib/orders.h) as of heard_ms: the time up to which rsd
+ * has read its agents' messages (an acknowledgement waiting in rsd's own
+ * queue is not late). */
+void rsd_orders_due(rsd *d, uint64_t heard_ms);
 /* Desired against observed, incrementally: an instance placed (pending)
  * whose node has said nothing of it for RSD_WATCH_MS, with no order
  * about it on its way, makes rsd ask that node for a Hello (its

@@ -83,6 +83,44 @@ Test(outbox, resends_all_oldest_first_when_due, .timeout = 10)
 	orders_out_free(&o);
 }
 
+/* An agent (or an rsd) too busy to answer within resend_ms was sent
+ * everything again every period: 715,000 resent Starts for 150,000 in a
+ * 5,000-agent cold start. Each resend without an acknowledgement since
+ * doubles the wait, up to ORDERS_BACKOFF_MAX; progress resets it. */
+Test(outbox, resends_back_off_until_progress, .timeout = 10)
+{
+	orders_out o = { 0 };
+
+	orders_out_push(&o, 1, bytes(31), 8, 1000);
+	orders_out_push(&o, 2, bytes(32), 8, 1000);
+	nsent = 0;
+	cr_assert_eq(orders_out_due(&o, 900, 500, collect, NULL), 0,
+		     "a time before the send (what rsd has read up to) is never due");
+	cr_assert_eq(orders_out_due(&o, 1500, 500, collect, NULL), 2, "first: after 500");
+	cr_assert_eq(orders_out_due(&o, 2499, 500, collect, NULL), 0);
+	cr_assert_eq(orders_out_due(&o, 2500, 500, collect, NULL), 2, "second: after 1000");
+	cr_assert_eq(orders_out_due(&o, 4499, 500, collect, NULL), 0);
+	cr_assert_eq(orders_out_due(&o, 4500, 500, collect, NULL), 2, "third: after 2000");
+	nsent = 0;
+	cr_assert_eq(orders_out_due(&o, 6499, 500, collect, NULL), 0);
+	cr_assert_eq(orders_out_due(&o, 6500, 500, collect, NULL), 2,
+		     "no longer than 500 << ORDERS_BACKOFF_MAX");
+	cr_assert_eq(o.tries, ORDERS_BACKOFF_MAX);
+	/* a resend at once (a Hello again) neither waits nor counts */
+	cr_assert_eq(orders_out_due(&o, 6600, 0, collect, NULL), 2);
+	cr_assert_eq(o.tries, ORDERS_BACKOFF_MAX);
+	cr_assert_eq(o.resent, 10);
+	/* the agent took one: back to resend_ms for what is left */
+	orders_out_ack(&o, 1);
+	cr_assert_eq(o.tries, 0);
+	cr_assert_eq(orders_out_due(&o, 7099, 500, collect, NULL), 0);
+	cr_assert_eq(orders_out_due(&o, 7100, 500, collect, NULL), 1);
+	/* an acknowledgement that takes nothing off is no progress */
+	orders_out_ack(&o, 1);
+	cr_assert_eq(o.tries, 1);
+	orders_out_free(&o);
+}
+
 Test(outbox, grows_and_gives_back, .timeout = 10)
 {
 	orders_out o = { 0 };
