@@ -1611,30 +1611,26 @@ static uint64_t rss_bytes(void)
 
 /* glibc keeps the free pages inside its heap (a Hello wave's, a big
  * apply's, a cold start's) for ever; malloc_trim gives them back. It
- * holds the loop ~0.3 s on a 1 GiB heap (5,000 agents), so only when
- * the resident set grew by a quarter (64 MiB at least) since the last
- * one, and at most every RSD_TRIM_MS; once at start for the baseline. */
+ * holds the loop ~0.3-0.6 s on a 1 GiB heap (5,000 agents): when, is
+ * lib/trim.h's rule (grown by a quarter; not while rsd is behind its
+ * agents' messages, unless a minute went by). */
 static void trim_heap(rsd *d, uint64_t now)
 {
-	uint64_t rss, grown, t;
+	uint64_t rss = rss_bytes(), after, t;
 
-	if (d->trim_last_ms && now - d->trim_last_ms < RSD_TRIM_MS)
-		return;
-	rss = rss_bytes();
-	grown = d->trim_rss / 4 > (64u << 20) ? d->trim_rss / 4 : (64u << 20);
-	if (d->trim_last_ms && rss < d->trim_rss + grown)
+	if (!trim_due(&d->trim, now, rss, d->agents_behind))
 		return;
 	t = clock_mono_ns();
 	malloc_trim(0);
-	d->trim_last_ms = now;
 	d->trims++;
 	d->trim_ns += clock_mono_ns() - t;
-	d->trim_rss = rss_bytes();
-	if (rss > d->trim_rss + (64u << 20))
+	after = rss_bytes();
+	trim_done(&d->trim, now, after);
+	if (rss > after + (64u << 20))
 		log_info("gave %llu MiB of free heap back to the system (%llu MiB "
 			 "resident now, %.0f ms)",
-			 (unsigned long long)((rss - d->trim_rss) >> 20),
-			 (unsigned long long)(d->trim_rss >> 20),
+			 (unsigned long long)((rss - after) >> 20),
+			 (unsigned long long)(after >> 20),
 			 (double)(clock_mono_ns() - t) / 1e6);
 }
 

@@ -23,6 +23,7 @@
 #include "orders.h"
 #include "store.h"
 #include "table.h"
+#include "trim.h"
 #include "wire.h"
 
 struct MHD_Daemon;
@@ -33,10 +34,6 @@ struct json_t;
 				      * of a fenced instance's lease */
 #define RSD_BEAT_MS      1000   /* what agents are told to beat at */
 #define RSD_PERIOD_S     1.0    /* the periodic check (MINIX do_period) */
-#define RSD_TRIM_MS      60000  /* the heap's free pages go back to the
-				 * system at most this often, when rsd grew
-				 * (malloc_trim): after 5,000 agents' cold
-				 * start rsd held 1,106 MiB, 594 in use */
 /* event retention: rsd --events-keep and --events-max-age (0: no limit).
  * A period deletes chunks of the oldest events until its time budget is
  * spent or its cap reached (docs/design.md, "Event retention"). */
@@ -281,8 +278,7 @@ typedef struct rsd {
 	uint64_t        agents_lag_ms;    /* rs_agents_backlog_seconds (period) */
 	uint64_t        period_last_ms;   /* when the last period ran */
 	uint64_t        ckpt_failures;    /* the checkpointer's, as last logged */
-	uint64_t        trim_last_ms;     /* the last malloc_trim (RSD_TRIM_MS) */
-	uint64_t        trim_rss;         /* the resident set right after it */
+	trim_rule       trim;             /* when to malloc_trim (lib/trim.h) */
 	uint64_t        trims;            /* malloc_trims run, and their time */
 	uint64_t        trim_ns;
 	uint64_t        nodes_returned_ms; /* the last Hello of a node this rsd
