@@ -1293,6 +1293,77 @@ Test(integration, lost_node_back_down_reconciled, .init = setup_ttl2,
 	h_pass();
 }
 
+/* The instances of label in rsd's status: how many run, and whether one
+ * that runs is on node. */
+struct wsup {
+	const char *label;
+	const char *node;
+	int         running, total;
+	bool        on_node;
+};
+
+static bool one_running_fn(void *arg)
+{
+	struct wsup *w = arg;
+	const h_res *r = h_rsctl("--json", "status", w->label, NULL);
+	json_t *j = h_json(r), *svcs, *insts, *in;   /* the harness owns j */
+	size_t i;
+
+	w->running = w->total = 0;
+	w->on_node = false;
+	svcs = j ? json_object_get(j, "services") : NULL;
+	insts = json_array_size(svcs) ? json_object_get(json_array_get(svcs, 0),
+							"instances") : NULL;
+	json_array_foreach(insts, i, in) {
+		const char *st = json_string_value(json_object_get(in, "state"));
+		const char *nd = json_string_value(json_object_get(in, "node"));
+		bool run = st && !strcmp(st, "running");
+
+		w->total++;
+		w->running += run;
+		w->on_node |= run && nd && !strcmp(nd, w->node);
+	}
+	return w->running == 1 && w->on_node;
+}
+
+/* `down` while the service's node was lost could not reach its copy (its
+ * keeper kept it running), then `up` made a new instance on the other
+ * node. When the lost node comes back and reports the old copy, that copy
+ * is stopped and stays stopped: one copy runs, on n2, not two. */
+Test(integration, down_on_lost_node_then_up_elsewhere_runs_one_copy,
+     .init = setup_ttl2, .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *on1[] = { "--node", "n1", NULL };
+	const char *on2[] = { "--node", "n2", NULL };
+	h_inst old = up_notifysvc("svc-sup", on1, NULL), now;
+	struct wnode wn = { .node = "n1", .want = "lost" };
+	struct wsup w = { .label = "svc-sup", .node = "n2" };
+	const h_res *r;
+
+	h_kill_agent(1, SIGKILL);
+	cr_assert(h_wait_until(node_state_fn, &wn, 6000), "n1 not lost");
+	r = h_rsctl("down", "svc-sup", NULL);
+	cr_assert_eq(r->code, 0, "down with n1 lost: %s%s", r->out, r->err);
+	now = up_notifysvc("svc-sup", on2, NULL);
+	cr_assert_neq(now.id, old.id, "up made no new instance");
+	h_restart_agent(1);
+	wn.want = "up";
+	cr_assert(h_wait_until(node_state_fn, &wn, 6000), "n1 not up again");
+	/* a few periods and the returning node's Hello */
+	cr_assert(h_wait_until(one_running_fn, &w, 5000), "svc-sup: %d of %d running, "
+		  "one on n2: %d", w.running, w.total, w.on_node);
+	cr_assert(h_wait_until(pid_dead_fn, &old.pid, 5000),
+		  "the old copy (pid %d) still runs on n1", (int)old.pid);
+	cr_assert(h_pid_alive(now.pid), "the new copy (pid %d) is gone", (int)now.pid);
+	for (int t = 0; t < 30; t++) {   /* and it stays that way */
+		cr_assert(one_running_fn(&w), "svc-sup: %d of %d running after n1 came "
+			  "back (one on n2: %d): the superseded copy started again",
+			  w.running, w.total, w.on_node);
+		usleep(100 * 1000);
+	}
+	h_pass();
+}
+
 /* An agent stopped with SIGTERM (upgrade, reboot) stops its services; when
  * it comes back rsd still wants them up (desired "up") and must start
  * them again (design.md: "instances rsd wants but the agent lacks are
