@@ -16,21 +16,45 @@
 #include "version.h"
 #include "wire.h"
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* One counter family from d->counters of the given kind; by_node adds the
- * node and reason labels. */
+ * node and reason labels. A family by label alone has a series for every
+ * service, at 0 until it first counts: an alert's increase() over a
+ * series that appears at 1 is 0, and the first failure never fired. */
 static void counter_family(rsd *d, prom_buf *b, const char *kind,
 			   const char *name, const char *help, bool by_node)
 {
+	const char **seen = NULL;
+	size_t n = 0, k = 0;
+
 	prom_family(b, name, "counter", help);
 	for (rsd_counter *c = d->counters; c; c = c->next) {
 		if (strcmp(c->kind, kind) != 0)
 			continue;
+		n++;
 		if (by_node)
 			prom_sample(b, name, (double)c->n, "label", c->label,
 				    "node", c->node, "reason", c->reason, NULL);
 		else
 			prom_sample(b, name, (double)c->n, "label", c->label, NULL);
 	}
+	if (by_node || (n && !(seen = malloc(n * sizeof *seen))))
+		return;
+	for (rsd_counter *c = d->counters; c; c = c->next)
+		if (!strcmp(c->kind, kind))
+			seen[k++] = c->label;
+	qsort(seen, k, sizeof *seen, str_cmp);
+	for (rsd_svc *s = d->svcs; s; s = s->next) {
+		const char *label = s->s.spec.label;
+
+		if (!k || !bsearch(&label, seen, k, sizeof *seen, str_cmp))
+			prom_sample(b, name, 0, "label", label, NULL);
+	}
+	free(seen);
 }
 
 static void count_kinds(rsd *d, prom_buf *b)

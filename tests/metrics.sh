@@ -73,6 +73,12 @@ curl -sf "http://$METRICS/metrics" >"$TMP/m1.txt" || fail "GET /metrics"
 promtool check metrics <"$TMP/m1.txt" || fail "promtool check metrics (before the crash)"
 grep -q '^rs_instance_up{label="crashy",node="m1",instance="1"} 1$' "$TMP/m1.txt" \
     || fail "rs_instance_up of crashy is not 1"
+# the counters the shipped alerts take increase() of exist at 0 from the
+# start: one appearing at 1 makes increase() 0 and the alert never fires
+grep -q '^rs_critical_failures_total{label="crashy"} 0$' "$TMP/m1.txt" \
+    || fail "no rs_critical_failures_total at 0 for a new service"
+grep -q '^rs_watchdog_misses_total{label="crashy"} 0$' "$TMP/m1.txt" \
+    || fail "no rs_watchdog_misses_total at 0 for a new service"
 
 kill -9 "$(cat "$TMP/svc.pid")"
 wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_instance_restarts_total{label=\"crashy\",node=\"m1\",reason=\"signaled\"} 1'" \
@@ -131,6 +137,10 @@ wait_for 10 bash -c "'${RSCTL[0]}' -s '$CONTROL' --json status crashy | grep -q 
     --watchdog-stop-after 600 >/dev/null || fail "up wd"
 wait_for 15 bash -c "curl -sf http://$METRICS/metrics | grep -qE '^rs_watchdog_misses_total\{label=\"wd\"\} [1-9]'" \
     || fail "rs_watchdog_misses_total did not count the missed heartbeat"
+curl -sf "http://$METRICS/metrics" >"$TMP/m3.txt"
+[ "$(grep -c '^rs_watchdog_misses_total{label="wd"}' "$TMP/m3.txt")" = 1 ] \
+    || fail "rs_watchdog_misses_total of wd twice (its zero and its count)"
+promtool check metrics <"$TMP/m3.txt" || fail "promtool check metrics (with counted and zero series)"
 "${RSCTL[@]}" down wd >/dev/null
 bg "$BUILD/agent/rs-agent" --node m2 --rsd "$AGENTS" --state-dir "$TMP/m2" --token-file "$TMP/join.token" 2>"$TMP/agent2.log"
 m2=$BG_PID
