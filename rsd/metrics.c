@@ -47,7 +47,8 @@ static void counter_family(rsd *d, prom_buf *b, const char *kind,
 	for (rsd_counter *c = d->counters; c; c = c->next)
 		if (!strcmp(c->kind, kind))
 			seen[k++] = c->label;
-	qsort(seen, k, sizeof *seen, str_cmp);
+	if (k)   /* (qsort and bsearch want an array, even of none) */
+		qsort(seen, k, sizeof *seen, str_cmp);
 	for (rsd_svc *s = d->svcs; s; s = s->next) {
 		const char *label = s->s.spec.label;
 
