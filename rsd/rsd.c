@@ -1594,7 +1594,6 @@ static void events_prune(rsd *d)
 	d->prune_failing = false;
 }
 
-/* MINIX's do_period: node membership ticks, moves, request deadlines. */
 /* rsd's resident set, bytes (0 if unknown). */
 static uint64_t rss_bytes(void)
 {
@@ -1634,6 +1633,7 @@ static void trim_heap(rsd *d, uint64_t now)
 			 (double)(clock_mono_ns() - t) / 1e6);
 }
 
+/* MINIX's do_period: node membership ticks, moves, request deadlines. */
 static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	rsd *d = w->data;
