@@ -73,7 +73,8 @@ static void inst_restore(rsd *d, rsd_inst *in, rsd_inst *was)
 	if (renode)
 		rsd_tab_add(&d->tbynode, in);
 	inst_account(d, in, 1);
-	rsd_converge_due(d, in->si.info.label);   /* a standby again, say */
+	d->insts_gen++;   /* a standby again, say */
+	rsd_converge_due(d, in->si.info.label);
 }
 
 /* Ends the transaction's bookkeeping: sends (or drops) the orders in the
@@ -242,6 +243,7 @@ void rsd_switch_over(rsd *d, rsd_inst *in)
 		rsd_tx_save(d, in);
 		sb->si.standby = false;
 		in->si.standby = true;
+		d->insts_gen++;
 		rsd_converge_due(d, in->si.info.label);
 		if (store_instance_put(d->st, &sb->si) < 0 ||
 		    store_instance_put(d->st, &in->si) < 0)
@@ -272,17 +274,93 @@ void rsd_node_set_labels(rsd_node *n, char *const *labels, size_t nl)
 			n->nlabels++;
 }
 
-bool rsd_inst_superseded(rsd *d, const rsd_inst *in)
+/* Superseded by the walk: want instances of its label (not standbys)
+ * are newer. */
+static bool superseded_walk(rsd *d, const rsd_inst *in, uint32_t want)
 {
-	rsd_svc *s = rsd_svc_find(d, in->si.info.label);
-	uint32_t want = s && s->s.spec.replicas ? s->s.spec.replicas : 1, newer = 0;
+	uint32_t newer = 0;
 
-	if (in->si.standby)
-		return false;
 	for (rsd_inst *x = rsd_label_insts(d, in->si.info.label); x && newer < want;
 	     x = rsd_label_insts_next(d, x))
 		newer += x->si.info.id > in->si.info.id && !x->si.standby;
 	return newer >= want;
+}
+
+static int by_id_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x > y ? -1 : x < y;
+}
+
+/* The want-th newest id of label's instances (not standbys), 0 if there
+ * are fewer: the ids below it are superseded. -ENOMEM as UINT64_MAX. */
+static uint64_t superseded_cut(rsd *d, const char *label, uint32_t want)
+{
+	uint64_t stack[64], *ids = stack, cut = 0;
+	size_t n = 0, cap = 64;
+
+	for (rsd_inst *x = rsd_label_insts(d, label); x; x = rsd_label_insts_next(d, x)) {
+		if (x->si.standby)
+			continue;
+		if (n == cap) {
+			uint64_t *v = ids == stack ? malloc(2 * cap * sizeof *v) :
+				      realloc(ids, 2 * cap * sizeof *v);
+
+			if (!v) {
+				cut = UINT64_MAX;
+				goto out;
+			}
+			if (ids == stack)
+				memcpy(v, stack, sizeof stack);
+			ids = v;
+			cap *= 2;
+		}
+		ids[n++] = x->si.info.id;
+	}
+	if (n >= want) {
+		qsort(ids, n, sizeof *ids, by_id_desc);
+		cut = ids[want - 1];
+	}
+out:
+	if (ids != stack)
+		free(ids);
+	return cut;
+}
+
+bool rsd_inst_superseded(rsd *d, const rsd_inst *in)
+{
+	rsd_svc *s = rsd_svc_find(d, in->si.info.label);
+	uint32_t want = s && s->s.spec.replicas ? s->s.spec.replicas : 1;
+	bool r;
+
+	if (in->si.standby)
+		return false;
+	/* each of a Hello's instances walked its label's (issue 12: 13 % of
+	 * a cold start's main thread): the cut-off is kept per service until
+	 * an instance is linked, unlinked or changes standby (insts_gen) */
+	if (!s)
+		return superseded_walk(d, in, want);
+	if (s->sup_gen != d->insts_gen || s->sup_want != want) {
+		uint64_t cut = superseded_cut(d, in->si.info.label, want);
+
+		if (cut == UINT64_MAX)
+			return superseded_walk(d, in, want);
+		s->sup_cut = cut;
+		s->sup_gen = d->insts_gen;
+		s->sup_want = want;
+	}
+	r = in->si.info.id < s->sup_cut;
+	if (d->check_tables && r != superseded_walk(d, in, want)) {
+		/* RS_CHECK_TABLES (the integration tests): both ways agree */
+		log_warnx("RS_CHECK_TABLES: instance %llu of %s: superseded %s by "
+			  "the cut-off %llu, %s by the walk",
+			  (unsigned long long)in->si.info.id, in->si.info.label,
+			  r ? "yes" : "no", (unsigned long long)s->sup_cut,
+			  r ? "no" : "yes");
+		abort();
+	}
+	return r;
 }
 
 int rsd_node_instances(rsd *d, const char *node)
@@ -742,6 +820,7 @@ void rsd_tables_init(rsd *d)
 	rsd_tab_init(&d->tnodes, offsetof(rsd_node, hnext), hash_node);
 	rsd_tab_init(&d->tbynode, offsetof(rsd_inst, nnext), hash_inst_node);
 	rsd_tab_init(&d->tbylabel, offsetof(rsd_inst, lnext), hash_inst_label);
+	d->insts_gen = 1;   /* a service's cut-off (sup_gen 0) is not known */
 }
 
 /* Adds (dir 1) or takes away (-1) a linked live instance's share of its
@@ -849,6 +928,20 @@ int rsd_tables_check(rsd *d, char *why, size_t len)
 			return -EINVAL;
 		}
 	}
+	/* a superseded cut-off that says it is current is */
+	for (rsd_svc *s = d->svcs; s; s = s->next) {
+		uint64_t cut;
+
+		if (s->sup_gen != d->insts_gen)
+			continue;
+		cut = superseded_cut(d, s->s.spec.label, s->sup_want);
+		if (cut != UINT64_MAX && cut != s->sup_cut) {
+			snprintf(why, len, "service %s keeps the superseded cut-off %llu, "
+				 "its instances give %llu", s->s.spec.label,
+				 (unsigned long long)s->sup_cut, (unsigned long long)cut);
+			return -EINVAL;
+		}
+	}
 	for (rsd_node *n = d->nodes; n; n = n->next) {
 		uint32_t live = 0;
 
@@ -933,6 +1026,7 @@ void rsd_inst_link(rsd *d, rsd_inst *in)
 	rsd_tab_add(&d->tbylabel, in);
 	in->linked = true;
 	inst_account(d, in, 1);
+	d->insts_gen++;
 }
 
 void rsd_inst_unlink(rsd *d, rsd_inst **pp)
@@ -945,6 +1039,7 @@ void rsd_inst_unlink(rsd *d, rsd_inst **pp)
 	rsd_tab_del(&d->tbynode, in);
 	rsd_tab_del(&d->tbylabel, in);
 	in->linked = false;
+	d->insts_gen++;
 	rsd_converge_due(d, in->si.info.label);
 }
 
@@ -1738,16 +1833,57 @@ static int load_svc(const store_service *s, void *arg)
 	return 0;
 }
 
+/* The store gives the instances by node (its rows' order); they are
+ * linked in id order, as they were made. */
+struct loaded {
+	rsd_inst **v;
+	size_t     n, cap;
+};
+
 static int load_inst(const store_instance *si, void *arg)
 {
-	rsd *d = arg;
-	rsd_inst *x = calloc(1, sizeof *x);
+	struct loaded *l = arg;
+	rsd_inst *x;
 
-	if (!x)
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 1024;
+		rsd_inst **v = realloc(l->v, cap * sizeof *v);
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	if (!(x = calloc(1, sizeof *x)))
 		return -ENOMEM;
 	x->si = *si;
-	rsd_inst_link(d, x);
+	l->v[l->n++] = x;
 	return 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	uint64_t x = (*(rsd_inst *const *)a)->si.info.id;
+	uint64_t y = (*(rsd_inst *const *)b)->si.info.id;
+
+	return x < y ? -1 : x > y;
+}
+
+static int load_insts(rsd *d)
+{
+	struct loaded l = { 0 };
+	int r = store_instance_each(d->st, load_inst, &l);
+
+	if (r == 0 && l.n > 1)
+		qsort(l.v, l.n, sizeof *l.v, by_id);
+	for (size_t i = 0; i < l.n; i++) {
+		if (r == 0)
+			rsd_inst_link(d, l.v[i]);
+		else
+			free(l.v[i]);
+	}
+	free(l.v);
+	return r;
 }
 
 static int load_node(const store_node *n, void *arg)
@@ -1807,7 +1943,7 @@ int rsd_load(rsd *d)
 
 	r = store_service_each(d->st, load_svc, d);
 	if (r == 0)
-		r = store_instance_each(d->st, load_inst, d);
+		r = load_insts(d);
 	if (r == 0)
 		r = store_node_each(d->st, load_node, d);
 	if (r == 0) {

@@ -136,6 +136,12 @@ typedef struct rsd_svc {
 	bool            conv_ok;
 	rs_desired      conv_desired;
 	uint32_t        conv_replicas;
+	/* rsd_inst_superseded's cut-off: an instance of the label (not a
+	 * standby) with an id below sup_cut is superseded, as of
+	 * d->insts_gen == sup_gen and sup_want replicas */
+	uint64_t        sup_cut;
+	uint64_t        sup_gen;
+	uint32_t        sup_want;
 } rsd_svc;
 
 /* events --since without -n: at most this many (one reply stays well
@@ -258,6 +264,9 @@ typedef struct rsd {
 	size_t          nsvc_sorted;      /* svc_sorted_gen */
 	uint64_t        svc_sorted_gen;
 	bool            check_tables;     /* RS_CHECK_TABLES: each period */
+	uint64_t        insts_gen;        /* bumped by every instance linked,
+					   * unlinked or made (no longer) a
+					   * standby: from 1 */
 	bool            resched_paused;   /* most nodes not up (nodesm_mass_loss) */
 	rsd_pending    *pending;
 	struct rsd_script *scripts;   /* recovery scripts running */

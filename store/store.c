@@ -201,6 +201,46 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	 * page write in its label's part of it */
 	[12] =
 	"DROP INDEX event_label_seq;",
+	/* 13: instance rows clustered by node (issue 12). Each Hello and its
+	 * acknowledgements rewrite one node's rows; keyed by id they sat on
+	 * as many pages as the node has instances (ids follow the
+	 * services), each page written again to the WAL, and INSERT OR
+	 * REPLACE rewrote their (label) index entries too (no query used
+	 * that index). Keyed by (node, id) a node's rows share a page or
+	 * two; the id stays unique through its own index. */
+	[13] =
+	"UPDATE meta SET value = max(value,"
+	"  (SELECT coalesce(max(id), 0) FROM instance))"
+	"  WHERE key = 'instance_max_id';"
+	"CREATE TABLE instance_13 ("
+	"  id           INTEGER NOT NULL,"
+	"  label        TEXT NOT NULL,"
+	"  node         TEXT NOT NULL DEFAULT '',"
+	"  generation   INTEGER NOT NULL,"
+	"  pid          INTEGER NOT NULL,"
+	"  state        TEXT NOT NULL,"
+	"  restarts     INTEGER NOT NULL,"
+	"  exit_code    INTEGER NOT NULL,"
+	"  exit_signal  INTEGER NOT NULL,"
+	"  exit_reason  TEXT NOT NULL,"
+	"  exit_time_ms INTEGER NOT NULL,"
+	"  status       TEXT NOT NULL DEFAULT '',"
+	"  started_ms   INTEGER NOT NULL,"
+	"  ready_ms     INTEGER NOT NULL,"
+	"  start_ticks  INTEGER NOT NULL,"
+	"  standby      INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (node, id)"
+	") WITHOUT ROWID;"
+	"INSERT INTO instance_13 SELECT id, label, node, generation, pid,"
+	"  state, restarts, exit_code, exit_signal, exit_reason, exit_time_ms,"
+	"  status, started_ms, ready_ms, start_ticks, standby FROM instance;"
+	"DROP TABLE instance;"   /* its index and trigger with it */
+	"ALTER TABLE instance_13 RENAME TO instance;"
+	"CREATE UNIQUE INDEX instance_id ON instance (id);"
+	"CREATE TRIGGER instance_max_id AFTER INSERT ON instance BEGIN"
+	"  UPDATE meta SET value = max(value, NEW.id)"
+	"    WHERE key = 'instance_max_id';"
+	"END;",
 };
 
 enum {
@@ -213,6 +253,8 @@ enum {
 	ST_SVC_EACH,
 	ST_NODE_PUT,
 	ST_NODE_EACH,
+	ST_INST_UPD,
+	ST_INST_MOVE,
 	ST_INST_PUT,
 	ST_INST_DEL,
 	ST_INST_EACH,
@@ -284,10 +326,28 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_NODE_PUT] = "INSERT OR REPLACE INTO node (" NODE_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_NODE_EACH] = "SELECT " NODE_COLS " FROM node ORDER BY name",
-	[ST_INST_PUT] = "INSERT OR REPLACE INTO instance (" INST_COLS ") VALUES"
+	/* an instance's row is updated in place on its node; else moved to
+	 * a new node; else (the first time) inserted. INSERT OR REPLACE
+	 * would delete and insert it and its id index entry, and so would
+	 * an UPDATE that sets node (a key column), even to the same value:
+	 * a page of the index per row (bench/store_rows.py) */
+	[ST_INST_UPD] = "UPDATE instance SET label = ?2,"
+			" generation = ?4, pid = ?5, state = ?6, restarts = ?7,"
+			" exit_code = ?8, exit_signal = ?9, exit_reason = ?10,"
+			" exit_time_ms = ?11, status = ?12, started_ms = ?13,"
+			" ready_ms = ?14, start_ticks = ?15, standby = ?16"
+			" WHERE node = ?3 AND id = ?1",
+	[ST_INST_MOVE] = "UPDATE instance SET label = ?2, node = ?3,"
+			 " generation = ?4, pid = ?5, state = ?6, restarts = ?7,"
+			 " exit_code = ?8, exit_signal = ?9, exit_reason = ?10,"
+			 " exit_time_ms = ?11, status = ?12, started_ms = ?13,"
+			 " ready_ms = ?14, start_ticks = ?15, standby = ?16"
+			 " WHERE id = ?1",
+	[ST_INST_PUT] = "INSERT INTO instance (" INST_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_INST_DEL] = "DELETE FROM instance WHERE id = ?",
-	[ST_INST_EACH] = "SELECT " INST_COLS " FROM instance ORDER BY id",
+	/* the table's order: by node, then id */
+	[ST_INST_EACH] = "SELECT " INST_COLS " FROM instance",
 	[ST_INST_MAX] = "SELECT max(coalesce((SELECT value FROM meta"
 			" WHERE key = 'instance_max_id'), 0),"
 			" coalesce((SELECT max(id) FROM instance), 0))",
@@ -1399,15 +1459,12 @@ int store_node_each(store *s, store_node_fn fn, void *arg)
 	return r;
 }
 
-/* Inserts or replaces the instance row keyed by in->info.id. */
-int store_instance_put(store *s, const store_instance *in)
+/* Binds the instance's columns in INST_COLS order. */
+static int bind_instance(sqlite3_stmt *st, const store_instance *in)
 {
-	sqlite3_stmt *st = stmt(s, ST_INST_PUT);
 	struct binder b = { st, 1, SQLITE_OK };
 	const rs_iinfo *i = &in->info;
 
-	if (!st)
-		return -EBUSY;
 	b_u64(&b, i->id);
 	b_textn(&b, i->label, sizeof i->label);
 	b_textn(&b, in->node, sizeof in->node);
@@ -1424,7 +1481,26 @@ int store_instance_put(store *s, const store_instance *in)
 	b_u64(&b, i->ready_ms);
 	b_u64(&b, i->start_ticks);
 	b_i64(&b, in->standby ? 1 : 0);
-	return step_done(st, b.rc);
+	return b.rc;
+}
+
+/* Writes the instance row keyed by in->info.id: updated in place if it
+ * is on in->node, moved if it is elsewhere, inserted if there is none. */
+int store_instance_put(store *s, const store_instance *in)
+{
+	static const int way[] = { ST_INST_UPD, ST_INST_MOVE, ST_INST_PUT };
+	int r = 0;
+
+	for (size_t i = 0; i < sizeof way / sizeof way[0]; i++) {
+		sqlite3_stmt *st = stmt(s, way[i]);
+
+		if (!st)
+			return -EBUSY;
+		r = step_done(st, bind_instance(st, in));
+		if (r < 0 || sqlite3_changes(s->db) > 0)
+			break;
+	}
+	return r;
 }
 
 /* Deletes the instance row; -ENOENT if there was none. */
@@ -1443,7 +1519,8 @@ int store_instance_del(store *s, uint64_t id)
 	return r;
 }
 
-/* Calls fn for each instance in id order; stops on non-zero. */
+/* Calls fn for each instance in the table's order (by node, then id);
+ * stops on non-zero. */
 int store_instance_each(store *s, store_instance_fn fn, void *arg)
 {
 	sqlite3_stmt *st = stmt(s, ST_INST_EACH);

@@ -19,7 +19,7 @@
 
 #include "model.h"
 
-#define STORE_SCHEMA_VERSION 12
+#define STORE_SCHEMA_VERSION 13
 
 typedef struct store store;
 
@@ -103,7 +103,8 @@ int store_node_put(store *s, const store_node *n);
 typedef int (*store_node_fn)(const store_node *n, void *arg);
 int store_node_each(store *s, store_node_fn fn, void *arg);
 
-/* Instances: put inserts or replaces by id (ids are chosen by the caller). */
+/* Instances: put inserts or updates by id (ids are chosen by the caller);
+ * each walks them by node, then id. */
 int store_instance_put(store *s, const store_instance *in);
 int store_instance_del(store *s, uint64_t id);
 typedef int (*store_instance_fn)(const store_instance *in, void *arg);

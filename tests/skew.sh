@@ -133,8 +133,20 @@ export RS_CRED="$TMP/admin.cred"
 # HEAD's store migrations the previous release does not know, undone for
 # its leg below (store/store.c; empty when the schemas are the same)
 PREV_SCHEMA_DOWN=""
-if [ "$PREV_V" = 0.2.0 ]; then   # schema 9; HEAD adds 10 (request ids), 11 (fence), 12 (no (label, seq) index of events)
-    PREV_SCHEMA_DOWN="CREATE INDEX event_label_seq ON event (label, seq);
+if [ "$PREV_V" = 0.2.0 ]; then   # schema 9; HEAD adds 10 (request ids), 11 (fence), 12 (no (label, seq) index of events), 13 (instances by node)
+    PREV_SCHEMA_DOWN="CREATE TABLE instance_12 (id INTEGER PRIMARY KEY,
+ label TEXT NOT NULL, node TEXT NOT NULL DEFAULT '', generation INTEGER NOT NULL,
+ pid INTEGER NOT NULL, state TEXT NOT NULL, restarts INTEGER NOT NULL,
+ exit_code INTEGER NOT NULL, exit_signal INTEGER NOT NULL, exit_reason TEXT NOT NULL,
+ exit_time_ms INTEGER NOT NULL, status TEXT NOT NULL DEFAULT '',
+ started_ms INTEGER NOT NULL, ready_ms INTEGER NOT NULL, start_ticks INTEGER NOT NULL,
+ standby INTEGER NOT NULL DEFAULT 0);
+INSERT INTO instance_12 SELECT * FROM instance; DROP TABLE instance;
+ALTER TABLE instance_12 RENAME TO instance;
+CREATE INDEX instance_label ON instance (label);
+CREATE TRIGGER instance_max_id AFTER INSERT ON instance BEGIN
+ UPDATE meta SET value = max(value, NEW.id) WHERE key = 'instance_max_id'; END;
+CREATE INDEX event_label_seq ON event (label, seq);
 ALTER TABLE service DROP COLUMN fence;
 DROP INDEX operation_req; ALTER TABLE operation DROP COLUMN req_id;
 ALTER TABLE operation DROP COLUMN code; PRAGMA user_version = 9;"

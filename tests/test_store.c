@@ -545,18 +545,30 @@ Test(store, instances)
 	assert_inst_eq(&l.v[1], &c);
 	assert_inst_eq(&l.v[2], &a);
 
-	/* Replace by id. */
+	/* Update by id; a new node moves the row: the walk is by node,
+	 * then id, and the id stays unique. */
 	a.info.state = RS_IS_EXITED;
 	a.info.pid = 0;
 	a.info.last_exit.reason = RS_ER_NONE;
+	rs_strlcpy(a.node, "n0", sizeof a.node);
+	cr_assert_eq(store_instance_put(s, &a), 0);
+	memset(&l, 0, sizeof l);
+	cr_assert_eq(store_instance_each(s, collect_inst, &l), 0);
+	cr_assert_eq(l.n, 3);
+	assert_inst_eq(&l.v[0], &a);
+	cr_assert_eq(l.v[0].info.state, RS_IS_EXITED);
+	cr_assert_eq(l.v[0].info.last_exit.reason, RS_ER_NONE);
+	cr_assert_str_eq(l.v[0].node, "n0");
+	cr_assert_eq(l.v[1].info.id, 10);
+	cr_assert_eq(l.v[2].info.id, 20);
 	rs_strlcpy(a.node, "n2", sizeof a.node);
 	cr_assert_eq(store_instance_put(s, &a), 0);
 	memset(&l, 0, sizeof l);
 	cr_assert_eq(store_instance_each(s, collect_inst, &l), 0);
 	cr_assert_eq(l.n, 3);
-	cr_assert_eq(l.v[2].info.state, RS_IS_EXITED);
-	cr_assert_eq(l.v[2].info.last_exit.reason, RS_ER_NONE);
+	cr_assert_eq(l.v[2].info.id, 30);
 	cr_assert_str_eq(l.v[2].node, "n2");
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM instance"), 3);
 
 	/* max_id never goes down, even when the newest row is deleted. */
 	cr_assert_eq(store_instance_max_id(s, &max), 0);
@@ -1078,6 +1090,24 @@ Test(store, event_prune_a_large_table_one_batch_at_a_time, .timeout = 60)
 	store_close(&s);
 }
 
+/* back to schema 12's instance table: keyed by id, indexed by label */
+#define DROP_V13 \
+	"CREATE TABLE instance_12 (id INTEGER PRIMARY KEY," \
+	" label TEXT NOT NULL, node TEXT NOT NULL DEFAULT ''," \
+	" generation INTEGER NOT NULL, pid INTEGER NOT NULL," \
+	" state TEXT NOT NULL, restarts INTEGER NOT NULL," \
+	" exit_code INTEGER NOT NULL, exit_signal INTEGER NOT NULL," \
+	" exit_reason TEXT NOT NULL, exit_time_ms INTEGER NOT NULL," \
+	" status TEXT NOT NULL DEFAULT '', started_ms INTEGER NOT NULL," \
+	" ready_ms INTEGER NOT NULL, start_ticks INTEGER NOT NULL," \
+	" standby INTEGER NOT NULL DEFAULT 0);" \
+	"INSERT INTO instance_12 SELECT * FROM instance;" \
+	"DROP TABLE instance;" \
+	"ALTER TABLE instance_12 RENAME TO instance;" \
+	"CREATE INDEX instance_label ON instance (label);" \
+	"CREATE TRIGGER instance_max_id AFTER INSERT ON instance BEGIN" \
+	" UPDATE meta SET value = max(value, NEW.id)" \
+	" WHERE key = 'instance_max_id'; END;"
 #define DROP_V12 "CREATE INDEX event_label_seq ON event (label, seq);"
 #define DROP_V11 "ALTER TABLE service DROP COLUMN fence;"
 #define DROP_V10 "DROP INDEX operation_req;" \
@@ -1212,7 +1242,7 @@ Test(store, migrates_version_9_operations)
 	make_op(&op, "up", "old");
 	cr_assert_eq(store_op_add(s, &op), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V12 DROP_V11 DROP_V10 "PRAGMA user_version = 9;");
+	raw_exec(dbpath, DROP_V13 DROP_V12 DROP_V11 DROP_V10 "PRAGMA user_version = 9;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM operation WHERE req_id = 0 "
@@ -1440,7 +1470,8 @@ Test(store, backup_before_migration)
 	store_close(&s);
 	store_backup_path(dbpath, STORE_SCHEMA_VERSION, bak, sizeof bak);
 	cr_assert_neq(access(bak, F_OK), 0, "a current file was backed up");
-	raw_exec(dbpath, "DROP TABLE principal;"
+	raw_exec(dbpath, DROP_V13
+		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
 		 DROP_V12 DROP_V11 DROP_V10
 		 "PRAGMA user_version = 8;");
@@ -1666,7 +1697,8 @@ Test(store, migrates_version_1)
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
 	/* turn it back into a version-1 file, as an older rsd left it */
-	raw_exec(dbpath, "ALTER TABLE service DROP COLUMN script;"
+	raw_exec(dbpath, DROP_V13
+		 "ALTER TABLE service DROP COLUMN script;"
 		 "ALTER TABLE service DROP COLUMN critical;"
 		 "ALTER TABLE instance DROP COLUMN standby;"
 		 "ALTER TABLE service DROP COLUMN replicas;"
@@ -1718,7 +1750,8 @@ Test(store, migrates_version_8_principals)
 	rs_event ev;
 
 	store_close(&s);
-	raw_exec(dbpath, "DROP TABLE principal;"
+	raw_exec(dbpath, DROP_V13
+		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
 		 DROP_V12 DROP_V10
 		 "INSERT INTO event (time_ms, label, kind) VALUES (1, 'old', 'up');"
@@ -1759,7 +1792,8 @@ Test(store, migrates_version_7)
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
-	raw_exec(dbpath, "ALTER TABLE service DROP COLUMN keep_caps;"
+	raw_exec(dbpath, DROP_V13
+		 "ALTER TABLE service DROP COLUMN keep_caps;"
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
 		 DROP_V12 DROP_V11 DROP_V10
@@ -1826,7 +1860,7 @@ Test(store, migrates_version_10_fence)
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V12 DROP_V11 "PRAGMA user_version = 10;");
+	raw_exec(dbpath, DROP_V13 DROP_V12 DROP_V11 "PRAGMA user_version = 10;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(store_service_get(s, "old", &got), 0);
@@ -1958,7 +1992,7 @@ Test(store, migrates_version_11_event_index)
 	add_lev(s, "b", "b1");
 	add_lev(s, "a", "a2");
 	store_close(&s);
-	raw_exec(dbpath, DROP_V12 "PRAGMA user_version = 11;");
+	raw_exec(dbpath, DROP_V13 DROP_V12 "PRAGMA user_version = 11;");
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
 			     " WHERE name = 'event_label_seq'"), 1);
 	s = open_ok();
@@ -1969,5 +2003,75 @@ Test(store, migrates_version_11_event_index)
 	expect_events(s, "b", 0, 0, "b1");
 	add_lev(s, "b", "b2");
 	expect_events(s, "b", 0, 1, "b2");
+	store_close(&s);
+}
+
+/* 12 -> 13: the instance rows keyed by (node, id), without the label
+ * index; every row, field and the high-water mark of ids survive, and the
+ * migrated table takes updates, moves and new rows. */
+Test(store, migrates_version_12_instances_by_node)
+{
+	store *s = open_ok();
+	store_instance in[4];
+	struct inst_list l = { 0 };
+	const char *nodes[] = { "n2", "n1", "n2", "n1" };
+	uint64_t max = 0;
+
+	for (int i = 0; i < 4; i++) {
+		make_instance(&in[i], (uint64_t)(i + 1) * 10, i % 2 ? "db" : "web");
+		rs_strlcpy(in[i].node, nodes[i], sizeof in[i].node);
+		in[i].standby = i == 3;
+		cr_assert_eq(store_instance_put(s, &in[i]), 0);
+	}
+	store_close(&s);
+	raw_exec(dbpath, DROP_V13 "PRAGMA user_version = 12;");
+	/* as a version-12 rsd left it: the newest id deleted, its mark kept */
+	raw_exec(dbpath, "DELETE FROM instance WHERE id = 40;"
+		 "INSERT INTO instance (id, label, node, generation, pid, state,"
+		 " restarts, exit_code, exit_signal, exit_reason, exit_time_ms,"
+		 " started_ms, ready_ms, start_ticks)"
+		 " VALUES (50, 'gone', 'n1', 1, 0, 'exited', 0, 0, 0, 'exit', 0,"
+		 " 0, 0, 0);"
+		 "DELETE FROM instance WHERE id = 50;");
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
+			     " WHERE name = 'instance_label'"), 1);
+	s = open_ok();
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
+			     " WHERE name = 'instance_label'"), 0);
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
+			     " WHERE name = 'instance_id'"), 1);
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
+			     " WHERE name = 'instance' AND sql LIKE '%WITHOUT ROWID%'"), 1);
+	cr_assert_eq(store_instance_max_id(s, &max), 0);
+	cr_assert_eq(max, 50);
+
+	/* n1's rows, then n2's */
+	cr_assert_eq(store_instance_each(s, collect_inst, &l), 0);
+	cr_assert_eq(l.n, 3);
+	assert_inst_eq(&l.v[0], &in[1]);
+	assert_inst_eq(&l.v[1], &in[0]);
+	assert_inst_eq(&l.v[2], &in[2]);
+	cr_assert_eq(l.v[0].standby, false);
+
+	/* a move, an update, a new row (the mark follows it), a delete */
+	rs_strlcpy(in[0].node, "n1", sizeof in[0].node);
+	cr_assert_eq(store_instance_put(s, &in[0]), 0);
+	in[2].info.pid = 4242;
+	cr_assert_eq(store_instance_put(s, &in[2]), 0);
+	make_instance(&in[3], 60, "new");
+	in[3].standby = true;
+	cr_assert_eq(store_instance_put(s, &in[3]), 0);
+	cr_assert_eq(store_instance_del(s, 20), 0);
+	memset(&l, 0, sizeof l);
+	cr_assert_eq(store_instance_each(s, collect_inst, &l), 0);
+	cr_assert_eq(l.n, 3);
+	assert_inst_eq(&l.v[0], &in[0]);
+	assert_inst_eq(&l.v[1], &in[3]);
+	cr_assert_eq(l.v[1].standby, true);
+	assert_inst_eq(&l.v[2], &in[2]);
+	cr_assert_eq(l.v[2].info.pid, 4242);
+	cr_assert_eq(store_instance_max_id(s, &max), 0);
+	cr_assert_eq(max, 60);
 	store_close(&s);
 }
