@@ -87,6 +87,7 @@ static const char usage_text[] =
 "  update LABEL [OPTIONS] [-- COMMAND ARGS...]\n"
 "                     replace a running service's process without a gap\n"
 "  lookup LABEL       show where a service runs\n"
+"  is-running LABEL   exit 0 if an instance of LABEL runs, else 1 (3: none)\n"
 "  status [LABEL...] [--node N] [--state S]\n"
 "                     list services and their instances\n"
 "  nodes [--state S]  list nodes and their heartbeats\n"
@@ -100,6 +101,7 @@ static const char usage_text[] =
 "                     refuse a credential (or a node's key) from now on\n"
 "  token rotate       a new join token; the old one is refused (admin)\n"
 "  upgrade-plan       versions of rsd and the agents, and the skew policy\n"
+"  node forget NODE   drop a node that is gone for good (not up)\n"
 "  help [VERB]        show this help, or a verb's\n"
 "\n"
 "Global options (before or after the verb):\n"
@@ -182,6 +184,14 @@ static const char lookup_help[] =
 "usage: rsctl lookup LABEL\n"
 "\n"
 "Shows the node, pid and state of service LABEL's instance.\n";
+
+static const char is_running_help[] =
+"usage: rsctl is-running LABEL\n"
+"\n"
+"For scripts: prints nothing; exits 0 if an instance of service LABEL is\n"
+"running, 1 if none is (starting, down, failed...), 3 if there is no such\n"
+"service, and with rsctl's other codes if rsd cannot be asked (6:\n"
+"unreachable, 12, 13: credentials; those print why on stderr).\n";
 
 static const char status_help[] =
 "usage: rsctl status [LABEL...] [--node N] [--state STATE] [--page-size N]\n"
@@ -374,6 +384,16 @@ static const char upgrade_plan_help[] =
 "the skew policy (same major version as rsd, at most one minor version\n"
 "older or newer) and what may be upgraded next. Exits 0 inside the\n"
 "policy, 14 outside it.\n";
+
+static const char node_forget_help[] =
+"usage: rsctl node forget NODE\n"
+"\n"
+"Drops a node that is gone for good from rsd's table, its metrics (so\n"
+"RsNodeLost stops firing) and rsctl nodes. Refused while the node is up\n"
+"or suspect, or while an instance that is not finished is placed there\n"
+"(a pinned service's, say: down it or move it first). Its key stays\n"
+"admitted: if the agent comes back it joins again as a new node (rsctl\n"
+"cred revoke NODE --node refuses it).\n";
 
 static const char ping_help[] =
 "usage: rsctl ping\n"
@@ -869,6 +889,7 @@ static const verb_def verbs[] = {
 	{ "up",     RS_V_UP,     LABEL_REQUIRED, true,  up_opts,     up_help },
 	{ "down",   RS_V_DOWN,   LABEL_REQUIRED, false, down_opts,   down_help },
 	{ "lookup", RS_V_LOOKUP, LABEL_REQUIRED, false, NULL,        lookup_help },
+	{ "is-running", RS_V_LOOKUP, LABEL_REQUIRED, false, NULL,    is_running_help },
 	{ "status", RS_V_STATUS, LABEL_OPTIONAL, false, status_opts, status_help },
 	{ "nodes",  RS_V_NODES,  LABEL_NONE,     false, nodes_opts,  nodes_help },
 	{ "events", RS_V_EVENTS, LABEL_OPTIONAL, false, events_opts, events_help },
@@ -890,6 +911,7 @@ static const verb_def verbs[] = {
 	{ "cred revoke",  RS_V_CRED_REVOKE,  LABEL_REQUIRED, false, cred_revoke_opts, cred_revoke_help },
 	{ "token rotate", RS_V_TOKEN_ROTATE, LABEL_NONE,     false, NULL,             token_rotate_help },
 	{ "upgrade-plan", RS_V_UPGRADE_PLAN, LABEL_NONE,     false, NULL,             upgrade_plan_help },
+	{ "node forget",  RS_V_NODE_FORGET,  LABEL_REQUIRED, false, NULL,             node_forget_help },
 };
 
 /* The verb called name, or NULL. */
@@ -1354,8 +1376,8 @@ int args_parse(int argc, char **argv, ctl_cmd *c)
 		return usage_error(NULL, "no verb given");
 	if (strcmp(argv[i], "help") == 0)
 		return help_verb(argc, argv, i + 1);
-	if ((strcmp(argv[i], "cred") == 0 || strcmp(argv[i], "token") == 0) &&
-	    i + 1 < argc) {
+	if ((strcmp(argv[i], "cred") == 0 || strcmp(argv[i], "token") == 0 ||
+	     strcmp(argv[i], "node") == 0) && i + 1 < argc) {
 		char two[64];
 		snprintf(two, sizeof two, "%s %s", argv[i], argv[i + 1]);
 		if (verb_find(two))
@@ -1367,6 +1389,7 @@ int args_parse(int argc, char **argv, ctl_cmd *c)
 	s.v = verb_find(argv[i]);
 	if (!s.v)
 		return usage_error(NULL, "unknown verb '%s'", argv[i]);
+	c->predicate = !strcmp(s.v->name, "is-running");
 	if (s.v->verb == RS_V_UPDATE) {
 		c->req.u.request.maxtime_ms = RS_DEF_UPDATE_MAXTIME_MS;
 		c->req.u.request.min_healthy_ms = RS_DEF_UPDATE_MIN_HEALTHY_MS;

@@ -39,6 +39,7 @@ typedef struct ctl_cmd {
 	bool        follow;     /* logs/events -f: keep asking for more */
 	const char *cred_path;  /* --cred FILE (borrowed), NULL: $RS_CRED... */
 	bool        insecure;   /* --insecure: plaintext, no credential */
+	bool        predicate;  /* is-running: the answer is the exit code */
 	const net_curve *curve; /* the credential's keys; NULL: plaintext */
 	char        cred_name[64];
 	char        new_sec[NET_KEY_LEN + 1];  /* cred create: the new secret */

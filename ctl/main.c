@@ -641,6 +641,40 @@ out:
 	return r;
 }
 
+/* is-running LABEL: lookup's answer as an exit code, printed only when
+ * rsd could not be asked. */
+static int run_predicate(ctl_cmd *c)
+{
+	rs_msg rep;
+	int r;
+
+	c->req.u.request.id = request_id();
+	r = exchange(c, NULL, &rep, false);
+	if (r == 0)
+		r = check_reply(c, &rep);
+	if (r != 0)
+		return r;
+	switch (rep.u.reply.code) {
+	case RS_OK: {
+		json_t *root = json_loads(rep.u.reply.json ? rep.u.reply.json : "", 0, NULL);
+		const char *st = json_string_value(json_object_get(root, "state"));
+
+		r = st && !strcmp(st, "running") ? RS_OK : RS_E_FAILED;
+		json_decref(root);
+		break;
+	}
+	case RS_E_FAILED:   /* no active instance */
+	case RS_E_NOENT:
+		r = rep.u.reply.code;
+		break;
+	default:
+		r = print_failure(c, &rep.u.reply);
+		break;
+	}
+	rs_msg_clear(&rep);
+	return r;
+}
+
 /* Runs the parsed command. Returns the exit code. */
 static int run(ctl_cmd *c)
 {
@@ -658,6 +692,8 @@ static int run(ctl_cmd *c)
 			nanosleep(&ts, NULL);   /* polling rsd, not waiting in a test */
 		}
 	}
+	if (c->predicate)
+		return run_predicate(c);
 	if (c->req.u.request.verb == RS_V_STATUS || c->req.u.request.verb == RS_V_NODES)
 		return run_paged(c);
 	return run_once(c, true);

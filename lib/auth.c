@@ -32,6 +32,7 @@ static const rs_role verb_role[RS_V__NR] = {
 	[RS_V_APPLY]   = RS_ROLE_OPERATOR,
 	[RS_V_DRAIN]   = RS_ROLE_OPERATOR,
 	[RS_V_UNDRAIN] = RS_ROLE_OPERATOR,
+	[RS_V_NODE_FORGET] = RS_ROLE_OPERATOR,
 	[RS_V_SHUTDOWN]     = RS_ROLE_ADMIN,
 	[RS_V_CRED_CREATE]  = RS_ROLE_ADMIN,
 	[RS_V_CRED_LIST]    = RS_ROLE_ADMIN,
@@ -43,6 +44,7 @@ static const rs_role verb_role[RS_V__NR] = {
  * limited to some labels may not send them. */
 static const bool verb_all_labels[RS_V__NR] = {
 	[RS_V_APPLY] = true, [RS_V_DRAIN] = true, [RS_V_UNDRAIN] = true,
+	[RS_V_NODE_FORGET] = true,
 };
 
 const char *rs_role_to_string(rs_role r)

@@ -1043,6 +1043,63 @@ static void do_drain(rsd *d, const net_peer *peer, const rs_request *rq, bool on
 	rsd_reply(d, peer, rq->id, RS_OK, NULL, msg);
 }
 
+/* node forget NODE: a node gone for good leaves the table, its metrics
+ * and rsctl nodes (RsNodeLost fired for it for ever). Not while it is up
+ * or suspect (its agent speaks: it would only join again), nor while an
+ * instance that is not finished is placed there (a pinned service's
+ * waits for it: down or move it first). Its key stays admitted. */
+static void do_node_forget(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	rsd_node *n = rsd_node_find(d, rq->label);
+	const char *was;
+	char msg[RS_DETAIL_MAX];
+	size_t placed = 0;
+	int r;
+
+	if (!n) {
+		rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "unknown node '%s'", rq->label);
+		return;
+	}
+	was = rs_node_state_to_string(n->n.state);
+	if (n->connected || n->sm.state == NM_UP || n->sm.state == NM_SUSPECT) {
+		rsd_reply_err(d, peer, rq->id, RS_E_BUSY, "node %s is %s: only a node "
+			      "that is gone can be forgotten (stop its agent first)",
+			      n->n.name, n->connected ? "connected" : was);
+		return;
+	}
+	for (rsd_inst *in = rsd_node_insts(d, n->n.name); in; in = rsd_node_insts_next(d, in)) {
+		rsd_svc *s = rsd_svc_find(d, in->si.info.label);
+
+		placed += rsd_istate_live(in->si.info.state) ||
+			  (in->si.info.state == RS_IS_LOST && s &&
+			   s->s.desired == RS_WANT_UP);
+	}
+	if (placed) {
+		rsd_reply_err(d, peer, rq->id, RS_E_BUSY, "%zu instance(s) placed on "
+			      "node %s are not finished (a pinned service's wait for "
+			      "it): down or move them first", placed, n->n.name);
+		return;
+	}
+	if ((r = rsd_tx_begin(d)) < 0) {
+		rsd_reply_unrecorded(d, peer, rq, r);
+		return;
+	}
+	if ((r = store_node_del(d->st, n->n.name)) == 0 || r == -ENOENT) {
+		rsd_event(d, NULL, 0, n->n.name, "node-forget", "forgotten (it was %s)", was);
+		r = rsd_tx_commit(d);
+	} else {
+		rsd_tx_abort(d);
+	}
+	if (r < 0) {
+		rsd_reply_unrecorded(d, peer, rq, r);
+		return;
+	}
+	snprintf(msg, sizeof msg, "node %s forgotten (it was %s)", n->n.name, was);
+	log_info("%s", msg);
+	rsd_reply(d, peer, rq->id, RS_OK, NULL, msg);
+	rsd_node_forget(d, n);
+}
+
 static json_t *inst_json(const rsd_inst *in)
 {
 	const rs_iinfo *i = &in->si.info;
@@ -1708,6 +1765,7 @@ void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq)
 	case RS_V_APPLY: rsd_apply(d, peer, rq); break;
 	case RS_V_DRAIN: do_drain(d, peer, rq, true); break;
 	case RS_V_UNDRAIN: do_drain(d, peer, rq, false); break;
+	case RS_V_NODE_FORGET: do_node_forget(d, peer, rq); break;
 	case RS_V_UPDATE: rsd_update(d, peer, rq); break;
 	case RS_V_CRED_CREATE:
 	case RS_V_CRED_LIST:

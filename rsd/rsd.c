@@ -413,6 +413,21 @@ static void heap_fix(rsd *d, rsd_node *n)
 	heap_set(d, i, n);
 }
 
+static void heap_remove(rsd *d, rsd_node *n)
+{
+	size_t i = n->heap_i;
+	rsd_node *last;
+
+	if (i >= d->nheap_n || d->nheap[i] != n)
+		return;
+	last = d->nheap[--d->nheap_n];
+	if (last != n) {
+		heap_set(d, i, last);
+		heap_fix(d, last);
+	}
+	n->heap_i = SIZE_MAX;
+}
+
 static void heap_add(rsd *d, rsd_node *n)
 {
 	if (d->nheap_n == d->nheap_cap) {
@@ -1062,6 +1077,21 @@ void rsd_node_link(rsd *d, rsd_node *n)
 	for (rsd_inst *in = rsd_node_insts(d, n->n.name); in; in = rsd_node_insts_next(d, in))
 		n->live += rsd_istate_live(in->si.info.state);
 	heap_add(d, n);
+}
+
+void rsd_node_forget(rsd *d, rsd_node *n)
+{
+	for (rsd_node **pp = &d->nodes; *pp; pp = &(*pp)->next) {
+		if (*pp == n) {
+			*pp = n->next;
+			break;
+		}
+	}
+	rsd_tab_del(&d->tnodes, n);
+	heap_remove(d, n);
+	rsd_node_set_labels(n, NULL, 0);
+	orders_out_free(&n->out);
+	free(n);
 }
 
 rsd_svc *rsd_svc_find(rsd *d, const char *label)

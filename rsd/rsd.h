@@ -404,6 +404,8 @@ void rsd_converge_due(rsd *d, const char *label);
 void rsd_inst_link(rsd *d, rsd_inst *in);
 void rsd_inst_unlink(rsd *d, rsd_inst **pp);
 void rsd_node_link(rsd *d, rsd_node *n);
+/* Takes n out of the lists, the tables and the heap, and frees it. */
+void rsd_node_forget(rsd *d, rsd_node *n);
 rsd_svc *rsd_svc_find(rsd *d, const char *label);
 /* Every service in label order (*n of them), kept until a service is
  * linked (status pages: sorted once, not once per page). NULL without

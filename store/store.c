@@ -252,6 +252,7 @@ enum {
 	ST_SVC_GET,
 	ST_SVC_EACH,
 	ST_NODE_PUT,
+	ST_NODE_DEL,
 	ST_NODE_EACH,
 	ST_INST_UPD,
 	ST_INST_MOVE,
@@ -325,6 +326,7 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_SVC_EACH] = "SELECT " SVC_COLS " FROM service ORDER BY label",
 	[ST_NODE_PUT] = "INSERT OR REPLACE INTO node (" NODE_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_NODE_DEL] = "DELETE FROM node WHERE name = ?",
 	[ST_NODE_EACH] = "SELECT " NODE_COLS " FROM node ORDER BY name",
 	/* an instance's row is updated in place on its node; else moved to
 	 * a new node; else (the first time) inserted. INSERT OR REPLACE
@@ -1417,6 +1419,22 @@ int store_service_each(store *s, store_service_fn fn, void *arg)
 			break;
 	}
 	finish(st);
+	return r;
+}
+
+/* Deletes the node row (rsctl node forget); -ENOENT if there was none. */
+int store_node_del(store *s, const char *name)
+{
+	sqlite3_stmt *st = stmt(s, ST_NODE_DEL);
+	struct binder b = { st, 1, SQLITE_OK };
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	b_text(&b, name);
+	r = step_done(st, b.rc);
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		r = -ENOENT;
 	return r;
 }
 

@@ -100,6 +100,7 @@ typedef int (*store_service_fn)(const store_service *svc, void *arg);
 int store_service_each(store *s, store_service_fn fn, void *arg);
 
 int store_node_put(store *s, const store_node *n);
+int store_node_del(store *s, const char *name);
 typedef int (*store_node_fn)(const store_node *n, void *arg);
 int store_node_each(store *s, store_node_fn fn, void *arg);
 

@@ -346,3 +346,18 @@ Test(ctl_args, status_filter_usage_errors)
 	assert_usage("unknown option '--node'", "nodes", "--node", "n1");
 	assert_usage("unexpected argument 'n1'", "nodes", "n1");
 }
+
+/* rsctl node forget NODE: a two-word verb like cred's and token's */
+Test(ctl_args, node_forget)
+{
+	ctl_cmd c;
+	const rs_request *r;
+
+	cr_assert_eq(parse(&c, "node", "forget", "n7", NULL), ARGS_RUN, "%s", errtext);
+	r = &c.req.u.request;
+	cr_assert_eq(r->verb, RS_V_NODE_FORGET);
+	cr_assert_str_eq(r->label, "n7");
+	ctl_cmd_clear(&c);
+	assert_usage("unknown verb 'node remove'", "node", "remove", "n7");
+	assert_usage("unknown verb 'node'", "node");
+}

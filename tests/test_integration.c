@@ -1364,6 +1364,71 @@ Test(integration, down_on_lost_node_then_up_elsewhere_runs_one_copy,
 	h_pass();
 }
 
+/* rsctl is-running: the exit code alone (0 running, 1 not, 3 unknown),
+ * nothing printed. */
+Test(integration, is_running_is_an_exit_code, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+
+	up_notifysvc("svc-is", NULL, NULL);
+	r = h_rsctl("is-running", "svc-is", NULL);
+	assert_ok(r, "is-running of a running service");
+	cr_assert_str_eq(r->out, "", "printed: %s", r->out);
+	cr_assert_str_eq(r->err, "", "printed: %s", r->err);
+	r = h_rsctl("is-running", "svc-none", NULL);
+	assert_code(r, RS_E_NOENT, "is-running of an unknown service");
+	cr_assert_str_eq(r->out, "", "printed: %s", r->out);
+	cr_assert_str_eq(r->err, "", "printed: %s", r->err);
+	assert_ok(h_rsctl("down", "svc-is", NULL), "down");
+	r = h_rsctl("is-running", "svc-is", NULL);
+	assert_code(r, RS_E_FAILED, "is-running of a service that is down");
+	cr_assert_str_eq(r->err, "", "printed: %s", r->err);
+	h_pass();
+}
+
+/* rsctl node forget: a node that is up is refused, an unknown one too,
+ * and so is a lost one while a pinned service's instance waits for it;
+ * once that is down the node leaves rsctl nodes, an event says so, and
+ * its agent coming back joins again as a new node. */
+Test(integration, node_forget_only_a_gone_node, .init = setup_ttl2,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *on2[] = { "--node", "n2", NULL };
+	struct wnode wn = { .node = "n2", .want = "lost" };
+	const h_res *r;
+
+	up_notifysvc("svc-pin", on2, NULL);
+	r = h_rsctl("node", "forget", "n2", NULL);
+	assert_code(r, RS_E_BUSY, "forget of an up node");
+	cr_assert(strstr(r->err, "only a node that is gone"), "%s", r->err);
+	r = h_rsctl("node", "forget", "n9", NULL);
+	assert_code(r, RS_E_NOENT, "forget of an unknown node");
+
+	h_kill_agent(2, SIGKILL);
+	cr_assert(h_wait_until(node_state_fn, &wn, 6000), "n2 not lost: %s", wn.state);
+	r = h_rsctl("node", "forget", "n2", NULL);
+	assert_code(r, RS_E_BUSY, "forget with a pinned instance placed there");
+	cr_assert(strstr(r->err, "1 instance(s) placed on node n2"), "%s", r->err);
+	assert_ok(h_rsctl("down", "svc-pin", NULL), "down of the pinned service");
+	r = h_rsctl("node", "forget", "n2", NULL);
+	assert_ok(r, "forget of a lost node");
+	cr_assert(strstr(r->out, "node n2 forgotten (it was lost)"), "%s", r->out);
+	r = h_rsctl("nodes", NULL);
+	assert_ok(r, "nodes");
+	cr_assert(strstr(r->out, "n1") && !strstr(r->out, "n2"), "nodes: %s", r->out);
+	r = h_rsctl("events", NULL);
+	cr_assert(strstr(r->out, "node-forget"), "events: %s", r->out);
+	r = h_rsctl("node", "forget", "n2", NULL);
+	assert_code(r, RS_E_NOENT, "a second forget");
+
+	h_restart_agent(2);
+	wn.want = "up";
+	cr_assert(h_wait_until(node_state_fn, &wn, 6000), "n2 did not join again: %s",
+		  wn.state);
+	h_pass();
+}
+
 /* An agent stopped with SIGTERM (upgrade, reboot) stops its services; when
  * it comes back rsd still wants them up (desired "up") and must start
  * them again (design.md: "instances rsd wants but the agent lacks are

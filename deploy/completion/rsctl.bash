@@ -4,7 +4,7 @@ _rsctl()
     local cur prev verbs
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    verbs="up down refresh restart shutdown edit update clone unclone status lookup nodes events logs apply diff drain undrain ping cred token help"
+    verbs="up down refresh restart shutdown edit update clone unclone status lookup is-running nodes events logs apply diff drain undrain node ping cred token help"
     local i verb=""
     for ((i = 1; i < COMP_CWORD; i++)); do
         case " $verbs " in *" ${COMP_WORDS[i]} "*) verb=${COMP_WORDS[i]}; break;; esac
@@ -27,6 +27,7 @@ _rsctl()
         down) COMPREPLY=($(compgen -W "--force" -- "$cur"));;
         cred) COMPREPLY=($(compgen -W "create list revoke --role --labels --node" -- "$cur")); return;;
         token) COMPREPLY=($(compgen -W "rotate" -- "$cur")); return;;
+        node) COMPREPLY=($(compgen -W "forget" -- "$cur")); return;;
         logs) COMPREPLY=($(compgen -W "--instance -n -f" -- "$cur"));;
         events) COMPREPLY=($(compgen -W "-n -f --since --json" -- "$cur"));;
         *) COMPREPLY=();;
