@@ -296,6 +296,42 @@ class Rsd:
                 h["le"][float("inf") if le == "+Inf" else float(le)] = int(float(line.split()[1]))
         return h
 
+    def counters(self):
+        """What rsd did since it started, from /metrics: messages read from
+        agents by type, orders resent, Hellos coalesced, reconcile asks,
+        store commits (count, seconds). {} if it does not answer."""
+        if not self.metrics:
+            return {}
+        try:
+            with urllib.request.urlopen(f"http://{self.metrics}/metrics", timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            return {}
+        out = {}
+        for line in text.splitlines():
+            if line.startswith("rs_agent_messages_total{type=\""):
+                out["msgs_" + line.split('"')[1]] = int(float(line.split()[1]))
+            for name, key in (("rs_orders_resent_total", "resent"),
+                              ("rs_agent_hellos_coalesced_total", "hellos_coalesced"),
+                              ("rs_reconcile_asks_total", "reconcile_asks"),
+                              ("rs_store_commit_seconds_count", "commits"),
+                              ("rs_store_commit_seconds_sum", "commit_s")):
+                if line.startswith(name + " "):
+                    out[key] = float(line.split()[1])
+        return out
+
+    def say_counters(self, bench, phase):
+        """Prints and records rsd's counters for a phase that started it."""
+        c = self.counters()
+        if not c:
+            return
+        bench.out.setdefault("counters", {})[phase] = c
+        msgs = ", ".join(f"{k[5:]} {v}" for k, v in sorted(c.items()) if k.startswith("msgs_"))
+        bench.say(f"{phase}: rsd read from agents: {msgs}; orders resent "
+                  f"{c.get('resent', 0):.0f}, Hellos coalesced {c.get('hellos_coalesced', 0):.0f}, "
+                  f"reconcile asks {c.get('reconcile_asks', 0):.0f}; {c.get('commits', 0):.0f} "
+                  f"commits, {c.get('commit_s', 0):.2f} s in them")
+
     def kill9(self):
         common.kill_pid(self.p.pid, signal.SIGKILL)
         self.p.wait(10)
@@ -822,6 +858,7 @@ class Run:
         self.say(f"cold: every node welcomed {res['welcomed_s']:.2f} s, every instance "
                  f"running {res['running_s']:.2f} s, rsd's status agrees "
                  f"{res['rsd_agrees_s']:.2f} s after the agents started")
+        self.rsd.say_counters(self, "cold")
 
     def steady(self):
         self.phase("steady")
@@ -930,6 +967,7 @@ class Run:
                  f"{res['welcomed_s']:.2f} s, every instance running with its old pid "
                  f"{res['running_same_pid_s']:.2f} s ({res['new_starts']} new starts), "
                  f"rsd peak RSS {res['rsd_peak_rss_mib']:.1f} MiB")
+        self.rsd.say_counters(self, "restart")
 
     def loss(self, k):
         self.phase(f"loss{k}")

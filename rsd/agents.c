@@ -1005,6 +1005,7 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 			  wire_err_to_string(-r), len);
 		return;
 	}
+	d->agent_msgs[(unsigned)m.type < RS_MSG__NR ? m.type : RS_MSG_NONE]++;
 	/* only Hellos and events share the wake-up's transaction: the rest
 	 * find the store as every one before them left it */
 	if (m.type != RS_MSG_EVENT && m.type != RS_MSG_BEAT && m.type != RS_MSG_HELLO)

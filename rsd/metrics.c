@@ -220,6 +220,12 @@ static void metrics_text(rsd *d, prom_buf *b)
 		    "reconciled Hello.");
 	prom_sample(b, "rs_agent_hellos_coalesced_total", (double)d->hellos_coalesced,
 		    NULL);
+	prom_family(b, "rs_agent_messages_total", "counter",
+		    "Messages read from agents (admitted and decoded), by type.");
+	for (int t = 1; t < RS_MSG__NR; t++)
+		if (d->agent_msgs[t])
+			prom_sample(b, "rs_agent_messages_total", (double)d->agent_msgs[t],
+				    "type", rs_msg_type_to_string((rs_msg_type)t), NULL);
 	prom_family(b, "rs_orders_bad_acks_total", "counter",
 		    "Acknowledgements of orders rsd never sent (a confused agent), ignored.");
 	prom_sample(b, "rs_orders_bad_acks_total", (double)d->orders_refused_acks, NULL);

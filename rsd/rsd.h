@@ -298,6 +298,7 @@ typedef struct rsd {
 	uint64_t        orders_resent;    /* rs_orders_resent_total */
 	uint64_t        orders_refused_acks; /* acks beyond what was sent */
 	uint64_t        hellos_coalesced; /* rs_agent_hellos_coalesced_total */
+	uint64_t        agent_msgs[RS_MSG__NR]; /* rs_agent_messages_total{type} */
 	/* event retention (--events-keep, --events-max-age; 0: no limit) */
 	uint64_t        events_keep;
 	uint64_t        events_max_age_ms;

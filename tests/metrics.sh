@@ -90,6 +90,8 @@ grep -q '^rs_restart_latency_seconds_bucket{le="+Inf"} 1$' "$TMP/m2.txt" || fail
 wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -qE '^rs_instance_ready_seconds_count [2-9]'" \
     || fail "ready histogram should count 2 starts (the up, the restart)"
 grep -qE '^rs_store_commit_seconds_count [1-9]' "$TMP/m2.txt" || fail "no store commit timed"
+grep -qE '^rs_agent_messages_total\{type="hello"\} [1-9]' "$TMP/m2.txt" || fail "no Hello counted"
+grep -qE '^rs_agent_messages_total\{type="event"\} [1-9]' "$TMP/m2.txt" || fail "no agent event counted"
 grep -q '^rs_boot_complete 1$' "$TMP/m2.txt" || fail "rs_boot_complete is not 1"
 grep -q '^rs_backoff_seconds{label="crashy"} 0$' "$TMP/m2.txt" || fail "rs_backoff_seconds of a running service is not 0"
 grep -q '^process_cpu_seconds_total ' "$TMP/m2.txt" || fail "no process metrics"
