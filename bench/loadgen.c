@@ -97,6 +97,8 @@ typedef struct lg_agent {
 	size_t     rhead, rlen, rcap;
 	uint32_t   burst_left;
 	uint64_t   burst_seq;    /* seq of its last burst event */
+	uint64_t   hello_seq;    /* seq of its last Hello */
+	bool       replay_due;   /* as rs-agent's (agent/agent.c) */
 } lg_agent;
 
 typedef struct lg_slot {     /* one enrolment connection (join token) */
@@ -279,11 +281,13 @@ static void replay_ack(lg_agent *a, uint64_t ack)
 	}
 }
 
-static void replay_resend(lg_agent *a)
+static void replay_resend(lg_agent *a, uint64_t below)
 {
 	for (size_t i = 0; i < a->rlen; i++) {
 		lg_ent *e = &a->replay[(a->rhead + i) % a->rcap];
 
+		if (e->seq >= below)
+			break;   /* in seq order; the later ones follow the Hello */
 		if (net_send(a->link, NULL, e->buf, e->len) == 0)
 			a->lg->sent++;
 	}
@@ -335,6 +339,7 @@ static void lg_hello(lg_agent *a)
 		m.u.hello.ninstances = a->ninsts;
 	}
 	lg_send(a, &m, false);
+	a->hello_seq = m.seq;
 	a->lg->hellos++;
 	if (!a->knock_since)
 		a->knock_since = clock_mono_ns() / 1000;
@@ -501,7 +506,13 @@ static void on_welcome(lg_agent *a, const rs_msg *m)
 	a->beat_t.repeat = a->beat_ms / 1000.0;
 	ev_timer_again(a->lg->loop, &a->beat_t);
 	replay_ack(a, m->ack);
-	replay_resend(a);
+	/* rs-agent's rule: the Welcome to the latest Hello replays */
+	if (!w->hello_seq || w->hello_seq == a->hello_seq) {
+		a->replay_due = false;
+		replay_resend(a, w->hello_seq ? a->hello_seq : UINT64_MAX);
+	} else {
+		a->replay_due = true;
+	}
 }
 
 static void on_beat_ack(lg_agent *a, const rs_msg *m)
@@ -513,6 +524,10 @@ static void on_beat_ack(lg_agent *a, const rs_msg *m)
 			break;
 		}
 	replay_ack(a, m->ack);
+	if (a->replay_due) {
+		a->replay_due = false;
+		replay_resend(a, a->hello_seq);
+	}
 }
 
 static void link_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,

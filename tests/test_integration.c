@@ -757,6 +757,29 @@ Test(integration, rsd_sigterm_clean, .init = setup1, .fini = teardown,
 
 /* ---- more: a crash while rsd is down is replayed ---------------------- */
 
+/* An event of kind with detail containing what (NULL: any) in label's
+ * trail. */
+struct wevent {
+	const char *label, *kind, *what;
+};
+
+static bool event_seen_fn(void *arg)
+{
+	struct wevent *w = arg;
+	const h_res *r = h_rsctl("events", w->label, "--json", NULL);
+	json_t *j = h_json(r), *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "events"), i, e) {
+		const char *k = json_string_value(json_object_get(e, "kind"));
+		const char *dt = json_string_value(json_object_get(e, "detail"));
+
+		if (k && !strcmp(k, w->kind) && (!w->what || (dt && strstr(dt, w->what))))
+			return true;
+	}
+	return false;
+}
+
 Test(integration, crash_while_rsd_down_replayed, .init = setup1,
      .fini = teardown, .timeout = T_TIMEOUT)
 {
@@ -787,6 +810,20 @@ Test(integration, crash_while_rsd_down_replayed, .init = setup1,
 		     (int)w.in.pid, (int)newpid);
 	cr_assert_eq(w.in.restarts, 1, "restarts %d, want 1", w.in.restarts);
 	cr_assert_str_eq(w.in.reason, "signaled");
+	{	/* and the events themselves, replayed: the Hello carries only
+		 * the state */
+		char pid[32];
+		struct wevent we = { .label = "svc-q", .kind = "started", .what = pid };
+
+		snprintf(pid, sizeof pid, "%d", (int)newpid);
+		cr_assert(h_wait_until(event_seen_fn, &we, 5000),
+			  "the start of pid %d while rsd was down is not in its events",
+			  (int)newpid);
+		we.kind = "exited";
+		we.what = NULL;
+		cr_assert(h_wait_until(event_seen_fn, &we, 5000),
+			  "the crash while rsd was down is not in its events");
+	}
 	h_pass();
 }
 
