@@ -20,6 +20,7 @@
 #include "codes.h"
 #include "version.h"
 #include "log.h"
+#include "replay.h"
 #include "sdnotify.h"
 #include "wire.h"
 
@@ -96,7 +97,7 @@ static void replay_push(agent *ag, uint64_t seq, uint8_t *buf, size_t len)
 static void replay_resend(agent *ag, uint64_t below)
 {
 	if (ag->held)
-		below = UINT64_MAX;
+		below = REPLAY_ALL;
 	ag->held = false;
 	for (size_t i = 0; i < ag->replay_len; i++) {
 		replay_ent *e = &ag->replay[(ag->replay_head + i) % AGENT_REPLAY_MAX];
@@ -405,6 +406,8 @@ static void agent_lease_renew(agent *ag, uint32_t lease_ms, uint64_t said_ms)
 
 static void agent_on_msg(agent *ag, rs_msg *m)
 {
+	uint64_t below;
+
 	if (ag->rsd_slow) {
 		log_info("rsd answers again after %llu ms",
 			 (unsigned long long)(clock_mono_ms() - ag->rsd_seen_ms));
@@ -458,25 +461,14 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 		ag->beat_t.repeat = ag->beat_ms / 1000.0;
 		ev_timer_again(ag->loop, &ag->beat_t);
 		replay_ack(ag, m->ack);
-		/* what rsd has not acknowledged goes again once per Hello
-		 * episode: at the Welcome that answers the latest Hello.
-		 * Knocks that crossed a busy rsd are each answered; when each
+		/* once per Hello, not per Welcome (lib/replay.h): when each
 		 * Welcome replayed everything unacknowledged, rsd read 1.2-1.5
 		 * million events in a 5,000-node cold start that made 300,000
-		 * (docs/bench.md, session 10). A Welcome to an older Hello
-		 * leaves it to that one, or to the next BeatAck if that never
-		 * comes. Only what was sent before that Hello: the rest
-		 * follows it. rsd 0.2 names no Hello (0): each Welcome replays
-		 * everything, as before. */
-		if (!m->u.welcome.hello_seq) {
-			ag->replay_due = false;
-			replay_resend(ag, UINT64_MAX);
-		} else if (m->u.welcome.hello_seq == ag->hello_seq) {
-			ag->replay_due = false;
-			replay_resend(ag, ag->hello_seq);
-		} else {
-			ag->replay_due = true;
-		}
+		 * (docs/bench.md, session 10) */
+		below = replay_on_welcome(&ag->replay_due, m->u.welcome.hello_seq,
+					  ag->hello_seq);
+		if (below != REPLAY_NONE)
+			replay_resend(ag, below);
 		break;
 	case RS_MSG_REHELLO:
 		/* rsd answers each word of a node it does not know with one:
@@ -500,10 +492,9 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 		break;
 	case RS_MSG_BEAT_ACK:
 		replay_ack(ag, m->ack);
-		if (ag->replay_due) {
-			ag->replay_due = false;
-			replay_resend(ag, ag->hello_seq);
-		}
+		below = replay_on_beat_ack(&ag->replay_due, ag->hello_seq);
+		if (below != REPLAY_NONE)
+			replay_resend(ag, below);
 		break;
 	case RS_MSG_LOGS_GET:
 		logs_get(ag, m);

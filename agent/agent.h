@@ -162,9 +162,9 @@ struct agent {
 	prom_hist       h_restart;    /* death seen -> new pid, seconds */
 	replay_ent      replay[AGENT_REPLAY_MAX];
 	size_t          replay_head, replay_len;
-	bool            replay_due;   /* a stale Welcome came: replay at the
-				       * next BeatAck unless the latest
-				       * Hello's Welcome does it first */
+	bool            replay_due;   /* lib/replay.h: a stale Welcome came;
+				       * the next BeatAck replays unless the
+				       * latest Hello's Welcome does first */
 };
 
 /* agent.c */

@@ -43,6 +43,7 @@
 #include "msg.h"
 #include "net.h"
 #include "orders.h"
+#include "replay.h"
 #include "version.h"
 #include "wire.h"
 
@@ -98,7 +99,7 @@ typedef struct lg_agent {
 	uint32_t   burst_left;
 	uint64_t   burst_seq;    /* seq of its last burst event */
 	uint64_t   hello_seq;    /* seq of its last Hello */
-	bool       replay_due;   /* as rs-agent's (agent/agent.c) */
+	bool       replay_due;   /* lib/replay.h, as rs-agent's */
 } lg_agent;
 
 typedef struct lg_slot {     /* one enrolment connection (join token) */
@@ -491,6 +492,7 @@ static void on_stop(lg_agent *a, const rs_stop *sp)
 static void on_welcome(lg_agent *a, const rs_msg *m)
 {
 	const rs_welcome *w = &m->u.welcome;
+	uint64_t below;
 
 	if (w->session && w->session != a->session)
 		return;   /* a late copy for another process of this node */
@@ -506,17 +508,15 @@ static void on_welcome(lg_agent *a, const rs_msg *m)
 	a->beat_t.repeat = a->beat_ms / 1000.0;
 	ev_timer_again(a->lg->loop, &a->beat_t);
 	replay_ack(a, m->ack);
-	/* rs-agent's rule: the Welcome to the latest Hello replays */
-	if (!w->hello_seq || w->hello_seq == a->hello_seq) {
-		a->replay_due = false;
-		replay_resend(a, w->hello_seq ? a->hello_seq : UINT64_MAX);
-	} else {
-		a->replay_due = true;
-	}
+	below = replay_on_welcome(&a->replay_due, w->hello_seq, a->hello_seq);
+	if (below != REPLAY_NONE)
+		replay_resend(a, below);
 }
 
 static void on_beat_ack(lg_agent *a, const rs_msg *m)
 {
+	uint64_t below;
+
 	for (unsigned i = 0; i < LG_BEATS_KEPT && i < a->nbeats; i++)
 		if (a->beats[i].time_ms == m->u.beat_ack.time_ms && a->beats[i].mono_ns) {
 			lat_add(&a->lg->rtt, (clock_mono_ns() - a->beats[i].mono_ns) / 1000);
@@ -524,10 +524,9 @@ static void on_beat_ack(lg_agent *a, const rs_msg *m)
 			break;
 		}
 	replay_ack(a, m->ack);
-	if (a->replay_due) {
-		a->replay_due = false;
-		replay_resend(a, a->hello_seq);
-	}
+	below = replay_on_beat_ack(&a->replay_due, a->hello_seq);
+	if (below != REPLAY_NONE)
+		replay_resend(a, below);
 }
 
 static void link_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,

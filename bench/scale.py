@@ -275,15 +275,21 @@ class Rsd:
     def alive(self):
         return self.p is not None and self.p.poll() is None
 
-    def hist(self, name):
-        """rsd's histogram name from /metrics: {"sum", "count", "le": {bound:
-        cumulative count}}, or None."""
+    def metrics_text(self):
+        """rsd's /metrics, or None if it does not answer."""
         if not self.metrics:
             return None
         try:
             with urllib.request.urlopen(f"http://{self.metrics}/metrics", timeout=5) as r:
-                text = r.read().decode()
+                return r.read().decode()
         except OSError:
+            return None
+
+    def hist(self, name):
+        """rsd's histogram name from /metrics: {"sum", "count", "le": {bound:
+        cumulative count}}, or None."""
+        text = self.metrics_text()
+        if text is None:
             return None
         h = {"sum": 0.0, "count": 0, "le": {}}
         for line in text.splitlines():
@@ -300,12 +306,8 @@ class Rsd:
         """What rsd did since it started, from /metrics: messages read from
         agents by type, orders resent, Hellos coalesced, reconcile asks,
         store commits (count, seconds). {} if it does not answer."""
-        if not self.metrics:
-            return {}
-        try:
-            with urllib.request.urlopen(f"http://{self.metrics}/metrics", timeout=5) as r:
-                text = r.read().decode()
-        except OSError:
+        text = self.metrics_text()
+        if text is None:
             return {}
         out = {}
         for line in text.splitlines():
