@@ -22,6 +22,7 @@
 #include "log.h"
 #include "replay.h"
 #include "sdnotify.h"
+#include "sendq.h"
 #include "wire.h"
 
 /* Encodes and sends m (only encodes it if hold); returns the encoded
@@ -43,7 +44,7 @@ static int agent_send_ex(agent *ag, rs_msg *m, bool hold, uint8_t **keep,
 			  strerror(-r));
 		return r;
 	}
-	r = hold ? -EAGAIN : net_send(ag->link, NULL, buf, len);
+	r = hold ? -EAGAIN : agent_out(ag, buf, len, m->type == RS_MSG_EVENT);
 	if (keep) {
 		*keep = buf;
 		*keeplen = len;
@@ -59,6 +60,57 @@ static int agent_send(agent *ag, rs_msg *m, uint8_t **keep, size_t *keeplen)
 }
 
 static void knock_again(agent *ag);
+
+/* ---- a turn's messages in one frame (lib/sendq.h) --------------------- */
+
+/* Events that could not be sent wait in the ring for the next Welcome. */
+static void events_held(agent *ag)
+{
+	if (ag->held)
+		return;
+	log_warnx("cannot send an event to rsd; events wait for the next Welcome");
+	ag->held = true;
+	knock_again(ag);
+}
+
+void agent_flush(agent *ag)
+{
+	uint8_t *buf;
+	size_t len;
+	bool events = ag->outq_events;
+	int k = sendq_take(&ag->outq, &buf, &len);
+
+	ag->outq_events = false;
+	if (k == 0)
+		return;
+	if ((k < 0 || net_send(ag->link, NULL, buf, len) < 0) && events)
+		events_held(ag);   /* (a beat or a log answer is just lost) */
+	free(buf);
+}
+
+int agent_out(agent *ag, const uint8_t *buf, size_t len, bool event)
+{
+	int r;
+
+	if (!(ag->rsd_features & RS_FEAT_BATCH))
+		return net_send(ag->link, NULL, buf, len);
+	if (!sendq_fits(&ag->outq, len))
+		agent_flush(ag);
+	r = sendq_push(&ag->outq, buf, len);
+	if (r < 0)
+		return r;
+	ag->outq_events |= event;
+	if (sendq_full(&ag->outq))
+		agent_flush(ag);
+	return 0;
+}
+
+static void out_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	agent_flush(w->data);
+}
 
 /* Drops replay entries rsd has acknowledged (seq <= ack). */
 static void replay_ack(agent *ag, uint64_t ack)
@@ -103,7 +155,7 @@ static void replay_resend(agent *ag, uint64_t below)
 		replay_ent *e = &ag->replay[(ag->replay_head + i) % AGENT_REPLAY_MAX];
 		if (e->seq >= below)
 			break;   /* the ring is in seq order */
-		if (net_send(ag->link, NULL, e->buf, e->len) < 0) {
+		if (agent_out(ag, e->buf, e->len, true) < 0) {
 			ag->held = true;
 			knock_again(ag);
 			return;
@@ -134,12 +186,8 @@ void agent_report(agent *ag, inst *in, rs_event_kind kind, const char *detail)
 	log_info("%s/%llu %s pid %d: %s", in->spec.label,
 		 (unsigned long long)in->id, rs_event_kind_to_string(kind),
 		 (int)in->pid, detail ? detail : "");
-	if (agent_send_ex(ag, &m, ag->held, &buf, &len) < 0 && buf && !ag->held) {
-		log_warnx("cannot send an event to rsd; events wait for the next "
-			  "Welcome");
-		ag->held = true;
-		knock_again(ag);
-	}
+	if (agent_send_ex(ag, &m, ag->held, &buf, &len) < 0 && buf && !ag->held)
+		events_held(ag);
 	if (buf)
 		replay_push(ag, m.seq, buf, len);
 	rs_msg_clear(&m);
@@ -228,6 +276,10 @@ void agent_link_up(agent *ag)
 	ag->link_alive = true;
 	ag->rsd_slow = false;
 	ag->welcomed = false;
+	/* what this turn had goes first; then one message a frame until
+	 * the rsd on this connection says it takes batches */
+	agent_flush(ag);
+	ag->rsd_features = 0;
 	knock_reset(&ag->kn);
 	agent_hello(ag);
 	for (unsigned i = 0; i < ag->test_knocks; i++)
@@ -457,6 +509,7 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 			sdnotify_send("STATUS=connected to rsd");
 		}
 		ag->welcomed = true;
+		ag->rsd_features = m->features;
 		knock_reset(&ag->kn);
 		ag->beat_t.repeat = ag->beat_ms / 1000.0;
 		ev_timer_again(ag->loop, &ag->beat_t);
@@ -541,15 +594,32 @@ static void link_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		    size_t len, void *arg)
 {
 	agent *ag = arg;
-	rs_msg m;
+	rs_msg m, item;
 	int r = wire_decode(buf, len, &m);
 
+	(void)s;
+	(void)peer;
 	if (r < 0) {
 		log_warnx("bad message from rsd (%s, %zu bytes), ignoring",
 			  wire_err_to_string(-r), len);
 		return;
 	}
-	agent_on_msg(ag, &m);
+	if (m.type != RS_MSG_BATCH) {
+		agent_on_msg(ag, &m);
+		rs_msg_clear(&m);
+		return;
+	}
+	/* rsd's turn for us (RS_FEAT_BATCH): each item as if it had come
+	 * alone, in order */
+	for (size_t i = 0; i < m.u.batch.nitems; i++) {
+		r = wire_decode(m.u.batch.items[i].buf, m.u.batch.items[i].len, &item);
+		if (r < 0 || item.type == RS_MSG_BATCH)
+			log_warnx("bad message in a batch from rsd (%s), ignoring",
+				  r < 0 ? wire_err_to_string(-r) : "a batch");
+		else
+			agent_on_msg(ag, &item);
+		rs_msg_clear(&item);
+	}
 	rs_msg_clear(&m);
 }
 
@@ -615,6 +685,9 @@ int agent_init(agent *ag, struct ev_loop *loop)
 	ev_timer_init(&ag->rotate_t, rotate_cb, 1., 1.);
 	ag->rotate_t.data = ag;
 	ev_timer_start(loop, &ag->rotate_t);
+	ev_prepare_init(&ag->out_w, out_cb);
+	ag->out_w.data = ag;
+	ev_prepare_start(loop, &ag->out_w);
 	{	/* the first Hello goes below; the beat timer knocks next */
 		double d = knock_next_ms(&ag->kn) / 1000.0;
 
@@ -647,5 +720,8 @@ void agent_fini(agent *ag)
 	ev_timer_stop(ag->loop, &ag->rotate_t);
 	ev_signal_stop(ag->loop, &ag->sigterm_w);
 	ev_signal_stop(ag->loop, &ag->sigint_w);
+	agent_flush(ag);
+	ev_prepare_stop(ag->loop, &ag->out_w);
+	sendq_clear(&ag->outq);
 	net_destroy(&ag->link);
 }

@@ -21,6 +21,7 @@
 #include "orders.h"
 #include "prom.h"
 #include "rproc.h"
+#include "sendq.h"
 
 #define AGENT_REPLAY_MAX 1024   /* unacknowledged events kept for rsd */
 #define RS_FDSTORE_MAX   16     /* fds a service may store (FDSTORE=1) */
@@ -149,6 +150,13 @@ struct agent {
 	bool            held;         /* an event could not be sent: events
 				       * wait in the replay ring until the next
 				       * Welcome resends them in order */
+	/* this turn's messages for rsd (lib/sendq.h), when the rsd that
+	 * welcomed us on this connection speaks RS_FEAT_BATCH: sent as one
+	 * frame before the loop waits */
+	uint64_t        rsd_features; /* of that Welcome; 0 after a new connection */
+	sendq           outq;
+	bool            outq_events;  /* it holds an event (or a replayed one) */
+	ev_prepare      out_w;
 	orders_in       oin;          /* rsd's orders applied (lib/orders.h) */
 	uint64_t        orders[ORD__NR]; /* orders seen, by verdict */
 	uint64_t        drop_orders[8]; /* RS_TEST_DROP_ORDERS: lose the first */
@@ -284,6 +292,12 @@ void kc_quit(agent *ag);
 
 /* A (re)connection to rsd completed: say hello at once. */
 void agent_link_up(agent *ag);
+/* Sends buf to rsd: into this turn's frame when rsd takes batches, else
+ * now. event: an event (a failed frame holds the events, as a failed
+ * send of one). 0 or -errno. */
+int agent_out(agent *ag, const uint8_t *buf, size_t len, bool event);
+/* Sends this turn's frame now. */
+void agent_flush(agent *ag);
 /* The connection to rsd dropped (a ZMTP heartbeat timeout, a reset). */
 void agent_link_down(agent *ag);
 

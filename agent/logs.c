@@ -135,7 +135,7 @@ void logs_get(agent *ag, const rs_msg *req)
 	logs_read(ag, &req->u.logs_get, &m.u.logs_data);
 	m.seq = 0;
 	if (wire_encode(&m, &buf, &len) == 0) {
-		net_send(ag->link, NULL, buf, len);
+		agent_out(ag, buf, len, false);
 		free(buf);
 	}
 	rs_msg_clear(&m);

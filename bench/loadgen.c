@@ -44,6 +44,7 @@
 #include "net.h"
 #include "orders.h"
 #include "replay.h"
+#include "sendq.h"
 #include "version.h"
 #include "wire.h"
 
@@ -100,6 +101,11 @@ typedef struct lg_agent {
 	uint64_t   burst_seq;    /* seq of its last burst event */
 	uint64_t   hello_seq;    /* seq of its last Hello */
 	bool       replay_due;   /* lib/replay.h, as rs-agent's */
+	/* a turn's messages in one frame (lib/sendq.h), as rs-agent's */
+	uint64_t   rsd_features; /* of the Welcome on this connection */
+	sendq      outq;
+	bool       out_due;
+	struct lg_agent *out_next;
 } lg_agent;
 
 typedef struct lg_slot {     /* one enrolment connection (join token) */
@@ -148,6 +154,9 @@ struct lg {
 	char            line[LG_LINE_MAX];
 	size_t          linelen;
 	ev_signal       sigint_w, sigterm_w, sigusr1_w;
+	lg_agent       *out_due;     /* agents with a frame to send */
+	ev_prepare      out_w;
+	uint64_t        frames;      /* frames sent (a message alone is one) */
 };
 
 static void lg_hello(lg_agent *a);
@@ -222,6 +231,61 @@ static void set_state(lg_agent *a, lg_inst *in, rs_istate st)
 
 /* ---- sending ---------------------------------------------------------- */
 
+/* Sends a's frame of this turn (agent_flush). */
+static void lg_flush(lg_agent *a)
+{
+	uint8_t *buf;
+	size_t len;
+	int k = sendq_take(&a->outq, &buf, &len);
+
+	if (k == 0)
+		return;
+	if (k < 0 || net_send(a->link, NULL, buf, len) < 0)
+		a->lg->send_err++;
+	else
+		a->lg->frames++;
+	free(buf);
+}
+
+/* agent_out: into this turn's frame when rsd takes batches, else now. */
+static int lg_out(lg_agent *a, const uint8_t *buf, size_t len)
+{
+	int r;
+
+	if (!(a->rsd_features & RS_FEAT_BATCH)) {
+		r = net_send(a->link, NULL, buf, len);
+		a->lg->frames += r == 0;
+		return r;
+	}
+	if (!sendq_fits(&a->outq, len))
+		lg_flush(a);
+	if ((r = sendq_push(&a->outq, buf, len)) < 0)
+		return r;
+	if (!a->out_due) {
+		a->out_due = true;
+		a->out_next = a->lg->out_due;
+		a->lg->out_due = a;
+	}
+	if (sendq_full(&a->outq))
+		lg_flush(a);
+	return 0;
+}
+
+static void out_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	lg *g = w->data;
+	lg_agent *a;
+
+	(void)loop;
+	(void)revents;
+	while ((a = g->out_due)) {
+		g->out_due = a->out_next;
+		a->out_next = NULL;
+		a->out_due = false;
+		lg_flush(a);
+	}
+}
+
 /* Encodes and sends m (seq, epoch and order_ack as agent.c sets them);
  * keeps the bytes for replay if keep. */
 static int lg_send(lg_agent *a, rs_msg *m, bool keep)
@@ -237,7 +301,7 @@ static int lg_send(lg_agent *a, rs_msg *m, bool keep)
 		a->lg->bad++;
 		return r;
 	}
-	r = net_send(a->link, NULL, buf, len);
+	r = lg_out(a, buf, len);
 	if (r < 0)
 		a->lg->send_err++;
 	else
@@ -289,7 +353,7 @@ static void replay_resend(lg_agent *a, uint64_t below)
 
 		if (e->seq >= below)
 			break;   /* in seq order; the later ones follow the Hello */
-		if (net_send(a->link, NULL, e->buf, e->len) == 0)
+		if (lg_out(a, e->buf, e->len) == 0)
 			a->lg->sent++;
 	}
 }
@@ -503,6 +567,7 @@ static void on_welcome(lg_agent *a, const rs_msg *m)
 		a->knock_since = 0;
 	}
 	set_welcomed(a, true);
+	a->rsd_features = m->features;
 	knock_reset(&a->kn);
 	a->beat_ms = w->beat_ms ? w->beat_ms : 1000;
 	a->beat_t.repeat = a->beat_ms / 1000.0;
@@ -529,29 +594,16 @@ static void on_beat_ack(lg_agent *a, const rs_msg *m)
 		replay_resend(a, below);
 }
 
-static void link_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,
-		    size_t len, void *arg)
+static void on_msg(lg_agent *a, const rs_msg *m)
 {
-	lg_agent *a = arg;
-	rs_msg m;
-
-	a->lg->recv++;
-	if (a->silent) {
-		a->lg->dropped++;
-		return;   /* a frozen node: what comes is never read */
-	}
-	if (wire_decode(buf, len, &m) < 0) {
-		a->lg->bad++;
-		return;
-	}
 	a->rsd_seen_ms = clock_mono_ms();
-	orders_in_heard(&a->oin, m.epoch, a->rsd_seen_ms);
-	switch (m.type) {
+	orders_in_heard(&a->oin, m->epoch, a->rsd_seen_ms);
+	switch (m->type) {
 	case RS_MSG_WELCOME:
-		on_welcome(a, &m);
+		on_welcome(a, m);
 		break;
 	case RS_MSG_BEAT_ACK:
-		on_beat_ack(a, &m);
+		on_beat_ack(a, m);
 		break;
 	case RS_MSG_REHELLO:
 		/* agent.c: a Hello now if it thought it was welcomed, else
@@ -565,24 +617,56 @@ static void link_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		knock_arm(a);
 		break;
 	case RS_MSG_START:
-		if (order_take(a, &m))
-			on_start(a, &m.u.start);
+		if (order_take(a, m))
+			on_start(a, &m->u.start);
 		break;
 	case RS_MSG_STOP:
-		if (order_take(a, &m))
-			on_stop(a, &m.u.stop);
+		if (order_take(a, m))
+			on_stop(a, &m->u.stop);
 		break;
 	case RS_MSG_ENROLLED:
-		if (m.u.enrolled.code != RS_OK && !a->refused) {
+		if (m->u.enrolled.code != RS_OK && !a->refused) {
 			a->refused = true;
 			a->lg->refused++;
 			log_warnx("%s: rsd refuses this agent: %s", a->name,
-				  m.u.enrolled.message ? m.u.enrolled.message : "");
+				  m->u.enrolled.message ? m->u.enrolled.message : "");
 		}
 		break;
 	default:
 		a->lg->bad++;
 		break;
+	}
+}
+
+static void link_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,
+		    size_t len, void *arg)
+{
+	lg_agent *a = arg;
+	rs_msg m, item;
+
+	(void)s;
+	(void)peer;
+	a->lg->recv++;
+	if (a->silent) {
+		a->lg->dropped++;
+		return;   /* a frozen node: what comes is never read */
+	}
+	if (wire_decode(buf, len, &m) < 0) {
+		a->lg->bad++;
+		return;
+	}
+	if (m.type != RS_MSG_BATCH) {
+		on_msg(a, &m);
+		rs_msg_clear(&m);
+		return;
+	}
+	for (size_t i = 0; i < m.u.batch.nitems; i++) {
+		if (wire_decode(m.u.batch.items[i].buf, m.u.batch.items[i].len, &item) < 0 ||
+		    item.type == RS_MSG_BATCH)
+			a->lg->bad++;
+		else
+			on_msg(a, &item);
+		rs_msg_clear(&item);
 	}
 	rs_msg_clear(&m);
 }
@@ -598,6 +682,8 @@ static void link_event(net_sock *s, net_event ev, uint32_t value, void *arg)
 		if (a->silent)
 			return;
 		/* agent_link_up: hello now, knock until welcomed */
+		lg_flush(a);
+		a->rsd_features = 0;
 		set_welcomed(a, false);
 		knock_reset(&a->kn);
 		lg_hello(a);
@@ -914,6 +1000,7 @@ static void report(lg *g, bool periodic)
 	       "\"refused\":%u,\"instances\":%llu,\"running\":%llu,\"running_live\":%llu,"
 	       "\"starts\":%llu,"
 	       "\"stops\":%llu,\"events\":%llu,\"unacked\":%llu,\"sent\":%llu,"
+	       "\"frames\":%llu,"
 	       "\"recv\":%llu,\"send_err\":%llu,\"bad\":%llu,\"hellos\":%llu,"
 	       "\"rehellos\":%llu,\"beats\":%llu,\"orders\":{\"apply\":%llu,\"dup\":%llu,"
 	       "\"gap\":%llu,\"refuse\":%llu},\"updates\":%llu",
@@ -924,7 +1011,7 @@ static void report(lg *g, bool periodic)
 	       (unsigned long long)g->starts,
 	       (unsigned long long)g->stops, (unsigned long long)g->events,
 	       (unsigned long long)unacked(g), (unsigned long long)g->sent,
-	       (unsigned long long)g->recv, (unsigned long long)g->send_err,
+	       (unsigned long long)g->frames, (unsigned long long)g->recv, (unsigned long long)g->send_err,
 	       (unsigned long long)g->bad, (unsigned long long)g->hellos,
 	       (unsigned long long)g->rehellos, (unsigned long long)g->beats,
 	       (unsigned long long)g->orders[ORD_APPLY] + g->orders[ORD_LEGACY],
@@ -1282,6 +1369,9 @@ int main(int argc, char **argv)
 	ev_signal_start(g.loop, &g.sigint_w);
 	ev_signal_start(g.loop, &g.sigterm_w);
 	ev_signal_start(g.loop, &g.sigusr1_w);
+	ev_prepare_init(&g.out_w, out_cb);
+	g.out_w.data = &g;
+	ev_prepare_start(g.loop, &g.out_w);
 	if (g.report_ms) {
 		ev_timer_init(&g.report_t, report_cb, g.report_ms / 1e3, g.report_ms / 1e3);
 		g.report_t.data = &g;

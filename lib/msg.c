@@ -51,6 +51,11 @@ void rs_msg_clear(rs_msg *m)
 	case RS_MSG_LOGS_DATA:
 		free(m->u.logs_data.data);
 		break;
+	case RS_MSG_BATCH:
+		for (size_t i = 0; i < m->u.batch.nitems; i++)
+			free(m->u.batch.items[i].buf);
+		free(m->u.batch.items);
+		break;
 	default:
 		break;
 	}
@@ -60,7 +65,7 @@ void rs_msg_clear(rs_msg *m)
 static const char *const type_names[RS_MSG__NR] = {
 	"none", "hello", "beat", "event", "welcome", "rehello",
 	"start", "stop", "beat-ack", "request", "reply", "logs-get",
-	"logs-data", "enroll", "enrolled",
+	"logs-data", "enroll", "enrolled", "batch",
 };
 static const char *const kind_names[RS_EK__NR] = {
 	"none", "started", "ready", "status", "exited", "backoff",

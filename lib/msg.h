@@ -28,6 +28,7 @@ typedef enum rs_msg_type {
 	RS_MSG_LOGS_DATA,
 	RS_MSG_ENROLL,
 	RS_MSG_ENROLLED,
+	RS_MSG_BATCH,            /* RS_FEAT_BATCH: several encoded messages */
 	RS_MSG__NR
 } rs_msg_type;
 
@@ -186,6 +187,19 @@ typedef struct rs_enrolled {
 	char   *message;         /* owned, may be NULL */
 } rs_enrolled;
 
+/* A Batch (RS_FEAT_BATCH, lib/sendq.h): encoded Envelopes, each handled
+ * as if it had come alone; none is itself a Batch. */
+#define RS_BATCH_MAX 4096        /* items in one Batch */
+typedef struct rs_bytes {
+	uint8_t *buf;
+	size_t   len;
+} rs_bytes;
+
+typedef struct rs_batch {
+	rs_bytes *items;         /* owned (each buf too) */
+	size_t    nitems;
+} rs_batch;
+
 #define RS_APPLY_MAX 1024        /* services in one apply */
 
 /* update bounds (checked by wire.c both ways) and rsctl's defaults */
@@ -309,6 +323,7 @@ typedef struct rs_msg {
 		rs_logs_data logs_data;
 		rs_enroll   enroll;
 		rs_enrolled enrolled;
+		rs_batch    batch;
 	} u;
 } rs_msg;
 

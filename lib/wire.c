@@ -48,6 +48,7 @@ struct enc {
 		Rs__LogsData      logs_data;
 		Rs__Enroll        enroll;
 		Rs__Enrolled      enrolled;
+		Rs__Batch         batch;
 	} b;
 	Rs__ServiceSpec    spec;
 	Rs__Backoff        backoff;
@@ -61,6 +62,7 @@ struct enc {
 	Rs__ExitInfo      *exits;
 	Rs__StatusRow     *rows;     /* reply: nrows entries */
 	Rs__StatusRow    **prows;
+	ProtobufCBinaryData *items;  /* batch: nitems entries */
 };
 
 /* A protobuf-c string field borrowing s; NULL becomes "". */
@@ -586,6 +588,22 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		env->body_case = RS__ENVELOPE__BODY_ENROLLED;
 		env->enrolled = &e->b.enrolled;
 		return 0;
+	case RS_MSG_BATCH:
+		if (!m->u.batch.nitems || m->u.batch.nitems > RS_BATCH_MAX)
+			return -EINVAL;
+		e->items = calloc(m->u.batch.nitems, sizeof *e->items);
+		if (!e->items)
+			return -ENOMEM;
+		for (size_t i = 0; i < m->u.batch.nitems; i++) {
+			e->items[i].data = m->u.batch.items[i].buf;
+			e->items[i].len = m->u.batch.items[i].len;
+		}
+		rs__batch__init(&e->b.batch);
+		e->b.batch.n_items = m->u.batch.nitems;
+		e->b.batch.items = e->items;
+		env->body_case = RS__ENVELOPE__BODY_BATCH;
+		env->batch = &e->b.batch;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -643,6 +661,7 @@ out:
 	free(e.exits);
 	free(e.rows);
 	free(e.prows);
+	free(e.items);
 	return r;
 }
 
@@ -933,6 +952,29 @@ static int dec_rows(rs_reply *rp, const Rs__Reply *pr)
 	return 0;
 }
 
+/* A Batch's items, copied: at least one, at most RS_BATCH_MAX. (Whether
+ * an item is itself a Batch is the receiver's check: it decodes each.) */
+static int dec_batch(rs_batch *b, const Rs__Batch *x)
+{
+	if (!x->n_items || x->n_items > RS_BATCH_MAX)
+		return -WIRE_E_FIELD;
+	b->items = calloc(x->n_items, sizeof *b->items);
+	if (!b->items)
+		return -WIRE_E_GARBAGE;
+	for (size_t i = 0; i < x->n_items; i++) {
+		size_t len = x->items[i].len;
+
+		b->items[i].buf = malloc(len ? len : 1);
+		if (!b->items[i].buf)
+			return -WIRE_E_GARBAGE;   /* (rs_msg_clear frees the rest) */
+		if (len)
+			memcpy(b->items[i].buf, x->items[i].data, len);
+		b->items[i].len = len;
+		b->nitems++;
+	}
+	return 0;
+}
+
 /* Fills m (initialised for its type) from env's body. 0 or -wire_err. */
 static int dec_body(rs_msg *m, const Rs__Envelope *env)
 {
@@ -1099,6 +1141,8 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 	case RS_MSG_ENROLLED:
 		m->u.enrolled.code = env->enrolled->code;
 		return dec_dup(&m->u.enrolled.message, env->enrolled->message, 0);
+	case RS_MSG_BATCH:
+		return dec_batch(&m->u.batch, env->batch);
 	default:
 		return -WIRE_E_TYPE;
 	}
@@ -1136,6 +1180,8 @@ static rs_msg_type body_type(const Rs__Envelope *env)
 		return env->enroll ? RS_MSG_ENROLL : RS_MSG_NONE;
 	case RS__ENVELOPE__BODY_ENROLLED:
 		return env->enrolled ? RS_MSG_ENROLLED : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_BATCH:
+		return env->batch ? RS_MSG_BATCH : RS_MSG_NONE;
 	default:
 		return RS_MSG_NONE;
 	}

@@ -104,7 +104,9 @@ static void send_simple(rsd *d, rsd_node *n, rs_msg_type type)
 	rs_msg_clear(&m);
 }
 
-static void send_rehello(rsd *d, const net_peer *peer)
+/* A Rehello to peer: through node n's queue when it is n's connection
+ * (n may be NULL), so it follows what the turn has for n already. */
+static void send_rehello_to(rsd *d, rsd_node *n, const net_peer *peer)
 {
 	rs_msg m;
 	uint8_t *buf;
@@ -112,21 +114,106 @@ static void send_rehello(rsd *d, const net_peer *peer)
 
 	rs_msg_init(&m, RS_MSG_REHELLO);
 	if (wire_encode(&m, &buf, &len) == 0) {
-		net_send(d->agents, peer, buf, len);
+		if (n && n->connected && same_peer(&n->peer, peer))
+			rsd_agent_out(d, n, buf, len);
+		else
+			net_send(d->agents, peer, buf, len);
 		free(buf);
 	}
 	rs_msg_clear(&m);
+}
+
+static void send_rehello(rsd *d, const net_peer *peer)
+{
+	send_rehello_to(d, NULL, peer);
 }
 
 void rsd_ask_hello(rsd *d, rsd_node *n)
 {
 	n->hello_fresh = false;   /* the Hello it answers is reconciled */
 	if (n->connected)
-		send_rehello(d, &n->peer);
+		send_rehello_to(d, n, &n->peer);
 }
 
-/* Tells node n to stop and forget what it runs as info (not in our table,
- * or not placed there). */
+/* ---- a turn's messages to a node in one frame (lib/sendq.h) ---------- */
+
+void rsd_agent_flush(rsd *d, rsd_node *n)
+{
+	uint8_t *buf;
+	size_t len;
+	int k = sendq_take(&n->outq, &buf, &len);
+	int r;
+
+	if (k == 0)
+		return;
+	r = k < 0 ? k : net_send(d->agents, &n->peer, buf, len);
+	free(buf);
+	if (r == 0) {
+		d->out_frames++;
+		d->out_msgs += (unsigned)k;
+		return;
+	}
+	/* as a message of its own that could not be sent: orders are resent
+	 * (they stay in n->out), the rest is lost; its acknowledgement too,
+	 * so its next beat gets one */
+	n->told_seq = 0;
+	if (d->out_failed++ % 100 == 0)
+		log_warnx("cannot send %d messages to node %s: %s (resent as orders "
+			  "come due)", k < 0 ? 0 : k, n->n.name, strerror(-r));
+}
+
+int rsd_agent_out(rsd *d, rsd_node *n, const uint8_t *buf, size_t len)
+{
+	int r;
+
+	if (!(n->features & RS_FEAT_BATCH))
+		return net_send(d->agents, &n->peer, buf, len);
+	if (!sendq_fits(&n->outq, len))
+		rsd_agent_flush(d, n);
+	r = sendq_push(&n->outq, buf, len);
+	if (r < 0)
+		return r;
+	if (!n->out_due) {
+		n->out_due = true;
+		n->out_next = d->out_due;
+		d->out_due = n;
+	}
+	if (sendq_full(&n->outq))
+		rsd_agent_flush(d, n);
+	return 0;
+}
+
+void rsd_agents_flush(rsd *d)
+{
+	rsd_node *n;
+
+	while ((n = d->out_due)) {
+		d->out_due = n->out_next;
+		n->out_next = NULL;
+		n->out_due = false;
+		rsd_agent_flush(d, n);
+	}
+}
+
+static void out_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	rsd_agents_flush(w->data);
+}
+
+void rsd_agents_out_watch(rsd *d, bool on)
+{
+	if (on) {
+		ev_prepare_init(&d->out_w, out_cb);
+		d->out_w.data = d;
+		ev_prepare_start(d->loop, &d->out_w);
+	} else {
+		ev_prepare_stop(d->loop, &d->out_w);
+		rsd_agents_flush(d);
+	}
+}
+
 static void stop_copy(rsd *d, rsd_node *n, const rs_iinfo *info)
 {
 	rsd_inst tmp;
@@ -543,6 +630,7 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 		rsd_node_link(d, n);
 	}
 	same_agent = n->connected && h->session == n->session;
+	rsd_agent_flush(d, n);   /* what this turn had for its old connection */
 	n->peer = *peer;
 	n->connected = true;
 	n->features = m->features;
@@ -828,7 +916,7 @@ static void node_event_at(rsd *d, rsd_node *n, nodesm_event ev,
 	}
 	n->n.state = rsd_node_state_of(n->sm.state);
 	if ((fx.fx & NM_FX_REHELLO) && peer)
-		send_rehello(d, peer);
+		send_rehello_to(d, n, peer);
 	if (!(fx.fx & (NM_FX_PERSIST | NM_FX_EVENT | NM_FX_MOVE | NM_FX_MOVE_FENCED)))
 		return;
 	if (n->sm.state == NM_LOST || n->sm.state == NM_FENCED) {
@@ -986,85 +1074,125 @@ void rsd_agents_batch_end(net_sock *s, void *arg)
 	rsd_batch_flush(arg);
 }
 
-void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
-		     size_t len, void *arg)
+/* Decodes buf from peer into *m, counted; false (counted, logged) if it
+ * is no message. */
+static bool agent_decode(rsd *d, const uint8_t *buf, size_t len, rs_msg *m)
 {
-	rsd *d = arg;
-	rsd_node *n;
-	rs_msg m;
-	int r;
-	const store_principal *who = rsd_auth_peer(d, RSD_EP_AGENTS, peer);
-	char why[300];
+	int r = wire_decode(buf, len, m);
 
-	if (!who)
-		return;   /* not (or no longer) admitted: no answer */
-	r = wire_decode(buf, len, &m);
 	if (r < 0) {
 		d->rejected[-r < WIRE_E__NR ? -r : WIRE_E_GARBAGE]++;
 		log_warnx("bad message from an agent (%s, %zu bytes), dropped",
 			  wire_err_to_string(-r), len);
+		return false;
+	}
+	d->agent_msgs[(unsigned)m->type < RS_MSG__NR ? m->type : RS_MSG_NONE]++;
+	return true;
+}
+
+static void agent_msg(rsd *d, const net_peer *peer, const rs_msg *m);
+
+void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
+		     size_t len, void *arg)
+{
+	rsd *d = arg;
+	rs_msg m, item;
+
+	(void)s;
+	if (!rsd_auth_peer(d, RSD_EP_AGENTS, peer))
+		return;   /* not (or no longer) admitted: no answer */
+	if (!agent_decode(d, buf, len, &m))
+		return;
+	if (m.type != RS_MSG_BATCH) {
+		agent_msg(d, peer, &m);
+		rs_msg_clear(&m);
 		return;
 	}
-	d->agent_msgs[(unsigned)m.type < RS_MSG__NR ? m.type : RS_MSG_NONE]++;
+	/* a turn of the agent's (RS_FEAT_BATCH): each item as if it had
+	 * come alone, in order */
+	for (size_t i = 0; i < m.u.batch.nitems; i++) {
+		if (!agent_decode(d, m.u.batch.items[i].buf, m.u.batch.items[i].len,
+				  &item))
+			continue;
+		if (item.type == RS_MSG_BATCH) {
+			d->rejected[WIRE_E_TYPE]++;
+			log_warnx("a batch inside a batch from an agent, dropped");
+		} else {
+			agent_msg(d, peer, &item);
+		}
+		rs_msg_clear(&item);
+	}
+	rs_msg_clear(&m);
+}
+
+/* One message from an agent (on its own or an item of a batch). */
+static void agent_msg(rsd *d, const net_peer *peer, const rs_msg *m)
+{
+	rsd_node *n;
+	const store_principal *who = rsd_auth_peer(d, RSD_EP_AGENTS, peer);
+	char why[300];
+
+	if (!who)
+		return;   /* (refused by an item before it) */
 	/* only Hellos and events share the wake-up's transaction: the rest
 	 * find the store as every one before them left it */
-	if (m.type != RS_MSG_EVENT && m.type != RS_MSG_BEAT && m.type != RS_MSG_HELLO)
+	if (m->type != RS_MSG_EVENT && m->type != RS_MSG_BEAT && m->type != RS_MSG_HELLO)
 		rsd_batch_flush(d);
-	if ((m.type == RS_MSG_HELLO || m.type == RS_MSG_ENROLL) &&
-	    !rsd_version_ok(d, RSD_EP_AGENTS, &m, why, sizeof why)) {
+	if ((m->type == RS_MSG_HELLO || m->type == RS_MSG_ENROLL) &&
+	    !rsd_version_ok(d, RSD_EP_AGENTS, m, why, sizeof why)) {
 		/* outside the skew policy: told why; an event per enrolment
 		 * and per agent process that says hello */
-		n = m.type == RS_MSG_HELLO ? rsd_node_find(d, m.u.hello.node) : NULL;
+		n = m->type == RS_MSG_HELLO ? rsd_node_find(d, m->u.hello.node) : NULL;
 		rsd_batch_flush(d);
-		if ((m.type == RS_MSG_ENROLL ||
-		     (n && n->skew_session != m.u.hello.session)) &&
+		if ((m->type == RS_MSG_ENROLL ||
+		     (n && n->skew_session != m->u.hello.session)) &&
 		    store_begin(d->st) == 0) {
 			if (n)
-				n->skew_session = m.u.hello.session;
-			rsd_event(d, NULL, 0, n ? n->n.name : m.u.enroll.node,
+				n->skew_session = m->u.hello.session;
+			rsd_event(d, NULL, 0, n ? n->n.name : m->u.enroll.node,
 				  "version-refused", "%s", why);
 			rsd_commit(d);
 		}
 		rsd_auth_refuse_agent(d, peer, RS_E_VERSION, why);
-		goto out;
+		return;
 	}
 	if (strcmp(who->kind, "join") == 0) {
 		/* a join token's connection may only enrol */
-		if (m.type == RS_MSG_ENROLL)
-			rsd_enroll(d, peer, who, &m.u.enroll);
+		if (m->type == RS_MSG_ENROLL)
+			rsd_enroll(d, peer, who, &m->u.enroll);
 		else
 			d->rejected_unexpected++;
-		goto out;
+		return;
 	}
-	if (m.type == RS_MSG_HELLO) {
-		on_hello(d, peer, who, &m);
-		goto out;
+	if (m->type == RS_MSG_HELLO) {
+		on_hello(d, peer, who, m);
+		return;
 	}
 	n = node_of_peer(d, who, peer);
 	if (!n || !n->connected) {
 		send_rehello(d, peer);   /* we do not know it (yet): ask who it is */
-		goto out;
+		return;
 	}
 	rsd_node_event(d, n, NM_EV_MSG, peer);   /* heard; a Rehello if not up */
 	if (n->sm.state != NM_UP)
-		goto out;
-	hello_note_seq(n, m.seq);
+		return;
+	hello_note_seq(n, m->seq);
 	/* every message acknowledges the orders applied so far */
-	if ((n->features & RS_FEAT_ORDERS) && m.epoch == d->epoch &&
-	    orders_out_ack(&n->out, m.order_ack) < 0) {
+	if ((n->features & RS_FEAT_ORDERS) && m->epoch == d->epoch &&
+	    orders_out_ack(&n->out, m->order_ack) < 0) {
 		if (d->orders_refused_acks++ % 100 == 0)
 			log_warnx("node %s acknowledges order %llu, which rsd never sent "
 				  "(last %llu); ignored", n->n.name,
-				  (unsigned long long)m.order_ack,
+				  (unsigned long long)m->order_ack,
 				  (unsigned long long)n->out.last);
 	}
-	switch (m.type) {
+	switch (m->type) {
 	case RS_MSG_BEAT:
-		if ((n->features & RS_FEAT_ORDERS) && m.epoch != d->epoch) {
+		if ((n->features & RS_FEAT_ORDERS) && m->epoch != d->epoch) {
 			/* it follows another epoch: our Welcome never reached
 			 * it. (Only a beat tells: replayed events keep the
 			 * envelope of their time.) */
-			send_rehello(d, peer);
+			send_rehello_to(d, n, peer);
 			break;
 		}
 		n->n.last_seen_ms = clock_wall_ms();
@@ -1079,23 +1207,21 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 			rs_msg ack;
 
 			rs_msg_init(&ack, RS_MSG_BEAT_ACK);
-			ack.u.beat_ack.time_ms = m.u.beat.time_ms;
+			ack.u.beat_ack.time_ms = m->u.beat.time_ms;
 			rsd_send_agent(d, n, &ack);
 			rs_msg_clear(&ack);
 		}
 		break;
 	case RS_MSG_EVENT:
-		on_event(d, n, &m);
+		on_event(d, n, m);
 		break;
 	case RS_MSG_LOGS_DATA:
-		rsd_logs_data(d, n, &m.u.logs_data);
+		rsd_logs_data(d, n, &m->u.logs_data);
 		break;
 	default:
 		d->rejected_unexpected++;
 		log_warnx("node %s sent a %s, which agents do not send; dropped",
-			  n->n.name, rs_msg_type_to_string(m.type));
+			  n->n.name, rs_msg_type_to_string(m->type));
 		break;
 	}
-out:
-	rs_msg_clear(&m);
 }

@@ -143,6 +143,7 @@ static void bind_endpoints(rsd *d, const char *agents_ep, const char *control_ep
 	if (r < 0)
 		fatalx("cannot bind agent endpoint %s: %s", agents_ep, strerror(-r));
 	net_sock_on_batch_end(d->agents, rsd_agents_batch_end);
+	rsd_agents_out_watch(d, true);
 	net_sock_set_gap(d->agents, RSD_AGENT_GAP_MS / 1000.);
 	r = net_router_new_ex(d->loop, control_ep, 0, 0, RSD_IO_CONTROL, 1,
 			      d->insecure ? NULL : &cc, rsd_control_recv, d, &d->control);
@@ -334,6 +335,7 @@ int main(int argc, char **argv)
 	ev_run(d.loop, 0);
 	sdnotify_send("STOPPING=1");
 	ev_timer_stop(d.loop, &d.period_t);
+	rsd_agents_out_watch(&d, false);
 	rsd_metrics_stop(&d);
 	rsd_scripts_kill(&d);
 	net_destroy(&d.agents);

@@ -226,6 +226,16 @@ static void metrics_text(rsd *d, prom_buf *b)
 		if (d->agent_msgs[t])
 			prom_sample(b, "rs_agent_messages_total", (double)d->agent_msgs[t],
 				    "type", rs_msg_type_to_string((rs_msg_type)t), NULL);
+	prom_family(b, "rs_agent_frames_total", "counter",
+		    "Frames for agents that take a turn's messages in one "
+		    "(RS_FEAT_BATCH): sent, or failed (could not be sent).");
+	prom_sample(b, "rs_agent_frames_total", (double)d->out_frames,
+		    "result", "sent", NULL);
+	prom_sample(b, "rs_agent_frames_total", (double)d->out_failed,
+		    "result", "failed", NULL);
+	prom_family(b, "rs_agent_frame_messages_total", "counter",
+		    "Messages in the frames sent to agents (rs_agent_frames_total).");
+	prom_sample(b, "rs_agent_frame_messages_total", (double)d->out_msgs, NULL);
 	prom_family(b, "rs_orders_bad_acks_total", "counter",
 		    "Acknowledgements of orders rsd never sent (a confused agent), ignored.");
 	prom_sample(b, "rs_orders_bad_acks_total", (double)d->orders_refused_acks, NULL);

@@ -94,7 +94,7 @@ static void tx_end(rsd *d, bool committed)
 		if (committed && n && n->connected) {
 			if (o->m.type != RS_MSG_NONE)
 				deliver(d, n, &o->m);
-			else if (net_send(d->agents, &n->peer, o->buf, o->len) < 0)
+			else if (rsd_agent_out(d, n, o->buf, o->len) < 0)
 				log_warnx("cannot send an order to node %s", n->n.name);
 		}
 		rs_msg_clear(&o->m);
@@ -1081,6 +1081,7 @@ void rsd_node_link(rsd *d, rsd_node *n)
 
 void rsd_node_forget(rsd *d, rsd_node *n)
 {
+	rsd_agents_flush(d);   /* (n leaves d->out_due) */
 	for (rsd_node **pp = &d->nodes; *pp; pp = &(*pp)->next) {
 		if (*pp == n) {
 			*pp = n->next;
@@ -1091,6 +1092,7 @@ void rsd_node_forget(rsd *d, rsd_node *n)
 	heap_remove(d, n);
 	rsd_node_set_labels(n, NULL, 0);
 	orders_out_free(&n->out);
+	sendq_clear(&n->outq);
 	free(n);
 }
 
@@ -1278,7 +1280,7 @@ static int deliver(rsd *d, rsd_node *n, rs_msg *m)
 		rsd_ask_hello(d, n);
 		return r;
 	}
-	r = net_send(d->agents, &n->peer, buf, len);
+	r = rsd_agent_out(d, n, buf, len);
 	if (r == 0)
 		n->told_seq = m->ack;   /* the agent may let those events go */
 	if (!order)
@@ -1310,7 +1312,7 @@ static void resend_one(const uint8_t *buf, size_t len, void *arg)
 	uint8_t *copy;
 
 	if (!c->d->tx_open) {
-		net_send(c->d->agents, &c->n->peer, buf, len);
+		rsd_agent_out(c->d, c->n, buf, len);
 		return;
 	}
 	copy = malloc(len ? len : 1);
@@ -2026,6 +2028,7 @@ void rsd_free(rsd *d)
 		d->nodes = n->next;
 		rsd_node_set_labels(n, NULL, 0);
 		orders_out_free(&n->out);
+		sendq_clear(&n->outq);
 		free(n);
 	}
 	if (d->boot) {

@@ -21,6 +21,7 @@
 #include "instsm.h"
 #include "opsm.h"
 #include "orders.h"
+#include "sendq.h"
 #include "store.h"
 #include "table.h"
 #include "trim.h"
@@ -111,6 +112,11 @@ typedef struct rsd_node {
 	uint64_t         seq_next;    /* the agent seq expected next */
 	uint64_t         fresh_troubles; /* d->store_troubles at that Hello */
 	uint64_t         fresh_epoch; /* the epoch that Hello's agent followed */
+	/* what this turn has for it (RS_FEAT_BATCH, lib/sendq.h): sent as
+	 * one frame when the loop is about to wait (rsd_agents_flush) */
+	sendq            outq;
+	bool             out_due;     /* in d->out_due */
+	struct rsd_node *out_next;
 } rsd_node;
 
 typedef struct rsd_inst {
@@ -299,6 +305,11 @@ typedef struct rsd {
 	uint64_t        orders_refused_acks; /* acks beyond what was sent */
 	uint64_t        hellos_coalesced; /* rs_agent_hellos_coalesced_total */
 	uint64_t        agent_msgs[RS_MSG__NR]; /* rs_agent_messages_total{type} */
+	rsd_node       *out_due;          /* nodes with an outq to send */
+	ev_prepare      out_w;            /* sends them before the loop waits */
+	uint64_t        out_frames;       /* rs_agent_frames_total{result} */
+	uint64_t        out_msgs;         /* rs_agent_frame_messages_total */
+	uint64_t        out_failed;       /* frames that could not be sent */
 	/* event retention (--events-keep, --events-max-age; 0: no limit) */
 	uint64_t        events_keep;
 	uint64_t        events_max_age_ms;
@@ -527,6 +538,16 @@ void rsd_agents_batch_end(net_sock *s, void *arg);
 void rsd_batch_hellos_end(rsd *d, bool committed);
 /* Asks node n's agent for a Hello (Rehello). */
 void rsd_ask_hello(rsd *d, rsd_node *n);
+/* Sends buf to node n's agent: queued for the frame of this turn when it
+ * speaks RS_FEAT_BATCH (sent by rsd_agents_flush), else now. 0 or -errno
+ * (a queued message's own failure comes later: counted and logged). */
+int rsd_agent_out(rsd *d, rsd_node *n, const uint8_t *buf, size_t len);
+/* Sends node n's queue now (its peer is about to change, say). */
+void rsd_agent_flush(rsd *d, rsd_node *n);
+/* Sends every queue (the loop is about to wait; a node is forgotten). */
+void rsd_agents_flush(rsd *d);
+/* Starts (on) or stops the watcher that flushes before each wait. */
+void rsd_agents_out_watch(rsd *d, bool on);
 void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		     size_t len, void *arg);
 /* Delivers ev (now) to n's membership machine and carries out what it

@@ -92,6 +92,11 @@ wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -qE '^rs_instance_r
 grep -qE '^rs_store_commit_seconds_count [1-9]' "$TMP/m2.txt" || fail "no store commit timed"
 grep -qE '^rs_agent_messages_total\{type="hello"\} [1-9]' "$TMP/m2.txt" || fail "no Hello counted"
 grep -qE '^rs_agent_messages_total\{type="event"\} [1-9]' "$TMP/m2.txt" || fail "no agent event counted"
+# rsd and the agent of this build speak RS_FEAT_BATCH: rsd's messages to
+# it (the Welcome first) go as frames of a turn, none failed
+grep -qE '^rs_agent_frames_total\{result="sent"\} [1-9]' "$TMP/m2.txt" || fail "no frame sent to the agent"
+grep -qE '^rs_agent_frames_total\{result="failed"\} 0$' "$TMP/m2.txt" || fail "a frame to the agent failed"
+grep -qE '^rs_agent_frame_messages_total [1-9]' "$TMP/m2.txt" || fail "no message in the frames"
 grep -q '^rs_boot_complete 1$' "$TMP/m2.txt" || fail "rs_boot_complete is not 1"
 grep -q '^rs_backoff_seconds{label="crashy"} 0$' "$TMP/m2.txt" || fail "rs_backoff_seconds of a running service is not 0"
 grep -q '^process_cpu_seconds_total ' "$TMP/m2.txt" || fail "no process metrics"

@@ -1,7 +1,8 @@
 /*
  * fuzz_wire.c - libFuzzer target for wire_decode/wire_encode.
  *
- * Whatever decodes must re-encode and decode again. A re-encoding may be a
+ * Whatever decodes must re-encode and decode again; a Batch's items are
+ * decoded too. A re-encoding may be a
  * little larger than its input (absent specs become explicit defaults, short
  * negative varints become 10 bytes), so -E2BIG is only tolerated for inputs
  * that are already large.
@@ -30,6 +31,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (m.type <= RS_MSG_NONE || m.type >= RS_MSG__NR)
 		abort();
+	/* a Batch's items, as rsd and the agent read them */
+	for (size_t i = 0; m.type == RS_MSG_BATCH && i < m.u.batch.nitems; i++) {
+		r = wire_decode(m.u.batch.items[i].buf, m.u.batch.items[i].len, &m2);
+		if (r <= -WIRE_E__NR)
+			abort();
+		if (r == 0)
+			rs_msg_clear(&m2);
+	}
 
 	r = wire_encode(&m, &buf, &len);
 	if (r == -E2BIG && size > RS_FRAME_MAX / 4)
