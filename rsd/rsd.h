@@ -342,7 +342,8 @@ typedef struct rsd {
 	rs_cred         server;            /* rsd's own key pair */
 	net_sock       *zap;               /* the ZAP handler */
 	store_principal *principals;       /* the store's principal table */
-	size_t          nprincipals;
+	size_t          nprincipals, principals_cap;
+	uint32_t       *bykey;             /* indexes into it, by public key */
 	char            cur_actor[80];     /* who sent the request being handled */
 	int             cur_role;          /* its rs_role (lib/auth.h) */
 	uint64_t        auth_failures[RSD_EP__NR][RSD_AUTH__NR];

@@ -438,6 +438,17 @@ struct reader {
 	int           i;
 };
 
+/* SQLite's process-wide settings, before its first use: no count of its
+ * memory (a global mutex around every allocation otherwise; rsd never
+ * asks for the count). Too late if something used SQLite first: then
+ * SQLite keeps its defaults, which only cost time. */
+static pthread_once_t store_once = PTHREAD_ONCE_INIT;
+
+static void store_configure(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 /* Maps an SQLite result code (primary or extended) to a negative errno. */
 static int map_rc(int rc)
 {
@@ -1016,7 +1027,11 @@ int store_open(const char *path, store **out)
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
-	r = map_rc(sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL));
+	pthread_once(&store_once, store_configure);
+	/* one thread uses this connection (rsd's loop; the checkpointer has
+	 * its own): no mutex around each call */
+	r = map_rc(sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+				   SQLITE_OPEN_NOMUTEX, NULL));
 	if (r < 0)
 		goto fail;
 	sqlite3_extended_result_codes(s->db, 1);
