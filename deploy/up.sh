@@ -26,9 +26,14 @@ until [ -s .rs-local/join.token ] && [ -s .rs-local/admin.cred ]; do
     i=$((i + 1)); [ $i -lt 100 ] || { echo "rsd made no keys; see .rs-local/rsd.log" >&2; exit 1; }
     sleep 0.1
 done
+# each agent serves its node's own metrics (deploy/prometheus/prometheus.yml)
+AMETRICS_BASE=${RS_AGENT_METRICS_BASE:-9100}
+i=0
 for n in n1 n2 n3; do
+    i=$((i + 1))
     setsid build/agent/rs-agent --node $n --rsd "$AGENTS" --state-dir "$TOP/.rs-local/$n" \
-        --token-file "$TOP/.rs-local/join.token" </dev/null >>.rs-local/$n.log 2>&1 &
+        --token-file "$TOP/.rs-local/join.token" --metrics "127.0.0.1:$((AMETRICS_BASE + i))" \
+        </dev/null >>.rs-local/$n.log 2>&1 &
     echo $! >>.rs-local/pids
 done
 export RS_CRED="$TOP/.rs-local/admin.cred"
@@ -47,7 +52,8 @@ $RSCTL status
 cat <<EOT
 
 rs is running: rsd on $CONTROL, agents n1 n2 n3 (logs in .rs-local/),
-metrics on http://$METRICS/metrics. Every connection is CURVE-encrypted
+metrics on http://$METRICS/metrics (the agents' on ports $((AMETRICS_BASE + 1))-$((AMETRICS_BASE + 3))).
+Every connection is CURVE-encrypted
 and keyed: rsctl needs the admin credential rsd made.
   export PATH=$TOP/build/ctl:\$PATH RS_CRED=$TOP/.rs-local/admin.cred
   rsctl status                      # what runs where

@@ -5,6 +5,10 @@
 #  - promtool accepts deploy/prometheus/{prometheus.yml,rules.yml};
 #  - a crash moves rs_instance_restarts_total, read back through a real
 #    Prometheus server's HTTP query API;
+#  - that Prometheus, with the shipped rules, fires RsWatchdogMisses and
+#    RsCriticalServiceFailed at the first miss and failure, and RsNodeLost
+#    for a dead agent until `rsctl node forget` (tests/alerts_test.yml
+#    fires and resolves every alert in simulated time);
 #  - bad requests (wrong path, wrong method, huge headers, a client that
 #    connects and says nothing) get errors and leave supervision alone.
 # Every process it starts is killed by pid on exit; every wait has a deadline.
@@ -60,12 +64,31 @@ grep -qE '^rs_auth_failures_total\{endpoint="control",reason="revoked"\} [1-9]' 
 # a real Prometheus scraping rsd every second
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 sed -e "s/127.0.0.1:9100/$METRICS/" -e 's/scrape_interval: 5s/scrape_interval: 1s/' \
+    -e 's/evaluation_interval: 5s/evaluation_interval: 1s/' \
+    -e "s/\"127.0.0.1:9101\", \"127.0.0.1:9102\", \"127.0.0.1:9103\"/\"$AMETRICS\"/" \
     "$TOP/deploy/prometheus/prometheus.yml" >"$TMP/prometheus.yml"
 cp "$TOP/deploy/prometheus/rules.yml" "$TMP/rules.yml"
 promtool check config "$TMP/prometheus.yml" >/dev/null || fail "promtool check config"
 promtool check rules "$TOP/deploy/prometheus/rules.yml" >/dev/null || fail "promtool check rules"
+grep -q "\"$AMETRICS\"" "$TMP/prometheus.yml" || fail "the agents' scrape job did not take the agent's address"
 bg prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/tsdb" \
     --web.listen-address="127.0.0.1:$PORT" 2>"$TMP/prometheus.log"
+# alert NAME KEY VALUE: whether Prometheus has that alert firing for the
+# series whose label KEY is VALUE
+# (alert_gone: Prometheus answers, and has it neither firing nor pending)
+alert_check() {
+    curl -sf "http://127.0.0.1:$PORT/api/v1/alerts" >"$TMP/alerts.json" || return 2
+    python3 -c '
+import json, sys
+name, key, value, want = sys.argv[1:5]
+alerts = json.load(open(sys.argv[5]))["data"]["alerts"]
+mine = [a["state"] for a in alerts
+        if a["labels"].get("alertname") == name and a["labels"].get(key) == value]
+sys.exit(0 if ("firing" in mine if want == "firing" else not mine) else 1)' \
+        "$1" "$2" "$3" "$4" "$TMP/alerts.json"
+}
+alert() { alert_check "$1" "$2" "$3" firing; }
+alert_gone() { alert_check "$1" "$2" "$3" gone; }
 
 "${RSCTL[@]}" up crashy --settle 0.2 -- sh -c 'echo $$ > '"$TMP"'/svc.pid; exec sleep 1000' \
     || fail "up"
@@ -100,7 +123,8 @@ grep -qE '^rs_agent_frame_messages_total [1-9]' "$TMP/m2.txt" || fail "no messag
 grep -q '^rs_boot_complete 1$' "$TMP/m2.txt" || fail "rs_boot_complete is not 1"
 grep -q '^rs_backoff_seconds{label="crashy"} 0$' "$TMP/m2.txt" || fail "rs_backoff_seconds of a running service is not 0"
 grep -q '^process_cpu_seconds_total ' "$TMP/m2.txt" || fail "no process metrics"
-grep -qE '^rs_malloc_trims_total [1-9]' "$TMP/m2.txt" || fail "rsd's first period did not trim its heap"
+wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -qE '^rs_malloc_trims_total [1-9]'" \
+    || fail "rsd's first period did not trim its heap"
 
 # the agent's own endpoint: the node's view, valid exposition, the crash
 curl -sf "http://$AMETRICS/metrics" >"$TMP/a1.txt" || fail "GET agent /metrics"
@@ -148,7 +172,16 @@ curl -sf "http://$METRICS/metrics" >"$TMP/m3.txt"
 [ "$(grep -c '^rs_watchdog_misses_total{label="wd"}' "$TMP/m3.txt")" = 1 ] \
     || fail "rs_watchdog_misses_total of wd twice (its zero and its count)"
 promtool check metrics <"$TMP/m3.txt" || fail "promtool check metrics (with counted and zero series)"
+wait_for 30 alert RsWatchdogMisses label wd || fail "RsWatchdogMisses did not fire for the first miss"
 "${RSCTL[@]}" down wd >/dev/null
+# a critical service that fails for good: the alert fires at the first
+"${RSCTL[@]}" up crit --critical --restart never -- sh -c 'echo $$ > '"$TMP"'/crit.pid; exec sleep 1000' \
+    >/dev/null || fail "up crit"
+wait_for 10 test -s "$TMP/crit.pid" || fail "crit did not start"
+kill -9 "$(cat "$TMP/crit.pid")"
+wait_for 30 alert RsCriticalServiceFailed label crit \
+    || fail "RsCriticalServiceFailed did not fire: $(curl -s "http://127.0.0.1:$PORT/api/v1/alerts")"
+"${RSCTL[@]}" down crit --force >/dev/null || fail "down crit --force"
 bg "$BUILD/agent/rs-agent" --node m2 --rsd "$AGENTS" --state-dir "$TMP/m2" --token-file "$TMP/join.token" 2>"$TMP/agent2.log"
 m2=$BG_PID
 wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_nodes{state=\"up\"} 2$'" \
@@ -156,4 +189,9 @@ wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_nodes{state
 kill -9 $m2
 wait_for 15 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_nodes{state=\"lost\"} 1$'" \
     || fail "rs_nodes{state=lost} did not go up when an agent died"
+# RsNodeLost: firing once lost for 30 s; forgetting the node resolves it
+# (lost, then fenced after its lease: the alert counts both)
+wait_for 60 alert RsNodeLost alertname RsNodeLost || fail "RsNodeLost did not fire"
+"${RSCTL[@]}" node forget m2 >/dev/null || fail "node forget m2"
+wait_for 15 alert_gone RsNodeLost alertname RsNodeLost || fail "RsNodeLost still active after node forget"
 echo "metrics.sh: all checks passed"
