@@ -52,10 +52,42 @@ static void node_persist(rsd *d, rsd_node *n)
 
 static void inst_persist(rsd *d, rsd_inst *in)
 {
-	int r = store_instance_put(d->st, &in->si);
+	int r;
 
+	/* in the wake-up's batch: once, as it is at the commit. Nothing
+	 * frees or deletes an instance inside a batch (those decisions
+	 * open their own transaction, which commits the batch first) */
+	if (d->tx_open && d->tx_batch) {
+		if (in->row_tx == d->tx_seq)
+			return;
+		if (d->nbatch_rows == d->batch_rows_cap) {
+			size_t cap = d->batch_rows_cap ? d->batch_rows_cap * 2 : 1024;
+			rsd_inst **v = realloc(d->batch_rows, cap * sizeof *v);
+
+			if (!v)
+				goto now;
+			d->batch_rows = v;
+			d->batch_rows_cap = cap;
+		}
+		in->row_tx = d->tx_seq;
+		d->batch_rows[d->nbatch_rows++] = in;
+		return;
+	}
+now:
+	r = store_instance_put(d->st, &in->si);
 	if (r < 0 && !d->tx_err)
 		d->tx_err = r;
+}
+
+void rsd_batch_rows(rsd *d, bool drop)
+{
+	for (size_t i = 0; !drop && i < d->nbatch_rows; i++) {
+		int r = store_instance_put(d->st, &d->batch_rows[i]->si);
+
+		if (r < 0 && !d->tx_err)
+			d->tx_err = r;   /* the commit rolls back */
+	}
+	d->nbatch_rows = 0;
 }
 
 /* Takes what the agent says of an instance: its state through the table

@@ -133,8 +133,11 @@ int rsd_tx_begin(rsd *d)
 
 int rsd_tx_commit(rsd *d)
 {
-	int r = d->tx_err;
+	int r;
 
+	if (d->tx_open)
+		rsd_batch_rows(d, false);   /* the batch's rows, inside it */
+	r = d->tx_err;
 	if (r == 0)
 		r = rsd_commit(d);   /* rolls back if it fails */
 	else
@@ -147,8 +150,10 @@ void rsd_tx_abort(rsd *d)
 {
 	store_rollback(d->st);
 	tx_end(d, false);
-	if (d->tx_batch)
+	if (d->tx_batch) {
+		rsd_batch_rows(d, true);
 		rsd_batch_hellos_end(d, false);
+	}
 	d->tx_batch = false;
 }
 
@@ -2031,6 +2036,9 @@ void rsd_free(rsd *d)
 		sendq_clear(&n->outq);
 		free(n);
 	}
+	free(d->batch_rows);
+	d->batch_rows = NULL;
+	d->nbatch_rows = d->batch_rows_cap = 0;
 	if (d->boot) {
 		rs_msg_clear(d->boot);
 		free(d->boot);

@@ -125,6 +125,8 @@ typedef struct rsd_inst {
 	struct rsd_inst *nnext;       /* its chain in d->tbynode */
 	struct rsd_inst *lnext;       /* its chain in d->tbylabel */
 	bool             linked;      /* in the list and the tables */
+	uint64_t         row_tx;      /* the batch (d->tx_seq) that writes its
+				       * row at its commit (rsd_batch_rows) */
 	uint64_t         saved_tx;    /* the transaction (d->tx_seq) that saved
 				       * it: rsd_tx_save once, not a walk */
 	store_instance   si;
@@ -358,6 +360,11 @@ typedef struct rsd {
 	 * batch does not commit (agents.c) */
 	struct rsd_batch_hello { struct rsd_node *n; nodesm was; } *batch_hellos;
 	size_t          nbatch_hellos, batch_hellos_cap;
+	/* the batch's instance rows to write at its commit, each once (a
+	 * node's started and ready come in one frame: two writes of the
+	 * same row were a quarter of a cold start's main thread) */
+	struct rsd_inst **batch_rows;
+	size_t          nbatch_rows, batch_rows_cap;
 	int             tx_err;            /* -ENOMEM while holding: abort */
 	struct rsd_order *tx_orders;
 	struct rsd_saved *tx_saved;
@@ -537,6 +544,10 @@ void rsd_agents_batch_end(net_sock *s, void *arg);
 /* The batch's transaction ended (committed or not): its Hellos' nodes
  * stay up, or are put back as they were. */
 void rsd_batch_hellos_end(rsd *d, bool committed);
+/* Writes the rows the batch's events changed (each once, as it is now),
+ * inside the batch's transaction, before it commits; drop: forgets them
+ * (the batch aborts: the rows are not written, the instances restored). */
+void rsd_batch_rows(rsd *d, bool drop);
 /* Asks node n's agent for a Hello (Rehello). */
 void rsd_ask_hello(rsd *d, rsd_node *n);
 /* Sends buf to node n's agent: queued for the frame of this turn when it
