@@ -834,7 +834,7 @@ static void put_kv(FILE *out, const char *key, const char *value)
 __attribute__((format(printf, 3, 4)))
 static void put_kvf(FILE *out, const char *key, const char *fmt, ...)
 {
-	char buf[512];
+	char buf[RS_DETAIL_MAX + 256];   /* an operation's progress and more */
 	va_list ap;
 
 	va_start(ap, fmt);
