@@ -90,6 +90,7 @@ static const char usage_text[] =
 "  is-running LABEL   exit 0 if an instance of LABEL runs, else 1 (3: none)\n"
 "  status [LABEL...] [--node N] [--state S]\n"
 "                     list services and their instances\n"
+"  describe LABEL     one service whole: spec, instances, operation, events\n"
 "  nodes [--state S]  list nodes and their heartbeats\n"
 "  events [LABEL] [-n N]\n"
 "                     show the latest events (default 50)\n"
@@ -207,6 +208,17 @@ static const char status_help[] =
 "                  lists the services without instances)\n"
 "  --page-size N   rows rsd sends at a time (default: " CTL_ROWS_PAGE_SIZE_STR ",\n"
 "                  with --json " CTL_PAGE_SIZE_STR ")\n";
+
+static const char describe_help[] =
+"usage: rsctl describe LABEL\n"
+"\n"
+"Shows service LABEL whole: its spec (command, environment, user,\n"
+"replicas, restart policy, backoff, watchdog period, stop signal and\n"
+"timeout, notify type, placement, listening sockets, dependencies...),\n"
+"every instance with its node, state, pid, restarts, start time and last\n"
+"exit, the operation in progress if any, and its last 10 events (newest\n"
+"last). --json prints rsd's answer as it is. Exits 3 if there is no such\n"
+"service.\n";
 
 static const char nodes_help[] =
 "usage: rsctl nodes [--state STATE] [--page-size N]\n"
@@ -891,6 +903,7 @@ static const verb_def verbs[] = {
 	{ "lookup", RS_V_LOOKUP, LABEL_REQUIRED, false, NULL,        lookup_help },
 	{ "is-running", RS_V_LOOKUP, LABEL_REQUIRED, false, NULL,    is_running_help },
 	{ "status", RS_V_STATUS, LABEL_OPTIONAL, false, status_opts, status_help },
+	{ "describe", RS_V_DESCRIBE, LABEL_REQUIRED, false, NULL,    describe_help },
 	{ "nodes",  RS_V_NODES,  LABEL_NONE,     false, nodes_opts,  nodes_help },
 	{ "events", RS_V_EVENTS, LABEL_OPTIONAL, false, events_opts, events_help },
 	{ "ping",   RS_V_PING,   LABEL_NONE,     false, NULL,        ping_help },

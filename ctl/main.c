@@ -82,6 +82,7 @@ static bool read_only(rs_verb v)
 	switch (v) {
 	case RS_V_STATUS: case RS_V_NODES: case RS_V_LOOKUP: case RS_V_EVENTS:
 	case RS_V_PING: case RS_V_LOGS: case RS_V_CRED_LIST: case RS_V_UPGRADE_PLAN:
+	case RS_V_DESCRIBE:
 		return true;
 	default:
 		return false;
@@ -232,7 +233,45 @@ static int exchange(const ctl_cmd *c, net_client *nc, rs_msg *rep, bool quiet)
 	return 0;
 }
 
-/* Checks that rep answers c->req. Returns 0, or RS_E_INTERNAL after
+/* The exit code for a reply code: itself if it is one, else internal. */
+static int exit_code(int32_t code)
+{
+	return code >= 0 && code <= 125 ? code : RS_E_INTERNAL;
+}
+
+/* Whether rsd's version (an envelope's) is an older minor or major
+ * version than rsctl's. */
+static bool rsd_older(const char *rsd_version)
+{
+	rs_semver them, us;
+
+	if (rs_semver_parse(rsd_version, &them) < 0 ||
+	    rs_semver_parse(rs_version(), &us) < 0)
+		return false;
+	return them.major < us.major ||
+	       (them.major == us.major && them.minor < us.minor);
+}
+
+/* rsd's answer to a request it could not read (a reply to no request,
+ * id 0): what an older rsd answers to a verb it does not know (describe
+ * or node forget to rsd 0.2). Said as such, not as a garbled reply.
+ * Returns the reply's code as the exit code (9) after saying why. */
+static int unreadable(const ctl_cmd *c, const rs_msg *rep)
+{
+	const char *msg = rep->u.reply.message ? rep->u.reply.message : "";
+
+	if (rsd_older(rep->sender_version))
+		fprintf(stderr, "rsctl: rsd at %s is %s, older than rsctl %s: it "
+			"cannot read this request (%s); '%s' needs rsd %s or "
+			"newer\n", c->endpoint, rep->sender_version, rs_version(),
+			msg, rs_verb_to_string(c->req.u.request.verb), rs_version());
+	else
+		fprintf(stderr, "rsctl: rsd at %s cannot read the request: %s\n",
+			c->endpoint, msg);
+	return exit_code(rep->u.reply.code);
+}
+
+/* Checks that rep answers c->req. Returns 0, or an exit code after
  * printing why not. */
 static int check_reply(const ctl_cmd *c, const rs_msg *rep)
 {
@@ -241,18 +280,14 @@ static int check_reply(const ctl_cmd *c, const rs_msg *rep)
 			c->endpoint, rs_msg_type_to_string(rep->type));
 		return RS_E_INTERNAL;
 	}
+	if (rep->u.reply.id == 0 && rep->u.reply.code != RS_OK)
+		return unreadable(c, rep);
 	if (rep->u.reply.id != c->req.u.request.id) {
 		fprintf(stderr, "rsctl: rsd at %s answered another request\n",
 			c->endpoint);
 		return RS_E_INTERNAL;
 	}
 	return 0;
-}
-
-/* The exit code for a reply code: itself if it is one, else internal. */
-static int exit_code(int32_t code)
-{
-	return code >= 0 && code <= 125 ? code : RS_E_INTERNAL;
 }
 
 /* --json output of a reply with code 0: its payload, or a synthesised

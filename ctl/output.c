@@ -746,9 +746,12 @@ static int render_lookup(const json_t *root, uint64_t now_ms, FILE *out)
 static const char *const event_cols[] = {
 	"TIME", "LABEL", "INSTANCE", "NODE", "KIND", "ACTOR", "DETAIL",
 };
+static const char *const event_cols_one[] = {   /* one label's */
+	"TIME", "INSTANCE", "NODE", "KIND", "ACTOR", "DETAIL",
+};
 
-/* Appends one event row. */
-static void event_row(table *t, const json_t *ev)
+/* Appends one event row (with its label: not in describe's, all one's). */
+static void event_row(table *t, const json_t *ev, bool label)
 {
 	char buf[48];
 	int64_t at;
@@ -757,7 +760,8 @@ static void event_row(table *t, const json_t *ev)
 		table_cell(t, output_time((uint64_t)at, buf, sizeof buf));
 	else
 		table_cell(t, NULL);
-	cell_str(t, ev, "label");
+	if (label)
+		cell_str(t, ev, "label");
 	cell_int(t, ev, "instance", 1);
 	cell_str(t, ev, "node");
 	cell_str(t, ev, "kind");
@@ -778,8 +782,289 @@ static int render_events(const json_t *root, uint64_t now_ms, FILE *out)
 	if (!t)
 		return -ENOMEM;
 	json_array_foreach(evs, i, ev)
-		event_row(t, ev);
+		event_row(t, ev, true);
 	return table_flush(&t, out);
+}
+
+/* ---- describe --------------------------------------------------------- */
+
+#define DESCRIBE_KEY_WIDTH 18   /* the keys' column: "Recovery script:" and room */
+
+/* Prints table *tp indented by two spaces under a heading, and frees it.
+ * Returns 0, -ENOMEM. */
+static int table_flush_indented(table **tp, FILE *out)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	int r;
+
+	if (!mem) {
+		table_destroy(tp);
+		return -ENOMEM;
+	}
+	r = table_flush(tp, mem);
+	if (fclose(mem) != 0 && r == 0)
+		r = -ENOMEM;
+	for (line = r == 0 && text ? strtok_r(text, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save))
+		fprintf(out, "  %s\n", line);
+	free(text);
+	return r;
+}
+
+/* Prints "  Key:   " padded to the value column. */
+static void put_key(FILE *out, const char *key)
+{
+	size_t w = strlen(key) + 1;   /* "Key:" */
+
+	fprintf(out, "  %s:", key);
+	put_spaces(out, (w < DESCRIBE_KEY_WIDTH ? DESCRIBE_KEY_WIDTH - w : 0) + 1);
+}
+
+/* "  Key:   value" ("-" when empty). */
+static void put_kv(FILE *out, const char *key, const char *value)
+{
+	put_key(out, key);
+	put_field(out, value);
+	fputc('\n', out);
+}
+
+/* "  Key:   value" from a printf format. */
+__attribute__((format(printf, 3, 4)))
+static void put_kvf(FILE *out, const char *key, const char *fmt, ...)
+{
+	char buf[RS_DETAIL_MAX + 256];   /* an operation's progress and more */
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	put_kv(out, key, buf);
+}
+
+/* A list of strings, one a line under the first ("-" when empty). */
+static void put_kv_list(FILE *out, const char *key, const json_t *arr)
+{
+	const json_t *v;
+	size_t i;
+
+	put_key(out, key);
+	if (json_array_size(arr) == 0)
+		fputs("-\n", out);
+	json_array_foreach(arr, i, v) {
+		if (i)
+			put_spaces(out, 2 + DESCRIBE_KEY_WIDTH + 1);
+		put_field(out, json_string_value(v));
+		fputc('\n', out);
+	}
+}
+
+/* Writes an argument as a shell reads it: quoted when empty or when it
+ * holds a character the shell would split or expand on. */
+static void put_arg(FILE *out, const char *a)
+{
+	if (*a && !a[strcspn(a, " \t\n'\"\\$`*?[]{}()<>|&;#~!")]) {
+		put_field(out, a);
+		return;
+	}
+	fputc('\'', out);
+	for (; *a; a++) {
+		if (*a == '\'')
+			fputs("'\\''", out);
+		else
+			fputc((unsigned char)*a < 0x20 || *a == 0x7f ? '?' : *a, out);
+	}
+	fputc('\'', out);
+}
+
+/* o[key], a duration in ms, as "10s", "500ms"; zero (if not NULL) for 0,
+ * "-" when absent. */
+static const char *fmt_ms(const json_t *o, const char *key, const char *zero,
+			  char *buf, size_t len)
+{
+	int64_t ms;
+
+	if (jint(o, key, &ms) != 0 || ms < 0)
+		return "-";
+	if (ms == 0 && zero)
+		return zero;
+	/* "2s" for whole seconds, "2.5s" or "500ms" otherwise */
+	return output_duration((uint64_t)ms, ms % 1000 != 0, buf, len);
+}
+
+/* The signal number o[key] as "SIGTERM" (or its number). */
+static const char *fmt_signal(const json_t *o, const char *key, char *buf,
+			      size_t len)
+{
+	const char *name;
+	int64_t sig;
+
+	if (jint(o, key, &sig) != 0)
+		return "-";
+	name = sig > 0 && sig < 1024 ? sigabbrev_np((int)sig) : NULL;
+	if (name)
+		snprintf(buf, len, "SIG%s", name);
+	else
+		snprintf(buf, len, "%" PRId64, sig);
+	return buf;
+}
+
+/* The spec section. */
+static void describe_spec(FILE *out, const json_t *sp)
+{
+	const json_t *cmd = json_object_get(sp, "command"), *v;
+	const json_t *bo = json_object_get(sp, "backoff");
+	char a[32], b[32], c[32];
+	const char *node = jstr(sp, "node"), *user = jstr(sp, "user");
+	int64_t n;
+	size_t i;
+
+	fputs("Spec:\n", out);
+	put_key(out, "Command");
+	json_array_foreach(cmd, i, v) {
+		if (i)
+			fputc(' ', out);
+		put_arg(out, json_string_value(v) ? json_string_value(v) : "");
+	}
+	fputc('\n', out);
+	put_kv_list(out, "Environment", json_object_get(sp, "env"));
+	put_kv(out, "Working dir", jstr(sp, "cwd"));
+	if (user && *user)
+		put_kvf(out, "User", "%s%s", user,
+			json_is_true(json_object_get(sp, "keep_caps")) ?
+			" (capabilities kept)" : "");
+	else
+		put_kv(out, "User", "the agent's");
+	put_kvf(out, "Replicas", "%" PRId64, jint(sp, "replicas", &n) == 0 ? n : 0);
+	put_kv(out, "Node", node && *node ? node : "any");
+	put_kv_list(out, "Placement", json_object_get(sp, "placement"));
+	put_kv_list(out, "Listen", json_object_get(sp, "listen"));
+	put_kv_list(out, "Depends on", json_object_get(sp, "depends_on"));
+	put_kv(out, "Restart policy", jstr(sp, "restart_policy"));
+	if (json_is_true(json_object_get(bo, "disabled")))
+		put_kv(out, "Backoff", "none (restart at once)");
+	else
+		put_kvf(out, "Backoff", "%s, x%" PRId64 " each time, at most %s; "
+			"reset after %s up", fmt_ms(bo, "initial_ms", NULL, a, sizeof a),
+			jint(bo, "factor", &n) == 0 ? n : 0,
+			fmt_ms(bo, "max_ms", NULL, b, sizeof b),
+			fmt_ms(bo, "reset_ms", NULL, c, sizeof c));
+	put_kv(out, "Watchdog period", fmt_ms(sp, "period_ms", "none", a, sizeof a));
+	put_kv(out, "Ready timeout", fmt_ms(sp, "ready_timeout_ms", "none", a, sizeof a));
+	put_kv(out, "Notify", jstr(sp, "notify"));
+	put_kv(out, "Settle", fmt_ms(sp, "settle_ms", "0s", a, sizeof a));
+	put_kvf(out, "Stop", "%s, then SIGKILL after %s",
+		fmt_signal(sp, "stop_signal", b, sizeof b),
+		fmt_ms(sp, "stop_timeout_ms", "0s", a, sizeof a));
+	put_kv(out, "Critical", json_is_true(json_object_get(sp, "critical")) ?
+	       "yes" : "no");
+	put_kv(out, "Recovery script", jstr(sp, "script"));
+	put_kv(out, "Fence", jstr(sp, "fence"));
+}
+
+static const char *const describe_inst_cols[] = {
+	"ID", "NODE", "STATE", "PID", "RESTARTS", "STARTED", "LAST-EXIT",
+	"EXITED", "STATUS",
+};
+
+/* One row of the instances section. */
+static void describe_inst_row(table *t, const json_t *in)
+{
+	const json_t *e = json_object_get(in, "last_exit");
+	const char *role = jstr(in, "role"), *ns = jstr(in, "node_state");
+	bool odd = ns && *ns && strcmp(ns, "up") != 0;
+	char buf[96], when[48];
+	int64_t code = 0, sig = 0, at;
+
+	cell_int(t, in, "id", 1);
+	/* a node that is not up says so: its instance's state is old news */
+	snprintf(buf, sizeof buf, "%s%s%s%s", jstr(in, "node") ? jstr(in, "node") : "",
+		 odd ? " (" : "", odd ? ns : "", odd ? ")" : "");
+	table_cell(t, buf);
+	snprintf(buf, sizeof buf, "%s%s", jstr(in, "state") ? jstr(in, "state") : "",
+		 role && !strcmp(role, "standby") ? " (standby)" : "");
+	table_cell(t, buf);
+	cell_int(t, in, "pid", 1);
+	cell_int(t, in, "restarts", 0);
+	if (jint(in, "started_ms", &at) == 0 && at > 0)
+		table_cell(t, output_time((uint64_t)at, when, sizeof when));
+	else
+		table_cell(t, NULL);
+	jint(e, "code", &code);
+	jint(e, "signal", &sig);
+	table_cell(t, fmt_exit(jstr(e, "reason"), code, sig, buf, sizeof buf));
+	if (jint(e, "time_ms", &at) == 0 && at > 0 && strcmp(buf, "-"))
+		table_cell(t, output_time((uint64_t)at, when, sizeof when));
+	else
+		table_cell(t, NULL);
+	cell_str(t, in, "status");
+}
+
+/* Renders describe's answer: the service, its spec, its instances, the
+ * operation in progress and its last events, a section each. */
+static int render_describe(const json_t *root, uint64_t now_ms, FILE *out)
+{
+	const json_t *insts = json_object_get(root, "instances"), *in;
+	const json_t *evs = json_object_get(root, "events"), *ev;
+	const json_t *op = json_object_get(root, "operation");
+	char buf[48];
+	table *t;
+	int64_t at;
+	size_t i;
+	int r;
+
+	if (!jstr(root, "label") || !json_is_object(json_object_get(root, "spec")))
+		return -ENOENT;
+	fputs("Service:\n", out);
+	put_kv(out, "Label", jstr(root, "label"));
+	put_kvf(out, "State", "%s (desired %s)", jstr(root, "state") ? jstr(root, "state") : "-",
+		jstr(root, "desired") ? jstr(root, "desired") : "-");
+	put_kvf(out, "Generation", "%" PRId64, jint(root, "generation", &at) == 0 ? at : 0);
+	put_kv(out, "Created", jint(root, "created_ms", &at) == 0 && at > 0 ?
+	       output_time((uint64_t)at, buf, sizeof buf) : NULL);
+	put_kv(out, "Updated", jint(root, "updated_ms", &at) == 0 && at > 0 ?
+	       output_time((uint64_t)at, buf, sizeof buf) : NULL);
+	if (json_is_object(op)) {
+		const char *prog = jstr(op, "progress"), *caller = jstr(op, "caller");
+
+		put_kvf(out, "Operation", "%s in progress since %s%s%s%s%s",
+			jstr(op, "kind") ? jstr(op, "kind") : "-",
+			jint(op, "started_ms", &at) == 0 && at > 0 ?
+			output_time((uint64_t)at, buf, sizeof buf) : "-",
+			caller && *caller ? " by " : "", caller ? caller : "",
+			prog && *prog ? ": " : "", prog ? prog : "");
+	} else {
+		put_kv(out, "Operation", "none");
+	}
+	fputc('\n', out);
+	describe_spec(out, json_object_get(root, "spec"));
+
+	fputs("\nInstances:\n", out);
+	if (json_array_size(insts) == 0) {
+		fputs("  none\n", out);
+	} else {
+		t = table_new(describe_inst_cols, sizeof describe_inst_cols /
+			      sizeof *describe_inst_cols);
+		if (!t)
+			return -ENOMEM;
+		json_array_foreach(insts, i, in)
+			describe_inst_row(t, in);
+		if ((r = table_flush_indented(&t, out)) < 0)
+			return r;
+	}
+
+	fprintf(out, "\nEvents (the last %zu, newest last):\n", json_array_size(evs));
+	if (json_array_size(evs) == 0) {
+		fputs("  none\n", out);
+		return 0;
+	}
+	t = table_new(event_cols_one, sizeof event_cols_one / sizeof *event_cols_one);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(evs, i, ev)
+		event_row(t, ev, false);
+	return table_flush_indented(&t, out);
 }
 
 /* ---- credentials ------------------------------------------------------ */
@@ -894,6 +1179,7 @@ static const render_fn renderers[RS_V__NR] = {
 	[RS_V_EVENTS] = render_events,
 	[RS_V_CRED_LIST] = render_creds,
 	[RS_V_UPGRADE_PLAN] = render_plan,
+	[RS_V_DESCRIBE] = render_describe,
 };
 
 int output_human(rs_verb verb, const char *json, uint64_t now_ms, FILE *out)

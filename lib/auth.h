@@ -5,7 +5,8 @@
  * Owns: the policy table. Must not: know keys, files or sockets (rsd's
  * auth glue maps a connection to a role; cred.c reads key files).
  *
- *   viewer    status, nodes, lookup, events, logs, ping, upgrade-plan
+ *   viewer    status, describe, nodes, lookup, events, logs, ping,
+ *             upgrade-plan (every label: they change nothing)
  *   operator  also up, down, refresh, restart, edit, clone, unclone,
  *             update (on the labels its patterns allow), apply, drain and
  *             undrain (these touch every label: only with no pattern)

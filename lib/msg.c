@@ -76,7 +76,7 @@ static const char *const verb_names[RS_V__NR] = {
 	"none", "up", "down", "status", "nodes", "lookup", "events", "ping",
 	"refresh", "restart", "shutdown", "edit", "clone", "unclone", "logs",
 	"apply", "drain", "undrain", "update", "cred-create", "cred-list",
-	"cred-revoke", "token-rotate", "upgrade-plan", "node-forget",
+	"cred-revoke", "token-rotate", "upgrade-plan", "node-forget", "describe",
 };
 
 const char *rs_msg_type_to_string(rs_msg_type t)

@@ -75,6 +75,7 @@ typedef enum rs_verb {
 	RS_V_TOKEN_ROTATE,
 	RS_V_UPGRADE_PLAN,
 	RS_V_NODE_FORGET,
+	RS_V_DESCRIBE,
 	RS_V__NR
 } rs_verb;
 

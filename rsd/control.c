@@ -1,5 +1,6 @@
 /*
- * control.c - rsctl requests: up, down, status, nodes, lookup, events.
+ * control.c - rsctl requests: up, down, status, describe, nodes, lookup,
+ * events.
  *
  * Each request is decoded, checked, committed to the store, and only then
  * acted on (messages to agents). up and down reply when the instance is
@@ -1154,6 +1155,31 @@ static json_t *env_json(const rsd *d, const rs_spec *spec)
 	return env;
 }
 
+/* A string vector as a JSON array. */
+static json_t *strv_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* Operation p (rsd_pending_for label) as status and describe show it:
+ * null when there is none; an update says which instance and step. */
+static json_t *op_json(const rsd_pending *p, const char *label)
+{
+	char progress[RS_DETAIL_MAX] = "";
+
+	if (!p)
+		return json_null();
+	if (p->verb == RS_V_UPDATE)
+		rsd_update_progress(p, label, progress, sizeof progress);
+	return json_pack("{s:s, s:I, s:s}", "kind", p->op.kind,
+			 "started_ms", (json_int_t)p->op.started_ms,
+			 "progress", progress);
+}
+
 /* ---- status and nodes, one page at a time (RS_FEAT_PAGED) ------------ */
 
 /* A page is cut after page_size rows (an instance, or a service without
@@ -1303,24 +1329,13 @@ static size_t svc_rows(const rsd_label *l, const row_filter *f)
 static json_t *svc_json(rsd *d, const rsd_svc *s, const rsd_label *l,
 			const row_filter *f)
 {
-	json_t *insts = json_array(), *argv = json_array();
-
-	for (size_t i = 0; i < s->s.spec.argc; i++)
-		json_array_append_new(argv, json_string(s->s.spec.argv[i]));
-	rsd_pending *p = rsd_pending_for(d, s->s.spec.label);
-	char progress[RS_DETAIL_MAX] = "";
-	json_t *op = json_null();
+	json_t *insts = json_array();
+	json_t *argv = strv_json(s->s.spec.argv, s->s.spec.argc);
+	json_t *op = op_json(rsd_pending_for(d, s->s.spec.label), s->s.spec.label);
 
 	for (size_t i = 0; l && i < l->ninsts; i++)
 		if (inst_kept(l->insts[i], f))
 			json_array_append_new(insts, inst_json(l->insts[i]));
-	if (p) {
-		if (p->verb == RS_V_UPDATE)
-			rsd_update_progress(p, s->s.spec.label, progress, sizeof progress);
-		op = json_pack("{s:s, s:I, s:s}", "kind", p->op.kind,
-			       "started_ms", (json_int_t)p->op.started_ms,
-			       "progress", progress);
-	}
 	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:I, s:I, s:b, s:s?, s:o, s:o}",
 			 "label", s->s.spec.label, "state", svc_state(l),
 			 "desired", rs_desired_to_string(s->s.desired),
@@ -1742,6 +1757,100 @@ static void do_events(rsd *d, const net_peer *peer, const rs_request *rq)
 	rsd_reply_json(d, peer, rq->id, json_pack("{s:o}", "events", arr), NULL);
 }
 
+/* A spec whole, as describe shows it: status's names where status has
+ * the field (command, env as the caller may see it, restart_policy,
+ * period_ms, critical, script: null without one, fence), durations in
+ * ms, the stop signal as a number. */
+static json_t *spec_json(const rsd *d, const rs_spec *sp)
+{
+	const rs_backoff *b = &sp->backoff;
+
+	return json_pack("{s:o, s:o, s:s, s:s, s:b, s:i, s:s,"
+			 " s:{s:I, s:I, s:I, s:I, s:b}, s:I, s:I, s:i, s:I, s:s, s:I,"
+			 " s:s, s:o, s:o, s:o, s:b, s:s?, s:s}",
+			 "command", strv_json(sp->argv, sp->argc),
+			 "env", env_json(d, sp),
+			 "cwd", sp->cwd ? sp->cwd : "/",
+			 "user", sp->user, "keep_caps", sp->keep_caps,
+			 "replicas", (int)sp->replicas,
+			 "restart_policy", rs_policy_to_string(sp->policy),
+			 "backoff", "initial_ms", (json_int_t)b->initial_ms,
+			 "factor", (json_int_t)b->factor, "max_ms", (json_int_t)b->max_ms,
+			 "reset_ms", (json_int_t)b->reset_ms, "disabled", b->disabled,
+			 "period_ms", (json_int_t)sp->period_ms,
+			 "ready_timeout_ms", (json_int_t)sp->ready_timeout_ms,
+			 "stop_signal", (int)sp->stop_signal,
+			 "stop_timeout_ms", (json_int_t)sp->stop_timeout_ms,
+			 "notify", rs_notify_type_to_string(sp->notify),
+			 "settle_ms", (json_int_t)sp->settle_ms,
+			 "node", sp->node,
+			 "placement", strv_json(sp->placement, sp->nplacement),
+			 "listen", strv_json(sp->listen, sp->nlisten),
+			 "depends_on", strv_json(sp->deps, sp->ndeps),
+			 "critical", sp->critical, "script", sp->script,
+			 "fence", rs_fence_to_string(sp->fence));
+}
+
+/* Events describe shows: the label's newest, newest last. */
+#define RSD_DESCRIBE_EVENTS 10
+
+/* describe LABEL: one service whole (docs/cli.md "describe"): its spec,
+ * its instances oldest first (each with its node's state), the operation
+ * in progress and its last RSD_DESCRIBE_EVENTS events. Costs the
+ * service's instances (found by label) and one walk of the event table
+ * from its newest row until that many are found (design.md "Events by
+ * label"), never the whole instance table. */
+static void do_describe(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	const rsd_svc *s = rsd_svc_find(d, rq->label);
+	const rsd_pending *p = rsd_pending_for(d, rq->label);
+	rsd_label_buf buf = { 0 };
+	const rsd_label *l;
+	json_t *insts, *evs, *op;
+	int r;
+
+	if (!s) {
+		rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
+		return;
+	}
+	evs = json_array();
+	if ((r = store_event_each(d->st, rq->label, 0, RSD_DESCRIBE_EVENTS,
+				  event_json, evs)) < 0) {
+		json_decref(evs);
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read events: %s",
+			      store_errmsg(d->st));
+		return;
+	}
+	if (!(l = rsd_label_view(d, rq->label, &buf))) {
+		json_decref(evs);
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		return;
+	}
+	insts = json_array();
+	for (size_t i = l->ninsts; i-- > 0;) {   /* the view is newest first */
+		const rsd_inst *in = l->insts[i];
+		const rsd_node *n = in->si.node[0] ? rsd_node_find(d, in->si.node) : NULL;
+		json_t *o = inst_json(in);
+
+		json_object_set_new(o, "node_state", json_string(n ?
+				    rs_node_state_to_string(n->n.state) : ""));
+		json_array_append_new(insts, o);
+	}
+	op = op_json(p, rq->label);
+	if (p)
+		json_object_set_new(op, "caller", json_string(p->op.caller));
+	rsd_reply_json(d, peer, rq->id, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I,"
+		" s:o, s:o, s:o, s:o}",
+		"label", s->s.spec.label, "state", svc_state(l),
+		"desired", rs_desired_to_string(s->s.desired),
+		"generation", (json_int_t)s->s.generation,
+		"created_ms", (json_int_t)s->s.created_ms,
+		"updated_ms", (json_int_t)s->s.updated_ms,
+		"spec", spec_json(d, &s->s.spec), "instances", insts,
+		"operation", op, "events", evs), NULL);
+	rsd_label_buf_free(&buf);
+}
+
 void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	d->in_request = true;
@@ -1772,6 +1881,7 @@ void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq)
 	case RS_V_CRED_REVOKE:
 	case RS_V_TOKEN_ROTATE: rsd_auth_request(d, peer, rq); break;
 	case RS_V_UPGRADE_PLAN: do_upgrade_plan(d, peer, rq); break;
+	case RS_V_DESCRIBE: do_describe(d, peer, rq); break;
 	default:
 		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
 		break;

@@ -11,7 +11,8 @@
 #  - status from both rsctls against each rsd: the same --json bytes and
 #    the same table (HEAD's rsctl asks for rows, RS_FEAT_ROWS; an rsd
 #    without them answers JSON);
-#  - the previous rsd (on the same database) with HEAD's agent and rsctl;
+#  - the previous rsd (on the same database) with HEAD's agent and rsctl
+#    (a verb it does not know, describe: exit 9 saying so);
 #    when HEAD's schema is newer, the previous rsd first refuses the file
 #    untouched, then runs on it with HEAD's migration steps undone;
 #  - a peer two minor versions away: refused with the documented message
@@ -239,6 +240,18 @@ wait_for 10 bash -c "[ \"\$('$BUILD/ctl/rsctl' -s '$CONTROL' --json lookup s3 | 
     || fail "s3 was not restarted under rsd $PREV_V"
 ctl "$BUILD" down s3 >/dev/null || fail "down via rsd $PREV_V"
 same_status s2   # the previous rsd: JSON only, HEAD's rsctl prints it alike
+# a verb the previous rsd does not know (describe, new in 0.3): rsctl
+# says so and exits 9, not "a bad reply"; rsd serves on
+rc=0; ctl "$BUILD" describe s2 >"$TMP/describe.out" 2>&1 || rc=$?
+if "$PREV/ctl/rsctl" help describe >/dev/null 2>&1; then
+    [ "$rc" -eq 0 ] || fail "describe via rsd $PREV_V exited $rc: $(cat "$TMP/describe.out")"
+else
+    [ "$rc" -eq 9 ] || fail "describe via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/describe.out")"
+    grep -q "is $PREV_V, older than rsctl $HEAD_V: it cannot read this request" "$TMP/describe.out" \
+        && grep -q "'describe' needs rsd $HEAD_V or newer" "$TMP/describe.out" \
+        || fail "rsctl's message: $(cat "$TMP/describe.out")"
+    ctl "$BUILD" status s2 >/dev/null || fail "rsd $PREV_V after the unknown verb"
+fi
 kill -9 "$RSD"
 
 # --- a database of a newer schema: refused, untouched, with the way back ---

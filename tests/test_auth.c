@@ -205,6 +205,14 @@ Test(auth, roles_and_label_patterns, .init = setup1, .fini = teardown,
 		  "viewer sees: %s", r->out);
 	r = h_rsctl("status", "db", "--json", NULL);
 	cr_assert(strstr(r->out, "\"SECRET=hunter2\""), "admin sees: %s", r->out);
+	r = as(viewer, "describe", "db", "--json");
+	assert_code(r, 0, "viewer describe --json");
+	cr_assert(strstr(r->out, "\"SECRET=***\"") && !strstr(r->out, "hunter2"),
+		  "viewer's describe: %s", r->out);
+	r = as(viewer, "describe", "db", NULL);
+	assert_code(r, 0, "viewer describe");
+	cr_assert(strstr(r->out, "SECRET=***") && !strstr(r->out, "hunter2"),
+		  "viewer's describe: %s", r->out);
 	r = as(viewer, "down", "db", NULL);
 	assert_code(r, RS_E_FORBIDDEN, "viewer down");
 	cr_assert(strstr(r->err, "viewer") && strstr(r->err, "down"), "%s", r->err);

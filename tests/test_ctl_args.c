@@ -361,3 +361,31 @@ Test(ctl_args, node_forget)
 	assert_usage("unknown verb 'node remove'", "node", "remove", "n7");
 	assert_usage("unknown verb 'node'", "node");
 }
+
+/* rsctl describe LABEL: one label, no options of its own; --json is the
+ * global one, before or after the verb */
+Test(ctl_args, describe)
+{
+	ctl_cmd c;
+	const rs_request *r;
+
+	cr_assert_eq(parse(&c, "describe", "web", NULL), ARGS_RUN, "%s", errtext);
+	r = &c.req.u.request;
+	cr_assert_eq(r->verb, RS_V_DESCRIBE);
+	cr_assert_str_eq(r->label, "web");
+	cr_assert_not(c.json);
+	cr_assert_eq(r->limit, 0);
+	cr_assert_not(r->rows);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "describe", "web", "--json", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert(c.json);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "--json", "describe", "db-1", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert(c.json);
+	cr_assert_str_eq(c.req.u.request.label, "db-1");
+	ctl_cmd_clear(&c);
+	assert_usage("missing LABEL", "describe");
+	assert_usage("unexpected argument 'db'", "describe", "web", "db");
+	assert_usage("unknown option '--node'", "describe", "web", "--node", "n1");
+	assert_usage("is invalid", "describe", "web/1");
+}

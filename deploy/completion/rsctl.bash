@@ -4,7 +4,7 @@ _rsctl()
     local cur prev verbs
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    verbs="up down refresh restart shutdown edit update clone unclone status lookup is-running nodes events logs apply diff drain undrain node ping cred token help"
+    verbs="up down refresh restart shutdown edit update clone unclone status describe lookup is-running nodes events logs apply diff drain undrain node ping cred token help"
     local i verb=""
     for ((i = 1; i < COMP_CWORD; i++)); do
         case " $verbs " in *" ${COMP_WORDS[i]} "*) verb=${COMP_WORDS[i]}; break;; esac
@@ -30,6 +30,7 @@ _rsctl()
         node) COMPREPLY=($(compgen -W "forget" -- "$cur")); return;;
         logs) COMPREPLY=($(compgen -W "--instance -n -f" -- "$cur"));;
         events) COMPREPLY=($(compgen -W "-n -f --since --json" -- "$cur"));;
+        describe) COMPREPLY=($(compgen -W "--json" -- "$cur"));;
         *) COMPREPLY=();;
     esac
     # labels from rsd, when it answers quickly
