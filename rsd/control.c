@@ -1767,7 +1767,7 @@ void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq)
 	case RS_V_NODES: do_nodes(d, peer, rq); break;
 	case RS_V_LOOKUP: do_lookup(d, peer, rq); break;
 	case RS_V_EVENTS: do_events(d, peer, rq); break;
-	case RS_V_PING: rsd_reply(d, peer, rq->id, RS_OK, "{}", "pong"); break;
+	case RS_V_PING: rsd_reply(d, peer, rq->id, RS_OK, NULL, "pong"); break;
 	case RS_V_REFRESH: do_refresh(d, peer, rq); break;
 	case RS_V_RESTART: do_restart(d, peer, rq); break;
 	case RS_V_SHUTDOWN: do_shutdown(d, peer, rq); break;

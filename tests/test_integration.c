@@ -1982,3 +1982,26 @@ Test(integration, spec_at_its_limits, .init = setup1, .fini = teardown,
 		  "edit --env replacing one of the 256");
 	h_pass();
 }
+
+/* ---- ping (docs/cli.md, ping) ----------------------------------------- */
+
+/* rsctl ping prints pong; with --json exactly {"code": 0, "message":
+ * "pong"}, the object docs/cli.md shows (it printed rsd's empty {}). */
+Test(integration, ping_as_documented, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r = h_rsctl("ping", NULL);
+	json_t *j;
+
+	assert_ok(r, "ping");
+	cr_assert_str_eq(r->out, "pong\n");
+	r = h_rsctl("--json", "ping", NULL);
+	assert_ok(r, "ping --json");
+	j = h_json(r);
+	cr_assert(json_is_object(j), "ping --json printed no JSON object: %s", r->out);
+	cr_assert_eq(json_object_size(j), 2, "ping --json: %s", r->out);
+	cr_assert(json_is_integer(json_object_get(j, "code")), "%s", r->out);
+	cr_assert_eq(json_integer_value(json_object_get(j, "code")), 0, "%s", r->out);
+	cr_assert_str_eq(jstr(j, "message"), "pong", "%s", r->out);
+	h_pass();
+}
