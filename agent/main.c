@@ -1,7 +1,10 @@
 /*
  * rs-agent - supervises the services of one node for rsd.
  *
- *   rs-agent --node NAME --rsd EP --state-dir DIR [--beat-ms N] [-v]
+ *   rs-agent [--node NAME] --rsd EP --state-dir DIR [--beat-ms N] [-v]
+ *
+ * Without --node (or with an empty NAME) the node is the one this state
+ * dir's key was enrolled as, else the host's name.
  *
  * Exits 0 after a clean stop, 1 on an error, 2 on a usage error, 3
  * (RS_AGENT_EXIT_OTHER_KEEPER) when the node has a keeper of another
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "cred.h"
 #include "keeper.h"
 #include "httpd.h"
 #include "log.h"
@@ -28,25 +32,28 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: rs-agent --node NAME [--rsd EP] [--state-dir DIR] [--token-file FILE] [-v]\n"
-"  --node NAME       this node's name (default: the host name)\n"
-"  --rsd EP          rsd's agent endpoint (default tcp://127.0.0.1:7701)\n"
-"  --state-dir DIR   notify sockets, logs, this node's key agent.key\n"
-"                    (default /var/lib/rs-agent)\n"
-"  --token-file FILE enrol with rsd's join token on the first start (rsd's\n"
-"                    join.token); later starts use STATE_DIR/agent.key\n"
-"  --insecure        plaintext, no key (only with an rsd --insecure)\n"
-"  --version         print rs-agent's version\n"
-"  --beat-ms N       heartbeat interval to rsd (default 1000)\n"
-"  --log-max BYTES   rotate an instance's log above this size (default 8 MiB;\n"
-"                    one rotated copy LABEL.ID.log.1 is kept)\n"
-"  --log-format F    text (default) or json: one JSON object per line\n"
-"  --label NAME      a label of this node, for placement (repeatable)\n"
-"  --capacity N      run at most N instances here (default: no limit)\n"
-"  --metrics H:P     serve Prometheus /metrics and /healthz on HOST:PORT\n"
-"  --ready-fd N      write \"metrics=H:P\" (or \"ready\") and a newline to fd N\n"
-"                    once serving (for scripts and tests)\n"
-"  -v                debug logging\n"
+"usage: rs-agent [--node NAME] [--rsd EP] [--state-dir DIR] [OPTION...]\n"
+"  -n, --node NAME         this node's name, unique in the cluster (default, or\n"
+"                          an empty NAME: the node STATE_DIR/agent.key was\n"
+"                          enrolled as, else the host name)\n"
+"  -r, --rsd EP            rsd's agent endpoint (default tcp://127.0.0.1:7701)\n"
+"  -d, --state-dir DIR     notify sockets, logs, this node's key agent.key\n"
+"                          (default /var/lib/rs-agent)\n"
+"      --token-file FILE   enrol with rsd's join token on the first start\n"
+"                          (rsd's join.token); later starts use agent.key\n"
+"      --insecure          plaintext, no key (only with an rsd --insecure)\n"
+"  -b, --beat-ms N         heartbeat interval to rsd (default 1000)\n"
+"  -l, --log-max BYTES     rotate an instance's log above this size (default\n"
+"                          8 MiB; one rotated copy LABEL.ID.log.1 is kept)\n"
+"      --log-format F      text (default) or json: one JSON object per line\n"
+"      --label NAME        a label of this node, for placement (repeatable)\n"
+"      --capacity N        run at most N instances here (default: no limit)\n"
+"      --metrics H:P       serve Prometheus /metrics and /healthz on HOST:PORT\n"
+"      --ready-fd N        write \"metrics=H:P\" (or \"ready\") and a newline to\n"
+"                          fd N once serving (for scripts and tests)\n"
+"  -v                      debug logging\n"
+"      --version           print rs-agent's version\n"
+"  -h, --help              print this help\n"
 "exit status: 0 stopped cleanly, 1 error, 2 usage, 3 this node already has a\n"
 "  keeper of another state dir (see rs-agent(8))\n");
 }
@@ -86,6 +93,37 @@ static void raise_nofile(void)
 	}
 }
 
+/* The node name when --node gives none: the name STATE_DIR/agent.key was
+ * enrolled as (a host keeps its name when its host name changes, or when
+ * it joined under another one), else the host name, copied to host[n].
+ * Returns where it came from, or NULL with errno set (EINVAL: the host
+ * name is no valid node name). */
+static const char *default_node(agent *ag, char *host, size_t n)
+{
+	char path[4096], err[512];
+	rs_cred c;
+	const char *from = NULL;
+
+	snprintf(path, sizeof path, "%s/agent.key", ag->state_dir);
+	if (cred_read(path, &c, err, sizeof err) == 0 && !strcmp(c.kind, "node") &&
+	    rs_label_valid(c.name)) {
+		rs_strlcpy(ag->node, c.name, sizeof ag->node);
+		from = "agent.key";
+	}
+	memset(&c, 0, sizeof c);
+	if (from)
+		return from;
+	if (gethostname(host, n) < 0)
+		return NULL;
+	host[n - 1] = '\0';
+	if (strlen(host) >= sizeof ag->node || !rs_label_valid(host)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	rs_strlcpy(ag->node, host, sizeof ag->node);
+	return "the host name";
+}
+
 /* Parses "1,3" into at most 8 order numbers (a test hook). */
 static void test_orders(const char *p, uint64_t *out, size_t *n)
 {
@@ -121,8 +159,8 @@ int main(int argc, char **argv)
 	};
 	static agent ag;
 	struct ev_loop *loop;
-	const char *metrics = NULL;
-	char *abs_dir;
+	const char *metrics = NULL, *node_from = "--node";
+	char *abs_dir, host[256];
 	int c, r, verbose = 0, ready_fd = -1;
 
 	ag.rsd_ep = "tcp://127.0.0.1:7701";
@@ -130,10 +168,14 @@ int main(int argc, char **argv)
 	ag.state_dir = "/var/lib/rs-agent";
 	ag.beat_ms = 1000;
 	ag.log_max = 8u << 20;
-	gethostname(ag.node, sizeof ag.node - 1);
 	while ((c = getopt_long(argc, argv, "n:r:d:b:l:hv", opts, NULL)) != -1) {
 		switch (c) {
-		case 'n': rs_strlcpy(ag.node, optarg, sizeof ag.node); break;
+		case 'n':
+			if (strlen(optarg) >= sizeof ag.node)
+				fatalx("node name '%s' is invalid: use 1-63 of [A-Za-z0-9._-]",
+				       optarg);
+			rs_strlcpy(ag.node, optarg, sizeof ag.node);
+			break;
 		case 'r': ag.rsd_ep = optarg; break;
 		case 'd': ag.state_dir = optarg; break;
 		case 'b': ag.beat_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -170,8 +212,16 @@ int main(int argc, char **argv)
 		}
 	}
 	log_init("rs-agent", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (!ag.node[0] && !(node_from = default_node(&ag, host, sizeof host))) {
+		if (errno == EINVAL)
+			fatalx("the host name '%s' is not a valid node name (1-63 of "
+			       "[A-Za-z0-9._-], not starting with '.' or '-'): pass "
+			       "--node NAME", host);
+		fatal("cannot read the host name for the node name: pass --node NAME");
+	}
 	if (!rs_label_valid(ag.node))
-		fatalx("node name '%s' is invalid: use 1-63 of [A-Za-z0-9._-]", ag.node);
+		fatalx("node name '%s' is invalid: use 1-63 of [A-Za-z0-9._-], not "
+		       "starting with '.' or '-'", ag.node);
 	if (ag.beat_ms < 10 || ag.beat_ms > 60000)
 		fatalx("--beat-ms must be between 10 and 60000");
 	if (ag.log_max < 4096)
@@ -234,8 +284,8 @@ int main(int argc, char **argv)
 		ag.test_knocks = (unsigned)strtoul(getenv("RS_TEST_KNOCKS"), NULL, 10) % 100;
 	if (metrics && (r = agent_metrics_start(&ag, metrics)) < 0)
 		fatalx("cannot serve metrics on %s: %s", metrics, httpd_strerror(r));
-	log_info("rs-agent %s: node %s, rsd %s, state dir %s, metrics %s", rs_version(),
-		 ag.node, ag.rsd_ep,
+	log_info("rs-agent %s: node %s (%s), rsd %s, state dir %s, metrics %s",
+		 rs_version(), ag.node, node_from, ag.rsd_ep,
 		 ag.state_dir, metrics ? ag.metrics_ep : "off");
 	if (ready_fd >= 0) {
 		dprintf(ready_fd, "%s%s\n", metrics ? "metrics=" : "ready",

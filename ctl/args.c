@@ -1098,21 +1098,28 @@ static int take_positional(args_state *s, const char *a)
 	return usage_error(s->v, "unexpected argument '%s'", a);
 }
 
-/* Appends argv[i..] to the spec's command. Returns ARGS_RUN or
- * RS_E_USAGE. */
-static int take_command(args_state *s, int argc, char **argv, int i)
+/* Appends argv[i..] to the spec's command: the program and its arguments,
+ * or (tail: --args) only arguments, the program kept taking one of the
+ * RS_ARGV_MAX entries. Returns ARGS_RUN or RS_E_USAGE. */
+static int take_command(args_state *s, int argc, char **argv, int i, bool tail)
 {
 	rs_spec *spec = &s->c->req.u.request.spec;
+	size_t max = RS_ARGV_MAX - (tail ? 1 : 0);
 	int e;
 
 	if (i < argc)
 		s->c->req.u.request.edit_mask |= RS_EDIT_ARGS;
 	for (; i < argc; i++) {
-		e = rs_spec_add_arg(spec, argv[i]);
+		e = spec->argc < max ? rs_spec_add_arg(spec, argv[i]) : -E2BIG;
+		if (e == -E2BIG && tail)
+			return usage_error(s->v, "--args: more than %d arguments (with "
+					   "the program, %d entries), or one over %d bytes",
+					   RS_ARGV_MAX - 1, RS_ARGV_MAX, RS_ARG_MAX - 1);
 		if (e == -E2BIG)
-			return usage_error(s->v, "the command has more than %d "
-					   "arguments or one over %d bytes",
-					   RS_ARGV_MAX, RS_ARG_MAX - 1);
+			return usage_error(s->v, "the command has more than %d entries "
+					   "(the program and %d arguments), or one over "
+					   "%d bytes", RS_ARGV_MAX, RS_ARGV_MAX - 1,
+					   RS_ARG_MAX - 1);
 		if (e < 0)
 			return usage_error(s->v, "%s", strerror(-e));
 	}
@@ -1149,12 +1156,12 @@ static int verb_args(args_state *s, int argc, char **argv, int i)
 			continue;
 		}
 		if (strcmp(a, "--") == 0 && s->v->command)
-			return take_command(s, argc, argv, i + 1);
+			return take_command(s, argc, argv, i + 1, false);
 		if (strcmp(a, "--args") == 0 &&
 		    (s->v->verb == RS_V_EDIT || s->v->verb == RS_V_UPDATE)) {
 			/* --args A B...: new arguments, same program */
 			s->c->req.u.request.edit_mask |= RS_EDIT_ARGS_TAIL;
-			if (take_command(s, argc, argv, i + 1) != ARGS_RUN)
+			if (take_command(s, argc, argv, i + 1, true) != ARGS_RUN)
 				return RS_E_USAGE;
 			s->c->req.u.request.edit_mask &= ~(uint32_t)RS_EDIT_ARGS;
 			return ARGS_RUN;

@@ -291,10 +291,12 @@ static int check_reply(const ctl_cmd *c, const rs_msg *rep)
 }
 
 /* --json output of a reply with code 0: its payload, or a synthesised
- * {"code","message"} when it has none. Returns the exit code. */
-static int print_json(const rs_reply *rep)
+ * {"code","message"} when it has none, and always for ping (whose reply
+ * from an rsd up to 0.3.0-dev carried an empty {}). Returns the exit
+ * code. */
+static int print_json(rs_verb verb, const rs_reply *rep)
 {
-	if (!rep->json || !*rep->json)
+	if (!rep->json || !*rep->json || verb == RS_V_PING)
 		return output_json_message(0, rep->message, stdout) < 0 ?
 		       RS_E_INTERNAL : RS_OK;
 	if (output_json(rep->json, stdout) < 0) {
@@ -630,7 +632,7 @@ static int run_paged(ctl_cmd *c)
 	/* one page, or everything unfiltered: as sent */
 	if (!page_is_rows(rq, &rep) &&
 	    (paged ? !rep.u.reply.next_page[0] : !rq->node[0] && !rq->state[0])) {
-		r = c->json ? print_json(&rep.u.reply) :
+		r = c->json ? print_json(rq->verb, &rep.u.reply) :
 		    print_human(rq->verb, &rep.u.reply);
 		goto out;
 	}
@@ -761,7 +763,7 @@ static int run_once(ctl_cmd *c, bool show_empty)
 		fputs(tok ? tok : "", stdout);
 		json_decref(root);
 	} else if (r == 0 && (show_empty || has_news(&rep.u.reply)))
-		r = c->json ? print_json(&rep.u.reply) :
+		r = c->json ? print_json(c->req.u.request.verb, &rep.u.reply) :
 		    print_human(c->req.u.request.verb, &rep.u.reply);
 	/* upgrade-plan: a script can test the verdict */
 	if (r == 0 && rep.u.reply.code == RS_OK &&

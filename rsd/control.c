@@ -611,6 +611,18 @@ static int env_set(rs_spec *spec, const char *kv)
 	return rs_spec_add_env(spec, kv);
 }
 
+void rsd_reply_merge_err(rsd *d, const net_peer *peer, uint64_t id,
+			 const char *label, int r)
+{
+	if (r == -E2BIG)
+		rsd_reply_err(d, peer, id, RS_E_INVAL, "%s: the command would have more "
+			      "than %d entries (the program and %d arguments), or the "
+			      "environment more than %d", label, RS_ARGV_MAX,
+			      RS_ARGV_MAX - 1, RS_ARGV_MAX);
+	else
+		rsd_reply_err(d, peer, id, RS_E_INTERNAL, "out of memory");
+}
+
 /* Copies the fields named by mask from src into dst. */
 int rsd_spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
 {
@@ -693,10 +705,11 @@ static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;
 	}
 	next = s->s;
-	if (rs_spec_copy(&next.spec, &s->s.spec) < 0 ||
-	    rsd_spec_merge(&next.spec, &rq->spec, rq->edit_mask) < 0) {
+	if ((r = rs_spec_copy(&next.spec, &s->s.spec)) == 0)
+		r = rsd_spec_merge(&next.spec, &rq->spec, rq->edit_mask);
+	if (r < 0) {
 		rs_spec_clear(&next.spec);
-		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+		rsd_reply_merge_err(d, peer, rq->id, rq->label, r);
 		return;
 	}
 	if (rs_spec_validate(&next.spec, err, sizeof err) < 0) {
@@ -1863,7 +1876,7 @@ void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq)
 	case RS_V_NODES: do_nodes(d, peer, rq); break;
 	case RS_V_LOOKUP: do_lookup(d, peer, rq); break;
 	case RS_V_EVENTS: do_events(d, peer, rq); break;
-	case RS_V_PING: rsd_reply(d, peer, rq->id, RS_OK, "{}", "pong"); break;
+	case RS_V_PING: rsd_reply(d, peer, rq->id, RS_OK, NULL, "pong"); break;
 	case RS_V_REFRESH: do_refresh(d, peer, rq); break;
 	case RS_V_RESTART: do_restart(d, peer, rq); break;
 	case RS_V_SHUTDOWN: do_shutdown(d, peer, rq); break;

@@ -612,8 +612,13 @@ int rsd_op_commit(rsd *d, const net_peer *peer, const rs_request *rq,
 		  rsd_pending *p, const char *what);
 /* The service rq names, or NULL after replying unknown/busy. */
 rsd_svc *rsd_svc_for_op(rsd *d, const net_peer *peer, const rs_request *rq);
-/* Copies the fields mask (RS_EDIT_*) names from src into dst. */
+/* Copies the fields mask (RS_EDIT_*) names from src into dst. 0, -ENOMEM,
+ * or -E2BIG: the command or the environment would pass RS_ARGV_MAX. */
 int rsd_spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask);
+/* Replies to a failed rsd_spec_merge of label's spec (r < 0): -E2BIG is
+ * the request's fault (RS_E_INVAL, the limit), anything else internal. */
+void rsd_reply_merge_err(rsd *d, const net_peer *peer, uint64_t id,
+			 const char *label, int r);
 
 /* update.c: rsctl update (live update across instances and services) */
 void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq);

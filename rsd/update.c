@@ -425,6 +425,7 @@ void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq)
 	char err[RS_DETAIL_MAX];
 	uint64_t timeout = 0;
 	rsd_svc *s = rsd_svc_for_op(d, peer, rq);
+	int r;
 
 	if (!s)
 		return;
@@ -464,10 +465,14 @@ void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq)
 		}
 		u->labels[i] = strdup(label);
 		rs_spec_init(&u->specs[i]);
-		if (!u->labels[i] || rs_spec_copy(&u->specs[i], &si->s.spec) < 0 ||
-		    rsd_spec_merge(&u->specs[i], &rq->spec,
-				   i ? rq->edit_mask & RS_EDIT_ENV : rq->edit_mask) < 0)
+		if (!u->labels[i] || rs_spec_copy(&u->specs[i], &si->s.spec) < 0)
 			goto nomem;
+		r = rsd_spec_merge(&u->specs[i], &rq->spec,
+				   i ? rq->edit_mask & RS_EDIT_ENV : rq->edit_mask);
+		if (r < 0) {
+			rsd_reply_merge_err(d, peer, rq->id, label, r);
+			goto out;
+		}
 		if (rs_spec_validate(&u->specs[i], err, sizeof err) < 0) {
 			rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "%s: %s", label, err);
 			goto out;

@@ -30,7 +30,7 @@
 #include "cred.h"
 #include "net.h"
 
-#define H_MAX_ARGS   64
+#define H_MAX_ARGS   1024  /* a spec at its limits: 256 --env and 256 entries */
 #define H_EXTRA_STRS 128
 #define H_MAX_JOBS   16
 

@@ -32,6 +32,6 @@ kill_started() {
     local p f
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     for f in "${TMP:-/nonexistent}"/*/run/keeper.pid; do
-        [ -f "$f" ] && { kill -9 "$(cat "$f")" 2>/dev/null || true; }
+        if [ -f "$f" ]; then kill -9 "$(cat "$f")" 2>/dev/null || true; fi
     done
 }

@@ -26,6 +26,14 @@ contents rsctl | grep -qx './usr/share/bash-completion/completions/rsctl' || fai
 contents rsctl | grep -qx './usr/share/man/man1/rsctl.1.gz' || fail "rsctl(1) missing"
 contents rsctl | grep -qx './usr/share/man/man5/rs-manifest.5.gz' || fail "rs-manifest(5) missing"
 contents rs-agent | grep -qx './usr/share/man/man8/rs-agent.8.gz' || fail "rs-agent(8) missing"
+contents rs-agent | grep -qx './usr/share/man/man8/rs-keeper.8.gz' || fail "rs-keeper(8) missing"
+# every program the packages install has its man page in the same package
+for p in rsd rs-agent rsctl; do
+    for b in $(contents $p | sed -n 's|^\./usr/s\?bin/||p'); do
+        contents $p | grep -q "^\./usr/share/man/man[18]/$b\.[18]\.gz\$" \
+            || fail "$p: $b has no man page"
+    done
+done
 # every man page renders without a groff warning
 for m in "$BUILD_SRC"/deploy/man/*.[0-9]; do
     w=$(groff -man -ww -z "$m" 2>&1) || fail "groff $m"
@@ -45,6 +53,9 @@ command -v lintian >/dev/null || fail "lintian missing: run deploy/install-deps.
 t0=$SECONDS
 lintian --no-cfg --fail-on error "$TMP"/out/*.deb >"$TMP/lintian.txt" 2>&1 \
     || { cat "$TMP/lintian.txt" >&2; fail "lintian reports errors"; }
+# a program without its man page is only a warning to lintian; not to us
+! grep -E 'no-manual-page|binary-without-manpage' "$TMP/lintian.txt" >&2 \
+    || fail "lintian: a program without a man page"
 echo "lintian: no unexplained error ($((SECONDS - t0)) s); its other findings:"
 cat "$TMP/lintian.txt"
 # install all three into an empty root

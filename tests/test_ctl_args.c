@@ -18,17 +18,19 @@ TestSuite(ctl_args, .timeout = 10);
 
 static char errtext[2048];
 
+#define ARGS_MAX 300   /* arguments of one parse_v */
+
 /* Runs args_parse on "rsctl ARGS..." (args NULL-terminated) into c, with
  * its stderr captured in errtext. Returns args_parse's result. */
 static int parse_v(ctl_cmd *c, const char *const *args)
 {
-	char *argv[64] = { "rsctl" };
+	char *argv[ARGS_MAX + 2] = { "rsctl" };
 	int argc = 1, saved, r;
 	FILE *tmp = tmpfile();
 	size_t n;
 
 	cr_assert_not_null(tmp);
-	for (; *args && argc < 63; args++)
+	for (; *args && argc < ARGS_MAX + 1; args++)
 		argv[argc++] = (char *)*args;
 	argv[argc] = NULL;
 	fflush(stderr);
@@ -388,4 +390,54 @@ Test(ctl_args, describe)
 	assert_usage("unexpected argument 'db'", "describe", "web", "db");
 	assert_usage("unknown option '--node'", "describe", "web", "--node", "n1");
 	assert_usage("is invalid", "describe", "web/1");
+}
+
+/* "rsctl VERB LABEL OPT" and then n arguments "a1".."an" into c. */
+static int parse_n(ctl_cmd *c, const char *verb, const char *opt, int n)
+{
+	static char words[ARGS_MAX][16];
+	const char *args[ARGS_MAX + 1] = { verb, "web", opt };
+	int k = 3;
+
+	cr_assert_leq(n, ARGS_MAX - k);
+	for (int i = 1; i <= n; i++) {
+		snprintf(words[i], sizeof words[i], "a%d", i);
+		args[k++] = words[i];
+	}
+	args[k] = NULL;
+	return parse_v(c, args);
+}
+
+/* A command is at most RS_ARGV_MAX (256) entries, the program included:
+ * -- takes the program and 255 arguments, --args (the program kept) 255
+ * arguments; one more is a usage error that says so, as is an argument
+ * of RS_ARG_MAX bytes. docs/cli.md documents the limit. */
+Test(ctl_args, command_limits)
+{
+	static char big[RS_ARG_MAX + 1];
+	ctl_cmd c;
+
+	cr_assert_eq(RS_ARGV_MAX, 256, "docs/cli.md says 256: change it too");
+	cr_assert_eq(parse_n(&c, "up", "--", RS_ARGV_MAX), ARGS_RUN, "%s", errtext);
+	cr_assert_eq(c.req.u.request.spec.argc, RS_ARGV_MAX);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse_n(&c, "up", "--", RS_ARGV_MAX + 1), RS_E_USAGE);
+	cr_assert(strstr(errtext, "the command has more than 256 entries (the program "
+			 "and 255 arguments), or one over 4095 bytes"), "got: %s", errtext);
+	ctl_cmd_clear(&c);
+
+	cr_assert_eq(parse_n(&c, "edit", "--args", RS_ARGV_MAX - 1), ARGS_RUN, "%s", errtext);
+	cr_assert_eq(c.req.u.request.spec.argc, RS_ARGV_MAX - 1);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse_n(&c, "update", "--args", RS_ARGV_MAX), RS_E_USAGE);
+	cr_assert(strstr(errtext, "--args: more than 255 arguments (with the program, "
+			 "256 entries)"), "got: %s", errtext);
+	ctl_cmd_clear(&c);
+
+	memset(big, 'x', RS_ARG_MAX);
+	assert_usage("or one over 4095 bytes", "up", "web", "--", "/bin/echo", big);
+	big[RS_ARG_MAX - 1] = '\0';
+	cr_assert_eq(parse(&c, "up", "web", "--", "/bin/echo", big, NULL), ARGS_RUN,
+		     "%s", errtext);
+	ctl_cmd_clear(&c);
 }

@@ -1926,3 +1926,82 @@ Test(integration, forgotten_start_is_noticed, .init = setup_forget_orders,
 		    (long long)took);
 	h_pass();
 }
+
+/* ---- the limits of a spec (docs/cli.md, up: Limits) ------------------ */
+
+/* A command of 256 entries (the program and 255 arguments) and 256
+ * environment entries run; an edit that would make it 257 variables is
+ * rsd's exit 9 naming the limit (not "out of memory"), one that replaces
+ * a variable is not. rsctl's own refusals: test_ctl_args.c. */
+Test(integration, spec_at_its_limits, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	static char words[2 * 256 + 300][32];
+	const char *argv[2 * 256 + 300];
+	char script[H_PATH_MAX + 64];
+	struct wfile w = { .path = h_path("argc.out"), .want = "252" };
+	const h_res *r;
+	h_inst in;
+	int n = 0, k = 0;
+
+	argv[n++] = "up";
+	argv[n++] = "lim";
+	argv[n++] = "--notify";
+	argv[n++] = "simple";
+	argv[n++] = "--settle";
+	argv[n++] = "0.2";
+	for (int i = 1; i <= 256; i++) {
+		snprintf(words[k], sizeof words[k], "E%d=1", i);
+		argv[n++] = "--env";
+		argv[n++] = words[k++];
+	}
+	snprintf(script, sizeof script, "printf %%s $# > '%s'; exec sleep 1000", w.path);
+	argv[n++] = "--";
+	argv[n++] = "/bin/sh";      /* 4 entries, then 252 arguments: 256 */
+	argv[n++] = "-c";
+	argv[n++] = script;
+	argv[n++] = "sh";
+	for (int i = 1; i <= 252; i++) {
+		snprintf(words[k], sizeof words[k], "a%d", i);
+		argv[n++] = words[k++];
+	}
+	argv[n] = NULL;
+	r = h_rsctl_v(H_RSCTL_TIMEOUT_MS, argv);
+	assert_ok(r, "up with 256 command entries and 256 variables");
+	cr_assert(h_status_instance("lim", &in) && !strcmp(in.state, "running"),
+		  "lim is not running");
+	cr_assert(h_wait_until(file_is_fn, &w, 10000), "the shell got %s arguments, "
+		  "want %s", w.got, w.want);
+
+	r = h_rsctl("edit", "lim", "--env", "E257=1", NULL);
+	assert_code(r, RS_E_INVAL, "edit --env: a 257th variable");
+	cr_assert(strstr(r->err, "lim: the command would have more than 256 entries "
+			 "(the program and 255 arguments), or the environment "
+			 "more than 256"), "stderr: %s", r->err);
+	assert_ok(h_rsctl("edit", "lim", "--env", "E1=2", NULL),
+		  "edit --env replacing one of the 256");
+	h_pass();
+}
+
+/* ---- ping (docs/cli.md, ping) ----------------------------------------- */
+
+/* rsctl ping prints pong; with --json exactly {"code": 0, "message":
+ * "pong"}, the object docs/cli.md shows (it printed rsd's empty {}). */
+Test(integration, ping_as_documented, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r = h_rsctl("ping", NULL);
+	json_t *j;
+
+	assert_ok(r, "ping");
+	cr_assert_str_eq(r->out, "pong\n");
+	r = h_rsctl("--json", "ping", NULL);
+	assert_ok(r, "ping --json");
+	j = h_json(r);
+	cr_assert(json_is_object(j), "ping --json printed no JSON object: %s", r->out);
+	cr_assert_eq(json_object_size(j), 2, "ping --json: %s", r->out);
+	cr_assert(json_is_integer(json_object_get(j, "code")), "%s", r->out);
+	cr_assert_eq(json_integer_value(json_object_get(j, "code")), 0, "%s", r->out);
+	cr_assert_str_eq(jstr(j, "message"), "pong", "%s", r->out);
+	h_pass();
+}
