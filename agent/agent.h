@@ -66,6 +66,8 @@ typedef struct inst {
 	bool           notify_spoke; /* sent something besides WATCHDOG=1 */
 	bool           forget;       /* drop from the table once down */
 	bool           refresh;      /* start again once down (refresh) */
+	bool           stop_killed;  /* this stop ran out of its stop timeout:
+				      * SIGKILL (the down event says so) */
 	int            notify_fd;
 	ev_io          notify_io;
 	char           notify_path[108];

@@ -307,9 +307,17 @@ void svc_apply(inst *in, rproc_event ev)
 	}
 	if (fx.fx & RP_FX_DISARM)
 		svc_disarm(in);
-	if (fx.fx & RP_FX_KILL)
+	if (fx.fx & RP_FX_KILL) {
 		svc_signal(in, SIGKILL);
+		if (ev == RP_EV_STOP_TIMEOUT) {
+			in->stop_killed = true;
+			log_warnx("%s/%llu: pid %d ignored signal %d for %u ms: SIGKILL",
+				  in->spec.label, (unsigned long long)in->id, (int)in->pid,
+				  in->spec.stop_signal, in->spec.stop_timeout_ms);
+		}
+	}
 	if (fx.fx & RP_FX_STOP_SIGNAL) {
+		in->stop_killed = false;
 		svc_signal(in, in->spec.stop_signal);
 		svc_signal(in, SIGCONT);
 		ev_timer_set(&in->stop_t, in->spec.stop_timeout_ms / 1000.0, 0.);
@@ -382,6 +390,12 @@ void svc_apply(inst *in, rproc_event ev)
 	if (from != in->rp.state && in->rp.state == RS_IS_DOWN) {
 		if (in->rp.exit.reason == RS_ER_FENCED) {
 			snprintf(detail, sizeof detail, "%s", ag->fence_why);
+		} else if (in->rp.stop_requested && in->stop_killed) {
+			/* rsd's answer to down counts these (rsd_pending) */
+			snprintf(detail, sizeof detail, "%s with SIGKILL after %.3g s "
+				 "(signal %d ignored)",
+				 in->refresh ? "stopped for refresh" : "stopped",
+				 in->spec.stop_timeout_ms / 1000.0, in->spec.stop_signal);
 		} else if (in->rp.stop_requested) {
 			snprintf(detail, sizeof detail, "%s",
 				 in->refresh ? "stopped for refresh" : "stopped");

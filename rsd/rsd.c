@@ -1565,9 +1565,9 @@ static void pending_check_up(rsd *d, rsd_pending *p)
  * at its lease; the answer says so rather than pretend. */
 static void pending_check_down(rsd *d, rsd_pending *p)
 {
-	const char *lost_node = NULL;
-	unsigned lost = 0;
-	char json[160], what[RS_DETAIL_MAX / 2] = "";
+	const char *lost_node = NULL, *killed_how = NULL;
+	unsigned lost = 0, killed = 0;
+	char json[160], what[RS_DETAIL_MAX / 2] = "", kill_what[RS_DETAIL_MAX / 2] = "";
 
 	for (rsd_inst *in = p->label[0] ? rsd_label_insts(d, p->label) : d->insts; in;
 	     in = p->label[0] ? rsd_label_insts_next(d, in) : in->next) {
@@ -1582,17 +1582,31 @@ static void pending_check_down(rsd *d, rsd_pending *p)
 			return;
 		if (in->si.info.state == RS_IS_LOST && !lost++)
 			lost_node = in->si.node;
+		/* its agent's down event of this stop (its exit after the
+		 * request, a second of clock skew allowed): "stopped with
+		 * SIGKILL after 2 s (signal 15 ignored)" (agent/svc.c) */
+		if (!strncmp(in->detail, "stopped with SIGKILL", 20) &&
+		    in->si.info.last_exit.time_ms + 1000 >= p->op.started_ms && !killed++)
+			killed_how = in->detail;
 	}
-	snprintf(json, sizeof json, "{\"state\":\"down\",\"unreachable\":%u}", lost);
+	snprintf(json, sizeof json, "{\"state\":\"down\",\"unreachable\":%u,"
+		 "\"killed\":%u}", lost, killed);
+	if (killed == 1)
+		snprintf(kill_what, sizeof kill_what, ": %.200s", killed_how);
+	else if (killed)
+		snprintf(kill_what, sizeof kill_what, ": %u instances %.200s", killed,
+			 killed_how);
 	if (lost)
 		snprintf(what, sizeof what, " (%u instance%s on lost node%s %s%s: stopped "
 			 "when %s again)", lost, lost > 1 ? "s" : "", lost > 1 ? "s" : "",
 			 lost_node, lost > 1 ? ", ..." : "",
 			 lost > 1 ? "they report" : "it reports");
 	if (p->label[0])
-		rsd_pending_done(d, p, RS_OK, json, "%s is down%s", p->label, what);
+		rsd_pending_done(d, p, RS_OK, json, "%s is down%s%s", p->label, kill_what,
+				 what);
 	else
-		rsd_pending_done(d, p, RS_OK, json, "every service is down%s", what);
+		rsd_pending_done(d, p, RS_OK, json, "every service is down%s%s", kill_what,
+				 what);
 }
 
 void rsd_pending_check(rsd *d)

@@ -361,6 +361,43 @@ Test(ops, critical_needs_force, .init = setup1, .fini = teardown,
 	h_pass();
 }
 
+/* A service that ignores its stop signal: down kills it after its stop
+ * timeout and says so, in the answer and in the down event. */
+Test(ops, down_says_sigkill, .init = setup1, .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+	h_inst a;
+	json_t *j, *e;
+	size_t i;
+	bool said = false;
+
+	/* SIG_IGN survives exec: sleep ignores SIGTERM */
+	r = h_rsctl("up", "stubborn", "--stop-timeout", "0.5", "--", "/bin/sh", "-c",
+		    "trap '' TERM; exec sleep 1000", NULL);
+	assert_code(r, 0, "up stubborn");
+	cr_assert(h_status_instance("stubborn", &a) && h_pid_alive(a.pid));
+	r = h_rsctl("down", "stubborn", NULL);
+	assert_code(r, 0, "down stubborn");
+	cr_assert(strstr(r->out, "stubborn is down: stopped with SIGKILL after 0.5 s "
+			 "(signal 15 ignored)"), "the answer: %s", r->out);
+	cr_assert_not(h_pid_alive(a.pid));
+	r = h_rsctl("--json", "events", "stubborn", NULL);
+	j = h_json(r);
+	json_array_foreach(json_object_get(j, "events"), i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "kind")), "down") &&
+		    strstr(json_string_value(json_object_get(e, "detail")),
+			   "stopped with SIGKILL after 0.5 s"))
+			said = true;
+	cr_assert(said, "no down event saying SIGKILL: %s", r->out);
+	/* one that stops on its signal is just down */
+	r = h_rsctl("up", "polite", "--", "/bin/sleep", "1000", NULL);
+	assert_code(r, 0, "up polite");
+	r = h_rsctl("down", "polite", NULL);
+	assert_code(r, 0, "down polite");
+	cr_assert_not(strstr(r->out, "SIGKILL"), "%s", r->out);
+	h_pass();
+}
+
 static void setup2(void) { h_setup(2); }
 
 struct wlookup { pid_t want; };
