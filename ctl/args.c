@@ -195,7 +195,8 @@ static const char is_running_help[] =
 "unreachable, 12, 13: credentials; those print why on stderr).\n";
 
 static const char status_help[] =
-"usage: rsctl status [LABEL...] [--node N] [--state STATE] [--page-size N]\n"
+"usage: rsctl status [LABEL...] [--node N] [--state STATE] [-o wide] [-w]\n"
+"                    [--page-size N]\n"
 "\n"
 "Lists every service, or only the LABELs, in label order, one line per\n"
 "instance. rsd answers page by page; rsctl prints them as one table (or\n"
@@ -206,6 +207,10 @@ static const char status_help[] =
 "  --state STATE   only instances in STATE: pending starting running\n"
 "                  stopping exited backoff down failed lost (down also\n"
 "                  lists the services without instances)\n"
+"  -o wide         more columns: the instance's id and when it started\n"
+"  -w, --watch     redraw the table every second until interrupted (on a\n"
+"                  terminal); else print it again, under a '--- TIME'\n"
+"                  line, each time it changes\n"
 "  --page-size N   rows rsd sends at a time (default: " CTL_ROWS_PAGE_SIZE_STR ",\n"
 "                  with --json " CTL_PAGE_SIZE_STR ")\n";
 
@@ -1182,6 +1187,20 @@ static int verb_args(args_state *s, int argc, char **argv, int i)
 		if ((s->v->verb == RS_V_LOGS || s->v->verb == RS_V_EVENTS) &&
 		    (!strcmp(a, "-f") || !strcmp(a, "--follow"))) {
 			s->c->follow = true;
+			continue;
+		}
+		if (s->v->verb == RS_V_STATUS &&
+		    (!strcmp(a, "-w") || !strcmp(a, "--watch"))) {
+			s->c->watch = true;
+			continue;
+		}
+		if (s->v->verb == RS_V_STATUS && !strcmp(a, "-o")) {
+			if (i + 1 >= argc)
+				return usage_error(s->v, "-o needs a format: wide");
+			if (strcmp(argv[++i], "wide") != 0)
+				return usage_error(s->v, "-o: unknown format '%s' (wide; "
+						   "--json for JSON)", argv[i]);
+			s->c->wide = true;
 			continue;
 		}
 		m = verb_opt(s, argc, argv, &i);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,18 @@ static bool read_only(rs_verb v)
 }
 
 static int exchange(const ctl_cmd *c, net_client *nc, rs_msg *rep, bool quiet);
+
+/* Where a reply's rendering goes: stdout, or the frame status --watch
+ * compares with the last one; and the time it renders durations from
+ * (0: the clock; --watch's comparison fixes it: uptimes move each
+ * second, the services do not). */
+static FILE *ctl_out;
+static uint64_t ctl_now_fixed;
+
+static uint64_t ctl_now(void)
+{
+	return ctl_now_fixed ? ctl_now_fixed : clock_wall_ms();
+}
 
 /* After rsd restarted while it worked on c's request (the connection
  * dropped and came back): whether the request may be sent again. Only to
@@ -297,9 +310,9 @@ static int check_reply(const ctl_cmd *c, const rs_msg *rep)
 static int print_json(rs_verb verb, const rs_reply *rep)
 {
 	if (!rep->json || !*rep->json || verb == RS_V_PING)
-		return output_json_message(0, rep->message, stdout) < 0 ?
+		return output_json_message(0, rep->message, ctl_out) < 0 ?
 		       RS_E_INTERNAL : RS_OK;
-	if (output_json(rep->json, stdout) < 0) {
+	if (output_json(rep->json, ctl_out) < 0) {
 		fputs("rsctl: rsd sent a payload that is not valid JSON\n",
 		      stderr);
 		return RS_E_INTERNAL;
@@ -340,7 +353,7 @@ static int print_cred(const ctl_cmd *c, const rs_reply *rep)
  * verb, else the message. Returns the exit code. */
 static int print_human(rs_verb verb, const rs_reply *rep)
 {
-	int r = output_human(verb, rep->json, clock_wall_ms(), stdout);
+	int r = output_human(verb, rep->json, ctl_now(), ctl_out);
 
 	if (r == -ENOMEM) {
 		fputs("rsctl: out of memory\n", stderr);
@@ -349,9 +362,9 @@ static int print_human(rs_verb verb, const rs_reply *rep)
 	if (r == 0)
 		return RS_OK;
 	if (rep->message && *rep->message)
-		printf("%s\n", rep->message);
+		fprintf(ctl_out, "%s\n", rep->message);
 	else if (verb == RS_V_PING)
-		puts("pong");
+		fputs("pong\n", ctl_out);
 	return RS_OK;
 }
 
@@ -636,7 +649,7 @@ static int run_paged(ctl_cmd *c)
 		    print_human(rq->verb, &rep.u.reply);
 		goto out;
 	}
-	if (!(pg = output_pager_new(rq->verb, c->json, stdout))) {
+	if (!(pg = output_pager_new(rq->verb, c->json, ctl_out))) {
 		r = RS_E_INTERNAL;
 		fputs("rsctl: out of memory\n", stderr);
 		goto out;
@@ -646,8 +659,8 @@ static int run_paged(ctl_cmd *c)
 	for (;;) {
 		int e = page_is_rows(rq, &rep) ?
 			output_pager_add_rows(pg, rep.u.reply.rows, rep.u.reply.nrows,
-					      clock_wall_ms()) :
-			output_pager_add(pg, rep.u.reply.json, clock_wall_ms());
+					      ctl_now()) :
+			output_pager_add(pg, rep.u.reply.json, ctl_now());
 
 		if (e < 0) {
 			fprintf(stderr, "rsctl: %s\n", e == -EINVAL ? "rsd sent a page "
@@ -712,6 +725,83 @@ static int run_predicate(ctl_cmd *c)
 	return r;
 }
 
+/* ---- status --watch ----------------------------------------------------- */
+
+static volatile sig_atomic_t watch_stop;
+
+static void watch_signal(int sig)
+{
+	(void)sig;
+	watch_stop = 1;
+}
+
+/* One frame of status into *buf (malloc'ed), rendered as of now, or as
+ * of a fixed time when fixed. Returns the exit code of the status. */
+static int watch_frame(ctl_cmd *c, bool fixed, char **buf, size_t *len)
+{
+	FILE *f = open_memstream(buf, len);
+	int r;
+
+	if (!f)
+		return RS_E_INTERNAL;
+	ctl_out = f;
+	ctl_now_fixed = fixed ? 1 : 0;
+	r = run_paged(c);
+	ctl_now_fixed = 0;
+	ctl_out = stdout;
+	if (fclose(f) != 0 && r == RS_OK)
+		r = RS_E_INTERNAL;
+	return r;
+}
+
+/* status --watch: on a terminal, the table redrawn each second (as
+ * watch(1)); else the table again, under a "--- TIME" line, each time
+ * the services change (compared as of a fixed time, so that uptimes
+ * alone are no change). An error (rsd away) is said on stderr once per
+ * frame and the watch goes on. Ends with SIGINT or SIGTERM: exit 0. */
+static int run_watch(ctl_cmd *c)
+{
+	struct sigaction sa = { .sa_handler = watch_signal };
+	struct timespec ts = { 1, 0 };
+	char *last = NULL, *cmp, *frame;
+	size_t lastlen = 0, cmplen, len;
+	char when[40];
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (!watch_stop) {
+		cmp = frame = NULL;
+		if (!ctl_tty) {
+			watch_frame(c, true, &cmp, &cmplen);
+			if (last && cmplen == lastlen && !memcmp(cmp, last, cmplen)) {
+				free(cmp);
+				nanosleep(&ts, NULL);   /* polling rsd, not a test's wait */
+				continue;
+			}
+			free(last);
+			last = cmp;
+			lastlen = cmplen;
+		}
+		watch_frame(c, false, &frame, &len);
+		if (watch_stop) {
+			free(frame);
+			break;
+		}
+		output_time(clock_wall_ms(), when, sizeof when);
+		if (ctl_tty)   /* home, clear: the frame replaces the last */
+			printf("\033[H\033[2J%s  every 1 s; ^C ends\n\n", when);
+		else
+			printf("--- %s\n", when);
+		fwrite(frame, 1, len, stdout);
+		fflush(stdout);
+		free(frame);
+		nanosleep(&ts, NULL);   /* polling rsd, not a test's wait */
+	}
+	free(last);
+	return RS_OK;
+}
+
 /* Runs the parsed command. Returns the exit code. */
 static int run(ctl_cmd *c)
 {
@@ -731,6 +821,8 @@ static int run(ctl_cmd *c)
 	}
 	if (c->predicate)
 		return run_predicate(c);
+	if (c->watch)
+		return run_watch(c);
 	if (c->req.u.request.verb == RS_V_STATUS || c->req.u.request.verb == RS_V_NODES)
 		return run_paged(c);
 	return run_once(c, true);
@@ -851,7 +943,9 @@ int main(int argc, char **argv)
 	}
 	/* colour only for a person: a terminal, and NO_COLOR unset */
 	ctl_tty = isatty(STDOUT_FILENO);
+	ctl_out = stdout;
 	output_set_colour(ctl_tty && !getenv("NO_COLOR") && !c.json);
+	output_set_wide(c.wide);
 	if (r == ARGS_RUN) {
 		r = run(&c);
 		net_shutdown();

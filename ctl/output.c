@@ -331,6 +331,25 @@ static const char *const status_cols[] = {
 	"LABEL", "STATE", "NODE", "PID", "RESTARTS", "UPTIME", "LAST-EXIT",
 	"STATUS",
 };
+/* -o wide: the instance's id after its label, when it started at the end */
+static const char *const status_wide_cols[] = {
+	"LABEL", "INSTANCE", "STATE", "NODE", "PID", "RESTARTS", "UPTIME",
+	"LAST-EXIT", "STATUS", "STARTED",
+};
+static bool status_wide;
+
+void output_set_wide(bool on)
+{
+	status_wide = on;
+}
+
+/* The status table, as wide or not. */
+static table *status_table(void)
+{
+	return status_wide ?
+	       table_new(status_wide_cols, sizeof status_wide_cols / sizeof *status_wide_cols) :
+	       table_new(status_cols, sizeof status_cols / sizeof *status_cols);
+}
 
 /* Writes a last exit as "exited 1", "signaled KILL", "no-heartbeat" or
  * "-". Returns buf. */
@@ -370,11 +389,19 @@ static void status_row_cells(table *t, const rs_status_row *r, bool inst,
 			     uint64_t now_ms)
 {
 	char buf[64];
+	size_t ncols = status_wide ? sizeof status_wide_cols / sizeof *status_wide_cols :
+			sizeof status_cols / sizeof *status_cols;
 
 	table_cell(t, r->label);
+	if (status_wide) {
+		if (inst)
+			table_cell_u64(t, r->instance);
+		else
+			table_cell(t, NULL);
+	}
 	if (!inst) {
 		table_cell(t, r->state);
-		for (size_t i = 2; i < sizeof status_cols / sizeof *status_cols; i++)
+		for (size_t i = status_wide ? 3 : 2; i < ncols; i++)
 			table_cell(t, NULL);
 		return;
 	}
@@ -397,6 +424,9 @@ static void status_row_cells(table *t, const rs_status_row *r, bool inst,
 	table_cell(t, fmt_exit(r->exit_reason, r->exit_code, r->exit_signal, buf,
 			       sizeof buf));
 	table_cell(t, r->status);
+	if (status_wide)
+		table_cell(t, r->started_ms ? output_time(r->started_ms, buf, sizeof buf) :
+			   NULL);
 }
 
 /* The line under the table for a service's operation in progress. */
@@ -419,6 +449,7 @@ static void status_service_rows(table *t, const json_t *svc, uint64_t now_ms)
 	memset(&r, 0, sizeof r);
 	r.label = jstr(svc, "label");
 	json_array_foreach(insts, i, inst) {
+		r.instance = jint(inst, "id", &v) == 0 && v > 0 ? (uint64_t)v : 0;
 		r.state = jstr(inst, "state");
 		r.standby = jstr(inst, "role") && strcmp(jstr(inst, "role"), "standby") == 0;
 		r.node = jstr(inst, "node");
@@ -458,7 +489,7 @@ static int render_status(const json_t *root, uint64_t now_ms, FILE *out)
 
 	if (!json_is_array(svcs))
 		return -ENOENT;
-	t = table_new(status_cols, sizeof status_cols / sizeof *status_cols);
+	t = status_table();
 	if (!t)
 		return -ENOMEM;
 	json_array_foreach(svcs, i, svc)
@@ -564,8 +595,7 @@ output_pager *output_pager_new(rs_verb verb, bool json, FILE *out)
 	p->json = json;
 	p->out = out;
 	if (!json) {
-		p->t = verb == RS_V_STATUS ?
-		       table_new(status_cols, sizeof status_cols / sizeof *status_cols) :
+		p->t = verb == RS_V_STATUS ? status_table() :
 		       table_new(node_cols, sizeof node_cols / sizeof *node_cols);
 		p->notes_f = open_memstream(&p->notes, &p->notes_len);
 		if (!p->t || !p->notes_f)

@@ -48,6 +48,8 @@ char *output_time(uint64_t ms, char *buf, size_t len);
  * -ENOMEM. */
 /* Colours state words in tables (rsctl: a TTY and no NO_COLOR). */
 void output_set_colour(bool on);
+/* status: -o wide's columns (the instance's id, when it started). */
+void output_set_wide(bool on);
 int output_human(rs_verb verb, const char *json, uint64_t now_ms, FILE *out);
 /* Prints json, which must be one valid JSON document, as received plus a
  * newline. Returns 0, or -EINVAL (nothing printed) if it is not valid. */

@@ -535,6 +535,16 @@ static char *slurp(const char *path)
 	return b.p;
 }
 
+pid_t h_job_pid(const h_job *j)
+{
+	return j->pid;
+}
+
+const char *h_job_out(const h_job *j)
+{
+	return j->out;
+}
+
 h_job *h_rsctl_start(const char *arg, ...)
 {
 	const char *argv[H_MAX_ARGS + 5];

@@ -150,6 +150,10 @@ h_job *h_rsctl_start(const char *arg, ...);
 bool h_job_running(h_job *j);
 /* Waits up to timeout_ms for the job (then kills it: timed_out). */
 const h_res *h_job_wait(h_job *j, int timeout_ms);
+/* The job's pid (to signal it), and the file its stdout goes to (to read
+ * what it printed so far). */
+pid_t h_job_pid(const h_job *j);
+const char *h_job_out(const h_job *j);
 
 /* Parses r->out as JSON; NULL if it is not JSON. Owned by the harness. */
 json_t *h_json(const h_res *r);

@@ -441,3 +441,23 @@ Test(ctl_args, command_limits)
 		     "%s", errtext);
 	ctl_cmd_clear(&c);
 }
+
+/* status -w/--watch and -o wide set the command's flags; -o wants wide */
+Test(ctl_args, status_watch_wide)
+{
+	ctl_cmd c;
+
+	cr_assert_eq(parse(&c, "status", "web", "-w", "-o", "wide", NULL), ARGS_RUN,
+		     "%s", errtext);
+	cr_assert(c.watch);
+	cr_assert(c.wide);
+	cr_assert_eq(c.req.u.request.verb, RS_V_STATUS);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "status", "--watch", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert(c.watch);
+	cr_assert_not(c.wide);
+	ctl_cmd_clear(&c);
+	assert_usage("-o: unknown format 'yaml'", "status", "-o", "yaml");
+	assert_usage("-o needs a format", "status", "-o");
+	assert_usage("unknown option '--watch'", "nodes", "--watch");
+}

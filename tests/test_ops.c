@@ -398,6 +398,78 @@ Test(ops, down_says_sigkill, .init = setup1, .fini = teardown, .timeout = T_TIME
 	h_pass();
 }
 
+/* What a file holds now ("" if nothing). */
+static char *file_text(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	char chunk[4096];
+	size_t k;
+
+	cr_assert_not_null(m);
+	while (f && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
+		fwrite(chunk, 1, k, m);
+	if (f)
+		fclose(f);
+	fclose(m);
+	return buf;
+}
+
+struct watch_want { const char *path; const char *a, *b; int frames; };
+
+/* The watch printed at least w->frames frames, the last one with a and b. */
+static bool watch_shows(void *arg)
+{
+	struct watch_want *w = arg;
+	char *t = file_text(w->path), *last = t, *p;
+	int frames = 0;
+	bool ok;
+
+	for (p = t; (p = strstr(p, "--- ")); p++, frames++)
+		last = p;
+	ok = frames >= w->frames && strstr(last, w->a) && (!w->b || strstr(last, w->b));
+	free(t);
+	return ok;
+}
+
+/* status --watch (not a terminal): a frame, then a new one when the
+ * service changes (a crash: restarts 1); SIGINT ends it with exit 0.
+ * -o wide: the instance id and start time. */
+Test(ops, status_watch_and_wide, .init = setup1, .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+	h_inst a;
+	h_job *j;
+	struct watch_want w = { 0 };
+
+	assert_code(h_rsctl("up", "web", "--", "/bin/sleep", "1000", NULL), 0, "up web");
+	cr_assert(h_status_instance("web", &a));
+	j = h_rsctl_start("status", "web", "--watch", NULL);
+	w.path = h_job_out(j);
+	w.a = "running";
+	w.frames = 1;
+	cr_assert(h_wait_until(watch_shows, &w, 10000), "no first frame: %s",
+		  file_text(w.path));
+	kill(a.pid, SIGKILL);
+	w.a = "signaled KILL";
+	w.frames = 2;
+	cr_assert(h_wait_until(watch_shows, &w, 10000), "no frame after the crash: %s",
+		  file_text(w.path));
+	kill(h_job_pid(j), SIGINT);
+	r = h_job_wait(j, 5000);
+	assert_code(r, 0, "status --watch after SIGINT");
+
+	r = h_rsctl("status", "web", "-o", "wide", NULL);
+	assert_code(r, 0, "status -o wide");
+	cr_assert(strstr(r->out, "INSTANCE") && strstr(r->out, "STARTED"), "%s", r->out);
+	cr_assert(strstr(r->out, "Z\n"), "no start time: %s", r->out);
+	r = h_rsctl("status", "web", NULL);
+	cr_assert_not(strstr(r->out, "INSTANCE"), "%s", r->out);
+	h_pass();
+}
+
 static void setup2(void) { h_setup(2); }
 
 struct wlookup { pid_t want; };

@@ -31,6 +31,7 @@ _rsctl()
         logs) COMPREPLY=($(compgen -W "--instance -n -f" -- "$cur"));;
         events) COMPREPLY=($(compgen -W "-n -f --since --json" -- "$cur"));;
         describe) COMPREPLY=($(compgen -W "--json" -- "$cur"));;
+        status) COMPREPLY=($(compgen -W "--node --state -o --watch -w --page-size --json" -- "$cur"));;
         *) COMPREPLY=();;
     esac
     # labels from rsd, when it answers quickly
