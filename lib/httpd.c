@@ -1,6 +1,6 @@
 /*
- * httpd.c - GET /metrics and /healthz with libmicrohttpd on a libev loop
- * (see httpd.h).
+ * httpd.c - GET /metrics and /healthz (and a daemon's pages) with
+ * libmicrohttpd on a libev loop (see httpd.h).
  *
  * libmicrohttpd is loaded with dlopen() when an endpoint is started, not
  * linked: Debian's build pulls in GnuTLS, p11-kit, nettle and more
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "httpd.h"
 #include "model.h"
@@ -40,6 +41,10 @@ static struct {
 	enum MHD_Result (*queue_response)(struct MHD_Connection *, unsigned int,
 					  struct MHD_Response *);
 	void (*destroy_response)(struct MHD_Response *);
+	const union MHD_ConnectionInfo *(*get_connection_info)(struct MHD_Connection *,
+							       enum MHD_ConnectionInfoType, ...);
+	const char *(*lookup_connection_value)(struct MHD_Connection *,
+					       enum MHD_ValueKind, const char *);
 } M;
 
 /* Loads libmicrohttpd once. 0, or -ENOTSUP (with a message in err). */
@@ -65,6 +70,8 @@ static int mhd_load(void)
 	SYM(add_response_header, "MHD_add_response_header");
 	SYM(queue_response, "MHD_queue_response");
 	SYM(destroy_response, "MHD_destroy_response");
+	SYM(get_connection_info, "MHD_get_connection_info");
+	SYM(lookup_connection_value, "MHD_lookup_connection_value");
 #undef SYM
 	M.lib = lib;
 	return 0;
@@ -80,7 +87,57 @@ struct httpd {
 	ev_timer           timer;
 	httpd_metrics_fn   fn;
 	void              *arg;
+	httpd_page_fn      page;
 };
+
+void httpd_set_pages(httpd *h, httpd_page_fn fn)
+{
+	h->page = fn;
+}
+
+bool httpd_addr_loopback(const struct sockaddr *sa)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (!sa)
+		return false;
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (!memcmp(a->s6_addr, mapped, sizeof mapped) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+bool httpd_host_loopback(const char *host)
+{
+	char name[64];
+	struct in_addr a4;
+	char *colon;
+
+	if (!host || rs_strlcpy(name, host, sizeof name) < 0)
+		return false;
+	if (!strncmp(name, "[::1]", 5))
+		return name[5] == '\0' || name[5] == ':';
+	if ((colon = strchr(name, ':')))
+		*colon = '\0';
+	if (!strcasecmp(name, "localhost"))
+		return true;
+	return inet_pton(AF_INET, name, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* Whether connection c may see the pages (httpd_page_fn's local). */
+static bool conn_local(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		M.get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	return ci && httpd_addr_loopback(ci->client_addr) &&
+	       httpd_host_loopback(M.lookup_connection_value(c, MHD_HEADER_KIND, "Host"));
+}
 
 static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *c,
 				      const char *url, const char *method,
@@ -101,9 +158,12 @@ static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *c,
 		if (b.oom)
 			status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	} else if (strcmp(url, "/healthz") != 0) {
-		status = MHD_HTTP_NOT_FOUND;
+		status = h->page ? h->page(h->arg, url, conn_local(c), &b, &type) :
+			 MHD_HTTP_NOT_FOUND;
+		if (status == MHD_HTTP_OK && b.oom)
+			status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
-	if (status != MHD_HTTP_OK) {
+	if (status != MHD_HTTP_OK && !(status == MHD_HTTP_FORBIDDEN && b.s)) {
 		prom_free(&b);
 		b.s = strdup(status == MHD_HTTP_NOT_FOUND ? "not found\n" :
 			     status == MHD_HTTP_METHOD_NOT_ALLOWED ?
@@ -122,6 +182,8 @@ static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *c,
 		return MHD_NO;
 	}
 	M.add_response_header(resp, "Content-Type", type);
+	M.add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	M.add_response_header(resp, "Cache-Control", "no-store");
 	ret = M.queue_response(c, status, resp);
 	M.destroy_response(resp);
 	return ret;

@@ -7,14 +7,16 @@
  * that owns the daemon's state (no locks), and a slow or hostile client
  * costs only a socket. Connections are limited in number, time (5 s) and
  * memory (16 KiB of request headers: more gets an error), so a scrape
- * never blocks supervision. Anything but GET/HEAD of those two paths gets
- * 404 or 405.
+ * never blocks supervision. Anything but GET/HEAD gets 405; other paths
+ * go to the pages function if one is set (httpd_set_pages), else 404.
  */
 #ifndef RS_HTTPD_H
 #define RS_HTTPD_H
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "prom.h"
 
@@ -29,6 +31,20 @@ typedef void (*httpd_metrics_fn)(void *arg, prom_buf *b);
 int httpd_start(struct ev_loop *loop, const char *hostport,
 		httpd_metrics_fn fn, void *arg, httpd **out, char *ep,
 		size_t epn);
+/* Other pages (rsd's status page): called for a GET/HEAD of any other
+ * path, with whether the client may see them (local: it connected from a
+ * loopback address and named a loopback host, so that a web page of
+ * another site cannot read them by rebinding its name); returns the HTTP
+ * status, the body in b and its Content-Type in *type (404: not here). */
+typedef unsigned (*httpd_page_fn)(void *arg, const char *url, bool local,
+				  prom_buf *b, const char **type);
+void httpd_set_pages(httpd *h, httpd_page_fn fn);
+/* Whether sa is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x). */
+bool httpd_addr_loopback(const struct sockaddr *sa);
+/* Whether an HTTP Host header names a loopback host ("localhost",
+ * "127.x.y.z", "[::1]", with or without a port). NULL: no. */
+bool httpd_host_loopback(const char *host);
+
 /* Why httpd_start failed, for a person. */
 const char *httpd_strerror(int r);
 /* Stops and frees *h, NULLs it. Accepts NULL. */

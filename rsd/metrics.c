@@ -271,8 +271,12 @@ static void metrics_cb(void *arg, prom_buf *b)
 
 int rsd_metrics_start(rsd *d, const char *hostport)
 {
-	return httpd_start(d->loop, hostport, metrics_cb, d, &d->http,
-			   d->metrics_ep, sizeof d->metrics_ep);
+	int r = httpd_start(d->loop, hostport, metrics_cb, d, &d->http,
+			    d->metrics_ep, sizeof d->metrics_ep);
+
+	if (r == 0)
+		httpd_set_pages(d->http, rsd_page);
+	return r;
 }
 
 void rsd_metrics_stop(rsd *d)

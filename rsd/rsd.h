@@ -582,6 +582,10 @@ void rsd_node_cfg(nodesm_cfg *c, uint32_t ttl_ms, uint32_t margin_ms);
 /* metrics.c */
 /* Serves /metrics and /healthz on HOST:PORT from d's loop. */
 int rsd_metrics_start(rsd *d, const char *hostport);
+/* page.c: the status page (GET / and /status.json on the metrics
+ * endpoint; httpd_page_fn). */
+unsigned rsd_page(void *arg, const char *url, bool local, prom_buf *b,
+		  const char **type);
 void rsd_metrics_stop(rsd *d);
 void rsd_count(rsd *d, const char *kind, const char *label, const char *node,
 	       const char *reason);

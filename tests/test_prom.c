@@ -1,8 +1,11 @@
-/* Unit tests of the Prometheus text builder (lib/prom.c). */
+/* Unit tests of the Prometheus text builder (lib/prom.c), and of the
+ * endpoint's gate to the status page (lib/httpd.c). */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
 
+#include "httpd.h"
 #include "prom.h"
 
 Test(prom, family_and_samples, .timeout = 10)
@@ -72,4 +75,40 @@ Test(prom, histogram_cumulative, .timeout = 10)
 		"rs_x_seconds_sum 4.032470703125\n"
 		"rs_x_seconds_count 4\n");
 	prom_free(&b);
+}
+
+/* The status page's gate (lib/httpd.c): loopback addresses and names. */
+Test(prom, status_page_is_for_loopback_only, .timeout = 10)
+{
+	struct sockaddr_in a4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
+
+	inet_pton(AF_INET, "127.0.0.1", &a4.sin_addr);
+	cr_assert(httpd_addr_loopback((struct sockaddr *)&a4));
+	inet_pton(AF_INET, "127.8.9.10", &a4.sin_addr);
+	cr_assert(httpd_addr_loopback((struct sockaddr *)&a4));
+	inet_pton(AF_INET, "10.0.0.1", &a4.sin_addr);
+	cr_assert_not(httpd_addr_loopback((struct sockaddr *)&a4));
+	inet_pton(AF_INET6, "::1", &a6.sin6_addr);
+	cr_assert(httpd_addr_loopback((struct sockaddr *)&a6));
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &a6.sin6_addr);
+	cr_assert(httpd_addr_loopback((struct sockaddr *)&a6));
+	inet_pton(AF_INET6, "::ffff:192.168.1.1", &a6.sin6_addr);
+	cr_assert_not(httpd_addr_loopback((struct sockaddr *)&a6));
+	inet_pton(AF_INET6, "fe80::1", &a6.sin6_addr);
+	cr_assert_not(httpd_addr_loopback((struct sockaddr *)&a6));
+	cr_assert_not(httpd_addr_loopback(NULL));
+
+	cr_assert(httpd_host_loopback("127.0.0.1:9100"));
+	cr_assert(httpd_host_loopback("localhost"));
+	cr_assert(httpd_host_loopback("LOCALHOST:80"));
+	cr_assert(httpd_host_loopback("[::1]:9100"));
+	cr_assert(httpd_host_loopback("[::1]"));
+	cr_assert_not(httpd_host_loopback("[::1]x"));
+	cr_assert_not(httpd_host_loopback("evil.example"));
+	cr_assert_not(httpd_host_loopback("127.0.0.1.evil.example"));
+	cr_assert_not(httpd_host_loopback("localhost.evil.example"));
+	cr_assert_not(httpd_host_loopback("10.0.0.1:9100"));
+	cr_assert_not(httpd_host_loopback(""));
+	cr_assert_not(httpd_host_loopback(NULL));
 }
