@@ -660,14 +660,17 @@ static void kc_adopt_one(agent *ag, const struct kmsg *h, const uint8_t *p,
  * is going away (killed just now: the keeper has not seen its socket
  * close yet), tries again on a new connection for up to
  * KC_BUSY_WAIT_MS. An engine still there then is a second agent on this
- * state dir: fatal. */
+ * state dir: fatal. The keeper answers such a connection K_BUSY and
+ * closes it, with our Hello unread: the close can reach us first as a
+ * reset (ECONNRESET; tests/skew.sh met it on a loaded machine), which is
+ * the same answer. */
 int kc_attach(agent *ag)
 {
 	uint64_t end = clock_mono_ms() + KC_BUSY_WAIT_MS;
 	int r;
 
 	ag->keeper_busy_pid = 0;
-	while ((r = kc_attach_once(ag)) == -EBUSY || r == -EPIPE) {
+	while ((r = kc_attach_once(ag)) == -EBUSY || r == -EPIPE || r == -ECONNRESET) {
 		if (clock_mono_ms() >= end)
 			break;
 		close(ag->keeper_fd);
