@@ -52,8 +52,8 @@ $RSCTL status
 cat <<EOT
 
 rs is running: rsd on $CONTROL, agents n1 n2 n3 (logs in .rs-local/),
-metrics on http://$METRICS/metrics (the agents' on ports $((AMETRICS_BASE + 1))-$((AMETRICS_BASE + 3))).
-Every connection is CURVE-encrypted
+metrics on http://$METRICS/metrics (the agents' on ports $((AMETRICS_BASE + 1))-$((AMETRICS_BASE + 3))),
+the status page on http://$METRICS/. Every connection is CURVE-encrypted
 and keyed: rsctl needs the admin credential rsd made.
   export PATH=$TOP/build/ctl:\$PATH RS_CRED=$TOP/.rs-local/admin.cred
   rsctl status                      # what runs where
