@@ -73,6 +73,8 @@ static const char usage_text[] =
 "  up LABEL [OPTIONS] -- COMMAND [ARGS...]\n"
 "                     start a service and wait until it is ready\n"
 "  down LABEL         stop a service and keep it down\n"
+"  delete LABEL [--keep-events]\n"
+"                     stop a service and remove it and its history\n"
 "  refresh LABEL      restart a running service deliberately\n"
 "  restart LABEL      start a terminated service again\n"
 "  shutdown           stop every service, restart nothing\n"
@@ -180,6 +182,22 @@ static const char down_help[] =
 "\n"
 "Stops service LABEL (stop signal, then SIGKILL after its stop timeout)\n"
 "and keeps it down. A critical service needs --force. Default --timeout: 10 s.\n";
+
+static const char delete_help[] =
+"usage: rsctl delete LABEL [--keep-events] [--force] [--no-block]\n"
+"\n"
+"Stops service LABEL as down does (if an instance still runs), then\n"
+"removes it from rsd for good: its settings, its instances and, unless\n"
+"--keep-events, its events. One 'delete' event stays, saying who deleted\n"
+"it and what went. A critical service, or one other services depend on,\n"
+"needs --force. Refused while an operation works on LABEL (exit 4).\n"
+"Default --timeout: 10 s.\n"
+"\n"
+"Options:\n"
+"  --keep-events  keep the service's events (rsctl events LABEL)\n"
+"  --force        delete a critical service, or one others depend on\n"
+"                 (their depends_on keeps naming it)\n"
+"  --no-block     return once the stop is under way\n";
 
 static const char lookup_help[] =
 "usage: rsctl lookup LABEL\n"
@@ -846,6 +864,13 @@ static const opt_def down_opts[] = {
 	{ NULL, false, NULL, 0, 0 },
 };
 
+static const opt_def delete_opts[] = {
+	{ "--force",       false, set_true, offsetof(rs_request, force), 0 },
+	{ "--keep-events", false, set_true, offsetof(rs_request, keep_events), 0 },
+	{ "--no-block",    false, set_true, offsetof(rs_request, no_block), 0 },
+	{ NULL, false, NULL, 0, 0 },
+};
+
 /* edit takes up's options that change a stored setting (those with an
  * RS_EDIT_* bit other than the node's), plus this alias. */
 static const opt_def edit_opts[] = {
@@ -900,6 +925,7 @@ static const opt_def nodes_opts[] = {
 static const verb_def verbs[] = {
 	{ "up",     RS_V_UP,     LABEL_REQUIRED, true,  up_opts,     up_help },
 	{ "down",   RS_V_DOWN,   LABEL_REQUIRED, false, down_opts,   down_help },
+	{ "delete", RS_V_DELETE, LABEL_REQUIRED, false, delete_opts, delete_help },
 	{ "lookup", RS_V_LOOKUP, LABEL_REQUIRED, false, NULL,        lookup_help },
 	{ "is-running", RS_V_LOOKUP, LABEL_REQUIRED, false, NULL,    is_running_help },
 	{ "status", RS_V_STATUS, LABEL_OPTIONAL, false, status_opts, status_help },
@@ -1257,6 +1283,7 @@ static uint32_t default_timeout(const rs_request *r)
 			return UINT32_MAX;
 		return r->spec.ready_timeout_ms + CTL_UP_SLACK_MS;
 	case RS_V_DOWN:
+	case RS_V_DELETE:
 		return CTL_DOWN_TIMEOUT_MS;
 	case RS_V_REFRESH:
 	case RS_V_RESTART:

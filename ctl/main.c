@@ -82,7 +82,7 @@ static bool read_only(rs_verb v)
 	switch (v) {
 	case RS_V_STATUS: case RS_V_NODES: case RS_V_LOOKUP: case RS_V_EVENTS:
 	case RS_V_PING: case RS_V_LOGS: case RS_V_CRED_LIST: case RS_V_UPGRADE_PLAN:
-	case RS_V_DESCRIBE:
+	case RS_V_DESCRIBE: case RS_V_EXPORT:
 		return true;
 	default:
 		return false;

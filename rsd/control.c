@@ -1895,6 +1895,7 @@ void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq)
 	case RS_V_TOKEN_ROTATE: rsd_auth_request(d, peer, rq); break;
 	case RS_V_UPGRADE_PLAN: do_upgrade_plan(d, peer, rq); break;
 	case RS_V_DESCRIBE: do_describe(d, peer, rq); break;
+	case RS_V_DELETE: rsd_delete(d, peer, rq); break;
 	default:
 		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
 		break;
