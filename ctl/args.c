@@ -79,6 +79,7 @@ static const char usage_text[] =
 "  restart LABEL      start a terminated service again\n"
 "  shutdown           stop every service, restart nothing\n"
 "  apply FILE         converge the cluster to a manifest (diff FILE: dry run)\n"
+"  export [LABEL...]  print the services as a manifest apply takes\n"
 "  drain NODE         move a node's instances away (undrain NODE: undo)\n"
 "  logs LABEL [-n N] [-f]\n"
 "                     show a service's output (stdout and stderr)\n"
@@ -360,6 +361,19 @@ static const char apply_help[] =
 "adds, changes and removes services, starting new ones in dependency order\n"
 "(each after what it depends_on is ready), and says what it changed.\n"
 "Default --timeout: 120 s.\n";
+
+static const char export_help[] =
+"usage: rsctl export [LABEL...]\n"
+"\n"
+"Prints services as a manifest (docs/manifest.md) that rsctl apply takes\n"
+"unchanged: every service wanted up, in label order, or the LABELs in the\n"
+"order given. Settings left at their defaults are left out. Warnings go\n"
+"to stderr: a depends_on the file leaves out (apply refuses it then), a\n"
+"LABEL wanted down (apply would start it), a file that names only some\n"
+"services (apply of it stops the others). --json prints rsd's answer\n"
+"(the manifest as a string, the services, those wanted down, the\n"
+"warnings). Needs the operator role: the file holds environment values,\n"
+"which a viewer sees masked. Exits 3 if a LABEL is unknown.\n";
 
 static const char diff_help[] =
 "usage: rsctl diff FILE\n"
@@ -944,6 +958,7 @@ static const verb_def verbs[] = {
 	{ "drain",    RS_V_DRAIN,    LABEL_REQUIRED, false, NULL,       drain_help },
 	{ "undrain",  RS_V_UNDRAIN,  LABEL_REQUIRED, false, NULL,       undrain_help },
 	{ "diff",     RS_V_APPLY,    LABEL_FILE,     false, NULL,       diff_help },
+	{ "export",   RS_V_EXPORT,   LABEL_OPTIONAL, false, NULL,       export_help },
 	{ "update",   RS_V_UPDATE,   LABEL_REQUIRED, true,  update_opts, update_help },
 	{ "cred create",  RS_V_CRED_CREATE,  LABEL_REQUIRED, false, cred_create_opts, cred_create_help },
 	{ "cred list",    RS_V_CRED_LIST,    LABEL_NONE,     false, NULL,             cred_list_help },
@@ -1107,7 +1122,7 @@ static int add_batch(args_state *s, const char *what, const char *l)
 	return ARGS_RUN;
 }
 
-/* Takes the verb's LABEL argument (status: LABEL...). Returns ARGS_RUN or
+/* Takes the verb's LABEL argument (status, export: LABEL...). Returns ARGS_RUN or
  * RS_E_USAGE. */
 static int take_positional(args_state *s, const char *a)
 {
@@ -1115,7 +1130,7 @@ static int take_positional(args_state *s, const char *a)
 		s->label = a;
 		return ARGS_RUN;
 	}
-	if (s->v->verb == RS_V_STATUS)
+	if (s->v->verb == RS_V_STATUS || s->v->verb == RS_V_EXPORT)
 		return strcmp(a, s->label) ? add_batch(s, "", a) :
 		       usage_error(s->v, "'%s' is given twice", a);
 	if (s->v->command)
