@@ -73,10 +73,13 @@ static const char usage_text[] =
 "  up LABEL [OPTIONS] -- COMMAND [ARGS...]\n"
 "                     start a service and wait until it is ready\n"
 "  down LABEL         stop a service and keep it down\n"
+"  delete LABEL [--keep-events]\n"
+"                     stop a service and remove it and its history\n"
 "  refresh LABEL      restart a running service deliberately\n"
 "  restart LABEL      start a terminated service again\n"
 "  shutdown           stop every service, restart nothing\n"
 "  apply FILE         converge the cluster to a manifest (diff FILE: dry run)\n"
+"  export [LABEL...]  print the services as a manifest apply takes\n"
 "  drain NODE         move a node's instances away (undrain NODE: undo)\n"
 "  logs LABEL [-n N] [-f]\n"
 "                     show a service's output (stdout and stderr)\n"
@@ -180,6 +183,22 @@ static const char down_help[] =
 "\n"
 "Stops service LABEL (stop signal, then SIGKILL after its stop timeout)\n"
 "and keeps it down. A critical service needs --force. Default --timeout: 10 s.\n";
+
+static const char delete_help[] =
+"usage: rsctl delete LABEL [--keep-events] [--force] [--no-block]\n"
+"\n"
+"Stops service LABEL as down does (if an instance still runs), then\n"
+"removes it from rsd for good: its settings, its instances and, unless\n"
+"--keep-events, its events. One 'delete' event stays, saying who deleted\n"
+"it and what went. A critical service, or one other services depend on,\n"
+"needs --force. Refused while an operation works on LABEL (exit 4).\n"
+"Default --timeout: 10 s.\n"
+"\n"
+"Options:\n"
+"  --keep-events  keep the service's events (rsctl events LABEL)\n"
+"  --force        delete a critical service, or one others depend on\n"
+"                 (their depends_on keeps naming it)\n"
+"  --no-block     return once the stop is under way\n";
 
 static const char lookup_help[] =
 "usage: rsctl lookup LABEL\n"
@@ -347,6 +366,19 @@ static const char apply_help[] =
 "adds, changes and removes services, starting new ones in dependency order\n"
 "(each after what it depends_on is ready), and says what it changed.\n"
 "Default --timeout: 120 s.\n";
+
+static const char export_help[] =
+"usage: rsctl export [LABEL...]\n"
+"\n"
+"Prints services as a manifest (docs/manifest.md) that rsctl apply takes\n"
+"unchanged: every service wanted up, in label order, or the LABELs in the\n"
+"order given. Settings left at their defaults are left out. Warnings go\n"
+"to stderr: a depends_on the file leaves out (apply refuses it then), a\n"
+"LABEL wanted down (apply would start it), a file that names only some\n"
+"services (apply of it stops the others). --json prints rsd's answer\n"
+"(the manifest as a string, the services, those wanted down, the\n"
+"warnings). Needs the operator role: the file holds environment values,\n"
+"which a viewer sees masked. Exits 3 if a LABEL is unknown.\n";
 
 static const char diff_help[] =
 "usage: rsctl diff FILE\n"
@@ -851,6 +883,13 @@ static const opt_def down_opts[] = {
 	{ NULL, false, NULL, 0, 0 },
 };
 
+static const opt_def delete_opts[] = {
+	{ "--force",       false, set_true, offsetof(rs_request, force), 0 },
+	{ "--keep-events", false, set_true, offsetof(rs_request, keep_events), 0 },
+	{ "--no-block",    false, set_true, offsetof(rs_request, no_block), 0 },
+	{ NULL, false, NULL, 0, 0 },
+};
+
 /* edit takes up's options that change a stored setting (those with an
  * RS_EDIT_* bit other than the node's), plus this alias. */
 static const opt_def edit_opts[] = {
@@ -905,6 +944,7 @@ static const opt_def nodes_opts[] = {
 static const verb_def verbs[] = {
 	{ "up",     RS_V_UP,     LABEL_REQUIRED, true,  up_opts,     up_help },
 	{ "down",   RS_V_DOWN,   LABEL_REQUIRED, false, down_opts,   down_help },
+	{ "delete", RS_V_DELETE, LABEL_REQUIRED, false, delete_opts, delete_help },
 	{ "lookup", RS_V_LOOKUP, LABEL_REQUIRED, false, NULL,        lookup_help },
 	{ "is-running", RS_V_LOOKUP, LABEL_REQUIRED, false, NULL,    is_running_help },
 	{ "status", RS_V_STATUS, LABEL_OPTIONAL, false, status_opts, status_help },
@@ -923,6 +963,7 @@ static const verb_def verbs[] = {
 	{ "drain",    RS_V_DRAIN,    LABEL_REQUIRED, false, NULL,       drain_help },
 	{ "undrain",  RS_V_UNDRAIN,  LABEL_REQUIRED, false, NULL,       undrain_help },
 	{ "diff",     RS_V_APPLY,    LABEL_FILE,     false, NULL,       diff_help },
+	{ "export",   RS_V_EXPORT,   LABEL_OPTIONAL, false, NULL,       export_help },
 	{ "update",   RS_V_UPDATE,   LABEL_REQUIRED, true,  update_opts, update_help },
 	{ "cred create",  RS_V_CRED_CREATE,  LABEL_REQUIRED, false, cred_create_opts, cred_create_help },
 	{ "cred list",    RS_V_CRED_LIST,    LABEL_NONE,     false, NULL,             cred_list_help },
@@ -1086,7 +1127,7 @@ static int add_batch(args_state *s, const char *what, const char *l)
 	return ARGS_RUN;
 }
 
-/* Takes the verb's LABEL argument (status: LABEL...). Returns ARGS_RUN or
+/* Takes the verb's LABEL argument (status, export: LABEL...). Returns ARGS_RUN or
  * RS_E_USAGE. */
 static int take_positional(args_state *s, const char *a)
 {
@@ -1094,7 +1135,7 @@ static int take_positional(args_state *s, const char *a)
 		s->label = a;
 		return ARGS_RUN;
 	}
-	if (s->v->verb == RS_V_STATUS)
+	if (s->v->verb == RS_V_STATUS || s->v->verb == RS_V_EXPORT)
 		return strcmp(a, s->label) ? add_batch(s, "", a) :
 		       usage_error(s->v, "'%s' is given twice", a);
 	if (s->v->command)
@@ -1276,6 +1317,7 @@ static uint32_t default_timeout(const rs_request *r)
 			return UINT32_MAX;
 		return r->spec.ready_timeout_ms + CTL_UP_SLACK_MS;
 	case RS_V_DOWN:
+	case RS_V_DELETE:
 		return CTL_DOWN_TIMEOUT_MS;
 	case RS_V_REFRESH:
 	case RS_V_RESTART:

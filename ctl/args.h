@@ -20,7 +20,7 @@
 #define CTL_CRED_SYSTEM      "/var/lib/rsd/admin.cred"  /* a packaged rsd's */
 #define CTL_TIMEOUT_MS       5000   /* default request timeout */
 #define CTL_UP_SLACK_MS      5000   /* up: ready timeout + this */
-#define CTL_DOWN_TIMEOUT_MS  10000  /* down: the stop timeout is rsd's */
+#define CTL_DOWN_TIMEOUT_MS  10000  /* down, delete: the stop timeout is rsd's */
 #define CTL_LONG_TIMEOUT_MS  30000  /* refresh, restart, shutdown */
 #define CTL_APPLY_TIMEOUT_MS 120000 /* apply: every service ready in order */
 #define CTL_EVENTS_LIMIT     50

@@ -83,7 +83,7 @@ static bool read_only(rs_verb v)
 	switch (v) {
 	case RS_V_STATUS: case RS_V_NODES: case RS_V_LOOKUP: case RS_V_EVENTS:
 	case RS_V_PING: case RS_V_LOGS: case RS_V_CRED_LIST: case RS_V_UPGRADE_PLAN:
-	case RS_V_DESCRIBE:
+	case RS_V_DESCRIBE: case RS_V_EXPORT:
 		return true;
 	default:
 		return false;
@@ -347,6 +347,27 @@ static int print_cred(const ctl_cmd *c, const rs_reply *rep)
 	memset(&cr, 0, sizeof cr);
 	json_decref(root);
 	return r;
+}
+
+/* export: the manifest on stdout as rsd wrote it, each warning on stderr.
+ * Returns the exit code. */
+static int print_export(const rs_reply *rep)
+{
+	json_t *root = json_loads(rep->json ? rep->json : "", 0, NULL), *w;
+	const char *text = json_string_value(json_object_get(root, "manifest"));
+	size_t i;
+
+	if (!text) {
+		json_decref(root);
+		fputs("rsctl: rsd's answer has no manifest\n", stderr);
+		return RS_E_INTERNAL;
+	}
+	fputs(text, stdout);
+	json_array_foreach(json_object_get(root, "warnings"), i, w)
+		fprintf(stderr, "rsctl: warning: %s\n", json_string_value(w) ?
+			json_string_value(w) : "?");
+	json_decref(root);
+	return RS_OK;
 }
 
 /* Human output of a reply with code 0: the payload's rendering for the
@@ -849,6 +870,8 @@ static int run_once(ctl_cmd *c, bool show_empty)
 		r = print_failure(c, &rep.u.reply);
 	else if (r == 0 && c->req.u.request.verb == RS_V_CRED_CREATE)
 		r = print_cred(c, &rep.u.reply);
+	else if (r == 0 && c->req.u.request.verb == RS_V_EXPORT && !c->json)
+		r = print_export(&rep.u.reply);
 	else if (r == 0 && c->req.u.request.verb == RS_V_TOKEN_ROTATE && !c->json) {
 		json_t *root = json_loads(rep.u.reply.json ? rep.u.reply.json : "", 0, NULL);
 		const char *tok = json_string_value(json_object_get(root, "token"));

@@ -34,6 +34,10 @@ static const rs_role verb_role[RS_V__NR] = {
 	[RS_V_DRAIN]   = RS_ROLE_OPERATOR,
 	[RS_V_UNDRAIN] = RS_ROLE_OPERATOR,
 	[RS_V_NODE_FORGET] = RS_ROLE_OPERATOR,
+	[RS_V_DELETE]  = RS_ROLE_OPERATOR,
+	/* a spec's env values, which a viewer sees masked: the file must
+	 * apply as it is, so no masking, and no viewer */
+	[RS_V_EXPORT]  = RS_ROLE_OPERATOR,
 	[RS_V_SHUTDOWN]     = RS_ROLE_ADMIN,
 	[RS_V_CRED_CREATE]  = RS_ROLE_ADMIN,
 	[RS_V_CRED_LIST]    = RS_ROLE_ADMIN,
@@ -135,6 +139,11 @@ bool auth_allowed(rs_role role, const char *patterns, const rs_request *rq,
 	if ((unsigned)rq->verb < RS_V__NR && verb_all_labels[rq->verb]) {
 		snprintf(why, n, "role operator limited to labels '%s' may not %s "
 			 "(it acts on every label)", patterns, verb);
+		return false;
+	}
+	if (rq->verb == RS_V_EXPORT && !rq->label[0]) {
+		snprintf(why, n, "role operator limited to labels '%s' may not export "
+			 "every service (name the labels)", patterns);
 		return false;
 	}
 	if (!auth_labels_match(patterns, rq->label)) {

@@ -8,8 +8,10 @@
  *   viewer    status, describe, nodes, lookup, events, logs, ping,
  *             upgrade-plan (every label: they change nothing)
  *   operator  also up, down, refresh, restart, edit, clone, unclone,
- *             update (on the labels its patterns allow), apply, drain and
- *             undrain (these touch every label: only with no pattern)
+ *             update, delete, export (on the labels its patterns allow;
+ *             export of every service: only with no pattern), apply,
+ *             drain and undrain (these touch every label: only with no
+ *             pattern)
  *   admin     everything: shutdown, credentials, join tokens
  */
 #ifndef RS_AUTH_H

@@ -60,7 +60,9 @@ static int get_seconds(mf_ctx *c, const yaml_node_t *n, uint32_t *ms)
 	if (!s || !*s)
 		return mf_err(c, n, "expected a number of seconds");
 	d = strtod(s, &end);
-	if (*end || d < 0 || d * 1000.0 >= 4294967295.0)
+	/* the range rsctl's options take: any time rsd may hold (and no
+	 * nan, which every comparison lets through) */
+	if (*end || !(d >= 0 && d * 1000.0 + 0.5 < 4294967296.0))
 		return mf_err(c, n, "expected a number of seconds, got '%s'", s);
 	*ms = (uint32_t)(d * 1000.0 + 0.5);
 	return 0;
@@ -664,4 +666,358 @@ void manifest_order(const manifest *m, size_t *order)
 			break;
 	}
 	free(done);
+}
+
+/* ---- writing a manifest (rsctl export) -------------------------------- */
+
+/* Where the emitter writes: a growing buffer. */
+typedef struct mf_buf {
+	char  *s;
+	size_t len, cap;
+	bool   failed;
+} mf_buf;
+
+static int buf_write(void *arg, unsigned char *data, size_t n)
+{
+	mf_buf *b = arg;
+
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *s;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if (!(s = realloc(b->s, cap))) {
+			b->failed = true;
+			return 0;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, data, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+	return 1;
+}
+
+/* What emitting one manifest carries between its steps. */
+typedef struct mf_out {
+	yaml_emitter_t e;
+	mf_buf         buf;
+	bool           failed;   /* an event was refused: e.problem says why */
+} mf_out;
+
+/* Emits ev (ok: its initialisation worked), which the emitter frees
+ * even when it refuses it; after a failure only frees it. */
+static void emit(mf_out *o, yaml_event_t *ev, int ok)
+{
+	if (!ok)
+		o->failed = true;
+	else if (o->failed)
+		yaml_event_delete(ev);
+	else if (!yaml_emitter_emit(&o->e, ev))
+		o->failed = true;
+}
+
+/* Whether a YAML tool would read s, unquoted, as something other than a
+ * string: empty, a null, a YAML 1.1 boolean, a number, a date or a time.
+ * Such strings are written quoted (the parser here takes every scalar
+ * as a string, but an operator's other tools may not). */
+static bool looks_typed(const char *s)
+{
+	static const char *const words[] = {
+		"~", "null", "true", "false", "yes", "no", "on", "off", "y", "n",
+	};
+	char *end;
+
+	if (!*s)
+		return true;
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (!strcasecmp(s, words[i]))
+			return true;
+	(void)strtod(s, &end);
+	if (!*end)
+		return true;
+	(void)strtoll(s, &end, 0);
+	if (!*end)
+		return true;
+	/* 2026-12-06, 12:30:00, 1_000 */
+	return (*s >= '0' && *s <= '9') && strspn(s, "0123456789-:._") == strlen(s);
+}
+
+static void scalar_out(mf_out *o, const char *s)
+{
+	yaml_event_t ev;
+
+	emit(o, &ev, yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s,
+		(int)strlen(s), 1, 1, looks_typed(s) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE :
+		YAML_ANY_SCALAR_STYLE));
+}
+
+/* A value YAML reads as a number or a boolean, written as one. */
+static void plain_out(mf_out *o, const char *s)
+{
+	yaml_event_t ev;
+
+	emit(o, &ev, yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s,
+		(int)strlen(s), 1, 1, YAML_PLAIN_SCALAR_STYLE));
+}
+
+static void map_start(mf_out *o, bool flow)
+{
+	yaml_event_t ev;
+
+	emit(o, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+		flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE));
+}
+
+static void map_end(mf_out *o)
+{
+	yaml_event_t ev;
+
+	emit(o, &ev, yaml_mapping_end_event_initialize(&ev));
+}
+
+static void seq_start(mf_out *o, bool flow)
+{
+	yaml_event_t ev;
+
+	emit(o, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+		flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE));
+}
+
+static void seq_end(mf_out *o)
+{
+	yaml_event_t ev;
+
+	emit(o, &ev, yaml_sequence_end_event_initialize(&ev));
+}
+
+/* key: [v[0], v[1], ...] (only the entries after skip characters whose
+ * first skip characters are prefix, if prefix) */
+static void strv_out(mf_out *o, const char *key, char *const *v, size_t n,
+		     const char *prefix)
+{
+	size_t skip = prefix ? strlen(prefix) : 0;
+
+	scalar_out(o, key);
+	seq_start(o, true);
+	for (size_t i = 0; i < n; i++)
+		if (!prefix || !strncmp(v[i], prefix, skip))
+			scalar_out(o, v[i] + skip);
+	seq_end(o);
+}
+
+/* ms as seconds the parser reads back to the same ms: "2", "0.25". */
+static void seconds_out(mf_out *o, const char *key, uint32_t ms)
+{
+	char s[32];
+	size_t n;
+
+	snprintf(s, sizeof s, "%u.%03u", ms / 1000, ms % 1000);
+	n = strlen(s);
+	while (s[n - 1] == '0')
+		s[--n] = '\0';
+	if (s[n - 1] == '.')
+		s[--n] = '\0';
+	scalar_out(o, key);
+	plain_out(o, s);
+}
+
+static void uint_out(mf_out *o, const char *key, uint32_t v)
+{
+	char s[16];
+
+	snprintf(s, sizeof s, "%u", v);
+	scalar_out(o, key);
+	plain_out(o, s);
+}
+
+static void bool_out(mf_out *o, const char *key, bool v)
+{
+	scalar_out(o, key);
+	plain_out(o, v ? "true" : "false");
+}
+
+static void str_out(mf_out *o, const char *key, const char *v)
+{
+	scalar_out(o, key);
+	scalar_out(o, v);
+}
+
+/* KEY=VALUE entries as a mapping KEY: VALUE. */
+static void kv_out(mf_out *o, const char *key, char *const *v, size_t n)
+{
+	scalar_out(o, key);
+	map_start(o, false);
+	for (size_t i = 0; i < n && !o->failed; i++) {
+		const char *eq = strchr(v[i], '=');
+		char *k = strndup(v[i], eq ? (size_t)(eq - v[i]) : strlen(v[i]));
+
+		if (!k) {
+			o->buf.failed = o->failed = true;
+			break;
+		}
+		scalar_out(o, k);
+		scalar_out(o, eq ? eq + 1 : "");
+		free(k);
+	}
+	map_end(o);
+}
+
+static void backoff_out(mf_out *o, const rs_backoff *b)
+{
+	if (b->initial_ms == RS_DEF_BACKOFF_INITIAL && b->factor == RS_DEF_BACKOFF_FACTOR &&
+	    b->max_ms == RS_DEF_BACKOFF_MAX && b->reset_ms == RS_DEF_BACKOFF_RESET &&
+	    !b->disabled)
+		return;
+	scalar_out(o, "backoff");
+	map_start(o, true);
+	if (b->initial_ms != RS_DEF_BACKOFF_INITIAL)
+		seconds_out(o, "initial", b->initial_ms);
+	if (b->factor != RS_DEF_BACKOFF_FACTOR)
+		uint_out(o, "factor", b->factor);
+	if (b->max_ms != RS_DEF_BACKOFF_MAX)
+		seconds_out(o, "max", b->max_ms);
+	if (b->reset_ms != RS_DEF_BACKOFF_RESET)
+		seconds_out(o, "reset", b->reset_ms);
+	if (b->disabled)
+		bool_out(o, "disabled", true);
+	map_end(o);
+}
+
+static void placement_out(mf_out *o, const rs_spec *sp)
+{
+	size_t nodes = 0, labels = 0;
+
+	for (size_t i = 0; i < sp->nplacement; i++) {
+		nodes += !strncmp(sp->placement[i], "node=", 5);
+		labels += !strncmp(sp->placement[i], "label=", 6);
+	}
+	if (!nodes && !labels)
+		return;
+	scalar_out(o, "placement");
+	map_start(o, true);
+	if (nodes)
+		strv_out(o, "nodes", sp->placement, sp->nplacement, "node=");
+	if (labels)
+		strv_out(o, "labels", sp->placement, sp->nplacement, "label=");
+	map_end(o);
+}
+
+/* The stop signal by name (INT), a number if it has none. */
+static void signal_out(mf_out *o, int32_t sig)
+{
+	const char *name = sig > 0 && sig < NSIG ? sigabbrev_np(sig) : NULL;
+	char num[16];
+
+	snprintf(num, sizeof num, "%d", (int)sig);
+	scalar_out(o, "stop_signal");
+	if (name)
+		scalar_out(o, name);
+	else
+		plain_out(o, num);
+}
+
+/* One service: its keys in docs/manifest.md's order, defaults left out. */
+static void svc_out(mf_out *o, const rs_spec *sp)
+{
+	rs_spec def;
+
+	rs_spec_init(&def);
+	map_start(o, false);
+	str_out(o, "label", sp->label);
+	strv_out(o, "command", sp->argv, sp->argc, NULL);
+	if (sp->node[0])
+		str_out(o, "node", sp->node);
+	if (sp->envc)
+		kv_out(o, "env", sp->env, sp->envc);
+	if (sp->cwd)
+		str_out(o, "cwd", sp->cwd);
+	if (sp->replicas != def.replicas)
+		uint_out(o, "replicas", sp->replicas);
+	placement_out(o, sp);
+	if (sp->policy != def.policy)
+		str_out(o, "restart", rs_policy_to_string(sp->policy));
+	backoff_out(o, &sp->backoff);
+	if (sp->period_ms != def.period_ms)
+		seconds_out(o, "period", sp->period_ms);
+	if (sp->ready_timeout_ms != def.ready_timeout_ms)
+		seconds_out(o, "ready_timeout", sp->ready_timeout_ms);
+	if (sp->stop_signal != def.stop_signal)
+		signal_out(o, sp->stop_signal);
+	if (sp->stop_timeout_ms != def.stop_timeout_ms)
+		seconds_out(o, "stop_timeout", sp->stop_timeout_ms);
+	if (sp->notify != def.notify)
+		str_out(o, "notify", rs_notify_type_to_string(sp->notify));
+	if (sp->settle_ms != def.settle_ms)
+		seconds_out(o, "settle", sp->settle_ms);
+	if (sp->ndeps)
+		strv_out(o, "depends_on", sp->deps, sp->ndeps, NULL);
+	if (sp->critical)
+		bool_out(o, "critical", true);
+	if (sp->script)
+		str_out(o, "script", sp->script);
+	if (sp->user[0])
+		str_out(o, "user", sp->user);
+	if (sp->keep_caps)
+		bool_out(o, "keep_caps", true);
+	if (sp->fence != def.fence)
+		str_out(o, "fence", rs_fence_to_string(sp->fence));
+	if (sp->nlisten)
+		kv_out(o, "listen", sp->listen, sp->nlisten);
+	map_end(o);
+}
+
+int manifest_emit(const rs_spec *specs, size_t n, char **out, size_t *len,
+		  char *err, size_t errlen)
+{
+	mf_out o;
+	yaml_event_t ev;
+	const char *at = "";
+	int r = 0;
+
+	*out = NULL;
+	*len = 0;
+	for (size_t i = 0; i < n; i++)
+		if (specs[i].cwd && specs[i].cwd[0] != '/') {
+			snprintf(err, errlen, "%s: cwd '%s' is not an absolute path, which "
+				 "a manifest needs", specs[i].label, specs[i].cwd);
+			return -EINVAL;
+		}
+	memset(&o, 0, sizeof o);
+	if (!yaml_emitter_initialize(&o.e)) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	yaml_emitter_set_output(&o.e, buf_write, &o.buf);
+	yaml_emitter_set_unicode(&o.e, 1);   /* é as it is, not "\xe9" */
+	yaml_emitter_set_width(&o.e, -1);    /* a long command on one line */
+	yaml_emitter_set_indent(&o.e, 2);
+	emit(&o, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));
+	emit(&o, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
+	map_start(&o, false);
+	scalar_out(&o, "services");
+	seq_start(&o, false);
+	for (size_t i = 0; i < n && !o.failed; i++) {
+		at = specs[i].label;
+		svc_out(&o, &specs[i]);
+	}
+	if (!o.failed)
+		at = "";
+	seq_end(&o);
+	map_end(&o);
+	emit(&o, &ev, yaml_document_end_event_initialize(&ev, 1));
+	emit(&o, &ev, yaml_stream_end_event_initialize(&ev));
+	if (o.failed || o.buf.failed) {
+		r = o.buf.failed || o.e.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
+		snprintf(err, errlen, "%s%s%s", at, at[0] ? ": " : "", r == -ENOMEM ?
+			 "out of memory" : o.e.problem ? o.e.problem : "cannot be written as YAML");
+		free(o.buf.s);
+	} else {
+		*out = o.buf.s;
+		*len = o.buf.len;
+	}
+	yaml_emitter_delete(&o.e);
+	return r;
 }

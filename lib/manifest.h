@@ -4,8 +4,9 @@
  * anything is applied. See docs/manifest.md for the format.
  *
  * Owns: parsing, validation with "FILE:LINE: KEY: what is wrong" errors,
- * and the dependency order. Must not: know about rsd or the network
- * (unknown nodes are checked by rsd, which knows the nodes).
+ * the dependency order, and writing specs back as a manifest (rsctl
+ * export). Must not: know about rsd or the network (unknown nodes are
+ * checked by rsd, which knows the nodes).
  */
 #ifndef RS_MANIFEST_H
 #define RS_MANIFEST_H
@@ -47,5 +48,16 @@ int manifest_spec(const mf_service *s, rs_spec *out);
 void manifest_order(const manifest *m, size_t *order);
 /* Index of label in m, or -1. */
 int manifest_find(const manifest *m, const char *label);
+/* Writes specs[0..n) (borrowed) as a manifest, in that order: every field
+ * the format knows, except those equal to what the parser gives when the
+ * key is absent, so that manifest_parse and manifest_spec of the text
+ * give the same specs back (placement: node= entries before label=
+ * ones; one node= entry comes back as node). Strings YAML would read as
+ * another type (true, 8080, ~, "") are quoted. *out (malloc'ed, *len
+ * bytes and a NUL) is the caller's. 0, -ENOMEM, or -EINVAL with err: a
+ * spec a manifest cannot carry (a relative cwd, a string that is not
+ * UTF-8). */
+int manifest_emit(const rs_spec *specs, size_t n, char **out, size_t *len,
+		  char *err, size_t errlen);
 
 #endif

@@ -77,6 +77,7 @@ static const char *const verb_names[RS_V__NR] = {
 	"refresh", "restart", "shutdown", "edit", "clone", "unclone", "logs",
 	"apply", "drain", "undrain", "update", "cred-create", "cred-list",
 	"cred-revoke", "token-rotate", "upgrade-plan", "node-forget", "describe",
+	"delete", "export",
 };
 
 const char *rs_msg_type_to_string(rs_msg_type t)

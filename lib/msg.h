@@ -76,6 +76,8 @@ typedef enum rs_verb {
 	RS_V_UPGRADE_PLAN,
 	RS_V_NODE_FORGET,
 	RS_V_DESCRIBE,
+	RS_V_DELETE,
+	RS_V_EXPORT,
 	RS_V__NR
 } rs_verb;
 
@@ -145,7 +147,8 @@ typedef struct rs_request {
 	char     label[RS_LABEL_MAX];
 	rs_spec  spec;           /* owned; meaningful for up */
 	bool     no_block;
-	bool     force;          /* down of a critical service */
+	bool     force;          /* down, delete of a critical service */
+	bool     keep_events;    /* delete: keep the label's events */
 	uint32_t timeout_ms;
 	uint32_t limit;
 	uint32_t edit_mask;      /* RS_EDIT_* bits: spec fields to change */

@@ -70,6 +70,7 @@ bool opsm_mutates(rs_verb v)
 	switch (v) {
 	case RS_V_UP: case RS_V_DOWN: case RS_V_REFRESH: case RS_V_RESTART:
 	case RS_V_EDIT: case RS_V_CLONE: case RS_V_UNCLONE: case RS_V_UPDATE:
+	case RS_V_DELETE:
 		return true;
 	default:
 		return false;

@@ -490,6 +490,7 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.limit = m->u.request.limit;
 		e->b.request.edit_mask = m->u.request.edit_mask;
 		e->b.request.force = m->u.request.force;
+		e->b.request.keep_events = m->u.request.keep_events;
 		e->b.request.instance = m->u.request.instance;
 		e->b.request.after = m->u.request.after;
 		e->b.request.dry_run = m->u.request.dry_run;
@@ -1038,6 +1039,7 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.request.limit = env->request->limit;
 		m->u.request.edit_mask = env->request->edit_mask;
 		m->u.request.force = env->request->force != 0;
+		m->u.request.keep_events = env->request->keep_events != 0;
 		m->u.request.instance = env->request->instance;
 		m->u.request.after = env->request->after;
 		m->u.request.dry_run = env->request->dry_run != 0;

@@ -1,6 +1,6 @@
 /*
- * control.c - rsctl requests: up, down, status, describe, nodes, lookup,
- * events.
+ * control.c - rsctl requests: up, down, status, describe, export, nodes,
+ * lookup, events.
  *
  * Each request is decoded, checked, committed to the store, and only then
  * acted on (messages to agents). up and down reply when the instance is
@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "version.h"
 #include "log.h"
+#include "manifest.h"
 #include "rsd.h"
 #include "wire.h"
 
@@ -1864,6 +1865,145 @@ static void do_describe(rsd *d, const net_peer *peer, const rs_request *rq)
 	rsd_label_buf_free(&buf);
 }
 
+/* export's labels: rq's LABEL and the batch after it, or NULL for every
+ * service wanted up. */
+static bool export_named(const rs_request *rq)
+{
+	return rq->label[0] != '\0';
+}
+
+/* Appends "FMT..." to the warnings array w. */
+__attribute__((format(printf, 2, 3)))
+static void warn_add(json_t *w, const char *fmt, ...)
+{
+	char msg[RS_DETAIL_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	json_array_append_new(w, json_string(msg));
+}
+
+/* Whether label is among v[n] (by their specs' labels). */
+static bool spec_listed(const rs_spec *v, size_t n, const char *label)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].label, label))
+			return true;
+	return false;
+}
+
+/* The exported specs' warnings: what rsctl apply of the file would
+ * refuse (a dependency left out) or do that the table does not (start a
+ * service wanted down, stop the services a partial export leaves out). */
+static void export_warnings(rsd *d, const rs_request *rq, const rs_spec *v,
+			    size_t n, json_t *w)
+{
+	size_t all = 0;
+
+	for (rsd_svc *s = d->svcs; s; s = s->next)
+		all++;
+	for (size_t i = 0; i < n; i++) {
+		const rsd_svc *s = rsd_svc_find(d, v[i].label);
+
+		if (s && s->s.desired != RS_WANT_UP)
+			warn_add(w, "%s is wanted down: rsctl apply of this file starts it",
+				 v[i].label);
+		for (size_t k = 0; k < v[i].ndeps; k++)
+			if (!spec_listed(v, n, v[i].deps[k]))
+				warn_add(w, "%s depends on %s, which is not in this file (%s): "
+					 "rsctl apply refuses it until it is", v[i].label,
+					 v[i].deps[k], !rsd_svc_find(d, v[i].deps[k]) ?
+					 "rsd knows no such service" : export_named(rq) ?
+					 "not named" : "wanted down");
+	}
+	if (export_named(rq) && n < all)
+		warn_add(w, "this file names %zu of rsd's %zu services: rsctl apply of it "
+			 "stops the others", n, all);
+	if (n > RS_APPLY_MAX)
+		warn_add(w, "%zu services: rsctl apply takes at most %d at once", n,
+			 RS_APPLY_MAX);
+}
+
+/* export [LABEL...]: the specs as a manifest rsctl apply takes unchanged
+ * (lib/manifest.c), every service wanted up in label order, or the
+ * LABELs in the order given (any desired state). Operator only: the
+ * file carries env values, which viewers see masked. Costs the services
+ * exported (their specs are borrowed, not copied) and the text. */
+static void do_export(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	size_t n = 0, cap = export_named(rq) ? rq->nbatch + 1 : 0, len;
+	rs_spec *v = NULL;
+	json_t *names = json_array(), *down = json_array(), *w = json_array(), *o;
+	char err[RS_DETAIL_MAX], *text = NULL, *out = NULL;
+	int r;
+
+	if (!export_named(rq)) {
+		for (rsd_svc *s = d->svcs; s; s = s->next)
+			cap++;
+	}
+	if (!(v = calloc(cap ? cap : 1, sizeof *v)) || !names || !down || !w)
+		goto nomem;
+	if (export_named(rq)) {
+		for (size_t i = 0; i <= rq->nbatch; i++) {
+			const char *label = i ? rq->batch[i - 1] : rq->label;
+			rsd_svc *s = rsd_svc_find(d, label);
+
+			if (!s) {
+				rsd_reply_err(d, peer, rq->id, RS_E_NOENT,
+					      "unknown service '%s'", label);
+				goto out;
+			}
+			v[n++] = s->s.spec;   /* shallow: borrowed */
+		}
+	} else {
+		size_t ns;
+		rsd_svc **sorted = rsd_svcs_sorted(d, &ns);
+
+		if (!sorted)
+			goto nomem;
+		for (size_t i = 0; i < ns; i++) {
+			if (sorted[i]->s.desired == RS_WANT_UP)
+				v[n++] = sorted[i]->s.spec;
+			else
+				json_array_append_new(down, json_string(sorted[i]->s.spec.label));
+		}
+	}
+	if ((r = manifest_emit(v, n, &text, &len, err, sizeof err)) < 0) {
+		if (r == -ENOMEM)
+			goto nomem;
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "cannot export: %s", err);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(names, json_string(v[i].label));
+	export_warnings(d, rq, v, n, w);
+	o = json_pack("{s:s, s:O, s:O, s:O}", "manifest", text, "services", names,
+		      "wanted_down", down, "warnings", w);
+	out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!out)
+		goto nomem;
+	if (strlen(out) > RSD_UNPAGED_MAX) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "the export of %zu services "
+			      "takes %zu KiB, more than one reply carries (%u KiB): name "
+			      "fewer labels", n, strlen(out) >> 10, RSD_UNPAGED_MAX >> 10);
+		goto out;
+	}
+	rsd_reply(d, peer, rq->id, RS_OK, out, NULL);
+	goto out;
+nomem:
+	rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
+out:
+	free(out);
+	free(text);
+	free(v);
+	json_decref(names);
+	json_decref(down);
+	json_decref(w);
+}
+
 void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	d->in_request = true;
@@ -1895,6 +2035,8 @@ void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq)
 	case RS_V_TOKEN_ROTATE: rsd_auth_request(d, peer, rq); break;
 	case RS_V_UPGRADE_PLAN: do_upgrade_plan(d, peer, rq); break;
 	case RS_V_DESCRIBE: do_describe(d, peer, rq); break;
+	case RS_V_DELETE: rsd_delete(d, peer, rq); break;
+	case RS_V_EXPORT: do_export(d, peer, rq); break;
 	default:
 		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
 		break;

@@ -31,7 +31,7 @@ bool rsd_verb_read_only(rs_verb v)
 	switch (v) {
 	case RS_V_STATUS: case RS_V_NODES: case RS_V_LOOKUP: case RS_V_EVENTS:
 	case RS_V_PING: case RS_V_LOGS: case RS_V_CRED_LIST: case RS_V_UPGRADE_PLAN:
-	case RS_V_DESCRIBE: case RS_V_NONE:
+	case RS_V_DESCRIBE: case RS_V_EXPORT: case RS_V_NONE:
 		return true;
 	default:
 		return false;
@@ -171,7 +171,7 @@ static void resume(rsd *d, const net_peer *peer, const rs_request *rq,
 			return;
 		}
 		break;
-	case RS_V_DOWN: case RS_V_SHUTDOWN: case RS_V_APPLY:
+	case RS_V_DOWN: case RS_V_SHUTDOWN: case RS_V_APPLY: case RS_V_DELETE:
 		break;
 	default:   /* update: answered when it was closed; others have no row */
 		rsd_reply_err(d, peer, rq->id, RS_E_FAILED, "%s", op->detail);
@@ -194,6 +194,7 @@ static void resume(rsd *d, const net_peer *peer, const rs_request *rq,
 	p->op.answered = false;
 	p->inst_id = in ? in->si.info.id : 0;
 	p->resumed = true;
+	p->keep_events = rq->keep_events;
 	if (rq->verb == RS_V_APPLY && rsd_apply_resume(d, p) < 0) {
 		rsd_pending_free(p);
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");

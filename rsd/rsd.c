@@ -1010,7 +1010,21 @@ void rsd_svc_link(rsd *d, rsd_svc *s)
 	s->next = d->svcs;
 	d->svcs = s;
 	rsd_tab_add(&d->tsvcs, s);
-	d->svcs_gen++;   /* (an unlink, when there is one, must bump it too) */
+	d->svcs_gen++;   /* (rsd_svc_forget bumps it too) */
+}
+
+void rsd_svc_forget(rsd *d, rsd_svc *s)
+{
+	for (rsd_svc **pp = &d->svcs; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	rsd_tab_del(&d->tsvcs, s);
+	d->svcs_gen++;   /* rsd_svcs_sorted's copy names it */
+	rs_spec_clear(&s->s.spec);
+	free(s);
 }
 
 rsd_svc **rsd_svcs_sorted(rsd *d, size_t *n)
@@ -1628,6 +1642,8 @@ void rsd_pending_check(rsd *d)
 			pending_check_down(d, p);
 		else if (p->verb == RS_V_APPLY)
 			rsd_apply_check(d, p);
+		else if (p->verb == RS_V_DELETE)
+			rsd_delete_check(d, p);
 	}
 	for (p = d->pending; p; p = next) {
 		next = p->next;
@@ -1638,7 +1654,11 @@ void rsd_pending_check(rsd *d)
 			rsd_apply_expired(d, p);
 			continue;
 		}
-		if (now >= p->deadline_mono)
+		if (now >= p->deadline_mono && p->verb == RS_V_DELETE)
+			rsd_pending_done(d, p, RS_E_TIMEOUT, NULL, "%s: delete timed out "
+					 "waiting for its instances to stop; it is wanted "
+					 "down and still listed (delete it again)", p->label);
+		else if (now >= p->deadline_mono)
 			rsd_pending_done(d, p, RS_E_TIMEOUT, NULL,
 					 "%s: %s timed out", p->label,
 					 rs_verb_to_string(p->verb));

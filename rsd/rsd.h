@@ -184,6 +184,7 @@ typedef struct rsd_pending {
 	char      died_node[RS_NODE_MAX];
 	bool      resumed;        /* accepted by an earlier rsd process: checked
 				   * once the nodes have reported */
+	bool      keep_events;    /* delete: --keep-events */
 } rsd_pending;
 
 /* A request's answer, kept for its duplicates (requests.c). */
@@ -418,6 +419,9 @@ void rsd_tables_init(rsd *d);
 /* Links x at the head of its list and into its lookup table; unlink
  * takes it out of both (pp: where the list points at it). */
 void rsd_svc_link(rsd *d, rsd_svc *s);
+/* Takes s out of the list and its table, and frees it (rsctl delete:
+ * its instances are unlinked first). */
+void rsd_svc_forget(rsd *d, rsd_svc *s);
 /* The next period's converge looks at label's service again (one of its
  * instances went away or became a standby). */
 void rsd_converge_due(rsd *d, const char *label);
@@ -696,6 +700,12 @@ bool rsd_request_park(rsd *d, const net_peer *peer, rs_msg *m);
  * those past their deadline. Not from inside a handler. */
 void rsd_parked_run(rsd *d);
 void rsd_requests_free(rsd *d);
+
+/* delete.c: rsctl delete */
+void rsd_delete(rsd *d, const net_peer *peer, const rs_request *rq);
+/* A delete that waits for its instances to stop: once none runs, deletes
+ * the service and answers. */
+void rsd_delete_check(rsd *d, rsd_pending *p);
 
 /* apply.c */
 /* A resumed apply (requests.c): waits for every wanted service to run and

@@ -274,6 +274,9 @@ enum {
 	ST_EV_SPAN,
 	ST_EV_FIRST_KEPT,
 	ST_EV_PRUNE,
+	ST_EV_DEL_LABEL,
+	ST_EV_HOLES_GET,
+	ST_EV_HOLES_PUT,
 	ST_OP_ADD,
 	ST_OP_UPDATE,
 	ST_OP_OPEN,
@@ -385,6 +388,13 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_EV_FIRST_KEPT] = "SELECT min(seq) FROM event"
 			     " WHERE seq BETWEEN ?1 AND ?2 AND time_ms >= ?3",
 	[ST_EV_PRUNE] = "DELETE FROM event WHERE seq <= ?",
+	/* rsctl delete: a scan, as a label's walk is (no index) */
+	[ST_EV_DEL_LABEL] = "DELETE FROM event WHERE label = ?",
+	/* the seqs in [oldest, newest given] without a row: what deleting
+	 * a label's events left (store_event_count); no row: none */
+	[ST_EV_HOLES_GET] = "SELECT value FROM meta WHERE key = 'event_holes'",
+	[ST_EV_HOLES_PUT] = "INSERT INTO meta (key, value) VALUES ('event_holes', ?1)"
+			    " ON CONFLICT(key) DO UPDATE SET value = ?1",
 	[ST_OP_ADD]   = "INSERT INTO operation (kind, label, state, started_ms,"
 			" finished_ms, caller, detail, req_id, code)"
 			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1851,44 +1861,190 @@ static int old_prefix_end(store *s, uint64_t lo, uint64_t hi,
 }
 
 /*
- * Seqs are the rowid and only this function deletes events, always a
- * prefix, so the table is the range [first, last] with no holes (a rolled
- * back insert rolls its AUTOINCREMENT back too): every step below is a
- * rowid lookup or a range of at most `batch` rows.
+ * Holes. Seqs are the rowid, given by AUTOINCREMENT one after the other,
+ * and a rolled back insert rolls its AUTOINCREMENT back too. Pruning
+ * deletes a prefix; only store_event_del_label (rsctl delete) deletes
+ * rows in the middle, or at the end. So the table is the range [oldest
+ * seq, top] (top: the last seq given, ST_EV_NEXT - 1) less the holes
+ * those deletions left, whose number meta keeps ('event_holes', 0 when
+ * there is no row): the count is arithmetic on two rowid look-ups and
+ * that number, never a count(*). Every step below is a rowid look-up or
+ * a range of at most `batch` rows, plus one scan for a deleted label.
  */
+
+static int ev_holes_get(store *s, uint64_t *holes)
+{
+	sqlite3_stmt *st = stmt(s, ST_EV_HOLES_GET);
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	*holes = 0;
+	r = step_row(st);
+	if (r > 0) {
+		sqlite3_int64 v = sqlite3_column_int64(st, 0);
+		*holes = v > 0 ? (uint64_t)v : 0;
+		r = 0;
+	}
+	finish(st);
+	return r;
+}
+
+static int ev_holes_put(store *s, uint64_t holes)
+{
+	sqlite3_stmt *st = stmt(s, ST_EV_HOLES_PUT);
+	struct binder b = { st, 1, SQLITE_OK };
+
+	if (!st)
+		return -EBUSY;
+	b_u64(&b, holes);
+	return step_done(st, b.rc);
+}
+
+/* The last seq given (0: none ever), the queue inserted first. */
+static int ev_top(store *s, uint64_t *top)
+{
+	sqlite3_stmt *st = stmt(s, ST_EV_NEXT);
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	r = step_row(st);
+	if (r > 0) {
+		*top = (uint64_t)sqlite3_column_int64(st, 0) - 1;
+		r = 0;
+	} else if (r == 0) {
+		r = -EIO;
+	}
+	finish(st);
+	return r;
+}
+
+/* The table's shape: its oldest and newest seq (0, 0: empty), its rows,
+ * the last seq given and the holes. */
+typedef struct ev_shape {
+	uint64_t first, last, rows, top, holes;
+} ev_shape;
+
+static int ev_shape_read(store *s, ev_shape *sh)
+{
+	uint64_t span;
+	int r;
+
+	memset(sh, 0, sizeof *sh);
+	if ((r = store_event_span(s, &sh->first, &sh->last)) < 0 || !sh->last)
+		return r;   /* (the queue inserted) */
+	if ((r = ev_holes_get(s, &sh->holes)) < 0 || (r = ev_top(s, &sh->top)) < 0)
+		return r;
+	if (sh->top < sh->last)
+		sh->top = sh->last;
+	span = sh->last - sh->first + 1;
+	/* a count meta cannot explain (a file written by an rsd that does
+	 * not keep it): at most the span, at least one row */
+	sh->rows = sh->holes < sh->top - sh->first + 1 ?
+		   sh->top - sh->first + 1 - sh->holes : 1;
+	if (sh->rows > span)
+		sh->rows = span;
+	return 0;
+}
+
+/* After `deleted` rows of sh went: the holes the table has now. Inside
+ * the caller's transaction. */
+static int ev_holes_after(store *s, const ev_shape *sh, uint64_t deleted)
+{
+	uint64_t first, last, rows = sh->rows > deleted ? sh->rows - deleted : 0;
+	int r = store_event_span(s, &first, &last);
+
+	if (r < 0)
+		return r;
+	if (!last || !rows)
+		return sh->holes ? ev_holes_put(s, 0) : 0;
+	return ev_holes_put(s, sh->top - first + 1 > rows ? sh->top - first + 1 - rows : 0);
+}
+
+int store_event_count(store *s, uint64_t *rows)
+{
+	ev_shape sh;
+	int r = ev_shape_read(s, &sh);
+
+	*rows = r == 0 ? sh.rows : 0;
+	return r;
+}
+
+int store_event_del_label(store *s, const char *label, uint64_t *deleted)
+{
+	sqlite3_stmt *st;
+	struct binder b;
+	ev_shape sh;
+	int r;
+
+	*deleted = 0;
+	if (sqlite3_get_autocommit(s->db))
+		return -EINVAL;   /* the count and the rows go together */
+	if ((r = ev_shape_read(s, &sh)) < 0 || !sh.last)
+		return r;
+	if (!(st = stmt(s, ST_EV_DEL_LABEL)))
+		return -EBUSY;
+	b = (struct binder){ st, 1, SQLITE_OK };
+	b_text(&b, label);
+	if ((r = step_done(st, b.rc)) < 0)
+		return r;
+	*deleted = (uint64_t)sqlite3_changes(s->db);
+	return *deleted ? ev_holes_after(s, &sh, *deleted) : 0;
+}
+
+/* The count limit cuts the oldest rows - keep seqs: no more than rows -
+ * keep rows (fewer if holes are among them; the next call takes more).
+ * A table with holes is pruned in a transaction of its own (if the
+ * caller has none) so that the rows and their count go together. */
 int store_event_prune(store *s, uint64_t keep, uint64_t before_ms,
 		      uint32_t batch, uint64_t *deleted)
 {
-	uint64_t first, last, cut = 0, age_end = 0;
+	uint64_t cut = 0, age_end = 0;
 	sqlite3_stmt *st;
+	bool own = false;
+	ev_shape sh;
 	int r;
 
 	*deleted = 0;
 	if (!batch)
 		return -EINVAL;
-	r = store_event_span(s, &first, &last);   /* (inserts the queue) */
-	if (r < 0 || !last || (!keep && !before_ms))
+	r = ev_shape_read(s, &sh);   /* (inserts the queue) */
+	if (r < 0 || !sh.last || (!keep && !before_ms))
 		return r;
-	if (keep && last - first + 1 > keep)
-		cut = last - keep;
+	if (keep && sh.rows > keep)
+		cut = sh.first + (sh.rows - keep) - 1;
 	if (before_ms) {
-		r = old_prefix_end(s, first, first + batch - 1, before_ms, &age_end);
+		r = old_prefix_end(s, sh.first, sh.first + batch - 1, before_ms, &age_end);
 		if (r < 0)
 			return r;
 		if (age_end > cut)
 			cut = age_end;
 	}
-	if (cut > first + batch - 1)
-		cut = first + batch - 1;
-	if (cut < first)
+	if (cut > sh.first + batch - 1)
+		cut = sh.first + batch - 1;
+	if (cut < sh.first)
 		return 0;
 	st = stmt(s, ST_EV_PRUNE);
 	if (!st)
 		return -EBUSY;
+	if (sh.holes && sqlite3_get_autocommit(s->db)) {
+		if ((r = store_begin(s)) < 0)
+			return r;
+		own = true;
+	}
 	r = sqlite3_bind_int64(st, 1, (int64_t)cut);
 	r = step_done(st, r);
 	if (r == 0)
 		*deleted = (uint64_t)sqlite3_changes(s->db);
+	if (r == 0 && sh.holes)
+		r = ev_holes_after(s, &sh, *deleted);
+	if (own && r == 0)
+		r = store_commit(s);
+	else if (own)
+		store_rollback(s);
+	if (r < 0)
+		*deleted = 0;
 	return r;
 }
 

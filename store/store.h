@@ -130,16 +130,23 @@ int store_event_each(store *s, const char *label, uint64_t after_seq,
  * "since" a time are those after it. */
 int store_event_seq_before(store *s, uint64_t time_ms, uint64_t *seq);
 
-/* The seqs of the oldest and the newest event (0 and 0 if none): with
- * store_event_prune the only deletion, last - first + 1 rows. Cheap (two
- * rowid lookups), for a gauge. */
+/* The seqs of the oldest and the newest event (0 and 0 if none). Cheap
+ * (two rowid lookups). */
 int store_event_span(store *s, uint64_t *first, uint64_t *last);
+/* How many events there are: the span less the holes store_event_del_label
+ * left (kept in meta), not a count(*). For a gauge and the retention. */
+int store_event_count(store *s, uint64_t *rows);
+/* Deletes every event of label (rsctl delete) inside the caller's open
+ * transaction (-EINVAL outside one), with the count of holes it leaves;
+ * *deleted gets how many. A scan of the table (no index on label). */
+int store_event_del_label(store *s, const char *label, uint64_t *deleted);
 
 /* Retention: deletes the oldest events, at most `batch` (> 0), while more
  * than `keep` remain (0: no count limit) and while the oldest was stamped
  * before before_ms (0: no age limit); *deleted gets how many. Cost is
  * bounded by batch, not by the table's size. Outside a transaction it is
- * its own short write transaction. */
+ * its own short write transaction. With holes among the oldest rows it
+ * may delete fewer than it could; the next call goes on. */
 int store_event_prune(store *s, uint64_t keep, uint64_t before_ms,
 		      uint32_t batch, uint64_t *deleted);
 

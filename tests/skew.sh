@@ -12,7 +12,8 @@
 #    the same table (HEAD's rsctl asks for rows, RS_FEAT_ROWS; an rsd
 #    without them answers JSON);
 #  - the previous rsd (on the same database) with HEAD's agent and rsctl
-#    (a verb it does not know, describe: exit 9 saying so);
+#    (a verb it does not know, describe, delete, export: exit 9 saying
+#    so, nothing deleted);
 #    when HEAD's schema is newer, the previous rsd first refuses the file
 #    untouched, then runs on it with HEAD's migration steps undone;
 #  - a peer two minor versions away: refused with the documented message
@@ -251,6 +252,13 @@ else
         && grep -q "'describe' needs rsd $HEAD_V or newer" "$TMP/describe.out" \
         || fail "rsctl's message: $(cat "$TMP/describe.out")"
     ctl "$BUILD" status s2 >/dev/null || fail "rsd $PREV_V after the unknown verb"
+    # delete and export (0.3) alike: refused the same way, nothing deleted
+    for v in "delete s2" "export"; do
+        rc=0; ctl "$BUILD" $v >"$TMP/v.out" 2>&1 || rc=$?
+        [ "$rc" -eq 9 ] && grep -q "'${v%% *}' needs rsd $HEAD_V or newer" "$TMP/v.out" \
+            || fail "$v via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/v.out")"
+    done
+    ctl "$BUILD" status s2 >/dev/null || fail "s2 is gone after a delete rsd $PREV_V cannot read"
 fi
 kill -9 "$RSD"
 

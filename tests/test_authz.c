@@ -72,6 +72,14 @@ Test(authz, operator_label_patterns)
 	cr_assert(!allowed(RS_ROLE_OPERATOR, "web*", RS_V_DRAIN, "n1"));
 	cr_assert(allowed(RS_ROLE_OPERATOR, "*", RS_V_DRAIN, "n1"));
 	cr_assert(allowed(RS_ROLE_OPERATOR, "web*,*", RS_V_APPLY, ""));
+	/* delete and export: on its labels; export of everything: unlimited */
+	cr_assert(allowed(RS_ROLE_OPERATOR, "web*", RS_V_DELETE, "web1"));
+	cr_assert(!allowed(RS_ROLE_OPERATOR, "web*", RS_V_DELETE, "db"));
+	cr_assert(allowed(RS_ROLE_OPERATOR, "web*", RS_V_EXPORT, "web1"));
+	cr_assert(!allowed(RS_ROLE_OPERATOR, "web*", RS_V_EXPORT, "db"));
+	cr_assert(!allowed(RS_ROLE_OPERATOR, "web*", RS_V_EXPORT, ""));
+	cr_assert(allowed(RS_ROLE_OPERATOR, "", RS_V_EXPORT, ""));
+	cr_assert(!allowed(RS_ROLE_VIEWER, "", RS_V_EXPORT, ""));
 	cr_assert(auth_labels_all(""));
 	cr_assert(!auth_labels_all("web*"));
 	cr_assert(auth_patterns_valid("web*,db-?,[ab]x"));

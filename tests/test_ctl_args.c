@@ -364,6 +364,65 @@ Test(ctl_args, node_forget)
 	assert_usage("unknown verb 'node'", "node");
 }
 
+/* rsctl delete LABEL [--keep-events] [--force] [--no-block]: down's
+ * timeout, nothing kept or forced unless asked */
+Test(ctl_args, delete)
+{
+	ctl_cmd c;
+	const rs_request *r;
+
+	cr_assert_eq(parse(&c, "delete", "web", NULL), ARGS_RUN, "%s", errtext);
+	r = &c.req.u.request;
+	cr_assert_eq(r->verb, RS_V_DELETE);
+	cr_assert_str_eq(r->label, "web");
+	cr_assert_not(r->keep_events);
+	cr_assert_not(r->force);
+	cr_assert_not(r->no_block);
+	cr_assert_eq(r->timeout_ms, CTL_DOWN_TIMEOUT_MS);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "delete", "--keep-events", "db-1", "--force", "--no-block",
+			   "--timeout", "30", NULL), ARGS_RUN, "%s", errtext);
+	r = &c.req.u.request;
+	cr_assert_str_eq(r->label, "db-1");
+	cr_assert(r->keep_events);
+	cr_assert(r->force);
+	cr_assert(r->no_block);
+	cr_assert_eq(r->timeout_ms, 30000);
+	ctl_cmd_clear(&c);
+	assert_usage("missing LABEL", "delete");
+	assert_usage("unexpected argument 'db'", "delete", "web", "db");
+	assert_usage("unknown option '--keep'", "delete", "web", "--keep");
+	assert_usage("is invalid", "delete", "web/1");
+}
+
+/* rsctl export [LABEL...]: every service, or the LABELs in order */
+Test(ctl_args, export)
+{
+	ctl_cmd c;
+	const rs_request *r;
+
+	cr_assert_eq(parse(&c, "export", NULL), ARGS_RUN, "%s", errtext);
+	r = &c.req.u.request;
+	cr_assert_eq(r->verb, RS_V_EXPORT);
+	cr_assert_str_eq(r->label, "");
+	cr_assert_eq(r->nbatch, 0);
+	cr_assert_eq(r->timeout_ms, CTL_TIMEOUT_MS);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "export", "web", "db", "api", "--json", NULL), ARGS_RUN,
+		     "%s", errtext);
+	r = &c.req.u.request;
+	cr_assert_str_eq(r->label, "web");
+	cr_assert_eq(r->nbatch, 2);
+	cr_assert_str_eq(r->batch[0], "db");
+	cr_assert_str_eq(r->batch[1], "api");
+	cr_assert(c.json);
+	ctl_cmd_clear(&c);
+	assert_usage("'web' is given twice", "export", "web", "web");
+	assert_usage("'db' is given twice", "export", "web", "db", "db");
+	assert_usage("is invalid", "export", "web/1");
+	assert_usage("unknown option '--all'", "export", "--all");
+}
+
 /* rsctl describe LABEL: one label, no options of its own; --json is the
  * global one, before or after the verb */
 Test(ctl_args, describe)

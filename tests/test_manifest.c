@@ -160,6 +160,10 @@ static const struct bad bads[] = {
 	  "services[0].replicas: expected a whole number >= 1" },
 	{ "neg-period", "services:\n  - label: a\n    command: [x]\n    period: -1\n",
 	  "services[0].period: expected a number of seconds, got '-1'" },
+	{ "nan-period", "services:\n  - label: a\n    command: [x]\n    period: nan\n",
+	  "services[0].period: expected a number of seconds, got 'nan'" },
+	{ "big-period", "services:\n  - label: a\n    command: [x]\n    period: 4294967.2955\n",
+	  "services[0].period: expected a number of seconds, got '4294967.2955'" },
 	{ "bad-policy", "services:\n  - label: a\n    command: [x]\n    restart: sometimes\n",
 	  "services[0].restart: 'sometimes' is not one of always, on-failure, never" },
 	{ "bad-signal", "services:\n  - label: a\n    command: [x]\n    stop_signal: NOPE\n",
@@ -254,4 +258,223 @@ Test(manifest, load_missing_file, .timeout = 10)
 
 	cr_assert_lt(manifest_load("/nonexistent/x.yaml", &m, err, sizeof err), 0);
 	cr_assert(strstr(err, "/nonexistent/x.yaml: No such file"), "%s", err);
+}
+
+/* ---- manifest_emit: what rsctl export writes -------------------------- */
+
+static void assert_strv_eq(const char *what, char *const *a, size_t an,
+			   char *const *b, size_t bn)
+{
+	cr_assert_eq(an, bn, "%s: %zu entries, want %zu", what, bn, an);
+	for (size_t i = 0; i < an; i++)
+		cr_assert_str_eq(b[i], a[i], "%s[%zu]", what, i);
+}
+
+static void assert_spec_eq(const rs_spec *a, const rs_spec *b)
+{
+	cr_assert_str_eq(b->label, a->label);
+	assert_strv_eq("command", a->argv, a->argc, b->argv, b->argc);
+	assert_strv_eq("env", a->env, a->envc, b->env, b->envc);
+	if (a->cwd)
+		cr_assert_str_eq(b->cwd ? b->cwd : "(null)", a->cwd);
+	else
+		cr_assert_null(b->cwd, "cwd %s", b->cwd);
+	cr_assert_eq(b->period_ms, a->period_ms);
+	cr_assert_eq(b->ready_timeout_ms, a->ready_timeout_ms);
+	cr_assert_eq(b->stop_timeout_ms, a->stop_timeout_ms);
+	cr_assert_eq(b->stop_signal, a->stop_signal);
+	cr_assert_eq(b->policy, a->policy);
+	cr_assert_eq(b->backoff.initial_ms, a->backoff.initial_ms);
+	cr_assert_eq(b->backoff.factor, a->backoff.factor);
+	cr_assert_eq(b->backoff.max_ms, a->backoff.max_ms);
+	cr_assert_eq(b->backoff.reset_ms, a->backoff.reset_ms);
+	cr_assert_eq(b->backoff.disabled, a->backoff.disabled);
+	cr_assert_eq(b->notify, a->notify);
+	cr_assert_eq(b->settle_ms, a->settle_ms);
+	cr_assert_str_eq(b->node, a->node);
+	cr_assert_str_eq(b->user, a->user);
+	cr_assert_eq(b->keep_caps, a->keep_caps);
+	cr_assert_eq(b->fence, a->fence);
+	if (a->script)
+		cr_assert_str_eq(b->script ? b->script : "(null)", a->script);
+	else
+		cr_assert_null(b->script);
+	cr_assert_eq(b->critical, a->critical);
+	cr_assert_eq(b->replicas, a->replicas);
+	assert_strv_eq("depends_on", a->deps, a->ndeps, b->deps, b->ndeps);
+	assert_strv_eq("listen", a->listen, a->nlisten, b->listen, b->nlisten);
+	assert_strv_eq("placement", a->placement, a->nplacement, b->placement,
+		       b->nplacement);
+}
+
+/* Emits specs[n], parses the text, and checks that every spec comes back
+ * as it was (manifest_spec: what rsctl apply sends). Returns the text
+ * (the caller frees). */
+static char *round_trip(const rs_spec *specs, size_t n)
+{
+	char err[512] = "", *text;
+	size_t len;
+	manifest m;
+
+	cr_assert_eq(manifest_emit(specs, n, &text, &len, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(strlen(text), len);
+	cr_assert_eq(manifest_parse("export.yaml", text, len, &m, err, sizeof err), 0,
+		     "%s\n--- the text:\n%s", err, text);
+	cr_assert_eq(m.n, n);
+	for (size_t i = 0; i < n; i++) {
+		rs_spec got;
+
+		cr_assert_eq(manifest_spec(&m.svcs[i], &got), 0);
+		assert_spec_eq(&specs[i], &got);
+		rs_spec_clear(&got);
+	}
+	manifest_free(&m);
+	return text;
+}
+
+static void add_args(rs_spec *s, const char *const *v)
+{
+	for (; *v; v++)
+		cr_assert_eq(rs_spec_add_arg(s, *v), 0, "%s", *v);
+}
+
+/* Every field set, with strings YAML would mangle unquoted (spaces,
+ * quotes, unicode, control characters, indicators, words and numbers
+ * YAML reads as other types), the largest time, a signal without a
+ * name; then a service with nothing but defaults, written as two keys. */
+Test(manifest, emit_every_field_round_trips, .timeout = 10)
+{
+	static const char *const argv[] = {
+		"/usr/bin/my prog", "--name=\"quoted\"", "it's", "ünïcødé ✓ 日本",
+		"tab\there", "new\nline", "", "8080", "true", "~", "null", "no",
+		"- dash", "[x, y]", "#comment", "a: b", "{brace}", "*star", "&anchor",
+		"!tag", "%pct", "@at", "`tick`", "0x1F", "1e3", "2026-12-06",
+		" leading", "trailing ", "back\\slash", "bell\a", "del\x7f", "--",
+		"-", "?", ":", "|", ">", "'", "\"", ",", NULL,
+	};
+	static const char *const env[] = {
+		"MODE=fast", "EMPTY=", "QUOTE=\"x\" 'y'", "UNI=é", "NUM=8080", "YES=yes",
+		"EQ=a=b=c", "SP= space ", "true=key that looks typed", "NL=a\nb", NULL,
+	};
+	rs_spec s[3];
+	char *text;
+
+	for (int i = 0; i < 3; i++)
+		rs_spec_init(&s[i]);
+	strcpy(s[0].label, "web.front-1");
+	add_args(&s[0], argv);
+	for (const char *const *e = env; *e; e++)
+		cr_assert_eq(rs_spec_add_env(&s[0], *e), 0);
+	s[0].cwd = strdup("/srv/my dir");
+	s[0].period_ms = 5000;
+	s[0].ready_timeout_ms = 7500;
+	s[0].stop_timeout_ms = 3001;
+	s[0].stop_signal = SIGINT;
+	s[0].policy = RS_RP_ON_FAILURE;
+	s[0].backoff = (rs_backoff){ .initial_ms = 500, .factor = 3, .max_ms = 20000,
+				     .reset_ms = 1, .disabled = true };
+	s[0].notify = RS_NT_NOTIFY;
+	s[0].settle_ms = 200;
+	strcpy(s[0].user, "www-data");
+	s[0].keep_caps = true;
+	s[0].fence = RS_FENCE_STOP;
+	s[0].script = strdup("/usr/local/bin/recover it");
+	s[0].critical = true;
+	s[0].replicas = 3;
+	cr_assert_eq(rs_spec_add_dep(&s[0], "db"), 0);
+	cr_assert_eq(rs_spec_add_dep(&s[0], "8080"), 0);
+	cr_assert_eq(rs_spec_add_listen(&s[0], "http=tcp:0.0.0.0:8080"), 0);
+	cr_assert_eq(rs_spec_add_listen(&s[0], "http6=tcp6:[::]:8080"), 0);
+	cr_assert_eq(rs_spec_add_listen(&s[0], "admin=unix:/run/web/admin sock"), 0);
+	cr_assert_eq(rs_spec_add_placement(&s[0], "node=n1"), 0);
+	cr_assert_eq(rs_spec_add_placement(&s[0], "node=n2"), 0);
+	cr_assert_eq(rs_spec_add_placement(&s[0], "label=ssd"), 0);
+	cr_assert_eq(rs_spec_add_placement(&s[0], "label=eu"), 0);
+
+	strcpy(s[1].label, "db");
+	add_args(&s[1], (const char *const[]){ "postgres", NULL });
+	strcpy(s[1].node, "n3");
+	s[1].stop_signal = SIGRTMIN + 2;     /* no name: a number */
+	s[1].ready_timeout_ms = UINT32_MAX;  /* 4294967.295 s */
+	s[1].settle_ms = 0;
+	s[1].cwd = strdup("/");
+
+	strcpy(s[2].label, "8080");          /* a label YAML reads as a number */
+	add_args(&s[2], (const char *const[]){ "x", NULL });
+
+	text = round_trip(s, 3);
+	cr_assert(strstr(text, "ünïcødé ✓ 日本"), "unicode escaped:\n%s", text);
+	cr_assert(strstr(text, "\"8080\""), "a number-like string unquoted:\n%s", text);
+	cr_assert(strstr(text, "stop_signal: INT"), "%s", text);
+	cr_assert(strstr(text, "ready_timeout: 4294967.295"), "%s", text);
+	cr_assert(strstr(text, "settle: 0\n"), "%s", text);
+	/* the defaults' service: its label and command only */
+	cr_assert(strstr(text, "- label: \"8080\"\n  command: [x]\n"), "%s", text);
+	cr_assert_str_eq(strstr(text, "- label: \"8080\""),
+			 "- label: \"8080\"\n  command: [x]\n", "%s", text);
+	free(text);
+	for (int i = 0; i < 3; i++)
+		rs_spec_clear(&s[i]);
+}
+
+/* One node= entry comes back as node (the same constraint); an empty
+ * list is a manifest too (rsd with no service wanted up). */
+Test(manifest, emit_one_node_and_nothing, .timeout = 10)
+{
+	rs_spec s, want;
+	char err[256], *text;
+	size_t len;
+	manifest m;
+
+	rs_spec_init(&s);
+	strcpy(s.label, "a");
+	add_args(&s, (const char *const[]){ "x", NULL });
+	cr_assert_eq(rs_spec_add_placement(&s, "node=n1"), 0);
+	cr_assert_eq(manifest_emit(&s, 1, &text, &len, err, sizeof err), 0, "%s", err);
+	cr_assert(strstr(text, "placement: {nodes: [n1]}"), "%s", text);
+	cr_assert_eq(manifest_parse("one.yaml", text, len, &m, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(manifest_spec(&m.svcs[0], &want), 0);
+	cr_assert_str_eq(want.node, "n1");
+	cr_assert_eq(want.nplacement, 0);
+	rs_spec_clear(&want);
+	manifest_free(&m);
+	free(text);
+	rs_spec_clear(&s);
+
+	cr_assert_eq(manifest_emit(NULL, 0, &text, &len, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(manifest_parse("none.yaml", text, len, &m, err, sizeof err), 0,
+		     "%s\n%s", err, text);
+	cr_assert_eq(m.n, 0);
+	manifest_free(&m);
+	free(text);
+}
+
+/* What a manifest cannot carry is refused, naming the service: a
+ * relative cwd (rsctl up --cwd takes one), a string that is not UTF-8. */
+Test(manifest, emit_refuses_what_a_manifest_cannot_carry, .timeout = 10)
+{
+	rs_spec s[2];
+	char err[256], *text = (char *)"unchanged";
+	size_t len = 1;
+
+	for (int i = 0; i < 2; i++) {
+		rs_spec_init(&s[i]);
+		add_args(&s[i], (const char *const[]){ "x", NULL });
+	}
+	strcpy(s[0].label, "ok");
+	strcpy(s[1].label, "rel");
+	s[1].cwd = strdup("srv");
+	cr_assert_eq(manifest_emit(s, 2, &text, &len, err, sizeof err), -EINVAL);
+	cr_assert_null(text);
+	cr_assert_eq(len, 0);
+	cr_assert(strstr(err, "rel: cwd 'srv' is not an absolute path"), "%s", err);
+	free(s[1].cwd);
+	s[1].cwd = NULL;
+	strcpy(s[1].label, "bytes");
+	cr_assert_eq(rs_spec_add_arg(&s[1], "\xff\xfe"), 0);
+	cr_assert_eq(manifest_emit(s, 2, &text, &len, err, sizeof err), -EINVAL);
+	cr_assert(strstr(err, "bytes: "), "%s", err);
+	cr_assert_null(text);
+	for (int i = 0; i < 2; i++)
+		rs_spec_clear(&s[i]);
 }

@@ -93,7 +93,8 @@ Test(opsm, admit_every_verb_pair, .timeout = 10)
 			opsm_verdict v = opsm_admit((rs_verb)run, (rs_verb)in);
 			bool mutates = in == RS_V_UP || in == RS_V_DOWN || in == RS_V_REFRESH ||
 				       in == RS_V_RESTART || in == RS_V_EDIT || in == RS_V_CLONE ||
-				       in == RS_V_UNCLONE || in == RS_V_UPDATE;
+				       in == RS_V_UNCLONE || in == RS_V_UPDATE ||
+				       in == RS_V_DELETE;
 
 			cr_assert_eq(opsm_mutates((rs_verb)in), mutates);
 			if (!mutates)
@@ -111,4 +112,8 @@ Test(opsm, admit_every_verb_pair, .timeout = 10)
 	cr_assert_eq(opsm_admit(RS_V_UPDATE, RS_V_EDIT), OPSM_BUSY);
 	cr_assert_eq(opsm_admit(RS_V_UPDATE, RS_V_CLONE), OPSM_BUSY);
 	cr_assert_eq(opsm_admit(RS_V_UPDATE, RS_V_UPDATE), OPSM_BUSY);
+	/* delete waits for everything, a start too (down cancels that) */
+	cr_assert_eq(opsm_admit(RS_V_UP, RS_V_DELETE), OPSM_BUSY);
+	cr_assert_eq(opsm_admit(RS_V_DELETE, RS_V_DOWN), OPSM_BUSY);
+	cr_assert_eq(opsm_admit(RS_V_DELETE, RS_V_STATUS), OPSM_ADMIT);
 }

@@ -1048,6 +1048,82 @@ Test(store, event_prune_by_age_in_batches)
 	store_close(&s);
 }
 
+/* The count store_event_count gives, and that it is the table's. */
+static void expect_count(store *s, uint64_t want)
+{
+	uint64_t n;
+
+	cr_assert_eq(store_event_count(s, &n), 0);
+	cr_assert_eq(n, want, "count %llu, want %llu", (unsigned long long)n,
+		     (unsigned long long)want);
+	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM event"), (long long)want);
+}
+
+/* rsctl delete drops a label's events: only inside a transaction; the
+ * holes it leaves (in the middle and at the end) are counted, so the
+ * count stays the table's and the count limit keeps `keep` rows, not
+ * `keep` seqs; a rollback keeps rows and count; holes pruned away or a
+ * table emptied count no more; the count survives a reopen. */
+Test(store, events_deleted_by_label)
+{
+	store *s = open_ok();
+	uint64_t del, first, last;
+
+	for (int i = 0; i < 20; i++)   /* 1 b, 2 a, ..., 19 b, 20 a */
+		add_lev(s, i % 2 ? "a" : "b", "x");
+	expect_count(s, 20);
+	cr_assert_eq(store_event_del_label(s, "a", &del), -EINVAL);
+	expect_count(s, 20);
+	cr_assert_eq(store_begin(s), 0);
+	cr_assert_eq(store_event_del_label(s, "a", &del), 0);
+	cr_assert_eq(del, 10);
+	cr_assert_eq(store_event_del_label(s, "none", &del), 0);
+	cr_assert_eq(del, 0);
+	cr_assert_eq(store_commit(s), 0);
+	expect_count(s, 10);
+	expect_events(s, "a", 0, 0, "");
+	/* the next seq follows the deleted newest one (20) */
+	cr_assert_eq(add_lev(s, "c", "c1"), 21);
+	expect_count(s, 11);
+	store_close(&s);
+	s = open_ok();
+	expect_count(s, 11);
+
+	/* keep 5 of 11: the oldest 6 seqs hold 3 rows, then 2, then 1 */
+	cr_assert_eq(store_event_prune(s, 5, 0, 100, &del), 0);
+	cr_assert_eq(del, 3);
+	expect_count(s, 8);
+	cr_assert_eq(store_event_prune(s, 5, 0, 100, &del), 0);
+	cr_assert_eq(del, 2);
+	cr_assert_eq(store_event_prune(s, 5, 0, 100, &del), 0);
+	cr_assert_eq(del, 1);
+	cr_assert_eq(store_event_prune(s, 5, 0, 100, &del), 0);
+	cr_assert_eq(del, 0);
+	expect_count(s, 5);
+	cr_assert_eq(store_event_span(s, &first, &last), 0);
+	cr_assert(first == 13 && last == 21, "span %llu..%llu",
+		  (unsigned long long)first, (unsigned long long)last);
+
+	/* rolled back: the rows and their count stay */
+	cr_assert_eq(store_begin(s), 0);
+	cr_assert_eq(store_event_del_label(s, "b", &del), 0);
+	cr_assert_eq(del, 4);
+	store_rollback(s);
+	expect_count(s, 5);
+
+	/* emptied: no holes left; seqs go on */
+	cr_assert_eq(store_begin(s), 0);
+	cr_assert_eq(store_event_del_label(s, "b", &del), 0);
+	cr_assert_eq(store_event_del_label(s, "c", &del), 0);
+	cr_assert_eq(store_commit(s), 0);
+	expect_count(s, 0);
+	cr_assert_eq(raw_int(dbpath, "SELECT value FROM meta WHERE key = 'event_holes'"), 0);
+	cr_assert_eq(add_lev(s, "d", "d1"), 22);
+	expect_count(s, 1);
+	expect_span(s, 22, 22);
+	store_close(&s);
+}
+
 Test(store, event_prune_age_stops_at_a_newer_stamp)
 {
 	store *s = open_ok();

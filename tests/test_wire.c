@@ -371,6 +371,8 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 		cr_assert_str_eq(a->u.request.page_after, b->u.request.page_after);
 		cr_assert_eq(a->u.request.page_size, b->u.request.page_size);
 		cr_assert_eq(a->u.request.rows, b->u.request.rows);
+		cr_assert_eq(a->u.request.force, b->u.request.force);
+		cr_assert_eq(a->u.request.keep_events, b->u.request.keep_events);
 		break;
 	case RS_MSG_REPLY:
 		cr_assert_eq(a->u.reply.id, b->u.reply.id);
@@ -518,6 +520,19 @@ Test(wire, roundtrip_request, .timeout = 10)
 	rs_msg_init(&m, RS_MSG_REQUEST);    /* spec as a zeroed struct */
 	m.u.request.verb = RS_V_PING;
 	memset(&m.u.request.spec, 0, sizeof m.u.request.spec);
+	roundtrip(&m);
+
+	/* the 0.3 verbs keep the numbers rs.proto gives them */
+	cr_assert_eq(RS_V_DELETE, 26);
+	cr_assert_eq(RS_V_EXPORT, 27);
+	rs_msg_init(&m, RS_MSG_REQUEST);
+	m.u.request.verb = RS_V_DELETE;
+	strcpy(m.u.request.label, "web");
+	m.u.request.force = true;
+	m.u.request.keep_events = true;
+	roundtrip(&m);
+	rs_msg_init(&m, RS_MSG_REQUEST);
+	m.u.request.verb = RS_V_EXPORT;
 	roundtrip(&m);
 }
 

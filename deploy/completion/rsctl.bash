@@ -4,7 +4,7 @@ _rsctl()
     local cur prev verbs
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    verbs="up down refresh restart shutdown edit update clone unclone status describe lookup is-running nodes events logs apply diff drain undrain node ping cred token help"
+    verbs="up down delete refresh restart shutdown edit update clone unclone status describe lookup is-running nodes events logs apply diff export drain undrain node ping cred token help"
     local i verb=""
     for ((i = 1; i < COMP_CWORD; i++)); do
         case " $verbs " in *" ${COMP_WORDS[i]} "*) verb=${COMP_WORDS[i]}; break;; esac
@@ -25,6 +25,8 @@ _rsctl()
         up|edit) COMPREPLY=($(compgen -W "--node --period --ready-timeout --no-block --env --cwd --restart --backoff-initial --backoff-factor --backoff-max --backoff-reset --no-backoff --stop-signal --stop-timeout --notify --settle --script --critical --replicas --listen --node-label --user --keep-caps --fence --" -- "$cur"));;
         update) COMPREPLY=($(compgen -W "--args --env --maxtime --min-healthy --prepare-signal --no-rollback --max-unavailable --canary --batch --" -- "$cur"));;
         down) COMPREPLY=($(compgen -W "--force" -- "$cur"));;
+        delete) COMPREPLY=($(compgen -W "--keep-events --force --no-block" -- "$cur"));;
+        export) COMPREPLY=($(compgen -W "--json" -- "$cur"));;
         cred) COMPREPLY=($(compgen -W "create list revoke --role --labels --node" -- "$cur")); return;;
         token) COMPREPLY=($(compgen -W "rotate" -- "$cur")); return;;
         node) COMPREPLY=($(compgen -W "forget" -- "$cur")); return;;
