@@ -4,8 +4,9 @@
  *
  * rs-agent runs as two processes (docs/design.md, "The agent is two
  * processes"). The keeper forks/execs, reaps, signals, holds each
- * instance's notify socket, listening sockets and stored fds, and keeps
- * every exit status until the engine has acknowledged it. It speaks no
+ * instance's notify socket, listening sockets and stored fds, writes and
+ * rotates each instance's log (klog.h), and keeps every exit status until
+ * the engine has acknowledged it. It speaks no
  * ZeroMQ and parses no protobuf: fixed headers on a SOCK_SEQPACKET unix
  * socket at STATE_DIR/run/keeper.sock, fds passed with SCM_RIGHTS. The
  * engine (the rest of rs-agent) decides; killing or restarting it touches
@@ -43,8 +44,10 @@
 /* K_HELLO's b and K_HELLO_END's b: the protocol both ends speak. 2: the
  * K_SPAWN record is counted strings (kproto.h); a keeper older than that
  * answers 0. 3: K_LEASE, and the K_SPAWN record ends with the fenced
- * flag's stop signal and timeout. */
-#define KEEPER_PROTO     3
+ * flag's stop signal and timeout. 4: the record ends with the log's
+ * bound, and the keeper writes the log: the child's stdout and stderr
+ * are a pipe it reads, stamps and rotates (klog.h). */
+#define KEEPER_PROTO     4
 #define KEEPER_PROTO_MIN 2   /* the oldest keeper an engine still drives: an
 			      * agent upgraded in place keeps its services;
 			      * only the keeper's own lease (K_LEASE, fenced
