@@ -37,6 +37,7 @@ typedef struct ctl_cmd {
 	bool        json;
 	rs_msg      req;        /* RS_MSG_REQUEST, owned; timeout_ms resolved */
 	bool        follow;     /* logs/events -f: keep asking for more */
+	bool        timestamps; /* logs --timestamps: each line's time */
 	const char *cred_path;  /* --cred FILE (borrowed), NULL: $RS_CRED... */
 	bool        insecure;   /* --insecure: plaintext, no credential */
 	bool        predicate;  /* is-running: the answer is the exit code */

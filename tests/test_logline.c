@@ -1,7 +1,8 @@
 /*
  * test_logline.c - the stored line's prefix (lib/logline.c: RFC 3339
  * times both ways, the calendar at its edges, what parses as stamped and
- * what does not).
+ * what does not) and rsctl's printing of stored lines (ctl/logview.c:
+ * the text, --timestamps, the restart separator, the line limit).
  */
 #include <criterion/criterion.h>
 
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "logline.h"
+#include "logview.h"
 
 Test(logline, time_formats_rfc3339_utc_ms, .timeout = 10)
 {
@@ -100,4 +102,91 @@ Test(logline, unstamped_lines_are_all_text, .timeout = 10)
 		cr_assert_eq(l.pid, 0);
 		cr_assert_eq(l.ms, 0);
 	}
+}
+
+/* Runs logview_write over data; returns stdout, *err gets stderr (both
+ * malloc'ed). */
+static char *view(logview *v, const char *data, bool stamped, char **err)
+{
+	char *o = NULL, *e = NULL;
+	size_t ol = 0, el = 0;
+	FILE *out = open_memstream(&o, &ol), *ef = open_memstream(&e, &el);
+
+	cr_assert_eq(logview_write(v, data, strlen(data), stamped, out, ef), 0);
+	fclose(out);
+	fclose(ef);
+	*err = e;
+	return o;
+}
+
+static const char stored[] =
+	"2026-12-06T03:59:17.309Z [10] one\n"
+	"2026-12-06T03:59:17.400Z [10] two\n"
+	"old unstamped\n"
+	"2026-12-06T03:59:18.000Z [12] three\n";
+
+Test(logview, text_timestamps_and_separators, .timeout = 10)
+{
+	logview v = { .label = "web", .instance = 3 };
+	char *out, *err;
+
+	out = view(&v, stored, true, &err);
+	cr_assert_str_eq(out, "one\ntwo\nold unstamped\nthree\n");
+	cr_assert_str_eq(err, "", "no separator without -f");
+	cr_assert_eq(v.lines, 4);
+	free(out), free(err);
+
+	v = (logview){ .label = "web", .instance = 3, .timestamps = true,
+		       .separators = true };
+	out = view(&v, stored, true, &err);
+	cr_assert_str_eq(out, "2026-12-06T03:59:17.309Z one\n2026-12-06T03:59:17.400Z two\n"
+			 "old unstamped\n2026-12-06T03:59:18.000Z three\n");
+	cr_assert_str_eq(err, "--- web/3 restarted: pid 10 -> 12 ---\n");
+	cr_assert_eq(v.pid, 12);
+	free(out), free(err);
+}
+
+Test(logview, process_change_without_lines, .timeout = 10)
+{
+	logview v = { .label = "web", .instance = 3, .separators = true };
+	char *o = NULL, *e = NULL;
+	size_t ol = 0, el = 0;
+	FILE *out = open_memstream(&o, &ol), *err = open_memstream(&e, &el);
+
+	logview_process(&v, 0, out, err);      /* none: nothing */
+	logview_process(&v, 20, out, err);     /* the first: nothing */
+	logview_process(&v, 20, out, err);
+	logview_process(&v, 21, out, err);     /* restarted, silent so far */
+	cr_assert_eq(logview_write(&v, "2026-12-06T03:59:18.000Z [21] up\n", 33,
+				   true, out, err), 0);
+	fclose(out);
+	fclose(err);
+	cr_assert_str_eq(o, "up\n");
+	cr_assert_str_eq(e, "--- web/3 restarted: pid 20 -> 21 ---\n");
+	free(o), free(e);
+}
+
+Test(logview, stops_at_max_lines, .timeout = 10)
+{
+	logview v = { .label = "web", .max = 2 };
+	char *out, *err;
+
+	out = view(&v, stored, true, &err);
+	cr_assert_str_eq(out, "one\ntwo\n");
+	cr_assert_eq(v.lines, 2);
+	free(out), free(err);
+	/* plain text (an older agent) prints as it came */
+	v = (logview){ .label = "web" };
+	out = view(&v, "a\nb\n", false, &err);
+	cr_assert_str_eq(out, "a\nb\n");
+	cr_assert_eq(v.lines, 2);
+	free(out), free(err);
+}
+
+Test(logview, separator_text, .timeout = 10)
+{
+	char buf[128];
+
+	logview_separator(buf, sizeof buf, "web", 1, 1234, 1240);
+	cr_assert_str_eq(buf, "--- web/1 restarted: pid 1234 -> 1240 ---");
 }
