@@ -71,12 +71,14 @@ enum kmsg_type {
 		       *       listen/stored fds it gets (0 = its own), a = uid + 1
 		       *       to run as (0: the keeper's), b = its gid; payload =
 		       *       the spawn record of kproto.h: counted argv, env,
-		       *       cwd, log path, groups and flags; one that does not
-		       *       parse exactly is answered -EINVAL */
+		       *       cwd, log path, groups, flags, fence and log bound;
+		       *       one that does not parse exactly is answered -EINVAL,
+		       *       a log that cannot be opened -errno */
 	K_SPAWNED,    /* K->E  id, a = pid or -errno, b = start ticks */
 	K_KILL,       /* E->K  id, a = signal: to the live process's group
 		       *       (b = 1: to the main process only) */
-	K_EXITED,     /* K->E  id, a = pid, b = wait status, c = mono ns seen */
+	K_EXITED,     /* K->E  id, a = pid, b = wait status, c = mono ns seen;
+		       *       what it wrote is in its log by then */
 	K_EXIT_ACK,   /* E->K  id, a = pid */
 	K_FD_ADD,     /* E->K  id, a = kind, b = 1: first drop what the name
 		       *       holds (always for notify/listen), c = most fds
