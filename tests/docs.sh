@@ -58,7 +58,7 @@ def names(table):
     return set(re.findall(r'"([a-z-]+)"', body)) - {"none"}
 emitted |= names("kind_names")
 read_only = {"status", "nodes", "lookup", "events", "ping", "logs", "cred-list",
-             "upgrade-plan"}
+             "upgrade-plan", "describe"}
 emitted |= names("verb_names") - read_only
 
 cli = read("docs/cli.md")
