@@ -235,10 +235,12 @@ void agent_metrics_stop(agent *ag);
 void logs_get(agent *ag, const rs_msg *req);
 /* The size of the instance's log now, or -1. */
 int64_t logs_size(agent *ag, const inst *in);
-/* The last (up to 3) lines the instance wrote before death_log_end (or
- * the end), on one line, into out. */
+/* The last (up to 3) lines the instance's last process (last_pid) wrote
+ * (an unstamped log: before death_log_end), on one line, into out. */
 void logs_tail_text(agent *ag, const inst *in, char *out, size_t n);
-/* Rotates every instance log over ag->log_max (copy to .1, truncate). */
+/* With a keeper older than protocol 4 (whose services write their logs
+ * themselves): rotates every instance log over ag->log_max (copy to .1,
+ * truncate). A newer keeper rotates by itself: nothing to do. */
 void logs_rotate_all(agent *ag);
 
 /* notify.c */

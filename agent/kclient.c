@@ -716,7 +716,7 @@ static int kc_attach_once(agent *ag)
 			ag->keeper_proto = m.b;
 			/* the lease a previous engine gave (protocol 3): ours
 			 * until rsd speaks to us */
-			if (m.b == KEEPER_PROTO && m.c > 0 && m.d > 0) {
+			if (m.b >= 3 && m.c > 0 && m.d > 0) {
 				ag->lease.at = (uint64_t)m.c;
 				ag->lease.ms = (uint32_t)m.d;
 			}
@@ -743,11 +743,14 @@ static int kc_attach_once(agent *ag)
 			  (long long)ag->keeper_proto, KEEPER_PROTO);
 	else if (ag->keeper_proto < KEEPER_PROTO)
 		log_warnx("the keeper (pid %d) is an older rs-agent's (keeper protocol "
-			  "%lld): services start and restart as usual, but it cannot "
-			  "stop fence: stop services by itself if this agent dies; "
-			  "restart rs-agent cleanly (SIGTERM stops the services and the "
-			  "keeper) to replace it", (int)ag->keeper_pid,
-			  (long long)ag->keeper_proto);
+			  "%lld): services start and restart as usual, but %sits "
+			  "services append to their logs themselves (no times or pids "
+			  "for rsctl logs --timestamps, --since, --previous; rotated "
+			  "by copy, which can lose lines); restart rs-agent cleanly "
+			  "(SIGTERM stops the services and the keeper) to replace it",
+			  (int)ag->keeper_pid, (long long)ag->keeper_proto,
+			  ag->keeper_proto < 3 ? "it cannot stop fence: stop services "
+			  "by itself if this agent dies, and " : "");
 	ev_io_init(&ag->keeper_io, kc_io_cb, ag->keeper_fd, EV_READ);
 	ag->keeper_io.data = ag;
 	ev_io_start(ag->loop, &ag->keeper_io);

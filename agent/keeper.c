@@ -30,6 +30,7 @@
 
 #include "clock.h"
 #include "keeper.h"
+#include "klog.h"
 #include "kproto.h"
 #include "log.h"
 
@@ -63,6 +64,7 @@ struct krec {
 	uint64_t     stop_ms;
 	bool         fence_hit;  /* its process got the stop signal */
 	uint64_t     kill_at;    /* mono ms of the SIGKILL that follows, 0 none */
+	struct klog_pipe *out;   /* the live process's stdout/stderr */
 };
 
 struct kexit {
@@ -136,6 +138,7 @@ static void rec_free(struct krec *r)
 	if (*pp)
 		*pp = r->next;
 	rec_close_fds(r, 0, NULL);
+	klog_pipe_release(&r->out);
 	free(r->meta);
 	free(r->fds);
 	free(r);
@@ -270,7 +273,8 @@ static uint64_t proc_ticks(pid_t pid)
 struct child {
 	struct krec  *r;
 	char        **argv, **env;
-	const char   *cwd, *logpath;
+	const char   *cwd;
+	int           logfd;     /* the pipe's write end: stdout and stderr */
 	pid_t         keeper;
 	bool          as_user;   /* drop to uid/gid/groups before exec */
 	bool          harden;    /* as_user: empty the capability bounding set,
@@ -303,6 +307,10 @@ static int child_exec(void *arg)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != c->keeper)   /* the keeper died before the prctl */
 		_exit(127);
+	/* stdout and stderr first: the pipe's fd may be one of the targets
+	 * 3.. below */
+	if (dup2(c->logfd, 1) < 0 || dup2(1, 2) < 0)
+		goto fail;
 	/* listening sockets first, stored fds after: moved clear of the
 	 * targets 3.. first, so no dup2 overwrites a source */
 	for (int kind = KFD_LISTEN; kind <= KFD_STORE; kind++)
@@ -320,11 +328,9 @@ static int child_exec(void *arg)
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || dup2(fd, 0) < 0)
 		goto fail;
-	fd = open(c->logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	if (fd < 0 || dup2(fd, 1) < 0 || dup2(1, 2) < 0)
-		goto fail;
-	/* the log is open (the keeper's dir); now become the service's user,
-	 * groups first, the uid last. Unless the spec keeps them, no
+	/* the output goes to the keeper, which writes the log; now become
+	 * the service's user, groups first, the uid last. Unless the spec
+	 * keeps them, no
 	 * capability can come back through exec (the bounding set is empty,
 	 * which needs CAP_SETPCAP: before setuid) and no setuid/file-cap
 	 * program can raise privileges again (no_new_privs) */
@@ -410,11 +416,12 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 	char names[KEEPER_FDS_MAX * KEEPER_FDNAME_MAX + 32], fdsvar[32];
 	struct krec *r = rec_get(h->id);
 	struct kproto_spawn sp;
+	struct klog_pipe *out;
 	struct child c;
 	void *stack = child_stack();
 	uint32_t sp_flags, sp_stop_sig, sp_stop_ms;
 	pid_t pid;
-	int e;
+	int e, wfd;
 
 	if (!r) {
 		rep.a = -ENOMEM;
@@ -436,12 +443,18 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 		rep.a = e == -ENOMEM ? e : -EINVAL;
 		goto out;
 	}
+	/* the log is opened here, in the keeper's dir, before anything runs:
+	 * a log that cannot be written fails the start with the reason */
+	if (!(out = klog_pipe_new(sp.logpath, sp.log_max, &wfd))) {
+		rep.a = -errno;
+		kproto_spawn_free(&sp);
+		goto out;
+	}
 	memcpy(env, sp.env, ((size_t)sp.envc + 1) * sizeof *env);
 	listen_env(src ? src : r, env, (int)sp.envc, names, sizeof names, fdsvar,
 		   sizeof fdsvar);
 	c = (struct child){ .r = src ? src : r, .argv = sp.argv, .env = env,
-			    .cwd = sp.cwd, .logpath = sp.logpath,
-			    .keeper = getpid() };
+			    .cwd = sp.cwd, .logfd = wfd, .keeper = getpid() };
 	if (h->a > 0) {
 		c.as_user = true;
 		c.uid = (uid_t)(h->a - 1);
@@ -456,9 +469,12 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 	sp_flags = sp.flags;
 	sp_stop_sig = sp.stop_signal;
 	sp_stop_ms = sp.stop_ms;
-	/* the child has exec'd or exited: its strings are no longer used */
+	/* the child has exec'd or exited: its strings and its end of the
+	 * pipe are no longer ours to use */
 	kproto_spawn_free(&sp);
+	close(wfd);
 	if (pid < 0) {
+		klog_pipe_release(&out);
 		rep.a = e;
 		goto out;
 	}
@@ -466,9 +482,13 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 		/* exec failed: the child is gone; reap it here, it is no exit
 		 * of the service */
 		waitpid(pid, NULL, 0);
+		klog_pipe_release(&out);
 		rep.a = -c.err;
 		goto out;
 	}
+	klog_pipe_set_pid(out, pid);
+	klog_pipe_release(&r->out);   /* a previous process's, if still held */
+	r->out = out;
 	r->pid = pid;
 	r->alive = 1;
 	r->restarts = h->d;
@@ -514,8 +534,8 @@ static void do_swap(const struct kmsg *h)
 		return;
 	}
 	t = *a;
-	a->pid = b->pid, a->alive = b->alive, a->ticks = b->ticks;
-	b->pid = t.pid, b->alive = t.alive, b->ticks = t.ticks;
+	a->pid = b->pid, a->alive = b->alive, a->ticks = b->ticks, a->out = b->out;
+	b->pid = t.pid, b->alive = t.alive, b->ticks = t.ticks, b->out = t.out;
 	for (int i = 0; i < a->nfds; i++)
 		if (a->fds[i].kind == KFD_NOTIFY)
 			for (int j = 0; j < b->nfds; j++)
@@ -553,6 +573,9 @@ static void reap_all(void)
 		kill(-pid, SIGKILL);
 		r->alive = 0;
 		r->kill_at = 0;
+		/* its last lines are in the log before the engine hears of
+		 * its death (the crash event quotes them) */
+		klog_pipe_release(&r->out);
 		if (K.nexits == K.capexits) {
 			size_t cap = K.capexits ? K.capexits * 2 : 16;
 			struct kexit *nx = realloc(K.exits, cap * sizeof *nx);
@@ -878,7 +901,14 @@ static void stop_all(void)
 			live += r->alive;
 		if (!live || clock_mono_ms() >= end)
 			break;
-		poll(NULL, 0, 20);
+		{
+			/* a service saying goodbye must not block on its pipe */
+			struct pollfd pf[64];
+			size_t n = klog_poll_fill(pf, 64);
+
+			poll(pf, (nfds_t)n, 20);
+			klog_poll_done(pf, n);
+		}
 	}
 	for (struct krec *r = K.recs; r; r = r->next)
 		if (r->alive)
@@ -969,6 +999,8 @@ static int take_lock(const char *dir)
 
 _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd)
 {
+	struct pollfd *pf = NULL;
+	size_t pfcap = 0;
 	char *abs_dir;
 	sigset_t set;
 	int r;
@@ -1042,19 +1074,30 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
 	log_info("pid %d, state dir %s, node %s", (int)getpid(), state_dir,
 		 node ? node : "(not named)");
 	while (!K.quit) {
-		/* a negative fd (no engine, no node name) is not polled */
-		struct pollfd pf[4] = {
-			{ K.sigfd, POLLIN, 0 }, { K.lsock, POLLIN, 0 },
-			{ K.conn, (short)(POLLIN | (K.nout ? POLLOUT : 0)), 0 },
-			{ K.nsock, POLLIN, 0 },
-		};
 		int live = 0, n, fence_wait = fence_tick(clock_mono_ms());
+		size_t npipes = klog_count();
 
+		if (4 + npipes > pfcap) {
+			struct pollfd *np = realloc(pf, (4 + npipes) * sizeof *np);
+			if (!np) {
+				log_warnx("out of memory for %zu pipes, retrying", npipes);
+				poll(NULL, 0, 100);
+				continue;
+			}
+			pf = np;
+			pfcap = 4 + npipes;
+		}
+		/* a negative fd (no engine, no node name) is not polled */
+		pf[0] = (struct pollfd){ K.sigfd, POLLIN, 0 };
+		pf[1] = (struct pollfd){ K.lsock, POLLIN, 0 };
+		pf[2] = (struct pollfd){ K.conn, (short)(POLLIN | (K.nout ? POLLOUT : 0)), 0 };
+		pf[3] = (struct pollfd){ K.nsock, POLLIN, 0 };
+		npipes = klog_poll_fill(pf + 4, pfcap - 4);
 		for (struct krec *k = K.recs; k; k = k->next)
 			live += k->alive;
 		/* no engine and nothing running: nothing to keep. Wait a while
 		 * for an engine (a restart), then go rather than linger */
-		n = poll(pf, 4,
+		n = poll(pf, (nfds_t)(4 + npipes),
 			 K.conn < 0 && !live ? KEEPER_IDLE_EXIT_MS : fence_wait);
 		if (n < 0 && errno != EINTR)
 			break;
@@ -1065,6 +1108,8 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
 				 KEEPER_IDLE_EXIT_MS / 1000);
 			break;
 		}
+		/* output first: a death below drains its pipe anyway */
+		klog_poll_done(pf + 4, npipes);
 		if (pf[0].revents) {
 			struct signalfd_siginfo si;
 			while (read(K.sigfd, &si, sizeof si) == (ssize_t)sizeof si)
@@ -1084,6 +1129,8 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
 	if (K.quit == 2)
 		log_info("signalled: stopping every service");
 	stop_all();
+	klog_close_all();
+	free(pf);
 	/* nothing of the node runs any more: its name is free for a next
 	 * keeper, before the engine sees us go */
 	if (K.nsock >= 0)

@@ -4,8 +4,9 @@
  *
  * rs-agent runs as two processes (docs/design.md, "The agent is two
  * processes"). The keeper forks/execs, reaps, signals, holds each
- * instance's notify socket, listening sockets and stored fds, and keeps
- * every exit status until the engine has acknowledged it. It speaks no
+ * instance's notify socket, listening sockets and stored fds, writes and
+ * rotates each instance's log (klog.h), and keeps every exit status until
+ * the engine has acknowledged it. It speaks no
  * ZeroMQ and parses no protobuf: fixed headers on a SOCK_SEQPACKET unix
  * socket at STATE_DIR/run/keeper.sock, fds passed with SCM_RIGHTS. The
  * engine (the rest of rs-agent) decides; killing or restarting it touches
@@ -43,8 +44,10 @@
 /* K_HELLO's b and K_HELLO_END's b: the protocol both ends speak. 2: the
  * K_SPAWN record is counted strings (kproto.h); a keeper older than that
  * answers 0. 3: K_LEASE, and the K_SPAWN record ends with the fenced
- * flag's stop signal and timeout. */
-#define KEEPER_PROTO     3
+ * flag's stop signal and timeout. 4: the record ends with the log's
+ * bound, and the keeper writes the log: the child's stdout and stderr
+ * are a pipe it reads, stamps and rotates (klog.h). */
+#define KEEPER_PROTO     4
 #define KEEPER_PROTO_MIN 2   /* the oldest keeper an engine still drives: an
 			      * agent upgraded in place keeps its services;
 			      * only the keeper's own lease (K_LEASE, fenced
@@ -68,12 +71,14 @@ enum kmsg_type {
 		       *       listen/stored fds it gets (0 = its own), a = uid + 1
 		       *       to run as (0: the keeper's), b = its gid; payload =
 		       *       the spawn record of kproto.h: counted argv, env,
-		       *       cwd, log path, groups and flags; one that does not
-		       *       parse exactly is answered -EINVAL */
+		       *       cwd, log path, groups, flags, fence and log bound;
+		       *       one that does not parse exactly is answered -EINVAL,
+		       *       a log that cannot be opened -errno */
 	K_SPAWNED,    /* K->E  id, a = pid or -errno, b = start ticks */
 	K_KILL,       /* E->K  id, a = signal: to the live process's group
 		       *       (b = 1: to the main process only) */
-	K_EXITED,     /* K->E  id, a = pid, b = wait status, c = mono ns seen */
+	K_EXITED,     /* K->E  id, a = pid, b = wait status, c = mono ns seen;
+		       *       what it wrote is in its log by then */
 	K_EXIT_ACK,   /* E->K  id, a = pid */
 	K_FD_ADD,     /* E->K  id, a = kind, b = 1: first drop what the name
 		       *       holds (always for notify/listen), c = most fds

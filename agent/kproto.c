@@ -27,6 +27,16 @@ static int get_u32(struct cur *c, uint32_t *v)
 	return 0;
 }
 
+static int get_u64(struct cur *c, uint64_t *v)
+{
+	if (c->left < sizeof *v)
+		return -EBADMSG;
+	memcpy(v, c->p, sizeof *v);
+	c->p += sizeof *v;
+	c->left -= sizeof *v;
+	return 0;
+}
+
 /* One counted string. Adds its size (with a NUL) to *need; when *arena is
  * set, copies it there, NUL-terminated, as *out. *raw, *rawlen: its bytes
  * in the record. */
@@ -113,6 +123,10 @@ static int walk(const uint8_t *p, size_t len, struct kproto_spawn *s,
 		return r;
 	if (s->stop_signal < 1 || s->stop_signal > 64)
 		return -EINVAL;
+	if ((r = get_u64(&c, &s->log_max)) < 0)
+		return r;
+	if (s->log_max < KSPAWN_LOG_MAX_MIN)
+		return -EINVAL;
 	return c.left ? -EBADMSG : 0;
 }
 
@@ -162,6 +176,15 @@ static int put_u32(uint8_t **p, const uint8_t *end, uint32_t v)
 	return 0;
 }
 
+static int put_u64(uint8_t **p, const uint8_t *end, uint64_t v)
+{
+	if ((size_t)(end - *p) < sizeof v)
+		return -E2BIG;
+	memcpy(*p, &v, sizeof v);
+	*p += sizeof v;
+	return 0;
+}
+
 static int put_str(uint8_t **p, const uint8_t *end, const char *str)
 {
 	size_t n;
@@ -199,7 +222,8 @@ int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
 	if (s->argc < 1 || s->argc > RS_KEEPER_ARGV || s->envc > RS_KEEPER_ENV ||
 	    s->ngroups > KEEPER_GROUPS_MAX || (s->flags & ~KSPAWN_FLAGS_ALL) ||
 	    s->stop_signal < 1 || s->stop_signal > 64 ||
-	    !s->argv || (s->envc && !s->env) || !s->logpath || s->logpath[0] != '/')
+	    !s->argv || (s->envc && !s->env) || !s->logpath || s->logpath[0] != '/' ||
+	    (proto >= 4 && s->log_max < KSPAWN_LOG_MAX_MIN))
 		return -EINVAL;
 	r = put_u32(&p, end, s->argc);
 	for (uint32_t i = 0; r == 0 && i < s->argc; i++)
@@ -222,6 +246,8 @@ int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
 		r = put_u32(&p, end, s->stop_signal);
 	if (r == 0 && proto >= 3)
 		r = put_u32(&p, end, s->stop_ms);
+	if (r == 0 && proto >= 4)
+		r = put_u64(&p, end, s->log_max);
 	if (r < 0)
 		return r;
 	*len = (size_t)(p - buf);

@@ -17,7 +17,10 @@
  *   flags                          KSPAWN_* bits
  *   stop signal, stop timeout ms   what the keeper does to a fenced child
  *                                  at its lease (1..64, any)
- * No string may hold a NUL byte; nothing may follow the stop timeout.
+ *   log max (u64)                  protocol 4: the log's bound, bytes
+ *                                  (>= KSPAWN_LOG_MAX_MIN): the keeper
+ *                                  writes the log and rotates it
+ * No string may hold a NUL byte; nothing may follow the log max.
  */
 #ifndef RS_KPROTO_H
 #define RS_KPROTO_H
@@ -35,6 +38,8 @@
 				 * engine's lease (K_LEASE) */
 #define KSPAWN_FLAGS_ALL (KSPAWN_KEEP_CAPS | KSPAWN_FENCED)
 
+#define KSPAWN_LOG_MAX_MIN 4096u   /* rs-agent --log-max's least value */
+
 /* One process to start. Packing reads argc/envc strings of argv/env
  * (NULL-terminated or not); unpacking NULL-terminates both. */
 struct kproto_spawn {
@@ -49,24 +54,27 @@ struct kproto_spawn {
 	uint32_t   flags;
 	uint32_t   stop_signal;   /* fenced: sent at the lease, then SIGKILL */
 	uint32_t   stop_ms;       /* after this long */
+	uint64_t   log_max;       /* protocol 4: rotate the log before this */
 	void      *mem;    /* unpack: the one block holding vectors and strings */
 };
 
 /* Writes the record of s into buf (cap bytes), its size into *len.
  * 0, -EINVAL (a count the unpacker would refuse, a NULL string, unknown
- * flags, a stop signal out of 1..64, a relative log path) or -E2BIG (does not fit in cap). */
+ * flags, a stop signal out of 1..64, a relative log path, a log max under
+ * KSPAWN_LOG_MAX_MIN) or -E2BIG (does not fit in cap). */
 int kproto_spawn_pack(const struct kproto_spawn *s, uint8_t *buf, size_t cap,
 		      size_t *len);
 /* The same for a keeper of protocol proto (KEEPER_PROTO_MIN..): for 2, no
  * stop signal and timeout, and no KSPAWN_FENCED (a keeper 2 refuses an
- * unknown flag; it cannot fence). -EINVAL for another protocol. */
+ * unknown flag; it cannot fence); below 4, no log max (the child opens
+ * the log and appends to it itself). -EINVAL for another protocol. */
 int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
 			  size_t cap, size_t *len);
 /* Parses the record p[len] into *s, whose strings and vectors are copied
  * into one allocation the caller frees with kproto_spawn_free. 0, -EBADMSG
  * (short, trailing bytes, a length past the end, an embedded NUL),
  * -EINVAL (a count over its limit, no argv, unknown flags, a relative log
- * path) or -ENOMEM. On failure *s holds nothing to free. */
+ * path, a log max under KSPAWN_LOG_MAX_MIN) or -ENOMEM. On failure *s holds nothing to free. */
 int kproto_spawn_unpack(const uint8_t *p, size_t len, struct kproto_spawn *s);
 /* Frees what kproto_spawn_unpack allocated; s may be NULL. */
 void kproto_spawn_free(struct kproto_spawn *s);

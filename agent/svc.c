@@ -235,7 +235,8 @@ static int svc_spawn(inst *in)
 					     (in->spec.fence == RS_FENCE_STOP ?
 					      KSPAWN_FENCED : 0),
 				    .stop_signal = (uint32_t)in->spec.stop_signal,
-				    .stop_ms = in->spec.stop_timeout_ms };
+				    .stop_ms = in->spec.stop_timeout_ms,
+				    .log_max = in->ag->log_max };
 	while (env[sp.envc])
 		sp.envc++;
 	if (u.set) {

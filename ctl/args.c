@@ -81,7 +81,7 @@ static const char usage_text[] =
 "  apply FILE         converge the cluster to a manifest (diff FILE: dry run)\n"
 "  export [LABEL...]  print the services as a manifest apply takes\n"
 "  drain NODE         move a node's instances away (undrain NODE: undo)\n"
-"  logs LABEL [-n N] [-f]\n"
+"  logs LABEL [-n N] [-f] [--timestamps] [--since T] [--previous]\n"
 "                     show a service's output (stdout and stderr)\n"
 "  clone LABEL        keep a warm standby instance\n"
 "  unclone LABEL      drop the standby\n"
@@ -352,11 +352,23 @@ static const char unclone_help[] =
 "Stops and forgets service LABEL's standby instance.\n";
 
 static const char logs_help[] =
-"usage: rsctl logs LABEL [--instance ID] [-n LINES] [-f]\n"
+"usage: rsctl logs LABEL [--instance ID] [-n LINES] [-f] [--timestamps]\n"
+"                  [--since TIME] [--previous]\n"
 "\n"
 "Shows the last lines (default 50) of what service LABEL's active instance\n"
 "(or instance ID, also a crashed one) wrote to stdout and stderr, fetched\n"
-"from its agent through rsd. -f keeps printing new output as it comes.\n";
+"from its agent through rsd; the log rotated away last is read too.\n"
+"\n"
+"  -n, --lines N     how many lines (default: 50)\n"
+"  -f, --follow      keep printing new output as it comes; where the\n"
+"                    instance restarts, a line on stderr says so:\n"
+"                    --- LABEL/ID restarted: pid OLD -> NEW ---\n"
+"  -t, --timestamps  each line after the time its agent read it (RFC 3339,\n"
+"                    UTC, milliseconds)\n"
+"  --since TIME      only lines read since TIME: a duration ago (90s, 10m,\n"
+"                    2h, 1d) or a UTC time (2026-11-25T08:00:00Z)\n"
+"  -p, --previous    what the process before the current one wrote (the\n"
+"                    one before the last restart); not with -f\n";
 
 static const char apply_help[] =
 "usage: rsctl apply FILE [--no-block]\n"
@@ -904,9 +916,12 @@ static const opt_def block_opts[] = {
 };
 
 static const opt_def logs_opts[] = {
-	{ "-n",         true, set_count, offsetof(rs_request, limit), 0 },
-	{ "--lines",    true, set_count, offsetof(rs_request, limit), 0 },
-	{ "--instance", true, set_u64,   offsetof(rs_request, instance), 0 },
+	{ "-n",         true,  set_count, offsetof(rs_request, limit), 0 },
+	{ "--lines",    true,  set_count, offsetof(rs_request, limit), 0 },
+	{ "--instance", true,  set_u64,   offsetof(rs_request, instance), 0 },
+	{ "--since",    true,  set_since, 0, 0 },
+	{ "--previous", false, set_true,  offsetof(rs_request, previous), 0 },
+	{ "-p",         false, set_true,  offsetof(rs_request, previous), 0 },
 	{ NULL, false, NULL, 0, 0 },
 };
 
@@ -1244,6 +1259,11 @@ static int verb_args(args_state *s, int argc, char **argv, int i)
 			s->c->wide = true;
 			continue;
 		}
+		if (s->v->verb == RS_V_LOGS &&
+		    (!strcmp(a, "-t") || !strcmp(a, "--timestamps"))) {
+			s->c->timestamps = true;
+			continue;
+		}
 		m = verb_opt(s, argc, argv, &i);
 		if (m == OPT_NO)
 			m = global_opt(s, argc, argv, &i);
@@ -1407,6 +1427,12 @@ static int finish(args_state *s)
 	rs_strlcpy(r->label, s->label, sizeof r->label);
 	if ((r->verb == RS_V_EVENTS || r->verb == RS_V_LOGS) && r->limit == 0)
 		r->limit = CTL_EVENTS_LIMIT;
+	if (r->verb == RS_V_LOGS && r->previous && s->c->follow)
+		return usage_error(s->v, "--previous shows a process that writes no "
+				   "more: not with -f");
+	/* the stored lines, in pages: rsctl formats them (an rsd or agent
+	 * without RS_FEAT_LOGS answers plain text, main.c copes) */
+	r->stamped = r->verb == RS_V_LOGS;
 	/* the status table from rows (RS_FEAT_ROWS): cheap enough for
 	 * bigger pages */
 	r->rows = r->verb == RS_V_STATUS && !s->c->json;

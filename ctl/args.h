@@ -39,6 +39,7 @@ typedef struct ctl_cmd {
 	bool        follow;     /* logs/events -f: keep asking for more */
 	bool        watch;      /* status -w: redraw it as it changes */
 	bool        wide;       /* status -o wide: more columns */
+	bool        timestamps; /* logs --timestamps: each line's time */
 	const char *cred_path;  /* --cred FILE (borrowed), NULL: $RS_CRED... */
 	bool        insecure;   /* --insecure: plaintext, no credential */
 	bool        predicate;  /* is-running: the answer is the exit code */

@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "codes.h"
 #include "cred.h"
+#include "logview.h"
 #include "net.h"
 #include "output.h"
 #include "version.h"
@@ -823,9 +824,187 @@ static int run_watch(ctl_cmd *c)
 	return RS_OK;
 }
 
+/* ---- logs ------------------------------------------------------------ */
+
+/* One logs answer (rsd's JSON; its data borrowed from root). */
+typedef struct logs_page {
+	json_t     *root;
+	const char *data;
+	size_t      len;
+	const char *node;
+	uint64_t    instance, next;
+	bool        stamped, more;
+	int32_t     pid, prev_pid;
+} logs_page;
+
+/* Parses rep's payload into *p (p->root to json_decref). 0 or -EINVAL. */
+static int logs_parse(const rs_reply *rep, logs_page *p)
+{
+	json_t *data;
+
+	memset(p, 0, sizeof *p);
+	p->root = rep->json ? json_loads(rep->json, 0, NULL) : NULL;
+	data = json_object_get(p->root, "data");
+	if (!json_is_object(p->root) || (data && !json_is_string(data)))
+		return -EINVAL;
+	p->data = data ? json_string_value(data) : "";
+	p->len = data ? json_string_length(data) : 0;
+	p->node = json_string_value(json_object_get(p->root, "node"));
+	p->node = p->node ? p->node : "?";
+	p->instance = (uint64_t)json_integer_value(json_object_get(p->root, "instance"));
+	p->next = (uint64_t)json_integer_value(json_object_get(p->root, "next"));
+	/* 0.3 (RS_FEAT_LOGS); absent from an older rsd's answer */
+	p->stamped = json_is_true(json_object_get(p->root, "stamped"));
+	p->more = json_is_true(json_object_get(p->root, "more"));
+	p->pid = (int32_t)json_integer_value(json_object_get(p->root, "pid"));
+	p->prev_pid = (int32_t)json_integer_value(json_object_get(p->root, "prev_pid"));
+	return 0;
+}
+
+/* Whether the first answer can serve what c asks: an rsd older than 0.3
+ * ignores --since and --previous and answers plain text; so does a node
+ * whose agent or keeper is older (rsd refuses --since and --previous for
+ * an agent without RS_FEAT_LOGS itself). 0, or the exit code after
+ * saying why. */
+static int logs_check(const ctl_cmd *c, const rs_msg *rep, const logs_page *p)
+{
+	const rs_request *rq = &c->req.u.request;
+	const char *need = rq->previous ? "--previous" : rq->since_ms ? "--since" :
+			   c->timestamps ? "--timestamps" : NULL;
+
+	if (!need)
+		return 0;
+	if (!(rep->features & RS_FEAT_LOGS)) {
+		fprintf(stderr, "rsctl: rsd at %s is %s, older than rsctl %s: it cannot "
+			"answer logs %s; upgrade rsd\n", c->endpoint,
+			rep->sender_version[0] ? rep->sender_version : "0.2",
+			rs_version(), need);
+		return RS_E_INVAL;
+	}
+	if (!p->stamped) {
+		fprintf(stderr, "rsctl: node %s keeps no times or pids with this output "
+			"(its rs-agent or rs-keeper is older than %s): logs %s needs "
+			"both upgraded there\n", p->node, rs_version(), need);
+		return RS_E_INVAL;
+	}
+	return 0;
+}
+
+/* --json: one page's (or, without -f, every page's) text as
+ * {"instance","node","data","next"}. */
+static int logs_print_json(const logs_page *p, const char *text, size_t len)
+{
+	json_t *o = json_pack("{s:I, s:s, s:s%, s:I}", "instance", (json_int_t)p->instance,
+			      "node", p->node, "data", text ? text : "", len,
+			      "next", (json_int_t)p->next);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	int r = s && puts(s) >= 0 ? RS_OK : RS_E_INTERNAL;
+
+	free(s);
+	json_decref(o);
+	return r;
+}
+
+/* logs: asks for page after page (an answer stopped at its size says
+ * "more") until -n LINES are printed (or, with -f, for ever: every 250 ms
+ * once nothing more is waiting), and prints the lines as logview.h says.
+ * Returns the exit code. */
+static int run_logs(ctl_cmd *c)
+{
+	rs_request *rq = &c->req.u.request;
+	struct timespec ts = { 0, 250 * 1000 * 1000 };
+	logview v = { .timestamps = c->timestamps, .separators = c->follow,
+		      .label = rq->label, .max = c->follow ? 0 : rq->limit };
+	char *text = NULL;
+	size_t tlen = 0;
+	FILE *mem = NULL;   /* --json: the text of the pages */
+	logs_page last = { 0 };
+	bool first = true;
+	int r = 0;
+
+	for (;;) {
+		logs_page p;
+		rs_msg rep;
+		bool more;
+
+		rq->id = request_id();
+		r = exchange(c, NULL, &rep, false);
+		if (r == 0)
+			r = check_reply(c, &rep);
+		if (r != 0)
+			break;
+		if (rep.u.reply.code != RS_OK) {
+			r = print_failure(c, &rep.u.reply);
+			rs_msg_clear(&rep);
+			break;
+		}
+		if (logs_parse(&rep.u.reply, &p) < 0) {
+			fputs("rsctl: rsd sent a logs answer that is not of its shape\n",
+			      stderr);
+			r = RS_E_INTERNAL;
+		} else if (first) {
+			r = logs_check(c, &rep, &p);
+		}
+		if (r == 0) {
+			v.instance = p.instance;
+			if (c->json && !mem)
+				mem = open_memstream(&text, &tlen);
+			if (logview_write(&v, p.data, p.len, p.stamped,
+					  c->json ? mem : stdout, stderr) < 0 ||
+			    (c->json && !mem))
+				r = RS_E_INTERNAL;
+		}
+		more = r == 0 && p.stamped && p.more;
+		if (r == 0) {
+			/* where the next read starts: the same instance, the
+			 * same process for --previous */
+			if (p.next)
+				rq->after = p.next;
+			if (p.instance)
+				rq->instance = p.instance;
+			if (p.stamped && rq->previous && p.prev_pid)
+				rq->pid = p.prev_pid;
+			if (!more)
+				logview_process(&v, p.pid, stdout, stderr);
+		}
+		if (r == 0 && c->json && c->follow) {
+			/* a document per answer that has news, as 0.2 */
+			fclose(mem);
+			mem = NULL;
+			if (first || tlen)
+				r = logs_print_json(&p, text, tlen);
+			free(text);
+			text = NULL;
+			tlen = 0;
+		}
+		json_decref(last.root);
+		last = p;
+		rs_msg_clear(&rep);
+		first = false;
+		if (r != 0)
+			break;
+		if (!c->follow && (!more || (v.max && v.lines >= v.max)))
+			break;
+		if (!more) {
+			fflush(stdout);
+			nanosleep(&ts, NULL);   /* polling rsd, not waiting in a test */
+		}
+	}
+	if (mem) {
+		fclose(mem);
+		if (r == 0)
+			r = logs_print_json(&last, text, tlen);
+	}
+	free(text);
+	json_decref(last.root);
+	return r;
+}
+
 /* Runs the parsed command. Returns the exit code. */
 static int run(ctl_cmd *c)
 {
+	if (c->req.u.request.verb == RS_V_LOGS)
+		return run_logs(c);
 	if (c->follow) {
 		struct timespec ts = { 0, 250 * 1000 * 1000 };
 		bool first = true;

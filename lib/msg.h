@@ -179,6 +179,10 @@ typedef struct rs_request {
 	char     page_after[RS_CURSOR_MAX]; /* Reply.next_page of the last page */
 	uint32_t page_size;      /* rows per page; 0: everything in one reply */
 	bool     rows;           /* status: the page as rs_reply.rows (RS_FEAT_ROWS) */
+	/* logs (RS_FEAT_LOGS); since_ms filters them too */
+	bool     previous;       /* the process before the newest */
+	int32_t  pid;            /* only this process's lines, 0: any */
+	bool     stamped;        /* the stored lines, in pages */
 } rs_request;
 
 typedef struct rs_enroll {
@@ -220,7 +224,12 @@ typedef struct rs_logs_get {
 	uint64_t instance_id;
 	char     label[RS_LABEL_MAX];
 	uint32_t lines;
-	uint64_t after;
+	uint64_t after;          /* 0: tail; else an answer's next */
+	/* RS_FEAT_LOGS (proto/rs.proto LogsGet) */
+	bool     stamped;        /* stored lines, a long tail in pages */
+	uint64_t since_ms;       /* lines read at or after, 0: any */
+	bool     previous;       /* the process before the newest */
+	int32_t  pid;            /* only its lines, 0: any */
 } rs_logs_get;
 
 typedef struct rs_logs_data {
@@ -229,6 +238,11 @@ typedef struct rs_logs_data {
 	uint8_t *data;           /* owned, len bytes (not NUL-terminated) */
 	size_t   len;
 	uint64_t next;
+	/* RS_FEAT_LOGS */
+	int32_t  pid;            /* the instance's process now, 0: none */
+	int32_t  prev_pid;       /* previous: whose lines; 0: none found */
+	bool     more;           /* stopped at the size: more from next */
+	bool     stamped;        /* data is stored lines, filtered */
 } rs_logs_data;
 
 /* Spec fields an edit request changes (rs_request.edit_mask). */

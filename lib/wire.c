@@ -510,6 +510,11 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.page_after = pb_str(m->u.request.page_after);
 		e->b.request.page_size = m->u.request.page_size;
 		e->b.request.rows = m->u.request.rows;
+		if (m->u.request.pid < 0)
+			return -EINVAL;
+		e->b.request.previous = m->u.request.previous;
+		e->b.request.pid = m->u.request.pid;
+		e->b.request.stamped = m->u.request.stamped;
 		e->b.request.n_batch = m->u.request.nbatch;
 		e->b.request.batch = m->u.request.nbatch ? m->u.request.batch : NULL;
 		if (m->u.request.nspecs > RS_APPLY_MAX)
@@ -557,6 +562,12 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.logs_get.label = pb_str(m->u.logs_get.label);
 		e->b.logs_get.lines = m->u.logs_get.lines;
 		e->b.logs_get.after = m->u.logs_get.after;
+		if (m->u.logs_get.pid < 0)
+			return -EINVAL;
+		e->b.logs_get.stamped = m->u.logs_get.stamped;
+		e->b.logs_get.since_ms = m->u.logs_get.since_ms;
+		e->b.logs_get.previous = m->u.logs_get.previous;
+		e->b.logs_get.pid = m->u.logs_get.pid;
 		env->body_case = RS__ENVELOPE__BODY_LOGS_GET;
 		env->logs_get = &e->b.logs_get;
 		return 0;
@@ -569,6 +580,12 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.logs_data.data.data = m->u.logs_data.data;
 		e->b.logs_data.data.len = m->u.logs_data.len;
 		e->b.logs_data.next = m->u.logs_data.next;
+		if (m->u.logs_data.pid < 0 || m->u.logs_data.prev_pid < 0)
+			return -EINVAL;
+		e->b.logs_data.pid = m->u.logs_data.pid;
+		e->b.logs_data.prev_pid = m->u.logs_data.prev_pid;
+		e->b.logs_data.more = m->u.logs_data.more;
+		e->b.logs_data.stamped = m->u.logs_data.stamped;
 		env->body_case = RS__ENVELOPE__BODY_LOGS_DATA;
 		env->logs_data = &e->b.logs_data;
 		return 0;
@@ -1068,6 +1085,11 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 			return r;
 		m->u.request.page_size = env->request->page_size;
 		m->u.request.rows = env->request->rows != 0;
+		if (env->request->pid < 0)
+			return -WIRE_E_FIELD;
+		m->u.request.previous = env->request->previous != 0;
+		m->u.request.pid = env->request->pid;
+		m->u.request.stamped = env->request->stamped != 0;
 		if ((r = dec_label(m->u.request.node, env->request->node)) < 0 ||
 		    (r = dec_str(m->u.request.state, sizeof m->u.request.state,
 				 env->request->state)) < 0 ||
@@ -1118,6 +1140,12 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.logs_get.instance_id = env->logs_get->instance_id;
 		m->u.logs_get.lines = env->logs_get->lines;
 		m->u.logs_get.after = env->logs_get->after;
+		if (env->logs_get->pid < 0)
+			return -WIRE_E_FIELD;
+		m->u.logs_get.stamped = env->logs_get->stamped != 0;
+		m->u.logs_get.since_ms = env->logs_get->since_ms;
+		m->u.logs_get.previous = env->logs_get->previous != 0;
+		m->u.logs_get.pid = env->logs_get->pid;
 		return dec_label(m->u.logs_get.label, env->logs_get->label);
 	case RS_MSG_LOGS_DATA:
 		if (env->logs_data->data.len > RS_LOGS_MAX)
@@ -1125,6 +1153,12 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.logs_data.req_id = env->logs_data->req_id;
 		m->u.logs_data.found = env->logs_data->found != 0;
 		m->u.logs_data.next = env->logs_data->next;
+		if (env->logs_data->pid < 0 || env->logs_data->prev_pid < 0)
+			return -WIRE_E_FIELD;
+		m->u.logs_data.pid = env->logs_data->pid;
+		m->u.logs_data.prev_pid = env->logs_data->prev_pid;
+		m->u.logs_data.more = env->logs_data->more != 0;
+		m->u.logs_data.stamped = env->logs_data->stamped != 0;
 		m->u.logs_data.len = env->logs_data->data.len;
 		m->u.logs_data.data = malloc(m->u.logs_data.len ? m->u.logs_data.len : 1);
 		if (!m->u.logs_data.data)

@@ -888,6 +888,16 @@ static void do_logs(rsd *d, const net_peer *peer, const rs_request *rq)
 			  in->si.node);
 		return;
 	}
+	/* an agent without stamped logs cannot filter them: say so rather
+	 * than answer every line */
+	if (!(n->features & RS_FEAT_LOGS) && (rq->since_ms || rq->previous || rq->pid)) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "node %s runs rs-agent %s, "
+			      "which keeps no times or pids with the output: --since "
+			      "and --previous need rs-agent %s there", n->n.name,
+			      n->n.agent_version[0] ? n->n.agent_version : "0.2",
+			      rs_version());
+		return;
+	}
 	lr = calloc(1, sizeof *lr);
 	if (!lr) {
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "out of memory");
@@ -897,6 +907,9 @@ static void do_logs(rsd *d, const net_peer *peer, const rs_request *rq)
 	lr->req_id = rq->id;
 	lr->id = ++d->logreq_seq;
 	lr->inst = in->si.info.id;
+	lr->stamped = rq->stamped;
+	lr->previous = rq->previous && !rq->pid;
+	rs_strlcpy(lr->label, rq->label, sizeof lr->label);
 	rs_strlcpy(lr->node, in->si.node, sizeof lr->node);
 	lr->deadline_mono = clock_mono_ms() + (rq->timeout_ms ? rq->timeout_ms : 5000);
 	rs_msg_init(&m, RS_MSG_LOGS_GET);
@@ -905,6 +918,12 @@ static void do_logs(rsd *d, const net_peer *peer, const rs_request *rq)
 	rs_strlcpy(m.u.logs_get.label, rq->label, sizeof m.u.logs_get.label);
 	m.u.logs_get.lines = rq->limit ? rq->limit : 50;
 	m.u.logs_get.after = rq->after;
+	if (n->features & RS_FEAT_LOGS) {
+		m.u.logs_get.stamped = rq->stamped;
+		m.u.logs_get.since_ms = rq->since_ms;
+		m.u.logs_get.previous = rq->previous;
+		m.u.logs_get.pid = rq->pid;
+	}
 	if (rsd_send_agent(d, n, &m) < 0) {
 		free(lr);
 		rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "cannot reach node %s", n->n.name);
@@ -933,6 +952,14 @@ void rsd_logs_data(rsd *d, rsd_node *n, const rs_logs_data *ld)
 		free(lr);
 		return;
 	}
+	if (lr->previous && ld->stamped && !ld->prev_pid) {
+		rsd_reply_err(d, &lr->peer, lr->req_id, RS_E_NOENT, "%s/%llu: no output "
+			      "of an earlier process in its log (it has not restarted, "
+			      "or that output was rotated away)", lr->label,
+			      (unsigned long long)lr->inst);
+		free(lr);
+		return;
+	}
 	data = json_stringn((const char *)ld->data, ld->len);
 	if (!data) {   /* not UTF-8: show the bytes that are not ASCII as '?' */
 		char *copy = malloc(ld->len + 1);
@@ -943,6 +970,13 @@ void rsd_logs_data(rsd *d, rsd_node *n, const rs_logs_data *ld)
 	}
 	o = json_pack("{s:I, s:s, s:o*, s:I}", "instance", (json_int_t)lr->inst,
 		      "node", lr->node, "data", data, "next", (json_int_t)ld->next);
+	/* a 0.3 rsctl's keys; a 0.2 one gets what it always got */
+	if (o && lr->stamped) {
+		json_object_set_new(o, "stamped", json_boolean(ld->stamped));
+		json_object_set_new(o, "more", json_boolean(ld->more));
+		json_object_set_new(o, "pid", json_integer(ld->pid));
+		json_object_set_new(o, "prev_pid", json_integer(ld->prev_pid));
+	}
 	rsd_reply_json(d, &lr->peer, lr->req_id, o, NULL);
 	free(lr);
 }

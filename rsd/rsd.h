@@ -227,6 +227,9 @@ typedef struct rsd_logreq {
 	uint64_t inst;
 	char     node[RS_NODE_MAX];
 	uint64_t deadline_mono;
+	bool     stamped;         /* a 0.3 rsctl: the answer's new keys too */
+	bool     previous;        /* none found is "no such output" */
+	char     label[RS_LABEL_MAX];
 } rsd_logreq;
 
 #define RSD_PATH_MAX 4096

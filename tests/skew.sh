@@ -16,6 +16,11 @@
 #    so, nothing deleted);
 #    when HEAD's schema is newer, the previous rsd first refuses the file
 #    untouched, then runs on it with HEAD's migration steps undone;
+#  - logs (RS_FEAT_LOGS): plain lines every way; HEAD's rsctl refuses
+#    --since/--previous/--timestamps (exit 9, saying whom to upgrade)
+#    for the previous agent, for HEAD's agent still driving the previous
+#    keeper, and through the previous rsd; the previous rsctl gets plain
+#    lines and the documented --json keys from a log HEAD's keeper stamps;
 #  - a peer two minor versions away: refused with the documented message
 #    (agent log, rsctl exit 14), counted in rs_version_refused_total, and
 #    nothing else disturbed; upgrade-plan says who is outside;
@@ -167,6 +172,28 @@ wait_for 10 bash -c "[ \"\$('$BUILD/ctl/rsctl' -s '$CONTROL' --json lookup s1 | 
 wait_for 10 bash -c "'$PREV/ctl/rsctl' -s '$CONTROL' status s1 | grep -q running" \
     || fail "status via the previous rsctl: $(ctl "$PREV" status s1)"
 ctl "$PREV" down s1 >/dev/null || fail "down via the previous rsctl"
+# logs of the previous agent: plain lines; HEAD's rsctl refuses what needs
+# the times and pids that agent does not keep
+logs_is() { [ "$(ctl "$1" logs "$2")" = "$3" ]; }
+# logs_refused BUILD LABEL WANT: each new option exits 9 saying WANT
+# (only when the previous release predates them: HEAD built as another
+# version has them all)
+PREV_LOGS_OLD=1
+if "$PREV/ctl/rsctl" help logs 2>/dev/null | grep -q -- --timestamps; then PREV_LOGS_OLD=""; fi
+logs_refused() {
+    local opt rc
+    [ -n "$PREV_LOGS_OLD" ] || return 0
+    for opt in --previous "--since 1h" --timestamps; do
+        rc=0; ctl "$1" logs "$2" $opt >"$TMP/logs.out" 2>&1 || rc=$?
+        [ "$rc" -eq 9 ] || fail "logs $2 $opt exited $rc, want 9: $(cat "$TMP/logs.out")"
+        grep -q "$3" "$TMP/logs.out" || fail "logs $2 $opt: $(cat "$TMP/logs.out")"
+    done
+}
+ctl "$PREV" up t1 --node n1 --settle 0.2 -- sh -c 'echo hello t1; exec sleep 1000' >/dev/null \
+    || fail "up t1"
+wait_for 10 logs_is "$PREV" t1 "hello t1" || fail "logs via rsctl $PREV_V: $(ctl "$PREV" logs t1)"
+logs_is "$BUILD" t1 "hello t1" || fail "logs via rsctl $HEAD_V of a $PREV_V agent: $(ctl "$BUILD" logs t1)"
+logs_refused "$BUILD" t1 "keeps no times or pids"
 # the agent upgraded in place: same state dir, HEAD's binary; the service stays
 ctl "$BUILD" up s2 --settle 0.2 -- sleep 1000 >/dev/null || fail "up s2"
 p2=$(pid_of s2)
@@ -177,6 +204,24 @@ N1AGENT=$AGENT
 wait_for 15 bash -c "'$BUILD/ctl/rsctl' -s '$CONTROL' --json nodes | grep -q '\"agent_version\":\"$HEAD_V\"'" \
     || fail "n1 does not run $HEAD_V after the upgrade"
 [ "$(pid_of s2)" = "$p2" ] || fail "s2 changed pid across the agent upgrade"
+# HEAD's agent drives the previous keeper: its logs are unstamped still
+logs_is "$BUILD" t1 "hello t1" || fail "logs after the agent upgrade: $(ctl "$BUILD" logs t1)"
+logs_refused "$BUILD" t1 "keeps no times or pids"
+# a node of HEAD's (its own keeper): stamped logs; the previous rsctl gets
+# the plain lines and its documented --json keys
+start_agent "$BUILD" n3
+wait_for 15 node_up n3 || fail "n3 ($HEAD_V) did not come up"
+ctl "$BUILD" up t3 --node n3 --settle 0.2 -- sh -c 'echo hello t3; exec sleep 1000' >/dev/null \
+    || fail "up t3"
+wait_for 10 logs_is "$BUILD" t3 "hello t3" || fail "logs t3: $(ctl "$BUILD" logs t3)"
+logs_is "$PREV" t3 "hello t3" || fail "logs via rsctl $PREV_V of a stamped log: $(ctl "$PREV" logs t3)"
+ctl "$PREV" --json logs t3 | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+sys.exit(0 if sorted(o) == ["data", "instance", "next", "node"] and o["data"] == "hello t3\n" else 1)' \
+    || fail "--json logs via rsctl $PREV_V: $(ctl "$PREV" --json logs t3)"
+ctl "$BUILD" logs t3 --timestamps | grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z hello t3$' \
+    || fail "logs --timestamps: $(ctl "$BUILD" logs t3 --timestamps)"
 ctl "$BUILD" upgrade-plan >"$TMP/plan" || fail "upgrade-plan says outside the policy: $(cat "$TMP/plan")"
 
 # --- a peer two minor versions away: refused, nothing else disturbed ---
@@ -240,6 +285,10 @@ kill -9 "$p3"
 wait_for 10 bash -c "[ \"\$('$BUILD/ctl/rsctl' -s '$CONTROL' --json lookup s3 | sed 's/.*\"pid\":\([0-9]*\).*/\1/')\" != '$p3' ]" \
     || fail "s3 was not restarted under rsd $PREV_V"
 ctl "$BUILD" down s3 >/dev/null || fail "down via rsd $PREV_V"
+# the previous rsd relays no logs options: plain lines, the options refused
+wait_for 15 node_up n3 || fail "n3 did not come up with rsd $PREV_V"
+logs_is "$BUILD" t3 "hello t3" || fail "logs via rsd $PREV_V: $(ctl "$BUILD" logs t3)"
+logs_refused "$BUILD" t3 "upgrade rsd"
 same_status s2   # the previous rsd: JSON only, HEAD's rsctl prints it alike
 # a verb the previous rsd does not know (describe, new in 0.3): rsctl
 # says so and exits 9, not "a bad reply"; rsd serves on

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -519,4 +520,50 @@ Test(ctl_args, status_watch_wide)
 	assert_usage("-o: unknown format 'yaml'", "status", "-o", "yaml");
 	assert_usage("-o needs a format", "status", "-o");
 	assert_usage("unknown option '--watch'", "nodes", "--watch");
+}
+
+/* rsctl logs: --timestamps is rsctl's own (it formats the stored lines it
+ * always asks for), --since and --previous go to rsd; --previous with -f
+ * is refused: that process writes no more. */
+Test(ctl_args, logs_options)
+{
+	ctl_cmd c;
+	const rs_request *r;
+	uint64_t now = (uint64_t)time(NULL) * 1000;
+
+	cr_assert_eq(parse(&c, "logs", "web", NULL), ARGS_RUN, "%s", errtext);
+	r = &c.req.u.request;
+	cr_assert_eq(r->verb, RS_V_LOGS);
+	cr_assert_eq(r->limit, 50);
+	cr_assert(r->stamped, "rsctl asks for the stored lines");
+	cr_assert_not(c.timestamps);
+	cr_assert_not(r->previous);
+	cr_assert_eq(r->since_ms, 0);
+	ctl_cmd_clear(&c);
+
+	cr_assert_eq(parse(&c, "logs", "web", "--timestamps", "--since", "10m",
+			   "--previous", "-n", "5", NULL), ARGS_RUN, "%s", errtext);
+	r = &c.req.u.request;
+	cr_assert(c.timestamps);
+	cr_assert(r->previous);
+	cr_assert_eq(r->limit, 5);
+	cr_assert(r->since_ms + 600000 >= now - 5000 && r->since_ms + 600000 <= now + 5000,
+		  "since %llu", (unsigned long long)r->since_ms);
+	ctl_cmd_clear(&c);
+
+	cr_assert_eq(parse(&c, "logs", "-t", "-p", "web", "--since",
+			   "2026-11-25T08:00:00Z", "-f", NULL), RS_E_USAGE);
+	cr_assert(strstr(errtext, "--previous shows a process that writes no more"),
+		  "%s", errtext);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "logs", "-t", "web", "--since",
+			   "2026-11-25T08:00:00Z", "-f", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert(c.timestamps && c.follow);
+	cr_assert_eq(c.req.u.request.since_ms, 1795593600000ull);
+	ctl_cmd_clear(&c);
+
+	assert_usage("'yesterday' is not a time", "logs", "web", "--since", "yesterday");
+	assert_usage("option --since needs a value", "logs", "web", "--since");
+	assert_usage("unknown option '--timestamps'", "events", "--timestamps");
+	assert_usage("unknown option '--previous'", "events", "--previous");
 }

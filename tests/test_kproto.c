@@ -27,7 +27,7 @@ static struct kproto_spawn sample(void)
 		.cwd = "", .logpath = "/var/lib/rs-agent/logs/r.1.log",
 		.groups = { 0, 65534, 4242 }, .ngroups = 3,
 		.flags = KSPAWN_KEEP_CAPS | KSPAWN_FENCED,
-		.stop_signal = 15, .stop_ms = 2500,
+		.stop_signal = 15, .stop_ms = 2500, .log_max = 8u << 20,
 	};
 	return s;
 }
@@ -78,6 +78,7 @@ Test(kproto, round_trip_keeps_empty_strings, .timeout = 10)
 	cr_assert_eq(s.flags, KSPAWN_KEEP_CAPS | KSPAWN_FENCED);
 	cr_assert_eq(s.stop_signal, 15);
 	cr_assert_eq(s.stop_ms, 2500);
+	cr_assert_eq(s.log_max, 8u << 20);
 	kproto_spawn_free(&s);
 	cr_assert_null(s.mem);
 	kproto_spawn_free(NULL);
@@ -88,14 +89,14 @@ Test(kproto, round_trip_minimal, .timeout = 10)
 {
 	char *argv[] = { "", NULL };
 	struct kproto_spawn in = { .argv = argv, .argc = 1, .logpath = "/l",
-				   .stop_signal = 9 }, out;
+				   .stop_signal = 9, .log_max = 4096 }, out;
 	uint8_t buf[64];
 	size_t len;
 
 	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
 	/* argc, one empty string, envc, cwd, log path, ngroups, flags, stop
-	 * signal, stop timeout */
-	cr_assert_eq(len, 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4 + 4);
+	 * signal, stop timeout, log max */
+	cr_assert_eq(len, 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4 + 4 + 8);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), 0);
 	cr_assert_eq(out.argc, 1);
 	cr_assert_str_eq(out.argv[0], "");
@@ -192,8 +193,9 @@ Test(kproto, over_limit_counts_refused, .timeout = 10)
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
 	in.ngroups = KEEPER_GROUPS_MAX;
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), 0);
-	/* ngroups is just before the groups, the flags and the stop fields */
-	put32(buf + len - 12 - 4 * KEEPER_GROUPS_MAX - 4, KEEPER_GROUPS_MAX + 1);
+	/* ngroups is just before the groups, the flags, the stop fields and
+	 * the log max */
+	put32(buf + len - 20 - 4 * KEEPER_GROUPS_MAX - 4, KEEPER_GROUPS_MAX + 1);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
 	free(buf);
 }
@@ -235,15 +237,26 @@ Test(kproto, flags_and_log_path_checked, .timeout = 10)
 	size_t len;
 	uint8_t *buf = pack_sample(&len);
 
-	put32(buf + len - 12, 0x80);
+	put32(buf + len - 20, 0x80);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
-	put32(buf + len - 12, 0);
+	put32(buf + len - 20, 0);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), 0);
 	kproto_spawn_free(&s);
-	/* the stop signal of a fenced child: 1..64 */
-	put32(buf + len - 8, 0);
+	/* the log's bound: at least KSPAWN_LOG_MAX_MIN */
+	put32(buf + len - 8, KSPAWN_LOG_MAX_MIN - 1);
+	put32(buf + len - 4, 0);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
-	put32(buf + len - 8, 65);
+	put32(buf + len - 8, KSPAWN_LOG_MAX_MIN);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), 0);
+	kproto_spawn_free(&s);
+	in.log_max = KSPAWN_LOG_MAX_MIN - 1;
+	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
+	in.log_max = KSPAWN_LOG_MAX_MIN;
+	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), 0);
+	/* the stop signal of a fenced child: 1..64 */
+	put32(buf + len - 16, 0);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
+	put32(buf + len - 16, 65);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
 	in.stop_signal = 0;
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
@@ -267,9 +280,10 @@ Test(kproto, flags_and_log_path_checked, .timeout = 10)
 			1, 0, 0, 0, 'l',               /* log path "l" */
 			0, 0, 0, 0, 0, 0, 0, 0,        /* groups, flags */
 			15, 0, 0, 0, 0, 0, 0, 0,       /* stop signal, timeout */
+			0, 16, 0, 0, 0, 0, 0, 0,       /* log max 4096 */
 		};
 		struct kproto_spawn ok = { .argv = argv, .argc = 1, .logpath = "/",
-					   .stop_signal = 15 };
+					   .stop_signal = 15, .log_max = 4096 };
 		uint8_t good[sizeof rec], first;
 		uint32_t one = 1;
 		size_t glen;
@@ -301,20 +315,24 @@ Test(kproto, pack_refuses_what_does_not_fit, .timeout = 10)
 
 /* An agent upgraded in place drives the previous keeper (protocol 2): its
  * records end at the flags and carry no fence, so that keeper parses
- * them; protocols outside KEEPER_PROTO_MIN..KEEPER_PROTO are refused. */
+ * them; a keeper 3 gets no log max; protocols outside
+ * KEEPER_PROTO_MIN..KEEPER_PROTO are refused. */
 Test(kproto, pack_for_an_older_keeper, .timeout = 10)
 {
 	char *argv[] = { "x", NULL };
 	struct kproto_spawn in = { .argv = argv, .argc = 1, .logpath = "/l",
 				   .flags = KSPAWN_FENCED | KSPAWN_KEEP_CAPS,
-				   .stop_signal = 15, .stop_ms = 100 };
-	uint8_t v2[64], v3[64];
-	size_t l2, l3;
+				   .stop_signal = 15, .stop_ms = 100, .log_max = 1u << 20 };
+	uint8_t v2[64], v3[64], v4[64];
+	size_t l2, l3, l4;
 	uint32_t flags;
 
 	cr_assert_eq(kproto_spawn_pack_for(&in, 2, v2, sizeof v2, &l2), 0);
+	cr_assert_eq(kproto_spawn_pack_for(&in, 3, v4, sizeof v4, &l4), 0);
 	cr_assert_eq(kproto_spawn_pack_for(&in, KEEPER_PROTO, v3, sizeof v3, &l3), 0);
-	cr_assert_eq(l2 + 8, l3, "protocol 2 has no stop signal and timeout");
+	cr_assert_eq(l4 + 8, l3, "protocol 3 has no log max");
+	cr_assert_eq(memcmp(v4, v3, l4), 0, "protocol 3: the same record up to it");
+	cr_assert_eq(l2 + 8 + 8, l3, "protocol 2 has no stop signal and timeout");
 	memcpy(&flags, v2 + l2 - 4, sizeof flags);
 	cr_assert_eq(flags, KSPAWN_KEEP_CAPS, "a keeper 2 refuses the fence flag");
 	cr_assert_eq(memcmp(v2, v3, l2 - 4), 0, "the same record up to the flags");

@@ -30,7 +30,7 @@ _rsctl()
         cred) COMPREPLY=($(compgen -W "create list revoke --role --labels --node" -- "$cur")); return;;
         token) COMPREPLY=($(compgen -W "rotate" -- "$cur")); return;;
         node) COMPREPLY=($(compgen -W "forget" -- "$cur")); return;;
-        logs) COMPREPLY=($(compgen -W "--instance -n -f" -- "$cur"));;
+        logs) COMPREPLY=($(compgen -W "--instance -n -f --timestamps --since --previous --json" -- "$cur"));;
         events) COMPREPLY=($(compgen -W "-n -f --since --json" -- "$cur"));;
         describe) COMPREPLY=($(compgen -W "--json" -- "$cur"));;
         status) COMPREPLY=($(compgen -W "--node --state -o --watch -w --page-size --json" -- "$cur"));;
