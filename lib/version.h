@@ -37,10 +37,13 @@ enum {
 	RS_FEAT_ROWS     = 1u << 7,  /* status: Request.rows, Reply.rows (0.3.0) */
 	RS_FEAT_BATCH    = 1u << 8,  /* Envelope.batch: a turn's messages to one
 				      * peer in one frame (0.3.0) */
+	/* 1u << 9: another 0.3.0 feature */
+	RS_FEAT_SIGNAL   = 1u << 10, /* Envelope.signal (an order), verbs
+				      * reload and kill (0.3.0) */
 };
 #define RS_FEATURES (RS_FEAT_CURVE | RS_FEAT_KEEPCAPS | RS_FEAT_SKEW | \
 		     RS_FEAT_FENCE | RS_FEAT_ORDERS | RS_FEAT_REQDEDUP | \
-		     RS_FEAT_PAGED | RS_FEAT_ROWS | RS_FEAT_BATCH)
+		     RS_FEAT_PAGED | RS_FEAT_ROWS | RS_FEAT_BATCH | RS_FEAT_SIGNAL)
 
 typedef struct rs_semver {
 	uint32_t major, minor, patch;
