@@ -584,6 +584,13 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 			agent_report(ag, &tmp, RS_EK_DOWN, "not running here");
 		}
 		break;
+	case RS_MSG_SIGNAL:
+		/* applied once: a resent copy must not signal twice (a second
+		 * HUP is a second reload); not running: the order is still
+		 * taken and acknowledged, what it meant is moot */
+		if (order_take(ag, m))
+			svc_send_signal(ag, &m->u.signal);
+		break;
 	default:
 		log_warnx("unexpected %s from rsd, ignoring", rs_msg_type_to_string(m->type));
 		break;

@@ -199,6 +199,9 @@ int svc_start(agent *ag, const rs_start *st);
  * (a refresh: a deliberate restart, not counted as a failure). */
 int svc_stop(agent *ag, uint64_t id, bool forget, bool restart);
 void svc_stop_all(agent *ag);
+/* Sends sg's signal to its instance's main process or group (rsd's
+ * Signal order). -ESRCH (logged) if it has no running process here. */
+int svc_send_signal(agent *ag, const rs_signal *sg);
 /* The keeper saw instance id's process pid die at mono time ns. false if
  * no instance has that process (any more). */
 bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,

@@ -765,6 +765,30 @@ int svc_stop(agent *ag, uint64_t id, bool forget, bool restart)
 	return 0;
 }
 
+int svc_send_signal(agent *ag, const rs_signal *sg)
+{
+	inst *in = svc_find(ag, sg->instance_id);
+	const char *name = sigabbrev_np(sg->signal);
+
+	if (!in || in->pid <= 0 || (in->rp.state != RS_IS_RUNNING &&
+				    in->rp.state != RS_IS_STARTING)) {
+		log_info("instance %llu: SIG%s not sent: %s, ignoring",
+			 (unsigned long long)sg->instance_id, name ? name : "?",
+			 !in ? "not known here" :
+			 rs_istate_to_string(in->rp.state));
+		return -ESRCH;
+	}
+	/* through the keeper, whose unreaped child it is (svc_signal) */
+	if (sg->group)
+		kc_kill(ag, in->id, sg->signal);
+	else
+		kc_kill_main(ag, in->id, sg->signal);
+	log_info("%s/%llu: SIG%s to %s %d (rsd's order)", in->spec.label,
+		 (unsigned long long)sg->instance_id, name ? name : "?",
+		 sg->group ? "the group of pid" : "pid", (int)in->pid);
+	return 0;
+}
+
 void svc_stop_all(agent *ag)
 {
 	inst *in = ag->insts, *next;

@@ -76,6 +76,9 @@ static const char usage_text[] =
 "  delete LABEL [--keep-events]\n"
 "                     stop a service and remove it and its history\n"
 "  refresh LABEL      restart a running service deliberately\n"
+"  reload LABEL       send its reload signal (default HUP) to each instance\n"
+"  kill LABEL [-s SIG] [--main]\n"
+"                     send a signal (default TERM) to each instance\n"
 "  restart LABEL      start a terminated service again\n"
 "  shutdown           stop every service, restart nothing\n"
 "  apply FILE         converge the cluster to a manifest (diff FILE: dry run)\n"
@@ -157,6 +160,8 @@ static const char up_help[] =
 "  --stop-signal SIG    stop signal: TERM, SIGTERM or a number\n"
 "                       (default: TERM)\n"
 "  --stop-timeout S     time from the stop signal to SIGKILL (default: 2)\n"
+"  --reload-signal SIG  what rsctl reload sends to the main process: HUP,\n"
+"                       SIGUSR2 or a number (default: HUP)\n"
 "  --notify TYPE        readiness: auto (READY=1, or settled if it never\n"
 "                       uses $NOTIFY_SOCKET), notify (READY=1 required) or\n"
 "                       simple (settled) (default: auto)\n"
@@ -279,6 +284,30 @@ static const char restart_help[] =
 "ran on, and waits until it is ready. Refused while it runs (use refresh).\n"
 "This is what recovery scripts call. Default --timeout: 30 s.\n";
 
+static const char reload_help[] =
+"usage: rsctl reload LABEL\n"
+"\n"
+"Sends service LABEL's reload signal (--reload-signal, default HUP) to the\n"
+"main process of each of its live instances, standbys included (they serve\n"
+"the same configuration), as systemd's ExecReload=kill -HUP $MAINPID does:\n"
+"nginx, haproxy -Ws and most daemons read their configuration again. No\n"
+"restart; the pids stay. Exit 1 if LABEL has no running instance.\n";
+
+static const char kill_help[] =
+"usage: rsctl kill LABEL [-s SIG] [--main]\n"
+"\n"
+"Sends signal SIG (TERM, SIGKILL, USR1 or a number; default TERM) to every\n"
+"process of each live instance of service LABEL (its process group, as\n"
+"systemctl kill does), or with --main only to the main process. What\n"
+"follows is the restart policy's business: an instance killed this way\n"
+"is restarted as after any crash. Exit 1 if LABEL has no running instance.\n"
+"Here -s is the signal: give rsd's endpoint before the verb\n"
+"(rsctl -s EP kill ...) or in $RS_CONTROL.\n"
+"\n"
+"Options:\n"
+"  -s, --signal SIG  the signal (default: TERM)\n"
+"  --main            only the main process, not its group\n";
+
 static const char shutdown_help[] =
 "usage: rsctl shutdown [--no-block]\n"
 "\n"
@@ -296,8 +325,8 @@ static const char edit_help[] =
 "\n"
 "Options: as for up (--period, --ready-timeout, --env, --cwd,\n"
 "--restart/--restart-policy, --backoff-*, --no-backoff, --stop-signal,\n"
-"--stop-timeout, --notify, --settle, --listen, --user, --keep-caps,\n"
-"--fence),\n"
+"--stop-timeout, --reload-signal, --notify, --settle, --listen, --user,\n"
+"--keep-caps, --fence),\n"
 "without --node and --no-block; --no-keep-caps undoes --keep-caps.\n"
 "-- COMMAND ARGS replaces the command; --args ARGS... (last) replaces\n"
 "only the arguments and keeps the program.\n";
@@ -781,6 +810,22 @@ static int set_signal(rs_request *r, const opt_def *d, const char *val)
 	return 0;
 }
 
+static int set_reload_signal(rs_request *r, const opt_def *d, const char *val)
+{
+	if (parse_signal(val, &r->spec.reload_signal) < 0)
+		return opt_error(d, "'%s' is not a signal (HUP, SIGUSR2, 1)",
+				 val);
+	return 0;
+}
+
+static int set_kill_signal(rs_request *r, const opt_def *d, const char *val)
+{
+	if (parse_signal(val, &r->signal) < 0)
+		return opt_error(d, "'%s' is not a signal (TERM, SIGKILL, 9)",
+				 val);
+	return 0;
+}
+
 static int set_prepare_signal(rs_request *r, const opt_def *d, const char *val)
 {
 	if (parse_signal(val, &r->prepare_signal) < 0)
@@ -858,6 +903,7 @@ static const opt_def up_opts[] = {
 	{ "--no-backoff",      false, set_true,    SPEC(backoff.disabled), RS_EDIT_BO_DISABLED },
 	{ "--stop-signal",     true,  set_signal,  0, RS_EDIT_STOP_SIGNAL },
 	{ "--stop-timeout",    true,  set_seconds, SPEC(stop_timeout_ms), RS_EDIT_STOP_TIMEOUT },
+	{ "--reload-signal",   true,  set_reload_signal, 0, RS_EDIT_RELOAD_SIGNAL },
 	{ "--notify",          true,  set_notify,  0, RS_EDIT_NOTIFY },
 	{ "--settle",          true,  set_seconds, SPEC(settle_ms), RS_EDIT_SETTLE },
 	{ "--script",          true,  set_script,  0, RS_EDIT_SCRIPT },
@@ -887,6 +933,14 @@ static const opt_def update_opts[] = {
 static const opt_def clone_opts[] = {
 	{ "--node",     true,  set_node, 0, 0 },
 	{ "--no-block", false, set_true, offsetof(rs_request, no_block), 0 },
+	{ NULL, false, NULL, 0, 0 },
+};
+
+/* kill: -s is the signal here (the endpoint goes before the verb) */
+static const opt_def kill_opts[] = {
+	{ "-s",       true,  set_kill_signal, 0, 0 },
+	{ "--signal", true,  set_kill_signal, 0, 0 },
+	{ "--main",   false, set_true, offsetof(rs_request, main_only), 0 },
 	{ NULL, false, NULL, 0, 0 },
 };
 
@@ -969,6 +1023,8 @@ static const verb_def verbs[] = {
 	{ "ping",   RS_V_PING,   LABEL_NONE,     false, NULL,        ping_help },
 	{ "refresh",  RS_V_REFRESH,  LABEL_REQUIRED, false, block_opts, refresh_help },
 	{ "restart",  RS_V_RESTART,  LABEL_REQUIRED, false, block_opts, restart_help },
+	{ "reload",   RS_V_RELOAD,   LABEL_REQUIRED, false, NULL,       reload_help },
+	{ "kill",     RS_V_KILL,     LABEL_REQUIRED, false, kill_opts,  kill_help },
 	{ "shutdown", RS_V_SHUTDOWN, LABEL_NONE,     false, block_opts, shutdown_help },
 	{ "edit",     RS_V_EDIT,     LABEL_REQUIRED, true,  edit_opts,  edit_help },
 	{ "clone",    RS_V_CLONE,    LABEL_REQUIRED, false, clone_opts, clone_help },

@@ -987,6 +987,7 @@ static void describe_spec(FILE *out, const json_t *sp)
 	put_kvf(out, "Stop", "%s, then SIGKILL after %s",
 		fmt_signal(sp, "stop_signal", b, sizeof b),
 		fmt_ms(sp, "stop_timeout_ms", "0s", a, sizeof a));
+	put_kv(out, "Reload signal", fmt_signal(sp, "reload_signal", b, sizeof b));
 	put_kv(out, "Critical", json_is_true(json_object_get(sp, "critical")) ?
 	       "yes" : "no");
 	put_kv(out, "Recovery script", jstr(sp, "script"));

@@ -38,6 +38,8 @@ static const rs_role verb_role[RS_V__NR] = {
 	/* a spec's env values, which a viewer sees masked: the file must
 	 * apply as it is, so no masking, and no viewer */
 	[RS_V_EXPORT]  = RS_ROLE_OPERATOR,
+	[RS_V_RELOAD]  = RS_ROLE_OPERATOR,
+	[RS_V_KILL]    = RS_ROLE_OPERATOR,
 	[RS_V_SHUTDOWN]     = RS_ROLE_ADMIN,
 	[RS_V_CRED_CREATE]  = RS_ROLE_ADMIN,
 	[RS_V_CRED_LIST]    = RS_ROLE_ADMIN,
@@ -67,7 +69,7 @@ int rs_role_from_string(const char *s)
 
 rs_role auth_verb_role(rs_verb v)
 {
-	if ((unsigned)v >= RS_V__NR || verb_role[v] == RS_ROLE_NONE)
+	if (!rs_verb_known(v) || verb_role[v] == RS_ROLE_NONE)
 		return RS_ROLE_ADMIN;
 	return verb_role[v];
 }

@@ -382,6 +382,13 @@ static int svc_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 			return mf_err(c, v, "'%s' is not a signal", str);
 		return 0;
 	}
+	if (!strcmp(key, "reload_signal")) {
+		if ((r = get_str(c, v, &str)) < 0)
+			return r;
+		if (parse_signal(str, &sp->reload_signal) < 0)
+			return mf_err(c, v, "'%s' is not a signal", str);
+		return 0;
+	}
 	if (!strcmp(key, "notify")) {
 		if ((r = get_str(c, v, &str)) < 0)
 			return r;

@@ -327,6 +327,8 @@ int rs_spec_validate(const rs_spec *s, char *err, size_t errlen)
 		    bytes, RS_SPEC_BYTES_MAX);
 	if (s->stop_signal <= 0 || s->stop_signal >= NSIG)
 		BAD("stop signal %d is not a valid signal", (int)s->stop_signal);
+	if (s->reload_signal < 0 || s->reload_signal >= NSIG)
+		BAD("reload signal %d is not a valid signal", (int)s->reload_signal);
 	if ((unsigned)s->policy >= RS_RP__NR)
 		BAD("restart policy %d is invalid", (int)s->policy);
 	if ((unsigned)s->notify >= RS_NT__NR)

@@ -130,6 +130,8 @@ typedef struct rs_spec {
 	bool           keep_caps; /* with user: no PR_SET_NO_NEW_PRIVS, the
 				   * capability bounding set kept */
 	rs_fence       fence;    /* what a partition from rsd does to it */
+	int32_t        reload_signal; /* rsctl reload, to the main process;
+				       * 0 = SIGHUP */
 	char          *script;   /* recovery script (absolute path) or NULL */
 	bool           critical; /* a core service (MINIX): see docs */
 	uint32_t       replicas; /* instances, spread over nodes (>= 1) */

@@ -65,19 +65,45 @@ void rs_msg_clear(rs_msg *m)
 static const char *const type_names[RS_MSG__NR] = {
 	"none", "hello", "beat", "event", "welcome", "rehello",
 	"start", "stop", "beat-ack", "request", "reply", "logs-get",
-	"logs-data", "enroll", "enrolled", "batch",
+	"logs-data", "enroll", "enrolled", "batch", "signal",
 };
 static const char *const kind_names[RS_EK__NR] = {
 	"none", "started", "ready", "status", "exited", "backoff",
 	"down", "failed", "watchdog", "update-prepare", "update-start",
 	"update-commit", "update-rollback",
 };
+/* Designated: a number without a name (NULL) is no verb. */
 static const char *const verb_names[RS_V__NR] = {
-	"none", "up", "down", "status", "nodes", "lookup", "events", "ping",
-	"refresh", "restart", "shutdown", "edit", "clone", "unclone", "logs",
-	"apply", "drain", "undrain", "update", "cred-create", "cred-list",
-	"cred-revoke", "token-rotate", "upgrade-plan", "node-forget", "describe",
-	"delete", "export",
+	[RS_V_NONE]          = "none",
+	[RS_V_UP]            = "up",
+	[RS_V_DOWN]          = "down",
+	[RS_V_STATUS]        = "status",
+	[RS_V_NODES]         = "nodes",
+	[RS_V_LOOKUP]        = "lookup",
+	[RS_V_EVENTS]        = "events",
+	[RS_V_PING]          = "ping",
+	[RS_V_REFRESH]       = "refresh",
+	[RS_V_RESTART]       = "restart",
+	[RS_V_SHUTDOWN]      = "shutdown",
+	[RS_V_EDIT]          = "edit",
+	[RS_V_CLONE]         = "clone",
+	[RS_V_UNCLONE]       = "unclone",
+	[RS_V_LOGS]          = "logs",
+	[RS_V_APPLY]         = "apply",
+	[RS_V_DRAIN]         = "drain",
+	[RS_V_UNDRAIN]       = "undrain",
+	[RS_V_UPDATE]        = "update",
+	[RS_V_CRED_CREATE]   = "cred-create",
+	[RS_V_CRED_LIST]     = "cred-list",
+	[RS_V_CRED_REVOKE]   = "cred-revoke",
+	[RS_V_TOKEN_ROTATE]  = "token-rotate",
+	[RS_V_UPGRADE_PLAN]  = "upgrade-plan",
+	[RS_V_NODE_FORGET]   = "node-forget",
+	[RS_V_DESCRIBE]      = "describe",
+	[RS_V_DELETE]        = "delete",
+	[RS_V_EXPORT]        = "export",
+	[RS_V_RELOAD]        = "reload",
+	[RS_V_KILL]          = "kill",
 };
 
 const char *rs_msg_type_to_string(rs_msg_type t)
@@ -92,13 +118,18 @@ const char *rs_event_kind_to_string(rs_event_kind k)
 
 const char *rs_verb_to_string(rs_verb v)
 {
-	return (unsigned)v < RS_V__NR ? verb_names[v] : "invalid";
+	return rs_verb_known((int)v) ? verb_names[v] : "invalid";
+}
+
+bool rs_verb_known(int v)
+{
+	return v >= 0 && v < RS_V__NR && verb_names[v];
 }
 
 int rs_verb_from_string(const char *s)
 {
 	for (int i = 1; s && i < RS_V__NR; i++)
-		if (strcmp(verb_names[i], s) == 0)
+		if (verb_names[i] && strcmp(verb_names[i], s) == 0)
 			return i;
 	return -EINVAL;
 }

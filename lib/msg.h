@@ -29,6 +29,7 @@ typedef enum rs_msg_type {
 	RS_MSG_ENROLL,
 	RS_MSG_ENROLLED,
 	RS_MSG_BATCH,            /* RS_FEAT_BATCH: several encoded messages */
+	RS_MSG_SIGNAL,           /* RS_FEAT_SIGNAL: an order to signal an instance */
 	RS_MSG__NR
 } rs_msg_type;
 
@@ -78,6 +79,10 @@ typedef enum rs_verb {
 	RS_V_DESCRIBE,
 	RS_V_DELETE,
 	RS_V_EXPORT,
+	/* (numbered: lib/msg.c's names may have gaps; a number without a
+	 * name, rs_verb_to_string's "invalid", is no verb) */
+	RS_V_RELOAD = 28,
+	RS_V_KILL = 29,
 	RS_V__NR
 } rs_verb;
 
@@ -137,6 +142,13 @@ typedef struct rs_stop {
 	bool     restart;        /* refresh: start it again once dead */
 } rs_stop;
 
+/* A signal to a live instance (RS_FEAT_SIGNAL): reload, kill. */
+typedef struct rs_signal {
+	uint64_t instance_id;
+	int32_t  signal;         /* 1..64 (wire.c checks both ways) */
+	bool     group;          /* its whole process group, not only the main pid */
+} rs_signal;
+
 typedef struct rs_beat_ack {
 	uint64_t time_ms;
 } rs_beat_ack;
@@ -183,6 +195,8 @@ typedef struct rs_request {
 	bool     previous;       /* the process before the newest */
 	int32_t  pid;            /* only this process's lines, 0: any */
 	bool     stamped;        /* the stored lines, in pages */
+	int32_t  signal;         /* kill: 1..64, 0 = SIGTERM */
+	bool     main_only;      /* kill: the main process only, not its group */
 } rs_request;
 
 typedef struct rs_enroll {
@@ -270,7 +284,8 @@ enum {
 	RS_EDIT_USER          = 1u << 20,
 	RS_EDIT_KEEP_CAPS     = 1u << 21,
 	RS_EDIT_FENCE         = 1u << 22,
-	RS_EDIT__ALL          = (1u << 23) - 1,
+	RS_EDIT_RELOAD_SIGNAL = 1u << 23,
+	RS_EDIT__ALL          = (1u << 24) - 1,
 	/* what needs a new process to take effect */
 	RS_EDIT_NEXT_START    = RS_EDIT_ENV | RS_EDIT_CWD | RS_EDIT_ARGS |
 				RS_EDIT_ARGS_TAIL | RS_EDIT_LISTEN | RS_EDIT_USER |
@@ -334,6 +349,7 @@ typedef struct rs_msg {
 		rs_welcome  welcome;
 		rs_start    start;
 		rs_stop     stop;
+		rs_signal   signal;
 		rs_beat_ack beat_ack;
 		rs_request  request;
 		rs_reply    reply;
@@ -354,5 +370,7 @@ const char *rs_msg_type_to_string(rs_msg_type t);
 const char *rs_event_kind_to_string(rs_event_kind k);
 const char *rs_verb_to_string(rs_verb v);
 int rs_verb_from_string(const char *s);
+/* Whether v is a verb of this build (the numbering has gaps). */
+bool rs_verb_known(int v);
 
 #endif

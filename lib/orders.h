@@ -2,7 +2,7 @@
  * orders.h - rsd's orders to an agent, numbered, acknowledged and resent;
  * applied once, in order, by the agent. Pure: no I/O, no clock reads.
  *
- * rsd numbers the orders (Start, Stop) it sends to one node 1, 2, 3, ...
+ * rsd numbers the orders (Start, Stop, Signal) it sends to one node 1, 2, 3, ...
  * within its epoch (a number that grows with every rsd process). The
  * outbox keeps each order, encoded, until the agent acknowledges it and
  * resends what is not acknowledged after resend_ms, oldest first. The

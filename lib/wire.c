@@ -41,6 +41,7 @@ struct enc {
 		Rs__Rehello       rehello;
 		Rs__Start         start;
 		Rs__Stop          stop;
+		Rs__Signal        signal;
 		Rs__BeatAck       beat_ack;
 		Rs__Request       request;
 		Rs__Reply         reply;
@@ -155,6 +156,7 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	    (unsigned)s->policy >= RS_RP__NR ||
 	    (unsigned)s->notify >= RS_NT__NR ||
 	    (unsigned)s->fence >= RS_FENCE__NR ||
+	    s->reload_signal < 0 || s->reload_signal >= NSIG ||
 	    !strv_ok(s->argv, s->argc) || !strv_ok(s->env, s->envc) ||
 	    (s->cwd && strnlen(s->cwd, RS_ARG_MAX) >= RS_ARG_MAX) ||
 	    (s->script && strnlen(s->script, RS_ARG_MAX) >= RS_ARG_MAX) ||
@@ -188,6 +190,7 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	ps->user = pb_str(s->user);
 	ps->keep_caps = s->keep_caps;
 	ps->fence = (Rs__FencePolicy)s->fence;
+	ps->reload_signal = s->reload_signal;
 	ps->script = pb_str(s->script);
 	ps->critical = s->critical;
 	ps->replicas = s->replicas;
@@ -461,6 +464,16 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		env->body_case = RS__ENVELOPE__BODY_STOP;
 		env->stop = &e->b.stop;
 		return 0;
+	case RS_MSG_SIGNAL:
+		if (m->u.signal.signal < 1 || m->u.signal.signal >= NSIG)
+			return -EINVAL;
+		rs__signal__init(&e->b.signal);
+		e->b.signal.instance_id = m->u.signal.instance_id;
+		e->b.signal.signal = m->u.signal.signal;
+		e->b.signal.group = m->u.signal.group;
+		env->body_case = RS__ENVELOPE__BODY_SIGNAL;
+		env->signal = &e->b.signal;
+		return 0;
 	case RS_MSG_BEAT_ACK:
 		rs__beat_ack__init(&e->b.beat_ack);
 		e->b.beat_ack.time_ms = m->u.beat_ack.time_ms;
@@ -468,14 +481,15 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		env->beat_ack = &e->b.beat_ack;
 		return 0;
 	case RS_MSG_REQUEST:
-		if ((unsigned)m->u.request.verb >= RS_V__NR ||
+		if (!rs_verb_known(m->u.request.verb) ||
 		    !label_ok(m->u.request.label, sizeof m->u.request.label) ||
 		    !update_ok(m->u.request.maxtime_ms, m->u.request.min_healthy_ms,
 			       m->u.request.prepare_signal, m->u.request.max_unavailable) ||
 		    !labels_ok(m->u.request.batch, m->u.request.nbatch, RS_UPDATE_BATCH_MAX) ||
 		    !label_ok(m->u.request.node, sizeof m->u.request.node) ||
 		    !str_fits(m->u.request.state, sizeof m->u.request.state) ||
-		    !str_fits(m->u.request.page_after, sizeof m->u.request.page_after))
+		    !str_fits(m->u.request.page_after, sizeof m->u.request.page_after) ||
+		    m->u.request.signal < 0 || m->u.request.signal >= NSIG)
 			return -EINVAL;
 		r = enc_spec(&m->u.request.spec, &e->spec, &e->backoff);
 		if (r < 0)
@@ -515,6 +529,8 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.previous = m->u.request.previous;
 		e->b.request.pid = m->u.request.pid;
 		e->b.request.stamped = m->u.request.stamped;
+		e->b.request.signal = m->u.request.signal;
+		e->b.request.main_only = m->u.request.main_only;
 		e->b.request.n_batch = m->u.request.nbatch;
 		e->b.request.batch = m->u.request.nbatch ? m->u.request.batch : NULL;
 		if (m->u.request.nspecs > RS_APPLY_MAX)
@@ -753,6 +769,8 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 	    (unsigned)ps->notify >= RS_NT__NR ||
 	    (unsigned)ps->fence >= RS_FENCE__NR)
 		return -WIRE_E_ENUM;
+	if (ps->reload_signal < 0 || ps->reload_signal >= NSIG)
+		return -WIRE_E_FIELD;
 	r = dec_label(s->label, ps->label);
 	if (r == 0)
 		r = dec_str(s->node, sizeof s->node, ps->node);
@@ -781,6 +799,7 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 	s->critical = ps->critical != 0;
 	s->keep_caps = ps->keep_caps != 0;
 	s->fence = (rs_fence)ps->fence;
+	s->reload_signal = ps->reload_signal;
 	s->replicas = ps->replicas ? ps->replicas : 1;
 	s->period_ms = ps->period_ms;
 	s->ready_timeout_ms = ps->ready_timeout_ms;
@@ -1043,11 +1062,18 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.stop.forget = env->stop->forget != 0;
 		m->u.stop.restart = env->stop->restart != 0;
 		return 0;
+	case RS_MSG_SIGNAL:
+		if (env->signal->signal < 1 || env->signal->signal >= NSIG)
+			return -WIRE_E_FIELD;
+		m->u.signal.instance_id = env->signal->instance_id;
+		m->u.signal.signal = env->signal->signal;
+		m->u.signal.group = env->signal->group != 0;
+		return 0;
 	case RS_MSG_BEAT_ACK:
 		m->u.beat_ack.time_ms = env->beat_ack->time_ms;
 		return 0;
 	case RS_MSG_REQUEST:
-		if ((unsigned)env->request->verb >= RS_V__NR)
+		if (!rs_verb_known(env->request->verb))
 			return -WIRE_E_ENUM;
 		m->u.request.id = env->request->id;
 		m->u.request.verb = (rs_verb)env->request->verb;
@@ -1090,6 +1116,10 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.request.previous = env->request->previous != 0;
 		m->u.request.pid = env->request->pid;
 		m->u.request.stamped = env->request->stamped != 0;
+		if (env->request->signal < 0 || env->request->signal >= NSIG)
+			return -WIRE_E_FIELD;
+		m->u.request.signal = env->request->signal;
+		m->u.request.main_only = env->request->main_only != 0;
 		if ((r = dec_label(m->u.request.node, env->request->node)) < 0 ||
 		    (r = dec_str(m->u.request.state, sizeof m->u.request.state,
 				 env->request->state)) < 0 ||
@@ -1218,6 +1248,8 @@ static rs_msg_type body_type(const Rs__Envelope *env)
 		return env->enrolled ? RS_MSG_ENROLLED : RS_MSG_NONE;
 	case RS__ENVELOPE__BODY_BATCH:
 		return env->batch ? RS_MSG_BATCH : RS_MSG_NONE;
+	case RS__ENVELOPE__BODY_SIGNAL:
+		return env->signal ? RS_MSG_SIGNAL : RS_MSG_NONE;
 	default:
 		return RS_MSG_NONE;
 	}

@@ -57,7 +57,7 @@ static bool spec_eq(const rs_spec *a, const rs_spec *b)
 	       a->notify == b->notify && a->settle_ms == b->settle_ms &&
 	       !strcmp(a->node, b->node) && str_eq(a->script, b->script) &&
 	       a->critical == b->critical && a->replicas == b->replicas &&
-	       a->fence == b->fence &&
+	       a->fence == b->fence && a->reload_signal == b->reload_signal &&
 	       strv_eq(a->placement, a->nplacement, b->placement, b->nplacement) &&
 	       strv_eq(a->deps, a->ndeps, b->deps, b->ndeps);
 }

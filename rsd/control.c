@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -645,6 +646,7 @@ int rsd_spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
 	TAKE(RS_EDIT_CRITICAL, critical);
 	TAKE(RS_EDIT_KEEP_CAPS, keep_caps);
 	TAKE(RS_EDIT_FENCE, fence);
+	TAKE(RS_EDIT_RELOAD_SIGNAL, reload_signal);
 #undef TAKE
 	if (mask & RS_EDIT_USER)
 		memcpy(dst->user, src->user, sizeof dst->user);
@@ -1808,14 +1810,15 @@ static void do_events(rsd *d, const net_peer *peer, const rs_request *rq)
 /* A spec whole, as describe shows it: status's names where status has
  * the field (command, env as the caller may see it, restart_policy,
  * period_ms, critical, script: null without one, fence), durations in
- * ms, the stop signal as a number. */
+ * ms, the stop and reload signals as numbers (reload: what is sent, 0
+ * being SIGHUP). */
 static json_t *spec_json(const rsd *d, const rs_spec *sp)
 {
 	const rs_backoff *b = &sp->backoff;
 
 	return json_pack("{s:o, s:o, s:s, s:s, s:b, s:i, s:s,"
 			 " s:{s:I, s:I, s:I, s:I, s:b}, s:I, s:I, s:i, s:I, s:s, s:I,"
-			 " s:s, s:o, s:o, s:o, s:b, s:s?, s:s}",
+			 " s:s, s:o, s:o, s:o, s:b, s:s?, s:s, s:i}",
 			 "command", strv_json(sp->argv, sp->argc),
 			 "env", env_json(d, sp),
 			 "cwd", sp->cwd ? sp->cwd : "/",
@@ -1836,7 +1839,8 @@ static json_t *spec_json(const rsd *d, const rs_spec *sp)
 			 "listen", strv_json(sp->listen, sp->nlisten),
 			 "depends_on", strv_json(sp->deps, sp->ndeps),
 			 "critical", sp->critical, "script", sp->script,
-			 "fence", rs_fence_to_string(sp->fence));
+			 "fence", rs_fence_to_string(sp->fence),
+			 "reload_signal", (int)(sp->reload_signal ? sp->reload_signal : SIGHUP));
 }
 
 /* Events describe shows: the label's newest, newest last. */
@@ -2071,6 +2075,8 @@ void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq)
 	case RS_V_DESCRIBE: do_describe(d, peer, rq); break;
 	case RS_V_DELETE: rsd_delete(d, peer, rq); break;
 	case RS_V_EXPORT: do_export(d, peer, rq); break;
+	case RS_V_RELOAD:
+	case RS_V_KILL: rsd_signal(d, peer, rq); break;
 	default:
 		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "unknown verb %d", (int)rq->verb);
 		break;
@@ -2111,7 +2117,7 @@ void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		rsd_reply_err(d, peer, rq->id, RS_E_VERSION, "%s", why);
 		goto out;
 	}
-	d->cur_verb = (unsigned)rq->verb < RS_V__NR ? rq->verb : RS_V_NONE;
+	d->cur_verb = rs_verb_known(rq->verb) ? rq->verb : RS_V_NONE;
 	role = rs_role_from_string(who->role);
 	if (!auth_allowed(role < 0 ? RS_ROLE_NONE : (rs_role)role, who->labels, rq,
 			  why, sizeof why)) {

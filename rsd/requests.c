@@ -44,7 +44,8 @@ static bool needs_nodes(const rs_request *rq)
 {
 	switch (rq->verb) {
 	case RS_V_UP: case RS_V_RESTART: case RS_V_REFRESH: case RS_V_CLONE:
-	case RS_V_UPDATE: case RS_V_DRAIN: case RS_V_LOGS:
+	case RS_V_UPDATE: case RS_V_DRAIN: case RS_V_LOGS: case RS_V_RELOAD:
+	case RS_V_KILL:
 		return true;
 	case RS_V_APPLY:
 		return !rq->dry_run;
@@ -332,7 +333,7 @@ void rsd_parked_run(rsd *d)
 		d->parked = pk->next;
 		rs_strlcpy(d->cur_actor, pk->actor, sizeof d->cur_actor);
 		d->cur_role = pk->role;
-		d->cur_verb = (unsigned)rq->verb < RS_V__NR ? rq->verb : RS_V_NONE;
+		d->cur_verb = rs_verb_known(rq->verb) ? rq->verb : RS_V_NONE;
 		if (settling) {
 			unknown_nodes(d, names, sizeof names);
 			d->cap_on = !rsd_verb_read_only(rq->verb);

@@ -1253,9 +1253,14 @@ static int hold_order(rsd *d, rsd_node *n, rs_msg *m, uint8_t *buf, size_t len)
 	return 0;
 }
 
-/* An outbox key: the instance, and whether the order is a Start (ids
- * are below 2^40: HO_ID_MASK) */
-#define ORDER_KEY_START (1ull << 63)
+/* An outbox key: the instance, and whether the order is a Start or a
+ * Signal (ids are below 2^40: HO_ID_MASK). A Signal's key is its own, so
+ * that a signal waiting for its acknowledgement does not count as a Start
+ * or Stop in flight (rsd_order_pending); two signals to one instance are
+ * two orders, both applied, in order: an operator's HUP then KILL must
+ * not become only the KILL. */
+#define ORDER_KEY_START  (1ull << 63)
+#define ORDER_KEY_SIGNAL (1ull << 62)
 
 bool rsd_order_pending(const rsd_node *n, uint64_t id, bool start_only)
 {
@@ -1265,8 +1270,21 @@ bool rsd_order_pending(const rsd_node *n, uint64_t id, bool start_only)
 
 static bool is_order(const rsd_node *n, const rs_msg *m)
 {
-	return (m->type == RS_MSG_START || m->type == RS_MSG_STOP) &&
-	       (n->features & RS_FEAT_ORDERS);
+	return (m->type == RS_MSG_START || m->type == RS_MSG_STOP ||
+		m->type == RS_MSG_SIGNAL) && (n->features & RS_FEAT_ORDERS);
+}
+
+/* The outbox key of order m (is_order). */
+static uint64_t order_key(const rs_msg *m)
+{
+	switch (m->type) {
+	case RS_MSG_START:
+		return m->u.start.instance_id | ORDER_KEY_START;
+	case RS_MSG_SIGNAL:
+		return m->u.signal.instance_id | ORDER_KEY_SIGNAL;
+	default:
+		return m->u.stop.instance_id;
+	}
 }
 
 /* Encodes and sends m to n now; an order is numbered and kept until n
@@ -1288,11 +1306,8 @@ static int deliver(rsd *d, rsd_node *n, rs_msg *m)
 	r = wire_encode(m, &buf, &len);
 	if (r < 0)
 		return r;
-	if (order && (r = orders_out_push_key(&n->out, m->order,
-					      m->type == RS_MSG_START ?
-					      m->u.start.instance_id | ORDER_KEY_START :
-					      m->u.stop.instance_id, buf, len,
-					      clock_mono_ms())) < 0) {
+	if (order && (r = orders_out_push_key(&n->out, m->order, order_key(m),
+					      buf, len, clock_mono_ms())) < 0) {
 		log_warnx("node %s: cannot keep order %llu (%s); asking it for a hello",
 			  n->n.name, (unsigned long long)m->order, strerror(-r));
 		orders_out_void(&n->out);

@@ -631,6 +631,9 @@ int rsd_spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask);
 void rsd_reply_merge_err(rsd *d, const net_peer *peer, uint64_t id,
 			 const char *label, int r);
 
+/* signal.c: rsctl reload, rsctl kill (RS_V_RELOAD, RS_V_KILL) */
+void rsd_signal(rsd *d, const net_peer *peer, const rs_request *rq);
+
 /* update.c: rsctl update (live update across instances and services) */
 void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq);
 /* An update-* event of instance in from its agent. */

@@ -27,6 +27,7 @@
 #include "clock.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -241,6 +242,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	"  UPDATE meta SET value = max(value, NEW.id)"
 	"    WHERE key = 'instance_max_id';"
 	"END;",
+	/* 14: the signal rsctl reload sends (0: SIGHUP, as a row of an
+	 * older rsd reloads) */
+	[14] =
+	"ALTER TABLE service ADD COLUMN reload_signal INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum {
@@ -292,7 +297,7 @@ enum {
 	" backoff_max_ms, backoff_reset_ms, backoff_disabled, notify," \
 	" settle_ms, node, desired, generation, created_ms, updated_ms," \
 	" script, critical, replicas, listen, placement, deps, user, keep_caps," \
-	" fence"
+	" fence, reload_signal"
 #define NODE_COLS \
 	"name, address, boot_id, agent_version, labels, capacity, state," \
 	" last_seen_ms, drained"
@@ -323,7 +328,7 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_SVC_PUT]  = "INSERT OR REPLACE INTO service (" SVC_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-			" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_SVC_DEL]  = "DELETE FROM service WHERE label = ?",
 	[ST_SVC_GET]  = "SELECT " SVC_COLS " FROM service WHERE label = ?",
 	[ST_SVC_EACH] = "SELECT " SVC_COLS " FROM service ORDER BY label",
@@ -748,6 +753,9 @@ static int read_service(sqlite3_stmt *st, store_service *out)
 	rs_strlcpy(sp->user, cwd ? cwd : "", sizeof sp->user);
 	sp->keep_caps = c_i64(&c) != 0;
 	sp->fence = enum_or_zero(rs_fence_from_string(c_str(&c)));
+	sp->reload_signal = c_i32(&c);
+	if (sp->reload_signal < 0 || sp->reload_signal >= NSIG)
+		sp->reload_signal = 0;   /* a hand-edited row: the default */
 	return 0;
 fail:
 	rs_spec_clear(sp);
@@ -1371,6 +1379,7 @@ int store_service_put(store *s, const store_service *svc)
 	b_textn(&b, sp->user, sizeof sp->user);
 	b_i64(&b, sp->keep_caps ? 1 : 0);
 	b_text(&b, rs_fence_to_string(sp->fence));
+	b_i64(&b, sp->reload_signal);
 	r = step_done(st, b.rc);
 out:
 	free(argv);

@@ -7,13 +7,14 @@
 # Checked:
 #  - HEAD's rsd with the previous rs-agent and rsctl: up, crash -> restart,
 #    status, down; then the agent upgraded in place (kill -9, HEAD's binary
-#    on the same state dir): the service keeps its pid;
+#    on the same state dir): the service keeps its pid; reload of a
+#    service on the previous agent: refused (14) before anything is sent;
 #  - status from both rsctls against each rsd: the same --json bytes and
 #    the same table (HEAD's rsctl asks for rows, RS_FEAT_ROWS; an rsd
 #    without them answers JSON);
 #  - the previous rsd (on the same database) with HEAD's agent and rsctl
-#    (a verb it does not know, describe, delete, export: exit 9 saying
-#    so, nothing deleted);
+#    (a verb it does not know, describe, delete, export, reload: exit 9
+#    saying so, nothing deleted);
 #    when HEAD's schema is newer, the previous rsd first refuses the file
 #    untouched, then runs on it with HEAD's migration steps undone;
 #  - logs (RS_FEAT_LOGS): plain lines every way; HEAD's rsctl refuses
@@ -140,8 +141,9 @@ export RS_CRED="$TMP/admin.cred"
 # HEAD's store migrations the previous release does not know, undone for
 # its leg below (store/store.c; empty when the schemas are the same)
 PREV_SCHEMA_DOWN=""
-if [ "$PREV_V" = 0.2.0 ]; then   # schema 9; HEAD adds 10 (request ids), 11 (fence), 12 (no (label, seq) index of events), 13 (instances by node)
-    PREV_SCHEMA_DOWN="CREATE TABLE instance_12 (id INTEGER PRIMARY KEY,
+if [ "$PREV_V" = 0.2.0 ]; then   # schema 9; HEAD adds 10 (request ids), 11 (fence), 12 (no (label, seq) index of events), 13 (instances by node), 14 (reload_signal)
+    PREV_SCHEMA_DOWN="ALTER TABLE service DROP COLUMN reload_signal;
+CREATE TABLE instance_12 (id INTEGER PRIMARY KEY,
  label TEXT NOT NULL, node TEXT NOT NULL DEFAULT '', generation INTEGER NOT NULL,
  pid INTEGER NOT NULL, state TEXT NOT NULL, restarts INTEGER NOT NULL,
  exit_code INTEGER NOT NULL, exit_signal INTEGER NOT NULL, exit_reason TEXT NOT NULL,
@@ -171,6 +173,15 @@ wait_for 10 bash -c "[ \"\$('$BUILD/ctl/rsctl' -s '$CONTROL' --json lookup s1 | 
     || fail "s1 was not restarted by the previous agent"
 wait_for 10 bash -c "'$PREV/ctl/rsctl' -s '$CONTROL' status s1 | grep -q running" \
     || fail "status via the previous rsctl: $(ctl "$PREV" status s1)"
+# reload and kill need an agent that takes a Signal (0.3): refused with
+# 14 naming the node and its version, before anything is sent
+if ! "$PREV/ctl/rsctl" help reload >/dev/null 2>&1; then
+    rc=0; ctl "$BUILD" reload s1 >"$TMP/reload.out" 2>&1 || rc=$?
+    [ "$rc" -eq 14 ] || fail "reload via agent $PREV_V exited $rc, want 14: $(cat "$TMP/reload.out")"
+    grep -q "node n1 runs rs-agent $PREV_V, which cannot take a signal" "$TMP/reload.out" \
+        || fail "rsd's message: $(cat "$TMP/reload.out")"
+    ctl "$BUILD" events s1 | grep -q ' reload ' && fail "a refused reload was recorded"
+fi
 ctl "$PREV" down s1 >/dev/null || fail "down via the previous rsctl"
 # logs of the previous agent: plain lines; HEAD's rsctl refuses what needs
 # the times and pids that agent does not keep
@@ -308,6 +319,13 @@ else
             || fail "$v via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/v.out")"
     done
     ctl "$BUILD" status s2 >/dev/null || fail "s2 is gone after a delete rsd $PREV_V cannot read"
+fi
+# the same for reload (new in 0.3)
+if ! "$PREV/ctl/rsctl" help reload >/dev/null 2>&1; then
+    rc=0; ctl "$BUILD" reload s2 >"$TMP/reload2.out" 2>&1 || rc=$?
+    [ "$rc" -eq 9 ] || fail "reload via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/reload2.out")"
+    grep -q "'reload' needs rsd $HEAD_V or newer" "$TMP/reload2.out" \
+        || fail "rsctl's message: $(cat "$TMP/reload2.out")"
 fi
 kill -9 "$RSD"
 

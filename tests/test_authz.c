@@ -40,6 +40,12 @@ Test(authz, every_role_and_verb)
 	for (int v = 0; v < RS_V__NR; v++) {
 		bool is_viewer = false, is_admin = false;
 
+		if (!rs_verb_known(v)) {   /* a gap in the numbering: no verb */
+			cr_assert_eq(auth_verb_role(v), RS_ROLE_ADMIN, "gap %d", v);
+			cr_assert_eq(allowed(RS_ROLE_OPERATOR, "", v, "x"), false, "gap %d", v);
+			continue;
+		}
+
 		for (size_t i = 0; i < sizeof viewer / sizeof *viewer; i++)
 			is_viewer |= viewer[i] == (rs_verb)v;
 		for (size_t i = 0; i < sizeof admin_only / sizeof *admin_only; i++)

@@ -567,3 +567,68 @@ Test(ctl_args, logs_options)
 	assert_usage("unknown option '--timestamps'", "events", "--timestamps");
 	assert_usage("unknown option '--previous'", "events", "--previous");
 }
+
+Test(ctl_args, reload_signal)
+{
+	ctl_cmd c;
+	const rs_request *r = &c.req.u.request;
+
+	cr_assert_eq(parse(&c, "up", "web", "--", "/bin/web", NULL), ARGS_RUN, "%s",
+		     errtext);
+	cr_assert_eq(r->spec.reload_signal, 0);   /* rsd sends SIGHUP */
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "up", "web", "--reload-signal", "USR2", "--", "/bin/web",
+			   NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_eq(r->spec.reload_signal, SIGUSR2);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "edit", "web", "--reload-signal=sigusr1", NULL), ARGS_RUN,
+		     "%s", errtext);
+	cr_assert_eq(r->edit_mask, RS_EDIT_RELOAD_SIGNAL);
+	cr_assert_not(r->edit_mask & RS_EDIT_NEXT_START);
+	cr_assert_eq(r->spec.reload_signal, SIGUSR1);
+	ctl_cmd_clear(&c);
+	assert_usage("rsctl: --reload-signal: 'NOPE' is not a signal", "up", "web",
+		     "--reload-signal", "NOPE", "--", "/bin/web");
+	assert_usage("is not a signal", "edit", "web", "--reload-signal", "0");
+	assert_usage("is not a signal", "edit", "web", "--reload-signal", "65");
+}
+
+Test(ctl_args, reload_and_kill)
+{
+	ctl_cmd c;
+	const rs_request *r = &c.req.u.request;
+
+	cr_assert_eq(parse(&c, "reload", "web", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_eq(r->verb, RS_V_RELOAD);
+	cr_assert_str_eq(r->label, "web");
+	ctl_cmd_clear(&c);
+
+	cr_assert_eq(parse(&c, "kill", "web", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_eq(r->verb, RS_V_KILL);
+	cr_assert_eq(r->signal, 0);             /* rsd sends SIGTERM */
+	cr_assert_not(r->main_only);
+	ctl_cmd_clear(&c);
+	/* after the verb, -s is kill's signal; before it, the endpoint */
+	cr_assert_eq(parse(&c, "-s", "tcp://127.0.0.1:1", "kill", "web", "-s", "KILL",
+			   "--main", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_str_eq(c.endpoint, "tcp://127.0.0.1:1");
+	cr_assert_eq(r->signal, SIGKILL);
+	cr_assert(r->main_only);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "kill", "web", "--signal=SIGUSR1", NULL), ARGS_RUN, "%s",
+		     errtext);
+	cr_assert_eq(r->signal, SIGUSR1);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "kill", "-s9", "web", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_eq(r->signal, SIGKILL);
+	ctl_cmd_clear(&c);
+
+	assert_usage("rsctl: -s: 'NOPE' is not a signal", "kill", "web", "-s", "NOPE");
+	assert_usage("is not a signal", "kill", "web", "-s", "0");
+	assert_usage("is not a signal", "kill", "web", "-s", "65");
+	assert_usage("option -s needs a value", "kill", "web", "-s");
+	assert_usage("missing LABEL", "kill");
+	assert_usage("missing LABEL", "reload");
+	assert_usage("unknown option '--main'", "reload", "web", "--main");
+	assert_usage("unexpected argument 'db'", "reload", "web", "db");
+}

@@ -21,6 +21,7 @@ static const char good[] =
 	"    period: 5\n"
 	"    ready_timeout: 7.5\n"
 	"    stop_signal: INT\n"
+	"    reload_signal: USR2\n"
 	"    stop_timeout: 3\n"
 	"    notify: notify\n"
 	"    settle: 0.2\n"
@@ -34,7 +35,7 @@ static const char good[] =
 	"      http: tcp:0.0.0.0:8080\n"
 	"      http6: tcp6:[::]:8080\n"
 	"      admin: unix:/run/web/admin.sock\n"
-	"  - label: db\n"                        /* line 26 */
+	"  - label: db\n"                        /* line 27 */
 	"    command: postgres\n"
 	"    node: n3\n";
 
@@ -52,7 +53,7 @@ Test(manifest, full_entry, .timeout = 10)
 	d = &m.svcs[1];
 	cr_assert_str_eq(w->spec.label, "web");
 	cr_assert_eq(w->line, 2);
-	cr_assert_eq(d->line, 26);
+	cr_assert_eq(d->line, 27);
 	cr_assert_eq(w->spec.argc, 4);
 	cr_assert_str_eq(w->spec.argv[3], "8080");
 	cr_assert_eq(w->spec.envc, 2);
@@ -70,6 +71,7 @@ Test(manifest, full_entry, .timeout = 10)
 	cr_assert_eq(w->spec.period_ms, 5000);
 	cr_assert_eq(w->spec.ready_timeout_ms, 7500);
 	cr_assert_eq(w->spec.stop_signal, SIGINT);
+	cr_assert_eq(w->spec.reload_signal, SIGUSR2);
 	cr_assert_eq(w->spec.stop_timeout_ms, 3000);
 	cr_assert_eq(w->spec.notify, RS_NT_NOTIFY);
 	cr_assert_eq(w->spec.settle_ms, 200);
@@ -168,6 +170,8 @@ static const struct bad bads[] = {
 	  "services[0].restart: 'sometimes' is not one of always, on-failure, never" },
 	{ "bad-signal", "services:\n  - label: a\n    command: [x]\n    stop_signal: NOPE\n",
 	  "services[0].stop_signal: 'NOPE' is not a signal" },
+	{ "bad-reload-signal", "services:\n  - label: a\n    command: [x]\n    reload_signal: 99\n",
+	  "services[0].reload_signal: '99' is not a signal" },
 	{ "bad-label", "services:\n  - label: 'a b'\n    command: [x]\n",
 	  "services[0].label: 'a b' is not a valid label" },
 	{ "command-map", "services:\n  - label: a\n    command: {x: 1}\n",

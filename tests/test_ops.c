@@ -1663,3 +1663,212 @@ Test(ops, apply_stops_in_reverse_dependency_order_and_waits, .init = setup1,
 		     st.t[0] - st.t[1]);
 	h_pass();
 }
+
+/* ---- reload and kill (RS_FEAT_SIGNAL) --------------------------------- */
+
+/* What a file holds (its first line, trimmed), into w->got. */
+struct wfile { const char *path; const char *want; char got[64]; };
+
+static bool file_fn(void *arg)
+{
+	struct wfile *w = arg;
+	FILE *f = fopen(w->path, "r");
+
+	w->got[0] = '\0';
+	if (f) {
+		if (!fgets(w->got, sizeof w->got, f))
+			w->got[0] = '\0';
+		fclose(f);
+	}
+	w->got[strcspn(w->got, "\n")] = '\0';
+	return !strcmp(w->got, w->want);
+}
+
+/* A shell that counts SIG (a trap: run between its sleeps) into path. */
+static void up_counter(const char *label, const char *sig, const char *path,
+		       const char *opt, const char *val)
+{
+	char script[512];
+	const h_res *r;
+
+	snprintf(script, sizeof script, "n=0; trap 'n=$((n+1)); echo $n > %s' %s; "
+		 "while :; do sleep 0.1; done", path, sig);
+	if (opt)
+		r = h_rsctl("up", label, opt, val, "--", "/bin/sh", "-c", script, NULL);
+	else
+		r = h_rsctl("up", label, "--", "/bin/sh", "-c", script, NULL);
+	assert_code(r, 0, "up counter");
+}
+
+/* Whether LABEL's events hold one of kind whose detail has text. */
+static bool has_event(const char *label, const char *kind, const char *text)
+{
+	const h_res *r = h_rsctl("--json", "events", label, NULL);
+	json_t *j = h_json(r), *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "events"), i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "kind")), kind) &&
+		    strstr(json_string_value(json_object_get(e, "detail")), text))
+			return true;
+	return false;
+}
+
+/* reload: the spec's reload signal (HUP by default) reaches the main
+ * process, which keeps its pid (no restart, restarts 0); an event says
+ * so; a service up with --reload-signal USR1 gets USR1 (a HUP would have
+ * killed it: it has no HUP trap). */
+Test(ops, reload_sends_the_reload_signal, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	struct wfile hup = { .path = h_path("hups"), .want = "1" };
+	struct wfile usr = { .path = h_path("usr1s"), .want = "1" };
+	char want[128];
+	const h_res *r;
+	h_inst a, b;
+	json_t *j;
+
+	up_counter("web", "HUP", hup.path, NULL, NULL);
+	cr_assert(h_status_instance("web", &a) && a.pid > 0);
+	r = h_rsctl("reload", "web", NULL);
+	assert_code(r, 0, "reload");
+	snprintf(want, sizeof want, "sent SIGHUP to 1 instance of web (pid %d)", (int)a.pid);
+	cr_assert(strstr(r->out, want), "the answer: %s\nwant: %s", r->out, want);
+	cr_assert(h_wait_until(file_fn, &hup, 10000), "no HUP counted: '%s'", hup.got);
+	hup.want = "2";
+	r = h_rsctl("--json", "reload", "web", NULL);
+	assert_code(r, 0, "reload --json");
+	j = h_json(r);
+	cr_assert_eq(json_integer_value(json_object_get(j, "signal")), SIGHUP, "%s", r->out);
+	cr_assert_eq(json_array_size(json_object_get(j, "instances")), 1, "%s", r->out);
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(
+		json_object_get(j, "instances"), 0), "pid")), a.pid, "%s", r->out);
+	cr_assert(h_wait_until(file_fn, &hup, 10000), "no second HUP: '%s'", hup.got);
+	cr_assert(h_status_instance("web", &b));
+	cr_assert_eq(b.pid, a.pid, "reload restarted it");
+	cr_assert_eq(b.restarts, 0);
+	cr_assert_str_eq(b.state, "running");
+	snprintf(want, sizeof want, "SIGHUP to pid %d", (int)a.pid);
+	cr_assert(has_event("web", "reload", want), "no reload event");
+
+	up_counter("usr", "USR1", usr.path, "--reload-signal", "USR1");
+	cr_assert(h_status_instance("usr", &a));
+	r = h_rsctl("reload", "usr", NULL);
+	assert_code(r, 0, "reload usr");
+	cr_assert(strstr(r->out, "sent SIGUSR1"), "%s", r->out);
+	cr_assert(h_wait_until(file_fn, &usr, 10000), "no USR1 counted: '%s'", usr.got);
+	cr_assert(h_status_instance("usr", &b) && b.pid == a.pid && b.restarts == 0);
+	r = h_rsctl("--json", "describe", "usr", NULL);
+	assert_code(r, 0, "describe");
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(h_json(r), "spec"),
+				       "reload_signal")), SIGUSR1, "%s", r->out);
+	h_pass();
+}
+
+/* A restart of w->label after its pid w->old died: running again with
+ * another pid and one restart. */
+struct wrestart { const char *label; pid_t old; h_inst in; };
+
+static bool restarted_fn(void *arg)
+{
+	struct wrestart *w = arg;
+
+	return h_status_instance(w->label, &w->in) && w->in.restarts == 1 &&
+	       w->in.pid > 0 && w->in.pid != w->old && !strcmp(w->in.state, "running");
+}
+
+/* kill -s KILL: the instance dies and its policy restarts it; an event
+ * names the signal. */
+Test(ops, kill_and_the_policy_restarts, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst a = up_svc("web", NULL);
+	struct wrestart w = { .label = "web", .old = a.pid };
+	const h_res *r = h_rsctl("kill", "web", "-s", "KILL", NULL);
+	char want[128];
+
+	assert_code(r, 0, "kill -s KILL");
+	snprintf(want, sizeof want, "sent SIGKILL to the process groups of 1 instance "
+		 "of web (pid %d)", (int)a.pid);
+	cr_assert(strstr(r->out, want), "the answer: %s\nwant: %s", r->out, want);
+	cr_assert(h_wait_until(restarted_fn, &w, 20000), "not restarted: %s pid %d, "
+		  "%d restarts", w.in.state, (int)w.in.pid, w.in.restarts);
+	cr_assert_eq(w.in.exit_signal, SIGKILL);
+	cr_assert_not(h_pid_alive(a.pid));
+	snprintf(want, sizeof want, "SIGKILL to the group of pid %d", (int)a.pid);
+	cr_assert(has_event("web", "kill", want), "no kill event");
+	h_pass();
+}
+
+struct wdead2 { pid_t a, b; };
+
+static bool dead2_fn(void *arg)
+{
+	const struct wdead2 *w = arg;
+
+	return !h_pid_alive(w->a) && (w->b <= 0 || !h_pid_alive(w->b));
+}
+
+/* kill (TERM, the default) reaches every process of the group: the
+ * shell (which traps it and stays) and its child (which dies); with
+ * --main only the shell (the child stays). */
+Test(ops, kill_reaches_the_group, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	struct wfile term = { .path = h_path("terms"), .want = "1" };
+	char script[512];
+	const char *cpid = h_path("child.pid");
+	struct wdead2 w;
+	const h_res *r;
+	h_inst a, b;
+	pid_t child;
+
+	snprintf(script, sizeof script, "n=0; trap 'n=$((n+1)); echo $n > %s' TERM; "
+		 "sleep 1000 & echo $! > %s; while :; do sleep 0.1; done",
+		 term.path, cpid);
+	r = h_rsctl("up", "fam", "--", "/bin/sh", "-c", script, NULL);
+	assert_code(r, 0, "up fam");
+	cr_assert(h_status_instance("fam", &a) && a.pid > 0);
+	child = h_read_pidfile(cpid);
+	cr_assert(child > 0 && h_pid_alive(child));
+	h_track_pid(child);
+
+	r = h_rsctl("kill", "fam", "--main", NULL);
+	assert_code(r, 0, "kill --main");
+	cr_assert(strstr(r->out, "sent SIGTERM to 1 instance of fam"), "%s", r->out);
+	cr_assert(h_wait_until(file_fn, &term, 10000), "the shell got no TERM: '%s'",
+		  term.got);
+	cr_assert(h_pid_alive(child), "--main reached the child too");
+
+	term.want = "2";
+	assert_code(h_rsctl("kill", "fam", NULL), 0, "kill");
+	cr_assert(h_wait_until(file_fn, &term, 10000), "the shell got no second TERM: "
+		  "'%s'", term.got);
+	w = (struct wdead2){ child, 0 };
+	cr_assert(h_wait_until(dead2_fn, &w, 10000), "the child survived SIGTERM to "
+		  "the group");
+	cr_assert(h_status_instance("fam", &b) && b.pid == a.pid && b.restarts == 0,
+		  "the shell did not stay: pid %d, %d restarts", (int)b.pid, b.restarts);
+	h_pass();
+}
+
+/* The refusals: an unknown label 3, a service that is down 1, a bad
+ * signal a usage error before anything is sent. */
+Test(ops, reload_and_kill_refusals, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	const h_res *r;
+
+	assert_code(h_rsctl("reload", "nosuch", NULL), RS_E_NOENT, "reload nosuch");
+	assert_code(h_rsctl("kill", "nosuch", NULL), RS_E_NOENT, "kill nosuch");
+	up_svc("web", NULL);
+	assert_code(h_rsctl("down", "web", NULL), 0, "down");
+	r = h_rsctl("reload", "web", NULL);
+	assert_code(r, RS_E_FAILED, "reload of a down service");
+	cr_assert(strstr(r->err, "web has no running instance"), "%s", r->err);
+	assert_code(h_rsctl("kill", "web", "-s", "KILL", NULL), RS_E_FAILED, "kill down");
+	r = h_rsctl("kill", "web", "-s", "NOPE", NULL);
+	assert_code(r, RS_E_USAGE, "kill -s NOPE");
+	cr_assert(strstr(r->err, "'NOPE' is not a signal"), "%s", r->err);
+	h_pass();
+}

@@ -173,6 +173,7 @@ static void make_full_service(store_service *svc)
 	rs_strlcpy(sp->user, "www-data", sizeof sp->user);
 	sp->keep_caps = true;
 	sp->fence = RS_FENCE_STOP;
+	sp->reload_signal = SIGUSR2;
 	rs_strlcpy(sp->node, "", sizeof sp->node);
 	svc->desired = RS_WANT_UP;
 	svc->generation = 0x123456789abcULL;
@@ -225,6 +226,7 @@ static void assert_service_eq(const store_service *a, const store_service *b)
 	cr_assert_str_eq(x->user, y->user);
 	cr_assert_eq(x->keep_caps, y->keep_caps);
 	cr_assert_eq(x->fence, y->fence);
+	cr_assert_eq(x->reload_signal, y->reload_signal);
 	cr_assert_eq(a->desired, b->desired);
 	cr_assert_eq(a->generation, b->generation);
 	cr_assert_eq(a->created_ms, b->created_ms);
@@ -1166,6 +1168,7 @@ Test(store, event_prune_a_large_table_one_batch_at_a_time, .timeout = 60)
 	store_close(&s);
 }
 
+#define DROP_V14 "ALTER TABLE service DROP COLUMN reload_signal;"
 /* back to schema 12's instance table: keyed by id, indexed by label */
 #define DROP_V13 \
 	"CREATE TABLE instance_12 (id INTEGER PRIMARY KEY," \
@@ -1318,7 +1321,7 @@ Test(store, migrates_version_9_operations)
 	make_op(&op, "up", "old");
 	cr_assert_eq(store_op_add(s, &op), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V13 DROP_V12 DROP_V11 DROP_V10 "PRAGMA user_version = 9;");
+	raw_exec(dbpath, DROP_V14 DROP_V13 DROP_V12 DROP_V11 DROP_V10 "PRAGMA user_version = 9;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM operation WHERE req_id = 0 "
@@ -1546,7 +1549,7 @@ Test(store, backup_before_migration)
 	store_close(&s);
 	store_backup_path(dbpath, STORE_SCHEMA_VERSION, bak, sizeof bak);
 	cr_assert_neq(access(bak, F_OK), 0, "a current file was backed up");
-	raw_exec(dbpath, DROP_V13
+	raw_exec(dbpath, DROP_V14 DROP_V13
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
 		 DROP_V12 DROP_V11 DROP_V10
@@ -1773,7 +1776,7 @@ Test(store, migrates_version_1)
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
 	/* turn it back into a version-1 file, as an older rsd left it */
-	raw_exec(dbpath, DROP_V13
+	raw_exec(dbpath, DROP_V14 DROP_V13
 		 "ALTER TABLE service DROP COLUMN script;"
 		 "ALTER TABLE service DROP COLUMN critical;"
 		 "ALTER TABLE instance DROP COLUMN standby;"
@@ -1826,7 +1829,7 @@ Test(store, migrates_version_8_principals)
 	rs_event ev;
 
 	store_close(&s);
-	raw_exec(dbpath, DROP_V13
+	raw_exec(dbpath, DROP_V14 DROP_V13
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
 		 DROP_V12 DROP_V10
@@ -1868,7 +1871,7 @@ Test(store, migrates_version_7)
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V13
+	raw_exec(dbpath, DROP_V14 DROP_V13
 		 "ALTER TABLE service DROP COLUMN keep_caps;"
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
@@ -1936,7 +1939,7 @@ Test(store, migrates_version_10_fence)
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V13 DROP_V12 DROP_V11 "PRAGMA user_version = 10;");
+	raw_exec(dbpath, DROP_V14 DROP_V13 DROP_V12 DROP_V11 "PRAGMA user_version = 10;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(store_service_get(s, "old", &got), 0);
@@ -2068,7 +2071,7 @@ Test(store, migrates_version_11_event_index)
 	add_lev(s, "b", "b1");
 	add_lev(s, "a", "a2");
 	store_close(&s);
-	raw_exec(dbpath, DROP_V13 DROP_V12 "PRAGMA user_version = 11;");
+	raw_exec(dbpath, DROP_V14 DROP_V13 DROP_V12 "PRAGMA user_version = 11;");
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
 			     " WHERE name = 'event_label_seq'"), 1);
 	s = open_ok();
@@ -2100,7 +2103,7 @@ Test(store, migrates_version_12_instances_by_node)
 		cr_assert_eq(store_instance_put(s, &in[i]), 0);
 	}
 	store_close(&s);
-	raw_exec(dbpath, DROP_V13 "PRAGMA user_version = 12;");
+	raw_exec(dbpath, DROP_V14 DROP_V13 "PRAGMA user_version = 12;");
 	/* as a version-12 rsd left it: the newest id deleted, its mark kept */
 	raw_exec(dbpath, "DELETE FROM instance WHERE id = 40;"
 		 "INSERT INTO instance (id, label, node, generation, pid, state,"
@@ -2149,5 +2152,31 @@ Test(store, migrates_version_12_instances_by_node)
 	cr_assert_eq(l.v[2].info.pid, 4242);
 	cr_assert_eq(store_instance_max_id(s, &max), 0);
 	cr_assert_eq(max, 60);
+	store_close(&s);
+}
+
+/* 13 -> 14: reload_signal. A version-13 file's services read back with 0
+ * (SIGHUP, as an older rsd would have reloaded them: it could not), and
+ * the column takes a new value. */
+Test(store, migrates_version_13_reload_signal)
+{
+	store *s = open_ok();
+	store_service svc, got;
+
+	make_service(&svc, "web");
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	store_close(&s);
+	raw_exec(dbpath, DROP_V14 "PRAGMA user_version = 13;");
+	s = open_ok();
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_assert_eq(store_service_get(s, "web", &got), 0);
+	cr_assert_eq(got.spec.reload_signal, 0);
+	rs_spec_clear(&got.spec);
+	svc.spec.reload_signal = SIGUSR1;
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	cr_assert_eq(store_service_get(s, "web", &got), 0);
+	cr_assert_eq(got.spec.reload_signal, SIGUSR1);
+	rs_spec_clear(&got.spec);
+	rs_spec_clear(&svc.spec);
 	store_close(&s);
 }
