@@ -52,10 +52,14 @@ void logline_time(char *buf, uint64_t wall_ms)
 	unsigned sod = (unsigned)(s % 86400), m, d;
 	int64_t y;
 
+	char tmp[64];   /* the compiler cannot see that every field fits */
+
 	civil_from_days((int64_t)(s / 86400), &y, &m, &d);
-	snprintf(buf, LOGLINE_TIME_LEN + 1, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ",
+	snprintf(tmp, sizeof tmp, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ",
 		 (int)y, m, d, sod / 3600, sod / 60 % 60, sod % 60,
 		 (unsigned)(ms % 1000));
+	memcpy(buf, tmp, LOGLINE_TIME_LEN);   /* exactly that long: ms is clamped */
+	buf[LOGLINE_TIME_LEN] = '\0';
 }
 
 size_t logline_prefix(char *buf, uint64_t wall_ms, int32_t pid)
