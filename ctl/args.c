@@ -92,6 +92,8 @@ static const char usage_text[] =
 "                     change a service's settings\n"
 "  update LABEL [OPTIONS] [-- COMMAND ARGS...]\n"
 "                     replace a running service's process without a gap\n"
+"  history LABEL      the kept revisions of a service's spec\n"
+"  undo LABEL         update back to the revision before the newest\n"
 "  lookup LABEL       show where a service runs\n"
 "  is-running LABEL   exit 0 if an instance of LABEL runs, else 1 (3: none)\n"
 "  status [LABEL...] [--node N] [--state S]\n"
@@ -363,8 +365,26 @@ static const char update_help[] =
 "  --batch L1 L2...     then update services L1 L2... the same way, in this\n"
 "                       order, stopping at the first rollback (not with a\n"
 "                       new command or --args)\n"
+"  --to-revision N      back to kept revision N's spec whole (rsctl history;\n"
+"                       no other settings, no --batch)\n"
 "\n"
 "Default --timeout: (30 s + maxtime + min-healthy) for each service.\n";
+
+static const char history_help[] =
+"usage: rsctl history LABEL\n"
+"\n"
+"The kept revisions of service LABEL's spec, oldest first: one for each\n"
+"committed change (up of a new spec, edit, update, apply, undo), the\n"
+"newest 10. rsctl update LABEL --to-revision N or rsctl undo LABEL goes\n"
+"back to one. Environment values are masked for a viewer.\n";
+
+static const char undo_help[] =
+"usage: rsctl undo LABEL [--maxtime S] [--min-healthy S] [--prepare-signal SIG]\n"
+"                  [--no-rollback] [--max-unavailable N] [--canary]\n"
+"\n"
+"rsctl update LABEL back to the revision before the newest (rsctl history):\n"
+"the same coordinated handover, recorded as a revision of kind undo. Exit 9\n"
+"if there is none; exit 0 and nothing done if LABEL has that spec already.\n";
 
 static const char clone_help[] =
 "usage: rsctl clone LABEL [--node N] [--no-block]\n"
@@ -927,6 +947,18 @@ static const opt_def update_opts[] = {
 	{ "--no-rollback",     false, set_true,    REQ(no_rollback), 0 },
 	{ "--max-unavailable", true,  set_count,   REQ(max_unavailable), 0 },
 	{ "--canary",          false, set_true,    REQ(canary), 0 },
+	{ "--to-revision",     true,  set_count,   REQ(revision), 0 },
+	{ NULL, false, NULL, 0, 0 },
+};
+
+/* undo: update's handover settings, no spec */
+static const opt_def undo_opts[] = {
+	{ "--maxtime",         true,  set_seconds, REQ(maxtime_ms), 0 },
+	{ "--min-healthy",     true,  set_seconds, REQ(min_healthy_ms), 0 },
+	{ "--prepare-signal",  true,  set_prepare_signal, 0, 0 },
+	{ "--no-rollback",     false, set_true,    REQ(no_rollback), 0 },
+	{ "--max-unavailable", true,  set_count,   REQ(max_unavailable), 0 },
+	{ "--canary",          false, set_true,    REQ(canary), 0 },
 	{ NULL, false, NULL, 0, 0 },
 };
 
@@ -1036,6 +1068,8 @@ static const verb_def verbs[] = {
 	{ "diff",     RS_V_APPLY,    LABEL_FILE,     false, NULL,       diff_help },
 	{ "export",   RS_V_EXPORT,   LABEL_OPTIONAL, false, NULL,       export_help },
 	{ "update",   RS_V_UPDATE,   LABEL_REQUIRED, true,  update_opts, update_help },
+	{ "undo",     RS_V_UPDATE,   LABEL_REQUIRED, false, undo_opts,   undo_help },
+	{ "history",  RS_V_HISTORY,  LABEL_REQUIRED, false, NULL,        history_help },
 	{ "cred create",  RS_V_CRED_CREATE,  LABEL_REQUIRED, false, cred_create_opts, cred_create_help },
 	{ "cred list",    RS_V_CRED_LIST,    LABEL_NONE,     false, NULL,             cred_list_help },
 	{ "cred revoke",  RS_V_CRED_REVOKE,  LABEL_REQUIRED, false, cred_revoke_opts, cred_revoke_help },
@@ -1461,6 +1495,13 @@ static int finish_update(args_state *s)
 	for (size_t k = 0; k < r->nbatch; k++)
 		if (!strcmp(r->batch[k], s->label))
 			return usage_error(s->v, "--batch: '%s' is the LABEL already", s->label);
+	if (!strcmp(s->v->name, "undo"))
+		r->revision = RS_REVISION_PREVIOUS;
+	else if (r->revision == RS_REVISION_PREVIOUS)
+		return usage_error(s->v, "--to-revision: no revision %u", r->revision);
+	if (r->revision && (r->edit_mask || r->nbatch))
+		return usage_error(s->v, "--to-revision takes the revision's spec whole: "
+				   "no new settings, command or --batch");
 	return ARGS_RUN;
 }
 

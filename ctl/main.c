@@ -84,7 +84,7 @@ static bool read_only(rs_verb v)
 	switch (v) {
 	case RS_V_STATUS: case RS_V_NODES: case RS_V_LOOKUP: case RS_V_EVENTS:
 	case RS_V_PING: case RS_V_LOGS: case RS_V_CRED_LIST: case RS_V_UPGRADE_PLAN:
-	case RS_V_DESCRIBE: case RS_V_EXPORT:
+	case RS_V_DESCRIBE: case RS_V_EXPORT: case RS_V_HISTORY:
 		return true;
 	default:
 		return false;
@@ -1031,6 +1031,34 @@ static int run(ctl_cmd *c)
 /* Sends the request once and prints the reply (in follow mode, only when
  * it has news or show_empty; then advances the follow position). Returns
  * the exit code. */
+/* update --to-revision and undo: asks rsd for history first, so an rsd
+ * that does not keep revisions (0.2, which would take the request as an
+ * update with no change and hand the process over for nothing) is told
+ * apart, and an unknown label fails as history does. Returns 0 or an
+ * exit code after saying why. */
+static int revisions_known(const ctl_cmd *c)
+{
+	ctl_cmd hc = { .endpoint = c->endpoint, .curve = c->curve };
+	rs_msg rep;
+	int r;
+
+	rs_msg_init(&hc.req, RS_MSG_REQUEST);
+	hc.req.u.request.verb = RS_V_HISTORY;
+	rs_strlcpy(hc.req.u.request.label, c->req.u.request.label,
+		   sizeof hc.req.u.request.label);
+	hc.req.u.request.timeout_ms = CTL_PROGRESS_STATUS_MS * 5;
+	hc.req.u.request.id = request_id();
+	r = exchange(&hc, NULL, &rep, false);
+	if (r == 0) {
+		r = check_reply(&hc, &rep);
+		if (r == 0 && rep.u.reply.code != RS_OK)
+			r = print_failure(&hc, &rep.u.reply);
+		rs_msg_clear(&rep);
+	}
+	rs_msg_clear(&hc.req);
+	return r;
+}
+
 static int run_once(ctl_cmd *c, bool show_empty)
 {
 	ctl_progress cp;
@@ -1038,6 +1066,9 @@ static int run_once(ctl_cmd *c, bool show_empty)
 	rs_msg rep;
 	int r;
 
+	if (c->req.u.request.verb == RS_V_UPDATE && c->req.u.request.revision &&
+	    (r = revisions_known(c)) != 0)
+		return r;
 	c->req.u.request.id = request_id();
 	pg = wants_progress(c) && progress_begin(&cp, c) == 0;
 	r = exchange(c, NULL, &rep, false);

@@ -816,6 +816,50 @@ static int render_events(const json_t *root, uint64_t now_ms, FILE *out)
 	return table_flush(&t, out);
 }
 
+/* ---- history ---------------------------------------------------------- */
+
+static const char *const history_cols[] = {
+	"REV", "TIME", "ACTOR", "KIND", "COMMAND",
+};
+
+/* Renders history's {"label","revisions":[...]}, oldest first; the
+ * command's words joined by spaces (table cells show what is odd). */
+static int render_history(const json_t *root, uint64_t now_ms, FILE *out)
+{
+	const json_t *revs = json_object_get(root, "revisions"), *rev, *v;
+	char cmd[1024], buf[48];
+	table *t;
+	size_t i, k, off;
+	int64_t at;
+
+	(void)now_ms;
+	if (!json_is_array(revs))
+		return -ENOENT;
+	t = table_new(history_cols, sizeof history_cols / sizeof *history_cols);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(revs, i, rev) {
+		cell_int(t, rev, "revision", 1);
+		if (jint(rev, "time_ms", &at) == 0 && at > 0)
+			table_cell(t, output_time((uint64_t)at, buf, sizeof buf));
+		else
+			table_cell(t, NULL);
+		cell_str(t, rev, "actor");
+		cell_str(t, rev, "kind");
+		off = 0;
+		cmd[0] = '\0';
+		json_array_foreach(json_object_get(rev, "command"), k, v) {
+			int w = snprintf(cmd + off, sizeof cmd - off, "%s%s", k ? " " : "",
+					 json_string_value(v) ? json_string_value(v) : "");
+			if (w < 0 || (size_t)w >= sizeof cmd - off)
+				break;
+			off += (size_t)w;
+		}
+		table_cell(t, cmd);
+	}
+	return table_flush(&t, out);
+}
+
 /* ---- describe --------------------------------------------------------- */
 
 #define DESCRIBE_KEY_WIDTH 18   /* the keys' column: "Recovery script:" and room */
@@ -1211,6 +1255,7 @@ static const render_fn renderers[RS_V__NR] = {
 	[RS_V_CRED_LIST] = render_creds,
 	[RS_V_UPGRADE_PLAN] = render_plan,
 	[RS_V_DESCRIBE] = render_describe,
+	[RS_V_HISTORY] = render_history,
 };
 
 int output_human(rs_verb verb, const char *json, uint64_t now_ms, FILE *out)

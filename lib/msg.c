@@ -104,6 +104,7 @@ static const char *const verb_names[RS_V__NR] = {
 	[RS_V_EXPORT]        = "export",
 	[RS_V_RELOAD]        = "reload",
 	[RS_V_KILL]          = "kill",
+	[RS_V_HISTORY]       = "history",
 };
 
 const char *rs_msg_type_to_string(rs_msg_type t)

@@ -83,8 +83,12 @@ typedef enum rs_verb {
 	 * name, rs_verb_to_string's "invalid", is no verb) */
 	RS_V_RELOAD = 28,
 	RS_V_KILL = 29,
+	RS_V_HISTORY = 30,
 	RS_V__NR
 } rs_verb;
+
+/* Request.revision: rsctl undo, resolved by rsd */
+#define RS_REVISION_PREVIOUS UINT32_MAX
 
 #define RS_HELLO_LABELS_MAX 64
 #define RS_HELLO_INST_MAX   8192   /* bounds what one Hello can make us allocate */
@@ -197,6 +201,8 @@ typedef struct rs_request {
 	bool     stamped;        /* the stored lines, in pages */
 	int32_t  signal;         /* kill: 1..64, 0 = SIGTERM */
 	bool     main_only;      /* kill: the main process only, not its group */
+	uint32_t revision;       /* update: back to this kept revision, 0 none,
+				  * RS_REVISION_PREVIOUS the one before the newest */
 } rs_request;
 
 typedef struct rs_enroll {

@@ -531,6 +531,7 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.request.stamped = m->u.request.stamped;
 		e->b.request.signal = m->u.request.signal;
 		e->b.request.main_only = m->u.request.main_only;
+		e->b.request.revision = m->u.request.revision;
 		e->b.request.n_batch = m->u.request.nbatch;
 		e->b.request.batch = m->u.request.nbatch ? m->u.request.batch : NULL;
 		if (m->u.request.nspecs > RS_APPLY_MAX)
@@ -1120,6 +1121,7 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 			return -WIRE_E_FIELD;
 		m->u.request.signal = env->request->signal;
 		m->u.request.main_only = env->request->main_only != 0;
+		m->u.request.revision = env->request->revision;
 		if ((r = dec_label(m->u.request.node, env->request->node)) < 0 ||
 		    (r = dec_str(m->u.request.state, sizeof m->u.request.state,
 				 env->request->state)) < 0 ||

@@ -47,7 +47,7 @@ static bool spec_needs_restart(const rs_spec *a, const rs_spec *b)
 	       strcmp(a->user, b->user) != 0 || a->keep_caps != b->keep_caps;
 }
 
-static bool spec_eq(const rs_spec *a, const rs_spec *b)
+bool rsd_spec_eq(const rs_spec *a, const rs_spec *b)
 {
 	return !spec_needs_restart(a, b) && a->period_ms == b->period_ms &&
 	       a->ready_timeout_ms == b->ready_timeout_ms &&
@@ -477,7 +477,7 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 		if (!s || s->s.desired != RS_WANT_UP || !svc_live(d, rq->specs[i].label)) {
 			added[na++] = rq->specs[i].label;
 			what[i] = SPEC_ADDED;
-		} else if (!spec_eq(&s->s.spec, &rq->specs[i])) {
+		} else if (!rsd_spec_eq(&s->s.spec, &rq->specs[i])) {
 			changed[nc++] = rq->specs[i].label;
 			what[i] = SPEC_CHANGED;
 		}
@@ -525,7 +525,8 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 		next.updated_ms = clock_wall_ms();
 		if (!s)
 			next.created_ms = next.updated_ms;
-		if ((r = store_service_put(d->st, &next)) < 0)
+		if ((r = store_service_put(d->st, &next)) < 0 ||
+		    (r = rsd_revision_add(d, &next, "apply")) < 0)
 			goto rollback;
 	}
 	for (i = 0; i < na; i++)

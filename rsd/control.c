@@ -231,6 +231,21 @@ static int up_service(const rsd_svc *s, const rs_request *rq, store_service *nex
 	return rs_spec_copy(&next->spec, &rq->spec);
 }
 
+int rsd_revision_add(rsd *d, const store_service *svc, const char *kind)
+{
+	return store_revision_add(d->st, svc, svc->updated_ms ? svc->updated_ms :
+				  clock_wall_ms(), d->cur_actor, kind, NULL);
+}
+
+/* Whether an up stores a spec the service did not have (a new service,
+ * or up of a stopped one with other settings): a revision. */
+static bool up_changes(rsd *d, const rs_request *rq)
+{
+	const rsd_svc *s = rsd_svc_find(d, rq->label);
+
+	return !s || !rsd_spec_eq(&s->s.spec, &rq->spec);
+}
+
 /* Records an up in one transaction: the service row, the new instance,
  * the operation, the label's dead instances dropped, an event. */
 static int up_record(rsd *d, const rs_request *rq, const store_service *next,
@@ -241,6 +256,7 @@ static int up_record(rsd *d, const rs_request *rq, const store_service *next,
 	if (r < 0)
 		return r;
 	if ((r = store_service_put(d->st, next)) < 0 ||
+	    (up_changes(d, rq) && (r = rsd_revision_add(d, next, "up")) < 0) ||
 	    (r = store_instance_put(d->st, &in->si)) < 0 ||
 	    (r = store_op_add(d->st, &p->op)) < 0)
 		goto abort;
@@ -735,7 +751,9 @@ static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 	}
 	next.updated_ms = clock_wall_ms();
 	r = rsd_tx_begin(d);
-	if (r == 0 && (r = store_service_put(d->st, &next)) < 0)
+	if (r == 0 && ((r = store_service_put(d->st, &next)) < 0 ||
+		       (!rsd_spec_eq(&next.spec, &s->s.spec) &&
+			(r = rsd_revision_add(d, &next, "edit")) < 0)))
 		rsd_tx_abort(d);
 	if (r == 0) {
 		rsd_event(d, rq->label, 0, NULL, "edit", "settings changed (mask 0x%x)%s",
@@ -1903,6 +1921,47 @@ static void do_describe(rsd *d, const net_peer *peer, const rs_request *rq)
 	rsd_label_buf_free(&buf);
 }
 
+/* history's rows: one revision each, oldest first */
+static int revision_json(const store_revision *rev, void *arg)
+{
+	struct { const rsd *d; json_t *arr; } *h = arg;
+	const rs_spec *sp = &rev->svc.spec;
+
+	json_array_append_new(h->arr, json_pack("{s:i, s:I, s:s, s:s, s:I, s:o,"
+		" s:o, s:s, s:o}",
+		"revision", (int)rev->revision, "time_ms", (json_int_t)rev->time_ms,
+		"actor", rev->actor, "kind", rev->kind,
+		"generation", (json_int_t)rev->svc.generation,
+		"command", strv_json(sp->argv, sp->argc), "env", env_json(h->d, sp),
+		"cwd", sp->cwd ? sp->cwd : "/", "spec", spec_json(h->d, sp)));
+	return 0;
+}
+
+/* history LABEL: the kept revisions of its spec (store.h, the newest
+ * STORE_REVISION_KEEP), oldest first, each with the spec whole; env values
+ * as the caller may see them. */
+static void do_history(rsd *d, const net_peer *peer, const rs_request *rq)
+{
+	const rsd_svc *s = rsd_svc_find(d, rq->label);
+	struct { const rsd *d; json_t *arr; } h = { d, NULL };
+	int r;
+
+	if (!s) {
+		rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "unknown service '%s'", rq->label);
+		return;
+	}
+	h.arr = json_array();
+	if ((r = store_revision_each(d->st, rq->label, 0, revision_json, &h)) < 0) {
+		json_decref(h.arr);
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read the "
+			      "revisions: %s", store_errmsg(d->st));
+		return;
+	}
+	rsd_reply_json(d, peer, rq->id, json_pack("{s:s, s:I, s:o}",
+		"label", s->s.spec.label, "generation", (json_int_t)s->s.generation,
+		"revisions", h.arr), NULL);
+}
+
 /* export's labels: rq's LABEL and the batch after it, or NULL for every
  * service wanted up. */
 static bool export_named(const rs_request *rq)
@@ -2073,6 +2132,7 @@ void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq)
 	case RS_V_TOKEN_ROTATE: rsd_auth_request(d, peer, rq); break;
 	case RS_V_UPGRADE_PLAN: do_upgrade_plan(d, peer, rq); break;
 	case RS_V_DESCRIBE: do_describe(d, peer, rq); break;
+	case RS_V_HISTORY: do_history(d, peer, rq); break;
 	case RS_V_DELETE: rsd_delete(d, peer, rq); break;
 	case RS_V_EXPORT: do_export(d, peer, rq); break;
 	case RS_V_RELOAD:

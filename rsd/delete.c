@@ -128,6 +128,10 @@ static int delete_commit(rsd *d, rsd_svc *s, bool keep, rs_op *op, char *msg,
 		goto abort;
 	if (!keep && (r = store_event_del_label(d->st, label, &events)) < 0)
 		goto abort;
+	/* a service of the same label later is another one: its history
+	 * starts over (even with --keep-events) */
+	if ((r = store_revision_del_label(d->st, label)) < 0)
+		goto abort;
 	if (keep)
 		snprintf(msg, n, "%s deleted (%zu instance%s; its events kept)", label,
 			 ninst, ninst == 1 ? "" : "s");

@@ -31,7 +31,7 @@ bool rsd_verb_read_only(rs_verb v)
 	switch (v) {
 	case RS_V_STATUS: case RS_V_NODES: case RS_V_LOOKUP: case RS_V_EVENTS:
 	case RS_V_PING: case RS_V_LOGS: case RS_V_CRED_LIST: case RS_V_UPGRADE_PLAN:
-	case RS_V_DESCRIBE: case RS_V_EXPORT: case RS_V_NONE:
+	case RS_V_DESCRIBE: case RS_V_EXPORT: case RS_V_HISTORY: case RS_V_NONE:
 		return true;
 	default:
 		return false;

@@ -626,6 +626,11 @@ rsd_svc *rsd_svc_for_op(rsd *d, const net_peer *peer, const rs_request *rq);
 /* Copies the fields mask (RS_EDIT_*) names from src into dst. 0, -ENOMEM,
  * or -E2BIG: the command or the environment would pass RS_ARGV_MAX. */
 int rsd_spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask);
+/* Whether two specs are the same in every field (apply.c). */
+bool rsd_spec_eq(const rs_spec *a, const rs_spec *b);
+/* Adds svc's spec as its label's next revision (rsctl history), by
+ * d->cur_actor, inside the open transaction. Returns 0 or -errno. */
+int rsd_revision_add(rsd *d, const store_service *svc, const char *kind);
 /* Replies to a failed rsd_spec_merge of label's spec (r < 0): -E2BIG is
  * the request's fault (RS_E_INVAL, the limit), anything else internal. */
 void rsd_reply_merge_err(rsd *d, const net_peer *peer, uint64_t id,

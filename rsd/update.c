@@ -10,6 +10,11 @@
  * are handed back to the stored spec in reverse order; the reply is
  * RS_E_ROLLED_BACK with the reason. --no-rollback keeps the new spec
  * instead and restarts the failed instances with it.
+ *
+ * --to-revision N and rsctl undo (Request.revision) take a kept revision's
+ * spec (rsctl history) whole as the new spec; the rest is the same. Each
+ * committed spec is recorded as a revision ("update", or "undo" when it
+ * came from one) in the transaction that stores it.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -52,6 +57,7 @@ struct rsd_update {
 	bool             canary, no_rollback, failing;
 	size_t           committed, nfailed;
 	bool             extended;   /* the deadline passed once: rolling back */
+	uint32_t         revision;   /* the kept revision it goes back to, 0 none */
 	char             reason[RS_DETAIL_MAX];
 };
 
@@ -117,9 +123,11 @@ static void fail_item(struct rsd_update *u, struct upd_item *it, const char *why
 		u->failing = true;
 }
 
-/* Stores the new specs (one transaction): the update is committed. */
-static int store_specs(rsd *d, struct rsd_update *u)
+/* Stores the new specs and their revisions (one transaction), by p's
+ * caller: the update is committed. */
+static int store_specs(rsd *d, rsd_pending *p)
 {
+	struct rsd_update *u = p->upd;
 	store_service *next = calloc(u->nlabels, sizeof *next);
 	int r = next ? store_begin(d->st) : -ENOMEM;
 	size_t made = 0;
@@ -138,6 +146,10 @@ static int store_specs(rsd *d, struct rsd_update *u)
 		next[i].generation = s->s.generation + 1;
 		next[i].updated_ms = clock_wall_ms();
 		r = store_service_put(d->st, &next[i]);
+		if (r == 0)
+			r = store_revision_add(d->st, &next[i], next[i].updated_ms,
+					       p->op.caller, u->revision ? "undo" : "update",
+					       NULL);
 	}
 	if (r == 0)
 		r = rsd_commit(d);
@@ -172,7 +184,7 @@ static void finish(rsd *d, rsd_pending *p)
 			if (w > 0)
 				off += (size_t)w;
 		}
-		int r = store_specs(d, u);
+		int r = store_specs(d, p);
 
 		if (r < 0) {
 			rsd_pending_done(d, p, RS_E_INTERNAL, NULL,
@@ -187,7 +199,7 @@ static void finish(rsd *d, rsd_pending *p)
 	}
 	if (u->no_rollback && !u->failing) {
 		/* keep the new spec; what failed restarts with it */
-		int r = store_specs(d, u);
+		int r = store_specs(d, p);
 
 		if (r < 0) {
 			/* the store keeps the old spec: the failed instances
@@ -418,6 +430,83 @@ static int add_items(rsd *d, struct rsd_update *u, size_t i)
 	return 0;
 }
 
+struct rev_nums {
+	uint32_t v[STORE_REVISION_KEEP + 1];
+	size_t   n;
+	char     list[128];   /* "1, 2, 3" */
+};
+
+static int rev_num(const store_revision *rev, void *arg)
+{
+	struct rev_nums *l = arg;
+	size_t off = strlen(l->list);
+
+	if (l->n < sizeof l->v / sizeof *l->v)
+		l->v[l->n++] = rev->revision;
+	snprintf(l->list + off, sizeof l->list - off, "%s%u", off ? ", " : "",
+		 rev->revision);
+	return 0;
+}
+
+/* The spec of the kept revision rq->revision of s (RS_REVISION_PREVIOUS:
+ * the one before the newest) into *out, its number into *n. Returns 0,
+ * 1 when s has that spec already (answered: nothing to change) or -1
+ * (answered: no such revision, or one update cannot go back to). */
+static int revision_spec(rsd *d, const net_peer *peer, const rs_request *rq,
+			 const rsd_svc *s, rs_spec *out, uint32_t *n)
+{
+	struct rev_nums l = { .n = 0 };
+	store_revision rev;
+	int r;
+
+	if ((r = store_revision_each(d->st, rq->label, 0, rev_num, &l)) < 0) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read the "
+			      "revisions of %s: %s", rq->label, rsd_store_why(d, r));
+		return -1;
+	}
+	if (rq->revision == RS_REVISION_PREVIOUS && l.n < 2) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "%s has no revision before "
+			      "the newest to go back to (kept: %s)", rq->label,
+			      l.n ? l.list : "none");
+		return -1;
+	}
+	*n = rq->revision == RS_REVISION_PREVIOUS ? l.v[l.n - 2] : rq->revision;
+	r = store_revision_get(d->st, rq->label, *n, &rev);
+	if (r == -ENOENT) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "%s has no revision %u "
+			      "(kept: %s; rsctl history %s)", rq->label, *n,
+			      l.n ? l.list : "none", rq->label);
+		goto fail;
+	}
+	if (r < 0) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read revision "
+			      "%u of %s: %s", *n, rq->label, rsd_store_why(d, r));
+		goto fail;
+	}
+	if (strcmp(rev.svc.spec.node, s->s.spec.node) != 0) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "revision %u of %s pins "
+			      "node '%s', now '%s': update does not move a service "
+			      "(use down and up)", *n, rq->label, rev.svc.spec.node,
+			      s->s.spec.node);
+		goto fail;
+	}
+	if (rsd_spec_eq(&rev.svc.spec, &s->s.spec)) {
+		char msg[RS_DETAIL_MAX];
+
+		snprintf(msg, sizeof msg, "nothing to change: %s runs the spec of "
+			 "revision %u already", rq->label, *n);
+		rsd_reply(d, peer, rq->id, RS_OK, NULL, msg);
+		rs_spec_clear(&rev.svc.spec);
+		return 1;
+	}
+	rs_spec_clear(out);
+	*out = rev.svc.spec;   /* moved */
+	return 0;
+fail:
+	rs_spec_clear(&rev.svc.spec);
+	return -1;
+}
+
 void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	struct rsd_update *u;
@@ -443,6 +532,12 @@ void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq)
 	u->prepare_signal = rq->prepare_signal;
 	u->canary = rq->canary;
 	u->no_rollback = rq->no_rollback;
+	if (rq->revision && (rq->nbatch || rq->edit_mask)) {
+		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "update --to-revision (or "
+			      "undo) takes the revision's spec whole: no settings, no "
+			      "--batch");
+		goto out;
+	}
 	for (size_t i = 0; i < u->nlabels; i++) {
 		const char *label = i ? rq->batch[i - 1] : rq->label;
 		rsd_svc *si = rsd_svc_find(d, label);
@@ -465,10 +560,18 @@ void rsd_update(rsd *d, const net_peer *peer, const rs_request *rq)
 		}
 		u->labels[i] = strdup(label);
 		rs_spec_init(&u->specs[i]);
-		if (!u->labels[i] || rs_spec_copy(&u->specs[i], &si->s.spec) < 0)
+		if (!u->labels[i])
 			goto nomem;
-		r = rsd_spec_merge(&u->specs[i], &rq->spec,
-				   i ? rq->edit_mask & RS_EDIT_ENV : rq->edit_mask);
+		if (rq->revision) {
+			if (revision_spec(d, peer, rq, si, &u->specs[i], &u->revision))
+				goto out;   /* answered */
+			r = 0;
+		} else if (rs_spec_copy(&u->specs[i], &si->s.spec) < 0) {
+			goto nomem;
+		} else {
+			r = rsd_spec_merge(&u->specs[i], &rq->spec,
+					   i ? rq->edit_mask & RS_EDIT_ENV : rq->edit_mask);
+		}
 		if (r < 0) {
 			rsd_reply_merge_err(d, peer, rq->id, label, r);
 			goto out;

@@ -246,6 +246,47 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	 * older rsd reloads) */
 	[14] =
 	"ALTER TABLE service ADD COLUMN reload_signal INTEGER NOT NULL DEFAULT 0;",
+	/* 15: rsctl history: each committed spec of a service, numbered per
+	 * label; the spec columns as in service, so one reader serves both */
+	[15] =
+	"CREATE TABLE revision ("
+	"  label              TEXT NOT NULL,"
+	"  revision           INTEGER NOT NULL,"
+	"  time_ms            INTEGER NOT NULL,"
+	"  actor              TEXT NOT NULL DEFAULT '',"
+	"  kind               TEXT NOT NULL,"
+	"  argv               BLOB NOT NULL,"
+	"  env                BLOB NOT NULL,"
+	"  cwd                TEXT,"
+	"  period_ms          INTEGER NOT NULL,"
+	"  ready_timeout_ms   INTEGER NOT NULL,"
+	"  stop_timeout_ms    INTEGER NOT NULL,"
+	"  stop_signal        INTEGER NOT NULL,"
+	"  policy             TEXT NOT NULL,"
+	"  backoff_initial_ms INTEGER NOT NULL,"
+	"  backoff_factor     INTEGER NOT NULL,"
+	"  backoff_max_ms     INTEGER NOT NULL,"
+	"  backoff_reset_ms   INTEGER NOT NULL,"
+	"  backoff_disabled   INTEGER NOT NULL,"
+	"  notify             TEXT NOT NULL,"
+	"  settle_ms          INTEGER NOT NULL,"
+	"  node               TEXT NOT NULL DEFAULT '',"
+	"  desired            TEXT NOT NULL,"
+	"  generation         INTEGER NOT NULL,"
+	"  created_ms         INTEGER NOT NULL,"
+	"  updated_ms         INTEGER NOT NULL,"
+	"  script             TEXT,"
+	"  critical           INTEGER NOT NULL DEFAULT 0,"
+	"  replicas           INTEGER NOT NULL DEFAULT 1,"
+	"  listen             BLOB,"
+	"  placement          BLOB,"
+	"  deps               BLOB,"
+	"  user               TEXT NOT NULL DEFAULT '',"
+	"  keep_caps          INTEGER NOT NULL DEFAULT 0,"
+	"  fence              TEXT NOT NULL DEFAULT 'auto',"
+	"  reload_signal      INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (label, revision)"
+	") WITHOUT ROWID;",
 };
 
 enum {
@@ -288,6 +329,11 @@ enum {
 	ST_OP_FIND_REQ,
 	ST_PR_PUT,
 	ST_PR_EACH,
+	ST_REV_ADD,
+	ST_REV_PRUNE,
+	ST_REV_EACH,
+	ST_REV_GET,
+	ST_REV_DEL_LABEL,
 	ST__NR
 };
 
@@ -311,6 +357,7 @@ enum {
 #define OP_COLS \
 	"id, kind, label, state, started_ms, finished_ms, caller, detail," \
 	" req_id, code"
+#define REV_COLS SVC_COLS ", revision, time_ms, actor, kind"
 #define EV_ROW1 "(?, ?, ?, ?, ?, ?, ?, ?)"
 #define EV_ROW2 EV_ROW1 ", " EV_ROW1
 #define EV_ROW4 EV_ROW2 ", " EV_ROW2
@@ -412,6 +459,22 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_PR_PUT]   = "INSERT OR REPLACE INTO principal (" PR_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_PR_EACH]  = "SELECT " PR_COLS " FROM principal ORDER BY kind, name",
+	/* the spec's 31 columns (?1 the label), then the next number of the
+	 * label (one past its newest, kept or not: pruning keeps the
+	 * newest), time, actor, kind */
+	[ST_REV_ADD]  = "INSERT INTO revision (" REV_COLS ") VALUES"
+			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+			" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+			" (SELECT coalesce(max(revision), 0) + 1 FROM revision"
+			"  WHERE label = ?1), ?, ?, ?) RETURNING revision",
+	[ST_REV_PRUNE] = "DELETE FROM revision WHERE label = ?1 AND revision <= ?2",
+	/* ?1 label, ?2 limit (-1 = all): the newest, oldest first */
+	[ST_REV_EACH] = "SELECT " REV_COLS " FROM (SELECT " REV_COLS
+			" FROM revision WHERE label = ?1 ORDER BY revision DESC"
+			" LIMIT ?2) ORDER BY revision ASC",
+	[ST_REV_GET]  = "SELECT " REV_COLS " FROM revision"
+			" WHERE label = ?1 AND revision = ?2",
+	[ST_REV_DEL_LABEL] = "DELETE FROM revision WHERE label = ?",
 };
 
 /* The checkpointer (store_checkpoint_start): its own connection and
@@ -1323,70 +1386,94 @@ void store_rollback(store *s)
 		step_done(st, SQLITE_OK);
 }
 
+/* A spec's lists as the blobs of its row, owned until svc_blobs_free. */
+struct svc_blobs {
+	char  *argv, *env, *listen, *place, *deps;
+	size_t argv_len, env_len, listen_len, place_len, deps_len;
+};
+
+static void svc_blobs_free(struct svc_blobs *bl)
+{
+	free(bl->argv);
+	free(bl->env);
+	free(bl->listen);
+	free(bl->place);
+	free(bl->deps);
+}
+
+/* Binds svc as the SVC_COLS of a row from b's next parameter on; the
+ * blobs (encoded into *bl, freed by the caller) must outlive the step. */
+static int bind_service(struct binder *b, const store_service *svc,
+			struct svc_blobs *bl)
+{
+	const rs_spec *sp = &svc->spec;
+	int r;
+
+	memset(bl, 0, sizeof *bl);
+	r = strv_encode(sp->argv, sp->argv ? sp->argc : 0, &bl->argv, &bl->argv_len);
+	if (r == 0)
+		r = strv_encode(sp->env, sp->env ? sp->envc : 0, &bl->env, &bl->env_len);
+	if (r == 0)
+		r = strv_encode(sp->listen, sp->listen ? sp->nlisten : 0,
+				&bl->listen, &bl->listen_len);
+	if (r == 0)
+		r = strv_encode(sp->placement, sp->placement ? sp->nplacement : 0,
+				&bl->place, &bl->place_len);
+	if (r == 0)
+		r = strv_encode(sp->deps, sp->deps ? sp->ndeps : 0,
+				&bl->deps, &bl->deps_len);
+	if (r < 0)
+		return r;
+	b_textn(b, sp->label, sizeof sp->label);
+	b_blob(b, bl->argv, bl->argv_len);
+	b_blob(b, bl->env, bl->env_len);
+	b_text(b, sp->cwd);
+	b_i64(b, sp->period_ms);
+	b_i64(b, sp->ready_timeout_ms);
+	b_i64(b, sp->stop_timeout_ms);
+	b_i64(b, sp->stop_signal);
+	b_text(b, rs_policy_to_string(sp->policy));
+	b_i64(b, sp->backoff.initial_ms);
+	b_i64(b, sp->backoff.factor);
+	b_i64(b, sp->backoff.max_ms);
+	b_i64(b, sp->backoff.reset_ms);
+	b_i64(b, sp->backoff.disabled ? 1 : 0);
+	b_text(b, rs_notify_type_to_string(sp->notify));
+	b_i64(b, sp->settle_ms);
+	b_textn(b, sp->node, sizeof sp->node);
+	b_text(b, rs_desired_to_string(svc->desired));
+	b_u64(b, svc->generation);
+	b_u64(b, svc->created_ms);
+	b_u64(b, svc->updated_ms);
+	b_text(b, sp->script);
+	b_i64(b, sp->critical ? 1 : 0);
+	b_i64(b, sp->replicas);
+	b_blob(b, bl->listen, bl->listen_len);
+	b_blob(b, bl->place, bl->place_len);
+	b_blob(b, bl->deps, bl->deps_len);
+	b_textn(b, sp->user, sizeof sp->user);
+	b_i64(b, sp->keep_caps ? 1 : 0);
+	b_text(b, rs_fence_to_string(sp->fence));
+	b_i64(b, sp->reload_signal);
+	return 0;
+}
+
 /* Inserts or replaces the service row keyed by svc->spec.label. */
 int store_service_put(store *s, const store_service *svc)
 {
 	sqlite3_stmt *st = stmt(s, ST_SVC_PUT);
-	const rs_spec *sp = &svc->spec;
 	struct binder b = { st, 1, SQLITE_OK };
-	char *argv = NULL, *env = NULL, *listen = NULL, *place = NULL, *deps = NULL;
-	size_t argv_len, env_len, listen_len, place_len, deps_len;
+	struct svc_blobs bl;
 	int r;
 
 	if (!st)
 		return -EBUSY;
-	r = strv_encode(sp->argv, sp->argv ? sp->argc : 0, &argv, &argv_len);
-	if (r < 0)
-		goto out;
-	r = strv_encode(sp->env, sp->env ? sp->envc : 0, &env, &env_len);
-	if (r < 0)
-		goto out;
-	r = strv_encode(sp->listen, sp->listen ? sp->nlisten : 0, &listen, &listen_len);
+	r = bind_service(&b, svc, &bl);
 	if (r == 0)
-		r = strv_encode(sp->placement, sp->placement ? sp->nplacement : 0,
-				&place, &place_len);
-	if (r == 0)
-		r = strv_encode(sp->deps, sp->deps ? sp->ndeps : 0, &deps, &deps_len);
-	if (r < 0)
-		goto out;
-	b_textn(&b, sp->label, sizeof sp->label);
-	b_blob(&b, argv, argv_len);
-	b_blob(&b, env, env_len);
-	b_text(&b, sp->cwd);
-	b_i64(&b, sp->period_ms);
-	b_i64(&b, sp->ready_timeout_ms);
-	b_i64(&b, sp->stop_timeout_ms);
-	b_i64(&b, sp->stop_signal);
-	b_text(&b, rs_policy_to_string(sp->policy));
-	b_i64(&b, sp->backoff.initial_ms);
-	b_i64(&b, sp->backoff.factor);
-	b_i64(&b, sp->backoff.max_ms);
-	b_i64(&b, sp->backoff.reset_ms);
-	b_i64(&b, sp->backoff.disabled ? 1 : 0);
-	b_text(&b, rs_notify_type_to_string(sp->notify));
-	b_i64(&b, sp->settle_ms);
-	b_textn(&b, sp->node, sizeof sp->node);
-	b_text(&b, rs_desired_to_string(svc->desired));
-	b_u64(&b, svc->generation);
-	b_u64(&b, svc->created_ms);
-	b_u64(&b, svc->updated_ms);
-	b_text(&b, sp->script);
-	b_i64(&b, sp->critical ? 1 : 0);
-	b_i64(&b, sp->replicas);
-	b_blob(&b, listen, listen_len);
-	b_blob(&b, place, place_len);
-	b_blob(&b, deps, deps_len);
-	b_textn(&b, sp->user, sizeof sp->user);
-	b_i64(&b, sp->keep_caps ? 1 : 0);
-	b_text(&b, rs_fence_to_string(sp->fence));
-	b_i64(&b, sp->reload_signal);
-	r = step_done(st, b.rc);
-out:
-	free(argv);
-	free(env);
-	free(listen);
-	free(place);
-	free(deps);
+		r = step_done(st, b.rc);
+	else
+		finish(st);
+	svc_blobs_free(&bl);
 	return r;
 }
 
@@ -2197,4 +2284,161 @@ int store_principal_each(store *s, store_principal_fn fn, void *arg)
 	}
 	finish(st);
 	return r;
+}
+
+/* Adds svc as the next revision of its label and prunes the label's
+ * revisions to the newest STORE_REVISION_KEEP; *revision (may be NULL)
+ * gets its number. Inside the caller's transaction (-EINVAL outside one),
+ * so the revision is committed with the spec it records. */
+int store_revision_add(store *s, const store_service *svc, uint64_t time_ms,
+		       const char *actor, const char *kind, uint32_t *revision)
+{
+	sqlite3_stmt *st;
+	struct binder b;
+	struct svc_blobs bl;
+	int64_t n = 0;
+	int r;
+
+	if (sqlite3_get_autocommit(s->db) || !kind)
+		return -EINVAL;
+	st = stmt(s, ST_REV_ADD);
+	if (!st)
+		return -EBUSY;
+	b = (struct binder){ st, 1, SQLITE_OK };
+	r = bind_service(&b, svc, &bl);
+	if (r < 0) {
+		finish(st);
+		goto out;
+	}
+	b.i = 32;   /* after ?1 (the label) again: time, actor, kind */
+	b_u64(&b, time_ms);
+	b_text(&b, actor ? actor : "");
+	b_text(&b, kind);
+	if (b.rc != SQLITE_OK) {
+		r = map_rc(b.rc);
+		finish(st);
+		goto out;
+	}
+	r = step_row(st);
+	if (r > 0)
+		n = sqlite3_column_int64(st, 0);
+	finish(st);
+	if (r == 0)
+		r = -EIO;
+	if (r < 0)
+		goto out;
+	r = 0;
+	if (n > STORE_REVISION_KEEP) {
+		st = stmt(s, ST_REV_PRUNE);
+		if (!st) {
+			r = -EBUSY;
+			goto out;
+		}
+		b = (struct binder){ st, 1, SQLITE_OK };
+		b_textn(&b, svc->spec.label, sizeof svc->spec.label);
+		b_i64(&b, n - STORE_REVISION_KEEP);
+		r = step_done(st, b.rc);
+		if (r < 0)
+			goto out;
+	}
+	if (revision)
+		*revision = (uint32_t)n;
+out:
+	svc_blobs_free(&bl);
+	return r;
+}
+
+/* Reads one revision row (REV_COLS); the caller clears out->svc.spec on
+ * success. */
+static int read_revision(sqlite3_stmt *st, store_revision *out)
+{
+	struct reader c = { st, 31 };
+	store_service svc;
+	int r;
+
+	r = read_service(st, &svc);
+	if (r < 0)
+		return r;
+	memset(out, 0, sizeof *out);
+	out->svc = svc;
+	out->revision = c_u32(&c);
+	out->time_ms = c_u64(&c);
+	c_text(&c, out->actor, sizeof out->actor);
+	c_text(&c, out->kind, sizeof out->kind);
+	return 0;
+}
+
+/* Calls fn for the newest `limit` revisions of label (all if 0), oldest
+ * first; a non-zero return stops the walk and is returned. */
+int store_revision_each(store *s, const char *label, uint32_t limit,
+			store_revision_fn fn, void *arg)
+{
+	sqlite3_stmt *st = stmt(s, ST_REV_EACH);
+	struct binder b = { st, 1, SQLITE_OK };
+	store_revision rev;
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	b_text(&b, label);
+	b_i64(&b, limit ? (int64_t)limit : -1);
+	if (b.rc != SQLITE_OK) {
+		finish(st);
+		return map_rc(b.rc);
+	}
+	while ((r = step_row(st)) > 0) {
+		r = read_revision(st, &rev);
+		if (r < 0)
+			break;
+		r = fn(&rev, arg);
+		rs_spec_clear(&rev.svc.spec);
+		if (r)
+			break;
+	}
+	finish(st);
+	return r;
+}
+
+/* Fills *out with revision n of label; -ENOENT if it is not kept. The
+ * caller always clears out->svc.spec. */
+int store_revision_get(store *s, const char *label, uint32_t n,
+		       store_revision *out)
+{
+	sqlite3_stmt *st = stmt(s, ST_REV_GET);
+	struct binder b = { st, 1, SQLITE_OK };
+	int r;
+
+	memset(out, 0, sizeof *out);
+	rs_spec_init(&out->svc.spec);
+	if (!st)
+		return -EBUSY;
+	b_text(&b, label);
+	b_i64(&b, n);
+	if (b.rc != SQLITE_OK) {
+		r = map_rc(b.rc);
+		goto out;
+	}
+	r = step_row(st);
+	if (r == 0)
+		r = -ENOENT;
+	if (r < 0)
+		goto out;
+	r = read_revision(st, out);
+	if (r < 0)
+		rs_spec_init(&out->svc.spec);
+out:
+	finish(st);
+	return r;
+}
+
+/* Deletes every revision of label (rsctl delete). */
+int store_revision_del_label(store *s, const char *label)
+{
+	sqlite3_stmt *st = stmt(s, ST_REV_DEL_LABEL);
+	struct binder b = { st, 1, SQLITE_OK };
+
+	if (!st)
+		return -EBUSY;
+	b_text(&b, label);
+	return step_done(st, b.rc);
 }

@@ -1,8 +1,9 @@
 /*
  * store.h - the rproc table in one SQLite file.
  *
- * Owns: the schema (node, service, instance, event, operation), migrations
- * keyed by PRAGMA user_version, WAL mode, prepared statements, transactions.
+ * Owns: the schema (node, service, instance, event, operation, revision),
+ * migrations keyed by PRAGMA user_version, WAL mode, prepared statements,
+ * transactions.
  * The only module that includes sqlite3.h.
  * Must not: know about sockets, processes or the protocol.
  * Errors: 0 success, negative errno on failure: -ENOSPC disk full,
@@ -19,7 +20,7 @@
 
 #include "model.h"
 
-#define STORE_SCHEMA_VERSION 14
+#define STORE_SCHEMA_VERSION 15
 
 typedef struct store store;
 
@@ -176,5 +177,34 @@ typedef struct store_principal {
 int store_principal_put(store *s, const store_principal *p);
 typedef int (*store_principal_fn)(const store_principal *p, void *arg);
 int store_principal_each(store *s, store_principal_fn fn, void *arg);
+
+/* Revisions (rsctl history): each committed spec of a service, numbered
+ * per label from 1 up (deleting the label starts it over); only the
+ * newest STORE_REVISION_KEEP of a label are kept, pruned as one is added. */
+#define STORE_REVISION_KEEP 10
+typedef struct store_revision {
+	store_service svc;        /* the spec as committed; owned when returned */
+	uint32_t      revision;
+	uint64_t      time_ms;
+	char          actor[80];  /* as rs_event.actor */
+	char          kind[16];   /* "up", "edit", "update", "apply", "undo" */
+} store_revision;
+
+/* Adds svc's spec as its label's next revision inside the caller's open
+ * transaction (-EINVAL outside one); *revision (may be NULL) gets its
+ * number. */
+int store_revision_add(store *s, const store_service *svc, uint64_t time_ms,
+		       const char *actor, const char *kind, uint32_t *revision);
+typedef int (*store_revision_fn)(const store_revision *rev, void *arg);
+/* The newest `limit` revisions of label (all if 0), oldest first; a
+ * non-zero return of fn stops the walk and is returned. */
+int store_revision_each(store *s, const char *label, uint32_t limit,
+			store_revision_fn fn, void *arg);
+/* Revision n of label into *out (the caller always rs_spec_clear()s
+ * out->svc.spec); -ENOENT if it is not kept. */
+int store_revision_get(store *s, const char *label, uint32_t n,
+		       store_revision *out);
+/* Deletes every revision of label (rsctl delete). */
+int store_revision_del_label(store *s, const char *label);
 
 #endif

@@ -57,7 +57,7 @@ def names(table):
     body = re.search(r"%s\[[^]]*\] = \{(.*?)\};" % table, msg, re.S).group(1)
     return set(re.findall(r'"([a-z-]+)"', body)) - {"none"}
 emitted |= names("kind_names")
-read_only = {"status", "nodes", "lookup", "events", "ping", "logs", "cred-list",
+read_only = {"status", "nodes", "lookup", "events", "ping", "logs", "cred-list", "history",
              "upgrade-plan", "describe", "export"}
 emitted |= names("verb_names") - read_only
 

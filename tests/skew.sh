@@ -141,8 +141,9 @@ export RS_CRED="$TMP/admin.cred"
 # HEAD's store migrations the previous release does not know, undone for
 # its leg below (store/store.c; empty when the schemas are the same)
 PREV_SCHEMA_DOWN=""
-if [ "$PREV_V" = 0.2.0 ]; then   # schema 9; HEAD adds 10 (request ids), 11 (fence), 12 (no (label, seq) index of events), 13 (instances by node), 14 (reload_signal)
-    PREV_SCHEMA_DOWN="ALTER TABLE service DROP COLUMN reload_signal;
+if [ "$PREV_V" = 0.2.0 ]; then   # schema 9; HEAD adds 10 (request ids), 11 (fence), 12 (no (label, seq) index of events), 13 (instances by node), 14 (reload_signal), 15 (revisions)
+    PREV_SCHEMA_DOWN="DROP TABLE revision;
+ALTER TABLE service DROP COLUMN reload_signal;
 CREATE TABLE instance_12 (id INTEGER PRIMARY KEY,
  label TEXT NOT NULL, node TEXT NOT NULL DEFAULT '', generation INTEGER NOT NULL,
  pid INTEGER NOT NULL, state TEXT NOT NULL, restarts INTEGER NOT NULL,

@@ -30,7 +30,7 @@ Test(authz, every_role_and_verb)
 {
 	static const rs_verb viewer[] = {
 		RS_V_STATUS, RS_V_NODES, RS_V_LOOKUP, RS_V_EVENTS, RS_V_PING, RS_V_LOGS,
-		RS_V_UPGRADE_PLAN, RS_V_DESCRIBE,
+		RS_V_UPGRADE_PLAN, RS_V_DESCRIBE, RS_V_HISTORY,
 	};
 	static const rs_verb admin_only[] = {
 		RS_V_SHUTDOWN, RS_V_CRED_CREATE, RS_V_CRED_LIST, RS_V_CRED_REVOKE,
@@ -73,6 +73,7 @@ Test(authz, operator_label_patterns)
 	cr_assert(allowed(RS_ROLE_OPERATOR, "web*", RS_V_STATUS, "db"));
 	cr_assert(allowed(RS_ROLE_OPERATOR, "web*", RS_V_DESCRIBE, "db"));
 	cr_assert(allowed(RS_ROLE_VIEWER, "web*", RS_V_DESCRIBE, "db"));
+	cr_assert(allowed(RS_ROLE_VIEWER, "web*", RS_V_HISTORY, "db"));
 	/* verbs on every label need an unlimited operator */
 	cr_assert(!allowed(RS_ROLE_OPERATOR, "web*", RS_V_APPLY, ""));
 	cr_assert(!allowed(RS_ROLE_OPERATOR, "web*", RS_V_DRAIN, "n1"));

@@ -1168,6 +1168,7 @@ Test(store, event_prune_a_large_table_one_batch_at_a_time, .timeout = 60)
 	store_close(&s);
 }
 
+#define DROP_V15 "DROP TABLE revision;"
 #define DROP_V14 "ALTER TABLE service DROP COLUMN reload_signal;"
 /* back to schema 12's instance table: keyed by id, indexed by label */
 #define DROP_V13 \
@@ -1321,7 +1322,7 @@ Test(store, migrates_version_9_operations)
 	make_op(&op, "up", "old");
 	cr_assert_eq(store_op_add(s, &op), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V14 DROP_V13 DROP_V12 DROP_V11 DROP_V10 "PRAGMA user_version = 9;");
+	raw_exec(dbpath, DROP_V15 DROP_V14 DROP_V13 DROP_V12 DROP_V11 DROP_V10 "PRAGMA user_version = 9;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM operation WHERE req_id = 0 "
@@ -1549,7 +1550,7 @@ Test(store, backup_before_migration)
 	store_close(&s);
 	store_backup_path(dbpath, STORE_SCHEMA_VERSION, bak, sizeof bak);
 	cr_assert_neq(access(bak, F_OK), 0, "a current file was backed up");
-	raw_exec(dbpath, DROP_V14 DROP_V13
+	raw_exec(dbpath, DROP_V15 DROP_V14 DROP_V13
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
 		 DROP_V12 DROP_V11 DROP_V10
@@ -1776,7 +1777,7 @@ Test(store, migrates_version_1)
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
 	/* turn it back into a version-1 file, as an older rsd left it */
-	raw_exec(dbpath, DROP_V14 DROP_V13
+	raw_exec(dbpath, DROP_V15 DROP_V14 DROP_V13
 		 "ALTER TABLE service DROP COLUMN script;"
 		 "ALTER TABLE service DROP COLUMN critical;"
 		 "ALTER TABLE instance DROP COLUMN standby;"
@@ -1829,7 +1830,7 @@ Test(store, migrates_version_8_principals)
 	rs_event ev;
 
 	store_close(&s);
-	raw_exec(dbpath, DROP_V14 DROP_V13
+	raw_exec(dbpath, DROP_V15 DROP_V14 DROP_V13
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
 		 DROP_V12 DROP_V10
@@ -1871,7 +1872,7 @@ Test(store, migrates_version_7)
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V14 DROP_V13
+	raw_exec(dbpath, DROP_V15 DROP_V14 DROP_V13
 		 "ALTER TABLE service DROP COLUMN keep_caps;"
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
@@ -1939,7 +1940,7 @@ Test(store, migrates_version_10_fence)
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V14 DROP_V13 DROP_V12 DROP_V11 "PRAGMA user_version = 10;");
+	raw_exec(dbpath, DROP_V15 DROP_V14 DROP_V13 DROP_V12 DROP_V11 "PRAGMA user_version = 10;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(store_service_get(s, "old", &got), 0);
@@ -2071,7 +2072,7 @@ Test(store, migrates_version_11_event_index)
 	add_lev(s, "b", "b1");
 	add_lev(s, "a", "a2");
 	store_close(&s);
-	raw_exec(dbpath, DROP_V14 DROP_V13 DROP_V12 "PRAGMA user_version = 11;");
+	raw_exec(dbpath, DROP_V15 DROP_V14 DROP_V13 DROP_V12 "PRAGMA user_version = 11;");
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
 			     " WHERE name = 'event_label_seq'"), 1);
 	s = open_ok();
@@ -2103,7 +2104,7 @@ Test(store, migrates_version_12_instances_by_node)
 		cr_assert_eq(store_instance_put(s, &in[i]), 0);
 	}
 	store_close(&s);
-	raw_exec(dbpath, DROP_V14 DROP_V13 "PRAGMA user_version = 12;");
+	raw_exec(dbpath, DROP_V15 DROP_V14 DROP_V13 "PRAGMA user_version = 12;");
 	/* as a version-12 rsd left it: the newest id deleted, its mark kept */
 	raw_exec(dbpath, "DELETE FROM instance WHERE id = 40;"
 		 "INSERT INTO instance (id, label, node, generation, pid, state,"
@@ -2166,7 +2167,7 @@ Test(store, migrates_version_13_reload_signal)
 	make_service(&svc, "web");
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V14 "PRAGMA user_version = 13;");
+	raw_exec(dbpath, DROP_V15 DROP_V14 "PRAGMA user_version = 13;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(store_service_get(s, "web", &got), 0);
@@ -2177,6 +2178,134 @@ Test(store, migrates_version_13_reload_signal)
 	cr_assert_eq(store_service_get(s, "web", &got), 0);
 	cr_assert_eq(got.spec.reload_signal, SIGUSR1);
 	rs_spec_clear(&got.spec);
+	rs_spec_clear(&svc.spec);
+	store_close(&s);
+}
+
+
+struct revs {
+	uint32_t n[16];
+	char     kind[16][16];
+	char     arg[16][32];
+	size_t   count;
+};
+
+static int collect_rev(const store_revision *rev, void *arg)
+{
+	struct revs *l = arg;
+
+	cr_assert_lt(l->count, 16);
+	l->n[l->count] = rev->revision;
+	rs_strlcpy(l->kind[l->count], rev->kind, sizeof l->kind[0]);
+	rs_strlcpy(l->arg[l->count], rev->svc.spec.argc > 1 ? rev->svc.spec.argv[1] : "",
+		   sizeof l->arg[0]);
+	l->count++;
+	return 0;
+}
+
+static void add_rev(store *s, store_service *svc, const char *arg,
+		    const char *kind, uint32_t want)
+{
+	uint32_t n = 0;
+
+	free(svc->spec.argv[1]);
+	svc->spec.argv[1] = strdup(arg);
+	cr_assert_eq(store_begin(s), 0);
+	cr_assert_eq(store_revision_add(s, svc, 1000 + want, "operator:alice",
+					kind, &n), 0);
+	cr_assert_eq(store_commit(s), 0);
+	cr_assert_eq(n, want);
+}
+
+/* Revisions number per label from 1, come back oldest first with the
+ * spec as added, only the newest STORE_REVISION_KEEP are kept, and
+ * adding one needs the caller's transaction. */
+Test(store, revisions_numbered_pruned_and_read_back)
+{
+	store *s = open_ok();
+	store_service svc, other;
+	store_revision got;
+	struct revs l = { 0 };
+	char arg[16];
+
+	make_service(&svc, "web");
+	make_service(&other, "db");
+	cr_assert_eq(rs_spec_add_arg(&svc.spec, "v0"), 0);
+	cr_assert_eq(rs_spec_add_arg(&other.spec, "d0"), 0);
+	cr_assert_eq(store_revision_add(s, &svc, 1, "", "up", NULL), -EINVAL);
+	add_rev(s, &svc, "v1", "up", 1);
+	add_rev(s, &other, "d1", "up", 1);
+	add_rev(s, &svc, "v2", "edit", 2);
+	cr_assert_eq(store_revision_each(s, "web", 0, collect_rev, &l), 0);
+	cr_assert_eq(l.count, 2);
+	cr_assert_eq(l.n[0], 1);
+	cr_assert_str_eq(l.kind[0], "up");
+	cr_assert_str_eq(l.arg[0], "v1");
+	cr_assert_eq(l.n[1], 2);
+	cr_assert_str_eq(l.kind[1], "edit");
+
+	cr_assert_eq(store_revision_get(s, "web", 1, &got), 0);
+	cr_assert_eq(got.revision, 1);
+	cr_assert_eq(got.time_ms, 1001);
+	cr_assert_str_eq(got.actor, "operator:alice");
+	cr_assert_str_eq(got.svc.spec.label, "web");
+	cr_assert_str_eq(got.svc.spec.argv[1], "v1");
+	cr_assert_eq(got.svc.spec.envc, svc.spec.envc);
+	rs_spec_clear(&got.svc.spec);
+	cr_assert_eq(store_revision_get(s, "web", 9, &got), -ENOENT);
+	rs_spec_clear(&got.svc.spec);
+
+	for (uint32_t i = 3; i <= 12; i++) {
+		snprintf(arg, sizeof arg, "v%u", i);
+		add_rev(s, &svc, arg, "update", i);
+	}
+	memset(&l, 0, sizeof l);
+	cr_assert_eq(store_revision_each(s, "web", 0, collect_rev, &l), 0);
+	cr_assert_eq(l.count, STORE_REVISION_KEEP);
+	cr_assert_eq(l.n[0], 3);
+	cr_assert_eq(l.n[STORE_REVISION_KEEP - 1], 12);
+	cr_assert_str_eq(l.arg[STORE_REVISION_KEEP - 1], "v12");
+	memset(&l, 0, sizeof l);
+	cr_assert_eq(store_revision_each(s, "web", 2, collect_rev, &l), 0);
+	cr_assert_eq(l.count, 2);
+	cr_assert_eq(l.n[0], 11);
+	cr_assert_eq(l.n[1], 12);
+
+	/* deleting the label drops its revisions only; a new one starts at 1 */
+	cr_assert_eq(store_begin(s), 0);
+	cr_assert_eq(store_revision_del_label(s, "web"), 0);
+	cr_assert_eq(store_commit(s), 0);
+	memset(&l, 0, sizeof l);
+	cr_assert_eq(store_revision_each(s, "web", 0, collect_rev, &l), 0);
+	cr_assert_eq(l.count, 0);
+	cr_assert_eq(store_revision_each(s, "db", 0, collect_rev, &l), 0);
+	cr_assert_eq(l.count, 1);
+	add_rev(s, &svc, "again", "up", 1);
+	rs_spec_clear(&svc.spec);
+	rs_spec_clear(&other.spec);
+	store_close(&s);
+}
+
+/* 14 -> 15: the revision table. A version-14 file's services keep their
+ * rows and have no history until their next change. */
+Test(store, migrates_version_14_revisions)
+{
+	store *s = open_ok();
+	store_service svc, got;
+	struct revs l = { 0 };
+
+	make_service(&svc, "web");
+	cr_assert_eq(rs_spec_add_arg(&svc.spec, "v0"), 0);
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	store_close(&s);
+	raw_exec(dbpath, DROP_V15 "PRAGMA user_version = 14;");
+	s = open_ok();
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_assert_eq(store_service_get(s, "web", &got), 0);
+	rs_spec_clear(&got.spec);
+	cr_assert_eq(store_revision_each(s, "web", 0, collect_rev, &l), 0);
+	cr_assert_eq(l.count, 0);
+	add_rev(s, &svc, "v1", "edit", 1);
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
 }

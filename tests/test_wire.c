@@ -386,6 +386,7 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 		cr_assert_eq(a->u.request.stamped, b->u.request.stamped);
 		cr_assert_eq(a->u.request.signal, b->u.request.signal);
 		cr_assert_eq(a->u.request.main_only, b->u.request.main_only);
+		cr_assert_eq(a->u.request.revision, b->u.request.revision);
 		break;
 	case RS_MSG_LOGS_GET:
 		cr_assert_eq(a->u.logs_get.req_id, b->u.logs_get.req_id);
@@ -1559,6 +1560,24 @@ Test(wire, signal_limits, .timeout = 10)
 	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
 	m.u.request.signal = SIGKILL;
 	m.u.request.main_only = true;
+	roundtrip(&m);
+}
+
+/* update's Request.revision (35): a number, or undo's "previous" */
+Test(wire, request_revision_roundtrip, .timeout = 10)
+{
+	rs_msg m;
+
+	cr_assert_eq(decode_request_field(35, 3), 0);
+	rs_msg_init(&m, RS_MSG_REQUEST);
+	m.u.request.verb = RS_V_UPDATE;
+	strcpy(m.u.request.label, "web");
+	m.u.request.revision = 7;
+	roundtrip(&m);
+	rs_msg_init(&m, RS_MSG_REQUEST);
+	m.u.request.verb = RS_V_HISTORY;
+	strcpy(m.u.request.label, "web");
+	m.u.request.revision = RS_REVISION_PREVIOUS;
 	roundtrip(&m);
 }
 
