@@ -632,3 +632,41 @@ Test(ctl_args, reload_and_kill)
 	assert_usage("unknown option '--main'", "reload", "web", "--main");
 	assert_usage("unexpected argument 'db'", "reload", "web", "db");
 }
+
+/* history LABEL; undo LABEL (update to the revision before the newest,
+ * with update's handover options); update --to-revision N, whole: no
+ * settings, command or --batch with it */
+Test(ctl_args, history_undo_to_revision)
+{
+	ctl_cmd c;
+	const rs_request *r = &c.req.u.request;
+
+	cr_assert_eq(parse(&c, "history", "web", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_eq(r->verb, RS_V_HISTORY);
+	cr_assert_str_eq(r->label, "web");
+	ctl_cmd_clear(&c);
+	assert_usage("missing LABEL", "history");
+
+	cr_assert_eq(parse(&c, "undo", "web", "--canary", "--min-healthy", "2", NULL),
+		     ARGS_RUN, "%s", errtext);
+	cr_assert_eq(r->verb, RS_V_UPDATE);
+	cr_assert_eq(r->revision, RS_REVISION_PREVIOUS);
+	cr_assert(r->canary);
+	cr_assert_eq(r->min_healthy_ms, 2000);
+	cr_assert_eq(r->edit_mask, 0);
+	ctl_cmd_clear(&c);
+	assert_usage("missing LABEL", "undo");
+	assert_usage("unknown option '--env'", "undo", "web", "--env", "A=1");
+
+	cr_assert_eq(parse(&c, "update", "web", "--to-revision", "3", NULL), ARGS_RUN,
+		     "%s", errtext);
+	cr_assert_eq(r->verb, RS_V_UPDATE);
+	cr_assert_eq(r->revision, 3);
+	ctl_cmd_clear(&c);
+	assert_usage("--to-revision takes the revision's spec whole",
+		     "update", "web", "--to-revision", "3", "--env", "A=1");
+	assert_usage("--to-revision takes the revision's spec whole",
+		     "update", "web", "--to-revision", "3", "--", "/bin/web");
+	assert_usage("--to-revision takes the revision's spec whole",
+		     "update", "web", "--to-revision", "3", "--batch", "db");
+}

@@ -4,7 +4,7 @@ _rsctl()
     local cur prev verbs
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    verbs="up down delete refresh reload kill restart shutdown edit update clone unclone status describe lookup is-running nodes events logs apply diff export drain undrain node ping cred token help"
+    verbs="up down delete refresh reload kill restart shutdown edit update undo history clone unclone status describe lookup is-running nodes events logs apply diff export drain undrain node ping cred token help"
     local i verb=""
     for ((i = 1; i < COMP_CWORD; i++)); do
         case " $verbs " in *" ${COMP_WORDS[i]} "*) verb=${COMP_WORDS[i]}; break;; esac
@@ -27,7 +27,9 @@ _rsctl()
     esac
     case $verb in
         up|edit) COMPREPLY=($(compgen -W "--node --period --ready-timeout --no-block --env --cwd --restart --backoff-initial --backoff-factor --backoff-max --backoff-reset --no-backoff --stop-signal --stop-timeout --reload-signal --notify --settle --script --critical --replicas --listen --node-label --user --keep-caps --fence --" -- "$cur"));;
-        update) COMPREPLY=($(compgen -W "--args --env --maxtime --min-healthy --prepare-signal --no-rollback --max-unavailable --canary --batch --" -- "$cur"));;
+        update) COMPREPLY=($(compgen -W "--args --env --maxtime --min-healthy --prepare-signal --no-rollback --max-unavailable --canary --batch --to-revision --" -- "$cur"));;
+        undo) COMPREPLY=($(compgen -W "--maxtime --min-healthy --prepare-signal --no-rollback --max-unavailable --canary" -- "$cur"));;
+        history) COMPREPLY=($(compgen -W "--json" -- "$cur"));;
         down) COMPREPLY=($(compgen -W "--force" -- "$cur"));;
         delete) COMPREPLY=($(compgen -W "--keep-events --force --no-block" -- "$cur"));;
         export) COMPREPLY=($(compgen -W "--json" -- "$cur"));;
