@@ -627,6 +627,13 @@ const h_res *h_job_wait(h_job *j, int timeout_ms)
 	return r;
 }
 
+const char *h_jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
 json_t *h_json(const h_res *r)
 {
 	json_error_t e;

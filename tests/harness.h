@@ -157,6 +157,17 @@ const char *h_job_out(const h_job *j);
 
 /* Parses r->out as JSON; NULL if it is not JSON. Owned by the harness. */
 json_t *h_json(const h_res *r);
+/* o[key] as a string, "" when absent or not a string. */
+const char *h_jstr(const json_t *o, const char *key);
+
+/* Asserts that a command (rsctl, or another the harness ran) exited with
+ * want, saying what it was and what it printed otherwise. */
+#define assert_code(r, want, what)                                            \
+	cr_assert_eq((r)->code, (want),                                       \
+		     "%s: exited %d (signal %d%s, %ld ms), want %d\n"         \
+		     "stdout: %s\nstderr: %s", (what), (r)->code, (r)->sig,   \
+		     (r)->timed_out ? ", timed out" : "", (r)->elapsed_ms,    \
+		     (want), (r)->out, (r)->err)
 
 /* ---- queries ---------------------------------------------------------- */
 

@@ -40,12 +40,6 @@ static void teardown(void)
 	h_teardown();
 }
 
-#define assert_code(r, want, what)                                            \
-	cr_assert_eq((r)->code, (want),                                       \
-		     "%s: exited %d (%ld ms), want %d\nstdout: %s\n"           \
-		     "stderr: %s", (what), (r)->code, (r)->elapsed_ms,        \
-		     (want), (r)->out, (r)->err)
-
 static const char *bin(const char *rel)
 {
 	static char buf[4][600];

@@ -21,19 +21,6 @@
 static void setup2(void) { h_setup(2); }
 static void teardown(void) { h_teardown(); }
 
-#define assert_code(r, want, what)                                            \
-	cr_assert_eq((r)->code, (want),                                       \
-		     "%s: rsctl exited %d (%ld ms), want %d\nstdout: %s\n"    \
-		     "stderr: %s", (what), (r)->code, (r)->elapsed_ms,        \
-		     (want), (r)->out, (r)->err)
-
-static const char *jstr(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "";
-}
-
 /* The pids of label's instances (status --json), tracked for teardown;
  * how many into *n (at most max). */
 static void label_pids(const char *label, pid_t *pids, size_t max, size_t *n)
@@ -64,9 +51,9 @@ static const char *event_kinds(const char *label)
 	cr_assert_not_null(j, "events %s: %s %s", label, r->out, r->err);
 	out[0] = '\0';
 	json_array_foreach(json_object_get(j, "events"), i, ev) {
-		cr_assert_str_eq(jstr(ev, "label"), label);
+		cr_assert_str_eq(h_jstr(ev, "label"), label);
 		snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s",
-			 out[0] ? " " : "", jstr(ev, "kind"));
+			 out[0] ? " " : "", h_jstr(ev, "kind"));
 	}
 	return out;
 }
@@ -78,7 +65,7 @@ static const char *last_detail(const char *label)
 	const h_res *r = h_rsctl("events", label, "-n", "1", "--json", NULL);
 	json_t *ev = json_array_get(json_object_get(h_json(r), "events"), 0);
 
-	snprintf(out, sizeof out, "%s (by %s)", jstr(ev, "detail"), jstr(ev, "actor"));
+	snprintf(out, sizeof out, "%s (by %s)", h_jstr(ev, "detail"), h_jstr(ev, "actor"));
 	return out;
 }
 

@@ -19,20 +19,6 @@
 static void setup2(void) { h_setup(2); }
 static void teardown(void) { h_teardown(); }
 
-#define assert_code(r, want, what)                                            \
-	cr_assert_eq((r)->code, (want),                                       \
-		     "%s: rsctl exited %d (%ld ms), want %d\nstdout: %s\n"    \
-		     "stderr: %s", (what), (r)->code, (r)->elapsed_ms,        \
-		     (want), (r)->out, (r)->err)
-
-/* o[key] as a string, "" when absent. */
-static const char *jstr(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "";
-}
-
 static json_int_t jint(const json_t *o, const char *key)
 {
 	return json_integer_value(json_object_get(o, key));
@@ -71,13 +57,13 @@ static bool restarted_fn(void *arg)
 	json_array_foreach(json_object_get(w->j, "instances"), i, in) {
 		const json_t *e = json_object_get(in, "last_exit");
 
-		if (strcmp(jstr(in, "state"), "running") || jint(in, "pid") == w->killed)
+		if (strcmp(h_jstr(in, "state"), "running") || jint(in, "pid") == w->killed)
 			continue;
 		running++;
 		again |= jint(in, "restarts") >= 1 && jint(e, "signal") == SIGKILL;
 	}
 	json_array_foreach(json_object_get(w->j, "events"), i, ev)
-		exited |= !strcmp(jstr(ev, "kind"), "exited");
+		exited |= !strcmp(h_jstr(ev, "kind"), "exited");
 	return running == 2 && again && exited;
 }
 
@@ -111,9 +97,9 @@ Test(describe, after_a_crash, .init = setup2, .fini = teardown,
 	cr_assert(h_wait_until(restarted_fn, &w, 15000), "not restarted: %s",
 		  w.j ? json_dumps(w.j, 0) : "(no answer)");
 
-	cr_assert_str_eq(jstr(w.j, "label"), "web");
-	cr_assert_str_eq(jstr(w.j, "state"), "running");
-	cr_assert_str_eq(jstr(w.j, "desired"), "up");
+	cr_assert_str_eq(h_jstr(w.j, "label"), "web");
+	cr_assert_str_eq(h_jstr(w.j, "state"), "running");
+	cr_assert_str_eq(h_jstr(w.j, "desired"), "up");
 	cr_assert(json_is_null(json_object_get(w.j, "operation")), "operation: %s",
 		  json_dumps(json_object_get(w.j, "operation"), JSON_ENCODE_ANY));
 	sp = json_object_get(w.j, "spec");
@@ -125,8 +111,8 @@ Test(describe, after_a_crash, .init = setup2, .fini = teardown,
 			 "MODE=fast");
 	cr_assert_eq(jint(sp, "replicas"), 2);
 	cr_assert_eq(jint(sp, "stop_signal"), SIGINT);
-	cr_assert_str_eq(jstr(sp, "restart_policy"), "always");
-	cr_assert_str_eq(jstr(sp, "notify"), "auto");
+	cr_assert_str_eq(h_jstr(sp, "restart_policy"), "always");
+	cr_assert_str_eq(h_jstr(sp, "notify"), "auto");
 	cr_assert(jint(json_object_get(sp, "backoff"), "initial_ms") > 0);
 
 	/* oldest first; each on an up node; the crashed one restarted */
@@ -135,12 +121,12 @@ Test(describe, after_a_crash, .init = setup2, .fini = teardown,
 
 		cr_assert_gt(jint(in, "id"), last_id, "instances out of order");
 		last_id = jint(in, "id");
-		cr_assert_str_eq(jstr(in, "node_state"), "up");
+		cr_assert_str_eq(h_jstr(in, "node_state"), "up");
 		cr_assert_gt(jint(in, "started_ms"), 0);
 		if (jint(in, "restarts") >= 1) {
 			first = in;
 			cr_assert_eq(jint(e, "signal"), SIGKILL);
-			cr_assert_str_eq(jstr(e, "reason"), "signaled");
+			cr_assert_str_eq(h_jstr(e, "reason"), "signaled");
 		}
 	}
 	cr_assert_not_null(first, "no instance counts the restart");
@@ -150,7 +136,7 @@ Test(describe, after_a_crash, .init = setup2, .fini = teardown,
 	cr_assert(json_array_size(evs) > 0 && json_array_size(evs) <= 10,
 		  "%zu events", json_array_size(evs));
 	json_array_foreach(evs, i, ev) {
-		cr_assert_str_eq(jstr(ev, "label"), "web");
+		cr_assert_str_eq(h_jstr(ev, "label"), "web");
 		cr_assert_gt(jint(ev, "seq"), last_seq, "events out of order");
 		last_seq = jint(ev, "seq");
 	}
@@ -213,9 +199,9 @@ Test(describe, operation_in_progress, .init = setup2, .fini = teardown,
 	cr_assert(h_wait_until(op_fn, &w, 10000), "no operation shown: %s",
 		  w.j ? json_dumps(w.j, 0) : "(no answer)");
 	op = json_object_get(w.j, "operation");
-	cr_assert_str_eq(jstr(op, "kind"), "up");
+	cr_assert_str_eq(h_jstr(op, "kind"), "up");
 	cr_assert_gt(jint(op, "started_ms"), 0);
-	cr_assert(strlen(jstr(op, "caller")) > 0, "no caller");
+	cr_assert(strlen(h_jstr(op, "caller")) > 0, "no caller");
 	r = h_rsctl("describe", "slow", NULL);
 	assert_code(r, 0, "describe during up");
 	cr_assert(strstr(r->out, "up in progress since"), "%s", r->out);
@@ -224,7 +210,7 @@ Test(describe, operation_in_progress, .init = setup2, .fini = teardown,
 	assert_code(h_rsctl("down", "slow", NULL), 0, "down slow");
 	w.j = describe_json("slow");
 	cr_assert_not_null(w.j);
-	cr_assert_str_eq(jstr(w.j, "desired"), "down");
+	cr_assert_str_eq(h_jstr(w.j, "desired"), "down");
 	cr_assert(json_is_null(json_object_get(w.j, "operation")));
 	h_pass();
 }

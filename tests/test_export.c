@@ -20,12 +20,6 @@
 static void setup2(void) { h_setup(2); }
 static void teardown(void) { h_teardown(); }
 
-#define assert_code(r, want, what)                                            \
-	cr_assert_eq((r)->code, (want),                                       \
-		     "%s: rsctl exited %d (%ld ms), want %d\nstdout: %s\n"    \
-		     "stderr: %s", (what), (r)->code, (r)->elapsed_ms,        \
-		     (want), (r)->out, (r)->err)
-
 /* Writes text to a file in the temp dir with mode 0600; returns its path. */
 static const char *save(const char *name, const char *text)
 {

@@ -29,12 +29,6 @@ static void setup1(void) { h_setup(1); }
 static void setup3(void) { h_setup(3); }
 static void teardown(void) { h_teardown(); }
 
-#define assert_code(r, want, what)                                            \
-	cr_assert_eq((r)->code, (want),                                       \
-		     "%s: rsctl exited %d (%ld ms), want %d\nstdout: %s\n"    \
-		     "stderr: %s", (what), (r)->code, (r)->elapsed_ms,        \
-		     (want), (r)->out, (r)->err)
-
 /* One answer of sockserv: "VERSION PID [COUNT]". */
 struct answer {
 	char version[32];

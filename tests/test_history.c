@@ -20,19 +20,6 @@
 static void setup1(void) { h_setup(1); }
 static void teardown(void) { h_teardown(); }
 
-#define assert_code(r, want, what)                                            \
-	cr_assert_eq((r)->code, (want),                                       \
-		     "%s: rsctl exited %d (%ld ms), want %d\nstdout: %s\n"    \
-		     "stderr: %s", (what), (r)->code, (r)->elapsed_ms,        \
-		     (want), (r)->out, (r)->err)
-
-static const char *jstr(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "";
-}
-
 /* `history LABEL --json` (exit 0), its revisions array borrowed from the
  * returned root (the caller decrefs it). */
 static json_t *history(const char *cred, const char *label)
@@ -109,16 +96,16 @@ Test(history, revisions_undo_and_to_revision, .init = setup1, .fini = teardown,
 	assert_code(r, 0, "update --args");
 
 	j = history(NULL, "web");
-	cr_assert_str_eq(jstr(j, "label"), "web");
+	cr_assert_str_eq(h_jstr(j, "label"), "web");
 	cr_assert_eq(json_array_size(json_object_get(j, "revisions")), 3);
-	cr_assert_str_eq(jstr(rev_at(j, 0), "kind"), "up");
-	cr_assert_str_eq(jstr(rev_at(j, 1), "kind"), "edit");
-	cr_assert_str_eq(jstr(rev_at(j, 2), "kind"), "update");
+	cr_assert_str_eq(h_jstr(rev_at(j, 0), "kind"), "up");
+	cr_assert_str_eq(h_jstr(rev_at(j, 1), "kind"), "edit");
+	cr_assert_str_eq(h_jstr(rev_at(j, 2), "kind"), "update");
 	for (size_t i = 0; i < 3; i++) {
 		cr_assert_eq(json_integer_value(json_object_get(rev_at(j, i), "revision")),
 			     (json_int_t)i + 1);
-		cr_assert(strstr(jstr(rev_at(j, i), "actor"), "operator:"), "actor %s",
-			  jstr(rev_at(j, i), "actor"));
+		cr_assert(strstr(h_jstr(rev_at(j, i), "actor"), "operator:"), "actor %s",
+			  h_jstr(rev_at(j, i), "actor"));
 	}
 	cr_assert(rev_is(rev_at(j, 0), "v1", ""));
 	cr_assert(rev_is(rev_at(j, 1), "v1", "SECRET=s1"));
@@ -136,7 +123,7 @@ Test(history, revisions_undo_and_to_revision, .init = setup1, .fini = teardown,
 	cr_assert_neq(pid_of("web"), before, "undo did not replace the process");
 	j = history(NULL, "web");
 	cr_assert_eq(json_array_size(json_object_get(j, "revisions")), 4);
-	cr_assert_str_eq(jstr(rev_at(j, 3), "kind"), "undo");
+	cr_assert_str_eq(h_jstr(rev_at(j, 3), "kind"), "undo");
 	cr_assert(rev_is(rev_at(j, 3), "v1", "SECRET=s1"), "undo's spec is not revision 2's");
 	json_decref(j);
 	r = h_rsctl("--json", "describe", "web", NULL);

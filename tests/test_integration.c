@@ -53,12 +53,6 @@ static void teardown(void)
 }
 
 /* Fails with the whole rsctl run when it did not exit with `code`. */
-#define assert_code(r, want, what)                                            \
-	cr_assert_eq((r)->code, (want),                                       \
-		     "%s: rsctl exited %d (signal %d%s, %ld ms), want %d\n"   \
-		     "stdout: %s\nstderr: %s", (what), (r)->code, (r)->sig,   \
-		     (r)->timed_out ? ", timed out" : "", (r)->elapsed_ms,    \
-		     (want), (r)->out, (r)->err)
 
 #define assert_ok(r, what) assert_code(r, 0, what)
 
@@ -221,14 +215,6 @@ static bool crash_event_fn(void *arg)
 	return found;
 }
 
-/* o[key] as a string, "" when absent. */
-static const char *jstr(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "";
-}
-
 static bool live_state_str(const char *s)
 {
 	return !strcmp(s, "starting") || !strcmp(s, "running") ||
@@ -274,14 +260,14 @@ Test(integration, up_ready, .init = setup1, .fini = teardown,
 	assert_ok(r, "lookup svc-a");
 	j = h_json(r);
 	cr_assert(j, "lookup --json printed no JSON: %s", r->out);
-	cr_assert_str_eq(jstr(j, "label"),
+	cr_assert_str_eq(h_jstr(j, "label"),
 			 "svc-a", "lookup: %s", r->out);
 	cr_assert_eq(json_integer_value(json_object_get(j, "pid")), in.pid,
 		     "lookup pid differs from status pid %d: %s", (int)in.pid,
 		     r->out);
-	cr_assert_str_eq(jstr(j, "node"),
+	cr_assert_str_eq(h_jstr(j, "node"),
 			 "n1", "lookup: %s", r->out);
-	cr_assert_str_eq(jstr(j, "state"),
+	cr_assert_str_eq(h_jstr(j, "state"),
 			 "running", "lookup: %s", r->out);
 
 	cr_assert(h_wait_until(status_text_fn, &w, 5000),
@@ -662,7 +648,7 @@ Test(integration, up_json_is_lookup, .init = setup1, .fini = teardown,
 		  r->out);
 	cr_assert(h_status_instance("svc-uj", &in));
 	if (json_object_get(j, "pid")) {	/* the lookup object */
-		cr_assert_str_eq(jstr(j, "label"), "svc-uj", "%s", r->out);
+		cr_assert_str_eq(h_jstr(j, "label"), "svc-uj", "%s", r->out);
 		cr_assert_eq(json_integer_value(json_object_get(j, "pid")),
 			     in.pid, "up --json pid vs status: %s", r->out);
 	} else {				/* {"code":0,"message":...} */
@@ -1160,14 +1146,14 @@ Test(integration, events_shape, .init = setup1, .fini = teardown,
 	json_array_foreach(json_object_get(j, "events"), i, e) {
 		long long seq = json_integer_value(json_object_get(e, "seq"));
 
-		cr_assert_str_eq(jstr(e, "label"), "svc-ev", "%s", r->out);
+		cr_assert_str_eq(h_jstr(e, "label"), "svc-ev", "%s", r->out);
 		cr_assert_gt(json_integer_value(json_object_get(e, "time_ms")), 0,
 			     "%s", r->out);
 		cr_assert_neq(seq, last, "duplicate seq %lld: %s", seq, r->out);
 		last = seq;
-		if (!strcmp(jstr(e, "kind"), "started"))
+		if (!strcmp(h_jstr(e, "kind"), "started"))
 			started = true;
-		if (!strcmp(jstr(e, "kind"), "ready"))
+		if (!strcmp(h_jstr(e, "kind"), "ready"))
 			ready = true;
 	}
 	cr_assert(started && ready, "no started/ready event: %s", r->out);
@@ -1186,8 +1172,8 @@ static bool has_event(const char *label, const char *kind, const char *needle)
 	if (r->code != 0 || !j)
 		return false;
 	json_array_foreach(json_object_get(j, "events"), i, e)
-		if (!strcmp(jstr(e, "kind"), kind) &&
-		    (!needle || strstr(jstr(e, "detail"), needle)))
+		if (!strcmp(h_jstr(e, "kind"), kind) &&
+		    (!needle || strstr(h_jstr(e, "detail"), needle)))
 			return true;
 	return false;
 }
@@ -2002,6 +1988,6 @@ Test(integration, ping_as_documented, .init = setup1, .fini = teardown,
 	cr_assert_eq(json_object_size(j), 2, "ping --json: %s", r->out);
 	cr_assert(json_is_integer(json_object_get(j, "code")), "%s", r->out);
 	cr_assert_eq(json_integer_value(json_object_get(j, "code")), 0, "%s", r->out);
-	cr_assert_str_eq(jstr(j, "message"), "pong", "%s", r->out);
+	cr_assert_str_eq(h_jstr(j, "message"), "pong", "%s", r->out);
 	h_pass();
 }

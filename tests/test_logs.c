@@ -34,12 +34,6 @@ static void setup_small(void)
 static void setup1(void) { h_setup(1); }
 static void teardown(void) { h_teardown(); }
 
-#define assert_code(r, want, what)                                            \
-	cr_assert_eq((r)->code, (want),                                       \
-		     "%s: rsctl exited %d (%ld ms), want %d\nstdout: %s\n"    \
-		     "stderr: %s", (what), (r)->code, (r)->elapsed_ms,        \
-		     (want), (r)->out, (r)->err)
-
 /* The file's bytes (NUL-terminated, malloc'ed; "" if absent). */
 static char *slurp(const char *path, size_t *len)
 {

@@ -25,12 +25,6 @@
 static void setup1(void) { h_setup(1); }
 static void teardown(void) { h_teardown(); }
 
-#define assert_code(r, want, what)                                            \
-	cr_assert_eq((r)->code, (want),                                       \
-		     "%s: rsctl exited %d (%ld ms), want %d\nstdout: %s\n"    \
-		     "stderr: %s", (what), (r)->code, (r)->elapsed_ms,        \
-		     (want), (r)->out, (r)->err)
-
 /* up LABEL -- notifysvc --ready ARGS..., asserting it runs; returns it. */
 static h_inst up_svc(const char *label, const char *extra)
 {

@@ -32,12 +32,6 @@ static void setup2(void) { h_setup(2); }
 static void setup1(void) { h_setup(1); }
 static void teardown(void) { h_teardown(); }
 
-#define assert_code(r, want, what)                                            \
-	cr_assert_eq((r)->code, (want),                                       \
-		     "%s: rsctl exited %d (%ld ms), want %d\nstdout: %s\n"    \
-		     "stderr: %s", (what), (r)->code, (r)->elapsed_ms,        \
-		     (want), (r)->out, (r)->err)
-
 /* One control request straight to rsd (what rsctl 0.2 or a script would
  * send); *rep is the decoded reply (clear it). Returns its code or <0. */
 static int call(rs_verb verb, const char *after, uint32_t page_size,

@@ -23,12 +23,6 @@ static void setup1(void) { h_setup(1); }
 static void setup2(void) { h_setup(2); }
 static void teardown(void) { h_teardown(); }
 
-#define assert_code(r, want, what)                                            \
-	cr_assert_eq((r)->code, (want),                                       \
-		     "%s: rsctl exited %d (%ld ms), want %d\nstdout: %s\n"    \
-		     "stderr: %s", (what), (r)->code, (r)->elapsed_ms,        \
-		     (want), (r)->out, (r)->err)
-
 struct w { const char *label; const char *state; h_inst in; };
 
 static bool state_fn(void *arg)
