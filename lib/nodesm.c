@@ -97,6 +97,15 @@ bool nodesm_releases(const nodesm *n, const nodesm_cfg *c, bool fenced,
 	       now - n->heard_ms >= c->lease_ms + stop_ms + c->margin_ms;
 }
 
+bool nodesm_tick_idle(const nodesm *n, const nodesm_cfg *c, uint64_t now)
+{
+	if (n->state == NM_UNKNOWN &&
+	    (now < n->since_ms || now - n->since_ms <= c->startup_ms))
+		return false;
+	return n->state == NM_FENCED || now < n->heard_ms ||
+	       now - n->heard_ms < c->suspect_ms;
+}
+
 void nodesm_init(nodesm *n, uint64_t now)
 {
 	memset(n, 0, sizeof *n);

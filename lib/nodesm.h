@@ -122,6 +122,15 @@ uint64_t nodesm_startup_ms(uint64_t ttl_ms, size_t nodes);
  * UNKNOWN and the return is news to it (not before its own last word,
  * not one it was told). rsd's period and the simulation both use it. */
 void nodesm_tell_return(nodesm *n, const nodesm_cfg *c, uint64_t returned_ms);
+/* Whether a TICK at now_ms, and any RETURNS told before it, would leave n
+ * as it is, with no effect (pure): n was heard less than suspect_ms
+ * before now (silence moves nothing before that, in any state), or n is
+ * FENCED (the last state silence reaches); never an UNKNOWN node within
+ * startup_ms of its since_ms, whose waves RETURNS still records. rsd's
+ * period ticks only the nodes for which this is false: the ones heard
+ * longest ago, so a period costs the silent nodes, not the cluster
+ * (issue 12). */
+bool nodesm_tick_idle(const nodesm *n, const nodesm_cfg *c, uint64_t now_ms);
 bool nodesm_allowed(nodesm_state from, nodesm_state to);
 bool nodesm_accepts(nodesm_state s, nodesm_event ev);
 const char *nodesm_state_to_string(nodesm_state s);

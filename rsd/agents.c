@@ -430,22 +430,26 @@ static bool duplicate_agent(rsd *d, rsd_node *n, const net_peer *peer,
 /* A Hello is recorded in the wake-up's transaction (group commit, as
  * events): if that commit fails, rsd_batch_flush puts the node back as
  * it was before (hello_unrecorded). */
-static void hello_unrecorded(rsd_node *n, const nodesm *was)
+static void hello_unrecorded(rsd *d, rsd_node *n, const nodesm *was)
 {
 	/* not recorded: as if this rsd had not heard it yet (a Hello must
 	 * be recorded before the node counts as up) */
 	n->sm = *was;
 	if (n->sm.state == NM_UP)
 		n->sm.state = NM_UNKNOWN;
+	if (n->sm.state == NM_UNKNOWN &&
+	    n->sm.since_ms + d->ncfg.startup_ms > d->unknown_until_ms)
+		d->unknown_until_ms = n->sm.since_ms + d->ncfg.startup_ms;
 	n->n.state = rsd_node_state_of(n->sm.state);
 	n->hello_fresh = false;
+	rsd_node_heard(d, n);
 }
 
 void rsd_batch_hellos_end(rsd *d, bool committed)
 {
 	/* newest first: a node that said Hello twice ends as before both */
 	for (size_t i = d->nbatch_hellos; !committed && i-- > 0;)
-		hello_unrecorded(d->batch_hellos[i].n, &d->batch_hellos[i].was);
+		hello_unrecorded(d, d->batch_hellos[i].n, &d->batch_hellos[i].was);
 	d->nbatch_hellos = 0;
 }
 
@@ -483,6 +487,7 @@ static int hello_record(rsd *d, rsd_node *n, const rs_msg *m, bool same_agent,
 				       fx)) < 0)
 		d->nbatch_hellos--;   /* nothing changed */
 	if (r == 0) {
+		rsd_node_heard(d, n);
 		n->n.state = rsd_node_state_of(n->sm.state);
 		if (was.state == NM_UNKNOWN)   /* the wave after a restart */
 			d->nodes_returned_ms = n->sm.heard_ms;
@@ -506,7 +511,7 @@ static int hello_record(rsd *d, rsd_node *n, const rs_msg *m, bool same_agent,
 		 * Welcome held until then */
 	}
 	if (r < 0) {
-		hello_unrecorded(n, &was);
+		hello_unrecorded(d, n, &was);
 		memset(fx, 0, sizeof *fx);
 		rsd_store_trouble(d, "a node's hello", r);
 	}
@@ -597,6 +602,7 @@ static void hello_again(rsd *d, rsd_node *n, const rs_msg *m)
 
 	if (nodesm_step(&n->sm, &d->ncfg, NM_EV_HELLO, clock_mono_ms(), &fx) < 0)
 		return;
+	rsd_node_heard(d, n);
 	n->hello_seq = m->seq;
 	n->seq_next = m->seq + 1;
 	n->replay_seen = n->acked_seq;
@@ -937,6 +943,7 @@ static void node_event_at(rsd *d, rsd_node *n, nodesm_event ev,
 			  const net_peer *peer, uint64_t now, bool join)
 {
 	uint64_t quiet = now >= n->sm.heard_ms ? now - n->sm.heard_ms : 0;
+	uint64_t heard = n->sm.heard_ms;
 	nodesm_state from = n->sm.state;
 	nodesm_fx fx;
 	int r;
@@ -946,6 +953,8 @@ static void node_event_at(rsd *d, rsd_node *n, nodesm_event ev,
 			  nodesm_event_to_string(ev), nodesm_state_to_string(from));
 		return;
 	}
+	if (n->sm.heard_ms != heard)
+		rsd_node_heard(d, n);
 	n->n.state = rsd_node_state_of(n->sm.state);
 	if ((fx.fx & NM_FX_REHELLO) && peer)
 		send_rehello_to(d, n, peer);

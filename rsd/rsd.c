@@ -989,6 +989,29 @@ int rsd_tables_check(rsd *d, char *why, size_t len)
 				 i, d->nheap[i]->n.name);
 			return -EINVAL;
 		}
+	{
+		/* the period's list: every node once, the one heard longest
+		 * ago first, its links both ways */
+		size_t nodes = 0, quiet = 0;
+		const rsd_node *prev = NULL;
+
+		for (rsd_node *n = d->nodes; n; n = n->next)
+			nodes++;
+		for (rsd_node *n = d->quiet_head; n && quiet <= nodes; n = n->qnext) {
+			if (n->qprev != prev ||
+			    (prev && prev->sm.heard_ms > n->sm.heard_ms)) {
+				snprintf(why, len, "the nodes by silence are out of order "
+					 "at %s", n->n.name);
+				return -EINVAL;
+			}
+			prev = n;
+			quiet++;
+		}
+		if (quiet != nodes || d->quiet_tail != prev) {
+			snprintf(why, len, "%zu nodes, %zu by silence", nodes, quiet);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -1085,11 +1108,35 @@ void rsd_converge_due(rsd *d, const char *label)
 		s->conv_ok = false;
 }
 
+static void quiet_unlink(rsd *d, rsd_node *n)
+{
+	*(n->qprev ? &n->qprev->qnext : &d->quiet_head) = n->qnext;
+	*(n->qnext ? &n->qnext->qprev : &d->quiet_tail) = n->qprev;
+	n->qprev = n->qnext = NULL;
+}
+
+void rsd_node_heard(rsd *d, rsd_node *n)
+{
+	rsd_node *p;
+
+	if (n->qprev || n->qnext || d->quiet_head == n)
+		quiet_unlink(d, n);
+	/* from the newest back: a node just heard goes last at once; one
+	 * whose Hello was undone (hello_unrecorded) walks back to its time */
+	for (p = d->quiet_tail; p && p->sm.heard_ms > n->sm.heard_ms; p = p->qprev)
+		;
+	n->qprev = p;
+	n->qnext = p ? p->qnext : d->quiet_head;
+	*(p ? &p->qnext : &d->quiet_head) = n;
+	*(n->qnext ? &n->qnext->qprev : &d->quiet_tail) = n;
+}
+
 void rsd_node_link(rsd *d, rsd_node *n)
 {
 	n->next = d->nodes;
 	d->nodes = n;
 	rsd_tab_add(&d->tnodes, n);
+	rsd_node_heard(d, n);
 	/* what was placed on it before it was known (rsd_load: instances
 	 * first) counts now */
 	n->live = 0;
@@ -1108,6 +1155,7 @@ void rsd_node_forget(rsd *d, rsd_node *n)
 		}
 	}
 	rsd_tab_del(&d->tnodes, n);
+	quiet_unlink(d, n);
 	heap_remove(d, n);
 	rsd_node_set_labels(n, NULL, 0);
 	orders_out_free(&n->out);
@@ -1859,8 +1907,18 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	/* every node's membership first, then the moves once: the mass-loss
 	 * guard counts the nodes not up after all of them ticked, not
 	 * halfway (tests/loadgen.sh found moves under ASan's slower ticks) */
-	for (rsd_node *n = d->nodes; n; n = n->next)
-		rsd_node_tick(d, n, until);
+	if (until <= d->unknown_until_ms) {
+		/* a node not heard since rsd started is never idle then */
+		for (rsd_node *n = d->nodes; n; n = n->next)
+			rsd_node_tick(d, n, until);
+	} else {
+		/* the nodes heard longest ago, up to the first one heard
+		 * within suspect_ms: the others' ticks would change nothing */
+		for (rsd_node *n = d->quiet_head;
+		     n && until >= n->sm.heard_ms + d->ncfg.suspect_ms; n = n->qnext)
+			if (!nodesm_tick_idle(&n->sm, &d->ncfg, until))
+				rsd_node_tick(d, n, until);
+	}
 	rsd_batch_flush(d);       /* every node's move in one commit */
 	rsd_reschedule_lost(d);   /* lost now, or a fenced instance's time */
 	rsd_orders_due(d, until);
@@ -2039,6 +2097,7 @@ int rsd_load(rsd *d)
 			known++;
 		/* the wave of their Hellos takes longer the more they are */
 		d->ncfg.startup_ms = nodesm_startup_ms(d->ttl_ms, known);
+		d->unknown_until_ms = clock_mono_ms() + d->ncfg.startup_ms;
 		if (known)
 			log_info("%zu nodes known: while they come back, one not heard yet is "
 				 "lost only once none came back for the TTL (for at most %llu s)",

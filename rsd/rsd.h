@@ -103,6 +103,7 @@ typedef struct rsd_node {
 				       * rsd_inst_move, rsd_inst_set_node and
 				       * the links (placement reads it) */
 	size_t           heap_i;      /* its place in d->nheap */
+	struct rsd_node *qprev, *qnext; /* d->quiet_*: by sm.heard_ms */
 	uint64_t         mark;        /* placement's scratch: mark_n instances */
 	uint32_t         mark_n;      /* of the label placed, if mark is current */
 	/* coalescing Hellos (agents.c): its last Hello was reconciled on this
@@ -269,6 +270,12 @@ typedef struct rsd {
 	 * instead of walking every node for every instance (5,000 nodes x
 	 * 6,000 instances an apply step) */
 	rsd_node      **nheap;
+	/* every node, the one heard longest ago first (rsd_node_heard): the
+	 * period ticks from the head up to the first one heard within
+	 * suspect_ms (nodesm_tick_idle), not all of them */
+	rsd_node       *quiet_head, *quiet_tail;
+	uint64_t        unknown_until_ms; /* until then an UNKNOWN node may
+					   * not be idle: every node ticks */
 	size_t          nheap_n, nheap_cap;
 	bool            nheap_broken;     /* out of memory once: walk instead */
 	uint64_t        svcs_gen;         /* bumped by every service linked */
@@ -431,6 +438,9 @@ void rsd_converge_due(rsd *d, const char *label);
 void rsd_inst_link(rsd *d, rsd_inst *in);
 void rsd_inst_unlink(rsd *d, rsd_inst **pp);
 void rsd_node_link(rsd *d, rsd_node *n);
+/* n's sm.heard_ms changed (a message, a Hello, or one undone): its place
+ * in d->quiet_*. O(1) when it was heard now. */
+void rsd_node_heard(rsd *d, rsd_node *n);
 /* Takes n out of the lists, the tables and the heap, and frees it. */
 void rsd_node_forget(rsd *d, rsd_node *n);
 rsd_svc *rsd_svc_find(rsd *d, const char *label);

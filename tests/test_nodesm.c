@@ -305,3 +305,107 @@ Test(nodesm, mass_loss_pauses_rescheduling_only_in_a_big_cluster)
 	cr_assert_not(nodesm_mass_loss(0, 0));
 	cr_assert_not(nodesm_mass_loss(10, 12), "more up than known: no underflow");
 }
+
+/* nodesm_tick_idle: every state, every silence around the thresholds,
+ * with and without a wave, inside rsd's startup window and after: where it says idle, a TICK moves nothing and
+ * has no effect; UP heard suspect_ms ago is not idle. */
+Test(nodesm, an_idle_tick_changes_nothing)
+{
+	static const uint64_t quiets[] = { 0, 1, 1999, 2000, 2001, 4999, 5000,
+					   9999, 10000, 10001, 20000 };
+
+	for (int s = 0; s < NM__NR; s++)
+		for (size_t q = 0; q < sizeof quiets / sizeof quiets[0]; q++)
+			for (int v = 0; v < 4; v++) {
+				/* heard at B; a wave after it or not; since
+				 * within startup_ms or long before */
+				const uint64_t B = 100000;
+				nodesm n = { .state = (nodesm_state)s, .heard_ms = B,
+					     .since_ms = v & 2 ? B - 40000 : B,
+					     .wave_ms = v & 1 ? B + 1500 : 0 };
+				nodesm before = n;
+				uint64_t now = B + quiets[q];
+				bool idle = nodesm_tick_idle(&n, &cfg, now);
+				nodesm_fx fx;
+
+				cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, now, &fx), 0);
+				if (idle)
+					cr_assert(n.state == before.state && fx.fx == 0,
+						  "%s quiet %llu: idle, but the tick moved it to %s",
+						  nodesm_state_to_string(before.state),
+						  (unsigned long long)quiets[q],
+						  nodesm_state_to_string(n.state));
+				if (before.state == NM_UP && quiets[q] >= cfg.suspect_ms)
+					cr_assert_not(idle, "up, silent %llu ms",
+						      (unsigned long long)quiets[q]);
+			}
+	cr_assert(nodesm_tick_idle(&(nodesm){ .state = NM_UP, .heard_ms = 5000 },
+				   &cfg, 4000), "time before its last word: nothing to do");
+}
+
+/* rsd's period ticks (and tells of returns) only the nodes that are not
+ * idle: a seeded walk of one node ticked every time and one ticked only
+ * when not idle ends every step in the same state with the same effects.
+ * A failing seed is printed. */
+Test(nodesm, ticking_only_the_busy_nodes_decides_the_same)
+{
+	for (unsigned seed = 1; seed <= 300; seed++) {
+		nodesm a, b;
+		uint64_t now = 0, returned = 0;
+
+		srand(seed);
+		nodesm_init(&a, now);
+		b = a;
+		for (int i = 0; i < 400; i++) {
+			int k = rand() % 10;
+			nodesm_fx fa = { 0 }, fb = { 0 };
+
+			now += (uint64_t)(rand() % 1500);
+			if (rand() % 5 == 0)
+				returned = now;   /* another node came back */
+			if (k < 7) {   /* a period */
+				nodesm_tell_return(&a, &cfg, returned);
+				cr_assert_eq(nodesm_step(&a, &cfg, NM_EV_TICK, now, &fa), 0);
+				if (!nodesm_tick_idle(&b, &cfg, now)) {
+					nodesm_tell_return(&b, &cfg, returned);
+					cr_assert_eq(nodesm_step(&b, &cfg, NM_EV_TICK, now, &fb), 0);
+				}
+			} else {
+				nodesm_event ev = k < 9 ? NM_EV_MSG : rand() % 3 ? NM_EV_HELLO :
+						  NM_EV_REVOKE;
+
+				cr_assert_eq(nodesm_step(&a, &cfg, ev, now, &fa), 0);
+				cr_assert_eq(nodesm_step(&b, &cfg, ev, now, &fb), 0);
+			}
+			cr_assert_eq(a.state, b.state, "seed %u step %d: %s against %s", seed, i,
+				     nodesm_state_to_string(a.state),
+				     nodesm_state_to_string(b.state));
+			cr_assert_eq(fa.fx, fb.fx, "seed %u step %d: effects differ", seed, i);
+			cr_assert_eq(a.heard_ms, b.heard_ms, "seed %u step %d", seed, i);
+		}
+	}
+}
+
+/* Why an UNKNOWN node inside the startup window is never idle: told of a
+ * return at 29 s while heard 1.5 s before (idle by silence alone), its
+ * loss counts from the return; skipping that RETURNS would lose it at
+ * 32.6 s, 3.6 s after the wave last brought a node back. */
+Test(nodesm, a_return_told_while_quiet_still_counts)
+{
+	nodesm n;
+	nodesm_fx fx;
+
+	nodesm_init(&n, 0);
+	cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_MSG, 27500, &fx), 0);
+	cr_assert_not(nodesm_tick_idle(&n, &cfg, 29000), "unknown, in the window");
+	nodesm_tell_return(&n, &cfg, 29000);
+	cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, 29000, &fx), 0);
+	for (uint64_t t = 30000; t <= 32000; t += 1000) {
+		nodesm_tell_return(&n, &cfg, 30500);   /* past the window: no wave */
+		cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, t, &fx), 0);
+	}
+	cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, 32600, &fx), 0);
+	cr_assert_eq(n.state, NM_UNKNOWN, "silent 3.6 s since the wave: not lost yet");
+	cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, 34000, &fx), 0);
+	cr_assert_eq(n.state, NM_LOST);
+}
