@@ -10,7 +10,8 @@
  * scheduler statistics.
  *
  * The requests are rsctl's (ctl/args.c): lib/msg.h's Request encoded by
- * lib/wire.c, a fresh id each, status with rsctl's page size; the reply is
+ * lib/wire.c, a fresh id each, status as rows with rsctl's page size (what
+ * `rsctl status LABEL` asks; --json asks for JSON); the reply is
  * decoded by lib/wire.c and must carry the request's id. Unlike rsctl the
  * connection is kept from one request to the next (the Python probe it
  * replaces did the same): a sample is CLOCK_MONOTONIC from just before the
@@ -60,7 +61,8 @@
 #include "net.h"
 #include "wire.h"
 
-#define CP_PAGE_SIZE   1000    /* rsctl's status page (CTL_PAGE_SIZE) */
+#define CP_PAGE_SIZE   5000    /* rsctl's status page as rows
+				 * (CTL_ROWS_PAGE_SIZE) */
 #define CP_PHASES_MAX  64
 #define CP_NAME_MAX    64
 #define CP_LINE_MAX    4096
@@ -385,8 +387,12 @@ static void req_start(cp *p)
 	rq->id = ++p->rid;
 	rq->verb = p->turn++ % 2 ? RS_V_LOOKUP : RS_V_STATUS;
 	rq->timeout_ms = p->timeout_ms;
-	if (rq->verb == RS_V_STATUS)
+	if (rq->verb == RS_V_STATUS) {
+		/* as `rsctl status LABEL` asks (ctl/args.c: rows unless
+		 * --json) */
+		rq->rows = true;
 		rq->page_size = CP_PAGE_SIZE;
+	}
 	snprintf(rq->label, sizeof rq->label, "%s", p->labels[pick(p, p->nlabels)]);
 	r = wire_encode(&m, &p->buf, &p->len);
 	p->verb = rq->verb;

@@ -20,7 +20,8 @@ steady   --steady-s of the idle cluster: rsd's CPU (% of one core, every
          thread's schedstat), its RSS, node flaps (suspect/lost in its log),
          the agents' beat -> BeatAck round trip; then what an operator
          types, timed whole (process start, every page, the text):
-         `rsctl status`, `rsctl nodes`, `status --node`, `--state`.
+         `rsctl status`, `rsctl nodes`, `status --node`, `--state`
+         (the control probe's samples meanwhile are the phase "views").
 restart  rsd SIGKILL + start on the same db: time to its ready line, to
          every node welcomed again, to every instance running with the pid
          it had (no new Start, and rsd's `status` shows the old pids); rsd's
@@ -901,6 +902,10 @@ class Run:
             self.say(f"steady: rsd's period {period['mean_ms']:.2f} ms mean, 99 % under "
                      f"{period['p99_le_ms']:g} ms, all under {period['max_le_ms']:g} ms "
                      f"({period['n']} periods)")
+        # the control probe's samples while an operator lists everything
+        # are their own phase ("views"): steady is the idle cluster
+        if self.probe:
+            self.probe.phase = "views"
         self.views()
 
     def views(self):

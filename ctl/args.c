@@ -237,7 +237,8 @@ static const char status_help[] =
 "  -w, --watch     redraw the table every second until interrupted (on a\n"
 "                  terminal); else print it again, under a '--- TIME'\n"
 "                  line, each time it changes\n"
-"  --page-size N   rows rsd sends at a time (default: " CTL_ROWS_PAGE_SIZE_STR ",\n"
+"  --page-size N   rows rsd sends at a time (default and most: "
+		   CTL_ROWS_PAGE_SIZE_STR ",\n"
 "                  with --json " CTL_PAGE_SIZE_STR ")\n";
 
 static const char describe_help[] =
@@ -258,7 +259,8 @@ static const char nodes_help[] =
 "\n"
 "Options:\n"
 "  --state STATE   only nodes in STATE: unknown up suspect lost fenced\n"
-"  --page-size N   rows rsd sends at a time (default: " CTL_PAGE_SIZE_STR ")\n";
+"  --page-size N   rows rsd sends at a time (default and most: "
+		   CTL_NODES_PAGE_SIZE_STR ")\n";
 
 static const char events_help[] =
 "usage: rsctl events [LABEL] [-n N] [--since TIME] [-f]\n"
@@ -1534,7 +1536,8 @@ static int finish(args_state *s)
 	 * bigger pages */
 	r->rows = r->verb == RS_V_STATUS && !s->c->json;
 	if ((r->verb == RS_V_STATUS || r->verb == RS_V_NODES) && r->page_size == 0)
-		r->page_size = r->rows ? CTL_ROWS_PAGE_SIZE : CTL_PAGE_SIZE;
+		r->page_size = r->rows ? CTL_ROWS_PAGE_SIZE :
+			       r->verb == RS_V_NODES ? CTL_NODES_PAGE_SIZE : CTL_PAGE_SIZE;
 	if (r->verb == RS_V_EDIT && r->edit_mask == 0)
 		return usage_error(s->v, "nothing to change: give an option or -- COMMAND");
 	if (r->verb == RS_V_EDIT || r->verb == RS_V_UPDATE)

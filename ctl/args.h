@@ -24,11 +24,14 @@
 #define CTL_LONG_TIMEOUT_MS  30000  /* refresh, restart, shutdown */
 #define CTL_APPLY_TIMEOUT_MS 120000 /* apply: every service ready in order */
 #define CTL_EVENTS_LIMIT     50
-#define CTL_PAGE_SIZE        1000   /* status, nodes: rows per page */
-#define CTL_PAGE_SIZE_STR    "1000"
-#define CTL_ROWS_PAGE_SIZE   5000   /* the status table (rows): rows per page,
-				     * ~3 ms of rsd's loop each */
-#define CTL_ROWS_PAGE_SIZE_STR "5000"
+/* rows per page: what rsd sends at most (rsd/control.c RSD_PAGE_*: about
+ * 1 ms of its loop a page, which every other request waits behind) */
+#define CTL_PAGE_SIZE        100    /* status --json: instances */
+#define CTL_PAGE_SIZE_STR    "100"
+#define CTL_NODES_PAGE_SIZE  250    /* nodes */
+#define CTL_NODES_PAGE_SIZE_STR "250"
+#define CTL_ROWS_PAGE_SIZE   1000   /* the status table (rows) */
+#define CTL_ROWS_PAGE_SIZE_STR "1000"
 #define CTL_REPLY_SLACK_MS   2000   /* rsctl waits timeout + this */
 
 /* One parsed command line. */

@@ -1255,13 +1255,18 @@ static json_t *op_json(const rsd_pending *p, const char *label)
  * node always goes in: 64 replicas are far below the frame). A request
  * without page_size (rsctl 0.2) gets everything, unless that passes
  * RSD_UNPAGED_MAX: then an error instead of a frame nobody can read.
- * status as rows (Request.rows, RS_FEAT_ROWS): a row costs ~0.6 us to
- * build, encode and send and ~45 bytes, so rsctl's page of 5,000 rows
- * holds rsd's loop ~3 ms (rs_ctl_page_seconds) and the most rows,
- * RSD_PAGE_ROWS_MAX, ~6 ms and ~450 KiB (cut at RSD_UNPAGED_MAX, and
- * never more than RSD_PAGE_ROWS_MAX + a service's replicas <=
- * RS_ROWS_MAX). */
-#define RSD_PAGE_ROWS_MAX (10 * 1000)
+ * A page holds rsd's loop while it is built, and every other client's
+ * request waits behind it (issue 12: control p99 < 5 ms while an operator
+ * lists 150,000 instances), so page_size is capped near 1 ms of work:
+ * status as rows (Request.rows, RS_FEAT_ROWS, what rsctl asks) ~1.2 us a
+ * row built, encoded and sent (rs_ctl_page_seconds: 5,000 rows were
+ * ~4-7 ms), RSD_PAGE_ROWS_MAX; status as JSON (--json) ~15 us an
+ * instance, RSD_PAGE_JSON_MAX; nodes RSD_PAGE_NODES_MAX. A service goes
+ * in whole (never more than the cap + its replicas <= RS_ROWS_MAX). Caps,
+ * not a clock: the same request gets the same pages. */
+#define RSD_PAGE_ROWS_MAX  1000
+#define RSD_PAGE_JSON_MAX  100
+#define RSD_PAGE_NODES_MAX 250
 #define RSD_PAGE_BYTES    (256u << 10)
 #define RSD_UNPAGED_MAX   (RS_FRAME_MAX - (64u << 10))
 
@@ -1287,11 +1292,14 @@ typedef struct page_buf {
 
 static void page_init(page_buf *pb, const rs_request *rq)
 {
+	size_t cap;
+
 	memset(pb, 0, sizeof *pb);
 	pb->as_rows = rq->rows && rq->verb == RS_V_STATUS;
+	cap = pb->as_rows ? RSD_PAGE_ROWS_MAX :
+	      rq->verb == RS_V_NODES ? RSD_PAGE_NODES_MAX : RSD_PAGE_JSON_MAX;
 	pb->limit_rows = !rq->page_size && !pb->as_rows ? SIZE_MAX :
-			 !rq->page_size || rq->page_size > RSD_PAGE_ROWS_MAX ?
-			 RSD_PAGE_ROWS_MAX : rq->page_size;
+			 !rq->page_size || rq->page_size > cap ? cap : rq->page_size;
 	pb->limit_bytes = rq->page_size && !pb->as_rows ? RSD_PAGE_BYTES :
 			  RSD_UNPAGED_MAX;
 }

@@ -324,13 +324,13 @@ Test(ctl_args, status_filters_and_pages)
 		     "%s", errtext);
 	cr_assert_eq(r->verb, RS_V_NODES);
 	cr_assert_str_eq(r->state, "suspect");
-	cr_assert_eq(r->page_size, CTL_PAGE_SIZE);
+	cr_assert_eq(r->page_size, CTL_NODES_PAGE_SIZE, "nodes: a page size of its own");
 	cr_assert_not(r->rows, "nodes come as JSON");
 	cr_assert(c.json);
 	ctl_cmd_clear(&c);
 	cr_assert_eq(parse(&c, "nodes", NULL), ARGS_RUN, "%s", errtext);
 	cr_assert_not(r->rows);
-	cr_assert_eq(r->page_size, CTL_PAGE_SIZE);
+	cr_assert_eq(r->page_size, CTL_NODES_PAGE_SIZE);
 	ctl_cmd_clear(&c);
 }
 
