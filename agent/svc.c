@@ -312,9 +312,9 @@ void svc_apply(inst *in, rproc_event ev)
 		svc_signal(in, SIGKILL);
 		if (ev == RP_EV_STOP_TIMEOUT) {
 			in->stop_killed = true;
-			log_warnx("%s/%llu: pid %d ignored signal %d for %u ms: SIGKILL",
+			log_warnx("%s/%llu: pid %d still running %u ms after signal %d: SIGKILL",
 				  in->spec.label, (unsigned long long)in->id, (int)in->pid,
-				  in->spec.stop_signal, in->spec.stop_timeout_ms);
+				  in->spec.stop_timeout_ms, in->spec.stop_signal);
 		}
 	}
 	if (fx.fx & RP_FX_STOP_SIGNAL) {
@@ -392,9 +392,11 @@ void svc_apply(inst *in, rproc_event ev)
 		if (in->rp.exit.reason == RS_ER_FENCED) {
 			snprintf(detail, sizeof detail, "%s", ag->fence_why);
 		} else if (in->rp.stop_requested && in->stop_killed) {
-			/* rsd's answer to down counts these (rsd_pending) */
+			/* rsd's answer to down counts these (rsd_pending);
+			 * not "ignored": postgres heeds TERM, and waits for
+			 * its clients to leave */
 			snprintf(detail, sizeof detail, "%s with SIGKILL after %.3g s "
-				 "(signal %d ignored)",
+				 "(signal %d did not stop it)",
 				 in->refresh ? "stopped for refresh" : "stopped",
 				 in->spec.stop_timeout_ms / 1000.0, in->spec.stop_signal);
 		} else if (in->rp.stop_requested) {

@@ -1661,7 +1661,7 @@ static void pending_check_down(rsd *d, rsd_pending *p)
 			lost_node = in->si.node;
 		/* its agent's down event of this stop (its exit after the
 		 * request, a second of clock skew allowed): "stopped with
-		 * SIGKILL after 2 s (signal 15 ignored)" (agent/svc.c) */
+		 * SIGKILL after 2 s (signal 15 did not stop it)" (agent/svc.c) */
 		if (!strncmp(in->detail, "stopped with SIGKILL", 20) &&
 		    in->si.info.last_exit.time_ms + 1000 >= p->op.started_ms && !killed++)
 			killed_how = in->detail;

@@ -35,3 +35,84 @@ kill_started() {
         if [ -f "$f" ]; then kill -9 "$(cat "$f")" 2>/dev/null || true; fi
     done
 }
+
+# ready_field FILE KEY: the value of KEY=VALUE in a --ready-fd line.
+ready_field() { sed -n "s/.*$2=\([^ ]*\).*/\1/p" "$1" | tr -d '\n'; }
+
+# start_rsd [ARG...]: rsd with ARGs, its control, agents and metrics
+# endpoints on loopback ports the OS picks (its db, rsd.log and ready file
+# in $TMP), once it is serving. Sets CONTROL, AGENTS, METRICS (HOST:PORT)
+# and RSCTL (rsctl -s CONTROL, an array); exports RS_CRED, the admin
+# credential rsd made beside its db.
+start_rsd() {
+    bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control 'tcp://127.0.0.1:*' \
+        --agents 'tcp://127.0.0.1:*' --metrics 127.0.0.1:0 "$@" \
+        --ready-fd 3 3>"$TMP/ready" 2>"$TMP/rsd.log"
+    wait_for 10 grep -q metrics= "$TMP/ready" || fail "rsd did not get ready"
+    CONTROL=$(ready_field "$TMP/ready" control)
+    AGENTS=$(ready_field "$TMP/ready" agents)
+    METRICS=$(ready_field "$TMP/ready" metrics)
+    export RS_CRED="$TMP/admin.cred"
+    RSCTL=("$BUILD/ctl/rsctl" -s "$CONTROL")
+}
+
+# start_agent NODE [ARG...]: an rs-agent named NODE joined to $AGENTS with
+# rsd's token (state dir $TMP/NODE, log $TMP/NODE.log) serving its own
+# metrics on a port the OS picks, once it does (AMETRICS: HOST:PORT); its
+# pid in BG_PID. It need not have registered yet (see node_up).
+start_agent() {
+    local node=$1; shift
+    bg "$BUILD/agent/rs-agent" --node "$node" --rsd "$AGENTS" --state-dir "$TMP/$node" \
+        --token-file "$TMP/join.token" --metrics 127.0.0.1:0 "$@" \
+        --ready-fd 3 3>"$TMP/$node.ready" 2>"$TMP/$node.log"
+    wait_for 10 grep -q metrics= "$TMP/$node.ready" || fail "rs-agent $node did not serve metrics"
+    AMETRICS=$(ready_field "$TMP/$node.ready" metrics)
+}
+
+# node_up NODE: rsd lists NODE up.
+node_up() {
+    "${RSCTL[@]}" --json nodes | python3 -c '
+import json, sys
+sys.exit(0 if any(n.get("name") == sys.argv[1] and n.get("state") == "up"
+                  for n in json.load(sys.stdin)["nodes"]) else 1)' "$1"
+}
+
+# start_cluster NODE [RSD_ARG...]: start_rsd RSD_ARGs, then start_agent
+# NODE, and waits until rsd has NODE up.
+start_cluster() {
+    local node=$1; shift
+    start_rsd "$@"
+    start_agent "$node"
+    wait_for 10 node_up "$node" || fail "agent $node did not register"
+}
+
+# start_prometheus CONFIG: a Prometheus server with CONFIG (its tsdb and
+# prometheus.log in $TMP) on a free loopback port, once it is ready; sets
+# PROM (HOST:PORT). (Prometheus cannot report a port it picked itself: the
+# port is one the OS gave a socket closed just before.)
+start_prometheus() {
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    bg prometheus --config.file="$1" --storage.tsdb.path="$TMP/tsdb" \
+        --web.listen-address="127.0.0.1:$port" 2>"$TMP/prometheus.log"
+    PROM=127.0.0.1:$port
+    wait_for 30 curl -sf "http://$PROM/-/ready" || fail "Prometheus did not get ready"
+}
+
+# alert_check NAME KEY VALUE firing|gone: whether the Prometheus at $PROM
+# has alert NAME firing for the series whose label KEY is VALUE (gone: it
+# answers, and has it neither firing nor pending). alert and alert_gone
+# are the two cases. The answer is left in $TMP/alerts.json.
+alert_check() {
+    curl -sf "http://$PROM/api/v1/alerts" >"$TMP/alerts.json" || return 2
+    python3 -c '
+import json, sys
+name, key, value, want = sys.argv[1:5]
+alerts = json.load(open(sys.argv[5]))["data"]["alerts"]
+mine = [a["state"] for a in alerts
+        if a["labels"].get("alertname") == name and a["labels"].get(key) == value]
+sys.exit(0 if ("firing" in mine if want == "firing" else not mine) else 1)' \
+        "$1" "$2" "$3" "$4" "$TMP/alerts.json"
+}
+alert() { alert_check "$1" "$2" "$3" firing; }
+alert_gone() { alert_check "$1" "$2" "$3" gone; }

@@ -7,8 +7,9 @@
 #    Prometheus server's HTTP query API;
 #  - that Prometheus, with the shipped rules, fires RsWatchdogMisses and
 #    RsCriticalServiceFailed at the first miss and failure, and RsNodeLost
-#    for a dead agent until `rsctl node forget` (tests/alerts_test.yml
-#    fires and resolves every alert in simulated time);
+#    for a dead agent until `rsctl node forget` (tests/alerts_live.sh
+#    fires and resolves the others live; tests/alerts_test.yml every
+#    alert in simulated time);
 #  - bad requests (wrong path, wrong method, huge headers, a client that
 #    connects and says nothing) get errors and leave supervision alone.
 # Every process it starts is killed by pid on exit; every wait has a deadline.
@@ -30,20 +31,7 @@ cleanup() {
 trap cleanup EXIT
 command -v promtool >/dev/null || fail "promtool missing (apt-get install prometheus)"
 
-bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:* --agents tcp://127.0.0.1:* \
-    --metrics 127.0.0.1:0 --node-ttl 2 --ready-fd 3 3>"$TMP/ready" 2>"$TMP/rsd.log"
-wait_for 10 grep -q metrics= "$TMP/ready" || fail "rsd did not get ready"
-CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready")
-AGENTS=$(sed 's/.*agents=\([^ ]*\).*/\1/' "$TMP/ready")
-export RS_CRED="$TMP/admin.cred"   # rsd made it beside its --db
-METRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/ready" | tr -d '\n')
-bg "$BUILD/agent/rs-agent" --node m1 --rsd "$AGENTS" --state-dir "$TMP/m1" --token-file "$TMP/join.token" \
-    --metrics 127.0.0.1:0 --ready-fd 3 3>"$TMP/agent-ready" 2>"$TMP/agent.log"
-wait_for 10 grep -q metrics= "$TMP/agent-ready" || fail "rs-agent did not serve metrics"
-AMETRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/agent-ready" | tr -d '\n')
-RSCTL=("$BUILD/ctl/rsctl" -s "$CONTROL")
-wait_for 10 bash -c "'${RSCTL[0]}' -s '$CONTROL' --json nodes | grep -q '\"state\":\"up\"'" \
-    || fail "agent did not register"
+start_cluster m1 --node-ttl 2
 
 # refused peers are counted: plaintext, and a revoked credential
 rc=0; "${RSCTL[@]}" --insecure status >/dev/null 2>&1 || rc=$?
@@ -62,7 +50,6 @@ grep -qE '^rs_auth_failures_total\{endpoint="control",reason="revoked"\} [1-9]' 
     || fail "rs_auth_failures_total did not count the plaintext client: $(grep rs_auth "$TMP/auth.txt")"
 
 # a real Prometheus scraping rsd every second
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 sed -e "s/127.0.0.1:9100/$METRICS/" -e 's/scrape_interval: 5s/scrape_interval: 1s/' \
     -e 's/evaluation_interval: 5s/evaluation_interval: 1s/' \
     -e "s/\"127.0.0.1:9101\", \"127.0.0.1:9102\", \"127.0.0.1:9103\"/\"$AMETRICS\"/" \
@@ -71,24 +58,7 @@ cp "$TOP/deploy/prometheus/rules.yml" "$TMP/rules.yml"
 promtool check config "$TMP/prometheus.yml" >/dev/null || fail "promtool check config"
 promtool check rules "$TOP/deploy/prometheus/rules.yml" >/dev/null || fail "promtool check rules"
 grep -q "\"$AMETRICS\"" "$TMP/prometheus.yml" || fail "the agents' scrape job did not take the agent's address"
-bg prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/tsdb" \
-    --web.listen-address="127.0.0.1:$PORT" 2>"$TMP/prometheus.log"
-# alert NAME KEY VALUE: whether Prometheus has that alert firing for the
-# series whose label KEY is VALUE
-# (alert_gone: Prometheus answers, and has it neither firing nor pending)
-alert_check() {
-    curl -sf "http://127.0.0.1:$PORT/api/v1/alerts" >"$TMP/alerts.json" || return 2
-    python3 -c '
-import json, sys
-name, key, value, want = sys.argv[1:5]
-alerts = json.load(open(sys.argv[5]))["data"]["alerts"]
-mine = [a["state"] for a in alerts
-        if a["labels"].get("alertname") == name and a["labels"].get(key) == value]
-sys.exit(0 if ("firing" in mine if want == "firing" else not mine) else 1)' \
-        "$1" "$2" "$3" "$4" "$TMP/alerts.json"
-}
-alert() { alert_check "$1" "$2" "$3" firing; }
-alert_gone() { alert_check "$1" "$2" "$3" gone; }
+start_prometheus "$TMP/prometheus.yml"
 
 "${RSCTL[@]}" up crashy --settle 0.2 -- sh -c 'echo $$ > '"$TMP"'/svc.pid; exec sleep 1000' \
     || fail "up"
@@ -141,7 +111,7 @@ curl -s -o /dev/null -w '%{http_code}' "http://$AMETRICS/nope" | grep -qx 404 \
 curl -sf "http://$AMETRICS/healthz" | grep -qx ok || fail "agent /healthz"
 
 # read it back through Prometheus's query API
-q="http://127.0.0.1:$PORT/api/v1/query?query=rs_instance_restarts_total%7Blabel%3D%22crashy%22%7D"
+q="http://$PROM/api/v1/query?query=rs_instance_restarts_total%7Blabel%3D%22crashy%22%7D"
 wait_for 30 bash -c "curl -sf '$q' | grep -q '\"value\":\[[0-9.]*,\"1\"\]'" \
     || fail "Prometheus never saw restarts_total = 1: $(curl -s "$q")"
 echo "Prometheus query: $(curl -s "$q")"
@@ -180,7 +150,7 @@ wait_for 30 alert RsWatchdogMisses label wd || fail "RsWatchdogMisses did not fi
 wait_for 10 test -s "$TMP/crit.pid" || fail "crit did not start"
 kill -9 "$(cat "$TMP/crit.pid")"
 wait_for 30 alert RsCriticalServiceFailed label crit \
-    || fail "RsCriticalServiceFailed did not fire: $(curl -s "http://127.0.0.1:$PORT/api/v1/alerts")"
+    || fail "RsCriticalServiceFailed did not fire: $(curl -s "http://$PROM/api/v1/alerts")"
 "${RSCTL[@]}" down crit --force >/dev/null || fail "down crit --force"
 bg "$BUILD/agent/rs-agent" --node m2 --rsd "$AGENTS" --state-dir "$TMP/m2" --token-file "$TMP/join.token" 2>"$TMP/agent2.log"
 m2=$BG_PID

@@ -25,18 +25,7 @@ trap cleanup EXIT
 BROWSER=$(command -v chromium || true)
 [ -n "$BROWSER" ] || fail "chromium missing (apt-get install chromium)"
 
-bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control tcp://127.0.0.1:* --agents tcp://127.0.0.1:* \
-    --metrics 127.0.0.1:0 --ready-fd 3 3>"$TMP/ready" 2>"$TMP/rsd.log"
-wait_for 10 grep -q metrics= "$TMP/ready" || fail "rsd did not get ready"
-CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready")
-AGENTS=$(sed 's/.*agents=\([^ ]*\).*/\1/' "$TMP/ready")
-METRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/ready" | tr -d '\n')
-export RS_CRED="$TMP/admin.cred"
-bg "$BUILD/agent/rs-agent" --node web1 --rsd "$AGENTS" --state-dir "$TMP/web1" \
-    --token-file "$TMP/join.token" 2>"$TMP/agent.log"
-RSCTL=("$BUILD/ctl/rsctl" -s "$CONTROL")
-wait_for 10 bash -c "'${RSCTL[0]}' -s '$CONTROL' --json nodes | grep -q '\"state\":\"up\"'" \
-    || fail "agent did not register"
+start_cluster web1
 "${RSCTL[@]}" up web -- sh -c 'echo $$ > '"$TMP"'/svc.pid; exec sleep 1000' >/dev/null || fail "up"
 URL="http://$METRICS/"
 

@@ -373,7 +373,7 @@ Test(ops, down_says_sigkill, .init = setup1, .fini = teardown, .timeout = T_TIME
 	r = h_rsctl("down", "stubborn", NULL);
 	assert_code(r, 0, "down stubborn");
 	cr_assert(strstr(r->out, "stubborn is down: stopped with SIGKILL after 0.5 s "
-			 "(signal 15 ignored)"), "the answer: %s", r->out);
+			 "(signal 15 did not stop it)"), "the answer: %s", r->out);
 	cr_assert_not(h_pid_alive(a.pid));
 	r = h_rsctl("--json", "events", "stubborn", NULL);
 	j = h_json(r);
