@@ -1131,27 +1131,37 @@ static bool agent_decode(rsd *d, const uint8_t *buf, size_t len, rs_msg *m)
 	return true;
 }
 
-static void agent_msg(rsd *d, const net_peer *peer, const rs_msg *m);
+static void agent_msg(rsd *d, const net_peer *peer, const store_principal *who,
+		      const rs_msg *m);
 
 void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		     size_t len, void *arg)
 {
 	rsd *d = arg;
+	const store_principal *who = rsd_auth_peer(d, RSD_EP_AGENTS, peer);
+	uint64_t gen = d->principals_gen;
 	rs_msg m, item;
 
 	(void)s;
-	if (!rsd_auth_peer(d, RSD_EP_AGENTS, peer))
+	if (!who)
 		return;   /* not (or no longer) admitted: no answer */
 	if (!agent_decode(d, buf, len, &m))
 		return;
 	if (m.type != RS_MSG_BATCH) {
-		agent_msg(d, peer, &m);
+		agent_msg(d, peer, who, &m);
 		rs_msg_clear(&m);
 		return;
 	}
 	/* a turn of the agent's (RS_FEAT_BATCH): each item as if it had
-	 * come alone, in order */
+	 * come alone, in order; its sender looked up once a frame (a cold
+	 * start's frames carry 60 events each), again only if an item
+	 * changed the principals (who points into their table) */
 	for (size_t i = 0; i < m.u.batch.nitems; i++) {
+		if (d->principals_gen != gen) {
+			gen = d->principals_gen;
+			if (!(who = rsd_auth_peer(d, RSD_EP_AGENTS, peer)))
+				break;   /* revoked meanwhile: the rest dropped */
+		}
 		if (!agent_decode(d, m.u.batch.items[i].buf, m.u.batch.items[i].len,
 				  &item))
 			continue;
@@ -1159,22 +1169,21 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 			d->rejected[WIRE_E_TYPE]++;
 			log_warnx("a batch inside a batch from an agent, dropped");
 		} else {
-			agent_msg(d, peer, &item);
+			agent_msg(d, peer, who, &item);
 		}
 		rs_msg_clear(&item);
 	}
 	rs_msg_clear(&m);
 }
 
-/* One message from an agent (on its own or an item of a batch). */
-static void agent_msg(rsd *d, const net_peer *peer, const rs_msg *m)
+/* One message from an agent (on its own or an item of a batch), from who
+ * (rsd_auth_peer's, current). */
+static void agent_msg(rsd *d, const net_peer *peer, const store_principal *who,
+		      const rs_msg *m)
 {
 	rsd_node *n;
-	const store_principal *who = rsd_auth_peer(d, RSD_EP_AGENTS, peer);
 	char why[300];
 
-	if (!who)
-		return;   /* (refused by an item before it) */
 	/* only Hellos and events share the wake-up's transaction: the rest
 	 * find the store as every one before them left it */
 	if (m->type != RS_MSG_EVENT && m->type != RS_MSG_BEAT && m->type != RS_MSG_HELLO)

@@ -105,6 +105,7 @@ static int auth_reload(rsd *d)
 	d->principals = NULL;
 	d->bykey = NULL;
 	d->nprincipals = d->principals_cap = 0;
+	d->principals_gen++;
 	r = store_principal_each(d->st, load_one, d);
 	if (!d->nprincipals)
 		return r;

@@ -356,6 +356,9 @@ typedef struct rsd {
 	net_sock       *zap;               /* the ZAP handler */
 	store_principal *principals;       /* the store's principal table */
 	size_t          nprincipals, principals_cap;
+	uint64_t        principals_gen;   /* counts auth_reload: a principal
+					   * pointer taken before a change is
+					   * looked up again */
 	uint32_t       *bykey;             /* indexes into it, by public key */
 	char            cur_actor[80];     /* who sent the request being handled */
 	int             cur_role;          /* its rs_role (lib/auth.h) */
