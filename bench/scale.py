@@ -21,7 +21,8 @@ steady   --steady-s of the idle cluster: rsd's CPU (% of one core, every
          the agents' beat -> BeatAck round trip; then what an operator
          types, timed whole (process start, every page, the text):
          `rsctl status`, `rsctl nodes`, `status --node`, `--state`
-         (the control probe's samples meanwhile are the phase "views").
+         (the control probe's samples meanwhile are the phase "views"),
+         and five scrapes of rsd's /metrics (phase "scrape").
 restart  rsd SIGKILL + start on the same db: time to its ready line, to
          every node welcomed again, to every instance running with the pid
          it had (no new Start, and rsd's `status` shows the old pids); rsd's
@@ -318,7 +319,9 @@ class Rsd:
                               ("rs_agent_hellos_coalesced_total", "hellos_coalesced"),
                               ("rs_reconcile_asks_total", "reconcile_asks"),
                               ("rs_store_commit_seconds_count", "commits"),
-                              ("rs_store_commit_seconds_sum", "commit_s")):
+                              ("rs_store_commit_seconds_sum", "commit_s"),
+                              ("rs_malloc_trims_total", "trims"),
+                              ("rs_malloc_trim_seconds_total", "trim_s")):
                 if line.startswith(name + " "):
                     out[key] = float(line.split()[1])
         return out
@@ -333,7 +336,8 @@ class Rsd:
         bench.say(f"{phase}: rsd read from agents: {msgs}; orders resent "
                   f"{c.get('resent', 0):.0f}, Hellos coalesced {c.get('hellos_coalesced', 0):.0f}, "
                   f"reconcile asks {c.get('reconcile_asks', 0):.0f}; {c.get('commits', 0):.0f} "
-                  f"commits, {c.get('commit_s', 0):.2f} s in them")
+                  f"commits, {c.get('commit_s', 0):.2f} s in them; malloc_trim "
+                  f"{c.get('trims', 0):.0f} times, {c.get('trim_s', 0):.2f} s")
 
     def kill9(self):
         common.kill_pid(self.p.pid, signal.SIGKILL)
@@ -918,6 +922,7 @@ class Run:
                 "status_state": ["status", "--state", "failed"],
                 "nodes_state": ["nodes", "--state", "lost"]}
         res = {}
+        c0 = self.rsd.counters()
         for name, args in cmds.items():
             ts, lines = [], 0
             h0 = self.rsd.hist("rs_ctl_page_seconds")
@@ -933,10 +938,33 @@ class Run:
             res[name] = {"s_median": statistics.median(ts) if ts else None, "lines": lines,
                          "pages": hist_delta(h0, self.rsd.hist("rs_ctl_page_seconds"))}
         self.out["steady"]["views"] = res
+        c1 = self.rsd.counters()
+        if c0 and c1:   # a trim holds the loop: the probe's tail in views
+            trims = {"n": c1.get("trims", 0) - c0.get("trims", 0),
+                     "s": c1.get("trim_s", 0) - c0.get("trim_s", 0)}
+            self.out["steady"]["views_trims"] = trims
+            self.say(f"steady: malloc_trim while the views ran: {trims['n']:.0f} times, "
+                     f"{trims['s'] * 1e3:.0f} ms")
         self.say("steady: rsctl, whole command, median of 3: " +
                  ", ".join(f"{' '.join(cmds[k])} {v['s_median'] * 1e3:.0f} ms ({v['lines']} lines)"
                            if v["s_median"] is not None else f"{' '.join(cmds[k])} failed"
                            for k, v in res.items()))
+        # Prometheus scraping rsd: the whole /metrics (every instance's
+        # series), timed, with the control probe's samples its own phase
+        if self.probe:
+            self.probe.phase = "scrape"
+        ts, size = [], 0
+        for _ in range(5):
+            t = time.monotonic()
+            text = self.rsd.metrics_text()
+            ts.append(time.monotonic() - t)
+            size = len(text or "")
+            time.sleep(0.5)
+        if self.probe:
+            self.probe.phase = "views"
+        self.out["steady"]["scrape"] = {"s_median": statistics.median(ts), "bytes": size}
+        self.say(f"steady: a scrape of rsd's /metrics, median of 5: "
+                 f"{statistics.median(ts) * 1e3:.0f} ms, {size / 1e6:.1f} MB")
         pg = res["status"]["pages"]
         if pg:   # rs_ctl_page_seconds: how long one page holds rsd's loop
             self.say(f"steady: rsd per page while `rsctl status` ran 3 times "

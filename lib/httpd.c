@@ -23,6 +23,8 @@
 #define HTTPD_CONN_MAX     64
 #define HTTPD_TIMEOUT_S    5
 #define HTTPD_MEM_LIMIT    (16 * 1024)
+#define HTTPD_PART_MAX     (8 * 1024)   /* a streamed response's block (it
+					 * lives in the connection's memory) */
 
 /* The functions used, from the library loaded at the first start. */
 static struct {
@@ -36,6 +38,9 @@ static struct {
 						       enum MHD_DaemonInfoType, ...);
 	struct MHD_Response *(*create_response_from_buffer)(size_t, void *,
 							    enum MHD_ResponseMemoryMode);
+	struct MHD_Response *(*create_response_from_callback)(uint64_t, size_t,
+							      MHD_ContentReaderCallback, void *,
+							      MHD_ContentReaderFreeCallback);
 	enum MHD_Result (*add_response_header)(struct MHD_Response *, const char *,
 					       const char *);
 	enum MHD_Result (*queue_response)(struct MHD_Connection *, unsigned int,
@@ -67,6 +72,7 @@ static int mhd_load(void)
 	SYM(get_timeout, "MHD_get_timeout");
 	SYM(get_daemon_info, "MHD_get_daemon_info");
 	SYM(create_response_from_buffer, "MHD_create_response_from_buffer");
+	SYM(create_response_from_callback, "MHD_create_response_from_callback");
 	SYM(add_response_header, "MHD_add_response_header");
 	SYM(queue_response, "MHD_queue_response");
 	SYM(destroy_response, "MHD_destroy_response");
@@ -88,11 +94,62 @@ struct httpd {
 	httpd_metrics_fn   fn;
 	void              *arg;
 	httpd_page_fn      page;
+	httpd_stream_fn    stream;
 };
 
 void httpd_set_pages(httpd *h, httpd_page_fn fn)
 {
 	h->page = fn;
+}
+
+void httpd_set_stream(httpd *h, httpd_stream_fn fn)
+{
+	h->stream = fn;
+}
+
+/* A streamed /metrics: the parts written so far and not yet sent. */
+typedef struct stream_ctx {
+	httpd   *h;
+	void    *state;     /* the stream function's */
+	prom_buf part;
+	size_t   off;       /* sent of part */
+	bool     done;      /* the function said the last part */
+} stream_ctx;
+
+/* MHD wants up to max more bytes (the connection could take them): what
+ * is left of the last part, else the next part, one call to the stream
+ * function per call at most, so that each turn of the loop writes one
+ * part. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	stream_ctx *x = cls;
+	size_t n;
+
+	(void)pos;
+	while (x->off == x->part.len) {
+		if (x->done)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		x->part.len = x->off = 0;
+		x->done = x->h->stream(x->h->arg, &x->state, &x->part) == 0;
+		if (x->part.oom)
+			return MHD_CONTENT_READER_END_WITH_ERROR;   /* cut */
+		if (!x->part.len && !x->done)
+			return 0;   /* nothing this turn: MHD asks again */
+	}
+	n = x->part.len - x->off < max ? x->part.len - x->off : max;
+	memcpy(buf, x->part.s + x->off, n);
+	x->off += n;
+	return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+	stream_ctx *x = cls;
+
+	if (!x->done)
+		(void)x->h->stream(x->h->arg, &x->state, NULL);   /* client gone */
+	prom_free(&x->part);
+	free(x);
 }
 
 bool httpd_addr_loopback(const struct sockaddr *sa)
@@ -153,6 +210,23 @@ static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *c,
 
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		status = MHD_HTTP_METHOD_NOT_ALLOWED;
+	} else if (strcmp(url, "/metrics") == 0 && h->stream) {
+		stream_ctx *x = calloc(1, sizeof *x);
+
+		if (!x)
+			return MHD_NO;
+		x->h = h;
+		resp = M.create_response_from_callback(MHD_SIZE_UNKNOWN, HTTPD_PART_MAX,
+						       stream_read, x, stream_free);
+		if (!resp) {
+			free(x);
+			return MHD_NO;
+		}
+		M.add_response_header(resp, "Content-Type", type);
+		M.add_response_header(resp, "Cache-Control", "no-store");
+		ret = M.queue_response(c, status, resp);
+		M.destroy_response(resp);
+		return ret;
 	} else if (strcmp(url, "/metrics") == 0) {
 		h->fn(h->arg, &b);
 		if (b.oom)

@@ -39,6 +39,16 @@ int httpd_start(struct ev_loop *loop, const char *hostport,
 typedef unsigned (*httpd_page_fn)(void *arg, const char *url, bool local,
 				  prom_buf *b, const char **type);
 void httpd_set_pages(httpd *h, httpd_page_fn fn);
+/* /metrics written in parts instead of at once (a big exposition: rsd's
+ * at 150,000 instances is 20 MB, ~0.4 s to write, which must not hold the
+ * loop): called again and again with the same *state (NULL the first
+ * time), each call appending a part to b (a millisecond's worth, or
+ * nothing yet); returns 1 while more follows, 0 after the last part
+ * (then *state is freed). With b NULL the client went away: free *state,
+ * return 0. MHD sends the parts as they come (chunked), one part a turn
+ * of the loop, so other work goes on between them. */
+typedef int (*httpd_stream_fn)(void *arg, void **state, prom_buf *b);
+void httpd_set_stream(httpd *h, httpd_stream_fn fn);
 /* Whether sa is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x). */
 bool httpd_addr_loopback(const struct sockaddr *sa);
 /* Whether an HTTP Host header names a loopback host ("localhost",

@@ -1,9 +1,16 @@
 /* Unit tests of the Prometheus text builder (lib/prom.c), and of the
- * endpoint's gate to the status page (lib/httpd.c). */
+ * endpoint (lib/httpd.c): its gate to the status page, and /metrics
+ * streamed in parts by a real libmicrohttpd on a libev loop. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <ev.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "httpd.h"
 #include "prom.h"
@@ -111,4 +118,142 @@ Test(prom, status_page_is_for_loopback_only, .timeout = 10)
 	cr_assert_not(httpd_host_loopback("10.0.0.1:9100"));
 	cr_assert_not(httpd_host_loopback(""));
 	cr_assert_not(httpd_host_loopback(NULL));
+}
+
+/* ---- /metrics in parts (httpd_set_stream) ---------------------------- */
+
+#define PARTS 3000
+
+static struct {
+	struct ev_loop *loop;
+	ev_async        done;
+	ev_prepare      turn;
+	unsigned        turns, calls, freed, parts_at_turn, most_parts_a_turn;
+	int             port;
+	size_t          read_max;   /* the client stops after this many bytes */
+	char           *body;
+	size_t          len;
+} S;
+
+static int stream_fn(void *arg, void **state, prom_buf *b)
+{
+	uintptr_t i = (uintptr_t)*state;
+	char name[32];
+
+	(void)arg;
+	if (!b) {
+		S.freed++;
+		*state = NULL;
+		return 0;
+	}
+	S.calls++;
+	S.parts_at_turn++;
+	if (S.parts_at_turn > S.most_parts_a_turn)
+		S.most_parts_a_turn = S.parts_at_turn;
+	if (i == 0)
+		prom_family(b, "part", "gauge", "One sample a part.");
+	snprintf(name, sizeof name, "%lu", (unsigned long)i);
+	prom_sample(b, "part", (double)i, "n", name, NULL);
+	*state = (void *)(i + 1);
+	return i + 1 < PARTS;
+}
+
+static void turn_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop; (void)w; (void)revents;
+	S.turns++;
+	S.parts_at_turn = 0;
+}
+
+static void done_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)w; (void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* An HTTP/1.0 client (no chunks: the body ends with the connection). */
+static void *client(void *arg)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)S.port) };
+	static const char rq[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	size_t cap = 1 << 16;
+	ssize_t n;
+
+	(void)arg;
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	S.body = malloc(cap);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    write(fd, rq, sizeof rq - 1) == (ssize_t)(sizeof rq - 1)) {
+		while (S.len < S.read_max &&
+		       (n = read(fd, S.body + S.len, cap - S.len - 1)) > 0) {
+			S.len += (size_t)n;
+			if (cap - S.len < 4096)
+				S.body = realloc(S.body, cap *= 2);
+		}
+	}
+	S.body[S.len] = '\0';
+	if (fd >= 0)
+		close(fd);
+	ev_async_send(S.loop, &S.done);
+	return NULL;
+}
+
+static void serve(size_t read_max)
+{
+	httpd *h = NULL;
+	char ep[64], *colon;
+	pthread_t th;
+
+	memset(&S, 0, sizeof S);
+	S.read_max = read_max;
+	S.loop = ev_loop_new(EVFLAG_AUTO);
+	cr_assert_eq(httpd_start(S.loop, "127.0.0.1:0", NULL, NULL, &h, ep, sizeof ep), 0);
+	httpd_set_stream(h, stream_fn);
+	colon = strrchr(ep, ':');
+	S.port = atoi(colon + 1);
+	ev_async_init(&S.done, done_cb);
+	ev_async_start(S.loop, &S.done);
+	ev_prepare_init(&S.turn, turn_cb);
+	ev_prepare_start(S.loop, &S.turn);
+	cr_assert_eq(pthread_create(&th, NULL, client, NULL), 0);
+	ev_run(S.loop, 0);
+	pthread_join(th, NULL);
+	/* what MHD still holds of a connection the client closed */
+	for (int i = 0; i < 200 && read_max != (size_t)-1 && !S.freed; i++) {
+		ev_run(S.loop, EVRUN_NOWAIT);
+		usleep(5000);
+	}
+	httpd_stop(&h);
+	ev_loop_destroy(S.loop);
+}
+
+Test(prom, metrics_streamed_a_part_a_turn, .timeout = 30)
+{
+	char want[64];
+	const char *body;
+
+	serve((size_t)-1);
+	cr_assert(!strncmp(S.body, "HTTP/1.", 7) && strstr(S.body, " 200 "), "%.80s", S.body);
+	body = strstr(S.body, "\r\n\r\n");
+	cr_assert_not_null(body);
+	body += 4;
+	cr_assert(!strncmp(body, "# HELP part One sample a part.\n# TYPE part gauge\npart{n=\"0\"} 0\n",
+			   63), "%.100s", body);
+	snprintf(want, sizeof want, "part{n=\"%d\"} %d\n", PARTS - 1, PARTS - 1);
+	cr_assert(strstr(body, want), "the last part is there");
+	cr_assert_eq(S.calls, PARTS, "one call a part");
+	cr_assert_eq(S.freed, 0, "ended by its last part, not abandoned");
+	/* the parts were spread over turns of the loop, not written at once */
+	cr_assert_leq(S.most_parts_a_turn, 2, "%u parts in one turn", S.most_parts_a_turn);
+	cr_assert_geq(S.turns, PARTS / 2, "%u turns for %d parts", S.turns, PARTS);
+	free(S.body);
+}
+
+Test(prom, metrics_stream_freed_when_the_client_goes, .timeout = 30)
+{
+	serve(4096);   /* reads a little, then closes */
+	cr_assert_lt(S.calls, PARTS, "%u calls", S.calls);
+	cr_assert_eq(S.freed, 1, "the stream's state was freed once");
+	free(S.body);
 }
