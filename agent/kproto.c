@@ -17,24 +17,26 @@ struct cur {
 	size_t         left;
 };
 
+/* The next n bytes of the record into v: a number in the host's order
+ * (the keeper is the agent's own child). */
+static int get_bytes(struct cur *c, void *v, size_t n)
+{
+	if (c->left < n)
+		return -EBADMSG;
+	memcpy(v, c->p, n);
+	c->p += n;
+	c->left -= n;
+	return 0;
+}
+
 static int get_u32(struct cur *c, uint32_t *v)
 {
-	if (c->left < sizeof *v)
-		return -EBADMSG;
-	memcpy(v, c->p, sizeof *v);
-	c->p += sizeof *v;
-	c->left -= sizeof *v;
-	return 0;
+	return get_bytes(c, v, sizeof *v);
 }
 
 static int get_u64(struct cur *c, uint64_t *v)
 {
-	if (c->left < sizeof *v)
-		return -EBADMSG;
-	memcpy(v, c->p, sizeof *v);
-	c->p += sizeof *v;
-	c->left -= sizeof *v;
-	return 0;
+	return get_bytes(c, v, sizeof *v);
 }
 
 /* One counted string. Adds its size (with a NUL) to *need; when *arena is
@@ -167,22 +169,24 @@ void kproto_spawn_free(struct kproto_spawn *s)
 	memset(s, 0, sizeof *s);
 }
 
+/* n bytes of v at *p, before end: get_bytes' counterpart. */
+static int put_bytes(uint8_t **p, const uint8_t *end, const void *v, size_t n)
+{
+	if ((size_t)(end - *p) < n)
+		return -E2BIG;
+	memcpy(*p, v, n);
+	*p += n;
+	return 0;
+}
+
 static int put_u32(uint8_t **p, const uint8_t *end, uint32_t v)
 {
-	if ((size_t)(end - *p) < sizeof v)
-		return -E2BIG;
-	memcpy(*p, &v, sizeof v);
-	*p += sizeof v;
-	return 0;
+	return put_bytes(p, end, &v, sizeof v);
 }
 
 static int put_u64(uint8_t **p, const uint8_t *end, uint64_t v)
 {
-	if ((size_t)(end - *p) < sizeof v)
-		return -E2BIG;
-	memcpy(*p, &v, sizeof v);
-	*p += sizeof v;
-	return 0;
+	return put_bytes(p, end, &v, sizeof v);
 }
 
 static int put_str(uint8_t **p, const uint8_t *end, const char *str)
@@ -197,11 +201,7 @@ static int put_str(uint8_t **p, const uint8_t *end, const char *str)
 		return -E2BIG;
 	if ((r = put_u32(p, end, (uint32_t)n)) < 0)
 		return r;
-	if ((size_t)(end - *p) < n)
-		return -E2BIG;
-	memcpy(*p, str, n);
-	*p += n;
-	return 0;
+	return put_bytes(p, end, str, n);
 }
 
 int kproto_spawn_pack(const struct kproto_spawn *s, uint8_t *buf, size_t cap,

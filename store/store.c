@@ -247,7 +247,8 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	[14] =
 	"ALTER TABLE service ADD COLUMN reload_signal INTEGER NOT NULL DEFAULT 0;",
 	/* 15: rsctl history: each committed spec of a service, numbered per
-	 * label; the spec columns as in service, so one reader serves both */
+	 * label; the spec columns as in service (SVC_SPEC_COLS), so one
+	 * reader serves both */
 	[15] =
 	"CREATE TABLE revision ("
 	"  label              TEXT NOT NULL,"
@@ -337,13 +338,26 @@ enum {
 	ST__NR
 };
 
-#define SVC_COLS \
-	"label, argv, env, cwd, period_ms, ready_timeout_ms, stop_timeout_ms," \
-	" stop_signal, policy, backoff_initial_ms, backoff_factor," \
-	" backoff_max_ms, backoff_reset_ms, backoff_disabled, notify," \
-	" settle_ms, node, desired, generation, created_ms, updated_ms," \
-	" script, critical, replicas, listen, placement, deps, user, keep_caps," \
-	" fence, reload_signal"
+/* A service's spec columns after its label, in the order bind_service
+ * binds and read_service reads them: the service table's and each
+ * revision's (schema 15), so that the names, the placeholders and the
+ * count of both tables' statements come from this one list. A new
+ * column goes here, in both functions and in a migration that adds it to
+ * both tables (a statement naming a column a table lacks fails at open). */
+#define SVC_SPEC_COLS(X) \
+	X(argv) X(env) X(cwd) X(period_ms) X(ready_timeout_ms) \
+	X(stop_timeout_ms) X(stop_signal) X(policy) X(backoff_initial_ms) \
+	X(backoff_factor) X(backoff_max_ms) X(backoff_reset_ms) \
+	X(backoff_disabled) X(notify) X(settle_ms) X(node) X(desired) \
+	X(generation) X(created_ms) X(updated_ms) X(script) X(critical) \
+	X(replicas) X(listen) X(placement) X(deps) X(user) X(keep_caps) \
+	X(fence) X(reload_signal)
+#define SVC_COL_NAME(c)  ", " #c
+#define SVC_COL_PARAM(c) ", ?"
+#define SVC_COL_ONE(c)   + 1
+#define SVC_COLS   "label" SVC_SPEC_COLS(SVC_COL_NAME)
+#define SVC_PARAMS "?" SVC_SPEC_COLS(SVC_COL_PARAM)   /* ?1: the label */
+enum { SVC_NCOLS = 1 SVC_SPEC_COLS(SVC_COL_ONE) };
 #define NODE_COLS \
 	"name, address, boot_id, agent_version, labels, capacity, state," \
 	" last_seen_ms, drained"
@@ -374,8 +388,7 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_COMMIT]   = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_SVC_PUT]  = "INSERT OR REPLACE INTO service (" SVC_COLS ") VALUES"
-			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-			" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			" (" SVC_PARAMS ")",
 	[ST_SVC_DEL]  = "DELETE FROM service WHERE label = ?",
 	[ST_SVC_GET]  = "SELECT " SVC_COLS " FROM service WHERE label = ?",
 	[ST_SVC_EACH] = "SELECT " SVC_COLS " FROM service ORDER BY label",
@@ -459,12 +472,11 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_PR_PUT]   = "INSERT OR REPLACE INTO principal (" PR_COLS ") VALUES"
 			" (?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_PR_EACH]  = "SELECT " PR_COLS " FROM principal ORDER BY kind, name",
-	/* the spec's 31 columns (?1 the label), then the next number of the
-	 * label (one past its newest, kept or not: pruning keeps the
-	 * newest), time, actor, kind */
+	/* the spec's SVC_NCOLS columns (?1 the label), then the next
+	 * number of the label (one past its newest, kept or not: pruning
+	 * keeps the newest), time, actor, kind */
 	[ST_REV_ADD]  = "INSERT INTO revision (" REV_COLS ") VALUES"
-			" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-			" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+			" (" SVC_PARAMS ","
 			" (SELECT coalesce(max(revision), 0) + 1 FROM revision"
 			"  WHERE label = ?1), ?, ?, ?) RETURNING revision",
 	[ST_REV_PRUNE] = "DELETE FROM revision WHERE label = ?1 AND revision <= ?2",
@@ -2310,7 +2322,7 @@ int store_revision_add(store *s, const store_service *svc, uint64_t time_ms,
 		finish(st);
 		goto out;
 	}
-	b.i = 32;   /* after ?1 (the label) again: time, actor, kind */
+	b.i = SVC_NCOLS + 1;   /* after ?1 (the label) again: time, actor, kind */
 	b_u64(&b, time_ms);
 	b_text(&b, actor ? actor : "");
 	b_text(&b, kind);
@@ -2352,7 +2364,7 @@ out:
  * success. */
 static int read_revision(sqlite3_stmt *st, store_revision *out)
 {
-	struct reader c = { st, 31 };
+	struct reader c = { st, SVC_NCOLS };
 	store_service svc;
 	int r;
 

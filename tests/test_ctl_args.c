@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -520,6 +521,56 @@ Test(ctl_args, status_watch_wide)
 	assert_usage("-o: unknown format 'yaml'", "status", "-o", "yaml");
 	assert_usage("-o needs a format", "status", "-o");
 	assert_usage("unknown option '--watch'", "nodes", "--watch");
+}
+
+/* rsctl's own flags (how it shows the answer) on every verb that shows
+ * one: each taken where it means something, short and long, and refused
+ * as unknown elsewhere */
+Test(ctl_args, own_flags_only_where_they_mean_something)
+{
+	static const struct {
+		const char *verb, *flag;
+		size_t      field;   /* the ctl_cmd flag it sets; 0: refused */
+	} cases[] = {
+		{ "logs",   "-f",           offsetof(ctl_cmd, follow) },
+		{ "logs",   "--follow",     offsetof(ctl_cmd, follow) },
+		{ "events", "-f",           offsetof(ctl_cmd, follow) },
+		{ "events", "--follow",     offsetof(ctl_cmd, follow) },
+		{ "status", "-w",           offsetof(ctl_cmd, watch) },
+		{ "status", "--watch",      offsetof(ctl_cmd, watch) },
+		{ "logs",   "-t",           offsetof(ctl_cmd, timestamps) },
+		{ "logs",   "--timestamps", offsetof(ctl_cmd, timestamps) },
+		{ "status", "-f",           0 },
+		{ "nodes",  "--follow",     0 },
+		{ "logs",   "-w",           0 },
+		{ "events", "--watch",      0 },
+		{ "events", "-t",           0 },
+		{ "status", "--timestamps", 0 },
+		{ "logs",   "-o",           0 },
+		{ "nodes",  "-o",           0 },
+	};
+
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		/* logs needs its LABEL; the others take one or none */
+		bool label = !strcmp(cases[k].verb, "logs");
+		char want[64];
+		ctl_cmd c;
+
+		if (!cases[k].field) {
+			snprintf(want, sizeof want, "unknown option '%s'", cases[k].flag);
+			if (label)
+				assert_usage(want, cases[k].verb, "web", cases[k].flag);
+			else
+				assert_usage(want, cases[k].verb, cases[k].flag);
+			continue;
+		}
+		cr_assert_eq(label ? parse(&c, cases[k].verb, "web", cases[k].flag, NULL) :
+			     parse(&c, cases[k].verb, cases[k].flag, NULL), ARGS_RUN,
+			     "%s %s: %s", cases[k].verb, cases[k].flag, errtext);
+		cr_assert(*(bool *)((char *)&c + cases[k].field), "%s %s", cases[k].verb,
+			  cases[k].flag);
+		ctl_cmd_clear(&c);
+	}
 }
 
 /* rsctl logs: --timestamps is rsctl's own (it formats the stored lines it

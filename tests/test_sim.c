@@ -9,8 +9,11 @@
  * placement (an up, connected node with the fewest instances),
  * rescheduling by rsd's rule (lost, nodesm_releases with the service's
  * fence flag and stop timeout), orders through lib/orders (an outbox per
- * node, resent), reconciliation of Hellos as rsd/agents.c does it, and
- * requests (up, down) whose outcome is recorded. Its store is a committed
+ * node, resent, keyed as rsd/rsd.c order_key keys them), reconciliation
+ * of Hellos as rsd/agents.c does it, requests (up, down) whose outcome is
+ * recorded, and rsctl reload and kill (rsd/signal.c: a Signal order to
+ * each starting or running instance, refused whole if a node is not
+ * connected or the commit fails). Its store is a committed
  * table that survives an rsd crash (volatile: membership, outboxes,
  * connections, rebuilt as rsd_load does: nodes unknown, instances as
  * stored) and can refuse a commit (a full disk: the request fails,
@@ -19,24 +22,38 @@
  * lib/rproc, the lease through lib/lease (renewed by Welcome and BeatAck,
  * stopping fence: stop instances at its deadline), and the keeper, which
  * keeps the processes and the same deadline while the engine is frozen
- * or dead.
+ * or dead; a Signal order goes to a starting or running instance's
+ * process (a reload leaves it be, a kill ends it: an exit like any other)
+ * and to nothing otherwise (agent/svc.c svc_send_signal).
  * Faults: messages lost (a lost message is a link that blinked: the
  * agent says Hello again, as its socket monitor makes it), duplicated,
  * delayed and reordered (delays stay under the margin, the assumption
  * the fencing rule states); partitions of one node, in one direction or
  * both; agent freezes and crashes (restarted: a new session, instances
- * adopted from the keeper); rsd crashes (a new epoch); service crashes;
- * full-disk windows.
+ * adopted from the keeper); rsd crashes (a new epoch; a copy of an
+ * order it had sent may come late, after its successor spoke); service
+ * crashes; full-disk windows.
  *
  * Invariants, at every tick: at most one copy of an instance of a
  * fence: stop service serves (has a process) across the nodes, whatever
  * the partitions (fence: none services may run twice while a node is cut
  * off: that is what fence: none means); a service answered "down" has no
  * serving copy from that answer until an up is committed; every request
- * is answered by its deadline while rsd runs. After the faults and a calm
+ * is answered by its deadline while rsd runs. Signal orders, checked
+ * against a ledger of those rsd gave: each is carried out at most once,
+ * only on the node it was given to, for its instance, in the epoch of the
+ * last Welcome its agent process took (an older rsd's late copy is
+ * refused), never to a copy a later order to that node started (an
+ * instance that stopped and started again, or moved away and back, is
+ * not signalled for its old copy: orders apply in order), and moves no
+ * instance; a Signal in an outbox is no Start or Stop in flight (the
+ * keys rsd asks agree with the orders, so a down is not held back by
+ * one, nor a Hello's word ignored). After the faults and a calm
  * phase: every service whose committed desired state is up (which every
  * acknowledged up is, unless a later down was committed) serves exactly
- * once, on the node rsd's table says; every other serves nowhere.
+ * once, on the node rsd's table says; every other serves nowhere; every
+ * Signal rsd did not void (its outbox voided, or rsd crashed) was carried
+ * out exactly once.
  *
  * What rsd and the agent do today breaks these promises in ways this
  * simulation found; where the fault is in how rsd/agents.c, rsd/rsd.c or
@@ -52,7 +69,8 @@
  *
  * Not simulated: the daemons' I/O (ZeroMQ, libev, the store's SQL), the
  * events' replay buffer (a Hello carries the state), updates, clones,
- * drains, replicas > 1, pinned services, clock drift.
+ * drains, replicas > 1, pinned services, clock drift, agents without
+ * RS_FEAT_SIGNAL (each simulated agent takes Signals).
  *
  * Replay one schedule: RS_SIM_SEED=N ./test_sim; RS_SIM_TRACE=1 prints it;
  * RS_SIM_SCHEDULES=N runs N (default 1000).
@@ -92,10 +110,21 @@
 #define FAULT_MS  10000
 #define CALM_MS   6000
 
-enum { M_HELLO, M_BEAT, M_EVENT, M_WELCOME, M_BEATACK, M_REHELLO, M_START, M_STOP };
+enum { M_HELLO, M_BEAT, M_EVENT, M_WELCOME, M_BEATACK, M_REHELLO, M_START, M_STOP,
+       M_SIGNAL };
 static const char *const kind_names[] = {
 	"hello", "beat", "event", "welcome", "beat-ack", "rehello", "start", "stop",
+	"signal",
 };
+
+/* rsd/rsd.c order_key: an order's outbox key is the instance, with bit
+ * 63 for a Start and bit 62 for a Signal (a Stop: the id alone), so that
+ * a Signal waiting for its acknowledgement is no Start or Stop in flight
+ * (rsd_order_pending). */
+#define KEY_START  (1ull << 63)
+#define KEY_SIGNAL (1ull << 62)
+
+#define SIG_MAX  256        /* Signal orders per schedule (the ledger) */
 
 typedef struct hinst {
 	bool           present;
@@ -114,6 +143,9 @@ typedef struct msg {
 				    * a Welcome or BeatAck: echoes it */
 	int      inst;
 	bool     forget, death;
+	bool     kill;             /* a Signal: SIGTERM to the group (rsctl
+				    * kill), else SIGHUP to the main process
+				    * (rsctl reload) */
 	rs_istate state;
 	rs_exit_reason why;
 	hinst    h[INSTS];         /* a Hello: what the agent has */
@@ -123,8 +155,18 @@ typedef struct msg {
 struct word {
 	uint64_t epoch, order, base;
 	int      kind, inst;
-	bool     forget;
+	bool     forget, kill;
 };
+
+/* A Signal order rsd gave (node, epoch, n name it), and how many times
+ * an agent carried it out. */
+typedef struct sigorder {
+	int      node, inst;
+	uint64_t epoch, order;
+	unsigned applied;
+	bool     voided;     /* not acknowledged when rsd voided the outbox
+			      * (or crashed): it may never be carried out */
+} sigorder;
 
 /* ---- the agent ---- */
 
@@ -143,6 +185,8 @@ typedef struct ainst {
 	uint64_t keeper_kill;
 	/* the engine's timers (0: disarmed) */
 	uint64_t ready_at, kill_at, backoff_at;
+	/* the Start order (rsd's epoch, its number) this copy runs by */
+	uint64_t born_epoch, born_order;
 } ainst;
 
 typedef struct agent {
@@ -151,6 +195,7 @@ typedef struct agent {
 	uint64_t  back_at;         /* when it runs again */
 	uint64_t  session, seq, hello_seq;
 	orders_in oin;
+	uint64_t  welcome_epoch;   /* of the last Welcome this process took */
 	lease     l;
 	uint64_t  keeper_at;       /* the keeper's deadline */
 	uint32_t  keeper_ms;
@@ -238,6 +283,9 @@ typedef struct sim {
 	size_t     nrq;
 	int        busy[SVCS];     /* the request in flight per service, -1 */
 	int        last_commit[SVCS]; /* the last request committed, -1 */
+	/* every Signal order rsd gave */
+	sigorder   sig[SIG_MAX];
+	size_t     nsig;
 	/* what was answered: down answered and no up committed since */
 	bool       down_holds[SVCS];
 	/* rsd answers a down once no instance is live in its table, and a
@@ -391,7 +439,7 @@ static void resend_one(const uint8_t *buf, size_t len, void *arg)
 	cr_assert_eq(len, sizeof w);
 	memcpy(&w, buf, sizeof w);
 	rsd_send(c->s, c->k, (msg){ .kind = w.kind, .order = w.order, .base = w.base,
-				    .inst = w.inst, .forget = w.forget });
+				    .inst = w.inst, .forget = w.forget, .kill = w.kill });
 }
 
 static void rsd_resend(sim *s, int k, uint64_t after)
@@ -402,29 +450,61 @@ static void rsd_resend(sim *s, int k, uint64_t after)
 		orders_out_due(&s->rn[k].out, s->now, after, resend_one, &c);
 }
 
-/* An order to node k (rsd_send_agent: none to a node not connected). */
-static void rsd_order(sim *s, int k, int kind, int inst, bool forget)
+/* Voids node k's outbox (orders_out_void); the Signals it held may
+ * never be carried out now (the ledger notes it). */
+static void rsd_void(sim *s, int k)
+{
+	const orders_out *o = &s->rn[k].out;
+
+	for (size_t j = 0; j < s->nsig; j++)
+		if (s->sig[j].node == k && s->sig[j].epoch == s->epoch &&
+		    s->sig[j].order > o->acked)
+			s->sig[j].voided = true;
+	orders_out_void(&s->rn[k].out);
+}
+
+/* The outbox key of an order (rsd/rsd.c order_key). */
+static uint64_t order_key(int kind, int inst)
+{
+	return (uint64_t)inst | (kind == M_START ? KEY_START :
+				 kind == M_SIGNAL ? KEY_SIGNAL : 0);
+}
+
+/* Order w (its kind, instance and flags) to node k (rsd_send_agent:
+ * none to a node not connected); a Signal goes in the ledger. */
+static void rsd_order_word(sim *s, int k, struct word w)
 {
 	rnode *n = &s->rn[k];
-	struct word w = { .epoch = s->epoch, .kind = kind, .inst = inst, .forget = forget };
 	uint8_t *buf;
 
 	if (!n->connected)
 		return;
+	w.epoch = s->epoch;
 	w.order = orders_out_next(&n->out);
 	w.base = n->out.acked;
 	buf = malloc(sizeof w);
 	cr_assert(buf);
 	memcpy(buf, &w, sizeof w);
-	if (orders_out_push(&n->out, w.order, buf, sizeof w, s->now) < 0) {
-		orders_out_void(&n->out);
+	if (orders_out_push_key(&n->out, w.order, order_key(w.kind, w.inst), buf,
+				sizeof w, s->now) < 0) {
+		rsd_void(s, k);
 		n->fresh = false;   /* rsd_ask_hello */
 		return;
 	}
-	trace(s, "rsd orders %s of %d to node %d (n %llu)", kind_names[kind], inst, k,
+	if (w.kind == M_SIGNAL) {
+		cr_assert(s->nsig < SIG_MAX);
+		s->sig[s->nsig++] = (sigorder){ .node = k, .inst = w.inst,
+						.epoch = w.epoch, .order = w.order };
+	}
+	trace(s, "rsd orders %s of %d to node %d (n %llu)", kind_names[w.kind], w.inst, k,
 	      (unsigned long long)w.order);
-	rsd_send(s, k, (msg){ .kind = kind, .order = w.order, .base = w.base,
-			      .inst = inst, .forget = forget });
+	rsd_send(s, k, (msg){ .kind = w.kind, .order = w.order, .base = w.base,
+			      .inst = w.inst, .forget = w.forget, .kill = w.kill });
+}
+
+static void rsd_order(sim *s, int k, int kind, int inst, bool forget)
+{
+	rsd_order_word(s, k, (struct word){ .kind = kind, .inst = inst, .forget = forget });
 }
 
 static int inst_move(sim *s, int i, instsm_event ev, const instsm_in *x, instsm_fx *fx)
@@ -491,20 +571,33 @@ static unsigned inst_report(sim *s, int i, rs_istate st, rs_exit_reason why, boo
 	return fx.fx;
 }
 
-/* Whether node k's outbox still holds an order for instance i (of
- * kind, or any: -1). */
-static bool order_pending(sim *s, int k, int i, int kind)
+/* Whether node k's outbox still holds a Start (start_only) or a Start
+ * or a Stop for instance i, asked by its keys as rsd_order_pending does.
+ * Checked against the orders themselves: a Signal waiting for its
+ * acknowledgement is neither (a down whose Stop was acknowledged is not
+ * held back by it, a Hello's word on the instance is taken). */
+static bool order_pending(sim *s, int k, int i, bool start_only)
 {
 	const orders_out *o = &s->rn[k].out;
+	bool keyed = orders_out_has(o, order_key(M_START, i)) ||
+		     (!start_only && orders_out_has(o, order_key(M_STOP, i)));
+	bool truth = false, signal = false;
 
 	for (size_t j = 0; j < o->n; j++) {
 		struct word w;
 
 		memcpy(&w, orders_out_at(o, j)->buf, sizeof w);
-		if (w.inst == i && (kind < 0 || w.kind == kind))
-			return true;
+		if (w.inst != i)
+			continue;
+		signal |= w.kind == M_SIGNAL;
+		truth |= w.kind == M_START || (!start_only && w.kind == M_STOP);
 	}
-	return false;
+	if (keyed != truth)
+		fail(s, "node %d's outbox: %s for instance %d %s in flight by its keys, "
+		     "%s by its orders%s", k, start_only ? "a Start" : "a Start or Stop", i,
+		     keyed ? "is" : "is not", truth ? "is" : "is not",
+		     signal ? " (a Signal waits there)" : "");
+	return keyed;
 }
 
 /* Whether instance i is wanted: its service is wanted up and no later
@@ -574,7 +667,7 @@ static void reconcile(sim *s, int k, const msg *m)
 		 * copies of a fence: stop instance (RS_SIM_AS_IS=1; found as seed
 		 * 85590052). Fixed as modelled: reconcile skips an instance
 		 * the kept outbox has an order about (orders_out_has). */
-		if (!s->as_is && order_pending(s, k, i, -1))
+		if (!s->as_is && order_pending(s, k, i, false))
 			continue;
 		x.wanted = inst_wanted(s, i);
 		x.stopped = s->ri[i].why == RS_ER_STOPPED || s->ri[i].why == RS_ER_FENCED;
@@ -646,7 +739,7 @@ static void rsd_hello(sim *s, const msg *m)
 	if (was.state == NM_UNKNOWN)
 		s->returned = s->now;   /* as rsd/agents.c hello_record */
 	if (!keep)
-		orders_out_void(&n->out);
+		rsd_void(s, m->node);
 	rsd_send(s, m->node, (msg){ .kind = M_WELCOME, .base = n->out.acked, .said = m->said,
 				    .session = m->session, .lease_ms = (uint32_t)s->cfg.lease_ms });
 	if (keep)
@@ -701,7 +794,7 @@ static void rsd_node_event(sim *s, int k, nodesm_event ev)
 		      nodesm_state_to_string(n->sm.state));
 	if (n->sm.state == NM_LOST || n->sm.state == NM_FENCED) {
 		n->connected = false;
-		orders_out_void(&n->out);   /* as rsd_node_event */
+		rsd_void(s, k);   /* as rsd_node_event */
 	}
 	if (fx.fx & NM_FX_MOVE)
 		for (int i = 0; i < s->ninst; i++) {
@@ -882,7 +975,7 @@ static void req_check(sim *s, int r)
 			 * not answer the down (the Start runs it after; found as
 			 * seed 85590052, RS_SIM_AS_IS=1 shows it) */
 			for (int k = 0; k < NODES && !s->as_is; k++)
-				if (order_pending(s, k, i, M_START))
+				if (order_pending(s, k, i, true))
 					return;
 		}
 		answer(s, r, RS_OK);
@@ -899,13 +992,60 @@ static void req_check(sim *s, int r)
 	}
 }
 
+/* rsctl reload / rsctl kill of service v (rsd/signal.c): a Signal order
+ * to each instance rsd's table says has a process (starting, running),
+ * at the commit of its events. Refused, nothing sent, if one's node is
+ * not connected or the commit fails; nothing moves in rsd's table. */
+static void rsd_signal(sim *s, int v, bool kill)
+{
+	int to[INSTS], n = 0;
+
+	for (int i = 0; i < s->ninst; i++) {
+		if (!s->ri[i].exists || s->ri[i].svc != v ||
+		    (s->ri[i].state != RS_IS_RUNNING && s->ri[i].state != RS_IS_STARTING))
+			continue;
+		if (!s->rn[s->ri[i].node].connected) {
+			trace(s, "%s %d refused: node %d is not connected",
+			      kill ? "kill" : "reload", v, s->ri[i].node);
+			return;
+		}
+		to[n++] = i;
+	}
+	if (!n || disk_full(s) || s->nsig + (size_t)n > SIG_MAX)
+		return;   /* no running instance; not recorded; (the ledger) */
+	trace(s, "%s %d", kill ? "kill" : "reload", v);
+	for (int j = 0; j < n; j++)
+		rsd_order_word(s, s->ri[to[j]].node, (struct word){ .kind = M_SIGNAL,
+			       .inst = to[j], .kill = kill });
+}
+
 static void rsd_crash(sim *s)
 {
 	trace(s, "rsd crashes");
 	s->rsd_up = false;
 	s->rsd_back_at = s->now + between(s, 50, 800);
-	for (int k = 0; k < NODES; k++)
+	for (int k = 0; k < NODES; k++) {
+		const orders_out *o = &s->rn[k].out;
+
+		/* a copy of an order it sent comes late, on its dead
+		 * connection, after its successor spoke (the fencing case) */
+		for (size_t j = 0; j < o->n && s->nnet < NET_MAX; j++) {
+			struct word w;
+
+			if (!chance(s, 300))
+				continue;
+			memcpy(&w, orders_out_at(o, j)->buf, sizeof w);
+			s->net[s->nnet++] = (msg){ .kind = w.kind, .node = k, .to_agent = true,
+				.at = s->rsd_back_at + between(s, 10, 400), .id = s->nqueued++,
+				.epoch = w.epoch, .order = w.order, .base = w.base,
+				.inst = w.inst, .forget = w.forget, .kill = w.kill };
+			trace(s, "%s %llu of epoch %llu to node %d will come late",
+			      kind_names[w.kind], (unsigned long long)w.order,
+			      (unsigned long long)w.epoch, k);
+		}
+		rsd_void(s, k);   /* what it held dies with it */
 		orders_out_free(&s->rn[k].out);
+	}
 }
 
 static void rsd_start(sim *s)
@@ -995,7 +1135,7 @@ static void report(sim *s, int k, int i, bool death)
 				.why = in->rp.exit.reason, .death = death });
 }
 
-static void agent_start(sim *s, int k, int i);
+static void agent_start(sim *s, int k, int i, const msg *by);
 
 /* svc_apply: one rproc step and its effects. */
 static void apply(sim *s, int k, int i, rproc_event ev)
@@ -1037,7 +1177,7 @@ static void apply(sim *s, int k, int i, rproc_event ev)
 	if (in->rp.state == RS_IS_DOWN && from != RS_IS_DOWN && in->refresh) {
 		in->refresh = false;
 		if (!in->rp.fenced)
-			agent_start(s, k, i);
+			agent_start(s, k, i, NULL);
 		return;
 	}
 	if ((in->rp.state == RS_IS_DOWN || in->rp.state == RS_IS_FAILED) &&
@@ -1087,7 +1227,8 @@ static void agent_lease_renew(sim *s, int k, uint32_t ms, uint64_t echo)
 	}
 }
 
-static void agent_start(sim *s, int k, int i)
+/* A Start (by: the order; NULL: the refresh a Start asked for). */
+static void agent_start(sim *s, int k, int i, const msg *by)
 {
 	ainst *in = &s->ag[k].in[i];
 	rs_backoff b = { .initial_ms = 50, .factor = 2, .max_ms = 400, .reset_ms = 1000 };
@@ -1102,6 +1243,10 @@ static void agent_start(sim *s, int k, int i)
 		 * again once it is down, as a refresh. */
 		in->refresh = true;
 		in->forget = false;
+		if (by) {
+			in->born_epoch = by->epoch;   /* the copy to come */
+			in->born_order = by->order;
+		}
 		report(s, k, i, false);
 		return;
 	}
@@ -1114,6 +1259,10 @@ static void agent_start(sim *s, int k, int i)
 		memset(in, 0, sizeof *in);
 	in->present = true;
 	in->forget = false;
+	if (by) {
+		in->born_epoch = by->epoch;
+		in->born_order = by->order;
+	}
 	in->fence = s->fence[inst_svc(s, i)];   /* the spec in the Start */
 	in->stop_ms = s->stop_ms[inst_svc(s, i)];
 	rproc_init(&in->rp, RS_RP_ALWAYS, &b);
@@ -1135,6 +1284,11 @@ static void agent_stop(sim *s, int k, int i, bool forget)
 	apply(s, k, i, RP_EV_STOP);
 }
 
+/* Signal orders over the schedules run: copies that reached an agent by
+ * verdict, those of an epoch older than rsd's newest, carried out to a
+ * process, carried out with no process to signal. */
+static uint64_t sim_sig_verdict[ORD__NR], sim_sig_stale, sim_sig_hit, sim_sig_moot;
+
 static bool order_take(sim *s, int k, const msg *m)
 {
 	agent *a = &s->ag[k];
@@ -1142,10 +1296,76 @@ static bool order_take(sim *s, int k, const msg *m)
 
 	orders_in_base(&a->oin, m->epoch, m->base);
 	v = orders_in_check(&a->oin, m->epoch, m->order);
+	if (m->kind == M_SIGNAL) {
+		sim_sig_verdict[v]++;
+		sim_sig_stale += v == ORD_REFUSE && m->epoch < s->st_epoch;
+	}
 	if (v != ORD_APPLY)
 		return false;
 	orders_in_applied(&a->oin, m->order);
 	return true;
+}
+
+/* agent/svc.c svc_send_signal: the signal to a starting or running
+ * instance's process, through the keeper; else nothing (the order is
+ * taken all the same). A reload leaves the process be; a kill ends it
+ * soon, an exit like any other (its restart policy decides). Checked
+ * against rsd's ledger: rsd gave this order to this node for this
+ * instance; it is carried out once; in the epoch of the last Welcome
+ * this agent process took (fencing); never to a copy that a later order
+ * to this node started (orders apply in order, so a Signal for an
+ * instance that moved away and back, or stopped and started again,
+ * cannot reach the new copy); and it starts, stops or revives nothing. */
+static void agent_signal(sim *s, int k, const msg *m)
+{
+	agent *a = &s->ag[k];
+	ainst *in = &a->in[m->inst];
+	bool present = in->present, alive = in->alive;
+	rs_istate st = in->rp.state;
+	sigorder *o = NULL;
+
+	for (size_t j = 0; j < s->nsig && !o; j++)
+		if (s->sig[j].node == k && s->sig[j].epoch == m->epoch &&
+		    s->sig[j].order == m->order)
+			o = &s->sig[j];
+	if (!o || o->inst != m->inst) {
+		fail(s, "node %d carries out Signal %llu of epoch %llu for instance %d: "
+		     "rsd gave no such order", k, (unsigned long long)m->order,
+		     (unsigned long long)m->epoch, m->inst);
+		return;
+	}
+	if (m->epoch != a->welcome_epoch)
+		fail(s, "node %d carries out a Signal of epoch %llu; its last Welcome "
+		     "was of epoch %llu", k, (unsigned long long)m->epoch,
+		     (unsigned long long)a->welcome_epoch);
+	if (++o->applied > 1)
+		fail(s, "node %d carries out Signal %llu of epoch %llu (instance %d) "
+		     "%u times", k, (unsigned long long)m->order,
+		     (unsigned long long)m->epoch, m->inst, o->applied);
+	if (in->present && (in->born_epoch > m->epoch ||
+			    (in->born_epoch == m->epoch && in->born_order > m->order)))
+		fail(s, "node %d: Signal %llu of epoch %llu reaches instance %d's copy "
+		     "that a later order started (%llu of epoch %llu)", k,
+		     (unsigned long long)m->order, (unsigned long long)m->epoch, m->inst,
+		     (unsigned long long)in->born_order, (unsigned long long)in->born_epoch);
+	if (!in->present || (in->rp.state != RS_IS_RUNNING &&
+			     in->rp.state != RS_IS_STARTING)) {
+		sim_sig_moot++;
+		trace(s, "agent %d: signal to %d not sent: %s", k, m->inst,
+		      in->present ? rs_istate_to_string(in->rp.state) : "not known here");
+		return;
+	}
+	sim_sig_hit++;
+	trace(s, "agent %d: SIG%s to instance %d", k, m->kill ? "TERM" : "HUP", m->inst);
+	if (m->kill && in->alive) {
+		uint64_t t = s->now + between(s, 1, 20);
+
+		if (!in->exit_at || t < in->exit_at)
+			in->exit_at = t;
+	}
+	if (in->present != present || in->alive != alive || in->rp.state != st)
+		fail(s, "node %d: a Signal moved instance %d (%s -> %s)", k, m->inst,
+		     rs_istate_to_string(st), rs_istate_to_string(in->rp.state));
 }
 
 static void agent_recv(sim *s, int k, const msg *m)
@@ -1162,6 +1382,7 @@ static void agent_recv(sim *s, int k, const msg *m)
 			break;
 		if (!orders_in_welcome(&a->oin, m->epoch, m->base, s->now))
 			break;
+		a->welcome_epoch = m->epoch;
 		agent_lease_renew(s, k, m->lease_ms, m->said);
 		a->welcomed = true;
 		knock_reset(&a->kn);
@@ -1184,11 +1405,15 @@ static void agent_recv(sim *s, int k, const msg *m)
 			trace(s, "agent %d: start of %d refused: the lease ended", k, m->inst);
 			break;
 		}
-		agent_start(s, k, m->inst);
+		agent_start(s, k, m->inst, m);
 		break;
 	case M_STOP:
 		if (order_take(s, k, m))
 			agent_stop(s, k, m->inst, m->forget);
+		break;
+	case M_SIGNAL:
+		if (order_take(s, k, m))
+			agent_signal(s, k, m);
 		break;
 	default:
 		break;
@@ -1275,6 +1500,7 @@ static void agent_resume(sim *s, int k)
 	a->seq = 0;
 	memset(&a->oin, 0, sizeof a->oin);
 	a->oin.grace_ms = 1000;
+	a->welcome_epoch = 0;
 	a->l = (lease){ .at = a->keeper_at, .ms = a->keeper_ms };
 	a->welcomed = false;
 	a->next_knock = s->now;
@@ -1375,6 +1601,11 @@ static void requests(sim *s)
 {
 	int i = (int)(rnd(s) % SVCS);
 	req *q;
+
+	/* rsctl reload or kill: not an operation, answered at once, so not
+	 * kept among the requests (nor held by one in flight) */
+	if (s->rsd_up && chance(s, 20))
+		rsd_signal(s, (int)(rnd(s) % SVCS), chance(s, 250));
 
 	if (!chance(s, 30) || s->busy[i] >= 0 || s->nrq >= REQ_MAX)
 		return;
@@ -1511,6 +1742,13 @@ static void final_check(sim *s)
 	for (size_t r = 0; r < s->nrq && !s->failed; r++)
 		if (s->rq[r].state == RS_WAIT || s->rq[r].state == RS_COMMITTED)
 			fail(s, "request %zu never ended", r);
+	/* resent until taken: a Signal rsd did not void was carried out */
+	for (size_t j = 0; j < s->nsig && !s->failed; j++)
+		if (!s->sig[j].voided && s->sig[j].applied != 1)
+			fail(s, "Signal %llu of epoch %llu to node %d (instance %d) was "
+			     "carried out %u times", (unsigned long long)s->sig[j].order,
+			     (unsigned long long)s->sig[j].epoch, s->sig[j].node,
+			     s->sig[j].inst, s->sig[j].applied);
 }
 
 /* Hellos rsd coalesced, and all it took, over the schedules run. */
@@ -1593,6 +1831,19 @@ Test(sim, cluster_keeps_its_promises_despite_faults, .timeout = 300)
 	cr_expect(count < 100 || sim_coalesced > count,
 		  "only %llu Hellos coalesced in %lu schedules",
 		  (unsigned long long)sim_coalesced, count);
+	/* ... and the Signal checks: copies skipped as duplicates, refused
+	 * from an older epoch, carried out to a process and to none */
+	cr_log_info("Signal copies: %llu carried out (%llu to a process), %llu "
+		    "duplicates, %llu gaps, %llu refused (%llu of an older epoch)",
+		    (unsigned long long)sim_sig_verdict[ORD_APPLY],
+		    (unsigned long long)sim_sig_hit,
+		    (unsigned long long)sim_sig_verdict[ORD_DUP],
+		    (unsigned long long)sim_sig_verdict[ORD_GAP],
+		    (unsigned long long)sim_sig_verdict[ORD_REFUSE],
+		    (unsigned long long)sim_sig_stale);
+	cr_expect(count < 100 || (sim_sig_verdict[ORD_DUP] && sim_sig_stale &&
+				  sim_sig_hit && sim_sig_moot),
+		  "the Signal checks were not exercised");
 }
 
 /*
