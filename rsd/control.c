@@ -1267,6 +1267,11 @@ static json_t *op_json(const rsd_pending *p, const char *label)
 #define RSD_PAGE_ROWS_MAX  1000
 #define RSD_PAGE_JSON_MAX  100
 #define RSD_PAGE_NODES_MAX 250
+/* A filter that keeps few rows (--state failed) would otherwise look at
+ * every service in one page (2,500 services, 150,000 instances: ~40 ms):
+ * a page ends after this many services looked at, even with no row in
+ * it; its cursor says where the next one goes on. */
+#define RSD_PAGE_SVCS_MAX  64
 #define RSD_PAGE_BYTES    (256u << 10)
 #define RSD_UNPAGED_MAX   (RS_FRAME_MAX - (64u << 10))
 
@@ -1588,7 +1593,7 @@ static void do_status(rsd *d, const net_peer *peer, const rs_request *rq)
 	rsd_svc **named = NULL, **v;
 	rsd_label_buf buf = { 0 };
 	const rsd_label *l;
-	size_t n, i;
+	size_t n, i, k;
 	row_filter f;
 	page_buf pb;
 
@@ -1611,8 +1616,9 @@ static void do_status(rsd *d, const net_peer *peer, const rs_request *rq)
 	 * sorted once (until one is added), each one's instances found by
 	 * label */
 	page_init(&pb, rq);
-	for (i = page_start((void *const *)v, n, svc_key, rq->page_after);
-	     i < n && !page_full(&pb); i++) {
+	for (i = page_start((void *const *)v, n, svc_key, rq->page_after), k = 0;
+	     i < n && !page_full(&pb) &&
+	     (pb.limit_rows == SIZE_MAX || k < RSD_PAGE_SVCS_MAX); i++, k++) {
 		size_t rows;
 
 		if (!(l = rsd_label_view(d, v[i]->s.spec.label, &buf))) {

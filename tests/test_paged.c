@@ -746,3 +746,82 @@ Test(paged, rows_are_the_json_rows, .init = setup2, .fini = teardown,
 	net_shutdown();
 	h_pass();
 }
+
+/* A filter that keeps one row past many services: rsd looks at a bounded
+ * number of services a page (RSD_PAGE_SVCS_MAX, 64), so the first page
+ * comes back with no row and a cursor, the next has the row; rsctl
+ * prints the one row either way. */
+#define MANY 70
+
+static bool m69_down_fn(void *arg)
+{
+	json_t *j = h_json(h_rsctl("--json", "status", "m69", NULL));
+	const json_t *in = json_array_get(json_object_get(json_array_get(
+		json_object_get(j, "services"), 0), "instances"), 0);
+
+	(void)arg;
+	return in && !strcmp(json_string_value(json_object_get(in, "state")), "down");
+}
+
+Test(paged, a_sparse_filter_pages_through_empty_pages, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	static char yaml[MANY * 200];
+	size_t off = (size_t)snprintf(yaml, sizeof yaml, "services:\n"), want = MANY, rows;
+	char after[RS_CURSOR_MAX] = "";
+	int pages = 0, with_row = 0, empty = 0;
+	json_t *j;
+
+	for (int i = 0; i < MANY; i++)
+		off += (size_t)snprintf(yaml + off, sizeof yaml - off,
+					"  - label: m%02d\n    command: [%s, --ready]\n", i,
+					h_notifysvc());
+	cr_assert_lt(off, sizeof yaml);
+	assert_code(h_rsctl_t(120000, "--timeout", "100", "apply", write_file("many.yaml", yaml),
+			      NULL), 0, "apply of 70 services");
+	cr_assert(h_wait_until(running_fn, &want, 60000), "not every service runs");
+	assert_code(h_rsctl("down", "m69", NULL), 0, "down m69");
+	cr_assert(h_wait_until(m69_down_fn, NULL, 10000), "m69's instance is not down");
+	/* straight to rsd, rows and JSON: pages until the cursor ends */
+	for (int rows_mode = 0; rows_mode < 2; rows_mode++) {
+		after[0] = '\0';
+		pages = with_row = empty = 0;
+		do {
+			rs_msg rep;
+
+			cr_assert_eq(call_status(rows_mode, after, 1000, "", "down", NULL, &rep),
+				     RS_OK, "%s", rep.u.reply.message);
+			if (rows_mode) {
+				rows = rep.u.reply.nrows;
+			} else {
+				j = json_loads(rep.u.reply.json, 0, NULL);
+				cr_assert_not_null(j);
+				rows = json_array_size(json_object_get(j, "services"));
+				json_decref(j);
+			}
+			with_row += rows > 0;
+			empty += rows == 0;
+			snprintf(after, sizeof after, "%s", rep.u.reply.next_page);
+			rs_msg_clear(&rep);
+			cr_assert_lt(++pages, 10, "paging does not end");
+		} while (after[0]);
+		cr_assert_eq(pages, 2, "%s: %d pages for %d services", rows_mode ? "rows" : "JSON",
+			     pages, MANY);
+		cr_assert_eq(empty, 1, "the first page looked at 64 services and kept none");
+		cr_assert_eq(with_row, 1);
+	}
+	/* rsctl: the one service, in the table and in JSON */
+	j = ctl_json("status", "--state", "down", NULL);
+	cr_assert_eq(json_array_size(json_object_get(j, "services")), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(
+		json_object_get(j, "services"), 0), "label")), "m69");
+	json_decref(j);
+	{
+		const h_res *r = h_rsctl("status", "--state", "down", NULL);
+
+		assert_code(r, 0, "status --state down");
+		cr_assert(strstr(r->out, "m69"), "%s", r->out);
+	}
+	net_shutdown();
+	h_pass();
+}
