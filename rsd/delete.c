@@ -90,15 +90,11 @@ static size_t dependents(rsd *d, const char *label, char *out, size_t n)
  * service's series end with it. */
 static void drop_counters(rsd *d, const char *label)
 {
-	for (rsd_counter **pp = &d->counters; *pp;) {
-		rsd_counter *c = *pp;
+	rsd_counter *c;
 
-		if (!strcmp(c->label, label)) {
-			*pp = c->next;
-			free(c);
-		} else {
-			pp = &c->next;
-		}
+	while ((c = rsd_label_counters(d, label))) {
+		rsd_counter_unlink(d, c);
+		free(c);
 	}
 }
 

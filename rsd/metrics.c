@@ -16,73 +16,42 @@
 #include "version.h"
 #include "wire.h"
 
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* One counter family from d->counters of the given kind; by_node adds the
- * node and reason labels. A family by label alone has a series for every
- * service, at 0 until it first counts: an alert's increase() over a
- * series that appears at 1 is 0, and the first failure never fired. */
-static void counter_family(rsd *d, prom_buf *b, const char *kind,
-			   const char *name, const char *help, bool by_node)
-{
-	const char **seen = NULL;
-	size_t n = 0, k = 0;
-
-	prom_family(b, name, "counter", help);
-	for (rsd_counter *c = d->counters; c; c = c->next) {
-		if (strcmp(c->kind, kind) != 0)
-			continue;
-		n++;
-		if (by_node)
-			prom_sample(b, name, (double)c->n, "label", c->label,
-				    "node", c->node, "reason", c->reason, NULL);
-		else
-			prom_sample(b, name, (double)c->n, "label", c->label, NULL);
-	}
-	if (by_node || (n && !(seen = malloc(n * sizeof *seen))))
-		return;
-	for (rsd_counter *c = d->counters; c; c = c->next)
-		if (!strcmp(c->kind, kind))
-			seen[k++] = c->label;
-	if (k)   /* (qsort and bsearch want an array, even of none) */
-		qsort(seen, k, sizeof *seen, str_cmp);
-	for (rsd_svc *s = d->svcs; s; s = s->next) {
-		const char *label = s->s.spec.label;
-
-		if (!k || !bsearch(&label, seen, k, sizeof *seen, str_cmp))
-			prom_sample(b, name, 0, "label", label, NULL);
-	}
-	free(seen);
-}
-
-static void count_kinds(rsd *d, prom_buf *b)
-{
-	counter_family(d, b, "restart", "rs_instance_restarts_total",
-		       "Restarts of instances seen by this rsd, by label, node and reason.",
-		       true);
-	counter_family(d, b, "critical", "rs_critical_failures_total",
-		       "Permanent failures of critical services, by label.", false);
-	counter_family(d, b, "watchdog", "rs_watchdog_misses_total",
-		       "Instances killed for a missing WATCHDOG=1, by label.", false);
-}
-
 /* /metrics in parts (lib/httpd.h httpd_stream_fn): at 150,000 instances
  * the exposition is ~20 MB, 0.36-0.39 s to write at once (5,000 agents,
  * bench/scale.py), every control request and agent message waiting
- * behind it at each scrape. The two instance families go service by
- * service in label order, a part of about MS_PART bytes at a time; the
- * cursor is the last label written, so a service added or removed between
- * parts is written once or not at all, and nothing is held that could be
- * freed meanwhile. The rest (by node and by service, ~15,000 lines at
- * 5,000 nodes) is the last part. Families are whole (one HELP/TYPE, their
- * samples together); the parts are not one snapshot, as two scrapes are
- * not. */
+ * behind it at each scrape. The families by instance and by service go
+ * service by service in label order (ms_fam), a part of about MS_PART
+ * bytes at a time; the cursor is the last label written, so a service
+ * added or removed between parts is written once or not at all, and
+ * nothing is held that could be freed meanwhile. The rest (by node,
+ * ~5,000 lines at 5,000 nodes, and rsd's own) is the last part. Families
+ * are whole (one HELP/TYPE, their samples together); the parts are not
+ * one snapshot, as two scrapes are not. */
 #define MS_PART (64u << 10)
 
-enum { MS_UP, MS_RESTARTS, MS_REST };
+/* The families written service by service, in this order. A family by
+ * label alone has a series for every service, at 0 until it first counts:
+ * an alert's increase() over a series that appears at 1 is 0, and the
+ * first failure never fired. A counter whose service is gone is not
+ * written (rsctl delete drops them). */
+enum { MS_UP, MS_RESTARTS, MS_RESTARTS_TOTAL, MS_CRITICAL, MS_WATCHDOG, MS_REST };
+
+static const struct {
+	const char *name, *type, *help, *kind;   /* kind: rsd_count's */
+} ms_fam[MS_REST] = {
+	[MS_UP] = { "rs_instance_up", "gauge",
+		    "1 if the instance is running (ready), else 0.", NULL },
+	[MS_RESTARTS] = { "rs_instance_restarts", "gauge",
+			  "Restarts of the instance since it was brought up (as its agent counts).",
+			  NULL },
+	[MS_RESTARTS_TOTAL] = { "rs_instance_restarts_total", "counter",
+				"Restarts of instances seen by this rsd, by label, node and reason.",
+				"restart" },
+	[MS_CRITICAL] = { "rs_critical_failures_total", "counter",
+			  "Permanent failures of critical services, by label.", "critical" },
+	[MS_WATCHDOG] = { "rs_watchdog_misses_total", "counter",
+			  "Instances killed for a missing WATCHDOG=1, by label.", "watchdog" },
+};
 
 typedef struct mstream {
 	int      stage;
@@ -91,22 +60,54 @@ typedef struct mstream {
 	uint64_t by_state[RS_IS__NR];   /* counted as MS_UP writes them */
 } mstream;
 
-/* One instance family's next part: the services after x->after. */
-static void instance_part(rsd *d, mstream *x, prom_buf *b)
+/* One service's samples of the stage's family. */
+static void svc_samples(rsd *d, mstream *x, prom_buf *b, const char *label)
 {
-	const char *name = x->stage == MS_UP ? "rs_instance_up" : "rs_instance_restarts";
+	const char *name = ms_fam[x->stage].name, *kind = ms_fam[x->stage].kind;
+	char id[32];
+	uint64_t sum = 0;
+
+	if (!kind) {
+		for (rsd_inst *in = rsd_label_insts(d, label); in;
+		     in = rsd_label_insts_next(d, in)) {
+			const rs_iinfo *f = &in->si.info;
+
+			snprintf(id, sizeof id, "%llu", (unsigned long long)f->id);
+			if (x->stage == MS_UP && (unsigned)f->state < RS_IS__NR)
+				x->by_state[f->state]++;
+			prom_sample(b, name, x->stage == MS_UP ? f->state == RS_IS_RUNNING :
+				    f->restarts, "label", label, "node", in->si.node,
+				    "instance", id, NULL);
+		}
+		return;
+	}
+	for (rsd_counter *c = rsd_label_counters(d, label); c;
+	     c = rsd_label_counters_next(d, c)) {
+		if (strcmp(c->kind, kind) != 0)
+			continue;
+		if (x->stage == MS_RESTARTS_TOTAL)
+			prom_sample(b, name, (double)c->n, "label", label, "node", c->node,
+				    "reason", c->reason, NULL);
+		else
+			sum += c->n;   /* one series a label, whatever the node */
+	}
+	if (x->stage != MS_RESTARTS_TOTAL)
+		prom_sample(b, name, (double)sum, "label", label, NULL);
+}
+
+/* The stage's next part: the services after x->after. */
+static void svc_part(rsd *d, mstream *x, prom_buf *b)
+{
 	size_t n, i = 0, start = b->len;
 	rsd_svc **v = rsd_svcs_sorted(d, &n);
-	char id[32];
 
 	if (!v) {
 		b->oom = 1;
 		return;
 	}
 	if (!x->begun) {
-		prom_family(b, name, "gauge", x->stage == MS_UP ?
-			    "1 if the instance is running (ready), else 0." :
-			    "Restarts of the instance since it was brought up (as its agent counts).");
+		prom_family(b, ms_fam[x->stage].name, ms_fam[x->stage].type,
+			    ms_fam[x->stage].help);
 		x->begun = true;
 	}
 	if (x->after[0]) {   /* the first label after the cursor */
@@ -123,20 +124,8 @@ static void instance_part(rsd *d, mstream *x, prom_buf *b)
 		i = lo;
 	}
 	for (; i < n && b->len - start < MS_PART && !b->oom; i++) {
-		const char *label = v[i]->s.spec.label;
-
-		for (rsd_inst *in = rsd_label_insts(d, label); in;
-		     in = rsd_label_insts_next(d, in)) {
-			const rs_iinfo *f = &in->si.info;
-
-			snprintf(id, sizeof id, "%llu", (unsigned long long)f->id);
-			if (x->stage == MS_UP && (unsigned)f->state < RS_IS__NR)
-				x->by_state[f->state]++;
-			prom_sample(b, name, x->stage == MS_UP ? f->state == RS_IS_RUNNING :
-				    f->restarts, "label", label, "node", in->si.node,
-				    "instance", id, NULL);
-		}
-		rs_strlcpy(x->after, label, sizeof x->after);
+		svc_samples(d, x, b, v[i]->s.spec.label);
+		rs_strlcpy(x->after, v[i]->s.spec.label, sizeof x->after);
 	}
 	if (i == n) {
 		x->stage++;
@@ -160,7 +149,7 @@ static int metrics_stream(void *arg, void **state, prom_buf *b)
 		return 0;
 	}
 	if (x->stage < MS_REST) {
-		instance_part(d, x, b);
+		svc_part(d, x, b);
 		if (!b->oom)
 			return 1;
 	} else {
@@ -187,7 +176,6 @@ static void metrics_rest(rsd *d, const mstream *x, prom_buf *b)
 	for (int s = RS_IS_PENDING; s < RS_IS__NR; s++)
 		prom_sample(b, "rs_instances", (double)x->by_state[s],
 			    "state", rs_istate_to_string(s), NULL);
-	count_kinds(d, b);
 
 	for (rsd_node *n = d->nodes; n; n = n->next)
 		if ((unsigned)n->n.state < RS_NS__NR)
@@ -376,7 +364,11 @@ void rsd_count(rsd *d, const char *kind, const char *label, const char *node,
 {
 	rsd_counter *c;
 
-	for (c = d->counters; c; c = c->next)
+	/* by hash: one per (label, node, reason), 150,000 after a cluster's
+	 * every instance restarted once, and each restart counts */
+	c = d->tcounters.broken ? d->counters :
+	    rsd_tab_chain(&d->tcounters, rsd_counter_hash(kind, label, node, reason));
+	for (; c; c = d->tcounters.broken ? c->next : rsd_tab_next(&d->tcounters, c))
 		if (!strcmp(c->kind, kind) && !strcmp(c->label, label) &&
 		    !strcmp(c->node, node) && !strcmp(c->reason, reason))
 			break;
@@ -388,8 +380,7 @@ void rsd_count(rsd *d, const char *kind, const char *label, const char *node,
 		rs_strlcpy(c->label, label, sizeof c->label);
 		rs_strlcpy(c->node, node, sizeof c->node);
 		rs_strlcpy(c->reason, reason, sizeof c->reason);
-		c->next = d->counters;
-		d->counters = c;
+		rsd_counter_link(d, c);
 	}
 	c->n++;
 }

@@ -823,6 +823,75 @@ static uint64_t hash_inst_label(const void *e)
 	return rsd_tab_hash_str(((const rsd_inst *)e)->si.info.label);
 }
 
+uint64_t rsd_counter_hash(const char *kind, const char *label, const char *node,
+			  const char *reason)
+{
+	uint64_t h = rsd_tab_hash_str(kind);
+
+	h = rsd_tab_hash_u64(h ^ rsd_tab_hash_str(label));
+	h = rsd_tab_hash_u64(h ^ rsd_tab_hash_str(node));
+	return rsd_tab_hash_u64(h ^ rsd_tab_hash_str(reason));
+}
+
+static uint64_t hash_counter(const void *e)
+{
+	const rsd_counter *c = e;
+
+	return rsd_counter_hash(c->kind, c->label, c->node, c->reason);
+}
+
+static uint64_t hash_counter_label(const void *e)
+{
+	return rsd_tab_hash_str(((const rsd_counter *)e)->label);
+}
+
+static bool counter_of(const void *e, const void *label)
+{
+	return strcmp(((const rsd_counter *)e)->label, label) == 0;
+}
+
+void rsd_counter_link(rsd *d, rsd_counter *c)
+{
+	c->prev = NULL;
+	c->next = d->counters;
+	if (c->next)
+		c->next->prev = c;
+	d->counters = c;
+	(void)rsd_tab_add(&d->tcounters, c);   /* else broken: finds walk */
+	(void)rsd_tab_add(&d->tcnt_label, c);
+}
+
+void rsd_counter_unlink(rsd *d, rsd_counter *c)
+{
+	*(c->prev ? &c->prev->next : &d->counters) = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
+	rsd_tab_del(&d->tcounters, c);
+	rsd_tab_del(&d->tcnt_label, c);
+}
+
+static rsd_counter *walk_counters(rsd_counter *c, const char *label)
+{
+	while (c && strcmp(c->label, label) != 0)
+		c = c->next;
+	return c;
+}
+
+rsd_counter *rsd_label_counters(rsd *d, const char *label)
+{
+	if (d->tcnt_label.broken)
+		return walk_counters(d->counters, label);
+	return rsd_tab_first(&d->tcnt_label, rsd_tab_hash_str(label), counter_of, label);
+}
+
+rsd_counter *rsd_label_counters_next(rsd *d, const rsd_counter *c)
+{
+	if (d->tcnt_label.broken)
+		return walk_counters(c->next, c->label);
+	return rsd_tab_more(&d->tcnt_label, c, counter_of, c->label);
+}
+
 static bool inst_on(const void *e, const void *node)
 {
 	return strcmp(((const rsd_inst *)e)->si.node, node) == 0;
@@ -840,6 +909,8 @@ void rsd_tables_init(rsd *d)
 	rsd_tab_init(&d->tnodes, offsetof(rsd_node, hnext), hash_node);
 	rsd_tab_init(&d->tbynode, offsetof(rsd_inst, nnext), hash_inst_node);
 	rsd_tab_init(&d->tbylabel, offsetof(rsd_inst, lnext), hash_inst_label);
+	rsd_tab_init(&d->tcounters, offsetof(rsd_counter, hnext), hash_counter);
+	rsd_tab_init(&d->tcnt_label, offsetof(rsd_counter, lnext), hash_counter_label);
 	d->insts_gen = 1;   /* a service's cut-off (sup_gen 0) is not known */
 }
 
@@ -989,6 +1060,18 @@ int rsd_tables_check(rsd *d, char *why, size_t len)
 				 i, d->nheap[i]->n.name);
 			return -EINVAL;
 		}
+	{
+		size_t nc = 0;
+
+		for (rsd_counter *c = d->counters; c; c = c->next)
+			nc++;
+		if ((!d->tcounters.broken && d->tcounters.n != nc) ||
+		    (!d->tcnt_label.broken && d->tcnt_label.n != nc)) {
+			snprintf(why, len, "%zu counters, %zu by their keys", nc,
+				 d->tcounters.n);
+			return -EINVAL;
+		}
+	}
 	{
 		/* the period's list: every node once, the one heard longest
 		 * ago first, its links both ways */
@@ -2180,6 +2263,8 @@ void rsd_free(rsd *d)
 	d->nheap_n = d->nheap_cap = 0;
 	rsd_tab_free(&d->tbynode);
 	rsd_tab_free(&d->tbylabel);
+	rsd_tab_free(&d->tcounters);
+	rsd_tab_free(&d->tcnt_label);
 	free(d->watch);
 	d->watch = NULL;
 	d->nwatch = d->watch_cap = 0;

@@ -211,7 +211,9 @@ typedef struct rsd_parked {
 
 /* A counter keyed by kind ("restart", "watchdog"), label, node, reason. */
 typedef struct rsd_counter {
-	struct rsd_counter *next;
+	struct rsd_counter *next, *prev;
+	struct rsd_counter *hnext;    /* its chain in d->tcounters */
+	struct rsd_counter *lnext;    /* its chain in d->tcnt_label */
 	char     kind[16];
 	char     label[RS_LABEL_MAX];
 	char     node[RS_NODE_MAX];
@@ -264,6 +266,8 @@ typedef struct rsd {
 	/* instances by node and by label (several under one key): walk
 	 * them with rsd_node_insts / rsd_label_insts */
 	rsd_tab         tbynode, tbylabel;
+	rsd_tab         tcounters;        /* d->counters by their four keys */
+	rsd_tab         tcnt_label;       /* ... and by label (/metrics) */
 	uint64_t        mark_gen;         /* placement's (rsd_node.mark) */
 	/* every node, a binary min-heap by (live, name): placement looks
 	 * at the least loaded first and stops at the first that wins,
@@ -441,6 +445,15 @@ void rsd_converge_due(rsd *d, const char *label);
 void rsd_inst_link(rsd *d, rsd_inst *in);
 void rsd_inst_unlink(rsd *d, rsd_inst **pp);
 void rsd_node_link(rsd *d, rsd_node *n);
+/* The hash of a counter's keys (d->tcounters; rsd_count). */
+uint64_t rsd_counter_hash(const char *kind, const char *label, const char *node,
+			  const char *reason);
+/* A counter added (rsd_count) or about to be freed: its tables. */
+void rsd_counter_link(rsd *d, rsd_counter *c);
+void rsd_counter_unlink(rsd *d, rsd_counter *c);
+/* label's counters (any kind, any node), or NULL; the next one after c. */
+rsd_counter *rsd_label_counters(rsd *d, const char *label);
+rsd_counter *rsd_label_counters_next(rsd *d, const rsd_counter *c);
 /* n's sm.heard_ms changed (a message, a Hello, or one undone): its place
  * in d->quiet_*. O(1) when it was heard now. */
 void rsd_node_heard(rsd *d, rsd_node *n);

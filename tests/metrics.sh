@@ -156,6 +156,20 @@ bg "$BUILD/agent/rs-agent" --node m2 --rsd "$AGENTS" --state-dir "$TMP/m2" --tok
 m2=$BG_PID
 wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_nodes{state=\"up\"} 2$'" \
     || fail "rs_nodes{state=up} is not 2 with two agents"
+# watchdog misses on both nodes of one service: one series, their sum
+# (rsd counts them per node; the family is by label)
+"${RSCTL[@]}" up wd2 --replicas 2 --period 0.3 -- "$BUILD/tests/notifysvc" --ready \
+    --watchdog 100 --watchdog-stop-after 600 >/dev/null || fail "up wd2"
+wait_for 20 bash -c "curl -sf http://$METRICS/metrics >'$TMP/m4.txt' &&
+    grep -q '^rs_instance_restarts_total{label=\"wd2\",node=\"m1\",' '$TMP/m4.txt' &&
+    grep -q '^rs_instance_restarts_total{label=\"wd2\",node=\"m2\",' '$TMP/m4.txt'" \
+    || fail "wd2 did not miss its watchdog on both nodes: $(grep wd2 "$TMP/m4.txt")"
+[ "$(grep -c '^rs_watchdog_misses_total{label="wd2"}' "$TMP/m4.txt")" = 1 ] \
+    || fail "rs_watchdog_misses_total of wd2 once a node: $(grep '^rs_watchdog_misses_total{label="wd2"}' "$TMP/m4.txt")"
+grep -qE '^rs_watchdog_misses_total\{label="wd2"\} ([2-9]|[1-9][0-9]+)$' "$TMP/m4.txt" \
+    || fail "rs_watchdog_misses_total of wd2 is not the sum of both nodes'"
+promtool check metrics <"$TMP/m4.txt" || fail "promtool check metrics (two nodes' misses)"
+"${RSCTL[@]}" down wd2 >/dev/null
 kill -9 $m2
 wait_for 15 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_nodes{state=\"lost\"} 1$'" \
     || fail "rs_nodes{state=lost} did not go up when an agent died"
