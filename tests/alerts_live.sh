@@ -25,18 +25,8 @@ set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d /tmp/rs-alerts.XXXXXX)
-cleanup() {
-    local rc=$?
-    kill_started
-    if [ $rc -ne 0 ]; then
-        echo "--- FAILED; alerts: $(cat "$TMP/alerts.json" 2>/dev/null)"
-        echo "--- logs:"; tail -n 20 "$TMP"/*.log 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-    exit $rc
-}
-trap cleanup EXIT
+test_tmpdir alerts
+on_failure() { echo "--- alerts: $(cat "$TMP/alerts.json" 2>/dev/null)"; }
 command -v prometheus >/dev/null || fail "prometheus missing (apt-get install prometheus)"
 
 start_cluster a1

@@ -24,17 +24,7 @@ set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 . "$(dirname "$0")/lib.sh"
-TMP=$(mktemp -d /tmp/rs-compl.XXXXXX)
-cleanup() {
-    local rc=$?
-    kill_started
-    if [ $rc -ne 0 ]; then
-        echo "--- FAILED; logs:"; tail -n 20 "$TMP"/*.log 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-    exit $rc
-}
-trap cleanup EXIT
+test_tmpdir compl
 command -v python3 >/dev/null || fail "python3 missing"
 RSCTL_BIN=$BUILD/ctl/rsctl
 

@@ -11,17 +11,8 @@
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
-TMP=$(mktemp -d /tmp/rs-knock.XXXXXX)
-cleanup() {
-    local rc=$?
-    kill_started
-    if [ $rc -ne 0 ]; then
-        echo "--- FAILED; logs:"; tail -n 30 "$TMP"/*.log 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-    exit $rc
-}
-trap cleanup EXIT
+LOG_LINES=30
+test_tmpdir knock
 
 start_rsd() {   # start_rsd CONTROL AGENTS LOG
     : >"$TMP/ready"

@@ -36,6 +36,28 @@ kill_started() {
     done
 }
 
+# test_tmpdir NAME: TMP, a new directory /tmp/rs-NAME.XXXXXX, and an EXIT
+# trap that kills what the test started (kill_started), runs the test's
+# test_cleanup if it has one, and, when the test failed, its on_failure if
+# it has one and the last LOG_LINES (20) lines of $TMP/*.log and of
+# $FAIL_LOGS (globs); then removes $TMP and exits with the test's code.
+test_tmpdir() {
+    TMP=$(mktemp -d "/tmp/rs-$1.XXXXXX")
+    trap test_exit EXIT
+}
+test_exit() {
+    local rc=$?
+    kill_started
+    if declare -F test_cleanup >/dev/null; then test_cleanup || true; fi
+    if [ $rc -ne 0 ]; then
+        if declare -F on_failure >/dev/null; then on_failure || true; fi
+        # shellcheck disable=SC2086 # FAIL_LOGS holds globs
+        echo "--- FAILED; logs:"; tail -n "${LOG_LINES:-20}" "$TMP"/*.log ${FAIL_LOGS:-} 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+    exit $rc
+}
+
 # ready_field FILE KEY: the value of KEY=VALUE in a --ready-fd line.
 ready_field() { sed -n "s/.*$2=\([^ ]*\).*/\1/p" "$1" | tr -d '\n'; }
 

@@ -17,18 +17,10 @@ set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d /tmp/rs-metrics.XXXXXX)
-cleanup() {
-    local rc=$?
-    kill_started
+test_tmpdir metrics
+test_cleanup() {
     if [ -f "$TMP/svc.pid" ]; then kill -9 "$(cat "$TMP/svc.pid")" 2>/dev/null || true; fi
-    if [ $rc -ne 0 ]; then
-        echo "--- FAILED; logs:"; tail -n 20 "$TMP"/*.log 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-    exit $rc
 }
-trap cleanup EXIT
 command -v promtool >/dev/null || fail "promtool missing (apt-get install prometheus)"
 
 start_cluster m1 --node-ttl 2

@@ -14,17 +14,7 @@
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
-TMP=$(mktemp -d /tmp/rs-nodename.XXXXXX)
-cleanup() {
-    local rc=$?
-    kill_started
-    if [ $rc -ne 0 ]; then
-        echo "--- FAILED; logs:"; tail -n 20 "$TMP"/*.log 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-    exit $rc
-}
-trap cleanup EXIT
+test_tmpdir nodename
 export RS_TEST_HOST="nodename-${TMP##*.}"
 
 # as_host NAME CMD...: execs CMD (the caller's pid: run it in a subshell,

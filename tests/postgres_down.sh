@@ -23,17 +23,8 @@ if [ "$(id -u)" = 0 ]; then
     id postgres >/dev/null 2>&1 || { echo "SKIP: root, and no user postgres"; exit 77; }
     AS=(runuser -u postgres --)
 fi
-TMP=$(mktemp -d /tmp/rs-pg.XXXXXX)
-cleanup() {
-    local rc=$?
-    kill_started
-    if [ $rc -ne 0 ]; then
-        echo "--- FAILED; logs:"; tail -n 20 "$TMP"/*.log "$TMP"/db1/logs/* 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-    exit $rc
-}
-trap cleanup EXIT
+test_tmpdir pg
+FAIL_LOGS="$TMP/db1/logs/*"
 chmod 755 "$TMP"
 mkdir -m 700 "$TMP/data"
 if [ ${#AS[@]} -gt 0 ]; then chown postgres: "$TMP/data"; fi

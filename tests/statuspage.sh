@@ -10,18 +10,10 @@
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
-TMP=$(mktemp -d /tmp/rs-page.XXXXXX)
-cleanup() {
-    local rc=$?
-    kill_started
+test_tmpdir page
+test_cleanup() {
     if [ -f "$TMP/svc.pid" ]; then kill -9 "$(cat "$TMP/svc.pid")" 2>/dev/null || true; fi
-    if [ $rc -ne 0 ]; then
-        echo "--- FAILED; logs:"; tail -n 20 "$TMP"/*.log 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-    exit $rc
 }
-trap cleanup EXIT
 BROWSER=$(command -v chromium || true)
 [ -n "$BROWSER" ] || fail "chromium missing (apt-get install chromium)"
 
