@@ -24,7 +24,8 @@
  * bytes at a time; the cursor is the last label written, so a service
  * added or removed between parts is written once or not at all, and
  * nothing is held that could be freed meanwhile. The rest (by node,
- * ~5,000 lines at 5,000 nodes, and rsd's own) is the last part. Families
+ * ~5,000 lines at 5,000 nodes, rs_backoff_seconds, rsd's own) is the
+ * last part. Families
  * are whole (one HELP/TYPE, their samples together); the parts are not
  * one snapshot, as two scrapes are not. */
 #define MS_PART (64u << 10)
@@ -160,7 +161,8 @@ static int metrics_stream(void *arg, void **state, prom_buf *b)
 	return 0;
 }
 
-/* The last part: everything but the instance families. */
+/* The last part: everything but the families of ms_fam (what is by node,
+ * rs_backoff_seconds by service, rsd's own). */
 static void metrics_rest(rsd *d, const mstream *x, prom_buf *b)
 {
 	uint64_t nodes[RS_NS__NR] = { 0 };
