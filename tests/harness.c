@@ -165,6 +165,17 @@ const char *h_path(const char *name)
 	return intern(buf);
 }
 
+const char *h_save(const char *name, const char *text)
+{
+	const char *path = h_path(name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	cr_assert(fd >= 0, "cannot write %s: %s", path, strerror(errno));
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
 /* A key file rsd keeps beside its db (admin.cred, join.token). */
 static const char *key_path(const char *name)
 {

@@ -101,6 +101,9 @@ pid_t h_keeper_pid(int i);
 const char *h_notifysvc(void);
 const char *h_sockserv(void);           /* tests/helpers/sockserv.c */
 const char *h_path(const char *name);
+/* Writes text to NAME in the temp dir (mode 0600: credentials too);
+ * returns its path. */
+const char *h_save(const char *name, const char *text);
 
 /* Starts rsd again on the same endpoints and db (after it died or was
  * killed with h_kill_rsd). */

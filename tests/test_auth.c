@@ -51,18 +51,6 @@ static const char *bin(const char *rel)
 	return b;
 }
 
-/* Writes text to a file in the temp dir with mode 0600; returns its path. */
-static const char *save(const char *name, const char *text)
-{
-	const char *path = h_path(name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	cr_assert(fd >= 0);
-	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	return path;
-}
-
 /* rsctl cred create NAME --role ROLE [--labels P], saved as NAME.cred. */
 static const char *new_cred(const char *name, const char *role, const char *labels)
 {
@@ -74,7 +62,7 @@ static const char *new_cred(const char *name, const char *role, const char *labe
 	assert_code(r, 0, "cred create");
 	cr_assert(strstr(r->out, "secret-key = "), "no credential printed: %s", r->out);
 	snprintf(file, sizeof file, "%s.cred", name);
-	return save(file, r->out);
+	return h_save(file, r->out);
 }
 
 /* rsctl with another credential. */
@@ -246,13 +234,13 @@ Test(auth, unknown_and_revoked_keys, .init = setup1, .fini = teardown,
 	strcpy(fake.name, "mallory");
 	cr_assert_eq(net_keypair(fake.pub, fake.sec), 0);
 	cr_assert_gt(cred_format(&fake, text, sizeof text), 0);
-	r = as(save("fake.cred", text), "down", "keep", NULL);
+	r = as(h_save("fake.cred", text), "down", "keep", NULL);
 	assert_code(r, RS_E_AUTH, "unknown key");
 	/* a credential that pins another rsd's key */
 	fake = adm;
 	cr_assert_eq(net_keypair(fake.server, text), 0);
 	cr_assert_gt(cred_format(&fake, text, sizeof text), 0);
-	assert_code(as(save("other.cred", text), "status", NULL, NULL), RS_E_AUTH,
+	assert_code(as(h_save("other.cred", text), "status", NULL, NULL), RS_E_AUTH,
 		    "another rsd's key");
 	ops = new_cred("otto", "operator", NULL);
 	assert_code(as(ops, "status", NULL, NULL), 0, "before revoke");
@@ -467,7 +455,7 @@ Test(auth, token_rotate_and_node_revoke, .init = setup1, .fini = teardown,
 	cr_assert(f);
 	cr_assert_gt(fread(oldtok, 1, sizeof oldtok - 1, f), 0);
 	fclose(f);
-	snprintf(old, sizeof old, "%s", save("old.token", oldtok));
+	snprintf(old, sizeof old, "%s", h_save("old.token", oldtok));
 	r = h_rsctl("token", "rotate", NULL);
 	assert_code(r, 0, "token rotate");
 	cr_assert(strstr(r->out, "kind = join"), "%s", r->out);

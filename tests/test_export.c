@@ -6,7 +6,6 @@
  * changes nothing, no process restarted, no new generation.
  */
 #include <criterion/criterion.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +18,6 @@
 
 static void setup2(void) { h_setup(2); }
 static void teardown(void) { h_teardown(); }
-
-/* Writes text to a file in the temp dir with mode 0600; returns its path. */
-static const char *save(const char *name, const char *text)
-{
-	const char *path = h_path(name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	cr_assert(fd >= 0);
-	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	return path;
-}
 
 /* "generation pid pid ..." of every service, as status and describe say:
  * what must not change when an apply changes nothing. */
@@ -120,7 +107,7 @@ static const char *site(void)
 Test(export, round_trip_through_apply, .init = setup2, .fini = teardown,
      .timeout = T_TIMEOUT)
 {
-	const char *mf = save("site.yaml", site()), *ex;
+	const char *mf = h_save("site.yaml", site()), *ex;
 	char first[4096], before[4096];
 	const h_res *r;
 	json_t *j;
@@ -138,7 +125,7 @@ Test(export, round_trip_through_apply, .init = setup2, .fini = teardown,
 	cr_assert(strstr(r->out, "ünïcødé"), "%s", r->out);
 	cr_assert_null(strstr(r->out, "ready_timeout: 10"), "a default written: %s", r->out);
 	snprintf(first, sizeof first, "%s", r->out);
-	ex = save("exported.yaml", r->out);
+	ex = h_save("exported.yaml", r->out);
 	cr_assert_str_eq(diff_of(ex), "", "the export differs from the cluster:\n%s", first);
 
 	r = h_rsctl("apply", ex, NULL);
@@ -173,7 +160,7 @@ Test(export, round_trip_through_apply, .init = setup2, .fini = teardown,
 Test(export, labels_unknown_and_roles, .init = setup2, .fini = teardown,
      .timeout = T_TIMEOUT)
 {
-	const char *mf = save("site.yaml", site()), *viewer, *webop;
+	const char *mf = h_save("site.yaml", site()), *viewer, *webop;
 	const h_res *r;
 
 	r = h_rsctl("apply", mf, NULL);
@@ -202,12 +189,12 @@ Test(export, labels_unknown_and_roles, .init = setup2, .fini = teardown,
 
 	r = h_rsctl("cred", "create", "v", "--role", "viewer", NULL);
 	assert_code(r, 0, "cred create viewer");
-	viewer = save("v.cred", r->out);
+	viewer = h_save("v.cred", r->out);
 	r = h_rsctl_v(15000, (const char *const[]){ "--cred", viewer, "export", NULL });
 	assert_code(r, RS_E_FORBIDDEN, "a viewer's export");
 	r = h_rsctl("cred", "create", "w", "--role", "operator", "--labels", "web*", NULL);
 	assert_code(r, 0, "cred create operator web*");
-	webop = save("w.cred", r->out);
+	webop = h_save("w.cred", r->out);
 	r = h_rsctl_v(15000, (const char *const[]){ "--cred", webop, "export", NULL });
 	assert_code(r, RS_E_FORBIDDEN, "a limited operator's export of everything");
 	r = h_rsctl_v(15000, (const char *const[]){ "--cred", webop, "export", "web", NULL });

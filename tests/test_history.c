@@ -4,7 +4,6 @@
  * (tests/harness.c), on the authenticated path; waits on conditions.
  */
 #include <criterion/criterion.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,17 +64,6 @@ static pid_t pid_of(const char *label)
 	cr_assert(h_status_instance(label, &in), "no instance of %s", label);
 	h_track_pid(in.pid);
 	return in.pid;
-}
-
-static const char *save(const char *name, const char *text)
-{
-	const char *path = h_path(name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	cr_assert(fd >= 0);
-	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	return path;
 }
 
 Test(history, revisions_undo_and_to_revision, .init = setup1, .fini = teardown,
@@ -155,7 +143,7 @@ Test(history, revisions_undo_and_to_revision, .init = setup1, .fini = teardown,
 	/* a viewer reads the history with env values masked */
 	r = h_rsctl("cred", "create", "v", "--role", "viewer", NULL);
 	assert_code(r, 0, "cred create viewer");
-	viewer = save("v.cred", r->out);
+	viewer = h_save("v.cred", r->out);
 	j = history(viewer, "web");
 	dump = json_dumps(j, JSON_COMPACT);
 	cr_assert(dump && !strstr(dump, "s1"), "a viewer sees the value: %s", dump);

@@ -894,17 +894,6 @@ Test(ops, crash_event_carries_last_lines, .init = setup1, .fini = teardown,
 
 /* ---- manifests -------------------------------------------------------- */
 
-static const char *write_file(const char *name, const char *text)
-{
-	const char *path = h_path(name);
-	FILE *f = fopen(path, "w");
-
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
-
 /* seq of the first event of `kind` for label, 0 if none */
 static long long event_seq(const char *label, const char *kind)
 {
@@ -934,7 +923,7 @@ Test(ops, apply_converges_in_dependency_order, .init = setup2, .fini = teardown,
 		 "  - label: db\n"
 		 "    command: [%s, --ready, --ready-delay, '400']\n"
 		 "    node: n2\n", h_notifysvc(), h_notifysvc());
-	path = write_file("site.yaml", yaml);
+	path = h_save("site.yaml", yaml);
 	assert_code(h_rsctl("up", "old", "--", h_notifysvc(), "--ready", NULL), 0, "up old");
 
 	r = h_rsctl("--json", "diff", path, NULL);
@@ -1002,7 +991,7 @@ Test(ops, apply_bad_manifests_change_nothing, .init = setup1, .fini = teardown,
 		const h_res *r;
 
 		snprintf(name, sizeof name, "bad%zu.yaml", i);
-		r = h_rsctl("apply", write_file(name, bad[i].yaml), NULL);
+		r = h_rsctl("apply", h_save(name, bad[i].yaml), NULL);
 		assert_code(r, RS_E_INVAL, name);
 		cr_assert(strstr(r->err, bad[i].want), "%s: %s", name, r->err);
 	}
@@ -1060,7 +1049,7 @@ Test(ops, replicas_spread_and_scale, .init = setup3, .fini = teardown,
 	/* scale down to 2 with a manifest */
 	snprintf(yaml, sizeof yaml, "services:\n  - label: web\n    command: [%s, --ready]\n"
 		 "    replicas: 2\n", h_notifysvc());
-	r = h_rsctl("apply", write_file("scale.yaml", yaml), NULL);
+	r = h_rsctl("apply", h_save("scale.yaml", yaml), NULL);
 	assert_code(r, 0, "apply replicas: 2");
 	w.want = 2;
 	cr_assert(h_wait_until(replicas_fn, &w, 10000), "not scaled to 2: %s", w.nodes);
@@ -1129,7 +1118,7 @@ Test(ops, rsd_killed_during_apply_finishes_it, .init = setup1, .fini = teardown,
 		 "  - label: web\n    command: [%s, --ready]\n    depends_on: [db]\n"
 		 "  - label: db\n    command: [%s, --ready, --ready-delay, '4000']\n    notify: notify\n",
 		 h_notifysvc(), h_notifysvc());
-	r = h_rsctl("apply", write_file("slow.yaml", yaml), "--no-block", NULL);
+	r = h_rsctl("apply", h_save("slow.yaml", yaml), "--no-block", NULL);
 	assert_code(r, 0, "apply --no-block");
 	cr_assert(!h_status_instance("web", &in) || in.ninstances == 0,
 		  "web started before db was ready");
@@ -1229,7 +1218,7 @@ Test(ops, progress_lines_on_a_terminal_only, .init = setup3, .fini = teardown,
 	/* apply: its lines, its +/- list and a summary by service */
 	snprintf(yaml, sizeof yaml, "services:\n  - label: db\n    command: [%s, --ready]\n"
 		 "    replicas: 2\n", h_notifysvc());
-	snprintf(args, sizeof args, "apply %s", write_file("progress.yaml", yaml));
+	snprintf(args, sizeof args, "apply %s", h_save("progress.yaml", yaml));
 	r = rsctl_on_tty("LC_ALL=C", args);
 	h_status_instance("db", &in);
 	assert_code(r, 0, "apply on a terminal");
@@ -1515,7 +1504,7 @@ Test(ops, agent_sigterm_stops_1000_services, .init = setup1, .fini = teardown,
 	for (int k = 0; k < N; k++)
 		off += (size_t)snprintf(yaml + off, sizeof yaml - off,
 					"  - {label: m%04d, command: [sleep, '1000'], settle: 0.1}\n", k);
-	r = h_rsctl_t(100000, "apply", write_file("many.yaml", yaml), NULL);
+	r = h_rsctl_t(100000, "apply", h_save("many.yaml", yaml), NULL);
 	assert_code(r, 0, "apply 1000 services");
 	r = h_rsctl("status", "--json", NULL);
 	j = h_json(r);
@@ -1578,7 +1567,7 @@ Test(ops, apply_reports_a_failed_start_at_once, .init = setup1, .fini = teardown
 		 "  - label: bad\n    command: [/bin/false]\n    depends_on: [good]\n",
 		 h_notifysvc());
 	t0 = h_now_ms();
-	r = h_rsctl("apply", write_file("bad.yaml", yaml), NULL);
+	r = h_rsctl("apply", h_save("bad.yaml", yaml), NULL);
 	assert_code(r, RS_E_FAILED, "apply with a service that cannot start");
 	cr_assert(strstr(r->err, "bad failed to start") && strstr(r->err, "retried"),
 		  "apply said: %s", r->err);
@@ -1631,10 +1620,10 @@ Test(ops, apply_stops_in_reverse_dependency_order_and_waits, .init = setup1,
 		 "  - {label: b, command: [sh, -c, \"%s\", b], settle: 0.2, depends_on: [a]}\n"
 		 "  - {label: c, command: [sh, -c, \"%s\", c], settle: 0.2, depends_on: [b]}\n",
 		 cmd, cmd, cmd);
-	r = h_rsctl("apply", write_file("abc.yaml", yaml), NULL);
+	r = h_rsctl("apply", h_save("abc.yaml", yaml), NULL);
 	assert_code(r, 0, "apply a <- b <- c");
 	t0 = h_now_ms();
-	r = h_rsctl("--json", "apply", write_file("none.yaml", "services: []\n"), NULL);
+	r = h_rsctl("--json", "apply", h_save("none.yaml", "services: []\n"), NULL);
 	assert_code(r, 0, "apply services: []");
 	cr_assert_geq(h_now_ms() - t0, 900, "apply answered after %lld ms: before "
 		      "three stops of 0.3 s each", (long long)(h_now_ms() - t0));

@@ -62,17 +62,6 @@ static int call(rs_verb verb, const char *after, uint32_t page_size,
 	return rep->u.reply.code;
 }
 
-static const char *write_file(const char *name, const char *text)
-{
-	const char *path = h_path(name);
-	FILE *f = fopen(path, "w");
-
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
-
 /* `rsctl --json ARGS...` (NULL-terminated), asserting exit 0; its JSON. */
 static json_t *ctl_json(const char *a1, ...)
 {
@@ -174,7 +163,7 @@ static void make_cluster(void)
 
 	off = yaml_services(yaml, sizeof yaml);
 	cr_assert_lt(off, sizeof yaml);
-	r = h_rsctl_t(60000, "--timeout", "50", "apply", write_file("many.yaml", yaml),
+	r = h_rsctl_t(60000, "--timeout", "50", "apply", h_save("many.yaml", yaml),
 		      NULL);
 	assert_code(r, 0, "apply of 12 x 4 replicas");
 	assert_code(h_rsctl("down", DOWNED, NULL), 0, "down " DOWNED);
@@ -684,7 +673,7 @@ static void make_rows_cluster(void)
 	cr_assert_lt(off, sizeof yaml);
 	/* the apply waits for gate to its timeout: it goes on in rsd */
 	r = h_rsctl_t(60000, "--timeout", "300", "apply", "--no-block",
-		      write_file("rows.yaml", yaml), NULL);
+		      h_save("rows.yaml", yaml), NULL);
 	assert_code(r, 0, "apply of 12 x 4 replicas, gate, w0, w1");
 	want = NSVC * NREP + 1;
 	cr_assert(h_wait_until(running_fn, &want, 30000), "not every replica runs");
@@ -777,7 +766,7 @@ Test(paged, a_sparse_filter_pages_through_empty_pages, .init = setup1,
 					"  - label: m%02d\n    command: [%s, --ready]\n", i,
 					h_notifysvc());
 	cr_assert_lt(off, sizeof yaml);
-	assert_code(h_rsctl_t(120000, "--timeout", "100", "apply", write_file("many.yaml", yaml),
+	assert_code(h_rsctl_t(120000, "--timeout", "100", "apply", h_save("many.yaml", yaml),
 			      NULL), 0, "apply of 70 services");
 	cr_assert(h_wait_until(running_fn, &want, 60000), "not every service runs");
 	assert_code(h_rsctl("down", "m69", NULL), 0, "down m69");
