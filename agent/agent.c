@@ -126,7 +126,8 @@ static void replay_ack(agent *ag, uint64_t ack)
 	}
 }
 
-static void replay_push(agent *ag, uint64_t seq, uint8_t *buf, size_t len)
+static void replay_push(agent *ag, uint64_t seq, uint64_t prev, uint8_t *buf,
+			size_t len)
 {
 	replay_ent *e;
 
@@ -134,6 +135,7 @@ static void replay_push(agent *ag, uint64_t seq, uint8_t *buf, size_t len)
 		replay_ack(ag, ag->replay[ag->replay_head].seq); /* drop oldest */
 	e = &ag->replay[(ag->replay_head + ag->replay_len) % AGENT_REPLAY_MAX];
 	e->seq = seq;
+	e->prev = prev;
 	e->buf = buf;
 	e->len = len;
 	ag->replay_len++;
@@ -183,13 +185,18 @@ void agent_report(agent *ag, inst *in, rs_event_kind kind, const char *detail)
 	m.u.event.detail = detail ? strdup(detail) : NULL;
 	m.u.event.backoff_ms = kind == RS_EK_BACKOFF ? in->backoff_ms : 0;
 	m.u.event.latency_us = kind == RS_EK_STARTED ? in->latency_us : 0;
+	m.u.event.prev_seq = ag->event_seq;
 	log_info("%s/%llu %s pid %d: %s", in->spec.label,
 		 (unsigned long long)in->id, rs_event_kind_to_string(kind),
 		 (int)in->pid, detail ? detail : "");
 	if (agent_send_ex(ag, &m, ag->held, &buf, &len) < 0 && buf && !ag->held)
 		events_held(ag);
-	if (buf)
-		replay_push(ag, m.seq, buf, len);
+	if (buf) {
+		/* the chain links only events kept (one that could not be
+		 * encoded is no link rsd would wait for) */
+		replay_push(ag, m.seq, ag->event_seq, buf, len);
+		ag->event_seq = m.seq;
+	}
 	rs_msg_clear(&m);
 }
 
@@ -223,6 +230,10 @@ static void agent_hello(agent *ag)
 	rs_strlcpy(m.u.hello.boot_id, ag->boot_id, sizeof m.u.hello.boot_id);
 	rs_strlcpy(m.u.hello.agent_version, rs_version(), sizeof m.u.hello.agent_version);
 	m.u.hello.session = ag->session;
+	/* where rsd's chain of our events starts: before the oldest kept
+	 * (what the ring let go unacknowledged is given up) */
+	m.u.hello.events_from = ag->replay_len ? ag->replay[ag->replay_head].prev :
+				ag->event_seq;
 	m.u.hello.capacity = ag->capacity;
 	if (ag->nlabels) {
 		m.u.hello.labels = calloc(ag->nlabels + 1, sizeof *m.u.hello.labels);

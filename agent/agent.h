@@ -91,6 +91,7 @@ typedef struct inst {
 
 typedef struct replay_ent {
 	uint64_t seq;
+	uint64_t prev;       /* the seq of the event before it (lib/evchain.h) */
 	uint8_t *buf;
 	size_t   len;
 } replay_ent;
@@ -130,6 +131,8 @@ struct agent {
 	uint64_t        ho_seq;       /* handovers started (candidate ids) */
 	uint64_t        seq;          /* last envelope seq sent */
 	uint64_t        hello_seq;    /* seq of the last Hello sent */
+	uint64_t        event_seq;    /* seq of the last event kept (each
+				       * event names the one before it) */
 	uint64_t        rsd_seen_ms;  /* mono time of rsd's last message */
 	uint64_t        said_ms;      /* mono time of the last Hello or beat
 				       * sent: the lease runs from it */

@@ -69,6 +69,7 @@ typedef struct lg_inst {
 
 typedef struct lg_ent {
 	uint64_t seq;
+	uint64_t prev;       /* the event before it (lib/evchain.h) */
 	uint8_t *buf;
 	size_t   len;
 } lg_ent;
@@ -100,6 +101,7 @@ typedef struct lg_agent {
 	uint32_t   burst_left;
 	uint64_t   burst_seq;    /* seq of its last burst event */
 	uint64_t   hello_seq;    /* seq of its last Hello */
+	uint64_t   event_seq;    /* seq of its last event kept (agent.c) */
 	bool       replay_due;   /* lib/replay.h, as rs-agent's */
 	/* a turn's messages in one frame (lib/sendq.h), as rs-agent's */
 	uint64_t   rsd_features; /* of the Welcome on this connection */
@@ -332,8 +334,10 @@ static int lg_send(lg_agent *a, rs_msg *m, bool keep)
 		a->rhead = (a->rhead + 1) % a->rcap;
 		a->rlen--;
 	}
-	a->replay[(a->rhead + a->rlen) % a->rcap] = (lg_ent){ m->seq, buf, len };
+	a->replay[(a->rhead + a->rlen) % a->rcap] =
+		(lg_ent){ m->seq, m->u.event.prev_seq, buf, len };
 	a->rlen++;
+	a->event_seq = m->seq;   /* the chain links kept events (agent.c) */
 	return r;
 }
 
@@ -383,6 +387,7 @@ static void lg_event(lg_agent *a, const lg_inst *in, rs_event_kind kind,
 	m.u.event.kind = kind;
 	fill_info(in, &m.u.event.info);
 	m.u.event.detail = detail ? strdup(detail) : NULL;
+	m.u.event.prev_seq = a->event_seq;
 	lg_send(a, &m, true);
 	a->lg->events++;
 	rs_msg_clear(&m);
@@ -398,6 +403,7 @@ static void lg_hello(lg_agent *a)
 		 (unsigned long long)a->session);
 	rs_strlcpy(m.u.hello.agent_version, rs_version(), sizeof m.u.hello.agent_version);
 	m.u.hello.session = a->session;
+	m.u.hello.events_from = a->rlen ? a->replay[a->rhead].prev : a->event_seq;
 	if (a->ninsts && (m.u.hello.instances = calloc(a->ninsts, sizeof(rs_iinfo)))) {
 		for (size_t i = 0; i < a->ninsts; i++)
 			fill_info(&a->insts[i], &m.u.hello.instances[i]);

@@ -101,6 +101,8 @@ typedef struct rs_hello {
 	char      agent_version[32];
 	uint32_t  capacity;
 	uint64_t  session;       /* random per agent process */
+	uint64_t  events_from;   /* RS_FEAT_EVCHAIN: events up to this seq are
+				  * acknowledged or given up (lib/evchain.h) */
 	char    **labels;        /* nlabels strings + NULL, owned */
 	size_t    nlabels;
 	rs_iinfo *instances;     /* ninstances, owned */
@@ -118,6 +120,7 @@ typedef struct rs_ievent {
 	char         *detail;    /* owned, may be NULL */
 	uint32_t      backoff_ms;
 	uint32_t      latency_us;  /* STARTED after a death: exit -> new pid */
+	uint64_t      prev_seq;    /* RS_FEAT_EVCHAIN: the previous event's seq */
 } rs_ievent;
 
 typedef struct rs_welcome {

@@ -42,11 +42,14 @@ enum {
 				      * Request.previous/pid/stamped (0.3.0) */
 	RS_FEAT_SIGNAL   = 1u << 10, /* Envelope.signal (an order), verbs
 				      * reload and kill (0.3.0) */
+	RS_FEAT_EVCHAIN  = 1u << 11, /* InstanceEvent.prev_seq, Hello.events_from:
+				      * events acknowledged exactly
+				      * (lib/evchain.h, 0.3.0) */
 };
 #define RS_FEATURES (RS_FEAT_CURVE | RS_FEAT_KEEPCAPS | RS_FEAT_SKEW | \
 		     RS_FEAT_FENCE | RS_FEAT_ORDERS | RS_FEAT_REQDEDUP | \
 		     RS_FEAT_PAGED | RS_FEAT_ROWS | RS_FEAT_BATCH | RS_FEAT_LOGS | \
-		     RS_FEAT_SIGNAL)
+		     RS_FEAT_SIGNAL | RS_FEAT_EVCHAIN)
 
 typedef struct rs_semver {
 	uint32_t major, minor, patch;

@@ -259,6 +259,7 @@ static int enc_hello(struct enc *e, const rs_hello *h)
 	ph->agent_version = pb_str(h->agent_version);
 	ph->capacity = h->capacity;
 	ph->session = h->session;
+	ph->events_from = h->events_from;
 	ph->n_labels = h->nlabels;
 	ph->labels = h->nlabels ? h->labels : NULL;
 	if (!h->ninstances)
@@ -417,6 +418,7 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		e->b.event.detail = pb_str(m->u.event.detail);
 		e->b.event.backoff_ms = m->u.event.backoff_ms;
 		e->b.event.latency_us = m->u.event.latency_us;
+		e->b.event.prev_seq = m->u.event.prev_seq;
 		env->body_case = RS__ENVELOPE__BODY_EVENT;
 		env->event = &e->b.event;
 		return 0;
@@ -895,6 +897,7 @@ static int dec_hello(rs_hello *h, const Rs__Hello *ph)
 		return r;
 	h->capacity = ph->capacity;
 	h->session = ph->session;
+	h->events_from = ph->events_from;
 	r = dec_labels(&h->labels, &h->nlabels, ph->labels, ph->n_labels,
 		       RS_HELLO_LABELS_MAX);
 	if (r < 0)
@@ -1031,6 +1034,7 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 		m->u.event.kind = (rs_event_kind)env->event->kind;
 		m->u.event.backoff_ms = env->event->backoff_ms;
 		m->u.event.latency_us = env->event->latency_us;
+		m->u.event.prev_seq = env->event->prev_seq;
 		r = dec_iinfo(&m->u.event.info, env->event->info);
 		if (r < 0)
 			return r;

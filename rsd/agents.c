@@ -592,6 +592,21 @@ static bool hello_coalesce(rsd *d, rsd_node *n, const net_peer *peer,
 	return orders_out_ack(&n->out, m->order_ack) == 0;
 }
 
+/* Where the chain of the agent's events starts (RS_FEAT_EVCHAIN,
+ * lib/evchain.h): kept for the same process, else from its Hello. */
+static void hello_chain(rsd *d, rsd_node *n, const rs_hello *h, bool same)
+{
+	if (evchain_hello(&n->ev, same, h->events_from)) {
+		d->events_given_up++;
+		log_warnx("node %s let events go that rsd never took (its ring of "
+			  "unacknowledged events overflowed): the event log misses "
+			  "some before seq %llu", n->n.name,
+			  (unsigned long long)h->events_from);
+	}
+	n->session = h->session;
+	n->acked_seq = n->ev.through;
+}
+
 /* Answers a coalesced Hello: heard (nodesm: up stays up, nothing to
  * persist), its seq is the node's last Hello (what it replays below it
  * is history, as after any Hello), a Welcome naming it. No store
@@ -605,6 +620,8 @@ static void hello_again(rsd *d, rsd_node *n, const rs_msg *m)
 	rsd_node_heard(d, n);
 	n->hello_seq = m->seq;
 	n->seq_next = m->seq + 1;
+	if (m->features & RS_FEAT_EVCHAIN)
+		hello_chain(d, n, &m->u.hello, true);
 	n->replay_seen = n->acked_seq;
 	n->n.last_seen_ms = clock_wall_ms();
 	if (fx.fx & NM_FX_WELCOME)
@@ -655,6 +672,19 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 				      "and starts nothing");
 		return;
 	}
+	if (n && h->session && h->session == n->session && m->seq <= n->hello_seq) {
+		/* a copy of a Hello of the process rsd follows that rsd has
+		 * taken, or of an older one (a frame that came again, or late
+		 * from a connection the agent left): it says what is older
+		 * than what rsd has. Taken, it reconciled an old view, reset
+		 * what was acknowledged and recorded the replay again
+		 * (test_sim) */
+		d->hellos_stale++;
+		log_debug("node %s: a copy of hello seq %llu (rsd has %llu); ignored",
+			  n->n.name, (unsigned long long)m->seq,
+			  (unsigned long long)n->hello_seq);
+		return;
+	}
 	if (n && hello_coalesce(d, n, peer, m)) {
 		hello_again(d, n, m);
 		return;
@@ -671,16 +701,20 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 	rsd_agent_flush(d, n);   /* what this turn had for its old connection */
 	n->peer = *peer;
 	n->connected = true;
-	n->features = m->features;
 	n->hello_seq = m->seq;
-	if (h->session != n->session || m->seq <= n->acked_seq) {
+	if (m->features & RS_FEAT_EVCHAIN) {
+		hello_chain(d, n, h, h->session == n->session &&
+			    (n->features & RS_FEAT_EVCHAIN));
+	} else if (h->session != n->session || m->seq <= n->acked_seq) {
 		/* a new agent process: its seq restarted, and what it sent
 		 * before this Hello may not have reached us */
 		n->acked_seq = 0;
 		n->session = h->session;
 	}
-	/* what it replays now (seq < this Hello's) is deduplicated apart
-	 * from what it sends after: new events can overtake the replay */
+	n->features = m->features;
+	/* (without RS_FEAT_EVCHAIN) what it replays now (seq < this
+	 * Hello's) is deduplicated apart from what it sends after: new
+	 * events can overtake the replay */
 	n->replay_seen = n->acked_seq;
 	rs_strlcpy(n->n.boot_id, h->boot_id, sizeof n->n.boot_id);
 	rs_strlcpy(n->n.agent_version, h->agent_version, sizeof n->n.agent_version);
@@ -784,7 +818,27 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 	bool upd, dies;
 	int r;
 
-	if (history) {
+	if (n->features & RS_FEAT_EVCHAIN) {
+		evchain_verdict v = evchain_take(&n->ev, m->seq, e->prev_seq);
+
+		if (v == EVC_DUP)
+			return;   /* already taken */
+		if (v != EVC_NEW) {
+			/* dropped, unacknowledged: the agent keeps it, and
+			 * replays it after the Hello this asks for */
+			if (d->events_refused++ % 100 == 0)
+				log_warnx("node %s: event seq %llu (after %llu) is %s for "
+					  "rsd's chain of its events (through %llu, %zu "
+					  "ahead); dropped, asking for a hello",
+					  n->n.name, (unsigned long long)m->seq,
+					  (unsigned long long)e->prev_seq,
+					  evchain_verdict_to_string(v),
+					  (unsigned long long)n->ev.through, n->ev.n);
+			rsd_ask_hello(d, n);
+			return;
+		}
+		n->acked_seq = n->ev.through;
+	} else if (history) {
 		if (m->seq <= n->replay_seen)
 			return;   /* already seen */
 		n->replay_seen = m->seq;

@@ -291,6 +291,20 @@ static void metrics_rest(rsd *d, const mstream *x, prom_buf *b)
 		    "reconciled Hello.");
 	prom_sample(b, "rs_agent_hellos_coalesced_total", (double)d->hellos_coalesced,
 		    NULL);
+	prom_family(b, "rs_agent_hellos_stale_total", "counter",
+		    "Copies of an older Hello of the agent process rsd follows (a "
+		    "frame that came again, or late from a connection it left): "
+		    "older than what rsd has, ignored.");
+	prom_sample(b, "rs_agent_hellos_stale_total", (double)d->hellos_stale, NULL);
+	prom_family(b, "rs_agent_event_gaps_total", "counter",
+		    "Agents' events rsd could not take exactly once: given-up (the "
+		    "agent's ring of unacknowledged events overflowed; counted once "
+		    "a Hello), refused (not a link of the agent's chain, or too many "
+		    "above a missing one: the agent keeps it and says Hello).");
+	prom_sample(b, "rs_agent_event_gaps_total", (double)d->events_given_up,
+		    "why", "given-up", NULL);
+	prom_sample(b, "rs_agent_event_gaps_total", (double)d->events_refused,
+		    "why", "refused", NULL);
 	prom_family(b, "rs_agent_messages_total", "counter",
 		    "Messages read from agents (admitted and decoded), by type.");
 	for (int t = 1; t < RS_MSG__NR; t++)

@@ -1242,6 +1242,7 @@ void rsd_node_forget(rsd *d, rsd_node *n)
 	heap_remove(d, n);
 	rsd_node_set_labels(n, NULL, 0);
 	orders_out_free(&n->out);
+	evchain_free(&n->ev);
 	sendq_clear(&n->outq);
 	free(n);
 }
@@ -2224,6 +2225,7 @@ void rsd_free(rsd *d)
 		d->nodes = n->next;
 		rsd_node_set_labels(n, NULL, 0);
 		orders_out_free(&n->out);
+		evchain_free(&n->ev);
 		sendq_clear(&n->outq);
 		free(n);
 	}

@@ -14,6 +14,7 @@
 
 #include "codes.h"
 #include "cred.h"
+#include "evchain.h"
 #include "nodesm.h"
 #include "prom.h"
 #include "msg.h"
@@ -92,7 +93,9 @@ typedef struct rsd_node {
 				       * (lease_answer_beat) */
 	uint64_t         hello_seq;   /* seq of its last Hello */
 	uint64_t         session;     /* the agent process's Hello.session */
-	uint64_t         replay_seen; /* last replayed (pre-Hello) seq taken */
+	uint64_t         replay_seen; /* last replayed (pre-Hello) seq taken
+				       * (an agent without RS_FEAT_EVCHAIN) */
+	evchain          ev;          /* its events taken (RS_FEAT_EVCHAIN) */
 	uint64_t         dup_session; /* a refused second agent's session */
 	uint64_t         skew_session;/* a refused out-of-policy agent's session */
 	uint64_t         features;    /* RS_FEAT_* its agent announces */
@@ -321,6 +324,9 @@ typedef struct rsd {
 	uint64_t        orders_resent;    /* rs_orders_resent_total */
 	uint64_t        orders_refused_acks; /* acks beyond what was sent */
 	uint64_t        hellos_coalesced; /* rs_agent_hellos_coalesced_total */
+	uint64_t        hellos_stale;     /* rs_agent_hellos_stale_total */
+	uint64_t        events_given_up;  /* rs_agent_event_gaps_total{given-up} */
+	uint64_t        events_refused;   /* rs_agent_event_gaps_total{refused} */
 	uint64_t        agent_msgs[RS_MSG__NR]; /* rs_agent_messages_total{type} */
 	rsd_node       *out_due;          /* nodes with an outq to send */
 	ev_prepare      out_w;            /* sends them before the loop waits */

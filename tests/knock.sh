@@ -53,6 +53,7 @@ pid=$(svc_pid); [ -n "$pid" ] || fail "knocky is not running"
 
 # rsd restarts: a new connection, reconciled in full; the service adopted
 kill -9 "$RSD"
+wait_for 5 gone "$RSD" || fail "rsd $RSD did not die"
 start_rsd "$CONTROL" "$AGENTS" rsd2.log
 wait_for 10 node_up || fail "the agent was not welcomed by the new rsd"
 wait_for 10 at_least 5 || fail "the new rsd coalesced $(coalesced) knocks, want 5"

@@ -4,6 +4,9 @@
 # fail MESSAGE: the test fails with MESSAGE on stderr.
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# gone PID: the process has exited (a killed daemon's ports are free)
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
 # wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds (0) or
 # SECONDS have passed (1). A wait on a condition, with a deadline.
 wait_for() {

@@ -56,7 +56,9 @@
  * breaks the model to show they bite: 1 delivers a frame's items in
  * reverse, 2 drops the front of an agent's frame, 3 lets rsd take
  * duplicate events, 4 lets the agent apply duplicate orders, 5 drops
- * events that could not be sent instead of holding them.
+ * events that could not be sent instead of holding them, 6 has rsd
+ * acknowledge the highest event it took (the single number rsd kept
+ * before RS_FEAT_EVCHAIN) to an agent that speaks the chain.
  *
  * Invariants, at every tick: at most one copy of an instance of a
  * fence: stop service serves (has a process) across the nodes, whatever
@@ -107,6 +109,7 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "evchain.h"
 #include "msg.h"
 #include "instsm.h"
 #include "lease.h"
@@ -172,6 +175,10 @@ typedef struct msg {
 	int      inst;
 	int      evl;              /* an event: its line in the ledger + 1 */
 	bool     batch;            /* a Hello, a Welcome: RS_FEAT_BATCH */
+	bool     chain;            /* a Hello: the agent, else the rsd, speaks
+				    * RS_FEAT_EVCHAIN */
+	uint64_t prev;             /* an event: the agent's event before it */
+	uint64_t events_from;      /* a Hello: where rsd's chain starts */
 	bool     forget, death;
 	bool     kill;             /* a Signal: SIGTERM to the group (rsctl
 				    * kill), else SIGHUP to the main process
@@ -198,7 +205,7 @@ typedef struct frame {
 
 /* An event the agent keeps until rsd acknowledges it (its replay ring). */
 typedef struct ev_kept {
-	uint64_t       seq, epoch, ack, said;
+	uint64_t       seq, prev, epoch, ack, said;
 	int            inst, evl;
 	rs_istate      state;
 	rs_exit_reason why;
@@ -283,6 +290,9 @@ typedef struct agent {
 	ev_kept   ring[RING_MAX];
 	size_t    ring_head, ring_len;
 	bool      held, replay_due;
+	/* RS_FEAT_EVCHAIN: whether this process speaks it, its last event */
+	bool      chain;
+	uint64_t  event_seq;
 } agent;
 
 /* ---- rsd ---- */
@@ -295,6 +305,8 @@ typedef struct rnode {
 	bool       connected;
 	bool       batch;          /* its Hello announced RS_FEAT_BATCH */
 	bool       beat_skipped;   /* rsd/agents.c: every other beat answered */
+	bool       chain;          /* its agent speaks RS_FEAT_EVCHAIN */
+	evchain    ev;             /* its events taken (lib/evchain.h) */
 	/* coalescing Hellos (rsd/agents.c hello_coalesce) */
 	uint64_t   conn;           /* the connection of its last Hello */
 	bool       fresh;
@@ -352,6 +364,8 @@ typedef struct sim {
 	/* agents */
 	agent      ag[NODES];
 	bool       rsd_batch;      /* this rsd announces RS_FEAT_BATCH */
+	bool       rsd_chain;      /* ... RS_FEAT_EVCHAIN (and ignores stale
+				    * Hellos) */
 	/* a turn's messages per peer (lib/sendq.c): [node][to_agent] */
 	sendq      outq[NODES][2];
 	uint64_t   outq_conn[NODES][2];
@@ -465,6 +479,7 @@ static void blink(sim *s, int k)
  * duplicated; items delivered. */
 static uint64_t sim_frames, sim_frames_multi, sim_frames_multi_lost, sim_frames_multi_dup;
 static uint64_t sim_frames_held, sim_events_again, sim_events_passed, sim_stale_hellos;
+static uint64_t sim_stale_ignored, sim_chain_given_up, sim_chain_events;
 
 static void agent_events_held(sim *s, int k);
 
@@ -635,6 +650,7 @@ static void rsd_send(sim *s, int k, msg m)
 	m.ack = s->rn[k].acked_seq;
 	s->rn[k].told_seq = m.ack;
 	m.batch = s->rsd_batch;
+	m.chain = s->rsd_chain;
 	net_put(s, m);
 }
 
@@ -904,6 +920,22 @@ static bool rsd_coalesce(sim *s, const msg *m)
 	return orders_out_ack(&n->out, m->ack) == 0;
 }
 
+/* rsd/agents.c hello_chain (RS_FEAT_EVCHAIN): where the chain starts */
+static void rsd_chain_hello(sim *s, const msg *m, bool same)
+{
+	rnode *n = &s->rn[m->node];
+
+	/* an honest agent gives events up only when its ring overflows */
+	if (evchain_hello(&n->ev, same, m->events_from))
+		sim_chain_given_up++;
+	if (s->mutant == 6 && same && n->acked_seq > n->ev.through)
+		;   /* broken: the highest taken stays */
+	else
+		n->acked_seq = n->ev.through;
+	n->session = m->session;
+	n->chain = true;
+}
+
 static void rsd_hello(sim *s, const msg *m)
 {
 	rnode *n = &s->rn[m->node];
@@ -912,6 +944,14 @@ static void rsd_hello(sim *s, const msg *m)
 	nodesm_fx fx;
 	bool keep;
 
+	if (s->rsd_chain && m->session == n->session && m->seq <= n->hello_seq) {
+		/* rsd/agents.c on_hello: a copy of a Hello taken, or of an
+		 * older one: ignored */
+		sim_stale_ignored++;
+		trace(s, "rsd: a copy of node %d's hello %llu (has %llu) ignored", m->node,
+		      (unsigned long long)m->seq, (unsigned long long)n->hello_seq);
+		return;
+	}
 	if (rsd_coalesce(s, m)) {
 		/* a Welcome naming it, nothing reconciled */
 		cr_assert_eq(nodesm_step(&n->sm, &s->cfg, NM_EV_HELLO, s->now, &fx), 0);
@@ -920,6 +960,8 @@ static void rsd_hello(sim *s, const msg *m)
 		n->hellos++;
 		s->coalesced++;
 		trace(s, "rsd: hello of node %d coalesced", m->node);
+		if (s->rsd_chain && m->chain)
+			rsd_chain_hello(s, m, true);
 		n->replay_seen = n->acked_seq;
 		rsd_send(s, m->node, (msg){ .kind = M_WELCOME, .base = n->out.acked,
 					    .said = m->said, .session = m->session,
@@ -940,10 +982,14 @@ static void rsd_hello(sim *s, const msg *m)
 	 * are taken, and recorded, again (counted) */
 	if (m->session == n->session && m->seq < n->hello_seq)
 		sim_stale_hellos++;
-	if (m->session != n->session || m->seq <= n->acked_seq) {
+	if (s->rsd_chain && m->chain) {
+		rsd_chain_hello(s, m, m->session == n->session && n->chain);
+	} else if (m->session != n->session || m->seq <= n->acked_seq) {
 		n->acked_seq = 0;
 		n->session = m->session;
 	}
+	if (!(s->rsd_chain && m->chain))
+		n->chain = false;
 	n->hello_seq = m->seq;
 	n->replay_seen = n->acked_seq;
 	if (disk_full(s)) {
@@ -1049,7 +1095,7 @@ static void event_recorded(sim *s, const msg *m)
 	 * came after a Hello: each Hello's replay records it again until a
 	 * newer event is acknowledged (counted; RS_SIM_STRICT=1 fails) */
 	if (e->recorded && e->rec_epoch == s->epoch &&
-	    (e->rec_hello == s->rn[m->node].hellos || s->strict))
+	    (e->rec_hello == s->rn[m->node].hellos || s->strict || s->rn[m->node].chain))
 		fail(s, "rsd (epoch %llu) records node %d's event %llu (instance %d, %s) "
 		     "twice%s", (unsigned long long)s->epoch, m->node,
 		     (unsigned long long)m->seq, m->inst, rs_istate_to_string(m->state),
@@ -1099,18 +1145,38 @@ static void rsd_recv(sim *s, const msg *m)
 	/* an event (rsd/agents.c on_event): one the agent replays (below
 	 * its Hello) is history, recorded and deduplicated apart from what
 	 * it sends after (new events can overtake the replay) */
-	if (m->seq < n->hello_seq) {
+	if (n->chain) {
+		/* RS_FEAT_EVCHAIN (rsd/agents.c on_event, lib/evchain.h) */
+		evchain_verdict v = evchain_take(&n->ev, m->seq, m->prev);
+
+		if (v == EVC_DUP && s->mutant != 3)
+			return;
+		if (v != EVC_NEW && v != EVC_DUP) {
+			fail(s, "rsd refuses node %d's event %llu (after %llu): %s", m->node,
+			     (unsigned long long)m->seq, (unsigned long long)m->prev,
+			     evchain_verdict_to_string(v));
+			return;
+		}
+		sim_chain_events++;
+		n->acked_seq = n->ev.through;
+		if (s->mutant == 6 && m->seq > n->acked_seq)
+			n->acked_seq = m->seq;   /* broken: the highest taken */
+		event_recorded(s, m);
+		if (m->seq < n->hello_seq)
+			return;   /* replayed history: not the current state */
+	} else if (m->seq < n->hello_seq) {
 		if (m->seq <= n->replay_seen && s->mutant != 3)
 			return;
 		n->replay_seen = m->seq;
 		event_recorded(s, m);
 		return;   /* replayed history: not the current state */
+	} else {
+		if (m->seq <= n->acked_seq && n->acked_seq && s->mutant != 3)
+			return;   /* seen */
+		if (m->seq > n->acked_seq)
+			n->acked_seq = m->seq;
+		event_recorded(s, m);
 	}
-	if (m->seq <= n->acked_seq && n->acked_seq && s->mutant != 3)
-		return;   /* seen */
-	if (m->seq > n->acked_seq)
-		n->acked_seq = m->seq;
-	event_recorded(s, m);
 	if (s->ri[m->inst].exists && s->ri[m->inst].node == m->node) {
 		unsigned fx = inst_report(s, m->inst, m->state, m->why, m->death);
 		int p = req_for(s, s->ri[m->inst].svc);
@@ -1317,6 +1383,7 @@ static void rsd_crash(sim *s)
 		}
 		rsd_void(s, k);   /* what it held dies with it */
 		orders_out_free(&s->rn[k].out);
+		evchain_free(&s->rn[k].ev);
 	}
 }
 
@@ -1329,6 +1396,7 @@ static void rsd_start(sim *s)
 	      s->rsd_batch ? "" : " (no batches)");
 	s->rsd_up = true;
 	s->returned = 0;
+	s->rsd_chain = !chance(s, 100);   /* a tenth: an rsd before it */
 	for (int k = 0; k < NODES; k++) {
 		memset(&s->rn[k], 0, sizeof s->rn[k]);
 		nodesm_init(&s->rn[k].sm, s->now);
@@ -1374,7 +1442,7 @@ static int inst_svc(const sim *s, int i)
 }
 
 /* Drops the events rsd acknowledged (seq <= ack) from agent k's ring. */
-static void ring_ack(sim *s, int k, uint64_t ack)
+static void ring_ack(sim *s, int k, uint64_t ack, bool chain)
 {
 	agent *a = &s->ag[k];
 
@@ -1382,20 +1450,21 @@ static void ring_ack(sim *s, int k, uint64_t ack)
 		const ev_kept *e = &a->ring[a->ring_head];
 		evlog *l = e->evl ? &s->evl[e->evl - 1] : NULL;
 
-		/* rsd's acknowledgement (the highest seq it took after the
-		 * node's Hello) passes over an event it never took. Below
-		 * the agent's latest Hello that is how rsd and the agent are
-		 * today: an event rsd dropped (the node not connected) made a
+		/* rsd's acknowledgement passes over an event it never took.
+		 * Without RS_FEAT_EVCHAIN on both sides (the acknowledgement
+		 * is the highest seq rsd took after the node's Hello), below
+		 * the agent's latest Hello, that is how rsd and the agent
+		 * were: an event rsd dropped (the node not connected) made a
 		 * Rehello, and the events the agent sent after its previous
 		 * Hello were acknowledged before the Welcome to the new one
 		 * replayed it: lost from the log, the state is the Hello's
-		 * (counted; RS_SIM_STRICT=1 fails). Above it (a frame split,
-		 * reordered) the final check fails. */
+		 * (counted; RS_SIM_STRICT=1 fails). With it (chain), and
+		 * above the Hello in any case, it fails. */
 		if (l && !l->recorded && !l->excused && e->seq < a->hello_seq) {
 			sim_events_passed++;
 			trace(s, "agent %d: event %llu acknowledged (%llu) unrecorded", k,
 			      (unsigned long long)e->seq, (unsigned long long)ack);
-			if (s->strict)
+			if (s->strict || chain)
 				fail(s, "node %d's event %llu, below its Hello %llu, is "
 				     "acknowledged (%llu) and was never recorded", k,
 				     (unsigned long long)e->seq,
@@ -1412,7 +1481,8 @@ static void ring_ack(sim *s, int k, uint64_t ack)
  * goes on the current connection. */
 static msg ring_msg(const agent *a, int k, const ev_kept *e)
 {
-	return (msg){ .kind = M_EVENT, .node = k, .seq = e->seq, .epoch = e->epoch,
+	return (msg){ .kind = M_EVENT, .node = k, .seq = e->seq, .prev = e->prev,
+		      .chain = a->chain, .epoch = e->epoch,
 		      .ack = e->ack, .said = e->said, .session = a->session,
 		      .conn = a->conn, .inst = e->inst, .evl = e->evl,
 		      .state = e->state, .why = e->why, .death = e->death };
@@ -1473,8 +1543,12 @@ static void agent_send(sim *s, int k, msg m)
 	m.conn = a->conn;
 	m.said = s->now;
 	m.batch = a->batch;
+	m.chain = a->chain;
 	if (m.kind == M_EVENT) {
 		ev_kept *e;
+
+		m.prev = a->event_seq;   /* agent/agent.c agent_report */
+		a->event_seq = m.seq;
 
 		if (s->nevl < EVL_MAX) {
 			s->evl[s->nevl++] = (evlog){ .node = k, .session = a->session,
@@ -1485,10 +1559,10 @@ static void agent_send(sim *s, int k, msg m)
 			e = &a->ring[a->ring_head];
 			if (e->evl)
 				s->evl[e->evl - 1].excused = true;
-			ring_ack(s, k, e->seq);
+			ring_ack(s, k, e->seq, false);
 		}
 		a->ring[(a->ring_head + a->ring_len++) % RING_MAX] = (ev_kept){
-			.seq = m.seq, .epoch = m.epoch, .ack = m.ack, .said = m.said,
+			.seq = m.seq, .prev = m.prev, .epoch = m.epoch, .ack = m.ack, .said = m.said,
 			.inst = m.inst, .evl = m.evl, .state = m.state, .why = m.why,
 			.death = m.death };
 		if (a->held)
@@ -1505,6 +1579,8 @@ static void agent_hello(sim *s, int k)
 	for (int i = 0; i < INSTS; i++)
 		if (a->in[i].present)
 			m.h[i] = (hinst){ true, a->in[i].rp.state, a->in[i].rp.exit.reason };
+	/* agent/agent.c agent_hello: before the oldest event kept */
+	m.events_from = a->ring_len ? a->ring[a->ring_head].prev : a->event_seq;
 	agent_send(s, k, m);
 	a->hello_seq = a->seq;
 	a->said = s->now;
@@ -1775,7 +1851,7 @@ static void agent_recv(sim *s, int k, const msg *m)
 	if (m->kind == M_BEATACK) {
 		uint64_t below;
 
-		ring_ack(s, k, m->ack);
+		ring_ack(s, k, m->ack, m->chain && a->chain);
 		below = replay_on_beat_ack(&a->replay_due, a->hello_seq);
 		if (below != REPLAY_NONE)
 			agent_replay(s, k, below);
@@ -1795,7 +1871,7 @@ static void agent_recv(sim *s, int k, const msg *m)
 		{	/* once per Hello (lib/replay.h) */
 			uint64_t below;
 
-			ring_ack(s, k, m->ack);
+			ring_ack(s, k, m->ack, m->chain && a->chain);
 			below = replay_on_welcome(&a->replay_due, m->seq, a->hello_seq);
 			if (below != REPLAY_NONE)
 				agent_replay(s, k, below);
@@ -1915,6 +1991,8 @@ static void agent_resume(sim *s, int k)
 	a->session = rnd(s) | 1;
 	a->seq = 0;
 	a->batch = !chance(s, 150);   /* some processes are agents 0.2 */
+	a->chain = !chance(s, 150);   /* ... or agents before RS_FEAT_EVCHAIN */
+	a->event_seq = 0;
 	a->rsd_batch = false;
 	a->held = a->replay_due = false;
 	for (size_t j = 0; j < a->ring_len; j++) {   /* died with its ring */
@@ -2288,6 +2366,7 @@ static bool sim_run(uint64_t seed, bool trace_on, char *why, size_t n)
 	snprintf(why, n, "%s", s->why);
 	for (int k = 0; k < NODES; k++) {
 		orders_out_free(&s->rn[k].out);
+		evchain_free(&s->rn[k].ev);
 		sendq_clear(&s->outq[k][0]);
 		sendq_clear(&s->outq[k][1]);
 	}
@@ -2342,7 +2421,8 @@ Test(sim, cluster_keeps_its_promises_despite_faults, .timeout = 300)
 	cr_log_info("frames: %llu, %llu of several messages (%llu lost, %llu copied); "
 		    "events held %llu times; history recorded again at a later Hello "
 		    "%llu times, acknowledged unrecorded below a Hello %llu; stale Hellos "
-		    "taken %llu",
+		    "taken %llu (all three: pairs without RS_FEAT_EVCHAIN); stale "
+		    "Hellos ignored %llu; events taken by chain %llu, given up %llu",
 		    (unsigned long long)sim_frames,
 		    (unsigned long long)sim_frames_multi,
 		    (unsigned long long)sim_frames_multi_lost,
@@ -2350,7 +2430,12 @@ Test(sim, cluster_keeps_its_promises_despite_faults, .timeout = 300)
 		    (unsigned long long)sim_frames_held,
 		    (unsigned long long)sim_events_again,
 		    (unsigned long long)sim_events_passed,
-		    (unsigned long long)sim_stale_hellos);
+		    (unsigned long long)sim_stale_hellos,
+		    (unsigned long long)sim_stale_ignored,
+		    (unsigned long long)sim_chain_events,
+		    (unsigned long long)sim_chain_given_up);
+	cr_expect(count < 100 || (sim_stale_ignored && sim_chain_events),
+		  "stale Hellos and event chains were not exercised");
 	cr_expect(count < 100 || (sim_frames_multi_lost && sim_frames_multi_dup &&
 				  sim_frames_held),
 		  "frames of several messages were not lost, copied, held");

@@ -183,6 +183,7 @@ static void fill_hello(rs_msg *m, size_t ninst)
 	strcpy(h->agent_version, "0.1.0");
 	h->capacity = 17;
 	h->session = 0x123456789abcdef0ull;
+	h->events_from = 0x0123456789abcdefull;
 	h->nlabels = 3;
 	h->labels = calloc(3, sizeof *h->labels);
 	h->labels[0] = strdup("alpha");
@@ -307,6 +308,7 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 				 b->u.hello.agent_version);
 		cr_assert_eq(a->u.hello.capacity, b->u.hello.capacity);
 		cr_assert_eq(a->u.hello.session, b->u.hello.session);
+		cr_assert_eq(a->u.hello.events_from, b->u.hello.events_from);
 		cr_assert_eq(a->u.hello.nlabels, b->u.hello.nlabels);
 		for (size_t i = 0; i < a->u.hello.nlabels; i++)
 			cr_assert_str_eq(a->u.hello.labels[i],
@@ -325,6 +327,8 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 		cmp_iinfo(&a->u.event.info, &b->u.event.info);
 		cmp_str_or_null(a->u.event.detail, b->u.event.detail);
 		cr_assert_eq(a->u.event.backoff_ms, b->u.event.backoff_ms);
+		cr_assert_eq(a->u.event.latency_us, b->u.event.latency_us);
+		cr_assert_eq(a->u.event.prev_seq, b->u.event.prev_seq);
 		break;
 	case RS_MSG_WELCOME:
 		cr_assert_eq(a->u.welcome.beat_ms, b->u.welcome.beat_ms);
@@ -481,6 +485,8 @@ Test(wire, roundtrip_event, .timeout = 10)
 	fill_iinfo(&m.u.event.info, 9);
 	m.u.event.detail = strdup("no WATCHDOG=1 for 3000 ms");
 	m.u.event.backoff_ms = 8000;
+	m.u.event.latency_us = 4321;
+	m.u.event.prev_seq = 0xfedcba9876543210ull;
 	roundtrip(&m);
 
 	rs_msg_init(&m, RS_MSG_EVENT);      /* NULL detail stays NULL */
