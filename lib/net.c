@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,6 +87,38 @@ int net_configure(int io_threads, int max_sockets)
 	net_io_threads = io_threads;
 	net_max_sockets = max_sockets;
 	return 0;
+}
+
+int net_io_thread_nice(unsigned index, int nice)
+{
+	char want[32], path[64], comm[32];
+	DIR *dir;
+	struct dirent *e;
+	int r = -ESRCH;
+
+	/* libzmq names its I/O threads "ZMQbg/IO/<n>" (Linux: the task's
+	 * comm); they exist once the context has a socket */
+	snprintf(want, sizeof want, "ZMQbg/IO/%u\n", index);
+	if (!(dir = opendir("/proc/self/task")))
+		return -errno;
+	while ((e = readdir(dir))) {
+		FILE *f;
+		char *end;
+		long tid = strtol(e->d_name, &end, 10);
+
+		if (tid <= 0 || *end)
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%ld/comm", tid);
+		if (!(f = fopen(path, "re")))
+			continue;
+		if (fgets(comm, sizeof comm, f) && !strcmp(comm, want))
+			r = setpriority(PRIO_PROCESS, (id_t)tid, nice) < 0 ? -errno : 0;
+		fclose(f);
+		if (r != -ESRCH)
+			break;
+	}
+	closedir(dir);
+	return r;
 }
 
 void net_shutdown(void)

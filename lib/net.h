@@ -111,6 +111,12 @@ const char *net_endpoint(const net_sock *s);
 void net_destroy(net_sock **s);
 /* Terminates the shared context (call last, after every net_destroy). */
 void net_shutdown(void);
+/* Sets the scheduling nice value of the shared context's I/O thread
+ * number index (the one a socket made with that io_thread uses), so that
+ * bulk work there (a wave of CURVE handshakes) yields the CPU to the
+ * rest of the process. Linux (/proc/self/task); call once a socket
+ * exists. 0, -ESRCH (no such thread), or -errno of setpriority. */
+int net_io_thread_nice(unsigned index, int nice);
 /* Sizes the shared context before its first use: ZeroMQ I/O threads and
  * the most sockets it may hold (0: libzmq's defaults, 1 thread and 1023
  * sockets). For a process with thousands of sockets (bench/loadgen.c).

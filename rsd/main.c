@@ -126,6 +126,36 @@ static bool endpoint_local(const char *ep)
 	return false;
 }
 
+/* The agents' ZeroMQ I/O thread yields the CPU to rsd's loop and to the
+ * control socket's thread (RSD_AGENTS_IO_NICE): on a core rsd shares,
+ * control requests waited behind a cold start's CURVE handshakes.
+ * RS_BENCH_AGENTS_IO_NICE=N sets another value (0: as the rest), for
+ * bench/scale.py's comparisons. libzmq names its threads as they start:
+ * tried every 10 ms until found (up to a second). */
+static void agents_io_nice_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	const char *env = getenv("RS_BENCH_AGENTS_IO_NICE");
+	int nice = env ? atoi(env) : RSD_AGENTS_IO_NICE;
+	static unsigned tries;
+	int r;
+
+	(void)revents;
+	if (!nice || (r = net_io_thread_nice(RSD_IO_AGENTS, nice)) != -ESRCH || ++tries == 100) {
+		ev_timer_stop(loop, w);
+		if (nice && r < 0)
+			log_warnx("cannot lower the priority of the agents' I/O thread: %s, "
+				  "ignoring", strerror(-r));
+	}
+}
+
+static void agents_io_nice(rsd *d)
+{
+	static ev_timer t;
+
+	ev_timer_init(&t, agents_io_nice_cb, 0., 0.01);
+	ev_timer_start(d->loop, &t);
+}
+
 /* Binds both endpoints: CURVE servers behind the ZAP handler, or, with
  * --insecure, plaintext on loopback. */
 static void bind_endpoints(rsd *d, const char *agents_ep, const char *control_ep)
@@ -161,6 +191,7 @@ static void bind_endpoints(rsd *d, const char *agents_ep, const char *control_ep
 	/* an operator's request before the next batch of agents' messages
 	 * (a wake-up of those is at most 256 messages or 2 ms) */
 	net_sock_set_priority(d->control, 1);
+	agents_io_nice(d);
 	if (!d->insecure && (net_monitor(d->agents, rsd_auth_event, d) < 0 ||
 			     net_monitor(d->control, rsd_auth_event, d) < 0))
 		log_warnx("cannot monitor handshakes; failures go uncounted");

@@ -65,6 +65,9 @@ struct json_t;
 				 * one a turn drained a wave of 5,000
 				 * reconnecting agents at 150-180 a second */
 #define RSD_IO_CONTROL   1      /* ... and of the control socket's */
+#define RSD_AGENTS_IO_NICE 10   /* the agents' I/O thread's nice value: its
+				 * bulk work (handshakes) yields to the loop
+				 * and to the control socket's thread */
 #define RSD_WATCH_MS     5000   /* a placed instance its node says nothing of
 				 * this long: rsd asks the node what it runs */
 /* instances moved off lost nodes in one period at most (--max-moves):

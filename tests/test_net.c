@@ -391,6 +391,63 @@ Test(net, router_listens_with_a_backlog_for_a_wave, .timeout = 20)
 	net_shutdown();
 }
 
+/* The nice value of this process's thread named comm (with its
+ * newline), or 100 if there is none. */
+static int thread_nice(const char *comm)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *de;
+	int nice = 100;
+
+	cr_assert_not_null(dir);
+	while ((de = readdir(dir)) && nice == 100) {
+		char path[300], got[32] = "";
+		FILE *f;
+
+		snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fgets(got, sizeof got, f) && !strcmp(got, comm)) {
+			errno = 0;
+			nice = getpriority(PRIO_PROCESS, (id_t)atoi(de->d_name));
+			cr_assert_eq(errno, 0);
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return nice;
+}
+
+/* The agents' socket's I/O thread of rsd yields to the rest
+ * (RSD_AGENTS_IO_NICE): the thread of that number gets the nice value,
+ * the others keep theirs; a thread that does not exist is -ESRCH. */
+Test(net, io_thread_nice_sets_that_thread_only, .timeout = 20)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	net_sock *router = NULL;
+	int r, tries = 0, base, want;
+
+	errno = 0;
+	base = getpriority(PRIO_PROCESS, 0);   /* ctest may run under nice */
+	cr_assert_eq(errno, 0);
+	want = base + 3 > 19 ? 19 : base + 3;
+	cr_assert_eq(net_configure(2, 0), 0);
+	cr_assert_eq(net_router_new(loop, "tcp://127.0.0.1:*", 0, NULL, quiet_cb, NULL,
+				    &router), 0);
+	/* libzmq's threads name themselves as they start */
+	while ((r = net_io_thread_nice(0, want)) == -ESRCH && tries++ < 200)
+		usleep(5000);
+	cr_assert_eq(r, 0, "net_io_thread_nice: %s", strerror(-r));
+	cr_assert_eq(thread_nice("ZMQbg/IO/0\n"), want);
+	for (tries = 0; thread_nice("ZMQbg/IO/1\n") == 100 && tries < 200; tries++)
+		usleep(5000);   /* named as it starts, too */
+	cr_assert_eq(thread_nice("ZMQbg/IO/1\n"), base);
+	cr_assert_eq(net_io_thread_nice(5, want), -ESRCH);
+	net_destroy(&router);
+	ev_loop_destroy(loop);
+	net_shutdown();
+}
+
 /* The inode of the socket listening on 127.0.0.1:port (/proc/net/tcp),
  * 0 if none. */
 static unsigned long listener_inode(unsigned port)
