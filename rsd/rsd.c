@@ -653,18 +653,8 @@ rsd_node *rsd_place_label(rsd *d, const char *want, const char *avoid,
 /* Watches instance id: its node must speak of it within RSD_WATCH_MS. */
 static void watch_add(rsd *d, uint64_t id)
 {
-	if (d->nwatch == d->watch_cap) {
-		size_t cap = d->watch_cap ? d->watch_cap * 2 : 64;
-		struct rsd_watch *w = realloc(d->watch, cap * sizeof *w);
-
-		if (!w)
-			return;   /* unwatched: its node's next Hello still tells */
-		d->watch = w;
-		d->watch_cap = cap;
-	}
-	d->watch[d->nwatch].inst = id;
-	d->watch[d->nwatch].due_mono = clock_mono_ms() + RSD_WATCH_MS;
-	d->nwatch++;
+	/* unwatched if out of memory: its node's next Hello still tells */
+	(void)dueq_push(&d->watch, id, clock_mono_ms() + RSD_WATCH_MS);
 }
 
 int rsd_inst_move(rsd *d, rsd_inst *in, instsm_event ev, const instsm_in *x,
@@ -694,20 +684,20 @@ int rsd_inst_move(rsd *d, rsd_inst *in, instsm_event ev, const instsm_in *x,
 	return 0;
 }
 
-void rsd_watch_check(rsd *d, uint64_t now_ms)
+size_t rsd_watch_check(rsd *d, uint64_t now_ms, uint64_t budget_ns)
 {
-	size_t keep = 0;
+	uint64_t t0 = budget_ns ? clock_mono_ns() : 0, id;
+	size_t done = 0;
 
-	for (size_t i = 0; i < d->nwatch; i++) {
-		struct rsd_watch w = d->watch[i];
+	for (;;) {
 		rsd_inst *in;
 		rsd_node *n;
 
-		if (w.due_mono > now_ms) {
-			d->watch[keep++] = w;
-			continue;
-		}
-		in = rsd_inst_find(d, w.inst);
+		if (budget_ns && ++done % 256 == 0 && clock_mono_ns() - t0 >= budget_ns)
+			break;   /* the rest at the next turn */
+		if (!dueq_pop_due(&d->watch, now_ms, &id))
+			break;
+		in = rsd_inst_find(d, id);
 		if (!in || in->si.info.state != RS_IS_PENDING)
 			continue;   /* its node spoke of it, or it is gone */
 		n = rsd_node_find(d, in->si.node);
@@ -720,7 +710,7 @@ void rsd_watch_check(rsd *d, uint64_t now_ms)
 		d->watch_rehellos++;
 		rsd_ask_hello(d, n);
 	}
-	d->nwatch = keep;
+	return dueq_len(&d->watch);
 }
 
 /* Creates, stores and starts want instances of service s, in one
@@ -2006,7 +1996,6 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	rsd_batch_flush(d);       /* every node's move in one commit */
 	rsd_reschedule_lost(d);   /* lost now, or a fenced instance's time */
 	rsd_orders_due(d, until);
-	rsd_watch_check(d, now);
 	converge(d);
 	rsd_boot_check(d);
 	rsd_pending_check(d);
@@ -2267,7 +2256,5 @@ void rsd_free(rsd *d)
 	rsd_tab_free(&d->tbylabel);
 	rsd_tab_free(&d->tcounters);
 	rsd_tab_free(&d->tcnt_label);
-	free(d->watch);
-	d->watch = NULL;
-	d->nwatch = d->watch_cap = 0;
+	dueq_free(&d->watch);
 }

@@ -14,6 +14,7 @@
 
 #include "codes.h"
 #include "cred.h"
+#include "dueq.h"
 #include "evchain.h"
 #include "nodesm.h"
 #include "prom.h"
@@ -70,6 +71,9 @@ struct json_t;
 				 * and to the control socket's thread */
 #define RSD_WATCH_MS     5000   /* a placed instance its node says nothing of
 				 * this long: rsd asks the node what it runs */
+#define RSD_WATCH_SLICE_NS 500000 /* ... checked 0.5 ms a turn of the loop at
+				 * most (a cold start's 150,000 come due at
+				 * once: tens of ms in one piece) */
 /* instances moved off lost nodes in one period at most (--max-moves):
  * 50,000 at once stood rsd's loop still for 21 s at 5,000 nodes (before
  * the placement index); a period of 1,000 moves now takes ~47 ms there,
@@ -310,8 +314,8 @@ typedef struct rsd {
 	uint64_t        epoch;            /* this rsd process's (lib/orders.h) */
 	/* instances placed (pending) and when their node must have said
 	 * something of them: the period checks only these */
-	struct rsd_watch { uint64_t inst, due_mono; } *watch;
-	size_t          nwatch, watch_cap;
+	dueq            watch;            /* instance ids, due RSD_WATCH_MS
+					   * after their placement */
 	uint64_t        watch_rehellos;   /* rs_reconcile_asks_total */
 	uint64_t        agents_lag_ms;    /* rs_agents_backlog_seconds (period) */
 	uint64_t        period_last_ms;   /* when the last period ran */
@@ -520,8 +524,10 @@ void rsd_orders_due(rsd *d, uint64_t heard_ms);
  * whose node has said nothing of it for RSD_WATCH_MS, with no order
  * about it on its way, makes rsd ask that node for a Hello (its
  * reconciliation starts what is missing). Only placed instances are
- * watched. */
-void rsd_watch_check(rsd *d, uint64_t now_ms);
+ * watched. Checks the ones due by now_ms, in due order, for at most
+ * budget_ns (0: all; each turn of the loop gives RSD_WATCH_SLICE_NS);
+ * returns how many are still watched. */
+size_t rsd_watch_check(rsd *d, uint64_t now_ms, uint64_t budget_ns);
 int rsd_send_start(rsd *d, rsd_inst *in);
 /* The service's current spec for a live instance, applied without restart. */
 int rsd_send_respec(rsd *d, rsd_inst *in);
