@@ -235,6 +235,7 @@ static void out_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	 * once after a cold start's Starts: tens of ms in one piece) */
 	rsd_watch_check(w->data, clock_mono_ms(), RSD_WATCH_SLICE_NS);
 	rsd_agents_flush(w->data);
+	rsd_turn_end(w->data);
 }
 
 void rsd_agents_out_watch(rsd *d, bool on)

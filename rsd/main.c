@@ -183,6 +183,7 @@ static void bind_endpoints(rsd *d, const char *agents_ep, const char *control_ep
 		fatalx("cannot bind agent endpoint %s: %s", agents_ep, strerror(-r));
 	net_sock_on_batch_end(d->agents, rsd_agents_batch_end);
 	rsd_agents_out_watch(d, true);
+	rsd_turn_watch(d);
 	net_sock_set_gap(d->agents, RSD_AGENT_GAP_MS / 1000.);
 	r = net_router_new_ex(d->loop, control_ep, 0, 0, RSD_IO_CONTROL, 1,
 			      d->insecure ? NULL : &cc, rsd_control_recv, d, &d->control);
@@ -315,6 +316,9 @@ int main(int argc, char **argv)
 	prom_hist_init(&d.h_commit, prom_latency_bounds, prom_latency_nbounds);
 	prom_hist_init(&d.h_period, prom_latency_bounds, prom_latency_nbounds);
 	prom_hist_init(&d.h_page, prom_latency_bounds, prom_latency_nbounds);
+	prom_hist_init(&d.h_turn, prom_latency_bounds, prom_latency_nbounds);
+	if (getenv("RS_SLOW_TURN_MS"))
+		d.slow_turn_ms = (uint32_t)strtoul(getenv("RS_SLOW_TURN_MS"), NULL, 10);
 	d.loop = ev_default_loop(EVFLAG_AUTO);
 	if (!d.loop)
 		fatalx("cannot initialise libev");

@@ -228,6 +228,11 @@ static void metrics_rest(rsd *d, const mstream *x, prom_buf *b)
 	prom_hist_write(b, "rs_period_seconds",
 			"Duration of rsd's periodic check (node ticks, moves, converge).",
 			&d->h_period);
+	prom_hist_write(b, "rs_loop_turn_seconds",
+			"rsd's loop busy without a break: from one poll to the next (agents' "
+			"and control messages, commits, the period, sends). What a request "
+			"may wait behind.",
+			&d->h_turn);
 	prom_hist_write(b, "rs_ctl_page_seconds",
 			"Time rsd's loop spends on one page of status or nodes (built, encoded, sent).",
 			&d->h_page);

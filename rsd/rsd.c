@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -682,6 +683,83 @@ int rsd_inst_move(rsd *d, rsd_inst *in, instsm_event ev, const instsm_in *x,
 	if (fx->fx & IM_FX_START)
 		watch_add(d, in->si.info.id);
 	return 0;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t agent_msgs_sum(const rsd *d)
+{
+	uint64_t n = 0;
+
+	for (int t = 0; t < RS_MSG__NR; t++)
+		n += d->agent_msgs[t];
+	return n;
+}
+
+static uint64_t ctl_sum(const rsd *d)
+{
+	uint64_t n = 0;
+
+	for (int v = 0; v < RS_V__NR; v++)
+		for (int e = 0; e < RS_E__NR; e++)
+			n += d->ctl_requests[v][e];
+	return n;
+}
+
+static void turn_begin_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	rsd *d = w->data;
+
+	(void)loop;
+	(void)revents;
+	d->turn_t0 = clock_mono_ns();
+	d->turn_period_ns = 0;
+	if (!d->slow_turn_ms)
+		return;
+	d->turn_cpu0 = thread_cpu_ns();
+	d->turn_msgs0 = agent_msgs_sum(d);
+	d->turn_ctl0 = ctl_sum(d);
+	d->turn_commits0 = d->h_commit.count;
+	d->turn_commit_s0 = d->h_commit.sum;
+}
+
+void rsd_turn_watch(rsd *d)
+{
+	ev_check_init(&d->turn_w, turn_begin_cb);
+	ev_set_priority(&d->turn_w, EV_MAXPRI);   /* before anything it polled */
+	d->turn_w.data = d;
+	ev_check_start(d->loop, &d->turn_w);
+}
+
+void rsd_turn_end(rsd *d)
+{
+	char period[48] = "";
+	uint64_t ns;
+
+	if (!d->turn_t0)
+		return;   /* the first prepare, before any poll */
+	ns = clock_mono_ns() - d->turn_t0;
+	d->turn_t0 = 0;
+	prom_hist_observe(&d->h_turn, (double)ns / 1e9);
+	if (!d->slow_turn_ms || ns < (uint64_t)d->slow_turn_ms * 1000000ull)
+		return;
+	if (d->turn_period_ns)
+		snprintf(period, sizeof period, ", the period (%.2f ms)",
+			 (double)d->turn_period_ns / 1e6);
+	log_info("slow turn: %.2f ms (%.2f ms of it on a CPU): %llu agent messages, "
+		 "%llu control requests, %llu commits (%.2f ms)%s",
+		 (double)ns / 1e6, (double)(thread_cpu_ns() - d->turn_cpu0) / 1e6,
+		 (unsigned long long)(agent_msgs_sum(d) - d->turn_msgs0),
+		 (unsigned long long)(ctl_sum(d) - d->turn_ctl0),
+		 (unsigned long long)(d->h_commit.count - d->turn_commits0),
+		 (d->h_commit.sum - d->turn_commit_s0) * 1e3, period);
 }
 
 size_t rsd_watch_check(rsd *d, uint64_t now_ms, uint64_t budget_ns)
@@ -2021,7 +2099,8 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 				  (unsigned long long)cs.failures);
 		d->ckpt_failures = cs.failures;
 	}
-	prom_hist_observe(&d->h_period, (double)(clock_mono_ns() - t0) / 1e9);
+	d->turn_period_ns = clock_mono_ns() - t0;
+	prom_hist_observe(&d->h_period, (double)d->turn_period_ns / 1e9);
 	/* our own supervisor's watchdog: the loop turned, we are alive */
 	if (d->sd_watchdog_ms)
 		sdnotify_send("WATCHDOG=1");

@@ -365,6 +365,13 @@ typedef struct rsd {
 	prom_hist       h_commit;          /* store commit, seconds */
 	prom_hist       h_period;          /* one period's work, seconds */
 	prom_hist       h_page;            /* one status or nodes page, seconds */
+	prom_hist       h_turn;            /* one turn of the loop's work */
+	/* the turn under way (rsd_turn_begin .. rsd_turn_end) */
+	ev_check        turn_w;
+	uint64_t        turn_t0, turn_cpu0, turn_msgs0, turn_ctl0, turn_commits0;
+	double          turn_commit_s0;
+	uint64_t        turn_period_ns;    /* the period ran in it: its work */
+	uint32_t        slow_turn_ms;      /* RS_SLOW_TURN_MS: log longer turns */
 	rs_verb         cur_verb;              /* verb being answered */
 	/* trust (auth.c) */
 	bool            insecure;          /* --insecure: plaintext, no checks */
@@ -528,6 +535,12 @@ void rsd_orders_due(rsd *d, uint64_t heard_ms);
  * budget_ns (0: all; each turn of the loop gives RSD_WATCH_SLICE_NS);
  * returns how many are still watched. */
 size_t rsd_watch_check(rsd *d, uint64_t now_ms, uint64_t budget_ns);
+/* A turn of the loop: from libev's poll returning to the last thing
+ * before it polls again (rs_loop_turn_seconds; RS_SLOW_TURN_MS=N logs
+ * each turn of N ms or more with what it did). rsd_turn_watch starts
+ * the watcher that begins one; the agents' prepare watcher ends it. */
+void rsd_turn_watch(rsd *d);
+void rsd_turn_end(rsd *d);
 int rsd_send_start(rsd *d, rsd_inst *in);
 /* The service's current spec for a live instance, applied without restart. */
 int rsd_send_respec(rsd *d, rsd_inst *in);

@@ -83,6 +83,12 @@ grep -qE '^rs_agent_frames_total\{result="sent"\} [1-9]' "$TMP/m2.txt" || fail "
 grep -qE '^rs_agent_frames_total\{result="failed"\} 0$' "$TMP/m2.txt" || fail "a frame to the agent failed"
 grep -qE '^rs_agent_frame_messages_total [1-9]' "$TMP/m2.txt" || fail "no message in the frames"
 grep -q '^rs_boot_complete 1$' "$TMP/m2.txt" || fail "rs_boot_complete is not 1"
+# every turn of rsd's loop is timed; the agent's events were taken
+# exactly once (RS_FEAT_EVCHAIN): no gap, no stale Hello in a quiet cluster
+grep -qE '^rs_loop_turn_seconds_count [1-9]' "$TMP/m2.txt" || fail "no loop turn timed"
+grep -q '^rs_agent_event_gaps_total{why="given-up"} 0$' "$TMP/m2.txt" || fail "events given up"
+grep -q '^rs_agent_event_gaps_total{why="refused"} 0$' "$TMP/m2.txt" || fail "events refused"
+grep -q '^rs_agent_hellos_stale_total 0$' "$TMP/m2.txt" || fail "no rs_agent_hellos_stale_total at 0"
 grep -q '^rs_backoff_seconds{label="crashy"} 0$' "$TMP/m2.txt" || fail "rs_backoff_seconds of a running service is not 0"
 grep -q '^process_cpu_seconds_total ' "$TMP/m2.txt" || fail "no process metrics"
 wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -qE '^rs_malloc_trims_total [1-9]'" \
