@@ -348,6 +348,7 @@ int rsd_zap(const net_zap_req *rq, char *user, size_t usersz, void *arg)
 	int ep = strcmp(rq->domain, "agents") == 0 ? RSD_EP_AGENTS : RSD_EP_CONTROL;
 	store_principal *p;
 
+	d->zap_requests++;
 	if (strcmp(rq->mechanism, "CURVE") != 0 || !rq->key[0]) {
 		auth_fail(d, ep, RSD_AUTH_NO_CURVE, "%s from %s", rq->mechanism, rq->address);
 		return 400;

@@ -728,6 +728,7 @@ static void turn_begin_cb(struct ev_loop *loop, ev_check *w, int revents)
 	d->turn_ctl0 = ctl_sum(d);
 	d->turn_commits0 = d->h_commit.count;
 	d->turn_commit_s0 = d->h_commit.sum;
+	d->turn_zap0 = d->zap_requests;
 }
 
 void rsd_turn_watch(rsd *d)
@@ -740,7 +741,7 @@ void rsd_turn_watch(rsd *d)
 
 void rsd_turn_end(rsd *d)
 {
-	char period[48] = "";
+	char period[160] = "";
 	uint64_t ns;
 
 	if (!d->turn_t0)
@@ -750,14 +751,22 @@ void rsd_turn_end(rsd *d)
 	prom_hist_observe(&d->h_turn, (double)ns / 1e9);
 	if (!d->slow_turn_ms || ns < (uint64_t)d->slow_turn_ms * 1000000ull)
 		return;
-	if (d->turn_period_ns)
-		snprintf(period, sizeof period, ", the period (%.2f ms)",
-			 (double)d->turn_period_ns / 1e6);
+	if (d->turn_period_ns) {
+		const uint64_t *p = d->period_part;
+
+		snprintf(period, sizeof period, ", the period (%.2f ms: ticks %.2f, "
+			 "moves %.2f, orders %.2f, converge %.2f, checks %.2f, prune "
+			 "%.2f, trim %.2f)", (double)d->turn_period_ns / 1e6,
+			 (p[1] - p[0]) / 1e6, (p[2] - p[1]) / 1e6, (p[3] - p[2]) / 1e6,
+			 (p[4] - p[3]) / 1e6, (p[5] - p[4]) / 1e6, (p[6] - p[5]) / 1e6,
+			 (p[7] - p[6]) / 1e6);
+	}
 	log_info("slow turn: %.2f ms (%.2f ms of it on a CPU): %llu agent messages, "
-		 "%llu control requests, %llu commits (%.2f ms)%s",
+		 "%llu control requests, %llu handshakes judged, %llu commits (%.2f ms)%s",
 		 (double)ns / 1e6, (double)(thread_cpu_ns() - d->turn_cpu0) / 1e6,
 		 (unsigned long long)(agent_msgs_sum(d) - d->turn_msgs0),
 		 (unsigned long long)(ctl_sum(d) - d->turn_ctl0),
+		 (unsigned long long)(d->zap_requests - d->turn_zap0),
 		 (unsigned long long)(d->h_commit.count - d->turn_commits0),
 		 (d->h_commit.sum - d->turn_commit_s0) * 1e3, period);
 }
@@ -982,15 +991,23 @@ void rsd_tables_init(rsd *d)
 	d->insts_gen = 1;   /* a service's cut-off (sup_gen 0) is not known */
 }
 
-/* Adds (dir 1) or takes away (-1) a linked live instance's share of its
- * node's count. */
+/* Adds (dir 1) or takes away (-1) a linked live or lost instance's
+ * share of its node's counts. */
 static void inst_account(rsd *d, rsd_inst *in, int dir)
 {
+	bool lost = in->si.info.state == RS_IS_LOST;
 	rsd_node *n;
 
-	if (!in->linked || !rsd_istate_live(in->si.info.state) ||
+	if (!in->linked || (!lost && !rsd_istate_live(in->si.info.state)) ||
 	    !(n = rsd_node_find(d, in->si.node)))
 		return;
+	if (lost) {
+		if (dir > 0)
+			n->lost++;
+		else if (n->lost)
+			n->lost--;
+		return;
+	}
 	if (dir > 0)
 		n->live++;
 	else if (n->live)
@@ -1102,12 +1119,13 @@ int rsd_tables_check(rsd *d, char *why, size_t len)
 		}
 	}
 	for (rsd_node *n = d->nodes; n; n = n->next) {
-		uint32_t live = 0;
+		uint32_t live = 0, lost = 0;
 
 		for (rsd_inst *in = d->insts; in; in = in->next) {
 			if (strcmp(in->si.node, n->n.name) != 0)
 				continue;
 			live += rsd_istate_live(in->si.info.state);
+			lost += in->si.info.state == RS_IS_LOST;
 			/* rsd_reschedule_lost looks for them on nodes not up */
 			if (in->si.info.state == RS_IS_LOST && n->sm.state == NM_UP) {
 				snprintf(why, len, "instance %llu lost on node %s, which is up",
@@ -1118,6 +1136,11 @@ int rsd_tables_check(rsd *d, char *why, size_t len)
 		if (live != n->live) {
 			snprintf(why, len, "node %s counts %u live instances, has %u",
 				 n->n.name, n->live, live);
+			return -EINVAL;
+		}
+		if (lost != n->lost) {
+			snprintf(why, len, "node %s counts %u lost instances, has %u",
+				 n->n.name, n->lost, lost);
 			return -EINVAL;
 		}
 	}
@@ -1290,9 +1313,11 @@ void rsd_node_link(rsd *d, rsd_node *n)
 	rsd_node_heard(d, n);
 	/* what was placed on it before it was known (rsd_load: instances
 	 * first) counts now */
-	n->live = 0;
-	for (rsd_inst *in = rsd_node_insts(d, n->n.name); in; in = rsd_node_insts_next(d, in))
+	n->live = n->lost = 0;
+	for (rsd_inst *in = rsd_node_insts(d, n->n.name); in; in = rsd_node_insts_next(d, in)) {
 		n->live += rsd_istate_live(in->si.info.state);
+		n->lost += in->si.info.state == RS_IS_LOST;
+	}
 	heap_add(d, n);
 }
 
@@ -2059,6 +2084,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	/* every node's membership first, then the moves once: the mass-loss
 	 * guard counts the nodes not up after all of them ticked, not
 	 * halfway (tests/loadgen.sh found moves under ASan's slower ticks) */
+	d->period_part[0] = clock_mono_ns();
 	if (until <= d->unknown_until_ms) {
 		/* a node not heard since rsd started is never idle then */
 		for (rsd_node *n = d->nodes; n; n = n->next)
@@ -2071,10 +2097,14 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			if (!nodesm_tick_idle(&n->sm, &d->ncfg, until))
 				rsd_node_tick(d, n, until);
 	}
+	d->period_part[1] = clock_mono_ns();
 	rsd_batch_flush(d);       /* every node's move in one commit */
 	rsd_reschedule_lost(d);   /* lost now, or a fenced instance's time */
+	d->period_part[2] = clock_mono_ns();
 	rsd_orders_due(d, until);
+	d->period_part[3] = clock_mono_ns();
 	converge(d);
+	d->period_part[4] = clock_mono_ns();
 	rsd_boot_check(d);
 	rsd_pending_check(d);
 	rsd_parked_run(d);
@@ -2087,8 +2117,11 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			abort();   /* a test's check: the table is wrong */
 		}
 	}
+	d->period_part[5] = clock_mono_ns();
 	events_prune(d);
+	d->period_part[6] = clock_mono_ns();
 	trim_heap(d, now);
+	d->period_part[7] = clock_mono_ns();
 	{
 		store_ckpt_stats cs;
 

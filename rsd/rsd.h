@@ -112,6 +112,8 @@ typedef struct rsd_node {
 	uint32_t         live;        /* live instances placed here, kept by
 				       * rsd_inst_move, rsd_inst_set_node and
 				       * the links (placement reads it) */
+	uint32_t         lost;        /* lost ones, kept alike (a period's
+				       * moves look only at nodes with some) */
 	size_t           heap_i;      /* its place in d->nheap */
 	struct rsd_node *qprev, *qnext; /* d->quiet_*: by sm.heard_ms */
 	uint64_t         mark;        /* placement's scratch: mark_n instances */
@@ -371,6 +373,8 @@ typedef struct rsd {
 	uint64_t        turn_t0, turn_cpu0, turn_msgs0, turn_ctl0, turn_commits0;
 	double          turn_commit_s0;
 	uint64_t        turn_period_ns;    /* the period ran in it: its work */
+	uint64_t        period_part[8];    /* ... when each part began (ns) */
+	uint64_t        turn_zap0, zap_requests; /* handshakes rsd_zap judged */
 	uint32_t        slow_turn_ms;      /* RS_SLOW_TURN_MS: log longer turns */
 	rs_verb         cur_verb;              /* verb being answered */
 	/* trust (auth.c) */
