@@ -1931,12 +1931,16 @@ static bool deps_ready(rsd *d, const rsd_svc *s)
 
 /* Each wanted service that may miss an instance (converged() says which
  * may not), its instances by label: O(services) a period when nothing
- * changed, nothing allocated. */
+ * changed, nothing allocated; at most RSD_CONVERGE_BUDGET_NS of looking
+ * a period (the rest in the next). */
 static void converge(rsd *d)
 {
 	for (rsd_pending *p = d->pending; p; p = p->next)
 		if (p->verb == RS_V_APPLY || p->verb == RS_V_SHUTDOWN)
 			return;
+	uint64_t t0 = clock_mono_ns();
+	unsigned looked = 0;
+
 	if (d->boot_running)
 		return;
 	for (rsd_svc *s = d->svcs; s; s = s->next) {
@@ -1944,6 +1948,11 @@ static void converge(rsd *d)
 
 		if (s->s.desired != RS_WANT_UP || converged(s))
 			continue;
+		/* a service looked at stays converged (skipped at once) until
+		 * it changes: after a start, when none is yet, the next
+		 * periods go on where this one stopped */
+		if (++looked % 64 == 0 && clock_mono_ns() - t0 >= RSD_CONVERGE_BUDGET_NS)
+			break;
 		for (rsd_inst *in = rsd_label_insts(d, s->s.spec.label);
 		     in && have < s->s.spec.replicas; in = rsd_label_insts_next(d, in))
 			have += !in->si.standby;

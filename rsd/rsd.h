@@ -45,6 +45,10 @@ struct json_t;
 #define RSD_EVENTS_PRUNE_CHUNK    100    /* one short write transaction */
 #define RSD_EVENTS_PRUNE_MAX      5000   /* at most this many a period */
 #define RSD_EVENTS_PRUNE_BUDGET_NS (3 * 1000000ull) /* no new chunk after */
+#define RSD_CONVERGE_BUDGET_NS (2 * 1000000ull) /* a period's converge: the
+				 * first after a start looks at every service
+				 * (150,000 instances: ~30 ms in one piece);
+				 * the next periods go on */
 #define RSD_SCRIPT_TIMEOUT_S 30 /* a recovery script is killed after this */
 #define RSD_ORDER_RESEND_MS 1500 /* an order not acknowledged this long is resent */
 /* Messages queued per agent connection before ZeroMQ stops reading it
