@@ -234,6 +234,7 @@ static void out_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	/* each turn, a slice of the placements past their time (150,000 at
 	 * once after a cold start's Starts: tens of ms in one piece) */
 	rsd_watch_check(w->data, clock_mono_ms(), RSD_WATCH_SLICE_NS);
+	rsd_events_prune(w->data, false);
 	rsd_agents_flush(w->data);
 	rsd_turn_end(w->data);
 }

@@ -1976,27 +1976,23 @@ static void converge(rsd *d)
 	}
 }
 
-/* Retention: the oldest events past --events-keep or --events-max-age,
- * in chunks, each its own short write (no handler's transaction is open
- * between events of the loop), until a chunk comes back short, the
- * period's cap is reached or its time budget is spent. */
-static void events_prune(rsd *d)
+void rsd_events_prune(rsd *d, bool period)
 {
-	uint64_t now, before = 0, n = 0, total = 0, t0 = clock_mono_ns();
+	uint64_t before = 0, n = 0, now;
 	int r;
 
-	if ((!d->events_keep && !d->events_max_age_ms) || d->tx_open)
+	if (period)
+		d->prune_left = RSD_EVENTS_PRUNE_MAX;
+	if (!d->prune_left || (!d->events_keep && !d->events_max_age_ms) || d->tx_open)
 		return;
 	now = clock_wall_ms();
 	if (d->events_max_age_ms && now > d->events_max_age_ms)
 		before = now - d->events_max_age_ms;
-	do {
-		r = store_event_prune(d->st, d->events_keep, before,
-				      RSD_EVENTS_PRUNE_CHUNK, &n);
-		total += n;
-	} while (r == 0 && n == RSD_EVENTS_PRUNE_CHUNK && total < RSD_EVENTS_PRUNE_MAX &&
-		 clock_mono_ns() - t0 < RSD_EVENTS_PRUNE_BUDGET_NS);
-	d->events_pruned += total;
+	r = store_event_prune(d->st, d->events_keep, before, RSD_EVENTS_PRUNE_CHUNK, &n);
+	d->events_pruned += n;
+	/* a short chunk: nothing more to prune until the next period */
+	d->prune_left = r == 0 && n == RSD_EVENTS_PRUNE_CHUNK && d->prune_left > n ?
+			d->prune_left - n : 0;
 	if (r < 0) {
 		if (!d->prune_failing)
 			log_warnx("cannot prune old events: %s, trying every period",
@@ -2127,7 +2123,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 	}
 	d->period_part[5] = clock_mono_ns();
-	events_prune(d);
+	rsd_events_prune(d, true);
 	d->period_part[6] = clock_mono_ns();
 	trim_heap(d, now);
 	d->period_part[7] = clock_mono_ns();

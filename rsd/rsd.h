@@ -43,8 +43,10 @@ struct json_t;
 #define RSD_DEF_EVENTS_KEEP       100000
 #define RSD_DEF_EVENTS_MAX_AGE_MS (7ull * 24 * 3600 * 1000)
 #define RSD_EVENTS_PRUNE_CHUNK    100    /* one short write transaction */
-#define RSD_EVENTS_PRUNE_MAX      5000   /* at most this many a period */
-#define RSD_EVENTS_PRUNE_BUDGET_NS (3 * 1000000ull) /* no new chunk after */
+#define RSD_EVENTS_PRUNE_MAX      5000   /* at most this many a period, one
+					  * chunk a turn of the loop (3 ms of
+					  * chunks at once was the longest part
+					  * of a period) */
 #define RSD_CONVERGE_BUDGET_NS (2 * 1000000ull) /* a period's converge: the
 				 * first after a start looks at every service
 				 * (150,000 instances: ~30 ms in one piece);
@@ -351,6 +353,8 @@ typedef struct rsd {
 	uint64_t        events_max_age_ms;
 	uint64_t        events_pruned;     /* rs_events_pruned_total */
 	bool            prune_failing;     /* a failure was logged, not yet a success */
+	uint64_t        prune_left;        /* rows the turns may still prune
+					    * until the next period */
 	/* metrics */
 	struct httpd   *http;             /* --metrics (lib/httpd.c) */
 	char            metrics_ep[128];
@@ -548,6 +552,12 @@ size_t rsd_watch_check(rsd *d, uint64_t now_ms, uint64_t budget_ns);
  * each turn of N ms or more with what it did). rsd_turn_watch starts
  * the watcher that begins one; the agents' prepare watcher ends it. */
 void rsd_turn_watch(rsd *d);
+/* Retention: the oldest events past --events-keep or --events-max-age,
+ * one chunk (its own short write) at a time: the period's call (period
+ * true) allows RSD_EVENTS_PRUNE_MAX rows and takes a chunk, each turn of
+ * the loop takes one more until a chunk comes back short or the
+ * allowance is spent. Not while a transaction is open. */
+void rsd_events_prune(rsd *d, bool period);
 void rsd_turn_end(rsd *d);
 int rsd_send_start(rsd *d, rsd_inst *in);
 /* The service's current spec for a live instance, applied without restart. */
