@@ -1935,12 +1935,12 @@ static bool deps_ready(rsd *d, const rsd_svc *s)
  * a period (the rest in the next). */
 static void converge(rsd *d)
 {
-	for (rsd_pending *p = d->pending; p; p = p->next)
-		if (p->verb == RS_V_APPLY || p->verb == RS_V_SHUTDOWN)
-			return;
 	uint64_t t0 = clock_mono_ns();
 	unsigned looked = 0;
 
+	for (rsd_pending *p = d->pending; p; p = p->next)
+		if (p->verb == RS_V_APPLY || p->verb == RS_V_SHUTDOWN)
+			return;
 	if (d->boot_running)
 		return;
 	for (rsd_svc *s = d->svcs; s; s = s->next) {
