@@ -465,16 +465,12 @@ void kc_meta(agent *ag, const inst *in)
 
 static void kc_queue(agent *ag, const struct kmsg *h)
 {
-	if (ag->kq_len == ag->kq_cap) {
-		/* never drop: an exit lost here would never be restarted */
-		size_t cap = ag->kq_cap ? ag->kq_cap * 2 : 64;
-		struct kmsg *n = realloc(ag->kq, cap * sizeof *n);
+	/* never drop: an exit lost here would never be restarted */
+	struct kmsg *n = rs_grow(ag->kq, &ag->kq_cap, ag->kq_len, sizeof *n, 64);
 
-		if (!n)
-			fatalx("out of memory queueing the keeper's messages");
-		ag->kq = n;
-		ag->kq_cap = cap;
-	}
+	if (!n)
+		fatalx("out of memory queueing the keeper's messages");
+	ag->kq = n;
 	ag->kq[ag->kq_len++] = *h;
 	ev_idle_start(ag->loop, &ag->kq_idle);
 }

@@ -7,8 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
+
 int dueq_push(dueq *q, uint64_t id, uint64_t due)
 {
+	dueq_item *v;
+
 	if (q->n > q->head && due < q->v[q->n - 1].due)
 		return -EINVAL;
 	if (q->n == q->cap && q->head) {
@@ -17,15 +21,9 @@ int dueq_push(dueq *q, uint64_t id, uint64_t due)
 		q->n -= q->head;
 		q->head = 0;
 	}
-	if (q->n == q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 64;
-		dueq_item *v = realloc(q->v, cap * sizeof *v);
-
-		if (!v)
-			return -ENOMEM;
-		q->v = v;
-		q->cap = cap;
-	}
+	if (!(v = rs_grow(q->v, &q->cap, q->n, sizeof *v, 64)))
+		return -ENOMEM;
+	q->v = v;
 	q->v[q->n++] = (dueq_item){ .id = id, .due = due };
 	return 0;
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
+
 /* The first entry of ahead with seq >= seq. */
 static size_t ahead_find(const evchain *c, uint64_t seq)
 {
@@ -62,6 +64,7 @@ bool evchain_hello(evchain *c, bool same, uint64_t events_from)
 
 evchain_verdict evchain_take(evchain *c, uint64_t seq, uint64_t prev)
 {
+	evchain_link *a;
 	size_t at;
 
 	if (!seq || prev >= seq)
@@ -78,15 +81,9 @@ evchain_verdict evchain_take(evchain *c, uint64_t seq, uint64_t prev)
 	}
 	if (c->n == EVCHAIN_AHEAD_MAX)
 		return EVC_FULL;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		evchain_link *a = realloc(c->ahead, cap * sizeof *a);
-
-		if (!a)
-			return EVC_FULL;
-		c->ahead = a;
-		c->cap = cap;
-	}
+	if (!(a = rs_grow(c->ahead, &c->cap, c->n, sizeof *a, 16)))
+		return EVC_FULL;
+	c->ahead = a;
 	if (at < c->n)
 		memmove(c->ahead + at + 1, c->ahead + at, (c->n - at) * sizeof *c->ahead);
 	c->ahead[at] = (evchain_link){ .seq = seq, .prev = prev };

@@ -60,6 +60,21 @@ ENUM_STRINGS(rs_node_state, rs_node_state, nstate_names, RS_NS__NR)
 ENUM_STRINGS(rs_fence, rs_fence, fence_names, RS_FENCE__NR)
 ENUM_STRINGS(rs_desired, rs_desired, desired_names, RS_WANT__NR)
 
+void *rs_grow(void *v, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t c;
+
+	if (n < *cap)
+		return v;
+	c = *cap ? *cap * 2 : first;
+	if (c < *cap || c > SIZE_MAX / size)
+		return NULL;
+	if (!(v = realloc(v, c * size)))
+		return NULL;
+	*cap = c;
+	return v;
+}
+
 int rs_strlcpy(char *dst, const char *src, size_t n)
 {
 	size_t len = src ? strlen(src) : 0;

@@ -242,5 +242,10 @@ bool rs_label_valid(const char *label);
 
 /* Copies src into dst[n] always NUL-terminated; returns -E2BIG if cut. */
 int rs_strlcpy(char *dst, const char *src, size_t n);
+/* Room for one more in array v of *cap elements of size bytes, n of
+ * them used: v itself while n < *cap, else v grown by doubling (from
+ * first) with *cap updated, or NULL without memory (v and *cap as they
+ * were, v still owned by the caller). */
+void *rs_grow(void *v, size_t *cap, size_t n, size_t size, size_t first);
 
 #endif

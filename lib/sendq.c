@@ -22,16 +22,11 @@ bool sendq_full(const sendq *q)
 int sendq_push(sendq *q, const uint8_t *buf, size_t len)
 {
 	uint8_t *copy;
+	rs_bytes *v;
 
-	if (q->n == q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 16;
-		rs_bytes *v = realloc(q->v, cap * sizeof *v);
-
-		if (!v)
-			return -ENOMEM;
-		q->v = v;
-		q->cap = cap;
-	}
+	if (!(v = rs_grow(q->v, &q->cap, q->n, sizeof *v, 16)))
+		return -ENOMEM;
+	q->v = v;
 	copy = malloc(len ? len : 1);
 	if (!copy)
 		return -ENOMEM;

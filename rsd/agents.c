@@ -60,15 +60,12 @@ static void inst_persist(rsd *d, rsd_inst *in)
 	if (d->tx_open && d->tx_batch) {
 		if (in->row_tx == d->tx_seq)
 			return;
-		if (d->nbatch_rows == d->batch_rows_cap) {
-			size_t cap = d->batch_rows_cap ? d->batch_rows_cap * 2 : 1024;
-			rsd_inst **v = realloc(d->batch_rows, cap * sizeof *v);
+		rsd_inst **v = rs_grow(d->batch_rows, &d->batch_rows_cap,
+				       d->nbatch_rows, sizeof *v, 1024);
 
-			if (!v)
-				goto now;
-			d->batch_rows = v;
-			d->batch_rows_cap = cap;
-		}
+		if (!v)
+			goto now;
+		d->batch_rows = v;
 		in->row_tx = d->tx_seq;
 		d->batch_rows[d->nbatch_rows++] = in;
 		return;
@@ -461,15 +458,12 @@ void rsd_batch_hellos_end(rsd *d, bool committed)
 /* Keeps what n was before a Hello of this batch; false without memory. */
 static bool hello_remember(rsd *d, rsd_node *n, const nodesm *was)
 {
-	if (d->nbatch_hellos == d->batch_hellos_cap) {
-		size_t cap = d->batch_hellos_cap ? d->batch_hellos_cap * 2 : 64;
-		struct rsd_batch_hello *v = realloc(d->batch_hellos, cap * sizeof *v);
+	struct rsd_batch_hello *v = rs_grow(d->batch_hellos, &d->batch_hellos_cap,
+					    d->nbatch_hellos, sizeof *v, 64);
 
-		if (!v)
-			return false;
-		d->batch_hellos = v;
-		d->batch_hellos_cap = cap;
-	}
+	if (!v)
+		return false;
+	d->batch_hellos = v;
 	d->batch_hellos[d->nbatch_hellos].n = n;
 	d->batch_hellos[d->nbatch_hellos].was = *was;
 	d->nbatch_hellos++;
@@ -1131,15 +1125,11 @@ void rsd_reschedule_lost(rsd *d)
 		     in = rsd_node_insts_next(d, in)) {
 			if (in->si.info.state != RS_IS_LOST)
 				continue;
-			if (n == cap) {
-				size_t c = cap ? cap * 2 : 64;
-				rsd_inst **v = realloc(lost, c * sizeof *v);
+			rsd_inst **v = rs_grow(lost, &cap, n, sizeof *v, 64);
 
-				if (!v)
-					break;   /* the rest at the next period */
-				lost = v;
-				cap = c;
-			}
+			if (!v)
+				break;   /* the rest at the next period */
+			lost = v;
 			lost[n++] = in;
 		}
 	}

@@ -63,15 +63,11 @@ static int load_one(const store_principal *p, void *arg)
 	rsd *d = arg;
 	store_principal *np;
 
-	if (d->nprincipals == d->principals_cap) {   /* doubling: 5,000 nodes */
-		size_t cap = d->principals_cap ? d->principals_cap * 2 : 64;
-
-		np = realloc(d->principals, cap * sizeof *np);
-		if (!np)
-			return -ENOMEM;
-		d->principals = np;
-		d->principals_cap = cap;
-	}
+	np = rs_grow(d->principals, &d->principals_cap, d->nprincipals, sizeof *np,
+		     64);   /* doubling: 5,000 nodes */
+	if (!np)
+		return -ENOMEM;
+	d->principals = np;
 	d->principals[d->nprincipals++] = *p;
 	return 0;
 }

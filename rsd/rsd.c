@@ -436,18 +436,14 @@ static void heap_remove(rsd *d, rsd_node *n)
 
 static void heap_add(rsd *d, rsd_node *n)
 {
-	if (d->nheap_n == d->nheap_cap) {
-		size_t cap = d->nheap_cap ? d->nheap_cap * 2 : 64;
-		rsd_node **v = realloc(d->nheap, cap * sizeof *v);
+	rsd_node **v = rs_grow(d->nheap, &d->nheap_cap, d->nheap_n, sizeof *v, 64);
 
-		if (!v) {
-			n->heap_i = SIZE_MAX;   /* placement falls back to the walk */
-			d->nheap_broken = true;
-			return;
-		}
-		d->nheap = v;
-		d->nheap_cap = cap;
+	if (!v) {
+		n->heap_i = SIZE_MAX;   /* placement falls back to the walk */
+		d->nheap_broken = true;
+		return;
 	}
+	d->nheap = v;
 	heap_set(d, d->nheap_n++, n);
 	heap_fix(d, n);
 }
@@ -1399,15 +1395,11 @@ const rsd_label *rsd_label_view(rsd *d, const char *label, rsd_label_buf *buf)
 	size_t k = 0;
 
 	for (rsd_inst *in = rsd_label_insts(d, label); in; in = rsd_label_insts_next(d, in)) {
-		if (k == buf->cap) {
-			size_t c = buf->cap ? buf->cap * 2 : 64;
-			rsd_inst **v = realloc(buf->v, c * sizeof *v);
+		rsd_inst **v = rs_grow(buf->v, &buf->cap, k, sizeof *v, 64);
 
-			if (!v)
-				return NULL;
-			buf->v = v;
-			buf->cap = c;
-		}
+		if (!v)
+			return NULL;
+		buf->v = v;
 		buf->v[k++] = in;
 	}
 	if (!s && !k)

@@ -17,15 +17,7 @@ BUILD=$(cd "$1" && pwd)
 LOG_LINES=30
 test_tmpdir events_once
 
-start_rsd() {   # start_rsd CONTROL AGENTS LOG
-    : >"$TMP/ready"
-    bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control "$1" --agents "$2" \
-        --ready-fd 3 3>"$TMP/ready" 2>>"$TMP/$3"
-    RSD=$BG_PID
-    wait_for 10 grep -q agents= "$TMP/ready" || fail "rsd did not get ready"
-}
-rsctl() { "$BUILD/ctl/rsctl" -s "$CONTROL" "$@"; }
-node_up() { rsctl --json nodes | grep -q '"state":"up"'; }
+rsctl() { "${RSCTL[@]}" "$@"; }
 unacked() {
     curl -sf "http://$AMETRICS/metrics" | awk '$1 == "rs_agent_unacked_events" {print $2}'
 }
@@ -49,17 +41,9 @@ print(sum(1 for e in json.load(sys.stdin)["events"]
 }
 seen() { [ "$(count "$@")" -ge 1 ]; }
 
-start_rsd tcp://127.0.0.1:* tcp://127.0.0.1:* rsd.log
-CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready")
-AGENTS=$(sed 's/.*agents=\([^ ]*\).*/\1/' "$TMP/ready")
-export RS_CRED="$TMP/admin.cred"
-: >"$TMP/aready"
-bg "$BUILD/agent/rs-agent" --node e1 --rsd "$AGENTS" --state-dir "$TMP/e1" \
-    --token-file "$TMP/join.token" --metrics 127.0.0.1:0 --ready-fd 4 \
-    4>"$TMP/aready" 2>"$TMP/agent.log"
-wait_for 10 grep -q metrics= "$TMP/aready" || fail "the agent did not get ready"
-AMETRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/aready" | tr -d '\n')
-wait_for 10 node_up || fail "the agent was not welcomed"
+start_rsd_at 'tcp://127.0.0.1:*' 'tcp://127.0.0.1:*' rsd.log
+start_agent e1
+wait_for 10 node_up e1 || fail "the agent was not welcomed"
 rsctl up once --settle 0.2 -- sleep 1000 >/dev/null || fail "up once"
 pid=$(svc_pid); [ -n "$pid" ] || fail "once is not running"
 wait_for 10 ring_empty || fail "the agent keeps $(unacked) events after up"
@@ -71,8 +55,8 @@ kill -9 "$pid"
 # is replayed (no newer event that the old rule acknowledged past it)
 wait_for 10 restarted_ready || fail "the agent did not restart once alone"
 wait_for 10 kept_at_least 3 || fail "the agent keeps $(unacked) events, want exit, start, ready"
-start_rsd "$CONTROL" "$AGENTS" rsd2.log
-wait_for 10 node_up || fail "the agent was not welcomed by the second rsd"
+start_rsd_at "$CONTROL" "$AGENTS" rsd2.log
+wait_for 10 node_up e1 || fail "the agent was not welcomed by the second rsd"
 new_pid() { local p; p=$(svc_pid); [ -n "$p" ] && [ "$p" != "$pid" ]; }
 wait_for 10 new_pid || fail "once is not running with a new pid: '$(svc_pid)'"
 npid=$(svc_pid)
@@ -82,8 +66,8 @@ wait_for 10 ring_empty || fail "the replay was not acknowledged: the agent keeps
 
 # once more: nothing is replayed again
 kill -9 "$RSD"; wait_for 5 gone "$RSD" || fail "rsd $RSD did not die"
-start_rsd "$CONTROL" "$AGENTS" rsd3.log
-wait_for 10 node_up || fail "the agent was not welcomed by the third rsd"
+start_rsd_at "$CONTROL" "$AGENTS" rsd3.log
+wait_for 10 node_up e1 || fail "the agent was not welcomed by the third rsd"
 wait_for 10 ring_empty || fail "the agent keeps $(unacked) events"
 [ "$(svc_pid)" = "$npid" ] || fail "once's pid changed: $(svc_pid), was $npid"
 n_exit=$(count exited); n_start=$(count started "$npid")

@@ -14,14 +14,6 @@ BUILD=$(cd "$1" && pwd)
 LOG_LINES=30
 test_tmpdir knock
 
-start_rsd() {   # start_rsd CONTROL AGENTS LOG
-    : >"$TMP/ready"
-    bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control "$1" --agents "$2" \
-        --metrics 127.0.0.1:0 --ready-fd 3 3>"$TMP/ready" 2>>"$TMP/$3"
-    RSD=$BG_PID
-    wait_for 10 grep -q metrics= "$TMP/ready" || fail "rsd did not get ready"
-    METRICS=$(sed 's/.*metrics=\([^ ]*\).*/\1/' "$TMP/ready" | tr -d '\n')
-}
 coalesced() {
     curl -sf "http://$METRICS/metrics" | awk '$1 == "rs_agent_hellos_coalesced_total" {print $2}'
 }
@@ -36,10 +28,7 @@ svc_pid() {
         sed -n 's/.*"pid":\([0-9]*\).*"state":"running".*/\1/p'
 }
 
-start_rsd tcp://127.0.0.1:* tcp://127.0.0.1:* rsd.log
-CONTROL=$(sed 's/.*control=\([^ ]*\).*/\1/' "$TMP/ready")
-AGENTS=$(sed 's/.*agents=\([^ ]*\).*/\1/' "$TMP/ready")
-export RS_CRED="$TMP/admin.cred"
+start_rsd_at 'tcp://127.0.0.1:*' 'tcp://127.0.0.1:*' rsd.log
 RS_TEST_KNOCKS=5 bg "$BUILD/agent/rs-agent" --node k1 --rsd "$AGENTS" --state-dir "$TMP/k1" \
     --token-file "$TMP/join.token" 2>"$TMP/agent.log"
 wait_for 10 node_up || fail "the agent was not welcomed"
@@ -54,7 +43,7 @@ pid=$(svc_pid); [ -n "$pid" ] || fail "knocky is not running"
 # rsd restarts: a new connection, reconciled in full; the service adopted
 kill -9 "$RSD"
 wait_for 5 gone "$RSD" || fail "rsd $RSD did not die"
-start_rsd "$CONTROL" "$AGENTS" rsd2.log
+start_rsd_at "$CONTROL" "$AGENTS" rsd2.log
 wait_for 10 node_up || fail "the agent was not welcomed by the new rsd"
 wait_for 10 at_least 5 || fail "the new rsd coalesced $(coalesced) knocks, want 5"
 [ "$(grep -c 'said hello' "$TMP/rsd2.log")" -eq 1 ] \

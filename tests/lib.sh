@@ -69,10 +69,18 @@ ready_field() { sed -n "s/.*$2=\([^ ]*\).*/\1/p" "$1" | tr -d '\n'; }
 # in $TMP), once it is serving. Sets CONTROL, AGENTS, METRICS (HOST:PORT)
 # and RSCTL (rsctl -s CONTROL, an array); exports RS_CRED, the admin
 # credential rsd made beside its db.
-start_rsd() {
-    bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control 'tcp://127.0.0.1:*' \
-        --agents 'tcp://127.0.0.1:*' --metrics 127.0.0.1:0 "$@" \
-        --ready-fd 3 3>"$TMP/ready" 2>"$TMP/rsd.log"
+start_rsd() { start_rsd_at 'tcp://127.0.0.1:*' 'tcp://127.0.0.1:*' rsd.log "$@"; }
+
+# start_rsd_at CONTROL AGENTS LOG [ARG...]: rsd with ARGs on the given
+# endpoints (tcp://127.0.0.1:* picks a port; the endpoints a first call
+# set restart it in place), its db in $TMP, its log appended to $TMP/LOG,
+# metrics on a port the OS picks. Sets RSD (its pid), CONTROL, AGENTS,
+# METRICS and RSCTL (as start_rsd); exports RS_CRED.
+start_rsd_at() {
+    local control=$1 agents=$2 log=$3; shift 3
+    bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --control "$control" --agents "$agents" \
+        --metrics 127.0.0.1:0 "$@" --ready-fd 3 3>"$TMP/ready" 2>>"$TMP/$log"
+    RSD=$BG_PID
     wait_for 10 grep -q metrics= "$TMP/ready" || fail "rsd did not get ready"
     CONTROL=$(ready_field "$TMP/ready" control)
     AGENTS=$(ready_field "$TMP/ready" agents)

@@ -631,3 +631,29 @@ Test(model, strlcpy, .timeout = 10)
 	cr_expect_str_eq(buf, "a much ");
 	cr_expect_eq(strlen(buf), sizeof buf - 1);
 }
+
+/* rs_grow: the array itself while it has room, doubled (from first) when
+ * full, NULL with everything as it was when the size cannot be had. */
+Test(model, grow_doubles_only_when_full, .timeout = 10)
+{
+	size_t cap = 0, n = 0;
+	int *v = NULL, *w;
+
+	for (int i = 0; i < 100; i++, n++) {
+		w = rs_grow(v, &cap, n, sizeof *v, 4);
+		cr_assert_not_null(w);
+		if (n < 4)
+			cr_assert_eq(cap, 4);
+		v = w;
+		v[n] = i;
+	}
+	cr_assert_eq(cap, 128);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(v[i], i, "kept across the moves");
+	w = rs_grow(v, &cap, 50, sizeof *v, 4);
+	cr_assert_eq(w, v, "room: the same array");
+	cr_assert_eq(cap, 128);
+	cr_assert_null(rs_grow(v, &cap, 128, SIZE_MAX / 8, 4), "too big");
+	cr_assert_eq(cap, 128, "unchanged when it fails");
+	free(v);
+}
