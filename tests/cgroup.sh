@@ -179,4 +179,16 @@ r=$("${RSCTL[@]}" down nc) || fail "down nc: $r"
 ! is_ours "$(pid_of "$R" m 1)" || fail "down nc left the main process"
 echo "RS_TEST_NO_CGROUPS=1: process groups, as before"
 
+# --- rsd knows (Hello.cgroups, RS_FEAT_CGROUP): rsctl nodes
+"${RSCTL[@]}" --json nodes | python3 -c '
+import json, sys
+n = {x["name"]: x.get("cgroups") for x in json.load(sys.stdin)["nodes"]}
+sys.exit(0 if n[sys.argv[1]] == sys.argv[3] and
+         n[sys.argv[2]] == "none (RS_TEST_NO_CGROUPS=1)" else 1)' "$NODE" "$NODE2" \
+    "$SUB${RS_TEST_NO_CGROUP_KILL:+, no cgroup.kill}" \
+    || fail "rsctl --json nodes: $("${RSCTL[@]}" --json nodes)"
+"${RSCTL[@]}" nodes >"$TMP/nodes.txt" || fail "rsctl nodes"
+grep -qE "^$NODE .* yes\$" "$TMP/nodes.txt" || fail "no CGROUPS yes for $NODE: $(cat "$TMP/nodes.txt")"
+grep -qE "^$NODE2 .* no\$" "$TMP/nodes.txt" || fail "no CGROUPS no for $NODE2: $(cat "$TMP/nodes.txt")"
+echo "rsctl nodes: CGROUPS yes / no"
 echo "cgroup.sh: all checks passed"
