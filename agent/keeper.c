@@ -587,7 +587,14 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 	c = (struct child){ .r = src ? src : r, .argv = sp.argv, .env = env,
 			    .cwd = sp.cwd, .logfd = wfd, .keeper = getpid(),
 			    .cg_procs = -1 };
-	/* its cgroup: made at the first spawn, kept across restarts */
+	/* its cgroup: made at the first spawn, kept across restarts; an
+	 * engine that wants none (--cgroups=off) gets none, even where an
+	 * earlier one made it */
+	if ((!sp.cgroup || !sp.cgroup[0]) && r->cg_fd >= 0) {
+		close(r->cg_fd);
+		r->cg_fd = -1;
+		kcg_remove(&K.cg, r->cg_name);
+	}
 	if (sp.cgroup && sp.cgroup[0] && K.cg.dirfd >= 0 && r->cg_fd < 0) {
 		r->cg_fd = kcg_make(&K.cg, sp.cgroup, r->cg_name);
 		if (r->cg_fd < 0) {

@@ -162,6 +162,7 @@ r=$("${RSCTL[@]}" down ad) || fail "down ad: $r"
 old_dead "$R" 1 || fail "down after the agent's restart left descendants"
 echo "agent kill -9: the instance stays in its cgroup; down still ends it all"
 
+
 # --- RS_TEST_NO_CGROUPS=1: as before
 export RS_TEST_NO_CGROUPS=1
 start_agent "$NODE2"
@@ -191,4 +192,35 @@ sys.exit(0 if n[sys.argv[1]] == sys.argv[3] and
 grep -qE "^$NODE .* yes\$" "$TMP/nodes.txt" || fail "no CGROUPS yes for $NODE: $(cat "$TMP/nodes.txt")"
 grep -qE "^$NODE2 .* no\$" "$TMP/nodes.txt" || fail "no CGROUPS no for $NODE2: $(cat "$TMP/nodes.txt")"
 echo "rsctl nodes: CGROUPS yes / no"
+
+# --- the agent restarted with --cgroups off, its keeper still has them:
+# the next start of an instance that had a cgroup is in none (a plain
+# sleep: it leaves nothing, so its cgroup is kept across the restart)
+"${RSCTL[@]}" up of --node "$NODE" --notify simple --settle 0.2 -- sleep 905 >/dev/null || fail "up of"
+ID=$(inst_id of)
+OF1=$("${RSCTL[@]}" --json status of | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["services"][0]["instances"][0]["pid"])')
+in_cgroup "$OF1" "of.$ID" || fail "of is not in its cgroup"
+AGENT=${PIDS[2]}   # the agent of $NODE started after the kill -9
+kill -9 "$AGENT"
+wait_for 10 gone "$AGENT" || fail "the agent did not die"
+rm -f "$TMP/$NODE.ready"
+start_agent "$NODE" --cgroups off
+wait_for 10 grep -q 'cgroups: none (--cgroups=off); instances are tracked by process group' \
+    "$TMP/$NODE.log" || fail "the agent with --cgroups off does not say so"
+wait_for 10 node_up "$NODE" || fail "the agent with --cgroups off did not come back"
+"${RSCTL[@]}" refresh of >/dev/null || fail "refresh of"
+of_new() {
+    OF2=$("${RSCTL[@]}" --json status of | python3 -c '
+import json, sys
+i = json.load(sys.stdin)["services"][0]["instances"][0]
+print(i["pid"] if i["state"] == "running" else 0)')
+    [ "$OF2" != 0 ] && [ "$OF2" != "$OF1" ]
+}
+wait_for 10 of_new || fail "of did not start again"
+! grep -q "rs\." "/proc/$OF2/cgroup" || fail "of is still in a cgroup of rs with --cgroups off"
+wait_for 5 test ! -d "$SUB/of.$ID" || fail "the cgroup of of is still there"
+r=$("${RSCTL[@]}" down of) || fail "down of: $r"
+echo "--cgroups off with a keeper that has them: the next start is in none"
 echo "cgroup.sh: all checks passed"
