@@ -193,6 +193,24 @@ grep -qE "^$NODE .* yes\$" "$TMP/nodes.txt" || fail "no CGROUPS yes for $NODE: $
 grep -qE "^$NODE2 .* no\$" "$TMP/nodes.txt" || fail "no CGROUPS no for $NODE2: $(cat "$TMP/nodes.txt")"
 echo "rsctl nodes: CGROUPS yes / no"
 
+# --- the keeper killed (kill -9): its services die with it (pdeathsig),
+# what they setsid'ed or double-forked does not; the next keeper of the
+# node finds it in the node's cgroups and kills it
+up_fk kk --notify simple --settle 0.2
+R=$TMP/rec.kk
+KEEPER=$(cat "$TMP/$NODE/run/keeper.pid")
+AGENT=${PIDS[2]}   # the agent of $NODE started after the first kill -9
+kill -9 "$KEEPER"
+wait_for 10 gone "$AGENT" || fail "the agent outlived its keeper"
+is_ours "$(pid_of "$R" g 1)" || fail "the setsid grandchild died with the keeper (nothing to sweep)"
+start_agent "$NODE"
+# (kk, and the services still up: rf, cr, wd, each with what it left)
+wait_for 10 grep -q "killed what a previous keeper's services left in [0-9]* cgroup(s) of $SUB" \
+    "$TMP/$NODE.log" || fail "the new keeper did not sweep: $(grep -a cgroup "$TMP/$NODE.log")"
+old_dead "$R" 1 || fail "the sweep left the dead keeper's descendants"
+wait_for 10 node_up "$NODE" || fail "the agent did not come back"
+echo "keeper kill -9: the next keeper killed what its services left"
+
 # --- the agent restarted with --cgroups off, its keeper still has them:
 # the next start of an instance that had a cgroup is in none (a plain
 # sleep: it leaves nothing, so its cgroup is kept across the restart)
@@ -202,7 +220,7 @@ OF1=$("${RSCTL[@]}" --json status of | python3 -c '
 import json, sys
 print(json.load(sys.stdin)["services"][0]["instances"][0]["pid"])')
 in_cgroup "$OF1" "of.$ID" || fail "of is not in its cgroup"
-AGENT=${PIDS[2]}   # the agent of $NODE started after the kill -9
+AGENT=${PIDS[4]}   # the agent of $NODE started after the keeper's kill -9
 kill -9 "$AGENT"
 wait_for 10 gone "$AGENT" || fail "the agent did not die"
 rm -f "$TMP/$NODE.ready"
