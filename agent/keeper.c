@@ -726,10 +726,11 @@ static void send_exit(const struct kexit *x)
 }
 
 /* SIGKILLs every process of r's cgroup. A cgroup once killed is not
- * used again: on this kernel (6.18) a child cloned into a cgroup with
- * CLONE_INTO_CGROUP is SIGKILLed at birth if that cgroup was ever
- * killed (the fork compares the parent's cgroup's kill count with the
- * target's), so drain_end removes it and the next spawn makes a new one. */
+ * used again: seen on Linux 6.18, a child cloned into a cgroup with
+ * CLONE_INTO_CGROUP is SIGKILLed at birth if cgroup.kill was ever
+ * written to that cgroup (as we read it, the fork compares the kill
+ * count of the parent's cgroup with the target's), so drain_end removes
+ * it and the next spawn makes a new one. */
 static void cg_kill(struct krec *r)
 {
 	r->cg_killed = true;
