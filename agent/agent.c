@@ -235,6 +235,14 @@ static void agent_hello(agent *ag)
 	m.u.hello.events_from = ag->replay_len ? ag->replay[ag->replay_head].prev :
 				ag->event_seq;
 	m.u.hello.capacity = ag->capacity;
+	/* RS_FEAT_CGROUP: what the log said at the start (rsd ignores the
+	 * field when it is older) */
+	if (ag->cg_on)
+		snprintf(m.u.hello.cgroups, sizeof m.u.hello.cgroups, "%.130s%s",
+			 ag->cg_where, ag->cg_kill ? "" : ", no cgroup.kill");
+	else
+		snprintf(m.u.hello.cgroups, sizeof m.u.hello.cgroups, "none (%.150s)",
+			 ag->cg_off ? ag->cg_off : ag->cg_where);
 	if (ag->nlabels) {
 		m.u.hello.labels = calloc(ag->nlabels + 1, sizeof *m.u.hello.labels);
 		for (size_t i = 0; m.u.hello.labels && i < ag->nlabels; i++)

@@ -110,6 +110,14 @@ struct agent {
 	int             keeper_fd;    /* SOCK_SEQPACKET to the keeper */
 	pid_t           keeper_pid;
 	int64_t         keeper_proto; /* its KEEPER_PROTO (0: older than 2) */
+	/* cgroups (docs/design.md, "A cgroup per instance"): cg_off says
+	 * why the agent wants none (--cgroups=off, RS_TEST_NO_CGROUPS=1),
+	 * NULL: it does; cg_on: the keeper has them and each spawn names its
+	 * instance's cgroup */
+	const char     *cg_off;
+	bool            cg_on;
+	bool            cg_kill;      /* cgroup.kill exists */
+	char            cg_where[320];/* the node's subtree, or why none */
 	ev_io           keeper_io;
 	uint8_t        *kbuf;         /* KEEPER_MSG_MAX */
 	ev_idle         kq_idle;

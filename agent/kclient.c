@@ -313,7 +313,8 @@ int kc_start(agent *ag)
 		fcntl(p[1], F_SETFD, 0);
 		snprintf(fdarg, sizeof fdarg, "%d", p[1]);
 		execl(keeper, "rs-keeper", "--state-dir", ag->state_dir,
-		      "--node", ag->node, "--ready-fd", fdarg, (char *)NULL);
+		      "--node", ag->node, "--cgroups", ag->cg_off ? "off" : "on",
+		      "--ready-fd", fdarg, (char *)NULL);
 		dprintf(2, "rs-agent: cannot run %s: %s\n", keeper, strerror(errno));
 		_exit(127);
 	}
@@ -684,6 +685,40 @@ int kc_attach(agent *ag)
 	return r;
 }
 
+/* What the keeper's K_HELLO_END says of its cgroups (p[len], "1 K PATH"
+ * or "0 0 WHY"; NULL: an older keeper), with the agent's own wish: sets
+ * ag->cg_on, cg_kill and cg_where, and says once what is used. */
+static void kc_cgroups(agent *ag, const char *p, size_t len)
+{
+	char text[sizeof ag->cg_where + 8];
+	int on = 0, kill_ok = 0, skip = 0;
+
+	ag->cg_on = false;
+	ag->cg_kill = false;
+	if (!p) {
+		snprintf(ag->cg_where, sizeof ag->cg_where, "the keeper (pid %d) is "
+			 "an older rs-agent's", (int)ag->keeper_pid);
+	} else {
+		len = len < sizeof text - 1 ? len : sizeof text - 1;
+		memcpy(text, p, len);
+		text[len] = '\0';
+		if (sscanf(text, "%d %d %n", &on, &kill_ok, &skip) < 2 || !text[skip])
+			snprintf(ag->cg_where, sizeof ag->cg_where, "the keeper's answer "
+				 "is unreadable");
+		else
+			rs_strlcpy(ag->cg_where, text + skip, sizeof ag->cg_where);
+		ag->cg_on = on == 1 && !ag->cg_off;
+		ag->cg_kill = kill_ok == 1;
+	}
+	if (ag->cg_on)
+		log_info("cgroups: a cgroup per instance under %s, cgroup.kill %s",
+			 ag->cg_where, ag->cg_kill ? "yes" :
+			 "no (SIGKILL to each process in cgroup.procs)");
+	else
+		log_info("cgroups: none (%s); instances are tracked by process group",
+			 ag->cg_off ? ag->cg_off : ag->cg_where);
+}
+
 static int kc_attach_once(agent *ag)
 {
 	struct kmsg h = { .type = K_HELLO, .a = getpid(), .b = KEEPER_PROTO };
@@ -710,6 +745,7 @@ static int kc_attach_once(agent *ag)
 		if (m.type == K_HELLO_END) {
 			ag->keeper_pid = (pid_t)m.a;
 			ag->keeper_proto = m.b;
+			kc_cgroups(ag, m.b >= 5 ? (const char *)p : NULL, m.b >= 5 ? m.len : 0);
 			/* the lease a previous engine gave (protocol 3): ours
 			 * until rsd speaks to us */
 			if (m.b >= 3 && m.c > 0 && m.d > 0) {

@@ -20,15 +20,18 @@
 #include <sched.h>
 #include <grp.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "kcgroup.h"
 #include "keeper.h"
 #include "klog.h"
 #include "kproto.h"
@@ -65,6 +68,20 @@ struct krec {
 	bool         fence_hit;  /* its process got the stop signal */
 	uint64_t     kill_at;    /* mono ms of the SIGKILL that follows, 0 none */
 	struct klog_pipe *out;   /* the live process's stdout/stderr */
+	/* its cgroup (kcgroup.h): made at its first spawn, kept across
+	 * restarts, removed with the record */
+	int          cg_fd;      /* -1: none (a process group only) */
+	char         cg_name[KCG_NAME_MAX];
+	int          cg_wd;      /* inotify watch of its cgroup.events, -1 */
+	bool         cg_killed;  /* cgroup.kill was written to it: removed once
+				  * empty, a new one made at the next spawn
+				  * (cg_kill) */
+	/* the main process is reaped and what it left in the cgroup is being
+	 * killed: alive stays 1, the exit waits here until "populated 0" */
+	bool         main_dead;
+	int          held_status;
+	uint64_t     held_ns;
+	uint64_t     drain_ms;   /* mono ms the drain began */
 };
 
 struct kexit {
@@ -89,7 +106,13 @@ static struct {
 	size_t        nout, capout;
 	uint64_t      lease_at;  /* the engine's lease deadline (mono ms), 0 none */
 	uint64_t      lease_ms;
-} K = { .lsock = -1, .conn = -1, .sigfd = -1, .nsock = -1 };
+	struct kcg    cg;        /* the node's cgroups (cg.dirfd -1: none) */
+	int           ino;       /* inotify: draining cgroups' cgroup.events */
+	int           ndraining; /* records with main_dead */
+	bool          cg_procs;  /* RS_KEEPER_CG_SPAWN=procs: the child enters
+				  * its cgroup itself (no clone3) */
+} K = { .lsock = -1, .conn = -1, .sigfd = -1, .nsock = -1, .ino = -1,
+	.cg = { .dirfd = -1 } };
 
 static struct krec *rec_find(uint64_t id)
 {
@@ -109,6 +132,8 @@ static struct krec *rec_get(uint64_t id)
 	if (!r)
 		return NULL;
 	r->id = id;
+	r->cg_fd = -1;
+	r->cg_wd = -1;
 	r->next = K.recs;
 	K.recs = r;
 	return r;
@@ -139,12 +164,24 @@ static void rec_free(struct krec *r)
 		*pp = r->next;
 	rec_close_fds(r, 0, NULL);
 	klog_pipe_release(&r->out);
+	if (r->cg_wd >= 0)
+		inotify_rm_watch(K.ino, r->cg_wd);
+	if (r->cg_fd >= 0) {
+		close(r->cg_fd);
+		/* empty unless a process outlived every kill: then it stays,
+		 * for the next keeper's sweep */
+		int e = kcg_remove(&K.cg, r->cg_name);
+		if (e < 0 && e != -ENOENT)
+			log_warnx("instance %llu: cannot remove cgroup %s/%s, ignoring",
+				  (unsigned long long)r->id, K.cg.path, r->cg_name);
+	}
 	free(r->meta);
 	free(r->fds);
 	free(r);
 }
 
 static void detach(const char *why);
+static void cg_kill(struct krec *r);
 
 /* Messages the engine's socket could not take yet, in order. The keeper
  * never blocks on the engine: the engine may itself be blocked sending
@@ -284,6 +321,8 @@ struct child {
 	gid_t         gid;
 	gid_t         groups[KEEPER_GROUPS_MAX];
 	int           ngroups;
+	int           cg_procs;  /* cgroup.procs to write "0" to (the child
+				  * enters its cgroup itself), -1: none */
 	volatile int  err;     /* set by the child when it cannot exec */
 };
 
@@ -303,6 +342,10 @@ static int child_exec(void *arg)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
+	/* its cgroup first, before it can start anything (without clone3:
+	 * with it, the child is born there) */
+	if (c->cg_procs >= 0 && write(c->cg_procs, "0", 1) != 1)
+		goto fail;
 	setsid();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != c->keeper)   /* the keeper died before the prctl */
@@ -363,6 +406,52 @@ fail:
 	_exit(127);
 }
 
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* clone3's argument (linux/sched.h, which does not mix with glibc's
+ * sched.h). */
+struct kclone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+		 stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+#if defined(__x86_64__)
+/* clone3 with the child on its own stack calling fn(arg) and exiting
+ * with what it returns (glibc 2.36 has no clone3 wrapper, and a child
+ * of syscall() could not return from it on a new stack). The child's
+ * pid, or -1 with errno set. */
+static pid_t clone3_call(struct kclone_args *ca, int (*fn)(void *), void *arg)
+{
+	register void *rfn __asm__("r12") = (void *)fn;
+	register void *rarg __asm__("r13") = arg;
+	long ret;
+
+	__asm__ volatile(
+		"syscall\n\t"
+		"testq %%rax, %%rax\n\t"
+		"jnz 1f\n\t"
+		/* the child, on ca->stack: r12 and r13 survive the syscall */
+		"xorl %%ebp, %%ebp\n\t"
+		"movq %%r13, %%rdi\n\t"
+		"callq *%%r12\n\t"
+		"movl %%eax, %%edi\n\t"
+		"movl $60, %%eax\n\t"   /* SYS_exit */
+		"syscall\n\t"
+		"hlt\n\t"
+		"1:\n\t"
+		: "=a"(ret)
+		: "0"((long)SYS_clone3), "D"(ca), "S"(sizeof *ca), "r"(rfn), "r"(rarg)
+		: "rcx", "r11", "memory", "cc");
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return (pid_t)ret;
+}
+#endif
+
 /* The child's stack: used by one child at a time (the keeper is
  * suspended until it execs). */
 static void *child_stack(void)
@@ -404,6 +493,48 @@ static void listen_env(struct krec *r, char **env, int n, char *names,
 	env[n++] = names;
 	env[n++] = "LISTEN_PID=0";   /* the child writes its own */
 	env[n] = NULL;
+}
+
+/* Starts c as r's process on stack (its top): in r's cgroup if it has
+ * one, born there (clone3 CLONE_INTO_CGROUP) or, without clone3 (another
+ * architecture, an older kernel, RS_KEEPER_CG_SPAWN=procs), entering it
+ * itself before anything else. Returns when it has exec'd or exited:
+ * its pid, or -1 with errno set. */
+static pid_t spawn_child(struct krec *r, struct child *c, void *stack)
+{
+	pid_t pid;
+	int e;
+
+	if (r->cg_fd < 0)
+		return clone(child_exec, stack, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+#if defined(__x86_64__)
+	if (!K.cg_procs) {
+		struct kclone_args ca = {
+			.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP,
+			.exit_signal = SIGCHLD,
+			.stack = (uint64_t)(uintptr_t)((char *)stack - KEEPER_CHILD_STACK),
+			.stack_size = KEEPER_CHILD_STACK,
+			.cgroup = (uint64_t)r->cg_fd,
+		};
+		pid = clone3_call(&ca, child_exec, c);
+		if (pid >= 0 || (errno != ENOSYS && errno != E2BIG))
+			return pid;
+		log_warnx("no clone3 (%s): children enter their cgroup themselves",
+			  strerror(errno));
+		K.cg_procs = true;
+	}
+#endif
+	c->cg_procs = kcg_procs_fd(r->cg_fd);
+	if (c->cg_procs < 0) {
+		errno = -c->cg_procs;
+		return -1;
+	}
+	pid = clone(child_exec, stack, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+	e = errno;
+	close(c->cg_procs);
+	c->cg_procs = -1;
+	errno = e;
+	return pid;
 }
 
 /* K_SPAWN: starts the process its record describes, answers K_SPAWNED.
@@ -454,7 +585,31 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 	listen_env(src ? src : r, env, (int)sp.envc, names, sizeof names, fdsvar,
 		   sizeof fdsvar);
 	c = (struct child){ .r = src ? src : r, .argv = sp.argv, .env = env,
-			    .cwd = sp.cwd, .logfd = wfd, .keeper = getpid() };
+			    .cwd = sp.cwd, .logfd = wfd, .keeper = getpid(),
+			    .cg_procs = -1 };
+	/* its cgroup: made at the first spawn, kept across restarts; an
+	 * engine that wants none (--cgroups=off) gets none, even where an
+	 * earlier one made it */
+	if ((!sp.cgroup || !sp.cgroup[0]) && r->cg_fd >= 0) {
+		close(r->cg_fd);
+		r->cg_fd = -1;
+		kcg_remove(&K.cg, r->cg_name);
+	}
+	if (sp.cgroup && sp.cgroup[0] && K.cg.dirfd >= 0 && r->cg_fd < 0) {
+		r->cg_fd = kcg_make(&K.cg, sp.cgroup, r->cg_name);
+		if (r->cg_fd < 0) {
+			e = r->cg_fd;
+			r->cg_fd = -1;
+			log_warnx("instance %llu: cannot make cgroup %s/%s: %s",
+				  (unsigned long long)h->id, K.cg.path, sp.cgroup,
+				  strerror(-e));
+			rep.a = e;
+			kproto_spawn_free(&sp);
+			close(wfd);
+			klog_pipe_release(&out);
+			goto out;
+		}
+	}
 	if (h->a > 0) {
 		c.as_user = true;
 		c.uid = (uid_t)(h->a - 1);
@@ -464,7 +619,7 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 		c.harden = !(sp.flags & KSPAWN_KEEP_CAPS);
 		c.cap_last = K.cap_last;
 	}
-	pid = clone(child_exec, stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+	pid = spawn_child(r, &c, stack);
 	e = pid < 0 ? -errno : 0;
 	sp_flags = sp.flags;
 	sp_stop_sig = sp.stop_signal;
@@ -511,6 +666,13 @@ static void do_kill(const struct kmsg *h)
 
 	if (!r || !r->alive || sig < 0 || sig >= NSIG)
 		return;
+	if (r->main_dead) {
+		/* reaped: its pid is no longer ours to signal; what is left
+		 * of the instance is in its cgroup, being killed already */
+		if (sig && sig != SIGKILL)
+			kcg_signal_all(r->cg_fd, sig);
+		return;
+	}
 	if (h->b) {
 		kill(r->pid, sig);
 		return;
@@ -519,6 +681,9 @@ static void do_kill(const struct kmsg *h)
 	 * reused, so this reaches only its group */
 	if (kill(-r->pid, sig) < 0 && errno == ESRCH)
 		kill(r->pid, sig);
+	/* a stop's SIGKILL (or a watchdog's) ends the whole instance */
+	if (sig == SIGKILL && r->cg_fd >= 0)
+		cg_kill(r);
 }
 
 static void do_swap(const struct kmsg *h)
@@ -527,8 +692,8 @@ static void do_swap(const struct kmsg *h)
 	struct kmsg rep = { .type = K_SWAPPED, .id = h->id };
 	struct krec t;
 
-	if (!a || !b || a == b || !a->alive || !b->alive ||
-	    a->pid != (pid_t)h->b || b->pid != (pid_t)h->c) {
+	if (!a || !b || a == b || !a->alive || !b->alive || a->main_dead ||
+	    b->main_dead || a->pid != (pid_t)h->b || b->pid != (pid_t)h->c) {
 		rep.a = -ESRCH;
 		to_engine(&rep, NULL, -1);
 		return;
@@ -536,6 +701,11 @@ static void do_swap(const struct kmsg *h)
 	t = *a;
 	a->pid = b->pid, a->alive = b->alive, a->ticks = b->ticks, a->out = b->out;
 	b->pid = t.pid, b->alive = t.alive, b->ticks = t.ticks, b->out = t.out;
+	/* the cgroups go with their processes */
+	a->cg_fd = b->cg_fd, b->cg_fd = t.cg_fd;
+	a->cg_killed = b->cg_killed, b->cg_killed = t.cg_killed;
+	memcpy(a->cg_name, b->cg_name, sizeof a->cg_name);
+	memcpy(b->cg_name, t.cg_name, sizeof b->cg_name);
 	for (int i = 0; i < a->nfds; i++)
 		if (a->fds[i].kind == KFD_NOTIFY)
 			for (int j = 0; j < b->nfds; j++)
@@ -555,6 +725,109 @@ static void send_exit(const struct kexit *x)
 	to_engine(&h, NULL, -1);
 }
 
+/* SIGKILLs every process of r's cgroup. A cgroup once killed is not
+ * used again: seen on Linux 6.18, a child cloned into a cgroup with
+ * CLONE_INTO_CGROUP is SIGKILLed at birth if cgroup.kill was ever
+ * written to that cgroup (as we read it, the fork compares the kill
+ * count of the parent's cgroup with the target's), so drain_end removes
+ * it and the next spawn makes a new one. */
+static void cg_kill(struct krec *r)
+{
+	r->cg_killed = true;
+	kcg_kill(&K.cg, r->cg_fd, false);
+}
+
+/* Keeps the exit until the engine acknowledges it, and tells it. */
+static void exit_push(uint64_t id, pid_t pid, int status, uint64_t ns)
+{
+	if (K.nexits == K.capexits) {
+		size_t cap = K.capexits ? K.capexits * 2 : 16;
+		struct kexit *nx = realloc(K.exits, cap * sizeof *nx);
+		if (!nx) {
+			log_warnx("out of memory: the exit of pid %d is lost", (int)pid);
+			return;
+		}
+		K.exits = nx;
+		K.capexits = cap;
+	}
+	K.exits[K.nexits] = (struct kexit){ id, pid, status, ns };
+	send_exit(&K.exits[K.nexits]);
+	K.nexits++;
+}
+
+/* r's cgroup is empty: the instance is wholly gone, its exit goes out. */
+static void drain_end(struct krec *r)
+{
+	if (r->cg_wd >= 0)
+		inotify_rm_watch(K.ino, r->cg_wd);
+	r->cg_wd = -1;
+	if (r->main_dead) {
+		uint64_t ms = clock_mono_ms() - r->drain_ms;
+		if (ms >= 1000)
+			log_warnx("instance %llu: its cgroup took %llu ms to empty",
+				  (unsigned long long)r->id, (unsigned long long)ms);
+		r->main_dead = false;
+		K.ndraining--;
+	}
+	if (r->cg_killed) {
+		int e;
+		close(r->cg_fd);
+		r->cg_fd = -1;
+		r->cg_killed = false;
+		if ((e = kcg_remove(&K.cg, r->cg_name)) < 0)
+			log_warnx("instance %llu: cannot remove cgroup %s/%s: %s, ignoring",
+				  (unsigned long long)r->id, K.cg.path, r->cg_name,
+				  strerror(-e));
+	}
+	r->alive = 0;
+	exit_push(r->id, r->pid, r->held_status, r->held_ns);
+}
+
+/* Checks r, whose main process is gone, again: done when its cgroup is
+ * empty; without cgroup.kill, what is left gets SIGKILL again (a
+ * process may have forked between a read of cgroup.procs and its kill). */
+static void drain_check(struct krec *r)
+{
+	int p = kcg_populated(r->cg_fd);
+
+	if (p == 1 && !K.cg.has_kill)
+		kcg_kill(&K.cg, r->cg_fd, true);
+	if (p != 1)
+		drain_end(r);
+}
+
+/* r's main process died (reaped, status, seen at ns): every process of
+ * its cgroup is killed, and the exit is held until the cgroup is empty
+ * (at once when nothing was left). */
+static void drain_begin(struct krec *r, int status, uint64_t ns)
+{
+	char path[PATH_MAX + KCG_NAME_MAX];
+	int p = kcg_populated(r->cg_fd);
+
+	r->held_status = status;
+	r->held_ns = ns;
+	r->main_dead = true;
+	r->drain_ms = clock_mono_ms();
+	K.ndraining++;
+	if (p != 1) {
+		drain_end(r);
+		return;
+	}
+	cg_kill(r);
+	/* watched before it is read again: its last change is not missed */
+	if (K.ino >= 0 && kcg_events_path(&K.cg, r->cg_name, path, sizeof path) == 0)
+		r->cg_wd = inotify_add_watch(K.ino, path, IN_MODIFY);
+	drain_check(r);
+}
+
+/* Every record whose main process is gone, checked again. */
+static void drain_tick(void)
+{
+	for (struct krec *r = K.recs; r; r = r->next)
+		if (r->main_dead)
+			drain_check(r);
+}
+
 static void reap_all(void)
 {
 	int status;
@@ -565,30 +838,23 @@ static void reap_all(void)
 		struct krec *r;
 
 		for (r = K.recs; r; r = r->next)
-			if (r->alive && r->pid == pid)
+			if (r->alive && !r->main_dead && r->pid == pid)
 				break;
 		if (!r)
 			continue;   /* an orphan we inherited as subreaper */
 		/* what the main process left in its group goes with it */
 		kill(-pid, SIGKILL);
-		r->alive = 0;
 		r->kill_at = 0;
 		/* its last lines are in the log before the engine hears of
 		 * its death (the crash event quotes them) */
 		klog_pipe_release(&r->out);
-		if (K.nexits == K.capexits) {
-			size_t cap = K.capexits ? K.capexits * 2 : 16;
-			struct kexit *nx = realloc(K.exits, cap * sizeof *nx);
-			if (!nx) {
-				log_warnx("out of memory: the exit of pid %d is lost", (int)pid);
-				continue;
-			}
-			K.exits = nx;
-			K.capexits = cap;
+		if (r->cg_fd >= 0) {
+			/* and so does what it left anywhere in its cgroup */
+			drain_begin(r, status, ns);
+			continue;
 		}
-		K.exits[K.nexits] = (struct kexit){ r->id, pid, status, ns };
-		send_exit(&K.exits[K.nexits]);
-		K.nexits++;
+		r->alive = 0;
+		exit_push(r->id, pid, status, ns);
 	}
 }
 
@@ -607,6 +873,10 @@ static void do_hello(const struct kmsg *h)
 {
 	struct kmsg end = { .type = K_HELLO_END, .a = getpid(), .b = KEEPER_PROTO,
 			    .c = (int64_t)K.lease_at, .d = (int64_t)K.lease_ms };
+	char cgs[sizeof K.cg.path + sizeof K.cg.why + 8];
+	int n = K.cg.dirfd >= 0 ?
+		snprintf(cgs, sizeof cgs, "1 %d %s", K.cg.has_kill, K.cg.path) :
+		snprintf(cgs, sizeof cgs, "0 0 %s", K.cg.why);
 
 	K.engine = (pid_t)h->a;
 	log_info("engine pid %d attached", (int)K.engine);
@@ -629,7 +899,8 @@ static void do_hello(const struct kmsg *h)
 				nfd = r->fds[i].fd;
 		to_engine(&m, r->meta, nfd);
 	}
-	to_engine(&end, NULL, -1);
+	end.len = n > 0 && (size_t)n < sizeof cgs ? (uint32_t)n : 0;
+	to_engine(&end, cgs, -1);
 	for (size_t i = 0; i < K.nexits; i++)
 		send_exit(&K.exits[i]);
 }
@@ -728,7 +999,7 @@ static int fence_tick(uint64_t now)
 	uint64_t next = UINT64_MAX;
 
 	for (struct krec *r = K.recs; r; r = r->next) {
-		if (!r->alive || !r->fenced)
+		if (!r->alive || !r->fenced || r->main_dead)
 			continue;
 		if (K.lease_at && now >= K.lease_at && !r->fence_hit) {
 			log_warnx("instance %llu: no lease from the engine since %llu ms "
@@ -750,6 +1021,8 @@ static int fence_tick(uint64_t now)
 				  (int)r->pid);
 			kill(-r->pid, SIGKILL);
 			kill(r->pid, SIGKILL);
+			if (r->cg_fd >= 0)
+				cg_kill(r);
 			r->kill_at = 0;
 		}
 		if (r->kill_at && r->kill_at < next)
@@ -892,10 +1165,11 @@ static void stop_all(void)
 	int live;
 
 	for (struct krec *r = K.recs; r; r = r->next)
-		if (r->alive)
+		if (r->alive && !r->main_dead)
 			kill(-r->pid, SIGTERM);
 	for (;;) {
 		reap_all();
+		drain_tick();
 		live = 0;
 		for (struct krec *r = K.recs; r; r = r->next)
 			live += r->alive;
@@ -910,10 +1184,23 @@ static void stop_all(void)
 			klog_poll_done(pf, n);
 		}
 	}
-	for (struct krec *r = K.recs; r; r = r->next)
-		if (r->alive)
+	for (struct krec *r = K.recs; r; r = r->next) {
+		if (r->alive && !r->main_dead)
 			kill(-r->pid, SIGKILL);
-	reap_all();
+		if (r->alive && r->cg_fd >= 0)
+			cg_kill(r);
+	}
+	/* a moment for the kills to land: the cgroups are removed below */
+	end = clock_mono_ms() + 1000;
+	do {
+		reap_all();
+		drain_tick();
+		live = 0;
+		for (struct krec *r = K.recs; r; r = r->next)
+			live += r->alive;
+		if (live)
+			poll(NULL, 0, 5);
+	} while (live && clock_mono_ms() < end);
 }
 
 static int listen_on(const char *dir)
@@ -997,7 +1284,48 @@ static int take_lock(const char *dir)
 	return 0;   /* fd stays open: the lock lives as long as we do */
 }
 
-_Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd)
+/* Finds the node's cgroups (kcgroup.h) and says what it found; ends
+ * what a previous keeper's services left in them. */
+static void cgroups_init(const char *node, const char *off)
+{
+	int n;
+
+	if (kcg_open(&K.cg, node, node ? off : "the keeper has no node name") < 0) {
+		log_info("cgroups: none (%s); instances are tracked by process group",
+			 K.cg.why);
+		return;
+	}
+	K.ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	K.cg_procs = getenv("RS_KEEPER_CG_SPAWN") &&
+		     !strcmp(getenv("RS_KEEPER_CG_SPAWN"), "procs");
+	n = kcg_sweep(&K.cg, 2000);
+	if (n > 0)
+		log_warnx("killed what a previous keeper's services left in %d "
+			  "cgroup(s) of %s", n, K.cg.path);
+	log_info("cgroups: a cgroup per instance under %s (cgroup2 at %s), "
+		 "cgroup.kill %s", K.cg.path, K.cg.mount,
+		 K.cg.has_kill ? "yes" : "no (SIGKILL to each process in cgroup.procs)");
+}
+
+/* STATE_DIR/run/cgroup: the node's subtree, for scripts and tests that
+ * clean up after a keeper killed with SIGKILL. Removed at a clean exit. */
+static void cgroups_note(const char *dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (K.cg.dirfd < 0)
+		return;
+	snprintf(path, sizeof path, "%s/run/cgroup", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || dprintf(fd, "%s\n", K.cg.path) < 0)
+		log_warn("cannot write %s, ignoring", path);
+	if (fd >= 0)
+		close(fd);
+}
+
+_Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd,
+			   const char *cg_off)
 {
 	struct pollfd *pf = NULL;
 	size_t pfcap = 0;
@@ -1061,6 +1389,8 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
 		}
 		_exit(K.nsock == -EADDRINUSE ? 0 : 1);
 	}
+	cgroups_init(node, cg_off);
+	cgroups_note(state_dir);
 	K.lsock = listen_on(state_dir);
 	if (K.lsock < 0) {
 		log_warnx("cannot listen on %s/run/keeper.sock: %s", state_dir,
@@ -1077,27 +1407,35 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
 		int live = 0, n, fence_wait = fence_tick(clock_mono_ms());
 		size_t npipes = klog_count();
 
-		if (4 + npipes > pfcap) {
-			struct pollfd *np = realloc(pf, (4 + npipes) * sizeof *np);
+		if (K.ndraining) {
+			/* inotify says when a cgroup empties; this is the net
+			 * under it (and the loop of SIGKILLs without cgroup.kill) */
+			drain_tick();
+			if (K.ndraining && (fence_wait < 0 || fence_wait > 50))
+				fence_wait = 50;
+		}
+		if (5 + npipes > pfcap) {
+			struct pollfd *np = realloc(pf, (5 + npipes) * sizeof *np);
 			if (!np) {
 				log_warnx("out of memory for %zu pipes, retrying", npipes);
 				poll(NULL, 0, 100);
 				continue;
 			}
 			pf = np;
-			pfcap = 4 + npipes;
+			pfcap = 5 + npipes;
 		}
 		/* a negative fd (no engine, no node name) is not polled */
 		pf[0] = (struct pollfd){ K.sigfd, POLLIN, 0 };
 		pf[1] = (struct pollfd){ K.lsock, POLLIN, 0 };
 		pf[2] = (struct pollfd){ K.conn, (short)(POLLIN | (K.nout ? POLLOUT : 0)), 0 };
 		pf[3] = (struct pollfd){ K.nsock, POLLIN, 0 };
-		npipes = klog_poll_fill(pf + 4, pfcap - 4);
+		pf[4] = (struct pollfd){ K.ndraining ? K.ino : -1, POLLIN, 0 };
+		npipes = klog_poll_fill(pf + 5, pfcap - 5);
 		for (struct krec *k = K.recs; k; k = k->next)
 			live += k->alive;
 		/* no engine and nothing running: nothing to keep. Wait a while
 		 * for an engine (a restart), then go rather than linger */
-		n = poll(pf, (nfds_t)(4 + npipes),
+		n = poll(pf, (nfds_t)(5 + npipes),
 			 K.conn < 0 && !live ? KEEPER_IDLE_EXIT_MS : fence_wait);
 		if (n < 0 && errno != EINTR)
 			break;
@@ -1109,7 +1447,7 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
 			break;
 		}
 		/* output first: a death below drains its pipe anyway */
-		klog_poll_done(pf + 4, npipes);
+		klog_poll_done(pf + 5, npipes);
 		if (pf[0].revents) {
 			struct signalfd_siginfo si;
 			while (read(K.sigfd, &si, sizeof si) == (ssize_t)sizeof si)
@@ -1125,6 +1463,12 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
 			accept_engine();
 		if (pf[3].revents)
 			accept_ident();
+		if (pf[4].revents) {
+			char evbuf[4096];
+			while (read(K.ino, evbuf, sizeof evbuf) > 0)
+				;
+			drain_tick();
+		}
 	}
 	if (K.quit == 2)
 		log_info("signalled: stopping every service");
@@ -1137,6 +1481,11 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
 		close(K.nsock);
 	while (K.recs)
 		rec_free(K.recs);
+	if (K.cg.dirfd >= 0)
+		rmdir(K.cg.path);   /* the node's subtree, if nothing is left */
+	kcg_close(&K.cg);
+	if (K.ino >= 0)
+		close(K.ino);
 	free(K.exits);
 	free(K.buf);
 	out_drop();
@@ -1149,6 +1498,8 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
 		unlink(path);
 		/* no stale pid for scripts that kill by it */
 		snprintf(path, sizeof path, "%s/run/keeper.pid", state_dir);
+		unlink(path);
+		snprintf(path, sizeof path, "%s/run/cgroup", state_dir);
 		unlink(path);
 	}
 	log_info("exited");

@@ -46,8 +46,11 @@
  * answers 0. 3: K_LEASE, and the K_SPAWN record ends with the fenced
  * flag's stop signal and timeout. 4: the record ends with the log's
  * bound, and the keeper writes the log: the child's stdout and stderr
- * are a pipe it reads, stamps and rotates (klog.h). */
-#define KEEPER_PROTO     4
+ * are a pipe it reads, stamps and rotates (klog.h). 5: the record ends
+ * with the instance's cgroup name (kcgroup.h), K_HELLO_END carries what
+ * cgroups the keeper has, and an instance in a cgroup is reported
+ * exited (K_EXITED) only once every process of its cgroup is gone. */
+#define KEEPER_PROTO     5
 #define KEEPER_PROTO_MIN 2   /* the oldest keeper an engine still drives: an
 			      * agent upgraded in place keeps its services;
 			      * only the keeper's own lease (K_LEASE, fenced
@@ -64,8 +67,10 @@ enum kmsg_type {
 		       *       fd = its notify socket if any */
 	K_HELLO_END,  /* K->E  a = keeper pid, b = KEEPER_PROTO, c = the
 		       *       lease deadline it holds (mono ms, 0: none),
-		       *       d = that lease's length ms; then the unacked
-		       *       K_EXITEDs */
+		       *       d = that lease's length ms; payload (protocol
+		       *       5) = its cgroups, "1 K PATH" (K: 1 if
+		       *       cgroup.kill exists) or "0 0 WHY"; then the
+		       *       unacked K_EXITEDs */
 	K_META,       /* E->K  id; payload = opaque meta (the engine's spec) */
 	K_SPAWN,      /* E->K  id, d = restarts so far, c = the instance whose
 		       *       listen/stored fds it gets (0 = its own), a = uid + 1
@@ -76,9 +81,14 @@ enum kmsg_type {
 		       *       a log that cannot be opened -errno */
 	K_SPAWNED,    /* K->E  id, a = pid or -errno, b = start ticks */
 	K_KILL,       /* E->K  id, a = signal: to the live process's group
-		       *       (b = 1: to the main process only) */
-	K_EXITED,     /* K->E  id, a = pid, b = wait status, c = mono ns seen;
-		       *       what it wrote is in its log by then */
+		       *       (b = 1: to the main process only); SIGKILL
+		       *       also to every process of its cgroup; once the
+		       *       main process is gone, to what its cgroup holds */
+	K_EXITED,     /* K->E  id, a = pid, b = wait status, c = mono ns the
+		       *       main process's death was seen; what it wrote
+		       *       is in its log by then, and in a cgroup, every
+		       *       process of the instance is gone (killed once
+		       *       the main one died; "populated 0") */
 	K_EXIT_ACK,   /* E->K  id, a = pid */
 	K_FD_ADD,     /* E->K  id, a = kind, b = 1: first drop what the name
 		       *       holds (always for notify/listen), c = most fds
@@ -126,7 +136,10 @@ struct kmsg {
  * that node's name first, and tells ready_fd "node" and exits when
  * another keeper holds it ("busy": another keeper has state_dir).
  * Never returns. */
-_Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd);
+/* cg_off (NULL: cgroups if the host has them) says why the keeper uses
+ * none (kcgroup.h): "--cgroups off", "RS_TEST_NO_CGROUPS=1". */
+_Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd,
+			   const char *cg_off);
 
 /* Fills *sa and *len with the abstract unix address of node's keeper:
  * "\0rs-keeper/node/NODE", or "\0rs-keeper/HOST/node/NODE" when the

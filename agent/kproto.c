@@ -94,8 +94,8 @@ static int walk(const uint8_t *p, size_t len, struct kproto_spawn *s,
 		char *arena, size_t *need)
 {
 	struct cur c = { p, len };
-	const uint8_t *lp = NULL;
-	uint32_t lplen = 0, v;
+	const uint8_t *lp = NULL, *cgp = NULL;
+	uint32_t lplen = 0, cglen = 0, v;
 	int r;
 
 	*need = 0;
@@ -128,6 +128,10 @@ static int walk(const uint8_t *p, size_t len, struct kproto_spawn *s,
 	if ((r = get_u64(&c, &s->log_max)) < 0)
 		return r;
 	if (s->log_max < KSPAWN_LOG_MAX_MIN)
+		return -EINVAL;
+	if ((r = get_str(&c, &arena, need, &s->cgroup, &cgp, &cglen)) < 0)
+		return r;
+	if (cglen && !kcg_name_valid((const char *)cgp, cglen))
 		return -EINVAL;
 	return c.left ? -EBADMSG : 0;
 }
@@ -223,7 +227,9 @@ int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
 	    s->ngroups > KEEPER_GROUPS_MAX || (s->flags & ~KSPAWN_FLAGS_ALL) ||
 	    s->stop_signal < 1 || s->stop_signal > 64 ||
 	    !s->argv || (s->envc && !s->env) || !s->logpath || s->logpath[0] != '/' ||
-	    (proto >= 4 && s->log_max < KSPAWN_LOG_MAX_MIN))
+	    (proto >= 4 && s->log_max < KSPAWN_LOG_MAX_MIN) ||
+	    (proto >= 5 && s->cgroup && s->cgroup[0] &&
+	     !kcg_name_valid(s->cgroup, strlen(s->cgroup))))
 		return -EINVAL;
 	r = put_u32(&p, end, s->argc);
 	for (uint32_t i = 0; r == 0 && i < s->argc; i++)
@@ -248,6 +254,8 @@ int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
 		r = put_u32(&p, end, s->stop_ms);
 	if (r == 0 && proto >= 4)
 		r = put_u64(&p, end, s->log_max);
+	if (r == 0 && proto >= 5)
+		r = put_str(&p, end, s->cgroup ? s->cgroup : "");
 	if (r < 0)
 		return r;
 	*len = (size_t)(p - buf);

@@ -20,7 +20,11 @@
  *   log max (u64)                  protocol 4: the log's bound, bytes
  *                                  (>= KSPAWN_LOG_MAX_MIN): the keeper
  *                                  writes the log and rotates it
- * No string may hold a NUL byte; nothing may follow the log max.
+ *   len, bytes                     protocol 5: the instance's cgroup
+ *                                  name ("" = none: a process group
+ *                                  only), kcg_name_valid
+ * No string may hold a NUL byte; nothing may follow the last field of
+ * the protocol.
  */
 #ifndef RS_KPROTO_H
 #define RS_KPROTO_H
@@ -29,6 +33,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "kcgroup.h"
 #include "keeper.h"
 
 /* K_SPAWN flags */
@@ -55,6 +60,8 @@ struct kproto_spawn {
 	uint32_t   stop_signal;   /* fenced: sent at the lease, then SIGKILL */
 	uint32_t   stop_ms;       /* after this long */
 	uint64_t   log_max;       /* protocol 4: rotate the log before this */
+	char      *cgroup;        /* protocol 5: its cgroup's name, "" or
+				   * NULL: none (kcgroup.h) */
 	void      *mem;    /* unpack: the one block holding vectors and strings */
 };
 
@@ -67,14 +74,16 @@ int kproto_spawn_pack(const struct kproto_spawn *s, uint8_t *buf, size_t cap,
 /* The same for a keeper of protocol proto (KEEPER_PROTO_MIN..): for 2, no
  * stop signal and timeout, and no KSPAWN_FENCED (a keeper 2 refuses an
  * unknown flag; it cannot fence); below 4, no log max (the child opens
- * the log and appends to it itself). -EINVAL for another protocol. */
+ * the log and appends to it itself); below 5, no cgroup name (the
+ * process runs in the keeper's cgroup). -EINVAL for another protocol. */
 int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
 			  size_t cap, size_t *len);
 /* Parses the record p[len] into *s, whose strings and vectors are copied
  * into one allocation the caller frees with kproto_spawn_free. 0, -EBADMSG
  * (short, trailing bytes, a length past the end, an embedded NUL),
  * -EINVAL (a count over its limit, no argv, unknown flags, a relative log
- * path, a log max under KSPAWN_LOG_MAX_MIN) or -ENOMEM. On failure *s holds nothing to free. */
+ * path, a log max under KSPAWN_LOG_MAX_MIN, a cgroup name that is not
+ * kcg_name_valid) or -ENOMEM. On failure *s holds nothing to free. */
 int kproto_spawn_unpack(const uint8_t *p, size_t len, struct kproto_spawn *s);
 /* Frees what kproto_spawn_unpack allocated; s may be NULL. */
 void kproto_spawn_free(struct kproto_spawn *s);

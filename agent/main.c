@@ -48,6 +48,10 @@ static void usage(FILE *f)
 "      --log-format F      text (default) or json: one JSON object per line\n"
 "      --label NAME        a label of this node, for placement (repeatable)\n"
 "      --capacity N        run at most N instances here (default: no limit)\n"
+"      --cgroups on|off    on (default): each instance in a cgroup of its own\n"
+"                          (cgroup v2, as root), so down, refresh and a\n"
+"                          restart end every process it started; off, or no\n"
+"                          usable cgroup2: process groups only\n"
 "      --metrics H:P       serve Prometheus /metrics and /healthz on HOST:PORT\n"
 "      --ready-fd N        write \"metrics=H:P\" (or \"ready\") and a newline to\n"
 "                          fd N once serving (for scripts and tests)\n"
@@ -150,6 +154,7 @@ int main(int argc, char **argv)
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "label", required_argument, NULL, 'L' },
 		{ "capacity", required_argument, NULL, 'C' },
+		{ "cgroups", required_argument, NULL, 'G' },
 		{ "ready-fd", required_argument, NULL, 'R' },
 		{ "token-file", required_argument, NULL, 'T' },
 		{ "insecure", no_argument, NULL, 'I' },
@@ -197,6 +202,13 @@ int main(int argc, char **argv)
 			ag.capacity = (uint32_t)v;
 			break;
 		}
+		case 'G':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "--cgroups wants on or off\n");
+				return 2;
+			}
+			ag.cg_off = strcmp(optarg, "off") ? NULL : "--cgroups=off";
+			break;
 		case 'R': ready_fd = atoi(optarg); break;
 		case 'T': ag.token_file = optarg; break;
 		case 'I': ag.insecure = true; break;
@@ -212,6 +224,9 @@ int main(int argc, char **argv)
 		}
 	}
 	log_init("rs-agent", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (!ag.cg_off && getenv("RS_TEST_NO_CGROUPS") &&
+	    !strcmp(getenv("RS_TEST_NO_CGROUPS"), "1"))
+		ag.cg_off = "RS_TEST_NO_CGROUPS=1";
 	if (!ag.node[0] && !(node_from = default_node(&ag, host, sizeof host))) {
 		if (errno == EINVAL)
 			fatalx("the host name '%s' is not a valid node name (1-63 of "

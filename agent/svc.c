@@ -2,7 +2,8 @@
  * svc.c - the agent's instances: spawn, reap, signal, timers, and the
  * glue that carries out what rproc_step decides.
  *
- * Each service runs in its own session and process group (setsid), with
+ * Each service runs in its own session and process group (setsid) and,
+ * where the keeper has cgroups, its instance's cgroup (kcgroup.h), with
  * stdin on /dev/null and stdout/stderr appended to
  * STATE_DIR/logs/LABEL.ID.log. The keeper (keeper.c) forks, execs, reaps
  * and signals; this file decides when, and builds what it runs.
@@ -211,7 +212,7 @@ static void env_free(char **env)
 /* Starts the process. Returns 0 or a negative errno (exec failure too). */
 static int svc_spawn(inst *in)
 {
-	char logpath[PATH_MAX];
+	char logpath[PATH_MAX], cgname[KCG_NAME_MAX] = "";
 	struct kproto_spawn sp;
 	struct svc_user u;
 	char **env;
@@ -222,6 +223,14 @@ static int svc_spawn(inst *in)
 	snprintf(logpath, sizeof logpath, "%s/logs/%s.%llu.log",
 		 in->ag->state_dir, in->spec.label,
 		 (unsigned long long)svc_public_id(in));
+	/* its cgroup: LABEL.ID, a live update's new process LABEL.ID.uSEQ */
+	if (in->ag->cg_on && !(in->id & HO_ID_BIT))
+		snprintf(cgname, sizeof cgname, "%s.%llu", in->spec.label,
+			 (unsigned long long)in->id);
+	else if (in->ag->cg_on)
+		snprintf(cgname, sizeof cgname, "%s.%llu.u%llu", in->spec.label,
+			 (unsigned long long)svc_public_id(in),
+			 (unsigned long long)((in->id & ~HO_ID_BIT) >> HO_ID_SEQ_SHIFT));
 	if ((r = svc_user(&in->spec, &u)) < 0)
 		return r;
 	env = svc_env(in, &u);
@@ -236,7 +245,8 @@ static int svc_spawn(inst *in)
 					      KSPAWN_FENCED : 0),
 				    .stop_signal = (uint32_t)in->spec.stop_signal,
 				    .stop_ms = in->spec.stop_timeout_ms,
-				    .log_max = in->ag->log_max };
+				    .log_max = in->ag->log_max,
+				    .cgroup = cgname };
 	while (env[sp.envc])
 		sp.envc++;
 	if (u.set) {
@@ -823,7 +833,8 @@ bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
 	agent_lease_check(ag);
 	if (in->ho)
 		ho_primary_exited(in);
-	/* the keeper has killed what the main process left in its group */
+	/* the keeper has killed what the main process left in its group
+	 * and, with cgroups, waited until its cgroup was empty */
 	in->exit_ns = ns;
 	in->death_log_end = logs_size(ag, in);   /* one stat(): cheap */
 	in->last_pid = pid;

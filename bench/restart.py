@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Crash -> restart latency of rs-agent against a fork/exec/waitpid floor.
 
-Two supervisors run side by side, each with one bench/svc service:
+Supervisors run side by side, each with one bench/svc service:
   baseline  bench/minisup svc                 (fork + execv + waitpid loop)
-  rs        rsd + one rs-agent, `rsctl up bench --no-backoff -- svc`
+  rs        rsd + one rs-agent, `rsctl up bench --no-backoff -- svc`: each
+            instance in a cgroup of its own where the host allows it
+  rs-nocg   the same with `rs-agent --cgroups=off` (process groups only),
+            its own rsd and node (--cgroups both, the default; on / off:
+            only one of the two)
 
 svc stamps "S pid ns" (CLOCK_MONOTONIC, first statement of main) into a
 FIFO per supervisor.
@@ -16,7 +20,10 @@ FIFO per supervisor.
               stamping "X pid ns"; latency = next S - X. Both supervisors run
               at once (rs's period is 37 ms longer so the two drift apart).
 
-Usage: bench/restart.py [--rounds 50] [--mode kill|crash|both] [--json OUT]
+Usage: bench/restart.py [--rounds 50] [--mode kill|crash|both]
+                        [--cgroups both|on|off] [--cg-spawn clone3|procs] [--json OUT]
+--cg-spawn procs: the keeper puts a child in its cgroup by having it write
+to cgroup.procs before exec, instead of clone3(CLONE_INTO_CGROUP).
 Exit status: 0 if every round restarted in time and nothing was left behind.
 """
 import argparse
@@ -112,12 +119,16 @@ class Baseline:
 
 
 class Rs:
-    name = "rs"
-
-    def __init__(self, tmp, svc, crash_ms):
-        self.st = Stamps(os.path.join(tmp, "stamp-rs"))
+    def __init__(self, tmp, svc, crash_ms, name="rs", cgroups=True, cg_spawn=None):
+        self.name = name
+        self.st = Stamps(os.path.join(tmp, "stamp-" + name))
         env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
-        self.cl = common.Cluster(tmp, env=env).start()
+        if cg_spawn:
+            env["RS_KEEPER_CG_SPAWN"] = cg_spawn
+        sub = os.path.join(tmp, name)
+        os.mkdir(sub)
+        self.cl = common.Cluster(sub, env=env, node="bench-" + name + "-" + str(os.getpid()),
+                                 agent_args=["--cgroups", "on" if cgroups else "off"]).start()
         args = ["up", "bench", "--no-backoff", "--env", "BENCH_STAMP=" + self.st.path,
                 "--env", "BENCH_READY=1"]
         if crash_ms:
@@ -211,6 +222,10 @@ def main():
                     help="crash mode: the service's life time (default 300)")
     ap.add_argument("--timeout", type=float, default=5.0, help="per restart, s")
     ap.add_argument("--tmp", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    ap.add_argument("--cgroups", choices=["both", "on", "off"], default="both",
+                    help="rs with a cgroup per instance, without, or both (default)")
+    ap.add_argument("--cg-spawn", choices=["clone3", "procs"], default=None,
+                    help="how the keeper puts a child in its cgroup (default clone3)")
     ap.add_argument("--json", metavar="OUT", help="write raw samples (ns) here")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     a = ap.parse_args()
@@ -233,17 +248,23 @@ def main():
             crash = a.crash_ms if mode == "crash" else 0
             sub = os.path.join(tmp, mode)
             os.mkdir(sub)
-            sups = [Baseline(sub, svc, mini, crash),
-                    Rs(sub, svc, crash + 37 if crash else 0)]
+            sups = [Baseline(sub, svc, mini, crash)]
+            if a.cgroups in ("both", "on"):
+                sups.append(Rs(sub, svc, crash + 37 if crash else 0, "rs", True,
+                               a.cg_spawn))
+            if a.cgroups in ("both", "off"):
+                sups.append(Rs(sub, svc, crash + 71 if crash else 0, "rs-nocg", False))
             log(f"{mode}: {a.rounds} rounds ...")
             if mode == "kill":
                 samples = run_kill(sups, a.rounds, a.gap_ms, a.timeout)
             else:
                 samples = run_crash(sups, a.rounds, a.timeout + a.crash_ms / 1000)
-            st = sups[1].cl.status()
-            inst = [i for s in st["services"] for i in s.get("instances", [])]
-            restarts = inst[0].get("restarts") if inst else None
-            rc_agent, rc_rsd = sups[1].stop()
+            restarts, rc_agent, rc_rsd = {}, {}, {}
+            for s in sups[1:]:
+                st = s.cl.status()
+                inst = [i for x in st["services"] for i in x.get("instances", [])]
+                restarts[s.name] = inst[0].get("restarts") if inst else None
+                rc_agent[s.name], rc_rsd[s.name] = s.stop()
             sups[0].stop()
             sups = []
             left = common.kill_leftovers(wait_s=2)
@@ -282,16 +303,26 @@ def main():
         for name, s in r["summary_ms"].items():
             print(f"{name:<10} {s['n']:>4} {s['min']:7.3f} {s['median']:7.3f} "
                   f"{s['p90']:7.3f} {s['p99']:7.3f} {s['max']:7.3f}")
-        b, x = r["summary_ms"]["baseline"], r["summary_ms"]["rs"]
-        ratio = x["median"] / b["median"]
-        r["ratio_median"] = ratio
-        print(f"ratio rs/baseline (median): {ratio:.2f}   (target <= 1.5: "
-              f"{'met' if ratio <= 1.5 else 'NOT met'})")
-        print(f"rs restarts reported by rsctl status: {r['rs_restarts_reported']}"
-              f"   agent exit {r['agent_exit']}, rsd exit {r['rsd_exit']}")
-        if r["rs_restarts_reported"] is not None and \
-                r["rs_restarts_reported"] < r["summary_ms"]["rs"]["n"]:
-            log(f"{mode}: rs reports fewer restarts than measured")
+        b = r["summary_ms"]["baseline"]
+        r["ratio_median"] = {}
+        for name in r["summary_ms"]:
+            if name == "baseline":
+                continue
+            ratio = r["summary_ms"][name]["median"] / b["median"]
+            r["ratio_median"][name] = ratio
+            print(f"ratio {name}/baseline (median): {ratio:.2f}   (target <= 1.5: "
+                  f"{'met' if ratio <= 1.5 else 'NOT met'})")
+            print(f"{name} restarts reported by rsctl status: "
+                  f"{r['rs_restarts_reported'][name]}   agent exit "
+                  f"{r['agent_exit'][name]}, rsd exit {r['rsd_exit'][name]}")
+            if r["rs_restarts_reported"][name] is not None and \
+                    r["rs_restarts_reported"][name] < r["summary_ms"][name]["n"]:
+                log(f"{mode}: {name} reports fewer restarts than measured")
+        if "rs" in r["summary_ms"] and "rs-nocg" in r["summary_ms"]:
+            on, off = r["summary_ms"]["rs"]["median"], r["summary_ms"]["rs-nocg"]["median"]
+            r["cgroup_cost_ms"] = on - off
+            print(f"cgroup cost (median rs - rs-nocg): {(on - off) * 1000:.0f} us, "
+                  f"ratio rs/rs-nocg {on / off:.2f}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=1)

@@ -505,7 +505,7 @@ static int render_status(const json_t *root, uint64_t now_ms, FILE *out)
 /* ---- nodes ------------------------------------------------------------ */
 
 static const char *const node_cols[] = {
-	"NODE", "STATE", "INSTANCES", "HEARTBEAT-AGE", "VERSION", "LABELS",
+	"NODE", "STATE", "INSTANCES", "HEARTBEAT-AGE", "VERSION", "LABELS", "CGROUPS",
 };
 
 /* Appends one node row; the age comes from heartbeat_age_ms, else from
@@ -542,6 +542,12 @@ static void node_row(table *t, const json_t *node, uint64_t now_ms)
 			snprintf(lab + off, sizeof lab - off, "%scapacity=%lld", off ? " " : "",
 				 (long long)cap);
 		table_cell(t, lab[0] ? lab : "-");
+	}
+	{
+		/* "yes": a cgroup per instance; "no": process groups only;
+		 * "-": an agent (or rsd) before RS_FEAT_CGROUP */
+		const char *cg = jstr(node, "cgroups");
+		table_cell(t, !cg || !cg[0] ? "-" : strncmp(cg, "none", 4) ? "yes" : "no");
 	}
 }
 

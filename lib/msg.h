@@ -94,6 +94,7 @@ typedef enum rs_verb {
 #define RS_HELLO_INST_MAX   8192   /* bounds what one Hello can make us allocate */
 #define RS_STATE_NAME_MAX   16     /* a state name filter, incl. NUL */
 #define RS_CURSOR_MAX       128    /* a page cursor, incl. NUL */
+#define RS_CGROUPS_MAX      160    /* Hello.cgroups, incl. NUL */
 
 typedef struct rs_hello {
 	char      node[RS_NODE_MAX];
@@ -103,6 +104,7 @@ typedef struct rs_hello {
 	uint64_t  session;       /* random per agent process */
 	uint64_t  events_from;   /* RS_FEAT_EVCHAIN: events up to this seq are
 				  * acknowledged or given up (lib/evchain.h) */
+	char      cgroups[RS_CGROUPS_MAX]; /* RS_FEAT_CGROUP: the node's cgroups */
 	char    **labels;        /* nlabels strings + NULL, owned */
 	size_t    nlabels;
 	rs_iinfo *instances;     /* ninstances, owned */

@@ -248,6 +248,7 @@ static int enc_hello(struct enc *e, const rs_hello *h)
 	if (!str_fits(h->node, sizeof h->node) ||
 	    !str_fits(h->boot_id, sizeof h->boot_id) ||
 	    !str_fits(h->agent_version, sizeof h->agent_version) ||
+	    !str_fits(h->cgroups, sizeof h->cgroups) ||
 	    !labels_ok(h->labels, h->nlabels, RS_HELLO_LABELS_MAX) ||
 	    h->ninstances > RS_HELLO_INST_MAX ||
 	    (h->ninstances && !h->instances))
@@ -260,6 +261,7 @@ static int enc_hello(struct enc *e, const rs_hello *h)
 	ph->capacity = h->capacity;
 	ph->session = h->session;
 	ph->events_from = h->events_from;
+	ph->cgroups = pb_str(h->cgroups);
 	ph->n_labels = h->nlabels;
 	ph->labels = h->nlabels ? h->labels : NULL;
 	if (!h->ninstances)
@@ -893,6 +895,8 @@ static int dec_hello(rs_hello *h, const Rs__Hello *ph)
 	if (r == 0)
 		r = dec_str(h->agent_version, sizeof h->agent_version,
 			    ph->agent_version);
+	if (r == 0)
+		r = dec_str(h->cgroups, sizeof h->cgroups, ph->cgroups);
 	if (r < 0)
 		return r;
 	h->capacity = ph->capacity;

@@ -717,6 +717,8 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 	n->replay_seen = n->acked_seq;
 	rs_strlcpy(n->n.boot_id, h->boot_id, sizeof n->n.boot_id);
 	rs_strlcpy(n->n.agent_version, h->agent_version, sizeof n->n.agent_version);
+	rs_strlcpy(n->cgroups, m->features & RS_FEAT_CGROUP ? h->cgroups : "",
+		   sizeof n->cgroups);
 	n->n.capacity = h->capacity;
 	rsd_node_set_labels(n, h->labels, h->nlabels);
 	n->n.last_seen_ms = clock_wall_ms();

@@ -1677,9 +1677,10 @@ static json_t *node_json(const rsd_node *n, int instances, uint64_t now,
 
 	for (size_t i = 0; i < n->nlabels; i++)
 		json_array_append_new(labels, json_string(n->labels[i]));
-	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:b, s:o, s:i, s:I}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:b, s:o, s:i, s:I}",
 			 "name", n->n.name, "state", rs_node_state_to_string(n->n.state),
 			 "boot_id", n->n.boot_id, "agent_version", n->n.agent_version,
+			 "cgroups", n->cgroups,
 			 "instances", instances,
 			 "last_seen_ms", (json_int_t)n->n.last_seen_ms,
 			 "heartbeat_age_ms", (json_int_t)age, "connected", n->connected,

@@ -112,6 +112,8 @@ typedef struct rsd_node {
 	uint64_t         dup_session; /* a refused second agent's session */
 	uint64_t         skew_session;/* a refused out-of-policy agent's session */
 	uint64_t         features;    /* RS_FEAT_* its agent announces */
+	char             cgroups[RS_CGROUPS_MAX]; /* its Hello's (RS_FEAT_CGROUP;
+				       * "" from an older agent) */
 	char           **labels;      /* from its Hello (placement.labels) */
 	size_t           nlabels;
 	orders_out       out;         /* orders not yet acknowledged (RS_FEAT_ORDERS) */

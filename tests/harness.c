@@ -1278,6 +1278,73 @@ static int rm_cb(const char *path, const struct stat *sb, int flag,
 	return 0;
 }
 
+/* Kills what a cgroup dir holds and removes it (one level of children,
+ * as the keeper makes them). */
+static void remove_cgroup_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char sub[H_PATH_MAX * 2], f[H_PATH_MAX * 2 + 32], ev[256];
+		int fd;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
+		snprintf(f, sizeof f, "%s/cgroup.kill", sub);
+		if ((fd = open(f, O_WRONLY | O_CLOEXEC)) >= 0) {
+			if (write(fd, "1", 1) < 0) {
+				/* removed below if it empties anyway */
+			}
+			close(fd);
+		}
+		snprintf(f, sizeof f, "%s/cgroup.events", sub);
+		for (int i = 0; i < 200; i++) {
+			ssize_t n = 0;
+			if ((fd = open(f, O_RDONLY | O_CLOEXEC)) >= 0) {
+				n = read(fd, ev, sizeof ev - 1);
+				close(fd);
+			}
+			ev[n > 0 ? n : 0] = '\0';
+			if (!strstr(ev, "populated 1"))
+				break;
+			poll(NULL, 0, 10);
+		}
+		rmdir(sub);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/* The cgroups the cluster's keepers made (docs/design.md, "A cgroup per
+ * instance"): <cgroup2>/rs.HOST.NODE, HOST this cluster's (h_as_host);
+ * a keeper killed by teardown leaves them. */
+static void remove_cgroups(void)
+{
+	static const char *const mounts[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+	const char *base = strrchr(H.dir, '/');
+	char prefix[H_PATH_MAX];
+
+	snprintf(prefix, sizeof prefix, "rs.%.200s", base ? base + 1 : H.dir);
+	for (size_t m = 0; m < sizeof mounts / sizeof mounts[0]; m++) {
+		DIR *d = opendir(mounts[m]);
+		struct dirent *de;
+
+		while (d && (de = readdir(d))) {
+			char path[H_PATH_MAX * 2];
+			if (de->d_type != DT_DIR ||
+			    strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+				continue;
+			snprintf(path, sizeof path, "%s/%s", mounts[m], de->d_name);
+			remove_cgroup_tree(path);
+		}
+		if (d)
+			closedir(d);
+	}
+}
+
 void h_teardown(void)
 {
 	if (!H.active)
@@ -1303,6 +1370,7 @@ void h_teardown(void)
 	track_env_matches();
 	for (int i = 0; i < H.npids; i++)
 		kill_pid_and_group(H.pids[i]);
+	remove_cgroups();
 	/* 4. rsd */
 	if (H.rsd > 0) {
 		kill(H.rsd, SIGKILL);

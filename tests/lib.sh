@@ -37,6 +37,28 @@ kill_started() {
     for f in "${TMP:-/nonexistent}"/*/run/keeper.pid; do
         if [ -f "$f" ]; then kill -9 "$(cat "$f")" 2>/dev/null || true; fi
     done
+    remove_cgroups
+}
+
+# remove_cgroups: the cgroups the keepers of the state dirs under $TMP
+# made (their STATE_DIR/run/cgroup names the node's subtree, docs/design.md
+# "A cgroup per instance"): what they hold is killed, then they are
+# removed. A keeper killed by kill_started leaves them.
+remove_cgroups() {
+    local f sub i
+    for f in "${TMP:-/nonexistent}"/*/run/cgroup; do
+        [ -f "$f" ] || continue
+        sub=$(cat "$f")
+        case $sub in /sys/fs/cgroup/*/rs.*|/sys/fs/cgroup/rs.*) ;; *) continue ;; esac
+        [ -d "$sub" ] || continue
+        for i in "$sub"/*/; do
+            [ -d "$i" ] || continue
+            echo 1 >"$i/cgroup.kill" 2>/dev/null || true
+            wait_for 2 bash -c "! grep -q 'populated 1' '$i/cgroup.events'" || true
+            rmdir "$i" 2>/dev/null || true
+        done
+        rmdir "$sub" 2>/dev/null || true
+    done
 }
 
 # test_tmpdir NAME: TMP, a new directory /tmp/rs-NAME.XXXXXX, and an EXIT

@@ -95,8 +95,8 @@ Test(kproto, round_trip_minimal, .timeout = 10)
 
 	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
 	/* argc, one empty string, envc, cwd, log path, ngroups, flags, stop
-	 * signal, stop timeout, log max */
-	cr_assert_eq(len, 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4 + 4 + 8);
+	 * signal, stop timeout, log max, no cgroup */
+	cr_assert_eq(len, 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4 + 4 + 8 + 4);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), 0);
 	cr_assert_eq(out.argc, 1);
 	cr_assert_str_eq(out.argv[0], "");
@@ -107,7 +107,41 @@ Test(kproto, round_trip_minimal, .timeout = 10)
 	cr_assert_str_eq(out.logpath, "/l");
 	cr_assert_eq(out.ngroups, 0);
 	cr_assert_eq(out.flags, 0);
+	cr_assert_str_eq(out.cgroup, "");
 	kproto_spawn_free(&out);
+}
+
+/* protocol 5: the instance's cgroup name, a path component of
+ * [A-Za-z0-9._-] only (kcg_name_valid), or none */
+Test(kproto, cgroup_name_round_trip_and_checked, .timeout = 10)
+{
+	char *argv[] = { "x", NULL };
+	struct kproto_spawn in = { .argv = argv, .argc = 1, .logpath = "/l",
+				   .stop_signal = 9, .log_max = 4096,
+				   .cgroup = "web.42" }, out;
+	static const char *const bad[] = { "..", ".x", "-x", "a/b", "a b", "x\n",
+					   "cgroup.procs/.." };
+	uint8_t buf[128];
+	size_t len;
+
+	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), 0);
+	cr_assert_str_eq(out.cgroup, "web.42");
+	kproto_spawn_free(&out);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		in.cgroup = (char *)bad[i];
+		cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), -EINVAL,
+			     "%s", bad[i]);
+	}
+	/* the same in a record: "web.42" made "web/42" */
+	in.cgroup = "web.42";
+	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
+	buf[len - 3] = '/';
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), -EINVAL);
+	cr_assert_null(out.mem);
+	buf[len - 6] = '.';   /* ".eb.42": no leading dot */
+	buf[len - 3] = '.';
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), -EINVAL);
 }
 
 Test(kproto, every_truncation_refused, .timeout = 30)
@@ -195,7 +229,7 @@ Test(kproto, over_limit_counts_refused, .timeout = 10)
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), 0);
 	/* ngroups is just before the groups, the flags, the stop fields and
 	 * the log max */
-	put32(buf + len - 20 - 4 * KEEPER_GROUPS_MAX - 4, KEEPER_GROUPS_MAX + 1);
+	put32(buf + len - 24 - 4 * KEEPER_GROUPS_MAX - 4, KEEPER_GROUPS_MAX + 1);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
 	free(buf);
 }
@@ -237,16 +271,16 @@ Test(kproto, flags_and_log_path_checked, .timeout = 10)
 	size_t len;
 	uint8_t *buf = pack_sample(&len);
 
-	put32(buf + len - 20, 0x80);
+	put32(buf + len - 24, 0x80);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
-	put32(buf + len - 20, 0);
+	put32(buf + len - 24, 0);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), 0);
 	kproto_spawn_free(&s);
 	/* the log's bound: at least KSPAWN_LOG_MAX_MIN */
-	put32(buf + len - 8, KSPAWN_LOG_MAX_MIN - 1);
-	put32(buf + len - 4, 0);
+	put32(buf + len - 12, KSPAWN_LOG_MAX_MIN - 1);
+	put32(buf + len - 8, 0);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
-	put32(buf + len - 8, KSPAWN_LOG_MAX_MIN);
+	put32(buf + len - 12, KSPAWN_LOG_MAX_MIN);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), 0);
 	kproto_spawn_free(&s);
 	in.log_max = KSPAWN_LOG_MAX_MIN - 1;
@@ -254,9 +288,9 @@ Test(kproto, flags_and_log_path_checked, .timeout = 10)
 	in.log_max = KSPAWN_LOG_MAX_MIN;
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), 0);
 	/* the stop signal of a fenced child: 1..64 */
-	put32(buf + len - 16, 0);
+	put32(buf + len - 20, 0);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
-	put32(buf + len - 16, 65);
+	put32(buf + len - 20, 65);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
 	in.stop_signal = 0;
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
@@ -281,6 +315,7 @@ Test(kproto, flags_and_log_path_checked, .timeout = 10)
 			0, 0, 0, 0, 0, 0, 0, 0,        /* groups, flags */
 			15, 0, 0, 0, 0, 0, 0, 0,       /* stop signal, timeout */
 			0, 16, 0, 0, 0, 0, 0, 0,       /* log max 4096 */
+			0, 0, 0, 0,                    /* no cgroup */
 		};
 		struct kproto_spawn ok = { .argv = argv, .argc = 1, .logpath = "/",
 					   .stop_signal = 15, .log_max = 4096 };
@@ -323,16 +358,20 @@ Test(kproto, pack_for_an_older_keeper, .timeout = 10)
 	struct kproto_spawn in = { .argv = argv, .argc = 1, .logpath = "/l",
 				   .flags = KSPAWN_FENCED | KSPAWN_KEEP_CAPS,
 				   .stop_signal = 15, .stop_ms = 100, .log_max = 1u << 20 };
-	uint8_t v2[64], v3[64], v4[64];
-	size_t l2, l3, l4;
+	uint8_t v2[64], v3[64], v4[64], v5[64];
+	size_t l2, l3, l4, l5;
 	uint32_t flags;
 
+	in.cgroup = "x.1";
 	cr_assert_eq(kproto_spawn_pack_for(&in, 2, v2, sizeof v2, &l2), 0);
 	cr_assert_eq(kproto_spawn_pack_for(&in, 3, v4, sizeof v4, &l4), 0);
+	cr_assert_eq(kproto_spawn_pack_for(&in, 4, v5, sizeof v5, &l5), 0);
 	cr_assert_eq(kproto_spawn_pack_for(&in, KEEPER_PROTO, v3, sizeof v3, &l3), 0);
-	cr_assert_eq(l4 + 8, l3, "protocol 3 has no log max");
+	cr_assert_eq(l5 + 4 + 3, l3, "protocol 4 has no cgroup name");
+	cr_assert_eq(memcmp(v5, v3, l5), 0, "protocol 4: the same record up to it");
+	cr_assert_eq(l4 + 8, l5, "protocol 3 has no log max");
 	cr_assert_eq(memcmp(v4, v3, l4), 0, "protocol 3: the same record up to it");
-	cr_assert_eq(l2 + 8 + 8, l3, "protocol 2 has no stop signal and timeout");
+	cr_assert_eq(l2 + 8 + 8, l5, "protocol 2 has no stop signal and timeout");
 	memcpy(&flags, v2 + l2 - 4, sizeof flags);
 	cr_assert_eq(flags, KSPAWN_KEEP_CAPS, "a keeper 2 refuses the fence flag");
 	cr_assert_eq(memcmp(v2, v3, l2 - 4), 0, "the same record up to the flags");

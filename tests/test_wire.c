@@ -184,6 +184,7 @@ static void fill_hello(rs_msg *m, size_t ninst)
 	h->capacity = 17;
 	h->session = 0x123456789abcdef0ull;
 	h->events_from = 0x0123456789abcdefull;
+	strcpy(h->cgroups, "/sys/fs/cgroup/unified/rs.node-a, no cgroup.kill");
 	h->nlabels = 3;
 	h->labels = calloc(3, sizeof *h->labels);
 	h->labels[0] = strdup("alpha");
@@ -309,6 +310,7 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 		cr_assert_eq(a->u.hello.capacity, b->u.hello.capacity);
 		cr_assert_eq(a->u.hello.session, b->u.hello.session);
 		cr_assert_eq(a->u.hello.events_from, b->u.hello.events_from);
+		cr_assert_str_eq(a->u.hello.cgroups, b->u.hello.cgroups);
 		cr_assert_eq(a->u.hello.nlabels, b->u.hello.nlabels);
 		for (size_t i = 0; i < a->u.hello.nlabels; i++)
 			cr_assert_str_eq(a->u.hello.labels[i],

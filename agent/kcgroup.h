@@ -1,0 +1,83 @@
+/*
+ * kcgroup.h - the keeper's cgroups: one cgroup v2 per instance, for
+ * membership (which processes are the instance's) and for ending all of
+ * them at once. libc only (the keeper links it).
+ *
+ * Owns: the node's subtree <cgroup2 mount>/rs.<node> (rs.<host>.<node>
+ * under RS_TEST_HOST; rs.ns<inode>.<node> in a network namespace other
+ * than pid 1's, where the same node name may be another host's, as the
+ * keeper's abstract socket is) and the cgroups in it, one per instance, named by
+ * the engine ("<label>.<id>"). Must not: touch any cgroup outside that
+ * subtree, enable controllers (membership only), log (the keeper logs
+ * once at its boundary), or block (the wait for "populated 0" is the
+ * caller's, on an inotify watch of cgroup.events).
+ *
+ * The subtree sits at the root of the v2 hierarchy, not under the
+ * keeper's own cgroup: its path does not depend on how rs-agent was
+ * started (a shell, a unit, a container's init), so a keeper started
+ * anew finds what a previous one left (kcg_sweep), and the root may give
+ * controllers to it later without moving the keeper (docs/design.md,
+ * "A cgroup per instance").
+ */
+#ifndef RS_KCGROUP_H
+#define RS_KCGROUP_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define KCG_NAME_MAX 160   /* incl. NUL: "<label>.<id>[.uSEQ]" and a suffix */
+
+struct kcg {
+	int  dirfd;               /* the node's subtree, -1: no cgroups */
+	bool has_kill;            /* cgroup.kill (Linux >= 5.14) */
+	char mount[PATH_MAX];     /* the cgroup2 mount point */
+	char path[PATH_MAX];      /* the node's subtree */
+	char why[400];            /* no cgroups: why */
+};
+
+/* The mount point of the cgroup v2 hierarchy in a /proc/self/mountinfo
+ * text (the first cgroup2 mount whose root is "/"; /sys/fs/cgroup on a
+ * pure v2 host, /sys/fs/cgroup/unified on a hybrid one) into out[n].
+ * 0, -ENOENT (none) or -ENAMETOOLONG. Pure. */
+int kcg_mount_parse(const char *mountinfo, char *out, size_t n);
+/* The "populated" of a cgroup.events text: 1, 0, or -EBADMSG. Pure. */
+int kcg_events_populated(const char *events);
+/* Whether name is a cgroup name this module makes: 1..KCG_NAME_MAX-8
+ * of [A-Za-z0-9._-], not starting with '.' or '-'. Pure. */
+bool kcg_name_valid(const char *name, size_t len);
+
+/* Finds the hierarchy and makes (or opens) the node's subtree. off: the
+ * reason cgroups are not wanted (the option, a test variable), or NULL.
+ * 0 with cg->dirfd >= 0, or -errno with cg->why saying why there are
+ * none (cg->dirfd = -1). */
+int kcg_open(struct kcg *cg, const char *node, const char *off);
+/* Ends what cgroups of the subtree still hold (a previous keeper's
+ * services' descendants: the services die with their keeper, what they
+ * double-forked does not), waits up to wait_ms for them to empty, and
+ * removes the empty ones. The number of cgroups that held processes. */
+int kcg_sweep(struct kcg *cg, int wait_ms);
+/* Makes the cgroup name in the subtree, or the first free of name.2,
+ * name.3, ... when another of ours holds name (the actual name into
+ * got[KCG_NAME_MAX]). Its dir fd (O_RDONLY|O_DIRECTORY|O_CLOEXEC), or
+ * -errno. */
+int kcg_make(struct kcg *cg, const char *name, char *got);
+/* Opens cgroup.procs of the cgroup dirfd for writing (what a child
+ * writes "0" to, between fork and exec, to enter it): the fd or -errno. */
+int kcg_procs_fd(int cgfd);
+/* Whether the cgroup dirfd holds a live process: 1, 0 or -errno. */
+int kcg_populated(int cgfd);
+/* SIGKILLs every process of the cgroup dirfd: cgroup.kill, or (without
+ * it, or force_procs) one pass over cgroup.procs. 0 or -errno. */
+int kcg_kill(struct kcg *cg, int cgfd, bool force_procs);
+/* Sends sig to every process listed in the cgroup's cgroup.procs (one
+ * pass). The number signalled, or -errno. */
+int kcg_signal_all(int cgfd, int sig);
+/* Removes the (empty) cgroup name of the subtree. 0 or -errno. */
+int kcg_remove(struct kcg *cg, const char *name);
+/* The path of cgroup.events of name, for an inotify watch, into out[n]. */
+int kcg_events_path(const struct kcg *cg, const char *name, char *out, size_t n);
+/* Closes the subtree's fd (the cgroups stay). */
+void kcg_close(struct kcg *cg);
+
+#endif

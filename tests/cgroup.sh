@@ -1,0 +1,244 @@
+#!/bin/bash
+# cgroup.sh BUILD_DIR - a cgroup per instance (issue 14): every process a
+# service starts belongs to its instance and ends with it.
+# The service (fk.sh) records each incarnation's main pid and two
+# descendants that leave its process group: a setsid grandchild and a
+# double-forked daemon (setsid -f). At its start it also writes which of
+# the previous incarnations' descendants still run ("beside"), so a
+# restart that began before the old ones were dead is seen by the new
+# incarnation itself, before its main process exists.
+#  - down: the answer comes once they are dead; the cgroup is removed;
+#  - refresh, a crash (kill -9 of the main process), a watchdog kill:
+#    the old ones are dead, none ran beside the next incarnation;
+#  - an rs-agent kill -9 and restart: the instance stays in its cgroup,
+#    and down still ends its descendants;
+#  - with RS_TEST_NO_CGROUP_KILL=1 (ctest runs it twice), the same
+#    without cgroup.kill: SIGKILL to each process of cgroup.procs;
+#  - RS_TEST_NO_CGROUPS=1: process groups only, as before (the setsid
+#    grandchild outlives down, as it always did) and the agent says so.
+# Skipped (77) without a writable cgroup2 hierarchy (not root, none
+# mounted). Every wait has a deadline; every process is killed by pid.
+set -euo pipefail
+BUILD=$(cd "$1" && pwd)
+. "$(dirname "$0")/lib.sh"
+
+CGMNT=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
+[ -n "$CGMNT" ] || { echo "SKIP: no cgroup2 hierarchy mounted"; exit 77; }
+probe="$CGMNT/rs-probe.$$"
+mkdir "$probe" 2>/dev/null || { echo "SKIP: cannot create cgroups in $CGMNT (not root?)"; exit 77; }
+rmdir "$probe"
+[ -z "${RS_TEST_NO_CGROUPS:-}" ] || { echo "SKIP: RS_TEST_NO_CGROUPS is set"; exit 77; }
+
+test_tmpdir cgroup
+NODE=cgt-$$
+NODE2=cgn-$$
+SUB="$CGMNT/rs.$NODE"
+# the descendants recorded by every incarnation, killed by pid at the end
+test_cleanup() {
+    local f p
+    for f in "$TMP"/rec.*; do
+        [ -f "$f" ] || continue
+        for p in $(awk '$1 == "g" || $1 == "d" { print $2 }' "$f"); do
+            is_ours "$p" && kill -9 "$p" 2>/dev/null || true
+        done
+    done
+    rmdir "$SUB"/* "$SUB" "$CGMNT/rs.$NODE2" 2>/dev/null || true
+}
+# is_ours PID: PID runs one of fk.sh's sleeps (not a zombie, not a reused pid)
+is_ours() { [ -n "$1" ] && { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -q 'sleep 90[34]'; }
+
+cat >"$TMP/fk.sh" <<'SH'
+#!/bin/sh
+# one incarnation: "n N", its main pid, a setsid grandchild, a daemon
+n=$(( $(grep -c '^n ' "$REC" 2>/dev/null || true) + 1 ))
+for p in $(awk '$1 == "g" || $1 == "d" { print $2 }' "$REC" 2>/dev/null); do
+    if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'sleep 90'; then
+        echo "beside $p" >>"$REC"
+    fi
+done
+echo "n $n" >>"$REC"
+setsid sleep 903 &
+echo "g $!" >>"$REC"
+setsid -f sh -c 'echo "d $$" >>"$REC"; exec sleep 904'
+echo "m $$" >>"$REC"
+exec sleep 1000
+SH
+chmod +x "$TMP/fk.sh"
+
+start_cluster "$NODE"
+# RS_TEST_NO_CGROUP_KILL=1: the keeper does without cgroup.kill (SIGKILL
+# to each pid of cgroup.procs, again until empty), as on Linux < 5.14
+KILL=yes
+[ -z "${RS_TEST_NO_CGROUP_KILL:-}" ] || KILL="no (SIGKILL to each process in cgroup.procs)"
+grep -qF "cgroups: a cgroup per instance under $SUB, cgroup.kill $KILL" "$TMP/$NODE.log" \
+    || fail "the agent does not say it uses $SUB: $(grep cgroups "$TMP/$NODE.log")"
+
+# rec_count FILE KIND N: FILE has N lines of KIND
+rec_count() { [ "$(grep -c "^$2 " "$1" 2>/dev/null || true)" -ge "$3" ]; }
+# incarnation FILE N: incarnation N has written its three pids
+incarnation() {
+    rec_count "$1" n "$2" && rec_count "$1" m "$2" && rec_count "$1" g "$2" && rec_count "$1" d "$2"
+}
+# pids FILE KIND N: the pid of KIND of incarnation N
+pid_of() { awk -v k="$2" '$1 == k { print $2 }' "$1" | sed -n "${3}p"; }
+# old_dead FILE N: incarnation N's grandchild and daemon are dead
+old_dead() {
+    local g d
+    g=$(pid_of "$1" g "$2"); d=$(pid_of "$1" d "$2")
+    ! is_ours "$g" && ! is_ours "$d"
+}
+# in_cgroup PID NAME: the process is in the instance cgroup NAME
+in_cgroup() { grep -qx "0::/rs.$NODE/$2" "/proc/$1/cgroup"; }
+# up_fk LABEL ARG...: fk.sh as LABEL, recording into $TMP/rec.LABEL
+up_fk() {
+    local l=$1; shift
+    "${RSCTL[@]}" up "$l" --node "$NODE" --env "REC=$TMP/rec.$l" "$@" -- "$TMP/fk.sh" \
+        >/dev/null || fail "up $l"
+    wait_for 10 incarnation "$TMP/rec.$l" 1 || fail "$l did not start: $(cat "$TMP/rec.$l")"
+}
+inst_id() {
+    "${RSCTL[@]}" --json status "$1" | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["services"][0]["instances"][0]["id"])'
+}
+no_beside() { ! grep -q '^beside' "$1" || fail "a descendant ran beside the next incarnation: $(cat "$1")"; }
+
+# --- down
+up_fk fk --notify simple --settle 0.2
+R=$TMP/rec.fk
+ID=$(inst_id fk)
+for k in m g d; do
+    in_cgroup "$(pid_of "$R" $k 1)" "fk.$ID" || fail "$k of fk is not in rs.$NODE/fk.$ID: $(cat "/proc/$(pid_of "$R" $k 1)/cgroup")"
+done
+r=$("${RSCTL[@]}" down fk) || fail "down fk: $r"
+old_dead "$R" 1 || fail "down fk left its setsid grandchild or its daemon running"
+! is_ours "$(pid_of "$R" m 1)" || fail "down fk left the main process"
+wait_for 5 test ! -d "$SUB/fk.$ID" || fail "the cgroup of fk is still there after down"
+echo "down: the setsid grandchild and the daemon are gone; cgroup removed"
+
+# --- refresh
+up_fk rf --notify simple --settle 0.2
+R=$TMP/rec.rf
+"${RSCTL[@]}" refresh rf >/dev/null || fail "refresh rf"
+wait_for 10 incarnation "$R" 2 || fail "rf did not start again: $(cat "$R")"
+no_beside "$R"
+old_dead "$R" 1 || fail "refresh left the old incarnation's descendants"
+echo "refresh: the old descendants died before the new incarnation"
+
+# --- crash restart (kill -9 of the main process), three times
+up_fk cr --notify simple --settle 0.2 --no-backoff
+R=$TMP/rec.cr
+for i in 1 2 3; do
+    kill -9 "$(pid_of "$R" m "$i")"
+    wait_for 10 incarnation "$R" $((i + 1)) || fail "cr did not restart ($i): $(cat "$R")"
+    old_dead "$R" "$i" || fail "crash $i left the old incarnation's descendants"
+done
+no_beside "$R"
+echo "crash restart: none of the old descendants ran beside the next incarnation"
+
+# --- watchdog kill: WATCHDOG=1 never comes
+up_fk wd --notify simple --settle 0.2 --period 0.3 --no-backoff
+R=$TMP/rec.wd
+wait_for 15 incarnation "$R" 3 || fail "wd was not killed by its watchdog twice: $(cat "$R")"
+old_dead "$R" 1 || fail "the watchdog kill left descendants"
+no_beside "$R"
+"${RSCTL[@]}" --json events wd | grep -q '"watchdog"' || fail "no watchdog event for wd"
+echo "watchdog kill: the old descendants died before the next incarnation"
+
+# --- rs-agent kill -9 and restart: adopted, still in its cgroup
+up_fk ad --notify simple --settle 0.2
+R=$TMP/rec.ad
+ID=$(inst_id ad)
+AGENT=${PIDS[1]}
+kill -9 "$AGENT"
+wait_for 10 gone "$AGENT" || fail "the agent did not die"
+start_agent "$NODE"
+wait_for 10 grep -q 'adopted 1 running\|adopted [0-9]* running' "$TMP/$NODE.log" || fail "no adoption"
+for k in m g d; do
+    in_cgroup "$(pid_of "$R" $k 1)" "ad.$ID" || fail "$k of ad left its cgroup across the agent's restart"
+done
+wait_for 10 node_up "$NODE" || fail "the agent did not come back"
+r=$("${RSCTL[@]}" down ad) || fail "down ad: $r"
+old_dead "$R" 1 || fail "down after the agent's restart left descendants"
+echo "agent kill -9: the instance stays in its cgroup; down still ends it all"
+
+
+# --- RS_TEST_NO_CGROUPS=1: as before
+export RS_TEST_NO_CGROUPS=1
+start_agent "$NODE2"
+unset RS_TEST_NO_CGROUPS
+wait_for 10 node_up "$NODE2" || fail "agent $NODE2 did not register"
+grep -q 'cgroups: none (RS_TEST_NO_CGROUPS=1); instances are tracked by process group' \
+    "$TMP/$NODE2.log" || fail "the agent without cgroups does not say so"
+"${RSCTL[@]}" up nc --node "$NODE2" --notify simple --settle 0.2 --env "REC=$TMP/rec.nc" \
+    -- "$TMP/fk.sh" >/dev/null || fail "up nc"
+R=$TMP/rec.nc
+wait_for 10 incarnation "$R" 1 || fail "nc did not start"
+! grep -q "rs\." "/proc/$(pid_of "$R" m 1)/cgroup" || fail "nc is in a cgroup of rs"
+[ ! -d "$CGMNT/rs.$NODE2" ] || fail "a keeper without cgroups made $CGMNT/rs.$NODE2"
+r=$("${RSCTL[@]}" down nc) || fail "down nc: $r"
+! is_ours "$(pid_of "$R" m 1)" || fail "down nc left the main process"
+echo "RS_TEST_NO_CGROUPS=1: process groups, as before"
+
+# --- rsd knows (Hello.cgroups, RS_FEAT_CGROUP): rsctl nodes
+"${RSCTL[@]}" --json nodes | python3 -c '
+import json, sys
+n = {x["name"]: x.get("cgroups") for x in json.load(sys.stdin)["nodes"]}
+sys.exit(0 if n[sys.argv[1]] == sys.argv[3] and
+         n[sys.argv[2]] == "none (RS_TEST_NO_CGROUPS=1)" else 1)' "$NODE" "$NODE2" \
+    "$SUB${RS_TEST_NO_CGROUP_KILL:+, no cgroup.kill}" \
+    || fail "rsctl --json nodes: $("${RSCTL[@]}" --json nodes)"
+"${RSCTL[@]}" nodes >"$TMP/nodes.txt" || fail "rsctl nodes"
+grep -qE "^$NODE .* yes\$" "$TMP/nodes.txt" || fail "no CGROUPS yes for $NODE: $(cat "$TMP/nodes.txt")"
+grep -qE "^$NODE2 .* no\$" "$TMP/nodes.txt" || fail "no CGROUPS no for $NODE2: $(cat "$TMP/nodes.txt")"
+echo "rsctl nodes: CGROUPS yes / no"
+
+# --- the keeper killed (kill -9): its services die with it (pdeathsig),
+# what they setsid'ed or double-forked does not; the next keeper of the
+# node finds it in the node's cgroups and kills it
+up_fk kk --notify simple --settle 0.2
+R=$TMP/rec.kk
+KEEPER=$(cat "$TMP/$NODE/run/keeper.pid")
+AGENT=${PIDS[2]}   # the agent of $NODE started after the first kill -9
+kill -9 "$KEEPER"
+wait_for 10 gone "$AGENT" || fail "the agent outlived its keeper"
+is_ours "$(pid_of "$R" g 1)" || fail "the setsid grandchild died with the keeper (nothing to sweep)"
+start_agent "$NODE"
+# (kk, and the services still up: rf, cr, wd, each with what it left)
+wait_for 10 grep -q "killed what a previous keeper's services left in [0-9]* cgroup(s) of $SUB" \
+    "$TMP/$NODE.log" || fail "the new keeper did not sweep: $(grep -a cgroup "$TMP/$NODE.log")"
+old_dead "$R" 1 || fail "the sweep left the dead keeper's descendants"
+wait_for 10 node_up "$NODE" || fail "the agent did not come back"
+echo "keeper kill -9: the next keeper killed what its services left"
+
+# --- the agent restarted with --cgroups off, its keeper still has them:
+# the next start of an instance that had a cgroup is in none (a plain
+# sleep: it leaves nothing, so its cgroup is kept across the restart)
+"${RSCTL[@]}" up of --node "$NODE" --notify simple --settle 0.2 -- sleep 905 >/dev/null || fail "up of"
+ID=$(inst_id of)
+OF1=$("${RSCTL[@]}" --json status of | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["services"][0]["instances"][0]["pid"])')
+in_cgroup "$OF1" "of.$ID" || fail "of is not in its cgroup"
+AGENT=${PIDS[4]}   # the agent of $NODE started after the keeper's kill -9
+kill -9 "$AGENT"
+wait_for 10 gone "$AGENT" || fail "the agent did not die"
+rm -f "$TMP/$NODE.ready"
+start_agent "$NODE" --cgroups off
+wait_for 10 grep -q 'cgroups: none (--cgroups=off); instances are tracked by process group' \
+    "$TMP/$NODE.log" || fail "the agent with --cgroups off does not say so"
+wait_for 10 node_up "$NODE" || fail "the agent with --cgroups off did not come back"
+"${RSCTL[@]}" refresh of >/dev/null || fail "refresh of"
+of_new() {
+    OF2=$("${RSCTL[@]}" --json status of | python3 -c '
+import json, sys
+i = json.load(sys.stdin)["services"][0]["instances"][0]
+print(i["pid"] if i["state"] == "running" else 0)')
+    [ "$OF2" != 0 ] && [ "$OF2" != "$OF1" ]
+}
+wait_for 10 of_new || fail "of did not start again"
+! grep -q "rs\." "/proc/$OF2/cgroup" || fail "of is still in a cgroup of rs with --cgroups off"
+wait_for 5 test ! -d "$SUB/of.$ID" || fail "the cgroup of of is still there"
+r=$("${RSCTL[@]}" down of) || fail "down of: $r"
+echo "--cgroups off with a keeper that has them: the next start is in none"
+echo "cgroup.sh: all checks passed"
