@@ -9,6 +9,8 @@
 #  - readiness: a probe that passes only once a file exists: `rsctl up`
 #    waits until then; the file gone, status shows the instance unready,
 #    back, running again;
+#  - startup: a probe that never passes kills it before it was ready
+#    (up fails with the probe's error, reason probe-failed);
 #  - a bad probe in a manifest: the file, line and key in the error, and
 #    nothing applied.
 # Every process it starts is killed by pid on exit; every wait has a
@@ -134,6 +136,17 @@ ready_again() { ! rsctl status api | grep -q unready; }
 wait_for 10 ready_again || fail "api stays unready"
 has_event probe "passes again" api || fail "no ready-again event"
 rsctl down api >/dev/null
+
+# ---- startup: a probe that never passes kills it before ready ---------
+port3=$(free_port)   # nothing listens there
+if rsctl up slow --node probe1 --restart never --startup "tcp:127.0.0.1:$port3" \
+    --probe-period 0.2 --probe-failures 3 -- sleep 1000 >"$TMP/up3.out" 2>&1; then
+    fail "up of a service whose startup probe fails succeeded"
+fi
+grep -q "startup probe failed 3 times in a row" "$TMP/up3.out" ||
+    fail "up does not say why: $(cat "$TMP/up3.out")"
+[ "$(inst reason slow)" = probe-failed ] || fail "slow's last exit is '$(inst reason slow)'"
+[ "$(inst state slow)" = failed ] || fail "slow is '$(inst state slow)', not failed"
 
 # ---- a bad probe in a manifest: line and key, nothing applied ----------
 cat >"$TMP/bad.yaml" <<EOF
