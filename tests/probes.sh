@@ -129,6 +129,8 @@ rm "$TMP/www2/ready"
 unready() { rsctl status api | grep -q unready; }
 wait_for 10 unready || fail "status does not show api unready: $(rsctl status api)"
 [ "$(inst unready api)" = True ] || fail "--json does not say unready"
+page_unready() { local j; j=$(curl -sf "http://$METRICS/status.json") && grep -q '"state": *"unready"' <<<"$j"; }
+wait_for 5 page_unready || fail "the status page does not show api unready"
 has_event probe "readiness probe failed 2 times in a row: HTTP 404: not ready" api ||
     fail "no unready event: $(rsctl events api)"
 touch "$TMP/www2/ready"
