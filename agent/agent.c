@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "probe.h"
 #include "clock.h"
 #include "codes.h"
 #include "version.h"
@@ -171,6 +172,8 @@ void agent_report(agent *ag, inst *in, rs_event_kind kind, const char *detail)
 	uint8_t *buf = NULL;
 	size_t len = 0;
 
+	if (kind == RS_EK_PROBE && !(ag->rsd_features_last & RS_FEAT_PROBES))
+		return;   /* an older rsd would drop the whole message */
 	if (in->primary) {
 		/* an update's new process: handover.c reports for it */
 		log_debug("%s/%llu (new version) %s pid %d: %s", in->spec.label,
@@ -529,6 +532,7 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 		}
 		ag->welcomed = true;
 		ag->rsd_features = m->features;
+		ag->rsd_features_last = m->features;
 		knock_reset(&ag->kn);
 		ag->beat_t.repeat = ag->beat_ms / 1000.0;
 		ev_timer_again(ag->loop, &ag->beat_t);
@@ -685,6 +689,12 @@ int agent_init(agent *ag, struct ev_loop *loop)
 	/* handover ids (and their notify socket names) differ from those of
 	 * a previous engine whose update's sockets may still exist */
 	ag->ho_seq = ag->session & ((1ull << (63 - HO_ID_SEQ_SHIFT)) - 1);
+	/* the probes' libcurl first: adopted services are probed at once */
+	r = probe_hub_init(ag);
+	if (r < 0) {
+		log_warnx("cannot set up libcurl for probes: %s", strerror(-r));
+		return r;
+	}
 	/* first what runs already (a previous engine's services), so the
 	 * first Hello tells rsd about them */
 	r = kc_attach(ag);
@@ -739,6 +749,7 @@ void agent_fini(agent *ag)
 		svc_free(in);
 	}
 	ag->insts = NULL;
+	probe_hub_fini(ag);
 	kc_quit(ag);
 	replay_ack(ag, UINT64_MAX);
 	ev_timer_stop(ag->loop, &ag->beat_t);

@@ -28,6 +28,8 @@
 
 struct kmsg;
 struct kproto_spawn;
+struct probe_run;
+struct probe_hub;
 
 typedef struct agent agent;
 
@@ -87,6 +89,13 @@ typedef struct inst {
 	struct inst   *primary;      /* set on an update's new process: the
 				      * instance it may replace (not reported
 				      * to rsd on its own) */
+	/* health probes (probe.c): one run per role the spec has */
+	struct probe_run *probes[RS_PROBE__NR];
+	bool           startup_done; /* its startup probe passed (this pid) */
+	bool           sd_ready;     /* READY=1 or settled (this pid): ready
+				      * once its probes let it be too */
+	bool           unready;      /* running, its readiness probe fails */
+	char           probe_why[192]; /* a liveness kill: which probe, why */
 } inst;
 
 typedef struct replay_ent {
@@ -178,6 +187,9 @@ struct agent {
 	size_t          nforget_orders;   /* and do nothing (a lost action) */
 	unsigned        test_knocks;      /* RS_TEST_KNOCKS: Hellos again */
 	bool            exiting;
+	struct probe_hub *probe_hub;  /* probe.c: libcurl on this loop */
+	uint64_t        rsd_features_last; /* the last welcoming rsd's
+				       * features (a Hello's words for it) */
 	struct httpd   *http;         /* --metrics */
 	char            metrics_ep[128];
 	prom_hist       h_restart;    /* death seen -> new pid, seconds */

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "probe.h"
 #include "clock.h"
 #include "log.h"
 
@@ -139,6 +140,12 @@ static void ho_commit(inst *in)
 		ev_timer_set(&in->wdog_t, t, t);
 		ev_timer_start(ag->loop, &in->wdog_t);
 	}
+	/* its probes (the new spec's) follow the new process; the old one,
+	 * about to be stopped, is probed no more */
+	probe_inst_stop(cand);
+	in->startup_done = in->sd_ready = true;
+	in->unready = false;
+	probe_inst_start(in);
 	kc_meta(ag, in);
 	ho->cand = NULL;
 	ho_end(in);

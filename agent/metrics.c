@@ -11,6 +11,8 @@
 #include "clock.h"
 #include "httpd.h"
 #include "prom.h"
+#include "probe.h"
+#include "probespec.h"
 
 static void metrics_text(void *arg, prom_buf *b)
 {
@@ -47,6 +49,40 @@ static void metrics_text(void *arg, prom_buf *b)
 	prom_hist_write(b, "rs_agent_restart_latency_seconds",
 			"From the death of a process, as the keeper saw it, to the new pid.",
 			&ag->h_restart);
+	if (probe_hub_durations(ag))
+		prom_hist_write(b, "rs_probe_duration_seconds",
+				"How long each health probe took (HTTP and TCP), "
+				"pass or fail.", probe_hub_durations(ag));
+	prom_family(b, "rs_probe_failures_total", "counter",
+		    "Failed health probes by service and probe (liveness, readiness, "
+		    "startup); a series at 0 for each probe a service here has.");
+	for (inst *in = ag->insts; in; in = in->next) {
+		bool first = true;
+
+		if (in->primary)
+			continue;
+		/* one series per label: the instances of a label here summed */
+		for (inst *o = ag->insts; o != in && first; o = o->next)
+			first = o->primary || strcmp(o->spec.label, in->spec.label) != 0;
+		if (!first)
+			continue;
+		for (int r = 0; r < RS_PROBE__NR; r++) {
+			uint64_t n = 0;
+			bool has = false;
+
+			for (inst *o = in; o; o = o->next) {
+				if (o->primary || strcmp(o->spec.label, in->spec.label))
+					continue;
+				has = has || o->spec.probes[r].kind != RS_PK_NONE ||
+				      probe_inst_failures(o, (rs_probe_role)r);
+				n += probe_inst_failures(o, (rs_probe_role)r);
+			}
+			if (has)
+				prom_sample(b, "rs_probe_failures_total", (double)n,
+					    "label", in->spec.label, "probe",
+					    rs_probe_role_to_string((rs_probe_role)r), NULL);
+		}
+	}
 	prom_family(b, "rs_agent_rsd_connected", "gauge",
 		    "1 while rsd answers this agent.");
 	prom_sample(b, "rs_agent_rsd_connected", ag->welcomed ? 1 : 0, NULL);

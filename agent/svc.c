@@ -26,6 +26,9 @@
 #include "kproto.h"
 #include "listen.h"
 #include "log.h"
+#include "probe.h"
+#include "probespec.h"
+#include "version.h"
 
 extern char **environ;
 
@@ -60,6 +63,11 @@ void svc_fill_info(const inst *in, rs_iinfo *out)
 	out->state = in->rp.state;
 	out->restarts = in->rp.restarts;
 	out->last_exit = in->rp.exit;
+	/* never a reason rsd does not know (it would drop the message) */
+	if (out->last_exit.reason == RS_ER_PROBE_FAILED &&
+	    !(in->ag->rsd_features_last & RS_FEAT_PROBES))
+		out->last_exit.reason = RS_ER_NO_HEARTBEAT;
+	out->unready = in->unready;
 	rs_strlcpy(out->status, in->status, sizeof out->status);
 	out->started_ms = in->started_wall;
 	out->ready_ms = in->ready_wall;
@@ -264,6 +272,9 @@ static int svc_spawn(inst *in)
 	in->started_wall = clock_wall_ms();
 	in->ready_wall = 0;
 	in->notify_spoke = false;
+	in->sd_ready = false;
+	in->startup_done = false;
+	in->unready = false;
 	in->status[0] = '\0';
 	return 0;
 }
@@ -295,11 +306,67 @@ static void exit_describe(const inst *in, char *buf, size_t n)
 		snprintf(buf, n, "pid %d killed by signal %d (%s)", (int)in->last_pid,
 			 (int)x->signal, sig ? sig : "?");
 		break;
+	case RS_ER_PROBE_FAILED:
+		snprintf(buf, n, "pid %d killed: %s", (int)in->last_pid,
+			 in->probe_why[0] ? in->probe_why : "probe-failed");
+		break;
 	default:
 		snprintf(buf, n, "pid %d killed: %s", (int)in->last_pid,
 			 rs_exit_reason_to_string(x->reason));
 		break;
 	}
+}
+
+/* Ready once the process says so (READY=1, or settled) and its probes
+ * let it be (a readiness probe passes, a startup probe passed). */
+static void svc_ready_check(inst *in)
+{
+	if (in->rp.state == RS_IS_STARTING && in->sd_ready && probe_inst_ready(in))
+		svc_apply(in, RP_EV_READY);
+}
+
+/* Reports a probe's verdict to an rsd that knows the event (an older one
+ * would drop the message); always in the agent's log. */
+static void probe_report(inst *in, const char *detail)
+{
+	if (in->ag->rsd_features_last & RS_FEAT_PROBES)
+		agent_report(in->ag, in, RS_EK_PROBE, detail);
+	else
+		log_info("%s/%llu probe: %s", in->spec.label,
+			 (unsigned long long)in->id, detail);
+}
+
+void svc_probe_verdict(inst *in, rs_probe_role r, bool passed, const char *why)
+{
+	const rs_probe *p = &in->spec.probes[r];
+	const char *role = rs_probe_role_to_string(r);
+	char detail[256];
+
+	if (passed) {
+		if (r == RS_PROBE_READINESS && in->unready) {
+			in->unready = false;
+			snprintf(detail, sizeof detail, "readiness probe passes again: ready");
+			probe_report(in, detail);
+		}
+		svc_ready_check(in);
+		return;
+	}
+	snprintf(detail, sizeof detail, "%s probe failed %u time%s in a row: %s", role,
+		 p->failures, p->failures == 1 ? "" : "s", why);
+	if (r == RS_PROBE_READINESS) {
+		/* before its first ready it simply is not ready yet (its
+		 * ready timeout decides); after, it is running but unready */
+		if (in->rp.state == RS_IS_RUNNING && !in->unready) {
+			in->unready = true;
+			strncat(detail, ": not ready", sizeof detail - strlen(detail) - 1);
+			probe_report(in, detail);
+		}
+		return;
+	}
+	rs_strlcpy(in->probe_why, detail, sizeof in->probe_why);
+	strncat(detail, ", killed", sizeof detail - strlen(detail) - 1);
+	probe_report(in, detail);
+	svc_apply(in, RP_EV_PROBE_FAILED);
 }
 
 /* Carries out what rproc_step decided and reports the move to rsd. */
@@ -318,6 +385,8 @@ void svc_apply(inst *in, rproc_event ev)
 	}
 	if (fx.fx & RP_FX_DISARM)
 		svc_disarm(in);
+	if (in->rp.state != RS_IS_STARTING && in->rp.state != RS_IS_RUNNING)
+		probe_inst_stop(in);   /* nothing to probe, or being stopped */
 	if (fx.fx & RP_FX_KILL) {
 		svc_signal(in, SIGKILL);
 		if (ev == RP_EV_STOP_TIMEOUT) {
@@ -352,11 +421,13 @@ void svc_apply(inst *in, rproc_event ev)
 			in->rp.exit.time_ms = clock_wall_ms();
 			rproc_step(&in->rp, RP_EV_SPAWN_FAILED, clock_mono_ms(), &fx);
 			svc_disarm(in);
+			probe_inst_stop(in);   /* the last process's, if any */
 			agent_report(ag, in, RS_EK_FAILED, detail);
 			rs_strlcpy(in->status, detail, sizeof in->status);
 			goto settled;
 		}
 		svc_arm_ready(in);
+		probe_inst_start(in);
 		if (in->exit_ns) {
 			uint64_t us = (clock_mono_ns() - in->exit_ns) / 1000;
 			in->latency_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
@@ -454,8 +525,10 @@ static void settle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	inst *in = w->data;
 
-	if (in->spec.notify == RS_NT_SIMPLE || !in->notify_spoke)
-		svc_apply(in, RP_EV_READY);
+	if (in->spec.notify == RS_NT_SIMPLE || !in->notify_spoke) {
+		in->sd_ready = true;
+		svc_ready_check(in);
+	}
 }
 
 static void wdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -493,7 +566,8 @@ void svc_notify(inst *in, const char *key, const char *val)
 	if (strcmp(key, "X_RS_PREPARED") == 0 && strcmp(val, "1") == 0) {
 		ho_prepared(in);
 	} else if (strcmp(key, "READY") == 0 && strcmp(val, "1") == 0) {
-		svc_apply(in, RP_EV_READY);
+		in->sd_ready = true;
+		svc_ready_check(in);
 	} else if (strcmp(key, "STATUS") == 0) {
 		rs_strlcpy(in->status, val, sizeof in->status);
 		agent_report(in->ag, in, RS_EK_STATUS, in->status);
@@ -522,9 +596,12 @@ static int svc_respec(inst *in, const rs_start *st)
 {
 	rs_spec spec;
 	uint32_t old_period = in->spec.period_ms;
+	bool probes_same = true;
 
 	if (rs_spec_copy(&spec, &st->spec) < 0)
 		return -ENOMEM;
+	for (int i = 0; i < RS_PROBE__NR; i++)
+		probes_same = probes_same && rs_probe_equal(&spec.probes[i], &in->spec.probes[i]);
 	rs_spec_clear(&in->spec);
 	in->spec = spec;
 	in->generation = st->generation;
@@ -538,6 +615,13 @@ static int svc_respec(inst *in, const rs_start *st)
 			ev_timer_set(&in->wdog_t, t, t);
 			ev_timer_start(in->ag->loop, &in->wdog_t);
 		}
+	}
+	if (!probes_same && in->pid > 0 &&
+	    (in->rp.state == RS_IS_RUNNING || in->rp.state == RS_IS_STARTING)) {
+		/* new probes start over on the running process; it stays
+		 * ready (an unready mark waits for the new verdict) */
+		in->startup_done = in->startup_done || in->rp.state == RS_IS_RUNNING;
+		probe_inst_start(in);
 	}
 	log_info("%s/%llu: new settings (generation %llu)", spec.label,
 		 (unsigned long long)in->id, (unsigned long long)in->generation);
@@ -654,6 +738,13 @@ int svc_start(agent *ag, const rs_start *st)
 			  (unsigned long long)st->instance_id, err);
 		return -EINVAL;
 	}
+	if (probe_spec_supported(&st->spec, err, sizeof err) < 0) {
+		/* said to rsd as a failed start below, with this reason */
+		log_warnx("%s/%llu: start refused: %s", st->spec.label,
+			  (unsigned long long)st->instance_id, err);
+		if (st->update || st->respec)
+			return -ENOTSUP;
+	}
 	if (st->update)
 		return ho_begin(ag, st);
 	if (st->respec) {
@@ -697,6 +788,8 @@ int svc_start(agent *ag, const rs_start *st)
 		r = notify_open(in, -1);
 	if (r < 0)
 		snprintf(in->status, sizeof in->status, "cannot set up: %s", strerror(-r));
+	else if ((r = probe_spec_supported(&in->spec, err, sizeof err)) < 0)
+		rs_strlcpy(in->status, err, sizeof in->status);
 	else if ((r = svc_listen(in, err, sizeof err)) < 0)
 		rs_strlcpy(in->status, err, sizeof in->status);
 	if (r < 0) {
@@ -760,6 +853,9 @@ int svc_adopt(agent *ag, const rs_start *st, pid_t pid, uint64_t ticks,
 		ev_timer_set(&in->wdog_t, t, t);
 		ev_timer_start(ag->loop, &in->wdog_t);
 	}
+	/* believed ready: its startup probe is behind it */
+	in->sd_ready = in->startup_done = true;
+	probe_inst_start(in);
 	log_info("%s/%llu: adopted pid %d from the keeper", in->spec.label,
 		 (unsigned long long)in->id, (int)pid);
 	return 0;
@@ -850,6 +946,7 @@ void svc_free(inst *in)
 	if (!in)
 		return;
 	svc_disarm(in);
+	probe_inst_free(in);
 	ho_free(in);
 	/* a live process outlives this engine: its notify socket stays */
 	notify_close(in, in->pid == 0);

@@ -24,6 +24,7 @@
 #include "codes.h"
 #include "listen.h"
 #include "manifest.h"
+#include "probespec.h"
 
 typedef struct opt_def opt_def;
 
@@ -182,6 +183,23 @@ static const char up_help[] =
 "  --listen NAME=ADDR   a listening socket rs opens and passes to it\n"
 "                       (LISTEN_FDS/LISTEN_FDNAMES; repeatable). ADDR is\n"
 "                       tcp:HOST:PORT, tcp6:[HOST]:PORT or unix:PATH\n"
+"  --liveness TARGET    a liveness probe, run by its agent: failures in a\n"
+"                       row kill it (reason probe-failed) and its restart\n"
+"                       policy follows. TARGET: http://HOST[:PORT]/PATH\n"
+"                       (GET; passes on 200-399), https://..., tcp:HOST:PORT\n"
+"                       (a connect; HOST numeric or localhost), none (edit:\n"
+"                       remove it)\n"
+"  --readiness TARGET   a readiness probe: ready (up waits) only once it\n"
+"                       passes; shown unready while it fails after\n"
+"  --startup TARGET     a startup probe: holds the other two until it\n"
+"                       passed once; its failures kill it too\n"
+"  --probe-period S     for the probes given: time between probes\n"
+"                       (default: 10)\n"
+"  --probe-timeout S    one probe's limit (default: 1)\n"
+"  --probe-failures N   failures in a row that count (default: 3)\n"
+"  --probe-delay S      wait this long after the start (default: 0)\n"
+"  --probe-status N[-M] http: the statuses that pass (default: 200-399)\n"
+"  --probe-header 'NAME: VALUE'  http: a request header (repeatable)\n"
 "\n"
 "Default --timeout: the ready timeout + 5 s.\n";
 
@@ -906,6 +924,107 @@ static int set_listen(rs_request *r, const opt_def *d, const char *val)
 	return 0;
 }
 
+/* --liveness/--readiness/--startup TARGET: d->off is the role. */
+static int set_probe(rs_request *r, const opt_def *d, const char *val)
+{
+	char err[256];
+
+	if (rs_probe_parse_target(&r->spec.probes[d->off], val, err, sizeof err) < 0)
+		return opt_error(d, "%s", err);
+	return 0;
+}
+
+/* A client-side edit bit, never sent: a --probe-* option was given (the
+ * probes given with it take it; finish() checks there is one). */
+#define EDIT_PROBE_OPTS (1u << 31)
+enum { PO_PERIOD, PO_TIMEOUT, PO_DELAY, PO_FAILURES, PO_STATUS, PO_HEADER };
+
+/* --probe-period S, --probe-timeout S, --probe-delay S, --probe-failures N,
+ * --probe-status N[-M], --probe-header 'Name: value': for every probe
+ * given on the command line (d->off says which). */
+static int set_probe_opt(rs_request *r, const opt_def *d, const char *val)
+{
+	uint32_t v = 0, hi = 0;
+	int n, end = 0;
+
+	switch (d->off) {
+	case PO_PERIOD:
+	case PO_TIMEOUT:
+	case PO_DELAY:
+		if (parse_seconds(val, &v) < 0)
+			return opt_error(d, "'%s' is not a number of seconds", val);
+		break;
+	case PO_FAILURES:
+		if (parse_uint(val, 1, &v) < 0)
+			return opt_error(d, "'%s' is not a whole number >= 1", val);
+		break;
+	case PO_STATUS:
+		n = sscanf(val, "%u%n-%u%n", &v, &end, &hi, &end);
+		if (n == 1)
+			hi = v;
+		if (n < 1 || val[end] || v < 100 || hi > 599 || v > hi)
+			return opt_error(d, "'%s' is not a status or range within "
+					 "100-599 (200, 200-299)", val);
+		break;
+	default:
+		break;
+	}
+	for (int i = 0; i < RS_PROBE__NR; i++) {
+		rs_probe *p = &r->spec.probes[i];
+
+		switch (d->off) {
+		case PO_PERIOD: p->period_ms = v; break;
+		case PO_TIMEOUT: p->timeout_ms = v; break;
+		case PO_DELAY: p->initial_delay_ms = v; break;
+		case PO_FAILURES: p->failures = v; break;
+		case PO_STATUS: p->status_min = v; p->status_max = hi; break;
+		default:
+			if (rs_probe_add_header(p, val) < 0)
+				return opt_error(d, "more than %d headers, or one too long",
+						 RS_PROBE_HEADERS_MAX);
+			break;
+		}
+	}
+	return 0;
+}
+
+/* The --probe-* options need a probe on the line; headers and statuses
+ * stay with the http ones. 0, or -1 after saying why. */
+static int finish_probes(rs_request *r)
+{
+	uint32_t roles = r->edit_mask & (RS_EDIT_LIVENESS | RS_EDIT_READINESS |
+					 RS_EDIT_STARTUP);
+	bool http = false;
+
+	for (int i = 0; i < RS_PROBE__NR; i++)
+		http = http || r->spec.probes[i].kind == RS_PK_HTTP;
+	if ((r->edit_mask & EDIT_PROBE_OPTS) && !roles) {
+		fprintf(stderr, "rsctl: the --probe-* options set the probes given with "
+			"them: add --liveness, --readiness or --startup\n");
+		return -1;
+	}
+	if (r->spec.probes[0].nheaders && !http) {
+		fprintf(stderr, "rsctl: --probe-header is for http probes\n");
+		return -1;
+	}
+	for (int i = 0; i < RS_PROBE__NR; i++) {
+		rs_probe *p = &r->spec.probes[i];
+
+		if (p->kind != RS_PK_HTTP) {
+			/* timing kept; what only http takes goes */
+			for (size_t k = 0; k < p->nheaders; k++)
+				free(p->headers[k]);
+			free(p->headers);
+			p->headers = NULL;
+			p->nheaders = 0;
+			p->status_min = RS_DEF_PROBE_STATUS_MIN;
+			p->status_max = RS_DEF_PROBE_STATUS_MAX;
+		}
+	}
+	r->edit_mask &= ~(uint32_t)EDIT_PROBE_OPTS;
+	return 0;
+}
+
 #define SPEC(field) offsetof(rs_request, spec.field)
 
 static const opt_def up_opts[] = {
@@ -934,6 +1053,15 @@ static const opt_def up_opts[] = {
 	{ "--listen",          true,  set_listen,  0, RS_EDIT_LISTEN },
 	{ "--fence",           true,  set_fence,   0, RS_EDIT_FENCE },
 	{ "--node-label",      true,  set_node_label, 0, RS_EDIT_NODE },
+	{ "--liveness",        true,  set_probe,   RS_PROBE_LIVENESS, RS_EDIT_LIVENESS },
+	{ "--readiness",       true,  set_probe,   RS_PROBE_READINESS, RS_EDIT_READINESS },
+	{ "--startup",         true,  set_probe,   RS_PROBE_STARTUP, RS_EDIT_STARTUP },
+	{ "--probe-period",    true,  set_probe_opt, PO_PERIOD, EDIT_PROBE_OPTS },
+	{ "--probe-timeout",   true,  set_probe_opt, PO_TIMEOUT, EDIT_PROBE_OPTS },
+	{ "--probe-delay",     true,  set_probe_opt, PO_DELAY, EDIT_PROBE_OPTS },
+	{ "--probe-failures",  true,  set_probe_opt, PO_FAILURES, EDIT_PROBE_OPTS },
+	{ "--probe-status",    true,  set_probe_opt, PO_STATUS, EDIT_PROBE_OPTS },
+	{ "--probe-header",    true,  set_probe_opt, PO_HEADER, EDIT_PROBE_OPTS },
 	{ NULL, false, NULL, 0, 0 },
 };
 
@@ -1538,6 +1666,8 @@ static int finish(args_state *s)
 	if ((r->verb == RS_V_STATUS || r->verb == RS_V_NODES) && r->page_size == 0)
 		r->page_size = r->rows ? CTL_ROWS_PAGE_SIZE :
 			       r->verb == RS_V_NODES ? CTL_NODES_PAGE_SIZE : CTL_PAGE_SIZE;
+	if ((r->verb == RS_V_EDIT || r->verb == RS_V_UP) && finish_probes(r) < 0)
+		return RS_E_USAGE;
 	if (r->verb == RS_V_EDIT && r->edit_mask == 0)
 		return usage_error(s->v, "nothing to change: give an option or -- COMMAND");
 	if (r->verb == RS_V_EDIT || r->verb == RS_V_UPDATE)

@@ -150,6 +150,7 @@ static const char *state_colour(const char *s)
 		{ "fenced", "31" },
 		{ "starting", "33" }, { "stopping", "33" }, { "backoff", "33" },
 		{ "exited", "33" }, { "unknown", "33" }, { "suspect", "33" },
+		{ "unready", "33" },
 	};
 
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
@@ -990,6 +991,52 @@ static const char *fmt_signal(const json_t *o, const char *key, char *buf,
 	return buf;
 }
 
+
+/* describe: each probe on one line, "Liveness probe  http http://...
+ * every 1s, timeout 1s, 3 failures, delay 0s" (an rsd without probes
+ * sends none: nothing printed). */
+static void describe_probes(FILE *out, const json_t *probes)
+{
+	static const char *const roles[] = { "liveness", "readiness", "startup" };
+	static const char *const keys[] = {
+		"Liveness probe", "Readiness probe", "Startup probe",
+	};
+	char a[32], b[32], c[32], target[512];
+
+	for (size_t r = 0; r < 3; r++) {
+		const json_t *p = json_object_get(probes, roles[r]), *v;
+		int64_t fails = 0, lo = 0, hi = 0;
+		size_t i, len = 0;
+
+		if (!json_is_object(p))
+			continue;
+		target[0] = '\0';
+		if (json_object_get(p, "command")) {
+			json_array_foreach(json_object_get(p, "command"), i, v)
+				if (len < sizeof target)
+					len += (size_t)snprintf(target + len, sizeof target - len,
+							"%s%s", i ? " " : "",
+							json_string_value(v) ? json_string_value(v) : "");
+		} else {
+			snprintf(target, sizeof target, "%s", jstr(p, "target") ? jstr(p, "target") : "");
+		}
+		jint(p, "failures", &fails);
+		jint(p, "status_min", &lo);
+		jint(p, "status_max", &hi);
+		const char *kind = jstr(p, "kind") ? jstr(p, "kind") : "?";
+		char status[48] = "";
+
+		if (!strcmp(kind, "http"))
+			snprintf(status, sizeof status, ", passes on %" PRId64 "-%" PRId64, lo, hi);
+		put_kvf(out, keys[r], "%s %s every %s, timeout %s, %" PRId64 " failure%s "
+			"in a row, delay %s%s", kind, target,
+			fmt_ms(p, "period_ms", "0s", a, sizeof a),
+			fmt_ms(p, "timeout_ms", "0s", b, sizeof b), fails,
+			fails == 1 ? "" : "s", fmt_ms(p, "initial_delay_ms", "0s", c, sizeof c),
+			status);
+	}
+}
+
 /* The spec section. */
 static void describe_spec(FILE *out, const json_t *sp)
 {
@@ -1042,6 +1089,7 @@ static void describe_spec(FILE *out, const json_t *sp)
 	       "yes" : "no");
 	put_kv(out, "Recovery script", jstr(sp, "script"));
 	put_kv(out, "Fence", jstr(sp, "fence"));
+	describe_probes(out, json_object_get(sp, "probes"));
 }
 
 static const char *const describe_inst_cols[] = {

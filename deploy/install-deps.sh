@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential cmake pkg-config
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libev-dev libsqlite3-dev
       libjansson-dev libmicrohttpd-dev libcriterion-dev clang iproute2 procps python3 systemd
-      libyaml-dev curl prometheus groff-base lintian chromium"
+      libyaml-dev libcurl4-openssl-dev curl prometheus groff-base lintian chromium"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 missing=""

@@ -3,6 +3,7 @@
  * keeps every node's line, so each error names file, line and key.
  */
 #include "manifest.h"
+#include "probespec.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -311,6 +312,126 @@ static int parse_signal(const char *s, int32_t *sig)
 	return -EINVAL;
 }
 
+/* A probe being read: which of its kinds were given. */
+struct probe_ctx {
+	rs_probe *p;
+	int       kinds;      /* of http, tcp, exec: how many were given */
+};
+
+static int add_probe_arg(void *p, const char *s) { return rs_probe_add_arg(p, s); }
+
+static int header_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
+{
+	rs_probe *p = arg;
+	const char *val = scalar(v);
+	char h[RS_PROBE_HEADER_MAX];
+	int r;
+
+	if (!val)
+		return mf_err(c, v, "expected a string value");
+	if ((size_t)snprintf(h, sizeof h, "%s: %s", key, val) >= sizeof h)
+		return mf_err(c, v, "too long");
+	r = rs_probe_add_header(p, h);
+	if (r == -E2BIG)
+		return mf_err(c, v, "more than %d headers", RS_PROBE_HEADERS_MAX);
+	return r < 0 ? mf_err(c, v, "%s", strerror(-r)) : 0;
+}
+
+/* "200", "200-299": the statuses an http probe passes on. */
+static int get_status(mf_ctx *c, const yaml_node_t *v, rs_probe *p)
+{
+	const char *s = scalar(v);
+	unsigned lo, hi;
+	int n, end = 0;
+
+	if (!s)
+		return mf_err(c, v, "expected a status (200) or a range (200-299)");
+	n = sscanf(s, "%u%n-%u%n", &lo, &end, &hi, &end);
+	if (n == 1)
+		hi = lo;
+	if (n < 1 || s[end] || lo < 100 || hi > 599 || lo > hi)
+		return mf_err(c, v, "'%s' is not a status or range within 100-599 "
+			      "(200, 200-299)", s);
+	p->status_min = lo;
+	p->status_max = hi;
+	return 0;
+}
+
+static int probe_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
+{
+	struct probe_ctx *pc = arg;
+	rs_probe *p = pc->p;
+	const char *str;
+	char err[256];
+	int r;
+
+	if (!strcmp(key, "http") || !strcmp(key, "tcp")) {
+		char buf[RS_PROBE_TARGET_MAX + 8];
+		bool http = key[0] == 'h';
+
+		if ((r = get_str(c, v, &str)) < 0)
+			return r;
+		pc->kinds++;
+		snprintf(buf, sizeof buf, "%s%s", http ? "" : "tcp:", str);
+		if ((http && strncmp(str, "http://", 7) && strncmp(str, "https://", 8)) ||
+		    rs_probe_parse_target(p, buf, err, sizeof err) < 0)
+			return mf_err(c, v, "%s", http ? "expected an http:// or https:// URL "
+				      "with a host" : err);
+		return 0;
+	}
+	if (!strcmp(key, "exec")) {
+		pc->kinds++;
+		p->kind = RS_PK_EXEC;
+		if (scalar(v))
+			r = rs_probe_add_arg(p, scalar(v)) < 0 ? mf_err(c, v, "too long") : 0;
+		else
+			r = get_strv(c, v, add_probe_arg, p);
+		if (r == 0 && (!p->argc || p->argv[0][0] != '/'))
+			return mf_err(c, v, "the program must be an absolute path");
+		return r;
+	}
+	if (!strcmp(key, "period"))
+		return get_seconds(c, v, &p->period_ms);
+	if (!strcmp(key, "timeout"))
+		return get_seconds(c, v, &p->timeout_ms);
+	if (!strcmp(key, "initial_delay"))
+		return get_seconds(c, v, &p->initial_delay_ms);
+	if (!strcmp(key, "failures"))
+		return get_uint(c, v, 1, &p->failures);
+	if (!strcmp(key, "status"))
+		return get_status(c, v, p);
+	if (!strcmp(key, "headers")) {
+		if (v && v->type == YAML_MAPPING_NODE)
+			return each_pair(c, v, header_pair, p);
+		return mf_err(c, v, "expected a mapping (Name: value)");
+	}
+	return mf_err(c, v, "unknown key (known: http, tcp, exec, period, timeout, "
+		      "failures, initial_delay, status, headers)");
+}
+
+static int probes_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
+{
+	rs_spec *sp = arg;
+	int role = rs_probe_role_from_string(key), r;
+	struct probe_ctx pc;
+	char err[256];
+
+	if (role < 0)
+		return mf_err(c, v, "unknown probe (known: liveness, readiness, startup)");
+	pc = (struct probe_ctx){ .p = &sp->probes[role] };
+	rs_probe_clear(pc.p);
+	if ((r = each_pair(c, v, probe_pair, &pc)) < 0)
+		return r;
+	if (pc.kinds != 1)
+		return mf_err(c, v, "give one of http, tcp, exec (%s)",
+			      pc.kinds ? "not several" : "none given");
+	if (pc.p->nheaders && pc.p->kind != RS_PK_HTTP)
+		return mf_err(c, v, "headers are for http probes only");
+	if (rs_probe_validate(pc.p, (rs_probe_role)role, err, sizeof err) < 0)
+		return mf_err(c, v, "%s", err);
+	return 0;
+}
+
 static int svc_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 {
 	mf_service *s = arg;
@@ -367,6 +488,8 @@ static int svc_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 	}
 	if (!strcmp(key, "backoff"))
 		return each_pair(c, v, backoff_pair, &sp->backoff);
+	if (!strcmp(key, "probes"))
+		return each_pair(c, v, probes_pair, sp);
 	if (!strcmp(key, "period"))
 		return get_seconds(c, v, &sp->period_ms);
 	if (!strcmp(key, "ready_timeout"))
@@ -926,6 +1049,66 @@ static void signal_out(mf_out *o, int32_t sig)
 		plain_out(o, num);
 }
 
+/* A probe's keys, defaults left out. */
+static void probe_out(mf_out *o, rs_probe_role role, const rs_probe *p)
+{
+	char status[16];
+
+	scalar_out(o, rs_probe_role_to_string(role));
+	map_start(o, true);
+	if (p->kind == RS_PK_HTTP)
+		str_out(o, "http", p->target);
+	else if (p->kind == RS_PK_TCP)
+		str_out(o, "tcp", p->target);
+	else
+		strv_out(o, "exec", p->argv, p->argc, NULL);
+	if (p->period_ms != RS_DEF_PROBE_PERIOD_MS)
+		seconds_out(o, "period", p->period_ms);
+	if (p->timeout_ms != RS_DEF_PROBE_TIMEOUT_MS)
+		seconds_out(o, "timeout", p->timeout_ms);
+	if (p->failures != RS_DEF_PROBE_FAILURES)
+		uint_out(o, "failures", p->failures);
+	if (p->initial_delay_ms)
+		seconds_out(o, "initial_delay", p->initial_delay_ms);
+	if (p->status_min != RS_DEF_PROBE_STATUS_MIN ||
+	    p->status_max != RS_DEF_PROBE_STATUS_MAX) {
+		if (p->status_min == p->status_max)
+			snprintf(status, sizeof status, "%u", p->status_min);
+		else
+			snprintf(status, sizeof status, "%u-%u", p->status_min, p->status_max);
+		str_out(o, "status", status);
+	}
+	if (p->nheaders) {
+		scalar_out(o, "headers");
+		map_start(o, true);
+		for (size_t i = 0; i < p->nheaders; i++) {
+			const char *colon = strchr(p->headers[i], ':');
+			char name[RS_PROBE_HEADER_MAX];
+			const char *val = colon ? colon + 1 : "";
+			size_t n = colon ? (size_t)(colon - p->headers[i]) : strlen(p->headers[i]);
+
+			snprintf(name, sizeof name, "%.*s", (int)n, p->headers[i]);
+			while (*val == ' ')
+				val++;
+			str_out(o, name, val);
+		}
+		map_end(o);
+	}
+	map_end(o);
+}
+
+static void probes_out(mf_out *o, const rs_spec *sp)
+{
+	if (!rs_spec_has_probes(sp))
+		return;
+	scalar_out(o, "probes");
+	map_start(o, false);
+	for (int i = 0; i < RS_PROBE__NR; i++)
+		if (sp->probes[i].kind != RS_PK_NONE)
+			probe_out(o, (rs_probe_role)i, &sp->probes[i]);
+	map_end(o);
+}
+
 /* One service: its keys in docs/manifest.md's order, defaults left out. */
 static void svc_out(mf_out *o, const rs_spec *sp)
 {
@@ -973,6 +1156,7 @@ static void svc_out(mf_out *o, const rs_spec *sp)
 		str_out(o, "fence", rs_fence_to_string(sp->fence));
 	if (sp->nlisten)
 		kv_out(o, "listen", sp->listen, sp->nlisten);
+	probes_out(o, sp);
 	map_end(o);
 }
 

@@ -1,4 +1,5 @@
 #include "model.h"
+#include "probespec.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -12,7 +13,7 @@ static const char *const istate_names[RS_IS__NR] = {
 };
 static const char *const reason_names[RS_ER__NR] = {
 	"", "exited", "signaled", "no-heartbeat", "ready-timeout",
-	"exec-failed", "stopped", "fenced",
+	"exec-failed", "stopped", "fenced", "probe-failed",
 };
 static const char *const policy_names[RS_RP__NR] = {
 	"always", "on-failure", "never",
@@ -106,6 +107,8 @@ void rs_spec_init(rs_spec *s)
 	s->notify = RS_NT_AUTO;
 	s->settle_ms = RS_DEF_SETTLE_MS;
 	s->replicas = 1;
+	for (int i = 0; i < RS_PROBE__NR; i++)
+		rs_probe_init(&s->probes[i]);
 }
 
 static void strv_free(char **v, size_t n)
@@ -124,6 +127,8 @@ void rs_spec_clear(rs_spec *s)
 	strv_free(s->placement, s->nplacement);
 	free(s->cwd);
 	free(s->script);
+	for (int i = 0; i < RS_PROBE__NR; i++)
+		rs_probe_clear(&s->probes[i]);
 	rs_spec_init(s);
 }
 
@@ -288,6 +293,10 @@ int rs_spec_copy(rs_spec *dst, const rs_spec *src)
 	dst->nlisten = 0;
 	dst->placement = NULL;
 	dst->nplacement = 0;
+	for (int i = 0; i < RS_PROBE__NR; i++)
+		rs_probe_init(&dst->probes[i]);
+	for (int i = 0; r == 0 && i < RS_PROBE__NR; i++)
+		r = rs_probe_copy(&dst->probes[i], &src->probes[i]);
 	for (size_t i = 0; r == 0 && i < src->nplacement; i++)
 		r = rs_spec_add_placement(dst, src->placement[i]);
 	for (size_t i = 0; r == 0 && i < src->ndeps; i++)
@@ -377,6 +386,9 @@ int rs_spec_validate(const rs_spec *s, char *err, size_t errlen)
 		if (is_node && s->node[0])
 			BAD("give either a node or placement nodes, not both");
 	}
+	for (int i = 0; i < RS_PROBE__NR; i++)
+		if (rs_probe_validate(&s->probes[i], (rs_probe_role)i, err, errlen) < 0)
+			return -EINVAL;
 	return 0;
 #undef BAD
 }

@@ -60,6 +60,8 @@ typedef enum rs_exit_reason {
 	RS_ER_EXEC_FAILED,
 	RS_ER_STOPPED,
 	RS_ER_FENCED,     /* stopped by the agent: no word from rsd for its lease */
+	RS_ER_PROBE_FAILED, /* killed by the agent: its liveness probe failed
+			     * `failures` times in a row (0.3, RS_FEAT_PROBES) */
 	RS_ER__NR
 } rs_exit_reason;
 
@@ -93,6 +95,38 @@ typedef enum rs_fence {
 			      * lease and its stop timeout surely expired */
 	RS_FENCE__NR
 } rs_fence;
+
+/* Health probes (lib/probespec.h, docs/design.md "Probes"): run by the
+ * agent, never by rsd. The kind is which of target/argv is set. */
+typedef enum rs_probe_kind {
+	RS_PK_NONE = 0,
+	RS_PK_HTTP,          /* GET target (a URL); success: a status in range */
+	RS_PK_TCP,           /* connect to target ("HOST:PORT") */
+	RS_PK_EXEC,          /* run argv; success: exit 0 */
+	RS_PK__NR
+} rs_probe_kind;
+
+typedef enum rs_probe_role {
+	RS_PROBE_LIVENESS = 0,  /* failures in a row kill it (probe-failed) */
+	RS_PROBE_READINESS,     /* it is ready only while this one passes */
+	RS_PROBE_STARTUP,       /* holds the others until it passed once */
+	RS_PROBE__NR
+} rs_probe_role;
+
+typedef struct rs_probe {
+	rs_probe_kind kind;
+	char     *target;      /* http: URL; tcp: HOST:PORT; NULL otherwise */
+	char    **argv;        /* exec: argc entries, NULL-terminated */
+	size_t    argc;
+	char    **headers;     /* http: "Name: value", NULL-terminated */
+	size_t    nheaders;
+	uint32_t  period_ms;   /* between the starts of two probes */
+	uint32_t  timeout_ms;  /* one probe's limit: a failure after it */
+	uint32_t  failures;    /* failures in a row that count (>= 1) */
+	uint32_t  initial_delay_ms; /* after the process started */
+	uint32_t  status_min;  /* http: a status in [min, max] passes */
+	uint32_t  status_max;
+} rs_probe;
 
 typedef enum rs_desired {
 	RS_WANT_DOWN = 0,
@@ -141,6 +175,7 @@ typedef struct rs_spec {
 	size_t         nlisten;  /* at most RS_LISTEN_MAX */
 	char         **placement;/* "node=NAME" / "label=NAME", NULL-terminated */
 	size_t         nplacement;/* at most RS_PLACEMENT_MAX */
+	rs_probe       probes[RS_PROBE__NR]; /* kind NONE: not probed */
 } rs_spec;
 
 typedef struct rs_exit {
@@ -163,6 +198,8 @@ typedef struct rs_iinfo {
 	uint64_t  started_ms;
 	uint64_t  ready_ms;
 	uint64_t  start_ticks;
+	bool      unready;   /* RS_FEAT_PROBES: running, its readiness probe
+			      * fails (after it passed once) */
 } rs_iinfo;
 
 typedef struct rs_event {

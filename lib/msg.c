@@ -70,7 +70,7 @@ static const char *const type_names[RS_MSG__NR] = {
 static const char *const kind_names[RS_EK__NR] = {
 	"none", "started", "ready", "status", "exited", "backoff",
 	"down", "failed", "watchdog", "update-prepare", "update-start",
-	"update-commit", "update-rollback",
+	"update-commit", "update-rollback", "probe",
 };
 /* Designated: a number without a name (NULL) is no verb. */
 static const char *const verb_names[RS_V__NR] = {

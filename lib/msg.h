@@ -47,6 +47,7 @@ typedef enum rs_event_kind {
 	RS_EK_UPDATE_START,
 	RS_EK_UPDATE_COMMIT,
 	RS_EK_UPDATE_ROLLBACK,
+	RS_EK_PROBE,             /* RS_FEAT_PROBES: a probe's verdict changed */
 	RS_EK__NR
 } rs_event_kind;
 
@@ -296,7 +297,10 @@ enum {
 	RS_EDIT_KEEP_CAPS     = 1u << 21,
 	RS_EDIT_FENCE         = 1u << 22,
 	RS_EDIT_RELOAD_SIGNAL = 1u << 23,
-	RS_EDIT__ALL          = (1u << 24) - 1,
+	RS_EDIT_LIVENESS      = 1u << 24,  /* replace the liveness probe (0.3) */
+	RS_EDIT_READINESS     = 1u << 25,  /* ... the readiness probe */
+	RS_EDIT_STARTUP       = 1u << 26,  /* ... the startup probe */
+	RS_EDIT__ALL          = (1u << 27) - 1,
 	/* what needs a new process to take effect */
 	RS_EDIT_NEXT_START    = RS_EDIT_ENV | RS_EDIT_CWD | RS_EDIT_ARGS |
 				RS_EDIT_ARGS_TAIL | RS_EDIT_LISTEN | RS_EDIT_USER |

@@ -13,9 +13,10 @@ static const unsigned accepts[RS_IS__NR] = {
 	[RS_IS_PENDING]  = 1u << RP_EV_START | 1u << RP_EV_STOP,
 	[RS_IS_STARTING] = 1u << RP_EV_SPAWN_FAILED | 1u << RP_EV_READY |
 			   1u << RP_EV_READY_TIMEOUT | 1u << RP_EV_EXIT |
-			   1u << RP_EV_STOP,
+			   1u << RP_EV_STOP | 1u << RP_EV_PROBE_FAILED,
 	[RS_IS_RUNNING]  = 1u << RP_EV_READY | 1u << RP_EV_WATCHDOG_MISS |
-			   1u << RP_EV_EXIT | 1u << RP_EV_STOP,
+			   1u << RP_EV_EXIT | 1u << RP_EV_STOP |
+			   1u << RP_EV_PROBE_FAILED,
 	[RS_IS_STOPPING] = 1u << RP_EV_EXIT | 1u << RP_EV_STOP |
 			   1u << RP_EV_STOP_TIMEOUT,
 	[RS_IS_BACKOFF]  = 1u << RP_EV_BACKOFF_DONE | 1u << RP_EV_STOP |
@@ -42,7 +43,7 @@ static const unsigned next[RS_IS__NR] = {
 
 static const char *const ev_names[RP_EV__NR] = {
 	"start", "spawn-failed", "ready", "ready-timeout", "watchdog-miss",
-	"exit", "stop", "stop-timeout", "backoff-done",
+	"exit", "stop", "stop-timeout", "backoff-done", "probe-failed",
 };
 
 const char *rproc_event_to_string(rproc_event ev)
@@ -166,6 +167,11 @@ int rproc_step(rproc *rp, rproc_event ev, uint64_t now, rproc_fx *fx)
 		break;
 	case RP_EV_WATCHDOG_MISS:
 		rp->kill_reason = RS_ER_NO_HEARTBEAT;
+		fx->fx |= RP_FX_DISARM | RP_FX_KILL;
+		to = RS_IS_STOPPING;
+		break;
+	case RP_EV_PROBE_FAILED:
+		rp->kill_reason = RS_ER_PROBE_FAILED;
 		fx->fx |= RP_FX_DISARM | RP_FX_KILL;
 		to = RS_IS_STOPPING;
 		break;

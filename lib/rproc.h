@@ -30,6 +30,8 @@ typedef enum rproc_event {
 	RP_EV_STOP,            /* operator wants it down */
 	RP_EV_STOP_TIMEOUT,    /* stop timer fired: escalate to SIGKILL */
 	RP_EV_BACKOFF_DONE,    /* backoff timer fired */
+	RP_EV_PROBE_FAILED,    /* its liveness (or startup) probe failed
+				* `failures` times in a row (lib/probesm.h) */
 	RP_EV__NR
 } rproc_event;
 

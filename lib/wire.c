@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "listen.h"
+#include "probespec.h"
 #include "rs.pb-c.h"
 #include "version.h"
 
@@ -29,6 +30,13 @@
 /* ------------------------------------------------------------------ */
 /* encode                                                              */
 /* ------------------------------------------------------------------ */
+
+/* What an encoded spec points to besides its strings. */
+struct spec_aux {
+	Rs__Backoff backoff;
+	Rs__Probes  probes;
+	Rs__Probe   probe[RS_PROBE__NR];
+};
 
 /* Storage for one Envelope tree; only infos/pinfos/exits are heap. */
 struct enc {
@@ -52,12 +60,12 @@ struct enc {
 		Rs__Batch         batch;
 	} b;
 	Rs__ServiceSpec    spec;
-	Rs__Backoff        backoff;
+	struct spec_aux    backoff;  /* spec's backoff and probes */
 	Rs__InstanceInfo   info;
 	Rs__ExitInfo       exit;
 	Rs__ServiceSpec   *specs;    /* request: nspecs entries */
 	Rs__ServiceSpec  **pspecs;
-	Rs__Backoff       *backoffs;
+	struct spec_aux   *backoffs;
 	Rs__InstanceInfo  *infos;    /* hello: ninstances entries */
 	Rs__InstanceInfo **pinfos;
 	Rs__ExitInfo      *exits;
@@ -147,9 +155,32 @@ static bool listen_ok(char *const *v, size_t n)
 	return true;
 }
 
-/* Fills ps/pb from s, borrowing its strings. 0 or -EINVAL. */
-static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
+/* Fills pp from p, borrowing its strings. */
+static void enc_probe(const rs_probe *p, Rs__Probe *pp)
 {
+	rs__probe__init(pp);
+	if (p->kind == RS_PK_HTTP)
+		pp->http = pb_str(p->target);
+	else if (p->kind == RS_PK_TCP)
+		pp->tcp = pb_str(p->target);
+	pp->n_exec = p->kind == RS_PK_EXEC ? p->argc : 0;
+	pp->exec = pp->n_exec ? p->argv : NULL;
+	pp->period_ms = p->period_ms;
+	pp->timeout_ms = p->timeout_ms;
+	pp->failures = p->failures;
+	pp->initial_delay_ms = p->initial_delay_ms;
+	pp->status_min = p->status_min;
+	pp->status_max = p->status_max;
+	pp->n_headers = p->nheaders;
+	pp->headers = p->nheaders ? p->headers : NULL;
+}
+
+/* Fills ps/aux from s, borrowing its strings. 0 or -EINVAL. */
+static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, struct spec_aux *aux)
+{
+	Rs__Backoff *pb = &aux->backoff;
+	char err[256];
+
 	if (!label_ok(s->label, sizeof s->label) ||
 	    !str_fits(s->node, sizeof s->node) ||
 	    !str_fits(s->user, sizeof s->user) ||
@@ -163,6 +194,9 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	    !strv_ok(s->deps, s->ndeps) || !listen_ok(s->listen, s->nlisten) ||
 	    !placement_ok(s->placement, s->nplacement))
 		return -EINVAL;
+	for (int i = 0; i < RS_PROBE__NR; i++)
+		if (rs_probe_validate(&s->probes[i], (rs_probe_role)i, err, sizeof err) < 0)
+			return -EINVAL;
 
 	rs__backoff__init(pb);
 	pb->initial_ms = s->backoff.initial_ms;
@@ -200,6 +234,19 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, Rs__Backoff *pb)
 	ps->listen = s->nlisten ? s->listen : NULL;
 	ps->n_placement = s->nplacement;
 	ps->placement = s->nplacement ? s->placement : NULL;
+	if (rs_spec_has_probes(s)) {
+		Rs__Probe **slot[RS_PROBE__NR] = {
+			&aux->probes.liveness, &aux->probes.readiness, &aux->probes.startup,
+		};
+		rs__probes__init(&aux->probes);
+		for (int i = 0; i < RS_PROBE__NR; i++) {
+			if (s->probes[i].kind == RS_PK_NONE)
+				continue;
+			enc_probe(&s->probes[i], &aux->probe[i]);
+			*slot[i] = &aux->probe[i];
+		}
+		ps->probes = &aux->probes;
+	}
 	return 0;
 }
 
@@ -235,6 +282,7 @@ static int enc_iinfo(const rs_iinfo *in, Rs__InstanceInfo *pi,
 	pi->started_ms = in->started_ms;
 	pi->ready_ms = in->ready_ms;
 	pi->start_ticks = in->start_ticks;
+	pi->unready = in->unready;
 	return 0;
 }
 
@@ -761,6 +809,39 @@ static int add_listen_checked(rs_spec *s, const char *spec)
 	return listen_spec_ok(spec) ? rs_spec_add_listen(s, spec) : -EINVAL;
 }
 
+/* Fills the initialised probe p from pp: exactly one of http, tcp, exec
+ * (none: NONE); 0 in status_min/max is the default range. Its values are
+ * checked by the receiver's rs_spec_validate. 0 or -wire_err. */
+static int dec_probe(rs_probe *p, const Rs__Probe *pp)
+{
+	bool http = pp->http && *pp->http, tcp = pp->tcp && *pp->tcp;
+	int n = http + tcp + (pp->n_exec > 0), r = 0;
+
+	if (n == 0)
+		return 0;
+	if (n > 1 || pp->n_exec > RS_PROBE_ARGV_MAX ||
+	    pp->n_headers > RS_PROBE_HEADERS_MAX)
+		return -WIRE_E_FIELD;
+	p->kind = http ? RS_PK_HTTP : tcp ? RS_PK_TCP : RS_PK_EXEC;
+	if (http || tcp)
+		r = rs_probe_set_target(p, http ? pp->http : pp->tcp);
+	for (size_t i = 0; r == 0 && i < pp->n_exec; i++)
+		r = rs_probe_add_arg(p, pp->exec[i]);
+	for (size_t i = 0; r == 0 && i < pp->n_headers; i++)
+		r = rs_probe_add_header(p, pp->headers[i]);
+	if (r == -ENOMEM)
+		return -WIRE_E_NOMEM;
+	if (r < 0)
+		return -WIRE_E_FIELD;
+	p->period_ms = pp->period_ms;
+	p->timeout_ms = pp->timeout_ms;
+	p->failures = pp->failures;
+	p->initial_delay_ms = pp->initial_delay_ms;
+	p->status_min = pp->status_min ? pp->status_min : RS_DEF_PROBE_STATUS_MIN;
+	p->status_max = pp->status_max ? pp->status_max : RS_DEF_PROBE_STATUS_MAX;
+	return 0;
+}
+
 /* Fills the initialised spec s from ps (NULL keeps the defaults); s owns
  * what it got even on failure. 0 or -wire_err. */
 static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
@@ -799,6 +880,15 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 		r = -WIRE_E_FIELD;
 	if (r == 0)
 		r = dec_strv(s, ps->placement, ps->n_placement, rs_spec_add_placement);
+	if (r == 0 && ps->probes) {
+		const Rs__Probe *pp[RS_PROBE__NR] = {
+			ps->probes->liveness, ps->probes->readiness, ps->probes->startup,
+		};
+		/* the receiver's rs_spec_validate says what is wrong in it */
+		for (int i = 0; r == 0 && i < RS_PROBE__NR; i++)
+			if (pp[i])
+				r = dec_probe(&s->probes[i], pp[i]);
+	}
 	if (r < 0)
 		return r;
 	s->critical = ps->critical != 0;
@@ -855,6 +945,7 @@ static int dec_iinfo(rs_iinfo *o, const Rs__InstanceInfo *pi)
 	o->started_ms = pi->started_ms;
 	o->ready_ms = pi->ready_ms;
 	o->start_ticks = pi->start_ticks;
+	o->unready = pi->unready != 0;
 	return 0;
 }
 

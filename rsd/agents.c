@@ -108,6 +108,7 @@ static unsigned inst_report(rsd *d, rsd_inst *in, const rs_iinfo *info, bool dea
 	in->si.info.started_ms = info->started_ms;
 	in->si.info.ready_ms = info->ready_ms;
 	in->si.info.start_ticks = info->start_ticks;
+	in->si.info.unready = info->unready;   /* 0.3: not stored */
 	/* a row as it is already stored is not written again (an rsd
 	 * restarted under thousands of nodes: each Hello tells mostly what
 	 * the store has), unless a write failed since (the store may lag) */
@@ -749,8 +750,7 @@ static void after_death(rsd *d, rsd_inst *in, rs_event_kind kind)
 		else
 			rsd_event(d, i->label, i->id, in->si.node, "script",
 				  "%s %s %s %u", s->s.spec.script, i->label,
-				  i->last_exit.reason == RS_ER_NO_HEARTBEAT ? "no-heartbeat" :
-				  i->last_exit.reason == RS_ER_EXITED ? "terminated" : "restart",
+				  script_reason(i->last_exit.reason),
 				  i->restarts + 1);
 	}
 	if (kind == RS_EK_FAILED && i->state == RS_IS_FAILED && s->s.spec.critical) {

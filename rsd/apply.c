@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "probespec.h"
 #include "clock.h"
 #include "log.h"
 #include "index.h"
@@ -47,9 +48,18 @@ static bool spec_needs_restart(const rs_spec *a, const rs_spec *b)
 	       strcmp(a->user, b->user) != 0 || a->keep_caps != b->keep_caps;
 }
 
+static bool probes_eq(const rs_spec *a, const rs_spec *b)
+{
+	for (int i = 0; i < RS_PROBE__NR; i++)
+		if (!rs_probe_equal(&a->probes[i], &b->probes[i]))
+			return false;
+	return true;
+}
+
 bool rsd_spec_eq(const rs_spec *a, const rs_spec *b)
 {
-	return !spec_needs_restart(a, b) && a->period_ms == b->period_ms &&
+	return !spec_needs_restart(a, b) && probes_eq(a, b) &&
+	       a->period_ms == b->period_ms &&
 	       a->ready_timeout_ms == b->ready_timeout_ms &&
 	       a->stop_timeout_ms == b->stop_timeout_ms &&
 	       a->stop_signal == b->stop_signal && a->policy == b->policy &&

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "probespec.h"
 #include "clock.h"
 #include "codes.h"
 #include "index.h"
@@ -664,6 +665,11 @@ int rsd_spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
 	TAKE(RS_EDIT_FENCE, fence);
 	TAKE(RS_EDIT_RELOAD_SIGNAL, reload_signal);
 #undef TAKE
+	for (int i = 0; r == 0 && i < RS_PROBE__NR; i++)
+		if (mask & ((uint32_t)RS_EDIT_LIVENESS << i))
+			r = rs_probe_copy(&dst->probes[i], &src->probes[i]);
+	if (r < 0)
+		return r;
 	if (mask & RS_EDIT_USER)
 		memcpy(dst->user, src->user, sizeof dst->user);
 	if (mask & RS_EDIT_SCRIPT) {
@@ -1173,10 +1179,13 @@ static json_t *inst_json(const rsd_inst *in)
 {
 	const rs_iinfo *i = &in->si.info;
 
-	return json_pack("{s:I, s:s, s:i, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:{s:i, s:i, s:s, s:I}}",
+	return json_pack("{s:I, s:s, s:i, s:s, s:s, s:b, s:i, s:s, s:I, s:I, s:I,"
+			 " s:{s:i, s:i, s:s, s:I}}",
 			 "id", (json_int_t)i->id, "node", in->si.node, "pid", (int)i->pid,
 			 "role", in->si.standby ? "standby" : "active",
-			 "state", rs_istate_to_string(i->state), "restarts", (int)i->restarts,
+			 "state", rs_istate_to_string(i->state),
+			 "unready", i->state == RS_IS_RUNNING && i->unready,
+			 "restarts", (int)i->restarts,
 			 "status", i->status, "generation", (json_int_t)i->generation,
 			 "started_ms", (json_int_t)i->started_ms,
 			 "ready_ms", (json_int_t)i->ready_ms,
@@ -1460,7 +1469,10 @@ static void inst_row(rs_status_row *r, const rsd_inst *in)
 	const rs_iinfo *i = &in->si.info;
 
 	r->instance = i->id;
-	r->state = rs_istate_to_string(i->state);
+	/* running, its readiness probe failing: a word of its own in the
+	 * table (an older rsctl prints it as sent) */
+	r->state = i->state == RS_IS_RUNNING && i->unready ? "unready" :
+		   rs_istate_to_string(i->state);
 	r->standby = in->si.standby;
 	r->node = in->si.node;
 	r->pid = i->pid;
@@ -1845,11 +1857,43 @@ static void do_events(rsd *d, const net_peer *peer, const rs_request *rq)
  * period_ms, critical, script: null without one, fence), durations in
  * ms, the stop and reload signals as numbers (reload: what is sent, 0
  * being SIGHUP). */
+/* A spec's probes as JSON: {ROLE: {kind, target or command, period_ms,
+ * timeout_ms, failures, initial_delay_ms, status_min, status_max,
+ * headers}} for each probe set. */
+static json_t *probes_json(const rs_spec *sp)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; o && i < RS_PROBE__NR; i++) {
+		const rs_probe *p = &sp->probes[i];
+		json_t *j;
+
+		if (p->kind == RS_PK_NONE)
+			continue;
+		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+			      "kind", rs_probe_kind_to_string(p->kind),
+			      "period_ms", (json_int_t)p->period_ms,
+			      "timeout_ms", (json_int_t)p->timeout_ms,
+			      "failures", (json_int_t)p->failures,
+			      "initial_delay_ms", (json_int_t)p->initial_delay_ms,
+			      "status_min", (json_int_t)p->status_min,
+			      "status_max", (json_int_t)p->status_max,
+			      "headers", strv_json(p->headers, p->nheaders));
+		if (j && p->kind == RS_PK_EXEC)
+			json_object_set_new(j, "command", strv_json(p->argv, p->argc));
+		else if (j)
+			json_object_set_new(j, "target", json_string(p->target ? p->target : ""));
+		json_object_set_new(o, rs_probe_role_to_string((rs_probe_role)i), j);
+	}
+	return o;
+}
+
 static json_t *spec_json(const rsd *d, const rs_spec *sp)
 {
 	const rs_backoff *b = &sp->backoff;
+	json_t *j;
 
-	return json_pack("{s:o, s:o, s:s, s:s, s:b, s:i, s:s,"
+	j = json_pack("{s:o, s:o, s:s, s:s, s:b, s:i, s:s,"
 			 " s:{s:I, s:I, s:I, s:I, s:b}, s:I, s:I, s:i, s:I, s:s, s:I,"
 			 " s:s, s:o, s:o, s:o, s:b, s:s?, s:s, s:i}",
 			 "command", strv_json(sp->argv, sp->argc),
@@ -1874,6 +1918,9 @@ static json_t *spec_json(const rsd *d, const rs_spec *sp)
 			 "critical", sp->critical, "script", sp->script,
 			 "fence", rs_fence_to_string(sp->fence),
 			 "reload_signal", (int)(sp->reload_signal ? sp->reload_signal : SIGHUP));
+	if (j)
+		json_object_set_new(j, "probes", probes_json(sp));
+	return j;
 }
 
 /* Events describe shows: the label's newest, newest last. */

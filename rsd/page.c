@@ -45,7 +45,7 @@ static const char page_html[] =
 "th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid #e3e5e8;white-space:nowrap}\n"
 "td.detail{white-space:normal}\n"
 "th{font-weight:600;background:#eef0f3}\n"
-".st{font-weight:600}.running,.up{color:#137333}.failed,.lost,.fenced{color:#b3261e}\n"
+".st{font-weight:600}.running,.up{color:#137333}.unready{color:#b06000}.failed,.lost,.fenced{color:#b3261e}\n"
 ".backoff,.exited,.suspect,.starting,.stopping,.pending{color:#9a6700}.down{color:#5f6368}\n"
 "#err{color:#b3261e}\n"
 "</style></head><body>\n"
@@ -96,7 +96,9 @@ static json_t *inst_item(const rsd_inst *in)
 
 	return json_pack("{s:I, s:s, s:s, s:i, s:i, s:{s:s, s:i, s:i}}",
 			 "id", (json_int_t)i->id, "node", in->si.node,
-			 "state", rs_istate_to_string(i->state), "pid", (int)i->pid,
+			 /* as rsctl status: running, its readiness probe failing */
+			 "state", i->state == RS_IS_RUNNING && i->unready ? "unready" :
+			 rs_istate_to_string(i->state), "pid", (int)i->pid,
 			 "restarts", (int)i->restarts,
 			 "last_exit", "reason", rs_exit_reason_to_string(i->last_exit.reason),
 			 "code", (int)i->last_exit.code, "signal", (int)i->last_exit.signal);

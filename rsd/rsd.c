@@ -2,6 +2,7 @@
  * rsd.c - the in-memory rproc table, loaded from the store at boot, the
  * periodic check, and the pending-request bookkeeping.
  */
+#include "probespec.h"
 #include "rsd.h"
 #include "version.h"
 
@@ -478,6 +479,8 @@ static uint64_t spec_features(const rs_spec *spec)
 		f |= RS_FEAT_KEEPCAPS;
 	if (spec && spec->fence != RS_FENCE_NONE)
 		f |= RS_FEAT_FENCE;
+	if (spec && rs_spec_has_probes(spec))
+		f |= RS_FEAT_PROBES;
 	return f;
 }
 

@@ -672,6 +672,8 @@ void rsd_count(rsd *d, const char *kind, const char *label, const char *node,
 	       const char *reason);
 
 /* script.c */
+/* The REASON word a recovery script gets for an exit reason. */
+const char *script_reason(rs_exit_reason r);
 /* Runs `script label reason incarnation` for a dead instance. */
 int rsd_script_run(rsd *d, const char *script, const char *label,
 		   uint64_t inst, rs_exit_reason reason, uint32_t incarnation);

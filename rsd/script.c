@@ -9,7 +9,8 @@
  * database; RS_INSECURE=1 instead with --insecure), so the script decides
  * with `rsctl restart LABEL` or `rsctl down LABEL`.
  * REASON is "restart" (killed by a signal, or not ready in time),
- * "no-heartbeat" (watchdog) or "terminated" (it exited). Each output line
+ * "no-heartbeat" (watchdog), "probe-failed" (its liveness probe, 0.3) or
+ * "terminated" (it exited). Each output line
  * becomes a "script-output" event; a script still running after
  * RSD_SCRIPT_TIMEOUT_S is killed with its process group.
  */
@@ -44,11 +45,12 @@ typedef struct rsd_script {
 	int       status;
 } rsd_script;
 
-static const char *script_reason(rs_exit_reason r)
+const char *script_reason(rs_exit_reason r)
 {
 	switch (r) {
 	case RS_ER_NO_HEARTBEAT: return "no-heartbeat";
 	case RS_ER_EXITED: return "terminated";
+	case RS_ER_PROBE_FAILED: return "probe-failed";
 	default: return "restart";
 	}
 }

@@ -23,6 +23,7 @@
  * zero-length blob and an empty string is a lone NUL. Unsigned 64-bit
  * values are stored bit for bit in SQLite's signed INTEGER.
  */
+#include "probespec.h"
 #include "store.h"
 #include "clock.h"
 
@@ -288,6 +289,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	"  reload_signal      INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (label, revision)"
 	") WITHOUT ROWID;",
+	/* 16: health probes (0.3), in lib/probespec.h's text form ('':
+	 * none), in both spec tables */
+	[16] =
+	"ALTER TABLE service ADD COLUMN probes TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE revision ADD COLUMN probes TEXT NOT NULL DEFAULT '';",
 };
 
 enum {
@@ -351,7 +357,7 @@ enum {
 	X(backoff_disabled) X(notify) X(settle_ms) X(node) X(desired) \
 	X(generation) X(created_ms) X(updated_ms) X(script) X(critical) \
 	X(replicas) X(listen) X(placement) X(deps) X(user) X(keep_caps) \
-	X(fence) X(reload_signal)
+	X(fence) X(reload_signal) X(probes)
 #define SVC_COL_NAME(c)  ", " #c
 #define SVC_COL_PARAM(c) ", ?"
 #define SVC_COL_ONE(c)   + 1
@@ -831,6 +837,9 @@ static int read_service(sqlite3_stmt *st, store_service *out)
 	sp->reload_signal = c_i32(&c);
 	if (sp->reload_signal < 0 || sp->reload_signal >= NSIG)
 		sp->reload_signal = 0;   /* a hand-edited row: the default */
+	/* a hand-edited row that does not read: no probes (unpack left none) */
+	if ((r = rs_probes_unpack(sp, c_str(&c))) == -ENOMEM)
+		goto fail;
 	return 0;
 fail:
 	rs_spec_clear(sp);
@@ -1401,6 +1410,7 @@ void store_rollback(store *s)
 /* A spec's lists as the blobs of its row, owned until svc_blobs_free. */
 struct svc_blobs {
 	char  *argv, *env, *listen, *place, *deps;
+	char  *probes;          /* text */
 	size_t argv_len, env_len, listen_len, place_len, deps_len;
 };
 
@@ -1411,6 +1421,7 @@ static void svc_blobs_free(struct svc_blobs *bl)
 	free(bl->listen);
 	free(bl->place);
 	free(bl->deps);
+	free(bl->probes);
 }
 
 /* Binds svc as the SVC_COLS of a row from b's next parameter on; the
@@ -1434,6 +1445,8 @@ static int bind_service(struct binder *b, const store_service *svc,
 	if (r == 0)
 		r = strv_encode(sp->deps, sp->deps ? sp->ndeps : 0,
 				&bl->deps, &bl->deps_len);
+	if (r == 0 && !(bl->probes = rs_probes_pack(sp)))
+		r = -ENOMEM;
 	if (r < 0)
 		return r;
 	b_textn(b, sp->label, sizeof sp->label);
@@ -1467,6 +1480,7 @@ static int bind_service(struct binder *b, const store_service *svc,
 	b_i64(b, sp->keep_caps ? 1 : 0);
 	b_text(b, rs_fence_to_string(sp->fence));
 	b_i64(b, sp->reload_signal);
+	b_text(b, bl->probes);
 	return 0;
 }
 

@@ -20,7 +20,7 @@
 
 #include "model.h"
 
-#define STORE_SCHEMA_VERSION 15
+#define STORE_SCHEMA_VERSION 16
 
 typedef struct store store;
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "probespec.h"
 #include "codes.h"
 
 TestSuite(ctl_args, .timeout = 10);
@@ -720,4 +721,60 @@ Test(ctl_args, history_undo_to_revision)
 		     "update", "web", "--to-revision", "3", "--", "/bin/web");
 	assert_usage("--to-revision takes the revision's spec whole",
 		     "update", "web", "--to-revision", "3", "--batch", "db");
+}
+
+/* --liveness/--readiness/--startup and the --probe-* options they take. */
+Test(ctl_args, probes)
+{
+	ctl_cmd c;
+	const rs_request *r = &c.req.u.request;
+	const rs_probe *l = &r->spec.probes[RS_PROBE_LIVENESS];
+	const rs_probe *rd = &r->spec.probes[RS_PROBE_READINESS];
+
+	cr_assert_eq(parse(&c, "up", "web", "--liveness", "http://127.0.0.1:8080/healthz",
+			   "--readiness", "tcp:127.0.0.1:8080", "--probe-period", "0.5",
+			   "--probe-failures", "5", "--probe-timeout", "0.25",
+			   "--probe-delay", "2", "--probe-status", "200-204",
+			   "--probe-header", "Host: example.org", "--", "/bin/web", NULL),
+		     ARGS_RUN, "%s", errtext);
+	cr_assert_eq(l->kind, RS_PK_HTTP);
+	cr_assert_str_eq(l->target, "http://127.0.0.1:8080/healthz");
+	cr_assert_eq(l->period_ms, 500);
+	cr_assert_eq(l->failures, 5);
+	cr_assert_eq(l->timeout_ms, 250);
+	cr_assert_eq(l->initial_delay_ms, 2000);
+	cr_assert_eq(l->status_max, 204);
+	cr_assert_eq(l->nheaders, 1);
+	cr_assert_eq(rd->kind, RS_PK_TCP);
+	cr_assert_str_eq(rd->target, "127.0.0.1:8080");
+	cr_assert_eq(rd->period_ms, 500, "the --probe-* options set every probe given");
+	cr_assert_eq(rd->nheaders, 0, "headers stay with the http probes");
+	cr_assert_eq(rd->status_max, 399);
+	cr_assert_eq(r->spec.probes[RS_PROBE_STARTUP].kind, RS_PK_NONE);
+	ctl_cmd_clear(&c);
+
+	/* edit: only the probes given change; none removes one */
+	cr_assert_eq(parse(&c, "edit", "web", "--readiness", "none", NULL), ARGS_RUN,
+		     "%s", errtext);
+	cr_assert_eq(r->edit_mask, RS_EDIT_READINESS);
+	cr_assert_eq(rd->kind, RS_PK_NONE);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "edit", "web", "--startup", "tcp:[::1]:80",
+			   "--probe-failures", "30", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_eq(r->edit_mask, RS_EDIT_STARTUP, "no client-side bit is sent");
+	cr_assert_eq(r->spec.probes[RS_PROBE_STARTUP].failures, 30);
+	ctl_cmd_clear(&c);
+
+	assert_usage("add --liveness, --readiness or --startup", "edit", "web",
+		     "--probe-period", "1");
+	assert_usage("--liveness: 'ftp://x/' is not", "up", "web", "--liveness", "ftp://x/",
+		     "--", "/bin/web");
+	assert_usage("numeric address", "up", "web", "--readiness", "tcp:db.local:5432",
+		     "--", "/bin/web");
+	assert_usage("--probe-header is for http probes", "up", "web", "--liveness",
+		     "tcp:127.0.0.1:1", "--probe-header", "A: b", "--", "/bin/web");
+	assert_usage("liveness probe: period", "up", "web", "--liveness",
+		     "tcp:127.0.0.1:1", "--probe-period", "0.01", "--", "/bin/web");
+	assert_usage("is not a status", "up", "web", "--liveness", "http://h/",
+		     "--probe-status", "600", "--", "/bin/web");
 }

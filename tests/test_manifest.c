@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "manifest.h"
+#include "probespec.h"
 
 static const char good[] =
 	"services:\n"
@@ -236,7 +237,119 @@ static const struct bad bads[] = {
 	{ "listen-value", "services:\n  - label: a\n    command: [x]\n    listen:\n"
 			 "      web: [tcp:1.2.3.4:80]\n",
 	  "services[0].listen.web: expected an address (tcp:HOST:PORT" },
+	{ "probe-role", "services:\n  - label: a\n    command: [x]\n    probes:\n"
+		       "      health: {tcp: '127.0.0.1:80'}\n",
+	  "probe-role.yaml:5: services[0].probes.health: unknown probe (known: liveness, "
+	  "readiness, startup)" },
+	{ "probe-port", "services:\n  - label: a\n    command: [x]\n    probes:\n"
+		       "      liveness: {tcp: '127.0.0.1:99999', period: 1}\n",
+	  "probe-port.yaml:5: services[0].probes.liveness.tcp: 'tcp:127.0.0.1:99999' is not "
+	  "tcp:HOST:PORT" },
+	{ "probe-url", "services:\n  - label: a\n    command: [x]\n    probes:\n"
+		      "      readiness:\n        http: 127.0.0.1:8080/healthz\n",
+	  "probe-url.yaml:6: services[0].probes.readiness.http: expected an http:// or "
+	  "https:// URL" },
+	{ "probe-two-kinds", "services:\n  - label: a\n    command: [x]\n    probes:\n"
+			    "      liveness:\n        http: http://127.0.0.1/\n"
+			    "        tcp: 127.0.0.1:80\n",
+	  "probe-two-kinds.yaml:6: services[0].probes.liveness: give one of http, tcp, exec "
+	  "(not several)" },
+	{ "probe-none", "services:\n  - label: a\n    command: [x]\n    probes:\n"
+		       "      liveness: {period: 1}\n",
+	  "services[0].probes.liveness: give one of http, tcp, exec (none given)" },
+	{ "probe-key", "services:\n  - label: a\n    command: [x]\n    probes:\n"
+		      "      liveness: {tcp: '127.0.0.1:80', retries: 3}\n",
+	  "services[0].probes.liveness.retries: unknown key" },
+	{ "probe-failures", "services:\n  - label: a\n    command: [x]\n    probes:\n"
+			   "      liveness: {tcp: '127.0.0.1:80', failures: 0}\n",
+	  "services[0].probes.liveness.failures: expected a whole number >= 1" },
+	{ "probe-period", "services:\n  - label: a\n    command: [x]\n    probes:\n"
+			 "      liveness: {tcp: '127.0.0.1:80', period: 0.01}\n",
+	  "probe-period.yaml:5: services[0].probes.liveness: liveness probe: period 10 ms" },
+	{ "probe-status", "services:\n  - label: a\n    command: [x]\n    probes:\n"
+			 "      liveness: {http: 'http://h/', status: 200-99}\n",
+	  "services[0].probes.liveness.status: '200-99' is not a status" },
+	{ "probe-exec-rel", "services:\n  - label: a\n    command: [x]\n    probes:\n"
+			   "      startup: {exec: [check, --quick]}\n",
+	  "services[0].probes.startup.exec: the program must be an absolute path" },
+	{ "probe-headers-tcp", "services:\n  - label: a\n    command: [x]\n    probes:\n"
+			      "      liveness: {tcp: '127.0.0.1:80', headers: {A: b}}\n",
+	  "services[0].probes.liveness: headers are for http probes only" },
 };
+
+/* The acceptance form (docs/manifest.md): all three roles and kinds. */
+Test(manifest, probes, .timeout = 10)
+{
+	static const char yaml[] =
+		"services:\n"
+		"  - label: web\n"
+		"    command: [/usr/bin/web]\n"
+		"    probes:\n"
+		"      liveness:  {http: \"http://127.0.0.1:8080/healthz\", period: 1, timeout: 1, "
+		"failures: 3, initial_delay: 0}\n"
+		"      readiness: {tcp: \"127.0.0.1:8080\"}\n"
+		"      startup:   {exec: [/usr/local/bin/check, --quick], period: 1, failures: 30}\n"
+		"  - label: api\n"
+		"    command: [/usr/bin/api]\n"
+		"    probes:\n"
+		"      liveness:\n"
+		"        http: https://[::1]:8443/live\n"
+		"        status: 200-204\n"
+		"        headers: {Host: api.example, X-Probe: rs}\n"
+		"        initial_delay: 2.5\n";
+	manifest m;
+	char err[512] = "";
+	const rs_probe *l, *r, *st;
+
+	cr_assert_eq(manifest_parse("p.yaml", yaml, strlen(yaml), &m, err, sizeof err), 0,
+		     "%s", err);
+	l = &m.svcs[0].spec.probes[RS_PROBE_LIVENESS];
+	r = &m.svcs[0].spec.probes[RS_PROBE_READINESS];
+	st = &m.svcs[0].spec.probes[RS_PROBE_STARTUP];
+	cr_assert_eq(l->kind, RS_PK_HTTP);
+	cr_assert_str_eq(l->target, "http://127.0.0.1:8080/healthz");
+	cr_assert_eq(l->period_ms, 1000);
+	cr_assert_eq(l->timeout_ms, 1000);
+	cr_assert_eq(l->failures, 3);
+	cr_assert_eq(r->kind, RS_PK_TCP);
+	cr_assert_str_eq(r->target, "127.0.0.1:8080");
+	cr_assert_eq(r->period_ms, 10000, "the default");
+	cr_assert_eq(st->kind, RS_PK_EXEC);
+	cr_assert_eq(st->argc, 2);
+	cr_assert_str_eq(st->argv[1], "--quick");
+	cr_assert_eq(st->failures, 30);
+	l = &m.svcs[1].spec.probes[RS_PROBE_LIVENESS];
+	cr_assert_eq(l->status_min, 200);
+	cr_assert_eq(l->status_max, 204);
+	cr_assert_eq(l->nheaders, 2);
+	cr_assert_str_eq(l->headers[0], "Host: api.example");
+	cr_assert_eq(l->initial_delay_ms, 2500);
+	cr_assert_eq(m.svcs[1].spec.probes[RS_PROBE_READINESS].kind, RS_PK_NONE);
+	/* and back: an export writes them as they came */
+	{
+		rs_spec specs[2];
+		char *text;
+		size_t len;
+		manifest m2;
+
+		for (int i = 0; i < 2; i++)
+			cr_assert_eq(manifest_spec(&m.svcs[i], &specs[i]), 0);
+		cr_assert_eq(manifest_emit(specs, 2, &text, &len, err, sizeof err), 0, "%s", err);
+		cr_assert_eq(manifest_parse("again.yaml", text, len, &m2, err, sizeof err), 0,
+			     "%s\n%s", err, text);
+		for (int i = 0; i < 2; i++)
+			for (int k = 0; k < RS_PROBE__NR; k++)
+				cr_assert(rs_probe_equal(&specs[i].probes[k],
+							 &m2.svcs[i].spec.probes[k]),
+					  "service %d probe %d:\n%s", i, k, text);
+		cr_assert(strstr(text, "status: \"200-204\""), "%s", text);
+		free(text);
+		manifest_free(&m2);
+		for (int i = 0; i < 2; i++)
+			rs_spec_clear(&specs[i]);
+	}
+	manifest_free(&m);
+}
 
 Test(manifest, broken_files_give_clear_errors, .timeout = 10)
 {

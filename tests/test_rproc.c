@@ -234,6 +234,7 @@ Test(rproc, every_state_event_pair, .timeout = 10)
 {
 	static const rs_exit_reason kills[] = {
 		RS_ER_NONE, RS_ER_NO_HEARTBEAT, RS_ER_READY_TIMEOUT,
+		RS_ER_PROBE_FAILED,
 	};
 	static const uint64_t ups[] = { 0, 500, RS_DEF_BACKOFF_RESET };
 	unsigned accepted[RS_IS__NR][RP_EV__NR] = { { 0 } };
@@ -277,6 +278,8 @@ Test(rproc, accepts_table_contents, .timeout = 10)
 	cr_expect(rproc_accepts(RS_IS_STARTING, RP_EV_SPAWN_FAILED));
 	cr_expect(rproc_accepts(RS_IS_STARTING, RP_EV_EXIT));
 	cr_expect(rproc_accepts(RS_IS_RUNNING, RP_EV_WATCHDOG_MISS));
+	cr_expect(rproc_accepts(RS_IS_RUNNING, RP_EV_PROBE_FAILED));
+	cr_expect(rproc_accepts(RS_IS_STARTING, RP_EV_PROBE_FAILED));
 	cr_expect(rproc_accepts(RS_IS_RUNNING, RP_EV_EXIT));
 	cr_expect(rproc_accepts(RS_IS_RUNNING, RP_EV_STOP));
 	cr_expect(rproc_accepts(RS_IS_STOPPING, RP_EV_STOP_TIMEOUT));
@@ -292,6 +295,8 @@ Test(rproc, accepts_table_contents, .timeout = 10)
 	cr_expect_not(rproc_accepts(RS_IS_STARTING, RP_EV_WATCHDOG_MISS));
 	cr_expect_not(rproc_accepts(RS_IS_DOWN, RP_EV_EXIT));
 	cr_expect_not(rproc_accepts(RS_IS_BACKOFF, RP_EV_EXIT));
+	cr_expect_not(rproc_accepts(RS_IS_STOPPING, RP_EV_PROBE_FAILED));
+	cr_expect_not(rproc_accepts(RS_IS_BACKOFF, RP_EV_PROBE_FAILED));
 	/* every managed state can be stopped (EXITED: a script's 'down') */
 	for (int s = RS_IS_PENDING; s <= RS_IS_FAILED; s++)
 		cr_expect(rproc_accepts((rs_istate)s, RP_EV_STOP),
@@ -648,6 +653,36 @@ Test(rproc, watchdog_miss_kills_and_restarts, .timeout = 10)
 	die_code(&rp, 2);
 	fx = step_ok(&rp, RP_EV_EXIT, 5200);
 	cr_expect_eq(fx.reason, RS_ER_EXITED);
+}
+
+/* A liveness probe's verdict kills like a missed watchdog, with its own
+ * reason, and the restart follows the policy. */
+Test(rproc, probe_failed_kills_and_restarts, .timeout = 10)
+{
+	rs_backoff b = def_backoff();
+	rproc rp;
+	rproc_fx fx;
+
+	rproc_init(&rp, RS_RP_ON_FAILURE, &b);
+	start_ready(&rp, 0);
+	fx = step_ok(&rp, RP_EV_PROBE_FAILED, 5000);
+	expect_state(&rp, RS_IS_STOPPING);
+	expect_fx(&fx, RP_FX_KILL | RP_FX_DISARM, RP_FX_SPAWN | RP_FX_STOP_SIGNAL |
+		  RP_FX_RESTARTED);
+	cr_expect_eq(rp.kill_reason, RS_ER_PROBE_FAILED);
+	die_code(&rp, 0);   /* a clean exit after the kill is still a failure */
+	fx = step_ok(&rp, RP_EV_EXIT, 5010);
+	cr_expect_eq(fx.reason, RS_ER_PROBE_FAILED);
+	cr_expect_eq(rp.exit.reason, RS_ER_PROBE_FAILED);
+	expect_state(&rp, RS_IS_STARTING);
+	expect_fx(&fx, RP_FX_SPAWN | RP_FX_RESTARTED, 0);
+	cr_expect_eq(rp.restarts, 1);
+	/* a startup probe may fail before the first ready: the same kill */
+	fx = step_ok(&rp, RP_EV_PROBE_FAILED, 6000);
+	expect_state(&rp, RS_IS_STOPPING);
+	cr_expect_eq(rp.kill_reason, RS_ER_PROBE_FAILED);
+	/* a probe's late verdict while it stops changes nothing */
+	cr_expect_eq(rproc_step(&rp, RP_EV_PROBE_FAILED, 6001, &fx), -EINVAL);
 }
 
 /* Even an exit code of 0 after a watchdog kill is a failure. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "probespec.h"
 #include "wire.h"
 
 /* ---------- a tiny protobuf writer ---------- */
@@ -231,6 +232,7 @@ static void cmp_iinfo(const rs_iinfo *a, const rs_iinfo *b)
 	cr_assert_eq(a->started_ms, b->started_ms);
 	cr_assert_eq(a->ready_ms, b->ready_ms);
 	cr_assert_eq(a->start_ticks, b->start_ticks);
+	cr_assert_eq(a->unready, b->unready);
 }
 
 static void cmp_spec(const rs_spec *a, const rs_spec *b)
@@ -262,6 +264,8 @@ static void cmp_spec(const rs_spec *a, const rs_spec *b)
 	cr_assert_eq(a->keep_caps, b->keep_caps);
 	cr_assert_eq(a->fence, b->fence);
 	cr_assert_eq(a->reload_signal, b->reload_signal);
+	for (int i = 0; i < RS_PROBE__NR; i++)
+		cr_assert(rs_probe_equal(&a->probes[i], &b->probes[i]), "probe %d", i);
 	cr_assert_eq(a->nlisten, b->nlisten);
 	for (size_t i = 0; i < a->nlisten; i++)
 		cr_assert_str_eq(a->listen[i], b->listen[i]);
@@ -1618,4 +1622,68 @@ Test(wire, reload_signal_limits, .timeout = 10)
 	m.u.start.spec.reload_signal = -2;
 	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
 	rs_msg_clear(&m);
+}
+
+/* ServiceSpec.probes (24, RS_FEAT_PROBES): all three roles and kinds,
+ * every field, in a Start and in a Request's spec; an event with the
+ * new kind, reason and InstanceInfo.unready. */
+Test(wire, roundtrip_probes, .timeout = 10)
+{
+	rs_msg m;
+	rs_probe *p;
+
+	fill_start(&m);
+	p = &m.u.start.spec.probes[RS_PROBE_LIVENESS];
+	p->kind = RS_PK_HTTP;
+	rs_probe_set_target(p, "http://127.0.0.1:8080/healthz");
+	rs_probe_add_header(p, "Host: example.org");
+	rs_probe_add_header(p, "X-Check: 1");
+	p->period_ms = 1000;
+	p->timeout_ms = 250;
+	p->failures = 5;
+	p->initial_delay_ms = 2000;
+	p->status_min = 200;
+	p->status_max = 204;
+	p = &m.u.start.spec.probes[RS_PROBE_READINESS];
+	p->kind = RS_PK_TCP;
+	rs_probe_set_target(p, "[::1]:8080");
+	p = &m.u.start.spec.probes[RS_PROBE_STARTUP];
+	p->kind = RS_PK_EXEC;
+	rs_probe_add_arg(p, "/usr/local/bin/check");
+	rs_probe_add_arg(p, "--quick");
+	p->failures = 30;
+	roundtrip(&m);
+
+	rs_msg_init(&m, RS_MSG_REQUEST);
+	m.u.request.verb = RS_V_EDIT;
+	strcpy(m.u.request.label, "web");
+	m.u.request.edit_mask = RS_EDIT_READINESS;
+	p = &m.u.request.spec.probes[RS_PROBE_READINESS];
+	p->kind = RS_PK_TCP;
+	rs_probe_set_target(p, "127.0.0.1:1");
+	roundtrip(&m);
+
+	rs_msg_init(&m, RS_MSG_EVENT);
+	m.u.event.kind = RS_EK_PROBE;
+	fill_iinfo(&m.u.event.info, 3);
+	m.u.event.info.unready = true;
+	m.u.event.info.last_exit.reason = RS_ER_PROBE_FAILED;
+	m.u.event.detail = strdup("liveness probe failed 3 times in a row: HTTP 500");
+	roundtrip(&m);
+}
+
+/* A probe with two kinds (or an exec argv over the limit) is no probe:
+ * the whole message is refused. */
+Test(wire, probes_rejected, .timeout = 10)
+{
+	struct pb body = { 0 }, env, spec = { 0 }, probes = { 0 }, probe = { 0 };
+
+	pb_str(&probe, 1, "http://127.0.0.1/");
+	pb_str(&probe, 2, "127.0.0.1:80");
+	pb_sub(&probes, 1, &probe);
+	pb_str(&spec, 1, "svc");
+	pb_sub(&spec, 24, &probes);
+	pb_sub(&body, 3, &spec);
+	env = envelope(RS_PROTO_VERSION, F_START, &body);
+	cr_assert_eq(decode_pb(&env), -WIRE_E_FIELD);
 }

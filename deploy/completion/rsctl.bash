@@ -19,7 +19,8 @@ _rsctl_options()
     local spec="--period --ready-timeout --env --cwd --user --keep-caps --restart
         --backoff-initial --backoff-factor --backoff-max --backoff-reset --no-backoff
         --stop-signal --stop-timeout --reload-signal --notify --settle --script
-        --critical --listen --fence"
+        --critical --listen --fence --liveness --readiness --startup --probe-period
+        --probe-timeout --probe-failures --probe-delay --probe-status --probe-header"
     local handover="--maxtime --min-healthy --prepare-signal --no-rollback
         --max-unavailable --canary"
     case $1 in
@@ -52,6 +53,8 @@ _rsctl_takes_value()
         --backoff-max|--backoff-reset|--stop-signal|--stop-timeout|--reload-signal|\
         --notify|--settle|--script|--replicas|--listen|--fence|--maxtime|\
         --min-healthy|--prepare-signal|--max-unavailable|--to-revision|--signal|\
+        --liveness|--readiness|--startup|--probe-period|--probe-timeout|\
+        --probe-failures|--probe-delay|--probe-status|--probe-header|\
         -n|--lines|--limit|--instance|--since|--role|--labels|--state|--page-size|-o)
             true;;
         *) false;;

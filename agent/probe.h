@@ -1,0 +1,55 @@
+/*
+ * probe.h - the agent runs its instances' health probes (never rsd).
+ *
+ * Owns: libcurl (the only user in rs), one multi handle driven by the
+ * agent's libev loop (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION) for HTTP
+ * probes, non-blocking connects for TCP probes, and each probe's timers.
+ * Nothing here blocks: a hanging probe ends at its timeout and delays no
+ * restart and no other probe. What a result means is lib/probesm.h's
+ * decision; what a verdict does is svc.c's (svc_probe_verdict).
+ * Must not: run exec probes (the keeper will; refused for now), or
+ * decide restarts.
+ */
+#ifndef RS_AGENT_PROBE_H
+#define RS_AGENT_PROBE_H
+
+#include <stdbool.h>
+
+#include "model.h"
+#include "prom.h"
+
+struct agent;
+struct inst;
+
+/* Sets up the agent's multi handle (ag->probe_hub). 0 or -errno. */
+int probe_hub_init(struct agent *ag);
+/* Cancels everything in flight and frees the hub. */
+void probe_hub_fini(struct agent *ag);
+/* The histogram of probe durations (rs_probe_duration_seconds), or NULL. */
+const prom_hist *probe_hub_durations(const struct agent *ag);
+
+/* The instance's process started (or was adopted): its probes start, a
+ * startup probe first (the others once it passed). Probes it already ran
+ * start over. 0, or -ENOMEM (logged; the instance runs unprobed). */
+int probe_inst_start(struct inst *in);
+/* No process to probe (stopping, dead): cancels its probes. */
+void probe_inst_stop(struct inst *in);
+/* Frees what the instance's probes hold (svc_free). */
+void probe_inst_free(struct inst *in);
+/* Whether its probes let it be ready: no startup probe or it passed, and
+ * no readiness probe or it passes now. */
+bool probe_inst_ready(const struct inst *in);
+/* Failures of its probe of role r since the instance was made (counter). */
+uint64_t probe_inst_failures(const struct inst *in, rs_probe_role r);
+/* Why its probe of role r failed last ("" if it never did). */
+const char *probe_inst_why(const struct inst *in, rs_probe_role r);
+/* Whether the agent can run this kind of probe in this role: exec probes
+ * are refused with a message in err (the keeper will run them). */
+int probe_spec_supported(const rs_spec *s, char *err, size_t n);
+
+/* svc.c: the probe of role r of in changed its verdict (passed, or failed
+ * `failures` times in a row, why says how the last one failed). */
+void svc_probe_verdict(struct inst *in, rs_probe_role r, bool passed,
+		       const char *why);
+
+#endif
