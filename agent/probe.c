@@ -481,26 +481,38 @@ static int probe_start_role(inst *in, rs_probe_role r)
 	return 0;
 }
 
-int probe_inst_start(inst *in)
+/* Starts in's liveness and readiness probes (the startup one has passed,
+ * or there is none); says so if one cannot start. */
+static int start_after_startup(inst *in)
 {
 	int r = 0;
 
-	if (!in->ag->probe_hub)
-		return 0;
-	if (in->spec.probes[RS_PROBE_STARTUP].kind != RS_PK_NONE && !in->startup_done) {
-		for (int i = 0; i < RS_PROBE__NR; i++)
-			if (i != RS_PROBE_STARTUP && in->probes[i])
-				run_step(in->probes[i], PS_EV_STOP, NULL);
-		r = probe_start_role(in, RS_PROBE_STARTUP);
-	} else {
-		if (in->probes[RS_PROBE_STARTUP])
-			run_step(in->probes[RS_PROBE_STARTUP], PS_EV_STOP, NULL);
-		for (int i = 0; r == 0 && i < RS_PROBE__NR; i++)
-			if (i != RS_PROBE_STARTUP)
-				r = probe_start_role(in, (rs_probe_role)i);
-	}
+	for (int i = 0; r == 0 && i < RS_PROBE__NR; i++)
+		if (i != RS_PROBE_STARTUP)
+			r = probe_start_role(in, (rs_probe_role)i);
 	if (r < 0)
 		log_warnx("%s/%llu: cannot start its probes: %s, ignoring",
+			  in->spec.label, (unsigned long long)in->id, strerror(-r));
+	return r;
+}
+
+int probe_inst_start(inst *in)
+{
+	int r;
+
+	if (!in->ag->probe_hub)
+		return 0;
+	if (in->spec.probes[RS_PROBE_STARTUP].kind == RS_PK_NONE || in->startup_done) {
+		if (in->probes[RS_PROBE_STARTUP])
+			run_step(in->probes[RS_PROBE_STARTUP], PS_EV_STOP, NULL);
+		return start_after_startup(in);
+	}
+	for (int i = 0; i < RS_PROBE__NR; i++)
+		if (i != RS_PROBE_STARTUP && in->probes[i])
+			run_step(in->probes[i], PS_EV_STOP, NULL);
+	r = probe_start_role(in, RS_PROBE_STARTUP);
+	if (r < 0)
+		log_warnx("%s/%llu: cannot start its startup probe: %s, ignoring",
 			  in->spec.label, (unsigned long long)in->id, strerror(-r));
 	return r;
 }
@@ -508,16 +520,9 @@ int probe_inst_start(inst *in)
 /* A startup probe passed: it stops, and the other two start. */
 static void probe_startup_passed(inst *in)
 {
-	int r = 0;
-
 	run_step(in->probes[RS_PROBE_STARTUP], PS_EV_STOP, NULL);
 	in->startup_done = true;
-	for (int i = 0; r == 0 && i < RS_PROBE__NR; i++)
-		if (i != RS_PROBE_STARTUP)
-			r = probe_start_role(in, (rs_probe_role)i);
-	if (r < 0)
-		log_warnx("%s/%llu: cannot start its probes: %s, ignoring",
-			  in->spec.label, (unsigned long long)in->id, strerror(-r));
+	(void)start_after_startup(in);
 }
 
 void probe_inst_stop(inst *in)

@@ -111,7 +111,7 @@ void rs_spec_init(rs_spec *s)
 		rs_probe_init(&s->probes[i]);
 }
 
-static void strv_free(char **v, size_t n)
+void rs_strv_free(char **v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++)
 		free(v[i]);
@@ -120,11 +120,11 @@ static void strv_free(char **v, size_t n)
 
 void rs_spec_clear(rs_spec *s)
 {
-	strv_free(s->argv, s->argc);
-	strv_free(s->env, s->envc);
-	strv_free(s->deps, s->ndeps);
-	strv_free(s->listen, s->nlisten);
-	strv_free(s->placement, s->nplacement);
+	rs_strv_free(s->argv, s->argc);
+	rs_strv_free(s->env, s->envc);
+	rs_strv_free(s->deps, s->ndeps);
+	rs_strv_free(s->listen, s->nlisten);
+	rs_strv_free(s->placement, s->nplacement);
 	free(s->cwd);
 	free(s->script);
 	for (int i = 0; i < RS_PROBE__NR; i++)
@@ -132,10 +132,7 @@ void rs_spec_clear(rs_spec *s)
 	rs_spec_init(s);
 }
 
-/* Appends a copy of str to v[n] unless that makes more than max entries
- * or str is len bytes or longer. 0, -E2BIG or -ENOMEM. */
-static int strv_add_max(char ***v, size_t *n, const char *str, size_t max,
-			size_t len)
+int rs_strv_add(char ***v, size_t *n, const char *str, size_t max, size_t len)
 {
 	char **nv, *dup;
 
@@ -157,7 +154,7 @@ static int strv_add_max(char ***v, size_t *n, const char *str, size_t max,
 
 static int strv_add(char ***v, size_t *n, const char *str)
 {
-	return strv_add_max(v, n, str, RS_ARGV_MAX, RS_ARG_MAX);
+	return rs_strv_add(v, n, str, RS_ARGV_MAX, RS_ARG_MAX);
 }
 
 int rs_spec_add_arg(rs_spec *s, const char *arg)
@@ -177,7 +174,7 @@ int rs_spec_add_dep(rs_spec *s, const char *label)
 
 int rs_spec_add_listen(rs_spec *s, const char *spec)
 {
-	return strv_add_max(&s->listen, &s->nlisten, spec, RS_LISTEN_MAX,
+	return rs_strv_add(&s->listen, &s->nlisten, spec, RS_LISTEN_MAX,
 			    RS_LISTEN_STR_MAX);
 }
 
@@ -228,7 +225,7 @@ int rs_spec_add_placement(rs_spec *s, const char *c)
 {
 	if (!rs_placement_valid(c))
 		return -EINVAL;
-	return strv_add_max(&s->placement, &s->nplacement, c, RS_PLACEMENT_MAX,
+	return rs_strv_add(&s->placement, &s->nplacement, c, RS_PLACEMENT_MAX,
 			    RS_LABEL_MAX + 8);
 }
 
@@ -265,12 +262,12 @@ int rs_spec_set_listen(rs_spec *s, char *const *v, size_t n)
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < n; i++)
-		r = strv_add_max(&nv, &nn, v[i], RS_LISTEN_MAX, RS_LISTEN_STR_MAX);
+		r = rs_strv_add(&nv, &nn, v[i], RS_LISTEN_MAX, RS_LISTEN_STR_MAX);
 	if (r < 0) {
-		strv_free(nv, nn);
+		rs_strv_free(nv, nn);
 		return r;
 	}
-	strv_free(s->listen, s->nlisten);
+	rs_strv_free(s->listen, s->nlisten);
 	s->listen = nv;
 	s->nlisten = nn;
 	return 0;

@@ -277,6 +277,12 @@ bool rs_spec_allows(const rs_spec *s, const char *name, char *const *labels,
 int rs_spec_validate(const rs_spec *s, char *err, size_t errlen);
 bool rs_label_valid(const char *label);
 
+/* A NULL-ended vector of n strings, owned: frees each and v. */
+void rs_strv_free(char **v, size_t n);
+/* Appends a copy of str to v[n] (kept NULL-ended) unless that makes more
+ * than max entries or str is len bytes or longer. 0, -E2BIG or -ENOMEM
+ * (v as it was). */
+int rs_strv_add(char ***v, size_t *n, const char *str, size_t max, size_t len);
 /* Copies src into dst[n] always NUL-terminated; returns -E2BIG if cut. */
 int rs_strlcpy(char *dst, const char *src, size_t n);
 /* Room for one more in array v of *cap elements of size bytes, n of

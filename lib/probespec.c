@@ -52,39 +52,12 @@ void rs_probe_init(rs_probe *p)
 	p->status_max = RS_DEF_PROBE_STATUS_MAX;
 }
 
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void rs_probe_clear(rs_probe *p)
 {
 	free(p->target);
-	strv_free(p->argv, p->argc);
-	strv_free(p->headers, p->nheaders);
+	rs_strv_free(p->argv, p->argc);
+	rs_strv_free(p->headers, p->nheaders);
 	rs_probe_init(p);
-}
-
-static int strv_push(char ***v, size_t *n, const char *s, size_t max,
-		     size_t len)
-{
-	char **nv, *dup;
-
-	if (*n >= max || strlen(s) >= len)
-		return -E2BIG;
-	if (!(dup = strdup(s)))
-		return -ENOMEM;
-	nv = realloc(*v, (*n + 2) * sizeof *nv);
-	if (!nv) {
-		free(dup);
-		return -ENOMEM;
-	}
-	nv[(*n)++] = dup;
-	nv[*n] = NULL;
-	*v = nv;
-	return 0;
 }
 
 int rs_probe_set_target(rs_probe *p, const char *target)
@@ -102,12 +75,12 @@ int rs_probe_set_target(rs_probe *p, const char *target)
 
 int rs_probe_add_arg(rs_probe *p, const char *arg)
 {
-	return strv_push(&p->argv, &p->argc, arg, RS_PROBE_ARGV_MAX, RS_ARG_MAX);
+	return rs_strv_add(&p->argv, &p->argc, arg, RS_PROBE_ARGV_MAX, RS_ARG_MAX);
 }
 
 int rs_probe_add_header(rs_probe *p, const char *header)
 {
-	return strv_push(&p->headers, &p->nheaders, header, RS_PROBE_HEADERS_MAX,
+	return rs_strv_add(&p->headers, &p->nheaders, header, RS_PROBE_HEADERS_MAX,
 			 RS_PROBE_HEADER_MAX);
 }
 
