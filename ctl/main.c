@@ -1059,6 +1059,62 @@ static int revisions_known(const ctl_cmd *c)
 	return r;
 }
 
+static bool spec_has_probes(const rs_spec *s)
+{
+	for (int i = 0; i < RS_PROBE__NR; i++)
+		if (s->probes[i].kind != RS_PK_NONE)
+			return true;
+	return false;
+}
+
+/* Whether c's request sets or removes a health probe (up, edit, or an
+ * apply's services: the manifest is parsed here). */
+static bool asks_probes(const ctl_cmd *c)
+{
+	const rs_request *q = &c->req.u.request;
+
+	if (q->edit_mask & (RS_EDIT_LIVENESS | RS_EDIT_READINESS | RS_EDIT_STARTUP) ||
+	    spec_has_probes(&q->spec))
+		return true;
+	for (size_t i = 0; q->specs && i < q->nspecs; i++)
+		if (spec_has_probes(&q->specs[i]))
+			return true;
+	return false;
+}
+
+/* A request with health probes goes only to an rsd that knows them
+ * (RS_FEAT_PROBES, learnt from a ping's envelope): an older one would
+ * run the service without them, saying nothing. 0, or the exit code
+ * after saying why not. */
+static int probes_known(const ctl_cmd *c)
+{
+	ctl_cmd pc = { .endpoint = c->endpoint, .curve = c->curve };
+	char version[sizeof pc.req.sender_version] = "";
+	uint64_t features = 0;
+	rs_msg rep;
+	int r;
+
+	rs_msg_init(&pc.req, RS_MSG_REQUEST);
+	pc.req.u.request.verb = RS_V_PING;
+	pc.req.u.request.timeout_ms = CTL_PROGRESS_STATUS_MS * 5;
+	pc.req.u.request.id = request_id();
+	r = exchange(&pc, NULL, &rep, false);
+	if (r == 0) {
+		features = rep.features;
+		rs_strlcpy(version, rep.sender_version, sizeof version);
+		rs_msg_clear(&rep);
+	}
+	rs_msg_clear(&pc.req);
+	if (r != 0 || (features & RS_FEAT_PROBES))
+		return r;
+	fprintf(stderr, "rsctl: rsd at %s (%s) does not know health probes "
+		"(--liveness, --readiness, --startup, probes:): it would run the "
+		"services without them; nothing was sent. Upgrade rsd first "
+		"(docs/upgrade.md)\n",
+		c->endpoint, version[0] ? version : "0.2.0 or older");
+	return RS_E_INVAL;
+}
+
 static int run_once(ctl_cmd *c, bool show_empty)
 {
 	ctl_progress cp;
@@ -1068,6 +1124,8 @@ static int run_once(ctl_cmd *c, bool show_empty)
 
 	if (c->req.u.request.verb == RS_V_UPDATE && c->req.u.request.revision &&
 	    (r = revisions_known(c)) != 0)
+		return r;
+	if (asks_probes(c) && (r = probes_known(c)) != 0)
 		return r;
 	c->req.u.request.id = request_id();
 	pg = wants_progress(c) && progress_begin(&cp, c) == 0;

@@ -17,6 +17,9 @@
 #    saying so, nothing deleted);
 #    when HEAD's schema is newer, the previous rsd first refuses the file
 #    untouched, then runs on it with HEAD's migration steps undone;
+#  - health probes (RS_FEAT_PROBES): HEAD's rsctl refuses up and apply
+#    with probes against the previous rsd (exit 9), which would run them
+#    without; nothing is created
 #  - logs (RS_FEAT_LOGS): plain lines every way; HEAD's rsctl refuses
 #    --since/--previous/--timestamps (exit 9, saying whom to upgrade)
 #    for the previous agent, for HEAD's agent still driving the previous
@@ -320,6 +323,19 @@ else
             || fail "$v via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/v.out")"
     done
     ctl "$BUILD" status s2 >/dev/null || fail "s2 is gone after a delete rsd $PREV_V cannot read"
+fi
+# health probes (RS_FEAT_PROBES): HEAD's rsctl asks the previous rsd
+# first, which would run the service without them; refused, nothing sent
+if ! "$PREV/ctl/rsctl" help up 2>/dev/null | grep -q -- --liveness; then
+    rc=0; ctl "$BUILD" up pr1 --liveness tcp:127.0.0.1:1 -- sleep 1000 >"$TMP/probe.out" 2>&1 || rc=$?
+    [ "$rc" -eq 9 ] && grep -q "does not know health probes" "$TMP/probe.out" \
+        || fail "up --liveness via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/probe.out")"
+    ! ctl "$BUILD" status pr1 >/dev/null 2>&1 || fail "pr1 exists after a refused up"
+    printf 'services:\n  - label: pr2\n    command: [sleep, "1000"]\n    probes:\n      liveness: {tcp: "127.0.0.1:1"}\n' >"$TMP/probes.yaml"
+    rc=0; ctl "$BUILD" apply "$TMP/probes.yaml" >"$TMP/probe2.out" 2>&1 || rc=$?
+    [ "$rc" -eq 9 ] && grep -q "does not know health probes" "$TMP/probe2.out" \
+        || fail "apply with probes via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/probe2.out")"
+    ! ctl "$BUILD" status pr2 >/dev/null 2>&1 || fail "pr2 exists after a refused apply"
 fi
 # the same for reload (new in 0.3)
 if ! "$PREV/ctl/rsctl" help reload >/dev/null 2>&1; then
