@@ -105,6 +105,36 @@ static uint64_t ctl_now(void)
 	return ctl_now_fixed ? ctl_now_fixed : clock_wall_ms();
 }
 
+/* Pings rsd at c's endpoint: the features and version its reply's
+ * envelope announces (version "" if it says none). 0, an exchange's
+ * error, or RS_E_INTERNAL for an answer that is not the ping's. */
+static int ping_rsd(const ctl_cmd *c, uint32_t timeout_ms, bool quiet,
+		    uint64_t *features, char *version, size_t vlen)
+{
+	ctl_cmd pc = { .endpoint = c->endpoint, .curve = c->curve };
+	rs_msg rep;
+	int r;
+
+	*features = 0;
+	version[0] = '\0';
+	rs_msg_init(&pc.req, RS_MSG_REQUEST);
+	pc.req.u.request.verb = RS_V_PING;
+	pc.req.u.request.timeout_ms = timeout_ms;
+	pc.req.u.request.id = request_id();
+	r = exchange(&pc, NULL, &rep, quiet);
+	if (r == 0) {
+		if (rep.type == RS_MSG_REPLY && rep.u.reply.id == pc.req.u.request.id) {
+			*features = rep.features;
+			rs_strlcpy(version, rep.sender_version, vlen);
+		} else {
+			r = RS_E_INTERNAL;
+		}
+		rs_msg_clear(&rep);
+	}
+	rs_msg_clear(&pc.req);
+	return r;
+}
+
 /* After rsd restarted while it worked on c's request (the connection
  * dropped and came back): whether the request may be sent again. Only to
  * an rsd that recognises a resent request (RS_FEAT_REQDEDUP, learnt from
@@ -112,30 +142,12 @@ static uint64_t ctl_now(void)
  * Returns 0 (resend), or an exit code after saying why not (quiet: not). */
 static int may_resend(const ctl_cmd *c, int64_t deadline, bool quiet)
 {
-	ctl_cmd pc = { .endpoint = c->endpoint, .curve = c->curve };
 	int64_t left = deadline - (int64_t)clock_mono_ms() - CTL_REPLY_SLACK_MS;
-	uint64_t features = 0;
-	rs_msg rep;
-	char version[sizeof rep.sender_version];
-	int r;
+	char version[sizeof ((rs_msg *)NULL)->sender_version];
+	uint64_t features;
 
-	rs_msg_init(&pc.req, RS_MSG_REQUEST);
-	pc.req.u.request.verb = RS_V_PING;
-	pc.req.u.request.timeout_ms = left > 1 ? (uint32_t)left : 1;
-	pc.req.u.request.id = request_id();
-	version[0] = '\0';
-	r = exchange(&pc, NULL, &rep, true);
-	if (r == 0) {
-		if (rep.type == RS_MSG_REPLY && rep.u.reply.id == pc.req.u.request.id) {
-			features = rep.features;
-			rs_strlcpy(version, rep.sender_version, sizeof version);
-		} else {
-			r = RS_E_INTERNAL;
-		}
-		rs_msg_clear(&rep);
-	}
-	rs_msg_clear(&pc.req);
-	if (r != 0)
+	if (ping_rsd(c, left > 1 ? (uint32_t)left : 1, true, &features, version,
+		     sizeof version) != 0)
 		return quiet ? RS_E_UNREACHABLE : unreachable(c, -ETIMEDOUT);
 	if (features & RS_FEAT_REQDEDUP)
 		return 0;
@@ -1088,23 +1100,11 @@ static bool asks_probes(const ctl_cmd *c)
  * after saying why not. */
 static int probes_known(const ctl_cmd *c)
 {
-	ctl_cmd pc = { .endpoint = c->endpoint, .curve = c->curve };
-	char version[sizeof pc.req.sender_version] = "";
-	uint64_t features = 0;
-	rs_msg rep;
-	int r;
+	char version[sizeof ((rs_msg *)NULL)->sender_version];
+	uint64_t features;
+	int r = ping_rsd(c, CTL_PROGRESS_STATUS_MS * 5, false, &features, version,
+			 sizeof version);
 
-	rs_msg_init(&pc.req, RS_MSG_REQUEST);
-	pc.req.u.request.verb = RS_V_PING;
-	pc.req.u.request.timeout_ms = CTL_PROGRESS_STATUS_MS * 5;
-	pc.req.u.request.id = request_id();
-	r = exchange(&pc, NULL, &rep, false);
-	if (r == 0) {
-		features = rep.features;
-		rs_strlcpy(version, rep.sender_version, sizeof version);
-		rs_msg_clear(&rep);
-	}
-	rs_msg_clear(&pc.req);
 	if (r != 0 || (features & RS_FEAT_PROBES))
 		return r;
 	fprintf(stderr, "rsctl: rsd at %s (%s) does not know health probes "

@@ -770,7 +770,7 @@ void rsd_turn_end(rsd *d)
 		 (d->h_commit.sum - d->turn_commit_s0) * 1e3, period);
 }
 
-size_t rsd_watch_check(rsd *d, uint64_t now_ms, uint64_t budget_ns)
+void rsd_watch_check(rsd *d, uint64_t now_ms, uint64_t budget_ns)
 {
 	uint64_t t0 = budget_ns ? clock_mono_ns() : 0, id;
 	size_t done = 0;
@@ -796,7 +796,6 @@ size_t rsd_watch_check(rsd *d, uint64_t now_ms, uint64_t budget_ns)
 		d->watch_rehellos++;
 		rsd_ask_hello(d, n);
 	}
-	return dueq_len(&d->watch);
 }
 
 /* Creates, stores and starts want instances of service s, in one

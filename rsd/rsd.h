@@ -546,9 +546,8 @@ void rsd_orders_due(rsd *d, uint64_t heard_ms);
  * about it on its way, makes rsd ask that node for a Hello (its
  * reconciliation starts what is missing). Only placed instances are
  * watched. Checks the ones due by now_ms, in due order, for at most
- * budget_ns (0: all; each turn of the loop gives RSD_WATCH_SLICE_NS);
- * returns how many are still watched. */
-size_t rsd_watch_check(rsd *d, uint64_t now_ms, uint64_t budget_ns);
+ * budget_ns (0: all; each turn of the loop gives RSD_WATCH_SLICE_NS). */
+void rsd_watch_check(rsd *d, uint64_t now_ms, uint64_t budget_ns);
 /* A turn of the loop: from libev's poll returning to the last thing
  * before it polls again (rs_loop_turn_seconds; RS_SLOW_TURN_MS=N logs
  * each turn of N ms or more with what it did). rsd_turn_watch starts
