@@ -704,15 +704,19 @@ int agent_init(agent *ag, struct ev_loop *loop)
 	}
 	/* no routing id of our own: rsd knows the node by its key, and a
 	 * routing id could be claimed by another connection */
-	r = net_dealer_new(loop, ag->rsd_ep, NULL, ag->insecure ? NULL : &ag->curve,
-			   link_cb, ag, &ag->link);
+	knock_init(&ag->kn, KNOCK_BASE_MS, KNOCK_CAP_MS, ag->session);
+	r = net_dealer_new_mon(loop, ag->rsd_ep, NULL, ag->insecure ? NULL : &ag->curve,
+			       link_cb, ag, agent_link_event, ag, &ag->link);
+	ag->monitored = r == 0;
+	if (r < 0) {
+		log_warnx("cannot monitor the link to rsd (%s: a silent rsd counts "
+			  "as gone), ignoring", strerror(-r));
+		r = net_dealer_new(loop, ag->rsd_ep, NULL,
+				   ag->insecure ? NULL : &ag->curve, link_cb, ag,
+				   &ag->link);
+	}
 	if (r < 0)
 		return r;
-	knock_init(&ag->kn, KNOCK_BASE_MS, KNOCK_CAP_MS, ag->session);
-	ag->monitored = net_monitor(ag->link, agent_link_event, ag) == 0;
-	if (!ag->monitored)
-		log_warnx("cannot monitor the link to rsd (a silent rsd counts as "
-			  "gone), ignoring");
 	ev_signal_init(&ag->sigterm_w, signal_cb, SIGTERM);
 	ev_signal_init(&ag->sigint_w, signal_cb, SIGINT);
 	ag->sigterm_w.data = ag->sigint_w.data = ag;

@@ -322,17 +322,14 @@ static void sock_event(net_sock *s, net_event ev, uint32_t value, void *arg);
  * 0, or -errno after saying why. */
 static int sock_open(cp *p)
 {
-	int r = net_dealer_new(p->loop, p->endpoint, NULL,
-			       p->insecure ? NULL : &p->curve, sock_recv, p,
-			       &p->sock);
+	int r = net_dealer_new_mon(p->loop, p->endpoint, NULL,
+				   p->insecure ? NULL : &p->curve, sock_recv, p,
+				   sock_event, p, &p->sock);
 
 	if (r < 0) {
 		log_warnx("cannot connect to %s: %s", p->endpoint, strerror(-r));
 		return r;
 	}
-	if (net_monitor(p->sock, sock_event, p) < 0)
-		log_warnx("cannot watch the connection, ignoring (a request "
-			  "made while rsd is away waits for the retry timer)");
 	return 0;
 }
 

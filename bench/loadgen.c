@@ -714,14 +714,13 @@ static void start_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_timer_stop(loop, w);
 	ev_timer_init(w, beat_cb, LG_KNOCK_S, LG_KNOCK_S);
 	w->data = a;
-	r = net_dealer_new(loop, a->lg->rsd_ep, NULL, &a->curve, link_cb, a, &a->link);
+	r = net_dealer_new_mon(loop, a->lg->rsd_ep, NULL, &a->curve, link_cb, a,
+			       link_event, a, &a->link);
 	if (r < 0) {
 		log_warnx("%s: cannot connect to %s: %s", a->name, a->lg->rsd_ep,
 			  strerror(-r));
 		return;
 	}
-	if (net_monitor(a->link, link_event, a) < 0)
-		log_warnx("%s: cannot monitor the link, ignoring", a->name);
 	a->started = true;
 	a->lg->started++;
 	ev_timer_start(loop, w);

@@ -491,6 +491,15 @@ int net_dealer_new(struct ev_loop *loop, const char *endpoint,
 		   const char *identity, const net_curve *curve,
 		   net_recv_fn fn, void *arg, net_sock **out)
 {
+	return net_dealer_new_mon(loop, endpoint, identity, curve, fn, arg,
+				  NULL, NULL, out);
+}
+
+int net_dealer_new_mon(struct ev_loop *loop, const char *endpoint,
+		       const char *identity, const net_curve *curve,
+		       net_recv_fn fn, void *arg, net_event_fn ev_fn,
+		       void *ev_arg, net_sock **out)
+{
 	net_sock *s;
 	int r, ivl = 100, ivl_max = 1000, one = 1, maxrt = NET_DEAD_MS;
 
@@ -515,6 +524,12 @@ int net_dealer_new(struct ev_loop *loop, const char *endpoint,
 	 * peer we send nothing to is not checked: an agent beats every
 	 * second, and rsctl's calls are short. */
 	zmq_setsockopt(s->zs, ZMQ_TCP_MAXRT, &maxrt, sizeof maxrt);
+	/* monitored before it connects: a handshake done before the
+	 * monitor was there would never be reported */
+	if (ev_fn && (r = net_monitor(s, ev_fn, ev_arg)) < 0) {
+		net_destroy(&s);
+		return r;
+	}
 	if (zmq_connect(s->zs, endpoint) != 0) {
 		r = -errno;
 		net_destroy(&s);
@@ -523,6 +538,21 @@ int net_dealer_new(struct ev_loop *loop, const char *endpoint,
 	net_fill_endpoint(s, endpoint);
 	*out = s;
 	return 0;
+}
+
+/* Whether a DEALER whose send found no peer has one after all. The
+ * handshake's monitor event comes after ZeroMQ's command that attaches
+ * the new connection (ZMQ_IMMEDIATE: no pipe until then), but a send
+ * takes the socket's commands at most once a millisecond: one that
+ * failed just before (the agent's first Hello) left the next waiting.
+ * ZMQ_EVENTS takes them all. Else the Hello sent on that event was
+ * dropped, and the agent welcomed a knock (100 ms or more) later. */
+static int net_send_ready(net_sock *s)
+{
+	int ev = 0;
+	size_t len = sizeof ev;
+
+	return zmq_getsockopt(s->zs, ZMQ_EVENTS, &ev, &len) == 0 && (ev & ZMQ_POLLOUT);
 }
 
 int net_send(net_sock *s, const net_peer *peer, const void *buf, size_t len)
@@ -536,6 +566,8 @@ int net_send(net_sock *s, const net_peer *peer, const void *buf, size_t len)
 	}
 	if (r == 0 && zmq_send(s->zs, buf, len, ZMQ_DONTWAIT) < 0)
 		r = -errno;
+	if (r == -EAGAIN && !s->router && net_send_ready(s))
+		r = zmq_send(s->zs, buf, len, ZMQ_DONTWAIT) < 0 ? -errno : 0;
 	/* a send may take the edge of ZMQ_FD that says input waits: look
 	 * once more (one receive per wake-up, not a ZMQ_EVENTS per send) */
 	if (s->loop && !s->recheck) {

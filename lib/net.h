@@ -211,5 +211,12 @@ typedef void (*net_event_fn)(net_sock *s, net_event ev, uint32_t value,
 /* Reports s's handshake outcomes and disconnections to fn (s must be on
  * a loop). 0 or -errno. */
 int net_monitor(net_sock *s, net_event_fn fn, void *arg);
+/* net_dealer_new whose handshakes and disconnections go to ev_fn (as
+ * net_monitor's) from before it connects: net_monitor on a socket that
+ * has connected may miss its first handshake. */
+int net_dealer_new_mon(struct ev_loop *loop, const char *endpoint,
+		       const char *identity, const net_curve *curve,
+		       net_recv_fn fn, void *arg, net_event_fn ev_fn,
+		       void *ev_arg, net_sock **out);
 
 #endif

@@ -260,6 +260,77 @@ Test(net, monitor_events_past_one_batch_all_arrive, .timeout = 30)
 	net_shutdown();
 }
 
+typedef struct linkup {
+	net_sock *dealer;
+	int       ups, sent_ok;
+} linkup;
+
+static void linkup_event(net_sock *s, net_event ev, uint32_t value, void *arg)
+{
+	linkup *l = arg;
+
+	(void)value;
+	if (ev != NET_EV_HANDSHAKE_OK)
+		return;
+	l->ups++;
+	l->sent_ok += net_send(s, NULL, "hello", 5) == 0;
+}
+
+static void hello_count_cb(net_sock *s, const net_peer *peer, const uint8_t *buf,
+			   size_t len, void *arg)
+{
+	(void)s, (void)peer;
+	if (len == 5 && memcmp(buf, "hello", 5) == 0)
+		(*(int *)arg)++;
+}
+
+/* A dealer's send made on its handshake's event goes out (the agent's
+ * Hello on link-up). The event comes after the command that attaches
+ * the connection, but a send takes the socket's commands at most once a
+ * millisecond: the agent had just tried one (its first Hello, refused
+ * while not connected: ZMQ_IMMEDIATE), so the Hello on the event found
+ * no peer (EAGAIN) and was dropped. Here too: a send as it connects, its
+ * wake-up after the monitor's, 30 connections. */
+Test(net, send_on_the_handshake_event_goes_out, .timeout = 60)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	net_sock *router = NULL;
+	int got = 0;
+
+	cr_assert_eq(net_router_new(loop, "tcp://127.0.0.1:*", 0, NULL, hello_count_cb,
+				    &got, &router), 0);
+	for (int round = 0; round < 30; round++) {
+		linkup l = { 0 };
+
+		got = 0;
+		cr_assert_eq(net_dealer_new_mon(loop, net_endpoint(router), NULL, NULL,
+						quiet_cb, NULL, linkup_event, &l,
+						&l.dealer), 0);
+		/* the monitor's event is handled before the dealer's own
+		 * wake-up (which would take the commands) */
+		net_sock_set_priority(l.dealer, EV_MINPRI);
+		net_send(l.dealer, NULL, "pre", 3);
+		for (int i = 0; i < 20000 && l.ups == 0; i++) {
+			ev_run(loop, EVRUN_NOWAIT);
+			if (l.ups == 0)
+				ev_sleep(0.0002);
+		}
+		for (int i = 0; i < 500 && got == 0; i++) {
+			ev_run(loop, EVRUN_NOWAIT);
+			if (got == 0)
+				ev_sleep(0.002);
+		}
+		cr_assert_eq(l.ups, 1, "round %d: %d handshakes", round, l.ups);
+		cr_assert_eq(l.sent_ok, 1, "round %d: the send on the handshake's event "
+			     "failed", round);
+		cr_assert_eq(got, 1, "round %d: the router got %d", round, got);
+		net_destroy(&l.dealer);
+	}
+	net_destroy(&router);
+	ev_loop_destroy(loop);
+	net_shutdown();
+}
+
 typedef struct gapped {
 	int      got, batches;
 	int64_t  batch_ms[8];
