@@ -42,6 +42,9 @@ struct net_sock {
 	void           *arg;
 	net_batch_fn    batch_fn;    /* after each wake-up's messages */
 	int             recheck;     /* a send fed one more net_io_cb */
+	int             reading;     /* in net_io_cb (its batch_fn included) */
+	int             yield;       /* net_sock_yield: this batch reads no more */
+	int             sent_reading; /* a send meanwhile: a recheck at its end */
 	int             behind;      /* the last wake-up left messages unread */
 	int64_t         drained_ms;  /* when the last wake-up that read all began */
 	net_zap_fn      zap_fn;
@@ -182,6 +185,9 @@ static void net_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (ev_is_active(&s->gap))
 		return;   /* a send's recheck in the gap: the gap's read looks */
 	s->recheck = 0;   /* what is sent from here on is looked after again */
+	s->reading = 1;
+	s->sent_reading = 0;
+	s->yield = 0;
 
 	/* a receive that finds nothing (EAGAIN) ends the batch: asking
 	 * ZMQ_EVENTS before each one costs a poll and a getpid apiece */
@@ -191,7 +197,7 @@ static void net_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		got++;
 		/* heavy messages (a Hello storm, batches): the others'
 		 * turn sooner (a clock read is ~20 ns) */
-		if (net_now_ms() - t0 >= NET_BATCH_MS) {
+		if (s->yield || net_now_ms() - t0 >= NET_BATCH_MS) {
 			i = NET_BATCH;
 			break;
 		}
@@ -201,6 +207,7 @@ static void net_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		s->drained_ms = t0;
 	if (got && s->batch_fn)
 		s->batch_fn(s, s->arg);
+	s->reading = 0;
 	/* more pending: come back once the loop has polled again and the
 	 * other ready watchers had their turn (libev runs a watcher fed
 	 * now in this same pass, before it looks at the control socket) */
@@ -212,6 +219,10 @@ static void net_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_stop(loop, &s->io);
 		ev_timer_set(&s->gap, s->gap_s, 0.);
 		ev_timer_start(loop, &s->gap);
+	} else if (s->sent_reading && !s->recheck) {
+		/* all read, and a send may have taken the edge since */
+		s->recheck = 1;
+		ev_feed_event(loop, &s->io, EV_READ);
 	}
 }
 
@@ -222,6 +233,11 @@ static void net_gap_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	ev_io_start(loop, &s->io);
 	net_io_cb(loop, &s->io, EV_READ);
+}
+
+void net_sock_yield(net_sock *s)
+{
+	s->yield = 1;
 }
 
 void net_sock_set_gap(net_sock *s, double seconds)
@@ -569,8 +585,13 @@ int net_send(net_sock *s, const net_peer *peer, const void *buf, size_t len)
 	if (r == -EAGAIN && !s->router && net_send_ready(s))
 		r = zmq_send(s->zs, buf, len, ZMQ_DONTWAIT) < 0 ? -errno : 0;
 	/* a send may take the edge of ZMQ_FD that says input waits: look
-	 * once more (one receive per wake-up, not a ZMQ_EVENTS per send) */
-	if (s->loop && !s->recheck) {
+	 * once more (one receive per wake-up, not a ZMQ_EVENTS per send).
+	 * Not when a batch was cut short: its idle reads on once the others
+	 * had their turn, where a feed runs in this same pass of the loop (a
+	 * second batch's 2 ms before the control socket's turn) */
+	if (s->reading)
+		s->sent_reading = 1;   /* net_io_cb looks at its end */
+	else if (s->loop && !s->recheck && !ev_is_active(&s->more)) {
 		s->recheck = 1;
 		ev_feed_event(s->loop, &s->io, EV_READ);
 	}

@@ -81,6 +81,11 @@ int net_dealer_new(struct ev_loop *loop, const char *endpoint,
  * many messages (one store commit for them). */
 typedef void (*net_batch_fn)(net_sock *s, void *arg);
 void net_sock_on_batch_end(net_sock *s, net_batch_fn fn);
+/* From s's net_recv_fn: this wake-up reads no more after the message at
+ * hand (the receiver's own work for it, e.g. rows it writes at the batch
+ * end, used the budget up); the rest come at a later turn of the loop,
+ * after the other ready watchers, as when NET_BATCH_MS is up. */
+void net_sock_yield(net_sock *s);
 /* The socket's turn among the loop's ready watchers (libev's priority,
  * EV_MINPRI..EV_MAXPRI, 0 by default): a higher one is served first. */
 void net_sock_set_priority(net_sock *s, int pri);

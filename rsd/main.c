@@ -317,6 +317,7 @@ int main(int argc, char **argv)
 	prom_hist_init(&d.h_period, prom_latency_bounds, prom_latency_nbounds);
 	prom_hist_init(&d.h_page, prom_latency_bounds, prom_latency_nbounds);
 	prom_hist_init(&d.h_turn, prom_latency_bounds, prom_latency_nbounds);
+	d.row_ns = RSD_ROW_NS_0;
 	if (getenv("RS_SLOW_TURN_MS"))
 		d.slow_turn_ms = (uint32_t)strtoul(getenv("RS_SLOW_TURN_MS"), NULL, 10);
 	d.loop = ev_default_loop(EVFLAG_AUTO);
@@ -379,6 +380,7 @@ int main(int argc, char **argv)
 	ev_run(d.loop, 0);
 	sdnotify_send("STOPPING=1");
 	ev_timer_stop(d.loop, &d.period_t);
+	ev_idle_stop(d.loop, &d.converge_w);
 	rsd_agents_out_watch(&d, false);
 	rsd_metrics_stop(&d);
 	rsd_scripts_kill(&d);

@@ -165,8 +165,10 @@ int rsd_tx_batch(rsd *d)
 
 	if (d->tx_open)
 		return d->tx_batch ? 0 : -EBUSY;
-	if ((r = rsd_tx_begin(d)) == 0)
+	if ((r = rsd_tx_begin(d)) == 0) {
 		d->tx_batch = true;
+		d->batch_t0_ns = clock_mono_ns();
+	}
 	return r;
 }
 
@@ -1925,18 +1927,20 @@ static bool deps_ready(rsd *d, const rsd_svc *s)
 
 /* Each wanted service that may miss an instance (converged() says which
  * may not), its instances by label: O(services) a period when nothing
- * changed, nothing allocated; at most RSD_CONVERGE_BUDGET_NS of looking
- * a period (the rest in the next). */
-static void converge(rsd *d)
+ * changed, nothing allocated. A slice of RSD_CONVERGE_BUDGET_NS at most:
+ * false if it stopped there (the caller goes on at a later turn; the
+ * services looked at are skipped then), true when every one was looked
+ * at or none may be now (the next period looks again). */
+static bool converge(rsd *d)
 {
 	uint64_t t0 = clock_mono_ns();
 	unsigned looked = 0;
 
 	for (rsd_pending *p = d->pending; p; p = p->next)
 		if (p->verb == RS_V_APPLY || p->verb == RS_V_SHUTDOWN)
-			return;
+			return true;   /* the next period looks again */
 	if (d->boot_running)
-		return;
+		return true;
 	for (rsd_svc *s = d->svcs; s; s = s->next) {
 		uint32_t have = 0;
 
@@ -1945,8 +1949,8 @@ static void converge(rsd *d)
 		/* a service looked at stays converged (skipped at once) until
 		 * it changes: after a start, when none is yet, the next
 		 * periods go on where this one stopped */
-		if (++looked % 64 == 0 && clock_mono_ns() - t0 >= RSD_CONVERGE_BUDGET_NS)
-			break;
+		if (++looked % 8 == 0 && clock_mono_ns() - t0 >= RSD_CONVERGE_BUDGET_NS)
+			return false;
 		for (rsd_inst *in = rsd_label_insts(d, s->s.spec.label);
 		     in && have < s->s.spec.replicas; in = rsd_label_insts_next(d, in))
 			have += !in->si.standby;
@@ -1968,6 +1972,15 @@ static void converge(rsd *d)
 					 s->s.spec.replicas);
 		}
 	}
+	return true;
+}
+
+/* converge's next slice, once the loop has nothing else ready */
+static void converge_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	(void)revents;
+	if (converge(w->data))
+		ev_idle_stop(loop, w);
 }
 
 void rsd_events_prune(rsd *d, bool period)
@@ -2102,7 +2115,8 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	d->period_part[2] = clock_mono_ns();
 	rsd_orders_due(d, until);
 	d->period_part[3] = clock_mono_ns();
-	converge(d);
+	if (!converge(d))
+		ev_idle_start(d->loop, &d->converge_w);   /* the rest, sliced */
 	d->period_part[4] = clock_mono_ns();
 	rsd_boot_check(d);
 	rsd_pending_check(d);
@@ -2143,6 +2157,8 @@ void rsd_start_period(rsd *d)
 	ev_timer_init(&d->period_t, period_cb, RSD_PERIOD_S, RSD_PERIOD_S);
 	d->period_t.data = d;
 	ev_timer_start(d->loop, &d->period_t);
+	ev_idle_init(&d->converge_w, converge_cb);
+	d->converge_w.data = d;
 }
 
 static int load_svc(const store_service *s, void *arg)

@@ -47,10 +47,13 @@ struct json_t;
 					  * chunk a turn of the loop (3 ms of
 					  * chunks at once was the longest part
 					  * of a period) */
-#define RSD_CONVERGE_BUDGET_NS (2 * 1000000ull) /* a period's converge: the
+#define RSD_CONVERGE_BUDGET_NS (500 * 1000ull) /* a slice of converge: the
 				 * first after a start looks at every service
 				 * (150,000 instances: ~30 ms in one piece);
-				 * the next periods go on */
+				 * the next slices go on at the loop's next
+				 * turns (an idle watcher: after every ready
+				 * socket), the period's in one piece had made
+				 * 3-6 ms turns in a cold start */
 #define RSD_SCRIPT_TIMEOUT_S 30 /* a recovery script is killed after this */
 #define RSD_ORDER_RESEND_MS 1500 /* an order not acknowledged this long is resent */
 /* Messages queued per agent connection before ZeroMQ stops reading it
@@ -67,6 +70,12 @@ struct json_t;
 				 * 5,000 agents a beat a wake-up cost each
 				 * message a turn of the loop and a signal
 				 * each way between ZeroMQ's threads */
+#define RSD_WAKE_NS   2000000ull /* a wake-up's agents' messages, their rows
+				 * written at its end (estimated) included: past
+				 * it the socket yields (net_sock_yield); the
+				 * rows alone doubled a cold start's turns, and
+				 * a control request waits behind a turn */
+#define RSD_ROW_NS_0  15000ull  /* the estimate before the first measure */
 #define RSD_AGENT_ACCEPTS 16    /* connections the agents' socket accepts a
 				 * turn of its I/O thread (net_router_new_ex):
 				 * one a turn drained a wave of 5,000
@@ -316,6 +325,7 @@ typedef struct rsd {
 	rsd_logreq     *logreqs;
 	uint64_t        logreq_seq;
 	ev_timer        period_t;
+	ev_idle         converge_w;   /* converge's next slice (rsd_start_period) */
 	ev_signal       sigterm_w, sigint_w;
 	uint32_t        ttl_ms;
 	uint32_t        max_moves;        /* off lost nodes, a period (--max-moves) */
@@ -417,6 +427,8 @@ typedef struct rsd {
 	 * same row were a quarter of a cold start's main thread) */
 	struct rsd_inst **batch_rows;
 	size_t          nbatch_rows, batch_rows_cap;
+	uint64_t        batch_t0_ns;  /* the open batch began (clock_mono_ns) */
+	uint64_t        row_ns;       /* a batch row's write, a moving mean */
 	int             tx_err;            /* -ENOMEM while holding: abort */
 	struct rsd_order *tx_orders;
 	struct rsd_saved *tx_saved;
