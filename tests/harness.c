@@ -1291,7 +1291,8 @@ static void remove_cgroup_tree(const char *dir)
 
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')
 			continue;
-		snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
+		if (snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name) >= (int)sizeof sub)
+			continue;   /* not one of ours: their names are short */
 		snprintf(f, sizeof f, "%s/cgroup.kill", sub);
 		if ((fd = open(f, O_WRONLY | O_CLOEXEC)) >= 0) {
 			if (write(fd, "1", 1) < 0) {
