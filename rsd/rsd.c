@@ -1307,6 +1307,7 @@ void rsd_node_heard(rsd *d, rsd_node *n)
 
 void rsd_node_link(rsd *d, rsd_node *n)
 {
+	n->link_seq = ++d->node_links;
 	n->next = d->nodes;
 	d->nodes = n;
 	rsd_tab_add(&d->tnodes, n);

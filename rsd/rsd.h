@@ -102,6 +102,7 @@ struct json_t;
 struct rsd_script;
 
 typedef struct rsd_node {
+	uint64_t         link_seq;    /* rsd_node_link's number: newer, higher */
 	struct rsd_node *next;
 	struct rsd_node *hnext;       /* its chain in d->tnodes */
 	store_node       n;
@@ -415,6 +416,7 @@ typedef struct rsd {
 	 * instances to restore if it does not */
 	bool            tx_open;
 	uint64_t        tx_seq;           /* transactions begun */
+	uint64_t        node_links;       /* rsd_node_link: the last link_seq */
 	bool            tx_batch;          /* the open one is agents' events'
 					    * (group commit: rsd_batch_flush) */
 	bool            batch_check;       /* pending requests to check after it */

@@ -23,7 +23,8 @@ test_cleanup() {
 }
 command -v promtool >/dev/null || fail "promtool missing (apt-get install prometheus)"
 
-start_cluster m1 --node-ttl 2
+# the node lines one a part (rsd writes /metrics in parts): m4 below has two
+RS_TEST_METRICS_NODES=1 start_cluster m1 --node-ttl 2
 
 # refused peers are counted: plaintext, and a revoked credential
 rc=0; "${RSCTL[@]}" --insecure status >/dev/null 2>&1 || rc=$?
@@ -158,7 +159,7 @@ wait_for 10 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_nodes{state
 # (rsd counts them per node; the family is by label)
 "${RSCTL[@]}" up wd2 --replicas 2 --period 0.3 -- "$BUILD/tests/notifysvc" --ready \
     --watchdog 100 --watchdog-stop-after 600 >/dev/null || fail "up wd2"
-wait_for 20 bash -c "curl -sf http://$METRICS/metrics >'$TMP/m4.txt' &&
+wait_for 20 bash -c "curl -sf -m 10 http://$METRICS/metrics >'$TMP/m4.txt' &&
     grep -q '^rs_instance_restarts_total{label=\"wd2\",node=\"m1\",' '$TMP/m4.txt' &&
     grep -q '^rs_instance_restarts_total{label=\"wd2\",node=\"m2\",' '$TMP/m4.txt'" \
     || fail "wd2 did not miss its watchdog on both nodes: $(grep wd2 "$TMP/m4.txt")"
@@ -167,6 +168,10 @@ wait_for 20 bash -c "curl -sf http://$METRICS/metrics >'$TMP/m4.txt' &&
 grep -qE '^rs_watchdog_misses_total\{label="wd2"\} ([2-9]|[1-9][0-9]+)$' "$TMP/m4.txt" \
     || fail "rs_watchdog_misses_total of wd2 is not the sum of both nodes'"
 promtool check metrics <"$TMP/m4.txt" || fail "promtool check metrics (two nodes' misses)"
+for n in m1 m2; do
+    [ "$(grep -c "^rs_node_heartbeat_age_seconds{node=\"$n\"}" "$TMP/m4.txt")" = 1 ] \
+        || fail "node $n's heartbeat age not once in the parts: $(grep '^rs_node_heartbeat' "$TMP/m4.txt")"
+done
 "${RSCTL[@]}" down wd2 >/dev/null
 kill -9 $m2
 wait_for 15 bash -c "curl -sf http://$METRICS/metrics | grep -q '^rs_nodes{state=\"lost\"} 1$'" \
