@@ -164,13 +164,33 @@ static void healthy_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	inst *in = w->data;
 
-	if (in->ho && in->ho->cand && in->ho->cand->rp.state == RS_IS_RUNNING &&
-	    in->ho->cand->pid > 0 && in->rp.state == RS_IS_RUNNING && in->pid > 0)
+	inst *cand = in->ho ? in->ho->cand : NULL;
+
+	/* ready through min-healthy: still running, and its probes still
+	 * let it be ready (a readiness probe that failed meanwhile has
+	 * rolled it back already, ho_cand_unready) */
+	if (cand && cand->rp.state == RS_IS_RUNNING && cand->pid > 0 &&
+	    !cand->unready && probe_inst_ready(cand) &&
+	    in->rp.state == RS_IS_RUNNING && in->pid > 0)
 		ho_commit(in);
 	else if (in->ho)
 		ho_rollback(in, in->rp.state != RS_IS_RUNNING ?
 			    "the old instance is no longer running" :
+			    cand && cand->rp.state == RS_IS_RUNNING && cand->pid > 0 ?
+			    "the new process is not ready (its readiness probe)" :
 			    "the new process is no longer running");
+}
+
+void ho_cand_unready(inst *cand, const char *detail)
+{
+	inst *in = cand->primary;
+	char why[320];
+
+	if (!in || !in->ho || in->ho->cand != cand)
+		return;   /* not a candidate, or one already dropped */
+	snprintf(why, sizeof why, "the new process (pid %d) did not stay ready "
+		 "through min-healthy: %s", (int)cand->pid, detail);
+	ho_rollback(in, why);
 }
 
 /* Starts the new process (prepared, or no prepare asked). */

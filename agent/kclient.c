@@ -26,6 +26,7 @@
 #include "keeper.h"
 #include "kproto.h"
 #include "log.h"
+#include "probe.h"
 #include "wire.h"
 
 #define KC_REPLY_TIMEOUT_MS 5000
@@ -536,6 +537,11 @@ static void kc_dispatch(agent *ag, const struct kmsg *h)
 {
 	switch (h->type) {
 	case K_EXITED:
+		if (probe_exec_exited(ag, h->id, (pid_t)h->a, (int)h->b)) {
+			kc_forget(ag, h->id);   /* a probe run's record: done */
+			kc_simple(ag, K_EXIT_ACK, h->id, h->a);
+			break;
+		}
 		if (!svc_child_exited(ag, h->id, (pid_t)h->a, (int)h->b, (uint64_t)h->c) &&
 		    !svc_find(ag, h->id))
 			kc_forget(ag, h->id);   /* no instance of ours: drop its record */
@@ -625,7 +631,11 @@ static void kc_adopt_one(agent *ag, const struct kmsg *h, const uint8_t *p,
 	    wire_decode(p, h->len, &m) < 0 ||
 	    m.type != RS_MSG_START) {
 		/* dead and reported, or nothing to rebuild it from */
-		if (h->id & HO_ID_BIT)
+		if (PROBE_ID_IS(h->id))
+			log_info("an exec probe's run (keeper record %llu) outlived "
+				 "the previous engine: killing it",
+				 (unsigned long long)h->id);
+		else if (h->id & HO_ID_BIT)
 			log_warnx("instance %llu: an update was in progress; "
 				  "stopping the new process, the old one serves on",
 				  (unsigned long long)(h->id & HO_ID_MASK));

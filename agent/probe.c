@@ -19,11 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "clock.h"
+#include "kcgroup.h"
 #include "log.h"
 #include "probesm.h"
 #include "probespec.h"
@@ -54,9 +57,12 @@ typedef struct probe_run {
 	const rs_probe *spec;     /* in->spec.probes[role] */
 	probesm        sm;
 	ev_timer       tick;      /* the initial delay, then every period */
-	ev_timer       tmo;       /* tcp: the probe's timeout */
+	ev_timer       tmo;       /* tcp, exec: the probe's timeout */
 	ev_io          io;        /* tcp: the connect's end */
 	int            fd;        /* tcp: -1 when none */
+	uint64_t       xkey;      /* exec: the keeper record of the run in
+				   * flight (PROBE_ID), 0 when none */
+	pid_t          xpid;      /* exec: its pid */
 	CURL          *easy;      /* http: the transfer in flight */
 	struct curl_slist *hdrs;
 	char           errbuf[CURL_ERROR_SIZE];
@@ -194,6 +200,14 @@ static void run_cancel(probe_run *pr)
 	pr->hdrs = NULL;
 	ev_io_stop(loop, &pr->io);
 	ev_timer_stop(loop, &pr->tmo);
+	if (pr->xkey) {
+		/* its whole cgroup (or group) dies; the keeper's K_EXITED
+		 * for it then finds no run (probe_exec_exited) and the
+		 * record is forgotten */
+		kc_kill(pr->in->ag, pr->xkey, SIGKILL);
+		pr->xkey = 0;
+		pr->xpid = 0;
+	}
 	if (pr->fd >= 0) {
 		close(pr->fd);
 		pr->fd = -1;
@@ -308,6 +322,8 @@ static void tcp_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	run_result(pr, err == 0, why);
 }
 
+/* A TCP connect or an exec run took longer than the probe's timeout:
+ * ended (an exec run killed whole) and counted a failure. */
 static void tcp_tmo_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	probe_run *pr = w->data;
@@ -382,6 +398,70 @@ static int tcp_start(probe_run *pr, bool *pass, char *why, size_t n)
 	return 0;
 }
 
+/* Starts one exec run through the keeper as a record of its own, in a
+ * cgroup of its own (LABEL.ID.pSEQ) when the agent uses cgroups: 0 (its
+ * end comes to probe_exec_exited or tcp_tmo_cb), or -errno. */
+static int exec_start(probe_run *pr)
+{
+	agent *ag = pr->in->ag;
+	char cgname[KCG_NAME_MAX] = "";
+	uint64_t seq, key;
+	pid_t pid = 0;
+	int r;
+
+	if (ag->keeper_fd < 0)
+		return -ENOTCONN;
+	ag->probe_seq = ag->probe_seq % HO_ID_MASK + 1;   /* never 0 */
+	seq = ag->probe_seq;
+	key = PROBE_ID(seq);
+	if (ag->cg_on)
+		snprintf(cgname, sizeof cgname, "%s.%llu.p%llu", pr->in->spec.label,
+			 (unsigned long long)svc_public_id(pr->in),
+			 (unsigned long long)seq);
+	r = svc_spawn_probe(pr->in, key, pr->spec->argv, pr->spec->argc, cgname, &pid);
+	if (r < 0) {
+		kc_forget(ag, key);   /* the record the keeper made for it */
+		return r;
+	}
+	pr->xkey = key;
+	pr->xpid = pid;
+	ev_timer_set(&pr->tmo, pr->spec->timeout_ms / 1000.0, 0.);
+	ev_timer_start(pr->in->ag->loop, &pr->tmo);
+	return 0;
+}
+
+bool probe_exec_exited(agent *ag, uint64_t key, pid_t pid, int wstatus)
+{
+	char why[160];
+	bool pass = false;
+
+	if (!PROBE_ID_IS(key))
+		return false;
+	for (inst *in = ag->insts; in; in = in->next)
+		for (int i = 0; i < RS_PROBE__NR; i++) {
+			probe_run *pr = in->probes[i];
+
+			if (!pr || pr->xkey != key || pr->xpid != pid)
+				continue;
+			if (WIFEXITED(wstatus)) {
+				pass = WEXITSTATUS(wstatus) == 0;
+				snprintf(why, sizeof why, "exit code %d", WEXITSTATUS(wstatus));
+			} else if (WIFSIGNALED(wstatus)) {
+				const char *nm = sigabbrev_np(WTERMSIG(wstatus));
+				snprintf(why, sizeof why, "killed by signal %d (%s)",
+					 WTERMSIG(wstatus), nm ? nm : "?");
+			} else {
+				snprintf(why, sizeof why, "wait status %#x", wstatus);
+			}
+			pr->xkey = 0;   /* over: nothing to kill */
+			pr->xpid = 0;
+			run_cancel(pr);
+			run_result(pr, pass, why);
+			return true;
+		}
+	return true;   /* a run cancelled or timed out: its record goes */
+}
+
 /* Runs one probe now. */
 static void run_probe(probe_run *pr)
 {
@@ -399,6 +479,8 @@ static void run_probe(probe_run *pr)
 			run_result(pr, pass, why);
 			return;
 		}
+	} else if (pr->spec->kind == RS_PK_EXEC) {
+		r = exec_start(pr);
 	} else {
 		r = -ENOTSUP;
 	}
@@ -464,9 +546,7 @@ static int probe_start_role(inst *in, rs_probe_role r)
 	probe_run *pr = in->probes[r];
 	const rs_probe *p = &in->spec.probes[r];
 
-	if (p->kind == RS_PK_NONE || p->kind == RS_PK_EXEC) {
-		/* none, or one this agent does not run (svc_start refuses
-		 * them; an adopted instance may have one) */
+	if (p->kind == RS_PK_NONE) {
 		if (pr)
 			run_step(pr, PS_EV_STOP, NULL);
 		return 0;
@@ -569,12 +649,7 @@ const char *probe_inst_why(const inst *in, rs_probe_role r)
 
 int probe_spec_supported(const rs_spec *s, char *err, size_t n)
 {
-	for (int i = 0; i < RS_PROBE__NR; i++)
-		if (s->probes[i].kind == RS_PK_EXEC) {
-			snprintf(err, n, "%s probe: exec probes are not run by this agent "
-				 "(rs %s) yet; use http or tcp",
-				 rs_probe_role_to_string((rs_probe_role)i), rs_version());
-			return -ENOTSUP;
-		}
+	/* every kind runs here (exec through the keeper) */
+	(void)s, (void)err, (void)n;
 	return 0;
 }

@@ -7,13 +7,21 @@
  * Nothing here blocks: a hanging probe ends at its timeout and delays no
  * restart and no other probe. What a result means is lib/probesm.h's
  * decision; what a verdict does is svc.c's (svc_probe_verdict).
- * Must not: run exec probes (the keeper will; refused for now), or
- * decide restarts.
+ * Exec probes: each run is a process the keeper starts (K_SPAWN under a
+ * record of its own, PROBE_ID, in a cgroup of its own LABEL.ID.pSEQ
+ * when the agent uses cgroups, else its own process group), as the
+ * service's user, in its cwd and environment; its output goes to the
+ * service's log. At the timeout the run is killed whole (K_KILL SIGKILL:
+ * its group and its cgroup) and counted a failure at once; its exit
+ * (K_EXITED) only lets the record go.
+ * Must not: fork (the keeper does), or decide restarts.
  */
 #ifndef RS_AGENT_PROBE_H
 #define RS_AGENT_PROBE_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "model.h"
 #include "prom.h"
@@ -43,9 +51,14 @@ bool probe_inst_ready(const struct inst *in);
 uint64_t probe_inst_failures(const struct inst *in, rs_probe_role r);
 /* Why its probe of role r failed last ("" if it never did). */
 const char *probe_inst_why(const struct inst *in, rs_probe_role r);
-/* Whether the agent can run this kind of probe in this role: exec probes
- * are refused with a message in err (the keeper will run them). */
+/* Whether the agent can run s's probes: 0 (every kind runs; kept for a
+ * kind a later version adds), or -ENOTSUP with a message in err. */
 int probe_spec_supported(const rs_spec *s, char *err, size_t n);
+/* The keeper's K_EXITED for record key: if key is an exec probe run's
+ * (PROBE_ID), its result (exit 0 passes; a code or a signal fails) goes
+ * to its probe, if that still waits for it, and true: the caller forgets
+ * the record. false: not a probe's. */
+bool probe_exec_exited(struct agent *ag, uint64_t key, pid_t pid, int wstatus);
 
 /* svc.c: the probe of role r of in changed its verdict (passed, or failed
  * `failures` times in a row, why says how the last one failed). */
