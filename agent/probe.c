@@ -6,7 +6,10 @@
  * when a socket is ready (sock_io_cb) or the time has come (hub_timer_cb);
  * curl_multi_socket_action does the rest; finished transfers are read in
  * hub_done. TCP: a non-blocking connect, an io watcher for its end and a
- * timer for its timeout. Each probe has one timer that fires after the
+ * timer for its timeout. Exec: a process the keeper starts (exec_start:
+ * K_SPAWN under a record of its own), its end the keeper's K_EXITED
+ * (probe_exec_exited), the same timeout timer as TCP's (which kills it
+ * whole). Each probe has one timer that fires after the
  * initial delay and then every period (lib/probesm.h decides whether a
  * probe runs, and what its result means).
  */
