@@ -5,8 +5,8 @@
 #    process and the child it started are gone (checked by pid, and its
 #    cgroup, LABEL.ID.pSEQ, is removed), counted as a failure, and its
 #    failures kill the service with "timeout after 500 ms" in the event;
-#  - an exec probe runs as the service's user (nobody) and its exit code
-#    is the verdict;
+#  - an exec probe runs as the service's user (nobody), its exit code is
+#    the verdict and its output goes to the service's log;
 #  - a hung HTTP probe (a server that accepts and never answers) delays
 #    neither a restart of another service of the same agent nor that
 #    service's own probe: both happen while the hung probe is pending;
@@ -121,7 +121,7 @@ services:
     ready_timeout: 30
     probes:
       readiness:
-        exec: [/bin/sh, -c, 'test "\$(id -u)" = 65534 && test -e $TMP/ok']
+        exec: [/bin/sh, -c, 'echo xuser-probe-says; test "\$(id -u)" = 65534 && test -e $TMP/ok']
         period: 0.2
         failures: 1
 EOF2
@@ -137,6 +137,9 @@ touch "$TMP/ok"
 running() { [ "$(inst state "$1")" = running ]; }
 wait_for 10 running xuser || fail "xuser is not ready once its probe (as nobody) passes"
 wait "$APPLY" || fail "apply: $(cat "$TMP/apply2.out")"
+# its output: the service's log
+grep -q "xuser-probe-says" "$TMP/$NODE/logs/xuser."*.log ||
+    fail "the probe's output is not in the service's log"
 rsctl down xuser >/dev/null
 echo "exec as the service's user: exit code decides"
 
