@@ -537,9 +537,14 @@ static void kc_dispatch(agent *ag, const struct kmsg *h)
 {
 	switch (h->type) {
 	case K_EXITED:
-		if (probe_exec_exited(ag, h->id, (pid_t)h->a, (int)h->b)) {
-			kc_forget(ag, h->id);   /* a probe run's record: done */
+		switch (probe_exec_exited(ag, h->id, (pid_t)h->a, (int)h->b)) {
+		case 2:
+			kc_forget(ag, h->id);   /* a killed probe run's record */
+			/* fall through */
+		case 1:
 			kc_simple(ag, K_EXIT_ACK, h->id, h->a);
+			return;
+		default:
 			break;
 		}
 		if (!svc_child_exited(ag, h->id, (pid_t)h->a, (int)h->b, (uint64_t)h->c) &&

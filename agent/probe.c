@@ -60,12 +60,13 @@ typedef struct probe_run {
 	const rs_probe *spec;     /* in->spec.probes[role] */
 	probesm        sm;
 	ev_timer       tick;      /* the initial delay, then every period */
+	bool           spread;    /* the tick's phase was drawn (tick_cb) */
 	ev_timer       tmo;       /* tcp, exec: the probe's timeout */
 	ev_io          io;        /* tcp: the connect's end */
 	int            fd;        /* tcp: -1 when none */
-	uint64_t       xkey;      /* exec: the keeper record of the run in
-				   * flight (PROBE_ID), 0 when none */
-	pid_t          xpid;      /* exec: its pid */
+	uint64_t       xkey;      /* exec: its keeper record (PROBE_ID), kept
+				   * across runs with its cgroup; 0: none */
+	pid_t          xpid;      /* exec: the run in flight, 0 when none */
 	CURL          *easy;      /* http: the transfer in flight */
 	struct curl_slist *hdrs;
 	char           errbuf[CURL_ERROR_SIZE];
@@ -203,10 +204,11 @@ static void run_cancel(probe_run *pr)
 	pr->hdrs = NULL;
 	ev_io_stop(loop, &pr->io);
 	ev_timer_stop(loop, &pr->tmo);
-	if (pr->xkey) {
+	if (pr->xpid) {
 		/* its whole cgroup (or group) dies; the keeper's K_EXITED
 		 * for it then finds no run (probe_exec_exited) and the
-		 * record is forgotten */
+		 * record, and its killed cgroup, go; the next run gets a
+		 * record of its own */
 		kc_kill(pr->in->ag, pr->xkey, SIGKILL);
 		pr->xkey = 0;
 		pr->xpid = 0;
@@ -401,45 +403,63 @@ static int tcp_start(probe_run *pr, bool *pass, char *why, size_t n)
 	return 0;
 }
 
-/* Starts one exec run through the keeper as a record of its own, in a
- * cgroup of its own (LABEL.ID.pSEQ) when the agent uses cgroups: 0 (its
- * end comes to probe_exec_exited or tcp_tmo_cb), or -errno. */
+/* Lets the probe's keeper record go: a run in flight is killed (its
+ * K_EXITED then forgets it), an idle record is forgotten (its cgroup
+ * removed). */
+static void exec_release(probe_run *pr)
+{
+	if (pr->xpid)
+		run_cancel(pr);
+	if (pr->xkey)
+		kc_forget(pr->in->ag, pr->xkey);
+	pr->xkey = 0;
+}
+
+/* Starts one exec run through the keeper under the probe's own record
+ * (made at its first run, or after a run was killed), in the record's
+ * cgroup (LABEL.ID.pSEQ) when the agent uses cgroups: the keeper makes
+ * it at the first spawn and keeps it across runs, so a run costs no
+ * mkdir/rmdir (each takes the kernel's cgroup locks, and a restart's
+ * spawn waits for them). 0 (its end comes to probe_exec_exited or
+ * tcp_tmo_cb), or -errno. */
 static int exec_start(probe_run *pr)
 {
 	agent *ag = pr->in->ag;
 	char cgname[KCG_NAME_MAX] = "";
-	uint64_t seq, key;
+	uint64_t seq;
 	pid_t pid = 0;
 	int r;
 
 	if (ag->keeper_fd < 0)
 		return -ENOTCONN;
-	ag->probe_seq = ag->probe_seq % HO_ID_MASK + 1;   /* never 0 */
-	seq = ag->probe_seq;
-	key = PROBE_ID(seq);
+	if (!pr->xkey) {
+		ag->probe_seq = ag->probe_seq % HO_ID_MASK + 1;   /* never 0 */
+		pr->xkey = PROBE_ID(ag->probe_seq);
+	}
+	seq = pr->xkey & HO_ID_MASK;
 	if (ag->cg_on)
 		snprintf(cgname, sizeof cgname, "%s.%llu.p%llu", pr->in->spec.label,
 			 (unsigned long long)svc_public_id(pr->in),
 			 (unsigned long long)seq);
-	r = svc_spawn_probe(pr->in, key, pr->spec->argv, pr->spec->argc, cgname, &pid);
+	r = svc_spawn_probe(pr->in, pr->xkey, pr->spec->argv, pr->spec->argc,
+			    cgname, &pid);
 	if (r < 0) {
-		kc_forget(ag, key);   /* the record the keeper made for it */
+		exec_release(pr);   /* the record the keeper made for it */
 		return r;
 	}
-	pr->xkey = key;
 	pr->xpid = pid;
 	ev_timer_set(&pr->tmo, pr->spec->timeout_ms / 1000.0, 0.);
 	ev_timer_start(pr->in->ag->loop, &pr->tmo);
 	return 0;
 }
 
-bool probe_exec_exited(agent *ag, uint64_t key, pid_t pid, int wstatus)
+int probe_exec_exited(agent *ag, uint64_t key, pid_t pid, int wstatus)
 {
 	char why[160];
 	bool pass = false;
 
 	if (!PROBE_ID_IS(key))
-		return false;
+		return 0;
 	for (inst *in = ag->insts; in; in = in->next)
 		for (int i = 0; i < RS_PROBE__NR; i++) {
 			probe_run *pr = in->probes[i];
@@ -456,13 +476,12 @@ bool probe_exec_exited(agent *ag, uint64_t key, pid_t pid, int wstatus)
 			} else {
 				snprintf(why, sizeof why, "wait status %#x", wstatus);
 			}
-			pr->xkey = 0;   /* over: nothing to kill */
-			pr->xpid = 0;
+			pr->xpid = 0;   /* over: nothing to kill; the record stays */
 			run_cancel(pr);
 			run_result(pr, pass, why);
-			return true;
+			return 1;
 		}
-	return true;   /* a run cancelled or timed out: its record goes */
+	return 2;   /* a run killed (timeout, stop) or a probe gone: its record goes */
 }
 
 /* Runs one probe now. */
@@ -493,9 +512,38 @@ static void run_probe(probe_run *pr)
 	}
 }
 
+/* A number in [0, 1) from a per-engine xorshift (no libc state). */
+static double spread_draw(void)
+{
+	static uint64_t x;
+
+	if (!x)
+		x = clock_mono_ns() | 1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return (double)(x >> 11) / 9007199254740992.0;   /* 2^53 */
+}
+
+/* The initial delay ended, or a period. The first probe runs at once
+ * (a readiness or startup verdict is not delayed); the second comes a
+ * random part of the period later, then every period: probes of
+ * services started together (an apply, an agent's start) do not all
+ * fire in the same instant, every period, in a burst that a restart
+ * would wait behind (docs/bench.md). */
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	run_step(w->data, PS_EV_DUE, NULL);
+	probe_run *pr = w->data;
+
+	if (!pr->spread) {
+		double p = pr->spec->period_ms / 1000.0;
+
+		pr->spread = true;
+		ev_timer_stop(loop, &pr->tick);
+		ev_timer_set(&pr->tick, p * (0.05 + 0.95 * spread_draw()), p);
+		ev_timer_start(loop, &pr->tick);
+	}
+	run_step(pr, PS_EV_DUE, NULL);
 }
 
 /* Moves pr's state machine and carries out what it decided. */
@@ -510,7 +558,10 @@ static void run_step(probe_run *pr, probesm_event ev, const char *why)
 		run_cancel(pr);
 		ev_timer_stop(loop, &pr->tick);
 	}
+	if (ev == PS_EV_STOP)
+		exec_release(pr);   /* no process to probe: its record goes */
 	if (fx & PS_FX_ARM_DELAY) {
+		pr->spread = false;
 		ev_timer_stop(loop, &pr->tick);
 		ev_timer_set(&pr->tick, pr->spec->initial_delay_ms / 1000.0,
 			     pr->spec->period_ms / 1000.0);
@@ -623,6 +674,7 @@ void probe_inst_free(inst *in)
 		if (!pr)
 			continue;
 		run_cancel(pr);
+		exec_release(pr);
 		ev_timer_stop(in->ag->loop, &pr->tick);
 		free(pr);
 		in->probes[i] = NULL;

@@ -22,7 +22,10 @@ p90, the probes done in the window (rs_probe_duration_seconds_count) and
 failures; then on/off ratios. --json OUT writes it all.
 
 Usage: bench/probes_load.py [--n 1000] [--period 1] [--window 20]
-                            [--rounds 30] [--settle 5] [--json OUT]
+                            [--rounds 30] [--settle 5] [--kind http|exec]
+                            [--json OUT]
+--kind exec: the probes run /bin/true through the agent's keeper (a
+spawn each, in a cgroup of its own where the host has them).
 RS_BUILD selects the build (default build-bench, a Release build).
 """
 import argparse
@@ -65,7 +68,7 @@ def metrics(ep):
     return out
 
 
-def manifest(path, n, node, svc, port, period, probes, stamp):
+def manifest(path, n, node, svc, port, period, probes, stamp, kind="http"):
     with open(path, "w") as f:
         f.write("services:\n")
         f.write(f"  - label: bench\n    node: {node}\n"
@@ -75,7 +78,10 @@ def manifest(path, n, node, svc, port, period, probes, stamp):
         for i in range(n):
             f.write(f"  - label: p{i:04d}\n    node: {node}\n"
                     f"    command: [{svc}, --name, p{i:04d}]\n")
-            if probes:
+            if probes and kind == "exec":
+                f.write("    probes:\n      liveness: {exec: [/bin/true], "
+                        "period: %s, timeout: 1, failures: 3}\n" % period)
+            elif probes:
                 f.write("    probes:\n      liveness: {http: 'http://127.0.0.1:%d/', "
                         "period: %s, timeout: 1, failures: 3}\n" % (port, period))
 
@@ -113,6 +119,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--settle", type=float, default=5.0)
     ap.add_argument("--gap", type=float, default=0.2)
+    ap.add_argument("--kind", choices=["http", "exec"], default="http",
+                    help="exec: each probe runs /bin/true through the keeper")
     ap.add_argument("--json")
     a = ap.parse_args()
     common.set_subreaper()
@@ -129,7 +137,7 @@ def main():
         aep = "127.0.0.1:%d" % so.getsockname()[1]
     cl = common.Cluster(tmp, node=node, agent_args=["--metrics", aep]).start()
     st = Stamps(os.path.join(tmp, "stamp"))
-    result = {"n": a.n, "period_s": a.period, "window_s": a.window, "rounds": a.rounds,
+    result = {"n": a.n, "kind": a.kind, "period_s": a.period, "window_s": a.window, "rounds": a.rounds,
               "server": "one bench/httpok (epoll) behind all probes", "phases": {}}
     with open("/proc/loadavg") as f:
         result["loadavg_start"] = " ".join(f.read().split()[:3])
@@ -139,7 +147,7 @@ def main():
         kpid = keeper_pid(os.path.join(tmp, "rs", "agent"))
         bpid = None   # bench's live pid
         for phase, probes in (("off", False), ("on", True), ("off2", False)):
-            manifest(mf, a.n, node, svc, port, a.period, probes, st.path)
+            manifest(mf, a.n, node, svc, port, a.period, probes, st.path, a.kind)
             t = time.monotonic()
             cl.ctl("apply", mf, "--timeout", "600", timeout=700)
             deadline = time.monotonic() + 600

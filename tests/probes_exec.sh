@@ -78,9 +78,10 @@ rsctl apply "$TMP/hang.yaml" >"$TMP/apply1.out" 2>&1 || fail "apply: $(cat "$TMP
 two_runs() { [ "$(wc -l <"$TMP/hang.pids")" -ge 4 ]; }
 wait_for 10 two_runs || fail "the exec probe did not run twice"
 pid1=$(sed -n 1p "$TMP/hang.pids") kid1=$(sed -n 2p "$TMP/hang.pids")
-# the first run was killed at 0.5 s, long before the second began (1 s)
-gone "$pid1" || fail "the hung probe's process $pid1 outlived its timeout"
-gone "$kid1" || fail "the hung probe's child $kid1 outlived its timeout"
+# the first run was killed at 0.5 s; the second began after that (a
+# probe in flight runs no other), at least 0.05 s into the period
+wait_for 2 gone "$pid1" || fail "the hung probe's process $pid1 outlived its timeout"
+wait_for 2 gone "$kid1" || fail "the hung probe's child $kid1 outlived its timeout"
 # a run in flight is in a cgroup of its own (LABEL.ID.pSEQ); killed at
 # its timeout, the cgroup goes too
 runcg() { sed -n 's|^0::/||p' "/proc/$1/cgroup" 2>/dev/null; }
@@ -97,9 +98,9 @@ wait_for 5 in_flight || fail "no probe run seen in a cgroup rs.$NODE/xhang.ID.pS
 wait_for 2 gone "$RUNPID" || fail "probe run $RUNPID outlived its timeout (0.5 s)"
 wait_for 2 test ! -d "$CGMNT/$RUNCG" || fail "the probe's cgroup $RUNCG is still there"
 echo "a run in flight was in $RUNCG; killed and removed at its timeout"
-has_event probe "liveness probe failed 2 times in a row: timeout after 500 ms" xhang ||
+wait_for 10 has_event probe "liveness probe failed 2 times in a row: timeout after 500 ms" xhang ||
     fail "no probe event with 'timeout after 500 ms': $(rsctl events xhang)"
-has_event exited "killed: liveness probe failed" xhang || fail "the service was not killed by its probe"
+wait_for 10 has_event exited "killed: liveness probe failed" xhang || fail "the service was not killed by its probe"
 f=$(metric rs_probe_failures_total 'label="xhang",probe="liveness"')
 [ -n "$f" ] && [ "${f%.*}" -ge 2 ] || fail "rs_probe_failures_total is '$f', not >= 2"
 rsctl down xhang >/dev/null
@@ -123,6 +124,7 @@ services:
       readiness:
         exec: [/bin/sh, -c, 'echo xuser-probe-says; test "\$(id -u)" = 65534 && test -e $TMP/ok']
         period: 0.2
+        timeout: 10
         failures: 1
 EOF2
 rsctl apply "$TMP/user.yaml" >"$TMP/apply2.out" 2>&1 &
@@ -140,8 +142,18 @@ wait "$APPLY" || fail "apply: $(cat "$TMP/apply2.out")"
 # its output: the service's log
 grep -q "xuser-probe-says" "$TMP/$NODE/logs/xuser."*.log ||
     fail "the probe's output is not in the service's log"
+# runs that end by themselves reuse their probe's cgroup (no mkdir and
+# rmdir per run): one, the same across runs; gone with the service
+pcgs() { ls -d "$SUB"/xuser.*.p* 2>/dev/null; }
+cg1=$(pcgs)
+[ "$(wc -l <<<"$cg1")" = 1 ] || fail "xuser's probe has cgroups '$cg1', want one"
+more_runs() { [ "$(grep -c xuser-probe-says "$TMP/$NODE/logs/xuser."*.log)" -ge "$1" ]; }
+n=$(grep -c xuser-probe-says "$TMP/$NODE/logs/xuser."*.log)
+wait_for 5 more_runs $((n + 3)) || fail "xuser's probe stopped running"
+[ "$(pcgs)" = "$cg1" ] || fail "xuser's probe cgroup changed from $cg1 to '$(pcgs)'"
 rsctl down xuser >/dev/null
-echo "exec as the service's user: exit code decides"
+wait_for 3 test ! -d "$cg1" || fail "xuser's probe cgroup $cg1 outlived its down"
+echo "exec as the service's user: exit code decides; its cgroup reused, removed at down"
 
 # ---- a hung HTTP probe delays no restart and no other probe ------------
 hport=$(free_port)
@@ -150,7 +162,7 @@ bg python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); c = []
 while True: c.append(s.accept()[0]); open(sys.argv[2], "a").write("x\n")' "$hport" "$TMP/hung.acc"
-wait_for 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$hport" || fail "the hung server does not listen"
+wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$hport" || fail "the hung server does not listen"
 rm -f "$TMP/hung.acc"
 rsctl up hung --node $NODE --liveness "http://127.0.0.1:$hport/" --probe-period 1 \
     --probe-timeout 20 --probe-failures 1 -- sleep 1000 >/dev/null || fail "up hung"
@@ -195,7 +207,7 @@ srv.serve_forever()
 EOF2
 rsctl up act --node $NODE --cwd "$TMP/www" --listen "http=tcp:127.0.0.1:$lport" \
     --readiness "http://127.0.0.1:$lport/" --liveness "http://127.0.0.1:$lport/" \
-    --probe-period 0.3 --probe-timeout 0.3 --probe-failures 2 \
+    --probe-period 1 --probe-timeout 2 --probe-failures 2 --probe-delay 3 \
     -- python3 "$TMP/act.py" >"$TMP/up.act" 2>&1 || fail "up act: $(cat "$TMP/up.act")"
 apid=$(inst pid act)
 serves "$lport" || fail "act does not serve on the held socket"
@@ -203,9 +215,9 @@ serves "$lport" || fail "act does not serve on the held socket"
 # http probe gets no answer: killed, restarted, serving on the same socket
 kill -STOP "$apid"
 new_apid() { local p; p=$(inst pid act); [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$apid" ]; }
-wait_for 15 new_apid || fail "frozen act behind its held socket was not restarted"
-wait_for 10 serves "$lport" || fail "the new act does not serve on the held socket"
-wait_for 10 running act || fail "act is not ready again"
+wait_for 30 new_apid || fail "frozen act behind its held socket was not restarted"
+wait_for 30 serves "$lport" || fail "the new act does not serve on the held socket"
+wait_for 30 running act || fail "act is not ready again"
 rsctl down act >/dev/null
 echo "probe through a held socket: ok"
 
