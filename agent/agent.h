@@ -240,13 +240,14 @@ bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
 int svc_adopt(agent *ag, const rs_start *st, pid_t pid, uint64_t ticks,
 	      uint64_t started_wall, uint32_t restarts, int notify_fd);
 void svc_fill_info(const inst *in, rs_iinfo *out);
-/* Starts one run of an exec probe of in through the keeper as keeper
- * record key: argv[argc] as the service's user, in its cwd and env, its
- * output appended to the service's log, in cgroup cgname ("" or NULL:
- * none; its process group only). The pid, or -errno (a user that does not
- * resolve, an exec that fails, a keeper that cannot be reached). */
+/* Asks the keeper to start one run of an exec probe of in as keeper
+ * record key, without waiting: argv[argc] as the service's user, in its
+ * cwd and env, its output appended to the service's log, in cgroup
+ * cgname ("" or NULL: none; its process group only). The keeper's
+ * K_SPAWNED (pid or -errno) comes to probe_exec_spawned. 0, or -errno (a
+ * user that does not resolve, a keeper that cannot be reached). */
 int svc_spawn_probe(inst *in, uint64_t key, char **argv, size_t argc,
-		    const char *cgname, pid_t *pid);
+		    const char *cgname);
 void svc_free(inst *in);
 
 /* handover.c: live update (rsctl update) of one instance */
@@ -314,6 +315,10 @@ int kc_attach(agent *ag);
  * for its pid. fdsrc: the instance whose listening/stored fds it gets (0:
  * its own). uid: run as this uid, gid and sp's groups; NULL: as the
  * keeper. 0, -EPROTO (the keeper is of an older build) or -errno. */
+/* Sends a K_SPAWN without waiting for its K_SPAWNED (an exec probe's run:
+ * probe_exec_spawned takes the answer). 0 or -errno. */
+int kc_spawn_async(agent *ag, uint64_t id, const struct kproto_spawn *sp,
+		   const uid_t *uid, gid_t gid);
 int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 	     const struct kproto_spawn *sp, const uid_t *uid, gid_t gid,
 	     pid_t *pid, uint64_t *ticks);

@@ -525,6 +525,25 @@ int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 	return 0;
 }
 
+int kc_spawn_async(agent *ag, uint64_t id, const struct kproto_spawn *sp,
+		   const uid_t *uid, gid_t gid)
+{
+	struct kmsg h = { .type = K_SPAWN, .id = id,
+			  .a = uid ? (int64_t)*uid + 1 : 0,
+			  .b = uid ? (int64_t)gid : 0 };
+	size_t len;
+	int r;
+
+	if (ag->keeper_proto < KEEPER_PROTO_MIN || ag->keeper_proto > KEEPER_PROTO)
+		return -EPROTO;
+	r = kproto_spawn_pack_for(sp, (int)ag->keeper_proto, ag->kbuf,
+				  KEEPER_MSG_MAX - sizeof h, &len);
+	if (r < 0)
+		return r;
+	h.len = (uint32_t)len;
+	return kmsg_send(ag->keeper_fd, &h, ag->kbuf, -1);
+}
+
 int kc_sync(agent *ag)
 {
 	struct kmsg h = { .type = K_SYNC };
@@ -553,6 +572,8 @@ static void kc_dispatch(agent *ag, const struct kmsg *h)
 		kc_simple(ag, K_EXIT_ACK, h->id, h->a);
 		break;
 	case K_SPAWNED:
+		if (probe_exec_spawned(ag, h->id, h->a))
+			break;   /* an exec probe's run (kc_spawn_async) */
 		/* an answer that came after kc_spawn gave up: that process runs
 		 * untracked, end it */
 		if (h->a > 0) {
@@ -570,18 +591,23 @@ static void kc_dispatch(agent *ag, const struct kmsg *h)
 	}
 }
 
-static void kq_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+/* Handles what kc_await queued, in order. */
+static void kq_drain(agent *ag)
 {
-	agent *ag = w->data;
 	/* handling may queue more (a restart's spawn waits for its answer):
 	 * take one at a time from the front */
-	ev_idle_stop(loop, w);
+	ev_idle_stop(ag->loop, &ag->kq_idle);
 	while (ag->kq_len) {
 		struct kmsg m = ag->kq[0];
 
 		memmove(ag->kq, ag->kq + 1, --ag->kq_len * sizeof *ag->kq);
 		kc_dispatch(ag, &m);
 	}
+}
+
+static void kq_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	kq_drain(w->data);
 }
 
 static void kc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -601,6 +627,9 @@ static void kc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			       r == 0 ? "connection closed" : strerror(-r));
 		if (fd >= 0)
 			close(fd);
+		/* in the keeper's order: what a wait for an answer queued
+		 * first (a probe's K_SPAWNED before its K_EXITED) */
+		kq_drain(ag);
 		kc_dispatch(ag, &h);
 	}
 }

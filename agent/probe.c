@@ -66,7 +66,8 @@ typedef struct probe_run {
 	int            fd;        /* tcp: -1 when none */
 	uint64_t       xkey;      /* exec: its keeper record (PROBE_ID), kept
 				   * across runs with its cgroup; 0: none */
-	pid_t          xpid;      /* exec: the run in flight, 0 when none */
+	pid_t          xpid;      /* exec: the run in flight, -1 while its
+				   * K_SPAWNED is awaited, 0 when none */
 	CURL          *easy;      /* http: the transfer in flight */
 	struct curl_slist *hdrs;
 	char           errbuf[CURL_ERROR_SIZE];
@@ -427,7 +428,6 @@ static int exec_start(probe_run *pr)
 	agent *ag = pr->in->ag;
 	char cgname[KCG_NAME_MAX] = "";
 	uint64_t seq;
-	pid_t pid = 0;
 	int r;
 
 	if (ag->keeper_fd < 0)
@@ -442,15 +442,52 @@ static int exec_start(probe_run *pr)
 			 (unsigned long long)svc_public_id(pr->in),
 			 (unsigned long long)seq);
 	r = svc_spawn_probe(pr->in, pr->xkey, pr->spec->argv, pr->spec->argc,
-			    cgname, &pid);
+			    cgname);
 	if (r < 0) {
-		exec_release(pr);   /* the record the keeper made for it */
+		exec_release(pr);
 		return r;
 	}
-	pr->xpid = pid;
+	pr->xpid = -1;   /* its pid comes in K_SPAWNED */
 	ev_timer_set(&pr->tmo, pr->spec->timeout_ms / 1000.0, 0.);
 	ev_timer_start(pr->in->ag->loop, &pr->tmo);
 	return 0;
+}
+
+/* The probe whose run in flight is keeper record key, or NULL. */
+static probe_run *exec_find(agent *ag, uint64_t key)
+{
+	for (inst *in = ag->insts; in; in = in->next)
+		for (int i = 0; i < RS_PROBE__NR; i++)
+			if (in->probes[i] && in->probes[i]->xkey == key &&
+			    in->probes[i]->xpid)
+				return in->probes[i];
+	return NULL;
+}
+
+bool probe_exec_spawned(agent *ag, uint64_t key, int64_t pid_or_err)
+{
+	probe_run *pr;
+	char why[160];
+
+	if (!PROBE_ID_IS(key))
+		return false;
+	pr = exec_find(ag, key);
+	if (pr && pr->xpid == -1 && pid_or_err > 0) {
+		pr->xpid = (pid_t)pid_or_err;
+	} else if (pr && pr->xpid == -1) {
+		snprintf(why, sizeof why, "cannot start the probe: %s",
+			 strerror((int)-pid_or_err));
+		pr->xpid = 0;
+		exec_release(pr);   /* the record the keeper made for it */
+		run_cancel(pr);
+		run_result(pr, false, why);
+	} else if (pid_or_err > 0) {
+		/* its run was cancelled meanwhile (a K_KILL followed the
+		 * spawn, so it dies): its K_EXITED lets the record go */
+	} else {
+		kc_forget(ag, key);   /* nothing started: the record goes */
+	}
+	return true;
 }
 
 int probe_exec_exited(agent *ag, uint64_t key, pid_t pid, int wstatus)

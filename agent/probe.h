@@ -61,6 +61,12 @@ int probe_spec_supported(const rs_spec *s, char *err, size_t n);
  * run. 2: a run killed (timeout, stop) or a probe gone: the caller
  * forgets the record. */
 int probe_exec_exited(struct agent *ag, uint64_t key, pid_t pid, int wstatus);
+/* The keeper's K_SPAWNED for record key (kc_spawn_async): false if key is
+ * not an exec probe's. The run's pid, or its failure to start (a probe
+ * failure, "cannot start the probe: ..."); for a run cancelled meanwhile
+ * nothing (its K_EXITED follows) or, if it did not start, the record
+ * goes. */
+bool probe_exec_spawned(struct agent *ag, uint64_t key, int64_t pid_or_err);
 
 /* svc.c: the probe of role r of in changed its verdict (passed, or failed
  * `failures` times in a row, why says how the last one failed). */

@@ -280,12 +280,11 @@ static int svc_spawn(inst *in)
 }
 
 int svc_spawn_probe(inst *in, uint64_t key, char **argv, size_t argc,
-		    const char *cgname, pid_t *pid)
+		    const char *cgname)
 {
 	char logpath[PATH_MAX];
 	struct kproto_spawn sp;
 	struct svc_user u;
-	uint64_t ticks = 0;
 	char **env;
 	int r;
 
@@ -311,8 +310,9 @@ int svc_spawn_probe(inst *in, uint64_t key, char **argv, size_t argc,
 		sp.ngroups = (uint32_t)u.ngroups;
 		memcpy(sp.groups, u.groups, (size_t)u.ngroups * sizeof *u.groups);
 	}
-	r = kc_spawn(in->ag, key, 0, 0, &sp, u.set ? &u.uid : NULL, u.gid, pid,
-		     &ticks);
+	/* no wait for the keeper's answer: the engine's loop (a restart,
+	 * another probe) never waits for a probe's fork and exec */
+	r = kc_spawn_async(in->ag, key, &sp, u.set ? &u.uid : NULL, u.gid);
 	env_free(env);
 	return r;
 }
