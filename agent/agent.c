@@ -689,6 +689,8 @@ int agent_init(agent *ag, struct ev_loop *loop)
 	/* handover ids (and their notify socket names) differ from those of
 	 * a previous engine whose update's sockets may still exist */
 	ag->ho_seq = ag->session & ((1ull << (63 - HO_ID_SEQ_SHIFT)) - 1);
+	/* so are exec probe runs' (their cgroups' names) */
+	ag->probe_seq = (ag->session >> 24) & HO_ID_MASK;
 	/* the probes' libcurl first: adopted services are probed at once */
 	r = probe_hub_init(ag);
 	if (r < 0) {

@@ -51,6 +51,11 @@ typedef struct handover handover;
 #define HO_ID_BIT (1ull << 63)
 #define HO_ID_SEQ_SHIFT 40         /* bits 40-62: which handover */
 #define HO_ID_MASK ((1ull << HO_ID_SEQ_SHIFT) - 1)   /* rsd's instance id */
+/* An exec probe's run is a keeper record of its own (its process, its
+ * cgroup): HO_ID_BIT with handover sequence 0 (a handover's is never 0)
+ * and a per-engine run number in the low bits (probe.c). */
+#define PROBE_ID(seq) (HO_ID_BIT | ((seq) & HO_ID_MASK))
+#define PROBE_ID_IS(id) (((id) & ~HO_ID_MASK) == HO_ID_BIT)
 
 typedef struct inst {
 	struct inst   *next;
@@ -146,6 +151,7 @@ struct agent {
 	net_curve       curve;        /* this node's key, rsd's pinned key */
 	char            refused[256]; /* rsd's last refusal, logged once */
 	uint64_t        ho_seq;       /* handovers started (candidate ids) */
+	uint64_t        probe_seq;    /* exec probe runs started (PROBE_ID) */
 	uint64_t        seq;          /* last envelope seq sent */
 	uint64_t        hello_seq;    /* seq of the last Hello sent */
 	uint64_t        event_seq;    /* seq of the last event kept (each
@@ -234,6 +240,14 @@ bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
 int svc_adopt(agent *ag, const rs_start *st, pid_t pid, uint64_t ticks,
 	      uint64_t started_wall, uint32_t restarts, int notify_fd);
 void svc_fill_info(const inst *in, rs_iinfo *out);
+/* Asks the keeper to start one run of an exec probe of in as keeper
+ * record key, without waiting: argv[argc] as the service's user, in its
+ * cwd and env, its output appended to the service's log, in cgroup
+ * cgname ("" or NULL: none; its process group only). The keeper's
+ * K_SPAWNED (pid or -errno) comes to probe_exec_spawned. 0, or -errno (a
+ * user that does not resolve, a keeper that cannot be reached). */
+int svc_spawn_probe(inst *in, uint64_t key, char **argv, size_t argc,
+		    const char *cgname);
 void svc_free(inst *in);
 
 /* handover.c: live update (rsctl update) of one instance */
@@ -245,6 +259,9 @@ void ho_prepared(inst *in);
 void ho_cand_moved(inst *cand, rs_istate from);
 /* The old instance's process died during its update. */
 void ho_primary_exited(inst *in);
+/* A candidate's readiness probe failed after it was ready, within
+ * min-healthy: the update rolls back (detail: the probe's words). */
+void ho_cand_unready(inst *cand, const char *detail);
 void ho_free(inst *in);
 /* The instance as rsd knows it: an update's new process is its old one's. */
 uint64_t svc_public_id(const inst *in);
@@ -298,6 +315,10 @@ int kc_attach(agent *ag);
  * for its pid. fdsrc: the instance whose listening/stored fds it gets (0:
  * its own). uid: run as this uid, gid and sp's groups; NULL: as the
  * keeper. 0, -EPROTO (the keeper is of an older build) or -errno. */
+/* Sends a K_SPAWN without waiting for its K_SPAWNED (an exec probe's run:
+ * probe_exec_spawned takes the answer). 0 or -errno. */
+int kc_spawn_async(agent *ag, uint64_t id, const struct kproto_spawn *sp,
+		   const uid_t *uid, gid_t gid);
 int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 	     const struct kproto_spawn *sp, const uid_t *uid, gid_t gid,
 	     pid_t *pid, uint64_t *ticks);

@@ -27,6 +27,7 @@
 #include "agent.h"
 #include "probe.h"
 #include "clock.h"
+#include "hogate.h"
 #include "log.h"
 
 struct handover {
@@ -37,6 +38,7 @@ struct handover {
 	ev_timer  prep_t;          /* maxtime */
 	ev_timer  healthy_t;       /* min-healthy after the new one is ready */
 	bool      preparing;
+	hogate    gate;            /* lib/hogate.h: commit or roll back */
 };
 
 static void ho_end(inst *in)
@@ -160,17 +162,56 @@ static void ho_commit(inst *in)
 	cand_drop(cand);
 }
 
+/* Moves in's update gate (lib/hogate.h) and carries out what it
+ * decided: arm min-healthy, commit, or roll back with why. An event the
+ * gate does not take (a late timer, a second ready) does nothing. */
+static void ho_gate(inst *in, hogate_event ev, const char *why)
+{
+	handover *ho = in->ho;
+	unsigned fx;
+
+	if (!ho || hogate_step(&ho->gate, ev, &fx) < 0)
+		return;
+	if (fx & HG_FX_ARM) {
+		/* (0: fires on the next loop turn, outside this step) */
+		ev_timer_set(&ho->healthy_t, ho->min_healthy_ms / 1000.0, 0.);
+		ev_timer_start(in->ag->loop, &ho->healthy_t);
+	}
+	if (fx & HG_FX_COMMIT)
+		ho_commit(in);
+	if (fx & HG_FX_ROLLBACK)
+		ho_rollback(in, why);
+}
+
+/* min-healthy has passed since the new process was ready: what holds now
+ * is the gate's event (both still running and the new one still ready:
+ * DUE, the commit) */
 static void healthy_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	inst *in = w->data;
+	inst *cand = in->ho ? in->ho->cand : NULL;
 
-	if (in->ho && in->ho->cand && in->ho->cand->rp.state == RS_IS_RUNNING &&
-	    in->ho->cand->pid > 0 && in->rp.state == RS_IS_RUNNING && in->pid > 0)
-		ho_commit(in);
-	else if (in->ho)
-		ho_rollback(in, in->rp.state != RS_IS_RUNNING ?
-			    "the old instance is no longer running" :
-			    "the new process is no longer running");
+	if (in->rp.state != RS_IS_RUNNING || in->pid <= 0)
+		ho_gate(in, HG_EV_OLD_GONE, "the old instance is no longer running");
+	else if (!cand || cand->rp.state != RS_IS_RUNNING || cand->pid <= 0)
+		ho_gate(in, HG_EV_NEW_GONE, "the new process is no longer running");
+	else if (cand->unready || !probe_inst_ready(cand))
+		ho_gate(in, HG_EV_UNREADY, "the new process is not ready at the end of "
+			"min-healthy (its readiness probe)");
+	else
+		ho_gate(in, HG_EV_DUE, NULL);
+}
+
+void ho_cand_unready(inst *cand, const char *detail)
+{
+	inst *in = cand->primary;
+	char why[320];
+
+	if (!in || !in->ho || in->ho->cand != cand)
+		return;   /* not a candidate, or one already dropped */
+	snprintf(why, sizeof why, "the new process (pid %d) did not stay ready "
+		 "through min-healthy: %s", (int)cand->pid, detail);
+	ho_gate(in, HG_EV_UNREADY, why);
 }
 
 /* Starts the new process (prepared, or no prepare asked). */
@@ -197,6 +238,7 @@ static void ho_start(inst *in)
 	cand->primary = in;
 	cand->generation = ho->next.generation;
 	ho->cand = cand;
+	hogate_init(&ho->gate);
 	if (notify_open(cand, -1) < 0) {
 		ho->cand = NULL;
 		cand->forget = true;
@@ -299,10 +341,8 @@ void ho_cand_moved(inst *cand, rs_istate from)
 		return;   /* a dropped candidate going down: nothing to decide */
 	switch (cand->rp.state) {
 	case RS_IS_RUNNING:
-		/* ready: commit after min-healthy */
-		/* (0: fires on the next loop turn, outside this step) */
-		ev_timer_set(&ho->healthy_t, ho->min_healthy_ms / 1000.0, 0.);
-		ev_timer_start(in->ag->loop, &ho->healthy_t);
+		/* ready (its probes too): commit after min-healthy */
+		ho_gate(in, HG_EV_READY, NULL);
 		break;
 	case RS_IS_STARTING:
 	case RS_IS_PENDING:
@@ -327,15 +367,18 @@ void ho_cand_moved(inst *cand, rs_istate from)
 			snprintf(why, sizeof why, "the new process failed (%s, %s)",
 				 rs_istate_to_string(cand->rp.state),
 				 rs_exit_reason_to_string(cand->rp.exit.reason));
-		ho_rollback(in, why);
+		ho_gate(in, HG_EV_NEW_GONE, why);
 		break;
 	}
 }
 
 void ho_primary_exited(inst *in)
 {
-	if (in->ho)
+	/* before the new process started (prepare): nothing to gate */
+	if (in->ho && !in->ho->cand)
 		ho_rollback(in, "the old process died during the update");
+	else
+		ho_gate(in, HG_EV_OLD_GONE, "the old process died during the update");
 }
 
 void ho_free(inst *in)

@@ -26,6 +26,7 @@
 #include "keeper.h"
 #include "kproto.h"
 #include "log.h"
+#include "probe.h"
 #include "wire.h"
 
 #define KC_REPLY_TIMEOUT_MS 5000
@@ -524,6 +525,25 @@ int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 	return 0;
 }
 
+int kc_spawn_async(agent *ag, uint64_t id, const struct kproto_spawn *sp,
+		   const uid_t *uid, gid_t gid)
+{
+	struct kmsg h = { .type = K_SPAWN, .id = id,
+			  .a = uid ? (int64_t)*uid + 1 : 0,
+			  .b = uid ? (int64_t)gid : 0 };
+	size_t len;
+	int r;
+
+	if (ag->keeper_proto < KEEPER_PROTO_MIN || ag->keeper_proto > KEEPER_PROTO)
+		return -EPROTO;
+	r = kproto_spawn_pack_for(sp, (int)ag->keeper_proto, ag->kbuf,
+				  KEEPER_MSG_MAX - sizeof h, &len);
+	if (r < 0)
+		return r;
+	h.len = (uint32_t)len;
+	return kmsg_send(ag->keeper_fd, &h, ag->kbuf, -1);
+}
+
 int kc_sync(agent *ag)
 {
 	struct kmsg h = { .type = K_SYNC };
@@ -536,12 +556,24 @@ static void kc_dispatch(agent *ag, const struct kmsg *h)
 {
 	switch (h->type) {
 	case K_EXITED:
+		switch (probe_exec_exited(ag, h->id, (pid_t)h->a, (int)h->b)) {
+		case 2:
+			kc_forget(ag, h->id);   /* a killed probe run's record */
+			/* fall through */
+		case 1:
+			kc_simple(ag, K_EXIT_ACK, h->id, h->a);
+			return;
+		default:
+			break;
+		}
 		if (!svc_child_exited(ag, h->id, (pid_t)h->a, (int)h->b, (uint64_t)h->c) &&
 		    !svc_find(ag, h->id))
 			kc_forget(ag, h->id);   /* no instance of ours: drop its record */
 		kc_simple(ag, K_EXIT_ACK, h->id, h->a);
 		break;
 	case K_SPAWNED:
+		if (probe_exec_spawned(ag, h->id, h->a))
+			break;   /* an exec probe's run (kc_spawn_async) */
 		/* an answer that came after kc_spawn gave up: that process runs
 		 * untracked, end it */
 		if (h->a > 0) {
@@ -559,18 +591,23 @@ static void kc_dispatch(agent *ag, const struct kmsg *h)
 	}
 }
 
-static void kq_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+/* Handles what kc_await queued, in order. */
+static void kq_drain(agent *ag)
 {
-	agent *ag = w->data;
 	/* handling may queue more (a restart's spawn waits for its answer):
 	 * take one at a time from the front */
-	ev_idle_stop(loop, w);
+	ev_idle_stop(ag->loop, &ag->kq_idle);
 	while (ag->kq_len) {
 		struct kmsg m = ag->kq[0];
 
 		memmove(ag->kq, ag->kq + 1, --ag->kq_len * sizeof *ag->kq);
 		kc_dispatch(ag, &m);
 	}
+}
+
+static void kq_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	kq_drain(w->data);
 }
 
 static void kc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -590,6 +627,9 @@ static void kc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			       r == 0 ? "connection closed" : strerror(-r));
 		if (fd >= 0)
 			close(fd);
+		/* in the keeper's order: what a wait for an answer queued
+		 * first (a probe's K_SPAWNED before its K_EXITED) */
+		kq_drain(ag);
 		kc_dispatch(ag, &h);
 	}
 }
@@ -625,7 +665,11 @@ static void kc_adopt_one(agent *ag, const struct kmsg *h, const uint8_t *p,
 	    wire_decode(p, h->len, &m) < 0 ||
 	    m.type != RS_MSG_START) {
 		/* dead and reported, or nothing to rebuild it from */
-		if (h->id & HO_ID_BIT)
+		if (PROBE_ID_IS(h->id))
+			log_info("an exec probe's run (keeper record %llu) outlived "
+				 "the previous engine: killing it",
+				 (unsigned long long)h->id);
+		else if (h->id & HO_ID_BIT)
 			log_warnx("instance %llu: an update was in progress; "
 				  "stopping the new process, the old one serves on",
 				  (unsigned long long)(h->id & HO_ID_MASK));

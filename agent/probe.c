@@ -6,7 +6,10 @@
  * when a socket is ready (sock_io_cb) or the time has come (hub_timer_cb);
  * curl_multi_socket_action does the rest; finished transfers are read in
  * hub_done. TCP: a non-blocking connect, an io watcher for its end and a
- * timer for its timeout. Each probe has one timer that fires after the
+ * timer for its timeout. Exec: a process the keeper starts (exec_start:
+ * K_SPAWN under a record of its own), its end the keeper's K_EXITED
+ * (probe_exec_exited), the same timeout timer as TCP's (which kills it
+ * whole). Each probe has one timer that fires after the
  * initial delay and then every period (lib/probesm.h decides whether a
  * probe runs, and what its result means).
  */
@@ -19,11 +22,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "clock.h"
+#include "kcgroup.h"
 #include "log.h"
 #include "probesm.h"
 #include "probespec.h"
@@ -54,9 +60,14 @@ typedef struct probe_run {
 	const rs_probe *spec;     /* in->spec.probes[role] */
 	probesm        sm;
 	ev_timer       tick;      /* the initial delay, then every period */
-	ev_timer       tmo;       /* tcp: the probe's timeout */
+	bool           spread;    /* the tick's phase was drawn (tick_cb) */
+	ev_timer       tmo;       /* tcp, exec: the probe's timeout */
 	ev_io          io;        /* tcp: the connect's end */
 	int            fd;        /* tcp: -1 when none */
+	uint64_t       xkey;      /* exec: its keeper record (PROBE_ID), kept
+				   * across runs with its cgroup; 0: none */
+	pid_t          xpid;      /* exec: the run in flight, -1 while its
+				   * K_SPAWNED is awaited, 0 when none */
 	CURL          *easy;      /* http: the transfer in flight */
 	struct curl_slist *hdrs;
 	char           errbuf[CURL_ERROR_SIZE];
@@ -194,6 +205,15 @@ static void run_cancel(probe_run *pr)
 	pr->hdrs = NULL;
 	ev_io_stop(loop, &pr->io);
 	ev_timer_stop(loop, &pr->tmo);
+	if (pr->xpid) {
+		/* its whole cgroup (or group) dies; the keeper's K_EXITED
+		 * for it then finds no run (probe_exec_exited) and the
+		 * record, and its killed cgroup, go; the next run gets a
+		 * record of its own */
+		kc_kill(pr->in->ag, pr->xkey, SIGKILL);
+		pr->xkey = 0;
+		pr->xpid = 0;
+	}
 	if (pr->fd >= 0) {
 		close(pr->fd);
 		pr->fd = -1;
@@ -308,6 +328,8 @@ static void tcp_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	run_result(pr, err == 0, why);
 }
 
+/* A TCP connect or an exec run took longer than the probe's timeout:
+ * ended (an exec run killed whole) and counted a failure. */
 static void tcp_tmo_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	probe_run *pr = w->data;
@@ -382,6 +404,123 @@ static int tcp_start(probe_run *pr, bool *pass, char *why, size_t n)
 	return 0;
 }
 
+/* Lets the probe's keeper record go: a run in flight is killed (its
+ * K_EXITED then forgets it), an idle record is forgotten (its cgroup
+ * removed). */
+static void exec_release(probe_run *pr)
+{
+	if (pr->xpid)
+		run_cancel(pr);
+	if (pr->xkey)
+		kc_forget(pr->in->ag, pr->xkey);
+	pr->xkey = 0;
+}
+
+/* Starts one exec run through the keeper under the probe's own record
+ * (made at its first run, or after a run was killed), in the record's
+ * cgroup (LABEL.ID.pSEQ) when the agent uses cgroups: the keeper makes
+ * it at the first spawn and keeps it across runs, so a run costs no
+ * mkdir/rmdir (each takes the kernel's cgroup locks, and a restart's
+ * spawn waits for them). 0 (its end comes to probe_exec_exited or
+ * tcp_tmo_cb), or -errno. */
+static int exec_start(probe_run *pr)
+{
+	agent *ag = pr->in->ag;
+	char cgname[KCG_NAME_MAX] = "";
+	uint64_t seq;
+	int r;
+
+	if (ag->keeper_fd < 0)
+		return -ENOTCONN;
+	if (!pr->xkey) {
+		ag->probe_seq = ag->probe_seq % HO_ID_MASK + 1;   /* never 0 */
+		pr->xkey = PROBE_ID(ag->probe_seq);
+	}
+	seq = pr->xkey & HO_ID_MASK;
+	if (ag->cg_on)
+		snprintf(cgname, sizeof cgname, "%s.%llu.p%llu", pr->in->spec.label,
+			 (unsigned long long)svc_public_id(pr->in),
+			 (unsigned long long)seq);
+	r = svc_spawn_probe(pr->in, pr->xkey, pr->spec->argv, pr->spec->argc,
+			    cgname);
+	if (r < 0) {
+		exec_release(pr);
+		return r;
+	}
+	pr->xpid = -1;   /* its pid comes in K_SPAWNED */
+	ev_timer_set(&pr->tmo, pr->spec->timeout_ms / 1000.0, 0.);
+	ev_timer_start(pr->in->ag->loop, &pr->tmo);
+	return 0;
+}
+
+/* The probe whose run in flight is keeper record key, or NULL. */
+static probe_run *exec_find(agent *ag, uint64_t key)
+{
+	for (inst *in = ag->insts; in; in = in->next)
+		for (int i = 0; i < RS_PROBE__NR; i++)
+			if (in->probes[i] && in->probes[i]->xkey == key &&
+			    in->probes[i]->xpid)
+				return in->probes[i];
+	return NULL;
+}
+
+bool probe_exec_spawned(agent *ag, uint64_t key, int64_t pid_or_err)
+{
+	probe_run *pr;
+	char why[160];
+
+	if (!PROBE_ID_IS(key))
+		return false;
+	pr = exec_find(ag, key);
+	if (pr && pr->xpid == -1 && pid_or_err > 0) {
+		pr->xpid = (pid_t)pid_or_err;
+	} else if (pr && pr->xpid == -1) {
+		snprintf(why, sizeof why, "cannot start the probe: %s",
+			 strerror((int)-pid_or_err));
+		pr->xpid = 0;
+		exec_release(pr);   /* the record the keeper made for it */
+		run_cancel(pr);
+		run_result(pr, false, why);
+	} else if (pid_or_err > 0) {
+		/* its run was cancelled meanwhile (a K_KILL followed the
+		 * spawn, so it dies): its K_EXITED lets the record go */
+	} else {
+		kc_forget(ag, key);   /* nothing started: the record goes */
+	}
+	return true;
+}
+
+int probe_exec_exited(agent *ag, uint64_t key, pid_t pid, int wstatus)
+{
+	char why[160];
+	bool pass = false;
+
+	if (!PROBE_ID_IS(key))
+		return 0;
+	for (inst *in = ag->insts; in; in = in->next)
+		for (int i = 0; i < RS_PROBE__NR; i++) {
+			probe_run *pr = in->probes[i];
+
+			if (!pr || pr->xkey != key || pr->xpid != pid)
+				continue;
+			if (WIFEXITED(wstatus)) {
+				pass = WEXITSTATUS(wstatus) == 0;
+				snprintf(why, sizeof why, "exit code %d", WEXITSTATUS(wstatus));
+			} else if (WIFSIGNALED(wstatus)) {
+				const char *nm = sigabbrev_np(WTERMSIG(wstatus));
+				snprintf(why, sizeof why, "killed by signal %d (%s)",
+					 WTERMSIG(wstatus), nm ? nm : "?");
+			} else {
+				snprintf(why, sizeof why, "wait status %#x", wstatus);
+			}
+			pr->xpid = 0;   /* over: nothing to kill; the record stays */
+			run_cancel(pr);
+			run_result(pr, pass, why);
+			return 1;
+		}
+	return 2;   /* a run killed (timeout, stop) or a probe gone: its record goes */
+}
+
 /* Runs one probe now. */
 static void run_probe(probe_run *pr)
 {
@@ -399,6 +538,8 @@ static void run_probe(probe_run *pr)
 			run_result(pr, pass, why);
 			return;
 		}
+	} else if (pr->spec->kind == RS_PK_EXEC) {
+		r = exec_start(pr);
 	} else {
 		r = -ENOTSUP;
 	}
@@ -408,9 +549,38 @@ static void run_probe(probe_run *pr)
 	}
 }
 
+/* A number in [0, 1) from a per-engine xorshift (no libc state). */
+static double spread_draw(void)
+{
+	static uint64_t x;
+
+	if (!x)
+		x = clock_mono_ns() | 1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return (double)(x >> 11) / 9007199254740992.0;   /* 2^53 */
+}
+
+/* The initial delay ended, or a period. The first probe runs at once
+ * (a readiness or startup verdict is not delayed); the second comes a
+ * random part of the period later, then every period: probes of
+ * services started together (an apply, an agent's start) do not all
+ * fire in the same instant, every period, in a burst that a restart
+ * would wait behind (docs/bench.md). */
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	run_step(w->data, PS_EV_DUE, NULL);
+	probe_run *pr = w->data;
+
+	if (!pr->spread) {
+		double p = pr->spec->period_ms / 1000.0;
+
+		pr->spread = true;
+		ev_timer_stop(loop, &pr->tick);
+		ev_timer_set(&pr->tick, p * (0.05 + 0.95 * spread_draw()), p);
+		ev_timer_start(loop, &pr->tick);
+	}
+	run_step(pr, PS_EV_DUE, NULL);
 }
 
 /* Moves pr's state machine and carries out what it decided. */
@@ -425,7 +595,10 @@ static void run_step(probe_run *pr, probesm_event ev, const char *why)
 		run_cancel(pr);
 		ev_timer_stop(loop, &pr->tick);
 	}
+	if (ev == PS_EV_STOP)
+		exec_release(pr);   /* no process to probe: its record goes */
 	if (fx & PS_FX_ARM_DELAY) {
+		pr->spread = false;
 		ev_timer_stop(loop, &pr->tick);
 		ev_timer_set(&pr->tick, pr->spec->initial_delay_ms / 1000.0,
 			     pr->spec->period_ms / 1000.0);
@@ -464,9 +637,7 @@ static int probe_start_role(inst *in, rs_probe_role r)
 	probe_run *pr = in->probes[r];
 	const rs_probe *p = &in->spec.probes[r];
 
-	if (p->kind == RS_PK_NONE || p->kind == RS_PK_EXEC) {
-		/* none, or one this agent does not run (svc_start refuses
-		 * them; an adopted instance may have one) */
+	if (p->kind == RS_PK_NONE) {
 		if (pr)
 			run_step(pr, PS_EV_STOP, NULL);
 		return 0;
@@ -540,6 +711,7 @@ void probe_inst_free(inst *in)
 		if (!pr)
 			continue;
 		run_cancel(pr);
+		exec_release(pr);
 		ev_timer_stop(in->ag->loop, &pr->tick);
 		free(pr);
 		in->probes[i] = NULL;
@@ -569,12 +741,7 @@ const char *probe_inst_why(const inst *in, rs_probe_role r)
 
 int probe_spec_supported(const rs_spec *s, char *err, size_t n)
 {
-	for (int i = 0; i < RS_PROBE__NR; i++)
-		if (s->probes[i].kind == RS_PK_EXEC) {
-			snprintf(err, n, "%s probe: exec probes are not run by this agent "
-				 "(rs %s) yet; use http or tcp",
-				 rs_probe_role_to_string((rs_probe_role)i), rs_version());
-			return -ENOTSUP;
-		}
+	/* every kind runs here (exec through the keeper) */
+	(void)s, (void)err, (void)n;
 	return 0;
 }

@@ -279,6 +279,44 @@ static int svc_spawn(inst *in)
 	return 0;
 }
 
+int svc_spawn_probe(inst *in, uint64_t key, char **argv, size_t argc,
+		    const char *cgname)
+{
+	char logpath[PATH_MAX];
+	struct kproto_spawn sp;
+	struct svc_user u;
+	char **env;
+	int r;
+
+	/* its output: the service's log, its lines stamped with its pid */
+	snprintf(logpath, sizeof logpath, "%s/logs/%s.%llu.log",
+		 in->ag->state_dir, in->spec.label,
+		 (unsigned long long)svc_public_id(in));
+	if ((r = svc_user(&in->spec, &u)) < 0)
+		return r;
+	if (!(env = svc_env(in, &u)))
+		return -ENOMEM;
+	sp = (struct kproto_spawn){ .argv = argv, .argc = (uint32_t)argc,
+				    .env = env,
+				    .cwd = in->spec.cwd ? in->spec.cwd : "/",
+				    .logpath = logpath,
+				    .flags = in->spec.keep_caps ? KSPAWN_KEEP_CAPS : 0,
+				    .stop_signal = SIGKILL, .stop_ms = 0,
+				    .log_max = in->ag->log_max,
+				    .cgroup = (char *)(cgname ? cgname : "") };
+	while (env[sp.envc])
+		sp.envc++;
+	if (u.set) {
+		sp.ngroups = (uint32_t)u.ngroups;
+		memcpy(sp.groups, u.groups, (size_t)u.ngroups * sizeof *u.groups);
+	}
+	/* no wait for the keeper's answer: the engine's loop (a restart,
+	 * another probe) never waits for a probe's fork and exec */
+	r = kc_spawn_async(in->ag, key, &sp, u.set ? &u.uid : NULL, u.gid);
+	env_free(env);
+	return r;
+}
+
 static void svc_arm_ready(inst *in)
 {
 	struct ev_loop *loop = in->ag->loop;
@@ -358,6 +396,11 @@ void svc_probe_verdict(inst *in, rs_probe_role r, bool passed, const char *why)
 		 * ready timeout decides); after, it is running but unready */
 		if (in->rp.state == RS_IS_RUNNING && !in->unready) {
 			in->unready = true;
+			/* a live update's new process: no commit (handover.c) */
+			if (in->primary) {
+				ho_cand_unready(in, detail);
+				return;
+			}
 			strncat(detail, ": not ready", sizeof detail - strlen(detail) - 1);
 			probe_report(in, detail);
 		}
