@@ -127,6 +127,9 @@ struct agent {
 	bool            cg_on;
 	bool            cg_kill;      /* cgroup.kill exists */
 	char            cg_where[320];/* the node's subtree, or why none */
+	unsigned        cg_ctl;       /* RS_CTL_* the keeper enforces limits
+				       * with (keeper protocol 6; 0: none) */
+	unsigned        cg_ctl_v1;    /* of which on a cgroup v1 hierarchy */
 	ev_io           keeper_io;
 	uint8_t        *kbuf;         /* KEEPER_MSG_MAX */
 	ev_idle         kq_idle;
@@ -227,7 +230,7 @@ void svc_stop_all(agent *ag);
 int svc_send_signal(agent *ag, const rs_signal *sg);
 /* The keeper saw instance id's process pid die at mono time ns. false if
  * no instance has that process (any more). */
-bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
+bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus, bool oom,
 		      uint64_t ns);
 /* Rebuilds an instance a previous engine ran (from the keeper): live
  * process pid (or a dead one whose exit follows), started at wall ms. */
@@ -317,6 +320,9 @@ void kc_fd_del(agent *ag, uint64_t id, int kind, const char *name);
 int kc_fd_store(agent *ag, uint64_t id, const char *name, int fd, bool replace);
 /* Waits until the keeper has done everything sent before. */
 int kc_sync(agent *ag);
+/* Writes new limits into running instance id's cgroups (what changed)
+ * and waits for the keeper's answer: 0, or -errno with why in err[n]. */
+int kc_limits(agent *ag, uint64_t id, const rs_limits *l, char *err, size_t n);
 /* Tells the keeper to exit (every service is down) and waits for it. */
 void kc_quit(agent *ag);
 

@@ -507,6 +507,7 @@ static int render_status(const json_t *root, uint64_t now_ms, FILE *out)
 
 static const char *const node_cols[] = {
 	"NODE", "STATE", "INSTANCES", "HEARTBEAT-AGE", "VERSION", "LABELS", "CGROUPS",
+	"LIMITS",
 };
 
 /* Appends one node row; the age comes from heartbeat_age_ms, else from
@@ -549,6 +550,12 @@ static void node_row(table *t, const json_t *node, uint64_t now_ms)
 		 * "-": an agent (or rsd) before RS_FEAT_CGROUP */
 		const char *cg = jstr(node, "cgroups");
 		table_cell(t, !cg || !cg[0] ? "-" : strncmp(cg, "none", 4) ? "yes" : "no");
+	}
+	{
+		/* the controllers it enforces limits with, "none", or "-":
+		 * an agent (or rsd) before RS_FEAT_LIMITS */
+		const char *ctl = jstr(node, "controllers");
+		table_cell(t, !ctl || !ctl[0] ? "-" : ctl);
 	}
 }
 

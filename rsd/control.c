@@ -212,7 +212,7 @@ static rsd_node *up_node(rsd *d, const net_peer *peer, const rs_request *rq)
 		rs_ctl_format(w->controllers, has, sizeof has);
 		rsd_reply_err(d, peer, rq->id, RS_E_NONODE,
 			      "node %s cannot enforce the limits of %s: they need the "
-			      "%s controllers, it has %s (rsctl nodes -o wide)",
+			      "%s controllers, it has %s (rsctl nodes: LIMITS)",
 			      rq->spec.node, rq->label, want, has);
 	} else if (rq->spec.node[0])
 		rsd_reply_err(d, peer, rq->id, RS_E_NONODE,
