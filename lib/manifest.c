@@ -1191,6 +1191,47 @@ static void probes_out(mf_out *o, const rs_spec *sp)
 	map_end(o);
 }
 
+static void limits_out(mf_out *o, const rs_limits *l)
+{
+	char v[32];
+
+	if (!rs_limits_any(l))
+		return;
+	scalar_out(o, "limits");
+	map_start(o, false);
+	if (l->memory_max || l->memory_high) {
+		scalar_out(o, "memory");
+		map_start(o, true);
+		if (l->memory_max) {
+			rs_size_format(l->memory_max, v, sizeof v);
+			str_out(o, "max", v);
+		}
+		if (l->memory_high) {
+			rs_size_format(l->memory_high, v, sizeof v);
+			str_out(o, "high", v);
+		}
+		map_end(o);
+	}
+	if (l->cpu_weight || l->cpu_max) {
+		scalar_out(o, "cpu");
+		map_start(o, true);
+		if (l->cpu_weight)
+			uint_out(o, "weight", l->cpu_weight);
+		if (l->cpu_max) {
+			snprintf(v, sizeof v, "%u%%", l->cpu_max);
+			str_out(o, "max", v);
+		}
+		map_end(o);
+	}
+	if (l->pids_max) {
+		scalar_out(o, "pids");
+		map_start(o, true);
+		uint_out(o, "max", l->pids_max);
+		map_end(o);
+	}
+	map_end(o);
+}
+
 /* One service: its keys in docs/manifest.md's order, defaults left out. */
 static void svc_out(mf_out *o, const rs_spec *sp)
 {
@@ -1239,6 +1280,7 @@ static void svc_out(mf_out *o, const rs_spec *sp)
 	if (sp->nlisten)
 		kv_out(o, "listen", sp->listen, sp->nlisten);
 	probes_out(o, sp);
+	limits_out(o, &sp->limits);
 	map_end(o);
 }
 

@@ -63,7 +63,7 @@ limit_of() {
     mnt=$(awk -v c="$ctl" '$9 == "cgroup" && $4 == "/" && ("," $NF ",") ~ ("," c ",") { print $5; exit }' /proc/self/mountinfo)
     if [ -n "$mnt" ]; then
         path=$(awk -F: -v c="$ctl" '("," $2 ",") ~ ("," c ",") { print $3 }' "/proc/$pid/cgroup")
-        case $path in */rs.*) cat "$mnt$path/$file"; return ;; esac
+        case $path in */rs.*) cat "$mnt$path/$file" 2>/dev/null || echo none; return ;; esac
     fi
     path=$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")
     case $file in
@@ -71,7 +71,7 @@ limit_of() {
         cpu.*) ;;
         pids.max) ;;
     esac
-    cat "$CGMNT$path/$file"
+    cat "$CGMNT$path/$file" 2>/dev/null || echo none
 }
 
 # --- a memory max: the OOM killer ends it, reason oom, restarted
