@@ -725,6 +725,7 @@ int agent_init(agent *ag, struct ev_loop *loop)
 	ag->sigterm_w.data = ag->sigint_w.data = ag;
 	ev_signal_start(loop, &ag->sigterm_w);
 	ev_signal_start(loop, &ag->sigint_w);
+	usage_start(ag);
 	ev_timer_init(&ag->rotate_t, rotate_cb, 1., 1.);
 	ag->rotate_t.data = ag;
 	ev_timer_start(loop, &ag->rotate_t);

@@ -527,6 +527,22 @@ void kcg_ctl_open(struct kcg *cg)
 	free(self);
 }
 
+int kcg_v1_subtree(const char *v2path, const char *ctl, char *out, size_t n)
+{
+	const char *sub = strrchr(v2path, '/');
+	char *mi = slurp("/proc/self/mountinfo"), *self = slurp("/proc/self/cgroup");
+	char mnt[1024], own[1024];
+	int r = -ENOENT;
+
+	if (sub && mi && self && kcg_v1_mount_parse(mi, ctl, mnt, sizeof mnt) == 0 &&
+	    kcg_v1_self_parse(self, ctl, own, sizeof own) == 0)
+		r = (size_t)snprintf(out, n, "%s%s%s", mnt, strcmp(own, "/") ? own : "",
+				     sub) >= n ? -ENAMETOOLONG : 0;
+	free(mi);
+	free(self);
+	return r;
+}
+
 unsigned kcg_limits_needs(const struct kcg_limits *l)
 {
 	return (l->mem_max || l->mem_high ? KCG_MEMORY : 0) |

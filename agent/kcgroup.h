@@ -111,6 +111,10 @@ int kcg_v1_mount_parse(const char *mountinfo, const char *ctl, char *out, size_t
  * /proc/self/cgroup text ("4:memory:/a/b"), into out[n]. 0 or -ENOENT.
  * Pure. */
 int kcg_v1_self_parse(const char *selfcg, const char *ctl, char *out, size_t n);
+/* The node's subtree on the v1 hierarchy of ctl, as kcg_ctl_open makes
+ * it for the v2 subtree v2path (for this process's cgroups: the engine
+ * and its keeper share them), into out[n]. 0, -ENOENT, -ENAMETOOLONG. */
+int kcg_v1_subtree(const char *v2path, const char *ctl, char *out, size_t n);
 /* After kcg_open: finds the controllers (v2: enables those the subtree's
  * cgroup.controllers offers in its cgroup.subtree_control; the others
  * from a v1 hierarchy, making the node's subtree there) into cg->ctl and

@@ -265,6 +265,8 @@ static int svc_spawn(inst *in)
 		snprintf(cgname, sizeof cgname, "%s.%llu.u%llu", in->spec.label,
 			 (unsigned long long)svc_public_id(in),
 			 (unsigned long long)((in->id & ~HO_ID_BIT) >> HO_ID_SEQ_SHIFT));
+	memcpy(in->cgname, cgname, sizeof in->cgname);
+	in->use.ok = false;   /* a new process: sampled anew */
 	if ((r = svc_user(&in->spec, &u)) < 0)
 		return r;
 	if (svc_limits_refused(in, NULL, 0))

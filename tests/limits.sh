@@ -167,6 +167,11 @@ t1=$(date +%s%N)
 n=$(awk -F: '$1 == "0" { print $3 }' "/proc/$B/cgroup")
 tasks=$(wc -l <"$CGMNT$n/cgroup.procs")
 [ "$tasks" -le 16 ] || fail "the bomb has $tasks processes, over its pids max 16"
+# usage on the agent's /metrics: the bomb's tasks, sampled every 5 s
+bomb_tasks() { curl -sf "http://$AMETRICS/metrics" | grep -q "^rs_instance_tasks{label=\"bomb\",id=\"[0-9]*\"} $tasks\$"; }
+wait_for 12 bomb_tasks || fail "the agent's metrics do not say bomb has $tasks tasks: $(curl -sf "http://$AMETRICS/metrics" | grep '^rs_instance_')"
+curl -sf "http://$AMETRICS/metrics" | grep -q '^rs_instance_memory_bytes{label="bomb",id="[0-9]*",kind="current"} [1-9]' \
+    || fail "no memory usage for bomb: $(curl -sf "http://$AMETRICS/metrics" | grep '^rs_instance_memory')"
 echo "fork bomb: $tasks processes (pids max 16), $(cat "$TMP/bomb.pid.failed") of 400 forks refused; calm restarted in $(( (t1 - t0) / 1000000 )) ms"
 "${RSCTL[@]}" down bomb >/dev/null || fail "down bomb"
 "${RSCTL[@]}" down calm >/dev/null || fail "down calm"
@@ -195,6 +200,19 @@ else
     wait_for 5 is_limit "$P" cpu cpu.max "20000 100000" || fail "pl1's cpu.max: $(limit_of "$P" cpu cpu.max)"
     is_limit "$P" cpu cpu.weight 200 || fail "pl1's cpu.weight: $(limit_of "$P" cpu cpu.weight)"
 fi
+# and the kernel holds it: a busy loop at --cpu-max 20% uses at most
+# about 0.2 s of CPU a second (0.35 allowed), where it would use 1
+"${RSCTL[@]}" up spin --node "$NODE" --cpu-max 20% --notify simple --settle 0.1 \
+    -- python3 -c 'while True: pass' >/dev/null || fail "up spin"
+S=$(field spin pid)
+sp=$(awk -F: '$1 == "0" { print $3 }' "/proc/$S/cgroup")
+u0=$(awk '$1 == "usage_usec" { print $2 }' "$CGMNT$sp/cpu.stat"); t0=$(date +%s%N)
+sleep 2   # a measurement window, not a wait for a condition
+u1=$(awk '$1 == "usage_usec" { print $2 }' "$CGMNT$sp/cpu.stat"); t1=$(date +%s%N)
+rate=$(( (u1 - u0) * 1000 / ((t1 - t0) / 1000) ))   # CPU ms per s
+[ "$rate" -le 350 ] || fail "spin at --cpu-max 20% used $rate ms of CPU a second"
+echo "cpu max 20%: a busy loop used $rate ms of CPU a second"
+"${RSCTL[@]}" down spin >/dev/null || fail "down spin"
 r=$("${RSCTL[@]}" edit pl1 --pids-max none) || fail "edit pl1 --pids-max none: $r"
 wait_for 5 is_limit "$P" pids pids.max max || fail "pl1's pids max after none: $(limit_of "$P" pids pids.max)"
 [ "$(field pl1 pid)" = "$P" ] || fail "edit pl1 restarted it"
