@@ -456,9 +456,9 @@ void svc_apply(inst *in, rproc_event ev)
 			else if (r == -EPERM && in->spec.user[0])
 				snprintf(detail, sizeof detail, "cannot run %s as user '%s': "
 					 "the agent is not root", in->spec.argv[0], in->spec.user);
-			else if (r == -EOPNOTSUPP && svc_limits_refused(in, detail, sizeof detail))
-				;
-			else
+			else if (r == -EOPNOTSUPP && svc_limits_refused(in, detail, sizeof detail)) {
+				/* detail says which controllers are missing */
+			} else
 				snprintf(detail, sizeof detail, "cannot execute %s: %s",
 					 in->spec.argv[0], strerror(-r));
 			log_warnx("%s: %s", in->spec.label, detail);

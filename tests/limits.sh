@@ -44,7 +44,7 @@ ctl=$("${RSCTL[@]}" --json nodes | python3 -c '
 import json, sys
 print([n for n in json.load(sys.stdin)["nodes"] if n["name"] == sys.argv[1]][0]["controllers"])' "$NODE")
 case $ctl in *memory*pids*) ;; *) fail "rsctl nodes --json says controllers '$ctl'" ;; esac
-"${RSCTL[@]}" nodes | grep -q "^$NODE .*memory,cpu,pids" || fail "rsctl nodes shows no controllers: $("${RSCTL[@]}" nodes)"
+grep -q "^$NODE .*memory,cpu,pids" <<<"$("${RSCTL[@]}" nodes)" || fail "rsctl nodes shows no controllers: $("${RSCTL[@]}" nodes)"
 
 # field LABEL KEY: KEY of LABEL's first instance in rsctl --json status
 field() {
@@ -119,7 +119,7 @@ rm -f "$TMP/rec.calm"
 kill -9 "$P1"   # a plain SIGKILL first: signaled, not oom
 starts() { [ "$(grep -c start "$TMP/rec")" -ge "$1" ]; }
 wait_for 10 starts 3 || fail "hog was not restarted into its allocation loop"
-oom_event() { "${RSCTL[@]}" --json events hog | grep -q 'OOM killer'; }
+oom_event() { grep -q 'OOM killer' <<<"$("${RSCTL[@]}" --json events hog)"; }
 wait_for 20 oom_event || fail "no OOM kill event for hog: $("${RSCTL[@]}" events hog | tail -5)"
 "${RSCTL[@]}" --json events hog | python3 -c '
 import json, sys
@@ -129,8 +129,8 @@ assert "killed by signal 9" in d, d
 ' || fail "the plain kill -9 is not a plain signal in the events"
 is_field() { [ "$(field "$1" "$2")" = "$3" ]; }
 wait_for 10 is_field hog last_exit.reason oom || fail "rsctl status does not say oom: $("${RSCTL[@]}" --json status hog)"
-"${RSCTL[@]}" status hog | grep -q oom || fail "rsctl status hog does not show oom: $("${RSCTL[@]}" status hog)"
-oom_metric() { curl -sf "http://$METRICS/metrics" | grep -q 'rs_instance_restarts_total{.*reason="oom".*} [1-9]'; }
+grep -q oom <<<"$("${RSCTL[@]}" status hog)" || fail "rsctl status hog does not show oom: $("${RSCTL[@]}" status hog)"
+oom_metric() { grep -q 'rs_instance_restarts_total{.*reason="oom".*} [1-9]' <<<"$(curl -sf "http://$METRICS/metrics")"; }
 wait_for 10 oom_metric || fail "no oom restarts in rsd's metrics: $(curl -sf "http://$METRICS/metrics" | grep restarts_total)"
 echo "oom: killed by the OOM killer, reason oom in status, events and metrics; restarted"
 "${RSCTL[@]}" down hog >/dev/null || fail "down hog"
@@ -168,9 +168,12 @@ n=$(awk -F: '$1 == "0" { print $3 }' "/proc/$B/cgroup")
 tasks=$(wc -l <"$CGMNT$n/cgroup.procs")
 [ "$tasks" -le 16 ] || fail "the bomb has $tasks processes, over its pids max 16"
 # usage on the agent's /metrics: the bomb's tasks, sampled every 5 s
-bomb_tasks() { curl -sf "http://$AMETRICS/metrics" | grep -q "^rs_instance_tasks{label=\"bomb\",id=\"[0-9]*\"} $tasks\$"; }
+# (the page read whole first: grep -q ending early would fail curl's
+# write, and pipefail the test)
+ametrics() { curl -sf "http://$AMETRICS/metrics"; }
+bomb_tasks() { grep -q "^rs_instance_tasks{label=\"bomb\",id=\"[0-9]*\"} $tasks\$" <<<"$(ametrics)"; }
 wait_for 12 bomb_tasks || fail "the agent's metrics do not say bomb has $tasks tasks: $(curl -sf "http://$AMETRICS/metrics" | grep '^rs_instance_')"
-curl -sf "http://$AMETRICS/metrics" | grep -q '^rs_instance_memory_bytes{label="bomb",id="[0-9]*",kind="current"} [1-9]' \
+grep -q '^rs_instance_memory_bytes{label="bomb",id="[0-9]*",kind="current"} [1-9]' <<<"$(ametrics)" \
     || fail "no memory usage for bomb: $(curl -sf "http://$AMETRICS/metrics" | grep '^rs_instance_memory')"
 echo "fork bomb: $tasks processes (pids max 16), $(cat "$TMP/bomb.pid.failed") of 400 forks refused; calm restarted in $(( (t1 - t0) / 1000000 )) ms"
 "${RSCTL[@]}" down bomb >/dev/null || fail "down bomb"
@@ -186,7 +189,7 @@ echo "$out" | grep -q "cannot enforce the limits" || fail "no clear error for --
 for i in 1 2 3 4; do
     "${RSCTL[@]}" up "pl$i" --memory-max 64M --pids-max 32 --notify simple --settle 0.1 \
         -- sleep 100 >/dev/null || fail "up pl$i"
-    "${RSCTL[@]}" --json status "pl$i" | grep -q "\"node\": *\"$NODE\"" \
+    grep -q "\"node\": *\"$NODE\"" <<<"$("${RSCTL[@]}" --json status "pl$i")" \
         || fail "pl$i was placed on a node that cannot enforce its limits: $("${RSCTL[@]}" status "pl$i")"
 done
 echo "placement: 4 specs with limits all on $NODE; --node $NODE2: $out"
@@ -217,6 +220,21 @@ r=$("${RSCTL[@]}" edit pl1 --pids-max none) || fail "edit pl1 --pids-max none: $
 wait_for 5 is_limit "$P" pids pids.max max || fail "pl1's pids max after none: $(limit_of "$P" pids pids.max)"
 [ "$(field pl1 pid)" = "$P" ] || fail "edit pl1 restarted it"
 echo "cpu: weight 200 and max 20% in its cgroup; --pids-max none removed it; same pid"
+
+# --- an agent that cannot enforce them refuses the start: its engine
+# restarted with --cgroups off over the same keeper, then pl2 crashes
+AGENT=${PIDS[-2]}   # $NODE's agent (the last one started is $NODE2's)
+kill -9 "$AGENT"
+wait_for 10 gone "$AGENT" || fail "the agent did not die"
+start_agent "$NODE" --cgroups off
+wait_for 10 node_up "$NODE" || fail "the agent did not come back with --cgroups off"
+P2=$(field pl2 pid)
+kill -9 "$P2"
+refused() { grep -q 'cannot enforce the limits of pl2' <<<"$("${RSCTL[@]}" --json events pl2)"; }
+wait_for 10 refused || fail "no clear refusal for pl2: $("${RSCTL[@]}" events pl2 | tail -3)"
+echo "--cgroups off: $("${RSCTL[@]}" --json events pl2 | python3 -c '
+import json, sys
+print([e["detail"] for e in json.load(sys.stdin)["events"] if "cannot enforce" in e["detail"]][0])')"
 
 # --- a bad limits: in a manifest: its line and key, nothing applied
 cat >"$TMP/bad.yml" <<'YML'
