@@ -1597,6 +1597,9 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
 		rec_free(K.recs);
 	if (K.cg.dirfd >= 0)
 		rmdir(K.cg.path);   /* the node's subtree, if nothing is left */
+	for (int i = 0; i < KCG_NCTL; i++)
+		if (K.cg.v1fd[i] >= 0)
+			rmdir(K.cg.v1path[i]);   /* and its v1 subtrees */
 	kcg_close(&K.cg);
 	if (K.ino >= 0)
 		close(K.ino);

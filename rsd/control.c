@@ -1947,6 +1947,22 @@ static json_t *spec_json(const rsd *d, const rs_spec *sp)
 			 "reload_signal", (int)(sp->reload_signal ? sp->reload_signal : SIGHUP));
 	if (j)
 		json_object_set_new(j, "probes", probes_json(sp));
+	if (j) {
+		/* the limits set (none: {}), bytes, weight, percent, count */
+		const rs_limits *l = &sp->limits;
+		json_t *lj = json_object();
+		if (l->memory_max)
+			json_object_set_new(lj, "memory_max", json_integer((json_int_t)l->memory_max));
+		if (l->memory_high)
+			json_object_set_new(lj, "memory_high", json_integer((json_int_t)l->memory_high));
+		if (l->cpu_weight)
+			json_object_set_new(lj, "cpu_weight", json_integer(l->cpu_weight));
+		if (l->cpu_max)
+			json_object_set_new(lj, "cpu_max", json_integer(l->cpu_max));
+		if (l->pids_max)
+			json_object_set_new(lj, "pids_max", json_integer(l->pids_max));
+		json_object_set_new(j, "limits", lj);
+	}
 	return j;
 }
 

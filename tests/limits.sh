@@ -193,6 +193,18 @@ for i in 1 2 3 4; do
         || fail "pl$i was placed on a node that cannot enforce its limits: $("${RSCTL[@]}" status "pl$i")"
 done
 echo "placement: 4 specs with limits all on $NODE; --node $NODE2: $out"
+d=$("${RSCTL[@]}" describe pl3) || fail "describe pl3"
+grep -q "Limits.*memory max 64M, pids max 32" <<<"$d" || fail "describe does not show the limits: $d"
+e=$("${RSCTL[@]}" export) || fail "export"
+python3 -c '
+import sys
+t = sys.stdin.read()
+i = t.index("label: pl3")
+j = t.find("- label:", i)
+blk = t[i:j if j > 0 else len(t)]
+assert "limits:" in blk and "64M" in blk and "max: 32" in blk, blk
+ ' <<<"$e" || fail "export does not carry the limits of pl3: $e"
+echo "describe and export: the limits of pl3"
 # the CPU limits: weight 200 (v1 shares 2048), max 50% (20 ms per 100 ms)
 r=$("${RSCTL[@]}" edit pl1 --cpu-weight 200 --cpu-max 20%) || fail "edit pl1 cpu: $r"
 P=$(field pl1 pid)
