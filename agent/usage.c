@@ -46,6 +46,7 @@ static ssize_t read_file(const char *dir, const char *name, char *buf, size_t n)
 	return r;
 }
 
+/* The number that starts dir/name into *v: whether there was one. */
 static bool read_u64(const char *dir, const char *name, uint64_t *v)
 {
 	char buf[64];
@@ -135,6 +136,7 @@ void usage_sample(agent *ag)
 		sample_one(ag, in);
 }
 
+/* The sampling timer: every instance, every USAGE_PERIOD_S. */
 static void usage_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
