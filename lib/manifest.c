@@ -434,7 +434,8 @@ static int probes_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *a
 }
 
 /* limits: memory: {max: SIZE, high: SIZE}, cpu: {weight: N, max: P%},
- * pids: {max: N} (lib/limits.h's forms). */
+ * pids: {max: N} (lib/reslimits.h's forms). A size of at least
+ * RS_MEM_MIN into *out, or an error at v. */
 static int get_size(mf_ctx *c, const yaml_node_t *v, uint64_t *out)
 {
 	const char *s = scalar(v);
@@ -445,6 +446,7 @@ static int get_size(mf_ctx *c, const yaml_node_t *v, uint64_t *out)
 	return 0;
 }
 
+/* limits.memory's keys into the rs_limits arg. */
 static int memory_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 {
 	rs_limits *l = arg;
@@ -456,6 +458,7 @@ static int memory_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *a
 	return mf_err(c, v, "unknown key (known: max, high)");
 }
 
+/* limits.cpu's keys into the rs_limits arg. */
 static int cpu_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 {
 	rs_limits *l = arg;
@@ -480,6 +483,7 @@ static int cpu_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 	return mf_err(c, v, "unknown key (known: weight, max)");
 }
 
+/* limits.pids' key into the rs_limits arg. */
 static int pids_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 {
 	rs_limits *l = arg;
@@ -494,6 +498,7 @@ static int pids_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg
 	return 0;
 }
 
+/* One controller's mapping under limits. */
 static int limits_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 {
 	if (!strcmp(key, "memory"))
@@ -1191,6 +1196,7 @@ static void probes_out(mf_out *o, const rs_spec *sp)
 	map_end(o);
 }
 
+/* limits: in the form limits_pair reads, only what is set. */
 static void limits_out(mf_out *o, const rs_limits *l)
 {
 	char v[32];

@@ -130,7 +130,7 @@ typedef struct rs_probe {
 	uint32_t  status_max;
 } rs_probe;
 
-/* Resource limits of one instance (lib/limits.h, docs/design.md
+/* Resource limits of one instance (lib/reslimits.h, docs/design.md
  * "Limits"): enforced by the keeper through cgroup controllers. 0 in a
  * field: no limit of that kind. */
 typedef struct rs_limits {
