@@ -510,15 +510,20 @@ void kcg_ctl_open(struct kcg *cg)
 		    kcg_v1_mount_parse(mi, ctl_names[i], mnt, sizeof mnt) < 0 ||
 		    kcg_v1_self_parse(self, ctl_names[i], own, sizeof own) < 0)
 			continue;
-		if ((size_t)snprintf(path, sizeof path, "%s%s/%s", mnt,
-				     strcmp(own, "/") ? own : "", sub) >= sizeof path)
+		if ((size_t)snprintf(path, sizeof path, "%s%s", mnt,
+				     strcmp(own, "/") ? own : "") >= sizeof path - strlen(sub) - 2 ||
+		    access(path, W_OK) < 0)
 			continue;
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			continue;
-		if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			continue;
-		rmdir_children(fd);
-		cg->v1fd[i] = fd;
+		strcat(path, "/");
+		strcat(path, sub);
+		/* made at the first instance that needs it (kcg_limits_write):
+		 * a node whose services set no limits leaves nothing here;
+		 * what a killed keeper left is removed now */
+		if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+			rmdir_children(fd);
+			close(fd);
+			rmdir(path);
+		}
 		memcpy(cg->v1path[i], path, strlen(path) + 1);
 		cg->ctl |= 1u << i;
 		cg->ctl_v1 |= 1u << i;
@@ -606,6 +611,22 @@ int kcg_limits_write(struct kcg *cg, int cgfd, const char *name, int *v1fd,
 		if (v1 && v1fd[i] < 0) {
 			if (!(kcg_limits_needs(l) & bit))
 				continue;   /* removed, never made */
+			if (cg->v1fd[i] < 0) {   /* the node's subtree, at first use */
+				if (mkdir(cg->v1path[i], 0755) < 0 && errno != EEXIST) {
+					r = -errno;
+					snprintf(err, n, "cannot make %s: %s", cg->v1path[i],
+						 strerror(-r));
+					return r;
+				}
+				cg->v1fd[i] = open(cg->v1path[i], O_RDONLY | O_DIRECTORY |
+						   O_CLOEXEC);
+				if (cg->v1fd[i] < 0) {
+					r = -errno;
+					snprintf(err, n, "cannot open %s: %s", cg->v1path[i],
+						 strerror(-r));
+					return r;
+				}
+			}
 			if (mkdirat(cg->v1fd[i], name, 0755) < 0 && errno != EEXIST) {
 				r = -errno;
 				snprintf(err, n, "cannot make %s/%s: %s", cg->v1path[i], name,

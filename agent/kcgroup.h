@@ -54,7 +54,8 @@ struct kcg {
 	 * there, under the keeper's own v1 cgroup */
 	unsigned ctl;             /* KCG_* usable */
 	unsigned ctl_v1;          /* of which through v1 */
-	int  v1fd[KCG_NCTL];      /* v1: the node's subtree per controller, -1 */
+	int  v1fd[KCG_NCTL];      /* v1: the node's subtree per controller, -1
+				   * until an instance needs it */
 	char v1path[KCG_NCTL][PATH_MAX];
 };
 
@@ -117,8 +118,9 @@ int kcg_v1_self_parse(const char *selfcg, const char *ctl, char *out, size_t n);
 int kcg_v1_subtree(const char *v2path, const char *ctl, char *out, size_t n);
 /* After kcg_open: finds the controllers (v2: enables those the subtree's
  * cgroup.controllers offers in its cgroup.subtree_control; the others
- * from a v1 hierarchy, making the node's subtree there) into cg->ctl and
- * cg->ctl_v1, and removes empty leftover v1 cgroups of a previous keeper.
+ * from a v1 hierarchy, where the node's subtree's path goes in
+ * cg->v1path, made at first use) into cg->ctl and cg->ctl_v1, and removes
+ * what a previous keeper left there (empty cgroups, the empty subtree).
  * Never fails: what is missing is not in cg->ctl. */
 void kcg_ctl_open(struct kcg *cg);
 /* Writes the limits of instance cgroup name (v2 dir cgfd) that differ

@@ -1430,7 +1430,7 @@ static void cgroups_note(const char *dir)
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	for (int i = 0; fd >= 0 && i < KCG_NCTL; i++)
-		if (K.cg.v1fd[i] >= 0 && K.cg.ctl_v1 & (1u << i))
+		if (K.cg.ctl_v1 & (1u << i))
 			dprintf(fd, "%s\n", K.cg.v1path[i]);
 	if (fd < 0)
 		log_warn("cannot write %s, ignoring", path);
@@ -1598,7 +1598,7 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
 	if (K.cg.dirfd >= 0)
 		rmdir(K.cg.path);   /* the node's subtree, if nothing is left */
 	for (int i = 0; i < KCG_NCTL; i++)
-		if (K.cg.v1fd[i] >= 0)
+		if (K.cg.ctl_v1 & (1u << i))
 			rmdir(K.cg.v1path[i]);   /* and its v1 subtrees */
 	kcg_close(&K.cg);
 	if (K.ino >= 0)

@@ -239,6 +239,7 @@ AGENT=${PIDS[-2]}   # $NODE's agent (the last one started is $NODE2's)
 kill -9 "$AGENT"
 wait_for 10 gone "$AGENT" || fail "the agent did not die"
 start_agent "$NODE" --cgroups off
+OFF_AGENT=$BG_PID
 wait_for 10 node_up "$NODE" || fail "the agent did not come back with --cgroups off"
 P2=$(field pl2 pid)
 kill -9 "$P2"
@@ -247,6 +248,21 @@ wait_for 10 refused || fail "no clear refusal for pl2: $("${RSCTL[@]}" events pl
 echo "--cgroups off: $("${RSCTL[@]}" --json events pl2 | python3 -c '
 import json, sys
 print([e["detail"] for e in json.load(sys.stdin)["events"] if "cannot enforce" in e["detail"]][0])')"
+
+# --- a keeper killed (kill -9): the next one of the node removes what is
+# left in its v1 subtrees, as it sweeps its v2 subtree
+V1=$(head -n 1 "$TMP/$NODE/run/cgroup.v1" 2>/dev/null || true)
+if [ -n "$V1" ] && [ -d "$V1" ]; then
+    mkdir "$V1/stale.1"   # as a keeper killed between its spawns leaves one
+    KEEPER=$(cat "$TMP/$NODE/run/keeper.pid")
+    kill -9 "$KEEPER"
+    wait_for 10 gone "$KEEPER" || fail "the keeper did not die"
+    wait_for 10 gone "$OFF_AGENT" || fail "the agent did not exit with its keeper"
+    start_agent "$NODE"
+    wait_for 10 node_up "$NODE" || fail "the agent did not come back after its keeper's kill -9"
+    [ ! -d "$V1/stale.1" ] || fail "the new keeper left $V1/stale.1"
+    echo "keeper kill -9: the next keeper swept $V1"
+fi
 
 # --- a bad limits: in a manifest: its line and key, nothing applied
 cat >"$TMP/bad.yml" <<'YML'
