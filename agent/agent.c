@@ -21,6 +21,7 @@
 #include "codes.h"
 #include "version.h"
 #include "log.h"
+#include "reslimits.h"
 #include "replay.h"
 #include "sdnotify.h"
 #include "sendq.h"
@@ -246,6 +247,8 @@ static void agent_hello(agent *ag)
 	else
 		snprintf(m.u.hello.cgroups, sizeof m.u.hello.cgroups, "none (%.150s)",
 			 ag->cg_off ? ag->cg_off : ag->cg_where);
+	/* RS_FEAT_LIMITS: the controllers it enforces limits with */
+	m.u.hello.controllers = ag->cg_on && ag->keeper_proto >= 6 ? ag->cg_ctl : 0;
 	if (ag->nlabels) {
 		m.u.hello.labels = calloc(ag->nlabels + 1, sizeof *m.u.hello.labels);
 		for (size_t i = 0; m.u.hello.labels && i < ag->nlabels; i++)
@@ -724,6 +727,7 @@ int agent_init(agent *ag, struct ev_loop *loop)
 	ag->sigterm_w.data = ag->sigint_w.data = ag;
 	ev_signal_start(loop, &ag->sigterm_w);
 	ev_signal_start(loop, &ag->sigint_w);
+	usage_start(ag);
 	ev_timer_init(&ag->rotate_t, rotate_cb, 1., 1.);
 	ag->rotate_t.data = ag;
 	ev_timer_start(loop, &ag->rotate_t);

@@ -10,10 +10,12 @@
 #define RS_AGENT_H
 
 #include <ev.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
 #include "backoff.h"
+#include "kcgroup.h"
 #include "model.h"
 #include "msg.h"
 #include "net.h"
@@ -101,6 +103,16 @@ typedef struct inst {
 				      * once its probes let it be too */
 	bool           unready;      /* running, its readiness probe fails */
 	char           probe_why[192]; /* a liveness kill: which probe, why */
+	char           cgname[KCG_NAME_MAX]; /* its cgroup's name ("": none) */
+	struct {                     /* usage (agent/usage.c): its cgroup's,
+				      * sampled every USAGE_PERIOD_S */
+		bool     ok;         /* sampled, for this process */
+		uint64_t cpu_usec;   /* CPU time (user + system) */
+		uint64_t mem;        /* memory now, bytes */
+		uint64_t mem_peak;   /* the most seen (the kernel's peak where
+				      * it keeps one) */
+		uint32_t tasks;      /* processes and threads */
+	} use;
 } inst;
 
 typedef struct replay_ent {
@@ -132,6 +144,12 @@ struct agent {
 	bool            cg_on;
 	bool            cg_kill;      /* cgroup.kill exists */
 	char            cg_where[320];/* the node's subtree, or why none */
+	unsigned        cg_ctl;       /* RS_CTL_* the keeper enforces limits
+				       * with (keeper protocol 6; 0: none) */
+	unsigned        cg_ctl_v1;    /* of which on a cgroup v1 hierarchy */
+	char            cg_v1mem[PATH_MAX]; /* the node's v1 memory subtree
+				       * ("": memory on v2, or none) */
+	ev_timer        usage_t;      /* usage sampling (agent/usage.c) */
 	ev_io           keeper_io;
 	uint8_t        *kbuf;         /* KEEPER_MSG_MAX */
 	ev_idle         kq_idle;
@@ -233,7 +251,7 @@ void svc_stop_all(agent *ag);
 int svc_send_signal(agent *ag, const rs_signal *sg);
 /* The keeper saw instance id's process pid die at mono time ns. false if
  * no instance has that process (any more). */
-bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
+bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus, bool oom,
 		      uint64_t ns);
 /* Rebuilds an instance a previous engine ran (from the keeper): live
  * process pid (or a dead one whose exit follows), started at wall ms. */
@@ -338,6 +356,18 @@ void kc_fd_del(agent *ag, uint64_t id, int kind, const char *name);
 int kc_fd_store(agent *ag, uint64_t id, const char *name, int fd, bool replace);
 /* Waits until the keeper has done everything sent before. */
 int kc_sync(agent *ag);
+/* usage.c: samples every running instance's usage from its cgroup (CPU
+ * time, memory now and peak, tasks) every USAGE_PERIOD_S on the loop;
+ * usage_start after the keeper's attach. */
+#define USAGE_PERIOD_S 5.0
+void usage_start(agent *ag);
+void usage_sample(agent *ag);
+/* Writes the rs_instance_* usage families of /metrics. */
+void usage_metrics(agent *ag, prom_buf *b);
+
+/* Writes new limits into running instance id's cgroups (what changed)
+ * and waits for the keeper's answer: 0, or -errno with why in err[n]. */
+int kc_limits(agent *ag, uint64_t id, const rs_limits *l, char *err, size_t n);
 /* Tells the keeper to exit (every service is down) and waits for it. */
 void kc_quit(agent *ag);
 

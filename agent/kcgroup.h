@@ -25,8 +25,22 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define KCG_NAME_MAX 160   /* incl. NUL: "<label>.<id>[.uSEQ]" and a suffix */
+
+/* Controllers (the values of lib/reslimits.h RS_CTL_*) and their index
+ * in the v1 arrays. */
+enum { KCG_MEMORY = 1u << 0, KCG_CPU = 1u << 1, KCG_PIDS = 1u << 2 };
+#define KCG_NCTL 3
+
+/* An instance's limits (rs_limits, in the keeper's own terms): 0 = none. */
+struct kcg_limits {
+	uint64_t mem_max, mem_high;   /* bytes */
+	uint32_t cpu_weight;          /* 1..10000 (v2 cpu.weight) */
+	uint32_t cpu_max;             /* percent of one CPU, per 100 ms */
+	uint32_t pids_max;
+};
 
 struct kcg {
 	int  dirfd;               /* the node's subtree, -1: no cgroups */
@@ -34,6 +48,15 @@ struct kcg {
 	char mount[PATH_MAX];     /* the cgroup2 mount point */
 	char path[PATH_MAX];      /* the node's subtree */
 	char why[400];            /* no cgroups: why */
+	/* limits (kcg_ctl_open): the controllers it can enforce them with,
+	 * in the v2 subtree (its cgroup.subtree_control) or, where the host
+	 * has them only on a v1 hierarchy, in a subtree of the same name
+	 * there, under the keeper's own v1 cgroup */
+	unsigned ctl;             /* KCG_* usable */
+	unsigned ctl_v1;          /* of which through v1 */
+	int  v1fd[KCG_NCTL];      /* v1: the node's subtree per controller, -1
+				   * until an instance needs it */
+	char v1path[KCG_NCTL][PATH_MAX];
 };
 
 /* The mount point of the cgroup v2 hierarchy in a /proc/self/mountinfo
@@ -79,5 +102,43 @@ int kcg_remove(struct kcg *cg, const char *name);
 int kcg_events_path(const struct kcg *cg, const char *name, char *out, size_t n);
 /* Closes the subtree's fd (the cgroups stay). */
 void kcg_close(struct kcg *cg);
+
+/* The mount point of the v1 hierarchy that has controller ctl ("memory",
+ * "cpu", "pids") in a /proc/self/mountinfo text (fstype cgroup, its
+ * super options naming ctl, mounted at its root) into out[n]. 0,
+ * -ENOENT or -ENAMETOOLONG. Pure. */
+int kcg_v1_mount_parse(const char *mountinfo, const char *ctl, char *out, size_t n);
+/* The path of this process's cgroup in the v1 hierarchy of ctl, from a
+ * /proc/self/cgroup text ("4:memory:/a/b"), into out[n]. 0 or -ENOENT.
+ * Pure. */
+int kcg_v1_self_parse(const char *selfcg, const char *ctl, char *out, size_t n);
+/* The node's subtree on the v1 hierarchy of ctl, as kcg_ctl_open makes
+ * it for the v2 subtree v2path (for this process's cgroups: the engine
+ * and its keeper share them), into out[n]. 0, -ENOENT, -ENAMETOOLONG. */
+int kcg_v1_subtree(const char *v2path, const char *ctl, char *out, size_t n);
+/* After kcg_open: finds the controllers (v2: enables those the subtree's
+ * cgroup.controllers offers in its cgroup.subtree_control; the others
+ * from a v1 hierarchy, where the node's subtree's path goes in
+ * cg->v1path, made at first use) into cg->ctl and cg->ctl_v1, and removes
+ * what a previous keeper left there (empty cgroups, the empty subtree).
+ * Never fails: what is missing is not in cg->ctl. */
+void kcg_ctl_open(struct kcg *cg);
+/* Writes the limits of instance cgroup name (v2 dir cgfd) that differ
+ * from *was (full, or was NULL: all of them, of the controllers either
+ * needs; a removed one back to no limit): in the
+ * v2 cgroup, or in v1 cgroups name made in each v1 subtree as needed
+ * (their dir fds in v1fd[KCG_NCTL], -1 where none yet, kept open by the
+ * caller). 0, or -errno naming the file in err[n]. */
+int kcg_limits_write(struct kcg *cg, int cgfd, const char *name, int *v1fd,
+		     const struct kcg_limits *l, const struct kcg_limits *was,
+		     bool full, char *err, size_t n);
+/* The KCG_* controllers limits l needs. */
+unsigned kcg_limits_needs(const struct kcg_limits *l);
+/* The oom_kill count of an instance's memory cgroup (v2 memory.events of
+ * cgfd, or v1 memory.oom_control of v1fd[0]); 0 when unknown. */
+uint64_t kcg_oom_kills(const struct kcg *cg, int cgfd, const int *v1fd);
+/* Removes the v1 cgroups name (empty: their processes are the v2
+ * cgroup's, killed with it) and closes v1fd[]. */
+void kcg_v1_remove(struct kcg *cg, const char *name, int *v1fd);
 
 #endif

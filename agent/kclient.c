@@ -27,6 +27,7 @@
 #include "kproto.h"
 #include "log.h"
 #include "probe.h"
+#include "reslimits.h"
 #include "wire.h"
 
 #define KC_REPLY_TIMEOUT_MS 5000
@@ -544,6 +545,35 @@ int kc_spawn_async(agent *ag, uint64_t id, const struct kproto_spawn *sp,
 	return kmsg_send(ag->keeper_fd, &h, ag->kbuf, -1);
 }
 
+int kc_limits(agent *ag, uint64_t id, const rs_limits *l, char *err, size_t n)
+{
+	struct kcg_limits kl = { .mem_max = l->memory_max, .mem_high = l->memory_high,
+				 .cpu_weight = l->cpu_weight, .cpu_max = l->cpu_max,
+				 .pids_max = l->pids_max };
+	struct kmsg h = { .type = K_LIMITS, .id = id, .len = KPROTO_LIMITS_LEN };
+	uint8_t buf[KPROTO_LIMITS_LEN];
+	const uint8_t *pl;
+	int fd, r;
+
+	if (ag->keeper_proto < 6)
+		return -EPROTONOSUPPORT;
+	kproto_limits_pack(&kl, buf);
+	if ((r = kmsg_send(ag->keeper_fd, &h, buf, -1)) < 0)
+		return r;
+	for (;;) {
+		if ((r = kc_recv_wait(ag, &h, &pl, &fd)) <= 0)
+			return r == 0 ? -EPIPE : r;
+		if (fd >= 0)
+			close(fd);
+		if (h.type == K_LIMITED && h.id == id)
+			break;
+		kc_queue(ag, &h);
+	}
+	if (n)
+		snprintf(err, n, "%.*s", (int)(h.len < n ? h.len : n - 1), (const char *)pl);
+	return (int)h.a;
+}
+
 int kc_sync(agent *ag)
 {
 	struct kmsg h = { .type = K_SYNC };
@@ -566,7 +596,8 @@ static void kc_dispatch(agent *ag, const struct kmsg *h)
 		default:
 			break;
 		}
-		if (!svc_child_exited(ag, h->id, (pid_t)h->a, (int)h->b, (uint64_t)h->c) &&
+		if (!svc_child_exited(ag, h->id, (pid_t)h->a, (int)h->b,
+				      ag->keeper_proto >= 6 && h->d == 1, (uint64_t)h->c) &&
 		    !svc_find(ag, h->id))
 			kc_forget(ag, h->id);   /* no instance of ours: drop its record */
 		kc_simple(ag, K_EXIT_ACK, h->id, h->a);
@@ -734,11 +765,13 @@ int kc_attach(agent *ag)
  * ag->cg_on, cg_kill and cg_where, and says once what is used. */
 static void kc_cgroups(agent *ag, const char *p, size_t len)
 {
-	char text[sizeof ag->cg_where + 8];
-	int on = 0, kill_ok = 0, skip = 0;
+	char text[sizeof ag->cg_where + 32];
+	int on = 0, kill_ok = 0, skip = 0, got;
+	unsigned ctl = 0, v1 = 0;
 
 	ag->cg_on = false;
 	ag->cg_kill = false;
+	ag->cg_ctl = ag->cg_ctl_v1 = 0;
 	if (!p) {
 		snprintf(ag->cg_where, sizeof ag->cg_where, "the keeper (pid %d) is "
 			 "an older rs-agent's", (int)ag->keeper_pid);
@@ -746,18 +779,29 @@ static void kc_cgroups(agent *ag, const char *p, size_t len)
 		len = len < sizeof text - 1 ? len : sizeof text - 1;
 		memcpy(text, p, len);
 		text[len] = '\0';
-		if (sscanf(text, "%d %d %n", &on, &kill_ok, &skip) < 2 || !text[skip])
+		got = ag->keeper_proto >= 6 ?
+			sscanf(text, "%d %d %u %u %n", &on, &kill_ok, &ctl, &v1, &skip) - 2 :
+			sscanf(text, "%d %d %n", &on, &kill_ok, &skip);
+		if (got < 2 || !text[skip])
 			snprintf(ag->cg_where, sizeof ag->cg_where, "the keeper's answer "
 				 "is unreadable");
 		else
 			rs_strlcpy(ag->cg_where, text + skip, sizeof ag->cg_where);
 		ag->cg_on = on == 1 && !ag->cg_off;
 		ag->cg_kill = kill_ok == 1;
+		ag->cg_ctl = ag->cg_on ? ctl & RS_CTL__ALL : 0;
+		ag->cg_ctl_v1 = ag->cg_on ? v1 & ag->cg_ctl : 0;
 	}
-	if (ag->cg_on)
-		log_info("cgroups: a cgroup per instance under %s, cgroup.kill %s",
-			 ag->cg_where, ag->cg_kill ? "yes" :
-			 "no (SIGKILL to each process in cgroup.procs)");
+	if (ag->cg_on) {
+		char c[32], c1[32];
+		rs_ctl_format(ag->cg_ctl, c, sizeof c);
+		rs_ctl_format(ag->cg_ctl_v1, c1, sizeof c1);
+		log_info("cgroups: a cgroup per instance under %s, cgroup.kill %s; "
+			 "limits: controllers %s%s%s%s", ag->cg_where, ag->cg_kill ? "yes" :
+			 "no (SIGKILL to each process in cgroup.procs)", c,
+			 ag->cg_ctl_v1 ? " (on cgroup v1: " : "",
+			 ag->cg_ctl_v1 ? c1 : "", ag->cg_ctl_v1 ? ")" : "");
+	}
 	else
 		log_info("cgroups: none (%s); instances are tracked by process group",
 			 ag->cg_off ? ag->cg_off : ag->cg_where);

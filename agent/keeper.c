@@ -73,6 +73,13 @@ struct krec {
 	int          cg_fd;      /* -1: none (a process group only) */
 	char         cg_name[KCG_NAME_MAX];
 	int          cg_wd;      /* inotify watch of its cgroup.events, -1 */
+	/* its limits (protocol 6), written into its cgroups before each
+	 * spawn and at K_LIMITS; on a v1 hierarchy, its cgroups there
+	 * (named v1name, kept across restarts, removed with the record) */
+	struct kcg_limits lim;
+	int          v1fd[KCG_NCTL];
+	char         v1name[KCG_NAME_MAX];
+	uint64_t     oom_base;   /* the OOM kill count at its spawn */
 	bool         cg_killed;  /* cgroup.kill was written to it: removed once
 				  * empty, a new one made at the next spawn
 				  * (cg_kill) */
@@ -89,6 +96,7 @@ struct kexit {
 	pid_t    pid;
 	int      status;
 	uint64_t ns;
+	int      oom;    /* the OOM killer killed in its memory cgroup */
 };
 
 static struct {
@@ -134,6 +142,8 @@ static struct krec *rec_get(uint64_t id)
 	r->id = id;
 	r->cg_fd = -1;
 	r->cg_wd = -1;
+	for (int i = 0; i < KCG_NCTL; i++)
+		r->v1fd[i] = -1;
 	r->next = K.recs;
 	K.recs = r;
 	return r;
@@ -175,6 +185,7 @@ static void rec_free(struct krec *r)
 			log_warnx("instance %llu: cannot remove cgroup %s/%s, ignoring",
 				  (unsigned long long)r->id, K.cg.path, r->cg_name);
 	}
+	kcg_v1_remove(&K.cg, r->v1name, r->v1fd);
 	free(r->meta);
 	free(r->fds);
 	free(r);
@@ -323,6 +334,8 @@ struct child {
 	int           ngroups;
 	int           cg_procs;  /* cgroup.procs to write "0" to (the child
 				  * enters its cgroup itself), -1: none */
+	int           v1procs[KCG_NCTL]; /* its v1 cgroups' cgroup.procs,
+				  * written "0" to the same way, -1: none */
 	volatile int  err;     /* set by the child when it cannot exec */
 };
 
@@ -346,6 +359,11 @@ static int child_exec(void *arg)
 	 * with it, the child is born there) */
 	if (c->cg_procs >= 0 && write(c->cg_procs, "0", 1) != 1)
 		goto fail;
+	/* and its v1 cgroups (the limits, where the host has the
+	 * controllers only there): before it runs a line of its own */
+	for (int i = 0; i < KCG_NCTL; i++)
+		if (c->v1procs[i] >= 0 && write(c->v1procs[i], "0", 1) != 1)
+			goto fail;
 	setsid();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != c->keeper)   /* the keeper died before the prctl */
@@ -586,7 +604,7 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 		   sizeof fdsvar);
 	c = (struct child){ .r = src ? src : r, .argv = sp.argv, .env = env,
 			    .cwd = sp.cwd, .logfd = wfd, .keeper = getpid(),
-			    .cg_procs = -1 };
+			    .cg_procs = -1, .v1procs = { -1, -1, -1 } };
 	/* its cgroup: made at the first spawn, kept across restarts; an
 	 * engine that wants none (--cgroups=off) gets none, even where an
 	 * earlier one made it */
@@ -610,6 +628,37 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 			goto out;
 		}
 	}
+	/* its limits, before it can run: a spawn that cannot have them
+	 * starts nothing */
+	if (r->cg_fd >= 0 && (kcg_limits_needs(&sp.limits) || kcg_limits_needs(&r->lim))) {
+		char why[300];
+		if ((e = kcg_limits_write(&K.cg, r->cg_fd, r->v1name[0] ? r->v1name :
+					  r->cg_name, r->v1fd, &sp.limits, &r->lim, true,
+					  why, sizeof why)) < 0) {
+			log_warnx("instance %llu: cannot set its limits: %s",
+				  (unsigned long long)h->id, why);
+			rep.a = e;
+			kproto_spawn_free(&sp);
+			close(wfd);
+			klog_pipe_release(&out);
+			goto out;
+		}
+		if (!r->v1name[0])
+			memcpy(r->v1name, r->cg_name, sizeof r->v1name);
+	}
+	r->lim = sp.limits;
+	for (int i = 0; i < KCG_NCTL; i++)
+		if (r->v1fd[i] >= 0 && (c.v1procs[i] = kcg_procs_fd(r->v1fd[i])) < 0) {
+			rep.a = c.v1procs[i];
+			for (int k = 0; k < i; k++)
+				if (c.v1procs[k] >= 0)
+					close(c.v1procs[k]);
+			kproto_spawn_free(&sp);
+			close(wfd);
+			klog_pipe_release(&out);
+			goto out;
+		}
+	r->oom_base = r->cg_fd >= 0 ? kcg_oom_kills(&K.cg, r->cg_fd, r->v1fd) : 0;
 	if (h->a > 0) {
 		c.as_user = true;
 		c.uid = (uid_t)(h->a - 1);
@@ -621,6 +670,9 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 	}
 	pid = spawn_child(r, &c, stack);
 	e = pid < 0 ? -errno : 0;
+	for (int i = 0; i < KCG_NCTL; i++)
+		if (c.v1procs[i] >= 0)
+			close(c.v1procs[i]);
 	sp_flags = sp.flags;
 	sp_stop_sig = sp.stop_signal;
 	sp_stop_ms = sp.stop_ms;
@@ -657,6 +709,36 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 	rep.b = (int64_t)r->ticks;
 out:
 	to_engine(&rep, NULL, -1);
+}
+
+/* K_LIMITS: writes new limits into a running instance's cgroups (what
+ * changed only), answers K_LIMITED. An instance not running takes them
+ * at its next spawn's record. */
+static void do_limits(const struct kmsg *h, const uint8_t *p)
+{
+	struct krec *r = rec_find(h->id);
+	struct kmsg rep = { .type = K_LIMITED, .id = h->id };
+	struct kcg_limits l;
+	char why[300] = "";
+
+	if (kproto_limits_unpack(p, h->len, &l) < 0) {
+		rep.a = -EINVAL;
+		snprintf(why, sizeof why, "malformed limits");
+	} else if (!r || r->cg_fd < 0 || !r->alive) {
+		rep.a = -ESRCH;
+		snprintf(why, sizeof why, "not running in a cgroup");
+	} else if ((rep.a = kcg_limits_write(&K.cg, r->cg_fd, r->v1name[0] ? r->v1name :
+					     r->cg_name, r->v1fd, &l, &r->lim, false,
+					     why, sizeof why)) == 0) {
+		if (!r->v1name[0])
+			memcpy(r->v1name, r->cg_name, sizeof r->v1name);
+		r->lim = l;
+	} else {
+		log_warnx("instance %llu: cannot change its limits: %s",
+			  (unsigned long long)h->id, why);
+	}
+	rep.len = (uint32_t)strlen(why);
+	to_engine(&rep, why, -1);
 }
 
 static void do_kill(const struct kmsg *h)
@@ -706,6 +788,12 @@ static void do_swap(const struct kmsg *h)
 	a->cg_killed = b->cg_killed, b->cg_killed = t.cg_killed;
 	memcpy(a->cg_name, b->cg_name, sizeof a->cg_name);
 	memcpy(b->cg_name, t.cg_name, sizeof b->cg_name);
+	memcpy(a->v1fd, b->v1fd, sizeof a->v1fd);
+	memcpy(b->v1fd, t.v1fd, sizeof b->v1fd);
+	memcpy(a->v1name, b->v1name, sizeof a->v1name);
+	memcpy(b->v1name, t.v1name, sizeof b->v1name);
+	a->lim = b->lim, b->lim = t.lim;
+	a->oom_base = b->oom_base, b->oom_base = t.oom_base;
 	for (int i = 0; i < a->nfds; i++)
 		if (a->fds[i].kind == KFD_NOTIFY)
 			for (int j = 0; j < b->nfds; j++)
@@ -720,7 +808,7 @@ static void do_swap(const struct kmsg *h)
 static void send_exit(const struct kexit *x)
 {
 	struct kmsg h = { .type = K_EXITED, .id = x->id, .a = x->pid,
-			  .b = x->status, .c = (int64_t)x->ns };
+			  .b = x->status, .c = (int64_t)x->ns, .d = x->oom };
 
 	to_engine(&h, NULL, -1);
 }
@@ -738,7 +826,7 @@ static void cg_kill(struct krec *r)
 }
 
 /* Keeps the exit until the engine acknowledges it, and tells it. */
-static void exit_push(uint64_t id, pid_t pid, int status, uint64_t ns)
+static void exit_push(uint64_t id, pid_t pid, int status, uint64_t ns, int oom)
 {
 	if (K.nexits == K.capexits) {
 		size_t cap = K.capexits ? K.capexits * 2 : 16;
@@ -750,7 +838,7 @@ static void exit_push(uint64_t id, pid_t pid, int status, uint64_t ns)
 		K.exits = nx;
 		K.capexits = cap;
 	}
-	K.exits[K.nexits] = (struct kexit){ id, pid, status, ns };
+	K.exits[K.nexits] = (struct kexit){ id, pid, status, ns, oom };
 	send_exit(&K.exits[K.nexits]);
 	K.nexits++;
 }
@@ -758,6 +846,10 @@ static void exit_push(uint64_t id, pid_t pid, int status, uint64_t ns)
 /* r's cgroup is empty: the instance is wholly gone, its exit goes out. */
 static void drain_end(struct krec *r)
 {
+	/* read before its cgroup may go: the OOM killer's count rose */
+	int oom = kcg_limits_needs(&r->lim) & KCG_MEMORY &&
+		  kcg_oom_kills(&K.cg, r->cg_fd, r->v1fd) > r->oom_base;
+
 	if (r->cg_wd >= 0)
 		inotify_rm_watch(K.ino, r->cg_wd);
 	r->cg_wd = -1;
@@ -780,7 +872,7 @@ static void drain_end(struct krec *r)
 				  strerror(-e));
 	}
 	r->alive = 0;
-	exit_push(r->id, r->pid, r->held_status, r->held_ns);
+	exit_push(r->id, r->pid, r->held_status, r->held_ns, oom);
 }
 
 /* Checks r, whose main process is gone, again: done when its cgroup is
@@ -854,7 +946,7 @@ static void reap_all(void)
 			continue;
 		}
 		r->alive = 0;
-		exit_push(r->id, pid, status, ns);
+		exit_push(r->id, pid, status, ns, 0);
 	}
 }
 
@@ -873,10 +965,11 @@ static void do_hello(const struct kmsg *h)
 {
 	struct kmsg end = { .type = K_HELLO_END, .a = getpid(), .b = KEEPER_PROTO,
 			    .c = (int64_t)K.lease_at, .d = (int64_t)K.lease_ms };
-	char cgs[sizeof K.cg.path + sizeof K.cg.why + 8];
+	char cgs[sizeof K.cg.path + sizeof K.cg.why + 32];
 	int n = K.cg.dirfd >= 0 ?
-		snprintf(cgs, sizeof cgs, "1 %d %s", K.cg.has_kill, K.cg.path) :
-		snprintf(cgs, sizeof cgs, "0 0 %s", K.cg.why);
+		snprintf(cgs, sizeof cgs, "1 %d %u %u %s", K.cg.has_kill, K.cg.ctl,
+			 K.cg.ctl_v1, K.cg.path) :
+		snprintf(cgs, sizeof cgs, "0 0 0 0 %s", K.cg.why);
 
 	K.engine = (pid_t)h->a;
 	log_info("engine pid %d attached", (int)K.engine);
@@ -1077,6 +1170,7 @@ static void engine_readable(void)
 		case K_KILL:      do_kill(&h); break;
 		case K_SWAP:      do_swap(&h); break;
 		case K_LEASE:     do_lease(&h); break;
+		case K_LIMITS:    do_limits(&h, p); break;
 		case K_EXIT_ACK:  do_exit_ack(&h); break;
 		case K_FD_ADD:
 		case K_FD_DEL:    do_fd(&h, p, fd); break;
@@ -1302,9 +1396,15 @@ static void cgroups_init(const char *node, const char *off)
 	if (n > 0)
 		log_warnx("killed what a previous keeper's services left in %d "
 			  "cgroup(s) of %s", n, K.cg.path);
+	kcg_ctl_open(&K.cg);
 	log_info("cgroups: a cgroup per instance under %s (cgroup2 at %s), "
-		 "cgroup.kill %s", K.cg.path, K.cg.mount,
-		 K.cg.has_kill ? "yes" : "no (SIGKILL to each process in cgroup.procs)");
+		 "cgroup.kill %s; limits with%s%s%s%s%s%s", K.cg.path, K.cg.mount,
+		 K.cg.has_kill ? "yes" : "no (SIGKILL to each process in cgroup.procs)",
+		 K.cg.ctl & KCG_MEMORY ? " memory" : "",
+		 K.cg.ctl & KCG_CPU ? " cpu" : "", K.cg.ctl & KCG_PIDS ? " pids" : "",
+		 !K.cg.ctl ? " no controllers" : "",
+		 K.cg.ctl_v1 ? " (on cgroup v1: " : "",
+		 K.cg.ctl_v1 ? (K.cg.ctl_v1 == K.cg.ctl ? "all)" : "some)") : "");
 }
 
 /* STATE_DIR/run/cgroup: the node's subtree, for scripts and tests that
@@ -1321,6 +1421,20 @@ static void cgroups_note(const char *dir)
 	if (fd < 0 || dprintf(fd, "%s\n", K.cg.path) < 0)
 		log_warn("cannot write %s, ignoring", path);
 	if (fd >= 0)
+		close(fd);
+	/* run/cgroup.v1: its subtrees on v1 hierarchies (limits), a line each */
+	snprintf(path, sizeof path, "%s/run/cgroup.v1", dir);
+	if (!K.cg.ctl_v1) {
+		unlink(path);
+		return;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	for (int i = 0; fd >= 0 && i < KCG_NCTL; i++)
+		if (K.cg.ctl_v1 & (1u << i))
+			dprintf(fd, "%s\n", K.cg.v1path[i]);
+	if (fd < 0)
+		log_warn("cannot write %s, ignoring", path);
+	else
 		close(fd);
 }
 
@@ -1483,6 +1597,9 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
 		rec_free(K.recs);
 	if (K.cg.dirfd >= 0)
 		rmdir(K.cg.path);   /* the node's subtree, if nothing is left */
+	for (int i = 0; i < KCG_NCTL; i++)
+		if (K.cg.ctl_v1 & (1u << i))
+			rmdir(K.cg.v1path[i]);   /* and its v1 subtrees */
 	kcg_close(&K.cg);
 	if (K.ino >= 0)
 		close(K.ino);
@@ -1500,6 +1617,8 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
 		snprintf(path, sizeof path, "%s/run/keeper.pid", state_dir);
 		unlink(path);
 		snprintf(path, sizeof path, "%s/run/cgroup", state_dir);
+		unlink(path);
+		snprintf(path, sizeof path, "%s/run/cgroup.v1", state_dir);
 		unlink(path);
 	}
 	log_info("exited");

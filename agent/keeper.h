@@ -49,8 +49,12 @@
  * are a pipe it reads, stamps and rotates (klog.h). 5: the record ends
  * with the instance's cgroup name (kcgroup.h), K_HELLO_END carries what
  * cgroups the keeper has, and an instance in a cgroup is reported
- * exited (K_EXITED) only once every process of its cgroup is gone. */
-#define KEEPER_PROTO     5
+ * exited (K_EXITED) only once every process of its cgroup is gone. 6:
+ * the record ends with the instance's limits (written into its cgroups
+ * before the child runs), K_HELLO_END says which controllers the keeper
+ * has, K_LIMITS changes a running instance's limits, and K_EXITED's d
+ * says the OOM killer ended it. */
+#define KEEPER_PROTO     6
 #define KEEPER_PROTO_MIN 2   /* the oldest keeper an engine still drives: an
 			      * agent upgraded in place keeps its services;
 			      * only the keeper's own lease (K_LEASE, fenced
@@ -69,8 +73,11 @@ enum kmsg_type {
 		       *       lease deadline it holds (mono ms, 0: none),
 		       *       d = that lease's length ms; payload (protocol
 		       *       5) = its cgroups, "1 K PATH" (K: 1 if
-		       *       cgroup.kill exists) or "0 0 WHY"; then the
-		       *       unacked K_EXITEDs */
+		       *       cgroup.kill exists) or "0 0 WHY"; protocol 6:
+		       *       "1 K C V PATH" / "0 0 0 0 WHY", C the KCG_*
+		       *       controllers it can enforce limits with, V those
+		       *       of them on a v1 hierarchy; then the unacked
+		       *       K_EXITEDs */
 	K_META,       /* E->K  id; payload = opaque meta (the engine's spec) */
 	K_SPAWN,      /* E->K  id, d = restarts so far, c = the instance whose
 		       *       listen/stored fds it gets (0 = its own), a = uid + 1
@@ -85,7 +92,10 @@ enum kmsg_type {
 		       *       also to every process of its cgroup; once the
 		       *       main process is gone, to what its cgroup holds */
 	K_EXITED,     /* K->E  id, a = pid, b = wait status, c = mono ns the
-		       *       main process's death was seen; what it wrote
+		       *       main process's death was seen, d = 1: the OOM
+		       *       killer killed in its memory cgroup meanwhile
+		       *       (protocol 6); the
+		       *       what it wrote
 		       *       is in its log by then, and in a cgroup, every
 		       *       process of the instance is gone (killed once
 		       *       the main one died; "populated 0") */
@@ -116,6 +126,10 @@ enum kmsg_type {
 		       *       d = the attached engine's pid (0: none, -1:
 		       *       connected, no K_HELLO yet);
 		       *       payload = its absolute state dir, no NUL */
+	K_LIMITS,     /* E->K  id; payload = limits (kproto_limits_pack):
+		       *       written into the running instance's cgroups
+		       *       (protocol 6) */
+	K_LIMITED,    /* K->E  id, a = 0 or -errno; payload = why not */
 };
 
 /* What an fd held for an instance is. Listening sockets come first in

@@ -133,6 +133,14 @@ static int walk(const uint8_t *p, size_t len, struct kproto_spawn *s,
 		return r;
 	if (cglen && !kcg_name_valid((const char *)cgp, cglen))
 		return -EINVAL;
+	if ((r = get_u64(&c, &s->limits.mem_max)) < 0 ||
+	    (r = get_u64(&c, &s->limits.mem_high)) < 0 ||
+	    (r = get_u32(&c, &s->limits.cpu_weight)) < 0 ||
+	    (r = get_u32(&c, &s->limits.cpu_max)) < 0 ||
+	    (r = get_u32(&c, &s->limits.pids_max)) < 0)
+		return r;
+	if (!cglen && kcg_limits_needs(&s->limits))
+		return -EINVAL;   /* limits need a cgroup */
 	return c.left ? -EBADMSG : 0;
 }
 
@@ -223,6 +231,10 @@ int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
 
 	if (proto < KEEPER_PROTO_MIN || proto > KEEPER_PROTO)
 		return -EINVAL;
+	if (kcg_limits_needs(&s->limits) && proto < 6)
+		return -EPROTONOSUPPORT;
+	if (kcg_limits_needs(&s->limits) && (!s->cgroup || !s->cgroup[0]))
+		return -EINVAL;
 	if (s->argc < 1 || s->argc > RS_KEEPER_ARGV || s->envc > RS_KEEPER_ENV ||
 	    s->ngroups > KEEPER_GROUPS_MAX || (s->flags & ~KSPAWN_FLAGS_ALL) ||
 	    s->stop_signal < 1 || s->stop_signal > 64 ||
@@ -256,8 +268,44 @@ int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
 		r = put_u64(&p, end, s->log_max);
 	if (r == 0 && proto >= 5)
 		r = put_str(&p, end, s->cgroup ? s->cgroup : "");
+	if (r == 0 && proto >= 6)
+		r = put_u64(&p, end, s->limits.mem_max);
+	if (r == 0 && proto >= 6)
+		r = put_u64(&p, end, s->limits.mem_high);
+	if (r == 0 && proto >= 6)
+		r = put_u32(&p, end, s->limits.cpu_weight);
+	if (r == 0 && proto >= 6)
+		r = put_u32(&p, end, s->limits.cpu_max);
+	if (r == 0 && proto >= 6)
+		r = put_u32(&p, end, s->limits.pids_max);
 	if (r < 0)
 		return r;
 	*len = (size_t)(p - buf);
+	return 0;
+}
+
+void kproto_limits_pack(const struct kcg_limits *l, uint8_t *buf)
+{
+	uint8_t *p = buf;
+	const uint8_t *end = buf + KPROTO_LIMITS_LEN;
+
+	put_u64(&p, end, l->mem_max);
+	put_u64(&p, end, l->mem_high);
+	put_u32(&p, end, l->cpu_weight);
+	put_u32(&p, end, l->cpu_max);
+	put_u32(&p, end, l->pids_max);
+}
+
+int kproto_limits_unpack(const uint8_t *p, size_t len, struct kcg_limits *l)
+{
+	struct cur c = { p, len };
+
+	if (len != KPROTO_LIMITS_LEN)
+		return -EBADMSG;
+	get_u64(&c, &l->mem_max);
+	get_u64(&c, &l->mem_high);
+	get_u32(&c, &l->cpu_weight);
+	get_u32(&c, &l->cpu_max);
+	get_u32(&c, &l->pids_max);
 	return 0;
 }

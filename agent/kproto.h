@@ -23,6 +23,10 @@
  *   len, bytes                     protocol 5: the instance's cgroup
  *                                  name ("" = none: a process group
  *                                  only), kcg_name_valid
+ *   limits                         protocol 6: u64 memory max, u64
+ *                                  memory high, u32 cpu weight, u32 cpu
+ *                                  max (percent), u32 pids max (0: none;
+ *                                  only with a cgroup name)
  * No string may hold a NUL byte; nothing may follow the last field of
  * the protocol.
  */
@@ -62,6 +66,7 @@ struct kproto_spawn {
 	uint64_t   log_max;       /* protocol 4: rotate the log before this */
 	char      *cgroup;        /* protocol 5: its cgroup's name, "" or
 				   * NULL: none (kcgroup.h) */
+	struct kcg_limits limits; /* protocol 6: its limits (all 0: none) */
 	void      *mem;    /* unpack: the one block holding vectors and strings */
 };
 
@@ -71,7 +76,9 @@ struct kproto_spawn {
  * KSPAWN_LOG_MAX_MIN) or -E2BIG (does not fit in cap). */
 int kproto_spawn_pack(const struct kproto_spawn *s, uint8_t *buf, size_t cap,
 		      size_t *len);
-/* The same for a keeper of protocol proto (KEEPER_PROTO_MIN..): for 2, no
+/* The same for a keeper of protocol proto (KEEPER_PROTO_MIN..); below 6
+ * a record with limits is -EPROTONOSUPPORT (an older keeper would run it
+ * unbounded); for 2, no
  * stop signal and timeout, and no KSPAWN_FENCED (a keeper 2 refuses an
  * unknown flag; it cannot fence); below 4, no log max (the child opens
  * the log and appends to it itself); below 5, no cgroup name (the
@@ -87,5 +94,11 @@ int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
 int kproto_spawn_unpack(const uint8_t *p, size_t len, struct kproto_spawn *s);
 /* Frees what kproto_spawn_unpack allocated; s may be NULL. */
 void kproto_spawn_free(struct kproto_spawn *s);
+
+#define KPROTO_LIMITS_LEN 28   /* a K_LIMITS payload: the limits as in K_SPAWN */
+/* l as a K_LIMITS payload into buf[KPROTO_LIMITS_LEN]. */
+void kproto_limits_pack(const struct kcg_limits *l, uint8_t *buf);
+/* A K_LIMITS payload p[len] into *l: 0 or -EBADMSG. */
+int kproto_limits_unpack(const uint8_t *p, size_t len, struct kcg_limits *l);
 
 #endif

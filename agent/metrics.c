@@ -46,6 +46,7 @@ static void metrics_text(void *arg, prom_buf *b)
 		prom_sample(b, "rs_agent_instance_restarts", in->rp.restarts,
 			    "label", in->spec.label, "instance", id, NULL);
 	}
+	usage_metrics(ag, b);
 	prom_hist_write(b, "rs_agent_restart_latency_seconds",
 			"From the death of a process, as the keeper saw it, to the new pid.",
 			&ag->h_restart);

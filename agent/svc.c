@@ -28,6 +28,7 @@
 #include "log.h"
 #include "probe.h"
 #include "probespec.h"
+#include "reslimits.h"
 #include "version.h"
 
 extern char **environ;
@@ -67,6 +68,9 @@ void svc_fill_info(const inst *in, rs_iinfo *out)
 	if (out->last_exit.reason == RS_ER_PROBE_FAILED &&
 	    !(in->ag->rsd_features_last & RS_FEAT_PROBES))
 		out->last_exit.reason = RS_ER_NO_HEARTBEAT;
+	if (out->last_exit.reason == RS_ER_OOM &&
+	    !(in->ag->rsd_features_last & RS_FEAT_LIMITS))
+		out->last_exit.reason = RS_ER_SIGNALED;   /* it was SIGKILL */
 	out->unready = in->unready;
 	rs_strlcpy(out->status, in->status, sizeof out->status);
 	out->started_ms = in->started_wall;
@@ -217,6 +221,28 @@ static void env_free(char **env)
 	free(env);
 }
 
+/* Whether this node cannot enforce in's limits (no cgroups, an older
+ * keeper, a controller missing); then why into why[n] (n may be 0). */
+static bool svc_limits_refused(const inst *in, char *why, size_t n)
+{
+	uint32_t need = rs_limits_needs(&in->spec.limits);
+	const agent *ag = in->ag;
+	char want[32], has[32];
+
+	if (!need || (ag->cg_on && ag->keeper_proto >= 6 && (ag->cg_ctl & need) == need))
+		return false;
+	rs_ctl_format(need, want, sizeof want);
+	rs_ctl_format(ag->cg_on && ag->keeper_proto >= 6 ? ag->cg_ctl : 0, has, sizeof has);
+	if (n)
+		snprintf(why, n, "cannot enforce the limits of %s on node %s: they need "
+			 "the %s controllers, this node has %s (%s); not started "
+			 "unbounded", in->spec.label, ag->node, want, has,
+			 !ag->cg_on ? (ag->cg_off ? ag->cg_off : ag->cg_where) :
+			 ag->keeper_proto < 6 ? "its keeper is an older rs-agent's" :
+			 "the host enables no such controller for the node");
+	return true;
+}
+
 /* Starts the process. Returns 0 or a negative errno (exec failure too). */
 static int svc_spawn(inst *in)
 {
@@ -239,8 +265,12 @@ static int svc_spawn(inst *in)
 		snprintf(cgname, sizeof cgname, "%s.%llu.u%llu", in->spec.label,
 			 (unsigned long long)svc_public_id(in),
 			 (unsigned long long)((in->id & ~HO_ID_BIT) >> HO_ID_SEQ_SHIFT));
+	memcpy(in->cgname, cgname, sizeof in->cgname);
+	in->use.ok = false;   /* a new process: sampled anew */
 	if ((r = svc_user(&in->spec, &u)) < 0)
 		return r;
+	if (svc_limits_refused(in, NULL, 0))
+		return -EOPNOTSUPP;
 	env = svc_env(in, &u);
 	if (!env)
 		return -ENOMEM;
@@ -254,7 +284,14 @@ static int svc_spawn(inst *in)
 				    .stop_signal = (uint32_t)in->spec.stop_signal,
 				    .stop_ms = in->spec.stop_timeout_ms,
 				    .log_max = in->ag->log_max,
-				    .cgroup = cgname };
+				    .cgroup = cgname,
+				    .limits = {
+					    .mem_max = in->spec.limits.memory_max,
+					    .mem_high = in->spec.limits.memory_high,
+					    .cpu_weight = in->spec.limits.cpu_weight,
+					    .cpu_max = in->spec.limits.cpu_max,
+					    .pids_max = in->spec.limits.pids_max,
+				    } };
 	while (env[sp.envc])
 		sp.envc++;
 	if (u.set) {
@@ -347,6 +384,11 @@ static void exit_describe(const inst *in, char *buf, size_t n)
 	case RS_ER_PROBE_FAILED:
 		snprintf(buf, n, "pid %d killed: %s", (int)in->last_pid,
 			 in->probe_why[0] ? in->probe_why : "probe-failed");
+		break;
+	case RS_ER_OOM:
+		snprintf(buf, n, "pid %d killed by the OOM killer: over its memory max "
+			 "of %llu bytes", (int)in->last_pid,
+			 (unsigned long long)in->spec.limits.memory_max);
 		break;
 	default:
 		snprintf(buf, n, "pid %d killed: %s", (int)in->last_pid,
@@ -457,7 +499,9 @@ void svc_apply(inst *in, rproc_event ev)
 			else if (r == -EPERM && in->spec.user[0])
 				snprintf(detail, sizeof detail, "cannot run %s as user '%s': "
 					 "the agent is not root", in->spec.argv[0], in->spec.user);
-			else
+			else if (r == -EOPNOTSUPP && svc_limits_refused(in, detail, sizeof detail)) {
+				/* detail says which controllers are missing */
+			} else
 				snprintf(detail, sizeof detail, "cannot execute %s: %s",
 					 in->spec.argv[0], strerror(-r));
 			log_warnx("%s: %s", in->spec.label, detail);
@@ -640,6 +684,7 @@ static int svc_respec(inst *in, const rs_start *st)
 	rs_spec spec;
 	uint32_t old_period = in->spec.period_ms;
 	bool probes_same = true;
+	rs_limits old_limits = in->spec.limits;
 
 	if (rs_spec_copy(&spec, &st->spec) < 0)
 		return -ENOMEM;
@@ -658,6 +703,19 @@ static int svc_respec(inst *in, const rs_start *st)
 			ev_timer_set(&in->wdog_t, t, t);
 			ev_timer_start(in->ag->loop, &in->wdog_t);
 		}
+	}
+	if (!rs_limits_equal(&old_limits, &spec.limits) && in->pid > 0 && in->ag->cg_on &&
+	    in->ag->keeper_proto >= 6) {
+		/* into its running cgroups: no restart */
+		char why[300] = "";
+		int r = kc_limits(in->ag, in->id, &spec.limits, why, sizeof why);
+		if (r < 0)
+			log_warnx("%s/%llu: cannot change its limits on the running "
+				  "process: %s (they apply at its next start)", spec.label,
+				  (unsigned long long)in->id, why[0] ? why : strerror(-r));
+		else
+			log_info("%s/%llu: limits changed on the running process",
+				 spec.label, (unsigned long long)in->id);
 	}
 	if (!probes_same && in->pid > 0 &&
 	    (in->rp.state == RS_IS_RUNNING || in->rp.state == RS_IS_STARTING)) {
@@ -952,7 +1010,7 @@ void svc_stop_all(agent *ag)
 	}
 }
 
-bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
+bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus, bool oom,
 		      uint64_t ns)
 {
 	inst *in = svc_find(ag, id);
@@ -979,6 +1037,10 @@ bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus,
 	in->last_pid = pid;
 	in->pid = 0;
 	rproc_classify(wstatus, &in->rp.exit);
+	/* the kernel's OOM killer, in its memory cgroup (the keeper saw
+	 * the count rise): a SIGKILL with a reason */
+	if (oom && in->rp.exit.reason == RS_ER_SIGNALED && in->rp.exit.signal == SIGKILL)
+		in->rp.exit.reason = RS_ER_OOM;
 	in->rp.exit.time_ms = clock_wall_ms();
 	svc_apply(in, RP_EV_EXIT);
 	return true;

@@ -21,7 +21,8 @@ FIFO per supervisor.
               at once (rs's period is 37 ms longer so the two drift apart).
 
 Usage: bench/restart.py [--rounds 50] [--mode kill|crash|both]
-                        [--cgroups both|on|off] [--cg-spawn clone3|procs] [--json OUT]
+                        [--cgroups both|on|off] [--cg-spawn clone3|procs] [--limits]
+                        [--json OUT]
 --cg-spawn procs: the keeper puts a child in its cgroup by having it write
 to cgroup.procs before exec, instead of clone3(CLONE_INTO_CGROUP).
 Exit status: 0 if every round restarted in time and nothing was left behind.
@@ -119,7 +120,8 @@ class Baseline:
 
 
 class Rs:
-    def __init__(self, tmp, svc, crash_ms, name="rs", cgroups=True, cg_spawn=None):
+    def __init__(self, tmp, svc, crash_ms, name="rs", cgroups=True, cg_spawn=None,
+                 limits=()):
         self.name = name
         self.st = Stamps(os.path.join(tmp, "stamp-" + name))
         env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
@@ -133,6 +135,7 @@ class Rs:
                 "--env", "BENCH_READY=1"]
         if crash_ms:
             args += ["--env", f"BENCH_CRASH_MS={crash_ms}"]
+        args += list(limits)
         self.cl.ctl(*args, "--", svc, "--name", "bench")
 
     def stop(self):
@@ -226,6 +229,10 @@ def main():
                     help="rs with a cgroup per instance, without, or both (default)")
     ap.add_argument("--cg-spawn", choices=["clone3", "procs"], default=None,
                     help="how the keeper puts a child in its cgroup (default clone3)")
+    ap.add_argument("--limits", action="store_true",
+                    help="also rs-lim: rs with cgroups and a memory and pids limit "
+                         "(on a hybrid host the child joins v1 cgroups: a write to "
+                         "cgroup.procs per start)")
     ap.add_argument("--json", metavar="OUT", help="write raw samples (ns) here")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     a = ap.parse_args()
@@ -254,6 +261,9 @@ def main():
                                a.cg_spawn))
             if a.cgroups in ("both", "off"):
                 sups.append(Rs(sub, svc, crash + 71 if crash else 0, "rs-nocg", False))
+            if a.limits:
+                sups.append(Rs(sub, svc, crash + 103 if crash else 0, "rs-lim", True,
+                               a.cg_spawn, ["--memory-max", "1G", "--pids-max", "4096"]))
             log(f"{mode}: {a.rounds} rounds ...")
             if mode == "kill":
                 samples = run_kill(sups, a.rounds, a.gap_ms, a.timeout)

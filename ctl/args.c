@@ -24,6 +24,7 @@
 #include "codes.h"
 #include "listen.h"
 #include "manifest.h"
+#include "reslimits.h"
 #include "probespec.h"
 
 typedef struct opt_def opt_def;
@@ -198,6 +199,17 @@ static const char up_help[] =
 "  --probe-timeout S    one probe's limit (default: 1)\n"
 "  --probe-failures N   failures in a row that count (default: 3)\n"
 "  --probe-delay S      wait this long after the start (default: 0)\n"
+"  --memory-max SIZE    memory limit (256M, 1G; K/M/G/T are powers of\n"
+"                       1024): over it the kernel reclaims, then its OOM\n"
+"                       killer ends it (reason oom) and its policy follows\n"
+"  --memory-high SIZE   memory it is throttled and reclaimed above\n"
+"  --cpu-weight N       its share of contended CPU, 1-10000 (100: normal)\n"
+"  --cpu-max P%         at most P percent of one CPU (200% = two CPUs)\n"
+"  --pids-max N         at most N processes and threads\n"
+"                       (limits are enforced by the agent's cgroups: a\n"
+"                       node without the controllers is not used; edit\n"
+"                       changes them on the running process; none removes\n"
+"                       one)\n"
 "  --probe-status N[-M] http: the statuses that pass (default: 200-399)\n"
 "  --probe-header 'NAME: VALUE'  http: a request header (repeatable)\n"
 "\n"
@@ -348,7 +360,9 @@ static const char edit_help[] =
 "Options: as for up (--period, --ready-timeout, --env, --cwd,\n"
 "--restart/--restart-policy, --backoff-*, --no-backoff, --stop-signal,\n"
 "--stop-timeout, --reload-signal, --notify, --settle, --listen, --user,\n"
-"--keep-caps, --fence),\n"
+"--keep-caps, --fence, the probes, --memory-max, --memory-high,\n"
+"--cpu-weight, --cpu-max, --pids-max: limits change at once, written into\n"
+"the running instance's cgroup; none removes one),\n"
 "without --node and --no-block; --no-keep-caps undoes --keep-caps.\n"
 "-- COMMAND ARGS replaces the command; --args ARGS... (last) replaces\n"
 "only the arguments and keeps the program.\n";
@@ -858,6 +872,47 @@ static int set_reload_signal(rs_request *r, const opt_def *d, const char *val)
 	return 0;
 }
 
+/* --memory-max/--memory-high SIZE, --cpu-weight N, --cpu-max P%,
+ * --pids-max N; "none" removes one (edit; for up it is no limit). */
+enum { LIM_MEM_MAX, LIM_MEM_HIGH, LIM_CPU_WEIGHT, LIM_CPU_MAX, LIM_PIDS };
+
+static int set_limit(rs_request *r, const opt_def *d, const char *val)
+{
+	rs_limits *l = &r->spec.limits;
+	bool none = strcmp(val, "none") == 0;
+	uint32_t u = 0;
+
+	switch (d->off) {
+	case LIM_MEM_MAX:
+	case LIM_MEM_HIGH: {
+		uint64_t *f = d->off == LIM_MEM_MAX ? &l->memory_max : &l->memory_high;
+		if (none)
+			*f = RS_LIMIT_DROP64;
+		else if (rs_size_parse(val, f) < 0 || *f < RS_MEM_MIN)
+			return opt_error(d, "'%s' is not a size of at least 4K "
+					 "(bytes, or with K, M, G, T: 256M), or none", val);
+		return 0;
+	}
+	case LIM_CPU_MAX:
+		if (none)
+			l->cpu_max = RS_LIMIT_DROP32;
+		else if (rs_cpu_max_parse(val, &l->cpu_max) < 0)
+			return opt_error(d, "'%s' is not a percent of one CPU, 1%% to "
+					 "%u%% (50%%; 200%% = two CPUs), or none", val,
+					 RS_CPU_MAX_PCT);
+		return 0;
+	default:
+		if (!none && (parse_uint(val, 1, &u) < 0 ||
+			      u > (d->off == LIM_CPU_WEIGHT ? RS_CPU_WEIGHT_MAX : RS_PIDS_MAX)))
+			return opt_error(d, "'%s' is not a whole number from 1 to %u, or none",
+					 val, d->off == LIM_CPU_WEIGHT ? RS_CPU_WEIGHT_MAX :
+					 RS_PIDS_MAX);
+		*(d->off == LIM_CPU_WEIGHT ? &l->cpu_weight : &l->pids_max) =
+			none ? RS_LIMIT_DROP32 : u;
+		return 0;
+	}
+}
+
 static int set_kill_signal(rs_request *r, const opt_def *d, const char *val)
 {
 	if (parse_signal(val, &r->signal) < 0)
@@ -1062,6 +1117,11 @@ static const opt_def up_opts[] = {
 	{ "--probe-failures",  true,  set_probe_opt, PO_FAILURES, EDIT_PROBE_OPTS },
 	{ "--probe-status",    true,  set_probe_opt, PO_STATUS, EDIT_PROBE_OPTS },
 	{ "--probe-header",    true,  set_probe_opt, PO_HEADER, EDIT_PROBE_OPTS },
+	{ "--memory-max",      true,  set_limit,   LIM_MEM_MAX, RS_EDIT_LIMITS },
+	{ "--memory-high",     true,  set_limit,   LIM_MEM_HIGH, RS_EDIT_LIMITS },
+	{ "--cpu-weight",      true,  set_limit,   LIM_CPU_WEIGHT, RS_EDIT_LIMITS },
+	{ "--cpu-max",         true,  set_limit,   LIM_CPU_MAX, RS_EDIT_LIMITS },
+	{ "--pids-max",        true,  set_limit,   LIM_PIDS, RS_EDIT_LIMITS },
 	{ NULL, false, NULL, 0, 0 },
 };
 
@@ -1682,6 +1742,7 @@ static int finish(args_state *s)
 				   "and admins change every label");
 	if (r->verb == RS_V_UP) {
 		rs_strlcpy(r->spec.label, s->label, sizeof r->spec.label);
+		rs_limits_undrop(&r->spec.limits);
 		if (rs_spec_validate(&r->spec, err, sizeof err) < 0)
 			return usage_error(s->v, "%s", err);
 	}

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reslimits.h"
 #include "args.h"
 #include "clock.h"
 #include "codes.h"
@@ -1094,25 +1095,50 @@ static bool asks_probes(const ctl_cmd *c)
 	return false;
 }
 
-/* A request with health probes goes only to an rsd that knows them
- * (RS_FEAT_PROBES, learnt from a ping's envelope): an older one would
- * run the service without them, saying nothing. 0, or the exit code
- * after saying why not. */
-static int probes_known(const ctl_cmd *c)
+/* Whether c's request sets or removes a resource limit (up, edit, or an
+ * apply's services). */
+static bool asks_limits(const ctl_cmd *c)
+{
+	const rs_request *q = &c->req.u.request;
+
+	if (q->edit_mask & RS_EDIT_LIMITS || rs_limits_any(&q->spec.limits))
+		return true;
+	for (size_t i = 0; q->specs && i < q->nspecs; i++)
+		if (rs_limits_any(&q->specs[i].limits))
+			return true;
+	return false;
+}
+
+/* A request with health probes or limits goes only to an rsd that knows
+ * them (RS_FEAT_PROBES, RS_FEAT_LIMITS, learnt from one ping's
+ * envelope): an older one would run the services without them, saying
+ * nothing. 0, or the exit code after saying why not. */
+static int features_known(const ctl_cmd *c, bool probes, bool limits)
 {
 	char version[sizeof ((rs_msg *)NULL)->sender_version];
 	uint64_t features;
 	int r = ping_rsd(c, CTL_PROGRESS_STATUS_MS * 5, false, &features, version,
 			 sizeof version);
 
-	if (r != 0 || (features & RS_FEAT_PROBES))
+	if (r != 0)
 		return r;
-	fprintf(stderr, "rsctl: rsd at %s (%s) does not know health probes "
-		"(--liveness, --readiness, --startup, probes:): it would run the "
-		"services without them; nothing was sent. Upgrade rsd first "
-		"(docs/upgrade.md)\n",
-		c->endpoint, version[0] ? version : "0.2.0 or older");
-	return RS_E_INVAL;
+	if (probes && !(features & RS_FEAT_PROBES)) {
+		fprintf(stderr, "rsctl: rsd at %s (%s) does not know health probes "
+			"(--liveness, --readiness, --startup, probes:): it would run the "
+			"services without them; nothing was sent. Upgrade rsd first "
+			"(docs/upgrade.md)\n",
+			c->endpoint, version[0] ? version : "0.2.0 or older");
+		return RS_E_INVAL;
+	}
+	if (limits && !(features & RS_FEAT_LIMITS)) {
+		fprintf(stderr, "rsctl: rsd at %s (%s) does not know resource limits "
+			"(--memory-max, --memory-high, --cpu-weight, --cpu-max, "
+			"--pids-max, limits:): it would run the services unbounded; "
+			"nothing was sent. Upgrade rsd first (docs/upgrade.md)\n",
+			c->endpoint, version[0] ? version : "0.2.0 or older");
+		return RS_E_INVAL;
+	}
+	return 0;
 }
 
 static int run_once(ctl_cmd *c, bool show_empty)
@@ -1125,7 +1151,8 @@ static int run_once(ctl_cmd *c, bool show_empty)
 	if (c->req.u.request.verb == RS_V_UPDATE && c->req.u.request.revision &&
 	    (r = revisions_known(c)) != 0)
 		return r;
-	if (asks_probes(c) && (r = probes_known(c)) != 0)
+	if ((asks_probes(c) || asks_limits(c)) &&
+	    (r = features_known(c, asks_probes(c), asks_limits(c))) != 0)
 		return r;
 	c->req.u.request.id = request_id();
 	pg = wants_progress(c) && progress_begin(&cp, c) == 0;

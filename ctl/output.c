@@ -3,6 +3,7 @@
  * Payload keys that are missing or of the wrong type print as "-".
  */
 #include "output.h"
+#include "reslimits.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -507,6 +508,7 @@ static int render_status(const json_t *root, uint64_t now_ms, FILE *out)
 
 static const char *const node_cols[] = {
 	"NODE", "STATE", "INSTANCES", "HEARTBEAT-AGE", "VERSION", "LABELS", "CGROUPS",
+	"LIMITS",
 };
 
 /* Appends one node row; the age comes from heartbeat_age_ms, else from
@@ -549,6 +551,12 @@ static void node_row(table *t, const json_t *node, uint64_t now_ms)
 		 * "-": an agent (or rsd) before RS_FEAT_CGROUP */
 		const char *cg = jstr(node, "cgroups");
 		table_cell(t, !cg || !cg[0] ? "-" : strncmp(cg, "none", 4) ? "yes" : "no");
+	}
+	{
+		/* the controllers it enforces limits with, "none", or "-":
+		 * an agent (or rsd) before RS_FEAT_LIMITS */
+		const char *ctl = jstr(node, "controllers");
+		table_cell(t, !ctl || !ctl[0] ? "-" : ctl);
 	}
 }
 
@@ -1090,6 +1098,32 @@ static void describe_spec(FILE *out, const json_t *sp)
 	put_kv(out, "Recovery script", jstr(sp, "script"));
 	put_kv(out, "Fence", jstr(sp, "fence"));
 	describe_probes(out, json_object_get(sp, "probes"));
+	{
+		/* "memory max 256M, high 200M; cpu weight 100, max 50%;
+		 * pids max 64", or none (an rsd before 0.3: no key) */
+		const json_t *l = json_object_get(sp, "limits");
+		static const char *const keys[] = { "memory_max", "memory_high",
+						    "cpu_weight", "cpu_max", "pids_max" };
+		static const char *const names[] = { "memory max", "memory high",
+						     "cpu weight", "cpu max", "pids max" };
+		char text[256] = "", lv[32];
+		size_t off = 0;
+		int64_t lim;
+
+		for (int k = 0; json_is_object(l) && k < 5; k++) {
+			if (jint(l, keys[k], &lim) != 0 || lim <= 0)
+				continue;
+			if (k < 2)
+				rs_size_format((uint64_t)lim, lv, sizeof lv);
+			else
+				snprintf(lv, sizeof lv, "%lld%s", (long long)lim, k == 3 ? "%" : "");
+			off += (size_t)snprintf(text + off, sizeof text - off, "%s%s %s",
+						off ? ", " : "", names[k], lv);
+			if (off >= sizeof text)
+				break;
+		}
+		put_kv(out, "Limits", text[0] ? text : "none");
+	}
 }
 
 static const char *const describe_inst_cols[] = {

@@ -3,6 +3,7 @@
  * keeps every node's line, so each error names file, line and key.
  */
 #include "manifest.h"
+#include "reslimits.h"
 #include "probespec.h"
 
 #include <errno.h>
@@ -432,6 +433,83 @@ static int probes_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *a
 	return 0;
 }
 
+/* limits: memory: {max: SIZE, high: SIZE}, cpu: {weight: N, max: P%},
+ * pids: {max: N} (lib/reslimits.h's forms). A size of at least
+ * RS_MEM_MIN into *out, or an error at v. */
+static int get_size(mf_ctx *c, const yaml_node_t *v, uint64_t *out)
+{
+	const char *s = scalar(v);
+
+	if (!s || rs_size_parse(s, out) < 0 || *out < RS_MEM_MIN)
+		return mf_err(c, v, "expected a size of at least 4K (bytes, or with "
+			      "K, M, G, T: 256M), got '%s'", s ? s : "a non-scalar");
+	return 0;
+}
+
+/* limits.memory's keys into the rs_limits arg. */
+static int memory_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
+{
+	rs_limits *l = arg;
+
+	if (!strcmp(key, "max"))
+		return get_size(c, v, &l->memory_max);
+	if (!strcmp(key, "high"))
+		return get_size(c, v, &l->memory_high);
+	return mf_err(c, v, "unknown key (known: max, high)");
+}
+
+/* limits.cpu's keys into the rs_limits arg. */
+static int cpu_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
+{
+	rs_limits *l = arg;
+	const char *s = scalar(v);
+	int r;
+
+	if (!strcmp(key, "weight")) {
+		if ((r = get_uint(c, v, 1, &l->cpu_weight)) < 0)
+			return r;
+		if (l->cpu_weight > RS_CPU_WEIGHT_MAX)
+			return mf_err(c, v, "expected a weight from 1 to %u, got '%s'",
+				      RS_CPU_WEIGHT_MAX, s);
+		return 0;
+	}
+	if (!strcmp(key, "max")) {
+		if (!s || rs_cpu_max_parse(s, &l->cpu_max) < 0)
+			return mf_err(c, v, "expected a percent of one CPU, 1%% to %u%% "
+				      "(50%%; 200%% = two CPUs), got '%s'", RS_CPU_MAX_PCT,
+				      s ? s : "a non-scalar");
+		return 0;
+	}
+	return mf_err(c, v, "unknown key (known: weight, max)");
+}
+
+/* limits.pids' key into the rs_limits arg. */
+static int pids_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
+{
+	rs_limits *l = arg;
+	int r;
+
+	if (strcmp(key, "max") != 0)
+		return mf_err(c, v, "unknown key (known: max)");
+	if ((r = get_uint(c, v, 1, &l->pids_max)) < 0)
+		return r;
+	if (l->pids_max > RS_PIDS_MAX)
+		return mf_err(c, v, "expected at most %u, got '%s'", RS_PIDS_MAX, scalar(v));
+	return 0;
+}
+
+/* One controller's mapping under limits. */
+static int limits_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
+{
+	if (!strcmp(key, "memory"))
+		return each_pair(c, v, memory_pair, arg);
+	if (!strcmp(key, "cpu"))
+		return each_pair(c, v, cpu_pair, arg);
+	if (!strcmp(key, "pids"))
+		return each_pair(c, v, pids_pair, arg);
+	return mf_err(c, v, "unknown key (known: memory, cpu, pids)");
+}
+
 static int svc_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 {
 	mf_service *s = arg;
@@ -490,6 +568,15 @@ static int svc_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 		return each_pair(c, v, backoff_pair, &sp->backoff);
 	if (!strcmp(key, "probes"))
 		return each_pair(c, v, probes_pair, sp);
+	if (!strcmp(key, "limits")) {
+		char err[256];
+		memset(&sp->limits, 0, sizeof sp->limits);
+		if ((r = each_pair(c, v, limits_pair, &sp->limits)) < 0)
+			return r;
+		if (rs_limits_validate(&sp->limits, err, sizeof err) < 0)
+			return mf_err(c, v, "%s", err);
+		return 0;
+	}
 	if (!strcmp(key, "period"))
 		return get_seconds(c, v, &sp->period_ms);
 	if (!strcmp(key, "ready_timeout"))
@@ -1109,6 +1196,48 @@ static void probes_out(mf_out *o, const rs_spec *sp)
 	map_end(o);
 }
 
+/* limits: in the form limits_pair reads, only what is set. */
+static void limits_out(mf_out *o, const rs_limits *l)
+{
+	char v[32];
+
+	if (!rs_limits_any(l))
+		return;
+	scalar_out(o, "limits");
+	map_start(o, false);
+	if (l->memory_max || l->memory_high) {
+		scalar_out(o, "memory");
+		map_start(o, true);
+		if (l->memory_max) {
+			rs_size_format(l->memory_max, v, sizeof v);
+			str_out(o, "max", v);
+		}
+		if (l->memory_high) {
+			rs_size_format(l->memory_high, v, sizeof v);
+			str_out(o, "high", v);
+		}
+		map_end(o);
+	}
+	if (l->cpu_weight || l->cpu_max) {
+		scalar_out(o, "cpu");
+		map_start(o, true);
+		if (l->cpu_weight)
+			uint_out(o, "weight", l->cpu_weight);
+		if (l->cpu_max) {
+			snprintf(v, sizeof v, "%u%%", l->cpu_max);
+			str_out(o, "max", v);
+		}
+		map_end(o);
+	}
+	if (l->pids_max) {
+		scalar_out(o, "pids");
+		map_start(o, true);
+		uint_out(o, "max", l->pids_max);
+		map_end(o);
+	}
+	map_end(o);
+}
+
 /* One service: its keys in docs/manifest.md's order, defaults left out. */
 static void svc_out(mf_out *o, const rs_spec *sp)
 {
@@ -1157,6 +1286,7 @@ static void svc_out(mf_out *o, const rs_spec *sp)
 	if (sp->nlisten)
 		kv_out(o, "listen", sp->listen, sp->nlisten);
 	probes_out(o, sp);
+	limits_out(o, &sp->limits);
 	map_end(o);
 }
 

@@ -1,4 +1,5 @@
 #include "model.h"
+#include "reslimits.h"
 #include "probespec.h"
 
 #include <errno.h>
@@ -13,7 +14,7 @@ static const char *const istate_names[RS_IS__NR] = {
 };
 static const char *const reason_names[RS_ER__NR] = {
 	"", "exited", "signaled", "no-heartbeat", "ready-timeout",
-	"exec-failed", "stopped", "fenced", "probe-failed",
+	"exec-failed", "stopped", "fenced", "probe-failed", "oom",
 };
 static const char *const policy_names[RS_RP__NR] = {
 	"always", "on-failure", "never",
@@ -386,6 +387,8 @@ int rs_spec_validate(const rs_spec *s, char *err, size_t errlen)
 	for (int i = 0; i < RS_PROBE__NR; i++)
 		if (rs_probe_validate(&s->probes[i], (rs_probe_role)i, err, errlen) < 0)
 			return -EINVAL;
+	if (rs_limits_validate(&s->limits, err, errlen) < 0)
+		return -EINVAL;
 	return 0;
 #undef BAD
 }

@@ -62,6 +62,8 @@ typedef enum rs_exit_reason {
 	RS_ER_FENCED,     /* stopped by the agent: no word from rsd for its lease */
 	RS_ER_PROBE_FAILED, /* killed by the agent: its liveness probe failed
 			     * `failures` times in a row (0.3, RS_FEAT_PROBES) */
+	RS_ER_OOM,        /* killed by the kernel's OOM killer in its cgroup
+			   * (over its memory max; 0.3, RS_FEAT_LIMITS) */
 	RS_ER__NR
 } rs_exit_reason;
 
@@ -128,6 +130,17 @@ typedef struct rs_probe {
 	uint32_t  status_max;
 } rs_probe;
 
+/* Resource limits of one instance (lib/reslimits.h, docs/design.md
+ * "Limits"): enforced by the keeper through cgroup controllers. 0 in a
+ * field: no limit of that kind. */
+typedef struct rs_limits {
+	uint64_t memory_max;   /* bytes: over it, reclaim, then the OOM killer */
+	uint64_t memory_high;  /* bytes: over it, throttled and reclaimed */
+	uint32_t cpu_weight;   /* 1..10000 (cgroup v2 cpu.weight; 100 = normal) */
+	uint32_t cpu_max;      /* percent of one CPU, 1..RS_CPU_MAX_PCT */
+	uint32_t pids_max;     /* processes and threads, 1.. */
+} rs_limits;
+
 typedef enum rs_desired {
 	RS_WANT_DOWN = 0,
 	RS_WANT_UP,
@@ -176,6 +189,7 @@ typedef struct rs_spec {
 	char         **placement;/* "node=NAME" / "label=NAME", NULL-terminated */
 	size_t         nplacement;/* at most RS_PLACEMENT_MAX */
 	rs_probe       probes[RS_PROBE__NR]; /* kind NONE: not probed */
+	rs_limits      limits;   /* all 0: none (0.3, RS_FEAT_LIMITS) */
 } rs_spec;
 
 typedef struct rs_exit {

@@ -106,6 +106,7 @@ typedef struct rs_hello {
 	uint64_t  events_from;   /* RS_FEAT_EVCHAIN: events up to this seq are
 				  * acknowledged or given up (lib/evchain.h) */
 	char      cgroups[RS_CGROUPS_MAX]; /* RS_FEAT_CGROUP: the node's cgroups */
+	uint32_t  controllers;   /* RS_FEAT_LIMITS: RS_CTL_* bits it enforces */
 	char    **labels;        /* nlabels strings + NULL, owned */
 	size_t    nlabels;
 	rs_iinfo *instances;     /* ninstances, owned */
@@ -300,7 +301,9 @@ enum {
 	RS_EDIT_LIVENESS      = 1u << 24,  /* replace the liveness probe (0.3) */
 	RS_EDIT_READINESS     = 1u << 25,  /* ... the readiness probe */
 	RS_EDIT_STARTUP       = 1u << 26,  /* ... the startup probe */
-	RS_EDIT__ALL          = (1u << 27) - 1,
+	RS_EDIT_LIMITS        = 1u << 27,  /* replace the limits, written into
+					    * the running cgroups (0.3) */
+	RS_EDIT__ALL          = (1u << 28) - 1,
 	/* what needs a new process to take effect */
 	RS_EDIT_NEXT_START    = RS_EDIT_ENV | RS_EDIT_CWD | RS_EDIT_ARGS |
 				RS_EDIT_ARGS_TAIL | RS_EDIT_LISTEN | RS_EDIT_USER |

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "listen.h"
+#include "reslimits.h"
 #include "probespec.h"
 #include "rs.pb-c.h"
 #include "version.h"
@@ -36,6 +37,7 @@ struct spec_aux {
 	Rs__Backoff backoff;
 	Rs__Probes  probes;
 	Rs__Probe   probe[RS_PROBE__NR];
+	Rs__Limits  limits;
 };
 
 /* Storage for one Envelope tree; only infos/pinfos/exits are heap. */
@@ -247,6 +249,15 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, struct spec_aux *aux)
 		}
 		ps->probes = &aux->probes;
 	}
+	if (rs_limits_any(&s->limits)) {
+		rs__limits__init(&aux->limits);
+		aux->limits.memory_max = s->limits.memory_max;
+		aux->limits.memory_high = s->limits.memory_high;
+		aux->limits.cpu_weight = s->limits.cpu_weight;
+		aux->limits.cpu_max = s->limits.cpu_max;
+		aux->limits.pids_max = s->limits.pids_max;
+		ps->limits = &aux->limits;
+	}
 	return 0;
 }
 
@@ -310,6 +321,7 @@ static int enc_hello(struct enc *e, const rs_hello *h)
 	ph->session = h->session;
 	ph->events_from = h->events_from;
 	ph->cgroups = pb_str(h->cgroups);
+	ph->controllers = h->controllers;
 	ph->n_labels = h->nlabels;
 	ph->labels = h->nlabels ? h->labels : NULL;
 	if (!h->ninstances)
@@ -889,6 +901,14 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 			if (pp[i])
 				r = dec_probe(&s->probes[i], pp[i]);
 	}
+	if (r == 0 && ps->limits) {
+		/* the receiver's rs_spec_validate says what is out of range */
+		s->limits.memory_max = ps->limits->memory_max;
+		s->limits.memory_high = ps->limits->memory_high;
+		s->limits.cpu_weight = ps->limits->cpu_weight;
+		s->limits.cpu_max = ps->limits->cpu_max;
+		s->limits.pids_max = ps->limits->pids_max;
+	}
 	if (r < 0)
 		return r;
 	s->critical = ps->critical != 0;
@@ -993,6 +1013,7 @@ static int dec_hello(rs_hello *h, const Rs__Hello *ph)
 	h->capacity = ph->capacity;
 	h->session = ph->session;
 	h->events_from = ph->events_from;
+	h->controllers = ph->controllers;
 	r = dec_labels(&h->labels, &h->nlabels, ph->labels, ph->n_labels,
 		       RS_HELLO_LABELS_MAX);
 	if (r < 0)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reslimits.h"
 #include "probespec.h"
 #include "clock.h"
 #include "log.h"
@@ -59,6 +60,7 @@ static bool probes_eq(const rs_spec *a, const rs_spec *b)
 bool rsd_spec_eq(const rs_spec *a, const rs_spec *b)
 {
 	return !spec_needs_restart(a, b) && probes_eq(a, b) &&
+	       rs_limits_equal(&a->limits, &b->limits) &&
 	       a->period_ms == b->period_ms &&
 	       a->ready_timeout_ms == b->ready_timeout_ms &&
 	       a->stop_timeout_ms == b->stop_timeout_ms &&

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reslimits.h"
 #include "probespec.h"
 #include "clock.h"
 #include "codes.h"
@@ -199,11 +200,28 @@ static rsd_node *up_node(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	rsd_node *n = rsd_place_spec(d, &rq->spec, rq->spec.node, NULL);
 
+	uint32_t need = rs_limits_needs(&rq->spec.limits);
+	rsd_node *w;
+	char has[32], want[32];
+
 	if (n)
 		return n;
-	if (rq->spec.node[0])
+	w = rq->spec.node[0] ? rsd_node_find(d, rq->spec.node) : NULL;
+	if (w && need && (w->controllers & need) != need) {
+		rs_ctl_format(need, want, sizeof want);
+		rs_ctl_format(w->controllers, has, sizeof has);
+		rsd_reply_err(d, peer, rq->id, RS_E_NONODE,
+			      "node %s cannot enforce the limits of %s: they need the "
+			      "%s controllers, it has %s (rsctl nodes: LIMITS)",
+			      rq->spec.node, rq->label, want, has);
+	} else if (rq->spec.node[0])
 		rsd_reply_err(d, peer, rq->id, RS_E_NONODE,
 			  "node %s is not connected (or is full)", rq->spec.node);
+	else if (need)
+		rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node "
+			  "%scan enforce the limits of %s (they need the %s controllers)",
+			  rq->spec.nplacement ? "that matches its placement " : "",
+			  rq->label, (rs_ctl_format(need, want, sizeof want), want));
 	else if (rq->spec.nplacement)
 		rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node "
 			  "matches the placement of %s (%s%s)", rq->label,
@@ -665,6 +683,8 @@ int rsd_spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
 	TAKE(RS_EDIT_FENCE, fence);
 	TAKE(RS_EDIT_RELOAD_SIGNAL, reload_signal);
 #undef TAKE
+	if (mask & RS_EDIT_LIMITS)
+		rs_limits_merge(&dst->limits, &src->limits);
 	for (int i = 0; r == 0 && i < RS_PROBE__NR; i++)
 		if (mask & ((uint32_t)RS_EDIT_LIVENESS << i))
 			r = rs_probe_copy(&dst->probes[i], &src->probes[i]);
@@ -750,7 +770,8 @@ static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 			continue;
 		rs_spec_clear(&next.spec);
 		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "the agent of node %s (%s) "
-			      "does not speak what the new settings need (fence?); "
+			      "does not speak what the new settings need (fence? "
+			      "limits its node cannot enforce?); "
 			      "upgrade it first, or move %s", n->n.name,
 			      n->n.agent_version, rq->label);
 		return;
@@ -1687,12 +1708,18 @@ static json_t *node_json(const rsd_node *n, int instances, uint64_t now,
 	uint64_t age = n->connected ? now - n->sm.heard_ms :
 		       (wall > n->n.last_seen_ms ? wall - n->n.last_seen_ms : 0);
 
+	char ctl[32];
+
 	for (size_t i = 0; i < n->nlabels; i++)
 		json_array_append_new(labels, json_string(n->labels[i]));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:b, s:o, s:i, s:I}",
+	if (n->features & RS_FEAT_LIMITS)
+		rs_ctl_format(n->controllers, ctl, sizeof ctl);
+	else
+		ctl[0] = '\0';
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:b, s:o, s:i, s:I}",
 			 "name", n->n.name, "state", rs_node_state_to_string(n->n.state),
 			 "boot_id", n->n.boot_id, "agent_version", n->n.agent_version,
-			 "cgroups", n->cgroups,
+			 "cgroups", n->cgroups, "controllers", ctl,
 			 "instances", instances,
 			 "last_seen_ms", (json_int_t)n->n.last_seen_ms,
 			 "heartbeat_age_ms", (json_int_t)age, "connected", n->connected,
@@ -1920,6 +1947,22 @@ static json_t *spec_json(const rsd *d, const rs_spec *sp)
 			 "reload_signal", (int)(sp->reload_signal ? sp->reload_signal : SIGHUP));
 	if (j)
 		json_object_set_new(j, "probes", probes_json(sp));
+	if (j) {
+		/* the limits set (none: {}), bytes, weight, percent, count */
+		const rs_limits *l = &sp->limits;
+		json_t *lj = json_object();
+		if (l->memory_max)
+			json_object_set_new(lj, "memory_max", json_integer((json_int_t)l->memory_max));
+		if (l->memory_high)
+			json_object_set_new(lj, "memory_high", json_integer((json_int_t)l->memory_high));
+		if (l->cpu_weight)
+			json_object_set_new(lj, "cpu_weight", json_integer(l->cpu_weight));
+		if (l->cpu_max)
+			json_object_set_new(lj, "cpu_max", json_integer(l->cpu_max));
+		if (l->pids_max)
+			json_object_set_new(lj, "pids_max", json_integer(l->pids_max));
+		json_object_set_new(j, "limits", lj);
+	}
 	return j;
 }
 

@@ -2,6 +2,7 @@
  * rsd.c - the in-memory rproc table, loaded from the store at boot, the
  * periodic check, and the pending-request bookkeeping.
  */
+#include "reslimits.h"
 #include "probespec.h"
 #include "rsd.h"
 #include "version.h"
@@ -483,12 +484,18 @@ static uint64_t spec_features(const rs_spec *spec)
 		f |= RS_FEAT_FENCE;
 	if (spec && rs_spec_has_probes(spec))
 		f |= RS_FEAT_PROBES;
+	if (spec && rs_limits_any(&spec->limits))
+		f |= RS_FEAT_LIMITS;
 	return f;
 }
 
 bool rsd_node_speaks(const rsd_node *n, const rs_spec *spec)
 {
-	return (n->features & spec_features(spec)) == spec_features(spec);
+	uint32_t need = spec ? rs_limits_needs(&spec->limits) : 0;
+
+	/* limits only where the node has the controllers they need */
+	return (n->features & spec_features(spec)) == spec_features(spec) &&
+	       (n->controllers & need) == need;
 }
 
 /* Whether n may take one more instance of spec (NULL: any): its placement

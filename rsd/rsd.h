@@ -124,6 +124,8 @@ typedef struct rsd_node {
 	uint64_t         features;    /* RS_FEAT_* its agent announces */
 	char             cgroups[RS_CGROUPS_MAX]; /* its Hello's (RS_FEAT_CGROUP;
 				       * "" from an older agent) */
+	uint32_t         controllers; /* RS_CTL_* its Hello says it enforces
+				       * limits with (RS_FEAT_LIMITS; 0 before) */
 	char           **labels;      /* from its Hello (placement.labels) */
 	size_t           nlabels;
 	orders_out       out;         /* orders not yet acknowledged (RS_FEAT_ORDERS) */

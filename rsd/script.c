@@ -51,6 +51,7 @@ const char *script_reason(rs_exit_reason r)
 	case RS_ER_NO_HEARTBEAT: return "no-heartbeat";
 	case RS_ER_EXITED: return "terminated";
 	case RS_ER_PROBE_FAILED: return "probe-failed";
+	case RS_ER_OOM: return "oom";
 	default: return "restart";
 	}
 }

@@ -23,6 +23,7 @@
  * zero-length blob and an empty string is a lone NUL. Unsigned 64-bit
  * values are stored bit for bit in SQLite's signed INTEGER.
  */
+#include "reslimits.h"
 #include "probespec.h"
 #include "store.h"
 #include "clock.h"
@@ -294,6 +295,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	[16] =
 	"ALTER TABLE service ADD COLUMN probes TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE revision ADD COLUMN probes TEXT NOT NULL DEFAULT '';",
+	/* 17: resource limits (0.3), in lib/limits.h's text form ('':
+	 * none), in both spec tables */
+	[17] =
+	"ALTER TABLE service ADD COLUMN limits TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE revision ADD COLUMN limits TEXT NOT NULL DEFAULT '';",
 };
 
 enum {
@@ -357,7 +363,7 @@ enum {
 	X(backoff_disabled) X(notify) X(settle_ms) X(node) X(desired) \
 	X(generation) X(created_ms) X(updated_ms) X(script) X(critical) \
 	X(replicas) X(listen) X(placement) X(deps) X(user) X(keep_caps) \
-	X(fence) X(reload_signal) X(probes)
+	X(fence) X(reload_signal) X(probes) X(limits)
 #define SVC_COL_NAME(c)  ", " #c
 #define SVC_COL_PARAM(c) ", ?"
 #define SVC_COL_ONE(c)   + 1
@@ -840,6 +846,8 @@ static int read_service(sqlite3_stmt *st, store_service *out)
 	/* a hand-edited row that does not read: no probes (unpack left none) */
 	if ((r = rs_probes_unpack(sp, c_str(&c))) == -ENOMEM)
 		goto fail;
+	/* nor limits (a row that does not read is no limits) */
+	rs_limits_unpack(c_str(&c), &sp->limits);
 	return 0;
 fail:
 	rs_spec_clear(sp);
@@ -1411,6 +1419,7 @@ void store_rollback(store *s)
 struct svc_blobs {
 	char  *argv, *env, *listen, *place, *deps;
 	char  *probes;          /* text */
+	char   limits[RS_LIMITS_TEXT_MAX];
 	size_t argv_len, env_len, listen_len, place_len, deps_len;
 };
 
@@ -1447,6 +1456,7 @@ static int bind_service(struct binder *b, const store_service *svc,
 				&bl->deps, &bl->deps_len);
 	if (r == 0 && !(bl->probes = rs_probes_pack(sp)))
 		r = -ENOMEM;
+	rs_limits_pack(&sp->limits, bl->limits, sizeof bl->limits);
 	if (r < 0)
 		return r;
 	b_textn(b, sp->label, sizeof sp->label);
@@ -1481,6 +1491,7 @@ static int bind_service(struct binder *b, const store_service *svc,
 	b_text(b, rs_fence_to_string(sp->fence));
 	b_i64(b, sp->reload_signal);
 	b_text(b, bl->probes);
+	b_text(b, bl->limits);
 	return 0;
 }
 

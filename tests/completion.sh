@@ -181,6 +181,8 @@ expect "rsctl up web --restart " always on-failure never
 expect "rsctl edit web --restart-policy=on" on-failure
 expect "rsctl up web --notify " auto notify simple
 expect "rsctl up web --fence " none stop
+expect "rsctl edit web --cpu-max " 50% 200% none
+expect "rsctl up web --memory-max " none
 expect "rsctl kill web -s " TERM KILL USR1 HUP
 expect "rsctl up web --stop-signal " TERM
 expect "rsctl cred create alice --role " viewer operator admin

@@ -1344,6 +1344,22 @@ static void remove_cgroups(void)
 		if (d)
 			closedir(d);
 	}
+	/* the subtrees on v1 hierarchies (limits), listed by each keeper in
+	 * run/cgroup.v1: empty once the v2 ones are (the same processes) */
+	for (int i = 1; i <= H.nagents; i++) {
+		char list[H_PATH_MAX + 32], line[H_PATH_MAX];
+		FILE *f;
+
+		snprintf(list, sizeof list, "%s/n%d/run/cgroup.v1", H.dir, i);
+		if (!(f = fopen(list, "re")))
+			continue;
+		while (fgets(line, sizeof line, f)) {
+			line[strcspn(line, "\n")] = '\0';
+			if (!strncmp(line, "/sys/fs/cgroup/", 15) && strstr(line, "/rs."))
+				remove_cgroup_tree(line);
+		}
+		fclose(f);
+	}
 }
 
 void h_teardown(void)

@@ -59,6 +59,18 @@ remove_cgroups() {
         done
         rmdir "$sub" 2>/dev/null || true
     done
+    # the subtrees on v1 hierarchies (limits), empty once the v2 ones are
+    for f in "${TMP:-/nonexistent}"/*/run/cgroup.v1; do
+        [ -f "$f" ] || continue
+        while read -r sub; do
+            case $sub in /sys/fs/cgroup/*/rs.*) ;; *) continue ;; esac
+            [ -d "$sub" ] || continue
+            for i in "$sub"/*/; do
+                [ -d "$i" ] && rmdir "$i" 2>/dev/null || true
+            done
+            rmdir "$sub" 2>/dev/null || true
+        done <"$f"
+    done
 }
 
 # test_tmpdir NAME: TMP, a new directory /tmp/rs-NAME.XXXXXX, and an EXIT

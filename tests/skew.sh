@@ -19,7 +19,8 @@
 #    untouched, then runs on it with HEAD's migration steps undone;
 #  - health probes (RS_FEAT_PROBES): HEAD's rsctl refuses up and apply
 #    with probes against the previous rsd (exit 9), which would run them
-#    without; nothing is created
+#    without; nothing is created; the same for resource limits
+#    (RS_FEAT_LIMITS: --memory-max, limits:, edit --pids-max)
 #  - logs (RS_FEAT_LOGS): plain lines every way; HEAD's rsctl refuses
 #    --since/--previous/--timestamps (exit 9, saying whom to upgrade)
 #    for the previous agent, for HEAD's agent still driving the previous
@@ -336,6 +337,22 @@ if ! "$PREV/ctl/rsctl" help up 2>/dev/null | grep -q -- --liveness; then
     [ "$rc" -eq 9 ] && grep -q "does not know health probes" "$TMP/probe2.out" \
         || fail "apply with probes via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/probe2.out")"
     ! ctl "$BUILD" status pr2 >/dev/null 2>&1 || fail "pr2 exists after a refused apply"
+fi
+# resource limits (RS_FEAT_LIMITS): the same, an unbounded service is
+# never started through an rsd that would drop them
+if ! "$PREV/ctl/rsctl" help up 2>/dev/null | grep -q -- --memory-max; then
+    rc=0; ctl "$BUILD" up li1 --memory-max 64M -- sleep 1000 >"$TMP/lim.out" 2>&1 || rc=$?
+    [ "$rc" -eq 9 ] && grep -q "does not know resource limits" "$TMP/lim.out" \
+        || fail "up --memory-max via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/lim.out")"
+    ! ctl "$BUILD" status li1 >/dev/null 2>&1 || fail "li1 exists after a refused up"
+    printf 'services:\n  - label: li2\n    command: [sleep, "1000"]\n    limits:\n      pids: {max: 64}\n' >"$TMP/limits.yaml"
+    rc=0; ctl "$BUILD" apply "$TMP/limits.yaml" >"$TMP/lim2.out" 2>&1 || rc=$?
+    [ "$rc" -eq 9 ] && grep -q "does not know resource limits" "$TMP/lim2.out" \
+        || fail "apply with limits via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/lim2.out")"
+    ! ctl "$BUILD" status li2 >/dev/null 2>&1 || fail "li2 exists after a refused apply"
+    rc=0; ctl "$BUILD" edit s2 --pids-max 64 >"$TMP/lim3.out" 2>&1 || rc=$?
+    [ "$rc" -eq 9 ] && grep -q "does not know resource limits" "$TMP/lim3.out" \
+        || fail "edit --pids-max via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/lim3.out")"
 fi
 # the same for reload (new in 0.3)
 if ! "$PREV/ctl/rsctl" help reload >/dev/null 2>&1; then

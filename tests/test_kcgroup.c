@@ -42,6 +42,40 @@ Test(kcgroup, mount_parse_pure_and_hybrid, .timeout = 10)
 	cr_assert_eq(kcg_mount_parse(pure, out, 8), -ENAMETOOLONG);
 }
 
+/* the v1 hierarchy of a controller, and our cgroup in it (limits on a
+ * host whose controllers are on v1 only, as a hybrid systemd host) */
+Test(kcgroup, v1_parse, .timeout = 10)
+{
+	static const char mi[] =
+		"31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+		"32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+		"35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+		"36 31 0:40 /sub /mnt/pids rw,relatime - cgroup cgroup rw,pids\n"
+		"40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
+		"41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+	static const char self[] =
+		"9:name=systemd:/\n8:pids:/\n4:memory:/process_api/abc\n"
+		"1:cpu,cpuacct:/user.slice\n0::/\n";
+	char out[256];
+
+	cr_assert_eq(kcg_v1_mount_parse(mi, "memory", out, sizeof out), 0);
+	cr_assert_str_eq(out, "/sys/fs/cgroup/memory");
+	cr_assert_eq(kcg_v1_mount_parse(mi, "cpu", out, sizeof out), 0);
+	cr_assert_str_eq(out, "/sys/fs/cgroup/cpu,cpuacct");
+	/* mounted at a subtree, not its root: not used */
+	cr_assert_eq(kcg_v1_mount_parse(mi, "pids", out, sizeof out), -ENOENT);
+	cr_assert_eq(kcg_v1_mount_parse(mi, "cpuset", out, sizeof out), -ENOENT);
+	cr_assert_eq(kcg_v1_mount_parse(mi, "memory", out, 8), -ENAMETOOLONG);
+	cr_assert_eq(kcg_v1_self_parse(self, "memory", out, sizeof out), 0);
+	cr_assert_str_eq(out, "/process_api/abc");
+	cr_assert_eq(kcg_v1_self_parse(self, "cpu", out, sizeof out), 0);
+	cr_assert_str_eq(out, "/user.slice");
+	cr_assert_eq(kcg_v1_self_parse(self, "pids", out, sizeof out), 0);
+	cr_assert_str_eq(out, "/");
+	cr_assert_eq(kcg_v1_self_parse(self, "cpuacc", out, sizeof out), -ENOENT);
+	cr_assert_eq(kcg_v1_self_parse(self, "blkio", out, sizeof out), -ENOENT);
+}
+
 Test(kcgroup, events_populated, .timeout = 10)
 {
 	cr_assert_eq(kcg_events_populated("populated 1\nfrozen 0\n"), 1);

@@ -15,6 +15,9 @@
 
 #define BUF_MAX (1u << 20)
 
+/* the limits that end a record (protocol 6): u64, u64, u32 x 3 */
+#define LIM KPROTO_LIMITS_LEN
+
 static char *test_argv[] = {
 	"/bin/sh", "-c", "printf '[%s]' \"$@\"", "sh", "", "a", "", NULL,
 };
@@ -90,13 +93,13 @@ Test(kproto, round_trip_minimal, .timeout = 10)
 	char *argv[] = { "", NULL };
 	struct kproto_spawn in = { .argv = argv, .argc = 1, .logpath = "/l",
 				   .stop_signal = 9, .log_max = 4096 }, out;
-	uint8_t buf[64];
+	uint8_t buf[64 + LIM];
 	size_t len;
 
 	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
 	/* argc, one empty string, envc, cwd, log path, ngroups, flags, stop
-	 * signal, stop timeout, log max, no cgroup */
-	cr_assert_eq(len, 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4 + 4 + 8 + 4);
+	 * signal, stop timeout, log max, no cgroup, no limits */
+	cr_assert_eq(len, 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4 + 4 + 8 + 4 + LIM);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), 0);
 	cr_assert_eq(out.argc, 1);
 	cr_assert_str_eq(out.argv[0], "");
@@ -136,11 +139,11 @@ Test(kproto, cgroup_name_round_trip_and_checked, .timeout = 10)
 	/* the same in a record: "web.42" made "web/42" */
 	in.cgroup = "web.42";
 	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
-	buf[len - 3] = '/';
+	buf[len - LIM - 3] = '/';
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), -EINVAL);
 	cr_assert_null(out.mem);
-	buf[len - 6] = '.';   /* ".eb.42": no leading dot */
-	buf[len - 3] = '.';
+	buf[len - LIM - 6] = '.';   /* ".eb.42": no leading dot */
+	buf[len - LIM - 3] = '.';
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), -EINVAL);
 }
 
@@ -229,7 +232,7 @@ Test(kproto, over_limit_counts_refused, .timeout = 10)
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), 0);
 	/* ngroups is just before the groups, the flags, the stop fields and
 	 * the log max */
-	put32(buf + len - 24 - 4 * KEEPER_GROUPS_MAX - 4, KEEPER_GROUPS_MAX + 1);
+	put32(buf + len - LIM - 24 - 4 * KEEPER_GROUPS_MAX - 4, KEEPER_GROUPS_MAX + 1);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
 	free(buf);
 }
@@ -271,16 +274,16 @@ Test(kproto, flags_and_log_path_checked, .timeout = 10)
 	size_t len;
 	uint8_t *buf = pack_sample(&len);
 
-	put32(buf + len - 24, 0x80);
+	put32(buf + len - LIM - 24, 0x80);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
-	put32(buf + len - 24, 0);
+	put32(buf + len - LIM - 24, 0);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), 0);
 	kproto_spawn_free(&s);
 	/* the log's bound: at least KSPAWN_LOG_MAX_MIN */
-	put32(buf + len - 12, KSPAWN_LOG_MAX_MIN - 1);
-	put32(buf + len - 8, 0);
+	put32(buf + len - LIM - 12, KSPAWN_LOG_MAX_MIN - 1);
+	put32(buf + len - LIM - 8, 0);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
-	put32(buf + len - 12, KSPAWN_LOG_MAX_MIN);
+	put32(buf + len - LIM - 12, KSPAWN_LOG_MAX_MIN);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), 0);
 	kproto_spawn_free(&s);
 	in.log_max = KSPAWN_LOG_MAX_MIN - 1;
@@ -288,9 +291,9 @@ Test(kproto, flags_and_log_path_checked, .timeout = 10)
 	in.log_max = KSPAWN_LOG_MAX_MIN;
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), 0);
 	/* the stop signal of a fenced child: 1..64 */
-	put32(buf + len - 20, 0);
+	put32(buf + len - LIM - 20, 0);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
-	put32(buf + len - 20, 65);
+	put32(buf + len - LIM - 20, 65);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
 	in.stop_signal = 0;
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
@@ -316,6 +319,9 @@ Test(kproto, flags_and_log_path_checked, .timeout = 10)
 			15, 0, 0, 0, 0, 0, 0, 0,       /* stop signal, timeout */
 			0, 16, 0, 0, 0, 0, 0, 0,       /* log max 4096 */
 			0, 0, 0, 0,                    /* no cgroup */
+			0, 0, 0, 0, 0, 0, 0, 0,        /* no limits: memory max, */
+			0, 0, 0, 0, 0, 0, 0, 0,        /* high, */
+			0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* cpu, pids */
 		};
 		struct kproto_spawn ok = { .argv = argv, .argc = 1, .logpath = "/",
 					   .stop_signal = 15, .log_max = 4096 };
@@ -358,8 +364,8 @@ Test(kproto, pack_for_an_older_keeper, .timeout = 10)
 	struct kproto_spawn in = { .argv = argv, .argc = 1, .logpath = "/l",
 				   .flags = KSPAWN_FENCED | KSPAWN_KEEP_CAPS,
 				   .stop_signal = 15, .stop_ms = 100, .log_max = 1u << 20 };
-	uint8_t v2[64], v3[64], v4[64], v5[64];
-	size_t l2, l3, l4, l5;
+	uint8_t v2[64], v3[128], v4[64], v5[64], v6[128];
+	size_t l2, l3, l4, l5, l6;
 	uint32_t flags;
 
 	in.cgroup = "x.1";
@@ -367,7 +373,10 @@ Test(kproto, pack_for_an_older_keeper, .timeout = 10)
 	cr_assert_eq(kproto_spawn_pack_for(&in, 3, v4, sizeof v4, &l4), 0);
 	cr_assert_eq(kproto_spawn_pack_for(&in, 4, v5, sizeof v5, &l5), 0);
 	cr_assert_eq(kproto_spawn_pack_for(&in, KEEPER_PROTO, v3, sizeof v3, &l3), 0);
-	cr_assert_eq(l5 + 4 + 3, l3, "protocol 4 has no cgroup name");
+	cr_assert_eq(kproto_spawn_pack_for(&in, 5, v6, sizeof v6, &l6), 0);
+	cr_assert_eq(l6 + LIM, l3, "protocol 5 has no limits");
+	cr_assert_eq(memcmp(v6, v3, l6), 0, "protocol 5: the same record up to them");
+	cr_assert_eq(l5 + 4 + 3, l6, "protocol 4 has no cgroup name");
 	cr_assert_eq(memcmp(v5, v3, l5), 0, "protocol 4: the same record up to it");
 	cr_assert_eq(l4 + 8, l5, "protocol 3 has no log max");
 	cr_assert_eq(memcmp(v4, v3, l4), 0, "protocol 3: the same record up to it");
@@ -377,6 +386,45 @@ Test(kproto, pack_for_an_older_keeper, .timeout = 10)
 	cr_assert_eq(memcmp(v2, v3, l2 - 4), 0, "the same record up to the flags");
 	cr_assert_eq(kproto_spawn_pack_for(&in, KEEPER_PROTO_MIN - 1, v2, sizeof v2, &l2),
 		     -EINVAL);
+	/* limits only to a keeper that applies them (6): never run unbounded */
+	in.limits.mem_max = 64u << 20;
+	for (int p = KEEPER_PROTO_MIN; p < 6; p++)
+		cr_assert_eq(kproto_spawn_pack_for(&in, p, v3, sizeof v3, &l3),
+			     -EPROTONOSUPPORT, "protocol %d", p);
+	cr_assert_eq(kproto_spawn_pack_for(&in, 6, v3, sizeof v3, &l3), 0);
 	cr_assert_eq(kproto_spawn_pack_for(&in, KEEPER_PROTO + 1, v2, sizeof v2, &l2),
 		     -EINVAL);
+}
+
+/* protocol 6: the limits round-trip; limits without a cgroup are refused
+ * (packing and in a record); K_LIMITS' payload */
+Test(kproto, limits_round_trip_and_checked, .timeout = 10)
+{
+	char *argv[] = { "x", NULL };
+	struct kproto_spawn in = { .argv = argv, .argc = 1, .logpath = "/l",
+				   .stop_signal = 9, .log_max = 4096, .cgroup = "w.1",
+				   .limits = { .mem_max = 1ull << 33, .mem_high = 3u << 20,
+					       .cpu_weight = 250, .cpu_max = 150,
+					       .pids_max = 64 } }, out;
+	struct kcg_limits l;
+	uint8_t buf[128], lb[KPROTO_LIMITS_LEN];
+	size_t len;
+
+	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), 0);
+	cr_assert_eq(memcmp(&out.limits, &in.limits, sizeof in.limits), 0);
+	kproto_spawn_free(&out);
+	/* the cgroup name emptied in the record: "w.1" -> "" */
+	in.cgroup = "";
+	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), -EINVAL);
+	in.limits = (struct kcg_limits){ 0 };
+	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
+	put32(buf + len - 4, 7);   /* pids max 7, no cgroup */
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), -EINVAL);
+	cr_assert_null(out.mem);
+	kproto_limits_pack(&(struct kcg_limits){ .mem_max = 5, .pids_max = 9 }, lb);
+	cr_assert_eq(kproto_limits_unpack(lb, sizeof lb, &l), 0);
+	cr_assert_eq(l.mem_max, 5);
+	cr_assert_eq(l.pids_max, 9);
+	cr_assert_eq(kproto_limits_unpack(lb, sizeof lb - 1, &l), -EBADMSG);
 }

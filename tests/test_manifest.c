@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "manifest.h"
+#include "reslimits.h"
 #include "probespec.h"
 
 static const char good[] =
@@ -272,6 +273,24 @@ static const struct bad bads[] = {
 	{ "probe-exec-rel", "services:\n  - label: a\n    command: [x]\n    probes:\n"
 			   "      startup: {exec: [check, --quick]}\n",
 	  "services[0].probes.startup.exec: the program must be an absolute path" },
+	{ "limits-size", "services:\n  - label: a\n    command: [x]\n    limits:\n"
+			"      memory: {max: 256Q}\n",
+	  "limits-size.yaml:5: services[0].limits.memory.max: expected a size of at least 4K" },
+	{ "limits-key", "services:\n  - label: a\n    command: [x]\n    limits:\n"
+		       "      memory:\n        max: 1G\n        swap: 0\n",
+	  "limits-key.yaml:7: services[0].limits.memory.swap: unknown key (known: max, high)" },
+	{ "limits-cpu", "services:\n  - label: a\n    command: [x]\n    limits:\n"
+		       "      cpu: {weight: 0}\n",
+	  "services[0].limits.cpu.weight: expected a whole number >= 1" },
+	{ "limits-cpu-max", "services:\n  - label: a\n    command: [x]\n    limits:\n"
+			   "      cpu: {max: 50}\n",
+	  "services[0].limits.cpu.max: expected a percent of one CPU" },
+	{ "limits-high", "services:\n  - label: a\n    command: [x]\n    limits:\n"
+			"      memory: {max: 64M, high: 128M}\n",
+	  "limits-high.yaml:5: services[0].limits: memory high 134217728 is above memory max" },
+	{ "limits-what", "services:\n  - label: a\n    command: [x]\n    limits:\n"
+			"      disk: {max: 1G}\n",
+	  "services[0].limits.disk: unknown key (known: memory, cpu, pids)" },
 	{ "probe-headers-tcp", "services:\n  - label: a\n    command: [x]\n    probes:\n"
 			      "      liveness: {tcp: '127.0.0.1:80', headers: {A: b}}\n",
 	  "services[0].probes.liveness: headers are for http probes only" },
@@ -348,6 +367,39 @@ Test(manifest, probes, .timeout = 10)
 		for (int i = 0; i < 2; i++)
 			rs_spec_clear(&specs[i]);
 	}
+	manifest_free(&m);
+}
+
+/* limits: the forms of docs/manifest.md */
+Test(manifest, limits, .timeout = 10)
+{
+	static const char yaml[] =
+		"services:\n"
+		"  - label: web\n"
+		"    command: [/usr/bin/web]\n"
+		"    limits:\n"
+		"      memory: {max: 256M, high: 200M}\n"
+		"      cpu: {weight: 100, max: 50%}\n"
+		"      pids: {max: 64}\n"
+		"  - label: api\n"
+		"    command: [/usr/bin/api]\n";
+	rs_limits want = { .memory_max = 256u << 20, .memory_high = 200u << 20,
+			   .cpu_weight = 100, .cpu_max = 50, .pids_max = 64 };
+	manifest m;
+	char err[512] = "", *out = NULL;
+	size_t len;
+
+	cr_assert_eq(manifest_parse("l.yaml", yaml, strlen(yaml), &m, err, sizeof err), 0,
+		     "%s", err);
+	cr_assert(rs_limits_equal(&m.svcs[0].spec.limits, &want));
+	cr_assert(!rs_limits_any(&m.svcs[1].spec.limits));
+	/* export: back to the same limits */
+	cr_assert_eq(manifest_emit(&m.svcs[0].spec, 1, &out, &len, err, sizeof err), 0, "%s", err);
+	manifest_free(&m);
+	cr_assert_eq(manifest_parse("e.yaml", out, len, &m, err, sizeof err), 0, "%s\n%s",
+		     err, out);
+	cr_assert(rs_limits_equal(&m.svcs[0].spec.limits, &want), "%s", out);
+	free(out);
 	manifest_free(&m);
 }
 

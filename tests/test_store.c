@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "probespec.h"
+#include "reslimits.h"
 #include "store.h"
 
 static char tmpdir[64];
@@ -1176,6 +1177,8 @@ Test(store, event_prune_a_large_table_one_batch_at_a_time, .timeout = 60)
 	store_close(&s);
 }
 
+#define DROP_V17 "ALTER TABLE service DROP COLUMN limits;" \
+		 "ALTER TABLE revision DROP COLUMN limits;"
 #define DROP_V16 "ALTER TABLE service DROP COLUMN probes;" \
 		 "ALTER TABLE revision DROP COLUMN probes;"
 #define DROP_V15 "DROP TABLE revision;"
@@ -1332,7 +1335,7 @@ Test(store, migrates_version_9_operations)
 	make_op(&op, "up", "old");
 	cr_assert_eq(store_op_add(s, &op), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V16 DROP_V15 DROP_V14 DROP_V13 DROP_V12 DROP_V11 DROP_V10 "PRAGMA user_version = 9;");
+	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13 DROP_V12 DROP_V11 DROP_V10 "PRAGMA user_version = 9;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM operation WHERE req_id = 0 "
@@ -1560,7 +1563,7 @@ Test(store, backup_before_migration)
 	store_close(&s);
 	store_backup_path(dbpath, STORE_SCHEMA_VERSION, bak, sizeof bak);
 	cr_assert_neq(access(bak, F_OK), 0, "a current file was backed up");
-	raw_exec(dbpath, DROP_V16 DROP_V15 DROP_V14 DROP_V13
+	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
 		 DROP_V12 DROP_V11 DROP_V10
@@ -1791,7 +1794,7 @@ Test(store, migrates_version_1)
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
 	/* turn it back into a version-1 file, as an older rsd left it */
-	raw_exec(dbpath, DROP_V16 DROP_V15 DROP_V14 DROP_V13
+	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13
 		 "ALTER TABLE service DROP COLUMN script;"
 		 "ALTER TABLE service DROP COLUMN critical;"
 		 "ALTER TABLE instance DROP COLUMN standby;"
@@ -1844,7 +1847,7 @@ Test(store, migrates_version_8_principals)
 	rs_event ev;
 
 	store_close(&s);
-	raw_exec(dbpath, DROP_V16 DROP_V15 DROP_V14 DROP_V13
+	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
 		 DROP_V12 DROP_V10
@@ -1886,7 +1889,7 @@ Test(store, migrates_version_7)
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V16 DROP_V15 DROP_V14 DROP_V13
+	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13
 		 "ALTER TABLE service DROP COLUMN keep_caps;"
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
@@ -1954,7 +1957,7 @@ Test(store, migrates_version_10_fence)
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V16 DROP_V15 DROP_V14 DROP_V13 DROP_V12 DROP_V11 "PRAGMA user_version = 10;");
+	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13 DROP_V12 DROP_V11 "PRAGMA user_version = 10;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(store_service_get(s, "old", &got), 0);
@@ -2086,7 +2089,7 @@ Test(store, migrates_version_11_event_index)
 	add_lev(s, "b", "b1");
 	add_lev(s, "a", "a2");
 	store_close(&s);
-	raw_exec(dbpath, DROP_V16 DROP_V15 DROP_V14 DROP_V13 DROP_V12 "PRAGMA user_version = 11;");
+	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13 DROP_V12 "PRAGMA user_version = 11;");
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
 			     " WHERE name = 'event_label_seq'"), 1);
 	s = open_ok();
@@ -2118,7 +2121,7 @@ Test(store, migrates_version_12_instances_by_node)
 		cr_assert_eq(store_instance_put(s, &in[i]), 0);
 	}
 	store_close(&s);
-	raw_exec(dbpath, DROP_V16 DROP_V15 DROP_V14 DROP_V13 "PRAGMA user_version = 12;");
+	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13 "PRAGMA user_version = 12;");
 	/* as a version-12 rsd left it: the newest id deleted, its mark kept */
 	raw_exec(dbpath, "DELETE FROM instance WHERE id = 40;"
 		 "INSERT INTO instance (id, label, node, generation, pid, state,"
@@ -2181,7 +2184,7 @@ Test(store, migrates_version_13_reload_signal)
 	make_service(&svc, "web");
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V16 DROP_V15 DROP_V14 "PRAGMA user_version = 13;");
+	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 "PRAGMA user_version = 13;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(store_service_get(s, "web", &got), 0);
@@ -2208,7 +2211,7 @@ Test(store, migrates_version_15_probes)
 	make_service(&svc, "web");
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V16 "PRAGMA user_version = 15;");
+	raw_exec(dbpath, DROP_V17 DROP_V16 "PRAGMA user_version = 15;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(store_service_get(s, "web", &got), 0);
@@ -2226,6 +2229,38 @@ Test(store, migrates_version_15_probes)
 	s = open_ok();
 	cr_assert_eq(store_service_get(s, "web", &got), 0);
 	cr_assert(!rs_spec_has_probes(&got.spec));
+	rs_spec_clear(&got.spec);
+	rs_spec_clear(&svc.spec);
+	store_close(&s);
+}
+
+/* 16 -> 17: limits. A version-16 file's services read back without
+ * limits; the column keeps them; a value that does not read is none. */
+Test(store, migrates_version_16_limits)
+{
+	store *s = open_ok();
+	store_service svc, got;
+
+	make_service(&svc, "web");
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	store_close(&s);
+	raw_exec(dbpath, DROP_V17 "PRAGMA user_version = 16;");
+	s = open_ok();
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_assert_eq(store_service_get(s, "web", &got), 0);
+	cr_assert(!rs_limits_any(&got.spec.limits));
+	rs_spec_clear(&got.spec);
+	svc.spec.limits = (rs_limits){ .memory_max = 256u << 20, .memory_high = 200u << 20,
+				       .cpu_weight = 50, .cpu_max = 150, .pids_max = 64 };
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	cr_assert_eq(store_service_get(s, "web", &got), 0);
+	cr_assert(rs_limits_equal(&got.spec.limits, &svc.spec.limits));
+	rs_spec_clear(&got.spec);
+	store_close(&s);
+	raw_exec(dbpath, "UPDATE service SET limits = 'memory-max=lots';");
+	s = open_ok();
+	cr_assert_eq(store_service_get(s, "web", &got), 0);
+	cr_assert(!rs_limits_any(&got.spec.limits));
 	rs_spec_clear(&got.spec);
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
@@ -2346,7 +2381,7 @@ Test(store, migrates_version_14_revisions)
 	cr_assert_eq(rs_spec_add_arg(&svc.spec, "v0"), 0);
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V16 DROP_V15 "PRAGMA user_version = 14;");
+	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 "PRAGMA user_version = 14;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(store_service_get(s, "web", &got), 0);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "probespec.h"
+#include "reslimits.h"
 #include "wire.h"
 
 /* ---------- a tiny protobuf writer ---------- */
@@ -186,6 +187,7 @@ static void fill_hello(rs_msg *m, size_t ninst)
 	h->session = 0x123456789abcdef0ull;
 	h->events_from = 0x0123456789abcdefull;
 	strcpy(h->cgroups, "/sys/fs/cgroup/unified/rs.node-a, no cgroup.kill");
+	h->controllers = RS_CTL_MEMORY | RS_CTL_PIDS;
 	h->nlabels = 3;
 	h->labels = calloc(3, sizeof *h->labels);
 	h->labels[0] = strdup("alpha");
@@ -266,6 +268,7 @@ static void cmp_spec(const rs_spec *a, const rs_spec *b)
 	cr_assert_eq(a->reload_signal, b->reload_signal);
 	for (int i = 0; i < RS_PROBE__NR; i++)
 		cr_assert(rs_probe_equal(&a->probes[i], &b->probes[i]), "probe %d", i);
+	cr_assert(rs_limits_equal(&a->limits, &b->limits));
 	cr_assert_eq(a->nlisten, b->nlisten);
 	for (size_t i = 0; i < a->nlisten; i++)
 		cr_assert_str_eq(a->listen[i], b->listen[i]);
@@ -315,6 +318,7 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 		cr_assert_eq(a->u.hello.session, b->u.hello.session);
 		cr_assert_eq(a->u.hello.events_from, b->u.hello.events_from);
 		cr_assert_str_eq(a->u.hello.cgroups, b->u.hello.cgroups);
+		cr_assert_eq(a->u.hello.controllers, b->u.hello.controllers);
 		cr_assert_eq(a->u.hello.nlabels, b->u.hello.nlabels);
 		for (size_t i = 0; i < a->u.hello.nlabels; i++)
 			cr_assert_str_eq(a->u.hello.labels[i],
@@ -1669,6 +1673,33 @@ Test(wire, roundtrip_probes, .timeout = 10)
 	m.u.event.info.unready = true;
 	m.u.event.info.last_exit.reason = RS_ER_PROBE_FAILED;
 	m.u.event.detail = strdup("liveness probe failed 3 times in a row: HTTP 500");
+	roundtrip(&m);
+}
+
+/* ServiceSpec.limits (25, RS_FEAT_LIMITS): every field, in a Start and
+ * in an edit's Request (a removed limit is RS_LIMIT_DROP*); ER_OOM. */
+Test(wire, roundtrip_resource_limits, .timeout = 10)
+{
+	rs_msg m;
+
+	fill_start(&m);
+	m.u.start.spec.limits = (rs_limits){ .memory_max = 1ull << 34,
+					     .memory_high = 200u << 20, .cpu_weight = 10000,
+					     .cpu_max = 150, .pids_max = 64 };
+	roundtrip(&m);
+	rs_msg_init(&m, RS_MSG_REQUEST);
+	m.u.request.verb = RS_V_EDIT;
+	rs_strlcpy(m.u.request.label, "web", sizeof m.u.request.label);
+	m.u.request.edit_mask = RS_EDIT_LIMITS;
+	m.u.request.spec.limits = (rs_limits){ .memory_max = RS_LIMIT_DROP64,
+					       .cpu_max = RS_LIMIT_DROP32, .pids_max = 7 };
+	roundtrip(&m);
+	rs_msg_init(&m, RS_MSG_EVENT);
+	m.u.event.kind = RS_EK_EXITED;
+	fill_iinfo(&m.u.event.info, 3);
+	m.u.event.info.last_exit.reason = RS_ER_OOM;
+	m.u.event.info.last_exit.signal = 9;
+	m.u.event.detail = strdup("pid 3 killed by the OOM killer");
 	roundtrip(&m);
 }
 

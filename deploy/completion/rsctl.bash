@@ -20,7 +20,8 @@ _rsctl_options()
         --backoff-initial --backoff-factor --backoff-max --backoff-reset --no-backoff
         --stop-signal --stop-timeout --reload-signal --notify --settle --script
         --critical --listen --fence --liveness --readiness --startup --probe-period
-        --probe-timeout --probe-failures --probe-delay --probe-status --probe-header"
+        --probe-timeout --probe-failures --probe-delay --probe-status --probe-header
+        --memory-max --memory-high --cpu-weight --cpu-max --pids-max"
     local handover="--maxtime --min-healthy --prepare-signal --no-rollback
         --max-unavailable --canary"
     case $1 in
@@ -55,6 +56,7 @@ _rsctl_takes_value()
         --min-healthy|--prepare-signal|--max-unavailable|--to-revision|--signal|\
         --liveness|--readiness|--startup|--probe-period|--probe-timeout|\
         --probe-failures|--probe-delay|--probe-status|--probe-header|\
+        --memory-max|--memory-high|--cpu-weight|--cpu-max|--pids-max|\
         -n|--lines|--limit|--instance|--since|--role|--labels|--state|--page-size|-o)
             true;;
         *) false;;
@@ -175,6 +177,8 @@ _rsctl_value()
         --restart|--restart-policy) _rsctl_words "always on-failure never" "$cur";;
         --notify) _rsctl_words "auto notify simple" "$cur";;
         --fence) _rsctl_words "none stop" "$cur";;
+        --memory-max|--memory-high|--cpu-weight|--pids-max) _rsctl_words "none" "$cur";;
+        --cpu-max) _rsctl_words "50% 100% 200% none" "$cur";;
         --role) _rsctl_words "viewer operator admin" "$cur";;
         --node)
             [ "$verb" = "cred revoke" ] && return 1
