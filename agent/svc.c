@@ -233,13 +233,13 @@ static bool svc_limits_refused(const inst *in, char *why, size_t n)
 		return false;
 	rs_ctl_format(need, want, sizeof want);
 	rs_ctl_format(ag->cg_on && ag->keeper_proto >= 6 ? ag->cg_ctl : 0, has, sizeof has);
-	if (n)
-		snprintf(why, n, "cannot enforce the limits of %s on node %s: they need "
+	if (n && snprintf(why, n, "cannot enforce the limits of %s on node %s: they need "
 			 "the %s controllers, this node has %s (%s); not started "
 			 "unbounded", in->spec.label, ag->node, want, has,
 			 !ag->cg_on ? (ag->cg_off ? ag->cg_off : ag->cg_where) :
 			 ag->keeper_proto < 6 ? "its keeper is an older rs-agent's" :
-			 "the host enables no such controller for the node");
+			 "the host enables no such controller for the node") >= (int)n)
+		log_debug("%s: the reason limits are refused was cut", in->spec.label);
 	return true;
 }
 
