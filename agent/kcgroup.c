@@ -108,12 +108,42 @@ static int write_at(int dirfd, const char *name, const char *s)
 	return r;
 }
 
+/* The whole of a small /proc file, NUL-terminated (malloc'd), or NULL. */
+static char *slurp(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		ssize_t got;
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap + 65536);
+			if (!nb) {
+				free(buf);
+				close(fd);
+				return NULL;
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		got = read(fd, buf + len, cap - len - 1);
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
 int kcg_open(struct kcg *cg, const char *node, const char *off)
 {
 	char *mi = NULL, sub[KCG_NAME_MAX + 80];
 	const char *host = getenv("RS_TEST_HOST");
-	size_t len = 0, cap = 0;
-	int fd, r;
+	int r;
 
 	memset(cg, 0, sizeof *cg);
 	cg->dirfd = -1;
@@ -128,33 +158,13 @@ int kcg_open(struct kcg *cg, const char *node, const char *off)
 		snprintf(cg->why, sizeof cg->why, "the node has no name to name its cgroup");
 		return -EINVAL;
 	}
-	fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
+	mi = slurp("/proc/self/mountinfo");
+	if (!mi) {
+		r = errno ? -errno : -EIO;
 		snprintf(cg->why, sizeof cg->why, "cannot read /proc/self/mountinfo: %s",
 			 strerror(-r));
 		return r;
 	}
-	for (;;) {
-		ssize_t got;
-		if (cap - len < 4096) {
-			char *nm = realloc(mi, cap + 65536);
-			if (!nm) {
-				free(mi);
-				close(fd);
-				snprintf(cg->why, sizeof cg->why, "out of memory");
-				return -ENOMEM;
-			}
-			mi = nm;
-			cap += 65536;
-		}
-		got = read(fd, mi + len, cap - len - 1);
-		if (got <= 0)
-			break;
-		len += (size_t)got;
-	}
-	close(fd);
-	mi[len] = '\0';
 	r = kcg_mount_parse(mi, cg->mount, sizeof cg->mount);
 	free(mi);
 	if (r < 0) {
@@ -431,36 +441,6 @@ int kcg_v1_self_parse(const char *selfcg, const char *ctl, char *out, size_t n)
 	return -ENOENT;
 }
 
-/* The whole of a small /proc file, NUL-terminated (malloc'd), or NULL. */
-static char *slurp(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
-
-	if (fd < 0)
-		return NULL;
-	for (;;) {
-		ssize_t got;
-		if (cap - len < 4096) {
-			char *nb = realloc(buf, cap + 65536);
-			if (!nb) {
-				free(buf);
-				close(fd);
-				return NULL;
-			}
-			buf = nb;
-			cap += 65536;
-		}
-		got = read(fd, buf + len, cap - len - 1);
-		if (got <= 0)
-			break;
-		len += (size_t)got;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return buf;
-}
 
 /* Removes the empty cgroups under dirfd (a previous keeper's). */
 static void rmdir_children(int dirfd)
