@@ -262,6 +262,49 @@ int rs_probe_validate(const rs_probe *p, rs_probe_role r, char *err,
 #undef BAD
 }
 
+/* "exec:/PROGRAM ARG...": the words split at blanks (no quoting: a
+ * manifest's exec: list takes any argument), the program absolute. */
+static int parse_exec(rs_probe *p, const char *s, char *err, size_t errlen)
+{
+	char **argv = NULL, word[RS_ARG_MAX];
+	size_t argc = 0;
+	const char *w = s + 5;
+
+	for (;;) {
+		size_t n;
+
+		w += strspn(w, " \t");
+		if (!*w)
+			break;
+		n = strcspn(w, " \t");
+		if (n < sizeof word) {
+			memcpy(word, w, n);
+			word[n] = '\0';
+		}
+		if (n >= sizeof word ||
+		    rs_strv_add(&argv, &argc, word, RS_PROBE_ARGV_MAX, RS_ARG_MAX) < 0) {
+			rs_strv_free(argv, argc);
+			snprintf(err, errlen, "'%.64s': more than %d words, or one too long",
+				 s, RS_PROBE_ARGV_MAX);
+			return -EINVAL;
+		}
+		w += n;
+	}
+	if (!argc || argv[0][0] != '/') {
+		rs_strv_free(argv, argc);
+		snprintf(err, errlen, "'%s' is not exec:/PROGRAM [ARG...] (the program an "
+			 "absolute path)", s);
+		return -EINVAL;
+	}
+	rs_strv_free(p->argv, p->argc);
+	free(p->target);
+	p->target = NULL;
+	p->argv = argv;
+	p->argc = argc;
+	p->kind = RS_PK_EXEC;
+	return 0;
+}
+
 int rs_probe_parse_target(rs_probe *p, const char *s, char *err, size_t errlen)
 {
 	rs_probe_kind k;
@@ -284,15 +327,20 @@ int rs_probe_parse_target(rs_probe *p, const char *s, char *err, size_t errlen)
 				 "address (or localhost)", s);
 			return -EINVAL;
 		}
+	} else if (!strncmp(s, "exec:", 5)) {
+		return parse_exec(p, s, err, errlen);
 	} else {
 		snprintf(err, errlen, "'%s' is not http://HOST[:PORT]/PATH, "
-			 "https://..., tcp:HOST:PORT or none", s);
+			 "https://..., tcp:HOST:PORT, exec:/PROGRAM [ARG...] or none", s);
 		return -EINVAL;
 	}
 	if (rs_probe_set_target(p, target) < 0) {
 		snprintf(err, errlen, "'%.64s...' is too long", s);
 		return -EINVAL;
 	}
+	rs_strv_free(p->argv, p->argc);   /* an exec probe's, replaced */
+	p->argv = NULL;
+	p->argc = 0;
 	p->kind = k;
 	return 0;
 }

@@ -57,8 +57,9 @@ int rs_probe_kind_from_string(const char *s);
 const char *rs_probe_role_to_string(rs_probe_role r);
 int rs_probe_role_from_string(const char *s);
 
-/* rsctl's form: "http://HOST[:PORT]/PATH", "https://...", "tcp:HOST:PORT"
- * or "none" (no probe). Sets p's kind and target, keeps its timing.
+/* rsctl's form: "http://HOST[:PORT]/PATH", "https://...", "tcp:HOST:PORT",
+ * "exec:/PROGRAM [ARG...]" (words split at blanks, no quoting) or "none"
+ * (no probe). Sets p's kind and target or command, keeps its timing.
  * 0, or -EINVAL with a message in err. */
 int rs_probe_parse_target(rs_probe *p, const char *s, char *err, size_t errlen);
 /* The target as rsctl's form takes it ("tcp:..." for TCP; an exec probe's

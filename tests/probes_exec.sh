@@ -15,6 +15,7 @@
 #  - rsctl update of a service with a readiness probe commits only when
 #    the new process's readiness holds through --min-healthy, and rolls
 #    back otherwise (the old pid serves on);
+#  - an exec probe given on rsctl's command line (--liveness exec:...);
 #  - a bad exec probe in a manifest: the file, line and key in the error.
 # Skipped (77) without a writable cgroup2 hierarchy (not root). Every
 # process it starts is killed by pid on exit; every wait has a deadline.
@@ -154,6 +155,16 @@ wait_for 5 more_runs $((n + 3)) || fail "xuser's probe stopped running"
 rsctl down xuser >/dev/null
 wait_for 3 test ! -d "$cg1" || fail "xuser's probe cgroup $cg1 outlived its down"
 echo "exec as the service's user: exit code decides; its cgroup reused, removed at down"
+
+# ---- the same from rsctl's command line: --liveness 'exec:...' ---------
+rsctl up xflag --node "$NODE" --liveness 'exec:/bin/false' --probe-period 0.3 \
+    --probe-failures 2 --settle 0.1 --restart never -- /bin/sleep 1000 >"$TMP/up-xflag.out" 2>&1 ||
+    fail "up with --liveness exec:: $(cat "$TMP/up-xflag.out")"
+wait_for 10 has_event probe "liveness probe failed 2 times in a row: exit code 1" xflag ||
+    fail "the exec probe given by rsctl did not fail with its exit code: $(rsctl events xflag)"
+rsctl describe xflag | grep -q 'exec /bin/false' || fail "describe does not show the exec probe"
+rsctl down xflag >/dev/null
+echo "rsctl --liveness exec:/bin/false: failures with the exit code"
 
 # ---- a hung HTTP probe delays no restart and no other probe ------------
 hport=$(free_port)

@@ -40,7 +40,7 @@ Test(probespec, targets, .timeout = 10)
 	static const char *const bad[] = {
 		"http://", "http:///x", "ftp://h/", "tcp:db.example:5432", "tcp:127.0.0.1",
 		"tcp:127.0.0.1:0", "tcp:127.0.0.1:65536", "tcp::80", "http://a b/", "",
-		"exec:/bin/true",
+		"exec:", "exec:  ", "exec:true", "exec:bin/true -q", "/bin/true",
 	};
 	char err[256], out[512];
 
@@ -70,6 +70,38 @@ Test(probespec, targets, .timeout = 10)
 		cr_assert(err[0]);
 		rs_probe_clear(&p);
 	}
+}
+
+/* rsctl's exec form: words split at blanks, the program absolute; it
+ * replaces another kind's target and is replaced by one (no argv left). */
+Test(probespec, exec_target, .timeout = 10)
+{
+	char err[256], out[512], many[40 * 3 + 16] = "exec:/bin/x";
+	rs_probe p;
+
+	rs_probe_init(&p);
+	cr_assert_eq(rs_probe_parse_target(&p, "tcp:127.0.0.1:80", err, sizeof err), 0);
+	cr_assert_eq(rs_probe_parse_target(&p, "exec:/usr/bin/test  -f\t/tmp/x ", err,
+					   sizeof err), 0, "%s", err);
+	cr_assert_eq(p.kind, RS_PK_EXEC);
+	cr_assert_null(p.target);
+	cr_assert_eq(p.argc, 3);
+	cr_assert_str_eq(p.argv[0], "/usr/bin/test");
+	cr_assert_str_eq(p.argv[1], "-f");
+	cr_assert_str_eq(p.argv[2], "/tmp/x");
+	cr_assert_eq(rs_probe_validate(&p, RS_PROBE_STARTUP, err, sizeof err), 0, "%s", err);
+	rs_probe_format_target(&p, out, sizeof out);
+	cr_assert_str_eq(out, "exec:/usr/bin/test -f /tmp/x");
+	cr_assert_eq(rs_probe_parse_target(&p, "http://127.0.0.1/", err, sizeof err), 0);
+	cr_assert_eq(p.argc, 0);
+	cr_assert_null(p.argv);
+	cr_assert_eq(rs_probe_validate(&p, RS_PROBE_LIVENESS, err, sizeof err), 0, "%s", err);
+	/* more words than an exec probe takes: refused, p as it was */
+	for (int i = 0; i < 40; i++)
+		strcat(many, " ab");
+	cr_assert_eq(rs_probe_parse_target(&p, many, err, sizeof err), -EINVAL);
+	cr_assert_eq(p.kind, RS_PK_HTTP);
+	rs_probe_clear(&p);
 }
 
 /* A valid http probe with everything set, into p. */
