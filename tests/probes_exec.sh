@@ -157,8 +157,10 @@ wait_for 3 test ! -d "$cg1" || fail "xuser's probe cgroup $cg1 outlived its down
 echo "exec as the service's user: exit code decides; its cgroup reused, removed at down"
 
 # ---- the same from rsctl's command line: --liveness 'exec:...' ---------
+# (the probes begin after it is ready: up's answer does not race them)
 rsctl up xflag --node "$NODE" --liveness 'exec:/bin/false' --probe-period 0.3 \
-    --probe-failures 2 --settle 0.1 --restart never -- /bin/sleep 1000 >"$TMP/up-xflag.out" 2>&1 ||
+    --probe-failures 2 --probe-delay 1 --settle 0.1 --restart never -- /bin/sleep 1000 \
+    >"$TMP/up-xflag.out" 2>&1 ||
     fail "up with --liveness exec:: $(cat "$TMP/up-xflag.out")"
 wait_for 10 has_event probe "liveness probe failed 2 times in a row: exit code 1" xflag ||
     fail "the exec probe given by rsctl did not fail with its exit code: $(rsctl events xflag)"
