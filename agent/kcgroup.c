@@ -17,34 +17,11 @@
 
 #include "kcgroup.h"
 
+static int mount_find(const char *mi, const char *ctl, char *out, size_t n);
+
 int kcg_mount_parse(const char *mi, char *out, size_t n)
 {
-	const char *line = mi;
-
-	while (line && *line) {
-		const char *end = strchr(line, '\n');
-		size_t len = end ? (size_t)(end - line) : strlen(line);
-		char buf[2048], root[1024], mnt[1024], fstype[64];
-		const char *dash;
-
-		if (len < sizeof buf) {
-			memcpy(buf, line, len);
-			buf[len] = '\0';
-			/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPT...] - FSTYPE ... */
-			dash = strstr(buf, " - ");
-			if (dash && sscanf(buf, "%*s %*s %*s %1023s %1023s", root, mnt) == 2 &&
-			    sscanf(dash + 3, "%63s", fstype) == 1 &&
-			    !strcmp(fstype, "cgroup2") && !strcmp(root, "/") &&
-			    !strchr(mnt, '\\')) {   /* no escaped (odd) mount points */
-				if (strlen(mnt) >= n)
-					return -ENAMETOOLONG;
-				memcpy(out, mnt, strlen(mnt) + 1);
-				return 0;
-			}
-		}
-		line = end ? end + 1 : NULL;
-	}
-	return -ENOENT;
+	return mount_find(mi, NULL, out, n);
 }
 
 int kcg_events_populated(const char *ev)
@@ -389,7 +366,11 @@ static bool has_word(const char *s, size_t len, const char *w, const char *sep)
 	return false;
 }
 
-int kcg_v1_mount_parse(const char *mi, const char *ctl, char *out, size_t n)
+/* The mount point of the first whole (root "/") mount in mountinfo mi
+ * that is cgroup2 (ctl NULL; a mount point with an escape is passed by)
+ * or a v1 cgroup with controller ctl among its super options. 0,
+ * -ENOENT, -ENAMETOOLONG. */
+static int mount_find(const char *mi, const char *ctl, char *out, size_t n)
 {
 	const char *line = mi;
 
@@ -398,15 +379,20 @@ int kcg_v1_mount_parse(const char *mi, const char *ctl, char *out, size_t n)
 		size_t len = end ? (size_t)(end - line) : strlen(line);
 		char buf[2048], root[1024], mnt[1024], fstype[64], sopts[512];
 		const char *dash;
+		int k;
 
 		if (len < sizeof buf) {
 			memcpy(buf, line, len);
 			buf[len] = '\0';
+			/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPT...] - FSTYPE SOURCE SUPER */
 			dash = strstr(buf, " - ");
+			k = dash ? sscanf(dash + 3, "%63s %*s %511s", fstype, sopts) : 0;
 			if (dash && sscanf(buf, "%*s %*s %*s %1023s %1023s", root, mnt) == 2 &&
-			    sscanf(dash + 3, "%63s %*s %511s", fstype, sopts) == 2 &&
-			    !strcmp(fstype, "cgroup") && !strcmp(root, "/") &&
-			    has_word(sopts, strlen(sopts), ctl, ",")) {
+			    !strcmp(root, "/") &&
+			    (ctl ? k == 2 && !strcmp(fstype, "cgroup") &&
+				   has_word(sopts, strlen(sopts), ctl, ",") :
+				   k >= 1 && !strcmp(fstype, "cgroup2") &&
+				   !strchr(mnt, '\\'))) {   /* no escaped (odd) mount points */
 				if (strlen(mnt) >= n)
 					return -ENAMETOOLONG;
 				memcpy(out, mnt, strlen(mnt) + 1);
@@ -416,6 +402,11 @@ int kcg_v1_mount_parse(const char *mi, const char *ctl, char *out, size_t n)
 		line = end ? end + 1 : NULL;
 	}
 	return -ENOENT;
+}
+
+int kcg_v1_mount_parse(const char *mi, const char *ctl, char *out, size_t n)
+{
+	return mount_find(mi, ctl, out, n);
 }
 
 int kcg_v1_self_parse(const char *selfcg, const char *ctl, char *out, size_t n)
