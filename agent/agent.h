@@ -340,7 +340,12 @@ int kc_spawn_async(agent *ag, uint64_t id, const struct kproto_spawn *sp,
 int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 	     const struct kproto_spawn *sp, const uid_t *uid, gid_t gid,
 	     pid_t *pid, uint64_t *ticks);
+/* sig to every process of the instance: its group and its cgroup. */
 void kc_kill(agent *ag, uint64_t id, int sig);
+/* The stop signal, likewise: the keeper then gives what outlives the main
+ * process the instance's stop timeout to end before cgroup.kill. */
+void kc_stop(agent *ag, uint64_t id, int sig);
+/* sig to the main process only. */
 void kc_kill_main(agent *ag, uint64_t id, int sig);
 /* Swaps two instances' processes and notify sockets in the keeper, if
  * they still run apid and bpid: 0, or -ESRCH when one has died. */

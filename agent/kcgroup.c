@@ -290,7 +290,7 @@ int kcg_populated(int cgfd)
 	return r < 0 ? (int)r : kcg_events_populated(buf);
 }
 
-int kcg_signal_all(int cgfd, int sig)
+int kcg_signal_all(int cgfd, int sig, pid_t skip_pgrp)
 {
 	int fd = openat(cgfd, "cgroup.procs", O_RDONLY | O_CLOEXEC), n = 0;
 	char buf[4096], part[16];
@@ -306,8 +306,12 @@ int kcg_signal_all(int cgfd, int sig)
 				continue;
 			}
 			if (pl) {
+				pid_t pid;
+
 				part[pl] = '\0';
-				if (kill((pid_t)atoi(part), sig) == 0)
+				pid = (pid_t)atoi(part);
+				if ((skip_pgrp <= 0 || getpgid(pid) != skip_pgrp) &&
+				    kill(pid, sig) == 0)
 					n++;
 			}
 			pl = 0;
@@ -322,7 +326,7 @@ int kcg_kill(struct kcg *cg, int cgfd, bool force_procs)
 
 	if (cg->has_kill && !force_procs)
 		return write_at(cgfd, "cgroup.kill", "1");
-	r = kcg_signal_all(cgfd, SIGKILL);
+	r = kcg_signal_all(cgfd, SIGKILL, 0);
 	return r < 0 ? r : 0;
 }
 

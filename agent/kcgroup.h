@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define KCG_NAME_MAX 160   /* incl. NUL: "<label>.<id>[.uSEQ]" and a suffix */
 
@@ -94,8 +95,9 @@ int kcg_populated(int cgfd);
  * it, or force_procs) one pass over cgroup.procs. 0 or -errno. */
 int kcg_kill(struct kcg *cg, int cgfd, bool force_procs);
 /* Sends sig to every process listed in the cgroup's cgroup.procs (one
- * pass). The number signalled, or -errno. */
-int kcg_signal_all(int cgfd, int sig);
+ * pass) but those in process group skip_pgrp (0: none skipped). The
+ * number signalled, or -errno. */
+int kcg_signal_all(int cgfd, int sig, pid_t skip_pgrp);
 /* Removes the (empty) cgroup name of the subtree. 0 or -errno. */
 int kcg_remove(struct kcg *cg, const char *name);
 /* The path of cgroup.events of name, for an inotify watch, into out[n]. */

@@ -389,6 +389,13 @@ void kc_kill(agent *ag, uint64_t id, int sig)
 	kc_simple(ag, K_KILL, id, sig);
 }
 
+void kc_stop(agent *ag, uint64_t id, int sig)
+{
+	struct kmsg h = { .type = K_KILL, .id = id, .a = sig, .c = 1 };
+
+	kc_send(ag, &h, NULL, -1);
+}
+
 void kc_kill_main(agent *ag, uint64_t id, int sig)
 {
 	struct kmsg h = { .type = K_KILL, .id = id, .a = sig, .b = 1 };

@@ -89,6 +89,12 @@ struct krec {
 	int          held_status;
 	uint64_t     held_ns;
 	uint64_t     drain_ms;   /* mono ms the drain began */
+	/* a stop is under way (K_KILL with c = 1, or the fence's): when the
+	 * main process dies, what is left of the instance in its cgroup
+	 * gets until stop_kill_at (mono ms) to end by itself, then
+	 * cgroup.kill */
+	bool         stopping;
+	uint64_t     stop_kill_at;
 };
 
 struct kexit {
@@ -704,6 +710,7 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 	r->stop_ms = sp_stop_ms;
 	r->fence_hit = false;
 	r->kill_at = 0;
+	r->stopping = false;
 	r->ticks = proc_ticks(pid);
 	rep.a = pid;
 	rep.b = (int64_t)r->ticks;
@@ -741,6 +748,33 @@ static void do_limits(const struct kmsg *h, const uint8_t *p)
 	to_engine(&rep, why, -1);
 }
 
+/* sig to the whole of r, whose main process is our unreaped child (its
+ * pid cannot have been reused): its process group, and with a cgroup
+ * every process of it outside that group (what it setsid'ed or
+ * double-forked); a SIGKILL kills the cgroup at once. */
+static void signal_instance(struct krec *r, int sig)
+{
+	if (kill(-r->pid, sig) < 0 && errno == ESRCH)
+		kill(r->pid, sig);
+	if (r->cg_fd < 0)
+		return;
+	if (sig == SIGKILL)
+		cg_kill(r);
+	else if (sig)
+		kcg_signal_all(r->cg_fd, sig, r->pid);
+}
+
+/* A stop of r begins with sig: the instance gets r->stop_ms (the stop
+ * timeout) to end, all of it: the keeper's own bound, should the
+ * engine's SIGKILL not come (an engine killed meanwhile). */
+static void stop_begin(struct krec *r, int sig, uint64_t now)
+{
+	r->stopping = true;
+	r->stop_kill_at = now + r->stop_ms;
+	signal_instance(r, sig);
+	signal_instance(r, SIGCONT);
+}
+
 static void do_kill(const struct kmsg *h)
 {
 	struct krec *r = rec_find(h->id);
@@ -750,22 +784,24 @@ static void do_kill(const struct kmsg *h)
 		return;
 	if (r->main_dead) {
 		/* reaped: its pid is no longer ours to signal; what is left
-		 * of the instance is in its cgroup, being killed already */
-		if (sig && sig != SIGKILL)
-			kcg_signal_all(r->cg_fd, sig);
+		 * of the instance is in its cgroup, ending after a stop or
+		 * being killed already */
+		if (sig == SIGKILL && !r->cg_killed)
+			cg_kill(r);
+		else if (sig && sig != SIGKILL)
+			kcg_signal_all(r->cg_fd, sig, 0);
 		return;
 	}
 	if (h->b) {
 		kill(r->pid, sig);
 		return;
 	}
-	/* the process is our unreaped child: its pid cannot have been
-	 * reused, so this reaches only its group */
-	if (kill(-r->pid, sig) < 0 && errno == ESRCH)
-		kill(r->pid, sig);
-	/* a stop's SIGKILL (or a watchdog's) ends the whole instance */
-	if (sig == SIGKILL && r->cg_fd >= 0)
-		cg_kill(r);
+	/* c = 1: the stop signal (protocol 6 engines from 0.3.0 on; an
+	 * older keeper ignores c and kills the rest at the main's death) */
+	if (h->c == 1 && sig != SIGKILL)
+		stop_begin(r, sig, clock_mono_ms());
+	else
+		signal_instance(r, sig);
 }
 
 static void do_swap(const struct kmsg *h)
@@ -872,17 +908,26 @@ static void drain_end(struct krec *r)
 				  strerror(-e));
 	}
 	r->alive = 0;
+	r->stopping = false;
 	exit_push(r->id, r->pid, r->held_status, r->held_ns, oom);
 }
 
 /* Checks r, whose main process is gone, again: done when its cgroup is
- * empty; without cgroup.kill, what is left gets SIGKILL again (a
- * process may have forked between a read of cgroup.procs and its kill). */
+ * empty. After a stop, what is left ends by itself until the stop's
+ * deadline, then is killed; once killed, without cgroup.kill, what is
+ * left gets SIGKILL again (a process may have forked between a read of
+ * cgroup.procs and its kill). */
 static void drain_check(struct krec *r)
 {
 	int p = kcg_populated(r->cg_fd);
 
-	if (p == 1 && !K.cg.has_kill)
+	if (p == 1 && !r->cg_killed && clock_mono_ms() >= r->stop_kill_at) {
+		log_warnx("instance %llu: processes outlived its main process's "
+			  "stop by %llu ms: SIGKILL", (unsigned long long)r->id,
+			  (unsigned long long)r->stop_ms);
+		cg_kill(r);
+	}
+	if (p == 1 && r->cg_killed && !K.cg.has_kill)
 		kcg_kill(&K.cg, r->cg_fd, true);
 	if (p != 1)
 		drain_end(r);
@@ -905,7 +950,10 @@ static void drain_begin(struct krec *r, int status, uint64_t ns)
 		drain_end(r);
 		return;
 	}
-	cg_kill(r);
+	/* a crash or a kill: at once; a stop: what is left had the stop
+	 * signal too, and ends by itself until the stop's deadline */
+	if (!r->stopping || clock_mono_ms() >= r->stop_kill_at)
+		cg_kill(r);
 	/* watched before it is read again: its last change is not missed */
 	if (K.ino >= 0 && kcg_events_path(&K.cg, r->cg_name, path, sizeof path) == 0)
 		r->cg_wd = inotify_add_watch(K.ino, path, IN_MODIFY);
@@ -1104,9 +1152,7 @@ static int fence_tick(uint64_t now)
 				  (int)r->pid, r->stop_sig, (unsigned long long)r->stop_ms);
 			r->fence_hit = true;
 			r->kill_at = now + r->stop_ms;
-			if (kill(-r->pid, r->stop_sig) < 0 && errno == ESRCH)
-				kill(r->pid, r->stop_sig);
-			kill(-r->pid, SIGCONT);
+			stop_begin(r, r->stop_sig, now);
 		}
 		if (r->kill_at && now >= r->kill_at) {
 			log_warnx("instance %llu: pid %d outlived its stop timeout after "

@@ -88,9 +88,12 @@ enum kmsg_type {
 		       *       a log that cannot be opened -errno */
 	K_SPAWNED,    /* K->E  id, a = pid or -errno, b = start ticks */
 	K_KILL,       /* E->K  id, a = signal: to the live process's group
-		       *       (b = 1: to the main process only); SIGKILL
-		       *       also to every process of its cgroup; once the
-		       *       main process is gone, to what its cgroup holds */
+		       *       and every other process of its cgroup (b = 1:
+		       *       to the main process only; c = 1: the stop
+		       *       signal, what outlives the main process has the
+		       *       stop timeout to end before cgroup.kill); SIGKILL
+		       *       kills the cgroup; once the main process is
+		       *       gone, to what its cgroup holds */
 	K_EXITED,     /* K->E  id, a = pid, b = wait status, c = mono ns the
 		       *       main process's death was seen, d = 1: the OOM
 		       *       killer killed in its memory cgroup meanwhile

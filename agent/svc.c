@@ -78,8 +78,9 @@ void svc_fill_info(const inst *in, rs_iinfo *out)
 	out->start_ticks = in->start_ticks;
 }
 
-/* Signals the instance's whole process group (through the keeper, whose
- * unreaped child it is: no pid reuse can misdirect it). */
+/* Signals the whole instance: its process group and what it left
+ * elsewhere in its cgroup (through the keeper, whose unreaped child it
+ * is: no pid reuse can misdirect it). */
 static void svc_signal(inst *in, int sig)
 {
 	if (in->pid <= 0)
@@ -483,7 +484,8 @@ void svc_apply(inst *in, rproc_event ev)
 	}
 	if (fx.fx & RP_FX_STOP_SIGNAL) {
 		in->stop_killed = false;
-		svc_signal(in, in->spec.stop_signal);
+		if (in->pid > 0)
+			kc_stop(ag, in->id, in->spec.stop_signal);
 		svc_signal(in, SIGCONT);
 		ev_timer_set(&in->stop_t, in->spec.stop_timeout_ms / 1000.0, 0.);
 		ev_timer_start(ag->loop, &in->stop_t);

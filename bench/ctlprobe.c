@@ -81,6 +81,9 @@ typedef struct cp_lat {        /* unsorted, ns */
 typedef struct cp_tasks {
 	int      fd[CP_TASKS_MAX];
 	size_t   n;
+	int      main;             /* fd[main] is the main thread's, -1: none */
+	int      ctlio;            /* fd[ctlio] is rsd's control socket's I/O
+				    * thread's (ZMQbg/IO/1, RSD_IO_CONTROL), -1 */
 	unsigned gen;              /* bumped by each tasks_open */
 } cp_tasks;
 
@@ -116,6 +119,7 @@ typedef struct cp {
 	uint64_t        t0_ns;
 	cp_tasks        self, rsd;  /* whose run-queue waits are taken out */
 	uint64_t        w0_self, w0_rsd;   /* tasks_delay() just before t0 */
+	uint64_t        w0_rsd_part[2];    /* its main and control I/O threads' */
 	unsigned        gen0_rsd;   /* rsd.gen then */
 	unsigned        turn;       /* even: status, odd: lookup */
 	uint64_t        rng;
@@ -255,6 +259,7 @@ static int tasks_open(cp_tasks *t, const char *pid)
 
 	tasks_close(t);
 	t->gen++;
+	t->main = t->ctlio = -1;
 	snprintf(path, sizeof path, "/proc/%.16s/task", pid);
 	d = opendir(path);
 	while (d && (e = readdir(d)) && t->n < CP_TASKS_MAX) {
@@ -262,8 +267,23 @@ static int tasks_open(cp_tasks *t, const char *pid)
 			continue;
 		snprintf(path, sizeof path, "/proc/%.16s/task/%.16s/schedstat", pid,
 			 e->d_name);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			char comm[32] = "";
+			FILE *f;
+
+			if (!strcmp(e->d_name, pid))
+				t->main = (int)t->n;
+			snprintf(path, sizeof path, "/proc/%.16s/task/%.16s/comm", pid,
+				 e->d_name);
+			if ((f = fopen(path, "re"))) {
+				if (!fgets(comm, sizeof comm, f))
+					comm[0] = '\0';
+				fclose(f);
+			}
+			if (!strcmp(comm, "ZMQbg/IO/1\n"))
+				t->ctlio = (int)t->n;
 			t->fd[t->n++] = fd;
+		}
 	}
 	if (d)
 		closedir(d);
@@ -271,12 +291,16 @@ static int tasks_open(cp_tasks *t, const char *pid)
 }
 
 /* How long t's threads have waited on a run queue so far, all together
- * (schedstat's second field, ns; a thread gone counts no more). */
-static uint64_t tasks_delay(const cp_tasks *t)
+ * (schedstat's second field, ns; a thread gone counts no more); the main
+ * thread's and the control I/O thread's shares of it in part[0] and
+ * part[1] when part is not NULL. */
+static uint64_t tasks_delay_ex(const cp_tasks *t, uint64_t part[2])
 {
 	uint64_t sum = 0;
 	char buf[128];
 
+	if (part)
+		part[0] = part[1] = 0;
 	for (size_t i = 0; i < t->n; i++) {
 		ssize_t n = pread(t->fd[i], buf, sizeof buf - 1, 0);
 		unsigned long long run, wait;
@@ -284,23 +308,45 @@ static uint64_t tasks_delay(const cp_tasks *t)
 		if (n <= 0)
 			continue;
 		buf[n] = '\0';
-		if (sscanf(buf, "%llu %llu", &run, &wait) == 2)
+		if (sscanf(buf, "%llu %llu", &run, &wait) == 2) {
 			sum += wait;
+			if (part && (int)i == t->main)
+				part[0] = wait;
+			if (part && (int)i == t->ctlio)
+				part[1] = wait;
+		}
 	}
 	return sum;
 }
 
-/* What the threads of both processes waited for a CPU since req_start:
- * rsd's only if its threads are still those (no `rsd PID` between). */
-static uint64_t req_waited(const cp *p)
+static uint64_t tasks_delay(const cp_tasks *t)
 {
-	uint64_t self = tasks_delay(&p->self), rsd = 0;
+	return tasks_delay_ex(t, NULL);
+}
 
+/* What the threads of both processes waited for a CPU since req_start:
+ * rsd's only if its threads are still those (no `rsd PID` between). The
+ * parts in w[] when w is not NULL: this process, rsd's main thread,
+ * rsd's control I/O thread, rsd's other threads (off the request's
+ * path: the agents' I/O thread). */
+static uint64_t req_waited(const cp *p, uint64_t w[4])
+{
+	uint64_t self = tasks_delay(&p->self), rsd = 0, part[2] = { 0, 0 };
+
+	self = self > p->w0_self ? self - p->w0_self : 0;
 	if (p->rsd.gen == p->gen0_rsd) {
-		rsd = tasks_delay(&p->rsd);
+		rsd = tasks_delay_ex(&p->rsd, part);
 		rsd = rsd > p->w0_rsd ? rsd - p->w0_rsd : 0;
+		for (int i = 0; i < 2; i++)
+			part[i] = part[i] > p->w0_rsd_part[i] ? part[i] - p->w0_rsd_part[i] : 0;
 	}
-	return (self > p->w0_self ? self - p->w0_self : 0) + rsd;
+	if (w) {
+		w[0] = self;
+		w[1] = part[0];
+		w[2] = part[1];
+		w[3] = rsd > part[0] + part[1] ? rsd - part[0] - part[1] : 0;
+	}
+	return self + rsd;
 }
 
 /* xorshift64*: which label next (no need for more). */
@@ -403,7 +449,7 @@ static void req_start(cp *p)
 	ev_timer_set(&p->dead_t, p->timeout_ms / 1e3, 0);
 	ev_timer_start(p->loop, &p->dead_t);
 	p->w0_self = tasks_delay(&p->self);
-	p->w0_rsd = tasks_delay(&p->rsd);
+	p->w0_rsd = tasks_delay_ex(&p->rsd, p->w0_rsd_part);
 	p->gen0_rsd = p->rsd.gen;
 	p->t0_ns = clock_mono_ns();
 	req_send(p);
@@ -413,7 +459,7 @@ static void sock_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		      size_t len, void *arg)
 {
 	cp *p = arg;
-	uint64_t t1 = clock_mono_ns(), wait;
+	uint64_t t1 = clock_mono_ns(), wait, w[4];
 	rs_msg m;
 
 	(void)s;
@@ -427,7 +473,7 @@ static void sock_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		rs_msg_clear(&m);
 		return;
 	}
-	wait = req_waited(p);
+	wait = req_waited(p, w);
 	if (m.u.reply.code != 0)
 		p->ph->errors++;
 	else
@@ -435,11 +481,14 @@ static void sock_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 			t1 - p->t0_ns, wait);
 	if (p->slow_ms && t1 - p->t0_ns >= p->slow_ms * 1000000ull)
 		fprintf(stderr, "slow %s sent %llu.%09llu took %.3f ms, this "
-			"process and rsd waited for a CPU %.3f ms of it\n",
+			"process and rsd waited for a CPU %.3f ms of it (this "
+			"process %.3f, rsd's main thread %.3f, control I/O "
+			"thread %.3f, others %.3f)\n",
 			rs_verb_to_string(p->verb),
 			(unsigned long long)(p->t0_ns / 1000000000u),
 			(unsigned long long)(p->t0_ns % 1000000000u),
-			(t1 - p->t0_ns) / 1e6, wait / 1e6);
+			(t1 - p->t0_ns) / 1e6, wait / 1e6, w[0] / 1e6, w[1] / 1e6,
+			w[2] / 1e6, w[3] / 1e6);
 	rs_msg_clear(&m);
 	req_done(p);
 }

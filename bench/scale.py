@@ -53,6 +53,10 @@ control  during all of the above, a client sends `status LABEL` and
          --json says which ("control_client"). rs-ctlprobe also gives the
          round trips less its own and rsd's waits for a CPU (a second
          line): on a shared machine those waits are most of the tail.
+         RS_CTLPROBE_SLOW_MS=N: each answer of N ms or more logged in
+         ctlprobe.log (in --tmp; --keep keeps it) with its waits split:
+         the probe's own, rsd's main thread's, its control socket's I/O
+         thread's, rsd's other threads' (off the request's path).
 
 Every phase has a timeout (--timeout, scaled up with N): when it passes the
 phase prints "did not finish in X s" and what was reached, and the next
@@ -574,7 +578,9 @@ class CProbe:
         self.p = subprocess.Popen(
             [self.path, "--control", self.rsd.control, "--cred", self.rsd.cred,
              "--labels", self.labels_path, "--interval-ms", "20", "--timeout-ms", "2000",
-             "--rsd-pid", str(self.rsd.p.pid)],
+             "--rsd-pid", str(self.rsd.p.pid)]
+            + (["--slow-ms", os.environ["RS_CTLPROBE_SLOW_MS"]]
+               if os.environ.get("RS_CTLPROBE_SLOW_MS") else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=open(self.errpath, "ab"), text=True, bufsize=1)
 

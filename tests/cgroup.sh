@@ -8,6 +8,10 @@
 # restart that began before the old ones were dead is seen by the new
 # incarnation itself, before its main process exists.
 #  - down: the answer comes once they are dead; the cgroup is removed;
+#  - a graceful down: the stop signal reaches a setsid'ed process too,
+#    which finishes its cleanup after the main process has died (it is
+#    not killed with it); one that ignores the signal is killed at the
+#    stop timeout;
 #  - refresh, a crash (kill -9 of the main process), a watchdog kill:
 #    the old ones are dead, none ran beside the next incarnation;
 #  - an rs-agent kill -9 and restart: the instance stays in its cgroup,
@@ -40,6 +44,10 @@ test_cleanup() {
         [ -f "$f" ] || continue
         for p in $(awk '$1 == "g" || $1 == "d" { print $2 }' "$f"); do
             is_ours "$p" && kill -9 "$p" 2>/dev/null || true
+        done
+        for p in $(awk '$1 == "t" { print $2 }' "$f"); do
+            { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -q 'gr\.sh' \
+                && kill -9 "$p" 2>/dev/null || true
         done
     done
     rmdir "$SUB"/* "$SUB" "$CGMNT/rs.$NODE2" 2>/dev/null || true
@@ -115,6 +123,43 @@ old_dead "$R" 1 || fail "down fk left its setsid grandchild or its daemon runnin
 ! is_ours "$(pid_of "$R" m 1)" || fail "down fk left the main process"
 wait_for 5 test ! -d "$SUB/fk.$ID" || fail "the cgroup of fk is still there after down"
 echo "down: the setsid grandchild and the daemon are gone; cgroup removed"
+
+# --- graceful down: gr.sh, setsid'ed out of the main process's group,
+# gets the stop signal too and takes 0.5 s to clean up after the main
+# process (sleep) died of it; its "clean" line proves it was not killed
+# meanwhile. With IGNORE=1 it ignores the signal: SIGKILL at the stop
+# timeout (down answers after it, saying so).
+cat >"$TMP/gr.sh" <<'SH'
+#!/bin/sh
+echo "t $$" >>"$REC"
+if [ "${IGNORE:-}" = 1 ]; then trap '' TERM
+else trap 'echo term >>"$REC"; sleep 0.5; echo clean >>"$REC"; exit 0' TERM
+fi
+while :; do sleep 0.1; done
+SH
+chmod +x "$TMP/gr.sh"
+for mode in 0 1; do
+    l=gr$mode; R=$TMP/rec.$l
+    "${RSCTL[@]}" up "$l" --node "$NODE" --env "REC=$R" --env "IGNORE=$mode" \
+        --notify simple --settle 0.2 --stop-timeout 2 \
+        -- /bin/sh -c "setsid $TMP/gr.sh & exec sleep 1000" >/dev/null || fail "up $l"
+    wait_for 10 rec_count "$R" t 1 || fail "$l did not start its setsid child"
+    T=$(pid_of "$R" t 1)
+    t0=$(date +%s%N)
+    r=$("${RSCTL[@]}" down "$l") || fail "down $l: $r"
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    ! kill -0 "$T" 2>/dev/null || fail "down $l left its setsid child $T running"
+    if [ $mode = 0 ]; then
+        grep -qx term "$R" || fail "the setsid child of $l did not get the stop signal: $(cat "$R")"
+        grep -qx clean "$R" || fail "the setsid child of $l was killed during its cleanup: $(cat "$R")"
+        [ "$ms" -lt 1900 ] || fail "down $l took $ms ms: the stop timeout's SIGKILL, not the child's own exit"
+        echo "graceful down: the setsid child got the stop signal and ended by itself ($ms ms)"
+    else
+        [ "$ms" -ge 1900 ] || fail "down $l took $ms ms: the child ignoring the stop signal was killed before the stop timeout"
+        echo "$r" | grep -q "SIGKILL" || fail "down $l does not say it killed: $r"
+        echo "ignored stop signal: the setsid child killed at the stop timeout ($ms ms): $r"
+    fi
+done
 
 # --- refresh
 up_fk rf --notify simple --settle 0.2
