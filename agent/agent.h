@@ -77,6 +77,9 @@ typedef struct inst {
 	bool           refresh;      /* start again once down (refresh) */
 	bool           stop_killed;  /* this stop ran out of its stop timeout:
 				      * SIGKILL (the down event says so) */
+	int            stuck;        /* processes of its last incarnation no
+				      * SIGKILL ended (K_EXITED d >> 1): the
+				      * events say so */
 	int            notify_fd;
 	ev_io          notify_io;
 	char           notify_path[108];
@@ -251,7 +254,7 @@ void svc_stop_all(agent *ag);
 int svc_send_signal(agent *ag, const rs_signal *sg);
 /* The keeper saw instance id's process pid die at mono time ns. false if
  * no instance has that process (any more). */
-bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus, bool oom,
+bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus, bool oom, int stuck,
 		      uint64_t ns);
 /* Rebuilds an instance a previous engine ran (from the keeper): live
  * process pid (or a dead one whose exit follows), started at wall ms. */

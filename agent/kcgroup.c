@@ -249,7 +249,8 @@ int kcg_sweep(struct kcg *cg, int wait_ms)
 	return held;
 }
 
-int kcg_make(struct kcg *cg, const char *name, char *got)
+int kcg_make(struct kcg *cg, const char *name, char *got,
+	     bool (*avoid)(const char *name))
 {
 	for (int i = 1; i < 10; i++) {
 		char nm[KCG_NAME_MAX];
@@ -259,6 +260,8 @@ int kcg_make(struct kcg *cg, const char *name, char *got)
 			snprintf(nm, sizeof nm, "%s", name);
 		else
 			snprintf(nm, sizeof nm, "%s.%d", name, i);
+		if (avoid && avoid(nm))
+			continue;
 		if (mkdirat(cg->dirfd, nm, 0755) < 0 && errno != EEXIST)
 			return -errno;
 		fd = openat(cg->dirfd, nm, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -82,10 +82,12 @@ int kcg_open(struct kcg *cg, const char *node, const char *off);
  * removes the empty ones. The number of cgroups that held processes. */
 int kcg_sweep(struct kcg *cg, int wait_ms);
 /* Makes the cgroup name in the subtree, or the first free of name.2,
- * name.3, ... when another of ours holds name (the actual name into
- * got[KCG_NAME_MAX]). Its dir fd (O_RDONLY|O_DIRECTORY|O_CLOEXEC), or
- * -errno. */
-int kcg_make(struct kcg *cg, const char *name, char *got);
+ * name.3, ... when another of ours holds name or avoid(that name) says
+ * so (avoid may be NULL: a cgroup killed once may empty later, and must
+ * not be taken again; the actual name into got[KCG_NAME_MAX]). Its dir
+ * fd (O_RDONLY|O_DIRECTORY|O_CLOEXEC), or -errno. */
+int kcg_make(struct kcg *cg, const char *name, char *got,
+	     bool (*avoid)(const char *name));
 /* Opens cgroup.procs of the cgroup dirfd for writing (what a child
  * writes "0" to, between fork and exec, to enter it): the fd or -errno. */
 int kcg_procs_fd(int cgfd);

@@ -604,7 +604,9 @@ static void kc_dispatch(agent *ag, const struct kmsg *h)
 			break;
 		}
 		if (!svc_child_exited(ag, h->id, (pid_t)h->a, (int)h->b,
-				      ag->keeper_proto >= 6 && h->d == 1, (uint64_t)h->c) &&
+				      ag->keeper_proto >= 6 && (h->d & 1),
+				      ag->keeper_proto >= 6 && h->d > 1 && h->d < (1 << 20) ?
+				      (int)(h->d >> 1) : 0, (uint64_t)h->c) &&
 		    !svc_find(ag, h->id))
 			kc_forget(ag, h->id);   /* no instance of ours: drop its record */
 		kc_simple(ag, K_EXIT_ACK, h->id, h->a);

@@ -41,6 +41,13 @@
 #define KEEPER_CHILD_STACK   (256u << 10)
 #define KEEPER_IDLE_EXIT_MS  60000
 #define KEEPER_OUT_MAX       (1u << 20)   /* queued messages for a slow engine */
+/* A killed cgroup not empty after this long holds processes SIGKILL
+ * cannot end (uninterruptible sleep: a hung NFS or FUSE call, a frozen
+ * v1 freezer cgroup): the instance's exit goes out anyway and the
+ * cgroup is set aside (drain_stuck). RS_TEST_DRAIN_MAX_MS changes it. */
+#define KEEPER_DRAIN_MAX_MS  10000
+#define KEEPER_STUCK_MAX     64           /* set-aside cgroups remembered */
+#define KEEPER_STUCK_TRY_MS  1000         /* how often they are rmdir'ed */
 
 struct kfd {
 	int  fd;
@@ -95,6 +102,7 @@ struct krec {
 	 * cgroup.kill */
 	bool         stopping;
 	uint64_t     stop_kill_at;
+	uint64_t     killed_ms;  /* mono ms of cg_kill */
 };
 
 struct kexit {
@@ -103,6 +111,7 @@ struct kexit {
 	int      status;
 	uint64_t ns;
 	int      oom;    /* the OOM killer killed in its memory cgroup */
+	int      stuck;  /* processes SIGKILL could not end (drain_stuck) */
 };
 
 static struct {
@@ -125,6 +134,13 @@ static struct {
 	int           ndraining; /* records with main_dead */
 	bool          cg_procs;  /* RS_KEEPER_CG_SPAWN=procs: the child enters
 				  * its cgroup itself (no clone3) */
+	uint64_t      drain_max_ms; /* KEEPER_DRAIN_MAX_MS or the test's */
+	/* cgroups set aside with processes SIGKILL could not end: removed
+	 * once empty (tried every KEEPER_STUCK_TRY_MS; past the list, or by
+	 * a next keeper's sweep) */
+	char          stuck[KEEPER_STUCK_MAX][KCG_NAME_MAX];
+	int           nstuck;
+	uint64_t      stuck_try_at;
 } K = { .lsock = -1, .conn = -1, .sigfd = -1, .nsock = -1, .ino = -1,
 	.cg = { .dirfd = -1 } };
 
@@ -323,6 +339,8 @@ static uint64_t proc_ticks(pid_t pid)
 		return 0;
 	return t;
 }
+
+static bool stuck_has(const char *name);
 
 struct child {
 	struct krec  *r;
@@ -620,7 +638,7 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 		kcg_remove(&K.cg, r->cg_name);
 	}
 	if (sp.cgroup && sp.cgroup[0] && K.cg.dirfd >= 0 && r->cg_fd < 0) {
-		r->cg_fd = kcg_make(&K.cg, sp.cgroup, r->cg_name);
+		r->cg_fd = kcg_make(&K.cg, sp.cgroup, r->cg_name, stuck_has);
 		if (r->cg_fd < 0) {
 			e = r->cg_fd;
 			r->cg_fd = -1;
@@ -844,7 +862,8 @@ static void do_swap(const struct kmsg *h)
 static void send_exit(const struct kexit *x)
 {
 	struct kmsg h = { .type = K_EXITED, .id = x->id, .a = x->pid,
-			  .b = x->status, .c = (int64_t)x->ns, .d = x->oom };
+			  .b = x->status, .c = (int64_t)x->ns,
+			  .d = (x->oom ? 1 : 0) | (int64_t)x->stuck << 1 };
 
 	to_engine(&h, NULL, -1);
 }
@@ -857,12 +876,15 @@ static void send_exit(const struct kexit *x)
  * it and the next spawn makes a new one. */
 static void cg_kill(struct krec *r)
 {
+	if (!r->cg_killed)
+		r->killed_ms = clock_mono_ms();
 	r->cg_killed = true;
 	kcg_kill(&K.cg, r->cg_fd, false);
 }
 
 /* Keeps the exit until the engine acknowledges it, and tells it. */
-static void exit_push(uint64_t id, pid_t pid, int status, uint64_t ns, int oom)
+static void exit_push(uint64_t id, pid_t pid, int status, uint64_t ns, int oom,
+		      int stuck)
 {
 	if (K.nexits == K.capexits) {
 		size_t cap = K.capexits ? K.capexits * 2 : 16;
@@ -874,17 +896,86 @@ static void exit_push(uint64_t id, pid_t pid, int status, uint64_t ns, int oom)
 		K.exits = nx;
 		K.capexits = cap;
 	}
-	K.exits[K.nexits] = (struct kexit){ id, pid, status, ns, oom };
+	K.exits[K.nexits] = (struct kexit){ id, pid, status, ns, oom, stuck };
 	send_exit(&K.exits[K.nexits]);
 	K.nexits++;
 }
 
-/* r's cgroup is empty: the instance is wholly gone, its exit goes out. */
-static void drain_end(struct krec *r)
+/* Sets aside r's killed cgroup, which still holds stuck processes (no
+ * SIGKILL ends them): remembered in K.stuck, so no spawn takes it once it
+ * empties (a child cloned into a cgroup that was ever cgroup.kill'ed dies
+ * at birth; cgroup v2 cannot rename a cgroup), and rmdir'ed once it is
+ * empty. How many processes it holds. */
+static int drain_stuck(struct krec *r)
+{
+	char pids[256] = "";
+	int n = 0, fd = openat(r->cg_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		char buf[4096];
+		ssize_t got = read(fd, buf, sizeof buf - 1);
+
+		close(fd);
+		for (ssize_t i = 0; i < got; i++)
+			if (buf[i] == '\n') {
+				n++;
+				buf[i] = ' ';
+			}
+		if (got > 0) {
+			size_t l = (size_t)got < sizeof pids ? (size_t)got : sizeof pids - 1;
+
+			while (l && buf[l - 1] == ' ')
+				l--;
+			memcpy(pids, buf, l);
+			pids[l] = '\0';
+		}
+	}
+	if (K.nstuck < KEEPER_STUCK_MAX)
+		memcpy(K.stuck[K.nstuck++], r->cg_name, KCG_NAME_MAX);
+	else   /* past the list: left to a next keeper's sweep */
+		log_warnx("%d cgroups set aside already: %s is not watched",
+			  KEEPER_STUCK_MAX, r->cg_name);
+	log_warnx("instance %llu: %d process(es) of it (pid %s) still alive %llu ms "
+		  "after SIGKILL (in uninterruptible sleep?): its exit goes out; "
+		  "they stay in cgroup %s/%s, which no start takes again, until "
+		  "they die", (unsigned long long)r->id, n ? n : 1, pids[0] ? pids : "?",
+		  (unsigned long long)(clock_mono_ms() - r->killed_ms), K.cg.path,
+		  r->cg_name);
+	return n ? n : 1;
+}
+
+/* Whether name is a set-aside cgroup (kcg_make's avoid). */
+static bool stuck_has(const char *name)
+{
+	for (int i = 0; i < K.nstuck; i++)
+		if (!strcmp(K.stuck[i], name))
+			return true;
+	return false;
+}
+
+/* Removes the set-aside cgroups that have emptied. */
+static void stuck_tick(uint64_t now)
+{
+	if (!K.nstuck || now < K.stuck_try_at)
+		return;
+	K.stuck_try_at = now + KEEPER_STUCK_TRY_MS;
+	for (int i = 0; i < K.nstuck; i++)
+		if (unlinkat(K.cg.dirfd, K.stuck[i], AT_REMOVEDIR) == 0 || errno == ENOENT) {
+			log_info("cgroup %s/%s emptied: removed", K.cg.path, K.stuck[i]);
+			memmove(K.stuck[i], K.stuck[K.nstuck - 1], KCG_NAME_MAX);
+			K.nstuck--;
+			i--;
+		}
+}
+
+/* r's cgroup is empty, or (stuck) holds only processes no SIGKILL ends:
+ * the instance is gone, its exit goes out. */
+static void drain_end(struct krec *r, bool stuck)
 {
 	/* read before its cgroup may go: the OOM killer's count rose */
 	int oom = kcg_limits_needs(&r->lim) & KCG_MEMORY &&
 		  kcg_oom_kills(&K.cg, r->cg_fd, r->v1fd) > r->oom_base;
+	int nstuck = stuck ? drain_stuck(r) : 0;
 
 	if (r->cg_wd >= 0)
 		inotify_rm_watch(K.ino, r->cg_wd);
@@ -902,14 +993,14 @@ static void drain_end(struct krec *r)
 		close(r->cg_fd);
 		r->cg_fd = -1;
 		r->cg_killed = false;
-		if ((e = kcg_remove(&K.cg, r->cg_name)) < 0)
+		if (!stuck && (e = kcg_remove(&K.cg, r->cg_name)) < 0)
 			log_warnx("instance %llu: cannot remove cgroup %s/%s: %s, ignoring",
 				  (unsigned long long)r->id, K.cg.path, r->cg_name,
 				  strerror(-e));
 	}
 	r->alive = 0;
 	r->stopping = false;
-	exit_push(r->id, r->pid, r->held_status, r->held_ns, oom);
+	exit_push(r->id, r->pid, r->held_status, r->held_ns, oom, nstuck);
 }
 
 /* Checks r, whose main process is gone, again: done when its cgroup is
@@ -930,7 +1021,9 @@ static void drain_check(struct krec *r)
 	if (p == 1 && r->cg_killed && !K.cg.has_kill)
 		kcg_kill(&K.cg, r->cg_fd, true);
 	if (p != 1)
-		drain_end(r);
+		drain_end(r, false);
+	else if (r->cg_killed && clock_mono_ms() - r->killed_ms >= K.drain_max_ms)
+		drain_end(r, true);
 }
 
 /* r's main process died (reaped, status, seen at ns): every process of
@@ -947,7 +1040,7 @@ static void drain_begin(struct krec *r, int status, uint64_t ns)
 	r->drain_ms = clock_mono_ms();
 	K.ndraining++;
 	if (p != 1) {
-		drain_end(r);
+		drain_end(r, false);
 		return;
 	}
 	/* a crash or a kill: at once; a stop: what is left had the stop
@@ -994,7 +1087,7 @@ static void reap_all(void)
 			continue;
 		}
 		r->alive = 0;
-		exit_push(r->id, pid, status, ns, 0);
+		exit_push(r->id, pid, status, ns, 0, 0);
 	}
 }
 
@@ -1436,6 +1529,9 @@ static void cgroups_init(const char *node, const char *off)
 		return;
 	}
 	K.ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	K.drain_max_ms = getenv("RS_TEST_DRAIN_MAX_MS") ?
+			 strtoull(getenv("RS_TEST_DRAIN_MAX_MS"), NULL, 10) :
+			 KEEPER_DRAIN_MAX_MS;
 	K.cg_procs = getenv("RS_KEEPER_CG_SPAWN") &&
 		     !strcmp(getenv("RS_KEEPER_CG_SPAWN"), "procs");
 	n = kcg_sweep(&K.cg, 2000);
@@ -1573,6 +1669,11 @@ _Noreturn void keeper_main(const char *state_dir, const char *node, int ready_fd
 			drain_tick();
 			if (K.ndraining && (fence_wait < 0 || fence_wait > 50))
 				fence_wait = 50;
+		}
+		if (K.nstuck) {
+			stuck_tick(clock_mono_ms());
+			if (K.nstuck && (fence_wait < 0 || fence_wait > KEEPER_STUCK_TRY_MS))
+				fence_wait = KEEPER_STUCK_TRY_MS;
 		}
 		if (5 + npipes > pfcap) {
 			struct pollfd *np = realloc(pf, (5 + npipes) * sizeof *np);

@@ -95,13 +95,15 @@ enum kmsg_type {
 		       *       kills the cgroup; once the main process is
 		       *       gone, to what its cgroup holds */
 	K_EXITED,     /* K->E  id, a = pid, b = wait status, c = mono ns the
-		       *       main process's death was seen, d = 1: the OOM
+		       *       main process's death was seen, d bit 0: the OOM
 		       *       killer killed in its memory cgroup meanwhile
-		       *       (protocol 6); the
-		       *       what it wrote
-		       *       is in its log by then, and in a cgroup, every
-		       *       process of the instance is gone (killed once
-		       *       the main one died; "populated 0") */
+		       *       (protocol 6), d >> 1: how many processes no
+		       *       SIGKILL ended (stuck, set aside; an engine
+		       *       before it tests d == 1 and sees no OOM); what
+		       *       it wrote is in its log by then, and in a
+		       *       cgroup, every process of the instance is gone
+		       *       (killed once the main one died, or at the stop
+		       *       timeout; "populated 0") but the stuck ones */
 	K_EXIT_ACK,   /* E->K  id, a = pid */
 	K_FD_ADD,     /* E->K  id, a = kind, b = 1: first drop what the name
 		       *       holds (always for notify/listen), c = most fds

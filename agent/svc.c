@@ -367,6 +367,18 @@ static void svc_arm_ready(inst *in)
 	}
 }
 
+/* Appends to buf (n bytes) what no SIGKILL of the last incarnation
+ * ended, if anything. */
+static void stuck_note(const inst *in, char *buf, size_t n)
+{
+	size_t l = strlen(buf);
+
+	if (in->stuck && l < n)
+		snprintf(buf + l, n - l, "; %d process%s of it survived SIGKILL "
+			 "(uninterruptible sleep?) and %s set aside", in->stuck,
+			 in->stuck == 1 ? "" : "es", in->stuck == 1 ? "was" : "were");
+}
+
 /* "pid 12 exited with code 3", "pid 12 killed by signal 9 (KILL)", ... */
 static void exit_describe(const inst *in, char *buf, size_t n)
 {
@@ -396,6 +408,7 @@ static void exit_describe(const inst *in, char *buf, size_t n)
 			 rs_exit_reason_to_string(x->reason));
 		break;
 	}
+	stuck_note(in, buf, n);
 }
 
 /* Ready once the process says so (READY=1, or settled) and its probes
@@ -572,6 +585,9 @@ void svc_apply(inst *in, rproc_event ev)
 		} else if (in->rp.stop_requested) {
 			snprintf(detail, sizeof detail, "%s",
 				 in->refresh ? "stopped for refresh" : "stopped");
+		}
+		if (in->rp.exit.reason == RS_ER_FENCED || in->rp.stop_requested) {
+			stuck_note(in, detail, sizeof detail);
 		} else {
 			exit_describe(in, detail, sizeof detail);
 			if (!in->rp.ever_ready)
@@ -1013,7 +1029,7 @@ void svc_stop_all(agent *ag)
 }
 
 bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus, bool oom,
-		      uint64_t ns)
+		      int stuck, uint64_t ns)
 {
 	inst *in = svc_find(ag, id);
 
@@ -1038,6 +1054,12 @@ bool svc_child_exited(agent *ag, uint64_t id, pid_t pid, int wstatus, bool oom,
 	in->death_log_end = logs_size(ag, in);   /* one stat(): cheap */
 	in->last_pid = pid;
 	in->pid = 0;
+	in->stuck = stuck;
+	if (stuck)
+		log_warnx("%s/%llu: %d process(es) of pid %d's incarnation survived "
+			  "SIGKILL (uninterruptible sleep?); set aside in their cgroup, "
+			  "the next start goes ahead", in->spec.label,
+			  (unsigned long long)in->id, stuck, (int)pid);
 	rproc_classify(wstatus, &in->rp.exit);
 	/* the kernel's OOM killer, in its memory cgroup (the keeper saw
 	 * the count rise): a SIGKILL with a reason */

@@ -115,6 +115,11 @@ static bool wait_populated(int fd, int want, int ms)
 	return true;
 }
 
+static bool avoid_svc1(const char *name)
+{
+	return !strcmp(name, "svc.1");
+}
+
 static void real_cgroup(bool force_procs)
 {
 	char node[64], got[KCG_NAME_MAX];
@@ -125,7 +130,7 @@ static void real_cgroup(bool force_procs)
 	snprintf(node, sizeof node, "test-kcgroup-%d", (int)getpid());
 	if (kcg_open(&cg, node, NULL) < 0)
 		cr_skip_test("no usable cgroup2 here: %s", cg.why);
-	fd = kcg_make(&cg, "svc.1", got);
+	fd = kcg_make(&cg, "svc.1", got, NULL);
 	cr_assert_geq(fd, 0, "kcg_make: %s", strerror(-fd));
 	cr_assert_str_eq(got, "svc.1");
 	cr_assert_eq(kcg_populated(fd), 0);
@@ -163,7 +168,7 @@ static void real_cgroup(bool force_procs)
 	/* a second make of the same name: it is taken, so name.2 */
 	{
 		char got2[KCG_NAME_MAX];
-		int fd2 = kcg_make(&cg, "svc.1", got2);
+		int fd2 = kcg_make(&cg, "svc.1", got2, NULL);
 		cr_assert_geq(fd2, 0);
 		cr_assert_str_eq(got2, "svc.1.2");
 		close(fd2);
@@ -189,6 +194,16 @@ static void real_cgroup(bool force_procs)
 			close(f);
 		}
 		cr_assert_leq(n, 0, "the double-forked daemon outlived the kill");
+	}
+	/* empty now, but killed once: a make that avoids it takes svc.1.2
+	 * (a child cloned into a killed cgroup dies at birth) */
+	{
+		char got2[KCG_NAME_MAX];
+		int fd2 = kcg_make(&cg, "svc.1", got2, avoid_svc1);
+		cr_assert_geq(fd2, 0);
+		cr_assert_str_eq(got2, "svc.1.2");
+		close(fd2);
+		cr_assert_eq(kcg_remove(&cg, "svc.1.2"), 0);
 	}
 	close(fd);
 	cr_assert_eq(kcg_remove(&cg, "svc.1"), 0);
@@ -218,7 +233,7 @@ Test(kcgroup, sweep_ends_leftovers, .timeout = 30)
 	snprintf(node, sizeof node, "test-kcgsweep-%d", (int)getpid());
 	if (kcg_open(&cg, node, NULL) < 0)
 		cr_skip_test("no usable cgroup2 here: %s", cg.why);
-	fd = kcg_make(&cg, "old.7", got);
+	fd = kcg_make(&cg, "old.7", got, NULL);
 	cr_assert_geq(fd, 0);
 	procs = kcg_procs_fd(fd);
 	pid = fork();
