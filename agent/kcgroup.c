@@ -411,6 +411,37 @@ static int mount_find(const char *mi, const char *ctl, char *out, size_t n)
 	return -ENOENT;
 }
 
+bool kcg_favordynmods_parse(const char *mi)
+{
+	for (const char *line = mi; line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char buf[2048], fstype[64], sopts[512];
+		const char *dash;
+
+		if (len < sizeof buf) {
+			memcpy(buf, line, len);
+			buf[len] = '\0';
+			dash = strstr(buf, " - ");
+			if (dash && sscanf(dash + 3, "%63s %*s %511s", fstype, sopts) == 2 &&
+			    (!strcmp(fstype, "cgroup") || !strcmp(fstype, "cgroup2")) &&
+			    has_word(sopts, strlen(sopts), "favordynmods", ","))
+				return true;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+bool kcg_favordynmods(void)
+{
+	char *mi = slurp("/proc/self/mountinfo");
+	bool on = mi && kcg_favordynmods_parse(mi);
+
+	free(mi);
+	return on;
+}
+
 int kcg_v1_mount_parse(const char *mi, const char *ctl, char *out, size_t n)
 {
 	return mount_find(mi, ctl, out, n);

@@ -112,6 +112,13 @@ void kcg_close(struct kcg *cg);
  * super options naming ctl, mounted at its root) into out[n]. 0,
  * -ENOENT or -ENAMETOOLONG. Pure. */
 int kcg_v1_mount_parse(const char *mountinfo, const char *ctl, char *out, size_t n);
+/* Whether a cgroup or cgroup2 mount in a /proc/self/mountinfo text has
+ * the favordynmods super option (Linux >= 6.0: it is one switch for the
+ * whole kernel, and a v1 cgroup.procs write then costs no RCU grace
+ * period: ~0.3 ms instead of ~12 ms a start with v1 limits). Pure. */
+bool kcg_favordynmods_parse(const char *mountinfo);
+/* The same of this host, read from /proc/self/mountinfo. */
+bool kcg_favordynmods(void);
 /* The path of this process's cgroup in the v1 hierarchy of ctl, from a
  * /proc/self/cgroup text ("4:memory:/a/b"), into out[n]. 0 or -ENOENT.
  * Pure. */

@@ -73,6 +73,12 @@ Test(kcgroup, v1_parse, .timeout = 10)
 	cr_assert_eq(kcg_v1_self_parse(self, "pids", out, sizeof out), 0);
 	cr_assert_str_eq(out, "/");
 	cr_assert_eq(kcg_v1_self_parse(self, "cpuacc", out, sizeof out), -ENOENT);
+	/* favordynmods: none of these has it; a cgroup2 mount with it */
+	cr_assert_not(kcg_favordynmods_parse(mi));
+	cr_assert(kcg_favordynmods_parse(
+		"41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,favordynmods\n"));
+	cr_assert_not(kcg_favordynmods_parse(
+		"41 31 0:38 / /favordynmods rw,relatime - tmpfs favordynmods rw\n"));
 	cr_assert_eq(kcg_v1_self_parse(self, "blkio", out, sizeof out), -ENOENT);
 }
 
