@@ -92,7 +92,7 @@ int net_configure(int io_threads, int max_sockets)
 	return 0;
 }
 
-int net_io_thread_nice(unsigned index, int nice)
+int net_io_thread_tid(unsigned index)
 {
 	char want[32], path[64], comm[32];
 	DIR *dir;
@@ -115,13 +115,22 @@ int net_io_thread_nice(unsigned index, int nice)
 		if (!(f = fopen(path, "re")))
 			continue;
 		if (fgets(comm, sizeof comm, f) && !strcmp(comm, want))
-			r = setpriority(PRIO_PROCESS, (id_t)tid, nice) < 0 ? -errno : 0;
+			r = (int)tid;
 		fclose(f);
 		if (r != -ESRCH)
 			break;
 	}
 	closedir(dir);
 	return r;
+}
+
+int net_io_thread_nice(unsigned index, int nice)
+{
+	int tid = net_io_thread_tid(index);
+
+	if (tid < 0)
+		return tid;
+	return setpriority(PRIO_PROCESS, (id_t)tid, nice) < 0 ? -errno : 0;
 }
 
 void net_shutdown(void)

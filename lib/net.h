@@ -122,6 +122,8 @@ void net_shutdown(void);
  * rest of the process. Linux (/proc/self/task); call once a socket
  * exists. 0, -ESRCH (no such thread), or -errno of setpriority. */
 int net_io_thread_nice(unsigned index, int nice);
+/* The kernel's thread id of that I/O thread, or -ESRCH. */
+int net_io_thread_tid(unsigned index);
 /* Sizes the shared context before its first use: ZeroMQ I/O threads and
  * the most sockets it may hold (0: libzmq's defaults, 1 thread and 1023
  * sockets). For a process with thousands of sockets (bench/loadgen.c).

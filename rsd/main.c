@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <inttypes.h>
@@ -132,6 +133,45 @@ static bool endpoint_local(const char *ep)
  * RS_BENCH_AGENTS_IO_NICE=N sets another value (0: as the rest), for
  * bench/scale.py's comparisons. libzmq names its threads as they start:
  * tried every 10 ms until found (up to a second). */
+/* sched_setattr's argument (linux/sched/types.h, SCHED_ATTR_SIZE_VER0). */
+struct rsd_sched_attr {
+	uint32_t size, policy;
+	uint64_t flags;
+	int32_t  nice;
+	uint32_t priority;
+	uint64_t runtime, deadline, period;
+};
+
+/* Asks for a time slice of us microseconds for thread tid under the fair
+ * scheduler (Linux >= 6.12, EEVDF: a shorter slice is an earlier
+ * deadline, so the thread is picked sooner when it wakes and yields
+ * sooner), keeping its nice value. 0 or -errno (EINVAL before 6.12). */
+static int thread_slice(int tid, int nice, unsigned us)
+{
+	struct rsd_sched_attr a = { .size = sizeof a, .policy = 0 /* SCHED_OTHER */,
+				    .nice = nice, .runtime = (uint64_t)us * 1000 };
+
+	return syscall(SYS_sched_setattr, tid, &a, 0) < 0 ? -errno : 0;
+}
+
+/* RS_BENCH_SLICE_US=MAIN,CONTROL,AGENTS: the slices (µs, 0: the
+ * kernel's) of rsd's loop, its control socket's I/O thread and the
+ * agents' I/O thread, for bench/scale.py's comparisons. */
+static void bench_slices(int agents_nice)
+{
+	const char *env = getenv("RS_BENCH_SLICE_US");
+	unsigned s[3] = { 0, 0, 0 };
+	int tid[3] = { (int)getpid(), net_io_thread_tid(RSD_IO_CONTROL),
+		       net_io_thread_tid(RSD_IO_AGENTS) };
+	int nice[3] = { 0, 0, agents_nice }, r;
+
+	if (!env || sscanf(env, "%u,%u,%u", &s[0], &s[1], &s[2]) < 1)
+		return;
+	for (int i = 0; i < 3; i++)
+		if (s[i] && tid[i] > 0 && (r = thread_slice(tid[i], nice[i], s[i])) < 0)
+			log_warnx("RS_BENCH_SLICE_US: thread %d: %s", tid[i], strerror(-r));
+}
+
 static void agents_io_nice_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	const char *env = getenv("RS_BENCH_AGENTS_IO_NICE");
@@ -145,6 +185,7 @@ static void agents_io_nice_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		if (nice && r < 0)
 			log_warnx("cannot lower the priority of the agents' I/O thread: %s, "
 				  "ignoring", strerror(-r));
+		bench_slices(nice);
 	}
 }
 
