@@ -37,8 +37,7 @@ struct handover {
 	uint32_t  maxtime_ms;
 	ev_timer  prep_t;          /* maxtime */
 	ev_timer  healthy_t;       /* min-healthy after the new one is ready */
-	bool      preparing;
-	hogate    gate;            /* lib/hogate.h: commit or roll back */
+	hogate    gate;            /* lib/hogate.h: its steps, decided */
 };
 
 static void ho_end(inst *in)
@@ -162,9 +161,12 @@ static void ho_commit(inst *in)
 	cand_drop(cand);
 }
 
+static void ho_start(inst *in);
+
 /* Moves in's update gate (lib/hogate.h) and carries out what it
- * decided: arm min-healthy, commit, or roll back with why. An event the
- * gate does not take (a late timer, a second ready) does nothing. */
+ * decided: start the new process, arm min-healthy, commit, or roll back
+ * with why. An event the gate does not take (a late timer, a second
+ * ready, X_RS_PREPARED=1 after maxtime) does nothing. */
 static void ho_gate(inst *in, hogate_event ev, const char *why)
 {
 	handover *ho = in->ho;
@@ -181,6 +183,10 @@ static void ho_gate(inst *in, hogate_event ev, const char *why)
 		ho_commit(in);
 	if (fx & HG_FX_ROLLBACK)
 		ho_rollback(in, why);
+	/* last: a start that fails at once steps the gate again (NEW_GONE)
+	 * and may free in->ho */
+	if (fx & HG_FX_START)
+		ho_start(in);
 }
 
 /* min-healthy has passed since the new process was ready: what holds now
@@ -214,7 +220,8 @@ void ho_cand_unready(inst *cand, const char *detail)
 	ho_gate(in, HG_EV_UNREADY, why);
 }
 
-/* Starts the new process (prepared, or no prepare asked). */
+/* Starts the new process (prepared, or no prepare asked): the gate's
+ * HG_FX_START. One that cannot start is the gate's NEW_GONE. */
 static void ho_start(inst *in)
 {
 	handover *ho = in->ho;
@@ -222,7 +229,6 @@ static void ho_start(inst *in)
 	inst *cand;
 	char detail[96];
 
-	ho->preparing = false;
 	ev_timer_stop(ag->loop, &ho->prep_t);
 	/* a fresh id each time: the previous handover's old process may
 	 * still be stopping under the last one */
@@ -232,19 +238,18 @@ static void ho_start(inst *in)
 	if (!cand || rs_spec_copy(&cand->spec, &ho->next.spec) < 0) {
 		if (cand)
 			cand->forget = true, cand->rp.state = RS_IS_DOWN;
-		ho_rollback(in, "out of memory");
+		ho_gate(in, HG_EV_NEW_GONE, "out of memory");
 		return;
 	}
 	cand->primary = in;
 	cand->generation = ho->next.generation;
 	ho->cand = cand;
-	hogate_init(&ho->gate);
 	if (notify_open(cand, -1) < 0) {
 		ho->cand = NULL;
 		cand->forget = true;
 		rproc_init(&cand->rp, RS_RP_NEVER, &cand->spec.backoff);
 		cand->rp.state = RS_IS_DOWN;
-		ho_rollback(in, "cannot open a notify socket for the new process");
+		ho_gate(in, HG_EV_NEW_GONE, "cannot open a notify socket for the new process");
 		return;
 	}
 	/* the new process is not restarted: its failure is a rollback */
@@ -263,16 +268,16 @@ static void prep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	snprintf(why, sizeof why, "not prepared (no X_RS_PREPARED=1) within %u ms",
 		 in->ho ? in->ho->maxtime_ms : 0);
-	ho_rollback(in, why);
+	ho_gate(in, HG_EV_PREP_TIMEOUT, why);
 }
 
 void ho_prepared(inst *in)
 {
-	if (in->primary || !in->ho || !in->ho->preparing)
+	if (in->primary || !in->ho || in->ho->gate.state != HG_PREPARING)
 		return;
 	log_info("%s/%llu: prepared for the update", in->spec.label,
 		 (unsigned long long)in->id);
-	ho_start(in);
+	ho_gate(in, HG_EV_PREPARED, NULL);
 }
 
 int ho_begin(agent *ag, const rs_start *st)
@@ -315,9 +320,9 @@ int ho_begin(agent *ag, const rs_start *st)
 	ev_timer_init(&ho->prep_t, prep_cb, ho->maxtime_ms / 1000.0, 0.);
 	ev_timer_init(&ho->healthy_t, healthy_cb, ho->min_healthy_ms / 1000.0, 0.);
 	ho->prep_t.data = ho->healthy_t.data = in;
+	hogate_init(&ho->gate);
 	in->ho = ho;
 	if (st->prepare_signal > 0) {
-		ho->preparing = true;
 		snprintf(detail, sizeof detail, "signal %d to pid %d, %u ms to prepare",
 			 (int)st->prepare_signal, (int)in->pid, ho->maxtime_ms);
 		agent_report(ag, in, RS_EK_UPDATE_PREPARE, detail);
@@ -326,7 +331,7 @@ int ho_begin(agent *ag, const rs_start *st)
 		return 0;
 	}
 	agent_report(ag, in, RS_EK_UPDATE_PREPARE, "no prepare step asked");
-	ho_start(in);
+	ho_gate(in, HG_EV_PREPARED, NULL);
 	return 0;
 }
 
@@ -374,11 +379,7 @@ void ho_cand_moved(inst *cand, rs_istate from)
 
 void ho_primary_exited(inst *in)
 {
-	/* before the new process started (prepare): nothing to gate */
-	if (in->ho && !in->ho->cand)
-		ho_rollback(in, "the old process died during the update");
-	else
-		ho_gate(in, HG_EV_OLD_GONE, "the old process died during the update");
+	ho_gate(in, HG_EV_OLD_GONE, "the old process died during the update");
 }
 
 void ho_free(inst *in)

@@ -9,8 +9,10 @@
 #define E(x) (1u << HG_EV_##x)
 #define GONE (E(NEW_GONE) | E(OLD_GONE))
 
-/* accepts[state]: DUE only while min-healthy runs; READY only before */
+/* accepts[state]: DUE only while min-healthy runs; READY only before;
+ * nothing of a new process before it starts */
 static const unsigned accepts[HG__NR] = {
+	[HG_PREPARING]   = E(PREPARED) | E(PREP_TIMEOUT) | E(OLD_GONE),
 	[HG_WAIT]        = E(READY) | E(UNREADY) | GONE,
 	[HG_HEALTHY]     = E(UNREADY) | E(DUE) | GONE,
 	[HG_COMMITTED]   = 0,
@@ -19,6 +21,7 @@ static const unsigned accepts[HG__NR] = {
 
 /* next[from]: an end is final */
 static const unsigned next[HG__NR] = {
+	[HG_PREPARING]   = S(WAIT) | S(ROLLED_BACK),
 	[HG_WAIT]        = S(WAIT) | S(HEALTHY) | S(ROLLED_BACK),
 	[HG_HEALTHY]     = S(COMMITTED) | S(ROLLED_BACK),
 	[HG_COMMITTED]   = 0,
@@ -26,10 +29,10 @@ static const unsigned next[HG__NR] = {
 };
 
 static const char *const state_names[HG__NR] = {
-	"wait", "healthy", "committed", "rolled-back",
+	"preparing", "wait", "healthy", "committed", "rolled-back",
 };
 static const char *const ev_names[HG_EV__NR] = {
-	"ready", "unready", "due", "new-gone", "old-gone",
+	"prepared", "prep-timeout", "ready", "unready", "due", "new-gone", "old-gone",
 };
 
 const char *hogate_state_to_string(hogate_state s)
@@ -56,7 +59,7 @@ bool hogate_accepts(hogate_state s, hogate_event ev)
 
 void hogate_init(hogate *g)
 {
-	g->state = HG_WAIT;
+	g->state = HG_PREPARING;
 }
 
 int hogate_step(hogate *g, hogate_event ev, unsigned *fx)
@@ -67,6 +70,14 @@ int hogate_step(hogate *g, hogate_event ev, unsigned *fx)
 	if (!hogate_accepts(g->state, ev))
 		return -EINVAL;
 	switch (ev) {
+	case HG_EV_PREPARED:
+		to = HG_WAIT;
+		*fx = HG_FX_START;
+		break;
+	case HG_EV_PREP_TIMEOUT:
+		to = HG_ROLLED_BACK;
+		*fx = HG_FX_ROLLBACK;
+		break;
 	case HG_EV_READY:
 		to = HG_HEALTHY;
 		*fx = HG_FX_ARM;

@@ -9,7 +9,8 @@
 
 #define NONE (-1)   /* not accepted: -EINVAL, nothing changes */
 
-enum { WA = HG_WAIT, HE = HG_HEALTHY, CO = HG_COMMITTED, RB = HG_ROLLED_BACK };
+enum { PR = HG_PREPARING, WA = HG_WAIT, HE = HG_HEALTHY, CO = HG_COMMITTED,
+       RB = HG_ROLLED_BACK };
 
 struct want {
 	int      to;
@@ -19,13 +20,16 @@ struct want {
 #define AR HG_FX_ARM
 #define CM HG_FX_COMMIT
 #define RO HG_FX_ROLLBACK
+#define ST HG_FX_START
+#define NO { NONE, 0 }
 
 static const struct want table[HG__NR][HG_EV__NR] = {
-	/*        READY         UNREADY       DUE           NEW_GONE      OLD_GONE */
-	[WA] = { { HE, AR },   { WA, 0 },    { NONE, 0 },  { RB, RO },   { RB, RO } },
-	[HE] = { { NONE, 0 },  { RB, RO },   { CO, CM },   { RB, RO },   { RB, RO } },
-	[CO] = { { NONE, 0 },  { NONE, 0 },  { NONE, 0 },  { NONE, 0 },  { NONE, 0 } },
-	[RB] = { { NONE, 0 },  { NONE, 0 },  { NONE, 0 },  { NONE, 0 },  { NONE, 0 } },
+	/*        PREPARED    PREP_TIMEOUT READY       UNREADY     DUE         NEW_GONE    OLD_GONE */
+	[PR] = { { WA, ST },  { RB, RO },  NO,         NO,         NO,         NO,         { RB, RO } },
+	[WA] = { NO,          NO,          { HE, AR }, { WA, 0 },  NO,         { RB, RO }, { RB, RO } },
+	[HE] = { NO,          NO,          NO,         { RB, RO }, { CO, CM }, { RB, RO }, { RB, RO } },
+	[CO] = { NO,          NO,          NO,         NO,         NO,         NO,         NO },
+	[RB] = { NO,          NO,          NO,         NO,         NO,         NO,         NO },
 };
 
 Test(hogate, every_state_and_event)
@@ -68,6 +72,11 @@ Test(hogate, paths)
 	unsigned fx;
 
 	hogate_init(&g);
+	cr_assert_eq(g.state, HG_PREPARING);
+	cr_assert_eq(hogate_step(&g, HG_EV_READY, &fx), -EINVAL);
+	cr_assert_eq(hogate_step(&g, HG_EV_PREPARED, &fx), 0);
+	cr_assert_eq(fx, HG_FX_START);
+	cr_assert_eq(hogate_step(&g, HG_EV_PREP_TIMEOUT, &fx), -EINVAL);
 	cr_assert_eq(hogate_step(&g, HG_EV_UNREADY, &fx), 0);
 	cr_assert_eq(g.state, HG_WAIT);
 	cr_assert_eq(fx, 0);
@@ -77,12 +86,21 @@ Test(hogate, paths)
 	cr_assert_eq(fx, HG_FX_COMMIT);
 
 	hogate_init(&g);
+	cr_assert_eq(hogate_step(&g, HG_EV_PREPARED, &fx), 0);
 	cr_assert_eq(hogate_step(&g, HG_EV_READY, &fx), 0);
 	cr_assert_eq(hogate_step(&g, HG_EV_UNREADY, &fx), 0);
 	cr_assert_eq(fx, HG_FX_ROLLBACK);
 	cr_assert_eq(hogate_step(&g, HG_EV_DUE, &fx), -EINVAL);
 	cr_assert_eq(fx, 0);
 	cr_assert_eq(g.state, HG_ROLLED_BACK);
+
+	/* not prepared in time: rolled back, a late X_RS_PREPARED=1 starts
+	 * nothing */
+	hogate_init(&g);
+	cr_assert_eq(hogate_step(&g, HG_EV_PREP_TIMEOUT, &fx), 0);
+	cr_assert_eq(fx, HG_FX_ROLLBACK);
+	cr_assert_eq(hogate_step(&g, HG_EV_PREPARED, &fx), -EINVAL);
+	cr_assert_eq(fx, 0);
 }
 
 Test(hogate, names)
