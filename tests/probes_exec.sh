@@ -16,6 +16,9 @@
 #    the new process's readiness holds through --min-healthy, and rolls
 #    back otherwise (the old pid serves on);
 #  - an exec probe given on rsctl's command line (--liveness exec:...);
+#  - rs-agent killed (-9) while an exec probe runs: the next engine finds
+#    the run in the keeper, kills it (and its child), keeps the service's
+#    pid, and its probes run again;
 #  - a bad exec probe in a manifest: the file, line and key in the error.
 # Skipped (77) without a writable cgroup2 hierarchy (not root). Every
 # process it starts is killed by pid on exit; every wait has a deadline.
@@ -60,6 +63,7 @@ metric() {
 serves() { curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$1/${2:-}"; }
 
 start_cluster "$NODE"
+AGENT_PID=$BG_PID
 SUB=$(cat "$TMP/$NODE/run/cgroup")
 
 # ---- an exec probe that hangs: killed whole at its timeout -------------
@@ -111,6 +115,43 @@ done
 wait_for 3 bash -c "! ls -d $SUB/xhang.*.p* 2>/dev/null | grep -q ." ||
     fail "probe cgroups left: $(ls -d "$SUB"/xhang.*)"
 echo "exec hang: killed at its timeout, group and cgroup; counted; the service killed"
+
+# ---- rs-agent kill -9 while an exec probe runs --------------------------
+cat >"$TMP/eng.yaml" <<EOF2
+services:
+  - label: xeng
+    node: $NODE
+    command: [/bin/sleep, "1000"]
+    probes:
+      liveness:
+        exec: [/bin/sh, -c, 'echo \$\$ >>$TMP/eng.pids; sleep 1000 & echo \$! >>$TMP/eng.pids; wait']
+        period: 1
+        timeout: 60
+        failures: 3
+EOF2
+rsctl apply "$TMP/eng.yaml" >"$TMP/apply-eng.out" 2>&1 || fail "apply: $(cat "$TMP/apply-eng.out")"
+wait_for 10 test -s "$TMP/eng.pids" || fail "the exec probe of xeng did not run"
+wait_for 5 bash -c "[ \$(wc -l <'$TMP/eng.pids') -ge 2 ]" || fail "the probe's child did not start"
+run=$(sed -n 1p "$TMP/eng.pids") kid=$(sed -n 2p "$TMP/eng.pids")
+spid=$(inst pid xeng)
+kill -0 "$run" || fail "the probe run $run is not in flight"
+kill -9 "$AGENT_PID"
+wait_for 5 gone "$AGENT_PID" || fail "rs-agent did not die of kill -9"
+kill -0 "$run" || fail "the probe run $run died with the engine (the keeper holds it)"
+start_agent "$NODE"
+AGENT_PID=$BG_PID
+wait_for 10 node_up "$NODE" || fail "the restarted agent did not register"
+wait_for 5 gone "$run" || fail "the probe run $run in flight at the engine's kill -9 outlived the next engine"
+wait_for 5 gone "$kid" || fail "the child $kid of that run outlived the next engine"
+[ "$(inst pid xeng)" = "$spid" ] || fail "xeng's pid changed ($spid -> $(inst pid xeng)): not adopted"
+wait_for 10 bash -c "[ \$(wc -l <'$TMP/eng.pids') -ge 4 ]" || fail "xeng's probe did not run again after the engine restart"
+rsctl down xeng >/dev/null
+for p in $(cat "$TMP/eng.pids"); do
+    wait_for 3 gone "$p" || fail "a probe process ($p) of xeng outlived its down"
+done
+wait_for 3 bash -c "! ls -d $SUB/xeng.*.p* 2>/dev/null | grep -q ." ||
+    fail "probe cgroups of xeng left: $(ls -d "$SUB"/xeng.*)"
+echo "agent kill -9 during a probe run: the next engine killed the run ($run and its child), xeng kept pid $spid, its probe ran again"
 
 # ---- an exec probe as the service's user; its exit code decides --------
 cat >"$TMP/user.yaml" <<EOF2
