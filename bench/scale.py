@@ -321,6 +321,7 @@ class Rsd:
                 out["msgs_" + line.split('"')[1]] = int(float(line.split()[1]))
             for name, key in (("rs_orders_resent_total", "resent"),
                               ("rs_agent_hellos_coalesced_total", "hellos_coalesced"),
+                              ('rs_agent_wakeups_cut_total{why="control"}', "ctl_cuts"),
                               ("rs_reconcile_asks_total", "reconcile_asks"),
                               ("rs_store_commit_seconds_count", "commits"),
                               ("rs_store_commit_seconds_sum", "commit_s"),
@@ -339,7 +340,8 @@ class Rsd:
         msgs = ", ".join(f"{k[5:]} {v}" for k, v in sorted(c.items()) if k.startswith("msgs_"))
         bench.say(f"{phase}: rsd read from agents: {msgs}; orders resent "
                   f"{c.get('resent', 0):.0f}, Hellos coalesced {c.get('hellos_coalesced', 0):.0f}, "
-                  f"reconcile asks {c.get('reconcile_asks', 0):.0f}; {c.get('commits', 0):.0f} "
+                  f"reconcile asks {c.get('reconcile_asks', 0):.0f}, agents' reads cut for a "
+                  f"control request {c.get('ctl_cuts', 0):.0f}; {c.get('commits', 0):.0f} "
                   f"commits, {c.get('commit_s', 0):.2f} s in them; malloc_trim "
                   f"{c.get('trims', 0):.0f} times, {c.get('trim_s', 0):.2f} s")
 

@@ -249,6 +249,18 @@ void net_sock_yield(net_sock *s)
 	s->yield = 1;
 }
 
+bool net_sock_waiting(net_sock *s)
+{
+	int ev = 0;
+	size_t n = sizeof ev;
+
+	if (!s || zmq_getsockopt(s->zs, ZMQ_EVENTS, &ev, &n) < 0 || !(ev & ZMQ_POLLIN))
+		return false;
+	if (s->loop && ev_is_active(&s->io))
+		ev_feed_event(s->loop, &s->io, EV_READ);
+	return true;
+}
+
 void net_sock_set_gap(net_sock *s, double seconds)
 {
 	s->gap_s = seconds > 0 ? seconds : 0;

@@ -9,6 +9,7 @@
 #ifndef RS_NET_H
 #define RS_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,6 +87,12 @@ void net_sock_on_batch_end(net_sock *s, net_batch_fn fn);
  * end, used the budget up); the rest come at a later turn of the loop,
  * after the other ready watchers, as when NET_BATCH_MS is up. */
 void net_sock_yield(net_sock *s);
+/* Whether a message waits on s now (ZeroMQ's ZMQ_EVENTS, which takes the
+ * socket's pending commands: a first message after a quiet spell too).
+ * That took the edge its loop watcher waits for, so when one waits the
+ * watcher is fed: s reads it at the loop's next look. For a receiver of
+ * another socket that would yield to s (net_sock_yield). */
+bool net_sock_waiting(net_sock *s);
 /* The socket's turn among the loop's ready watchers (libev's priority,
  * EV_MINPRI..EV_MAXPRI, 0 by default): a higher one is served first. */
 void net_sock_set_priority(net_sock *s, int pri);

@@ -1195,16 +1195,29 @@ static void agent_msg(rsd *d, const net_peer *peer, const store_principal *who,
 
 /* The wake-up's batch so far, with the rows it writes at its end, used
  * the budget up: the agents' socket reads no more this turn (the rest
- * after the other ready watchers: a control request waits behind one
- * turn). The rows are written at the commit, after the reading that
- * NET_BATCH_MS bounds: they had doubled a cold start's turns. */
+ * after the other ready watchers). The rows are written at the commit,
+ * after the reading that NET_BATCH_MS bounds: they had doubled a cold
+ * start's turns. And every RSD_CTL_PEEK_NS it looks whether a control
+ * request waits: then it yields too, so an operator's request waits for
+ * the part of a wake-up read so far and its commit, not for all 2 ms. */
 static void agents_budget(rsd *d, net_sock *s)
 {
-	uint64_t row_ns = d->row_ns ? d->row_ns : RSD_ROW_NS_0;
+	uint64_t row_ns = d->row_ns ? d->row_ns : RSD_ROW_NS_0, now;
 
-	if (d->tx_open && d->tx_batch &&
-	    clock_mono_ns() - d->batch_t0_ns + d->nbatch_rows * row_ns >= RSD_WAKE_NS)
+	if (!d->tx_open || !d->tx_batch)
+		return;
+	now = clock_mono_ns();
+	if (now - d->batch_t0_ns + d->nbatch_rows * row_ns >= RSD_WAKE_NS) {
 		net_sock_yield(s);
+		return;
+	}
+	if (now >= d->ctl_peek_ns) {
+		d->ctl_peek_ns = now + RSD_CTL_PEEK_NS;
+		if (net_sock_waiting(d->control)) {
+			d->ctl_yields++;
+			net_sock_yield(s);
+		}
+	}
 }
 
 void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,

@@ -332,6 +332,12 @@ static void metrics_rest(rsd *d, const mstream *x, prom_buf *b)
 		    "reconciled Hello.");
 	prom_sample(b, "rs_agent_hellos_coalesced_total", (double)d->hellos_coalesced,
 		    NULL);
+	prom_family(b, "rs_agent_wakeups_cut_total", "counter",
+		    "Reads of the agents' socket that stopped before their budget "
+		    "(2 ms, the rows they write included) was used up: a control "
+		    "request was waiting.");
+	prom_sample(b, "rs_agent_wakeups_cut_total", (double)d->ctl_yields,
+		    "why", "control", NULL);
 	prom_family(b, "rs_agent_hellos_stale_total", "counter",
 		    "Copies of an older Hello of the agent process rsd follows (a "
 		    "frame that came again, or late from a connection it left): "

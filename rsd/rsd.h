@@ -76,6 +76,9 @@ struct json_t;
 				 * rows alone doubled a cold start's turns, and
 				 * a control request waits behind a turn */
 #define RSD_ROW_NS_0  15000ull  /* the estimate before the first measure */
+#define RSD_CTL_PEEK_NS 100000ull /* a wake-up of the agents' socket asks
+				 * this often whether a control request waits,
+				 * and yields to it (agents_budget) */
 #define RSD_AGENT_ACCEPTS 16    /* connections the agents' socket accepts a
 				 * turn of its I/O thread (net_router_new_ex):
 				 * one a turn drained a wave of 5,000
@@ -354,6 +357,8 @@ typedef struct rsd {
 	uint64_t        orders_resent;    /* rs_orders_resent_total */
 	uint64_t        orders_refused_acks; /* acks beyond what was sent */
 	uint64_t        hellos_coalesced; /* rs_agent_hellos_coalesced_total */
+	uint64_t        ctl_yields;   /* rs_agent_wakeups_cut_total{why="control"} */
+	uint64_t        ctl_peek_ns;  /* the agents' wake-up's next look */
 	uint64_t        hellos_stale;     /* rs_agent_hellos_stale_total */
 	uint64_t        events_given_up;  /* rs_agent_event_gaps_total{given-up} */
 	uint64_t        events_refused;   /* rs_agent_event_gaps_total{refused} */

@@ -331,6 +331,53 @@ Test(net, send_on_the_handshake_event_goes_out, .timeout = 60)
 	net_shutdown();
 }
 
+/* net_sock_waiting sees a message the loop has not read yet, and the
+ * loop still reads it after that look took ZMQ_FD's edge (rsd's agents'
+ * reads yield to a waiting control request this way). */
+Test(net, waiting_sees_a_message_and_the_loop_still_reads_it, .timeout = 20)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	net_sock *router = NULL, *dealer = NULL;
+	int got = 0, seen = 0;
+
+	cr_assert_eq(net_router_new(loop, "tcp://127.0.0.1:*", 0, NULL, hello_count_cb,
+				    &got, &router), 0);
+	cr_assert_eq(net_dealer_new(loop, net_endpoint(router), NULL, NULL, quiet_cb,
+				    NULL, &dealer), 0);
+	/* connected (a send before the handshake is refused) and quiet:
+	 * the first hello read the usual way */
+	for (int i = 0, sent = 0; i < 2500 && got == 0; i++) {
+		if (!sent)
+			sent = net_send(dealer, NULL, "hello", 5) == 0;
+		ev_run(loop, EVRUN_NOWAIT);
+		if (got == 0)
+			ev_sleep(0.002);
+	}
+	cr_assert_eq(got, 1);
+	for (int i = 0; i < 10; i++)
+		ev_run(loop, EVRUN_NOWAIT);
+	cr_assert_not(net_sock_waiting(router), "nothing waits");
+	cr_assert_eq(net_send(dealer, NULL, "hello", 5), 0);
+	/* the look alone, no loop turn: it comes */
+	for (int i = 0; i < 2500 && !seen; i++) {
+		seen = net_sock_waiting(router);
+		if (!seen)
+			ev_sleep(0.002);
+	}
+	cr_assert(seen, "net_sock_waiting never saw the second hello");
+	cr_assert_eq(got, 1, "read before the loop ran");
+	for (int i = 0; i < 250 && got == 1; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		if (got == 1)
+			ev_sleep(0.002);
+	}
+	cr_assert_eq(got, 2, "the loop did not read the message the look saw");
+	net_destroy(&dealer);
+	net_destroy(&router);
+	ev_loop_destroy(loop);
+	net_shutdown();
+}
+
 typedef struct gapped {
 	int      got, batches;
 	int64_t  batch_ms[8];
