@@ -31,6 +31,7 @@ RS_BUILD selects the build (default build-bench, a Release build).
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -122,6 +123,8 @@ def main():
     ap.add_argument("--kind", choices=["http", "exec"], default="http",
                     help="exec: each probe runs /bin/true through the keeper")
     ap.add_argument("--json")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the temporary directory (logs, state) for a look")
     a = ap.parse_args()
     common.set_subreaper()
     tmp = tempfile.mkdtemp(prefix="rs-probeload.")
@@ -188,6 +191,10 @@ def main():
         common.stop_proc(srv)
         st.close()
         common.kill_leftovers(wait_s=2)
+        if a.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     on, off = result["phases"]["on"], result["phases"]["off"]
     result["ratio_on_off"] = {
         "agent_cpu": (on["agent_cpu_pct"] / off["agent_cpu_pct"]
