@@ -345,8 +345,9 @@ int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 	     pid_t *pid, uint64_t *ticks);
 /* sig to every process of the instance: its group and its cgroup. */
 void kc_kill(agent *ag, uint64_t id, int sig);
-/* The stop signal, likewise: the keeper then gives what outlives the main
- * process the instance's stop timeout to end before cgroup.kill. */
+/* The stop signal: to the main process's group; what outlives the main
+ * process gets it then, and the rest of the instance's stop timeout to
+ * end before cgroup.kill. */
 void kc_stop(agent *ag, uint64_t id, int sig);
 /* sig to the main process only. */
 void kc_kill_main(agent *ag, uint64_t id, int sig);

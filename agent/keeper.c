@@ -96,11 +96,13 @@ struct krec {
 	int          held_status;
 	uint64_t     held_ns;
 	uint64_t     drain_ms;   /* mono ms the drain began */
-	/* a stop is under way (K_KILL with c = 1, or the fence's): when the
-	 * main process dies, what is left of the instance in its cgroup
-	 * gets until stop_kill_at (mono ms) to end by itself, then
-	 * cgroup.kill */
+	/* a stop is under way (K_KILL with c = 1, or the fence's): its
+	 * signal went to the main process's group; when the main process
+	 * dies, what is left of the instance in its cgroup gets that signal
+	 * (stop_sig_now) and until stop_kill_at (mono ms) to end by itself,
+	 * then cgroup.kill */
 	bool         stopping;
+	int          stop_sig_now;
 	uint64_t     stop_kill_at;
 	uint64_t     killed_ms;  /* mono ms of cg_kill */
 };
@@ -766,15 +768,15 @@ static void do_limits(const struct kmsg *h, const uint8_t *p)
 	to_engine(&rep, why, -1);
 }
 
-/* sig to the whole of r, whose main process is our unreaped child (its
- * pid cannot have been reused): its process group, and with a cgroup
- * every process of it outside that group (what it setsid'ed or
+/* sig to r, whose main process is our unreaped child (its pid cannot
+ * have been reused): its process group, and with all and a cgroup every
+ * process of it outside that group (what it setsid'ed or
  * double-forked); a SIGKILL kills the cgroup at once. */
-static void signal_instance(struct krec *r, int sig)
+static void signal_instance(struct krec *r, int sig, bool all)
 {
 	if (kill(-r->pid, sig) < 0 && errno == ESRCH)
 		kill(r->pid, sig);
-	if (r->cg_fd < 0)
+	if (r->cg_fd < 0 || (!all && sig != SIGKILL))
 		return;
 	if (sig == SIGKILL)
 		cg_kill(r);
@@ -782,15 +784,20 @@ static void signal_instance(struct krec *r, int sig)
 		kcg_signal_all(r->cg_fd, sig, r->pid);
 }
 
-/* A stop of r begins with sig: the instance gets r->stop_ms (the stop
- * timeout) to end, all of it: the keeper's own bound, should the
- * engine's SIGKILL not come (an engine killed meanwhile). */
+/* A stop of r begins with sig to its main process's group only (a
+ * daemon that runs its own children, as postgres's setsid'ed backends,
+ * stops them its own way: a TERM to each would end its clients'
+ * sessions at once); what outlives the main process gets sig then
+ * (drain_begin). All of it gets r->stop_ms (the stop timeout): the
+ * keeper's own bound, should the engine's SIGKILL not come (an engine
+ * killed meanwhile). */
 static void stop_begin(struct krec *r, int sig, uint64_t now)
 {
 	r->stopping = true;
+	r->stop_sig_now = sig;
 	r->stop_kill_at = now + r->stop_ms;
-	signal_instance(r, sig);
-	signal_instance(r, SIGCONT);
+	signal_instance(r, sig, false);
+	signal_instance(r, SIGCONT, false);
 }
 
 static void do_kill(const struct kmsg *h)
@@ -819,7 +826,7 @@ static void do_kill(const struct kmsg *h)
 	if (h->c == 1 && sig != SIGKILL)
 		stop_begin(r, sig, clock_mono_ms());
 	else
-		signal_instance(r, sig);
+		signal_instance(r, sig, true);
 }
 
 static void do_swap(const struct kmsg *h)
@@ -1043,10 +1050,14 @@ static void drain_begin(struct krec *r, int status, uint64_t ns)
 		drain_end(r, false);
 		return;
 	}
-	/* a crash or a kill: at once; a stop: what is left had the stop
-	 * signal too, and ends by itself until the stop's deadline */
-	if (!r->stopping || clock_mono_ms() >= r->stop_kill_at)
+	/* a crash or a kill: at once; a stop: what is left gets the stop
+	 * signal now, and ends by itself until the stop's deadline */
+	if (!r->stopping || clock_mono_ms() >= r->stop_kill_at) {
 		cg_kill(r);
+	} else {
+		kcg_signal_all(r->cg_fd, r->stop_sig_now, 0);
+		kcg_signal_all(r->cg_fd, SIGCONT, 0);
+	}
 	/* watched before it is read again: its last change is not missed */
 	if (K.ino >= 0 && kcg_events_path(&K.cg, r->cg_name, path, sizeof path) == 0)
 		r->cg_wd = inotify_add_watch(K.ino, path, IN_MODIFY);

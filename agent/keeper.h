@@ -90,8 +90,9 @@ enum kmsg_type {
 	K_KILL,       /* E->K  id, a = signal: to the live process's group
 		       *       and every other process of its cgroup (b = 1:
 		       *       to the main process only; c = 1: the stop
-		       *       signal, what outlives the main process has the
-		       *       stop timeout to end before cgroup.kill); SIGKILL
+		       *       signal, to the group, and what outlives the main
+		       *       process gets it then and the rest of the stop
+		       *       timeout to end before cgroup.kill); SIGKILL
 		       *       kills the cgroup; once the main process is
 		       *       gone, to what its cgroup holds */
 	K_EXITED,     /* K->E  id, a = pid, b = wait status, c = mono ns the

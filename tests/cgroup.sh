@@ -8,10 +8,10 @@
 # restart that began before the old ones were dead is seen by the new
 # incarnation itself, before its main process exists.
 #  - down: the answer comes once they are dead; the cgroup is removed;
-#  - a graceful down: the stop signal reaches a setsid'ed process too,
-#    which finishes its cleanup after the main process has died (it is
-#    not killed with it); one that ignores the signal is killed at the
-#    stop timeout;
+#  - a graceful down: once the main process has died of the stop signal,
+#    a setsid'ed process gets it too and finishes its cleanup (it is not
+#    killed with the main one); one that ignores the signal is killed at
+#    the stop timeout;
 #  - a process no SIGKILL ends (frozen by the v1 freezer: uninterruptible
 #    sleep): after the drain limit (RS_TEST_DRAIN_MAX_MS) down answers
 #    anyway, saying so, its cgroup is set aside (no start takes it), the
@@ -137,8 +137,8 @@ wait_for 5 test ! -d "$SUB/fk.$ID" || fail "the cgroup of fk is still there afte
 echo "down: the setsid grandchild and the daemon are gone; cgroup removed"
 
 # --- graceful down: gr.sh, setsid'ed out of the main process's group,
-# gets the stop signal too and takes 0.5 s to clean up after the main
-# process (sleep) died of it; its "clean" line proves it was not killed
+# gets the stop signal once the main process (sleep) died of it and
+# takes 0.5 s to clean up; its "clean" line proves it was not killed
 # meanwhile. With IGNORE=1 it ignores the signal: SIGKILL at the stop
 # timeout (down answers after it, saying so).
 cat >"$TMP/gr.sh" <<'SH'
