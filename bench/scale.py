@@ -376,7 +376,9 @@ class LoadGen:
             args.append("--enroll-only")
         self.errpath = os.path.join(os.path.dirname(keys), "loadgen.log")
         self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=open(self.errpath, "ab"), text=True, bufsize=1)
+                                  stderr=open(self.errpath, "ab"), text=True, bufsize=1,
+                                  preexec_fn=(lambda: os.nice(LOADGEN_NICE))
+                                  if LOADGEN_NICE else None)
         self.lock = threading.Condition()
         self.lines = []        # every typed line but reports
         self.last = None       # the latest report
@@ -1237,6 +1239,7 @@ def fmt_s(x):
 
 
 RSD_CPUS = None   # --rsd-cpus
+LOADGEN_NICE = 0  # --loadgen-nice
 
 
 def fmt_ms(x):
@@ -1265,10 +1268,19 @@ def main():
     ap.add_argument("--rsd-cpus", default=None,
                     help="CPUs for rsd, e.g. 0 (the benchmark, rs-loadgen and the "
                          "clients get the others): rsd on a core of its own")
+    ap.add_argument("--loadgen-nice", type=int, default=0,
+                    help="run rs-loadgen at this nice value: the simulated agents "
+                         "stand for other machines, and on a small host they take "
+                         "the CPU from the control client (which waits for it)")
+    ap.add_argument("--ctlprobe", default=None,
+                    help="the rs-ctlprobe to use (default: the build's), e.g. a newer "
+                         "one against an older build")
     ap.add_argument("--tmp", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     a.build = a.build or common.BUILD
+    global LOADGEN_NICE
+    LOADGEN_NICE = a.loadgen_nice
     if a.rsd_cpus:
         global RSD_CPUS
         RSD_CPUS = {int(c) for c in a.rsd_cpus.split(",")}
@@ -1281,7 +1293,7 @@ def main():
         raise SystemExit(f"{a.loadgen} not found: build with -DRS_BENCH=ON")
     # the control probe: rs-ctlprobe when built (RS_CTLPROBE=0: the Python
     # one, e.g. to compare the two); the Python one needs pyzmq
-    a.ctlprobe = os.path.join(a.build, "bench", "rs-ctlprobe")
+    a.ctlprobe = a.ctlprobe or os.path.join(a.build, "bench", "rs-ctlprobe")
     if os.environ.get("RS_CTLPROBE") == "0" or not os.access(a.ctlprobe, os.X_OK):
         a.ctlprobe = None
     log(f"control probe: {a.ctlprobe or 'python (pyzmq)'}")
@@ -1294,8 +1306,10 @@ def main():
                        "load": open("/proc/loadavg").read().split()[:3]}, "runs": []}
     if RSD_CPUS:
         out["machine"]["rsd_cpus"] = sorted(RSD_CPUS)
+    out["machine"]["loadgen_nice"] = LOADGEN_NICE
     print(f"machine: nproc {os.cpu_count()}, load {' '.join(out['machine']['load'])}"
-          + (f", rsd on CPU {a.rsd_cpus}, the rest on the others" if RSD_CPUS else ""))
+          + (f", rsd on CPU {a.rsd_cpus}, the rest on the others" if RSD_CPUS else "")
+          + (f", rs-loadgen at nice {LOADGEN_NICE}" if LOADGEN_NICE else ""))
     rc = 0
     try:
         for n in a.agents:
