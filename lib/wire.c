@@ -486,7 +486,9 @@ size_t wire_status_row_size(const rs_status_row *r)
 		      str_field_size(r->op_kind) + str_field_size(r->op_progress) +
 		      u64_field_size(r->cpu_ms) + u64_field_size(r->memory) +
 		      u64_field_size(r->memory_peak) + u64_field_size(r->tasks) +
-		      u64_field_size(r->usage_ms);
+		      u64_field_size(r->usage_ms) +
+		      /* fields 16..19: two-byte tags */
+		      !!r->memory + !!r->memory_peak + !!r->tasks + !!r->usage_ms;
 
 	return 1 + varint_size(body) + body;   /* Reply.rows: tag, length */
 }

@@ -9,6 +9,8 @@
 #    the holder; not on a terminal: plain tables, no escape codes;
 #  - rsd's /metrics has the per-label sums (rs_service_cpu_seconds_total,
 #    rs_service_memory_bytes, rs_service_tasks) and counts the reports;
+#  - rs-loadgen's simulated agents carry usage too; their reports for
+#    another node's instances and unknown ones are ignored and counted;
 #  - an rsd restart: usage is empty ("-") until the agent reports again
 #    (it sends everything after a new Welcome).
 # Skipped (77) without a writable cgroup2 hierarchy. Every wait has a
@@ -107,6 +109,30 @@ awk '/^rs_usage_reports_total\{result="taken"\}/ { f = $2 >= 2 } END { exit !f }
     || fail "rsd counts no usage reports taken"
 ! grep -q 'rs_service_cpu_seconds_total{.*instance=' "$TMP/m.txt" \
     || fail "the usage families are by instance"
+
+# simulated agents (bench/rs-loadgen) carry usage the same way; their
+# reports for another node's instances (ids 1, 2: burn and hold) and for
+# ones that do not exist are counted and dropped
+LG="$BUILD/bench/rs-loadgen"
+if [ -x "$LG" ]; then
+    LGP=uselg$$-
+    bg "$LG" --rsd "$AGENTS" --token "$TMP/join.token" --keys "$TMP/keys" --agents 2 \
+        --prefix "$LGP" --report-ms 0 --usage-stray 2 </dev/null >"$TMP/lg.out" 2>"$TMP/lg.log"
+    wait_for 20 node_up "${LGP}00001" || fail "the simulated node did not come up"
+    "${RSCTL[@]}" up fake --node "${LGP}00001" -- /bin/sleep 3600 >/dev/null || fail "up fake"
+    wait_for 20 reported fake || fail "no usage of the simulated instance"
+    echo "simulated: memory $(use fake memory), tasks $(use fake tasks)"
+    ignored() {
+        curl -sf "http://$METRICS/metrics" | awk '/^rs_usage_reports_total\{result="ignored"\}/ { f = $2 >= 8 } END { exit !f }'
+    }
+    wait_for 20 ignored || fail "rsd counts no ignored usage: $(curl -sf "http://$METRICS/metrics" | grep rs_usage_reports)"
+    [ "$(use hold memory)" -ge $((60 << 20)) ] || fail "another node's report overwrote hold's usage: $(use hold memory)"
+    [ "$(use burn cpu_ms)" -gt 1 ] || fail "another node's report overwrote burn's usage"
+    "${RSCTL[@]}" ping >/dev/null || fail "rsd does not answer after stray usage"
+    echo "stray usage: ignored, rsd fine"
+else
+    echo "(no bench/rs-loadgen: the stray usage check is skipped)"
+fi
 
 # an rsd restart: nothing until the agent reports again, then at once
 # (a new Welcome: the agent sends all, not waiting for its 10 s)
