@@ -1514,6 +1514,13 @@ static int take_batch(args_state *s, int argc, char **argv, int *i)
 	return ARGS_RUN;
 }
 
+/* Whether the verb being parsed is the one called name (status and top
+ * share RS_V_STATUS). */
+static bool is_verb(const args_state *s, const char *name)
+{
+	return strcmp(s->v->name, name) == 0;
+}
+
 /* top's own options at argv[*i]: -d SECONDS, -n FRAMES, --sort KEY.
  * Returns OPT_NO, OPT_YES (*i past the value), OPT_ERR (no value, said)
  * or RS_E_USAGE (a bad value, said with the hint). */
@@ -1605,7 +1612,7 @@ static int verb_args(args_state *s, int argc, char **argv, int i)
 			s->c->follow = true;
 			continue;
 		}
-		if (!strcmp(s->v->name, "top")) {
+		if (is_verb(s, "top")) {
 			m = top_opt(s, argc, argv, &i);
 			if (m == OPT_YES)
 				continue;
@@ -1614,12 +1621,12 @@ static int verb_args(args_state *s, int argc, char **argv, int i)
 			if (m != OPT_NO)
 				return m;
 		}
-		if (!strcmp(s->v->name, "status") &&
+		if (is_verb(s, "status") &&
 		    (!strcmp(a, "-w") || !strcmp(a, "--watch"))) {
 			s->c->watch = true;
 			continue;
 		}
-		if (!strcmp(s->v->name, "status") && !strcmp(a, "-o")) {
+		if (is_verb(s, "status") && !strcmp(a, "-o")) {
 			if (i + 1 >= argc)
 				return usage_error(s->v, "-o needs a format: wide");
 			if (strcmp(argv[++i], "wide") != 0)
@@ -1811,7 +1818,7 @@ static int finish(args_state *s)
 	r->stamped = r->verb == RS_V_LOGS;
 	/* the status table from rows (RS_FEAT_ROWS): cheap enough for
 	 * bigger pages */
-	s->c->top = !strcmp(s->v->name, "top");
+	s->c->top = is_verb(s, "top");
 	if (s->c->top && s->c->json)
 		return usage_error(s->v, "top prints a table; for JSON: status --json");
 	if (s->c->top && !s->c->top_delay_ms)
