@@ -1526,7 +1526,9 @@ static bool is_verb(const args_state *s, const char *name)
  * or RS_E_USAGE (a bad value, said with the hint). */
 static int top_opt(args_state *s, int argc, char **argv, int *i)
 {
-	static const char *const keys[] = { "cpu", "mem", "tasks" };
+	static const char *const keys[] = {
+		[CTL_TOP_CPU] = "cpu", [CTL_TOP_MEM] = "mem", [CTL_TOP_TASKS] = "tasks",
+	};
 	const char *val;
 	char *end;
 	int m;

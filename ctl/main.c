@@ -947,6 +947,10 @@ static size_t top_rows(void)
  * "--- TIME" line, no escape codes. An rsd without usage ends it at
  * once (exit 9); another error ends it with -n, else is said and the
  * next frame tried. */
+_Static_assert((int)CTL_TOP_CPU == (int)OUTPUT_TOP_CPU &&
+	       (int)CTL_TOP_MEM == (int)OUTPUT_TOP_MEM &&
+	       (int)CTL_TOP_TASKS == (int)OUTPUT_TOP_TASKS, "top's sort keys");
+
 static int run_top(ctl_cmd *c)
 {
 	static const char *const keys[] = { "cpu", "mem", "tasks" };
