@@ -169,6 +169,7 @@ struct lg {
 };
 
 static void lg_hello(lg_agent *a);
+static lg_inst *inst_find(lg_agent *a, uint64_t id);
 
 /* A running instance's usage as a real agent would sample it (every 5 s):
  * 5 % of a CPU since it started, 32 to 95 MiB, 1 to 4 tasks. */
@@ -208,9 +209,11 @@ static void beat_usage(lg_agent *a, rs_beat *b, uint64_t now)
 		in->use_sent_ms = now ? now : 1;
 	}
 	for (unsigned k = 1; k <= stray; k++) {
-		/* another node's instance (ids count from 1), and none's */
-		b->usage[b->nusage++] = (rs_usage){ .instance_id = k, .cpu_ms = 1,
-			.memory = 1, .memory_peak = 1, .tasks = 1, .time_ms = wall };
+		/* another node's instance (ids count from 1; not one of its
+		 * own), and none's */
+		if (!inst_find(a, k))
+			b->usage[b->nusage++] = (rs_usage){ .instance_id = k, .cpu_ms = 1,
+				.memory = 1, .memory_peak = 1, .tasks = 1, .time_ms = wall };
 		b->usage[b->nusage++] = (rs_usage){ .instance_id = (1ull << 62) + k,
 			.cpu_ms = 1, .memory = 1, .memory_peak = 1, .tasks = 1,
 			.time_ms = wall };
@@ -1329,8 +1332,8 @@ static void usage(FILE *f)
 "  --report-ms MS        a report every MS (default 1000; 0: on request)\n"
 "  --io-threads T        ZeroMQ I/O threads (default 1, 2 above 1000 nodes)\n"
 "  --no-usage            beats carry no instance usage (RS_FEAT_USAGE)\n"
-"  --usage-stray N       each beat also reports instances 1..N (another\n"
-"                        node's) and N that do not exist (tests)\n"
+"  --usage-stray N       each beat also reports instances 1..N that it\n"
+"                        does not run and N that do not exist (tests)\n"
 "  -v                    log what each node does\n"
 "control lines on stdin: report | silent K | silent NAME... | wake all |\n"
 "  wake NAME... | burst E | quit\n");
