@@ -981,10 +981,12 @@ static int run_top(ctl_cmd *c)
 		nold = ncur;
 		output_time(clock_wall_ms(), when, sizeof when);
 		if (ctl_tty)
-			printf("\033[H\033[2J%s  %zu instances, by %s, every %.1f s; ^C ends\n\n",
-			       when, ncur, keys[c->top_sort], c->top_delay_ms / 1000.0);
+			printf("\033[H\033[2J%s  %zu instance%s, by %s, every %.1f s; ^C ends\n\n",
+			       when, ncur, ncur == 1 ? "" : "s", keys[c->top_sort],
+			       c->top_delay_ms / 1000.0);
 		else
-			printf("--- %s  %zu instances, by %s\n", when, ncur, keys[c->top_sort]);
+			printf("--- %s  %zu instance%s, by %s\n", when, ncur,
+			       ncur == 1 ? "" : "s", keys[c->top_sort]);
 		if (output_top_print(cur, ncur, c->top_sort, ctl_tty ? top_rows() : 0,
 				     clock_wall_ms(), stdout) < 0) {
 			fputs("rsctl: out of memory\n", stderr);
