@@ -113,6 +113,7 @@ typedef struct inst {
 				      * it keeps one) */
 		uint32_t tasks;      /* processes and threads */
 		uint64_t time_ms;    /* wall clock of the sample */
+		pid_t    pid;        /* the process sampled */
 	} use;
 	rs_usage       use_sent;     /* the usage last sent to rsd (usage_beat) */
 	uint64_t       use_sent_ms;  /* when (mono); 0: not since the Welcome */

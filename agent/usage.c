@@ -114,8 +114,12 @@ static void sample_one(agent *ag, inst *in)
 		in->use.ok = false;
 		return;
 	}
-	if (!in->use.ok)
-		in->use.mem_peak = 0;   /* a new process: its own peak */
+	if (!in->use.ok || in->use.pid != in->pid) {
+		/* a new process: its own peak, sent at once */
+		in->use.mem_peak = 0;
+		in->use.pid = in->pid;
+		in->use_sent_ms = 0;
+	}
 	in->use.cpu_usec = strtoull(p + 11, NULL, 10);
 	if (ag->cg_ctl_v1 & RS_CTL_MEMORY && ag->cg_v1mem[0] &&
 	    (snprintf(v1, sizeof v1, "%s/%s", ag->cg_v1mem, in->cgname),
@@ -150,7 +154,9 @@ int usage_beat(agent *ag, rs_beat *b, uint64_t now_ms)
 	b->usage = NULL;
 	b->nusage = 0;
 	for (inst *in = ag->insts; in && b->nusage < RS_BEAT_USAGE_MAX; in = in->next) {
-		if (in->primary || !in->use.ok || !in->id)
+		/* (a sample of the process before a restart not yet
+		 * sampled again is not this one's) */
+		if (in->primary || !in->use.ok || in->use.pid != in->pid || !in->id)
 			continue;
 		cur = (rs_usage){ .instance_id = in->id,
 			.cpu_ms = in->use.cpu_usec / 1000, .memory = in->use.mem,
