@@ -115,6 +115,10 @@ first=$(awk '/^LABEL/ { getline; print $1; exit }' "$TMP/topm.txt")
 "${RSCTL[@]}" top -n 1 hold >"$TMP/toph.txt" || fail "top hold"
 ! grep -q '^burn' "$TMP/toph.txt" || fail "top hold lists burn"
 grep -q '^hold' "$TMP/toph.txt" || fail "top hold does not list hold"
+# --node: only that node's
+"${RSCTL[@]}" top -n 1 --node "$NODE" >"$TMP/topn.txt" || fail "top --node"
+! grep -q '^fake' "$TMP/topn.txt" || fail "top --node $NODE lists fake"
+grep -q '^burn' "$TMP/topn.txt" || fail "top --node $NODE does not list burn"
 # bad arguments: usage errors
 set +e
 "${RSCTL[@]}" top --sort disk >/dev/null 2>&1; r=$?
