@@ -361,6 +361,9 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	m.u.beat.time_ms = clock_wall_ms();
 	for (inst *in = ag->insts; in; in = in->next)
 		m.u.beat.running += in->pid > 0;
+	/* what changed (lib/usagesel.h): only to an rsd that reads it */
+	if (ag->rsd_features & RS_FEAT_USAGE && usage_beat(ag, &m.u.beat, now) < 0)
+		log_warn("usage for rsd");
 	agent_send(ag, &m, NULL, NULL);
 	ag->said_ms = now;
 	said_add(&ag->beats, m.u.beat.time_ms, now);
@@ -536,6 +539,7 @@ static void agent_on_msg(agent *ag, rs_msg *m)
 		ag->welcomed = true;
 		ag->rsd_features = m->features;
 		ag->rsd_features_last = m->features;
+		usage_resend_all(ag);   /* a new rsd knows none of it */
 		knock_reset(&ag->kn);
 		ag->beat_t.repeat = ag->beat_ms / 1000.0;
 		ev_timer_again(ag->loop, &ag->beat_t);

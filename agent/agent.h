@@ -115,7 +115,11 @@ typedef struct inst {
 		uint64_t mem_peak;   /* the most seen (the kernel's peak where
 				      * it keeps one) */
 		uint32_t tasks;      /* processes and threads */
+		uint64_t time_ms;    /* wall clock of the sample */
+		pid_t    pid;        /* the process sampled */
 	} use;
+	rs_usage       use_sent;     /* the usage last sent to rsd (usage_beat) */
+	uint64_t       use_sent_ms;  /* when (mono); 0: not since the Welcome */
 } inst;
 
 typedef struct replay_ent {
@@ -371,6 +375,14 @@ int kc_sync(agent *ag);
 #define USAGE_PERIOD_S 5.0
 void usage_start(agent *ag);
 void usage_sample(agent *ag);
+/* RS_FEAT_USAGE: fills b->usage (allocated, at most RS_BEAT_USAGE_MAX)
+ * with the instances whose usage is due (lib/usagesel.h) at mono now_ms,
+ * and notes them sent. The ones a full beat leaves out go in the next
+ * beats (one just sent waits USAGE_RESEND_MS: all get their turn on a
+ * node of fewer than 10 x RS_BEAT_USAGE_MAX instances). 0 or -ENOMEM. */
+int usage_beat(agent *ag, rs_beat *b, uint64_t now_ms);
+/* A new Welcome: the rsd may know none of it (a restart), send all. */
+void usage_resend_all(agent *ag);
 /* Writes the rs_instance_* usage families of /metrics. */
 void usage_metrics(agent *ag, prom_buf *b);
 

@@ -16,9 +16,13 @@
  *              the most sampled
  *   tasks      the lines of v2 cgroup.threads (every thread of every
  *              process: what pids.max counts)
- * Owns: inst.use. Must not: block (cgroupfs reads do not), allocate per
+ * What changed goes to rsd on the beats (usage_beat, RS_FEAT_USAGE), by
+ * the rule of lib/usagesel.h.
+ *
+ * Owns: inst.use, inst.use_sent. Must not: block (cgroupfs reads do not), allocate per
  * sample, or touch an instance without a cgroup (use.ok stays false).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +30,9 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "clock.h"
 #include "reslimits.h"
+#include "usagesel.h"
 
 /* The whole small file dir/name into buf[n]: its length, or -1. */
 static ssize_t read_file(const char *dir, const char *name, char *buf, size_t n)
@@ -108,8 +114,12 @@ static void sample_one(agent *ag, inst *in)
 		in->use.ok = false;
 		return;
 	}
-	if (!in->use.ok)
-		in->use.mem_peak = 0;   /* a new process: its own peak */
+	if (!in->use.ok || in->use.pid != in->pid) {
+		/* a new process: its own peak, sent at once */
+		in->use.mem_peak = 0;
+		in->use.pid = in->pid;
+		in->use_sent_ms = 0;
+	}
 	in->use.cpu_usec = strtoull(p + 11, NULL, 10);
 	if (ag->cg_ctl_v1 & RS_CTL_MEMORY && ag->cg_v1mem[0] &&
 	    (snprintf(v1, sizeof v1, "%s/%s", ag->cg_v1mem, in->cgname),
@@ -127,6 +137,7 @@ static void sample_one(agent *ag, inst *in)
 	if (mem > in->use.mem_peak)
 		in->use.mem_peak = mem;
 	in->use.tasks = tasks;
+	in->use.time_ms = clock_wall_ms();
 	in->use.ok = true;
 }
 
@@ -134,6 +145,38 @@ void usage_sample(agent *ag)
 {
 	for (inst *in = ag->insts; in; in = in->next)
 		sample_one(ag, in);
+}
+
+int usage_beat(agent *ag, rs_beat *b, uint64_t now_ms)
+{
+	rs_usage cur;
+
+	b->usage = NULL;
+	b->nusage = 0;
+	for (inst *in = ag->insts; in && b->nusage < RS_BEAT_USAGE_MAX; in = in->next) {
+		/* (a sample of the process before a restart not yet
+		 * sampled again is not this one's) */
+		if (in->primary || !in->use.ok || in->use.pid != in->pid || !in->id)
+			continue;
+		cur = (rs_usage){ .instance_id = in->id,
+			.cpu_ms = in->use.cpu_usec / 1000, .memory = in->use.mem,
+			.memory_peak = in->use.mem_peak, .tasks = in->use.tasks,
+			.time_ms = in->use.time_ms };
+		if (!usagesel_due(&in->use_sent, in->use_sent_ms, &cur, now_ms))
+			continue;
+		if (!b->usage && !(b->usage = malloc(RS_BEAT_USAGE_MAX * sizeof *b->usage)))
+			return -ENOMEM;
+		b->usage[b->nusage++] = cur;
+		in->use_sent = cur;
+		in->use_sent_ms = now_ms ? now_ms : 1;
+	}
+	return 0;
+}
+
+void usage_resend_all(agent *ag)
+{
+	for (inst *in = ag->insts; in; in = in->next)
+		in->use_sent_ms = 0;
 }
 
 /* The sampling timer: every instance, every USAGE_PERIOD_S. */

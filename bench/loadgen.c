@@ -45,6 +45,7 @@
 #include "orders.h"
 #include "replay.h"
 #include "sendq.h"
+#include "usagesel.h"
 #include "version.h"
 #include "wire.h"
 
@@ -65,6 +66,8 @@ typedef struct lg_inst {
 	uint32_t  restarts;
 	rs_exit   last_exit;
 	uint64_t  started_ms, ready_ms;
+	rs_usage  use_sent;      /* usage last sent (lib/usagesel.h) */
+	uint64_t  use_sent_ms;   /* mono; 0: not since the Welcome */
 } lg_inst;
 
 typedef struct lg_ent {
@@ -130,6 +133,10 @@ struct lg {
 	const char     *rsd_ep, *keys, *token_file, *prefix;
 	unsigned        nagents, first, spread_ms, window, report_ms;
 	bool            enroll_only;
+	bool            no_usage;    /* --no-usage: beats without usage */
+	unsigned        usage_stray; /* --usage-stray N: each beat also reports
+				      * instances 1..N and N unknown ones */
+	uint64_t        usage_sent;  /* usage entries sent */
 	lg_agent       *agents;
 	rs_cred         token;
 	bool            have_token;
@@ -162,6 +169,57 @@ struct lg {
 };
 
 static void lg_hello(lg_agent *a);
+static lg_inst *inst_find(lg_agent *a, uint64_t id);
+
+/* A running instance's usage as a real agent would sample it (every 5 s):
+ * 5 % of a CPU since it started, 32 to 95 MiB, 1 to 4 tasks. */
+static rs_usage inst_usage(const lg_inst *in, uint64_t wall)
+{
+	uint64_t at = wall - wall % 5000;
+	uint64_t mem = (32ull + in->id % 64) << 20;
+
+	return (rs_usage){ .instance_id = in->id,
+		.cpu_ms = at > in->started_ms ? (at - in->started_ms) / 20 : 0,
+		.memory = mem, .memory_peak = mem, .tasks = 1 + (uint32_t)(in->id % 4),
+		.time_ms = at };
+}
+
+/* What agent.c's usage_beat would put on a's beat b (RS_FEAT_USAGE), by
+ * the same rule (lib/usagesel.h), plus --usage-stray's entries. */
+static void beat_usage(lg_agent *a, rs_beat *b, uint64_t now)
+{
+	uint64_t wall = clock_wall_ms();
+	unsigned stray = a->lg->usage_stray;
+
+	if (a->lg->no_usage || !(a->rsd_features & RS_FEAT_USAGE))
+		return;
+	if (!(b->usage = calloc(RS_BEAT_USAGE_MAX, sizeof *b->usage)))
+		return;
+	for (size_t i = 0; i < a->ninsts && b->nusage < RS_BEAT_USAGE_MAX - 2 * stray; i++) {
+		lg_inst *in = &a->insts[i];
+		rs_usage cur;
+
+		if (in->pid <= 0 || in->state != RS_IS_RUNNING)
+			continue;
+		cur = inst_usage(in, wall);
+		if (!usagesel_due(&in->use_sent, in->use_sent_ms, &cur, now))
+			continue;
+		b->usage[b->nusage++] = cur;
+		in->use_sent = cur;
+		in->use_sent_ms = now ? now : 1;
+	}
+	for (unsigned k = 1; k <= stray; k++) {
+		/* another node's instance (ids count from 1; not one of its
+		 * own), and none's */
+		if (!inst_find(a, k))
+			b->usage[b->nusage++] = (rs_usage){ .instance_id = k, .cpu_ms = 1,
+				.memory = 1, .memory_peak = 1, .tasks = 1, .time_ms = wall };
+		b->usage[b->nusage++] = (rs_usage){ .instance_id = (1ull << 62) + k,
+			.cpu_ms = 1, .memory = 1, .memory_peak = 1, .tasks = 1,
+			.time_ms = wall };
+	}
+	a->lg->usage_sent += b->nusage;
+}
 
 /* ---- numbers ---------------------------------------------------------- */
 
@@ -444,6 +502,7 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	m.u.beat.time_ms = clock_wall_ms();
 	for (size_t i = 0; i < a->ninsts; i++)
 		m.u.beat.running += a->insts[i].pid > 0;
+	beat_usage(a, &m.u.beat, now);
 	a->beats[a->nbeats % LG_BEATS_KEPT].time_ms = m.u.beat.time_ms;
 	a->beats[a->nbeats % LG_BEATS_KEPT].mono_ns = clock_mono_ns();
 	a->nbeats++;
@@ -574,6 +633,8 @@ static void on_welcome(lg_agent *a, const rs_msg *m)
 	}
 	set_welcomed(a, true);
 	a->rsd_features = m->features;
+	for (size_t i = 0; i < a->ninsts; i++)
+		a->insts[i].use_sent_ms = 0;   /* agent.c's usage_resend_all */
 	knock_reset(&a->kn);
 	a->beat_ms = w->beat_ms ? w->beat_ms : 1000;
 	a->beat_t.repeat = a->beat_ms / 1000.0;
@@ -1008,7 +1069,7 @@ static void report(lg *g, bool periodic)
 	       "\"frames\":%llu,"
 	       "\"recv\":%llu,\"send_err\":%llu,\"bad\":%llu,\"hellos\":%llu,"
 	       "\"rehellos\":%llu,\"beats\":%llu,\"orders\":{\"apply\":%llu,\"dup\":%llu,"
-	       "\"gap\":%llu,\"refuse\":%llu},\"updates\":%llu",
+	       "\"gap\":%llu,\"refuse\":%llu},\"updates\":%llu,\"usage_sent\":%llu",
 	       (unsigned long long)now, g->t0 ? (now - g->t0) / 1e3 : 0.,
 	       g->nagents, g->started, g->handshaken, g->welcomed,
 	       g->silent, g->refused, (unsigned long long)g->ninst,
@@ -1021,7 +1082,8 @@ static void report(lg *g, bool periodic)
 	       (unsigned long long)g->rehellos, (unsigned long long)g->beats,
 	       (unsigned long long)g->orders[ORD_APPLY] + g->orders[ORD_LEGACY],
 	       (unsigned long long)g->orders[ORD_DUP], (unsigned long long)g->orders[ORD_GAP],
-	       (unsigned long long)g->orders[ORD_REFUSE], (unsigned long long)g->updates);
+	       (unsigned long long)g->orders[ORD_REFUSE], (unsigned long long)g->updates,
+	       (unsigned long long)g->usage_sent);
 	if (g->burst_t0)
 		printf(",\"burst\":{\"agents\":%u,\"events\":%llu,\"sent_s\":%.3f,"
 		       "\"acked_s\":%.3f}", g->burst_agents,
@@ -1269,6 +1331,9 @@ static void usage(FILE *f)
 "  --enroll-only         enrol (or load) every key, then exit\n"
 "  --report-ms MS        a report every MS (default 1000; 0: on request)\n"
 "  --io-threads T        ZeroMQ I/O threads (default 1, 2 above 1000 nodes)\n"
+"  --no-usage            beats carry no instance usage (RS_FEAT_USAGE)\n"
+"  --usage-stray N       each beat also reports instances 1..N that it\n"
+"                        does not run and N that do not exist (tests)\n"
 "  -v                    log what each node does\n"
 "control lines on stdin: report | silent K | silent NAME... | wake all |\n"
 "  wake NAME... | burst E | quit\n");
@@ -1300,6 +1365,8 @@ int main(int argc, char **argv)
 		{ "enroll-only", no_argument, NULL, 'E' },
 		{ "report-ms", required_argument, NULL, 'R' },
 		{ "io-threads", required_argument, NULL, 'T' },
+		{ "no-usage", no_argument, NULL, 'U' },
+		{ "usage-stray", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1325,6 +1392,8 @@ int main(int argc, char **argv)
 		case 'E': g.enroll_only = true; break;
 		case 'R': g.report_ms = parse_uint("--report-ms", optarg, 3600000); break;
 		case 'T': io_threads = parse_uint("--io-threads", optarg, 64); break;
+		case 'U': g.no_usage = true; break;
+		case 'S': g.usage_stray = parse_uint("--usage-stray", optarg, 8); break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

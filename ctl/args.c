@@ -100,6 +100,8 @@ static const char usage_text[] =
 "  is-running LABEL   exit 0 if an instance of LABEL runs, else 1 (3: none)\n"
 "  status [LABEL...] [--node N] [--state S]\n"
 "                     list services and their instances\n"
+"  top [LABEL...] [--sort cpu|mem|tasks] [-d S] [-n N]\n"
+"                     what the instances use (CPU, memory, tasks), refreshed\n"
 "  describe LABEL     one service whole: spec, instances, operation, events\n"
 "  nodes [--state S]  list nodes and their heartbeats\n"
 "  events [LABEL] [-n N]\n"
@@ -265,13 +267,36 @@ static const char status_help[] =
 "  --state STATE   only instances in STATE: pending starting running\n"
 "                  stopping exited backoff down failed lost (down also\n"
 "                  lists the services without instances)\n"
-"  -o wide         more columns: the instance's id and when it started\n"
+"  -o wide         more columns: the instance's id, when it started, and\n"
+"                  its last reported usage: CPU time, memory (MEM, PEAK),\n"
+"                  TASKS (\"-\": none reported yet, or an rsd before 0.3)\n"
 "  -w, --watch     redraw the table every second until interrupted (on a\n"
 "                  terminal); else print it again, under a '--- TIME'\n"
 "                  line, each time it changes\n"
 "  --page-size N   rows rsd sends at a time (default and most: "
 		   CTL_ROWS_PAGE_SIZE_STR ",\n"
 "                  with --json " CTL_PAGE_SIZE_STR ")\n";
+
+static const char top_help[] =
+"usage: rsctl top [LABEL...] [--node N] [--sort cpu|mem|tasks] [-d SECONDS]\n"
+"                 [-n FRAMES]\n"
+"\n"
+"What the running instances use, as their agents report it (sampled from\n"
+"each instance's cgroup every 5 s, sent to rsd when it changed, at most\n"
+"every 10 s): CPU share, CPU time, memory now and at peak, tasks, and how\n"
+"old the sample is. Highest first; the table is redrawn every SECONDS\n"
+"until interrupted (on a terminal: as many rows as fit). CPU% is rsctl's:\n"
+"the CPU time between the two latest reports it saw over the time between\n"
+"their samples (with one report, the share since the process started).\n"
+"Needs an rsd of 0.3.0 or later (exit 9 otherwise).\n"
+"\n"
+"Options:\n"
+"  --node N          only instances on node N\n"
+"  --sort KEY        cpu (default), mem or tasks\n"
+"  -d SECONDS        between frames (default 2; 0.1 to 3600)\n"
+"  -n FRAMES         print FRAMES frames, then exit (scripts, tests); not\n"
+"                    on a terminal, each frame is a plain table under a\n"
+"                    '--- TIME' line\n";
 
 static const char describe_help[] =
 "usage: rsctl describe LABEL\n"
@@ -1228,6 +1253,11 @@ static const opt_def status_opts[] = {
 	{ NULL, false, NULL, 0, 0 },
 };
 
+static const opt_def top_opts[] = {
+	{ "--node",      true, set_node_filter, 0, 0 },
+	{ NULL, false, NULL, 0, 0 },
+};
+
 static const opt_def nodes_opts[] = {
 	{ "--state",     true, set_nstate,      0, 0 },
 	{ "--page-size", true, set_count,       offsetof(rs_request, page_size), 0 },
@@ -1241,6 +1271,7 @@ static const verb_def verbs[] = {
 	{ "lookup", RS_V_LOOKUP, LABEL_REQUIRED, false, NULL,        lookup_help },
 	{ "is-running", RS_V_LOOKUP, LABEL_REQUIRED, false, NULL,    is_running_help },
 	{ "status", RS_V_STATUS, LABEL_OPTIONAL, false, status_opts, status_help },
+	{ "top",    RS_V_STATUS, LABEL_OPTIONAL, false, top_opts,    top_help },
 	{ "describe", RS_V_DESCRIBE, LABEL_REQUIRED, false, NULL,    describe_help },
 	{ "nodes",  RS_V_NODES,  LABEL_NONE,     false, nodes_opts,  nodes_help },
 	{ "events", RS_V_EVENTS, LABEL_OPTIONAL, false, events_opts, events_help },
@@ -1483,6 +1514,62 @@ static int take_batch(args_state *s, int argc, char **argv, int *i)
 	return ARGS_RUN;
 }
 
+/* Whether the verb being parsed is the one called name (status and top
+ * share RS_V_STATUS). */
+static bool is_verb(const args_state *s, const char *name)
+{
+	return strcmp(s->v->name, name) == 0;
+}
+
+/* top's own options at argv[*i]: -d SECONDS, -n FRAMES, --sort KEY.
+ * Returns OPT_NO, OPT_YES (*i past the value), OPT_ERR (no value, said)
+ * or RS_E_USAGE (a bad value, said with the hint). */
+static int top_opt(args_state *s, int argc, char **argv, int *i)
+{
+	static const char *const keys[] = {
+		[CTL_TOP_CPU] = "cpu", [CTL_TOP_MEM] = "mem", [CTL_TOP_TASKS] = "tasks",
+	};
+	const char *val;
+	char *end;
+	int m;
+
+	if ((m = opt_match("-d", true, argc, argv, i, &val)) == OPT_YES) {
+		double d;
+
+		errno = 0;
+		d = strtod(val, &end);
+		if (errno || end == val || *end || !(d >= 0.1 && d <= 3600))
+			return usage_error(s->v, "-d: '%s' is not SECONDS from 0.1 to 3600",
+					   val);
+		s->c->top_delay_ms = (uint32_t)(d * 1000 + 0.5);
+		return OPT_YES;
+	}
+	if (m == OPT_ERR)
+		return OPT_ERR;
+	if ((m = opt_match("-n", true, argc, argv, i, &val)) == OPT_YES) {
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(val, &end, 10);
+		if (errno || end == val || *end || val[0] == '-' || n < 1 || n > 1000000)
+			return usage_error(s->v, "-n: '%s' is not a count of frames "
+					   "from 1", val);
+		s->c->top_frames = (uint32_t)n;
+		return OPT_YES;
+	}
+	if (m == OPT_ERR)
+		return OPT_ERR;
+	if ((m = opt_match("--sort", true, argc, argv, i, &val)) == OPT_YES) {
+		for (int k = 0; k < 3; k++)
+			if (!strcmp(val, keys[k])) {
+				s->c->top_sort = k;
+				return OPT_YES;
+			}
+		return usage_error(s->v, "--sort: '%s' is not cpu, mem or tasks", val);
+	}
+	return m;
+}
+
 /* Parses the verb's arguments argv[i..]. Returns ARGS_RUN, ARGS_DONE
  * (help printed) or RS_E_USAGE. */
 static int verb_args(args_state *s, int argc, char **argv, int i)
@@ -1527,12 +1614,21 @@ static int verb_args(args_state *s, int argc, char **argv, int i)
 			s->c->follow = true;
 			continue;
 		}
-		if (s->v->verb == RS_V_STATUS &&
+		if (is_verb(s, "top")) {
+			m = top_opt(s, argc, argv, &i);
+			if (m == OPT_YES)
+				continue;
+			if (m == OPT_ERR)
+				return usage_hint(s->v);
+			if (m != OPT_NO)
+				return m;
+		}
+		if (is_verb(s, "status") &&
 		    (!strcmp(a, "-w") || !strcmp(a, "--watch"))) {
 			s->c->watch = true;
 			continue;
 		}
-		if (s->v->verb == RS_V_STATUS && !strcmp(a, "-o")) {
+		if (is_verb(s, "status") && !strcmp(a, "-o")) {
 			if (i + 1 >= argc)
 				return usage_error(s->v, "-o needs a format: wide");
 			if (strcmp(argv[++i], "wide") != 0)
@@ -1724,6 +1820,11 @@ static int finish(args_state *s)
 	r->stamped = r->verb == RS_V_LOGS;
 	/* the status table from rows (RS_FEAT_ROWS): cheap enough for
 	 * bigger pages */
+	s->c->top = is_verb(s, "top");
+	if (s->c->top && s->c->json)
+		return usage_error(s->v, "top prints a table; for JSON: status --json");
+	if (s->c->top && !s->c->top_delay_ms)
+		s->c->top_delay_ms = CTL_TOP_DELAY_MS;
 	r->rows = r->verb == RS_V_STATUS && !s->c->json;
 	if ((r->verb == RS_V_STATUS || r->verb == RS_V_NODES) && r->page_size == 0)
 		r->page_size = r->rows ? CTL_ROWS_PAGE_SIZE :

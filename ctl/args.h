@@ -33,6 +33,10 @@
 #define CTL_ROWS_PAGE_SIZE   1000   /* the status table (rows) */
 #define CTL_ROWS_PAGE_SIZE_STR "1000"
 #define CTL_REPLY_SLACK_MS   2000   /* rsctl waits timeout + this */
+#define CTL_TOP_DELAY_MS     2000   /* top: a frame every 2 s */
+
+/* top --sort (output.h's OUTPUT_TOP_* alike) */
+enum { CTL_TOP_CPU, CTL_TOP_MEM, CTL_TOP_TASKS };
 
 /* One parsed command line. */
 typedef struct ctl_cmd {
@@ -42,6 +46,10 @@ typedef struct ctl_cmd {
 	bool        follow;     /* logs/events -f: keep asking for more */
 	bool        watch;      /* status -w: redraw it as it changes */
 	bool        wide;       /* status -o wide: more columns */
+	bool        top;        /* top: the usage table, refreshed */
+	uint32_t    top_delay_ms; /* top -d: between frames */
+	uint32_t    top_frames; /* top -n: frames, then exit (0: until ^C) */
+	int         top_sort;   /* top --sort: CTL_TOP_* */
 	bool        timestamps; /* logs --timestamps: each line's time */
 	const char *cred_path;  /* --cred FILE (borrowed), NULL: $RS_CRED... */
 	bool        insecure;   /* --insecure: plaintext, no credential */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -837,6 +838,167 @@ static int run_watch(ctl_cmd *c)
 	return RS_OK;
 }
 
+/* ---- top ------------------------------------------------------------- */
+
+/* Whether a status row's state has a live process (what top lists). */
+static bool top_live(const char *state)
+{
+	return state && (!strcmp(state, "running") || !strcmp(state, "unready") ||
+			 !strcmp(state, "starting") || !strcmp(state, "stopping"));
+}
+
+/* Appends to *v (*n of *cap) the live instance rows of rep that carry a
+ * report. 0 or -ENOMEM. */
+static int top_take(const rs_reply *rep, output_top_row **v, size_t *n, size_t *cap)
+{
+	for (size_t i = 0; i < rep->nrows; i++) {
+		const rs_status_row *x = &rep->rows[i];
+		output_top_row *t;
+
+		if (!x->instance || !x->usage_ms || !top_live(x->state))
+			continue;
+		if (*n == *cap) {
+			size_t nc = *cap ? *cap * 2 : 256;
+			output_top_row *g = realloc(*v, nc * sizeof *g);
+
+			if (!g)
+				return -ENOMEM;
+			*v = g;
+			*cap = nc;
+		}
+		t = &(*v)[(*n)++];
+		memset(t, 0, sizeof *t);
+		t->row.instance = x->instance;
+		t->row.pid = x->pid;
+		t->row.started_ms = x->started_ms;
+		t->row.cpu_ms = x->cpu_ms;
+		t->row.memory = x->memory;
+		t->row.memory_peak = x->memory_peak;
+		t->row.tasks = x->tasks;
+		t->row.usage_ms = x->usage_ms;
+		rs_strlcpy(t->label, x->label, sizeof t->label);
+		rs_strlcpy(t->node, x->node, sizeof t->node);
+		t->cpu_pct = -1;
+	}
+	return 0;
+}
+
+/* One frame of top: every page of status rows c asks for (LABELs,
+ * --node), the live instances with a report into *v (malloc'ed, *n).
+ * Returns 0, or the exit code after saying why: RS_E_INVAL for an rsd
+ * without RS_FEAT_USAGE (0.2, or a 0.3 before it), which reports none. */
+static int top_fetch(ctl_cmd *c, output_top_row **v, size_t *n)
+{
+	rs_request *rq = &c->req.u.request;
+	net_client *nc = NULL;
+	output_top_row *a = NULL;
+	size_t len = 0, cap = 0;
+	bool more = true;
+	rs_msg rep;
+	int r = 0;
+
+	*v = NULL;
+	*n = 0;
+	rq->page_after[0] = '\0';
+	if ((r = net_client_new(c->endpoint, c->curve, &nc)) < 0)
+		return unreachable(c, r);
+	while (more && (r = page_fetch(c, nc, &rep)) == 0) {
+		if (!(rep.features & RS_FEAT_USAGE) || !page_is_rows(rq, &rep)) {
+			fprintf(stderr, "rsctl: rsd at %s (%s) does not report what "
+				"instances use: top needs rsd 0.3.0 or later "
+				"(docs/upgrade.md)\n", c->endpoint,
+				rep.sender_version[0] ? rep.sender_version : "0.2");
+			r = RS_E_INVAL;
+		} else if (top_take(&rep.u.reply, &a, &len, &cap) < 0) {
+			fputs("rsctl: out of memory\n", stderr);
+			r = RS_E_INTERNAL;
+		}
+		more = !r && (rep.features & RS_FEAT_PAGED) && rep.u.reply.next_page[0];
+		if (more)
+			rs_strlcpy(rq->page_after, rep.u.reply.next_page, sizeof rq->page_after);
+		rs_msg_clear(&rep);
+		if (r)
+			break;
+	}
+	net_client_destroy(&nc);
+	if (r) {
+		free(a);
+		return r;
+	}
+	*v = a;
+	*n = len;
+	return 0;
+}
+
+/* Rows of the terminal top may fill: its height less the header lines
+ * (0: unknown, all). */
+static size_t top_rows(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_row < 6)
+		return 0;
+	return ws.ws_row - 4u;
+}
+
+/* top: the usage table every c->top_delay_ms, c->top_frames times (0:
+ * until SIGINT or SIGTERM). On a terminal each frame replaces the last
+ * (home, clear), as many rows as fit; else plain tables, each under a
+ * "--- TIME" line, no escape codes. An rsd without usage ends it at
+ * once (exit 9); another error ends it with -n, else is said and the
+ * next frame tried. */
+_Static_assert((int)CTL_TOP_CPU == (int)OUTPUT_TOP_CPU &&
+	       (int)CTL_TOP_MEM == (int)OUTPUT_TOP_MEM &&
+	       (int)CTL_TOP_TASKS == (int)OUTPUT_TOP_TASKS, "top's sort keys");
+
+static int run_top(ctl_cmd *c)
+{
+	static const char *const keys[] = { "cpu", "mem", "tasks" };
+	struct sigaction sa = { .sa_handler = watch_signal };
+	struct timespec ts = { c->top_delay_ms / 1000,
+			       (long)(c->top_delay_ms % 1000) * 1000000L };
+	output_top_row *old = NULL, *cur;
+	size_t nold = 0, ncur;
+	char when[40];
+	int r = RS_OK;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	for (uint32_t f = 0; !watch_stop && (!c->top_frames || f < c->top_frames); f++) {
+		if (f)
+			nanosleep(&ts, NULL);   /* polling rsd, not a test's wait */
+		if (watch_stop)
+			break;
+		r = top_fetch(c, &cur, &ncur);
+		if (r == RS_E_INVAL || (r && c->top_frames))
+			break;
+		if (r)
+			continue;
+		output_top_rate(cur, ncur, old, nold);
+		free(old);
+		old = cur;
+		nold = ncur;
+		output_time(clock_wall_ms(), when, sizeof when);
+		if (ctl_tty)
+			printf("\033[H\033[2J%s  %zu instance%s, by %s, every %.1f s; ^C ends\n\n",
+			       when, ncur, ncur == 1 ? "" : "s", keys[c->top_sort],
+			       c->top_delay_ms / 1000.0);
+		else
+			printf("--- %s  %zu instance%s, by %s\n", when, ncur,
+			       ncur == 1 ? "" : "s", keys[c->top_sort]);
+		if (output_top_print(cur, ncur, c->top_sort, ctl_tty ? top_rows() : 0,
+				     clock_wall_ms(), stdout) < 0) {
+			fputs("rsctl: out of memory\n", stderr);
+			r = RS_E_INTERNAL;
+			break;
+		}
+		fflush(stdout);
+	}
+	free(old);
+	return r;
+}
+
 /* ---- logs ------------------------------------------------------------ */
 
 /* One logs answer (rsd's JSON; its data borrowed from root). */
@@ -1036,6 +1198,8 @@ static int run(ctl_cmd *c)
 		return run_predicate(c);
 	if (c->watch)
 		return run_watch(c);
+	if (c->top)
+		return run_top(c);
 	if (c->req.u.request.verb == RS_V_STATUS || c->req.u.request.verb == RS_V_NODES)
 		return run_paged(c);
 	return run_once(c, true);

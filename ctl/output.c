@@ -4,6 +4,7 @@
  */
 #include "output.h"
 #include "reslimits.h"
+#include "usagesel.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -333,10 +334,11 @@ static const char *const status_cols[] = {
 	"LABEL", "STATE", "NODE", "PID", "RESTARTS", "UPTIME", "LAST-EXIT",
 	"STATUS",
 };
-/* -o wide: the instance's id after its label, when it started at the end */
+/* -o wide: the instance's id after its label, when it started and its
+ * last reported usage (RS_FEAT_USAGE; "-": none) at the end */
 static const char *const status_wide_cols[] = {
 	"LABEL", "INSTANCE", "STATE", "NODE", "PID", "RESTARTS", "UPTIME",
-	"LAST-EXIT", "STATUS", "STARTED",
+	"LAST-EXIT", "STATUS", "STARTED", "CPU", "MEM", "PEAK", "TASKS",
 };
 static bool status_wide;
 
@@ -351,6 +353,41 @@ static table *status_table(void)
 	return status_wide ?
 	       table_new(status_wide_cols, sizeof status_wide_cols / sizeof *status_wide_cols) :
 	       table_new(status_cols, sizeof status_cols / sizeof *status_cols);
+}
+
+char *output_bytes(uint64_t n, char *buf, size_t len)
+{
+	static const char unit[] = "KMGTPE";
+	double v = (double)n;
+	int u = -1;
+
+	if (n < 1024) {
+		snprintf(buf, len, "%" PRIu64 "B", n);
+		return buf;
+	}
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, v < 10 ? "%.1f%ci" : "%.0f%ci", v, unit[u]);
+	return buf;
+}
+
+/* Appends the usage cells of row r (-o wide, top): CPU time, memory now
+ * and at peak, tasks; "-" each when none was reported. */
+static void usage_cells(table *t, const rs_status_row *r)
+{
+	char buf[32];
+
+	if (!r->usage_ms) {
+		for (int i = 0; i < 4; i++)
+			table_cell(t, NULL);
+		return;
+	}
+	table_cell(t, output_duration(r->cpu_ms, 1, buf, sizeof buf));
+	table_cell(t, output_bytes(r->memory, buf, sizeof buf));
+	table_cell(t, output_bytes(r->memory_peak, buf, sizeof buf));
+	table_cell_u64(t, r->tasks);
 }
 
 /* Writes a last exit as "exited 1", "signaled KILL", "no-heartbeat" or
@@ -426,9 +463,11 @@ static void status_row_cells(table *t, const rs_status_row *r, bool inst,
 	table_cell(t, fmt_exit(r->exit_reason, r->exit_code, r->exit_signal, buf,
 			       sizeof buf));
 	table_cell(t, r->status);
-	if (status_wide)
+	if (status_wide) {
 		table_cell(t, r->started_ms ? output_time(r->started_ms, buf, sizeof buf) :
 			   NULL);
+		usage_cells(t, r);
+	}
 }
 
 /* The line under the table for a service's operation in progress. */
@@ -464,6 +503,13 @@ static void status_service_rows(table *t, const json_t *svc, uint64_t now_ms)
 		r.exit_code = jint(e, "code", &v) == 0 ? (int32_t)v : 0;
 		r.exit_signal = jint(e, "signal", &v) == 0 ? (int32_t)v : 0;
 		r.status = jstr(inst, "status");
+		/* RS_FEAT_USAGE; an older rsd's answer has none: "-" */
+		r.cpu_ms = jint(inst, "cpu_ms", &v) == 0 && v > 0 ? (uint64_t)v : 0;
+		r.memory = jint(inst, "memory", &v) == 0 && v > 0 ? (uint64_t)v : 0;
+		r.memory_peak = jint(inst, "memory_peak", &v) == 0 && v > 0 ? (uint64_t)v : 0;
+		r.tasks = jint(inst, "tasks", &v) == 0 && v > 0 && v <= UINT32_MAX ?
+			  (uint32_t)v : 0;
+		r.usage_ms = jint(inst, "usage_ms", &v) == 0 && v > 0 ? (uint64_t)v : 0;
 		status_row_cells(t, &r, true, now_ms);
 	}
 	if (json_array_size(insts) > 0)
@@ -502,6 +548,123 @@ static int render_status(const json_t *root, uint64_t now_ms, FILE *out)
 	json_array_foreach(svcs, i, svc)
 		status_item_note(out, svc);
 	return 0;
+}
+
+/* ---- top -------------------------------------------------------------- */
+
+static const char *const top_cols[] = {
+	"LABEL", "INSTANCE", "NODE", "PID", "CPU%", "CPU", "MEM", "PEAK", "TASKS",
+	"SAMPLED",
+};
+
+/* By instance id, for bsearch. */
+static int top_by_id(const void *a, const void *b)
+{
+	uint64_t x = ((const output_top_row *)a)->row.instance;
+	uint64_t y = ((const output_top_row *)b)->row.instance;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A report of row r as usagesel_cpu_pct takes it. */
+static rs_usage top_use(const rs_status_row *r)
+{
+	return (rs_usage){ .instance_id = r->instance, .cpu_ms = r->cpu_ms,
+			   .time_ms = r->usage_ms };
+}
+
+void output_top_rate(output_top_row *v, size_t n, const output_top_row *old,
+		     size_t nold)
+{
+	qsort(v, n, sizeof *v, top_by_id);
+	for (size_t i = 0; i < n; i++) {
+		output_top_row *x = &v[i];
+		const output_top_row *o = nold ? bsearch(x, old, nold, sizeof *old,
+							 top_by_id) : NULL;
+		rs_usage cur = top_use(&x->row);
+
+		x->prev = (rs_usage){ 0 };
+		if (o && o->row.pid == x->row.pid)
+			/* the report before this one, of this process */
+			x->prev = o->row.usage_ms != x->row.usage_ms ? top_use(&o->row) :
+				  o->prev;
+		if (x->prev.time_ms) {
+			x->cpu_pct = usagesel_cpu_pct(&x->prev, &cur);
+		} else {
+			/* one report so far: its share since the process began */
+			rs_usage start = { .time_ms = x->row.started_ms };
+
+			x->cpu_pct = usagesel_cpu_pct(&start, &cur);
+		}
+	}
+}
+
+static int top_key;
+
+/* Highest first by top_key, then by label and instance. */
+static int top_cmp(const void *a, const void *b)
+{
+	const output_top_row *x = *(const output_top_row *const *)a;
+	const output_top_row *y = *(const output_top_row *const *)b;
+	double dx, dy;
+	int c;
+
+	switch (top_key) {
+	case OUTPUT_TOP_MEM:
+		dx = (double)x->row.memory, dy = (double)y->row.memory;
+		break;
+	case OUTPUT_TOP_TASKS:
+		dx = x->row.tasks, dy = y->row.tasks;
+		break;
+	default:
+		dx = x->cpu_pct, dy = y->cpu_pct;
+		break;
+	}
+	if (dx != dy)
+		return dx < dy ? 1 : -1;
+	if ((c = strcmp(x->label, y->label)) != 0)
+		return c;
+	return x->row.instance < y->row.instance ? -1 : x->row.instance > y->row.instance;
+}
+
+int output_top_print(const output_top_row *v, size_t n, int key, size_t max,
+		     uint64_t now_ms, FILE *out)
+{
+	const output_top_row **p = malloc((n ? n : 1) * sizeof *p);
+	table *t = table_new(top_cols, sizeof top_cols / sizeof *top_cols);
+	char buf[32];
+	int r;
+
+	if (!p || !t) {
+		free(p);
+		table_destroy(&t);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		p[i] = &v[i];
+	top_key = key;
+	qsort(p, n, sizeof *p, top_cmp);
+	for (size_t i = 0; i < n && (!max || i < max); i++) {
+		const rs_status_row *x = &p[i]->row;
+
+		table_cell(t, p[i]->label);
+		table_cell_u64(t, x->instance);
+		table_cell(t, p[i]->node);
+		if (x->pid >= 1)
+			table_cell_u64(t, (uint64_t)x->pid);
+		else
+			table_cell(t, NULL);
+		if (p[i]->cpu_pct >= 0)
+			table_cellf(t, "%.1f", p[i]->cpu_pct);
+		else
+			table_cell(t, NULL);
+		usage_cells(t, x);
+		table_cell(t, output_duration(now_ms > x->usage_ms ? now_ms - x->usage_ms : 0,
+					      0, buf, sizeof buf));
+	}
+	r = table_flush(&t, out) < 0 ? -EIO : 0;
+	free(p);
+	return r;
 }
 
 /* ---- nodes ------------------------------------------------------------ */

@@ -41,6 +41,33 @@ char *output_duration(uint64_t ms, int precise, char *buf, size_t len);
  * "2024-05-01T12:00:00.123Z". Returns buf. */
 char *output_time(uint64_t ms, char *buf, size_t len);
 
+/* Writes a byte count as "512B", "4.0Ki", "64Mi", "1.5Gi". Returns buf. */
+char *output_bytes(uint64_t n, char *buf, size_t len);
+
+/* rsctl top: one instance's row of status and what rsctl makes of it.
+ * The row's strings are not used (rows move): label and node are
+ * copied. */
+typedef struct output_top_row {
+	rs_status_row row;       /* its numbers */
+	char     label[RS_LABEL_MAX];
+	char     node[RS_NODE_MAX];
+	rs_usage prev;           /* the report before row's, of the same
+				  * process (time_ms 0: none seen) */
+	double   cpu_pct;        /* 100 = one CPU; -1: unknown */
+} output_top_row;
+enum { OUTPUT_TOP_CPU, OUTPUT_TOP_MEM, OUTPUT_TOP_TASKS };
+/* Sorts v by instance id and sets each row's prev and cpu_pct from the
+ * last frame's rows old[nold] (as this left them: sorted by id): the CPU
+ * time between the two latest distinct reports rsctl saw, over the time
+ * between their samples; with one report only, its share since the
+ * process started (started_ms). */
+void output_top_rate(output_top_row *v, size_t n, const output_top_row *old,
+		     size_t nold);
+/* Prints the top table of v (highest first by key, OUTPUT_TOP_*), at most
+ * max rows (0: all). 0, -ENOMEM or -EIO. */
+int output_top_print(const output_top_row *v, size_t n, int key, size_t max,
+		     uint64_t now_ms, FILE *out);
+
 /* Renders a reply's JSON payload for humans on out according to the verb
  * it answers (status, nodes, lookup, events); now_ms is the wall clock used
  * for ages. Returns 0 when printed, -ENOENT when the verb has no rendering

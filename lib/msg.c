@@ -24,6 +24,9 @@ void rs_msg_clear(rs_msg *m)
 		free(m->u.hello.labels);
 		free(m->u.hello.instances);
 		break;
+	case RS_MSG_BEAT:
+		free(m->u.beat.usage);
+		break;
 	case RS_MSG_EVENT:
 		free(m->u.event.detail);
 		break;

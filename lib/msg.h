@@ -113,9 +113,25 @@ typedef struct rs_hello {
 	size_t    ninstances;
 } rs_hello;
 
+/* One instance's usage, sampled from its cgroup (RS_FEAT_USAGE; proto
+ * InstanceUsage). CPU and peak are of its current process. */
+typedef struct rs_usage {
+	uint64_t instance_id;
+	uint64_t cpu_ms;         /* cumulative */
+	uint64_t memory;         /* bytes now */
+	uint64_t memory_peak;    /* bytes */
+	uint32_t tasks;
+	uint64_t time_ms;        /* wall clock of the sample */
+} rs_usage;
+
+#define RS_BEAT_USAGE_MAX 64     /* usage entries in one beat */
+
 typedef struct rs_beat {
 	uint64_t time_ms;
 	uint32_t running;
+	rs_usage *usage;         /* RS_FEAT_USAGE: nusage (<= RS_BEAT_USAGE_MAX),
+				  * owned */
+	size_t   nusage;
 } rs_beat;
 
 typedef struct rs_ievent {
@@ -335,6 +351,12 @@ typedef struct rs_status_row {
 	const char *status;
 	const char *op_kind;         /* "": no operation in progress */
 	const char *op_progress;
+	/* RS_FEAT_USAGE: the last reported usage; usage_ms 0: none */
+	uint64_t    cpu_ms;
+	uint64_t    memory;
+	uint64_t    memory_peak;
+	uint32_t    tasks;
+	uint64_t    usage_ms;
 } rs_status_row;
 
 typedef struct rs_reply {

@@ -74,6 +74,8 @@ struct enc {
 	Rs__StatusRow     *rows;     /* reply: nrows entries */
 	Rs__StatusRow    **prows;
 	ProtobufCBinaryData *items;  /* batch: nitems entries */
+	Rs__InstanceUsage  *usage;   /* beat: nusage entries */
+	Rs__InstanceUsage **pusage;
 };
 
 /* A protobuf-c string field borrowing s; NULL becomes "". */
@@ -396,10 +398,49 @@ static int enc_rows(struct enc *e, const rs_reply *rp)
 		pr->status_text = pb_str(r->status);
 		pr->op_kind = pb_str(r->op_kind);
 		pr->op_progress = pb_str(r->op_progress);
+		pr->cpu_ms = r->cpu_ms;
+		pr->memory = r->memory;
+		pr->memory_peak = r->memory_peak;
+		pr->tasks = r->tasks;
+		pr->usage_ms = r->usage_ms;
 		e->prows[i] = pr;
 	}
 	e->b.reply.n_rows = n;
 	e->b.reply.rows = e->prows;
+	return 0;
+}
+
+/* Fills e->b.beat's usage from b; allocates the arrays in e. 0, -EINVAL
+ * or -ENOMEM. */
+static int enc_usage(struct enc *e, const rs_beat *b)
+{
+	size_t n = b->nusage;
+
+	if (!n)
+		return 0;
+	if (n > RS_BEAT_USAGE_MAX || !b->usage)
+		return -EINVAL;
+	e->usage = calloc(n, sizeof *e->usage);
+	e->pusage = calloc(n, sizeof *e->pusage);
+	if (!e->usage || !e->pusage)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const rs_usage *u = &b->usage[i];
+		Rs__InstanceUsage *pu = &e->usage[i];
+
+		if (!u->instance_id)
+			return -EINVAL;
+		rs__instance_usage__init(pu);
+		pu->instance_id = u->instance_id;
+		pu->cpu_ms = u->cpu_ms;
+		pu->memory = u->memory;
+		pu->memory_peak = u->memory_peak;
+		pu->tasks = u->tasks;
+		pu->time_ms = u->time_ms;
+		e->pusage[i] = pu;
+	}
+	e->b.beat.n_usage = n;
+	e->b.beat.usage = e->pusage;
 	return 0;
 }
 
@@ -442,7 +483,12 @@ size_t wire_status_row_size(const rs_status_row *r)
 		      u64_field_size(r->restarts) + u64_field_size(r->started_ms) +
 		      str_field_size(r->exit_reason) + i32_field_size(r->exit_code) +
 		      i32_field_size(r->exit_signal) + str_field_size(r->status) +
-		      str_field_size(r->op_kind) + str_field_size(r->op_progress);
+		      str_field_size(r->op_kind) + str_field_size(r->op_progress) +
+		      u64_field_size(r->cpu_ms) + u64_field_size(r->memory) +
+		      u64_field_size(r->memory_peak) + u64_field_size(r->tasks) +
+		      u64_field_size(r->usage_ms) +
+		      /* fields 16..19: two-byte tags */
+		      !!r->memory + !!r->memory_peak + !!r->tasks + !!r->usage_ms;
 
 	return 1 + varint_size(body) + body;   /* Reply.rows: tag, length */
 }
@@ -465,6 +511,9 @@ static int enc_body(struct enc *e, const rs_msg *m)
 		rs__node_beat__init(&e->b.beat);
 		e->b.beat.time_ms = m->u.beat.time_ms;
 		e->b.beat.running = m->u.beat.running;
+		r = enc_usage(e, &m->u.beat);
+		if (r < 0)
+			return r;
 		env->body_case = RS__ENVELOPE__BODY_BEAT;
 		env->beat = &e->b.beat;
 		return 0;
@@ -761,6 +810,8 @@ out:
 	free(e.rows);
 	free(e.prows);
 	free(e.items);
+	free(e.usage);
+	free(e.pusage);
 	return r;
 }
 
@@ -1098,6 +1149,11 @@ static int dec_rows(rs_reply *rp, const Rs__Reply *pr)
 		y->started_ms = x->started_ms;
 		y->exit_code = x->exit_code;
 		y->exit_signal = x->exit_signal;
+		y->cpu_ms = x->cpu_ms;
+		y->memory = x->memory;
+		y->memory_peak = x->memory_peak;
+		y->tasks = x->tasks;
+		y->usage_ms = x->usage_ms;
 		row_str_put(&y->label, x->label, &text);
 		row_str_put(&y->state, x->state, &text);
 		row_str_put(&y->node, x->node, &text);
@@ -1105,6 +1161,32 @@ static int dec_rows(rs_reply *rp, const Rs__Reply *pr)
 		row_str_put(&y->status, x->status_text, &text);
 		row_str_put(&y->op_kind, x->op_kind, &text);
 		row_str_put(&y->op_progress, x->op_progress, &text);
+	}
+	return 0;
+}
+
+/* A beat's usage entries, copied: at most RS_BEAT_USAGE_MAX, each with
+ * an instance id. 0 or -wire_err. */
+static int dec_usage(rs_beat *b, const Rs__NodeBeat *x)
+{
+	if (!x->n_usage)
+		return 0;
+	if (x->n_usage > RS_BEAT_USAGE_MAX)
+		return -WIRE_E_FIELD;
+	for (size_t i = 0; i < x->n_usage; i++)
+		if (!x->usage[i] || !x->usage[i]->instance_id)
+			return -WIRE_E_FIELD;
+	b->usage = calloc(x->n_usage, sizeof *b->usage);
+	if (!b->usage)
+		return -WIRE_E_NOMEM;
+	b->nusage = x->n_usage;
+	for (size_t i = 0; i < x->n_usage; i++) {
+		const Rs__InstanceUsage *u = x->usage[i];
+
+		b->usage[i] = (rs_usage){ .instance_id = u->instance_id,
+			.cpu_ms = u->cpu_ms, .memory = u->memory,
+			.memory_peak = u->memory_peak, .tasks = u->tasks,
+			.time_ms = u->time_ms };
 	}
 	return 0;
 }
@@ -1143,7 +1225,7 @@ static int dec_body(rs_msg *m, const Rs__Envelope *env)
 	case RS_MSG_BEAT:
 		m->u.beat.time_ms = env->beat->time_ms;
 		m->u.beat.running = env->beat->running;
-		return 0;
+		return dec_usage(&m->u.beat, env->beat);
 	case RS_MSG_EVENT:
 		if ((unsigned)env->event->kind >= RS_EK__NR)
 			return -WIRE_E_ENUM;

@@ -867,7 +867,11 @@ static void on_event(rsd *d, rsd_node *n, const rs_msg *m)
 	if (in && !history && strcmp(in->si.node, n->n.name) == 0) {
 		bool death = e->kind == RS_EK_EXITED || e->kind == RS_EK_BACKOFF ||
 			     e->kind == RS_EK_FAILED || e->kind == RS_EK_WATCHDOG;
-		unsigned fx = inst_report(d, in, &e->info, death);
+		unsigned fx;
+
+		if (death || e->info.pid != in->si.info.pid)
+			in->use = (rs_usage){ 0 };   /* another process's */
+		fx = inst_report(d, in, &e->info, death);
 
 		if (e->detail)
 			rs_strlcpy(in->detail, e->detail, sizeof in->detail);
@@ -1263,6 +1267,27 @@ void rsd_agents_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 	agents_budget(d, s);
 }
 
+/* The usage a beat from n carries (RS_FEAT_USAGE), kept in memory for
+ * status and /metrics: a hash lookup per entry, no store write. An entry
+ * for an instance rsd does not know, or knows on another node, is
+ * counted and dropped. */
+static void beat_usage(rsd *d, const rsd_node *n, const rs_beat *b)
+{
+	for (size_t i = 0; i < b->nusage; i++) {
+		const rs_usage *u = &b->usage[i];
+		rsd_inst *in = rsd_inst_find(d, u->instance_id);
+
+		if (!in || strcmp(in->si.node, n->n.name) != 0) {
+			d->usage_ignored++;
+			continue;
+		}
+		in->use = *u;
+		if (!in->use.time_ms)
+			in->use.time_ms = 1;   /* (0 says "none") */
+		d->usage_taken++;
+	}
+}
+
 /* One message from an agent (on its own or an item of a batch), from who
  * (rsd_auth_peer's, current). */
 static void agent_msg(rsd *d, const net_peer *peer, const store_principal *who,
@@ -1333,6 +1358,7 @@ static void agent_msg(rsd *d, const net_peer *peer, const store_principal *who,
 			break;
 		}
 		n->n.last_seen_ms = clock_wall_ms();
+		beat_usage(d, n, &m->u.beat);
 		/* every other beat when the lease allows (lib/lease.h) */
 		n->beat_skipped = !lease_answer_beat(d->ncfg.lease_ms, RSD_BEAT_MS,
 						     n->beat_skipped,

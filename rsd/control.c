@@ -1196,12 +1196,14 @@ static void do_node_forget(rsd *d, const net_peer *peer, const rs_request *rq)
 	rsd_node_forget(d, n);
 }
 
+/* Instance in as the status answer's JSON: its state and its last
+ * reported usage (RS_FEAT_USAGE; usage_ms 0: none). */
 static json_t *inst_json(const rsd_inst *in)
 {
 	const rs_iinfo *i = &in->si.info;
 
 	return json_pack("{s:I, s:s, s:i, s:s, s:s, s:b, s:i, s:s, s:I, s:I, s:I,"
-			 " s:{s:i, s:i, s:s, s:I}}",
+			 " s:{s:i, s:i, s:s, s:I}, s:I, s:I, s:I, s:i, s:I}",
 			 "id", (json_int_t)i->id, "node", in->si.node, "pid", (int)i->pid,
 			 "role", in->si.standby ? "standby" : "active",
 			 "state", rs_istate_to_string(i->state),
@@ -1213,7 +1215,12 @@ static json_t *inst_json(const rsd_inst *in)
 			 "last_exit", "code", (int)i->last_exit.code,
 			 "signal", (int)i->last_exit.signal,
 			 "reason", rs_exit_reason_to_string(i->last_exit.reason),
-			 "time_ms", (json_int_t)i->last_exit.time_ms);
+			 "time_ms", (json_int_t)i->last_exit.time_ms,
+			 "cpu_ms", (json_int_t)in->use.cpu_ms,
+			 "memory", (json_int_t)in->use.memory,
+			 "memory_peak", (json_int_t)in->use.memory_peak,
+			 "tasks", (int)in->use.tasks,
+			 "usage_ms", (json_int_t)in->use.time_ms);
 }
 
 /* A service's state, from its instances l: the most alive one wins. */
@@ -1504,6 +1511,11 @@ static void inst_row(rs_status_row *r, const rsd_inst *in)
 	r->exit_code = i->last_exit.code;
 	r->exit_signal = i->last_exit.signal;
 	r->status = i->status;
+	r->cpu_ms = in->use.cpu_ms;
+	r->memory = in->use.memory;
+	r->memory_peak = in->use.memory_peak;
+	r->tasks = in->use.tasks;
+	r->usage_ms = in->use.time_ms;
 }
 
 /* Appends the rows of service s (instances l) that f keeps, as svc_json

@@ -43,6 +43,7 @@ static unsigned ms_nodes = MS_NODES;
  * first failure never fired. A counter whose service is gone is not
  * written (rsctl delete drops them). */
 enum { MS_UP, MS_RESTARTS, MS_RESTARTS_TOTAL, MS_CRITICAL, MS_WATCHDOG, MS_BACKOFF,
+       MS_CPU, MS_MEMORY, MS_TASKS,
        MS_SVC_END, MS_NODES_STAGE = MS_SVC_END, MS_REST };
 
 static const struct {
@@ -63,6 +64,17 @@ static const struct {
 	[MS_BACKOFF] = { "rs_backoff_seconds", "gauge",
 			 "The restart delay a service is waiting out now (0 when it runs).",
 			 NULL },
+	/* usage (RS_FEAT_USAGE): sums by label, not a series per instance
+	 * (150,000 would be); an instance counts once its agent reported */
+	[MS_CPU] = { "rs_service_cpu_seconds_total", "counter",
+		     "CPU time of the service's running processes, as their agents last "
+		     "reported (a restart takes its process's share out).", NULL },
+	[MS_MEMORY] = { "rs_service_memory_bytes", "gauge",
+			"Memory of the service's instances now, as their agents last reported.",
+			NULL },
+	[MS_TASKS] = { "rs_service_tasks", "gauge",
+		       "Processes and threads of the service's instances, as their agents "
+		       "last reported.", NULL },
 };
 
 typedef struct mstream {
@@ -84,6 +96,15 @@ static void svc_samples(rsd *d, mstream *x, prom_buf *b, const rsd_svc *s)
 
 	if (x->stage == MS_BACKOFF) {
 		prom_sample(b, name, s->backoff_ms / 1000.0, "label", label, NULL);
+		return;
+	}
+	if (x->stage >= MS_CPU && x->stage <= MS_TASKS) {
+		for (rsd_inst *in = rsd_label_insts(d, label); in;
+		     in = rsd_label_insts_next(d, in))
+			sum += x->stage == MS_CPU ? in->use.cpu_ms :
+			       x->stage == MS_MEMORY ? in->use.memory : in->use.tasks;
+		prom_sample(b, name, x->stage == MS_CPU ? (double)sum / 1000.0 : (double)sum,
+			    "label", label, NULL);
 		return;
 	}
 	if (!kind) {
@@ -300,6 +321,13 @@ static void metrics_rest(rsd *d, const mstream *x, prom_buf *b)
 		    "reason", "identity", NULL);
 	prom_sample(b, "rs_wire_rejected_total", (double)d->rejected_unexpected,
 		    "reason", "unexpected", NULL);
+	prom_family(b, "rs_usage_reports_total", "counter",
+		    "Instance usage entries of agents' beats: kept, or ignored (an "
+		    "instance rsd does not know on that node).");
+	prom_sample(b, "rs_usage_reports_total", (double)d->usage_taken,
+		    "result", "taken", NULL);
+	prom_sample(b, "rs_usage_reports_total", (double)d->usage_ignored,
+		    "result", "ignored", NULL);
 	prom_family(b, "rs_version_refused_total", "counter",
 		    "Peers refused for a version outside the skew policy, by peer.");
 	prom_sample(b, "rs_version_refused_total", (double)d->version_refused[RSD_EP_AGENTS],

@@ -167,6 +167,10 @@ typedef struct rsd_inst {
 				       * it: rsd_tx_save once, not a walk */
 	store_instance   si;
 	char             detail[RS_DETAIL_MAX]; /* last agent event detail */
+	rs_usage         use;         /* RS_FEAT_USAGE: its node's last report
+				       * (memory only, never stored; time_ms
+				       * 0: none since this rsd started or
+				       * since its process changed) */
 } rsd_inst;
 
 typedef struct rsd_svc {
@@ -382,6 +386,9 @@ typedef struct rsd {
 	uint64_t        rejected[WIRE_E__NR];  /* undecodable, by reason */
 	uint64_t        rejected_identity;     /* hello under another name */
 	uint64_t        rejected_unexpected;   /* a type the peer must not send */
+	uint64_t        usage_taken;           /* usage entries of beats kept */
+	uint64_t        usage_ignored;         /* ... for an instance rsd does
+						* not know on that node */
 	uint64_t        version_refused[RSD_EP__NR];  /* outside the skew policy */
 	uint64_t        ctl_requests[RS_V__NR][RS_E__NR];
 	uint64_t        critical_failures;

@@ -112,13 +112,18 @@ for name, enum, command, opts in verbs:
     for n, v in acc:
         out.add((name, n, "1" if v == "true" else "0" if v == "false" else "-"))
 # verb_args(): options matched inline, for the verb the RS_V_ name names
+# (or for the verb is_verb() names: status and top share RS_V_STATUS)
 for cond in re.findall(r'if \((.*?)\)\s*\{', body("static int verb_args("), re.S):
     enums = re.findall(r'RS_V_(\w+)', cond)
+    names = [e.lower().replace("_", "-") for e in enums]
+    names += re.findall(r'is_verb\(s, "([^"]+)"\)', cond)
     for o in re.findall(r'strcmp\(a, "(-[^"]+)"\)', cond):
-        for e in enums:
-            name = e.lower().replace("_", "-")
+        for name in names:
             assert name in [v[0] for v in verbs], name
             out.add((name, o, "-"))
+# top_opt(): top's own options
+for n, v in re.findall(r'opt_match\("([^"]+)", (true|false)', body("static int top_opt(")):
+    out.add(("top", n, "1" if v == "true" else "0"))
 for n, v in glob + [("-h", "false"), ("--help", "false"), ("--version", "false")]:
     out.add(("", n, "1" if v == "true" else "0"))
 for t in sorted(out):
@@ -177,6 +182,8 @@ comp "rsctl status --state "; lacks unknown fenced || fail "status --state offer
 expect "rsctl nodes --state " unknown up suspect lost fenced
 expect "rsctl nodes --state=su" suspect
 expect "rsctl status -o " wide
+expect "rsctl top --sort " cpu mem tasks
+comp "rsctl top -"; lacks -o -w --state || fail "top offers status's -o, -w or --state"
 expect "rsctl up web --restart " always on-failure never
 expect "rsctl edit web --restart-policy=on" on-failure
 expect "rsctl up web --notify " auto notify simple

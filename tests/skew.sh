@@ -21,6 +21,8 @@
 #    with probes against the previous rsd (exit 9), which would run them
 #    without; nothing is created; the same for resource limits
 #    (RS_FEAT_LIMITS: --memory-max, limits:, edit --pids-max)
+#  - usage (RS_FEAT_USAGE): HEAD's rsctl top refuses the previous rsd
+#    (exit 9); status -o wide shows "-" for its usage
 #  - logs (RS_FEAT_LOGS): plain lines every way; HEAD's rsctl refuses
 #    --since/--previous/--timestamps (exit 9, saying whom to upgrade)
 #    for the previous agent, for HEAD's agent still driving the previous
@@ -360,6 +362,16 @@ if ! "$PREV/ctl/rsctl" help reload >/dev/null 2>&1; then
     [ "$rc" -eq 9 ] || fail "reload via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/reload2.out")"
     grep -q "'reload' needs rsd $HEAD_V or newer" "$TMP/reload2.out" \
         || fail "rsctl's message: $(cat "$TMP/reload2.out")"
+fi
+# usage (RS_FEAT_USAGE): the previous rsd reports none; top refuses
+# (exit 9, saying whom to upgrade), status -o wide shows "-"
+if ! "$PREV/ctl/rsctl" help top >/dev/null 2>&1; then
+    rc=0; ctl "$BUILD" top -n 1 >"$TMP/top.out" 2>&1 || rc=$?
+    [ "$rc" -eq 9 ] && grep -q "does not report what instances use: top needs rsd" "$TMP/top.out" \
+        || fail "top via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/top.out")"
+    ctl "$BUILD" status -o wide s2 >"$TMP/wide.out" || fail "status -o wide via rsd $PREV_V"
+    grep -q '^s2 .* -  *-  *-  *-$' "$TMP/wide.out" \
+        || fail "status -o wide via rsd $PREV_V: $(cat "$TMP/wide.out")"
 fi
 kill -9 "$RSD"
 

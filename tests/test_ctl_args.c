@@ -778,3 +778,47 @@ Test(ctl_args, probes)
 	assert_usage("is not a status", "up", "web", "--liveness", "http://h/",
 		     "--probe-status", "600", "--", "/bin/web");
 }
+
+/* top: the status request (rows, LABELs, --node) with its own frame
+ * options; -d, -n, --sort checked here; status's -w, -o are not its */
+Test(ctl_args, top)
+{
+	ctl_cmd c;
+
+	cr_assert_eq(parse(&c, "top", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert(c.top);
+	cr_assert_eq(c.req.u.request.verb, RS_V_STATUS);
+	cr_assert(c.req.u.request.rows);
+	cr_assert_eq(c.top_delay_ms, CTL_TOP_DELAY_MS);
+	cr_assert_eq(c.top_frames, 0);
+	cr_assert_eq(c.top_sort, CTL_TOP_CPU);
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "top", "web", "--node", "n1", "-d", "0.5", "-n", "3",
+			   "--sort", "mem", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_eq(c.top_delay_ms, 500);
+	cr_assert_eq(c.top_frames, 3);
+	cr_assert_eq(c.top_sort, CTL_TOP_MEM);
+	cr_assert_str_eq(c.req.u.request.node, "n1");
+	cr_assert_str_eq(c.req.u.request.label, "web");
+	ctl_cmd_clear(&c);
+	cr_assert_eq(parse(&c, "top", "-n1", "--sort=tasks", "-d2", NULL), ARGS_RUN,
+		     "%s", errtext);
+	cr_assert_eq(c.top_frames, 1);
+	cr_assert_eq(c.top_sort, CTL_TOP_TASKS);
+	cr_assert_eq(c.top_delay_ms, 2000);
+	ctl_cmd_clear(&c);
+	/* status is not top */
+	cr_assert_eq(parse(&c, "status", NULL), ARGS_RUN, "%s", errtext);
+	cr_assert_not(c.top);
+	ctl_cmd_clear(&c);
+	assert_usage("--sort: 'disk' is not cpu, mem or tasks", "top", "--sort", "disk");
+	assert_usage("-d: '0' is not SECONDS", "top", "-d", "0");
+	assert_usage("-d: 'x' is not SECONDS", "top", "-d", "x");
+	assert_usage("-n: '0' is not a count", "top", "-n", "0");
+	assert_usage("-n: '-2' is not a count", "top", "-n", "-2");
+	assert_usage("top prints a table", "--json", "top");
+	assert_usage("unknown option '-w'", "top", "-w");
+	assert_usage("unknown option '-o'", "top", "-o", "wide");
+	assert_usage("unknown option '--state'", "top", "--state", "running");
+	assert_usage("unknown option '-d'", "status", "-d", "1");
+}

@@ -458,7 +458,11 @@ Test(ops, status_watch_and_wide, .init = setup1, .fini = teardown, .timeout = T_
 	r = h_rsctl("status", "web", "-o", "wide", NULL);
 	assert_code(r, 0, "status -o wide");
 	cr_assert(strstr(r->out, "INSTANCE") && strstr(r->out, "STARTED"), "%s", r->out);
-	cr_assert(strstr(r->out, "Z\n"), "no start time: %s", r->out);
+	/* the start time, then the usage columns (0.3: tests/usage.sh) */
+	cr_assert(strstr(r->out, "STARTED  ") && strstr(r->out, "  CPU  ") &&
+		  strstr(r->out, "  MEM  ") && strstr(r->out, "  PEAK  ") &&
+		  strstr(r->out, "  TASKS\n"), "%s", r->out);
+	cr_assert(strstr(r->out, "Z  "), "no start time: %s", r->out);
 	r = h_rsctl("status", "web", NULL);
 	cr_assert_not(strstr(r->out, "INSTANCE"), "%s", r->out);
 	h_pass();

@@ -295,6 +295,11 @@ static void cmp_row(const rs_status_row *a, const rs_status_row *b)
 	cr_assert_str_eq(S0(a->status), b->status);
 	cr_assert_str_eq(S0(a->op_kind), b->op_kind);
 	cr_assert_str_eq(S0(a->op_progress), b->op_progress);
+	cr_assert_eq(a->cpu_ms, b->cpu_ms);
+	cr_assert_eq(a->memory, b->memory);
+	cr_assert_eq(a->memory_peak, b->memory_peak);
+	cr_assert_eq(a->tasks, b->tasks);
+	cr_assert_eq(a->usage_ms, b->usage_ms);
 #undef S0
 }
 
@@ -331,6 +336,10 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 	case RS_MSG_BEAT:
 		cr_assert_eq(a->u.beat.time_ms, b->u.beat.time_ms);
 		cr_assert_eq(a->u.beat.running, b->u.beat.running);
+		cr_assert_eq(a->u.beat.nusage, b->u.beat.nusage);
+		for (size_t i = 0; i < a->u.beat.nusage; i++)
+			cr_assert(memcmp(&a->u.beat.usage[i], &b->u.beat.usage[i],
+					 sizeof a->u.beat.usage[i]) == 0, "usage %zu", i);
 		break;
 	case RS_MSG_EVENT:
 		cr_assert_eq(a->u.event.kind, b->u.event.kind);
@@ -484,6 +493,70 @@ Test(wire, roundtrip_beat, .timeout = 10)
 	m.u.beat.time_ms = 1700000000999ull;
 	m.u.beat.running = 42;
 	roundtrip(&m);
+
+	/* RS_FEAT_USAGE: the most a beat carries, extremes included */
+	rs_msg_init(&m, RS_MSG_BEAT);
+	m.u.beat.time_ms = 1700000000999ull;
+	m.u.beat.usage = calloc(RS_BEAT_USAGE_MAX, sizeof *m.u.beat.usage);
+	cr_assert_not_null(m.u.beat.usage);
+	m.u.beat.nusage = RS_BEAT_USAGE_MAX;
+	for (size_t i = 0; i < RS_BEAT_USAGE_MAX; i++)
+		m.u.beat.usage[i] = (rs_usage){ .instance_id = 1 + i,
+			.cpu_ms = i ? 1000 * i : UINT64_MAX, .memory = (64ull << 20) * i,
+			.memory_peak = (65ull << 20) * i, .tasks = i ? (uint32_t)i : UINT32_MAX,
+			.time_ms = 1700000000000ull + i };
+	roundtrip(&m);
+}
+
+Test(wire, beat_usage_bounds, .timeout = 10)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	rs_msg m, d;
+
+	/* not sent: more than RS_BEAT_USAGE_MAX, an entry without an id */
+	rs_msg_init(&m, RS_MSG_BEAT);
+	m.u.beat.usage = calloc(RS_BEAT_USAGE_MAX + 1, sizeof *m.u.beat.usage);
+	cr_assert_not_null(m.u.beat.usage);
+	for (size_t i = 0; i <= RS_BEAT_USAGE_MAX; i++)
+		m.u.beat.usage[i].instance_id = 1 + i;
+	m.u.beat.nusage = RS_BEAT_USAGE_MAX + 1;
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	m.u.beat.nusage = 2;
+	m.u.beat.usage[1].instance_id = 0;
+	cr_assert_eq(wire_encode(&m, &buf, &len), -EINVAL);
+	m.u.beat.nusage = 1;
+	cr_assert_eq(wire_encode(&m, &buf, &len), 0);
+	/* a beat without usage decodes to none (what a 0.2 agent sends) */
+	rs_msg_clear(&m);
+	cr_assert_eq(wire_decode(buf, len, &d), 0);
+	cr_assert_eq(d.u.beat.nusage, 1);
+	rs_msg_clear(&d);
+	free(buf);
+	rs_msg_init(&m, RS_MSG_BEAT);
+	cr_assert_eq(wire_encode(&m, &buf, &len), 0);
+	cr_assert_eq(wire_decode(buf, len, &d), 0);
+	cr_assert_eq(d.u.beat.nusage, 0);
+	cr_assert_null(d.u.beat.usage);
+	rs_msg_clear(&d);
+	rs_msg_clear(&m);
+	free(buf);
+
+	/* not taken: more than RS_BEAT_USAGE_MAX, an entry without an id */
+	for (int k = 0; k < 2; k++) {
+		struct pb beat = { 0 }, env;
+
+		pb_varint(&beat, 1, 1700000000999ll);
+		for (size_t i = 0; i < (k ? 1u : RS_BEAT_USAGE_MAX + 1u); i++) {
+			struct pb u = { 0 };
+
+			pb_varint(&u, 1, k ? 0 : (int64_t)(1 + i));
+			pb_varint(&u, 2, 1000);
+			pb_sub(&beat, 3, &u);
+		}
+		env = envelope(RS_PROTO_VERSION, F_BEAT, &beat);
+		cr_assert_eq(decode_pb(&env), -WIRE_E_FIELD, "case %d", k);
+	}
 }
 
 Test(wire, roundtrip_event, .timeout = 10)
@@ -837,6 +910,13 @@ static void fill_rows(rs_reply *rp, size_t n)
 		r->exit_signal = i % 4 ? 9 : 0;
 		snprintf(t[1], sizeof t[1], "serving %zu \xc3\xa9", i);
 		r->status = t[1];
+		if (i % 3) {   /* RS_FEAT_USAGE */
+			r->cpu_ms = 123456789ull * i;
+			r->memory = (64ull << 20) + i;
+			r->memory_peak = (1ull << 40) + i;
+			r->tasks = (uint32_t)(i % 7 ? i : 0);
+			r->usage_ms = 1733400005000ull + i;
+		}
 		if (i % 3 == 0) {
 			r->op_kind = "update";
 			r->op_progress = "2/3 handed over";

@@ -10,7 +10,7 @@
 # answer in time, completion offers nothing from it and prints nothing.
 
 _rsctl_verbs="up down delete refresh restart reload kill shutdown edit update
-undo history clone unclone lookup is-running status describe nodes events logs
+undo history clone unclone lookup is-running status top describe nodes events logs
 apply diff export drain undrain ping cred token upgrade-plan node help"
 
 # _rsctl_options VERB: the options VERB takes besides the global ones.
@@ -37,6 +37,7 @@ _rsctl_options()
         logs) echo "-n --lines --instance --since -p --previous -f --follow -t --timestamps";;
         events) echo "-n --limit --since -f --follow";;
         status) echo "--node --state -o -w --watch --page-size";;
+        top) echo "--node --sort -d -n";;
         nodes) echo "--state --page-size";;
         "cred create") echo "--role --labels";;
         "cred revoke") echo "--node";;
@@ -57,7 +58,8 @@ _rsctl_takes_value()
         --liveness|--readiness|--startup|--probe-period|--probe-timeout|\
         --probe-failures|--probe-delay|--probe-status|--probe-header|\
         --memory-max|--memory-high|--cpu-weight|--cpu-max|--pids-max|\
-        -n|--lines|--limit|--instance|--since|--role|--labels|--state|--page-size|-o)
+        -n|--lines|--limit|--instance|--since|--role|--labels|--state|--page-size|-o|\
+        --sort|-d)
             true;;
         *) false;;
     esac
@@ -174,6 +176,7 @@ _rsctl_value()
                 _rsctl_words "pending starting running stopping exited backoff down failed lost" "$cur"
             fi;;
         -o) _rsctl_words "wide" "$cur";;
+        --sort) _rsctl_words "cpu mem tasks" "$cur";;
         --restart|--restart-policy) _rsctl_words "always on-failure never" "$cur";;
         --notify) _rsctl_words "auto notify simple" "$cur";;
         --fence) _rsctl_words "none stop" "$cur";;
@@ -182,7 +185,7 @@ _rsctl_value()
         --role) _rsctl_words "viewer operator admin" "$cur";;
         --node)
             [ "$verb" = "cred revoke" ] && return 1
-            if [[ $verb != status && $cur == *,* ]]; then   # N1,N2,...
+            if [[ $verb != status && $verb != top && $cur == *,* ]]; then   # N1,N2,...
                 mapfile -t COMPREPLY < <(compgen -P "${cur%,*}," -W "$(_rsctl_nodes)" -- "${cur##*,}")
             else
                 _rsctl_words "$(_rsctl_nodes)" "$cur"
@@ -277,7 +280,7 @@ _rsctl_complete()
                 [ "$w" = -- ] && { for ((i++; i < cword; i++)); do args+=("${words[i]}"); done; break; };;
             -?*)
                 [ "$verb" = "cred revoke" ] && [ "$w" = --node ] && nodeflag=1
-                [[ $w != *=* && ! ( $w == -[sno]?* ) ]] &&
+                [[ $w != *=* && ! ( $w == -[snod]?* ) ]] &&
                     _rsctl_takes_value "$w" "$verb" && ((i++));;
             *) args+=("$w");;
         esac
@@ -309,7 +312,7 @@ _rsctl_complete()
         apply|diff) ((${#args[@]} == 0)) && _rsctl_files "$cur";;
         drain|undrain|"node forget") ((${#args[@]} == 0)) && _rsctl_words "$(_rsctl_nodes)" "$cur";;
         "cred revoke") ((${#args[@]} == 0)) && [ -n "$nodeflag" ] && _rsctl_words "$(_rsctl_nodes)" "$cur";;
-        status|export|update) _rsctl_words "$(_rsctl_labels)" "$cur";;
+        status|top|export|update) _rsctl_words "$(_rsctl_labels)" "$cur";;
         *) ((${#args[@]} == 0)) && _rsctl_words "$(_rsctl_labels)" "$cur";;
     esac
 }
