@@ -87,6 +87,30 @@ int rs_cpus_parse(const char *s, uint64_t *mask, int *highest)
 	return 0;
 }
 
+void rs_cpus_format(const uint64_t *mask, char *buf, size_t n)
+{
+	size_t off = 0;
+
+	if (n)
+		buf[0] = '\0';
+	for (int c = 0; c < RS_CPUS_MAX; c++) {
+		int e = c, w;
+		if (!(mask[c / 64] & (1ull << (c % 64))))
+			continue;
+		while (e + 1 < RS_CPUS_MAX && mask[(e + 1) / 64] & (1ull << ((e + 1) % 64)))
+			e++;
+		w = e > c ? snprintf(buf + off, n - off, "%s%d-%d", off ? "," : "", c, e) :
+			    snprintf(buf + off, n - off, "%s%d", off ? "," : "", c);
+		if (w < 0 || (size_t)w >= n - off) {
+			if (n)
+				buf[0] = '\0';
+			return;
+		}
+		off += (size_t)w;
+		c = e;
+	}
+}
+
 bool rs_profile_any(const rs_profile *p)
 {
 	return p->caps_set || p->nnp || p->ro_root || p->private_tmp || p->nice ||

@@ -63,6 +63,10 @@ const char *rs_cap_name(int n);
  * backwards, a CPU >= RS_CPUS_MAX). */
 int rs_cpus_parse(const char *s, uint64_t *mask, int *highest);
 
+/* mask[RS_CPUS_WORDS] as the shortest list, "0-3,6" ("" for none),
+ * into buf[n] (cut short: ""). */
+void rs_cpus_format(const uint64_t *mask, char *buf, size_t n);
+
 /* Whether p sets anything (fields aside). */
 bool rs_profile_any(const rs_profile *p);
 /* Whether a and b ask the same. */
