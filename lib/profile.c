@@ -217,7 +217,8 @@ void rs_caps_format(uint64_t caps, char *buf, size_t n)
 			char low[32];
 			size_t k;
 			for (k = 0; cap_names[i][4 + k] && k < sizeof low - 1; k++)
-				low[k] = (char)(cap_names[i][4 + k] | 0x20);
+				low[k] = cap_names[i][4 + k] >= 'A' && cap_names[i][4 + k] <= 'Z' ?
+					 (char)(cap_names[i][4 + k] | 0x20) : cap_names[i][4 + k];
 			low[k] = '\0';
 			int w = snprintf(buf + off, n - off, "%s%s", off ? "," : "", low);
 			if (w < 0 || (size_t)w >= n - off)

@@ -214,7 +214,7 @@ static rsd_node *up_node(rsd *d, const net_peer *peer, const rs_request *rq)
 		rs_priv_format(w->privs, has, sizeof has);
 		rsd_reply_err(d, peer, rq->id, RS_E_NONODE,
 			      "node %s cannot apply the profile of %s: it needs %s, "
-			      "the node can apply %s (rsctl nodes -o wide: PRIVS)",
+			      "the node can apply %s (rsctl nodes: PRIVS)",
 			      rq->spec.node, rq->label, want, has);
 	} else if (w && need && (w->controllers & need) != need) {
 		rs_ctl_format(need, want, sizeof want);
@@ -233,8 +233,8 @@ static rsd_node *up_node(rsd *d, const net_peer *peer, const rs_request *rq)
 			  rq->label, (rs_ctl_format(need, want, sizeof want), want));
 	else if (pneed)
 		rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node "
-			  "%scan apply the profile of %s (it needs %s; rsctl nodes "
-			  "-o wide: PRIVS)",
+			  "%scan apply the profile of %s (it needs %s; rsctl nodes: "
+			  "PRIVS)",
 			  rq->spec.nplacement ? "that matches its placement " : "",
 			  rq->label, (rs_priv_format(pneed, want, sizeof want), want));
 	else if (rq->spec.nplacement)
