@@ -276,21 +276,24 @@ static bool svc_profile_refused(const inst *in, char *why, size_t n)
 	}
 	for (int i = 0; pf->caps_set && i <= RS_CAP_LAST; i++)
 		if (pf->caps & (1ull << i) && !(ag->cap_perm & (1ull << i))) {
-			if (n)
-				snprintf(why, n, "cannot apply the profile of %s on node %s: "
-					 "the agent does not hold %s, which it would keep; "
-					 "not started", in->spec.label, ag->node, rs_cap_name(i));
+			if (n && snprintf(why, n, "cannot apply the profile of %s on node "
+					  "%s: the agent does not hold %s, which it would "
+					  "keep; not started", in->spec.label, ag->node,
+					  rs_cap_name(i)) >= (int)n)
+				log_debug("%s: the reason the profile is refused was cut",
+					  in->spec.label);
 			return true;
 		}
 	if (pf->cpus[0] && rs_cpus_parse(pf->cpus, mask, NULL) == 0)
 		for (int i = 0; i < RS_CPUS_MAX && i < CPU_SETSIZE; i++)
 			if (mask[i / 64] & (1ull << (i % 64)) && !CPU_ISSET(i, &ag->cpus)) {
-				if (n)
-					snprintf(why, n, "cannot apply the profile of %s on "
-						 "node %s: cpus %s names CPU %d, which the node "
-						 "does not offer (%d CPUs here); not started",
-						 in->spec.label, ag->node, pf->cpus, i,
-						 CPU_COUNT(&ag->cpus));
+				if (n && snprintf(why, n, "cannot apply the profile of %s "
+						  "on node %s: cpus %s names CPU %d, which the "
+						  "node does not offer (%d CPUs here); not "
+						  "started", in->spec.label, ag->node, pf->cpus,
+						  i, CPU_COUNT(&ag->cpus)) >= (int)n)
+					log_debug("%s: the reason the profile is refused "
+						  "was cut", in->spec.label);
 				return true;
 			}
 	return false;
