@@ -130,7 +130,37 @@ is_cpus() { [ "$(cpus_of "$1")" = "$2" ]; }
 wait_for 5 is_nice "$P" 7 || fail "edit --nice 7: pid $P has nice $(nice_of "$P")"
 wait_for 5 is_cpus "$P" "$last" || fail "edit --cpus $last: pid $P has $(cpus_of "$P")"
 [ "$(field sched pid)" = "$P" ] || fail "edit restarted sched"
-echo "nice 5, cpus 0 at the start; edit --nice 7 --cpus $last on the same pid $P"
+# back to the defaults: nice 0, every CPU the agent may use
+r=$("${RSCTL[@]}" edit sched --nice 0 --cpus '') || fail "edit sched back: $r"
+ALL=$(cpus_of $$)
+wait_for 5 is_nice "$P" 0 || fail "edit --nice 0: pid $P has nice $(nice_of "$P")"
+wait_for 5 is_cpus "$P" "$ALL" || fail "edit --cpus '': pid $P has $(cpus_of "$P"), not $ALL"
+[ "$(field sched pid)" = "$P" ] || fail "edit restarted sched"
+echo "nice 5, cpus 0 at the start; edit --nice 7 --cpus $last, then back to 0 and $ALL, on the same pid $P"
+
+# every thread of the instance, a child process's too
+"${RSCTL[@]}" up threads --node "$NODE" --notify simple --settle 0.2 --nice 2 -- python3 -c '
+import subprocess, threading, time
+subprocess.Popen(["sleep", "1000"])
+threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()
+print("facts-done", flush=True)
+time.sleep(1000)' >/dev/null || fail "up threads"
+wait_for 10 has_facts threads || fail "threads reported nothing"
+P=$(field threads pid)
+# (its children only where the instance has a cgroup: without one, the
+# keeper reaches the main process's threads)
+CG=0; grep -q 'cgroups: a cgroup per instance' "$TMP/$NODE.log" && CG=1
+tasks_nice() {   # the nice of every thread of P (and of its children), one a line
+    local t c
+    for t in /proc/"$1"/task/*/stat; do awk '{ print $19 }' "$t"; done
+    [ $CG = 1 ] || return 0
+    for c in $(cat /proc/"$1"/task/*/children); do awk '{ print $19 }' /proc/"$c"/stat; done
+}
+all_nice() { [ "$(tasks_nice "$1" | sort -u)" = "$2" ] && [ "$(tasks_nice "$1" | wc -l)" -ge $((2 + CG)) ]; }
+wait_for 5 all_nice "$P" 2 || fail "threads: not every task at nice 2: $(tasks_nice "$P" | tr '\n' ' ')"
+r=$("${RSCTL[@]}" edit threads --nice 4) || fail "edit threads: $r"
+wait_for 5 all_nice "$P" 4 || fail "edit --nice 4: not every thread and child at 4: $(tasks_nice "$P" | tr '\n' ' ')"
+echo "edit --nice 4: every thread and child process of pid $P ($(tasks_nice "$P" | wc -l) tasks)"
 
 # --- describe and export show it
 "${RSCTL[@]}" describe capped | grep -q 'Profile.*caps=net_bind_service' ||
