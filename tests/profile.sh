@@ -60,7 +60,7 @@ chmod 755 "$TMP/facts.sh"
 # logs LABEL: its log; fact LABEL KEY: KEY=VALUE's value in it
 logs() { "${RSCTL[@]}" logs "$1" -n 20 2>/dev/null; }
 has_facts() { grep -q facts-done <<<"$(logs "$1")"; }
-fact() { logs "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+fact() { logs "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | tail -1; }   # the newest
 # field LABEL KEY: KEY of LABEL's first instance in rsctl --json status
 field() {
     "${RSCTL[@]}" --json status "$1" | python3 -c '
@@ -166,6 +166,18 @@ echo "edit --nice 4: every thread and child process of pid $P ($(tasks_nice "$P"
 "${RSCTL[@]}" describe capped | grep -q 'Profile.*caps=net_bind_service' ||
     fail "describe does not show the profile: $("${RSCTL[@]}" describe capped)"
 "${RSCTL[@]}" export | grep -q 'CAP_NET_BIND_SERVICE' || fail "export does not show the caps"
+
+# --- edit of what needs a new process: stored, said, applied at the next start
+P=$(field capped pid)
+r=$("${RSCTL[@]}" edit capped --no-caps) || fail "edit capped --no-caps: $r"
+next_start() { grep -q "the profile's caps, no_new_privileges, read_only_root and private_tmp apply at the next start" <<<"$("${RSCTL[@]}" events capped)"; }
+wait_for 5 next_start || fail "the edit's event does not say the caps apply at the next start: $("${RSCTL[@]}" events capped | tail -2)"
+[ "$(field capped pid)" = "$P" ] || fail "edit --no-caps restarted capped"
+"${RSCTL[@]}" describe capped | grep -q 'Profile: *none' || fail "describe after --no-caps: $("${RSCTL[@]}" describe capped | grep Profile)"
+"${RSCTL[@]}" refresh capped >/dev/null || fail "refresh capped"
+no_caps() { [ "$(field capped pid)" != "$P" ] && has_facts capped && [ "$(fact capped CapEff)" = 0000000000000000 ]; }
+wait_for 10 no_caps || fail "after refresh capped still has CapEff $(fact capped CapEff)"
+echo "edit --no-caps: the event says next start; after refresh CapEff $(fact capped CapEff)"
 
 # --- a failed start says which step failed
 "${RSCTL[@]}" up badcwd --node "$NODE" --cwd /nonexistent-$$ --restart never \
