@@ -249,6 +249,8 @@ static void agent_hello(agent *ag)
 			 ag->cg_off ? ag->cg_off : ag->cg_where);
 	/* RS_FEAT_LIMITS: the controllers it enforces limits with */
 	m.u.hello.controllers = ag->cg_on && ag->keeper_proto >= 6 ? ag->cg_ctl : 0;
+	/* RS_FEAT_PROFILE: what of a privilege profile it can apply */
+	m.u.hello.privs = ag->privs;
 	if (ag->nlabels) {
 		m.u.hello.labels = calloc(ag->nlabels + 1, sizeof *m.u.hello.labels);
 		for (size_t i = 0; m.u.hello.labels && i < ag->nlabels; i++)

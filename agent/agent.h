@@ -10,6 +10,7 @@
 #define RS_AGENT_H
 
 #include <ev.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -107,6 +108,8 @@ typedef struct inst {
 	bool           unready;      /* running, its readiness probe fails */
 	char           probe_why[192]; /* a liveness kill: which probe, why */
 	char           cgname[KCG_NAME_MAX]; /* its cgroup's name ("": none) */
+	int            spawn_step;   /* the last failed start's KSTEP_* (0:
+				      * none, or not in the child) */
 	struct {                     /* usage (agent/usage.c): its cgroup's,
 				      * sampled every USAGE_PERIOD_S */
 		bool     ok;         /* sampled, for this process */
@@ -154,6 +157,13 @@ struct agent {
 	unsigned        cg_ctl;       /* RS_CTL_* the keeper enforces limits
 				       * with (keeper protocol 6; 0: none) */
 	unsigned        cg_ctl_v1;    /* of which on a cgroup v1 hierarchy */
+	uint32_t        privs;        /* RS_PRIV_* of a profile it can apply
+				       * (keeper protocol 7, its capabilities;
+				       * Hello field 11) */
+	uint64_t        cap_perm;     /* its permitted capabilities (what a
+				       * profile's caps may keep) */
+	cpu_set_t       cpus;         /* the CPUs it may run on (what a
+				       * profile's cpus may name) */
 	char            cg_v1mem[PATH_MAX]; /* the node's v1 memory subtree
 				       * ("": memory on v2, or none) */
 	ev_timer        usage_t;      /* usage sampling (agent/usage.c) */
@@ -344,9 +354,15 @@ int kc_attach(agent *ag);
  * probe_exec_spawned takes the answer). 0 or -errno. */
 int kc_spawn_async(agent *ag, uint64_t id, const struct kproto_spawn *sp,
 		   const uid_t *uid, gid_t gid);
+/* A failed start's *step (may be NULL): the KSTEP_* the child failed at
+ * (keeper protocol 7; else 0). */
 int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 	     const struct kproto_spawn *sp, const uid_t *uid, gid_t gid,
-	     pid_t *pid, uint64_t *ticks);
+	     pid_t *pid, uint64_t *ticks, int *step);
+/* A running instance's nice (set) and affinity (cpus, "": leave it) on
+ * every thread of it (K_RENICE): 0, or -errno with why in err[n]. */
+int kc_renice(agent *ag, uint64_t id, bool set, int nice, const char *cpus,
+	      char *err, size_t n);
 /* sig to every process of the instance: its group and its cgroup. */
 void kc_kill(agent *ag, uint64_t id, int sig);
 /* The stop signal: to the main process's group; what outlives the main

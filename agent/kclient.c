@@ -28,6 +28,10 @@
 #include "log.h"
 #include "probe.h"
 #include "reslimits.h"
+#include "profile.h"
+
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include "wire.h"
 
 #define KC_REPLY_TIMEOUT_MS 5000
@@ -506,7 +510,7 @@ static int kc_await(agent *ag, uint32_t type, uint64_t id, struct kmsg *out)
 
 int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 	     const struct kproto_spawn *sp, const uid_t *uid, gid_t gid,
-	     pid_t *pid, uint64_t *ticks)
+	     pid_t *pid, uint64_t *ticks, int *step)
 {
 	struct kmsg h = { .type = K_SPAWN, .id = id, .c = (int64_t)fdsrc,
 			  .d = restarts, .a = uid ? (int64_t)*uid + 1 : 0,
@@ -526,6 +530,8 @@ int kc_spawn(agent *ag, uint64_t id, uint64_t fdsrc, uint32_t restarts,
 		r = kc_await(ag, K_SPAWNED, id, &h);
 	if (r < 0)
 		return r;
+	if (h.a < 0 && step)
+		*step = ag->keeper_proto >= 7 && h.b > 0 && h.b < KSTEP__NR ? (int)h.b : 0;
 	if (h.a < 0)
 		return (int)h.a;
 	*pid = (pid_t)h.a;
@@ -573,6 +579,32 @@ int kc_limits(agent *ag, uint64_t id, const rs_limits *l, char *err, size_t n)
 		if (fd >= 0)
 			close(fd);
 		if (h.type == K_LIMITED && h.id == id)
+			break;
+		kc_queue(ag, &h);
+	}
+	if (n)
+		snprintf(err, n, "%.*s", (int)(h.len < n ? h.len : n - 1), (const char *)pl);
+	return (int)h.a;
+}
+
+int kc_renice(agent *ag, uint64_t id, bool set, int nice, const char *cpus,
+	      char *err, size_t n)
+{
+	struct kmsg h = { .type = K_RENICE, .id = id, .a = nice, .b = set ? 1 : 0,
+			  .len = (uint32_t)strlen(cpus) };
+	const uint8_t *pl;
+	int fd, r;
+
+	if (ag->keeper_proto < 7)
+		return -EPROTONOSUPPORT;
+	if ((r = kmsg_send(ag->keeper_fd, &h, (const uint8_t *)cpus, -1)) < 0)
+		return r;
+	for (;;) {
+		if ((r = kc_recv_wait(ag, &h, &pl, &fd)) <= 0)
+			return r == 0 ? -EPIPE : r;
+		if (fd >= 0)
+			close(fd);
+		if (h.type == K_RENICED && h.id == id)
 			break;
 		kc_queue(ag, &h);
 	}
@@ -769,6 +801,47 @@ int kc_attach(agent *ag)
 	return r;
 }
 
+/* What of a privilege profile this node can apply (ag->privs, Hello
+ * field 11): a keeper of protocol 7, then what the agent's capabilities
+ * allow (the keeper runs with the same: it is the agent's child). Says
+ * it once. */
+static void kc_privs(agent *ag)
+{
+	struct __user_cap_header_struct hd = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	uint64_t eff = 0;
+	char pv[64], why[200] = "";
+
+	memset(d, 0, sizeof d);
+	if (syscall(SYS_capget, &hd, d) == 0) {
+		eff = d[0].effective | (uint64_t)d[1].effective << 32;
+		ag->cap_perm = d[0].permitted | (uint64_t)d[1].permitted << 32;
+	}
+	CPU_ZERO(&ag->cpus);
+	if (sched_getaffinity(0, sizeof ag->cpus, &ag->cpus) < 0)
+		CPU_ZERO(&ag->cpus);
+	ag->privs = 0;
+	if (ag->keeper_proto >= 7) {
+		ag->privs = RS_PRIV_PROFILE;
+		if (eff & (1ull << CAP_SYS_ADMIN))
+			ag->privs |= RS_PRIV_MOUNT;
+		if (eff & (1ull << CAP_SYS_NICE))
+			ag->privs |= RS_PRIV_NICE;
+		if (eff & (1ull << CAP_SETPCAP))
+			ag->privs |= RS_PRIV_CAPS;
+	} else {
+		snprintf(why, sizeof why, " (its keeper is an older rs-agent's)");
+	}
+	if (!why[0] && (ag->privs & RS_PRIV__ALL) != RS_PRIV__ALL)
+		snprintf(why, sizeof why, " (without%s%s%s)",
+			 ag->privs & RS_PRIV_MOUNT ? "" :
+			 " CAP_SYS_ADMIN: no read_only_root, private_tmp;",
+			 ag->privs & RS_PRIV_NICE ? "" : " CAP_SYS_NICE: no nice below 0;",
+			 ag->privs & RS_PRIV_CAPS ? "" : " CAP_SETPCAP: no caps;");
+	rs_priv_format(ag->privs, pv, sizeof pv);
+	log_info("profiles: can apply %s%s", pv, why);
+}
+
 /* What the keeper's K_HELLO_END says of its cgroups (p[len], "1 K PATH"
  * or "0 0 WHY"; NULL: an older keeper), with the agent's own wish: sets
  * ag->cg_on, cg_kill and cg_where, and says once what is used. */
@@ -843,6 +916,7 @@ static int kc_attach_once(agent *ag)
 			ag->keeper_pid = (pid_t)m.a;
 			ag->keeper_proto = m.b;
 			kc_cgroups(ag, m.b >= 5 ? (const char *)p : NULL, m.b >= 5 ? m.len : 0);
+			kc_privs(ag);
 			/* the lease a previous engine gave (protocol 3): ours
 			 * until rsd speaks to us */
 			if (m.b >= 3 && m.c > 0 && m.d > 0) {

@@ -19,10 +19,14 @@
 #include <string.h>
 #include <sched.h>
 #include <grp.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -36,6 +40,9 @@
 #include "klog.h"
 #include "kproto.h"
 #include "log.h"
+#include "profile.h"
+
+#include <linux/capability.h>
 
 #define KEEPER_TERM_GRACE_MS 3000
 #define KEEPER_CHILD_STACK   (256u << 10)
@@ -362,6 +369,20 @@ struct child {
 				  * enters its cgroup itself), -1: none */
 	int           v1procs[KCG_NCTL]; /* its v1 cgroups' cgroup.procs,
 				  * written "0" to the same way, -1: none */
+	/* its profile (protocol 7), everything worked out before the clone */
+	uint32_t      prof;      /* KPROF_* */
+	uint64_t      caps;      /* KPROF_CAPS: the capabilities kept */
+	int           nnp;       /* 1 on, 0 off */
+	bool          nice_set;
+	int           nice;
+	bool          cpus_set;
+	cpu_set_t     cpus;
+	char         *mnts;      /* KPROF_RO_ROOT: nmnts mount points, each
+				  * NUL-terminated, one after the other */
+	unsigned long *mnt_flags; /* the flags each keeps (nosuid, ...) */
+	int           nmnts;
+	bool          tmp, var_tmp; /* KPROF_PRIVATE_TMP: which exist */
+	volatile int  step;    /* KSTEP_*: where the child is */
 	volatile int  err;     /* set by the child when it cannot exec */
 };
 
@@ -375,6 +396,7 @@ static int child_exec(void *arg)
 	char **env = c->env;
 	int nl = 0, target = 3, fd;
 	int src[KEEPER_FDS_MAX];
+	const char *m;
 	sigset_t none;
 
 	sigemptyset(&none);
@@ -383,6 +405,7 @@ static int child_exec(void *arg)
 	signal(SIGHUP, SIG_DFL);
 	/* its cgroup first, before it can start anything (without clone3:
 	 * with it, the child is born there) */
+	c->step = KSTEP_CGROUP;
 	if (c->cg_procs >= 0 && write(c->cg_procs, "0", 1) != 1)
 		goto fail;
 	/* and its v1 cgroups (the limits, where the host has the
@@ -396,6 +419,7 @@ static int child_exec(void *arg)
 		_exit(127);
 	/* stdout and stderr first: the pipe's fd may be one of the targets
 	 * 3.. below */
+	c->step = KSTEP_FDS;
 	if (dup2(c->logfd, 1) < 0 || dup2(1, 2) < 0)
 		goto fail;
 	/* listening sockets first, stored fds after: moved clear of the
@@ -415,24 +439,82 @@ static int child_exec(void *arg)
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || dup2(fd, 0) < 0)
 		goto fail;
+	/* the profile's mounts (docs/design.md "Profiles"): a mount
+	 * namespace of its own, nothing of it propagating back; every mount
+	 * but /dev, /proc, /sys and what is under them read-only (a bind
+	 * remount keeps its nosuid/nodev/noexec); then fresh tmpfs on /tmp
+	 * and /var/tmp, writable, on top */
+	if (c->prof & KPROF_MOUNTS) {
+		c->step = KSTEP_MOUNTNS;
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			goto fail;
+		c->step = KSTEP_RO_ROOT;
+		m = c->mnts;
+		for (int i = 0; i < c->nmnts; i++, m += strlen(m) + 1)
+			if (mount(NULL, m, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
+				  c->mnt_flags[i], NULL) < 0 && errno != ENOENT)
+				goto fail;
+		c->step = KSTEP_TMP;
+		if (c->tmp && mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+				    "mode=1777") < 0)
+			goto fail;
+		if (c->var_tmp && mount("tmpfs", "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+					"mode=1777") < 0)
+			goto fail;
+	}
+	/* scheduling: before the uid changes (a nice below 0 needs
+	 * CAP_SYS_NICE) */
+	c->step = KSTEP_NICE;
+	if (c->nice_set && setpriority(PRIO_PROCESS, 0, c->nice) < 0)
+		goto fail;
+	c->step = KSTEP_CPUS;
+	if (c->cpus_set && sched_setaffinity(0, sizeof c->cpus, &c->cpus) < 0)
+		goto fail;
 	/* the output goes to the keeper, which writes the log; now become
 	 * the service's user, groups first, the uid last. Unless the spec
 	 * keeps them, no
 	 * capability can come back through exec (the bounding set is empty,
-	 * which needs CAP_SETPCAP: before setuid) and no setuid/file-cap
-	 * program can raise privileges again (no_new_privs) */
-	for (int cap = 0; c->harden && cap <= c->cap_last; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+	 * or holds only the profile's caps, which needs CAP_SETPCAP: before
+	 * setuid) and no setuid/file-cap program can raise privileges again
+	 * (no_new_privs) */
+	c->step = KSTEP_BOUNDING;
+	for (int cap = 0; (c->harden || c->prof & KPROF_CAPS) && cap <= c->cap_last; cap++)
+		if (!(c->prof & KPROF_CAPS && cap < 64 && c->caps & (1ull << cap)) &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			goto fail;
+	c->step = KSTEP_USER;
+	/* the kept capabilities survive the setuid (permitted only; the
+	 * effective set is raised again below) */
+	if (c->as_user && c->prof & KPROF_CAPS && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		goto fail;
 	if (c->as_user && (setgroups((size_t)c->ngroups, c->groups) < 0 ||
 			   setgid(c->gid) < 0 || setuid(c->uid) < 0))
 		goto fail;
-	if (c->harden && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	if (c->prof & KPROF_CAPS) {
+		/* permitted, effective and inheritable: the kept ones only;
+		 * as another user also ambient, so its exec keeps them */
+		struct __user_cap_header_struct hd = { _LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_data_struct d[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+		d[0].effective = d[0].permitted = d[0].inheritable = (uint32_t)c->caps;
+		d[1].effective = d[1].permitted = d[1].inheritable = (uint32_t)(c->caps >> 32);
+		c->step = KSTEP_CAPS;
+		if (syscall(SYS_capset, &hd, d) < 0)
+			goto fail;
+		c->step = KSTEP_AMBIENT;
+		for (int cap = 0; c->as_user && cap <= c->cap_last && cap < 64; cap++)
+			if (c->caps & (1ull << cap) &&
+			    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+				goto fail;
+	}
+	c->step = KSTEP_NNP;
+	if (c->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		goto fail;
 	/* changing credentials clears the death signal: set it again */
 	if (c->as_user && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
 			   getppid() != c->keeper))
 		goto fail;
+	c->step = KSTEP_CWD;
 	if (chdir(c->cwd[0] ? c->cwd : "/") < 0)
 		goto fail;
 	if (nl) {
@@ -444,6 +526,7 @@ static int child_exec(void *arg)
 				*v = pidvar;
 			}
 	}
+	c->step = KSTEP_EXEC;
 	execvpe(c->argv[0], c->argv, env);
 fail:
 	c->err = errno ? errno : ENOEXEC;
@@ -581,6 +664,159 @@ static pid_t spawn_child(struct krec *r, struct child *c, void *stack)
 	return pid;
 }
 
+/* A mountinfo field at s up to a blank, its \ooo escapes undone, into
+ * out (room for it); returns the byte after it. */
+static const char *mi_field(const char *s, char *out)
+{
+	while (*s && *s != ' ' && *s != '\n') {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*out++ = *s++;
+		}
+	}
+	*out = '\0';
+	return s;
+}
+
+/* Whether mount point m is /dev, /proc, /sys or under one: what stays
+ * writable under read_only_root. */
+static bool mnt_kept(const char *m)
+{
+	static const char *const keep[] = { "/dev", "/proc", "/sys" };
+
+	for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+		size_t n = strlen(keep[i]);
+		if (strncmp(m, keep[i], n) == 0 && (m[n] == '\0' || m[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
+/* The mount points read_only_root remounts, from the keeper's
+ * /proc/self/mountinfo (the child's before its unshare), with the flags
+ * each keeps, into c->mnts, c->mnt_flags, c->nmnts. 0 or -errno. */
+static int prof_mounts(struct child *c)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t cap = 0, len = 0, used = 0;
+	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	int lines = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			char *t = realloc(text, cap = cap ? cap * 2 : 65536);
+			if (!t) {
+				free(text);
+				close(fd);
+				return -ENOMEM;
+			}
+			text = t;
+		}
+		n = read(fd, text + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (n < 0) {
+		free(text);
+		return -EIO;
+	}
+	text[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		lines += text[i] == '\n';
+	c->mnts = malloc(len + 1);
+	c->mnt_flags = calloc((size_t)lines + 1, sizeof *c->mnt_flags);
+	if (!c->mnts || !c->mnt_flags) {
+		free(text);
+		return -ENOMEM;
+	}
+	c->nmnts = 0;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... */
+		const char *s = line;
+		char *mp = c->mnts + used, opts[256], *o, *os = NULL;
+		unsigned long fl = 0;
+		for (int f = 0; f < 4 && s; f++)
+			s = (s = strchr(s, ' ')) ? s + 1 : NULL;
+		if (!s || c->nmnts >= lines)
+			continue;
+		s = mi_field(s, mp);
+		if (*s != ' ' || strlen(s + 1) < 1)
+			continue;
+		snprintf(opts, sizeof opts, "%.*s", (int)strcspn(s + 1, " "), s + 1);
+		for (o = strtok_r(opts, ",", &os); o; o = strtok_r(NULL, ",", &os)) {
+			if (!strcmp(o, "nosuid"))
+				fl |= MS_NOSUID;
+			else if (!strcmp(o, "nodev"))
+				fl |= MS_NODEV;
+			else if (!strcmp(o, "noexec"))
+				fl |= MS_NOEXEC;
+			else if (!strcmp(o, "noatime"))
+				fl |= MS_NOATIME;
+			else if (!strcmp(o, "nodiratime"))
+				fl |= MS_NODIRATIME;
+			else if (!strcmp(o, "relatime"))
+				fl |= MS_RELATIME;
+			else if (!strcmp(o, "strictatime"))
+				fl |= MS_STRICTATIME;
+		}
+		if (mp[0] != '/' || mnt_kept(mp))
+			continue;
+		c->mnt_flags[c->nmnts++] = fl;
+		used += strlen(mp) + 1;
+	}
+	free(text);
+	return 0;
+}
+
+/* Works out sp's profile into c before the clone (the child only calls
+ * what it is given): the flags, no_new_privs (on: the record says so,
+ * or a uid without KSPAWN_KEEP_CAPS; off: it says so), the CPU set, the
+ * mount points. 0, or -errno with the step that cannot be in *step. */
+static int prof_prepare(struct child *c, const struct kproto_spawn *sp, int *step)
+{
+	const struct kproto_profile *pf = &sp->prof;
+	uint64_t mask[RS_CPUS_WORDS];
+	struct stat st;
+	int r;
+
+	c->prof = pf->flags;
+	c->caps = pf->caps;
+	c->nnp = pf->flags & KPROF_NNP_ON ? 1 : pf->flags & KPROF_NNP_OFF ? 0 : c->harden;
+	c->nice_set = pf->nice != 0;
+	c->nice = pf->nice;
+	CPU_ZERO(&c->cpus);
+	if (pf->cpus && pf->cpus[0]) {
+		*step = KSTEP_CPUS;
+		if (rs_cpus_parse(pf->cpus, mask, NULL) < 0)
+			return -EINVAL;
+		for (int i = 0; i < RS_CPUS_MAX && i < CPU_SETSIZE; i++)
+			if (mask[i / 64] & (1ull << (i % 64)))
+				CPU_SET(i, &c->cpus);
+		c->cpus_set = true;
+	}
+	if (pf->flags & KPROF_RO_ROOT) {
+		*step = KSTEP_RO_ROOT;
+		if ((r = prof_mounts(c)) < 0)
+			return r;
+	}
+	if (pf->flags & KPROF_PRIVATE_TMP) {
+		c->tmp = stat("/tmp", &st) == 0 && S_ISDIR(st.st_mode);
+		c->var_tmp = stat("/var/tmp", &st) == 0 && S_ISDIR(st.st_mode);
+	}
+	*step = KSTEP_NONE;
+	return 0;
+}
+
 /* K_SPAWN: starts the process its record describes, answers K_SPAWNED.
  * A record that does not parse exactly starts nothing (-EINVAL). */
 static void do_spawn(const struct kmsg *h, const uint8_t *p)
@@ -596,7 +832,7 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 	void *stack = child_stack();
 	uint32_t sp_flags, sp_stop_sig, sp_stop_ms;
 	pid_t pid;
-	int e, wfd;
+	int e, wfd, pstep = 0;
 
 	if (!r) {
 		rep.a = -ENOMEM;
@@ -692,10 +928,27 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 		c.ngroups = (int)sp.ngroups;
 		memcpy(c.groups, sp.groups, sp.ngroups * sizeof *sp.groups);
 		c.harden = !(sp.flags & KSPAWN_KEEP_CAPS);
-		c.cap_last = K.cap_last;
+	}
+	c.cap_last = K.cap_last;
+	if ((e = prof_prepare(&c, &sp, &pstep)) < 0) {
+		log_warnx("instance %llu: cannot prepare its profile (%s): %s",
+			  (unsigned long long)h->id, kproto_step_name(pstep), strerror(-e));
+		rep.a = e;
+		rep.b = pstep;
+		free(c.mnts);
+		free(c.mnt_flags);
+		for (int i = 0; i < KCG_NCTL; i++)
+			if (c.v1procs[i] >= 0)
+				close(c.v1procs[i]);
+		kproto_spawn_free(&sp);
+		close(wfd);
+		klog_pipe_release(&out);
+		goto out;
 	}
 	pid = spawn_child(r, &c, stack);
 	e = pid < 0 ? -errno : 0;
+	free(c.mnts);
+	free(c.mnt_flags);
 	for (int i = 0; i < KCG_NCTL; i++)
 		if (c.v1procs[i] >= 0)
 			close(c.v1procs[i]);
@@ -717,6 +970,7 @@ static void do_spawn(const struct kmsg *h, const uint8_t *p)
 		waitpid(pid, NULL, 0);
 		klog_pipe_release(&out);
 		rep.a = -c.err;
+		rep.b = c.step;   /* protocol 7: which step failed */
 		goto out;
 	}
 	klog_pipe_set_pid(out, pid);
@@ -798,6 +1052,111 @@ static void stop_begin(struct krec *r, int sig, uint64_t now)
 	r->stop_kill_at = now + r->stop_ms;
 	signal_instance(r, sig, false);
 	signal_instance(r, SIGCONT, false);
+}
+
+/* Sets nice (when set) and affinity (when cpus) of thread tid: 0 or
+ * -errno. */
+static int renice_one(pid_t tid, bool set, int nice, const cpu_set_t *cpus)
+{
+	if (set && setpriority(PRIO_PROCESS, (id_t)tid, nice) < 0 && errno != ESRCH)
+		return -errno;
+	if (cpus && sched_setaffinity(tid, sizeof *cpus, cpus) < 0 && errno != ESRCH)
+		return -errno;
+	return 0;
+}
+
+/* Every thread id in a list file fd (cgroup.threads, tasks, or none:
+ * the main process's /proc/PID/task) renice_one'd: 0 or the first
+ * -errno; *n: the threads. */
+static int renice_list(int fd, pid_t main, bool set, int nice,
+		       const cpu_set_t *cpus, int *n)
+{
+	char buf[4096], part[16], path[64];
+	size_t pl = 0;
+	ssize_t got;
+	int r = 0, e;
+
+	*n = 0;
+	if (fd < 0) {
+		DIR *d;
+		struct dirent *de;
+		snprintf(path, sizeof path, "/proc/%d/task", (int)main);
+		if (!(d = opendir(path)))
+			return -errno;
+		while ((de = readdir(d)))
+			if (de->d_name[0] >= '0' && de->d_name[0] <= '9') {
+				(*n)++;
+				if ((e = renice_one((pid_t)atoi(de->d_name), set, nice, cpus)) < 0 && !r)
+					r = e;
+			}
+		closedir(d);
+		return r;
+	}
+	while ((got = read(fd, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < got; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9' && pl < sizeof part - 1) {
+				part[pl++] = buf[i];
+				continue;
+			}
+			if (pl) {
+				part[pl] = '\0';
+				(*n)++;
+				if ((e = renice_one((pid_t)atoi(part), set, nice, cpus)) < 0 && !r)
+					r = e;
+			}
+			pl = 0;
+		}
+	return r;
+}
+
+/* K_RENICE: a running instance's nice and affinity, on every thread of
+ * every process it has (its cgroup's; without one, its main process's),
+ * answers K_RENICED. Threads started meanwhile inherit from theirs. */
+static void do_renice(const struct kmsg *h, const uint8_t *p)
+{
+	struct krec *r = rec_find(h->id);
+	struct kmsg rep = { .type = K_RENICED, .id = h->id };
+	char why[300] = "", list[KPROF_CPUS_MAX];
+	uint64_t mask[RS_CPUS_WORDS];
+	cpu_set_t cpus;
+	bool set = h->b == 1, aff = h->len > 0;
+	int fd = -1, n = 0;
+
+	CPU_ZERO(&cpus);
+	if (h->len >= sizeof list || h->a < RS_NICE_MIN || h->a > RS_NICE_MAX) {
+		rep.a = -EINVAL;
+		snprintf(why, sizeof why, "malformed request");
+		goto out;
+	}
+	memcpy(list, p, h->len);
+	list[h->len] = '\0';
+	if (aff && rs_cpus_parse(list, mask, NULL) < 0) {
+		rep.a = -EINVAL;
+		snprintf(why, sizeof why, "'%s' is not a CPU list", list);
+		goto out;
+	}
+	for (int i = 0; aff && i < RS_CPUS_MAX && i < CPU_SETSIZE; i++)
+		if (mask[i / 64] & (1ull << (i % 64)))
+			CPU_SET(i, &cpus);
+	if (!r || !r->alive || r->main_dead) {
+		rep.a = -ESRCH;
+		snprintf(why, sizeof why, "not running");
+		goto out;
+	}
+	if (r->cg_fd >= 0 && (fd = openat(r->cg_fd, "cgroup.threads", O_RDONLY | O_CLOEXEC)) < 0)
+		fd = openat(r->cg_fd, "tasks", O_RDONLY | O_CLOEXEC);
+	rep.a = renice_list(fd, r->pid, set, (int)h->a, aff ? &cpus : NULL, &n);
+	if (fd >= 0)
+		close(fd);
+	if (rep.a < 0)
+		snprintf(why, sizeof why, "%s%s%s: %s", set ? "setpriority" : "",
+			 set && aff ? " or " : "", aff ? "sched_setaffinity" : "",
+			 strerror((int)-rep.a));
+	else
+		log_info("instance %llu: %d threads reniced", (unsigned long long)h->id, n);
+out:
+	rep.len = (uint32_t)strlen(why);
+	to_engine(&rep, why, -1);
 }
 
 static void do_kill(const struct kmsg *h)
@@ -1321,6 +1680,7 @@ static void engine_readable(void)
 		case K_SWAP:      do_swap(&h); break;
 		case K_LEASE:     do_lease(&h); break;
 		case K_LIMITS:    do_limits(&h, p); break;
+		case K_RENICE:    do_renice(&h, p); break;
 		case K_EXIT_ACK:  do_exit_ack(&h); break;
 		case K_FD_ADD:
 		case K_FD_DEL:    do_fd(&h, p, fd); break;

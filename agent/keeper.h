@@ -53,8 +53,12 @@
  * the record ends with the instance's limits (written into its cgroups
  * before the child runs), K_HELLO_END says which controllers the keeper
  * has, K_LIMITS changes a running instance's limits, and K_EXITED's d
- * says the OOM killer ended it. */
-#define KEEPER_PROTO     6
+ * says the OOM killer ended it. 7: the record ends with the instance's
+ * privilege profile (capabilities, no_new_privs, a read-only root, a
+ * private /tmp, nice, CPU affinity: applied in the child before exec),
+ * a failed K_SPAWNED says in b which step failed (KSTEP_*), and
+ * K_RENICE changes a running instance's nice and affinity. */
+#define KEEPER_PROTO     7
 #define KEEPER_PROTO_MIN 2   /* the oldest keeper an engine still drives: an
 			      * agent upgraded in place keeps its services;
 			      * only the keeper's own lease (K_LEASE, fenced
@@ -86,7 +90,8 @@ enum kmsg_type {
 		       *       cwd, log path, groups, flags, fence and log bound;
 		       *       one that does not parse exactly is answered -EINVAL,
 		       *       a log that cannot be opened -errno */
-	K_SPAWNED,    /* K->E  id, a = pid or -errno, b = start ticks */
+	K_SPAWNED,    /* K->E  id, a = pid or -errno, b = start ticks;
+		       *       failed (protocol 7): b = the KSTEP_* that did */
 	K_KILL,       /* E->K  id, a = signal: to the live process's group
 		       *       and every other process of its cgroup (b = 1:
 		       *       to the main process only; c = 1: the stop
@@ -136,6 +141,33 @@ enum kmsg_type {
 		       *       written into the running instance's cgroups
 		       *       (protocol 6) */
 	K_LIMITED,    /* K->E  id, a = 0 or -errno; payload = why not */
+	K_RENICE,     /* E->K  id, a = nice (-20..19), b = 1: set it (0:
+		       *       leave it); payload = a CPU list ("": leave the
+		       *       affinity): applied to every thread of every
+		       *       process of the running instance (its cgroup's,
+		       *       else its main process's) (protocol 7) */
+	K_RENICED,    /* K->E  id, a = 0 or -errno; payload = why not */
+};
+
+/* The steps of a start in the child, in order (protocol 7): a failed
+ * K_SPAWNED's b says which one failed (kproto_step_name). */
+enum kstep {
+	KSTEP_NONE = 0,
+	KSTEP_CGROUP,     /* entering its cgroups */
+	KSTEP_FDS,        /* stdout/stderr, passed fds, stdin */
+	KSTEP_MOUNTNS,    /* unshare(CLONE_NEWNS), / private */
+	KSTEP_RO_ROOT,    /* every mount remounted read-only */
+	KSTEP_TMP,        /* a tmpfs on /tmp, /var/tmp */
+	KSTEP_NICE,       /* setpriority */
+	KSTEP_CPUS,       /* sched_setaffinity */
+	KSTEP_BOUNDING,   /* the capability bounding set */
+	KSTEP_USER,       /* setgroups, setgid, setuid */
+	KSTEP_CAPS,       /* capset: the kept capabilities */
+	KSTEP_AMBIENT,    /* PR_CAP_AMBIENT_RAISE */
+	KSTEP_NNP,        /* PR_SET_NO_NEW_PRIVS */
+	KSTEP_CWD,        /* chdir */
+	KSTEP_EXEC,       /* execvpe */
+	KSTEP__NR
 };
 
 /* What an fd held for an instance is. Listening sockets come first in

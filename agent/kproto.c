@@ -141,6 +141,17 @@ static int walk(const uint8_t *p, size_t len, struct kproto_spawn *s,
 		return r;
 	if (!cglen && kcg_limits_needs(&s->limits))
 		return -EINVAL;   /* limits need a cgroup */
+	if ((r = get_u64(&c, &s->prof.caps)) < 0 ||
+	    (r = get_u32(&c, &s->prof.flags)) < 0 ||
+	    (r = get_u32(&c, &v)) < 0 ||
+	    (r = get_str(&c, &arena, need, &s->prof.cpus, &cgp, &cglen)) < 0)
+		return r;
+	s->prof.nice = (int32_t)v;
+	if ((s->prof.flags & ~KPROF_ALL) || s->prof.nice < -20 || s->prof.nice > 19 ||
+	    (s->prof.flags & KPROF_NNP_ON && s->prof.flags & KPROF_NNP_OFF) ||
+	    (!(s->prof.flags & KPROF_CAPS) && s->prof.caps) ||
+	    cglen >= KPROF_CPUS_MAX)
+		return -EINVAL;
 	return c.left ? -EBADMSG : 0;
 }
 
@@ -222,6 +233,11 @@ int kproto_spawn_pack(const struct kproto_spawn *s, uint8_t *buf, size_t cap,
 	return kproto_spawn_pack_for(s, KEEPER_PROTO, buf, cap, len);
 }
 
+int kproto_profile_any(const struct kproto_profile *pf)
+{
+	return pf->flags || pf->caps || pf->nice || (pf->cpus && pf->cpus[0]);
+}
+
 int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
 			  size_t cap, size_t *len)
 {
@@ -234,6 +250,13 @@ int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
 	if (kcg_limits_needs(&s->limits) && proto < 6)
 		return -EPROTONOSUPPORT;
 	if (kcg_limits_needs(&s->limits) && (!s->cgroup || !s->cgroup[0]))
+		return -EINVAL;
+	if (kproto_profile_any(&s->prof) && proto < 7)
+		return -EPROTONOSUPPORT;
+	if ((s->prof.flags & ~KPROF_ALL) || s->prof.nice < -20 || s->prof.nice > 19 ||
+	    (s->prof.flags & KPROF_NNP_ON && s->prof.flags & KPROF_NNP_OFF) ||
+	    (!(s->prof.flags & KPROF_CAPS) && s->prof.caps) ||
+	    (s->prof.cpus && strlen(s->prof.cpus) >= KPROF_CPUS_MAX))
 		return -EINVAL;
 	if (s->argc < 1 || s->argc > RS_KEEPER_ARGV || s->envc > RS_KEEPER_ENV ||
 	    s->ngroups > KEEPER_GROUPS_MAX || (s->flags & ~KSPAWN_FLAGS_ALL) ||
@@ -278,6 +301,14 @@ int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
 		r = put_u32(&p, end, s->limits.cpu_max);
 	if (r == 0 && proto >= 6)
 		r = put_u32(&p, end, s->limits.pids_max);
+	if (r == 0 && proto >= 7)
+		r = put_u64(&p, end, s->prof.caps);
+	if (r == 0 && proto >= 7)
+		r = put_u32(&p, end, s->prof.flags);
+	if (r == 0 && proto >= 7)
+		r = put_u32(&p, end, (uint32_t)s->prof.nice);
+	if (r == 0 && proto >= 7)
+		r = put_str(&p, end, s->prof.cpus ? s->prof.cpus : "");
 	if (r < 0)
 		return r;
 	*len = (size_t)(p - buf);
@@ -308,4 +339,27 @@ int kproto_limits_unpack(const uint8_t *p, size_t len, struct kcg_limits *l)
 	get_u32(&c, &l->cpu_max);
 	get_u32(&c, &l->pids_max);
 	return 0;
+}
+
+const char *kproto_step_name(int step)
+{
+	static const char *const names[KSTEP__NR] = {
+		[KSTEP_NONE] = "",
+		[KSTEP_CGROUP] = "entering its cgroup",
+		[KSTEP_FDS] = "setting up its file descriptors",
+		[KSTEP_MOUNTNS] = "making a private mount namespace",
+		[KSTEP_RO_ROOT] = "remounting / read-only",
+		[KSTEP_TMP] = "mounting a private /tmp",
+		[KSTEP_NICE] = "setting its nice value",
+		[KSTEP_CPUS] = "setting its CPU affinity",
+		[KSTEP_BOUNDING] = "dropping capabilities from its bounding set",
+		[KSTEP_USER] = "becoming its user",
+		[KSTEP_CAPS] = "setting its kept capabilities",
+		[KSTEP_AMBIENT] = "raising its ambient capabilities",
+		[KSTEP_NNP] = "setting no_new_privs",
+		[KSTEP_CWD] = "changing to its working directory",
+		[KSTEP_EXEC] = "executing it",
+	};
+
+	return step > 0 && step < KSTEP__NR ? names[step] : "";
 }

@@ -27,6 +27,11 @@
  *                                  memory high, u32 cpu weight, u32 cpu
  *                                  max (percent), u32 pids max (0: none;
  *                                  only with a cgroup name)
+ *   profile                        protocol 7: u64 capabilities kept
+ *                                  (KPROF_CAPS), u32 KPROF_* flags, u32
+ *                                  nice (an int32, -20..19, 0:
+ *                                  unchanged), len, bytes: CPU list ("":
+ *                                  unchanged; < KPROF_CPUS_MAX bytes)
  * No string may hold a NUL byte; nothing may follow the last field of
  * the protocol.
  */
@@ -49,6 +54,26 @@
 
 #define KSPAWN_LOG_MAX_MIN 4096u   /* rs-agent --log-max's least value */
 
+/* A privilege profile's flags (protocol 7; lib/profile.h, applied in
+ * the child before exec) */
+#define KPROF_CAPS        0x1u  /* the bounding set is exactly caps (with a
+				 * uid: also raised as ambient) */
+#define KPROF_NNP_ON      0x2u  /* no_new_privs on, even as root / with
+				 * KSPAWN_KEEP_CAPS */
+#define KPROF_NNP_OFF     0x4u  /* no_new_privs off, even with a uid */
+#define KPROF_RO_ROOT     0x8u  /* a private mount namespace, / read-only */
+#define KPROF_PRIVATE_TMP 0x10u /* ... a fresh tmpfs on /tmp, /var/tmp */
+#define KPROF_ALL         0x1fu
+#define KPROF_MOUNTS      (KPROF_RO_ROOT | KPROF_PRIVATE_TMP)
+#define KPROF_CPUS_MAX    64    /* the CPU list's bytes, incl. NUL */
+
+struct kproto_profile {
+	uint64_t caps;     /* bit n: keep capability n (KPROF_CAPS) */
+	uint32_t flags;    /* KPROF_* */
+	int32_t  nice;     /* -20..19, 0: unchanged */
+	char    *cpus;     /* "0-1,3", "" or NULL: unchanged */
+};
+
 /* One process to start. Packing reads argc/envc strings of argv/env
  * (NULL-terminated or not); unpacking NULL-terminates both. */
 struct kproto_spawn {
@@ -67,6 +92,7 @@ struct kproto_spawn {
 	char      *cgroup;        /* protocol 5: its cgroup's name, "" or
 				   * NULL: none (kcgroup.h) */
 	struct kcg_limits limits; /* protocol 6: its limits (all 0: none) */
+	struct kproto_profile prof; /* protocol 7: its profile (all 0: none) */
 	void      *mem;    /* unpack: the one block holding vectors and strings */
 };
 
@@ -76,9 +102,12 @@ struct kproto_spawn {
  * KSPAWN_LOG_MAX_MIN) or -E2BIG (does not fit in cap). */
 int kproto_spawn_pack(const struct kproto_spawn *s, uint8_t *buf, size_t cap,
 		      size_t *len);
+/* Whether a record's profile asks anything. */
+int kproto_profile_any(const struct kproto_profile *pf);
 /* The same for a keeper of protocol proto (KEEPER_PROTO_MIN..); below 6
  * a record with limits is -EPROTONOSUPPORT (an older keeper would run it
- * unbounded); for 2, no
+ * unbounded), below 7 one with a profile (it would run it unconfined);
+ * for 2, no
  * stop signal and timeout, and no KSPAWN_FENCED (a keeper 2 refuses an
  * unknown flag; it cannot fence); below 4, no log max (the child opens
  * the log and appends to it itself); below 5, no cgroup name (the
@@ -94,6 +123,9 @@ int kproto_spawn_pack_for(const struct kproto_spawn *s, int proto, uint8_t *buf,
 int kproto_spawn_unpack(const uint8_t *p, size_t len, struct kproto_spawn *s);
 /* Frees what kproto_spawn_unpack allocated; s may be NULL. */
 void kproto_spawn_free(struct kproto_spawn *s);
+
+/* A KSTEP_*'s words ("remounting / read-only"), "" for none. */
+const char *kproto_step_name(int step);
 
 #define KPROTO_LIMITS_LEN 28   /* a K_LIMITS payload: the limits as in K_SPAWN */
 /* l as a K_LIMITS payload into buf[KPROTO_LIMITS_LEN]. */

@@ -29,6 +29,7 @@
 #include "probe.h"
 #include "probespec.h"
 #include "reslimits.h"
+#include "profile.h"
 #include "version.h"
 
 extern char **environ;
@@ -244,6 +245,60 @@ static bool svc_limits_refused(const inst *in, char *why, size_t n)
 	return true;
 }
 
+/* Whether this node cannot apply in's profile (an older keeper, an
+ * ability it lacks, a capability the agent does not hold, a CPU it may
+ * not use); then why into why[n] (n may be 0). */
+static bool svc_profile_refused(const inst *in, char *why, size_t n)
+{
+	const rs_profile *pf = &in->spec.profile;
+	uint32_t need = rs_profile_needs(pf);
+	const agent *ag = in->ag;
+	uint64_t mask[RS_CPUS_WORDS];
+	char want[64], has[64];
+
+	if (!need)
+		return false;
+	if (ag->keeper_proto < 7 || (ag->privs & need) != need) {
+		rs_priv_format(need, want, sizeof want);
+		rs_priv_format(ag->privs, has, sizeof has);
+		if (n && snprintf(why, n, "cannot apply the profile of %s on node %s: it "
+				  "needs %s, this node can apply %s (%s); not started "
+				  "unconfined", in->spec.label, ag->node, want, has,
+				  ag->keeper_proto < 7 ? "its keeper is an older rs-agent's" :
+				  !(ag->privs & RS_PRIV_MOUNT) && need & RS_PRIV_MOUNT ?
+				  "mount namespaces need CAP_SYS_ADMIN: an agent as root" :
+				  !(ag->privs & RS_PRIV_NICE) && need & RS_PRIV_NICE ?
+				  "a nice below 0 needs CAP_SYS_NICE" :
+				  "capabilities need CAP_SETPCAP") >= (int)n)
+			log_debug("%s: the reason the profile is refused was cut",
+				  in->spec.label);
+		return true;
+	}
+	for (int i = 0; pf->caps_set && i <= RS_CAP_LAST; i++)
+		if (pf->caps & (1ull << i) && !(ag->cap_perm & (1ull << i))) {
+			if (n && snprintf(why, n, "cannot apply the profile of %s on node "
+					  "%s: the agent does not hold %s, which it would "
+					  "keep; not started", in->spec.label, ag->node,
+					  rs_cap_name(i)) >= (int)n)
+				log_debug("%s: the reason the profile is refused was cut",
+					  in->spec.label);
+			return true;
+		}
+	if (pf->cpus[0] && rs_cpus_parse(pf->cpus, mask, NULL) == 0)
+		for (int i = 0; i < RS_CPUS_MAX && i < CPU_SETSIZE; i++)
+			if (mask[i / 64] & (1ull << (i % 64)) && !CPU_ISSET(i, &ag->cpus)) {
+				if (n && snprintf(why, n, "cannot apply the profile of %s "
+						  "on node %s: cpus %s names CPU %d, which the "
+						  "node does not offer (%d CPUs here); not "
+						  "started", in->spec.label, ag->node, pf->cpus,
+						  i, CPU_COUNT(&ag->cpus)) >= (int)n)
+					log_debug("%s: the reason the profile is refused "
+						  "was cut", in->spec.label);
+				return true;
+			}
+	return false;
+}
+
 /* Starts the process. Returns 0 or a negative errno (exec failure too). */
 static int svc_spawn(inst *in)
 {
@@ -268,9 +323,12 @@ static int svc_spawn(inst *in)
 			 (unsigned long long)((in->id & ~HO_ID_BIT) >> HO_ID_SEQ_SHIFT));
 	memcpy(in->cgname, cgname, sizeof in->cgname);
 	in->use.ok = false;   /* a new process: sampled anew */
+	in->spawn_step = 0;
 	if ((r = svc_user(&in->spec, &u)) < 0)
 		return r;
 	if (svc_limits_refused(in, NULL, 0))
+		return -EOPNOTSUPP;
+	if (svc_profile_refused(in, NULL, 0))
 		return -EOPNOTSUPP;
 	env = svc_env(in, &u);
 	if (!env)
@@ -292,6 +350,16 @@ static int svc_spawn(inst *in)
 					    .cpu_weight = in->spec.limits.cpu_weight,
 					    .cpu_max = in->spec.limits.cpu_max,
 					    .pids_max = in->spec.limits.pids_max,
+				    },
+				    .prof = {
+					    .caps = in->spec.profile.caps,
+					    .flags = (in->spec.profile.caps_set ? KPROF_CAPS : 0) |
+						     (in->spec.profile.nnp == RS_NNP_ON ? KPROF_NNP_ON : 0) |
+						     (in->spec.profile.nnp == RS_NNP_OFF ? KPROF_NNP_OFF : 0) |
+						     (in->spec.profile.ro_root ? KPROF_RO_ROOT : 0) |
+						     (in->spec.profile.private_tmp ? KPROF_PRIVATE_TMP : 0),
+					    .nice = in->spec.profile.nice,
+					    .cpus = in->spec.profile.cpus,
 				    } };
 	while (env[sp.envc])
 		sp.envc++;
@@ -301,7 +369,7 @@ static int svc_spawn(inst *in)
 	}
 	r = kc_spawn(in->ag, in->id, in->primary ? in->primary->id : 0,
 		     in->rp.restarts, &sp, u.set ? &u.uid : NULL, u.gid, &pid,
-		     &ticks);
+		     &ticks, &in->spawn_step);
 	env_free(env);
 	if (r < 0)
 		return r;
@@ -516,7 +584,14 @@ void svc_apply(inst *in, rproc_event ev)
 					 "the agent is not root", in->spec.argv[0], in->spec.user);
 			else if (r == -EOPNOTSUPP && svc_limits_refused(in, detail, sizeof detail)) {
 				/* detail says which controllers are missing */
-			} else
+			} else if (r == -EOPNOTSUPP &&
+				   svc_profile_refused(in, detail, sizeof detail)) {
+				/* detail says what of the profile cannot be */
+			} else if (in->spawn_step)
+				snprintf(detail, sizeof detail, "cannot start %s: %s failed: %s",
+					 in->spec.argv[0], kproto_step_name(in->spawn_step),
+					 strerror(-r));
+			else
 				snprintf(detail, sizeof detail, "cannot execute %s: %s",
 					 in->spec.argv[0], strerror(-r));
 			log_warnx("%s: %s", in->spec.label, detail);
@@ -703,6 +778,7 @@ static int svc_respec(inst *in, const rs_start *st)
 	uint32_t old_period = in->spec.period_ms;
 	bool probes_same = true;
 	rs_limits old_limits = in->spec.limits;
+	rs_profile old_prof = in->spec.profile;
 
 	if (rs_spec_copy(&spec, &st->spec) < 0)
 		return -ENOMEM;
@@ -734,6 +810,33 @@ static int svc_respec(inst *in, const rs_start *st)
 		else
 			log_info("%s/%llu: limits changed on the running process",
 				 spec.label, (unsigned long long)in->id);
+	}
+	if ((old_prof.nice != spec.profile.nice || strcmp(old_prof.cpus, spec.profile.cpus)) &&
+	    in->pid > 0 && in->ag->keeper_proto >= 7) {
+		/* nice and affinity on every thread of the running process:
+		 * no restart. Back to "unchanged" (0, ""): nice 0 and every
+		 * CPU the node offers */
+		char why[300] = "", all[RS_CPUS_TEXT_MAX] = "";
+		const char *cpus = spec.profile.cpus;
+		int r;
+		if (!cpus[0] && old_prof.cpus[0]) {
+			uint64_t mask[RS_CPUS_WORDS] = { 0 };
+			for (int i = 0; i < RS_CPUS_MAX && i < CPU_SETSIZE; i++)
+				if (CPU_ISSET(i, &in->ag->cpus))
+					mask[i / 64] |= 1ull << (i % 64);
+			rs_cpus_format(mask, all, sizeof all);
+			cpus = all;
+		}
+		r = kc_renice(in->ag, in->id, old_prof.nice != spec.profile.nice,
+			      spec.profile.nice, cpus, why, sizeof why);
+		if (r < 0)
+			log_warnx("%s/%llu: cannot change its nice/cpus on the running "
+				  "process: %s (they apply at its next start)", spec.label,
+				  (unsigned long long)in->id, why[0] ? why : strerror(-r));
+		else
+			log_info("%s/%llu: nice %d, cpus %s on the running process",
+				 spec.label, (unsigned long long)in->id, (int)spec.profile.nice,
+				 cpus[0] ? cpus : "unchanged");
 	}
 	if (!probes_same && in->pid > 0 &&
 	    (in->rp.state == RS_IS_RUNNING || in->rp.state == RS_IS_STARTING)) {

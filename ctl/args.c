@@ -25,6 +25,7 @@
 #include "listen.h"
 #include "manifest.h"
 #include "reslimits.h"
+#include "profile.h"
 #include "probespec.h"
 
 typedef struct opt_def opt_def;
@@ -215,6 +216,21 @@ static const char up_help[] =
 "                       changes them on the running process; none removes\n"
 "                       one)\n"
 "  --probe-status N[-M] http: the statuses that pass (default: 200-399)\n"
+"  --cap NAME           keep capability NAME (CAP_NET_BIND_SERVICE or\n"
+"                       net_bind_service; repeatable): the only ones left\n"
+"                       in its bounding set; with --user, raised as\n"
+"                       ambient capabilities so a non-root program has them\n"
+"  --no-new-privs       no_new_privs on (default: on with --user, off\n"
+"                       for a root service); --new-privs: off\n"
+"  --read-only-root     it sees / read-only (a private mount namespace;\n"
+"                       /dev, /proc, /sys and private tmp stay writable)\n"
+"  --private-tmp        a fresh tmpfs on /tmp and /var/tmp, its own\n"
+"  --nice N             scheduling priority, -20..19 (0: unchanged; below\n"
+"                       0 needs an agent with CAP_SYS_NICE)\n"
+"  --cpus LIST          CPU affinity, 0-1,3 (CPUs the node has)\n"
+"                       (the profile: a node that cannot apply it is not\n"
+"                       used; edit changes --nice and --cpus on the running\n"
+"                       process, the rest at its next start)\n"
 "  --probe-header 'NAME: VALUE'  http: a request header (repeatable)\n"
 "\n"
 "Default --timeout: the ready timeout + 5 s.\n";
@@ -389,7 +405,11 @@ static const char edit_help[] =
 "--stop-timeout, --reload-signal, --notify, --settle, --listen, --user,\n"
 "--keep-caps, --fence, the probes, --memory-max, --memory-high,\n"
 "--cpu-weight, --cpu-max, --pids-max: limits change at once, written into\n"
-"the running instance's cgroup; none removes one),\n"
+"the running instance's cgroup; none removes one; --cap, --no-caps,\n"
+"--no-new-privs/--new-privs, --read-only-root/--no-read-only-root,\n"
+"--private-tmp/--no-private-tmp at the next start; --nice and --cpus\n"
+"at once, on every process of the instance; --nice 0 and --cpus ''\n"
+"remove them),\n"
 "without --node and --no-block; --no-keep-caps undoes --keep-caps.\n"
 "-- COMMAND ARGS replaces the command; --args ARGS... (last) replaces\n"
 "only the arguments and keeps the program.\n";
@@ -940,6 +960,69 @@ static int set_limit(rs_request *r, const opt_def *d, const char *val)
 	}
 }
 
+/* The profile's options: --cap NAME (repeatable), --no-caps (edit),
+ * --no-new-privs/--new-privs, --read-only-root/--no-read-only-root,
+ * --private-tmp/--no-private-tmp, --nice N, --cpus LIST ('' in an edit:
+ * none). Each says which field it set (an edit replaces only those). */
+enum { PRO_CAP, PRO_NOCAPS, PRO_NNP, PRO_NEWPRIVS, PRO_RO, PRO_NORO, PRO_TMP,
+       PRO_NOTMP, PRO_NICE, PRO_CPUS };
+
+static int set_profile(rs_request *r, const opt_def *d, const char *val)
+{
+	rs_profile *p = &r->spec.profile;
+	uint64_t mask[RS_CPUS_WORDS];
+	char *end;
+	long n;
+	int k;
+
+	switch (d->off) {
+	case PRO_CAP:
+		if ((k = rs_cap_parse(val)) < 0)
+			return opt_error(d, "'%s' is not a capability (CAP_NET_BIND_SERVICE, "
+					 "net_bind_service; see capabilities(7))", val);
+		p->caps_set = true;
+		p->caps |= 1ull << k;
+		p->fields |= RS_PF_CAPS;
+		return 0;
+	case PRO_NOCAPS:
+		p->caps_set = false;
+		p->caps = 0;
+		p->fields |= RS_PF_CAPS;
+		return 0;
+	case PRO_NNP:
+	case PRO_NEWPRIVS:
+		p->nnp = d->off == PRO_NNP ? RS_NNP_ON : RS_NNP_OFF;
+		p->fields |= RS_PF_NNP;
+		return 0;
+	case PRO_RO:
+	case PRO_NORO:
+		p->ro_root = d->off == PRO_RO;
+		p->fields |= RS_PF_RO;
+		return 0;
+	case PRO_TMP:
+	case PRO_NOTMP:
+		p->private_tmp = d->off == PRO_TMP;
+		p->fields |= RS_PF_TMP;
+		return 0;
+	case PRO_NICE:
+		n = strtol(val, &end, 10);
+		if (!*val || *end || n < RS_NICE_MIN || n > RS_NICE_MAX)
+			return opt_error(d, "'%s' is not a nice value from %d to %d",
+					 val, RS_NICE_MIN, RS_NICE_MAX);
+		p->nice = (int32_t)n;
+		p->fields |= RS_PF_NICE;
+		return 0;
+	default:
+		if (*val && (strlen(val) >= sizeof p->cpus ||
+			     rs_cpus_parse(val, mask, NULL) < 0))
+			return opt_error(d, "'%s' is not a CPU list (0-1,3: CPUs 0 to %d)",
+					 val, RS_CPUS_MAX - 1);
+		memcpy(p->cpus, val, strlen(val) + 1);
+		p->fields |= RS_PF_CPUS;
+		return 0;
+	}
+}
+
 static int set_kill_signal(rs_request *r, const opt_def *d, const char *val)
 {
 	if (parse_signal(val, &r->signal) < 0)
@@ -1149,6 +1232,13 @@ static const opt_def up_opts[] = {
 	{ "--cpu-weight",      true,  set_limit,   LIM_CPU_WEIGHT, RS_EDIT_LIMITS },
 	{ "--cpu-max",         true,  set_limit,   LIM_CPU_MAX, RS_EDIT_LIMITS },
 	{ "--pids-max",        true,  set_limit,   LIM_PIDS, RS_EDIT_LIMITS },
+	{ "--cap",             true,  set_profile, PRO_CAP, RS_EDIT_PROFILE },
+	{ "--no-new-privs",    false, set_profile, PRO_NNP, RS_EDIT_PROFILE },
+	{ "--new-privs",       false, set_profile, PRO_NEWPRIVS, RS_EDIT_PROFILE },
+	{ "--read-only-root",  false, set_profile, PRO_RO, RS_EDIT_PROFILE },
+	{ "--private-tmp",     false, set_profile, PRO_TMP, RS_EDIT_PROFILE },
+	{ "--nice",            true,  set_profile, PRO_NICE, RS_EDIT_PROFILE },
+	{ "--cpus",            true,  set_profile, PRO_CPUS, RS_EDIT_PROFILE },
 	{ NULL, false, NULL, 0, 0 },
 };
 
@@ -1210,6 +1300,9 @@ static const opt_def delete_opts[] = {
 static const opt_def edit_opts[] = {
 	{ "--restart-policy",  true,  set_restart, 0, RS_EDIT_POLICY },
 	{ "--no-keep-caps",    false, set_false,   SPEC(keep_caps), RS_EDIT_KEEP_CAPS },
+	{ "--no-caps",         false, set_profile, PRO_NOCAPS, RS_EDIT_PROFILE },
+	{ "--no-read-only-root", false, set_profile, PRO_NORO, RS_EDIT_PROFILE },
+	{ "--no-private-tmp",  false, set_profile, PRO_NOTMP, RS_EDIT_PROFILE },
 	{ NULL, false, NULL, 0, 0 },
 };
 
@@ -1846,6 +1939,7 @@ static int finish(args_state *s)
 	if (r->verb == RS_V_UP) {
 		rs_strlcpy(r->spec.label, s->label, sizeof r->spec.label);
 		rs_limits_undrop(&r->spec.limits);
+		r->spec.profile.fields = 0;   /* a spec's, not an edit's */
 		if (rs_spec_validate(&r->spec, err, sizeof err) < 0)
 			return usage_error(s->v, "%s", err);
 	}

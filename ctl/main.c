@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "reslimits.h"
+#include "profile.h"
 #include "args.h"
 #include "clock.h"
 #include "codes.h"
@@ -1273,11 +1274,26 @@ static bool asks_limits(const ctl_cmd *c)
 	return false;
 }
 
+/* Whether c's request sets or changes a privilege profile (up, edit, or
+ * an apply's services). */
+static bool asks_profile(const ctl_cmd *c)
+{
+	const rs_request *q = &c->req.u.request;
+
+	if (q->edit_mask & RS_EDIT_PROFILE || rs_profile_any(&q->spec.profile))
+		return true;
+	for (size_t i = 0; q->specs && i < q->nspecs; i++)
+		if (rs_profile_any(&q->specs[i].profile))
+			return true;
+	return false;
+}
+
 /* A request with health probes or limits goes only to an rsd that knows
  * them (RS_FEAT_PROBES, RS_FEAT_LIMITS, learnt from one ping's
  * envelope): an older one would run the services without them, saying
  * nothing. 0, or the exit code after saying why not. */
-static int features_known(const ctl_cmd *c, bool probes, bool limits)
+static int features_known(const ctl_cmd *c, bool probes, bool limits,
+			  bool profile)
 {
 	char version[sizeof ((rs_msg *)NULL)->sender_version];
 	uint64_t features;
@@ -1302,6 +1318,14 @@ static int features_known(const ctl_cmd *c, bool probes, bool limits)
 			c->endpoint, version[0] ? version : "0.2.0 or older");
 		return RS_E_INVAL;
 	}
+	if (profile && !(features & RS_FEAT_PROFILE)) {
+		fprintf(stderr, "rsctl: rsd at %s (%s) does not know privilege profiles "
+			"(--cap, --no-new-privs, --read-only-root, --private-tmp, --nice, "
+			"--cpus, profile:): it would run the services without them; "
+			"nothing was sent. Upgrade rsd first (docs/upgrade.md)\n",
+			c->endpoint, version[0] ? version : "0.2.0 or older");
+		return RS_E_INVAL;
+	}
 	return 0;
 }
 
@@ -1315,8 +1339,9 @@ static int run_once(ctl_cmd *c, bool show_empty)
 	if (c->req.u.request.verb == RS_V_UPDATE && c->req.u.request.revision &&
 	    (r = revisions_known(c)) != 0)
 		return r;
-	if ((asks_probes(c) || asks_limits(c)) &&
-	    (r = features_known(c, asks_probes(c), asks_limits(c))) != 0)
+	if ((asks_probes(c) || asks_limits(c) || asks_profile(c)) &&
+	    (r = features_known(c, asks_probes(c), asks_limits(c),
+				asks_profile(c))) != 0)
 		return r;
 	c->req.u.request.id = request_id();
 	pg = wants_progress(c) && progress_begin(&cp, c) == 0;

@@ -671,7 +671,7 @@ int output_top_print(const output_top_row *v, size_t n, int key, size_t max,
 
 static const char *const node_cols[] = {
 	"NODE", "STATE", "INSTANCES", "HEARTBEAT-AGE", "VERSION", "LABELS", "CGROUPS",
-	"LIMITS",
+	"LIMITS", "PRIVS",
 };
 
 /* Appends one node row; the age comes from heartbeat_age_ms, else from
@@ -720,6 +720,12 @@ static void node_row(table *t, const json_t *node, uint64_t now_ms)
 		 * an agent (or rsd) before RS_FEAT_LIMITS */
 		const char *ctl = jstr(node, "controllers");
 		table_cell(t, !ctl || !ctl[0] ? "-" : ctl);
+	}
+	{
+		/* what of a profile it can apply (lib/profile.h RS_PRIV_*),
+		 * "none", or "-": an agent (or rsd) before RS_FEAT_PROFILE */
+		const char *pv = jstr(node, "privs");
+		table_cell(t, !pv || !pv[0] ? "-" : pv);
 	}
 }
 
@@ -1286,6 +1292,9 @@ static void describe_spec(FILE *out, const json_t *sp)
 				break;
 		}
 		put_kv(out, "Limits", text[0] ? text : "none");
+		/* the profile in the store's words, or none */
+		put_kv(out, "Profile", jstr(sp, "profile_text") && jstr(sp, "profile_text")[0] ?
+		       jstr(sp, "profile_text") : "none");
 	}
 }
 

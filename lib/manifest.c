@@ -4,6 +4,7 @@
  */
 #include "manifest.h"
 #include "reslimits.h"
+#include "profile.h"
 #include "probespec.h"
 
 #include <errno.h>
@@ -510,6 +511,74 @@ static int limits_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *a
 	return mf_err(c, v, "unknown key (known: memory, cpu, pids)");
 }
 
+/* One capability name into the rs_profile arg's caps. */
+static int add_cap(void *arg, const char *name)
+{
+	rs_profile *p = arg;
+	int k = rs_cap_parse(name);
+
+	if (k < 0)
+		return -ENOENT;
+	if (p->caps & (1ull << k))
+		return -EEXIST;
+	p->caps |= 1ull << k;
+	return 0;
+}
+
+/* profile: {caps: [NAME...], no_new_privileges: BOOL, read_only_root:
+ * BOOL, private_tmp: BOOL, nice: N, cpus: LIST} (lib/profile.h). */
+static int profile_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
+{
+	rs_profile *p = arg;
+	const char *s = scalar(v);
+	bool b = false;
+	int r;
+
+	if (!strcmp(key, "caps")) {
+		if (v && v->type == YAML_SEQUENCE_NODE)
+			for (yaml_node_item_t *i = v->data.sequence.items.start;
+			     i < v->data.sequence.items.top; i++) {
+				const char *n = scalar(yaml_document_get_node(c->doc, *i));
+				if (n && rs_cap_parse(n) < 0)
+					return mf_err(c, yaml_document_get_node(c->doc, *i),
+						      "'%s' is not a capability (CAP_NET_BIND_SERVICE, "
+						      "net_bind_service; capabilities(7))", n);
+			}
+		p->caps_set = true;
+		p->caps = 0;
+		return get_strv(c, v, add_cap, p);
+	}
+	if (!strcmp(key, "no_new_privileges")) {
+		if ((r = get_bool(c, v, &b)) < 0)
+			return r;
+		p->nnp = b ? RS_NNP_ON : RS_NNP_OFF;
+		return 0;
+	}
+	if (!strcmp(key, "read_only_root"))
+		return get_bool(c, v, &p->ro_root);
+	if (!strcmp(key, "private_tmp"))
+		return get_bool(c, v, &p->private_tmp);
+	if (!strcmp(key, "nice")) {
+		char *end;
+		long n = s ? strtol(s, &end, 10) : 0;
+		if (!s || !*s || *end || n < RS_NICE_MIN || n > RS_NICE_MAX)
+			return mf_err(c, v, "expected a nice value from %d to %d, got '%s'",
+				      RS_NICE_MIN, RS_NICE_MAX, s ? s : "a non-scalar");
+		p->nice = (int32_t)n;
+		return 0;
+	}
+	if (!strcmp(key, "cpus")) {
+		uint64_t mask[RS_CPUS_WORDS];
+		if (!s || strlen(s) >= sizeof p->cpus || rs_cpus_parse(s, mask, NULL) < 0)
+			return mf_err(c, v, "expected a CPU list (0-1,3: CPUs 0 to %d), "
+				      "got '%s'", RS_CPUS_MAX - 1, s ? s : "a non-scalar");
+		memcpy(p->cpus, s, strlen(s) + 1);
+		return 0;
+	}
+	return mf_err(c, v, "unknown key (known: caps, no_new_privileges, "
+		      "read_only_root, private_tmp, nice, cpus)");
+}
+
 static int svc_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 {
 	mf_service *s = arg;
@@ -574,6 +643,15 @@ static int svc_pair(mf_ctx *c, const char *key, const yaml_node_t *v, void *arg)
 		if ((r = each_pair(c, v, limits_pair, &sp->limits)) < 0)
 			return r;
 		if (rs_limits_validate(&sp->limits, err, sizeof err) < 0)
+			return mf_err(c, v, "%s", err);
+		return 0;
+	}
+	if (!strcmp(key, "profile")) {
+		char err[256];
+		memset(&sp->profile, 0, sizeof sp->profile);
+		if ((r = each_pair(c, v, profile_pair, &sp->profile)) < 0)
+			return r;
+		if (rs_profile_validate(&sp->profile, err, sizeof err) < 0)
 			return mf_err(c, v, "%s", err);
 		return 0;
 	}
@@ -1238,6 +1316,39 @@ static void limits_out(mf_out *o, const rs_limits *l)
 	map_end(o);
 }
 
+/* profile: in the form profile_pair reads, only what is set. */
+static void profile_out(mf_out *o, const rs_profile *p)
+{
+	char v[32];
+
+	if (!rs_profile_any(p))
+		return;
+	scalar_out(o, "profile");
+	map_start(o, false);
+	if (p->caps_set) {
+		scalar_out(o, "caps");
+		seq_start(o, true);
+		for (int i = 0; i <= RS_CAP_LAST; i++)
+			if (p->caps & (1ull << i))
+				scalar_out(o, rs_cap_name(i));
+		seq_end(o);
+	}
+	if (p->nnp)
+		bool_out(o, "no_new_privileges", p->nnp == RS_NNP_ON);
+	if (p->ro_root)
+		bool_out(o, "read_only_root", true);
+	if (p->private_tmp)
+		bool_out(o, "private_tmp", true);
+	if (p->nice) {
+		snprintf(v, sizeof v, "%d", (int)p->nice);
+		scalar_out(o, "nice");
+		plain_out(o, v);
+	}
+	if (p->cpus[0])
+		str_out(o, "cpus", p->cpus);
+	map_end(o);
+}
+
 /* One service: its keys in docs/manifest.md's order, defaults left out. */
 static void svc_out(mf_out *o, const rs_spec *sp)
 {
@@ -1287,6 +1398,7 @@ static void svc_out(mf_out *o, const rs_spec *sp)
 		kv_out(o, "listen", sp->listen, sp->nlisten);
 	probes_out(o, sp);
 	limits_out(o, &sp->limits);
+	profile_out(o, &sp->profile);
 	map_end(o);
 }
 

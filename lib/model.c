@@ -1,5 +1,6 @@
 #include "model.h"
 #include "reslimits.h"
+#include "profile.h"
 #include "probespec.h"
 
 #include <errno.h>
@@ -388,6 +389,8 @@ int rs_spec_validate(const rs_spec *s, char *err, size_t errlen)
 		if (rs_probe_validate(&s->probes[i], (rs_probe_role)i, err, errlen) < 0)
 			return -EINVAL;
 	if (rs_limits_validate(&s->limits, err, errlen) < 0)
+		return -EINVAL;
+	if (rs_profile_validate(&s->profile, err, errlen) < 0)
 		return -EINVAL;
 	return 0;
 #undef BAD

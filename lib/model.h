@@ -141,6 +141,21 @@ typedef struct rs_limits {
 	uint32_t pids_max;     /* processes and threads, 1.. */
 } rs_limits;
 
+/* A privilege profile (lib/profile.h, docs/design.md "Profiles"):
+ * applied by the keeper in the child before exec. All 0: none. */
+#define RS_CPUS_TEXT_MAX 64
+typedef struct rs_profile {
+	uint64_t caps;         /* bit n: capability n is kept (caps_set) */
+	bool     caps_set;     /* the bounding set is exactly caps (with
+				* user: raised as ambient too) */
+	uint8_t  nnp;          /* RS_NNP_DEFAULT/ON/OFF (no_new_privs) */
+	bool     ro_root;      /* / read-only, a private mount namespace */
+	bool     private_tmp;  /* a fresh tmpfs on /tmp and /var/tmp */
+	int32_t  nice;         /* -20..19; 0: unchanged */
+	char     cpus[RS_CPUS_TEXT_MAX]; /* affinity "0-1,3"; "": unchanged */
+	uint32_t fields;       /* an edit's RS_PF_* it sets (0 in a spec) */
+} rs_profile;
+
 typedef enum rs_desired {
 	RS_WANT_DOWN = 0,
 	RS_WANT_UP,
@@ -190,6 +205,7 @@ typedef struct rs_spec {
 	size_t         nplacement;/* at most RS_PLACEMENT_MAX */
 	rs_probe       probes[RS_PROBE__NR]; /* kind NONE: not probed */
 	rs_limits      limits;   /* all 0: none (0.3, RS_FEAT_LIMITS) */
+	rs_profile     profile;  /* all 0: none (0.3, RS_FEAT_PROFILE) */
 } rs_spec;
 
 typedef struct rs_exit {

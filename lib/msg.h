@@ -107,6 +107,7 @@ typedef struct rs_hello {
 				  * acknowledged or given up (lib/evchain.h) */
 	char      cgroups[RS_CGROUPS_MAX]; /* RS_FEAT_CGROUP: the node's cgroups */
 	uint32_t  controllers;   /* RS_FEAT_LIMITS: RS_CTL_* bits it enforces */
+	uint32_t  privs;         /* RS_FEAT_PROFILE: RS_PRIV_* it can apply */
 	char    **labels;        /* nlabels strings + NULL, owned */
 	size_t    nlabels;
 	rs_iinfo *instances;     /* ninstances, owned */
@@ -319,7 +320,11 @@ enum {
 	RS_EDIT_STARTUP       = 1u << 26,  /* ... the startup probe */
 	RS_EDIT_LIMITS        = 1u << 27,  /* replace the limits, written into
 					    * the running cgroups (0.3) */
-	RS_EDIT__ALL          = (1u << 28) - 1,
+	RS_EDIT_PROFILE       = 1u << 28,  /* the profile's fields it names
+					    * (rs_profile.fields); nice and
+					    * cpus on the running processes,
+					    * the rest at the next start (0.3) */
+	RS_EDIT__ALL          = (1u << 29) - 1,
 	/* what needs a new process to take effect */
 	RS_EDIT_NEXT_START    = RS_EDIT_ENV | RS_EDIT_CWD | RS_EDIT_ARGS |
 				RS_EDIT_ARGS_TAIL | RS_EDIT_LISTEN | RS_EDIT_USER |

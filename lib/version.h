@@ -51,6 +51,8 @@ enum {
 				      * EK_PROBE, InstanceInfo.unready (0.3.0) */
 	RS_FEAT_LIMITS   = 1u << 14, /* ServiceSpec.limits, Hello.controllers,
 				      * ER_OOM (0.3.0) */
+	RS_FEAT_PROFILE  = 1u << 15, /* ServiceSpec.profile, Hello.privs
+				      * (0.3.0) */
 	RS_FEAT_USAGE    = 1u << 16, /* NodeBeat.usage, StatusRow.cpu_ms..usage_ms,
 				      * status JSON usage keys (0.3.0) */
 };
@@ -58,7 +60,7 @@ enum {
 		     RS_FEAT_FENCE | RS_FEAT_ORDERS | RS_FEAT_REQDEDUP | \
 		     RS_FEAT_PAGED | RS_FEAT_ROWS | RS_FEAT_BATCH | RS_FEAT_LOGS | \
 		     RS_FEAT_SIGNAL | RS_FEAT_EVCHAIN | RS_FEAT_CGROUP | RS_FEAT_PROBES | \
-		     RS_FEAT_LIMITS | RS_FEAT_USAGE)
+		     RS_FEAT_LIMITS | RS_FEAT_USAGE | RS_FEAT_PROFILE)
 
 typedef struct rs_semver {
 	uint32_t major, minor, patch;

@@ -20,6 +20,7 @@
 
 #include "listen.h"
 #include "reslimits.h"
+#include "profile.h"
 #include "probespec.h"
 #include "rs.pb-c.h"
 #include "version.h"
@@ -38,6 +39,8 @@ struct spec_aux {
 	Rs__Probes  probes;
 	Rs__Probe   probe[RS_PROBE__NR];
 	Rs__Limits  limits;
+	Rs__Profile profile;
+	char       *caps[RS_CAP_LAST + 1];
 };
 
 /* Storage for one Envelope tree; only infos/pinfos/exits are heap. */
@@ -260,6 +263,22 @@ static int enc_spec(const rs_spec *s, Rs__ServiceSpec *ps, struct spec_aux *aux)
 		aux->limits.pids_max = s->limits.pids_max;
 		ps->limits = &aux->limits;
 	}
+	if (rs_profile_any(&s->profile) || s->profile.fields) {
+		const rs_profile *pf = &s->profile;
+		rs__profile__init(&aux->profile);
+		for (int i = 0; i <= RS_CAP_LAST; i++)
+			if (pf->caps & (1ull << i))
+				aux->caps[aux->profile.n_caps++] = (char *)rs_cap_name(i);
+		aux->profile.caps = aux->profile.n_caps ? aux->caps : NULL;
+		aux->profile.caps_set = pf->caps_set;
+		aux->profile.no_new_privs = pf->nnp;
+		aux->profile.read_only_root = pf->ro_root;
+		aux->profile.private_tmp = pf->private_tmp;
+		aux->profile.nice = pf->nice;
+		aux->profile.cpus = (char *)pf->cpus;
+		aux->profile.fields = pf->fields;
+		ps->profile = &aux->profile;
+	}
 	return 0;
 }
 
@@ -324,6 +343,7 @@ static int enc_hello(struct enc *e, const rs_hello *h)
 	ph->events_from = h->events_from;
 	ph->cgroups = pb_str(h->cgroups);
 	ph->controllers = h->controllers;
+	ph->privs = h->privs;
 	ph->n_labels = h->nlabels;
 	ph->labels = h->nlabels ? h->labels : NULL;
 	if (!h->ninstances)
@@ -960,6 +980,26 @@ static int dec_spec(rs_spec *s, const Rs__ServiceSpec *ps)
 		s->limits.cpu_max = ps->limits->cpu_max;
 		s->limits.pids_max = ps->limits->pids_max;
 	}
+	if (r == 0 && ps->profile) {
+		/* as for limits, the receiver's rs_spec_validate says what is
+		 * out of range: an unknown capability, a value too large */
+		const Rs__Profile *pp = ps->profile;
+		rs_profile *pf = &s->profile;
+		for (size_t i = 0; i < pp->n_caps; i++) {
+			int k = rs_cap_parse(pp->caps[i]);
+			pf->caps |= k < 0 ? 1ull << 63 : 1ull << k;
+		}
+		pf->caps_set = pp->caps_set || pp->n_caps;
+		pf->nnp = pp->no_new_privs > 255 ? 255 : (uint8_t)pp->no_new_privs;
+		pf->ro_root = pp->read_only_root;
+		pf->private_tmp = pp->private_tmp;
+		pf->nice = pp->nice;
+		pf->fields = pp->fields;
+		if (pp->cpus && strlen(pp->cpus) < sizeof pf->cpus)
+			memcpy(pf->cpus, pp->cpus, strlen(pp->cpus) + 1);
+		else if (pp->cpus)
+			memset(pf->cpus, 'x', sizeof pf->cpus);   /* too long: refused */
+	}
 	if (r < 0)
 		return r;
 	s->critical = ps->critical != 0;
@@ -1065,6 +1105,7 @@ static int dec_hello(rs_hello *h, const Rs__Hello *ph)
 	h->session = ph->session;
 	h->events_from = ph->events_from;
 	h->controllers = ph->controllers;
+	h->privs = ph->privs;
 	r = dec_labels(&h->labels, &h->nlabels, ph->labels, ph->n_labels,
 		       RS_HELLO_LABELS_MAX);
 	if (r < 0)

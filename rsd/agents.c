@@ -726,6 +726,7 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 	rs_strlcpy(n->cgroups, m->features & RS_FEAT_CGROUP ? h->cgroups : "",
 		   sizeof n->cgroups);
 	n->controllers = m->features & RS_FEAT_LIMITS ? h->controllers : 0;
+	n->privs = m->features & RS_FEAT_PROFILE ? h->privs : 0;
 	n->n.capacity = h->capacity;
 	rsd_node_set_labels(n, h->labels, h->nlabels);
 	n->n.last_seen_ms = clock_wall_ms();

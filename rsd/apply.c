@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "reslimits.h"
+#include "profile.h"
 #include "probespec.h"
 #include "clock.h"
 #include "log.h"
@@ -40,13 +41,14 @@ static bool str_eq(const char *a, const char *b)
 }
 
 /* Whether a change needs a new process (command, env, cwd, listen, user,
- * keep_caps). */
+ * keep_caps, the profile but for nice and cpus). */
 static bool spec_needs_restart(const rs_spec *a, const rs_spec *b)
 {
 	return !strv_eq(a->argv, a->argc, b->argv, b->argc) ||
 	       !strv_eq(a->env, a->envc, b->env, b->envc) || !str_eq(a->cwd, b->cwd) ||
 	       !strv_eq(a->listen, a->nlisten, b->listen, b->nlisten) ||
-	       strcmp(a->user, b->user) != 0 || a->keep_caps != b->keep_caps;
+	       strcmp(a->user, b->user) != 0 || a->keep_caps != b->keep_caps ||
+	       rs_profile_restart(&a->profile, &b->profile);
 }
 
 static bool probes_eq(const rs_spec *a, const rs_spec *b)
@@ -61,6 +63,7 @@ bool rsd_spec_eq(const rs_spec *a, const rs_spec *b)
 {
 	return !spec_needs_restart(a, b) && probes_eq(a, b) &&
 	       rs_limits_equal(&a->limits, &b->limits) &&
+	       rs_profile_equal(&a->profile, &b->profile) &&
 	       a->period_ms == b->period_ms &&
 	       a->ready_timeout_ms == b->ready_timeout_ms &&
 	       a->stop_timeout_ms == b->stop_timeout_ms &&

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "reslimits.h"
+#include "profile.h"
 #include "probespec.h"
 #include "clock.h"
 #include "codes.h"
@@ -201,13 +202,21 @@ static rsd_node *up_node(rsd *d, const net_peer *peer, const rs_request *rq)
 	rsd_node *n = rsd_place_spec(d, &rq->spec, rq->spec.node, NULL);
 
 	uint32_t need = rs_limits_needs(&rq->spec.limits);
+	uint32_t pneed = rs_profile_needs(&rq->spec.profile);
 	rsd_node *w;
-	char has[32], want[32];
+	char has[48], want[48];
 
 	if (n)
 		return n;
 	w = rq->spec.node[0] ? rsd_node_find(d, rq->spec.node) : NULL;
-	if (w && need && (w->controllers & need) != need) {
+	if (w && pneed && (w->privs & pneed) != pneed) {
+		rs_priv_format(pneed, want, sizeof want);
+		rs_priv_format(w->privs, has, sizeof has);
+		rsd_reply_err(d, peer, rq->id, RS_E_NONODE,
+			      "node %s cannot apply the profile of %s: it needs %s, "
+			      "the node can apply %s (rsctl nodes: PRIVS)",
+			      rq->spec.node, rq->label, want, has);
+	} else if (w && need && (w->controllers & need) != need) {
 		rs_ctl_format(need, want, sizeof want);
 		rs_ctl_format(w->controllers, has, sizeof has);
 		rsd_reply_err(d, peer, rq->id, RS_E_NONODE,
@@ -222,6 +231,12 @@ static rsd_node *up_node(rsd *d, const net_peer *peer, const rs_request *rq)
 			  "%scan enforce the limits of %s (they need the %s controllers)",
 			  rq->spec.nplacement ? "that matches its placement " : "",
 			  rq->label, (rs_ctl_format(need, want, sizeof want), want));
+	else if (pneed)
+		rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node "
+			  "%scan apply the profile of %s (it needs %s; rsctl nodes: "
+			  "PRIVS)",
+			  rq->spec.nplacement ? "that matches its placement " : "",
+			  rq->label, (rs_priv_format(pneed, want, sizeof want), want));
 	else if (rq->spec.nplacement)
 		rsd_reply_err(d, peer, rq->id, RS_E_NONODE, "no connected node "
 			  "matches the placement of %s (%s%s)", rq->label,
@@ -685,6 +700,8 @@ int rsd_spec_merge(rs_spec *dst, const rs_spec *src, uint32_t mask)
 #undef TAKE
 	if (mask & RS_EDIT_LIMITS)
 		rs_limits_merge(&dst->limits, &src->limits);
+	if (mask & RS_EDIT_PROFILE)
+		rs_profile_merge(&dst->profile, &src->profile);
 	for (int i = 0; r == 0 && i < RS_PROBE__NR; i++)
 		if (mask & ((uint32_t)RS_EDIT_LIVENESS << i))
 			r = rs_probe_copy(&dst->probes[i], &src->probes[i]);
@@ -771,7 +788,8 @@ static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 		rs_spec_clear(&next.spec);
 		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "the agent of node %s (%s) "
 			      "does not speak what the new settings need (fence? "
-			      "limits its node cannot enforce?); "
+			      "limits its node cannot enforce? a profile it "
+			      "cannot apply?); "
 			      "upgrade it first, or move %s", n->n.name,
 			      n->n.agent_version, rq->label);
 		return;
@@ -783,9 +801,14 @@ static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 			(r = rsd_revision_add(d, &next, "edit")) < 0)))
 		rsd_tx_abort(d);
 	if (r == 0) {
-		rsd_event(d, rq->label, 0, NULL, "edit", "settings changed (mask 0x%x)%s",
+		rsd_event(d, rq->label, 0, NULL, "edit", "settings changed (mask 0x%x)%s%s",
 			  rq->edit_mask, rq->edit_mask & RS_EDIT_NEXT_START ?
-			  "; command/env/cwd apply at the next start" : "");
+			  "; command/env/cwd apply at the next start" : "",
+			  rq->edit_mask & RS_EDIT_PROFILE &&
+			  rq->spec.profile.fields & ~RS_PF_LIVE ?
+			  "; the profile's caps, no_new_privileges, read_only_root "
+			  "and private_tmp apply at the next start (nice and cpus "
+			  "at once)" : "");
 		r = rsd_tx_commit(d);
 	}
 	if (r < 0) {
@@ -1720,18 +1743,22 @@ static json_t *node_json(const rsd_node *n, int instances, uint64_t now,
 	uint64_t age = n->connected ? now - n->sm.heard_ms :
 		       (wall > n->n.last_seen_ms ? wall - n->n.last_seen_ms : 0);
 
-	char ctl[32];
+	char ctl[32], privs[48];
 
+	if (n->features & RS_FEAT_PROFILE)
+		rs_priv_format(n->privs, privs, sizeof privs);
+	else
+		privs[0] = '\0';
 	for (size_t i = 0; i < n->nlabels; i++)
 		json_array_append_new(labels, json_string(n->labels[i]));
 	if (n->features & RS_FEAT_LIMITS)
 		rs_ctl_format(n->controllers, ctl, sizeof ctl);
 	else
 		ctl[0] = '\0';
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:b, s:o, s:i, s:I}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:b, s:b, s:o, s:i, s:I}",
 			 "name", n->n.name, "state", rs_node_state_to_string(n->n.state),
 			 "boot_id", n->n.boot_id, "agent_version", n->n.agent_version,
-			 "cgroups", n->cgroups, "controllers", ctl,
+			 "cgroups", n->cgroups, "controllers", ctl, "privs", privs,
 			 "instances", instances,
 			 "last_seen_ms", (json_int_t)n->n.last_seen_ms,
 			 "heartbeat_age_ms", (json_int_t)age, "connected", n->connected,
@@ -1974,6 +2001,32 @@ static json_t *spec_json(const rsd *d, const rs_spec *sp)
 		if (l->pids_max)
 			json_object_set_new(lj, "pids_max", json_integer(l->pids_max));
 		json_object_set_new(j, "limits", lj);
+	}
+	if (j) {
+		/* the profile set (none: {}) */
+		const rs_profile *pf = &sp->profile;
+		json_t *pj = json_object();
+		char caps[RS_PROFILE_TEXT_MAX];
+		if (pf->caps_set) {
+			json_t *ca = json_array();
+			for (int i = 0; i <= RS_CAP_LAST; i++)
+				if (pf->caps & (1ull << i))
+					json_array_append_new(ca, json_string(rs_cap_name(i)));
+			json_object_set_new(pj, "caps", ca);
+		}
+		if (pf->nnp)
+			json_object_set_new(pj, "no_new_privileges", json_boolean(pf->nnp == RS_NNP_ON));
+		if (pf->ro_root)
+			json_object_set_new(pj, "read_only_root", json_true());
+		if (pf->private_tmp)
+			json_object_set_new(pj, "private_tmp", json_true());
+		if (pf->nice)
+			json_object_set_new(pj, "nice", json_integer(pf->nice));
+		if (pf->cpus[0])
+			json_object_set_new(pj, "cpus", json_string(pf->cpus));
+		rs_profile_pack(pf, caps, sizeof caps);
+		json_object_set_new(j, "profile", pj);
+		json_object_set_new(j, "profile_text", json_string(caps));
 	}
 	return j;
 }

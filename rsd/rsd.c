@@ -3,6 +3,7 @@
  * periodic check, and the pending-request bookkeeping.
  */
 #include "reslimits.h"
+#include "profile.h"
 #include "probespec.h"
 #include "rsd.h"
 #include "version.h"
@@ -486,16 +487,20 @@ static uint64_t spec_features(const rs_spec *spec)
 		f |= RS_FEAT_PROBES;
 	if (spec && rs_limits_any(&spec->limits))
 		f |= RS_FEAT_LIMITS;
+	if (spec && rs_profile_any(&spec->profile))
+		f |= RS_FEAT_PROFILE;
 	return f;
 }
 
 bool rsd_node_speaks(const rsd_node *n, const rs_spec *spec)
 {
 	uint32_t need = spec ? rs_limits_needs(&spec->limits) : 0;
+	uint32_t pneed = spec ? rs_profile_needs(&spec->profile) : 0;
 
-	/* limits only where the node has the controllers they need */
+	/* limits only where the node has the controllers they need, a
+	 * profile where it can apply it */
 	return (n->features & spec_features(spec)) == spec_features(spec) &&
-	       (n->controllers & need) == need;
+	       (n->controllers & need) == need && (n->privs & pneed) == pneed;
 }
 
 /* Whether n may take one more instance of spec (NULL: any): its placement

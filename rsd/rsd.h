@@ -129,6 +129,8 @@ typedef struct rsd_node {
 				       * "" from an older agent) */
 	uint32_t         controllers; /* RS_CTL_* its Hello says it enforces
 				       * limits with (RS_FEAT_LIMITS; 0 before) */
+	uint32_t         privs;       /* RS_PRIV_* its Hello says it can apply
+				       * (RS_FEAT_PROFILE; 0 before) */
 	char           **labels;      /* from its Hello (placement.labels) */
 	size_t           nlabels;
 	orders_out       out;         /* orders not yet acknowledged (RS_FEAT_ORDERS) */

@@ -24,6 +24,7 @@
  * values are stored bit for bit in SQLite's signed INTEGER.
  */
 #include "reslimits.h"
+#include "profile.h"
 #include "probespec.h"
 #include "store.h"
 #include "clock.h"
@@ -300,6 +301,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION + 1] = {
 	[17] =
 	"ALTER TABLE service ADD COLUMN limits TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE revision ADD COLUMN limits TEXT NOT NULL DEFAULT '';",
+	/* 18: privilege profiles (0.3), in lib/profile.h's text form ('':
+	 * none), in both spec tables */
+	[18] =
+	"ALTER TABLE service ADD COLUMN profile TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE revision ADD COLUMN profile TEXT NOT NULL DEFAULT '';",
 };
 
 enum {
@@ -363,7 +369,7 @@ enum {
 	X(backoff_disabled) X(notify) X(settle_ms) X(node) X(desired) \
 	X(generation) X(created_ms) X(updated_ms) X(script) X(critical) \
 	X(replicas) X(listen) X(placement) X(deps) X(user) X(keep_caps) \
-	X(fence) X(reload_signal) X(probes) X(limits)
+	X(fence) X(reload_signal) X(probes) X(limits) X(profile)
 #define SVC_COL_NAME(c)  ", " #c
 #define SVC_COL_PARAM(c) ", ?"
 #define SVC_COL_ONE(c)   + 1
@@ -848,6 +854,8 @@ static int read_service(sqlite3_stmt *st, store_service *out)
 		goto fail;
 	/* nor limits (a row that does not read is no limits) */
 	rs_limits_unpack(c_str(&c), &sp->limits);
+	/* nor a profile (likewise none) */
+	rs_profile_unpack(c_str(&c), &sp->profile);
 	return 0;
 fail:
 	rs_spec_clear(sp);
@@ -1420,6 +1428,7 @@ struct svc_blobs {
 	char  *argv, *env, *listen, *place, *deps;
 	char  *probes;          /* text */
 	char   limits[RS_LIMITS_TEXT_MAX];
+	char   profile[RS_PROFILE_TEXT_MAX];
 	size_t argv_len, env_len, listen_len, place_len, deps_len;
 };
 
@@ -1457,6 +1466,7 @@ static int bind_service(struct binder *b, const store_service *svc,
 	if (r == 0 && !(bl->probes = rs_probes_pack(sp)))
 		r = -ENOMEM;
 	rs_limits_pack(&sp->limits, bl->limits, sizeof bl->limits);
+	rs_profile_pack(&sp->profile, bl->profile, sizeof bl->profile);
 	if (r < 0)
 		return r;
 	b_textn(b, sp->label, sizeof sp->label);
@@ -1492,6 +1502,7 @@ static int bind_service(struct binder *b, const store_service *svc,
 	b_i64(b, sp->reload_signal);
 	b_text(b, bl->probes);
 	b_text(b, bl->limits);
+	b_text(b, bl->profile);
 	return 0;
 }
 

@@ -20,7 +20,7 @@
 
 #include "model.h"
 
-#define STORE_SCHEMA_VERSION 17
+#define STORE_SCHEMA_VERSION 18
 
 typedef struct store store;
 

@@ -281,9 +281,9 @@ sys.exit(0 if n[sys.argv[1]] == sys.argv[3] and
     "$SUB${RS_TEST_NO_CGROUP_KILL:+, no cgroup.kill}" \
     || fail "rsctl --json nodes: $("${RSCTL[@]}" --json nodes)"
 "${RSCTL[@]}" nodes >"$TMP/nodes.txt" || fail "rsctl nodes"
-# CGROUPS is the column before LIMITS (the controllers, or none)
-grep -qE "^$NODE .* yes +[a-z,]+\$" "$TMP/nodes.txt" || fail "no CGROUPS yes for $NODE: $(cat "$TMP/nodes.txt")"
-grep -qE "^$NODE2 .* no +[a-z,]+\$" "$TMP/nodes.txt" || fail "no CGROUPS no for $NODE2: $(cat "$TMP/nodes.txt")"
+# CGROUPS is the column before LIMITS (the controllers, or none) and PRIVS
+grep -qE "^$NODE .* yes +[a-z,]+ +[a-z,]+\$" "$TMP/nodes.txt" || fail "no CGROUPS yes for $NODE: $(cat "$TMP/nodes.txt")"
+grep -qE "^$NODE2 .* no +[a-z,]+ +[a-z,]+\$" "$TMP/nodes.txt" || fail "no CGROUPS no for $NODE2: $(cat "$TMP/nodes.txt")"
 echo "rsctl nodes: CGROUPS yes / no"
 
 # --- the keeper killed (kill -9): its services die with it (pdeathsig),

@@ -190,6 +190,9 @@ expect "rsctl up web --notify " auto notify simple
 expect "rsctl up web --fence " none stop
 expect "rsctl edit web --cpu-max " 50% 200% none
 expect "rsctl up web --memory-max " none
+expect "rsctl up web --cap net_b" net_bind_service
+expect "rsctl edit web --no-r" --no-read-only-root
+expect "rsctl up web --read" --read-only-root --readiness
 expect "rsctl kill web -s " TERM KILL USR1 HUP
 expect "rsctl up web --stop-signal " TERM
 expect "rsctl cred create alice --role " viewer operator admin

@@ -20,7 +20,9 @@
 #  - health probes (RS_FEAT_PROBES): HEAD's rsctl refuses up and apply
 #    with probes against the previous rsd (exit 9), which would run them
 #    without; nothing is created; the same for resource limits
-#    (RS_FEAT_LIMITS: --memory-max, limits:, edit --pids-max)
+#    (RS_FEAT_LIMITS: --memory-max, limits:, edit --pids-max) and for
+#    privilege profiles (RS_FEAT_PROFILE: --read-only-root, profile:,
+#    edit --nice)
 #  - usage (RS_FEAT_USAGE): HEAD's rsctl top refuses the previous rsd
 #    (exit 9); status -o wide shows "-" for its usage
 #  - logs (RS_FEAT_LOGS): plain lines every way; HEAD's rsctl refuses
@@ -355,6 +357,22 @@ if ! "$PREV/ctl/rsctl" help up 2>/dev/null | grep -q -- --memory-max; then
     rc=0; ctl "$BUILD" edit s2 --pids-max 64 >"$TMP/lim3.out" 2>&1 || rc=$?
     [ "$rc" -eq 9 ] && grep -q "does not know resource limits" "$TMP/lim3.out" \
         || fail "edit --pids-max via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/lim3.out")"
+fi
+# privilege profiles (RS_FEAT_PROFILE): the same, a service is never
+# started unconfined through an rsd that would drop its profile
+if ! "$PREV/ctl/rsctl" help up 2>/dev/null | grep -q -- --read-only-root; then
+    rc=0; ctl "$BUILD" up pf1 --read-only-root -- sleep 1000 >"$TMP/prof.out" 2>&1 || rc=$?
+    [ "$rc" -eq 9 ] && grep -q "does not know privilege profiles" "$TMP/prof.out" \
+        || fail "up --read-only-root via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/prof.out")"
+    ! ctl "$BUILD" status pf1 >/dev/null 2>&1 || fail "pf1 exists after a refused up"
+    printf 'services:\n  - label: pf2\n    command: [sleep, "1000"]\n    profile:\n      caps: []\n' >"$TMP/profile.yaml"
+    rc=0; ctl "$BUILD" apply "$TMP/profile.yaml" >"$TMP/prof2.out" 2>&1 || rc=$?
+    [ "$rc" -eq 9 ] && grep -q "does not know privilege profiles" "$TMP/prof2.out" \
+        || fail "apply with a profile via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/prof2.out")"
+    ! ctl "$BUILD" status pf2 >/dev/null 2>&1 || fail "pf2 exists after a refused apply"
+    rc=0; ctl "$BUILD" edit s2 --nice 5 >"$TMP/prof3.out" 2>&1 || rc=$?
+    [ "$rc" -eq 9 ] && grep -q "does not know privilege profiles" "$TMP/prof3.out" \
+        || fail "edit --nice via rsd $PREV_V exited $rc, want 9: $(cat "$TMP/prof3.out")"
 fi
 # the same for reload (new in 0.3)
 if ! "$PREV/ctl/rsctl" help reload >/dev/null 2>&1; then

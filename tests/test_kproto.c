@@ -17,6 +17,11 @@
 
 /* the limits that end a record (protocol 6): u64, u64, u32 x 3 */
 #define LIM KPROTO_LIMITS_LEN
+/* the profile after them (protocol 7), empty: u64 caps, u32 flags, u32
+ * nice, an empty CPU list (u32 0) */
+#define PROF (8 + 4 + 4 + 4)
+/* what follows the cgroup name */
+#define TAIL (LIM + PROF)
 
 static char *test_argv[] = {
 	"/bin/sh", "-c", "printf '[%s]' \"$@\"", "sh", "", "a", "", NULL,
@@ -93,13 +98,13 @@ Test(kproto, round_trip_minimal, .timeout = 10)
 	char *argv[] = { "", NULL };
 	struct kproto_spawn in = { .argv = argv, .argc = 1, .logpath = "/l",
 				   .stop_signal = 9, .log_max = 4096 }, out;
-	uint8_t buf[64 + LIM];
+	uint8_t buf[64 + TAIL];
 	size_t len;
 
 	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
 	/* argc, one empty string, envc, cwd, log path, ngroups, flags, stop
 	 * signal, stop timeout, log max, no cgroup, no limits */
-	cr_assert_eq(len, 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4 + 4 + 8 + 4 + LIM);
+	cr_assert_eq(len, 4 + 4 + 4 + 4 + 4 + 2 + 4 + 4 + 4 + 4 + 8 + 4 + TAIL);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), 0);
 	cr_assert_eq(out.argc, 1);
 	cr_assert_str_eq(out.argv[0], "");
@@ -139,11 +144,11 @@ Test(kproto, cgroup_name_round_trip_and_checked, .timeout = 10)
 	/* the same in a record: "web.42" made "web/42" */
 	in.cgroup = "web.42";
 	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
-	buf[len - LIM - 3] = '/';
+	buf[len - TAIL - 3] = '/';
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), -EINVAL);
 	cr_assert_null(out.mem);
-	buf[len - LIM - 6] = '.';   /* ".eb.42": no leading dot */
-	buf[len - LIM - 3] = '.';
+	buf[len - TAIL - 6] = '.';   /* ".eb.42": no leading dot */
+	buf[len - TAIL - 3] = '.';
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), -EINVAL);
 }
 
@@ -232,7 +237,7 @@ Test(kproto, over_limit_counts_refused, .timeout = 10)
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), 0);
 	/* ngroups is just before the groups, the flags, the stop fields and
 	 * the log max */
-	put32(buf + len - LIM - 24 - 4 * KEEPER_GROUPS_MAX - 4, KEEPER_GROUPS_MAX + 1);
+	put32(buf + len - TAIL - 24 - 4 * KEEPER_GROUPS_MAX - 4, KEEPER_GROUPS_MAX + 1);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
 	free(buf);
 }
@@ -274,16 +279,16 @@ Test(kproto, flags_and_log_path_checked, .timeout = 10)
 	size_t len;
 	uint8_t *buf = pack_sample(&len);
 
-	put32(buf + len - LIM - 24, 0x80);
+	put32(buf + len - TAIL - 24, 0x80);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
-	put32(buf + len - LIM - 24, 0);
+	put32(buf + len - TAIL - 24, 0);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), 0);
 	kproto_spawn_free(&s);
 	/* the log's bound: at least KSPAWN_LOG_MAX_MIN */
-	put32(buf + len - LIM - 12, KSPAWN_LOG_MAX_MIN - 1);
-	put32(buf + len - LIM - 8, 0);
+	put32(buf + len - TAIL - 12, KSPAWN_LOG_MAX_MIN - 1);
+	put32(buf + len - TAIL - 8, 0);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
-	put32(buf + len - LIM - 12, KSPAWN_LOG_MAX_MIN);
+	put32(buf + len - TAIL - 12, KSPAWN_LOG_MAX_MIN);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), 0);
 	kproto_spawn_free(&s);
 	in.log_max = KSPAWN_LOG_MAX_MIN - 1;
@@ -291,9 +296,9 @@ Test(kproto, flags_and_log_path_checked, .timeout = 10)
 	in.log_max = KSPAWN_LOG_MAX_MIN;
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), 0);
 	/* the stop signal of a fenced child: 1..64 */
-	put32(buf + len - LIM - 20, 0);
+	put32(buf + len - TAIL - 20, 0);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
-	put32(buf + len - LIM - 20, 65);
+	put32(buf + len - TAIL - 20, 65);
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &s), -EINVAL);
 	in.stop_signal = 0;
 	cr_assert_eq(kproto_spawn_pack(&in, buf, BUF_MAX, &len), -EINVAL);
@@ -322,6 +327,9 @@ Test(kproto, flags_and_log_path_checked, .timeout = 10)
 			0, 0, 0, 0, 0, 0, 0, 0,        /* no limits: memory max, */
 			0, 0, 0, 0, 0, 0, 0, 0,        /* high, */
 			0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* cpu, pids */
+			0, 0, 0, 0, 0, 0, 0, 0,        /* no profile: caps, */
+			0, 0, 0, 0, 0, 0, 0, 0,        /* flags, nice, */
+			0, 0, 0, 0,                    /* cpus "" */
 		};
 		struct kproto_spawn ok = { .argv = argv, .argc = 1, .logpath = "/",
 					   .stop_signal = 15, .log_max = 4096 };
@@ -374,7 +382,7 @@ Test(kproto, pack_for_an_older_keeper, .timeout = 10)
 	cr_assert_eq(kproto_spawn_pack_for(&in, 4, v5, sizeof v5, &l5), 0);
 	cr_assert_eq(kproto_spawn_pack_for(&in, KEEPER_PROTO, v3, sizeof v3, &l3), 0);
 	cr_assert_eq(kproto_spawn_pack_for(&in, 5, v6, sizeof v6, &l6), 0);
-	cr_assert_eq(l6 + LIM, l3, "protocol 5 has no limits");
+	cr_assert_eq(l6 + LIM + PROF, l3, "protocol 5 has no limits (nor a profile)");
 	cr_assert_eq(memcmp(v6, v3, l6), 0, "protocol 5: the same record up to them");
 	cr_assert_eq(l5 + 4 + 3, l6, "protocol 4 has no cgroup name");
 	cr_assert_eq(memcmp(v5, v3, l5), 0, "protocol 4: the same record up to it");
@@ -419,7 +427,7 @@ Test(kproto, limits_round_trip_and_checked, .timeout = 10)
 	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), -EINVAL);
 	in.limits = (struct kcg_limits){ 0 };
 	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
-	put32(buf + len - 4, 7);   /* pids max 7, no cgroup */
+	put32(buf + len - PROF - 4, 7);   /* pids max 7, no cgroup */
 	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), -EINVAL);
 	cr_assert_null(out.mem);
 	kproto_limits_pack(&(struct kcg_limits){ .mem_max = 5, .pids_max = 9 }, lb);
@@ -427,4 +435,63 @@ Test(kproto, limits_round_trip_and_checked, .timeout = 10)
 	cr_assert_eq(l.mem_max, 5);
 	cr_assert_eq(l.pids_max, 9);
 	cr_assert_eq(kproto_limits_unpack(lb, sizeof lb - 1, &l), -EBADMSG);
+}
+
+/* protocol 7: the profile round-trips; what a keeper would refuse is
+ * refused packing and in a record; an older keeper never gets one (it
+ * would run the service unconfined); the steps have names */
+Test(kproto, profile_round_trip_and_checked, .timeout = 10)
+{
+	char *argv[] = { "x", NULL };
+	struct kproto_spawn in = { .argv = argv, .argc = 1, .logpath = "/l",
+				   .stop_signal = 9, .log_max = 4096,
+				   .prof = { .caps = 1ull << 10, .nice = -20,
+					     .flags = KPROF_CAPS | KPROF_NNP_ON |
+						      KPROF_RO_ROOT | KPROF_PRIVATE_TMP,
+					     .cpus = "0-1,3" } }, out;
+	uint8_t buf[256];
+	size_t len;
+
+	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), 0);
+	cr_assert_eq(out.prof.caps, in.prof.caps);
+	cr_assert_eq(out.prof.flags, in.prof.flags);
+	cr_assert_eq(out.prof.nice, -20);
+	cr_assert_str_eq(out.prof.cpus, "0-1,3");
+	kproto_spawn_free(&out);
+	for (int p = KEEPER_PROTO_MIN; p < 7; p++)
+		cr_assert_eq(kproto_spawn_pack_for(&in, p, buf, sizeof buf, &len),
+			     -EPROTONOSUPPORT, "protocol %d", p);
+	/* nice alone is a profile too */
+	in.prof = (struct kproto_profile){ .nice = 1 };
+	cr_assert_eq(kproto_spawn_pack_for(&in, 6, buf, sizeof buf, &len), -EPROTONOSUPPORT);
+	/* refused: unknown flags, both no_new_privs, caps without the flag,
+	 * nice out of range, a CPU list too long */
+	in.prof = (struct kproto_profile){ .flags = 0x40 };
+	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), -EINVAL);
+	in.prof = (struct kproto_profile){ .flags = KPROF_NNP_ON | KPROF_NNP_OFF };
+	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), -EINVAL);
+	in.prof = (struct kproto_profile){ .caps = 1 };
+	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), -EINVAL);
+	in.prof = (struct kproto_profile){ .nice = 20 };
+	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), -EINVAL);
+	in.prof = (struct kproto_profile){ .cpus = "0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,"
+						   "16,17,18,19,20,21,22,23,24" };
+	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), -EINVAL);
+	/* in a record: nice 20, unknown flags */
+	in.prof = (struct kproto_profile){ .nice = 3 };
+	cr_assert_eq(kproto_spawn_pack(&in, buf, sizeof buf, &len), 0);
+	put32(buf + len - 8, 20);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), -EINVAL);
+	put32(buf + len - 8, 3);
+	put32(buf + len - 12, 0x100);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), -EINVAL);
+	cr_assert_null(out.mem);
+	put32(buf + len - 12, 0);
+	cr_assert_eq(kproto_spawn_unpack(buf, len, &out), 0);
+	cr_assert_eq(out.prof.nice, 3);
+	kproto_spawn_free(&out);
+	cr_assert_str_eq(kproto_step_name(KSTEP_RO_ROOT), "remounting / read-only");
+	cr_assert_str_eq(kproto_step_name(0), "");
+	cr_assert_str_eq(kproto_step_name(KSTEP__NR), "");
 }

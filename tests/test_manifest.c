@@ -8,6 +8,7 @@
 
 #include "manifest.h"
 #include "reslimits.h"
+#include "profile.h"
 #include "probespec.h"
 
 static const char good[] =
@@ -288,6 +289,24 @@ static const struct bad bads[] = {
 	{ "limits-high", "services:\n  - label: a\n    command: [x]\n    limits:\n"
 			"      memory: {max: 64M, high: 128M}\n",
 	  "limits-high.yaml:5: services[0].limits: memory high 134217728 is above memory max" },
+	{ "profile-cap", "services:\n  - label: a\n    command: [x]\n    profile:\n"
+			"      caps: [chown, cap_nosuch]\n",
+	  "profile-cap.yaml:5: services[0].profile.caps: 'cap_nosuch' is not a capability" },
+	{ "profile-nice", "services:\n  - label: a\n    command: [x]\n    profile:\n"
+			"      nice: 20\n",
+	  "profile-nice.yaml:5: services[0].profile.nice: expected a nice value from -20 to 19" },
+	{ "profile-cpus", "services:\n  - label: a\n    command: [x]\n    profile:\n"
+			"      cpus: 3-1\n",
+	  "profile-cpus.yaml:5: services[0].profile.cpus: expected a CPU list" },
+	{ "profile-key", "services:\n  - label: a\n    command: [x]\n    profile:\n"
+			"      nice: 1\n      readonly: true\n",
+	  "profile-key.yaml:6: services[0].profile.readonly: unknown key (known: caps," },
+	{ "profile-bool", "services:\n  - label: a\n    command: [x]\n    profile:\n"
+			"      private_tmp: maybe\n",
+	  "profile-bool.yaml:5: services[0].profile.private_tmp: expected true or false" },
+	{ "profile-twice", "services:\n  - label: a\n    command: [x]\n    profile:\n"
+			"      caps: [chown, CAP_CHOWN]\n",
+	  "profile-twice.yaml:5: services[0].profile.caps: 'CAP_CHOWN' is listed twice" },
 	{ "limits-what", "services:\n  - label: a\n    command: [x]\n    limits:\n"
 			"      disk: {max: 1G}\n",
 	  "services[0].limits.disk: unknown key (known: memory, cpu, pids)" },
@@ -646,4 +665,41 @@ Test(manifest, emit_refuses_what_a_manifest_cannot_carry, .timeout = 10)
 	cr_assert_null(text);
 	for (int i = 0; i < 2; i++)
 		rs_spec_clear(&s[i]);
+}
+
+/* profile: every key, caps by either name, exported back the same. */
+Test(manifest, profile, .timeout = 10)
+{
+	static const char yaml[] =
+		"services:\n"
+		"  - label: web\n"
+		"    command: [/usr/bin/web]\n"
+		"    profile:\n"
+		"      caps: [CAP_NET_BIND_SERVICE, chown]\n"
+		"      no_new_privileges: false\n"
+		"      read_only_root: true\n"
+		"      private_tmp: true\n"
+		"      nice: -5\n"
+		"      cpus: \"0-1,3\"\n"
+		"  - label: api\n"
+		"    command: [/usr/bin/api]\n"
+		"    profile: {caps: []}\n";
+	rs_profile want = { .caps = 1ull << 10 | 1ull << 0, .caps_set = true,
+			    .nnp = RS_NNP_OFF, .ro_root = true, .private_tmp = true,
+			    .nice = -5, .cpus = "0-1,3" };
+	manifest m;
+	char err[512] = "", *out = NULL;
+	size_t len;
+
+	cr_assert_eq(manifest_parse("p.yaml", yaml, strlen(yaml), &m, err, sizeof err), 0,
+		     "%s", err);
+	cr_assert(rs_profile_equal(&m.svcs[0].spec.profile, &want));
+	cr_assert(m.svcs[1].spec.profile.caps_set && !m.svcs[1].spec.profile.caps);
+	cr_assert_eq(manifest_emit(&m.svcs[0].spec, 1, &out, &len, err, sizeof err), 0, "%s", err);
+	manifest_free(&m);
+	cr_assert_eq(manifest_parse("e.yaml", out, len, &m, err, sizeof err), 0, "%s\n%s",
+		     err, out);
+	cr_assert(rs_profile_equal(&m.svcs[0].spec.profile, &want), "%s", out);
+	free(out);
+	manifest_free(&m);
 }

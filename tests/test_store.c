@@ -23,6 +23,7 @@
 
 #include "probespec.h"
 #include "reslimits.h"
+#include "profile.h"
 #include "store.h"
 
 static char tmpdir[64];
@@ -1177,6 +1178,8 @@ Test(store, event_prune_a_large_table_one_batch_at_a_time, .timeout = 60)
 	store_close(&s);
 }
 
+#define DROP_V18 "ALTER TABLE service DROP COLUMN profile;" \
+		 "ALTER TABLE revision DROP COLUMN profile;"
 #define DROP_V17 "ALTER TABLE service DROP COLUMN limits;" \
 		 "ALTER TABLE revision DROP COLUMN limits;"
 #define DROP_V16 "ALTER TABLE service DROP COLUMN probes;" \
@@ -1335,7 +1338,7 @@ Test(store, migrates_version_9_operations)
 	make_op(&op, "up", "old");
 	cr_assert_eq(store_op_add(s, &op), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13 DROP_V12 DROP_V11 DROP_V10 "PRAGMA user_version = 9;");
+	raw_exec(dbpath, DROP_V18 DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13 DROP_V12 DROP_V11 DROP_V10 "PRAGMA user_version = 9;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM operation WHERE req_id = 0 "
@@ -1563,7 +1566,7 @@ Test(store, backup_before_migration)
 	store_close(&s);
 	store_backup_path(dbpath, STORE_SCHEMA_VERSION, bak, sizeof bak);
 	cr_assert_neq(access(bak, F_OK), 0, "a current file was backed up");
-	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13
+	raw_exec(dbpath, DROP_V18 DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
 		 DROP_V12 DROP_V11 DROP_V10
@@ -1794,7 +1797,7 @@ Test(store, migrates_version_1)
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
 	/* turn it back into a version-1 file, as an older rsd left it */
-	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13
+	raw_exec(dbpath, DROP_V18 DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13
 		 "ALTER TABLE service DROP COLUMN script;"
 		 "ALTER TABLE service DROP COLUMN critical;"
 		 "ALTER TABLE instance DROP COLUMN standby;"
@@ -1847,7 +1850,7 @@ Test(store, migrates_version_8_principals)
 	rs_event ev;
 
 	store_close(&s);
-	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13
+	raw_exec(dbpath, DROP_V18 DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
 		 DROP_V12 DROP_V10
@@ -1889,7 +1892,7 @@ Test(store, migrates_version_7)
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13
+	raw_exec(dbpath, DROP_V18 DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13
 		 "ALTER TABLE service DROP COLUMN keep_caps;"
 		 "DROP TABLE principal;"
 		 "ALTER TABLE event DROP COLUMN actor;"
@@ -1957,7 +1960,7 @@ Test(store, migrates_version_10_fence)
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13 DROP_V12 DROP_V11 "PRAGMA user_version = 10;");
+	raw_exec(dbpath, DROP_V18 DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13 DROP_V12 DROP_V11 "PRAGMA user_version = 10;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(store_service_get(s, "old", &got), 0);
@@ -2089,7 +2092,7 @@ Test(store, migrates_version_11_event_index)
 	add_lev(s, "b", "b1");
 	add_lev(s, "a", "a2");
 	store_close(&s);
-	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13 DROP_V12 "PRAGMA user_version = 11;");
+	raw_exec(dbpath, DROP_V18 DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13 DROP_V12 "PRAGMA user_version = 11;");
 	cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sqlite_master"
 			     " WHERE name = 'event_label_seq'"), 1);
 	s = open_ok();
@@ -2121,7 +2124,7 @@ Test(store, migrates_version_12_instances_by_node)
 		cr_assert_eq(store_instance_put(s, &in[i]), 0);
 	}
 	store_close(&s);
-	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13 "PRAGMA user_version = 12;");
+	raw_exec(dbpath, DROP_V18 DROP_V17 DROP_V16 DROP_V15 DROP_V14 DROP_V13 "PRAGMA user_version = 12;");
 	/* as a version-12 rsd left it: the newest id deleted, its mark kept */
 	raw_exec(dbpath, "DELETE FROM instance WHERE id = 40;"
 		 "INSERT INTO instance (id, label, node, generation, pid, state,"
@@ -2184,7 +2187,7 @@ Test(store, migrates_version_13_reload_signal)
 	make_service(&svc, "web");
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 DROP_V14 "PRAGMA user_version = 13;");
+	raw_exec(dbpath, DROP_V18 DROP_V17 DROP_V16 DROP_V15 DROP_V14 "PRAGMA user_version = 13;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(store_service_get(s, "web", &got), 0);
@@ -2211,7 +2214,7 @@ Test(store, migrates_version_15_probes)
 	make_service(&svc, "web");
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V17 DROP_V16 "PRAGMA user_version = 15;");
+	raw_exec(dbpath, DROP_V18 DROP_V17 DROP_V16 "PRAGMA user_version = 15;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(store_service_get(s, "web", &got), 0);
@@ -2244,7 +2247,7 @@ Test(store, migrates_version_16_limits)
 	make_service(&svc, "web");
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V17 "PRAGMA user_version = 16;");
+	raw_exec(dbpath, DROP_V18 DROP_V17 "PRAGMA user_version = 16;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(store_service_get(s, "web", &got), 0);
@@ -2261,6 +2264,47 @@ Test(store, migrates_version_16_limits)
 	s = open_ok();
 	cr_assert_eq(store_service_get(s, "web", &got), 0);
 	cr_assert(!rs_limits_any(&got.spec.limits));
+	rs_spec_clear(&got.spec);
+	rs_spec_clear(&svc.spec);
+	store_close(&s);
+}
+
+/* 17 -> 18: profiles. A version-17 file's services read back without
+ * one; the column keeps it; a value that does not read is none. */
+Test(store, migrates_version_17_profile)
+{
+	store *s = open_ok();
+	store_service svc, got;
+
+	make_service(&svc, "web");
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	store_close(&s);
+	raw_exec(dbpath, DROP_V18 "PRAGMA user_version = 17;");
+	s = open_ok();
+	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_assert_eq(store_service_get(s, "web", &got), 0);
+	cr_assert(!rs_profile_any(&got.spec.profile));
+	rs_spec_clear(&got.spec);
+	svc.spec.profile = (rs_profile){ .caps = 1ull << 10 | 1ull << 0, .caps_set = true,
+					 .nnp = RS_NNP_OFF, .ro_root = true,
+					 .private_tmp = true, .nice = -3, .cpus = "0-1,3" };
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	cr_assert_eq(store_service_get(s, "web", &got), 0);
+	cr_assert(rs_profile_equal(&got.spec.profile, &svc.spec.profile));
+	cr_assert_eq(got.spec.profile.caps, svc.spec.profile.caps);
+	rs_spec_clear(&got.spec);
+	/* an empty caps list is kept as one (keep none), not as none given */
+	svc.spec.profile = (rs_profile){ .caps_set = true };
+	cr_assert_eq(store_service_put(s, &svc), 0);
+	cr_assert_eq(store_service_get(s, "web", &got), 0);
+	cr_assert(got.spec.profile.caps_set);
+	cr_assert_eq(got.spec.profile.caps, 0);
+	rs_spec_clear(&got.spec);
+	store_close(&s);
+	raw_exec(dbpath, "UPDATE service SET profile = 'nice=99';");
+	s = open_ok();
+	cr_assert_eq(store_service_get(s, "web", &got), 0);
+	cr_assert(!rs_profile_any(&got.spec.profile));
 	rs_spec_clear(&got.spec);
 	rs_spec_clear(&svc.spec);
 	store_close(&s);
@@ -2381,7 +2425,7 @@ Test(store, migrates_version_14_revisions)
 	cr_assert_eq(rs_spec_add_arg(&svc.spec, "v0"), 0);
 	cr_assert_eq(store_service_put(s, &svc), 0);
 	store_close(&s);
-	raw_exec(dbpath, DROP_V17 DROP_V16 DROP_V15 "PRAGMA user_version = 14;");
+	raw_exec(dbpath, DROP_V18 DROP_V17 DROP_V16 DROP_V15 "PRAGMA user_version = 14;");
 	s = open_ok();
 	cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(store_service_get(s, "web", &got), 0);

@@ -14,6 +14,7 @@
 
 #include "probespec.h"
 #include "reslimits.h"
+#include "profile.h"
 #include "wire.h"
 
 /* ---------- a tiny protobuf writer ---------- */
@@ -188,6 +189,7 @@ static void fill_hello(rs_msg *m, size_t ninst)
 	h->events_from = 0x0123456789abcdefull;
 	strcpy(h->cgroups, "/sys/fs/cgroup/unified/rs.node-a, no cgroup.kill");
 	h->controllers = RS_CTL_MEMORY | RS_CTL_PIDS;
+	h->privs = RS_PRIV_PROFILE | RS_PRIV_CAPS;
 	h->nlabels = 3;
 	h->labels = calloc(3, sizeof *h->labels);
 	h->labels[0] = strdup("alpha");
@@ -269,6 +271,9 @@ static void cmp_spec(const rs_spec *a, const rs_spec *b)
 	for (int i = 0; i < RS_PROBE__NR; i++)
 		cr_assert(rs_probe_equal(&a->probes[i], &b->probes[i]), "probe %d", i);
 	cr_assert(rs_limits_equal(&a->limits, &b->limits));
+	cr_assert(rs_profile_equal(&a->profile, &b->profile));
+	cr_assert_eq(a->profile.caps, b->profile.caps);
+	cr_assert_eq(a->profile.fields, b->profile.fields);
 	cr_assert_eq(a->nlisten, b->nlisten);
 	for (size_t i = 0; i < a->nlisten; i++)
 		cr_assert_str_eq(a->listen[i], b->listen[i]);
@@ -324,6 +329,7 @@ static void cmp_msg(const rs_msg *a, const rs_msg *b)
 		cr_assert_eq(a->u.hello.events_from, b->u.hello.events_from);
 		cr_assert_str_eq(a->u.hello.cgroups, b->u.hello.cgroups);
 		cr_assert_eq(a->u.hello.controllers, b->u.hello.controllers);
+		cr_assert_eq(a->u.hello.privs, b->u.hello.privs);
 		cr_assert_eq(a->u.hello.nlabels, b->u.hello.nlabels);
 		for (size_t i = 0; i < a->u.hello.nlabels; i++)
 			cr_assert_str_eq(a->u.hello.labels[i],
@@ -1797,4 +1803,37 @@ Test(wire, probes_rejected, .timeout = 10)
 	pb_sub(&body, 3, &spec);
 	env = envelope(RS_PROTO_VERSION, F_START, &body);
 	cr_assert_eq(decode_pb(&env), -WIRE_E_FIELD);
+}
+
+/* ServiceSpec.profile (field 26): every field round-trips, an empty caps
+ * list stays one (keep none), and what the receiver must refuse (an
+ * unknown capability, a CPU list too long) decodes into something
+ * rs_spec_validate refuses, not into a lost message. */
+Test(wire, roundtrip_profile, .timeout = 10)
+{
+	rs_msg m, out;
+	uint8_t *buf;
+	size_t len;
+	char err[256];
+
+	fill_start(&m);
+	m.u.start.spec.profile = (rs_profile){ .caps = 1ull << 10 | 1ull << 40,
+					       .caps_set = true, .nnp = RS_NNP_OFF,
+					       .ro_root = true, .private_tmp = true,
+					       .nice = -20, .cpus = "0-1,3" };
+	roundtrip(&m);
+	fill_start(&m);
+	m.u.start.spec.profile = (rs_profile){ .caps_set = true, .nice = 19,
+					       .fields = RS_PF_NICE | RS_PF_CAPS };
+	roundtrip(&m);
+	/* out of range: decoded, then refused by validation */
+	fill_start(&m);
+	m.u.start.spec.profile = (rs_profile){ .nice = 40 };
+	cr_assert_eq(wire_encode(&m, &buf, &len), 0);
+	cr_assert_eq(wire_decode(buf, len, &out), 0);
+	cr_assert_eq(rs_spec_validate(&out.u.start.spec, err, sizeof err), -EINVAL);
+	cr_assert(strstr(err, "nice 40") != NULL, "%s", err);
+	free(buf);
+	rs_msg_clear(&out);
+	rs_msg_clear(&m);
 }

@@ -21,12 +21,14 @@ _rsctl_options()
         --stop-signal --stop-timeout --reload-signal --notify --settle --script
         --critical --listen --fence --liveness --readiness --startup --probe-period
         --probe-timeout --probe-failures --probe-delay --probe-status --probe-header
-        --memory-max --memory-high --cpu-weight --cpu-max --pids-max"
+        --memory-max --memory-high --cpu-weight --cpu-max --pids-max
+        --cap --no-new-privs --new-privs --read-only-root --private-tmp --nice --cpus"
     local handover="--maxtime --min-healthy --prepare-signal --no-rollback
         --max-unavailable --canary"
     case $1 in
         up) echo "--node --node-label --no-block --replicas $spec --";;
-        edit) echo "$spec --restart-policy --no-keep-caps --args --";;
+        edit) echo "$spec --restart-policy --no-keep-caps --no-caps --no-read-only-root
+            --no-private-tmp --args --";;
         update) echo "--env $handover --to-revision --batch --args --";;
         undo) echo "$handover";;
         down) echo "--force";;
@@ -58,6 +60,7 @@ _rsctl_takes_value()
         --liveness|--readiness|--startup|--probe-period|--probe-timeout|\
         --probe-failures|--probe-delay|--probe-status|--probe-header|\
         --memory-max|--memory-high|--cpu-weight|--cpu-max|--pids-max|\
+        --cap|--nice|--cpus|\
         -n|--lines|--limit|--instance|--since|--role|--labels|--state|--page-size|-o|\
         --sort|-d)
             true;;
@@ -182,6 +185,9 @@ _rsctl_value()
         --fence) _rsctl_words "none stop" "$cur";;
         --memory-max|--memory-high|--cpu-weight|--pids-max) _rsctl_words "none" "$cur";;
         --cpu-max) _rsctl_words "50% 100% 200% none" "$cur";;
+        --cap) _rsctl_words "net_bind_service net_raw net_admin chown dac_override
+            fowner kill setuid setgid sys_nice sys_ptrace sys_time ipc_lock" "$cur";;
+        --nice) _rsctl_words "-5 0 5 10 19" "$cur";;
         --role) _rsctl_words "viewer operator admin" "$cur";;
         --node)
             [ "$verb" = "cred revoke" ] && return 1
