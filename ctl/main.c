@@ -1245,86 +1245,79 @@ static bool spec_has_probes(const rs_spec *s)
 	return false;
 }
 
-/* Whether c's request sets or removes a health probe (up, edit, or an
- * apply's services: the manifest is parsed here). */
-static bool asks_probes(const ctl_cmd *c)
+static bool spec_has_limits(const rs_spec *s)
+{
+	return rs_limits_any(&s->limits);
+}
+
+static bool spec_has_profile(const rs_spec *s)
+{
+	return rs_profile_any(&s->profile);
+}
+
+/* What a request may carry that an older rsd would drop, saying nothing:
+ * it goes only to an rsd announcing the feature (learnt from one ping's
+ * envelope). */
+static const struct ctl_needs {
+	uint64_t    feature;
+	uint32_t    edit_mask;                /* an edit of these asks for it */
+	bool      (*has)(const rs_spec *s);   /* so does a spec with it */
+	const char *what;
+	const char *without;                  /* what the old rsd would do */
+} ctl_needs[] = {
+	{ RS_FEAT_PROBES, RS_EDIT_LIVENESS | RS_EDIT_READINESS | RS_EDIT_STARTUP,
+	  spec_has_probes, "health probes (--liveness, --readiness, --startup, probes:)",
+	  "run the services without them" },
+	{ RS_FEAT_LIMITS, RS_EDIT_LIMITS, spec_has_limits,
+	  "resource limits (--memory-max, --memory-high, --cpu-weight, --cpu-max, "
+	  "--pids-max, limits:)", "run the services unbounded" },
+	{ RS_FEAT_PROFILE, RS_EDIT_PROFILE, spec_has_profile,
+	  "privilege profiles (--cap, --no-new-privs, --read-only-root, "
+	  "--private-tmp, --nice, --cpus, profile:)", "run the services without them" },
+};
+
+/* Whether c's request (up, edit, or an apply's services: the manifest is
+ * parsed here) sets, changes or removes what n is about. */
+static bool asks(const ctl_cmd *c, const struct ctl_needs *n)
 {
 	const rs_request *q = &c->req.u.request;
 
-	if (q->edit_mask & (RS_EDIT_LIVENESS | RS_EDIT_READINESS | RS_EDIT_STARTUP) ||
-	    spec_has_probes(&q->spec))
+	if (q->edit_mask & n->edit_mask || n->has(&q->spec))
 		return true;
 	for (size_t i = 0; q->specs && i < q->nspecs; i++)
-		if (spec_has_probes(&q->specs[i]))
+		if (n->has(&q->specs[i]))
 			return true;
 	return false;
 }
 
-/* Whether c's request sets or removes a resource limit (up, edit, or an
- * apply's services). */
-static bool asks_limits(const ctl_cmd *c)
-{
-	const rs_request *q = &c->req.u.request;
-
-	if (q->edit_mask & RS_EDIT_LIMITS || rs_limits_any(&q->spec.limits))
-		return true;
-	for (size_t i = 0; q->specs && i < q->nspecs; i++)
-		if (rs_limits_any(&q->specs[i].limits))
-			return true;
-	return false;
-}
-
-/* Whether c's request sets or changes a privilege profile (up, edit, or
- * an apply's services). */
-static bool asks_profile(const ctl_cmd *c)
-{
-	const rs_request *q = &c->req.u.request;
-
-	if (q->edit_mask & RS_EDIT_PROFILE || rs_profile_any(&q->spec.profile))
-		return true;
-	for (size_t i = 0; q->specs && i < q->nspecs; i++)
-		if (rs_profile_any(&q->specs[i].profile))
-			return true;
-	return false;
-}
-
-/* A request with health probes or limits goes only to an rsd that knows
- * them (RS_FEAT_PROBES, RS_FEAT_LIMITS, learnt from one ping's
- * envelope): an older one would run the services without them, saying
- * nothing. 0, or the exit code after saying why not. */
-static int features_known(const ctl_cmd *c, bool probes, bool limits,
-			  bool profile)
+/* A request that needs a feature of ctl_needs goes only to an rsd that
+ * announces it. 0 (nothing needed, or all there), or the exit code after
+ * saying why not. */
+static int features_known(const ctl_cmd *c)
 {
 	char version[sizeof ((rs_msg *)NULL)->sender_version];
 	uint64_t features;
-	int r = ping_rsd(c, CTL_PROGRESS_STATUS_MS * 5, false, &features, version,
-			 sizeof version);
+	bool any = false;
+	int r;
 
+	for (size_t i = 0; i < sizeof ctl_needs / sizeof *ctl_needs; i++)
+		any = any || asks(c, &ctl_needs[i]);
+	if (!any)
+		return 0;
+	r = ping_rsd(c, CTL_PROGRESS_STATUS_MS * 5, false, &features, version,
+		     sizeof version);
 	if (r != 0)
 		return r;
-	if (probes && !(features & RS_FEAT_PROBES)) {
-		fprintf(stderr, "rsctl: rsd at %s (%s) does not know health probes "
-			"(--liveness, --readiness, --startup, probes:): it would run the "
-			"services without them; nothing was sent. Upgrade rsd first "
-			"(docs/upgrade.md)\n",
-			c->endpoint, version[0] ? version : "0.2.0 or older");
-		return RS_E_INVAL;
-	}
-	if (limits && !(features & RS_FEAT_LIMITS)) {
-		fprintf(stderr, "rsctl: rsd at %s (%s) does not know resource limits "
-			"(--memory-max, --memory-high, --cpu-weight, --cpu-max, "
-			"--pids-max, limits:): it would run the services unbounded; "
-			"nothing was sent. Upgrade rsd first (docs/upgrade.md)\n",
-			c->endpoint, version[0] ? version : "0.2.0 or older");
-		return RS_E_INVAL;
-	}
-	if (profile && !(features & RS_FEAT_PROFILE)) {
-		fprintf(stderr, "rsctl: rsd at %s (%s) does not know privilege profiles "
-			"(--cap, --no-new-privs, --read-only-root, --private-tmp, --nice, "
-			"--cpus, profile:): it would run the services without them; "
-			"nothing was sent. Upgrade rsd first (docs/upgrade.md)\n",
-			c->endpoint, version[0] ? version : "0.2.0 or older");
-		return RS_E_INVAL;
+	for (size_t i = 0; i < sizeof ctl_needs / sizeof *ctl_needs; i++) {
+		const struct ctl_needs *n = &ctl_needs[i];
+
+		if (asks(c, n) && !(features & n->feature)) {
+			fprintf(stderr, "rsctl: rsd at %s (%s) does not know %s: it would "
+				"%s; nothing was sent. Upgrade rsd first (docs/upgrade.md)\n",
+				c->endpoint, version[0] ? version : "0.2.0 or older",
+				n->what, n->without);
+			return RS_E_INVAL;
+		}
 	}
 	return 0;
 }
@@ -1339,9 +1332,7 @@ static int run_once(ctl_cmd *c, bool show_empty)
 	if (c->req.u.request.verb == RS_V_UPDATE && c->req.u.request.revision &&
 	    (r = revisions_known(c)) != 0)
 		return r;
-	if ((asks_probes(c) || asks_limits(c) || asks_profile(c)) &&
-	    (r = features_known(c, asks_probes(c), asks_limits(c),
-				asks_profile(c))) != 0)
+	if ((r = features_known(c)) != 0)
 		return r;
 	c->req.u.request.id = request_id();
 	pg = wants_progress(c) && progress_begin(&cp, c) == 0;
