@@ -93,8 +93,13 @@ void prom_sample(prom_buf *b, const char *name, double value, ...)
 		snprintf(num, sizeof num, " %s\n", value > 0 ? "+Inf" : "-Inf");
 	else if (value == (double)(long long)value && fabs(value) < 1e15)
 		snprintf(num, sizeof num, " %lld\n", (long long)value);
-	else
-		snprintf(num, sizeof num, " %.17g\n", value);
+	else {
+		/* the shortest of 15 or 17 digits that reads back the same:
+		 * 0.095, not 0.095000000000000001 */
+		snprintf(num, sizeof num, " %.15g\n", value);
+		if (strtod(num, NULL) != value)
+			snprintf(num, sizeof num, " %.17g\n", value);
+	}
 	prom_puts(b, num);
 }
 

@@ -39,7 +39,10 @@ Test(prom, special_values, .timeout = 10)
 	prom_sample(&b, "c", -INFINITY, NULL);
 	prom_sample(&b, "d", 1795585640.25, NULL);
 	prom_sample(&b, "e", 0, "k", NULL, NULL);
-	cr_assert_str_eq(b.s, "a NaN\nb +Inf\nc -Inf\nd 1795585640.25\ne{k=\"\"} 0\n");
+	prom_sample(&b, "f", 95 / 1000.0, NULL);          /* no ...0000001 */
+	prom_sample(&b, "g", 0.1 + 0.2, NULL);            /* needs 17 digits */
+	cr_assert_str_eq(b.s, "a NaN\nb +Inf\nc -Inf\nd 1795585640.25\ne{k=\"\"} 0\n"
+			 "f 0.095\ng 0.30000000000000004\n");
 	prom_free(&b);
 }
 
