@@ -1379,8 +1379,8 @@ static void drain_check(struct krec *r)
 	int p = kcg_populated(r->cg_fd);
 
 	if (p == 1 && !r->cg_killed && clock_mono_ms() >= r->stop_kill_at) {
-		log_warnx("instance %llu: processes outlived its main process's "
-			  "stop by %llu ms: SIGKILL", (unsigned long long)r->id,
+		log_warnx("instance %llu: what its main process left ran past the "
+			  "stop timeout (%llu ms): SIGKILL", (unsigned long long)r->id,
 			  (unsigned long long)r->stop_ms);
 		cg_kill(r);
 	}
