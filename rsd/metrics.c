@@ -32,6 +32,10 @@
  * are whole (one HELP/TYPE, their samples together); the parts are not
  * one snapshot, as two scrapes are not. */
 #define MS_PART (64u << 10)
+/* ... or of about MS_PART_INSTS instances looked at: the usage sums write
+ * a line a service from all its instances (a part of 64 KiB of them held
+ * ~1,300 services x 60 instances, 8-10 ms of the loop at a scrape) */
+#define MS_PART_INSTS 1000u
 #define MS_NODES 1000u   /* node lines a part (~0.6 ms) */
 /* MS_NODES, or RS_TEST_METRICS_NODES (tests/metrics.sh: 1, so that its
  * two nodes take two parts) */
@@ -84,6 +88,7 @@ typedef struct mstream {
 	uint64_t node_after;            /* MS_NODES_STAGE: the last node's
 					 * link_seq (0: none yet) */
 	uint64_t by_state[RS_IS__NR];   /* counted as MS_UP writes them */
+	unsigned visits;                /* instances looked at this part */
 } mstream;
 
 /* One service's samples of the stage's family. */
@@ -100,7 +105,7 @@ static void svc_samples(rsd *d, mstream *x, prom_buf *b, const rsd_svc *s)
 	}
 	if (x->stage >= MS_CPU && x->stage <= MS_TASKS) {
 		for (rsd_inst *in = rsd_label_insts(d, label); in;
-		     in = rsd_label_insts_next(d, in))
+		     in = rsd_label_insts_next(d, in), x->visits++)
 			sum += x->stage == MS_CPU ? in->use.cpu_ms :
 			       x->stage == MS_MEMORY ? in->use.memory : in->use.tasks;
 		prom_sample(b, name, x->stage == MS_CPU ? (double)sum / 1000.0 : (double)sum,
@@ -163,7 +168,9 @@ static void svc_part(rsd *d, mstream *x, prom_buf *b)
 		}
 		i = lo;
 	}
-	for (; i < n && b->len - start < MS_PART && !b->oom; i++) {
+	x->visits = 0;
+	for (; i < n && b->len - start < MS_PART && x->visits < MS_PART_INSTS &&
+	     !b->oom; i++) {
 		svc_samples(d, x, b, v[i]);
 		rs_strlcpy(x->after, v[i]->s.spec.label, sizeof x->after);
 	}
