@@ -558,6 +558,33 @@ int kc_spawn_async(agent *ag, uint64_t id, const struct kproto_spawn *sp,
 	return kmsg_send(ag->keeper_fd, &h, ag->kbuf, -1);
 }
 
+/* Sends h (its payload p) and waits for the keeper's answer of type
+ * want about the same instance, queueing what comes before it; the
+ * answer's text into err (n bytes). Its a (0 or -errno), or -errno of the
+ * exchange. */
+static int kc_call(agent *ag, struct kmsg *h, const uint8_t *p, uint32_t want,
+		   char *err, size_t n)
+{
+	uint64_t id = h->id;
+	const uint8_t *pl;
+	int fd, r;
+
+	if ((r = kmsg_send(ag->keeper_fd, h, p, -1)) < 0)
+		return r;
+	for (;;) {
+		if ((r = kc_recv_wait(ag, h, &pl, &fd)) <= 0)
+			return r == 0 ? -EPIPE : r;
+		if (fd >= 0)
+			close(fd);
+		if (h->type == want && h->id == id)
+			break;
+		kc_queue(ag, h);
+	}
+	if (n)
+		snprintf(err, n, "%.*s", (int)(h->len < n ? h->len : n - 1), (const char *)pl);
+	return (int)h->a;
+}
+
 int kc_limits(agent *ag, uint64_t id, const rs_limits *l, char *err, size_t n)
 {
 	struct kcg_limits kl = { .mem_max = l->memory_max, .mem_high = l->memory_high,
@@ -565,26 +592,11 @@ int kc_limits(agent *ag, uint64_t id, const rs_limits *l, char *err, size_t n)
 				 .pids_max = l->pids_max };
 	struct kmsg h = { .type = K_LIMITS, .id = id, .len = KPROTO_LIMITS_LEN };
 	uint8_t buf[KPROTO_LIMITS_LEN];
-	const uint8_t *pl;
-	int fd, r;
 
 	if (ag->keeper_proto < 6)
 		return -EPROTONOSUPPORT;
 	kproto_limits_pack(&kl, buf);
-	if ((r = kmsg_send(ag->keeper_fd, &h, buf, -1)) < 0)
-		return r;
-	for (;;) {
-		if ((r = kc_recv_wait(ag, &h, &pl, &fd)) <= 0)
-			return r == 0 ? -EPIPE : r;
-		if (fd >= 0)
-			close(fd);
-		if (h.type == K_LIMITED && h.id == id)
-			break;
-		kc_queue(ag, &h);
-	}
-	if (n)
-		snprintf(err, n, "%.*s", (int)(h.len < n ? h.len : n - 1), (const char *)pl);
-	return (int)h.a;
+	return kc_call(ag, &h, buf, K_LIMITED, err, n);
 }
 
 int kc_renice(agent *ag, uint64_t id, bool set, int nice, const char *cpus,
@@ -592,25 +604,10 @@ int kc_renice(agent *ag, uint64_t id, bool set, int nice, const char *cpus,
 {
 	struct kmsg h = { .type = K_RENICE, .id = id, .a = nice, .b = set ? 1 : 0,
 			  .len = (uint32_t)strlen(cpus) };
-	const uint8_t *pl;
-	int fd, r;
 
 	if (ag->keeper_proto < 7)
 		return -EPROTONOSUPPORT;
-	if ((r = kmsg_send(ag->keeper_fd, &h, (const uint8_t *)cpus, -1)) < 0)
-		return r;
-	for (;;) {
-		if ((r = kc_recv_wait(ag, &h, &pl, &fd)) <= 0)
-			return r == 0 ? -EPIPE : r;
-		if (fd >= 0)
-			close(fd);
-		if (h.type == K_RENICED && h.id == id)
-			break;
-		kc_queue(ag, &h);
-	}
-	if (n)
-		snprintf(err, n, "%.*s", (int)(h.len < n ? h.len : n - 1), (const char *)pl);
-	return (int)h.a;
+	return kc_call(ag, &h, (const uint8_t *)cpus, K_RENICED, err, n);
 }
 
 int kc_sync(agent *ag)
