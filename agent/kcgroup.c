@@ -293,15 +293,13 @@ int kcg_populated(int cgfd)
 	return r < 0 ? (int)r : kcg_events_populated(buf);
 }
 
-int kcg_signal_all(int cgfd, int sig, pid_t skip_pgrp)
+int kcg_ids_each(int fd, void (*fn)(pid_t id, void *arg), void *arg)
 {
-	int fd = openat(cgfd, "cgroup.procs", O_RDONLY | O_CLOEXEC), n = 0;
 	char buf[4096], part[16];
 	size_t pl = 0;
 	ssize_t got;
+	int n = 0;
 
-	if (fd < 0)
-		return -errno;
 	while ((got = read(fd, buf, sizeof buf)) > 0)
 		for (ssize_t i = 0; i < got; i++) {
 			if (buf[i] >= '0' && buf[i] <= '9' && pl < sizeof part - 1) {
@@ -309,18 +307,39 @@ int kcg_signal_all(int cgfd, int sig, pid_t skip_pgrp)
 				continue;
 			}
 			if (pl) {
-				pid_t pid;
-
 				part[pl] = '\0';
-				pid = (pid_t)atoi(part);
-				if ((skip_pgrp <= 0 || getpgid(pid) != skip_pgrp) &&
-				    kill(pid, sig) == 0)
-					n++;
+				fn((pid_t)atoi(part), arg);
+				n++;
 			}
 			pl = 0;
 		}
+	return got < 0 ? -errno : n;
+}
+
+struct sig_all {
+	int   sig;
+	pid_t skip_pgrp;
+	int   n;
+};
+
+static void sig_one(pid_t pid, void *arg)
+{
+	struct sig_all *s = arg;
+
+	if ((s->skip_pgrp <= 0 || getpgid(pid) != s->skip_pgrp) && kill(pid, s->sig) == 0)
+		s->n++;
+}
+
+int kcg_signal_all(int cgfd, int sig, pid_t skip_pgrp)
+{
+	int fd = openat(cgfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	struct sig_all s = { sig, skip_pgrp, 0 };
+
+	if (fd < 0)
+		return -errno;
+	kcg_ids_each(fd, sig_one, &s);
 	close(fd);
-	return n;
+	return s.n;
 }
 
 int kcg_kill(struct kcg *cg, int cgfd, bool force_procs)

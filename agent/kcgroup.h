@@ -100,6 +100,10 @@ int kcg_kill(struct kcg *cg, int cgfd, bool force_procs);
  * pass) but those in process group skip_pgrp (0: none skipped). The
  * number signalled, or -errno. */
 int kcg_signal_all(int cgfd, int sig, pid_t skip_pgrp);
+/* Calls fn(id, arg) for each number of a list read from fd to its end
+ * (cgroup.procs, cgroup.threads, v1 tasks: one a line). How many, or
+ * -errno of a read. */
+int kcg_ids_each(int fd, void (*fn)(pid_t id, void *arg), void *arg);
 /* Removes the (empty) cgroup name of the subtree. 0 or -errno. */
 int kcg_remove(struct kcg *cg, const char *name);
 /* The path of cgroup.events of name, for an inotify watch, into out[n]. */

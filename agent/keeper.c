@@ -1065,15 +1065,30 @@ static int renice_one(pid_t tid, bool set, int nice, const cpu_set_t *cpus)
 	return 0;
 }
 
+struct renice {
+	bool             set;
+	int              nice;
+	const cpu_set_t *cpus;
+	int              r;      /* the first -errno, or 0 */
+};
+
+static void renice_id(pid_t tid, void *arg)
+{
+	struct renice *x = arg;
+	int e = renice_one(tid, x->set, x->nice, x->cpus);
+
+	if (e < 0 && !x->r)
+		x->r = e;
+}
+
 /* Every thread id in a list file fd (cgroup.threads, tasks, or none:
  * the main process's /proc/PID/task) renice_one'd: 0 or the first
  * -errno; *n: the threads. */
 static int renice_list(int fd, pid_t main, bool set, int nice,
 		       const cpu_set_t *cpus, int *n)
 {
-	char buf[4096], part[16], path[64];
-	size_t pl = 0;
-	ssize_t got;
+	struct renice x = { set, nice, cpus, 0 };
+	char path[64];
 	int r = 0, e;
 
 	*n = 0;
@@ -1092,21 +1107,9 @@ static int renice_list(int fd, pid_t main, bool set, int nice,
 		closedir(d);
 		return r;
 	}
-	while ((got = read(fd, buf, sizeof buf)) > 0)
-		for (ssize_t i = 0; i < got; i++) {
-			if (buf[i] >= '0' && buf[i] <= '9' && pl < sizeof part - 1) {
-				part[pl++] = buf[i];
-				continue;
-			}
-			if (pl) {
-				part[pl] = '\0';
-				(*n)++;
-				if ((e = renice_one((pid_t)atoi(part), set, nice, cpus)) < 0 && !r)
-					r = e;
-			}
-			pl = 0;
-		}
-	return r;
+	e = kcg_ids_each(fd, renice_id, &x);
+	*n = e < 0 ? 0 : e;
+	return e < 0 ? e : x.r;
 }
 
 /* K_RENICE: a running instance's nice and affinity, on every thread of
