@@ -31,12 +31,7 @@ set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
 
-CGMNT=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
-[ -n "$CGMNT" ] || { echo "SKIP: no cgroup2 hierarchy mounted"; exit 77; }
-probe="$CGMNT/rs-probe.$$"
-mkdir "$probe" 2>/dev/null || { echo "SKIP: cannot create cgroups in $CGMNT (not root?)"; exit 77; }
-rmdir "$probe"
-[ -z "${RS_TEST_NO_CGROUPS:-}" ] || { echo "SKIP: RS_TEST_NO_CGROUPS is set"; exit 77; }
+cgroup2_usable || { echo "SKIP: $NOCG"; exit 77; }
 
 test_tmpdir cgroup
 NODE=cgt-$$

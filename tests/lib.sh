@@ -95,6 +95,54 @@ test_exit() {
     exit $rc
 }
 
+# cgroup2_usable: CGMNT, the first cgroup2 mount of a hierarchy's root,
+# and 0 if this test may make cgroups there; else 1 with NOCG saying why
+# (none mounted, not root, or RS_TEST_NO_CGROUPS set).
+cgroup2_usable() {
+    NOCG=
+    CGMNT=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
+    if [ -z "$CGMNT" ]; then NOCG="no cgroup2 hierarchy mounted"
+    elif ! mkdir "$CGMNT/rs-probe.$$" 2>/dev/null; then NOCG="cannot create cgroups in $CGMNT (not root?)"
+    else rmdir "$CGMNT/rs-probe.$$"
+        [ -z "${RS_TEST_NO_CGROUPS:-}" ] || NOCG="RS_TEST_NO_CGROUPS is set"
+    fi
+    [ -z "$NOCG" ]
+}
+
+# free_port: a TCP port on 127.0.0.1 the OS gave a socket closed just now
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+# serves PORT [PATH]: an HTTP GET of 127.0.0.1:PORT/PATH succeeds
+serves() { curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$1/${2:-}"; }
+# inst FIELD LABEL: FIELD of LABEL's first instance (jq-less JSON;
+# "reason": its last exit's)
+inst() {
+    "${RSCTL[@]}" --json status "$2" | python3 -c '
+import json, sys
+f = sys.argv[1]
+s = json.load(sys.stdin)["services"][0]
+i = (s.get("instances") or [{}])[0]
+v = i.get("last_exit", {}).get("reason") if f == "reason" else i.get(f)
+print("" if v is None else v)' "$1"
+}
+# has_event KIND WHAT LABEL: LABEL has an event of KIND whose detail has WHAT
+has_event() {
+    "${RSCTL[@]}" --json events "$3" | python3 -c '
+import json, sys
+kind, what = sys.argv[1], sys.argv[2]
+sys.exit(0 if any(e["kind"] == kind and what in (e.get("detail") or "")
+                  for e in json.load(sys.stdin)["events"]) else 1)' "$1" "$2"
+}
+# agent_metric NAME LABELS: the value of that series on the agent at
+# AMETRICS ("" if none)
+agent_metric() {
+    local m
+    m=$(curl -sf "http://$AMETRICS/metrics") || return 0
+    awk -v n="$1" -v l="$2" 'index($1, n "{") == 1 && index($1, l) && !v { v = $2 }
+        END { print v }' <<<"$m"
+}
+
 # ready_field FILE KEY: the value of KEY=VALUE in a --ready-fd line.
 ready_field() { sed -n "s/.*$2=\([^ ]*\).*/\1/p" "$1" | tr -d '\n'; }
 

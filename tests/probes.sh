@@ -22,34 +22,6 @@ LOG_LINES=40
 test_tmpdir probes
 
 rsctl() { "${RSCTL[@]}" "$@"; }
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-# jq-less JSON: inst FIELD LABEL: FIELD of LABEL's first instance
-inst() {
-    rsctl --json status "$2" | python3 -c '
-import json, sys
-f = sys.argv[1]
-s = json.load(sys.stdin)["services"][0]
-i = (s.get("instances") or [{}])[0]
-v = i.get("last_exit", {}).get("reason") if f == "reason" else i.get(f)
-print("" if v is None else v)' "$1"
-}
-serves() { curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$1/${2:-}"; }
-# events KIND WHAT LABEL: LABEL has an event of KIND whose detail has WHAT
-has_event() {
-    rsctl --json events "$3" | python3 -c '
-import json, sys
-kind, what = sys.argv[1], sys.argv[2]
-sys.exit(0 if any(e["kind"] == kind and what in (e.get("detail") or "")
-                  for e in json.load(sys.stdin)["events"]) else 1)' "$1" "$2"
-}
-metric() {   # metric NAME LABELS: the value of that series on the agent
-    local m
-    m=$(curl -sf "http://$AMETRICS/metrics") || return 0
-    awk -v n="$1" -v l="$2" 'index($1, n "{") == 1 && index($1, l) && !v { v = $2 }
-        END { print v }' <<<"$m"
-}
 
 start_cluster probe1
 
@@ -70,7 +42,7 @@ rsctl describe web | grep -q "Liveness probe.*http http://127.0.0.1:$port/health
     fail "describe does not show the probe: $(rsctl describe web)"
 # the first probe 1 s after the start (--probe-delay): the server is up
 # by then, so no failure yet
-[ "$(metric rs_probe_failures_total 'label="web",probe="liveness"')" = 0 ] ||
+[ "$(agent_metric rs_probe_failures_total 'label="web",probe="liveness"')" = 0 ] ||
     fail "rs_probe_failures_total is not born at 0: $(curl -sf "http://$AMETRICS/metrics" | grep probe_fail)"
 
 t0=$(date +%s.%N)
@@ -93,7 +65,7 @@ has_event probe "liveness probe failed 3 times in a row: timeout after 300 ms" w
 has_event exited "killed: liveness probe failed" web ||
     fail "the exit event does not say why: $(rsctl events web)"
 rsctl status web | grep -q probe-failed || fail "status does not show probe-failed: $(rsctl status web)"
-f=$(metric rs_probe_failures_total 'label="web",probe="liveness"')
+f=$(agent_metric rs_probe_failures_total 'label="web",probe="liveness"')
 [ -n "$f" ] && [ "${f%.*}" -ge 3 ] || fail "rs_probe_failures_total is '$f', not >= 3"
 m=$(curl -sf "http://$AMETRICS/metrics") || fail "the agent's /metrics does not answer"
 n=$(awk '$1 == "rs_probe_duration_seconds_count" { print $2 }' <<<"$m")

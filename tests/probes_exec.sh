@@ -27,40 +27,13 @@ set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 . "$(dirname "$0")/lib.sh"
 LOG_LINES=60
-CGMNT=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
-[ -n "$CGMNT" ] || { echo "SKIP: no cgroup2 hierarchy mounted"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: not root (cgroups, another user)"; exit 77; }
+cgroup2_usable || { echo "SKIP: $NOCG"; exit 77; }
 test_tmpdir probex
 chmod 755 "$TMP"
 NODE=probex
 
 rsctl() { "${RSCTL[@]}" "$@"; }
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-inst() {
-    rsctl --json status "$2" | python3 -c '
-import json, sys
-f = sys.argv[1]
-s = json.load(sys.stdin)["services"][0]
-i = (s.get("instances") or [{}])[0]
-v = i.get("last_exit", {}).get("reason") if f == "reason" else i.get(f)
-print("" if v is None else v)' "$1"
-}
-has_event() {
-    rsctl --json events "$3" | python3 -c '
-import json, sys
-kind, what = sys.argv[1], sys.argv[2]
-sys.exit(0 if any(e["kind"] == kind and what in (e.get("detail") or "")
-                  for e in json.load(sys.stdin)["events"]) else 1)' "$1" "$2"
-}
-metric() {
-    local m
-    m=$(curl -sf "http://$AMETRICS/metrics") || return 0
-    awk -v n="$1" -v l="$2" 'index($1, n "{") == 1 && index($1, l) && !v { v = $2 }
-        END { print v }' <<<"$m"
-}
-serves() { curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$1/${2:-}"; }
 
 start_cluster "$NODE"
 AGENT_PID=$BG_PID
@@ -106,7 +79,7 @@ echo "a run in flight was in $RUNCG; killed and removed at its timeout"
 wait_for 10 has_event probe "liveness probe failed 2 times in a row: timeout after 500 ms" xhang ||
     fail "no probe event with 'timeout after 500 ms': $(rsctl events xhang)"
 wait_for 10 has_event exited "killed: liveness probe failed" xhang || fail "the service was not killed by its probe"
-f=$(metric rs_probe_failures_total 'label="xhang",probe="liveness"')
+f=$(agent_metric rs_probe_failures_total 'label="xhang",probe="liveness"')
 [ -n "$f" ] && [ "${f%.*}" -ge 2 ] || fail "rs_probe_failures_total is '$f', not >= 2"
 rsctl down xhang >/dev/null
 for p in $(cat "$TMP/hang.pids"); do
@@ -174,7 +147,7 @@ APPLY=$!
 PIDS+=("$APPLY")
 starting() { [ "$(inst state xuser)" = starting ]; }
 wait_for 10 starting || fail "xuser is '$(inst state xuser)', not starting"
-sleep_until() { local n; n=$(metric rs_probe_failures_total 'label="xuser",probe="readiness"'); [ "${n%.*}" -ge 3 ]; }
+sleep_until() { local n; n=$(agent_metric rs_probe_failures_total 'label="xuser",probe="readiness"'); [ "${n%.*}" -ge 3 ]; }
 wait_for 10 sleep_until || fail "the readiness exec probe did not fail (no file yet)"
 [ "$(inst state xuser)" = starting ] || fail "xuser is ready while its probe fails"
 touch "$TMP/ok"
@@ -241,7 +214,7 @@ wait_for 10 new_pid || fail "other was not restarted"
 t1=$(date +%s.%N)
 # the hung probe is still pending: no failure counted, the hung service
 # still runs with its first pid
-[ "$(metric rs_probe_failures_total 'label="hung",probe="liveness"')" = 0 ] ||
+[ "$(agent_metric rs_probe_failures_total 'label="hung",probe="liveness"')" = 0 ] ||
     fail "the hung probe ended before the restart (the test did not test)"
 took=$(python3 -c "print(round($t1 - $t0, 2))")
 echo "restart of another service while a probe hangs: ${took} s"

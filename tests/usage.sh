@@ -22,12 +22,7 @@ BUILD=$(cd "$1" && pwd)
 
 # cgroups: the real agent's usage needs them (else only the simulated
 # agents' part runs, then the test is skipped)
-NOCG=""
-CGMNT=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
-if [ -z "$CGMNT" ]; then NOCG="no cgroup2 hierarchy mounted"
-elif ! mkdir "$CGMNT/rs-probe.$$" 2>/dev/null; then NOCG="cannot create cgroups in $CGMNT (not root?)"
-else rmdir "$CGMNT/rs-probe.$$"; fi
-[ -z "${RS_TEST_NO_CGROUPS:-}" ] || NOCG="RS_TEST_NO_CGROUPS is set"
+cgroup2_usable || true   # NOCG: why not
 
 test_tmpdir usage
 NODE=use-$$
