@@ -208,19 +208,11 @@ static int store_drop_dead(rsd *d, const char *label)
 /* After the commit: drops label's dead instances from the table. */
 static void drop_dead(rsd *d, const char *label)
 {
-	rsd_inst *x = rsd_label_insts(d, label);
-
-	while (x && !is_dead(x))
-		x = rsd_label_insts_next(d, x);
-	if (!x)
-		return;   /* none (a new service): no walk of the list */
-	for (rsd_inst **pp = &d->insts; *pp;) {
-		rsd_inst *in = *pp;
-		if (!strcmp(in->si.info.label, label) && is_dead(in)) {
-			rsd_inst_unlink(d, pp);
+	for (rsd_inst *in = rsd_label_insts(d, label), *next; in; in = next) {
+		next = rsd_label_insts_next(d, in);
+		if (is_dead(in)) {
+			rsd_inst_unlink(d, in);
 			free(in);
-		} else {
-			pp = &in->next;
 		}
 	}
 }

@@ -182,9 +182,8 @@ static bool up_allowed(rsd *d, const net_peer *peer, const rs_request *rq,
 		return false;
 	if (!s || s->s.desired != RS_WANT_UP)
 		return true;
-	for (rsd_inst *x = d->insts; x; x = x->next)
-		if (!strcmp(x->si.info.label, rq->label) &&
-		    (rsd_istate_live(x->si.info.state) ||
+	for (rsd_inst *x = rsd_label_insts(d, rq->label); x; x = rsd_label_insts_next(d, x))
+		if ((rsd_istate_live(x->si.info.state) ||
 		     x->si.info.state == RS_IS_LOST ||
 		     x->si.info.state == RS_IS_EXITED)) {
 			rsd_reply_err(d, peer, rq->id, RS_E_EXISTS,
@@ -295,9 +294,9 @@ static int up_record(rsd *d, const rs_request *rq, const store_service *next,
 	    (r = store_op_add(d->st, &p->op)) < 0)
 		goto abort;
 	/* older, dead instances of this label are history now */
-	for (rsd_inst *old = d->insts; old; old = old->next)
-		if (strcmp(old->si.info.label, rq->label) == 0 &&
-		    !rsd_istate_live(old->si.info.state) &&
+	for (rsd_inst *old = rsd_label_insts(d, rq->label); old;
+	     old = rsd_label_insts_next(d, old))
+		if (!rsd_istate_live(old->si.info.state) &&
 		    (r = store_instance_del(d->st, old->si.info.id)) < 0)
 			goto abort;
 	rsd_event(d, rq->label, in->si.info.id, in->si.node, "up", "%s", rq->spec.argv[0]);
@@ -310,14 +309,11 @@ abort:
 /* Drops label's instances that are not live from the table. */
 static void drop_not_live(rsd *d, const char *label)
 {
-	for (rsd_inst **pp = &d->insts; *pp;) {
-		rsd_inst *old = *pp;
-		if (strcmp(old->si.info.label, label) == 0 &&
-		    !rsd_istate_live(old->si.info.state)) {
-			rsd_inst_unlink(d, pp);
+	for (rsd_inst *old = rsd_label_insts(d, label), *next; old; old = next) {
+		next = rsd_label_insts_next(d, old);
+		if (!rsd_istate_live(old->si.info.state)) {
+			rsd_inst_unlink(d, old);
 			free(old);
-		} else {
-			pp = &old->next;
 		}
 	}
 }
@@ -440,13 +436,13 @@ static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 		rsd_pending_done(d, up, RS_E_FAILED, NULL, "%s: start cancelled by down "
 				 "(%s)", rq->label, d->cur_actor[0] ? d->cur_actor : "rsctl");
 	}
-	for (rsd_inst *in = d->insts; in; in = in->next) {
+	for (rsd_inst *in = rsd_label_insts(d, rq->label); in;
+	     in = rsd_label_insts_next(d, in)) {
 		instsm_fx fx;
 
 		/* the table says what to order: a stop of what may run, and
 		 * of what its agent keeps dead (it forgets it) */
-		if (strcmp(in->si.info.label, rq->label) != 0 ||
-		    rsd_inst_move(d, in, IM_EV_STOP, NULL, &fx) < 0 ||
+		if (rsd_inst_move(d, in, IM_EV_STOP, NULL, &fx) < 0 ||
 		    !(fx.fx & IM_FX_STOP))
 			continue;
 		if (rsd_send_stop(d, in, true, false) == -ENOTCONN &&
@@ -464,10 +460,12 @@ static void do_down(rsd *d, const net_peer *peer, const rs_request *rq)
 static rsd_inst *svc_instance(rsd *d, const char *label)
 {
 	rsd_inst *best = NULL;
+	rsd_label_buf buf = { 0 };
+	const rsd_label *l = rsd_label_view(d, label, &buf);
 
-	for (rsd_inst *in = d->insts; in; in = in->next) {
-		if (strcmp(in->si.info.label, label) != 0)
-			continue;
+	for (size_t i = 0; l && i < l->ninsts; i++) {   /* newest first */
+		rsd_inst *in = l->insts[i];
+
 		if (in->si.standby && best && !best->si.standby)
 			continue;
 		if (!best || (best->si.standby && !in->si.standby) ||
@@ -478,6 +476,7 @@ static rsd_inst *svc_instance(rsd *d, const char *label)
 		     in->si.info.id > best->si.info.id))
 			best = in;
 	}
+	rsd_label_buf_free(&buf);
 	return best;
 }
 
@@ -779,11 +778,11 @@ static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "%s", err);
 		return;
 	}
-	for (rsd_inst *in = d->insts; in; in = in->next) {
+	for (rsd_inst *in = rsd_label_insts(d, rq->label); in;
+	     in = rsd_label_insts_next(d, in)) {
 		rsd_node *n = rsd_node_find(d, in->si.node);
 
-		if (strcmp(in->si.info.label, rq->label) != 0 ||
-		    !rsd_istate_live(in->si.info.state) || !n || rsd_node_speaks(n, &next.spec))
+		if (!rsd_istate_live(in->si.info.state) || !n || rsd_node_speaks(n, &next.spec))
 			continue;
 		rs_spec_clear(&next.spec);
 		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "the agent of node %s (%s) "
@@ -818,9 +817,9 @@ static void do_edit(rsd *d, const net_peer *peer, const rs_request *rq)
 	}
 	rs_spec_clear(&s->s.spec);
 	s->s = next;
-	for (rsd_inst *in = d->insts; in; in = in->next)
-		if (strcmp(in->si.info.label, rq->label) == 0 &&
-		    rsd_istate_live(in->si.info.state))
+	for (rsd_inst *in = rsd_label_insts(d, rq->label); in;
+	     in = rsd_label_insts_next(d, in))
+		if (rsd_istate_live(in->si.info.state))
 			rsd_send_respec(d, in);
 	rsd_reply(d, peer, rq->id, RS_OK, NULL,
 		  rq->edit_mask & RS_EDIT_NEXT_START ?
@@ -852,8 +851,9 @@ static void do_clone(rsd *d, const net_peer *peer, const rs_request *rq)
 			  rq->label);
 		return;
 	}
-	for (rsd_inst *in = d->insts; in; in = in->next)
-		if (in->si.standby && !strcmp(in->si.info.label, rq->label)) {
+	for (rsd_inst *in = rsd_label_insts(d, rq->label); in;
+	     in = rsd_label_insts_next(d, in))
+		if (in->si.standby) {
 			rsd_reply_err(d, peer, rq->id, RS_E_EXISTS,
 				  "%s already has a standby (instance %llu on %s)",
 				  rq->label, (unsigned long long)in->si.info.id, in->si.node);
@@ -906,11 +906,11 @@ static void do_unclone(rsd *d, const net_peer *peer, const rs_request *rq)
 
 	if (!s)
 		return;
-	for (rsd_inst **pp = &d->insts; *pp; pp = &(*pp)->next) {
-		rsd_inst *in = *pp;
+	for (rsd_inst *in = rsd_label_insts(d, rq->label); in;
+	     in = rsd_label_insts_next(d, in)) {
 		int r;
 
-		if (!in->si.standby || strcmp(in->si.info.label, rq->label) != 0)
+		if (!in->si.standby)
 			continue;
 		if ((r = rsd_tx_begin(d)) == 0 &&
 		    (r = store_instance_del(d->st, in->si.info.id)) < 0)
@@ -925,7 +925,7 @@ static void do_unclone(rsd *d, const net_peer *peer, const rs_request *rq)
 			return;
 		}
 		rsd_send_stop(d, in, true, false);
-		rsd_inst_unlink(d, pp);
+		rsd_inst_unlink(d, in);
 		free(in);
 		rsd_reply(d, peer, rq->id, RS_OK, NULL, "standby stopped");
 		return;

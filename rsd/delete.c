@@ -144,15 +144,10 @@ static int delete_commit(rsd *d, rsd_svc *s, bool keep, rs_op *op, char *msg,
 	if ((r = rsd_tx_commit(d)) < 0)
 		return r;
 	/* the table follows the store */
-	for (rsd_inst **pp = &d->insts; *pp;) {
-		rsd_inst *in = *pp;
-
-		if (!strcmp(in->si.info.label, label)) {
-			rsd_inst_unlink(d, pp);
-			free(in);
-		} else {
-			pp = &in->next;
-		}
+	for (rsd_inst *in = rsd_label_insts(d, label), *next; in; in = next) {
+		next = rsd_label_insts_next(d, in);
+		rsd_inst_unlink(d, in);
+		free(in);
 	}
 	rsd_svc_forget(d, s);
 	drop_counters(d, label);

@@ -129,8 +129,8 @@ static rsd_inst *resume_instance(rsd *d, const char *label, bool standby)
 {
 	rsd_inst *best = NULL;
 
-	for (rsd_inst *in = d->insts; in; in = in->next) {
-		if (strcmp(in->si.info.label, label) || in->si.standby != standby)
+	for (rsd_inst *in = rsd_label_insts(d, label); in; in = rsd_label_insts_next(d, in)) {
+		if (in->si.standby != standby)
 			continue;
 		if (!best || (rsd_istate_live(in->si.info.state) &&
 			      !rsd_istate_live(best->si.info.state)) ||

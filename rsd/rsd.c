@@ -867,7 +867,7 @@ int rsd_start_instances(rsd *d, rsd_svc *s, uint32_t want, uint32_t *started)
 		while (n > 0) {   /* linked last, first in the list */
 			rsd_inst *in = made[--n];
 
-			rsd_inst_unlink(d, &d->insts);
+			rsd_inst_unlink(d, d->insts);
 			free(in);
 		}
 		free(made);
@@ -1263,6 +1263,9 @@ rsd_svc **rsd_svcs_sorted(rsd *d, size_t *n)
 void rsd_inst_link(rsd *d, rsd_inst *in)
 {
 	in->next = d->insts;
+	in->prev = NULL;
+	if (d->insts)
+		d->insts->prev = in;
 	d->insts = in;
 	rsd_tab_add(&d->tinsts, in);
 	rsd_tab_add(&d->tbynode, in);
@@ -1272,12 +1275,13 @@ void rsd_inst_link(rsd *d, rsd_inst *in)
 	d->insts_gen++;
 }
 
-void rsd_inst_unlink(rsd *d, rsd_inst **pp)
+void rsd_inst_unlink(rsd *d, rsd_inst *in)
 {
-	rsd_inst *in = *pp;
-
 	inst_account(d, in, -1);
-	*pp = in->next;
+	*(in->prev ? &in->prev->next : &d->insts) = in->next;
+	if (in->next)
+		in->next->prev = in->prev;
+	in->next = in->prev = NULL;
 	rsd_tab_del(&d->tinsts, in);
 	rsd_tab_del(&d->tbynode, in);
 	rsd_tab_del(&d->tbylabel, in);

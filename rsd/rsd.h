@@ -159,6 +159,8 @@ typedef struct rsd_node {
 
 typedef struct rsd_inst {
 	struct rsd_inst *next;
+	struct rsd_inst *prev;        /* d->insts is doubly linked: an unlink
+				       * is O(1), not a walk of 150,000 */
 	struct rsd_inst *hnext;       /* its chain in d->tinsts */
 	struct rsd_inst *nnext;       /* its chain in d->tbynode */
 	struct rsd_inst *lnext;       /* its chain in d->tbylabel */
@@ -507,7 +509,9 @@ void rsd_svc_forget(rsd *d, rsd_svc *s);
  * instances went away or became a standby). */
 void rsd_converge_due(rsd *d, const char *label);
 void rsd_inst_link(rsd *d, rsd_inst *in);
-void rsd_inst_unlink(rsd *d, rsd_inst **pp);
+/* Takes in out of the list and the tables (O(1) and its chains); a walk
+ * that unlinks takes the next element first. */
+void rsd_inst_unlink(rsd *d, rsd_inst *in);
 void rsd_node_link(rsd *d, rsd_node *n);
 /* The hash of a counter's keys (d->tcounters; rsd_count). */
 uint64_t rsd_counter_hash(const char *kind, const char *label, const char *node,

@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "codes.h"
+#include "index.h"
 #include "log.h"
 #include "rsd.h"
 
@@ -411,15 +412,22 @@ void rsd_update_hand_back(rsd *d, rsd_inst *in)
 /* Adds the running, non-standby instances of label i to u's items. */
 static int add_items(rsd *d, struct rsd_update *u, size_t i)
 {
-	for (rsd_inst *in = d->insts; in; in = in->next) {
+	rsd_label_buf buf = { 0 };
+	const rsd_label *l = rsd_label_view(d, u->labels[i], &buf);
+
+	if (!l && rsd_label_insts(d, u->labels[i]))
+		return -ENOMEM;   /* (NULL, not out of memory: nothing) */
+	for (size_t k = 0; l && k < l->ninsts; k++) {   /* newest first */
+		rsd_inst *in = l->insts[k];
 		struct upd_item *n;
 
-		if (strcmp(in->si.info.label, u->labels[i]) || in->si.standby ||
-		    in->si.info.state != RS_IS_RUNNING)
+		if (in->si.standby || in->si.info.state != RS_IS_RUNNING)
 			continue;
 		n = realloc(u->items, (u->n + 1) * sizeof *n);
-		if (!n)
+		if (!n) {
+			rsd_label_buf_free(&buf);
 			return -ENOMEM;
+		}
 		u->items = n;
 		u->items[u->n++] = (struct upd_item){
 			.inst = in->si.info.id, .svc = i,
@@ -427,6 +435,7 @@ static int add_items(rsd *d, struct rsd_update *u, size_t i)
 			.old_pid = in->si.info.pid,
 		};
 	}
+	rsd_label_buf_free(&buf);
 	return 0;
 }
 
