@@ -191,24 +191,32 @@ void prom_hist_observe(prom_hist *h, double v)
 	h->sum += v;
 }
 
-void prom_hist_write(prom_buf *b, const char *name, const char *help,
-		     const prom_hist *h)
+void prom_hist_samples(prom_buf *b, const char *name, const prom_hist *h,
+		       const char *key, const char *val)
 {
 	char n[128], le[32];
 	uint64_t cum = 0;
 
-	prom_family(b, name, "histogram", help);
 	snprintf(n, sizeof n, "%s_bucket", name);
 	for (int i = 0; i < h->nbounds; i++) {
 		cum += h->counts[i];
 		snprintf(le, sizeof le, "%g", h->bounds[i]);
-		prom_sample(b, n, (double)cum, "le", le, NULL);
+		prom_sample(b, n, (double)cum, key ? key : "le", key ? val : le,
+			    key ? "le" : NULL, le, NULL);
 	}
-	prom_sample(b, n, (double)h->count, "le", "+Inf", NULL);
+	prom_sample(b, n, (double)h->count, key ? key : "le", key ? val : "+Inf",
+		    key ? "le" : NULL, "+Inf", NULL);
 	snprintf(n, sizeof n, "%s_sum", name);
-	prom_sample(b, n, h->sum, NULL);
+	prom_sample(b, n, h->sum, key, val, NULL);
 	snprintf(n, sizeof n, "%s_count", name);
-	prom_sample(b, n, (double)h->count, NULL);
+	prom_sample(b, n, (double)h->count, key, val, NULL);
+}
+
+void prom_hist_write(prom_buf *b, const char *name, const char *help,
+		     const prom_hist *h)
+{
+	prom_family(b, name, "histogram", help);
+	prom_hist_samples(b, name, h, NULL, NULL);
 }
 
 void prom_free(prom_buf *b)

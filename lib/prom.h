@@ -49,5 +49,9 @@ void prom_hist_observe(prom_hist *h, double v);
 /* Writes the family (HELP/TYPE histogram) with its _bucket/_sum/_count. */
 void prom_hist_write(prom_buf *b, const char *name, const char *help,
 		     const prom_hist *h);
+/* Only h's _bucket/_sum/_count lines, each with the label key="val" too
+ * (key NULL: none): one series of a family written beforehand. */
+void prom_hist_samples(prom_buf *b, const char *name, const prom_hist *h,
+		       const char *key, const char *val);
 
 #endif

@@ -2273,6 +2273,8 @@ out:
 
 void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq)
 {
+	uint64_t t0 = clock_mono_ns();
+
 	d->in_request = true;
 	d->cap_on = rq->id != 0 && !rsd_verb_read_only(rq->verb);
 	d->cap_id = rq->id;
@@ -2313,6 +2315,10 @@ void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq)
 	}
 	d->cap_on = false;
 	d->in_request = false;
+	/* how long the verb held the loop (decided, committed, sent; not
+	 * what it waits for afterwards) */
+	prom_hist_observe(&d->h_ctl[rs_verb_known(rq->verb) ? rq->verb : RS_V_NONE],
+			  (double)(clock_mono_ns() - t0) / 1e9);
 }
 
 void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,

@@ -357,6 +357,8 @@ int main(int argc, char **argv)
 	prom_hist_init(&d.h_commit, prom_latency_bounds, prom_latency_nbounds);
 	prom_hist_init(&d.h_period, prom_latency_bounds, prom_latency_nbounds);
 	prom_hist_init(&d.h_page, prom_latency_bounds, prom_latency_nbounds);
+	for (int v = 0; v < RS_V__NR; v++)
+		prom_hist_init(&d.h_ctl[v], prom_latency_bounds, prom_latency_nbounds);
 	prom_hist_init(&d.h_turn, prom_latency_bounds, prom_latency_nbounds);
 	d.row_ns = RSD_ROW_NS_0;
 	if (getenv("RS_SLOW_TURN_MS"))

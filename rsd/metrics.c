@@ -309,6 +309,13 @@ static void metrics_rest(rsd *d, const mstream *x, prom_buf *b)
 			    "from the store has reported (or been lost).");
 		prom_sample(b, "rs_boot_complete", booted, NULL);
 	}
+	prom_family(b, "rs_ctl_request_seconds", "histogram",
+		    "Time rsd's loop spends on one control request (decided, committed, "
+		    "sent; a status or nodes page each), by verb.");
+	for (int v = 0; v < RS_V__NR; v++)
+		if (d->h_ctl[v].count)
+			prom_hist_samples(b, "rs_ctl_request_seconds", &d->h_ctl[v], "verb",
+					  rs_verb_to_string(v));
 	prom_family(b, "rs_ctl_requests_total", "counter",
 		    "Control requests answered, by verb and result code.");
 	for (int v = 0; v < RS_V__NR; v++)

@@ -406,6 +406,7 @@ typedef struct rsd {
 	prom_hist       h_commit;          /* store commit, seconds */
 	prom_hist       h_period;          /* one period's work, seconds */
 	prom_hist       h_page;            /* one status or nodes page, seconds */
+	prom_hist       h_ctl[RS_V__NR];   /* one control request, by verb */
 	prom_hist       h_turn;            /* one turn of the loop's work */
 	/* the turn under way (rsd_turn_begin .. rsd_turn_end) */
 	ev_check        turn_w;

@@ -87,6 +87,13 @@ grep -q '^rs_boot_complete 1$' "$TMP/m2.txt" || fail "rs_boot_complete is not 1"
 # every turn of rsd's loop is timed; the agent's events were taken
 # exactly once (RS_FEAT_EVCHAIN): no gap, no stale Hello in a quiet cluster
 grep -qE '^rs_loop_turn_seconds_count [1-9]' "$TMP/m2.txt" || fail "no loop turn timed"
+# the up this test did, and the status its wait_for asked: one series each
+grep -qE '^rs_ctl_request_seconds_count\{verb="up"\} [1-9]' "$TMP/m2.txt" \
+    || fail "no up request timed: $(grep rs_ctl_request_seconds_count "$TMP/m2.txt")"
+grep -qE '^rs_ctl_request_seconds_bucket\{verb="up",le="\+Inf"\} [1-9]' "$TMP/m2.txt" \
+    || fail "no +Inf bucket for up"
+! grep -qE '^rs_ctl_request_seconds_count\{verb="(clone|drain)"\}' "$TMP/m2.txt" \
+    || fail "a series for a verb never asked"
 grep -q '^rs_agent_event_gaps_total{why="given-up"} 0$' "$TMP/m2.txt" || fail "events given up"
 grep -q '^rs_agent_event_gaps_total{why="refused"} 0$' "$TMP/m2.txt" || fail "events refused"
 grep -q '^rs_agent_hellos_stale_total 0$' "$TMP/m2.txt" || fail "no rs_agent_hellos_stale_total at 0"

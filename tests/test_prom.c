@@ -87,6 +87,26 @@ Test(prom, histogram_cumulative, .timeout = 10)
 	prom_free(&b);
 }
 
+/* One series of a labelled histogram family (rs_ctl_request_seconds{verb}). */
+Test(prom, histogram_with_a_label, .timeout = 10)
+{
+	static const double bounds[] = { 0.001, 0.01 };
+	prom_buf b = { 0 };
+	prom_hist h;
+
+	prom_hist_init(&h, bounds, 2);
+	prom_hist_observe(&h, 0.0009765625);
+	prom_hist_observe(&h, 0.5);
+	prom_hist_samples(&b, "rs_y_seconds", &h, "verb", "up");
+	cr_assert_str_eq(b.s,
+		"rs_y_seconds_bucket{verb=\"up\",le=\"0.001\"} 1\n"
+		"rs_y_seconds_bucket{verb=\"up\",le=\"0.01\"} 1\n"
+		"rs_y_seconds_bucket{verb=\"up\",le=\"+Inf\"} 2\n"
+		"rs_y_seconds_sum{verb=\"up\"} 0.5009765625\n"
+		"rs_y_seconds_count{verb=\"up\"} 2\n");
+	prom_free(&b);
+}
+
 /* The status page's gate (lib/httpd.c): loopback addresses and names. */
 Test(prom, status_page_is_for_loopback_only, .timeout = 10)
 {
