@@ -291,21 +291,24 @@ class Rsd:
         except OSError:
             return None
 
-    def hist(self, name):
-        """rsd's histogram name from /metrics: {"sum", "count", "le": {bound:
-        cumulative count}}, or None."""
-        text = self.metrics_text()
+    def hist(self, name, sel="", text=None):
+        """rsd's histogram name from /metrics (the series of labels sel, as
+        'verb="up"', if given; text: a /metrics already read): {"sum",
+        "count", "le": {bound: cumulative count}}, or None."""
+        text = self.metrics_text() if text is None else text
         if text is None:
             return None
         h = {"sum": 0.0, "count": 0, "le": {}}
+        one = f"{{{sel}}} " if sel else " "
+        bucket = f"{name}_bucket{{{sel + ',' if sel else ''}le=\""
         for line in text.splitlines():
-            if line.startswith(name + "_sum "):
-                h["sum"] = float(line.split()[1])
-            elif line.startswith(name + "_count "):
-                h["count"] = int(float(line.split()[1]))
-            elif line.startswith(name + "_bucket{le=\""):
-                le = line.split('"')[1]
-                h["le"][float("inf") if le == "+Inf" else float(le)] = int(float(line.split()[1]))
+            if line.startswith(name + "_sum" + one):
+                h["sum"] = float(line.split()[-1])
+            elif line.startswith(name + "_count" + one):
+                h["count"] = int(float(line.split()[-1]))
+            elif line.startswith(bucket):
+                le = line[len(bucket):].split('"')[0]
+                h["le"][float("inf") if le == "+Inf" else float(le)] = int(float(line.split()[-1]))
         return h
 
     def counters(self):
@@ -980,6 +983,43 @@ class Run:
             self.say(f"steady: rsd per page while `rsctl status` ran 3 times "
                      f"(rs_ctl_page_seconds, the control probe's too): {pg['n']} pages, "
                      f"{pg['mean_ms']:.2f} ms mean, all under {pg['max_le_ms']:g} ms")
+        self.verbs()
+
+    def verbs(self):
+        """An operator's other verbs on one service of the full cluster,
+        each 3 times: the whole command's time, and how long rsd's loop
+        held each request (rs_ctl_request_seconds{verb}, an rsd that has
+        it): a verb that walks all 150,000 instances shows here."""
+        lb = self.labels[len(self.labels) // 2]
+        cmds = [("describe", ["describe", lb]), ("history", ["history", lb]),
+                ("events", ["events", lb, "-n", "20"]), ("lookup", ["lookup", lb]),
+                ("edit", ["edit", lb, "--env", "RS_BENCH=1"]),
+                ("refresh", ["refresh", lb]), ("export", ["export"])]
+        res = {}
+        for name, args in cmds:
+            verb = args[0]
+            t0 = self.rsd.metrics_text()
+            ts = []
+            for _ in range(3):
+                t = time.monotonic()
+                p = subprocess.run(self.rsd.ctl_argv() + args, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True, timeout=120)
+                ts.append(time.monotonic() - t)
+                if p.returncode != 0:
+                    log(f"[{self.n}] rsctl {' '.join(args)}: rc {p.returncode}: "
+                        f"{p.stderr.strip()[-300:]}")
+                    ts = None
+                    break
+            held = hist_delta(self.rsd.hist("rs_ctl_request_seconds", f'verb="{verb}"', t0),
+                              self.rsd.hist("rs_ctl_request_seconds", f'verb="{verb}"'))
+            res[name] = {"s_median": statistics.median(ts) if ts else None, "held": held}
+        self.out["steady"]["verbs"] = res
+        self.say(f"steady: other verbs on {lb}, whole command median of 3 (rsd's loop "
+                 "held each request, mean / all under): " + ", ".join(
+                     f"{k} " + (f"{v['s_median'] * 1e3:.0f} ms" if v["s_median"] is not None
+                                else "failed") +
+                     (f" ({v['held']['mean_ms']:.2f} / {v['held']['max_le_ms']:g} ms)"
+                      if v["held"] else "") for k, v in res.items()))
 
     def restart(self):
         self.phase("restart")
