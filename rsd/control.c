@@ -1884,9 +1884,19 @@ static void do_lookup(rsd *d, const net_peer *peer, const rs_request *rq)
 		"state", rs_istate_to_string(best->si.info.state)), NULL);
 }
 
+/* An event's row in a reply; arg: {rsd, the array}. */
+struct ev_rows {
+	rsd    *d;
+	json_t *arr;
+};
+
 static int event_json(const rs_event *ev, void *arg)
 {
-	json_array_append_new(arg, json_pack("{s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:s}",
+	struct ev_rows *e = arg;
+
+	if (ev->label[0])
+		rsd_event_seen(e->d, ev->label, ev->seq);
+	json_array_append_new(e->arr, json_pack("{s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:s}",
 		"seq", (json_int_t)ev->seq, "time_ms", (json_int_t)ev->time_ms,
 		"label", ev->label, "instance", (json_int_t)ev->instance,
 		"node", ev->node, "kind", ev->kind, "detail", ev->detail,
@@ -1905,10 +1915,14 @@ static void do_events(rsd *d, const net_peer *peer, const rs_request *rq)
 		after = before;
 	/* since a time: every event since then (the limit still applies if
 	 * given); after a seq (-f): all of them */
-	if (r == 0)
-		r = store_event_each(d->st, rq->label[0] ? rq->label : NULL, after,
-				     rq->limit ? rq->limit : rq->since_ms ? RSD_EVENTS_SINCE_MAX :
-				     rq->after ? 0 : 50, event_json, arr);
+	if (r == 0) {
+		struct ev_rows e = { d, arr };
+		uint32_t limit = rq->limit ? rq->limit : rq->since_ms ? RSD_EVENTS_SINCE_MAX :
+				 rq->after ? 0 : 50;
+
+		r = rq->label[0] ? rsd_label_events(d, rq->label, after, limit, event_json, &e) :
+		    store_event_each(d->st, NULL, after, limit, event_json, &e);
+	}
 	if (r < 0) {
 		json_decref(arr);
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read events: %s",
@@ -2054,8 +2068,8 @@ static void do_describe(rsd *d, const net_peer *peer, const rs_request *rq)
 		return;
 	}
 	evs = json_array();
-	if ((r = store_event_each(d->st, rq->label, 0, RSD_DESCRIBE_EVENTS,
-				  event_json, evs)) < 0) {
+	if ((r = rsd_label_events(d, rq->label, 0, RSD_DESCRIBE_EVENTS, event_json,
+				  &(struct ev_rows){ d, evs })) < 0) {
 		json_decref(evs);
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read events: %s",
 			      store_errmsg(d->st));

@@ -1072,9 +1072,31 @@ static bool converged(const rsd_svc *s)
 	       s->conv_replicas == s->s.spec.replicas;
 }
 
+static int count_event(const rs_event *ev, void *arg)
+{
+	(void)ev;
+	++*(unsigned *)arg;
+	return 0;
+}
+
 int rsd_tables_check(rsd *d, char *why, size_t len)
 {
 	size_t ninsts = 0, seen;
+
+	/* a service's newest known event is its newest: a read of its
+	 * events from there down misses none */
+	for (rsd_svc *s = d->svcs; s; s = s->next) {
+		unsigned above = 0;
+
+		if (s->ev_newest &&
+		    store_event_each(d->st, s->s.spec.label, s->ev_newest, 1, count_event,
+				     &above) == 0 && above) {
+			snprintf(why, len, "service %s has an event above its newest "
+				 "known one (seq %llu)", s->s.spec.label,
+				 (unsigned long long)s->ev_newest);
+			return -EINVAL;
+		}
+	}
 
 	for (rsd_inst *in = d->insts; in; in = in->next, ninsts++) {
 		if (!in->linked || rsd_inst_find(d, in->si.info.id) != in) {
@@ -1467,6 +1489,25 @@ void rsd_event(rsd *d, const char *label, uint64_t inst, const char *node,
 	if (r < 0)
 		log_warnx("cannot record event %s %s: %s, ignoring", kind,
 			  ev.label, store_errmsg(d->st));
+	else if (ev.label[0])
+		rsd_event_seen(d, ev.label, ev.seq);
+}
+
+void rsd_event_seen(rsd *d, const char *label, uint64_t seq)
+{
+	rsd_svc *s = rsd_svc_find(d, label);
+
+	if (s && seq > s->ev_newest)
+		s->ev_newest = seq;
+}
+
+int rsd_label_events(rsd *d, const char *label, uint64_t after, uint32_t limit,
+		     store_event_fn fn, void *arg)
+{
+	const rsd_svc *s = rsd_svc_find(d, label);
+
+	return store_event_each_upto(d->st, label, after, s ? s->ev_newest : 0, limit,
+				     fn, arg);
 }
 
 /* Holds m (taken: left empty) or buf (taken) until the transaction ends. */

@@ -194,6 +194,11 @@ typedef struct rsd_svc {
 	uint64_t        sup_cut;
 	uint64_t        sup_gen;
 	uint32_t        sup_want;
+	/* the seq of its newest event as far as this rsd knows (0: not
+	 * known yet; may be above a rolled-back one, never below): the
+	 * events table has no index by label, a read of the label's events
+	 * scans down from there rather than from the newest row */
+	uint64_t        ev_newest;
 } rsd_svc;
 
 /* events --since without -n: at most this many (one reply stays well
@@ -557,6 +562,13 @@ void rsd_inst_set_node(rsd *d, rsd_inst *in, const char *node);
 int rsd_tables_check(rsd *d, char *why, size_t len);
 rsd_pending *rsd_pending_for(rsd *d, const char *label);
 /* Appends an event row (inside the caller's transaction, if any). */
+/* label's service has an event seq (its newest known, rsd_svc.ev_newest). */
+void rsd_event_seen(rsd *d, const char *label, uint64_t seq);
+/* store_event_each for one label, scanning down from its newest known
+ * event. The caller's fn should tell rsd_event_seen the seqs it gets
+ * (the first read after a start finds the newest). */
+int rsd_label_events(rsd *d, const char *label, uint64_t after, uint32_t limit,
+		     store_event_fn fn, void *arg);
 void rsd_event(rsd *d, const char *label, uint64_t inst, const char *node,
 	       const char *kind, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));

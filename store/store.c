@@ -460,7 +460,7 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_EV_EACH]  = EV_LIMITED("seq > ?1"),
 	/* no index since schema 12: the rowids newest first, until the
 	 * limit is met (all the rows after ?1 for a quiet label) */
-	[ST_EV_EACH_LABEL] = EV_LIMITED("label = ?3 AND seq > ?1"),
+	[ST_EV_EACH_LABEL] = EV_LIMITED("label = ?3 AND seq > ?1 AND seq <= ?4"),
 	[ST_EV_BEFORE] = "SELECT COALESCE(MAX(seq), 0) FROM event WHERE time_ms < ?",
 	/* two subqueries: min() and max() each walk one end of the rowid
 	 * b-tree; together in one SELECT they would scan the table */
@@ -1899,6 +1899,12 @@ int store_event_add(store *s, rs_event *ev)
 int store_event_each(store *s, const char *label, uint64_t after_seq,
 		     uint32_t limit, store_event_fn fn, void *arg)
 {
+	return store_event_each_upto(s, label, after_seq, 0, limit, fn, arg);
+}
+
+int store_event_each_upto(store *s, const char *label, uint64_t after_seq,
+			  uint64_t upto_seq, uint32_t limit, store_event_fn fn, void *arg)
+{
 	sqlite3_stmt *st = stmt(s, label ? ST_EV_EACH_LABEL : ST_EV_EACH);
 	rs_event ev;
 	int r;
@@ -1914,6 +1920,9 @@ int store_event_each(store *s, const char *label, uint64_t after_seq,
 		r = sqlite3_bind_int64(st, 2, limit ? (int64_t)limit : -1);
 	if (r == SQLITE_OK && label)
 		r = sqlite3_bind_text(st, 3, label, -1, SQLITE_STATIC);
+	if (r == SQLITE_OK && label)
+		r = sqlite3_bind_int64(st, 4, upto_seq && upto_seq <= INT64_MAX ?
+				       (int64_t)upto_seq : INT64_MAX);
 	if (r != SQLITE_OK) {
 		r = map_rc(r);
 		goto out;

@@ -126,6 +126,12 @@ typedef int (*store_event_fn)(const rs_event *ev, void *arg);
  * only events with seq > after_seq. */
 int store_event_each(store *s, const char *label, uint64_t after_seq,
 		     uint32_t limit, store_event_fn fn, void *arg);
+/* The same, only events with seq <= upto_seq too (0: no bound). The
+ * table has no index by label (schema 12): a label's newest events are
+ * found by a scan down from the newest row, which upto_seq (the label's
+ * newest event, when the caller knows it) starts at that event instead. */
+int store_event_each_upto(store *s, const char *label, uint64_t after_seq,
+			  uint64_t upto_seq, uint32_t limit, store_event_fn fn, void *arg);
 
 /* The seq of the newest event older than time_ms (0 if none): events
  * "since" a time are those after it. */

@@ -673,15 +673,17 @@ static int collect_ev(const rs_event *ev, void *arg)
 	return l->stop_after && l->n >= l->stop_after ? 5 : 0;
 }
 
-/* Walks events and checks the details seen, in order. */
-static void expect_events(store *s, const char *label, uint64_t after,
-			  uint32_t limit, const char *want)
+/* Walks events (seq <= upto too, 0: no bound) and checks the details
+ * seen, in order. */
+static void expect_events_upto(store *s, const char *label, uint64_t after,
+			       uint64_t upto, uint32_t limit, const char *want)
 {
 	struct ev_list l = { 0 };
 	char got[128] = "";
 
-	cr_assert_eq(store_event_each(s, label, after, limit, collect_ev, &l),
-		     0);
+	cr_assert_eq(upto ? store_event_each_upto(s, label, after, upto, limit,
+						  collect_ev, &l) :
+		     store_event_each(s, label, after, limit, collect_ev, &l), 0);
 	for (int i = 0; i < l.n && i < 16; i++) {
 		if (i)
 			strcat(got, " ");
@@ -689,9 +691,15 @@ static void expect_events(store *s, const char *label, uint64_t after,
 		if (i)
 			cr_assert_gt(l.seq[i], l.seq[i - 1]);
 	}
-	cr_assert_str_eq(got, want, "label %s after %llu limit %u",
+	cr_assert_str_eq(got, want, "label %s after %llu upto %llu limit %u",
 			 label ? label : "(all)", (unsigned long long)after,
-			 limit);
+			 (unsigned long long)upto, limit);
+}
+
+static void expect_events(store *s, const char *label, uint64_t after,
+			  uint32_t limit, const char *want)
+{
+	expect_events_upto(s, label, after, 0, limit, want);
 }
 
 Test(store, events)
@@ -728,6 +736,14 @@ Test(store, events)
 	expect_events(s, NULL, seq[9], 0, "");
 	expect_events(s, NULL, UINT64_MAX, 0, "");
 	expect_events(s, NULL, 0, 100, "e0 e1 e2 e3 e4 e5 e6 e7 e8 e9");
+	/* a label's read from its newest known event down (rsd's
+	 * rsd_label_events): the same rows at or above the true newest */
+	expect_events_upto(s, "a", 0, seq[8], 2, "e6 e8");
+	expect_events_upto(s, "a", 0, seq[9], 2, "e6 e8");
+	expect_events_upto(s, "a", 0, UINT64_MAX, 0, "e0 e2 e4 e6 e8");
+	expect_events_upto(s, "a", 0, seq[5], 2, "e2 e4");
+	expect_events_upto(s, "a", seq[3], seq[6], 0, "e4 e6");
+	expect_events_upto(s, "b", seq[9], seq[9], 0, "");
 
 	l.stop_after = 2;
 	cr_assert_eq(store_event_each(s, NULL, 0, 0, collect_ev, &l), 5);
