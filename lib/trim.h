@@ -1,28 +1,26 @@
 /*
  * trim.h - when rsd gives its heap's free pages back (malloc_trim), as a
  * pure rule. No clock reads, no I/O: the caller says the time, the
- * resident set, what the heap has in use and whether rsd is busy.
+ * resident set and whether it is busy, and trims when trim_due says so.
  *
  * glibc keeps the pages freed inside its heap for later; after a wave (a
  * cold start's Hellos, a big apply, 1,500 `rsctl up`s) rsd held three to
- * six times what it used. A trim holds the loop for a time that grows
- * with what it gives back, so it is due only when there is much to give:
- *   - the resident set grew by a quarter (TRIM_GROWN_MIN at least) since
- *     the last trim, or
- *   - the resident set beyond what the heap has in use (the "slack":
- *     free pages still resident) grew by a quarter of the use
- *     (TRIM_GROWN_MIN at least) since the last trim: a wave that freed
- *     its memory after the last trim, with the resident set no larger;
- * and then
- *   - at once when rsd is not busy (it has read its agents' messages up
- *     to now), TRIM_MIN_MS after the last trim at the earliest;
- *   - while busy, TRIM_MAX_MS after the last trim: a wave that never
- *     ends still gives memory back.
- * What the heap has in use costs a walk of its free lists to learn
- * (mallinfo2): trim_look says when to learn it, TRIM_LOOK_MS apart at
- * most and only when the time rule would allow a trim. The first look
- * is always due and its trim too (the baseline). In a steady state
- * neither figure grows and nothing is trimmed.
+ * six times what it used. A trim holds the loop for a walk of the heap's
+ * free chunks (and the pages it gives back), so:
+ *   - when the resident set grew by a quarter (TRIM_GROWN_MIN at least)
+ *     since the last trim, one is due at once when rsd is not busy (it
+ *     has read its agents' messages up to now), TRIM_MIN_MS after the
+ *     last at the earliest; while busy, TRIM_MAX_MS after the last: a
+ *     wave that never ends still gives memory back;
+ *   - otherwise, when rsd is not busy, again after a gap that starts at
+ *     TRIM_MIN_MS and doubles after each trim that gave little back, up
+ *     to TRIM_AGAIN_MAX_MS: what a wave freed after the last trim (taken
+ *     while that memory was still in use, so its resident set is the
+ *     baseline) shows in no figure this rule reads. Measuring the heap's
+ *     use instead (mallinfo2) walks every free chunk too, every time it
+ *     is asked: 150 ms for a million of them.
+ * The first call is always due (the baseline). In a steady state the
+ * resident set does not grow and a trim comes every TRIM_AGAIN_MAX_MS.
  */
 #ifndef RS_TRIM_H
 #define RS_TRIM_H
@@ -30,27 +28,22 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TRIM_MIN_MS    10000           /* trims this far apart at least */
-#define TRIM_MAX_MS    60000           /* ... and this far while busy */
-#define TRIM_LOOK_MS   5000            /* the heap's figures, this far apart */
-#define TRIM_GROWN_MIN (64ull << 20)   /* growth that counts, at least */
+#define TRIM_MIN_MS       10000        /* trims this far apart at least */
+#define TRIM_MAX_MS       60000        /* ... and this far while busy */
+#define TRIM_AGAIN_MAX_MS 600000       /* a trim without growth, at least this often */
+#define TRIM_GROWN_MIN    (64ull << 20) /* growth that counts, at least */
 
 typedef struct trim_rule {
 	bool     started;   /* a first trim was done */
 	uint64_t last_ms;   /* when the last one was done */
 	uint64_t rss;       /* the resident set right after it */
-	uint64_t slack;     /* resident beyond the heap's use right after it */
-	bool     looked;    /* look_ms is set */
-	uint64_t look_ms;   /* when the figures were last read */
+	uint64_t gap_ms;    /* the next trim without growth, this long after */
 } trim_rule;
 
-/* Whether to read the figures (resident set, the heap's use) now. */
-bool trim_look(const trim_rule *t, uint64_t now_ms, bool busy);
-/* With the figures read at now_ms (used 0: not known, the resident set's
- * growth alone decides): whether to trim now. Records the look. */
-bool trim_due(trim_rule *t, uint64_t now_ms, uint64_t rss, uint64_t used);
-/* A trim was done at now_ms and left rss_after bytes resident with
- * used_after in use. */
-void trim_done(trim_rule *t, uint64_t now_ms, uint64_t rss_after, uint64_t used_after);
+/* Whether to trim now, with the resident set at rss bytes. */
+bool trim_due(const trim_rule *t, uint64_t now_ms, uint64_t rss, bool busy);
+/* A trim was done at now_ms: the resident set was rss_before, it left
+ * rss_after. */
+void trim_done(trim_rule *t, uint64_t now_ms, uint64_t rss_before, uint64_t rss_after);
 
 #endif

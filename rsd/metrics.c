@@ -284,7 +284,7 @@ static void metrics_rest(rsd *d, const mstream *x, prom_buf *b)
 		prom_sample(b, "rs_store_checkpoint_seconds_total", c.seconds, NULL);
 	}
 	prom_family(b, "rs_malloc_trims_total", "counter",
-		    "Times rsd gave its heap's free pages back to the system (malloc_trim: once at start, then when it grew by a quarter, once it has caught up with its agents).");
+		    "Times rsd gave its heap's free pages back to the system (malloc_trim: once at start, then when it grew by a quarter or after a gap that doubles while trims give little back, once it has caught up with its agents).");
 	prom_sample(b, "rs_malloc_trims_total", (double)d->trims, NULL);
 	prom_family(b, "rs_malloc_trim_seconds_total", "counter",
 		    "Time rsd's loop spent in malloc_trim.");

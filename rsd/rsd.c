@@ -2084,43 +2084,30 @@ static uint64_t rss_bytes(void)
 	return rss * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* What glibc's heap has in use (every arena, and its mmapped chunks):
- * a walk of its free lists, so read only when lib/trim.h says. */
-static uint64_t heap_used(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
-}
-
 /* glibc keeps the free pages inside its heap (a Hello wave's, a big
  * apply's, a cold start's) for ever; malloc_trim gives them back. It
- * holds the loop for a time that grows with what it gives back: when, is
- * lib/trim.h's rule (the resident set, or what of it is free, grew by a
- * quarter; not while rsd is behind its agents' messages, unless a minute
- * went by). */
+ * holds the loop for a walk of the heap's free chunks and the pages it
+ * gives back: when, is lib/trim.h's rule (the resident set grew by a
+ * quarter, or a gap since the last trim that grows while trims give
+ * little back; not while rsd is behind its agents' messages, unless a
+ * minute went by). */
 static void trim_heap(rsd *d, uint64_t now)
 {
-	uint64_t rss, used, after, t;
+	uint64_t rss = rss_bytes(), after, t;
 
-	if (!trim_look(&d->trim, now, d->agents_behind))
-		return;
-	rss = rss_bytes();
-	used = heap_used();
-	if (!trim_due(&d->trim, now, rss, used))
+	if (!trim_due(&d->trim, now, rss, d->agents_behind))
 		return;
 	t = clock_mono_ns();
 	malloc_trim(0);
 	d->trims++;
 	d->trim_ns += clock_mono_ns() - t;
 	after = rss_bytes();
-	trim_done(&d->trim, now, after, used);
+	trim_done(&d->trim, now, rss, after);
 	if (rss > after + (64u << 20))
 		log_info("gave %llu MiB of free heap back to the system (%llu MiB "
-			 "resident now, %llu MiB of it in use; %.0f ms)",
+			 "resident now, %.0f ms)",
 			 (unsigned long long)((rss - after) >> 20),
 			 (unsigned long long)(after >> 20),
-			 (unsigned long long)(used >> 20),
 			 (double)(clock_mono_ns() - t) / 1e6);
 }
 
