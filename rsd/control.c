@@ -1079,15 +1079,21 @@ typedef struct drain_count {
 static int drain_moves(rsd *d, rsd_node *n, drain_count *c)
 {
 	instsm_fx fx;
+	rsd_inst **v;
+	size_t nv;
 	int r;
 
-	for (rsd_inst *in = d->insts; in; in = in->next) {
+	/* n's instances (not a walk of the whole table), taken first: each
+	 * move takes one off n's chain */
+	if ((r = rsd_node_insts_newest(d, n->n.name, &v, &nv)) < 0)
+		return r;
+	for (size_t i = 0; i < nv; i++) {
+		rsd_inst *in = v[i];
 		rsd_svc *s = rsd_svc_find(d, in->si.info.label);
 		rsd_node *to;
 
 		/* what runs there (one on its way down is not moved) */
-		if (strcmp(in->si.node, n->n.name) ||
-		    !instsm_accepts(in->si.info.state, IM_EV_MOVE) ||
+		if (!instsm_accepts(in->si.info.state, IM_EV_MOVE) ||
 		    in->si.info.state == RS_IS_LOST || !s || s->s.desired != RS_WANT_UP)
 			continue;
 		if (s->s.spec.node[0]) {
@@ -1107,14 +1113,15 @@ static int drain_moves(rsd *d, rsd_node *n, drain_count *c)
 			rsd_send_stop(d, in, true, false);   /* the copy here goes */
 		rsd_inst_set_node(d, in, to->n.name);
 		if ((r = store_instance_put(d->st, &in->si)) < 0)
-			return r;
+			break;
 		rsd_event(d, in->si.info.label, in->si.info.id, to->n.name, "moved",
 			  "from drained node %s", n->n.name);
 		if (fx.fx & IM_FX_START)
 			rsd_send_start(d, in);
 		c->moved++;
 	}
-	return 0;
+	free(v);
+	return r < 0 ? r : 0;
 }
 
 /* drain NODE: place nothing new there and move its instances elsewhere

@@ -1454,6 +1454,28 @@ const rsd_label *rsd_label_view(rsd *d, const char *label, rsd_label_buf *buf)
 	return &buf->l;
 }
 
+int rsd_node_insts_newest(rsd *d, const char *node, rsd_inst ***out, size_t *n)
+{
+	rsd_inst **v = NULL;
+	size_t k = 0, cap = 0;
+
+	for (rsd_inst *in = rsd_node_insts(d, node); in; in = rsd_node_insts_next(d, in)) {
+		rsd_inst **w = rs_grow(v, &cap, k, sizeof *v, 64);
+
+		if (!w) {
+			free(v);
+			return -ENOMEM;
+		}
+		v = w;
+		v[k++] = in;
+	}
+	if (k > 1)
+		qsort(v, k, sizeof *v, inst_newer);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
 void rsd_label_buf_free(rsd_label_buf *buf)
 {
 	free(buf->v);

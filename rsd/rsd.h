@@ -547,6 +547,10 @@ rsd_inst *rsd_inst_find(rsd *d, uint64_t id);
  * next one first. */
 rsd_inst *rsd_node_insts(rsd *d, const char *node);
 rsd_inst *rsd_node_insts_next(rsd *d, const rsd_inst *in);
+/* node's instances newest first, in *out (the caller frees it; NULL
+ * when none) and *n: for a walk that moves them off the node, which the
+ * chain above cannot follow. 0 or -ENOMEM. */
+int rsd_node_insts_newest(rsd *d, const char *node, rsd_inst ***out, size_t *n);
 rsd_inst *rsd_label_insts(rsd *d, const char *label);
 rsd_inst *rsd_label_insts_next(rsd *d, const rsd_inst *in);
 /* Places in on node: its row's node, the by-node table and the nodes'
