@@ -565,7 +565,6 @@ void rsd_inst_set_node(rsd *d, rsd_inst *in, const char *node);
  * makes every period check it and abort on a mismatch). */
 int rsd_tables_check(rsd *d, char *why, size_t len);
 rsd_pending *rsd_pending_for(rsd *d, const char *label);
-/* Appends an event row (inside the caller's transaction, if any). */
 /* label's service has an event seq (its newest known, rsd_svc.ev_newest). */
 void rsd_event_seen(rsd *d, const char *label, uint64_t seq);
 /* store_event_each for one label, scanning down from its newest known
@@ -573,6 +572,7 @@ void rsd_event_seen(rsd *d, const char *label, uint64_t seq);
  * (the first read after a start finds the newest). */
 int rsd_label_events(rsd *d, const char *label, uint64_t after, uint32_t limit,
 		     store_event_fn fn, void *arg);
+/* Appends an event row (inside the caller's transaction, if any). */
 void rsd_event(rsd *d, const char *label, uint64_t inst, const char *node,
 	       const char *kind, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
