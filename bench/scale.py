@@ -998,7 +998,9 @@ class Run:
         it): a verb that walks all 150,000 instances shows here."""
         lb = self.labels[len(self.labels) // 2]
         cmds = [("describe", ["describe", lb]), ("history", ["history", lb]),
-                ("events", ["events", lb, "-n", "20"]), ("lookup", ["lookup", lb]),
+                ("events", ["events", lb, "-n", "20"]),
+                ("events_since", ["events", "--since", "1m", "-n", "20"]),
+                ("lookup", ["lookup", lb]),
                 ("edit", ["edit", lb, "--env", "RS_BENCH=1"]),
                 ("refresh", ["refresh", lb]), ("export", ["export"])]
         res = {}

@@ -461,7 +461,10 @@ static const char *const stmt_sql[ST__NR] = {
 	/* no index since schema 12: the rowids newest first, until the
 	 * limit is met (all the rows after ?1 for a quiet label) */
 	[ST_EV_EACH_LABEL] = EV_LIMITED("label = ?3 AND seq > ?1 AND seq <= ?4"),
-	[ST_EV_BEFORE] = "SELECT COALESCE(MAX(seq), 0) FROM event WHERE time_ms < ?",
+	/* the newest row older than ?: a walk down the rowids that stops
+	 * at it (no index by time), so `events --since` reads the rows
+	 * since then, not the table; max(seq) WHERE ... read every row */
+	[ST_EV_BEFORE] = "SELECT seq FROM event WHERE time_ms < ? ORDER BY seq DESC LIMIT 1",
 	/* two subqueries: min() and max() each walk one end of the rowid
 	 * b-tree; together in one SELECT they would scan the table */
 	[ST_EV_SPAN]  = "SELECT (SELECT min(seq) FROM event),"
