@@ -1911,25 +1911,41 @@ static int event_json(const rs_event *ev, void *arg)
 	return 0;
 }
 
+/* The rows of arr (oldest first) after the newest one stamped before
+ * since_ms: `events --since`. The table has no index by time, so the
+ * newest `limit` rows are read and cut here rather than the boundary
+ * looked for below them (a walk as long as the table when every row is
+ * newer). Takes arr. */
+static json_t *events_since(json_t *arr, uint64_t since_ms)
+{
+	size_t n = json_array_size(arr), k = n;
+	json_t *out;
+
+	while (k > 0 && (uint64_t)json_integer_value(json_object_get(
+			       json_array_get(arr, k - 1), "time_ms")) >= since_ms)
+		k--;
+	if (k == 0)
+		return arr;   /* every row is since then */
+	out = json_array();
+	for (size_t i = k; out && i < n; i++)
+		json_array_append(out, json_array_get(arr, i));
+	json_decref(arr);
+	return out;
+}
+
 static void do_events(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	json_t *arr = json_array();
-	uint64_t after = rq->after, before = 0;
-	int r = 0;
+	struct ev_rows e = { d, arr };
+	/* since a time: every event since then, the newest
+	 * RSD_EVENTS_SINCE_MAX (or the limit given); after a seq (-f): all */
+	uint32_t limit = rq->limit ? rq->limit : rq->since_ms ? RSD_EVENTS_SINCE_MAX :
+			 rq->after ? 0 : 50;
+	int r = rq->label[0] ? rsd_label_events(d, rq->label, rq->after, limit, event_json, &e) :
+		store_event_each(d->st, NULL, rq->after, limit, event_json, &e);
 
-	if (rq->since_ms && (r = store_event_seq_before(d->st, rq->since_ms, &before)) == 0 &&
-	    before > after)
-		after = before;
-	/* since a time: every event since then (the limit still applies if
-	 * given); after a seq (-f): all of them */
-	if (r == 0) {
-		struct ev_rows e = { d, arr };
-		uint32_t limit = rq->limit ? rq->limit : rq->since_ms ? RSD_EVENTS_SINCE_MAX :
-				 rq->after ? 0 : 50;
-
-		r = rq->label[0] ? rsd_label_events(d, rq->label, after, limit, event_json, &e) :
-		    store_event_each(d->st, NULL, after, limit, event_json, &e);
-	}
+	if (r == 0 && rq->since_ms && !(arr = events_since(arr, rq->since_ms)))
+		r = -ENOMEM;
 	if (r < 0) {
 		json_decref(arr);
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read events: %s",

@@ -335,7 +335,6 @@ enum {
 	ST_EV_NEXT,
 	ST_EV_EACH,
 	ST_EV_EACH_LABEL,
-	ST_EV_BEFORE,
 	ST_EV_SPAN,
 	ST_EV_FIRST_KEPT,
 	ST_EV_PRUNE,
@@ -458,13 +457,10 @@ static const char *const stmt_sql[ST__NR] = {
 		       " coalesce((SELECT max(seq) FROM event), 0)) + 1",
 	/* ?1 after_seq, ?2 limit (-1 = all), ?3 label */
 	[ST_EV_EACH]  = EV_LIMITED("seq > ?1"),
-	/* no index since schema 12: the rowids newest first, until the
-	 * limit is met (all the rows after ?1 for a quiet label) */
+	/* no index since schema 12: the rowids newest first from ?4 (the
+	 * label's newest known event, else all), until the limit is met
+	 * (all the rows after ?1 for a quiet label) */
 	[ST_EV_EACH_LABEL] = EV_LIMITED("label = ?3 AND seq > ?1 AND seq <= ?4"),
-	/* the newest row older than ?: a walk down the rowids that stops
-	 * at it (no index by time), so `events --since` reads the rows
-	 * since then, not the table; max(seq) WHERE ... read every row */
-	[ST_EV_BEFORE] = "SELECT seq FROM event WHERE time_ms < ? ORDER BY seq DESC LIMIT 1",
 	/* two subqueries: min() and max() each walk one end of the rowid
 	 * b-tree; together in one SELECT they would scan the table */
 	[ST_EV_SPAN]  = "SELECT (SELECT min(seq) FROM event),"
@@ -1935,32 +1931,6 @@ int store_event_each_upto(store *s, const char *label, uint64_t after_seq,
 		r = fn(&ev, arg);
 		if (r)
 			break;
-	}
-out:
-	finish(st);
-	return r;
-}
-
-int store_event_seq_before(store *s, uint64_t time_ms, uint64_t *seq)
-{
-	sqlite3_stmt *st = stmt(s, ST_EV_BEFORE);
-	int r;
-
-	if (!st)
-		return -EBUSY;
-	*seq = 0;
-	if ((r = ev_flush(s)) < 0)
-		return r;
-	r = sqlite3_bind_int64(st, 1, time_ms > INT64_MAX ? INT64_MAX : (int64_t)time_ms);
-	if (r != SQLITE_OK) {
-		r = map_rc(r);
-		goto out;
-	}
-	r = step_row(st);
-	if (r > 0) {
-		sqlite3_int64 v = sqlite3_column_int64(st, 0);
-		*seq = v > 0 ? (uint64_t)v : 0;
-		r = 0;
 	}
 out:
 	finish(st);

@@ -133,9 +133,6 @@ int store_event_each(store *s, const char *label, uint64_t after_seq,
 int store_event_each_upto(store *s, const char *label, uint64_t after_seq,
 			  uint64_t upto_seq, uint32_t limit, store_event_fn fn, void *arg);
 
-/* The seq of the newest event older than time_ms (0 if none): events
- * "since" a time are those after it. */
-int store_event_seq_before(store *s, uint64_t time_ms, uint64_t *seq);
 
 /* The seqs of the oldest and the newest event (0 and 0 if none). Cheap
  * (two rowid lookups). */

@@ -1343,6 +1343,12 @@ Test(ops, events_since, .init = setup1, .fini = teardown, .timeout = T_TIMEOUT)
 	r = h_rsctl("events", "--since", "1h", "--json", NULL);
 	assert_code(r, 0, "events --since 1h");
 	cr_assert(strstr(r->out, "node-up"), "%s", r->out);
+	/* with -n: the newest of them */
+	r = h_rsctl("events", "--since", "1h", "-n", "2", "--json", NULL);
+	assert_code(r, 0, "events --since 1h -n 2");
+	j = h_json(r);
+	cr_assert(j && json_array_size(json_object_get(j, "events")) == 2, "%s", r->out);
+	cr_assert(strstr(r->out, "\"since\""), "the up's label among the newest: %s", r->out);
 	r = h_rsctl("events", "--since", "yesterday", NULL);
 	assert_code(r, RS_E_USAGE, "events --since yesterday");
 	cr_assert(strstr(r->err, "not a time"), "%s", r->err);

@@ -744,33 +744,6 @@ Test(store, events)
 	expect_events_upto(s, "a", 0, seq[5], 2, "e2 e4");
 	expect_events_upto(s, "a", seq[3], seq[6], 0, "e4 e6");
 	expect_events_upto(s, "b", seq[9], seq[9], 0, "");
-	/* `events --since`: the newest event older than a time (times
-	 * 1000..1009 above), and a clock that stepped back */
-	{
-		uint64_t b, back;
-
-		cr_assert_eq(store_event_seq_before(s, 1005, &b), 0);
-		cr_assert_eq(b, seq[4]);
-		cr_assert_eq(store_event_seq_before(s, 1000, &b), 0);
-		cr_assert_eq(b, 0, "none older");
-		cr_assert_eq(store_event_seq_before(s, 5000, &b), 0);
-		cr_assert_eq(b, seq[9]);
-		memset(&ev, 0, sizeof ev);
-		ev.time_ms = 900;   /* after a step of the wall clock back */
-		rs_strlcpy(ev.kind, "state", sizeof ev.kind);
-		rs_strlcpy(ev.detail, "back", sizeof ev.detail);
-		cr_assert_eq(store_event_add(s, &ev), 0);
-		back = ev.seq;
-		ev.time_ms = 1010;
-		rs_strlcpy(ev.detail, "after", sizeof ev.detail);
-		cr_assert_eq(store_event_add(s, &ev), 0);
-		cr_assert_eq(store_event_seq_before(s, 1005, &b), 0);
-		cr_assert_eq(b, back, "the newest row older than the time: %llu",
-			     (unsigned long long)b);
-		cr_assert_eq(store_event_seq_before(s, 1011, &b), 0);
-		cr_assert_eq(b, ev.seq);
-	}
-
 	l.stop_after = 2;
 	cr_assert_eq(store_event_each(s, NULL, 0, 0, collect_ev, &l), 5);
 	cr_assert_eq(l.n, 2);
