@@ -1432,23 +1432,36 @@ static int inst_newer(const void *a, const void *b)
 	return x > y ? -1 : x < y;
 }
 
+/* The instances of a chain (first, next: a label's or a node's) into
+ * *v (grown, *cap its room; the caller's to free either way), newest
+ * first; *n of them. 0 or -ENOMEM. */
+static int chain_newest(rsd *d, rsd_inst *first, rsd_inst *(*next)(rsd *, const rsd_inst *),
+			rsd_inst ***v, size_t *cap, size_t *n)
+{
+	size_t k = 0;
+
+	for (rsd_inst *in = first; in; in = next(d, in)) {
+		rsd_inst **w = rs_grow(*v, cap, k, sizeof *w, 64);
+
+		if (!w)
+			return -ENOMEM;
+		*v = w;
+		(*v)[k++] = in;
+	}
+	if (k > 1)   /* (none: *v may still be NULL) */
+		qsort(*v, k, sizeof **v, inst_newer);
+	*n = k;
+	return 0;
+}
+
 const rsd_label *rsd_label_view(rsd *d, const char *label, rsd_label_buf *buf)
 {
 	rsd_svc *s = rsd_svc_find(d, label);
-	size_t k = 0;
+	size_t k;
 
-	for (rsd_inst *in = rsd_label_insts(d, label); in; in = rsd_label_insts_next(d, in)) {
-		rsd_inst **v = rs_grow(buf->v, &buf->cap, k, sizeof *v, 64);
-
-		if (!v)
-			return NULL;
-		buf->v = v;
-		buf->v[k++] = in;
-	}
-	if (!s && !k)
+	if (chain_newest(d, rsd_label_insts(d, label), rsd_label_insts_next, &buf->v,
+			 &buf->cap, &k) < 0 || (!s && !k))
 		return NULL;
-	if (k > 1)   /* (none: buf->v may still be NULL) */
-		qsort(buf->v, k, sizeof *buf->v, inst_newer);
 	buf->l = (rsd_label){ .label = s ? s->s.spec.label : label, .svc = s,
 			      .insts = buf->v, .ninsts = k };
 	return &buf->l;
@@ -1456,23 +1469,14 @@ const rsd_label *rsd_label_view(rsd *d, const char *label, rsd_label_buf *buf)
 
 int rsd_node_insts_newest(rsd *d, const char *node, rsd_inst ***out, size_t *n)
 {
-	rsd_inst **v = NULL;
-	size_t k = 0, cap = 0;
+	size_t cap = 0;
 
-	for (rsd_inst *in = rsd_node_insts(d, node); in; in = rsd_node_insts_next(d, in)) {
-		rsd_inst **w = rs_grow(v, &cap, k, sizeof *v, 64);
-
-		if (!w) {
-			free(v);
-			return -ENOMEM;
-		}
-		v = w;
-		v[k++] = in;
+	*out = NULL;
+	if (chain_newest(d, rsd_node_insts(d, node), rsd_node_insts_next, out, &cap, n) < 0) {
+		free(*out);
+		*out = NULL;
+		return -ENOMEM;
 	}
-	if (k > 1)
-		qsort(v, k, sizeof *v, inst_newer);
-	*out = v;
-	*n = k;
 	return 0;
 }
 
