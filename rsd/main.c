@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <ev.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <inttypes.h>
@@ -59,6 +61,10 @@ static void usage(FILE *f)
 "      --log-format F      text (default) or json: one JSON object per line\n"
 "      --insecure          plaintext, no keys, everyone admin: loopback\n"
 "                          endpoints only\n"
+"      --control-rt P      the control socket's I/O thread at SCHED_RR\n"
+"                          priority P when rsd may (CAP_SYS_NICE), back to\n"
+"                          normal for a minute after it used a quarter of a\n"
+"                          CPU (default 1; 0: never)\n"
 "  -v                      debug logging\n"
 "      --version           print rsd's version\n"
 "  -h, --help              print this help\n");
@@ -127,12 +133,6 @@ static bool endpoint_local(const char *ep)
 	return false;
 }
 
-/* The agents' ZeroMQ I/O thread yields the CPU to rsd's loop and to the
- * control socket's thread (RSD_AGENTS_IO_NICE): on a core rsd shares,
- * control requests waited behind a cold start's CURVE handshakes.
- * RS_BENCH_AGENTS_IO_NICE=N sets another value (0: as the rest), for
- * bench/scale.py's comparisons. libzmq names its threads as they start:
- * tried every 10 ms until found (up to a second). */
 /* sched_setattr's argument (linux/sched/types.h, SCHED_ATTR_SIZE_VER0). */
 struct rsd_sched_attr {
 	uint32_t size, policy;
@@ -172,28 +172,153 @@ static void bench_slices(int agents_nice)
 			log_warnx("RS_BENCH_SLICE_US: thread %d: %s", tid[i], strerror(-r));
 }
 
-static void agents_io_nice_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* The control socket's ZeroMQ I/O thread at SCHED_RR (--control-rt),
+ * watched by lib/rtguard.h: back among the fair threads for a while when
+ * it used more than its share of a CPU (a flood of handshakes). */
+#define RSD_CTLRT_TICK_S 0.25   /* a look at its CPU time this often */
+
+/* A thread's CPU time (a thread of this process: the kernel's clock id
+ * for another thread of the group, as pthread_getcpuclockid makes). */
+static uint64_t thread_cpu_ns(int tid)
+{
+	struct timespec ts;
+	clockid_t id = (clockid_t)((~(unsigned)tid << 3) | 6);   /* per thread, sched */
+
+	if (clock_gettime(id, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void ctlrt_effect(rsd *d, rtg_effect fx, uint64_t now);
+
+static void ctlrt_event(rsd *d, rtg_event ev, uint64_t now)
+{
+	rtg_effect fx;
+
+	if (rtguard_step(&d->ctlrt, ev, thread_cpu_ns(d->ctlrt_tid), now, &fx) == 0)
+		ctlrt_effect(d, fx, now);
+}
+
+static void ctlrt_effect(rsd *d, rtg_effect fx, uint64_t now)
+{
+	struct sched_param sp = { .sched_priority = d->ctlrt_prio };
+	bool again = d->ctlrt.lowered > 0;
+
+	switch (fx) {
+	case RTG_FX_NONE:
+		break;
+	case RTG_FX_RAISE:
+		if (sched_setscheduler(d->ctlrt_tid, SCHED_RR, &sp) < 0) {
+			log_info("the control socket's I/O thread stays at the normal "
+				 "priority: %s (--control-rt needs CAP_SYS_NICE)", strerror(errno));
+			ctlrt_event(d, RTG_EV_REFUSED, now);
+			ev_timer_stop(d->loop, &d->ctlrt_w);
+			break;
+		}
+		if (again)
+			log_info("the control socket's I/O thread is at SCHED_RR %d again",
+				 d->ctlrt_prio);
+		ctlrt_event(d, RTG_EV_RAISED, now);
+		break;
+	case RTG_FX_LOWER:
+		sp.sched_priority = 0;
+		if (sched_setscheduler(d->ctlrt_tid, SCHED_OTHER, &sp) < 0)
+			log_warnx("cannot lower the control socket's I/O thread: %s",
+				  strerror(errno));
+		log_warnx("the control socket's I/O thread used %u%% of a CPU over %u ms "
+			  "(a flood of control connections?): at the normal priority for "
+			  "%u s", d->ctlrt.last_pct, d->ctlrt.last_ms,
+			  d->ctlrt.hold_ms / 1000);
+		break;
+	}
+}
+
+static void ctlrt_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	rsd *d = w->data;
+
+	(void)loop;
+	(void)revents;
+	ctlrt_event(d, RTG_EV_TICK, clock_mono_ms());
+}
+
+/* RS_CONTROL_RT_GUARD=PCT,WINDOW_MS,HOLD_MS: the guard's limits (tests:
+ * PCT 0 lowers the thread after any work). tid: the control socket's I/O
+ * thread, or -errno: not found. */
+static void control_rt_start(rsd *d, int tid)
+{
+	const char *env = getenv("RS_CONTROL_RT_GUARD");
+	unsigned pct = 0, win = 0, hold = 0;
+
+	rtguard_init(&d->ctlrt, 0, 0, 0);
+	if (env && sscanf(env, "%u,%u,%u", &pct, &win, &hold) == 3) {
+		rtguard_init(&d->ctlrt, pct, win, hold);
+		d->ctlrt.share_pct = pct;
+	} else if (env) {
+		log_warnx("RS_CONTROL_RT_GUARD wants PCT,WINDOW_MS,HOLD_MS: ignored");
+	}
+	if (!d->ctlrt_prio || tid <= 0) {
+		if (d->ctlrt_prio)
+			log_warnx("cannot find the control socket's I/O thread: %s; it "
+				  "stays at the normal priority", strerror(-tid));
+		d->ctlrt.st = RTG_OFF;
+		return;
+	}
+	d->ctlrt_tid = tid;
+	ev_timer_init(&d->ctlrt_w, ctlrt_cb, RSD_CTLRT_TICK_S, RSD_CTLRT_TICK_S);
+	d->ctlrt_w.data = d;
+	ev_timer_start(d->loop, &d->ctlrt_w);
+	ctlrt_event(d, RTG_EV_START, clock_mono_ms());
+	if (d->ctlrt.st == RTG_RAISED)
+		log_info("the control socket's I/O thread is at SCHED_RR %d", d->ctlrt_prio);
+}
+
+/* The agents' ZeroMQ I/O thread yields the CPU to rsd's loop and to the
+ * control socket's thread (RSD_AGENTS_IO_NICE): on a core rsd shares,
+ * control requests waited behind a cold start's CURVE handshakes.
+ * RS_BENCH_AGENTS_IO_NICE=N sets another value (0: as the rest), for
+ * bench/scale.py's comparisons. The control socket's thread goes to
+ * SCHED_RR (--control-rt). libzmq names its threads as they start: each
+ * is looked for every 10 ms until found (up to a second). */
+static void io_threads_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	const char *env = getenv("RS_BENCH_AGENTS_IO_NICE");
 	int nice = env ? atoi(env) : RSD_AGENTS_IO_NICE;
 	static unsigned tries;
+	static bool agents_done, control_done;
+	bool last = ++tries == 100;
+	rsd *d = w->data;
 	int r;
 
 	(void)revents;
-	if (!nice || (r = net_io_thread_nice(RSD_IO_AGENTS, nice)) != -ESRCH || ++tries == 100) {
+	if (!agents_done) {
+		r = nice ? net_io_thread_nice(RSD_IO_AGENTS, nice) : 0;
+		if (r != -ESRCH || last) {
+			agents_done = true;
+			if (r < 0)
+				log_warnx("cannot lower the priority of the agents' I/O "
+					  "thread: %s, ignoring", strerror(-r));
+		}
+	}
+	if (!control_done) {
+		r = net_io_thread_tid(RSD_IO_CONTROL);
+		if (r != -ESRCH || last) {
+			control_done = true;
+			control_rt_start(d, r);
+		}
+	}
+	if (agents_done && control_done) {
 		ev_timer_stop(loop, w);
-		if (nice && r < 0)
-			log_warnx("cannot lower the priority of the agents' I/O thread: %s, "
-				  "ignoring", strerror(-r));
 		bench_slices(nice);
 	}
 }
 
-static void agents_io_nice(rsd *d)
+static void io_threads(rsd *d)
 {
 	static ev_timer t;
 
-	ev_timer_init(&t, agents_io_nice_cb, 0., 0.01);
+	ev_timer_init(&t, io_threads_cb, 0., 0.01);
+	t.data = d;
 	ev_timer_start(d->loop, &t);
 }
 
@@ -233,7 +358,7 @@ static void bind_endpoints(rsd *d, const char *agents_ep, const char *control_ep
 	/* an operator's request before the next batch of agents' messages
 	 * (a wake-up of those is at most 256 messages or 2 ms) */
 	net_sock_set_priority(d->control, 1);
-	agents_io_nice(d);
+	io_threads(d);
 	if (!d->insecure && (net_monitor(d->agents, rsd_auth_event, d) < 0 ||
 			     net_monitor(d->control, rsd_auth_event, d) < 0))
 		log_warnx("cannot monitor handshakes; failures go uncounted");
@@ -263,6 +388,7 @@ int main(int argc, char **argv)
 		{ "manifest", required_argument, NULL, 'M' },
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "insecure", no_argument, NULL, 'I' },
+		{ "control-rt", required_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -279,6 +405,7 @@ int main(int argc, char **argv)
 	uint64_t max_moves = RSD_DEF_MAX_MOVES;
 	char *end;
 
+	d.ctlrt_prio = RSD_DEF_CONTROL_RT;
 	/* tests: the lookups checked against the list every period */
 	d.check_tables = getenv("RS_CHECK_TABLES") && *getenv("RS_CHECK_TABLES") == '1';
 	while ((c = getopt_long(argc, argv, "d:a:c:m:t:r:hv", opts, NULL)) != -1) {
@@ -322,6 +449,16 @@ int main(int argc, char **argv)
 			if (!isdigit((unsigned char)*optarg) || *end || errno || !max_moves ||
 			    max_moves > 1000000) {
 				fprintf(stderr, "rsd: --max-moves wants a count in 1..1000000\n");
+				return 2;
+			}
+			break;
+		case 'R':
+			errno = 0;
+			d.ctlrt_prio = (int)strtol(optarg, &end, 10);
+			if (!isdigit((unsigned char)*optarg) || *end || errno ||
+			    d.ctlrt_prio > 99) {
+				fprintf(stderr, "rsd: --control-rt wants a SCHED_RR priority "
+					"in 1..99, or 0: off\n");
 				return 2;
 			}
 			break;

@@ -283,6 +283,16 @@ static void metrics_rest(rsd *d, const mstream *x, prom_buf *b)
 			    "Time the checkpointer spent copying the WAL into the file.");
 		prom_sample(b, "rs_store_checkpoint_seconds_total", c.seconds, NULL);
 	}
+	prom_family(b, "rs_control_io_realtime", "gauge",
+		    "1 while the control socket's ZeroMQ I/O thread runs at SCHED_RR "
+		    "(--control-rt), 0 otherwise (not allowed, off, or lowered after a "
+		    "flood).");
+	prom_sample(b, "rs_control_io_realtime", d->ctlrt.st == RTG_RAISED ? 1 : 0, NULL);
+	prom_family(b, "rs_control_io_lowered_total", "counter",
+		    "Times the control socket's I/O thread went back to the normal "
+		    "priority for a while: it used more than its share of a CPU (a "
+		    "flood of control connections).");
+	prom_sample(b, "rs_control_io_lowered_total", (double)d->ctlrt.lowered, NULL);
 	prom_family(b, "rs_malloc_trims_total", "counter",
 		    "Times rsd gave its heap's free pages back to the system (malloc_trim: once at start, then when it grew by a quarter or after a gap that doubles while trims give little back, once it has caught up with its agents).");
 	prom_sample(b, "rs_malloc_trims_total", (double)d->trims, NULL);

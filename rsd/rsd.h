@@ -26,6 +26,7 @@
 #include "sendq.h"
 #include "store.h"
 #include "table.h"
+#include "rtguard.h"
 #include "trim.h"
 #include "wire.h"
 
@@ -87,6 +88,8 @@ struct json_t;
 #define RSD_AGENTS_IO_NICE 10   /* the agents' I/O thread's nice value: its
 				 * bulk work (handshakes) yields to the loop
 				 * and to the control socket's thread */
+#define RSD_DEF_CONTROL_RT 1    /* --control-rt: the control socket's thread
+				 * at SCHED_RR 1 (lib/rtguard.h) */
 #define RSD_WATCH_MS     5000   /* a placed instance its node says nothing of
 				 * this long: rsd asks the node what it runs */
 #define RSD_WATCH_SLICE_NS 500000 /* ... checked 0.5 ms a turn of the loop at
@@ -360,6 +363,11 @@ typedef struct rsd {
 	uint64_t        period_last_ms;   /* when the last period ran */
 	uint64_t        ckpt_failures;    /* the checkpointer's, as last logged */
 	trim_rule       trim;             /* when to malloc_trim (lib/trim.h) */
+	rtguard         ctlrt;            /* the control I/O thread's real-time
+					   * priority (lib/rtguard.h) */
+	int             ctlrt_prio;       /* --control-rt (0: off) */
+	int             ctlrt_tid;        /* that thread */
+	ev_timer        ctlrt_w;          /* its CPU time, looked at */
 	uint64_t        trims;            /* malloc_trims run, and their time */
 	uint64_t        trim_ns;
 	uint64_t        nodes_returned_ms; /* the last Hello of a node this rsd

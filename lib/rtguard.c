@@ -1,0 +1,92 @@
+/*
+ * rtguard.c - the control I/O thread's real-time priority (see rtguard.h).
+ */
+#include <errno.h>
+
+#include "rtguard.h"
+
+#define NO_MOVE RTG__NSTATES
+
+/* The moves allowed: where each event takes each state (a TICK only when
+ * its condition holds: see rtguard_step). */
+static const rtg_state moves[RTG__NSTATES][RTG__NEVENTS] = {
+	/*               START        RAISED      REFUSED  TICK */
+	[RTG_INIT]    = { RTG_RAISING, NO_MOVE,    NO_MOVE, NO_MOVE },
+	[RTG_RAISING] = { NO_MOVE,     RTG_RAISED, RTG_OFF, NO_MOVE },
+	[RTG_RAISED]  = { NO_MOVE,     NO_MOVE,    NO_MOVE, RTG_HELD },
+	[RTG_HELD]    = { NO_MOVE,     NO_MOVE,    NO_MOVE, RTG_RAISING },
+	[RTG_OFF]     = { NO_MOVE,     NO_MOVE,    NO_MOVE, NO_MOVE },
+};
+
+void rtguard_init(rtguard *g, unsigned share_pct, unsigned window_ms, unsigned hold_ms)
+{
+	*g = (rtguard){
+		.st = RTG_INIT,
+		.share_pct = share_pct ? share_pct : RTGUARD_SHARE_PCT,
+		.window_ms = window_ms ? window_ms : RTGUARD_WINDOW_MS,
+		.hold_ms = hold_ms ? hold_ms : RTGUARD_HOLD_MS,
+	};
+}
+
+static void window_start(rtguard *g, uint64_t cpu_ns, uint64_t now)
+{
+	g->win_ms = now;
+	g->win_cpu_ns = cpu_ns;
+}
+
+int rtguard_step(rtguard *g, rtg_event ev, uint64_t cpu_ns, uint64_t now,
+		 rtg_effect *fx)
+{
+	rtg_state to;
+
+	*fx = RTG_FX_NONE;
+	if ((unsigned)g->st >= RTG__NSTATES || (unsigned)ev >= RTG__NEVENTS ||
+	    (to = moves[g->st][ev]) == NO_MOVE)
+		return -EINVAL;
+	switch (g->st) {
+	case RTG_INIT:
+		*fx = RTG_FX_RAISE;
+		break;
+	case RTG_RAISING:
+		if (to == RTG_RAISED)
+			window_start(g, cpu_ns, now);
+		break;
+	case RTG_RAISED: {
+		uint64_t wall = now > g->win_ms ? now - g->win_ms : 0;
+		uint64_t used = cpu_ns > g->win_cpu_ns ? cpu_ns - g->win_cpu_ns : 0;
+
+		if (wall < g->window_ms)
+			return 0;
+		/* used / (wall ms in ns) at most share_pct / 100 */
+		if (used * 100 <= (uint64_t)g->share_pct * wall * 1000000) {
+			window_start(g, cpu_ns, now);
+			return 0;
+		}
+		g->last_pct = (unsigned)(used / (wall * 10000));
+		g->last_ms = (unsigned)wall;
+		g->held_until = now + g->hold_ms;
+		g->lowered++;
+		*fx = RTG_FX_LOWER;
+		break;
+	}
+	case RTG_HELD:
+		if (now < g->held_until)
+			return 0;
+		*fx = RTG_FX_RAISE;
+		break;
+	default:
+		return -EINVAL;
+	}
+	g->st = to;
+	return 0;
+}
+
+const char *rtguard_state_name(rtg_state st)
+{
+	static const char *const name[RTG__NSTATES] = {
+		[RTG_INIT] = "init", [RTG_RAISING] = "raising", [RTG_RAISED] = "raised",
+		[RTG_HELD] = "held", [RTG_OFF] = "off",
+	};
+
+	return (unsigned)st < RTG__NSTATES ? name[st] : "?";
+}

@@ -1,0 +1,82 @@
+/*
+ * rtguard.h - whether rsd's control socket's ZeroMQ I/O thread runs at a
+ * real-time priority, as a pure state machine.
+ *
+ * Owns: when to raise that thread to SCHED_RR and when to put it back
+ * among the fair scheduler's threads. Must not: read a clock, read the
+ * thread's CPU time, make a system call (the caller says the time and the
+ * thread's CPU time, and carries out the effect).
+ *
+ * Why: on a core rsd shares, an operator's request waited up to a time
+ * slice for that thread to be scheduled, behind rsd's busy loop, twice
+ * (the request in, the answer out): a cold start of 5,000 agents put the
+ * control p99 at 5-7.5 ms, 3.7-4.2 ms with the thread at SCHED_RR
+ * (docs/bench.md, session 17). The thread moves only operators' messages,
+ * little CPU; but it also does every CURVE handshake on the control
+ * endpoint, and a flood of those at a real-time priority would take the
+ * core from rsd's loop (the kernel leaves other threads 5 % of it). So
+ * the thread's CPU share is watched: above share_pct over a window of
+ * window_ms it goes back to the fair scheduler for hold_ms, then up again.
+ *
+ *   INIT -start-> RAISING (effect RAISE)
+ *   RAISING -raised-> RAISED; -refused-> OFF (no CAP_SYS_NICE, or the
+ *       cgroup gives no real-time time: the thread stays as it is)
+ *   RAISED -tick(share > share_pct over window_ms)-> HELD (effect LOWER)
+ *   HELD -tick(hold_ms over)-> RAISING (effect RAISE)
+ *   OFF: every event is ignored
+ * Any other pair is no move.
+ */
+#ifndef RS_RTGUARD_H
+#define RS_RTGUARD_H
+
+#include <stdint.h>
+
+#define RTGUARD_SHARE_PCT 25      /* of one CPU over a window, at most */
+#define RTGUARD_WINDOW_MS 500
+#define RTGUARD_HOLD_MS   60000   /* at the fair scheduler after a flood */
+
+typedef enum rtg_state {
+	RTG_INIT,
+	RTG_RAISING,   /* RAISE asked, its outcome not yet told */
+	RTG_RAISED,
+	RTG_HELD,      /* lowered after using too much, until held_until */
+	RTG_OFF,       /* refused, or not wanted: never raised */
+	RTG__NSTATES
+} rtg_state;
+
+typedef enum rtg_event {
+	RTG_EV_START,    /* the thread exists */
+	RTG_EV_RAISED,   /* the RAISE effect succeeded */
+	RTG_EV_REFUSED,  /* ... or failed */
+	RTG_EV_TICK,     /* a look at the thread's CPU time */
+	RTG__NEVENTS
+} rtg_event;
+
+typedef enum rtg_effect {
+	RTG_FX_NONE,
+	RTG_FX_RAISE,   /* to SCHED_RR; tell RAISED or REFUSED */
+	RTG_FX_LOWER,   /* back to SCHED_OTHER (a flood: log it) */
+} rtg_effect;
+
+typedef struct rtguard {
+	rtg_state st;
+	unsigned  share_pct, window_ms, hold_ms;
+	uint64_t  win_ms;       /* the window's start ... */
+	uint64_t  win_cpu_ns;   /* ... and the thread's CPU time then */
+	uint64_t  held_until;   /* HELD: until this time */
+	uint64_t  lowered;      /* LOWER effects so far */
+	unsigned  last_pct;     /* the share that caused the last LOWER ... */
+	unsigned  last_ms;      /* ... over this long */
+} rtguard;
+
+/* A guard in INIT with the given limits (0: the defaults above). */
+void rtguard_init(rtguard *g, unsigned share_pct, unsigned window_ms, unsigned hold_ms);
+/* One event at now_ms; cpu_ns: the thread's CPU time then (TICK, RAISED;
+ * ignored for the others). 0 and the effect to carry out in *fx (a TICK
+ * whose condition does not hold: RTG_FX_NONE, nothing changes but the
+ * window), or -EINVAL: not a move of that state (nothing changes). */
+int rtguard_step(rtguard *g, rtg_event ev, uint64_t cpu_ns, uint64_t now_ms,
+		 rtg_effect *fx);
+const char *rtguard_state_name(rtg_state st);
+
+#endif

@@ -1,0 +1,258 @@
+/*
+ * test_rtguard.c - lib/rtguard: every state x event pair against an
+ * expected table (a TICK both with its condition holding and not), the
+ * share measured over a window, a flood lowered and raised again after
+ * the hold, and a seeded random walk checking the invariants every step.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "rtguard.h"
+
+#define NONE (-1)   /* not a move: -EINVAL, nothing changes */
+#define SAME (-2)   /* accepted, state unchanged */
+
+enum { IN = RTG_INIT, RG = RTG_RAISING, RD = RTG_RAISED, HE = RTG_HELD, OF = RTG_OFF };
+
+struct want {
+	int        to;
+	rtg_effect fx;
+};
+
+#define NO RTG_FX_NONE
+#define UP RTG_FX_RAISE
+#define DN RTG_FX_LOWER
+
+/* [state][event] with a TICK's condition holding (a window over and its
+ * share above the limit; a hold over) ... */
+static const struct want hot[RTG__NSTATES][RTG__NEVENTS] = {
+	/*        START         RAISED        REFUSED       TICK */
+	[IN] = { { RG, UP },   { NONE, NO }, { NONE, NO }, { NONE, NO } },
+	[RG] = { { NONE, NO }, { RD, NO },   { OF, NO },   { NONE, NO } },
+	[RD] = { { NONE, NO }, { NONE, NO }, { NONE, NO }, { HE, DN } },
+	[HE] = { { NONE, NO }, { NONE, NO }, { NONE, NO }, { RG, UP } },
+	[OF] = { { NONE, NO }, { NONE, NO }, { NONE, NO }, { NONE, NO } },
+};
+
+/* ... and not (the window not over, or its share within; the hold not
+ * over): a TICK is then accepted and changes nothing. */
+static const struct want cold[RTG__NSTATES][RTG__NEVENTS] = {
+	[IN] = { { RG, UP },   { NONE, NO }, { NONE, NO }, { NONE, NO } },
+	[RG] = { { NONE, NO }, { RD, NO },   { OF, NO },   { NONE, NO } },
+	[RD] = { { NONE, NO }, { NONE, NO }, { NONE, NO }, { SAME, NO } },
+	[HE] = { { NONE, NO }, { NONE, NO }, { NONE, NO }, { SAME, NO } },
+	[OF] = { { NONE, NO }, { NONE, NO }, { NONE, NO }, { NONE, NO } },
+};
+
+/* A guard in state s: window from t=1000 ms at 0 ns of CPU, held until
+ * t=5000 ms (limits 25 %, 500 ms, 4000 ms). */
+static void make(rtguard *g, rtg_state s)
+{
+	rtguard_init(g, 25, 500, 4000);
+	g->st = s;
+	g->win_ms = 1000;
+	g->win_cpu_ns = 0;
+	g->held_until = 5000;
+}
+
+static void check(rtg_state s, rtg_event ev, const struct want *w, bool hot_tick)
+{
+	rtguard g, before;
+	rtg_effect fx = (rtg_effect)99;
+	/* the condition: 400 ms of CPU in a 1 s window (40 %), at 6000 ms
+	 * (past the hold); not: 100 ms in 1 s (10 %), at 1200 ms (in the
+	 * window and the hold) */
+	uint64_t now = hot_tick ? 6000 : 1200;
+	uint64_t cpu = hot_tick ? 400000000ull : 100000000ull;
+	int r;
+
+	make(&g, s);
+	before = g;
+	if (hot_tick && s == RTG_RAISED)
+		g.win_ms = before.win_ms = 5000;   /* a 1 s window at 6000 */
+	r = rtguard_step(&g, ev, cpu, now, &fx);
+	cr_assert_eq(fx, w->fx, "%s x event %d (%s): effect %d, want %d",
+		     rtguard_state_name(s), (int)ev, hot_tick ? "hot" : "cold", (int)fx,
+		     (int)w->fx);
+	if (w->to == NONE) {
+		cr_assert_eq(r, -EINVAL, "%s x event %d: accepted", rtguard_state_name(s),
+			     (int)ev);
+		cr_assert_eq(g.st, before.st);
+		cr_assert_eq(g.lowered, before.lowered);
+		return;
+	}
+	cr_assert_eq(r, 0, "%s x event %d: refused", rtguard_state_name(s), (int)ev);
+	cr_assert_eq(g.st, w->to == SAME ? s : (rtg_state)w->to,
+		     "%s x event %d (%s): went to %s", rtguard_state_name(s), (int)ev,
+		     hot_tick ? "hot" : "cold", rtguard_state_name(g.st));
+}
+
+Test(rtguard, every_pair, .timeout = 10)
+{
+	for (int s = 0; s < RTG__NSTATES; s++)
+		for (int ev = 0; ev < RTG__NEVENTS; ev++) {
+			check((rtg_state)s, (rtg_event)ev, &hot[s][ev], true);
+			check((rtg_state)s, (rtg_event)ev, &cold[s][ev], false);
+		}
+}
+
+Test(rtguard, out_of_range, .timeout = 10)
+{
+	rtguard g;
+	rtg_effect fx;
+
+	make(&g, RTG_RAISED);
+	cr_assert_eq(rtguard_step(&g, RTG__NEVENTS, 0, 0, &fx), -EINVAL);
+	cr_assert_eq(rtguard_step(&g, (rtg_event)-1, 0, 0, &fx), -EINVAL);
+	g.st = RTG__NSTATES;
+	cr_assert_eq(rtguard_step(&g, RTG_EV_TICK, 0, 0, &fx), -EINVAL);
+	cr_assert_str_eq(rtguard_state_name(RTG__NSTATES), "?");
+}
+
+/* Defaults when given 0. */
+Test(rtguard, defaults, .timeout = 10)
+{
+	rtguard g;
+
+	rtguard_init(&g, 0, 0, 0);
+	cr_assert_eq(g.st, RTG_INIT);
+	cr_assert_eq(g.share_pct, RTGUARD_SHARE_PCT);
+	cr_assert_eq(g.window_ms, RTGUARD_WINDOW_MS);
+	cr_assert_eq(g.hold_ms, RTGUARD_HOLD_MS);
+}
+
+/* A day of an operator's requests (5 % of a CPU) never lowers it; a flood
+ * (60 %) does within a window, once; the hold then ends and it is raised
+ * again; the share is per window (a busy window after idle ones counts
+ * alone). */
+Test(rtguard, flood_and_back, .timeout = 10)
+{
+	rtguard g;
+	rtg_effect fx;
+	uint64_t t = 0, cpu = 0;
+
+	rtguard_init(&g, 25, 500, 60000);
+	cr_assert_eq(rtguard_step(&g, RTG_EV_START, 0, t, &fx), 0);
+	cr_assert_eq(fx, RTG_FX_RAISE);
+	cr_assert_eq(rtguard_step(&g, RTG_EV_RAISED, cpu, t, &fx), 0);
+	for (int i = 0; i < 86400 * 10; i++) {   /* ticks every 100 ms */
+		t += 100;
+		cpu += 5000000;   /* 5 ms of 100: 5 % */
+		cr_assert_eq(rtguard_step(&g, RTG_EV_TICK, cpu, t, &fx), 0);
+		cr_assert_eq(fx, RTG_FX_NONE, "lowered at %llu ms", (unsigned long long)t);
+	}
+	/* exactly at the limit: 25 % is within */
+	for (int i = 0; i < 10; i++) {
+		t += 100;
+		cpu += 25000000;
+		cr_assert_eq(rtguard_step(&g, RTG_EV_TICK, cpu, t, &fx), 0);
+		cr_assert_eq(fx, RTG_FX_NONE);
+	}
+	/* a flood: 60 % */
+	int lowered_at = -1;
+	for (int i = 0; i < 10 && lowered_at < 0; i++) {
+		t += 100;
+		cpu += 60000000;
+		cr_assert_eq(rtguard_step(&g, RTG_EV_TICK, cpu, t, &fx), 0);
+		if (fx == RTG_FX_LOWER)
+			lowered_at = i;
+	}
+	cr_assert(lowered_at >= 0 && lowered_at < 10, "a flood not lowered");
+	cr_assert_eq(g.st, RTG_HELD);
+	cr_assert_eq(g.lowered, 1);
+	cr_assert(g.last_pct >= 50 && g.last_pct <= 60, "share %u", g.last_pct);
+	cr_assert(g.last_ms >= 500 && g.last_ms <= 600, "over %u ms", g.last_ms);
+	/* held for the hold, flood or not */
+	uint64_t held = t;
+	while (t + 100 < held + 60000) {
+		t += 100;
+		cpu += 90000000;
+		cr_assert_eq(rtguard_step(&g, RTG_EV_TICK, cpu, t, &fx), 0);
+		cr_assert_eq(fx, RTG_FX_NONE);
+	}
+	t += 100;
+	cr_assert_eq(rtguard_step(&g, RTG_EV_TICK, cpu, t, &fx), 0);
+	cr_assert_eq(fx, RTG_FX_RAISE);
+	cr_assert_eq(g.st, RTG_RAISING);
+	/* raised again: the window starts then, the held time's CPU is not
+	 * counted against it */
+	cr_assert_eq(rtguard_step(&g, RTG_EV_RAISED, cpu, t, &fx), 0);
+	for (int i = 0; i < 20; i++) {
+		t += 100;
+		cpu += 1000000;
+		cr_assert_eq(rtguard_step(&g, RTG_EV_TICK, cpu, t, &fx), 0);
+		cr_assert_eq(fx, RTG_FX_NONE);
+	}
+	cr_assert_eq(g.lowered, 1);
+}
+
+/* A refused raise: off for good, nothing after asks for an effect. */
+Test(rtguard, refused_stays_off, .timeout = 10)
+{
+	rtguard g;
+	rtg_effect fx;
+
+	rtguard_init(&g, 0, 0, 0);
+	cr_assert_eq(rtguard_step(&g, RTG_EV_START, 0, 0, &fx), 0);
+	cr_assert_eq(rtguard_step(&g, RTG_EV_REFUSED, 0, 0, &fx), 0);
+	cr_assert_eq(g.st, RTG_OFF);
+	for (uint64_t t = 0; t < 1000000; t += 100) {
+		cr_assert_eq(rtguard_step(&g, RTG_EV_TICK, t * 1000000, t, &fx), -EINVAL);
+		cr_assert_eq(fx, RTG_FX_NONE);
+	}
+}
+
+/* A seeded random walk (RS_SEED to replay): time and CPU only go
+ * forward, the CPU never faster than the wall clock; whatever the
+ * events, a LOWER comes only from RAISED with the window's share above
+ * the limit, a RAISE only from INIT or a HELD whose hold is over, and
+ * two LOWERs are a hold apart at least. */
+Test(rtguard, random_walk, .timeout = 20)
+{
+	const char *env = getenv("RS_SEED");
+	unsigned seed = env ? (unsigned)strtoul(env, NULL, 0) : 20261206u;
+	rtguard g;
+	uint64_t t = 0, cpu = 0, last_lower = 0;
+	bool lowered_once = false;
+
+	srand(seed);
+	rtguard_init(&g, 25, 500, 3000);
+	for (int i = 0; i < 200000; i++) {
+		/* the raise always succeeds here: a REFUSED ends the walk */
+		static const rtg_event evs[] = { RTG_EV_START, RTG_EV_RAISED, RTG_EV_TICK,
+						 RTG_EV_TICK };
+		rtg_event ev = evs[rand() % 4];
+		uint64_t dt = (uint64_t)(rand() % 300);
+		rtguard before = g;
+		rtg_effect fx;
+		int r;
+
+		t += dt;
+		cpu += dt * 1000000ull * (uint64_t)(rand() % 101) / 100;
+		r = rtguard_step(&g, ev, cpu, t, &fx);
+		if (r < 0) {
+			cr_assert_eq(g.st, before.st, "seed %u step %d", seed, i);
+			continue;
+		}
+		if (fx == RTG_FX_LOWER) {
+			uint64_t wall = t - before.win_ms;
+
+			cr_assert_eq(before.st, RTG_RAISED, "seed %u step %d", seed, i);
+			cr_assert(wall >= g.window_ms, "seed %u step %d", seed, i);
+			cr_assert((cpu - before.win_cpu_ns) * 100 > 25ull * wall * 1000000,
+				  "seed %u step %d: lowered within the share", seed, i);
+			cr_assert(!lowered_once || t - last_lower >= g.hold_ms,
+				  "seed %u step %d: lowered again after %llu ms", seed, i,
+				  (unsigned long long)(t - last_lower));
+			last_lower = t;
+			lowered_once = true;
+		}
+		if (fx == RTG_FX_RAISE)
+			cr_assert(before.st == RTG_INIT ||
+				  (before.st == RTG_HELD && t >= before.held_until),
+				  "seed %u step %d: raised from %s", seed, i,
+				  rtguard_state_name(before.st));
+	}
+	cr_assert(lowered_once, "seed %u: the walk never lowered", seed);
+}
