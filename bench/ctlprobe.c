@@ -84,6 +84,7 @@ typedef struct cp_tasks {
 	int      main;             /* fd[main] is the main thread's, -1: none */
 	int      ctlio;            /* fd[ctlio] is rsd's control socket's I/O
 				    * thread's (ZMQbg/IO/1, RSD_IO_CONTROL), -1 */
+	char     comm[CP_TASKS_MAX][40];   /* each thread's name */
 	unsigned gen;              /* bumped by each tasks_open */
 } cp_tasks;
 
@@ -120,6 +121,8 @@ typedef struct cp {
 	cp_tasks        self, rsd;  /* whose run-queue waits are taken out */
 	uint64_t        w0_self, w0_rsd;   /* tasks_delay() just before t0 */
 	uint64_t        w0_rsd_part[2];    /* its main and control I/O threads' */
+	uint64_t        r0_rsd[CP_TASKS_MAX];   /* --slow-ms: rsd's threads'
+						 * CPU time just before t0 */
 	unsigned        gen0_rsd;   /* rsd.gen then */
 	unsigned        turn;       /* even: status, odd: lookup */
 	uint64_t        rng;
@@ -282,6 +285,9 @@ static int tasks_open(cp_tasks *t, const char *pid)
 			}
 			if (!strcmp(comm, "ZMQbg/IO/1\n"))
 				t->ctlio = (int)t->n;
+			comm[strcspn(comm, "\n")] = '\0';
+			snprintf(t->comm[t->n], sizeof t->comm[t->n], "%s%s", comm,
+				 (int)t->n == t->main ? "(main)" : "");
 			t->fd[t->n++] = fd;
 		}
 	}
@@ -317,6 +323,24 @@ static uint64_t tasks_delay_ex(const cp_tasks *t, uint64_t part[2])
 		}
 	}
 	return sum;
+}
+
+/* Each thread's time on a CPU so far (schedstat's first field, ns). */
+static void tasks_run(const cp_tasks *t, uint64_t run[CP_TASKS_MAX])
+{
+	char buf[128];
+
+	for (size_t i = 0; i < t->n; i++) {
+		ssize_t n = pread(t->fd[i], buf, sizeof buf - 1, 0);
+		unsigned long long r;
+
+		run[i] = 0;
+		if (n > 0) {
+			buf[n] = '\0';
+			if (sscanf(buf, "%llu", &r) == 1)
+				run[i] = r;
+		}
+	}
 }
 
 static uint64_t tasks_delay(const cp_tasks *t)
@@ -450,6 +474,8 @@ static void req_start(cp *p)
 	ev_timer_start(p->loop, &p->dead_t);
 	p->w0_self = tasks_delay(&p->self);
 	p->w0_rsd = tasks_delay_ex(&p->rsd, p->w0_rsd_part);
+	if (p->slow_ms)
+		tasks_run(&p->rsd, p->r0_rsd);
 	p->gen0_rsd = p->rsd.gen;
 	p->t0_ns = clock_mono_ns();
 	req_send(p);
@@ -489,6 +515,19 @@ static void sock_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 			(unsigned long long)(p->t0_ns % 1000000000u),
 			(t1 - p->t0_ns) / 1e6, wait / 1e6, w[0] / 1e6, w[1] / 1e6,
 			w[2] / 1e6, w[3] / 1e6);
+	if (p->slow_ms && t1 - p->t0_ns >= p->slow_ms * 1000000ull &&
+	    p->rsd.gen == p->gen0_rsd) {
+		uint64_t run[CP_TASKS_MAX];
+
+		/* who had rsd's CPU meanwhile */
+		tasks_run(&p->rsd, run);
+		fprintf(stderr, "  ran:");
+		for (size_t i = 0; i < p->rsd.n; i++)
+			if (run[i] > p->r0_rsd[i])
+				fprintf(stderr, " %s %.3f", p->rsd.comm[i],
+					(run[i] - p->r0_rsd[i]) / 1e6);
+		fprintf(stderr, " ms\n");
+	}
 	rs_msg_clear(&m);
 	req_done(p);
 }
@@ -690,7 +729,8 @@ static void usage(FILE *f)
 "  --timeout-ms MS    a request unanswered this long is a timeout (default 2000)\n"
 "  --rsd-pid PID      take the run-queue waits of rsd's threads out too\n"
 "  --slow-ms MS       a line on stderr for each answer that took MS or more:\n"
-"                     its verb, send time (CLOCK_MONOTONIC s), round trip, waits\n"
+"                     its verb, send time (CLOCK_MONOTONIC s), round trip, waits,\n"
+"                     and each of rsd's threads' time on a CPU meanwhile\n"
 "control lines on stdin: phase NAME | phase | rsd PID | rsd | report | quit\n");
 }
 
