@@ -9,9 +9,9 @@
  *
  * Why: on a core rsd shares, an operator's request waited up to a time
  * slice for that thread to be scheduled, behind rsd's busy loop, twice
- * (the request in, the answer out): a cold start of 5,000 agents put the
- * control p99 at 5-7.5 ms, 3.7-4.2 ms with the thread at SCHED_RR
- * (docs/bench.md, session 17). The thread moves only operators' messages,
+ * (the request in, the answer out): in cold starts of 5,000 agents the
+ * control p99's medians went from 5.0 / 4.9 ms to 4.0 / 3.1 ms (status /
+ * lookup) with the thread at SCHED_RR (docs/bench.md, session 17). The thread moves only operators' messages,
  * little CPU; but it also does every CURVE handshake on the control
  * endpoint, and a flood of those at a real-time priority would take the
  * core from rsd's loop (the kernel leaves other threads 5 % of it). So

@@ -363,13 +363,13 @@ typedef struct rsd {
 	uint64_t        period_last_ms;   /* when the last period ran */
 	uint64_t        ckpt_failures;    /* the checkpointer's, as last logged */
 	trim_rule       trim;             /* when to malloc_trim (lib/trim.h) */
+	uint64_t        trims;            /* malloc_trims run, and their time */
+	uint64_t        trim_ns;
 	rtguard         ctlrt;            /* the control I/O thread's real-time
 					   * priority (lib/rtguard.h) */
 	int             ctlrt_prio;       /* --control-rt (0: off) */
 	int             ctlrt_tid;        /* that thread */
 	ev_timer        ctlrt_w;          /* its CPU time, looked at */
-	uint64_t        trims;            /* malloc_trims run, and their time */
-	uint64_t        trim_ns;
 	uint64_t        nodes_returned_ms; /* the last Hello of a node this rsd
 					    * had not heard (nodesm RETURNS) */
 	uint64_t        stall_from_ms;    /* after a stall: silence counts up to */
