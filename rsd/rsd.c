@@ -1255,6 +1255,7 @@ void rsd_svc_forget(rsd *d, rsd_svc *s)
 	rsd_tab_del(&d->tsvcs, s);
 	d->svcs_gen++;   /* rsd_svcs_sorted's copy names it */
 	rs_spec_clear(&s->s.spec);
+	free(s->ev_ring);
 	free(s);
 }
 
@@ -1516,7 +1517,7 @@ void rsd_event(rsd *d, const char *label, uint64_t inst, const char *node,
 		log_warnx("cannot record event %s %s: %s, ignoring", kind,
 			  ev.label, store_errmsg(d->st));
 	else if (ev.label[0])
-		rsd_event_seen(d, ev.label, ev.seq);
+		rsd_event_written(d, ev.label, ev.seq);
 }
 
 void rsd_event_seen(rsd *d, const char *label, uint64_t seq)
@@ -1527,13 +1528,152 @@ void rsd_event_seen(rsd *d, const char *label, uint64_t seq)
 		s->ev_newest = seq;
 }
 
+/* A service's newest event seqs, oldest first from head (a ring), as of
+ * the store's rows: every event of the label above seq[head] is in it,
+ * and with `all` there is no older one either. Only a hint: each use
+ * reads the rows and checks their label (a rolled-back transaction may
+ * have left a seq no row has, or one another label's event took). */
+struct rsd_evring {
+	uint64_t seq[RSD_EV_RING];
+	uint32_t head, n;
+	bool     all;
+};
+
+static uint64_t ring_at(const struct rsd_evring *g, uint32_t i)
+{
+	return g->seq[(g->head + i) % RSD_EV_RING];
+}
+
+static void ring_push(struct rsd_evring *g, uint64_t seq)
+{
+	if (g->n == RSD_EV_RING) {
+		g->head = (g->head + 1) % RSD_EV_RING;
+		g->n--;
+		g->all = false;
+	}
+	g->seq[(g->head + g->n) % RSD_EV_RING] = seq;
+	g->n++;
+}
+
+void rsd_event_written(rsd *d, const char *label, uint64_t seq)
+{
+	rsd_svc *s = rsd_svc_find(d, label);
+
+	if (!s)
+		return;
+	if (s->ev_ring && s->ev_ring->n && seq <= ring_at(s->ev_ring, s->ev_ring->n - 1)) {
+		/* a seq again (its first owner rolled back): the ring's
+		 * order is gone, the next read makes it again */
+		free(s->ev_ring);
+		s->ev_ring = NULL;
+	}
+	if (s->ev_ring)
+		ring_push(s->ev_ring, seq);
+	if (seq > s->ev_newest)
+		s->ev_newest = seq;
+}
+
+/* The newest `limit` of s's events from its ring, oldest first, each row
+ * read and checked: -ESTALE when one is gone or another label's (the
+ * caller scans), else fn's first non-zero or 0. */
+static int ring_answer(rsd *d, const rsd_svc *s, uint32_t limit, store_event_fn fn,
+		       void *arg)
+{
+	const struct rsd_evring *g = s->ev_ring;
+	uint32_t k = limit < g->n ? limit : g->n;
+	rs_event *ev = k ? calloc(k, sizeof *ev) : NULL;
+	int r = 0;
+
+	if (k && !ev)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < k && r == 0; i++) {
+		r = store_event_get(d->st, ring_at(g, g->n - k + i), &ev[i]);
+		if (r == -ENOENT || (r == 0 && strcmp(ev[i].label, s->s.spec.label) != 0))
+			r = -ESTALE;
+	}
+	for (uint32_t i = 0; i < k && r == 0; i++)
+		r = fn(&ev[i], arg);
+	free(ev);
+	return r;
+}
+
+/* A scan's rows (oldest first), passed on to fn if any, the newest
+ * RSD_EV_RING of their seqs kept: the i-th of the newest k is
+ * seqs[(n - k + i) % RSD_EV_RING]. */
+struct ring_fill {
+	store_event_fn fn;
+	void          *arg;
+	uint64_t       seqs[RSD_EV_RING];
+	uint32_t       n;
+};
+
+static int fill_one(const rs_event *ev, void *arg)
+{
+	struct ring_fill *f = arg;
+
+	f->seqs[f->n++ % RSD_EV_RING] = ev->seq;
+	return f->fn ? f->fn(ev, f->arg) : 0;
+}
+
+/* RS_CHECK_TABLES (the integration tests): the ring answered what the
+ * scan would have. */
+static void ring_check(rsd *d, const rsd_svc *s, uint32_t limit)
+{
+	const struct rsd_evring *g = s->ev_ring;
+	struct ring_fill f = { .fn = NULL };
+	uint32_t k = limit < g->n ? limit : g->n;
+	bool same;
+
+	if (store_event_each_upto(d->st, s->s.spec.label, 0, s->ev_newest, limit,
+				  fill_one, &f) < 0)
+		return;
+	same = f.n == k;
+	for (uint32_t i = 0; same && i < k; i++)
+		same = f.seqs[(f.n - k + i) % RSD_EV_RING] == ring_at(g, g->n - k + i);
+	if (!same) {
+		log_warnx("RS_CHECK_TABLES: the newest %u events of %s: %u rows from "
+			  "the ring, %u by the scan, or not the same", limit,
+			  s->s.spec.label, k, f.n);
+		abort();
+	}
+}
+
 int rsd_label_events(rsd *d, const char *label, uint64_t after, uint32_t limit,
 		     store_event_fn fn, void *arg)
 {
-	const rsd_svc *s = rsd_svc_find(d, label);
+	rsd_svc *s = rsd_svc_find(d, label);
+	struct ring_fill *f;
+	int r;
 
-	return store_event_each_upto(d->st, label, after, s ? s->ev_newest : 0, limit,
-				     fn, arg);
+	if (!s || after || !limit)
+		return store_event_each_upto(d->st, label, after, s ? s->ev_newest : 0,
+					     limit, fn, arg);
+	if (s->ev_ring && (limit <= s->ev_ring->n || s->ev_ring->all)) {
+		r = ring_answer(d, s, limit, fn, arg);
+		if (r == 0 && d->check_tables)
+			ring_check(d, s, limit);
+		if (r != -ESTALE)
+			return r;
+	}
+	/* the scan; its rows (the label's newest, up to its newest event)
+	 * make the ring again */
+	free(s->ev_ring);
+	s->ev_ring = NULL;
+	if (!(f = calloc(1, sizeof *f)))
+		return -ENOMEM;
+	f->fn = fn;
+	f->arg = arg;
+	r = store_event_each_upto(d->st, label, 0, s->ev_newest, limit, fill_one, f);
+	if (r == 0 && (s->ev_ring = calloc(1, sizeof *s->ev_ring))) {
+		uint32_t keep = f->n < RSD_EV_RING ? f->n : RSD_EV_RING;
+
+		for (uint32_t i = 0; i < keep; i++)
+			ring_push(s->ev_ring, f->seqs[(f->n - keep + i) % RSD_EV_RING]);
+		/* fewer than asked: the label has no other event */
+		s->ev_ring->all = f->n < limit && f->n <= RSD_EV_RING;
+	}
+	free(f);
+	return r;
 }
 
 /* Holds m (taken: left empty) or buf (taken) until the transaction ends. */
@@ -2415,6 +2555,7 @@ void rsd_free(rsd *d)
 		rsd_svc *s = d->svcs;
 		d->svcs = s->next;
 		rs_spec_clear(&s->s.spec);
+		free(s->ev_ring);
 		free(s);
 	}
 	while (d->insts) {

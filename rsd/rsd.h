@@ -202,11 +202,18 @@ typedef struct rsd_svc {
 	 * events table has no index by label, a read of the label's events
 	 * scans down from there rather than from the newest row */
 	uint64_t        ev_newest;
+	/* its newest events' seqs (rsd_label_events), made by the first
+	 * read of its events: NULL until then */
+	struct rsd_evring *ev_ring;
 } rsd_svc;
 
 /* events --since without -n: at most this many (one reply stays well
  * under the 1 MiB frame) */
 #define RSD_EVENTS_SINCE_MAX 2000
+/* A service's newest event seqs rsd keeps once they were read: the
+ * newest 64 (`events LABEL` shows 50, describe 10) are then point
+ * lookups instead of a scan past every other label's events */
+#define RSD_EV_RING 64
 
 /* A request whose reply waits for something (ready, dead). */
 typedef struct rsd_pending {
@@ -575,8 +582,12 @@ int rsd_tables_check(rsd *d, char *why, size_t len);
 rsd_pending *rsd_pending_for(rsd *d, const char *label);
 /* label's service has an event seq (its newest known, rsd_svc.ev_newest). */
 void rsd_event_seen(rsd *d, const char *label, uint64_t seq);
+/* ... rsd wrote it now (also its ring of newest seqs, if it has one). */
+void rsd_event_written(rsd *d, const char *label, uint64_t seq);
 /* store_event_each for one label, scanning down from its newest known
- * event. The caller's fn should tell rsd_event_seen the seqs it gets
+ * event; the newest `limit` (after 0) from the service's ring of newest
+ * seqs when it has them (RSD_EV_RING), each row read by its seq and
+ * checked. The caller's fn should tell rsd_event_seen the seqs it gets
  * (the first read after a start finds the newest). */
 int rsd_label_events(rsd *d, const char *label, uint64_t after, uint32_t limit,
 		     store_event_fn fn, void *arg);

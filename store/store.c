@@ -335,6 +335,7 @@ enum {
 	ST_EV_NEXT,
 	ST_EV_EACH,
 	ST_EV_EACH_LABEL,
+	ST_EV_GET,
 	ST_EV_SPAN,
 	ST_EV_FIRST_KEPT,
 	ST_EV_PRUNE,
@@ -461,6 +462,7 @@ static const char *const stmt_sql[ST__NR] = {
 	 * label's newest known event, else all), until the limit is met
 	 * (all the rows after ?1 for a quiet label) */
 	[ST_EV_EACH_LABEL] = EV_LIMITED("label = ?3 AND seq > ?1 AND seq <= ?4"),
+	[ST_EV_GET]   = "SELECT " EV_COLS " FROM event WHERE seq = ?1",
 	/* two subqueries: min() and max() each walk one end of the rowid
 	 * b-tree; together in one SELECT they would scan the table */
 	[ST_EV_SPAN]  = "SELECT (SELECT min(seq) FROM event),"
@@ -1933,6 +1935,31 @@ int store_event_each_upto(store *s, const char *label, uint64_t after_seq,
 			break;
 	}
 out:
+	finish(st);
+	return r;
+}
+
+int store_event_get(store *s, uint64_t seq, rs_event *ev)
+{
+	sqlite3_stmt *st = stmt(s, ST_EV_GET);
+	int r;
+
+	if (!st)
+		return -EBUSY;
+	if ((r = ev_flush(s)) < 0)
+		return r;
+	if (seq > INT64_MAX)
+		return -ENOENT;
+	r = map_rc(sqlite3_bind_int64(st, 1, (int64_t)seq));
+	if (r == 0) {
+		r = step_row(st);
+		if (r > 0) {
+			read_event(st, ev);
+			r = 0;
+		} else if (r == 0) {
+			r = -ENOENT;
+		}
+	}
 	finish(st);
 	return r;
 }

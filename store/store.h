@@ -133,6 +133,9 @@ int store_event_each(store *s, const char *label, uint64_t after_seq,
 int store_event_each_upto(store *s, const char *label, uint64_t after_seq,
 			  uint64_t upto_seq, uint32_t limit, store_event_fn fn, void *arg);
 
+/* The event numbered seq (a rowid lookup): 0, -ENOENT (none: pruned,
+ * deleted, or its transaction rolled back), or another -errno. */
+int store_event_get(store *s, uint64_t seq, rs_event *ev);
 
 /* The seqs of the oldest and the newest event (0 and 0 if none). Cheap
  * (two rowid lookups). */

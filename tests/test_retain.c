@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 
@@ -107,6 +108,81 @@ Test(retain, events_keep_bounds_the_table)
 	cr_assert(h_wait_until(at_most, &keep, 10000), "%zu events left",
 		  events_now().n);
 	cr_assert_gt(events_now().first, e.last);
+	h_pass();
+}
+
+/* `rsctl events LABEL -n N --json`: the rows' seqs (oldest first) in
+ * seq[], their count; each row checked to be LABEL's. */
+static size_t label_events(const char *label, const char *n, uint64_t *seq, size_t max)
+{
+	const h_res *r = h_rsctl("events", label, "-n", n, "--json", NULL);
+	json_t *j = h_json(r), *ev;
+	size_t i, k = 0;
+
+	cr_assert_eq(r->code, 0, "events %s: %s", label, r->err);
+	json_array_foreach(json_object_get(j, "events"), i, ev) {
+		cr_assert_str_eq(json_string_value(json_object_get(ev, "label")), label,
+				 "events %s: %s", label, r->out);
+		cr_assert(k < max);
+		seq[k] = (uint64_t)json_integer_value(json_object_get(ev, "seq"));
+		cr_assert(!k || seq[k] > seq[k - 1], "not oldest first: %s", r->out);
+		k++;
+	}
+	return k;
+}
+
+/* A label's newest events come from rsd's ring of their seqs once read
+ * (RSD_EV_RING): with two services crash-looping and the table kept at 10
+ * rows, the ring's older seqs are pruned under it (the ring's rows are
+ * read and checked; a row gone: a scan): each answer is the label's
+ * newest (RS_CHECK_TABLES makes rsd compare every answer from the ring
+ * with a scan, and abort on a difference), its newest row never older
+ * than the last answer's, for 60 (more than the table keeps after a
+ * prune) as well as 5. */
+Test(retain, label_events_from_the_ring_while_pruned)
+{
+	h_opts o = { .agents = 1, .alarm_s = T_TIMEOUT - 10,
+		     .rsd_arg = { "--events-keep=10" } };
+	uint64_t seq[64], last5 = 0, last50 = 0, enough = 300;
+	size_t k;
+	int reads = 0;
+	struct timespec t0, t;
+
+	h_setup_opts(&o);
+	crash_loop("ring1");
+	crash_loop("ring2");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* 300 events, and 4 s: the periodic check prunes a few times */
+	for (t = t0; events_now().last < enough || t.tv_sec - t0.tv_sec < 4;
+	     clock_gettime(CLOCK_MONOTONIC, &t)) {
+		k = label_events("ring1", "5", seq, 64);
+		cr_assert_leq(k, 5);
+		if (k) {
+			cr_assert_geq(seq[k - 1], last5, "went back");
+			last5 = seq[k - 1];
+		}
+		k = label_events("ring1", "60", seq, 64);
+		cr_assert_leq(k, 60);
+		if (k) {
+			cr_assert_geq(seq[k - 1], last50, "went back");
+			last50 = seq[k - 1];
+		}
+		reads++;
+		cr_assert(reads < 5000, "fewer than %llu events after %d reads",
+			  (unsigned long long)enough, reads);
+	}
+	/* ring2 first: then ring1's down is among the 10 rows kept, its
+	 * newest event, and stays so (an answer from the ring, checked) */
+	cr_assert_eq(h_rsctl("down", "ring2", NULL)->code, 0);
+	cr_assert_eq(h_rsctl("down", "ring1", NULL)->code, 0);
+	k = label_events("ring1", "5", seq, 64);
+	cr_assert(k > 0);
+	uint64_t down = seq[k - 1];
+
+	for (int i = 0; i < 3; i++) {
+		k = label_events("ring1", "5", seq, 64);
+		cr_assert(k > 0 && seq[k - 1] == down);
+	}
 	h_pass();
 }
 
