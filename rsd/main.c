@@ -223,12 +223,14 @@ static void ctlrt_effect(rsd *d, rtg_effect fx, uint64_t now)
 	case RTG_FX_LOWER:
 		sp.sched_priority = 0;
 		if (sched_setscheduler(d->ctlrt_tid, SCHED_OTHER, &sp) < 0)
-			log_warnx("cannot lower the control socket's I/O thread: %s",
-				  strerror(errno));
-		log_warnx("the control socket's I/O thread used %u%% of a CPU over %u ms "
-			  "(a flood of control connections?): at the normal priority for "
-			  "%u s", d->ctlrt.last_pct, d->ctlrt.last_ms,
-			  d->ctlrt.hold_ms / 1000);
+			log_warnx("the control socket's I/O thread used %u%% of a CPU "
+				  "over %u ms, and cannot be lowered: %s", d->ctlrt.last_pct,
+				  d->ctlrt.last_ms, strerror(errno));
+		else
+			log_warnx("the control socket's I/O thread used %u%% of a CPU "
+				  "over %u ms (a flood of control connections?): at the "
+				  "normal priority for %u s", d->ctlrt.last_pct,
+				  d->ctlrt.last_ms, d->ctlrt.hold_ms / 1000);
 		break;
 	}
 }
@@ -249,14 +251,15 @@ static void control_rt_start(rsd *d, int tid)
 {
 	const char *env = getenv("RS_CONTROL_RT_GUARD");
 	unsigned pct = 0, win = 0, hold = 0;
+	bool given = env && sscanf(env, "%u,%u,%u", &pct, &win, &hold) == 3;
 
-	rtguard_init(&d->ctlrt, 0, 0, 0);
-	if (env && sscanf(env, "%u,%u,%u", &pct, &win, &hold) == 3) {
-		rtguard_init(&d->ctlrt, pct, win, hold);
-		d->ctlrt.share_pct = pct;
-	} else if (env) {
+	if (env && !given) {
 		log_warnx("RS_CONTROL_RT_GUARD wants PCT,WINDOW_MS,HOLD_MS: ignored");
+		pct = win = hold = 0;
 	}
+	rtguard_init(&d->ctlrt, pct, win, hold);   /* 0: the defaults ... */
+	if (given)
+		d->ctlrt.share_pct = pct;          /* ... but a share given as 0 */
 	if (!d->ctlrt_prio || tid <= 0) {
 		if (d->ctlrt_prio)
 			log_warnx("cannot find the control socket's I/O thread: %s; it "
