@@ -154,6 +154,7 @@ static struct {
 	unsigned        turns, calls, freed, parts_at_turn, most_parts_a_turn;
 	int             port;
 	size_t          read_max;   /* the client stops after this many bytes */
+	const char     *pad;        /* a label each part carries (NULL: none) */
 	char           *body;
 	size_t          len;
 } S;
@@ -176,7 +177,10 @@ static int stream_fn(void *arg, void **state, prom_buf *b)
 	if (i == 0)
 		prom_family(b, "part", "gauge", "One sample a part.");
 	snprintf(name, sizeof name, "%lu", (unsigned long)i);
-	prom_sample(b, "part", (double)i, "n", name, NULL);
+	if (S.pad)
+		prom_sample(b, "part", (double)i, "n", name, "pad", S.pad, NULL);
+	else
+		prom_sample(b, "part", (double)i, "n", name, NULL);
 	*state = (void *)(i + 1);
 	return i + 1 < PARTS;
 }
@@ -199,12 +203,16 @@ static void *client(void *arg)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)S.port) };
 	static const char rq[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), rcvbuf = 4096;
 	size_t cap = 1 << 16;
 	ssize_t n;
 
 	(void)arg;
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	/* a fixed receive buffer (no autotuning): what the server can have
+	 * sent before the client reads is its own send buffer and this */
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 	S.body = malloc(cap);
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
 	    write(fd, rq, sizeof rq - 1) == (ssize_t)(sizeof rq - 1)) {
@@ -222,7 +230,7 @@ static void *client(void *arg)
 	return NULL;
 }
 
-static void serve(size_t read_max)
+static void serve(size_t read_max, const char *pad)
 {
 	httpd *h = NULL;
 	char ep[64], *colon;
@@ -230,6 +238,7 @@ static void serve(size_t read_max)
 
 	memset(&S, 0, sizeof S);
 	S.read_max = read_max;
+	S.pad = pad;
 	S.loop = ev_loop_new(EVFLAG_AUTO);
 	cr_assert_eq(httpd_start(S.loop, "127.0.0.1:0", NULL, NULL, &h, ep, sizeof ep), 0);
 	httpd_set_stream(h, stream_fn);
@@ -256,7 +265,7 @@ Test(prom, metrics_streamed_a_part_a_turn, .timeout = 30)
 	char want[64];
 	const char *body;
 
-	serve((size_t)-1);
+	serve((size_t)-1, NULL);
 	cr_assert(!strncmp(S.body, "HTTP/1.", 7) && strstr(S.body, " 200 "), "%.80s", S.body);
 	body = strstr(S.body, "\r\n\r\n");
 	cr_assert_not_null(body);
@@ -275,7 +284,16 @@ Test(prom, metrics_streamed_a_part_a_turn, .timeout = 30)
 
 Test(prom, metrics_stream_freed_when_the_client_goes, .timeout = 30)
 {
-	serve(4096);   /* reads a little, then closes */
+	/* parts of 4 KiB: 12 MiB in all, more than the kernel can hold for
+	 * a client that stopped reading (the server's send buffer, at most
+	 * tcp_wmem's 4 MiB, and the client's 4 KiB), so the stream cannot
+	 * have been written out before the close, however late the client
+	 * thread runs (with parts of ~20 bytes it had been, on a loaded
+	 * machine, and the test failed) */
+	static char pad[4096];
+
+	memset(pad, 'x', sizeof pad - 1);
+	serve(4096, pad);   /* reads a little, then closes */
 	cr_assert_lt(S.calls, PARTS, "%u calls", S.calls);
 	cr_assert_eq(S.freed, 1, "the stream's state was freed once");
 	free(S.body);
