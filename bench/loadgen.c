@@ -148,11 +148,12 @@ struct lg {
 	unsigned        started, welcomed, silent, handshaken, refused, silence_cursor;
 	uint64_t        running, ninst;
 	uint64_t        sent, recv, dropped, send_err, hellos, rehellos, beats;
+	uint64_t        hellos_unlinked;  /* sent with no handshake since the connect */
 	uint64_t        starts, stops, events, bad, updates;
 	uint64_t        orders[ORD__NR];
 	uint64_t        last_sent, last_recv, last_report_ms;
 	lg_lat          welcome, rtt;
-	uint64_t        all_welcomed_ms;
+	uint64_t        all_welcomed_ms, all_handshaken_ms;
 	/* burst */
 	uint64_t        burst_t0, burst_events, burst_sent_ms, burst_acked_ms;
 	unsigned        burst_agents;
@@ -470,6 +471,8 @@ static void lg_hello(lg_agent *a)
 	lg_send(a, &m, false);
 	a->hello_seq = m.seq;
 	a->lg->hellos++;
+	if (!a->handshaken)
+		a->lg->hellos_unlinked++;
 	if (!a->knock_since)
 		a->knock_since = clock_mono_ns() / 1000;
 	rs_msg_clear(&m);
@@ -743,8 +746,12 @@ static void link_event(net_sock *s, net_event ev, uint32_t value, void *arg)
 	lg_agent *a = arg;
 
 	if (ev == NET_EV_HANDSHAKE_OK) {
-		if (!a->handshaken)
-			a->lg->handshaken++;
+		if (!a->handshaken && ++a->lg->handshaken == a->lg->nagents) {
+			a->lg->all_handshaken_ms = clock_mono_ms();
+			printf("{\"type\":\"all_handshaken\",\"mono_ms\":%llu,\"t_s\":%.3f}\n",
+			       (unsigned long long)a->lg->all_handshaken_ms,
+			       (a->lg->all_handshaken_ms - a->lg->t0) / 1e3);
+		}
 		a->handshaken = true;
 		if (a->silent)
 			return;
@@ -1068,7 +1075,7 @@ static void report(lg *g, bool periodic)
 	       "\"stops\":%llu,\"events\":%llu,\"unacked\":%llu,\"sent\":%llu,"
 	       "\"frames\":%llu,"
 	       "\"recv\":%llu,\"send_err\":%llu,\"bad\":%llu,\"hellos\":%llu,"
-	       "\"rehellos\":%llu,\"beats\":%llu,\"orders\":{\"apply\":%llu,\"dup\":%llu,"
+	       "\"hellos_unlinked\":%llu,\"rehellos\":%llu,\"beats\":%llu,\"orders\":{\"apply\":%llu,\"dup\":%llu,"
 	       "\"gap\":%llu,\"refuse\":%llu},\"updates\":%llu,\"usage_sent\":%llu",
 	       (unsigned long long)now, g->t0 ? (now - g->t0) / 1e3 : 0.,
 	       g->nagents, g->started, g->handshaken, g->welcomed,
@@ -1079,6 +1086,7 @@ static void report(lg *g, bool periodic)
 	       (unsigned long long)unacked(g), (unsigned long long)g->sent,
 	       (unsigned long long)g->frames, (unsigned long long)g->recv, (unsigned long long)g->send_err,
 	       (unsigned long long)g->bad, (unsigned long long)g->hellos,
+	       (unsigned long long)g->hellos_unlinked,
 	       (unsigned long long)g->rehellos, (unsigned long long)g->beats,
 	       (unsigned long long)g->orders[ORD_APPLY] + g->orders[ORD_LEGACY],
 	       (unsigned long long)g->orders[ORD_DUP], (unsigned long long)g->orders[ORD_GAP],

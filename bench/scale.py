@@ -874,9 +874,14 @@ class Run:
             raise PhaseTimeout(f"did not finish in {self.timeout:.0f} s (nodes welcomed); "
                                f"reached {self.lg_reached()}")
         res = {"welcomed_s": (w["mono_ms"] - t0) / 1e3}
+        h = self.lg.wait_line("all_handshaken", t0, 1)
+        res["handshaken_s"] = (h["mono_ms"] - t0) / 1e3 if h else None
         t_run = self.wait(self.lg_settled, self.timeout, "instances running",
                           self.lg_reached)
         res["running_s"] = t_run - t0 / 1e3
+        rep = self.lg.report() or {}
+        res["hellos_sent"] = rep.get("hellos", 0)
+        res["hellos_unlinked"] = rep.get("hellos_unlinked", 0)
         t_rsd = self.wait(self.scan_running, self.timeout, "rsd's status agrees",
                           lambda: "rsd's status does not show every instance running")
         res["rsd_agrees_s"] = t_rsd - t0 / 1e3
@@ -884,6 +889,9 @@ class Run:
         self.say(f"cold: every node welcomed {res['welcomed_s']:.2f} s, every instance "
                  f"running {res['running_s']:.2f} s, rsd's status agrees "
                  f"{res['rsd_agrees_s']:.2f} s after the agents started")
+        self.say(f"cold: every handshake done "
+                 f"{fmt_s(res['handshaken_s'])}; the agents sent {res['hellos_sent']} Hellos, "
+                 f"{res['hellos_unlinked']} of them before their connection's handshake")
         self.rsd.say_counters(self, "cold")
 
     def steady(self):
@@ -1292,6 +1300,10 @@ LOADGEN_NICE = 0  # --loadgen-nice
 
 def fmt_ms(x):
     return "-" if x is None else f"{x:.2f} ms"
+
+
+def fmt_s(x):
+    return "-" if x is None else f"{x:.2f} s"
 
 
 def main():
