@@ -25,6 +25,12 @@
  *   HELD -tick(hold_ms over)-> RAISING (effect RAISE)
  *   OFF: every event is ignored
  * Any other pair is no move.
+ *
+ * The same machine guards the agents' I/O thread at SCHED_IDLE (rsd
+ * --agents-io idle, rsd/main.c): there "raised" is "at SCHED_IDLE",
+ * LOWER puts it back at SCHED_OTHER, and the time it is fed is the
+ * thread's time waiting for a CPU, not its time on one (a thread at
+ * SCHED_IDLE starves while another of its core is busy).
  */
 #ifndef RS_RTGUARD_H
 #define RS_RTGUARD_H

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +66,11 @@ static void usage(FILE *f)
 "                          priority P when rsd may (CAP_SYS_NICE), back to\n"
 "                          normal for a minute after it used a quarter of a\n"
 "                          CPU (default 1; 0: never)\n"
+"      --agents-io M       the agents' I/O thread: idle (default) runs it at\n"
+"                          SCHED_IDLE when rsd may take it back (CAP_SYS_NICE),\n"
+"                          among the normal threads for a minute after it\n"
+"                          waited most of a window for a CPU; nice: at nice\n"
+"                          10 only\n"
 "  -v                      debug logging\n"
 "      --version           print rsd's version\n"
 "  -h, --help              print this help\n");
@@ -276,13 +282,164 @@ static void control_rt_start(rsd *d, int tid)
 		log_info("the control socket's I/O thread is at SCHED_RR %d", d->ctlrt_prio);
 }
 
+/* The agents' ZeroMQ I/O thread at SCHED_IDLE (--agents-io idle, the
+ * default). At nice 10 it yielded to rsd's loop over time, but a loop
+ * that woke for a control request still waited for the end of its time
+ * slice (~3 ms in a cold start of 5,000 agents: the rest of the control
+ * p99). The kernel preempts a SCHED_IDLE thread as soon as a normal one
+ * of its core wakes; it runs the agents' bulk work (handshakes, their
+ * messages) while the loop waits. It gets almost nothing while another
+ * thread of its core is busy, and the agents' beats wait in the kernel
+ * then, where rsd does not see them: so its time waiting for a CPU is
+ * watched (lib/rtguard.h, "raised" = at SCHED_IDLE): more than
+ * RSD_AGIDLE_SHARE_PCT of a window and it goes back to the fair
+ * scheduler (SCHED_OTHER at its nice value) for the hold. */
+#define RSD_AGIDLE_TICK_S 0.25
+
+/* The time thread tid of this process has waited for a CPU, in *ns
+ * (/proc/self/task/TID/schedstat: time on a CPU, time waiting, slices).
+ * 0, or -1 when the kernel does not say. */
+static int thread_wait(int tid, uint64_t *ns)
+{
+	char path[64];
+	unsigned long long run, wait;
+	FILE *f;
+	int r = -1;
+
+	snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	if (fscanf(f, "%llu %llu", &run, &wait) == 2) {
+		*ns = wait;
+		r = 0;
+	}
+	fclose(f);
+	return r;
+}
+
+static uint64_t thread_wait_ns(int tid)
+{
+	uint64_t ns = 0;
+
+	thread_wait(tid, &ns);
+	return ns;
+}
+
+static void agidle_effect(rsd *d, rtg_effect fx);
+
+static void agidle_event(rsd *d, rtg_event ev)
+{
+	rtg_effect fx;
+
+	if (rtguard_step(&d->agidle, ev, thread_wait_ns(d->agidle_tid),
+			 clock_mono_ms(), &fx) == 0)
+		agidle_effect(d, fx);
+}
+
+static void agidle_effect(rsd *d, rtg_effect fx)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+	bool again = d->agidle.lowered > 0;
+
+	switch (fx) {
+	case RTG_FX_NONE:
+		break;
+	case RTG_FX_RAISE:   /* to SCHED_IDLE */
+		if (sched_setscheduler(d->agidle_tid, SCHED_IDLE, &sp) < 0) {
+			log_info("the agents' I/O thread stays at nice %d: %s",
+				 d->agidle_nice, strerror(errno));
+			agidle_event(d, RTG_EV_REFUSED);
+			ev_timer_stop(d->loop, &d->agidle_w);
+			break;
+		}
+		if (again)
+			log_info("the agents' I/O thread is at SCHED_IDLE again");
+		agidle_event(d, RTG_EV_RAISED);
+		break;
+	case RTG_FX_LOWER:   /* back among the fair threads */
+		if (sched_setscheduler(d->agidle_tid, SCHED_OTHER, &sp) < 0)
+			log_warnx("the agents' I/O thread waited for a CPU %u%% of %u ms, "
+				  "and cannot leave SCHED_IDLE: %s", d->agidle.last_pct,
+				  d->agidle.last_ms, strerror(errno));
+		else
+			log_warnx("the agents' I/O thread waited for a CPU %u%% of %u ms "
+				  "(another busy thread on rsd's core?): at nice %d for %u s",
+				  d->agidle.last_pct, d->agidle.last_ms, d->agidle_nice,
+				  d->agidle.hold_ms / 1000);
+		break;
+	}
+}
+
+static void agidle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	agidle_event(w->data, RTG_EV_TICK);
+}
+
+/* Whether this process may take a thread of its own out of SCHED_IDLE
+ * again: the kernel allows it when the thread's nice value is one it could
+ * lower the thread to (RLIMIT_NICE, or CAP_SYS_NICE). Tried as that: the
+ * nice value one lower, and back. */
+static bool may_leave_idle(int tid, int nice)
+{
+	if (setpriority(PRIO_PROCESS, (id_t)tid, nice - 1) < 0)
+		return false;
+	return setpriority(PRIO_PROCESS, (id_t)tid, nice) == 0;
+}
+
+/* RS_AGENTS_IO_GUARD=PCT,WINDOW_MS,HOLD_MS: the guard's limits (tests:
+ * PCT 0 puts the thread back after any wait). tid: the agents' I/O
+ * thread, or -errno: not found. */
+static void agents_idle_start(rsd *d, int tid, int nice)
+{
+	const char *env = getenv("RS_AGENTS_IO_GUARD");
+	unsigned pct = RSD_AGIDLE_SHARE_PCT, win = 0, hold = 0;
+	bool given = env && sscanf(env, "%u,%u,%u", &pct, &win, &hold) == 3;
+
+	if (env && !given) {
+		log_warnx("RS_AGENTS_IO_GUARD wants PCT,WINDOW_MS,HOLD_MS: ignored");
+		pct = RSD_AGIDLE_SHARE_PCT;
+		win = hold = 0;
+	}
+	rtguard_init(&d->agidle, pct, win, hold);
+	d->agidle.share_pct = pct;   /* a share given as 0 */
+	d->agidle_nice = nice;
+	if (!d->agidle_on || tid <= 0) {
+		d->agidle.st = RTG_OFF;
+		return;
+	}
+	if (thread_wait(tid, &(uint64_t){ 0 }) < 0) {
+		log_info("the agents' I/O thread stays at nice %d: the kernel does not "
+			 "say how long a thread waits for a CPU", nice);
+		d->agidle.st = RTG_OFF;
+		return;
+	}
+	if (!may_leave_idle(tid, nice)) {
+		log_info("the agents' I/O thread stays at nice %d: rsd could not take it "
+			 "out of SCHED_IDLE again (--agents-io idle needs CAP_SYS_NICE "
+			 "or RLIMIT_NICE)", nice);
+		d->agidle.st = RTG_OFF;
+		return;
+	}
+	d->agidle_tid = tid;
+	ev_timer_init(&d->agidle_w, agidle_cb, RSD_AGIDLE_TICK_S, RSD_AGIDLE_TICK_S);
+	d->agidle_w.data = d;
+	ev_timer_start(d->loop, &d->agidle_w);
+	agidle_event(d, RTG_EV_START);
+	if (d->agidle.st == RTG_RAISED)
+		log_info("the agents' I/O thread is at SCHED_IDLE");
+}
+
 /* The agents' ZeroMQ I/O thread yields the CPU to rsd's loop and to the
- * control socket's thread (RSD_AGENTS_IO_NICE): on a core rsd shares,
- * control requests waited behind a cold start's CURVE handshakes.
- * RS_BENCH_AGENTS_IO_NICE=N sets another value (0: as the rest), for
- * bench/scale.py's comparisons. The control socket's thread goes to
- * SCHED_RR (--control-rt). libzmq names its threads as they start: each
- * is looked for every 10 ms until found (up to a second). */
+ * control socket's thread: at nice RSD_AGENTS_IO_NICE among the fair
+ * threads, and at SCHED_IDLE (above) unless --agents-io nice: on a core
+ * rsd shares, control requests waited behind a cold start's CURVE
+ * handshakes. RS_BENCH_AGENTS_IO_NICE=N sets another nice value (0: as
+ * the rest), for bench/scale.py's comparisons. The control socket's
+ * thread goes to SCHED_RR (--control-rt). libzmq names its threads as
+ * they start: each is looked for every 10 ms until found (up to a
+ * second). */
 static void io_threads_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	const char *env = getenv("RS_BENCH_AGENTS_IO_NICE");
@@ -301,6 +458,8 @@ static void io_threads_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			if (r < 0)
 				log_warnx("cannot lower the priority of the agents' I/O "
 					  "thread: %s, ignoring", strerror(-r));
+			agents_idle_start(d, r < 0 ? r : net_io_thread_tid(RSD_IO_AGENTS),
+					  nice);
 		}
 	}
 	if (!control_done) {
@@ -392,6 +551,7 @@ int main(int argc, char **argv)
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "insecure", no_argument, NULL, 'I' },
 		{ "control-rt", required_argument, NULL, 'R' },
+		{ "agents-io", required_argument, NULL, 'G' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -409,6 +569,7 @@ int main(int argc, char **argv)
 	char *end;
 
 	d.ctlrt_prio = RSD_DEF_CONTROL_RT;
+	d.agidle_on = true;
 	/* tests: the lookups checked against the list every period */
 	d.check_tables = getenv("RS_CHECK_TABLES") && *getenv("RS_CHECK_TABLES") == '1';
 	while ((c = getopt_long(argc, argv, "d:a:c:m:t:r:hv", opts, NULL)) != -1) {
@@ -464,6 +625,13 @@ int main(int argc, char **argv)
 					"in 1..99, or 0: off\n");
 				return 2;
 			}
+			break;
+		case 'G':
+			if (strcmp(optarg, "idle") && strcmp(optarg, "nice")) {
+				fprintf(stderr, "rsd: --agents-io wants idle or nice\n");
+				return 2;
+			}
+			d.agidle_on = !strcmp(optarg, "idle");
 			break;
 		case 'r': ready_fd = atoi(optarg); break;
 		case 'M': manifest_path = optarg; break;

@@ -293,6 +293,16 @@ static void metrics_rest(rsd *d, const mstream *x, prom_buf *b)
 		    "priority for a while: it used more than its share of a CPU (a "
 		    "flood of control connections).");
 	prom_sample(b, "rs_control_io_lowered_total", (double)d->ctlrt.lowered, NULL);
+	prom_family(b, "rs_agents_io_idle", "gauge",
+		    "1 while the agents' ZeroMQ I/O thread runs at SCHED_IDLE (--agents-io "
+		    "idle), 0 otherwise (not allowed, nice, or put back among the normal "
+		    "threads after it waited for a CPU).");
+	prom_sample(b, "rs_agents_io_idle", d->agidle.st == RTG_RAISED ? 1 : 0, NULL);
+	prom_family(b, "rs_agents_io_starved_total", "counter",
+		    "Times the agents' I/O thread went back among the normal threads for "
+		    "a while: it waited for a CPU most of a window (another busy thread "
+		    "on rsd's core).");
+	prom_sample(b, "rs_agents_io_starved_total", (double)d->agidle.lowered, NULL);
 	prom_family(b, "rs_malloc_trims_total", "counter",
 		    "Times rsd gave its heap's free pages back to the system (malloc_trim: once at start, then when it grew by a quarter or after a gap that doubles while trims give little back, once it has caught up with its agents).");
 	prom_sample(b, "rs_malloc_trims_total", (double)d->trims, NULL);

@@ -88,6 +88,9 @@ struct json_t;
 #define RSD_AGENTS_IO_NICE 10   /* the agents' I/O thread's nice value: its
 				 * bulk work (handshakes) yields to the loop
 				 * and to the control socket's thread */
+#define RSD_AGIDLE_SHARE_PCT 80 /* the agents' I/O thread back among the fair
+				 * threads when it waited for a CPU more than
+				 * this share of a window (rsd/main.c) */
 #define RSD_DEF_CONTROL_RT 1    /* --control-rt: the control socket's thread
 				 * at SCHED_RR 1 (lib/rtguard.h) */
 #define RSD_WATCH_MS     5000   /* a placed instance its node says nothing of
@@ -377,6 +380,13 @@ typedef struct rsd {
 	int             ctlrt_prio;       /* --control-rt (0: off) */
 	int             ctlrt_tid;        /* that thread */
 	ev_timer        ctlrt_w;          /* its CPU time, looked at */
+	bool            agidle_on;        /* --agents-io idle (the default) */
+	rtguard         agidle;           /* the agents' I/O thread at
+					   * SCHED_IDLE, watched by its time
+					   * waiting for a CPU (lib/rtguard.h) */
+	int             agidle_tid;       /* that thread */
+	int             agidle_nice;      /* its nice value among the fair */
+	ev_timer        agidle_w;
 	uint64_t        nodes_returned_ms; /* the last Hello of a node this rsd
 					    * had not heard (nodesm RETURNS) */
 	uint64_t        stall_from_ms;    /* after a stall: silence counts up to */
