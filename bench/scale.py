@@ -1171,6 +1171,13 @@ class Run:
         self.phase("drain")
         e = self.a.burst_e
         pid = self.rsd.p.pid
+        # the control probe waits while rsd is stopped: a request of
+        # the stop's 2 s is the stop's, not rsd's (the drain's figure is
+        # rsd answering while it works off the backlog); the one in
+        # flight (well under a second) is answered first
+        if self.probe:
+            self.probe.phase = None
+            time.sleep(0.5)
         t0 = now_ms()
         os.kill(pid, signal.SIGSTOP)
         try:
@@ -1186,6 +1193,8 @@ class Run:
         finally:
             c0, tc = cpu_ms(pid), time.monotonic()
             os.kill(pid, signal.SIGCONT)
+            if self.probe:
+                self.probe.phase = "drain"
         # busy until it has been quiet (under a third of a core over each
         # last 50 ms) for 300 ms on end: the quiet's start ends the drain
         # (a dip while others take the cores does not end it early)
