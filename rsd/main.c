@@ -250,22 +250,29 @@ static void ctlrt_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ctlrt_event(d, RTG_EV_TICK, clock_mono_ms());
 }
 
-/* RS_CONTROL_RT_GUARD=PCT,WINDOW_MS,HOLD_MS: the guard's limits (tests:
- * PCT 0 lowers the thread after any work). tid: the control socket's I/O
- * thread, or -errno: not found. */
-static void control_rt_start(rsd *d, int tid)
+/* A guard with its limits from the environment variable name
+ * (PCT,WINDOW_MS,HOLD_MS; tests: PCT 0 counts any use), else the share
+ * def_pct (0: rtguard's) and rtguard's window and hold. */
+static void guard_init(rtguard *g, const char *name, unsigned def_pct)
 {
-	const char *env = getenv("RS_CONTROL_RT_GUARD");
+	const char *env = getenv(name);
 	unsigned pct = 0, win = 0, hold = 0;
 	bool given = env && sscanf(env, "%u,%u,%u", &pct, &win, &hold) == 3;
 
 	if (env && !given) {
-		log_warnx("RS_CONTROL_RT_GUARD wants PCT,WINDOW_MS,HOLD_MS: ignored");
-		pct = win = hold = 0;
+		log_warnx("%s wants PCT,WINDOW_MS,HOLD_MS: ignored", name);
+		win = hold = 0;
 	}
-	rtguard_init(&d->ctlrt, pct, win, hold);   /* 0: the defaults ... */
+	rtguard_init(g, given ? pct : def_pct, win, hold);   /* 0: the defaults ... */
 	if (given)
-		d->ctlrt.share_pct = pct;          /* ... but a share given as 0 */
+		g->share_pct = pct;                          /* ... but a share given as 0 */
+}
+
+/* RS_CONTROL_RT_GUARD: the guard's limits (guard_init). tid: the control
+ * socket's I/O thread, or -errno: not found. */
+static void control_rt_start(rsd *d, int tid)
+{
+	guard_init(&d->ctlrt, "RS_CONTROL_RT_GUARD", 0);
 	if (!d->ctlrt_prio || tid <= 0) {
 		if (d->ctlrt_prio)
 			log_warnx("cannot find the control socket's I/O thread: %s; it "
@@ -388,22 +395,12 @@ static bool may_leave_idle(int tid, int nice)
 	return setpriority(PRIO_PROCESS, (id_t)tid, nice) == 0;
 }
 
-/* RS_AGENTS_IO_GUARD=PCT,WINDOW_MS,HOLD_MS: the guard's limits (tests:
- * PCT 0 puts the thread back after any wait). tid: the agents' I/O
- * thread, or -errno: not found. */
+/* RS_AGENTS_IO_GUARD: the guard's limits (guard_init; PCT 0 puts the
+ * thread back after any wait). tid: the agents' I/O thread, or -errno:
+ * not found. */
 static void agents_idle_start(rsd *d, int tid, int nice)
 {
-	const char *env = getenv("RS_AGENTS_IO_GUARD");
-	unsigned pct = RSD_AGIDLE_SHARE_PCT, win = 0, hold = 0;
-	bool given = env && sscanf(env, "%u,%u,%u", &pct, &win, &hold) == 3;
-
-	if (env && !given) {
-		log_warnx("RS_AGENTS_IO_GUARD wants PCT,WINDOW_MS,HOLD_MS: ignored");
-		pct = RSD_AGIDLE_SHARE_PCT;
-		win = hold = 0;
-	}
-	rtguard_init(&d->agidle, pct, win, hold);
-	d->agidle.share_pct = pct;   /* a share given as 0 */
+	guard_init(&d->agidle, "RS_AGENTS_IO_GUARD", RSD_AGIDLE_SHARE_PCT);
 	d->agidle_nice = nice;
 	if (!d->agidle_on || tid <= 0) {
 		d->agidle.st = RTG_OFF;
