@@ -48,8 +48,10 @@ int rtguard_step(rtguard *g, rtg_event ev, uint64_t cpu_ns, uint64_t now,
 		*fx = RTG_FX_RAISE;
 		break;
 	case RTG_RAISING:
-		if (to == RTG_RAISED)
+		if (to == RTG_RAISED) {
 			window_start(g, cpu_ns, now);
+			g->raised_ms = now;
+		}
 		break;
 	case RTG_RAISED: {
 		uint64_t wall = now > g->win_ms ? now - g->win_ms : 0;
@@ -64,7 +66,14 @@ int rtguard_step(rtguard *g, rtg_event ev, uint64_t cpu_ns, uint64_t now,
 		}
 		g->last_pct = (unsigned)(used / (wall * 10000));
 		g->last_ms = (unsigned)wall;
-		g->held_until = now + g->hold_ms;
+		/* again within the last hold of its raise: twice that hold */
+		if (g->cur_hold_ms && now - g->raised_ms < g->cur_hold_ms)
+			g->cur_hold_ms = g->cur_hold_ms * 2 <= (uint64_t)g->hold_ms * RTGUARD_HOLD_GROWTH
+					 ? g->cur_hold_ms * 2
+					 : (uint64_t)g->hold_ms * RTGUARD_HOLD_GROWTH;
+		else
+			g->cur_hold_ms = g->hold_ms;
+		g->held_until = now + g->cur_hold_ms;
 		g->lowered++;
 		*fx = RTG_FX_LOWER;
 		break;

@@ -16,15 +16,22 @@
  * endpoint, and a flood of those at a real-time priority would take the
  * core from rsd's loop (the kernel leaves other threads 5 % of it). So
  * the thread's CPU share is watched: above share_pct over a window of
- * window_ms it goes back to the fair scheduler for hold_ms, then up again.
+ * window_ms it goes back to the fair scheduler for a hold (below), then
+ * up again.
  *
  *   INIT -start-> RAISING (effect RAISE)
  *   RAISING -raised-> RAISED; -refused-> OFF (no CAP_SYS_NICE, or the
  *       cgroup gives no real-time time: the thread stays as it is)
  *   RAISED -tick(share > share_pct over window_ms)-> HELD (effect LOWER)
- *   HELD -tick(hold_ms over)-> RAISING (effect RAISE)
+ *   HELD -tick(its hold over)-> RAISING (effect RAISE)
  *   OFF: every event is ignored
  * Any other pair is no move.
+ *
+ * The hold is hold_ms, twice the last one when the thread is lowered
+ * again within that last hold of being raised (a flood or a busy core
+ * that lasts: fewer episodes, fewer warnings), at most
+ * RTGUARD_HOLD_GROWTH times hold_ms; back to hold_ms when it stayed
+ * raised longer.
  *
  * The same machine guards the agents' I/O thread at SCHED_IDLE (rsd
  * --agents-io idle, rsd/main.c): there "raised" is "at SCHED_IDLE",
@@ -40,6 +47,7 @@
 #define RTGUARD_SHARE_PCT 25      /* of one CPU over a window, at most */
 #define RTGUARD_WINDOW_MS 500
 #define RTGUARD_HOLD_MS   60000   /* at the fair scheduler after a flood */
+#define RTGUARD_HOLD_GROWTH 16    /* a hold at most this many hold_ms */
 
 typedef enum rtg_state {
 	RTG_INIT,
@@ -70,6 +78,8 @@ typedef struct rtguard {
 	uint64_t  win_ms;       /* the window's start ... */
 	uint64_t  win_cpu_ns;   /* ... and the thread's CPU time then */
 	uint64_t  held_until;   /* HELD: until this time */
+	uint64_t  cur_hold_ms;  /* the last LOWER's hold (0: none yet) */
+	uint64_t  raised_ms;    /* when it was last raised */
 	uint64_t  lowered;      /* LOWER effects so far */
 	unsigned  last_pct;     /* the share that caused the last LOWER ... */
 	unsigned  last_ms;      /* ... over this long */

@@ -64,13 +64,13 @@ static void usage(FILE *f)
 "                          endpoints only\n"
 "      --control-rt P      the control socket's I/O thread at SCHED_RR\n"
 "                          priority P when rsd may (CAP_SYS_NICE), back to\n"
-"                          normal for a minute after it used a quarter of a\n"
-"                          CPU (default 1; 0: never)\n"
+"                          normal for a minute or more after it used a\n"
+"                          quarter of a CPU (default 1; 0: never)\n"
 "      --agents-io M       the agents' I/O thread: idle (default) runs it at\n"
 "                          SCHED_IDLE when rsd may take it back (CAP_SYS_NICE),\n"
-"                          among the normal threads for a minute after it\n"
-"                          waited most of a window for a CPU; nice: at nice\n"
-"                          10 only\n"
+"                          among the normal threads for a minute or more\n"
+"                          after it waited most of a window for a CPU; nice:\n"
+"                          at nice 10 only\n"
 "  -v                      debug logging\n"
 "      --version           print rsd's version\n"
 "  -h, --help              print this help\n");
@@ -235,8 +235,9 @@ static void ctlrt_effect(rsd *d, rtg_effect fx, uint64_t now)
 		else
 			log_warnx("the control socket's I/O thread used %u%% of a CPU "
 				  "over %u ms (a flood of control connections?): at the "
-				  "normal priority for %u s", d->ctlrt.last_pct,
-				  d->ctlrt.last_ms, d->ctlrt.hold_ms / 1000);
+				  "normal priority for %llu s", d->ctlrt.last_pct,
+				  d->ctlrt.last_ms,
+				  (unsigned long long)d->ctlrt.cur_hold_ms / 1000);
 		break;
 	}
 }
@@ -370,9 +371,9 @@ static void agidle_effect(rsd *d, rtg_effect fx)
 				  d->agidle.last_ms, strerror(errno));
 		else
 			log_warnx("the agents' I/O thread waited for a CPU %u%% of %u ms "
-				  "(another busy thread on rsd's core?): at nice %d for %u s",
+				  "(another busy thread on rsd's core?): at nice %d for %llu s",
 				  d->agidle.last_pct, d->agidle.last_ms, d->agidle_nice,
-				  d->agidle.hold_ms / 1000);
+				  (unsigned long long)d->agidle.cur_hold_ms / 1000);
 		break;
 	}
 }

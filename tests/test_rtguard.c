@@ -2,7 +2,9 @@
  * test_rtguard.c - lib/rtguard: every state x event pair against an
  * expected table (a TICK both with its condition holding and not), the
  * share measured over a window, a flood lowered and raised again after
- * the hold, and a seeded random walk checking the invariants every step.
+ * the hold, floods after floods held longer each time (up to a cap) and
+ * the base hold after a calm, and a seeded random walk checking the
+ * invariants every step (the hold's length among them).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -187,6 +189,65 @@ Test(rtguard, flood_and_back, .timeout = 10)
 	cr_assert_eq(g.lowered, 1);
 }
 
+/* Floods after floods: each lowered again within its last hold of the
+ * raise is held twice as long, up to RTGUARD_HOLD_GROWTH holds; one that
+ * stayed raised longer than its last hold is held for the base hold. */
+static uint64_t flood_until_lowered(rtguard *g, uint64_t *t, uint64_t *cpu)
+{
+	rtg_effect fx;
+
+	for (int i = 0; i < 100; i++) {
+		*t += 100;
+		*cpu += 90000000;   /* 90 % */
+		cr_assert_eq(rtguard_step(g, RTG_EV_TICK, *cpu, *t, &fx), 0);
+		if (fx == RTG_FX_LOWER)
+			return g->held_until - *t;
+	}
+	cr_assert_fail("a flood not lowered");
+	return 0;
+}
+
+static void wait_raised(rtguard *g, uint64_t *t, uint64_t cpu)
+{
+	rtg_effect fx = RTG_FX_NONE;
+
+	while (fx != RTG_FX_RAISE) {
+		*t += 100;
+		cr_assert_eq(rtguard_step(g, RTG_EV_TICK, cpu, *t, &fx), 0);
+	}
+	cr_assert_eq(rtguard_step(g, RTG_EV_RAISED, cpu, *t, &fx), 0);
+}
+
+Test(rtguard, lowered_again_holds_longer, .timeout = 10)
+{
+	rtguard g;
+	rtg_effect fx;
+	uint64_t t = 0, cpu = 0, want = 1000;
+
+	rtguard_init(&g, 25, 500, 1000);
+	cr_assert_eq(rtguard_step(&g, RTG_EV_START, 0, t, &fx), 0);
+	cr_assert_eq(rtguard_step(&g, RTG_EV_RAISED, cpu, t, &fx), 0);
+	cr_assert_eq(flood_until_lowered(&g, &t, &cpu), 1000, "the first hold");
+	for (int i = 0; i < 8; i++) {
+		wait_raised(&g, &t, cpu);
+		want = want * 2 > 16000 ? 16000 : want * 2;
+		cr_assert_eq(flood_until_lowered(&g, &t, &cpu), want,
+			     "flood %d: held %llu ms, want %llu", i + 2,
+			     (unsigned long long)(g.held_until - t), (unsigned long long)want);
+	}
+	cr_assert_eq(want, 1000ull * RTGUARD_HOLD_GROWTH, "the cap reached");
+	/* raised, then calm for longer than the last hold: the base hold */
+	wait_raised(&g, &t, cpu);
+	for (uint64_t end = t + 17000; t < end;) {
+		t += 100;
+		cpu += 1000000;
+		cr_assert_eq(rtguard_step(&g, RTG_EV_TICK, cpu, t, &fx), 0);
+		cr_assert_eq(fx, RTG_FX_NONE);
+	}
+	cr_assert_eq(flood_until_lowered(&g, &t, &cpu), 1000, "not back to the base hold");
+	cr_assert_eq(g.lowered, 10);
+}
+
 /* A refused raise: off for good, nothing after asks for an effect. */
 Test(rtguard, refused_stays_off, .timeout = 10)
 {
@@ -206,8 +267,9 @@ Test(rtguard, refused_stays_off, .timeout = 10)
 /* A seeded random walk (RS_SEED to replay): time and CPU only go
  * forward, the CPU never faster than the wall clock; whatever the
  * events, a LOWER comes only from RAISED with the window's share above
- * the limit, a RAISE only from INIT or a HELD whose hold is over, and
- * two LOWERs are a hold apart at least. */
+ * the limit, a RAISE only from INIT or a HELD whose hold is over, two
+ * LOWERs are a hold apart at least, and each hold is the base one or
+ * twice the last (capped) as the rule says. */
 Test(rtguard, random_walk, .timeout = 20)
 {
 	const char *env = getenv("RS_SEED");
@@ -245,6 +307,15 @@ Test(rtguard, random_walk, .timeout = 20)
 			cr_assert(!lowered_once || t - last_lower >= g.hold_ms,
 				  "seed %u step %d: lowered again after %llu ms", seed, i,
 				  (unsigned long long)(t - last_lower));
+			/* its hold: the base, or twice the last one when lowered
+			 * within it of the raise, at most the growth's */
+			uint64_t want = before.cur_hold_ms && t - before.raised_ms < before.cur_hold_ms
+					? before.cur_hold_ms * 2 : g.hold_ms;
+
+			if (want > (uint64_t)g.hold_ms * RTGUARD_HOLD_GROWTH)
+				want = (uint64_t)g.hold_ms * RTGUARD_HOLD_GROWTH;
+			cr_assert_eq(g.held_until - t, want, "seed %u step %d: held %llu ms",
+				     seed, i, (unsigned long long)(g.held_until - t));
 			last_lower = t;
 			lowered_once = true;
 		}
