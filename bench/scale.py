@@ -38,8 +38,9 @@ burst    each agent sends --burst-e status events as fast as it can: agent
          most) and of rs-loadgen (on the same cores here).
 drain    rsd's capacity without rs-loadgen on its cores: rsd is stopped
          (SIGSTOP) while each agent queues --burst-e status events (at
-         most 2 s: the beats wait behind the backlog; rsd does not count a
-         node silent while its beat waits unread), then let go;
+         most --drain-stop-s, 2: the beats wait behind the backlog; rsd
+         does not count a node silent while its beat waits unread; at
+         5,000 agents rs-loadgen needs ~5 s to queue 50 each), then let go;
          messages/s = the events / the time rsd stays busy with them (its
          CPU, sampled every 10 ms, back under a third of a core for 50 ms).
          A backlog is read in big gulps (many messages per TCP read), as
@@ -67,7 +68,7 @@ Usage: bench/scale.py [--agents 100 [1000 5000]] [--per-agent 30] [--replicas R]
                       [--per-proc 2500]
                       [--apply-step 100]
                       [--only setup,cold,steady,restart,loss,burst,drain]
-                      [--steady-s 30] [--burst-e 50] [--timeout 120]
+                      [--steady-s 30] [--burst-e 50] [--drain-stop-s 2] [--timeout 120]
                       [--json OUT] [--keep]
 """
 import argparse
@@ -1183,7 +1184,7 @@ class Run:
         try:
             self.lg.cmd(f"burst {e}")
             b = self.lg.wait_line("burst", t0)
-            end = time.monotonic() + 2
+            end = time.monotonic() + self.a.drain_stop_s
             sent = {}
             while time.monotonic() < end:
                 sent = (self.lg.report() or {}).get("burst", {})
@@ -1233,7 +1234,7 @@ class Run:
         # pace) come after it, within about a second
         res["acked_after_cont_s"] = self.lg.last["burst"]["acked_s"] - res["stopped_s"]
         self.say(f"drain: {n} events from {res['agents']} agents queued while rsd was stopped"
-                 f"{'' if res['all_sent_while_stopped'] else ' (not all: 2 s)'} "
+                 f"{'' if res['all_sent_while_stopped'] else f' (not all: {self.a.drain_stop_s:g} s)'} "
                  f"{res['stopped_s']:.2f} s, worked off in {res['busy_s']:.2f} s (all "
                  f"acknowledged {res['acked_after_cont_s']:.2f} s after): "
                  f"{res['per_s']:.0f} agent messages/s, rsd CPU "
@@ -1326,6 +1327,8 @@ def main():
     ap.add_argument("--only", default="setup,cold,steady,restart,loss,burst,drain")
     ap.add_argument("--steady-s", type=float, default=30)
     ap.add_argument("--burst-e", type=int, default=50, help="events per agent")
+    ap.add_argument("--drain-stop-s", type=float, default=2,
+                    help="the drain stops rsd at most this long while the agents queue")
     ap.add_argument("--apply-step", type=int, default=100,
                     help="services added per apply in the setup (0: all at once)")
     ap.add_argument("--timeout", type=float, default=120,
