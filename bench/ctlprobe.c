@@ -299,8 +299,10 @@ static int tasks_open(cp_tasks *t, const char *pid)
 /* How long t's threads have waited on a run queue so far, all together
  * (schedstat's second field, ns; a thread gone counts no more); the main
  * thread's and the control I/O thread's shares of it in part[0] and
- * part[1] when part is not NULL. */
-static uint64_t tasks_delay_ex(const cp_tasks *t, uint64_t part[2])
+ * part[1] when part is not NULL; each thread's time on a CPU so far
+ * (the first field) in run[] when run is not NULL (--slow-ms's line). */
+static uint64_t tasks_delay_ex(const cp_tasks *t, uint64_t part[2],
+			       uint64_t run[CP_TASKS_MAX])
 {
 	uint64_t sum = 0;
 	char buf[128];
@@ -309,57 +311,44 @@ static uint64_t tasks_delay_ex(const cp_tasks *t, uint64_t part[2])
 		part[0] = part[1] = 0;
 	for (size_t i = 0; i < t->n; i++) {
 		ssize_t n = pread(t->fd[i], buf, sizeof buf - 1, 0);
-		unsigned long long run, wait;
+		unsigned long long ran, wait;
 
+		if (run)
+			run[i] = 0;
 		if (n <= 0)
 			continue;
 		buf[n] = '\0';
-		if (sscanf(buf, "%llu %llu", &run, &wait) == 2) {
+		if (sscanf(buf, "%llu %llu", &ran, &wait) == 2) {
 			sum += wait;
 			if (part && (int)i == t->main)
 				part[0] = wait;
 			if (part && (int)i == t->ctlio)
 				part[1] = wait;
+			if (run)
+				run[i] = ran;
 		}
 	}
 	return sum;
 }
 
-/* Each thread's time on a CPU so far (schedstat's first field, ns). */
-static void tasks_run(const cp_tasks *t, uint64_t run[CP_TASKS_MAX])
-{
-	char buf[128];
-
-	for (size_t i = 0; i < t->n; i++) {
-		ssize_t n = pread(t->fd[i], buf, sizeof buf - 1, 0);
-		unsigned long long r;
-
-		run[i] = 0;
-		if (n > 0) {
-			buf[n] = '\0';
-			if (sscanf(buf, "%llu", &r) == 1)
-				run[i] = r;
-		}
-	}
-}
-
 static uint64_t tasks_delay(const cp_tasks *t)
 {
-	return tasks_delay_ex(t, NULL);
+	return tasks_delay_ex(t, NULL, NULL);
 }
 
 /* What the threads of both processes waited for a CPU since req_start:
  * rsd's only if its threads are still those (no `rsd PID` between). The
  * parts in w[] when w is not NULL: this process, rsd's main thread,
  * rsd's control I/O thread, rsd's other threads (off the request's
- * path: the agents' I/O thread). */
-static uint64_t req_waited(const cp *p, uint64_t w[4])
+ * path: the agents' I/O thread). rsd's threads' time on a CPU so far in
+ * run[] when run is not NULL and they are still those. */
+static uint64_t req_waited(const cp *p, uint64_t w[4], uint64_t run[CP_TASKS_MAX])
 {
 	uint64_t self = tasks_delay(&p->self), rsd = 0, part[2] = { 0, 0 };
 
 	self = self > p->w0_self ? self - p->w0_self : 0;
 	if (p->rsd.gen == p->gen0_rsd) {
-		rsd = tasks_delay_ex(&p->rsd, part);
+		rsd = tasks_delay_ex(&p->rsd, part, run);
 		rsd = rsd > p->w0_rsd ? rsd - p->w0_rsd : 0;
 		for (int i = 0; i < 2; i++)
 			part[i] = part[i] > p->w0_rsd_part[i] ? part[i] - p->w0_rsd_part[i] : 0;
@@ -473,9 +462,7 @@ static void req_start(cp *p)
 	ev_timer_set(&p->dead_t, p->timeout_ms / 1e3, 0);
 	ev_timer_start(p->loop, &p->dead_t);
 	p->w0_self = tasks_delay(&p->self);
-	p->w0_rsd = tasks_delay_ex(&p->rsd, p->w0_rsd_part);
-	if (p->slow_ms)
-		tasks_run(&p->rsd, p->r0_rsd);
+	p->w0_rsd = tasks_delay_ex(&p->rsd, p->w0_rsd_part, p->slow_ms ? p->r0_rsd : NULL);
 	p->gen0_rsd = p->rsd.gen;
 	p->t0_ns = clock_mono_ns();
 	req_send(p);
@@ -485,7 +472,7 @@ static void sock_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		      size_t len, void *arg)
 {
 	cp *p = arg;
-	uint64_t t1 = clock_mono_ns(), wait, w[4];
+	uint64_t t1 = clock_mono_ns(), wait, w[4], run[CP_TASKS_MAX];
 	rs_msg m;
 
 	(void)s;
@@ -499,7 +486,7 @@ static void sock_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		rs_msg_clear(&m);
 		return;
 	}
-	wait = req_waited(p, w);
+	wait = req_waited(p, w, p->slow_ms ? run : NULL);
 	if (m.u.reply.code != 0)
 		p->ph->errors++;
 	else
@@ -517,10 +504,7 @@ static void sock_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 			w[2] / 1e6, w[3] / 1e6);
 	if (p->slow_ms && t1 - p->t0_ns >= p->slow_ms * 1000000ull &&
 	    p->rsd.gen == p->gen0_rsd) {
-		uint64_t run[CP_TASKS_MAX];
-
-		/* who had rsd's CPU meanwhile */
-		tasks_run(&p->rsd, run);
+		/* who had rsd's CPU meanwhile (run: req_waited's) */
 		fprintf(stderr, "  ran:");
 		for (size_t i = 0; i < p->rsd.n; i++)
 			if (run[i] > p->r0_rsd[i])
