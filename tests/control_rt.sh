@@ -128,7 +128,9 @@ if [ "$can_rt" = 1 ]; then
     # 4. the agents' thread's guard: any wait for a CPU counts (share 0)
     RS_AGENTS_IO_GUARD=0,200,3000 start_rsd_at "$CONTROL" "$AGENTS" rsd-idle.log
     wait_for 5 grep -q "the agents' I/O thread is at SCHED_IDLE" "$TMP/rsd-idle.log" || fail "not at SCHED_IDLE"
-    start_agent a1
+    # a node name no other test's agent has (keepers are found by name)
+    NODE=crt-$$
+    start_agent "$NODE"
     starved() { grep -q "the agents' I/O thread waited for a CPU [0-9]*% of [0-9]* ms" "$TMP/rsd-idle.log"; }
     wait_for 15 starved || fail "the guard never put the agents' thread back"
     tid=$(io_tid 0)
@@ -137,7 +139,7 @@ if [ "$can_rt" = 1 ]; then
     wait_for 5 metric_at_least rs_agents_io_starved_total 1 || fail "rs_agents_io_starved_total $(metric rs_agents_io_starved_total)"
     wait_for 15 grep -q "the agents' I/O thread is at SCHED_IDLE again" "$TMP/rsd-idle.log" \
         || fail "not at SCHED_IDLE again after the hold"
-    wait_for 10 node_up a1 || fail "node a1 not up"
+    wait_for 10 node_up "$NODE" || fail "node $NODE not up"
     ping_ok || fail "ping after the agents' guard"
     stop_rsd
     echo "ok: SCHED_RR 1 by default, off with --control-rt 0, lowered by the guard and raised again;" \
