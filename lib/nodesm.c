@@ -11,11 +11,11 @@
 
 /* accepts[state] = the events that state handles. */
 static const unsigned accepts[NM__NR] = {
-	[NM_UNKNOWN] = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE) | E(RETURNS),
-	[NM_UP]      = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE),
-	[NM_SUSPECT] = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE),
-	[NM_LOST]    = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE),
-	[NM_FENCED]  = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE),
+	[NM_UNKNOWN] = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE) | E(RETURNS) | E(FORGIVE),
+	[NM_UP]      = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE) | E(FORGIVE),
+	[NM_SUSPECT] = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE) | E(FORGIVE),
+	[NM_LOST]    = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE) | E(FORGIVE),
+	[NM_FENCED]  = E(HELLO) | E(MSG) | E(TICK) | E(REVOKE) | E(FORGIVE),
 };
 
 /* next[from] = the states a move from `from` may reach. A node never goes
@@ -32,7 +32,7 @@ static const char *const state_names[NM__NR] = {
 	"unknown", "up", "suspect", "lost", "fenced",
 };
 static const char *const ev_names[NM_EV__NR] = {
-	"hello", "msg", "tick", "revoke", "returns",
+	"hello", "msg", "tick", "revoke", "returns", "forgive",
 };
 
 const char *nodesm_state_to_string(nodesm_state s)
@@ -111,6 +111,7 @@ void nodesm_init(nodesm *n, uint64_t now)
 	memset(n, 0, sizeof *n);
 	n->state = NM_UNKNOWN;
 	n->heard_ms = now;
+	n->word_ms = now;
 	n->since_ms = now;
 }
 
@@ -142,8 +143,19 @@ static unsigned silence_fx(nodesm_state from, nodesm_state to)
 	return fx;
 }
 
-int nodesm_step(nodesm *n, const nodesm_cfg *c, nodesm_event ev,
-		uint64_t now, nodesm_fx *fx)
+/* Time t as FORGIVE of (from, now) moves it: the span becomes the
+ * instant `now`, the time before it later by its length (monotone: the
+ * order of nodes by silence stays). */
+static uint64_t forgiven(uint64_t t, uint64_t from, uint64_t now)
+{
+	if (t < from)
+		return t + (now - from);
+	return t < now ? now : t;
+}
+
+/* nodesm_step, with the span FORGIVE forgives (from, now) */
+static int step(nodesm *n, const nodesm_cfg *c, nodesm_event ev,
+		uint64_t now, uint64_t from_ms, nodesm_fx *fx)
 {
 	nodesm_state to = n->state;
 	const nodesm orig = *n;
@@ -153,14 +165,14 @@ int nodesm_step(nodesm *n, const nodesm_cfg *c, nodesm_event ev,
 		return -EINVAL;
 	switch (ev) {
 	case NM_EV_HELLO:
-		n->heard_ms = now;
+		n->heard_ms = n->word_ms = now;
 		fx->fx |= NM_FX_RECONCILE | NM_FX_WELCOME;
 		if (n->state != NM_UP)
 			fx->fx |= NM_FX_PERSIST | NM_FX_EVENT;
 		to = NM_UP;
 		break;
 	case NM_EV_MSG:
-		n->heard_ms = now;
+		n->heard_ms = n->word_ms = now;
 		if (n->state == NM_SUSPECT) {
 			to = NM_UP;   /* it was only slow */
 			fx->fx |= NM_FX_PERSIST | NM_FX_EVENT;
@@ -186,6 +198,16 @@ int nodesm_step(nodesm *n, const nodesm_cfg *c, nodesm_event ev,
 		if (now - n->since_ms <= c->startup_ms && now > n->wave_ms)
 			n->wave_ms = now;
 		break;
+	case NM_EV_FORGIVE:
+		/* the span counts for none: a node's silence (heard_ms, and
+		 * an UNKNOWN node's last wave) before it moves later by it,
+		 * one heard within it counts from its end (rsd knows the
+		 * stall only between two periods: a word read after the
+		 * first may still be before the stall) */
+		n->heard_ms = forgiven(n->heard_ms, from_ms, now);
+		if (n->wave_ms)
+			n->wave_ms = forgiven(n->wave_ms, from_ms, now);
+		break;
 	case NM_EV_REVOKE:
 		if (n->state != NM_LOST && n->state != NM_FENCED)
 			to = NM_LOST;
@@ -202,5 +224,89 @@ int nodesm_step(nodesm *n, const nodesm_cfg *c, nodesm_event ev,
 	if (to != orig.state)
 		n->since_ms = now;
 	n->state = to;
+	return 0;
+}
+
+int nodesm_step(nodesm *n, const nodesm_cfg *c, nodesm_event ev,
+		uint64_t now, nodesm_fx *fx)
+{
+	return step(n, c, ev, now, now, fx);
+}
+
+int nodesm_forgive(nodesm *n, const nodesm_cfg *c, uint64_t from_ms,
+		   uint64_t now, nodesm_fx *fx)
+{
+	if (from_ms > now) {
+		memset(fx, 0, sizeof *fx);
+		return -EINVAL;
+	}
+	return step(n, c, NM_EV_FORGIVE, now, from_ms, fx);
+}
+
+#define C(x) (1u << NC_##x)
+
+/* clock_next[from] = the states a period may take the clock to */
+static const unsigned clock_next[NC__NR] = {
+	[NC_RUNNING] = C(RUNNING) | C(STALLED),
+	[NC_STALLED] = C(STALLED) | C(RUNNING),
+};
+
+static const char *const clock_names[NC__NR] = { "running", "stalled" };
+
+const char *nodesm_clock_state_to_string(nodesm_clock_state s)
+{
+	return (unsigned)s < NC__NR ? clock_names[s] : "invalid";
+}
+
+bool nodesm_clock_allowed(nodesm_clock_state from, nodesm_clock_state to)
+{
+	if ((unsigned)from >= NC__NR || (unsigned)to >= NC__NR)
+		return false;
+	return clock_next[from] & (1u << to);
+}
+
+int nodesm_clock_period(nodesm_clock *k, const nodesm_clock_cfg *c,
+			uint64_t now, uint64_t read_ms, nodesm_clock_fx *fx)
+{
+	const nodesm_clock orig = *k;
+	nodesm_clock_state to = k->state;
+	uint64_t gap = k->last_ms ? now - k->last_ms : 0;
+	bool caught = now - read_ms <= c->lag_ms;
+
+	memset(fx, 0, sizeof *fx);
+	if (now < k->last_ms || read_ms > now || (unsigned)k->state >= NC__NR)
+		return -EINVAL;
+	if (k->last_ms && gap >= c->stall_ms) {
+		/* rsd did not run: whatever its agents said meanwhile waits
+		 * unread; held from the first stall's start */
+		if (k->state == NC_RUNNING)
+			k->from_ms = k->last_ms;
+		to = NC_STALLED;
+		k->seen_ms = now;
+		k->hold_ms = gap > c->ttl_ms ? gap : c->ttl_ms;
+		k->calm = false;   /* nothing read yet may be all there is */
+		fx->stall_ms = gap;
+	} else if (k->state == NC_STALLED) {
+		if (!caught)
+			k->calm = false;
+		else if (!k->calm) {
+			k->calm = true;
+			k->calm_ms = now;
+		}
+		if ((k->calm && now - k->calm_ms >= c->calm_ms) ||
+		    now - k->seen_ms >= k->hold_ms) {
+			to = NC_RUNNING;
+			fx->forgive = true;
+			fx->forgive_from = k->from_ms;
+		}
+	}
+	if (!nodesm_clock_allowed(orig.state, to)) {
+		*k = orig;
+		memset(fx, 0, sizeof *fx);
+		return -EINVAL;
+	}
+	k->state = to;
+	k->last_ms = now;
+	fx->until_ms = to == NC_STALLED ? k->from_ms : read_ms;
 	return 0;
 }

@@ -45,6 +45,8 @@ typedef enum nodesm_event {
 	NM_EV_TICK,        /* the periodic check */
 	NM_EV_REVOKE,      /* its key was revoked */
 	NM_EV_RETURNS,     /* another node this rsd had not heard came back */
+	NM_EV_FORGIVE,     /* rsd itself did not run: that time is no node's
+			    * silence (nodesm_forgive) */
 	NM_EV__NR
 } nodesm_event;
 
@@ -74,7 +76,11 @@ typedef struct nodesm_cfg {
 
 typedef struct nodesm {
 	nodesm_state state;
-	uint64_t     heard_ms;   /* last message from it (monotonic) */
+	uint64_t     heard_ms;   /* its silence counts from here (monotonic):
+				  * its last message, moved later by the
+				  * stalls of rsd forgiven since (FORGIVE) */
+	uint64_t     word_ms;    /* its last message, as read (what an
+				  * operator is shown) */
 	uint64_t     since_ms;   /* when it entered state */
 	uint64_t     wave_ms;    /* UNKNOWN: the last RETURNS; its silence
 				  * counts from the later of this and
@@ -94,6 +100,19 @@ bool nodesm_cfg_valid(const nodesm_cfg *c);
  * or now before the last message: n unchanged, fx empty). */
 int nodesm_step(nodesm *n, const nodesm_cfg *c, nodesm_event ev,
 		uint64_t now_ms, nodesm_fx *fx);
+/* A FORGIVE step: rsd did not run from from_ms to now_ms (stopped,
+ * starved, a VM paused) nor read its agents' messages, which waited
+ * meanwhile: that span is no node's silence. A node last heard before
+ * from_ms has its silence count later by the span (so its silence is
+ * what it was at from_ms, plus the time since now_ms); one heard within
+ * it counts from now_ms (rsd knows a stall only as a span between two
+ * periods: a word read after the first may still be before the stall).
+ * The order of nodes by heard_ms stays. Its state does not change:
+ * silence moves a node on the next TICK only. Later, never sooner: the
+ * safe direction for fencing. nodesm_step's FORGIVE is an empty span
+ * (now_ms to now_ms). */
+int nodesm_forgive(nodesm *n, const nodesm_cfg *c, uint64_t from_ms,
+		   uint64_t now_ms, nodesm_fx *fx);
 /* Whether an instance placed on n may run elsewhere at now (pure): one
  * without fencing once n is lost or fenced; a fenced one (fenced true)
  * only once n is fenced and has been silent for lease_ms + stop_ms (its
@@ -131,6 +150,62 @@ void nodesm_tell_return(nodesm *n, const nodesm_cfg *c, uint64_t returned_ms);
  * longest ago, so a period costs the silent nodes, not the cluster
  * (issue 12). */
 bool nodesm_tick_idle(const nodesm *n, const nodesm_cfg *c, uint64_t now_ms);
+/*
+ * rsd's clock of silence: up to when a period may count its nodes'
+ * silence, and when to forgive a stall of rsd itself. Fed one PERIOD a
+ * period with the time and what rsd has read of its agents' messages up
+ * to (read_ms: now, or when it last found none waiting).
+ *
+ *   RUNNING -period, lagging or not-> RUNNING, silence up to read_ms
+ *   RUNNING -period stall_ms or more after the last-> STALLED
+ *      (rsd did not run: silence up to the last period only)
+ *   STALLED -period, read within lag_ms of it, for calm_ms or more->
+ *      RUNNING, FORGIVE the span from the last period before the stall
+ *      to now (the messages that waited are read by then: the kernel's
+ *      buffers too, which rsd's read_ms cannot see; a first period that
+ *      finds nothing waiting may come before its ZeroMQ thread even read
+ *      them)
+ *   STALLED -period hold_ms after the stall was seen-> RUNNING, FORGIVE
+ *      (hold_ms: the stall's length, at least ttl_ms: rsd that never
+ *      catches up still loses the dead nodes)
+ *   STALLED -another stall-> STALLED, held from the first stall's start
+ */
+typedef enum nodesm_clock_state {
+	NC_RUNNING = 0,
+	NC_STALLED,
+	NC__NR
+} nodesm_clock_state;
+
+typedef struct nodesm_clock_cfg {
+	uint64_t stall_ms;   /* periods this far apart: rsd did not run */
+	uint64_t lag_ms;     /* read within this of now: caught up */
+	uint64_t calm_ms;    /* caught up this long: the stall is read */
+	uint64_t ttl_ms;     /* the shortest hold (the nodes' TTL) */
+} nodesm_clock_cfg;
+
+typedef struct nodesm_clock {
+	nodesm_clock_state state;
+	uint64_t last_ms;    /* the last period (0: none yet) */
+	uint64_t from_ms;    /* STALLED: the last period before the stall */
+	uint64_t seen_ms;    /* STALLED: when the last stall was seen */
+	uint64_t hold_ms;    /* STALLED: forgiven by seen_ms + this at the latest */
+	bool     calm;       /* STALLED: caught up at every period since ... */
+	uint64_t calm_ms;    /* ... this one */
+} nodesm_clock;
+
+typedef struct nodesm_clock_fx {
+	uint64_t until_ms;     /* count the nodes' silence up to here */
+	uint64_t stall_ms;     /* a stall seen now, this long (0: none) */
+	bool     forgive;      /* FORGIVE every node from forgive_from to now */
+	uint64_t forgive_from;
+} nodesm_clock_fx;
+
+/* Applies a PERIOD at now_ms. 0 and *fx, or -EINVAL (now before the last
+ * period, or read_ms after now: k unchanged, fx empty). */
+int nodesm_clock_period(nodesm_clock *k, const nodesm_clock_cfg *c,
+			uint64_t now_ms, uint64_t read_ms, nodesm_clock_fx *fx);
+bool nodesm_clock_allowed(nodesm_clock_state from, nodesm_clock_state to);
+const char *nodesm_clock_state_to_string(nodesm_clock_state s);
 bool nodesm_allowed(nodesm_state from, nodesm_state to);
 bool nodesm_accepts(nodesm_state s, nodesm_event ev);
 const char *nodesm_state_to_string(nodesm_state s);

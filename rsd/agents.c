@@ -412,7 +412,7 @@ static bool duplicate_agent(rsd *d, rsd_node *n, const net_peer *peer,
 	int r = -1;
 
 	if (!n->connected || same_peer(&n->peer, peer) || h->session == n->session ||
-	    clock_mono_ms() - n->sm.heard_ms > 2 * RSD_BEAT_MS)
+	    clock_mono_ms() - n->sm.word_ms > 2 * RSD_BEAT_MS)
 		return false;
 	/* probe the first one's connection with a no-op (a BeatAck of what
 	 * it has acknowledged already): if that cannot be routed, it is gone */
@@ -1008,7 +1008,7 @@ void rsd_node_tick(rsd *d, rsd_node *n, uint64_t until)
 static void node_event_at(rsd *d, rsd_node *n, nodesm_event ev,
 			  const net_peer *peer, uint64_t now, bool join)
 {
-	uint64_t quiet = now >= n->sm.heard_ms ? now - n->sm.heard_ms : 0;
+	uint64_t quiet = now >= n->sm.word_ms ? now - n->sm.word_ms : 0;
 	uint64_t heard = n->sm.heard_ms;
 	nodesm_state from = n->sm.state;
 	nodesm_fx fx;

@@ -1747,7 +1747,7 @@ static json_t *node_json(const rsd_node *n, int instances, uint64_t now,
 			 uint64_t wall)
 {
 	json_t *labels = json_array();
-	uint64_t age = n->connected ? now - n->sm.heard_ms :
+	uint64_t age = n->connected ? now - n->sm.word_ms :
 		       (wall > n->n.last_seen_ms ? wall - n->n.last_seen_ms : 0);
 
 	char ctl[32], privs[48];

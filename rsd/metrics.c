@@ -200,7 +200,7 @@ static void node_part(rsd *d, mstream *x, prom_buf *b)
 		n = n->next;
 	for (; n && k < ms_nodes && !b->oom; n = n->next, k++) {
 		prom_sample(b, "rs_node_heartbeat_age_seconds",
-			    (double)(now - n->sm.heard_ms) / 1000.0, "node", n->n.name, NULL);
+			    (double)(now - n->sm.word_ms) / 1000.0, "node", n->n.name, NULL);
 		x->node_after = n->link_seq;
 	}
 	if (!n) {
@@ -303,6 +303,11 @@ static void metrics_rest(rsd *d, const mstream *x, prom_buf *b)
 		    "a while: it waited for a CPU most of a window (another busy thread "
 		    "on rsd's core).");
 	prom_sample(b, "rs_agents_io_starved_total", (double)d->agidle.lowered, NULL);
+	prom_family(b, "rs_stalls_total", "counter",
+		    "Times rsd did not run for 2.5 s or more (stopped, starved of CPU, "
+		    "its machine paused): that time is no node's silence, forgiven once "
+		    "what its agents sent meanwhile was read.");
+	prom_sample(b, "rs_stalls_total", (double)d->stalls, NULL);
 	prom_family(b, "rs_malloc_trims_total", "counter",
 		    "Times rsd gave its heap's free pages back to the system (malloc_trim: once at start, then when it grew by a quarter or after a gap that doubles while trims give little back, once it has caught up with its agents).");
 	prom_sample(b, "rs_malloc_trims_total", (double)d->trims, NULL);

@@ -2293,33 +2293,58 @@ static void trim_heap(rsd *d, uint64_t now)
 			 (double)(clock_mono_ns() - t) / 1e6);
 }
 
+/* rsd did not run from `from` to now: that span is no node's silence
+ * (nodesm FORGIVE). It keeps the order of the period's list. */
+static void forgive_nodes(rsd *d, uint64_t from, uint64_t now)
+{
+	size_t k = 0;
+
+	for (rsd_node *n = d->quiet_head; n && n->sm.heard_ms < now; n = n->qnext) {
+		nodesm_fx fx;
+
+		if (nodesm_forgive(&n->sm, &d->ncfg, from, now, &fx) < 0)
+			log_warnx("node %s: forgive refused in membership state %s",
+				  n->n.name, nodesm_state_to_string(n->sm.state));
+		k++;
+	}
+	log_info("forgave %zu node%s the %llu ms rsd did not run or read its "
+		 "agents' messages", k, k == 1 ? "" : "s",
+		 (unsigned long long)(now - from));
+}
+
 /* MINIX's do_period: node membership ticks, moves, request deadlines. */
 static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	rsd *d = w->data;
 	uint64_t now = clock_mono_ms(), t0 = clock_mono_ns();
 
-	uint64_t until = d->agents ? (uint64_t)net_sock_heard_until(d->agents, (int64_t)now) : now;
+	uint64_t read = d->agents ? (uint64_t)net_sock_heard_until(d->agents, (int64_t)now) : now;
+	const nodesm_clock_cfg kc = {
+		.stall_ms = RSD_STALL_MS, .lag_ms = RSD_CAUGHT_MS,
+		.calm_ms = RSD_CALM_MS, .ttl_ms = d->ncfg.ttl_ms,
+	};
+	nodesm_clock_fx kfx;
+	uint64_t until = read;
 
 	/* a node's silence counts up to what rsd has read: behind a backlog
 	 * (a Hello storm), the beats that wait in it are no node's fault;
-	 * after a stall of rsd itself (SIGSTOP, no CPU) its ZeroMQ thread
-	 * may not even have queued them yet: up to the last period then */
-	if (d->period_last_ms && now - d->period_last_ms >= RSD_STALL_MS) {
+	 * a stall of rsd itself (SIGSTOP, no CPU) is nobody's: forgiven
+	 * once what waited meanwhile is read (lib/nodesm.h's clock) */
+	if (nodesm_clock_period(&d->sclock, &kc, now, read < now ? read : now, &kfx) == 0)
+		until = kfx.until_ms;
+	if (kfx.stall_ms) {
+		d->stalls++;
 		log_warnx("rsd did not run for %llu ms: no node is counted silent for "
-			  "that time", (unsigned long long)(now - d->period_last_ms));
-		/* for a period of running again (libev runs a late timer
-		 * again at once: that one must not count the stall either) */
-		d->stall_from_ms = d->period_last_ms;
-		d->stall_hold_ms = now + (uint64_t)(RSD_PERIOD_S * 1000);
+			  "that time", (unsigned long long)kfx.stall_ms);
 	}
-	if (now < d->stall_hold_ms && until > d->stall_from_ms)
-		until = d->stall_from_ms;
-	d->period_last_ms = now;
+	if (kfx.forgive)
+		forgive_nodes(d, kfx.forgive_from, now);
 	d->agents_lag_ms = now - until;
 	if (d->agents_lag_ms >= RSD_BEHIND_LOG_MS && !d->agents_behind) {
-		log_warnx("rsd is %llu ms behind its agents' messages: no node is "
-			  "counted silent for that time", (unsigned long long)d->agents_lag_ms);
+		if (!kfx.stall_ms)   /* a stall's warning says it already */
+			log_warnx("rsd is %llu ms behind its agents' messages: no node "
+				  "is counted silent for that time",
+				  (unsigned long long)d->agents_lag_ms);
 		d->agents_behind = true;
 	} else if (until == now && d->agents_behind) {
 		log_info("rsd has read its agents' messages up to now again");

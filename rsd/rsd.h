@@ -105,6 +105,9 @@ struct json_t;
 #define RSD_DEF_MAX_MOVES 5000
 #define RSD_STALL_MS     2500   /* periods this far apart: rsd itself did not
 				 * run (stopped, starved), its agents did */
+#define RSD_CAUGHT_MS    250    /* after a stall: read within this of now
+				 * (what waited is being read) ... */
+#define RSD_CALM_MS      2000   /* ... for this long: forgive the stall */
 #define RSD_BEHIND_LOG_MS 1000  /* rsd this far behind its agents' messages
 				  * says so (once, then once caught up) */
 
@@ -370,7 +373,6 @@ typedef struct rsd {
 					   * after their placement */
 	uint64_t        watch_rehellos;   /* rs_reconcile_asks_total */
 	uint64_t        agents_lag_ms;    /* rs_agents_backlog_seconds (period) */
-	uint64_t        period_last_ms;   /* when the last period ran */
 	uint64_t        ckpt_failures;    /* the checkpointer's, as last logged */
 	trim_rule       trim;             /* when to malloc_trim (lib/trim.h) */
 	uint64_t        trims;            /* malloc_trims run, and their time */
@@ -389,8 +391,9 @@ typedef struct rsd {
 	ev_timer        agidle_w;
 	uint64_t        nodes_returned_ms; /* the last Hello of a node this rsd
 					    * had not heard (nodesm RETURNS) */
-	uint64_t        stall_from_ms;    /* after a stall: silence counts up to */
-	uint64_t        stall_hold_ms;    /* ... this, until this time */
+	nodesm_clock    sclock;           /* up to when silence counts, and
+					   * rsd's own stalls forgiven */
+	uint64_t        stalls;           /* rs_stalls_total */
 	bool            agents_behind;    /* said so in the log */
 	uint64_t        orders_resent;    /* rs_orders_resent_total */
 	uint64_t        orders_refused_acks; /* acks beyond what was sent */

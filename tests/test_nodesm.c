@@ -62,6 +62,13 @@ static const struct {
 	{ NM_FENCED,  NM_EV_MSG,    0,     NM_FENCED,  RH },
 	{ NM_FENCED,  NM_EV_TICK,   20000, NM_FENCED,  0 },
 	{ NM_FENCED,  NM_EV_REVOKE, 0,     NM_FENCED,  0 },
+	/* nodesm_step's FORGIVE: an empty span, nothing moves (the spans
+	 * themselves: forgive_moves_silence_later_by_the_stall) */
+	{ NM_UNKNOWN, NM_EV_FORGIVE, 3000, NM_UNKNOWN, 0 },
+	{ NM_UP,      NM_EV_FORGIVE, 3000, NM_UP,      0 },
+	{ NM_SUSPECT, NM_EV_FORGIVE, 3000, NM_SUSPECT, 0 },
+	{ NM_LOST,    NM_EV_FORGIVE, 3000, NM_LOST,    0 },
+	{ NM_FENCED,  NM_EV_FORGIVE, 3000, NM_FENCED,  0 },
 };
 
 Test(nodesm, every_state_and_event)
@@ -209,6 +216,194 @@ Test(nodesm, refuses_time_going_back_and_bad_config)
 	bad = cfg;
 	bad.suspect_ms = 0;
 	cr_assert(!nodesm_cfg_valid(&bad));
+}
+
+/* A stall of rsd forgiven: every state keeps its state, a node heard
+ * before the span is silent later by it, one heard since is left alone,
+ * and the silence then moves it as if the span had not been. */
+Test(nodesm, forgive_moves_silence_later_by_the_stall)
+{
+	for (int s = 0; s < NM__NR; s++) {
+		nodesm n = { .state = s, .heard_ms = 1000, .word_ms = 1000, .since_ms = 500 };
+		nodesm_fx fx;
+
+		/* rsd stopped from 1500 to 31500 (a 30 s stall) */
+		cr_assert_eq(nodesm_forgive(&n, &cfg, 1500, 31500, &fx), 0);
+		cr_assert_eq(n.state, (nodesm_state)s, "%s", nodesm_state_to_string(s));
+		cr_assert_eq(fx.fx, 0);
+		cr_assert_eq(n.heard_ms, 31000u, "%s", nodesm_state_to_string(s));
+		cr_assert_eq(n.word_ms, 1000u, "its last word stays what it was");
+		cr_assert_eq(n.since_ms, 500u);
+		/* heard within the span: from its end; after it: as it was */
+		n.heard_ms = 1600;
+		cr_assert_eq(nodesm_forgive(&n, &cfg, 1500, 31500, &fx), 0);
+		cr_assert_eq(n.heard_ms, 31500u);
+		n.heard_ms = 31600;
+		cr_assert_eq(nodesm_forgive(&n, &cfg, 1500, 31500, &fx), -EINVAL,
+			     "heard after now: time went back");
+		cr_assert_eq(n.heard_ms, 31600u);
+		/* a span that ends before it began: refused, nothing moves */
+		n.heard_ms = 1000;
+		cr_assert_eq(nodesm_forgive(&n, &cfg, 2000, 1999, &fx), -EINVAL);
+		cr_assert_eq(n.heard_ms, 1000u);
+		cr_assert_eq(n.state, (nodesm_state)s);
+	}
+	{
+		/* up, quiet 1 s before a 30 s stall: 1 s quiet after it,
+		 * suspect 2 s, lost 5 s after its last word not counting it */
+		nodesm n = { .state = NM_UP, .heard_ms = 1000, .since_ms = 500 };
+		nodesm_fx fx;
+
+		cr_assert_eq(nodesm_forgive(&n, &cfg, 2000, 32000, &fx), 0);
+		cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, 32000, &fx), 0);
+		cr_assert_eq(n.state, NM_UP);
+		cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, 32999, &fx), 0);
+		cr_assert_eq(n.state, NM_UP);
+		cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, 33000, &fx), 0);
+		cr_assert_eq(n.state, NM_SUSPECT);
+		cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, 35999, &fx), 0);
+		cr_assert_eq(n.state, NM_SUSPECT);
+		cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, 36000, &fx), 0);
+		cr_assert_eq(n.state, NM_LOST);
+		cr_assert_eq(fx.fx, P | EV | MV);
+		/* its fenced instances: lease + stop + margin after, too */
+		cr_assert(!nodesm_releases(&n, &cfg, true, 0, 60000));
+	}
+	{
+		/* UNKNOWN after a restart: its last wave moves later too */
+		nodesm n;
+		nodesm_fx fx;
+
+		nodesm_init(&n, 1000);
+		nodesm_tell_return(&n, &cfg, 3000);
+		cr_assert_eq(n.wave_ms, 3000u);
+		cr_assert_eq(nodesm_forgive(&n, &cfg, 4000, 24000, &fx), 0);
+		cr_assert_eq(n.wave_ms, 23000u);
+		cr_assert_eq(n.heard_ms, 21000u);
+		cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, 27999, &fx), 0);
+		cr_assert_eq(n.state, NM_UNKNOWN);
+		cr_assert_eq(nodesm_step(&n, &cfg, NM_EV_TICK, 28000, &fx), 0);
+		cr_assert_eq(n.state, NM_LOST);
+	}
+}
+
+static const nodesm_clock_cfg kcfg = {
+	.stall_ms = 2500, .lag_ms = 250, .calm_ms = 2000, .ttl_ms = 5000,
+};
+
+/* The clock of silence, every state against each kind of period: on
+ * time and caught up, on time and behind, late (a stall); and in
+ * STALLED the ways out (calm long enough, the hold's end). */
+Test(nodesm, clock_every_state_and_period)
+{
+	static const struct {
+		nodesm_clock_state from;
+		bool     calm;       /* STALLED: calm since 9000 */
+		uint64_t now, read;  /* the last period 1 s before (a stall: at 10000) */
+		nodesm_clock_state to;
+		uint64_t until, stall;
+		bool     forgive;
+	} kcases[] = {
+		/* RUNNING: silence up to what was read; a late period stalls */
+		{ NC_RUNNING, false, 11000, 11000, NC_RUNNING, 11000, 0,    false },
+		{ NC_RUNNING, false, 11000, 9000,  NC_RUNNING, 9000,  0,    false },
+		{ NC_RUNNING, false, 11000, 10751, NC_RUNNING, 10751, 0,    false },
+		{ NC_RUNNING, false, 12500, 12500, NC_STALLED, 10000, 2500, false },
+		{ NC_RUNNING, false, 40000, 40000, NC_STALLED, 10000, 30000, false },
+		/* STALLED (from 8000, seen at 10000, hold 5000): held at
+		 * 8000 until calm for 2 s or the hold ends */
+		{ NC_STALLED, false, 11000, 11000, NC_STALLED, 8000,  0,    false },
+		{ NC_STALLED, false, 11000, 10000, NC_STALLED, 8000,  0,    false },
+		{ NC_STALLED, true,  10999, 10999, NC_STALLED, 8000,  0,    false },
+		{ NC_STALLED, true,  11000, 10800, NC_RUNNING, 10800, 0,    true },
+		{ NC_STALLED, true,  11000, 10700, NC_STALLED, 8000,  0,    false },
+		{ NC_STALLED, false, 14999, 10000, NC_STALLED, 8000,  0,    false },
+		{ NC_STALLED, false, 15000, 10000, NC_RUNNING, 10000, 0,    true },
+		/* another stall while held: held from the first one's start */
+		{ NC_STALLED, true,  13000, 13000, NC_STALLED, 8000,  3000, false },
+	};
+
+	for (size_t i = 0; i < sizeof kcases / sizeof *kcases; i++) {
+		nodesm_clock k = { .state = kcases[i].from, .last_ms = kcases[i].now - 1000 };
+		nodesm_clock_fx fx;
+
+		if (kcases[i].stall)
+			k.last_ms = 10000;   /* this period is late */
+		if (k.state == NC_STALLED) {
+			k.from_ms = 8000;
+			k.seen_ms = 10000;
+			k.hold_ms = 5000;
+			k.calm = kcases[i].calm;
+			k.calm_ms = 9000;
+		}
+		cr_assert_eq(nodesm_clock_period(&k, &kcfg, kcases[i].now, kcases[i].read, &fx),
+			     0, "case %zu", i);
+		cr_assert_eq(k.state, kcases[i].to, "case %zu: %s", i,
+			     nodesm_clock_state_to_string(k.state));
+		cr_assert_eq(fx.until_ms, kcases[i].until, "case %zu: until %llu", i,
+			     (unsigned long long)fx.until_ms);
+		cr_assert_eq(fx.stall_ms, kcases[i].stall, "case %zu", i);
+		cr_assert_eq(fx.forgive, kcases[i].forgive, "case %zu", i);
+		if (fx.forgive)
+			cr_assert_eq(fx.forgive_from, 8000u, "case %zu", i);
+		cr_assert_eq(k.last_ms, kcases[i].now);
+		if (k.state == NC_STALLED)
+			cr_assert_eq(k.from_ms, kcases[i].from == NC_RUNNING ? 10000u : 8000u,
+				     "case %zu", i);
+	}
+	for (int f = 0; f < NC__NR; f++)
+		for (int t = 0; t < NC__NR; t++)
+			cr_assert(nodesm_clock_allowed(f, t));
+	cr_assert(!nodesm_clock_allowed(NC__NR, NC_RUNNING));
+	cr_assert(!nodesm_clock_allowed(NC_RUNNING, NC__NR));
+	cr_assert_str_eq(nodesm_clock_state_to_string(NC__NR), "invalid");
+}
+
+/* A stall's way through: the late period and libev's second run of it
+ * at once, then a backlog (behind), then calm for 2 s: forgiven once,
+ * from the last period before the stall; refused: time going back, a
+ * read after now, a first period never a stall. */
+Test(nodesm, clock_holds_a_stall_until_caught_up)
+{
+	nodesm_clock k = { 0 };
+	nodesm_clock_fx fx;
+	uint64_t t = 1000;
+
+	cr_assert_eq(nodesm_clock_period(&k, &kcfg, 50000, 50000, &fx), 0);
+	cr_assert_eq(k.state, NC_RUNNING, "a first period is no stall");
+	cr_assert_eq(fx.stall_ms, 0u);
+	t = 50000;
+	cr_assert_eq(nodesm_clock_period(&k, &kcfg, t + 1000, t + 1000, &fx), 0);
+	t += 1000;
+	cr_assert_eq(nodesm_clock_period(&k, &kcfg, t - 1, t - 1, &fx), -EINVAL);
+	cr_assert_eq(nodesm_clock_period(&k, &kcfg, t + 1, t + 2, &fx), -EINVAL);
+	cr_assert_eq(k.last_ms, t);
+	/* stopped 8 s; nothing waiting is seen at first (not read yet) */
+	cr_assert_eq(nodesm_clock_period(&k, &kcfg, t + 8000, t + 8000, &fx), 0);
+	cr_assert_eq(fx.stall_ms, 8000u);
+	cr_assert_eq(fx.until_ms, t);
+	cr_assert_eq(nodesm_clock_period(&k, &kcfg, t + 8001, t + 8001, &fx), 0);
+	cr_assert_eq(fx.until_ms, t);
+	cr_assert(!fx.forgive);
+	/* then behind its backlog for 3 s */
+	for (uint64_t p = t + 9000; p <= t + 11000; p += 1000) {
+		cr_assert_eq(nodesm_clock_period(&k, &kcfg, p, t + 8001, &fx), 0);
+		cr_assert(!fx.forgive);
+		cr_assert_eq(fx.until_ms, t);
+	}
+	/* caught up at 12000, 13000: not yet 2 s; at 14000 forgiven */
+	cr_assert_eq(nodesm_clock_period(&k, &kcfg, t + 12000, t + 12000, &fx), 0);
+	cr_assert(!fx.forgive);
+	cr_assert_eq(nodesm_clock_period(&k, &kcfg, t + 13000, t + 13000, &fx), 0);
+	cr_assert(!fx.forgive);
+	cr_assert_eq(nodesm_clock_period(&k, &kcfg, t + 14000, t + 13900, &fx), 0);
+	cr_assert(fx.forgive);
+	cr_assert_eq(fx.forgive_from, t);
+	cr_assert_eq(fx.until_ms, t + 13900);
+	cr_assert_eq(k.state, NC_RUNNING);
+	cr_assert_eq(nodesm_clock_period(&k, &kcfg, t + 15000, t + 15000, &fx), 0);
+	cr_assert(!fx.forgive, "forgiven once");
+	cr_assert_eq(fx.until_ms, t + 15000);
 }
 
 /* Which instances a node releases: unfenced ones once it is lost, fenced

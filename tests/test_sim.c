@@ -2568,3 +2568,254 @@ Test(sim, a_wave_of_hellos_after_a_restart_loses_only_the_dead, .timeout = 120)
 		cr_assert(wave_run(seed, why, sizeof why), "seed %llu: %s (replay: RS_SIM_SEED=%llu)",
 			  (unsigned long long)seed, why, (unsigned long long)seed);
 }
+
+/*
+ * rsd stalls (issue 12): stopped, starved of CPU or its machine paused,
+ * for less or more than the TTL, while its agents go on beating and some
+ * flood it with events meanwhile. Seeded schedules on the fake clock at
+ * real times (1 s beats and periods, 5 s TTL): ST_NODES nodes, rsd's
+ * period as rsd.c's period_cb has it (lib/nodesm.h's clock of silence,
+ * its FORGIVE of every node, a TICK of every node up to the clock's
+ * until), and the way rsd reads: what an agent sends waits in the
+ * kernel's buffers (unseen by rsd) until rsd's ZeroMQ thread moves it
+ * to its socket's queue, a connection at a time, only while rsd's loop
+ * has nothing queued (the thread runs at SCHED_IDLE on the loop's core);
+ * the loop takes one message from each connection in turn up to its
+ * rate; what it has read up to is now while nothing is queued, else the
+ * last time it found nothing (lib/net.c net_sock_heard_until). After a
+ * stall libev runs the late period twice at once. Some nodes die, before
+ * or during a stall.
+ *
+ * Promised: a node whose agent never stopped beating is never lost; a
+ * dead node is lost, a TTL after its last word not counting the spans
+ * forgiven after it (plus two periods and a beat), and by the end.
+ * variant 1 (no FORGIVE: the stall counts) must fail some seed.
+ */
+#define ST_NODES  120
+#define ST_TICK   10
+#define ST_BEAT   1000
+#define ST_PERIOD 1000
+#define ST_TTL    5000
+#define ST_SPANS  8
+
+typedef struct st_node {
+	nodesm   sm;
+	uint64_t dies;      /* stops beating then (UINT64_MAX: never) */
+	uint64_t next;      /* its next beat */
+	uint32_t kq, pq;    /* messages in the kernel, in the socket's queue */
+	uint64_t lost_at;
+} st_node;
+
+static bool stall_run(uint64_t seed, int variant, char *why, size_t n)
+{
+	static st_node nd[ST_NODES];
+	nodesm_cfg c = { .ttl_ms = ST_TTL, .suspect_ms = ST_TTL * 3 / 4,
+			 .lease_ms = ST_TTL, .margin_ms = 1500, .startup_ms = 12 * ST_TTL };
+	const nodesm_clock_cfg kc = { .stall_ms = 2500, .lag_ms = 250,
+				      .calm_ms = 2000, .ttl_ms = ST_TTL };
+	nodesm_clock k = { 0 };
+	sim r = { .rng = seed };
+	uint64_t stall_at[3], stall_end[3], span_from[ST_SPANS], span_to[ST_SPANS];
+	uint64_t t, end, next_period = ST_PERIOD, drained = 0;
+	/* 13 to 50 times the beats' rate, as rsd's (issue 12) */
+	uint32_t rate = (uint32_t)between(&r, ST_NODES * 13 / 100, ST_NODES / 2);
+	uint32_t io = (uint32_t)between(&r, ST_NODES * 13 / 100, ST_NODES / 2);
+	uint32_t chunk = (uint32_t)between(&r, 2, 16);   /* one read of one connection */
+	int nstalls = (int)between(&r, 1, 3), nspans = 0, rr = 0, io_at = 0;
+	bool late = false, waiting = true;
+	int tr = getenv("RS_SIM_STALL_TRACE") ? atoi(getenv("RS_SIM_STALL_TRACE")) : -1;
+
+	t = 2000;
+	for (int s = 0; s < nstalls; s++) {
+		t += between(&r, 3000, 20000);
+		stall_at[s] = t;
+		/* some under 2.5 s (no stall to rsd), most over the TTL */
+		t += chance(&r, 250) ? between(&r, 500, 2400) : between(&r, 2500, 25000);
+		stall_end[s] = t;
+	}
+	end = t + 6 * ST_TTL;
+	for (int i = 0; i < ST_NODES; i++) {
+		nodesm_fx fx;
+
+		memset(&nd[i], 0, sizeof nd[i]);
+		nodesm_init(&nd[i].sm, 0);
+		(void)nodesm_step(&nd[i].sm, &c, NM_EV_HELLO, 0, &fx);
+		nd[i].next = between(&r, 1, ST_BEAT);
+		nd[i].dies = chance(&r, 30) ? between(&r, 1000, end - 4 * ST_TTL) : UINT64_MAX;
+	}
+	/* to 6 TTLs after the last stall, and all the floods read (at most
+	 * a minute more) */
+	for (t = ST_TICK; t <= end || (waiting && t <= end + 60000); t += ST_TICK) {
+		bool stalled = false, busy = false;
+		uint32_t budget;
+
+		for (int s = 0; s < nstalls; s++)
+			stalled |= t >= stall_at[s] && t < stall_end[s];
+		/* the agents: a beat, and at a stall's start some flood */
+		for (int i = 0; i < ST_NODES; i++) {
+			for (int s = 0; s < nstalls; s++)
+				if (t == stall_at[s] - stall_at[s] % ST_TICK &&
+				    t < nd[i].dies && chance(&r, 300))
+					nd[i].kq += (uint32_t)between(&r, 1, 100);
+			if (t >= nd[i].next && t < nd[i].dies) {
+				nd[i].kq++;
+				nd[i].next += ST_BEAT;
+			}
+		}
+		if (stalled) {
+			late = true;
+			continue;
+		}
+		/* rsd's loop reads what is queued, one from each in turn;
+		 * with nothing queued its ZeroMQ thread reads the kernel */
+		for (int i = 0; i < ST_NODES; i++)
+			busy |= nd[i].pq > 0;
+		budget = busy ? rate : io;
+		for (int step_ = 0; budget && step_ < 4 * ST_NODES; step_++) {
+			st_node *x = &nd[busy ? rr : io_at];
+			nodesm_fx fx;
+
+			if (busy && x->pq) {
+				x->pq--;
+				budget--;
+				if (nodesm_step(&x->sm, &c, NM_EV_MSG, t, &fx) < 0) {
+					snprintf(why, n, "node %d: message refused at %llu",
+						 busy ? rr : io_at, (unsigned long long)t);
+					return false;
+				}
+			} else if (!busy && x->kq) {
+				uint32_t m = x->kq < chunk ? x->kq : chunk;
+
+				m = m < budget ? m : budget;
+				x->kq -= m;
+				x->pq += m;
+				budget -= m;
+			}
+			if (busy)
+				rr = (rr + 1) % ST_NODES;
+			else
+				io_at = (io_at + 1) % ST_NODES;
+		}
+		busy = waiting = false;
+		for (int i = 0; i < ST_NODES; i++) {
+			busy |= nd[i].pq > 0;
+			waiting |= nd[i].pq + nd[i].kq > 1;   /* more than a beat */
+		}
+		if (!busy)
+			drained = t;
+		if (t < next_period)
+			continue;
+		if (tr >= 0 && tr < ST_NODES)   /* RS_SIM_STALL_TRACE=node */
+			fprintf(stderr, "%llu: clock %s, node %d %s heard %llu word %llu, "
+				"%u in the kernel, %u queued; drained %llu\n",
+				(unsigned long long)t, nodesm_clock_state_to_string(k.state), tr,
+				nodesm_state_to_string(nd[tr].sm.state),
+				(unsigned long long)nd[tr].sm.heard_ms,
+				(unsigned long long)nd[tr].sm.word_ms, nd[tr].kq, nd[tr].pq,
+				(unsigned long long)drained);
+		/* the period (twice at once when late, as libev runs it) */
+		for (int twice = 0; twice < (late ? 2 : 1); twice++) {
+			uint64_t now = t + (uint64_t)twice, read = busy ? drained : now;
+			nodesm_clock_fx kfx;
+
+			if (nodesm_clock_period(&k, &kc, now, read, &kfx) < 0) {
+				snprintf(why, n, "period refused at %llu", (unsigned long long)now);
+				return false;
+			}
+			if (kfx.forgive && variant != 1) {
+				if (nspans < ST_SPANS) {
+					span_from[nspans] = kfx.forgive_from;
+					span_to[nspans++] = now;
+				}
+				for (int i = 0; i < ST_NODES; i++) {
+					nodesm_fx fx;
+
+					if (nodesm_forgive(&nd[i].sm, &c, kfx.forgive_from, now, &fx) < 0) {
+						snprintf(why, n, "node %d: forgive refused", i);
+						return false;
+					}
+				}
+			}
+			for (int i = 0; i < ST_NODES; i++) {
+				nodesm_state was = nd[i].sm.state;
+				nodesm_fx fx;
+
+				if (kfx.until_ms < nd[i].sm.heard_ms)
+					continue;   /* as rsd_node_tick */
+				(void)nodesm_step(&nd[i].sm, &c, NM_EV_TICK, kfx.until_ms, &fx);
+				if ((was == NM_UP || was == NM_SUSPECT) &&
+				    (nd[i].sm.state == NM_LOST || nd[i].sm.state == NM_FENCED)) {
+					nd[i].lost_at = now;
+					if (nd[i].dies == UINT64_MAX) {
+						snprintf(why, n, "node %d beats and is lost at %llu "
+							 "(stalls: %llu-%llu %llu-%llu %llu-%llu; rate %u, "
+							 "io %u, chunk %u; %u waiting in the kernel)", i,
+							 (unsigned long long)now,
+							 (unsigned long long)stall_at[0],
+							 (unsigned long long)stall_end[0],
+							 (unsigned long long)(nstalls > 1 ? stall_at[1] : 0),
+							 (unsigned long long)(nstalls > 1 ? stall_end[1] : 0),
+							 (unsigned long long)(nstalls > 2 ? stall_at[2] : 0),
+							 (unsigned long long)(nstalls > 2 ? stall_end[2] : 0),
+							 rate, io, chunk, nd[i].kq);
+						return false;
+					}
+				}
+			}
+		}
+		late = false;
+		next_period = t + ST_PERIOD;
+	}
+	for (int i = 0; i < ST_NODES; i++) {
+		st_node *x = &nd[i];
+		uint64_t due;
+
+		if (x->dies == UINT64_MAX) {
+			if (x->sm.state != NM_UP) {
+				snprintf(why, n, "node %d beats and ends %s", i,
+					 nodesm_state_to_string(x->sm.state));
+				return false;
+			}
+			continue;
+		}
+		if (!x->lost_at) {
+			snprintf(why, n, "node %d died at %llu and ends %s", i,
+				 (unsigned long long)x->dies, nodesm_state_to_string(x->sm.state));
+			return false;
+		}
+		/* its last word came before it died (a beat a second, read
+		 * late after a stall: the loss counts from the read) */
+		due = x->sm.word_ms + ST_TTL + 2 * ST_PERIOD + ST_BEAT;
+		for (int s = 0; s < nspans; s++)
+			if (span_to[s] > x->sm.word_ms)   /* a span after its last word */
+				due += span_to[s] - span_from[s];
+		if (x->lost_at > due) {
+			snprintf(why, n, "node %d (last word %llu) lost at %llu, due by %llu", i,
+				 (unsigned long long)x->sm.word_ms,
+				 (unsigned long long)x->lost_at, (unsigned long long)due);
+			return false;
+		}
+	}
+	return true;
+}
+
+Test(sim, a_stall_of_rsd_loses_no_node_that_beats, .timeout = 120)
+{
+	const char *one = getenv("RS_SIM_SEED");
+	char why[400];
+	int failed = 0;
+
+	if (one) {
+		uint64_t seed = strtoull(one, NULL, 10);
+		cr_assert(stall_run(seed, 0, why, sizeof why), "seed %llu: %s",
+			  (unsigned long long)seed, why);
+		return;
+	}
+	for (uint64_t seed = 0x57a1000; seed < 0x57a1000 + 150; seed++)
+		cr_assert(stall_run(seed, 0, why, sizeof why), "seed %llu: %s (replay: RS_SIM_SEED=%llu)",
+			  (unsigned long long)seed, why, (unsigned long long)seed);
+	/* the check can fail: counting the stall loses beating nodes */
+	for (uint64_t seed = 0x57a1000; seed < 0x57a1000 + 20; seed++)
+		failed += !stall_run(seed, 1, why, sizeof why);
+	cr_assert(failed > 0, "no schedule failed with the stalls counted");
+}
