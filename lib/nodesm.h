@@ -16,6 +16,8 @@
  *      Hello)-> UNKNOWN, its silence counted from then (a wave of Hellos
  *      after rsd restarted is still coming in: this node is probably in
  *      it), for at most startup_ms after rsd started
+ *   any -FORGIVE (rsd itself did not run: nodesm_forgive)-> the same
+ *      state, its silence counted as if that span had not been
  *
  * LOST: instances that do not ask for fencing may run elsewhere (their
  * copies on the silent node may still run: a partition). FENCED: the
