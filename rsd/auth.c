@@ -425,7 +425,8 @@ void rsd_auth_count(rsd *d, int endpoint, rsd_auth_reason why)
 static void cred_create(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	store_principal p, *old;
-	int role = rs_role_from_string(rq->role);
+	int role = rs_role_from_string(rq->role), r;
+	char why[256];
 
 	if (!cred_name_valid(rq->label)) {
 		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "bad credential name '%s' "
@@ -460,13 +461,14 @@ static void cred_create(rsd *d, const net_peer *peer, const rs_request *rq)
 	rs_strlcpy(p.pubkey, rq->public_key, sizeof p.pubkey);
 	p.created_ms = clock_wall_ms();
 	rs_strlcpy(p.created_by, d->cur_actor, sizeof p.created_by);
-	if (store_begin(d->st) < 0 || store_principal_put(d->st, &p) < 0 ||
+	if ((r = store_begin(d->st)) < 0 || (r = store_principal_put(d->st, &p)) < 0 ||
 	    (rsd_event(d, NULL, 0, NULL, "cred-create", "operator %s, role %s%s%s",
 		       p.name, p.role, p.labels[0] ? ", labels " : "", p.labels), 0) ||
-	    rsd_commit(d) < 0) {
+	    (r = rsd_commit(d)) < 0) {
+		rs_strlcpy(why, rsd_store_why(d, r), sizeof why);   /* before the rollback */
 		store_rollback(d->st);
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot store the "
-			      "credential: %s", store_errmsg(d->st));
+			      "credential: %s", why);
 		return;
 	}
 	auth_reload(d);
@@ -497,7 +499,8 @@ static void cred_revoke(rsd *d, const net_peer *peer, const rs_request *rq)
 {
 	const char *kind = rq->node_key ? "node" : "operator";
 	store_principal *p = rsd_principal_find(d, kind, rq->label), q;
-	int admins = 0;
+	int admins = 0, r;
+	char why[256];
 
 	if (!p || p->revoked_ms) {
 		rsd_reply_err(d, peer, rq->id, RS_E_NOENT, "no valid %s credential "
@@ -515,13 +518,13 @@ static void cred_revoke(rsd *d, const net_peer *peer, const rs_request *rq)
 	}
 	q = *p;
 	q.revoked_ms = clock_wall_ms();
-	if (store_begin(d->st) < 0 || store_principal_put(d->st, &q) < 0 ||
+	if ((r = store_begin(d->st)) < 0 || (r = store_principal_put(d->st, &q)) < 0 ||
 	    (rsd_event(d, NULL, 0, rq->node_key ? rq->label : NULL, "cred-revoke",
 		       "%s %s", kind, rq->label), 0) ||
-	    rsd_commit(d) < 0) {
+	    (r = rsd_commit(d)) < 0) {
+		rs_strlcpy(why, rsd_store_why(d, r), sizeof why);   /* before the rollback */
 		store_rollback(d->st);
-		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot revoke: %s",
-			      store_errmsg(d->st));
+		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot revoke: %s", why);
 		return;
 	}
 	auth_reload(d);
@@ -605,6 +608,8 @@ void rsd_enroll(rsd *d, const net_peer *peer, const store_principal *token,
 		const rs_enroll *e)
 {
 	store_principal *old, p;
+	char why[256];
+	int r;
 
 	if (!cred_name_valid(e->node) || !net_key_valid(e->public_key)) {
 		auth_fail(d, RSD_EP_AGENTS, RSD_AUTH_ENROLL_REFUSED, "bad node name or key");
@@ -642,13 +647,13 @@ void rsd_enroll(rsd *d, const net_peer *peer, const store_principal *token,
 	rs_strlcpy(p.pubkey, e->public_key, sizeof p.pubkey);
 	p.created_ms = clock_wall_ms();
 	snprintf(p.created_by, sizeof p.created_by, "join:%s", token->name);
-	if (store_begin(d->st) < 0 || store_principal_put(d->st, &p) < 0 ||
+	if ((r = store_begin(d->st)) < 0 || (r = store_principal_put(d->st, &p)) < 0 ||
 	    (rsd_event(d, NULL, 0, e->node, "enrolled", "node %s enrolled with the "
 		       "join token %s", e->node, token->name), 0) ||
-	    rsd_commit(d) < 0) {
+	    (r = rsd_commit(d)) < 0) {
+		rs_strlcpy(why, rsd_store_why(d, r), sizeof why);   /* before the rollback */
 		store_rollback(d->st);
-		enrolled(d, peer, RS_E_INTERNAL, "rsd cannot store the key: %s",
-			 store_errmsg(d->st));
+		enrolled(d, peer, RS_E_INTERNAL, "rsd cannot store the key: %s", why);
 		return;
 	}
 	auth_reload(d);

@@ -1949,7 +1949,7 @@ static void do_events(rsd *d, const net_peer *peer, const rs_request *rq)
 	if (r < 0) {
 		json_decref(arr);
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read events: %s",
-			  store_errmsg(d->st));
+			  rsd_store_why(d, r));
 		return;
 	}
 	rsd_reply_json(d, peer, rq->id, json_pack("{s:o}", "events", arr), NULL);
@@ -2095,7 +2095,7 @@ static void do_describe(rsd *d, const net_peer *peer, const rs_request *rq)
 				  &(struct ev_rows){ d, evs })) < 0) {
 		json_decref(evs);
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read events: %s",
-			      store_errmsg(d->st));
+			      rsd_store_why(d, r));
 		return;
 	}
 	if (!(l = rsd_label_view(d, rq->label, &buf))) {
@@ -2161,7 +2161,7 @@ static void do_history(rsd *d, const net_peer *peer, const rs_request *rq)
 	if ((r = store_revision_each(d->st, rq->label, 0, revision_json, &h)) < 0) {
 		json_decref(h.arr);
 		rsd_reply_err(d, peer, rq->id, RS_E_INTERNAL, "cannot read the "
-			      "revisions: %s", store_errmsg(d->st));
+			      "revisions: %s", rsd_store_why(d, r));
 		return;
 	}
 	rsd_reply_json(d, peer, rq->id, json_pack("{s:s, s:I, s:o}",

@@ -222,6 +222,8 @@ const char *rsd_store_why(rsd *d, int r)
 		return "out of memory";
 	if (r == -EBUSY)
 		return "database locked";
+	if (r < 0 && !store_failed(d->st))
+		return strerror(-r);   /* not SQLite's: "not an error" */
 	return store_errmsg(d->st);
 }
 

@@ -1377,6 +1377,11 @@ const char *store_errmsg(store *s)
 	return s ? sqlite3_errmsg(s->db) : "no store";
 }
 
+bool store_failed(store *s)
+{
+	return s && sqlite3_errcode(s->db) != SQLITE_OK;
+}
+
 /* Starts a write transaction, taking the write lock now. */
 int store_begin(store *s)
 {

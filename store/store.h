@@ -83,6 +83,10 @@ void store_checkpoint_stats(store *s, store_ckpt_stats *out);
 /* Closes and NULLs *s. Accepts NULL. */
 void store_close(store **s);
 const char *store_errmsg(store *s);
+/* Whether SQLite's last call on s failed (store_errmsg says why); false:
+ * a failure came from elsewhere (a callback's, memory), and SQLite's
+ * message would be "not an error". */
+bool store_failed(store *s);
 
 /* One write transaction (BEGIN IMMEDIATE). Nesting is not supported. */
 int store_begin(store *s);

@@ -795,6 +795,33 @@ static uint64_t add_lev(store *s, const char *label, const char *detail)
 	return ev.seq;
 }
 
+static int refuse_row(const rs_event *e, void *arg)
+{
+	(void)e;
+	(void)arg;
+	return -ENOMEM;
+}
+
+/* store_failed tells SQLite's own failures from a callback's: for the
+ * latter SQLite's message would be "not an error" (rsctl events said
+ * "cannot read events: not an error"). */
+Test(store, failed_tells_sqlite_errors_from_others)
+{
+	store *s = open_ok();
+
+	cr_assert(!store_failed(s));
+	cr_assert(!store_failed(NULL));
+	add_lev(s, "a", "a1");
+	cr_assert_eq(store_event_each(s, NULL, 0, 0, refuse_row, NULL), -ENOMEM);
+	cr_assert(!store_failed(s), "a callback's failure is not SQLite's");
+	cr_assert_eq(store_begin(s), 0);
+	cr_assert_lt(store_begin(s), 0, "a transaction within a transaction");
+	cr_assert(store_failed(s));
+	cr_assert_str_neq(store_errmsg(s), "not an error");
+	store_rollback(s);
+	store_close(&s);
+}
+
 /* A label's walk (a scan since schema 12): what a rolled-back
  * transaction added is not there, even when its seqs are taken again by
  * another label; the same after a reopen. */
