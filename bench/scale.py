@@ -104,6 +104,33 @@ except ImportError:
         os.execv("/usr/bin/python3", ["/usr/bin/python3", *sys.argv])
     zmq = None
 
+def cpu_facts():
+    """The CPU (model, family/model), kernel and the syscall-path mitigation
+    that varied between hosts of the same kind: the figures of two runs
+    compare only on the same (session 19: a Zen 3 host with SRSO's Safe
+    RET took ~1.6x rsd's CPU a message of session 18's)."""
+    cpu, fam, mod = "?", "?", "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            k, _, v = line.partition(":")
+            k, v = k.strip(), v.strip()
+            if k == "model name" and cpu == "?":
+                cpu = v
+            elif k == "cpu family" and fam == "?":
+                fam = v
+            elif k == "model" and mod == "?":
+                mod = v
+    except OSError:
+        pass
+    try:
+        srso = open("/sys/devices/system/cpu/vulnerabilities/spec_rstack_overflow").read().strip()
+        srso = "" if srso == "Not affected" else f"SRSO: {srso}"
+    except OSError:
+        srso = ""
+    return {"cpu": f"{cpu} (family {fam} model {mod})", "kernel": os.uname().release,
+            "srso": srso}
+
+
 V_STATUS, V_NODES, V_LOOKUP = 3, 4, 5
 POLL_S = 0.05
 APPLY_MAX = 1024
@@ -1379,6 +1406,9 @@ def main():
     if RSD_CPUS:
         out["machine"]["rsd_cpus"] = sorted(RSD_CPUS)
     out["machine"]["loadgen_nice"] = LOADGEN_NICE
+    out["machine"].update(cpu_facts())
+    print(f"machine: {out['machine']['cpu']}, kernel {out['machine']['kernel']}"
+          + (f", {out['machine']['srso']}" if out['machine']['srso'] else ""))
     print(f"machine: nproc {os.cpu_count()}, load {' '.join(out['machine']['load'])}"
           + (f", rsd on CPU {a.rsd_cpus}, the rest on the others" if RSD_CPUS else "")
           + (f", rs-loadgen at nice {LOADGEN_NICE}" if LOADGEN_NICE else ""))
