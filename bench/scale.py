@@ -1439,6 +1439,9 @@ def main():
         if a.json:
             with open(a.json, "w") as f:
                 json.dump(out, f, indent=1)
+        if not zmq:
+            log("pyzmq was missing: every \"rsd's status agrees\" and \"old pid\" figure "
+                "above includes rsctl processes (apt-get install python3-zmq)")
         if a.keep:
             log(f"kept {tmp}")
         else:
