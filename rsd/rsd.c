@@ -1014,24 +1014,25 @@ void rsd_tables_init(rsd *d)
 	d->insts_gen = 1;   /* a service's cut-off (sup_gen 0) is not known */
 }
 
-/* Which of its node's counts an instance in state st is in: 2 lost, 1
- * live, 0 neither (inst_account). */
+/* Which of its node's counts an instance in state st is in
+ * (inst_account). */
+enum { INST_UNCOUNTED, INST_LIVE, INST_LOST };
+
 static int inst_class(rs_istate st)
 {
-	return st == RS_IS_LOST ? 2 : rsd_istate_live(st) ? 1 : 0;
+	return st == RS_IS_LOST ? INST_LOST : rsd_istate_live(st) ? INST_LIVE : INST_UNCOUNTED;
 }
 
 /* Adds (dir 1) or takes away (-1) a linked live or lost instance's
  * share of its node's counts. */
 static void inst_account(rsd *d, rsd_inst *in, int dir)
 {
-	bool lost = in->si.info.state == RS_IS_LOST;
+	int c = inst_class(in->si.info.state);
 	rsd_node *n;
 
-	if (!in->linked || (!lost && !rsd_istate_live(in->si.info.state)) ||
-	    !(n = rsd_node_find(d, in->si.node)))
+	if (!in->linked || c == INST_UNCOUNTED || !(n = rsd_node_find(d, in->si.node)))
 		return;
-	if (lost) {
+	if (c == INST_LOST) {
 		if (dir > 0)
 			n->lost++;
 		else if (n->lost)
