@@ -3,7 +3,7 @@
 # Idempotent; needs root (or sudo). Used by the README's set-up command and by .ci/run.
 set -eu
 PKGS="build-essential cmake pkg-config
-      libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libev-dev libsqlite3-dev
+      libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler libev-dev libsqlite3-dev
       libjansson-dev libmicrohttpd-dev libcriterion-dev clang iproute2 procps python3 systemd
       libyaml-dev libcurl4-openssl-dev curl prometheus groff-base lintian chromium"
 SUDO=""
