@@ -2316,6 +2316,31 @@ static void forgive_nodes(rsd *d, uint64_t from, uint64_t now)
 }
 
 /* MINIX's do_period: node membership ticks, moves, request deadlines. */
+/* Once no node known at start is still unheard: says when the last came
+ * back (its Hello reconciled its instances), for the operator who
+ * restarted rsd. A walk of the nodes a period only until then. */
+static void wave_check(rsd *d)
+{
+	size_t up = 0, lost = 0;
+
+	if (!d->wave_known)
+		return;
+	for (rsd_node *n = d->nodes; n; n = n->next) {
+		if (n->sm.state == NM_UNKNOWN)
+			return;
+		if (n->sm.state == NM_UP)
+			up++;
+		else if (n->sm.state == NM_LOST)
+			lost++;
+	}
+	log_info("each of the %zu nodes known at start is back or lost (now %zu up, "
+		 "%zu lost): the last came back %llu ms after the store was loaded",
+		 d->wave_known, up, lost,
+		 (unsigned long long)(d->nodes_returned_ms > d->load_ms ?
+				      d->nodes_returned_ms - d->load_ms : 0));
+	d->wave_known = 0;
+}
+
 static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	rsd *d = w->data;
@@ -2380,6 +2405,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 				rsd_node_tick(d, n, until);
 	}
 	d->period_part[1] = clock_mono_ns();
+	wave_check(d);
 	rsd_batch_flush(d);       /* every node's move in one commit */
 	rsd_reschedule_lost(d);   /* lost now, or a fenced instance's time */
 	d->period_part[2] = clock_mono_ns();
@@ -2567,7 +2593,9 @@ int rsd_load(rsd *d)
 			known++;
 		/* the wave of their Hellos takes longer the more they are */
 		d->ncfg.startup_ms = nodesm_startup_ms(d->ttl_ms, known);
-		d->unknown_until_ms = clock_mono_ms() + d->ncfg.startup_ms;
+		d->load_ms = clock_mono_ms();
+		d->unknown_until_ms = d->load_ms + d->ncfg.startup_ms;
+		d->wave_known = known;
 		if (known)
 			log_info("%zu nodes known: while they come back, one not heard yet is "
 				 "lost only once none came back for the TTL (for at most %llu s)",

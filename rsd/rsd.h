@@ -344,6 +344,9 @@ typedef struct rsd {
 	rsd_node       *quiet_head, *quiet_tail;
 	uint64_t        unknown_until_ms; /* until then an UNKNOWN node may
 					   * not be idle: every node ticks */
+	uint64_t        load_ms;          /* mono ms rsd loaded its store */
+	size_t          wave_known;       /* nodes known at start, until all
+					   * are back or lost (wave_check) */
 	size_t          nheap_n, nheap_cap;
 	bool            nheap_broken;     /* out of memory once: walk instead */
 	uint64_t        svcs_gen;         /* bumped by every service linked */

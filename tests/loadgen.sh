@@ -105,11 +105,16 @@ echo "phase restart" >&6
 
 kill -9 "$RSD"
 wait_for 10 bash -c "! kill -0 $RSD" || fail "rsd did not die"
+off=$(($(stat -c %s "$TMP/rsd.log") + 1))
 start_rsd "$AGENTS" "$CONTROL"
 echo "rsd $RSD" >&6
 wait_for 60 bash -c "[ \"\$(grep -c all_welcomed '$TMP/lg.out')\" -ge 2 ]" \
     || fail "not every node welcomed again: $(tail -2 "$TMP/lg.out")"
 wait_for 60 nodes_up || fail "not every node up again"
+# rsd's own word that the last node it knew is back (its instances
+# reconciled by its Hello)
+wait_for 10 bash -c "tail -c +$off '$TMP/rsd.log' | grep -q 'each of the $N nodes known at start is back or lost (now $N up, 0 lost)'" \
+    || fail "rsd did not say its $N nodes are back: $(tail -c +"$off" "$TMP/rsd.log" | tail -3)"
 echo "phase after" >&6
 wait_for 20 probe_answered after 10 \
     || fail "rs-ctlprobe: no answers after rsd's restart: $(tail -c 600 "$TMP/cp.out")"
