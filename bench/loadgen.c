@@ -91,6 +91,7 @@ typedef struct lg_agent {
 	uint64_t   rsd_seen_ms;
 	uint64_t   knock_since;  /* mono ms of the first unanswered Hello, 0 */
 	bool       started, welcomed, silent, handshaken, refused;
+	bool       counted;   /* in lg->welcomed (recount) */
 	knock      kn;           /* agent.c's knock schedule (lib/backoff.h) */
 	orders_in  oin;
 	struct {
@@ -266,19 +267,31 @@ static void knock_arm(lg_agent *a)
 	ev_timer_again(a->lg->loop, &a->beat_t);
 }
 
-static void set_welcomed(lg_agent *a, bool on)
+/* The count of agents welcomed on the link they have now (the figure):
+ * an agent whose connection dropped still thinks itself welcomed (as
+ * agent.c: it beats on until it knows better), but is not counted, or
+ * after an rsd restart the first few welcomed would make "all welcomed"
+ * while most had not yet noticed the restart. */
+static void recount(lg_agent *a)
 {
-	bool was = a->welcomed;
+	bool on = a->welcomed && a->handshaken;
 
-	if (was != on)
-		a->lg->welcomed += on ? 1 : -1;
-	a->welcomed = on;
-	if (on && !was && a->lg->welcomed == a->lg->nagents) {
+	if (on == a->counted)
+		return;
+	a->counted = on;
+	a->lg->welcomed += on ? 1 : -1;
+	if (on && a->lg->welcomed == a->lg->nagents) {
 		a->lg->all_welcomed_ms = clock_mono_ms();
 		printf("{\"type\":\"all_welcomed\",\"mono_ms\":%llu,\"t_s\":%.3f}\n",
 		       (unsigned long long)a->lg->all_welcomed_ms,
 		       (a->lg->all_welcomed_ms - a->lg->t0) / 1e3);
 	}
+}
+
+static void set_welcomed(lg_agent *a, bool on)
+{
+	a->welcomed = on;
+	recount(a);
 }
 
 static void set_state(lg_agent *a, lg_inst *in, rs_istate st)
@@ -766,6 +779,7 @@ static void link_event(net_sock *s, net_event ev, uint32_t value, void *arg)
 		if (a->handshaken)
 			a->lg->handshaken--;
 		a->handshaken = false;
+		recount(a);
 	} else if (ev == NET_EV_HANDSHAKE_AUTH && !a->refused) {
 		a->refused = true;
 		a->lg->refused++;

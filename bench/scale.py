@@ -1072,6 +1072,7 @@ class Run:
             raise PhaseTimeout("no full picture of the instances before the kill")
         starts = self.lg.report()["starts"]
         self.rsd.kill9()
+        off = self.rsd.log_size()
         ready = self.rsd.start()
         if self.probe:
             self.probe.rsd_started()
@@ -1085,6 +1086,20 @@ class Run:
         t = self.wait(lambda: self.lg_settled(starts), self.timeout,
                       "instances acknowledged, no new start", self.lg_reached)
         res["agents_settled_s"] = t - t0
+        # rsd's own word: the last node it knew came back (its Hello
+        # reconciled), ms after it loaded its store (~ its ready line)
+        back = None
+        end = time.monotonic() + 5
+        while back is None and time.monotonic() < end:
+            mt = re.search(r"each of the (\d+) nodes known at start is back or lost "
+                           r"\(now (\d+) up, (\d+) lost\): the last came back (\d+) ms",
+                           self.rsd.log_since(off))
+            if mt:
+                back = {"known": int(mt.group(1)), "up": int(mt.group(2)),
+                        "lost": int(mt.group(3)), "ms": int(mt.group(4))}
+            else:
+                time.sleep(POLL_S)
+        res["rsd_all_back"] = back
         t = self.wait(lambda: self.scan_running(before), self.timeout,
                       "rsd's status shows the old pids",
                       lambda: "rsd's status does not show every old pid running")
@@ -1093,9 +1108,17 @@ class Run:
         res["rsd_peak_rss_mib"] = (status_kib(self.rsd.p.pid, "VmHWM") or 0) / 1024
         self.out["restart"] = res
         self.say(f"rsd kill -9 + restart: ready {res['ready_s']:.2f} s, every node welcomed "
-                 f"{res['welcomed_s']:.2f} s, every instance running with its old pid "
-                 f"{res['running_same_pid_s']:.2f} s ({res['new_starts']} new starts), "
-                 f"rsd peak RSS {res['rsd_peak_rss_mib']:.1f} MiB")
+                 f"{res['welcomed_s']:.2f} s, every instance acknowledged "
+                 f"{res['agents_settled_s']:.2f} s, rsd's status shows every old pid "
+                 f"{res['running_same_pid_s']:.2f} s (a scan of it ends then) "
+                 f"({res['new_starts']} new starts), rsd peak RSS "
+                 f"{res['rsd_peak_rss_mib']:.1f} MiB")
+        if back:
+            self.say(f"restart: rsd says the last of the {back['known']} nodes it knew came "
+                     f"back {back['ms'] / 1e3:.2f} s after it loaded its store "
+                     f"({back['up']} up, {back['lost']} lost)")
+        else:
+            self.say("restart: rsd did not say every node it knew came back (5 s)")
         self.rsd.say_counters(self, "restart")
 
     def loss(self, k):
