@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sodium.h>
 
 struct block {
@@ -84,7 +85,8 @@ void *sodium_allocarray(size_t count, size_t size)
 
 /* A block handed out above is zeroed and kept while there is room;
  * anything else (untracked, or the keep full) goes to libsodium, which
- * checks its canary, zeroes and unmaps it. */
+ * checks its canary, zeroes and unmaps it. A kept block freed again (a
+ * double free) aborts, as libsodium's own check would. */
 void sodium_free(void *ptr)
 {
 	size_t size = 0;
@@ -101,6 +103,13 @@ void sodium_free(void *ptr)
 			found = true;
 			break;
 		}
+	}
+	if (!found) {
+		/* a block kept here freed again: libsodium would crash on
+		 * its unmapped canary; handing it out twice would be worse */
+		for (unsigned i = 0; i < nkept; i++)
+			if (kept[i].p == ptr)
+				abort();
 	}
 	if (found && nkept < CURVEMEM_KEEP) {
 		/* zeroed under the lock: the block must not be handed out

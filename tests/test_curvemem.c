@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,17 @@ Test(curvemem, a_block_from_elsewhere_goes_to_libsodium)
 	curvemem_stats_get(&b);
 	cr_assert_eq(b.kept, a.kept);
 	cr_assert_eq(b.released, a.released);
+}
+
+/* freeing a kept block again aborts (libsodium would crash on it too):
+ * it must never be handed out twice */
+Test(curvemem, a_double_free_aborts, .signal = SIGABRT)
+{
+	void *p = sodium_allocarray(1, 72);
+
+	cr_assert_not_null(p);
+	sodium_free(p);
+	sodium_free(p);
 }
 
 /* The protection of the page holding addr, as /proc/self/maps' "rwxp". */
