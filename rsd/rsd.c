@@ -2315,7 +2315,6 @@ static void forgive_nodes(rsd *d, uint64_t from, uint64_t now)
 		 (unsigned long long)(now - from));
 }
 
-/* MINIX's do_period: node membership ticks, moves, request deadlines. */
 /* Once no node known at start is still unheard: says when the last came
  * back (its Hello reconciled its instances), for the operator who
  * restarted rsd. A walk of the nodes a period only until then. */
@@ -2333,14 +2332,18 @@ static void wave_check(rsd *d)
 		else if (n->sm.state == NM_LOST)
 			lost++;
 	}
-	log_info("each of the %zu nodes known at start is back or lost (now %zu up, "
-		 "%zu lost): the last came back %llu ms after the store was loaded",
-		 d->wave_known, up, lost,
-		 (unsigned long long)(d->nodes_returned_ms > d->load_ms ?
-				      d->nodes_returned_ms - d->load_ms : 0));
+	if (d->nodes_returned_ms >= d->load_ms)
+		log_info("each of the %zu nodes known at start is back or lost (now %zu "
+			 "up, %zu lost): the last came back %llu ms after the store was "
+			 "loaded", d->wave_known, up, lost,
+			 (unsigned long long)(d->nodes_returned_ms - d->load_ms));
+	else
+		log_info("none of the %zu nodes known at start came back (now %zu up, "
+			 "%zu lost)", d->wave_known, up, lost);
 	d->wave_known = 0;
 }
 
+/* MINIX's do_period: node membership ticks, moves, request deadlines. */
 static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	rsd *d = w->data;
