@@ -18,7 +18,7 @@
  *   rs-loadgen --rsd EP --token FILE --keys DIR --agents N [options]
  *
  * Control lines (stdin): report | silent K | silent NAME... | wake all |
- * wake NAME... | burst E | quit. Every answer is one JSON line on stdout.
+ * wake NAME... | burst E [K] | quit. Every answer is one JSON line on stdout.
  * Exit status: 0, 1 on a failure to start (keys, enrolment refused), 2 on
  * a bad command line.
  */
@@ -158,6 +158,7 @@ struct lg {
 	/* burst */
 	uint64_t        burst_t0, burst_events, burst_sent_ms, burst_acked_ms;
 	unsigned        burst_agents;
+	unsigned        burst_turn;  /* events an agent sends a turn (one frame) */
 	ev_idle         burst_idle;
 	ev_timer        report_t;
 	ev_timer        done_t;      /* enrolment over: close its sockets */
@@ -1213,7 +1214,9 @@ static void burst_check(lg *g, uint64_t now)
 	g->burst_acked_ms = now;
 }
 
-/* One event per bursting agent per pass, so the agents interleave. */
+/* burst_turn events per bursting agent per pass (one frame each with
+ * RS_FEAT_BATCH, as an agent's turn that has that many), so the agents
+ * interleave. */
 static void burst_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
 	lg *g = w->data;
@@ -1232,10 +1235,13 @@ static void burst_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 			a->burst_left = 0;
 			continue;
 		}
-		lg_event(a, in, RS_EK_STATUS, "burst");
-		a->burst_seq = a->seq;
-		g->burst_events++;
-		more |= --a->burst_left > 0;
+		for (unsigned k = 0; k < g->burst_turn && a->burst_left; k++) {
+			lg_event(a, in, RS_EK_STATUS, "burst");
+			a->burst_seq = a->seq;
+			g->burst_events++;
+			a->burst_left--;
+		}
+		more |= a->burst_left > 0;
 	}
 	if (!more) {
 		ev_idle_stop(loop, w);
@@ -1243,9 +1249,13 @@ static void burst_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	}
 }
 
+/* burst E [K]: E events from each agent, K a turn (default 1). */
 static void cmd_burst(lg *g, const char *arg)
 {
-	unsigned long e = strtoul(arg, NULL, 10);
+	char *end;
+	unsigned long e = strtoul(arg, &end, 10), k = strtoul(end, NULL, 10);
+
+	g->burst_turn = k >= 1 && k <= 1000 ? (unsigned)k : 1;
 
 	g->burst_t0 = clock_mono_ms();
 	g->burst_events = g->burst_sent_ms = g->burst_acked_ms = 0;
@@ -1257,8 +1267,9 @@ static void cmd_burst(lg *g, const char *arg)
 		a->burst_left = a->welcomed && !a->silent && a->ninsts ? (uint32_t)e : 0;
 		g->burst_agents += a->burst_left > 0;
 	}
-	printf("{\"type\":\"burst\",\"mono_ms\":%llu,\"agents\":%u,\"per_agent\":%lu}\n",
-	       (unsigned long long)g->burst_t0, g->burst_agents, e);
+	printf("{\"type\":\"burst\",\"mono_ms\":%llu,\"agents\":%u,\"per_agent\":%lu,"
+	       "\"per_turn\":%u}\n",
+	       (unsigned long long)g->burst_t0, g->burst_agents, e, g->burst_turn);
 	ev_idle_start(g->loop, &g->burst_idle);
 }
 

@@ -35,7 +35,9 @@ burst    each agent sends --burst-e status events as fast as it can: agent
          messages rsd handled per second (counted until rsd acknowledged
          all, at BeatAck pace: +-1 s) and the CPU per message of rsd (its
          main thread and ZeroMQ's I/O thread apart: each has a core at
-         most) and of rs-loadgen (on the same cores here).
+         most) and of rs-loadgen (on the same cores here). --burst-turn K
+         (default 1): K events an agent a turn, one frame (an agent whose
+         turn has K events sends them so); several Ks, a burst each.
 drain    rsd's capacity without rs-loadgen on its cores: rsd is stopped
          (SIGSTOP) while each agent queues --burst-e status events (at
          most --drain-stop-s, 2: the beats wait behind the backlog; rsd
@@ -68,7 +70,8 @@ Usage: bench/scale.py [--agents 100 [1000 5000]] [--per-agent 30] [--replicas R]
                       [--per-proc 2500]
                       [--apply-step 100]
                       [--only setup,cold,steady,restart,loss,burst,drain]
-                      [--steady-s 30] [--burst-e 50] [--drain-stop-s 2] [--timeout 120]
+                      [--steady-s 30] [--burst-e 50] [--burst-turn 1 [10]]
+                      [--drain-stop-s 2] [--timeout 120]
                       [--json OUT] [--keep]
 """
 import argparse
@@ -1179,8 +1182,14 @@ class Run:
             self.wait(self.lg_settled, self.timeout, "settled after the wake",
                       self.lg_reached)
 
-    def burst(self):
-        self.phase("burst")
+    def bursts(self):
+        """The burst once per --burst-turn K: "burst" for the first, then
+        "burst_kK" (the same rsd, one after the other)."""
+        for i, k in enumerate(self.a.burst_turn):
+            self.burst(k, "burst" if i == 0 else f"burst_k{k}")
+
+    def burst(self, turn=1, key="burst"):
+        self.phase(key)
         e = self.a.burst_e
         pid = self.rsd.p.pid
         lgs = [g.p.pid for g in self.lg.gens]
@@ -1188,7 +1197,7 @@ class Run:
         th0 = thread_cpu_ms(pid)
         lc0 = sum(cpu_ms(p) for p in lgs)
         t0 = now_ms()
-        self.lg.cmd(f"burst {e}")
+        self.lg.cmd(f"burst {e} {turn}")
         b = self.lg.wait_line("burst", t0)
 
         def done():
@@ -1209,9 +1218,10 @@ class Run:
                "acked_s": bu["acked_s"], "per_s": bu["events"] / max(bu["acked_s"], 1e-3),
                "rsd_cpu_us_per_msg": (c1 - c0) * 1000 / ev,
                "rsd_main_us_per_msg": main, "rsd_io_us_per_msg": io,
-               "loadgen_cpu_us_per_msg": (lc1 - lc0) * 1000 / ev}
-        self.out["burst"] = res
-        self.say(f"burst: {res['events']} events from {res['agents']} agents, sent in "
+               "loadgen_cpu_us_per_msg": (lc1 - lc0) * 1000 / ev, "per_turn": turn}
+        self.out[key] = res
+        self.say(f"{key}: {res['events']} events from {res['agents']} agents, {turn} a "
+                 f"turn (frame), sent in "
                  f"{res['sent_s']:.2f} s, all acknowledged {res['acked_s']:.2f} s: "
                  f"{res['per_s']:.0f} agent messages/s handled, rsd CPU "
                  f"{res['rsd_cpu_us_per_msg']:.0f} us per message (main thread "
@@ -1316,7 +1326,7 @@ class Run:
         want = self.a.only.split(",")
         steps = [("cold", self.cold), ("steady", self.steady), ("restart", self.restart)]
         steps += [("loss", lambda k=k: self.loss(k)) for k in self.loss_sizes()]
-        steps += [("burst", self.burst), ("drain", self.drain)]
+        steps += [("burst", self.bursts), ("drain", self.drain)]
         try:
             self.setup()
         except (PhaseTimeout, RuntimeError) as e:
@@ -1377,6 +1387,8 @@ def main():
     ap.add_argument("--only", default="setup,cold,steady,restart,loss,burst,drain")
     ap.add_argument("--steady-s", type=float, default=30)
     ap.add_argument("--burst-e", type=int, default=50, help="events per agent")
+    ap.add_argument("--burst-turn", type=int, nargs="+", default=[1],
+                    help="events an agent sends a turn (one frame), one burst per value")
     ap.add_argument("--drain-stop-s", type=float, default=2,
                     help="the drain stops rsd at most this long while the agents queue")
     ap.add_argument("--apply-step", type=int, default=100,
