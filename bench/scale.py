@@ -47,6 +47,7 @@ drain    rsd's capacity without rs-loadgen on its cores: rsd is stopped
          CPU, sampled every 10 ms, back under a third of a core for 50 ms).
          A backlog is read in big gulps (many messages per TCP read), as
          from agents on other hosts sending faster than rsd reads.
+         --drain-turn K: K events an agent a frame (as --burst-turn).
 control  during all of the above, a client sends `status LABEL` and
          `lookup LABEL` in turn, 20 ms after each answer, on one kept
          connection: round trip p50/p99 per phase, and how many got no
@@ -71,7 +72,7 @@ Usage: bench/scale.py [--agents 100 [1000 5000]] [--per-agent 30] [--replicas R]
                       [--apply-step 100]
                       [--only setup,cold,steady,restart,loss,burst,drain]
                       [--steady-s 30] [--burst-e 50] [--burst-turn 1 [10]]
-                      [--drain-stop-s 2] [--timeout 120]
+                      [--drain-stop-s 2] [--drain-turn 1] [--timeout 120]
                       [--json OUT] [--keep]
 """
 import argparse
@@ -1242,7 +1243,7 @@ class Run:
         t0 = now_ms()
         os.kill(pid, signal.SIGSTOP)
         try:
-            self.lg.cmd(f"burst {e}")
+            self.lg.cmd(f"burst {e} {self.a.drain_turn}")
             b = self.lg.wait_line("burst", t0)
             end = time.monotonic() + self.a.drain_stop_s
             sent = {}
@@ -1282,7 +1283,8 @@ class Run:
                "all_sent_while_stopped": sent.get("sent_s", -1) >= 0,
                "stopped_s": tc - t0 / 1000, "busy_s": t_end - tc,
                "per_s": n / max(t_end - tc, 1e-3),
-               "rsd_cpu_us_per_msg": (last - c0) * 1000 / max(n, 1)}
+               "rsd_cpu_us_per_msg": (last - c0) * 1000 / max(n, 1),
+               "per_turn": self.a.drain_turn}
         self.out["drain"] = res
 
         def done():
@@ -1293,7 +1295,8 @@ class Run:
         # a check on the end: the agents' acknowledgements (at BeatAck
         # pace) come after it, within about a second
         res["acked_after_cont_s"] = self.lg.last["burst"]["acked_s"] - res["stopped_s"]
-        self.say(f"drain: {n} events from {res['agents']} agents queued while rsd was stopped"
+        self.say(f"drain: {n} events from {res['agents']} agents ({self.a.drain_turn} a frame) "
+                 f"queued while rsd was stopped"
                  f"{'' if res['all_sent_while_stopped'] else f' (not all: {self.a.drain_stop_s:g} s)'} "
                  f"{res['stopped_s']:.2f} s, worked off in {res['busy_s']:.2f} s (all "
                  f"acknowledged {res['acked_after_cont_s']:.2f} s after): "
@@ -1389,6 +1392,8 @@ def main():
     ap.add_argument("--burst-e", type=int, default=50, help="events per agent")
     ap.add_argument("--burst-turn", type=int, nargs="+", default=[1],
                     help="events an agent sends a turn (one frame), one burst per value")
+    ap.add_argument("--drain-turn", type=int, default=1,
+                    help="the drain's events an agent sends a turn (one frame)")
     ap.add_argument("--drain-stop-s", type=float, default=2,
                     help="the drain stops rsd at most this long while the agents queue")
     ap.add_argument("--apply-step", type=int, default=100,
