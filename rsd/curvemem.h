@@ -6,9 +6,11 @@
  * server's side six sodium_allocarray() / sodium_free() pairs a
  * handshake, each an mmap, two mprotects, an mlock and a madvise, then
  * their undoing. On a Zen 3 host whose kernel returns through SRSO's
- * thunk a pair costs ~35 us, as much as one of the handshake's curve25519
- * multiplications: ~1 s of rsd's core while 5,000 agents register
- * (docs/bench.md, "CURVE's guarded buffers").
+ * thunk a pair costs ~27 us, three quarters of one of the handshake's six
+ * curve25519 multiplications (bench/curvemem.c), and in rsd its mm calls
+ * contend with the main thread's page faults: 5,000 agents registered
+ * ~2.5 s sooner on one core without them (docs/bench.md, "CURVE's
+ * guarded buffers kept").
  *
  * rsd defines both functions (the executable exports them, so libzmq's
  * calls reach these first) and passes each request on to libsodium's,
