@@ -39,6 +39,24 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* µs a pair of alloc(1, size), a write of it, free: the mean of n, or
+ * a negative value if an allocation failed. */
+static double pair_us(void *(*alloc)(size_t, size_t), void (*release)(void *),
+		      int n, size_t size)
+{
+	double t = now_us();
+
+	for (int i = 0; i < n; i++) {
+		unsigned char *p = alloc(1, size);
+
+		if (!p)
+			return -1;
+		memset(p, 1, size);
+		release(p);
+	}
+	return (now_us() - t) / n;
+}
+
 int main(int argc, char **argv)
 {
 	void *(*lib_alloc)(size_t, size_t);
@@ -70,27 +88,12 @@ int main(int argc, char **argv)
 	}
 	crypto_box_keypair(pk, sk);
 	for (int r = 0; r < rounds; r++) {
-		double t = now_us();
+		double t;
 
-		for (int i = 0; i < n; i++) {
-			unsigned char *p = lib_alloc(1, size);
-
-			if (!p)
-				return 1;
-			memset(p, 1, size);
-			lib_free(p);
-		}
-		lib[r] = (now_us() - t) / n;
-		t = now_us();
-		for (int i = 0; i < n; i++) {
-			unsigned char *p = sodium_allocarray(1, size);   /* rsd's keep */
-
-			if (!p)
-				return 1;
-			memset(p, 1, size);
-			sodium_free(p);
-		}
-		kept[r] = (now_us() - t) / n;
+		lib[r] = pair_us(lib_alloc, lib_free, n, size);
+		kept[r] = pair_us(sodium_allocarray, sodium_free, n, size);   /* rsd's keep */
+		if (lib[r] < 0 || kept[r] < 0)
+			return 1;
 		t = now_us();
 		for (int i = 0; i < n / 10 + 1; i++)
 			if (crypto_box_beforenm(k, pk, sk) != 0)
