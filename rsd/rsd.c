@@ -59,6 +59,7 @@ struct rsd_saved {
 static int deliver(rsd *d, rsd_node *n, rs_msg *m);
 static void inst_account(rsd *d, rsd_inst *in, int dir);
 static int inst_class(rs_istate st);
+static void inst_tally(rsd *d, const rsd_inst *in, rs_istate st, int dir);
 
 /* Puts in back as it was (was: a copy from before the transaction),
  * keeping its places in the list and the tables. */
@@ -67,6 +68,7 @@ static void inst_restore(rsd *d, rsd_inst *in, rsd_inst *was)
 	bool renode = in->linked && strcmp(was->si.node, in->si.node) != 0;
 
 	inst_account(d, in, -1);
+	inst_tally(d, in, in->si.info.state, -1);
 	if (renode)
 		rsd_tab_del(&d->tbynode, in);
 	was->next = in->next;
@@ -78,6 +80,7 @@ static void inst_restore(rsd *d, rsd_inst *in, rsd_inst *was)
 	if (renode)
 		rsd_tab_add(&d->tbynode, in);
 	inst_account(d, in, 1);
+	inst_tally(d, in, in->si.info.state, 1);
 	d->insts_gen++;   /* a standby again, say */
 	rsd_converge_due(d, in->si.info.label);
 }
@@ -691,6 +694,10 @@ int rsd_inst_move(rsd *d, rsd_inst *in, instsm_event ev, const instsm_in *x,
 	 * reports and a node's loss are facts, which the table keeps */
 	if (ev != IM_EV_REPORT && ev != IM_EV_NODE_LOST)
 		rsd_tx_save(d, in);
+	if (s != in->si.info.state) {
+		inst_tally(d, in, in->si.info.state, -1);
+		inst_tally(d, in, s, 1);
+	}
 	if (inst_class(s) == inst_class(in->si.info.state)) {
 		/* the node's counts stay: no round trip through its place in
 		 * the load heap (a running instance's status report took
@@ -1046,6 +1053,31 @@ static void inst_account(rsd *d, rsd_inst *in, int dir)
 	heap_fix(d, n);
 }
 
+/* The states of an instance on its way after rsd's start: not heard of,
+ * placed, starting, stopping, on a lost node (settle_check). */
+static bool inst_on_way(rs_istate st)
+{
+	return st == RS_IS_UNKNOWN || st == RS_IS_PENDING || st == RS_IS_STARTING ||
+	       st == RS_IS_STOPPING || st == RS_IS_LOST;
+}
+
+/* Adds (dir 1) or takes away (-1) a linked instance in state st from
+ * the count of its state; one leaving a state on the way while rsd's
+ * start settles is the latest move of the start. */
+static void inst_tally(rsd *d, const rsd_inst *in, rs_istate st, int dir)
+{
+	if (!in->linked || (unsigned)st >= RS_IS__NR)
+		return;
+	if (dir > 0) {
+		d->inst_nstate[st]++;
+		return;
+	}
+	if (d->inst_nstate[st])
+		d->inst_nstate[st]--;
+	if (d->settle_wait && inst_on_way(st))
+		d->settle_last_ms = clock_mono_ms();
+}
+
 /* A walk that found nothing in a broken table's chain may miss what was
  * added after it broke: the list, then. */
 static rsd_inst *walk_list(const rsd_inst *from, rsd_tab_eq eq, const void *key)
@@ -1135,6 +1167,21 @@ int rsd_tables_check(rsd *d, char *why, size_t len)
 				 "label %s", (unsigned long long)in->si.info.id,
 				 in->si.node, in->si.info.label);
 			return -EINVAL;
+		}
+	}
+	{
+		size_t by[RS_IS__NR] = { 0 };
+
+		for (rsd_inst *in = d->insts; in; in = in->next)
+			if ((unsigned)in->si.info.state < RS_IS__NR)
+				by[in->si.info.state]++;
+		for (int st = 0; st < RS_IS__NR; st++) {
+			if (by[st] != d->inst_nstate[st]) {
+				snprintf(why, len, "%zu instances %s, %zu counted",
+					 by[st], rs_istate_to_string(st),
+					 d->inst_nstate[st]);
+				return -EINVAL;
+			}
 		}
 	}
 	if ((!d->tbynode.broken && d->tbynode.n != ninsts) ||
@@ -1314,12 +1361,14 @@ void rsd_inst_link(rsd *d, rsd_inst *in)
 	rsd_tab_add(&d->tbylabel, in);
 	in->linked = true;
 	inst_account(d, in, 1);
+	inst_tally(d, in, in->si.info.state, 1);
 	d->insts_gen++;
 }
 
 void rsd_inst_unlink(rsd *d, rsd_inst *in)
 {
 	inst_account(d, in, -1);
+	inst_tally(d, in, in->si.info.state, -1);
 	*(in->prev ? &in->prev->next : &d->insts) = in->next;
 	if (in->next)
 		in->next->prev = in->prev;
@@ -2343,6 +2392,46 @@ static void wave_check(rsd *d)
 	d->wave_known = 0;
 }
 
+/* Once every node known at start is back or lost and no instance is on
+ * its way (not heard of, placed, starting, stopping, on a lost node):
+ * says when rsd's start settled, for the operator who restarted it (and
+ * the benchmark of a cold start or a kill -9: rsd's own figure, not the
+ * agents' acknowledgements a beat later). A warning once if it has not
+ * settled RSD_SETTLE_LATE_MS after the load (an instance no node can
+ * take, a node that never stops one): the line comes when it does. The
+ * counts are kept (inst_tally): no walk. */
+static void settle_check(rsd *d, uint64_t now)
+{
+	size_t all = 0, on_way = 0;
+	uint64_t last;
+
+	if (!d->settle_wait || d->wave_known)
+		return;
+	for (int st = 0; st < RS_IS__NR; st++) {
+		all += d->inst_nstate[st];
+		if (inst_on_way(st))
+			on_way += d->inst_nstate[st];
+	}
+	if (on_way == 0) {
+		last = d->settle_last_ms > d->nodes_returned_ms ? d->settle_last_ms
+								: d->nodes_returned_ms;
+		log_info("rsd's start has settled: %zu of the %zu instances running, "
+			 "none on its way; the last got there %llu ms after the store "
+			 "was loaded", d->inst_nstate[RS_IS_RUNNING], all,
+			 (unsigned long long)(last > d->load_ms ? last - d->load_ms : 0));
+		d->settle_wait = false;
+	} else if (!d->settle_late && now >= d->load_ms + RSD_SETTLE_LATE_MS) {
+		log_warnx("rsd's start has not settled %llu s after the store was "
+			  "loaded: %zu of the %zu instances on their way (%zu placed, "
+			  "%zu starting, %zu stopping, %zu on lost nodes, %zu not heard "
+			  "of)", (unsigned long long)(RSD_SETTLE_LATE_MS / 1000), on_way,
+			  all, d->inst_nstate[RS_IS_PENDING], d->inst_nstate[RS_IS_STARTING],
+			  d->inst_nstate[RS_IS_STOPPING], d->inst_nstate[RS_IS_LOST],
+			  d->inst_nstate[RS_IS_UNKNOWN]);
+		d->settle_late = true;
+	}
+}
+
 /* MINIX's do_period: node membership ticks, moves, request deadlines. */
 static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -2409,6 +2498,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	d->period_part[1] = clock_mono_ns();
 	wave_check(d);
+	settle_check(d, now);
 	rsd_batch_flush(d);       /* every node's move in one commit */
 	rsd_reschedule_lost(d);   /* lost now, or a fenced instance's time */
 	d->period_part[2] = clock_mono_ns();
@@ -2599,6 +2689,9 @@ int rsd_load(rsd *d)
 		d->load_ms = clock_mono_ms();
 		d->unknown_until_ms = d->load_ms + d->ncfg.startup_ms;
 		d->wave_known = known;
+		/* from here on, the moves of rsd's start (settle_check) */
+		d->settle_wait = d->insts != NULL;
+		d->settle_last_ms = 0;
 		if (known)
 			log_info("%zu nodes known: while they come back, one not heard yet is "
 				 "lost only once none came back for the TTL (for at most %llu s)",

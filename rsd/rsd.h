@@ -110,6 +110,8 @@ struct json_t;
 #define RSD_CALM_MS      2000   /* ... for this long: forgive the stall */
 #define RSD_BEHIND_LOG_MS 1000  /* rsd this far behind its agents' messages
 				  * says so (once, then once caught up) */
+#define RSD_SETTLE_LATE_MS 120000 /* rsd's start not settled this long after
+				    * its load says so (settle_check) */
 
 struct rsd_script;
 
@@ -347,6 +349,14 @@ typedef struct rsd {
 	uint64_t        load_ms;          /* mono ms rsd loaded its store */
 	size_t          wave_known;       /* nodes known at start, until all
 					   * are back or lost (wave_check) */
+	size_t          inst_nstate[RS_IS__NR]; /* linked instances by
+					   * state (inst_tally) */
+	bool            settle_wait;      /* from the load until no instance
+					   * is on its way (settle_check) */
+	bool            settle_late;      /* settle_check said it is late */
+	uint64_t        settle_last_ms;   /* mono ms an instance last left
+					   * a state on the way, while
+					   * settle_wait */
 	size_t          nheap_n, nheap_cap;
 	bool            nheap_broken;     /* out of memory once: walk instead */
 	uint64_t        svcs_gen;         /* bumped by every service linked */

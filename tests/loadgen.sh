@@ -3,7 +3,7 @@
 # rs-loadgen) against one rsd (issue 12): every node enrols and is
 # welcomed, 3 instances each run, and after rsd's kill -9 + restart on the
 # same db every node is up again and every instance runs with its old pid
-# (no new start); rsd SIGSTOPped past the TTL blames no node; then 80 %
+# (no new start), as rsd's log says; rsd SIGSTOPped past the TTL blames no node; then 80 %
 # of the nodes fall silent at once: rsd moves
 # nothing (nodesm_mass_loss) and every instance is back where it was when
 # they speak again; then 15 % fall silent: their instances move, at most
@@ -115,6 +115,10 @@ wait_for 60 nodes_up || fail "not every node up again"
 # reconciled by its Hello)
 wait_for 10 bash -c "tail -c +$off '$TMP/rsd.log' | grep -q 'each of the $N nodes known at start is back or lost (now $N up, 0 lost)'" \
     || fail "rsd did not say its $N nodes are back: $(tail -c +"$off" "$TMP/rsd.log" | tail -3)"
+# and that its start has settled: every instance it loaded running (the
+# nodes' Hellos reconciled them: none placed, starting or lost)
+wait_for 10 bash -c "tail -c +$off '$TMP/rsd.log' | grep -q \"rsd's start has settled: $((N * 3)) of the $((N * 3)) instances running\"" \
+    || fail "rsd did not say its start settled: $(tail -c +"$off" "$TMP/rsd.log" | tail -3)"
 echo "phase after" >&6
 wait_for 20 probe_answered after 10 \
     || fail "rs-ctlprobe: no answers after rsd's restart: $(tail -c 600 "$TMP/cp.out")"
