@@ -20,7 +20,10 @@
  * --timeout-ms is a timeout: the socket is closed, so that a late reply
  * is never taken for the next request, and a new one connects at once.
  * While rsd is away (no connection) a request waits for the next
- * handshake with its clock running, as a client would.
+ * handshake; its round trip starts when it goes out, and the requests
+ * that waited 1 ms or more for a connection are counted apart with the
+ * longest wait ("held", "held_max_ms"): that wait is rsd's restart, which
+ * the benchmark times as such, not an answer's.
  *
  * On a shared machine the tail is mostly threads waiting for a CPU. Each
  * sample therefore also notes how long this process's threads and rsd's
@@ -92,6 +95,10 @@ typedef struct cp_phase {
 	char     name[CP_NAME_MAX];
 	cp_lat   status, lookup;
 	uint64_t timeouts, errors;
+	uint64_t held;             /* requests sent only after waiting
+				    * CP_WAITED_NS+ for a connection (rsd
+				    * down or not yet back) */
+	uint64_t held_max_ns;      /* the longest of those waits */
 } cp_phase;
 
 typedef struct cp {
@@ -117,7 +124,8 @@ typedef struct cp {
 	cp_phase       *ph;         /* the phase it counts for */
 	uint8_t        *buf;        /* its encoding, until sent */
 	size_t          len;
-	uint64_t        t0_ns;
+	uint64_t        made_ns;    /* when it was made */
+	uint64_t        t0_ns;      /* when it went out on a connection */
 	cp_tasks        self, rsd;  /* whose run-queue waits are taken out */
 	uint64_t        w0_self, w0_rsd;   /* tasks_delay() just before t0 */
 	uint64_t        w0_rsd_part[2];    /* its main and control I/O threads' */
@@ -215,7 +223,8 @@ static void json_str(FILE *f, const char *s)
 }
 
 /* One line: {"type":"report","mono_ms",...,"phases":{NAME:{"status",
- * "lookup","timeouts","errors"},...}}, every phase since the start. */
+ * "lookup","timeouts","errors","held","held_max_ms"},...}}, every phase
+ * since the start. */
 static void report(cp *p)
 {
 	printf("{\"type\":\"report\",\"mono_ms\":%llu,\"client\":\"rs-ctlprobe\","
@@ -234,9 +243,11 @@ static void report(cp *p)
 		lat_print(stdout, "status", &ph->status);
 		putchar(',');
 		lat_print(stdout, "lookup", &ph->lookup);
-		printf(",\"timeouts\":%llu,\"errors\":%llu}",
+		printf(",\"timeouts\":%llu,\"errors\":%llu,\"held\":%llu,"
+		       "\"held_max_ms\":%.3f}",
 		       (unsigned long long)ph->timeouts,
-		       (unsigned long long)ph->errors);
+		       (unsigned long long)ph->errors,
+		       (unsigned long long)ph->held, ph->held_max_ns / 1e6);
 	}
 	puts("}}");
 	fflush(stdout);
@@ -407,19 +418,31 @@ static void req_done(cp *p)
 
 /* Hands the request to the socket. Without a connected peer (the DEALER
  * queues nothing then) it stays unsent and is tried again at the next
- * handshake or retry tick, its clock running. */
+ * handshake or retry tick. Its round trip starts when it goes out: the
+ * time it waited for a connection (rsd down, or a new one not yet
+ * handshaken) is rsd's downtime, not an answer's, and is counted apart
+ * (cp_phase.held). */
 static void req_send(cp *p)
 {
 	int r;
 
 	if (!p->sock && sock_open(p) < 0)
 		return;
+	p->w0_self = tasks_delay(&p->self);
+	p->w0_rsd = tasks_delay_ex(&p->rsd, p->w0_rsd_part, p->slow_ms ? p->r0_rsd : NULL);
+	p->gen0_rsd = p->rsd.gen;
+	p->t0_ns = clock_mono_ns();
 	r = net_send(p->sock, NULL, p->buf, p->len);
 	if (r == 0) {
 		p->sent = true;
 		free(p->buf);
 		p->buf = NULL;
 		ev_timer_stop(p->loop, &p->retry_t);
+		if (p->t0_ns - p->made_ns >= CP_WAITED_NS) {
+			p->ph->held++;
+			if (p->t0_ns - p->made_ns > p->ph->held_max_ns)
+				p->ph->held_max_ns = p->t0_ns - p->made_ns;
+		}
 		return;
 	}
 	if (r != -EAGAIN)
@@ -461,10 +484,7 @@ static void req_start(cp *p)
 	ev_now_update(p->loop);   /* the deadline from now, not the wake-up */
 	ev_timer_set(&p->dead_t, p->timeout_ms / 1e3, 0);
 	ev_timer_start(p->loop, &p->dead_t);
-	p->w0_self = tasks_delay(&p->self);
-	p->w0_rsd = tasks_delay_ex(&p->rsd, p->w0_rsd_part, p->slow_ms ? p->r0_rsd : NULL);
-	p->gen0_rsd = p->rsd.gen;
-	p->t0_ns = clock_mono_ns();
+	p->made_ns = clock_mono_ns();
 	req_send(p);
 }
 

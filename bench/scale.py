@@ -897,6 +897,7 @@ class Run:
         self.phase("cold")
         self.lg.stop()
         self.rsd.kill9()
+        off = self.rsd.log_size()
         self.rsd.start()
         if self.probe:
             self.probe.rsd_started()
@@ -917,6 +918,7 @@ class Run:
         t_rsd = self.wait(self.scan_running, self.timeout, "rsd's status agrees",
                           lambda: "rsd's status does not show every instance running")
         res["rsd_agrees_s"] = t_rsd - t0 / 1e3
+        res["rsd_settled"] = self.rsd_settled(off)
         self.out["cold"] = res
         self.say(f"cold: every node welcomed {res['welcomed_s']:.2f} s, every instance "
                  f"running {res['running_s']:.2f} s, rsd's status agrees "
@@ -924,6 +926,7 @@ class Run:
         self.say(f"cold: every handshake done "
                  f"{fmt_s(res['handshaken_s'])}; the agents sent {res['hellos_sent']} Hellos, "
                  f"{res['hellos_unlinked']} of them before their connection's handshake")
+        self.say_settled("cold", res["rsd_settled"])
         self.rsd.say_counters(self, "cold")
 
     def steady(self):
@@ -1093,17 +1096,13 @@ class Run:
         # rsd's own word: the last node it knew came back (its Hello
         # reconciled), ms after it loaded its store (~ its ready line)
         back = None
-        end = time.monotonic() + 5
-        while back is None and time.monotonic() < end:
-            mt = re.search(r"each of the (\d+) nodes known at start is back or lost "
-                           r"\(now (\d+) up, (\d+) lost\): the last came back (\d+) ms",
-                           self.rsd.log_since(off))
-            if mt:
-                back = {"known": int(mt.group(1)), "up": int(mt.group(2)),
-                        "lost": int(mt.group(3)), "ms": int(mt.group(4))}
-            else:
-                time.sleep(POLL_S)
+        mt = self.rsd_line(off, r"each of the (\d+) nodes known at start is back or lost "
+                           r"\(now (\d+) up, (\d+) lost\): the last came back (\d+) ms")
+        if mt:
+            back = {"known": int(mt.group(1)), "up": int(mt.group(2)),
+                    "lost": int(mt.group(3)), "ms": int(mt.group(4))}
         res["rsd_all_back"] = back
+        res["rsd_settled"] = settled = self.rsd_settled(off)
         t = self.wait(lambda: self.scan_running(before), self.timeout,
                       "rsd's status shows the old pids",
                       lambda: "rsd's status does not show every old pid running")
@@ -1123,7 +1122,34 @@ class Run:
                      f"({back['up']} up, {back['lost']} lost)")
         else:
             self.say("restart: rsd did not say every node it knew came back (5 s)")
+        self.say_settled("restart", settled)
         self.rsd.say_counters(self, "restart")
+
+    def rsd_line(self, off, pattern, secs=5):
+        """The first match of pattern in rsd's log since off, waiting up
+        to secs for it; None if none."""
+        end = time.monotonic() + secs
+        while True:
+            mt = re.search(pattern, self.rsd.log_since(off))
+            if mt or time.monotonic() >= end:
+                return mt
+            time.sleep(POLL_S)
+
+    def rsd_settled(self, off):
+        """rsd's own word that its start settled (every instance it
+        loaded running or at rest, no node unheard): {running, all, ms
+        after its store was loaded}, or None."""
+        mt = self.rsd_line(off, r"rsd's start has settled: (\d+) of the (\d+) instances "
+                           r"running, none on its way; the last got there (\d+) ms")
+        return {"running": int(mt.group(1)), "all": int(mt.group(2)),
+                "ms": int(mt.group(3))} if mt else None
+
+    def say_settled(self, phase, st):
+        if st:
+            self.say(f"{phase}: rsd says its start settled {st['ms'] / 1e3:.2f} s after it "
+                     f"loaded its store ({st['running']} of {st['all']} instances running)")
+        else:
+            self.say(f"{phase}: rsd did not say its start settled (5 s)")
 
     def loss(self, k):
         self.phase(f"loss{k}")
@@ -1314,7 +1340,9 @@ class Run:
                      f"p99 {fmt_ms(r['status']['p99_ms'])}, lookup p50 "
                      f"{fmt_ms(r['lookup']['p50_ms'])} p99 {fmt_ms(r['lookup']['p99_ms'])} "
                      f"({r['status']['n'] + r['lookup']['n']} answered, {r['timeouts']} "
-                     f"without an answer in 2 s)")
+                     f"without an answer in 2 s" +
+                     (f", {r['held']} sent only once rsd was back, after up to "
+                      f"{r['held_max_ms']:.0f} ms" if r.get("held") else "") + ")")
             if "less_wait_p99_ms" in r["status"]:
                 self.say(f"control during {ph}, less the probe's and rsd's waits for a "
                          f"CPU: status p50 {fmt_ms(r['status']['less_wait_p50_ms'])} p99 "
