@@ -19,6 +19,8 @@
  * request goes --interval-ms after the answer. A request unanswered after
  * --timeout-ms is a timeout: the socket is closed, so that a late reply
  * is never taken for the next request, and a new one connects at once.
+ * A request whose connection went away after it was sent (rsd killed)
+ * can get no answer: it is counted apart ("dropped"), not as a timeout.
  * While rsd is away (no connection) a request waits for the next
  * handshake; its round trip starts when it goes out, and the requests
  * that waited 1 ms or more for a connection are counted apart with the
@@ -99,6 +101,9 @@ typedef struct cp_phase {
 				    * CP_WAITED_NS+ for a connection (rsd
 				    * down or not yet back) */
 	uint64_t held_max_ns;      /* the longest of those waits */
+	uint64_t dropped;          /* sent, and the connection went away
+				    * before the answer (rsd killed): an
+				    * answer cannot come on another one */
 } cp_phase;
 
 typedef struct cp {
@@ -223,7 +228,8 @@ static void json_str(FILE *f, const char *s)
 }
 
 /* One line: {"type":"report","mono_ms",...,"phases":{NAME:{"status",
- * "lookup","timeouts","errors","held","held_max_ms"},...}}, every phase
+ * "lookup","timeouts","errors","held","held_max_ms","dropped"},...}},
+ * every phase
  * since the start. */
 static void report(cp *p)
 {
@@ -244,10 +250,11 @@ static void report(cp *p)
 		putchar(',');
 		lat_print(stdout, "lookup", &ph->lookup);
 		printf(",\"timeouts\":%llu,\"errors\":%llu,\"held\":%llu,"
-		       "\"held_max_ms\":%.3f}",
+		       "\"held_max_ms\":%.3f,\"dropped\":%llu}",
 		       (unsigned long long)ph->timeouts,
 		       (unsigned long long)ph->errors,
-		       (unsigned long long)ph->held, ph->held_max_ns / 1e6);
+		       (unsigned long long)ph->held, ph->held_max_ns / 1e6,
+		       (unsigned long long)ph->dropped);
 	}
 	puts("}}");
 	fflush(stdout);
@@ -544,6 +551,12 @@ static void sock_event(net_sock *s, net_event ev, uint32_t value, void *arg)
 	(void)value;
 	if (ev == NET_EV_HANDSHAKE_OK && p->busy && !p->sent) {
 		req_send(p);
+	} else if (ev == NET_EV_DISCONNECTED && p->busy && p->sent) {
+		/* its answer could only come on that connection: not a
+		 * timeout of rsd's, counted apart; the next request waits
+		 * for the new connection (held) */
+		p->ph->dropped++;
+		req_done(p);
 	} else if (ev == NET_EV_HANDSHAKE_AUTH || ev == NET_EV_HANDSHAKE_PROTOCOL) {
 		if (!p->refused++)
 			log_warnx("rsd at %s refused the credential's key (or is not "

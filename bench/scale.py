@@ -1341,6 +1341,8 @@ class Run:
                      f"{fmt_ms(r['lookup']['p50_ms'])} p99 {fmt_ms(r['lookup']['p99_ms'])} "
                      f"({r['status']['n'] + r['lookup']['n']} answered, {r['timeouts']} "
                      f"without an answer in 2 s" +
+                     (f", {r['dropped']} lost with the connection (rsd killed)"
+                      if r.get("dropped") else "") +
                      (f", {r['held']} sent only once rsd was back, after up to "
                       f"{r['held_max_ms']:.0f} ms" if r.get("held") else "") + ")")
             if "less_wait_p99_ms" in r["status"]:
