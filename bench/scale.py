@@ -108,6 +108,28 @@ except ImportError:
         os.execv("/usr/bin/python3", ["/usr/bin/python3", *sys.argv])
     zmq = None
 
+def cpu_ticks():
+    """{cpu: (all ticks, steal ticks)} from /proc/stat (steal: the time
+    the hypervisor ran something else while this vCPU had work)."""
+    out = {}
+    try:
+        for line in open("/proc/stat"):
+            w = line.split()
+            if w and w[0].startswith("cpu") and w[0][3:].isdigit():
+                v = [int(x) for x in w[1:]]
+                out[int(w[0][3:])] = (sum(v[:8]), v[7] if len(v) > 7 else 0)
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def steal_pct(t0, t1, cpus):
+    """The steal share (%) of cpus' ticks between two cpu_ticks()."""
+    tot = sum(t1[c][0] - t0[c][0] for c in cpus if c in t0 and c in t1)
+    st = sum(t1[c][1] - t0[c][1] for c in cpus if c in t0 and c in t1)
+    return 100.0 * st / tot if tot > 0 else None
+
+
 def cpu_facts():
     """The CPU (model, family/model), kernel and the syscall-path mitigation
     that varied between hosts of the same kind: the figures of two runs
@@ -818,7 +840,21 @@ class Run:
     def phase(self, name):
         if self.probe:
             self.probe.phase = name
+        self.steal_mark(name)
         log(f"[{self.n}] {name}")
+
+    def steal_mark(self, name):
+        """Ends the steal count of the phase before (self.out["steal_pct"]
+        [phase]: on rsd's CPUs and on the others) and starts name's."""
+        t = cpu_ticks()
+        prev = getattr(self, "_steal", None)
+        if prev and t:
+            mine = RSD_CPUS or set(t)
+            rest = set(t) - mine
+            self.out.setdefault("steal_pct", {})[prev[0]] = {
+                "rsd_cpus": steal_pct(prev[1], t, mine),
+                "others": steal_pct(prev[1], t, rest) if rest else None}
+        self._steal = (name, t) if name else None
 
     # --- phases --------------------------------------------------------
     def setup(self):
@@ -1377,6 +1413,12 @@ class Run:
             except PhaseTimeout as e:
                 self.say(f"{name}: {e}")
                 self.out.setdefault("failed", {})[name] = str(e)
+        self.steal_mark(None)
+        st = self.out.get("steal_pct", {})
+        if st:
+            self.say("the hypervisor's steal, % of rsd's CPU / of the others, by phase: " +
+                     ", ".join(f"{ph} {fmt_pct(v['rsd_cpus'])} / {fmt_pct(v['others'])}"
+                               for ph, v in st.items()))
         self.control_summary()
 
     def loss_sizes(self):
@@ -1393,12 +1435,12 @@ class Run:
             common.stop_proc(self.rsd.p)
 
 
-def fmt_s(x):
-    return "-" if x is None else f"{x:.2f} s"
-
-
 RSD_CPUS = None   # --rsd-cpus
 LOADGEN_NICE = 0  # --loadgen-nice
+
+
+def fmt_pct(x):
+    return "-" if x is None else f"{x:.1f}"
 
 
 def fmt_ms(x):
