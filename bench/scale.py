@@ -998,8 +998,8 @@ class Run:
         self.say(f"steady {res['seconds']:.0f} s: rsd CPU {res['cpu_pct']:.1f} % of a core, "
                  f"RSS {res['rss_mib_median']:.1f} MiB (max {res['rss_mib_max']:.1f}), "
                  f"flaps: {res['flaps_suspect']} suspect, {res['flaps_lost']} lost; beat "
-                 f"round trip p50 {res['beat_rtt_ms_p50']} ms, worst p99 "
-                 f"{res['beat_rtt_ms_p99']} ms")
+                 f"round trip p50 {fmt_ms(res['beat_rtt_ms_p50'])}, worst p99 "
+                 f"{fmt_ms(res['beat_rtt_ms_p99'])}")
         if period:
             self.say(f"steady: rsd's period {period['mean_ms']:.2f} ms mean, 99 % under "
                      f"{period['p99_le_ms']:g} ms, all under {period['max_le_ms']:g} ms "
