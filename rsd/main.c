@@ -667,6 +667,9 @@ int main(int argc, char **argv)
 		prom_hist_init(&d.h_ctl[v], prom_latency_bounds, prom_latency_nbounds);
 	prom_hist_init(&d.h_turn, prom_latency_bounds, prom_latency_nbounds);
 	d.row_ns = RSD_ROW_NS_0;
+	/* tests: when rsd says its start has not settled (settle_check) */
+	d.settle_late_ms = getenv("RS_SETTLE_LATE_MS") ?
+		strtoull(getenv("RS_SETTLE_LATE_MS"), NULL, 10) : RSD_SETTLE_LATE_MS;
 	if (getenv("RS_SLOW_TURN_MS"))
 		d.slow_turn_ms = (uint32_t)strtoul(getenv("RS_SLOW_TURN_MS"), NULL, 10);
 	d.loop = ev_default_loop(EVFLAG_AUTO);

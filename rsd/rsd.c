@@ -2397,22 +2397,24 @@ static void wave_check(rsd *d)
  * says when rsd's start settled, for the operator who restarted it (and
  * the benchmark of a cold start or a kill -9: rsd's own figure, not the
  * agents' acknowledgements a beat later). A warning once if it has not
- * settled RSD_SETTLE_LATE_MS after the load (an instance no node can
- * take, a node that never stops one): the line comes when it does. The
- * counts are kept (inst_tally): no walk. */
+ * settled settle_late_ms after the load (RSD_SETTLE_LATE_MS: a node that
+ * does not come back, an instance no node can take, one that does not
+ * stop), naming the first few: the line comes when it does settle. The
+ * counts are kept (inst_tally): no walk but the warning's. */
 static void settle_check(rsd *d, uint64_t now)
 {
-	size_t all = 0, on_way = 0;
+	size_t all = 0, on_way = 0, unheard = 0, at = 0, named = 0;
+	char some[256] = "";
 	uint64_t last;
 
-	if (!d->settle_wait || d->wave_known)
+	if (!d->settle_wait)
 		return;
 	for (int st = 0; st < RS_IS__NR; st++) {
 		all += d->inst_nstate[st];
 		if (inst_on_way(st))
 			on_way += d->inst_nstate[st];
 	}
-	if (on_way == 0) {
+	if (!d->wave_known && on_way == 0) {
 		last = d->settle_last_ms > d->nodes_returned_ms ? d->settle_last_ms
 								: d->nodes_returned_ms;
 		log_info("rsd's start has settled: %zu of the %zu instances running, "
@@ -2420,16 +2422,37 @@ static void settle_check(rsd *d, uint64_t now)
 			 "was loaded", d->inst_nstate[RS_IS_RUNNING], all,
 			 (unsigned long long)(last > d->load_ms ? last - d->load_ms : 0));
 		d->settle_wait = false;
-	} else if (!d->settle_late && now >= d->load_ms + RSD_SETTLE_LATE_MS) {
-		log_warnx("rsd's start has not settled %llu s after the store was "
-			  "loaded: %zu of the %zu instances on their way (%zu placed, "
-			  "%zu starting, %zu stopping, %zu on lost nodes, %zu not heard "
-			  "of)", (unsigned long long)(RSD_SETTLE_LATE_MS / 1000), on_way,
-			  all, d->inst_nstate[RS_IS_PENDING], d->inst_nstate[RS_IS_STARTING],
-			  d->inst_nstate[RS_IS_STOPPING], d->inst_nstate[RS_IS_LOST],
-			  d->inst_nstate[RS_IS_UNKNOWN]);
-		d->settle_late = true;
+		return;
 	}
+	if (d->settle_late || now < d->load_ms + d->settle_late_ms)
+		return;
+	d->settle_late = true;
+	for (rsd_node *n = d->nodes; n && d->wave_known; n = n->next)
+		unheard += n->sm.state == NM_UNKNOWN;
+	/* which, for the operator: the first few (a walk, once) */
+	for (rsd_inst *in = d->insts; in && named < 4; in = in->next) {
+		int k;
+
+		if (!inst_on_way(in->si.info.state))
+			continue;
+		k = snprintf(some + at, sizeof some - at, "%s%s/%llu %s on %s",
+			     named ? ", " : "", in->si.info.label,
+			     (unsigned long long)in->si.info.id,
+			     rs_istate_to_string(in->si.info.state),
+			     in->si.node[0] ? in->si.node : "no node");
+		if (k < 0 || (size_t)k >= sizeof some - at)
+			break;
+		at += (size_t)k;
+		named++;
+	}
+	log_warnx("rsd's start has not settled %llu s after the store was loaded: "
+		  "%zu nodes not back yet; %zu of the %zu instances on their way "
+		  "(%zu placed, %zu starting, %zu stopping, %zu on lost nodes, %zu "
+		  "not heard of)%s%s", (unsigned long long)(d->settle_late_ms / 1000),
+		  unheard, on_way, all, d->inst_nstate[RS_IS_PENDING],
+		  d->inst_nstate[RS_IS_STARTING], d->inst_nstate[RS_IS_STOPPING],
+		  d->inst_nstate[RS_IS_LOST], d->inst_nstate[RS_IS_UNKNOWN],
+		  named ? ", such as " : "", some);
 }
 
 /* MINIX's do_period: node membership ticks, moves, request deadlines. */

@@ -354,6 +354,8 @@ typedef struct rsd {
 	bool            settle_wait;      /* from the load until no instance
 					   * is on its way (settle_check) */
 	bool            settle_late;      /* settle_check said it is late */
+	uint64_t        settle_late_ms;   /* ... after this long: RSD_SETTLE_LATE_MS
+					   * (RS_SETTLE_LATE_MS: tests) */
 	uint64_t        settle_last_ms;   /* mono ms an instance last left
 					   * a state on the way, while
 					   * settle_wait */

@@ -428,6 +428,47 @@ static bool watch_shows(void *arg)
 	return ok;
 }
 
+struct log_want { const char *text; };
+
+/* rsd's log holds w->text. */
+static bool rsd_log_says(void *arg)
+{
+	struct log_want *w = arg;
+	char *t = file_text(h_path("rsd.log"));
+	bool ok = strstr(t, w->text) != NULL;
+
+	free(t);
+	return ok;
+}
+
+/* After rsd's restart its log says when its start has settled: every
+ * node back and no instance on its way. While a node is not back (its
+ * agent down; its keeper keeps web running) rsd warns that it has not
+ * settled, and says it has once the agent returns with web's pid. */
+Test(ops, rsd_says_when_its_start_settled, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	h_inst a = up_svc("web", NULL), b;
+	struct log_want late = { "rsd's start has not settled 1 s after the store "
+				 "was loaded: 1 nodes not back yet; 0 of the 1 "
+				 "instances on their way" };
+	struct log_want settled = { "rsd's start has settled: 1 of the 1 instances "
+				    "running, none on its way" };
+
+	h_kill_agent(1, SIGKILL);
+	h_kill_rsd(SIGKILL);
+	setenv("RS_SETTLE_LATE_MS", "1000", 1);
+	h_restart_rsd();
+	cr_assert(h_wait_until(rsd_log_says, &late, 15000),
+		  "rsd did not warn that its start had not settled");
+	cr_assert_not(rsd_log_says(&settled), "settled with its node not back");
+	h_restart_agent(1);
+	cr_assert(h_wait_until(rsd_log_says, &settled, 15000),
+		  "rsd did not say its start settled");
+	cr_assert(h_status_instance("web", &b) && b.pid == a.pid, "web was restarted");
+	h_pass();
+}
+
 /* status --watch (not a terminal): a frame, then a new one when the
  * service changes (a crash: restarts 1); SIGINT ends it with exit 0.
  * -o wide: the instance id and start time. */
