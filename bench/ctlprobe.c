@@ -229,8 +229,7 @@ static void json_str(FILE *f, const char *s)
 
 /* One line: {"type":"report","mono_ms",...,"phases":{NAME:{"status",
  * "lookup","timeouts","errors","held","held_max_ms","dropped"},...}},
- * every phase
- * since the start. */
+ * every phase since the start. */
 static void report(cp *p)
 {
 	printf("{\"type\":\"report\",\"mono_ms\":%llu,\"client\":\"rs-ctlprobe\","
