@@ -3,8 +3,8 @@
 # rs-loadgen) against one rsd (issue 12): every node enrols and is
 # welcomed, 3 instances each run, and after rsd's kill -9 + restart on the
 # same db every node is up again and every instance runs with its old pid
-# (no new start), as rsd's log says; rsd SIGSTOPped past the TTL blames no node; then 80 %
-# of the nodes fall silent at once: rsd moves
+# (no new start), as rsd's log says; rsd SIGSTOPped past the TTL blames
+# no node; then 80 % of the nodes fall silent at once: rsd moves
 # nothing (nodesm_mass_loss) and every instance is back where it was when
 # they speak again; then 15 % fall silent: their instances move, at most
 # --max-moves a period. rs-ctlprobe (scale.py's control client) gets answers
