@@ -2446,7 +2446,7 @@ static void settle_check(rsd *d, uint64_t now)
 		named++;
 	}
 	log_warnx("rsd's start has not settled %llu s after the store was loaded: "
-		  "%zu nodes not back yet; %zu of the %zu instances on their way "
+		  "nodes not back yet %zu; instances on their way %zu of %zu "
 		  "(%zu placed, %zu starting, %zu stopping, %zu on lost nodes, %zu "
 		  "not heard of)%s%s", (unsigned long long)(d->settle_late_ms / 1000),
 		  unheard, on_way, all, d->inst_nstate[RS_IS_PENDING],

@@ -450,8 +450,8 @@ Test(ops, rsd_says_when_its_start_settled, .init = setup1, .fini = teardown,
 {
 	h_inst a = up_svc("web", NULL), b;
 	struct log_want late = { "rsd's start has not settled 1 s after the store "
-				 "was loaded: 1 nodes not back yet; 0 of the 1 "
-				 "instances on their way" };
+				 "was loaded: nodes not back yet 1; instances on "
+				 "their way 0 of 1" };
 	struct log_want settled = { "rsd's start has settled: 1 of the 1 instances "
 				    "running, none on its way" };
 
