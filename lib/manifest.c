@@ -1402,55 +1402,107 @@ static void svc_out(mf_out *o, const rs_spec *sp)
 	map_end(o);
 }
 
-int manifest_emit(const rs_spec *specs, size_t n, char **out, size_t *len,
-		  char *err, size_t errlen)
-{
+struct manifest_emitter {
 	mf_out o;
+};
+
+/* err: "LABEL: " (label, if any) and why o failed; -ENOMEM or -EINVAL. */
+static int emit_failed(const mf_out *o, const char *label, char *err, size_t errlen)
+{
+	int r = o->buf.failed || o->e.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
+
+	snprintf(err, errlen, "%s%s%s", label, label[0] ? ": " : "", r == -ENOMEM ?
+		 "out of memory" : o->e.problem ? o->e.problem : "cannot be written as YAML");
+	return r;
+}
+
+int manifest_emit_begin(manifest_emitter **em)
+{
+	manifest_emitter *m = calloc(1, sizeof *m);
 	yaml_event_t ev;
-	const char *at = "";
+
+	*em = NULL;
+	if (!m)
+		return -ENOMEM;
+	if (!yaml_emitter_initialize(&m->o.e)) {
+		free(m);
+		return -ENOMEM;
+	}
+	yaml_emitter_set_output(&m->o.e, buf_write, &m->o.buf);
+	yaml_emitter_set_unicode(&m->o.e, 1);   /* é as it is, not "\xe9" */
+	yaml_emitter_set_width(&m->o.e, -1);    /* a long command on one line */
+	yaml_emitter_set_indent(&m->o.e, 2);
+	emit(&m->o, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));
+	emit(&m->o, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
+	map_start(&m->o, false);
+	scalar_out(&m->o, "services");
+	seq_start(&m->o, false);
+	*em = m;
+	return 0;
+}
+
+int manifest_emit_add(manifest_emitter *m, const rs_spec *sp, char *err, size_t errlen)
+{
+	if (sp->cwd && sp->cwd[0] != '/') {
+		snprintf(err, errlen, "%s: cwd '%s' is not an absolute path, which "
+			 "a manifest needs", sp->label, sp->cwd);
+		return -EINVAL;
+	}
+	if (m->o.failed || m->o.buf.failed)
+		return emit_failed(&m->o, "", err, errlen);
+	svc_out(&m->o, sp);
+	return m->o.failed || m->o.buf.failed ? emit_failed(&m->o, sp->label, err, errlen) : 0;
+}
+
+int manifest_emit_end(manifest_emitter *m, char **out, size_t *len, char *err,
+		      size_t errlen)
+{
+	yaml_event_t ev;
 	int r = 0;
 
 	*out = NULL;
 	*len = 0;
-	for (size_t i = 0; i < n; i++)
-		if (specs[i].cwd && specs[i].cwd[0] != '/') {
-			snprintf(err, errlen, "%s: cwd '%s' is not an absolute path, which "
-				 "a manifest needs", specs[i].label, specs[i].cwd);
-			return -EINVAL;
-		}
-	memset(&o, 0, sizeof o);
-	if (!yaml_emitter_initialize(&o.e)) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	yaml_emitter_set_output(&o.e, buf_write, &o.buf);
-	yaml_emitter_set_unicode(&o.e, 1);   /* é as it is, not "\xe9" */
-	yaml_emitter_set_width(&o.e, -1);    /* a long command on one line */
-	yaml_emitter_set_indent(&o.e, 2);
-	emit(&o, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));
-	emit(&o, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
-	map_start(&o, false);
-	scalar_out(&o, "services");
-	seq_start(&o, false);
-	for (size_t i = 0; i < n && !o.failed; i++) {
-		at = specs[i].label;
-		svc_out(&o, &specs[i]);
-	}
-	if (!o.failed)
-		at = "";
-	seq_end(&o);
-	map_end(&o);
-	emit(&o, &ev, yaml_document_end_event_initialize(&ev, 1));
-	emit(&o, &ev, yaml_stream_end_event_initialize(&ev));
-	if (o.failed || o.buf.failed) {
-		r = o.buf.failed || o.e.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
-		snprintf(err, errlen, "%s%s%s", at, at[0] ? ": " : "", r == -ENOMEM ?
-			 "out of memory" : o.e.problem ? o.e.problem : "cannot be written as YAML");
-		free(o.buf.s);
+	seq_end(&m->o);
+	map_end(&m->o);
+	emit(&m->o, &ev, yaml_document_end_event_initialize(&ev, 1));
+	emit(&m->o, &ev, yaml_stream_end_event_initialize(&ev));
+	if (m->o.failed || m->o.buf.failed) {
+		r = emit_failed(&m->o, "", err, errlen);
 	} else {
-		*out = o.buf.s;
-		*len = o.buf.len;
+		*out = m->o.buf.s;
+		*len = m->o.buf.len;
+		m->o.buf.s = NULL;
 	}
-	yaml_emitter_delete(&o.e);
+	manifest_emit_free(m);
 	return r;
+}
+
+void manifest_emit_free(manifest_emitter *m)
+{
+	if (!m)
+		return;
+	free(m->o.buf.s);
+	yaml_emitter_delete(&m->o.e);
+	free(m);
+}
+
+int manifest_emit(const rs_spec *specs, size_t n, char **out, size_t *len,
+		  char *err, size_t errlen)
+{
+	manifest_emitter *m;
+	int r;
+
+	*out = NULL;
+	*len = 0;
+	if ((r = manifest_emit_begin(&m)) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = manifest_emit_add(m, &specs[i], err, errlen)) < 0) {
+			manifest_emit_free(m);
+			return r;
+		}
+	}
+	return manifest_emit_end(m, out, len, err, errlen);
 }

@@ -59,5 +59,18 @@ int manifest_find(const manifest *m, const char *label);
  * UTF-8). */
 int manifest_emit(const rs_spec *specs, size_t n, char **out, size_t *len,
 		  char *err, size_t errlen);
+/* The same text a spec at a time, for a writer that spreads a long one
+ * over several turns of its loop (rsd's export): begin, add each spec
+ * (copied into the text at once: it need not live on), end. begin: 0 or
+ * -ENOMEM. add: as manifest_emit's errors; after one, only free. end
+ * gives *out and *len as manifest_emit and frees the emitter, also on an
+ * error. free: an emitter not ended (NULL is fine). */
+typedef struct manifest_emitter manifest_emitter;
+int manifest_emit_begin(manifest_emitter **em);
+int manifest_emit_add(manifest_emitter *em, const rs_spec *spec, char *err,
+		      size_t errlen);
+int manifest_emit_end(manifest_emitter *em, char **out, size_t *len, char *err,
+		      size_t errlen);
+void manifest_emit_free(manifest_emitter *em);
 
 #endif

@@ -733,6 +733,7 @@ int main(int argc, char **argv)
 	sdnotify_send("STOPPING=1");
 	ev_timer_stop(d.loop, &d.period_t);
 	ev_idle_stop(d.loop, &d.converge_w);
+	rsd_exports_free(&d);
 	rsd_agents_out_watch(&d, false);
 	rsd_metrics_stop(&d);
 	rsd_scripts_kill(&d);

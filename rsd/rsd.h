@@ -110,6 +110,8 @@ struct json_t;
 #define RSD_CALM_MS      2000   /* ... for this long: forgive the stall */
 #define RSD_BEHIND_LOG_MS 1000  /* rsd this far behind its agents' messages
 				  * says so (once, then once caught up) */
+#define RSD_EXPORT_SLICE 200     /* an export of more services is made this
+				  * many a turn (control.c export_cb): ~1.5 ms */
 #define RSD_SETTLE_LATE_MS 120000 /* rsd's start not settled this long after
 				    * its load says so (settle_check) */
 
@@ -266,6 +268,8 @@ typedef struct rsd_outcome {
 } rsd_outcome;
 
 /* A request that waits until the nodes rsd knew have reported. */
+typedef struct rsd_export rsd_export;
+
 typedef struct rsd_parked {
 	struct rsd_parked *next;
 	net_peer  peer;
@@ -507,6 +511,9 @@ typedef struct rsd {
 	rsd_outcome    *outcomes;          /* RSD_OUTCOMES_MAX, a ring */
 	size_t          outcome_next;
 	rsd_parked     *parked;            /* first in, first out */
+	struct rsd_export *exports;        /* being made, oldest first
+					    * (control.c export_cb) */
+	ev_timer        export_t;          /* their next slice */
 	bool            in_request;        /* a handler runs */
 	bool            cap_on;            /* the reply to cap_id is an outcome */
 	uint64_t        cap_id;
@@ -911,6 +918,8 @@ void rsd_pending_free(rsd_pending *p);
 /* Handles one admitted request (d->cur_actor, cur_role set): its reply is
  * remembered for duplicates. */
 void rsd_control_handle(rsd *d, const net_peer *peer, const rs_request *rq);
+/* Drops the exports being made (rsd's exit). */
+void rsd_exports_free(rsd *d);
 void rsd_control_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		      size_t len, void *arg);
 void rsd_reply(rsd *d, const net_peer *peer, uint64_t id, int code,

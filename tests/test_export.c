@@ -153,6 +153,69 @@ Test(export, round_trip_through_apply, .init = setup2, .fini = teardown,
 	h_pass();
 }
 
+/* More services than rsd makes in one turn (RSD_EXPORT_SLICE, 200): the
+ * export is made a slice a turn, and is the same file: every service in
+ * label order, diff of it finds nothing to change; a named export of
+ * more than a slice keeps the order given. */
+Test(export, more_than_a_slice, .init = setup2, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	char *text = NULL, label[16];
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	const char *mf, *ex;
+	const h_res *r;
+	json_t *j, *names;
+
+	cr_assert_not_null(f);
+	fprintf(f, "services:\n");
+	for (int i = 1; i <= 450; i++)
+		fprintf(f, "  - label: m%03d\n    command: [/bin/sleep, \"1000\"]\n", i);
+	fclose(f);
+	mf = h_save("many.yaml", text);
+	free(text);
+	r = h_rsctl_t(80000, "apply", mf, "--timeout", "75", NULL);
+	assert_code(r, 0, "apply 450 services");
+
+	r = h_rsctl("export", "--json", NULL);
+	assert_code(r, 0, "export --json");
+	j = h_json(r);
+	cr_assert_not_null(j, "%s", r->err);
+	names = json_object_get(j, "services");
+	cr_assert_eq(json_array_size(names), 450);
+	for (int i = 1; i <= 450; i++) {
+		snprintf(label, sizeof label, "m%03d", i);
+		cr_assert_str_eq(json_string_value(json_array_get(names, (size_t)i - 1)), label);
+	}
+	ex = h_save("exported.yaml", json_string_value(json_object_get(j, "manifest")));
+	cr_assert_str_eq(diff_of(ex), "", "the export differs from the cluster");
+
+	/* named, in the order given: the last slice's first */
+	{
+		const char *argv[260];
+		char lbl[250][8];
+		int n = 0;
+
+		argv[n++] = "export";
+		argv[n++] = "--json";
+		for (int i = 0; i < 250; i++) {
+			snprintf(lbl[i], sizeof lbl[i], "m%03d", 450 - i);
+			argv[n++] = lbl[i];
+		}
+		argv[n] = NULL;
+		r = h_rsctl_v(30000, argv);
+	}
+	assert_code(r, 0, "export of 250 named");
+	j = h_json(r);
+	cr_assert_not_null(j, "%s", r->err);
+	names = json_object_get(j, "services");
+	cr_assert_eq(json_array_size(names), 250);
+	cr_assert_str_eq(json_string_value(json_array_get(names, 0)), "m450");
+	cr_assert_str_eq(json_string_value(json_array_get(names, 249)), "m201");
+	cr_assert(strstr(json_string_value(json_object_get(j, "manifest")), "label: m450"));
+	h_pass();
+}
+
 /* export LABEL...: those services only, in the order given, with warnings
  * on stderr (a dependency left out, a file that names only some); an
  * unknown label is 3; a viewer may not export (the file holds env
