@@ -2299,6 +2299,27 @@ static void export_end(rsd *d, rsd_export *x)
 	export_free(x);
 }
 
+/* The answer to an export whose text could not be made (r, err). */
+static void export_failed(rsd *d, const net_peer *peer, uint64_t id, int r,
+			  const char *err)
+{
+	if (r == -ENOMEM)
+		rsd_reply_err(d, peer, id, RS_E_INTERNAL, "out of memory");
+	else
+		rsd_reply_err(d, peer, id, RS_E_INVAL, "cannot export: %s", err);
+}
+
+/* x's service label, or NULL once x is answered that it is gone. */
+static const rsd_svc *export_svc(rsd *d, const rsd_export *x, const char *label)
+{
+	const rsd_svc *s = rsd_svc_find(d, label);
+
+	if (!s)
+		rsd_reply_err(d, &x->peer, x->id, RS_E_BUSY, "service '%s' was deleted "
+			      "during the export: ask again", label);
+	return s;
+}
+
 /* One slice of the oldest export; its answer once the last is made. */
 static void export_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -2315,34 +2336,23 @@ static void export_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	d->cur_verb = RS_V_EXPORT;   /* its answer's count (reply_send) */
 	end = x->done + RSD_EXPORT_SLICE < x->n ? x->done + RSD_EXPORT_SLICE : x->n;
 	for (; x->done < end && r == 0; x->done++) {
-		const rsd_svc *s = rsd_svc_find(d, x->labels[x->done]);
+		const rsd_svc *s = export_svc(d, x, x->labels[x->done]);
 
-		if (!s) {
-			rsd_reply_err(d, &x->peer, x->id, RS_E_BUSY, "service '%s' was "
-				      "deleted during the export: ask again",
-				      x->labels[x->done]);
+		if (!s)
 			r = -ENOENT;
-		} else if ((r = manifest_emit_add(x->em, &s->s.spec, err, sizeof err)) < 0) {
-			rsd_reply_err(d, &x->peer, x->id, r == -ENOMEM ? RS_E_INTERNAL :
-				      RS_E_INVAL, "cannot export: %s", err);
-		}
+		else if ((r = manifest_emit_add(x->em, &s->s.spec, err, sizeof err)) < 0)
+			export_failed(d, &x->peer, x->id, r, err);
 	}
 	if (r == 0 && x->done == x->n) {
 		r = manifest_emit_end(x->em, &text, &len, err, sizeof err);
 		x->em = NULL;
 		v = r == 0 ? calloc(x->n, sizeof *v) : NULL;
-		if (r < 0)
-			rsd_reply_err(d, &x->peer, x->id, r == -ENOMEM ? RS_E_INTERNAL :
-				      RS_E_INVAL, "cannot export: %s", err);
-		else if (!v)
-			rsd_reply_err(d, &x->peer, x->id, RS_E_INTERNAL, "out of memory");
+		if (r < 0 || !v)
+			export_failed(d, &x->peer, x->id, r < 0 ? r : -ENOMEM, err);
 		for (size_t i = 0; v && i < x->n; i++) {
-			const rsd_svc *s = rsd_svc_find(d, x->labels[i]);
+			const rsd_svc *s = export_svc(d, x, x->labels[i]);
 
 			if (!s) {
-				rsd_reply_err(d, &x->peer, x->id, RS_E_BUSY, "service '%s' "
-					      "was deleted during the export: ask again",
-					      x->labels[i]);
 				free(v);
 				v = NULL;
 				break;
@@ -2461,9 +2471,7 @@ static void do_export(rsd *d, const net_peer *peer, const rs_request *rq)
 		goto out;
 	}
 	if ((r = manifest_emit(v, n, &text, &len, err, sizeof err)) < 0) {
-		if (r == -ENOMEM)
-			goto nomem;
-		rsd_reply_err(d, peer, rq->id, RS_E_INVAL, "cannot export: %s", err);
+		export_failed(d, peer, rq->id, r, err);
 		goto out;
 	}
 	export_reply(d, peer, rq->id, export_named(rq), text, v, n, down);
