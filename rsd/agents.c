@@ -449,6 +449,7 @@ static void hello_unrecorded(rsd *d, rsd_node *n, const nodesm *was)
 	    n->sm.since_ms + d->ncfg.startup_ms > d->unknown_until_ms)
 		d->unknown_until_ms = n->sm.since_ms + d->ncfg.startup_ms;
 	n->n.state = rsd_node_state_of(n->sm.state);
+	rsd_node_placeable(d, n);
 	n->hello_fresh = false;
 	rsd_node_heard(d, n);
 }
@@ -494,6 +495,7 @@ static int hello_record(rsd *d, rsd_node *n, const rs_msg *m, bool same_agent,
 	if (r == 0) {
 		rsd_node_heard(d, n);
 		n->n.state = rsd_node_state_of(n->sm.state);
+		rsd_node_placeable(d, n);
 		if (was.state == NM_UNKNOWN)   /* the wave after a restart */
 			d->nodes_returned_ms = n->sm.heard_ms;
 		if (fx->fx & NM_FX_EVENT)
@@ -706,6 +708,7 @@ static void on_hello(rsd *d, const net_peer *peer, const store_principal *who,
 	rsd_agent_flush(d, n);   /* what this turn had for its old connection */
 	n->peer = *peer;
 	n->connected = true;
+	rsd_node_placeable(d, n);
 	n->hello_seq = m->seq;
 	if (m->features & RS_FEAT_EVCHAIN) {
 		hello_chain(d, n, h, h->session == n->session &&
@@ -1022,12 +1025,14 @@ static void node_event_at(rsd *d, rsd_node *n, nodesm_event ev,
 	if (n->sm.heard_ms != heard)
 		rsd_node_heard(d, n);
 	n->n.state = rsd_node_state_of(n->sm.state);
+	rsd_node_placeable(d, n);
 	if ((fx.fx & NM_FX_REHELLO) && peer)
 		send_rehello_to(d, n, peer);
 	if (!(fx.fx & (NM_FX_PERSIST | NM_FX_EVENT | NM_FX_MOVE | NM_FX_MOVE_FENCED)))
 		return;
 	if (n->sm.state == NM_LOST || n->sm.state == NM_FENCED) {
 		n->connected = false;   /* its next message gets a Rehello */
+		rsd_node_placeable(d, n);
 		/* its Hello (a new connection) voids them anyway; a down of
 		 * its instances must not wait for their acknowledgement */
 		orders_out_void(&n->out);

@@ -1146,6 +1146,7 @@ static void do_drain(rsd *d, const net_peer *peer, const rs_request *rq, bool on
 	}
 	was = n->n.drained;
 	n->n.drained = on;
+	rsd_node_placeable(d, n);
 	if ((r = store_node_put(d->st, &n->n)) == 0) {
 		rsd_event(d, NULL, 0, n->n.name, on ? "drain" : "undrain", "%s",
 			  on ? "no new instances; moving its instances" : "placing again");
@@ -1158,6 +1159,7 @@ static void do_drain(rsd *d, const net_peer *peer, const rs_request *rq, bool on
 		r = rsd_tx_commit(d);
 	if (r < 0) {
 		n->n.drained = was;
+		rsd_node_placeable(d, n);
 		rsd_reply_unrecorded(d, peer, rq, r);
 		return;
 	}

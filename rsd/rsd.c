@@ -396,7 +396,14 @@ int rsd_node_instances(rsd *d, const char *node)
 
 static bool node_less(const rsd_node *a, const rsd_node *b)
 {
+	if (a->placeable != b->placeable)
+		return a->placeable;
 	return a->live != b->live ? a->live < b->live : strcmp(a->n.name, b->n.name) < 0;
+}
+
+static bool node_takes(const rsd_node *n)
+{
+	return n->connected && n->n.state == RS_NS_UP && !n->n.drained;
 }
 
 static void heap_set(rsd *d, size_t i, rsd_node *n)
@@ -443,6 +450,16 @@ static void heap_remove(rsd *d, rsd_node *n)
 		heap_fix(d, last);
 	}
 	n->heap_i = SIZE_MAX;
+}
+
+void rsd_node_placeable(rsd *d, rsd_node *n)
+{
+	bool p = node_takes(n);
+
+	if (p == n->placeable)
+		return;
+	n->placeable = p;
+	heap_fix(d, n);
 }
 
 static void heap_add(rsd *d, rsd_node *n)
@@ -539,7 +556,7 @@ static void place_consider(rsd *d, rsd_node *n, const rs_spec *spec, const char 
 {
 	int c;
 
-	if (!n->connected || n->n.state != RS_NS_UP || n->n.drained)
+	if (!node_takes(n))
 		return;
 	c = place_cost(n, spec ? spec->label : NULL, avoid, mark);
 	if (*best && (c > *best_c || (c == *best_c && strcmp(n->n.name, (*best)->n.name) >= 0)))
@@ -564,7 +581,8 @@ static rsd_node *place_walk(rsd *d, const rs_spec *spec, const char *avoid,
 
 /* The placement's least (cost, name) by a best-first walk of d->nheap:
  * a node's cost is never below its load, so once the next node's (load,
- * name) is past the best (cost, name) found, nothing after it can win.
+ * name) is past the best (cost, name) found, nothing after it can win;
+ * nor once the next one takes nothing (those come last).
  * Usually the first few nodes decide. The walk's own queue is a heap of
  * d->nheap's indexes; when it outgrows PLACE_Q (most nodes busy with
  * this label, down or refused), placement walks every node instead. */
@@ -604,6 +622,8 @@ static rsd_node *place_by_load(rsd *d, const rs_spec *spec, const char *avoid,
 			q[k] = t;
 			i = k;
 		}
+		if (!n->placeable)
+			break;   /* nor any node after it */
 		if (best && ((int)n->live > best_c ||
 			     ((int)n->live == best_c && strcmp(n->n.name, best->n.name) >= 0)))
 			break;   /* no node from here on can win */
@@ -1244,6 +1264,14 @@ int rsd_tables_check(rsd *d, char *why, size_t len)
 			return -EINVAL;
 		}
 	}
+	for (rsd_node *n = d->nodes; n; n = n->next)
+		if (n->placeable != node_takes(n)) {
+			snprintf(why, len, "node %s is %splaceable in the load heap, "
+				 "should be %splaceable (rsd_node_placeable not called)",
+				 n->n.name, n->placeable ? "" : "not ",
+				 node_takes(n) ? "" : "not ");
+			return -EINVAL;
+		}
 	for (size_t i = 0; !d->nheap_broken && i < d->nheap_n; i++)
 		if (d->nheap[i]->heap_i != i ||
 		    (i > 0 && node_less(d->nheap[i], d->nheap[(i - 1) / 2]))) {
@@ -1426,6 +1454,7 @@ void rsd_node_link(rsd *d, rsd_node *n)
 		n->live += rsd_istate_live(in->si.info.state);
 		n->lost += in->si.info.state == RS_IS_LOST;
 	}
+	n->placeable = node_takes(n);
 	heap_add(d, n);
 }
 
