@@ -894,6 +894,10 @@ static void enroll_send(lg_slot *sl)
 		free(buf);
 	}
 	rs_msg_clear(&m);
+	/* sent again on a new handshake while the timer runs: libev forbids
+	 * ev_timer_set on an active timer (a suspect: one enrolment of 5,000
+	 * was never retried, 2026-12-07) */
+	ev_timer_stop(sl->lg->loop, &sl->t);
 	ev_timer_set(&sl->t, LG_ENROLL_MS / 1000.0, 0.);
 	ev_timer_start(sl->lg->loop, &sl->t);
 }

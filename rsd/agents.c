@@ -1106,17 +1106,17 @@ static void reschedule_one(rsd *d, rsd_inst *in, rsd_node *to)
 		 (unsigned long long)in->si.info.id, from, to->n.name);
 }
 
-/* One transaction for every move; nothing moves (and nothing starts)
- * unless it commits: the lost instances stay lost and are tried again at
- * the next period. */
-void rsd_reschedule_lost(rsd *d)
-{
-	rsd_inst **lost = NULL;
-	size_t n = 0, cap = 0, known = 0, up = 0, moved = 0, most, i;
-	bool began = false, paused;
-	int r = 0;
-	uint64_t t0 = clock_mono_ns();
+static void move_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
+/* The period's candidates (d->moves_ids): the lost instances of the nodes
+ * not up, by id (a turn looks each up again: one freed meanwhile is
+ * skipped). Empty while most of the cluster is not up. */
+static void moves_gather(rsd *d)
+{
+	size_t known = 0, up = 0;
+	bool paused;
+
+	d->moves_n = d->moves_i = 0;
 	/* most of a big cluster not up at once (rsd restarted under it, a
 	 * partition): wait, rather than pile every lost instance on the few
 	 * nodes left (lib/nodesm.h nodesm_mass_loss) */
@@ -1133,7 +1133,7 @@ void rsd_reschedule_lost(rsd *d)
 		return;
 	/* lost instances are on nodes that are not up (a node's Hello
 	 * reconciles every instance placed there): those nodes' instances
-	 * only, gathered first (a move takes one off its node's walk) */
+	 * only (a move takes one off its node's walk) */
 	for (rsd_node *nd = d->nodes; nd; nd = nd->next) {
 		/* a cold start's 5,000 unknown nodes have none: walking their
 		 * 150,000 instances took 7-8 ms a period */
@@ -1143,39 +1143,119 @@ void rsd_reschedule_lost(rsd *d)
 		     in = rsd_node_insts_next(d, in)) {
 			if (in->si.info.state != RS_IS_LOST)
 				continue;
-			rsd_inst **v = rs_grow(lost, &cap, n, sizeof *v, 64);
+			uint64_t *v = rs_grow(d->moves_ids, &d->moves_cap, d->moves_n,
+					      sizeof *v, 64);
 
 			if (!v)
-				break;   /* the rest at the next period */
-			lost = v;
-			lost[n++] = in;
+				return;   /* the rest at the next period */
+			d->moves_ids = v;
+			d->moves_ids[d->moves_n++] = in->si.info.id;
 		}
 	}
+}
+
+/* A turn's moves (moves_turn): the period's candidates from moves_i on,
+ * at most RSD_MOVE_SLICE (RS_MOVE_SLICE) or RSD_MOVE_SLICE_MS of them, and
+ * at most max_moves in the period, in one transaction. Nothing moves (and
+ * nothing starts) unless it commits: the lost instances stay lost and are
+ * tried again at the next period. Returns whether the next turn has more
+ * to try. */
+static bool move_slice(rsd *d)
+{
+	size_t moved = 0, most, slice;
+	bool began = false, more = false;
+	int r = 0;
+	uint64_t t0 = clock_mono_ns();
+
 	/* at most max_moves a period: the rest wait a period (a node that
 	 * comes back meanwhile keeps them), the loop never stands still */
 	most = d->max_moves ? d->max_moves : RSD_DEF_MAX_MOVES;
-	for (i = 0; i < n && moved < most; i++) {
-		rsd_node *to = reschedule_target(d, lost[i]);
+	slice = d->move_slice ? d->move_slice : RSD_MOVE_SLICE;
+	while (d->moves_i < d->moves_n && d->moves_done + moved < most) {
+		rsd_inst *in;
+		rsd_node *to;
 
-		if (!to)
+		if (moved == slice || (moved && clock_mono_ns() - t0 >=
+					   RSD_MOVE_SLICE_MS * 1000000ull)) {
+			more = true;   /* the next turn's */
+			break;
+		}
+		in = rsd_inst_find(d, d->moves_ids[d->moves_i++]);
+		if (!in || !(to = reschedule_target(d, in)))
 			continue;
 		if (!began && (r = rsd_tx_begin(d)) < 0)
 			break;
 		began = true;
-		reschedule_one(d, lost[i], to);
+		reschedule_one(d, in, to);
 		moved++;
 	}
-	if (moved == most && i < n)
+	if (!more && r == 0 && d->moves_done + moved == most && d->moves_i < d->moves_n)
 		log_warnx("moved %zu instances off lost nodes this period (--max-moves); "
-			  "up to %zu more wait for the next", moved, n - i);
-	free(lost);
+			  "up to %zu more wait for the next", most, d->moves_n - d->moves_i);
 	if (began)
 		r = rsd_tx_commit(d);
-	if (r < 0)
+	d->moves_turns++;
+	d->moves_ns += clock_mono_ns() - t0;
+	if (r < 0) {
 		rsd_store_trouble(d, "rescheduling", r);
-	else if (moved)   /* what a period of moves costs (--max-moves) */
-		log_info("moved %zu instances off lost nodes in %.1f ms", moved,
-			 (double)(clock_mono_ns() - t0) / 1e6);
+		return false;
+	}
+	d->moves_done += moved;
+	return more;
+}
+
+/* The period's moves said, once they are done (or the next period
+ * begins): what they cost (--max-moves) and over how long. */
+static void moves_said(rsd *d)
+{
+	if (d->moves_done)
+		log_info("moved %zu instances off lost nodes in %.1f ms, %u turn%s over "
+			 "%.1f ms", d->moves_done, (double)d->moves_ns / 1e6,
+			 d->moves_turns, d->moves_turns == 1 ? "" : "s",
+			 (double)(clock_mono_ns() - d->moves_t0) / 1e6);
+	d->moves_done = d->moves_n = d->moves_i = 0;
+	d->moves_ns = 0;
+	d->moves_turns = 0;
+}
+
+static void moves_turn(rsd *d)
+{
+	if (move_slice(d)) {
+		ev_timer_init(&d->move_t, move_cb, 0., 0.);
+		d->move_t.data = d;
+		ev_timer_start(d->loop, &d->move_t);   /* after the others' turn */
+	} else {
+		moves_said(d);
+	}
+}
+
+static void move_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	moves_turn(w->data);
+}
+
+/* The moves off lost nodes a turn at a time: 3,000 instances of 100
+ * nodes lost at once were one turn of 120-260 ms (5,000 x 30), which
+ * every control request and agent message waited out. */
+void rsd_reschedule_lost(rsd *d)
+{
+	if (ev_is_active(&d->move_t)) {   /* the last period's, not done */
+		ev_timer_stop(d->loop, &d->move_t);
+		moves_said(d);
+	}
+	d->moves_t0 = clock_mono_ns();
+	moves_gather(d);
+	moves_turn(d);
+}
+
+void rsd_reschedule_stop(rsd *d)
+{
+	ev_timer_stop(d->loop, &d->move_t);
+	free(d->moves_ids);
+	d->moves_ids = NULL;
+	d->moves_n = d->moves_i = d->moves_cap = 0;
 }
 
 void rsd_agents_batch_end(net_sock *s, void *arg)

@@ -110,6 +110,9 @@ struct json_t;
 #define RSD_CALM_MS      2000   /* ... for this long: forgive the stall */
 #define RSD_BEHIND_LOG_MS 1000  /* rsd this far behind its agents' messages
 				  * says so (once, then once caught up) */
+#define RSD_MOVE_SLICE 256       /* moves off lost nodes in one turn, at most */
+#define RSD_MOVE_SLICE_MS 2      /* ... and for this long (then the turn
+				  * commits: ~1.5 ms more at 5,000 x 30) */
 #define RSD_EXPORT_SLICE 200     /* an export of more services is made this
 				  * many a turn (control.c export_cb): ~1.5 ms */
 #define RSD_SETTLE_LATE_MS 120000 /* rsd's start not settled this long after
@@ -379,6 +382,17 @@ typedef struct rsd {
 					   * unlinked or made (no longer) a
 					   * standby: from 1 */
 	bool            resched_paused;   /* most nodes not up (nodesm_mass_loss) */
+	ev_timer        move_t;           /* the period's next turn of moves */
+	uint64_t        moves_t0;         /* the period's moves began (ns) */
+	uint64_t        moves_ns;         /* ... took this long, turns only */
+	uint64_t       *moves_ids;        /* the period's candidates, by id */
+	size_t          moves_n, moves_cap;
+	size_t          moves_i;          /* the next turn's first candidate */
+	size_t          moves_done;       /* moves committed this period
+					   * (max_moves) */
+	uint32_t        moves_turns;
+	uint32_t        move_slice;       /* RS_MOVE_SLICE (tests), else
+					   * RSD_MOVE_SLICE */
 	rsd_pending    *pending;
 	struct rsd_script *scripts;   /* recovery scripts running */
 	rsd_logreq     *logreqs;
@@ -716,8 +730,14 @@ int rsd_start_instance(rsd *d, rsd_svc *s);
 /* want of them in one transaction: 0 (all), -ENODEV (no node for the
  * rest; the ones placed run), -EIO (none); *started (or NULL): how many. */
 int rsd_start_instances(rsd *d, rsd_svc *s, uint32_t want, uint32_t *started);
-/* Moves lost instances of wanted services to another node (node loss). */
+/* Moves lost instances of wanted services to another node (node loss):
+ * up to RSD_MOVE_SLICE (or RSD_MOVE_SLICE_MS) a turn, each turn its own
+ * transaction, the next after the loop's other work, --max-moves in all
+ * until the next period's call. */
 void rsd_reschedule_lost(rsd *d);
+/* Drops the period's moves not yet made and frees their list (rsd's
+ * exit). */
+void rsd_reschedule_stop(rsd *d);
 /* The one writer of an instance's state (lib/instsm.c): steps in by ev
  * (x may be NULL: nothing wanted, no report), saves it first inside an
  * open transaction (rsd_tx_save) unless ev is a fact (a report, a node's

@@ -7,7 +7,7 @@
 # no node; then 80 % of the nodes fall silent at once: rsd moves
 # nothing (nodesm_mass_loss) and every instance is back where it was when
 # they speak again; then 15 % fall silent: their instances move, at most
-# --max-moves a period. rs-ctlprobe (scale.py's control client) gets answers
+# --max-moves a period, RS_MOVE_SLICE a turn. rs-ctlprobe (scale.py's control client) gets answers
 # before the kill -9 and, on a new connection, after it. Waits on
 # conditions, each with a deadline.
 set -euo pipefail
@@ -27,11 +27,12 @@ cleanup() {
 trap cleanup EXIT
 LG="$BUILD/bench/rs-loadgen"
 MOVES=40   # rsd --max-moves: instances moved off lost nodes a period
+SLICE=16   # RS_MOVE_SLICE: ... a turn (40 = 16 + 16 + 8: three turns)
 [ -x "$LG" ] || fail "$LG not built (RS_BENCH or RS_TESTS)"
 
 start_rsd() {   # start_rsd ENDPOINT-OF-AGENTS ENDPOINT-OF-CONTROL
     rm -f "$TMP/ready"
-    bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --agents "$1" --control "$2" --node-ttl 5 \
+    RS_MOVE_SLICE=$SLICE bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --agents "$1" --control "$2" --node-ttl 5 \
         --max-moves "$MOVES" --metrics 127.0.0.1:0 --ready-fd 3 3>"$TMP/ready" 2>>"$TMP/rsd.log"
     RSD=$BG_PID
     wait_for 30 grep -q control= "$TMP/ready" || fail "rsd did not get ready"
@@ -189,5 +190,8 @@ wait_for 60 moved || fail "not all $((L * 3)) instances of $L lost nodes moved: 
 $(tail -c +"$off" "$TMP/rsd.log" | grep -c 'rescheduling from lost node')"
 tail -c +"$off" "$TMP/rsd.log" | grep -q "moved $MOVES instances off lost nodes this period" \
     || fail "$((L * 3)) instances moved, never $MOVES and the rest later (--max-moves $MOVES)"
+tail -c +"$off" "$TMP/rsd.log" | grep -Eq "moved $MOVES instances off lost nodes in [0-9.]+ ms, 3 turns over" \
+    || fail "a period's $MOVES moves not made in 3 turns of $SLICE: \
+$(tail -c +"$off" "$TMP/rsd.log" | grep 'instances off lost nodes in' | head -3)"
 echo "wake all" >&5
-echo "loadgen.sh: $N simulated agents welcomed, $((N * 3)) instances; after rsd kill -9 every node up again, every instance with its old pid, rs-ctlprobe answered again; rsd stopped 7 s: no node blamed; $K of $N nodes silent: nothing moved, all back; $L silent: their $((L * 3)) instances moved, $MOVES a period"
+echo "loadgen.sh: $N simulated agents welcomed, $((N * 3)) instances; after rsd kill -9 every node up again, every instance with its old pid, rs-ctlprobe answered again; rsd stopped 7 s: no node blamed; $K of $N nodes silent: nothing moved, all back; $L silent: their $((L * 3)) instances moved, $MOVES a period in turns of $SLICE"
