@@ -154,9 +154,11 @@ void nodesm_tell_return(nodesm *n, const nodesm_cfg *c, uint64_t returned_ms);
 bool nodesm_tick_idle(const nodesm *n, const nodesm_cfg *c, uint64_t now_ms);
 /*
  * rsd's clock of silence: up to when a period may count its nodes'
- * silence, and when to forgive a stall of rsd itself. Fed one PERIOD a
- * period with the time and what rsd has read of its agents' messages up
- * to (read_ms: now, or when it last found none waiting).
+ * silence, and when to forgive a stall of rsd itself. Fed a PERIOD at
+ * each of rsd's membership checks (its 1 s period and the 0.25 s ticks
+ * between: any cadence well under stall_ms) with the time and what rsd
+ * has read of its agents' messages up to (read_ms: now, or when it last
+ * found none waiting).
  *
  *   RUNNING -period, lagging or not-> RUNNING, silence up to read_ms
  *   RUNNING -period stall_ms or more after the last-> STALLED

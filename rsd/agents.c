@@ -1171,7 +1171,7 @@ static bool move_slice(rsd *d)
 	 * comes back meanwhile keeps them), the loop never stands still */
 	most = d->max_moves ? d->max_moves : RSD_DEF_MAX_MOVES;
 	slice = d->move_slice ? d->move_slice : RSD_MOVE_SLICE;
-	while (d->moves_i < d->moves_n && d->moves_done + moved < most) {
+	while (d->moves_i < d->moves_n && d->moves_period + moved < most) {
 		rsd_inst *in;
 		rsd_node *to;
 
@@ -1189,9 +1189,12 @@ static bool move_slice(rsd *d)
 		reschedule_one(d, in, to);
 		moved++;
 	}
-	if (!more && r == 0 && d->moves_done + moved == most && d->moves_i < d->moves_n)
+	if (!more && r == 0 && d->moves_period + moved == most &&
+	    d->moves_i < d->moves_n && !d->moves_warned) {
 		log_warnx("moved %zu instances off lost nodes this period (--max-moves); "
 			  "up to %zu more wait for the next", most, d->moves_n - d->moves_i);
+		d->moves_warned = true;
+	}
 	if (began)
 		r = rsd_tx_commit(d);
 	d->moves_turns++;
@@ -1201,11 +1204,12 @@ static bool move_slice(rsd *d)
 		return false;
 	}
 	d->moves_done += moved;
+	d->moves_period += moved;
 	return more;
 }
 
-/* The period's moves said, once they are done (or the next period
- * begins): what they cost (--max-moves) and over how long. */
+/* The moves said, once they are done (or the next period begins): what
+ * they cost (--max-moves) and over how long. */
 static void moves_said(rsd *d)
 {
 	if (d->moves_done)
@@ -1238,12 +1242,23 @@ static void move_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* The moves off lost nodes a turn at a time: 3,000 instances of 100
  * nodes lost at once were one turn of 120-260 ms (5,000 x 30), which
- * every control request and agent message waited out. */
-void rsd_reschedule_lost(rsd *d)
+ * every control request and agent message waited out. A period begins
+ * --max-moves anew (and cuts short the moves of the one before); a tick
+ * between periods moves what was lost since, within what is left of it,
+ * unless moves are under way (their end leaves the rest to the next). */
+void rsd_reschedule_lost(rsd *d, bool period)
 {
-	if (ev_is_active(&d->move_t)) {   /* the last period's, not done */
-		ev_timer_stop(d->loop, &d->move_t);
+	if (ev_is_active(&d->move_t)) {
+		if (!period)
+			return;
+		ev_timer_stop(d->loop, &d->move_t);   /* the last period's */
 		moves_said(d);
+	}
+	if (period) {
+		d->moves_period = 0;
+		d->moves_warned = false;
+	} else if (d->moves_period >= (d->max_moves ? d->max_moves : RSD_DEF_MAX_MOVES)) {
+		return;   /* the period's are made */
 	}
 	d->moves_t0 = clock_mono_ns();
 	moves_gather(d);

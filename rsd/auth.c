@@ -535,7 +535,7 @@ static void cred_revoke(rsd *d, const net_peer *peer, const rs_request *rq)
 
 		if (n) {
 			rsd_node_event(d, n, NM_EV_REVOKE, NULL);
-			rsd_reschedule_lost(d);
+			rsd_reschedule_lost(d, false);
 		}
 	}
 	rsd_reply(d, peer, rq->id, RS_OK, NULL, "revoked");

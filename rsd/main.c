@@ -735,6 +735,7 @@ int main(int argc, char **argv)
 	ev_run(d.loop, 0);
 	sdnotify_send("STOPPING=1");
 	ev_timer_stop(d.loop, &d.period_t);
+	ev_timer_stop(d.loop, &d.tick_t);
 	ev_idle_stop(d.loop, &d.converge_w);
 	rsd_exports_free(&d);
 	rsd_reschedule_stop(&d);

@@ -2485,11 +2485,16 @@ static void settle_check(rsd *d, uint64_t now)
 }
 
 /* MINIX's do_period: node membership ticks, moves, request deadlines. */
-static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* rsd's clock of silence and the nodes' membership at now: the period's,
+ * and a tick's between periods (RSD_TICK_S), so that a silent node is
+ * suspected, lost or fenced within a tick of its time, not a period (its
+ * instances running elsewhere within TTL + 1 s: the period alone made that
+ * up to TTL + 1 s + the moves). A tick walks only the nodes whose time
+ * may have come (the quiet list's head) and leaves the startup wave's
+ * nodes, the wave's and the settle's checks to the period. Returns the
+ * time up to which the nodes' silence counted. */
+static uint64_t membership(rsd *d, uint64_t now, bool period)
 {
-	rsd *d = w->data;
-	uint64_t now = clock_mono_ms(), t0 = clock_mono_ns();
-
 	uint64_t read = d->agents ? (uint64_t)net_sock_heard_until(d->agents, (int64_t)now) : now;
 	const nodesm_clock_cfg kc = {
 		.stall_ms = RSD_STALL_MS, .lag_ms = RSD_CAUGHT_MS,
@@ -2504,6 +2509,8 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	 * once what waited meanwhile is read (lib/nodesm.h's clock) */
 	if (nodesm_clock_period(&d->sclock, &kc, now, read < now ? read : now, &kfx) == 0)
 		until = kfx.until_ms;
+	else
+		memset(&kfx, 0, sizeof kfx);
 	if (kfx.stall_ms) {
 		d->stalls++;
 		log_warnx("rsd did not run for %llu ms: no node is counted silent for "
@@ -2522,22 +2529,16 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		log_info("rsd has read its agents' messages up to now again");
 		d->agents_behind = false;
 	}
-	/* a ZeroMQ socket whose ZMQ_FD edge was missed is never read
-	 * again (and a monitor left full stops the socket's I/O thread):
-	 * read each on the next turn anyway, a receive that finds nothing */
-	if (d->agents)
-		net_sock_poke(d->agents);
-	if (d->control)
-		net_sock_poke(d->control);
-	if (d->zap)
-		net_sock_poke(d->zap);
 	/* membership is nodesm's (lib/nodesm.c): rsd tells it the time */
 	/* every node's membership first, then the moves once: the mass-loss
 	 * guard counts the nodes not up after all of them ticked, not
 	 * halfway (tests/loadgen.sh found moves under ASan's slower ticks) */
-	d->period_part[0] = clock_mono_ns();
+	if (period)
+		d->period_part[0] = clock_mono_ns();
 	if (until <= d->unknown_until_ms) {
 		/* a node not heard since rsd started is never idle then */
+		if (!period)
+			return until;
 		for (rsd_node *n = d->nodes; n; n = n->next)
 			rsd_node_tick(d, n, until);
 	} else {
@@ -2548,11 +2549,41 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			if (!nodesm_tick_idle(&n->sm, &d->ncfg, until))
 				rsd_node_tick(d, n, until);
 	}
-	d->period_part[1] = clock_mono_ns();
-	wave_check(d);
-	settle_check(d, now);
+	if (period) {
+		d->period_part[1] = clock_mono_ns();
+		wave_check(d);
+		settle_check(d, now);
+	}
 	rsd_batch_flush(d);       /* every node's move in one commit */
-	rsd_reschedule_lost(d);   /* lost now, or a fenced instance's time */
+	rsd_reschedule_lost(d, period);   /* lost now, or a fenced instance's time */
+	return until;
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	rsd *d = w->data;
+
+	(void)loop;
+	(void)revents;
+	membership(d, clock_mono_ms(), false);
+}
+
+static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	rsd *d = w->data;
+	uint64_t now = clock_mono_ms(), t0 = clock_mono_ns();
+	uint64_t until;
+
+	/* a ZeroMQ socket whose ZMQ_FD edge was missed is never read
+	 * again (and a monitor left full stops the socket's I/O thread):
+	 * read each on the next turn anyway, a receive that finds nothing */
+	if (d->agents)
+		net_sock_poke(d->agents);
+	if (d->control)
+		net_sock_poke(d->control);
+	if (d->zap)
+		net_sock_poke(d->zap);
+	until = membership(d, now, true);
 	d->period_part[2] = clock_mono_ns();
 	rsd_orders_due(d, until);
 	d->period_part[3] = clock_mono_ns();
@@ -2598,6 +2629,9 @@ void rsd_start_period(rsd *d)
 	ev_timer_init(&d->period_t, period_cb, RSD_PERIOD_S, RSD_PERIOD_S);
 	d->period_t.data = d;
 	ev_timer_start(d->loop, &d->period_t);
+	ev_timer_init(&d->tick_t, tick_cb, RSD_TICK_S, RSD_TICK_S);
+	d->tick_t.data = d;
+	ev_timer_start(d->loop, &d->tick_t);
 	ev_idle_init(&d->converge_w, converge_cb);
 	d->converge_w.data = d;
 }

@@ -38,6 +38,7 @@ struct json_t;
 				      * of a fenced instance's lease */
 #define RSD_BEAT_MS      1000   /* what agents are told to beat at */
 #define RSD_PERIOD_S     1.0    /* the periodic check (MINIX do_period) */
+#define RSD_TICK_S       0.25   /* the nodes' membership between periods */
 /* event retention: rsd --events-keep and --events-max-age (0: no limit).
  * A period deletes chunks of the oldest events until its time budget is
  * spent or its cap reached (docs/design.md, "Event retention"). */
@@ -388,8 +389,9 @@ typedef struct rsd {
 	uint64_t       *moves_ids;        /* the period's candidates, by id */
 	size_t          moves_n, moves_cap;
 	size_t          moves_i;          /* the next turn's first candidate */
-	size_t          moves_done;       /* moves committed this period
-					   * (max_moves) */
+	size_t          moves_done;       /* ... committed (the log line's) */
+	size_t          moves_period;     /* committed this period (max_moves) */
+	bool            moves_warned;     /* ... and said it left some */
 	uint32_t        moves_turns;
 	uint32_t        move_slice;       /* RS_MOVE_SLICE (tests), else
 					   * RSD_MOVE_SLICE */
@@ -398,6 +400,7 @@ typedef struct rsd {
 	rsd_logreq     *logreqs;
 	uint64_t        logreq_seq;
 	ev_timer        period_t;
+	ev_timer        tick_t;       /* membership between periods */
 	ev_idle         converge_w;   /* converge's next slice (rsd_start_period) */
 	ev_signal       sigterm_w, sigint_w;
 	uint32_t        ttl_ms;
@@ -733,8 +736,9 @@ int rsd_start_instances(rsd *d, rsd_svc *s, uint32_t want, uint32_t *started);
 /* Moves lost instances of wanted services to another node (node loss):
  * up to RSD_MOVE_SLICE (or RSD_MOVE_SLICE_MS) a turn, each turn its own
  * transaction, the next after the loop's other work, --max-moves in all
- * until the next period's call. */
-void rsd_reschedule_lost(rsd *d);
+ * from one period's call (period true) to the next; a call between them
+ * (a tick, a revoke) moves what is left of that. */
+void rsd_reschedule_lost(rsd *d, bool period);
 /* Drops the period's moves not yet made and frees their list (rsd's
  * exit). */
 void rsd_reschedule_stop(rsd *d);
