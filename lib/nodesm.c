@@ -72,6 +72,11 @@ bool nodesm_mass_loss(size_t known, size_t up)
 	return known >= NODESM_MASS_MIN && down * 100 >= known * NODESM_MASS_PCT;
 }
 
+bool nodesm_counts_up(const nodesm *n, const nodesm_cfg *c, uint64_t now_ms)
+{
+	return n->state == NM_UP && (now_ms < n->heard_ms || now_ms - n->heard_ms < c->ttl_ms / 2);
+}
+
 uint64_t nodesm_startup_ms(uint64_t ttl_ms, size_t nodes)
 {
 	uint64_t by_ttl = 12 * ttl_ms, by_nodes = (uint64_t)nodes * NODESM_RETURN_MS;

@@ -133,6 +133,15 @@ bool nodesm_releases(const nodesm *n, const nodesm_cfg *c, bool fenced,
 #define NODESM_MASS_MIN 10
 #define NODESM_MASS_PCT 55
 bool nodesm_mass_loss(size_t known, size_t up);
+/* Whether n counts as up for nodesm_mass_loss at now (pure): UP and
+ * heard within half its TTL. Nodes that fell silent together go lost one
+ * by one as each one's TTL since its own last word runs out; counted by
+ * their state alone, the first to go lost (its last beat a little
+ * earlier, a beat late) found most of the others still up for up to
+ * ttl - suspect_ms and its instances moved onto them (tests/loadgen.sh
+ * under load, once rsd checked every 0.25 s). Half the TTL of silence
+ * tolerates last words that far apart. */
+bool nodesm_counts_up(const nodesm *n, const nodesm_cfg *c, uint64_t now_ms);
 /* startup_ms for a cluster of nodes known at rsd's start: 12 TTLs, or
  * NODESM_RETURN_MS for each node if longer (a wave of 5,000 nodes took
  * 45 s on 2 cores: at a minute, the bound came close). */

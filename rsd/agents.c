@@ -445,6 +445,8 @@ static void hello_unrecorded(rsd *d, rsd_node *n, const nodesm *was)
 	n->sm = *was;
 	if (n->sm.state == NM_UP)
 		n->sm.state = NM_UNKNOWN;
+	if (n->sm.state == NM_UNKNOWN)
+		d->unknown_again = true;   /* (membership: every node ticked) */
 	if (n->sm.state == NM_UNKNOWN &&
 	    n->sm.since_ms + d->ncfg.startup_ms > d->unknown_until_ms)
 		d->unknown_until_ms = n->sm.since_ms + d->ncfg.startup_ms;
@@ -1121,10 +1123,11 @@ static void moves_gather(rsd *d)
 	 * partition): wait, rather than pile every lost instance on the few
 	 * nodes left (lib/nodesm.h nodesm_mass_loss) */
 	for (rsd_node *nd = d->nodes; nd; nd = nd->next, known++)
-		up += nd->sm.state == NM_UP;
+		up += nodesm_counts_up(&nd->sm, &d->ncfg, d->member_until);
 	paused = nodesm_mass_loss(known, up);
 	if (paused != d->resched_paused)
-		(paused ? log_warnx : log_info)("%zu of %zu nodes are not up: moving instances "
+		(paused ? log_warnx : log_info)("%zu of %zu nodes are not up (or silent "
+						"half the TTL): moving instances "
 						"off lost nodes %s", known - up, known,
 						paused ? "waits until most are back" :
 						"goes on");

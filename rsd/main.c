@@ -670,6 +670,9 @@ int main(int argc, char **argv)
 	/* tests: when rsd says its start has not settled (settle_check) */
 	d.settle_late_ms = getenv("RS_SETTLE_LATE_MS") ?
 		strtoull(getenv("RS_SETTLE_LATE_MS"), NULL, 10) : RSD_SETTLE_LATE_MS;
+	/* tests: the nodes' ticks in turns of this many */
+	if (getenv("RS_TICK_NODES"))
+		d.tick_nodes = (uint32_t)strtoul(getenv("RS_TICK_NODES"), NULL, 10);
 	/* tests: the moves off lost nodes in turns of this many */
 	if (getenv("RS_MOVE_SLICE"))
 		d.move_slice = (uint32_t)strtoul(getenv("RS_MOVE_SLICE"), NULL, 10);
@@ -736,6 +739,7 @@ int main(int argc, char **argv)
 	sdnotify_send("STOPPING=1");
 	ev_timer_stop(d.loop, &d.period_t);
 	ev_timer_stop(d.loop, &d.tick_t);
+	ev_timer_stop(d.loop, &d.member_t);
 	ev_idle_stop(d.loop, &d.converge_w);
 	rsd_exports_free(&d);
 	rsd_reschedule_stop(&d);

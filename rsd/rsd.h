@@ -39,6 +39,7 @@ struct json_t;
 #define RSD_BEAT_MS      1000   /* what agents are told to beat at */
 #define RSD_PERIOD_S     1.0    /* the periodic check (MINIX do_period) */
 #define RSD_TICK_S       0.25   /* the nodes' membership between periods */
+#define RSD_TICK_SLICE_MS 2     /* ... ticking nodes for this long a turn */
 /* event retention: rsd --events-keep and --events-max-age (0: no limit).
  * A period deletes chunks of the oldest events until its time budget is
  * spent or its cap reached (docs/design.md, "Event retention"). */
@@ -358,7 +359,11 @@ typedef struct rsd {
 	 * suspect_ms (nodesm_tick_idle), not all of them */
 	rsd_node       *quiet_head, *quiet_tail;
 	uint64_t        unknown_until_ms; /* until then an UNKNOWN node may
-					   * not be idle: every node ticks */
+					   * not be idle: every node ticks,
+					   * while the wave is not over */
+	bool            unknown_again;    /* a node UNKNOWN again after its
+					   * Hello's commit failed: every
+					   * node ticks until then anyway */
 	uint64_t        load_ms;          /* mono ms rsd loaded its store */
 	size_t          wave_known;       /* nodes known at start, until all
 					   * are back or lost (wave_check) */
@@ -401,6 +406,15 @@ typedef struct rsd {
 	uint64_t        logreq_seq;
 	ev_timer        period_t;
 	ev_timer        tick_t;       /* membership between periods */
+	ev_timer        member_t;     /* ... the rest of a walk cut short */
+	uint32_t        member_turns; /* ... so far, and since */
+	uint32_t        member_moved; /* ... nodes that changed state */
+	uint64_t        member_until; /* the last walk's until (mono ms) */
+	uint64_t        member_t0;
+	bool            member_period;/* ... in a period (its moves' budget) */
+	uint32_t        tick_nodes;   /* RS_TICK_NODES (tests): nodes moved by
+				       * ticks a turn at most, 0: only
+				       * RSD_TICK_SLICE_MS */
 	ev_idle         converge_w;   /* converge's next slice (rsd_start_period) */
 	ev_signal       sigterm_w, sigint_w;
 	uint32_t        ttl_ms;

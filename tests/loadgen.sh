@@ -5,7 +5,7 @@
 # same db every node is up again and every instance runs with its old pid
 # (no new start), as rsd's log says; rsd SIGSTOPped past the TTL blames
 # no node; then 80 % of the nodes fall silent at once: rsd moves
-# nothing (nodesm_mass_loss) and every instance is back where it was when
+# nothing (nodesm_mass_loss, with their ticks RS_TICK_NODES a turn) and every instance is back where it was when
 # they speak again; then 15 % fall silent: their instances move, at most
 # --max-moves a period, RS_MOVE_SLICE a turn. rs-ctlprobe (scale.py's control client) gets answers
 # before the kill -9 and, on a new connection, after it. Waits on
@@ -28,11 +28,12 @@ trap cleanup EXIT
 LG="$BUILD/bench/rs-loadgen"
 MOVES=40   # rsd --max-moves: instances moved off lost nodes a period
 SLICE=16   # RS_MOVE_SLICE: ... a turn
+TICKS=4    # RS_TICK_NODES: nodes' membership ticks a turn (a walk cut short)
 [ -x "$LG" ] || fail "$LG not built (RS_BENCH or RS_TESTS)"
 
 start_rsd() {   # start_rsd ENDPOINT-OF-AGENTS ENDPOINT-OF-CONTROL
     rm -f "$TMP/ready"
-    RS_MOVE_SLICE=$SLICE bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --agents "$1" --control "$2" --node-ttl 5 \
+    RS_MOVE_SLICE=$SLICE RS_TICK_NODES=$TICKS bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --agents "$1" --control "$2" --node-ttl 5 \
         --max-moves "$MOVES" --metrics 127.0.0.1:0 --ready-fd 3 3>"$TMP/ready" 2>>"$TMP/rsd.log"
     RSD=$BG_PID
     wait_for 30 grep -q control= "$TMP/ready" || fail "rsd did not get ready"
@@ -171,6 +172,9 @@ wait_for 10 bash -c "tail -c +$off '$TMP/rsd.log' | grep -q 'moving instances of
 if tail -c +"$off" "$TMP/rsd.log" | grep -q 'rescheduling from lost node'; then
     fail "instances moved while most nodes were lost: $(tail -c +"$off" "$TMP/rsd.log" | grep -c 'rescheduling from lost node')"
 fi
+# ... with the walks of their membership cut short ($TICKS nodes a turn)
+tail -c +"$off" "$TMP/rsd.log" | grep -q "the nodes' membership: [0-9]* nodes changed state over [0-9]* turns" \
+    || fail "$K nodes lost at once, and no walk of their membership over several turns"
 echo "wake all" >&5
 wait_for 60 nodes_up || fail "not every node up after the wake"
 wait_for 10 bash -c "tail -c +$off '$TMP/rsd.log' | grep -q 'moving instances off lost nodes goes on'" \

@@ -484,6 +484,30 @@ Test(nodesm, startup_bound_grows_with_the_cluster)
 	cr_assert_eq(nodesm_startup_ms(100, 10), 1200u);
 }
 
+Test(nodesm, a_node_counts_up_only_if_heard_within_half_its_ttl)
+{
+	const nodesm_cfg c = cfg;
+	nodesm n;
+	nodesm_fx fx;
+
+	nodesm_init(&n, 1000);
+	cr_assert_not(nodesm_counts_up(&n, &c, 1000), "unknown");
+	cr_assert_eq(nodesm_step(&n, &c, NM_EV_HELLO, 2000, &fx), 0);
+	cr_assert(nodesm_counts_up(&n, &c, 2000));
+	cr_assert(nodesm_counts_up(&n, &c, 1999), "a clock read before its word");
+	cr_assert(nodesm_counts_up(&n, &c, 2000 + c.ttl_ms / 2 - 1));
+	cr_assert_not(nodesm_counts_up(&n, &c, 2000 + c.ttl_ms / 2),
+		      "up as of its last step, but half its TTL silent");
+	cr_assert_eq(n.state, NM_UP);
+	cr_assert_eq(nodesm_step(&n, &c, NM_EV_MSG, 2000 + c.ttl_ms / 2, &fx), 0);
+	cr_assert(nodesm_counts_up(&n, &c, 2000 + c.ttl_ms / 2), "heard again");
+	for (nodesm_state s = NM_UNKNOWN; s < NM__NR; s++) {
+		n.state = s;
+		cr_assert_eq(nodesm_counts_up(&n, &c, n.heard_ms), s == NM_UP, "%s",
+			     nodesm_state_to_string(s));
+	}
+}
+
 Test(nodesm, mass_loss_pauses_rescheduling_only_in_a_big_cluster)
 {
 	/* small clusters always move what was lost */
