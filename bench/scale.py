@@ -1227,17 +1227,23 @@ class Run:
                     lost[m.group(2)] = ts.timestamp() - wall0
             res["lost_s"] = max(lost.values()) if len(lost) == len(names) else None
             res["lost_first_s"] = min(lost.values()) if lost else None
-            # rsd's periods that moved them: how many, and each one's time
+            # rsd's runs of moves: how many each, their time (the turns'
+            # and, from rsd 2026-12-07, how many turns over how long)
             res["move_periods"] = [
-                {"moved": int(m.group(1)), "ms": float(m.group(2))}
-                for m in re.finditer(r"moved (\d+) instances off lost nodes in ([\d.]+) ms",
+                {"moved": int(m.group(1)), "ms": float(m.group(2)),
+                 "turns": int(m.group(3)) if m.group(3) else 1,
+                 "wall_ms": float(m.group(4)) if m.group(4) else float(m.group(2))}
+                for m in re.finditer(r"moved (\d+) instances off lost nodes in ([\d.]+) ms"
+                                     r"(?:, (\d+) turns? over ([\d.]+) ms)?",
                                      self.rsd.log_since(off))]
             self.say(f"loss of {len(names)} nodes ({len(ids)} instances): first lost "
                      f"{fmt_s(res['lost_first_s'])}, all lost {fmt_s(res['lost_s'])}, "
                      f"their instances running elsewhere {res['running_s']:.2f} s, rsd's "
                      f"status agrees {res['moved_s']:.2f} s (TTL 5 s); "
-                     "periods that moved them: " +
-                     (", ".join(f"{p['moved']} in {p['ms']:.0f} ms" for p in res["move_periods"])
+                     "rsd moved them: " +
+                     (", ".join(f"{p['moved']} in {p['ms']:.0f} ms ({p['turns']} turn"
+                                f"{'s' if p['turns'] != 1 else ''} over {p['wall_ms']:.0f} ms)"
+                                for p in res["move_periods"])
                       or "none logged"))
         finally:
             self.out[f"loss_{k}"] = res
