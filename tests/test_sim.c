@@ -2573,29 +2573,35 @@ Test(sim, a_wave_of_hellos_after_a_restart_loses_only_the_dead, .timeout = 120)
  * rsd stalls (issue 12): stopped, starved of CPU or its machine paused,
  * for less or more than the TTL, while its agents go on beating and some
  * flood it with events meanwhile. Seeded schedules on the fake clock at
- * real times (1 s beats and periods, 5 s TTL): ST_NODES nodes, rsd's
- * period as rsd.c's period_cb has it (lib/nodesm.h's clock of silence,
- * its FORGIVE of every node, a TICK of every node up to the clock's
- * until), and the way rsd reads: what an agent sends waits in the
+ * real times (1 s beats, 5 s TTL, rsd's membership every 0.25 s: its
+ * period and the ticks between): ST_NODES nodes, rsd's membership as
+ * rsd.c's membership() has it (lib/nodesm.h's clock of silence, its
+ * FORGIVE of every node, a TICK of every node up to the clock's until),
+ * and the way rsd reads: what an agent sends waits in the
  * kernel's buffers (unseen by rsd) until rsd's ZeroMQ thread moves it
  * to its socket's queue, a connection at a time, only while rsd's loop
  * has nothing queued (the thread runs at SCHED_IDLE on the loop's core);
  * the loop takes one message from each connection in turn up to its
  * rate; what it has read up to is now while nothing is queued, else the
  * last time it found nothing (lib/net.c net_sock_heard_until). After a
- * stall libev runs the late period twice at once. Some nodes die, before
+ * stall libev runs the late check twice at once. Some nodes die, before
  * or during a stall.
  *
  * Promised: a node whose agent never stopped beating is never lost; a
  * dead node is lost, a TTL after its last word not counting the spans
- * forgiven after it (plus two periods and a beat), and by the end.
+ * forgiven after it (plus two checks, a beat and a second of reading
+ * behind a flood: the 2 s of two periods before the ticks), and by the
+ * end.
  * variant 1 (no FORGIVE: the stall counts) must fail some seed.
  */
 #define ST_NODES  120
 #define ST_TICK   10
 #define ST_BEAT   1000
-#define ST_PERIOD 1000
+#define ST_PERIOD 250       /* rsd's membership: RSD_TICK_S (the period
+			     * is one of its checks) */
 #define ST_TTL    5000
+#define ST_LAG    1000      /* rsd's reads behind its agents after a flood
+			     * (the loop's rate): no node is silent then */
 #define ST_SPANS  8
 
 typedef struct st_node {
@@ -2713,7 +2719,7 @@ static bool stall_run(uint64_t seed, int variant, char *why, size_t n)
 				(unsigned long long)nd[tr].sm.heard_ms,
 				(unsigned long long)nd[tr].sm.word_ms, nd[tr].kq, nd[tr].pq,
 				(unsigned long long)drained);
-		/* the period (twice at once when late, as libev runs it) */
+		/* the check (twice at once when late, as libev runs it) */
 		for (int twice = 0; twice < (late ? 2 : 1); twice++) {
 			uint64_t now = t + (uint64_t)twice, read = busy ? drained : now;
 			nodesm_clock_fx kfx;
@@ -2785,7 +2791,7 @@ static bool stall_run(uint64_t seed, int variant, char *why, size_t n)
 		}
 		/* its last word came before it died (a beat a second, read
 		 * late after a stall: the loss counts from the read) */
-		due = x->sm.word_ms + ST_TTL + 2 * ST_PERIOD + ST_BEAT;
+		due = x->sm.word_ms + ST_TTL + 2 * ST_PERIOD + ST_BEAT + ST_LAG;
 		for (int s = 0; s < nspans; s++)
 			if (span_to[s] > x->sm.word_ms)   /* a span after its last word */
 				due += span_to[s] - span_from[s];
