@@ -2805,7 +2805,13 @@ static bool stall_run(uint64_t seed, int variant, char *why, size_t n)
 	return true;
 }
 
-Test(sim, a_stall_of_rsd_loses_no_node_that_beats, .timeout = 120)
+typedef bool (*seed_run_fn)(uint64_t seed, int variant, char *why, size_t n);
+
+/* run (variant 0) must hold for nseeds seeds from first (RS_SIM_SEED:
+ * that one only), and its variant 1 fail one of the first nbroken at
+ * least: the check can fail (broken says what variant 1 leaves out). */
+static void seeds_run(seed_run_fn run, uint64_t first, unsigned nseeds,
+		      unsigned nbroken, const char *broken)
 {
 	const char *one = getenv("RS_SIM_SEED");
 	char why[400];
@@ -2813,17 +2819,22 @@ Test(sim, a_stall_of_rsd_loses_no_node_that_beats, .timeout = 120)
 
 	if (one) {
 		uint64_t seed = strtoull(one, NULL, 10);
-		cr_assert(stall_run(seed, 0, why, sizeof why), "seed %llu: %s",
+		cr_assert(run(seed, 0, why, sizeof why), "seed %llu: %s",
 			  (unsigned long long)seed, why);
 		return;
 	}
-	for (uint64_t seed = 0x57a1000; seed < 0x57a1000 + 150; seed++)
-		cr_assert(stall_run(seed, 0, why, sizeof why), "seed %llu: %s (replay: RS_SIM_SEED=%llu)",
+	for (uint64_t seed = first; seed < first + nseeds; seed++)
+		cr_assert(run(seed, 0, why, sizeof why), "seed %llu: %s (replay: RS_SIM_SEED=%llu)",
 			  (unsigned long long)seed, why, (unsigned long long)seed);
-	/* the check can fail: counting the stall loses beating nodes */
-	for (uint64_t seed = 0x57a1000; seed < 0x57a1000 + 20; seed++)
-		failed += !stall_run(seed, 1, why, sizeof why);
-	cr_assert(failed > 0, "no schedule failed with the stalls counted");
+	for (uint64_t seed = first; seed < first + nbroken; seed++)
+		failed += !run(seed, 1, why, sizeof why);
+	cr_assert(failed > 0, "no schedule failed %s", broken);
+}
+
+Test(sim, a_stall_of_rsd_loses_no_node_that_beats, .timeout = 120)
+{
+	/* counting the stall loses beating nodes */
+	seeds_run(stall_run, 0x57a1000, 150, 20, "with the stalls counted");
 }
 
 /*
@@ -2922,21 +2933,6 @@ static bool partition_run(uint64_t seed, int variant, char *why, size_t n)
 
 Test(sim, a_partition_of_most_nodes_moves_nothing, .timeout = 120)
 {
-	const char *one = getenv("RS_SIM_SEED");
-	char why[400];
-	int failed = 0;
-
-	if (one) {
-		uint64_t seed = strtoull(one, NULL, 10);
-		cr_assert(partition_run(seed, 0, why, sizeof why), "seed %llu: %s",
-			  (unsigned long long)seed, why);
-		return;
-	}
-	for (uint64_t seed = 0x9a7000; seed < 0x9a7000 + 200; seed++)
-		cr_assert(partition_run(seed, 0, why, sizeof why), "seed %llu: %s (replay: RS_SIM_SEED=%llu)",
-			  (unsigned long long)seed, why, (unsigned long long)seed);
-	/* the check can fail: counting nodes up by their state moves */
-	for (uint64_t seed = 0x9a7000; seed < 0x9a7000 + 50; seed++)
-		failed += !partition_run(seed, 1, why, sizeof why);
-	cr_assert(failed > 0, "no schedule failed with the nodes counted by state");
+	/* counting nodes up by their state moves instances */
+	seeds_run(partition_run, 0x9a7000, 200, 50, "with the nodes counted by state");
 }
