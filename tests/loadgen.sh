@@ -5,11 +5,12 @@
 # same db every node is up again and every instance runs with its old pid
 # (no new start), as rsd's log says; rsd SIGSTOPped past the TTL blames
 # no node; then 80 % of the nodes fall silent at once: rsd moves
-# nothing (nodesm_mass_loss, with their ticks RS_TICK_NODES a turn) and every instance is back where it was when
-# they speak again; then 15 % fall silent: their instances move, at most
-# --max-moves a period, RS_MOVE_SLICE a turn. rs-ctlprobe (scale.py's control client) gets answers
-# before the kill -9 and, on a new connection, after it. Waits on
-# conditions, each with a deadline.
+# nothing (nodesm_mass_loss; their membership RS_TICK_NODES a turn) and
+# every instance is back where it was when they speak again; then 15 %
+# fall silent: their instances move, at most --max-moves a period and
+# RS_MOVE_SLICE a turn. rs-ctlprobe (scale.py's control client) gets
+# answers before the kill -9 and, on a new connection, after it. Waits
+# on conditions, each with a deadline.
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 N=${2:-200}
