@@ -77,6 +77,16 @@ bool nodesm_counts_up(const nodesm *n, const nodesm_cfg *c, uint64_t now_ms)
 	return n->state == NM_UP && (now_ms < n->heard_ms || now_ms - n->heard_ms < c->ttl_ms / 2);
 }
 
+bool nodesm_mass_wait(bool mass, uint64_t *seen_ms, uint64_t now_ms, uint64_t hold_ms)
+{
+	if (mass) {
+		*seen_ms = now_ms;
+		return true;
+	}
+	/* (a time before it: rsd's count of silence held in a stall) */
+	return *seen_ms && (now_ms < *seen_ms || now_ms - *seen_ms < hold_ms);
+}
+
 uint64_t nodesm_startup_ms(uint64_t ttl_ms, size_t nodes)
 {
 	uint64_t by_ttl = 12 * ttl_ms, by_nodes = (uint64_t)nodes * NODESM_RETURN_MS;

@@ -142,6 +142,13 @@ bool nodesm_mass_loss(size_t known, size_t up);
  * under load, once rsd checked every 0.25 s). Half the TTL of silence
  * tolerates last words that far apart. */
 bool nodesm_counts_up(const nodesm *n, const nodesm_cfg *c, uint64_t now_ms);
+/* Whether moves off lost nodes wait at now (pure but for *seen_ms): a
+ * mass loss now (mass: nodesm_mass_loss), or one seen within hold_ms
+ * before (*seen_ms, updated; 0: never). A partition that heals brings
+ * its nodes back over a second or more: checked every 0.25 s, the guard
+ * found most back and moved the last ones' instances while they were
+ * returning (tests/loadgen.sh). rsd holds for the nodes' TTL. */
+bool nodesm_mass_wait(bool mass, uint64_t *seen_ms, uint64_t now_ms, uint64_t hold_ms);
 /* startup_ms for a cluster of nodes known at rsd's start: 12 TTLs, or
  * NODESM_RETURN_MS for each node if longer (a wave of 5,000 nodes took
  * 45 s on 2 cores: at a minute, the bound came close). */

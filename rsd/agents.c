@@ -1119,18 +1119,23 @@ static void moves_gather(rsd *d)
 	bool paused;
 
 	d->moves_n = d->moves_i = 0;
+	/* no instance lost (most ticks): no walk of the nodes; while paused
+	 * the walk goes on, to say when the moves go on */
+	if (!d->inst_nstate[RS_IS_LOST] && !d->resched_paused)
+		return;
 	/* most of a big cluster not up at once (rsd restarted under it, a
 	 * partition): wait, rather than pile every lost instance on the few
 	 * nodes left (lib/nodesm.h nodesm_mass_loss) */
 	for (rsd_node *nd = d->nodes; nd; nd = nd->next, known++)
 		up += nodesm_counts_up(&nd->sm, &d->ncfg, d->member_until);
-	paused = nodesm_mass_loss(known, up);
+	paused = nodesm_mass_wait(nodesm_mass_loss(known, up), &d->mass_seen_ms,
+				  d->member_until, d->ncfg.ttl_ms);
 	if (paused != d->resched_paused)
 		(paused ? log_warnx : log_info)("%zu of %zu nodes are not up (or silent "
 						"half the TTL): moving instances "
 						"off lost nodes %s", known - up, known,
-						paused ? "waits until most are back" :
-						"goes on");
+						paused ? "waits until most are back "
+						"(and a TTL after)" : "goes on");
 	d->resched_paused = paused;
 	if (paused)
 		return;

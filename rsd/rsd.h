@@ -388,6 +388,7 @@ typedef struct rsd {
 					   * unlinked or made (no longer) a
 					   * standby: from 1 */
 	bool            resched_paused;   /* most nodes not up (nodesm_mass_loss) */
+	uint64_t        mass_seen_ms;     /* ... last seen so (nodesm_mass_wait) */
 	ev_timer        move_t;           /* the period's next turn of moves */
 	uint64_t        moves_t0;         /* the period's moves began (ns) */
 	uint64_t        moves_ns;         /* ... took this long, turns only */

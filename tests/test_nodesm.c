@@ -508,6 +508,25 @@ Test(nodesm, a_node_counts_up_only_if_heard_within_half_its_ttl)
 	}
 }
 
+Test(nodesm, moves_wait_a_hold_after_the_last_mass_loss)
+{
+	uint64_t seen = 0;
+
+	cr_assert_not(nodesm_mass_wait(false, &seen, 1000, 5000), "never seen");
+	cr_assert_eq(seen, 0u);
+	cr_assert(nodesm_mass_wait(true, &seen, 2000, 5000));
+	cr_assert_eq(seen, 2000u);
+	cr_assert(nodesm_mass_wait(false, &seen, 2250, 5000), "most back: the rest returning");
+	cr_assert(nodesm_mass_wait(false, &seen, 6999, 5000));
+	cr_assert_not(nodesm_mass_wait(false, &seen, 7000, 5000), "a hold after it");
+	cr_assert(nodesm_mass_wait(true, &seen, 8000, 5000), "seen again");
+	cr_assert(nodesm_mass_wait(false, &seen, 12999, 5000), "held from the last one");
+	cr_assert_not(nodesm_mass_wait(false, &seen, 13000, 5000));
+	seen = 9000;
+	cr_assert(nodesm_mass_wait(false, &seen, 8000, 5000),
+		  "a time before it (silence held in a stall): held");
+}
+
 Test(nodesm, mass_loss_pauses_rescheduling_only_in_a_big_cluster)
 {
 	/* small clusters always move what was lost */
