@@ -2852,25 +2852,44 @@ Test(sim, a_stall_of_rsd_loses_no_node_that_beats, .timeout = 120)
  * Promised: from the first node lost to the end, nodesm_mass_loss holds
  * at every check. variant 1 (counting a node up by its state alone, the
  * rule before the 0.25 s checks) must fail some seed.
+ *
+ * And when it heals (a_partition_that_heals_moves_nothing): the cut nodes
+ * come back 2-3 TTLs after the cut, one by one over up to a TTL less
+ * two checks, each with a Hello and its beats after. Promised: at no
+ * check from the first return until every node is back are the moves
+ * let go (nodesm_mass_wait with a TTL's hold) while a node is lost, and
+ * every node is up at the end. variant 1 (no hold: the moves go on as
+ * soon as most are up again, the rule before aa30054) must fail some.
  */
 #define PT_NODES 200
 #define PT_TICK  10
 #define PT_CHECK 250
 #define PT_TTL   5000
 
-static bool partition_run(uint64_t seed, int variant, char *why, size_t n)
+/* One partition: by_state counts a node up by its state alone (the old
+ * rule); heal: the cut nodes come back (each with a Hello, its beats
+ * after) over less than a TTL, from a time after they are all lost, and
+ * the moves may not go on while one is still away; hold_ms: how long
+ * after the last mass loss the moves wait (nodesm_mass_wait). */
+static bool partition_sim(uint64_t seed, bool by_state, bool heal, uint64_t hold_ms,
+			  char *why, size_t n)
 {
 	static nodesm sm[PT_NODES];
-	static uint64_t next[PT_NODES], arrive[PT_NODES];
+	static uint64_t next[PT_NODES], arrive[PT_NODES], back[PT_NODES];
 	static bool cut[PT_NODES];
 	nodesm_cfg c = { .ttl_ms = PT_TTL, .suspect_ms = PT_TTL * 3 / 4,
 			 .lease_ms = PT_TTL, .margin_ms = 1000, .startup_ms = 12 * PT_TTL };
 	sim r = { .rng = seed };
 	uint64_t late = between(&r, 200, 1200);
 	uint64_t at = between(&r, 8000, 20000), end = at + 4 * PT_TTL;
+	uint64_t healed = at + between(&r, 2 * PT_TTL, 3 * PT_TTL);
+	uint64_t spread = between(&r, 0, PT_TTL - 2 * PT_CHECK);
+	uint64_t mass_seen = 0;
 	unsigned pct = (unsigned)between(&r, 55, 90);
 	bool any_lost = false;
 
+	if (heal)
+		end = healed + spread + 2 * PT_TTL;
 	for (int i = 0; i < PT_NODES; i++) {
 		nodesm_fx fx;
 
@@ -2879,13 +2898,20 @@ static bool partition_run(uint64_t seed, int variant, char *why, size_t n)
 		next[i] = between(&r, 1, 1000);
 		arrive[i] = UINT64_MAX;
 		cut[i] = (unsigned)i < PT_NODES * pct / 100;
+		back[i] = heal && cut[i] ? healed + between(&r, 0, spread) : UINT64_MAX;
 	}
 	for (uint64_t t = PT_TICK; t <= end; t += PT_TICK) {
 		size_t up = 0;
+		int away = -1;
 
 		for (int i = 0; i < PT_NODES; i++) {
 			nodesm_fx fx;
 
+			if (cut[i] && t >= back[i]) {   /* back: its Hello, its beats */
+				cut[i] = false;
+				(void)nodesm_step(&sm[i], &c, NM_EV_HELLO, t, &fx);
+				next[i] = t + 1000;
+			}
 			/* a beat sent now arrives `late` at most later (one
 			 * in flight at a time: the next waits for it) */
 			if (t >= next[i]) {
@@ -2906,20 +2932,33 @@ static bool partition_run(uint64_t seed, int variant, char *why, size_t n)
 			if (t >= sm[i].heard_ms)
 				(void)nodesm_step(&sm[i], &c, NM_EV_TICK, t, &fx);
 			any_lost |= sm[i].state == NM_LOST || sm[i].state == NM_FENCED;
-			up += variant == 1 ? sm[i].state == NM_UP :
-			      nodesm_counts_up(&sm[i], &c, t);
-			if (!cut[i] && sm[i].state != NM_UP) {
+			if ((sm[i].state == NM_LOST || sm[i].state == NM_FENCED) && away < 0)
+				away = i;
+			up += by_state ? sm[i].state == NM_UP : nodesm_counts_up(&sm[i], &c, t);
+			if (!cut[i] && back[i] == UINT64_MAX && sm[i].state != NM_UP) {
 				snprintf(why, n, "node %d beats (late up to %llu ms) and is %s at %llu",
 					 i, (unsigned long long)late,
 					 nodesm_state_to_string(sm[i].state), (unsigned long long)t);
 				return false;
 			}
 		}
-		if (any_lost && !nodesm_mass_loss(PT_NODES, up)) {
+		bool mass = nodesm_mass_loss(PT_NODES, up);
+		bool paused = nodesm_mass_wait(mass, &mass_seen, t, hold_ms);
+
+		if (any_lost && t < healed && !mass) {
 			snprintf(why, n, "%u %% cut off at %llu (beats up to %llu ms late): a node "
 				 "lost at %llu with %zu of %d counted up: its instances would move",
 				 pct, (unsigned long long)at, (unsigned long long)late,
 				 (unsigned long long)t, up, PT_NODES);
+			return false;
+		}
+		if (heal && t >= healed && !paused && away >= 0) {
+			snprintf(why, n, "%u %% cut off at %llu, back from %llu over %llu ms: the "
+				 "moves go on at %llu with node %d %s (back at %llu)", pct,
+				 (unsigned long long)at, (unsigned long long)healed,
+				 (unsigned long long)spread, (unsigned long long)t, away,
+				 nodesm_state_to_string(sm[away].state),
+				 (unsigned long long)back[away]);
 			return false;
 		}
 	}
@@ -2928,11 +2967,35 @@ static bool partition_run(uint64_t seed, int variant, char *why, size_t n)
 			 (unsigned long long)at, (unsigned long long)end);
 		return false;
 	}
+	for (int i = 0; heal && i < PT_NODES; i++)
+		if (sm[i].state != NM_UP) {
+			snprintf(why, n, "node %d back at %llu and %s at the end", i,
+				 (unsigned long long)back[i], nodesm_state_to_string(sm[i].state));
+			return false;
+		}
 	return true;
+}
+
+/* variant 1: counted by state */
+static bool partition_run(uint64_t seed, int variant, char *why, size_t n)
+{
+	return partition_sim(seed, variant == 1, false, PT_TTL, why, n);
+}
+
+/* variant 1: the moves wait no longer than the mass loss */
+static bool heal_run(uint64_t seed, int variant, char *why, size_t n)
+{
+	return partition_sim(seed, false, true, variant == 1 ? 0 : PT_TTL, why, n);
 }
 
 Test(sim, a_partition_of_most_nodes_moves_nothing, .timeout = 120)
 {
 	/* counting nodes up by their state moves instances */
 	seeds_run(partition_run, 0x9a7000, 200, 50, "with the nodes counted by state");
+}
+
+Test(sim, a_partition_that_heals_moves_nothing, .timeout = 120)
+{
+	/* the moves going on as soon as most are back move the stragglers' */
+	seeds_run(heal_run, 0x4ea1000, 200, 50, "with no hold after the mass loss");
 }
