@@ -183,16 +183,21 @@ static void bench_slices(int agents_nice)
  * it used more than its share of a CPU (a flood of handshakes). */
 #define RSD_CTLRT_TICK_S 0.25   /* a look at its CPU time this often */
 
-/* A thread's CPU time (a thread of this process: the kernel's clock id
- * for another thread of the group, as pthread_getcpuclockid makes). */
-static uint64_t thread_cpu_ns(int tid)
+/* A CPU-time clock, in ns (0 when it cannot be read). */
+static uint64_t cpu_clock_ns(clockid_t id)
 {
 	struct timespec ts;
-	clockid_t id = (clockid_t)((~(unsigned)tid << 3) | 6);   /* per thread, sched */
 
 	if (clock_gettime(id, &ts) < 0)
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A thread's CPU time (a thread of this process: the kernel's clock id
+ * for another thread of the group, as pthread_getcpuclockid makes). */
+static uint64_t thread_cpu_ns(int tid)
+{
+	return cpu_clock_ns((clockid_t)((~(unsigned)tid << 3) | 6));   /* per thread, sched */
 }
 
 static void ctlrt_effect(rsd *d, rtg_effect fx, uint64_t now);
@@ -252,21 +257,25 @@ static void ctlrt_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* A guard with its limits from the environment variable name
- * (PCT,WINDOW_MS,HOLD_MS; tests: PCT 0 counts any use), else the share
+ * (PCT,WINDOW_MS,HOLD_MS[,OWN_PCT]; tests: PCT 0 counts any use, OWN_PCT
+ * 0 takes no lowering for rsd's own work), else the share
  * def_pct (0: rtguard's) and rtguard's window and hold. */
 static void guard_init(rtguard *g, const char *name, unsigned def_pct)
 {
 	const char *env = getenv(name);
-	unsigned pct = 0, win = 0, hold = 0;
-	bool given = env && sscanf(env, "%u,%u,%u", &pct, &win, &hold) == 3;
+	unsigned pct = 0, win = 0, hold = 0, own = 0;
+	int n = env ? sscanf(env, "%u,%u,%u,%u", &pct, &win, &hold, &own) : 0;
+	bool given = n >= 3;
 
 	if (env && !given) {
-		log_warnx("%s wants PCT,WINDOW_MS,HOLD_MS: ignored", name);
+		log_warnx("%s wants PCT,WINDOW_MS,HOLD_MS[,OWN_PCT]: ignored", name);
 		win = hold = 0;
 	}
 	rtguard_init(g, given ? pct : def_pct, win, hold);   /* 0: the defaults ... */
 	if (given)
 		g->share_pct = pct;                          /* ... but a share given as 0 */
+	if (n == 4)
+		g->own_pct = own;                            /* 0: no lowering is rsd's own */
 }
 
 /* RS_CONTROL_RT_GUARD: the guard's limits (guard_init). tid: the control
@@ -335,19 +344,24 @@ static uint64_t thread_wait_ns(int tid)
 
 static void agidle_effect(rsd *d, rtg_effect fx);
 
+/* own: the CPU time of rsd's threads but this one (its loop, the
+ * store's checkpointer, the control socket's I/O thread): the thread at
+ * SCHED_IDLE waits behind each. */
 static void agidle_event(rsd *d, rtg_event ev)
 {
+	uint64_t all = cpu_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	uint64_t io = thread_cpu_ns(d->agidle_tid);
 	rtg_effect fx;
 
-	if (rtguard_step(&d->agidle, ev, thread_wait_ns(d->agidle_tid),
-			 clock_mono_ms(), &fx) == 0)
+	if (rtguard_step_own(&d->agidle, ev, thread_wait_ns(d->agidle_tid),
+			     all > io ? all - io : 0, clock_mono_ms(), &fx) == 0)
 		agidle_effect(d, fx);
 }
 
 static void agidle_effect(rsd *d, rtg_effect fx)
 {
 	struct sched_param sp = { .sched_priority = 0 };
-	bool again = d->agidle.lowered > 0;
+	bool again = d->agidle.lowered > 0 && !d->agidle.last_own;
 
 	switch (fx) {
 	case RTG_FX_NONE:
@@ -369,10 +383,18 @@ static void agidle_effect(rsd *d, rtg_effect fx)
 			log_warnx("the agents' I/O thread waited for a CPU %u%% of %u ms, "
 				  "and cannot leave SCHED_IDLE: %s", d->agidle.last_pct,
 				  d->agidle.last_ms, strerror(errno));
+		else if (d->agidle.last_own)   /* rsd's loop: it ends its work */
+			log_info("the agents' I/O thread waited for a CPU %u%% of %u ms "
+				 "while rsd's other threads ran %u%% of it: at nice %d for %.1f s",
+				 d->agidle.last_pct, d->agidle.last_ms,
+				 d->agidle.last_own_pct, d->agidle_nice,
+				 d->agidle.own_hold_ms / 1000.0);
 		else
 			log_warnx("the agents' I/O thread waited for a CPU %u%% of %u ms "
-				  "(another busy thread on rsd's core?): at nice %d for %llu s",
-				  d->agidle.last_pct, d->agidle.last_ms, d->agidle_nice,
+				  "while rsd's other threads ran %u%% of it (another busy "
+				  "thread on rsd's core?): at nice %d for %llu s",
+				  d->agidle.last_pct, d->agidle.last_ms,
+				  d->agidle.last_own_pct, d->agidle_nice,
 				  (unsigned long long)d->agidle.cur_hold_ms / 1000);
 		break;
 	}

@@ -303,6 +303,12 @@ static void metrics_rest(rsd *d, const mstream *x, prom_buf *b)
 		    "a while: it waited for a CPU most of a window (another busy thread "
 		    "on rsd's core).");
 	prom_sample(b, "rs_agents_io_starved_total", (double)d->agidle.lowered, NULL);
+	prom_family(b, "rs_agents_io_behind_loop_total", "counter",
+		    "Times the agents' I/O thread went back among the normal threads "
+		    "for 2 s: it waited for a CPU most of a window while rsd's own loop "
+		    "ran (rsd's own busy work, not another's).");
+	prom_sample(b, "rs_agents_io_behind_loop_total", (double)d->agidle.lowered_own,
+		    NULL);
 	prom_family(b, "rs_stalls_total", "counter",
 		    "Times rsd did not run for 2.5 s or more (stopped, starved of CPU, "
 		    "its machine paused): that time is no node's silence, forgiven once "

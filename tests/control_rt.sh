@@ -125,8 +125,10 @@ if [ "$can_rt" = 1 ]; then
     ping_ok || fail "ping after the guard"
     stop_rsd
 
-    # 4. the agents' thread's guard: any wait for a CPU counts (share 0)
-    RS_AGENTS_IO_GUARD=0,200,3000 start_rsd_at "$CONTROL" "$AGENTS" rsd-idle.log
+    # 4. the agents' thread's guard: any wait for a CPU counts (share 0),
+    # and none as rsd's own work (own share 0: that rule's 2 s hold is
+    # test_rtguard's)
+    RS_AGENTS_IO_GUARD=0,200,3000,0 start_rsd_at "$CONTROL" "$AGENTS" rsd-idle.log
     wait_for 5 grep -q "the agents' I/O thread is at SCHED_IDLE" "$TMP/rsd-idle.log" || fail "not at SCHED_IDLE"
     # a node name no other test's agent has (keepers are found by name)
     NODE=crt-$$

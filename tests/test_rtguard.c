@@ -248,6 +248,98 @@ Test(rtguard, lowered_again_holds_longer, .timeout = 10)
 	cr_assert_eq(g.lowered, 10);
 }
 
+/* The process's own work (rtguard_step_own): a window the thread waited
+ * while the process's other threads ran own_pct of it or more lowers it
+ * for own_hold_ms, again and again, with no growth, counted apart; one
+ * where they ran less is another's (the long hold); the exact edge is
+ * its own; an own lowering between two long ones does not make the
+ * second one's hold grow, nor stop it growing. */
+static uint64_t starve_until_lowered(rtguard *g, uint64_t *t, uint64_t *wait,
+				     uint64_t *own, unsigned own_pct)
+{
+	rtg_effect fx;
+
+	for (int i = 0; i < 100; i++) {
+		*t += 100;
+		*wait += 90000000;                    /* 90 % waiting */
+		*own += 100000000ull * own_pct / 100;
+		cr_assert_eq(rtguard_step_own(g, RTG_EV_TICK, *wait, *own, *t, &fx), 0);
+		if (fx == RTG_FX_LOWER)
+			return g->held_until - *t;
+	}
+	cr_assert_fail("a starved thread not lowered");
+	return 0;
+}
+
+static void wait_raised_own(rtguard *g, uint64_t *t, uint64_t wait, uint64_t own)
+{
+	rtg_effect fx = RTG_FX_NONE;
+
+	while (fx != RTG_FX_RAISE) {
+		*t += 100;
+		cr_assert_eq(rtguard_step_own(g, RTG_EV_TICK, wait, own, *t, &fx), 0);
+	}
+	cr_assert_eq(rtguard_step_own(g, RTG_EV_RAISED, wait, own, *t, &fx), 0);
+}
+
+Test(rtguard, own_work_short_hold, .timeout = 10)
+{
+	rtguard g;
+	rtg_effect fx;
+	uint64_t t = 0, wait = 0, own = 0;
+
+	rtguard_init(&g, 80, 500, 5000);
+	cr_assert_eq(g.own_pct, RTGUARD_OWN_PCT);
+	cr_assert_eq(g.own_hold_ms, RTGUARD_OWN_HOLD_MS);
+	g.own_hold_ms = 300;
+	cr_assert_eq(rtguard_step_own(&g, RTG_EV_START, 0, 0, t, &fx), 0);
+	cr_assert_eq(rtguard_step_own(&g, RTG_EV_RAISED, wait, own, t, &fx), 0);
+	/* the process's own busy work, ten times on end: 300 ms each */
+	for (int i = 0; i < 10; i++) {
+		cr_assert_eq(starve_until_lowered(&g, &t, &wait, &own, 95), 300, "own %d", i);
+		cr_assert(g.last_own);
+		cr_assert(g.last_own_pct >= 90 && g.last_own_pct <= 95, "own share %u",
+			  g.last_own_pct);
+		wait_raised_own(&g, &t, wait, own);
+	}
+	cr_assert_eq(g.lowered_own, 10);
+	cr_assert_eq(g.lowered, 0);
+	/* the edge: exactly own_pct is its own */
+	cr_assert_eq(starve_until_lowered(&g, &t, &wait, &own, RTGUARD_OWN_PCT), 300);
+	cr_assert(g.last_own);
+	wait_raised_own(&g, &t, wait, own);
+	/* another's: the base hold, then twice it, an own one between not
+	 * counted as a raise after a long hold */
+	cr_assert_eq(starve_until_lowered(&g, &t, &wait, &own, 40), 5000);
+	cr_assert(!g.last_own);
+	cr_assert_eq(g.lowered, 1);
+	wait_raised_own(&g, &t, wait, own);
+	cr_assert_eq(starve_until_lowered(&g, &t, &wait, &own, 95), 300);
+	wait_raised_own(&g, &t, wait, own);
+	cr_assert_eq(starve_until_lowered(&g, &t, &wait, &own, 10), 10000,
+		     "lowered again within its hold of the long one's raise: twice");
+	cr_assert_eq(g.lowered, 2);
+	cr_assert_eq(g.lowered_own, 12);
+	/* rtguard_step (no own time): never its own */
+	wait_raised_own(&g, &t, wait, own);
+	for (int i = 0; i < 100 && fx != RTG_FX_LOWER; i++) {
+		t += 100;
+		wait += 100000000;
+		cr_assert_eq(rtguard_step(&g, RTG_EV_TICK, wait, t, &fx), 0);
+	}
+	cr_assert_eq(fx, RTG_FX_LOWER);
+	cr_assert(!g.last_own);
+	cr_assert_eq(g.lowered, 3);
+	/* own_pct 0: no lowering is its own */
+	rtguard_init(&g, 80, 500, 1000);
+	g.own_pct = 0;
+	t = wait = own = 0;
+	cr_assert_eq(rtguard_step_own(&g, RTG_EV_START, 0, 0, t, &fx), 0);
+	cr_assert_eq(rtguard_step_own(&g, RTG_EV_RAISED, wait, own, t, &fx), 0);
+	cr_assert_eq(starve_until_lowered(&g, &t, &wait, &own, 100), 1000);
+	cr_assert(!g.last_own);
+}
+
 /* A refused raise: off for good, nothing after asks for an effect. */
 Test(rtguard, refused_stays_off, .timeout = 10)
 {
@@ -268,18 +360,23 @@ Test(rtguard, refused_stays_off, .timeout = 10)
  * forward, the CPU never faster than the wall clock; whatever the
  * events, a LOWER comes only from RAISED with the window's share above
  * the limit, a RAISE only from INIT or a HELD whose hold is over, two
- * LOWERs are a hold apart at least, and each hold is the base one or
- * twice the last (capped) as the rule says. */
+ * LOWERs are the first one's hold apart at least, and each hold is the
+ * own one when the other threads ran their share of the window (fed at
+ * random too, most windows under it), else the base one or twice the
+ * last (capped) as the rule says; the raise that rule looks at is the
+ * one after a long hold. */
 Test(rtguard, random_walk, .timeout = 20)
 {
 	const char *env = getenv("RS_SEED");
 	unsigned seed = env ? (unsigned)strtoul(env, NULL, 0) : 20261206u;
 	rtguard g;
-	uint64_t t = 0, cpu = 0, last_lower = 0;
-	bool lowered_once = false;
+	uint64_t t = 0, cpu = 0, own = 0, last_lower = 0, last_hold = 0;
+	uint64_t raised_long = 0;   /* the raise after the last long hold */
+	bool lowered_once = false, own_once = false, held_long = true;
 
 	srand(seed);
 	rtguard_init(&g, 25, 500, 3000);
+	g.own_hold_ms = 1000;
 	for (int i = 0; i < 200000; i++) {
 		/* the raise always succeeds here: a REFUSED ends the walk */
 		static const rtg_event evs[] = { RTG_EV_START, RTG_EV_RAISED, RTG_EV_TICK,
@@ -292,7 +389,8 @@ Test(rtguard, random_walk, .timeout = 20)
 
 		t += dt;
 		cpu += dt * 1000000ull * (uint64_t)(rand() % 101) / 100;
-		r = rtguard_step(&g, ev, cpu, t, &fx);
+		own += dt * 1000000ull * (uint64_t)(rand() % 61) / 100;
+		r = rtguard_step_own(&g, ev, cpu, own, t, &fx);
 		if (r < 0) {
 			cr_assert_eq(g.st, before.st, "seed %u step %d", seed, i);
 			continue;
@@ -304,21 +402,32 @@ Test(rtguard, random_walk, .timeout = 20)
 			cr_assert(wall >= g.window_ms, "seed %u step %d", seed, i);
 			cr_assert((cpu - before.win_cpu_ns) * 100 > 25ull * wall * 1000000,
 				  "seed %u step %d: lowered within the share", seed, i);
-			cr_assert(!lowered_once || t - last_lower >= g.hold_ms,
+			cr_assert(!lowered_once || t - last_lower >= last_hold,
 				  "seed %u step %d: lowered again after %llu ms", seed, i,
 				  (unsigned long long)(t - last_lower));
-			/* its hold: the base, or twice the last one when lowered
-			 * within it of the raise, at most the growth's */
-			uint64_t want = before.cur_hold_ms && t - before.raised_ms < before.cur_hold_ms
+			bool mine = (own - before.win_own_ns) * 100 >=
+				    (uint64_t)RTGUARD_OWN_PCT * wall * 1000000;
+			/* its hold: the own one; else the base, or twice the last
+			 * long one when lowered within it of the raise after it, at
+			 * most the growth's */
+			uint64_t want = mine ? g.own_hold_ms
+					: before.cur_hold_ms && t - raised_long < before.cur_hold_ms
 					? before.cur_hold_ms * 2 : g.hold_ms;
 
 			if (want > (uint64_t)g.hold_ms * RTGUARD_HOLD_GROWTH)
 				want = (uint64_t)g.hold_ms * RTGUARD_HOLD_GROWTH;
+			cr_assert_eq(g.last_own, mine, "seed %u step %d", seed, i);
 			cr_assert_eq(g.held_until - t, want, "seed %u step %d: held %llu ms",
 				     seed, i, (unsigned long long)(g.held_until - t));
+			cr_assert_eq(g.lowered + g.lowered_own, before.lowered + before.lowered_own + 1);
 			last_lower = t;
+			last_hold = want;
 			lowered_once = true;
+			own_once |= mine;
+			held_long = !mine;
 		}
+		if (ev == RTG_EV_RAISED && before.st == RTG_RAISING && held_long)
+			raised_long = t;
 		if (fx == RTG_FX_RAISE)
 			cr_assert(before.st == RTG_INIT ||
 				  (before.st == RTG_HELD && t >= before.held_until),
@@ -326,4 +435,6 @@ Test(rtguard, random_walk, .timeout = 20)
 				  rtguard_state_name(before.st));
 	}
 	cr_assert(lowered_once, "seed %u: the walk never lowered", seed);
+	cr_assert(own_once, "seed %u: the walk never lowered for its own work", seed);
+	cr_assert(g.lowered > 0, "seed %u: the walk never lowered for another's", seed);
 }
