@@ -31,8 +31,10 @@
  * sample therefore also notes how long this process's threads and rsd's
  * (--rsd-pid, `rsd PID`) were runnable without one meanwhile
  * (/proc/PID/task/TID/schedstat, read outside the timed span); the
- * report gives the percentiles of the round trips less that too. It is an
- * estimate: a wait unrelated to the request (rsd queued behind another
+ * report gives the percentiles of the round trips less that too (and
+ * --slow-ms's lines each CPU's stolen and interrupt ticks in a slow
+ * one: the host's time and the kernel's, in no thread's schedstat). It
+ * is an estimate: a wait unrelated to the request (rsd queued behind another
  * process while it served an agent) is taken out as well.
  *
  *   rs-ctlprobe --control EP (--cred FILE | --insecure) --labels FILE
@@ -73,6 +75,8 @@
 #define CP_LINE_MAX    4096
 #define CP_RETRY_S     0.002   /* a request not yet sent: tried again */
 #define CP_TASKS_MAX   32      /* threads of a process (main + ZeroMQ's) */
+#define CP_CPUS_MAX    64      /* CPUs whose stolen and interrupt time
+				 * --slow-ms's lines show */
 #define CP_WAITED_NS   1000000 /* a sample that waited this long for CPUs */
 
 typedef struct cp_lat {        /* unsorted, ns */
@@ -137,6 +141,8 @@ typedef struct cp {
 	uint64_t        r0_rsd[CP_TASKS_MAX];   /* --slow-ms: rsd's threads'
 						 * CPU time just before t0 */
 	unsigned        gen0_rsd;   /* rsd.gen then */
+	uint64_t        c0[CP_CPUS_MAX][3];   /* --slow-ms: each CPU's steal,
+					       * irq, softirq ticks then */
 	unsigned        turn;       /* even: status, odd: lookup */
 	uint64_t        rng;
 
@@ -379,6 +385,34 @@ static uint64_t req_waited(const cp *p, uint64_t w[4], uint64_t run[CP_TASKS_MAX
 	return self + rsd;
 }
 
+/* Each CPU's steal, irq and softirq ticks so far (/proc/stat, USER_HZ)
+ * into c[] (zeros for CPUs it does not list): the time the host ran
+ * something else while the CPU had work, and the kernel's interrupt
+ * work, which no thread's schedstat shows. */
+static void cpu_ticks(uint64_t c[CP_CPUS_MAX][3])
+{
+	char line[512];
+	FILE *f = fopen("/proc/stat", "re");
+
+	memset(c, 0, sizeof(uint64_t[CP_CPUS_MAX][3]));
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned cpu;
+		unsigned long long v[8];
+
+		if (strncmp(line, "cpu", 3) || line[3] < '0' || line[3] > '9')
+			continue;
+		if (sscanf(line + 3, "%u %llu %llu %llu %llu %llu %llu %llu %llu", &cpu,
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 9 &&
+		    cpu < CP_CPUS_MAX) {
+			c[cpu][0] = v[7];
+			c[cpu][1] = v[5];
+			c[cpu][2] = v[6];
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
 /* xorshift64*: which label next (no need for more). */
 static size_t pick(cp *p, size_t n)
 {
@@ -436,6 +470,8 @@ static void req_send(cp *p)
 		return;
 	p->w0_self = tasks_delay(&p->self);
 	p->w0_rsd = tasks_delay_ex(&p->rsd, p->w0_rsd_part, p->slow_ms ? p->r0_rsd : NULL);
+	if (p->slow_ms)
+		cpu_ticks(p->c0);
 	p->gen0_rsd = p->rsd.gen;
 	p->t0_ns = clock_mono_ns();
 	r = net_send(p->sock, NULL, p->buf, p->len);
@@ -536,6 +572,22 @@ static void sock_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 			if (run[i] > p->r0_rsd[i])
 				fprintf(stderr, " %s %.3f", p->rsd.comm[i],
 					(run[i] - p->r0_rsd[i]) / 1e6);
+		fprintf(stderr, " ms\n");
+	}
+	if (p->slow_ms && t1 - p->t0_ns >= p->slow_ms * 1000000ull) {
+		/* the host's and the kernel's share, per CPU (coarse: ticks) */
+		uint64_t c1[CP_CPUS_MAX][3];
+		long tick = sysconf(_SC_CLK_TCK);
+		double ms = 1000.0 / (tick > 0 ? tick : 100);
+
+		cpu_ticks(c1);
+		fprintf(stderr, "  ticks:");
+		for (int i = 0; i < CP_CPUS_MAX; i++)
+			if (c1[i][0] + c1[i][1] + c1[i][2] > p->c0[i][0] + p->c0[i][1] + p->c0[i][2])
+				fprintf(stderr, " cpu%d steal %.0f irq %.0f softirq %.0f", i,
+					(c1[i][0] - p->c0[i][0]) * ms,
+					(c1[i][1] - p->c0[i][1]) * ms,
+					(c1[i][2] - p->c0[i][2]) * ms);
 		fprintf(stderr, " ms\n");
 	}
 	rs_msg_clear(&m);

@@ -60,7 +60,17 @@ control  during all of the above, a client sends `status LABEL` and
          RS_CTLPROBE_SLOW_MS=N: each answer of N ms or more logged in
          ctlprobe.log (in --tmp; --keep keeps it) with its waits split:
          the probe's own, rsd's main thread's, its control socket's I/O
-         thread's, rsd's other threads' (off the request's path).
+         thread's, rsd's other threads' (off the request's path), what
+         each of rsd's threads ran, and each CPU's stolen and interrupt
+         ticks; bench/slowlog.py sorts them by who held them.
+
+--rsd-cpus C puts rsd on CPUs C and everything this starts on the others.
+--isolate also moves every other thread of the machine that may run on C
+and on another CPU (kernel threads not bound to a CPU among them, e.g.
+DAMON's kdamond) to the others for the run, and puts them back after, as
+an operator who gives rsd a core of its own would (isolcpus, a cpuset);
+threads bound to one CPU (per-CPU kernel threads) and those the kernel
+will not move stay. The threads moved are printed and in the JSON.
 
 Every phase has a timeout (--timeout, scaled up with N): when it passes the
 phase prints "did not finish in X s" and what was reached, and the next
@@ -73,7 +83,7 @@ Usage: bench/scale.py [--agents 100 [1000 5000]] [--per-agent 30] [--replicas R]
                       [--only setup,cold,steady,restart,loss,burst,drain]
                       [--steady-s 30] [--burst-e 50] [--burst-turn 1 [10]]
                       [--drain-stop-s 2] [--drain-turn 1] [--timeout 120]
-                      [--json OUT] [--keep]
+                      [--rsd-cpus C [--isolate]] [--json OUT] [--keep]
 """
 import argparse
 import json
@@ -128,6 +138,46 @@ def steal_pct(t0, t1, cpus):
     tot = sum(t1[c][0] - t0[c][0] for c in cpus if c in t0 and c in t1)
     st = sum(t1[c][1] - t0[c][1] for c in cpus if c in t0 and c in t1)
     return 100.0 * st / tot if tot > 0 else None
+
+
+def isolate(cpus):
+    """Moves every thread of the machine allowed on cpus and on another
+    CPU off cpus. [(tid, name, its CPUs before)] of those moved; put them
+    back with unisolate(). Threads bound to one CPU and those the kernel
+    refuses (EINVAL: a kernel thread it keeps) stay."""
+    moved = []
+    me = os.getpid()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            t = int(tid)
+            try:
+                before = os.sched_getaffinity(t)
+                if len(before) < 2 or not before & cpus or int(pid) == me:
+                    continue
+                after = before - cpus
+                if not after:
+                    continue
+                os.sched_setaffinity(t, after)
+                with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                    name = f.read().strip()
+                moved.append((t, name, sorted(before)))
+            except OSError:
+                pass
+    return moved
+
+
+def unisolate(moved):
+    for t, _, before in moved:
+        try:
+            os.sched_setaffinity(t, set(before))
+        except OSError:
+            pass   # gone
 
 
 def cpu_facts():
@@ -1494,6 +1544,10 @@ def main():
     ap.add_argument("--rsd-cpus", default=None,
                     help="CPUs for rsd, e.g. 0 (the benchmark, rs-loadgen and the "
                          "clients get the others): rsd on a core of its own")
+    ap.add_argument("--isolate", action="store_true",
+                    help="with --rsd-cpus: move the machine's other threads that may "
+                         "run there (unbound kernel threads too) off rsd's CPUs for "
+                         "the run")
     ap.add_argument("--loadgen-nice", type=int, default=0,
                     help="run rs-loadgen at this nice value: the simulated agents "
                          "stand for other machines, and on a small host they take "
@@ -1514,6 +1568,8 @@ def main():
         if not rest or not RSD_CPUS <= set(range(os.cpu_count())):
             raise SystemExit(f"--rsd-cpus {a.rsd_cpus}: leave a CPU for the rest")
         os.sched_setaffinity(0, rest)   # inherited by every other child
+    elif a.isolate:
+        raise SystemExit("--isolate wants --rsd-cpus")
     a.loadgen = os.path.join(a.build, "bench", "rs-loadgen")
     if not os.access(a.loadgen, os.X_OK):
         raise SystemExit(f"{a.loadgen} not found: build with -DRS_BENCH=ON")
@@ -1540,7 +1596,14 @@ def main():
           + (f", rsd on CPU {a.rsd_cpus}, the rest on the others" if RSD_CPUS else "")
           + (f", rs-loadgen at nice {LOADGEN_NICE}" if LOADGEN_NICE else ""))
     rc = 0
+    moved = []
     try:
+        if a.isolate:
+            moved = isolate(RSD_CPUS)
+            out["machine"]["isolated"] = [f"{name} ({t})" for t, name, _ in moved]
+            names = sorted({name for _, name, _ in moved})
+            print(f"machine: moved {len(moved)} threads off CPU {a.rsd_cpus}: "
+                  + (", ".join(names[:12]) + (" ..." if len(names) > 12 else "")), flush=True)
         for n in a.agents:
             d = os.path.join(tmp, f"n{n}")
             os.makedirs(d)
@@ -1560,6 +1623,7 @@ def main():
             if not a.keep:
                 shutil.rmtree(d, ignore_errors=True)
     finally:
+        unisolate(moved)
         left = common.kill_leftovers(5)
         if left:
             log(f"killed {len(left)} leftover processes")
