@@ -82,8 +82,9 @@ def main():
           ("kill -9: all welcomed", ("restart", "welcomed_s")),
           ("kill -9: same pids in rsd", ("restart", "running_same_pid_s"))])
     plot(axs[1][0], rs, "node loss (TTL 5 s)", "seconds",
-         [("1 node: running elsewhere", ("loss_1", "moved_s")),
-          ("10 % (at most 100) of the nodes: running elsewhere", ("loss_many", "moved_s"))])
+         [("1 node: running elsewhere", ("loss_1", "running_s")),
+          ("10 % (at most 100) of the nodes: running elsewhere", ("loss_many", "running_s")),
+          ("10 % (at most 100): rsd's status agrees", ("loss_many", "moved_s"))])
     plot(axs[1][1], rs, "control round trips, steady (p99)", "ms",
          [("status LABEL", ("control", "steady", "status", "p99_ms")),
           ("lookup LABEL", ("control", "steady", "lookup", "p99_ms")),
