@@ -698,6 +698,8 @@ int main(int argc, char **argv)
 	/* tests: the moves off lost nodes in turns of this many */
 	if (getenv("RS_MOVE_SLICE"))
 		d.move_slice = (uint32_t)strtoul(getenv("RS_MOVE_SLICE"), NULL, 10);
+	if (getenv("RS_APPLY_SLICE"))
+		d.apply_slice = (uint32_t)strtoul(getenv("RS_APPLY_SLICE"), NULL, 10);
 	if (getenv("RS_SLOW_TURN_MS"))
 		d.slow_turn_ms = (uint32_t)strtoul(getenv("RS_SLOW_TURN_MS"), NULL, 10);
 	d.loop = ev_default_loop(EVFLAG_AUTO);
@@ -765,6 +767,7 @@ int main(int argc, char **argv)
 	ev_idle_stop(d.loop, &d.converge_w);
 	rsd_exports_free(&d);
 	rsd_reschedule_stop(&d);
+	rsd_apply_stop(&d);
 	rsd_agents_out_watch(&d, false);
 	rsd_metrics_stop(&d);
 	rsd_scripts_kill(&d);

@@ -115,6 +115,10 @@ struct json_t;
 #define RSD_MOVE_SLICE 256       /* moves off lost nodes in one turn, at most */
 #define RSD_MOVE_SLICE_MS 2      /* ... and for this long (then the turn
 				  * commits: ~1.5 ms more at 5,000 x 30) */
+#define RSD_APPLY_SLICE_MS 2     /* an apply starts its services for this
+				  * long a turn (then the rest next turn:
+				  * 100 services x 60 at 5,000 nodes held
+				  * the loop 150-235 ms in one) */
 #define RSD_EXPORT_SLICE 200     /* an export of more services is made this
 				  * many a turn (control.c export_cb): ~1.5 ms */
 #define RSD_SETTLE_LATE_MS 120000 /* rsd's start not settled this long after
@@ -251,6 +255,10 @@ typedef struct rsd_pending {
 	struct rsd_stop *stops;   /* apply: removed services, stopped once
 				   * what depends on them is down */
 	size_t    nstops;
+	uint32_t  apply_turns;    /* apply: turns that started services ... */
+	size_t    apply_started;  /* ... the services they started ... */
+	uint64_t  apply_ns;       /* ... the time they took ... */
+	uint64_t  apply_t0;       /* ... since the first (mono ns) */
 	bool      boot;           /* the boot apply of rsd --manifest */
 	struct rsd_update *upd;   /* update: its instances and specs */
 	opsm_state st;            /* lib/opsm: new until recorded */
@@ -401,6 +409,9 @@ typedef struct rsd {
 	uint32_t        moves_turns;
 	uint32_t        move_slice;       /* RS_MOVE_SLICE (tests), else
 					   * RSD_MOVE_SLICE */
+	ev_timer        apply_t;          /* an apply's next turn of starts */
+	uint32_t        apply_slice;      /* RS_APPLY_SLICE (tests): services
+					   * an apply starts a turn, at most */
 	rsd_pending    *pending;
 	struct rsd_script *scripts;   /* recovery scripts running */
 	rsd_logreq     *logreqs;
@@ -957,6 +968,8 @@ void rsd_boot_check(rsd *d);
  * (dependents first); finishes it when every start runs and every stop
  * is down. */
 void rsd_apply_check(rsd *d, rsd_pending *p);
+/* Stops the timer of an apply's next turn of starts (at exit). */
+void rsd_apply_stop(rsd *d);
 /* The apply's deadline passed: answers RS_E_TIMEOUT naming what is still
  * stopping and starting. */
 void rsd_apply_expired(rsd *d, rsd_pending *p);

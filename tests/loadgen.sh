@@ -8,7 +8,8 @@
 # nothing (nodesm_mass_loss; their membership RS_TICK_NODES a turn) and
 # every instance is back where it was when they speak again; then 15 %
 # fall silent: their instances move, at most --max-moves a period and
-# RS_MOVE_SLICE a turn. rs-ctlprobe (scale.py's control client) gets
+# RS_MOVE_SLICE a turn (and the apply of their services RS_APPLY_SLICE
+# services a turn). rs-ctlprobe (scale.py's control client) gets
 # answers before the kill -9 and, on a new connection, after it. Waits
 # on conditions, each with a deadline.
 set -euo pipefail
@@ -30,11 +31,12 @@ LG="$BUILD/bench/rs-loadgen"
 MOVES=40   # rsd --max-moves: instances moved off lost nodes a period
 SLICE=16   # RS_MOVE_SLICE: ... a turn
 TICKS=4    # RS_TICK_NODES: nodes' membership ticks a turn (a walk cut short)
+APPLY=8    # RS_APPLY_SLICE: services an apply starts a turn
 [ -x "$LG" ] || fail "$LG not built (RS_BENCH or RS_TESTS)"
 
 start_rsd() {   # start_rsd ENDPOINT-OF-AGENTS ENDPOINT-OF-CONTROL
     rm -f "$TMP/ready"
-    RS_MOVE_SLICE=$SLICE RS_TICK_NODES=$TICKS bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --agents "$1" --control "$2" --node-ttl 5 \
+    RS_MOVE_SLICE=$SLICE RS_TICK_NODES=$TICKS RS_APPLY_SLICE=$APPLY bg "$BUILD/rsd/rsd" --db "$TMP/rs.db" --agents "$1" --control "$2" --node-ttl 5 \
         --max-moves "$MOVES" --metrics 127.0.0.1:0 --ready-fd 3 3>"$TMP/ready" 2>>"$TMP/rsd.log"
     RSD=$BG_PID
     wait_for 30 grep -q control= "$TMP/ready" || fail "rsd did not get ready"
@@ -81,6 +83,9 @@ wait_for 60 bash -c "[ \"\$(grep -c all_welcomed '$TMP/lg.out')\" -ge 1 ]" \
 rsctl apply "$TMP/m.yaml" --timeout 60 >/dev/null || fail "apply did not converge"
 pids "$TMP/before"
 [ "$(wc -l <"$TMP/before")" = $((N * 3)) ] || fail "$(wc -l <"$TMP/before") of $((N * 3)) running"
+# the apply started its services $APPLY a turn, and said so
+grep -q "apply: started $N services in [0-9.]* ms, $(( (N + APPLY - 1) / APPLY )) turns over" "$TMP/rsd.log" \
+    || fail "the apply's starts not in turns of $APPLY: $(grep 'apply: started' "$TMP/rsd.log" || echo none)"
 wait_for 30 nodes_up || fail "not every node up"
 
 CP="$BUILD/bench/rs-ctlprobe"
@@ -206,4 +211,4 @@ tail -c +"$off" "$TMP/rsd.log" | awk -v s=$SLICE '
     || fail "moves not made $SLICE a turn: \
 $(tail -c +"$off" "$TMP/rsd.log" | grep 'instances off lost nodes in' | head -5)"
 echo "wake all" >&5
-echo "loadgen.sh: $N simulated agents welcomed, $((N * 3)) instances; after rsd kill -9 every node up again, every instance with its old pid, rs-ctlprobe answered again; rsd stopped 7 s: no node blamed; $K of $N nodes silent: nothing moved, all back; $L silent: their $((L * 3)) instances moved, $MOVES a period in turns of $SLICE"
+echo "loadgen.sh: $N simulated agents welcomed, $((N * 3)) instances; after rsd kill -9 every node up again, every instance with its old pid, rs-ctlprobe answered again; rsd stopped 7 s: no node blamed; $K of $N nodes silent: nothing moved, all back; $L silent: their $((L * 3)) instances moved, $MOVES a period in turns of $SLICE; the apply $APPLY services a turn"
