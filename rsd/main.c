@@ -344,9 +344,9 @@ static uint64_t thread_wait_ns(int tid)
 
 static void agidle_effect(rsd *d, rtg_effect fx);
 
-/* own: the CPU time of rsd's threads but this one (its loop, the
- * store's checkpointer, the control socket's I/O thread): the thread at
- * SCHED_IDLE waits behind each. */
+/* own: the CPU time of rsd's threads but the agents' I/O thread (its
+ * loop, the store's checkpointer, the control socket's I/O thread): the
+ * one at SCHED_IDLE waits behind each. */
 static void agidle_event(rsd *d, rtg_event ev)
 {
 	uint64_t all = cpu_clock_ns(CLOCK_PROCESS_CPUTIME_ID);

@@ -305,8 +305,9 @@ static void metrics_rest(rsd *d, const mstream *x, prom_buf *b)
 	prom_sample(b, "rs_agents_io_starved_total", (double)d->agidle.lowered, NULL);
 	prom_family(b, "rs_agents_io_behind_loop_total", "counter",
 		    "Times the agents' I/O thread went back among the normal threads "
-		    "for 2 s: it waited for a CPU most of a window while rsd's own loop "
-		    "ran (rsd's own busy work, not another's).");
+		    "for 2 s: it waited for a CPU most of a window while rsd's own "
+		    "threads (its loop) ran at least half of it: rsd's own busy work, "
+		    "not another's.");
 	prom_sample(b, "rs_agents_io_behind_loop_total", (double)d->agidle.lowered_own,
 		    NULL);
 	prom_family(b, "rs_stalls_total", "counter",
