@@ -529,8 +529,7 @@ const h_res *h_rsctl_t(int timeout_ms, const char *arg, ...)
 	return r;
 }
 
-/* Reads a whole file into a NUL-terminated heap string ("" on error). */
-static char *slurp(const char *path)
+char *h_slurp(const char *path, size_t *len)
 {
 	struct buf b = { 0 };
 	char chunk[4096];
@@ -538,12 +537,22 @@ static char *slurp(const char *path)
 	FILE *f = fopen(path, "re");
 
 	buf_add(&b, "", 0);
-	if (!f)
-		return b.p;
-	while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
+	while (f && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
 		buf_add(&b, chunk, k);
-	fclose(f);
+	if (f)
+		fclose(f);
+	if (len)
+		*len = b.len;
 	return b.p;
+}
+
+bool h_file_has(const char *path, const char *what)
+{
+	char *s = h_slurp(path, NULL);
+	bool yes = strstr(s, what) != NULL;
+
+	free(s);
+	return yes;
 }
 
 pid_t h_job_pid(const h_job *j)
@@ -633,8 +642,8 @@ const h_res *h_job_wait(h_job *j, int timeout_ms)
 		r->code = -1;
 		r->sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 	}
-	r->out = slurp(j->out);
-	r->err = slurp(j->err);
+	r->out = h_slurp(j->out, NULL);
+	r->err = h_slurp(j->err, NULL);
 	return r;
 }
 

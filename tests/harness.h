@@ -104,6 +104,11 @@ const char *h_path(const char *name);
 /* Writes text to NAME in the temp dir (mode 0600: credentials too);
  * returns its path. */
 const char *h_save(const char *name, const char *text);
+/* A whole file's bytes, NUL-terminated and malloc'ed ("" when it cannot
+ * be read); *len its length when len is not NULL. */
+char *h_slurp(const char *path, size_t *len);
+/* Whether the whole file at path holds what (false when unreadable). */
+bool h_file_has(const char *path, const char *what);
 
 /* Starts rsd again on the same endpoints and db (after it died or was
  * killed with h_kill_rsd). */

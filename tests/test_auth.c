@@ -353,26 +353,12 @@ static pid_t spawn_agent(const char *node, const char *dir, const char *token)
 	return a;
 }
 
-static bool file_has(const char *path, const char *what)
-{
-	char buf[65536];
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return strstr(buf, what) != NULL;
-}
-
 struct has { const char *path, *what; };
 
 static bool has_fn(void *arg)
 {
 	struct has *h = arg;
-	return file_has(h->path, h->what);
+	return h_file_has(h->path, h->what);
 }
 
 /* A copy of n1's key on another state dir: a second agent as n1 while n1
@@ -459,7 +445,7 @@ Test(auth, token_rotate_and_node_revoke, .init = setup1, .fini = teardown,
 	r = h_rsctl("token", "rotate", NULL);
 	assert_code(r, 0, "token rotate");
 	cr_assert(strstr(r->out, "kind = join"), "%s", r->out);
-	cr_assert(!file_has(h_path("join.token"), oldtok), "join.token not replaced");
+	cr_assert(!h_file_has(h_path("join.token"), oldtok), "join.token not replaced");
 	{
 		const char *argv[] = { bin("agent/rs-agent"), "--node", "n2", "--rsd",
 				       h_agents_ep(), "--state-dir", h_path("n2old"),

@@ -1852,20 +1852,6 @@ static void setup_drop_orders(void)
 	unsetenv("RS_TEST_DROP_ORDERS");
 }
 
-static bool file_has(const char *path, const char *what)
-{
-	char buf[65536];
-	ssize_t k;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	k = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	buf[k > 0 ? k : 0] = '\0';
-	return strstr(buf, what) != NULL;
-}
-
 Test(integration, lost_orders_are_resent, .init = setup_drop_orders,
      .fini = teardown, .timeout = T_TIMEOUT)
 {
@@ -1873,13 +1859,13 @@ Test(integration, lost_orders_are_resent, .init = setup_drop_orders,
 	h_inst in = up_notifysvc("lo", NULL, NULL);   /* its Start lost once */
 	const h_res *r;
 
-	cr_assert(file_has(alog, "order 1 dropped"),
+	cr_assert(h_file_has(alog, "order 1 dropped"),
 		  "the agent never lost the Start: the test proves nothing");
 	cr_assert_eq(in.restarts, 0, "started more than once");
 	cr_assert_eq(in.ninstances, 1);
 	r = h_rsctl("down", "lo", NULL);             /* its Stop lost once */
 	assert_ok(r, "down lo");
-	cr_assert(file_has(alog, "order 2 dropped"), "the Stop was never lost");
+	cr_assert(h_file_has(alog, "order 2 dropped"), "the Stop was never lost");
 	cr_assert(!h_pid_alive(in.pid), "pid %d alive after down", (int)in.pid);
 	h_pass();
 }
@@ -1902,9 +1888,9 @@ Test(integration, forgotten_start_is_noticed, .init = setup_forget_orders,
 	h_inst in = up_notifysvc("fg", NULL, NULL);   /* its Start is forgotten */
 	int64_t took = h_now_ms() - t0;
 
-	cr_assert(file_has(alog, "order 1 forgotten"),
+	cr_assert(h_file_has(alog, "order 1 forgotten"),
 		  "the agent carried the Start out: the test proves nothing");
-	cr_assert(file_has(h_path("rsd.log"), "has said nothing of it"),
+	cr_assert(h_file_has(h_path("rsd.log"), "has said nothing of it"),
 		  "rsd never noticed that n1 runs nothing of fg");
 	cr_assert_eq(in.ninstances, 1);
 	cr_assert_eq(in.restarts, 0);

@@ -34,30 +34,6 @@ static void setup_small(void)
 static void setup1(void) { h_setup(1); }
 static void teardown(void) { h_teardown(); }
 
-/* The file's bytes (NUL-terminated, malloc'ed; "" if absent). */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t n = 0;
-	long sz;
-
-	if (f && fseek(f, 0, SEEK_END) == 0 && (sz = ftell(f)) >= 0) {
-		rewind(f);
-		buf = malloc((size_t)sz + 1);
-		cr_assert_not_null(buf);
-		n = fread(buf, 1, (size_t)sz, f);
-	}
-	if (f)
-		fclose(f);
-	if (!buf)
-		buf = calloc(1, 1);
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
-
 static const char *log_file(const char *label, uint64_t id, const char *suffix)
 {
 	char name[256];
@@ -70,11 +46,8 @@ static const char *log_file(const char *label, uint64_t id, const char *suffix)
 static bool file_has_fn(void *arg)
 {
 	const char **w = arg;
-	char *s = slurp(w[0], NULL);
-	bool yes = strstr(s, w[1]) != NULL;
 
-	free(s);
-	return yes;
+	return h_file_has(w[0], w[1]);
 }
 
 /* Waits until the file at path holds want. */
@@ -170,8 +143,8 @@ Test(logs, rotation_keeps_the_bound_and_loses_no_line, .init = setup_small,
 	struct stat st;
 	int first;
 
-	old = slurp(log_file("big", in.id, ".1"), &lold);
-	cur = slurp(log_file("big", in.id, ""), &lcur);
+	old = h_slurp(log_file("big", in.id, ".1"), &lold);
+	cur = h_slurp(log_file("big", in.id, ""), &lcur);
 	cr_assert_leq(lold, LOG_MAX, "LOG.1 has %zu bytes", lold);
 	cr_assert_leq(lcur, LOG_MAX, "LOG has %zu bytes", lcur);
 	cr_assert_gt(lold, LOG_MAX / 2, "LOG.1 (%zu bytes) was not filled", lold);
@@ -194,7 +167,7 @@ Test(logs, lines_across_the_rotation, .init = setup_small, .fini = teardown,
      .timeout = T_TIMEOUT)
 {
 	h_inst in = up_burst();
-	char *cur = slurp(log_file("big", in.id, ""), NULL), *old;
+	char *cur = h_slurp(log_file("big", in.id, ""), NULL), *old;
 	const h_res *r;
 	int in_cur = 0, n = 0;
 
@@ -210,7 +183,7 @@ Test(logs, lines_across_the_rotation, .init = setup_small, .fini = teardown,
 	cr_assert_gt(strlen(r->out), 64u << 10);
 	for (const char *p = r->out; (p = strchr(p, '\n')); p++)
 		n++;
-	old = slurp(log_file("big", in.id, ".1"), NULL);
+	old = h_slurp(log_file("big", in.id, ".1"), NULL);
 	for (const char *p = old; (p = strchr(p, '\n')); p++)
 		in_cur++;
 	cr_assert_eq(n, in_cur, "%d lines printed, %d kept", n, in_cur);
@@ -407,7 +380,7 @@ Test(logs, follow_says_where_the_instance_restarted, .init = setup1,
 	cr_assert(h_job_running(j), "-f ended");
 	r = h_job_wait(j, 100);   /* -f never ends by itself: killed */
 	{
-		char *err = slurp(werr[0], NULL);
+		char *err = h_slurp(werr[0], NULL);
 		const char *once = strstr(err, sep);
 		cr_assert(once && !strstr(once + strlen(sep), "restarted"),
 			  "one separator: '%s'", err);
