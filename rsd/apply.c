@@ -339,10 +339,11 @@ static bool apply_slice_spent(rsd *d, size_t started, uint64_t t0)
 }
 
 /* The end of a turn that started services: counted, and the next turn
- * asked for when some are left (more), else the log line when the
- * starts took more than one turn. */
+ * asked for when some are left (more); the log line once the last of
+ * the apply's services is started (none waits for its dependencies),
+ * when its starts took more than one turn. */
 static void apply_turn_end(rsd *d, rsd_pending *p, size_t started, uint64_t t0,
-			   bool more)
+			   bool more, bool waiting)
 {
 	if (started) {
 		if (!p->apply_turns)
@@ -359,7 +360,7 @@ static void apply_turn_end(rsd *d, rsd_pending *p, size_t started, uint64_t t0,
 		}
 		return;
 	}
-	if (started && p->apply_turns > 1)
+	if (started && !waiting && p->apply_turns > 1)
 		log_info("apply: started %zu services in %.1f ms, %u turns over %.1f ms",
 			 p->apply_started, (double)p->apply_ns / 1e6, p->apply_turns,
 			 (double)(clock_mono_ns() - p->apply_t0) / 1e6);
@@ -374,7 +375,7 @@ static void apply_turn_end(rsd *d, rsd_pending *p, size_t started, uint64_t t0,
  * with it. */
 void rsd_apply_check(rsd *d, rsd_pending *p)
 {
-	bool all_running = true, more = false;
+	bool all_running = true, more = false, waiting = false;
 	size_t stopping, started = 0;
 	uint64_t t0 = clock_mono_ns();
 	rsd_label_buf b1 = { 0 }, b2 = { 0 };
@@ -420,8 +421,10 @@ void rsd_apply_check(rsd *d, rsd_pending *p)
 		all_running = false;
 		for (size_t k = 0; k < s->s.spec.ndeps; k++)
 			deps_ok &= svc_running(rsd_label_view(d, s->s.spec.deps[k], &b2));
-		if (!deps_ok)
+		if (!deps_ok) {
+			waiting = true;
 			continue;   /* its dependencies are not ready yet */
+		}
 		if (apply_slice_spent(d, started, t0)) {
 			more = true;   /* the rest next turn */
 			break;
@@ -437,7 +440,7 @@ void rsd_apply_check(rsd *d, rsd_pending *p)
 		}
 		started++;
 	}
-	apply_turn_end(d, p, started, t0, more);
+	apply_turn_end(d, p, started, t0, more, waiting);
 	rsd_label_buf_free(&b1);
 	rsd_label_buf_free(&b2);
 	if (all_running && !stopping)

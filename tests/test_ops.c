@@ -1017,6 +1017,63 @@ Test(ops, apply_converges_in_dependency_order, .init = setup2, .fini = teardown,
 	h_pass();
 }
 
+/* rsd starting an apply's services one a turn (RS_APPLY_SLICE=1, the
+ * 2 ms of a big apply made small) */
+static void setup_apply_slice(void)
+{
+	setenv("RS_APPLY_SLICE", "1", 1);
+	h_setup(2);
+	unsetenv("RS_APPLY_SLICE");
+}
+
+struct has { const char *path, *what; };
+
+static bool has_fn(void *arg)
+{
+	const struct has *h = arg;
+
+	return h_file_has(h->path, h->what);
+}
+
+/* An apply whose starts take several turns: a chain a <- b <- c and
+ * three free services, one started a turn; every service runs, each of
+ * the chain only once what it depends on was ready, and rsd says the
+ * starts' turns once, when the last is started. */
+Test(ops, apply_in_turns_keeps_dependency_order, .init = setup_apply_slice,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	char yaml[2000];
+	const char *svc = h_notifysvc(), *path;
+	const char *all[] = { "a", "b", "c", "x", "y", "z" };
+	struct has said = { h_path("rsd.log"), "apply: started 6 services in " };
+	h_inst in;
+
+	snprintf(yaml, sizeof yaml,
+		 "services:\n"
+		 "  - {label: c, command: [%s, --ready, --ready-delay, '100'], depends_on: [b]}\n"
+		 "  - {label: b, command: [%s, --ready, --ready-delay, '100'], depends_on: [a]}\n"
+		 "  - {label: a, command: [%s, --ready, --ready-delay, '100']}\n"
+		 "  - {label: x, command: [%s, --ready]}\n"
+		 "  - {label: y, command: [%s, --ready]}\n"
+		 "  - {label: z, command: [%s, --ready]}\n", svc, svc, svc, svc, svc, svc);
+	path = h_save("turns.yaml", yaml);
+	assert_code(h_rsctl("apply", path, NULL), 0, "apply");
+	for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+		cr_assert(h_status_instance(all[i], &in) && !strcmp(in.state, "running"),
+			  "%s not running", all[i]);
+	cr_assert_gt(event_seq("b", "up"), event_seq("a", "ready"), "b started before a was ready");
+	cr_assert_gt(event_seq("c", "up"), event_seq("b", "ready"), "c started before b was ready");
+	cr_assert(h_wait_until(has_fn, &said, 5000), "rsd did not say the apply's turns");
+	/* once: the lines before the chain's last start said nothing */
+	char *log = h_slurp(said.path, NULL);
+	const char *first = strstr(log, said.what);
+
+	cr_assert(first && strstr(first, ", 6 turns over "), "%s", first ? first : "");
+	cr_assert_null(strstr(log, "apply: started 4 services"), "said before its end");
+	free(log);
+	h_pass();
+}
+
 Test(ops, apply_bad_manifests_change_nothing, .init = setup1, .fini = teardown,
      .timeout = T_TIMEOUT)
 {
