@@ -827,6 +827,22 @@ bool h_wait_until(bool (*fn)(void *), void *arg, int timeout_ms)
 	}
 }
 
+struct file_has { const char *path, *what; };
+
+static bool file_has_fn(void *arg)
+{
+	const struct file_has *h = arg;
+
+	return h_file_has(h->path, h->what);
+}
+
+bool h_wait_file_has(const char *path, const char *what, int timeout_ms)
+{
+	struct file_has h = { path, what };
+
+	return h_wait_until(file_has_fn, &h, timeout_ms);
+}
+
 static bool nodes_up_fn(void *arg)
 {
 	(void)arg;

@@ -109,6 +109,8 @@ const char *h_save(const char *name, const char *text);
 char *h_slurp(const char *path, size_t *len);
 /* Whether the whole file at path holds what (false when unreadable). */
 bool h_file_has(const char *path, const char *what);
+/* Waits (h_wait_until) until the file at path holds what. */
+bool h_wait_file_has(const char *path, const char *what, int timeout_ms);
 
 /* Starts rsd again on the same endpoints and db (after it died or was
  * killed with h_kill_rsd). */

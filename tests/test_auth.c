@@ -353,14 +353,6 @@ static pid_t spawn_agent(const char *node, const char *dir, const char *token)
 	return a;
 }
 
-struct has { const char *path, *what; };
-
-static bool has_fn(void *arg)
-{
-	struct has *h = arg;
-	return h_file_has(h->path, h->what);
-}
-
 /* A copy of n1's key on another state dir: a second agent as n1 while n1
  * is connected. Refused (duplicate-node), it starts nothing; n1 keeps its
  * service, once. */
@@ -368,7 +360,6 @@ Test(auth, second_agent_with_the_same_key, .init = setup1, .fini = teardown,
      .timeout = T_TIMEOUT)
 {
 	char dir[600], cmd[1400];
-	struct has h;
 	pid_t keep, dup, keeper;
 	const h_res *r;
 	h_inst in;
@@ -386,9 +377,8 @@ Test(auth, second_agent_with_the_same_key, .init = setup1, .fini = teardown,
 	h_as_host("dup");
 	dup = spawn_agent("n1", dir, NULL);
 	h_as_host(NULL);
-	h.path = h_path("dup.log");
-	h.what = "another agent is connected as this node";
-	cr_assert(h_wait_until(has_fn, &h, 10000), "the second agent was not told");
+	cr_assert(h_wait_file_has(h_path("dup.log"), "another agent is connected as this node",
+				  10000), "the second agent was not told");
 	r = h_rsctl("events", "--json", "-n", "200", NULL);
 	cr_assert(strstr(r->out, "duplicate-node"), "no duplicate-node event");
 	/* it started nothing: its keeper has no children; keep runs once */
@@ -475,8 +465,8 @@ Test(auth, token_rotate_and_node_revoke, .init = setup1, .fini = teardown,
 	}
 	spawn_agent("n2", h_path("n2b"), h_path("join.token"));
 	{
-		struct has h = { h_path("n2b.log"), "enrolled: node n2" };
-		cr_assert(h_wait_until(has_fn, &h, 15000), "n2 did not enrol again");
+		cr_assert(h_wait_file_has(h_path("n2b.log"), "enrolled: node n2", 15000),
+			  "n2 did not enrol again");
 	}
 	r = h_rsctl("cred", "list", "--json", NULL);
 	assert_code(r, 0, "cred list");

@@ -43,19 +43,10 @@ static const char *log_file(const char *label, uint64_t id, const char *suffix)
 	return h_path(name);
 }
 
-static bool file_has_fn(void *arg)
-{
-	const char **w = arg;
-
-	return h_file_has(w[0], w[1]);
-}
-
 /* Waits until the file at path holds want. */
 static void wait_file(const char *path, const char *want, int ms)
 {
-	const char *w[] = { path, want };
-
-	cr_assert(h_wait_until(file_has_fn, w, ms), "%s never held '%s'", path, want);
+	cr_assert(h_wait_file_has(path, want, ms), "%s never held '%s'", path, want);
 }
 
 /* `rsctl logs LABEL` (+ extra) prints want. */
@@ -366,16 +357,16 @@ Test(logs, follow_says_where_the_instance_restarted, .init = setup1,
 	j = h_rsctl_start("logs", "web", "-f", NULL);   /* job-0 */
 	wout[0] = h_path("job-0.out");
 	wout[1] = old_last;
-	cr_assert(h_wait_until(file_has_fn, wout, 10000), "the follower printed nothing");
+	cr_assert(h_wait_file_has(wout[0], wout[1], 10000), "the follower printed nothing");
 	b = crash("web", a.pid);
 	snprintf(sep, sizeof sep, "--- web/%llu restarted: pid %d -> %d ---\n",
 		 (unsigned long long)a.id, (int)a.pid, (int)b.pid);
 	werr[0] = h_path("job-0.err");
 	werr[1] = sep;
-	cr_assert(h_wait_until(file_has_fn, werr, 10000), "no separator '%s'", sep);
+	cr_assert(h_wait_file_has(werr[0], werr[1], 10000), "no separator '%s'", sep);
 	snprintf(new_last, sizeof new_last, "last %d\n", (int)b.pid);
 	wout[1] = new_last;
-	cr_assert(h_wait_until(file_has_fn, wout, 10000),
+	cr_assert(h_wait_file_has(wout[0], wout[1], 10000),
 		  "the follower stopped at the restart");
 	cr_assert(h_job_running(j), "-f ended");
 	r = h_job_wait(j, 100);   /* -f never ends by itself: killed */

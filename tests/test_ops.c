@@ -1026,15 +1026,6 @@ static void setup_apply_slice(void)
 	unsetenv("RS_APPLY_SLICE");
 }
 
-struct has { const char *path, *what; };
-
-static bool has_fn(void *arg)
-{
-	const struct has *h = arg;
-
-	return h_file_has(h->path, h->what);
-}
-
 /* An apply whose starts take several turns: a chain a <- b <- c and
  * three free services, one started a turn; every service runs, each of
  * the chain only once what it depends on was ready, and rsd says the
@@ -1045,7 +1036,7 @@ Test(ops, apply_in_turns_keeps_dependency_order, .init = setup_apply_slice,
 	char yaml[2000];
 	const char *svc = h_notifysvc(), *path;
 	const char *all[] = { "a", "b", "c", "x", "y", "z" };
-	struct has said = { h_path("rsd.log"), "apply: started 6 services in " };
+	const char *rsdlog = h_path("rsd.log"), *said = "apply: started 6 services in ";
 	h_inst in;
 
 	snprintf(yaml, sizeof yaml,
@@ -1063,10 +1054,10 @@ Test(ops, apply_in_turns_keeps_dependency_order, .init = setup_apply_slice,
 			  "%s not running", all[i]);
 	cr_assert_gt(event_seq("b", "up"), event_seq("a", "ready"), "b started before a was ready");
 	cr_assert_gt(event_seq("c", "up"), event_seq("b", "ready"), "c started before b was ready");
-	cr_assert(h_wait_until(has_fn, &said, 5000), "rsd did not say the apply's turns");
+	cr_assert(h_wait_file_has(rsdlog, said, 5000), "rsd did not say the apply's turns");
 	/* once: the lines before the chain's last start said nothing */
-	char *log = h_slurp(said.path, NULL);
-	const char *first = strstr(log, said.what);
+	char *log = h_slurp(rsdlog, NULL);
+	const char *first = strstr(log, said);
 
 	cr_assert(first && strstr(first, ", 6 turns over "), "%s", first ? first : "");
 	cr_assert_null(strstr(log, "apply: started 4 services"), "said before its end");
