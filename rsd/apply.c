@@ -305,20 +305,14 @@ void rsd_apply_expired(rsd *d, rsd_pending *p)
 			 stopping[0] ? stopping : "none", starting[0] ? starting : "none");
 }
 
-/* The next turn of an apply's starts (apply_check): every apply is
- * checked again after the loop's other work. */
+/* The next turn of an apply's starts (apply_check): the operations are
+ * checked again after the loop's other work (rsd_pending_check: a
+ * resumed one still waits for the nodes to settle). */
 static void apply_turn_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	rsd *d = w->data;
-	rsd_pending *next;
-
 	(void)loop;
 	(void)revents;
-	for (rsd_pending *p = d->pending; p; p = next) {
-		next = p->next;   /* (a check may end it) */
-		if (p->verb == RS_V_APPLY && !(p->resumed && rsd_nodes_settling(d)))
-			rsd_apply_check(d, p);
-	}
+	rsd_pending_check(w->data);
 }
 
 void rsd_apply_stop(rsd *d)
