@@ -51,5 +51,5 @@ rsctl --json lookup web | grep -q '"state":"running"' || fail "web not running"
 seq_of() { rsctl --json events "$1" -n 100 | python3 -c "import json,sys
 print(next(e['seq'] for e in json.load(sys.stdin)['events'] if e['kind']=='$2'))"; }
 [ "$(seq_of web up)" -gt "$(seq_of db ready)" ] || fail "web started before db was ready"
-rsctl events -n 100 | grep -q "boot-complete" || fail "no boot-complete event"
+grep -q "boot-complete" < <(rsctl events -n 100) || fail "no boot-complete event"
 echo "boot.sh: bad manifest refused, boot order db -> web, boot complete"

@@ -229,7 +229,7 @@ R=$TMP/rec.wd
 wait_for 15 incarnation "$R" 3 || fail "wd was not killed by its watchdog twice: $(cat "$R")"
 old_dead "$R" 1 || fail "the watchdog kill left descendants"
 no_beside "$R"
-"${RSCTL[@]}" --json events wd | grep -q '"watchdog"' || fail "no watchdog event for wd"
+grep -q '"watchdog"' < <("${RSCTL[@]}" --json events wd) || fail "no watchdog event for wd"
 echo "watchdog kill: the old descendants died before the next incarnation"
 
 # --- rs-agent kill -9 and restart: adopted, still in its cgroup

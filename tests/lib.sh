@@ -1,5 +1,7 @@
 # lib.sh - helpers of the shell-driven tests (boot.sh, metrics.sh, netns.sh).
-# Source it after `set -euo pipefail`.
+# Source it after `set -euo pipefail`. Under pipefail, `CMD | grep -q P`
+# fails when grep's exit at the first match kills a CMD still writing
+# (SIGPIPE): for output longer than one write, `grep -q P < <(CMD)`.
 
 # fail MESSAGE: the test fails with MESSAGE on stderr.
 fail() { echo "FAIL: $*" >&2; exit 1; }
