@@ -580,15 +580,20 @@ static void sock_recv(net_sock *s, const net_peer *peer, const uint8_t *buf,
 		long tick = sysconf(_SC_CLK_TCK);
 		double ms = 1000.0 / (tick > 0 ? tick : 100);
 
+		bool any = false;
+
 		cpu_ticks(c1);
 		fprintf(stderr, "  ticks:");
 		for (int i = 0; i < CP_CPUS_MAX; i++)
-			if (c1[i][0] + c1[i][1] + c1[i][2] > p->c0[i][0] + p->c0[i][1] + p->c0[i][2])
+			if (c1[i][0] + c1[i][1] + c1[i][2] > p->c0[i][0] + p->c0[i][1] + p->c0[i][2]) {
 				fprintf(stderr, " cpu%d steal %.0f irq %.0f softirq %.0f", i,
 					(c1[i][0] - p->c0[i][0]) * ms,
 					(c1[i][1] - p->c0[i][1]) * ms,
 					(c1[i][2] - p->c0[i][2]) * ms);
-		fprintf(stderr, " ms\n");
+				any = true;
+			}
+		/* (a tick is 1000 / CLK_TCK ms: a short answer often sees none) */
+		fprintf(stderr, any ? " ms\n" : " none on any CPU\n");
 	}
 	rs_msg_clear(&m);
 	req_done(p);
