@@ -1092,6 +1092,92 @@ Test(ops, apply_bad_manifests_change_nothing, .init = setup1, .fini = teardown,
 	h_pass();
 }
 
+/* Sends an apply of the specs "label[:dep,dep...]" (each a sleep) as a
+ * raw request, past rsctl's manifest check; returns the reply's code and
+ * copies its detail. */
+static uint64_t raw_apply_id = 7700;
+
+static int raw_apply(const char *const *specs, size_t n, char *detail, size_t dn)
+{
+	uint8_t *buf, *rep = NULL;
+	size_t len, replen = 0;
+	rs_msg m;
+	int r;
+
+	rs_msg_init(&m, RS_MSG_REQUEST);
+	m.u.request.verb = RS_V_APPLY;
+	m.u.request.id = ++raw_apply_id;   /* (a resent id gets the first answer) */
+	m.u.request.specs = calloc(n, sizeof *m.u.request.specs);
+	cr_assert_not_null(m.u.request.specs);
+	m.u.request.nspecs = n;
+	for (size_t i = 0; i < n; i++) {
+		rs_spec *sp = &m.u.request.specs[i];
+		char text[256], *deps;
+
+		rs_spec_init(sp);
+		snprintf(text, sizeof text, "%s", specs[i]);
+		deps = strchr(text, ':');
+		if (deps)
+			*deps++ = '\0';
+		cr_assert_lt(strlen(text), sizeof sp->label);
+		memcpy(sp->label, text, strlen(text) + 1);
+		cr_assert_eq(rs_spec_add_arg(sp, "/bin/sleep"), 0);
+		cr_assert_eq(rs_spec_add_arg(sp, "3600"), 0);
+		for (char *d = deps ? strtok(deps, ",") : NULL; d; d = strtok(NULL, ","))
+			cr_assert_eq(rs_spec_add_dep(sp, d), 0);
+	}
+	cr_assert_eq(wire_encode(&m, &buf, &len), 0);
+	rs_msg_clear(&m);
+	r = net_call(h_control_ep(), h_curve(), buf, len, 5000, &rep, &replen);
+	free(buf);
+	cr_assert_geq(r, 0, "no answer: %d", r);
+	cr_assert_eq(wire_decode(rep, replen, &m), 0);
+	free(rep);
+	cr_assert_eq(m.type, RS_MSG_REPLY);
+	r = m.u.reply.code;
+	snprintf(detail, dn, "%s", m.u.reply.message ? m.u.reply.message : "");
+	rs_msg_clear(&m);
+	return r;
+}
+
+/* rsd checks an apply's services against each other itself (rsctl's
+ * manifest check is not the only way in): a cycle, whichever service it
+ * is found from, a service depending on itself, a dependency outside the
+ * apply and a label twice each get a clear error and change nothing. */
+Test(ops, apply_raw_requests_checked_by_rsd, .init = setup1, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	static const struct { const char *specs[5]; size_t n; const char *want; } bad[] = {
+		{ { "free", "d:a", "a:b", "b:c", "c:a" }, 5,
+		  "dependency cycle: a -> b -> c -> a" },
+		{ { "c:a", "b:c", "a:b" }, 3, "dependency cycle: c -> a -> b -> c" },
+		{ { "free", "self:self" }, 2, "dependency cycle: self -> self" },
+		{ { "a", "b:a,zz" }, 2, "b depends on 'zz', which is not in the apply" },
+		{ { "a", "b", "a" }, 3, "a: twice in the apply" },
+	};
+	char detail[512];
+	h_inst in;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int code = raw_apply(bad[i].specs, bad[i].n, detail, sizeof detail);
+
+		cr_assert_eq(code, RS_E_INVAL, "case %zu: code %d (%s)", i, code, detail);
+		cr_assert_str_eq(detail, bad[i].want, "case %zu: %s", i, detail);
+	}
+	cr_assert(!h_status_instance("free", &in), "a refused apply created a service");
+	cr_assert(!h_status_instance("a", &in), "a refused apply created a service");
+	/* the same way in, without the fault: applied, in order */
+	{
+		const char *good[] = { "c:b", "b:a", "a" };
+
+		cr_assert_eq(raw_apply(good, 3, detail, sizeof detail), RS_OK, "%s", detail);
+	}
+	cr_assert_gt(event_seq("c", "up"), event_seq("b", "up"), "c started before b");
+	cr_assert_gt(event_seq("b", "up"), event_seq("a", "up"), "b started before a");
+	net_shutdown();
+	h_pass();
+}
+
 /* ---- replicas --------------------------------------------------------- */
 
 static void setup3(void) { h_setup(3); }
