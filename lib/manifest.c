@@ -3,6 +3,7 @@
  * keeps every node's line, so each error names file, line and key.
  */
 #include "manifest.h"
+#include "deporder.h"
 #include "reslimits.h"
 #include "profile.h"
 #include "probespec.h"
@@ -940,27 +941,17 @@ int manifest_load(const char *path, manifest *m, char *err, size_t errlen)
 
 void manifest_order(const manifest *m, size_t *order)
 {
-	char *done = calloc(m->n ? m->n : 1, 1);
-	size_t k = 0;
+	deporder_item *v = calloc(m->n + 1, sizeof *v);
+	char err[8];   /* (m is valid: no error to say) */
 
-	/* repeatedly take, in file order, the first entry whose deps are all
-	 * taken; valid manifests have no cycles, so each round takes one */
-	while (done && k < m->n) {
-		size_t before = k;
-		for (size_t i = 0; i < m->n; i++) {
-			bool ready = !done[i];
-			for (size_t d = 0; ready && d < m->svcs[i].ndeps; d++)
-				ready = done[manifest_find(m, m->svcs[i].deps[d])];
-			if (ready) {
-				done[i] = 1;
-				order[k++] = i;
-				break;
-			}
-		}
-		if (k == before)
-			break;
-	}
-	free(done);
+	for (size_t i = 0; v && i < m->n; i++)
+		v[i] = (deporder_item){ .label = m->svcs[i].spec.label,
+					.deps = m->svcs[i].deps,
+					.ndeps = m->svcs[i].ndeps };
+	if (!v || deporder(v, m->n, "manifest", order, NULL, err, sizeof err) < 0)
+		for (size_t i = 0; i < m->n; i++)   /* out of memory: file order */
+			order[i] = i;
+	free(v);
 }
 
 /* ---- writing a manifest (rsctl export) -------------------------------- */

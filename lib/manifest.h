@@ -44,7 +44,8 @@ void manifest_free(manifest *m);
  * "label=" entries). out is initialised here. 0 or -ENOMEM/-E2BIG. */
 int manifest_spec(const mf_service *s, rs_spec *out);
 /* Fills order[0..n) with indexes of m->svcs so that every service comes
- * after what it depends on (ties: file order). m must be valid. */
+ * after what it depends on (ties: file order; lib/deporder.h). m must be
+ * valid (out of memory: file order). */
 void manifest_order(const manifest *m, size_t *order);
 /* Index of label in m, or -1. */
 int manifest_find(const manifest *m, const char *label);

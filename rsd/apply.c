@@ -21,6 +21,7 @@
 #include "profile.h"
 #include "probespec.h"
 #include "clock.h"
+#include "deporder.h"
 #include "log.h"
 #include "index.h"
 #include "rsd.h"
@@ -120,109 +121,24 @@ static const rs_spec *find_spec(const spec_ix *ix, const char *label)
 /* What an apply does with each service of its manifest. */
 enum { SPEC_SAME, SPEC_ADDED, SPEC_CHANGED };
 
-/* Index in the request of a dependency found in it (apply_order). */
-static size_t dep_at(const rs_request *rq, const spec_ix *ix, const char *label)
-{
-	return (size_t)(find_spec(ix, label) - rq->specs);
-}
-
-/* The next service of a cycle after i: a dependency of i still waiting
- * (indeg: its own dependencies not yet in the order). */
-static size_t cycle_next(const rs_request *rq, const spec_ix *ix,
-			 const size_t *indeg, size_t i)
-{
-	for (size_t k = 0; k < rq->specs[i].ndeps; k++) {
-		size_t j = dep_at(rq, ix, rq->specs[i].deps[k]);
-
-		if (indeg[j])
-			return j;
-	}
-	return i;   /* (never: a service left waits on another left) */
-}
-
 /* The request's own checks across its services, which rsctl's manifest
  * check makes first (a raw request must get them too): a label twice,
  * a dependency outside the apply (the apply stops every service it does
- * not name: the dependent would never start) or a cycle. Then the start
- * order: each service after the ones of the apply it depends on, the
- * manifest's order among those free to go (Kahn's algorithm over the
- * request's dependencies). The rounds over every pair this replaces
- * took ~10^9 strcmp in the loop for 1,024 services chained last-first,
- * and left a cycle's services out of the apply unstarted and unsaid.
- * order: every spec's index, in start order. */
-static int apply_order(const rs_request *rq, const spec_ix *ix, size_t *order,
-		       char *err, size_t errlen)
+ * not name: the dependent would never start) or a cycle; then the start
+ * order (lib/deporder.h). order: every spec's index, in start order. */
+static int apply_order(const rs_request *rq, size_t *order, char *err, size_t errlen)
 {
-	size_t ns = rq->nspecs, ne = 0, tail = 0;
-	size_t *indeg = NULL, *first = NULL, *pos = NULL, *edge = NULL;
-	int r = -ENOMEM;
+	deporder_item *v = calloc(rq->nspecs + 1, sizeof *v);
+	int r;
 
-	for (size_t i = 1; i < ix->n; i++)
-		if (!strcmp(ix->by_label[i - 1]->label, ix->by_label[i]->label)) {
-			snprintf(err, errlen, "%s: twice in the apply", ix->by_label[i]->label);
-			return -EINVAL;
-		}
-	for (size_t i = 0; i < ns; i++)
-		for (size_t k = 0; k < rq->specs[i].ndeps; k++, ne++)
-			if (!find_spec(ix, rq->specs[i].deps[k])) {
-				snprintf(err, errlen, "%s depends on '%s', which is not in the "
-					 "apply", rq->specs[i].label, rq->specs[i].deps[k]);
-				return -EINVAL;
-			}
-	indeg = calloc(ns + 1, sizeof *indeg);
-	first = calloc(ns + 1, sizeof *first);
-	pos = calloc(ns + 1, sizeof *pos);
-	edge = calloc(ne + 1, sizeof *edge);
-	if (!indeg || !first || !pos || !edge)
-		goto out;
-	/* edge[first[j] .. first[j + 1]): the services that depend on j */
-	for (size_t i = 0; i < ns; i++)
-		for (size_t k = 0; k < rq->specs[i].ndeps; k++) {
-			first[dep_at(rq, ix, rq->specs[i].deps[k]) + 1]++;
-			indeg[i]++;
-		}
-	for (size_t j = 0; j < ns; j++)
-		first[j + 1] += first[j];
-	memcpy(pos, first, ns * sizeof *pos);
-	for (size_t i = 0; i < ns; i++)
-		for (size_t k = 0; k < rq->specs[i].ndeps; k++)
-			edge[pos[dep_at(rq, ix, rq->specs[i].deps[k])]++] = i;
-	for (size_t i = 0; i < ns; i++)
-		if (!indeg[i])
-			order[tail++] = i;
-	for (size_t h = 0; h < tail; h++)
-		for (size_t e = first[order[h]]; e < first[order[h] + 1]; e++)
-			if (!--indeg[edge[e]])
-				order[tail++] = edge[e];
-	if (tail < ns) {
-		/* every service left waits on another left: follow them until
-		 * one comes round again (pos: visited), then say that round */
-		size_t at = 0, len;
-
-		while (!indeg[at])
-			at++;
-		memset(pos, 0, (ns + 1) * sizeof *pos);
-		for (; !pos[at]; at = cycle_next(rq, ix, indeg, at))
-			pos[at] = 1;
-		len = (size_t)snprintf(err, errlen, "dependency cycle: %s",
-				       rq->specs[at].label);
-		for (size_t v = cycle_next(rq, ix, indeg, at), k = 0; k < ns;
-		     v = cycle_next(rq, ix, indeg, v), k++) {
-			if (len < errlen)
-				len += (size_t)snprintf(err + len, errlen - len, " -> %s",
-							rq->specs[v].label);
-			if (v == at)
-				break;
-		}
-		r = -EINVAL;
-		goto out;
-	}
-	r = 0;
-out:
-	free(indeg);
-	free(first);
-	free(pos);
-	free(edge);
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < rq->nspecs; i++)
+		v[i] = (deporder_item){ .label = rq->specs[i].label,
+					.deps = rq->specs[i].deps,
+					.ndeps = rq->specs[i].ndeps };
+	r = deporder(v, rq->nspecs, "apply", order, NULL, err, errlen);
+	free(v);
 	return r;
 }
 
@@ -654,7 +570,7 @@ void rsd_apply(rsd *d, const net_peer *peer, const rs_request *rq)
 	order = calloc(rq->nspecs + 1, sizeof *order);
 	if (!added || !changed || !what || !order || spec_ix_init(&ix, rq) < 0)
 		goto fail;
-	if ((r = apply_order(rq, &ix, order, err, sizeof err)) < 0) {
+	if ((r = apply_order(rq, order, err, sizeof err)) < 0) {
 		if (r != -EINVAL)
 			goto fail;
 		rsd_reply(d, peer, rq->id, RS_E_INVAL, NULL, err);
