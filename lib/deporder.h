@@ -12,7 +12,7 @@
  *
  * Why: rsd ordered an apply by rounds over every pair of labels, one
  * round per dependency link, in its loop: 1,024 services chained
- * last-first held it 5.3 s (docs/bench.md "An apply's order of
+ * last-first held it 5.8 s (docs/bench.md "An apply's order of
  * starts"); and a set with a cycle left the cycle's services out of the
  * order, unstarted and unsaid. tests/test_deporder.c checks it against
  * that rule on seeded random sets (DAGs, cycles, unknown labels, twice).
