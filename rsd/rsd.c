@@ -2250,13 +2250,16 @@ static bool deps_ready(rsd *d, const rsd_svc *s)
  * may not), its instances by label: O(services) a period when nothing
  * changed, nothing allocated. A slice of RSD_CONVERGE_BUDGET_NS at most:
  * false if it stopped there (the caller goes on at a later turn; the
- * services looked at are skipped then), true when every one was looked
- * at or none may be now (the next period looks again). */
-static bool converge(rsd *d)
+ * services this period's round looked at are skipped then), true when
+ * every one was looked at or none may be now (the next period looks
+ * again). period: a new round (the period's own call). */
+static bool converge(rsd *d, bool period)
 {
 	uint64_t t0 = clock_mono_ns();
 	unsigned looked = 0;
 
+	if (period)
+		d->conv_round++;
 	for (rsd_pending *p = d->pending; p; p = p->next)
 		if (p->verb == RS_V_APPLY || p->verb == RS_V_SHUTDOWN)
 			return true;   /* the next period looks again */
@@ -2268,10 +2271,16 @@ static bool converge(rsd *d)
 		if (s->s.desired != RS_WANT_UP || converged(s))
 			continue;
 		/* a service looked at stays converged (skipped at once) until
-		 * it changes: after a start, when none is yet, the next
-		 * periods go on where this one stopped */
+		 * it changes; one still missing an instance (no node for it)
+		 * is looked at once a round: the slices after the first go on
+		 * where the one before stopped (they began from the head: 1,024
+		 * services no node could take kept the loop at ~100 % of a
+		 * core, slice after slice on the same ones) */
+		if (s->conv_round == d->conv_round)
+			continue;
 		if (++looked % 8 == 0 && clock_mono_ns() - t0 >= RSD_CONVERGE_BUDGET_NS)
 			return false;
+		s->conv_round = d->conv_round;
 		for (rsd_inst *in = rsd_label_insts(d, s->s.spec.label);
 		     in && have < s->s.spec.replicas; in = rsd_label_insts_next(d, in))
 			have += !in->si.standby;
@@ -2300,7 +2309,7 @@ static bool converge(rsd *d)
 static void converge_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
 	(void)revents;
-	if (converge(w->data))
+	if (converge(w->data, false))
 		ev_idle_stop(loop, w);
 }
 
@@ -2626,7 +2635,7 @@ static void period_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	d->period_part[2] = clock_mono_ns();
 	rsd_orders_due(d, until);
 	d->period_part[3] = clock_mono_ns();
-	if (!converge(d))
+	if (!converge(d, true))
 		ev_idle_start(d->loop, &d->converge_w);   /* the rest, sliced */
 	d->period_part[4] = clock_mono_ns();
 	rsd_boot_check(d);

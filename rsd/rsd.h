@@ -213,6 +213,8 @@ typedef struct rsd_svc {
 	bool            conv_ok;
 	rs_desired      conv_desired;
 	uint32_t        conv_replicas;
+	uint32_t        conv_round;   /* the period's converge that last
+				       * looked at it (d->conv_round) */
 	/* rsd_inst_superseded's cut-off: an instance of the label (not a
 	 * standby) with an id below sup_cut is superseded, as of
 	 * d->insts_gen == sup_gen and sup_want replicas */
@@ -428,6 +430,8 @@ typedef struct rsd {
 				       * ticks a turn at most, 0: only
 				       * RSD_TICK_SLICE_MS */
 	ev_idle         converge_w;   /* converge's next slice (rsd_start_period) */
+	uint32_t        conv_round;   /* the periods' converges so far: a
+				       * slice skips what its round looked at */
 	ev_signal       sigterm_w, sigint_w;
 	uint32_t        ttl_ms;
 	uint32_t        max_moves;        /* off lost nodes, a period (--max-moves) */

@@ -1178,6 +1178,69 @@ Test(ops, apply_raw_requests_checked_by_rsd, .init = setup1, .fini = teardown,
 	h_pass();
 }
 
+/* rsd's CPU time (user + system) in ms, from /proc. */
+static long long proc_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_not_null(fgets(buf, sizeof buf, f));
+	fclose(f);
+	p = strrchr(buf, ')');   /* after the command, which may hold spaces */
+	cr_assert_not_null(p);
+	cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			    &ut, &st), 2);
+	return (long long)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+static void setup0(void) { h_setup(0); }
+
+/* Services wanted up that no node can take (here: no node at all) are
+ * looked at again once a period, not in every turn: the periodic
+ * converge went on in slices from the head of the services, and with
+ * more of them than one slice of 0.5 ms looks at (512: ~7 us each under
+ * ASan), each slice looked at the same first ones and failed to place
+ * them again, holding rsd's loop at ~100 % of a core for as long as they
+ * waited (a livelock, not a cost: once a period, ~0.4 % here). */
+Test(ops, unplaceable_services_leave_rsd_idle, .init = setup0, .fini = teardown,
+     .timeout = T_TIMEOUT)
+{
+	char *yaml = NULL;
+	size_t cap = 0;
+	FILE *f = open_memstream(&yaml, &cap);
+	const h_res *r;
+	long long c0, c1, t0, t1;
+
+	cr_assert_not_null(f);
+	fprintf(f, "services:\n");
+	for (int i = 0; i < 512; i++)
+		fprintf(f, "  - {label: u%03d, command: [/bin/sleep, '3600']}\n", i);
+	fclose(f);
+	r = h_rsctl("apply", h_save("u.yaml", yaml), NULL);
+	free(yaml);
+	cr_assert_neq(r->code, 0, "applied with no node: %s", r->out);
+	cr_assert(strstr(r->err, "no node to place it on"), "%s", r->err);
+	/* they stay wanted up: each period's converge tries them */
+	r = h_rsctl("--json", "status", NULL);
+	cr_assert_eq(r->code, 0);
+	cr_assert(strstr(r->out, "\"u511\""), "u511 not listed: %s", r->out);
+	c0 = proc_cpu_ms(h_rsd_pid());
+	t0 = h_now_ms();
+	while (h_now_ms() - t0 < 3000)   /* the span measured: three periods */
+		usleep(100 * 1000);
+	c1 = proc_cpu_ms(h_rsd_pid());
+	t1 = h_now_ms();
+	cr_assert_lt((c1 - c0) * 100, (t1 - t0) * 50,
+		     "rsd used %lld ms of CPU in %lld ms with nothing it could do",
+		     c1 - c0, t1 - t0);
+	cr_assert(h_pid_alive(h_rsd_pid()));
+	h_pass();
+}
+
 /* ---- replicas --------------------------------------------------------- */
 
 static void setup3(void) { h_setup(3); }
