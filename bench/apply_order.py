@@ -15,9 +15,12 @@ reply, the same in both builds), so rsctl's wall time is the turn that
 ordered them plus rsctl's own manifest check and process start (the same
 binary-independent work in both). Two manifests: the chain, and 1,024
 services with no dependency. Prints the median and the base/new ratio.
+Then rsd's CPU over --idle-s seconds with those 1,024 services wanted up
+and no node to take them (each period tries them again; up to 23ad326
+every turn of the loop did).
 
 Usage: bench/apply_order.py --base BUILD --new BUILD [--services 1024]
-                            [--runs 5] [--tmp DIR]
+                            [--runs 5] [--idle-s 10] [--tmp DIR]
 """
 import argparse
 import os
@@ -73,12 +76,19 @@ def time_apply(build, control, cred, path, runs):
     return statistics.median(out)
 
 
+def cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        st = f.read().rsplit(")", 1)[1].split()
+    return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", required=True)
     ap.add_argument("--new", required=True)
     ap.add_argument("--services", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--idle-s", type=float, default=10.0)
     ap.add_argument("--tmp")
     a = ap.parse_args()
     common.set_subreaper()
@@ -93,8 +103,11 @@ def main():
             d = os.path.join(tmp, name)
             rsd, control, cred = start_rsd(build, d)
             try:
-                for kind in ("flat", "chain"):
+                for kind in ("chain", "flat"):   # flat last: then every one waits
                     res[name, kind] = time_apply(build, control, cred, files[kind], a.runs)
+                c0, t0 = cpu_s(rsd.pid), time.monotonic()
+                time.sleep(a.idle_s)   # the span measured
+                res[name, "idle"] = (cpu_s(rsd.pid) - c0) / (time.monotonic() - t0) * 100
             finally:
                 common.stop_proc(rsd)
     finally:
@@ -105,6 +118,10 @@ def main():
     for kind in ("flat", "chain"):
         b, n = res["base", kind], res["new", kind]
         print(f"{kind:<10} {b:>10.1f} {n:>10.1f} {b / n:>9.1f}")
+    b, n = res["base", "idle"], res["new", "idle"]
+    print(f"then {a.services} services wanted up, no node: rsd's CPU over "
+          f"{a.idle_s:.0f} s, % of a core")
+    print(f"{'':<10} {b:>10.1f} {n:>10.1f} {b / max(n, 0.1):>9.1f}")
 
 
 if __name__ == "__main__":
