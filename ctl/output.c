@@ -1372,6 +1372,18 @@ static int render_describe(const json_t *root, uint64_t now_ms, FILE *out)
 	} else {
 		put_kv(out, "Operation", "none");
 	}
+	if (json_is_object(json_object_get(root, "waiting"))) {
+		/* rsd found no node for some of its instances (0.3) */
+		const json_t *w = json_object_get(root, "waiting");
+		int64_t missing = 0;
+
+		jint(w, "missing", &missing);
+		put_kvf(out, "Waiting", "for a node to take %" PRId64 " instance%s, since %s "
+			"(no node up, or none its placement allows; rsd tries every second)",
+			missing, missing == 1 ? "" : "s",
+			jint(w, "since_ms", &at) == 0 && at > 0 ?
+			output_time((uint64_t)at, buf, sizeof buf) : "-");
+	}
 	fputc('\n', out);
 	describe_spec(out, json_object_get(root, "spec"));
 

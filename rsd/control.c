@@ -2085,7 +2085,7 @@ static void do_describe(rsd *d, const net_peer *peer, const rs_request *rq)
 	const rsd_pending *p = rsd_pending_for(d, rq->label);
 	rsd_label_buf buf = { 0 };
 	const rsd_label *l;
-	json_t *insts, *evs, *op;
+	json_t *insts, *evs, *op, *root;
 	int r;
 
 	if (!s) {
@@ -2118,15 +2118,20 @@ static void do_describe(rsd *d, const net_peer *peer, const rs_request *rq)
 	op = op_json(p, rq->label);
 	if (p)
 		json_object_set_new(op, "caller", json_string(p->op.caller));
-	rsd_reply_json(d, peer, rq->id, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I,"
-		" s:o, s:o, s:o, s:o}",
+	root = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
 		"label", s->s.spec.label, "state", svc_state(l),
 		"desired", rs_desired_to_string(s->s.desired),
 		"generation", (json_int_t)s->s.generation,
 		"created_ms", (json_int_t)s->s.created_ms,
 		"updated_ms", (json_int_t)s->s.updated_ms,
 		"spec", spec_json(d, &s->s.spec), "instances", insts,
-		"operation", op, "events", evs), NULL);
+		"operation", op, "events", evs);
+	/* converge found no node for some of its instances (0.3) */
+	if (root && s->wait_since_ms && s->s.desired == RS_WANT_UP)
+		json_object_set_new(root, "waiting", json_pack("{s:s, s:i, s:I}",
+			"for", "node", "missing", (int)s->wait_missing,
+			"since_ms", (json_int_t)s->wait_since_ms));
+	rsd_reply_json(d, peer, rq->id, root, NULL);
 	rsd_label_buf_free(&buf);
 }
 

@@ -867,10 +867,8 @@ int rsd_start_instances(rsd *d, rsd_svc *s, uint32_t want, uint32_t *started)
 		*started = 0;
 	if (!want)
 		return 0;
-	if (!made || rsd_tx_begin(d) < 0) {
-		free(made);
+	if (!made)
 		return -EIO;
-	}
 	for (; n < want; n++) {
 		rsd_node *to = rsd_place_label(d, s->s.spec.node, NULL, s->s.spec.label);
 		rsd_inst *in;
@@ -879,6 +877,12 @@ int rsd_start_instances(rsd *d, rsd_svc *s, uint32_t want, uint32_t *started)
 		if (!to) {
 			r = -ENODEV;
 			break;
+		}
+		/* the transaction once a node takes one: a service no node
+		 * takes (converge tries it every period) costs no store work */
+		if (!n && rsd_tx_begin(d) < 0) {
+			free(made);
+			return -EIO;
 		}
 		if (!(in = calloc(1, sizeof *in))) {
 			r = -EIO;
@@ -899,7 +903,7 @@ int rsd_start_instances(rsd *d, rsd_svc *s, uint32_t want, uint32_t *started)
 		rsd_inst_link(d, in);   /* the next placement counts it */
 		made[n] = in;
 	}
-	if (r == -EIO || (n > 0 ? rsd_tx_commit(d) : (rsd_tx_abort(d), 0)) < 0) {
+	if (r == -EIO || (n > 0 ? rsd_tx_commit(d) : 0) < 0) {
 		if (d->tx_open)
 			rsd_tx_abort(d);
 		while (n > 0) {   /* linked last, first in the list */
@@ -2053,7 +2057,17 @@ void rsd_pending_done(rsd *d, rsd_pending *p, int code, const char *json,
 			rsd_event(d, NULL, 0, NULL, "boot-failed", "%s; retrying", msg);
 		}
 	}
-	log_info("%s %s: %s", rs_verb_to_string(p->verb), p->label, msg);
+	{
+		const char *verb = rs_verb_to_string(p->verb);
+		size_t vlen = strlen(verb);
+
+		if (p->label[0])
+			log_info("%s %s: %s", verb, p->label, msg);
+		else if (!strncmp(msg, verb, vlen) && (msg[vlen] == ':' || msg[vlen] == ' '))
+			log_info("%s", msg);   /* ("apply: ...", "apply timed out") */
+		else
+			log_info("%s: %s", verb, msg);
+	}
 	rsd_pending_free(p);
 }
 
@@ -2246,6 +2260,24 @@ static bool deps_ready(rsd *d, const rsd_svc *s)
 	return true;
 }
 
+/* Whether s waits for a node to take `missing` of its instances (converge
+ * found none): said when that begins and when it ends, shown by describe
+ * (0: it does not wait). */
+static void svc_waiting(rsd_svc *s, uint32_t missing)
+{
+	if (missing && !s->wait_since_ms) {
+		s->wait_since_ms = clock_wall_ms();
+		log_warnx("%s: no node to place %u instance%s on (no node up, or none "
+			  "its placement allows): tried again every period",
+			  s->s.spec.label, missing, missing == 1 ? "" : "s");
+	} else if (!missing && s->wait_since_ms) {
+		log_info("%s: placed after waiting %.1f s for a node", s->s.spec.label,
+			 (double)(clock_wall_ms() - s->wait_since_ms) / 1e3);
+		s->wait_since_ms = 0;
+	}
+	s->wait_missing = missing;
+}
+
 /* Each wanted service that may miss an instance (converged() says which
  * may not), its instances by label: O(services) a period when nothing
  * changed, nothing allocated. A slice of RSD_CONVERGE_BUDGET_NS at most:
@@ -2268,7 +2300,11 @@ static bool converge(rsd *d, bool period)
 	for (rsd_svc *s = d->svcs; s; s = s->next) {
 		uint32_t have = 0;
 
-		if (s->s.desired != RS_WANT_UP || converged(s))
+		if (s->s.desired != RS_WANT_UP) {
+			s->wait_since_ms = 0;   /* down on purpose: waits for nothing */
+			continue;
+		}
+		if (converged(s))
 			continue;
 		/* a service looked at stays converged (skipped at once) until
 		 * it changes; one still missing an instance (no node for it)
@@ -2287,19 +2323,22 @@ static bool converge(rsd *d, bool period)
 		s->conv_ok = have >= s->s.spec.replicas;
 		s->conv_desired = s->s.desired;
 		s->conv_replicas = s->s.spec.replicas;
+		if (s->conv_ok)
+			svc_waiting(s, 0);
 		if (s->conv_ok || rsd_pending_for(d, s->s.spec.label))
 			continue;
 		if (!deps_ready(d, s))
 			continue;   /* after what it depends on (next period) */
 		if (have < s->s.spec.replicas) {
 			uint32_t n;
-
 			/* no node for some yet: next period */
-			(void)rsd_start_instances(d, s, s->s.spec.replicas - have, &n);
+			int r = rsd_start_instances(d, s, s->s.spec.replicas - have, &n);
+
 			if (n)
 				log_info("%s: started %u missing instance%s (%u of %u)",
 					 s->s.spec.label, n, n == 1 ? "" : "s", have + n,
 					 s->s.spec.replicas);
+			svc_waiting(s, r == -ENODEV ? s->s.spec.replicas - have - n : 0);
 		}
 	}
 	return true;

@@ -215,6 +215,10 @@ typedef struct rsd_svc {
 	uint32_t        conv_replicas;
 	uint32_t        conv_round;   /* the period's converge that last
 				       * looked at it (d->conv_round) */
+	uint64_t        wait_since_ms;/* wall ms since converge found no
+				       * node for some of its instances
+				       * (0: it does not wait; describe) */
+	uint32_t        wait_missing; /* ... how many */
 	/* rsd_inst_superseded's cut-off: an instance of the label (not a
 	 * standby) with an id below sup_cut is superseded, as of
 	 * d->insts_gen == sup_gen and sup_want replicas */

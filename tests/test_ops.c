@@ -1200,7 +1200,8 @@ static long long proc_cpu_ms(pid_t pid)
 static void setup0(void) { h_setup(0); }
 
 /* Services wanted up that no node can take (here: no node at all) are
- * looked at again once a period, not in every turn: the periodic
+ * looked at again once a period, not in every turn, and rsd says they
+ * wait (its log once each, describe's Waiting). The periodic
  * converge went on in slices from the head of the services, and with
  * more of them than one slice of 0.5 ms looks at (512: ~7 us each under
  * ASan), each slice looked at the same first ones and failed to place
@@ -1238,6 +1239,51 @@ Test(ops, unplaceable_services_leave_rsd_idle, .init = setup0, .fini = teardown,
 		     "rsd used %lld ms of CPU in %lld ms with nothing it could do",
 		     c1 - c0, t1 - t0);
 	cr_assert(h_pid_alive(h_rsd_pid()));
+	/* and it says why they wait: once each in its log, in describe */
+	{
+		char *log = h_slurp(h_path("rsd.log"), NULL);
+		const char *said = "u000: no node to place 1 instance on", *at;
+
+		cr_assert_not_null(log);
+		at = strstr(log, said);
+		cr_assert(at, "rsd did not say u000 waits for a node");
+		cr_assert_null(strstr(at + 1, said), "said more than once");
+		cr_assert(strstr(log, "u511: no node to place 1 instance on"));
+		free(log);
+	}
+	r = h_rsctl("describe", "u007", NULL);
+	cr_assert_eq(r->code, 0, "%s", r->err);
+	cr_assert(strstr(r->out, "Waiting:") && strstr(r->out, "for a node to take 1 instance"),
+		  "%s", r->out);
+	r = h_rsctl("--json", "describe", "u007", NULL);
+	cr_assert(strstr(r->out, "\"waiting\":{"), "%s", r->out);
+	h_pass();
+}
+
+/* A service that waited for a node says so when one takes it: here its
+ * placement asked for a label no node has, and the next apply drops it. */
+Test(ops, a_service_waiting_for_a_node_says_when_placed, .init = setup1,
+     .fini = teardown, .timeout = T_TIMEOUT)
+{
+	const char *rsdlog = h_path("rsd.log");
+	const h_res *r;
+	h_inst in;
+
+	r = h_rsctl("apply", h_save("gpu.yaml", "services:\n  - label: w\n"
+		    "    command: [/bin/sleep, '3600']\n"
+		    "    placement: {labels: [gpu]}\n"), NULL);
+	cr_assert_neq(r->code, 0, "applied with no gpu node: %s", r->out);
+	cr_assert(h_wait_file_has(rsdlog, "w: no node to place 1 instance on", 5000),
+		  "rsd did not say w waits");
+	cr_assert(strstr(h_rsctl("describe", "w", NULL)->out, "Waiting:"));
+	r = h_rsctl("apply", h_save("any.yaml", "services:\n  - label: w\n"
+		    "    command: [/bin/sleep, '3600']\n"), NULL);
+	cr_assert_eq(r->code, 0, "%s", r->err);
+	cr_assert(h_status_instance("w", &in) && !strcmp(in.state, "running"));
+	cr_assert(h_wait_file_has(rsdlog, "w: placed after waiting ", 5000),
+		  "rsd did not say w was placed");
+	r = h_rsctl("describe", "w", NULL);
+	cr_assert_null(strstr(r->out, "Waiting:"), "%s", r->out);
 	h_pass();
 }
 
