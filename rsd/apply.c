@@ -451,7 +451,9 @@ void rsd_apply_check(rsd *d, rsd_pending *p)
 			rsd_label_buf_free(&b2);
 			rsd_pending_done(d, p, r == -ENODEV ? RS_E_NONODE : RS_E_INTERNAL,
 					 p->apply_json, "apply: cannot start %s: %s", label,
-					 r == -ENODEV ? "no node to place it on" : strerror(-r));
+					 r == -ENODEV ? "no node to place it on (none up, or "
+					 "none its placement allows): it stays wanted up, and "
+					 "rsd places it when a node can take it" : strerror(-r));
 			return;
 		}
 		started++;

@@ -1224,7 +1224,9 @@ Test(ops, unplaceable_services_leave_rsd_idle, .init = setup0, .fini = teardown,
 	r = h_rsctl("apply", h_save("u.yaml", yaml), NULL);
 	free(yaml);
 	cr_assert_neq(r->code, 0, "applied with no node: %s", r->out);
-	cr_assert(strstr(r->err, "no node to place it on"), "%s", r->err);
+	cr_assert(strstr(r->err, "no node to place it on (none up, or none its placement "
+			 "allows): it stays wanted up, and rsd places it when a node "
+			 "can take it"), "%s", r->err);
 	/* they stay wanted up: each period's converge tries them */
 	r = h_rsctl("--json", "status", NULL);
 	cr_assert_eq(r->code, 0);
