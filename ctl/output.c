@@ -439,9 +439,13 @@ static void status_row_cells(table *t, const rs_status_row *r, bool inst,
 			table_cell(t, NULL);
 	}
 	if (!inst) {
+		size_t at = status_wide ? 3 : 2;
+
 		table_cell(t, r->state);
-		for (size_t i = status_wide ? 3 : 2; i < ncols; i++)
-			table_cell(t, NULL);
+		/* NODE, PID, RESTARTS, UPTIME, LAST-EXIT empty; STATUS what
+		 * rsd says of the service ("waiting for a node", 0.3) */
+		for (size_t i = at; i < ncols; i++)
+			table_cell(t, i == at + 5 ? r->status : NULL);
 		return;
 	}
 	/* a clone's warm standby is marked, the active one is not */

@@ -1565,8 +1565,11 @@ static void page_add_rows(rsd *d, page_buf *pb, const rsd_svc *s,
 	for (size_t i = 0; l && i < l->ninsts; i++)
 		if (inst_kept(l->insts[i], f) && (r = row_new(pb, svcs)))
 			inst_row(r, l->insts[i]);
-	if (pb->rows == first && (r = row_new(pb, svcs)))
+	if (pb->rows == first && (r = row_new(pb, svcs))) {
 		r->state = svc_state(l);
+		if (s->wait_since_ms && s->s.desired == RS_WANT_UP)
+			r->status = "waiting for a node";   /* (describe: Waiting) */
+	}
 	if (pb->failed)
 		return;
 	if (p) {
