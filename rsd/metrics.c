@@ -241,13 +241,20 @@ static int metrics_stream(void *arg, void **state, prom_buf *b)
 static void metrics_rest(rsd *d, const mstream *x, prom_buf *b)
 {
 	uint64_t nodes[RS_NS__NR] = { 0 };
-	size_t nsvc = 0;
+	size_t nsvc = 0, nwait = 0;
 	char id[32];
 
-	for (rsd_svc *s = d->svcs; s; s = s->next)
+	for (rsd_svc *s = d->svcs; s; s = s->next) {
 		nsvc++;
+		nwait += s->wait_since_ms && s->s.desired == RS_WANT_UP;
+	}
 	prom_family(b, "rs_services", "gauge", "Services in the rproc table.");
 	prom_sample(b, "rs_services", (double)nsvc, NULL);
+	prom_family(b, "rs_services_waiting_for_node", "gauge",
+		    "Services wanted up that rsd found no node to place an instance "
+		    "of on (none up, or none their placement allows; rsctl describe: "
+		    "Waiting).");
+	prom_sample(b, "rs_services_waiting_for_node", (double)nwait, NULL);
 	prom_family(b, "rs_instances", "gauge", "Instances by state.");
 	for (int s = RS_IS_PENDING; s < RS_IS__NR; s++)
 		prom_sample(b, "rs_instances", (double)x->by_state[s],

@@ -10,7 +10,9 @@
 #  - RsCriticalServiceFailed: a --critical, --restart never service killed
 #    fires it; `rsctl delete --force` resolves it;
 #  - RsdDown: a second rsd (a second target of job rsd) killed fires it
-#    after its `for: 1m`; the same rsd started again on its port resolves it.
+#    after its `for: 1m`; the same rsd started again on its port resolves it;
+#  - RsServiceWaitingForNode: a third rsd, with no node, given a service
+#    by apply fires it after its `for: 1m`; `rsctl delete` resolves it.
 # RsNodeLost fires and resolves (`rsctl node forget`) in tests/metrics.sh.
 # The resolutions tested live are the ones an operator brings about at
 # once: deleting the failing service, restarting rsd, forgetting a node.
@@ -18,7 +20,8 @@
 # (fixed, or `rsctl restart` of a critical one) for as long as the rule's
 # window (5 minutes for RsCrashLoop, 10 for the others), is checked only in
 # tests/alerts_test.yml, in simulated time: too slow to wait out here.
-# RsCrashLoop and RsdDown run at once (both wait out a minute); the whole
+# RsCrashLoop, RsdDown and RsServiceWaitingForNode run at once (each waits
+# out a minute); the whole
 # test takes about 1.5 minutes. Every process it starts is killed by pid on
 # exit; every wait has a deadline.
 set -euo pipefail
@@ -40,6 +43,13 @@ start_b() {
     B_METRICS=$(ready_field "$TMP/b/ready" metrics)
 }
 start_b 127.0.0.1:0
+# the third rsd: no node ever, so a service it is given waits for one
+mkdir "$TMP/c"
+bg "$BUILD/rsd/rsd" --db "$TMP/c/rs.db" --control 'tcp://127.0.0.1:*' \
+    --agents 'tcp://127.0.0.1:*' --metrics 127.0.0.1:0 --ready-fd 3 3>"$TMP/c/ready" 2>>"$TMP/rsd-c.log"
+wait_for 10 grep -q metrics= "$TMP/c/ready" || fail "the third rsd did not get ready"
+C_METRICS=$(ready_field "$TMP/c/ready" metrics)
+C_CTL=("$BUILD/ctl/rsctl" -s "$(ready_field "$TMP/c/ready" control)" --cred "$TMP/c/admin.cred")
 
 cat >"$TMP/prometheus.yml" <<EOF
 global:
@@ -50,7 +60,7 @@ rule_files:
 scrape_configs:
   - job_name: rsd
     static_configs:
-      - targets: ["$METRICS", "$B_METRICS"]
+      - targets: ["$METRICS", "$B_METRICS", "$C_METRICS"]
   - job_name: rs-agent
     static_configs:
       - targets: ["$AMETRICS"]
@@ -64,6 +74,7 @@ sys.exit(0 if r and r[0]["value"][1] == sys.argv[1] else 1)' "$2"
 }
 wait_for 30 up_is "$METRICS" 1 || fail "Prometheus does not scrape rsd"
 wait_for 30 up_is "$B_METRICS" 1 || fail "Prometheus does not scrape the second rsd"
+wait_for 30 up_is "$C_METRICS" 1 || fail "Prometheus does not scrape the third rsd"
 
 # no_series LABEL: rsd's /metrics has no series of service LABEL left
 no_series() {
@@ -75,6 +86,13 @@ no_series() {
 kill -9 "$B_PID"
 "${RSCTL[@]}" up crashy --settle 0.2 --no-backoff -- sh -c 'sleep 1; exit 1' >/dev/null || fail "up crashy"
 started=$SECONDS
+# ... and RsServiceWaitingForNode's: the apply finds no node, the service
+# stays wanted up
+printf 'services:\n  - {label: nowhere, command: [/bin/sleep, "1000"]}\n' >"$TMP/c/m.yaml"
+if "${C_CTL[@]}" apply "$TMP/c/m.yaml" >"$TMP/c/apply.out" 2>&1; then
+    fail "an apply to an rsd without nodes succeeded"
+fi
+grep -q "it stays wanted up" "$TMP/c/apply.out" || fail "apply: $(cat "$TMP/c/apply.out")"
 
 # RsWatchdogMisses and RsCriticalServiceFailed fire at once: meanwhile
 "${RSCTL[@]}" up wd --period 0.3 -- "$BUILD/tests/notifysvc" --ready --watchdog 100 \
@@ -103,6 +121,14 @@ wait_for 60 alert RsCrashLoop label crashy || fail "RsCrashLoop did not fire"
 grep -q '"summary":"crashy restarted [0-9]* times in 5 minutes"' "$TMP/alerts.json" \
     || fail "RsCrashLoop's summary does not give a whole number of restarts"
 echo "RsdDown and RsCrashLoop fired $((SECONDS - started)) s after the kill and the first crash"
+wait_for 60 alert RsServiceWaitingForNode instance "$C_METRICS" \
+    || fail "RsServiceWaitingForNode did not fire"
+alert_gone RsServiceWaitingForNode instance "$METRICS" \
+    || fail "RsServiceWaitingForNode fired for the rsd whose services run"
+"${C_CTL[@]}" delete nowhere >/dev/null || fail "delete nowhere"
+wait_for 15 alert_gone RsServiceWaitingForNode instance "$C_METRICS" \
+    || fail "RsServiceWaitingForNode still active after delete"
+echo "RsServiceWaitingForNode fired and resolved (delete)"
 
 # the same rsd again, on the port Prometheus scrapes
 start_b "$B_METRICS"
