@@ -147,6 +147,9 @@ static json_t *svc_item(rsd *d, const rsd_svc *s, uint64_t *total, uint64_t *run
 			json_array_append_new(insts, inst_item(in));
 			n++;
 		}
+	/* no instance, and rsd found no node for one (converge) */
+	if (best == 1 << 30 && s->wait_since_ms && s->s.desired == RS_WANT_UP)
+		state = "waiting for a node";
 	return json_pack("{s:s, s:s, s:o}", "label", s->s.spec.label, "state", state,
 			 "instances", insts);
 }

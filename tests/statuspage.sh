@@ -4,7 +4,8 @@
 #  - the page lists the service with its instance running, restarts 0;
 #  - a crash (kill -9) and the page, loaded again, shows the restart;
 #  - /status.json is the page's data; a request naming a host that is not
-#    a loopback name gets 403 (no other site can read it by rebinding).
+#    a loopback name gets 403 (no other site can read it by rebinding);
+#  - a service no node can take is "waiting for a node" there.
 # SCREENSHOT=FILE also saves a picture of the page (docs/status-page.png).
 # Every process it starts is killed by pid on exit; every wait has a deadline.
 set -euo pipefail
@@ -62,6 +63,24 @@ code=$(curl -s -o "$TMP/403.txt" -w '%{http_code}' -H 'Host: evil.example:80' "h
 grep -q "tunnel" "$TMP/403.txt" || fail "the 403 does not say why"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://$METRICS/nope")
 [ "$code" = 404 ] || fail "an unknown path got $code"
+# a service no node can take (a placement label no node has): its row
+# says it waits for a node; web, applied unchanged (export), runs on
+"${RSCTL[@]}" export >"$TMP/m.yaml" || fail "export"
+printf -- '- label: gpuonly\n  command: [sleep, "1000"]\n  placement: {labels: [gpu]}\n' >>"$TMP/m.yaml"
+if "${RSCTL[@]}" apply "$TMP/m.yaml" >"$TMP/apply.out" 2>&1; then
+    fail "gpuonly was placed: $(cat "$TMP/apply.out")"
+fi
+waiting_shown() {
+    curl -sf "http://$METRICS/status.json" >"$TMP/status.json" && python3 - "$TMP/status.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+v = {v["label"]: v for v in s["services"]["list"]}
+sys.exit(0 if v["gpuonly"]["state"] == "waiting for a node" and
+         v["web"]["state"] == "running" and v["web"]["instances"][0]["restarts"] == 1 else 1)
+PY
+}
+wait_for 10 waiting_shown || fail "status.json does not say gpuonly waits: $(cat "$TMP/status.json")"
+echo "the page says gpuonly waits for a node"
 if [ -n "${SCREENSHOT:-}" ]; then
     timeout 60 "$BROWSER" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
         --user-data-dir="$TMP/chromium" --virtual-time-budget=3000 --hide-scrollbars \
