@@ -1474,6 +1474,17 @@ static size_t svc_rows(const rsd_label *l, const row_filter *f)
 	return n;
 }
 
+/* Into service JSON o (status, describe): "waiting", when converge found
+ * no node for some of its instances (0.3). Returns o. */
+static json_t *waiting_json(json_t *o, const rsd_svc *s)
+{
+	if (o && s->wait_since_ms && s->s.desired == RS_WANT_UP)
+		json_object_set_new(o, "waiting", json_pack("{s:s, s:i, s:I}",
+			"for", "node", "missing", (int)s->wait_missing,
+			"since_ms", (json_int_t)s->wait_since_ms));
+	return o;
+}
+
 /* A service and its instances l (from the index) that f keeps as status
  * JSON. */
 static json_t *svc_json(rsd *d, const rsd_svc *s, const rsd_label *l,
@@ -1486,7 +1497,7 @@ static json_t *svc_json(rsd *d, const rsd_svc *s, const rsd_label *l,
 	for (size_t i = 0; l && i < l->ninsts; i++)
 		if (inst_kept(l->insts[i], f))
 			json_array_append_new(insts, inst_json(l->insts[i]));
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:I, s:I, s:b, s:s?, s:o, s:o}",
+	return waiting_json(json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:I, s:I, s:b, s:s?, s:o, s:o}",
 			 "label", s->s.spec.label, "state", svc_state(l),
 			 "desired", rs_desired_to_string(s->s.desired),
 			 "command", argv, "env", env_json(d, &s->s.spec),
@@ -1495,7 +1506,7 @@ static json_t *svc_json(rsd *d, const rsd_svc *s, const rsd_label *l,
 			 "period_ms", (json_int_t)s->s.spec.period_ms,
 			 "generation", (json_int_t)s->s.generation,
 			 "critical", s->s.spec.critical, "script", s->s.spec.script,
-			 "instances", insts, "operation", op);
+			 "instances", insts, "operation", op), s);
 }
 
 /* The next row of pb (zeroed), or NULL after marking pb failed. The
@@ -2129,12 +2140,7 @@ static void do_describe(rsd *d, const net_peer *peer, const rs_request *rq)
 		"updated_ms", (json_int_t)s->s.updated_ms,
 		"spec", spec_json(d, &s->s.spec), "instances", insts,
 		"operation", op, "events", evs);
-	/* converge found no node for some of its instances (0.3) */
-	if (root && s->wait_since_ms && s->s.desired == RS_WANT_UP)
-		json_object_set_new(root, "waiting", json_pack("{s:s, s:i, s:I}",
-			"for", "node", "missing", (int)s->wait_missing,
-			"since_ms", (json_int_t)s->wait_since_ms));
-	rsd_reply_json(d, peer, rq->id, root, NULL);
+	rsd_reply_json(d, peer, rq->id, waiting_json(root, s), NULL);
 	rsd_label_buf_free(&buf);
 }
 

@@ -1280,6 +1280,8 @@ Test(ops, a_service_waiting_for_a_node_says_when_placed, .init = setup1,
 	cr_assert(strstr(h_rsctl("describe", "w", NULL)->out, "Waiting:"));
 	r = h_rsctl("status", "w", NULL);
 	cr_assert(strstr(r->out, "waiting for a node"), "%s", r->out);
+	r = h_rsctl("--json", "status", "w", NULL);
+	cr_assert(strstr(r->out, "\"waiting\":{\"for\":\"node\",\"missing\":1,"), "%s", r->out);
 	r = h_rsctl("apply", h_save("any.yaml", "services:\n  - label: w\n"
 		    "    command: [/bin/sleep, '3600']\n"), NULL);
 	cr_assert_eq(r->code, 0, "%s", r->err);
