@@ -867,8 +867,18 @@ int rsd_start_instances(rsd *d, rsd_svc *s, uint32_t want, uint32_t *started)
 		*started = 0;
 	if (!want)
 		return 0;
-	if (!made)
+	/* a service no node takes (converge tries it every period) costs no
+	 * store work: asked before the transaction, whose begin commits the
+	 * loop's batch of events first (which may change the nodes: the
+	 * placements themselves come after it) */
+	if (made && !rsd_place_label(d, s->s.spec.node, NULL, s->s.spec.label)) {
+		free(made);
+		return -ENODEV;
+	}
+	if (!made || rsd_tx_begin(d) < 0) {
+		free(made);
 		return -EIO;
+	}
 	for (; n < want; n++) {
 		rsd_node *to = rsd_place_label(d, s->s.spec.node, NULL, s->s.spec.label);
 		rsd_inst *in;
@@ -877,12 +887,6 @@ int rsd_start_instances(rsd *d, rsd_svc *s, uint32_t want, uint32_t *started)
 		if (!to) {
 			r = -ENODEV;
 			break;
-		}
-		/* the transaction once a node takes one: a service no node
-		 * takes (converge tries it every period) costs no store work */
-		if (!n && rsd_tx_begin(d) < 0) {
-			free(made);
-			return -EIO;
 		}
 		if (!(in = calloc(1, sizeof *in))) {
 			r = -EIO;
@@ -903,7 +907,7 @@ int rsd_start_instances(rsd *d, rsd_svc *s, uint32_t want, uint32_t *started)
 		rsd_inst_link(d, in);   /* the next placement counts it */
 		made[n] = in;
 	}
-	if (r == -EIO || (n > 0 ? rsd_tx_commit(d) : 0) < 0) {
+	if (r == -EIO || (n > 0 ? rsd_tx_commit(d) : (rsd_tx_abort(d), 0)) < 0) {
 		if (d->tx_open)
 			rsd_tx_abort(d);
 		while (n > 0) {   /* linked last, first in the list */
