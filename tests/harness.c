@@ -1046,6 +1046,13 @@ void h_setup(int agents)
 	h_setup_opts(&o);
 }
 
+void h_setup_env(int agents, const char *name, const char *value)
+{
+	cr_assert_eq(setenv(name, value, 1), 0, "setenv %s", name);
+	h_setup(agents);
+	unsetenv(name);
+}
+
 void h_setup_opts(const h_opts *o)
 {
 	char bindir[H_PATH_MAX];

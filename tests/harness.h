@@ -79,6 +79,10 @@ typedef struct h_inst {
  * is "up" in `rsctl nodes`. Fails the test (cr_assert) on error. */
 void h_setup(int agents);
 void h_setup_opts(const h_opts *o);
+/* h_setup with name=value in the environment of the daemons it starts (a
+ * test knob: RS_APPLY_SLICE, RS_TEST_DROP_ORDERS...); unset again once
+ * they run, so a daemon the test starts later goes without it. */
+void h_setup_env(int agents, const char *name, const char *value);
 /* Kills (SIGKILL, by pid) every process started or seen, reaps the
  * children, dumps the logs if the test did not reach h_pass(), removes the
  * temp dir. Safe to call when h_setup failed half-way. */

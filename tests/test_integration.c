@@ -1847,9 +1847,7 @@ Test(integration, up_true_exits_at_once, .init = setup1, .fini = teardown,
 static void setup_drop_orders(void)
 {
 	/* the agent loses the first copy of rsd's orders 1 and 2 */
-	setenv("RS_TEST_DROP_ORDERS", "1,2", 1);
-	h_setup(1);
-	unsetenv("RS_TEST_DROP_ORDERS");
+	h_setup_env(1, "RS_TEST_DROP_ORDERS", "1,2");
 }
 
 Test(integration, lost_orders_are_resent, .init = setup_drop_orders,
@@ -1875,9 +1873,7 @@ Test(integration, lost_orders_are_resent, .init = setup_drop_orders,
 static void setup_forget_orders(void)
 {
 	/* the agent takes (acknowledges) rsd's order 1 and does nothing */
-	setenv("RS_TEST_FORGET_ORDERS", "1", 1);
-	h_setup(1);
-	unsetenv("RS_TEST_FORGET_ORDERS");
+	h_setup_env(1, "RS_TEST_FORGET_ORDERS", "1");
 }
 
 Test(integration, forgotten_start_is_noticed, .init = setup_forget_orders,

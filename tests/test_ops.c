@@ -1021,9 +1021,7 @@ Test(ops, apply_converges_in_dependency_order, .init = setup2, .fini = teardown,
  * 2 ms of a big apply made small) */
 static void setup_apply_slice(void)
 {
-	setenv("RS_APPLY_SLICE", "1", 1);
-	h_setup(2);
-	unsetenv("RS_APPLY_SLICE");
+	h_setup_env(2, "RS_APPLY_SLICE", "1");
 }
 
 /* An apply whose starts take several turns: a chain a <- b <- c and
